@@ -1,0 +1,241 @@
+/**
+ * `FunctionActuator`: runs a plain sync or async function, `fn(item, { signal, progress, task })`.
+ *
+ * Given a closure it runs in the scheduler's thread: a timeout or `stop` aborts `signal`, but a function
+ * that ignores its signal keeps running (its slot is freed and its late result dropped). Given a module
+ * path and an export name instead, it runs each call in a worker thread, and a timeout or `stop`
+ * terminates the thread for real.
+ */
+import { pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import {
+	ActuatorError,
+	NonRetryableError,
+	type ActuatorContext,
+	type TaskActuator,
+	type TaskRecord,
+} from 'lightsched';
+
+/** What the function receives besides the item. */
+export interface FunctionContext<TItem = unknown> {
+	/** Aborts on timeout, `stop` or close; `signal.reason` says why. */
+	readonly signal: AbortSignal;
+	/** Report progress (any JSON value). */
+	progress(progress: unknown): void;
+	/** The task record of this attempt (its `attempts` says which attempt this is). */
+	readonly task: TaskRecord<TItem>;
+}
+
+export type TaskFunction<TItem = unknown, TOutput = unknown> = (
+	item: TItem,
+	ctx: FunctionContext<TItem>,
+) => TOutput | PromiseLike<TOutput>;
+
+/** Run the function in worker threads, loaded from a module. */
+export interface WorkerFunctionOptions {
+	/** The module: an absolute path, a path relative to the current directory, or a `file:` URL. Must be JavaScript Node can load (or set `execArgv` to a loader). */
+	readonly module: string | URL;
+	/**
+	 * The export to call.
+	 * @default 'default'
+	 */
+	readonly export?: string;
+	/**
+	 * Finished threads kept for the next task (threads that were terminated are never reused).
+	 * @default 4
+	 */
+	readonly maxIdleWorkers?: number;
+	/** Node options for the threads, for example a TypeScript loader. */
+	readonly execArgv?: readonly string[];
+	/** Memory limits for each thread. */
+	readonly resourceLimits?: ResourceLimits;
+}
+
+interface SerializedError {
+	readonly message: string;
+	readonly name: string;
+	readonly code?: unknown;
+	readonly stack?: string;
+}
+
+type WorkerMessage =
+	| { readonly type: 'progress'; readonly progress: unknown }
+	| { readonly type: 'done'; readonly ok: true; readonly output: unknown }
+	| { readonly type: 'done'; readonly ok: false; readonly error: SerializedError };
+
+/** The thread's code: load the module once, then run one call per `run` message. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const loaded = import(workerData.module).then((mod) => {
+	const fn = mod[workerData.exportName];
+	if (typeof fn !== 'function') throw new TypeError('Expected export \`' + workerData.exportName + '\` of ' + workerData.module + ' to be a function, got ' + typeof fn);
+	return fn;
+});
+const serialize = (e) => e instanceof Error
+	? { message: e.message, name: e.name, code: e.code, stack: e.stack }
+	: { message: typeof e === 'string' ? e : 'Non-error value thrown: ' + (() => { try { return JSON.stringify(e); } catch { return String(e); } })(), name: 'Error' };
+let controller = null;
+parentPort.on('message', async (message) => {
+	if (message.type === 'abort') { controller?.abort(message.reason); return; }
+	controller = new AbortController();
+	try {
+		const fn = await loaded;
+		const output = await fn(message.item, {
+			signal: controller.signal,
+			progress: (progress) => parentPort.postMessage({ type: 'progress', progress }),
+			task: message.task,
+		});
+		parentPort.postMessage({ type: 'done', ok: true, output });
+	} catch (error) {
+		parentPort.postMessage({ type: 'done', ok: false, error: serialize(error) });
+	}
+});
+`;
+
+function revive(error: SerializedError): Error {
+	const revived =
+		error.name === 'NonRetryableError' || error.code === 'ERR_NON_RETRYABLE'
+			? new NonRetryableError(error.message)
+			: Object.assign(new Error(error.message), typeof error.code === 'string' ? { code: error.code } : {});
+	if (error.name !== revived.name && error.name !== 'Error') revived.name = error.name;
+	if (error.stack !== undefined) revived.stack = error.stack;
+	return revived;
+}
+
+export class FunctionActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {
+	readonly #fn: TaskFunction<TItem, TOutput> | undefined;
+	readonly #workerOptions: Required<Omit<WorkerFunctionOptions, 'resourceLimits' | 'module'>> & {
+		module: string;
+		resourceLimits: ResourceLimits | undefined;
+	} | undefined;
+	readonly #busy = new Map<string, Worker>();
+	readonly #idle: Worker[] = [];
+	#closed = false;
+
+	constructor(fn: TaskFunction<TItem, TOutput>);
+	constructor(options: WorkerFunctionOptions);
+	constructor(fnOrOptions: TaskFunction<TItem, TOutput> | WorkerFunctionOptions) {
+		if (typeof fnOrOptions === 'function') {
+			this.#fn = fnOrOptions;
+			return;
+		}
+		if (typeof fnOrOptions !== 'object' || fnOrOptions === null) {
+			throw new TypeError('Expected a function or `{ module, export? }` for FunctionActuator');
+		}
+		const { module, export: exportName = 'default', maxIdleWorkers = 4, execArgv = [], resourceLimits } = fnOrOptions;
+		let url: string;
+		if (module instanceof URL) url = module.href;
+		else if (typeof module === 'string' && module.length > 0) {
+			url = module.startsWith('file:') ? module : pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
+		} else {
+			throw new TypeError(`Expected \`module\` to be a path or a file URL, got ${typeof module}`);
+		}
+		if (typeof exportName !== 'string' || exportName.length === 0) {
+			throw new TypeError('Expected `export` to be a non-empty string');
+		}
+		if (!Number.isInteger(maxIdleWorkers) || maxIdleWorkers < 0) {
+			throw new TypeError(`Expected \`maxIdleWorkers\` to be an integer >= 0, got ${String(maxIdleWorkers)}`);
+		}
+		this.#workerOptions = { module: url, export: exportName, maxIdleWorkers, execArgv, resourceLimits };
+	}
+
+	/** Threads currently running a task (worker mode). */
+	get busyWorkers(): number {
+		return this.#busy.size;
+	}
+
+	start(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): void {
+		if (this.#fn === undefined) {
+			this.#startInWorker(task, ctx);
+			return;
+		}
+		let result: TOutput | PromiseLike<TOutput>;
+		try {
+			result = this.#fn(task.item, { signal: ctx.signal, progress: (p) => ctx.progress(p), task });
+		} catch (error) {
+			ctx.done({ ok: false, error });
+			return;
+		}
+		if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<TOutput>).then === 'function') {
+			(result as PromiseLike<TOutput>).then(
+				(output) => ctx.done({ ok: true, output }),
+				(error: unknown) => ctx.done({ ok: false, error }),
+			);
+		} else {
+			ctx.done({ ok: true, output: result as TOutput });
+		}
+	}
+
+	/** Closures are stopped by their signal (aborted by the scheduler); threads are terminated. */
+	async stop(task: TaskRecord<TItem, TOutput>): Promise<void> {
+		const worker = this.#busy.get(task.id);
+		if (worker === undefined) return;
+		this.#busy.delete(task.id);
+		await worker.terminate();
+	}
+
+	async close(): Promise<void> {
+		this.#closed = true;
+		const all = [...this.#busy.values(), ...this.#idle.splice(0)];
+		this.#busy.clear();
+		await Promise.all(all.map((worker) => worker.terminate()));
+	}
+
+	#startInWorker(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): void {
+		const options = this.#workerOptions;
+		if (options === undefined || this.#closed) throw new ActuatorError('The function actuator is closed');
+		const worker =
+			this.#idle.pop() ??
+			new Worker(WORKER_SOURCE, {
+				eval: true,
+				workerData: { module: options.module, exportName: options.export },
+				execArgv: [...options.execArgv],
+				...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+			});
+		worker.ref();
+		this.#busy.set(task.id, worker);
+		let finished = false;
+		const finish = (): void => {
+			finished = true;
+			worker.off('message', onMessage);
+			worker.off('error', onError);
+			worker.off('exit', onExit);
+			ctx.signal.removeEventListener('abort', onAbort);
+			if (this.#busy.get(task.id) === worker) this.#busy.delete(task.id);
+		};
+		const onMessage = (message: WorkerMessage): void => {
+			if (message.type === 'progress') {
+				ctx.progress(message.progress);
+				return;
+			}
+			finish();
+			if (!this.#closed && this.#idle.length < options.maxIdleWorkers) {
+				worker.unref();
+				this.#idle.push(worker);
+			} else void worker.terminate();
+			if (message.ok) ctx.done({ ok: true, output: message.output as TOutput });
+			else ctx.done({ ok: false, error: revive(message.error) });
+		};
+		const onError = (error: Error): void => {
+			if (finished) return;
+			finish();
+			void worker.terminate();
+			ctx.done({ ok: false, error });
+		};
+		const onExit = (code: number): void => {
+			if (finished) return;
+			finish();
+			ctx.done({ ok: false, error: new ActuatorError(`The worker thread exited with code ${code} before the function returned`) });
+		};
+		const onAbort = (): void => {
+			const reason = ctx.signal.reason as unknown;
+			worker.postMessage({ type: 'abort', reason: reason instanceof Error ? reason.message : String(reason) });
+		};
+		worker.on('message', onMessage);
+		worker.on('error', onError);
+		worker.on('exit', onExit);
+		ctx.signal.addEventListener('abort', onAbort, { once: true });
+		worker.postMessage({ type: 'run', item: task.item, task });
+	}
+}

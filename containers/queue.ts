@@ -1,0 +1,15 @@
+/** `QueueContainer`: tasks in memory, first in first out. O(1) add and claim. Ignores priority. */
+import { Deque } from '../src/deque.js';
+import { MemoryContainer, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+
+class FifoOrder extends Deque<MemorySlot> implements WaitingOrder {}
+
+/**
+ * Tasks wait in memory in arrival order; `priority` is ignored (use `OrderedMapContainer` for priority).
+ * Nothing survives the process: combine it with a persistent container for that (`CombinedContainer`).
+ */
+export class QueueContainer extends MemoryContainer {
+	constructor() {
+		super(new FifoOrder());
+	}
+}

@@ -1,0 +1,157 @@
+/**
+ * The contracts between the scheduler and its parts. Containers and actuators implement these and
+ * import nothing else from each other.
+ */
+import type { TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
+
+/** A signal a container gives its schedulers so they can sleep instead of polling. */
+export type ContainerSignal =
+	/** A task became claimable (added, or put back to waiting by another scheduler). */
+	| { readonly type: 'wake' }
+	/** Someone asked to stop the running task `id`; its owner should stop the work. */
+	| { readonly type: 'stop'; readonly id: string }
+	/** The wake-up channel broke (`ok: false`) or came back (`ok: true`); schedulers poll while it is down. */
+	| { readonly type: 'channel'; readonly ok: boolean; readonly error?: Error };
+
+/** The outcome of renewing leases. */
+export interface RenewResult {
+	/** Tasks no longer owned by the caller (reclaimed or finished elsewhere): stop the work, drop any late report. */
+	readonly lost: string[];
+	/** Tasks still owned by the caller that someone asked to stop. */
+	readonly stopRequested: string[];
+}
+
+/**
+ * Where tasks live and which state they are in. Every state change is a compare-and-set, so a late or
+ * duplicate report is rejected, never applied. All methods may be called concurrently.
+ */
+export interface TaskContainer {
+	/**
+	 * Whether several schedulers (processes, machines) may share this container. Shared containers get lease
+	 * renewal and reclaiming from the scheduler; in-process containers do not need them.
+	 */
+	readonly shared: boolean;
+
+	/**
+	 * Store new tasks as `waiting`, all or nothing. The container assigns `seq`. A task whose id exists in a
+	 * final status is replaced (a re-run); one whose id is waiting, running or exporting rejects the whole batch
+	 * with a `DuplicateTaskError`.
+	 */
+	add(tasks: readonly TaskRecord[]): Promise<void>;
+
+	/**
+	 * Atomically move up to `max` due waiting tasks (`runAt <= now`) to `running`, highest priority first and
+	 * FIFO within a priority, setting `owner`, `leaseUntil = now + leaseMs`, `startedAt = now` and adding one to
+	 * `attempts`. Returns the claimed records.
+	 */
+	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]>;
+
+	/**
+	 * Compare-and-set: if task `id` is in status `from` (and, when `owner` is given, owned by `owner`), move it to
+	 * `to` and apply `patch`. Returns the updated record, or `null` when the task is missing or the comparison
+	 * failed. Moving to `waiting` makes the task claimable again at `patch.runAt` (or at once).
+	 */
+	transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null>;
+
+	/** Extend the leases of the caller's running tasks; see `RenewResult`. */
+	renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult>;
+
+	/**
+	 * Tasks whose lease expired before `now` go back to `waiting` (or to `failed` with `ERR_LEASE_EXPIRED` when
+	 * their attempts are spent). Returns the tasks it moved.
+	 */
+	reclaimExpired(now: number): Promise<TaskRecord[]>;
+
+	/**
+	 * Ask the owner of a running task to stop it: sets `stopRequested` and signals the owner. Returns the record,
+	 * or `null` when the task is not running.
+	 */
+	requestStop(id: string): Promise<TaskRecord | null>;
+
+	/** The earliest `runAt` of a waiting task that is not yet due, or `null`; lets the scheduler sleep until then. */
+	nextDueAt(now: number): Promise<number | null>;
+
+	get(id: string): Promise<TaskRecord | null>;
+	list(query?: TaskQuery): Promise<TaskPage>;
+	counts(): Promise<TaskCounts>;
+
+	/** Delete a task in a final status. Returns whether it existed. Throws `InvalidStateError` for an unfinished task. */
+	remove(id: string): Promise<boolean>;
+
+	/**
+	 * Optional wake-up channel. A container shared between processes offers it so schedulers need not poll.
+	 * Returns a function that unsubscribes.
+	 */
+	watch?(listener: (signal: ContainerSignal) => void): () => void;
+
+	close(): Promise<void>;
+}
+
+/** What an actuator's `status` reports for one task. */
+export type ActuatorStatus<TOutput = unknown> =
+	| { readonly state: 'running'; readonly progress?: unknown }
+	| { readonly state: 'succeeded'; readonly output?: TOutput }
+	| { readonly state: 'failed'; readonly error: Error };
+
+/** How the work reports its end through the callback path. */
+export type ActuatorResult<TOutput = unknown> =
+	| { readonly ok: true; readonly output?: TOutput }
+	| { readonly ok: false; readonly error: unknown };
+
+/** Handed to `TaskActuator.start` for one attempt. */
+export interface ActuatorContext<TOutput = unknown> {
+	/** Aborts when the attempt is stopped, times out or the scheduler closes; `signal.reason` says why. */
+	readonly signal: AbortSignal;
+	/** The scheduler's id (its lease owner name). */
+	readonly owner: string;
+	/** Report progress (any JSON value); the last one is stored on the task and emitted as `task:progress`. */
+	progress(progress: unknown): void;
+	/** The callback path: report the end of the work. Only the first report of an attempt counts. */
+	done(result: ActuatorResult<TOutput>): void;
+}
+
+/** What `start` returns: at least the handle that lets anyone stop or find the work later. */
+export interface ActuatorStart {
+	/** The actuator's handle (a container id, a remote job id); stored on the task as `ref`. */
+	readonly ref?: unknown;
+}
+
+/**
+ * What runs a task. `start` begins the work and returns at once; the end comes through `ctx.done` (push) or
+ * through `status` (poll), whichever the actuator offers.
+ */
+export interface TaskActuator<TItem = unknown, TOutput = unknown> {
+	/** Validate and prepare a task at `add`; a throw rejects the add with that error and stores nothing. */
+	init?(task: TaskRecord<TItem, TOutput>): void | Promise<void>;
+	/** Begin the work. A throw fails the attempt (and follows the retry policy). */
+	start(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): Promise<ActuatorStart | void> | ActuatorStart | void;
+	/** Batch poll for actuators that cannot push; one status per task, same order. */
+	status?(tasks: readonly TaskRecord<TItem, TOutput>[]): Promise<ActuatorStatus<TOutput>[]>;
+	/** Fetch the result of a succeeded task when the end report did not carry it. */
+	output?(task: TaskRecord<TItem, TOutput>): Promise<TOutput>;
+	/** Stop the work for real (abort the function, kill the container, call the service's stop). */
+	stop(task: TaskRecord<TItem, TOutput>): Promise<void> | void;
+	/** Release what the actuator holds (clients, worker threads). */
+	close?(): Promise<void> | void;
+}
+
+/** Where outputs go. A task becomes `succeeded` only after `persist` resolves; a throw fails the attempt. */
+export interface Persistencer<TOutput = unknown> {
+	persist(task: TaskRecord<unknown, TOutput>, output: TOutput): Promise<void> | void;
+	/** Read a stored output back. */
+	get?(id: string): Promise<TOutput | null>;
+	/** Forget a stored output (when its task is removed). */
+	delete?(id: string): Promise<void>;
+	close?(): Promise<void> | void;
+}
+
+/** The `callback` option: called once for every task that reaches a final status. */
+export type CallbackReceiver<TItem = unknown, TOutput = unknown> = (
+	task: TaskRecord<TItem, TOutput>,
+) => void | Promise<void>;

@@ -1,0 +1,54 @@
+export { Scheduler, type CloseOptions } from './scheduler.js';
+export type {
+	ActuatorContext,
+	ActuatorResult,
+	ActuatorStart,
+	ActuatorStatus,
+	CallbackReceiver,
+	ContainerSignal,
+	Persistencer,
+	RenewResult,
+	TaskActuator,
+	TaskContainer,
+} from './contracts.js';
+export {
+	ActuatorError,
+	CallbackError,
+	ContainerError,
+	DuplicateTaskError,
+	InvalidStateError,
+	InvalidTaskError,
+	LeaseExpiredError,
+	NonRetryableError,
+	PersistError,
+	SchedulerClosedError,
+	SchedulerError,
+	TaskNotFoundError,
+	TaskStoppedError,
+	TaskTimeoutError,
+	toError,
+	toTaskError,
+	type SchedulerErrorCode,
+} from './errors.js';
+export type { SchedulerEvents, TaskEvent } from './events.js';
+export { DEFAULTS, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
+export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
+export { assertJsonItem, createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
+export { MemoryContainer, type MemorySlot, type WaitingOrder } from './memory-container.js';
+export { BinaryHeap } from './binary-heap.js';
+export { Deque } from './deque.js';
+export {
+	emptyCounts,
+	FINAL_STATUSES,
+	isFinalStatus,
+	isTaskStatus,
+	TASK_STATUSES,
+	type NewTask,
+	type TaskCounts,
+	type TaskError,
+	type TaskPage,
+	type TaskPatch,
+	type TaskQuery,
+	type TaskRecord,
+	type TaskStatus,
+} from './task.js';

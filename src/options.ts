@@ -1,0 +1,163 @@
+/** The scheduler's options, their defaults and their validation. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { CallbackReceiver, Persistencer, TaskActuator, TaskContainer } from './contracts.js';
+import { describeValue } from './errors.js';
+import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
+
+export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
+	/** Where tasks wait and which state they are in. Closed by `Scheduler.close()`. */
+	readonly container: TaskContainer;
+	/** What runs a task. Closed by `Scheduler.close()`. */
+	readonly actuator: TaskActuator<TItem, TOutput>;
+	/** Where outputs go; a task succeeds only once its output is persisted. */
+	readonly persistencer?: Persistencer<TOutput>;
+	/**
+	 * How many tasks this scheduler runs at once.
+	 * @default 1
+	 */
+	readonly concurrency?: number;
+	/**
+	 * How long one attempt may run, in milliseconds; `0` means no limit. A task's own `timeoutMs` overrides it.
+	 * @default 0
+	 */
+	readonly timeoutMs?: number;
+	/**
+	 * How many attempts a task gets in all (1 = no retry). A task's own `maxAttempts` overrides it.
+	 * @default 1
+	 */
+	readonly maxAttempts?: number;
+	/**
+	 * The wait before a retry.
+	 * @default { type: 'exponential', delayMs: 1000, maxDelayMs: 60000, jitter: 0.5 }
+	 */
+	readonly backoff?: Backoff;
+	/** Called once for every task that reaches a final status; errors are caught and emitted as `error`. */
+	readonly callback?: CallbackReceiver<TItem, TOutput>;
+	/**
+	 * How often to poll, in milliseconds, where nothing can push: an actuator's `status` and a shared container
+	 * without a wake-up channel (or while it is down).
+	 * @default 1000
+	 */
+	readonly pollIntervalMs?: number;
+	/**
+	 * How long a claim holds without renewal, in milliseconds (shared containers). Renewed every third of it while
+	 * the work runs; another scheduler takes the task over once it lapses.
+	 * @default 5000
+	 */
+	readonly leaseMs?: number;
+	/**
+	 * This scheduler's name as a task owner; unique among schedulers sharing a container.
+	 * @default `${hostname}:${pid}:${random}`
+	 */
+	readonly id?: string;
+	/**
+	 * Start claiming work at once; otherwise call `resume()`.
+	 * @default true
+	 */
+	readonly autoStart?: boolean;
+}
+
+export interface ResolvedSchedulerOptions<TItem = unknown, TOutput = unknown> {
+	readonly container: TaskContainer;
+	readonly actuator: TaskActuator<TItem, TOutput>;
+	readonly persistencer: Persistencer<TOutput> | undefined;
+	readonly concurrency: number;
+	readonly timeoutMs: number;
+	readonly maxAttempts: number;
+	readonly backoff: Backoff;
+	readonly callback: CallbackReceiver<TItem, TOutput> | undefined;
+	readonly pollIntervalMs: number;
+	readonly leaseMs: number;
+	readonly id: string;
+	readonly autoStart: boolean;
+}
+
+export const DEFAULTS = {
+	concurrency: 1,
+	timeoutMs: 0,
+	maxAttempts: 1,
+	backoff: DEFAULT_BACKOFF,
+	pollIntervalMs: 1000,
+	leaseMs: 5000,
+	autoStart: true,
+} as const satisfies Partial<SchedulerOptions>;
+
+/** The largest delay a Node timer accepts; longer timeouts would fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+function integerAtLeast(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+		const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+		throw new TypeError(`Expected \`${name}\` to be an integer ${range}, got ${describeValue(value)}`);
+	}
+	return value;
+}
+
+/** Check a duration in milliseconds (an integer from `min` up to the largest timer delay). */
+export function checkDuration(name: string, value: unknown, min: number): number {
+	return integerAtLeast(name, value, min, MAX_TIMER_MS);
+}
+
+function hasMethods(name: string, value: unknown, methods: readonly string[]): void {
+	if (typeof value !== 'object' || value === null) {
+		throw new TypeError(`Expected \`${name}\` to be an object, got ${describeValue(value)}`);
+	}
+	for (const method of methods) {
+		if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+			throw new TypeError(`Expected \`${name}.${method}\` to be a function, got ${describeValue((value as Record<string, unknown>)[method])}`);
+		}
+	}
+}
+
+/** Validate every option and fill in the defaults; throws a `TypeError` naming the first bad field. */
+export function resolveOptions<TItem, TOutput>(
+	options: SchedulerOptions<TItem, TOutput>,
+): ResolvedSchedulerOptions<TItem, TOutput> {
+	if (typeof options !== 'object' || options === null) {
+		throw new TypeError(`Expected \`options\` to be an object, got ${describeValue(options)}`);
+	}
+	hasMethods('container', options.container, [
+		'add',
+		'claim',
+		'transition',
+		'renew',
+		'reclaimExpired',
+		'requestStop',
+		'nextDueAt',
+		'get',
+		'list',
+		'counts',
+		'remove',
+		'close',
+	]);
+	hasMethods('actuator', options.actuator, ['start', 'stop']);
+	if (options.persistencer !== undefined) hasMethods('persistencer', options.persistencer, ['persist']);
+	if (options.callback !== undefined && typeof options.callback !== 'function') {
+		throw new TypeError(`Expected \`callback\` to be a function, got ${describeValue(options.callback)}`);
+	}
+	const backoff = options.backoff ?? DEFAULTS.backoff;
+	validateBackoff(backoff);
+	const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+	if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+		throw new TypeError(`Expected \`id\` to be a non-empty string of at most 200 characters, got ${describeValue(id)}`);
+	}
+	const autoStart = options.autoStart ?? DEFAULTS.autoStart;
+	if (typeof autoStart !== 'boolean') {
+		throw new TypeError(`Expected \`autoStart\` to be a boolean, got ${describeValue(autoStart)}`);
+	}
+	return {
+		container: options.container,
+		actuator: options.actuator,
+		persistencer: options.persistencer,
+		concurrency: integerAtLeast('concurrency', options.concurrency ?? DEFAULTS.concurrency, 1),
+		timeoutMs: checkDuration('timeoutMs', options.timeoutMs ?? DEFAULTS.timeoutMs, 0),
+		maxAttempts: integerAtLeast('maxAttempts', options.maxAttempts ?? DEFAULTS.maxAttempts, 1),
+		backoff,
+		callback: options.callback,
+		pollIntervalMs: checkDuration('pollIntervalMs', options.pollIntervalMs ?? DEFAULTS.pollIntervalMs, 1),
+		leaseMs: checkDuration('leaseMs', options.leaseMs ?? DEFAULTS.leaseMs, 100),
+		id,
+		autoStart,
+	};
+}

@@ -1,0 +1,661 @@
+/**
+ * The scheduler loop: claims due tasks from the container up to the concurrency limit, hands them to the
+ * actuator, enforces timeouts, retries through the container, persists outputs and reports every change.
+ * Event-driven: adds and finishes wake it at once, timers wake it for due retries, timeouts and leases;
+ * it polls only what cannot push.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { Attempt, type AttemptOutcome } from './attempt.js';
+import type { ActuatorResult, ActuatorStatus, ContainerSignal } from './contracts.js';
+import {
+	ActuatorError,
+	CallbackError,
+	InvalidStateError,
+	NonRetryableError,
+	SchedulerClosedError,
+	SchedulerError,
+	TaskNotFoundError,
+	TaskStoppedError,
+	TaskTimeoutError,
+	toError,
+	toTaskError,
+	DuplicateTaskError,
+} from './errors.js';
+import type { SchedulerEvents } from './events.js';
+import { FinishedStream } from './finished-stream.js';
+import { createTaskRecord } from './new-task.js';
+import { checkDuration, MAX_TIMER_MS, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
+import { backoffDelay } from './retry.js';
+import { isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
+
+export interface CloseOptions {
+	/**
+	 * Let running work finish (no new work is claimed). Otherwise running work is stopped and its tasks go
+	 * back to waiting, without counting the interrupted attempt.
+	 * @default false
+	 */
+	readonly drain?: boolean;
+	/** With `drain`: how long to wait before stopping what still runs, in milliseconds. No limit when absent. */
+	readonly timeoutMs?: number;
+}
+
+type Emitted = keyof SchedulerEvents;
+
+export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<SchedulerEvents<TItem, TOutput>> {
+	/** This scheduler's owner name in the container. */
+	readonly id: string;
+	readonly #o: ResolvedSchedulerOptions<TItem, TOutput>;
+	readonly #attempts = new Map<string, Attempt>();
+	readonly #streams = new Set<FinishedStream<TaskRecord<TItem, TOutput>>>();
+	#idleWaiters: (() => void)[] = [];
+	#emptyWaiters: (() => void)[] = [];
+	#claiming = false;
+	#refill = false;
+	#paused: boolean;
+	#closed = false;
+	#closing: Promise<void> | null = null;
+	#wakeTimer: ReturnType<typeof setTimeout> | undefined;
+	#wakeAt = Number.POSITIVE_INFINITY;
+	#pollTimer: ReturnType<typeof setTimeout> | undefined;
+	#statusTimer: ReturnType<typeof setTimeout> | undefined;
+	#leaseTimer: ReturnType<typeof setInterval> | undefined;
+	#reclaimTimer: ReturnType<typeof setInterval> | undefined;
+	#channelUp: boolean;
+	#unwatch: (() => void) | undefined;
+
+	constructor(options: SchedulerOptions<TItem, TOutput>) {
+		super();
+		this.#o = resolveOptions(options);
+		this.id = this.#o.id;
+		this.#paused = !this.#o.autoStart;
+		const { container } = this.#o;
+		this.#channelUp = typeof container.watch === 'function';
+		if (container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
+		if (container.shared) {
+			const { leaseMs } = this.#o;
+			this.#reclaimTimer = setInterval(() => this.#reclaim(), Math.max(50, Math.floor(leaseMs / 2)));
+			this.#reclaim();
+		}
+		if (!this.#paused) queueMicrotask(() => this.#fill());
+	}
+
+	/** Tasks this scheduler is running right now. */
+	get running(): number {
+		return this.#attempts.size;
+	}
+
+	get isPaused(): boolean {
+		return this.#paused;
+	}
+
+	get isClosed(): boolean {
+		return this.#closed;
+	}
+
+	/**
+	 * Add one task or several (all or nothing). Validates every task first and calls the actuator's `init`;
+	 * a bad task rejects the whole add with an error naming the field, and nothing is stored.
+	 */
+	add(task: NewTask<TItem>): Promise<TaskRecord<TItem, TOutput>>;
+	add(tasks: readonly NewTask<TItem>[]): Promise<TaskRecord<TItem, TOutput>[]>;
+	async add(
+		input: NewTask<TItem> | readonly NewTask<TItem>[],
+	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
+		if (this.#closed) throw new SchedulerClosedError();
+		const many = Array.isArray(input);
+		const list: readonly NewTask<TItem>[] = many ? input : [input as NewTask<TItem>];
+		const now = Date.now();
+		const records = list.map((task, index) =>
+			createTaskRecord(task, many ? `tasks[${index}]` : 'task', this.#o, now),
+		) as TaskRecord<TItem, TOutput>[];
+		if (many) {
+			const ids = new Set<string>();
+			for (const record of records) {
+				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
+				ids.add(record.id);
+			}
+		}
+		const { actuator } = this.#o;
+		if (actuator.init) for (const record of records) await actuator.init(record);
+		await this.#o.container.add(records as TaskRecord[]);
+		if (this.listenerCount('task:added') > 0) for (const task of records) this.#emit('task:added', { task });
+		this.#fill();
+		return many ? records : (records[0] as TaskRecord<TItem, TOutput>);
+	}
+
+	/**
+	 * Stop a task in any state. A waiting task becomes `stopped`; a running one is stopped through the actuator
+	 * (its signal aborts) and then becomes `stopped`. A task run by another scheduler sharing the container is
+	 * asked to stop (its owner stops it); the returned record then still says `running`, with `stopRequested`.
+	 * A finished task is returned unchanged. An unknown id rejects with `TaskNotFoundError`.
+	 */
+	async stop(id: string): Promise<TaskRecord<TItem, TOutput>> {
+		for (let round = 0; round < 10; round++) {
+			const local = this.#attempts.get(id);
+			if (local !== undefined) {
+				if (!local.settled) this.#settle(local, { kind: 'stopped' });
+				await local.finishing;
+				if (local.outcome?.kind === 'stopped') return (await this.#getOrThrow(id));
+				continue;
+			}
+			const task = await this.#getOrThrow(id);
+			if (isFinalStatus(task.status)) return task;
+			if (task.status === 'waiting') {
+				const stopped = await this.#o.container.transition(id, 'waiting', 'stopped', {
+					finishedAt: Date.now(),
+				});
+				if (stopped === null) continue;
+				this.#emit('task:stopped', { task: stopped as TaskRecord<TItem, TOutput> });
+				this.#final(stopped as TaskRecord<TItem, TOutput>);
+				return stopped as TaskRecord<TItem, TOutput>;
+			}
+			if (task.owner === this.id && this.#attempts.has(id)) continue;
+			const requested = await this.#o.container.requestStop(id);
+			if (requested !== null) return requested as TaskRecord<TItem, TOutput>;
+		}
+		throw new InvalidStateError(`Task \`${id}\` kept changing state; stop it again`);
+	}
+
+	/** The task record, or `null` when no task has this id. */
+	async get(id: string): Promise<TaskRecord<TItem, TOutput> | null> {
+		return (await this.#o.container.get(id)) as TaskRecord<TItem, TOutput> | null;
+	}
+
+	/** A page of tasks, with the total that match. */
+	async list(query: TaskQuery = {}): Promise<TaskPage<TItem, TOutput>> {
+		if (query.offset !== undefined) checkDuration('offset', query.offset, 0);
+		if (query.limit !== undefined) checkDuration('limit', query.limit, 0);
+		return (await this.#o.container.list(query)) as TaskPage<TItem, TOutput>;
+	}
+
+	/** How many tasks are in each status. */
+	counts(): Promise<TaskCounts> {
+		return this.#o.container.counts();
+	}
+
+	/** Delete a finished task (and its persisted output). A task that has not finished must be stopped first. */
+	async remove(id: string): Promise<boolean> {
+		const removed = await this.#o.container.remove(id);
+		if (removed && this.#o.persistencer?.delete) await this.#o.persistencer.delete(id);
+		return removed;
+	}
+
+	/** Stop claiming new work; running work goes on. */
+	pause(): void {
+		this.#paused = true;
+	}
+
+	/** Claim work again after `pause()` (or when created with `autoStart: false`). */
+	resume(): void {
+		if (!this.#paused) return;
+		this.#paused = false;
+		this.#fill();
+	}
+
+	/** Resolves once nothing is waiting or running in the container. */
+	onIdle(): Promise<void> {
+		return new Promise((resolve) => {
+			this.#idleWaiters.push(resolve);
+			this.#checkIdle();
+		});
+	}
+
+	/**
+	 * Every task that reaches a final status from now on, in the order they finish. Buffers without limit, so
+	 * none is dropped however slowly it is read; ends after `close()` once the buffer is read.
+	 */
+	finished(): AsyncIterableIterator<TaskRecord<TItem, TOutput>> {
+		const stream = new FinishedStream<TaskRecord<TItem, TOutput>>((s) => this.#streams.delete(s));
+		if (this.#closed) stream.end();
+		else this.#streams.add(stream);
+		return stream;
+	}
+
+	/** Stop the scheduler: no new work, running work stopped (or drained), then the parts closed. Idempotent. */
+	close(options: CloseOptions = {}): Promise<void> {
+		this.#closing ??= this.#close(options);
+		return this.#closing;
+	}
+
+	async #close(options: CloseOptions): Promise<void> {
+		if (options.timeoutMs !== undefined) checkDuration('timeoutMs', options.timeoutMs, 0);
+		this.#closed = true;
+		clearTimeout(this.#wakeTimer);
+		clearTimeout(this.#pollTimer);
+		if (options.drain === true && this.#attempts.size > 0) {
+			await new Promise<void>((resolve) => {
+				this.#emptyWaiters.push(resolve);
+				if (options.timeoutMs !== undefined) setTimeout(resolve, options.timeoutMs).unref();
+			});
+		}
+		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.#settle(attempt, { kind: 'handback' });
+		while (this.#attempts.size > 0) await Promise.all([...this.#attempts.values()].map((a) => a.finishing));
+		clearTimeout(this.#statusTimer);
+		clearInterval(this.#leaseTimer);
+		clearInterval(this.#reclaimTimer);
+		this.#unwatch?.();
+		for (const stream of this.#streams) stream.end();
+		this.#streams.clear();
+		const { actuator, persistencer, container } = this.#o;
+		for (const part of [() => actuator.close?.(), () => persistencer?.close?.(), () => container.close()]) {
+			try {
+				await part();
+			} catch (error) {
+				this.#emitError(error);
+			}
+		}
+		for (const resolve of this.#idleWaiters.splice(0)) resolve();
+	}
+
+	// ---- the loop ------------------------------------------------------------------------------------------
+
+	#fill(): void {
+		if (this.#closed || this.#paused) return;
+		if (this.#claiming) {
+			this.#refill = true;
+			return;
+		}
+		const free = this.#o.concurrency - this.#attempts.size;
+		if (free <= 0) return;
+		this.#claiming = true;
+		this.#refill = false;
+		const now = Date.now();
+		this.#o.container.claim(free, this.id, this.#o.leaseMs, now).then(
+			(claimed) => {
+				this.#claiming = false;
+				if (this.#closed) {
+					for (const task of claimed) this.#handBackUnstarted(task);
+					return;
+				}
+				for (const task of claimed) this.#start(task as TaskRecord<TItem, TOutput>);
+				if (claimed.length === free || this.#refill) {
+					this.#fill();
+				} else {
+					this.#planWake(now);
+					if (claimed.length === 0 && this.#attempts.size === 0) this.#checkIdle();
+				}
+			},
+			(error: unknown) => {
+				this.#claiming = false;
+				this.#emitError(error, 'claim failed');
+				this.#schedulePoll();
+			},
+		);
+	}
+
+	/** Sleep until the next retry is due, or poll when nothing can wake us. */
+	#planWake(now: number): void {
+		const { container } = this.#o;
+		if (container.shared && !this.#channelUp) this.#schedulePoll();
+		container.nextDueAt(now).then(
+			(at) => {
+				if (at !== null) this.#wakeAtTime(at);
+			},
+			(error: unknown) => this.#emitError(error, 'nextDueAt failed'),
+		);
+	}
+
+	#wakeAtTime(at: number): void {
+		if (this.#closed || at >= this.#wakeAt) return;
+		clearTimeout(this.#wakeTimer);
+		this.#wakeAt = at;
+		this.#wakeTimer = setTimeout(() => {
+			this.#wakeAt = Number.POSITIVE_INFINITY;
+			this.#fill();
+		}, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+	}
+
+	#schedulePoll(): void {
+		if (this.#closed || this.#pollTimer !== undefined) return;
+		this.#pollTimer = setTimeout(() => {
+			this.#pollTimer = undefined;
+			this.#fill();
+		}, this.#o.pollIntervalMs);
+	}
+
+	#onSignal(signal: ContainerSignal): void {
+		if (signal.type === 'wake') this.#fill();
+		else if (signal.type === 'stop') {
+			const attempt = this.#attempts.get(signal.id);
+			if (attempt !== undefined && !attempt.settled) this.#settle(attempt, { kind: 'stopped' });
+		} else {
+			this.#channelUp = signal.ok;
+			if (!signal.ok) {
+				if (signal.error) this.#emitError(signal.error, 'wake-up channel down, polling');
+				this.#schedulePoll();
+			} else this.#fill();
+		}
+	}
+
+	#start(task: TaskRecord<TItem, TOutput>): void {
+		const attempt = new Attempt(task as TaskRecord);
+		this.#attempts.set(task.id, attempt);
+		if (this.#o.container.shared && this.#leaseTimer === undefined) {
+			this.#leaseTimer = setInterval(() => this.#renew(), Math.max(30, Math.floor(this.#o.leaseMs / 3)));
+		}
+		const timeoutMs = task.timeoutMs ?? this.#o.timeoutMs;
+		if (timeoutMs > 0) {
+			attempt.timer = setTimeout(() => {
+				const error = new TaskTimeoutError(timeoutMs);
+				this.#settle(attempt, { kind: 'failed', error, stopWork: true });
+			}, timeoutMs);
+		}
+		this.#emit('task:started', { task });
+		const ctx = {
+			signal: attempt.controller.signal,
+			owner: this.id,
+			progress: (progress: unknown) => this.#onProgress(attempt, progress),
+			done: (result: ActuatorResult<TOutput>) => this.#onDone(attempt, result),
+		};
+		let started: unknown;
+		try {
+			started = this.#o.actuator.start(task, ctx);
+		} catch (error) {
+			this.#settle(attempt, { kind: 'failed', error: toError(error), stopWork: false });
+			return;
+		}
+		if (started instanceof Promise) {
+			started.then(
+				(result: unknown) => this.#afterStart(attempt, result),
+				(error: unknown) => this.#settle(attempt, { kind: 'failed', error: toError(error), stopWork: false }),
+			);
+		} else this.#afterStart(attempt, started);
+	}
+
+	#afterStart(attempt: Attempt, started: unknown): void {
+		const ref = (started as { ref?: unknown } | undefined)?.ref;
+		if (ref !== undefined) {
+			attempt.ref = ref;
+			attempt.task.ref = ref;
+			if (!attempt.settled) {
+				this.#o.container
+					.transition(attempt.task.id, 'running', 'running', { ref }, this.id)
+					.catch((error: unknown) => this.#emitError(error, 'storing ref failed'));
+			}
+		}
+		if (this.#o.actuator.status && !attempt.settled) this.#scheduleStatusPoll();
+	}
+
+	#onDone(attempt: Attempt, result: ActuatorResult<TOutput>): void {
+		if (attempt.settled) return;
+		if (result.ok) {
+			const hasOutput = 'output' in result && result.output !== undefined;
+			this.#settle(attempt, { kind: 'succeeded', hasOutput, output: hasOutput ? result.output : undefined });
+		} else {
+			this.#settle(attempt, { kind: 'failed', error: toError(result.error), stopWork: false });
+		}
+	}
+
+	#onProgress(attempt: Attempt, progress: unknown): void {
+		if (attempt.settled) return;
+		attempt.task.progress = progress;
+		this.#emit('task:progress', { task: attempt.task as TaskRecord<TItem, TOutput>, progress });
+		if (attempt.progressWriting) {
+			attempt.progressPending = true;
+			return;
+		}
+		attempt.progressWriting = true;
+		const write = (): void => {
+			this.#o.container
+				.transition(attempt.task.id, 'running', 'running', { progress: attempt.task.progress }, this.id)
+				.catch((error: unknown) => this.#emitError(error, 'storing progress failed'))
+				.finally(() => {
+					if (attempt.progressPending && !attempt.settled) {
+						attempt.progressPending = false;
+						write();
+					} else attempt.progressWriting = false;
+				});
+		};
+		write();
+	}
+
+	#scheduleStatusPoll(): void {
+		if (this.#statusTimer !== undefined || this.#closed) return;
+		this.#statusTimer = setTimeout(() => {
+			this.#pollStatus().finally(() => {
+				this.#statusTimer = undefined;
+				if ([...this.#attempts.values()].some((a) => !a.settled)) this.#scheduleStatusPoll();
+			});
+		}, this.#o.pollIntervalMs);
+	}
+
+	async #pollStatus(): Promise<void> {
+		const status = this.#o.actuator.status;
+		if (!status) return;
+		const attempts = [...this.#attempts.values()].filter((a) => !a.settled && a.ref !== undefined);
+		if (attempts.length === 0) return;
+		let statuses: ActuatorStatus<TOutput>[];
+		try {
+			statuses = await status.call(this.#o.actuator, attempts.map((a) => a.task as TaskRecord<TItem, TOutput>));
+		} catch (error) {
+			this.#emitError(error, 'status poll failed');
+			return;
+		}
+		if (!Array.isArray(statuses) || statuses.length !== attempts.length) {
+			this.#emitError(new ActuatorError(`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`));
+			return;
+		}
+		statuses.forEach((s, i) => {
+			const attempt = attempts[i] as Attempt;
+			if (s.state === 'running') {
+				if (s.progress !== undefined) this.#onProgress(attempt, s.progress);
+			} else if (s.state === 'succeeded') {
+				this.#onDone(attempt, 'output' in s ? { ok: true, output: s.output as TOutput } : { ok: true });
+			} else if (s.state === 'failed') {
+				this.#onDone(attempt, { ok: false, error: s.error });
+			}
+		});
+	}
+
+	/** Give an attempt its one outcome and store it; frees the slot once stored. */
+	#settle(attempt: Attempt, outcome: AttemptOutcome): void {
+		if (attempt.settled) return;
+		attempt.outcome = outcome;
+		clearTimeout(attempt.timer);
+		if (outcome.kind !== 'succeeded' && !attempt.controller.signal.aborted) {
+			const reason =
+				outcome.kind === 'failed'
+					? outcome.error
+					: new TaskStoppedError(attempt.task.id, outcome.kind === 'handback' ? 'handed back (scheduler closing)' : outcome.kind === 'lost' ? 'taken over (lease lost)' : 'stopped');
+			attempt.controller.abort(reason);
+		}
+		attempt.finishing = this.#finish(attempt, outcome)
+			.catch((error: unknown) => this.#emitError(error, `finishing task ${attempt.task.id} failed`))
+			.finally(() => {
+				this.#attempts.delete(attempt.task.id);
+				if (this.#attempts.size === 0) {
+					for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+					if (this.#leaseTimer !== undefined) {
+						clearInterval(this.#leaseTimer);
+						this.#leaseTimer = undefined;
+					}
+				}
+				this.#fill();
+			});
+	}
+
+	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+		const { container, actuator } = this.#o;
+		const task = attempt.task as TaskRecord<TItem, TOutput>;
+		const id = task.id;
+		const refPatch = attempt.ref === undefined ? {} : { ref: attempt.ref };
+		const stopWork = outcome.kind === 'stopped' || outcome.kind === 'handback' || outcome.kind === 'lost' || (outcome.kind === 'failed' && outcome.stopWork);
+		if (stopWork) {
+			try {
+				await actuator.stop(task);
+			} catch (error) {
+				this.#emitError(error, `stopping task ${id} failed`);
+			}
+		}
+		if (outcome.kind === 'lost') {
+			this.#emitError(new SchedulerError(`Lost the lease on task ${id}; another scheduler runs it now`, { code: 'ERR_LEASE_EXPIRED' }));
+			return;
+		}
+		if (outcome.kind === 'handback') {
+			await this.#store(() => container.transition(id, 'running', 'waiting', { ...refPatch, attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() }, this.id));
+			return;
+		}
+		if (outcome.kind === 'stopped') {
+			const stopped = await this.#store(() => container.transition(id, 'running', 'stopped', { ...refPatch, finishedAt: Date.now(), owner: null, leaseUntil: null }, this.id));
+			if (stopped) {
+				this.#emit('task:stopped', { task: stopped as TaskRecord<TItem, TOutput> });
+				this.#final(stopped as TaskRecord<TItem, TOutput>);
+			}
+			return;
+		}
+		let from: 'running' | 'exporting' = 'running';
+		let failure: Error;
+		if (outcome.kind === 'succeeded') {
+			try {
+				let output = outcome.output as TOutput;
+				if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
+				const { persistencer } = this.#o;
+				if (persistencer) {
+					const exporting = await this.#store(() => container.transition(id, 'running', 'exporting', refPatch, this.id));
+					if (exporting === null) return;
+					from = 'exporting';
+					try {
+						await persistencer.persist(exporting as TaskRecord<unknown, TOutput>, output);
+					} catch (error) {
+						throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
+					}
+				}
+				const done = await this.#store(() => container.transition(id, from, 'succeeded', { ...refPatch, output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null }, this.id));
+				if (done) {
+					this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output });
+					this.#final(done as TaskRecord<TItem, TOutput>);
+				}
+				return;
+			} catch (error) {
+				failure = toError(error);
+			}
+		} else failure = outcome.error;
+		const nonRetryable = failure instanceof NonRetryableError || (failure as { code?: unknown }).code === 'ERR_NON_RETRYABLE';
+		const now = Date.now();
+		if (!nonRetryable && task.attempts < task.maxAttempts) {
+			const delayMs = backoffDelay(this.#o.backoff, task.attempts, failure);
+			const waiting = await this.#store(() => container.transition(id, from, 'waiting', { ...refPatch, error: toTaskError(failure), runAt: now + delayMs, owner: null, leaseUntil: null }, this.id));
+			if (waiting) {
+				this.#emit('task:retrying', { task: waiting as TaskRecord<TItem, TOutput>, error: failure, delayMs });
+				if (delayMs > 0) this.#wakeAtTime(now + delayMs);
+			}
+			return;
+		}
+		const failed = await this.#store(() => container.transition(id, from, 'failed', { ...refPatch, error: toTaskError(failure), finishedAt: now, owner: null, leaseUntil: null }, this.id));
+		if (failed) {
+			this.#emit('task:failed', { task: failed as TaskRecord<TItem, TOutput>, error: failure });
+			this.#final(failed as TaskRecord<TItem, TOutput>);
+		}
+	}
+
+	/** Run a container write, retrying a storage error a few times so a blip never leaves a task stuck. */
+	async #store(write: () => Promise<TaskRecord | null>): Promise<TaskRecord | null> {
+		for (let attempt = 0; ; attempt++) {
+			try {
+				return await write();
+			} catch (error) {
+				if (attempt >= 4) throw error;
+				this.#emitError(error, 'container write failed, retrying');
+				await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** attempt));
+			}
+		}
+	}
+
+	/** A task reached a final status: the callback and the finished streams hear of it. */
+	#final(task: TaskRecord<TItem, TOutput>): void {
+		for (const stream of this.#streams) stream.push(task);
+		const { callback } = this.#o;
+		if (callback) {
+			try {
+				const result = callback(task);
+				if (result instanceof Promise) result.catch((error: unknown) => this.#emitError(new CallbackError(`callback failed for task ${task.id}`, { cause: error })));
+			} catch (error) {
+				this.#emitError(new CallbackError(`callback failed for task ${task.id}`, { cause: error }));
+			}
+		}
+	}
+
+	#handBackUnstarted(task: TaskRecord): void {
+		this.#o.container
+			.transition(task.id, 'running', 'waiting', { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null }, this.id)
+			.catch((error: unknown) => this.#emitError(error, 'handing back failed'));
+	}
+
+	#renew(): void {
+		const ids = [...this.#attempts.values()].filter((a) => !a.settled).map((a) => a.task.id);
+		if (ids.length === 0) return;
+		this.#o.container.renew(this.id, ids, this.#o.leaseMs, Date.now()).then(
+			({ lost, stopRequested }) => {
+				for (const id of lost) {
+					const attempt = this.#attempts.get(id);
+					if (attempt) this.#settle(attempt, { kind: 'lost' });
+				}
+				for (const id of stopRequested) {
+					const attempt = this.#attempts.get(id);
+					if (attempt) this.#settle(attempt, { kind: 'stopped' });
+				}
+			},
+			(error: unknown) => this.#emitError(error, 'lease renewal failed'),
+		);
+	}
+
+	#reclaim(): void {
+		if (this.#closed) return;
+		this.#o.container.reclaimExpired(Date.now()).then(
+			(moved) => {
+				let wake = false;
+				for (const task of moved as TaskRecord<TItem, TOutput>[]) {
+					if (task.status === 'waiting') wake = true;
+					else if (task.status === 'failed') {
+						this.#emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
+						this.#final(task);
+					} else if (task.status === 'stopped') {
+						this.#emit('task:stopped', { task });
+						this.#final(task);
+					}
+				}
+				if (wake) this.#fill();
+			},
+			(error: unknown) => this.#emitError(error, 'reclaiming expired leases failed'),
+		);
+	}
+
+	#checkIdle(): void {
+		if (this.#idleWaiters.length === 0 && this.listenerCount('idle') === 0) return;
+		if (this.#attempts.size > 0) return;
+		this.#o.container.counts().then(
+			(counts) => {
+				if (this.#attempts.size > 0 || counts.waiting + counts.running + counts.exporting > 0) return;
+				for (const resolve of this.#idleWaiters.splice(0)) resolve();
+				this.#emit('idle');
+			},
+			(error: unknown) => this.#emitError(error, 'counting tasks failed'),
+		);
+	}
+
+	async #getOrThrow(id: string): Promise<TaskRecord<TItem, TOutput>> {
+		const task = await this.#o.container.get(id);
+		if (task === null) throw new TaskNotFoundError(id);
+		return task as TaskRecord<TItem, TOutput>;
+	}
+
+	/** Emit without letting a throwing listener break the loop. */
+	#emit<E extends Emitted>(event: E, ...args: EventEmitter.ArgumentMap<SchedulerEvents<TItem, TOutput>>[E]): void {
+		try {
+			(this.emit as (event: E, ...rest: unknown[]) => boolean)(event, ...(args as unknown[]));
+		} catch (error) {
+			if (event !== 'error') this.#emitError(new CallbackError(`a \`${event}\` listener threw`, { cause: error }));
+		}
+	}
+
+	#emitError(error: unknown, context?: string): void {
+		const cause = toError(error);
+		const code = cause instanceof SchedulerError ? cause.code : 'ERR_CONTAINER';
+		const reported = context === undefined ? cause : new SchedulerError(`${context}: ${cause.message}`, { code, cause });
+		try {
+			this.emit('error', reported);
+		} catch {
+			// An `error` listener that throws has nowhere left to report to.
+		}
+	}
+}

@@ -1,0 +1,142 @@
+/**
+ * The task model: what a task is, which states it moves through, and the shapes used to add,
+ * query and count tasks. Every container stores exactly these records.
+ */
+
+/** Where a task is in its life. `exporting` is the short step while a persistencer stores the output. */
+export type TaskStatus = 'waiting' | 'running' | 'exporting' | 'succeeded' | 'failed' | 'stopped';
+
+/** Every status, in life order. */
+export const TASK_STATUSES: readonly TaskStatus[] = ['waiting', 'running', 'exporting', 'succeeded', 'failed', 'stopped'];
+
+/** The statuses a task ends in. A task in a final status can be added again (a re-run). */
+export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'stopped'];
+
+/** Whether `status` is final (`succeeded`, `failed` or `stopped`). */
+export function isFinalStatus(status: TaskStatus): boolean {
+	return status === 'succeeded' || status === 'failed' || status === 'stopped';
+}
+
+/** Whether `value` names a status. */
+export function isTaskStatus(value: unknown): value is TaskStatus {
+	return typeof value === 'string' && (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+/** The last failure of a task, as stored: plain data, so every container can keep it. */
+export interface TaskError {
+	readonly message: string;
+	/** A stable code, such as `ERR_TASK_TIMEOUT`, or the `code` of the error the work threw. */
+	readonly code: string;
+}
+
+/** A task as given to `Scheduler.add`. */
+export interface NewTask<TItem = unknown> {
+	/** Unique within a container. Generated (a UUID) when absent. */
+	readonly id?: string;
+	/** The caller's payload, handed to the actuator. Must be JSON-serialisable for persistent containers. */
+	readonly item: TItem;
+	/**
+	 * Higher runs first; FIFO within a priority. Containers without priority (the FIFO queue) ignore it.
+	 * @default 0
+	 */
+	readonly priority?: number;
+	/** Overrides the scheduler's `maxAttempts` for this task. */
+	readonly maxAttempts?: number;
+	/** Overrides the scheduler's `timeoutMs` for this task; `0` means no timeout. */
+	readonly timeoutMs?: number;
+	/** Do not start before this time (milliseconds since the epoch). */
+	readonly runAt?: number;
+}
+
+/** A task as stored: the record `get`, `list` and every event hand out. */
+export interface TaskRecord<TItem = unknown, TOutput = unknown> {
+	readonly id: string;
+	item: TItem;
+	priority: number;
+	status: TaskStatus;
+	/** Attempts started so far (the current one included while running). */
+	attempts: number;
+	maxAttempts: number;
+	/** The task's own timeout; `null` means the scheduler's `timeoutMs` applies, `0` means none. */
+	timeoutMs: number | null;
+	/** Arrival order within the container, assigned by the container at `add`. Breaks priority ties (FIFO). */
+	seq: number;
+	/** Milliseconds since the epoch. */
+	createdAt: number;
+	updatedAt: number;
+	/** When the current or last attempt started. */
+	startedAt: number | null;
+	/** When the task reached its final status. */
+	finishedAt: number | null;
+	/** Not claimed before this time (a retry's backoff, or a scheduled start). */
+	runAt: number;
+	/** The last failure, kept across retries until the task succeeds. */
+	error: TaskError | null;
+	/** The result of the work, once succeeded. */
+	output: TOutput | null;
+	/** The last progress the work reported. */
+	progress: unknown;
+	/** The actuator's handle on the work (a container id, a remote job id), kept so any scheduler can stop it. */
+	ref: unknown;
+	/** Which scheduler runs the task. */
+	owner: string | null;
+	/** Until when the owner's claim holds; a scheduler that stops renewing loses the task after this. */
+	leaseUntil: number | null;
+	/** Someone asked to stop this running task; its owner stops the work. */
+	stopRequested: boolean;
+}
+
+/** The fields a transition may change besides the status. */
+export type TaskPatch<TOutput = unknown> = Partial<
+	Pick<
+		TaskRecord<unknown, TOutput>,
+		| 'attempts'
+		| 'startedAt'
+		| 'finishedAt'
+		| 'runAt'
+		| 'error'
+		| 'output'
+		| 'progress'
+		| 'ref'
+		| 'owner'
+		| 'leaseUntil'
+		| 'stopRequested'
+	>
+>;
+
+/** What `list` selects. */
+export interface TaskQuery {
+	/** One status or several; all when absent. */
+	readonly status?: TaskStatus | readonly TaskStatus[];
+	/** @default 0 */
+	readonly offset?: number;
+	/** @default 100 */
+	readonly limit?: number;
+	/**
+	 * Arrival order: `asc` oldest first, `desc` newest first.
+	 * @default 'asc'
+	 */
+	readonly order?: 'asc' | 'desc';
+}
+
+/** One page of `list`. */
+export interface TaskPage<TItem = unknown, TOutput = unknown> {
+	readonly tasks: TaskRecord<TItem, TOutput>[];
+	/** How many tasks match the query in all. */
+	readonly total: number;
+}
+
+/** How many tasks are in each status. */
+export interface TaskCounts {
+	waiting: number;
+	running: number;
+	exporting: number;
+	succeeded: number;
+	failed: number;
+	stopped: number;
+}
+
+/** Zero counts, to start from. */
+export function emptyCounts(): TaskCounts {
+	return { waiting: 0, running: 0, exporting: 0, succeeded: 0, failed: 0, stopped: 0 };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+	resolve: { conditions: ['lightsched:source'] },
+	ssr: { resolve: { conditions: ['lightsched:source'] } },
+	test: {
+		include: ['test/**/*.test.ts'],
+		testTimeout: 60_000,
+		hookTimeout: 120_000,
+		pool: 'forks',
+	},
+});
