@@ -1,0 +1,326 @@
+/**
+ * `CombinedContainer`: a memory container for speed, a persistent one for durability. Claims and reads come
+ * from memory; every write goes to the persistent container first, so what memory says has already been
+ * stored. On start it restores the unfinished tasks from the persistent container in bounded pages and
+ * recovers the tasks that were running when the process died.
+ */
+import {
+	InvalidStateError,
+	LeaseExpiredError,
+	SchedulerClosedError,
+	toTaskError,
+	type ContainerSignal,
+	type RenewResult,
+	type TaskContainer,
+	type TaskCounts,
+	type TaskPage,
+	type TaskPatch,
+	type TaskQuery,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched';
+
+export interface CombinedContainerOptions {
+	/**
+	 * How many tasks one restore read asks the persistent container for (`list({ status, offset, limit })`).
+	 * @default 1000
+	 */
+	readonly restorePageSize?: number;
+}
+
+/** What a restore found and did. */
+export interface RestoreResult {
+	/** Waiting tasks loaded into memory (recovered ones included). */
+	readonly restored: number;
+	/** Tasks that were `running` or `exporting` when the last owner died and went back to `waiting`. */
+	readonly recovered: number;
+	/** Tasks that were `running` or `exporting` with their attempts spent: now `failed` (`ERR_LEASE_EXPIRED`). */
+	readonly failed: number;
+	/** Tasks that were `running` or `exporting` with a stop request: now `stopped`. */
+	readonly stopped: number;
+	/** How long the restore took, in milliseconds. */
+	readonly durationMs: number;
+}
+
+const DEFAULT_PAGE_SIZE = 1000;
+
+/**
+ * Combines an in-memory container (`QueueContainer`, `OrderedMapContainer`) with a persistent one
+ * (`SqlContainer`). One process owns the combination (`shared` is `false`): do not point a second scheduler at
+ * the same persistent store, since restore treats every running task it finds as orphaned.
+ *
+ * - Writes (`add`, `transition`, `requestStop`, `renew`, `reclaimExpired`, `remove`) go to the persistent
+ *   container first; if that throws, memory is left untouched and the error propagates. A compare-and-set the
+ *   persistent container rejects returns `null` without touching memory.
+ * - `claim` takes tasks from memory, then stores the same running state in the persistent container; a task
+ *   whose persistent write fails goes back to waiting in memory (and any task of the same claim already
+ *   stored is handed back there too), and the error propagates.
+ * - `get` reads memory, falling back to the persistent container for tasks that finished before a restart.
+ *   `list` and `counts` read the persistent container, the only complete record (memory holds the unfinished
+ *   tasks and what changed since the start).
+ * - Every method first awaits the restore (`restore()`, started by the first call).
+ */
+export class CombinedContainer implements TaskContainer {
+	readonly shared = false;
+	readonly #memory: TaskContainer;
+	readonly #persistent: TaskContainer;
+	readonly #pageSize: number;
+	#restoring: Promise<RestoreResult> | null = null;
+	#closed = false;
+	#closing: Promise<void> | null = null;
+
+	constructor(memory: TaskContainer, persistent: TaskContainer, options: CombinedContainerOptions = {}) {
+		checkContainer('memory', memory);
+		checkContainer('persistent', persistent);
+		if (memory === persistent) throw new TypeError('Expected `memory` and `persistent` to be two different containers');
+		if (typeof options !== 'object' || options === null) {
+			throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+		}
+		const pageSize = options.restorePageSize ?? DEFAULT_PAGE_SIZE;
+		if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
+			throw new TypeError(`Expected \`restorePageSize\` to be an integer from 1 to 100000, got ${describe(pageSize)}`);
+		}
+		this.#memory = memory;
+		this.#persistent = persistent;
+		this.#pageSize = pageSize;
+	}
+
+	/**
+	 * Load the unfinished tasks from the persistent container into memory, once. Called by the first operation;
+	 * call it yourself to restore eagerly or to see what was restored. A failed restore is retried by the next call.
+	 */
+	restore(): Promise<RestoreResult> {
+		if (this.#restoring === null) {
+			const restoring = this.#restore();
+			this.#restoring = restoring;
+			restoring.catch(() => {
+				if (this.#restoring === restoring) this.#restoring = null;
+			});
+		}
+		return this.#restoring;
+	}
+
+	async add(tasks: readonly TaskRecord[]): Promise<void> {
+		await this.#ready();
+		await this.#persistent.add(tasks);
+		await this.#memory.add(tasks);
+	}
+
+	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
+		if (this.#closed) return [];
+		await this.#ready();
+		const claimed = await this.#memory.claim(max, owner, leaseMs, now);
+		if (claimed.length === 0) return claimed;
+		const results = await Promise.allSettled(claimed.map((task) => this.#storeClaim(task)));
+		const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+		if (failure === undefined) return claimed;
+		// All or nothing: hand every task of this claim back, so none is left running without a worker.
+		await Promise.allSettled(
+			claimed.map(async (task, i) => {
+				const back: TaskPatch = { attempts: task.attempts - 1, owner: null, leaseUntil: null, startedAt: null };
+				if (results[i]?.status === 'fulfilled') await this.#persistent.transition(task.id, 'running', 'waiting', back, owner);
+				await this.#memory.transition(task.id, 'running', 'waiting', back, owner);
+			}),
+		);
+		throw failure.reason;
+	}
+
+	async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
+		await this.#ready();
+		const stored = await this.#persistent.transition(id, from, to, patch, owner);
+		if (stored === null) return null;
+		return (await this.#memory.transition(id, from, to, patch, owner)) ?? stored;
+	}
+
+	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
+		await this.#ready();
+		const stored = await this.#persistent.renew(owner, ids, leaseMs, now);
+		const held = await this.#memory.renew(owner, ids, leaseMs, now);
+		return { lost: [...new Set([...stored.lost, ...held.lost])], stopRequested: held.stopRequested };
+	}
+
+	async reclaimExpired(now: number): Promise<TaskRecord[]> {
+		await this.#ready();
+		const moved = await this.#persistent.reclaimExpired(now);
+		const result: TaskRecord[] = [];
+		for (const task of moved) {
+			const held = await this.#memory.get(task.id);
+			const patch: TaskPatch = {
+				owner: task.owner,
+				leaseUntil: task.leaseUntil,
+				runAt: task.runAt,
+				error: task.error,
+				finishedAt: task.finishedAt,
+			};
+			const applied =
+				held !== null && (held.status === 'running' || held.status === 'exporting')
+					? await this.#memory.transition(task.id, held.status, task.status, patch)
+					: null;
+			result.push(applied ?? task);
+		}
+		return result;
+	}
+
+	async requestStop(id: string): Promise<TaskRecord | null> {
+		await this.#ready();
+		const stored = await this.#persistent.requestStop(id);
+		if (stored === null) return null;
+		return (await this.#memory.requestStop(id)) ?? stored;
+	}
+
+	async nextDueAt(now: number): Promise<number | null> {
+		await this.#ready();
+		return this.#memory.nextDueAt(now);
+	}
+
+	async get(id: string): Promise<TaskRecord | null> {
+		await this.#ready();
+		return (await this.#memory.get(id)) ?? (await this.#persistent.get(id));
+	}
+
+	async list(query?: TaskQuery): Promise<TaskPage> {
+		await this.#ready();
+		return this.#persistent.list(query);
+	}
+
+	async counts(): Promise<TaskCounts> {
+		await this.#ready();
+		return this.#persistent.counts();
+	}
+
+	async remove(id: string): Promise<boolean> {
+		await this.#ready();
+		const held = await this.#memory.get(id);
+		if (held !== null && (held.status === 'waiting' || held.status === 'running' || held.status === 'exporting')) {
+			throw new InvalidStateError(`Task \`${id}\` is ${held.status}: stop it before removing it`);
+		}
+		const stored = await this.#persistent.remove(id);
+		const dropped = held !== null && (await this.#memory.remove(id));
+		return stored || dropped;
+	}
+
+	watch(listener: (signal: ContainerSignal) => void): () => void {
+		if (typeof this.#memory.watch !== 'function') return () => undefined;
+		return this.#memory.watch(listener);
+	}
+
+	/** Close both containers (after a restore in progress settles). A second call waits for the first. */
+	close(): Promise<void> {
+		this.#closing ??= this.#close();
+		return this.#closing;
+	}
+
+	async #close(): Promise<void> {
+		this.#closed = true;
+		await this.#restoring?.catch(() => undefined);
+		let failure: unknown = null;
+		for (const container of [this.#memory, this.#persistent]) {
+			try {
+				await container.close();
+			} catch (error) {
+				failure ??= error;
+			}
+		}
+		if (failure !== null) throw failure;
+	}
+
+	async #ready(): Promise<void> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		await this.restore();
+	}
+
+	/** Store a claim made in memory: the same running state, by compare-and-set from `waiting`. */
+	async #storeClaim(task: TaskRecord): Promise<void> {
+		const patch: TaskPatch = {
+			attempts: task.attempts,
+			owner: task.owner,
+			leaseUntil: task.leaseUntil,
+			startedAt: task.startedAt,
+			stopRequested: false,
+		};
+		const stored = await this.#persistent.transition(task.id, 'waiting', 'running', patch);
+		if (stored !== null) return;
+		throw new InvalidStateError(
+			`Task \`${task.id}\` is waiting in memory but ${(await this.#persistent.get(task.id))?.status ?? 'missing'} in the persistent container`,
+		);
+	}
+
+	async #restore(): Promise<RestoreResult> {
+		const started = Date.now();
+		const recovery = await this.#recover();
+		let restored = 0;
+		for (let offset = 0; ; ) {
+			const page = await this.#persistent.list({ status: 'waiting', offset, limit: this.#pageSize, order: 'asc' });
+			offset += page.tasks.length;
+			const fresh: TaskRecord[] = [];
+			for (const task of page.tasks) if ((await this.#memory.get(task.id)) === null) fresh.push(task);
+			if (fresh.length > 0) await this.#memory.add(fresh);
+			restored += fresh.length;
+			if (page.tasks.length < this.#pageSize) break;
+		}
+		return { restored, ...recovery, durationMs: Date.now() - started };
+	}
+
+	/**
+	 * Tasks left `running` or `exporting` by a dead process: back to `waiting` (the attempt stays counted), or
+	 * `failed` when their attempts are spent, or `stopped` when a stop was asked — the rule of `reclaimExpired`.
+	 * Pages always shrink or advance, so this ends.
+	 */
+	async #recover(): Promise<Pick<RestoreResult, 'recovered' | 'failed' | 'stopped'>> {
+		const counts = { recovered: 0, failed: 0, stopped: 0 };
+		for (let offset = 0; ; ) {
+			const page = await this.#persistent.list({ status: ['running', 'exporting'], offset, limit: this.#pageSize, order: 'asc' });
+			if (page.tasks.length === 0) break;
+			const now = Date.now();
+			const moved = await Promise.all(
+				page.tasks.map(async (task) => {
+					const base: TaskPatch = { owner: null, leaseUntil: null };
+					let to: TaskStatus;
+					let patch: TaskPatch;
+					if (task.stopRequested) {
+						to = 'stopped';
+						patch = { ...base, finishedAt: now };
+					} else if (task.attempts < task.maxAttempts) {
+						to = 'waiting';
+						patch = { ...base, runAt: now };
+					} else {
+						to = 'failed';
+						patch = { ...base, finishedAt: now, error: toTaskError(new LeaseExpiredError(task.id)) };
+					}
+					const done = await this.#persistent.transition(task.id, task.status, to, patch);
+					if (done === null) return false;
+					counts[to === 'waiting' ? 'recovered' : to === 'failed' ? 'failed' : 'stopped']++;
+					return true;
+				}),
+			);
+			offset += moved.filter((ok) => !ok).length;
+			if (page.tasks.length < this.#pageSize && moved.every(Boolean)) break;
+		}
+		return counts;
+	}
+}
+
+function checkContainer(name: string, value: unknown): asserts value is TaskContainer {
+	if (typeof value !== 'object' || value === null) {
+		throw new TypeError(`Expected \`${name}\` to be a TaskContainer, got ${describe(value)}`);
+	}
+	for (const method of ['add', 'claim', 'transition', 'renew', 'reclaimExpired', 'requestStop', 'nextDueAt', 'get', 'list', 'counts', 'remove', 'close']) {
+		if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+			throw new TypeError(`Expected \`${name}.${method}\` to be a function, got ${describe((value as Record<string, unknown>)[method])}`);
+		}
+	}
+}
+
+/** A short description of a bad option value for error messages. */
+function describe(value: unknown): string {
+	if (value === null || value === undefined) return String(value);
+	if (typeof value === 'function') return 'a function';
+	if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+	return `${String(value)} (${typeof value})`;
+}
