@@ -1,0 +1,169 @@
+/**
+ * `HttpActuator`: runs a task as a job behind an HTTP service. `start` posts the job and keeps the id the
+ * service returns as the task's `ref`; the scheduler polls `status` (one request per task, in parallel,
+ * bounded); `stop` calls the service's stop; `output` fetches the result. Every request has a timeout,
+ * transport errors are retried with back-off, a non-2xx answer or an unexpected body fails clearly, and a
+ * service that stays unreachable fails the task after `maxStatusFailures` polls instead of hanging.
+ */
+import { ActuatorError, type ActuatorContext, type ActuatorStart, type ActuatorStatus, type TaskActuator, type TaskRecord } from 'lightsched';
+import { HttpTransportError, requestJson, type RequestSettings, type RetryScope } from './http/request.js';
+import { describeValue, resolveHttpOptions, type HttpActuatorOptions, type RefPath, type ResolvedHttpOptions } from './http/options.js';
+
+export type { HttpActuatorOptions, HttpOutputOptions, HttpStartOptions, HttpStatusOptions, HttpStopOptions, RefPath } from './http/options.js';
+export { HttpTransportError } from './http/request.js';
+
+/** The default `startId`: the answer's `id` (a non-empty string, or a number). */
+export function defaultStartId(body: unknown): string {
+	const id = (body as { id?: unknown } | null)?.id;
+	if (typeof id === 'string' && id.length > 0) return id;
+	if (typeof id === 'number' && Number.isFinite(id)) return String(id);
+	throw new TypeError(`Expected the answer to have an \`id\` (a non-empty string), got ${body !== null && typeof body === 'object' ? `\`id\` = ${describeValue(id)}` : describeValue(body)}`);
+}
+
+/**
+ * The default status mapping: `{ status: 'running', progress? }`, `{ status: 'succeeded', output? }` or
+ * `{ status: 'failed', error? }`. Anything else throws a `TypeError` saying what was expected.
+ */
+export function defaultMapStatus<TOutput>(body: unknown): ActuatorStatus<TOutput> {
+	if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+		throw new TypeError(`Expected the status answer to be a JSON object, got ${describeValue(body)}`);
+	}
+	const { status, progress, output, error } = body as { status?: unknown; progress?: unknown; output?: unknown; error?: unknown };
+	if (status === 'running') return progress === undefined ? { state: 'running' } : { state: 'running', progress };
+	if (status === 'succeeded') return output === undefined ? { state: 'succeeded' } : { state: 'succeeded', output: output as TOutput };
+	if (status === 'failed') {
+		const message = typeof error === 'string' && error.length > 0 ? error : error === undefined || error === null ? 'no reason given' : JSON.stringify(error);
+		return { state: 'failed', error: new ActuatorError(`The remote job failed: ${message}`) };
+	}
+	throw new TypeError(`Expected \`status\` to be 'running', 'succeeded' or 'failed', got ${describeValue(status)}`);
+}
+
+export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {
+	readonly #options: HttpActuatorOptions<TItem, TOutput>;
+	readonly #settings: ResolvedHttpOptions & RequestSettings;
+	/** Consecutive status polls that could not reach the service, by task id. */
+	readonly #unreachable = new Map<string, number>();
+	/** Aborts requests in flight when the actuator closes. */
+	readonly #closing = new AbortController();
+
+	constructor(options: HttpActuatorOptions<TItem, TOutput>) {
+		this.#settings = resolveHttpOptions(options);
+		this.#options = options;
+	}
+
+	async start(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): Promise<ActuatorStart> {
+		const { start } = this.#options;
+		const path = typeof start.path === 'function' ? start.path(task.item, task) : start.path;
+		const method = (start.method ?? 'POST').toUpperCase();
+		const body = start.body ? start.body(task.item, task) : task.item;
+		const url = this.#url(path);
+		const retry: RetryScope = start.idempotent === true ? 'transport' : 'connect';
+		const answer = await requestJson({ method, url, body, json: true, retry, signal: AbortSignal.any([ctx.signal, this.#closing.signal]) }, this.#settings);
+		let ref: string;
+		try {
+			ref = (this.#options.startId ?? defaultStartId)(answer);
+		} catch (error) {
+			throw new ActuatorError(`${method} ${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+		}
+		if (typeof ref !== 'string' || ref.length === 0) {
+			throw new ActuatorError(`${method} ${url}: expected \`startId\` to return a non-empty string, got ${describeValue(ref)}`);
+		}
+		this.#unreachable.delete(task.id);
+		return { ref };
+	}
+
+	/** One status request per task, at most `status.concurrency` at once. Never throws: each task gets its status. */
+	async status(tasks: readonly TaskRecord<TItem, TOutput>[]): Promise<ActuatorStatus<TOutput>[]> {
+		const results = new Array<ActuatorStatus<TOutput>>(tasks.length);
+		let next = 0;
+		const worker = async (): Promise<void> => {
+			while (next < tasks.length) {
+				const index = next++;
+				results[index] = await this.#statusOf(tasks[index] as TaskRecord<TItem, TOutput>);
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(this.#settings.statusConcurrency, tasks.length) }, worker));
+		return results;
+	}
+
+	async output(task: TaskRecord<TItem, TOutput>): Promise<TOutput> {
+		const { output } = this.#options;
+		if (output === undefined) return undefined as TOutput;
+		const ref = this.#ref(task, 'output');
+		const method = (output.method ?? 'GET').toUpperCase();
+		const url = this.#url(this.#refPath(output.path, ref, task));
+		const body = await requestJson({ method, url, json: true, retry: 'transport', signal: this.#closing.signal }, this.#settings);
+		if (output.map === undefined) return body as TOutput;
+		try {
+			return output.map(body, task);
+		} catch (error) {
+			throw new ActuatorError(`${method} ${url}: unexpected output answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+		}
+	}
+
+	async stop(task: TaskRecord<TItem, TOutput>): Promise<void> {
+		this.#unreachable.delete(task.id);
+		if (typeof task.ref !== 'string' || task.ref.length === 0) return;
+		const { stop } = this.#options;
+		const method = (stop.method ?? 'POST').toUpperCase();
+		const url = this.#url(this.#refPath(stop.path, task.ref, task));
+		await requestJson({ method, url, json: false, retry: 'transport' }, this.#settings);
+	}
+
+	close(): void {
+		this.#closing.abort(new ActuatorError('The HttpActuator was closed'));
+		this.#unreachable.clear();
+	}
+
+	async #statusOf(task: TaskRecord<TItem, TOutput>): Promise<ActuatorStatus<TOutput>> {
+		let url = '(no url)';
+		const method = (this.#options.status.method ?? 'GET').toUpperCase();
+		try {
+			const ref = this.#ref(task, 'status');
+			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
+			const body = await requestJson({ method, url, json: true, retry: 'transport', signal: this.#closing.signal }, this.#settings);
+			this.#unreachable.delete(task.id);
+			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
+			let status: ActuatorStatus<TOutput>;
+			try {
+				status = map(body, task);
+			} catch (error) {
+				throw new ActuatorError(`${method} ${url}: unexpected status answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+			}
+			if (status === null || typeof status !== 'object' || !['running', 'succeeded', 'failed'].includes(status.state)) {
+				throw new ActuatorError(`${method} ${url}: expected \`mapStatus\` to return { state: 'running' | 'succeeded' | 'failed' }, got ${describeValue(status)}`);
+			}
+			if (status.state !== 'running') this.#unreachable.delete(task.id);
+			return status;
+		} catch (error) {
+			if (error instanceof HttpTransportError) {
+				const failures = (this.#unreachable.get(task.id) ?? 0) + 1;
+				const max = this.#settings.maxStatusFailures;
+				if (failures < max) {
+					this.#unreachable.set(task.id, failures);
+					return { state: 'running' };
+				}
+				this.#unreachable.delete(task.id);
+				return { state: 'failed', error: new ActuatorError(`The service stayed unreachable for ${max} status polls in a row: ${error.message}`, { cause: error }) };
+			}
+			this.#unreachable.delete(task.id);
+			return { state: 'failed', error: error instanceof Error ? error : new ActuatorError(String(error)) };
+		}
+	}
+
+	#ref(task: TaskRecord<TItem, TOutput>, call: string): string {
+		if (typeof task.ref !== 'string' || task.ref.length === 0) {
+			throw new ActuatorError(`Cannot ask for the ${call} of task \`${task.id}\`: it has no remote job id (\`ref\`)`);
+		}
+		return task.ref;
+	}
+
+	#refPath(path: RefPath<TItem>, ref: string, task: TaskRecord<TItem, TOutput>): string {
+		return typeof path === 'function' ? path(ref, task as TaskRecord<TItem>) : path.split('{ref}').join(encodeURIComponent(ref));
+	}
+
+	#url(path: string): string {
+		if (/^https?:\/\//i.test(path)) return path;
+		return `${this.#settings.baseUrl}${path.startsWith('/') ? '' : '/'}${path}`;
+	}
+}

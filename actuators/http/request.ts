@@ -1,0 +1,161 @@
+/**
+ * One JSON request with a timeout and retries on transport errors only. A non-2xx answer is never retried:
+ * it fails at once with an `ActuatorError` naming the method, the URL and the status.
+ */
+import { ActuatorError } from 'lightsched';
+
+/** Whether a request may be sent again after a transport error. */
+export type RetryScope =
+	/** Only when the request surely never reached the service (connection refused, DNS failure). */
+	| 'connect'
+	/** After any transport error: refused, reset, closed socket, timeout. Only for idempotent calls. */
+	| 'transport';
+
+export interface RequestSettings {
+	readonly headers: Readonly<Record<string, string>>;
+	readonly timeoutMs: number;
+	/** Extra tries after the first one. */
+	readonly retries: number;
+	/** The wait before the first retry; doubles for each further one. */
+	readonly retryDelayMs: number;
+}
+
+export interface JsonRequest {
+	readonly method: string;
+	readonly url: string;
+	readonly body?: unknown;
+	/** Parse the answer as JSON (otherwise the body is read and dropped). */
+	readonly json: boolean;
+	readonly retry: RetryScope;
+	/** Aborts the request for good (the attempt was stopped); never retried. */
+	readonly signal?: AbortSignal;
+}
+
+/** The service could not be reached or did not answer in time (as opposed to answering with an error). */
+export class HttpTransportError extends ActuatorError {
+	override name = 'HttpTransportError';
+	/** The request surely never reached the service. */
+	readonly beforeSend: boolean;
+
+	constructor(message: string, beforeSend: boolean, cause: unknown) {
+		super(message, { cause });
+		this.beforeSend = beforeSend;
+	}
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The `code` of a fetch failure's cause chain (`ECONNREFUSED`, `UND_ERR_SOCKET`…), if any. */
+function causeCode(error: unknown): string | undefined {
+	let current: unknown = error;
+	for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+		const code = (current as { code?: unknown }).code;
+		if (typeof code === 'string') return code;
+		const errors = (current as { errors?: unknown }).errors;
+		if (Array.isArray(errors) && errors.length > 0) current = errors[0];
+		else current = (current as { cause?: unknown }).cause;
+	}
+	return undefined;
+}
+
+/** Turn what `fetch` threw into a transport error, or rethrow an abort by the caller. */
+function classify(error: unknown, request: JsonRequest, timeoutMs: number): HttpTransportError {
+	if (request.signal?.aborted) throw request.signal.reason ?? error;
+	const where = `${request.method} ${request.url}`;
+	if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
+		return new HttpTransportError(`${where} timed out after ${timeoutMs} ms`, false, error);
+	}
+	const code = causeCode(error);
+	const detail = code ?? (error instanceof Error ? error.message : String(error));
+	return new HttpTransportError(`${where} failed: ${detail} (the service could not be reached)`, code !== undefined && CONNECT_CODES.has(code), error);
+}
+
+function shorten(text: string): string {
+	const flat = text.replace(/\s+/g, ' ').trim();
+	return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+/** What the service answered in the `error` field of a JSON error body, or the body itself, shortened. */
+function describeErrorBody(text: string): string {
+	if (text.length === 0) return 'an empty body';
+	try {
+		const parsed = JSON.parse(text) as unknown;
+		const message = (parsed as { error?: unknown } | null)?.error;
+		if (typeof message === 'string') return JSON.stringify(shorten(message));
+		if (message !== null && typeof message === 'object' && typeof (message as { message?: unknown }).message === 'string') {
+			return JSON.stringify(shorten((message as { message: string }).message));
+		}
+	} catch {
+		// Not JSON: show the text.
+	}
+	return JSON.stringify(shorten(text));
+}
+
+async function once(request: JsonRequest, settings: RequestSettings): Promise<unknown> {
+	const timeout = AbortSignal.timeout(settings.timeoutMs);
+	const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+	const headers: Record<string, string> = { accept: 'application/json', ...settings.headers };
+	const init: RequestInit = { method: request.method, headers, signal };
+	if (request.body !== undefined) {
+		headers['content-type'] ??= 'application/json';
+		init.body = JSON.stringify(request.body);
+	}
+	let status: number;
+	let text: string;
+	try {
+		const response = await fetch(request.url, init);
+		status = response.status;
+		text = await response.text();
+	} catch (error) {
+		throw classify(error, request, settings.timeoutMs);
+	}
+	const where = `${request.method} ${request.url}`;
+	if (status < 200 || status > 299) {
+		throw new ActuatorError(`${where} answered HTTP ${status}: ${describeErrorBody(text)}`);
+	}
+	if (!request.json) return undefined;
+	try {
+		return JSON.parse(text) as unknown;
+	} catch (error) {
+		throw new ActuatorError(`${where} answered HTTP ${status} with a body that is not JSON: ${describeErrorBody(text)}`, { cause: error });
+	}
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+	return new Promise((resolve, reject) => {
+		if (signal?.aborted) {
+			reject(signal.reason);
+			return;
+		}
+		const onAbort = (): void => {
+			clearTimeout(timer);
+			reject(signal?.reason);
+		};
+		const timer = setTimeout(() => {
+			signal?.removeEventListener('abort', onAbort);
+			resolve();
+		}, ms);
+		signal?.addEventListener('abort', onAbort, { once: true });
+	});
+}
+
+/**
+ * Send the request; on a transport error within `request.retry`, wait and try again up to `settings.retries`
+ * more times. Throws `HttpTransportError` when the service stays unreachable, `ActuatorError` for a non-2xx
+ * answer or a body that is not JSON, or the signal's reason when the caller aborted.
+ */
+export async function requestJson(request: JsonRequest, settings: RequestSettings): Promise<unknown> {
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await once(request, settings);
+		} catch (error) {
+			if (!(error instanceof HttpTransportError)) throw error;
+			const retryable = request.retry === 'transport' || error.beforeSend;
+			if (!retryable || attempt >= settings.retries) {
+				if (attempt === 0) throw error;
+				throw new HttpTransportError(`${error.message}; gave up after ${attempt + 1} tries`, error.beforeSend, error.cause);
+			}
+			await sleep(settings.retryDelayMs * 2 ** attempt, request.signal);
+		}
+	}
+}
