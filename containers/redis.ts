@@ -1,0 +1,338 @@
+/**
+ * `RedisContainer`: tasks in Redis, shared by any number of schedulers in any number of processes. Every state
+ * change is one Lua script (atomic, one round trip); a pub/sub channel wakes sleeping schedulers.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+	assertJsonItem,
+	ContainerError,
+	DuplicateTaskError,
+	InvalidStateError,
+	LeaseExpiredError,
+	SchedulerClosedError,
+	TASK_STATUSES,
+	isTaskStatus,
+	type ContainerSignal,
+	type RenewResult,
+	type TaskContainer,
+	type TaskCounts,
+	type TaskPage,
+	type TaskPatch,
+	type TaskQuery,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched';
+import { WakeChannel } from './redis/channel.js';
+import { decodeRecord, describeValueForRedis, encodeForAdd, encodePatch } from './redis/codec.js';
+import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
+
+export interface RedisContainerOptions {
+	/**
+	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
+	 * connections the container owns and closes; an instance stays open after `close()` (the container closes
+	 * only the subscriber connection it duplicated from it).
+	 */
+	readonly redis: string | RedisOptions | Redis;
+	/**
+	 * The container's name: its keys live under `<prefix>:{<name>}:`, so they share one Redis Cluster hash slot.
+	 * Schedulers that share tasks use the same name. No `{` or `}`.
+	 */
+	readonly name: string;
+	/**
+	 * The first part of every key. No `{` or `}`.
+	 * @default 'lightsched'
+	 */
+	readonly prefix?: string;
+	/**
+	 * The most tasks running (or exporting) at once across every scheduler sharing this container, enforced by
+	 * the claim script. No limit when absent.
+	 */
+	readonly globalConcurrency?: number;
+	/**
+	 * Where warnings are written besides the `warning` event (for example when Redis may evict task keys);
+	 * `false` writes them nowhere.
+	 * @default console.warn
+	 */
+	readonly log?: ((message: string) => void) | false;
+}
+
+/** What the `warning` event carries. */
+export interface RedisContainerWarning {
+	/** `maxmemory-policy`: Redis may evict task keys; `config-unavailable`: the policy could not be read. */
+	readonly code: 'maxmemory-policy' | 'config-unavailable';
+	readonly message: string;
+	/** The server's `maxmemory-policy`, when it could be read. */
+	readonly policy?: string;
+}
+
+export interface RedisContainerEvents {
+	warning: [warning: RedisContainerWarning];
+}
+
+const RECLAIM_BATCH = 1000;
+const NAME_PATTERN = /^[^{}\s]+$/;
+const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
+
+function isRedisInstance(value: unknown): value is Redis {
+	return (
+		typeof value === 'object' &&
+		value !== null &&
+		typeof (value as Redis).evalsha === 'function' &&
+		typeof (value as Redis).duplicate === 'function'
+	);
+}
+
+function checkName(field: string, value: unknown): string {
+	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
+		throw new TypeError(
+			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\` or spaces, got ${describeValueForRedis(value)}`,
+		);
+	}
+	return value;
+}
+
+/**
+ * Tasks in Redis: waiting tasks in a sorted set by priority then arrival, delayed ones by `runAt`, running ones
+ * by lease deadline, records in hashes. `shared`: any number of schedulers may use the same container (same
+ * Redis, same `name`); each claims with a lease and a dead scheduler's tasks are taken over when it lapses.
+ */
+export class RedisContainer extends EventEmitter<RedisContainerEvents> implements TaskContainer {
+	readonly shared = true;
+	/** The prefix of every key of this container, such as `lightsched:{video}:`. */
+	readonly keyPrefix: string;
+	readonly #redis: Redis;
+	readonly #ownsConnection: boolean;
+	readonly #makeSubscriber: () => Redis;
+	readonly #globalConcurrency: number;
+	readonly #log: ((message: string) => void) | false;
+	readonly #checked: Promise<void>;
+	#channel: WakeChannel | undefined;
+	#closed = false;
+
+	constructor(options: RedisContainerOptions) {
+		super();
+		if (typeof options !== 'object' || options === null) {
+			throw new TypeError(`Expected \`options\` to be an object like { redis, name }, got ${describeValueForRedis(options)}`);
+		}
+		const name = checkName('name', options.name);
+		const prefix = checkName('prefix', options.prefix ?? 'lightsched');
+		const { globalConcurrency } = options;
+		if (globalConcurrency !== undefined && (!Number.isSafeInteger(globalConcurrency) || globalConcurrency < 1)) {
+			throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValueForRedis(globalConcurrency)}`);
+		}
+		this.#globalConcurrency = globalConcurrency ?? 0;
+		const log = options.log ?? ((message: string) => console.warn(message));
+		if (log !== false && typeof log !== 'function') {
+			throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValueForRedis(log)}`);
+		}
+		this.#log = log;
+		this.keyPrefix = `${prefix}:{${name}}:`;
+		const { redis } = options;
+		if (isRedisInstance(redis)) {
+			this.#redis = redis;
+			this.#ownsConnection = false;
+			this.#makeSubscriber = () => redis.duplicate();
+		} else if (typeof redis === 'string') {
+			this.#redis = new Redis(redis);
+			this.#ownsConnection = true;
+			this.#makeSubscriber = () => new Redis(redis);
+		} else if (typeof redis === 'object' && redis !== null) {
+			const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
+			this.#redis = new Redis(legacy);
+			this.#ownsConnection = true;
+			this.#makeSubscriber = () => new Redis(legacy);
+		} else {
+			throw new TypeError(
+				`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValueForRedis(redis)}`,
+			);
+		}
+		// Connection errors surface as rejected commands; without a listener ioredis would also print each one.
+		if (this.#ownsConnection) this.#redis.on('error', () => {});
+		this.#checked = this.#checkMemoryPolicy();
+	}
+
+	/** Resolves once the server's `maxmemory-policy` was checked (and the wake-up channel, if watched, is subscribed). */
+	async ready(): Promise<void> {
+		await this.#checked;
+		await this.#channel?.ready();
+	}
+
+	async add(tasks: readonly TaskRecord[]): Promise<void> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		if (tasks.length === 0) return;
+		const seen = new Set<string>();
+		const args: string[] = [String(Date.now())];
+		tasks.forEach((task, index) => {
+			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+			seen.add(task.id);
+			assertJsonItem(task.item, tasks.length === 1 ? 'task.item' : `tasks[${index}].item`);
+		});
+		for (const task of tasks) args.push(...encodeForAdd(task));
+		const reply = (await this.#run(ADD, args)) as [string, string?];
+		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+	}
+
+	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
+		if (this.#closed || max <= 0) return [];
+		const args = [String(max), owner, String(now), String(now + leaseMs), String(this.#globalConcurrency)];
+		const reply = (await this.#run(CLAIM, args)) as string[][];
+		return reply.map(decodeRecord);
+	}
+
+	async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
+		const args = [id, from, to, owner === undefined ? '0' : '1', owner ?? '', String(Date.now()), ...encodePatch(patch, id)];
+		const reply = (await this.#run(TRANSITION, args)) as string[] | null;
+		return reply === null ? null : decodeRecord(reply);
+	}
+
+	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
+		if (ids.length === 0) return { lost: [], stopRequested: [] };
+		const [lost = [], stopRequested = []] = (await this.#run(RENEW, [owner, String(now + leaseMs), ...ids])) as string[][];
+		return { lost, stopRequested };
+	}
+
+	async reclaimExpired(now: number): Promise<TaskRecord[]> {
+		const moved: TaskRecord[] = [];
+		for (;;) {
+			const args = [String(now), String(RECLAIM_BATCH), LEASE_MESSAGE_HEAD, LEASE_MESSAGE_TAIL];
+			const reply = (await this.#run(RECLAIM, args)) as string[][];
+			for (const flat of reply) moved.push(decodeRecord(flat));
+			if (reply.length < RECLAIM_BATCH) return moved;
+		}
+	}
+
+	async requestStop(id: string): Promise<TaskRecord | null> {
+		const reply = (await this.#run(REQUEST_STOP, [id])) as string[] | null;
+		return reply === null ? null : decodeRecord(reply);
+	}
+
+	async nextDueAt(now: number): Promise<number | null> {
+		const reply = await this.#call('nextDueAt', () =>
+			this.#redis.zrangebyscore(`${this.keyPrefix}delayed`, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1),
+		);
+		return reply[1] === undefined ? null : Number(reply[1]);
+	}
+
+	async get(id: string): Promise<TaskRecord | null> {
+		const flat = await this.#call('get', () => this.#redis.hgetall(`${this.keyPrefix}t:${id}`));
+		if (Object.keys(flat).length === 0) return null;
+		return decodeRecord(Object.entries(flat).flat());
+	}
+
+	async list(query: TaskQuery = {}): Promise<TaskPage> {
+		const { offset = 0, limit = 100, order = 'asc' } = query;
+		if (order !== 'asc' && order !== 'desc') {
+			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValueForRedis(order)}`);
+		}
+		const given = query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
+		for (const status of given) {
+			if (!isTaskStatus(status)) {
+				throw new TypeError(`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValueForRedis(status)}`);
+			}
+		}
+		const statuses = [...new Set(given)];
+		if (query.status !== undefined && statuses.length === 0) return { tasks: [], total: 0 };
+		const reply = (await this.#run(LIST, [order, String(offset), String(limit), ...statuses])) as [number, string[][]];
+		return { total: Number(reply[0]), tasks: reply[1].map(decodeRecord) };
+	}
+
+	async counts(): Promise<TaskCounts> {
+		const reply = (await this.#run(COUNTS, [])) as number[];
+		const counts = {} as TaskCounts;
+		TASK_STATUSES.forEach((status, i) => {
+			counts[status] = Number(reply[i] ?? 0);
+		});
+		return counts;
+	}
+
+	async remove(id: string): Promise<boolean> {
+		const reply = (await this.#run(REMOVE, [id])) as number | string;
+		if (typeof reply === 'string') throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
+		return reply === 1;
+	}
+
+	/**
+	 * Hear of new claimable tasks (`wake`) and stop requests (`stop`) from every process, over Redis pub/sub. While
+	 * the subscriber connection is down, listeners get `{ type: 'channel', ok: false, error }` (schedulers then
+	 * poll) and `{ type: 'channel', ok: true }` once it is subscribed again.
+	 */
+	watch(listener: (signal: ContainerSignal) => void): () => void {
+		if (this.#closed) return () => {};
+		if (this.#channel === undefined) {
+			const subscriber = this.#makeSubscriber();
+			subscriber.on('error', () => {});
+			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
+			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`);
+		}
+		return this.#channel.add(listener);
+	}
+
+	/** Close the connections the container made (a given ioredis instance stays open). A second call does nothing. */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#channel?.close();
+		await this.#checked;
+		if (this.#ownsConnection) {
+			try {
+				await this.#redis.quit();
+			} catch {
+				this.#redis.disconnect();
+			}
+		}
+	}
+
+	async #checkMemoryPolicy(): Promise<void> {
+		let policy: string | undefined;
+		try {
+			const reply = (await this.#redis.config('GET', 'maxmemory-policy')) as string[];
+			policy = reply[1];
+		} catch (error) {
+			if (this.#closed) return;
+			this.#warn({
+				code: 'config-unavailable',
+				message: `RedisContainer \`${this.keyPrefix}\`: could not read the server's maxmemory-policy (${(error as Error).message}); make sure it is \`noeviction\`, or Redis may evict task keys`,
+			});
+			return;
+		}
+		if (policy !== undefined && policy !== 'noeviction') {
+			this.#warn({
+				code: 'maxmemory-policy',
+				policy,
+				message: `RedisContainer \`${this.keyPrefix}\`: the server's maxmemory-policy is \`${policy}\`, so Redis may evict task keys under memory pressure; set it to \`noeviction\``,
+			});
+		}
+	}
+
+	#warn(warning: RedisContainerWarning): void {
+		this.emit('warning', warning);
+		if (this.#log !== false) this.#log(warning.message);
+	}
+
+	async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
+		try {
+			return await command();
+		} catch (error) {
+			throw new ContainerError(`RedisContainer \`${this.keyPrefix}\`: ${what} failed: ${(error as Error).message}`, { cause: error });
+		}
+	}
+
+	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server). */
+	#run(script: LuaScript, args: readonly string[]): Promise<unknown> {
+		return this.#call(script.name, async () => {
+			try {
+				return await this.#redis.evalsha(script.sha, 1, this.keyPrefix, ...args);
+			} catch (error) {
+				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+				return await this.#redis.eval(script.source, 1, this.keyPrefix, ...args);
+			}
+		});
+	}
+}

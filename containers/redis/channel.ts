@@ -1,0 +1,94 @@
+/**
+ * The wake-up channel: one subscriber connection on the container's `events` channel, turning messages into
+ * `ContainerSignal`s and connection trouble into `channel` signals (schedulers poll while it is down).
+ */
+import type { Redis } from 'ioredis';
+import type { ContainerSignal } from 'lightsched';
+
+export class WakeChannel {
+	readonly #subscriber: Redis;
+	readonly #channel: string;
+	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
+	/** Whether the subscription is live (the last `channel` signal said `ok: true`). */
+	#up = false;
+	#lastError: Error | undefined;
+	#closed = false;
+
+	constructor(subscriber: Redis, channel: string) {
+		this.#subscriber = subscriber;
+		this.#channel = channel;
+		subscriber.on('message', (from: string, message: string) => {
+			if (from === this.#channel) this.#onMessage(message);
+		});
+		subscriber.on('error', (error: Error) => {
+			this.#lastError = error;
+		});
+		subscriber.on('close', () => this.#down());
+		subscriber.on('ready', () => void this.#subscribe());
+		if (subscriber.status === 'ready') void this.#subscribe();
+	}
+
+	get up(): boolean {
+		return this.#up;
+	}
+
+	add(listener: (signal: ContainerSignal) => void): () => void {
+		this.#listeners.add(listener);
+		return () => this.#listeners.delete(listener);
+	}
+
+	/** Resolves once subscribed (or rejects when the connection fails first). */
+	async ready(): Promise<void> {
+		if (this.#up) return;
+		await new Promise<void>((resolve) => {
+			const check = (signal: ContainerSignal): void => {
+				if (signal.type === 'channel' && signal.ok) {
+					remove();
+					resolve();
+				}
+			};
+			const remove = this.add(check);
+		});
+	}
+
+	close(): void {
+		this.#closed = true;
+		this.#listeners.clear();
+		this.#subscriber.disconnect();
+	}
+
+	async #subscribe(): Promise<void> {
+		try {
+			await this.#subscriber.subscribe(this.#channel);
+		} catch (error) {
+			this.#lastError = error as Error;
+			return;
+		}
+		if (this.#closed || this.#up) return;
+		this.#up = true;
+		this.#lastError = undefined;
+		this.#emit({ type: 'channel', ok: true });
+	}
+
+	#down(): void {
+		if (this.#closed || !this.#up) return;
+		this.#up = false;
+		const error = this.#lastError ?? new Error(`The Redis subscriber connection for \`${this.#channel}\` closed`);
+		this.#emit({ type: 'channel', ok: false, error });
+	}
+
+	#onMessage(message: string): void {
+		if (message === 'wake') this.#emit({ type: 'wake' });
+		else if (message.startsWith('stop:')) this.#emit({ type: 'stop', id: message.slice(5) });
+	}
+
+	#emit(signal: ContainerSignal): void {
+		for (const listener of [...this.#listeners]) {
+			try {
+				listener(signal);
+			} catch {
+				// A listener that throws must not break the channel for the others.
+			}
+		}
+	}
+}

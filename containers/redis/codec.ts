@@ -1,0 +1,117 @@
+/**
+ * How a task record is stored in its Redis hash: one field per record field, numbers as decimal strings,
+ * `null` as the empty string, and the caller's values (item, output, error, progress, ref) as JSON.
+ */
+import { ContainerError, isTaskStatus, type TaskPatch, type TaskRecord } from 'lightsched';
+
+/** The hash fields `add` writes, in the order the add script reads them (status and seq are set by the script). */
+export const ADD_FIELDS = [
+	'id',
+	'item',
+	'priority',
+	'attempts',
+	'maxAttempts',
+	'timeoutMs',
+	'createdAt',
+	'updatedAt',
+	'startedAt',
+	'finishedAt',
+	'runAt',
+	'error',
+	'output',
+	'progress',
+	'ref',
+	'owner',
+	'leaseUntil',
+	'stopRequested',
+] as const;
+
+type StoredField = (typeof ADD_FIELDS)[number] | 'status' | 'seq';
+
+const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref']);
+
+function encodeJson(value: unknown, field: string, id: string): string {
+	let text: string | undefined;
+	try {
+		text = JSON.stringify(value);
+	} catch (error) {
+		throw new ContainerError(`Could not store \`${field}\` of task \`${id}\` as JSON: ${(error as Error).message}`, { cause: error });
+	}
+	return text ?? 'null';
+}
+
+/** One record field in its stored form. */
+export function encodeField(field: string, value: unknown, id: string): string {
+	if (JSON_FIELDS.has(field)) return encodeJson(value, field, id);
+	if (field === 'stopRequested') return value === true ? '1' : '0';
+	if (value === null || value === undefined) return '';
+	return String(value);
+}
+
+/** The values of `ADD_FIELDS` for one record. */
+export function encodeForAdd(task: TaskRecord): string[] {
+	return ADD_FIELDS.map((field) => encodeField(field, task[field], task.id));
+}
+
+/** A patch as HSET field/value pairs. */
+export function encodePatch(patch: TaskPatch, id: string): string[] {
+	const pairs: string[] = [];
+	for (const [field, value] of Object.entries(patch)) {
+		if (value === undefined) continue;
+		pairs.push(field, encodeField(field, value, id));
+	}
+	return pairs;
+}
+
+function parseJson(text: string | undefined): unknown {
+	if (text === undefined || text === '') return null;
+	return JSON.parse(text) as unknown;
+}
+
+function nullableNumber(text: string | undefined): number | null {
+	return text === undefined || text === '' ? null : Number(text);
+}
+
+/** A record from the flat field/value list HGETALL returns. */
+export function decodeRecord(flat: readonly string[]): TaskRecord {
+	const h = new Map<string, string>();
+	for (let i = 0; i + 1 < flat.length; i += 2) h.set(flat[i] as string, flat[i + 1] as string);
+	const get = (field: StoredField): string | undefined => h.get(field);
+	const status = get('status');
+	if (!isTaskStatus(status)) throw new ContainerError(`Stored task \`${String(get('id'))}\` has an unknown status ${String(status)}`);
+	const owner = get('owner');
+	const record: TaskRecord = {
+		id: get('id') ?? '',
+		item: parseJson(get('item')),
+		priority: Number(get('priority') ?? 0),
+		status,
+		attempts: Number(get('attempts') ?? 0),
+		maxAttempts: Number(get('maxAttempts') ?? 1),
+		timeoutMs: nullableNumber(get('timeoutMs')),
+		seq: Number(get('seq') ?? 0),
+		createdAt: Number(get('createdAt') ?? 0),
+		updatedAt: Number(get('updatedAt') ?? 0),
+		startedAt: nullableNumber(get('startedAt')),
+		finishedAt: nullableNumber(get('finishedAt')),
+		runAt: Number(get('runAt') ?? 0),
+		error: parseJson(get('error')) as TaskRecord['error'],
+		output: parseJson(get('output')),
+		progress: parseJson(get('progress')),
+		ref: parseJson(get('ref')),
+		owner: owner === undefined || owner === '' ? null : owner,
+		leaseUntil: nullableNumber(get('leaseUntil')),
+		stopRequested: get('stopRequested') === '1',
+	};
+	return record;
+}
+
+/** A short description of a bad option value for error messages: `0 (number)`, `undefined`, `"x" (string)`. */
+export function describeValueForRedis(value: unknown): string {
+	if (value === undefined) return 'undefined';
+	if (value === null) return 'null';
+	if (typeof value === 'string') return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
+	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${String(value)} (${typeof value})`;
+	if (typeof value === 'function') return 'a function';
+	if (Array.isArray(value)) return 'an array';
+	return `\`${Object.prototype.toString.call(value)}\` (${typeof value})`;
+}

@@ -1,0 +1,330 @@
+/**
+ * The Lua scripts of the Redis container. Every state change is one script: atomic on the server, one
+ * round trip. KEYS[1] is the container's key prefix (`lightsched:{name}:`); every key a script touches
+ * starts with it, so all share the `{name}` hash slot (Redis Cluster runs them on one node).
+ *
+ * Keys under the prefix P:
+ * - `P t:<id>`      hash: the task record (see codec.ts)
+ * - `P seq`         string: the arrival counter
+ * - `P waiting`     sorted set of due waiting tasks: score -priority, member `%016d(seq)<id>` (equal scores sort
+ *                   by member, so FIFO within a priority)
+ * - `P delayed`     sorted set of waiting tasks not yet due: score runAt, member id
+ * - `P running`     sorted set of running and exporting tasks: score leaseUntil, member id
+ * - `P all`         sorted set of every task: score seq (list in arrival order)
+ * - `P s:<status>`  sorted set per status: score seq (list by status, O(1) counts)
+ * - `P starved`     flag: a claim was cut short by the global concurrency limit (wake claimers when a slot frees)
+ * - `P events`      pub/sub channel: `wake`, `stop:<id>`
+ */
+import { createHash } from 'node:crypto';
+import { ADD_FIELDS } from './codec.js';
+
+/** A script with its SHA1, for EVALSHA with an EVAL fallback. */
+export interface LuaScript {
+	readonly name: string;
+	readonly source: string;
+	readonly sha: string;
+}
+
+function script(name: string, body: string): LuaScript {
+	const source = `${PRELUDE}\n${body}`;
+	return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const PRELUDE = `
+local P = KEYS[1]
+local wake = false
+local function tkey(id) return P .. 't:' .. id end
+local function member(seq, id) return string.format('%016d', tonumber(seq)) .. id end
+local function wscore(p)
+	if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
+	if p == '0' then return '0' end
+	return '-' .. p
+end
+local function enqueue(id, seq, prio, runAt, now)
+	if tonumber(runAt) > tonumber(now) then
+		redis.call('ZADD', P .. 'delayed', runAt, id)
+	else
+		redis.call('ZADD', P .. 'waiting', wscore(prio), member(seq, id))
+	end
+end
+local function dequeue(id, seq)
+	redis.call('ZREM', P .. 'delayed', id)
+	redis.call('ZREM', P .. 'waiting', member(seq, id))
+end
+local function restatus(id, seq, from, to)
+	if from ~= to then
+		redis.call('ZREM', P .. 's:' .. from, id)
+		redis.call('ZADD', P .. 's:' .. to, seq, id)
+	end
+end
+local function freed()
+	if redis.call('DEL', P .. 'starved') == 1 then wake = true end
+end
+local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
+local function isActive(s) return s == 'running' or s == 'exporting' end
+local function publishWake()
+	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
+end
+`;
+
+const hsetFields = ADD_FIELDS.map((field, i) => `'${field}', ARGV[b + ${i}]`).join(', ');
+const F = ADD_FIELDS.length;
+const PRIORITY = ADD_FIELDS.indexOf('priority');
+const RUN_AT = ADD_FIELDS.indexOf('runAt');
+
+/**
+ * ARGV: now, then ${F} values per task (ADD_FIELDS order). All or nothing: returns {'dup', id} for an id that is
+ * waiting, running or exporting, before any write. A task in a final status is replaced (a re-run).
+ */
+export const ADD = script(
+	'add',
+	`
+local now = ARGV[1]
+local F = ${F}
+local n = (#ARGV - 1) / F
+for i = 0, n - 1 do
+	local id = ARGV[2 + i * F]
+	local st = redis.call('HGET', tkey(id), 'status')
+	if st and not isFinal(st) then return {'dup', id} end
+end
+for i = 0, n - 1 do
+	local b = 2 + i * F
+	local id = ARGV[b]
+	local k = tkey(id)
+	local old = redis.call('HGET', k, 'status')
+	if old then
+		redis.call('ZREM', P .. 's:' .. old, id)
+		redis.call('DEL', k)
+	end
+	local seq = redis.call('INCR', P .. 'seq')
+	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq)
+	redis.call('ZADD', P .. 'all', seq, id)
+	redis.call('ZADD', P .. 's:waiting', seq, id)
+	enqueue(id, seq, ARGV[b + ${PRIORITY}], ARGV[b + ${RUN_AT}], now)
+end
+if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
+return {'ok'}
+`,
+);
+
+/**
+ * ARGV: max, owner, now, leaseUntil, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
+ * waiting tasks (highest priority, then oldest) into running. Returns their records (HGETALL lists).
+ */
+export const CLAIM = script(
+	'claim',
+	`
+local max = tonumber(ARGV[1])
+local owner, now, lease = ARGV[2], ARGV[3], ARGV[4]
+local limit = tonumber(ARGV[5])
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+	redis.call('ZREM', P .. 'delayed', id)
+	local f = redis.call('HMGET', tkey(id), 'seq', 'priority', 'status')
+	if f[3] == 'waiting' then redis.call('ZADD', P .. 'waiting', wscore(f[2]), member(f[1], id)) end
+end
+if limit > 0 then
+	local free = limit - redis.call('ZCARD', P .. 'running')
+	if free < max then
+		redis.call('SET', P .. 'starved', '1')
+		if free <= 0 then return {} end
+		max = free
+	end
+end
+local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
+local out = {}
+for i = 1, #popped, 2 do
+	local m = popped[i]
+	local id = string.sub(m, 17)
+	local k = tkey(id)
+	redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now)
+	redis.call('HINCRBY', k, 'attempts', 1)
+	redis.call('ZADD', P .. 'running', lease, id)
+	redis.call('ZREM', P .. 's:waiting', id)
+	redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
+	out[#out + 1] = redis.call('HGETALL', k)
+end
+return out
+`,
+);
+
+/**
+ * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, then patch field/value pairs. Compare-and-set on status
+ * (and owner); returns the updated record or false.
+ */
+export const TRANSITION = script(
+	'transition',
+	`
+local id, from, to, checkOwner, owner, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local k = tkey(id)
+local cur = redis.call('HMGET', k, 'status', 'owner', 'seq')
+if cur[1] ~= from then return false end
+if checkOwner == '1' and cur[2] ~= owner then return false end
+local seq = cur[3]
+if #ARGV > 6 then redis.call('HSET', k, unpack(ARGV, 7)) end
+redis.call('HSET', k, 'status', to, 'updatedAt', now)
+restatus(id, seq, from, to)
+if from == 'waiting' then dequeue(id, seq) end
+if isActive(from) and not isActive(to) then
+	redis.call('ZREM', P .. 'running', id)
+	freed()
+end
+if to == 'waiting' then
+	local f = redis.call('HMGET', k, 'runAt', 'priority')
+	enqueue(id, seq, f[2], f[1], now)
+	if from ~= 'waiting' then wake = true end
+elseif isActive(to) then
+	local lease = redis.call('HGET', k, 'leaseUntil')
+	if lease and lease ~= '' then
+		redis.call('ZADD', P .. 'running', lease, id)
+	else
+		redis.call('ZREM', P .. 'running', id)
+	end
+end
+publishWake()
+return redis.call('HGETALL', k)
+`,
+);
+
+/** ARGV: owner, leaseUntil, ids... Returns {lost, stopRequested}. */
+export const RENEW = script(
+	'renew',
+	`
+local owner, lease = ARGV[1], ARGV[2]
+local lost, stop = {}, {}
+for i = 3, #ARGV do
+	local id = ARGV[i]
+	local k = tkey(id)
+	local f = redis.call('HMGET', k, 'status', 'owner', 'stopRequested')
+	if f[2] == owner and isActive(f[1]) then
+		redis.call('HSET', k, 'leaseUntil', lease)
+		redis.call('ZADD', P .. 'running', lease, id)
+		if f[3] == '1' then stop[#stop + 1] = id end
+	else
+		lost[#lost + 1] = id
+	end
+end
+return {lost, stop}
+`,
+);
+
+/**
+ * ARGV: now, limit, error message head, error message tail (around the id). Expired leases: stopped when a stop
+ * was requested, waiting when attempts are left, else failed with ERR_LEASE_EXPIRED. Returns the moved records.
+ */
+export const RECLAIM = script(
+	'reclaim',
+	`
+local now, limit = ARGV[1], tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. now, 'LIMIT', 0, limit)
+local out = {}
+for _, id in ipairs(ids) do
+	local k = tkey(id)
+	local f = redis.call('HMGET', k, 'status', 'stopRequested', 'attempts', 'maxAttempts', 'seq', 'priority')
+	redis.call('ZREM', P .. 'running', id)
+	if isActive(f[1]) then
+		local to
+		redis.call('HSET', k, 'owner', '', 'leaseUntil', '', 'updatedAt', now)
+		if f[2] == '1' then
+			to = 'stopped'
+			redis.call('HSET', k, 'finishedAt', now)
+		elseif tonumber(f[3]) < tonumber(f[4]) then
+			to = 'waiting'
+			redis.call('HSET', k, 'runAt', now)
+			enqueue(id, f[5], f[6], now, now)
+			wake = true
+		else
+			to = 'failed'
+			local err = cjson.encode({ message = ARGV[3] .. id .. ARGV[4], code = 'ERR_LEASE_EXPIRED' })
+			redis.call('HSET', k, 'finishedAt', now, 'error', err)
+		end
+		redis.call('HSET', k, 'status', to)
+		restatus(id, f[5], f[1], to)
+		out[#out + 1] = redis.call('HGETALL', k)
+	end
+end
+if #ids > 0 then freed() end
+publishWake()
+return out
+`,
+);
+
+/** ARGV: id. Sets stopRequested on a running task and tells its owner; returns the record or false. */
+export const REQUEST_STOP = script(
+	'requestStop',
+	`
+local id = ARGV[1]
+local k = tkey(id)
+if not isActive(redis.call('HGET', k, 'status')) then return false end
+redis.call('HSET', k, 'stopRequested', '1')
+redis.call('PUBLISH', P .. 'events', 'stop:' .. id)
+return redis.call('HGETALL', k)
+`,
+);
+
+/** ARGV: id. Returns 1 (removed), 0 (missing) or the status of an unfinished task. */
+export const REMOVE = script(
+	'remove',
+	`
+local id = ARGV[1]
+local k = tkey(id)
+local st = redis.call('HGET', k, 'status')
+if not st then return 0 end
+if not isFinal(st) then return st end
+redis.call('DEL', k)
+redis.call('ZREM', P .. 'all', id)
+redis.call('ZREM', P .. 's:' .. st, id)
+return 1
+`,
+);
+
+/** ARGV: order ('asc'/'desc'), offset, limit, statuses... (none = all). Returns {total, {records}}. */
+export const LIST = script(
+	'list',
+	`
+local order, offset, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local keys = {}
+if #ARGV == 3 then
+	keys[1] = P .. 'all'
+else
+	for i = 4, #ARGV do keys[#keys + 1] = P .. 's:' .. ARGV[i] end
+end
+local total = 0
+for _, key in ipairs(keys) do total = total + redis.call('ZCARD', key) end
+if limit <= 0 or offset >= total then return {total, {}} end
+local cmd = 'ZRANGE'
+if order == 'desc' then cmd = 'ZREVRANGE' end
+local ids
+if #keys == 1 then
+	ids = redis.call(cmd, keys[1], offset, offset + limit - 1)
+else
+	local cand = {}
+	for _, key in ipairs(keys) do
+		local r = redis.call(cmd, key, 0, offset + limit - 1, 'WITHSCORES')
+		for i = 1, #r, 2 do cand[#cand + 1] = { r[i], tonumber(r[i + 1]) } end
+	end
+	if order == 'desc' then
+		table.sort(cand, function(a, b) return a[2] > b[2] end)
+	else
+		table.sort(cand, function(a, b) return a[2] < b[2] end)
+	end
+	ids = {}
+	for i = offset + 1, math.min(#cand, offset + limit) do ids[#ids + 1] = cand[i][1] end
+end
+local recs = {}
+for _, id in ipairs(ids) do recs[#recs + 1] = redis.call('HGETALL', tkey(id)) end
+return {total, recs}
+`,
+);
+
+/** No ARGV. Returns the six status counts in TASK_STATUSES order. */
+export const COUNTS = script(
+	'counts',
+	`
+local out = {}
+for i, s in ipairs({'waiting', 'running', 'exporting', 'succeeded', 'failed', 'stopped'}) do
+	out[i] = redis.call('ZCARD', P .. 's:' .. s)
+end
+return out
+`,
+);
