@@ -1,0 +1,63 @@
+/**
+ * The video-cut scheduler, put together from the kit's parts: tasks in memory for speed and in SQLite for
+ * restarts (`CombinedContainer(QueueContainer, SqlContainer)`), cuts run by the ffmpeg service through the
+ * `HttpActuator`, output file names stored by the `SqlPersistencer`.
+ */
+import { Scheduler, type Persistencer, type TaskContainer } from 'lightsched';
+import { HttpActuator } from 'lightsched/actuators/http';
+import { QueueContainer } from 'lightsched/containers/queue';
+import type { CutItem, CutOutput } from './cut-task.js';
+
+/** How many cuts run at once. */
+export const CUT_CONCURRENCY = 2;
+/** How long one attempt of a cut may run before it is stopped and counted as failed. */
+export const CUT_TIMEOUT_MS = 60_000;
+/** Attempts per cut in all: the first one and one retry. */
+export const CUT_MAX_ATTEMPTS = 2;
+/** How often the service is asked about running cuts. */
+export const STATUS_POLL_MS = 300;
+
+export interface CutSchedulerOptions {
+	/** Where the SQLite file lives. */
+	readonly dataDir: string;
+	/** The cut service's base URL. */
+	readonly serviceUrl: string;
+}
+
+export interface CutScheduler {
+	readonly scheduler: Scheduler<CutItem, CutOutput>;
+	readonly persistencer: Persistencer<CutOutput> | undefined;
+}
+
+function outputName(body: unknown): CutOutput {
+	const output = (body as { output?: unknown } | null)?.output;
+	if (typeof output !== 'string' || output.length === 0) {
+		throw new TypeError(`Expected the output answer to have \`output\` (a file name), got ${JSON.stringify(body)?.slice(0, 100)}`);
+	}
+	return output;
+}
+
+export async function createCutScheduler(options: CutSchedulerOptions): Promise<CutScheduler> {
+	void options.dataDir;
+	const container: TaskContainer = new QueueContainer();
+	const persistencer: Persistencer<CutOutput> | undefined = undefined;
+	const actuator = new HttpActuator<CutItem, CutOutput>({
+		baseUrl: options.serviceUrl,
+		start: { path: '/cuts', body: ({ input, start, end }) => ({ input, start, end }) },
+		status: { path: '/cuts/{ref}' },
+		output: { path: '/cuts/{ref}/output', map: outputName },
+		stop: { path: '/cuts/{ref}/stop' },
+		timeoutMs: 10_000,
+	});
+	const scheduler = new Scheduler<CutItem, CutOutput>({
+		container,
+		actuator,
+		...(persistencer === undefined ? {} : { persistencer }),
+		concurrency: CUT_CONCURRENCY,
+		timeoutMs: CUT_TIMEOUT_MS,
+		maxAttempts: CUT_MAX_ATTEMPTS,
+		backoff: { type: 'fixed', delayMs: 1000 },
+		pollIntervalMs: STATUS_POLL_MS,
+	});
+	return { scheduler, persistencer };
+}
