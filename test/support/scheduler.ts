@@ -1,0 +1,55 @@
+/** Small helpers for scheduler tests. */
+import type { Scheduler, SchedulerEvents, TaskContainer } from 'lightsched';
+
+/** Resolves with the payload of the next `event` (optionally the next one matching `filter`). */
+export function nextEvent<E extends keyof SchedulerEvents>(
+	scheduler: Scheduler<any, any>,
+	event: E,
+	filter: (...args: SchedulerEvents[E]) => boolean = () => true,
+): Promise<SchedulerEvents[E]> {
+	return new Promise((resolve) => {
+		const listener = (...args: SchedulerEvents[E]): void => {
+			if (!filter(...args)) return;
+			(scheduler.off as (e: string, l: unknown) => void)(event, listener);
+			resolve(args);
+		};
+		(scheduler.on as (e: string, l: unknown) => void)(event, listener);
+	});
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wraps a container and counts calls per method; `fail` makes the next calls of a method throw. */
+export function spyContainer<C extends TaskContainer>(container: C): {
+	container: C;
+	calls: Record<string, number>;
+	log: { method: string; args: unknown[] }[];
+	failNext: (method: string, times?: number) => void;
+} {
+	const calls: Record<string, number> = {};
+	const log: { method: string; args: unknown[] }[] = [];
+	const failures: Record<string, number> = {};
+	const proxy = new Proxy(container, {
+		get(target, prop, receiver) {
+			const value = Reflect.get(target, prop, receiver) as unknown;
+			if (typeof value !== 'function' || typeof prop !== 'string') return value;
+			return (...args: unknown[]) => {
+				calls[prop] = (calls[prop] ?? 0) + 1;
+				log.push({ method: prop, args });
+				if ((failures[prop] ?? 0) > 0) {
+					failures[prop] = (failures[prop] ?? 0) - 1;
+					return Promise.reject(new Error(`injected ${prop} failure`));
+				}
+				return (value as (...a: unknown[]) => unknown).apply(target, args);
+			};
+		},
+	});
+	return {
+		container: proxy,
+		calls,
+		log,
+		failNext: (method, times = 1) => {
+			failures[method] = times;
+		},
+	};
+}
