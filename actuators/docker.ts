@@ -1,0 +1,392 @@
+/**
+ * `DockerActuator`: runs each task in a Docker container through dockerode, with one client for the
+ * actuator's life. Creates (labelled with the task id, the scheduler and the owner), starts, waits for the
+ * exit through the engine's wait call (push, no polling), keeps the last bounded part of stdout and stderr
+ * and the exit code as the output, then removes the container. `stop` and timeouts kill and remove it, also
+ * from the task's `ref` when another process started it; `cleanupOrphans` removes what a dead scheduler left.
+ */
+import Dockerode from 'dockerode';
+import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
+import { ContainerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
+import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
+import { LogTail } from './docker/logs.js';
+import {
+	judgeOrphan,
+	LABEL_ATTEMPT,
+	LABEL_OWNER,
+	LABEL_SCHEDULER,
+	LABEL_TASK,
+	type CleanupOrphansOptions,
+	type OrphanContainer,
+	type OrphanPolicy,
+	type OrphanReport,
+} from './docker/orphans.js';
+
+export { ContainerExitError, type DockerOutput } from './docker/errors.js';
+export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
+export { LABEL_ATTEMPT, LABEL_OWNER, LABEL_SCHEDULER, LABEL_TASK, type CleanupOrphansOptions, type OrphanContainer, type OrphanPolicy, type OrphanReport } from './docker/orphans.js';
+
+export interface DockerActuatorOptions {
+	/**
+	 * The Docker client: a dockerode instance (shared, not closed by the actuator), or dockerode's connection
+	 * options such as `{ socketPath: '/run/docker.sock' }` or `{ host, port }` (one client is made from them).
+	 * @default DOCKER_HOST, else the socket /var/run/docker.sock
+	 */
+	readonly docker?: Dockerode | Dockerode.DockerOptions;
+	/**
+	 * Whether an image the engine lacks is pulled before the container is created (`'missing'`), or the task
+	 * fails naming the image (`'never'`).
+	 * @default 'missing'
+	 */
+	readonly pull?: 'missing' | 'never';
+	/**
+	 * Keep finished, stopped and orphaned containers (killed, not removed), for debugging.
+	 * @default false
+	 */
+	readonly keepContainers?: boolean;
+	/**
+	 * How many bytes of the end of stdout and of stderr the output keeps, each.
+	 * @default 65536
+	 */
+	readonly logLimitBytes?: number;
+	/**
+	 * A container of an earlier attempt still running when its task starts again (after a takeover):
+	 * `'reattach'` waits on it instead of starting another, `'kill'` kills it and starts afresh.
+	 * @default 'reattach'
+	 */
+	readonly orphans?: OrphanPolicy;
+	/**
+	 * The name of this application's scheduler(s), stored as the `lightsched.scheduler` label; `cleanupOrphans`
+	 * only looks at containers with the same name. Give each application sharing a Docker engine its own.
+	 * @default 'lightsched'
+	 */
+	readonly schedulerId?: string;
+	/**
+	 * Hears problems that change no task's outcome (a finished container that could not be removed).
+	 * @default process.emitWarning
+	 */
+	readonly onError?: (error: Error) => void;
+}
+
+/** One attempt this actuator runs: the container once created, and its one disposal. */
+class Run {
+	containerId: string | undefined;
+	/** Resolves once the create/start phase ended (either way). */
+	readonly started: Promise<void>;
+	markStarted!: () => void;
+	disposing: Promise<void> | null = null;
+
+	constructor() {
+		this.started = new Promise((resolve) => {
+			this.markStarted = resolve;
+		});
+	}
+}
+
+const DEFAULT_LOG_LIMIT = 64 * 1024;
+const SCHEDULER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/;
+
+function isDockerode(value: unknown): value is Dockerode {
+	return typeof value === 'object' && value !== null && typeof (value as Dockerode).createContainer === 'function' && 'modem' in value;
+}
+
+export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput> {
+	/** The one client this actuator uses. */
+	readonly docker: Dockerode;
+	readonly schedulerId: string;
+	readonly #pull: 'missing' | 'never';
+	readonly #keep: boolean;
+	readonly #logLimit: number;
+	readonly #orphans: OrphanPolicy;
+	readonly #onError: (error: Error) => void;
+	readonly #runs = new Map<string, Run>();
+	readonly #pulls = new Map<string, Promise<void>>();
+	#closed = false;
+
+	constructor(options: DockerActuatorOptions = {}) {
+		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the DockerActuator options to be an object');
+		const { docker, pull = 'missing', keepContainers = false, logLimitBytes = DEFAULT_LOG_LIMIT, orphans = 'reattach', schedulerId = 'lightsched', onError } = options;
+		if (docker !== undefined && (typeof docker !== 'object' || docker === null)) {
+			throw new TypeError('Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`');
+		}
+		if (pull !== 'missing' && pull !== 'never') throw new TypeError(`Expected \`pull\` to be 'missing' or 'never', got ${String(pull)}`);
+		if (typeof keepContainers !== 'boolean') throw new TypeError('Expected `keepContainers` to be a boolean');
+		if (!Number.isSafeInteger(logLimitBytes) || logLimitBytes < 0) throw new TypeError(`Expected \`logLimitBytes\` to be an integer >= 0, got ${String(logLimitBytes)}`);
+		if (orphans !== 'reattach' && orphans !== 'kill') throw new TypeError(`Expected \`orphans\` to be 'reattach' or 'kill', got ${String(orphans)}`);
+		if (typeof schedulerId !== 'string' || !SCHEDULER_ID.test(schedulerId)) {
+			throw new TypeError(`Expected \`schedulerId\` to be 1-128 letters, digits, '_', '.', ':' or '-', got ${String(schedulerId)}`);
+		}
+		if (onError !== undefined && typeof onError !== 'function') throw new TypeError('Expected `onError` to be a function');
+		this.docker = isDockerode(docker) ? docker : new Dockerode(docker);
+		this.schedulerId = schedulerId;
+		this.#pull = pull;
+		this.#keep = keepContainers;
+		this.#logLimit = logLimitBytes;
+		this.#orphans = orphans;
+		this.#onError = onError ?? ((error) => process.emitWarning(error));
+	}
+
+	/** Containers this actuator is running right now. */
+	get running(): number {
+		return this.#runs.size;
+	}
+
+	/** Checks the item at `add`; a bad field rejects the add with an error naming it (`item.memory`). */
+	init(task: TaskRecord<DockerTaskItem, DockerOutput>): void {
+		resolveDockerItem(task.item);
+	}
+
+	/** Creates and starts the container (or reattaches to the one of an earlier attempt); returns its id as `ref`. */
+	async start(task: TaskRecord<DockerTaskItem, DockerOutput>, ctx: ActuatorContext<DockerOutput>): Promise<ActuatorStart> {
+		if (this.#closed) throw new ActuatorError('The Docker actuator is closed');
+		let item: ResolvedDockerItem;
+		try {
+			item = resolveDockerItem(task.item);
+		} catch (error) {
+			throw new NonRetryableError((error as Error).message, { cause: error });
+		}
+		const run = new Run();
+		this.#runs.set(task.id, run);
+		let container: Dockerode.Container;
+		try {
+			const previous = (task.ref !== null && task.ref !== undefined) || task.attempts > 1 ? await this.#takeOver(task) : undefined;
+			if (previous !== undefined) container = previous;
+			else {
+				container = await this.#create(task, ctx, item);
+				run.containerId = container.id;
+				ctx.signal.throwIfAborted();
+				await container.start();
+			}
+			run.containerId = container.id;
+			ctx.signal.throwIfAborted();
+		} catch (error) {
+			run.markStarted();
+			if (run.containerId !== undefined) await this.#dispose(run, true).catch((failure: unknown) => this.#onError(failure as Error));
+			this.#forget(task.id, run);
+			if (ctx.signal.aborted) throw ctx.signal.reason;
+			throw dockerError(run.containerId === undefined ? `creating the container for task \`${task.id}\`` : `starting container ${run.containerId.slice(0, 12)} for task \`${task.id}\``, error, this.docker);
+		}
+		run.markStarted();
+		void this.#watch(task, ctx, run, container, item.memoryBytes);
+		return { ref: container.id };
+	}
+
+	/** Kills the task's container and removes it (unless `keepContainers`), also when another process started it. */
+	async stop(task: TaskRecord<DockerTaskItem, DockerOutput>): Promise<void> {
+		const run = this.#runs.get(task.id);
+		if (run !== undefined) {
+			run.disposing ??= run.started.then(() => (run.containerId === undefined ? undefined : this.#killAndRemove(run.containerId)));
+			await run.disposing;
+			return;
+		}
+		const ids: string[] = [];
+		if (typeof task.ref === 'string' && task.ref.length > 0) {
+			const labels = await this.#labelsOf(task.ref);
+			if (labels === null) return;
+			if (labels[LABEL_TASK] !== task.id) throw new ActuatorError(`Container ${task.ref.slice(0, 12)} does not belong to task \`${task.id}\`; not stopping it`);
+			ids.push(task.ref);
+		} else {
+			ids.push(...(await this.#findByTask(task.id)).map((c) => c.Id));
+		}
+		await Promise.all(ids.map((id) => this.#killAndRemove(id)));
+	}
+
+	/**
+	 * Finds this scheduler's containers (label `lightsched.scheduler` = `schedulerId`) that no live attempt
+	 * owns and removes them: those whose task is missing or finished, or was started again in another
+	 * container. A container whose task waits to run again is kept for reattaching (`orphans: 'reattach'`)
+	 * or killed (`'kill'`). Call it after a restart, once the scheduler is constructed.
+	 */
+	async cleanupOrphans(options: CleanupOrphansOptions): Promise<OrphanReport> {
+		if (typeof options?.getTask !== 'function') throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
+		let listed: Dockerode.ContainerInfo[];
+		try {
+			listed = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] } });
+		} catch (error) {
+			throw dockerError('listing containers to clean up orphans', error, this.docker);
+		}
+		const mine = new Set([...this.#runs.values()].map((run) => run.containerId));
+		const removed: OrphanContainer[] = [];
+		const kept: OrphanContainer[] = [];
+		for (const info of listed) {
+			if (mine.has(info.Id)) continue;
+			const taskId = info.Labels[LABEL_TASK];
+			if (taskId === undefined) continue;
+			const found = { id: info.Id, taskId, owner: info.Labels[LABEL_OWNER] ?? '', running: info.State === 'running' };
+			const task = await options.getTask(taskId);
+			const { remove, reason } = judgeOrphan(found, task, this.#orphans);
+			const entry: OrphanContainer = { containerId: info.Id, taskId, owner: found.owner, running: found.running, reason };
+			if (remove) {
+				await this.#killAndRemove(info.Id);
+				removed.push(entry);
+			} else kept.push(entry);
+		}
+		return { removed, kept };
+	}
+
+	/** Stops accepting work. Running containers are the scheduler's to stop (it calls `stop` before `close`). */
+	close(): void {
+		this.#closed = true;
+	}
+
+	// ---- internals -----------------------------------------------------------------------------------------
+
+	#labels(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, own: Record<string, string> | undefined): Record<string, string> {
+		return { ...own, [LABEL_TASK]: task.id, [LABEL_OWNER]: ctx.owner, [LABEL_SCHEDULER]: this.schedulerId, [LABEL_ATTEMPT]: String(task.attempts) };
+	}
+
+	async #create(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, item: ResolvedDockerItem): Promise<Dockerode.Container> {
+		const body: Dockerode.ContainerCreateOptions = { ...item.create, Labels: this.#labels(task, ctx, item.create.Labels) };
+		try {
+			return await this.docker.createContainer(body);
+		} catch (error) {
+			if (statusOf(error) !== 404 || !/no such image/i.test(String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message))) throw error;
+			if (this.#pull === 'never') throw new ActuatorError(`Image \`${item.image}\` is not on the Docker engine and \`pull\` is 'never'`, { cause: error });
+		}
+		await this.#pullImage(item.image);
+		ctx.signal.throwIfAborted();
+		return this.docker.createContainer(body);
+	}
+
+	/** Pulls an image once even when several tasks need it at the same time. */
+	#pullImage(image: string): Promise<void> {
+		let pulling = this.#pulls.get(image);
+		if (pulling === undefined) {
+			pulling = new Promise<void>((resolve, reject) => {
+				this.docker.pull(image, {}, (error: unknown, stream?: NodeJS.ReadableStream) => {
+					if (error || stream === undefined) {
+						reject(error);
+						return;
+					}
+					this.docker.modem.followProgress(stream, (failure: unknown) => (failure ? reject(failure) : resolve()));
+				});
+			}).then(
+				() => void this.#pulls.delete(image),
+				(error: unknown) => {
+					this.#pulls.delete(image);
+					if (isConnectionError(error)) throw error;
+					const reason = error instanceof Error ? error.message : String(error);
+					throw new ActuatorError(`Image \`${image}\` is not on the Docker engine and pulling it failed: ${reason.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim()}`, { cause: error });
+				},
+			);
+			this.#pulls.set(image, pulling);
+		}
+		return pulling;
+	}
+
+	/** The container of an earlier attempt of this task, when one still runs and the policy reattaches to it. */
+	async #takeOver(task: TaskRecord): Promise<Dockerode.Container | undefined> {
+		const candidates: { id: string; running: boolean }[] = [];
+		if (typeof task.ref === 'string' && task.ref.length > 0) {
+			try {
+				const info = await this.docker.getContainer(task.ref).inspect();
+				if (info.Config.Labels?.[LABEL_TASK] === task.id) candidates.push({ id: info.Id, running: info.State.Running });
+			} catch (error) {
+				if (statusOf(error) !== 404) throw error;
+			}
+		} else {
+			for (const info of await this.#findByTask(task.id)) candidates.push({ id: info.Id, running: info.State === 'running' });
+		}
+		let reattach: string | undefined;
+		for (const candidate of candidates) {
+			if (candidate.running && this.#orphans === 'reattach' && reattach === undefined) reattach = candidate.id;
+			else await this.#killAndRemove(candidate.id);
+		}
+		return reattach === undefined ? undefined : this.docker.getContainer(reattach);
+	}
+
+	/** Waits for the exit (push), reads the output tails, removes the container and reports the end. */
+	async #watch(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, run: Run, container: Dockerode.Container, memoryBytes: number | undefined): Promise<void> {
+		let result: ActuatorResult<DockerOutput> | undefined;
+		try {
+			result = await this.#outcome(task, run, container, memoryBytes);
+			if (result !== undefined && run.disposing === null) await this.#dispose(run, false);
+		} finally {
+			this.#forget(task.id, run);
+		}
+		if (result !== undefined) ctx.done(result);
+	}
+
+	/** The attempt's result once the container exited; `undefined` when it was stopped meanwhile. */
+	async #outcome(task: TaskRecord, run: Run, container: Dockerode.Container, memoryBytes: number | undefined): Promise<ActuatorResult<DockerOutput> | undefined> {
+		try {
+			const logs = this.#readLogs(container);
+			const waited = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
+			const tail = await logs;
+			if (run.disposing !== null) return undefined;
+			const exitCode = waited.StatusCode;
+			const output: DockerOutput = {
+				exitCode,
+				stdout: tail.stdout.toString(),
+				stderr: tail.stderr.toString(),
+				stdoutTruncated: tail.stdout.truncated,
+				stderrTruncated: tail.stderr.truncated,
+			};
+			if (exitCode === 0) return { ok: true, output };
+			const state = (await container.inspect()).State;
+			return { ok: false, error: new ContainerExitError(container.id, output, state.OOMKilled, memoryBytes) };
+		} catch (error) {
+			if (run.disposing !== null) return undefined;
+			return { ok: false, error: dockerError(`waiting for container ${container.id.slice(0, 12)} of task \`${task.id}\``, error, this.docker) };
+		}
+	}
+
+	async #readLogs(container: Dockerode.Container): Promise<LogTail> {
+		try {
+			const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
+			return await LogTail.read(stream as never, this.#logLimit);
+		} catch (error) {
+			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
+			if (!isConnectionError(error)) this.#onError(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
+			return new LogTail(this.#logLimit);
+		}
+	}
+
+	/** The run's one disposal: kill (when asked) and remove, errors reported rather than thrown. */
+	async #dispose(run: Run, kill: boolean): Promise<void> {
+		const id = run.containerId;
+		if (id === undefined) return;
+		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) => this.#onError(error as Error));
+		await run.disposing;
+	}
+
+	#forget(taskId: string, run: Run): void {
+		if (this.#runs.get(taskId) === run) this.#runs.delete(taskId);
+	}
+
+	async #killAndRemove(id: string): Promise<void> {
+		const container = this.docker.getContainer(id);
+		try {
+			await container.kill();
+		} catch (error) {
+			const status = statusOf(error);
+			if (status !== 404 && status !== 409) throw dockerError(`killing container ${id.slice(0, 12)}`, error, this.docker);
+			if (status === 404) return;
+		}
+		await this.#remove(id);
+	}
+
+	async #remove(id: string): Promise<void> {
+		if (this.#keep) return;
+		try {
+			await this.docker.getContainer(id).remove({ force: true, v: true });
+		} catch (error) {
+			const status = statusOf(error);
+			if (status === 404 || (status === 409 && /already in progress/i.test(String((error as Error).message)))) return;
+			throw dockerError(`removing container ${id.slice(0, 12)}`, error, this.docker);
+		}
+	}
+
+	async #labelsOf(id: string): Promise<Record<string, string> | null> {
+		try {
+			return (await this.docker.getContainer(id).inspect()).Config.Labels ?? {};
+		} catch (error) {
+			if (statusOf(error) === 404) return null;
+			throw dockerError(`inspecting container ${id.slice(0, 12)}`, error, this.docker);
+		}
+	}
+
+	async #findByTask(taskId: string): Promise<Dockerode.ContainerInfo[]> {
+		return this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] } });
+	}
+}
