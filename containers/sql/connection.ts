@@ -1,0 +1,82 @@
+/**
+ * Making (or adopting) the knex instance: which database family it speaks, and the SQLite settings the
+ * container needs (WAL, a busy timeout, one connection per process).
+ */
+import knexModule, { type Knex } from 'knex';
+import type { SqlDialect } from './schema.js';
+
+/** A knex configuration object or a ready Knex instance. */
+export type KnexSource = Knex.Config | Knex;
+
+/** The SQLite settings applied to every connection the container opens. */
+export interface SqliteSettings {
+	readonly busyTimeoutMs: number;
+	readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+}
+
+/** What the container works with. */
+export interface SqlConnection {
+	readonly knex: Knex;
+	readonly dialect: SqlDialect;
+	/** Whether the container made the instance (and so destroys it on close). */
+	readonly owned: boolean;
+}
+
+const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (config: Knex.Config) => Knex;
+
+/** Whether `value` is a Knex instance (a function with a `client`) rather than a configuration. */
+export function isKnexInstance(value: unknown): value is Knex {
+	return typeof value === 'function' && typeof (value as { client?: unknown }).client === 'object';
+}
+
+function dialectOf(client: unknown, field: string): SqlDialect {
+	const name = typeof client === 'string' ? client : (client as { prototype?: { dialect?: unknown } } | undefined)?.prototype?.dialect;
+	if (name === 'sqlite3') return 'sqlite';
+	if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';
+	throw new TypeError(
+		`Expected \`${field}\` to be 'sqlite3' or 'pg' (the databases SqlContainer supports), got ${typeof name === 'string' ? JSON.stringify(name) : String(name)}`,
+	);
+}
+
+/** The PRAGMAs for one SQLite connection. */
+export function sqlitePragmas(settings: SqliteSettings): string[] {
+	return [
+		'PRAGMA journal_mode = WAL',
+		`PRAGMA busy_timeout = ${Math.floor(settings.busyTimeoutMs)}`,
+		`PRAGMA synchronous = ${settings.synchronous}`,
+	];
+}
+
+type AfterCreate = (connection: unknown, done: (error: Error | null, connection: unknown) => void) => void;
+
+/** Open or adopt the knex instance described by `source`. */
+export function openKnex(source: KnexSource, sqlite: SqliteSettings): SqlConnection {
+	if (isKnexInstance(source)) {
+		const client = source.client as { config?: { client?: unknown }; dialect?: unknown };
+		return { knex: source, dialect: dialectOf(client.config?.client ?? client.dialect, 'knex.client'), owned: false };
+	}
+	if (typeof source !== 'object' || source === null) {
+		throw new TypeError(
+			`Expected \`knex\` to be a knex configuration ({ client: 'sqlite3' | 'pg', connection }) or a Knex instance, got ${source === null ? 'null' : typeof source}`,
+		);
+	}
+	const dialect = dialectOf(source.client, 'knex.client');
+	if (dialect === 'pg') return { knex: createKnex(source), dialect, owned: true };
+	const userAfterCreate = (source.pool as { afterCreate?: AfterCreate } | undefined)?.afterCreate;
+	const pragmas = sqlitePragmas(sqlite).join('; ');
+	const afterCreate: AfterCreate = (connection, done) => {
+		(connection as { exec(sql: string, cb: (error: Error | null) => void): void }).exec(pragmas, (error) => {
+			if (error !== null) done(error, connection);
+			else if (userAfterCreate) userAfterCreate(connection, done);
+			else done(null, connection);
+		});
+	};
+	const config: Knex.Config = {
+		useNullAsDefault: true,
+		...source,
+		// One connection per process: SQLite allows one writer at a time anyway, and the container's
+		// transactions then never wait on each other inside the process.
+		pool: { min: 1, max: 1, ...source.pool, afterCreate },
+	};
+	return { knex: createKnex(config), dialect, owned: true };
+}

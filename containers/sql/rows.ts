@@ -1,0 +1,134 @@
+/**
+ * Turning task records into table rows and back. Item, output, error, progress and ref are stored as JSON
+ * text; times are integer milliseconds (BIGINT, which PostgreSQL hands back as strings).
+ */
+import type { TaskPatch, TaskRecord, TaskStatus } from 'lightsched';
+
+/** The task table's columns, in insert order (`seq` is assigned by the database). */
+export const INSERT_COLUMNS = [
+	'id',
+	'status',
+	'priority',
+	'attempts',
+	'max_attempts',
+	'timeout_ms',
+	'created_at',
+	'updated_at',
+	'started_at',
+	'finished_at',
+	'run_at',
+	'item',
+	'error',
+	'output',
+	'progress',
+	'ref',
+	'owner',
+	'lease_until',
+	'stop_requested',
+] as const;
+
+/** Patch fields and the column each one writes; `json` columns hold JSON text. */
+const PATCH_COLUMNS: Readonly<Record<keyof TaskPatch, { readonly column: string; readonly kind: 'plain' | 'json' | 'bool' }>> = {
+	attempts: { column: 'attempts', kind: 'plain' },
+	startedAt: { column: 'started_at', kind: 'plain' },
+	finishedAt: { column: 'finished_at', kind: 'plain' },
+	runAt: { column: 'run_at', kind: 'plain' },
+	error: { column: 'error', kind: 'json' },
+	output: { column: 'output', kind: 'json' },
+	progress: { column: 'progress', kind: 'json' },
+	ref: { column: 'ref', kind: 'json' },
+	owner: { column: 'owner', kind: 'plain' },
+	leaseUntil: { column: 'lease_until', kind: 'plain' },
+	stopRequested: { column: 'stop_requested', kind: 'bool' },
+};
+
+/**
+ * JSON text for a stored value, or `null` for SQL NULL. Never throws, so a late report can always be stored:
+ * a bigint becomes its decimal string, and a value JSON cannot hold at all (a cycle) becomes its `String()`.
+ */
+export function toJsonText(value: unknown): string | null {
+	if (value === null || value === undefined) return null;
+	try {
+		return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? null;
+	} catch {
+		return JSON.stringify(String(value));
+	}
+}
+
+function fromJsonText(value: unknown): unknown {
+	if (value === null || value === undefined) return null;
+	return JSON.parse(String(value)) as unknown;
+}
+
+const num = (value: unknown): number => Number(value);
+const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+/** A row as the database returns it, to a task record. */
+export function rowToRecord(row: Record<string, unknown>): TaskRecord {
+	return {
+		id: String(row['id']),
+		item: fromJsonText(row['item']),
+		priority: num(row['priority']),
+		status: row['status'] as TaskStatus,
+		attempts: num(row['attempts']),
+		maxAttempts: num(row['max_attempts']),
+		timeoutMs: numOrNull(row['timeout_ms']),
+		seq: num(row['seq']),
+		createdAt: num(row['created_at']),
+		updatedAt: num(row['updated_at']),
+		startedAt: numOrNull(row['started_at']),
+		finishedAt: numOrNull(row['finished_at']),
+		runAt: num(row['run_at']),
+		error: fromJsonText(row['error']) as TaskRecord['error'],
+		output: fromJsonText(row['output']),
+		progress: fromJsonText(row['progress']),
+		ref: fromJsonText(row['ref']),
+		owner: row['owner'] === null || row['owner'] === undefined ? null : String(row['owner']),
+		leaseUntil: numOrNull(row['lease_until']),
+		stopRequested: Boolean(row['stop_requested']),
+	};
+}
+
+/** The insert values of a new waiting task, in `INSERT_COLUMNS` order. `itemJson` was checked by the caller. */
+export function recordToValues(task: TaskRecord, itemJson: string, now: number, bool: (v: boolean) => unknown): unknown[] {
+	return [
+		task.id,
+		'waiting',
+		task.priority,
+		task.attempts,
+		task.maxAttempts,
+		task.timeoutMs,
+		task.createdAt,
+		now,
+		task.startedAt,
+		task.finishedAt,
+		task.runAt,
+		itemJson,
+		toJsonText(task.error),
+		toJsonText(task.output),
+		toJsonText(task.progress),
+		toJsonText(task.ref),
+		task.owner,
+		task.leaseUntil,
+		bool(task.stopRequested),
+	];
+}
+
+/** `SET` assignments and their bindings for a patch; undefined fields are left alone. */
+export function patchAssignments(patch: TaskPatch, bool: (v: boolean) => unknown): { sql: string[]; bindings: unknown[] } {
+	const sql: string[] = [];
+	const bindings: unknown[] = [];
+	for (const [key, value] of Object.entries(patch) as [keyof TaskPatch, unknown][]) {
+		if (value === undefined) continue;
+		const spec = PATCH_COLUMNS[key];
+		if (spec === undefined) continue;
+		sql.push(`${spec.column} = ?`);
+		bindings.push(spec.kind === 'json' ? toJsonText(value) : spec.kind === 'bool' ? bool(value === true) : value);
+	}
+	return { sql, bindings };
+}
+
+/** Claim order: highest priority first, then arrival. */
+export function byClaimOrder(a: TaskRecord, b: TaskRecord): number {
+	return b.priority - a.priority || a.seq - b.seq;
+}

@@ -1,0 +1,141 @@
+/**
+ * The SQL container's tables and their versioned migrations. Each container (and persistencer) creates and
+ * upgrades its tables lazily on first use; a migrations table of its own records which versions were applied,
+ * so a second process on the same database (or a restart) applies nothing twice.
+ */
+import type { Knex } from 'knex';
+
+/** The database families the container speaks. */
+export type SqlDialect = 'sqlite' | 'pg';
+
+/** The names of one container's tables, indexes and wake-up channel, all derived from the table prefix. */
+export interface SqlTables {
+	readonly prefix: string;
+	/** `<prefix>tasks`, quoted for SQL. */
+	readonly tasks: string;
+	/** `<prefix>outputs`, quoted for SQL. */
+	readonly outputs: string;
+	/** `<prefix>migrations`, quoted for SQL. */
+	readonly migrations: string;
+	/** The PostgreSQL LISTEN/NOTIFY channel (unquoted). */
+	readonly channel: string;
+}
+
+const PREFIX_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
+
+/** Check a table prefix and derive the names from it. */
+export function sqlTables(prefix: string): SqlTables {
+	if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+		throw new TypeError(
+			`Expected \`tablePrefix\` to be a letter or underscore followed by up to 39 letters, digits or underscores, got ${JSON.stringify(prefix)}`,
+		);
+	}
+	return {
+		prefix,
+		tasks: `"${prefix}tasks"`,
+		outputs: `"${prefix}outputs"`,
+		migrations: `"${prefix}migrations"`,
+		channel: `${prefix}events`,
+	};
+}
+
+/** One schema step. `up` runs inside the migration transaction. */
+interface Migration {
+	readonly version: number;
+	readonly name: string;
+	up(trx: Knex.Transaction, dialect: SqlDialect, tables: SqlTables): Promise<void>;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+	{
+		version: 1,
+		name: 'tasks and outputs',
+		async up(trx, dialect, t) {
+			const seq = dialect === 'pg' ? 'seq BIGSERIAL PRIMARY KEY' : 'seq INTEGER PRIMARY KEY AUTOINCREMENT';
+			const p = t.prefix;
+			await trx.raw(`CREATE TABLE ${t.tasks} (
+				${seq},
+				id VARCHAR(512) NOT NULL,
+				status VARCHAR(16) NOT NULL,
+				priority BIGINT NOT NULL DEFAULT 0,
+				attempts INTEGER NOT NULL DEFAULT 0,
+				max_attempts INTEGER NOT NULL,
+				timeout_ms BIGINT,
+				created_at BIGINT NOT NULL,
+				updated_at BIGINT NOT NULL,
+				started_at BIGINT,
+				finished_at BIGINT,
+				run_at BIGINT NOT NULL,
+				item TEXT NOT NULL,
+				error TEXT,
+				output TEXT,
+				progress TEXT,
+				ref TEXT,
+				owner VARCHAR(255),
+				lease_until BIGINT,
+				stop_requested BOOLEAN NOT NULL DEFAULT FALSE
+			)`);
+			await trx.raw(`CREATE UNIQUE INDEX "${p}tasks_id" ON ${t.tasks} (id)`);
+			// The claim path: due waiting tasks, highest priority first, FIFO within a priority.
+			await trx.raw(`CREATE INDEX "${p}tasks_claim" ON ${t.tasks} (status, priority DESC, seq, run_at)`);
+			// nextDueAt (waiting by run_at) and reclaimExpired (running by lease).
+			await trx.raw(`CREATE INDEX "${p}tasks_due" ON ${t.tasks} (status, run_at)`);
+			await trx.raw(`CREATE INDEX "${p}tasks_lease" ON ${t.tasks} (status, lease_until)`);
+			await trx.raw(`CREATE TABLE ${t.outputs} (
+				id VARCHAR(512) PRIMARY KEY,
+				output TEXT,
+				updated_at BIGINT NOT NULL
+			)`);
+		},
+	},
+];
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Create or upgrade the tables. Safe to run from several processes at once: PostgreSQL serialises it with a
+ * transaction-scoped advisory lock, SQLite with its write lock (the first statement of the transaction writes).
+ */
+export async function migrate(knex: Knex, dialect: SqlDialect, tables: SqlTables): Promise<void> {
+	if (dialect === 'sqlite') {
+		await knex.raw(`CREATE TABLE IF NOT EXISTS ${tables.migrations} (
+			version INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL
+		)`);
+	}
+	await knex.transaction(async (trx) => {
+		if (dialect === 'pg') {
+			await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lightsched:${tables.prefix}`]);
+			await trx.raw(`CREATE TABLE IF NOT EXISTS ${tables.migrations} (
+				version INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL
+			)`);
+		} else {
+			// A write first, so this transaction holds SQLite's write lock from the start (as BEGIN IMMEDIATE would).
+			await trx.raw(`UPDATE ${tables.migrations} SET applied_at = applied_at WHERE version < 0`);
+		}
+		const result: unknown = await trx.raw(`SELECT MAX(version) AS version FROM ${tables.migrations}`);
+		const row = resultRows(result)[0];
+		const current = Number(row?.['version'] ?? 0);
+		if (current > SCHEMA_VERSION) {
+			throw new Error(
+				`The tables with prefix \`${tables.prefix}\` are at schema version ${current}, newer than this lightsched knows (${SCHEMA_VERSION}): upgrade lightsched`,
+			);
+		}
+		for (const migration of MIGRATIONS) {
+			if (migration.version <= current) continue;
+			await migration.up(trx, dialect, tables);
+			await trx.raw(`INSERT INTO ${tables.migrations} (version, name, applied_at) VALUES (?, ?, ?)`, [
+				migration.version,
+				migration.name,
+				Date.now(),
+			]);
+		}
+	});
+}
+
+/** The rows of a `knex.raw` result: PostgreSQL gives `{ rows }`, SQLite an array. */
+export function resultRows(result: unknown): Record<string, unknown>[] {
+	if (Array.isArray(result)) return result as Record<string, unknown>[];
+	const rows = (result as { rows?: unknown } | null)?.rows;
+	return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+}
