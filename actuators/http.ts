@@ -121,7 +121,9 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		try {
 			const ref = this.#ref(task, 'status');
 			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
-			const body = await requestJson({ method, url, json: true, retry: 'transport', signal: this.#closing.signal }, this.#settings);
+			// Within one poll only a refused connection is retried: the next poll retries the rest, and a hanging
+			// service must not hold up the polling of every other task for several timeouts.
+			const body = await requestJson({ method, url, json: true, retry: 'connect', signal: this.#closing.signal }, this.#settings);
 			this.#unreachable.delete(task.id);
 			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
 			let status: ActuatorStatus<TOutput>;

@@ -85,7 +85,10 @@ export interface HttpActuatorOptions<TItem = unknown, TOutput = unknown> {
 	 */
 	readonly timeoutMs?: number;
 	/**
-	 * Extra tries after a transport error (refused, reset, timed out). A non-2xx answer is never retried.
+	 * Extra tries after a transport error, with back-off. Output and stop calls retry any transport error
+	 * (refused, reset, closed, timed out); a start retries only when the request surely never reached the
+	 * service (refused, DNS) unless `start.idempotent`; a status poll retries only a refused connection (the
+	 * next poll is the retry, see `maxStatusFailures`). A non-2xx answer is never retried.
 	 * @default 2
 	 */
 	readonly retries?: number;
@@ -103,7 +106,7 @@ export interface HttpActuatorOptions<TItem = unknown, TOutput = unknown> {
 
 function checkInteger(name: string, value: unknown, min: number): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-		throw new TypeError(`Expected \`${name}\` to be an integer >= ${min}, got ${JSON.stringify(value) ?? String(value)}`);
+		throw new TypeError(`Expected \`${name}\` to be an integer >= ${min}, got ${describeValue(value)}`);
 	}
 	return value;
 }

@@ -193,7 +193,7 @@ describe('HttpActuator', () => {
 	it('rejects bad options with a TypeError naming the option', () => {
 		const good = jobOptions('http://127.0.0.1:1');
 		expect(() => new HttpActuator({ ...good, baseUrl: 'not a url' })).toThrow(/`baseUrl`/);
-		expect(() => new HttpActuator({ ...good, timeoutMs: -1 })).toThrow(/`timeoutMs` to be an integer >= 1, got -1/);
+		expect(() => new HttpActuator({ ...good, timeoutMs: -1 })).toThrow(/`timeoutMs` to be an integer >= 1, got -1 \(number\)/);
 		expect(() => new HttpActuator({ ...good, maxStatusFailures: 0 })).toThrow(/`maxStatusFailures`/);
 		expect(() => new HttpActuator({ ...good, stop: { path: '' } })).toThrow(/`stop.path`/);
 		expect(() => new HttpActuator({ ...good, start: { path: '/x', method: 'PO ST' } })).toThrow(/`start.method`/);
