@@ -3,9 +3,12 @@
  * restarts (`CombinedContainer(QueueContainer, SqlContainer)`), cuts run by the ffmpeg service through the
  * `HttpActuator`, output file names stored by the `SqlPersistencer`.
  */
-import { Scheduler, type Persistencer, type TaskContainer } from 'lightsched';
+import { join } from 'node:path';
+import { Scheduler } from 'lightsched';
 import { HttpActuator } from 'lightsched/actuators/http';
+import { CombinedContainer, type RestoreResult } from 'lightsched/containers/combined';
 import { QueueContainer } from 'lightsched/containers/queue';
+import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
 import type { CutItem, CutOutput } from './cut-task.js';
 
 /** How many cuts run at once. */
@@ -17,8 +20,11 @@ export const CUT_MAX_ATTEMPTS = 2;
 /** How often the service is asked about running cuts. */
 export const STATUS_POLL_MS = 300;
 
+/** The SQLite file in the data folder. */
+export const DATABASE_FILE = 'tasks.db';
+
 export interface CutSchedulerOptions {
-	/** Where the SQLite file lives. */
+	/** Where the SQLite file lives (`tasks.db`). */
 	readonly dataDir: string;
 	/** The cut service's base URL. */
 	readonly serviceUrl: string;
@@ -26,7 +32,9 @@ export interface CutSchedulerOptions {
 
 export interface CutScheduler {
 	readonly scheduler: Scheduler<CutItem, CutOutput>;
-	readonly persistencer: Persistencer<CutOutput> | undefined;
+	readonly persistencer: SqlPersistencer<CutOutput>;
+	/** What was found in the database at start: waiting tasks restored, interrupted ones recovered. */
+	readonly restored: RestoreResult;
 }
 
 function outputName(body: unknown): CutOutput {
@@ -38,9 +46,19 @@ function outputName(body: unknown): CutOutput {
 }
 
 export async function createCutScheduler(options: CutSchedulerOptions): Promise<CutScheduler> {
-	void options.dataDir;
-	const container: TaskContainer = new QueueContainer();
-	const persistencer: Persistencer<CutOutput> | undefined = undefined;
+	const sql = new SqlContainer({
+		knex: { client: 'sqlite3', connection: { filename: join(options.dataDir, DATABASE_FILE) }, useNullAsDefault: true },
+	});
+	const container = new CombinedContainer(new QueueContainer(), sql);
+	const persistencer = new SqlPersistencer<CutOutput>({ container: sql });
+	let restored: RestoreResult;
+	try {
+		// Restore now, so a broken database fails the start instead of the first request.
+		restored = await container.restore();
+	} catch (error) {
+		await container.close().catch(() => undefined);
+		throw error;
+	}
 	const actuator = new HttpActuator<CutItem, CutOutput>({
 		baseUrl: options.serviceUrl,
 		start: { path: '/cuts', body: ({ input, start, end }) => ({ input, start, end }) },
@@ -52,12 +70,12 @@ export async function createCutScheduler(options: CutSchedulerOptions): Promise<
 	const scheduler = new Scheduler<CutItem, CutOutput>({
 		container,
 		actuator,
-		...(persistencer === undefined ? {} : { persistencer }),
+		persistencer,
 		concurrency: CUT_CONCURRENCY,
 		timeoutMs: CUT_TIMEOUT_MS,
 		maxAttempts: CUT_MAX_ATTEMPTS,
 		backoff: { type: 'fixed', delayMs: 1000 },
 		pollIntervalMs: STATUS_POLL_MS,
 	});
-	return { scheduler, persistencer };
+	return { scheduler, persistencer, restored };
 }

@@ -43,7 +43,7 @@ try {
 	console.log(`Port ${port} is taken; using a free one.`);
 	app = await createVideoCutApp({ dataDir, mediaDir, serviceUrl, port: 0 });
 }
-console.log(`\nVideo cuts page: ${app.url}\n(Ctrl+C to stop; the tasks are kept in ${join(dataDir, 'tasks.sqlite')})`);
+console.log(`\nVideo cuts page: ${app.url}\n(Ctrl+C to stop; the tasks are kept in ${join(dataDir, 'tasks.db')})`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
