@@ -1,16 +1,111 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll } from 'vitest';
+/** The container contract on SQLite files and on a real PostgreSQL server, plus PostgreSQL's wake-up channel. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerSignal } from 'lightsched';
 import { SqlContainer } from 'lightsched/containers/sql';
-import { describeContainerContract } from '../contracts/container.contract.js';
+import { describeContainerContract, records } from '../contracts/container.contract.js';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lightsched-sql-'));
-let n = 0;
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const sqlite = sqliteBackend();
+afterAll(() => sqlite.stop());
 
-describeContainerContract(
-	'SqlContainer (SQLite)',
-	() => new SqlContainer({ knex: { client: 'sqlite3', connection: { filename: join(dir, `c${++n}.db`) }, useNullAsDefault: true } }),
-	{ priority: true, json: true },
-);
+describeContainerContract('SqlContainer (SQLite)', async () => new SqlContainer({ knex: await sqlite.freshDatabase() }), {
+	priority: true,
+	json: true,
+});
+
+describe('SqlContainer on PostgreSQL', () => {
+	let pg: SqlBackend;
+	let shared: Awaited<ReturnType<SqlBackend['freshDatabase']>>;
+	let n = 0;
+	beforeAll(async () => {
+		pg = await postgresBackend();
+		shared = await pg.freshDatabase();
+	});
+	afterAll(() => pg?.stop());
+
+	// One database, a fresh table prefix per container: also shows that prefixes keep containers apart.
+	describeContainerContract('SqlContainer (PostgreSQL)', () => new SqlContainer({ knex: shared, tablePrefix: `c${++n}_` }), {
+		priority: true,
+		json: true,
+	});
+
+	describe('wake-up channel (LISTEN/NOTIFY)', () => {
+		/** Records signals; `next` resolves with the first recorded (or next arriving) one that matches. */
+		class Signals {
+			readonly seen: ContainerSignal[] = [];
+			readonly #waiters = new Set<{ match: (s: ContainerSignal) => boolean; resolve: (s: ContainerSignal) => void }>();
+			readonly push = (signal: ContainerSignal): void => {
+				this.seen.push(signal);
+				for (const waiter of this.#waiters) {
+					if (!waiter.match(signal)) continue;
+					this.#waiters.delete(waiter);
+					waiter.resolve(signal);
+				}
+			};
+			next(match: (s: ContainerSignal) => boolean): Promise<ContainerSignal> {
+				const found = this.seen.find(match);
+				if (found) return Promise.resolve(found);
+				return new Promise((resolve) => this.#waiters.add({ match, resolve }));
+			}
+			clear(): void {
+				this.seen.length = 0;
+			}
+		}
+
+		it('wakes watchers in other processes on add and requeue, and tells the owner to stop', async () => {
+			const prefix = `w${++n}_`;
+			const watcher = new SqlContainer({ knex: shared, tablePrefix: prefix });
+			const writer = new SqlContainer({ knex: shared, tablePrefix: prefix });
+			const signals = new Signals();
+			try {
+				expect(typeof watcher.watch).toBe('function');
+				watcher.watch?.(signals.push);
+				await signals.next((s) => s.type === 'wake'); // listening now
+				signals.clear();
+				await writer.add(records([{ id: 'a', item: 1 }]));
+				await signals.next((s) => s.type === 'wake');
+				signals.clear();
+				const now = Date.now();
+				await writer.claim(1, 'o', 10_000, now);
+				await writer.requestStop('a');
+				expect(await signals.next((s) => s.type === 'stop')).toEqual({ type: 'stop', id: 'a' });
+				signals.clear();
+				await writer.transition('a', 'running', 'waiting', { owner: null, leaseUntil: null, runAt: now }, 'o');
+				await signals.next((s) => s.type === 'wake');
+			} finally {
+				await watcher.close();
+				await writer.close();
+			}
+		});
+
+		it('reports a broken listener connection, reconnects, and reports it back', async () => {
+			const prefix = `b${++n}_`;
+			const watcher = new SqlContainer({ knex: shared, tablePrefix: prefix });
+			const signals = new Signals();
+			try {
+				watcher.watch?.(signals.push);
+				await signals.next((s) => s.type === 'wake');
+				await watcher.knex.raw(
+					`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN "${prefix}events"' AND pid <> pg_backend_pid()`,
+				);
+				const down = await signals.next((s) => s.type === 'channel' && !s.ok);
+				expect(down).toMatchObject({ type: 'channel', ok: false });
+				await signals.next((s) => s.type === 'channel' && s.ok);
+				signals.clear();
+				await watcher.add(records([{ id: 'after', item: 1 }]));
+				await signals.next((s) => s.type === 'wake');
+			} finally {
+				await watcher.close();
+			}
+		});
+
+		it('has no wake-up channel with notify: false, nor on SQLite', async () => {
+			const quiet = new SqlContainer({ knex: shared, tablePrefix: `q${++n}_`, notify: false });
+			const lite = new SqlContainer({ knex: await sqlite.freshDatabase() });
+			expect(quiet.watch).toBeUndefined();
+			expect(lite.watch).toBeUndefined();
+			await quiet.close();
+			await lite.close();
+		});
+	});
+});

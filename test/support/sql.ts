@@ -1,0 +1,40 @@
+/**
+ * SQL backends for tests: a SQLite file in a temp folder or a database on a throw-away PostgreSQL server,
+ * each a fresh, empty database per call.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { startPostgres, type PostgresServer } from './postgres.js';
+
+export interface SqlBackend {
+	readonly name: 'SQLite' | 'PostgreSQL';
+	/** A knex configuration for a fresh, empty database. */
+	freshDatabase(): Promise<Knex.Config>;
+	/** Stop the server / remove the files. */
+	stop(): Promise<void>;
+	/** The PostgreSQL server (PostgreSQL only). */
+	readonly server?: PostgresServer;
+}
+
+export function sqliteBackend(): SqlBackend {
+	const dir = mkdtempSync(join(tmpdir(), 'lightsched-sqlite-'));
+	let n = 0;
+	return {
+		name: 'SQLite',
+		freshDatabase: async () => ({ client: 'sqlite3', connection: { filename: join(dir, `db${++n}.sqlite`) }, useNullAsDefault: true }),
+		stop: async () => rmSync(dir, { recursive: true, force: true }),
+	};
+}
+
+export async function postgresBackend(): Promise<SqlBackend> {
+	const server = await startPostgres();
+	let n = 0;
+	return {
+		name: 'PostgreSQL',
+		server,
+		freshDatabase: async () => ({ client: 'pg', connection: await server.createDatabase(`db${++n}`), pool: { min: 0, max: 4 } }),
+		stop: () => server.stop(),
+	};
+}
