@@ -1,0 +1,200 @@
+/**
+ * What the SQL container adds beyond the contract, on SQLite and on a real PostgreSQL: all-or-nothing adds,
+ * migrations that run once however many containers start, table prefixes, option errors, the persistencer,
+ * and the scheduler end to end.
+ */
+import knexModule, { type Knex } from 'knex';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DuplicateTaskError, Scheduler } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
+import { records } from '../contracts/container.contract.js';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+
+const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (config: Knex.Config) => Knex;
+
+for (const kind of ['SQLite', 'PostgreSQL'] as const) {
+	describe(`SqlContainer on ${kind}`, () => {
+		let backend: SqlBackend;
+		const opened: { close(): Promise<void> }[] = [];
+		const track = <T extends { close(): Promise<void> }>(part: T): T => {
+			opened.push(part);
+			return part;
+		};
+		beforeAll(async () => {
+			backend = kind === 'SQLite' ? sqliteBackend() : await postgresBackend();
+		});
+		afterEach(async () => {
+			for (const part of opened.splice(0).reverse()) await part.close();
+		});
+		afterAll(() => backend?.stop());
+
+		it('stores nothing when an add fails, even after rows of the batch were written', async () => {
+			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			await c.add(records([{ id: 'done', item: 1 }, { id: 'busy', item: 2 }]));
+			await c.claim(1, 'o', 10_000, Date.now());
+			await c.transition('done', 'running', 'succeeded', { output: 'kept', finishedAt: 1, owner: null }, 'o');
+			// 1,200 new tasks (several insert statements), then a finished id (deleted for re-run), then a waiting one.
+			const batch = records([
+				...Array.from({ length: 1_200 }, (_, i) => ({ id: `n${i}`, item: { i } })),
+				{ id: 'done', item: 'again' },
+				{ id: 'busy', item: 'again' },
+			]);
+			await expect(c.add(batch)).rejects.toBeInstanceOf(DuplicateTaskError);
+			await expect(c.add(batch)).rejects.toThrow(/`busy`/);
+			expect(await c.counts()).toMatchObject({ waiting: 1, succeeded: 1, running: 0 });
+			expect(await c.get('n0')).toBeNull();
+			expect(await c.get('done')).toMatchObject({ status: 'succeeded', output: 'kept', item: 1 });
+			const bad = records(Array.from({ length: 800 }, (_, i) => ({ id: `b${i}`, item: i === 700 ? { f: new Map() } : i })));
+			await expect(c.add(bad)).rejects.toThrow(/tasks\[700\]\.item\.f/);
+			expect((await c.list()).total).toBe(2);
+		});
+
+		it('adds large batches in order and claims them in priority, then arrival, order', async () => {
+			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			await c.add(records(Array.from({ length: 1_500 }, (_, i) => ({ id: `t${i}`, item: i, priority: i % 3 }))));
+			const claimed = await c.claim(1_500, 'o', 10_000, Date.now());
+			expect(claimed).toHaveLength(1_500);
+			const expected = [2, 1, 0].flatMap((p) => Array.from({ length: 1_500 }, (_, i) => i).filter((i) => i % 3 === p).map((i) => `t${i}`));
+			expect(claimed.map((t) => t.id)).toEqual(expected);
+		});
+
+		it('migrates once however many containers start on one database, and upgrades nothing twice', async () => {
+			const config = await backend.freshDatabase();
+			const knex = createKnex(config);
+			try {
+				const [a, b, c] = [1, 2, 3].map(() => track(new SqlContainer({ knex })));
+				await Promise.all([a, b, c].map((x) => x?.migrate()));
+				await a?.add(records([{ id: 'x', item: 'from a' }]));
+				expect(await b?.get('x')).toMatchObject({ item: 'from a' });
+				const later = track(new SqlContainer({ knex }));
+				expect((await later.claim(1, 'o', 1_000, Date.now())).map((t) => t.id)).toEqual(['x']);
+				const versions = await knex('lightsched_migrations').select('version');
+				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1]);
+			} finally {
+				for (const part of opened.splice(0)) await part.close();
+				await knex.destroy();
+			}
+		});
+
+		it('keeps containers with different table prefixes apart on one database', async () => {
+			const config = await backend.freshDatabase();
+			const knex = createKnex(config);
+			try {
+				const one = track(new SqlContainer({ knex, tablePrefix: 'one_' }));
+				const two = track(new SqlContainer({ knex, tablePrefix: 'two_' }));
+				await one.add(records([{ id: 'same', item: 1 }]));
+				await two.add(records([{ id: 'same', item: 2 }, { id: 'other', item: 3 }]));
+				expect((await one.get('same'))?.item).toBe(1);
+				expect((await two.get('same'))?.item).toBe(2);
+				expect((await one.counts()).waiting).toBe(1);
+				expect((await two.counts()).waiting).toBe(2);
+				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'two_tasks']) expect(await knex.schema.hasTable(table)).toBe(true);
+				expect(await knex.schema.hasTable('lightsched_tasks')).toBe(false);
+			} finally {
+				for (const part of opened.splice(0)) await part.close();
+				await knex.destroy();
+			}
+		});
+
+		it('leaves a Knex instance it was given open on close', async () => {
+			const knex = createKnex(await backend.freshDatabase());
+			try {
+				const c = new SqlContainer({ knex });
+				await c.add(records([{ id: 'a', item: 1 }]));
+				await c.close();
+				await c.close();
+				expect(Number((await knex('lightsched_tasks').count({ n: '*' }))[0]?.['n'])).toBe(1);
+			} finally {
+				await knex.destroy();
+			}
+		});
+
+		it('stores outputs with SqlPersistencer, in its own table or in the task row', async () => {
+			const config = await backend.freshDatabase();
+			const c = track(new SqlContainer({ knex: config }));
+			await c.add(records([{ id: 'a', item: 1 }]));
+			const [task] = await c.claim(1, 'o', 10_000, Date.now());
+			if (task === undefined) throw new Error('not claimed');
+			const table = new SqlPersistencer({ container: c });
+			await table.persist(task, { rows: [1, 2], note: 'ok' });
+			expect(await table.get('a')).toEqual({ rows: [1, 2], note: 'ok' });
+			await table.persist(task, 'replaced');
+			expect(await table.get('a')).toBe('replaced');
+			expect(await table.get('missing')).toBeNull();
+			await table.delete('a');
+			expect(await table.get('a')).toBeNull();
+			await expect(table.persist(task, { when: new Date() })).rejects.toMatchObject({ code: 'ERR_PERSIST', message: /output\.when/ });
+
+			const row = new SqlPersistencer({ container: c, inTaskRow: true });
+			await row.persist(task, [3, 4]);
+			expect(await row.get('a')).toEqual([3, 4]);
+			expect((await c.get('a'))?.output).toEqual([3, 4]);
+			await row.delete('a');
+			expect((await c.get('a'))?.output).toBeNull();
+			await expect(row.persist({ ...task, id: 'nope' }, 1)).rejects.toMatchObject({ code: 'ERR_PERSIST' });
+			await row.close();
+			await table.close();
+			// A persistencer with a connection of its own sees the same tables.
+			const own = track(new SqlPersistencer({ knex: config }));
+			await own.persist(task, 'mine');
+			expect(await new SqlPersistencer({ container: c }).get('a')).toBe('mine');
+		});
+
+		it('rejects bad options with errors naming the field', () => {
+			expect(() => new SqlContainer({ knex: { client: 'sqlite3', connection: ':memory:' }, tablePrefix: 'bad-prefix' })).toThrow(/tablePrefix/);
+			expect(() => new SqlContainer({ knex: { client: 'mysql2', connection: {} } })).toThrow(/knex\.client.*'sqlite3' or 'pg'/);
+			expect(() => new SqlContainer({ knex: undefined as never })).toThrow(/knex/);
+			expect(() => new SqlContainer({ knex: { client: 'sqlite3' }, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
+			expect(() => new SqlPersistencer({})).toThrow(/container.*knex/);
+		});
+
+		it('runs 200 tasks end to end through the scheduler, outputs readable from the persistencer', async () => {
+			const container = new SqlContainer({ knex: await backend.freshDatabase() });
+			const persistencer = new SqlPersistencer<{ double: number }>({ container });
+			const scheduler = new Scheduler({
+				container,
+				persistencer,
+				concurrency: 8,
+				actuator: new FunctionActuator(async (n: number) => ({ double: n * 2 })),
+			});
+			try {
+				await scheduler.add(Array.from({ length: 200 }, (_, i) => ({ id: `job-${i}`, item: i, priority: i % 2 })));
+				await scheduler.onIdle();
+				expect(await scheduler.counts()).toMatchObject({ succeeded: 200, waiting: 0, running: 0, failed: 0 });
+				expect(await persistencer.get('job-21')).toEqual({ double: 42 });
+				expect(await scheduler.get('job-199')).toMatchObject({ status: 'succeeded', attempts: 1, output: { double: 398 } });
+			} finally {
+				await scheduler.close();
+			}
+		});
+
+		if (kind === 'PostgreSQL') {
+			it('shares the work between two schedulers, each task run once', async () => {
+				const config = await backend.freshDatabase();
+				const runs = new Map<number, number>();
+				const make = (): Scheduler<number, number> =>
+					new Scheduler<number, number>({
+						container: new SqlContainer({ knex: config }),
+						concurrency: 4,
+						actuator: new FunctionActuator(async (n: number) => {
+							runs.set(n, (runs.get(n) ?? 0) + 1);
+							await new Promise((resolve) => setTimeout(resolve, 2));
+							return n;
+						}),
+					});
+				const [a, b] = [make(), make()];
+				try {
+					await a.add(Array.from({ length: 200 }, (_, i) => ({ item: i })));
+					await Promise.all([a.onIdle(), b.onIdle()]);
+					expect(await a.counts()).toMatchObject({ succeeded: 200 });
+					expect(runs.size).toBe(200);
+					expect([...runs.values()].every((count) => count === 1)).toBe(true);
+				} finally {
+					await a.close();
+					await b.close();
+				}
+			});
+		}
+	});
+}
