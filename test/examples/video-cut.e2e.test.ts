@@ -205,7 +205,11 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 	it('shows the reason of a cut the service refuses', async () => {
 		await createThroughForm('Too long', 20, 40);
 		await waitForStatus('Too long', 'failed', 20_000);
-		expect(await row('Too long').locator('td.reason').textContent()).toContain('expected an end within the video');
+		expect(await row('Too long').locator('td.reason').textContent()).toBe('The cut service refused the cut (HTTP 400): end: expected an end within the video (30.02 s), got 40');
+		// A refusal would only be refused again: no second attempt.
+		const task = await app.scheduler.get(await taskIdOf('Too long'));
+		expect(task?.attempts).toBe(1);
+		expect(task?.error?.code).toBe('ERR_NON_RETRYABLE');
 	});
 
 	it('deletes a finished cut', async () => {
@@ -245,6 +249,19 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 			const video = document.getElementById('player-output') as HTMLVideoElement | null;
 			return video !== null && video.readyState >= 1 && video.duration > 0;
 		}, undefined, { timeout: 15_000 });
+		// Show a frame of each video for the screenshot.
+		await page.evaluate(() =>
+			Promise.all(
+				['player-input', 'player-output'].map((id) => {
+					const video = document.getElementById(id) as HTMLVideoElement;
+					return new Promise((resolve) => {
+						video.addEventListener('seeked', resolve, { once: true });
+						video.currentTime = 1;
+					});
+				}),
+			),
+		);
+		await page.screenshot({ path: join(SCREENSHOTS, 'video-cut-restarted.png'), fullPage: true });
 		await page.click('#player-close');
 		expect(dialogs).toEqual([]);
 	});

@@ -4,12 +4,12 @@
  * `HttpActuator`, output file names stored by the `SqlPersistencer`.
  */
 import { join } from 'node:path';
-import { Scheduler } from 'lightsched';
+import { ActuatorError, NonRetryableError, Scheduler, type ActuatorContext, type ActuatorStart } from 'lightsched';
 import { HttpActuator } from 'lightsched/actuators/http';
 import { CombinedContainer, type RestoreResult } from 'lightsched/containers/combined';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
-import type { CutItem, CutOutput } from './cut-task.js';
+import type { CutItem, CutOutput, CutTask as CutTaskRecord } from './cut-task.js';
 
 /** How many cuts run at once. */
 export const CUT_CONCURRENCY = 2;
@@ -45,6 +45,26 @@ function outputName(body: unknown): CutOutput {
 	return output;
 }
 
+/** `ActuatorError` messages of the HttpActuator for an answer with a 4xx status: `POST <url> answered HTTP 400: "…"`. */
+const REFUSED = /^[A-Z]+ \S+ answered HTTP (4\d\d): "?(.*?)"?$/s;
+
+/**
+ * The HttpActuator, plus one rule: a cut the service refuses (HTTP 4xx on start: an end past the video's end,
+ * an unreadable input) fails at once, since a second attempt would be refused the same way. Timeouts, an
+ * unreachable service and ffmpeg failures still get their retry.
+ */
+export class CutActuator extends HttpActuator<CutItem, CutOutput> {
+	override async start(task: CutTaskRecord, ctx: ActuatorContext<CutOutput>): Promise<ActuatorStart> {
+		try {
+			return await super.start(task, ctx);
+		} catch (error) {
+			const refused = error instanceof ActuatorError ? REFUSED.exec(error.message) : null;
+			if (refused === null) throw error;
+			throw new NonRetryableError(`The cut service refused the cut (HTTP ${refused[1]}): ${refused[2]}`, { cause: error });
+		}
+	}
+}
+
 export async function createCutScheduler(options: CutSchedulerOptions): Promise<CutScheduler> {
 	const sql = new SqlContainer({
 		knex: { client: 'sqlite3', connection: { filename: join(options.dataDir, DATABASE_FILE) }, useNullAsDefault: true },
@@ -59,7 +79,7 @@ export async function createCutScheduler(options: CutSchedulerOptions): Promise<
 		await container.close().catch(() => undefined);
 		throw error;
 	}
-	const actuator = new HttpActuator<CutItem, CutOutput>({
+	const actuator = new CutActuator({
 		baseUrl: options.serviceUrl,
 		start: { path: '/cuts', body: ({ input, start, end }) => ({ input, start, end }) },
 		status: { path: '/cuts/{ref}' },
