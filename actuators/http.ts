@@ -58,7 +58,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const body = start.body ? start.body(task.item, task) : task.item;
 		const url = this.#url(path);
 		const retry: RetryScope = start.idempotent === true ? 'transport' : 'connect';
-		const answer = await requestJson({ method, url, body, json: true, retry, signal: AbortSignal.any([ctx.signal, this.#closing.signal]) }, this.#settings);
+		const answer = await requestJson({ method, url, body, json: true, retry, signals: [ctx.signal, this.#closing.signal] }, this.#settings);
 		let ref: string;
 		try {
 			ref = (this.#options.startId ?? defaultStartId)(answer);
@@ -92,7 +92,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const ref = this.#ref(task, 'output');
 		const method = (output.method ?? 'GET').toUpperCase();
 		const url = this.#url(this.#refPath(output.path, ref, task));
-		const body = await requestJson({ method, url, json: true, retry: 'transport', signal: this.#closing.signal }, this.#settings);
+		const body = await requestJson({ method, url, json: true, retry: 'transport', signals: [this.#closing.signal] }, this.#settings);
 		if (output.map === undefined) return body as TOutput;
 		try {
 			return output.map(body, task);
@@ -123,7 +123,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
 			// Within one poll only a refused connection is retried: the next poll retries the rest, and a hanging
 			// service must not hold up the polling of every other task for several timeouts.
-			const body = await requestJson({ method, url, json: true, retry: 'connect', signal: this.#closing.signal }, this.#settings);
+			const body = await requestJson({ method, url, json: true, retry: 'connect', signals: [this.#closing.signal] }, this.#settings);
 			this.#unreachable.delete(task.id);
 			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
 			let status: ActuatorStatus<TOutput>;

@@ -27,8 +27,8 @@ export interface JsonRequest {
 	/** Parse the answer as JSON (otherwise the body is read and dropped). */
 	readonly json: boolean;
 	readonly retry: RetryScope;
-	/** Aborts the request for good (the attempt was stopped); never retried. */
-	readonly signal?: AbortSignal;
+	/** Abort the request for good (the attempt was stopped, the actuator closed); never retried. */
+	readonly signals?: readonly AbortSignal[];
 }
 
 /** The service could not be reached or did not answer in time (as opposed to answering with an error). */
@@ -60,7 +60,8 @@ function causeCode(error: unknown): string | undefined {
 
 /** Turn what `fetch` threw into a transport error, or rethrow an abort by the caller. */
 function classify(error: unknown, request: JsonRequest, timeoutMs: number): HttpTransportError {
-	if (request.signal?.aborted) throw request.signal.reason ?? error;
+	const aborted = request.signals?.find((s) => s.aborted);
+	if (aborted) throw aborted.reason ?? error;
 	const where = `${request.method} ${request.url}`;
 	if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
 		return new HttpTransportError(`${where} timed out after ${timeoutMs} ms`, false, error);
@@ -91,10 +92,43 @@ function describeErrorBody(text: string): string {
 	return JSON.stringify(shorten(text));
 }
 
+/**
+ * One signal that aborts when any source does, with listeners removed by `dispose` (unlike `AbortSignal.any`,
+ * which keeps a dependant per call on a long-lived source: a known leak).
+ */
+function linkSignals(sources: readonly AbortSignal[]): { signal: AbortSignal; dispose(): void } {
+	const controller = new AbortController();
+	const listeners: [AbortSignal, () => void][] = [];
+	for (const source of sources) {
+		if (source.aborted) {
+			controller.abort(source.reason);
+			break;
+		}
+		const listener = (): void => controller.abort(source.reason);
+		source.addEventListener('abort', listener, { once: true });
+		listeners.push([source, listener]);
+	}
+	return {
+		signal: controller.signal,
+		dispose: () => {
+			for (const [source, listener] of listeners) source.removeEventListener('abort', listener);
+		},
+	};
+}
+
 async function once(request: JsonRequest, settings: RequestSettings): Promise<unknown> {
 	const timeout = AbortSignal.timeout(settings.timeoutMs);
-	const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-	const headers: Record<string, string> = { accept: 'application/json', ...settings.headers };
+	const linked = linkSignals([...(request.signals ?? []), timeout]);
+	try {
+		return await send(request, settings, linked.signal);
+	} finally {
+		linked.dispose();
+	}
+}
+
+async function send(request: JsonRequest, settings: RequestSettings, signal: AbortSignal): Promise<unknown> {
+	const headers: Record<string, string> = { accept: 'application/json' };
+	for (const [name, value] of Object.entries(settings.headers)) headers[name.toLowerCase()] = value;
 	const init: RequestInit = { method: request.method, headers, signal };
 	if (request.body !== undefined) {
 		headers['content-type'] ??= 'application/json';
@@ -121,22 +155,19 @@ async function once(request: JsonRequest, settings: RequestSettings): Promise<un
 	}
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-	return new Promise((resolve, reject) => {
-		if (signal?.aborted) {
+function sleep(ms: number, sources: readonly AbortSignal[] | undefined): Promise<void> {
+	const { signal, dispose } = linkSignals(sources ?? []);
+	return new Promise<void>((resolve, reject) => {
+		if (signal.aborted) {
 			reject(signal.reason);
 			return;
 		}
-		const onAbort = (): void => {
+		const timer = setTimeout(resolve, ms);
+		signal.addEventListener('abort', () => {
 			clearTimeout(timer);
-			reject(signal?.reason);
-		};
-		const timer = setTimeout(() => {
-			signal?.removeEventListener('abort', onAbort);
-			resolve();
-		}, ms);
-		signal?.addEventListener('abort', onAbort, { once: true });
-	});
+			reject(signal.reason);
+		}, { once: true });
+	}).finally(dispose);
 }
 
 /**
@@ -155,7 +186,7 @@ export async function requestJson(request: JsonRequest, settings: RequestSetting
 				if (attempt === 0) throw error;
 				throw new HttpTransportError(`${error.message}; gave up after ${attempt + 1} tries`, error.beforeSend, error.cause);
 			}
-			await sleep(settings.retryDelayMs * 2 ** attempt, request.signal);
+			await sleep(settings.retryDelayMs * 2 ** attempt, request.signals);
 		}
 	}
 }

@@ -75,7 +75,7 @@ describe('HttpActuator', () => {
 					const b = body as { status: string };
 					return b.status === 'succeeded' ? { state: 'succeeded', output: 'from-status' } : { state: 'running' };
 				},
-				headers: { authorization: 'Bearer t0ken' },
+				headers: { Authorization: 'Bearer t0ken' },
 			}),
 		);
 		const task = await run(s, { durationMs: 10_000 });
@@ -102,6 +102,18 @@ describe('HttpActuator', () => {
 		expect(task.status).toBe('failed');
 		expect(task.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs timed out after 300 ms/);
 		expect(svc.requests.filter((r) => r === 'POST /jobs')).toHaveLength(1);
+	});
+
+	it('aborts a start request in flight when the task is stopped', async () => {
+		const svc = await service();
+		svc.behaviour = 'hang';
+		const s = scheduler(new HttpActuator(jobOptions(svc.url, { timeoutMs: 60_000 })));
+		const added = await s.add({ item: {} });
+		while (!svc.requests.includes('POST /jobs')) await new Promise((resolve) => setTimeout(resolve, 10));
+		const stopped = await s.stop(added.id);
+		expect(stopped.status).toBe('stopped');
+		while (svc.abandoned === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(svc.requests).toEqual(['POST /jobs']);
 	});
 
 	it('fails the task when status requests keep timing out', async () => {

@@ -27,6 +27,8 @@ export interface JobService {
 	behaviour: Behaviour;
 	/** Every request received, as `METHOD /path`. */
 	readonly requests: string[];
+	/** Requests whose client went away before an answer (an aborted fetch). */
+	abandoned: number;
 	/** The headers of the last request. */
 	lastHeaders: IncomingMessage['headers'];
 	readonly jobs: Map<string, Job>;
@@ -62,8 +64,9 @@ function statusOf(job: Job): Record<string, unknown> {
 export async function startJobService(port = 0): Promise<JobService> {
 	const jobs = new Map<string, Job>();
 	let counter = 0;
-	const service: Partial<JobService> & { behaviour: Behaviour; requests: string[]; lastHeaders: IncomingMessage['headers'] } = {
+	const service: Partial<JobService> & { behaviour: Behaviour; requests: string[]; abandoned: number; lastHeaders: IncomingMessage['headers'] } = {
 		behaviour: 'normal',
+		abandoned: 0,
 		requests: [],
 		lastHeaders: {},
 	};
@@ -72,6 +75,9 @@ export async function startJobService(port = 0): Promise<JobService> {
 			const path = (req.url ?? '/').split('?')[0] ?? '/';
 			service.requests.push(`${req.method ?? ''} ${path}`);
 			service.lastHeaders = req.headers;
+			res.on('close', () => {
+				if (!res.writableFinished) service.abandoned++;
+			});
 			const text = await readBody(req);
 			const behaviour = service.behaviour;
 			if (req.method === 'POST' && path === '/jobs') {
