@@ -103,6 +103,26 @@ function revive(error: SerializedError): Error {
 	return revived;
 }
 
+/** The function's context: `signal` is read through to the attempt lazily (abort controllers are costly). */
+class CallContext<TItem> implements FunctionContext<TItem> {
+	readonly task: TaskRecord<TItem>;
+	readonly #ctx: ActuatorContext<never>;
+
+	constructor(task: TaskRecord<TItem>, ctx: ActuatorContext<never>) {
+		this.task = task;
+		this.#ctx = ctx;
+	}
+
+	get signal(): AbortSignal {
+		return this.#ctx.signal;
+	}
+
+	/** An own property, so `({ progress }) => progress(x)` works. */
+	readonly progress = (progress: unknown): void => {
+		this.#ctx.progress(progress);
+	};
+}
+
 export class FunctionActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {
 	readonly #fn: TaskFunction<TItem, TOutput> | undefined;
 	readonly #workerOptions: Required<Omit<WorkerFunctionOptions, 'resourceLimits' | 'module'>> & {
@@ -152,7 +172,7 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 		}
 		let result: TOutput | PromiseLike<TOutput>;
 		try {
-			result = this.#fn(task.item, { signal: ctx.signal, progress: (p) => ctx.progress(p), task });
+			result = this.#fn(task.item, new CallContext(task, ctx as ActuatorContext<never>));
 		} catch (error) {
 			ctx.done({ ok: false, error });
 			return;

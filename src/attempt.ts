@@ -1,4 +1,5 @@
-/** One attempt at running a task: its abort controller, timeout timer and the single way it ends. */
+/** One attempt at running a task: the context handed to the actuator, its timeout timer and its one outcome. */
+import type { ActuatorContext, ActuatorResult } from './contracts.js';
 import type { TaskRecord } from './task.js';
 
 /** How an attempt ended. Only the first ending counts; later reports are dropped. */
@@ -14,9 +15,21 @@ export type AttemptOutcome =
 	/** The lease was lost (the task was reclaimed elsewhere): stop the work, change nothing. */
 	| { readonly kind: 'lost' };
 
-export class Attempt {
+/** What an attempt reports to (the scheduler). */
+export interface AttemptHost {
+	readonly owner: string;
+	progress(attempt: Attempt, progress: unknown): void;
+	done(attempt: Attempt, result: ActuatorResult): void;
+}
+
+/**
+ * An attempt is also the `ActuatorContext` handed to the actuator. Its `AbortController` is made only when the
+ * work first reads `signal`: most functions never do, and abort controllers are costly to make by the million.
+ */
+export class Attempt implements ActuatorContext {
 	task: TaskRecord;
-	readonly controller = new AbortController();
+	readonly #host: AttemptHost;
+	#controller: AbortController | undefined;
 	timer: ReturnType<typeof setTimeout> | undefined;
 	/** Set once the attempt has an outcome; later reports are ignored. */
 	outcome: AttemptOutcome | null = null;
@@ -26,12 +39,42 @@ export class Attempt {
 	/** Progress writes are coalesced: one in flight, the latest waiting. */
 	progressWriting = false;
 	progressPending = false;
+	#abortReason: unknown = undefined;
 
-	constructor(task: TaskRecord) {
+	constructor(task: TaskRecord, host: AttemptHost) {
 		this.task = task;
+		this.#host = host;
+	}
+
+	get owner(): string {
+		return this.#host.owner;
+	}
+
+	get signal(): AbortSignal {
+		if (this.#controller === undefined) {
+			this.#controller = new AbortController();
+			if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+		}
+		return this.#controller.signal;
 	}
 
 	get settled(): boolean {
 		return this.outcome !== null;
 	}
+
+	/** Abort the work's signal (now if it was read, or as soon as it is). */
+	abort(reason: unknown): void {
+		if (this.#abortReason !== undefined) return;
+		this.#abortReason = reason;
+		this.#controller?.abort(reason);
+	}
+
+	/** Own properties, so actuators may destructure `{ progress, done }` from the context. */
+	readonly progress = (progress: unknown): void => {
+		this.#host.progress(this, progress);
+	};
+
+	readonly done = (result: ActuatorResult): void => {
+		this.#host.done(this, result);
+	};
 }

@@ -5,8 +5,8 @@
  * it polls only what cannot push.
  */
 import { EventEmitter } from 'eventemitter3';
-import { Attempt, type AttemptOutcome } from './attempt.js';
-import type { ActuatorResult, ActuatorStatus, ContainerSignal } from './contracts.js';
+import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
+import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal } from './contracts.js';
 import {
 	ActuatorError,
 	CallbackError,
@@ -62,11 +62,17 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#reclaimTimer: ReturnType<typeof setInterval> | undefined;
 	#channelUp: boolean;
 	#unwatch: (() => void) | undefined;
+	readonly #host: AttemptHost;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
 		this.#o = resolveOptions(options);
 		this.id = this.#o.id;
+		this.#host = {
+			owner: this.id,
+			progress: (attempt, progress) => this.#onProgress(attempt, progress),
+			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
+		};
 		this.#paused = !this.#o.autoStart;
 		const { container } = this.#o;
 		this.#channelUp = typeof container.watch === 'function';
@@ -328,7 +334,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	#start(task: TaskRecord<TItem, TOutput>): void {
-		const attempt = new Attempt(task as TaskRecord);
+		const attempt = new Attempt(task as TaskRecord, this.#host);
 		this.#attempts.set(task.id, attempt);
 		if (this.#o.container.shared && this.#leaseTimer === undefined) {
 			this.#leaseTimer = setInterval(() => this.#renew(), Math.max(30, Math.floor(this.#o.leaseMs / 3)));
@@ -341,15 +347,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}, timeoutMs);
 		}
 		this.#emit('task:started', { task });
-		const ctx = {
-			signal: attempt.controller.signal,
-			owner: this.id,
-			progress: (progress: unknown) => this.#onProgress(attempt, progress),
-			done: (result: ActuatorResult<TOutput>) => this.#onDone(attempt, result),
-		};
 		let started: unknown;
 		try {
-			started = this.#o.actuator.start(task, ctx);
+			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);
 		} catch (error) {
 			this.#settle(attempt, { kind: 'failed', error: toError(error), stopWork: false });
 			return;
@@ -452,29 +452,35 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		if (attempt.settled) return;
 		attempt.outcome = outcome;
 		clearTimeout(attempt.timer);
-		if (outcome.kind !== 'succeeded' && !attempt.controller.signal.aborted) {
+		if (outcome.kind !== 'succeeded') {
 			const reason =
 				outcome.kind === 'failed'
 					? outcome.error
 					: new TaskStoppedError(attempt.task.id, outcome.kind === 'handback' ? 'handed back (scheduler closing)' : outcome.kind === 'lost' ? 'taken over (lease lost)' : 'stopped');
-			attempt.controller.abort(reason);
+			attempt.abort(reason);
 		}
-		attempt.finishing = this.#finish(attempt, outcome)
-			.catch((error: unknown) => this.#emitError(error, `finishing task ${attempt.task.id} failed`))
-			.finally(() => {
-				this.#attempts.delete(attempt.task.id);
-				if (this.#attempts.size === 0) {
-					for (const resolve of this.#emptyWaiters.splice(0)) resolve();
-					if (this.#leaseTimer !== undefined) {
-						clearInterval(this.#leaseTimer);
-						this.#leaseTimer = undefined;
-					}
-				}
-				this.#fill();
-			});
+		attempt.finishing = this.#finish(attempt, outcome);
 	}
 
+	/** Store the outcome, then free the slot. Never rejects. */
 	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+		try {
+			await this.#storeOutcome(attempt, outcome);
+		} catch (error) {
+			this.#emitError(error, `finishing task ${attempt.task.id} failed`);
+		}
+		this.#attempts.delete(attempt.task.id);
+		if (this.#attempts.size === 0) {
+			for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+			if (this.#leaseTimer !== undefined) {
+				clearInterval(this.#leaseTimer);
+				this.#leaseTimer = undefined;
+			}
+		}
+		this.#fill();
+	}
+
+	async #storeOutcome(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
 		const { container, actuator } = this.#o;
 		const task = attempt.task as TaskRecord<TItem, TOutput>;
 		const id = task.id;
@@ -554,7 +560,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			try {
 				return await write();
 			} catch (error) {
-				if (attempt >= 4) throw error;
+				if (attempt >= 4 || (this.#closed && attempt >= 1)) throw error;
 				this.#emitError(error, 'container write failed, retrying');
 				await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** attempt));
 			}

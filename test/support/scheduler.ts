@@ -2,6 +2,7 @@
 import type { Scheduler, SchedulerEvents, TaskContainer } from 'lightsched';
 
 /** Resolves with the payload of the next `event` (optionally the next one matching `filter`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any item and output types
 export function nextEvent<E extends keyof SchedulerEvents>(
 	scheduler: Scheduler<any, any>,
 	event: E,

@@ -1,0 +1,132 @@
+/**
+ * In-memory throughput: 100,000 no-op tasks at concurrency 1, 100 and 1,000 through lightsched
+ * (QueueContainer + FunctionActuator, every record kept, events on), p-queue and fastq, in the same
+ * process and the same run; then heap bytes per waiting task with 1,000,000 queued.
+ *
+ *   npm run bench:memory            (ROUNDS=5 TASKS=100000 QUEUED=1000000 to change the sizes)
+ */
+import fastq from 'fastq';
+import PQueue from 'p-queue';
+import { Scheduler } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { FunctionActuator } from 'lightsched/actuators/function';
+
+const TASKS = Number(process.env.TASKS ?? 100_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const QUEUED = Number(process.env.QUEUED ?? 1_000_000);
+const CONCURRENCIES = [1, 100, 1000];
+
+const noop = async (): Promise<void> => {};
+
+type Runner = (concurrency: number) => Promise<number>;
+
+const runners: Record<string, Runner> = {
+	async lightsched(concurrency) {
+		const scheduler = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator(noop),
+			concurrency,
+		});
+		let succeeded = 0;
+		scheduler.on('task:succeeded', () => succeeded++);
+		const started = performance.now();
+		for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
+		await scheduler.onIdle();
+		const ms = performance.now() - started;
+		if (succeeded !== TASKS) throw new Error(`lightsched finished ${succeeded} of ${TASKS}`);
+		await scheduler.close();
+		return ms;
+	},
+	async 'p-queue'(concurrency) {
+		const queue = new PQueue({ concurrency });
+		let done = 0;
+		queue.on('completed', () => done++);
+		const started = performance.now();
+		for (let i = 0; i < TASKS; i++) void queue.add(noop);
+		await queue.onIdle();
+		const ms = performance.now() - started;
+		if (done !== TASKS) throw new Error(`p-queue finished ${done} of ${TASKS}`);
+		return ms;
+	},
+	async 'fastq (promise)'(concurrency) {
+		const queue = fastq.promise(noop, concurrency);
+		const started = performance.now();
+		const all: Promise<void>[] = [];
+		for (let i = 0; i < TASKS; i++) all.push(queue.push(i));
+		await Promise.all(all);
+		return performance.now() - started;
+	},
+};
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = sorted.length >> 1;
+	return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const rate = (ms: number): number => Math.round((TASKS / ms) * 1000);
+
+console.log(`# In-memory throughput: ${TASKS.toLocaleString('en')} no-op tasks, median of ${ROUNDS} rounds (tasks/s)`);
+console.log(`node ${process.version}, ${new Date().toISOString()}`);
+console.log('| concurrency | lightsched | p-queue | fastq (promise) | lightsched / p-queue | lightsched / fastq |');
+console.log('|---:|---:|---:|---:|---:|---:|');
+for (const concurrency of CONCURRENCIES) {
+	const times: Record<string, number[]> = {};
+	for (const name of Object.keys(runners)) await runners[name]?.(concurrency); // warm-up
+	for (let round = 0; round < ROUNDS; round++) {
+		// Interleave the libraries so a noisy moment hits all of them alike.
+		for (const [name, run] of Object.entries(runners)) {
+			global.gc?.();
+			(times[name] ??= []).push(await run(concurrency));
+		}
+	}
+	const ours = rate(median(times.lightsched ?? []));
+	const pq = rate(median(times['p-queue'] ?? []));
+	const fq = rate(median(times['fastq (promise)'] ?? []));
+	console.log(`| ${concurrency} | ${ours.toLocaleString('en')} | ${pq.toLocaleString('en')} | ${fq.toLocaleString('en')} | ${(ours / pq).toFixed(2)} | ${(ours / fq).toFixed(2)} |`);
+}
+
+async function heapPerTask(name: string, fill: () => Promise<() => Promise<void>>): Promise<string> {
+	global.gc?.();
+	global.gc?.();
+	const before = process.memoryUsage().heapUsed;
+	const release = await fill();
+	global.gc?.();
+	global.gc?.();
+	const bytes = (process.memoryUsage().heapUsed - before) / QUEUED;
+	await release();
+	return `| ${name} | ${Math.round(bytes)} |`;
+}
+
+if (typeof global.gc !== 'function') {
+	console.log('\n(heap per waiting task skipped: run with node --expose-gc, as `npm run bench:memory` does)');
+} else {
+	console.log(`\n# Heap bytes per waiting task, ${QUEUED.toLocaleString('en')} queued`);
+	console.log('| library | bytes per waiting task |');
+	console.log('|---|---:|');
+	console.log(
+		await heapPerTask('lightsched (QueueContainer, full task records)', async () => {
+			const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(noop), autoStart: false });
+			const batch = 10_000;
+			for (let i = 0; i < QUEUED; i += batch) {
+				await scheduler.add(Array.from({ length: Math.min(batch, QUEUED - i) }, (_, j) => ({ item: i + j })));
+			}
+			return () => scheduler.close();
+		}),
+	);
+	console.log(
+		await heapPerTask('p-queue', async () => {
+			const queue = new PQueue({ concurrency: 1, autoStart: false });
+			for (let i = 0; i < QUEUED; i++) void queue.add(noop);
+			return async () => queue.clear();
+		}),
+	);
+	console.log(
+		await heapPerTask('fastq (promise)', async () => {
+			const queue = fastq.promise(noop, 1);
+			queue.pause();
+			for (let i = 0; i < QUEUED; i++) void queue.push(i);
+			return async () => queue.kill();
+		}),
+	);
+}
