@@ -238,17 +238,27 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 			['Long cut', 'stopped'],
 			['First cut', 'succeeded'],
 		]);
+		// A cut still running when the app closes is handed back and runs again after the start.
+		const interrupted = (await postJson<{ task: TaskView }>('/api/tasks', { name: 'Interrupted cut', input: 'sample.mp4', start: 0, end: 20 })).body.task;
+		await waitForStatus('Interrupted cut', 'running', 10_000);
 		await app.close();
 		app = await createVideoCutApp({ dataDir, mediaDir, serviceUrl });
 		const after = (await api<{ tasks: TaskView[] }>('/api/tasks')).body.tasks;
-		expect(after).toEqual(before);
+		expect(after.filter((t) => t.id !== interrupted.id)).toEqual(before);
+		expect(after[0]?.id).toBe(interrupted.id);
 		await openPage();
+		await page.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="running"]`).waitFor({ timeout: 10_000 });
+		// The interrupted attempt is not counted: this is its first attempt again.
+		expect((await app.scheduler.get(interrupted.id))?.attempts).toBe(1);
+		await page.locator(`#tasks tr[data-id="${interrupted.id}"] button[data-action="stop"]`).click();
+		await page.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="stopped"]`).waitFor({ timeout: 10_000 });
 		await waitForStatus('First cut', 'succeeded');
 		await row('First cut').locator('button[data-action="view"]').click();
 		await page.waitForFunction(() => {
 			const video = document.getElementById('player-output') as HTMLVideoElement | null;
 			return video !== null && video.readyState >= 1 && video.duration > 0;
 		}, undefined, { timeout: 15_000 });
+		await page.waitForFunction(() => (document.getElementById('player-input') as HTMLVideoElement | null)?.readyState === 4, undefined, { timeout: 15_000 });
 		// Show a frame of each video for the screenshot.
 		await page.evaluate(() =>
 			Promise.all(
@@ -261,6 +271,7 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 				}),
 			),
 		);
+		await page.waitForFunction(() => ['player-input', 'player-output'].every((id) => (document.getElementById(id) as HTMLVideoElement).readyState >= 3), undefined, { timeout: 15_000 });
 		await page.screenshot({ path: join(SCREENSHOTS, 'video-cut-restarted.png'), fullPage: true });
 		await page.click('#player-close');
 		expect(dialogs).toEqual([]);
@@ -283,18 +294,19 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 			const created = await postJson<{ task: TaskView }>('/api/tasks', { name: `Batch ${i}`, input: 'sample.mp4', start: 0, end: 0.5 });
 			expect(created.status).toBe(201);
 		}
-		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').includes('12 tasks'), undefined, { timeout: 10_000 });
-		expect(await page.textContent('#page-info')).toBe('Page 1 of 2 · 12 tasks');
+		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').includes('13 tasks'), undefined, { timeout: 10_000 });
+		expect(await page.textContent('#page-info')).toBe('Page 1 of 2 · 13 tasks');
 		expect(await page.locator('#tasks tr').count()).toBe(10);
 		await page.click('#next');
 		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').startsWith('Page 2'));
-		expect(await page.locator('#tasks tr').count()).toBe(2);
-		expect(await page.locator('#tasks td.name').allTextContents()).toEqual(['Too long', 'First cut']);
+		expect(await page.locator('#tasks tr').count()).toBe(3);
+		expect(await page.locator('#tasks td.name').allTextContents()).toEqual([XSS_NAME, 'Too long', 'First cut']);
 		await page.click('#prev');
 		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').startsWith('Page 1'));
 		const page2 = await api<{ tasks: TaskView[]; total: number; offset: number }>('/api/tasks?offset=10&limit=10');
-		expect(page2.body.total).toBe(12);
-		expect(page2.body.tasks.map((t) => t.name)).toEqual(['Too long', 'First cut']);
+		expect(page2.body.total).toBe(13);
+		// Newest first; a restarted task counts as new.
+		expect(page2.body.tasks.map((t) => t.name)).toEqual([XSS_NAME, 'Too long', 'First cut']);
 		expect((await api('/api/tasks?limit=0')).status).toBe(400);
 		expect((await api('/api/tasks?offset=-1')).status).toBe(400);
 		await app.scheduler.onIdle();

@@ -114,7 +114,13 @@ async function load() {
 		try {
 			do {
 				state.again = false;
-				const page = await api('GET', `/api/tasks?offset=${state.offset}&limit=${PAGE_SIZE}`);
+				const offset = state.offset;
+				const page = await api('GET', `/api/tasks?offset=${offset}&limit=${PAGE_SIZE}`);
+				// The user paged meanwhile: this answer is for another page.
+				if (offset !== state.offset) {
+					state.again = true;
+					continue;
+				}
 				if (page.tasks.length === 0 && state.offset > 0 && page.total > 0) {
 					state.offset = Math.max(0, Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE);
 					state.again = true;
