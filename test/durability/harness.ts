@@ -125,11 +125,11 @@ export function duplicates(executions: readonly Execution[]): { ranTwice: number
 }
 
 /**
- * Takeover time after a kill at `killedAt` of process `pid`: from the kill to the first new start of a task that
- * was running in the killed process. `null` when nothing was running there.
+ * Takeover time after a kill at `killedAt` of process `pid`: from the kill to the first new start of a task the
+ * killed process had started but not stored as finished (it runs again elsewhere). `null` when there was none.
  */
 export function takeoverMs(executions: readonly Execution[], pid: number, killedAt: number): number | null {
-	const orphaned = new Set(executions.filter((e) => e.pid === pid && e.end === null).map((e) => e.id));
+	const orphaned = new Set(executions.filter((e) => e.pid === pid).map((e) => e.id));
 	let first: number | null = null;
 	for (const e of executions) {
 		if (e.pid !== pid && orphaned.has(e.id) && e.start >= killedAt && (first === null || e.start < first)) first = e.start;
