@@ -1,0 +1,65 @@
+/** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
+import { describe, expect, it } from 'vitest';
+import { InvalidTaskError } from 'lightsched';
+import { formatBytes, parseMemory } from 'lightsched/actuators/docker';
+import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
+import { resolveDockerItem } from '../../actuators/docker/item.js';
+
+function frame(stream: 1 | 2, text: string | Buffer): Buffer {
+	const body = typeof text === 'string' ? Buffer.from(text) : text;
+	const header = Buffer.alloc(8);
+	header[0] = stream;
+	header.writeUInt32BE(body.length, 4);
+	return Buffer.concat([header, body]);
+}
+
+describe('LogTail', () => {
+	it('demultiplexes frames split at any byte', () => {
+		const all = Buffer.concat([frame(1, 'out one\n'), frame(2, 'err one\n'), frame(1, 'out two\n')]);
+		for (let cut = 1; cut < all.length; cut++) {
+			const tail = new LogTail(1000);
+			tail.write(all.subarray(0, cut));
+			tail.write(all.subarray(cut));
+			expect(tail.stdout.toString()).toBe('out one\nout two\n');
+			expect(tail.stderr.toString()).toBe('err one\n');
+		}
+	});
+
+	it('keeps only the last bytes, without a broken character at the start', () => {
+		const tail = new TailBuffer(3);
+		tail.write(Buffer.from('abc'));
+		tail.write(Buffer.from('dé'));
+		tail.write(Buffer.from('fg'));
+		expect(tail.truncated).toBe(true);
+		expect(tail.total).toBe(8);
+		expect(tail.toString()).toBe('fg');
+		const exact = new TailBuffer(4);
+		exact.write(Buffer.from('1234'));
+		expect(exact.truncated).toBe(false);
+		expect(exact.toString()).toBe('1234');
+		const none = new TailBuffer(0);
+		none.write(Buffer.from('x'));
+		expect(none.toString()).toBe('');
+	});
+});
+
+describe('memory sizes', () => {
+	it('parses bytes and units', () => {
+		expect(parseMemory('64m')).toBe(64 * 1024 ** 2);
+		expect(parseMemory('1G')).toBe(1024 ** 3);
+		expect(parseMemory('8192k')).toBe(8 * 1024 ** 2);
+		expect(parseMemory(7_000_000)).toBe(7_000_000);
+		expect(() => parseMemory('5m')).toThrow(InvalidTaskError);
+		expect(() => parseMemory('64 parsecs')).toThrow(/Expected `item\.memory` to be/);
+		expect(formatBytes(32 * 1024 ** 2)).toBe('32 MiB');
+	});
+});
+
+describe('resolveDockerItem', () => {
+	it('turns an item into a create body with network none and no privileges', () => {
+		const { create, memoryBytes } = resolveDockerItem({ image: 'busybox', cmd: ['true'], env: ['A=1'], binds: ['/srv:/data:ro'], memory: '64m', entrypoint: [] });
+		expect(create).toMatchObject({ Image: 'busybox', Cmd: ['true'], Env: ['A=1'], Entrypoint: [''], NetworkDisabled: true, HostConfig: { NetworkMode: 'none', Privileged: false, Binds: ['/srv:/data:ro'], Memory: 67108864, MemorySwap: 67108864 } });
+		expect(memoryBytes).toBe(67108864);
+		expect(resolveDockerItem({ image: 'busybox', network: 'host' }).create.NetworkDisabled).toBeUndefined();
+	});
+});
