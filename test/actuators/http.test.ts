@@ -118,15 +118,16 @@ describe('HttpActuator', () => {
 
 	it('fails the task when status requests keep timing out', async () => {
 		const svc = await service();
-		const s = scheduler(new HttpActuator(jobOptions(svc.url, { timeoutMs: 100, retries: 0, maxStatusFailures: 3 })));
+		const s = scheduler(new HttpActuator(jobOptions(svc.url, { timeoutMs: 400, retries: 0, maxStatusFailures: 3 })));
 		const finished = s.finished();
+		const polled = new Promise<void>((resolve) => s.once('task:progress', () => resolve()));
 		await s.add({ item: { durationMs: 60_000 } });
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		await polled;
 		svc.behaviour = 'status-hang';
 		const { value: task } = (await finished.next()) as { value: TaskRecord };
 		expect(task.status).toBe('failed');
 		expect(task.error?.message).toContain('unreachable for 3 status polls');
-		expect(task.error?.message).toContain('timed out after 100 ms');
+		expect(task.error?.message).toContain('timed out after 400 ms');
 	});
 
 	it('fails clearly when the service answers garbage or no id', async () => {
@@ -141,9 +142,10 @@ describe('HttpActuator', () => {
 		expect(noId.status).toBe('failed');
 		expect(noId.error?.message).toMatch(/\/jobs: Expected the answer to have an `id`/);
 		svc.behaviour = 'normal';
-		const started = await s.add({ item: { durationMs: 60_000 } });
 		const finished = s.finished();
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		const polled = new Promise<void>((resolve) => s.once('task:progress', () => resolve()));
+		const started = await s.add({ item: { durationMs: 60_000 } });
+		await polled;
 		svc.behaviour = 'status-garbage';
 		const { value: bad } = (await finished.next()) as { value: TaskRecord };
 		expect(bad.id).toBe(started.id);
