@@ -67,7 +67,7 @@ export class Routes {
 		if (page !== undefined) {
 			allow(method, ['GET', 'HEAD']);
 			const body = await this.#staticFile(page.file);
-			sendText(res, 200, page.type, method === 'HEAD' ? '' : body, { 'content-security-policy': PAGE_POLICY, 'cache-control': 'no-cache' });
+			sendText(res, 200, page.type, body, { 'content-security-policy': PAGE_POLICY, 'cache-control': 'no-cache' });
 			return;
 		}
 		if (parts[0] === 'media' && parts.length === 3 && (parts[1] === 'input' || parts[1] === 'output')) {
