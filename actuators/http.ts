@@ -5,12 +5,12 @@
  * transport errors are retried with back-off, a non-2xx answer or an unexpected body fails clearly, and a
  * service that stays unreachable fails the task after `maxStatusFailures` polls instead of hanging.
  */
-import { ActuatorError, type ActuatorContext, type ActuatorStart, type ActuatorStatus, type TaskActuator, type TaskRecord } from 'lightsched';
-import { HttpTransportError, requestJson, type RequestSettings, type RetryScope } from './http/request.js';
-import { describeValue, resolveHttpOptions, type HttpActuatorOptions, type RefPath, type ResolvedHttpOptions } from './http/options.js';
+import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorStart, type ActuatorStatus, type TaskActuator, type TaskRecord } from 'lightsched';
+import { HttpStatusError, HttpTransportError, requestJson, type JsonRequest, type RequestSettings, type RetryScope } from './http/request.js';
+import { describeValue, resolveHttpOptions, type HttpActuatorOptions, type HttpCall, type RefPath, type ResolvedHttpOptions } from './http/options.js';
 
-export type { HttpActuatorOptions, HttpOutputOptions, HttpStartOptions, HttpStatusOptions, HttpStopOptions, RefPath } from './http/options.js';
-export { HttpTransportError } from './http/request.js';
+export type { HttpActuatorOptions, HttpCall, HttpOutputOptions, HttpStartOptions, HttpStatusOptions, HttpStopOptions, RefPath } from './http/options.js';
+export { HttpStatusError, HttpTransportError } from './http/request.js';
 
 /** The default `startId`: the answer's `id` (a non-empty string, or a number). */
 export function defaultStartId(body: unknown): string {
@@ -58,7 +58,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const body = start.body ? start.body(task.item, task) : task.item;
 		const url = this.#url(path);
 		const retry: RetryScope = start.idempotent === true ? 'transport' : 'connect';
-		const answer = await requestJson({ method, url, body, json: true, retry, signals: [ctx.signal, this.#closing.signal] }, this.#settings);
+		const answer = await this.#request('start', { method, url, body, json: true, retry, signals: [ctx.signal, this.#closing.signal] });
 		let ref: string;
 		try {
 			ref = (this.#options.startId ?? defaultStartId)(answer);
@@ -92,7 +92,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const ref = this.#ref(task, 'output');
 		const method = (output.method ?? 'GET').toUpperCase();
 		const url = this.#url(this.#refPath(output.path, ref, task));
-		const body = await requestJson({ method, url, json: true, retry: 'transport', signals: [this.#closing.signal] }, this.#settings);
+		const body = await this.#request('output', { method, url, json: true, retry: 'transport', signals: [this.#closing.signal] });
 		if (output.map === undefined) return body as TOutput;
 		try {
 			return output.map(body, task);
@@ -107,7 +107,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const { stop } = this.#options;
 		const method = (stop.method ?? 'POST').toUpperCase();
 		const url = this.#url(this.#refPath(stop.path, task.ref, task));
-		await requestJson({ method, url, json: false, retry: 'transport' }, this.#settings);
+		await this.#request('stop', { method, url, json: false, retry: 'transport' });
 	}
 
 	close(): void {
@@ -123,7 +123,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
 			// Within one poll only a refused connection is retried: the next poll retries the rest, and a hanging
 			// service must not hold up the polling of every other task for several timeouts.
-			const body = await requestJson({ method, url, json: true, retry: 'connect', signals: [this.#closing.signal] }, this.#settings);
+			const body = await this.#request('status', { method, url, json: true, retry: 'connect', signals: [this.#closing.signal] });
 			this.#unreachable.delete(task.id);
 			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
 			let status: ActuatorStatus<TOutput>;
@@ -150,6 +150,18 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			}
 			this.#unreachable.delete(task.id);
 			return { state: 'failed', error: error instanceof Error ? error : new ActuatorError(String(error)) };
+		}
+	}
+
+	/** Send a request; a non-2xx answer that `nonRetryableStatus` picks becomes a `NonRetryableError`. */
+	async #request(call: HttpCall, request: JsonRequest): Promise<unknown> {
+		try {
+			return await requestJson(request, this.#settings);
+		} catch (error) {
+			if (error instanceof HttpStatusError && this.#options.nonRetryableStatus?.(error.status, call) === true) {
+				throw new NonRetryableError(error.message, { cause: error });
+			}
+			throw error;
 		}
 	}
 

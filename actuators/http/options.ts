@@ -102,7 +102,18 @@ export interface HttpActuatorOptions<TItem = unknown, TOutput = unknown> {
 	 * @default 5
 	 */
 	readonly maxStatusFailures?: number;
+	/**
+	 * Which non-2xx answers fail the task at once, without further attempts: such a failure is a
+	 * `NonRetryableError` (its `cause` the `HttpStatusError`) instead of an `HttpStatusError`. For example
+	 * `(status, call) => call === 'start' && status >= 400 && status < 500 && status !== 408 && status !== 429`
+	 * for a service whose refusals do not change on a retry.
+	 * @default () => false (every failure follows the scheduler's retry policy)
+	 */
+	readonly nonRetryableStatus?: (status: number, call: HttpCall) => boolean;
 }
+
+/** The calls the actuator makes. */
+export type HttpCall = 'start' | 'status' | 'output' | 'stop';
 
 function checkInteger(name: string, value: unknown, min: number): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
@@ -151,6 +162,9 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 		if (options[part] === null || typeof options[part] !== 'object') throw new TypeError(`Expected \`${part}\` to be an object with a \`path\``);
 		checkPath(`${part}.path`, options[part].path);
 		checkMethod(`${part}.method`, options[part].method);
+	}
+	if (options.nonRetryableStatus !== undefined && typeof options.nonRetryableStatus !== 'function') {
+		throw new TypeError(`Expected \`nonRetryableStatus\` to be a function, got ${describeValue(options.nonRetryableStatus)}`);
 	}
 	if (options.output !== undefined) {
 		checkPath('output.path', options.output.path);

@@ -43,6 +43,25 @@ export class HttpTransportError extends ActuatorError {
 	}
 }
 
+/** The service answered with a non-2xx status. */
+export class HttpStatusError extends ActuatorError {
+	override name = 'HttpStatusError';
+	readonly method: string;
+	readonly url: string;
+	/** The HTTP status of the answer. */
+	readonly status: number;
+	/** What the service said: the `error` of a JSON error body, or the body's text (shortened). */
+	readonly detail: string;
+
+	constructor(method: string, url: string, status: number, detail: string) {
+		super(`${method} ${url} answered HTTP ${status}${detail.length === 0 ? ' with an empty body' : `: ${JSON.stringify(detail)}`}`);
+		this.method = method;
+		this.url = url;
+		this.status = status;
+		this.detail = detail;
+	}
+}
+
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** The `code` of a fetch failure's cause chain (`ECONNREFUSED`, `UND_ERR_SOCKET`…), if any. */
@@ -77,19 +96,18 @@ function shorten(text: string): string {
 }
 
 /** What the service answered in the `error` field of a JSON error body, or the body itself, shortened. */
-function describeErrorBody(text: string): string {
-	if (text.length === 0) return 'an empty body';
+function errorDetail(text: string): string {
 	try {
 		const parsed = JSON.parse(text) as unknown;
 		const message = (parsed as { error?: unknown } | null)?.error;
-		if (typeof message === 'string') return JSON.stringify(shorten(message));
+		if (typeof message === 'string') return shorten(message);
 		if (message !== null && typeof message === 'object' && typeof (message as { message?: unknown }).message === 'string') {
-			return JSON.stringify(shorten((message as { message: string }).message));
+			return shorten((message as { message: string }).message);
 		}
 	} catch {
 		// Not JSON: show the text.
 	}
-	return JSON.stringify(shorten(text));
+	return shorten(text);
 }
 
 /**
@@ -145,13 +163,13 @@ async function send(request: JsonRequest, settings: RequestSettings, signal: Abo
 	}
 	const where = `${request.method} ${request.url}`;
 	if (status < 200 || status > 299) {
-		throw new ActuatorError(`${where} answered HTTP ${status}: ${describeErrorBody(text)}`);
+		throw new HttpStatusError(request.method, request.url, status, errorDetail(text));
 	}
 	if (!request.json) return undefined;
 	try {
 		return JSON.parse(text) as unknown;
 	} catch (error) {
-		throw new ActuatorError(`${where} answered HTTP ${status} with a body that is not JSON: ${describeErrorBody(text)}`, { cause: error });
+		throw new ActuatorError(`${where} answered HTTP ${status} with a body that is not JSON: ${text.length === 0 ? 'an empty body' : JSON.stringify(shorten(text))}`, { cause: error });
 	}
 }
 

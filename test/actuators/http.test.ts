@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActuatorError, Scheduler, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { HttpActuator, type HttpActuatorOptions } from 'lightsched/actuators/http';
+import { HttpActuator, HttpStatusError, type HttpActuatorOptions } from 'lightsched/actuators/http';
 import { freePort, startJobService, type JobService, type JobSpec } from './job-service.js';
 
 const services: JobService[] = [];
@@ -34,8 +34,8 @@ function jobOptions(url: string, extra: Partial<HttpActuatorOptions<JobSpec, unk
 	};
 }
 
-function scheduler(actuator: HttpActuator<JobSpec, unknown>, extra: { timeoutMs?: number } = {}): Scheduler<JobSpec, unknown> {
-	const made = new Scheduler<JobSpec, unknown>({ container: new QueueContainer(), actuator, pollIntervalMs: 20, ...extra });
+function scheduler(actuator: HttpActuator<JobSpec, unknown>, extra: { timeoutMs?: number; maxAttempts?: number } = {}): Scheduler<JobSpec, unknown> {
+	const made = new Scheduler<JobSpec, unknown>({ container: new QueueContainer(), actuator, pollIntervalMs: 20, backoff: { type: 'fixed', delayMs: 10 }, ...extra });
 	made.on('error', () => undefined);
 	schedulers.push(made);
 	return made;
@@ -55,7 +55,7 @@ describe('HttpActuator', () => {
 		const s = scheduler(new HttpActuator(jobOptions(svc.url)));
 		const progress: unknown[] = [];
 		s.on('task:progress', ({ progress: p }) => progress.push(p));
-		const task = await run(s, { durationMs: 300, output: { file: 'out.mp4' } });
+		const task = await run(s, { durationMs: 1500, output: { file: 'out.mp4' } });
 		expect(task.status).toBe('succeeded');
 		expect(task.output).toEqual({ file: 'out.mp4' });
 		expect(task.ref).toBe('job-1');
@@ -161,6 +161,29 @@ describe('HttpActuator', () => {
 		expect(task.status).toBe('failed');
 		expect(task.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 500: "disk full"/);
 		expect(svc.requests).toEqual(['POST /jobs']);
+	});
+
+	it('exposes the status of a non-2xx answer, retries it per the scheduler policy, or not with nonRetryableStatus', async () => {
+		const svc = await service();
+		svc.behaviour = 'error500';
+		const actuator = new HttpActuator(jobOptions(svc.url));
+		const ctx = { signal: new AbortController().signal, owner: 't', progress: () => undefined, done: () => undefined };
+		const error: unknown = await actuator.start({ id: 'x', item: {} } as TaskRecord<JobSpec, unknown>, ctx).catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(HttpStatusError);
+		expect(error).toBeInstanceOf(ActuatorError);
+		expect(error).toMatchObject({ status: 500, method: 'POST', url: `${svc.url}/jobs`, detail: 'disk full', code: 'ERR_ACTUATOR' });
+
+		const retried = scheduler(new HttpActuator(jobOptions(svc.url)), { maxAttempts: 3 });
+		expect((await run(retried, {})).attempts).toBe(3);
+		const final = scheduler(
+			new HttpActuator(jobOptions(svc.url, { nonRetryableStatus: (status, call) => call === 'start' && status >= 500 })),
+			{ maxAttempts: 3 },
+		);
+		const task = await run(final, {});
+		expect(task.attempts).toBe(1);
+		expect(task.error?.code).toBe('ERR_NON_RETRYABLE');
+		expect(task.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 500: "disk full"/);
+		expect(svc.requests.filter((r) => r === 'POST /jobs')).toHaveLength(5);
 	});
 
 	it('fails the task after maxStatusFailures polls when the service dies mid-task', async () => {
