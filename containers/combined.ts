@@ -113,12 +113,15 @@ export class CombinedContainer implements TaskContainer {
 		if (claimed.length === 0) return claimed;
 		const results = await Promise.allSettled(claimed.map((task) => this.#storeClaim(task)));
 		const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-		if (failure === undefined) return claimed;
+		if (failure === undefined) return claimed.filter((_, i) => results[i]?.status === 'fulfilled' && results[i].value);
 		// All or nothing: hand every task of this claim back, so none is left running without a worker.
 		await Promise.allSettled(
 			claimed.map(async (task, i) => {
+				const result = results[i];
+				if (result?.status === 'fulfilled' && !result.value) return;
 				const back: TaskPatch = { attempts: task.attempts - 1, owner: null, leaseUntil: null, startedAt: null };
-				if (results[i]?.status === 'fulfilled') await this.#persistent.transition(task.id, 'running', 'waiting', back, owner);
+				// If this write fails too, the store keeps a stale `running` claim; the next claim of the task takes it over.
+				if (result?.status === 'fulfilled') await this.#persistent.transition(task.id, 'running', 'waiting', back, owner).catch(() => null);
 				await this.#memory.transition(task.id, 'running', 'waiting', back, owner);
 			}),
 		);
@@ -235,8 +238,13 @@ export class CombinedContainer implements TaskContainer {
 		await this.restore();
 	}
 
-	/** Store a claim made in memory: the same running state, by compare-and-set from `waiting`. */
-	async #storeClaim(task: TaskRecord): Promise<void> {
+	/**
+	 * Store a claim made in memory: the same running state, by compare-and-set from `waiting`. Returns `false` when
+	 * the store says the task cannot run (it finished or is gone: memory is brought in line and the task dropped
+	 * from the claim). A task the store still has `running` from an earlier claim whose hand-back could not be
+	 * stored is claimed over: one process owns the combination, so that claim is ours and stale.
+	 */
+	async #storeClaim(task: TaskRecord): Promise<boolean> {
 		const patch: TaskPatch = {
 			attempts: task.attempts,
 			owner: task.owner,
@@ -244,11 +252,24 @@ export class CombinedContainer implements TaskContainer {
 			startedAt: task.startedAt,
 			stopRequested: false,
 		};
-		const stored = await this.#persistent.transition(task.id, 'waiting', 'running', patch);
-		if (stored !== null) return;
-		throw new InvalidStateError(
-			`Task \`${task.id}\` is waiting in memory but ${(await this.#persistent.get(task.id))?.status ?? 'missing'} in the persistent container`,
-		);
+		if ((await this.#persistent.transition(task.id, 'waiting', 'running', patch)) !== null) return true;
+		const stored = await this.#persistent.get(task.id);
+		if (stored !== null && (stored.status === 'running' || stored.status === 'exporting')) {
+			if ((await this.#persistent.transition(task.id, stored.status, 'running', patch)) !== null) return true;
+		}
+		const owner = task.owner ?? undefined;
+		if (stored === null) {
+			await this.#memory.transition(task.id, 'running', 'stopped', { owner: null, leaseUntil: null, finishedAt: Date.now() }, owner);
+			await this.#memory.remove(task.id);
+			return false;
+		}
+		if (stored.status === 'succeeded' || stored.status === 'failed' || stored.status === 'stopped') {
+			const { attempts, startedAt, finishedAt, error, output, progress, ref } = stored;
+			const aligned: TaskPatch = { attempts, startedAt, finishedAt, error, output, progress, ref, owner: null, leaseUntil: null };
+			await this.#memory.transition(task.id, 'running', stored.status, aligned, owner);
+			return false;
+		}
+		throw new InvalidStateError(`Task \`${task.id}\` is waiting in memory but ${stored.status} in the persistent container`);
 	}
 
 	async #restore(): Promise<RestoreResult> {

@@ -27,8 +27,8 @@ describeContainerContract(
 );
 
 /** A persistent container whose chosen methods throw while `failing` names them (or only the nth call). */
-function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method: string, nth?: number) => void; heal: () => void } {
-	const failing = new Map<string, { nth: number | undefined; calls: number }>();
+function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method: string, nth?: number | number[]) => void; heal: () => void } {
+	const failing = new Map<string, { nth: number[] | undefined; calls: number }>();
 	const container = new Proxy(inner, {
 		get(target, prop, receiver) {
 			const value = Reflect.get(target, prop, receiver) as unknown;
@@ -37,7 +37,7 @@ function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method:
 				const rule = failing.get(prop);
 				if (rule !== undefined) {
 					rule.calls++;
-					if (rule.nth === undefined || rule.nth === rule.calls) {
+					if (rule.nth === undefined || rule.nth.includes(rule.calls)) {
 						return Promise.reject(Object.assign(new Error(`disk full (${prop})`), { code: 'E_DISK' }));
 					}
 				}
@@ -47,7 +47,7 @@ function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method:
 	});
 	return {
 		container,
-		fail: (method, nth) => failing.set(method, { nth, calls: 0 }),
+		fail: (method, nth) => failing.set(method, { nth: typeof nth === 'number' ? [nth] : nth, calls: 0 }),
 		heal: () => failing.clear(),
 	};
 }
@@ -104,7 +104,7 @@ describe('CombinedContainer', () => {
 		expect(claimed.map((t) => t.id)).toEqual(['t0', 't1', 't2', 't3', 't4']);
 		expect(await again.counts()).toMatchObject({ waiting: total - 5, running: 5 });
 		await again.close();
-	});
+	}, 150_000);
 
 	it('keeps priority and arrival order across a restart', async () => {
 		const file = newFile();
@@ -196,6 +196,31 @@ describe('CombinedContainer', () => {
 		expect(await combined.transition('a', 'running', 'succeeded', { finishedAt: 1 }, 'o')).toMatchObject({ status: 'succeeded' });
 		expect(await memory.get('a')).toMatchObject({ status: 'succeeded' });
 		expect(await persistent.get('a')).toMatchObject({ status: 'succeeded' });
+		await combined.close();
+	});
+
+	it('never gets stuck when a hand-back could not be stored: the store is brought in line by the next claim', async () => {
+		const store = openSqlite(newFile());
+		const { container: persistent, fail, heal } = flaky(store);
+		const memory = new QueueContainer();
+		const combined = new CombinedContainer(memory, persistent);
+		await combined.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4 }]));
+		// The claim of `a` is stored, storing `b` fails, and so does handing `a` back: the store keeps `a` running.
+		fail('transition', [2, 3]);
+		await expect(combined.claim(2, 'o', 10_000, Date.now())).rejects.toThrow(/disk full/);
+		expect(await memory.get('a')).toMatchObject({ status: 'waiting', attempts: 0 });
+		expect(await store.get('a')).toMatchObject({ status: 'running', owner: 'o' });
+		heal();
+		// Meanwhile the store says `c` was stopped and `d` is gone (memory never heard of either).
+		await store.transition('c', 'waiting', 'stopped', { finishedAt: 5 });
+		await store.transition('d', 'waiting', 'stopped', { finishedAt: 5 });
+		await store.remove('d');
+		const claimed = await combined.claim(10, 'o2', 10_000, Date.now());
+		expect(claimed.map((t) => t.id).sort()).toEqual(['a', 'b']);
+		for (const id of ['a', 'b']) expect(await store.get(id)).toMatchObject({ status: 'running', owner: 'o2', attempts: 1 });
+		expect(await memory.get('c')).toMatchObject({ status: 'stopped', owner: null, finishedAt: 5 });
+		expect(await memory.get('d')).toBeNull();
+		expect(await combined.claim(10, 'o2', 10_000, Date.now())).toEqual([]);
 		await combined.close();
 	});
 
