@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Scheduler, TaskRecord } from 'lightsched';
+import type { RestoreResult } from 'lightsched/containers/combined';
 import { createCutScheduler } from './cut-scheduler.js';
 import { progressFraction, toTaskView, type CutItem, type CutOutput } from './cut-task.js';
 import { EventStream } from './event-stream.js';
@@ -46,6 +47,8 @@ export interface VideoCutApp {
 	readonly host: string;
 	readonly server: Server;
 	readonly scheduler: Scheduler<CutItem, CutOutput>;
+	/** What the start found in the database: waiting tasks restored, and cuts a dead process left running (recovered). */
+	readonly restored: RestoreResult;
 	/** Stop the server and the scheduler (running cuts are stopped and wait for the next start). */
 	close(): Promise<void>;
 }
@@ -97,7 +100,7 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 	if (media === null || !media.isDirectory()) throw new TypeError(`Expected \`mediaDir\` to be an existing folder, got ${JSON.stringify(options.mediaDir)}`);
 	await mkdir(options.dataDir, { recursive: true });
 
-	const { scheduler, persistencer } = await createCutScheduler({ dataDir: options.dataDir, serviceUrl: options.serviceUrl });
+	const { scheduler, persistencer, restored } = await createCutScheduler({ dataDir: options.dataDir, serviceUrl: options.serviceUrl });
 	const events = new EventStream();
 	const lastProgress = new Map<string, number | null>();
 	const publish = (type: string) => ({ task }: { task: TaskRecord<CutItem, CutOutput> }) => {
@@ -147,6 +150,7 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 		host,
 		server,
 		scheduler,
+		restored,
 		close() {
 			closing ??= (async () => {
 				events.close();
