@@ -27,7 +27,8 @@ import {
 } from 'lightsched';
 import { openKnex, sqlitePragmas, type KnexSource, type SqliteSettings } from './sql/connection.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
-import { byClaimOrder, INSERT_COLUMNS, patchAssignments, recordToValues, rowToRecord } from './sql/rows.js';
+import { byClaimOrder, INSERT_COLUMNS, recordToValues, rowToRecord } from './sql/rows.js';
+import { TransitionBatcher } from './sql/transitions.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerOptions } from './sql/persistencer.js';
@@ -110,6 +111,7 @@ export class SqlContainer implements TaskContainer {
 	readonly #sqlite: SqliteSettings;
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	readonly #channel: PgWakeChannel | null = null;
+	readonly #transitions: TransitionBatcher;
 	#ready: Promise<void> | null = null;
 	#closed = false;
 
@@ -132,6 +134,14 @@ export class SqlContainer implements TaskContainer {
 		this.knex = connection.knex;
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
+		const wake = this.dialect === 'pg' && notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
+		this.#transitions = new TransitionBatcher({
+			dialect: this.dialect,
+			table: this.#tables.tasks,
+			bool: this.#bool,
+			run: (sql, bindings) => rowsOf(this.knex, sql, bindings),
+			wake,
+		});
 		if (this.dialect === 'pg' && notify) {
 			this.#channel = new PgWakeChannel(this.knex, this.#tables.channel, (signal) => this.#signal(signal));
 			this.watch = (listener) => {
@@ -219,17 +229,10 @@ export class SqlContainer implements TaskContainer {
 
 	async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
-		const t = this.#tables.tasks;
-		const { sql: assignments, bindings } = patchAssignments(patch, this.#bool);
-		let sql = `UPDATE ${t} SET ${['status = ?', 'updated_at = ?', ...assignments].join(', ')} WHERE id = ? AND status = ?${owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
-		const all: unknown[] = [to, Date.now(), ...bindings, id, from];
-		if (owner !== undefined) all.push(owner);
-		if (to === 'waiting' && this.#channel !== null) {
-			sql = `WITH moved AS (${sql}) SELECT moved.*, pg_notify(?, ?) AS notified FROM moved`;
-			all.push(this.#tables.channel, WAKE_PAYLOAD);
-		}
-		const rows = await this.#run('transition', async () => await rowsOf(this.knex, sql, all));
-		return rows[0] === undefined ? null : rowToRecord(rows[0]);
+		const row = await this.#run('transition', () =>
+			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
+		);
+		return row === null ? null : rowToRecord(row);
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {

@@ -27,20 +27,31 @@ export const INSERT_COLUMNS = [
 	'stop_requested',
 ] as const;
 
-/** Patch fields and the column each one writes; `json` columns hold JSON text. */
-const PATCH_COLUMNS: Readonly<Record<keyof TaskPatch, { readonly column: string; readonly kind: 'plain' | 'json' | 'bool' }>> = {
-	attempts: { column: 'attempts', kind: 'plain' },
-	startedAt: { column: 'started_at', kind: 'plain' },
-	finishedAt: { column: 'finished_at', kind: 'plain' },
-	runAt: { column: 'run_at', kind: 'plain' },
-	error: { column: 'error', kind: 'json' },
-	output: { column: 'output', kind: 'json' },
-	progress: { column: 'progress', kind: 'json' },
-	ref: { column: 'ref', kind: 'json' },
-	owner: { column: 'owner', kind: 'plain' },
-	leaseUntil: { column: 'lease_until', kind: 'plain' },
-	stopRequested: { column: 'stop_requested', kind: 'bool' },
+/** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
+export const PATCH_COLUMNS: Readonly<
+	Record<keyof TaskPatch, { readonly column: string; readonly kind: 'plain' | 'json' | 'bool'; readonly pgType: string }>
+> = {
+	attempts: { column: 'attempts', kind: 'plain', pgType: 'integer' },
+	startedAt: { column: 'started_at', kind: 'plain', pgType: 'bigint' },
+	finishedAt: { column: 'finished_at', kind: 'plain', pgType: 'bigint' },
+	runAt: { column: 'run_at', kind: 'plain', pgType: 'bigint' },
+	error: { column: 'error', kind: 'json', pgType: 'text' },
+	output: { column: 'output', kind: 'json', pgType: 'text' },
+	progress: { column: 'progress', kind: 'json', pgType: 'text' },
+	ref: { column: 'ref', kind: 'json', pgType: 'text' },
+	owner: { column: 'owner', kind: 'plain', pgType: 'text' },
+	leaseUntil: { column: 'lease_until', kind: 'plain', pgType: 'bigint' },
+	stopRequested: { column: 'stop_requested', kind: 'bool', pgType: 'boolean' },
 };
+
+/** The patch keys, in a fixed order. */
+export const PATCH_KEYS = Object.keys(PATCH_COLUMNS) as (keyof TaskPatch)[];
+
+/** The stored form of one patch value. */
+export function patchValue(key: keyof TaskPatch, value: unknown, bool: (v: boolean) => unknown): unknown {
+	const { kind } = PATCH_COLUMNS[key];
+	return kind === 'json' ? toJsonText(value) : kind === 'bool' ? bool(value === true) : value;
+}
 
 /**
  * JSON text for a stored value, or `null` for SQL NULL. Never throws, so a late report can always be stored:
@@ -123,7 +134,7 @@ export function patchAssignments(patch: TaskPatch, bool: (v: boolean) => unknown
 		const spec = PATCH_COLUMNS[key];
 		if (spec === undefined) continue;
 		sql.push(`${spec.column} = ?`);
-		bindings.push(spec.kind === 'json' ? toJsonText(value) : spec.kind === 'bool' ? bool(value === true) : value);
+		bindings.push(patchValue(key, value, bool));
 	}
 	return { sql, bindings };
 }

@@ -50,6 +50,40 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect((await c.list()).total).toBe(2);
 		});
 
+		it('keeps every compare-and-set of concurrent transitions (coalesced into one statement) separate', async () => {
+			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			await c.add(records(Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, item: i }))));
+			const now = Date.now();
+			await c.claim(20, 'me', 10_000, now);
+			await c.claim(20, 'other', 10_000, now);
+			const statements: string[] = [];
+			c.knex.on('query', (query: { sql: string }) => statements.push(query.sql));
+			const results = await Promise.all([
+				...Array.from({ length: 20 }, (_, i) =>
+					c.transition(`t${i}`, 'running', 'succeeded', { output: { i }, finishedAt: now + i, owner: null, leaseUntil: null }, 'me'),
+				),
+				// Owned by someone else: rejected.
+				...Array.from({ length: 10 }, (_, i) => c.transition(`t${20 + i}`, 'running', 'failed', { error: { message: 'x', code: 'E' } }, 'me')),
+				// Wrong status: rejected.
+				c.transition('t30', 'waiting', 'stopped', {}),
+				// Two for one task, in order: the second sees the first.
+				c.transition('t31', 'running', 'running', { progress: 50, ref: { job: 7 } }, 'other'),
+				c.transition('t31', 'running', 'waiting', { runAt: now, owner: null, leaseUntil: null, stopRequested: false }, 'other'),
+				c.transition('missing', 'running', 'succeeded', {}),
+			]);
+			expect(results.slice(0, 20).map((t) => [t?.id, t?.status, t?.output, t?.finishedAt, t?.owner, t?.leaseUntil, t?.error])).toEqual(
+				Array.from({ length: 20 }, (_, i) => [`t${i}`, 'succeeded', { i }, now + i, null, null, null]),
+			);
+			expect(results.slice(20, 31)).toEqual(Array.from({ length: 11 }, () => null));
+			expect(results[31]).toMatchObject({ id: 't31', status: 'running', progress: 50, ref: { job: 7 }, owner: 'other' });
+			expect(results[32]).toMatchObject({ id: 't31', status: 'waiting', progress: 50, owner: null, attempts: 1 });
+			expect(results[33]).toBeNull();
+			expect(await c.counts()).toMatchObject({ succeeded: 20, running: 19, waiting: 1 });
+			expect(await c.get('t25')).toMatchObject({ status: 'running', owner: 'other', error: null });
+			// 34 transitions took far fewer statements than that.
+			expect(statements.filter((sql) => sql.startsWith('UPDATE') || sql.startsWith('WITH')).length).toBeLessThan(10);
+		});
+
 		it('adds large batches in order and claims them in priority, then arrival, order', async () => {
 			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
 			await c.add(records(Array.from({ length: 1_500 }, (_, i) => ({ id: `t${i}`, item: i, priority: i % 3 }))));

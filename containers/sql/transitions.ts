@@ -1,0 +1,158 @@
+/**
+ * Compare-and-set transitions, coalesced. A transition asked for while another statement is on its way joins
+ * the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING` statement in which every row
+ * keeps its own compare-and-set (`id`, `status`, and `owner` when given). Nothing waits for a timer: a lone
+ * transition runs at once; batches form only while the database is busy, which is when they pay off.
+ */
+import type { TaskPatch, TaskStatus } from 'lightsched';
+import { PATCH_COLUMNS, PATCH_KEYS, patchValue } from './rows.js';
+import type { SqlDialect } from './schema.js';
+
+export interface TransitionRequest {
+	readonly id: string;
+	readonly from: TaskStatus;
+	readonly to: TaskStatus;
+	readonly patch: TaskPatch;
+	readonly owner: string | undefined;
+	readonly updatedAt: number;
+}
+
+type Row = Record<string, unknown>;
+
+interface Pending extends TransitionRequest {
+	resolve(row: Row | null): void;
+	reject(error: unknown): void;
+}
+
+/** Runs one SQL statement and returns its rows. */
+export type RunSql = (sql: string, bindings: readonly unknown[]) => Promise<Row[]>;
+
+/** The most transitions in one statement (each carries 2 × 11 patch values + 6). */
+const MAX_BATCH = 200;
+
+export class TransitionBatcher {
+	readonly #dialect: SqlDialect;
+	readonly #table: string;
+	readonly #bool: (v: boolean) => unknown;
+	readonly #run: RunSql;
+	/** SQL to run after a batch that put tasks back to waiting (the PostgreSQL wake-up), or null. */
+	readonly #wake: { sql: string; bindings: readonly unknown[] } | null;
+	#queue: Pending[] = [];
+	#draining = false;
+
+	constructor(options: {
+		dialect: SqlDialect;
+		table: string;
+		bool: (v: boolean) => unknown;
+		run: RunSql;
+		wake: { sql: string; bindings: readonly unknown[] } | null;
+	}) {
+		this.#dialect = options.dialect;
+		this.#table = options.table;
+		this.#bool = options.bool;
+		this.#run = options.run;
+		this.#wake = options.wake;
+	}
+
+	/** Queue one transition; resolves with the updated row, or null when the compare-and-set failed. */
+	submit(request: TransitionRequest): Promise<Row | null> {
+		return new Promise((resolve, reject) => {
+			this.#queue.push({ ...request, resolve, reject });
+			if (!this.#draining) void this.#drain();
+		});
+	}
+
+	async #drain(): Promise<void> {
+		this.#draining = true;
+		try {
+			while (this.#queue.length > 0) {
+				// One transition per task per batch, in call order: a second one for the same task waits its turn.
+				const batch: Pending[] = [];
+				const rest: Pending[] = [];
+				const ids = new Set<string>();
+				for (const pending of this.#queue) {
+					if (batch.length < MAX_BATCH && !ids.has(pending.id)) {
+						ids.add(pending.id);
+						batch.push(pending);
+					} else rest.push(pending);
+				}
+				this.#queue = rest;
+				await this.#runBatch(batch);
+			}
+		} finally {
+			this.#draining = false;
+		}
+	}
+
+	async #runBatch(batch: Pending[]): Promise<void> {
+		try {
+			const rows = batch.length === 1 ? await this.#single(batch[0] as Pending) : await this.#many(batch);
+			const byId = new Map(rows.map((row) => [String(row['id']), row]));
+			if (this.#wake !== null && rows.some((row) => row['status'] === 'waiting') && batch.some((p) => p.to === 'waiting')) {
+				await this.#run(this.#wake.sql, this.#wake.bindings).catch(() => undefined);
+			}
+			for (const pending of batch) pending.resolve(byId.get(pending.id) ?? null);
+		} catch (error) {
+			if (batch.length === 1) {
+				(batch[0] as Pending).reject(error);
+				return;
+			}
+			// Keep one bad transition from failing the others: run them one by one.
+			for (const pending of batch) await this.#runBatch([pending]);
+		}
+	}
+
+	#single(p: Pending): Promise<Row[]> {
+		const sets = ['status = ?', 'updated_at = ?'];
+		const bindings: unknown[] = [p.to, p.updatedAt];
+		for (const key of PATCH_KEYS) {
+			const value = p.patch[key];
+			if (value === undefined) continue;
+			sets.push(`${PATCH_COLUMNS[key].column} = ?`);
+			bindings.push(patchValue(key, value, this.#bool));
+		}
+		bindings.push(p.id, p.from);
+		if (p.owner !== undefined) bindings.push(p.owner);
+		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE id = ? AND status = ?${p.owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
+		return this.#run(sql, bindings);
+	}
+
+	#many(batch: Pending[]): Promise<Row[]> {
+		// Only the patch keys some transition in the batch sets; each gets a "set" flag and a value per row.
+		const keys = PATCH_KEYS.filter((key) => batch.some((p) => p.patch[key] !== undefined));
+		const pg = this.#dialect === 'pg';
+		const cast = (type: string): string => (pg ? `?::${type}` : '?');
+		const flagType = 'boolean';
+		// `c_` columns are the comparison and the new status, `f_` says whether the patch sets a field, `p_` its value.
+		const columns = ['c_id', 'c_from', 'c_to', 'c_owner', 'c_updated', ...keys.flatMap((key) => [`f_${key}`, `p_${key}`])];
+		const rowSql = `(${[
+			cast('text'),
+			cast('text'),
+			cast('text'),
+			cast('text'),
+			cast('bigint'),
+			...keys.flatMap((key) => [cast(flagType), cast(PATCH_COLUMNS[key].pgType)]),
+		].join(', ')})`;
+		const bindings: unknown[] = [];
+		for (const p of batch) {
+			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
+			for (const key of keys) {
+				const value = p.patch[key];
+				bindings.push(this.#bool(value !== undefined), value === undefined ? null : patchValue(key, value, this.#bool));
+			}
+		}
+		const sets = [
+			'status = v.c_to',
+			'updated_at = v.c_updated',
+			...keys.map((key) => {
+				const column = PATCH_COLUMNS[key].column;
+				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
+			}),
+		];
+		const sql = `WITH v (${columns.join(', ')}) AS (VALUES ${batch.map(() => rowSql).join(', ')})
+			UPDATE ${this.#table} AS t SET ${sets.join(', ')}
+			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
+			RETURNING ${pg ? 't.*' : '*'}`;
+		return this.#run(sql, bindings);
+	}
+}
