@@ -3,7 +3,7 @@
  * waiting tasks come out (`WaitingOrder`). Records handed out are copies: callers cannot change stored state.
  */
 import { BinaryHeap } from './binary-heap.js';
-import type { ContainerSignal, RenewResult, TaskContainer } from './contracts.js';
+import type { ContainerSignal, RenewResult, SyncContainerOperations, TaskContainer } from './contracts.js';
 import { DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
 import {
 	emptyCounts,
@@ -44,18 +44,43 @@ export abstract class MemoryContainer implements TaskContainer {
 	#seq = 0;
 	#closed = false;
 
+	/** The same operations without promises; the scheduler's hot path uses them. */
+	readonly sync: SyncContainerOperations = {
+		add: (tasks) => this.#add(tasks),
+		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now),
+		transition: (id, from, to, patch, owner) => this.#transition(id, from, to, patch, owner),
+	};
+
 	protected constructor(waiting: WaitingOrder) {
 		this.#waiting = waiting;
 	}
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
+		this.#add(tasks);
+	}
+
+	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
+		return this.#claim(max, owner, leaseMs, now);
+	}
+
+	async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
+		return this.#transition(id, from, to, patch, owner);
+	}
+
+	#add(tasks: readonly TaskRecord[]): void {
 		if (this.#closed) throw new SchedulerClosedError('container');
-		const seen = new Set<string>();
+		const seen = tasks.length > 1 ? new Set<string>() : null;
 		for (const task of tasks) {
 			const existing = this.#slots.get(task.id);
-			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+			if (seen?.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			if (existing && !isFinalStatus(existing.rec.status)) throw new DuplicateTaskError(task.id);
-			seen.add(task.id);
+			seen?.add(task.id);
 		}
 		const now = Date.now();
 		for (const task of tasks) {
@@ -72,7 +97,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (tasks.length > 0) this.#signal({ type: 'wake' });
 	}
 
-	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
+	#claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[] {
 		if (this.#closed) return [];
 		this.#promoteDue(now);
 		const claimed: TaskRecord[] = [];
@@ -94,13 +119,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		return claimed;
 	}
 
-	async transition(
-		id: string,
-		from: TaskStatus,
-		to: TaskStatus,
-		patch: TaskPatch,
-		owner?: string,
-	): Promise<TaskRecord | null> {
+	#transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): TaskRecord | null {
 		const slot = this.#slots.get(id);
 		if (slot === undefined || slot.rec.status !== from) return null;
 		if (owner !== undefined && slot.rec.owner !== owner) return null;

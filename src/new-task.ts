@@ -22,7 +22,7 @@ export function createTaskRecord<TItem>(
 	if (typeof input !== 'object' || input === null || Array.isArray(input)) {
 		throw new InvalidTaskError(field, 'an object like { id?, item, priority?, maxAttempts?, timeoutMs?, runAt? }', input);
 	}
-	for (const key of Object.keys(input)) {
+	for (const key in input) {
 		if (!KNOWN_KEYS.has(key)) {
 			throw new InvalidTaskError(
 				`${field}.${key}`,

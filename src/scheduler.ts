@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
-import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal } from './contracts.js';
+import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal, SyncContainerOperations } from './contracts.js';
 import {
 	ActuatorError,
 	CallbackError,
@@ -40,6 +40,8 @@ export interface CloseOptions {
 }
 
 type Emitted = keyof SchedulerEvents;
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<SchedulerEvents<TItem, TOutput>> {
 	/** This scheduler's owner name in the container. */
@@ -75,8 +77,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		};
 		this.#paused = !this.#o.autoStart;
 		const { container } = this.#o;
+		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		this.#channelUp = typeof container.watch === 'function';
-		if (container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
+		if (container.shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
 		if (container.shared) {
 			const { leaseMs } = this.#o;
 			this.#reclaimTimer = setInterval(() => this.#reclaim(), Math.max(50, Math.floor(leaseMs / 2)));
@@ -123,7 +126,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		const { actuator } = this.#o;
 		if (actuator.init) for (const record of records) await actuator.init(record);
-		await this.#o.container.add(records as TaskRecord[]);
+		const { container } = this.#o;
+		if (container.sync) container.sync.add(records as TaskRecord[]);
+		else await container.add(records as TaskRecord[]);
 		if (this.listenerCount('task:added') > 0) for (const task of records) this.#emit('task:added', { task });
 		this.#fill();
 		return many ? records : (records[0] as TaskRecord<TItem, TOutput>);
@@ -261,6 +266,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			this.#refill = true;
 			return;
 		}
+		if (this.#o.container.sync) {
+			this.#fillSync(this.#o.container.sync);
+			return;
+		}
 		const free = this.#o.concurrency - this.#attempts.size;
 		if (free <= 0) return;
 		this.#claiming = true;
@@ -287,6 +296,36 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				this.#schedulePoll();
 			},
 		);
+	}
+
+	/**
+	 * The same loop on an in-process container's synchronous face. Work that finishes synchronously while we
+	 * start tasks asks for another round (`#refill`) instead of recursing, so a queue of sync functions never
+	 * grows the stack.
+	 */
+	#fillSync(sync: SyncContainerOperations): void {
+		this.#claiming = true;
+		try {
+			for (;;) {
+				this.#refill = false;
+				if (this.#closed || this.#paused) return;
+				const free = this.#o.concurrency - this.#attempts.size;
+				if (free <= 0) return;
+				const now = Date.now();
+				const claimed = sync.claim(free, this.id, this.#o.leaseMs, now);
+				for (const task of claimed) this.#start(task as TaskRecord<TItem, TOutput>);
+				if (claimed.length < free && !this.#refill) {
+					this.#planWake(now);
+					if (claimed.length === 0 && this.#attempts.size === 0) this.#checkIdle();
+					return;
+				}
+			}
+		} catch (error) {
+			this.#emitError(error, 'claim failed');
+			this.#schedulePoll();
+		} finally {
+			this.#claiming = false;
+		}
 	}
 
 	/** Sleep until the next retry is due, or poll when nothing can wake us. */
@@ -346,7 +385,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				this.#settle(attempt, { kind: 'failed', error, stopWork: true });
 			}, timeoutMs);
 		}
-		this.#emit('task:started', { task });
+		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task });
 		let started: unknown;
 		try {
 			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);
@@ -459,16 +498,42 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					: new TaskStoppedError(attempt.task.id, outcome.kind === 'handback' ? 'handed back (scheduler closing)' : outcome.kind === 'lost' ? 'taken over (lease lost)' : 'stopped');
 			attempt.abort(reason);
 		}
+		if (outcome.kind === 'succeeded' && this.#finishSync(attempt, outcome)) return;
 		attempt.finishing = this.#finish(attempt, outcome);
 	}
 
-	/** Store the outcome, then free the slot. Never rejects. */
-	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+	/**
+	 * The hot path: a success with its output in hand, no persistencer, on an in-process container. Stored and
+	 * reported without a promise. Returns false when the general path must run instead.
+	 */
+	#finishSync(attempt: Attempt, outcome: { readonly hasOutput: boolean; readonly output: unknown }): boolean {
+		const { container, persistencer, actuator } = this.#o;
+		const sync = container.sync;
+		if (sync === undefined || persistencer !== undefined || (!outcome.hasOutput && actuator.output)) return false;
+		const task = attempt.task;
+		let done: TaskRecord | null;
 		try {
-			await this.#storeOutcome(attempt, outcome);
-		} catch (error) {
-			this.#emitError(error, `finishing task ${attempt.task.id} failed`);
+			done = sync.transition(
+				task.id,
+				'running',
+				'succeeded',
+				{ output: (outcome.output ?? null), error: null, finishedAt: Date.now(), owner: null, leaseUntil: null, ...(attempt.ref === undefined ? {} : { ref: attempt.ref }) },
+				this.id,
+			);
+		} catch {
+			return false;
 		}
+		attempt.finishing = RESOLVED;
+		if (done) {
+			if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output: outcome.output as TOutput });
+			this.#final(done as TaskRecord<TItem, TOutput>);
+		}
+		this.#release(attempt);
+		return true;
+	}
+
+	/** Free the attempt's slot and look for more work. */
+	#release(attempt: Attempt): void {
 		this.#attempts.delete(attempt.task.id);
 		if (this.#attempts.size === 0) {
 			for (const resolve of this.#emptyWaiters.splice(0)) resolve();
@@ -478,6 +543,16 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}
 		}
 		this.#fill();
+	}
+
+	/** Store the outcome, then free the slot. Never rejects. */
+	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+		try {
+			await this.#storeOutcome(attempt, outcome);
+		} catch (error) {
+			this.#emitError(error, `finishing task ${attempt.task.id} failed`);
+		}
+		this.#release(attempt);
 	}
 
 	async #storeOutcome(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
@@ -526,9 +601,15 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 						throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
 					}
 				}
-				const done = await this.#store(() => container.transition(id, from, 'succeeded', { ...refPatch, output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null }, this.id));
+				const patch = { ...refPatch, output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
+				let done: TaskRecord | null;
+				try {
+					done = await container.transition(id, from, 'succeeded', patch, this.id);
+				} catch {
+					done = await this.#store(() => container.transition(id, from, 'succeeded', patch, this.id));
+				}
 				if (done) {
-					this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output });
+					if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output });
 					this.#final(done as TaskRecord<TItem, TOutput>);
 				}
 				return;

@@ -2,8 +2,8 @@
 import type { Scheduler, SchedulerEvents, TaskContainer } from 'lightsched';
 
 /** Resolves with the payload of the next `event` (optionally the next one matching `filter`). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any item and output types
 export function nextEvent<E extends keyof SchedulerEvents>(
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any item and output types
 	scheduler: Scheduler<any, any>,
 	event: E,
 	filter: (...args: SchedulerEvents[E]) => boolean = () => true,
@@ -30,21 +30,27 @@ export function spyContainer<C extends TaskContainer>(container: C): {
 	const calls: Record<string, number> = {};
 	const log: { method: string; args: unknown[] }[] = [];
 	const failures: Record<string, number> = {};
-	const proxy = new Proxy(container, {
-		get(target, prop, receiver) {
-			const value = Reflect.get(target, prop, receiver) as unknown;
-			if (typeof value !== 'function' || typeof prop !== 'string') return value;
-			return (...args: unknown[]) => {
-				calls[prop] = (calls[prop] ?? 0) + 1;
-				log.push({ method: prop, args });
-				if ((failures[prop] ?? 0) > 0) {
-					failures[prop] = (failures[prop] ?? 0) - 1;
-					return Promise.reject(new Error(`injected ${prop} failure`));
-				}
-				return (value as (...a: unknown[]) => unknown).apply(target, args);
-			};
-		},
-	});
+	const wrap = <T extends object>(object: T, sync: boolean): T =>
+		new Proxy(object, {
+			get(target, prop, receiver) {
+				const value = Reflect.get(target, prop, receiver) as unknown;
+				// The synchronous fast path of in-process containers is counted and failed like the async methods.
+				if (prop === 'sync' && typeof value === 'object' && value !== null) return wrap(value, true);
+				if (typeof value !== 'function' || typeof prop !== 'string') return value;
+				return (...args: unknown[]) => {
+					calls[prop] = (calls[prop] ?? 0) + 1;
+					log.push({ method: prop, args });
+					if ((failures[prop] ?? 0) > 0) {
+						failures[prop] = (failures[prop] ?? 0) - 1;
+						const error = new Error(`injected ${prop} failure`);
+						if (sync) throw error;
+						return Promise.reject(error);
+					}
+					return (value as (...a: unknown[]) => unknown).apply(target, args);
+				};
+			},
+		});
+	const proxy = wrap(container, false);
 	return {
 		container: proxy,
 		calls,
