@@ -3,7 +3,9 @@
  * generated sample video. Also drives it end to end through a Scheduler with the HttpActuator.
  */
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile, mkdir, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
@@ -195,6 +197,34 @@ describe('video-cut service', () => {
 		expect((await call(fast, 'POST', '/cuts/cut-000000000000/stop')).status).toBe(404);
 		expect((await call(fast, 'GET', '/nothing')).status).toBe(404);
 		expect((await call(fast, 'DELETE', '/cuts')).status).toBe(405);
+	});
+
+	it('runs from the command line: makes the sample, binds 127.0.0.1, stops on SIGTERM', async () => {
+		const dir = join(mediaDir, 'cli-media');
+		const main = fileURLToPath(new URL('../../examples/video-cut/service/main.ts', import.meta.url));
+		const child = spawn(process.execPath, ['--import', 'tsx', main, '--port', '0', '--media', dir], {
+			cwd: fileURLToPath(new URL('../..', import.meta.url)),
+			env: { ...process.env, FFMPEG_PATH: ffmpegPath },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		try {
+			let out = '';
+			const url = await new Promise<string>((resolve, reject) => {
+				child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+					out += chunk;
+					const match = /cut service on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+					if (match?.[1] !== undefined) resolve(match[1]);
+				});
+				child.once('exit', (code) => reject(new Error(`main.ts exited with ${String(code)}: ${out}`)));
+			});
+			const answer = await fetch(`${url}/cuts`, { method: 'POST', body: JSON.stringify({ input: 'sample.mp4', start: 0, end: 1 }) });
+			expect(answer.status).toBe(202);
+			expect((await stat(join(dir, 'sample.mp4'))).size).toBeGreaterThan(0);
+		} finally {
+			const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+			child.kill('SIGTERM');
+			expect(await exited).toBe(0);
+		}
 	});
 
 	it('runs cuts as scheduler tasks through the HttpActuator', async () => {
