@@ -216,7 +216,7 @@ export class SqlContainer implements TaskContainer {
 		if (this.#closed || max <= 0) return [];
 		const t = this.#tables.tasks;
 		const set = `status = 'running', owner = ?, lease_until = ?, started_at = ?, updated_at = ?, attempts = attempts + 1`;
-		const pick = `SELECT seq FROM ${t} WHERE status = 'waiting' AND run_at <= ? ORDER BY priority DESC, seq LIMIT ?`;
+		const pick = `SELECT seq FROM ${t}${this.#indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ? ORDER BY priority DESC, seq LIMIT ?`;
 		const sql =
 			this.dialect === 'pg'
 				? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
@@ -264,7 +264,7 @@ export class SqlContainer implements TaskContainer {
 				? `json_build_object('message', ?::text || id || ?::text, 'code', ?::text)::text`
 				: `json_object('message', ? || id || ?, 'code', ?)`;
 		const retry = `NOT stop_requested AND attempts < max_attempts`;
-		const sql = `UPDATE ${t} SET
+		const sql = `UPDATE ${t}${this.#indexedBy('lease')} SET
 			status = CASE WHEN stop_requested THEN 'stopped' WHEN attempts < max_attempts THEN 'waiting' ELSE 'failed' END,
 			run_at = CASE WHEN ${retry} THEN ? ELSE run_at END,
 			finished_at = CASE WHEN ${retry} THEN finished_at ELSE ? END,
@@ -300,7 +300,7 @@ export class SqlContainer implements TaskContainer {
 	async nextDueAt(now: number): Promise<number | null> {
 		this.#assertOpen();
 		const rows = await this.#run('nextDueAt', async () =>
-			resultRows(await this.knex.raw(`SELECT MIN(run_at) AS at FROM ${this.#tables.tasks} WHERE status = 'waiting' AND run_at > ?`, [now])),
+			resultRows(await this.knex.raw(`SELECT MIN(run_at) AS at FROM ${this.#tables.tasks}${this.#indexedBy('due')} WHERE status = 'waiting' AND run_at > ?`, [now])),
 		);
 		const at = rows[0]?.['at'];
 		return at === null || at === undefined ? null : Number(at);
@@ -373,6 +373,14 @@ export class SqlContainer implements TaskContainer {
 	}
 
 	readonly #bool = (value: boolean): unknown => (this.dialect === 'pg' ? value : value ? 1 : 0);
+
+	/**
+	 * SQLite: name the partial index a query must use. Without statistics SQLite's planner prefers the
+	 * (status, seq) index and then sorts every waiting row; PostgreSQL's planner picks right by itself.
+	 */
+	#indexedBy(index: 'claim' | 'due' | 'lease'): string {
+		return this.dialect === 'sqlite' ? ` INDEXED BY "${this.tablePrefix}tasks_${index}"` : '';
+	}
 
 	#assertOpen(): void {
 		if (this.#closed) throw new SchedulerClosedError('container');
