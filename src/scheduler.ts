@@ -6,26 +6,24 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
-import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal, SyncContainerOperations } from './contracts.js';
+import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal, Persistencer, SyncContainerOperations, TaskActuator } from './contracts.js';
+import { OutcomeWriter, type StoredOutcome } from './outcome-writer.js';
 import {
 	ActuatorError,
 	CallbackError,
 	InvalidStateError,
-	NonRetryableError,
 	SchedulerClosedError,
 	SchedulerError,
 	TaskNotFoundError,
 	TaskStoppedError,
 	TaskTimeoutError,
 	toError,
-	toTaskError,
 	DuplicateTaskError,
 } from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import { FinishedStream } from './finished-stream.js';
 import { createTaskRecord } from './new-task.js';
 import { checkDuration, MAX_TIMER_MS, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
-import { backoffDelay } from './retry.js';
 import { isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 
 export interface CloseOptions {
@@ -65,6 +63,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#channelUp: boolean;
 	#unwatch: (() => void) | undefined;
 	readonly #host: AttemptHost;
+	readonly #writer: OutcomeWriter;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -76,6 +75,15 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
 		};
 		this.#paused = !this.#o.autoStart;
+		this.#writer = new OutcomeWriter({
+			container: this.#o.container,
+			actuator: this.#o.actuator as TaskActuator,
+			persistencer: this.#o.persistencer as Persistencer | undefined,
+			backoff: this.#o.backoff,
+			owner: this.id,
+			report: (error, context) => this.#emitError(error, context),
+			closing: () => this.#closed,
+		});
 		const { container } = this.#o;
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		this.#channelUp = typeof container.watch === 'function';
@@ -524,10 +532,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			return false;
 		}
 		attempt.finishing = RESOLVED;
-		if (done) {
-			if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output: outcome.output as TOutput });
-			this.#final(done as TaskRecord<TItem, TOutput>);
-		}
+		if (done) this.#report({ kind: 'succeeded', task: done, output: outcome.output });
 		this.#release(attempt);
 		return true;
 	}
@@ -548,104 +553,34 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	/** Store the outcome, then free the slot. Never rejects. */
 	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
 		try {
-			await this.#storeOutcome(attempt, outcome);
+			const stored = await this.#writer.write(attempt.task, attempt.ref, outcome);
+			this.#report(stored);
 		} catch (error) {
 			this.#emitError(error, `finishing task ${attempt.task.id} failed`);
 		}
 		this.#release(attempt);
 	}
 
-	async #storeOutcome(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
-		const { container, actuator } = this.#o;
-		const task = attempt.task as TaskRecord<TItem, TOutput>;
-		const id = task.id;
-		const refPatch = attempt.ref === undefined ? {} : { ref: attempt.ref };
-		const stopWork = outcome.kind === 'stopped' || outcome.kind === 'handback' || outcome.kind === 'lost' || (outcome.kind === 'failed' && outcome.stopWork);
-		if (stopWork) {
-			try {
-				await actuator.stop(task);
-			} catch (error) {
-				this.#emitError(error, `stopping task ${id} failed`);
-			}
-		}
-		if (outcome.kind === 'lost') {
-			this.#emitError(new SchedulerError(`Lost the lease on task ${id}; another scheduler runs it now`, { code: 'ERR_LEASE_EXPIRED' }));
-			return;
-		}
-		if (outcome.kind === 'handback') {
-			await this.#store(() => container.transition(id, 'running', 'waiting', { ...refPatch, attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() }, this.id));
-			return;
-		}
-		if (outcome.kind === 'stopped') {
-			const stopped = await this.#store(() => container.transition(id, 'running', 'stopped', { ...refPatch, finishedAt: Date.now(), owner: null, leaseUntil: null }, this.id));
-			if (stopped) {
-				this.#emit('task:stopped', { task: stopped as TaskRecord<TItem, TOutput> });
-				this.#final(stopped as TaskRecord<TItem, TOutput>);
-			}
-			return;
-		}
-		let from: 'running' | 'exporting' = 'running';
-		let failure: Error;
-		if (outcome.kind === 'succeeded') {
-			try {
-				let output = outcome.output as TOutput;
-				if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
-				const { persistencer } = this.#o;
-				if (persistencer) {
-					const exporting = await this.#store(() => container.transition(id, 'running', 'exporting', refPatch, this.id));
-					if (exporting === null) return;
-					from = 'exporting';
-					try {
-						await persistencer.persist(exporting as TaskRecord<unknown, TOutput>, output);
-					} catch (error) {
-						throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
-					}
-				}
-				const patch = { ...refPatch, output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
-				let done: TaskRecord | null;
-				try {
-					done = await container.transition(id, from, 'succeeded', patch, this.id);
-				} catch {
-					done = await this.#store(() => container.transition(id, from, 'succeeded', patch, this.id));
-				}
-				if (done) {
-					if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task: done as TaskRecord<TItem, TOutput>, output });
-					this.#final(done as TaskRecord<TItem, TOutput>);
-				}
+	/** Tell listeners, the callback and the finished streams what an outcome led to. */
+	#report(stored: StoredOutcome): void {
+		if (stored.kind === 'none') return;
+		const task = stored.task as TaskRecord<TItem, TOutput>;
+		switch (stored.kind) {
+			case 'succeeded':
+				if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task, output: stored.output as TOutput });
+				break;
+			case 'retrying':
+				this.#emit('task:retrying', { task, error: stored.error, delayMs: stored.delayMs });
+				if (stored.delayMs > 0) this.#wakeAtTime(task.runAt);
 				return;
-			} catch (error) {
-				failure = toError(error);
-			}
-		} else failure = outcome.error;
-		const nonRetryable = failure instanceof NonRetryableError || (failure as { code?: unknown }).code === 'ERR_NON_RETRYABLE';
-		const now = Date.now();
-		if (!nonRetryable && task.attempts < task.maxAttempts) {
-			const delayMs = backoffDelay(this.#o.backoff, task.attempts, failure);
-			const waiting = await this.#store(() => container.transition(id, from, 'waiting', { ...refPatch, error: toTaskError(failure), runAt: now + delayMs, owner: null, leaseUntil: null }, this.id));
-			if (waiting) {
-				this.#emit('task:retrying', { task: waiting as TaskRecord<TItem, TOutput>, error: failure, delayMs });
-				if (delayMs > 0) this.#wakeAtTime(now + delayMs);
-			}
-			return;
+			case 'failed':
+				this.#emit('task:failed', { task, error: stored.error });
+				break;
+			case 'stopped':
+				this.#emit('task:stopped', { task });
+				break;
 		}
-		const failed = await this.#store(() => container.transition(id, from, 'failed', { ...refPatch, error: toTaskError(failure), finishedAt: now, owner: null, leaseUntil: null }, this.id));
-		if (failed) {
-			this.#emit('task:failed', { task: failed as TaskRecord<TItem, TOutput>, error: failure });
-			this.#final(failed as TaskRecord<TItem, TOutput>);
-		}
-	}
-
-	/** Run a container write, retrying a storage error a few times so a blip never leaves a task stuck. */
-	async #store(write: () => Promise<TaskRecord | null>): Promise<TaskRecord | null> {
-		for (let attempt = 0; ; attempt++) {
-			try {
-				return await write();
-			} catch (error) {
-				if (attempt >= 4 || (this.#closed && attempt >= 1)) throw error;
-				this.#emitError(error, 'container write failed, retrying');
-				await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** attempt));
-			}
-		}
+		this.#final(task);
 	}
 
 	/** A task reached a final status: the callback and the finished streams hear of it. */

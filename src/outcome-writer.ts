@@ -1,0 +1,147 @@
+/**
+ * Storing an attempt's outcome: stop the work when needed, fetch and persist the output, and move the task
+ * to its next status by compare-and-set, retrying a storage blip so a task never stays `running`. Returns
+ * what happened, for the scheduler to report; writes nothing but the container and the persistencer.
+ */
+import type { AttemptOutcome } from './attempt.js';
+import type { Persistencer, TaskActuator, TaskContainer } from './contracts.js';
+import { NonRetryableError, SchedulerError, toError, toTaskError } from './errors.js';
+import { backoffDelay, type Backoff } from './retry.js';
+import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
+
+/** What storing an outcome led to; `null` fields mean the compare-and-set lost (someone else moved the task). */
+export type StoredOutcome =
+	| { readonly kind: 'succeeded'; readonly task: TaskRecord; readonly output: unknown }
+	| { readonly kind: 'retrying'; readonly task: TaskRecord; readonly error: Error; readonly delayMs: number }
+	| { readonly kind: 'failed'; readonly task: TaskRecord; readonly error: Error }
+	| { readonly kind: 'stopped'; readonly task: TaskRecord }
+	| { readonly kind: 'none' };
+
+export interface OutcomeWriterParts {
+	readonly container: TaskContainer;
+	readonly actuator: TaskActuator;
+	readonly persistencer: Persistencer | undefined;
+	readonly backoff: Backoff;
+	readonly owner: string;
+	/** Report a problem that does not change the outcome (a failed `stop`, a storage blip). */
+	readonly report: (error: unknown, context?: string) => void;
+	/** Whether the scheduler is closing: storage blips are then retried once only. */
+	readonly closing: () => boolean;
+}
+
+const NONE: StoredOutcome = { kind: 'none' };
+
+function isNonRetryable(error: Error): boolean {
+	return error instanceof NonRetryableError || (error as { code?: unknown }).code === 'ERR_NON_RETRYABLE';
+}
+
+export class OutcomeWriter {
+	readonly #p: OutcomeWriterParts;
+
+	constructor(parts: OutcomeWriterParts) {
+		this.#p = parts;
+	}
+
+	async write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
+		const { actuator, persistencer, report } = this.#p;
+		const id = task.id;
+		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
+		const stopWork =
+			outcome.kind === 'stopped' ||
+			outcome.kind === 'handback' ||
+			outcome.kind === 'lost' ||
+			(outcome.kind === 'failed' && outcome.stopWork);
+		if (stopWork) {
+			try {
+				await actuator.stop(task);
+			} catch (error) {
+				report(error, `stopping task ${id} failed`);
+			}
+		}
+		switch (outcome.kind) {
+			case 'lost':
+				report(new SchedulerError(`Lost the lease on task ${id}; another scheduler runs it now`, { code: 'ERR_LEASE_EXPIRED' }));
+				return NONE;
+			case 'handback':
+				await this.#move(id, 'running', 'waiting', {
+					...refPatch,
+					attempts: Math.max(0, task.attempts - 1),
+					owner: null,
+					leaseUntil: null,
+					runAt: Date.now(),
+				});
+				return NONE;
+			case 'stopped': {
+				const stopped = await this.#move(id, 'running', 'stopped', { ...refPatch, finishedAt: Date.now(), owner: null, leaseUntil: null });
+				return stopped ? { kind: 'stopped', task: stopped } : NONE;
+			}
+			default:
+				break;
+		}
+		let from: 'running' | 'exporting' = 'running';
+		let failure: Error;
+		if (outcome.kind === 'succeeded') {
+			try {
+				let output = outcome.output;
+				if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
+				if (persistencer) {
+					const exporting = await this.#move(id, 'running', 'exporting', refPatch);
+					if (exporting === null) return NONE;
+					from = 'exporting';
+					try {
+						await persistencer.persist(exporting, output);
+					} catch (error) {
+						throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
+					}
+				}
+				const done = await this.#move(id, from, 'succeeded', {
+					...refPatch,
+					output: output ?? null,
+					error: null,
+					finishedAt: Date.now(),
+					owner: null,
+					leaseUntil: null,
+				});
+				return done ? { kind: 'succeeded', task: done, output } : NONE;
+			} catch (error) {
+				failure = toError(error);
+			}
+		} else {
+			failure = outcome.error;
+		}
+		const now = Date.now();
+		if (!isNonRetryable(failure) && task.attempts < task.maxAttempts) {
+			const delayMs = backoffDelay(this.#p.backoff, task.attempts, failure);
+			const waiting = await this.#move(id, from, 'waiting', {
+				...refPatch,
+				error: toTaskError(failure),
+				runAt: now + delayMs,
+				owner: null,
+				leaseUntil: null,
+			});
+			return waiting ? { kind: 'retrying', task: waiting, error: failure, delayMs } : NONE;
+		}
+		const failed = await this.#move(id, from, 'failed', {
+			...refPatch,
+			error: toTaskError(failure),
+			finishedAt: now,
+			owner: null,
+			leaseUntil: null,
+		});
+		return failed ? { kind: 'failed', task: failed, error: failure } : NONE;
+	}
+
+	/** A compare-and-set move of the caller's task, retrying a storage error a few times with backoff. */
+	async #move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
+		const { container, owner } = this.#p;
+		for (let attempt = 0; ; attempt++) {
+			try {
+				return await container.transition(id, from, to, patch, owner);
+			} catch (error) {
+				if (attempt >= 4 || (this.#p.closing() && attempt >= 1)) throw error;
+				this.#p.report(error, 'container write failed, retrying');
+				await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** attempt));
+			}
+		}
+	}
+}
