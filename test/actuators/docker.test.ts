@@ -3,6 +3,7 @@
  * test image is built locally from busybox-static), through a real Scheduler with a QueueContainer.
  */
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +97,7 @@ async function engineEvents(label: string): Promise<{ events: EngineEvent[]; nex
 
 const sh = (script: string): string[] => ['sh', '-c', script];
 
-describe('DockerActuator: items', () => {
+describe('DockerActuator: items', { timeout: 180_000 }, () => {
 	it('rejects a bad item at add with an error naming the field, and stores nothing', async () => {
 		const { scheduler } = setup();
 		const image = env.image;
@@ -151,7 +152,7 @@ describe('DockerActuator: items', () => {
 	});
 });
 
-describe('DockerActuator: running', () => {
+describe('DockerActuator: running', { timeout: 180_000 }, () => {
 	it('succeeds with the exit code and the demultiplexed stdout and stderr, then removes the container', async () => {
 		const { scheduler } = setup();
 		await scheduler.add({ id: 'ok', item: { image: env.image, cmd: sh('echo hello; echo oops >&2; echo world') } });
@@ -266,7 +267,7 @@ describe('DockerActuator: running', () => {
 	});
 });
 
-describe('DockerActuator: failures of the engine', () => {
+describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 	it('says clearly when the daemon cannot be reached, and the task fails by the retry policy without being lost', async () => {
 		const badSocket = join(env.dir, 'missing.sock');
 		const { scheduler } = setup({ docker: { socketPath: badSocket } }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
@@ -276,7 +277,15 @@ describe('DockerActuator: failures of the engine', () => {
 		expect(task.attempts).toBe(2);
 		expect(task.error?.code).toBe('ERR_ACTUATOR');
 		expect(task.error?.message).toContain(`Cannot reach the Docker daemon at unix://${badSocket}`);
-		expect(task.error?.message).toContain('ENOENT');
+		expect(task.error?.message).toContain('ENOENT, no socket exists at that path');
+
+		const notListening = join(env.dir, 'not-a-daemon');
+		await writeFile(notListening, '');
+		const refused = setup({ docker: { socketPath: notListening } });
+		await refused.scheduler.add({ id: 'refused', item: { image: env.image, cmd: ['true'] } });
+		const failed = await finished(refused.scheduler, 'refused');
+		expect(failed.status).toBe('failed');
+		expect(failed.error?.message).toBe(`Cannot reach the Docker daemon at unix://${notListening} while creating the container for task \`refused\`: ECONNREFUSED, nothing accepts connections there (is dockerd running?)`);
 	});
 
 	it('fails naming the image when it is missing and pull is never, or the pull fails', async () => {
@@ -333,7 +342,7 @@ async function runAndKillChild(schedulerId: string, tasks: { id: string; item: D
 	return started;
 }
 
-describe('DockerActuator: orphans after a scheduler is SIGKILLed', () => {
+describe('DockerActuator: orphans after a scheduler is SIGKILLed', { timeout: 180_000 }, () => {
 	it('cleanupOrphans removes the containers of tasks that no longer exist, and only this scheduler id', async () => {
 		const schedulerId = `orphans-${process.pid}`;
 		const tasks = ['o1', 'o2', 'o3'].map((id) => ({ id, item: { image: env.image, cmd: ['sleep', '300'] } }));
@@ -356,7 +365,8 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', () => {
 	/** The dead child's container for task `t`, then a new scheduler whose queue holds `t` with that ref. */
 	async function takeOver(orphans: 'reattach' | 'kill'): Promise<{ task: TaskRecord<DockerTaskItem, DockerOutput>; oldId: string; creates: number }> {
 		const schedulerId = `takeover-${orphans}-${process.pid}`;
-		const item: DockerTaskItem = { image: env.image, cmd: sh('sleep 2; echo "ran in $HOSTNAME"') };
+		// Long enough to still run when the new scheduler looks, even on a loaded machine.
+		const item: DockerTaskItem = { image: env.image, cmd: sh('sleep 6; echo "ran in $HOSTNAME"') };
 		const started = await runAndKillChild(schedulerId, [{ id: 't', item }], 1);
 		const oldId = started.get('t') as string;
 		const events = await engineEvents(`lightsched.scheduler=${schedulerId}`);
@@ -391,7 +401,7 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', () => {
 	});
 });
 
-describe('examples/docker.ts', () => {
+describe('examples/docker.ts', { timeout: 180_000 }, () => {
 	it('runs ten containers two at a time and prints their output', async () => {
 		const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=lightsched:source', join(import.meta.dirname, '../../examples/docker.ts')], {
 			env: { ...process.env, DOCKER_SOCKET: env.socketPath, DOCKER_IMAGE: env.image },
