@@ -41,6 +41,17 @@ type Emitted = keyof SchedulerEvents;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** Progress unchanged since the last report (polled actuators repeat it): no write, no event. */
+function sameProgress(a: unknown, b: unknown): boolean {
+	if (Object.is(a, b)) return true;
+	if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+	try {
+		return JSON.stringify(a) === JSON.stringify(b);
+	} catch {
+		return false;
+	}
+}
+
 export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<SchedulerEvents<TItem, TOutput>> {
 	/** This scheduler's owner name in the container. */
 	readonly id: string;
@@ -434,7 +445,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	#onProgress(attempt: Attempt, progress: unknown): void {
-		if (attempt.settled) return;
+		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
 		attempt.task.progress = progress;
 		this.#emit('task:progress', { task: attempt.task as TaskRecord<TItem, TOutput>, progress });
 		if (attempt.progressWriting) {

@@ -29,6 +29,7 @@ describe('FunctionActuator (closure)', () => {
 			container: new QueueContainer(),
 			actuator: new FunctionActuator(async (_: null, { progress, task }) => {
 				progress(0.5);
+				progress(0.5); // unchanged: neither stored again nor emitted again
 				await sleep(5);
 				progress({ pct: 100, attempt: task.attempts, id: task.id });
 				await sleep(5);
