@@ -13,7 +13,7 @@ import { duplicates, readLogs, startWorker } from './harness.js';
 
 const TASKS = 10_000;
 const PROCESSES = 4;
-const CONCURRENCY = 8;
+const CONCURRENCY = 16;
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-multi-'));
 let postgres: PostgresServer;
