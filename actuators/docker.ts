@@ -258,7 +258,13 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 						reject(error);
 						return;
 					}
-					this.docker.modem.followProgress(stream, (failure: unknown) => (failure ? reject(failure) : resolve()));
+					this.docker.modem.followProgress(stream, (failure: unknown, events: { error?: unknown }[] = []) => {
+						// The engine reports a failed pull (unknown tag, denied) inside the stream, not as an HTTP error.
+						const reported = events.find((event) => typeof event?.error === 'string');
+						if (failure) reject(failure);
+						else if (reported) reject(new Error(String(reported.error)));
+						else resolve();
+					});
 				});
 			}).then(
 				() => void this.#pulls.delete(image),

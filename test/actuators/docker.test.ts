@@ -11,6 +11,7 @@ import { createTaskRecord, InvalidTaskError, Scheduler, type SchedulerOptions, t
 import { QueueContainer } from 'lightsched/containers/queue';
 import { DockerActuator, type DockerActuatorOptions, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
 import { startDocker, type TestDocker } from '../support/docker.js';
+import { startRegistry } from '../support/registry.js';
 
 let env: TestDocker;
 const open: Scheduler<DockerTaskItem, DockerOutput>[] = [];
@@ -298,6 +299,24 @@ describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 		const b = await finished(missing.scheduler, 'no-pull');
 		expect(b.status).toBe('failed');
 		expect(b.error?.message).toMatch(/^Image `lightsched\/not-here:1\.0` is not on the Docker engine and pulling it failed: .+/);
+	});
+
+	it("pulls a missing image once from a reachable registry (pull: 'missing'), and names the image when the pull fails", async () => {
+		const registry = await startRegistry(join(env.dir, 'rootfs.tar'), 'lightsched/pulled', '1.0');
+		try {
+			const { scheduler } = setup({}, { concurrency: 3 });
+			const image = `${registry.host}/lightsched/pulled:1.0`;
+			await scheduler.add([1, 2, 3].map((i) => ({ id: `pull-${i}`, item: { image, cmd: ['echo', `pulled ${i}`] } })));
+			await scheduler.add({ id: 'pull-unknown', item: { image: `${registry.host}/lightsched/pulled:nope`, cmd: ['true'] } });
+			await scheduler.onIdle();
+			for (const i of [1, 2, 3]) expect((await scheduler.get(`pull-${i}`))?.output?.stdout).toBe(`pulled ${i}\n`);
+			expect(registry.requests.filter((r) => r.endsWith('/manifests/1.0'))).toHaveLength(1);
+			const unknown = await scheduler.get('pull-unknown');
+			expect(unknown?.status).toBe('failed');
+			expect(unknown?.error?.message).toMatch(new RegExp(`^Image \`${registry.host}/lightsched/pulled:nope\` is not on the Docker engine and pulling it failed: .*manifest unknown`));
+		} finally {
+			await registry.close();
+		}
 	});
 
 	it('reports a refused create or start with the engine reason', async () => {
