@@ -108,7 +108,7 @@ async function buildImage(docker: Dockerode, dir: string): Promise<void> {
 	await mkdir(join(rootfs, 'etc'), { recursive: true });
 	const tarPath = join(dir, 'rootfs.tar');
 	await run('tar', ['-C', rootfs, '-cf', tarPath, '.']);
-	const stream = await docker.importImage(tarPath, { repo: TEST_IMAGE, tag: 'latest', changes: ['CMD ["sh"]', 'ENV PATH=/bin'] } as never);
+	const stream = (await docker.importImage(tarPath, { repo: TEST_IMAGE, tag: 'latest', changes: ['CMD ["sh"]', 'ENV PATH=/bin'] } as never)) as unknown as NodeJS.ReadableStream;
 	await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: unknown) => (error ? reject(error) : resolve())));
 }
 
