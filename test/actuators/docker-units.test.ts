@@ -1,9 +1,10 @@
 /** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
 import { describe, expect, it } from 'vitest';
-import { InvalidTaskError } from 'lightsched';
+import { createTaskRecord, InvalidTaskError, type TaskRecord } from 'lightsched';
 import { formatBytes, parseMemory } from 'lightsched/actuators/docker';
 import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
+import { judgeOrphan } from '../../actuators/docker/orphans.js';
 
 function frame(stream: 1 | 2, text: string | Buffer): Buffer {
 	const body = typeof text === 'string' ? Buffer.from(text) : text;
@@ -61,5 +62,23 @@ describe('resolveDockerItem', () => {
 		expect(create).toMatchObject({ Image: 'busybox', Cmd: ['true'], Env: ['A=1'], Entrypoint: [''], NetworkDisabled: true, HostConfig: { NetworkMode: 'none', Privileged: false, Binds: ['/srv:/data:ro'], Memory: 67108864, MemorySwap: 67108864 } });
 		expect(memoryBytes).toBe(67108864);
 		expect(resolveDockerItem({ image: 'busybox', network: 'host' }).create.NetworkDisabled).toBeUndefined();
+	});
+});
+
+describe('judgeOrphan', () => {
+	const container = { id: 'c1', taskId: 't', owner: 'dead', running: true };
+	const task = (patch: Partial<TaskRecord>): TaskRecord => ({ ...createTaskRecord({ id: 't', item: {} }, 'task', { maxAttempts: 3 }, 0), ...patch });
+
+	it('removes containers of missing, finished or superseded tasks and keeps live or reattachable ones', () => {
+		expect(judgeOrphan(container, null, 'reattach')).toEqual({ remove: true, reason: 'task-missing' });
+		for (const status of ['succeeded', 'failed', 'stopped'] as const) {
+			expect(judgeOrphan(container, task({ status }), 'reattach')).toEqual({ remove: true, reason: 'task-finished' });
+		}
+		expect(judgeOrphan(container, task({ status: 'running', ref: 'c1', owner: 'other' }), 'kill')).toEqual({ remove: false, reason: 'live-attempt' });
+		expect(judgeOrphan(container, task({ status: 'running', ref: null, owner: 'dead' }), 'kill')).toEqual({ remove: false, reason: 'live-attempt' });
+		expect(judgeOrphan(container, task({ status: 'running', ref: 'c2', owner: 'new' }), 'reattach')).toEqual({ remove: true, reason: 'superseded' });
+		expect(judgeOrphan(container, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: false, reason: 'awaiting-reattach' });
+		expect(judgeOrphan(container, task({ status: 'waiting' }), 'kill')).toEqual({ remove: true, reason: 'killed-by-policy' });
+		expect(judgeOrphan({ ...container, running: false }, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: true, reason: 'superseded' });
 	});
 });
