@@ -26,7 +26,11 @@ export const ADD_FIELDS = [
 	'stopRequested',
 ] as const;
 
-type StoredField = (typeof ADD_FIELDS)[number] | 'status' | 'seq';
+/** Every stored field, in the order scripts return records (HMGET, values only). */
+export const RECORD_FIELDS = [...ADD_FIELDS, 'status', 'seq'] as const;
+
+type StoredField = (typeof RECORD_FIELDS)[number];
+const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
 const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref']);
 
@@ -72,11 +76,9 @@ function nullableNumber(text: string | undefined): number | null {
 	return text === undefined || text === '' ? null : Number(text);
 }
 
-/** A record from the flat field/value list HGETALL returns. */
-export function decodeRecord(flat: readonly string[]): TaskRecord {
-	const h = new Map<string, string>();
-	for (let i = 0; i + 1 < flat.length; i += 2) h.set(flat[i] as string, flat[i + 1] as string);
-	const get = (field: StoredField): string | undefined => h.get(field);
+/** A record from the values of `RECORD_FIELDS`, in order (what the scripts and `get` return). */
+export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
+	const get = (field: StoredField): string | undefined => values[POSITION.get(field) as number] ?? undefined;
 	const status = get('status');
 	if (!isTaskStatus(status)) throw new ContainerError(`Stored task \`${String(get('id'))}\` has an unknown status ${String(status)}`);
 	const owner = get('owner');

@@ -16,7 +16,7 @@
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
  */
 import { createHash } from 'node:crypto';
-import { ADD_FIELDS } from './codec.js';
+import { ADD_FIELDS, RECORD_FIELDS } from './codec.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -34,6 +34,7 @@ const PRELUDE = `
 local P = KEYS[1]
 local wake = false
 local function tkey(id) return P .. 't:' .. id end
+local function record(k) return redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}) end
 local function member(seq, id) return string.format('%016d', tonumber(seq)) .. id end
 local function wscore(p)
 	if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
@@ -109,7 +110,7 @@ return {'ok'}
 
 /**
  * ARGV: max, owner, now, leaseUntil, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
- * waiting tasks (highest priority, then oldest) into running. Returns their records (HGETALL lists).
+ * waiting tasks (highest priority, then oldest) into running. Returns their records (RECORD_FIELDS values).
  */
 export const CLAIM = script(
 	'claim',
@@ -142,7 +143,7 @@ for i = 1, #popped, 2 do
 	redis.call('ZADD', P .. 'running', lease, id)
 	redis.call('ZREM', P .. 's:waiting', id)
 	redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
-	out[#out + 1] = redis.call('HGETALL', k)
+	out[#out + 1] = record(k)
 end
 return out
 `,
@@ -161,8 +162,7 @@ local cur = redis.call('HMGET', k, 'status', 'owner', 'seq')
 if cur[1] ~= from then return false end
 if checkOwner == '1' and cur[2] ~= owner then return false end
 local seq = cur[3]
-if #ARGV > 6 then redis.call('HSET', k, unpack(ARGV, 7)) end
-redis.call('HSET', k, 'status', to, 'updatedAt', now)
+redis.call('HSET', k, 'status', to, 'updatedAt', now, unpack(ARGV, 7))
 restatus(id, seq, from, to)
 if from == 'waiting' then dequeue(id, seq) end
 if isActive(from) and not isActive(to) then
@@ -182,7 +182,7 @@ elseif isActive(to) then
 	end
 end
 publishWake()
-return redis.call('HGETALL', k)
+return record(k)
 `,
 );
 
@@ -240,7 +240,7 @@ for _, id in ipairs(ids) do
 		end
 		redis.call('HSET', k, 'status', to)
 		restatus(id, f[5], f[1], to)
-		out[#out + 1] = redis.call('HGETALL', k)
+		out[#out + 1] = record(k)
 	end
 end
 if #ids > 0 then freed() end
@@ -258,7 +258,7 @@ local k = tkey(id)
 if not isActive(redis.call('HGET', k, 'status')) then return false end
 redis.call('HSET', k, 'stopRequested', '1')
 redis.call('PUBLISH', P .. 'events', 'stop:' .. id)
-return redis.call('HGETALL', k)
+return record(k)
 `,
 );
 
@@ -312,7 +312,7 @@ else
 	for i = offset + 1, math.min(#cand, offset + limit) do ids[#ids + 1] = cand[i][1] end
 end
 local recs = {}
-for _, id in ipairs(ids) do recs[#recs + 1] = redis.call('HGETALL', tkey(id)) end
+for _, id in ipairs(ids) do recs[#recs + 1] = record(tkey(id)) end
 return {total, recs}
 `,
 );

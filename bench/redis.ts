@@ -1,0 +1,223 @@
+/**
+ * Redis throughput and latency: lightsched's RedisContainer beside BullMQ on the same redis-server (started here,
+ * on a random loopback port), in the same run. No-op tasks; worker processes (1 or 4) each run one scheduler or
+ * one BullMQ Worker at concurrency 1 or 100; every record (and every BullMQ completed job) is kept.
+ *
+ * - add throughput: the tasks added from this process in batches of 1,000 (`Scheduler.add` / `Queue.addBulk`)
+ * - processing throughput: from `go` (workers already connected, tasks all waiting) until all are finished
+ * - add-to-start latency: one task at a time into an idle worker process (median, p99)
+ *
+ *   npm run bench:redis     (ROUNDS=3 LARGE=100000 SMALL=10000 SERIAL=10000 to change the sizes;
+ *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
+ *                            LATENCY_SAMPLES=0 to skip the latency part)
+ *
+ * SERIAL caps the task count of the concurrency-1 cases (which are latency-bound and slow for both libraries).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Scheduler } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { RedisContainer } from 'lightsched/containers/redis';
+import { startRedis } from '../test/support/redis.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const SMALL = Number(process.env.SMALL ?? 10_000);
+const LARGE = Number(process.env.LARGE ?? 100_000);
+const SERIAL = Number(process.env.SERIAL ?? 10_000);
+const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 50);
+const BATCH = 1000;
+const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url));
+const LIBS = ['lightsched', 'bullmq'] as const;
+type Lib = (typeof LIBS)[number];
+
+interface Case {
+	readonly tasks: number;
+	readonly concurrency: number;
+	readonly processes: number;
+}
+
+interface Worker {
+	readonly child: ChildProcess;
+	readonly ready: Promise<void>;
+	onStarted(listener: (id: string, at: number) => void): void;
+	go(): void;
+	close(): Promise<void>;
+}
+
+const server = await startRedis();
+const admin = new Redis({ host: '127.0.0.1', port: server.port });
+let runId = 0;
+
+function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boolean, report: boolean): Worker {
+	const extra = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+	const child = spawn(process.execPath, [...extra, '--conditions=lightsched:source', '--import', 'tsx', WORKER], {
+		env: {
+			...process.env,
+			BENCH_WORKER: JSON.stringify({ lib, port: server.port, name, concurrency, autoStart, report }),
+		},
+		stdio: ['pipe', 'pipe', 'inherit'],
+	});
+	const listeners: ((id: string, at: number) => void)[] = [];
+	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	const ready = new Promise<void>((resolve, reject) => {
+		child.once('exit', (code) => reject(new Error(`${lib} worker exited with ${String(code)}`)));
+		createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+			if (line === 'ready') resolve();
+			else if (line.startsWith('started ')) {
+				const [, id = '', at = '0'] = line.split(' ');
+				for (const listener of listeners) listener(id, Number(at));
+			}
+		});
+	});
+	return {
+		child,
+		ready,
+		onStarted: (listener) => listeners.push(listener),
+		go: () => child.stdin?.write('go\n'),
+		async close() {
+			child.stdin?.end();
+			await exited;
+		},
+	};
+}
+
+/** Something that adds tasks and counts finished ones, for one library. */
+interface Producer {
+	add(ids: readonly string[]): Promise<void>;
+	finished(): Promise<number>;
+	close(): Promise<void>;
+}
+
+function producer(lib: Lib, name: string): Producer {
+	if (lib === 'lightsched') {
+		const container = new RedisContainer({ redis: { host: '127.0.0.1', port: server.port }, name, log: false });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => {}), autoStart: false });
+		return {
+			add: async (ids) => {
+				await scheduler.add(ids.map((id) => ({ id, item: null })));
+			},
+			finished: async () => (await container.counts()).succeeded,
+			close: () => scheduler.close(),
+		};
+	}
+	const queue = new Queue(name, { connection: { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null } });
+	return {
+		add: async (ids) => {
+			await queue.addBulk(ids.map((id) => ({ name: 'noop', data: null, opts: { jobId: id } })));
+		},
+		finished: async () => (await queue.getJobCounts('completed')).completed ?? 0,
+		close: () => queue.close(),
+	};
+}
+
+interface Throughput {
+	readonly addPerSec: number;
+	readonly processPerSec: number;
+}
+
+async function throughput(lib: Lib, c: Case): Promise<Throughput> {
+	await admin.flushall();
+	const name = `bench-${++runId}`;
+	const workers = Array.from({ length: c.processes }, () => startWorker(lib, name, c.concurrency, false, false));
+	const p = producer(lib, name);
+	try {
+		await Promise.all(workers.map((w) => w.ready));
+		const ids = Array.from({ length: c.tasks }, (_, i) => `t${i}`);
+		const addStart = performance.now();
+		for (let i = 0; i < ids.length; i += BATCH) await p.add(ids.slice(i, i + BATCH));
+		const addMs = performance.now() - addStart;
+		const start = performance.now();
+		for (const w of workers) w.go();
+		while ((await p.finished()) < c.tasks) await sleep(10);
+		const ms = performance.now() - start;
+		return { addPerSec: (c.tasks / addMs) * 1000, processPerSec: (c.tasks / ms) * 1000 };
+	} finally {
+		await p.close();
+		await Promise.all(workers.map((w) => w.close()));
+	}
+}
+
+async function latency(lib: Lib): Promise<{ median: number; p99: number }> {
+	await admin.flushall();
+	const name = `latency-${++runId}`;
+	const worker = startWorker(lib, name, 1, true, true);
+	const p = producer(lib, name);
+	try {
+		await worker.ready;
+		const waiting = new Map<string, (at: number) => void>();
+		worker.onStarted((id, at) => waiting.get(id)?.(at));
+		const samples: number[] = [];
+		for (let i = -5; i < LATENCY_SAMPLES; i++) {
+			await sleep(20);
+			const id = `l${i}`;
+			const started = new Promise<number>((resolve) => waiting.set(id, resolve));
+			const at = Date.now();
+			await p.add([id]);
+			const ms = (await started) - at;
+			if (i >= 0) samples.push(ms);
+		}
+		samples.sort((a, b) => a - b);
+		return { median: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
+	} finally {
+		await p.close();
+		await worker.close();
+	}
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+function median(values: readonly number[]): number {
+	return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const cases: Case[] = [];
+for (const tasks of [SMALL, LARGE]) {
+	for (const concurrency of [1, 100]) {
+		for (const processes of [1, 4]) {
+			cases.push({ tasks: concurrency === 1 ? Math.min(tasks, SERIAL) : tasks, concurrency, processes });
+		}
+	}
+}
+const only = process.env.CASES?.split(',').map((spec) => spec.split(':').map(Number));
+const unique = cases
+	.filter((c, i) => cases.findIndex((d) => d.tasks === c.tasks && d.concurrency === c.concurrency && d.processes === c.processes) === i)
+	.filter((c) => only === undefined || only.some(([t, cc, p]) => t === c.tasks && cc === c.concurrency && p === c.processes));
+
+const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?';
+console.log(`redis-server ${version} on 127.0.0.1:${server.port}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`);
+console.log(`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks)\n`);
+console.log('| tasks | concurrency | processes | lightsched add/s | BullMQ add/s | ratio | lightsched done/s | BullMQ done/s | ratio |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const began = Date.now();
+for (const c of unique) {
+	const results: Record<Lib, Throughput[]> = { lightsched: [], bullmq: [] };
+	for (let round = 0; round < ROUNDS; round++) {
+		for (const lib of LIBS) results[lib].push(await throughput(lib, c));
+	}
+	const m = (lib: Lib, key: keyof Throughput): number => median(results[lib].map((r) => r[key]));
+	const [la, ba, lp, bp] = [m('lightsched', 'addPerSec'), m('bullmq', 'addPerSec'), m('lightsched', 'processPerSec'), m('bullmq', 'processPerSec')];
+	console.log(
+		`| ${fmt(c.tasks)} | ${c.concurrency} | ${c.processes} | ${fmt(la)} | ${fmt(ba)} | ${(la / ba).toFixed(2)}x | ${fmt(lp)} | ${fmt(bp)} | ${(lp / bp).toFixed(2)}x |`,
+	);
+}
+if (LATENCY_SAMPLES > 0) {
+console.log('\nadd-to-start latency, one task at a time into an idle worker process (ms):');
+console.log('| library | median | p99 |');
+console.log('|---|---:|---:|');
+for (const lib of LIBS) {
+	const runs = [];
+	for (let round = 0; round < ROUNDS; round++) runs.push(await latency(lib));
+	console.log(`| ${lib} | ${median(runs.map((r) => r.median))} | ${median(runs.map((r) => r.p99))} |`);
+}
+}
+console.log(`\ntotal ${((Date.now() - began) / 1000).toFixed(0)} s`);
+admin.disconnect();
+await server.close();
