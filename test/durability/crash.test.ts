@@ -11,7 +11,7 @@ import { createTaskRecord, type TaskContainer } from 'lightsched';
 import { SqlContainer } from 'lightsched/containers/sql';
 import type { WorkerConfig } from '../fixtures/durable-worker.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { duplicates, readLogs, sleep, startWorker, takeoverMs } from './harness.js';
+import { duplicates, readLogs, sleep, startWorker, takeoverMs, type Execution } from './harness.js';
 
 const TASKS = 2_000;
 const KILLS = 3;
@@ -67,9 +67,10 @@ async function crashRun(name: string, config: Omit<WorkerConfig, 'logDir'>, open
 	// A final status is reported once at most (a kill between the stored transition and the callback loses the report).
 	for (const [id, list] of finals) expect(list.length, `${id} finished twice: ${list.join(',')}`).toBe(1);
 	const takeovers = kills.map(({ pid, at }) => takeoverMs(executions, pid, at));
-	const interrupted = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end === null).length);
 	// Work that ended in a killed process but ran again: the kill fell between the work's end and the stored transition.
-	const endedThenRerun = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end !== null && (byId.get(e.id)?.length ?? 0) > 1).length);
+	const ranLater = (e: Execution): boolean => (byId.get(e.id) ?? []).some((other) => other.start > e.start);
+	const interrupted = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end === null).length);
+	const endedThenRerun = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end !== null && ranLater(e)).length);
 	console.log(
 		`${name}: ${TASKS} tasks, ${kills.length} kills, ${executions.length} executions, ${ranTwice} tasks ran more than once ` +
 			`(interrupted mid-work per kill: ${interrupted.join(', ')}; work done but not yet stored: ${endedThenRerun.join(', ')}), takeover ms: ${takeovers.map((t) => t ?? '-').join(', ')}, ` +
