@@ -278,14 +278,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#channel?.close();
-		await this.#checked;
-		if (this.#ownsConnection) {
-			try {
-				await this.#redis.quit();
-			} catch {
-				this.#redis.disconnect();
-			}
+		if (!this.#ownsConnection) return;
+		const redis = this.#redis;
+		if (redis.status === 'ready') {
+			// QUIT answers after the replies still in flight; a server that froze gets a second, then the socket closes.
+			let timer: ReturnType<typeof setTimeout> | undefined;
+			const gaveUp = new Promise<void>((resolve) => {
+				timer = setTimeout(resolve, 1000);
+			});
+			await Promise.race([redis.quit().catch(() => {}), gaveUp]);
+			clearTimeout(timer);
 		}
+		redis.disconnect();
 	}
 
 	async #checkMemoryPolicy(): Promise<void> {
