@@ -1,6 +1,8 @@
 /** `OrderedMapContainer`: tasks in memory by priority (higher first), FIFO within a priority. O(log n). */
 import { BinaryHeap } from '../src/binary-heap.js';
-import { MemoryContainer, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+import { MemoryContainer, type MemoryContainerOptions, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+
+export type { MemoryContainerOptions };
 
 class PriorityOrder extends BinaryHeap<MemorySlot> implements WaitingOrder {
 	constructor() {
@@ -17,7 +19,7 @@ class PriorityOrder extends BinaryHeap<MemorySlot> implements WaitingOrder {
  * Add and claim are O(log n). Nothing survives the process.
  */
 export class OrderedMapContainer extends MemoryContainer {
-	constructor() {
-		super(new PriorityOrder());
+	constructor(options: MemoryContainerOptions = {}) {
+		super(new PriorityOrder(), options);
 	}
 }

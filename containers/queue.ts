@@ -1,6 +1,8 @@
 /** `QueueContainer`: tasks in memory, first in first out. O(1) add and claim. Ignores priority. */
 import { Deque } from '../src/deque.js';
-import { MemoryContainer, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+import { MemoryContainer, type MemoryContainerOptions, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+
+export type { MemoryContainerOptions };
 
 class FifoOrder extends Deque<MemorySlot> implements WaitingOrder {}
 
@@ -9,7 +11,7 @@ class FifoOrder extends Deque<MemorySlot> implements WaitingOrder {}
  * Nothing survives the process: combine it with a persistent container for that (`CombinedContainer`).
  */
 export class QueueContainer extends MemoryContainer {
-	constructor() {
-		super(new FifoOrder());
+	constructor(options: MemoryContainerOptions = {}) {
+		super(new FifoOrder(), options);
 	}
 }

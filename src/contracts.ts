@@ -28,7 +28,8 @@ export interface RenewResult {
 export interface SyncContainerOperations {
 	add(tasks: readonly TaskRecord[]): void;
 	claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[];
-	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): TaskRecord | null;
+	/** Returns the stored record itself, not a copy: read it at once, and copy it before handing it out. */
+	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Readonly<TaskRecord> | null;
 }
 
 /**
@@ -45,7 +46,8 @@ export interface TaskContainer {
 	/**
 	 * Store new tasks as `waiting`, all or nothing. The container assigns `seq`. A task whose id exists in a
 	 * final status is replaced (a re-run); one whose id is waiting, running or exporting rejects the whole batch
-	 * with a `DuplicateTaskError`.
+	 * with a `DuplicateTaskError`. The records are handed over: an in-process container may keep the objects
+	 * themselves, so the caller must not use them afterwards.
 	 */
 	add(tasks: readonly TaskRecord[]): Promise<void>;
 

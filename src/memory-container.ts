@@ -4,7 +4,8 @@
  */
 import { BinaryHeap } from './binary-heap.js';
 import type { ContainerSignal, RenewResult, SyncContainerOperations, TaskContainer } from './contracts.js';
-import { DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
+import { Deque } from './deque.js';
+import { describeValue, DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
 import {
 	emptyCounts,
 	isFinalStatus,
@@ -32,6 +33,18 @@ export interface WaitingOrder {
 
 const copy = (rec: TaskRecord): TaskRecord => ({ ...rec });
 
+/** The default of `MemoryContainerOptions.keepFinished`. */
+export const DEFAULT_KEEP_FINISHED = 10_000;
+
+export interface MemoryContainerOptions {
+	/**
+	 * How many finished tasks (succeeded, failed, stopped) stay readable with `get` and `list`; past that the
+	 * oldest finished are forgotten, so a long-running process does not grow without bound. `Infinity` keeps all.
+	 * @default 10000
+	 */
+	readonly keepFinished?: number;
+}
+
 export abstract class MemoryContainer implements TaskContainer {
 	readonly shared = false;
 	readonly #slots = new Map<string, MemorySlot>();
@@ -43,16 +56,24 @@ export abstract class MemoryContainer implements TaskContainer {
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	#seq = 0;
 	#closed = false;
+	/** Finished slots in the order they finished; the oldest are forgotten past `keepFinished`. */
+	readonly #finishedOrder = new Deque<MemorySlot>();
+	readonly #keepFinished: number;
 
 	/** The same operations without promises; the scheduler's hot path uses them. */
 	readonly sync: SyncContainerOperations = {
 		add: (tasks) => this.#add(tasks),
 		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now),
-		transition: (id, from, to, patch, owner) => this.#transition(id, from, to, patch, owner),
+		transition: (id, from, to, patch, owner) => this.#transition(id, from, to, patch, owner, false),
 	};
 
-	protected constructor(waiting: WaitingOrder) {
+	protected constructor(waiting: WaitingOrder, options: MemoryContainerOptions = {}) {
 		this.#waiting = waiting;
+		const keep = options.keepFinished ?? DEFAULT_KEEP_FINISHED;
+		if (keep !== Number.POSITIVE_INFINITY && (!Number.isInteger(keep) || keep < 0)) {
+			throw new TypeError(`Expected \`keepFinished\` to be an integer >= 0 or Infinity, got ${describeValue(keep)}`);
+		}
+		this.#keepFinished = keep;
 	}
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
@@ -89,7 +110,11 @@ export abstract class MemoryContainer implements TaskContainer {
 				this.#count(existing.rec.status, -1);
 				this.#slots.delete(task.id);
 			}
-			const slot: MemorySlot = { rec: { ...task, status: 'waiting', seq: ++this.#seq }, place: 'none' };
+			// The records are handed over (see `TaskContainer.add`): kept as they are, not copied.
+			const rec = task;
+			rec.status = 'waiting';
+			rec.seq = ++this.#seq;
+			const slot: MemorySlot = { rec, place: 'none' };
 			this.#slots.set(task.id, slot);
 			this.#count('waiting', 1);
 			this.#enqueue(slot, now);
@@ -119,7 +144,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		return claimed;
 	}
 
-	#transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): TaskRecord | null {
+	#transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string, copied = true): TaskRecord | null {
 		const slot = this.#slots.get(id);
 		if (slot === undefined || slot.rec.status !== from) return null;
 		if (owner !== undefined && slot.rec.owner !== owner) return null;
@@ -133,7 +158,7 @@ export abstract class MemoryContainer implements TaskContainer {
 				this.#signal({ type: 'wake' });
 			}
 		}
-		return copy(rec);
+		return copied ? copy(rec) : rec;
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
@@ -276,6 +301,22 @@ export abstract class MemoryContainer implements TaskContainer {
 		slot.rec.status = status;
 		if (status === 'running' || status === 'exporting') this.#active.add(slot);
 		else if (before === 'running' || before === 'exporting') this.#active.delete(slot);
+		if (status === 'succeeded' || status === 'failed' || status === 'stopped') {
+			this.#finishedOrder.push(slot);
+			this.#forgetOldFinished();
+		}
+	}
+
+	/** Keep at most `keepFinished` finished tasks: a long-running process must not grow without bound. */
+	#forgetOldFinished(): void {
+		const counts = this.#counts;
+		while (counts.succeeded + counts.failed + counts.stopped > this.#keepFinished) {
+			const oldest = this.#finishedOrder.shift();
+			if (oldest === undefined) return;
+			if (this.#slots.get(oldest.rec.id) !== oldest || !isFinalStatus(oldest.rec.status)) continue;
+			this.#count(oldest.rec.status, -1);
+			this.#slots.delete(oldest.rec.id);
+		}
 	}
 
 	#count(status: TaskStatus, delta: number): void {

@@ -24,7 +24,7 @@ import type { SchedulerEvents } from './events.js';
 import { FinishedStream } from './finished-stream.js';
 import { createTaskRecord } from './new-task.js';
 import { checkDuration, MAX_TIMER_MS, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
-import { isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
+import { isFinalStatus, type NewTask, type TaskPatch, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 
 export interface CloseOptions {
 	/**
@@ -68,6 +68,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#wakeTimer: ReturnType<typeof setTimeout> | undefined;
 	#wakeAt = Number.POSITIVE_INFINITY;
 	#pollTimer: ReturnType<typeof setTimeout> | undefined;
+	#idleTimer: ReturnType<typeof setTimeout> | undefined;
 	#statusTimer: ReturnType<typeof setTimeout> | undefined;
 	#leaseTimer: ReturnType<typeof setInterval> | undefined;
 	#reclaimTimer: ReturnType<typeof setInterval> | undefined;
@@ -145,12 +146,14 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		const { actuator } = this.#o;
 		if (actuator.init) for (const record of records) await actuator.init(record);
+		// The container keeps the records it is given: the caller and listeners get copies.
+		const copies = records.map((record) => ({ ...record }));
 		const { container } = this.#o;
 		if (container.sync) container.sync.add(records as TaskRecord[]);
 		else await container.add(records as TaskRecord[]);
-		if (this.listenerCount('task:added') > 0) for (const task of records) this.#emit('task:added', { task });
+		if (this.listenerCount('task:added') > 0) for (const task of copies) this.#emit('task:added', { task });
 		this.#fill();
-		return many ? records : (records[0] as TaskRecord<TItem, TOutput>);
+		return many ? copies : (copies[0] as TaskRecord<TItem, TOutput>);
 	}
 
 	/**
@@ -261,6 +264,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.#settle(attempt, { kind: 'handback' });
 		while (this.#attempts.size > 0) await Promise.all([...this.#attempts.values()].map((a) => a.finishing));
 		clearTimeout(this.#statusTimer);
+		clearTimeout(this.#idleTimer);
 		clearInterval(this.#leaseTimer);
 		clearInterval(this.#reclaimTimer);
 		this.#unwatch?.();
@@ -529,21 +533,19 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const { container, persistencer, actuator } = this.#o;
 		const sync = container.sync;
 		if (sync === undefined || persistencer !== undefined || (!outcome.hasOutput && actuator.output)) return false;
-		const task = attempt.task;
-		let done: TaskRecord | null;
+		const patch: TaskPatch = { output: outcome.output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
+		if (attempt.ref !== undefined) patch.ref = attempt.ref;
+		let stored: Readonly<TaskRecord> | null;
 		try {
-			done = sync.transition(
-				task.id,
-				'running',
-				'succeeded',
-				{ output: (outcome.output ?? null), error: null, finishedAt: Date.now(), owner: null, leaseUntil: null, ...(attempt.ref === undefined ? {} : { ref: attempt.ref }) },
-				this.id,
-			);
+			stored = sync.transition(attempt.task.id, 'running', 'succeeded', patch, this.id);
 		} catch {
 			return false;
 		}
 		attempt.finishing = RESOLVED;
-		if (done) this.#report({ kind: 'succeeded', task: done, output: outcome.output });
+		// The stored record itself came back: copy it only when someone will hear of it.
+		if (stored !== null && (this.#streams.size > 0 || this.#o.callback !== undefined || this.listenerCount('task:succeeded') > 0)) {
+			this.#report({ kind: 'succeeded', task: { ...stored }, output: outcome.output });
+		}
 		this.#release(attempt);
 		return true;
 	}
@@ -658,7 +660,18 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		if (this.#attempts.size > 0) return;
 		this.#o.container.counts().then(
 			(counts) => {
-				if (this.#attempts.size > 0 || counts.waiting + counts.running + counts.exporting > 0) return;
+				if (this.#attempts.size > 0) return;
+				if (counts.waiting + counts.running + counts.exporting > 0) {
+					// On a shared container other schedulers may finish the rest, and nothing signals that here:
+					// look again after a poll interval while someone waits for idle.
+					if (this.#o.container.shared && this.#idleWaiters.length > 0 && this.#idleTimer === undefined && !this.#closed) {
+						this.#idleTimer = setTimeout(() => {
+							this.#idleTimer = undefined;
+							this.#checkIdle();
+						}, this.#o.pollIntervalMs);
+					}
+					return;
+				}
 				for (const resolve of this.#idleWaiters.splice(0)) resolve();
 				this.#emit('idle');
 			},
