@@ -4,7 +4,6 @@
  * `FOR UPDATE SKIP LOCKED` pick on PostgreSQL, one write statement under SQLite's write lock), and every
  * state change is a compare-and-set on the status (and owner), so a late report is rejected, never applied.
  */
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import {
 	assertJsonItem,
@@ -89,29 +88,8 @@ const LEASE_MESSAGE = (() => {
 })();
 
 /** Run one raw statement and return its rows (bindings are plain values: strings, numbers, booleans, null). */
-async function rowsOf(
-	db: Knex | Knex.Transaction,
-	sql: string,
-	bindings: readonly unknown[] = [],
-	statementName?: string,
-): Promise<Record<string, unknown>[]> {
-	const raw = db.raw(sql, bindings as readonly Knex.RawBinding[]);
-	return resultRows(await (statementName === undefined ? raw : raw.options({ name: statementName })));
-}
-
-/**
- * PostgreSQL: a name for a statement the container runs often, so each connection parses and plans it once
- * (a prepared statement). The name is a digest of the text, so one name never stands for two texts.
- */
-const statementNames = new Map<string, string>();
-function statementName(sql: string): string {
-	let name = statementNames.get(sql);
-	if (name === undefined) {
-		if (statementNames.size >= 2_000) statementNames.clear();
-		name = `lightsched_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-		statementNames.set(sql, name);
-	}
-	return name;
+async function rowsOf(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+	return resultRows(await db.raw(sql, bindings as readonly Knex.RawBinding[]));
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -161,7 +139,7 @@ export class SqlContainer implements TaskContainer {
 			dialect: this.dialect,
 			table: this.#tables.tasks,
 			bool: this.#bool,
-			run: (sql, bindings, prepare) => this.#query(sql, bindings, prepare),
+			run: (sql, bindings) => this.#query(sql, bindings),
 			wake,
 			maxInFlight: 1,
 		});
@@ -245,7 +223,7 @@ export class SqlContainer implements TaskContainer {
 				? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
 				: `UPDATE ${t} SET ${set} WHERE seq IN (${pick}) RETURNING *`;
 		const rows = await this.#run('claim', async () =>
-			await this.#query(sql, [owner, now + leaseMs, now, now, now, Math.floor(max)], true),
+			await this.#query(sql, [owner, now + leaseMs, now, now, now, Math.floor(max)]),
 		);
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
@@ -405,16 +383,9 @@ export class SqlContainer implements TaskContainer {
 		return this.dialect === 'sqlite' ? ` INDEXED BY "${this.tablePrefix}tasks_${index}"` : '';
 	}
 
-	/** Run one statement through the pool; `prepare`: a hot statement PostgreSQL should keep prepared. */
-	async #query(sql: string, bindings: readonly unknown[], prepare = false): Promise<Record<string, unknown>[]> {
-		if (!prepare || this.dialect !== 'pg') return rowsOf(this.knex, sql, bindings);
-		try {
-			return await rowsOf(this.knex, sql, bindings, statementName(sql));
-		} catch (error) {
-			// Another process upgraded the tables under a prepared statement: run it unprepared.
-			if (!/cached plan must not change result type/.test(String((error as Error).message))) throw error;
-			return rowsOf(this.knex, sql, bindings);
-		}
+	/** Run one statement through the pool. */
+	#query(sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> {
+		return rowsOf(this.knex, sql, bindings);
 	}
 
 	#assertOpen(): void {

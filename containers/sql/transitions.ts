@@ -25,7 +25,7 @@ interface Pending extends TransitionRequest {
 }
 
 /** Runs one SQL statement and returns its rows. */
-export type RunSql = (sql: string, bindings: readonly unknown[], prepare?: boolean) => Promise<Row[]>;
+export type RunSql = (sql: string, bindings: readonly unknown[]) => Promise<Row[]>;
 
 /** The most transitions in one statement (each carries 2 × 11 patch values + 6). */
 const MAX_BATCH = 200;
@@ -130,7 +130,7 @@ export class TransitionBatcher {
 		bindings.push(p.id, p.from);
 		if (p.owner !== undefined) bindings.push(p.owner);
 		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE id = ? AND status = ?${p.owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
-		return this.#run(sql, bindings, true);
+		return this.#run(sql, bindings);
 	}
 
 	#many(batch: Pending[]): Promise<Row[]> {
@@ -169,7 +169,6 @@ export class TransitionBatcher {
 			UPDATE ${this.#table} AS t SET ${sets.join(', ')}
 			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
 			RETURNING ${pg ? 't.*' : '*'}`;
-		// Small batches recur (a few shapes × a few sizes): worth keeping prepared; large ones are rare.
-		return this.#run(sql, bindings, batch.length <= 16);
+		return this.#run(sql, bindings);
 	}
 }
