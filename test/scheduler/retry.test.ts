@@ -72,7 +72,7 @@ describe('retries', () => {
 			container: new QueueContainer(),
 			maxAttempts: 4,
 			backoff: { type: 'exponential', delayMs: 10, jitter: 0.5 },
-			actuator: new FunctionActuator(() => {
+			actuator: new FunctionActuator((): string => {
 				throw Object.assign(new Error('always'), { code: 'E_ALWAYS' });
 			}),
 		});
@@ -98,7 +98,7 @@ describe('retries', () => {
 			container: new QueueContainer(),
 			maxAttempts: 5,
 			backoff: { type: 'fixed', delayMs: 1 },
-			actuator: new FunctionActuator(() => {
+			actuator: new FunctionActuator((): string => {
 				calls++;
 				throw new NonRetryableError('bad input, do not retry');
 			}),
