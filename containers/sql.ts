@@ -114,6 +114,8 @@ export class SqlContainer implements TaskContainer {
 	readonly #transitions: TransitionBatcher;
 	#ready: Promise<void> | null = null;
 	#closed = false;
+	#addedSinceAnalyze = 0;
+	#analyzing = false;
 
 	constructor(options: SqlContainerOptions) {
 		if (typeof options !== 'object' || options === null) {
@@ -211,6 +213,27 @@ export class SqlContainer implements TaskContainer {
 				throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
 			}
 		});
+		this.#noteGrowth(tasks.length);
+	}
+
+	/**
+	 * PostgreSQL plans the claim from table statistics, which autovacuum refreshes only about once a minute. A
+	 * queue that just grew by thousands of rows looks empty until then, and the planner then sorts every waiting
+	 * row instead of reading the claim index in order. So after every 1,000 added rows the container refreshes
+	 * the statistics itself (`ANALYZE`, in the background, one at a time).
+	 */
+	#noteGrowth(rows: number): void {
+		if (this.dialect !== 'pg') return;
+		this.#addedSinceAnalyze += rows;
+		if (this.#addedSinceAnalyze < 1_000 || this.#analyzing || this.#closed) return;
+		this.#addedSinceAnalyze = 0;
+		this.#analyzing = true;
+		this.knex
+			.raw(`ANALYZE ${this.#tables.tasks}`)
+			.catch(() => undefined)
+			.finally(() => {
+				this.#analyzing = false;
+			});
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
