@@ -7,7 +7,7 @@
  * figures printed are medians of the rounds, and the ratios medians of the per-round ratios. pg-boss is
  * stopped after 20 s and rated on what it finished by then (it is about ten times slower).
  *
- *   npm run bench:sql            (ROUNDS=3 TASKS=10000 CONCURRENCY=16 to change the sizes)
+ *   npm run bench:sql            (ROUNDS=3 TASKS=10000 CONCURRENCY=16 PROCESSES=4 ONLY=<name part> to change it)
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +30,9 @@ const PG_BOSS_LIMIT_MS = 20_000;
 let count = TASKS;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-const PROCESSES = 4;
+const PROCESSES = Number(process.env.PROCESSES ?? 4);
+/** Run only the engines whose name contains this text (e.g. ONLY=PostgreSQL). */
+const ONLY = process.env.ONLY ?? '';
 
 type Connection = Awaited<ReturnType<PostgresServer['createDatabase']>>;
 const urlOf = (c: Connection): string => `postgres://${c.user}@${c.host}:${c.port}/${c.database}`;
@@ -203,13 +205,13 @@ async function main(): Promise<void> {
 		'graphile-worker 0.17, 1 process': async (round) => graphileWorker(await server.createDatabase(`graphile_${round}`)),
 		'pg-boss 10, 1 process': async (round) => pgBoss(await server.createDatabase(`pgboss_${round}`)),
 	};
-	const names = Object.keys(engines);
+	const names = Object.keys(engines).filter((name) => name.includes(ONLY));
 	const rates: Record<string, number[]> = {};
 	console.log(`${TASKS} no-op tasks, ${CONCURRENCY} at a time per process, ${ROUNDS} rounds (tasks per second)`);
 	const started = performance.now();
 	try {
 		count = WARMUP;
-		for (const engine of Object.values(engines)) await engine(0);
+		for (const name of names) await (engines[name] as (round: number) => Promise<number>)(0);
 		count = TASKS;
 		for (let round = 1; round <= ROUNDS; round++) {
 			// Rotate the order each round so a machine getting busier or quieter does not favour one engine.
