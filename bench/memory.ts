@@ -3,7 +3,8 @@
  * (QueueContainer + FunctionActuator, every record kept, events on), p-queue and fastq, in the same
  * process and the same run; then heap bytes per waiting task with 1,000,000 queued.
  *
- *   npm run bench:memory            (ROUNDS=5 TASKS=100000 QUEUED=1000000 to change the sizes)
+ *   npm run bench:memory            (ROUNDS=5 TASKS=100000 QUEUED=1000000 to change the sizes;
+ *                                    MODE=bulk adds in batches through each library's batch API)
  */
 import fastq from 'fastq';
 import PQueue from 'p-queue';
@@ -20,6 +21,10 @@ const noop = async (): Promise<void> => {};
 
 type Runner = (concurrency: number) => Promise<number>;
 
+/** `one`: every task added by its own call; `bulk`: each library's batch API (1,000 at a time). */
+const MODE = process.env.MODE === 'bulk' ? 'bulk' : 'one';
+const BATCH = 1_000;
+
 const runners: Record<string, Runner> = {
 	async lightsched(concurrency) {
 		const scheduler = new Scheduler({
@@ -30,7 +35,11 @@ const runners: Record<string, Runner> = {
 		let succeeded = 0;
 		scheduler.on('task:succeeded', () => succeeded++);
 		const started = performance.now();
-		for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
+		if (MODE === 'bulk') {
+			for (let i = 0; i < TASKS; i += BATCH) void scheduler.add(Array.from({ length: Math.min(BATCH, TASKS - i) }, (_, j) => ({ item: i + j })));
+		} else {
+			for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
+		}
 		await scheduler.onIdle();
 		const ms = performance.now() - started;
 		if (succeeded !== TASKS) throw new Error(`lightsched finished ${succeeded} of ${TASKS}`);
@@ -42,7 +51,11 @@ const runners: Record<string, Runner> = {
 		let done = 0;
 		queue.on('completed', () => done++);
 		const started = performance.now();
-		for (let i = 0; i < TASKS; i++) void queue.add(noop);
+		if (MODE === 'bulk') {
+			for (let i = 0; i < TASKS; i += BATCH) void queue.addAll(Array.from({ length: Math.min(BATCH, TASKS - i) }, () => noop));
+		} else {
+			for (let i = 0; i < TASKS; i++) void queue.add(noop);
+		}
 		await queue.onIdle();
 		const ms = performance.now() - started;
 		if (done !== TASKS) throw new Error(`p-queue finished ${done} of ${TASKS}`);
@@ -66,7 +79,9 @@ function median(values: number[]): number {
 
 const rate = (ms: number): number => Math.round((TASKS / ms) * 1000);
 
-console.log(`# In-memory throughput: ${TASKS.toLocaleString('en')} no-op tasks, median of ${ROUNDS} rounds (tasks/s)`);
+console.log(
+	`# In-memory throughput: ${TASKS.toLocaleString('en')} no-op tasks added ${MODE === 'bulk' ? `in batches of ${BATCH} (lightsched add([...]), p-queue addAll)` : 'one call per task'}, median of ${ROUNDS} rounds (tasks/s)`,
+);
 console.log(`node ${process.version}, ${new Date().toISOString()}`);
 console.log('| concurrency | lightsched | p-queue | fastq (promise) | lightsched / p-queue | lightsched / fastq |');
 console.log('|---:|---:|---:|---:|---:|---:|');
