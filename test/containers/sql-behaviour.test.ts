@@ -93,6 +93,30 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(claimed.map((t) => t.id)).toEqual(expected);
 		});
 
+		it('gives each task to exactly one claimer across separate connections (processes) on one database', async () => {
+			const config = await backend.freshDatabase();
+			const containers = [1, 2, 3].map(() => track(new SqlContainer({ knex: config })));
+			const [first] = containers;
+			await first?.add(records(Array.from({ length: 300 }, (_, i) => ({ id: `t${i}`, item: i }))));
+			const seen = new Map<string, number>();
+			await Promise.all(
+				containers.flatMap((c, n) =>
+					[0, 1].map(async (k) => {
+						for (;;) {
+							const batch = await c.claim(5, `owner-${n}-${k}`, 10_000, Date.now());
+							if (batch.length === 0) return;
+							// Finish each claimed task, interleaving writes of all connections.
+							await Promise.all(batch.map((task) => c.transition(task.id, 'running', 'succeeded', { finishedAt: Date.now() }, task.owner ?? '')));
+							for (const task of batch) seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
+						}
+					}),
+				),
+			);
+			expect(seen.size).toBe(300);
+			expect([...seen.values()].every((times) => times === 1)).toBe(true);
+			expect(await first?.counts()).toMatchObject({ succeeded: 300, waiting: 0, running: 0 });
+		});
+
 		it('migrates once however many containers start on one database, and upgrades nothing twice', async () => {
 			const config = await backend.freshDatabase();
 			const knex = createKnex(config);
@@ -174,6 +198,17 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			await own.persist(task, 'mine');
 			expect(await new SqlPersistencer({ container: c }).get('a')).toBe('mine');
 		});
+
+		if (kind === 'SQLite') {
+			it('opens SQLite files in WAL mode with the busy timeout and synchronous level asked for', async () => {
+				const c = track(new SqlContainer({ knex: await backend.freshDatabase(), busyTimeoutMs: 1234, synchronous: 'FULL' }));
+				await c.migrate();
+				const value = async (pragma: string): Promise<unknown> => Object.values(((await c.knex.raw(`PRAGMA ${pragma}`)) as Record<string, unknown>[])[0] ?? {})[0];
+				expect(await value('journal_mode')).toBe('wal');
+				expect(await value('busy_timeout')).toBe(1234);
+				expect(await value('synchronous')).toBe(2);
+			});
+		}
 
 		it('rejects bad options with errors naming the field', () => {
 			expect(() => new SqlContainer({ knex: { client: 'sqlite3', connection: ':memory:' }, tablePrefix: 'bad-prefix' })).toThrow(/tablePrefix/);
