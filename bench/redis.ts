@@ -7,8 +7,8 @@
  * - processing throughput: from `go` (workers already connected, tasks all waiting) until all are finished
  * - add-to-start latency: one task at a time into an idle worker process (median, p99)
  *
- *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=30000 SERIAL=2000; the full sizes are
- *                            LARGE=100000 SERIAL=10000, which take about four times as long;
+ *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=20000 SERIAL=2000; the full sizes are
+ *                            LARGE=100000 SERIAL=10000, which take about five times as long;
  *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
  *                            LATENCY_SAMPLES=0 to skip the latency part)
  *
@@ -28,7 +28,7 @@ import { startRedis } from '../test/support/redis.js';
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SMALL = Number(process.env.SMALL ?? 10_000);
 // The full sizes are LARGE=100000 SERIAL=10000; the defaults keep the whole run near six minutes on two cores.
-const LARGE = Number(process.env.LARGE ?? 30_000);
+const LARGE = Number(process.env.LARGE ?? 20_000);
 const SERIAL = Number(process.env.SERIAL ?? 2_000);
 const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 50);
 const BATCH = 1000;
