@@ -135,6 +135,15 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			}
 		});
 
+		it('refuses tables of a newer schema version than it knows, saying so', async () => {
+			const config = await backend.freshDatabase();
+			const first = track(new SqlContainer({ knex: config }));
+			await first.migrate();
+			await first.knex.raw(`INSERT INTO lightsched_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)`);
+			const older = track(new SqlContainer({ knex: config }));
+			await expect(older.counts()).rejects.toMatchObject({ code: 'ERR_CONTAINER', message: /schema version 99.*upgrade lightsched/ });
+		});
+
 		it('keeps containers with different table prefixes apart on one database', async () => {
 			const config = await backend.freshDatabase();
 			const knex = createKnex(config);
