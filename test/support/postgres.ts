@@ -120,15 +120,41 @@ function run(bin: string, args: string[], user: { uid: number; gid: number } | n
 	});
 }
 
-const running = new Set<ChildProcess>();
+/** Servers of this process and their folders, for the exit hook. */
+const running = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
 	if (exitHookInstalled) return;
 	exitHookInstalled = true;
 	process.once('exit', () => {
-		for (const child of running) child.kill('SIGKILL');
+		for (const [child, dir] of running) {
+			child.kill('SIGKILL');
+			rmSync(dir, { recursive: true, force: true });
+		}
 	});
+}
+
+/**
+ * A watchdog for a process killed without running its exit hook (SIGKILL, a crashed test worker): a small
+ * detached Node process reads a pipe from us and, when the pipe closes (we died), stops the server and removes
+ * its folder. No polling: the pipe's end is the event.
+ */
+function startWatchdog(serverPid: number, dir: string): ChildProcess {
+	const script = `
+		process.stdin.resume();
+		process.stdin.on('end', () => {
+			try { process.kill(${serverPid}, 'SIGINT'); } catch {}
+			setTimeout(() => {
+				try { process.kill(${serverPid}, 'SIGKILL'); } catch {}
+				require('node:fs').rmSync(${JSON.stringify(dir)}, { recursive: true, force: true });
+				process.exit(0);
+			}, 5000);
+		});`;
+	const watchdog = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+	watchdog.unref();
+	(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+	return watchdog;
 }
 
 /** Start a fresh PostgreSQL server. Call `stop()` on the result when done. */
@@ -164,8 +190,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 		stdio: ['ignore', 'ignore', 'pipe'],
 		...(user ?? {}),
 	});
-	running.add(child);
+	running.set(child, dir);
 	installExitHook();
+	const watchdog = child.pid === undefined ? null : startWatchdog(child.pid, dir);
 	let log = '';
 	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 	exited.then(() => running.delete(child)).catch(() => undefined);
@@ -190,6 +217,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 			reject(new Error(`PostgreSQL exited (${String(code ?? signal)}) before accepting connections:\n${log}`));
 		});
 	}).catch((error: unknown) => {
+		watchdog?.kill('SIGKILL');
 		rmSync(dir, { recursive: true, force: true });
 		throw error;
 	});
@@ -218,6 +246,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 		},
 		stop() {
 			stopping ??= (async () => {
+				watchdog?.kill('SIGKILL');
 				if (child.exitCode === null && child.signalCode === null) {
 					child.kill('SIGINT');
 					const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
