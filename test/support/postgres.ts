@@ -9,7 +9,7 @@
  * Usage: `const pg = await startPostgres(); … new SqlContainer({ knex: { client: 'pg', connection: pg.connection } }) … await pg.stop();`
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,7 +53,7 @@ export function postgresBinDir(): string {
 		const native = join(dirname(dirname(entry)), 'native');
 		if (existsSync(join(native, 'bin', 'postgres'))) {
 			ensureLibraryLinks(native);
-			return join(native, 'bin');
+			return join(reachableCopy(native), 'bin');
 		}
 	} catch {
 		// Not installed (another platform, or no npm ci): fall back to the system's server.
@@ -65,6 +65,32 @@ export function postgresBinDir(): string {
 		if (versions[0] !== undefined) return join('/usr/lib/postgresql', versions[0], 'bin');
 	}
 	throw new Error(INSTALL_HINT);
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to reach the binaries. A checkout under a
+ * private folder (`/root/…`) is not reachable: then use a copy in the temp folder (made once, kept for later runs).
+ */
+function reachableCopy(native: string): string {
+	if (typeof process.getuid !== 'function' || process.getuid() !== 0) return native;
+	let reachable = true;
+	for (let dir = native; dir !== dirname(dir); dir = dirname(dir)) {
+		if ((statSync(dir).mode & 0o005) !== 0o005) reachable = false;
+	}
+	if (reachable) return native;
+	const version = (JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? 'x';
+	const copy = join(tmpdir(), `lightsched-pg-native-${version}`);
+	if (!existsSync(join(copy, 'bin', 'postgres'))) {
+		const partial = `${copy}.${process.pid}`;
+		cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+		chmodSync(partial, 0o755);
+		try {
+			renameSync(partial, copy);
+		} catch {
+			rmSync(partial, { recursive: true, force: true }); // another process made it first
+		}
+	}
+	return copy;
 }
 
 /** The package's install script makes its shared-library links; make any that are missing (e.g. scripts skipped). */
