@@ -11,10 +11,8 @@ import {
 	DuplicateTaskError,
 	emptyCounts,
 	InvalidStateError,
-	LeaseExpiredError,
 	SchedulerClosedError,
 	SchedulerError,
-	toTaskError,
 	type ContainerSignal,
 	type RenewResult,
 	type TaskContainer,
@@ -28,6 +26,18 @@ import {
 import { openKnex, sqlitePragmas, type KnexSource, type SqliteSettings } from './sql/connection.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
 import { byClaimOrder, INSERT_COLUMNS, recordToValues, rowToRecord } from './sql/rows.js';
+import {
+	ACTIVE_SQL,
+	CHUNK,
+	chunks,
+	FINAL_SQL,
+	isUniqueViolation,
+	marks,
+	reclaimBindings,
+	rowsOf,
+	taskStatements,
+	type TaskStatements,
+} from './sql/statements.js';
 import { TransitionBatcher } from './sql/transitions.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
@@ -66,37 +76,6 @@ export interface SqlContainerOptions {
 	readonly notify?: boolean;
 }
 
-const FINAL_SQL = `('succeeded', 'failed', 'stopped')`;
-const ACTIVE_SQL = `('running', 'exporting')`;
-/** Rows per multi-row INSERT and ids per IN list: far below SQLite's and PostgreSQL's bind limits. */
-const CHUNK = 500;
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-	const out: T[][] = [];
-	for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-	return out;
-}
-
-const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
-
-/** The stored lease-expired error, split around the task id so SQL can build it per row. */
-const LEASE_MESSAGE = (() => {
-	const marker = '\u0000';
-	const { message, code } = toTaskError(new LeaseExpiredError(marker));
-	const [before = '', after = ''] = message.split(marker);
-	return { before, after, code };
-})();
-
-/** Run one raw statement and return its rows (bindings are plain values: strings, numbers, booleans, null). */
-async function rowsOf(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
-	return resultRows(await db.raw(sql, bindings as readonly Knex.RawBinding[]));
-}
-
-function isUniqueViolation(error: unknown): boolean {
-	const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-	return code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'));
-}
-
 export class SqlContainer implements TaskContainer {
 	readonly shared = true;
 	/** The Knex instance the container works through. */
@@ -112,6 +91,7 @@ export class SqlContainer implements TaskContainer {
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	readonly #channel: PgWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
+	readonly #sql: TaskStatements;
 	#ready: Promise<void> | null = null;
 	#closed = false;
 	#addedSinceAnalyze = 0;
@@ -136,6 +116,7 @@ export class SqlContainer implements TaskContainer {
 		this.knex = connection.knex;
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
+		this.#sql = taskStatements(this.dialect, this.#tables);
 		const wake = this.dialect === 'pg' && notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
 			dialect: this.dialect,
@@ -238,16 +219,8 @@ export class SqlContainer implements TaskContainer {
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
-		const t = this.#tables.tasks;
-		const set = `status = 'running', owner = ?, lease_until = ?, started_at = ?, updated_at = ?, attempts = attempts + 1`;
-		const pick = `SELECT seq FROM ${t}${this.#indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ? ORDER BY priority DESC, seq LIMIT ?`;
-		const sql =
-			this.dialect === 'pg'
-				? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
-				: `UPDATE ${t} SET ${set} WHERE seq IN (${pick}) RETURNING *`;
-		const rows = await this.#run('claim', async () =>
-			await this.#query(sql, [owner, now + leaseMs, now, now, now, Math.floor(max)]),
-		);
+		const bindings = [owner, now + leaseMs, now, now, now, Math.floor(max)];
+		const rows = await this.#run('claim', () => this.#query(this.#sql.claim, bindings));
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
 
@@ -282,26 +255,10 @@ export class SqlContainer implements TaskContainer {
 
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
 		if (this.#closed) return [];
-		const t = this.#tables.tasks;
-		const errorJson =
-			this.dialect === 'pg'
-				? `json_build_object('message', ?::text || id || ?::text, 'code', ?::text)::text`
-				: `json_object('message', ? || id || ?, 'code', ?)`;
-		const retry = `NOT stop_requested AND attempts < max_attempts`;
-		const sql = `UPDATE ${t}${this.#indexedBy('lease')} SET
-			status = CASE WHEN stop_requested THEN 'stopped' WHEN attempts < max_attempts THEN 'waiting' ELSE 'failed' END,
-			run_at = CASE WHEN ${retry} THEN ? ELSE run_at END,
-			finished_at = CASE WHEN ${retry} THEN finished_at ELSE ? END,
-			error = CASE WHEN NOT stop_requested AND attempts >= max_attempts THEN ${errorJson} ELSE error END,
-			owner = NULL, lease_until = NULL, updated_at = ?
-			WHERE status IN ${ACTIVE_SQL} AND lease_until < ?
-			RETURNING *`;
 		const moved = await this.#run('reclaimExpired', async () => {
-			const rows = resultRows(
-				await this.knex.raw(sql, [now, now, LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, now, now]),
-			).map(rowToRecord);
+			const rows = (await this.#query(this.#sql.reclaim, reclaimBindings(now))).map(rowToRecord);
 			if (this.#channel !== null && rows.some((task) => task.status === 'waiting')) {
-				await this.knex.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+				await this.#query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 			}
 			return rows;
 		});
@@ -310,22 +267,19 @@ export class SqlContainer implements TaskContainer {
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
-		const t = this.#tables.tasks;
-		let sql = `UPDATE ${t} SET stop_requested = ${this.dialect === 'pg' ? 'TRUE' : '1'} WHERE id = ? AND status IN ${ACTIVE_SQL} RETURNING *`;
+		let sql = this.#sql.requestStop;
 		const bindings: unknown[] = [id];
 		if (this.#channel !== null) {
 			sql = `WITH asked AS (${sql}) SELECT asked.*, pg_notify(?, ?) AS notified FROM asked`;
 			bindings.push(this.#tables.channel, stopPayload(id));
 		}
-		const rows = await this.#run('requestStop', async () => await rowsOf(this.knex, sql, bindings));
+		const rows = await this.#run('requestStop', () => this.#query(sql, bindings));
 		return rows[0] === undefined ? null : rowToRecord(rows[0]);
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
 		this.#assertOpen();
-		const rows = await this.#run('nextDueAt', async () =>
-			resultRows(await this.knex.raw(`SELECT MIN(run_at) AS at FROM ${this.#tables.tasks}${this.#indexedBy('due')} WHERE status = 'waiting' AND run_at > ?`, [now])),
-		);
+		const rows = await this.#run('nextDueAt', () => this.#query(this.#sql.nextDueAt, [now]));
 		const at = rows[0]?.['at'];
 		return at === null || at === undefined ? null : Number(at);
 	}
@@ -397,14 +351,6 @@ export class SqlContainer implements TaskContainer {
 	}
 
 	readonly #bool = (value: boolean): unknown => (this.dialect === 'pg' ? value : value ? 1 : 0);
-
-	/**
-	 * SQLite: name the partial index a query must use. Without statistics SQLite's planner prefers the
-	 * (status, seq) index and then sorts every waiting row; PostgreSQL's planner picks right by itself.
-	 */
-	#indexedBy(index: 'claim' | 'due' | 'lease'): string {
-		return this.dialect === 'sqlite' ? ` INDEXED BY "${this.tablePrefix}tasks_${index}"` : '';
-	}
 
 	/** Run one statement through the pool. */
 	#query(sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> {
