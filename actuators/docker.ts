@@ -378,7 +378,15 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			await this.docker.getContainer(id).remove({ force: true, v: true });
 		} catch (error) {
 			const status = statusOf(error);
-			if (status === 404 || (status === 409 && /already in progress/i.test(String((error as Error).message)))) return;
+			if (status === 404) return;
+			if (status === 409 && /already in progress/i.test(String((error as Error).message))) {
+				// Someone else (the attempt's own clean-up) is removing it: wait until it is gone, pushed by the engine.
+				await this.docker
+					.getContainer(id)
+					.wait({ condition: 'removed' })
+					.catch(() => undefined);
+				return;
+			}
 			throw dockerError(`removing container ${id.slice(0, 12)}`, error, this.docker);
 		}
 	}

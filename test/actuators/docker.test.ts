@@ -71,6 +71,8 @@ interface EngineEvent {
 /** The engine's container events for one label, as they happen (a stream, not polling). */
 async function engineEvents(label: string): Promise<{ events: EngineEvent[]; next(action: string): Promise<EngineEvent>; close(): void }> {
 	const stream = (await env.docker.getEvents({ filters: { type: ['container'], label: [label] } })) as NodeJS.ReadableStream & { destroy(): void };
+	// Closing the stream (or the engine stopping) aborts the request: expected, not a failure.
+	stream.on('error', () => undefined);
 	const events: EngineEvent[] = [];
 	const waiters: { action: string; resolve: (e: EngineEvent) => void }[] = [];
 	createInterface({ input: stream }).on('line', (line) => {
