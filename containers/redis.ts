@@ -2,6 +2,7 @@
  * `RedisContainer`: tasks in Redis, shared by any number of schedulers in any number of processes. Every state
  * change is one Lua script (atomic, one round trip); a pub/sub channel wakes sleeping schedulers.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
@@ -109,6 +110,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #checked: Promise<void>;
 	#channel: WakeChannel | undefined;
 	#closed = false;
+	/** Makes each transition's token unique: this instance, then a counter. */
+	readonly #instance = randomUUID();
+	#calls = 0;
 
 	constructor(options: RedisContainerOptions) {
 		super();
@@ -162,7 +166,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (this.#closed) throw new SchedulerClosedError('container');
 		if (tasks.length === 0) return;
 		const seen = new Set<string>();
-		let args: string[] = [String(Date.now())];
+		let args: string[] = [String(Date.now()), randomUUID()];
 		tasks.forEach((task, index) => {
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
@@ -187,7 +191,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		patch: TaskPatch,
 		owner?: string,
 	): Promise<TaskRecord | null> {
-		const args = [id, from, to, owner === undefined ? '0' : '1', owner ?? '', String(Date.now()), ...encodePatch(patch, id)];
+		const token = `${this.#instance}:${++this.#calls}`;
+		const args = [id, from, to, owner === undefined ? '0' : '1', owner ?? '', String(Date.now()), token, ...encodePatch(patch, id)];
 		const reply = (await this.#run(TRANSITION, args)) as (string | null)[] | null;
 		return reply === null ? null : decodeRecord(reply);
 	}

@@ -74,22 +74,28 @@ const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
 
 /**
- * ARGV: now, then ${F} values per task (ADD_FIELDS order). All or nothing: returns {'dup', id} for an id that is
- * waiting, running or exporting, before any write. A task in a final status is replaced (a re-run).
+ * ARGV: now, token, then ${F} values per task (ADD_FIELDS order). All or nothing: returns {'dup', id} for an id
+ * that is waiting, running or exporting, before any write. A task in a final status is replaced (a re-run).
+ * `token` is unique per add call and stored on each task: when ioredis sends the call again after a reconnect
+ * (its reply was lost, not its effect), the repeat finds its own token and succeeds without writing.
  */
 export const ADD = script(
 	'add',
 	`
-local now = ARGV[1]
+local now, token = ARGV[1], ARGV[2]
 local F = ${F}
-local n = (#ARGV - 1) / F
+local n = (#ARGV - 2) / F
 for i = 0, n - 1 do
-	local id = ARGV[2 + i * F]
+	local f = redis.call('HMGET', tkey(ARGV[3 + i * F]), 'status', 'addToken')
+	if f[2] == token then return {'ok'} end
+end
+for i = 0, n - 1 do
+	local id = ARGV[3 + i * F]
 	local st = redis.call('HGET', tkey(id), 'status')
 	if st and not isFinal(st) then return {'dup', id} end
 end
 for i = 0, n - 1 do
-	local b = 2 + i * F
+	local b = 3 + i * F
 	local id = ARGV[b]
 	local k = tkey(id)
 	local old = redis.call('HGET', k, 'status')
@@ -98,7 +104,7 @@ for i = 0, n - 1 do
 		redis.call('DEL', k)
 	end
 	local seq = redis.call('INCR', P .. 'seq')
-	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq)
+	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq, 'addToken', token)
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	enqueue(id, seq, ARGV[b + ${PRIORITY}], ARGV[b + ${RUN_AT}], now)
@@ -150,19 +156,25 @@ return out
 );
 
 /**
- * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, then patch field/value pairs. Compare-and-set on status
- * (and owner); returns the updated record or false.
+ * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, token, then patch field/value pairs. Compare-and-set on
+ * status (and owner); returns the updated record or false. `token` is unique per call and remembered
+ * (`lastTransition`): when ioredis sends the same call again after a reconnect (the reply was lost, not the
+ * effect), the repeat returns the record instead of false, so the scheduler still reports the task's end. Any
+ * other call, even an identical one, is compared afresh.
  */
 export const TRANSITION = script(
 	'transition',
 	`
-local id, from, to, checkOwner, owner, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, from, to, checkOwner, owner, now, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local k = tkey(id)
-local cur = redis.call('HMGET', k, 'status', 'owner', 'seq')
-if cur[1] ~= from then return false end
-if checkOwner == '1' and cur[2] ~= owner then return false end
+local cur = redis.call('HMGET', k, 'status', 'owner', 'seq', 'lastTransition')
+if cur[1] ~= from or (checkOwner == '1' and cur[2] ~= owner) then
+	-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
+	if cur[4] == token then return record(k) end
+	return false
+end
 local seq = cur[3]
-redis.call('HSET', k, 'status', to, 'updatedAt', now, unpack(ARGV, 7))
+redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, 8))
 restatus(id, seq, from, to)
 if from == 'waiting' then dequeue(id, seq) end
 if isActive(from) and not isActive(to) then
