@@ -71,7 +71,7 @@ const MIGRATIONS: readonly Migration[] = [
 				output TEXT,
 				progress TEXT,
 				ref TEXT,
-				owner VARCHAR(255),
+				owner TEXT,
 				lease_until BIGINT,
 				stop_requested BOOLEAN NOT NULL DEFAULT FALSE
 			)`);
