@@ -11,6 +11,7 @@ import {
 	DuplicateTaskError,
 	emptyCounts,
 	InvalidStateError,
+	InvalidTaskError,
 	SchedulerClosedError,
 	SchedulerError,
 	type ContainerSignal,
@@ -161,6 +162,9 @@ export class SqlContainer implements TaskContainer {
 		const items: string[] = [];
 		tasks.forEach((task, i) => {
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+			if (task.id.includes('\u0000')) {
+				throw new InvalidTaskError(`tasks[${i}].id`, 'a string without NUL characters (PostgreSQL text cannot hold them)', task.id);
+			}
 			seen.add(task.id);
 			assertJsonItem(task.item, `tasks[${i}].item`);
 			items.push(JSON.stringify(task.item));

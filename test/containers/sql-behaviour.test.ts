@@ -47,6 +47,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(await c.get('done')).toMatchObject({ status: 'succeeded', output: 'kept', item: 1 });
 			const bad = records(Array.from({ length: 800 }, (_, i) => ({ id: `b${i}`, item: i === 700 ? { f: new Map() } : i })));
 			await expect(c.add(bad)).rejects.toThrow(/tasks\[700\]\.item\.f/);
+			await expect(c.add(records([{ id: 'ok', item: 1 }, { id: 'nul\u0000id', item: 1 }]))).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[1].id' });
 			expect((await c.list()).total).toBe(2);
 		});
 
