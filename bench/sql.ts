@@ -73,13 +73,45 @@ async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
 	return ms;
 }
 
-/** lightsched in PROCESSES child processes sharing one PostgreSQL database. */
-async function lightschedProcesses(connection: Connection): Promise<number> {
-	const container = new SqlContainer({ knex: { client: 'pg', connection } });
-	await addAll(container);
-	await container.close();
+type Kind = 'lightsched' | 'graphile';
+
+const quietLogger = new Logger(() => () => undefined);
+
+/** Add `count` graphile-worker jobs (after its migration). */
+async function addGraphileJobs(connectionString: string): Promise<void> {
+	const utils = await makeWorkerUtils({ connectionString, logger: quietLogger });
+	await utils.migrate();
+	for (let i = 0; i < count; i += 1_000) {
+		await utils.addJobs(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ identifier: 'noop', payload: { i: i + j } })));
+	}
+	await utils.release();
+}
+
+/** Start a graphile-worker runner; `onSuccess` hears every finished job. */
+function startGraphile(connectionString: string, onSuccess: () => void): ReturnType<typeof runGraphile> {
+	return runGraphile({
+		connectionString,
+		logger: quietLogger,
+		concurrency: CONCURRENCY,
+		maxPoolSize: CONCURRENCY + 2,
+		noHandleSignals: true,
+		pollInterval: 1_000,
+		taskList: { noop },
+	}).then((runner) => {
+		runner.events.on('job:success', onSuccess);
+		return runner;
+	});
+}
+
+/** `kind` in PROCESSES child processes sharing one PostgreSQL database; timed from "go" to the last success. */
+async function processes(kind: Kind, connection: Connection): Promise<number> {
+	if (kind === 'lightsched') {
+		const container = new SqlContainer({ knex: { client: 'pg', connection } });
+		await addAll(container);
+		await container.close();
+	} else await addGraphileJobs(urlOf(connection));
 	const children = Array.from({ length: PROCESSES }, () =>
-		fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(connection)], { execArgv: process.execArgv }),
+		fork(fileURLToPath(import.meta.url), ['--worker', kind, JSON.stringify(connection)], { execArgv: process.execArgv }),
 	);
 	let done = 0;
 	let ready = 0;
@@ -104,13 +136,11 @@ async function lightschedProcesses(connection: Connection): Promise<number> {
 	return result;
 }
 
-/** A child process of `lightschedProcesses`. */
-async function worker(connection: Connection): Promise<void> {
-	const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
-	await container.migrate();
+/** A child process of `processes`: reports finished tasks to the parent once per event-loop turn. */
+async function worker(kind: Kind, connection: Connection): Promise<void> {
 	let pending = 0;
 	let flushing = false;
-	const scheduler = lightschedWorker(container, () => {
+	const succeeded = (): void => {
 		pending++;
 		if (flushing) return;
 		flushing = true;
@@ -119,37 +149,41 @@ async function worker(connection: Connection): Promise<void> {
 			process.send?.({ done: pending });
 			pending = 0;
 		});
-	});
+	};
+	let stop: () => Promise<void>;
+	let go: () => void;
+	if (kind === 'lightsched') {
+		const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
+		await container.migrate();
+		const scheduler = lightschedWorker(container, succeeded);
+		go = () => scheduler.resume();
+		stop = () => scheduler.close();
+	} else {
+		let runner: Awaited<ReturnType<typeof runGraphile>> | undefined;
+		let starting: Promise<unknown> = Promise.resolve();
+		go = () => {
+			starting = startGraphile(urlOf(connection), succeeded).then((r) => (runner = r));
+		};
+		stop = async () => {
+			await starting;
+			await runner?.stop();
+		};
+	}
 	process.on('message', (message) => {
-		if (message === 'go') scheduler.resume();
-		if (message === 'stop') void scheduler.close().then(() => process.exit(0));
+		if (message === 'go') go();
+		if (message === 'stop') void stop().then(() => process.exit(0));
 	});
 	process.send?.({ ready: true });
 }
 
 async function graphileWorker(connection: Connection): Promise<number> {
 	const connectionString = urlOf(connection);
-	const logger = new Logger(() => () => undefined);
-	const utils = await makeWorkerUtils({ connectionString, logger });
-	await utils.migrate();
-	for (let i = 0; i < count; i += 1_000) {
-		await utils.addJobs(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ identifier: 'noop', payload: { i: i + j } })));
-	}
-	await utils.release();
+	await addGraphileJobs(connectionString);
 	let done = 0;
 	let finish: () => void = () => undefined;
 	const finished = new Promise<void>((resolve) => (finish = resolve));
 	const started = performance.now();
-	const runner = await runGraphile({
-		connectionString,
-		logger,
-		concurrency: CONCURRENCY,
-		maxPoolSize: CONCURRENCY + 2,
-		noHandleSignals: true,
-		pollInterval: 1_000,
-		taskList: { noop },
-	});
-	runner.events.on('job:success', () => {
+	const runner = await startGraphile(connectionString, () => {
 		if (++done === count) finish();
 	});
 	await finished;
@@ -201,8 +235,9 @@ async function main(): Promise<void> {
 			lightsched({ client: 'sqlite3', connection: { filename: join(dir, `r${round}.db`) }, useNullAsDefault: true }),
 		'lightsched PostgreSQL, 1 process': async (round) =>
 			lightsched({ client: 'pg', connection: await server.createDatabase(`ours_${round}`), pool: { min: 2, max: 10 } }),
-		[`lightsched PostgreSQL, ${PROCESSES} processes`]: async (round) => lightschedProcesses(await server.createDatabase(`ours4_${round}`)),
+		[`lightsched PostgreSQL, ${PROCESSES} processes`]: async (round) => processes('lightsched', await server.createDatabase(`ours4_${round}`)),
 		'graphile-worker 0.17, 1 process': async (round) => graphileWorker(await server.createDatabase(`graphile_${round}`)),
+		[`graphile-worker 0.17, ${PROCESSES} processes`]: async (round) => processes('graphile', await server.createDatabase(`graphile4_${round}`)),
 		'pg-boss 10, 1 process': async (round) => pgBoss(await server.createDatabase(`pgboss_${round}`)),
 	};
 	const names = Object.keys(engines).filter((name) => name.includes(ONLY));
@@ -239,10 +274,10 @@ async function main(): Promise<void> {
 	console.log('\nRatios, lightsched ÷ peer (median of the per-round ratios):');
 	console.log(`  PostgreSQL, 1 process  vs graphile-worker  ${ratio(pg1, graphile)}`);
 	console.log(`  PostgreSQL, 1 process  vs pg-boss          ${ratio(pg1, boss)}`);
-	console.log(`  PostgreSQL, ${PROCESSES} processes vs graphile-worker  ${ratio(pg4, graphile)}`);
+	console.log(`  PostgreSQL, ${PROCESSES} processes vs graphile-worker, ${PROCESSES} processes  ${ratio(pg4, `graphile-worker 0.17, ${PROCESSES} processes`)}`);
 	console.log(`  SQLite, 1 process      vs graphile-worker  ${ratio('lightsched SQLite, 1 process', graphile)}`);
 }
 
 const workerIndex = process.argv.indexOf('--worker');
-if (workerIndex >= 0) await worker(JSON.parse(process.argv[workerIndex + 1] ?? '{}') as Connection);
+if (workerIndex >= 0) await worker(process.argv[workerIndex + 1] as Kind, JSON.parse(process.argv[workerIndex + 2] ?? '{}') as Connection);
 else await main();
