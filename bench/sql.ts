@@ -5,7 +5,7 @@
  * Every engine runs 16 jobs at a time per process, one job per fetch (no batching, no local queue).
  * Each engine gets a fresh database per round, after an untimed warm-up round of 1,000 tasks each; the
  * figures printed are medians of the rounds, and the ratios medians of the per-round ratios. pg-boss is
- * stopped after 20 s and rated on what it finished by then (it is about ten times slower).
+ * stopped after 15 s and rated on what it finished by then (it is about ten times slower).
  *
  *   npm run bench:sql            (ROUNDS=3 TASKS=10000 CONCURRENCY=16 PROCESSES=4 ONLY=<name part> to change it)
  */
@@ -25,7 +25,7 @@ const TASKS = Number(process.env.TASKS ?? 10_000);
 /** Tasks per engine in the untimed warm-up round (a fresh server and a cold process favour nobody). */
 const WARMUP = 1_000;
 /** pg-boss is far slower; it stops after this long and its rate is what it finished in that time. */
-const PG_BOSS_LIMIT_MS = 20_000;
+const PG_BOSS_LIMIT_MS = 15_000;
 /** Tasks in the current run (the warm-up uses fewer). */
 let count = TASKS;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
