@@ -26,6 +26,7 @@ export {
 	TaskNotFoundError,
 	TaskStoppedError,
 	TaskTimeoutError,
+	describeValue,
 	toError,
 	toTaskError,
 	type SchedulerErrorCode,
