@@ -66,6 +66,22 @@ local function isActive(s) return s == 'running' or s == 'exporting' end
 local function publishWake()
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
+local function claimDue(max, owner, now, lease)
+	local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
+	local out = {}
+	for i = 1, #popped, 2 do
+		local m = popped[i]
+		local id = string.sub(m, 17)
+		local k = tkey(id)
+		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now)
+		redis.call('HINCRBY', k, 'attempts', 1)
+		redis.call('ZADD', P .. 'running', lease, id)
+		redis.call('ZREM', P .. 's:waiting', id)
+		redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
+		out[#out + 1] = record(k)
+	end
+	return out
+end
 `;
 
 const hsetFields = ADD_FIELDS.map((field, i) => `'${field}', ARGV[b + ${i}]`).join(', ');
@@ -138,25 +154,15 @@ if limit > 0 then
 		max = free
 	end
 end
-local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
-local out = {}
-for i = 1, #popped, 2 do
-	local m = popped[i]
-	local id = string.sub(m, 17)
-	local k = tkey(id)
-	redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now)
-	redis.call('HINCRBY', k, 'attempts', 1)
-	redis.call('ZADD', P .. 'running', lease, id)
-	redis.call('ZREM', P .. 's:waiting', id)
-	redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
-	out[#out + 1] = record(k)
-end
-return out
+return claimDue(max, owner, now, lease)
 `,
 );
 
 /**
- * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, token, then patch field/value pairs. Compare-and-set on
+ * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, token, ahead ('1'/'0'), aheadLease, then patch field/value
+ * pairs. With ahead = '1' an owner's task reaching a final status also claims the next due task for the same owner
+ * (lease until aheadLease) and the reply is {record, {next records}}: the slot the finished task frees is refilled
+ * in the same round trip, as a busy scheduler's next claim would. Compare-and-set on
  * status (and owner); returns the updated record or false. `token` is unique per call and remembered
  * (`lastTransition`): when ioredis sends the same call again after a reconnect (the reply was lost, not the
  * effect), the repeat returns the record instead of false, so the scheduler still reports the task's end. Any
@@ -166,15 +172,19 @@ export const TRANSITION = script(
 	'transition',
 	`
 local id, from, to, checkOwner, owner, now, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local ahead, aheadLease = ARGV[8], ARGV[9]
 local k = tkey(id)
 local cur = redis.call('HMGET', k, 'status', 'owner', 'seq', 'lastTransition')
 if cur[1] ~= from or (checkOwner == '1' and cur[2] ~= owner) then
 	-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-	if cur[4] == token then return record(k) end
+	if cur[4] == token then
+		if ahead == '1' then return {record(k), {}} end
+		return record(k)
+	end
 	return false
 end
 local seq = cur[3]
-redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, 8))
+redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, 10))
 restatus(id, seq, from, to)
 if from == 'waiting' then dequeue(id, seq) end
 if isActive(from) and not isActive(to) then
@@ -194,6 +204,11 @@ elseif isActive(to) then
 	end
 end
 publishWake()
+if ahead == '1' then
+	local next = {}
+	if checkOwner == '1' and isFinal(to) then next = claimDue(1, owner, now, aheadLease) end
+	return {record(k), next}
+end
 return record(k)
 `,
 );

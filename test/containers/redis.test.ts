@@ -144,6 +144,34 @@ describe('RedisContainer', () => {
 		await c.close();
 	});
 
+	it("claims a busy owner's next task in the round trip that finishes one, and hands it back when not taken", async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		const other = new RedisContainer({ redis: server.url, name, log: false });
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4 }, { id: 'e', item: 5 }]));
+		const done = { finishedAt: Date.now(), owner: null, leaseUntil: null };
+		expect((await c.claim(1, 'busy', 10_000, Date.now())).map((t) => t.id)).toEqual(['a']);
+		await c.transition('a', 'running', 'succeeded', done, 'busy');
+		expect(await other.get('b')).toMatchObject({ status: 'running', owner: 'busy', attempts: 1 });
+		expect((await c.claim(1, 'busy', 10_000, Date.now())).map((t) => [t.id, t.attempts])).toEqual([['b', 1]]);
+		// Not taken (the scheduler paused): handed back to waiting, the attempt not counted, claimers woken.
+		const woke = nextSignal(other, (s) => s.type === 'wake');
+		await c.transition('b', 'running', 'succeeded', done, 'busy');
+		expect(await other.get('c')).toMatchObject({ status: 'running', owner: 'busy' });
+		await woke;
+		expect(await other.get('c')).toMatchObject({ status: 'waiting', owner: null, attempts: 0 });
+		expect((await other.claim(1, 'other', 10_000, Date.now())).map((t) => [t.id, t.attempts])).toEqual([['c', 1]]);
+		// Held at close: handed back too.
+		expect((await c.claim(1, 'busy', 10_000, Date.now())).map((t) => t.id)).toEqual(['d']);
+		await other.transition('c', 'running', 'succeeded', done);
+		await c.transition('d', 'running', 'succeeded', done, 'busy');
+		expect(await other.get('e')).toMatchObject({ status: 'running', owner: 'busy' });
+		await c.close();
+		expect(await other.get('e')).toMatchObject({ status: 'waiting', owner: null, attempts: 0 });
+		expect(await other.counts()).toMatchObject({ succeeded: 4, running: 0, waiting: 1 });
+		await other.close();
+	});
+
 	it('wakes a scheduler in another process, sleeping on an empty queue, when a task is added', async () => {
 		const name = fresh();
 		const worker = startWorker({ url: server.url, name, concurrency: 1, report: true, pollIntervalMs: 600_000 });
