@@ -35,6 +35,7 @@ local P = KEYS[1]
 local wake = false
 local function tkey(id) return P .. 't:' .. id end
 local function record(k) return redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}) end
+local IDX = { ${RECORD_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
 local function member(seq, id) return string.format('%016d', tonumber(seq)) .. id end
 local function wscore(p)
 	if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
@@ -73,12 +74,14 @@ local function claimDue(max, owner, now, lease)
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
-		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now)
-		redis.call('HINCRBY', k, 'attempts', 1)
+		local r = record(k)
+		local attempts = tostring(tonumber(r[IDX.attempts]) + 1)
+		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts)
+		r[IDX.status], r[IDX.owner], r[IDX.leaseUntil], r[IDX.startedAt], r[IDX.updatedAt], r[IDX.attempts] = 'running', owner, lease, now, now, attempts
 		redis.call('ZADD', P .. 'running', lease, id)
 		redis.call('ZREM', P .. 's:waiting', id)
 		redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
-		out[#out + 1] = record(k)
+		out[#out + 1] = r
 	end
 	return out
 end
@@ -174,17 +177,23 @@ export const TRANSITION = script(
 local id, from, to, checkOwner, owner, now, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local ahead, aheadLease = ARGV[8], ARGV[9]
 local k = tkey(id)
-local cur = redis.call('HMGET', k, 'status', 'owner', 'seq', 'lastTransition')
-if cur[1] ~= from or (checkOwner == '1' and cur[2] ~= owner) then
+local r = redis.call('HMGET', k, 'lastTransition', ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')})
+local last = table.remove(r, 1)
+if r[IDX.status] ~= from or (checkOwner == '1' and r[IDX.owner] ~= owner) then
 	-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-	if cur[4] == token then
-		if ahead == '1' then return {record(k), {}} end
-		return record(k)
+	if last == token then
+		if ahead == '1' then return {r, {}} end
+		return r
 	end
 	return false
 end
-local seq = cur[3]
+local seq = r[IDX.seq]
 redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, 10))
+r[IDX.status], r[IDX.updatedAt] = to, now
+for i = 10, #ARGV, 2 do
+	local j = IDX[ARGV[i]]
+	if j then r[j] = ARGV[i + 1] end
+end
 restatus(id, seq, from, to)
 if from == 'waiting' then dequeue(id, seq) end
 if isActive(from) and not isActive(to) then
@@ -192,11 +201,10 @@ if isActive(from) and not isActive(to) then
 	freed()
 end
 if to == 'waiting' then
-	local f = redis.call('HMGET', k, 'runAt', 'priority')
-	enqueue(id, seq, f[2], f[1], now)
+	enqueue(id, seq, r[IDX.priority], r[IDX.runAt], now)
 	if from ~= 'waiting' then wake = true end
 elseif isActive(to) then
-	local lease = redis.call('HGET', k, 'leaseUntil')
+	local lease = r[IDX.leaseUntil]
 	if lease and lease ~= '' then
 		redis.call('ZADD', P .. 'running', lease, id)
 	else
@@ -207,9 +215,9 @@ publishWake()
 if ahead == '1' then
 	local next = {}
 	if checkOwner == '1' and isFinal(to) then next = claimDue(1, owner, now, aheadLease) end
-	return {record(k), next}
+	return {r, next}
 end
-return record(k)
+return r
 `,
 );
 
