@@ -6,10 +6,11 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
-import type { ActuatorContext, ActuatorResult, ActuatorStatus, ContainerSignal, Persistencer, SyncContainerOperations, TaskActuator } from './contracts.js';
+import type { ActuatorContext, ActuatorResult, ContainerSignal, Persistencer, SyncContainerOperations, TaskActuator } from './contracts.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { OutcomeWriter, type StoredOutcome } from './outcome-writer.js';
+import { StatusPoller } from './status-poller.js';
 import {
-	ActuatorError,
 	CallbackError,
 	InvalidStateError,
 	SchedulerClosedError,
@@ -69,9 +70,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#wakeAt = Number.POSITIVE_INFINITY;
 	#pollTimer: ReturnType<typeof setTimeout> | undefined;
 	#idleTimer: ReturnType<typeof setTimeout> | undefined;
-	#statusTimer: ReturnType<typeof setTimeout> | undefined;
-	#leaseTimer: ReturnType<typeof setInterval> | undefined;
-	#reclaimTimer: ReturnType<typeof setInterval> | undefined;
+	readonly #poller: StatusPoller;
+	readonly #leases: LeaseKeeper | undefined;
 	#channelUp: boolean;
 	#unwatch: (() => void) | undefined;
 	readonly #host: AttemptHost;
@@ -100,10 +100,25 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		this.#channelUp = typeof container.watch === 'function';
 		if (container.shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
+		this.#poller = new StatusPoller(this.#o.actuator as TaskActuator, this.#o.pollIntervalMs, {
+			attempts: () => this.#attempts.values(),
+			progress: (attempt, progress) => this.#onProgress(attempt, progress),
+			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
+			report: (error, context) => this.#emitError(error, context),
+		});
 		if (container.shared) {
-			const { leaseMs } = this.#o;
-			this.#reclaimTimer = setInterval(() => this.#reclaim(), Math.max(50, Math.floor(leaseMs / 2)));
-			this.#reclaim();
+			const settle = (id: string, kind: 'lost' | 'stopped'): void => {
+				const attempt = this.#attempts.get(id);
+				if (attempt) this.#settle(attempt, { kind });
+			};
+			this.#leases = new LeaseKeeper(container, this.id, this.#o.leaseMs, {
+				runningIds: () => [...this.#attempts.values()].filter((a) => !a.settled).map((a) => a.task.id),
+				lost: (id) => settle(id, 'lost'),
+				stopRequested: (id) => settle(id, 'stopped'),
+				reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
+				report: (error, context) => this.#emitError(error, context),
+			});
+			this.#leases.start();
 		}
 		if (!this.#paused) queueMicrotask(() => this.#fill());
 	}
@@ -263,10 +278,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.#settle(attempt, { kind: 'handback' });
 		while (this.#attempts.size > 0) await Promise.all([...this.#attempts.values()].map((a) => a.finishing));
-		clearTimeout(this.#statusTimer);
+		this.#poller.stop();
 		clearTimeout(this.#idleTimer);
-		clearInterval(this.#leaseTimer);
-		clearInterval(this.#reclaimTimer);
+		this.#leases?.stop();
 		this.#unwatch?.();
 		for (const stream of this.#streams) stream.end();
 		this.#streams.clear();
@@ -398,9 +412,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#start(task: TaskRecord<TItem, TOutput>): void {
 		const attempt = new Attempt(task as TaskRecord, this.#host);
 		this.#attempts.set(task.id, attempt);
-		if (this.#o.container.shared && this.#leaseTimer === undefined) {
-			this.#leaseTimer = setInterval(() => this.#renew(), Math.max(30, Math.floor(this.#o.leaseMs / 3)));
-		}
+		this.#leases?.renewing();
 		const timeoutMs = task.timeoutMs ?? this.#o.timeoutMs;
 		if (timeoutMs > 0) {
 			attempt.timer = setTimeout(() => {
@@ -435,7 +447,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					.catch((error: unknown) => this.#emitError(error, 'storing ref failed'));
 			}
 		}
-		if (this.#o.actuator.status && !attempt.settled) this.#scheduleStatusPoll();
+		if (!attempt.settled) this.#poller.schedule();
 	}
 
 	#onDone(attempt: Attempt, result: ActuatorResult<TOutput>): void {
@@ -469,44 +481,6 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				});
 		};
 		write();
-	}
-
-	#scheduleStatusPoll(): void {
-		if (this.#statusTimer !== undefined || this.#closed) return;
-		this.#statusTimer = setTimeout(() => {
-			this.#pollStatus().finally(() => {
-				this.#statusTimer = undefined;
-				if ([...this.#attempts.values()].some((a) => !a.settled)) this.#scheduleStatusPoll();
-			});
-		}, this.#o.pollIntervalMs);
-	}
-
-	async #pollStatus(): Promise<void> {
-		const status = this.#o.actuator.status;
-		if (!status) return;
-		const attempts = [...this.#attempts.values()].filter((a) => !a.settled && a.ref !== undefined);
-		if (attempts.length === 0) return;
-		let statuses: ActuatorStatus<TOutput>[];
-		try {
-			statuses = await status.call(this.#o.actuator, attempts.map((a) => a.task as TaskRecord<TItem, TOutput>));
-		} catch (error) {
-			this.#emitError(error, 'status poll failed');
-			return;
-		}
-		if (!Array.isArray(statuses) || statuses.length !== attempts.length) {
-			this.#emitError(new ActuatorError(`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`));
-			return;
-		}
-		statuses.forEach((s, i) => {
-			const attempt = attempts[i] as Attempt;
-			if (s.state === 'running') {
-				if (s.progress !== undefined) this.#onProgress(attempt, s.progress);
-			} else if (s.state === 'succeeded') {
-				this.#onDone(attempt, 'output' in s ? { ok: true, output: s.output as TOutput } : { ok: true });
-			} else if (s.state === 'failed') {
-				this.#onDone(attempt, { ok: false, error: s.error });
-			}
-		});
 	}
 
 	/** Give an attempt its one outcome and store it; frees the slot once stored. */
@@ -555,10 +529,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#attempts.delete(attempt.task.id);
 		if (this.#attempts.size === 0) {
 			for (const resolve of this.#emptyWaiters.splice(0)) resolve();
-			if (this.#leaseTimer !== undefined) {
-				clearInterval(this.#leaseTimer);
-				this.#leaseTimer = undefined;
-			}
+			this.#leases?.idle();
 		}
 		this.#fill();
 	}
@@ -616,43 +587,21 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			.catch((error: unknown) => this.#emitError(error, 'handing back failed'));
 	}
 
-	#renew(): void {
-		const ids = [...this.#attempts.values()].filter((a) => !a.settled).map((a) => a.task.id);
-		if (ids.length === 0) return;
-		this.#o.container.renew(this.id, ids, this.#o.leaseMs, Date.now()).then(
-			({ lost, stopRequested }) => {
-				for (const id of lost) {
-					const attempt = this.#attempts.get(id);
-					if (attempt) this.#settle(attempt, { kind: 'lost' });
-				}
-				for (const id of stopRequested) {
-					const attempt = this.#attempts.get(id);
-					if (attempt) this.#settle(attempt, { kind: 'stopped' });
-				}
-			},
-			(error: unknown) => this.#emitError(error, 'lease renewal failed'),
-		);
-	}
-
-	#reclaim(): void {
+	/** A lease sweep moved tasks: report the ones it finished, and look for work when some wait again. */
+	#onReclaimed(moved: TaskRecord<TItem, TOutput>[]): void {
 		if (this.#closed) return;
-		this.#o.container.reclaimExpired(Date.now()).then(
-			(moved) => {
-				let wake = false;
-				for (const task of moved as TaskRecord<TItem, TOutput>[]) {
-					if (task.status === 'waiting') wake = true;
-					else if (task.status === 'failed') {
-						this.#emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
-						this.#final(task);
-					} else if (task.status === 'stopped') {
-						this.#emit('task:stopped', { task });
-						this.#final(task);
-					}
-				}
-				if (wake) this.#fill();
-			},
-			(error: unknown) => this.#emitError(error, 'reclaiming expired leases failed'),
-		);
+		let wake = false;
+		for (const task of moved) {
+			if (task.status === 'waiting') wake = true;
+			else if (task.status === 'failed') {
+				this.#emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
+				this.#final(task);
+			} else if (task.status === 'stopped') {
+				this.#emit('task:stopped', { task });
+				this.#final(task);
+			}
+		}
+		if (wake) this.#fill();
 	}
 
 	#checkIdle(): void {
