@@ -8,6 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import {
 	assertJsonItem,
 	ContainerError,
+	describeValue,
 	DuplicateTaskError,
 	InvalidStateError,
 	LeaseExpiredError,
@@ -27,7 +28,7 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
-import { decodeRecord, describeValueForRedis, encodeForAdd, encodePatch, RECORD_FIELDS } from './redis/codec.js';
+import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
 
 export interface RedisContainerOptions {
@@ -89,7 +90,7 @@ function isRedisInstance(value: unknown): value is Redis {
 function checkName(field: string, value: unknown): string {
 	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
 		throw new TypeError(
-			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\` or spaces, got ${describeValueForRedis(value)}`,
+			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\` or spaces, got ${describeValue(value)}`,
 		);
 	}
 	return value;
@@ -122,18 +123,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	constructor(options: RedisContainerOptions) {
 		super();
 		if (typeof options !== 'object' || options === null) {
-			throw new TypeError(`Expected \`options\` to be an object like { redis, name }, got ${describeValueForRedis(options)}`);
+			throw new TypeError(`Expected \`options\` to be an object like { redis, name }, got ${describeValue(options)}`);
 		}
 		const name = checkName('name', options.name);
 		const prefix = checkName('prefix', options.prefix ?? 'lightsched');
 		const { globalConcurrency } = options;
 		if (globalConcurrency !== undefined && (!Number.isSafeInteger(globalConcurrency) || globalConcurrency < 1)) {
-			throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValueForRedis(globalConcurrency)}`);
+			throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValue(globalConcurrency)}`);
 		}
 		this.#globalConcurrency = globalConcurrency ?? 0;
 		const log = options.log ?? ((message: string) => console.warn(message));
 		if (log !== false && typeof log !== 'function') {
-			throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValueForRedis(log)}`);
+			throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValue(log)}`);
 		}
 		this.#log = log;
 		this.keyPrefix = `${prefix}:{${name}}:`;
@@ -153,7 +154,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			this.#makeSubscriber = () => new Redis(legacy);
 		} else {
 			throw new TypeError(
-				`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValueForRedis(redis)}`,
+				`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`,
 			);
 		}
 		// Connection errors surface as rejected commands; without a listener ioredis would also print each one.
@@ -252,12 +253,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		const { offset = 0, limit = 100, order = 'asc' } = query;
 		if (order !== 'asc' && order !== 'desc') {
-			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValueForRedis(order)}`);
+			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
 		}
 		const given = query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
 		for (const status of given) {
 			if (!isTaskStatus(status)) {
-				throw new TypeError(`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValueForRedis(status)}`);
+				throw new TypeError(`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValue(status)}`);
 			}
 		}
 		const statuses = [...new Set(given)];

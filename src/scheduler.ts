@@ -410,6 +410,14 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	#start(task: TaskRecord<TItem, TOutput>): void {
+		const running = this.#attempts.get(task.id);
+		if (running !== undefined) {
+			// Our lease lapsed (a stalled store), the task was reclaimed, and we claimed it again while its first
+			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers.
+			running.task.attempts = task.attempts;
+			running.task.leaseUntil = task.leaseUntil;
+			return;
+		}
 		const attempt = new Attempt(task as TaskRecord, this.#host);
 		this.#attempts.set(task.id, attempt);
 		this.#leases?.renewing();
@@ -526,7 +534,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 
 	/** Free the attempt's slot and look for more work. */
 	#release(attempt: Attempt): void {
-		this.#attempts.delete(attempt.task.id);
+		if (this.#attempts.get(attempt.task.id) === attempt) this.#attempts.delete(attempt.task.id);
 		if (this.#attempts.size === 0) {
 			for (const resolve of this.#emptyWaiters.splice(0)) resolve();
 			this.#leases?.idle();

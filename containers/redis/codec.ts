@@ -107,13 +107,3 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 	return record;
 }
 
-/** A short description of a bad option value for error messages: `0 (number)`, `undefined`, `"x" (string)`. */
-export function describeValueForRedis(value: unknown): string {
-	if (value === undefined) return 'undefined';
-	if (value === null) return 'null';
-	if (typeof value === 'string') return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
-	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${String(value)} (${typeof value})`;
-	if (typeof value === 'function') return 'a function';
-	if (Array.isArray(value)) return 'an array';
-	return `\`${Object.prototype.toString.call(value)}\` (${typeof value})`;
-}

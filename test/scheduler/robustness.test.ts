@@ -127,3 +127,43 @@ describe('faults never kill the loop nor leave a task stuck', () => {
 		await scheduler.close();
 	});
 });
+
+describe('a task reclaimed and claimed again by the scheduler that still runs it', () => {
+	it('keeps one attempt: the work runs once and the task finishes once', async () => {
+		const container = new QueueContainer();
+		let runs = 0;
+		let release: () => void = () => undefined;
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 2,
+			maxAttempts: 3,
+			actuator: new FunctionActuator(async (id: string) => {
+				if (id === 'slow') {
+					runs++;
+					await new Promise<void>((resolve) => {
+						release = resolve;
+					});
+				}
+				return id;
+			}),
+		});
+		const started = nextEvent(scheduler, 'task:started');
+		await scheduler.add({ id: 'slow', item: 'slow' });
+		await started;
+		// The lease lapses as if the store had stalled: the task goes back to waiting...
+		expect((await container.reclaimExpired(Date.now() + 3_600_000)).map((t) => t.status)).toEqual(['waiting']);
+		// ...and the next fill claims it again while the first attempt still runs here.
+		await scheduler.add({ id: 'other', item: 'other' });
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect((await scheduler.get('slow'))?.attempts).toBe(2);
+		expect(scheduler.running).toBe(1);
+		const finished: string[] = [];
+		scheduler.on('task:succeeded', ({ task }) => finished.push(task.id));
+		release();
+		await scheduler.onIdle();
+		expect(runs).toBe(1);
+		expect(finished).toEqual(['slow']);
+		expect(await scheduler.get('slow')).toMatchObject({ status: 'succeeded', output: 'slow' });
+		await scheduler.close();
+	});
+});
