@@ -1,10 +1,39 @@
 /** Turning what a caller gives `add` into a task record, with a clear error for anything malformed. */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { NewTask, TaskRecord } from './task.js';
 
 const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt']);
+
+/** Random bytes drawn in bulk, 16 per id. */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+const text = Buffer.alloc(36);
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * A UUID v4 for a task given no id, written as one flat string. (`crypto.randomUUID()` builds its string by
+ * concatenation, leaving a rope of some 36 pieces — about 1 KB — behind every id kept: with 100,000 tasks kept
+ * that doubled the heap and the garbage collector's work.)
+ */
+function generateId(): string {
+	if (poolOffset + 16 > pool.length) {
+		randomFillSync(pool);
+		poolOffset = 0;
+	}
+	let at = 0;
+	for (let i = 0; i < 16; i++) {
+		let byte = pool[poolOffset + i] as number;
+		if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+		else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
+		if (i === 4 || i === 6 || i === 8 || i === 10) text[at++] = 0x2d; // '-'
+		text[at++] = HEX[byte >> 4] as number;
+		text[at++] = HEX[byte & 0x0f] as number;
+	}
+	poolOffset += 16;
+	return text.toString('latin1');
+}
 
 /** The longest id accepted (the SQL container's column width). */
 export const MAX_ID_LENGTH = 512;
@@ -31,7 +60,7 @@ export function createTaskRecord<TItem>(
 			);
 		}
 	}
-	const { id = randomUUID(), item, priority = 0, maxAttempts = defaults.maxAttempts, timeoutMs, runAt = now } = input;
+	const { id = generateId(), item, priority = 0, maxAttempts = defaults.maxAttempts, timeoutMs, runAt = now } = input;
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
 	}
