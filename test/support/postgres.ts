@@ -11,9 +11,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 export interface PostgresServer {
 	readonly host: '127.0.0.1';
@@ -121,19 +123,6 @@ function serverUser(): { uid: number; gid: number } | null {
 	}
 }
 
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			const port = typeof address === 'object' && address !== null ? address.port : 0;
-			server.close(() => resolve(port));
-		});
-	});
-}
 
 function run(bin: string, args: string[], user: { uid: number; gid: number } | null, cwd: string): Promise<void> {
 	return new Promise((resolve, reject) => {

@@ -5,9 +5,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export interface RedisServerOptions {
 	/** Extra `redis-server` arguments, for example `['--appendonly', 'yes']`. */
@@ -53,19 +53,6 @@ function findBinary(): string {
 	throw new Error(`redis-server is missing; install it with: sudo ${INSTALL}`);
 }
 
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			const port = typeof address === 'object' && address !== null ? address.port : 0;
-			server.close(() => resolve(port));
-		});
-	});
-}
 
 function launch(binary: string, port: number, dir: string, args: readonly string[]): Promise<ChildProcess> {
 	return new Promise((resolve, reject) => {
