@@ -103,13 +103,18 @@ function revive(error: SerializedError): Error {
 	return revived;
 }
 
-/** The function's context: `signal` is read through to the attempt lazily (abort controllers are costly). */
+/**
+ * The function's context. `signal` is read through to the attempt lazily (abort controllers are costly), `task` is
+ * a copy made when first read (the scheduler's record stays the scheduler's), and `progress` is bound on first use.
+ */
 class CallContext<TItem> implements FunctionContext<TItem> {
-	readonly task: TaskRecord<TItem>;
+	readonly #record: TaskRecord<TItem>;
 	readonly #ctx: ActuatorContext<never>;
+	#task: TaskRecord<TItem> | undefined;
+	#progress: ((progress: unknown) => void) | undefined;
 
-	constructor(task: TaskRecord<TItem>, ctx: ActuatorContext<never>) {
-		this.task = task;
+	constructor(record: TaskRecord<TItem>, ctx: ActuatorContext<never>) {
+		this.#record = record;
 		this.#ctx = ctx;
 	}
 
@@ -117,10 +122,14 @@ class CallContext<TItem> implements FunctionContext<TItem> {
 		return this.#ctx.signal;
 	}
 
-	/** An own property, so `({ progress }) => progress(x)` works. */
-	readonly progress = (progress: unknown): void => {
-		this.#ctx.progress(progress);
-	};
+	get task(): TaskRecord<TItem> {
+		return (this.#task ??= { ...this.#record });
+	}
+
+	/** A bound function, so `({ progress }) => progress(x)` works. */
+	get progress(): (progress: unknown) => void {
+		return (this.#progress ??= (progress: unknown): void => this.#ctx.progress(progress));
+	}
 }
 
 export class FunctionActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {

@@ -40,6 +40,8 @@ export class Attempt implements ActuatorContext {
 	progressWriting = false;
 	progressPending = false;
 	#abortReason: unknown = undefined;
+	#progress: ((progress: unknown) => void) | undefined;
+	#done: ((result: ActuatorResult) => void) | undefined;
 
 	constructor(task: TaskRecord, host: AttemptHost) {
 		this.task = task;
@@ -69,12 +71,15 @@ export class Attempt implements ActuatorContext {
 		this.#controller?.abort(reason);
 	}
 
-	/** Own properties, so actuators may destructure `{ progress, done }` from the context. */
-	readonly progress = (progress: unknown): void => {
-		this.#host.progress(this, progress);
-	};
+	/**
+	 * Getters that hand out a function bound to this attempt, made on first use and kept, so actuators may
+	 * destructure `{ progress, done }` from the context without paying two closures on every attempt.
+	 */
+	get progress(): (progress: unknown) => void {
+		return (this.#progress ??= (progress: unknown): void => this.#host.progress(this, progress));
+	}
 
-	readonly done = (result: ActuatorResult): void => {
-		this.#host.done(this, result);
-	};
+	get done(): (result: ActuatorResult) => void {
+		return (this.#done ??= (result: ActuatorResult): void => this.#host.done(this, result));
+	}
 }

@@ -27,6 +27,10 @@ export interface RenewResult {
  */
 export interface SyncContainerOperations {
 	add(tasks: readonly TaskRecord[]): void;
+	/**
+	 * Returns the stored records themselves, not copies: the scheduler keeps each as its attempt's record and hands
+	 * it to the actuator, which must not change it (an actuator that gives it to user code hands out a copy).
+	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[];
 	/** Returns the stored record itself, not a copy: read it at once, and copy it before handing it out. */
 	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Readonly<TaskRecord> | null;

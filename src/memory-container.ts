@@ -17,10 +17,14 @@ import {
 	type TaskStatus,
 } from './task.js';
 
-/** One stored task. `place` says which structure holds it, so stale entries are skipped when they come out. */
+/**
+ * One stored task. `place` says which structure holds it, so stale entries are skipped when they come out;
+ * `gone` marks a slot no longer stored (replaced by a re-run, removed or forgotten), so skipping a stale entry
+ * needs no look-up by id.
+ */
 export interface MemorySlot {
 	rec: TaskRecord;
-	place: 'none' | 'queue' | 'delayed';
+	place: 'none' | 'queue' | 'delayed' | 'gone';
 }
 
 /** The order due waiting tasks come out in. Entries may be stale; the container skips them. */
@@ -63,7 +67,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	/** The same operations without promises; the scheduler's hot path uses them. */
 	readonly sync: SyncContainerOperations = {
 		add: (tasks) => this.#add(tasks),
-		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now),
+		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, false),
 		transition: (id, from, to, patch, owner) => this.#transition(id, from, to, patch, owner, false),
 	};
 
@@ -106,10 +110,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		const now = Date.now();
 		for (const task of tasks) {
 			const existing = this.#slots.get(task.id);
-			if (existing) {
-				this.#count(existing.rec.status, -1);
-				this.#slots.delete(task.id);
-			}
+			if (existing) this.#forget(existing);
 			// The records are handed over (see `TaskContainer.add`): kept as they are, not copied.
 			const rec = task;
 			rec.status = 'waiting';
@@ -122,14 +123,14 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (tasks.length > 0) this.#signal({ type: 'wake' });
 	}
 
-	#claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[] {
+	#claim(max: number, owner: string, leaseMs: number, now: number, copied = true): TaskRecord[] {
 		if (this.#closed) return [];
 		this.#promoteDue(now);
 		const claimed: TaskRecord[] = [];
 		while (claimed.length < max) {
 			const slot = this.#waiting.shift();
 			if (slot === undefined) break;
-			if (slot.place !== 'queue' || this.#slots.get(slot.rec.id) !== slot) continue;
+			if (slot.place !== 'queue') continue;
 			slot.place = 'none';
 			if (slot.rec.status !== 'waiting') continue;
 			const rec = slot.rec;
@@ -139,7 +140,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.startedAt = now;
 			rec.updatedAt = now;
 			rec.attempts++;
-			claimed.push(copy(rec));
+			claimed.push(copied ? copy(rec) : rec);
 		}
 		return claimed;
 	}
@@ -215,7 +216,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		for (;;) {
 			const top = this.#delayed.peek();
 			if (top === undefined) return null;
-			if (top.place === 'delayed' && top.rec.status === 'waiting' && this.#slots.get(top.rec.id) === top) {
+			if (top.place === 'delayed' && top.rec.status === 'waiting') {
 				return top.rec.runAt;
 			}
 			this.#delayed.pop();
@@ -258,8 +259,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (!isFinalStatus(slot.rec.status)) {
 			throw new InvalidStateError(`Task \`${id}\` is ${slot.rec.status}: stop it before removing it`);
 		}
-		this.#count(slot.rec.status, -1);
-		this.#slots.delete(id);
+		this.#forget(slot);
 		return true;
 	}
 
@@ -288,7 +288,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			const top = this.#delayed.peek();
 			if (top === undefined || top.rec.runAt > now) return;
 			this.#delayed.pop();
-			if (top.place !== 'delayed' || this.#slots.get(top.rec.id) !== top) continue;
+			if (top.place !== 'delayed') continue;
 			top.place = 'none';
 			if (top.rec.status === 'waiting') this.#enqueue(top, now);
 		}
@@ -313,10 +313,16 @@ export abstract class MemoryContainer implements TaskContainer {
 		while (counts.succeeded + counts.failed + counts.stopped > this.#keepFinished) {
 			const oldest = this.#finishedOrder.shift();
 			if (oldest === undefined) return;
-			if (this.#slots.get(oldest.rec.id) !== oldest || !isFinalStatus(oldest.rec.status)) continue;
-			this.#count(oldest.rec.status, -1);
-			this.#slots.delete(oldest.rec.id);
+			if (oldest.place === 'gone' || !isFinalStatus(oldest.rec.status)) continue;
+			this.#forget(oldest);
 		}
+	}
+
+	/** Drop a slot from the store; entries of it left in the queues are skipped when they come out. */
+	#forget(slot: MemorySlot): void {
+		this.#count(slot.rec.status, -1);
+		this.#slots.delete(slot.rec.id);
+		slot.place = 'gone';
 	}
 
 	#count(status: TaskStatus, delta: number): void {

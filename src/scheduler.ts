@@ -146,29 +146,46 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		input: NewTask<TItem> | readonly NewTask<TItem>[],
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
-		const many = Array.isArray(input);
-		const list: readonly NewTask<TItem>[] = many ? input : [input as NewTask<TItem>];
 		const now = Date.now();
-		const records = list.map((task, index) =>
-			createTaskRecord(task, many ? `tasks[${index}]` : 'task', this.#o, now),
-		) as TaskRecord<TItem, TOutput>[];
-		if (many) {
-			const ids = new Set<string>();
-			for (const record of records) {
-				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
-				ids.add(record.id);
-			}
-		}
 		const { actuator } = this.#o;
+		if (!Array.isArray(input)) {
+			const record = createTaskRecord(input as NewTask<TItem>, 'task', this.#o, now) as TaskRecord<TItem, TOutput>;
+			if (actuator.init) await actuator.init(record);
+			// The container keeps the records it is given: the caller and listeners get copies.
+			const copy = { ...record };
+			const storing = this.#store([record], [copy]);
+			if (storing !== undefined) await storing;
+			return copy;
+		}
+		const records = (input as readonly NewTask<TItem>[]).map((task, index) =>
+			createTaskRecord(task, `tasks[${index}]`, this.#o, now),
+		) as TaskRecord<TItem, TOutput>[];
+		const ids = new Set<string>();
+		for (const record of records) {
+			if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
+			ids.add(record.id);
+		}
 		if (actuator.init) for (const record of records) await actuator.init(record);
-		// The container keeps the records it is given: the caller and listeners get copies.
 		const copies = records.map((record) => ({ ...record }));
+		const storing = this.#store(records, copies);
+		if (storing !== undefined) await storing;
+		return copies;
+	}
+
+	/** Hand validated records to the container, tell `task:added` listeners (with the copies) and look for work. */
+	#store(records: TaskRecord<TItem, TOutput>[], copies: readonly TaskRecord<TItem, TOutput>[]): Promise<void> | void {
 		const { container } = this.#o;
-		if (container.sync) container.sync.add(records as TaskRecord[]);
-		else await container.add(records as TaskRecord[]);
+		if (container.sync) {
+			container.sync.add(records as TaskRecord[]);
+			this.#added(copies);
+			return;
+		}
+		return container.add(records as TaskRecord[]).then(() => this.#added(copies));
+	}
+
+	#added(copies: readonly TaskRecord<TItem, TOutput>[]): void {
 		if (this.listenerCount('task:added') > 0) for (const task of copies) this.#emit('task:added', { task });
 		this.#fill();
-		return many ? copies : (copies[0] as TaskRecord<TItem, TOutput>);
 	}
 
 	/**
@@ -428,7 +445,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				this.#settle(attempt, { kind: 'failed', error, stopWork: true });
 			}, timeoutMs);
 		}
-		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task });
+		// On an in-process container `task` is the stored record itself: listeners get a copy.
+		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task: { ...task } });
 		let started: unknown;
 		try {
 			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);
@@ -471,7 +489,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#onProgress(attempt: Attempt, progress: unknown): void {
 		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
 		attempt.task.progress = progress;
-		this.#emit('task:progress', { task: attempt.task as TaskRecord<TItem, TOutput>, progress });
+		if (this.listenerCount('task:progress') > 0) this.#emit('task:progress', { task: { ...attempt.task } as TaskRecord<TItem, TOutput>, progress });
 		if (attempt.progressWriting) {
 			attempt.progressPending = true;
 			return;
