@@ -1,15 +1,16 @@
 /** `OrderedMapContainer`: tasks in memory by priority (higher first), FIFO within a priority. O(log n). */
 import { BinaryHeap } from '../src/binary-heap.js';
-import { MemoryContainer, type MemoryContainerOptions, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from '../src/memory-container.js';
+import type { StoredTask } from '../src/stored-task.js';
 
 export type { MemoryContainerOptions };
 
-class PriorityOrder extends BinaryHeap<MemorySlot> implements WaitingOrder {
+class PriorityOrder extends BinaryHeap<StoredTask> implements WaitingOrder {
 	constructor() {
-		super((a, b) => a.rec.priority > b.rec.priority || (a.rec.priority === b.rec.priority && a.rec.seq < b.rec.seq));
+		super((a, b) => a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq));
 	}
 
-	shift(): MemorySlot | undefined {
+	shift(): StoredTask | undefined {
 		return this.pop();
 	}
 }

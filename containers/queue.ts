@@ -1,10 +1,11 @@
 /** `QueueContainer`: tasks in memory, first in first out. O(1) add and claim. Ignores priority. */
 import { Deque } from '../src/deque.js';
-import { MemoryContainer, type MemoryContainerOptions, type MemorySlot, type WaitingOrder } from '../src/memory-container.js';
+import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from '../src/memory-container.js';
+import type { StoredTask } from '../src/stored-task.js';
 
 export type { MemoryContainerOptions };
 
-class FifoOrder extends Deque<MemorySlot> implements WaitingOrder {}
+class FifoOrder extends Deque<StoredTask> implements WaitingOrder {}
 
 /**
  * Tasks wait in memory in arrival order; `priority` is ignored (use `OrderedMapContainer` for priority).

@@ -28,6 +28,7 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
+import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
 
@@ -75,6 +76,9 @@ export interface RedisContainerEvents {
 }
 
 const RECLAIM_BATCH = 1000;
+/** The most transitions in one script call, and the most such calls awaiting their reply. */
+const MAX_BATCH = Number(process.env.LS_MAX_BATCH ?? 256);
+const MAX_IN_FLIGHT = Number(process.env.LS_IN_FLIGHT ?? 2);
 const NAME_PATTERN = /^[^{}\s]+$/;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
@@ -116,6 +120,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
 	#calls = 0;
+	/** Transitions issued in the same tick, sent as one script call (see transition-batch.ts). */
+	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), { maxItems: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT });
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
 		this.transition(task.id, 'running', 'waiting', { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() }, owner).catch(() => null),
 	);
@@ -201,18 +207,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		patch: TaskPatch,
 		owner?: string,
 	): Promise<TaskRecord | null> {
-		const token = `${this.#instance}:${++this.#calls}`;
-		const now = Date.now();
 		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
 		const aheadMs =
 			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to) ? this.#ahead.leaseFor(owner) : undefined;
-		const ahead = aheadMs === undefined ? ['0', ''] : ['1', String(now + aheadMs)];
-		const args = [id, from, to, owner === undefined ? '0' : '1', owner ?? '', String(now), token, ...ahead, ...encodePatch(patch, id)];
-		const reply = await this.#run(TRANSITION, args);
+		const pairs = encodePatch(patch, id);
+		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
+		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
+		const args = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, String(pairs.length / 2)].concat(pairs);
+		const reply = (await this.#batch.submit(args)) as [(string | null)[], (string | null)[][]] | null;
 		if (reply === null) return null;
-		if (aheadMs === undefined || owner === undefined) return decodeRecord(reply as (string | null)[]);
-		const [record, next] = reply as [(string | null)[], (string | null)[][]];
-		if (next.length > 0) this.#ahead.hold(owner, next.map(decodeRecord), aheadMs);
+		const [record, next] = reply;
+		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map(decodeRecord), aheadMs);
 		if (this.#closed) await this.#ahead.drain();
 		return decodeRecord(record);
 	}
@@ -304,6 +309,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#closed = true;
 		this.#channel?.close();
 		await this.#ahead.drain();
+		await this.#batch.flush();
 		if (!this.#ownsConnection) return;
 		const redis = this.#redis;
 		if (redis.status === 'ready') {
@@ -351,6 +357,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		} catch (error) {
 			throw new ContainerError(`RedisContainer \`${this.keyPrefix}\`: ${what} failed: ${(error as Error).message}`, { cause: error });
 		}
+	}
+
+	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
+	async #sendTransitions(items: readonly string[][]): Promise<readonly unknown[]> {
+		const args = [String(Date.now()), this.#instance].concat(...items);
+		const replies = (await this.#run(TRANSITION, args)) as unknown[];
+		return replies.map((reply) =>
+			reply instanceof Error
+				? new ContainerError(`RedisContainer \`${this.keyPrefix}\`: transition failed: ${reply.message}`, { cause: reply })
+				: reply,
+		);
 	}
 
 	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server). */

@@ -32,8 +32,11 @@ export interface SyncContainerOperations {
 	 * it to the actuator, which must not change it (an actuator that gives it to user code hands out a copy).
 	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[];
-	/** Returns the stored record itself, not a copy: read it at once, and copy it before handing it out. */
-	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Readonly<TaskRecord> | null;
+	/**
+	 * The compare-and-set of `transition`, given the record `claim` returned (which saves a look-up by id) or any
+	 * record with the task's id. Returns the stored record itself, not a copy: copy it before handing it out.
+	 */
+	transition(task: TaskRecord, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Readonly<TaskRecord> | null;
 }
 
 /**

@@ -35,7 +35,8 @@ export type { SchedulerEvents, TaskEvent } from './events.js';
 export { DEFAULTS, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { assertJsonItem, createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
-export { MemoryContainer, type MemorySlot, type WaitingOrder } from './memory-container.js';
+export { MemoryContainer, type WaitingOrder } from './memory-container.js';
+export { StoredTask, type Place } from './stored-task.js';
 export { BinaryHeap } from './binary-heap.js';
 export { Deque } from './deque.js';
 export {

@@ -1,10 +1,12 @@
 /**
  * The in-memory state machine both memory containers share; they differ only in the order in which due
- * waiting tasks come out (`WaitingOrder`). Records handed out are copies: callers cannot change stored state.
+ * waiting tasks come out (`WaitingOrder`). Records handed out are copies (callers cannot change stored state),
+ * except through the synchronous face, which the scheduler uses and documents.
  */
 import { BinaryHeap } from './binary-heap.js';
 import type { ContainerSignal, RenewResult, SyncContainerOperations, TaskContainer } from './contracts.js';
 import { Deque } from './deque.js';
+import { StoredTask } from './stored-task.js';
 import { describeValue, DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
 import {
 	emptyCounts,
@@ -17,21 +19,11 @@ import {
 	type TaskStatus,
 } from './task.js';
 
-/**
- * One stored task. `place` says which structure holds it, so stale entries are skipped when they come out;
- * `gone` marks a slot no longer stored (replaced by a re-run, removed or forgotten), so skipping a stale entry
- * needs no look-up by id.
- */
-export interface MemorySlot {
-	rec: TaskRecord;
-	place: 'none' | 'queue' | 'delayed' | 'gone';
-}
-
 /** The order due waiting tasks come out in. Entries may be stale; the container skips them. */
 export interface WaitingOrder {
 	readonly size: number;
-	push(slot: MemorySlot): void;
-	shift(): MemorySlot | undefined;
+	push(task: StoredTask): void;
+	shift(): StoredTask | undefined;
 	clear(): void;
 }
 
@@ -51,24 +43,26 @@ export interface MemoryContainerOptions {
 
 export abstract class MemoryContainer implements TaskContainer {
 	readonly shared = false;
-	readonly #slots = new Map<string, MemorySlot>();
+	readonly #tasks = new Map<string, StoredTask>();
 	readonly #waiting: WaitingOrder;
-	readonly #delayed = new BinaryHeap<MemorySlot>((a, b) => a.rec.runAt < b.rec.runAt);
-	/** Slots in `running` or `exporting`: what leases cover. */
-	readonly #active = new Set<MemorySlot>();
+	readonly #delayed = new BinaryHeap<StoredTask>((a, b) => a.runAt < b.runAt);
 	readonly #counts: TaskCounts = emptyCounts();
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	#seq = 0;
 	#closed = false;
-	/** Finished slots in the order they finished; the oldest are forgotten past `keepFinished`. */
-	readonly #finishedOrder = new Deque<MemorySlot>();
+	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
+	readonly #finishedOrder = new Deque<StoredTask>();
 	readonly #keepFinished: number;
 
 	/** The same operations without promises; the scheduler's hot path uses them. */
 	readonly sync: SyncContainerOperations = {
 		add: (tasks) => this.#add(tasks),
 		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, false),
-		transition: (id, from, to, patch, owner) => this.#transition(id, from, to, patch, owner, false),
+		transition: (task, from, to, patch, owner) => {
+			// A stored record that is not final is the one stored under its id (re-runs replace only final ones).
+			const rec = task instanceof StoredTask && task.status === from && !isFinalStatus(from) ? task : this.#tasks.get(task.id);
+			return rec === undefined ? null : this.#move(rec, from, to, patch, owner);
+		},
 	};
 
 	protected constructor(waiting: WaitingOrder, options: MemoryContainerOptions = {}) {
@@ -95,30 +89,39 @@ export abstract class MemoryContainer implements TaskContainer {
 		patch: TaskPatch,
 		owner?: string,
 	): Promise<TaskRecord | null> {
-		return this.#transition(id, from, to, patch, owner);
+		const rec = this.#tasks.get(id);
+		if (rec === undefined) return null;
+		const moved = this.#move(rec, from, to, patch, owner);
+		return moved === null ? null : copy(moved);
 	}
 
 	#add(tasks: readonly TaskRecord[]): void {
 		if (this.#closed) throw new SchedulerClosedError('container');
-		const seen = tasks.length > 1 ? new Set<string>() : null;
-		for (const task of tasks) {
-			const existing = this.#slots.get(task.id);
-			if (seen?.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
-			if (existing && !isFinalStatus(existing.rec.status)) throw new DuplicateTaskError(task.id);
-			seen?.add(task.id);
+		const only = tasks.length === 1 ? tasks[0] : undefined;
+		let replaced: StoredTask | undefined;
+		if (only !== undefined) {
+			replaced = this.#tasks.get(only.id);
+			if (replaced !== undefined && !isFinalStatus(replaced.status)) throw new DuplicateTaskError(only.id);
+		} else {
+			const seen = new Set<string>();
+			for (const task of tasks) {
+				if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+				const existing = this.#tasks.get(task.id);
+				if (existing !== undefined && !isFinalStatus(existing.status)) throw new DuplicateTaskError(task.id);
+				seen.add(task.id);
+			}
 		}
 		const now = Date.now();
 		for (const task of tasks) {
-			const existing = this.#slots.get(task.id);
-			if (existing) this.#forget(existing);
-			// The records are handed over (see `TaskContainer.add`): kept as they are, not copied.
-			const rec = task;
+			const existing = only !== undefined ? replaced : this.#tasks.get(task.id);
+			if (existing !== undefined) this.#forget(existing);
+			// The records are handed over (see `TaskContainer.add`): the scheduler's are kept as they are.
+			const rec = StoredTask.store(task);
 			rec.status = 'waiting';
 			rec.seq = ++this.#seq;
-			const slot: MemorySlot = { rec, place: 'none' };
-			this.#slots.set(task.id, slot);
-			this.#count('waiting', 1);
-			this.#enqueue(slot, now);
+			this.#tasks.set(rec.id, rec);
+			this.#counts.waiting++;
+			this.#enqueue(rec, now);
 		}
 		if (tasks.length > 0) this.#signal({ type: 'wake' });
 	}
@@ -128,13 +131,12 @@ export abstract class MemoryContainer implements TaskContainer {
 		this.#promoteDue(now);
 		const claimed: TaskRecord[] = [];
 		while (claimed.length < max) {
-			const slot = this.#waiting.shift();
-			if (slot === undefined) break;
-			if (slot.place !== 'queue') continue;
-			slot.place = 'none';
-			if (slot.rec.status !== 'waiting') continue;
-			const rec = slot.rec;
-			this.#setStatus(slot, 'running');
+			const rec = this.#waiting.shift();
+			if (rec === undefined) break;
+			if (StoredTask.placeOf(rec) !== 'queue') continue;
+			StoredTask.setPlace(rec, 'none');
+			if (rec.status !== 'waiting') continue;
+			this.#setStatus(rec, 'running');
 			rec.owner = owner;
 			rec.leaseUntil = now + leaseMs;
 			rec.startedAt = now;
@@ -145,28 +147,27 @@ export abstract class MemoryContainer implements TaskContainer {
 		return claimed;
 	}
 
-	#transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string, copied = true): TaskRecord | null {
-		const slot = this.#slots.get(id);
-		if (slot === undefined || slot.rec.status !== from) return null;
-		if (owner !== undefined && slot.rec.owner !== owner) return null;
-		const rec = slot.rec;
+	/** The compare-and-set on a stored record; returns the record itself. */
+	#move(rec: StoredTask, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner: string | undefined): StoredTask | null {
+		if (rec.status !== from) return null;
+		if (owner !== undefined && rec.owner !== owner) return null;
 		Object.assign(rec, patch);
 		rec.updatedAt = Date.now();
 		if (to !== from) {
-			this.#setStatus(slot, to);
+			this.#setStatus(rec, to);
 			if (to === 'waiting') {
-				this.#enqueue(slot, rec.updatedAt);
+				this.#enqueue(rec, rec.updatedAt);
 				this.#signal({ type: 'wake' });
 			}
 		}
-		return copied ? copy(rec) : rec;
+		return rec;
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		const lost: string[] = [];
 		const stopRequested: string[] = [];
 		for (const id of ids) {
-			const rec = this.#slots.get(id)?.rec;
+			const rec = this.#tasks.get(id);
 			if (rec === undefined || rec.owner !== owner || (rec.status !== 'running' && rec.status !== 'exporting')) {
 				lost.push(id);
 				continue;
@@ -177,25 +178,31 @@ export abstract class MemoryContainer implements TaskContainer {
 		return { lost, stopRequested };
 	}
 
+	/**
+	 * Scans every stored task: schedulers never call this on an in-process container (it is not `shared`, so
+	 * nothing else can hold its leases), and not tracking running tasks apart keeps the hot path short.
+	 */
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
+		const expired: StoredTask[] = [];
+		for (const rec of this.#tasks.values()) {
+			if ((rec.status === 'running' || rec.status === 'exporting') && rec.leaseUntil !== null && rec.leaseUntil < now) expired.push(rec);
+		}
 		const moved: TaskRecord[] = [];
-		for (const slot of [...this.#active]) {
-			const rec = slot.rec;
-			if (rec.leaseUntil === null || rec.leaseUntil >= now) continue;
+		for (const rec of expired) {
 			rec.owner = null;
 			rec.leaseUntil = null;
 			rec.updatedAt = now;
 			if (rec.stopRequested) {
 				rec.finishedAt = now;
-				this.#setStatus(slot, 'stopped');
+				this.#setStatus(rec, 'stopped');
 			} else if (rec.attempts < rec.maxAttempts) {
 				rec.runAt = now;
-				this.#setStatus(slot, 'waiting');
-				this.#enqueue(slot, now);
+				this.#setStatus(rec, 'waiting');
+				this.#enqueue(rec, now);
 			} else {
 				rec.error = toTaskError(new LeaseExpiredError(rec.id));
 				rec.finishedAt = now;
-				this.#setStatus(slot, 'failed');
+				this.#setStatus(rec, 'failed');
 			}
 			moved.push(copy(rec));
 		}
@@ -204,11 +211,11 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
-		const slot = this.#slots.get(id);
-		if (slot === undefined || (slot.rec.status !== 'running' && slot.rec.status !== 'exporting')) return null;
-		slot.rec.stopRequested = true;
+		const rec = this.#tasks.get(id);
+		if (rec === undefined || (rec.status !== 'running' && rec.status !== 'exporting')) return null;
+		rec.stopRequested = true;
 		this.#signal({ type: 'stop', id });
-		return copy(slot.rec);
+		return copy(rec);
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
@@ -216,34 +223,32 @@ export abstract class MemoryContainer implements TaskContainer {
 		for (;;) {
 			const top = this.#delayed.peek();
 			if (top === undefined) return null;
-			if (top.place === 'delayed' && top.rec.status === 'waiting') {
-				return top.rec.runAt;
-			}
+			if (StoredTask.placeOf(top) === 'delayed' && top.status === 'waiting') return top.runAt;
 			this.#delayed.pop();
 		}
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
-		const slot = this.#slots.get(id);
-		return slot === undefined ? null : copy(slot.rec);
+		const rec = this.#tasks.get(id);
+		return rec === undefined ? null : copy(rec);
 	}
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		const { offset = 0, limit = 100, order = 'asc' } = query;
 		const statuses = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
 		const total =
-			statuses === null ? this.#slots.size : statuses.reduce((sum, status) => sum + this.#counts[status], 0);
+			statuses === null ? this.#tasks.size : statuses.reduce((sum, status) => sum + this.#counts[status], 0);
 		const tasks: TaskRecord[] = [];
 		if (limit <= 0 || offset >= total) return { tasks, total };
-		const all = order === 'asc' ? this.#slots.values() : [...this.#slots.values()].reverse();
+		const all = order === 'asc' ? this.#tasks.values() : [...this.#tasks.values()].reverse();
 		let skipped = 0;
-		for (const slot of all) {
-			if (statuses !== null && !statuses.includes(slot.rec.status)) continue;
+		for (const rec of all) {
+			if (statuses !== null && !statuses.includes(rec.status)) continue;
 			if (skipped < offset) {
 				skipped++;
 				continue;
 			}
-			tasks.push(copy(slot.rec));
+			tasks.push(copy(rec));
 			if (tasks.length >= limit) break;
 		}
 		return { tasks, total };
@@ -254,12 +259,12 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	async remove(id: string): Promise<boolean> {
-		const slot = this.#slots.get(id);
-		if (slot === undefined) return false;
-		if (!isFinalStatus(slot.rec.status)) {
-			throw new InvalidStateError(`Task \`${id}\` is ${slot.rec.status}: stop it before removing it`);
+		const rec = this.#tasks.get(id);
+		if (rec === undefined) return false;
+		if (!isFinalStatus(rec.status)) {
+			throw new InvalidStateError(`Task \`${id}\` is ${rec.status}: stop it before removing it`);
 		}
-		this.#forget(slot);
+		this.#forget(rec);
 		return true;
 	}
 
@@ -272,37 +277,35 @@ export abstract class MemoryContainer implements TaskContainer {
 		this.#closed = true;
 	}
 
-	#enqueue(slot: MemorySlot, now: number): void {
-		if (slot.place !== 'none') return;
-		if (slot.rec.runAt > now) {
-			slot.place = 'delayed';
-			this.#delayed.push(slot);
+	#enqueue(rec: StoredTask, now: number): void {
+		if (StoredTask.placeOf(rec) !== 'none') return;
+		if (rec.runAt > now) {
+			StoredTask.setPlace(rec, 'delayed');
+			this.#delayed.push(rec);
 		} else {
-			slot.place = 'queue';
-			this.#waiting.push(slot);
+			StoredTask.setPlace(rec, 'queue');
+			this.#waiting.push(rec);
 		}
 	}
 
 	#promoteDue(now: number): void {
 		for (;;) {
 			const top = this.#delayed.peek();
-			if (top === undefined || top.rec.runAt > now) return;
+			if (top === undefined || top.runAt > now) return;
 			this.#delayed.pop();
-			if (top.place !== 'delayed') continue;
-			top.place = 'none';
-			if (top.rec.status === 'waiting') this.#enqueue(top, now);
+			if (StoredTask.placeOf(top) !== 'delayed') continue;
+			StoredTask.setPlace(top, 'none');
+			if (top.status === 'waiting') this.#enqueue(top, now);
 		}
 	}
 
-	#setStatus(slot: MemorySlot, status: TaskStatus): void {
-		const before = slot.rec.status;
-		this.#count(before, -1);
-		this.#count(status, 1);
-		slot.rec.status = status;
-		if (status === 'running' || status === 'exporting') this.#active.add(slot);
-		else if (before === 'running' || before === 'exporting') this.#active.delete(slot);
+	#setStatus(rec: StoredTask, status: TaskStatus): void {
+		const counts = this.#counts;
+		counts[rec.status]--;
+		counts[status]++;
+		rec.status = status;
 		if (status === 'succeeded' || status === 'failed' || status === 'stopped') {
-			this.#finishedOrder.push(slot);
+			this.#finishedOrder.push(rec);
 			this.#forgetOldFinished();
 		}
 	}
@@ -313,20 +316,16 @@ export abstract class MemoryContainer implements TaskContainer {
 		while (counts.succeeded + counts.failed + counts.stopped > this.#keepFinished) {
 			const oldest = this.#finishedOrder.shift();
 			if (oldest === undefined) return;
-			if (oldest.place === 'gone' || !isFinalStatus(oldest.rec.status)) continue;
+			if (StoredTask.placeOf(oldest) === 'gone' || !isFinalStatus(oldest.status)) continue;
 			this.#forget(oldest);
 		}
 	}
 
-	/** Drop a slot from the store; entries of it left in the queues are skipped when they come out. */
-	#forget(slot: MemorySlot): void {
-		this.#count(slot.rec.status, -1);
-		this.#slots.delete(slot.rec.id);
-		slot.place = 'gone';
-	}
-
-	#count(status: TaskStatus, delta: number): void {
-		this.#counts[status] += delta;
+	/** Drop a record from the store; entries of it left in the queues are skipped when they come out. */
+	#forget(rec: StoredTask): void {
+		this.#counts[rec.status]--;
+		this.#tasks.delete(rec.id);
+		StoredTask.setPlace(rec, 'gone');
 	}
 
 	#signal(signal: ContainerSignal): void {

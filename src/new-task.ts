@@ -2,6 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
+import { StoredTask } from './stored-task.js';
 import type { NewTask, TaskRecord } from './task.js';
 
 const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt']);
@@ -82,28 +83,7 @@ export function createTaskRecord<TItem>(
 	if (typeof runAt !== 'number' || !Number.isFinite(runAt) || runAt < 0) {
 		throw new InvalidTaskError(`${field}.runAt`, 'a time in milliseconds since the epoch', runAt);
 	}
-	return {
-		id,
-		item,
-		priority,
-		status: 'waiting',
-		attempts: 0,
-		maxAttempts,
-		timeoutMs: timeoutMs ?? null,
-		seq: 0,
-		createdAt: now,
-		updatedAt: now,
-		startedAt: null,
-		finishedAt: null,
-		runAt,
-		error: null,
-		output: null,
-		progress: null,
-		ref: null,
-		owner: null,
-		leaseUntil: null,
-		stopRequested: false,
-	};
+	return new StoredTask(id, item, priority, maxAttempts, timeoutMs ?? null, now, runAt);
 }
 
 /** Check that `item` survives a JSON round trip unchanged in kind; persistent containers call this at `add`. */

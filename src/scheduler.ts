@@ -537,7 +537,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		if (attempt.ref !== undefined) patch.ref = attempt.ref;
 		let stored: Readonly<TaskRecord> | null;
 		try {
-			stored = sync.transition(attempt.task.id, 'running', 'succeeded', patch, this.id);
+			stored = sync.transition(attempt.task, 'running', 'succeeded', patch, this.id);
 		} catch {
 			return false;
 		}

@@ -161,63 +161,84 @@ return claimDue(max, owner, now, lease)
 `,
 );
 
+/** How many values each transition takes in the `transition` script's ARGV before its patch pairs. */
+export const TRANSITION_HEAD = 8;
+
 /**
- * ARGV: id, from, to, checkOwner ('1'/'0'), owner, now, token, ahead ('1'/'0'), aheadLease, then patch field/value
- * pairs. With ahead = '1' an owner's task reaching a final status also claims the next due task for the same owner
- * (lease until aheadLease) and the reply is {record, {next records}}: the slot the finished task frees is refilled
- * in the same round trip, as a busy scheduler's next claim would. Compare-and-set on
- * status (and owner); returns the updated record or false. `token` is unique per call and remembered
- * (`lastTransition`): when ioredis sends the same call again after a reconnect (the reply was lost, not the
- * effect), the repeat returns the record instead of false, so the scheduler still reports the task's end. Any
- * other call, even an identical one, is compared afresh.
+ * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV: now, token
+ * prefix, then per transition: id, from, to, flags (1 = compare the owner, 2 = claim ahead), owner, token number,
+ * aheadLease, the number of patch pairs, then the pairs. Returns one reply per transition, in order: false (the
+ * compare-and-set lost), {record, {next records}}, or an error reply when that transition alone failed (the
+ * others still apply; a wake is published once for the batch).
+ *
+ * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
+ * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
+ * task frees is refilled in the same round trip, as a busy scheduler's next claim would. The token (prefix:number)
+ * is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
+ * (the reply was lost, not the effect), the repeat returns the record instead of false, so the scheduler still
+ * reports the task's end. Any other call, even an identical one, is compared afresh.
  */
 export const TRANSITION = script(
 	'transition',
 	`
-local id, from, to, checkOwner, owner, now, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local ahead, aheadLease = ARGV[8], ARGV[9]
-local k = tkey(id)
-local r = redis.call('HMGET', k, 'lastTransition', ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')})
-local last = table.remove(r, 1)
-if r[IDX.status] ~= from or (checkOwner == '1' and r[IDX.owner] ~= owner) then
-	-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-	if last == token then
-		if ahead == '1' then return {r, {}} end
-		return r
+local now, tprefix = ARGV[1], ARGV[2]
+local function one(b, np)
+	local id, from, to, flags, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
+	local token = tprefix .. ':' .. ARGV[b + 5]
+	local checkOwner = flags % 2 == 1
+	local k = tkey(id)
+	local r = redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}, 'lastTransition')
+	local last = r[${RECORD_FIELDS.length + 1}]
+	r[${RECORD_FIELDS.length + 1}] = nil
+	if r[IDX.status] ~= from or (checkOwner and r[IDX.owner] ~= owner) then
+		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
+		if last == token then return {r, {}} end
+		return false
 	end
-	return false
-end
-local seq = r[IDX.seq]
-redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, 10))
-r[IDX.status], r[IDX.updatedAt] = to, now
-for i = 10, #ARGV, 2 do
-	local j = IDX[ARGV[i]]
-	if j then r[j] = ARGV[i + 1] end
-end
-restatus(id, seq, from, to)
-if from == 'waiting' then dequeue(id, seq) end
-if isActive(from) and not isActive(to) then
-	redis.call('ZREM', P .. 'running', id)
-	freed()
-end
-if to == 'waiting' then
-	enqueue(id, seq, r[IDX.priority], r[IDX.runAt], now)
-	if from ~= 'waiting' then wake = true end
-elseif isActive(to) then
-	local lease = r[IDX.leaseUntil]
-	if lease and lease ~= '' then
-		redis.call('ZADD', P .. 'running', lease, id)
-	else
+	local seq = r[IDX.seq]
+	local p0, p1 = b + ${TRANSITION_HEAD}, b + ${TRANSITION_HEAD - 1} + np * 2
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, p0, p1))
+	r[IDX.status], r[IDX.updatedAt] = to, now
+	for i = p0, p1, 2 do
+		local j = IDX[ARGV[i]]
+		if j then r[j] = ARGV[i + 1] end
+	end
+	restatus(id, seq, from, to)
+	if from == 'waiting' then dequeue(id, seq) end
+	if isActive(from) and not isActive(to) then
 		redis.call('ZREM', P .. 'running', id)
+		freed()
 	end
+	if to == 'waiting' then
+		enqueue(id, seq, r[IDX.priority], r[IDX.runAt], now)
+		if from ~= 'waiting' then wake = true end
+	elseif isActive(to) then
+		local lease = r[IDX.leaseUntil]
+		if lease and lease ~= '' then
+			redis.call('ZADD', P .. 'running', lease, id)
+		else
+			redis.call('ZREM', P .. 'running', id)
+		end
+	end
+	if flags >= 2 and checkOwner and isFinal(to) then return {r, claimDue(1, owner, now, ARGV[b + 6])} end
+	return {r, {}}
+end
+local out = {}
+local b = 3
+while b <= #ARGV do
+	local np = tonumber(ARGV[b + ${TRANSITION_HEAD - 1}])
+	local ok, res = pcall(one, b, np)
+	if ok then
+		out[#out + 1] = res
+	elseif type(res) == 'table' and res.err then
+		out[#out + 1] = res
+	else
+		out[#out + 1] = redis.error_reply(tostring(res))
+	end
+	b = b + ${TRANSITION_HEAD} + np * 2
 end
 publishWake()
-if ahead == '1' then
-	local next = {}
-	if checkOwner == '1' and isFinal(to) then next = claimDue(1, owner, now, aheadLease) end
-	return {r, next}
-end
-return r
+return out
 `,
 );
 

@@ -1,0 +1,99 @@
+/**
+ * Coalescing transitions: those issued in the same tick (at concurrency 100 dozens of tasks finish at once) go to
+ * Redis as ONE `transition` script call, which applies each as its own compare-and-set and returns one reply per
+ * transition. One socket write, one script invocation and one reply serve a burst instead of one of each per task.
+ *
+ * A batch is sent once the current tick's microtasks have run (`process.nextTick` queued from a microtask runs
+ * after the microtask queue drains), so every transition a burst of settled promises issues joins it. At most
+ * `maxInFlight` batches wait for their reply at once; meanwhile new transitions gather into the next batch, which
+ * grows with the load instead of the number of round trips. A reply's error entry fails its transition only.
+ */
+
+/** Sends one batch (the flattened items) and resolves with one entry per item, in order. */
+export type SendBatch = (items: readonly string[][]) => Promise<readonly unknown[]>;
+
+interface Pending {
+	readonly args: string[];
+	readonly resolve: (reply: unknown) => void;
+	readonly reject: (error: unknown) => void;
+}
+
+export interface TransitionBatchOptions {
+	/** The most transitions in one script call (a script blocks Redis while it runs). */
+	readonly maxItems: number;
+	/** The most batches sent and not yet answered. */
+	readonly maxInFlight: number;
+}
+
+export class TransitionBatch {
+	readonly #send: SendBatch;
+	readonly #maxItems: number;
+	readonly #maxInFlight: number;
+	#pending: Pending[] = [];
+	#scheduled = false;
+	#inFlight = 0;
+	readonly #idleWaiters: (() => void)[] = [];
+
+	constructor(send: SendBatch, options: TransitionBatchOptions) {
+		this.#send = send;
+		this.#maxItems = options.maxItems;
+		this.#maxInFlight = options.maxInFlight;
+	}
+
+	/** Queue one transition's arguments; resolves with its entry of the batch reply (an error entry rejects). */
+	submit(args: string[]): Promise<unknown> {
+		return new Promise((resolve, reject) => {
+			this.#pending.push({ args, resolve, reject });
+			this.#schedule();
+		});
+	}
+
+	/** Send everything queued now (ignoring the in-flight bound) and resolve once every batch was answered. */
+	async flush(): Promise<void> {
+		while (this.#pending.length > 0 || this.#inFlight > 0) {
+			while (this.#pending.length > 0) this.#sendOne();
+			await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+		}
+	}
+
+	#schedule(): void {
+		if (this.#scheduled || this.#pending.length === 0 || this.#inFlight >= this.#maxInFlight) return;
+		this.#scheduled = true;
+		process.nextTick(() => {
+			this.#scheduled = false;
+			while (this.#pending.length > 0 && this.#inFlight < this.#maxInFlight) this.#sendOne();
+		});
+	}
+
+	#sendOne(): void {
+		const batch = this.#pending.length <= this.#maxItems ? this.#pending : this.#pending.slice(0, this.#maxItems);
+		this.#pending = batch === this.#pending ? [] : this.#pending.slice(this.#maxItems);
+		this.#inFlight++;
+		this.#send(batch.map((p) => p.args)).then(
+			(replies) => {
+				if (replies.length !== batch.length) {
+					const error = new Error(`The transition script answered ${replies.length} replies to ${batch.length} transitions`);
+					for (const p of batch) p.reject(error);
+					this.#done();
+					return;
+				}
+				batch.forEach((p, i) => {
+					const reply = replies[i];
+					if (reply instanceof Error) p.reject(reply);
+					else p.resolve(reply);
+				});
+				this.#done();
+			},
+			(error: unknown) => {
+				for (const p of batch) p.reject(error);
+				this.#done();
+			},
+		);
+	}
+
+	#done(): void {
+		this.#inFlight--;
+		this.#schedule();
+		if (this.#inFlight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+	}
+}
