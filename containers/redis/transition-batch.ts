@@ -4,9 +4,10 @@
  * transition. One socket write, one script invocation and one reply serve a burst instead of one of each per task.
  *
  * A batch is sent once the current tick's microtasks have run (`process.nextTick` queued from a microtask runs
- * after the microtask queue drains), so every transition a burst of settled promises issues joins it. At most
- * `maxInFlight` batches wait for their reply at once; meanwhile new transitions gather into the next batch, which
- * grows with the load instead of the number of round trips. A reply's error entry fails its transition only.
+ * after the microtask queue drains), so every transition a burst of settled promises issues joins it, or at once
+ * when it reaches `maxItems` (so Redis starts on it while this process still finishes the rest of the burst). At
+ * most `maxInFlight` batches wait for their reply at once; meanwhile new transitions gather into the next batch.
+ * A reply's error entry fails its transition only; a failed call (connection lost) fails all of its batch.
  */
 
 /** Sends one batch (the flattened items) and resolves with one entry per item, in order. */
@@ -44,7 +45,8 @@ export class TransitionBatch {
 	submit(args: string[]): Promise<unknown> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({ args, resolve, reject });
-			this.#schedule();
+			if (this.#pending.length >= this.#maxItems && this.#inFlight < this.#maxInFlight) this.#sendOne();
+			else this.#schedule();
 		});
 	}
 

@@ -1,0 +1,130 @@
+/**
+ * RedisContainer: transitions issued in the same tick are sent as one script call (transition-batch.ts), and each
+ * keeps its own compare-and-set, fencing, lost-reply token and error.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RedisContainer } from 'lightsched/containers/redis';
+import { records } from '../contracts/container.contract.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+let server: RedisServer;
+let admin: Redis;
+let n = 0;
+const fresh = (): string => `b${process.pid}-${++n}`;
+const done = (): { finishedAt: number; owner: null; leaseUntil: null } => ({ finishedAt: Date.now(), owner: null, leaseUntil: null });
+
+beforeAll(async () => {
+	server = await startRedis();
+	admin = new Redis(server.url);
+});
+afterAll(async () => {
+	admin?.disconnect();
+	await server?.close();
+});
+
+type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
+
+/** An ioredis client whose script calls are recorded, and optionally changed by `around`. */
+function recordingClient(around?: (send: Call, command: string, args: (string | number)[]) => Promise<unknown>): {
+	client: Redis;
+	scripts: string[][];
+} {
+	const client = new Redis(server.url);
+	const scripts: string[][] = [];
+	const send = client.call.bind(client) as unknown as Call;
+	(client as unknown as { call: Call }).call = (command, args) => {
+		if (command === 'EVALSHA' || command === 'EVAL') scripts.push(args.map(String));
+		return around === undefined ? send(command, args) : around(send, command, args);
+	};
+	return { client, scripts };
+}
+
+describe('RedisContainer: transitions of the same tick in one script call', () => {
+	it('sends them in one call, each with its own compare-and-set and owner check', async () => {
+		const { client, scripts } = recordingClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		const later = Date.now() + 60_000;
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4, runAt: later }]));
+		expect((await c.claim(10, 'me', 10_000, Date.now())).map((t) => t.id)).toEqual(['a', 'b', 'c']);
+		expect(await c.transition('missing', 'running', 'succeeded', done())).toBeNull(); // loads the script
+		const before = scripts.length;
+		const results = await Promise.all([
+			c.transition('a', 'running', 'succeeded', { ...done(), output: 'A' }, 'me'),
+			c.transition('b', 'running', 'succeeded', done(), 'someone-else'),
+			c.transition('c', 'waiting', 'stopped', done()),
+			c.transition('d', 'waiting', 'stopped', done()),
+		]);
+		expect(scripts.length - before).toBe(1);
+		expect(results.map((r) => r?.status ?? null)).toEqual(['succeeded', null, null, 'stopped']);
+		expect(results[0]).toMatchObject({ id: 'a', output: 'A', owner: null, leaseUntil: null });
+		expect(await c.get('b')).toMatchObject({ status: 'running', owner: 'me' });
+		expect(await c.counts()).toMatchObject({ running: 2, succeeded: 1, stopped: 1, waiting: 0 });
+		await c.close();
+		client.disconnect();
+	});
+
+	it('fails only the transition that failed on the server; the others of its batch apply', async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		await c.claim(2, 'me', 10_000, Date.now());
+		// A task key holding the wrong type makes that transition's HMGET fail inside the script.
+		await admin.set(`${c.keyPrefix}t:broken`, 'not a hash');
+		const [a, broken, b] = await Promise.allSettled([
+			c.transition('a', 'running', 'succeeded', done(), 'me'),
+			c.transition('broken', 'running', 'succeeded', done(), 'me'),
+			c.transition('b', 'running', 'failed', { ...done(), error: { message: 'boom', code: 'E' } }, 'me'),
+		]);
+		expect(a).toMatchObject({ status: 'fulfilled', value: { id: 'a', status: 'succeeded' } });
+		expect(broken).toMatchObject({ status: 'rejected', reason: { name: 'ContainerError', message: expect.stringMatching(/WRONGTYPE/) } });
+		expect(b).toMatchObject({ status: 'fulfilled', value: { id: 'b', status: 'failed', error: { message: 'boom' } } });
+		expect(await c.counts()).toMatchObject({ running: 0, succeeded: 1, failed: 1 });
+		await c.close();
+	});
+
+	it('answers a batch sent again after its reply was lost with each applied result (per-item tokens)', async () => {
+		let armed = false;
+		let resent = 0;
+		const { client } = recordingClient(async (send, command, args) => {
+			const reply = await send(command, args);
+			// The armed batch: drop its reply and send the very same call again, as ioredis does after a reconnect.
+			if (armed && command === 'EVALSHA') {
+				armed = false;
+				resent++;
+				return send(command, args);
+			}
+			return reply;
+		});
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		expect(await c.transition('missing', 'running', 'succeeded', done())).toBeNull(); // loads the script
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+		await c.claim(3, 'me', 10_000, Date.now());
+		armed = true;
+		const results = await Promise.all([
+			c.transition('a', 'running', 'succeeded', { ...done(), output: 1 }, 'me'),
+			c.transition('b', 'running', 'waiting', { owner: null, leaseUntil: null, runAt: Date.now() }, 'me'),
+			c.transition('c', 'running', 'succeeded', done(), 'not-the-owner'),
+		]);
+		expect(resent).toBe(1);
+		expect(results.map((r) => r?.status ?? null)).toEqual(['succeeded', 'waiting', null]);
+		// A new call with the same arguments is compared afresh: the compare-and-set now fails.
+		expect(await c.transition('a', 'running', 'succeeded', done(), 'me')).toBeNull();
+		expect(await c.counts()).toMatchObject({ succeeded: 1, waiting: 1, running: 1 });
+		await c.close();
+		client.disconnect();
+	});
+
+	it('sends the transitions still queued when close() is called', async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		await c.claim(2, 'me', 10_000, Date.now());
+		const pending = [c.transition('a', 'running', 'succeeded', done(), 'me'), c.transition('b', 'running', 'succeeded', done(), 'me')];
+		await c.close();
+		expect((await Promise.all(pending)).map((r) => r?.status)).toEqual(['succeeded', 'succeeded']);
+		const reader = new RedisContainer({ redis: server.url, name, log: false });
+		expect(await reader.counts()).toMatchObject({ succeeded: 2, running: 0 });
+		await reader.close();
+	});
+});
