@@ -11,6 +11,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
 	ActuatorError,
+	copyTask,
 	NonRetryableError,
 	type ActuatorContext,
 	type TaskActuator,
@@ -123,7 +124,7 @@ class CallContext<TItem> implements FunctionContext<TItem> {
 	}
 
 	get task(): TaskRecord<TItem> {
-		return (this.#task ??= { ...this.#record });
+		return (this.#task ??= copyTask(this.#record));
 	}
 
 	/** A bound function, so `({ progress }) => progress(x)` works. */

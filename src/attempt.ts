@@ -36,6 +36,10 @@ export class Attempt implements ActuatorContext {
 	/** Resolves once the outcome is stored in the container. */
 	finishing: Promise<void> | null = null;
 	ref: unknown = undefined;
+	/** Links of the scheduler's list of running attempts (`RunningAttempts`). */
+	prev: Attempt | null = null;
+	next: Attempt | null = null;
+	listed = false;
 	/** Progress writes are coalesced: one in flight, the latest waiting. */
 	progressWriting = false;
 	progressPending = false;

@@ -40,6 +40,7 @@ export { StoredTask, type Place } from './stored-task.js';
 export { BinaryHeap } from './binary-heap.js';
 export { Deque } from './deque.js';
 export {
+	copyTask,
 	emptyCounts,
 	FINAL_STATUSES,
 	isFinalStatus,

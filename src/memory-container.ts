@@ -9,6 +9,7 @@ import { Deque } from './deque.js';
 import { StoredTask } from './stored-task.js';
 import { describeValue, DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
 import {
+	copyTask,
 	emptyCounts,
 	isFinalStatus,
 	type TaskCounts,
@@ -27,7 +28,7 @@ export interface WaitingOrder {
 	clear(): void;
 }
 
-const copy = (rec: TaskRecord): TaskRecord => ({ ...rec });
+const copy = copyTask;
 
 /** The default of `MemoryContainerOptions.keepFinished`. */
 export const DEFAULT_KEEP_FINISHED = 10_000;

@@ -8,6 +8,7 @@ import { EventEmitter } from 'eventemitter3';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
 import type { ActuatorContext, ActuatorResult, ContainerSignal, Persistencer, SyncContainerOperations, TaskActuator } from './contracts.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { RunningAttempts } from './running-attempts.js';
 import { OutcomeWriter, type StoredOutcome } from './outcome-writer.js';
 import { StatusPoller } from './status-poller.js';
 import {
@@ -25,7 +26,7 @@ import type { SchedulerEvents } from './events.js';
 import { FinishedStream } from './finished-stream.js';
 import { createTaskRecord } from './new-task.js';
 import { checkDuration, MAX_TIMER_MS, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
-import { isFinalStatus, type NewTask, type TaskPatch, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
+import { copyTask, isFinalStatus, type NewTask, type TaskPatch, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 
 export interface CloseOptions {
 	/**
@@ -57,7 +58,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	/** This scheduler's owner name in the container. */
 	readonly id: string;
 	readonly #o: ResolvedSchedulerOptions<TItem, TOutput>;
-	readonly #attempts = new Map<string, Attempt>();
+	readonly #attempts: RunningAttempts;
 	readonly #streams = new Set<FinishedStream<TaskRecord<TItem, TOutput>>>();
 	#idleWaiters: (() => void)[] = [];
 	#emptyWaiters: (() => void)[] = [];
@@ -81,6 +82,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		super();
 		this.#o = resolveOptions(options);
 		this.id = this.#o.id;
+		this.#attempts = new RunningAttempts(this.#o.container.shared);
 		this.#host = {
 			owner: this.id,
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
@@ -112,7 +114,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				if (attempt) this.#settle(attempt, { kind });
 			};
 			this.#leases = new LeaseKeeper(container, this.id, this.#o.leaseMs, {
-				runningIds: () => [...this.#attempts.values()].filter((a) => !a.settled).map((a) => a.task.id),
+				runningIds: () => this.#attempts.values().filter((a) => !a.settled).map((a) => a.task.id),
 				lost: (id) => settle(id, 'lost'),
 				stopRequested: (id) => settle(id, 'stopped'),
 				reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
@@ -152,7 +154,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			const record = createTaskRecord(input as NewTask<TItem>, 'task', this.#o, now) as TaskRecord<TItem, TOutput>;
 			if (actuator.init) await actuator.init(record);
 			// The container keeps the records it is given: the caller and listeners get copies.
-			const copy = { ...record };
+			const copy = copyTask(record);
 			const storing = this.#store([record], [copy]);
 			if (storing !== undefined) await storing;
 			return copy;
@@ -166,7 +168,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			ids.add(record.id);
 		}
 		if (actuator.init) for (const record of records) await actuator.init(record);
-		const copies = records.map((record) => ({ ...record }));
+		const copies = records.map(copyTask);
 		const storing = this.#store(records, copies);
 		if (storing !== undefined) await storing;
 		return copies;
@@ -214,7 +216,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				this.#final(stopped as TaskRecord<TItem, TOutput>);
 				return stopped as TaskRecord<TItem, TOutput>;
 			}
-			if (task.owner === this.id && this.#attempts.has(id)) continue;
+			if (task.owner === this.id && this.#attempts.get(id) !== undefined) continue;
 			const requested = await this.#o.container.requestStop(id);
 			if (requested !== null) return requested as TaskRecord<TItem, TOutput>;
 		}
@@ -294,7 +296,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			});
 		}
 		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.#settle(attempt, { kind: 'handback' });
-		while (this.#attempts.size > 0) await Promise.all([...this.#attempts.values()].map((a) => a.finishing));
+		while (this.#attempts.size > 0) await Promise.all(this.#attempts.values().map((a) => a.finishing));
 		this.#poller.stop();
 		clearTimeout(this.#idleTimer);
 		this.#leases?.stop();
@@ -427,7 +429,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	#start(task: TaskRecord<TItem, TOutput>): void {
-		const running = this.#attempts.get(task.id);
+		// A task we already run comes back only after its lease was reclaimed, so with at least its second claim
+		// (claims count attempts): a first attempt needs no look-up, which walks the list on in-process containers.
+		const running = task.attempts > 1 || this.#o.container.shared ? this.#attempts.get(task.id) : undefined;
 		if (running !== undefined) {
 			// Our lease lapsed (a stalled store), the task was reclaimed, and we claimed it again while its first
 			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers.
@@ -436,7 +440,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			return;
 		}
 		const attempt = new Attempt(task as TaskRecord, this.#host);
-		this.#attempts.set(task.id, attempt);
+		this.#attempts.add(attempt);
 		this.#leases?.renewing();
 		const timeoutMs = task.timeoutMs ?? this.#o.timeoutMs;
 		if (timeoutMs > 0) {
@@ -446,7 +450,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}, timeoutMs);
 		}
 		// On an in-process container `task` is the stored record itself: listeners get a copy.
-		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task: { ...task } });
+		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task: copyTask(task) });
 		let started: unknown;
 		try {
 			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);
@@ -489,7 +493,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#onProgress(attempt: Attempt, progress: unknown): void {
 		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
 		attempt.task.progress = progress;
-		if (this.listenerCount('task:progress') > 0) this.#emit('task:progress', { task: { ...attempt.task } as TaskRecord<TItem, TOutput>, progress });
+		if (this.listenerCount('task:progress') > 0) this.#emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
 		if (attempt.progressWriting) {
 			attempt.progressPending = true;
 			return;
@@ -544,7 +548,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		attempt.finishing = RESOLVED;
 		// The stored record itself came back: copy it only when someone will hear of it.
 		if (stored !== null && (this.#streams.size > 0 || this.#o.callback !== undefined || this.listenerCount('task:succeeded') > 0)) {
-			this.#report({ kind: 'succeeded', task: { ...stored }, output: outcome.output });
+			this.#report({ kind: 'succeeded', task: copyTask(stored), output: outcome.output });
 		}
 		this.#release(attempt);
 		return true;
@@ -552,9 +556,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 
 	/** Free the attempt's slot and look for more work. */
 	#release(attempt: Attempt): void {
-		if (this.#attempts.get(attempt.task.id) === attempt) this.#attempts.delete(attempt.task.id);
+		this.#attempts.delete(attempt);
 		if (this.#attempts.size === 0) {
-			for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+			if (this.#emptyWaiters.length > 0) for (const resolve of this.#emptyWaiters.splice(0)) resolve();
 			this.#leases?.idle();
 		}
 		this.#fill();

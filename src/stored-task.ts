@@ -1,6 +1,7 @@
 /**
  * The record an in-process container stores: a plain-data `TaskRecord` (every field an own enumerable property,
- * in the order of the interface, so copies made with `{ ...record }` are plain objects), plus one private field
+ * in the order of the interface; copy it with `copyTask`, which V8 runs far faster than a spread of an object with
+ * a private field), plus one private field
  * that says which of the container's structures holds it. Keeping that on the record itself, not in a wrapper,
  * saves an object and a look-up per task on the hot path; being private, it is never copied nor serialised.
  *

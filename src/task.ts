@@ -140,3 +140,33 @@ export interface TaskCounts {
 export function emptyCounts(): TaskCounts {
 	return { waiting: 0, running: 0, exporting: 0, succeeded: 0, failed: 0, stopped: 0 };
 }
+
+/**
+ * A copy of a record, as a plain object with exactly the fields of `TaskRecord` (the copy every part hands out,
+ * so callers cannot change stored state). Written out field by field: as fast as spreading a plain object, and it
+ * stays fast for the memory containers' stored records, which a spread would copy on V8's slow path.
+ */
+export function copyTask<TItem, TOutput>(rec: Readonly<TaskRecord<TItem, TOutput>>): TaskRecord<TItem, TOutput> {
+	return {
+		id: rec.id,
+		item: rec.item,
+		priority: rec.priority,
+		status: rec.status,
+		attempts: rec.attempts,
+		maxAttempts: rec.maxAttempts,
+		timeoutMs: rec.timeoutMs,
+		seq: rec.seq,
+		createdAt: rec.createdAt,
+		updatedAt: rec.updatedAt,
+		startedAt: rec.startedAt,
+		finishedAt: rec.finishedAt,
+		runAt: rec.runAt,
+		error: rec.error,
+		output: rec.output,
+		progress: rec.progress,
+		ref: rec.ref,
+		owner: rec.owner,
+		leaseUntil: rec.leaseUntil,
+		stopRequested: rec.stopRequested,
+	};
+}
