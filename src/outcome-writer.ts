@@ -131,12 +131,19 @@ export class OutcomeWriter {
 		return failed ? { kind: 'failed', task: failed, error: failure } : NONE;
 	}
 
-	/** A compare-and-set move of the caller's task, retrying a storage error a few times with backoff. */
+	/**
+	 * A compare-and-set move of the caller's task, retrying a storage error a few times with backoff. A write that
+	 * failed may have been applied all the same (the reply was lost): when its retry finds the task moved, and moved
+	 * by this very write, that is the outcome, not a lost race, so its events still fire.
+	 */
 	async #move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
 		const { container, owner } = this.#p;
 		for (let attempt = 0; ; attempt++) {
 			try {
-				return await container.transition(id, from, to, patch, owner);
+				const moved = await container.transition(id, from, to, patch, owner);
+				if (moved !== null || attempt === 0) return moved;
+				const now = await container.get(id);
+				return now !== null && wasApplied(now, to, patch) ? now : null;
 			} catch (error) {
 				if (attempt >= 4 || (this.#p.closing() && attempt >= 1)) throw error;
 				this.#p.report(error, 'container write failed, retrying');
@@ -144,4 +151,17 @@ export class OutcomeWriter {
 			}
 		}
 	}
+}
+
+/**
+ * Whether `task` is in `to` with every plain field of `patch`, including a time only this write set (`finishedAt`,
+ * `runAt`: milliseconds taken when the write was made); without such a time nothing tells this write apart.
+ */
+function wasApplied(task: TaskRecord, to: TaskStatus, patch: TaskPatch): boolean {
+	if (task.status !== to || (patch.finishedAt == null && patch.runAt === undefined)) return false;
+	for (const [key, value] of Object.entries(patch)) {
+		if (value !== null && typeof value === 'object') continue;
+		if (task[key as keyof TaskRecord] !== value) return false;
+	}
+	return true;
 }

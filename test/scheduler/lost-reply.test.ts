@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { Scheduler, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { FunctionActuator } from 'lightsched/actuators/function';
+
+type Transition = TaskContainer['transition'];
+
+/** `inner` with another `transition` and no synchronous face, so the scheduler takes the general path. */
+function withTransition(inner: QueueContainer, transition: Transition): TaskContainer {
+	return {
+		shared: false,
+		add: (tasks) => inner.add(tasks),
+		claim: (...args) => inner.claim(...args),
+		transition,
+		renew: (...args) => inner.renew(...args),
+		reclaimExpired: (now) => inner.reclaimExpired(now),
+		requestStop: (id) => inner.requestStop(id),
+		nextDueAt: (now) => inner.nextDueAt(now),
+		get: (id) => inner.get(id),
+		list: (query) => inner.list(query),
+		counts: () => inner.counts(),
+		remove: (id) => inner.remove(id),
+		close: () => inner.close(),
+	};
+}
+
+/** A container whose `transition` to `to` is applied, and then its reply is lost once (the call rejects), as when a connection breaks after the store committed. */
+function losingReplies(to: TaskStatus): { container: TaskContainer; lost: () => number } {
+	const inner = new QueueContainer();
+	let lost = 0;
+	const container = withTransition(inner, async (id: string, from: TaskStatus, next: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> => {
+		const result = await inner.transition(id, from, next, patch, owner);
+		if (next === to && result !== null && lost === 0) {
+			lost++;
+			throw new Error('connection reset after the write');
+		}
+		return result;
+	});
+	return { container, lost: () => lost };
+}
+
+describe('a container write applied but whose reply was lost', () => {
+	it('a success still fires task:succeeded, the callback and finished(), once', async () => {
+		const { container, lost } = losingReplies('succeeded');
+		const called: string[] = [];
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator((n: number) => n + 1), callback: (task) => void called.push(task.id) });
+		const succeeded: unknown[] = [];
+		scheduler.on('task:succeeded', ({ task, output }) => succeeded.push([task.id, output]));
+		scheduler.on('error', () => undefined);
+		const stream = scheduler.finished();
+		await scheduler.add({ id: 'a', item: 1 });
+		await scheduler.onIdle();
+		expect(lost()).toBe(1);
+		expect(succeeded).toEqual([['a', 2]]);
+		expect(called).toEqual(['a']);
+		expect((await stream.next()).value).toMatchObject({ id: 'a', status: 'succeeded', output: 2 });
+		await scheduler.close();
+	});
+
+	it('a failure with attempts left still fires task:retrying, and the retry runs', async () => {
+		const { container, lost } = losingReplies('waiting');
+		let runs = 0;
+		const scheduler = new Scheduler({
+			container,
+			maxAttempts: 2,
+			backoff: { type: 'fixed', delayMs: 1 },
+			actuator: new FunctionActuator(() => {
+				if (++runs === 1) throw new Error('first try fails');
+				return 'ok';
+			}),
+		});
+		const retrying: number[] = [];
+		scheduler.on('task:retrying', ({ delayMs }) => retrying.push(delayMs));
+		scheduler.on('error', () => undefined);
+		await scheduler.add({ id: 'r', item: null });
+		await scheduler.onIdle();
+		expect(lost()).toBe(1);
+		expect(retrying).toEqual([1]);
+		expect(await scheduler.get('r')).toMatchObject({ status: 'succeeded', attempts: 2 });
+		await scheduler.close();
+	});
+
+	it('a final failure still fires task:failed', async () => {
+		const { container, lost } = losingReplies('failed');
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => { throw new Error('broken'); }) });
+		const failed: string[] = [];
+		scheduler.on('task:failed', ({ error }) => failed.push(error.message));
+		scheduler.on('error', () => undefined);
+		await scheduler.add({ id: 'f', item: null });
+		await scheduler.onIdle();
+		expect(lost()).toBe(1);
+		expect(failed).toEqual(['broken']);
+		await scheduler.close();
+	});
+
+	it('a task another scheduler moved meanwhile is not taken for this write', async () => {
+		const inner = new QueueContainer();
+		let stole = false;
+		const container = withTransition(inner, async (id, from, to, patch, owner) => {
+			if (to === 'succeeded' && !stole) {
+				stole = true;
+				// Someone else finished it first (a different finish time), then our write fails.
+				await inner.transition(id, from, 'succeeded', { ...patch, finishedAt: 1, output: 'theirs' }, owner);
+				throw new Error('timeout');
+			}
+			return inner.transition(id, from, to, patch, owner);
+		});
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ours') });
+		const succeeded: unknown[] = [];
+		scheduler.on('task:succeeded', ({ output }) => succeeded.push(output));
+		scheduler.on('error', () => undefined);
+		await scheduler.add({ id: 's', item: null });
+		await scheduler.onIdle();
+		expect(succeeded).toEqual([]);
+		expect(await scheduler.get('s')).toMatchObject({ status: 'succeeded', output: 'theirs' });
+		await scheduler.close();
+	});
+});
