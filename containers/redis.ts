@@ -28,6 +28,7 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
+import { appliedTo, KnownRecords, versionOf, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
@@ -124,6 +125,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
 	#calls = 0;
+	/** The stored form of the tasks this container claimed and runs, so transitions need not send it back. */
+	readonly #known = new KnownRecords();
 	/** Transitions issued in the same tick, sent as one script call (see transition-batch.ts). */
 	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), { maxItems: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT });
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
@@ -199,7 +202,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (held.length === max) return held;
 		const args = [String(max - held.length), owner, String(now), String(now + leaseMs), String(this.#globalConcurrency)];
 		const reply = (await this.#run(CLAIM, args)) as (string | null)[][];
-		const claimed = held.concat(reply.map(decodeRecord));
+		const claimed = held.concat(reply.map((values) => this.#claimed(values)));
 		this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
 		return claimed;
 	}
@@ -217,18 +220,27 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const pairs = encodePatch(patch, id);
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
 		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
-		const args = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, String(pairs.length / 2)].concat(pairs);
-		const reply = (await this.#batch.submit(args)) as [(string | null)[], (string | null)[][]] | null;
-		if (reply === null) return null;
-		const [record, next] = reply;
-		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map(decodeRecord), aheadMs);
+		const known = this.#known.get(id);
+		const head = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known), String(pairs.length / 2)];
+		const reply = (await this.#batch.submit(head.concat(pairs))) as [StoredValues | string, StoredValues[]] | null;
+		if (reply === null) {
+			this.#known.forget(id);
+			return null;
+		}
+		const [stored, next] = reply;
+		// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
+		const values = typeof stored === 'string' && known !== undefined ? appliedTo(known, to, stored, pairs) : (stored as StoredValues);
+		if (to === 'running' || to === 'exporting') this.#known.remember(values);
+		else this.#known.forget(id);
+		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map((v) => this.#claimed(v)), aheadMs);
 		if (this.#closed) await this.#ahead.drain();
-		return decodeRecord(record);
+		return decodeRecord(values);
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		if (ids.length === 0) return { lost: [], stopRequested: [] };
 		const [lost = [], stopRequested = []] = (await this.#run(RENEW, [owner, String(now + leaseMs), ...ids])) as string[][];
+		for (const id of lost) this.#known.forget(id);
 		return { lost, stopRequested };
 	}
 
@@ -361,6 +373,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		} catch (error) {
 			throw new ContainerError(`RedisContainer \`${this.keyPrefix}\`: ${what} failed: ${(error as Error).message}`, { cause: error });
 		}
+	}
+
+	/** A task a claim returned: remembered (see known-records.ts), then decoded. */
+	#claimed(values: StoredValues): TaskRecord {
+		this.#known.remember(values);
+		return decodeRecord(values);
 	}
 
 	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */

@@ -26,8 +26,11 @@ export const ADD_FIELDS = [
 	'stopRequested',
 ] as const;
 
-/** Every stored field, in the order scripts return records (HMGET, values only). */
-export const RECORD_FIELDS = [...ADD_FIELDS, 'status', 'seq'] as const;
+/**
+ * Every stored field, in the order scripts return records (HMGET, values only). `v` is not a record field: the
+ * version every write bumps (see known-records.ts).
+ */
+export const RECORD_FIELDS = [...ADD_FIELDS, 'status', 'seq', 'v'] as const;
 
 type StoredField = (typeof RECORD_FIELDS)[number];
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));

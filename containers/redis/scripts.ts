@@ -62,6 +62,8 @@ end
 local function freed()
 	if redis.call('DEL', P .. 'starved') == 1 then wake = true end
 end
+-- The version every write of a task hash bumps (see known-records.ts).
+local function bump(v) return tostring((tonumber(v) or 0) + 1) end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
 local function publishWake()
@@ -76,8 +78,9 @@ local function claimDue(max, owner, now, lease)
 		local k = tkey(id)
 		local r = record(k)
 		local attempts = tostring(tonumber(r[IDX.attempts]) + 1)
-		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts)
-		r[IDX.status], r[IDX.owner], r[IDX.leaseUntil], r[IDX.startedAt], r[IDX.updatedAt], r[IDX.attempts] = 'running', owner, lease, now, now, attempts
+		local v = bump(r[IDX.v])
+		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
+		r[IDX.status], r[IDX.owner], r[IDX.leaseUntil], r[IDX.startedAt], r[IDX.updatedAt], r[IDX.attempts], r[IDX.v] = 'running', owner, lease, now, now, attempts, v
 		redis.call('ZADD', P .. 'running', lease, id)
 		redis.call('ZREM', P .. 's:waiting', id)
 		redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
@@ -123,7 +126,7 @@ for i = 0, n - 1 do
 		redis.call('DEL', k)
 	end
 	local seq = redis.call('INCR', P .. 'seq')
-	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq, 'addToken', token)
+	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq, 'addToken', token, 'v', '0')
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	enqueue(id, seq, ARGV[b + ${PRIORITY}], ARGV[b + ${RUN_AT}], now)
@@ -162,14 +165,15 @@ return claimDue(max, owner, now, lease)
 );
 
 /** How many values each transition takes in the `transition` script's ARGV before its patch pairs. */
-export const TRANSITION_HEAD = 8;
+export const TRANSITION_HEAD = 9;
 
 /**
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV: now, token
  * prefix, then per transition: id, from, to, flags (1 = compare the owner, 2 = claim ahead), owner, token number,
- * aheadLease, the number of patch pairs, then the pairs. Returns one reply per transition, in order: false (the
- * compare-and-set lost), {record, {next records}}, or an error reply when that transition alone failed (the
- * others still apply; a wake is published once for the batch).
+ * aheadLease, the version the caller knows (`<seq>:<v>` or ''), the number of patch pairs, then the pairs. Returns
+ * one reply per transition, in order: false (the compare-and-set lost), {record, {next records}}, or an error
+ * reply when that transition alone failed (the others still apply; a wake is published once for the batch).
+ * `record` is just `now` when the stored version was the one the caller knows: it has the rest (known-records.ts).
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
@@ -187,21 +191,21 @@ local function one(b, np)
 	local token = tprefix .. ':' .. ARGV[b + 5]
 	local checkOwner = flags % 2 == 1
 	local k = tkey(id)
-	local r = redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}, 'lastTransition')
-	local last = r[${RECORD_FIELDS.length + 1}]
-	r[${RECORD_FIELDS.length + 1}] = nil
-	if r[IDX.status] ~= from or (checkOwner and r[IDX.owner] ~= owner) then
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
+	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
 		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if last == token then return {r, {}} end
+		if f[8] == token then return {record(k), {}} end
 		return false
 	end
-	local seq = r[IDX.seq]
+	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
+	local known = ARGV[b + 7] == (seq or '') .. ':' .. (f[7] or '')
 	local p0, p1 = b + ${TRANSITION_HEAD}, b + ${TRANSITION_HEAD - 1} + np * 2
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, unpack(ARGV, p0, p1))
-	r[IDX.status], r[IDX.updatedAt] = to, now
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(ARGV, p0, p1))
 	for i = p0, p1, 2 do
-		local j = IDX[ARGV[i]]
-		if j then r[j] = ARGV[i + 1] end
+		local field = ARGV[i]
+		if field == 'runAt' then runAt = ARGV[i + 1]
+		elseif field == 'leaseUntil' then lease = ARGV[i + 1]
+		elseif field == 'priority' then prio = ARGV[i + 1] end
 	end
 	restatus(id, seq, from, to)
 	if from == 'waiting' then dequeue(id, seq) end
@@ -210,16 +214,17 @@ local function one(b, np)
 		freed()
 	end
 	if to == 'waiting' then
-		enqueue(id, seq, r[IDX.priority], r[IDX.runAt], now)
+		enqueue(id, seq, prio, runAt, now)
 		if from ~= 'waiting' then wake = true end
 	elseif isActive(to) then
-		local lease = r[IDX.leaseUntil]
 		if lease and lease ~= '' then
 			redis.call('ZADD', P .. 'running', lease, id)
 		else
 			redis.call('ZREM', P .. 'running', id)
 		end
 	end
+	local r = now
+	if not known then r = record(k) end
 	if flags >= 2 and checkOwner and isFinal(to) then return {r, claimDue(1, owner, now, ARGV[b + 6])} end
 	return {r, {}}
 end
@@ -251,9 +256,9 @@ local lost, stop = {}, {}
 for i = 3, #ARGV do
 	local id = ARGV[i]
 	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'stopRequested')
+	local f = redis.call('HMGET', k, 'status', 'owner', 'stopRequested', 'v')
 	if f[2] == owner and isActive(f[1]) then
-		redis.call('HSET', k, 'leaseUntil', lease)
+		redis.call('HSET', k, 'leaseUntil', lease, 'v', bump(f[4]))
 		redis.call('ZADD', P .. 'running', lease, id)
 		if f[3] == '1' then stop[#stop + 1] = id end
 	else
@@ -295,6 +300,7 @@ for _, id in ipairs(ids) do
 			redis.call('HSET', k, 'finishedAt', now, 'error', err)
 		end
 		redis.call('HSET', k, 'status', to)
+		redis.call('HINCRBY', k, 'v', 1)
 		restatus(id, f[5], f[1], to)
 		out[#out + 1] = record(k)
 	end
@@ -313,6 +319,7 @@ local id = ARGV[1]
 local k = tkey(id)
 if not isActive(redis.call('HGET', k, 'status')) then return false end
 redis.call('HSET', k, 'stopRequested', '1')
+redis.call('HINCRBY', k, 'v', 1)
 redis.call('PUBLISH', P .. 'events', 'stop:' .. id)
 return record(k)
 `,

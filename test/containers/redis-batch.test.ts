@@ -1,6 +1,7 @@
 /**
  * RedisContainer: transitions issued in the same tick are sent as one script call (transition-batch.ts), and each
- * keeps its own compare-and-set, fencing, lost-reply token and error.
+ * keeps its own compare-and-set, fencing, lost-reply token and error; a task this container claimed comes back
+ * without its record when nothing else wrote it (known-records.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -29,15 +30,19 @@ type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
 function recordingClient(around?: (send: Call, command: string, args: (string | number)[]) => Promise<unknown>): {
 	client: Redis;
 	scripts: string[][];
+	replies: unknown[];
 } {
 	const client = new Redis(server.url);
 	const scripts: string[][] = [];
+	const replies: unknown[] = [];
 	const send = client.call.bind(client) as unknown as Call;
-	(client as unknown as { call: Call }).call = (command, args) => {
+	(client as unknown as { call: Call }).call = async (command, args) => {
 		if (command === 'EVALSHA' || command === 'EVAL') scripts.push(args.map(String));
-		return around === undefined ? send(command, args) : around(send, command, args);
+		const reply = await (around === undefined ? send(command, args) : around(send, command, args));
+		replies.push(reply);
+		return reply;
 	};
-	return { client, scripts };
+	return { client, scripts, replies };
 }
 
 describe('RedisContainer: transitions of the same tick in one script call', () => {
@@ -126,5 +131,54 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		const reader = new RedisContainer({ redis: server.url, name, log: false });
 		expect(await reader.counts()).toMatchObject({ succeeded: 2, running: 0 });
 		await reader.close();
+	});
+});
+
+describe('RedisContainer: transitions of tasks this container claimed', () => {
+	it('get no record back when nothing else wrote the task, and rebuild it exactly as stored', async () => {
+		const { client, replies } = recordingClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		await c.add(records([{ id: 'a', item: { n: 1 }, priority: 3 }, { id: 'b', item: 2, runAt: Date.now() + 60_000 }]));
+		await c.claim(5, 'me', 10_000, Date.now());
+		const progressed = await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'me');
+		expect(replies.at(-1)).toEqual([[expect.any(String), []]]);
+		expect(progressed).toEqual(await c.get('a'));
+		expect(progressed).toMatchObject({ item: { n: 1 }, priority: 3, progress: { pct: 50 }, ref: 'job-7', owner: 'me', attempts: 1 });
+		const finished = await c.transition('a', 'running', 'succeeded', { ...done(), output: [1, 2] }, 'me');
+		expect(replies.at(-1)).toEqual([[expect.any(String), []]]);
+		expect(finished).toEqual(await c.get('a'));
+		expect(finished).toMatchObject({ status: 'succeeded', output: [1, 2], progress: { pct: 50 }, owner: null, leaseUntil: null });
+		// Not claimed here: the whole record comes back.
+		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
+		expect(replies.at(-1)).toEqual([[expect.any(Array), []]]);
+		await c.close();
+		client.disconnect();
+	});
+
+	it('get the stored record back after another write: a stop request, a renewal, a re-added task', async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		const other = new RedisContainer({ redis: server.url, name, log: false });
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 'old' }]));
+		await c.claim(5, 'me', 10_000, Date.now());
+		await other.requestStop('a');
+		const stopAsked = await c.transition('a', 'running', 'running', { progress: 1 }, 'me');
+		expect(stopAsked).toMatchObject({ stopRequested: true, progress: 1 });
+		expect(stopAsked).toEqual(await c.get('a'));
+		const until = Date.now() + 99_000;
+		await other.renew('me', ['b'], 99_000, until - 99_000);
+		const renewed = await c.transition('b', 'running', 'running', { progress: 2 }, 'me');
+		expect(renewed).toMatchObject({ leaseUntil: until, progress: 2 });
+		expect(renewed).toEqual(await c.get('b'));
+		// `c` finished elsewhere and added again (a new seq, the version counted from 0 again), then claimed by another.
+		await other.transition('c', 'running', 'succeeded', done());
+		await other.add(records([{ id: 'c', item: 'new' }]));
+		await other.claim(1, 'me', 10_000, Date.now());
+		await other.claim(1, 'me', 10_000, Date.now());
+		const current = await c.transition('c', 'running', 'running', { progress: 3 }, 'me');
+		expect(current).toMatchObject({ item: 'new', progress: 3 });
+		expect(current).toEqual(await c.get('c'));
+		await c.close();
+		await other.close();
 	});
 });
