@@ -8,14 +8,15 @@ import { EventEmitter } from 'eventemitter3';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
 import type { ActuatorContext, ActuatorResult, ContainerSignal, Persistencer, SyncContainerOperations, TaskActuator } from './contracts.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { sameProgress, writeProgress } from './progress-writer.js';
+import { Reporter } from './reporter.js';
 import { RunningAttempts } from './running-attempts.js';
-import { OutcomeWriter, type StoredOutcome } from './outcome-writer.js';
+import { OutcomeWriter } from './outcome-writer.js';
 import { StatusPoller } from './status-poller.js';
+import { WakeTimers } from './wake-timers.js';
 import {
-	CallbackError,
 	InvalidStateError,
 	SchedulerClosedError,
-	SchedulerError,
 	TaskNotFoundError,
 	TaskStoppedError,
 	TaskTimeoutError,
@@ -23,9 +24,8 @@ import {
 	DuplicateTaskError,
 } from './errors.js';
 import type { SchedulerEvents } from './events.js';
-import { FinishedStream } from './finished-stream.js';
 import { createTaskRecord } from './new-task.js';
-import { checkDuration, MAX_TIMER_MS, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
+import { checkDuration, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
 import { copyTask, isFinalStatus, type NewTask, type TaskPatch, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 
 export interface CloseOptions {
@@ -39,27 +39,14 @@ export interface CloseOptions {
 	readonly timeoutMs?: number;
 }
 
-type Emitted = keyof SchedulerEvents;
-
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Progress unchanged since the last report (polled actuators repeat it): no write, no event. */
-function sameProgress(a: unknown, b: unknown): boolean {
-	if (Object.is(a, b)) return true;
-	if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-	try {
-		return JSON.stringify(a) === JSON.stringify(b);
-	} catch {
-		return false;
-	}
-}
 
 export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<SchedulerEvents<TItem, TOutput>> {
 	/** This scheduler's owner name in the container. */
 	readonly id: string;
 	readonly #o: ResolvedSchedulerOptions<TItem, TOutput>;
 	readonly #attempts: RunningAttempts;
-	readonly #streams = new Set<FinishedStream<TaskRecord<TItem, TOutput>>>();
+	readonly #r: Reporter<TItem, TOutput>;
 	#idleWaiters: (() => void)[] = [];
 	#emptyWaiters: (() => void)[] = [];
 	#claiming = false;
@@ -67,9 +54,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#paused: boolean;
 	#closed = false;
 	#closing: Promise<void> | null = null;
-	#wakeTimer: ReturnType<typeof setTimeout> | undefined;
-	#wakeAt = Number.POSITIVE_INFINITY;
-	#pollTimer: ReturnType<typeof setTimeout> | undefined;
+	readonly #timers: WakeTimers;
 	#idleTimer: ReturnType<typeof setTimeout> | undefined;
 	readonly #poller: StatusPoller;
 	readonly #leases: LeaseKeeper | undefined;
@@ -83,6 +68,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#o = resolveOptions(options);
 		this.id = this.#o.id;
 		this.#attempts = new RunningAttempts(this.#o.container.shared);
+		this.#r = new Reporter<TItem, TOutput>(this, this.#o.callback);
+		this.#timers = new WakeTimers(() => this.#fill(), this.#o.pollIntervalMs);
 		this.#host = {
 			owner: this.id,
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
@@ -95,7 +82,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			persistencer: this.#o.persistencer as Persistencer | undefined,
 			backoff: this.#o.backoff,
 			owner: this.id,
-			report: (error, context) => this.#emitError(error, context),
+			report: (error, context) => this.#r.error(error, context),
 			closing: () => this.#closed,
 		});
 		const { container } = this.#o;
@@ -106,7 +93,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			attempts: () => this.#attempts.values(),
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
 			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
-			report: (error, context) => this.#emitError(error, context),
+			report: (error, context) => this.#r.error(error, context),
 		});
 		if (container.shared) {
 			const settle = (id: string, kind: 'lost' | 'stopped'): void => {
@@ -118,7 +105,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				lost: (id) => settle(id, 'lost'),
 				stopRequested: (id) => settle(id, 'stopped'),
 				reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
-				report: (error, context) => this.#emitError(error, context),
+				report: (error, context) => this.#r.error(error, context),
 			});
 			this.#leases.start();
 		}
@@ -186,7 +173,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	#added(copies: readonly TaskRecord<TItem, TOutput>[]): void {
-		if (this.listenerCount('task:added') > 0) for (const task of copies) this.#emit('task:added', { task });
+		if (this.#r.listening('task:added')) for (const task of copies) this.#r.emit('task:added', { task });
 		this.#fill();
 	}
 
@@ -212,8 +199,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					finishedAt: Date.now(),
 				});
 				if (stopped === null) continue;
-				this.#emit('task:stopped', { task: stopped as TaskRecord<TItem, TOutput> });
-				this.#final(stopped as TaskRecord<TItem, TOutput>);
+				this.#r.emit('task:stopped', { task: stopped as TaskRecord<TItem, TOutput> });
+				this.#r.final(stopped as TaskRecord<TItem, TOutput>);
 				return stopped as TaskRecord<TItem, TOutput>;
 			}
 			if (task.owner === this.id && this.#attempts.get(id) !== undefined) continue;
@@ -272,10 +259,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	 * none is dropped however slowly it is read; ends after `close()` once the buffer is read.
 	 */
 	finished(): AsyncIterableIterator<TaskRecord<TItem, TOutput>> {
-		const stream = new FinishedStream<TaskRecord<TItem, TOutput>>((s) => this.#streams.delete(s));
-		if (this.#closed) stream.end();
-		else this.#streams.add(stream);
-		return stream;
+		return this.#r.stream(this.#closed);
 	}
 
 	/** Stop the scheduler: no new work, running work stopped (or drained), then the parts closed. Idempotent. */
@@ -287,8 +271,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	async #close(options: CloseOptions): Promise<void> {
 		if (options.timeoutMs !== undefined) checkDuration('timeoutMs', options.timeoutMs, 0);
 		this.#closed = true;
-		clearTimeout(this.#wakeTimer);
-		clearTimeout(this.#pollTimer);
+		this.#timers.stop();
 		if (options.drain === true && this.#attempts.size > 0) {
 			await new Promise<void>((resolve) => {
 				this.#emptyWaiters.push(resolve);
@@ -301,14 +284,13 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		clearTimeout(this.#idleTimer);
 		this.#leases?.stop();
 		this.#unwatch?.();
-		for (const stream of this.#streams) stream.end();
-		this.#streams.clear();
+		this.#r.endStreams();
 		const { actuator, persistencer, container } = this.#o;
 		for (const part of [() => actuator.close?.(), () => persistencer?.close?.(), () => container.close()]) {
 			try {
 				await part();
 			} catch (error) {
-				this.#emitError(error);
+				this.#r.error(error);
 			}
 		}
 		for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -348,8 +330,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			},
 			(error: unknown) => {
 				this.#claiming = false;
-				this.#emitError(error, 'claim failed');
-				this.#schedulePoll();
+				this.#r.error(error, 'claim failed');
+				this.#timers.poll();
 			},
 		);
 	}
@@ -377,8 +359,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				}
 			}
 		} catch (error) {
-			this.#emitError(error, 'claim failed');
-			this.#schedulePoll();
+			this.#r.error(error, 'claim failed');
+			this.#timers.poll();
 		} finally {
 			this.#claiming = false;
 		}
@@ -387,31 +369,13 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	/** Sleep until the next retry is due, or poll when nothing can wake us. */
 	#planWake(now: number): void {
 		const { container } = this.#o;
-		if (container.shared && !this.#channelUp) this.#schedulePoll();
+		if (container.shared && !this.#channelUp) this.#timers.poll();
 		container.nextDueAt(now).then(
 			(at) => {
-				if (at !== null) this.#wakeAtTime(at);
+				if (at !== null) this.#timers.at(at);
 			},
-			(error: unknown) => this.#emitError(error, 'nextDueAt failed'),
+			(error: unknown) => this.#r.error(error, 'nextDueAt failed'),
 		);
-	}
-
-	#wakeAtTime(at: number): void {
-		if (this.#closed || at >= this.#wakeAt) return;
-		clearTimeout(this.#wakeTimer);
-		this.#wakeAt = at;
-		this.#wakeTimer = setTimeout(() => {
-			this.#wakeAt = Number.POSITIVE_INFINITY;
-			this.#fill();
-		}, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
-	}
-
-	#schedulePoll(): void {
-		if (this.#closed || this.#pollTimer !== undefined) return;
-		this.#pollTimer = setTimeout(() => {
-			this.#pollTimer = undefined;
-			this.#fill();
-		}, this.#o.pollIntervalMs);
 	}
 
 	#onSignal(signal: ContainerSignal): void {
@@ -422,8 +386,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		} else {
 			this.#channelUp = signal.ok;
 			if (!signal.ok) {
-				if (signal.error) this.#emitError(signal.error, 'wake-up channel down, polling');
-				this.#schedulePoll();
+				if (signal.error) this.#r.error(signal.error, 'wake-up channel down, polling');
+				this.#timers.poll();
 			} else this.#fill();
 		}
 	}
@@ -450,7 +414,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}, timeoutMs);
 		}
 		// On an in-process container `task` is the stored record itself: listeners get a copy.
-		if (this.listenerCount('task:started') > 0) this.#emit('task:started', { task: copyTask(task) });
+		if (this.#r.listening('task:started')) this.#r.emit('task:started', { task: copyTask(task) });
 		let started: unknown;
 		try {
 			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);
@@ -474,7 +438,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			if (!attempt.settled) {
 				this.#o.container
 					.transition(attempt.task.id, 'running', 'running', { ref }, this.id)
-					.catch((error: unknown) => this.#emitError(error, 'storing ref failed'));
+					.catch((error: unknown) => this.#r.error(error, 'storing ref failed'));
 			}
 		}
 		if (!attempt.settled) this.#poller.schedule();
@@ -493,24 +457,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#onProgress(attempt: Attempt, progress: unknown): void {
 		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
 		attempt.task.progress = progress;
-		if (this.listenerCount('task:progress') > 0) this.#emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
-		if (attempt.progressWriting) {
-			attempt.progressPending = true;
-			return;
-		}
-		attempt.progressWriting = true;
-		const write = (): void => {
-			this.#o.container
-				.transition(attempt.task.id, 'running', 'running', { progress: attempt.task.progress }, this.id)
-				.catch((error: unknown) => this.#emitError(error, 'storing progress failed'))
-				.finally(() => {
-					if (attempt.progressPending && !attempt.settled) {
-						attempt.progressPending = false;
-						write();
-					} else attempt.progressWriting = false;
-				});
-		};
-		write();
+		if (this.#r.listening('task:progress')) this.#r.emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
+		writeProgress(attempt, this.#o.container, this.id, (error, context) => this.#r.error(error, context));
 	}
 
 	/** Give an attempt its one outcome and store it; frees the slot once stored. */
@@ -547,9 +495,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		attempt.finishing = RESOLVED;
 		// The stored record itself came back: copy it only when someone will hear of it.
-		if (stored !== null && (this.#streams.size > 0 || this.#o.callback !== undefined || this.listenerCount('task:succeeded') > 0)) {
-			this.#report({ kind: 'succeeded', task: copyTask(stored), output: outcome.output });
-		}
+		if (stored !== null && this.#r.hearsSuccess()) this.#r.outcome({ kind: 'succeeded', task: copyTask(stored), output: outcome.output });
 		this.#release(attempt);
 		return true;
 	}
@@ -568,53 +514,18 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
 		try {
 			const stored = await this.#writer.write(attempt.task, attempt.ref, outcome);
-			this.#report(stored);
+			this.#r.outcome(stored);
+			if (stored.kind === 'retrying' && stored.delayMs > 0) this.#timers.at(stored.task.runAt);
 		} catch (error) {
-			this.#emitError(error, `finishing task ${attempt.task.id} failed`);
+			this.#r.error(error, `finishing task ${attempt.task.id} failed`);
 		}
 		this.#release(attempt);
-	}
-
-	/** Tell listeners, the callback and the finished streams what an outcome led to. */
-	#report(stored: StoredOutcome): void {
-		if (stored.kind === 'none') return;
-		const task = stored.task as TaskRecord<TItem, TOutput>;
-		switch (stored.kind) {
-			case 'succeeded':
-				if (this.listenerCount('task:succeeded') > 0) this.#emit('task:succeeded', { task, output: stored.output as TOutput });
-				break;
-			case 'retrying':
-				this.#emit('task:retrying', { task, error: stored.error, delayMs: stored.delayMs });
-				if (stored.delayMs > 0) this.#wakeAtTime(task.runAt);
-				return;
-			case 'failed':
-				this.#emit('task:failed', { task, error: stored.error });
-				break;
-			case 'stopped':
-				this.#emit('task:stopped', { task });
-				break;
-		}
-		this.#final(task);
-	}
-
-	/** A task reached a final status: the callback and the finished streams hear of it. */
-	#final(task: TaskRecord<TItem, TOutput>): void {
-		for (const stream of this.#streams) stream.push(task);
-		const { callback } = this.#o;
-		if (callback) {
-			try {
-				const result = callback(task);
-				if (result instanceof Promise) result.catch((error: unknown) => this.#emitError(new CallbackError(`callback failed for task ${task.id}`, { cause: error })));
-			} catch (error) {
-				this.#emitError(new CallbackError(`callback failed for task ${task.id}`, { cause: error }));
-			}
-		}
 	}
 
 	#handBackUnstarted(task: TaskRecord): void {
 		this.#o.container
 			.transition(task.id, 'running', 'waiting', { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null }, this.id)
-			.catch((error: unknown) => this.#emitError(error, 'handing back failed'));
+			.catch((error: unknown) => this.#r.error(error, 'handing back failed'));
 	}
 
 	/** A lease sweep moved tasks: report the ones it finished, and look for work when some wait again. */
@@ -623,13 +534,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		let wake = false;
 		for (const task of moved) {
 			if (task.status === 'waiting') wake = true;
-			else if (task.status === 'failed') {
-				this.#emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
-				this.#final(task);
-			} else if (task.status === 'stopped') {
-				this.#emit('task:stopped', { task });
-				this.#final(task);
-			}
+			else this.#r.reclaimed(task);
 		}
 		if (wake) this.#fill();
 	}
@@ -652,9 +557,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					return;
 				}
 				for (const resolve of this.#idleWaiters.splice(0)) resolve();
-				this.#emit('idle');
+				this.#r.emit('idle');
 			},
-			(error: unknown) => this.#emitError(error, 'counting tasks failed'),
+			(error: unknown) => this.#r.error(error, 'counting tasks failed'),
 		);
 	}
 
@@ -662,25 +567,5 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const task = await this.#o.container.get(id);
 		if (task === null) throw new TaskNotFoundError(id);
 		return task as TaskRecord<TItem, TOutput>;
-	}
-
-	/** Emit without letting a throwing listener break the loop. */
-	#emit<E extends Emitted>(event: E, ...args: EventEmitter.ArgumentMap<SchedulerEvents<TItem, TOutput>>[E]): void {
-		try {
-			(this.emit as (event: E, ...rest: unknown[]) => boolean)(event, ...(args as unknown[]));
-		} catch (error) {
-			if (event !== 'error') this.#emitError(new CallbackError(`a \`${event}\` listener threw`, { cause: error }));
-		}
-	}
-
-	#emitError(error: unknown, context?: string): void {
-		const cause = toError(error);
-		const code = cause instanceof SchedulerError ? cause.code : 'ERR_CONTAINER';
-		const reported = context === undefined ? cause : new SchedulerError(`${context}: ${cause.message}`, { code, cause });
-		try {
-			this.emit('error', reported);
-		} catch {
-			// An `error` listener that throws has nowhere left to report to.
-		}
 	}
 }

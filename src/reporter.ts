@@ -1,0 +1,114 @@
+/**
+ * Everything a scheduler tells the outside: typed events (a throwing listener never breaks the loop), the
+ * `callback` receiver and the `finished()` streams, all fed from here, for each stored outcome.
+ */
+import type { EventEmitter } from 'eventemitter3';
+import type { CallbackReceiver } from './contracts.js';
+import { CallbackError, SchedulerError, toError } from './errors.js';
+import type { SchedulerEvents } from './events.js';
+import { FinishedStream } from './finished-stream.js';
+import type { StoredOutcome } from './outcome-writer.js';
+import type { TaskRecord } from './task.js';
+
+type Events<TItem, TOutput> = SchedulerEvents<TItem, TOutput>;
+
+export class Reporter<TItem, TOutput> {
+	readonly #emitter: EventEmitter<Events<TItem, TOutput>>;
+	readonly #callback: CallbackReceiver<TItem, TOutput> | undefined;
+	readonly #streams = new Set<FinishedStream<TaskRecord<TItem, TOutput>>>();
+
+	constructor(emitter: EventEmitter<Events<TItem, TOutput>>, callback: CallbackReceiver<TItem, TOutput> | undefined) {
+		this.#emitter = emitter;
+		this.#callback = callback;
+	}
+
+	/** Whether anyone listens to `event` (so the payload is worth making). */
+	listening(event: keyof Events<TItem, TOutput>): boolean {
+		return this.#emitter.listenerCount(event) > 0;
+	}
+
+	/** Whether a succeeded task would reach anyone: a listener, the callback or a stream. */
+	hearsSuccess(): boolean {
+		return this.#streams.size > 0 || this.#callback !== undefined || this.listening('task:succeeded');
+	}
+
+	/** Emit without letting a throwing listener break the loop. */
+	emit<E extends keyof Events<TItem, TOutput>>(event: E, ...args: EventEmitter.ArgumentMap<Events<TItem, TOutput>>[E]): void {
+		try {
+			(this.#emitter.emit as (event: E, ...rest: unknown[]) => boolean)(event, ...(args as unknown[]));
+		} catch (error) {
+			if (event !== 'error') this.error(new CallbackError(`a \`${String(event)}\` listener threw`, { cause: error }));
+		}
+	}
+
+	/** Emit `error`, wrapped with `context` when given (keeping a `SchedulerError`'s code). */
+	error(error: unknown, context?: string): void {
+		const cause = toError(error);
+		const code = cause instanceof SchedulerError ? cause.code : 'ERR_CONTAINER';
+		const reported = context === undefined ? cause : new SchedulerError(`${context}: ${cause.message}`, { code, cause });
+		try {
+			this.#emitter.emit('error', reported);
+		} catch {
+			// An `error` listener that throws has nowhere left to report to.
+		}
+	}
+
+	/** Tell listeners, the callback and the finished streams what a stored outcome led to. */
+	outcome(stored: StoredOutcome): void {
+		if (stored.kind === 'none') return;
+		const task = stored.task as TaskRecord<TItem, TOutput>;
+		switch (stored.kind) {
+			case 'succeeded':
+				if (this.listening('task:succeeded')) this.emit('task:succeeded', { task, output: stored.output as TOutput });
+				break;
+			case 'retrying':
+				this.emit('task:retrying', { task, error: stored.error, delayMs: stored.delayMs });
+				return;
+			case 'failed':
+				this.emit('task:failed', { task, error: stored.error });
+				break;
+			case 'stopped':
+				this.emit('task:stopped', { task });
+				break;
+		}
+		this.final(task);
+	}
+
+	/** Tasks a lease sweep finished (failed with its attempts spent, or stopped as asked). */
+	reclaimed(task: TaskRecord<TItem, TOutput>): void {
+		if (task.status === 'failed') {
+			this.emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
+			this.final(task);
+		} else if (task.status === 'stopped') {
+			this.emit('task:stopped', { task });
+			this.final(task);
+		}
+	}
+
+	/** A task reached a final status: the callback and the finished streams hear of it. */
+	final(task: TaskRecord<TItem, TOutput>): void {
+		for (const stream of this.#streams) stream.push(task);
+		const callback = this.#callback;
+		if (callback === undefined) return;
+		try {
+			const result = callback(task);
+			if (result instanceof Promise) result.catch((error: unknown) => this.error(new CallbackError(`callback failed for task ${task.id}`, { cause: error })));
+		} catch (error) {
+			this.error(new CallbackError(`callback failed for task ${task.id}`, { cause: error }));
+		}
+	}
+
+	/** A new stream of finished tasks; an ended one when `closed`. */
+	stream(closed: boolean): FinishedStream<TaskRecord<TItem, TOutput>> {
+		const stream = new FinishedStream<TaskRecord<TItem, TOutput>>((s) => this.#streams.delete(s));
+		if (closed) stream.end();
+		else this.#streams.add(stream);
+		return stream;
+	}
+
+	/** End every stream (they still yield what they buffered). */
+	endStreams(): void {
+		for (const stream of this.#streams) stream.end();
+		this.#streams.clear();
+	}
+}
