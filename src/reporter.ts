@@ -53,14 +53,20 @@ export class Reporter<TItem, TOutput> {
 		}
 	}
 
+	/** A success stored on the hot path: the same as `outcome` with a `succeeded` outcome, without making one. */
+	succeeded(task: TaskRecord<TItem, TOutput>, output: TOutput): void {
+		if (this.listening('task:succeeded')) this.emit('task:succeeded', { task, output });
+		this.final(task);
+	}
+
 	/** Tell listeners, the callback and the finished streams what a stored outcome led to. */
 	outcome(stored: StoredOutcome): void {
 		if (stored.kind === 'none') return;
 		const task = stored.task as TaskRecord<TItem, TOutput>;
 		switch (stored.kind) {
 			case 'succeeded':
-				if (this.listening('task:succeeded')) this.emit('task:succeeded', { task, output: stored.output as TOutput });
-				break;
+				this.succeeded(task, stored.output as TOutput);
+				return;
 			case 'retrying':
 				this.emit('task:retrying', { task, error: stored.error, delayMs: stored.delayMs });
 				return;

@@ -142,7 +142,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			if (actuator.init) await actuator.init(record);
 			// The container keeps the records it is given: the caller and listeners get copies.
 			const copy = copyTask(record);
-			const storing = this.#store([record], [copy]);
+			const storing = this.#store([record], copy);
 			if (storing !== undefined) await storing;
 			return copy;
 		}
@@ -162,7 +162,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	/** Hand validated records to the container, tell `task:added` listeners (with the copies) and look for work. */
-	#store(records: TaskRecord<TItem, TOutput>[], copies: readonly TaskRecord<TItem, TOutput>[]): Promise<void> | void {
+	#store(records: TaskRecord<TItem, TOutput>[], copies: TaskRecord<TItem, TOutput> | readonly TaskRecord<TItem, TOutput>[]): Promise<void> | void {
 		const { container } = this.#o;
 		if (container.sync) {
 			container.sync.add(records as TaskRecord[]);
@@ -172,8 +172,11 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		return container.add(records as TaskRecord[]).then(() => this.#added(copies));
 	}
 
-	#added(copies: readonly TaskRecord<TItem, TOutput>[]): void {
-		if (this.#r.listening('task:added')) for (const task of copies) this.#r.emit('task:added', { task });
+	#added(copies: TaskRecord<TItem, TOutput> | readonly TaskRecord<TItem, TOutput>[]): void {
+		if (this.#r.listening('task:added')) {
+			if (Array.isArray(copies)) for (const task of copies as readonly TaskRecord<TItem, TOutput>[]) this.#r.emit('task:added', { task });
+			else this.#r.emit('task:added', { task: copies as TaskRecord<TItem, TOutput> });
+		}
 		this.#fill();
 	}
 
@@ -495,7 +498,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		attempt.finishing = RESOLVED;
 		// The stored record itself came back: copy it only when someone will hear of it.
-		if (stored !== null && this.#r.hearsSuccess()) this.#r.outcome({ kind: 'succeeded', task: copyTask(stored), output: outcome.output });
+		if (stored !== null && this.#r.hearsSuccess()) this.#r.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
 		this.#release(attempt);
 		return true;
 	}
