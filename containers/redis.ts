@@ -30,7 +30,7 @@ import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { appliedTo, KnownRecords, versionOf, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
-import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS } from './redis/codec.js';
+import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS, unpackClaimed } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
 
 export interface RedisContainerOptions {
@@ -201,8 +201,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const held = this.#ahead.take(owner, max);
 		if (held.length === max) return held;
 		const args = [String(max - held.length), owner, String(now), String(now + leaseMs), String(this.#globalConcurrency)];
-		const reply = (await this.#run(CLAIM, args)) as (string | null)[][];
-		const claimed = held.concat(reply.map((values) => this.#claimed(values)));
+		const reply = (await this.#run(CLAIM, args)) as string[];
+		const claimed = held.concat(reply.map((packed) => this.#claimed(packed, owner)));
 		this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
 		return claimed;
 	}
@@ -222,7 +222,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
 		const known = this.#known.get(id);
 		const head = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known), String(pairs.length / 2)];
-		const reply = (await this.#batch.submit(head.concat(pairs))) as [StoredValues | string, StoredValues[]] | null;
+		const reply = (await this.#batch.submit(head.concat(pairs))) as [StoredValues | string, string[]] | null;
 		if (reply === null) {
 			this.#known.forget(id);
 			return null;
@@ -232,7 +232,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const values = typeof stored === 'string' && known !== undefined ? appliedTo(known, to, stored, pairs) : (stored as StoredValues);
 		if (to === 'running' || to === 'exporting') this.#known.remember(values);
 		else this.#known.forget(id);
-		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map((v) => this.#claimed(v)), aheadMs);
+		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map((packed) => this.#claimed(packed, owner)), aheadMs);
 		if (this.#closed) await this.#ahead.drain();
 		return decodeRecord(values);
 	}
@@ -376,7 +376,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 
 	/** A task a claim returned: remembered (see known-records.ts), then decoded. */
-	#claimed(values: StoredValues): TaskRecord {
+	#claimed(packed: string, owner: string): TaskRecord {
+		const values = unpackClaimed(packed, owner);
 		this.#known.remember(values);
 		return decodeRecord(values);
 	}

@@ -16,7 +16,7 @@
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
  */
 import { createHash } from 'node:crypto';
-import { ADD_FIELDS, RECORD_FIELDS } from './codec.js';
+import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -69,6 +69,8 @@ local function isActive(s) return s == 'running' or s == 'exporting' end
 local function publishWake()
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
+local CIDX = { ${CLAIMED_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
+-- Pops up to max due tasks into running for owner; returns each packed in one string (codec.ts unpackClaimed).
 local function claimDue(max, owner, now, lease)
 	local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
 	local out = {}
@@ -76,15 +78,19 @@ local function claimDue(max, owner, now, lease)
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
-		local r = record(k)
-		local attempts = tostring(tonumber(r[IDX.attempts]) + 1)
-		local v = bump(r[IDX.v])
+		local r = redis.call('HMGET', k, ${CLAIMED_FIELDS.map((f) => `'${f}'`).join(', ')})
+		local attempts = tostring(tonumber(r[CIDX.attempts]) + 1)
+		local v = bump(r[CIDX.v])
 		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
-		r[IDX.status], r[IDX.owner], r[IDX.leaseUntil], r[IDX.startedAt], r[IDX.updatedAt], r[IDX.attempts], r[IDX.v] = 'running', owner, lease, now, now, attempts, v
+		r[CIDX.status], r[CIDX.leaseUntil], r[CIDX.startedAt], r[CIDX.updatedAt], r[CIDX.attempts], r[CIDX.v] = 'running', lease, now, now, attempts, v
+		for j = 1, ${CLAIMED_FIELDS.length} do
+			if not r[j] then r[j] = '' end
+		end
+		r[${CLAIMED_FIELDS.length + 1}], r[${CLAIMED_FIELDS.length + 2}] = owner, id
 		redis.call('ZADD', P .. 'running', lease, id)
 		redis.call('ZREM', P .. 's:waiting', id)
 		redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
-		out[#out + 1] = r
+		out[#out + 1] = table.concat(r, '\\31')
 	end
 	return out
 end

@@ -181,4 +181,19 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		await c.close();
 		await other.close();
 	});
+
+	it('claims any id and item intact (claimed tasks travel packed in one string)', async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		const odd = ['a\u001fb', '\u001f', 'ü {x}:\n', 'z'.repeat(300)];
+		await c.add(records(odd.map((id) => ({ id, item: { text: `${id}\u001f\u0000end` } }))));
+		const owner = 'own\u001fer';
+		const claimed = await c.claim(2, owner, 10_000, Date.now());
+		expect(claimed.map((t) => [t.id, t.item, t.owner])).toEqual(odd.slice(0, 2).map((id) => [id, { text: `${id}\u001f\u0000end` }, owner]));
+		for (const task of claimed) expect(task).toEqual(await c.get(task.id));
+		// Claimed ahead in a transition: packed the same way.
+		await c.transition(odd[0] as string, 'running', 'succeeded', done(), owner);
+		expect(await c.claim(1, owner, 10_000, Date.now())).toEqual([await c.get(odd[2] as string)]);
+		await c.close();
+	});
 });
