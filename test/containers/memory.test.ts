@@ -27,3 +27,43 @@ describe('memory containers keep a bounded history of finished tasks', () => {
 		expect(() => new QueueContainer({ keepFinished: -1 })).toThrow('Expected `keepFinished` to be an integer >= 0 or Infinity, got -1 (number)');
 	});
 });
+
+describe.each([
+	['QueueContainer', () => new QueueContainer({ keepFinished: 1 })],
+	['OrderedMapContainer', () => new OrderedMapContainer({ keepFinished: 1 })],
+])('%s: the synchronous face', (_name, make) => {
+	it('claim hands out the stored records; transition takes them, or any record with the id', async () => {
+		const container = make();
+		const sync = container.sync;
+		sync.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		const [a, b] = sync.claim(2, 'o', 10_000, Date.now());
+		expect(a?.status).toBe('running');
+		// The stored record itself: what the scheduler sees is what get() copies.
+		expect(await container.get('a')).toEqual({ ...a });
+		expect(sync.transition(a!, 'running', 'succeeded', { finishedAt: 5 }, 'o')).toBe(a);
+		// A copy (not the stored object) is found by its id; a wrong owner or status is refused.
+		expect(sync.transition({ ...b! }, 'running', 'failed', {}, 'someone else')).toBeNull();
+		expect(sync.transition({ ...b! }, 'waiting', 'failed', {}, 'o')).toBeNull();
+		expect(sync.transition({ ...b! }, 'running', 'stopped', { finishedAt: 6 }, 'o')?.status).toBe('stopped');
+		// keepFinished 1: `a` is forgotten; its old record no longer moves anything stored.
+		expect(await container.get('a')).toBeNull();
+		expect(sync.transition(a!, 'succeeded', 'waiting', {})).toBeNull();
+		expect(await container.counts()).toMatchObject({ waiting: 0, stopped: 1, succeeded: 0 });
+	});
+
+	it('a re-run of a forgotten or finished id is a new record; the old one stays as it was', async () => {
+		const container = make();
+		const sync = container.sync;
+		sync.add(records([{ id: 'x', item: 'first' }]));
+		const [first] = sync.claim(1, 'o', 10_000, Date.now());
+		sync.transition(first!, 'running', 'succeeded', { finishedAt: 1, output: 'one' }, 'o');
+		sync.add(records([{ id: 'x', item: 'second' }]));
+		const [second] = sync.claim(1, 'o', 10_000, Date.now());
+		expect(second).not.toBe(first);
+		expect(second).toMatchObject({ item: 'second', status: 'running', attempts: 1 });
+		expect(first).toMatchObject({ item: 'first', status: 'succeeded', output: 'one' });
+		// The old record, final, moves nothing: the stored task is the re-run.
+		expect(sync.transition(first!, 'succeeded', 'waiting', {})).toBeNull();
+		expect((await container.get('x'))?.status).toBe('running');
+	});
+});
