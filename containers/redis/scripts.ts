@@ -11,7 +11,10 @@
  * - `P delayed`     sorted set of waiting tasks not yet due: score runAt, member id
  * - `P running`     sorted set of running and exporting tasks: score leaseUntil, member id
  * - `P all`         sorted set of every task: score seq (list in arrival order)
- * - `P s:<status>`  sorted set per status: score seq (list by status, O(1) counts)
+ * - `P s:<status>`  sorted set per status, for waiting and the final statuses only: score seq (list by status,
+ *                   O(1) counts). Running and exporting tasks are exactly the members of `P running` (a task with
+ *                   no lease has score +inf), so they need no second set (list scans `P running`, small)
+ * - `P n:exporting` string: how many tasks are exporting (running = ZCARD running - this)
  * - `P starved`     flag: a claim was cut short by the global concurrency limit (wake claimers when a slot frees)
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
  */
@@ -53,10 +56,21 @@ local function dequeue(id, seq)
 	redis.call('ZREM', P .. 'delayed', id)
 	redis.call('ZREM', P .. 'waiting', member(seq, id))
 end
+local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
+local function isActive(s) return s == 'running' or s == 'exporting' end
+-- Active tasks have no s: set (they are the members of P running); exporting ones are counted in P n:exporting.
 local function restatus(id, seq, from, to)
 	if from ~= to then
-		redis.call('ZREM', P .. 's:' .. from, id)
-		redis.call('ZADD', P .. 's:' .. to, seq, id)
+		if isActive(from) then
+			if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
+		else
+			redis.call('ZREM', P .. 's:' .. from, id)
+		end
+		if isActive(to) then
+			if to == 'exporting' then redis.call('INCR', P .. 'n:exporting') end
+		else
+			redis.call('ZADD', P .. 's:' .. to, seq, id)
+		end
 	end
 end
 local function freed()
@@ -64,8 +78,6 @@ local function freed()
 end
 -- The version every write of a task hash bumps (see known-records.ts).
 local function bump(v) return tostring((tonumber(v) or 0) + 1) end
-local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
-local function isActive(s) return s == 'running' or s == 'exporting' end
 local function publishWake()
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
@@ -89,7 +101,6 @@ local function claimDue(max, owner, now, lease)
 		r[${CLAIMED_FIELDS.length + 1}], r[${CLAIMED_FIELDS.length + 2}] = owner, id
 		redis.call('ZADD', P .. 'running', lease, id)
 		redis.call('ZREM', P .. 's:waiting', id)
-		redis.call('ZADD', P .. 's:running', string.sub(m, 1, 16), id)
 		out[#out + 1] = table.concat(r, '\\31')
 	end
 	return out
@@ -223,11 +234,9 @@ local function one(b, np)
 		enqueue(id, seq, prio, runAt, now)
 		if from ~= 'waiting' then wake = true end
 	elseif isActive(to) then
-		if lease and lease ~= '' then
-			redis.call('ZADD', P .. 'running', lease, id)
-		else
-			redis.call('ZREM', P .. 'running', id)
-		end
+		-- Every active task is in P running (list and counts rely on it); without a lease it never expires.
+		if not lease or lease == '' then lease = '+inf' end
+		redis.call('ZADD', P .. 'running', lease, id)
 	end
 	local r = now
 	if not known then r = record(k) end
@@ -353,21 +362,31 @@ export const LIST = script(
 	`
 local order, offset, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local keys = {}
+local active = {}
 if #ARGV == 3 then
 	keys[1] = P .. 'all'
 else
-	for i = 4, #ARGV do keys[#keys + 1] = P .. 's:' .. ARGV[i] end
+	for i = 4, #ARGV do
+		if isActive(ARGV[i]) then active[ARGV[i]] = true else keys[#keys + 1] = P .. 's:' .. ARGV[i] end
+	end
 end
-local total = 0
+-- Running and exporting tasks: the members of P running in those statuses, with their seq (a small set).
+local cand = {}
+if next(active) then
+	for _, id in ipairs(redis.call('ZRANGE', P .. 'running', 0, -1)) do
+		local f = redis.call('HMGET', tkey(id), 'status', 'seq')
+		if f[1] and active[f[1]] then cand[#cand + 1] = { id, tonumber(f[2]) } end
+	end
+end
+local total = #cand
 for _, key in ipairs(keys) do total = total + redis.call('ZCARD', key) end
 if limit <= 0 or offset >= total then return {total, {}} end
 local cmd = 'ZRANGE'
 if order == 'desc' then cmd = 'ZREVRANGE' end
 local ids
-if #keys == 1 then
+if #keys == 1 and #cand == 0 then
 	ids = redis.call(cmd, keys[1], offset, offset + limit - 1)
 else
-	local cand = {}
 	for _, key in ipairs(keys) do
 		local r = redis.call(cmd, key, 0, offset + limit - 1, 'WITHSCORES')
 		for i = 1, #r, 2 do cand[#cand + 1] = { r[i], tonumber(r[i + 1]) } end
@@ -386,13 +405,15 @@ return {total, recs}
 `,
 );
 
-/** No ARGV. Returns the six status counts in TASK_STATUSES order. */
+/** No ARGV. Returns the six status counts in TASK_STATUSES order (all O(1): ZCARDs and a counter). */
 export const COUNTS = script(
 	'counts',
 	`
-local out = {}
-for i, s in ipairs({'waiting', 'running', 'exporting', 'succeeded', 'failed', 'stopped'}) do
-	out[i] = redis.call('ZCARD', P .. 's:' .. s)
+local exporting = tonumber(redis.call('GET', P .. 'n:exporting') or '0')
+local running = redis.call('ZCARD', P .. 'running') - exporting
+local out = { redis.call('ZCARD', P .. 's:waiting'), running, exporting }
+for _, s in ipairs({'succeeded', 'failed', 'stopped'}) do
+	out[#out + 1] = redis.call('ZCARD', P .. 's:' .. s)
 end
 return out
 `,

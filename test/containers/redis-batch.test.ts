@@ -197,3 +197,39 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		await c.close();
 	});
 });
+
+describe('RedisContainer: running and exporting tasks listed and counted from the lease set', () => {
+	it('pages running and exporting tasks in arrival order, mixed with other statuses, with exact totals and counts', async () => {
+		const name = fresh();
+		const c = new RedisContainer({ redis: server.url, name, log: false });
+		const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+		await c.add(records(ids.map((id, i) => ({ id, item: i }))));
+		// Claimed in one call: a..e running; then b exporting, d finished, f stays waiting, g stopped while waiting.
+		expect((await c.claim(5, 'me', 600_000, Date.now())).map((t) => t.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+		await c.transition('b', 'running', 'exporting', { ref: 'x' }, 'me');
+		// (Finished without the owner: an owner's finish would claim f ahead, its claim came back full.)
+		await c.transition('d', 'running', 'succeeded', done());
+		await c.transition('g', 'waiting', 'stopped', done());
+		// e keeps running without a lease: still listed and counted (and never reclaimed).
+		await c.transition('e', 'running', 'running', { leaseUntil: null }, 'me');
+		expect(await c.reclaimExpired(Date.now() + 120_000)).toEqual([]);
+		expect(await c.counts()).toEqual({ waiting: 1, running: 3, exporting: 1, succeeded: 1, failed: 0, stopped: 1 });
+		const page = async (status: Parameters<typeof c.list>[0]): Promise<[number, string[]]> => {
+			const p = await c.list(status);
+			return [p.total, p.tasks.map((t) => t.id)];
+		};
+		expect(await page({ status: 'running' })).toEqual([3, ['a', 'c', 'e']]);
+		expect(await page({ status: 'running', order: 'desc', offset: 1, limit: 1 })).toEqual([3, ['c']]);
+		expect(await page({ status: 'exporting' })).toEqual([1, ['b']]);
+		expect(await page({ status: ['running', 'exporting'], offset: 1, limit: 2 })).toEqual([4, ['b', 'c']]);
+		expect(await page({ status: ['waiting', 'running', 'succeeded'] })).toEqual([5, ['a', 'c', 'd', 'e', 'f']]);
+		expect(await page({ status: ['exporting', 'stopped'], order: 'desc' })).toEqual([2, ['g', 'b']]);
+		expect(await page({ status: 'running', offset: 3 })).toEqual([3, []]);
+		// Leaving exporting and running is counted too.
+		await c.transition('b', 'exporting', 'succeeded', done());
+		await c.transition('e', 'running', 'failed', done());
+		expect(await c.counts()).toEqual({ waiting: 1, running: 2, exporting: 0, succeeded: 2, failed: 1, stopped: 1 });
+		expect(await page({ status: ['running', 'exporting'] })).toEqual([2, ['a', 'c']]);
+		await c.close();
+	});
+});
