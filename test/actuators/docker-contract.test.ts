@@ -65,5 +65,5 @@ actuatorContract<DockerTaskItem, DockerOutput>(
 		timeoutMs: 2_500,
 		badItem: { item: { image: env.image, memory: 'lots' }, field: 'item.memory' },
 	}),
-	{ progress: false, init: true },
+	{ progress: false, init: true, stopWhileStarting: true },
 );

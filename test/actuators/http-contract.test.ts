@@ -46,15 +46,16 @@ actuatorContract<JobSpec, unknown>(
 				running: async () => {
 					while (jobOf(token) === undefined) await sleep(5);
 				},
-				// The service was told to stop the job: it now reports it stopped (a failed job, 'stopped').
+				// No job of this work runs: none was created, or the service was told to stop it (it reports it stopped),
+				// the one the task's ref names.
 				workGone: (task) => {
 					const job = jobOf(token);
-					return job !== undefined && job.stopped && task.ref === job.id;
+					return job === undefined || (job.stopped && task.ref === job.id);
 				},
 			};
 		},
 		timeoutMs: 1_000,
 		progress: { item: { durationMs: 1_000, output: 'with progress' } },
 	}),
-	{ progress: true, init: false },
+	{ progress: true, init: false, stopWhileStarting: false },
 );

@@ -72,6 +72,11 @@ export interface ActuatorCapabilities {
 	readonly progress: boolean;
 	/** The actuator has `init` and rejects malformed items at `add`. */
 	readonly init: boolean;
+	/**
+	 * A stop that comes while `start` is still in progress ends the work all the same (false for an actuator whose
+	 * start cannot be undone before it answers, such as an HTTP start aborted in flight).
+	 */
+	readonly stopWhileStarting: boolean;
 }
 
 export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSetup<TItem, TOutput>, supports: ActuatorCapabilities): void {
@@ -209,6 +214,50 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 				expect(next.status).toBe('succeeded');
 				expect(next.output).toEqual(fixture.succeeds.output);
 				expect(log).toEqual(['task:added', 'task:started', 'task:stopped']);
+				expect(errors).toEqual([]);
+			});
+		});
+
+		if (supports.stopWhileStarting) {
+			it('stop while starting: a stop right after task:started, before the work runs, still ends the work', async () => {
+				await withScheduler({}, async (scheduler, _container, errors) => {
+					const work = fixture.long();
+					const started = new Promise<void>((resolve) => {
+						scheduler.once('task:started', () => resolve());
+					});
+					await scheduler.add({ id: 'early', item: work.item });
+					await started;
+					const stopped = await scheduler.stop('early');
+					expect(stopped).toMatchObject({ status: 'stopped', attempts: 1 });
+					await expectWorkGone(work, stopped);
+					const next = await run(scheduler, 'next', fixture.succeeds.item);
+					expect(next.status).toBe('succeeded');
+					expect(errors).toEqual([]);
+				});
+			});
+		}
+
+		it('stop ends only that task\'s work: another running task goes on, and the stopped id can run again', async () => {
+			await withScheduler({ concurrency: 2 }, async (scheduler, _container, errors) => {
+				const first = await startLong(scheduler, 'first');
+				const second = await startLong(scheduler, 'second');
+				const stillRuns = async (): Promise<void> => {
+					const task = await scheduler.get('second');
+					expect(task?.status).toBe('running');
+					if (second.workGone !== undefined && task !== null) {
+						expect(await second.workGone(task), 'stopping one task ended the other one\'s work').toBe(false);
+					}
+				};
+				await expectWorkGone(first, await scheduler.stop('first'));
+				await stillRuns();
+				// A re-run of the stopped id: nothing of its first run (kept by task id) gets in the way.
+				const again = await run(scheduler, 'first', fixture.succeeds.item);
+				expect(again).toMatchObject({ status: 'succeeded', attempts: 1 });
+				expect(again.output).toEqual(fixture.succeeds.output);
+				await stillRuns();
+				const stopped = await scheduler.stop('second');
+				expect(stopped.status).toBe('stopped');
+				await expectWorkGone(second, stopped);
 				expect(errors).toEqual([]);
 			});
 		});
