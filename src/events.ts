@@ -11,7 +11,7 @@ export interface TaskEvent<TItem = unknown, TOutput = unknown> {
 export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	/** A task was stored as waiting. */
 	'task:added': [event: TaskEvent<TItem, TOutput>];
-	/** An attempt started (the actuator's `start` returned). */
+	/** An attempt is starting: emitted just before the actuator's `start` is called (a listener that stops the task synchronously keeps the work from starting). */
 	'task:started': [event: TaskEvent<TItem, TOutput>];
 	/** The work reported progress. */
 	'task:progress': [event: TaskEvent<TItem, TOutput> & { readonly progress: unknown }];

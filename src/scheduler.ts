@@ -417,7 +417,12 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}, timeoutMs);
 		}
 		// On an in-process container `task` is the stored record itself: listeners get a copy.
-		if (this.#r.listening('task:started')) this.#r.emit('task:started', { task: copyTask(task) });
+		if (this.#r.listening('task:started')) {
+			this.#r.emit('task:started', { task: copyTask(task) });
+			// A listener stopped it (or closed the scheduler) synchronously: the work must not start at all, or an
+			// actuator's `stop` would run before its `start` and find nothing to stop.
+			if (attempt.settled) return;
+		}
 		let started: unknown;
 		try {
 			started = this.#o.actuator.start(task, attempt as ActuatorContext<TOutput>);

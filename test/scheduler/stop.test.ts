@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Scheduler, TaskNotFoundError, TaskStoppedError } from 'lightsched';
+import { Scheduler, TaskNotFoundError, TaskStoppedError, type TaskActuator } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { nextEvent } from '../support/scheduler.js';
@@ -90,6 +90,29 @@ describe('stop', () => {
 		await started;
 		expect(ran).toEqual(['again', 'again']);
 		expect((await scheduler.get('again'))?.status).toBe('running');
+		await scheduler.close();
+	});
+});
+
+describe('a stop asked from a task:started listener', () => {
+	it('keeps the work from starting: the actuator is never started, only its stop is called, and the task is stopped', async () => {
+		const calls: string[] = [];
+		const actuator: TaskActuator<string, string> = {
+			start(task) {
+				calls.push(`start ${task.id}`);
+			},
+			stop(task) {
+				calls.push(`stop ${task.id}`);
+			},
+		};
+		const scheduler = new Scheduler({ container: new QueueContainer(), actuator });
+		const stopped = new Promise<unknown>((resolve) => {
+			scheduler.on('task:started', ({ task }) => resolve(scheduler.stop(task.id)));
+		});
+		await scheduler.add({ id: 'early', item: 'x' });
+		expect(await stopped).toMatchObject({ status: 'stopped' });
+		expect(calls).toEqual(['stop early']);
+		expect(await scheduler.get('early')).toMatchObject({ status: 'stopped', attempts: 1 });
 		await scheduler.close();
 	});
 });
