@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { DockerActuator, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
 import { actuatorContract } from '../contracts/actuator.contract.js';
-import { startDocker, type TestDocker } from '../support/docker.js';
+import { containerExists, startDocker, type TestDocker } from '../support/docker.js';
 import { sleep } from '../support/scheduler.js';
 
 let env: TestDocker;
@@ -25,16 +25,6 @@ let counter = 0;
 /** The engine's containers (any state) labelled with this token. */
 const containersOf = (token: string, running = false): Promise<{ Id: string; State: string }[]> =>
 	env.docker.listContainers({ all: !running, filters: { label: [`${TOKEN_LABEL}=${token}`], ...(running ? { status: ['running'] } : {}) } });
-
-async function containerExists(id: string): Promise<boolean> {
-	try {
-		await env.docker.getContainer(id).inspect();
-		return true;
-	} catch (error) {
-		if ((error as { statusCode?: number }).statusCode === 404) return false;
-		throw error;
-	}
-}
 
 const sh = (script: string): string[] => ['sh', '-c', script];
 
@@ -57,7 +47,7 @@ actuatorContract<DockerTaskItem, DockerOutput>(
 				// Killed and removed: the engine knows no container of this work, nor the one the task's ref names.
 				workGone: async (task) => {
 					if ((await containersOf(token)).length > 0) return false;
-					return typeof task.ref !== 'string' || !(await containerExists(task.ref));
+					return typeof task.ref !== 'string' || !(await containerExists(env.docker, task.ref));
 				},
 			};
 		},

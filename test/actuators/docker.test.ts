@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTaskRecord, InvalidTaskError, Scheduler, type SchedulerOptions, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { DockerActuator, type DockerActuatorOptions, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
-import { startDocker, type TestDocker } from '../support/docker.js';
+import { containerExists, startDocker, type TestDocker } from '../support/docker.js';
 import { startRegistry } from '../support/registry.js';
 
 let env: TestDocker;
@@ -52,15 +52,7 @@ async function finished(scheduler: Scheduler<DockerTaskItem, DockerOutput>, id: 
 	throw new Error(`scheduler closed before task ${id} finished`);
 }
 
-async function exists(id: string): Promise<boolean> {
-	try {
-		await env.docker.getContainer(id).inspect();
-		return true;
-	} catch (error) {
-		if ((error as { statusCode?: number }).statusCode === 404) return false;
-		throw error;
-	}
-}
+const exists = (id: string): Promise<boolean> => containerExists(env.docker, id);
 
 interface EngineEvent {
 	readonly Action: string;
@@ -212,6 +204,8 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 		const stopped = await scheduler.stop('to-stop');
 		expect(stopped.status).toBe('stopped');
 		expect(await exists(start.id)).toBe(false);
+		// The engine's event stream may deliver `destroy` a moment after the container is gone: wait for it.
+		await events.next('destroy');
 		expect(events.events.map((e) => e.Action)).toEqual(expect.arrayContaining(['kill', 'die', 'destroy']));
 		events.close();
 	});

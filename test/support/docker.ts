@@ -35,6 +35,17 @@ export interface TestDocker {
 	stop(): Promise<void>;
 }
 
+/** Whether the engine still has the container `id` (in any state). */
+export async function containerExists(docker: Dockerode, id: string): Promise<boolean> {
+	try {
+		await docker.getContainer(id).inspect();
+		return true;
+	} catch (error) {
+		if ((error as { statusCode?: number }).statusCode === 404) return false;
+		throw error;
+	}
+}
+
 async function isStaticBusybox(): Promise<boolean> {
 	try {
 		await run('dpkg-query', ['-W', '-f=${Status}', 'busybox-static']).then(({ stdout }) => {
