@@ -28,8 +28,6 @@ export interface WaitingOrder {
 	clear(): void;
 }
 
-const copy = copyTask;
-
 /** The default of `MemoryContainerOptions.keepFinished`. */
 export const DEFAULT_KEEP_FINISHED = 10_000;
 
@@ -93,7 +91,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		const rec = this.#tasks.get(id);
 		if (rec === undefined) return null;
 		const moved = this.#move(rec, from, to, patch, owner);
-		return moved === null ? null : copy(moved);
+		return moved === null ? null : copyTask(moved);
 	}
 
 	#add(tasks: readonly TaskRecord[]): void {
@@ -143,7 +141,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.startedAt = now;
 			rec.updatedAt = now;
 			rec.attempts++;
-			claimed.push(copied ? copy(rec) : rec);
+			claimed.push(copied ? copyTask(rec) : rec);
 		}
 		return claimed;
 	}
@@ -205,7 +203,7 @@ export abstract class MemoryContainer implements TaskContainer {
 				rec.finishedAt = now;
 				this.#setStatus(rec, 'failed');
 			}
-			moved.push(copy(rec));
+			moved.push(copyTask(rec));
 		}
 		if (moved.some((rec) => rec.status === 'waiting')) this.#signal({ type: 'wake' });
 		return moved;
@@ -216,7 +214,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (rec === undefined || (rec.status !== 'running' && rec.status !== 'exporting')) return null;
 		rec.stopRequested = true;
 		this.#signal({ type: 'stop', id });
-		return copy(rec);
+		return copyTask(rec);
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
@@ -231,7 +229,7 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	async get(id: string): Promise<TaskRecord | null> {
 		const rec = this.#tasks.get(id);
-		return rec === undefined ? null : copy(rec);
+		return rec === undefined ? null : copyTask(rec);
 	}
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
@@ -249,7 +247,7 @@ export abstract class MemoryContainer implements TaskContainer {
 				skipped++;
 				continue;
 			}
-			tasks.push(copy(rec));
+			tasks.push(copyTask(rec));
 			if (tasks.length >= limit) break;
 		}
 		return { tasks, total };
