@@ -28,9 +28,9 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
-import { appliedTo, KnownRecords, versionOf, type StoredValues } from './redis/known-records.js';
+import { appliedTo, KnownRecords, recordAfter, versionOf, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
-import { decodeRecord, encodeForAdd, encodePatch, RECORD_FIELDS, unpackClaimed } from './redis/codec.js';
+import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
 
 export interface RedisContainerOptions {
@@ -221,20 +221,30 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
 		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
 		const known = this.#known.get(id);
-		const head = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known), String(pairs.length / 2)];
-		const reply = (await this.#batch.submit(head.concat(pairs))) as [StoredValues | string, string[]] | null;
+		const item = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known)].concat(pairs);
+		const reply = (await this.#batch.submit(item)) as [StoredValues | string | false[], string[] | object] | null;
 		if (reply === null) {
 			this.#known.forget(id);
 			return null;
 		}
 		const [stored, next] = reply;
-		// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
-		const values = typeof stored === 'string' && known !== undefined ? appliedTo(known, to, stored, pairs) : (stored as StoredValues);
-		if (to === 'running' || to === 'exporting') this.#known.remember(values);
-		else this.#known.forget(id);
-		if (next.length > 0 && owner !== undefined && aheadMs !== undefined) this.#ahead.hold(owner, next.map((packed) => this.#claimed(packed, owner)), aheadMs);
+		const active = to === 'running' || to === 'exporting';
+		let record: TaskRecord;
+		if (typeof stored === 'string' && known !== undefined) {
+			// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
+			record = recordAfter(known, to, stored, pairs);
+			if (active) this.#known.remember(appliedTo(known.values, to, stored, pairs), record);
+		} else {
+			const values = storedValues(stored);
+			record = decodeRecord(values);
+			if (active) this.#known.remember(values, record);
+		}
+		if (!active) this.#known.forget(id);
+		if (Array.isArray(next) && next.length > 0 && owner !== undefined && aheadMs !== undefined) {
+			this.#ahead.hold(owner, (next as string[]).map((packed) => this.#claimed(packed, owner)), aheadMs);
+		}
 		if (this.#closed) await this.#ahead.drain();
-		return decodeRecord(values);
+		return record;
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
@@ -375,22 +385,24 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 	}
 
-	/** A task a claim returned: remembered (see known-records.ts), then decoded. */
+	/** A task a claim returned: decoded, and remembered (see known-records.ts). */
 	#claimed(packed: string, owner: string): TaskRecord {
 		const values = unpackClaimed(packed, owner);
-		this.#known.remember(values);
-		return decodeRecord(values);
+		const record = decodeRecord(values);
+		this.#known.remember(values, record);
+		return record;
 	}
 
 	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
 	async #sendTransitions(items: readonly string[][]): Promise<readonly unknown[]> {
-		const args = [String(Date.now()), this.#instance].concat(...items);
-		const replies = (await this.#run(TRANSITION, args)) as unknown[];
-		return replies.map((reply) =>
-			reply instanceof Error
-				? new ContainerError(`RedisContainer \`${this.keyPrefix}\`: transition failed: ${reply.message}`, { cause: reply })
-				: reply,
-		);
+		const reply = await this.#run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
+		const replies = JSON.parse(reply as string) as unknown[];
+		return replies.map((entry) => {
+			if (entry === false) return null;
+			if (Array.isArray(entry)) return entry;
+			const message = String((entry as { err?: unknown }).err);
+			return new ContainerError(`RedisContainer \`${this.keyPrefix}\`: transition failed: ${message}`, { cause: new Error(message) });
+		});
 	}
 
 	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server). */

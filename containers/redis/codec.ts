@@ -93,11 +93,36 @@ export function encodeForAdd(task: TaskRecord): string[] {
 /** A patch as HSET field/value pairs. */
 export function encodePatch(patch: TaskPatch, id: string): string[] {
 	const pairs: string[] = [];
-	for (const [field, value] of Object.entries(patch)) {
+	for (const field in patch) {
+		if (!Object.hasOwn(patch, field)) continue;
+		const value = (patch as Record<string, unknown>)[field];
 		if (value === undefined) continue;
 		pairs.push(field, encodeField(field, value, id));
 	}
 	return pairs;
+}
+
+/**
+ * A transition batch as the one JSON argument of the `transition` script. Redis's cjson rejects the `\udxxx` escape
+ * of a lone surrogate, which `JSON.stringify` writes for one: such strings are sent as ioredis sends any string,
+ * UTF-8 with U+FFFD in place of the lone surrogate (a backslash before `ud` in the text only costs a second pass).
+ */
+export function encodeBatch(batch: readonly (string | readonly string[])[]): string {
+	const json = JSON.stringify(batch);
+	if (!json.includes('\\ud')) return json;
+	return JSON.stringify(batch.map((entry) => (typeof entry === 'string' ? wellFormed(entry) : entry.map(wellFormed))));
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function wellFormed(text: string): string {
+	return text.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** Stored values from a JSON reply, where cjson writes a missing field (Lua `false`) as `false`. */
+export function storedValues(values: readonly (string | false | null)[] | string): (string | null)[] {
+	if (typeof values === 'string') throw new ContainerError(`Expected a stored record, got ${JSON.stringify(values.slice(0, 200))}`);
+	return values.map((value) => (typeof value === 'string' ? value : null));
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -107,6 +132,32 @@ function parseJson(text: string | undefined): unknown {
 
 function nullableNumber(text: string | undefined): number | null {
 	return text === undefined || text === '' ? null : Number(text);
+}
+
+/** One field's value from its stored form, as `decodeRecord` decodes it (the patch fields a transition writes). */
+export function decodeField(field: string, text: string): unknown {
+	switch (field) {
+		case 'item':
+		case 'error':
+		case 'output':
+		case 'progress':
+		case 'ref':
+			return parseJson(text);
+		case 'timeoutMs':
+		case 'startedAt':
+		case 'finishedAt':
+		case 'leaseUntil':
+			return nullableNumber(text);
+		case 'owner':
+			return text === '' ? null : text;
+		case 'stopRequested':
+			return text === '1';
+		case 'id':
+		case 'status':
+			return text;
+		default:
+			return Number(text);
+	}
 }
 
 /** A record from the values of `RECORD_FIELDS`, in order (what the scripts and `get` return). */

@@ -6,11 +6,20 @@
  * the record is rebuilt here, exactly as the script would (the patch's stored values over the known ones). When
  * the versions differ (a renewal, a stop request, another process), the script sends the whole record.
  *
- * This saves Redis reading and sending twenty fields per finished task, and this process decoding them.
+ * This saves Redis reading and sending twenty fields per finished task, and this process decoding them: the
+ * decoded record is kept beside the stored values (a private copy: the one a claim hands out is the caller's to
+ * change), and the transition's result is that record with the patch's stored values decoded over it.
  */
-import { RECORD_FIELDS } from './codec.js';
+import { copyTask, type TaskRecord } from 'lightsched';
+import { decodeField, RECORD_FIELDS } from './codec.js';
 
 export type StoredValues = (string | null)[];
+
+/** A task as this container last stored it: its stored values, and the record they decode to. */
+export interface Known {
+	readonly values: StoredValues;
+	readonly record: TaskRecord;
+}
 
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 const STATUS = RECORD_FIELDS.indexOf('status');
@@ -21,21 +30,20 @@ const VERSION = RECORD_FIELDS.indexOf('v');
 const MAX_KNOWN = 100_000;
 
 export class KnownRecords {
-	readonly #known = new Map<string, StoredValues>();
+	readonly #known = new Map<string, Known>();
 
 	get size(): number {
 		return this.#known.size;
 	}
 
-	/** Remember a task as a claim (or a transition to running) returned it. */
-	remember(values: StoredValues): void {
-		const id = values[0];
-		if (typeof id !== 'string') return;
+	/** Remember a task as a claim (or a transition to running) returned it: its stored values and a copy of its record. */
+	remember(values: StoredValues, record: TaskRecord): void {
+		const id = record.id;
 		if (this.#known.size >= MAX_KNOWN && !this.#known.has(id)) {
 			const oldest = this.#known.keys().next();
 			if (oldest.done !== true) this.#known.delete(oldest.value);
 		}
-		this.#known.set(id, values);
+		this.#known.set(id, { values, record: copyTask(record) });
 	}
 
 	forget(id: string): void {
@@ -43,14 +51,14 @@ export class KnownRecords {
 	}
 
 	/** What this container knows of `id` (the values to send the version of, and to rebuild the record from). */
-	get(id: string): StoredValues | undefined {
+	get(id: string): Known | undefined {
 		return this.#known.get(id);
 	}
 }
 
 /** The version a transition sends for the known values: `<seq>:<v>`, or '' when unknown. */
-export function versionOf(known: StoredValues | undefined): string {
-	return known === undefined ? '' : `${known[SEQ] ?? ''}:${known[VERSION] ?? ''}`;
+export function versionOf(known: Known | undefined): string {
+	return known === undefined ? '' : `${known.values[SEQ] ?? ''}:${known.values[VERSION] ?? ''}`;
 }
 
 /**
@@ -67,4 +75,20 @@ export function appliedTo(known: StoredValues, to: string, now: string, pairs: r
 		if (at !== undefined) values[at] = pairs[i + 1] as string;
 	}
 	return values;
+}
+
+/**
+ * The record after a transition the script applied to the version this container knew, decoded: a copy of the
+ * known record with the new status, `updatedAt` and each patch pair's stored value decoded (so a value reads back
+ * as it would from Redis: JSON round-tripped, `undefined` as null).
+ */
+export function recordAfter(known: Known, to: TaskRecord['status'], now: string, pairs: readonly string[]): TaskRecord {
+	const record = copyTask(known.record) as unknown as Record<string, unknown>;
+	record['status'] = to;
+	record['updatedAt'] = Number(now);
+	for (let i = 0; i < pairs.length; i += 2) {
+		const field = pairs[i] as string;
+		if (POSITION.has(field)) record[field] = decodeField(field, pairs[i + 1] as string);
+	}
+	return record as unknown as TaskRecord;
 }

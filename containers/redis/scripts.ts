@@ -73,12 +73,13 @@ local function restatus(id, seq, from, to)
 		end
 	end
 end
-local function freed()
-	if redis.call('DEL', P .. 'starved') == 1 then wake = true end
-end
+-- A slot was freed: claimers the global limit held back are woken, once per script call (see publishWake).
+local slotFreed = false
+local function freed() slotFreed = true end
 -- The version every write of a task hash bumps (see known-records.ts).
 local function bump(v) return tostring((tonumber(v) or 0) + 1) end
 local function publishWake()
+	if slotFreed and redis.call('DEL', P .. 'starved') == 1 then wake = true end
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
 local CIDX = { ${CLAIMED_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
@@ -107,7 +108,24 @@ local function claimDue(max, owner, now, lease)
 end
 `;
 
-const hsetFields = ADD_FIELDS.map((field, i) => `'${field}', ARGV[b + ${i}]`).join(', ');
+/**
+ * The order `add` writes a task hash in. A small hash is a listpack that every field look-up scans from its head,
+ * so the fields the claim and transition scripts read and write come first, the caller's payloads last; the
+ * script's own fields are `status`, `v`, `seq`, `lastTransition` and `addToken`.
+ */
+const HASH_ORDER = [
+	'status', 'v', 'owner', 'seq', 'lastTransition', 'leaseUntil', 'attempts', 'priority', 'runAt', 'stopRequested',
+	'updatedAt', 'startedAt', 'finishedAt', 'maxAttempts', 'timeoutMs', 'error', 'output', 'id', 'createdAt',
+	'progress', 'ref', 'item', 'addToken',
+] as const;
+const SCRIPT_VALUES: Record<string, string> = { status: "'waiting'", v: "'0'", seq: 'seq', lastTransition: "''", addToken: 'token' };
+for (const field of ADD_FIELDS) {
+	if (!(HASH_ORDER as readonly string[]).includes(field)) throw new Error(`HASH_ORDER misses the add field ${field}`);
+}
+const hsetFields = HASH_ORDER.map((field) => {
+	const at = (ADD_FIELDS as readonly string[]).indexOf(field);
+	return `'${field}', ${at >= 0 ? `ARGV[b + ${at}]` : SCRIPT_VALUES[field]}`;
+}).join(', ');
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
@@ -143,7 +161,7 @@ for i = 0, n - 1 do
 		redis.call('DEL', k)
 	end
 	local seq = redis.call('INCR', P .. 'seq')
-	redis.call('HSET', k, ${hsetFields}, 'status', 'waiting', 'seq', seq, 'addToken', token, 'v', '0')
+	redis.call('HSET', k, ${hsetFields})
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	enqueue(id, seq, ARGV[b + ${PRIORITY}], ARGV[b + ${RUN_AT}], now)
@@ -181,16 +199,20 @@ return claimDue(max, owner, now, lease)
 `,
 );
 
-/** How many values each transition takes in the `transition` script's ARGV before its patch pairs. */
-export const TRANSITION_HEAD = 9;
+/** How many values each transition's array has before its patch pairs (see TRANSITION). */
+export const TRANSITION_HEAD = 8;
 
 /**
- * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV: now, token
- * prefix, then per transition: id, from, to, flags (1 = compare the owner, 2 = claim ahead), owner, token number,
- * aheadLease, the version the caller knows (`<seq>:<v>` or ''), the number of patch pairs, then the pairs. Returns
- * one reply per transition, in order: false (the compare-and-set lost), {record, {next records}}, or an error
- * reply when that transition alone failed (the others still apply; a wake is published once for the batch).
- * `record` is just `now` when the stored version was the one the caller knows: it has the rest (known-records.ts).
+ * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
+ * as one JSON array: now, token prefix, then one array per transition: id, from, to, flags (1 = compare the owner,
+ * 2 = claim ahead), owner, token number, aheadLease, the version the caller knows (`<seq>:<v>` or ''), then the
+ * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
+ * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
+ * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array, one
+ * entry per transition, in order: false (the compare-and-set lost), [record, [next records]], or {err = message}
+ * when that transition alone failed (the others still apply; a wake is published once for the batch). `record` is
+ * just `now` when the stored version was the one the caller knows: it has the rest (known-records.ts); an empty
+ * list of next records may come back as {} (cjson cannot tell an empty array from an empty object).
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
@@ -202,10 +224,12 @@ export const TRANSITION_HEAD = 9;
 export const TRANSITION = script(
 	'transition',
 	`
-local now, tprefix = ARGV[1], ARGV[2]
-local function one(b, np)
-	local id, from, to, flags, owner = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
-	local token = tprefix .. ':' .. ARGV[b + 5]
+local batch = cjson.decode(ARGV[1])
+local now, tprefix = batch[1], batch[2]
+local H = ${TRANSITION_HEAD}
+local function one(t)
+	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
+	local token = tprefix .. ':' .. t[6]
 	local checkOwner = flags % 2 == 1
 	local k = tkey(id)
 	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
@@ -215,14 +239,14 @@ local function one(b, np)
 		return false
 	end
 	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
-	local known = ARGV[b + 7] == (seq or '') .. ':' .. (f[7] or '')
-	local p0, p1 = b + ${TRANSITION_HEAD}, b + ${TRANSITION_HEAD - 1} + np * 2
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(ARGV, p0, p1))
-	for i = p0, p1, 2 do
-		local field = ARGV[i]
-		if field == 'runAt' then runAt = ARGV[i + 1]
-		elseif field == 'leaseUntil' then lease = ARGV[i + 1]
-		elseif field == 'priority' then prio = ARGV[i + 1] end
+	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
+	local n = #t
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
+	for i = H + 1, n, 2 do
+		local field = t[i]
+		if field == 'runAt' then runAt = t[i + 1]
+		elseif field == 'leaseUntil' then lease = t[i + 1]
+		elseif field == 'priority' then prio = t[i + 1] end
 	end
 	restatus(id, seq, from, to)
 	if from == 'waiting' then dequeue(id, seq) end
@@ -240,25 +264,22 @@ local function one(b, np)
 	end
 	local r = now
 	if not known then r = record(k) end
-	if flags >= 2 and checkOwner and isFinal(to) then return {r, claimDue(1, owner, now, ARGV[b + 6])} end
+	if flags >= 2 and checkOwner and isFinal(to) then return {r, claimDue(1, owner, now, t[7])} end
 	return {r, {}}
 end
 local out = {}
-local b = 3
-while b <= #ARGV do
-	local np = tonumber(ARGV[b + ${TRANSITION_HEAD - 1}])
-	local ok, res = pcall(one, b, np)
+for i = 3, #batch do
+	local ok, res = pcall(one, batch[i])
 	if ok then
 		out[#out + 1] = res
 	elseif type(res) == 'table' and res.err then
-		out[#out + 1] = res
+		out[#out + 1] = { err = res.err }
 	else
-		out[#out + 1] = redis.error_reply(tostring(res))
+		out[#out + 1] = { err = tostring(res) }
 	end
-	b = b + ${TRANSITION_HEAD} + np * 2
 end
 publishWake()
-return out
+return cjson.encode(out)
 `,
 );
 

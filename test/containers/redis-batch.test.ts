@@ -88,6 +88,21 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		await c.close();
 	});
 
+	it('carries any id and value through the batch (JSON both ways): quotes, backslashes, control and non-BMP characters, lone surrogates', async () => {
+		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
+		const ids = ['q"uote', 'back\\slash', 'esc\\ud800aped', 'unit\u001fsep', 'emoji😀', 'lone\ud800'];
+		await c.add(records(ids.map((id, i) => ({ id, item: i }))));
+		expect(await c.claim(10, 'me', 10_000, Date.now())).toHaveLength(ids.length);
+		const output = { text: 'line\nbreak \\ "quoted" \u001f 😀 \\ud800', n: 1.5 };
+		const results = await Promise.all(ids.map((id) => c.transition(id, 'running', 'succeeded', { ...done(), output }, 'me')));
+		// A lone surrogate cannot be stored as UTF-8: like any ioredis string it becomes U+FFFD, on add and here alike.
+		expect(results.map((r) => r?.id)).toEqual([...ids.slice(0, -1), 'lone\ufffd']);
+		for (const r of results) expect(r).toMatchObject({ status: 'succeeded', output });
+		expect(await c.get('esc\\ud800aped')).toMatchObject({ status: 'succeeded', output });
+		expect(await c.counts()).toMatchObject({ succeeded: ids.length, running: 0 });
+		await c.close();
+	});
+
 	it('answers a batch sent again after its reply was lost with each applied result (per-item tokens)', async () => {
 		let armed = false;
 		let resent = 0;
@@ -141,16 +156,16 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		await c.add(records([{ id: 'a', item: { n: 1 }, priority: 3 }, { id: 'b', item: 2, runAt: Date.now() + 60_000 }]));
 		await c.claim(5, 'me', 10_000, Date.now());
 		const progressed = await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'me');
-		expect(replies.at(-1)).toEqual([[expect.any(String), []]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(String), {}]]);
 		expect(progressed).toEqual(await c.get('a'));
 		expect(progressed).toMatchObject({ item: { n: 1 }, priority: 3, progress: { pct: 50 }, ref: 'job-7', owner: 'me', attempts: 1 });
 		const finished = await c.transition('a', 'running', 'succeeded', { ...done(), output: [1, 2] }, 'me');
-		expect(replies.at(-1)).toEqual([[expect.any(String), []]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(String), {}]]);
 		expect(finished).toEqual(await c.get('a'));
 		expect(finished).toMatchObject({ status: 'succeeded', output: [1, 2], progress: { pct: 50 }, owner: null, leaseUntil: null });
 		// Not claimed here: the whole record comes back.
 		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
-		expect(replies.at(-1)).toEqual([[expect.any(Array), []]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(Array), {}]]);
 		await c.close();
 		client.disconnect();
 	});

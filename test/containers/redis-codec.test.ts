@@ -1,0 +1,65 @@
+/**
+ * The Redis container's stored form (containers/redis/codec.ts): a record read back field by field decodes
+ * exactly as the whole record does, and a transition batch travels as JSON that Redis's cjson accepts.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeField, decodeRecord, encodeBatch, encodeField, RECORD_FIELDS } from '../../containers/redis/codec.js';
+
+const stored: Record<(typeof RECORD_FIELDS)[number], string> = {
+	id: 'job-1',
+	item: '{"url":"a.mp4","cut":[1,2]}',
+	priority: '-3',
+	attempts: '2',
+	maxAttempts: '5',
+	timeoutMs: '',
+	createdAt: '1764633600000',
+	updatedAt: '1764633600500',
+	startedAt: '1764633600100',
+	finishedAt: '',
+	runAt: '1764633600000',
+	error: '{"message":"boom","code":"E_X"}',
+	output: 'null',
+	progress: '{"pct":50}',
+	ref: '"container-7"',
+	owner: 'scheduler-a',
+	leaseUntil: '1764633610000',
+	stopRequested: '1',
+	status: 'running',
+	seq: '42',
+	v: '3',
+};
+
+describe('Redis codec', () => {
+	it('decodes each field alone as decodeRecord decodes it in the whole record', () => {
+		const record = decodeRecord(RECORD_FIELDS.map((field) => stored[field])) as unknown as Record<string, unknown>;
+		for (const field of RECORD_FIELDS) {
+			if (field === 'v') continue; // not a record field
+			expect({ field, value: decodeField(field, stored[field]) }).toEqual({ field, value: record[field] });
+		}
+		// And the empty stored values (nulls, an owner-less task) too.
+		expect(decodeField('owner', '')).toBeNull();
+		expect(decodeField('leaseUntil', '')).toBeNull();
+		expect(decodeField('output', '')).toBeNull();
+		expect(decodeField('stopRequested', '0')).toBe(false);
+	});
+
+	it('round-trips an encoded value through decodeField', () => {
+		const values: [string, unknown][] = [
+			['output', { a: [1, 'two', null], b: 'quote " and \\ backslash' }],
+			['error', { message: 'failed', code: 'E' }],
+			['finishedAt', 1764633600999],
+			['finishedAt', null],
+			['owner', null],
+			['priority', -7],
+			['stopRequested', true],
+		];
+		for (const [field, value] of values) expect(decodeField(field, encodeField(field, value, 'id'))).toEqual(value);
+	});
+
+	it('encodes a batch as plain JSON, replacing lone surrogates the way UTF-8 on the wire does', () => {
+		expect(JSON.parse(encodeBatch(['1', 'p', ['a"b', 'c\\ud800d']]))).toEqual(['1', 'p', ['a"b', 'c\\ud800d']]);
+		const lone = encodeBatch(['1', 'p', ['x\ud800', '\udc00y', 'ok😀']]);
+		expect(lone).not.toContain('\\ud');
+		expect(JSON.parse(lone)).toEqual(['1', 'p', ['x\ufffd', '\ufffdy', 'ok😀']]);
+	});
+});
