@@ -42,7 +42,28 @@ export class OutcomeWriter {
 		this.#p = parts;
 	}
 
-	async write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
+	write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
+		// The common case, kept to one small async frame: a success with its output in hand and nowhere to export it.
+		if (outcome.kind === 'succeeded' && this.#p.persistencer === undefined && (outcome.hasOutput || !this.#p.actuator.output)) {
+			return this.#succeed(task, ref, outcome.output);
+		}
+		return this.#write(task, ref, outcome);
+	}
+
+	async #succeed(task: TaskRecord, ref: unknown, output: unknown): Promise<StoredOutcome> {
+		const patch: TaskPatch = { output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
+		if (ref !== undefined) patch.ref = ref;
+		let failure: Error;
+		try {
+			const done = await this.#move(task.id, 'running', 'succeeded', patch);
+			return done ? { kind: 'succeeded', task: done, output } : NONE;
+		} catch (error) {
+			failure = toError(error);
+		}
+		return this.#failOrRetry(task, ref, 'running', failure);
+	}
+
+	async #write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
 		const { actuator, persistencer, report } = this.#p;
 		const id = task.id;
 		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
@@ -109,6 +130,13 @@ export class OutcomeWriter {
 		} else {
 			failure = outcome.error;
 		}
+		return this.#failOrRetry(task, ref, from, failure);
+	}
+
+	/** After a failed attempt (or a success that could not be stored): waiting again for a retry, or failed. */
+	async #failOrRetry(task: TaskRecord, ref: unknown, from: 'running' | 'exporting', failure: Error): Promise<StoredOutcome> {
+		const id = task.id;
+		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
 		const now = Date.now();
 		if (!isNonRetryable(failure) && task.attempts < task.maxAttempts) {
 			const delayMs = backoffDelay(this.#p.backoff, task.attempts, failure);
@@ -136,18 +164,25 @@ export class OutcomeWriter {
 	 * failed may have been applied all the same (the reply was lost): when its retry finds the task moved, and moved
 	 * by this very write, that is the outcome, not a lost race, so its events still fire.
 	 */
-	async #move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
+	#move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
+		return this.#p.container.transition(id, from, to, patch, this.#p.owner).catch((error: unknown) => this.#moveAgain(id, from, to, patch, error));
+	}
+
+	/** The retries of a move whose first write failed: up to 4 more (1 while closing), 50 ms × 4ⁿ apart. */
+	async #moveAgain(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, firstError: unknown): Promise<TaskRecord | null> {
 		const { container, owner } = this.#p;
-		for (let attempt = 0; ; attempt++) {
+		let error = firstError;
+		for (let attempt = 1; ; attempt++) {
+			if (attempt > 4 || (this.#p.closing() && attempt > 1)) throw error;
+			this.#p.report(error, 'container write failed, retrying');
+			await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
 			try {
 				const moved = await container.transition(id, from, to, patch, owner);
-				if (moved !== null || attempt === 0) return moved;
+				if (moved !== null) return moved;
 				const now = await container.get(id);
 				return now !== null && wasApplied(now, to, patch) ? now : null;
-			} catch (error) {
-				if (attempt >= 4 || (this.#p.closing() && attempt >= 1)) throw error;
-				this.#p.report(error, 'container write failed, retrying');
-				await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** attempt));
+			} catch (retryError) {
+				error = retryError;
 			}
 		}
 	}
