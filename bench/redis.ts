@@ -31,6 +31,8 @@ const SMALL = Number(process.env.SMALL ?? 10_000);
 const LARGE = Number(process.env.LARGE ?? 20_000);
 const SERIAL = Number(process.env.SERIAL ?? 2_000);
 const LATENCY_SAMPLES = Number(process.env.LATENCY_SAMPLES ?? 50);
+// Tasks each worker process runs on a queue of its own before the measured ones (0: time cold processes).
+const WARMUP = Number(process.env.WARMUP ?? 0);
 const BATCH = 1000;
 const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url));
 const LIBS = ['lightsched', 'bullmq'] as const;
@@ -47,6 +49,8 @@ interface Worker {
 	readonly ready: Promise<void>;
 	onStarted(listener: (id: string, at: number) => void): void;
 	go(): void;
+	/** The process's CPU time since `go`, in µs. */
+	cpu(): Promise<number>;
 	close(): Promise<void>;
 }
 
@@ -54,21 +58,23 @@ const server = await startRedis();
 const admin = new Redis({ host: '127.0.0.1', port: server.port });
 let runId = 0;
 
-function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boolean, report: boolean): Worker {
+function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boolean, report: boolean, warmup = 0): Worker {
 	const extra = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 	const child = spawn(process.execPath, [...extra, '--conditions=lightsched:source', '--import', 'tsx', WORKER], {
 		env: {
 			...process.env,
-			BENCH_WORKER: JSON.stringify({ lib, port: server.port, name, concurrency, autoStart, report }),
+			BENCH_WORKER: JSON.stringify({ lib, port: server.port, name, concurrency, autoStart, report, warmup }),
 		},
 		stdio: ['pipe', 'pipe', 'inherit'],
 	});
 	const listeners: ((id: string, at: number) => void)[] = [];
+	const cpuWaiters: ((us: number) => void)[] = [];
 	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 	const ready = new Promise<void>((resolve, reject) => {
 		child.once('exit', (code) => reject(new Error(`${lib} worker exited with ${String(code)}`)));
 		createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
 			if (line === 'ready') resolve();
+			else if (line.startsWith('cpu ')) cpuWaiters.shift()?.(Number(line.slice(4)));
 			else if (line.startsWith('started ')) {
 				const [, id = '', at = '0'] = line.split(' ');
 				for (const listener of listeners) listener(id, Number(at));
@@ -80,6 +86,11 @@ function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boo
 		ready,
 		onStarted: (listener) => listeners.push(listener),
 		go: () => child.stdin?.write('go\n'),
+		cpu: () =>
+			new Promise<number>((resolve) => {
+				cpuWaiters.push(resolve);
+				child.stdin?.write('cpu\n');
+			}),
 		async close() {
 			child.stdin?.end();
 			await exited;
@@ -119,12 +130,21 @@ function producer(lib: Lib, name: string): Producer {
 interface Throughput {
 	readonly addPerSec: number;
 	readonly processPerSec: number;
+	/** CPU per processed task (µs): redis-server's, and the worker processes' together. */
+	readonly redisUs: number;
+	readonly workerUs: number;
+}
+
+async function redisCpu(): Promise<number> {
+	const info = await admin.info('cpu');
+	const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
 async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 	await admin.flushall();
 	const name = `bench-${++runId}`;
-	const workers = Array.from({ length: c.processes }, () => startWorker(lib, name, c.concurrency, false, false));
+	const workers = Array.from({ length: c.processes }, () => startWorker(lib, name, c.concurrency, false, false, WARMUP));
 	const p = producer(lib, name);
 	try {
 		await Promise.all(workers.map((w) => w.ready));
@@ -132,11 +152,19 @@ async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 		const addStart = performance.now();
 		for (let i = 0; i < ids.length; i += BATCH) await p.add(ids.slice(i, i + BATCH));
 		const addMs = performance.now() - addStart;
+		const redisBefore = await redisCpu();
 		const start = performance.now();
 		for (const w of workers) w.go();
 		while ((await p.finished()) < c.tasks) await sleep(10);
 		const ms = performance.now() - start;
-		return { addPerSec: (c.tasks / addMs) * 1000, processPerSec: (c.tasks / ms) * 1000 };
+		const redisUs = (await redisCpu()) - redisBefore;
+		const workerUs = (await Promise.all(workers.map((w) => w.cpu()))).reduce((a, b) => a + b, 0);
+		return {
+			addPerSec: (c.tasks / addMs) * 1000,
+			processPerSec: (c.tasks / ms) * 1000,
+			redisUs: redisUs / c.tasks,
+			workerUs: workerUs / c.tasks,
+		};
 	} finally {
 		await p.close();
 		await Promise.all(workers.map((w) => w.close()));
@@ -195,9 +223,9 @@ const unique = cases
 
 const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?';
 console.log(`redis-server ${version} on 127.0.0.1:${server.port}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`);
-console.log(`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks; full sizes: LARGE=100000 SERIAL=10000)\n`);
-console.log('| tasks | concurrency | processes | lightsched add/s | BullMQ add/s | ratio | lightsched done/s | BullMQ done/s | ratio |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks; full sizes: LARGE=100000 SERIAL=10000); WARMUP=${WARMUP} tasks per worker process first\n`);
+console.log('| tasks | concurrency | processes | lightsched add/s | BullMQ add/s | ratio | lightsched done/s | BullMQ done/s | ratio | CPU µs/task: Redis, workers (lightsched; BullMQ) |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 const began = Date.now();
 for (const c of unique) {
 	const results: Record<Lib, Throughput[]> = { lightsched: [], bullmq: [] };
@@ -206,8 +234,9 @@ for (const c of unique) {
 	}
 	const m = (lib: Lib, key: keyof Throughput): number => median(results[lib].map((r) => r[key]));
 	const [la, ba, lp, bp] = [m('lightsched', 'addPerSec'), m('bullmq', 'addPerSec'), m('lightsched', 'processPerSec'), m('bullmq', 'processPerSec')];
+	const cpu = (lib: Lib): string => `${m(lib, 'redisUs').toFixed(0)}, ${m(lib, 'workerUs').toFixed(0)}`;
 	console.log(
-		`| ${fmt(c.tasks)} | ${c.concurrency} | ${c.processes} | ${fmt(la)} | ${fmt(ba)} | ${(la / ba).toFixed(2)}x | ${fmt(lp)} | ${fmt(bp)} | ${(lp / bp).toFixed(2)}x |`,
+		`| ${fmt(c.tasks)} | ${c.concurrency} | ${c.processes} | ${fmt(la)} | ${fmt(ba)} | ${(la / ba).toFixed(2)}x | ${fmt(lp)} | ${fmt(bp)} | ${(lp / bp).toFixed(2)}x | ${cpu('lightsched')}; ${cpu('bullmq')} |`,
 	);
 }
 if (LATENCY_SAMPLES > 0) {
