@@ -84,6 +84,8 @@ const RECLAIM_BATCH = 1000;
  */
 const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
+/** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
+const DEFAULT_AHEAD_LEASE_MS = 1000;
 const NAME_PATTERN = /^[^{}\s]+$/;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
@@ -222,12 +224,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
 		const known = this.#known.get(id);
 		const item = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known)].concat(pairs);
-		const reply = (await this.#batch.submit(item)) as [StoredValues | string | false[], string[] | object] | null;
+		const reply = (await this.#batch.submit(item)) as [StoredValues | string | false[]] | null;
 		if (reply === null) {
 			this.#known.forget(id);
 			return null;
 		}
-		const [stored, next] = reply;
+		const [stored] = reply;
 		const active = to === 'running' || to === 'exporting';
 		let record: TaskRecord;
 		if (typeof stored === 'string' && known !== undefined) {
@@ -240,9 +242,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			if (active) this.#known.remember(values, record);
 		}
 		if (!active) this.#known.forget(id);
-		if (Array.isArray(next) && next.length > 0 && owner !== undefined && aheadMs !== undefined) {
-			this.#ahead.hold(owner, (next as string[]).map((packed) => this.#claimed(packed, owner)), aheadMs);
-		}
 		if (this.#closed) await this.#ahead.drain();
 		return record;
 	}
@@ -396,7 +395,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
 	async #sendTransitions(items: readonly string[][]): Promise<readonly unknown[]> {
 		const reply = await this.#run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
-		const replies = JSON.parse(reply as string) as unknown[];
+		const [replies, claimed] = JSON.parse(reply as string) as [unknown[], [string, string[] | object][]];
+		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
+		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {
+			if (!Array.isArray(packed)) continue;
+			this.#ahead.hold(owner, packed.map((text: string) => this.#claimed(text, owner)), this.#ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS);
+		}
 		return replies.map((entry) => {
 			if (entry === false) return null;
 			if (Array.isArray(entry)) return entry;

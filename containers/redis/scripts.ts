@@ -208,15 +208,17 @@ export const TRANSITION_HEAD = 8;
  * 2 = claim ahead), owner, token number, aheadLease, the version the caller knows (`<seq>:<v>` or ''), then the
  * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
- * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array, one
- * entry per transition, in order: false (the compare-and-set lost), [record, [next records]], or {err = message}
- * when that transition alone failed (the others still apply; a wake is published once for the batch). `record` is
- * just `now` when the stored version was the one the caller knows: it has the rest (known-records.ts); an empty
- * list of next records may come back as {} (cjson cannot tell an empty array from an empty object).
+ * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
+ * [entries, claimed]: one entry per transition, in order: false (the compare-and-set lost), [record], or
+ * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
+ * batch), `record` being just `now` when the stored version was the one the caller knows: it has the rest
+ * (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an empty list may come
+ * back as {}: cjson cannot tell an empty array from an empty object).
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
- * task frees is refilled in the same round trip, as a busy scheduler's next claim would. The token (prefix:number)
+ * task frees is refilled in the same round trip, as a busy scheduler's next claim would. These claims are made
+ * once the whole batch applied, one pop per owner for as many tasks as its transitions freed. The token (prefix:number)
  * is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
  * (the reply was lost, not the effect), the repeat returns the record instead of false, so the scheduler still
  * reports the task's end. Any other call, even an identical one, is compared afresh.
@@ -227,6 +229,8 @@ export const TRANSITION = script(
 local batch = cjson.decode(ARGV[1])
 local now, tprefix = batch[1], batch[2]
 local H = ${TRANSITION_HEAD}
+-- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
+local ahead, owners = {}, {}
 local function one(t)
 	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
 	local token = tprefix .. ':' .. t[6]
@@ -235,7 +239,7 @@ local function one(t)
 	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
 	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
 		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[8] == token then return {record(k), {}} end
+		if f[8] == token then return {record(k)} end
 		return false
 	end
 	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
@@ -262,10 +266,17 @@ local function one(t)
 		if not lease or lease == '' then lease = '+inf' end
 		redis.call('ZADD', P .. 'running', lease, id)
 	end
-	local r = now
-	if not known then r = record(k) end
-	if flags >= 2 and checkOwner and isFinal(to) then return {r, claimDue(1, owner, now, t[7])} end
-	return {r, {}}
+	if flags >= 2 and checkOwner and isFinal(to) then
+		local a = ahead[owner]
+		if a == nil then
+			a = { n = 0, lease = t[7] }
+			ahead[owner] = a
+			owners[#owners + 1] = owner
+		end
+		a.n = a.n + 1
+	end
+	if known then return {now} end
+	return {record(k)}
 end
 local out = {}
 for i = 3, #batch do
@@ -278,8 +289,13 @@ for i = 3, #batch do
 		out[#out + 1] = { err = tostring(res) }
 	end
 end
+local claimed = {}
+for _, o in ipairs(owners) do
+	local ok, got = pcall(claimDue, ahead[o].n, o, now, ahead[o].lease)
+	if ok and #got > 0 then claimed[#claimed + 1] = { o, got } end
+end
 publishWake()
-return cjson.encode(out)
+return cjson.encode({ out, claimed })
 `,
 );
 

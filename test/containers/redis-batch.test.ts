@@ -69,6 +69,30 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		client.disconnect();
 	});
 
+	it('claims ahead once per owner for the whole batch: each owner gets as many next tasks as it finished', async () => {
+		const { client, scripts } = recordingClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		await c.add(records(Array.from({ length: 12 }, (_, i) => ({ id: `t${String(i).padStart(2, '0')}`, item: i }))));
+		// Full claims: both owners have a backlog, so their finishing transitions claim ahead.
+		const a = await c.claim(3, 'A', 10_000, Date.now());
+		const b = await c.claim(2, 'B', 10_000, Date.now());
+		const before = scripts.length;
+		const finished = await Promise.all([...a.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'A')), ...b.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'B'))]);
+		expect(finished.map((r) => r?.status)).toEqual(Array(5).fill('succeeded'));
+		expect(scripts.length - before).toBe(1);
+		// The next claims are served from what that one call claimed ahead: no script call, the oldest tasks, per owner.
+		const nextA = await c.claim(3, 'A', 10_000, Date.now());
+		const nextB = await c.claim(2, 'B', 10_000, Date.now());
+		expect(scripts.length - before).toBe(1);
+		expect(nextA.map((t) => t.id)).toEqual(['t05', 't06', 't07']);
+		expect(nextB.map((t) => t.id)).toEqual(['t08', 't09']);
+		expect(nextA.every((t) => t.owner === 'A' && t.status === 'running' && t.attempts === 1)).toBe(true);
+		expect(await c.get('t08')).toMatchObject({ status: 'running', owner: 'B' });
+		expect(await c.counts()).toMatchObject({ succeeded: 5, running: 5, waiting: 2 });
+		await c.close();
+		client.disconnect();
+	});
+
 	it('fails only the transition that failed on the server; the others of its batch apply', async () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
@@ -156,16 +180,16 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		await c.add(records([{ id: 'a', item: { n: 1 }, priority: 3 }, { id: 'b', item: 2, runAt: Date.now() + 60_000 }]));
 		await c.claim(5, 'me', 10_000, Date.now());
 		const progressed = await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'me');
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(String), {}]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
 		expect(progressed).toEqual(await c.get('a'));
 		expect(progressed).toMatchObject({ item: { n: 1 }, priority: 3, progress: { pct: 50 }, ref: 'job-7', owner: 'me', attempts: 1 });
 		const finished = await c.transition('a', 'running', 'succeeded', { ...done(), output: [1, 2] }, 'me');
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(String), {}]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
 		expect(finished).toEqual(await c.get('a'));
 		expect(finished).toMatchObject({ status: 'succeeded', output: [1, 2], progress: { pct: 50 }, owner: null, leaseUntil: null });
 		// Not claimed here: the whole record comes back.
 		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[expect.any(Array), {}]]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(Array)]], {}]);
 		await c.close();
 		client.disconnect();
 	});
