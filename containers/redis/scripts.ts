@@ -83,10 +83,15 @@ local function publishWake()
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
 local CIDX = { ${CLAIMED_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
+-- A variadic command over a long list, in slices (Lua's unpack stops at a few thousand values); step is even.
+local function sliced(command, key, list)
+	local step = 1000
+	for i = 1, #list, step do redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list))) end
+end
 -- Pops up to max due tasks into running for owner; returns each packed in one string (codec.ts unpackClaimed).
 local function claimDue(max, owner, now, lease)
 	local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
-	local out = {}
+	local out, leases, ids = {}, {}, {}
 	for i = 1, #popped, 2 do
 		local m = popped[i]
 		local id = string.sub(m, 17)
@@ -100,10 +105,13 @@ local function claimDue(max, owner, now, lease)
 			if not r[j] then r[j] = '' end
 		end
 		r[${CLAIMED_FIELDS.length + 1}], r[${CLAIMED_FIELDS.length + 2}] = owner, id
-		redis.call('ZADD', P .. 'running', lease, id)
-		redis.call('ZREM', P .. 's:waiting', id)
+		leases[#leases + 1], leases[#leases + 2] = lease, id
+		ids[#ids + 1] = id
 		out[#out + 1] = table.concat(r, '\\31')
 	end
+	-- One ZADD and one ZREM for the whole claim (variadic), not one of each per task.
+	sliced('ZADD', P .. 'running', leases)
+	sliced('ZREM', P .. 's:waiting', ids)
 	return out
 end
 `;
@@ -229,24 +237,19 @@ export const TRANSITION = script(
 local batch = cjson.decode(ARGV[1])
 local now, tprefix = batch[1], batch[2]
 local H = ${TRANSITION_HEAD}
--- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
-local ahead, owners = {}, {}
-local function one(t)
-	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
-	local token = tprefix .. ':' .. t[6]
-	local checkOwner = flags % 2 == 1
-	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
-	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
-		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[8] == token then return {record(k)} end
-		return false
-	end
-	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
-	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
-	local n = #t
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
-	for i = H + 1, n, 2 do
+-- An active task reaching a final status (the common case) leaves P running and joins P s:<status>: those index
+-- writes are gathered and made once per batch (variadic ZREM and ZADDs) before any other kind of transition, so
+-- every transition still sees the indexes as the ones before it left them.
+local leaving, joining = {}, {}
+local function flushIndexes()
+	sliced('ZREM', P .. 'running', leaving)
+	leaving = {}
+	for status, members in pairs(joining) do sliced('ZADD', P .. 's:' .. status, members) end
+	joining = {}
+end
+-- Any other transition: the status sets, the queues and the lease set, at once.
+local function reindex(id, seq, from, to, prio, runAt, lease, t, p0, p1)
+	for i = p0, p1, 2 do
 		local field = t[i]
 		if field == 'runAt' then runAt = t[i + 1]
 		elseif field == 'leaseUntil' then lease = t[i + 1]
@@ -265,6 +268,39 @@ local function one(t)
 		-- Every active task is in P running (list and counts rely on it); without a lease it never expires.
 		if not lease or lease == '' then lease = '+inf' end
 		redis.call('ZADD', P .. 'running', lease, id)
+	end
+end
+-- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
+local ahead, owners = {}, {}
+local function one(t)
+	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
+	local token = tprefix .. ':' .. t[6]
+	local checkOwner = flags % 2 == 1
+	local k = tkey(id)
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
+	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
+		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
+		if f[8] == token then return {record(k)} end
+		return false
+	end
+	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
+	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
+	local n = #t
+	local ending = isActive(from) and isFinal(to)
+	if not ending then flushIndexes() end
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
+	if ending then
+		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
+		leaving[#leaving + 1] = id
+		local members = joining[to]
+		if members == nil then
+			members = {}
+			joining[to] = members
+		end
+		members[#members + 1], members[#members + 2] = seq, id
+		freed()
+	else
+		reindex(id, seq, from, to, prio, runAt, lease, t, H + 1, n)
 	end
 	if flags >= 2 and checkOwner and isFinal(to) then
 		local a = ahead[owner]
@@ -289,6 +325,7 @@ for i = 3, #batch do
 		out[#out + 1] = { err = tostring(res) }
 	end
 end
+flushIndexes()
 local claimed = {}
 for _, o in ipairs(owners) do
 	local ok, got = pcall(claimDue, ahead[o].n, o, now, ahead[o].lease)

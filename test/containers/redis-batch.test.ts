@@ -93,6 +93,19 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		client.disconnect();
 	});
 
+	it('claims 5,000 tasks in one call (the lease set and status set written in slices, past Lua\'s unpack limit)', async () => {
+		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
+		const ids = Array.from({ length: 5000 }, (_, i) => `big-${i}`);
+		await c.add(records(ids.map((id) => ({ id, item: null }))));
+		const claimed = await c.claim(5000, 'me', 10_000, Date.now());
+		expect(claimed).toHaveLength(5000);
+		expect(await c.counts()).toMatchObject({ waiting: 0, running: 5000 });
+		expect((await c.list({ status: 'running', limit: 3 })).tasks.map((t) => t.id)).toEqual(['big-0', 'big-1', 'big-2']);
+		await Promise.all(claimed.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'me')));
+		expect(await c.counts()).toMatchObject({ running: 0, succeeded: 5000 });
+		await c.close();
+	});
+
 	it('fails only the transition that failed on the server; the others of its batch apply', async () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
