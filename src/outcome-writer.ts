@@ -66,7 +66,6 @@ export class OutcomeWriter {
 	async #write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
 		const { actuator, persistencer, report } = this.#p;
 		const id = task.id;
-		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
 		const stopWork =
 			outcome.kind === 'stopped' ||
 			outcome.kind === 'handback' ||
@@ -78,7 +77,11 @@ export class OutcomeWriter {
 			} catch (error) {
 				report(error, `stopping task ${id} failed`);
 			}
+			// A start still in flight when the stop came has returned by now: its ref (set on the task by the
+			// scheduler) names the work that was stopped.
+			if (ref === undefined && task.ref != null) ref = task.ref;
 		}
+		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
 		switch (outcome.kind) {
 			case 'lost':
 				report(new SchedulerError(`Lost the lease on task ${id}; another scheduler runs it now`, { code: 'ERR_LEASE_EXPIRED' }));

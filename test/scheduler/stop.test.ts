@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Scheduler, TaskNotFoundError, TaskStoppedError, type TaskActuator } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { sqliteBackend } from '../support/sql.js';
 import { nextEvent } from '../support/scheduler.js';
 
 function blockingScheduler() {
@@ -91,6 +93,35 @@ describe('stop', () => {
 		expect(ran).toEqual(['again', 'again']);
 		expect((await scheduler.get('again'))?.status).toBe('running');
 		await scheduler.close();
+	});
+});
+
+describe('a stop that comes while the actuator is still starting', () => {
+	it('stores the ref the start returned meanwhile: the stopped record names the work that was stopped', async () => {
+		let stoppedRef: unknown = 'not called';
+		const actuator: TaskActuator = {
+			start: async () => {
+				await new Promise((resolve) => setTimeout(resolve, 30));
+				return { ref: 'job-7' };
+			},
+			// An actuator that finds the work a start in flight is creating (the task's ref is set once it answered).
+			stop: async (task) => {
+				await new Promise((resolve) => setTimeout(resolve, 80));
+				stoppedRef = task.ref;
+			},
+		};
+		// A stored container (an in-process one holds the very record the scheduler gives the ref to).
+		const sqlite = sqliteBackend();
+		const scheduler = new Scheduler({ container: new SqlContainer({ knex: await sqlite.freshDatabase() }), actuator });
+		const started = nextEvent(scheduler, 'task:started');
+		await scheduler.add({ id: 'early', item: null });
+		await started;
+		const stopped = await scheduler.stop('early');
+		expect(stoppedRef).toBe('job-7');
+		expect(stopped).toMatchObject({ status: 'stopped', ref: 'job-7' });
+		expect(await scheduler.get('early')).toMatchObject({ status: 'stopped', ref: 'job-7' });
+		await scheduler.close();
+		await sqlite.stop();
 	});
 });
 
