@@ -43,8 +43,15 @@ actuatorContract<JobSpec, unknown>(
 			const token = `long-${++tokens}`;
 			return {
 				item: { durationMs: 600_000, output: token },
-				running: async () => {
-					while (jobOf(token) === undefined) await sleep(5);
+				// The job exists on the service and the scheduler has its id as the task's ref. (A job the service created
+				// whose start answer is still on its way is a start in flight, which an HTTP stop cannot reach: see
+				// `stopWhileStarting` below.)
+				running: async (_task, current) => {
+					for (;;) {
+						const job = jobOf(token);
+						if (job !== undefined && (await current())?.ref === job.id) return;
+						await sleep(5);
+					}
 				},
 				// No job of this work runs: none was created, or the service was told to stop it (it reports it stopped),
 				// the one the task's ref names.

@@ -21,8 +21,9 @@ export interface LongWork<TItem> {
 	/**
 	 * Resolves once the work really runs (the thread spins, the remote job exists, the container runs). The suite
 	 * stops or closes only after this, so the check is of stopping running work, not of a start in flight.
+	 * `current` reads the task's record as the scheduler has it now (its `ref` once the actuator's start answered).
 	 */
-	readonly running?: (task: TaskRecord<TItem>) => Promise<void>;
+	readonly running?: (task: TaskRecord<TItem>, current: () => Promise<TaskRecord<TItem> | null>) => Promise<void>;
 	/**
 	 * Whether the work is really ended, asked right after the scheduler says so (stop resolved, the timeout failure
 	 * or the close): the thread no longer runs, the remote job reports stopped, the container is gone.
@@ -145,7 +146,7 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 			});
 			await scheduler.add({ id, item: work.item });
 			const task = await started;
-			await work.running?.(task);
+			await work.running?.(task, () => scheduler.get(id) as Promise<TaskRecord<TItem> | null>);
 			expect((await scheduler.get(id))?.status).toBe('running');
 			return work;
 		};
