@@ -7,6 +7,8 @@
  * - processing throughput: from `go` (workers already connected, tasks all waiting) until all are finished
  * - add-to-start latency: one task at a time into an idle worker process (median, p99)
  *
+ * lightsched runs from its build (`npm run bench:redis` builds it first), BullMQ from its package.
+ *
  *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=20000 SERIAL=2000; the full sizes are
  *                            LARGE=100000 SERIAL=10000, which take about five times as long;
  *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
@@ -60,7 +62,9 @@ let runId = 0;
 
 function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boolean, report: boolean, warmup = 0): Worker {
 	const extra = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-	const child = spawn(process.execPath, [...extra, '--conditions=lightsched:source', '--import', 'tsx', WORKER], {
+	// lightsched from its build (dist/), as users run it and as BullMQ runs from its own: the TypeScript sources
+	// through tsx carry esbuild's helpers (a `__name` call per closure made), worth several µs per task.
+	const child = spawn(process.execPath, [...extra, '--import', 'tsx', WORKER], {
 		env: {
 			...process.env,
 			BENCH_WORKER: JSON.stringify({ lib, port: server.port, name, concurrency, autoStart, report, warmup }),
