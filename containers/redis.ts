@@ -28,10 +28,10 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
-import { appliedTo, KnownRecords, recordAfter, versionOf, type StoredValues } from './redis/known-records.js';
+import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
-import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, type LuaScript } from './redis/scripts.js';
+import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, TRANSITION_HEAD, type LuaScript } from './redis/scripts.js';
 
 export interface RedisContainerOptions {
 	/**
@@ -209,22 +209,25 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return claimed;
 	}
 
-	async transition(
-		id: string,
-		from: TaskStatus,
-		to: TaskStatus,
-		patch: TaskPatch,
-		owner?: string,
-	): Promise<TaskRecord | null> {
+	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
 		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
 		const aheadMs =
 			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to) ? this.#ahead.leaseFor(owner) : undefined;
-		const pairs = encodePatch(patch, id);
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
 		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
 		const known = this.#known.get(id);
-		const item = [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known)].concat(pairs);
-		const reply = (await this.#batch.submit(item)) as [StoredValues | string | false[]] | null;
+		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
+		let item: string[];
+		try {
+			item = encodePatch(patch, id, [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known)]);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		// A plain promise chain, not an async function: this runs once per finished task.
+		return this.#batch.submit(item).then((reply) => this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null));
+	}
+
+	#transitioned(id: string, to: TaskStatus, item: readonly string[], known: Known | undefined, reply: [StoredValues | string | false[]] | null): TaskRecord | null | Promise<TaskRecord> {
 		if (reply === null) {
 			this.#known.forget(id);
 			return null;
@@ -234,15 +237,15 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		let record: TaskRecord;
 		if (typeof stored === 'string' && known !== undefined) {
 			// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
-			record = recordAfter(known, to, stored, pairs);
-			if (active) this.#known.remember(appliedTo(known.values, to, stored, pairs), record);
+			record = recordAfter(known, to, stored, item, TRANSITION_HEAD, !active);
+			if (active) this.#known.remember(appliedTo(known.values, to, stored, item, TRANSITION_HEAD), record);
 		} else {
 			const values = storedValues(stored);
 			record = decodeRecord(values);
 			if (active) this.#known.remember(values, record);
 		}
 		if (!active) this.#known.forget(id);
-		if (this.#closed) await this.#ahead.drain();
+		if (this.#closed) return this.#ahead.drain().then(() => record);
 		return record;
 	}
 

@@ -90,9 +90,8 @@ export function encodeForAdd(task: TaskRecord): string[] {
 	return ADD_FIELDS.map((field) => encodeField(field, task[field], task.id));
 }
 
-/** A patch as HSET field/value pairs. */
-export function encodePatch(patch: TaskPatch, id: string): string[] {
-	const pairs: string[] = [];
+/** A patch as HSET field/value pairs, appended to `pairs` (a new array by default). */
+export function encodePatch(patch: TaskPatch, id: string, pairs: string[] = []): string[] {
 	for (const field in patch) {
 		if (!Object.hasOwn(patch, field)) continue;
 		const value = (patch as Record<string, unknown>)[field];

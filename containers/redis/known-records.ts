@@ -65,12 +65,12 @@ export function versionOf(known: Known | undefined): string {
  * The stored values after a transition the script applied to the version this container knew: the known values,
  * then the new status, `updatedAt`, version and the patch pairs (stored form), as the script writes them.
  */
-export function appliedTo(known: StoredValues, to: string, now: string, pairs: readonly string[]): StoredValues {
+export function appliedTo(known: StoredValues, to: string, now: string, pairs: readonly string[], start = 0): StoredValues {
 	const values = known.slice();
 	values[STATUS] = to;
 	values[UPDATED_AT] = now;
 	values[VERSION] = String(Number(known[VERSION] ?? 0) + 1);
-	for (let i = 0; i < pairs.length; i += 2) {
+	for (let i = start; i < pairs.length; i += 2) {
 		const at = POSITION.get(pairs[i] as string);
 		if (at !== undefined) values[at] = pairs[i + 1] as string;
 	}
@@ -78,15 +78,16 @@ export function appliedTo(known: StoredValues, to: string, now: string, pairs: r
 }
 
 /**
- * The record after a transition the script applied to the version this container knew, decoded: a copy of the
- * known record with the new status, `updatedAt` and each patch pair's stored value decoded (so a value reads back
- * as it would from Redis: JSON round-tripped, `undefined` as null).
+ * The record after a transition the script applied to the version this container knew, decoded: the known record
+ * with the new status, `updatedAt` and each patch pair's stored value decoded (so a value reads back as it would
+ * from Redis: JSON round-tripped, `undefined` as null). A copy, unless `last` (the task is forgotten after this
+ * transition, so its private record can be the result itself). The pairs start at `start`.
  */
-export function recordAfter(known: Known, to: TaskRecord['status'], now: string, pairs: readonly string[]): TaskRecord {
-	const record = copyTask(known.record) as unknown as Record<string, unknown>;
+export function recordAfter(known: Known, to: TaskRecord['status'], now: string, pairs: readonly string[], start: number, last: boolean): TaskRecord {
+	const record = (last ? known.record : copyTask(known.record)) as unknown as Record<string, unknown>;
 	record['status'] = to;
 	record['updatedAt'] = Number(now);
-	for (let i = 0; i < pairs.length; i += 2) {
+	for (let i = start; i < pairs.length; i += 2) {
 		const field = pairs[i] as string;
 		if (POSITION.has(field)) record[field] = decodeField(field, pairs[i + 1] as string);
 	}
