@@ -121,7 +121,7 @@ export function describeContainerContract(
 		it('does not claim a task before its runAt, and says when the next is due', async () => {
 			const c = await make();
 			const now = Date.now();
-			await c.add(records([{ id: 'later', item: 1, runAt: now + 60_000 }, { id: 'now', item: 2 }]));
+			await c.add(records([{ id: 'later', item: 1, runAt: now + 60_000 }, { id: 'now', item: 2 }], now));
 			expect((await c.claim(10, 'o', LEASE, now)).map((t) => t.id)).toEqual(['now']);
 			expect(await c.nextDueAt(now)).toBe(now + 60_000);
 			expect((await c.claim(10, 'o', LEASE, now + 60_001)).map((t) => t.id)).toEqual(['later']);
