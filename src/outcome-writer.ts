@@ -50,17 +50,16 @@ export class OutcomeWriter {
 		return this.#write(task, ref, outcome);
 	}
 
-	async #succeed(task: TaskRecord, ref: unknown, output: unknown): Promise<StoredOutcome> {
-		const patch: TaskPatch = { output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
-		if (ref !== undefined) patch.ref = ref;
+	/** Store a success (from running, or from exporting once persisted); a write that keeps failing fails the attempt. */
+	async #succeed(task: TaskRecord, ref: unknown, output: unknown, from: 'running' | 'exporting' = 'running'): Promise<StoredOutcome> {
 		let failure: Error;
 		try {
-			const done = await this.#move(task.id, 'running', 'succeeded', patch);
+			const done = await this.#move(task.id, from, 'succeeded', successPatch(output, ref));
 			return done ? { kind: 'succeeded', task: done, output } : NONE;
 		} catch (error) {
 			failure = toError(error);
 		}
-		return this.#failOrRetry(task, ref, 'running', failure);
+		return this.#failOrRetry(task, ref, from, failure);
 	}
 
 	async #write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
@@ -102,38 +101,25 @@ export class OutcomeWriter {
 			default:
 				break;
 		}
+		if (outcome.kind !== 'succeeded') return this.#failOrRetry(task, ref, 'running', outcome.error);
 		let from: 'running' | 'exporting' = 'running';
-		let failure: Error;
-		if (outcome.kind === 'succeeded') {
-			try {
-				let output = outcome.output;
-				if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
-				if (persistencer) {
-					const exporting = await this.#move(id, 'running', 'exporting', refPatch);
-					if (exporting === null) return NONE;
-					from = 'exporting';
-					try {
-						await persistencer.persist(exporting, output);
-					} catch (error) {
-						throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
-					}
+		let output = outcome.output;
+		try {
+			if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
+			if (persistencer) {
+				const exporting = await this.#move(id, 'running', 'exporting', refPatch);
+				if (exporting === null) return NONE;
+				from = 'exporting';
+				try {
+					await persistencer.persist(exporting, output);
+				} catch (error) {
+					throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
 				}
-				const done = await this.#move(id, from, 'succeeded', {
-					...refPatch,
-					output: output ?? null,
-					error: null,
-					finishedAt: Date.now(),
-					owner: null,
-					leaseUntil: null,
-				});
-				return done ? { kind: 'succeeded', task: done, output } : NONE;
-			} catch (error) {
-				failure = toError(error);
 			}
-		} else {
-			failure = outcome.error;
+		} catch (error) {
+			return this.#failOrRetry(task, ref, from, toError(error));
 		}
-		return this.#failOrRetry(task, ref, from, failure);
+		return this.#succeed(task, ref, output, from);
 	}
 
 	/** After a failed attempt (or a success that could not be stored): waiting again for a retry, or failed. */
@@ -189,6 +175,13 @@ export class OutcomeWriter {
 			}
 		}
 	}
+}
+
+/** The patch that stores a success: the output (`null` for none), no error, finished now, no owner nor lease. */
+export function successPatch(output: unknown, ref: unknown): TaskPatch {
+	const patch: TaskPatch = { output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
+	if (ref !== undefined) patch.ref = ref;
+	return patch;
 }
 
 /**

@@ -11,7 +11,7 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { sameProgress, writeProgress } from './progress-writer.js';
 import { Reporter } from './reporter.js';
 import { RunningAttempts } from './running-attempts.js';
-import { OutcomeWriter } from './outcome-writer.js';
+import { OutcomeWriter, successPatch } from './outcome-writer.js';
 import { StatusPoller } from './status-poller.js';
 import { WakeTimers } from './wake-timers.js';
 import {
@@ -26,7 +26,7 @@ import {
 import type { SchedulerEvents } from './events.js';
 import { createTaskRecord } from './new-task.js';
 import { checkDuration, resolveOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
-import { copyTask, isFinalStatus, type NewTask, type TaskPatch, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
+import { copyTask, isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 
 export interface CloseOptions {
 	/**
@@ -493,8 +493,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const { container, persistencer, actuator } = this.#o;
 		const sync = container.sync;
 		if (sync === undefined || persistencer !== undefined || (!outcome.hasOutput && actuator.output)) return false;
-		const patch: TaskPatch = { output: outcome.output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
-		if (attempt.ref !== undefined) patch.ref = attempt.ref;
+		const patch = successPatch(outcome.output, attempt.ref);
 		let stored: Readonly<TaskRecord> | null;
 		try {
 			stored = sync.transition(attempt.task, 'running', 'succeeded', patch, this.id);
