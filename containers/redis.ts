@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
 	assertJsonItem,
 	ContainerError,
@@ -27,54 +27,15 @@ import {
 	type TaskStatus,
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
+import { openConnection } from './redis/connection.js';
+import { checkName, type RedisContainerEvents, type RedisContainerOptions, type RedisContainerWarning } from './redis/options.js';
+
+export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, TRANSITION_HEAD, type LuaScript } from './redis/scripts.js';
-
-export interface RedisContainerOptions {
-	/**
-	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
-	 * connections the container owns and closes; an instance stays open after `close()` (the container closes
-	 * only the subscriber connection it duplicated from it).
-	 */
-	readonly redis: string | RedisOptions | Redis;
-	/**
-	 * The container's name: its keys live under `<prefix>:{<name>}:`, so they share one Redis Cluster hash slot.
-	 * Schedulers that share tasks use the same name. No `{` or `}`.
-	 */
-	readonly name: string;
-	/**
-	 * The first part of every key. No `{` or `}`.
-	 * @default 'lightsched'
-	 */
-	readonly prefix?: string;
-	/**
-	 * The most tasks running (or exporting) at once across every scheduler sharing this container, enforced by
-	 * the claim script. No limit when absent.
-	 */
-	readonly globalConcurrency?: number;
-	/**
-	 * Where warnings are written besides the `warning` event (for example when Redis may evict task keys);
-	 * `false` writes them nowhere.
-	 * @default console.warn
-	 */
-	readonly log?: ((message: string) => void) | false;
-}
-
-/** What the `warning` event carries. */
-export interface RedisContainerWarning {
-	/** `maxmemory-policy`: Redis may evict task keys; `config-unavailable`: the policy could not be read. */
-	readonly code: 'maxmemory-policy' | 'config-unavailable';
-	readonly message: string;
-	/** The server's `maxmemory-policy`, when it could be read. */
-	readonly policy?: string;
-}
-
-export interface RedisContainerEvents {
-	warning: [warning: RedisContainerWarning];
-}
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -86,26 +47,7 @@ const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
-const NAME_PATTERN = /^[^{}\s]+$/;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
-
-function isRedisInstance(value: unknown): value is Redis {
-	return (
-		typeof value === 'object' &&
-		value !== null &&
-		typeof (value as Redis).evalsha === 'function' &&
-		typeof (value as Redis).duplicate === 'function'
-	);
-}
-
-function checkName(field: string, value: unknown): string {
-	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
-		throw new TypeError(
-			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\` or spaces, got ${describeValue(value)}`,
-		);
-	}
-	return value;
-}
 
 /**
  * Tasks in Redis: waiting tasks in a sorted set by priority then arrival, delayed ones by `runAt`, running ones
@@ -153,27 +95,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 		this.#log = log;
 		this.keyPrefix = `${prefix}:{${name}}:`;
-		const { redis } = options;
-		if (isRedisInstance(redis)) {
-			this.#redis = redis;
-			this.#ownsConnection = false;
-			this.#makeSubscriber = () => redis.duplicate();
-		} else if (typeof redis === 'string') {
-			this.#redis = new Redis(redis);
-			this.#ownsConnection = true;
-			this.#makeSubscriber = () => new Redis(redis);
-		} else if (typeof redis === 'object' && redis !== null) {
-			const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
-			this.#redis = new Redis(legacy);
-			this.#ownsConnection = true;
-			this.#makeSubscriber = () => new Redis(legacy);
-		} else {
-			throw new TypeError(
-				`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`,
-			);
-		}
-		// Connection errors surface as rejected commands; without a listener ioredis would also print each one.
-		if (this.#ownsConnection) this.#redis.on('error', () => {});
+		const connection = openConnection(options.redis);
+		this.#redis = connection.redis;
+		this.#ownsConnection = connection.owned;
+		this.#makeSubscriber = connection.makeSubscriber;
 		this.#checked = this.#checkMemoryPolicy();
 	}
 

@@ -1,0 +1,41 @@
+/**
+ * The container's connection to Redis from its `redis` option: a `redis://` URL or ioredis options make
+ * connections the container owns (and closes); an ioredis instance stays the caller's, and the subscriber the
+ * wake-up channel needs is duplicated from it.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { describeValue } from 'lightsched';
+
+export interface RedisConnection {
+	readonly redis: Redis;
+	/** Whether the container made the connection, so closes it. */
+	readonly owned: boolean;
+	/** A second connection to the same server, for the wake-up channel's SUBSCRIBE. */
+	readonly makeSubscriber: () => Redis;
+}
+
+function isRedisInstance(value: unknown): value is Redis {
+	return (
+		typeof value === 'object' &&
+		value !== null &&
+		typeof (value as Redis).evalsha === 'function' &&
+		typeof (value as Redis).duplicate === 'function'
+	);
+}
+
+export function openConnection(redis: unknown): RedisConnection {
+	let connection: RedisConnection;
+	if (isRedisInstance(redis)) {
+		connection = { redis, owned: false, makeSubscriber: () => redis.duplicate() };
+	} else if (typeof redis === 'string') {
+		connection = { redis: new Redis(redis), owned: true, makeSubscriber: () => new Redis(redis) };
+	} else if (typeof redis === 'object' && redis !== null) {
+		const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
+		connection = { redis: new Redis(legacy), owned: true, makeSubscriber: () => new Redis(legacy) };
+	} else {
+		throw new TypeError(`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`);
+	}
+	// Connection errors surface as rejected commands; without a listener ioredis would also print each one.
+	if (connection.owned) connection.redis.on('error', () => {});
+	return connection;
+}
