@@ -35,7 +35,8 @@ import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
-import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, TRANSITION, TRANSITION_HEAD, type LuaScript } from './redis/scripts.js';
+import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, type LuaScript } from './redis/scripts.js';
+import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 
 const RECLAIM_BATCH = 1000;
 /**

@@ -28,7 +28,8 @@ export interface LuaScript {
 	readonly sha: string;
 }
 
-function script(name: string, body: string): LuaScript {
+/** A script: the shared prelude (key helpers, enqueue, claimDue…) then `body`. */
+export function script(name: string, body: string): LuaScript {
 	const source = `${PRELUDE}\n${body}`;
 	return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
@@ -204,135 +205,6 @@ if limit > 0 then
 	end
 end
 return claimDue(max, owner, now, lease)
-`,
-);
-
-/** How many values each transition's array has before its patch pairs (see TRANSITION). */
-export const TRANSITION_HEAD = 8;
-
-/**
- * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
- * as one JSON array: now, token prefix, then one array per transition: id, from, to, flags (1 = compare the owner,
- * 2 = claim ahead), owner, token number, aheadLease, the version the caller knows (`<seq>:<v>` or ''), then the
- * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
- * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
- * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
- * [entries, claimed]: one entry per transition, in order: false (the compare-and-set lost), [record], or
- * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
- * batch), `record` being just `now` when the stored version was the one the caller knows: it has the rest
- * (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an empty list may come
- * back as {}: cjson cannot tell an empty array from an empty object).
- *
- * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
- * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
- * task frees is refilled in the same round trip, as a busy scheduler's next claim would. These claims are made
- * once the whole batch applied, one pop per owner for as many tasks as its transitions freed. The token (prefix:number)
- * is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
- * (the reply was lost, not the effect), the repeat returns the record instead of false, so the scheduler still
- * reports the task's end. Any other call, even an identical one, is compared afresh.
- */
-export const TRANSITION = script(
-	'transition',
-	`
-local batch = cjson.decode(ARGV[1])
-local now, tprefix = batch[1], batch[2]
-local H = ${TRANSITION_HEAD}
--- An active task reaching a final status (the common case) leaves P running and joins P s:<status>: those index
--- writes are gathered and made once per batch (variadic ZREM and ZADDs) before any other kind of transition, so
--- every transition still sees the indexes as the ones before it left them.
-local leaving, joining = {}, {}
-local function flushIndexes()
-	sliced('ZREM', P .. 'running', leaving)
-	leaving = {}
-	for status, members in pairs(joining) do sliced('ZADD', P .. 's:' .. status, members) end
-	joining = {}
-end
--- Any other transition: the status sets, the queues and the lease set, at once.
-local function reindex(id, seq, from, to, prio, runAt, lease, t, p0, p1)
-	for i = p0, p1, 2 do
-		local field = t[i]
-		if field == 'runAt' then runAt = t[i + 1]
-		elseif field == 'leaseUntil' then lease = t[i + 1]
-		elseif field == 'priority' then prio = t[i + 1] end
-	end
-	restatus(id, seq, from, to)
-	if from == 'waiting' then dequeue(id, seq) end
-	if isActive(from) and not isActive(to) then
-		redis.call('ZREM', P .. 'running', id)
-		freed()
-	end
-	if to == 'waiting' then
-		enqueue(id, seq, prio, runAt, now)
-		if from ~= 'waiting' then wake = true end
-	elseif isActive(to) then
-		-- Every active task is in P running (list and counts rely on it); without a lease it never expires.
-		if not lease or lease == '' then lease = '+inf' end
-		redis.call('ZADD', P .. 'running', lease, id)
-	end
-end
--- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
-local ahead, owners = {}, {}
-local function one(t)
-	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
-	local token = tprefix .. ':' .. t[6]
-	local checkOwner = flags % 2 == 1
-	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
-	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
-		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[8] == token then return {record(k)} end
-		return false
-	end
-	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
-	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
-	local n = #t
-	local ending = isActive(from) and isFinal(to)
-	if not ending then flushIndexes() end
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
-	if ending then
-		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
-		leaving[#leaving + 1] = id
-		local members = joining[to]
-		if members == nil then
-			members = {}
-			joining[to] = members
-		end
-		members[#members + 1], members[#members + 2] = seq, id
-		freed()
-	else
-		reindex(id, seq, from, to, prio, runAt, lease, t, H + 1, n)
-	end
-	if flags >= 2 and checkOwner and isFinal(to) then
-		local a = ahead[owner]
-		if a == nil then
-			a = { n = 0, lease = t[7] }
-			ahead[owner] = a
-			owners[#owners + 1] = owner
-		end
-		a.n = a.n + 1
-	end
-	if known then return {now} end
-	return {record(k)}
-end
-local out = {}
-for i = 3, #batch do
-	local ok, res = pcall(one, batch[i])
-	if ok then
-		out[#out + 1] = res
-	elseif type(res) == 'table' and res.err then
-		out[#out + 1] = { err = res.err }
-	else
-		out[#out + 1] = { err = tostring(res) }
-	end
-end
-flushIndexes()
-local claimed = {}
-for _, o in ipairs(owners) do
-	local ok, got = pcall(claimDue, ahead[o].n, o, now, ahead[o].lease)
-	if ok and #got > 0 then claimed[#claimed + 1] = { o, got } end
-end
-publishWake()
-return cjson.encode({ out, claimed })
 `,
 );
 
