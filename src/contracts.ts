@@ -19,6 +19,14 @@ export interface RenewResult {
 	readonly lost: string[];
 	/** Tasks still owned by the caller that someone asked to stop. */
 	readonly stopRequested: string[];
+	/**
+	 * Tasks the container holds as `running` or `exporting` for the caller that are not among `ids`: a claim
+	 * applied on the server whose reply never reached the caller. Their leases are not extended. The caller
+	 * never started them, so it hands them back with `handBackPatch` (uncounted). A caller whose own claim was
+	 * in flight while the renew ran must disregard this list for that renew (the claim's reply may still come).
+	 * Optional for in-process containers, whose claims cannot lose a reply.
+	 */
+	readonly unknown?: string[];
 }
 
 /**
@@ -42,6 +50,18 @@ export interface SyncContainerOperations {
 /**
  * Where tasks live and which state they are in. Every state change is a compare-and-set, so a late or
  * duplicate report is rejected, never applied. All methods may be called concurrently.
+ *
+ * Time. The `now` arguments are the caller's clock. An in-process container uses them. A shared container
+ * (`shared: true`) judges every lease, due time and reclaim by its server's clock (Redis `TIME`, the
+ * database's clock), never by the caller's, so schedulers whose clocks disagree cannot take over each other's
+ * live tasks: the times it sets itself (`startedAt` and `leaseUntil` at claim and renew, `updatedAt`, and
+ * `runAt`/`finishedAt` in a reclaim) are the server's. Times a caller puts in a `transition` patch (built by
+ * `src/task-moves.ts`) are stored as given: the outcome writer recognises its own write by them after a lost
+ * reply.
+ *
+ * Failures. A call to a server that cannot be reached rejects within a bounded, documented time with a
+ * `ContainerError` that names the server; `close()` settles every call still in flight. A call that rejects
+ * leaves nothing half-stored: `add` stores all of its tasks or none.
  */
 export interface TaskContainer {
 	/**
@@ -82,8 +102,13 @@ export interface TaskContainer {
 	renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult>;
 
 	/**
-	 * Tasks whose lease expired before `now` go back to `waiting` (or to `failed` with `ERR_LEASE_EXPIRED` when
-	 * their attempts are spent). Returns the tasks it moved.
+	 * The reclaim rule. Every `running` or `exporting` task whose lease expired before `now` (the server's clock
+	 * on a shared container) loses its owner and lease and moves, in this order of precedence:
+	 * - to `stopped` (with `finishedAt`) when a stop was requested;
+	 * - to `waiting` (claimable at once, `runAt = now`) while `attempts < maxAttempts`: the attempt that was
+	 *   running stays counted, since its work may have run;
+	 * - otherwise to `failed` with `ERR_LEASE_EXPIRED` (and `finishedAt`).
+	 * `output`, `ref`, `progress` and `startedAt` are kept. Returns the tasks it moved.
 	 */
 	reclaimExpired(now: number): Promise<TaskRecord[]>;
 

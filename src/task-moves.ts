@@ -1,0 +1,63 @@
+/**
+ * The task state machine's moves, each defined once: which status a move goes from and to, and the patch it
+ * writes. The scheduler, the outcome writer and every container build their writes with these, so a field a
+ * move clears or sets is decided here and nowhere else. The compare-and-set itself is the container's
+ * `transition`; the moves a container makes on its own (claim, reclaim) are stated in `contracts.ts`.
+ */
+import { toTaskError } from './errors.js';
+import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
+
+/** The statuses an owner's attempt moves from: the work ran (`running`) or its output was being stored (`exporting`). */
+export type ActiveStatus = 'running' | 'exporting';
+
+/** `ref` joins a patch only when the attempt learned one (an absent ref leaves the stored one as it is). */
+function withRef(patch: TaskPatch, ref: unknown): TaskPatch {
+	if (ref !== undefined) patch.ref = ref;
+	return patch;
+}
+
+/**
+ * running → waiting, uncounted: an attempt whose work never started (a claim handed back, a claim whose reply
+ * was lost, a close that interrupts work and promises a new attempt). Claimable again at once.
+ */
+export function handBackPatch(task: Pick<TaskRecord, 'attempts'>, now: number = Date.now(), ref?: unknown): TaskPatch {
+	return withRef({ attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: now }, ref);
+}
+
+/** running | exporting → waiting, counted: a failed attempt with attempts left, claimable again at `runAt`. */
+export function retryPatch(error: unknown, runAt: number, ref?: unknown): TaskPatch {
+	return withRef({ error: toTaskError(error), runAt, owner: null, leaseUntil: null }, ref);
+}
+
+/** running | exporting → failed: the last attempt failed (or the failure is not retryable). */
+export function failPatch(error: unknown, now: number = Date.now(), ref?: unknown): TaskPatch {
+	return withRef({ error: toTaskError(error), finishedAt: now, owner: null, leaseUntil: null }, ref);
+}
+
+/** running | exporting → stopped: the owner stopped the work on request. Waiting tasks stop with the same patch. */
+export function stopPatch(now: number = Date.now(), ref?: unknown): TaskPatch {
+	return withRef({ finishedAt: now, owner: null, leaseUntil: null }, ref);
+}
+
+/** running | exporting → succeeded: the output (`null` for none), no error, finished now, no owner nor lease. */
+export function successPatch(output: unknown, ref?: unknown, now: number = Date.now()): TaskPatch {
+	return withRef({ output: output ?? null, error: null, finishedAt: now, owner: null, leaseUntil: null }, ref);
+}
+
+/** running → exporting: the work succeeded and a persistencer stores its output before the task succeeds. */
+export function exportPatch(ref?: unknown): TaskPatch {
+	return withRef({}, ref);
+}
+
+/** The moves an owner makes, from → to, for the model-based test and for checks. */
+export const OWNER_MOVES: readonly (readonly [ActiveStatus | 'waiting', TaskStatus])[] = [
+	['running', 'waiting'],
+	['running', 'exporting'],
+	['running', 'succeeded'],
+	['running', 'failed'],
+	['running', 'stopped'],
+	['exporting', 'waiting'],
+	['exporting', 'succeeded'],
+	['exporting', 'failed'],
+	['waiting', 'stopped'],
+];
