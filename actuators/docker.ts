@@ -7,6 +7,7 @@
  */
 import Dockerode from 'dockerode';
 import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
+import { rejectUnknownOptions } from '../src/option-names.js';
 import { ContainerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
 import { LogTail } from './docker/logs.js';
@@ -83,6 +84,7 @@ class Run {
 	}
 }
 
+const OPTION_NAMES = ['docker', 'pull', 'keepContainers', 'logLimitBytes', 'orphans', 'schedulerId', 'onError'] as const;
 const DEFAULT_LOG_LIMIT = 64 * 1024;
 const SCHEDULER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/;
 
@@ -105,6 +107,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	constructor(options: DockerActuatorOptions = {}) {
 		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the DockerActuator options to be an object');
+		rejectUnknownOptions('DockerActuator', options, OPTION_NAMES);
 		const { docker, pull = 'missing', keepContainers = false, logLimitBytes = DEFAULT_LOG_LIMIT, orphans = 'reattach', schedulerId = 'lightsched', onError } = options;
 		if (docker !== undefined && (typeof docker !== 'object' || docker === null)) {
 			throw new TypeError('Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`');
@@ -198,6 +201,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	 * or killed (`'kill'`). Call it after a restart, once the scheduler is constructed.
 	 */
 	async cleanupOrphans(options: CleanupOrphansOptions): Promise<OrphanReport> {
+		if (typeof options === 'object' && options !== null) rejectUnknownOptions('DockerActuator.cleanupOrphans', options, ['getTask']);
 		if (typeof options?.getTask !== 'function') throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
 		let listed: Dockerode.ContainerInfo[];
 		try {

@@ -17,6 +17,7 @@ import {
 	type TaskActuator,
 	type TaskRecord,
 } from 'lightsched';
+import { rejectUnknownOptions } from '../src/option-names.js';
 
 /** What the function receives besides the item. */
 export interface FunctionContext<TItem = unknown> {
@@ -94,6 +95,9 @@ parentPort.on('message', async (message) => {
 });
 `;
 
+const WORKER_OPTION_NAMES = ['module', 'export', 'maxIdleWorkers', 'execArgv', 'resourceLimits'] as const;
+const RESOURCE_LIMIT_NAMES = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
 function revive(error: SerializedError): Error {
 	const revived =
 		error.name === 'NonRetryableError' || error.code === 'ERR_NON_RETRYABLE'
@@ -153,6 +157,7 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 		if (typeof fnOrOptions !== 'object' || fnOrOptions === null) {
 			throw new TypeError('Expected a function or `{ module, export? }` for FunctionActuator');
 		}
+		rejectUnknownOptions('FunctionActuator', fnOrOptions, WORKER_OPTION_NAMES);
 		const { module, export: exportName = 'default', maxIdleWorkers = 4, execArgv = [], resourceLimits } = fnOrOptions;
 		let url: string;
 		if (module instanceof URL) url = module.href;
@@ -166,6 +171,13 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 		}
 		if (!Number.isInteger(maxIdleWorkers) || maxIdleWorkers < 0) {
 			throw new TypeError(`Expected \`maxIdleWorkers\` to be an integer >= 0, got ${String(maxIdleWorkers)}`);
+		}
+		if (!Array.isArray(execArgv) || execArgv.some((arg) => typeof arg !== 'string')) {
+			throw new TypeError('Expected `execArgv` to be an array of strings, such as `[\'--import\', \'tsx\']`');
+		}
+		if (resourceLimits !== undefined) {
+			if (typeof resourceLimits !== 'object' || resourceLimits === null) throw new TypeError('Expected `resourceLimits` to be an object');
+			rejectUnknownOptions('FunctionActuator `resourceLimits`', resourceLimits, RESOURCE_LIMIT_NAMES);
 		}
 		this.#workerOptions = { module: url, export: exportName, maxIdleWorkers, execArgv, resourceLimits };
 	}

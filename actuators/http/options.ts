@@ -1,5 +1,6 @@
 /** The `HttpActuator`'s options, their defaults and their validation. */
 import type { ActuatorStatus, TaskRecord } from 'lightsched';
+import { rejectUnknownOptions } from '../../src/option-names.js';
 
 /** A path below `baseUrl` for a call about one remote job: a function of its id, or a string with `{ref}` in it. */
 export type RefPath<TItem = unknown> = string | ((ref: string, task: TaskRecord<TItem>) => string);
@@ -115,6 +116,28 @@ export interface HttpActuatorOptions<TItem = unknown, TOutput = unknown> {
 /** The calls the actuator makes. */
 export type HttpCall = 'start' | 'status' | 'output' | 'stop';
 
+const OPTION_NAMES = [
+	'baseUrl',
+	'start',
+	'startId',
+	'status',
+	'mapStatus',
+	'output',
+	'stop',
+	'headers',
+	'timeoutMs',
+	'retries',
+	'retryDelayMs',
+	'maxStatusFailures',
+	'nonRetryableStatus',
+] as const;
+const PART_OPTION_NAMES = {
+	start: ['path', 'method', 'body', 'idempotent'],
+	status: ['path', 'method', 'concurrency', 'map'],
+	output: ['path', 'method', 'map'],
+	stop: ['path', 'method'],
+} as const;
+
 function checkInteger(name: string, value: unknown, min: number): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
 		throw new TypeError(`Expected \`${name}\` to be an integer >= ${min}, got ${describeValue(value)}`);
@@ -149,6 +172,7 @@ export interface ResolvedHttpOptions {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): ResolvedHttpOptions {
 	if (options === null || typeof options !== 'object') throw new TypeError('Expected HttpActuator options to be an object');
+	rejectUnknownOptions('HttpActuator', options, OPTION_NAMES);
 	let baseUrl: URL;
 	try {
 		baseUrl = new URL(String(options.baseUrl));
@@ -160,6 +184,7 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 	}
 	for (const part of ['start', 'status', 'stop'] as const) {
 		if (options[part] === null || typeof options[part] !== 'object') throw new TypeError(`Expected \`${part}\` to be an object with a \`path\``);
+		rejectUnknownOptions(`HttpActuator \`${part}\``, options[part], PART_OPTION_NAMES[part]);
 		checkPath(`${part}.path`, options[part].path);
 		checkMethod(`${part}.method`, options[part].method);
 	}
@@ -167,6 +192,8 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 		throw new TypeError(`Expected \`nonRetryableStatus\` to be a function, got ${describeValue(options.nonRetryableStatus)}`);
 	}
 	if (options.output !== undefined) {
+		if (options.output === null || typeof options.output !== 'object') throw new TypeError('Expected `output` to be an object with a `path`');
+		rejectUnknownOptions('HttpActuator `output`', options.output, PART_OPTION_NAMES.output);
 		checkPath('output.path', options.output.path);
 		checkMethod('output.method', options.output.method);
 	}
