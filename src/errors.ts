@@ -18,7 +18,9 @@ export type SchedulerErrorCode =
 	| 'ERR_ACTUATOR'
 	| 'ERR_PERSIST'
 	| 'ERR_CALLBACK'
-	| 'ERR_LEASE_EXPIRED';
+	| 'ERR_LEASE_EXPIRED'
+	| 'ERR_PROCESS_EXIT'
+	| 'ERR_PROCESS_SPAWN';
 
 export interface SchedulerErrorOptions {
 	readonly code?: SchedulerErrorCode;
