@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CallbackReceiver, Persistencer, TaskActuator, TaskContainer } from './contracts.js';
 import { describeValue } from './errors.js';
+import { rejectUnknownOptions } from './option-names.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
 
 export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
@@ -11,7 +12,7 @@ export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	/** What runs a task. Closed by `Scheduler.close()`. */
 	readonly actuator: TaskActuator<TItem, TOutput>;
 	/** Where outputs go; a task succeeds only once its output is persisted. */
-	readonly persistencer?: Persistencer<TOutput>;
+	readonly persistencer?: Persistencer<unknown> | Persistencer<NoInfer<TOutput>>;
 	/**
 	 * How many tasks this scheduler runs at once.
 	 * @default 1
@@ -83,6 +84,22 @@ export const DEFAULTS = {
 	autoStart: true,
 } as const satisfies Partial<SchedulerOptions>;
 
+/** Every option name the Scheduler knows (a misspelt one is rejected, naming the closest). */
+const OPTION_NAMES: readonly (keyof SchedulerOptions)[] = [
+	'container',
+	'actuator',
+	'persistencer',
+	'concurrency',
+	'timeoutMs',
+	'maxAttempts',
+	'backoff',
+	'callback',
+	'pollIntervalMs',
+	'leaseMs',
+	'id',
+	'autoStart',
+];
+
 /** The largest delay a Node timer accepts; longer timeouts would fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
@@ -117,6 +134,7 @@ export function resolveOptions<TItem, TOutput>(
 	if (typeof options !== 'object' || options === null) {
 		throw new TypeError(`Expected \`options\` to be an object, got ${describeValue(options)}`);
 	}
+	rejectUnknownOptions('Scheduler', options, OPTION_NAMES);
 	hasMethods('container', options.container, [
 		'add',
 		'claim',
@@ -149,7 +167,7 @@ export function resolveOptions<TItem, TOutput>(
 	return {
 		container: options.container,
 		actuator: options.actuator,
-		persistencer: options.persistencer,
+		persistencer: options.persistencer as Persistencer<TOutput> | undefined,
 		concurrency: integerAtLeast('concurrency', options.concurrency ?? DEFAULTS.concurrency, 1),
 		timeoutMs: checkDuration('timeoutMs', options.timeoutMs ?? DEFAULTS.timeoutMs, 0),
 		maxAttempts: integerAtLeast('maxAttempts', options.maxAttempts ?? DEFAULTS.maxAttempts, 1),

@@ -27,6 +27,10 @@ describe('option validation', () => {
 		[{ actuator: { start() {} } }, 'Expected `actuator.stop` to be a function'],
 		[{ persistencer: {} }, '`persistencer.persist`'],
 		[{ id: '' }, '`id`'],
+		[{ concurency: 2 }, 'Unknown option `concurency` of Scheduler: did you mean `concurrency`?'],
+		[{ maxAttemps: 2 }, 'did you mean `maxAttempts`?'],
+		[{ timeoutMS: 10 }, 'did you mean `timeoutMs`?'],
+		[{ leaseMS: undefined }, 'did you mean `leaseMs`?'],
 	])('rejects %o with a TypeError naming the field', (bad, message) => {
 		expect(() => new Scheduler({ ...base(), ...(bad as object) } as SchedulerOptions)).toThrow(TypeError);
 		expect(() => new Scheduler({ ...base(), ...(bad as object) } as SchedulerOptions)).toThrow(message);
