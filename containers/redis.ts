@@ -11,6 +11,7 @@ import {
 	describeValue,
 	DuplicateTaskError,
 	InvalidStateError,
+	InvalidTaskError,
 	LeaseExpiredError,
 	SchedulerClosedError,
 	TASK_STATUSES,
@@ -28,14 +29,15 @@ import {
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
 import { openConnection } from './redis/connection.js';
-import { checkName, type RedisContainerEvents, type RedisContainerOptions, type RedisContainerWarning } from './redis/options.js';
+import { CallGuard } from './redis/call-guard.js';
+import { checkOptions, isWellFormed, type RedisContainerEvents, type RedisContainerOptions, type RedisContainerWarning } from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
-import { ADD, CLAIM, COUNTS, LIST, RECLAIM, RENEW, REMOVE, REQUEST_STOP, type LuaScript } from './redis/scripts.js';
+import { ADD, CLAIM, COUNTS, LIST, NEXT_DUE, RECLAIM, RENEW, REMOVE, REQUEST_STOP, type ClockedScript } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 
 const RECLAIM_BATCH = 1000;
@@ -46,6 +48,8 @@ const RECLAIM_BATCH = 1000;
  */
 const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
+/** An add waits `commandTimeoutMs` for its reply per this many tasks. */
+const ADD_TASKS_PER_TIMEOUT = 10_000;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
@@ -64,6 +68,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #makeSubscriber: () => Redis;
 	readonly #globalConcurrency: number;
 	readonly #log: ((message: string) => void) | false;
+	/** Which variant of each script runs: judged by the server's clock, or by the caller's `now`. */
+	readonly #serverClock: boolean;
+	/** Bounds every call (connection down, no reply) and settles them at close; see call-guard.ts. */
+	readonly #guard: CallGuard;
 	readonly #checked: Promise<void>;
 	#channel: WakeChannel | undefined;
 	#closed = false;
@@ -80,26 +88,21 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	constructor(options: RedisContainerOptions) {
 		super();
-		if (typeof options !== 'object' || options === null) {
-			throw new TypeError(`Expected \`options\` to be an object like { redis, name }, got ${describeValue(options)}`);
-		}
-		const name = checkName('name', options.name);
-		const prefix = checkName('prefix', options.prefix ?? 'lightsched');
-		const { globalConcurrency } = options;
-		if (globalConcurrency !== undefined && (!Number.isSafeInteger(globalConcurrency) || globalConcurrency < 1)) {
-			throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValue(globalConcurrency)}`);
-		}
-		this.#globalConcurrency = globalConcurrency ?? 0;
-		const log = options.log ?? ((message: string) => console.warn(message));
-		if (log !== false && typeof log !== 'function') {
-			throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValue(log)}`);
-		}
-		this.#log = log;
-		this.keyPrefix = `${prefix}:{${name}}:`;
+		const checked = checkOptions(options);
+		this.#globalConcurrency = checked.globalConcurrency;
+		this.#log = checked.log;
+		this.#serverClock = checked.serverClock;
+		this.keyPrefix = `${checked.prefix}:{${checked.name}}:`;
 		const connection = openConnection(options.redis);
 		this.#redis = connection.redis;
 		this.#ownsConnection = connection.owned;
 		this.#makeSubscriber = connection.makeSubscriber;
+		this.#guard = new CallGuard(this.#redis, {
+			label: `RedisContainer \`${this.keyPrefix}\``,
+			connectTimeoutMs: checked.connectTimeoutMs,
+			commandTimeoutMs: checked.commandTimeoutMs,
+			owned: connection.owned,
+		});
 		this.#checked = this.#checkMemoryPolicy();
 	}
 
@@ -115,20 +118,25 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const seen = new Set<string>();
 		let args: string[] = [String(Date.now()), randomUUID()];
 		tasks.forEach((task, index) => {
+			// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two ids would name one task.
+			if (!isWellFormed(task.id)) {
+				throw new InvalidTaskError(tasks.length === 1 ? 'task.id' : `tasks[${index}].id`, 'well-formed Unicode (no lone surrogate)', task.id);
+			}
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
 			assertJsonItem(task.item, tasks.length === 1 ? 'task.item' : `tasks[${index}].item`);
 		});
 		args = args.concat(tasks.flatMap(encodeForAdd));
-		const reply = (await this.#run(ADD, args)) as [string, string?];
+		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [string, string?];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
+		if (!isWellFormed(owner)) throw new TypeError(`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`);
 		const held = this.#ahead.take(owner, max);
 		if (held.length === max) return held;
-		const args = [String(max - held.length), owner, String(now), String(now + leaseMs), String(this.#globalConcurrency)];
+		const args = [String(max - held.length), owner, String(now), String(leaseMs), String(this.#globalConcurrency)];
 		const reply = (await this.#run(CLAIM, args)) as string[];
 		const claimed = held.concat(reply.map((packed) => this.#claimed(packed, owner)));
 		this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
@@ -140,7 +148,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const aheadMs =
 			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to) ? this.#ahead.leaseFor(owner) : undefined;
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
-		const aheadLease = aheadMs === undefined ? '' : String(Date.now() + aheadMs);
+		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
+		// No stored task has such an id or owner (add and claim refuse them); sent, U+FFFD would name another.
+		if (!isWellFormed(id) || (owner !== undefined && !isWellFormed(owner))) return Promise.resolve(null);
 		const known = this.#known.get(id);
 		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
 		let item: string[];
@@ -175,11 +185,22 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return record;
 	}
 
+	/**
+	 * Extends the leases of `ids`, and reports in `unknown` the tasks `owner` holds that are not among them (a claim
+	 * applied on the server whose reply was lost), except those this container claimed ahead and holds for the owner.
+	 */
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
-		if (ids.length === 0) return { lost: [], stopRequested: [] };
-		const [lost = [], stopRequested = []] = (await this.#run(RENEW, [owner, String(now + leaseMs), ...ids])) as string[][];
+		if (!isWellFormed(owner)) return { lost: [...ids], stopRequested: [], unknown: [] };
+		const sendable = ids.filter(isWellFormed);
+		// Transition batches sent before this renew may claim ahead for the owner: their replies come first (one
+		// connection); the tasks they claimed are held by the time those settle.
+		const earlier = this.#batch.answered();
+		const [lost = [], stopRequested = [], held = []] = (await this.#run(RENEW, [owner, String(now), String(leaseMs), ...sendable])) as string[][];
+		await earlier;
+		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
 		for (const id of lost) this.#known.forget(id);
-		return { lost, stopRequested };
+		const unknown = held.filter((id) => !this.#ahead.holds(owner, id));
+		return { lost, stopRequested, unknown };
 	}
 
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
@@ -193,18 +214,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
+		if (!isWellFormed(id)) return null;
 		const reply = (await this.#run(REQUEST_STOP, [id])) as (string | null)[] | null;
 		return reply === null ? null : decodeRecord(reply);
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
-		const reply = await this.#call('nextDueAt', () =>
-			this.#redis.zrangebyscore(`${this.keyPrefix}delayed`, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1),
-		);
-		return reply[1] === undefined ? null : Number(reply[1]);
+		const reply = (await this.#run(NEXT_DUE, [String(now)])) as string | null;
+		return reply === null ? null : Number(reply);
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
+		if (!isWellFormed(id)) return null;
 		const values = await this.#call('get', () => this.#redis.hmget(`${this.keyPrefix}t:${id}`, ...RECORD_FIELDS));
 		return values[RECORD_FIELDS.indexOf('status')] == null ? null : decodeRecord(values);
 	}
@@ -236,6 +257,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 
 	async remove(id: string): Promise<boolean> {
+		if (!isWellFormed(id)) return false;
 		const reply = (await this.#run(REMOVE, [id])) as number | string;
 		if (typeof reply === 'string') throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
 		return reply === 1;
@@ -257,13 +279,26 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return this.#channel.add(listener);
 	}
 
-	/** Close the connections the container made (a given ioredis instance stays open). A second call does nothing. */
+	/**
+	 * Close the connections the container made (a given ioredis instance stays open). Every call still in flight
+	 * settles: those waiting for a connection reject with `SchedulerClosedError` at once, those sent get their
+	 * reply or reject (bounded by `commandTimeoutMs`). A second call does nothing.
+	 */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#channel?.close();
+		this.#guard.closing();
 		await this.#ahead.drain();
 		await this.#batch.flush();
+		try {
+			await this.#closeConnection();
+		} finally {
+			this.#guard.closeAll();
+		}
+	}
+
+	async #closeConnection(): Promise<void> {
 		if (!this.#ownsConnection) return;
 		const redis = this.#redis;
 		if (redis.status === 'ready') {
@@ -281,7 +316,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async #checkMemoryPolicy(): Promise<void> {
 		let policy: string | undefined;
 		try {
-			const reply = (await this.#redis.config('GET', 'maxmemory-policy')) as string[];
+			const reply = (await this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'))) as string[];
 			policy = reply[1];
 		} catch (error) {
 			if (this.#closed) return;
@@ -305,12 +340,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (this.#log !== false) this.#log(warning.message);
 	}
 
-	async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
-		try {
-			return await command();
-		} catch (error) {
-			throw new ContainerError(`RedisContainer \`${this.keyPrefix}\`: ${what} failed: ${(error as Error).message}`, { cause: error });
-		}
+	/** One bounded call (see call-guard.ts); its failures are `ContainerError`s naming the container and the server. */
+	#call<T>(what: string, command: () => Promise<T>, scale = 1): Promise<T> {
+		return this.#guard.run(what, command, scale);
 	}
 
 	/** A task a claim returned: decoded, and remembered (see known-records.ts). */
@@ -334,12 +366,13 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			if (entry === false) return null;
 			if (Array.isArray(entry)) return entry;
 			const message = String((entry as { err?: unknown }).err);
-			return new ContainerError(`RedisContainer \`${this.keyPrefix}\`: transition failed: ${message}`, { cause: new Error(message) });
+			return new ContainerError(`${this.#guard.where}: transition failed: ${message}`, { cause: new Error(message) });
 		});
 	}
 
-	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server). */
-	#run(script: LuaScript, args: readonly string[]): Promise<unknown> {
+	/** Run a script (the variant of the container's clock) by its SHA, loading it on NOSCRIPT (a new or restarted server). */
+	#run(clocked: ClockedScript, args: readonly string[], scale = 1): Promise<unknown> {
+		const script = this.#serverClock ? clocked.server : clocked.caller;
 		return this.#call(script.name, async () => {
 			// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
 			const tail = ['1', this.keyPrefix].concat(args);
@@ -349,6 +382,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
 				return await this.#redis.call('EVAL', [script.source].concat(tail));
 			}
-		});
+		}, scale);
 	}
 }

@@ -39,6 +39,11 @@ export class ClaimAheadBuffer {
 		else this.#hungry.delete(owner);
 	}
 
+	/** Whether `id` is held for `owner` (claimed ahead, not yet taken). */
+	holds(owner: string, id: string): boolean {
+		return this.#held.get(owner)?.some((held) => held.task.id === id) ?? false;
+	}
+
 	hold(owner: string, tasks: readonly TaskRecord[], leaseMs: number): void {
 		const deadline = Date.now() + Math.min(MAX_HOLD_MS, Math.floor(leaseMs / 4));
 		let list = this.#held.get(owner);

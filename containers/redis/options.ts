@@ -1,21 +1,23 @@
-/** The options of `RedisContainer`, its events, and the check of its names. */
+/** The options of `RedisContainer`, its events, and the checks of its names and options. */
 import type { Redis, RedisOptions } from 'ioredis';
 import { describeValue } from 'lightsched';
+import { rejectUnknownOptions } from '../../src/option-names.js';
 
 export interface RedisContainerOptions {
 	/**
 	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
 	 * connections the container owns and closes; an instance stays open after `close()` (the container closes
-	 * only the subscriber connection it duplicated from it).
+	 * only the subscriber connection it duplicated from it). The container bounds its own calls either way
+	 * (`connectTimeoutMs`, `commandTimeoutMs`) without changing the instance's options.
 	 */
 	readonly redis: string | RedisOptions | Redis;
 	/**
 	 * The container's name: its keys live under `<prefix>:{<name>}:`, so they share one Redis Cluster hash slot.
-	 * Schedulers that share tasks use the same name. No `{` or `}`.
+	 * Schedulers that share tasks use the same name. No `{`, `}`, spaces or lone UTF-16 surrogates.
 	 */
 	readonly name: string;
 	/**
-	 * The first part of every key. No `{` or `}`.
+	 * The first part of every key. No `{`, `}`, spaces or lone UTF-16 surrogates.
 	 * @default 'lightsched'
 	 */
 	readonly prefix?: string;
@@ -25,12 +27,34 @@ export interface RedisContainerOptions {
 	 */
 	readonly globalConcurrency?: number;
 	/**
+	 * Whose clock judges leases, due times and reclaims. `'server'`: the Redis server's (`TIME` inside every
+	 * script), so schedulers whose clocks disagree never take over each other's live tasks. `'caller'`: the `now`
+	 * arguments the scheduler passes; for tests that control time.
+	 * @default 'server'
+	 */
+	readonly clock?: 'server' | 'caller';
+	/**
+	 * How long a call waits for a connection that is down (server not started, stopped, wrong port) before it
+	 * rejects with a `ContainerError` naming the server; such a call was never sent.
+	 * @default 5000
+	 */
+	readonly connectTimeoutMs?: number;
+	/**
+	 * How long a call sent to the server waits for its reply before it rejects with a `ContainerError` (an add
+	 * gets this much per 10,000 tasks). The server may still apply a call whose reply never came.
+	 * @default 10000
+	 */
+	readonly commandTimeoutMs?: number;
+	/**
 	 * Where warnings are written besides the `warning` event (for example when Redis may evict task keys);
 	 * `false` writes them nowhere.
 	 * @default console.warn
 	 */
 	readonly log?: ((message: string) => void) | false;
 }
+
+/** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
+const OPTION_NAMES = ['redis', 'name', 'prefix', 'globalConcurrency', 'clock', 'connectTimeoutMs', 'commandTimeoutMs', 'log'] as const;
 
 /** What the `warning` event carries. */
 export interface RedisContainerWarning {
@@ -46,14 +70,71 @@ export interface RedisContainerEvents {
 }
 
 const NAME_PATTERN = /^[^{}\s]+$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether `text` is well-formed Unicode (no lone UTF-16 surrogate). Redis stores UTF-8, which has no form for a
+ * lone surrogate: ioredis would send U+FFFD in its place, so two different ids would name one key.
+ */
+export function isWellFormed(text: string): boolean {
+	return !LONE_SURROGATE.test(text);
+}
 
 /** A `name` or `prefix`: part of every key, inside or before the `{hashtag}`. */
 export function checkName(field: string, value: unknown): string {
-	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
+	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200 || !isWellFormed(value)) {
 		throw new TypeError(
-			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\` or spaces, got ${describeValue(value)}`,
+			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\`, spaces or lone surrogates, got ${describeValue(value)}`,
 		);
 	}
 	return value;
 }
 
+function checkMs(field: string, value: unknown, fallback: number): number {
+	if (value === undefined) return fallback;
+	if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+		throw new TypeError(`Expected \`${field}\` to be an integer number of milliseconds >= 1, got ${describeValue(value)}`);
+	}
+	return value;
+}
+
+/** The checked options, with their defaults. */
+export interface CheckedOptions {
+	readonly name: string;
+	readonly prefix: string;
+	/** 0: no limit. */
+	readonly globalConcurrency: number;
+	readonly serverClock: boolean;
+	readonly connectTimeoutMs: number;
+	readonly commandTimeoutMs: number;
+	readonly log: ((message: string) => void) | false;
+}
+
+export function checkOptions(options: RedisContainerOptions): CheckedOptions {
+	if (typeof options !== 'object' || options === null) {
+		throw new TypeError(`Expected \`options\` to be an object like { redis, name }, got ${describeValue(options)}`);
+	}
+	rejectUnknownOptions('RedisContainer', options, OPTION_NAMES);
+	const name = checkName('name', options.name);
+	const prefix = checkName('prefix', options.prefix ?? 'lightsched');
+	const { globalConcurrency, clock = 'server' } = options;
+	if (globalConcurrency !== undefined && (!Number.isSafeInteger(globalConcurrency) || globalConcurrency < 1)) {
+		throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValue(globalConcurrency)}`);
+	}
+	if (clock !== 'server' && clock !== 'caller') {
+		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${describeValue(clock)}`);
+	}
+	const log = options.log ?? ((message: string) => console.warn(message));
+	if (log !== false && typeof log !== 'function') {
+		throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValue(log)}`);
+	}
+	return {
+		name,
+		prefix,
+		globalConcurrency: globalConcurrency ?? 0,
+		serverClock: clock === 'server',
+		connectTimeoutMs: checkMs('connectTimeoutMs', options.connectTimeoutMs, 5000),
+		commandTimeoutMs: checkMs('commandTimeoutMs', options.commandTimeoutMs, 10_000),
+		log,
+	};
+}

@@ -10,6 +10,8 @@
  *                   by member, so FIFO within a priority)
  * - `P delayed`     sorted set of waiting tasks not yet due: score runAt, member id
  * - `P running`     sorted set of running and exporting tasks: score leaseUntil, member id
+ * - `P o:<owner>`   set of the ids of the running and exporting tasks `owner` holds (renew reports those the owner
+ *                   does not know of: a claim whose reply was lost)
  * - `P all`         sorted set of every task: score seq (list in arrival order)
  * - `P s:<status>`  sorted set per status, for waiting and the final statuses only: score seq (list by status,
  *                   O(1) counts). Running and exporting tasks are exactly the members of `P running` (a task with
@@ -17,6 +19,12 @@
  * - `P n:exporting` string: how many tasks are exporting (running = ZCARD running - this)
  * - `P starved`     flag: a claim was cut short by the global concurrency limit (wake claimers when a slot frees)
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
+ *
+ * Time. Every script judges time by one clock, fixed when the script is built (`script()` makes both): the
+ * server's (`TIME`, the default: schedulers whose clocks disagree never take over each other's live tasks) or the
+ * caller's `now` argument (for tests that control time). The lease set and the delayed set are scored on that
+ * clock; a due time the caller gives (a task's `runAt`, a patch's `runAt`) is stored as given and indexed at the
+ * same distance from the script's now as it was from the caller's (`offset`).
  */
 import { createHash } from 'node:crypto';
 import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
@@ -28,14 +36,34 @@ export interface LuaScript {
 	readonly sha: string;
 }
 
-/** A script: the shared prelude (key helpers, enqueue, claimDue…) then `body`. */
-export function script(name: string, body: string): LuaScript {
-	const source = `${PRELUDE}\n${body}`;
-	return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+/** A script built for each clock (see Time above). */
+export interface ClockedScript {
+	readonly server: LuaScript;
+	readonly caller: LuaScript;
+}
+
+/** A script: the shared prelude (key helpers, clock, enqueue, claimDue…) then `body`, once per clock. */
+export function script(name: string, body: string): ClockedScript {
+	const build = (serverClock: boolean): LuaScript => {
+		const source = `local SERVER_CLOCK = ${String(serverClock)}\n${PRELUDE}\n${body}`;
+		return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+	};
+	return { server: build(true), caller: build(false) };
 }
 
 const PRELUDE = `
 local P = KEYS[1]
+local function ms(x) return string.format('%.0f', x) end
+-- The script's now (a string) and the offset that turns a caller's time into the script's clock.
+local function clock(callerNow)
+	if SERVER_CLOCK then
+		local t = redis.call('TIME')
+		local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+		return ms(now), now - tonumber(callerNow)
+	end
+	return callerNow, 0
+end
+local function okey(owner) return P .. 'o:' .. owner end
 local wake = false
 local function tkey(id) return P .. 't:' .. id end
 local function record(k) return redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}) end
@@ -46,9 +74,10 @@ local function wscore(p)
 	if p == '0' then return '0' end
 	return '-' .. p
 end
-local function enqueue(id, seq, prio, runAt, now)
-	if tonumber(runAt) > tonumber(now) then
-		redis.call('ZADD', P .. 'delayed', runAt, id)
+-- due: when the task becomes claimable, on the script's clock (a number or a string).
+local function enqueue(id, seq, prio, due, now)
+	if tonumber(due) > tonumber(now) then
+		redis.call('ZADD', P .. 'delayed', ms(tonumber(due)), id)
 	else
 		redis.call('ZADD', P .. 'waiting', wscore(prio), member(seq, id))
 	end
@@ -113,6 +142,7 @@ local function claimDue(max, owner, now, lease)
 	-- One ZADD and one ZREM for the whole claim (variadic), not one of each per task.
 	sliced('ZADD', P .. 'running', leases)
 	sliced('ZREM', P .. 's:waiting', ids)
+	sliced('SADD', okey(owner), ids)
 	return out
 end
 `;
@@ -148,7 +178,8 @@ const RUN_AT = ADD_FIELDS.indexOf('runAt');
 export const ADD = script(
 	'add',
 	`
-local now, token = ARGV[1], ARGV[2]
+local now, offset = clock(ARGV[1])
+local token = ARGV[2]
 local F = ${F}
 local n = (#ARGV - 2) / F
 for i = 0, n - 1 do
@@ -173,7 +204,7 @@ for i = 0, n - 1 do
 	redis.call('HSET', k, ${hsetFields})
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
-	enqueue(id, seq, ARGV[b + ${PRIORITY}], ARGV[b + ${RUN_AT}], now)
+	enqueue(id, seq, ARGV[b + ${PRIORITY}], tonumber(ARGV[b + ${RUN_AT}]) + offset, now)
 end
 if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
 return {'ok'}
@@ -181,14 +212,16 @@ return {'ok'}
 );
 
 /**
- * ARGV: max, owner, now, leaseUntil, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
+ * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
  * waiting tasks (highest priority, then oldest) into running. Returns their records (RECORD_FIELDS values).
  */
 export const CLAIM = script(
 	'claim',
 	`
 local max = tonumber(ARGV[1])
-local owner, now, lease = ARGV[2], ARGV[3], ARGV[4]
+local owner = ARGV[2]
+local now = clock(ARGV[3])
+local lease = ms(tonumber(now) + tonumber(ARGV[4]))
 local limit = tonumber(ARGV[5])
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
@@ -208,14 +241,21 @@ return claimDue(max, owner, now, lease)
 `,
 );
 
-/** ARGV: owner, leaseUntil, ids... Returns {lost, stopRequested}. */
+/**
+ * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown}: unknown are the tasks
+ * the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost); their leases are not
+ * extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
+ */
 export const RENEW = script(
 	'renew',
 	`
-local owner, lease = ARGV[1], ARGV[2]
-local lost, stop = {}, {}
-for i = 3, #ARGV do
+local owner = ARGV[1]
+local now = clock(ARGV[2])
+local lease = ms(tonumber(now) + tonumber(ARGV[3]))
+local lost, stop, given = {}, {}, {}
+for i = 4, #ARGV do
 	local id = ARGV[i]
+	given[id] = true
 	local k = tkey(id)
 	local f = redis.call('HMGET', k, 'status', 'owner', 'stopRequested', 'v')
 	if f[2] == owner and isActive(f[1]) then
@@ -226,7 +266,15 @@ for i = 3, #ARGV do
 		lost[#lost + 1] = id
 	end
 end
-return {lost, stop}
+local unknown = {}
+local held = okey(owner)
+for _, id in ipairs(redis.call('SMEMBERS', held)) do
+	if not given[id] then
+		local f = redis.call('HMGET', tkey(id), 'status', 'owner')
+		if f[2] == owner and isActive(f[1]) then unknown[#unknown + 1] = id else redis.call('SREM', held, id) end
+	end
+end
+return {lost, stop, unknown}
 `,
 );
 
@@ -237,13 +285,15 @@ return {lost, stop}
 export const RECLAIM = script(
 	'reclaim',
 	`
-local now, limit = ARGV[1], tonumber(ARGV[2])
+local now = clock(ARGV[1])
+local limit = tonumber(ARGV[2])
 local ids = redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. now, 'LIMIT', 0, limit)
 local out = {}
 for _, id in ipairs(ids) do
 	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'stopRequested', 'attempts', 'maxAttempts', 'seq', 'priority')
+	local f = redis.call('HMGET', k, 'status', 'stopRequested', 'attempts', 'maxAttempts', 'seq', 'priority', 'owner')
 	redis.call('ZREM', P .. 'running', id)
+	if f[7] and f[7] ~= '' then redis.call('SREM', okey(f[7]), id) end
 	if isActive(f[1]) then
 		local to
 		redis.call('HSET', k, 'owner', '', 'leaseUntil', '', 'updatedAt', now)
@@ -269,6 +319,20 @@ end
 if #ids > 0 then freed() end
 publishWake()
 return out
+`,
+);
+
+/**
+ * ARGV: now (the caller's). The earliest due time of a delayed task after now, on the caller's clock (the script's
+ * clock minus the offset), or false.
+ */
+export const NEXT_DUE = script(
+	'nextDueAt',
+	`
+local now, offset = clock(ARGV[1])
+local r = redis.call('ZRANGEBYSCORE', P .. 'delayed', '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if r[2] == nil then return false end
+return ms(tonumber(r[2]) - offset)
 `,
 );
 

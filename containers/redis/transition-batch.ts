@@ -33,6 +33,8 @@ export class TransitionBatch {
 	#pending: Pending[] = [];
 	#scheduled = false;
 	#inFlight = 0;
+	/** The batches sent and not yet answered (settled once each was answered and its replies handed out). */
+	readonly #sent = new Set<Promise<void>>();
 	readonly #idleWaiters: (() => void)[] = [];
 
 	constructor(send: SendBatch, options: TransitionBatchOptions) {
@@ -58,6 +60,12 @@ export class TransitionBatch {
 		}
 	}
 
+	/** Resolves once every batch sent so far was answered (never rejects). */
+	answered(): Promise<void> {
+		if (this.#sent.size === 0) return Promise.resolve();
+		return Promise.all([...this.#sent]).then(() => undefined);
+	}
+
 	#schedule(): void {
 		if (this.#scheduled || this.#pending.length === 0 || this.#inFlight >= this.#maxInFlight) return;
 		this.#scheduled = true;
@@ -71,7 +79,7 @@ export class TransitionBatch {
 		const batch = this.#pending.length <= this.#maxItems ? this.#pending : this.#pending.slice(0, this.#maxItems);
 		this.#pending = batch === this.#pending ? [] : this.#pending.slice(this.#maxItems);
 		this.#inFlight++;
-		this.#send(batch.map((p) => p.args)).then(
+		const sent: Promise<void> = this.#send(batch.map((p) => p.args)).then(
 			(replies) => {
 				if (replies.length !== batch.length) {
 					const error = new Error(`The transition script answered ${replies.length} replies to ${batch.length} transitions`);
@@ -91,6 +99,8 @@ export class TransitionBatch {
 				this.#done();
 			},
 		);
+		this.#sent.add(sent);
+		void sent.then(() => this.#sent.delete(sent));
 	}
 
 	#done(): void {

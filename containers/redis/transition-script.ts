@@ -9,8 +9,8 @@ export const TRANSITION_HEAD = 8;
 
 /**
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
- * as one JSON array: now, token prefix, then one array per transition: id, from, to, flags (1 = compare the owner,
- * 2 = claim ahead), owner, token number, aheadLease, the version the caller knows (`<seq>:<v>` or ''), then the
+ * as one JSON array: now (the caller's), token prefix, then one array per transition: id, from, to, flags (1 = compare
+ * the owner, 2 = claim ahead), owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then the
  * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
@@ -21,10 +21,10 @@ export const TRANSITION_HEAD = 8;
  * back as {}: cjson cannot tell an empty array from an empty object).
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
- * final status also claims the next due task for the same owner (lease until aheadLease): the slot the finished
- * task frees is refilled in the same round trip, as a busy scheduler's next claim would. These claims are made
- * once the whole batch applied, one pop per owner for as many tasks as its transitions freed. The token (prefix:number)
- * is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
+ * final status also claims the next due task for the same owner (leased for the given length from the script's
+ * now): the slot the finished task frees is refilled in the same round trip, as a busy scheduler's next claim
+ * would. These claims are made once the whole batch applied, one pop per owner for as many tasks as its
+ * transitions freed. The token (prefix:number) is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
  * (the reply was lost, not the effect), the repeat returns the record instead of false, so the scheduler still
  * reports the task's end. Any other call, even an identical one, is compared afresh.
  */
@@ -32,25 +32,40 @@ export const TRANSITION = script(
 	'transition',
 	`
 local batch = cjson.decode(ARGV[1])
-local now, tprefix = batch[1], batch[2]
+local now, offset = clock(batch[1])
+local tprefix = batch[2]
 local H = ${TRANSITION_HEAD}
 -- An active task reaching a final status (the common case) leaves P running and joins P s:<status>: those index
 -- writes are gathered and made once per batch (variadic ZREM and ZADDs) before any other kind of transition, so
 -- every transition still sees the indexes as the ones before it left them.
-local leaving, joining = {}, {}
+local leaving, joining, dropping = {}, {}, {}
 local function flushIndexes()
 	sliced('ZREM', P .. 'running', leaving)
 	leaving = {}
 	for status, members in pairs(joining) do sliced('ZADD', P .. 's:' .. status, members) end
 	joining = {}
+	for o, ids in pairs(dropping) do sliced('SREM', okey(o), ids) end
+	dropping = {}
 end
--- Any other transition: the status sets, the queues and the lease set, at once.
-local function reindex(id, seq, from, to, prio, runAt, lease, t, p0, p1)
+-- Any other transition: the status sets, the queues, the lease set and the owners' sets, at once. A runAt in the
+-- patch is the caller's time (indexed at offset); without one a task moved to waiting is due at once (on the
+-- caller's clock: at its stored runAt, as before).
+local function reindex(id, seq, from, to, prio, runAt, lease, oldOwner, t, p0, p1)
+	local due = runAt
+	if SERVER_CLOCK then due = now end
+	local newOwner = oldOwner
 	for i = p0, p1, 2 do
 		local field = t[i]
-		if field == 'runAt' then runAt = t[i + 1]
+		if field == 'runAt' then due = tonumber(t[i + 1]) + offset
 		elseif field == 'leaseUntil' then lease = t[i + 1]
-		elseif field == 'priority' then prio = t[i + 1] end
+		elseif field == 'priority' then prio = t[i + 1]
+		elseif field == 'owner' then newOwner = t[i + 1] end
+	end
+	if isActive(from) and oldOwner and oldOwner ~= '' and (not isActive(to) or newOwner ~= oldOwner) then
+		redis.call('SREM', okey(oldOwner), id)
+	end
+	if isActive(to) and newOwner and newOwner ~= '' and (not isActive(from) or newOwner ~= oldOwner) then
+		redis.call('SADD', okey(newOwner), id)
 	end
 	restatus(id, seq, from, to)
 	if from == 'waiting' then dequeue(id, seq) end
@@ -59,7 +74,7 @@ local function reindex(id, seq, from, to, prio, runAt, lease, t, p0, p1)
 		freed()
 	end
 	if to == 'waiting' then
-		enqueue(id, seq, prio, runAt, now)
+		enqueue(id, seq, prio, due, now)
 		if from ~= 'waiting' then wake = true end
 	elseif isActive(to) then
 		-- Every active task is in P running (list and counts rely on it); without a lease it never expires.
@@ -95,14 +110,22 @@ local function one(t)
 			joining[to] = members
 		end
 		members[#members + 1], members[#members + 2] = seq, id
+		if f[2] and f[2] ~= '' then
+			local held = dropping[f[2]]
+			if held == nil then
+				held = {}
+				dropping[f[2]] = held
+			end
+			held[#held + 1] = id
+		end
 		freed()
 	else
-		reindex(id, seq, from, to, prio, runAt, lease, t, H + 1, n)
+		reindex(id, seq, from, to, prio, runAt, lease, f[2], t, H + 1, n)
 	end
 	if flags >= 2 and checkOwner and isFinal(to) then
 		local a = ahead[owner]
 		if a == nil then
-			a = { n = 0, lease = t[7] }
+			a = { n = 0, lease = ms(tonumber(now) + tonumber(t[7])) }
 			ahead[owner] = a
 			owners[#owners + 1] = owner
 		end

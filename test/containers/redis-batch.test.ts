@@ -209,8 +209,9 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 
 	it('get the stored record back after another write: a stop request, a renewal, a re-added task', async () => {
 		const name = fresh();
-		const c = new RedisContainer({ redis: server.url, name, log: false });
-		const other = new RedisContainer({ redis: server.url, name, log: false });
+		// The caller's clock: the renewal's lease is checked to the millisecond.
+		const c = new RedisContainer({ redis: server.url, name, log: false, clock: 'caller' });
+		const other = new RedisContainer({ redis: server.url, name, log: false, clock: 'caller' });
 		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 'old' }]));
 		await c.claim(5, 'me', 10_000, Date.now());
 		await other.requestStop('a');

@@ -22,7 +22,8 @@ afterAll(async () => {
 	await server?.close();
 });
 
-describeContainerContract('RedisContainer', () => new RedisContainer({ redis: server.url, name: fresh(), log: false }), {
+// The contract controls time through the `now` arguments: the caller's clock. The server's clock is tested below.
+describeContainerContract('RedisContainer', () => new RedisContainer({ redis: server.url, name: fresh(), log: false, clock: 'caller' }), {
 	priority: true,
 	json: true,
 });
@@ -132,7 +133,7 @@ describe('RedisContainer', () => {
 	});
 
 	it('rejects a late transition from an owner that lost its lease (fencing)', async () => {
-		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
+		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false, clock: 'caller' });
 		const now = Date.now();
 		await c.add(records([{ id: 'a', item: 1 }]));
 		await c.claim(1, 'slow', 1_000, now);

@@ -1,0 +1,165 @@
+/**
+ * Bounded calls to Redis. ioredis queues a command while its connection is down and retries it for about 73 s
+ * (twenty reconnections) before it rejects; a caller's add hung that long, and one still queued at close never
+ * settled. Every call of the container goes through `CallGuard.run`:
+ * - while the connection is down (connecting, reconnecting) the call waits for it, at most `connectTimeoutMs`, and
+ *   is never sent if it does not come back in time: it rejects with a `ContainerError` naming the server and the
+ *   last connection error;
+ * - a call sent waits for its reply at most `commandTimeoutMs` (the server may still apply it: a lost reply);
+ * - `closing()` rejects the calls still waiting for a connection (and those made afterwards while it is down) with
+ *   `SchedulerClosedError`; `closeAll()` settles whatever is left, so nothing awaits for ever after a close.
+ * The guard only reads the ioredis instance's state and events: a caller's instance keeps its own options.
+ */
+import type { Redis } from 'ioredis';
+import { ContainerError, SchedulerClosedError } from 'lightsched';
+
+interface Entry {
+	readonly fail: (error: Error) => void;
+	sent: boolean;
+}
+
+/** Statuses in which a command would sit in ioredis's offline queue until the connection is (maybe) back. */
+const DOWN = new Set(['connecting', 'connect', 'reconnecting', 'close']);
+
+export interface CallGuardOptions {
+	/** Names the container in messages, such as "RedisContainer `lightsched:{video}:`". */
+	readonly label: string;
+	readonly connectTimeoutMs: number;
+	readonly commandTimeoutMs: number;
+	/** Whether the container made the connection (so may listen to its `error` events). */
+	readonly owned: boolean;
+}
+
+/** `host:port` (or the socket path) of an ioredis instance. */
+export function serverAddress(redis: Redis): string {
+	const options = redis.options as { host?: string; port?: number; path?: string } | undefined;
+	if (options?.path) return options.path;
+	return `${options?.host ?? 'localhost'}:${String(options?.port ?? 6379)}`;
+}
+
+export class CallGuard {
+	readonly #redis: Redis;
+	readonly #options: CallGuardOptions;
+	readonly #pending = new Set<Entry>();
+	#lastError: Error | undefined;
+	#up: Promise<void> | undefined;
+	#closing = false;
+
+	constructor(redis: Redis, options: CallGuardOptions) {
+		this.#redis = redis;
+		this.#options = options;
+		// A listener on a caller's instance would silence ioredis's own report of its errors: only when it has one.
+		if (options.owned || redis.listenerCount('error') > 0) {
+			redis.on('error', (error: Error) => {
+				this.#lastError = error;
+			});
+		}
+		redis.on('ready', () => {
+			this.#lastError = undefined;
+		});
+	}
+
+	/** "RedisContainer `p` (redis 127.0.0.1:6379)": the container and the server, for messages. */
+	get where(): string {
+		return `${this.#options.label} (redis ${serverAddress(this.#redis)})`;
+	}
+
+	/** Run `command` bounded as described above; its errors become `ContainerError`s. `scale` multiplies the reply bound. */
+	run<T>(what: string, command: () => Promise<T>, scale = 1): Promise<T> {
+		return new Promise<T>((resolve, reject) => {
+			let timer: ReturnType<typeof setTimeout> | undefined;
+			let settled = false;
+			const entry: Entry = {
+				sent: false,
+				fail: (error) => {
+					if (settled) return;
+					settled = true;
+					clearTimeout(timer);
+					this.#pending.delete(entry);
+					reject(error);
+				},
+			};
+			const send = (): void => {
+				if (settled) return;
+				clearTimeout(timer);
+				entry.sent = true;
+				const limit = this.#options.commandTimeoutMs * scale;
+				timer = setTimeout(() => entry.fail(this.#noReply(what, limit)), limit);
+				command().then(
+					(value) => {
+						if (settled) return;
+						settled = true;
+						clearTimeout(timer);
+						this.#pending.delete(entry);
+						resolve(value);
+					},
+					(error: unknown) => entry.fail(this.#failed(what, error)),
+				);
+			};
+			this.#pending.add(entry);
+			if (!DOWN.has(this.#redis.status)) {
+				send();
+				return;
+			}
+			if (this.#closing) {
+				entry.fail(new SchedulerClosedError('container'));
+				return;
+			}
+			const limit = this.#options.connectTimeoutMs;
+			timer = setTimeout(() => entry.fail(this.#down(what, limit)), limit);
+			void this.#whenUp().then(send);
+		});
+	}
+
+	/** The container closes: calls waiting for a connection reject (they were never sent), and so will later ones. */
+	closing(): void {
+		this.#closing = true;
+		for (const entry of [...this.#pending]) if (!entry.sent) entry.fail(new SchedulerClosedError('container'));
+	}
+
+	/** Settle every call still pending (their replies, if any, are ignored). */
+	closeAll(): void {
+		this.#closing = true;
+		for (const entry of [...this.#pending]) entry.fail(new SchedulerClosedError('container'));
+	}
+
+	/** Resolves when the connection is ready again (or ended for good: a command then rejects at once). */
+	#whenUp(): Promise<void> {
+		this.#up ??= new Promise<void>((resolve) => {
+			const done = (): void => {
+				this.#redis.off('ready', done);
+				this.#redis.off('end', done);
+				this.#up = undefined;
+				resolve();
+			};
+			this.#redis.on('ready', done);
+			this.#redis.on('end', done);
+		});
+		return this.#up;
+	}
+
+	#reason(): string {
+		const status = this.#redis.status;
+		const last = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
+		return `the connection is ${status}${last}`;
+	}
+
+	#down(what: string, limit: number): ContainerError {
+		return new ContainerError(`${this.where}: ${what} failed: no connection to the server within ${limit} ms (${this.#reason()}); nothing was sent`, {
+			cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`),
+		});
+	}
+
+	#noReply(what: string, limit: number): ContainerError {
+		return new ContainerError(
+			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#reason()}); the server may still apply it`,
+			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
+		);
+	}
+
+	#failed(what: string, error: unknown): Error {
+		if (error instanceof ContainerError || error instanceof SchedulerClosedError) return error;
+		const message = error instanceof Error ? error.message : String(error);
+		return new ContainerError(`${this.where}: ${what} failed: ${message}`, { cause: error });
+	}
+}
