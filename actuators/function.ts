@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import {
 	ActuatorError,
 	copyTask,
@@ -34,6 +34,21 @@ export type TaskFunction<TItem = unknown, TOutput = unknown> = (
 	ctx: FunctionContext<TItem>,
 ) => TOutput | PromiseLike<TOutput>;
 
+/**
+ * Memory limits of a worker thread, as Node's `worker_threads` `ResourceLimits` (declared here so the
+ * package's types do not need `@types/node`).
+ */
+export interface WorkerResourceLimits {
+	/** The maximum size of the main heap, in MB. */
+	readonly maxOldGenerationSizeMb?: number;
+	/** The maximum size of the heap space for recently created objects, in MB. */
+	readonly maxYoungGenerationSizeMb?: number;
+	/** The size of the memory range used for generated code, in MB. */
+	readonly codeRangeSizeMb?: number;
+	/** The default maximum stack size of the thread, in MB. */
+	readonly stackSizeMb?: number;
+}
+
 /** Run the function in worker threads, loaded from a module. */
 export interface WorkerFunctionOptions {
 	/** The module: an absolute path, a path relative to the current directory, or a `file:` URL. Must be JavaScript Node can load (or set `execArgv` to a loader). */
@@ -51,7 +66,7 @@ export interface WorkerFunctionOptions {
 	/** Node options for the threads, for example a TypeScript loader. */
 	readonly execArgv?: readonly string[];
 	/** Memory limits for each thread. */
-	readonly resourceLimits?: ResourceLimits;
+	readonly resourceLimits?: WorkerResourceLimits;
 }
 
 interface SerializedError {
@@ -141,7 +156,7 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 	readonly #fn: TaskFunction<TItem, TOutput> | undefined;
 	readonly #workerOptions: Required<Omit<WorkerFunctionOptions, 'resourceLimits' | 'module'>> & {
 		module: string;
-		resourceLimits: ResourceLimits | undefined;
+		resourceLimits: WorkerResourceLimits | undefined;
 	} | undefined;
 	readonly #busy = new Map<string, Worker>();
 	readonly #idle: Worker[] = [];
