@@ -250,7 +250,8 @@ export class CombinedContainer implements TaskContainer {
 			owner: task.owner,
 			leaseUntil: task.leaseUntil,
 			startedAt: task.startedAt,
-			stopRequested: false,
+			// The memory record's own value: a claim keeps a standing stop request (as every container's claim does).
+			stopRequested: task.stopRequested,
 		};
 		if ((await this.#persistent.transition(task.id, 'waiting', 'running', patch)) !== null) return true;
 		const stored = await this.#persistent.get(task.id);

@@ -1,0 +1,104 @@
+/**
+ * Every container set-up the model test and the record-fields test run on: the two memory containers, SQLite,
+ * PostgreSQL, Redis and the two combinations. Servers are started once (`startSetups`) and each `make()` gives a
+ * fresh, empty container on them.
+ *
+ * Shared containers judge time by their server's clock unless built with `clock: 'caller'` (see `contracts.ts`);
+ * the model test controls the clock, so it builds them with the caller's clock.
+ */
+import type { TaskContainer } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
+import { CombinedContainer } from 'lightsched/containers/combined';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { RedisContainer, type RedisContainerOptions } from 'lightsched/containers/redis';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+export type SetupName =
+	| 'queue'
+	| 'ordered-map'
+	| 'sqlite'
+	| 'postgres'
+	| 'redis'
+	| 'combined(queue+sqlite)'
+	| 'combined(ordered-map+sqlite)';
+
+export const SETUP_NAMES: readonly SetupName[] = [
+	'queue',
+	'ordered-map',
+	'sqlite',
+	'postgres',
+	'redis',
+	'combined(queue+sqlite)',
+	'combined(ordered-map+sqlite)',
+];
+
+export interface ContainerSetup {
+	readonly name: SetupName;
+	/** Claims by priority (higher first); the FIFO queue ignores priority. */
+	readonly priority: boolean;
+	/** A fresh, empty container. The caller closes it. */
+	make(): Promise<TaskContainer>;
+}
+
+export interface Setups {
+	readonly all: readonly ContainerSetup[];
+	stop(): Promise<void>;
+}
+
+/** The caller's clock on the shared containers (the option `clock`, default `'server'`). */
+const CALLER_CLOCK = { clock: 'caller' } as const;
+
+/** Start the servers the chosen set-ups need (all by default) and describe each set-up. */
+export async function startSetups(names: readonly SetupName[] = SETUP_NAMES): Promise<Setups> {
+	const wanted = new Set(names);
+	const stops: (() => Promise<void>)[] = [];
+	const sqlite: SqlBackend = sqliteBackend();
+	stops.push(() => sqlite.stop());
+	let pg: SqlBackend | undefined;
+	let pgShared: Awaited<ReturnType<SqlBackend['freshDatabase']>> | undefined;
+	let redis: RedisServer | undefined;
+	try {
+		if (wanted.has('postgres')) {
+			pg = await postgresBackend();
+			const started = pg;
+			stops.push(() => started.stop());
+			pgShared = await pg.freshDatabase();
+		}
+		if (wanted.has('redis')) {
+			redis = await startRedis();
+			const started = redis;
+			stops.push(() => started.close());
+		}
+	} catch (error) {
+		for (const stop of stops.reverse()) await stop().catch(() => undefined);
+		throw error;
+	}
+	let n = 0;
+	const sqliteContainer = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase(), ...CALLER_CLOCK } as never);
+	const all: ContainerSetup[] = [];
+	const add = (name: SetupName, priority: boolean, make: () => Promise<TaskContainer>): void => {
+		if (wanted.has(name)) all.push({ name, priority, make });
+	};
+	add('queue', false, async () => new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }));
+	add('ordered-map', true, async () => new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }));
+	add('sqlite', true, sqliteContainer);
+	add('postgres', true, async () => new SqlContainer({ knex: pgShared as never, tablePrefix: `m${++n}_`, notify: false, ...CALLER_CLOCK } as never));
+	add('redis', true, async () => {
+		const options: RedisContainerOptions = { redis: (redis as RedisServer).url, name: `m${process.pid}-${++n}`, log: false, ...CALLER_CLOCK };
+		return new RedisContainer(options);
+	});
+	add('combined(queue+sqlite)', false, async () => new CombinedContainer(new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }), await sqliteContainer()));
+	add(
+		'combined(ordered-map+sqlite)',
+		true,
+		async () => new CombinedContainer(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }), await sqliteContainer()),
+	);
+	return {
+		all,
+		stop: async () => {
+			for (const stop of stops.reverse()) await stop().catch(() => undefined);
+		},
+	};
+}
