@@ -12,6 +12,7 @@ export type SchedulerErrorCode =
 	| 'ERR_TASK_NOT_FOUND'
 	| 'ERR_DUPLICATE_TASK'
 	| 'ERR_INVALID_TASK'
+	| 'ERR_INVALID_OUTPUT'
 	| 'ERR_INVALID_STATE'
 	| 'ERR_SCHEDULER_CLOSED'
 	| 'ERR_CONTAINER'
@@ -53,8 +54,8 @@ export class TaskTimeoutError extends SchedulerError {
 export class NonRetryableError extends SchedulerError {
 	override name = 'NonRetryableError';
 
-	constructor(message: string, options: { cause?: unknown } = {}) {
-		super(message, { ...options, code: 'ERR_NON_RETRYABLE' });
+	constructor(message: string, options: { cause?: unknown; code?: SchedulerErrorCode } = {}) {
+		super(message, { ...options, code: options.code ?? 'ERR_NON_RETRYABLE' });
 	}
 }
 
@@ -89,15 +90,48 @@ export class DuplicateTaskError extends SchedulerError {
 	}
 }
 
-/** A task given to `add` is malformed; `field` names what is wrong (`task.item`, `tasks[2].id`). Nothing was added. */
+/** How an invalid value is described: `got` replaces `describeValue(value)`, `hint` says what to do instead. */
+export interface InvalidValueOptions {
+	readonly cause?: unknown;
+	readonly got?: string;
+	readonly hint?: string;
+}
+
+function invalidValueMessage(field: string, expected: string, value: unknown, options: InvalidValueOptions): string {
+	const hint = options.hint === undefined ? '' : `: ${options.hint}`;
+	return `Expected \`${field}\` to be ${expected}, got ${options.got ?? describeValue(value)}${hint}`;
+}
+
+/**
+ * A task given to `add` is malformed; `field` names what is wrong (`task.item`, `tasks[2].id`,
+ * `tasks[0].item.when`). Nothing was added.
+ */
 export class InvalidTaskError extends SchedulerError {
 	override name = 'InvalidTaskError';
 	readonly field: string;
 
-	constructor(field: string, expected: string, got: unknown, options: { cause?: unknown } = {}) {
-		super(`Expected \`${field}\` to be ${expected}, got ${describeValue(got)}`, {
-			...options,
+	constructor(field: string, expected: string, got: unknown, options: InvalidValueOptions = {}) {
+		super(invalidValueMessage(field, expected, got, options), {
+			...(options.cause === undefined ? {} : { cause: options.cause }),
 			code: 'ERR_INVALID_TASK',
+		});
+		this.field = field;
+	}
+}
+
+/**
+ * An attempt's output cannot be stored as it is (a persistent container keeps outputs as JSON, and this one
+ * would come back changed: a `Date`, a `Map`, a cycle…). The attempt fails without a retry (the same work would
+ * return the same kind of value); `field` names the value (`output.when`).
+ */
+export class InvalidOutputError extends NonRetryableError {
+	override name = 'InvalidOutputError';
+	readonly field: string;
+
+	constructor(field: string, expected: string, got: unknown, options: InvalidValueOptions = {}) {
+		super(invalidValueMessage(field, expected, got, options), {
+			...(options.cause === undefined ? {} : { cause: options.cause }),
+			code: 'ERR_INVALID_OUTPUT',
 		});
 		this.field = field;
 	}
@@ -186,13 +220,95 @@ export function toTaskError(value: unknown): { message: string; code: string } {
 	return { message: error.message, code: typeof code === 'string' && code.length > 0 ? code : 'ERR_TASK_FAILED' };
 }
 
-/** A short, safe description of a value for error messages: `0 (number)`, `undefined`, `"x" (string)`. */
+/**
+ * A short, safe description of a value for error messages: `0 (number)`, `undefined`, `"x" (string)`,
+ * `` a `Date` (2024-01-01T00:00:00.000Z) ``, `` an instance of class `Job` ``, `` a function `run` ``. Never throws
+ * and never calls the value's own code (no `toString`, no getters).
+ */
 export function describeValue(value: unknown): string {
 	if (value === undefined) return 'undefined';
 	if (value === null) return 'null';
-	if (typeof value === 'string') return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
-	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${String(value)} (${typeof value})`;
-	if (typeof value === 'function') return 'a function';
-	if (Array.isArray(value)) return 'an array';
-	return `\`${Object.prototype.toString.call(value)}\` (${typeof value})`;
+	switch (typeof value) {
+		case 'string':
+			return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
+		case 'number':
+		case 'boolean':
+			return `${String(value)} (${typeof value})`;
+		case 'bigint':
+			return `${String(value)}n (bigint)`;
+		case 'symbol':
+			return `a symbol (${value.description === undefined ? 'Symbol()' : `Symbol(${shortText(value.description)})`})`;
+		case 'function':
+			return describeFunction(value as (...args: unknown[]) => unknown);
+		default:
+			return describeObject(value);
+	}
+}
+
+function shortText(text: string): string {
+	return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+function describeFunction(fn: (...args: unknown[]) => unknown): string {
+	let name = '';
+	try {
+		const own = Object.getOwnPropertyDescriptor(fn, 'name');
+		if (typeof own?.value === 'string') name = own.value;
+	} catch {
+		// A proxy may throw: describe it without its name.
+	}
+	const isClass = /^class[\s{]/.test(Function.prototype.toString.call(fn));
+	if (isClass) return name === '' ? 'an anonymous class' : `a class \`${shortText(name)}\``;
+	return name === '' ? 'an anonymous function' : `a function \`${shortText(name)}\``;
+}
+
+/** The built-in kinds worth naming, tested by their internal slots (not by `instanceof`, which other realms defeat). */
+function describeObject(value: object): string {
+	try {
+		if (Array.isArray(value)) return `an array (${value.length} item${value.length === 1 ? '' : 's'})`;
+		const tag = Object.prototype.toString.call(value).slice(8, -1);
+		const proto = Object.getPrototypeOf(value) as object | null;
+		if (proto === null) return 'an object with a null prototype';
+		if (value instanceof Date || tag === 'Date') {
+			const time = Date.prototype.getTime.call(value);
+			return `a \`Date\` (${Number.isNaN(time) ? 'Invalid Date' : new Date(time).toISOString()})`;
+		}
+		if (value instanceof Map) return `a \`Map\` (${sizeOf(value, 'entr')})`;
+		if (value instanceof Set) return `a \`Set\` (${sizeOf(value, 'value')})`;
+		if (value instanceof RegExp) return `a \`RegExp\` (${shortText(RegExp.prototype.toString.call(value))})`;
+		if (value instanceof Error) return `${article(className(value) ?? 'Error')} (${JSON.stringify(shortText(String(value.message)))})`;
+		if (ArrayBuffer.isView(value)) return `${article(className(value) ?? tag)} (${value.byteLength} bytes)`;
+		if (value instanceof ArrayBuffer) return `an \`ArrayBuffer\` (${value.byteLength} bytes)`;
+		if (value instanceof Promise) return 'a `Promise` (await it first)';
+		if (value instanceof WeakMap || value instanceof WeakSet) return article(tag);
+		if (proto === Object.prototype) return 'an object';
+		const name = className(value);
+		if (name !== undefined && ['String', 'Number', 'Boolean', 'BigInt', 'Symbol'].includes(tag) && name === tag) {
+			return `a boxed ${tag.toLowerCase()} (\`new ${tag}(…)\`)`;
+		}
+		if (name !== undefined) return `an instance of class \`${shortText(name)}\``;
+		return 'an object whose prototype is not `Object.prototype` (made by `Object.create`?)';
+	} catch {
+		return 'an object (a proxy or an exotic object)';
+	}
+}
+
+function sizeOf(value: Map<unknown, unknown> | Set<unknown>, unit: 'entr' | 'value'): string {
+	const size = value.size;
+	if (unit === 'entr') return `${size} entr${size === 1 ? 'y' : 'ies'}`;
+	return `${size} value${size === 1 ? '' : 's'}`;
+}
+
+function article(name: string): string {
+	return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} \`${name}\``;
+}
+
+/** The name of the class that made `value`: its prototype's own `constructor`, when that is a named function. */
+function className(value: object): string | undefined {
+	const proto = Object.getPrototypeOf(value) as object | null;
+	if (proto === null) return undefined;
+	const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;
+	if (typeof ctor !== 'function') return undefined;
+	const name = Object.getOwnPropertyDescriptor(ctor, 'name')?.value as unknown;
+	return typeof name === 'string' && name !== '' ? name : undefined;
 }

@@ -17,6 +17,7 @@ export {
 	ContainerError,
 	DuplicateTaskError,
 	InvalidStateError,
+	InvalidOutputError,
 	InvalidTaskError,
 	LeaseExpiredError,
 	NonRetryableError,
@@ -29,12 +30,23 @@ export {
 	describeValue,
 	toError,
 	toTaskError,
+	type InvalidValueOptions,
 	type SchedulerErrorCode,
 } from './errors.js';
 export type { SchedulerEvents, TaskEvent } from './events.js';
 export { DEFAULTS, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { assertJsonItem, createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
+export {
+	assertJsonOutput,
+	assertStorableTask,
+	assertWellFormed,
+	assertWellFormedId,
+	findJsonProblem,
+	isWellFormedText,
+	jsonOutputError,
+	type JsonProblem,
+} from './json-check.js';
 export { MemoryContainer, type WaitingOrder } from './memory-container.js';
 export { StoredTask, type Place } from './stored-task.js';
 export { BinaryHeap } from './binary-heap.js';

@@ -1,6 +1,7 @@
 /** Turning what a caller gives `add` into a task record, with a clear error for anything malformed. */
 import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
+import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
 import { StoredTask } from './stored-task.js';
 import type { NewTask, TaskRecord } from './task.js';
@@ -65,9 +66,10 @@ export function createTaskRecord<TItem>(
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
 	}
-	if (item === undefined || typeof item === 'function' || typeof item === 'symbol') {
-		throw new InvalidTaskError(`${field}.item`, 'a value (the payload handed to the actuator)', item);
-	}
+	// Ids become keys, rows and log lines: one a UTF-8 store would change is refused on every container alike.
+	assertWellFormedId(id, `${field}.id`);
+	// Any value: the memory containers keep it as it is; persistent ones check that JSON carries it (`assertJsonItem`).
+	if (item === undefined) throw new InvalidTaskError(`${field}.item`, 'a value (the payload handed to the actuator)', item);
 	if (typeof priority !== 'number' || !Number.isSafeInteger(priority)) {
 		throw new InvalidTaskError(`${field}.priority`, 'a safe integer', priority);
 	}
@@ -86,40 +88,4 @@ export function createTaskRecord<TItem>(
 	return new StoredTask(id, item, priority, maxAttempts, timeoutMs ?? null, now, runAt);
 }
 
-/** Check that `item` survives a JSON round trip unchanged in kind; persistent containers call this at `add`. */
-export function assertJsonItem(item: unknown, field: string): void {
-	const problem = findNonJson(item, new Set());
-	if (problem !== null) {
-		throw new InvalidTaskError(
-			`${field}${problem.path}`,
-			'JSON-serialisable (plain objects, arrays, strings, finite numbers, booleans, null)',
-			problem.value,
-		);
-	}
-}
-
-function findNonJson(value: unknown, seen: Set<object>, path = ''): { path: string; value: unknown } | null {
-	if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
-	if (typeof value === 'number') return Number.isFinite(value) ? null : { path, value };
-	if (typeof value !== 'object') return { path, value };
-	if (seen.has(value)) return { path, value };
-	if (Array.isArray(value)) {
-		seen.add(value);
-		for (let i = 0; i < value.length; i++) {
-			const found = findNonJson(value[i], seen, `${path}[${i}]`);
-			if (found) return found;
-		}
-		seen.delete(value);
-		return null;
-	}
-	const proto = Object.getPrototypeOf(value) as unknown;
-	if (proto !== Object.prototype && proto !== null) return { path, value };
-	seen.add(value);
-	for (const [key, child] of Object.entries(value)) {
-		if (child === undefined) continue;
-		const found = findNonJson(child, seen, `${path}.${key}`);
-		if (found) return found;
-	}
-	seen.delete(value);
-	return null;
-}
+export { assertJsonItem } from './json-check.js';
