@@ -197,6 +197,83 @@ export function describeContainerContract(
 			expect(again.map((t) => [t.id, t.attempts])).toEqual([['retry', 2]]);
 		});
 
+		describe('the reclaim rule', () => {
+			/**
+			 * Tasks claimed by a dead owner with a 1 s lease, some moved on to `exporting`, some asked to stop, each with
+			 * progress, ref and output set; plus one claimed by a live owner whose lease has not expired.
+			 */
+			const setUp = async (c: TaskContainer, now: number): Promise<void> => {
+				await c.add([
+					...records([{ id: 'retry', item: 1 }, { id: 'stop', item: 2 }, { id: 'x-retry', item: 3 }, { id: 'x-stop', item: 4 }], now, 3),
+					...records([{ id: 'spent', item: 5 }, { id: 'x-spent', item: 6 }, { id: 'stop-spent', item: 7 }], now, 1),
+				]);
+				expect(await c.claim(10, 'dead', 1_000, now)).toHaveLength(7);
+				for (const id of ['retry', 'stop', 'x-retry', 'x-stop', 'spent', 'x-spent', 'stop-spent']) {
+					const kept = { progress: { of: id }, ref: `ref-${id}`, output: { partial: id } };
+					expect(await c.transition(id, 'running', id.startsWith('x-') ? 'exporting' : 'running', kept, 'dead')).not.toBeNull();
+				}
+				for (const id of ['stop', 'x-stop', 'stop-spent']) expect(await c.requestStop(id)).toMatchObject({ stopRequested: true });
+				await c.add(records([{ id: 'alive', item: 8 }], now, 3));
+				expect((await c.claim(1, 'live', LEASE, now)).map((t) => t.id)).toEqual(['alive']);
+			};
+			const kept = (id: string): Partial<TaskRecord> => ({
+				progress: { of: id },
+				ref: `ref-${id}`,
+				output: { partial: id },
+				attempts: 1,
+				owner: null,
+				leaseUntil: null,
+			});
+
+			it('leaves a lease that has not expired before now untouched', async () => {
+				const c = await make();
+				const now = Date.now();
+				await setUp(c, now);
+				const before = (await c.list({ limit: 100 })).tasks;
+				// A lease expires *before* now: leaseUntil = now + 1000 still holds at now + 1000.
+				expect(await c.reclaimExpired(now + 1_000)).toEqual([]);
+				const after = (await c.list({ limit: 100 })).tasks;
+				expect(after.map(({ updatedAt: _u, ...rest }) => rest)).toEqual(before.map(({ updatedAt: _u, ...rest }) => rest));
+			});
+
+			it('moves expired running and exporting tasks: stopped when asked, waiting while attempts remain, else failed', async () => {
+				const c = await make();
+				const now = Date.now();
+				await setUp(c, now);
+				const at = now + 1_001;
+				const moved = await c.reclaimExpired(at);
+				const byId = Object.fromEntries(moved.map((t) => [t.id, t]));
+				expect(Object.keys(byId).sort()).toEqual(['retry', 'spent', 'stop', 'stop-spent', 'x-retry', 'x-spent', 'x-stop']);
+				for (const id of ['retry', 'x-retry']) {
+					// Claimable at once; the attempt that ran stays counted; nothing finished.
+					const expected = { ...kept(id), status: 'waiting', runAt: at, startedAt: now, finishedAt: null, error: null, stopRequested: false };
+					expect(byId[id], id).toMatchObject(expected);
+					expect(await c.get(id), id).toMatchObject(expected);
+				}
+				for (const id of ['stop', 'x-stop', 'stop-spent']) {
+					// A stop request wins over both retrying and failing.
+					const expected = { ...kept(id), status: 'stopped', finishedAt: at, startedAt: now, error: null, stopRequested: true };
+					expect(byId[id], id).toMatchObject(expected);
+					expect(await c.get(id), id).toMatchObject(expected);
+				}
+				for (const id of ['spent', 'x-spent']) {
+					const expected = { ...kept(id), status: 'failed', finishedAt: at, startedAt: now, error: { code: 'ERR_LEASE_EXPIRED' } };
+					expect(byId[id], id).toMatchObject(expected);
+					expect(await c.get(id), id).toMatchObject(expected);
+				}
+				expect(await c.get('alive')).toMatchObject({ status: 'running', owner: 'live', leaseUntil: now + LEASE });
+				expect(await c.counts()).toMatchObject({ waiting: 2, running: 1, exporting: 0, failed: 2, stopped: 3 });
+				// The dead owner's late reports are refused; a second reclaim finds nothing; the retries run again.
+				expect(await c.transition('x-retry', 'exporting', 'succeeded', {}, 'dead')).toBeNull();
+				expect(await c.reclaimExpired(at + 1)).toEqual([]);
+				const again = await c.claim(10, 'next', LEASE, at);
+				expect(again.map((t) => [t.id, t.attempts, t.owner]).sort()).toEqual([
+					['retry', 2, 'next'],
+					['x-retry', 2, 'next'],
+				]);
+			});
+		});
+
 		it('rejects a duplicate id of an unfinished task, all or nothing; re-adds a finished one', async () => {
 			const c = await make();
 			await c.add(records([{ id: 'a', item: 1 }]));
