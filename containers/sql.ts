@@ -6,7 +6,8 @@
  */
 import type { Knex } from 'knex';
 import {
-	assertJsonItem,
+	assertJsonOutput,
+	assertStorableTask,
 	ContainerError,
 	DuplicateTaskError,
 	emptyCounts,
@@ -24,17 +25,17 @@ import {
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched';
-import { openKnex, sqlitePragmas, type KnexSource, type SqliteSettings } from './sql/connection.js';
+import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
+import { describeDatabase, failureMessage } from './sql/failures.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
+import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
 import { byClaimOrder, INSERT_COLUMNS, recordToValues, rowToRecord } from './sql/rows.js';
 import {
-	ACTIVE_SQL,
 	CHUNK,
 	chunks,
 	FINAL_SQL,
 	isUniqueViolation,
 	marks,
-	reclaimBindings,
 	rowsOf,
 	taskStatements,
 	type TaskStatements,
@@ -45,37 +46,7 @@ import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from 
 export { SqlPersistencer, type SqlPersistencerOptions } from './sql/persistencer.js';
 export type { SqlDialect } from './sql/schema.js';
 
-export interface SqlContainerOptions {
-	/**
-	 * The database: a knex configuration (the container makes the instance and destroys it on `close`) or a
-	 * Knex instance you own (left open on `close`). SQLite: `{ client: 'sqlite3', connection: { filename:
-	 * 'tasks.db' }, useNullAsDefault: true }`; PostgreSQL: `{ client: 'pg', connection: 'postgres://…' }`.
-	 */
-	readonly knex: KnexSource;
-	/**
-	 * Prepended to the container's table names (`<prefix>tasks`, `<prefix>outputs`, `<prefix>migrations`), so
-	 * several containers can share one database. Letters, digits and underscores.
-	 * @default 'lightsched_'
-	 */
-	readonly tablePrefix?: string;
-	/**
-	 * SQLite: how long a statement waits for another process's write lock before failing, in milliseconds.
-	 * @default 5000
-	 */
-	readonly busyTimeoutMs?: number;
-	/**
-	 * SQLite: the `synchronous` PRAGMA. `NORMAL` (with WAL) survives a crashed process but may lose the last
-	 * commits on power loss; `FULL` survives power loss too, at one fsync per commit.
-	 * @default 'NORMAL'
-	 */
-	readonly synchronous?: SqliteSettings['synchronous'];
-	/**
-	 * PostgreSQL: offer a wake-up channel (LISTEN/NOTIFY on one dedicated connection), so schedulers sleep
-	 * instead of polling and stop requests reach the owner at once. Without it schedulers poll.
-	 * @default true
-	 */
-	readonly notify?: boolean;
-}
+export type { SqlContainerOptions } from './sql/options.js';
 
 export class SqlContainer implements TaskContainer {
 	readonly shared = true;
@@ -84,6 +55,10 @@ export class SqlContainer implements TaskContainer {
 	/** `sqlite` or `pg`. */
 	readonly dialect: SqlDialect;
 	readonly tablePrefix: string;
+	/** Whose clock judges leases, due times and reclaims (see the `clock` option). */
+	readonly clock: 'server' | 'caller';
+	/** Which database, for messages: `PostgreSQL at host:port/database` or `SQLite file <path>` (never a password). */
+	readonly database: string;
 	/** PostgreSQL with `notify`: the wake-up channel. Absent on SQLite (schedulers poll at `pollIntervalMs`). */
 	readonly watch?: (listener: (signal: ContainerSignal) => void) => () => void;
 	readonly #tables: SqlTables;
@@ -93,32 +68,37 @@ export class SqlContainer implements TaskContainer {
 	readonly #channel: PgWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
 	readonly #sql: TaskStatements;
+	readonly #bounds: { connectTimeoutMs: number; acquireTimeoutMs: number };
 	#ready: Promise<void> | null = null;
 	#closed = false;
+	#closing: Promise<void> | null = null;
 	#addedSinceAnalyze = 0;
+	/** Calls on their way, and who waits for them to settle (close). */
+	#inFlight = 0;
+	#drained: (() => void)[] = [];
 	#analyzing = false;
 
 	constructor(options: SqlContainerOptions) {
-		if (typeof options !== 'object' || options === null) {
-			throw new TypeError('Expected SqlContainer options to be an object like { knex: { client: \'sqlite3\', connection: { filename } } }');
-		}
-		const { tablePrefix = 'lightsched_', busyTimeoutMs = 5_000, synchronous = 'NORMAL', notify = true } = options;
-		if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-			throw new TypeError(`Expected \`busyTimeoutMs\` to be an integer ≥ 0, got ${String(busyTimeoutMs)}`);
-		}
-		if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
-			throw new TypeError(`Expected \`synchronous\` to be 'OFF', 'NORMAL', 'FULL' or 'EXTRA', got ${JSON.stringify(synchronous)}`);
-		}
-		if (typeof notify !== 'boolean') throw new TypeError(`Expected \`notify\` to be a boolean, got ${typeof notify}`);
-		this.#tables = sqlTables(tablePrefix);
-		this.tablePrefix = tablePrefix;
-		this.#sqlite = { busyTimeoutMs, synchronous };
-		const connection = openKnex(options.knex, this.#sqlite);
+		const o = resolveSqlOptions(options);
+		this.#tables = sqlTables(o.tablePrefix);
+		this.tablePrefix = o.tablePrefix;
+		this.#sqlite = o.sqlite;
+		const connection = openKnex(options.knex, this.#sqlite, o);
 		this.knex = connection.knex;
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
-		this.#sql = taskStatements(this.dialect, this.#tables);
-		const wake = this.dialect === 'pg' && notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
+		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
+		this.#bounds = {
+			connectTimeoutMs: o.connectTimeoutMs,
+			acquireTimeoutMs: Number((this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config?.acquireConnectionTimeout ?? 60_000),
+		};
+		this.database = describeDatabase(this.knex, this.dialect);
+		if (!connection.owned && isKnexInstance(options.knex) && this.dialect === 'pg' && (options.connectTimeoutMs !== undefined || options.acquireTimeoutMs !== undefined)) {
+			throw new TypeError('`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead');
+		}
+		this.#sql = taskStatements(this.dialect, this.#tables, this.clock);
+		const notify = this.dialect === 'pg' && o.notify;
+		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
 			dialect: this.dialect,
 			table: this.#tables.tasks,
@@ -126,9 +106,21 @@ export class SqlContainer implements TaskContainer {
 			run: (sql, bindings) => this.#query(sql, bindings),
 			wake,
 			maxInFlight: 1,
+			serverNow: this.#sql.serverClock ? this.#sql.nowSql : null,
 		});
-		if (this.dialect === 'pg' && notify) {
-			this.#channel = new PgWakeChannel(this.knex, this.#tables.channel, (signal) => this.#signal(signal));
+		if (notify) {
+			this.#channel = new PgWakeChannel({
+				knex: this.knex,
+				channel: this.#tables.channel,
+				emit: (signal) => this.#signal(signal),
+				notify: async (payload) => {
+					await this.knex.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, payload]);
+				},
+				listen: o.listen,
+				probeIntervalMs: o.probeIntervalMs,
+				probeTimeoutMs: o.probeTimeoutMs,
+				connectTimeoutMs: o.connectTimeoutMs,
+			});
 			this.watch = (listener) => {
 				this.#listeners.add(listener);
 				if (!this.#closed) this.#channel?.start(() => this.migrate());
@@ -136,6 +128,8 @@ export class SqlContainer implements TaskContainer {
 					this.#listeners.delete(listener);
 				};
 			};
+		} else if (o.listen !== null) {
+			throw new TypeError('`listen` needs PostgreSQL with `notify` on');
 		}
 	}
 
@@ -166,7 +160,7 @@ export class SqlContainer implements TaskContainer {
 				throw new InvalidTaskError(`tasks[${i}].id`, 'a string without NUL characters (PostgreSQL text cannot hold them)', task.id);
 			}
 			seen.add(task.id);
-			assertJsonItem(task.item, `tasks[${i}].item`);
+			assertStorableTask(task, i);
 			items.push(JSON.stringify(task.item));
 		});
 		const t = this.#tables.tasks;
@@ -183,10 +177,18 @@ export class SqlContainer implements TaskContainer {
 						if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
 					}
 					const now = Date.now();
-					const row = `(${marks(INSERT_COLUMNS.length)})`;
+					// On the server's clock `updated_at` is the database's; every other time is stored as given.
+					const server = this.#sql.serverClock;
+					const row = `(${INSERT_COLUMNS.map((column) => (server && column === 'updated_at' ? this.#sql.nowSql : '?')).join(', ')})`;
+					const updatedAt = INSERT_COLUMNS.indexOf('updated_at');
+					const values = (task: TaskRecord, item: string): unknown[] => {
+						const all = recordToValues(task, item, now, this.#bool);
+						if (server) all.splice(updatedAt, 1);
+						return all;
+					};
 					const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
 					for (const part of chunks(indexed)) {
-						const bindings = part.flatMap(({ task, item }) => recordToValues(task, item, now, this.#bool));
+						const bindings = part.flatMap(({ task, item }) => values(task, item));
 						await rowsOf(trx, `INSERT INTO ${t} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')}`, bindings);
 					}
 					if (this.#channel !== null) await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
@@ -223,44 +225,51 @@ export class SqlContainer implements TaskContainer {
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
-		const bindings = [owner, now + leaseMs, now, now, now, Math.floor(max)];
-		const rows = await this.#run('claim', () => this.#query(this.#sql.claim, bindings));
+		const { sql, bindings } = this.#sql.claim(owner, leaseMs, Math.floor(max), this.#now(now));
+		const rows = await this.#run('claim', () => this.#query(sql, bindings));
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
 
 	async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
+		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
+		assertJsonOutput(patch.output);
 		const row = await this.#run('transition', () =>
 			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);
 		return row === null ? null : rowToRecord(row);
 	}
 
+	/**
+	 * Extends the leases of `ids` held by `owner`, and lists in `unknown` the tasks the container holds for
+	 * `owner` that are not among `ids` (a claim whose reply was lost), whose leases it leaves alone.
+	 */
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		this.#assertOpen();
-		const t = this.#tables.tasks;
 		const kept = new Map<string, boolean>();
+		const held: string[] = [];
+		const at = this.#now(now);
 		await this.#run('renew', async () => {
 			for (const part of chunks(ids)) {
-				const rows = resultRows(
-					await this.knex.raw(
-						`UPDATE ${t} SET lease_until = ? WHERE owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(part.length)}) RETURNING id, stop_requested`,
-						[now + leaseMs, owner, ...part],
-					),
-				);
-				for (const row of rows) kept.set(String(row['id']), Boolean(row['stop_requested']));
+				const { sql, bindings } = this.#sql.renew(owner, part, leaseMs, at);
+				for (const row of await this.#query(sql, bindings)) kept.set(String(row['id']), Boolean(row['stop_requested']));
 			}
+			const { sql, bindings } = this.#sql.held(owner);
+			for (const row of await this.#query(sql, bindings)) held.push(String(row['id']));
 		});
+		const asked = new Set(ids);
 		return {
 			lost: ids.filter((id) => !kept.has(id)),
 			stopRequested: ids.filter((id) => kept.get(id) === true),
+			unknown: held.filter((id) => !asked.has(id)),
 		};
 	}
 
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
 		if (this.#closed) return [];
+		const { sql, bindings } = this.#sql.reclaim(this.#now(now));
 		const moved = await this.#run('reclaimExpired', async () => {
-			const rows = (await this.#query(this.#sql.reclaim, reclaimBindings(now))).map(rowToRecord);
+			const rows = (await this.#query(sql, bindings)).map(rowToRecord);
 			if (this.#channel !== null && rows.some((task) => task.status === 'waiting')) {
 				await this.#query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 			}
@@ -281,11 +290,18 @@ export class SqlContainer implements TaskContainer {
 		return rows[0] === undefined ? null : rowToRecord(rows[0]);
 	}
 
+	/**
+	 * On the server's clock the earliest due time is judged by the database and handed back on the caller's
+	 * clock (the caller's `now` plus how long the database says it is until then), so a caller whose clock is
+	 * off neither wakes early and spins nor sleeps past it.
+	 */
 	async nextDueAt(now: number): Promise<number | null> {
 		this.#assertOpen();
-		const rows = await this.#run('nextDueAt', () => this.#query(this.#sql.nextDueAt, [now]));
+		const { sql, bindings } = this.#sql.nextDueAt(this.#now(now));
+		const rows = await this.#run('nextDueAt', () => this.#query(sql, bindings));
 		const at = rows[0]?.['at'];
-		return at === null || at === undefined ? null : Number(at);
+		if (at === null || at === undefined) return null;
+		return this.#sql.serverClock ? now + (Number(at) - Number(rows[0]?.['clock_now'])) : Number(at);
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
@@ -344,12 +360,21 @@ export class SqlContainer implements TaskContainer {
 		});
 	}
 
-	/** Stop listening and, when the container made the Knex instance, destroy it. A second call is harmless. */
-	async close(): Promise<void> {
-		if (this.#closed) return;
+	/**
+	 * Stop listening, let the calls on their way settle, and, when the container made the Knex instance, destroy
+	 * it. A second call is harmless.
+	 */
+	close(): Promise<void> {
+		this.#closing ??= this.#close();
+		return this.#closing;
+	}
+
+	async #close(): Promise<void> {
 		this.#closed = true;
 		this.#listeners.clear();
 		await this.#channel?.close();
+		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.
+		if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
 		await this.#ready?.catch(() => undefined);
 		if (this.#owned) await this.knex.destroy();
 	}
@@ -365,16 +390,26 @@ export class SqlContainer implements TaskContainer {
 		if (this.#closed) throw new SchedulerClosedError('container');
 	}
 
-	/** Run one operation once the tables exist; storage errors come out as `ContainerError`s. */
+	/** The `now` a statement binds: the caller's, or on the server's clock this machine's (SQLite's clock). */
+	#now(now: number): number {
+		return this.clock === 'caller' ? now : Date.now();
+	}
+
+	/**
+	 * Run one operation once the tables exist; storage errors come out as `ContainerError`s naming the database
+	 * and why (`cause`: the driver's error). Calls are bounded by the connect and acquire timeouts.
+	 */
 	async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+		this.#inFlight++;
 		try {
 			await this.migrate();
 			return await operation();
 		} catch (error) {
 			if (error instanceof SchedulerError) throw error;
 			if (this.#closed) throw new SchedulerClosedError('container');
-			const message = error instanceof Error ? error.message : String(error);
-			throw new ContainerError(`SqlContainer ${what} failed: ${message}`, { cause: error });
+			throw new ContainerError(`SqlContainer ${failureMessage(what, this.database, error, this.#bounds)}`, { cause: error });
+		} finally {
+			if (--this.#inFlight === 0) for (const resolve of this.#drained.splice(0)) resolve();
 		}
 	}
 

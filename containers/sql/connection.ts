@@ -3,6 +3,7 @@
  * container needs (WAL, a busy timeout, one connection per process).
  */
 import knexModule, { type Knex } from 'knex';
+import { boundedConfig, type ConnectionBounds } from './options.js';
 import type { SqlDialect } from './schema.js';
 
 /** A knex configuration object or a ready Knex instance. */
@@ -49,8 +50,11 @@ export function sqlitePragmas(settings: SqliteSettings): string[] {
 
 type AfterCreate = (connection: unknown, done: (error: Error | null, connection: unknown) => void) => void;
 
-/** Open or adopt the knex instance described by `source`. */
-export function openKnex(source: KnexSource, sqlite: SqliteSettings): SqlConnection {
+/**
+ * Open or adopt the knex instance described by `source`. A configuration gets `bounds` (connect and acquire
+ * timeouts) where it sets none; an instance of the caller's is used as it is.
+ */
+export function openKnex(source: KnexSource, sqlite: SqliteSettings, bounds: ConnectionBounds = { connectTimeoutMs: 5_000, acquireTimeoutMs: undefined }): SqlConnection {
 	if (isKnexInstance(source)) {
 		const client = source.client as { config?: { client?: unknown }; dialect?: unknown };
 		return { knex: source, dialect: dialectOf(client.config?.client ?? client.dialect, 'knex.client'), owned: false };
@@ -61,7 +65,7 @@ export function openKnex(source: KnexSource, sqlite: SqliteSettings): SqlConnect
 		);
 	}
 	const dialect = dialectOf(source.client, 'knex.client');
-	if (dialect === 'pg') return { knex: createKnex(source), dialect, owned: true };
+	if (dialect === 'pg') return { knex: createKnex(boundedConfig(source, true, bounds)), dialect, owned: true };
 	const userAfterCreate = (source.pool as { afterCreate?: AfterCreate } | undefined)?.afterCreate;
 	const pragmas = sqlitePragmas(sqlite).join('; ');
 	const afterCreate: AfterCreate = (connection, done) => {
@@ -78,5 +82,5 @@ export function openKnex(source: KnexSource, sqlite: SqliteSettings): SqlConnect
 		// transactions then never wait on each other inside the process.
 		pool: { min: 1, max: 1, ...source.pool, afterCreate },
 	};
-	return { knex: createKnex(config), dialect, owned: true };
+	return { knex: createKnex(boundedConfig(config, false, bounds)), dialect, owned: true };
 }

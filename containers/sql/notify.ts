@@ -1,14 +1,24 @@
 /**
  * The PostgreSQL wake-up channel: one dedicated connection LISTENs on the container's channel and turns
- * notifications into container signals. When the connection breaks it says so (`channel`, ok: false, so
- * schedulers poll), reconnects with a growing delay, and says so again (ok: true) once it listens again.
+ * notifications into container signals.
+ *
+ * A LISTEN can be silently dead: behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`)
+ * the session that ran it goes back to the pool and nothing ever arrives, with no error. So the channel checks
+ * itself: once it listens, and every `probeIntervalMs` after, it sends a probe notification through the
+ * statement pool and waits up to `probeTimeoutMs` for it on the listening connection. A probe that does not come
+ * (or a connection that breaks) reports the channel down (`channel`, ok: false, so schedulers poll); the channel
+ * then reconnects and probes again, and reports it back up (ok: true) once a probe arrives.
  */
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ContainerSignal } from 'lightsched';
+import { describePgConnection } from './failures.js';
+import type { PgConnectionConfig } from './options.js';
 
 /** The notification payloads the container sends. */
 export const WAKE_PAYLOAD = '{"type":"wake"}';
 export const stopPayload = (id: string): string => JSON.stringify({ type: 'stop', id });
+const probePayload = (id: string): string => JSON.stringify({ type: 'probe', id });
 
 interface PgNotification {
 	readonly channel: string;
@@ -16,6 +26,7 @@ interface PgNotification {
 }
 
 interface PgClient {
+	connect?(): Promise<unknown>;
 	query(sql: string): Promise<unknown>;
 	on(event: 'notification', listener: (message: PgNotification) => void): unknown;
 	on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
@@ -25,25 +36,49 @@ interface PgClient {
 
 interface KnexPgClient {
 	_acquireOnlyConnection?: () => Promise<PgClient>;
+	driver?: { Client?: new (config: unknown) => PgClient };
+	config?: { connection?: unknown };
 }
 
+const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5_000;
 
+export interface PgWakeChannelOptions {
+	readonly knex: Knex;
+	/** The channel name (unquoted). */
+	readonly channel: string;
+	readonly emit: (signal: ContainerSignal) => void;
+	/** Send a notification on the channel through the statement pool (the path every wake-up takes). */
+	readonly notify: (payload: string) => Promise<void>;
+	/** A direct session connection for LISTEN, or null: knex's own connection settings. */
+	readonly listen: PgConnectionConfig | null;
+	readonly probeIntervalMs: number;
+	readonly probeTimeoutMs: number;
+	/** For a connection of our own (`listen`): how long opening it may take. */
+	readonly connectTimeoutMs: number;
+}
+
 export class PgWakeChannel {
-	readonly #knex: Knex;
-	readonly #channel: string;
-	readonly #emit: (signal: ContainerSignal) => void;
+	readonly #o: PgWakeChannelOptions;
 	#client: PgClient | null = null;
 	#closed = false;
-	#retryMs = 100;
+	#retryMs = FIRST_RETRY_MS;
 	#retryTimer: ReturnType<typeof setTimeout> | undefined;
+	#probeTimer: ReturnType<typeof setInterval> | undefined;
+	/** Whether the channel was reported down (so its recovery is reported once). */
 	#down = false;
 	#connecting: Promise<void> | null = null;
+	/** The probe on its way: its id and what to call when it arrives. */
+	#probe: { id: string; arrived: () => void } | null = null;
 
-	constructor(knex: Knex, channel: string, emit: (signal: ContainerSignal) => void) {
-		this.#knex = knex;
-		this.#channel = channel;
-		this.#emit = emit;
+	constructor(options: PgWakeChannelOptions) {
+		this.#o = options;
+	}
+
+	/** Where the channel listens, for messages (`host:port/database`, never the password). */
+	get address(): string {
+		const connection = this.#o.listen ?? (this.#o.knex.client as KnexPgClient).config?.connection;
+		return describePgConnection(connection);
 	}
 
 	/** Start listening (idempotent). `ready` runs first (the schema check), so the first query sees the tables. */
@@ -51,44 +86,102 @@ export class PgWakeChannel {
 		if (this.#connecting !== null || this.#client !== null || this.#closed) return;
 		this.#connecting = ready()
 			.then(() => this.#connect())
-			.catch((error: unknown) => this.#broken(error))
+			.catch((error: unknown) => this.#broken(error, false))
 			.finally(() => {
 				this.#connecting = null;
 			});
 	}
 
-	async #connect(): Promise<void> {
-		const client = this.#knex.client as KnexPgClient;
+	async #open(): Promise<PgClient> {
+		const client = this.#o.knex.client as KnexPgClient;
+		if (this.#o.listen !== null) {
+			const Client = client.driver?.Client;
+			if (typeof Client !== 'function') throw new Error('this knex instance has no pg driver to open the `listen` connection with');
+			const config =
+				typeof this.#o.listen === 'string'
+					? { connectionString: this.#o.listen, connectionTimeoutMillis: this.#o.connectTimeoutMs, keepAlive: true }
+					: { connectionTimeoutMillis: this.#o.connectTimeoutMs, keepAlive: true, ...this.#o.listen };
+			const connection = new Client(config);
+			connection.on('error', () => undefined); // until #connect installs its own
+			await connection.connect?.();
+			return connection;
+		}
 		if (typeof client._acquireOnlyConnection !== 'function') {
 			throw new Error('this knex version cannot open a dedicated connection for LISTEN');
 		}
-		const connection = await client._acquireOnlyConnection();
+		return client._acquireOnlyConnection();
+	}
+
+	async #connect(): Promise<void> {
+		const connection = await this.#open();
 		if (this.#closed) {
 			await connection.end().catch(() => undefined);
 			return;
 		}
+		connection.removeAllListeners('error');
 		connection.on('notification', (message) => this.#onNotification(message));
-		connection.on('error', (error) => this.#lost(connection, error ?? new Error('the LISTEN connection failed')));
-		connection.on('end', () => this.#lost(connection, new Error('the LISTEN connection ended')));
+		connection.on('error', (error) => this.#lost(connection, error ?? new Error('the LISTEN connection failed'), false));
+		connection.on('end', () => this.#lost(connection, new Error('the LISTEN connection ended'), false));
 		this.#client = connection;
 		try {
-			await connection.query(`LISTEN "${this.#channel}"`);
+			await connection.query(`LISTEN "${this.#o.channel}"`);
 		} catch (error) {
 			this.#client = null;
 			connection.removeAllListeners('notification');
 			await connection.end().catch(() => undefined);
 			throw error;
 		}
-		this.#retryMs = 100;
-		const wasDown = this.#down;
-		this.#down = false;
-		if (wasDown) this.#emit({ type: 'channel', ok: true });
 		// Anything added while we were not yet listening: let the schedulers look once.
-		this.#emit({ type: 'wake' });
+		this.#o.emit({ type: 'wake' });
+		clearInterval(this.#probeTimer);
+		this.#probeTimer = setInterval(() => void this.#check(connection), this.#o.probeIntervalMs);
+		this.#probeTimer.unref?.();
+		await this.#check(connection);
+	}
+
+	/** Send a probe through the pool and wait for it here; a probe that does not come breaks the connection. */
+	async #check(connection: PgClient): Promise<void> {
+		if (this.#closed || this.#client !== connection || this.#probe !== null) return;
+		const id = randomUUID();
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const arrived = new Promise<boolean>((resolve) => {
+			this.#probe = { id, arrived: () => resolve(true) };
+			timer = setTimeout(() => resolve(false), this.#o.probeTimeoutMs);
+		});
+		let sendError: unknown = null;
+		await this.#o.notify(probePayload(id)).catch((error: unknown) => {
+			sendError = error;
+		});
+		const ok = sendError === null && (await arrived);
+		clearTimeout(timer);
+		this.#probe = null;
+		if (this.#closed || this.#client !== connection) return;
+		if (ok) {
+			this.#retryMs = FIRST_RETRY_MS;
+			if (this.#down) {
+				this.#down = false;
+				this.#o.emit({ type: 'channel', ok: true });
+				this.#o.emit({ type: 'wake' });
+			}
+			return;
+		}
+		if (sendError !== null) {
+			const cause = sendError instanceof Error ? sendError : new Error(String(sendError));
+			this.#lost(connection, new Error(`a probe notification could not be sent: ${cause.message}`, { cause }), false);
+			return;
+		}
+		this.#lost(
+			connection,
+			new Error(
+				`notifications do not arrive: a probe sent through the pool did not reach the LISTEN connection to ${this.address} within ${this.#o.probeTimeoutMs} ms. ` +
+					'Behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`) LISTEN does not survive: give SqlContainer `listen: { connection }`, a direct connection to the server',
+			),
+			true,
+		);
 	}
 
 	#onNotification(message: PgNotification): void {
-		if (message.channel !== this.#channel || message.payload === undefined) return;
+		if (message.channel !== this.#o.channel || message.payload === undefined) return;
 		let signal: unknown;
 		try {
 			signal = JSON.parse(message.payload);
@@ -96,35 +189,50 @@ export class PgWakeChannel {
 			return;
 		}
 		const { type, id } = (signal ?? {}) as { type?: unknown; id?: unknown };
-		if (type === 'wake') this.#emit({ type: 'wake' });
-		else if (type === 'stop' && typeof id === 'string') this.#emit({ type: 'stop', id });
+		if (type === 'wake') this.#o.emit({ type: 'wake' });
+		else if (type === 'stop' && typeof id === 'string') this.#o.emit({ type: 'stop', id });
+		else if (type === 'probe' && this.#probe !== null && id === this.#probe.id) this.#probe.arrived();
 	}
 
-	#lost(connection: PgClient, error: Error): void {
+	/** The listening connection failed (`silent`: it works but nothing arrives): drop it, report, reconnect later. */
+	#lost(connection: PgClient, error: Error, silent: boolean): void {
 		if (this.#client !== connection) return;
 		this.#client = null;
+		clearInterval(this.#probeTimer);
+		this.#probeTimer = undefined;
 		connection.removeAllListeners('notification');
+		connection.removeAllListeners('end');
 		connection.end().catch(() => undefined);
-		this.#broken(error);
+		this.#broken(error, silent);
 	}
 
-	#broken(error: unknown): void {
+	#broken(error: unknown, silent: boolean): void {
 		if (this.#closed) return;
-		this.#down = true;
 		const cause = error instanceof Error ? error : new Error(String(error));
-		this.#emit({ type: 'channel', ok: false, error: new Error(`PostgreSQL wake-up channel down: ${cause.message}`, { cause }) });
+		if (!this.#down) {
+			this.#down = true;
+			this.#o.emit({
+				type: 'channel',
+				ok: false,
+				error: new Error(`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`, { cause }),
+			});
+		}
 		clearTimeout(this.#retryTimer);
+		// A connection that works but delivers nothing (a pooler) is not fixed by reconnecting at once.
+		const delay = silent ? this.#o.probeIntervalMs : this.#retryMs;
 		this.#retryTimer = setTimeout(() => {
 			this.#retryTimer = undefined;
 			this.start(() => Promise.resolve());
-		}, this.#retryMs);
+		}, delay);
 		this.#retryTimer.unref?.();
-		this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs * 2);
+		if (!silent) this.#retryMs = Math.min(MAX_RETRY_MS, this.#retryMs * 2);
 	}
 
 	async close(): Promise<void> {
 		this.#closed = true;
 		clearTimeout(this.#retryTimer);
+		clearInterval(this.#probeTimer);
+		this.#probe?.arrived();
 		await this.#connecting?.catch(() => undefined);
 		const client = this.#client;
 		this.#client = null;

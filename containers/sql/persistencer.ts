@@ -3,8 +3,10 @@
  * task row's `output` column. Shares the knex instance and tables of a `SqlContainer`, or opens its own.
  */
 import type { Knex } from 'knex';
-import { assertJsonItem, PersistError, type Persistencer, type TaskRecord } from 'lightsched';
+import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } from 'lightsched';
+import { rejectUnknownOptions } from '../../src/option-names.js';
 import { openKnex, sqlitePragmas, type KnexSource } from './connection.js';
+import { describeDatabase, failureMessage } from './failures.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './schema.js';
 
 /** What the persistencer needs from a `SqlContainer` (kept structural so this file does not import it). */
@@ -40,6 +42,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 	readonly #tables: SqlTables;
 	readonly #owned: boolean;
 	readonly #migrate: () => Promise<void>;
+	/** Which database, for messages (`PostgreSQL at host:port/database` or `SQLite file <path>`). */
+	readonly #database: string;
 	#ready: Promise<void> | null = null;
 	#closed = false;
 
@@ -47,6 +51,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		if (typeof options !== 'object' || options === null) {
 			throw new TypeError('Expected SqlPersistencer options to be an object like { container } or { knex }');
 		}
+		rejectUnknownOptions('SqlPersistencer', options, ['container', 'knex', 'tablePrefix', 'inTaskRow']);
 		const { container, inTaskRow = false } = options;
 		if (typeof inTaskRow !== 'boolean') throw new TypeError(`Expected \`inTaskRow\` to be a boolean, got ${typeof inTaskRow}`);
 		this.inTaskRow = inTaskRow;
@@ -59,6 +64,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 			this.#tables = sqlTables(container.tablePrefix);
 			this.#owned = false;
 			this.#migrate = () => container.migrate();
+			this.#database = describeDatabase(this.knex, this.#dialect);
 			return;
 		}
 		if (options.knex === undefined) {
@@ -70,6 +76,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		this.#dialect = connection.dialect;
 		this.#owned = connection.owned;
 		this.#tables = sqlTables(options.tablePrefix ?? 'lightsched_');
+		this.#database = describeDatabase(this.knex, this.#dialect);
 		this.#migrate = async () => {
 			if (this.#dialect === 'sqlite' && !this.#owned) for (const pragma of sqlitePragmas(settings)) await this.knex.raw(pragma);
 			await migrate(this.knex, this.#dialect, this.#tables);
@@ -81,7 +88,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		this.#assertOpen();
 		const value = output === undefined ? null : output;
 		try {
-			assertJsonItem(value, 'output');
+			assertJsonOutput(value);
 		} catch (error) {
 			throw new PersistError(`Cannot store the output of task \`${task.id}\`: ${(error as Error).message}`, { cause: error });
 		}
@@ -139,8 +146,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 			return await operation();
 		} catch (error) {
 			if (error instanceof PersistError) throw error;
-			const message = error instanceof Error ? error.message : String(error);
-			throw new PersistError(`SqlPersistencer ${what} failed: ${message}`, { cause: error });
+			const bounds = { connectTimeoutMs: 5_000, acquireTimeoutMs: Number((this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config?.acquireConnectionTimeout ?? 60_000) };
+			throw new PersistError(`SqlPersistencer ${failureMessage(what, this.#database, error, bounds)}`, { cause: error });
 		}
 	}
 }

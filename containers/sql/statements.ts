@@ -1,7 +1,7 @@
 /**
  * The SQL the container runs, built once per container from its dialect and table names, and small helpers
  * for running raw statements. Every statement is plain parameterised SQL (`?` placeholders), no prepared names,
- * so it also works behind a transaction-mode connection pooler.
+ * no session state (no SET, no session-level advisory lock), so it also works behind a transaction-mode pooler.
  */
 import type { Knex } from 'knex';
 import { LeaseExpiredError, toTaskError } from 'lightsched';
@@ -46,28 +46,56 @@ const LEASE_MESSAGE = (() => {
 	return { before, after, code };
 })();
 
-/** The container's fixed statements. */
-export interface TaskStatements {
-	/** Bindings: owner, leaseUntil, startedAt, updatedAt, runAt limit (now), max. */
-	readonly claim: string;
-	/** Bindings: see `reclaimBindings`. */
-	readonly reclaim: string;
-	/** Bindings: now. */
-	readonly nextDueAt: string;
-	/** Bindings: id. */
-	readonly requestStop: string;
+/** Whose clock the statements judge time by: PostgreSQL's own (`server`), or the `now` bound by the caller. */
+export type ClockMode = 'server' | 'caller';
+
+/**
+ * PostgreSQL's clock in milliseconds since the epoch: the transaction's start (`now()`), the same for every row
+ * of a statement, so one claim or reclaim judges all its rows at one instant.
+ */
+export const PG_NOW_MS = `(FLOOR(EXTRACT(EPOCH FROM now()) * 1000))::bigint`;
+
+/** One statement and its bindings. */
+export interface Statement {
+	readonly sql: string;
+	readonly bindings: unknown[];
 }
 
-export function taskStatements(dialect: SqlDialect, tables: SqlTables): TaskStatements {
+/**
+ * The container's fixed statements. Each takes the caller's `now`, which a statement on the server's clock
+ * ignores (it reads PostgreSQL's clock in the same statement: no extra round trip).
+ */
+export interface TaskStatements {
+	/** Whether the statements read the database's clock (PostgreSQL with `clock: 'server'`). */
+	readonly serverClock: boolean;
+	/** The SQL for "now" in a statement: PostgreSQL's clock, or a `?` bound to the caller's `now`. */
+	readonly nowSql: string;
+	claim(owner: string, leaseMs: number, max: number, now: number): Statement;
+	reclaim(now: number): Statement;
+	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
+	nextDueAt(now: number): Statement;
+	/** Bindings: id. */
+	readonly requestStop: string;
+	/** Extend leases of `ids` held by `owner`; rows: id, stop_requested. */
+	renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Statement;
+	/** The ids of every task `owner` holds as running or exporting. */
+	held(owner: string): Statement;
+}
+
+export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: ClockMode): TaskStatements {
 	const t = tables.tasks;
+	const serverClock = dialect === 'pg' && clock === 'server';
+	const nowSql = serverClock ? PG_NOW_MS : dialect === 'pg' ? '?::bigint' : '?';
+	/** The bindings of `count` uses of "now": none on the server's clock. */
+	const nows = (now: number, count: number): number[] => (serverClock ? [] : Array.from({ length: count }, () => now));
 	/**
 	 * SQLite: name the partial index a query must use. Without statistics SQLite's planner prefers the
 	 * (status, seq) index and then sorts every waiting row; PostgreSQL's planner picks right by itself.
 	 */
 	const indexedBy = (index: 'claim' | 'due' | 'lease'): string =>
 		dialect === 'sqlite' ? ` INDEXED BY "${tables.prefix}tasks_${index}"` : '';
-	const set = `status = 'running', owner = ?, lease_until = ?, started_at = ?, updated_at = ?, attempts = attempts + 1`;
-	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ? ORDER BY priority DESC, seq LIMIT ?`;
+	const set = `status = 'running', owner = ?, lease_until = ${nowSql} + ?, started_at = ${nowSql}, updated_at = ${nowSql}, attempts = attempts + 1`;
+	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ${nowSql} ORDER BY priority DESC, seq LIMIT ?`;
 	const claim =
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
@@ -79,21 +107,26 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables): TaskStat
 	const retry = `NOT stop_requested AND attempts < max_attempts`;
 	const reclaim = `UPDATE ${t}${indexedBy('lease')} SET
 		status = CASE WHEN stop_requested THEN 'stopped' WHEN attempts < max_attempts THEN 'waiting' ELSE 'failed' END,
-		run_at = CASE WHEN ${retry} THEN ? ELSE run_at END,
-		finished_at = CASE WHEN ${retry} THEN finished_at ELSE ? END,
+		run_at = CASE WHEN ${retry} THEN ${nowSql} ELSE run_at END,
+		finished_at = CASE WHEN ${retry} THEN finished_at ELSE ${nowSql} END,
 		error = CASE WHEN NOT stop_requested AND attempts >= max_attempts THEN ${errorJson} ELSE error END,
-		owner = NULL, lease_until = NULL, updated_at = ?
-		WHERE status IN ${ACTIVE_SQL} AND lease_until < ?
+		owner = NULL, lease_until = NULL, updated_at = ${nowSql}
+		WHERE status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}
 		RETURNING *`;
+	const nextDueAt = `SELECT MIN(run_at) AS at, ${nowSql} AS clock_now FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql}`;
+	const renewSql = (n: number): string =>
+		`UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(n)}) RETURNING id, stop_requested`;
 	return {
-		claim,
-		reclaim,
-		nextDueAt: `SELECT MIN(run_at) AS at FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ?`,
+		serverClock,
+		nowSql,
+		claim: (owner, leaseMs, max, now) => ({ sql: claim, bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max] }),
+		reclaim: (now) => ({
+			sql: reclaim,
+			bindings: [...nows(now, 2), LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, ...nows(now, 2)],
+		}),
+		nextDueAt: (now) => ({ sql: nextDueAt, bindings: nows(now, 2) }),
 		requestStop: `UPDATE ${t} SET stop_requested = ${dialect === 'pg' ? 'TRUE' : '1'} WHERE id = ? AND status IN ${ACTIVE_SQL} RETURNING *`,
+		renew: (owner, ids, leaseMs, now) => ({ sql: renewSql(ids.length), bindings: [...nows(now, 1), leaseMs, owner, ...ids] }),
+		held: (owner) => ({ sql: `SELECT id FROM ${t} WHERE owner = ? AND status IN ${ACTIVE_SQL}`, bindings: [owner] }),
 	};
-}
-
-/** The bindings of `reclaim` at time `now`. */
-export function reclaimBindings(now: number): unknown[] {
-	return [now, now, LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, now, now];
 }

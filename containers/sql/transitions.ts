@@ -38,6 +38,8 @@ export class TransitionBatcher {
 	/** SQL to run after a batch that put tasks back to waiting (the PostgreSQL wake-up), or null. */
 	readonly #wake: { sql: string; bindings: readonly unknown[] } | null;
 	readonly #maxInFlight: number;
+	/** The SQL for the database's clock when `updated_at` is the server's (PostgreSQL, clock 'server'), else null. */
+	readonly #serverNow: string | null;
 	#queue: Pending[] = [];
 	#inFlight = 0;
 	/** Tasks with a transition on its way. */
@@ -54,7 +56,10 @@ export class TransitionBatcher {
 		 * too: fewer, larger statements beat more parallel ones).
 		 */
 		maxInFlight: number;
+		/** The database's clock in SQL when `updated_at` is set by the server; null: the request's `updatedAt`. */
+		serverNow: string | null;
 	}) {
+		this.#serverNow = options.serverNow;
 		this.#maxInFlight = options.maxInFlight;
 		this.#dialect = options.dialect;
 		this.#table = options.table;
@@ -119,8 +124,8 @@ export class TransitionBatcher {
 	}
 
 	#single(p: Pending): Promise<Row[]> {
-		const sets = ['status = ?', 'updated_at = ?'];
-		const bindings: unknown[] = [p.to, p.updatedAt];
+		const sets = ['status = ?', `updated_at = ${this.#serverNow ?? '?'}`];
+		const bindings: unknown[] = this.#serverNow === null ? [p.to, p.updatedAt] : [p.to];
 		for (const key of PATCH_KEYS) {
 			const value = p.patch[key];
 			if (value === undefined) continue;
@@ -159,7 +164,7 @@ export class TransitionBatcher {
 		}
 		const sets = [
 			'status = v.c_to',
-			'updated_at = v.c_updated',
+			`updated_at = ${this.#serverNow ?? 'v.c_updated'}`,
 			...keys.map((key) => {
 				const column = PATCH_COLUMNS[key].column;
 				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;

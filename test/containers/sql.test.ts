@@ -23,8 +23,10 @@ describe('SqlContainer on PostgreSQL', () => {
 	});
 	afterAll(() => pg?.stop());
 
-	// One database, a fresh table prefix per container: also shows that prefixes keep containers apart.
-	describeContainerContract('SqlContainer (PostgreSQL)', () => new SqlContainer({ knex: shared, tablePrefix: `c${++n}_` }), {
+	// One database, a fresh table prefix per container: also shows that prefixes keep containers apart. The
+	// contract controls time through the `now` arguments, so it runs on the caller's clock; the server's clock
+	// (the default) is tested in sql-clock.test.ts.
+	describeContainerContract('SqlContainer (PostgreSQL)', () => new SqlContainer({ knex: shared, tablePrefix: `c${++n}_`, clock: 'caller' }), {
 		priority: true,
 		json: true,
 	});

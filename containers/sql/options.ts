@@ -1,0 +1,193 @@
+/**
+ * `SqlContainer`'s options: their types, defaults and checks (a misspelt name is an error naming the closest
+ * known one), and the knex configuration the container makes from them (bounded connect and acquire times).
+ */
+import type { Knex } from 'knex';
+import { rejectUnknownOptions } from '../../src/option-names.js';
+import type { KnexSource, SqliteSettings } from './connection.js';
+
+/** A PostgreSQL connection for LISTEN: a `postgres://` URL or a `pg` connection object. */
+export type PgConnectionConfig = string | Readonly<Record<string, unknown>>;
+
+export interface SqlContainerOptions {
+	/**
+	 * The database: a knex configuration (the container makes the instance and destroys it on `close`) or a
+	 * Knex instance you own (left open on `close`). SQLite: `{ client: 'sqlite3', connection: { filename:
+	 * 'tasks.db' }, useNullAsDefault: true }`; PostgreSQL: `{ client: 'pg', connection: 'postgres://…' }`.
+	 */
+	readonly knex: KnexSource;
+	/**
+	 * Prepended to the container's table names (`<prefix>tasks`, `<prefix>outputs`, `<prefix>migrations`), so
+	 * several containers can share one database. Letters, digits and underscores.
+	 * @default 'lightsched_'
+	 */
+	readonly tablePrefix?: string;
+	/**
+	 * SQLite: how long a statement waits for another process's write lock before failing, in milliseconds.
+	 * @default 5000
+	 */
+	readonly busyTimeoutMs?: number;
+	/**
+	 * SQLite: the `synchronous` PRAGMA. `NORMAL` (with WAL) survives a crashed process but may lose the last
+	 * commits on power loss; `FULL` survives power loss too, at one fsync per commit.
+	 * @default 'NORMAL'
+	 */
+	readonly synchronous?: SqliteSettings['synchronous'];
+	/**
+	 * PostgreSQL: offer a wake-up channel (LISTEN/NOTIFY on one dedicated connection), so schedulers sleep
+	 * instead of polling and stop requests reach the owner at once. Without it schedulers poll.
+	 * @default true
+	 */
+	readonly notify?: boolean;
+	/**
+	 * PostgreSQL: a direct (session) connection for LISTEN, when `knex` goes through a pooler in transaction mode
+	 * (PgBouncer's `pool_mode = transaction`), where LISTEN does not survive. Statements still go through `knex`.
+	 * Without it the container LISTENs through `knex`'s own connection settings, checks that notifications
+	 * arrive, and tells schedulers to poll when they do not.
+	 */
+	readonly listen?: { readonly connection: PgConnectionConfig };
+	/**
+	 * PostgreSQL: how the wake-up channel is checked. Every `intervalMs` (and once it starts listening) the
+	 * container sends itself a probe notification; when it does not arrive within `timeoutMs`, the channel is
+	 * reported down (`channel`, ok: false) and schedulers poll at `pollIntervalMs` until a probe arrives again.
+	 * @default { intervalMs: 30000, timeoutMs: 3000 }
+	 */
+	readonly notifyProbe?: { readonly intervalMs?: number; readonly timeoutMs?: number };
+	/**
+	 * Whose clock judges leases, due times and reclaims. `'server'`: the database's (PostgreSQL's `now()` in the
+	 * statements; on SQLite the clock of the machine the file is on, which is this process's), so schedulers
+	 * whose clocks disagree cannot take over each other's live tasks. `'caller'`: the `now` the scheduler passes
+	 * (tests that control time). Times a caller puts in a transition patch are stored as given either way.
+	 * @default 'server' on PostgreSQL, 'caller' on SQLite (one machine, one clock)
+	 */
+	readonly clock?: 'server' | 'caller';
+	/**
+	 * PostgreSQL, when the container makes the knex instance: how long opening a connection may take before the
+	 * call fails (pg's `connectionTimeoutMillis`), in milliseconds.
+	 * @default 5000
+	 */
+	readonly connectTimeoutMs?: number;
+	/**
+	 * When the container makes the knex instance: how long a call waits for a pooled connection (knex's
+	 * `acquireConnectionTimeout`, 60 s by default in knex) before it fails, in milliseconds. On PostgreSQL this
+	 * bounds a call to a server that is down or unreachable; on SQLite (no server, one connection per process)
+	 * knex's default is kept unless you set it.
+	 * @default 10000 on PostgreSQL
+	 */
+	readonly acquireTimeoutMs?: number;
+}
+
+export const SQL_CONTAINER_OPTION_NAMES = [
+	'knex',
+	'tablePrefix',
+	'busyTimeoutMs',
+	'synchronous',
+	'notify',
+	'listen',
+	'notifyProbe',
+	'clock',
+	'connectTimeoutMs',
+	'acquireTimeoutMs',
+] as const;
+
+export interface ResolvedSqlOptions {
+	readonly tablePrefix: string;
+	readonly sqlite: SqliteSettings;
+	readonly notify: boolean;
+	readonly listen: PgConnectionConfig | null;
+	readonly probeIntervalMs: number;
+	readonly probeTimeoutMs: number;
+	readonly clock: 'server' | 'caller' | undefined;
+	readonly connectTimeoutMs: number;
+	/** Set explicitly, or undefined (then 10 s on PostgreSQL, knex's own default on SQLite). */
+	readonly acquireTimeoutMs: number | undefined;
+}
+
+/** The bounds the container applies to a knex instance it makes. */
+export interface ConnectionBounds {
+	readonly connectTimeoutMs: number;
+	readonly acquireTimeoutMs: number | undefined;
+}
+
+/** PostgreSQL's acquire bound when none is given. */
+export const PG_ACQUIRE_TIMEOUT_MS = 10_000;
+
+function integer(name: string, value: unknown, min: number): number {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+		throw new TypeError(`Expected \`${name}\` to be an integer ≥ ${min}, got ${typeof value === 'number' ? String(value) : typeof value}`);
+	}
+	return value;
+}
+
+/** Check the options (all but `knex`, which `openKnex` checks) and fill in the defaults. */
+export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOptions {
+	if (typeof options !== 'object' || options === null) {
+		throw new TypeError('Expected SqlContainer options to be an object like { knex: { client: \'sqlite3\', connection: { filename } } }');
+	}
+	rejectUnknownOptions('SqlContainer', options, SQL_CONTAINER_OPTION_NAMES);
+	const { tablePrefix = 'lightsched_', synchronous = 'NORMAL', notify = true, listen, notifyProbe = {}, clock } = options;
+	const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
+	if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
+		throw new TypeError(`Expected \`synchronous\` to be 'OFF', 'NORMAL', 'FULL' or 'EXTRA', got ${JSON.stringify(synchronous)}`);
+	}
+	if (typeof notify !== 'boolean') throw new TypeError(`Expected \`notify\` to be a boolean, got ${typeof notify}`);
+	if (clock !== undefined && clock !== 'server' && clock !== 'caller') {
+		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${JSON.stringify(clock)}`);
+	}
+	let listenConnection: PgConnectionConfig | null = null;
+	if (listen !== undefined) {
+		if (typeof listen !== 'object' || listen === null) throw new TypeError('Expected `listen` to be an object like { connection: \'postgres://…\' }');
+		rejectUnknownOptions('SqlContainer `listen`', listen, ['connection']);
+		const { connection } = listen;
+		if (typeof connection !== 'string' && (typeof connection !== 'object' || connection === null)) {
+			throw new TypeError('Expected `listen.connection` to be a postgres:// URL or a pg connection object');
+		}
+		listenConnection = connection;
+	}
+	if (typeof notifyProbe !== 'object' || notifyProbe === null) {
+		throw new TypeError('Expected `notifyProbe` to be an object like { intervalMs: 30000, timeoutMs: 3000 }');
+	}
+	rejectUnknownOptions('SqlContainer `notifyProbe`', notifyProbe, ['intervalMs', 'timeoutMs']);
+	return {
+		tablePrefix,
+		sqlite: { busyTimeoutMs, synchronous },
+		notify,
+		listen: listenConnection,
+		probeIntervalMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 30_000, 100),
+		probeTimeoutMs: integer('notifyProbe.timeoutMs', notifyProbe.timeoutMs ?? 3_000, 10),
+		clock,
+		connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs ?? 5_000, 1),
+		acquireTimeoutMs: options.acquireTimeoutMs === undefined ? undefined : integer('acquireTimeoutMs', options.acquireTimeoutMs, 1),
+	};
+}
+
+/** A knex warning the container reports itself (as a `ContainerError` naming the server): not printed twice. */
+const REPORTED_WARNINGS = /^Acquire connection error/;
+
+/**
+ * The knex configuration the container makes its instance from: the caller's, with bounded connect and acquire
+ * times where the caller set none, and knex's per-failure connection warnings left to the container's errors.
+ */
+export function boundedConfig(source: Knex.Config, pg: boolean, bounds: ConnectionBounds): Knex.Config {
+	const config: Knex.Config = { ...source };
+	const acquire = bounds.acquireTimeoutMs ?? (pg ? PG_ACQUIRE_TIMEOUT_MS : undefined);
+	if (acquire !== undefined && config.acquireConnectionTimeout === undefined) config.acquireConnectionTimeout = acquire;
+	const log = source.log;
+	config.log = {
+		...log,
+		warn: (message: string) => {
+			if (typeof message === 'string' && REPORTED_WARNINGS.test(message)) return;
+			if (log?.warn) log.warn(message);
+			else console.warn(message);
+		},
+	};
+	if (pg) {
+		const { connection } = source;
+		if (typeof connection === 'string') {
+			config.connection = { connectionString: connection, connectionTimeoutMillis: bounds.connectTimeoutMs, keepAlive: true };
+		} else if (typeof connection === 'object' && connection !== null) {
+			config.connection = { connectionTimeoutMillis: bounds.connectTimeoutMs, keepAlive: true, ...connection } as Knex.StaticConnectionConfig;
+		}
+	}
+	return config;
+}
