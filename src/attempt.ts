@@ -36,6 +36,8 @@ export class Attempt implements ActuatorContext {
 	/** Resolves once the outcome is stored in the container. */
 	finishing: Promise<void> | null = null;
 	ref: unknown = undefined;
+	/** When the attempt started here (this process's clock; set on shared containers only, for lease reports). */
+	begunAt = 0;
 	/** Links of the scheduler's list of running attempts (`RunningAttempts`). */
 	prev: Attempt | null = null;
 	next: Attempt | null = null;

@@ -2,14 +2,31 @@
  * The scheduler's typed events. Each event carries one payload object, so fields can be added later
  * without breaking listeners.
  */
+import type { PartDownEvent, PartUpEvent } from './outage-tracker.js';
 import type { TaskRecord } from './task.js';
+
+export type { OutagePart, PartDownEvent, PartUpEvent } from './outage-tracker.js';
 
 export interface TaskEvent<TItem = unknown, TOutput = unknown> {
 	readonly task: TaskRecord<TItem, TOutput>;
 }
 
+/** `loop:blocked`: the event loop was blocked long enough to put this scheduler's leases at risk. */
+export interface LoopBlockedEvent {
+	/** How long the loop was blocked, in milliseconds. */
+	readonly blockedMs: number;
+	/** The scheduler's `leaseMs`: a block longer than about two thirds of it can lose a lease. */
+	readonly leaseMs: number;
+	/** The ids of the tasks this scheduler was running (the block's likely cause is among them). */
+	readonly tasks: readonly string[];
+	/** Whether the block was at least `leaseMs` long: those tasks' leases may have lapsed. */
+	readonly leaseExpired: boolean;
+	/** The same in words, with what to do about it. */
+	readonly message: string;
+}
+
 export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
-	/** A task was stored as waiting. */
+	/** A task was stored as waiting (the stored record: its `seq` is the container's). */
 	'task:added': [event: TaskEvent<TItem, TOutput>];
 	/** An attempt is starting: emitted just before the actuator's `start` is called (a listener that stops the task synchronously keeps the work from starting). */
 	'task:started': [event: TaskEvent<TItem, TOutput>];
@@ -26,8 +43,22 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	/** Nothing is waiting or running (as seen by this scheduler). */
 	idle: [];
 	/**
+	 * The container started failing (claims, lease renewals, sweeps...): emitted once per outage, with one
+	 * `error`; the scheduler keeps trying and resumes by itself.
+	 */
+	'container:down': [event: PartDownEvent];
+	/** The container answers again after an outage: how long it was down and how many calls failed. */
+	'container:up': [event: PartUpEvent];
+	/** The actuator's `status` polls started failing: once per outage, with one `error`. */
+	'actuator:down': [event: PartDownEvent];
+	/** The actuator's `status` polls work again after an outage. */
+	'actuator:up': [event: PartUpEvent];
+	/** The event loop was blocked long enough to put leases at risk (shared containers, while work runs). */
+	'loop:blocked': [event: LoopBlockedEvent];
+	/**
 	 * Something went wrong outside a task's own work: a container, actuator `stop`, persistencer or callback
-	 * threw. The loop goes on.
+	 * threw, or a lease was lost (`LeaseLostError`). A part that keeps failing is reported once per outage
+	 * (see `container:down`). The loop goes on.
 	 */
 	error: [error: Error];
 }

@@ -1,7 +1,13 @@
 /**
  * Leases on a shared container: renew this scheduler's running tasks every third of the lease while work runs,
  * and sweep expired leases (any scheduler's) every half lease, so a dead scheduler's tasks run again elsewhere.
- * No leader: every scheduler sweeps.
+ * No leader: every scheduler sweeps. One renewal and one sweep in flight at a time: a container that answers
+ * slowly (or not at all, until its client gives up) does not pile up calls that then all fail together.
+ *
+ * Lost claim replies. A claim applied by the container whose reply never came leaves tasks leased to this
+ * scheduler that it does not know of. Each renewal learns them (`RenewResult.unknown`) and the host hands them
+ * back uncounted, unless a claim of this scheduler overlapped that renewal (its reply may still come). After a
+ * claim that rejected, renewals run even when no work runs, until one has checked.
  */
 import type { TaskContainer } from './contracts.js';
 import type { TaskRecord } from './task.js';
@@ -15,7 +21,13 @@ export interface LeaseKeeperHost {
 	stopRequested(id: string): void;
 	/** The sweep moved these tasks (to waiting, failed or stopped). */
 	reclaimed(tasks: TaskRecord[]): void;
-	report(error: unknown, context?: string): void;
+	/** The container holds these tasks for this scheduler, which never started them (a lost claim reply). */
+	unknown(ids: string[]): void;
+	/** How many claims this scheduler has made so far, and whether one is in flight: tells a renewal that overlapped one. */
+	claims(): { readonly started: number; readonly inFlight: boolean };
+	/** A container call failed (`operation` names it) or succeeded: outages are reported once, not per tick. */
+	failed(operation: string, error: unknown): void;
+	ok(): void;
 }
 
 export class LeaseKeeper {
@@ -25,12 +37,22 @@ export class LeaseKeeper {
 	readonly #host: LeaseKeeperHost;
 	#renewTimer: ReturnType<typeof setInterval> | undefined;
 	#sweepTimer: ReturnType<typeof setInterval> | undefined;
+	#renewInFlight = false;
+	#sweepInFlight = false;
+	/** A claim rejected: its reply may have been lost with tasks in it. Cleared by a renewal that checked. */
+	#claimInDoubt = false;
+	#stopped = false;
 
 	constructor(container: TaskContainer, owner: string, leaseMs: number, host: LeaseKeeperHost) {
 		this.#container = container;
 		this.#owner = owner;
 		this.#leaseMs = leaseMs;
 		this.#host = host;
+	}
+
+	/** How often leases are renewed while work runs: a third of the lease. */
+	get renewIntervalMs(): number {
+		return Math.max(30, Math.floor(this.#leaseMs / 3));
 	}
 
 	/** Start sweeping (now, then every half lease). */
@@ -41,39 +63,74 @@ export class LeaseKeeper {
 
 	/** Work runs: keep renewing until `idle()`. */
 	renewing(): void {
-		this.#renewTimer ??= setInterval(() => this.#renew(), Math.max(30, Math.floor(this.#leaseMs / 3)));
+		if (this.#stopped) return;
+		this.#renewTimer ??= setInterval(() => this.#renew(), this.renewIntervalMs);
 	}
 
-	/** No work runs: stop renewing. */
+	/** No work runs: stop renewing (unless a claim in doubt still needs a renewal to check it). */
 	idle(): void {
+		if (this.#claimInDoubt) return;
 		clearInterval(this.#renewTimer);
 		this.#renewTimer = undefined;
 	}
 
+	/** A claim rejected, so its tasks may be held for us unknown: renew at once, and until a renewal has checked. */
+	claimFailed(): void {
+		if (this.#stopped) return;
+		this.#claimInDoubt = true;
+		this.renewing();
+		this.#renew();
+	}
+
 	stop(): void {
+		this.#stopped = true;
+		this.#claimInDoubt = false;
 		this.idle();
 		clearInterval(this.#sweepTimer);
 		this.#sweepTimer = undefined;
 	}
 
 	#renew(): void {
+		if (this.#renewInFlight || this.#stopped) return;
 		const ids = this.#host.runningIds();
-		if (ids.length === 0) return;
+		if (ids.length === 0 && !this.#claimInDoubt) return;
+		this.#renewInFlight = true;
+		const before = this.#host.claims();
 		this.#container.renew(this.#owner, ids, this.#leaseMs, Date.now()).then(
-			({ lost, stopRequested }) => {
+			({ lost, stopRequested, unknown }) => {
+				this.#renewInFlight = false;
+				this.#host.ok();
 				for (const id of lost) this.#host.lost(id);
 				for (const id of stopRequested) this.#host.stopRequested(id);
+				const after = this.#host.claims();
+				// A claim in flight during this renewal may have taken tasks whose reply has not come yet.
+				if (before.inFlight || after.inFlight || after.started !== before.started) return;
+				if (unknown !== undefined && unknown.length > 0 && !this.#stopped) this.#host.unknown(unknown);
+				if (this.#claimInDoubt) {
+					this.#claimInDoubt = false;
+					if (this.#host.runningIds().length === 0) this.idle();
+				}
 			},
-			(error: unknown) => this.#host.report(error, 'lease renewal failed'),
+			(error: unknown) => {
+				this.#renewInFlight = false;
+				this.#host.failed('lease renewal', error);
+			},
 		);
 	}
 
 	#sweep(): void {
+		if (this.#sweepInFlight || this.#stopped) return;
+		this.#sweepInFlight = true;
 		this.#container.reclaimExpired(Date.now()).then(
 			(moved) => {
+				this.#sweepInFlight = false;
+				this.#host.ok();
 				if (moved.length > 0) this.#host.reclaimed(moved);
 			},
-			(error: unknown) => this.#host.report(error, 'reclaiming expired leases failed'),
+			(error: unknown) => {
+				this.#sweepInFlight = false;
+				this.#host.failed('reclaiming expired leases', error);
+			},
 		);
 	}
 }

@@ -3,7 +3,7 @@
  * container writes coalesced to one in flight per attempt, the latest waiting.
  */
 import type { Attempt } from './attempt.js';
-import type { TaskContainer } from './contracts.js';
+import type { TaskWriter } from './task-writer.js';
 
 /** Progress unchanged since the last report: no write, no event. */
 export function sameProgress(a: unknown, b: unknown): boolean {
@@ -17,16 +17,16 @@ export function sameProgress(a: unknown, b: unknown): boolean {
 }
 
 /** Store `attempt.task.progress`, unless a write is in flight: then the latest is written once it ends. */
-export function writeProgress(attempt: Attempt, container: TaskContainer, owner: string, report: (error: unknown, context: string) => void): void {
+export function writeProgress(attempt: Attempt, writer: TaskWriter, report: (error: unknown) => void): void {
 	if (attempt.progressWriting) {
 		attempt.progressPending = true;
 		return;
 	}
 	attempt.progressWriting = true;
 	const write = (): void => {
-		container
-			.transition(attempt.task.id, 'running', 'running', { progress: attempt.task.progress }, owner)
-			.catch((error: unknown) => report(error, 'storing progress failed'))
+		writer
+			.storeProgress(attempt.task.id, attempt.task.progress)
+			.catch((error: unknown) => report(error))
 			.finally(() => {
 				if (attempt.progressPending && !attempt.settled) {
 					attempt.progressPending = false;

@@ -7,7 +7,7 @@ import type { CallbackReceiver } from './contracts.js';
 import { CallbackError, SchedulerError, toError } from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import { FinishedStream } from './finished-stream.js';
-import type { StoredOutcome } from './outcome-writer.js';
+import type { StoredOutcome } from './task-writer.js';
 import type { TaskRecord } from './task.js';
 
 type Events<TItem, TOutput> = SchedulerEvents<TItem, TOutput>;
@@ -61,7 +61,7 @@ export class Reporter<TItem, TOutput> {
 
 	/** Tell listeners, the callback and the finished streams what a stored outcome led to. */
 	outcome(stored: StoredOutcome): void {
-		if (stored.kind === 'none') return;
+		if (stored.kind === 'none' || stored.kind === 'lost') return;
 		const task = stored.task as TaskRecord<TItem, TOutput>;
 		switch (stored.kind) {
 			case 'succeeded':

@@ -8,6 +8,9 @@ export interface StatusPollerHost {
 	attempts(): Iterable<Attempt>;
 	progress(attempt: Attempt, progress: unknown): void;
 	done(attempt: Attempt, result: ActuatorResult): void;
+	/** A status call failed (reported once per outage by the host) or succeeded. */
+	failed(error: unknown): void;
+	ok(): void;
 	report(error: unknown, context?: string): void;
 }
 
@@ -54,9 +57,10 @@ export class StatusPoller {
 		try {
 			statuses = await status.call(this.#actuator, attempts.map((a) => a.task));
 		} catch (error) {
-			this.#host.report(error, 'status poll failed');
+			this.#host.failed(error);
 			return;
 		}
+		this.#host.ok();
 		if (!Array.isArray(statuses) || statuses.length !== attempts.length) {
 			this.#host.report(new ActuatorError(`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`));
 			return;

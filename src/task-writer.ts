@@ -1,23 +1,32 @@
 /**
- * Storing an attempt's outcome: stop the work when needed, fetch and persist the output, and move the task
- * to its next status by compare-and-set, retrying a storage blip so a task never stays `running`. Returns
- * what happened, for the scheduler to report; writes nothing but the container and the persistencer.
+ * Every write a scheduler makes to its container goes through here: adding tasks, stopping a waiting task,
+ * asking another owner to stop, storing an attempt's ref and progress, handing a claimed task back, and
+ * storing an attempt's outcome (stop the work when needed, fetch and persist the output, then move the task
+ * by compare-and-set, retrying a storage blip so a task never stays `running`). Each move's patch is built by
+ * `task-moves.ts`, the one definition of the state machine's moves. Returns what happened, for the scheduler
+ * to report; writes nothing but the container and the persistencer.
  */
 import type { AttemptOutcome } from './attempt.js';
 import type { Persistencer, TaskActuator, TaskContainer } from './contracts.js';
-import { NonRetryableError, SchedulerError, toError, toTaskError } from './errors.js';
+import { NonRetryableError, PersistError, toError } from './errors.js';
 import { backoffDelay, type Backoff } from './retry.js';
+import { type ActiveStatus, exportPatch, failPatch, handBackPatch, retryPatch, stopPatch, successPatch } from './task-moves.js';
 import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
 
-/** What storing an outcome led to; `null` fields mean the compare-and-set lost (someone else moved the task). */
+/**
+ * What storing an outcome led to. `lost`: the task is no longer this owner's (its lease lapsed and the task was
+ * reclaimed): nothing was stored; `rejected` names the status the owner's late report would have moved it to
+ * (`null` when a renewal told the owner first). `none`: nothing to tell.
+ */
 export type StoredOutcome =
 	| { readonly kind: 'succeeded'; readonly task: TaskRecord; readonly output: unknown }
 	| { readonly kind: 'retrying'; readonly task: TaskRecord; readonly error: Error; readonly delayMs: number }
 	| { readonly kind: 'failed'; readonly task: TaskRecord; readonly error: Error }
 	| { readonly kind: 'stopped'; readonly task: TaskRecord }
+	| { readonly kind: 'lost'; readonly id: string; readonly rejected: TaskStatus | null }
 	| { readonly kind: 'none' };
 
-export interface OutcomeWriterParts {
+export interface TaskWriterParts {
 	readonly container: TaskContainer;
 	readonly actuator: TaskActuator;
 	readonly persistencer: Persistencer | undefined;
@@ -35,27 +44,87 @@ function isNonRetryable(error: Error): boolean {
 	return error instanceof NonRetryableError || (error as { code?: unknown }).code === 'ERR_NON_RETRYABLE';
 }
 
-export class OutcomeWriter {
-	readonly #p: OutcomeWriterParts;
+export class TaskWriter {
+	readonly #parts: TaskWriterParts;
 
-	constructor(parts: OutcomeWriterParts) {
-		this.#p = parts;
+	constructor(parts: TaskWriterParts) {
+		this.#parts = parts;
 	}
 
+	/**
+	 * Store new records (all or nothing). On an in-process container with a synchronous face this returns
+	 * `undefined` once stored; otherwise a promise. The container assigns `seq` on the records themselves.
+	 */
+	add(records: TaskRecord[]): Promise<void> | undefined {
+		const { container } = this.#parts;
+		if (container.sync) {
+			container.sync.add(records);
+			return undefined;
+		}
+		return container.add(records);
+	}
+
+	/** waiting → stopped; `null` when the task was not waiting any more. */
+	stopWaiting(id: string): Promise<TaskRecord | null> {
+		return this.#parts.container.transition(id, 'waiting', 'stopped', stopPatch());
+	}
+
+	/** Ask the owner of a running task (maybe another scheduler) to stop it. */
+	requestStop(id: string): Promise<TaskRecord | null> {
+		return this.#parts.container.requestStop(id);
+	}
+
+	/** Delete a finished task. */
+	remove(id: string): Promise<boolean> {
+		return this.#parts.container.remove(id);
+	}
+
+	/** running → running: the attempt's ref (the actuator's handle), so anyone can find or stop the work. */
+	storeRef(id: string, ref: unknown): Promise<TaskRecord | null> {
+		return this.#parts.container.transition(id, 'running', 'running', { ref }, this.#parts.owner);
+	}
+
+	/** running → running: the attempt's latest progress. */
+	storeProgress(id: string, progress: unknown): Promise<TaskRecord | null> {
+		return this.#parts.container.transition(id, 'running', 'running', { progress }, this.#parts.owner);
+	}
+
+	/** running → waiting, uncounted: a claimed task this owner never started (closing, or a lost claim reply). */
+	handBack(task: Pick<TaskRecord, 'id' | 'attempts'>, ref?: unknown): Promise<TaskRecord | null> {
+		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref));
+	}
+
+	/**
+	 * The hot path: a success with its output in hand stored through the container's synchronous face. Returns
+	 * the stored record (the container's own object), `null` when the compare-and-set lost, or `false` when the
+	 * general path must run instead (no synchronous face, a persistencer, an output to fetch, or a throw).
+	 */
+	succeedSync(task: TaskRecord, ref: unknown, hasOutput: boolean, output: unknown): Readonly<TaskRecord> | null | false {
+		const { container, persistencer, actuator, owner } = this.#parts;
+		const sync = container.sync;
+		if (sync === undefined || persistencer !== undefined || (!hasOutput && actuator.output)) return false;
+		try {
+			return sync.transition(task, 'running', 'succeeded', successPatch(output, ref), owner);
+		} catch {
+			return false;
+		}
+	}
+
+	/** Store an attempt's outcome. Never stores a report for a task that is no longer this owner's. */
 	write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
 		// The common case, kept to one small async frame: a success with its output in hand and nowhere to export it.
-		if (outcome.kind === 'succeeded' && this.#p.persistencer === undefined && (outcome.hasOutput || !this.#p.actuator.output)) {
+		if (outcome.kind === 'succeeded' && this.#parts.persistencer === undefined && (outcome.hasOutput || !this.#parts.actuator.output)) {
 			return this.#succeed(task, ref, outcome.output);
 		}
 		return this.#write(task, ref, outcome);
 	}
 
 	/** Store a success (from running, or from exporting once persisted); a write that keeps failing fails the attempt. */
-	async #succeed(task: TaskRecord, ref: unknown, output: unknown, from: 'running' | 'exporting' = 'running'): Promise<StoredOutcome> {
+	async #succeed(task: TaskRecord, ref: unknown, output: unknown, from: ActiveStatus = 'running'): Promise<StoredOutcome> {
 		let failure: Error;
 		try {
 			const done = await this.#move(task.id, from, 'succeeded', successPatch(output, ref));
-			return done ? { kind: 'succeeded', task: done, output } : NONE;
+			return done ? { kind: 'succeeded', task: done, output } : { kind: 'lost', id: task.id, rejected: 'succeeded' };
 		} catch (error) {
 			failure = toError(error);
 		}
@@ -63,7 +132,7 @@ export class OutcomeWriter {
 	}
 
 	async #write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
-		const { actuator, persistencer, report } = this.#p;
+		const { actuator, persistencer, report } = this.#parts;
 		const id = task.id;
 		const stopWork =
 			outcome.kind === 'stopped' ||
@@ -80,40 +149,33 @@ export class OutcomeWriter {
 			// scheduler) names the work that was stopped.
 			if (ref === undefined && task.ref != null) ref = task.ref;
 		}
-		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
 		switch (outcome.kind) {
 			case 'lost':
-				report(new SchedulerError(`Lost the lease on task ${id}; another scheduler runs it now`, { code: 'ERR_LEASE_EXPIRED' }));
-				return NONE;
+				// The container told us the task is no longer ours: nothing to store (the scheduler reports it).
+				return { kind: 'lost', id, rejected: null };
 			case 'handback':
-				await this.#move(id, 'running', 'waiting', {
-					...refPatch,
-					attempts: Math.max(0, task.attempts - 1),
-					owner: null,
-					leaseUntil: null,
-					runAt: Date.now(),
-				});
+				await this.handBack(task, ref);
 				return NONE;
 			case 'stopped': {
-				const stopped = await this.#move(id, 'running', 'stopped', { ...refPatch, finishedAt: Date.now(), owner: null, leaseUntil: null });
-				return stopped ? { kind: 'stopped', task: stopped } : NONE;
+				const stopped = await this.#move(id, 'running', 'stopped', stopPatch(Date.now(), ref));
+				return stopped ? { kind: 'stopped', task: stopped } : { kind: 'lost', id, rejected: 'stopped' };
 			}
 			default:
 				break;
 		}
 		if (outcome.kind !== 'succeeded') return this.#failOrRetry(task, ref, 'running', outcome.error);
-		let from: 'running' | 'exporting' = 'running';
+		let from: ActiveStatus = 'running';
 		let output = outcome.output;
 		try {
 			if (!outcome.hasOutput && actuator.output) output = await actuator.output(task);
 			if (persistencer) {
-				const exporting = await this.#move(id, 'running', 'exporting', refPatch);
-				if (exporting === null) return NONE;
+				const exporting = await this.#move(id, 'running', 'exporting', exportPatch(ref));
+				if (exporting === null) return { kind: 'lost', id, rejected: 'exporting' };
 				from = 'exporting';
 				try {
 					await persistencer.persist(exporting, output);
 				} catch (error) {
-					throw new SchedulerError(`Persisting the output failed: ${toError(error).message}`, { code: 'ERR_PERSIST', cause: error });
+					throw new PersistError(`Persisting the output failed: ${toError(error).message}`, { cause: error });
 				}
 			}
 		} catch (error) {
@@ -123,29 +185,16 @@ export class OutcomeWriter {
 	}
 
 	/** After a failed attempt (or a success that could not be stored): waiting again for a retry, or failed. */
-	async #failOrRetry(task: TaskRecord, ref: unknown, from: 'running' | 'exporting', failure: Error): Promise<StoredOutcome> {
+	async #failOrRetry(task: TaskRecord, ref: unknown, from: ActiveStatus, failure: Error): Promise<StoredOutcome> {
 		const id = task.id;
-		const refPatch: TaskPatch = ref === undefined ? {} : { ref };
 		const now = Date.now();
 		if (!isNonRetryable(failure) && task.attempts < task.maxAttempts) {
-			const delayMs = backoffDelay(this.#p.backoff, task.attempts, failure);
-			const waiting = await this.#move(id, from, 'waiting', {
-				...refPatch,
-				error: toTaskError(failure),
-				runAt: now + delayMs,
-				owner: null,
-				leaseUntil: null,
-			});
-			return waiting ? { kind: 'retrying', task: waiting, error: failure, delayMs } : NONE;
+			const delayMs = backoffDelay(this.#parts.backoff, task.attempts, failure);
+			const waiting = await this.#move(id, from, 'waiting', retryPatch(failure, now + delayMs, ref));
+			return waiting ? { kind: 'retrying', task: waiting, error: failure, delayMs } : { kind: 'lost', id, rejected: 'waiting' };
 		}
-		const failed = await this.#move(id, from, 'failed', {
-			...refPatch,
-			error: toTaskError(failure),
-			finishedAt: now,
-			owner: null,
-			leaseUntil: null,
-		});
-		return failed ? { kind: 'failed', task: failed, error: failure } : NONE;
+		const failed = await this.#move(id, from, 'failed', failPatch(failure, now, ref));
+		return failed ? { kind: 'failed', task: failed, error: failure } : { kind: 'lost', id, rejected: 'failed' };
 	}
 
 	/**
@@ -154,16 +203,16 @@ export class OutcomeWriter {
 	 * by this very write, that is the outcome, not a lost race, so its events still fire.
 	 */
 	#move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
-		return this.#p.container.transition(id, from, to, patch, this.#p.owner).catch((error: unknown) => this.#moveAgain(id, from, to, patch, error));
+		return this.#parts.container.transition(id, from, to, patch, this.#parts.owner).catch((error: unknown) => this.#moveAgain(id, from, to, patch, error));
 	}
 
 	/** The retries of a move whose first write failed: up to 4 more (1 while closing), 50 ms × 4ⁿ apart. */
 	async #moveAgain(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, firstError: unknown): Promise<TaskRecord | null> {
-		const { container, owner } = this.#p;
+		const { container, owner } = this.#parts;
 		let error = firstError;
 		for (let attempt = 1; ; attempt++) {
-			if (attempt > 4 || (this.#p.closing() && attempt > 1)) throw error;
-			this.#p.report(error, 'container write failed, retrying');
+			if (attempt > 4 || (this.#parts.closing() && attempt > 1)) throw error;
+			this.#parts.report(error, 'container write failed, retrying');
 			await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
 			try {
 				const moved = await container.transition(id, from, to, patch, owner);
@@ -175,13 +224,6 @@ export class OutcomeWriter {
 			}
 		}
 	}
-}
-
-/** The patch that stores a success: the output (`null` for none), no error, finished now, no owner nor lease. */
-export function successPatch(output: unknown, ref: unknown): TaskPatch {
-	const patch: TaskPatch = { output: output ?? null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null };
-	if (ref !== undefined) patch.ref = ref;
-	return patch;
 }
 
 /**

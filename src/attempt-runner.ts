@@ -1,0 +1,231 @@
+/**
+ * Running claimed tasks: start each through the actuator, enforce its timeout, take its progress and its end
+ * (pushed by the work, or polled), give each attempt its one outcome and store it through the writer, then free
+ * its slot. Reports what each stored outcome led to.
+ */
+import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
+import type { ActuatorContext, ActuatorResult, TaskActuator } from './contracts.js';
+import { TaskStoppedError, TaskTimeoutError, toError } from './errors.js';
+import { LeaseLostError } from './lease-lost-error.js';
+import { sameProgress, writeProgress } from './progress-writer.js';
+import { RunningAttempts } from './running-attempts.js';
+import { reportFailure, type SchedulerCore } from './scheduler-core.js';
+import { StatusPoller } from './status-poller.js';
+import type { TaskStatus } from './task.js';
+import { copyTask, type TaskRecord } from './task.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export class AttemptRunner<TItem, TOutput> {
+	readonly #core: SchedulerCore<TItem, TOutput>;
+	readonly #attempts: RunningAttempts;
+	readonly #host: AttemptHost;
+	readonly #poller: StatusPoller;
+	/** Called when a slot is freed: look for more work. */
+	readonly #freed: () => void;
+	#emptyWaiters: (() => void)[] = [];
+
+	constructor(core: SchedulerCore<TItem, TOutput>, freed: () => void) {
+		this.#core = core;
+		this.#freed = freed;
+		const { options } = core;
+		this.#attempts = new RunningAttempts(options.container.shared);
+		this.#host = {
+			owner: core.id,
+			progress: (attempt, progress) => this.#onProgress(attempt, progress),
+			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
+		};
+		this.#poller = new StatusPoller(options.actuator as TaskActuator, options.pollIntervalMs, {
+			attempts: () => this.#attempts.values(),
+			progress: (attempt, progress) => this.#onProgress(attempt, progress),
+			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
+			failed: (error) => reportFailure(core as SchedulerCore, 'actuator', 'status poll', error),
+			ok: () => core.actuatorHealth.ok(),
+			report: (error, context) => core.reporter.error(error, context),
+		});
+	}
+
+	/** Tasks running now. */
+	get size(): number {
+		return this.#attempts.size;
+	}
+
+	get(id: string): Attempt | undefined {
+		return this.#attempts.get(id);
+	}
+
+	/** Ids of the tasks whose attempts have no outcome yet (their leases are renewed). */
+	runningIds(): string[] {
+		return this.#attempts
+			.values()
+			.filter((a) => !a.settled)
+			.map((a) => a.task.id);
+	}
+
+	/** Settle the attempt of task `id`, if one runs here without an outcome. */
+	settleById(id: string, outcome: AttemptOutcome): void {
+		const attempt = this.#attempts.get(id);
+		if (attempt !== undefined && !attempt.settled) this.settle(attempt, outcome);
+	}
+
+	/** Resolves once no attempt runs here (for a draining close). */
+	whenEmpty(): Promise<void> {
+		if (this.#attempts.size === 0) return RESOLVED;
+		return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+	}
+
+	/** Hand every running attempt back (closing without drain) and wait until all are stored. */
+	async handBackAll(): Promise<void> {
+		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.settle(attempt, { kind: 'handback' });
+		while (this.#attempts.size > 0) await Promise.all(this.#attempts.values().map((a) => a.finishing));
+		this.#poller.stop();
+	}
+
+	start(task: TaskRecord<TItem, TOutput>): void {
+		const { options, reporter, leases, loopMonitor } = this.#core;
+		// A task we already run comes back only after its lease was reclaimed, so with at least its second claim
+		// (claims count attempts): a first attempt needs no look-up, which walks the list on in-process containers.
+		const running = task.attempts > 1 || options.container.shared ? this.#attempts.get(task.id) : undefined;
+		if (running !== undefined) {
+			// Our lease lapsed (a stalled store), the task was reclaimed, and we claimed it again while its first
+			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers.
+			running.task.attempts = task.attempts;
+			running.task.leaseUntil = task.leaseUntil;
+			return;
+		}
+		const attempt = new Attempt(task as TaskRecord, this.#host);
+		this.#attempts.add(attempt);
+		if (leases !== undefined) {
+			attempt.begunAt = Date.now();
+			leases.renewing();
+			loopMonitor?.start();
+		}
+		const timeoutMs = task.timeoutMs ?? options.timeoutMs;
+		if (timeoutMs > 0) {
+			attempt.timer = setTimeout(() => {
+				const error = new TaskTimeoutError(timeoutMs);
+				this.settle(attempt, { kind: 'failed', error, stopWork: true });
+			}, timeoutMs);
+		}
+		// On an in-process container `task` is the stored record itself: listeners get a copy.
+		if (reporter.listening('task:started')) {
+			reporter.emit('task:started', { task: copyTask(task) });
+			// A listener stopped it (or closed the scheduler) synchronously: the work must not start at all, or an
+			// actuator's `stop` would run before its `start` and find nothing to stop.
+			if (attempt.settled) return;
+		}
+		let started: unknown;
+		try {
+			started = options.actuator.start(task, attempt as ActuatorContext<TOutput>);
+		} catch (error) {
+			this.settle(attempt, { kind: 'failed', error: toError(error), stopWork: false });
+			return;
+		}
+		if (started instanceof Promise) {
+			started.then(
+				(result: unknown) => this.#afterStart(attempt, result),
+				(error: unknown) => this.settle(attempt, { kind: 'failed', error: toError(error), stopWork: false }),
+			);
+		} else this.#afterStart(attempt, started);
+	}
+
+	#afterStart(attempt: Attempt, started: unknown): void {
+		const ref = (started as { ref?: unknown } | undefined)?.ref;
+		if (ref !== undefined) {
+			attempt.ref = ref;
+			attempt.task.ref = ref;
+			if (!attempt.settled) {
+				const core = this.#core;
+				core.writer.storeRef(attempt.task.id, ref).then(
+					() => core.containerHealth.ok(),
+					(error: unknown) => reportFailure(core as SchedulerCore, 'container', 'storing a ref', error),
+				);
+			}
+		}
+		if (!attempt.settled) this.#poller.schedule();
+	}
+
+	#onDone(attempt: Attempt, result: ActuatorResult<TOutput>): void {
+		if (attempt.settled) return;
+		if (result.ok) {
+			const hasOutput = 'output' in result && result.output !== undefined;
+			this.settle(attempt, { kind: 'succeeded', hasOutput, output: hasOutput ? result.output : undefined });
+		} else {
+			this.settle(attempt, { kind: 'failed', error: toError(result.error), stopWork: false });
+		}
+	}
+
+	#onProgress(attempt: Attempt, progress: unknown): void {
+		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
+		attempt.task.progress = progress;
+		const { reporter, writer } = this.#core;
+		if (reporter.listening('task:progress')) reporter.emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
+		writeProgress(attempt, writer, (error) => reportFailure(this.#core as SchedulerCore, 'container', 'storing progress', error));
+	}
+
+	/** Give an attempt its one outcome and store it; frees the slot once stored. */
+	settle(attempt: Attempt, outcome: AttemptOutcome): void {
+		if (attempt.settled) return;
+		attempt.outcome = outcome;
+		clearTimeout(attempt.timer);
+		if (outcome.kind !== 'succeeded') {
+			const reason =
+				outcome.kind === 'failed'
+					? outcome.error
+					: new TaskStoppedError(
+							attempt.task.id,
+							outcome.kind === 'handback' ? 'handed back (scheduler closing)' : outcome.kind === 'lost' ? 'taken over (lease lost)' : 'stopped',
+						);
+			attempt.abort(reason);
+		}
+		if (outcome.kind === 'succeeded' && this.#finishSync(attempt, outcome)) return;
+		attempt.finishing = this.#finish(attempt, outcome);
+	}
+
+	/**
+	 * The hot path: a success with its output in hand, no persistencer, on an in-process container. Stored and
+	 * reported without a promise. Returns false when the general path must run instead.
+	 */
+	#finishSync(attempt: Attempt, outcome: { readonly hasOutput: boolean; readonly output: unknown }): boolean {
+		const stored = this.#core.writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output);
+		if (stored === false) return false;
+		attempt.finishing = RESOLVED;
+		const { reporter } = this.#core;
+		// The stored record itself came back: copy it only when someone will hear of it.
+		if (stored !== null && reporter.hearsSuccess()) reporter.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
+		this.#release(attempt);
+		return true;
+	}
+
+	/** Free the attempt's slot and look for more work. */
+	#release(attempt: Attempt): void {
+		this.#attempts.delete(attempt);
+		if (this.#attempts.size === 0) {
+			if (this.#emptyWaiters.length > 0) for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+			this.#core.leases?.idle();
+			this.#core.loopMonitor?.stop();
+		}
+		this.#freed();
+	}
+
+	/** Store the outcome, then free the slot. Never rejects. */
+	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+		const { writer, reporter, timers } = this.#core;
+		try {
+			const stored = await writer.write(attempt.task, attempt.ref, outcome);
+			if (stored.kind === 'lost') this.#leaseLost(attempt, stored.rejected);
+			else reporter.outcome(stored);
+			if (stored.kind === 'retrying' && stored.delayMs > 0) timers.at(stored.task.runAt);
+		} catch (error) {
+			reporter.error(error, `finishing task ${attempt.task.id} failed`);
+		}
+		this.#release(attempt);
+	}
+
+	/** The task is no longer ours: say so loudly, with the block of the event loop that likely lost the lease. */
+	#leaseLost(attempt: Attempt, rejected: TaskStatus | null): void {
+		const { loopMonitor, options, reporter } = this.#core;
+		const block = loopMonitor?.longestSince(attempt.begunAt);
+		reporter.error(new LeaseLostError(attempt.task.id, rejected, block === undefined ? null : block.blockedMs, options.leaseMs));
+	}
+}

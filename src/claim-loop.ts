@@ -1,0 +1,142 @@
+/**
+ * Claiming work: take due tasks from the container up to the concurrency limit and hand them to the runner; when
+ * there are none, sleep until the next due time, or poll where nothing can wake us. Adds, finishes and the
+ * container's wake-up channel call `fill()`; it never spins.
+ */
+import type { SyncContainerOperations } from './contracts.js';
+import { reportFailure, type SchedulerCore } from './scheduler-core.js';
+import type { TaskRecord } from './task.js';
+
+export interface ClaimLoopHost<TItem, TOutput> {
+	/** Tasks running now. */
+	running(): number;
+	/** Start a claimed task. */
+	start(task: TaskRecord<TItem, TOutput>): void;
+	/** Nothing was claimable and nothing runs: see whether the container is idle. */
+	checkIdle(): void;
+}
+
+export class ClaimLoop<TItem, TOutput> {
+	readonly #core: SchedulerCore<TItem, TOutput>;
+	readonly #host: ClaimLoopHost<TItem, TOutput>;
+	#claiming = false;
+	#refill = false;
+	#claimsStarted = 0;
+	/** Whether the container's wake-up channel works (an in-process container needs none). */
+	#channelUp: boolean;
+
+	constructor(core: SchedulerCore<TItem, TOutput>, host: ClaimLoopHost<TItem, TOutput>) {
+		this.#core = core;
+		this.#host = host;
+		this.#channelUp = typeof core.options.container.watch === 'function';
+	}
+
+	/** How many claims were made, and whether one is in flight (the lease keeper tells a lost claim reply by it). */
+	claims(): { readonly started: number; readonly inFlight: boolean } {
+		return { started: this.#claimsStarted, inFlight: this.#claiming && this.#core.options.container.sync === undefined };
+	}
+
+	/** The wake-up channel broke or came back: poll while it is down. */
+	channel(ok: boolean): void {
+		this.#channelUp = ok;
+		if (ok) this.fill();
+		else this.#core.timers.poll();
+	}
+
+	fill(): void {
+		const core = this.#core;
+		if (core.closed() || core.paused()) return;
+		if (this.#claiming) {
+			this.#refill = true;
+			return;
+		}
+		const { container, concurrency, leaseMs } = core.options;
+		if (container.sync) {
+			this.#fillSync(container.sync);
+			return;
+		}
+		const free = concurrency - this.#host.running();
+		if (free <= 0) return;
+		this.#claiming = true;
+		this.#refill = false;
+		this.#claimsStarted++;
+		const now = Date.now();
+		container.claim(free, core.id, leaseMs, now).then(
+			(claimed) => {
+				this.#claiming = false;
+				core.containerHealth.ok();
+				if (core.closed()) {
+					for (const task of claimed) this.#handBack(task);
+					return;
+				}
+				for (const task of claimed) this.#host.start(task as TaskRecord<TItem, TOutput>);
+				if (claimed.length === free || this.#refill) {
+					this.fill();
+				} else {
+					this.#planWake(now);
+					if (claimed.length === 0 && this.#host.running() === 0) this.#host.checkIdle();
+				}
+			},
+			(error: unknown) => {
+				this.#claiming = false;
+				reportFailure(core as SchedulerCore, 'container', 'claiming tasks', error);
+				// The claim may have been applied with its reply lost: a renewal finds its tasks and hands them back.
+				core.leases?.claimFailed();
+				core.timers.poll();
+			},
+		);
+	}
+
+	/**
+	 * The same loop on an in-process container's synchronous face. Work that finishes synchronously while we
+	 * start tasks asks for another round (`#refill`) instead of recursing, so a queue of sync functions never
+	 * grows the stack.
+	 */
+	#fillSync(sync: SyncContainerOperations): void {
+		const core = this.#core;
+		const { concurrency, leaseMs } = core.options;
+		this.#claiming = true;
+		try {
+			for (;;) {
+				this.#refill = false;
+				if (core.closed() || core.paused()) return;
+				const free = concurrency - this.#host.running();
+				if (free <= 0) return;
+				const now = Date.now();
+				const claimed = sync.claim(free, core.id, leaseMs, now);
+				for (const task of claimed) this.#host.start(task as TaskRecord<TItem, TOutput>);
+				if (claimed.length < free && !this.#refill) {
+					this.#planWake(now);
+					if (claimed.length === 0 && this.#host.running() === 0) this.#host.checkIdle();
+					return;
+				}
+			}
+		} catch (error) {
+			reportFailure(core as SchedulerCore, 'container', 'claiming tasks', error);
+			core.timers.poll();
+		} finally {
+			this.#claiming = false;
+		}
+	}
+
+	/** Sleep until the next retry is due, or poll when nothing can wake us. */
+	#planWake(now: number): void {
+		const core = this.#core;
+		const { container } = core.options;
+		if (container.shared && !this.#channelUp) core.timers.poll();
+		container.nextDueAt(now).then(
+			(at) => {
+				if (at !== null) core.timers.at(at);
+			},
+			(error: unknown) => {
+				reportFailure(core as SchedulerCore, 'container', 'looking up the next due time', error);
+				core.timers.poll();
+			},
+		);
+	}
+
+	/** A task claimed while closing: back to waiting, uncounted. */
+	#handBack(task: TaskRecord): void {
+		this.#core.writer.handBack(task).catch((error: unknown) => this.#core.reporter.error(error, `handing back task ${task.id} failed`));
+	}
+}

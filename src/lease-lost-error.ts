@@ -1,0 +1,32 @@
+/** The error a scheduler reports when it lost the lease on a task it was running. */
+import { SchedulerError } from './errors.js';
+import type { TaskStatus } from './task.js';
+
+/**
+ * This scheduler's lease on a task it runs lapsed and the task was reclaimed (to run again elsewhere, or failed):
+ * the work here was stopped and its late report, if any, was rejected, not stored. Usually the event loop was
+ * blocked past the lease (`blockedMs`): synchronous work kept the renewal from running.
+ */
+export class LeaseLostError extends SchedulerError {
+	override name = 'LeaseLostError';
+	readonly taskId: string;
+	/** The status the late report would have moved the task to; `null` when a renewal found the lease gone first. */
+	readonly rejected: TaskStatus | null;
+	/** The longest block of the event loop while the attempt ran, when one long enough to matter was seen. */
+	readonly blockedMs: number | null;
+	readonly leaseMs: number;
+
+	constructor(taskId: string, rejected: TaskStatus | null, blockedMs: number | null, leaseMs: number) {
+		const report = rejected === null ? '' : `; its late report (${rejected}) was rejected`;
+		const why =
+			blockedMs === null
+				? 'its lease lapsed (the renewals did not reach the container in time)'
+				: `the event loop was blocked for ${blockedMs} ms while it ran, longer than the lease allows (leaseMs ${leaseMs}): ` +
+					'run CPU-bound work in a worker thread (FunctionActuator worker form) or raise leaseMs';
+		super(`Lost the lease on task \`${taskId}\`: another scheduler may run it now${report}. Cause: ${why}`, { code: 'ERR_LEASE_EXPIRED' });
+		this.taskId = taskId;
+		this.rejected = rejected;
+		this.blockedMs = blockedMs;
+		this.leaseMs = leaseMs;
+	}
+}
