@@ -30,7 +30,9 @@ export interface SchedulerErrorOptions {
 
 /** The base of the family: a message, a stable `code` and an optional `cause`. */
 export class SchedulerError extends Error {
+	/** The class name, e.g. `'TaskTimeoutError'`. */
 	override name: string = 'SchedulerError';
+	/** The stable code of this kind of failure, kept in the task's stored `error.code`. */
 	readonly code: SchedulerErrorCode;
 
 	constructor(message: string, options: SchedulerErrorOptions = {}) {
