@@ -142,8 +142,14 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 			expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
 			expect(ms).toBeLessThan(5000);
 			await own.restart();
-			// The connection comes back by itself; the rejected add was never sent, so nothing of it is stored.
-			await c.add(records([{ id: 'after', item: 1 }]));
+			// The connection comes back by itself (ioredis's reconnection delay grows to 2 s: an add may still be
+			// refused meanwhile); the rejected add was never sent, so nothing of it is stored.
+			for (let tries = 0; ; tries++) {
+				const { error: again } = await timed(c.add(records([{ id: 'after', item: 1 }])));
+				if (again === undefined) break;
+				expect(again).toBeInstanceOf(ContainerError);
+				expect(tries).toBeLessThan(20);
+			}
 			expect(await c.get('before')).toMatchObject({ status: 'waiting' });
 			expect(await c.get('x1')).toBeNull();
 			expect(await c.get('x2')).toBeNull();
@@ -288,7 +294,7 @@ describe('RedisContainer and ids that are not well-formed Unicode (item 7)', () 
 		await expect(add).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[0].id' });
 		await expect(add).rejects.toThrow(/well-formed Unicode/);
 		expect(await c.counts()).toMatchObject({ waiting: 0 });
-		await expect(c.add(withIds('\udc00y'))).rejects.toMatchObject({ field: 'task.id' });
+		await expect(c.add(withIds('\udc00y'))).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: expect.stringMatching(/^tasks?(\[0\])?\.id$/) });
 		// A task whose id holds U+FFFD itself is not reachable by the lone-surrogate id.
 		await c.add(records([{ id: 'x\ufffd', item: 2 }]));
 		expect(await c.get(`x${lone}`)).toBeNull();
@@ -299,7 +305,7 @@ describe('RedisContainer and ids that are not well-formed Unicode (item 7)', () 
 	});
 
 	it('rejects a name or prefix with a lone surrogate', () => {
-		expect(() => new RedisContainer({ redis: server.url, name: 'q\ud800' })).toThrow(/`name`.*lone surrogates/);
+		expect(() => new RedisContainer({ redis: server.url, name: 'q\ud800' })).toThrow(/`name`.*lone (UTF-16 )?surrogate/);
 		expect(() => new RedisContainer({ redis: server.url, name: 'q', prefix: '\udfff' })).toThrow(/`prefix`/);
 	});
 });
