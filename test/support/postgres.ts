@@ -32,6 +32,10 @@ export interface PostgresServer {
 	log(): string;
 	/** Create a database (a fresh, empty one for a test or a peer) and return its connection object. */
 	createDatabase(name: string): Promise<{ host: string; port: number; user: string; database: string }>;
+	/** Fast shutdown, keeping the data: the server is down (connections refused) until `restart()`. */
+	halt(): Promise<void>;
+	/** Start the server again on the same port and data (after `halt()`, or stopping it first when it runs). */
+	restart(): Promise<void>;
 	/** Fast shutdown, then remove the temp folder. Idempotent. */
 	stop(): Promise<void>;
 }
@@ -199,43 +203,66 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 		...options.settings,
 	};
 	const args = ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-	const child = spawn(join(bin, 'postgres'), args, {
-		cwd: dir,
-		env: { ...process.env, HOME: dir, LC_ALL: 'C' },
-		stdio: ['ignore', 'ignore', 'pipe'],
-		...(user ?? {}),
-	});
-	running.set(child, dir);
-	installExitHook();
-	const watchdog = child.pid === undefined ? null : startWatchdog(child.pid, dir);
 	let log = '';
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	exited.then(() => running.delete(child)).catch(() => undefined);
-	await new Promise<void>((resolve, reject) => {
-		const timer = setTimeout(() => {
-			child.kill('SIGKILL');
-			reject(new Error(`PostgreSQL did not start within ${options.timeoutMs ?? 60_000} ms:\n${log}`));
-		}, options.timeoutMs ?? 60_000);
-		child.stderr?.on('data', (chunk: Buffer) => {
-			log = (log + chunk.toString()).slice(-20_000);
-			if (log.includes('ready to accept connections')) {
+	installExitHook();
+	/** Start the server process on the data directory and wait until it accepts connections. */
+	const launch = async (): Promise<{ child: ChildProcess; exited: Promise<void>; watchdog: ChildProcess | null }> => {
+		const child = spawn(join(bin, 'postgres'), args, {
+			cwd: dir,
+			env: { ...process.env, HOME: dir, LC_ALL: 'C' },
+			stdio: ['ignore', 'ignore', 'pipe'],
+			...(user ?? {}),
+		});
+		running.set(child, dir);
+		const watchdog = child.pid === undefined ? null : startWatchdog(child.pid, dir);
+		const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+		exited.then(() => running.delete(child)).catch(() => undefined);
+		await new Promise<void>((resolve, reject) => {
+			const timer = setTimeout(() => {
+				child.kill('SIGKILL');
+				reject(new Error(`PostgreSQL did not start within ${options.timeoutMs ?? 60_000} ms:\n${log}`));
+			}, options.timeoutMs ?? 60_000);
+			let mine = ''; // this process's own log, for its ready line
+			child.stderr?.on('data', (chunk: Buffer) => {
+				log = (log + chunk.toString()).slice(-20_000);
+				mine = (mine + chunk.toString()).slice(-20_000);
+				if (mine.includes('ready to accept connections')) {
+					clearTimeout(timer);
+					resolve();
+				}
+			});
+			child.once('error', (error) => {
 				clearTimeout(timer);
-				resolve();
-			}
+				reject(error);
+			});
+			child.once('exit', (code, signal) => {
+				clearTimeout(timer);
+				reject(new Error(`PostgreSQL exited (${String(code ?? signal)}) before accepting connections:\n${log}`));
+			});
+		}).catch((error: unknown) => {
+			watchdog?.kill('SIGKILL');
+			throw error;
 		});
-		child.once('error', (error) => {
-			clearTimeout(timer);
-			reject(error);
-		});
-		child.once('exit', (code, signal) => {
-			clearTimeout(timer);
-			reject(new Error(`PostgreSQL exited (${String(code ?? signal)}) before accepting connections:\n${log}`));
-		});
-	}).catch((error: unknown) => {
-		watchdog?.kill('SIGKILL');
+		return { child, exited, watchdog };
+	};
+	let server: Awaited<ReturnType<typeof launch>>;
+	try {
+		server = await launch();
+	} catch (error) {
 		rmSync(dir, { recursive: true, force: true });
 		throw error;
-	});
+	}
+	/** Fast shutdown of the current server process (the data directory stays). */
+	const halt = async (): Promise<void> => {
+		const { child, exited, watchdog } = server;
+		watchdog?.kill('SIGKILL');
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGINT');
+			const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+			await exited;
+			clearTimeout(timer);
+		}
+	};
 	const connection = { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' };
 	let stopping: Promise<void> | null = null;
 	return {
@@ -259,15 +286,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 			}
 			return { ...connection, database: name };
 		},
+		async halt() {
+			if (stopping !== null) throw new Error('The PostgreSQL server was stopped for good');
+			await halt();
+		},
+		async restart() {
+			if (stopping !== null) throw new Error('The PostgreSQL server was stopped for good');
+			await halt();
+			server = await launch();
+		},
 		stop() {
 			stopping ??= (async () => {
-				watchdog?.kill('SIGKILL');
-				if (child.exitCode === null && child.signalCode === null) {
-					child.kill('SIGINT');
-					const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-					await exited;
-					clearTimeout(timer);
-				}
+				await halt();
 				rmSync(dir, { recursive: true, force: true });
 			})();
 			return stopping;
