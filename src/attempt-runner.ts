@@ -39,8 +39,8 @@ export class AttemptRunner<TItem, TOutput> {
 			attempts: () => this.#attempts.values(),
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
 			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
-			failed: (error) => reportFailure(core as SchedulerCore, 'actuator', 'status poll', error),
-			ok: () => core.actuatorHealth.ok(),
+			failed: (error, calledAt) => reportFailure(core as SchedulerCore, 'actuator', 'status poll', error, calledAt),
+			ok: (calledAt) => core.actuatorHealth.ok(calledAt),
 			report: (error, context) => core.reporter.error(error, context),
 		});
 	}
@@ -136,9 +136,10 @@ export class AttemptRunner<TItem, TOutput> {
 			attempt.task.ref = ref;
 			if (!attempt.settled) {
 				const core = this.#core;
+				const calledAt = Date.now();
 				core.writer.storeRef(attempt.task.id, ref).then(
-					() => core.containerHealth.ok(),
-					(error: unknown) => reportFailure(core as SchedulerCore, 'container', 'storing a ref', error),
+					() => core.containerHealth.ok(calledAt),
+					(error: unknown) => reportFailure(core as SchedulerCore, 'container', 'storing a ref', error, calledAt),
 				);
 			}
 		}

@@ -64,7 +64,7 @@ export class ClaimLoop<TItem, TOutput> {
 		container.claim(free, core.id, leaseMs, now).then(
 			(claimed) => {
 				this.#claiming = false;
-				core.containerHealth.ok();
+				core.containerHealth.ok(now);
 				if (core.closed()) {
 					for (const task of claimed) this.#handBack(task);
 					return;
@@ -79,7 +79,7 @@ export class ClaimLoop<TItem, TOutput> {
 			},
 			(error: unknown) => {
 				this.#claiming = false;
-				reportFailure(core as SchedulerCore, 'container', 'claiming tasks', error);
+				reportFailure(core as SchedulerCore, 'container', 'claiming tasks', error, now);
 				// The claim may have been applied with its reply lost: a renewal finds its tasks and hands them back.
 				core.leases?.claimFailed();
 				core.timers.poll();
@@ -126,10 +126,11 @@ export class ClaimLoop<TItem, TOutput> {
 		if (container.shared && !this.#channelUp) core.timers.poll();
 		container.nextDueAt(now).then(
 			(at) => {
+				core.containerHealth.ok(now);
 				if (at !== null) core.timers.at(at);
 			},
 			(error: unknown) => {
-				reportFailure(core as SchedulerCore, 'container', 'looking up the next due time', error);
+				reportFailure(core as SchedulerCore, 'container', 'looking up the next due time', error, now);
 				core.timers.poll();
 			},
 		);

@@ -30,9 +30,10 @@ export class IdleWatch {
 		if (this.#running() > 0) return;
 		const core = this.#core;
 		const { container, pollIntervalMs } = core.options;
+		const calledAt = Date.now();
 		container.counts().then(
 			(counts) => {
-				core.containerHealth.ok();
+				core.containerHealth.ok(calledAt);
 				if (this.#running() > 0) return;
 				if (counts.waiting + counts.running + counts.exporting > 0) {
 					if (container.shared && this.#waiters.length > 0 && this.#timer === undefined && !core.closed()) {
@@ -46,7 +47,7 @@ export class IdleWatch {
 				this.#resolveAll();
 				core.reporter.emit('idle');
 			},
-			(error: unknown) => reportFailure(core, 'container', 'counting tasks', error),
+			(error: unknown) => reportFailure(core, 'container', 'counting tasks', error, calledAt),
 		);
 	}
 

@@ -33,7 +33,8 @@ export {
 	type InvalidValueOptions,
 	type SchedulerErrorCode,
 } from './errors.js';
-export type { SchedulerEvents, TaskEvent } from './events.js';
+export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, SchedulerEvents, TaskEvent } from './events.js';
+export { LeaseLostError } from './lease-lost-error.js';
 export { DEFAULTS, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { assertJsonItem, createTaskRecord, MAX_ID_LENGTH } from './new-task.js';

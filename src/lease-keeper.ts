@@ -26,8 +26,8 @@ export interface LeaseKeeperHost {
 	/** How many claims this scheduler has made so far, and whether one is in flight: tells a renewal that overlapped one. */
 	claims(): { readonly started: number; readonly inFlight: boolean };
 	/** A container call failed (`operation` names it) or succeeded: outages are reported once, not per tick. */
-	failed(operation: string, error: unknown): void;
-	ok(): void;
+	failed(operation: string, error: unknown, calledAt: number): void;
+	ok(calledAt: number): void;
 }
 
 export class LeaseKeeper {
@@ -96,10 +96,11 @@ export class LeaseKeeper {
 		if (ids.length === 0 && !this.#claimInDoubt) return;
 		this.#renewInFlight = true;
 		const before = this.#host.claims();
-		this.#container.renew(this.#owner, ids, this.#leaseMs, Date.now()).then(
+		const calledAt = Date.now();
+		this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
 			({ lost, stopRequested, unknown }) => {
 				this.#renewInFlight = false;
-				this.#host.ok();
+				this.#host.ok(calledAt);
 				for (const id of lost) this.#host.lost(id);
 				for (const id of stopRequested) this.#host.stopRequested(id);
 				const after = this.#host.claims();
@@ -113,7 +114,7 @@ export class LeaseKeeper {
 			},
 			(error: unknown) => {
 				this.#renewInFlight = false;
-				this.#host.failed('lease renewal', error);
+				this.#host.failed('lease renewal', error, calledAt);
 			},
 		);
 	}
@@ -121,15 +122,16 @@ export class LeaseKeeper {
 	#sweep(): void {
 		if (this.#sweepInFlight || this.#stopped) return;
 		this.#sweepInFlight = true;
-		this.#container.reclaimExpired(Date.now()).then(
+		const calledAt = Date.now();
+		this.#container.reclaimExpired(calledAt).then(
 			(moved) => {
 				this.#sweepInFlight = false;
-				this.#host.ok();
+				this.#host.ok(calledAt);
 				if (moved.length > 0) this.#host.reclaimed(moved);
 			},
 			(error: unknown) => {
 				this.#sweepInFlight = false;
-				this.#host.failed('reclaiming expired leases', error);
+				this.#host.failed('reclaiming expired leases', error, calledAt);
 			},
 		);
 	}

@@ -40,6 +40,8 @@ export interface OutageListener {
 
 interface Outage {
 	readonly since: number;
+	/** When the call that started the outage was made. */
+	readonly firstCallAt: number;
 	failures: number;
 	readonly operations: Set<string>;
 }
@@ -48,6 +50,8 @@ export class OutageTracker {
 	readonly #part: OutagePart;
 	readonly #listener: OutageListener;
 	#outage: Outage | null = null;
+	/** When the call that ended the last outage was made: a call made before it that fails now is old news. */
+	#recoveredByCallAt = Number.NEGATIVE_INFINITY;
 
 	constructor(part: OutagePart, listener: OutageListener) {
 		this.#part = part;
@@ -59,25 +63,33 @@ export class OutageTracker {
 		return this.#outage !== null;
 	}
 
-	/** A call failed. Returns true when this starts an outage (the caller reports it once). */
-	failed(operation: string, error: Error): boolean {
+	/**
+	 * A call made at `calledAt` failed. Returns true when this starts an outage (the caller reports it once). A call
+	 * made during an outage that fails only after a later call succeeded does not start another.
+	 */
+	failed(operation: string, error: Error, calledAt: number = Date.now()): boolean {
 		const outage = this.#outage;
 		if (outage !== null) {
 			outage.failures++;
 			outage.operations.add(operation);
 			return false;
 		}
+		if (calledAt < this.#recoveredByCallAt) return false;
 		const since = Date.now();
-		this.#outage = { since, failures: 1, operations: new Set([operation]) };
+		this.#outage = { since, firstCallAt: calledAt, failures: 1, operations: new Set([operation]) };
 		this.#listener.down({ part: this.#part, operation, error, since, failures: 1 });
 		return true;
 	}
 
-	/** A call succeeded: ends an outage, if there was one. */
-	ok(): void {
+	/**
+	 * A call made at `calledAt` succeeded: ends an outage, if there was one, unless the call was made before the
+	 * call whose failure started it (its answer says nothing of the part now).
+	 */
+	ok(calledAt: number = Date.now()): void {
 		const outage = this.#outage;
-		if (outage === null) return;
+		if (outage === null || calledAt <= outage.firstCallAt) return;
 		this.#outage = null;
+		this.#recoveredByCallAt = calledAt;
 		this.#listener.up({
 			part: this.#part,
 			since: outage.since,

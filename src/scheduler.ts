@@ -104,8 +104,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
 				unknown: (ids) => this.#handBackUnknown(ids),
 				claims: () => this.#claims.claims(),
-				failed: (operation, error) => reportFailure(core as SchedulerCore, 'container', operation, error),
-				ok: () => core.containerHealth.ok(),
+				failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
+				ok: (calledAt) => core.containerHealth.ok(calledAt),
 			});
 			leases.start();
 		}

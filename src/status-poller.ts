@@ -9,8 +9,8 @@ export interface StatusPollerHost {
 	progress(attempt: Attempt, progress: unknown): void;
 	done(attempt: Attempt, result: ActuatorResult): void;
 	/** A status call failed (reported once per outage by the host) or succeeded. */
-	failed(error: unknown): void;
-	ok(): void;
+	failed(error: unknown, calledAt: number): void;
+	ok(calledAt: number): void;
 	report(error: unknown, context?: string): void;
 }
 
@@ -54,13 +54,14 @@ export class StatusPoller {
 		const attempts = [...this.#host.attempts()].filter((a) => !a.settled && a.ref !== undefined);
 		if (attempts.length === 0) return;
 		let statuses: ActuatorStatus[];
+		const calledAt = Date.now();
 		try {
 			statuses = await status.call(this.#actuator, attempts.map((a) => a.task));
 		} catch (error) {
-			this.#host.failed(error);
+			this.#host.failed(error, calledAt);
 			return;
 		}
-		this.#host.ok();
+		this.#host.ok(calledAt);
 		if (!Array.isArray(statuses) || statuses.length !== attempts.length) {
 			this.#host.report(new ActuatorError(`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`));
 			return;

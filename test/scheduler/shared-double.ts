@@ -1,0 +1,65 @@
+/**
+ * A shared container double for scheduler unit tests: a QueueContainer behind the async methods only (no
+ * synchronous face), marked `shared` so the scheduler keeps leases on it, with faults to switch on: calls that
+ * reject after a delay (a server that is down behind a client that retries), calls that hang, claims applied
+ * whose reply is lost or late. Its renew reports `unknown` as the contract says.
+ */
+import { QueueContainer } from 'lightsched/containers/queue';
+import type { RenewResult, TaskContainer, TaskRecord } from 'lightsched';
+
+export interface Faults {
+	/** Every call rejects after this many ms (a server that is down). */
+	downMs?: number;
+	/** Every call never settles (a server that swallows requests). */
+	hang?: boolean;
+	/** The next claims: applied, then rejected as if the reply was lost. */
+	lostClaimReplies?: number;
+	/** Claims are applied at once but answer this many ms later. */
+	claimReplyDelayMs?: number;
+}
+
+export function sharedDouble(): { container: TaskContainer; inner: QueueContainer; faults: Faults; calls: Record<string, number> } {
+	const inner = new QueueContainer();
+	const faults: Faults = {};
+	const calls: Record<string, number> = {};
+	const call = <T>(name: string, run: () => Promise<T>): Promise<T> => {
+		calls[name] = (calls[name] ?? 0) + 1;
+		if (faults.hang) return new Promise<T>(() => undefined);
+		if (faults.downMs !== undefined) {
+			const ms = faults.downMs;
+			return new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`connect ECONNREFUSED 127.0.0.1:1 (${name})`)), ms));
+		}
+		return run();
+	};
+	const container: TaskContainer = {
+		shared: true,
+		add: (tasks) => call('add', () => inner.add(tasks)),
+		claim: (max, owner, leaseMs, now) =>
+			call('claim', async () => {
+				const claimed = await inner.claim(max, owner, leaseMs, now);
+				if (claimed.length > 0 && (faults.lostClaimReplies ?? 0) > 0) {
+					faults.lostClaimReplies = (faults.lostClaimReplies ?? 0) - 1;
+					throw new Error('connection reset (the claim was applied, its reply lost)');
+				}
+				if (faults.claimReplyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.claimReplyDelayMs));
+				return claimed;
+			}),
+		transition: (...args) => call('transition', () => inner.transition(...args)),
+		renew: (owner, ids, leaseMs, now) =>
+			call('renew', async (): Promise<RenewResult> => {
+				const result = await inner.renew(owner, ids, leaseMs, now);
+				const held = (await inner.list({ status: ['running', 'exporting'], limit: 10_000 })).tasks;
+				const unknown = held.filter((task: TaskRecord) => task.owner === owner && !ids.includes(task.id)).map((task) => task.id);
+				return { ...result, unknown };
+			}),
+		reclaimExpired: (now) => call('reclaimExpired', () => inner.reclaimExpired(now)),
+		requestStop: (id) => call('requestStop', () => inner.requestStop(id)),
+		nextDueAt: (now) => call('nextDueAt', () => inner.nextDueAt(now)),
+		get: (id) => call('get', () => inner.get(id)),
+		list: (query) => call('list', () => inner.list(query)),
+		counts: () => call('counts', () => inner.counts()),
+		remove: (id) => call('remove', () => inner.remove(id)),
+		close: () => inner.close(),
+	};
+	return { container, inner, faults, calls };
+}
