@@ -7,14 +7,17 @@ export class BinaryHeap<T> {
 		this.#before = before;
 	}
 
+	/** How many items the heap holds. */
 	get size(): number {
 		return this.#items.length;
 	}
 
+	/** The item that comes out first, left in place. */
 	peek(): T | undefined {
 		return this.#items[0];
 	}
 
+	/** Add an item. */
 	push(item: T): void {
 		const items = this.#items;
 		let index = items.length;
@@ -29,6 +32,7 @@ export class BinaryHeap<T> {
 		items[index] = item;
 	}
 
+	/** Take the item that comes out first, or `undefined` when empty. */
 	pop(): T | undefined {
 		const items = this.#items;
 		const top = items[0];
@@ -51,6 +55,7 @@ export class BinaryHeap<T> {
 		return top;
 	}
 
+	/** Forget every item. */
 	clear(): void {
 		this.#items.length = 0;
 	}

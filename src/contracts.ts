@@ -7,11 +7,11 @@ import type { TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus
 /** A signal a container gives its schedulers so they can sleep instead of polling. */
 export type ContainerSignal =
 	/** A task became claimable (added, or put back to waiting by another scheduler). */
-	| { readonly type: 'wake' }
+	| { /** A task became claimable. */ readonly type: 'wake' }
 	/** Someone asked to stop the running task `id`; its owner should stop the work. */
-	| { readonly type: 'stop'; readonly id: string }
+	| { /** A stop was requested. */ readonly type: 'stop'; /** The running task to stop. */ readonly id: string }
 	/** The wake-up channel broke (`ok: false`) or came back (`ok: true`); schedulers poll while it is down. */
-	| { readonly type: 'channel'; readonly ok: boolean; readonly error?: Error };
+	| { /** The channel's state changed. */ readonly type: 'channel'; /** Whether it works now. */ readonly ok: boolean; /** Why it broke. */ readonly error?: Error };
 
 /** The outcome of renewing leases. */
 export interface RenewResult {
@@ -121,8 +121,11 @@ export interface TaskContainer {
 	/** The earliest `runAt` of a waiting task that is not yet due, or `null`; lets the scheduler sleep until then. */
 	nextDueAt(now: number): Promise<number | null>;
 
+	/** The task's record (a copy), or `null` when there is none. */
 	get(id: string): Promise<TaskRecord | null>;
+	/** One page of tasks, by status and arrival order. */
 	list(query?: TaskQuery): Promise<TaskPage>;
+	/** How many tasks are in each status. */
 	counts(): Promise<TaskCounts>;
 
 	/** Delete a task in a final status. Returns whether it existed. Throws `InvalidStateError` for an unfinished task. */
@@ -137,19 +140,20 @@ export interface TaskContainer {
 	 */
 	watch?(listener: (signal: ContainerSignal) => void): () => void;
 
+	/** Release connections and timers; afterwards `add` rejects with `SchedulerClosedError`. A second call does nothing. */
 	close(): Promise<void>;
 }
 
 /** What an actuator's `status` reports for one task. */
 export type ActuatorStatus<TOutput = unknown> =
-	| { readonly state: 'running'; readonly progress?: unknown }
-	| { readonly state: 'succeeded'; readonly output?: TOutput }
-	| { readonly state: 'failed'; readonly error: Error };
+	| { /** Still running. */ readonly state: 'running'; /** The work's progress, if it reports any. */ readonly progress?: unknown }
+	| { /** Succeeded. */ readonly state: 'succeeded'; /** The result, when the status carries it (else `output()` fetches it). */ readonly output?: TOutput }
+	| { /** Failed. */ readonly state: 'failed'; /** Why. */ readonly error: Error };
 
 /** How the work reports its end through the callback path. */
 export type ActuatorResult<TOutput = unknown> =
-	| { readonly ok: true; readonly output?: TOutput }
-	| { readonly ok: false; readonly error: unknown };
+	| { /** The work succeeded. */ readonly ok: true; /** Its result. */ readonly output?: TOutput }
+	| { /** The work failed. */ readonly ok: false; /** Why (an `Error`, or any thrown value). */ readonly error: unknown };
 
 /** Handed to `TaskActuator.start` for one attempt. */
 export interface ActuatorContext<TOutput = unknown> {
@@ -190,11 +194,13 @@ export interface TaskActuator<TItem = unknown, TOutput = unknown> {
 
 /** Where outputs go. A task becomes `succeeded` only after `persist` resolves; a throw fails the attempt. */
 export interface Persistencer<TOutput = unknown> {
+	/** Store a succeeded task's output; the task succeeds once this resolves, and a throw fails the attempt. */
 	persist(task: TaskRecord<unknown, TOutput>, output: TOutput): Promise<void> | void;
 	/** Read a stored output back. */
 	get?(id: string): Promise<TOutput | null>;
 	/** Forget a stored output (when its task is removed). */
 	delete?(id: string): Promise<void>;
+	/** Release what the persistencer holds. */
 	close?(): Promise<void> | void;
 }
 

@@ -7,14 +7,17 @@ export class Deque<T> {
 	#items: (T | undefined)[] = [];
 	#head = 0;
 
+	/** How many items are queued. */
 	get size(): number {
 		return this.#items.length - this.#head;
 	}
 
+	/** Add an item at the back. */
 	push(item: T): void {
 		this.#items.push(item);
 	}
 
+	/** Take the item at the front, or `undefined` when empty. */
 	shift(): T | undefined {
 		if (this.#head >= this.#items.length) return undefined;
 		const item = this.#items[this.#head];
@@ -27,10 +30,12 @@ export class Deque<T> {
 		return item;
 	}
 
+	/** The item at the front, left in place. */
 	peek(): T | undefined {
 		return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
 	}
 
+	/** Forget every item. */
 	clear(): void {
 		this.#items = [];
 		this.#head = 0;

@@ -23,8 +23,11 @@ export type SchedulerErrorCode =
 	| 'ERR_PROCESS_EXIT'
 	| 'ERR_PROCESS_SPAWN';
 
+/** What a `SchedulerError` is made with. */
 export interface SchedulerErrorOptions {
+	/** @default 'ERR_TASK_FAILED' */
 	readonly code?: SchedulerErrorCode;
+	/** The error that caused this one. */
 	readonly cause?: unknown;
 }
 
@@ -44,6 +47,7 @@ export class SchedulerError extends Error {
 /** An attempt ran longer than its timeout; the work was stopped. Retried like any failure. */
 export class TaskTimeoutError extends SchedulerError {
 	override name = 'TaskTimeoutError';
+	/** The timeout that was exceeded, in milliseconds. */
 	readonly timeoutMs: number;
 
 	constructor(timeoutMs: number, options: { cause?: unknown } = {}) {
@@ -73,6 +77,7 @@ export class TaskStoppedError extends SchedulerError {
 /** No task has this id. */
 export class TaskNotFoundError extends SchedulerError {
 	override name = 'TaskNotFoundError';
+	/** The task id. */
 	readonly id: string;
 
 	constructor(id: string) {
@@ -84,6 +89,7 @@ export class TaskNotFoundError extends SchedulerError {
 /** A task with this id is already waiting or running (a finished one may be added again). */
 export class DuplicateTaskError extends SchedulerError {
 	override name = 'DuplicateTaskError';
+	/** The task id that already exists (or came twice in one add). */
 	readonly id: string;
 
 	constructor(id: string, detail = 'is already waiting or running') {
@@ -94,8 +100,11 @@ export class DuplicateTaskError extends SchedulerError {
 
 /** How an invalid value is described: `got` replaces `describeValue(value)`, `hint` says what to do instead. */
 export interface InvalidValueOptions {
+	/** The error that caused this one. */
 	readonly cause?: unknown;
+	/** Said instead of `describeValue(value)` after "got". */
 	readonly got?: string;
+	/** What to do instead, appended to the message. */
 	readonly hint?: string;
 }
 
@@ -110,6 +119,7 @@ function invalidValueMessage(field: string, expected: string, value: unknown, op
  */
 export class InvalidTaskError extends SchedulerError {
 	override name = 'InvalidTaskError';
+	/** Which field is bad, as a path such as `tasks[1].item.when`. */
 	readonly field: string;
 
 	constructor(field: string, expected: string, got: unknown, options: InvalidValueOptions = {}) {
@@ -128,6 +138,7 @@ export class InvalidTaskError extends SchedulerError {
  */
 export class InvalidOutputError extends NonRetryableError {
 	override name = 'InvalidOutputError';
+	/** Which part of the output is bad, as a path such as `output.when`. */
 	readonly field: string;
 
 	constructor(field: string, expected: string, got: unknown, options: InvalidValueOptions = {}) {
@@ -216,7 +227,7 @@ export function toError(value: unknown): Error {
 }
 
 /** The stored form of a failure: its message and a code (the error's own string `code`, or `ERR_TASK_FAILED`). */
-export function toTaskError(value: unknown): { message: string; code: string } {
+export function toTaskError(value: unknown): { /** The error's message. */ message: string; /** Its string `code`, else `ERR_TASK_FAILED`. */ code: string } {
 	const error = toError(value);
 	const code = (error as { code?: unknown }).code;
 	return { message: error.message, code: typeof code === 'string' && code.length > 0 ? code : 'ERR_TASK_FAILED' };

@@ -7,7 +7,9 @@ import type { TaskRecord } from './task.js';
 
 export type { OutagePart, PartDownEvent, PartUpEvent } from './outage-tracker.js';
 
+/** The payload of every `task:*` event. */
 export interface TaskEvent<TItem = unknown, TOutput = unknown> {
+	/** The task's record after the change (a copy: changing it changes nothing stored). */
 	readonly task: TaskRecord<TItem, TOutput>;
 }
 
@@ -25,19 +27,20 @@ export interface LoopBlockedEvent {
 	readonly message: string;
 }
 
+/** The scheduler's events and their payloads (`scheduler.on(name, listener)`). */
 export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	/** A task was stored as waiting (the stored record: its `seq` is the container's). */
 	'task:added': [event: TaskEvent<TItem, TOutput>];
 	/** An attempt is starting: emitted just before the actuator's `start` is called (a listener that stops the task synchronously keeps the work from starting). */
 	'task:started': [event: TaskEvent<TItem, TOutput>];
 	/** The work reported progress. */
-	'task:progress': [event: TaskEvent<TItem, TOutput> & { readonly progress: unknown }];
+	'task:progress': [event: TaskEvent<TItem, TOutput> & { /** The value the work reported. */ readonly progress: unknown }];
 	/** The task succeeded; `output` is what the work returned. */
-	'task:succeeded': [event: TaskEvent<TItem, TOutput> & { readonly output: TOutput }];
+	'task:succeeded': [event: TaskEvent<TItem, TOutput> & { /** What the work returned (after the persistencer, if any). */ readonly output: TOutput }];
 	/** An attempt failed and another follows after `delayMs`. */
-	'task:retrying': [event: TaskEvent<TItem, TOutput> & { readonly error: Error; readonly delayMs: number }];
+	'task:retrying': [event: TaskEvent<TItem, TOutput> & { /** Why the attempt failed. */ readonly error: Error; /** The wait before the next attempt. */ readonly delayMs: number }];
 	/** The task failed for good (attempts spent, a `NonRetryableError`, or a lease expired with none left). */
-	'task:failed': [event: TaskEvent<TItem, TOutput> & { readonly error: Error }];
+	'task:failed': [event: TaskEvent<TItem, TOutput> & { /** The last failure. */ readonly error: Error }];
 	/** The task was stopped (waiting or running). */
 	'task:stopped': [event: TaskEvent<TItem, TOutput>];
 	/** Nothing is waiting or running (as seen by this scheduler). */

@@ -41,9 +41,13 @@ export const JSON_EXPECTED = 'JSON (plain objects, arrays, strings, finite numbe
 
 /** The first value JSON would not carry as it is: its path below the checked value (`.a[2].b`), and how to say it. */
 export interface JsonProblem {
+	/** Where the value is, below the checked value (`.a[2].b`). */
 	readonly path: string;
+	/** The value itself. */
 	readonly value: unknown;
+	/** How to describe it, when `describeValue` would not say what is wrong. */
 	readonly got?: string;
+	/** Why JSON would change it, and what to store instead. */
 	readonly hint: string;
 	/** For a cycle: the path of the object met again (an ancestor of `path`). */
 	readonly cycleTo?: string;

@@ -22,15 +22,20 @@ import {
 
 /** The order due waiting tasks come out in. Entries may be stale; the container skips them. */
 export interface WaitingOrder {
+	/** How many entries it holds (stale ones included). */
 	readonly size: number;
+	/** Add a due waiting task. */
 	push(task: StoredTask): void;
+	/** Take the next task in order, or `undefined` when empty. */
 	shift(): StoredTask | undefined;
+	/** Forget every entry. */
 	clear(): void;
 }
 
 /** The default of `MemoryContainerOptions.keepFinished`. */
 export const DEFAULT_KEEP_FINISHED = 10_000;
 
+/** What the in-memory containers take. */
 export interface MemoryContainerOptions {
 	/**
 	 * How many finished tasks (succeeded, failed, stopped) stay readable with `get` and `list`; past that the

@@ -6,6 +6,7 @@ import { describeValue } from './errors.js';
 import { rejectUnknownOptions } from './option-names.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
 
+/** What `new Scheduler(options)` takes. Every option is validated; a bad one throws a `TypeError` naming it. */
 export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	/** Where tasks wait and which state they are in. Closed by `Scheduler.close()`. */
 	readonly container: TaskContainer;
@@ -59,28 +60,49 @@ export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	readonly autoStart?: boolean;
 }
 
+/** The options with their defaults applied, as the scheduler uses them (see `SchedulerOptions` for each). */
 export interface ResolvedSchedulerOptions<TItem = unknown, TOutput = unknown> {
+	/** See `SchedulerOptions.container`. */
 	readonly container: TaskContainer;
+	/** See `SchedulerOptions.actuator`. */
 	readonly actuator: TaskActuator<TItem, TOutput>;
+	/** See `SchedulerOptions.persistencer`. */
 	readonly persistencer: Persistencer<TOutput> | undefined;
+	/** See `SchedulerOptions.concurrency`. */
 	readonly concurrency: number;
+	/** See `SchedulerOptions.timeoutMs`. */
 	readonly timeoutMs: number;
+	/** See `SchedulerOptions.maxAttempts`. */
 	readonly maxAttempts: number;
+	/** See `SchedulerOptions.backoff`. */
 	readonly backoff: Backoff;
+	/** See `SchedulerOptions.callback`. */
 	readonly callback: CallbackReceiver<TItem, TOutput> | undefined;
+	/** See `SchedulerOptions.pollIntervalMs`. */
 	readonly pollIntervalMs: number;
+	/** See `SchedulerOptions.leaseMs`. */
 	readonly leaseMs: number;
+	/** See `SchedulerOptions.id`. */
 	readonly id: string;
+	/** See `SchedulerOptions.autoStart`. */
 	readonly autoStart: boolean;
 }
 
+/** The defaults of the scheduler's options (see `SchedulerOptions` for each). */
 export const DEFAULTS = {
+	/** See `SchedulerOptions.concurrency`. */
 	concurrency: 1,
+	/** See `SchedulerOptions.timeoutMs`. */
 	timeoutMs: 0,
+	/** See `SchedulerOptions.maxAttempts`. */
 	maxAttempts: 1,
+	/** See `SchedulerOptions.backoff`. */
 	backoff: DEFAULT_BACKOFF,
+	/** See `SchedulerOptions.pollIntervalMs`. */
 	pollIntervalMs: 1000,
+	/** See `SchedulerOptions.leaseMs`. */
 	leaseMs: 5000,
+	/** See `SchedulerOptions.autoStart`. */
 	autoStart: true,
 } as const satisfies Partial<SchedulerOptions>;
 

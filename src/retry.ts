@@ -23,6 +23,7 @@ export interface BackoffOptions {
 /** A backoff computed by the caller: `attempt` is the attempt that just failed (1 for the first). */
 export type BackoffFunction = (attempt: number, error: Error) => number;
 
+/** The wait before a retry: a fixed or exponential policy, or a function of the attempt and its error. */
 export type Backoff = BackoffOptions | BackoffFunction;
 
 /** The default backoff: exponential from 1 s, capped at 1 min, half jitter. */

@@ -75,10 +75,12 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		return stored;
 	}
 
+	/** Which queue of its container holds the record (read by the memory containers). */
 	static placeOf(record: StoredTask): Place {
 		return record.#place;
 	}
 
+	/** Record which queue of its container holds the record. */
 	static setPlace(record: StoredTask, place: Place): void {
 		record.#place = place;
 	}

@@ -24,6 +24,7 @@ export function isTaskStatus(value: unknown): value is TaskStatus {
 
 /** The last failure of a task, as stored: plain data, so every container can keep it. */
 export interface TaskError {
+	/** What went wrong, readable. */
 	readonly message: string;
 	/** A stable code, such as `ERR_TASK_TIMEOUT`, or the `code` of the error the work threw. */
 	readonly code: string;
@@ -50,12 +51,17 @@ export interface NewTask<TItem = unknown> {
 
 /** A task as stored: the record `get`, `list` and every event hand out. */
 export interface TaskRecord<TItem = unknown, TOutput = unknown> {
+	/** Unique within the container. */
 	readonly id: string;
+	/** The caller's payload, handed to the actuator. */
 	item: TItem;
+	/** Higher runs first; FIFO within a priority. */
 	priority: number;
+	/** Where the task is in its life. */
 	status: TaskStatus;
 	/** Attempts started so far (the current one included while running). */
 	attempts: number;
+	/** Attempts allowed in all (the first one included). */
 	maxAttempts: number;
 	/** The task's own timeout; `null` means the scheduler's `timeoutMs` applies, `0` means none. */
 	timeoutMs: number | null;
@@ -63,6 +69,7 @@ export interface TaskRecord<TItem = unknown, TOutput = unknown> {
 	seq: number;
 	/** Milliseconds since the epoch. */
 	createdAt: number;
+	/** When the record last changed (milliseconds since the epoch). */
 	updatedAt: number;
 	/** When the current or last attempt started. */
 	startedAt: number | null;
@@ -121,6 +128,7 @@ export interface TaskQuery {
 
 /** One page of `list`. */
 export interface TaskPage<TItem = unknown, TOutput = unknown> {
+	/** The tasks of this page, in the query's order. */
 	readonly tasks: TaskRecord<TItem, TOutput>[];
 	/** How many tasks match the query in all. */
 	readonly total: number;
@@ -128,11 +136,17 @@ export interface TaskPage<TItem = unknown, TOutput = unknown> {
 
 /** How many tasks are in each status. */
 export interface TaskCounts {
+	/** Waiting to run (due or not). */
 	waiting: number;
+	/** Running. */
 	running: number;
+	/** Storing their output through the persistencer. */
 	exporting: number;
+	/** Succeeded. */
 	succeeded: number;
+	/** Failed for good. */
 	failed: number;
+	/** Stopped. */
 	stopped: number;
 }
 
