@@ -18,6 +18,7 @@ import {
 	type TaskRecord,
 } from 'lightsched';
 import { rejectUnknownOptions } from '../src/option-names.js';
+import { WORKER_SOURCE } from './function/worker-source.js';
 
 /** What the function receives besides the item. */
 export interface FunctionContext<TItem = unknown> {
@@ -51,7 +52,11 @@ export interface WorkerResourceLimits {
 
 /** Run the function in worker threads, loaded from a module. */
 export interface WorkerFunctionOptions {
-	/** The module: an absolute path, a path relative to the current directory, or a `file:` URL. Must be JavaScript Node can load (or set `execArgv` to a loader). */
+	/**
+	 * The module: an absolute path, a path relative to the current directory, or a `file:` URL. JavaScript, or
+	 * TypeScript (`.ts`, `.mts`, `.cts`) when the app has tsx installed: Node 20 ignores `--import` in a worker
+	 * thread's `execArgv`, so a module Node cannot load by itself is loaded through tsx's API.
+	 */
 	readonly module: string | URL;
 	/**
 	 * The export to call.
@@ -63,7 +68,7 @@ export interface WorkerFunctionOptions {
 	 * @default 4
 	 */
 	readonly maxIdleWorkers?: number;
-	/** Node options for the threads, for example a TypeScript loader. */
+	/** Node options for the threads (`--require` preloads, `--max-old-space-size`…). */
 	readonly execArgv?: readonly string[];
 	/** Memory limits for each thread. */
 	readonly resourceLimits?: WorkerResourceLimits;
@@ -81,34 +86,6 @@ type WorkerMessage =
 	| { readonly type: 'done'; readonly ok: true; readonly output: unknown }
 	| { readonly type: 'done'; readonly ok: false; readonly error: SerializedError };
 
-/** The thread's code: load the module once, then run one call per `run` message. */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const loaded = import(workerData.module).then((mod) => {
-	const fn = mod[workerData.exportName];
-	if (typeof fn !== 'function') throw new TypeError('Expected export \`' + workerData.exportName + '\` of ' + workerData.module + ' to be a function, got ' + typeof fn);
-	return fn;
-});
-const serialize = (e) => e instanceof Error
-	? { message: e.message, name: e.name, code: e.code, stack: e.stack }
-	: { message: typeof e === 'string' ? e : 'Non-error value thrown: ' + (() => { try { return JSON.stringify(e); } catch { return String(e); } })(), name: 'Error' };
-let controller = null;
-parentPort.on('message', async (message) => {
-	if (message.type === 'abort') { controller?.abort(message.reason); return; }
-	controller = new AbortController();
-	try {
-		const fn = await loaded;
-		const output = await fn(message.item, {
-			signal: controller.signal,
-			progress: (progress) => parentPort.postMessage({ type: 'progress', progress }),
-			task: message.task,
-		});
-		parentPort.postMessage({ type: 'done', ok: true, output });
-	} catch (error) {
-		parentPort.postMessage({ type: 'done', ok: false, error: serialize(error) });
-	}
-});
-`;
 
 const WORKER_OPTION_NAMES = ['module', 'export', 'maxIdleWorkers', 'execArgv', 'resourceLimits'] as const;
 const RESOURCE_LIMIT_NAMES = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;

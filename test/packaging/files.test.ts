@@ -1,0 +1,64 @@
+/**
+ * What the tarball holds (issue 11 item 14): a LICENSE, the build, and no source map or `sourceMappingURL`
+ * naming a file the tarball does not ship. Reads the packed .tgz itself (extracted to a temp folder).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { packTarball, type PackedTarball } from './pack.js';
+
+const exec = promisify(execFile);
+let packed: PackedTarball;
+let extracted: string;
+
+beforeAll(async () => {
+	packed = await packTarball();
+	extracted = await mkdtemp(join(tmpdir(), 'lightsched-tarball-'));
+	await exec('tar', ['-xzf', packed.tarball, '-C', extracted]);
+}, 240_000);
+
+/** The files the tarball really holds, relative to its `package/` folder. */
+async function tarballFiles(): Promise<Set<string>> {
+	const { stdout } = await exec('tar', ['-tzf', packed.tarball]);
+	return new Set(stdout.split('\n').filter((line) => line.length > 0 && !line.endsWith('/')).map((line) => line.replace(/^package\//, '')));
+}
+
+describe('the packed tarball', { timeout: 120_000 }, () => {
+	it('ships the MIT LICENSE, the README and the build of every export', async () => {
+		const files = await tarballFiles();
+		expect(files.has('LICENSE')).toBe(true);
+		expect(files.has('README.md')).toBe(true);
+		const license = await readFile(join(extracted, 'package', 'LICENSE'), 'utf8');
+		expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 lightsched contributors\n/);
+		const manifest = JSON.parse(await readFile(join(extracted, 'package', 'package.json'), 'utf8')) as { license: string; exports: Record<string, { types: string; default: string }> };
+		expect(manifest.license).toBe('MIT');
+		for (const [subpath, target] of Object.entries(manifest.exports)) {
+			expect({ subpath, types: files.has(normalize(target.types)) }).toEqual({ subpath, types: true });
+			expect({ subpath, code: files.has(normalize(target.default)) }).toEqual({ subpath, code: true });
+		}
+	});
+
+	it('has no source map, and no reference to one, naming a file it does not ship', async () => {
+		const files = await tarballFiles();
+		const dangling: string[] = [];
+		for (const file of files) {
+			if (file.endsWith('.map')) {
+				const map = JSON.parse(await readFile(join(extracted, 'package', file), 'utf8')) as { sources?: string[]; sourceRoot?: string };
+				for (const source of map.sources ?? []) {
+					const target = normalize(join(dirname(file), map.sourceRoot ?? '', source));
+					if (!files.has(target)) dangling.push(`${file} -> ${target}`);
+				}
+			} else if (/\.(js|d\.ts)$/.test(file)) {
+				const text = await readFile(join(extracted, 'package', file), 'utf8');
+				for (const [, url] of text.matchAll(/^\/\/# sourceMappingURL=(\S+)$/gm)) {
+					const target = normalize(join(dirname(file), url ?? ''));
+					if (!files.has(target)) dangling.push(`${file} -> ${target}`);
+				}
+			}
+		}
+		expect(dangling).toEqual([]);
+	});
+});
