@@ -307,6 +307,10 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 				await within(closed, CLOSE_WAIT_MS);
 				child.stdout?.destroy();
 				child.stderr?.destroy();
+				// Report only after the caller of `start` has the ref (its promise's reactions run before the next
+				// macrotask), so the finished record names the process that ran.
+				await run.started;
+				await new Promise((resolve) => setImmediate(resolve));
 				if (run.stopRequested) return;
 				progress?.end();
 				const tails = { stdout: stdout.toString(), stderr: stderr.toString(), stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated };

@@ -6,29 +6,43 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { afterAll } from 'vitest';
 import { ProcessActuator, type ProcessOutput, type ProcessTaskItem } from 'lightsched/actuators/process';
 import { actuatorContract } from '../contracts/actuator.contract.js';
 import { sleep } from '../support/scheduler.js';
 
 const TOKEN = 'LIGHTSCHED_CONTRACT_TOKEN';
 
-/** The pids of live (not zombie) processes whose environment holds `TOKEN=token`. */
-function processesWithToken(token: string): number[] {
+/** The pids of live (not zombie) processes whose environment holds `TOKEN=token` (any token when none is given). */
+function processesWithToken(token?: string): number[] {
 	const found: number[] = [];
-	const wanted = `${TOKEN}=${token}`;
+	// Tokens end with this test process's pid: another run of this file at the same time has its own.
+	const wanted = token === undefined ? `${TOKEN}=long-${process.pid}-` : `${TOKEN}=${token}`;
 	for (const name of readdirSync('/proc')) {
 		if (!/^\d+$/.test(name)) continue;
 		try {
 			const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
 			const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
 			if (state === 'Z' || state === 'X') continue;
-			if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(wanted)) found.push(Number(name));
+			const environ = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
+			if (environ.some((entry) => (token === undefined ? entry.startsWith(wanted) : entry === wanted))) found.push(Number(name));
 		} catch {
 			// The process ended while we looked.
 		}
 	}
 	return found;
 }
+
+// A failed test may leave its commands running: end them, found by the token only this file's commands carry.
+afterAll(() => {
+	for (const pid of processesWithToken()) {
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// Gone meanwhile.
+		}
+	}
+});
 
 let tokens = 0;
 

@@ -29,7 +29,17 @@ afterEach(async () => {
 	await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+	rmSync(dir, { recursive: true, force: true });
+	// A failed test may leave its commands running: end them, found by the token only this file's commands carry.
+	for (const pid of withToken()) {
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// Gone meanwhile.
+		}
+	}
+});
 
 /** `/proc/<pid>/stat`'s state and process group, or null when the process is gone. */
 function procStat(pid: number): { state: string; pgrp: number } | null {
@@ -55,14 +65,22 @@ function groupMembers(pgid: number): number[] {
 		.filter((pid) => procStat(pid)?.pgrp === pgid && isLive(pid));
 }
 
-/** The live processes whose environment holds `PROCESS_TEST_TOKEN=token`. */
-function withToken(token: string): number[] {
+/**
+ * The live processes whose environment holds `PROCESS_TEST_TOKEN=<token>-<this test process's pid>` (any token when
+ * none is given): another run of this file at the same time has its own.
+ */
+function withToken(token?: string): number[] {
 	return readdirSync('/proc')
 		.filter((name) => /^\d+$/.test(name))
 		.map(Number)
 		.filter((pid) => {
 			try {
-				return isLive(pid) && readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`PROCESS_TEST_TOKEN=${token}`);
+				const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+				const mine = (entry: string): boolean =>
+					token === undefined
+						? entry.startsWith('PROCESS_TEST_TOKEN=') && entry.endsWith(`-${process.pid}`)
+						: entry === `PROCESS_TEST_TOKEN=${token}-${process.pid}`;
+				return isLive(pid) && environ.some(mine);
 			} catch {
 				return false;
 			}
@@ -78,6 +96,8 @@ async function until(what: string, check: () => boolean, ms = 20_000): Promise<v
 }
 
 let ids = 0;
+/** The value of `PROCESS_TEST_TOKEN` for a command of this test process. */
+const token = (name: string): string => `${name}-${process.pid}`;
 
 /** A task record as the scheduler hands it to an actuator (only the fields the actuator reads matter). */
 function record(item: unknown, extra: Partial<TaskRecord> = {}): TaskRecord<ProcessTaskItem, ProcessOutput> {
@@ -303,7 +323,7 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 	it('stop kills the command and the processes it started, and nothing of the group is left', async () => {
 		const { scheduler } = setup();
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'group', item: { command: 'sh', args: ['-c', LONG] } });
+		await scheduler.add({ id: 'group', item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('group') } } });
 		await started;
 		let ref: ProcessRef | null = null;
 		while (ref === null) {
@@ -324,7 +344,7 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		const marker = join(dir, 'cleaned-up');
 		const script = `trap 'echo cleaned > "${marker}"; exit 0' TERM; sleep 100 & wait`;
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'graceful', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: 'graceful' } } });
+		await scheduler.add({ id: 'graceful', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('graceful') } } });
 		await started;
 		await until('the shell and its sleep', () => withToken('graceful').length === 2);
 		await scheduler.stop('graceful');
@@ -337,7 +357,7 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		// Signals ignored by the shell stay ignored in what it starts: every process of the group ignores SIGTERM.
 		const script = `trap '' TERM; ${LONG}`;
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'stubborn', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: 'stubborn' } } });
+		await scheduler.add({ id: 'stubborn', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('stubborn') } } });
 		await started;
 		await until('the shell and both sleeps', () => withToken('stubborn').length === 3);
 		const stopped = await scheduler.stop('stubborn');
@@ -347,14 +367,14 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 
 	it('a timeout kills the group and fails the task with ERR_TASK_TIMEOUT', async () => {
 		const { scheduler } = setup();
-		const task = await run(scheduler, { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: 'timeout' } }, 1_000);
+		const task = await run(scheduler, { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('timeout') } }, 1_000);
 		expect(task.error?.code).toBe('ERR_TASK_TIMEOUT');
 		expect(withToken('timeout')).toEqual([]);
 	});
 
 	it('what a command leaves running when it exits is ended too, and its output is complete', async () => {
 		const { scheduler } = setup();
-		const task = await run(scheduler, { command: 'sh', args: ['-c', 'sleep 100 & echo started'], env: { PROCESS_TEST_TOKEN: 'leftover' } });
+		const task = await run(scheduler, { command: 'sh', args: ['-c', 'sleep 100 & echo started'], env: { PROCESS_TEST_TOKEN: token('leftover') } });
 		expect(task.output).toMatchObject({ exitCode: 0, stdout: 'started\n' });
 		expect(withToken('leftover')).toEqual([]);
 	});
@@ -362,14 +382,14 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 	it('closing the scheduler hands the task back and kills its group; closing the actuator kills what it still runs', async () => {
 		const { scheduler } = setup();
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'closing', item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: 'closing' } } });
+		await scheduler.add({ id: 'closing', item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('closing') } } });
 		await started;
 		await until('the shell and both sleeps', () => withToken('closing').length === 3);
 		await scheduler.close();
 		expect(withToken('closing')).toEqual([]);
 
 		const actuator = new ProcessActuator();
-		const direct = await startDirect(actuator, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: 'direct' } }));
+		const direct = await startDirect(actuator, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('direct') } }));
 		await until('the shell and both sleeps', () => groupMembers(direct.ref.pgid).length === 3);
 		await actuator.close();
 		expect(groupMembers(direct.ref.pgid)).toEqual([]);
@@ -378,7 +398,7 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 
 	it('a later attempt kills the group an earlier one left running (its scheduler died), found through the ref', async () => {
 		const before = new ProcessActuator();
-		const first = await startDirect(before, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: 'orphan' } }));
+		const first = await startDirect(before, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('orphan') } }));
 		await until('the shell and both sleeps', () => withToken('orphan').length === 3);
 		// A new actuator (a restarted scheduler) starts the task's next attempt with the stored ref.
 		const after = new ProcessActuator({ killGraceMs: 1_000 });
@@ -393,7 +413,7 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		const owner = new ProcessActuator();
 		open.push(owner);
 		const other = new ProcessActuator();
-		const target = await startDirect(owner, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: 'by-ref' } }));
+		const target = await startDirect(owner, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('by-ref') } }));
 		await until('the shell and both sleeps', () => withToken('by-ref').length === 3);
 		// A ref whose start time does not match is another process that got the same pid: left alone.
 		await other.stop(record({ command: 'sh' }, { ref: { ...target.ref, startTime: '1' } }));
