@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 
@@ -128,4 +129,66 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 		},
 	};
 	return server;
+}
+
+export interface CuttingProxy {
+	readonly port: number;
+	readonly url: string;
+	/** How many times connections were cut. */
+	readonly cuts: number;
+	close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on a random loopback port in front of `targetPort` that cuts every connection through it every
+ * `everyMs` (both sockets destroyed at once, whatever is in flight): a flaky network, where a command may be
+ * applied by the server while its reply never reaches the client.
+ */
+export async function startCuttingProxy(targetPort: number, everyMs: number): Promise<CuttingProxy> {
+	const pairs = new Set<[Socket, Socket]>();
+	let cuts = 0;
+	const server = createServer((client) => {
+		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
+		const pair: [Socket, Socket] = [client, upstream];
+		pairs.add(pair);
+		const end = (): void => {
+			pairs.delete(pair);
+			client.destroy();
+			upstream.destroy();
+		};
+		client.on('error', end).on('close', end);
+		upstream.on('error', end).on('close', end);
+		client.pipe(upstream);
+		upstream.pipe(client);
+	});
+	const port = await new Promise<number>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const address = server.address();
+			resolve(typeof address === 'object' && address !== null ? address.port : 0);
+		});
+	});
+	const timer = setInterval(() => {
+		if (pairs.size > 0) cuts++;
+		for (const [client, upstream] of [...pairs]) {
+			client.destroy();
+			upstream.destroy();
+		}
+		pairs.clear();
+	}, everyMs);
+	return {
+		port,
+		url: `redis://127.0.0.1:${port}`,
+		get cuts() {
+			return cuts;
+		},
+		async close() {
+			clearInterval(timer);
+			for (const [client, upstream] of pairs) {
+				client.destroy();
+				upstream.destroy();
+			}
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
 }
