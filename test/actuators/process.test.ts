@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { InvalidTaskError, NonRetryableError, Scheduler, type ActuatorContext, type ActuatorResult, type SchedulerOptions, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
+import { SqlContainer } from 'lightsched/containers/sql';
 import {
 	ProcessActuator,
 	ProcessExitError,
@@ -21,6 +22,7 @@ import {
 } from 'lightsched/actuators/process';
 import { ProgressLines, TailBuffer } from '../../actuators/process/output.js';
 import { sleep } from '../support/scheduler.js';
+import { sqliteBackend } from '../support/sql.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-process-'));
 const open: { close(): Promise<void> }[] = [];
@@ -422,5 +424,37 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		expect(withToken('by-ref')).toHaveLength(3);
 		await other.stop(record({ command: 'sh' }, { ref: target.ref }));
 		expect(withToken('by-ref')).toEqual([]);
+	});
+});
+
+describe('ProcessActuator on a persistent container (SQLite)', () => {
+	const sqlite = sqliteBackend();
+	afterAll(() => sqlite.stop());
+
+	it('items, outputs, errors and refs are stored and read back; a ref read back stops the work from another actuator', async () => {
+		const actuator = new ProcessActuator();
+		const scheduler = new Scheduler<ProcessTaskItem, ProcessOutput>({ container: new SqlContainer({ knex: await sqlite.freshDatabase() }), actuator, concurrency: 2 });
+		scheduler.on('error', () => undefined);
+		open.push(scheduler);
+		const ok = await run(scheduler, { command: 'printf', args: ['%s', 'é & <ok>'], env: { A: 'b' }, stdin: 'in', maxOutputBytes: 100 });
+		const stored = await scheduler.get(ok.id);
+		expect(stored?.item).toEqual({ command: 'printf', args: ['%s', 'é & <ok>'], env: { A: 'b' }, stdin: 'in', maxOutputBytes: 100 });
+		expect(stored?.output).toEqual({ exitCode: 0, stdout: 'é & <ok>', stderr: '', stdoutTruncated: false, stderrTruncated: false });
+		expect(stored?.ref).toEqual(ok.ref);
+		const bad = await run(scheduler, { command: 'sh', args: ['-c', 'exit 2'] });
+		expect((await scheduler.get(bad.id))?.error).toEqual({ code: 'ERR_PROCESS_EXIT', message: "Command `sh -c 'exit 2'` exited with code 2" });
+
+		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
+		await scheduler.add({ id: 'stored-long', item: { command: 'sh', args: ['-c', 'sleep 100 & sleep 100; wait'], env: { PROCESS_TEST_TOKEN: token('stored') } } });
+		await started;
+		await until('the shell and both sleeps', () => withToken('stored').length === 3);
+		let long: TaskRecord<ProcessTaskItem, ProcessOutput> | null = null;
+		while (long?.ref === undefined || long.ref === null) {
+			long = await scheduler.get('stored-long');
+			await sleep(20);
+		}
+		// Another scheduler's actuator, with nothing but the record read from the database.
+		await new ProcessActuator().stop(long);
+		expect(withToken('stored')).toEqual([]);
 	});
 });
