@@ -27,6 +27,7 @@ export { ContainerExitError, type DockerOutput } from './docker/errors.js';
 export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
 export { LABEL_ATTEMPT, LABEL_OWNER, LABEL_SCHEDULER, LABEL_TASK, type CleanupOrphansOptions, type OrphanContainer, type OrphanPolicy, type OrphanReport } from './docker/orphans.js';
 
+/** What `new DockerActuator(options)` takes; every option is optional. */
 export interface DockerActuatorOptions {
 	/**
 	 * The Docker client: a dockerode instance (shared, not closed by the actuator), or dockerode's connection
@@ -95,6 +96,7 @@ function isDockerode(value: unknown): value is Dockerode {
 export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput> {
 	/** The one client this actuator uses. */
 	readonly docker: Dockerode;
+	/** The `schedulerId` option: the `lightsched.scheduler` label of this actuator's containers. */
 	readonly schedulerId: string;
 	readonly #pull: 'missing' | 'never';
 	readonly #keep: boolean;

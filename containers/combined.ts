@@ -20,6 +20,7 @@ import {
 	type TaskStatus,
 } from 'lightsched';
 
+/** What `new CombinedContainer(memory, persistent, options)` takes. */
 export interface CombinedContainerOptions {
 	/**
 	 * How many tasks one restore read asks the persistent container for (`list({ status, offset, limit })`).

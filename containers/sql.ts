@@ -43,10 +43,11 @@ import {
 import { TransitionBatcher } from './sql/transitions.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
-export { SqlPersistencer, type SqlPersistencerOptions } from './sql/persistencer.js';
+export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
+export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
 
-export type { SqlContainerOptions } from './sql/options.js';
+export type { PgConnectionConfig, SqlContainerOptions } from './sql/options.js';
 
 export class SqlContainer implements TaskContainer {
 	readonly shared = true;
@@ -54,6 +55,7 @@ export class SqlContainer implements TaskContainer {
 	readonly knex: Knex;
 	/** `sqlite` or `pg`. */
 	readonly dialect: SqlDialect;
+	/** The prefix of the container's table names. */
 	readonly tablePrefix: string;
 	/** Whose clock judges leases, due times and reclaims (see the `clock` option). */
 	readonly clock: 'server' | 'caller';

@@ -5,6 +5,7 @@ import { formatBytes } from './item.js';
 
 /** What a finished container produced: its exit code and the end of its output. */
 export interface DockerOutput {
+	/** The container's exit code. */
 	readonly exitCode: number;
 	/** The last `logLimitBytes` of what the container wrote to stdout (UTF-8). */
 	readonly stdout: string;
@@ -21,11 +22,17 @@ export interface DockerOutput {
  * for exceeding its memory limit (`code: 'ERR_CONTAINER_OOM'`). Carries the exit code and the output tails.
  */
 export class ContainerExitError extends Error {
+	/** The class name. */
 	override name = 'ContainerExitError';
+	/** `ERR_CONTAINER_OOM` when the engine killed the container for its memory limit, else `ERR_CONTAINER_EXIT`. */
 	readonly code: 'ERR_CONTAINER_EXIT' | 'ERR_CONTAINER_OOM';
+	/** The container's exit code. */
 	readonly exitCode: number;
+	/** Whether the engine killed it for its memory limit (`State.OOMKilled`). */
 	readonly oomKilled: boolean;
+	/** What the container produced. */
 	readonly output: DockerOutput;
+	/** The container's id. */
 	readonly containerId: string;
 
 	constructor(containerId: string, output: DockerOutput, oomKilled: boolean, memoryBytes: number | undefined) {

@@ -6,8 +6,11 @@ import type { TaskRecord } from 'lightsched';
 
 /** The labels every container of the Docker actuator carries. */
 export const LABEL_TASK = 'lightsched.task';
+/** The label holding the id of the scheduler (`ctx.owner`) that started the container. */
 export const LABEL_OWNER = 'lightsched.owner';
+/** The label holding the actuator's `schedulerId`. */
 export const LABEL_SCHEDULER = 'lightsched.scheduler';
+/** The label holding the attempt number. */
 export const LABEL_ATTEMPT = 'lightsched.attempt';
 
 /**
@@ -17,6 +20,7 @@ export const LABEL_ATTEMPT = 'lightsched.attempt';
  */
 export type OrphanPolicy = 'reattach' | 'kill';
 
+/** What `DockerActuator.cleanupOrphans` takes. */
 export interface CleanupOrphansOptions {
 	/**
 	 * Looks a task up by id in the scheduler's container, typically `(id) => scheduler.get(id)`. A container
@@ -27,7 +31,9 @@ export interface CleanupOrphansOptions {
 
 /** One container `cleanupOrphans` looked at. */
 export interface OrphanContainer {
+	/** The container's id. */
 	readonly containerId: string;
+	/** The task it ran (its `lightsched.task` label). */
 	readonly taskId: string;
 	/** The scheduler (`ctx.owner`) that started it. */
 	readonly owner: string;
@@ -43,6 +49,7 @@ export interface OrphanContainer {
 		| 'awaiting-reattach';
 }
 
+/** What `DockerActuator.cleanupOrphans` did. */
 export interface OrphanReport {
 	/** Killed (when running) and removed (unless `keepContainers`). */
 	readonly removed: OrphanContainer[];

@@ -5,6 +5,7 @@ import { rejectUnknownOptions } from '../../src/option-names.js';
 /** A path below `baseUrl` for a call about one remote job: a function of its id, or a string with `{ref}` in it. */
 export type RefPath<TItem = unknown> = string | ((ref: string, task: TaskRecord<TItem>) => string);
 
+/** How to start a job: the `start` option. */
 export interface HttpStartOptions<TItem = unknown> {
 	/** Where to start a job, below `baseUrl` (`'/cuts'`), or a function of the item. */
 	readonly path: string | ((item: TItem, task: TaskRecord<TItem>) => string);
@@ -23,6 +24,7 @@ export interface HttpStartOptions<TItem = unknown> {
 	readonly idempotent?: boolean;
 }
 
+/** How to ask for a job's status: the `status` option. */
 export interface HttpStatusOptions<TItem = unknown, TOutput = unknown> {
 	/** Where to read a job's status (`(ref) => \`/cuts/${ref}\``, or `'/cuts/{ref}'`). */
 	readonly path: RefPath<TItem>;
@@ -37,6 +39,7 @@ export interface HttpStatusOptions<TItem = unknown, TOutput = unknown> {
 	readonly map?: (body: unknown, task: TaskRecord<TItem, TOutput>) => ActuatorStatus<TOutput>;
 }
 
+/** How to fetch a succeeded job's result: the `output` option. */
 export interface HttpOutputOptions<TItem = unknown, TOutput = unknown> {
 	/** Where to read a succeeded job's result (`(ref) => \`/cuts/${ref}/output\``, or `'/cuts/{ref}/output'`). */
 	readonly path: RefPath<TItem>;
@@ -49,6 +52,7 @@ export interface HttpOutputOptions<TItem = unknown, TOutput = unknown> {
 	readonly map?: (body: unknown, task: TaskRecord<TItem, TOutput>) => TOutput;
 }
 
+/** How to stop a job: the `stop` option. */
 export interface HttpStopOptions<TItem = unknown> {
 	/** Where to stop a job (`(ref) => \`/cuts/${ref}/stop\``, or `'/cuts/{ref}/stop'`). */
 	readonly path: RefPath<TItem>;
@@ -56,6 +60,7 @@ export interface HttpStopOptions<TItem = unknown> {
 	readonly method?: string;
 }
 
+/** What `new HttpActuator(options)` takes: the service's base URL and its start, status, output and stop calls. */
 export interface HttpActuatorOptions<TItem = unknown, TOutput = unknown> {
 	/** The service's base URL (`'http://127.0.0.1:8001'`); paths are appended to it. */
 	readonly baseUrl: string | URL;

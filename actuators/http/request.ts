@@ -46,7 +46,9 @@ export class HttpTransportError extends ActuatorError {
 /** The service answered with a non-2xx status. */
 export class HttpStatusError extends ActuatorError {
 	override name = 'HttpStatusError';
+	/** The request's method. */
 	readonly method: string;
+	/** The request's URL. */
 	readonly url: string;
 	/** The HTTP status of the answer. */
 	readonly status: number;

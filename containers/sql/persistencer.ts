@@ -17,6 +17,7 @@ export interface SqlPersistencerContainer {
 	migrate(): Promise<void>;
 }
 
+/** What `new SqlPersistencer(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlPersistencerOptions {
 	/** Share this container's Knex instance and table prefix (the container owns and closes the connection). */
 	readonly container?: SqlPersistencerContainer;
@@ -36,7 +37,9 @@ export interface SqlPersistencerOptions {
 }
 
 export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput> {
+	/** The Knex instance the outputs are written through. */
 	readonly knex: Knex;
+	/** Whether outputs go to the task row's `output` column instead of `<prefix>outputs`. */
 	readonly inTaskRow: boolean;
 	readonly #dialect: SqlDialect;
 	readonly #tables: SqlTables;
