@@ -162,7 +162,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 }
 
 /** A knex warning the container reports itself (as a `ContainerError` naming the server): not printed twice. */
-const REPORTED_WARNINGS = /^Acquire connection error/;
+const REPORTED_WARNINGS = /^(Acquire connection error|Connection Error)/;
 
 /**
  * The knex configuration the container makes its instance from: the caller's, with bounded connect and acquire

@@ -228,6 +228,15 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(() => new SqlPersistencer({})).toThrow(/container.*knex/);
 		});
 
+		it('rejects misspelt option names, naming the closest known one', () => {
+			const knex = { client: 'sqlite3', connection: ':memory:' } as const;
+			expect(() => new SqlContainer({ knex, tablePrefx: 'x_' } as never)).toThrow('Unknown option `tablePrefx` of SqlContainer: did you mean `tablePrefix`?');
+			expect(() => new SqlContainer({ knex, busyTimeout: 10 } as never)).toThrow(/`busyTimeout` of SqlContainer: did you mean `busyTimeoutMs`/);
+			expect(() => new SqlContainer({ knex, notifyProbe: { intervalMS: 10 } } as never)).toThrow(/`intervalMS`.*did you mean `intervalMs`/);
+			expect(() => new SqlContainer({ knex, clock: 'local' as never })).toThrow(/Expected `clock` to be 'server' or 'caller', got "local"/);
+			expect(() => new SqlPersistencer({ knex, inTaskRows: true } as never)).toThrow('Unknown option `inTaskRows` of SqlPersistencer: did you mean `inTaskRow`?');
+		});
+
 		it('runs 200 tasks end to end through the scheduler, outputs readable from the persistencer', async () => {
 			const container = new SqlContainer({ knex: await backend.freshDatabase() });
 			const persistencer = new SqlPersistencer<{ double: number }>({ container });

@@ -35,7 +35,7 @@ const pooled = (): { client: 'pg'; connection: ReturnType<PgBouncer['connection'
 });
 
 /** Resolves when `id` succeeded (by the scheduler's event), or rejects after `ms`. */
-function succeeded(scheduler: Scheduler, id: string, ms: number): Promise<void> {
+function succeeded(scheduler: Scheduler<number, number>, id: string, ms: number): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`task ${id} did not succeed within ${ms} ms`)), ms);
 		scheduler.on('task:succeeded', ({ task }) => {
