@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { Redis } from 'ioredis';
 import {
-	assertJsonItem,
+	assertStorableTask,
 	ContainerError,
 	describeValue,
 	DuplicateTaskError,
 	InvalidStateError,
-	InvalidTaskError,
+	jsonOutputError,
 	LeaseExpiredError,
 	SchedulerClosedError,
 	TASK_STATUSES,
@@ -119,12 +119,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		let args: string[] = [String(Date.now()), randomUUID()];
 		tasks.forEach((task, index) => {
 			// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two ids would name one task.
-			if (!isWellFormed(task.id)) {
-				throw new InvalidTaskError(tasks.length === 1 ? 'task.id' : `tasks[${index}].id`, 'well-formed Unicode (no lone surrogate)', task.id);
-			}
+			assertStorableTask(task, index);
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
-			assertJsonItem(task.item, tasks.length === 1 ? 'task.item' : `tasks[${index}].item`);
 		});
 		args = args.concat(tasks.flatMap(encodeForAdd));
 		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [string, string?];
@@ -149,6 +146,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to) ? this.#ahead.leaseFor(owner) : undefined;
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
 		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
+		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
+		const invalid = patch.output === undefined ? null : jsonOutputError(patch.output);
+		if (invalid !== null) return Promise.reject(invalid);
 		// No stored task has such an id or owner (add and claim refuse them); sent, U+FFFD would name another.
 		if (!isWellFormed(id) || (owner !== undefined && !isWellFormed(owner))) return Promise.resolve(null);
 		const known = this.#known.get(id);

@@ -227,7 +227,12 @@ export function toError(value: unknown): Error {
 }
 
 /** The stored form of a failure: its message and a code (the error's own string `code`, or `ERR_TASK_FAILED`). */
-export function toTaskError(value: unknown): { /** The error's message. */ message: string; /** Its string `code`, else `ERR_TASK_FAILED`. */ code: string } {
+export function toTaskError(value: unknown): {
+	/** The error's message. */
+	message: string;
+	/** Its string `code`, else `ERR_TASK_FAILED`. */
+	code: string;
+} {
 	const error = toError(value);
 	const code = (error as { code?: unknown }).code;
 	return { message: error.message, code: typeof code === 'string' && code.length > 0 ? code : 'ERR_TASK_FAILED' };
@@ -313,7 +318,7 @@ function sizeOf(value: Map<unknown, unknown> | Set<unknown>, unit: 'entr' | 'val
 }
 
 function article(name: string): string {
-	return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} \`${name}\``;
+	return `${/^[AEIO]/.test(name) ? 'an' : 'a'} \`${name}\``;
 }
 
 /** The name of the class that made `value`: its prototype's own `constructor`, when that is a named function. */

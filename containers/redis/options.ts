@@ -1,6 +1,6 @@
 /** The options of `RedisContainer`, its events, and the checks of its names and options. */
 import type { Redis, RedisOptions } from 'ioredis';
-import { describeValue } from 'lightsched';
+import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched';
 import { rejectUnknownOptions } from '../../src/option-names.js';
 
 export interface RedisContainerOptions {
@@ -70,19 +70,19 @@ export interface RedisContainerEvents {
 }
 
 const NAME_PATTERN = /^[^{}\s]+$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Whether `text` is well-formed Unicode (no lone UTF-16 surrogate). Redis stores UTF-8, which has no form for a
  * lone surrogate: ioredis would send U+FFFD in its place, so two different ids would name one key.
  */
 export function isWellFormed(text: string): boolean {
-	return !LONE_SURROGATE.test(text);
+	return isWellFormedText(text);
 }
 
 /** A `name` or `prefix`: part of every key, inside or before the `{hashtag}`. */
 export function checkName(field: string, value: unknown): string {
-	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200 || !isWellFormed(value)) {
+	assertWellFormed(value, field);
+	if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
 		throw new TypeError(
 			`Expected \`${field}\` to be a non-empty string of at most 200 characters without \`{\`, \`}\`, spaces or lone surrogates, got ${describeValue(value)}`,
 		);

@@ -127,13 +127,13 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 
 	it('carries any id and value through the batch (JSON both ways): quotes, backslashes, control and non-BMP characters, lone surrogates', async () => {
 		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
-		const ids = ['q"uote', 'back\\slash', 'esc\\ud800aped', 'unit\u001fsep', 'emoji😀', 'lone\ud800'];
+		// A lone surrogate in an id is refused at add (test/validation/task-input.test.ts); in a value it travels escaped.
+		const ids = ['q"uote', 'back\\slash', 'esc\\ud800aped', 'unit\u001fsep', 'emoji😀', 'lone\ufffd'];
 		await c.add(records(ids.map((id, i) => ({ id, item: i }))));
 		expect(await c.claim(10, 'me', 10_000, Date.now())).toHaveLength(ids.length);
 		const output = { text: 'line\nbreak \\ "quoted" \u001f 😀 \\ud800', n: 1.5 };
 		const results = await Promise.all(ids.map((id) => c.transition(id, 'running', 'succeeded', { ...done(), output }, 'me')));
-		// A lone surrogate cannot be stored as UTF-8: like any ioredis string it becomes U+FFFD, on add and here alike.
-		expect(results.map((r) => r?.id)).toEqual([...ids.slice(0, -1), 'lone\ufffd']);
+		expect(results.map((r) => r?.id)).toEqual(ids);
 		for (const r of results) expect(r).toMatchObject({ status: 'succeeded', output });
 		expect(await c.get('esc\\ud800aped')).toMatchObject({ status: 'succeeded', output });
 		expect(await c.counts()).toMatchObject({ succeeded: ids.length, running: 0 });
