@@ -7,11 +7,26 @@ import type { TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus
 /** A signal a container gives its schedulers so they can sleep instead of polling. */
 export type ContainerSignal =
 	/** A task became claimable (added, or put back to waiting by another scheduler). */
-	| { /** A task became claimable. */ readonly type: 'wake' }
+	| {
+		/** A task became claimable. */
+		readonly type: 'wake';
+	}
 	/** Someone asked to stop the running task `id`; its owner should stop the work. */
-	| { /** A stop was requested. */ readonly type: 'stop'; /** The running task to stop. */ readonly id: string }
+	| {
+		/** A stop was requested. */
+		readonly type: 'stop';
+		/** The running task to stop. */
+		readonly id: string;
+	}
 	/** The wake-up channel broke (`ok: false`) or came back (`ok: true`); schedulers poll while it is down. */
-	| { /** The channel's state changed. */ readonly type: 'channel'; /** Whether it works now. */ readonly ok: boolean; /** Why it broke. */ readonly error?: Error };
+	| {
+		/** The channel's state changed. */
+		readonly type: 'channel';
+		/** Whether it works now. */
+		readonly ok: boolean;
+		/** Why it broke. */
+		readonly error?: Error;
+	};
 
 /** The outcome of renewing leases. */
 export interface RenewResult {
@@ -146,14 +161,39 @@ export interface TaskContainer {
 
 /** What an actuator's `status` reports for one task. */
 export type ActuatorStatus<TOutput = unknown> =
-	| { /** Still running. */ readonly state: 'running'; /** The work's progress, if it reports any. */ readonly progress?: unknown }
-	| { /** Succeeded. */ readonly state: 'succeeded'; /** The result, when the status carries it (else `output()` fetches it). */ readonly output?: TOutput }
-	| { /** Failed. */ readonly state: 'failed'; /** Why. */ readonly error: Error };
+	| {
+		/** Still running. */
+		readonly state: 'running';
+		/** The work's progress, if it reports any. */
+		readonly progress?: unknown;
+	}
+	| {
+		/** Succeeded. */
+		readonly state: 'succeeded';
+		/** The result, when the status carries it (else `output()` fetches it). */
+		readonly output?: TOutput;
+	}
+	| {
+		/** Failed. */
+		readonly state: 'failed';
+		/** Why. */
+		readonly error: Error;
+	};
 
 /** How the work reports its end through the callback path. */
 export type ActuatorResult<TOutput = unknown> =
-	| { /** The work succeeded. */ readonly ok: true; /** Its result. */ readonly output?: TOutput }
-	| { /** The work failed. */ readonly ok: false; /** Why (an `Error`, or any thrown value). */ readonly error: unknown };
+	| {
+		/** The work succeeded. */
+		readonly ok: true;
+		/** Its result. */
+		readonly output?: TOutput;
+	}
+	| {
+		/** The work failed. */
+		readonly ok: false;
+		/** Why (an `Error`, or any thrown value). */
+		readonly error: unknown;
+	};
 
 /** Handed to `TaskActuator.start` for one attempt. */
 export interface ActuatorContext<TOutput = unknown> {

@@ -11,9 +11,13 @@ import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from 
 
 /** What the persistencer needs from a `SqlContainer` (kept structural so this file does not import it). */
 export interface SqlPersistencerContainer {
+	/** The container's Knex instance. */
 	readonly knex: Knex;
+	/** Which database it is. */
 	readonly dialect: SqlDialect;
+	/** The prefix of its table names. */
 	readonly tablePrefix: string;
+	/** Create or upgrade its tables. */
 	migrate(): Promise<void>;
 }
 
