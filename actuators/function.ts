@@ -30,6 +30,7 @@ export interface FunctionContext<TItem = unknown> {
 	readonly task: TaskRecord<TItem>;
 }
 
+/** The work a `FunctionActuator` runs: `fn(item, { signal, progress, task })`, sync or async; a throw fails the attempt. */
 export type TaskFunction<TItem = unknown, TOutput = unknown> = (
 	item: TItem,
 	ctx: FunctionContext<TItem>,

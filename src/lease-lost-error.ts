@@ -9,11 +9,13 @@ import type { TaskStatus } from './task.js';
  */
 export class LeaseLostError extends SchedulerError {
 	override name = 'LeaseLostError';
+	/** The task whose lease was lost. */
 	readonly taskId: string;
 	/** The status the late report would have moved the task to; `null` when a renewal found the lease gone first. */
 	readonly rejected: TaskStatus | null;
 	/** The longest block of the event loop while the attempt ran, when one long enough to matter was seen. */
 	readonly blockedMs: number | null;
+	/** The scheduler's `leaseMs`. */
 	readonly leaseMs: number;
 
 	constructor(taskId: string, rejected: TaskStatus | null, blockedMs: number | null, leaseMs: number) {

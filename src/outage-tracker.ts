@@ -10,9 +10,11 @@ export type OutagePart = 'container' | 'actuator';
 
 /** `container:down` / `actuator:down`: a part started failing. */
 export interface PartDownEvent {
+	/** Which part failed: the container or the actuator. */
 	readonly part: OutagePart;
 	/** What failed first, e.g. `reclaiming expired leases`. */
 	readonly operation: string;
+	/** The first error of the outage. */
 	readonly error: Error;
 	/** When the outage started (ms since the epoch). */
 	readonly since: number;
@@ -22,6 +24,7 @@ export interface PartDownEvent {
 
 /** `container:up` / `actuator:up`: a part answers again after an outage. */
 export interface PartUpEvent {
+	/** Which part recovered. */
 	readonly part: OutagePart;
 	/** When the outage started (ms since the epoch). */
 	readonly since: number;

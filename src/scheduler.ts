@@ -24,6 +24,7 @@ import { copyTask, isFinalStatus, type NewTask, type TaskCounts, type TaskPage, 
 import { TaskWriter } from './task-writer.js';
 import { WakeTimers } from './wake-timers.js';
 
+/** What `Scheduler.close()` takes. */
 export interface CloseOptions {
 	/**
 	 * Let running work finish (no new work is claimed). Otherwise running work is stopped and its tasks go
@@ -35,6 +36,7 @@ export interface CloseOptions {
 	readonly timeoutMs?: number;
 }
 
+/** Claims tasks from a container and runs them on an actuator: concurrency limit, timeouts, retries with backoff, stop from any state, leases on shared containers; every change reported through typed events, the `callback` option and `finished()`. */
 export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<SchedulerEvents<TItem, TOutput>> {
 	/** This scheduler's owner name in the container. */
 	readonly id: string;
@@ -117,10 +119,12 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		return this.#runner.size;
 	}
 
+	/** Whether claiming new work is paused (`pause()`). */
 	get isPaused(): boolean {
 		return this.#paused;
 	}
 
+	/** Whether `close()` was called. */
 	get isClosed(): boolean {
 		return this.#closed;
 	}

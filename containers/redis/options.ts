@@ -3,6 +3,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched';
 import { rejectUnknownOptions } from '../../src/option-names.js';
 
+/** What `new RedisContainer(options)` takes. */
 export interface RedisContainerOptions {
 	/**
 	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
@@ -60,12 +61,15 @@ const OPTION_NAMES = ['redis', 'name', 'prefix', 'globalConcurrency', 'clock', '
 export interface RedisContainerWarning {
 	/** `maxmemory-policy`: Redis may evict task keys; `config-unavailable`: the policy could not be read. */
 	readonly code: 'maxmemory-policy' | 'config-unavailable';
+	/** The warning in words. */
 	readonly message: string;
 	/** The server's `maxmemory-policy`, when it could be read. */
 	readonly policy?: string;
 }
 
+/** The events of a `RedisContainer` (an eventemitter3 emitter). */
 export interface RedisContainerEvents {
+	/** The server may lose task keys (`maxmemory-policy`), or its policy could not be checked. */
 	warning: [warning: RedisContainerWarning];
 }
 

@@ -9,6 +9,7 @@ import type { KnexSource, SqliteSettings } from './connection.js';
 /** A PostgreSQL connection for LISTEN: a `postgres://` URL or a `pg` connection object. */
 export type PgConnectionConfig = string | Readonly<Record<string, unknown>>;
 
+/** What `new SqlContainer(options)` takes. */
 export interface SqlContainerOptions {
 	/**
 	 * The database: a knex configuration (the container makes the instance and destroys it on `close`) or a
@@ -45,14 +46,22 @@ export interface SqlContainerOptions {
 	 * Without it the container LISTENs through `knex`'s own connection settings, checks that notifications
 	 * arrive, and tells schedulers to poll when they do not.
 	 */
-	readonly listen?: { readonly connection: PgConnectionConfig };
+	readonly listen?: {
+		/** A `postgres://` URL or a `pg` connection object. */
+		readonly connection: PgConnectionConfig;
+	};
 	/**
 	 * PostgreSQL: how the wake-up channel is checked. Every `intervalMs` (and once it starts listening) the
 	 * container sends itself a probe notification; when it does not arrive within `timeoutMs`, the channel is
 	 * reported down (`channel`, ok: false) and schedulers poll at `pollIntervalMs` until a probe arrives again.
 	 * @default { intervalMs: 30000, timeoutMs: 3000 }
 	 */
-	readonly notifyProbe?: { readonly intervalMs?: number; readonly timeoutMs?: number };
+	readonly notifyProbe?: {
+		/** How often to probe, in milliseconds. */
+		readonly intervalMs?: number;
+		/** How long a probe may take to arrive, in milliseconds. */
+		readonly timeoutMs?: number;
+	};
 	/**
 	 * Whose clock judges leases, due times and reclaims. `'server'`: the database's (PostgreSQL's `now()` in the
 	 * statements; on SQLite the clock of the machine the file is on, which is this process's), so schedulers
