@@ -181,11 +181,11 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 			if (isProcessRef(task.ref)) await this.#killEarlier(task.ref);
 			if (item.cwd !== undefined) await this.#checkCwd(item);
 			if (ctx.signal.aborted || run.stopRequested) throw ctx.signal.aborted ? ctx.signal.reason : new ActuatorError(`Task \`${task.id}\` was stopped while starting`);
-			const child = await this.#spawn(item);
+			const { child, identity } = await this.#spawn(item);
 			run.child = child;
 			run.pgid = child.pid;
 			this.#watch(run, child, item, ctx);
-			const ref: ProcessRef = { pid: child.pid as number, pgid: child.pid as number, ...(await identify(child.pid as number)) };
+			const ref: ProcessRef = { pid: child.pid as number, pgid: child.pid as number, ...identity };
 			return { ref };
 		} catch (error) {
 			ctx.signal.removeEventListener('abort', onAbort);
@@ -244,7 +244,7 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 	}
 
 	/** Spawns the command, leading its own process group; resolves once it runs, rejects when it cannot start. */
-	async #spawn(item: ResolvedProcessItem): Promise<ChildProcess> {
+	async #spawn(item: ResolvedProcessItem): Promise<{ child: ChildProcess; identity: ProcessIdentity }> {
 		let child: ChildProcess;
 		try {
 			child = spawn(item.command, item.args, {
@@ -258,6 +258,8 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 		} catch (error) {
 			throw ProcessSpawnError.of(item.command, error, item.cwd);
 		}
+		// Now, before the event loop turns: the child cannot have been reaped, so its pid is still its own.
+		const identity = child.pid === undefined ? undefined : identify(child.pid);
 		await new Promise<void>((resolve, reject) => {
 			const onSpawn = (): void => {
 				child.off('error', onError);
@@ -275,7 +277,7 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 			child.stdin.on('error', () => undefined);
 			child.stdin.end(item.stdin, 'utf8');
 		}
-		return child;
+		return { child, identity: identity ?? identify(child.pid as number) };
 	}
 
 	/** Collects the output, and once the command exited, ends what it left in its group and reports the end. */

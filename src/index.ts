@@ -8,6 +8,7 @@ export type {
 	ContainerSignal,
 	Persistencer,
 	RenewResult,
+	SyncContainerOperations,
 	TaskActuator,
 	TaskContainer,
 } from './contracts.js';
@@ -32,6 +33,7 @@ export {
 	toTaskError,
 	type InvalidValueOptions,
 	type SchedulerErrorCode,
+	type SchedulerErrorOptions,
 } from './errors.js';
 export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, SchedulerEvents, TaskEvent } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';

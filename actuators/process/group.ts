@@ -6,6 +6,7 @@
  * as an orphan under a PID 1 that does not reap) and gives a process's start time, which tells a process from a
  * later one that reuses its pid. Elsewhere `kill(-pgid, 0)` is the only probe.
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
@@ -20,14 +21,22 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 	}
 }
 
+interface ProcStat {
+	readonly state: string;
+	readonly pgrp: number;
+	readonly startTime: string;
+}
+
 /** The fields of `/proc/<pid>/stat` this module reads; `null` when there is no such process (or no `/proc`). */
-async function procStat(pid: number): Promise<{ state: string; pgrp: number; startTime: string } | null> {
-	let text: string;
+async function procStat(pid: number): Promise<ProcStat | null> {
 	try {
-		text = await readFile(`/proc/${pid}/stat`, 'utf8');
+		return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
 	} catch {
 		return null;
 	}
+}
+
+function parseStat(text: string): ProcStat | null {
 	// "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
 	// priority nice threads itrealvalue starttime …": comm may hold spaces and parentheses, so split after its end.
 	const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -50,13 +59,12 @@ const hasProc = readFile('/proc/self/stat', 'utf8').then(
 export async function liveMembers(pgid: number): Promise<number[]> {
 	if (!signalGroup(pgid, 0)) return [];
 	if (!(await hasProc)) return [pgid];
-	const live: number[] = [];
-	for (const name of await readdir('/proc')) {
-		if (!/^\d+$/.test(name)) continue;
-		const stat = await procStat(Number(name));
-		if (stat !== null && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') live.push(Number(name));
-	}
-	return live;
+	const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+	const stats = await Promise.all(pids.map(procStat));
+	return pids.filter((_, i) => {
+		const stat = stats[i];
+		return stat != null && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X';
+	});
 }
 
 /**
@@ -79,16 +87,33 @@ export interface ProcessIdentity {
 	readonly startTime?: string;
 }
 
-let bootId: Promise<string | undefined> | undefined;
+let cachedBootId: string | null | undefined;
 
-/** The identity of a live process `pid` on this machine. */
-export async function identify(pid: number): Promise<ProcessIdentity> {
-	bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
-		(text) => text.trim(),
-		() => undefined,
-	);
-	const [boot, stat] = await Promise.all([bootId, procStat(pid)]);
-	return { host: hostname(), ...(boot === undefined ? {} : { bootId: boot }), ...(stat === null ? {} : { startTime: stat.startTime }) };
+/** This boot's id (Linux), read once; `null` without `/proc`. */
+function bootId(): string | null {
+	if (cachedBootId === undefined) {
+		try {
+			cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+		} catch {
+			cachedBootId = null;
+		}
+	}
+	return cachedBootId;
+}
+
+/**
+ * The identity of process `pid` on this machine. Synchronous on purpose: called right after the spawn, before the
+ * event loop can reap the child, the pid cannot name another process yet (it reads `/proc`, which is in memory).
+ */
+export function identify(pid: number): ProcessIdentity {
+	const boot = bootId();
+	let stat: ProcStat | null = null;
+	try {
+		stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+	} catch {
+		// No /proc, or no such process.
+	}
+	return { host: hostname(), ...(boot === null ? {} : { bootId: boot }), ...(stat === null ? {} : { startTime: stat.startTime }) };
 }
 
 /**
@@ -98,6 +123,6 @@ export async function identify(pid: number): Promise<ProcessIdentity> {
  */
 export async function isSameProcess(pid: number, identity: ProcessIdentity): Promise<boolean> {
 	if (identity.host !== hostname() || identity.bootId === undefined || identity.startTime === undefined) return false;
-	const now = await identify(pid);
-	return now.bootId === identity.bootId && now.startTime === identity.startTime;
+	const now = await procStat(pid);
+	return now !== null && bootId() === identity.bootId && now.startTime === identity.startTime;
 }
