@@ -167,6 +167,8 @@ export class AttemptRunner<TItem, TOutput> {
 	/** Give an attempt its one outcome and store it; frees the slot once stored. */
 	settle(attempt: Attempt, outcome: AttemptOutcome): void {
 		if (attempt.settled) return;
+		// Work that just returned may have blocked the loop: measured while its task is still listed as running.
+		this.#core.loopMonitor?.check();
 		attempt.outcome = outcome;
 		clearTimeout(attempt.timer);
 		if (outcome.kind !== 'succeeded') {

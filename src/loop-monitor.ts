@@ -43,7 +43,6 @@ export class LoopMonitor {
 	/** Stop watching (no work runs). */
 	stop(): void {
 		if (this.#timer === undefined) return;
-		this.check();
 		clearTimeout(this.#timer);
 		this.#timer = undefined;
 	}

@@ -44,8 +44,16 @@ export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	readonly pollIntervalMs?: number;
 	/**
 	 * How long a claim holds without renewal, in milliseconds (shared containers). Renewed every third of it while
-	 * the work runs; another scheduler takes the task over once it lapses.
-	 * @default 5000
+	 * the work runs; another scheduler takes the task over once it lapses, and a scheduler that dies has its tasks
+	 * run again elsewhere after about 1.5 leases.
+	 *
+	 * Renewals run on the event loop: synchronous work that blocks it (a CPU-bound function in closure mode) stops
+	 * them. A block longer than about two thirds of the lease can let another scheduler take the task over while it
+	 * still runs here; the scheduler emits `loop:blocked` for blocks over a third of the lease and reports a lost
+	 * lease as a `LeaseLostError` (its late report rejected). The 30 s default (BullMQ's lock) keeps ordinary
+	 * synchronous stretches safe; run CPU-bound work in the FunctionActuator's worker-thread form, whose event loop
+	 * stays free, rather than raising this further.
+	 * @default 30000
 	 */
 	readonly leaseMs?: number;
 	/**
@@ -101,7 +109,7 @@ export const DEFAULTS = {
 	/** See `SchedulerOptions.pollIntervalMs`. */
 	pollIntervalMs: 1000,
 	/** See `SchedulerOptions.leaseMs`. */
-	leaseMs: 5000,
+	leaseMs: 30_000,
 	/** See `SchedulerOptions.autoStart`. */
 	autoStart: true,
 } as const satisfies Partial<SchedulerOptions>;

@@ -328,6 +328,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#onBlock(blockedMs: number): void {
 		const { leaseMs } = this.#core.options;
 		const tasks = this.#runner.runningIds();
+		// No lease held, none at risk.
+		if (tasks.length === 0) return;
 		const leaseExpired = blockedMs >= leaseMs;
 		const message =
 			`The event loop was blocked for ${blockedMs} ms while running ${tasks.map((id) => `\`${id}\``).join(', ') || 'no task'} ` +
