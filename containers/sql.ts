@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import {
 	assertJsonOutput,
 	assertStorableTask,
+	isWellFormedText,
 	ContainerError,
 	DuplicateTaskError,
 	emptyCounts,
@@ -191,7 +192,10 @@ export class SqlContainer implements TaskContainer {
 					const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
 					for (const part of chunks(indexed)) {
 						const bindings = part.flatMap(({ task, item }) => values(task, item));
-						await rowsOf(trx, `INSERT INTO ${t} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')}`, bindings);
+						const inserted = await rowsOf(trx, `INSERT INTO ${t} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')} RETURNING id, seq`, bindings);
+						// The records are handed over (see TaskContainer.add): they get the seq the database gave them.
+						const seqs = new Map(inserted.map((r) => [String(r['id']), Number(r['seq'])]));
+						for (const { task } of part) task.seq = seqs.get(task.id) ?? task.seq;
 					}
 					if (this.#channel !== null) await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 				});
@@ -236,6 +240,7 @@ export class SqlContainer implements TaskContainer {
 		this.#assertOpen();
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		assertJsonOutput(patch.output);
+		if (!isWellFormedText(id)) return null;
 		const row = await this.#run('transition', () =>
 			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);
@@ -282,6 +287,7 @@ export class SqlContainer implements TaskContainer {
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
+		if (!isWellFormedText(id)) return null;
 		let sql = this.#sql.requestStop;
 		const bindings: unknown[] = [id];
 		if (this.#channel !== null) {
@@ -308,6 +314,8 @@ export class SqlContainer implements TaskContainer {
 
 	async get(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
+		// No stored id has a lone surrogate (add refuses them); sent, U+FFFD would name another task.
+		if (!isWellFormedText(id)) return null;
 		const rows = await this.#run('get', async () =>
 			resultRows(await this.knex.raw(`SELECT * FROM ${this.#tables.tasks} WHERE id = ?`, [id])),
 		);
@@ -351,6 +359,7 @@ export class SqlContainer implements TaskContainer {
 
 	async remove(id: string): Promise<boolean> {
 		this.#assertOpen();
+		if (!isWellFormedText(id)) return false;
 		const t = this.#tables.tasks;
 		return this.#run('remove', async () => {
 			const deleted = resultRows(await this.knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING id`, [id]));

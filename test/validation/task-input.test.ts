@@ -58,6 +58,16 @@ describe.each(ALL_KINDS)('%s: ids must be well-formed Unicode', (kind) => {
 		await scheduler.close();
 	});
 
+	it('an id with a lone surrogate names no task: not the one whose id holds U+FFFD in its place', async () => {
+		const scheduler = paused(await containers.make(kind));
+		await scheduler.add({ id: 'x\uFFFD', item: 1 });
+		expect(await scheduler.get(`x${high}`)).toBeNull();
+		expect(await scheduler.remove(`x${high}`)).toBe(false);
+		await expect(scheduler.stop(`x${high}`)).rejects.toMatchObject({ code: 'ERR_TASK_NOT_FOUND' });
+		expect(await scheduler.get('x\uFFFD')).toMatchObject({ status: 'waiting', item: 1 });
+		await scheduler.close();
+	});
+
 	it('keeps well-formed ids exactly: emoji, U+FFFD itself, escapes as text; get and list return the id given', async () => {
 		const scheduler = paused(await containers.make(kind));
 		const ids = ['emoji😀', 'replacement\uFFFD', 'escaped\\ud83d', `pair${high}${low}`];
