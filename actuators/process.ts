@@ -16,6 +16,7 @@ import { ProgressLines, TailBuffer } from './process/output.js';
 export { describeCommand, ProcessExitError, ProcessSpawnError, type ProcessEnd, type ProcessOutput, type ProcessTails } from './process/errors.js';
 export { MAX_OUTPUT_LIMIT, type ProcessTaskItem } from './process/item.js';
 
+/** What `new ProcessActuator(options)` takes; every option is optional. */
 export interface ProcessActuatorOptions {
 	/**
 	 * How many bytes of the end of stdout and of stderr the output keeps, each (0 to 16 MiB); an item's own
@@ -51,6 +52,7 @@ export interface ProcessActuatorOptions {
 
 /** The task's `ref`: the command's process, and what tells it from a later process with the same pid. */
 export interface ProcessRef extends ProcessIdentity {
+	/** The command's process id (also its process group's). */
 	readonly pid: number;
 	/** The process group the command leads (its pid). */
 	readonly pgid: number;

@@ -49,6 +49,7 @@ export interface RenewResult {
  * names. The scheduler uses it on its hot path (claim, start, finish) to save promise round trips.
  */
 export interface SyncContainerOperations {
+	/** Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`). */
 	add(tasks: readonly TaskRecord[]): void;
 	/**
 	 * Returns the stored records themselves, not copies: the scheduler keeps each as its attempt's record and hands

@@ -15,6 +15,7 @@ export interface ProcessTails {
 
 /** What a command that exited with code 0 produced: its exit code (0) and the end of its output. */
 export interface ProcessOutput extends ProcessTails {
+	/** The exit code: 0. */
 	readonly exitCode: number;
 }
 
@@ -50,7 +51,9 @@ function tailOf(text: string, max: number): string {
 export class ProcessExitError extends ActuatorError {
 	override name = 'ProcessExitError';
 	override readonly code = 'ERR_PROCESS_EXIT';
+	/** The exit code, or `null` when a signal killed the command. */
 	readonly exitCode: number | null;
+	/** The signal that killed the command, or `null` when it exited. */
 	readonly signal: NodeJS.Signals | null;
 	/** How it ended and both output tails. */
 	readonly output: ProcessTails & ProcessEnd;
@@ -91,6 +94,7 @@ function spawnHint(code: string | undefined): string {
 export class ProcessSpawnError extends ActuatorError {
 	override name = 'ProcessSpawnError';
 	override readonly code = 'ERR_PROCESS_SPAWN';
+	/** The system error code (`'ENOENT'`, `'EACCES'`), when there is one. */
 	readonly errno: string | undefined;
 
 	constructor(message: string, errno: string | undefined, cause?: unknown) {

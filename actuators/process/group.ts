@@ -82,8 +82,11 @@ export async function waitGroupGone(pgid: number, timeoutMs: number, everyMs = 2
 
 /** Who a process is, beyond its pid: the machine, its boot, and the process's start time (Linux). */
 export interface ProcessIdentity {
+	/** The machine (`os.hostname()`). */
 	readonly host: string;
+	/** The machine's boot (Linux `boot_id`), so a pid from before a reboot is not taken for a new process. */
 	readonly bootId?: string;
+	/** The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat`). */
 	readonly startTime?: string;
 }
 
