@@ -126,6 +126,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		args = args.concat(tasks.flatMap(encodeForAdd));
 		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [string, string?];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+		// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
+		tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {

@@ -184,13 +184,19 @@ local F = ${F}
 local n = (#ARGV - 2) / F
 for i = 0, n - 1 do
 	local f = redis.call('HMGET', tkey(ARGV[3 + i * F]), 'status', 'addToken')
-	if f[2] == token then return {'ok'} end
+	if f[2] == token then
+		local seqs = {'ok'}
+		for j = 0, n - 1 do seqs[#seqs + 1] = redis.call('HGET', tkey(ARGV[3 + j * F]), 'seq') or '0' end
+		return seqs
+	end
 end
 for i = 0, n - 1 do
 	local id = ARGV[3 + i * F]
 	local st = redis.call('HGET', tkey(id), 'status')
 	if st and not isFinal(st) then return {'dup', id} end
 end
+-- The reply: 'ok' and each task's seq, which add() sets on the records it was handed.
+local seqs = {'ok'}
 for i = 0, n - 1 do
 	local b = 3 + i * F
 	local id = ARGV[b]
@@ -201,13 +207,14 @@ for i = 0, n - 1 do
 		redis.call('DEL', k)
 	end
 	local seq = redis.call('INCR', P .. 'seq')
+	seqs[#seqs + 1] = seq
 	redis.call('HSET', k, ${hsetFields})
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	enqueue(id, seq, ARGV[b + ${PRIORITY}], tonumber(ARGV[b + ${RUN_AT}]) + offset, now)
 end
 if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
-return {'ok'}
+return seqs
 `,
 );
 
