@@ -4,7 +4,7 @@
  * a broken `{@link}` or a public type that is referenced but not exported fails this test, naming it.
  */
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const run = promisify(execFile);
 
 describe('API reference', () => {
 	it('npm run docs builds it with no warning (every export documented)', async () => {
-		const typedoc = createRequire(import.meta.url).resolve('typedoc/bin/typedoc');
+		const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'); // its package exports no bin path
 		let output: string;
 		let failed = false;
 		try {
