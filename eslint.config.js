@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/video-cut/app/public/**', 'test-output/**', '.*', '*.tmp.*', '_*'] },
+	{ ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/video-cut/app/public/**', 'test-output/**', 'docs/api/**', '.*', '*.tmp.*', '_*'] },
 	js.configs.recommended,
 	...tseslint.configs.recommended,
 	{
