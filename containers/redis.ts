@@ -36,6 +36,7 @@ export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
+import { OrphanWatch } from './redis/orphans.js';
 import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
 import { ADD, CLAIM, COUNTS, LIST, NEXT_DUE, RECLAIM, RENEW, REMOVE, REQUEST_STOP, type ClockedScript } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
@@ -82,6 +83,19 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #known = new KnownRecords();
 	/** Transitions issued in the same tick, sent as one script call (see transition-batch.ts). */
 	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), { maxItems: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT });
+	/** Claims sent and not yet answered (see orphans.ts). */
+	readonly #claims = new Set<Promise<unknown>>();
+	/** Tasks held for an owner whose claim never reached this container: handed back (see orphans.ts). */
+	readonly #orphans = new OrphanWatch({
+		held: async (owner) => {
+			const reply = (await this.#run(RENEW, [owner, String(Date.now()), '0'])) as string[][];
+			return [reply[2] ?? [], reply[3] ?? []];
+		},
+		knows: (owner, id) => (this.#ahead.holds(owner, id) || this.#known.owns(owner, id) ? true : this.#known.evicted ? undefined : false),
+		inFlight: () => this.#inFlight(),
+		handBack: (id, owner, patch) => this.transition(id, 'running', 'waiting', patch, owner),
+		closed: () => this.#closed,
+	});
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
 		this.transition(task.id, 'running', 'waiting', { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() }, owner).catch(() => null),
 	);
@@ -104,6 +118,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			owned: connection.owned,
 		});
 		this.#checked = this.#checkMemoryPolicy();
+		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
+		let wasReady = this.#redis.status === 'ready';
+		this.#redis.on('ready', () => {
+			if (wasReady) this.#orphans.check();
+			wasReady = true;
+		});
 	}
 
 	/** Resolves once the server's `maxmemory-policy` was checked (and the wake-up channel, if watched, is subscribed). */
@@ -135,11 +155,31 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (!isWellFormed(owner)) throw new TypeError(`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`);
 		const held = this.#ahead.take(owner, max);
 		if (held.length === max) return held;
+		this.#orphans.noteOwner(owner);
 		const args = [String(max - held.length), owner, String(now), String(leaseMs), String(this.#globalConcurrency)];
-		const reply = (await this.#run(CLAIM, args)) as string[];
-		const claimed = held.concat(reply.map((packed) => this.#claimed(packed, owner)));
-		this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
-		return claimed;
+		const call = this.#run(CLAIM, args).then(
+			(reply) => {
+				const claimed = held.concat((reply as string[]).map((packed) => this.#claimed(packed, owner)));
+				this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
+				return claimed;
+			},
+			(error: unknown) => {
+				// Given up on (or failed): it may still be applied, or have been; its tasks would be orphans.
+				for (const task of held) void this.#ahead.handBackNow(task, owner);
+				this.#orphans.check();
+				throw error;
+			},
+		);
+		this.#claims.add(call);
+		const forget = (): void => void this.#claims.delete(call);
+		call.then(forget, forget);
+		return call;
+	}
+
+	/** Settles once every claim and transition batch in flight now was answered (and handled) or given up on. */
+	#inFlight(): Promise<unknown> {
+		if (this.#claims.size === 0) return this.#batch.answered();
+		return Promise.all([this.#batch.answered(), ...[...this.#claims].map((call) => call.catch(() => null))]);
 	}
 
 	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
@@ -188,20 +228,21 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 
 	/**
-	 * Extends the leases of `ids`, and reports in `unknown` the tasks `owner` holds that are not among them (a claim
-	 * applied on the server whose reply was lost), except those this container claimed ahead and holds for the owner.
+	 * Extends the leases of `ids`, and reports in `unknown` the tasks `owner` holds that are not among them, that
+	 * this container handed out to it. Held tasks it never handed out (their claim's reply was lost) are handed back
+	 * here at once, uncounted (see orphans.ts), and so are not reported; nor are those claimed ahead and held here.
 	 */
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		if (!isWellFormed(owner)) return { lost: [...ids], stopRequested: [], unknown: [] };
 		const sendable = ids.filter(isWellFormed);
-		// Transition batches sent before this renew may claim ahead for the owner: their replies come first (one
-		// connection); the tasks they claimed are held by the time those settle.
-		const earlier = this.#batch.answered();
-		const [lost = [], stopRequested = [], held = []] = (await this.#run(RENEW, [owner, String(now), String(leaseMs), ...sendable])) as string[][];
-		await earlier;
+		const reply = (await this.#run(RENEW, [owner, String(now), String(leaseMs), ...sendable])) as string[][];
+		const [lost = [], stopRequested = [], held = [], attempts = []] = reply;
+		// Claims and transition batches (which claim ahead) sent before this renew were answered before it (one
+		// connection, in order): once every one in flight now settled, the tasks they claimed are known here.
+		await this.#inFlight();
 		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
 		for (const id of lost) this.#known.forget(id);
-		const unknown = held.filter((id) => !this.#ahead.holds(owner, id));
+		const unknown = this.#orphans.sort(owner, held, attempts).filter((id) => !this.#ahead.holds(owner, id));
 		return { lost, stopRequested, unknown };
 	}
 
@@ -357,7 +398,14 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
 	async #sendTransitions(items: readonly string[][]): Promise<readonly unknown[]> {
-		const reply = await this.#run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
+		let reply: unknown;
+		try {
+			reply = await this.#run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
+		} catch (error) {
+			// Given up on (or failed): applied or not, its claims ahead (if any) never reached this container.
+			this.#orphans.check();
+			throw error;
+		}
 		const [replies, claimed] = JSON.parse(reply as string) as [unknown[], [string, string[] | object][]];
 		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
 		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {

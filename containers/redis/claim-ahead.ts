@@ -70,6 +70,11 @@ export class ClaimAheadBuffer {
 		return out;
 	}
 
+	/** Hand back a task taken from here that its owner will not get after all (its claim failed). */
+	handBackNow(task: TaskRecord, owner: string): Promise<unknown> {
+		return this.#handBack(task, owner);
+	}
+
 	/** Hand back everything held (on close). */
 	async drain(): Promise<void> {
 		clearTimeout(this.#timer);

@@ -31,9 +31,20 @@ const MAX_KNOWN = 100_000;
 
 export class KnownRecords {
 	readonly #known = new Map<string, Known>();
+	#evicted = false;
 
 	get size(): number {
 		return this.#known.size;
+	}
+
+	/** Whether a record was ever dropped for room (then `owns` may miss a task this container did claim). */
+	get evicted(): boolean {
+		return this.#evicted;
+	}
+
+	/** Whether this container claimed `id` for `owner` (and handed it out or holds it) and still knows it. */
+	owns(owner: string, id: string): boolean {
+		return this.#known.get(id)?.record.owner === owner;
 	}
 
 	/** Remember a task as a claim (or a transition to running) returned it: its stored values and a copy of its record. */
@@ -42,6 +53,7 @@ export class KnownRecords {
 		if (this.#known.size >= MAX_KNOWN && !this.#known.has(id)) {
 			const oldest = this.#known.keys().next();
 			if (oldest.done !== true) this.#known.delete(oldest.value);
+			this.#evicted = true;
 		}
 		this.#known.set(id, { values, record: copyTask(record) });
 	}

@@ -249,9 +249,9 @@ return claimDue(max, owner, now, lease)
 );
 
 /**
- * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown}: unknown are the tasks
- * the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost); their leases are not
- * extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
+ * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown, attempts}: unknown are
+ * the tasks the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost), attempts theirs;
+ * their leases are not extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
  */
 export const RENEW = script(
 	'renew',
@@ -273,15 +273,20 @@ for i = 4, #ARGV do
 		lost[#lost + 1] = id
 	end
 end
-local unknown = {}
+local unknown, attempts = {}, {}
 local held = okey(owner)
 for _, id in ipairs(redis.call('SMEMBERS', held)) do
 	if not given[id] then
-		local f = redis.call('HMGET', tkey(id), 'status', 'owner')
-		if f[2] == owner and isActive(f[1]) then unknown[#unknown + 1] = id else redis.call('SREM', held, id) end
+		local f = redis.call('HMGET', tkey(id), 'status', 'owner', 'attempts')
+		if f[2] == owner and isActive(f[1]) then
+			unknown[#unknown + 1] = id
+			attempts[#attempts + 1] = f[3]
+		else
+			redis.call('SREM', held, id)
+		end
 	end
 end
-return {lost, stop, unknown}
+return {lost, stop, unknown, attempts}
 `,
 );
 

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import { RedisContainer } from 'lightsched/containers/redis';
+import { CLAIM } from '../../containers/redis/scripts.js';
 import { records } from '../contracts/container.contract.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -221,6 +222,66 @@ describe('RedisContainer renew: tasks held for an owner that does not know them 
 		expect((await c.reclaimExpired(Date.now())).map((t) => t.id)).toEqual(['b']);
 		expect((await c.renew('busy', [], 1_000, Date.now())).unknown).toEqual([]);
 		await c.close();
+	});
+});
+
+describe('RedisContainer and claims whose reply was lost (item 3)', () => {
+	type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
+	/** A client whose next claim, once armed, is applied twice: its first reply is dropped, as when ioredis resends it. */
+	function lossyClient(): { client: Redis; arm: () => void } {
+		const client = new Redis(server.url);
+		let armed = false;
+		const send = client.call.bind(client) as unknown as Call;
+		(client as unknown as { call: Call }).call = async (command, args) => {
+			const reply = await send(command, args);
+			if (armed && (args[0] === CLAIM.server.sha || args[0] === CLAIM.server.source)) {
+				armed = false;
+				return send(command, args);
+			}
+			return reply;
+		};
+		return { client, arm: () => (armed = true) };
+	}
+
+	async function until(check: () => Promise<boolean>): Promise<void> {
+		for (let i = 0; !(await check()); i++) {
+			if (i > 100) throw new Error('gave up waiting');
+			await sleep(20);
+		}
+	}
+
+	it('hands back at once, uncounted, the tasks a lost claim reply left leased to its owner (seen at the next renewal)', async () => {
+		const { client, arm } = lossyClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		await c.add(records(['a', 'b', 'c', 'd', 'e'].map((id, i) => ({ id, item: i }))));
+		arm();
+		const got = await c.claim(2, 'me', 60_000, Date.now());
+		expect(got.map((t) => t.id)).toEqual(['c', 'd']);
+		expect(await c.get('a')).toMatchObject({ status: 'running', owner: 'me', attempts: 1 });
+		// The renewal finds a and b held for `me`, never handed out: back to waiting, the attempt not counted.
+		const renewed = await c.renew('me', ['c', 'd'], 60_000, Date.now());
+		expect(renewed.unknown).toEqual([]);
+		await until(async () => (await c.get('b'))?.status === 'waiting');
+		expect(await c.get('a')).toMatchObject({ status: 'waiting', owner: null, attempts: 0 });
+		expect(await c.get('b')).toMatchObject({ status: 'waiting', owner: null, attempts: 0 });
+		expect(await c.get('c')).toMatchObject({ status: 'running', owner: 'me', attempts: 1 });
+		await c.close();
+		client.disconnect();
+	});
+
+	it('checks every owner it claims for after a reconnection, so an owner with no work left gets them back too', async () => {
+		const { client, arm } = lossyClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		arm();
+		expect((await c.claim(1, 'idle', 60_000, Date.now())).map((t) => t.id)).toEqual(['b']);
+		await c.transition('b', 'running', 'succeeded', done(), 'idle');
+		expect(await c.get('a')).toMatchObject({ status: 'running', owner: 'idle' });
+		client.disconnect(true);
+		await until(async () => client.status === 'ready' && (await c.get('a'))?.status === 'waiting');
+		expect(await c.get('a')).toMatchObject({ status: 'waiting', owner: null, attempts: 0 });
+		await c.close();
+		client.disconnect();
 	});
 });
 
