@@ -1,0 +1,229 @@
+/**
+ * Advancing a run: a pure function from the stored run, its definition and the status of its steps' tasks to
+ * the next run record and the effects to apply once that record is stored (tasks to add, tasks to stop, events).
+ * It is idempotent: planning again from the same inputs changes nothing, and the effects it asks for are safe to
+ * repeat (a task is added only when absent; stopping a stopped task does nothing). So any process may advance any
+ * run at any time, and a crash between the write and its effects is repaired by the next advance.
+ */
+import type { TaskError, TaskStatus } from 'lightsched';
+import { isFinalRunStatus, type RunRecord, type StepState } from '../src/workflow-store.js';
+import type { CheckedDefinition } from './definition.js';
+import type { StepEventName } from './events.js';
+import { evaluateGates } from './gates.js';
+import { stepTaskId } from './step-task.js';
+import { renderTemplates } from './template.js';
+import { toTaskError } from 'lightsched';
+
+/** What the engine read of a step's task: `null` when the task does not exist. */
+export interface TaskView {
+	/** The task's status. */
+	readonly status: TaskStatus;
+	/** Its output. */
+	readonly output: unknown;
+	/** Its last error. */
+	readonly error: TaskError | null;
+	/** Its attempts. */
+	readonly attempts: number;
+}
+
+/** A step task to add (when absent) once the run record is stored. */
+export interface Dispatch {
+	/** The step. */
+	readonly stepId: string;
+	/** The task id (derived from run, step and generation). */
+	readonly taskId: string;
+	/** The step's generation. */
+	readonly generation: number;
+	/** The rendered params. */
+	readonly params: Record<string, unknown>;
+	/** The outputs of the steps it depends on. */
+	readonly inputs: Record<string, unknown>;
+}
+
+/** The outcome of planning. */
+export interface Plan {
+	/** The next record (a new object; the input is not changed). */
+	readonly run: RunRecord;
+	/** Whether it differs from the stored one (if not, nothing needs writing). */
+	readonly changed: boolean;
+	/** Tasks to add when absent. */
+	readonly dispatch: Dispatch[];
+	/** Task ids to stop. */
+	readonly stop: string[];
+	/** Step events to emit once stored. */
+	readonly events: { name: StepEventName; stepId: string }[];
+}
+
+/** What planning needs besides the run. */
+export interface PlanOptions {
+	/** How long a dispatched step's task may be missing before the step is dispatched again (its adder may have died), in milliseconds. */
+	readonly dispatchGraceMs: number;
+	/** Whether the definition has an `onFinished` callback in this process (else a final run is marked notified at once). */
+	readonly hasCallback: boolean;
+}
+
+const DONE_FOR_DEPENDENTS = new Set(['succeeded', 'skipped']);
+
+/** Deep copy of a run record (JSON data only). */
+export function copyRun(run: RunRecord): RunRecord {
+	return structuredClone(run);
+}
+
+/** A fresh step state. */
+export function newStepState(): StepState {
+	return { status: 'waiting', generation: 0, attempts: 0, output: null, error: null, checkpoint: null, trace: [], startedAt: null, finishedAt: null, continued: false, handBack: false };
+}
+
+/** Plan the next state of `stored`. `tasks` holds a view for every step the caller looked up (those `running`). */
+export function planAdvance(stored: RunRecord, definition: CheckedDefinition, tasks: ReadonlyMap<string, TaskView | null>, now: number, options: PlanOptions): Plan {
+	const run = copyRun(stored);
+	const dispatch: Dispatch[] = [];
+	const stop: string[] = [];
+	const events: Plan['events'] = [];
+	let changed = false;
+	const mark = (): void => {
+		changed = true;
+	};
+
+	// 1. The deadline: the run fails; its running steps are stopped below.
+	if (!isFinalRunStatus(run.status) && run.deadlineAt !== null && now >= run.deadlineAt) {
+		run.status = 'failed';
+		run.error = { code: 'ERR_RUN_DEADLINE', message: `Workflow run \`${run.id}\` passed its deadline (${new Date(run.deadlineAt).toISOString()})` };
+		run.finishedAt = now;
+		mark();
+	}
+
+	// 2. The ends of step tasks.
+	for (const stepId of definition.order) {
+		const step = run.steps[stepId] as StepState;
+		if (step.status !== 'running') continue;
+		const taskId = stepTaskId(run.id, stepId, step.generation);
+		const view = tasks.get(stepId);
+		if (view === undefined) continue;
+		if (view === null) {
+			if (isFinalRunStatus(run.status) || (run.status === 'paused' && step.handBack)) {
+				// Nothing to stop: the step ends stopped (or goes back to waiting for resume).
+				const back = run.status === 'paused';
+				settleStopped(step, back, now);
+				if (!back) events.push({ name: 'step:stopped', stepId });
+				mark();
+			} else if (step.startedAt === null || now - step.startedAt >= options.dispatchGraceMs) {
+				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
+				step.startedAt = now;
+				dispatch.push({ stepId, taskId, generation: step.generation, ...renderFor(run, definition, stepId) });
+				mark();
+			}
+			continue;
+		}
+		if (view.status === 'succeeded') {
+			Object.assign(step, { status: 'succeeded', output: view.output ?? null, error: null, attempts: view.attempts, finishedAt: now, handBack: false });
+			events.push({ name: 'step:succeeded', stepId });
+			mark();
+		} else if (view.status === 'failed') {
+			const skip = definition.steps.get(stepId)?.skipOnFailed === true && !isFinalRunStatus(run.status);
+			Object.assign(step, { status: skip ? 'skipped' : 'failed', error: view.error, attempts: view.attempts, finishedAt: now, handBack: false });
+			events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
+			mark();
+		} else if (view.status === 'stopped') {
+			step.attempts = view.attempts;
+			const back = run.status === 'paused' && step.handBack;
+			settleStopped(step, back, now);
+			if (!back) events.push({ name: 'step:stopped', stepId });
+			mark();
+		} else if (isFinalRunStatus(run.status) || (run.status === 'paused' && step.handBack)) {
+			stop.push(taskId);
+		}
+	}
+
+	// 3. Start what can start.
+	if (run.status === 'waiting' || run.status === 'running' || run.status === 'blocked') {
+		const halted = Object.values(run.steps).some((s) => s.status === 'failed' || s.status === 'stopped');
+		let progressed = !halted;
+		while (progressed) {
+			progressed = false;
+			for (const stepId of definition.order) {
+				const step = run.steps[stepId] as StepState;
+				if (step.status !== 'waiting') continue;
+				const def = definition.steps.get(stepId);
+				if (def === undefined) continue;
+				if (!(def.dependsOn ?? []).every((dep) => DONE_FOR_DEPENDENTS.has(run.steps[dep]?.status ?? ''))) continue;
+				const gate = evaluateGates(def.preCheck ?? [], { vars: run.vars, shared: run.shared }, step.continued);
+				if (gate !== null) {
+					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
+					if (gate.act === 'skip') step.finishedAt = now;
+					events.push({ name: gate.act === 'skip' ? 'step:skipped' : 'step:blocked', stepId });
+					mark();
+					progressed = gate.act === 'skip';
+					continue;
+				}
+				let rendered: { params: Record<string, unknown>; inputs: Record<string, unknown> };
+				try {
+					rendered = renderFor(run, definition, stepId);
+				} catch (error) {
+					const skip = def.skipOnFailed === true;
+					Object.assign(step, { status: skip ? 'skipped' : 'failed', error: toTaskError(error), finishedAt: now });
+					events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
+					mark();
+					if (!skip) break;
+					progressed = true;
+					continue;
+				}
+				step.generation += 1;
+				Object.assign(step, { status: 'running', attempts: 0, output: null, error: null, startedAt: now, finishedAt: null, handBack: false });
+				dispatch.push({ stepId, taskId: stepTaskId(run.id, stepId, step.generation), generation: step.generation, ...rendered });
+				events.push({ name: 'step:started', stepId });
+				mark();
+			}
+			if (Object.values(run.steps).some((s) => s.status === 'failed')) break;
+		}
+	}
+
+	// 4. The run's status.
+	const statuses = Object.values(run.steps).map((s) => s.status);
+	const anyRunning = statuses.includes('running');
+	if (!isFinalRunStatus(run.status) && run.status !== 'paused') {
+		let next = run.status;
+		if (anyRunning) next = 'running';
+		else if (statuses.every((s) => DONE_FOR_DEPENDENTS.has(s))) next = 'succeeded';
+		else if (statuses.includes('failed')) next = 'failed';
+		else if (statuses.includes('stopped')) next = 'stopped';
+		else if (statuses.includes('blocked')) next = 'blocked';
+		if (next !== run.status) {
+			run.status = next;
+			if (isFinalRunStatus(next)) {
+				run.finishedAt = now;
+				if (next === 'failed') {
+					const failedId = definition.order.find((id) => run.steps[id]?.status === 'failed') as string;
+					const error = run.steps[failedId]?.error;
+					run.error = { code: error?.code ?? 'ERR_TASK_FAILED', message: `Step \`${failedId}\` failed: ${error?.message ?? 'unknown error'}` };
+				}
+			}
+			mark();
+		}
+	}
+	// Without a callback in this process there is nothing to notify: the final write says so itself.
+	if (isFinalRunStatus(run.status) && run.notified !== run.status && !options.hasCallback) {
+		run.notified = run.status;
+		mark();
+	}
+	const open = !isFinalRunStatus(run.status) || anyRunning || run.notified !== run.status;
+	if (open !== run.open) {
+		run.open = open;
+		mark();
+	}
+	if (changed) run.updatedAt = now;
+	return { run, changed, dispatch, stop, events };
+}
+
+function settleStopped(step: StepState, handBack: boolean, now: number): void {
+	if (handBack) Object.assign(step, { status: 'waiting', handBack: false, startedAt: null });
+	else Object.assign(step, { status: 'stopped', finishedAt: now, handBack: false });
+}
+
+function renderFor(run: RunRecord, definition: CheckedDefinition, stepId: string): { params: Record<string, unknown>; inputs: Record<string, unknown> } {
+	const def = definition.steps.get(stepId);
+	const params = renderTemplates(def?.params ?? {}, { vars: run.vars, shared: run.shared }, stepId) as Record<string, unknown>;
+	const inputs: Record<string, unknown> = {};
+	for (const dep of def?.dependsOn ?? []) inputs[dep] = run.steps[dep]?.output ?? null;
+	return { params, inputs };
+}

@@ -1,0 +1,240 @@
+/**
+ * The part of `Workflows` that moves runs: one advance at a time per run in this process (other processes are
+ * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
+ * absent, step tasks stopped, events, the definition's callback, the deadline timer.
+ */
+import { DuplicateTaskError, InvalidTaskError, NonRetryableError, TaskNotFoundError, toTaskError, type NewTask } from 'lightsched';
+import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
+import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
+import { planAdvance, type Dispatch, type TaskView } from './advance.js';
+import type { CommandResult } from './commands.js';
+import type { CheckedDefinition } from './definition.js';
+import { RunNotFoundError, WorkflowError } from './errors.js';
+import type { WorkflowEvents } from './events.js';
+import { stepTaskId, type StepItem } from './step-task.js';
+import type { WorkflowsOptions } from './workflows.js';
+
+/** What the advancer needs from `Workflows`. */
+export interface AdvancerParts {
+	/** The run store. */
+	readonly store: WorkflowStore;
+	/** The scheduler. */
+	readonly scheduler: WorkflowsOptions['scheduler'];
+	/** The actions. */
+	readonly actions: WorkflowActions | ItemBuilders;
+	/** See `WorkflowsOptions.dispatchGraceMs`. */
+	readonly dispatchGraceMs: number;
+	/** The checked definition a run started with. */
+	definitionFor(run: RunRecord): Promise<CheckedDefinition>;
+	/** Emit an event. */
+	emit<K extends keyof WorkflowEvents>(name: K, ...args: WorkflowEvents[K]): void;
+	/** A run was written or read with nothing left to do: resolve its waiters. */
+	settled(run: RunRecord): void;
+}
+
+const MAX_ROUNDS = 50;
+
+/** Serialised advances and commands per run, and their effects. */
+export class Advancer {
+	readonly #parts: AdvancerParts;
+	readonly #chains = new Map<string, Promise<RunRecord | null>>();
+	readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
+	#closed = false;
+
+	constructor(parts: AdvancerParts) {
+		this.#parts = parts;
+	}
+
+	/** Advance the run once its earlier advances in this process are done. Never rejects (failures become `error` events). */
+	kick(runId: string): Promise<RunRecord | null> {
+		return this.#serial(runId, () => this.#advance(runId)).catch((error: unknown) => {
+			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
+			return null;
+		});
+	}
+
+	/** Apply a command with a compare-and-set (again on a conflict), then advance. Rejects with the command's error. */
+	async command(runId: string, change: (run: RunRecord, definition: CheckedDefinition) => CommandResult): Promise<RunRecord> {
+		const result = await this.#serial(runId, async () => {
+			const { store } = this.#parts;
+			for (let round = 0; round < MAX_ROUNDS; round++) {
+				const stored = await store.get(runId);
+				if (stored === null) throw new RunNotFoundError(runId);
+				const definition = await this.#parts.definitionFor(stored);
+				const { run, stop } = change(stored, definition);
+				const written = await store.update(run);
+				if (written === null) continue;
+				this.#statusEvents(stored.status, written);
+				await this.#stopTasks(stop);
+				return (await this.#advance(runId)) ?? written;
+			}
+			throw new WorkflowError(`Workflow run \`${runId}\` kept changing; try the command again`, 'ERR_RUN_STATE');
+		});
+		return result as RunRecord;
+	}
+
+	/** Stop the deadline timers and wait for the advances in flight. */
+	async close(): Promise<void> {
+		this.#closed = true;
+		for (const timer of this.#deadlines.values()) clearTimeout(timer);
+		this.#deadlines.clear();
+		await Promise.allSettled([...this.#chains.values()]);
+	}
+
+	#serial(runId: string, work: () => Promise<RunRecord | null>): Promise<RunRecord | null> {
+		const previous = this.#chains.get(runId) ?? Promise.resolve(null);
+		const next = previous.catch(() => null).then(work);
+		this.#chains.set(runId, next);
+		const clear = (): void => {
+			if (this.#chains.get(runId) === next) this.#chains.delete(runId);
+		};
+		next.then(clear, clear);
+		return next;
+	}
+
+	async #advance(runId: string): Promise<RunRecord | null> {
+		const { store, scheduler } = this.#parts;
+		for (let round = 0; round < MAX_ROUNDS; round++) {
+			if (this.#closed) return null;
+			const stored = await store.get(runId);
+			if (stored === null) return null;
+			const definition = await this.#parts.definitionFor(stored);
+			const views = new Map<string, TaskView | null>();
+			await Promise.all(
+				Object.entries(stored.steps)
+					.filter(([, step]) => step.status === 'running')
+					.map(async ([stepId, step]) => {
+						const task = await scheduler.get(stepTaskId(runId, stepId, step.generation));
+						views.set(stepId, task === null ? null : { status: task.status, output: task.output, error: task.error, attempts: task.attempts });
+					}),
+			);
+			const now = Date.now();
+			const plan = planAdvance(stored, definition, views, now, { dispatchGraceMs: this.#parts.dispatchGraceMs, hasCallback: definition.onFinished !== undefined });
+			let current = stored;
+			if (plan.changed) {
+				const written = await store.update(plan.run);
+				if (written === null) continue;
+				current = written;
+				for (const { name, stepId } of plan.events) this.#parts.emit(name, { run: structuredClone(current), stepId, step: structuredClone(current.steps[stepId]!) });
+				this.#statusEvents(stored.status, current);
+			}
+			const failedAdds = await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
+			await this.#stopTasks(plan.stop);
+			if (failedAdds.some((failed) => failed)) continue;
+			current = await this.#notify(current, definition, plan.changed && !isFinalRunStatus(stored.status));
+			this.#deadline(current);
+			this.#parts.settled(current);
+			return current;
+		}
+		return null;
+	}
+
+	#statusEvents(from: RunStatus, run: RunRecord): void {
+		if (from === run.status) return;
+		this.#parts.emit('run:status', { run: structuredClone(run), from });
+		if (isFinalRunStatus(run.status)) this.#parts.emit('run:finished', { run: structuredClone(run) });
+	}
+
+	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
+	async #addStep(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): Promise<boolean> {
+		const { scheduler, actions } = this.#parts;
+		if ((await scheduler.get(dispatch.taskId)) !== null) return false;
+		const def = definition.steps.get(dispatch.stepId);
+		if (def === undefined) return false;
+		const item: StepItem = {
+			workflow: { runId: run.id, stepId: dispatch.stepId, generation: dispatch.generation, definition: run.definition, version: run.version },
+			action: def.action,
+			params: dispatch.params,
+			inputs: dispatch.inputs,
+			vars: run.vars,
+		};
+		const task: { -readonly [K in keyof NewTask]: NewTask[K] } = { id: dispatch.taskId, item };
+		if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
+		if (def.timeoutMs !== undefined) task.timeoutMs = def.timeoutMs;
+		if (def.priority !== undefined) task.priority = def.priority;
+		try {
+			if (!isWorkflowActions(actions)) {
+				const build = actions[def.action];
+				if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
+				task.item = build(dispatch.params, item);
+			}
+			await scheduler.add(task);
+			return false;
+		} catch (error) {
+			if (error instanceof DuplicateTaskError) return false;
+			// A step whose item is refused fails now; anything else (an outage) is retried by the sweep.
+			if (error instanceof InvalidTaskError || error instanceof NonRetryableError || !(error instanceof Error && 'code' in error)) {
+				await this.#failStep(run.id, dispatch.stepId, dispatch.generation, error);
+				return true;
+			}
+			throw error;
+		}
+	}
+
+	async #failStep(runId: string, stepId: string, generation: number, error: unknown): Promise<void> {
+		const { store } = this.#parts;
+		for (let round = 0; round < MAX_ROUNDS; round++) {
+			const run = await store.get(runId);
+			const step = run?.steps[stepId];
+			if (run === null || step === undefined || step.status !== 'running' || step.generation !== generation) return;
+			const definition = await this.#parts.definitionFor(run);
+			const skip = definition.steps.get(stepId)?.skipOnFailed === true;
+			Object.assign(step, { status: skip ? 'skipped' : 'failed', error: toTaskError(error), finishedAt: Date.now() });
+			const written = await store.update(run);
+			if (written === null) continue;
+			this.#parts.emit(skip ? 'step:skipped' : 'step:failed', { run: structuredClone(written), stepId, step: structuredClone(written.steps[stepId]!) });
+			return;
+		}
+	}
+
+	async #stopTasks(ids: readonly string[]): Promise<void> {
+		await Promise.all(
+			ids.map(async (id) => {
+				try {
+					await this.#parts.scheduler.stop(id);
+				} catch (error) {
+					if (!(error instanceof TaskNotFoundError)) throw error;
+				}
+			}),
+		);
+	}
+
+	/**
+	 * Call the definition's callback for a final run not yet notified of its status: at once when this process made
+	 * the run final, else once the grace has passed (the process that made it final may have died before calling).
+	 * Then record the status as notified (a crash in between calls it again: at least once).
+	 */
+	async #notify(run: RunRecord, definition: CheckedDefinition, madeFinal: boolean): Promise<RunRecord> {
+		const { onFinished } = definition;
+		if (!isFinalRunStatus(run.status) || run.notified === run.status || onFinished === undefined) return run;
+		if (!madeFinal && Date.now() - run.updatedAt < this.#parts.dispatchGraceMs) return run;
+		try {
+			await onFinished(structuredClone(run));
+		} catch (error) {
+			this.#parts.emit('error', new WorkflowError(`The onFinished callback of workflow \`${run.definition}\` threw for run \`${run.id}\``, 'ERR_RUN_STATE', { cause: error }));
+		}
+		let current: RunRecord | null = run;
+		for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
+			if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
+			const next: RunRecord = { ...structuredClone(current), notified: current.status, updatedAt: Date.now() };
+			next.open = Object.values(next.steps).some((step) => step.status === 'running');
+			const written = await this.#parts.store.update(next);
+			if (written !== null) return written;
+			current = await this.#parts.store.get(run.id);
+		}
+		return current ?? run;
+	}
+
+	#deadline(run: RunRecord): void {
+		const existing = this.#deadlines.get(run.id);
+		if (existing !== undefined) clearTimeout(existing);
+		this.#deadlines.delete(run.id);
+		if (isFinalRunStatus(run.status) || run.deadlineAt === null || this.#closed) return;
+		const timer = setTimeout(() => {
+			this.#deadlines.delete(run.id);
+			void this.kick(run.id);
+		}, Math.min(Math.max(0, run.deadlineAt - Date.now() + 5), 2_147_483_647));
+		timer.unref?.();
+		this.#deadlines.set(run.id, timer);
+	}
+}

@@ -1,0 +1,32 @@
+/**
+ * `lightsched/workflows`: step chains and DAGs whose steps are tasks in a scheduler's container, on any
+ * actuator. See docs/workflows.md.
+ */
+export { Workflows, type StartOptions, type WaitOptions, type WorkflowsOptions } from './workflows.js';
+export { workflowActions, TRACE_LIMITS, type ActionHandler, type ItemBuilders, type StepContext, type WorkflowActions } from './actions.js';
+export type { StepDefinition, VarDefinition, WorkflowDefinition } from './definition.js';
+export type { GateCondition, PreCheck } from './gates.js';
+export { MemoryWorkflowStore } from './memory-store.js';
+export { parseStepTaskId, stepTaskId, type StepItem, type StepRef } from './step-task.js';
+export type { RunEvent, RunStatusEvent, StepEvent, StepEventName, WorkflowEvents } from './events.js';
+export {
+	DuplicateRunError,
+	RunNotFoundError,
+	RunStateError,
+	TemplateKeyError,
+	WorkflowDefinitionError,
+	WorkflowError,
+	type WorkflowErrorCode,
+} from './errors.js';
+export {
+	isFinalRunStatus,
+	RUN_STATUSES,
+	type RunPage,
+	type RunQuery,
+	type RunRecord,
+	type RunStatus,
+	type StepState,
+	type StepStatus,
+	type StoredDefinition,
+	type WorkflowStore,
+} from '../src/workflow-store.js';

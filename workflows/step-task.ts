@@ -1,0 +1,54 @@
+/**
+ * How a step becomes a task: its task id (derived from the run id, the step id and the step's generation, so a
+ * re-dispatch after a crash adds the same task and a retry adds a new one) and the item the actuator receives.
+ */
+
+/** Which run and step a step task belongs to. */
+export interface StepRef {
+	/** The run's id. */
+	readonly runId: string;
+	/** The step's id. */
+	readonly stepId: string;
+	/** The step's generation (one per dispatch after a retry). */
+	readonly generation: number;
+}
+
+/**
+ * The item of a step task run by `workflowActions` (the FunctionActuator): which step it is, the action, its
+ * rendered params and the outputs of the steps it depends on.
+ */
+export interface StepItem {
+	/** The step this task runs. */
+	readonly workflow: StepRef & {
+		/** The definition's name. */
+		readonly definition: string;
+		/** The definition's version. */
+		readonly version: number;
+	};
+	/** The action's name. */
+	readonly action: string;
+	/** The step's params, templates rendered. */
+	readonly params: Record<string, unknown>;
+	/** The outputs of the steps this one depends on, by step id (`null` for a skipped step). */
+	readonly inputs: Record<string, unknown>;
+	/** The run's vars. */
+	readonly vars: Record<string, unknown>;
+}
+
+const PREFIX = 'wf:';
+
+/** The task id of a step's generation: `wf:<runId>:<stepId>:<generation>`. */
+export function stepTaskId(runId: string, stepId: string, generation: number): string {
+	return `${PREFIX}${runId}:${stepId}:${generation}`;
+}
+
+/** The step a task id names, or `null` for a task that is not a step. Run ids never hold `:`; step ids never do. */
+export function parseStepTaskId(taskId: string): StepRef | null {
+	if (!taskId.startsWith(PREFIX)) return null;
+	const parts = taskId.slice(PREFIX.length).split(':');
+	if (parts.length !== 3) return null;
+	const [runId, stepId, generation] = parts as [string, string, string];
+	const n = Number(generation);
+	if (runId === '' || stepId === '' || !Number.isSafeInteger(n) || n < 1) return null;
+	return { runId, stepId, generation: n };
+}

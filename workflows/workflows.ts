@@ -1,0 +1,382 @@
+/**
+ * `Workflows`: step chains and DAGs whose steps are tasks in a scheduler's container. Definitions are checked
+ * when defined; runs live in a `WorkflowStore`, every change a compare-and-set. A run advances (`Advancer`) on
+ * every step task's end this process hears of, on every command, and in a periodic sweep of the open runs, so
+ * any process sharing the container and the store finishes what a dead one began.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { findJsonProblem, type Scheduler, type TaskEvent } from 'lightsched';
+import { rejectUnknownOptions } from '../src/option-names.js';
+import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StepState, type WorkflowStore } from '../src/workflow-store.js';
+import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
+import { newStepState } from './advance.js';
+import { Advancer } from './advancer.js';
+import { applyCommand, type CommandName } from './commands.js';
+import { canonicalJson, checkDefinition, type CheckedDefinition, type WorkflowDefinition } from './definition.js';
+import { RunNotFoundError, RunStateError, WorkflowDefinitionError, WorkflowError } from './errors.js';
+import type { WorkflowEvents } from './events.js';
+import { expandPaths, readDefinitions } from './load.js';
+import { MemoryWorkflowStore } from './memory-store.js';
+import { parseStepTaskId } from './step-task.js';
+
+/** What `new Workflows()` takes. */
+export interface WorkflowsOptions {
+	/** The scheduler whose container holds the step tasks and whose actuator runs them. */
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	readonly scheduler: Scheduler<any, any>;
+	/**
+	 * The actions steps may name: `workflowActions({...})` (the function the scheduler's `FunctionActuator` runs),
+	 * or, for another actuator, an `ItemBuilders` record that builds its task item from a step's params.
+	 */
+	readonly actions: WorkflowActions | ItemBuilders;
+	/**
+	 * Where runs live. Use a shared store (SQL) with a shared container, so another process can finish a run.
+	 * @default a new MemoryWorkflowStore (closed by `close()`; a store you pass is yours to close)
+	 */
+	readonly store?: WorkflowStore;
+	/**
+	 * How often the open runs are swept (step ends heard from other processes, crashed advances, deadlines), in
+	 * milliseconds.
+	 * @default 2000
+	 */
+	readonly sweepMs?: number;
+	/**
+	 * How long a dispatched step's task may be missing before the step is dispatched again (the process that
+	 * dispatched it may have died before adding it), and how long a final run's callback may stay uncalled
+	 * before another process calls it, in milliseconds.
+	 * @default 10000
+	 */
+	readonly dispatchGraceMs?: number;
+}
+
+/** What `start` takes. */
+export interface StartOptions {
+	/** Values for the definition's vars (each must be declared; JSON). */
+	readonly vars?: Readonly<Record<string, unknown>>;
+	/** A business key to find the run by (`list({ key })`). */
+	readonly key?: string;
+	/** Refuse the start while another unfinished run with `unique` holds the same key. */
+	readonly unique?: boolean;
+	/** The definition version to run. @default the latest defined in this process */
+	readonly version?: number;
+}
+
+/** What `wait` takes. */
+export interface WaitOptions {
+	/** Reject with `ERR_RUN_STATE` after this many milliseconds. No limit when absent. */
+	readonly timeoutMs?: number;
+}
+
+const OPTION_NAMES = ['scheduler', 'actions', 'store', 'sweepMs', 'dispatchGraceMs'];
+const START_NAMES = ['vars', 'key', 'unique', 'version'];
+
+function checkMs(name: string, value: unknown, min: number): number {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2_147_483_647) {
+		throw new TypeError(`Expected \`${name}\` to be an integer from ${min} to 2147483647 (milliseconds), got ${String(value)}`);
+	}
+	return value;
+}
+
+/** Workflows on a scheduler: define, load, start, wait, find, and the operator commands. */
+export class Workflows extends EventEmitter<WorkflowEvents> {
+	/** Where this instance keeps runs. */
+	readonly store: WorkflowStore;
+	readonly #scheduler: WorkflowsOptions['scheduler'];
+	readonly #ownStore: boolean;
+	readonly #actionNames: Set<string>;
+	readonly #definitions = new Map<string, Map<number, CheckedDefinition>>();
+	readonly #fromStore = new Map<string, CheckedDefinition>();
+	readonly #advancer: Advancer;
+	readonly #sweepMs: number;
+	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
+	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
+	#sweepTimer: ReturnType<typeof setInterval> | undefined;
+	#sweeping = false;
+	#closed = false;
+
+	constructor(options: WorkflowsOptions) {
+		super();
+		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the options of Workflows to be an object like { scheduler, actions }');
+		rejectUnknownOptions('Workflows', options, OPTION_NAMES);
+		const { scheduler, actions } = options;
+		if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.add !== 'function') throw new TypeError('Expected `scheduler` of Workflows to be a Scheduler');
+		if (isWorkflowActions(actions)) this.#actionNames = new Set(actions.actionNames);
+		else if (typeof actions === 'object' && actions !== null && Object.values(actions).every((b) => typeof b === 'function')) this.#actionNames = new Set(Object.keys(actions));
+		else throw new TypeError('Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name');
+		this.#scheduler = scheduler;
+		this.#ownStore = options.store === undefined;
+		this.store = options.store ?? new MemoryWorkflowStore();
+		if (isWorkflowActions(actions)) actions.attach(this.store);
+		this.#sweepMs = options.sweepMs === undefined ? 2000 : checkMs('sweepMs', options.sweepMs, 10);
+		const dispatchGraceMs = options.dispatchGraceMs === undefined ? 10_000 : checkMs('dispatchGraceMs', options.dispatchGraceMs, 0);
+		this.#advancer = new Advancer({
+			store: this.store,
+			scheduler,
+			actions,
+			dispatchGraceMs,
+			definitionFor: (run) => this.#definitionFor(run),
+			emit: (name, ...args) => this.#emit(name, ...args),
+			settled: (run) => this.#settled(run),
+		});
+		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
+			const listener = (event: TaskEvent): void => {
+				const ref = parseStepTaskId(event.task.id);
+				if (ref !== null) void this.#advancer.kick(ref.runId);
+			};
+			scheduler.on(name, listener);
+			this.#listeners.push([name, listener]);
+		}
+		this.#sweepTimer = setInterval(() => void this.sweep(), this.#sweepMs);
+		this.#sweepTimer.unref?.();
+	}
+
+	/** Check and add a definition (a new version of a name, or the first). Throws `WorkflowDefinitionError`. */
+	define(definition: WorkflowDefinition): { readonly name: string; readonly version: number } {
+		const checked = checkDefinition(definition, this.#actionNames);
+		let versions = this.#definitions.get(checked.name);
+		if (versions === undefined) this.#definitions.set(checked.name, (versions = new Map()));
+		const existing = versions.get(checked.version);
+		if (existing !== undefined && canonicalJson(existing.body) !== canonicalJson(checked.body)) {
+			throw new WorkflowDefinitionError(checked.name, undefined, 'version', `${checked.version} is defined already with a different body: give the changed definition a new version`);
+		}
+		versions.set(checked.version, checked);
+		return { name: checked.name, version: checked.version };
+	}
+
+	/** Define every definition in YAML or JSON files (`'flows/*.yaml'`, or paths). Resolves with what it defined. */
+	async load(paths: string | readonly string[]): Promise<{ readonly name: string; readonly version: number }[]> {
+		const defined: { name: string; version: number }[] = [];
+		for (const file of await expandPaths(paths)) {
+			const definitions = await readDefinitions(file);
+			definitions.forEach((definition, i) => {
+				try {
+					defined.push(this.define(definition));
+				} catch (error) {
+					if (!(error instanceof WorkflowDefinitionError)) throw error;
+					const where = definitions.length === 1 ? file : `${file} [${i}]`;
+					throw new WorkflowDefinitionError(`${error.definition}\` in \`${where}`, error.step, error.field, error.message.replace(/^.*?: `[^`]*` /, ''));
+				}
+			});
+		}
+		return defined;
+	}
+
+	/** Start a run of a defined workflow. Resolves with the run once its first steps are dispatched. */
+	async start(name: string, options: StartOptions = {}): Promise<RunRecord> {
+		this.#checkOpen();
+		rejectUnknownOptions('start', options, START_NAMES);
+		const versions = this.#definitions.get(name);
+		if (versions === undefined) {
+			throw new WorkflowDefinitionError(String(name), undefined, 'name', `is not defined (defined: ${[...this.#definitions.keys()].join(', ') || 'none'})`);
+		}
+		const version = options.version ?? Math.max(...versions.keys());
+		const definition = versions.get(version);
+		if (definition === undefined) throw new WorkflowDefinitionError(name, undefined, 'version', `${version} is not defined (defined: ${[...versions.keys()].join(', ')})`);
+		const declared = definition.body.vars ?? {};
+		const vars: Record<string, unknown> = {};
+		for (const [varName, spec] of Object.entries(declared)) if (spec.default !== undefined) vars[varName] = spec.default;
+		for (const [varName, value] of Object.entries(options.vars ?? {})) {
+			if (!Object.prototype.hasOwnProperty.call(declared, varName)) throw new TypeError(`Workflow \`${name}\`: \`vars.${varName}\` is not declared (declared: ${Object.keys(declared).join(', ') || 'none'})`);
+			const problem = findJsonProblem(value);
+			if (problem !== null) throw new TypeError(`Workflow \`${name}\`: \`vars.${varName}${problem.path}\` must be JSON: ${problem.hint}`);
+			if (value !== undefined) vars[varName] = value;
+		}
+		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
+		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
+		const stored = await this.store.putDefinition({ name, version, body: definition.body });
+		if (canonicalJson(stored.body) !== canonicalJson(definition.body)) {
+			throw new WorkflowDefinitionError(name, undefined, 'version', `${version} is stored with a different body (another process defined it): give the changed definition a new version`);
+		}
+		const now = Date.now();
+		const steps: Record<string, StepState> = {};
+		for (const stepId of definition.order) steps[stepId] = newStepState();
+		const deadlineMs = definition.body.deadlineMs;
+		const run: RunRecord = {
+			id: randomUUID(),
+			definition: name,
+			version,
+			vars: JSON.parse(JSON.stringify(vars)) as Record<string, unknown>,
+			key: options.key ?? null,
+			uniqueKey: options.unique === true,
+			status: 'waiting',
+			shared: {},
+			steps,
+			createdAt: now,
+			updatedAt: now,
+			finishedAt: null,
+			deadlineAt: deadlineMs === undefined ? null : now + deadlineMs,
+			error: null,
+			open: true,
+			notified: null,
+			rev: 0,
+		};
+		await this.store.create(run);
+		this.#emit('run:created', { run: structuredClone(run) });
+		return (await this.#advancer.kick(run.id)) ?? run;
+	}
+
+	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
+	async wait(runId: string, options: WaitOptions = {}): Promise<RunRecord> {
+		const run = await this.store.get(runId);
+		if (run === null) throw new RunNotFoundError(runId);
+		if (!run.open) return run;
+		return await new Promise<RunRecord>((resolve, reject) => {
+			let timer: ReturnType<typeof setTimeout> | undefined;
+			const done = (finished: RunRecord): void => {
+				clearTimeout(timer);
+				this.#waiters.get(runId)?.delete(done);
+				resolve(finished);
+			};
+			let set = this.#waiters.get(runId);
+			if (set === undefined) this.#waiters.set(runId, (set = new Set()));
+			set.add(done);
+			if (options.timeoutMs !== undefined) {
+				timer = setTimeout(() => {
+					this.#waiters.get(runId)?.delete(done);
+					reject(new WorkflowError(`Workflow run \`${runId}\` did not finish within ${options.timeoutMs} ms`, 'ERR_RUN_STATE'));
+				}, checkMs('timeoutMs', options.timeoutMs, 0));
+			}
+		});
+	}
+
+	/** The run, or `null`. */
+	get(runId: string): Promise<RunRecord | null> {
+		return this.store.get(runId);
+	}
+
+	/** A page of runs by definition, status, key and creation time. */
+	list(query: RunQuery = {}): Promise<RunPage> {
+		rejectUnknownOptions('list', query, ['definition', 'status', 'key', 'from', 'to', 'offset', 'limit', 'order']);
+		if (query.offset !== undefined) checkMs('offset', query.offset, 0);
+		if (query.limit !== undefined) checkMs('limit', query.limit, 0);
+		return this.store.list(query);
+	}
+
+	/** Stop a run: waiting steps never start, running ones are stopped through the actuator; the run ends stopped. */
+	stop(runId: string): Promise<RunRecord> {
+		return this.#command(runId, 'stop', {});
+	}
+
+	/** No new step starts until `resume`; running steps finish, or with `{ now: true }` are stopped and run again on resume. */
+	pause(runId: string, options: { readonly now?: boolean } = {}): Promise<RunRecord> {
+		return this.#command(runId, 'pause', { now: options.now === true });
+	}
+
+	/** Resume a paused run. */
+	resume(runId: string): Promise<RunRecord> {
+		return this.#command(runId, 'resume', {});
+	}
+
+	/** Run a failed or stopped run's failed and stopped steps again, and what depends on them. */
+	retry(runId: string): Promise<RunRecord> {
+		return this.#command(runId, 'retry', {});
+	}
+
+	/** Run `stepId` and every step downstream of it again (their outputs and checkpoints cleared). */
+	retryFrom(runId: string, stepId: string): Promise<RunRecord> {
+		return this.#command(runId, 'retryFrom', { stepId });
+	}
+
+	/** Release a blocked step (its `block` pre-checks no longer apply). */
+	continue(runId: string, stepId: string): Promise<RunRecord> {
+		return this.#command(runId, 'continue', { stepId });
+	}
+
+	/** Count a step that has not run (or failed, or was stopped) as skipped; the run goes on from it. */
+	skip(runId: string, stepId: string): Promise<RunRecord> {
+		return this.#command(runId, 'skip', { stepId });
+	}
+
+	/** Retry every failed run matching `query` (by key, definition, time). Resolves with the ids retried. */
+	async retryFailed(query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'> = {}): Promise<string[]> {
+		const ids: string[] = [];
+		for (let offset = 0; ; offset += 500) {
+			const page = await this.store.list({ ...query, status: 'failed', offset, limit: 500 });
+			ids.push(...page.runs.map((run) => run.id));
+			if (page.runs.length < 500) break;
+		}
+		const retried: string[] = [];
+		for (const id of ids) {
+			try {
+				await this.retry(id);
+				retried.push(id);
+			} catch (error) {
+				if (!(error instanceof RunStateError)) throw error;
+			}
+		}
+		return retried;
+	}
+
+	/** Advance every open run once (the periodic sweep; also callable by hand). */
+	async sweep(): Promise<void> {
+		if (this.#sweeping || this.#closed) return;
+		this.#sweeping = true;
+		try {
+			for (const run of await this.store.open(1000)) {
+				if (this.#closed) return;
+				await this.#advancer.kick(run.id);
+			}
+			for (const runId of [...this.#waiters.keys()]) {
+				const run = await this.store.get(runId);
+				if (run !== null && !run.open) this.#settled(run);
+			}
+		} catch (error) {
+			if (!this.#closed) this.#emit('error', error instanceof Error ? error : new Error(String(error)));
+		} finally {
+			this.#sweeping = false;
+		}
+	}
+
+	/** Stop sweeping and listening; waits for advances in flight. Closes the store only when it made it. */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		clearInterval(this.#sweepTimer);
+		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
+		await this.#advancer.close();
+		if (this.#ownStore) await this.store.close();
+	}
+
+	async #command(runId: string, command: CommandName, args: { stepId?: string; now?: boolean }): Promise<RunRecord> {
+		this.#checkOpen();
+		return this.#advancer.command(runId, (run, definition) => applyCommand(run, definition, command, args, Date.now()));
+	}
+
+	async #definitionFor(run: RunRecord): Promise<CheckedDefinition> {
+		const local = this.#definitions.get(run.definition);
+		const exact = local?.get(run.version);
+		if (exact !== undefined) return exact;
+		const id = `${run.definition}@${run.version}`;
+		const cached = this.#fromStore.get(id);
+		if (cached !== undefined) return cached;
+		const stored = await this.store.getDefinition(run.definition, run.version);
+		if (stored === null) throw new WorkflowError(`Workflow run \`${run.id}\`: definition \`${run.definition}\` version ${run.version} is not stored`, 'ERR_INVALID_DEFINITION');
+		const checked = checkDefinition(stored.body as WorkflowDefinition, null);
+		const callbackFrom = local === undefined ? undefined : [...local.values()].find((d) => d.onFinished !== undefined);
+		const withCallback = { ...checked, onFinished: callbackFrom?.onFinished };
+		// Kept apart from the definitions made here: `start` never runs a version this process did not define.
+		this.#fromStore.set(id, withCallback);
+		return withCallback;
+	}
+
+	#settled(run: RunRecord): void {
+		if (run.open || !isFinalRunStatus(run.status)) return;
+		const waiters = this.#waiters.get(run.id);
+		if (waiters === undefined) return;
+		this.#waiters.delete(run.id);
+		for (const done of waiters) done(structuredClone(run));
+	}
+
+	#emit<K extends keyof WorkflowEvents>(name: K, ...args: WorkflowEvents[K]): void {
+		try {
+			(this.emit as (name: K, ...args: WorkflowEvents[K]) => boolean)(name, ...args);
+		} catch (error) {
+			if (name !== 'error') this.emit('error', error instanceof Error ? error : new Error(String(error)));
+		}
+	}
+
+	#checkOpen(): void {
+		if (this.#closed) throw new WorkflowError('This Workflows instance is closed', 'ERR_RUN_STATE');
+	}
+}
