@@ -42,7 +42,7 @@ export interface RedisContainerOptions {
 	readonly connectTimeoutMs?: number;
 	/**
 	 * How long a call sent to the server waits for its reply before it rejects with a `ContainerError` (an add
-	 * gets this much per 10,000 tasks). The server may still apply a call whose reply never came.
+	 * gets this much per 1,000 tasks). The server may still apply a call whose reply never came.
 	 * @default 10000
 	 */
 	readonly commandTimeoutMs?: number;
