@@ -27,6 +27,17 @@ interface Pending extends TransitionRequest {
 /** Runs one SQL statement and returns its rows. */
 export type RunSql = (sql: string, bindings: readonly unknown[]) => Promise<Row[]>;
 
+/**
+ * Whether the database itself refused the statement (so it was rolled back): PostgreSQL sends a five-character
+ * SQLSTATE, SQLite a `SQLITE_…` code. A broken connection (no reply at all) is not such a refusal.
+ */
+export function refusedByDatabase(error: unknown): boolean {
+	const code = (error as { code?: unknown } | null)?.code;
+	if (typeof code !== 'string') return false;
+	if (/^[0-9A-Z]{5}$/.test(code)) return !code.startsWith('08') && !code.startsWith('57P');
+	return code.startsWith('SQLITE_') && code !== 'SQLITE_IOERR';
+}
+
 /** The most transitions in one statement (each carries 2 × 11 patch values + 6). */
 const MAX_BATCH = 200;
 
@@ -114,11 +125,14 @@ export class TransitionBatcher {
 			}
 			for (const pending of batch) pending.resolve(byId.get(pending.id) ?? null);
 		} catch (error) {
-			if (batch.length === 1) {
-				(batch[0] as Pending).reject(error);
+			// A statement the database refused was rolled back: keep one bad transition from failing the others by
+			// running them one by one. A connection that broke may have committed it with its reply lost: then a
+			// second run would see its own changes as failed comparisons, so every caller gets the error instead
+			// (and may look at the task to see whether its write was applied).
+			if (batch.length === 1 || !refusedByDatabase(error)) {
+				for (const pending of batch) pending.reject(error);
 				return;
 			}
-			// Keep one bad transition from failing the others: run them one by one.
 			for (const pending of batch) await this.#runBatch([pending]);
 		}
 	}

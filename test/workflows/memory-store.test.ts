@@ -1,0 +1,4 @@
+import { MemoryWorkflowStore } from 'lightsched/workflows';
+import { workflowStoreContract } from './store.contract.js';
+
+workflowStoreContract('MemoryWorkflowStore', async () => new MemoryWorkflowStore());
