@@ -1,8 +1,10 @@
 /**
  * Leases on a shared container: renew this scheduler's running tasks every third of the lease while work runs,
  * and sweep expired leases (any scheduler's) every half lease, so a dead scheduler's tasks run again elsewhere.
- * No leader: every scheduler sweeps. One renewal and one sweep in flight at a time: a container that answers
- * slowly (or not at all, until its client gives up) does not pile up calls that then all fail together.
+ * No leader: every scheduler sweeps. One sweep in flight at a time: a container that answers slowly (or not at
+ * all, until its client gives up) does not pile up sweeps that then all fail together. Renewals are not held back
+ * by one in flight (a renewal stuck on a dead connection must not cost the leases); their failures, like every
+ * background failure, are reported once per outage by the host.
  *
  * Lost claim replies. A claim applied by the container whose reply never came leaves tasks leased to this
  * scheduler that it does not know of. Each renewal learns them (`RenewResult.unknown`) and the host hands them
@@ -37,7 +39,6 @@ export class LeaseKeeper {
 	readonly #host: LeaseKeeperHost;
 	#renewTimer: ReturnType<typeof setInterval> | undefined;
 	#sweepTimer: ReturnType<typeof setInterval> | undefined;
-	#renewInFlight = false;
 	#sweepInFlight = false;
 	/** A claim rejected: its reply may have been lost with tasks in it. Cleared by a renewal that checked. */
 	#claimInDoubt = false;
@@ -91,15 +92,13 @@ export class LeaseKeeper {
 	}
 
 	#renew(): void {
-		if (this.#renewInFlight || this.#stopped) return;
+		if (this.#stopped) return;
+		const calledAt = Date.now();
 		const ids = this.#host.runningIds();
 		if (ids.length === 0 && !this.#claimInDoubt) return;
-		this.#renewInFlight = true;
 		const before = this.#host.claims();
-		const calledAt = Date.now();
 		this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
 			({ lost, stopRequested, unknown }) => {
-				this.#renewInFlight = false;
 				this.#host.ok(calledAt);
 				for (const id of lost) this.#host.lost(id);
 				for (const id of stopRequested) this.#host.stopRequested(id);
@@ -113,7 +112,6 @@ export class LeaseKeeper {
 				}
 			},
 			(error: unknown) => {
-				this.#renewInFlight = false;
 				this.#host.failed('lease renewal', error, calledAt);
 			},
 		);

@@ -63,7 +63,19 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				up: (event) => reporter.emit(`${part}:up`, event),
 			});
 		const shared = container.shared;
-		let leases: LeaseKeeper | undefined;
+		// The callbacks run later, once `core` and the parts exist.
+		const leases = shared
+			? new LeaseKeeper(container, this.id, leaseMs, {
+					runningIds: () => this.#runner.runningIds(),
+					lost: (id) => this.#runner.settleById(id, { kind: 'lost' }),
+					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
+					reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
+					unknown: (ids) => this.#handBackUnknown(ids),
+					claims: () => this.#claims.claims(),
+					failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
+					ok: (calledAt) => core.containerHealth.ok(calledAt),
+				})
+			: undefined;
 		const core: SchedulerCore<TItem, TOutput> = {
 			options: resolved,
 			id: this.id,
@@ -74,15 +86,14 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				persistencer: resolved.persistencer as Persistencer | undefined,
 				backoff: resolved.backoff,
 				owner: this.id,
-				report: (error, context) => reportFailure(core as SchedulerCore, 'container', context ?? 'a container write', error),
+				report: (error, context) => reporter.error(error, context),
+				writeFailed: (operation, error) => reportFailure(core as SchedulerCore, 'container', operation, error),
 				closing: () => this.#closed,
 			}),
 			timers: new WakeTimers(() => this.#claims.fill(), resolved.pollIntervalMs),
 			containerHealth: health('container'),
 			actuatorHealth: health('actuator'),
-			get leases() {
-				return leases;
-			},
+			leases,
 			// Blocks of a third of the lease are reported: a renewal was missed; two thirds can lose the lease.
 			loopMonitor: shared ? new LoopMonitor(Math.min(500, Math.floor(leaseMs / 10)), Math.floor(leaseMs / 3), (block) => this.#onBlock(block.blockedMs)) : undefined,
 			closed: () => this.#closed,
@@ -98,19 +109,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#idle = new IdleWatch(core as SchedulerCore, () => this.#runner.size, () => this.listenerCount('idle') > 0);
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		if (shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
-		if (shared) {
-			leases = new LeaseKeeper(container, this.id, leaseMs, {
-				runningIds: () => this.#runner.runningIds(),
-				lost: (id) => this.#runner.settleById(id, { kind: 'lost' }),
-				stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
-				reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
-				unknown: (ids) => this.#handBackUnknown(ids),
-				claims: () => this.#claims.claims(),
-				failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
-				ok: (calledAt) => core.containerHealth.ok(calledAt),
-			});
-			leases.start();
-		}
+		leases?.start();
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
 	}
 

@@ -32,8 +32,10 @@ export interface TaskWriterParts {
 	readonly persistencer: Persistencer | undefined;
 	readonly backoff: Backoff;
 	readonly owner: string;
-	/** Report a problem that does not change the outcome (a failed `stop`, a storage blip). */
+	/** Report a problem that does not change the outcome (an actuator's `stop` that threw). */
 	readonly report: (error: unknown, context?: string) => void;
+	/** A container write failed and is retried (reported once per outage). */
+	readonly writeFailed: (operation: string, error: unknown) => void;
 	/** Whether the scheduler is closing: storage blips are then retried once only. */
 	readonly closing: () => boolean;
 }
@@ -212,7 +214,7 @@ export class TaskWriter {
 		let error = firstError;
 		for (let attempt = 1; ; attempt++) {
 			if (attempt > 4 || (this.#parts.closing() && attempt > 1)) throw error;
-			this.#parts.report(error, 'container write failed, retrying');
+			this.#parts.writeFailed(`storing task ${id} (${from} -> ${to}, retried)`, error);
 			await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
 			try {
 				const moved = await container.transition(id, from, to, patch, owner);
