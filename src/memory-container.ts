@@ -32,6 +32,12 @@ export interface WaitingOrder {
 	clear(): void;
 }
 
+/** A waiting task in the delayed heap, with the due time it was put there for. */
+interface DelayedEntry {
+	readonly rec: StoredTask;
+	readonly at: number;
+}
+
 /** The default of `MemoryContainerOptions.keepFinished`. */
 export const DEFAULT_KEEP_FINISHED = 10_000;
 
@@ -49,7 +55,12 @@ export abstract class MemoryContainer implements TaskContainer {
 	readonly shared = false;
 	readonly #tasks = new Map<string, StoredTask>();
 	readonly #waiting: WaitingOrder;
-	readonly #delayed = new BinaryHeap<StoredTask>((a, b) => a.runAt < b.runAt);
+	/**
+	 * Waiting tasks not yet due, by the `runAt` they had when they were put here (`at`): a transition may change a
+	 * waiting task's `runAt`, and a heap ordered by a field that changes in place would lose its order. An entry
+	 * whose `at` is no longer its task's `runAt` is stale and skipped.
+	 */
+	readonly #delayed = new BinaryHeap<DelayedEntry>((a, b) => a.at < b.at);
 	readonly #counts: TaskCounts = emptyCounts();
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	#seq = 0;
@@ -155,14 +166,15 @@ export abstract class MemoryContainer implements TaskContainer {
 	#move(rec: StoredTask, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner: string | undefined): StoredTask | null {
 		if (rec.status !== from) return null;
 		if (owner !== undefined && rec.owner !== owner) return null;
+		const runAt = rec.runAt;
 		Object.assign(rec, patch);
 		rec.updatedAt = Date.now();
-		if (to !== from) {
-			this.#setStatus(rec, to);
-			if (to === 'waiting') {
-				this.#enqueue(rec, rec.updatedAt);
-				this.#signal({ type: 'wake' });
-			}
+		if (to !== from) this.#setStatus(rec, to);
+		if (to === 'waiting' && (from !== 'waiting' || rec.runAt !== runAt)) {
+			// Where it waits was chosen by its old due time: queue it again by the new one (the old entry is skipped).
+			if (StoredTask.placeOf(rec) !== 'gone') StoredTask.setPlace(rec, 'none');
+			this.#enqueue(rec, rec.updatedAt);
+			this.#signal({ type: 'wake' });
 		}
 		return rec;
 	}
@@ -227,7 +239,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		for (;;) {
 			const top = this.#delayed.peek();
 			if (top === undefined) return null;
-			if (StoredTask.placeOf(top) === 'delayed' && top.status === 'waiting') return top.runAt;
+			if (isLive(top)) return top.at;
 			this.#delayed.pop();
 		}
 	}
@@ -285,7 +297,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (StoredTask.placeOf(rec) !== 'none') return;
 		if (rec.runAt > now) {
 			StoredTask.setPlace(rec, 'delayed');
-			this.#delayed.push(rec);
+			this.#delayed.push({ rec, at: rec.runAt });
 		} else {
 			StoredTask.setPlace(rec, 'queue');
 			this.#waiting.push(rec);
@@ -295,11 +307,11 @@ export abstract class MemoryContainer implements TaskContainer {
 	#promoteDue(now: number): void {
 		for (;;) {
 			const top = this.#delayed.peek();
-			if (top === undefined || top.runAt > now) return;
+			if (top === undefined || top.at > now) return;
 			this.#delayed.pop();
-			if (StoredTask.placeOf(top) !== 'delayed') continue;
-			StoredTask.setPlace(top, 'none');
-			if (top.status === 'waiting') this.#enqueue(top, now);
+			if (!isLive(top)) continue;
+			StoredTask.setPlace(top.rec, 'none');
+			this.#enqueue(top.rec, now);
 		}
 	}
 
@@ -336,4 +348,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (this.#listeners.size === 0) return;
 		for (const listener of this.#listeners) listener(signal);
 	}
+}
+
+/** Whether a delayed entry still stands for its task: the task waits there, for that due time. */
+function isLive(entry: DelayedEntry): boolean {
+	const { rec } = entry;
+	return StoredTask.placeOf(rec) === 'delayed' && rec.status === 'waiting' && rec.runAt === entry.at;
 }

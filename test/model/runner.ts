@@ -19,7 +19,7 @@ import {
 } from 'lightsched';
 import { exportPatch, failPatch, handBackPatch, OWNER_MOVES, retryPatch, stopPatch, successPatch } from '../../src/task-moves.js';
 import { recordDiffs } from './record-diff.js';
-import { formatCommand, IDS, type Command } from './commands.js';
+import { formatCommand, IDS, type Command, type Id, type IdChoice } from './commands.js';
 import { TaskModel, type Outcome } from './model.js';
 
 /** The moves a command may make: every owner move, and running → running (progress and ref). */
@@ -86,6 +86,50 @@ function patchFor(command: Extract<Command, { kind: 'move' }>, from: TaskStatus,
 	}
 }
 
+/** The id a choice names now (see `IdChoice`), other than those in `taken`. */
+function resolveId(model: TaskModel, choice: IdChoice, taken: ReadonlySet<string> = new Set()): Id {
+	if (typeof choice === 'string') return choice;
+	const open = IDS.filter((id) => !taken.has(id));
+	const fits = open.filter((id) => {
+		const status = model.get(id)?.status;
+		if (choice.pick === 'active') return status === 'running' || status === 'exporting';
+		const final = status === 'succeeded' || status === 'failed' || status === 'stopped';
+		return choice.pick === 'finished' ? final : status === undefined || final;
+	});
+	const from = fits.length > 0 ? fits : open.length > 0 ? open : IDS;
+	return from[choice.n % from.length] as Id;
+}
+
+/** The command with every id choice resolved against the model's state (what runs, and what the log shows). */
+function resolve(model: TaskModel, command: Command): Command {
+	switch (command.kind) {
+		case 'add': {
+			const taken = new Set<string>();
+			const tasks = command.tasks.map((spec) => {
+				const id = resolveId(model, spec.id, taken);
+				taken.add(id);
+				return { ...spec, id };
+			});
+			return { ...command, tasks };
+		}
+		case 'move':
+		case 'requestStop':
+		case 'remove':
+			return { ...command, id: resolveId(model, command.id) };
+		case 'renew': {
+			const held = [...model.tasks.values()]
+				.filter((t) => t.owner === command.owner && (t.status === 'running' || t.status === 'exporting'))
+				.map((t) => t.id as Id);
+			const ids = [...new Set([...(command.ids === 'held' ? held : command.ids), ...command.extra])];
+			return { ...command, ids, extra: [] };
+		}
+		default:
+			return command;
+	}
+}
+
+const literal = (choice: IdChoice): Id => choice as Id;
+
 export interface RunOptions {
 	/** The container claims by priority, then arrival; without, any due tasks may be claimed (FIFO queue). */
 	readonly priority: boolean;
@@ -108,13 +152,14 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 			`The container and the model differ after step ${log.length}:\n${diffs.map((d) => `  - ${d}`).join('\n')}\nSequence (clock starts at t0 = ${options.start}):\n${log.map((line, i) => `  ${i + 1}. ${line}`).join('\n')}`,
 		);
 	};
-	for (const command of commands) {
+	for (const given of commands) {
+		const command = resolve(model, given);
 		let line = `[t0+${now - options.start}] ${formatCommand(command)}`;
 		let diffs: string[] = [];
 		switch (command.kind) {
 			case 'add': {
 				const made = command.tasks.map((spec, i) =>
-					createTaskRecord({ id: spec.id, item: { n: spec.item }, priority: spec.priority, maxAttempts: spec.maxAttempts, runAt: now + spec.runAtIn }, `tasks[${i}]`, { maxAttempts: 3 }, now),
+					createTaskRecord({ id: literal(spec.id), item: { n: spec.item }, priority: spec.priority, maxAttempts: spec.maxAttempts, runAt: now + spec.runAtIn }, `tasks[${i}]`, { maxAttempts: 3 }, now),
 				);
 				const expected = model.add(made.map((task) => copyTask(task)));
 				const actual = await outcome(() => container.add(made));
@@ -144,7 +189,8 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				break;
 			}
 			case 'move': {
-				const current = model.get(command.id);
+				const id = literal(command.id);
+				const current = model.get(id);
 				let from: TaskStatus;
 				let to: TaskStatus;
 				if ('current' in command.move) {
@@ -156,16 +202,17 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				}
 				const owner = command.owner === 'current' ? (current?.owner ?? undefined) : (command.owner ?? undefined);
 				const patch = patchFor(command, from, to, current, now);
-				line = `[t0+${now - options.start}] transition ${command.id} ${from}→${to} owner ${owner ?? '(none)'} patch ${show(patch)}`;
-				const expected = model.transition(command.id, from, to, { ...patch }, owner);
-				const actual = await outcome(() => container.transition(command.id, from, to, { ...patch }, owner));
+				line = `[t0+${now - options.start}] transition ${id} ${from}→${to} owner ${owner ?? '(none)'} patch ${show(patch)}`;
+				const expected = model.transition(id, from, to, { ...patch }, owner);
+				const actual = await outcome(() => container.transition(id, from, to, { ...patch }, owner));
 				line += expected === null ? ' → null' : ' → moved';
 				diffs = outcomeDiffs('transition', actual, { ok: true, value: expected }, (a, e) => recordOrNull('transition result', a, e));
 				break;
 			}
 			case 'renew': {
-				const expected = model.renew(command.owner, command.ids, command.leaseMs, now);
-				const actual = await outcome(() => container.renew(command.owner, command.ids, command.leaseMs, now));
+				const ids = command.ids === 'held' ? [] : command.ids;
+				const expected = model.renew(command.owner, ids, command.leaseMs, now);
+				const actual = await outcome(() => container.renew(command.owner, ids, command.leaseMs, now));
 				line += ` → lost ${show(expected.lost)} stop ${show(expected.stopRequested)}`;
 				diffs = outcomeDiffs('renew', actual, { ok: true, value: expected }, (a, e) => {
 					const out: string[] = [];
@@ -193,14 +240,16 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				break;
 			}
 			case 'requestStop': {
-				const expected = model.requestStop(command.id);
-				const actual = await outcome(() => container.requestStop(command.id));
+				const id = literal(command.id);
+				const expected = model.requestStop(id);
+				const actual = await outcome(() => container.requestStop(id));
 				diffs = outcomeDiffs('requestStop', actual, { ok: true, value: expected }, (a, e) => recordOrNull('requestStop result', a, e));
 				break;
 			}
 			case 'remove': {
-				const expected = model.remove(command.id);
-				const actual = await outcome(() => container.remove(command.id));
+				const id = literal(command.id);
+				const expected = model.remove(id);
+				const actual = await outcome(() => container.remove(id));
 				diffs = outcomeDiffs('remove', actual, expected, (a, e) => (a === e ? [] : [`remove: returned ${a}, expected ${e}`]));
 				break;
 			}

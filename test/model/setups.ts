@@ -44,6 +44,8 @@ export interface ContainerSetup {
 
 export interface Setups {
 	readonly all: readonly ContainerSetup[];
+	/** The Redis server's URL, when the Redis set-up was started. */
+	readonly redisUrl?: string;
 	stop(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 	);
 	return {
 		all,
+		...(redis === undefined ? {} : { redisUrl: redis.url }),
 		stop: async () => {
 			for (const stop of stops.reverse()) await stop().catch(() => undefined);
 		},
