@@ -9,8 +9,10 @@ import Dockerode from 'dockerode';
 import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
 import { rejectUnknownOptions } from '../src/option-names.js';
 import { ContainerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
+import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
 import { LogTail } from './docker/logs.js';
+import type { DockerActuatorOptions } from './docker/options.js';
 import {
 	judgeOrphan,
 	LABEL_ATTEMPT,
@@ -24,51 +26,12 @@ import {
 } from './docker/orphans.js';
 
 export { ContainerExitError, type DockerOutput } from './docker/errors.js';
+export { DockerTimeoutError } from './docker/daemon.js';
+export type { DockerActuatorOptions } from './docker/options.js';
 export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
 export { LABEL_ATTEMPT, LABEL_OWNER, LABEL_SCHEDULER, LABEL_TASK, type CleanupOrphansOptions, type OrphanContainer, type OrphanPolicy, type OrphanReport } from './docker/orphans.js';
 
 /** What `new DockerActuator(options)` takes; every option is optional. */
-export interface DockerActuatorOptions {
-	/**
-	 * The Docker client: a dockerode instance (shared, not closed by the actuator), or dockerode's connection
-	 * options such as `{ socketPath: '/run/docker.sock' }` or `{ host, port }` (one client is made from them).
-	 * @default DOCKER_HOST, else the socket /var/run/docker.sock
-	 */
-	readonly docker?: Dockerode | Dockerode.DockerOptions;
-	/**
-	 * Whether an image the engine lacks is pulled before the container is created (`'missing'`), or the task
-	 * fails naming the image (`'never'`).
-	 * @default 'missing'
-	 */
-	readonly pull?: 'missing' | 'never';
-	/**
-	 * Keep finished, stopped and orphaned containers (killed, not removed), for debugging.
-	 * @default false
-	 */
-	readonly keepContainers?: boolean;
-	/**
-	 * How many bytes of the end of stdout and of stderr the output keeps, each.
-	 * @default 65536
-	 */
-	readonly logLimitBytes?: number;
-	/**
-	 * A container of an earlier attempt still running when its task starts again (after a takeover):
-	 * `'reattach'` waits on it instead of starting another, `'kill'` kills it and starts afresh.
-	 * @default 'reattach'
-	 */
-	readonly orphans?: OrphanPolicy;
-	/**
-	 * The name of this application's scheduler(s), stored as the `lightsched.scheduler` label; `cleanupOrphans`
-	 * only looks at containers with the same name. Give each application sharing a Docker engine its own.
-	 * @default 'lightsched'
-	 */
-	readonly schedulerId?: string;
-	/**
-	 * Hears problems that change no task's outcome (a finished container that could not be removed).
-	 * @default process.emitWarning
-	 */
-	readonly onError?: (error: Error) => void;
-}
 
 /** One attempt this actuator runs: the container once created, and its one disposal. */
 class Run {
@@ -77,6 +40,8 @@ class Run {
 	readonly started: Promise<void>;
 	markStarted!: () => void;
 	disposing: Promise<void> | null = null;
+	/** Why the daemon was given up on while this run waited (it stopped answering). */
+	lost: Error | undefined;
 
 	constructor() {
 		this.started = new Promise((resolve) => {
@@ -85,7 +50,10 @@ class Run {
 	}
 }
 
-const OPTION_NAMES = ['docker', 'pull', 'keepContainers', 'logLimitBytes', 'orphans', 'schedulerId', 'onError'] as const;
+const OPTION_NAMES = ['docker', 'pull', 'keepContainers', 'logLimitBytes', 'orphans', 'schedulerId', 'requestTimeoutMs', 'pingIntervalMs', 'onError'] as const;
+/** After a container is killed by a signal, how often and how far apart the daemon is checked (it may be shutting down). */
+const SHUTDOWN_CHECKS = 4;
+const SHUTDOWN_CHECK_MS = 500;
 const DEFAULT_LOG_LIMIT = 64 * 1024;
 const SCHEDULER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/;
 
@@ -103,6 +71,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	readonly #logLimit: number;
 	readonly #orphans: OrphanPolicy;
 	readonly #onError: (error: Error) => void;
+	readonly #timeoutMs: number;
+	readonly #daemon: DaemonWatch;
 	readonly #runs = new Map<string, Run>();
 	readonly #pulls = new Map<string, Promise<void>>();
 	#closed = false;
@@ -110,7 +80,17 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	constructor(options: DockerActuatorOptions = {}) {
 		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the DockerActuator options to be an object');
 		rejectUnknownOptions('DockerActuator', options, OPTION_NAMES);
-		const { docker, pull = 'missing', keepContainers = false, logLimitBytes = DEFAULT_LOG_LIMIT, orphans = 'reattach', schedulerId = 'lightsched', onError } = options;
+		const {
+			docker,
+			pull = 'missing',
+			keepContainers = false,
+			logLimitBytes = DEFAULT_LOG_LIMIT,
+			orphans = 'reattach',
+			schedulerId = 'lightsched',
+			requestTimeoutMs = 30_000,
+			pingIntervalMs = 10_000,
+			onError,
+		} = options;
 		if (docker !== undefined && (typeof docker !== 'object' || docker === null)) {
 			throw new TypeError('Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`');
 		}
@@ -121,6 +101,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		if (typeof schedulerId !== 'string' || !SCHEDULER_ID.test(schedulerId)) {
 			throw new TypeError(`Expected \`schedulerId\` to be 1-128 letters, digits, '_', '.', ':' or '-', got ${String(schedulerId)}`);
 		}
+		for (const [name, value] of [['requestTimeoutMs', requestTimeoutMs], ['pingIntervalMs', pingIntervalMs]] as const) {
+			if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`Expected \`${name}\` to be an integer >= 1 (milliseconds), got ${String(value)}`);
+		}
 		if (onError !== undefined && typeof onError !== 'function') throw new TypeError('Expected `onError` to be a function');
 		this.docker = isDockerode(docker) ? docker : new Dockerode(docker);
 		this.schedulerId = schedulerId;
@@ -129,6 +112,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		this.#logLimit = logLimitBytes;
 		this.#orphans = orphans;
 		this.#onError = onError ?? ((error) => process.emitWarning(error));
+		this.#timeoutMs = requestTimeoutMs;
+		this.#daemon = new DaemonWatch(this.docker, requestTimeoutMs, pingIntervalMs);
 	}
 
 	/** Containers this actuator is running right now. */
@@ -160,7 +145,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				container = await this.#create(task, ctx, item);
 				run.containerId = container.id;
 				ctx.signal.throwIfAborted();
-				await container.start();
+				await this.#call(`starting container ${container.id.slice(0, 12)} for task \`${task.id}\``, (abortSignal) => container.start({ abortSignal } as object));
 			}
 			run.containerId = container.id;
 			ctx.signal.throwIfAborted();
@@ -207,7 +192,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		if (typeof options?.getTask !== 'function') throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
 		let listed: Dockerode.ContainerInfo[];
 		try {
-			listed = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] } });
+			listed = await this.#call('listing containers', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] }, abortSignal }));
 		} catch (error) {
 			throw dockerError('listing containers to clean up orphans', error, this.docker);
 		}
@@ -233,6 +218,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	/** Stops accepting work. Running containers are the scheduler's to stop (it calls `stop` before `close`). */
 	close(): void {
 		this.#closed = true;
+		this.#daemon.close();
 	}
 
 	// ---- internals -----------------------------------------------------------------------------------------
@@ -244,14 +230,19 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #create(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, item: ResolvedDockerItem): Promise<Dockerode.Container> {
 		const body: Dockerode.ContainerCreateOptions = { ...item.create, Labels: this.#labels(task, ctx, item.create.Labels) };
 		try {
-			return await this.docker.createContainer(body);
+			return await this.#call(`creating the container for task \`${task.id}\``, (abortSignal) => this.docker.createContainer({ ...body, abortSignal }));
 		} catch (error) {
 			if (statusOf(error) !== 404 || !/no such image/i.test(String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message))) throw error;
 			if (this.#pull === 'never') throw new ActuatorError(`Image \`${item.image}\` is not on the Docker engine and \`pull\` is 'never'`, { cause: error });
 		}
 		await this.#pullImage(item.image);
 		ctx.signal.throwIfAborted();
-		return this.docker.createContainer(body);
+		return this.#call(`creating the container for task \`${task.id}\``, (abortSignal) => this.docker.createContainer({ ...body, abortSignal }));
+	}
+
+	/** One short call to the daemon, bounded by `requestTimeoutMs`. */
+	#call<T>(doing: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+		return bounded(this.docker, this.#timeoutMs, doing, call);
 	}
 
 	/** Pulls an image once even when several tasks need it at the same time. */
@@ -291,7 +282,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		const candidates: { id: string; running: boolean }[] = [];
 		if (typeof task.ref === 'string' && task.ref.length > 0) {
 			try {
-				const info = await this.docker.getContainer(task.ref).inspect();
+				const ref = task.ref;
+				const info = await this.#call(`inspecting container ${ref.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(ref).inspect({ abortSignal }));
 				if (info.Config.Labels?.[LABEL_TASK] === task.id) candidates.push({ id: info.Id, running: info.State.Running });
 			} catch (error) {
 				if (statusOf(error) !== 404) throw error;
@@ -310,21 +302,25 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	/** Waits for the exit (push), reads the output tails, removes the container and reports the end. */
 	async #watch(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, run: Run, container: Dockerode.Container, memoryBytes: number | undefined): Promise<void> {
 		let result: ActuatorResult<DockerOutput> | undefined;
+		const watch = this.#daemon.watch();
 		try {
-			result = await this.#outcome(task, run, container, memoryBytes);
-			if (result !== undefined && run.disposing === null) await this.#dispose(run, false);
+			result = await this.#outcome(task, run, container, memoryBytes, watch.signal);
+			// A daemon that stopped answering cannot remove the container: the next attempt reattaches to it, or cleanupOrphans removes it.
+			if (result !== undefined && run.disposing === null && run.lost === undefined) await this.#dispose(run, false);
 		} finally {
+			watch.release();
 			this.#forget(task.id, run);
 		}
 		if (result !== undefined) ctx.done(result);
 	}
 
 	/** The attempt's result once the container exited; `undefined` when it was stopped meanwhile. */
-	async #outcome(task: TaskRecord, run: Run, container: Dockerode.Container, memoryBytes: number | undefined): Promise<ActuatorResult<DockerOutput> | undefined> {
+	async #outcome(task: TaskRecord, run: Run, container: Dockerode.Container, memoryBytes: number | undefined, daemon: AbortSignal): Promise<ActuatorResult<DockerOutput> | undefined> {
+		const short = container.id.slice(0, 12);
 		try {
-			const logs = this.#readLogs(container);
-			const waited = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
-			const tail = await logs;
+			const logs = this.#readLogs(container, daemon);
+			const waited = (await unlessAborted(container.wait({ condition: 'not-running', abortSignal: daemon }), daemon)) as { StatusCode: number };
+			const tail = await unlessAborted(logs, daemon);
 			if (run.disposing !== null) return undefined;
 			const exitCode = waited.StatusCode;
 			const output: DockerOutput = {
@@ -335,21 +331,30 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				stderrTruncated: tail.stderr.truncated,
 			};
 			if (exitCode === 0) return { ok: true, output };
-			const state = (await container.inspect()).State;
+			if (exitCode === 137 || exitCode === 143) {
+				// Killed by SIGKILL or SIGTERM, and not by us: a daemon shutting down stops its containers so, then
+				// goes away within moments. Check on it a few times before blaming the container.
+				await this.#daemon.checkFor(`container ${short} of task \`${task.id}\` ran (it ended with exit code ${exitCode})`, SHUTDOWN_CHECKS, SHUTDOWN_CHECK_MS);
+			}
+			const state = (await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))).State;
 			return { ok: false, error: new ContainerExitError(container.id, output, state.OOMKilled, memoryBytes) };
 		} catch (error) {
 			if (run.disposing !== null) return undefined;
-			return { ok: false, error: dockerError(`waiting for container ${container.id.slice(0, 12)} of task \`${task.id}\``, error, this.docker) };
+			if (daemon.aborted) {
+				run.lost = daemon.reason as Error;
+				return { ok: false, error: new ActuatorError(`${(daemon.reason as Error).message}; container ${short} of task \`${task.id}\` was left to the next attempt or cleanupOrphans`, { cause: daemon.reason }) };
+			}
+			return { ok: false, error: dockerError(`waiting for container ${short} of task \`${task.id}\``, error, this.docker) };
 		}
 	}
 
-	async #readLogs(container: Dockerode.Container): Promise<LogTail> {
+	async #readLogs(container: Dockerode.Container, daemon: AbortSignal): Promise<LogTail> {
 		try {
-			const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
+			const stream = (await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: daemon })) as unknown as NodeJS.ReadableStream;
 			return await LogTail.read(stream as never, this.#logLimit);
 		} catch (error) {
 			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
-			if (!isConnectionError(error)) this.#onError(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
+			if (!isConnectionError(error) && !daemon.aborted) this.#onError(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
 			return new LogTail(this.#logLimit);
 		}
 	}
@@ -369,7 +374,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #killAndRemove(id: string): Promise<void> {
 		const container = this.docker.getContainer(id);
 		try {
-			await container.kill();
+			await this.#call(`killing container ${id.slice(0, 12)}`, (abortSignal) => container.kill({ abortSignal }));
 		} catch (error) {
 			const status = statusOf(error);
 			if (status !== 404 && status !== 409) throw dockerError(`killing container ${id.slice(0, 12)}`, error, this.docker);
@@ -381,7 +386,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #remove(id: string): Promise<void> {
 		if (this.#keep) return;
 		try {
-			await this.docker.getContainer(id).remove({ force: true, v: true });
+			await this.#call(`removing container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
 		} catch (error) {
 			const status = statusOf(error);
 			if (status === 404) return;
@@ -399,7 +404,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	async #labelsOf(id: string): Promise<Record<string, string> | null> {
 		try {
-			return (await this.docker.getContainer(id).inspect()).Config.Labels ?? {};
+			return (await this.#call(`inspecting container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }))).Config.Labels ?? {};
 		} catch (error) {
 			if (statusOf(error) === 404) return null;
 			throw dockerError(`inspecting container ${id.slice(0, 12)}`, error, this.docker);
@@ -407,6 +412,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	}
 
 	async #findByTask(taskId: string): Promise<Dockerode.ContainerInfo[]> {
-		return this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] } });
+		return this.#call(`listing the containers of task \`${taskId}\``, (abortSignal) =>
+			this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] }, abortSignal }),
+		);
 	}
 }

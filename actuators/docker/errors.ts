@@ -122,5 +122,5 @@ export function dockerError(doing: string, error: unknown, docker: Dockerode): A
 	}
 	const status = statusOf(error);
 	const prefix = status === undefined ? '' : `(HTTP ${status}) `;
-	return new ActuatorError(`Docker failed ${doing}: ${prefix}${engineMessage(error)}`, { cause: error });
+	return new ActuatorError(`Docker failed ${doing}: ${prefix}${engineMessage(error)} (daemon at ${describeEndpoint(docker)})`, { cause: error });
 }
