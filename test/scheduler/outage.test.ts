@@ -4,7 +4,8 @@
  * settles every call in flight.
  */
 import { describe, expect, it } from 'vitest';
-import { Scheduler, SchedulerClosedError, type PartDownEvent, type PartUpEvent } from 'lightsched';
+import { Scheduler, SchedulerClosedError, type PartDownEvent, type PartUpEvent, type TaskActuator } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { sleep } from '../support/scheduler.js';
 import { sharedDouble } from './shared-double.js';
@@ -83,5 +84,39 @@ describe('close() with calls in flight', () => {
 			expect((result as PromiseRejectedResult).reason).toBeInstanceOf(SchedulerClosedError);
 		}
 		await expect(scheduler.get('a')).rejects.toBeInstanceOf(SchedulerClosedError);
+	});
+});
+
+describe('an actuator whose status polls fail for a while', () => {
+	it('is reported once (actuator:down, one error), then actuator:up; the polled task still finishes', async () => {
+		let failing = 0;
+		let polls = 0;
+		const actuator: TaskActuator<number, number> = {
+			start: () => ({ ref: 'job' }),
+			status: async (tasks) => {
+				polls++;
+				if (polls <= 8) {
+					failing++;
+					throw new Error('connect ECONNREFUSED 127.0.0.1:9 (job service)');
+				}
+				return tasks.map((task) => ({ state: 'succeeded' as const, output: task.item * 2 }));
+			},
+			stop: () => undefined,
+		};
+		const scheduler = new Scheduler({ container: new QueueContainer(), actuator, pollIntervalMs: 10 });
+		const errors: Error[] = [];
+		const downs: PartDownEvent[] = [];
+		const ups: PartUpEvent[] = [];
+		scheduler.on('error', (error) => errors.push(error));
+		scheduler.on('actuator:down', (event) => downs.push(event));
+		scheduler.on('actuator:up', (event) => ups.push(event));
+		await scheduler.add({ id: 'polled', item: 21 });
+		await scheduler.onIdle();
+		expect(failing).toBe(8);
+		expect(errors).toHaveLength(1);
+		expect(downs).toMatchObject([{ part: 'actuator', operation: 'status poll', failures: 1 }]);
+		expect(ups).toMatchObject([{ part: 'actuator', failures: 8, operations: ['status poll'] }]);
+		expect(await scheduler.get('polled')).toMatchObject({ status: 'succeeded', output: 42 });
+		await scheduler.close();
 	});
 });
