@@ -38,6 +38,9 @@ export function defaultMapStatus<TOutput>(body: unknown): ActuatorStatus<TOutput
 	throw new TypeError(`Expected \`status\` to be 'running', 'succeeded' or 'failed', got ${describeValue(status)}`);
 }
 
+/** The answers of a gateway or proxy whose service is down, overloaded or restarting. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
 export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {
 	readonly #options: HttpActuatorOptions<TItem, TOutput>;
 	readonly #settings: ResolvedHttpOptions & RequestSettings;
@@ -138,7 +141,9 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			if (status.state !== 'running') this.#unreachable.delete(task.id);
 			return status;
 		} catch (error) {
-			if (error instanceof HttpTransportError) {
+			// A gateway's 502/503/504 (a proxy in front of a service that is down or restarting) is an outage, not
+			// the job's answer: counted like an unreachable service, not failing the task at once.
+			if (error instanceof HttpTransportError || (error instanceof HttpStatusError && GATEWAY_STATUSES.has(error.status))) {
 				const failures = (this.#unreachable.get(task.id) ?? 0) + 1;
 				const max = this.#settings.maxStatusFailures;
 				if (failures < max) {

@@ -56,7 +56,8 @@ export class HttpStatusError extends ActuatorError {
 	readonly detail: string;
 
 	constructor(method: string, url: string, status: number, detail: string) {
-		super(`${method} ${url} answered HTTP ${status}${detail.length === 0 ? ' with an empty body' : `: ${JSON.stringify(detail)}`}`);
+		const said = detail.length === 0 ? ' with an empty body' : detail.startsWith('an HTML page') ? ` with ${detail}` : `: ${JSON.stringify(detail)}`;
+		super(`${method} ${url} answered HTTP ${status}${said}`);
 		this.method = method;
 		this.url = url;
 		this.status = status;
@@ -97,8 +98,18 @@ function shorten(text: string): string {
 	return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
-/** What the service answered in the `error` field of a JSON error body, or the body itself, shortened. */
+/** An HTML page (a proxy's or web server's error page, a login page): `an HTML page titled "502 Bad Gateway"`. */
+function htmlPage(text: string): string | undefined {
+	if (!/^\s*(<!doctype html|<html|<head|<body)/i.test(text)) return undefined;
+	const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1] ?? /<h1[^>]*>([^<]*)<\/h1>/i.exec(text)?.[1];
+	const clean = title?.replace(/\s+/g, ' ').trim();
+	return clean === undefined || clean.length === 0 ? 'an HTML page' : `an HTML page titled ${JSON.stringify(shorten(clean))}`;
+}
+
+/** What the service answered in the `error` field of a JSON error body, the title of an HTML page, or the body itself, shortened. */
 function errorDetail(text: string): string {
+	const page = htmlPage(text);
+	if (page !== undefined) return page;
 	try {
 		const parsed = JSON.parse(text) as unknown;
 		const message = (parsed as { error?: unknown } | null)?.error;
@@ -171,6 +182,10 @@ async function send(request: JsonRequest, settings: RequestSettings, signal: Abo
 	try {
 		return JSON.parse(text) as unknown;
 	} catch (error) {
+		const page = htmlPage(text);
+		if (page !== undefined) {
+			throw new ActuatorError(`${where} answered HTTP ${status} with ${page} instead of JSON (is \`baseUrl\` the job service, not a web page or a proxy's?)`, { cause: error });
+		}
 		throw new ActuatorError(`${where} answered HTTP ${status} with a body that is not JSON: ${text.length === 0 ? 'an empty body' : JSON.stringify(shorten(text))}`, { cause: error });
 	}
 }
