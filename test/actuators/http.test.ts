@@ -136,7 +136,7 @@ describe('HttpActuator', () => {
 		svc.behaviour = 'garbage';
 		const garbage = await run(s, {});
 		expect(garbage.status).toBe('failed');
-		expect(garbage.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 202 with a body that is not JSON: "<html>not json<\/html>"/);
+		expect(garbage.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 202 with a body that is not JSON: "\{\\"id\\": \\"job-"/);
 		svc.behaviour = 'no-id';
 		const noId = await run(s, {});
 		expect(noId.status).toBe('failed');

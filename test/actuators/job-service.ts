@@ -83,8 +83,8 @@ export async function startJobService(port = 0): Promise<JobService> {
 			if (req.method === 'POST' && path === '/jobs') {
 				if (behaviour === 'hang') return;
 				if (behaviour === 'garbage') {
-					res.writeHead(202, { 'content-type': 'text/html' });
-					res.end('<html>not json</html>');
+					res.writeHead(202, { 'content-type': 'application/json' });
+					res.end('{"id": "job-');
 					return;
 				}
 				if (behaviour === 'error500') return send(res, 500, { error: 'disk full' });
