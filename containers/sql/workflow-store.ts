@@ -1,0 +1,266 @@
+/**
+ * `SqlWorkflowStore`: workflow runs in SQLite or PostgreSQL, shared by every process on the database, so one
+ * process finishes the runs another began. Two tables of its own (`<prefix>wf_runs`, `<prefix>wf_definitions`),
+ * made on first use. A run is one row: the record as JSON plus the columns queries need; `update` is
+ * `UPDATE … WHERE id = ? AND rev = ?` (the compare-and-set), and a unique index on `active_key` (the key of
+ * an unfinished unique-key run, else NULL) refuses a second holder atomically. Shares a `SqlContainer`'s knex
+ * instance (`container`) or opens its own (`knex`), as `SqlPersistencer` does.
+ */
+import type { Knex } from 'knex';
+import { ContainerError, SchedulerClosedError } from 'lightsched';
+import { rejectUnknownOptions } from '../../src/option-names.js';
+import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StoredDefinition, type WorkflowStore } from '../../src/workflow-store.js';
+import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
+import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { openKnex, type KnexSource } from './connection.js';
+import { describeDatabase } from './failures.js';
+import type { SqlPersistencerContainer } from './persistencer.js';
+import type { SqlDialect } from './schema.js';
+
+/** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
+export interface SqlWorkflowStoreOptions {
+	/** Share this container's Knex instance and table prefix (the container owns and closes the connection). */
+	readonly container?: SqlPersistencerContainer;
+	/** Otherwise: a knex configuration or Knex instance of its own, as for `SqlContainer`. */
+	readonly knex?: KnexSource;
+	/**
+	 * With `knex`: the table prefix (ignored with `container`, which brings its own).
+	 * @default 'lightsched_'
+	 */
+	readonly tablePrefix?: string;
+}
+
+interface RunRow {
+	id: string;
+	body: string;
+	rev: number | string;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+	const e = error as { code?: unknown; message?: unknown };
+	return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && String(e.message).includes('UNIQUE'));
+}
+
+/** Workflow runs in SQL, shared between processes. */
+export class SqlWorkflowStore implements WorkflowStore {
+	/** Shared: every process on the database sees the same runs. */
+	readonly shared = true;
+	/** The Knex instance runs are written through. */
+	readonly knex: Knex;
+	readonly #dialect: SqlDialect;
+	readonly #owned: boolean;
+	readonly #runs: string;
+	readonly #definitions: string;
+	readonly #database: string;
+	#ready: Promise<void> | null = null;
+	#closed = false;
+
+	constructor(options: SqlWorkflowStoreOptions) {
+		if (typeof options !== 'object' || options === null) throw new TypeError('Expected SqlWorkflowStore options to be an object like { container } or { knex }');
+		rejectUnknownOptions('SqlWorkflowStore', options, ['container', 'knex', 'tablePrefix']);
+		let prefix: string;
+		if (options.container !== undefined) {
+			const { container } = options;
+			if (typeof container !== 'object' || container === null || typeof container.migrate !== 'function') throw new TypeError('Expected `container` to be a SqlContainer');
+			this.knex = container.knex;
+			this.#dialect = container.dialect;
+			this.#owned = false;
+			prefix = container.tablePrefix;
+		} else {
+			if (options.knex === undefined) throw new TypeError('Expected `container` (a SqlContainer) or `knex` (a knex configuration or instance), got neither');
+			const connection = openKnex(options.knex, { busyTimeoutMs: 5_000, synchronous: 'NORMAL' });
+			this.knex = connection.knex;
+			this.#dialect = connection.dialect;
+			this.#owned = connection.owned;
+			prefix = options.tablePrefix ?? 'lightsched_';
+			if (typeof prefix !== 'string' || !/^[A-Za-z0-9_]{0,40}$/.test(prefix)) throw new TypeError(`Expected \`tablePrefix\` to be up to 40 letters, digits and underscores, got ${JSON.stringify(prefix)}`);
+		}
+		this.#runs = `${prefix}wf_runs`;
+		this.#definitions = `${prefix}wf_definitions`;
+		this.#database = describeDatabase(this.knex, this.#dialect);
+	}
+
+	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
+		return this.#call('putDefinition', async (knex) => {
+			await knex(this.#definitions).insert({ name: definition.name, version: definition.version, body: JSON.stringify(definition.body) }).onConflict(['name', 'version']).ignore();
+			return (await this.#getDefinition(knex, definition.name, definition.version)) as StoredDefinition;
+		});
+	}
+
+	async getDefinition(name: string, version: number): Promise<StoredDefinition | null> {
+		return this.#call('getDefinition', (knex) => this.#getDefinition(knex, name, version));
+	}
+
+	async create(run: RunRecord): Promise<void> {
+		await this.#call('create', async (knex) => {
+			try {
+				await knex(this.#runs).insert({ ...this.#columns(run), id: run.id, created_at: run.createdAt });
+			} catch (error) {
+				if (!isUniqueViolation(error)) throw error;
+				if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined) throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
+				throw await this.#keyConflict(knex, run.key as string);
+			}
+		});
+	}
+
+	async get(id: string): Promise<RunRecord | null> {
+		return this.#call('get', async (knex) => {
+			const row = (await knex(this.#runs).where({ id }).first('id', 'body', 'rev')) as RunRow | undefined;
+			return row === undefined ? null : this.#fromRow(row);
+		});
+	}
+
+	async update(run: RunRecord): Promise<RunRecord | null> {
+		return this.#call('update', async (knex) => {
+			const next: RunRecord = { ...run, rev: run.rev + 1 };
+			let changed: number;
+			try {
+				changed = await knex(this.#runs).where({ id: run.id, rev: run.rev }).update(this.#columns(next));
+			} catch (error) {
+				if (!isUniqueViolation(error)) throw error;
+				throw await this.#keyConflict(knex, run.key as string);
+			}
+			return changed === 1 ? structuredClone(next) : null;
+		});
+	}
+
+	async list(query: RunQuery = {}): Promise<RunPage> {
+		return this.#call('list', async (knex) => {
+			const filtered = (): Knex.QueryBuilder => {
+				const q = knex(this.#runs);
+				if (query.definition !== undefined) q.where('definition', query.definition);
+				if (query.key !== undefined) q.where('run_key', query.key);
+				if (query.status !== undefined) q.whereIn('status', typeof query.status === 'string' ? [query.status] : [...query.status]);
+				if (query.from !== undefined) q.where('created_at', '>=', query.from);
+				if (query.to !== undefined) q.where('created_at', '<', query.to);
+				return q;
+			};
+			const direction = query.order === 'desc' ? 'desc' : 'asc';
+			const rows = (await filtered()
+				.select('id', 'body', 'rev')
+				.orderBy([{ column: 'created_at', order: direction }, { column: 'id', order: direction }])
+				.offset(query.offset ?? 0)
+				.limit(query.limit ?? 100)) as RunRow[];
+			const counted = (await filtered().count({ n: '*' }).first()) as { n: number | string } | undefined;
+			return { runs: rows.map((row) => this.#fromRow(row)), total: Number(counted?.n ?? 0) };
+		});
+	}
+
+	async open(limit: number): Promise<RunRecord[]> {
+		return this.#call('open', async (knex) => {
+			const rows = (await knex(this.#runs).where('open', true).orderBy('created_at').limit(limit).select('id', 'body', 'rev')) as RunRow[];
+			return rows.map((row) => this.#fromRow(row));
+		});
+	}
+
+	async remove(id: string): Promise<boolean> {
+		return this.#call('remove', async (knex) => {
+			const deleted = await knex(this.#runs).where({ id, open: false }).delete();
+			if (deleted === 1) return true;
+			const row = (await knex(this.#runs).where({ id }).first('id', 'body', 'rev')) as RunRow | undefined;
+			if (row === undefined) return false;
+			const run = this.#fromRow(row);
+			throw new RunStateError(id, `\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`);
+		});
+	}
+
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		if (this.#owned) await this.knex.destroy();
+	}
+
+	/** Create the tables (once per store; safe when several processes race). */
+	migrate(): Promise<void> {
+		this.#ready ??= this.#migrate().catch((error: unknown) => {
+			this.#ready = null;
+			throw error;
+		});
+		return this.#ready;
+	}
+
+	async #migrate(): Promise<void> {
+		// A schema builder runs every statement it was given: a fresh one per use.
+		const schema = (): Knex.SchemaBuilder => this.knex.schema;
+		const tolerate = async (make: () => Promise<unknown>): Promise<void> => {
+			try {
+				await make();
+			} catch (error) {
+				// Another process made it between our check and our create.
+				if (!/already exists/i.test(String((error as Error).message))) throw error;
+			}
+		};
+		if (!(await schema().hasTable(this.#runs))) {
+			await tolerate(() =>
+				schema().createTable(this.#runs, (t) => {
+					t.string('id', 64).primary();
+					t.string('definition', 100).notNullable();
+					t.integer('version').notNullable();
+					t.string('run_key', 512).nullable();
+					t.string('active_key', 512).nullable().unique();
+					t.string('status', 16).notNullable();
+					t.boolean('open').notNullable();
+					t.bigInteger('created_at').notNullable();
+					t.bigInteger('updated_at').notNullable();
+					t.integer('rev').notNullable();
+					t.text('body').notNullable();
+					t.index(['definition', 'created_at']);
+					t.index(['run_key', 'created_at']);
+					t.index(['status', 'created_at']);
+					t.index(['open', 'created_at']);
+				}),
+			);
+		}
+		if (!(await schema().hasTable(this.#definitions))) {
+			await tolerate(() =>
+				schema().createTable(this.#definitions, (t) => {
+					t.string('name', 100).notNullable();
+					t.integer('version').notNullable();
+					t.text('body').notNullable();
+					t.primary(['name', 'version']);
+				}),
+			);
+		}
+	}
+
+	#columns(run: RunRecord): Record<string, unknown> {
+		return {
+			definition: run.definition,
+			version: run.version,
+			run_key: run.key,
+			active_key: holdsKey(run) ? run.key : null,
+			status: run.status,
+			open: run.open,
+			updated_at: run.updatedAt,
+			rev: run.rev,
+			body: JSON.stringify(run),
+		};
+	}
+
+	#fromRow(row: RunRow): RunRecord {
+		const run = JSON.parse(row.body) as RunRecord;
+		run.rev = Number(row.rev);
+		return run;
+	}
+
+	async #getDefinition(knex: Knex, name: string, version: number): Promise<StoredDefinition | null> {
+		const row = (await knex(this.#definitions).where({ name, version }).first('body')) as { body: string } | undefined;
+		return row === undefined ? null : { name, version, body: JSON.parse(row.body) as unknown };
+	}
+
+	async #keyConflict(knex: Knex, key: string): Promise<DuplicateRunError> {
+		const holder = (await knex(this.#runs).where({ active_key: key }).first('id')) as { id: string } | undefined;
+		return new DuplicateRunError(keyConflictMessage(key, holder?.id ?? '(finished since)'), key);
+	}
+
+	async #call<T>(what: string, work: (knex: Knex) => Promise<T>): Promise<T> {
+		if (this.#closed) throw new SchedulerClosedError('workflow store');
+		try {
+			await this.migrate();
+			return await work(this.knex);
+		} catch (error) {
+			if (error instanceof DuplicateRunError || error instanceof RunStateError || error instanceof SchedulerClosedError) throw error;
+			throw new ContainerError(`Workflow store ${what} failed: ${this.#database}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+		}
+	}
+}
