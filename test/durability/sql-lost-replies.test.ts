@@ -9,11 +9,15 @@
  * PENDING (skipped unless LIGHTSCHED_PENDING=1): on 2026-12-02 with the core's unknown hand-back (c91ef96) and the
  * container's fixes (renew's unknown list; a batch whose reply is lost rejects instead of reporting its
  * transitions refused) a run still ends with ~2 tasks failed ERR_LEASE_EXPIRED and ~6 run twice, out of 3,000.
- * What the logs point at, all in the scheduler (src/), reported to the lead: attempts whose outcome write is still
- * being retried are not renewed (runningIds() leaves settled attempts out), so their leases lapse under repeated
- * cuts; a task whose outcome write gave up is later found "unknown" and handed back uncounted although its work
- * ran; and a failed hand-back of unknown tasks is not retried once a renewal has cleared the claim in doubt (the
- * keeper goes idle and the lease lapses, counting the attempt). Run it with `LIGHTSCHED_PENDING=1 npx vitest run
+ * What the logs point at, all in the scheduler (src/), reported to the lead. Runs twice: a task listed unknown by
+ * a renewal is read (`container.get`) and handed back after the renewal resolved, with no check that no claim of
+ * this scheduler was in flight meanwhile; a later claim that took the same task (the first claim had failed before
+ * its commit) and whose reply comes after that read gets its task handed back under it (trail: b started t1677
+ * attempts=1, 400 ms later b's success was rejected, a started t1677 attempts=1). Also: attempts whose outcome
+ * write is still being retried are not renewed (runningIds() leaves settled attempts out), so their leases lapse
+ * under repeated cuts; a task whose outcome write gave up is later found unknown and handed back uncounted although
+ * its work ran; a failed hand-back of unknown tasks is not retried once a renewal has cleared the claim in doubt
+ * (the keeper goes idle, the lease lapses and the attempt is counted: failed ERR_LEASE_EXPIRED). Run it with `LIGHTSCHED_PENDING=1 npx vitest run
  * test/durability/sql-lost-replies.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
