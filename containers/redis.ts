@@ -28,7 +28,8 @@ import {
 	type TaskStatus,
 } from 'lightsched';
 import { WakeChannel } from './redis/channel.js';
-import { openConnection } from './redis/connection.js';
+import { closeOwned, openConnection } from './redis/connection.js';
+import { memoryPolicyWarning } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
 import { checkOptions, isWellFormed, type RedisContainerEvents, type RedisContainerOptions, type RedisContainerWarning } from './redis/options.js';
 
@@ -335,47 +336,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		await this.#ahead.drain();
 		await this.#batch.flush();
 		try {
-			await this.#closeConnection();
+			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
 			this.#guard.closeAll();
 		}
 	}
 
-	async #closeConnection(): Promise<void> {
-		if (!this.#ownsConnection) return;
-		const redis = this.#redis;
-		if (redis.status === 'ready') {
-			// QUIT answers after the replies still in flight; a server that froze gets a second, then the socket closes.
-			let timer: ReturnType<typeof setTimeout> | undefined;
-			const gaveUp = new Promise<void>((resolve) => {
-				timer = setTimeout(resolve, 1000);
-			});
-			await Promise.race([redis.quit().catch(() => {}), gaveUp]);
-			clearTimeout(timer);
-		}
-		redis.disconnect();
-	}
-
 	async #checkMemoryPolicy(): Promise<void> {
-		let policy: string | undefined;
-		try {
-			const reply = (await this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'))) as string[];
-			policy = reply[1];
-		} catch (error) {
-			if (this.#closed) return;
-			this.#warn({
-				code: 'config-unavailable',
-				message: `RedisContainer \`${this.keyPrefix}\`: could not read the server's maxmemory-policy (${(error as Error).message}); make sure it is \`noeviction\`, or Redis may evict task keys`,
-			});
-			return;
-		}
-		if (policy !== undefined && policy !== 'noeviction') {
-			this.#warn({
-				code: 'maxmemory-policy',
-				policy,
-				message: `RedisContainer \`${this.keyPrefix}\`: the server's maxmemory-policy is \`${policy}\`, so Redis may evict task keys under memory pressure; set it to \`noeviction\``,
-			});
-		}
+		const read = (): Promise<unknown> => this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'));
+		const warning = await memoryPolicyWarning(read, this.keyPrefix, () => this.#closed);
+		if (warning !== undefined) this.#warn(warning);
 	}
 
 	#warn(warning: RedisContainerWarning): void {

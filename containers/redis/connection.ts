@@ -39,3 +39,17 @@ export function openConnection(redis: unknown): RedisConnection {
 	if (connection.owned) connection.redis.on('error', () => {});
 	return connection;
 }
+
+/** Close a connection the container made: QUIT (answered after the replies still in flight), then the socket. */
+export async function closeOwned(redis: Redis): Promise<void> {
+	if (redis.status === 'ready') {
+		// A server that froze gets a second, then the socket closes.
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const gaveUp = new Promise<void>((resolve) => {
+			timer = setTimeout(resolve, 1000);
+		});
+		await Promise.race([redis.quit().catch(() => {}), gaveUp]);
+		clearTimeout(timer);
+	}
+	redis.disconnect();
+}

@@ -46,18 +46,20 @@ describe('RedisContainer: redis-server stopped and restarted under a running sch
 		});
 		const errors: unknown[] = [];
 		scheduler.on('error', (error) => errors.push(error));
-		const results: AddResult[] = [];
+		const pending: Promise<AddResult>[] = [];
 		let adding = true;
+		// An add every 50 ms, each on its own (not one after another: one sent just before the stop would wait for
+		// the restart and hold back the others).
 		const adder = (async () => {
 			for (let n = 0; adding; n++) {
 				const ids = [0, 1, 2].map((k) => `o${n}-${k}`);
 				const start = Date.now();
-				try {
-					await scheduler.add(ids.map((id) => ({ id, item: null })));
-					results.push({ ids, ms: Date.now() - start });
-				} catch (error) {
-					results.push({ ids, ms: Date.now() - start, error });
-				}
+				pending.push(
+					scheduler.add(ids.map((id) => ({ id, item: null }))).then(
+						() => ({ ids, ms: Date.now() - start }),
+						(error: unknown) => ({ ids, ms: Date.now() - start, error }),
+					),
+				);
 				await sleep(50);
 			}
 		})();
@@ -69,6 +71,7 @@ describe('RedisContainer: redis-server stopped and restarted under a running sch
 			await sleep(1500);
 			adding = false;
 			await adder;
+			const results = await Promise.all(pending);
 
 			const rejected = results.filter((r) => r.error !== undefined);
 			console.log(`[outage] ${results.length} adds, ${rejected.length} rejected; scheduler errors: ${errors.length}; warnings: ${warnings.length}`);
@@ -103,6 +106,7 @@ describe('RedisContainer: redis-server stopped and restarted under a running sch
 		} finally {
 			adding = false;
 			await adder;
+			await Promise.all(pending);
 			await scheduler.close();
 		}
 	});
