@@ -20,6 +20,8 @@ import { SETUP_NAMES, startSetups, type SetupName, type Setups } from './setups.
 const DEFAULT_RUNS: Record<SetupName, number> = {
 	queue: 150,
 	'ordered-map': 150,
+	'queue(sync)': 150,
+	'ordered-map(sync)': 150,
 	sqlite: 20,
 	postgres: 12,
 	redis: 30,
@@ -55,7 +57,7 @@ describe('every container follows the reference model of the state machine', () 
 				fc.asyncProperty(fc.array(command, { maxLength, size: 'max' }), async (commands) => {
 					const container = await setup.make();
 					try {
-						await runAgainstModel(container, commands, { priority: setup.priority, start: clockStart(), getEach: name.startsWith('combined') || !name.match(/sql|postgres|redis/) });
+						await runAgainstModel(container, commands, { priority: setup.priority, start: clockStart(), getEach: name.startsWith('combined') || !/sql|postgres|redis/.test(name) });
 					} finally {
 						await container.close();
 					}

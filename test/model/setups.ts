@@ -1,6 +1,7 @@
 /**
- * Every container set-up the model test and the record-fields test run on: the two memory containers, SQLite,
- * PostgreSQL, Redis and the two combinations. Servers are started once (`startSetups`) and each `make()` gives a
+ * Every container set-up the model test and the record-fields test run on: the two memory containers (also
+ * driven through their synchronous face, as the scheduler drives them), SQLite, PostgreSQL, Redis and the two
+ * combinations. Servers are started once (`startSetups`) and each `make()` gives a
  * fresh, empty container on them.
  *
  * Shared containers judge time by their server's clock unless built with `clock: 'caller'` (see `contracts.ts`);
@@ -14,10 +15,13 @@ import { SqlContainer } from 'lightsched/containers/sql';
 import { RedisContainer, type RedisContainerOptions } from 'lightsched/containers/redis';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { viaSyncFace } from './sync-face.js';
 
 export type SetupName =
 	| 'queue'
 	| 'ordered-map'
+	| 'queue(sync)'
+	| 'ordered-map(sync)'
 	| 'sqlite'
 	| 'postgres'
 	| 'redis'
@@ -27,6 +31,8 @@ export type SetupName =
 export const SETUP_NAMES: readonly SetupName[] = [
 	'queue',
 	'ordered-map',
+	'queue(sync)',
+	'ordered-map(sync)',
 	'sqlite',
 	'postgres',
 	'redis',
@@ -96,6 +102,8 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 	};
 	add('queue', false, async () => new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }));
 	add('ordered-map', true, async () => new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }));
+	add('queue(sync)', false, async () => viaSyncFace(new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY })));
+	add('ordered-map(sync)', true, async () => viaSyncFace(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })));
 	add('sqlite', true, sqliteContainer);
 	add('postgres', true, async () => new SqlContainer({ knex: pgShared as never, tablePrefix: `m${++n}_`, notify: false, ...CALLER_CLOCK } as never));
 	add('redis', true, async () => {
