@@ -23,12 +23,23 @@ export class AttemptRunner<TItem, TOutput> {
 	readonly #poller: StatusPoller;
 	/** Called when a slot is freed: look for more work. */
 	readonly #freed: () => void;
+	// The parts the hot path (start, settle, finish) uses, held directly.
+	readonly #options: SchedulerCore<TItem, TOutput>['options'];
+	readonly #reporter: SchedulerCore<TItem, TOutput>['reporter'];
+	readonly #writer: SchedulerCore<TItem, TOutput>['writer'];
+	readonly #leases: SchedulerCore<TItem, TOutput>['leases'];
+	readonly #loopMonitor: SchedulerCore<TItem, TOutput>['loopMonitor'];
 	#emptyWaiters: (() => void)[] = [];
 
 	constructor(core: SchedulerCore<TItem, TOutput>, freed: () => void) {
 		this.#core = core;
 		this.#freed = freed;
 		const { options } = core;
+		this.#options = options;
+		this.#reporter = core.reporter;
+		this.#writer = core.writer;
+		this.#leases = core.leases;
+		this.#loopMonitor = core.loopMonitor;
 		this.#attempts = new RunningAttempts(options.container.shared);
 		this.#host = {
 			owner: core.id,
@@ -82,7 +93,9 @@ export class AttemptRunner<TItem, TOutput> {
 	}
 
 	start(task: TaskRecord<TItem, TOutput>): void {
-		const { options, reporter, leases, loopMonitor } = this.#core;
+		const options = this.#options;
+		const reporter = this.#reporter;
+		const leases = this.#leases;
 		// A task we already run comes back only after its lease was reclaimed, so with at least its second claim
 		// (claims count attempts): a first attempt needs no look-up, which walks the list on in-process containers.
 		const running = task.attempts > 1 || options.container.shared ? this.#attempts.get(task.id) : undefined;
@@ -98,7 +111,7 @@ export class AttemptRunner<TItem, TOutput> {
 		if (leases !== undefined) {
 			attempt.begunAt = Date.now();
 			leases.renewing();
-			loopMonitor?.start();
+			this.#loopMonitor?.start();
 		}
 		const timeoutMs = task.timeoutMs ?? options.timeoutMs;
 		if (timeoutMs > 0) {
@@ -168,7 +181,7 @@ export class AttemptRunner<TItem, TOutput> {
 	settle(attempt: Attempt, outcome: AttemptOutcome): void {
 		if (attempt.settled) return;
 		// Work that just returned may have blocked the loop: measured while its task is still listed as running.
-		this.#core.loopMonitor?.check();
+		this.#loopMonitor?.check();
 		attempt.outcome = outcome;
 		clearTimeout(attempt.timer);
 		if (outcome.kind !== 'succeeded') {
@@ -190,10 +203,10 @@ export class AttemptRunner<TItem, TOutput> {
 	 * reported without a promise. Returns false when the general path must run instead.
 	 */
 	#finishSync(attempt: Attempt, outcome: { readonly hasOutput: boolean; readonly output: unknown }): boolean {
-		const stored = this.#core.writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output);
+		const stored = this.#writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output);
 		if (stored === false) return false;
 		attempt.finishing = RESOLVED;
-		const { reporter } = this.#core;
+		const reporter = this.#reporter;
 		// The stored record itself came back: copy it only when someone will hear of it.
 		if (stored !== null && reporter.hearsSuccess()) reporter.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
 		this.#release(attempt);
@@ -205,8 +218,8 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#attempts.delete(attempt);
 		if (this.#attempts.size === 0) {
 			if (this.#emptyWaiters.length > 0) for (const resolve of this.#emptyWaiters.splice(0)) resolve();
-			this.#core.leases?.idle();
-			this.#core.loopMonitor?.stop();
+			this.#leases?.idle();
+			this.#loopMonitor?.stop();
 		}
 		this.#freed();
 	}

@@ -95,16 +95,17 @@ export class ClaimLoop<TItem, TOutput> {
 	#fillSync(sync: SyncContainerOperations): void {
 		const core = this.#core;
 		const { concurrency, leaseMs } = core.options;
+		const host = this.#host;
 		this.#claiming = true;
 		try {
 			for (;;) {
 				this.#refill = false;
 				if (core.closed() || core.paused()) return;
-				const free = concurrency - this.#host.running();
+				const free = concurrency - host.running();
 				if (free <= 0) return;
 				const now = Date.now();
 				const claimed = sync.claim(free, core.id, leaseMs, now);
-				for (const task of claimed) this.#host.start(task as TaskRecord<TItem, TOutput>);
+				for (let i = 0; i < claimed.length; i++) host.start(claimed[i] as TaskRecord<TItem, TOutput>);
 				if (claimed.length < free && !this.#refill) {
 					this.#planWake(now);
 					if (claimed.length === 0 && this.#host.running() === 0) this.#host.checkIdle();
