@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { ContainerSignal } from 'lightsched';
+import { ContainerError, type ContainerSignal } from 'lightsched';
 import { describePgConnection } from './failures.js';
 import type { PgConnectionConfig } from './options.js';
 
@@ -214,7 +214,7 @@ export class PgWakeChannel {
 			this.#o.emit({
 				type: 'channel',
 				ok: false,
-				error: new Error(`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`, { cause }),
+				error: new ContainerError(`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`, { cause }),
 			});
 		}
 		clearTimeout(this.#retryTimer);

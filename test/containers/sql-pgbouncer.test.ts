@@ -66,6 +66,7 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 			const down = signals.find((s) => s.type === 'channel' && !s.ok) as { error?: Error } | undefined;
 			expect(down?.error?.message).toMatch(/notifications do not arrive.*transaction.*listen: \{ connection \}/s);
 			expect(down?.error?.message).toContain(`127.0.0.1:${bouncer.port}/pooled`);
+			expect(down?.error).toMatchObject({ name: 'ContainerError', code: 'ERR_CONTAINER' });
 		} finally {
 			await scheduler.close();
 			await writer.close();
