@@ -331,12 +331,12 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				stderrTruncated: tail.stderr.truncated,
 			};
 			if (exitCode === 0) return { ok: true, output };
-			if (exitCode === 137 || exitCode === 143) {
+			const state = (await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))).State;
+			if (!state.OOMKilled && (exitCode === 137 || exitCode === 143)) {
 				// Killed by SIGKILL or SIGTERM, and not by us: a daemon shutting down stops its containers so, then
 				// goes away within moments. Check on it a few times before blaming the container.
 				await this.#daemon.checkFor(`container ${short} of task \`${task.id}\` ran (it ended with exit code ${exitCode})`, SHUTDOWN_CHECKS, SHUTDOWN_CHECK_MS);
 			}
-			const state = (await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))).State;
 			return { ok: false, error: new ContainerExitError(container.id, output, state.OOMKilled, memoryBytes) };
 		} catch (error) {
 			if (run.disposing !== null) return undefined;

@@ -21,7 +21,9 @@ export type SchedulerErrorCode =
 	| 'ERR_CALLBACK'
 	| 'ERR_LEASE_EXPIRED'
 	| 'ERR_PROCESS_EXIT'
-	| 'ERR_PROCESS_SPAWN';
+	| 'ERR_PROCESS_SPAWN'
+	| 'ERR_CONTAINER_EXIT'
+	| 'ERR_CONTAINER_OOM';
 
 /** What a `SchedulerError` is made with. */
 export interface SchedulerErrorOptions {

@@ -21,11 +21,11 @@ export interface DockerOutput {
  * The failure of a container that exited with a non-zero code (`code: 'ERR_CONTAINER_EXIT'`) or was killed
  * for exceeding its memory limit (`code: 'ERR_CONTAINER_OOM'`). Carries the exit code and the output tails.
  */
-export class ContainerExitError extends Error {
+export class ContainerExitError extends ActuatorError {
 	/** The class name. */
 	override name = 'ContainerExitError';
 	/** `ERR_CONTAINER_OOM` when the engine killed the container for its memory limit, else `ERR_CONTAINER_EXIT`. */
-	readonly code: 'ERR_CONTAINER_EXIT' | 'ERR_CONTAINER_OOM';
+	override readonly code: 'ERR_CONTAINER_EXIT' | 'ERR_CONTAINER_OOM';
 	/** The container's exit code. */
 	readonly exitCode: number;
 	/** Whether the engine killed it for its memory limit (`State.OOMKilled`). */

@@ -1,7 +1,7 @@
 /** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
 import { describe, expect, it } from 'vitest';
-import { createTaskRecord, InvalidTaskError, type TaskRecord } from 'lightsched';
-import { formatBytes, parseMemory } from 'lightsched/actuators/docker';
+import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched';
+import { ContainerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
 import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
 import { judgeOrphan } from '../../actuators/docker/orphans.js';
@@ -80,5 +80,17 @@ describe('judgeOrphan', () => {
 		expect(judgeOrphan(container, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: false, reason: 'awaiting-reattach' });
 		expect(judgeOrphan(container, task({ status: 'waiting' }), 'kill')).toEqual({ remove: true, reason: 'killed-by-policy' });
 		expect(judgeOrphan({ ...container, running: false }, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: true, reason: 'superseded' });
+	});
+});
+
+describe('ContainerExitError', () => {
+	it('is an ActuatorError (a SchedulerError) with its own code, exit code and output', () => {
+		const output = { exitCode: 3, stdout: '', stderr: 'boom\n', stdoutTruncated: false, stderrTruncated: false };
+		const exit = new ContainerExitError('0123456789abcdef', output, false, undefined);
+		expect(exit).toBeInstanceOf(SchedulerError);
+		expect(exit).toBeInstanceOf(ActuatorError);
+		expect(exit).toMatchObject({ name: 'ContainerExitError', code: 'ERR_CONTAINER_EXIT', exitCode: 3, message: 'Container 0123456789ab exited with code 3: boom' });
+		const oom = new ContainerExitError('0123456789abcdef', { ...output, exitCode: 137 }, true, 8 * 1024 * 1024);
+		expect(oom).toMatchObject({ code: 'ERR_CONTAINER_OOM', oomKilled: true });
 	});
 });
