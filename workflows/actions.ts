@@ -11,8 +11,16 @@ import type { RunRecord, StepState, WorkflowStore } from '../src/workflow-store.
 import { WorkflowError } from './errors.js';
 import type { StepItem, StepRef } from './step-task.js';
 
-/** The longest trace a step keeps (older lines are dropped), and the longest line (longer ones are cut). */
-export const TRACE_LIMITS = { lines: 200, lineLength: 2000 } as const;
+/** The bounds of a step's trace. */
+export interface TraceLimits {
+	/** The most lines a step keeps (older lines are dropped). */
+	readonly lines: number;
+	/** The longest line kept (longer ones are cut, with `…`). */
+	readonly lineLength: number;
+}
+
+/** The bounds of a step's trace: 200 lines of at most 2,000 characters. */
+export const TRACE_LIMITS: TraceLimits = { lines: 200, lineLength: 2000 };
 
 /** What a handler receives besides its params. */
 export interface StepContext {

@@ -62,6 +62,14 @@ export interface StartOptions {
 	readonly version?: number;
 }
 
+/** A definition version that `define` or `load` added. */
+export interface DefinedVersion {
+	/** The definition's name. */
+	readonly name: string;
+	/** Its version. */
+	readonly version: number;
+}
+
 /** What `wait` takes. */
 export interface WaitOptions {
 	/** Reject with `ERR_RUN_STATE` after this many milliseconds. No limit when absent. */
@@ -132,7 +140,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	}
 
 	/** Check and add a definition (a new version of a name, or the first). Throws `WorkflowDefinitionError`. */
-	define(definition: WorkflowDefinition): { readonly name: string; readonly version: number } {
+	define(definition: WorkflowDefinition): DefinedVersion {
 		const checked = checkDefinition(definition, this.#actionNames);
 		let versions = this.#definitions.get(checked.name);
 		if (versions === undefined) this.#definitions.set(checked.name, (versions = new Map()));
@@ -145,8 +153,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	}
 
 	/** Define every definition in YAML or JSON files (`'flows/*.yaml'`, or paths). Resolves with what it defined. */
-	async load(paths: string | readonly string[]): Promise<{ readonly name: string; readonly version: number }[]> {
-		const defined: { name: string; version: number }[] = [];
+	async load(paths: string | readonly string[]): Promise<DefinedVersion[]> {
+		const defined: DefinedVersion[] = [];
 		for (const file of await expandPaths(paths)) {
 			const definitions = await readDefinitions(file);
 			definitions.forEach((definition, i) => {
