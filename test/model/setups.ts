@@ -7,6 +7,7 @@
  * Shared containers judge time by their server's clock unless built with `clock: 'caller'` (see `contracts.ts`);
  * the model test controls the clock, so it builds them with the caller's clock.
  */
+import type { Knex } from 'knex';
 import type { TaskContainer } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
@@ -95,7 +96,7 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 		throw error;
 	}
 	let n = 0;
-	const sqliteContainer = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase(), ...CALLER_CLOCK } as never);
+	const sqliteContainer = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase(), ...CALLER_CLOCK });
 	const all: ContainerSetup[] = [];
 	const add = (name: SetupName, priority: boolean, make: () => Promise<TaskContainer>): void => {
 		if (wanted.has(name)) all.push({ name, priority, make });
@@ -105,7 +106,7 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 	add('queue(sync)', false, async () => viaSyncFace(new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY })));
 	add('ordered-map(sync)', true, async () => viaSyncFace(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })));
 	add('sqlite', true, sqliteContainer);
-	add('postgres', true, async () => new SqlContainer({ knex: pgShared as never, tablePrefix: `m${++n}_`, notify: false, ...CALLER_CLOCK } as never));
+	add('postgres', true, async () => new SqlContainer({ knex: pgShared as Knex.Config, tablePrefix: `m${++n}_`, notify: false, ...CALLER_CLOCK }));
 	add('redis', true, async () => {
 		const redisOptions: RedisContainerOptions = {
 			redis: (redis as RedisServer).url,
