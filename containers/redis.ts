@@ -75,6 +75,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** Bounds every call (connection down, no reply) and settles them at close; see call-guard.ts. */
 	readonly #guard: CallGuard;
 	readonly #checked: Promise<void>;
+	readonly #connectTimeoutMs: number;
 	#channel: WakeChannel | undefined;
 	#closed = false;
 	/** Makes each transition's token unique: this instance, then a counter. */
@@ -118,6 +119,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			commandTimeoutMs: checked.commandTimeoutMs,
 			owned: connection.owned,
 		});
+		this.#connectTimeoutMs = checked.connectTimeoutMs;
 		this.#checked = this.#checkMemoryPolicy();
 		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
 		let wasReady = this.#redis.status === 'ready';
@@ -130,7 +132,22 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** Resolves once the server's `maxmemory-policy` was checked (and the wake-up channel, if watched, is subscribed). */
 	async ready(): Promise<void> {
 		await this.#checked;
-		await this.#channel?.ready();
+		const channel = this.#channel;
+		if (channel === undefined || channel.up) return;
+		// Bounded like every call: a server that cannot be reached rejects, it does not leave the caller waiting.
+		const limit = this.#connectTimeoutMs;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const gaveUp = new Promise<never>((_resolve, reject) => {
+			timer = setTimeout(
+				() => reject(new ContainerError(`${this.#guard.where}: the wake-up channel was not subscribed within ${limit} ms`)),
+				limit,
+			);
+		});
+		try {
+			await Promise.race([channel.ready(), gaveUp]);
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
@@ -343,9 +360,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 
 	async #checkMemoryPolicy(): Promise<void> {
-		const read = (): Promise<unknown> => this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'));
-		const warning = await memoryPolicyWarning(read, this.keyPrefix, () => this.#closed);
+		let answered = false;
+		const read = async (): Promise<unknown> => {
+			const reply = await this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'));
+			answered = true;
+			return reply;
+		};
+		// No connection: checked once it comes (an unreachable server is not a policy problem, nor worth a warning).
+		const unreachable = (): boolean => this.#closed || this.#redis.status !== 'ready';
+		const warning = await memoryPolicyWarning(read, this.keyPrefix, unreachable);
 		if (warning !== undefined) this.#warn(warning);
+		else if (!answered && !this.#closed) this.#redis.once('ready', () => void this.#checkMemoryPolicy());
 	}
 
 	#warn(warning: RedisContainerWarning): void {

@@ -3,8 +3,8 @@ import type { RedisContainerWarning } from './options.js';
 
 /**
  * The warning to give for the policy `read` returns (the reply of `CONFIG GET maxmemory-policy`), or `undefined`
- * when it is `noeviction`. A policy that cannot be read (`CONFIG` not allowed, the server unreachable) warns too;
- * `closed` tells a failure caused by closing the container, which does not.
+ * when it is `noeviction`. A policy that cannot be read (`CONFIG` not allowed) warns too; `closed` tells a failure
+ * that does not (the container closed, the server unreachable: the container checks again once it is back).
  */
 export async function memoryPolicyWarning(read: () => Promise<unknown>, keyPrefix: string, closed: () => boolean): Promise<RedisContainerWarning | undefined> {
 	let policy: string | undefined;

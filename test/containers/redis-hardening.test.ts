@@ -100,6 +100,19 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 		await c.close();
 	});
 
+	it('bounds ready() too, and does not warn about the memory policy of a server it cannot reach', async () => {
+		const port = await freePort();
+		const warnings: string[] = [];
+		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: (m) => warnings.push(m), connectTimeoutMs: 300 });
+		c.watch(() => {});
+		const { ms, error } = await timed(c.ready());
+		expect(error).toBeInstanceOf(ContainerError);
+		expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+		expect(ms).toBeLessThan(3000);
+		expect(warnings).toEqual([]);
+		await c.close();
+	});
+
 	it('settles an add pending at close (rejected with SchedulerClosedError), and close itself returns', async () => {
 		const port = await freePort();
 		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: false, connectTimeoutMs: 60_000 });
