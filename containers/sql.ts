@@ -77,7 +77,7 @@ export class SqlContainer implements TaskContainer {
 	#closing: Promise<void> | null = null;
 	#addedSinceAnalyze = 0;
 	/** Calls on their way, and who waits for them to settle (close). */
-	#inFlight = 0;
+	readonly #pending = new Set<(error: Error) => void>();
 	#drained: (() => void)[] = [];
 	#analyzing = false;
 
@@ -385,9 +385,15 @@ export class SqlContainer implements TaskContainer {
 		this.#listeners.clear();
 		await this.#channel?.close();
 		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.
-		if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
-		await this.#ready?.catch(() => undefined);
-		if (this.#owned) await this.knex.destroy();
+		// A call stuck past the bound (a statement waiting on a lock, a server that froze mid-statement) is rejected
+		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.
+		const grace = this.#bounds.acquireTimeoutMs;
+		if (this.#pending.size > 0) {
+			await within(new Promise<void>((resolve) => this.#drained.push(resolve)), grace);
+			for (const abandon of [...this.#pending]) abandon(new SchedulerClosedError('container'));
+		}
+		await within(this.#ready?.catch(() => undefined), grace);
+		if (this.#owned) await within(this.knex.destroy().catch(() => undefined), grace);
 	}
 
 	readonly #bool = (value: boolean): unknown => (this.dialect === 'pg' ? value : value ? 1 : 0);
@@ -410,8 +416,19 @@ export class SqlContainer implements TaskContainer {
 	 * Run one operation once the tables exist; storage errors come out as `ContainerError`s naming the database
 	 * and why (`cause`: the driver's error). Calls are bounded by the connect and acquire timeouts.
 	 */
-	async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-		this.#inFlight++;
+	#run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+		return new Promise<T>((resolve, reject) => {
+			this.#pending.add(reject);
+			this.#call(what, operation)
+				.then(resolve, reject)
+				.finally(() => {
+					this.#pending.delete(reject);
+					if (this.#pending.size === 0) for (const done of this.#drained.splice(0)) done();
+				});
+		});
+	}
+
+	async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
 		try {
 			await this.migrate();
 			return await operation();
@@ -419,8 +436,6 @@ export class SqlContainer implements TaskContainer {
 			if (error instanceof SchedulerError) throw error;
 			if (this.#closed) throw new SchedulerClosedError('container');
 			throw new ContainerError(`SqlContainer ${failureMessage(what, this.database, error, this.#bounds)}`, { cause: error });
-		} finally {
-			if (--this.#inFlight === 0) for (const resolve of this.#drained.splice(0)) resolve();
 		}
 	}
 
@@ -433,4 +448,12 @@ export class SqlContainer implements TaskContainer {
 			}
 		}
 	}
+}
+
+/** Wait for `promise`, at most `ms` milliseconds. */
+async function within(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+	if (promise === undefined) return;
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+	clearTimeout(timer);
 }

@@ -101,6 +101,31 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 		}
 	}, 30_000);
 
+	it('close() settles a call stuck on the server (a statement waiting on a row lock) within the bound', async () => {
+		const db = await pg.createDatabase('stuck');
+		const c = new SqlContainer({ knex: { client: 'pg', connection: db }, acquireTimeoutMs: 1_000 });
+		await c.add(records([{ id: 'a', item: 1 }]));
+		await c.claim(1, 'o', 60_000, Date.now());
+		// Another session holds the task's row: the container's transition waits on the lock, indefinitely.
+		const pgModule = await import('pg');
+		const holder = new pgModule.default.Client(db);
+		await holder.connect();
+		try {
+			await holder.query('BEGIN');
+			await holder.query(`SELECT * FROM lightsched_tasks WHERE id = 'a' FOR UPDATE`);
+			const stuck = timed(c.transition('a', 'running', 'succeeded', { finishedAt: 1, owner: null, leaseUntil: null }, 'o'));
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			const close = await timed(c.close());
+			const call = await stuck;
+			expect(close.error).toBeNull();
+			expect(call.error).toBeInstanceOf(SchedulerClosedError);
+			expect(close.ms).toBeLessThan(1_000 * 3 + 2_000);
+		} finally {
+			await holder.query('ROLLBACK').catch(() => undefined);
+			await holder.end();
+		}
+	}, 30_000);
+
 	it('database missing and wrong password: say so, naming the server', async () => {
 		const missing = new SqlContainer({ knex: { client: 'pg', connection: { ...pg.connection, database: 'no_such_db' } } });
 		const a = await timed(missing.counts());
