@@ -17,7 +17,14 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE = join(tmpdir(), 'lightsched-packaging');
 /** What `npm pack` reads: the package's manifest, docs, build config and sources. */
 const PACKAGE_FILES = ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json'];
-const SOURCE_DIRS = ['src', 'containers', 'actuators'];
+/** Top-level folders that hold no package source (everything else may: src, containers, actuators, workflows…). */
+const NOT_SOURCE = new Set(['node_modules', 'dist', 'test', 'test-output', 'bench', 'examples', 'docs', 'coverage']);
+
+/** The top-level folders the build may read: every folder but tests, benchmarks, examples, docs and output. */
+async function sourceDirs(): Promise<string[]> {
+	const entries = await readdir(ROOT, { withFileTypes: true });
+	return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_') && !NOT_SOURCE.has(e.name)).map((e) => e.name).sort();
+}
 
 export interface PackedTarball {
 	/** The .tgz file. */
@@ -68,15 +75,15 @@ async function publish(staging: string, final: string): Promise<void> {
 }
 
 /** Copies the package's files from the working tree, or from the commit `ref` (`git archive`). */
-async function copySources(staging: string, ref: string | undefined): Promise<void> {
+async function copySources(staging: string, ref: string | undefined, dirs: readonly string[]): Promise<void> {
 	if (ref !== undefined) {
-		const { stdout: listed } = await exec('git', ['ls-tree', '--name-only', ref, ...PACKAGE_FILES, ...SOURCE_DIRS], { cwd: ROOT });
+		const { stdout: listed } = await exec('git', ['ls-tree', '--name-only', ref, ...PACKAGE_FILES, ...dirs], { cwd: ROOT });
 		const paths = listed.split('\n').filter((line) => line.length > 0);
 		await exec('sh', ['-c', 'git archive --format=tar "$0" -- "$@" | tar -x -C "$STAGING"', ref, ...paths], { cwd: ROOT, env: { ...process.env, STAGING: staging } });
 		return;
 	}
 	for (const file of PACKAGE_FILES) if (existsSync(join(ROOT, file))) await cp(join(ROOT, file), join(staging, file));
-	for (const dir of SOURCE_DIRS) await cp(join(ROOT, dir), join(staging, dir), { recursive: true });
+	for (const dir of dirs) await cp(join(ROOT, dir), join(staging, dir), { recursive: true });
 }
 
 /**
@@ -85,10 +92,11 @@ async function copySources(staging: string, ref: string | undefined): Promise<vo
  */
 export async function packTarball(): Promise<PackedTarball> {
 	const ref = process.env.LIGHTSCHED_PACK_REF;
+	const dirs = await sourceDirs();
 	let key: string;
 	if (ref === undefined) {
 		const inputs = [...PACKAGE_FILES.map((f) => join(ROOT, f))];
-		for (const dir of SOURCE_DIRS) inputs.push(...(await listFiles(join(ROOT, dir))));
+		for (const dir of dirs) inputs.push(...(await listFiles(join(ROOT, dir))));
 		key = await hashOf(inputs);
 	} else {
 		key = (await exec('git', ['rev-parse', `${ref}^{tree}`], { cwd: ROOT })).stdout.trim().slice(0, 16);
@@ -97,7 +105,7 @@ export async function packTarball(): Promise<PackedTarball> {
 	if (!existsSync(join(final, 'done'))) {
 		await mkdir(CACHE, { recursive: true });
 		const staging = await mkdtemp(join(CACHE, 'staging-'));
-		await copySources(staging, ref);
+		await copySources(staging, ref, dirs);
 		await symlink(join(ROOT, 'node_modules'), join(staging, 'node_modules'), 'dir');
 		try {
 			await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: staging, maxBuffer: 16 * 1024 * 1024 });
