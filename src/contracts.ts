@@ -87,7 +87,8 @@ export interface TaskContainer {
 	readonly shared: boolean;
 
 	/**
-	 * Store new tasks as `waiting`, all or nothing. The container assigns `seq`. A task whose id exists in a
+	 * Store new tasks as `waiting`, all or nothing. The container assigns `seq` and sets it on the records it was
+	 * handed, so the caller hands out the stored arrival number. A task whose id exists in a
 	 * final status is replaced (a re-run); one whose id is waiting, running or exporting rejects the whole batch
 	 * with a `DuplicateTaskError`. The records are handed over: an in-process container may keep the objects
 	 * themselves, so the caller must not use them afterwards.

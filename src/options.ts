@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CallbackReceiver, Persistencer, TaskActuator, TaskContainer } from './contracts.js';
 import { describeValue } from './errors.js';
+import { assertWellFormed } from './json-check.js';
 import { rejectUnknownOptions } from './option-names.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
 
@@ -190,6 +191,8 @@ export function resolveOptions<TItem, TOutput>(
 	if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
 		throw new TypeError(`Expected \`id\` to be a non-empty string of at most 200 characters, got ${describeValue(id)}`);
 	}
+	// The id is the owner name stored on every claimed task: a lone surrogate would not survive UTF-8 storage.
+	assertWellFormed(id, 'id');
 	const autoStart = options.autoStart ?? DEFAULTS.autoStart;
 	if (typeof autoStart !== 'boolean') {
 		throw new TypeError(`Expected \`autoStart\` to be a boolean, got ${describeValue(autoStart)}`);

@@ -213,6 +213,8 @@ export class TaskWriter {
 		const { container, owner } = this.#parts;
 		let error = firstError;
 		for (let attempt = 1; ; attempt++) {
+			// A container that refuses the write itself (an output it cannot store) refuses it again: no retry.
+			if (error instanceof NonRetryableError) throw error;
 			if (attempt > 4 || (this.#parts.closing() && attempt > 1)) throw error;
 			this.#parts.writeFailed(`storing task ${id} (${from} -> ${to}, retried)`, error);
 			await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
