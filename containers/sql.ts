@@ -28,9 +28,11 @@ import {
 } from 'lightsched';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
+import { insertTasks } from './sql/insert.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
+import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
-import { byClaimOrder, INSERT_COLUMNS, recordToValues, rowToRecord } from './sql/rows.js';
+import { byClaimOrder, rowToRecord } from './sql/rows.js';
 import {
 	CHUNK,
 	chunks,
@@ -77,8 +79,7 @@ export class SqlContainer implements TaskContainer {
 	#closing: Promise<void> | null = null;
 	#addedSinceAnalyze = 0;
 	/** Calls on their way, and who waits for them to settle (close). */
-	readonly #pending = new Set<(error: Error) => void>();
-	#drained: (() => void)[] = [];
+	readonly #pending = new PendingCalls();
 	#analyzing = false;
 
 	constructor(options: SqlContainerOptions) {
@@ -179,24 +180,7 @@ export class SqlContainer implements TaskContainer {
 						const rows = resultRows(await trx.raw(`SELECT id FROM ${t} WHERE id IN (${marks(part.length)}) LIMIT 1`, part));
 						if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
 					}
-					const now = Date.now();
-					// On the server's clock `updated_at` is the database's; every other time is stored as given.
-					const server = this.#sql.serverClock;
-					const row = `(${INSERT_COLUMNS.map((column) => (server && column === 'updated_at' ? this.#sql.nowSql : '?')).join(', ')})`;
-					const updatedAt = INSERT_COLUMNS.indexOf('updated_at');
-					const values = (task: TaskRecord, item: string): unknown[] => {
-						const all = recordToValues(task, item, now, this.#bool);
-						if (server) all.splice(updatedAt, 1);
-						return all;
-					};
-					const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
-					for (const part of chunks(indexed)) {
-						const bindings = part.flatMap(({ task, item }) => values(task, item));
-						const inserted = await rowsOf(trx, `INSERT INTO ${t} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')} RETURNING id, seq`, bindings);
-						// The records are handed over (see TaskContainer.add): they get the seq the database gave them.
-						const seqs = new Map(inserted.map((r) => [String(r['id']), Number(r['seq'])]));
-						for (const { task } of part) task.seq = seqs.get(task.id) ?? task.seq;
-					}
+					await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
 					if (this.#channel !== null) await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 				});
 			} catch (error) {
@@ -388,10 +372,7 @@ export class SqlContainer implements TaskContainer {
 		// A call stuck past the bound (a statement waiting on a lock, a server that froze mid-statement) is rejected
 		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.
 		const grace = this.#bounds.acquireTimeoutMs;
-		if (this.#pending.size > 0) {
-			await within(new Promise<void>((resolve) => this.#drained.push(resolve)), grace);
-			for (const abandon of [...this.#pending]) abandon(new SchedulerClosedError('container'));
-		}
+		await this.#pending.settle(grace);
 		await within(this.#ready?.catch(() => undefined), grace);
 		if (this.#owned) await within(this.knex.destroy().catch(() => undefined), grace);
 	}
@@ -417,15 +398,7 @@ export class SqlContainer implements TaskContainer {
 	 * and why (`cause`: the driver's error). Calls are bounded by the connect and acquire timeouts.
 	 */
 	#run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-		return new Promise<T>((resolve, reject) => {
-			this.#pending.add(reject);
-			this.#call(what, operation)
-				.then(resolve, reject)
-				.finally(() => {
-					this.#pending.delete(reject);
-					if (this.#pending.size === 0) for (const done of this.#drained.splice(0)) done();
-				});
-		});
+		return this.#pending.track(this.#call(what, operation));
 	}
 
 	async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
@@ -450,10 +423,3 @@ export class SqlContainer implements TaskContainer {
 	}
 }
 
-/** Wait for `promise`, at most `ms` milliseconds. */
-async function within(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
-	if (promise === undefined) return;
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-	clearTimeout(timer);
-}
