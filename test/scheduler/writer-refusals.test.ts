@@ -31,7 +31,7 @@ describe('writes the container refuses', () => {
 			actuator: new FunctionActuator(() => ({ when: new Date(0) })),
 			maxAttempts: 3,
 		});
-		scheduler.on('error', ({ error }) => retried.push(String(error)));
+		scheduler.on('error', (error) => retried.push(String(error)));
 		const task = await scheduler.add({ item: null });
 		const done = await scheduler.finished().next();
 		expect(done.value?.id).toBe(task.id);
