@@ -3,7 +3,7 @@
  * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
  * absent, step tasks stopped, events, the definition's callback, the deadline timer.
  */
-import { DuplicateTaskError, InvalidTaskError, NonRetryableError, TaskNotFoundError, toTaskError, type NewTask } from 'lightsched';
+import { DuplicateTaskError, InvalidTaskError, NonRetryableError, TaskNotFoundError, toTaskError, type NewTask } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
 import { planAdvance, type Dispatch, type TaskView } from './advance.js';
@@ -71,6 +71,28 @@ export class Advancer {
 			throw new WorkflowError(`Workflow run \`${runId}\` kept changing; try the command again`, 'ERR_RUN_STATE');
 		});
 		return result as RunRecord;
+	}
+
+	/**
+	 * The sweep's look at one open run (as `open()` listed it): advance it only when something may have changed
+	 * that this process did not hear of — a step task that ended or is missing, a passed deadline, a callback
+	 * due, a run no step runs for. A quiet run with its steps still running costs one task read per running step.
+	 */
+	async sweepOne(run: RunRecord): Promise<void> {
+		if (await this.#mayMove(run)) await this.kick(run.id);
+	}
+
+	async #mayMove(run: RunRecord): Promise<boolean> {
+		if (isFinalRunStatus(run.status)) return true;
+		if (run.deadlineAt !== null && Date.now() >= run.deadlineAt) return true;
+		const running = Object.entries(run.steps).filter(([, step]) => step.status === 'running');
+		if (running.length === 0) return run.status !== 'paused' && run.status !== 'blocked';
+		if (run.status === 'paused' && running.some(([, step]) => step.handBack)) return true;
+		for (const [stepId, step] of running) {
+			const task = await this.#parts.scheduler.get(stepTaskId(run.id, stepId, step.generation));
+			if (task === null || task.status === 'succeeded' || task.status === 'failed' || task.status === 'stopped') return true;
+		}
+		return false;
 	}
 
 	/** Stop the deadline timers and wait for the advances in flight. */

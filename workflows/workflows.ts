@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { findJsonProblem, type Scheduler, type TaskEvent } from 'lightsched';
+import type { Scheduler, TaskEvent } from 'lightsched';
+import { findJsonProblem } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
 import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StepState, type WorkflowStore } from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
@@ -323,7 +324,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		try {
 			for (const run of await this.store.open(1000)) {
 				if (this.#closed) return;
-				await this.#advancer.kick(run.id);
+				await this.#advancer.sweepOne(run);
 			}
 			for (const runId of [...this.#waiters.keys()]) {
 				const run = await this.store.get(runId);
