@@ -105,19 +105,24 @@ export async function packTarball(): Promise<PackedTarball> {
 	if (!existsSync(join(final, 'done'))) {
 		await mkdir(CACHE, { recursive: true });
 		const staging = await mkdtemp(join(CACHE, 'staging-'));
-		await copySources(staging, ref, dirs);
-		await symlink(join(ROOT, 'node_modules'), join(staging, 'node_modules'), 'dir');
 		try {
-			await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: staging, maxBuffer: 16 * 1024 * 1024 });
+			await copySources(staging, ref, dirs);
+			await symlink(join(ROOT, 'node_modules'), join(staging, 'node_modules'), 'dir');
+			try {
+				await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: staging, maxBuffer: 16 * 1024 * 1024 });
+			} catch (error) {
+				throw new Error(`The build (tsc -p tsconfig.build.json) failed:\n${(error as { stdout?: string }).stdout ?? ''}`, { cause: error });
+			}
+			const listing = JSON.parse(await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', staging], staging)) as { filename: string; files: { path: string }[] }[];
+			const packed = listing[0];
+			if (packed === undefined) throw new Error('npm pack --json listed no package');
+			await writeFile(join(staging, 'pack.json'), JSON.stringify({ filename: packed.filename, files: packed.files.map((f) => f.path) }));
+			await writeFile(join(staging, 'done'), '');
+			await publish(staging, final);
 		} catch (error) {
-			throw new Error(`The build (tsc -p tsconfig.build.json) failed:\n${(error as { stdout?: string }).stdout ?? ''}`, { cause: error });
+			await rm(staging, { recursive: true, force: true });
+			throw error;
 		}
-		const listing = JSON.parse(await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', staging], staging)) as { filename: string; files: { path: string }[] }[];
-		const packed = listing[0];
-		if (packed === undefined) throw new Error('npm pack --json listed no package');
-		await writeFile(join(staging, 'pack.json'), JSON.stringify({ filename: packed.filename, files: packed.files.map((f) => f.path) }));
-		await writeFile(join(staging, 'done'), '');
-		await publish(staging, final);
 	}
 	const { filename, files } = JSON.parse(await readFile(join(final, 'pack.json'), 'utf8')) as { filename: string; files: string[] };
 	return { tarball: join(final, filename), files, dir: final };

@@ -27,7 +27,8 @@ let manifest: { exports: Record<string, unknown>; devDependencies: Record<string
 
 beforeAll(async () => {
 	packed = await packTarball();
-	manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as typeof manifest;
+	// The manifest that was packed (the working tree's may have changed since).
+	manifest = JSON.parse(await readFile(join(packed.dir, 'package.json'), 'utf8')) as typeof manifest;
 }, 240_000);
 
 describe('the published types (packed tarball, fresh folder)', { timeout: 240_000 }, () => {
