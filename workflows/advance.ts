@@ -12,7 +12,7 @@ import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
 import { stepTaskId } from './step-task.js';
 import { renderTemplates } from './template.js';
-import { toTaskError } from 'lightsched';
+import { toTaskError } from 'lightsched/kit';
 
 /** What the engine read of a step's task: `null` when the task does not exist. */
 export interface TaskView {
@@ -153,7 +153,7 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 					if (gate.act === 'skip') step.finishedAt = now;
 					events.push({ name: gate.act === 'skip' ? 'step:skipped' : 'step:blocked', stepId });
 					mark();
-					progressed = gate.act === 'skip';
+					if (gate.act === 'skip') progressed = true;
 					continue;
 				}
 				let rendered: { params: Record<string, unknown>; inputs: Record<string, unknown> };

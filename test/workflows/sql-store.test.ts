@@ -20,7 +20,7 @@ afterAll(async () => {
 workflowStoreContract('SqlWorkflowStore on SQLite', async () => new SqlWorkflowStore({ knex: await sqlite.freshDatabase() }));
 workflowStoreContract('SqlWorkflowStore on PostgreSQL', async () => new SqlWorkflowStore({ knex: await (postgres as SqlBackend).freshDatabase() }));
 
-describe('Workflows on a SQLite SqlContainer with a SqlWorkflowStore sharing its connection', () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('Workflows on a %s SqlContainer with a SqlWorkflowStore sharing its connection', (backend) => {
 	let setup: FlowSetup | undefined;
 	afterEach(async () => {
 		await setup?.close();
@@ -28,7 +28,7 @@ describe('Workflows on a SQLite SqlContainer with a SqlWorkflowStore sharing its
 	});
 
 	it('runs a fan-out/join DAG, a template from shared data, and a second instance takes over after the first dies', async () => {
-		const container = new SqlContainer({ knex: await sqlite.freshDatabase() });
+		const container = new SqlContainer({ knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase() });
 		const store = new SqlWorkflowStore({ container });
 		const count: Record<string, number> = {};
 		setup = makeFlows(
