@@ -39,7 +39,9 @@ export interface RenewResult {
 	 * applied on the server whose reply never reached the caller. Their leases are not extended. The caller
 	 * never started them, so it hands them back with `handBackPatch` (uncounted). A caller whose own claim was
 	 * in flight while the renew ran must disregard this list for that renew (the claim's reply may still come).
-	 * Optional for in-process containers, whose claims cannot lose a reply.
+	 * Optional for in-process containers, whose claims cannot lose a reply. A container that can tell which held
+	 * tasks it never handed out (all its calls go over one ordered connection) may instead hand them back itself,
+	 * uncounted, and leave them out of this list.
 	 */
 	readonly unknown?: string[];
 }
@@ -99,6 +101,11 @@ export interface TaskContainer {
 	 * Atomically move up to `max` due waiting tasks (`runAt <= now`) to `running`, highest priority first and
 	 * FIFO within a priority, setting `owner`, `leaseUntil = now + leaseMs`, `startedAt = now` and adding one to
 	 * `attempts`. Returns the claimed records.
+	 *
+	 * Claim-ahead (allowed, Redis does it): a `transition` by `owner` that ends one of its tasks may also claim
+	 * that owner's next due task by these same rules, holding it for the owner's next `claim`, which returns it
+	 * first. Readers see such a task `running`, leased to the owner, its attempt counted. A container that
+	 * claims ahead hands held tasks back (uncounted) when the owner closes or stops claiming.
 	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]>;
 
