@@ -16,6 +16,16 @@ describe('workflow examples', () => {
 		expect(failed.stdout).toBe('callback: run failed\nhello: failed: Step `add` failed: attempt 3 failed on purpose\n');
 	});
 
+	it('bcs-chain: a chain with shared data passed along, a skipOnFailed step, a deadline and a callback', async () => {
+		const file = 'examples/workflows/bcs-chain.ts';
+		const ok = await run(process.execPath, [...tsx, file], { timeout: 60_000 });
+		expect(ok.stdout).toBe('callback: succeeded\ncreate: succeeded, addons: succeeded, notify: succeeded, ready: succeeded\nbcs-c42 ready; shared {"clusterId":"bcs-c42","ready":true}\n');
+		const skipped = await run(process.execPath, [...tsx, file], { timeout: 60_000, env: { ...process.env, NOTIFY_FAILS: '1' } });
+		expect(skipped.stdout).toBe('callback: succeeded\ncreate: succeeded, addons: succeeded, notify: skipped, ready: succeeded\nbcs-c42 ready; shared {"clusterId":"bcs-c42","ready":true}\n');
+		const late = await run(process.execPath, [...tsx, file], { timeout: 60_000, env: { ...process.env, SLOW_MS: '5000' } });
+		expect(late.stdout).toBe('callback: failed (ERR_RUN_DEADLINE)\ncreate: succeeded, addons: stopped, notify: waiting, ready: waiting\n');
+	});
+
 	it('release: a YAML DAG fans out and joins, renders templates, blocks until continued by hand, skips by pre-check', async () => {
 		const { stdout } = await run(process.execPath, [...tsx, 'examples/workflows/release.ts'], { timeout: 60_000 });
 		const lines = stdout.trim().split('\n');
