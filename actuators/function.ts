@@ -13,11 +13,11 @@ import {
 	ActuatorError,
 	copyTask,
 	NonRetryableError,
+	rejectUnknownOptions,
 	type ActuatorContext,
 	type TaskActuator,
 	type TaskRecord,
-} from 'lightsched';
-import { rejectUnknownOptions } from '../src/option-names.js';
+} from 'lightsched/kit';
 import { WORKER_SOURCE } from './function/worker-source.js';
 
 /** What the function receives besides the item. */

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
-import { rejectUnknownOptions } from '../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 import { describeCommand, ProcessExitError, ProcessSpawnError, type ProcessOutput } from './process/errors.js';
 import { identify, isSameProcess, signalGroup, waitGroupGone, type ProcessIdentity } from './process/group.js';
 import { isOutputLimit, MAX_OUTPUT_LIMIT, resolveProcessItem, type ProcessTaskItem, type ResolvedProcessItem } from './process/item.js';

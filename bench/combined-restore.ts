@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTaskRecord, type TaskContainer } from 'lightsched';
+import { createTaskRecord, type TaskContainer } from 'lightsched/kit';
 import { CombinedContainer } from 'lightsched/containers/combined';
 import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { QueueContainer } from 'lightsched/containers/queue';

@@ -18,7 +18,7 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
-} from 'lightsched';
+} from 'lightsched/kit';
 
 /** What `new CombinedContainer(memory, persistent, options)` takes. */
 export interface CombinedContainerOptions {

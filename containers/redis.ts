@@ -26,7 +26,7 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
-} from 'lightsched';
+} from 'lightsched/kit';
 import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { memoryPolicyWarning } from './redis/memory-policy.js';

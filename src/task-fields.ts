@@ -15,7 +15,9 @@ export type TaskFieldKind = 'string' | 'nullable-string' | 'number' | 'nullable-
 
 /** One declared field. */
 export interface TaskField {
+	/** The field's name in `TaskRecord`. */
 	readonly name: keyof TaskRecord;
+	/** What it holds, as a backend must store it. */
 	readonly kind: TaskFieldKind;
 	/** Whether a transition's patch (`TaskPatch`) may set it. */
 	readonly patchable: boolean;

@@ -3,7 +3,7 @@
  * Each problem is a `WorkflowDefinitionError` naming the definition, the step and the field.
  */
 import type { RunRecord } from '../src/workflow-store.js';
-import { findJsonProblem } from 'lightsched';
+import { findJsonProblem } from 'lightsched/kit';
 import { WorkflowDefinitionError } from './errors.js';
 import type { GateCondition, PreCheck } from './gates.js';
 import { findTemplates } from './template.js';

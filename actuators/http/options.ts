@@ -1,6 +1,6 @@
 /** The `HttpActuator`'s options, their defaults and their validation. */
 import type { ActuatorStatus, TaskRecord } from 'lightsched';
-import { rejectUnknownOptions } from '../../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 
 /** A path below `baseUrl` for a call about one remote job: a function of its id, or a string with `{ref}` in it. */
 export type RefPath<TItem = unknown> = string | ((ref: string, task: TaskRecord<TItem>) => string);

@@ -2,7 +2,7 @@
  * How a task record is stored in its Redis hash: one field per record field, numbers as decimal strings,
  * `null` as the empty string, and the caller's values (item, output, error, progress, ref) as JSON.
  */
-import { ContainerError, isTaskStatus, type TaskPatch, type TaskRecord } from 'lightsched';
+import { ContainerError, isTaskStatus, type TaskPatch, type TaskRecord } from 'lightsched/kit';
 
 /** The hash fields `add` writes, in the order the add script reads them (status and seq are set by the script). */
 export const ADD_FIELDS = [

@@ -4,7 +4,7 @@
  * wake-up channel needs is duplicated from it.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { describeValue } from 'lightsched';
+import { describeValue } from 'lightsched/kit';
 
 export interface RedisConnection {
 	readonly redis: Redis;

@@ -10,7 +10,7 @@
  * decoded record is kept beside the stored values (a private copy: the one a claim hands out is the caller's to
  * change), and the transition's result is that record with the patch's stored values decoded over it.
  */
-import { copyTask, type TaskRecord } from 'lightsched';
+import { copyTask, type TaskRecord } from 'lightsched/kit';
 import { decodeField, RECORD_FIELDS } from './codec.js';
 
 export type StoredValues = (string | null)[];

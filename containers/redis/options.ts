@@ -1,6 +1,6 @@
 /** The options of `RedisContainer`, its events, and the checks of its names and options. */
 import type { Redis, RedisOptions } from 'ioredis';
-import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched';
+import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../../src/option-names.js';
 
 /** What `new RedisContainer(options)` takes. */

@@ -3,7 +3,7 @@
  * task row's `output` column. Shares the knex instance and tables of a `SqlContainer`, or opens its own.
  */
 import type { Knex } from 'knex';
-import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } from 'lightsched';
+import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../../src/option-names.js';
 import { openKnex, sqlitePragmas, type KnexSource } from './connection.js';
 import { describeDatabase, failureMessage } from './failures.js';

@@ -4,7 +4,7 @@
  * no session state (no SET, no session-level advisory lock), so it also works behind a transaction-mode pooler.
  */
 import type { Knex } from 'knex';
-import { LeaseExpiredError, toTaskError } from 'lightsched';
+import { LeaseExpiredError, toTaskError } from 'lightsched/kit';
 import { resultRows, type SqlDialect, type SqlTables } from './schema.js';
 
 /** The final statuses and the statuses a lease covers, as SQL lists. */

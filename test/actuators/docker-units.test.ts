@@ -1,6 +1,6 @@
 /** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
 import { describe, expect, it } from 'vitest';
-import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched';
+import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched/kit';
 import { ContainerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
 import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';

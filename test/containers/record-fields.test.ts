@@ -6,7 +6,7 @@
  * codec, the SQL rows and schema, `StoredTask`, `copyTask`) fails here with the backend's and the field's name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTask, createTaskRecord, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched';
+import { copyTask, createTaskRecord, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched/kit';
 import { PATCH_FIELD_NAMES, TASK_FIELD_NAMES, TASK_FIELDS } from '../../src/task-fields.js';
 import { recordDiffs } from '../model/record-diff.js';
 import { SETUP_NAMES, startSetups, type Setups } from '../model/setups.js';

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTaskRecord, type TaskContainer } from 'lightsched';
+import { createTaskRecord, type TaskContainer } from 'lightsched/kit';
 import { SqlContainer } from 'lightsched/containers/sql';
 import type { WorkerConfig } from '../fixtures/durable-worker.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';

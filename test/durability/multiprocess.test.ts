@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTaskRecord } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { duplicates, readLogs, startWorker } from './harness.js';

@@ -6,7 +6,7 @@
  * It decides everything a container decides except two things it cannot know: `seq` values (only their order,
  * arrival order, is compared) and `updatedAt` (the container's clock).
  */
-import { LeaseExpiredError, toTaskError, type TaskCounts, type TaskPage, type TaskPatch, type TaskQuery, type TaskRecord, type TaskStatus } from 'lightsched';
+import { LeaseExpiredError, toTaskError, type TaskCounts, type TaskPage, type TaskPatch, type TaskQuery, type TaskRecord, type TaskStatus } from 'lightsched/kit';
 
 const FINAL: readonly TaskStatus[] = ['succeeded', 'failed', 'stopped'];
 const isFinal = (status: TaskStatus): boolean => FINAL.includes(status);

@@ -4,7 +4,7 @@
  * may appear. Differences come out as readable lines naming the field.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isTaskStatus, type TaskRecord } from 'lightsched';
+import { isTaskStatus, type TaskRecord } from 'lightsched/kit';
 import { TASK_FIELDS, TASK_FIELD_NAMES, type TaskFieldKind } from '../../src/task-fields.js';
 
 /** Fields whose value a container sets itself (compared by kind only): `updatedAt` is the container's clock. */

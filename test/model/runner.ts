@@ -16,7 +16,7 @@ import {
 	type TaskPatch,
 	type TaskRecord,
 	type TaskStatus,
-} from 'lightsched';
+} from 'lightsched/kit';
 import { exportPatch, failPatch, handBackPatch, OWNER_MOVES, retryPatch, stopPatch, successPatch } from '../../src/task-moves.js';
 import { recordDiffs } from './record-diff.js';
 import { formatCommand, IDS, type Command, type Id, type IdChoice } from './commands.js';

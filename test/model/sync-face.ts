@@ -5,7 +5,7 @@
  * id. Results are copied before they are handed out, as the scheduler copies them. Every other method is the
  * container's own.
  */
-import { copyTask, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched';
+import { copyTask, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched/kit';
 import type { MemoryContainer } from '../../src/memory-container.js';
 
 export function viaSyncFace(container: MemoryContainer): TaskContainer {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, NonRetryableError, Scheduler } from 'lightsched';
+import { NonRetryableError, Scheduler } from 'lightsched';
+import { backoffDelay } from 'lightsched/kit';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { nextEvent, spyContainer } from '../support/scheduler.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Attempt, type AttemptHost } from '../../src/attempt.js';
 import { RunningAttempts } from '../../src/running-attempts.js';
-import { createTaskRecord } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
 
 const host: AttemptHost = { owner: 'me', progress: () => undefined, done: () => undefined };
 const attempt = (id: string): Attempt => new Attempt(createTaskRecord({ id, item: null }, 'task', { maxAttempts: 1 }, 0), host);

@@ -1,6 +1,6 @@
 /** describeValue names what a value is (issue 11 item 10: not "`[object Object]` (object)"); names in options must be well-formed. */
 import { describe, expect, it } from 'vitest';
-import { assertWellFormed, describeValue, findJsonProblem, isWellFormedText } from 'lightsched';
+import { assertWellFormed, describeValue, findJsonProblem, isWellFormedText } from 'lightsched/kit';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { RedisContainer } from 'lightsched/containers/redis';
 

@@ -4,14 +4,8 @@
  * and outputs JSON would change (the attempt fails). The memory containers keep any item as it is.
  */
 import { describe, expect, it } from 'vitest';
-import {
-	createTaskRecord,
-	InvalidTaskError,
-	Scheduler,
-	type NewTask,
-	type TaskContainer,
-	type TaskRecord,
-} from 'lightsched';
+import { InvalidTaskError, Scheduler, type NewTask, type TaskContainer, type TaskRecord } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { ALL_KINDS, MEMORY_KINDS, PERSISTENT_KINDS, everyContainer, type ContainerKind } from './every-container.js';
 

@@ -1,0 +1,105 @@
+/**
+ * `lightsched/kit`: what a container or actuator author needs beyond the application's surface (`lightsched`).
+ *
+ * - Record helpers: build a task record as the scheduler does (`createTaskRecord`), copy one (`copyTask`), the
+ *   statuses (`TASK_STATUSES`, `FINAL_STATUSES`, `isFinalStatus`, `isTaskStatus`) and zero counts (`emptyCounts`).
+ * - The state machine's moves: the patch of each legal move (`handBackPatch`, `retryPatch`, `failPatch`,
+ *   `stopPatch`, `successPatch`, `exportPatch`), so a container writes the same fields as the scheduler.
+ * - The record's fields, declared once (`TASK_FIELDS`): check a backend's encoding against it in a test.
+ * - Validation with the kit's error messages: JSON items and outputs (`assertJsonItem`, `assertJsonOutput`,
+ *   `assertStorableTask`), well-formed text (`assertWellFormed`), misspelt options (`rejectUnknownOptions`) and
+ *   `describeValue` for "expected …, got …" messages.
+ * - The error family, `toError` and `toTaskError` (the stored form of a failure), and `backoffDelay`.
+ *
+ * The contracts themselves (`TaskContainer`, `TaskActuator`) and the task types are exported from `lightsched`
+ * and again here, so a plug-in can take all it needs from one place. The contract suites that check a container
+ * or an actuator are in `lightsched/testing`.
+ * @module
+ */
+export type {
+	ActuatorContext,
+	ActuatorResult,
+	ActuatorStart,
+	ActuatorStatus,
+	CallbackReceiver,
+	ContainerSignal,
+	Persistencer,
+	RenewResult,
+	SyncContainerOperations,
+	TaskActuator,
+	TaskContainer,
+} from './contracts.js';
+export {
+	ActuatorError,
+	CallbackError,
+	ContainerError,
+	DuplicateTaskError,
+	InvalidStateError,
+	InvalidOutputError,
+	InvalidTaskError,
+	LeaseExpiredError,
+	NonRetryableError,
+	PersistError,
+	SchedulerClosedError,
+	SchedulerError,
+	TaskNotFoundError,
+	TaskStoppedError,
+	TaskTimeoutError,
+	describeValue,
+	toError,
+	toTaskError,
+	type InvalidValueOptions,
+	type SchedulerErrorCode,
+	type SchedulerErrorOptions,
+} from './errors.js';
+export { LeaseLostError } from './lease-lost-error.js';
+export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
+export { createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
+export {
+	assertJsonItem,
+	assertJsonOutput,
+	assertStorableTask,
+	assertWellFormed,
+	assertWellFormedId,
+	findJsonProblem,
+	isWellFormedText,
+	jsonOutputError,
+	JSON_EXPECTED,
+	WELL_FORMED_EXPECTED,
+	type JsonProblem,
+} from './json-check.js';
+export { closestName, rejectUnknownOptions } from './option-names.js';
+export {
+	exportPatch,
+	failPatch,
+	handBackPatch,
+	OWNER_MOVES,
+	retryPatch,
+	stopPatch,
+	successPatch,
+	type ActiveStatus,
+} from './task-moves.js';
+export {
+	PATCH_FIELD_NAMES,
+	TASK_FIELD_NAMES,
+	TASK_FIELDS,
+	taskField,
+	type TaskField,
+	type TaskFieldKind,
+} from './task-fields.js';
+export {
+	copyTask,
+	emptyCounts,
+	FINAL_STATUSES,
+	isFinalStatus,
+	isTaskStatus,
+	TASK_STATUSES,
+	type NewTask,
+	type TaskCounts,
+	type TaskError,
+	type TaskPage,
+	type TaskPatch,
+	type TaskQuery,
+	type TaskRecord,
+	type TaskStatus,
+} from './task.js';
