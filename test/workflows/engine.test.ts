@@ -48,6 +48,31 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 		expect(done.finishedAt).not.toBeNull();
 	});
 
+	it('emits typed events, one payload object each, in the order the changes were stored', async () => {
+		setup = makeFlows(kind, { work: () => 'ok' });
+		const { flows } = setup;
+		const seen: string[] = [];
+		for (const name of ['run:created', 'run:status', 'run:finished', 'step:started', 'step:succeeded'] as const) {
+			flows.on(name, (event) => {
+				const stepId = 'stepId' in event ? ` ${event.stepId} ${event.step.status}` : '';
+				const from = 'from' in event ? ` ${event.from}->${event.run.status}` : '';
+				seen.push(`${name}${stepId}${from}`);
+			});
+		}
+		flows.define({ name: 'evented', steps: [{ id: 'a', action: 'work' }, { id: 'b', action: 'work', dependsOn: ['a'] }] });
+		await flows.wait((await flows.start('evented')).id);
+		expect(seen).toEqual([
+			'run:created',
+			'step:started a running',
+			'run:status waiting->running',
+			'step:succeeded a succeeded',
+			'step:started b running',
+			'step:succeeded b succeeded',
+			'run:status running->succeeded',
+			'run:finished',
+		]);
+	});
+
 	it('fans out and joins: the branches run together, the join gets both outputs and starts after both', async () => {
 		const started: string[] = [];
 		const both = gate();
