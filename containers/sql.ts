@@ -25,7 +25,7 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
-} from 'lightsched';
+} from 'lightsched/kit';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
