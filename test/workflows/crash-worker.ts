@@ -1,9 +1,10 @@
 /**
- * A worker process for the workflow crash test: a Scheduler on a SQLite SqlContainer and Workflows on a
+ * A worker process for the workflow crash test: a Scheduler on a SqlContainer (SQLite or PostgreSQL) and Workflows on a
  * SqlWorkflowStore sharing its connection. Every step appends `start` and `end` lines to this process's log.
- * Config in LIGHTSCHED_WF_WORKER: { filename, log, leaseMs }.
+ * Config in LIGHTSCHED_WF_WORKER: { knex, log, leaseMs }.
  */
 import { appendFileSync } from 'node:fs';
+import type { Knex } from 'knex';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
@@ -11,8 +12,8 @@ import { Workflows, workflowActions } from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
 import { CRASH_DAG } from './crash-dag.js';
 
-const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as { filename: string; log: string; leaseMs: number };
-const container = new SqlContainer({ knex: { client: 'sqlite3', connection: { filename: config.filename }, useNullAsDefault: true } });
+const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as { knex: Knex.Config; log: string; leaseMs: number };
+const container = new SqlContainer({ knex: config.knex });
 const store = new SqlWorkflowStore({ container });
 const actions = workflowActions({
 	work: async (_params, ctx) => {

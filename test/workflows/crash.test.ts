@@ -1,5 +1,5 @@
 /**
- * Workflow crash test on SQLite (issue 13 item 11, first part): two worker processes share a SqlContainer and a
+ * Workflow crash tests on SQLite and PostgreSQL (issue 13 item 11, in part): two worker processes share a SqlContainer and a
  * SqlWorkflowStore; one of them is SIGKILLed three times (a fresh one started each time) while 40 runs of a
  * 6-step fan-out/join DAG go through. Every run must succeed, every step run at least once, and a step run
  * again only when an earlier run of it was in a killed process. Prints the takeover time of interrupted steps.
@@ -10,31 +10,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions } from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
+import { postgresBackend, type SqlBackend } from '../support/sql.js';
 import { CRASH_DAG } from './crash-dag.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = 40;
 const LEASE_MS = 1500;
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-wf-crash-'));
-const filename = join(dir, 'flows.sqlite');
 const children: ChildProcess[] = [];
+let postgres: SqlBackend | undefined;
 
-afterAll(() => {
+beforeAll(async () => {
+	postgres = await postgresBackend();
+}, 120_000);
+afterAll(async () => {
 	for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 	rmSync(dir, { recursive: true, force: true });
+	await postgres?.stop();
 });
 
-function startWorker(n: number): { child: ChildProcess; log: string; ready: Promise<void> } {
-	const log = join(dir, `worker-${n}.log`);
+function startWorker(knex: Knex.Config, name: string, n: number): { child: ChildProcess; log: string; ready: Promise<void> } {
+	const log = join(dir, `${name}-worker-${n}.log`);
 	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', `${ROOT}test/workflows/crash-worker.ts`], {
 		cwd: ROOT,
-		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify({ filename, log, leaseMs: LEASE_MS }) },
+		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify({ knex, log, leaseMs: LEASE_MS }) },
 		stdio: ['ignore', 'pipe', 'inherit'],
 	});
 	children.push(child);
@@ -63,10 +69,12 @@ function readLog(file: string): Line[] {
 		});
 }
 
-describe('workflow crash test', () => {
-	it(`SQLite: ${RUNS} runs of a 6-step DAG through three SIGKILLs: every run succeeds, no step lost, none re-run after it finished`, async () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (backend) => {
+	it(`${RUNS} runs of a 6-step DAG through three SIGKILLs: every run succeeds, no step lost, none re-run after it finished`, async () => {
+		const knex: Knex.Config =
+			backend === 'SQLite' ? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true } : await (postgres as SqlBackend).freshDatabase();
 		// The runs are started by a process that then steps aside (its scheduler claims nothing).
-		const container = new SqlContainer({ knex: { client: 'sqlite3', connection: { filename }, useNullAsDefault: true } });
+		const container = new SqlContainer({ knex });
 		const actions = workflowActions({ work: () => null });
 		const starter = new Scheduler({ container, actuator: new FunctionActuator(actions), autoStart: false });
 		const starterFlows = new Workflows({ scheduler: starter, actions, store: new SqlWorkflowStore({ container }), sweepMs: 600_000 });
@@ -76,9 +84,9 @@ describe('workflow crash test', () => {
 		await starterFlows.close();
 		await starter.close();
 
-		const store = new SqlWorkflowStore({ knex: { client: 'sqlite3', connection: { filename }, useNullAsDefault: true } });
-		const survivor = startWorker(0);
-		let victim = startWorker(1);
+		const store = new SqlWorkflowStore({ knex });
+		const survivor = startWorker(knex, backend, 0);
+		let victim = startWorker(knex, backend, 1);
 		await Promise.all([survivor.ready, victim.ready]);
 		const logs = [survivor.log, victim.log];
 		const kills: { pid: number; at: number }[] = [];
@@ -92,7 +100,7 @@ describe('workflow crash test', () => {
 			victim.child.kill('SIGKILL');
 			await new Promise((resolve) => victim.child.once('exit', resolve));
 			kills.push({ pid, at: Date.now() });
-			victim = startWorker(k + 2);
+			victim = startWorker(knex, backend, k + 2);
 			logs.push(victim.log);
 			await victim.ready;
 		}
@@ -131,7 +139,7 @@ describe('workflow crash test', () => {
 		}
 		expect(rerunAfterFinish).toEqual([]);
 		console.log(
-			`workflow crash test (SQLite): ${RUNS} runs x 6 steps, ${kills.length} SIGKILLs, ${lines.filter((l) => l.kind === 'start').length} step starts, ` +
+			`workflow crash test (${backend}): ${RUNS} runs x 6 steps, ${kills.length} SIGKILLs, ${lines.filter((l) => l.kind === 'start').length} step starts, ` +
 				`${takeovers.length} interrupted steps taken over in ${takeovers.length === 0 ? '-' : `${Math.min(...takeovers)}..${Math.max(...takeovers)} ms`} (leaseMs ${LEASE_MS})`,
 		);
 		await store.close();
