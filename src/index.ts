@@ -1,3 +1,11 @@
+/**
+ * `lightsched`: what an application needs. The `Scheduler`, the contracts' types (`TaskContainer`,
+ * `TaskActuator`, `Persistencer`, …), the error family, the task types, the events and the options.
+ * Containers and actuators are in their own subpaths (`lightsched/containers/*`, `lightsched/actuators/*`);
+ * what a container or actuator author needs beyond this is in `lightsched/kit`, and the contract suites that
+ * check one are in `lightsched/testing`.
+ * @module
+ */
 export { Scheduler, type CloseOptions } from './scheduler.js';
 export type {
 	ActuatorContext,
@@ -28,45 +36,21 @@ export {
 	TaskNotFoundError,
 	TaskStoppedError,
 	TaskTimeoutError,
-	describeValue,
-	toError,
-	toTaskError,
 	type InvalidValueOptions,
 	type SchedulerErrorCode,
 	type SchedulerErrorOptions,
 } from './errors.js';
 export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, SchedulerEvents, TaskEvent } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
-export { DEFAULTS, type ResolvedSchedulerOptions, type SchedulerOptions } from './options.js';
-export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
-export { assertJsonItem, createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
-export {
-	assertJsonOutput,
-	assertStorableTask,
-	assertWellFormed,
-	assertWellFormedId,
-	findJsonProblem,
-	isWellFormedText,
-	jsonOutputError,
-	type JsonProblem,
-} from './json-check.js';
-export { MemoryContainer, type WaitingOrder } from './memory-container.js';
-export { StoredTask, type Place } from './stored-task.js';
-export { BinaryHeap } from './binary-heap.js';
-export { Deque } from './deque.js';
-export {
-	copyTask,
-	emptyCounts,
-	FINAL_STATUSES,
-	isFinalStatus,
-	isTaskStatus,
-	TASK_STATUSES,
-	type NewTask,
-	type TaskCounts,
-	type TaskError,
-	type TaskPage,
-	type TaskPatch,
-	type TaskQuery,
-	type TaskRecord,
-	type TaskStatus,
+export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
+export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';
+export type {
+	NewTask,
+	TaskCounts,
+	TaskError,
+	TaskPage,
+	TaskPatch,
+	TaskQuery,
+	TaskRecord,
+	TaskStatus,
 } from './task.js';

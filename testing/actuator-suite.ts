@@ -20,6 +20,7 @@ import { QueueContainer } from 'lightsched/containers/queue';
 
 /** Work that runs until it is stopped (minutes), with probes that show it really runs and really ended. */
 export interface LongWork<TItem> {
+	/** The item of the long task. */
 	readonly item: TItem;
 	/**
 	 * Resolves once the work really runs (the thread spins, the remote job exists, the container runs). The suite
@@ -41,9 +42,19 @@ export interface ActuatorFixture<TItem, TOutput> {
 	/** Extra scheduler options this actuator needs (for example a short `pollIntervalMs` for one that polls). */
 	readonly schedulerOptions?: Partial<SchedulerOptions<TItem, TOutput>>;
 	/** An item that succeeds, and its output (compared with `toEqual`: asymmetric matchers work). */
-	readonly succeeds: { readonly item: TItem; readonly output: unknown };
+	readonly succeeds: {
+		/** The item. */
+		readonly item: TItem;
+		/** The output its task must end with. */
+		readonly output: unknown;
+	};
 	/** An item that fails, and what its `error.message` says. */
-	readonly fails: { readonly item: TItem; readonly message: string | RegExp };
+	readonly fails: {
+		/** The item. */
+		readonly item: TItem;
+		/** What the task's `error.message` must say (a substring or a pattern). */
+		readonly message: string | RegExp;
+	};
 	/** Long work, made afresh for each test that needs it. */
 	long(): LongWork<TItem>;
 	/**
@@ -52,9 +63,17 @@ export interface ActuatorFixture<TItem, TOutput> {
 	 */
 	readonly timeoutMs?: number;
 	/** An item whose work reports progress and then succeeds (required with `progress: true`). */
-	readonly progress?: { readonly item: TItem };
+	readonly progress?: {
+		/** The item. */
+		readonly item: TItem;
+	};
 	/** A malformed item its `init` rejects at `add`, and the field the error must name (required with `init: true`). */
-	readonly badItem?: { readonly item: unknown; readonly field: string };
+	readonly badItem?: {
+		/** The malformed item. */
+		readonly item: unknown;
+		/** The field path the `InvalidTaskError` must name, such as `item.image`. */
+		readonly field: string;
+	};
 }
 
 /** Makes the fixture, once for the whole suite (start a test server or a daemon here). */
