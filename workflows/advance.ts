@@ -38,6 +38,11 @@ export interface Dispatch {
 	readonly params: Record<string, unknown>;
 	/** The outputs of the steps it depends on. */
 	readonly inputs: Record<string, unknown>;
+	/**
+	 * A new generation, which this write alone moved the step to: its task cannot exist yet, so it is added
+	 * without looking first. A re-dispatch (`false`) looks first, so a finished task is never added again.
+	 */
+	readonly fresh: boolean;
 }
 
 /** The outcome of planning. */
@@ -110,7 +115,7 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 			} else if (step.startedAt === null || now - step.startedAt >= options.dispatchGraceMs) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
-				dispatch.push({ stepId, taskId, generation: step.generation, ...renderFor(run, definition, stepId) });
+				dispatch.push({ stepId, taskId, generation: step.generation, fresh: false, ...renderFor(run, definition, stepId) });
 				mark();
 			}
 			continue;
@@ -170,7 +175,7 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 				}
 				step.generation += 1;
 				Object.assign(step, { status: 'running', attempts: 0, output: null, error: null, startedAt: now, finishedAt: null, handBack: false });
-				dispatch.push({ stepId, taskId: stepTaskId(run.id, stepId, step.generation), generation: step.generation, ...rendered });
+				dispatch.push({ stepId, taskId: stepTaskId(run.id, stepId, step.generation), generation: step.generation, fresh: true, ...rendered });
 				events.push({ name: 'step:started', stepId });
 				mark();
 			}

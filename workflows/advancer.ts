@@ -160,7 +160,7 @@ export class Advancer {
 	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
 	async #addStep(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): Promise<boolean> {
 		const { scheduler, actions } = this.#parts;
-		if ((await scheduler.get(dispatch.taskId)) !== null) return false;
+		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return false;
 		const def = definition.steps.get(dispatch.stepId);
 		if (def === undefined) return false;
 		const item: StepItem = {
