@@ -32,6 +32,14 @@ export interface AdvancerParts {
 	settled(run: RunRecord): void;
 }
 
+/** A step task's end, as an event told it: which generation, and the task's view. */
+export interface KnownTask {
+	/** The generation of the step the task ran. */
+	readonly generation: number;
+	/** The task as the event carried it. */
+	readonly view: TaskView;
+}
+
 const MAX_ROUNDS = 50;
 
 /** Serialised advances and commands per run, and their effects. */
@@ -45,9 +53,13 @@ export class Advancer {
 		this.#parts = parts;
 	}
 
-	/** Advance the run once its earlier advances in this process are done. Never rejects (failures become `error` events). */
-	kick(runId: string): Promise<RunRecord | null> {
-		return this.#serial(runId, () => this.#advance(runId)).catch((error: unknown) => {
+	/**
+	 * Advance the run once its earlier advances in this process are done. Never rejects (failures become `error`
+	 * events). `known`: the end of a step task this process just heard of (by step id, with its generation); the
+	 * advance then reads no other task. Without it, every running step's task is read.
+	 */
+	kick(runId: string, known?: ReadonlyMap<string, KnownTask>): Promise<RunRecord | null> {
+		return this.#serial(runId, () => this.#advance(runId, known)).catch((error: unknown) => {
 			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
 			return null;
 		});
@@ -114,7 +126,7 @@ export class Advancer {
 		return next;
 	}
 
-	async #advance(runId: string): Promise<RunRecord | null> {
+	async #advance(runId: string, known?: ReadonlyMap<string, KnownTask>): Promise<RunRecord | null> {
 		const { store, scheduler } = this.#parts;
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			if (this.#closed) return null;
@@ -122,14 +134,21 @@ export class Advancer {
 			if (stored === null) return null;
 			const definition = await this.#parts.definitionFor(stored);
 			const views = new Map<string, TaskView | null>();
-			await Promise.all(
-				Object.entries(stored.steps)
-					.filter(([, step]) => step.status === 'running')
-					.map(async ([stepId, step]) => {
+			const running = Object.entries(stored.steps).filter(([, step]) => step.status === 'running');
+			if (known !== undefined) {
+				// Event-driven: the task that ended is known; the others are left as they are (the sweep reads them).
+				for (const [stepId, step] of running) {
+					const task = known.get(stepId);
+					if (task !== undefined && task.generation === step.generation) views.set(stepId, task.view);
+				}
+			} else {
+				await Promise.all(
+					running.map(async ([stepId, step]) => {
 						const task = await scheduler.get(stepTaskId(runId, stepId, step.generation));
 						views.set(stepId, task === null ? null : { status: task.status, output: task.output, error: task.error, attempts: task.attempts });
 					}),
-			);
+				);
+			}
 			const now = Date.now();
 			const plan = planAdvance(stored, definition, views, now, { dispatchGraceMs: this.#parts.dispatchGraceMs, hasCallback: definition.onFinished !== undefined });
 			let current = stored;

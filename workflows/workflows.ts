@@ -131,7 +131,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
 			const listener = (event: TaskEvent): void => {
 				const ref = parseStepTaskId(event.task.id);
-				if (ref !== null) void this.#advancer.kick(ref.runId);
+				if (ref === null) return;
+				const { status, output, error, attempts } = event.task;
+				void this.#advancer.kick(ref.runId, new Map([[ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } }]]));
 			};
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
