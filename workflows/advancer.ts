@@ -28,6 +28,8 @@ export interface AdvancerParts {
 	definitionFor(run: RunRecord): Promise<CheckedDefinition>;
 	/** Emit an event. */
 	emit<K extends keyof WorkflowEvents>(name: K, ...args: WorkflowEvents[K]): void;
+	/** Whether anyone listens to the event (payloads are copies: made only for listeners). */
+	listening(name: keyof WorkflowEvents): boolean;
 	/** A run was written or read with nothing left to do: resolve its waiters. */
 	settled(run: RunRecord): void;
 }
@@ -156,7 +158,9 @@ export class Advancer {
 				const written = await store.update(plan.run);
 				if (written === null) continue;
 				current = written;
-				for (const { name, stepId } of plan.events) this.#parts.emit(name, { run: structuredClone(current), stepId, step: structuredClone(current.steps[stepId]!) });
+				for (const { name, stepId } of plan.events) {
+					if (this.#parts.listening(name)) this.#parts.emit(name, { run: structuredClone(current), stepId, step: structuredClone(current.steps[stepId]!) });
+				}
 				this.#statusEvents(stored.status, current);
 			}
 			const failedAdds = await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
@@ -172,8 +176,8 @@ export class Advancer {
 
 	#statusEvents(from: RunStatus, run: RunRecord): void {
 		if (from === run.status) return;
-		this.#parts.emit('run:status', { run: structuredClone(run), from });
-		if (isFinalRunStatus(run.status)) this.#parts.emit('run:finished', { run: structuredClone(run) });
+		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: structuredClone(run), from });
+		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished')) this.#parts.emit('run:finished', { run: structuredClone(run) });
 	}
 
 	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */

@@ -126,6 +126,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			dispatchGraceMs,
 			definitionFor: (run) => this.#definitionFor(run),
 			emit: (name, ...args) => this.#emit(name, ...args),
+			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
 		});
 		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
