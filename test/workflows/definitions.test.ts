@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkflowDefinitionError, type StepDefinition, type WorkflowDefinition } from 'lightsched/workflows';
+import { MemoryWorkflowStore, WorkflowDefinitionError, Workflows, type StepDefinition, type WorkflowDefinition } from 'lightsched/workflows';
 import { gate, makeFlows, type FlowSetup } from './fixture.js';
 
 const step = (id: string, more: Partial<StepDefinition> = {}): StepDefinition => ({ id, action: 'work', ...more });
@@ -67,6 +67,15 @@ describe('workflow definitions', () => {
 		expect(oldDone.status).toBe('succeeded');
 		expect((await flows.wait(newer.id)).steps.three?.status).toBe('succeeded');
 		expect(ran.sort()).toEqual(['one', 'one', 'three', 'two']);
+	});
+
+	it('Workflows refuses misspelt options, bad actions, and actions attached to another store', async () => {
+		setup = makeFlows('QueueContainer', { work: () => null });
+		const { scheduler, actions } = setup;
+		expect(() => new Workflows({ scheduler, actions, sweepMS: 10 } as never)).toThrow('Unknown option `sweepMS` of Workflows: did you mean `sweepMs`?');
+		expect(() => new Workflows({ scheduler, actions: { build: 'docker' } as never })).toThrow('Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name');
+		expect(() => new Workflows({ scheduler, actions, store: new MemoryWorkflowStore() })).toThrow('These workflowActions are attached to another store already: make one set per store');
+		expect(() => new Workflows({ scheduler, actions, store: setup?.store, sweepMs: 0 })).toThrow('Expected `sweepMs` to be an integer from 10 to 2147483647 (milliseconds), got 0');
 	});
 
 	it('start refuses undeclared vars and unknown definitions', async () => {
