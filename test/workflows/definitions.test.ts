@@ -71,11 +71,11 @@ describe('workflow definitions', () => {
 
 	it('Workflows refuses misspelt options, bad actions, and actions attached to another store', async () => {
 		setup = makeFlows('QueueContainer', { work: () => null });
-		const { scheduler, actions } = setup;
+		const { scheduler, actions, store } = setup;
 		expect(() => new Workflows({ scheduler, actions, sweepMS: 10 } as never)).toThrow('Unknown option `sweepMS` of Workflows: did you mean `sweepMs`?');
 		expect(() => new Workflows({ scheduler, actions: { build: 'docker' } as never })).toThrow('Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name');
 		expect(() => new Workflows({ scheduler, actions, store: new MemoryWorkflowStore() })).toThrow('These workflowActions are attached to another store already: make one set per store');
-		expect(() => new Workflows({ scheduler, actions, store: setup?.store, sweepMs: 0 })).toThrow('Expected `sweepMs` to be an integer from 10 to 2147483647 (milliseconds), got 0');
+		expect(() => new Workflows({ scheduler, actions, store, sweepMs: 0 })).toThrow('Expected `sweepMs` to be an integer from 10 to 2147483647 (milliseconds), got 0');
 	});
 
 	it('start refuses undeclared vars and unknown definitions', async () => {
