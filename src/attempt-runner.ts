@@ -30,6 +30,9 @@ export class AttemptRunner<TItem, TOutput> {
 	readonly #leases: SchedulerCore<TItem, TOutput>['leases'];
 	readonly #loopMonitor: SchedulerCore<TItem, TOutput>['loopMonitor'];
 	#emptyWaiters: (() => void)[] = [];
+	/** Attempts started here so far, and when each started in that count (shared containers): see `lostSince`. */
+	#started = 0;
+	readonly #startedAt = new WeakMap<Attempt, number>();
 
 	constructor(core: SchedulerCore<TItem, TOutput>, freed: () => void) {
 		this.#core = core;
@@ -65,7 +68,7 @@ export class AttemptRunner<TItem, TOutput> {
 		return this.#attempts.get(id);
 	}
 
-	/** Ids of the tasks whose attempts have no outcome yet (their leases are renewed). */
+	/** Ids of the tasks whose attempts have no outcome yet. */
 	runningIds(): string[] {
 		return this.#attempts
 			.values()
@@ -73,10 +76,36 @@ export class AttemptRunner<TItem, TOutput> {
 			.map((a) => a.task.id);
 	}
 
+	/**
+	 * Ids of the tasks held here: attempts running, and attempts settled whose outcome is still being stored (a
+	 * write retried through an outage). Their leases are renewed until the outcome is stored, or the lease would
+	 * lapse and the reclaim count an attempt whose outcome is on its way.
+	 */
+	heldIds(): string[] {
+		return this.#attempts.values().map((a) => a.task.id);
+	}
+
+	/** How many attempts have started here: a mark taken when a renewal is sent (`lostSince`). */
+	startedCount(): number {
+		return this.#started;
+	}
+
 	/** Settle the attempt of task `id`, if one runs here without an outcome. */
 	settleById(id: string, outcome: AttemptOutcome): void {
 		const attempt = this.#attempts.get(id);
 		if (attempt !== undefined && !attempt.settled) this.settle(attempt, outcome);
+	}
+
+	/**
+	 * A renewal sent when `startedCount()` was `mark` says task `id` is not ours any more. That is news only for an
+	 * attempt already started then: one started since (the task handed back or stored, then claimed again while the
+	 * renewal was on its way) holds a claim that renewal never saw.
+	 */
+	lostSince(id: string, mark: number): void {
+		const attempt = this.#attempts.get(id);
+		if (attempt === undefined || attempt.settled) return;
+		if ((this.#startedAt.get(attempt) ?? 0) > mark) return;
+		this.settle(attempt, { kind: 'lost' });
 	}
 
 	/** Resolves once no attempt runs here (for a draining close). */
@@ -109,6 +138,7 @@ export class AttemptRunner<TItem, TOutput> {
 		const attempt = new Attempt(task as TaskRecord, this.#host);
 		this.#attempts.add(attempt);
 		if (leases !== undefined) {
+			this.#startedAt.set(attempt, ++this.#started);
 			attempt.begunAt = Date.now();
 			leases.renewing();
 			this.#loopMonitor?.start();

@@ -9,21 +9,28 @@
  * Lost claim replies. A claim applied by the container whose reply never came leaves tasks leased to this
  * scheduler that it does not know of. Each renewal learns them (`RenewResult.unknown`) and the host hands them
  * back uncounted, unless a claim of this scheduler overlapped that renewal (its reply may still come). After a
- * claim that rejected, renewals run even when no work runs, until one has checked.
+ * claim that rejected, renewals run even when no work runs, until one has checked. Renewals go on while the host
+ * holds any task (`heldIds`: work running, outcomes still being stored, hand-backs still being retried).
  */
 import type { TaskContainer } from './contracts.js';
 import type { TaskRecord } from './task.js';
 
 export interface LeaseKeeperHost {
-	/** Ids of the tasks this scheduler runs now. */
-	runningIds(): string[];
-	/** The lease on `id` was lost (reclaimed or finished elsewhere). */
-	lost(id: string): void;
+	/** Ids of the tasks this scheduler holds now, whose leases are renewed (running, being stored, being handed back). */
+	heldIds(): string[];
+	/** A mark of the attempts started so far, taken when a renewal is sent and handed back with its `lost`. */
+	mark(): number;
+	/** The lease on `id` was lost (reclaimed or finished elsewhere), as of a renewal sent at `mark`. */
+	lost(id: string, mark: number): void;
 	/** Someone asked to stop `id`. */
 	stopRequested(id: string): void;
 	/** The sweep moved these tasks (to waiting, failed or stopped). */
 	reclaimed(tasks: TaskRecord[]): void;
-	/** The container holds these tasks for this scheduler, which never started them (a lost claim reply). */
+	/**
+	 * The container holds these tasks for this scheduler, which does not hold them (a lost claim reply, or an
+	 * outcome that could not be stored). Called after every renewal no claim of this scheduler overlapped, with
+	 * `[]` when there are none.
+	 */
 	unknown(ids: string[]): void;
 	/** How many claims this scheduler has made so far, and whether one is in flight: tells a renewal that overlapped one. */
 	claims(): { readonly started: number; readonly inFlight: boolean };
@@ -68,9 +75,9 @@ export class LeaseKeeper {
 		this.#renewTimer ??= setInterval(() => this.#renew(), this.renewIntervalMs);
 	}
 
-	/** No work runs: stop renewing (unless a claim in doubt still needs a renewal to check it). */
+	/** Nothing may be held any more: stop renewing, unless a task is still held or a claim in doubt needs a check. */
 	idle(): void {
-		if (this.#claimInDoubt) return;
+		if (!this.#stopped && (this.#claimInDoubt || this.#host.heldIds().length > 0)) return;
 		clearInterval(this.#renewTimer);
 		this.#renewTimer = undefined;
 	}
@@ -81,6 +88,13 @@ export class LeaseKeeper {
 		this.#claimInDoubt = true;
 		this.renewing();
 		this.#renew();
+	}
+
+	/** Tasks may be held for us unknown (a hand-back gave up): keep renewing until a renewal has checked again. */
+	recheck(): void {
+		if (this.#stopped) return;
+		this.#claimInDoubt = true;
+		this.renewing();
 	}
 
 	stop(): void {
@@ -94,21 +108,22 @@ export class LeaseKeeper {
 	#renew(): void {
 		if (this.#stopped) return;
 		const calledAt = Date.now();
-		const ids = this.#host.runningIds();
+		const ids = this.#host.heldIds();
 		if (ids.length === 0 && !this.#claimInDoubt) return;
 		const before = this.#host.claims();
+		const mark = this.#host.mark();
 		this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
 			({ lost, stopRequested, unknown }) => {
 				this.#host.ok(calledAt);
-				for (const id of lost) this.#host.lost(id);
+				for (const id of lost) this.#host.lost(id, mark);
 				for (const id of stopRequested) this.#host.stopRequested(id);
 				const after = this.#host.claims();
 				// A claim in flight during this renewal may have taken tasks whose reply has not come yet.
-				if (before.inFlight || after.inFlight || after.started !== before.started) return;
-				if (unknown !== undefined && unknown.length > 0 && !this.#stopped) this.#host.unknown(unknown);
+				if (before.inFlight || after.inFlight || after.started !== before.started || this.#stopped) return;
+				if (unknown !== undefined) this.#host.unknown(unknown);
 				if (this.#claimInDoubt) {
 					this.#claimInDoubt = false;
-					if (this.#host.runningIds().length === 0) this.idle();
+					this.idle();
 				}
 			},
 			(error: unknown) => {

@@ -66,8 +66,9 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		// The callbacks run later, once `core` and the parts exist.
 		const leases = shared
 			? new LeaseKeeper(container, this.id, leaseMs, {
-					runningIds: () => this.#runner.runningIds(),
-					lost: (id) => this.#runner.settleById(id, { kind: 'lost' }),
+					heldIds: () => this.#runner.heldIds(),
+					mark: () => this.#runner.startedCount(),
+					lost: (id, mark) => this.#runner.lostSince(id, mark),
 					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
 					reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
 					unknown: (ids) => this.#handBackUnknown(ids),

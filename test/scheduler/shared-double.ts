@@ -2,10 +2,10 @@
  * A shared container double for scheduler unit tests: a QueueContainer behind the async methods only (no
  * synchronous face), marked `shared` so the scheduler keeps leases on it, with faults to switch on: calls that
  * reject after a delay (a server that is down behind a client that retries), calls that hang, claims applied
- * whose reply is lost or late. Its renew reports `unknown` as the contract says.
+ * whose reply is lost or late, reads that lag, writes that fail or are refused. Its renew reports `unknown` as the contract says.
  */
 import { QueueContainer } from 'lightsched/containers/queue';
-import type { RenewResult, TaskContainer, TaskRecord } from 'lightsched';
+import { NonRetryableError, type RenewResult, type TaskContainer, type TaskRecord, type TaskStatus } from 'lightsched';
 
 export interface Faults {
 	/** Every call rejects after this many ms (a server that is down). */
@@ -16,6 +16,15 @@ export interface Faults {
 	lostClaimReplies?: number;
 	/** Claims are applied at once but answer this many ms later. */
 	claimReplyDelayMs?: number;
+	/** Claims that took tasks are applied at once but answer this many ms later (empty claims answer at once). */
+	takenReplyDelayMs?: number;
+	/** `get` reads the task this many ms after it is called. */
+	getDelayMs?: number;
+	/** The next transitions (to a status in `failTransitionsTo`, or any when absent) reject without being applied. */
+	failTransitions?: number;
+	failTransitionsTo?: readonly TaskStatus[];
+	/** Transitions to these statuses are refused for good (`NonRetryableError`, as a container refusing an output). */
+	refuseTo?: readonly TaskStatus[];
 }
 
 export function sharedDouble(): { container: TaskContainer; inner: QueueContainer; faults: Faults; calls: Record<string, number> } {
@@ -42,9 +51,18 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 					throw new Error('connection reset (the claim was applied, its reply lost)');
 				}
 				if (faults.claimReplyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.claimReplyDelayMs));
+				if (claimed.length > 0 && faults.takenReplyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.takenReplyDelayMs));
 				return claimed;
 			}),
-		transition: (...args) => call('transition', () => inner.transition(...args)),
+		transition: (id, from, to, patch, owner) =>
+			call('transition', async () => {
+				if (faults.refuseTo?.includes(to)) throw new NonRetryableError(`the container refuses this write (${id} -> ${to})`);
+				if ((faults.failTransitions ?? 0) > 0 && (faults.failTransitionsTo === undefined || faults.failTransitionsTo.includes(to))) {
+					faults.failTransitions = (faults.failTransitions ?? 0) - 1;
+					throw new Error(`connection reset (${id} -> ${to} not applied)`);
+				}
+				return inner.transition(id, from, to, patch, owner);
+			}),
 		renew: (owner, ids, leaseMs, now) =>
 			call('renew', async (): Promise<RenewResult> => {
 				const result = await inner.renew(owner, ids, leaseMs, now);
@@ -55,7 +73,11 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 		reclaimExpired: (now) => call('reclaimExpired', () => inner.reclaimExpired(now)),
 		requestStop: (id) => call('requestStop', () => inner.requestStop(id)),
 		nextDueAt: (now) => call('nextDueAt', () => inner.nextDueAt(now)),
-		get: (id) => call('get', () => inner.get(id)),
+		get: (id) =>
+			call('get', async () => {
+				if (faults.getDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.getDelayMs));
+				return inner.get(id);
+			}),
 		list: (query) => call('list', () => inner.list(query)),
 		counts: () => call('counts', () => inner.counts()),
 		remove: (id) => call('remove', () => inner.remove(id)),
