@@ -30,6 +30,13 @@ export class AttemptRunner<TItem, TOutput> {
 	readonly #leases: SchedulerCore<TItem, TOutput>['leases'];
 	readonly #loopMonitor: SchedulerCore<TItem, TOutput>['loopMonitor'];
 	#emptyWaiters: (() => void)[] = [];
+	/**
+	 * Tasks whose work ran here but whose outcome could not be stored (the scheduler closed while the write was
+	 * retried, or the container refused every write): the container may still hold them `running` for us. They
+	 * are never handed back uncounted as work that never started; their leases are not renewed either, so they
+	 * lapse and the reclaim counts the attempt (and retries or fails the task by its policy).
+	 */
+	readonly #ranUnstored = new Set<string>();
 	/** Attempts started here so far, and when each started in that count (shared containers): see `lostSince`. */
 	#started = 0;
 	readonly #startedAt = new WeakMap<Attempt, number>();
@@ -83,6 +90,21 @@ export class AttemptRunner<TItem, TOutput> {
 	 */
 	heldIds(): string[] {
 		return this.#attempts.values().map((a) => a.task.id);
+	}
+
+	/** Whether task `id`'s work ran here and its outcome could not be stored (never hand it back uncounted). */
+	ranUnstored(id: string): boolean {
+		return this.#ranUnstored.has(id);
+	}
+
+	/**
+	 * A renewal no claim overlapped listed these tasks as held for us unknown: a task whose outcome could not be
+	 * stored and that is not among them is held for us no more (reclaimed, or stored after all) and is forgotten.
+	 */
+	keepUnstored(unknown: readonly string[]): void {
+		if (this.#ranUnstored.size === 0) return;
+		const held = new Set(unknown);
+		for (const id of this.#ranUnstored) if (!held.has(id)) this.#ranUnstored.delete(id);
 	}
 
 	/** How many attempts have started here: a mark taken when a renewal is sent (`lostSince`). */
@@ -139,6 +161,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#attempts.add(attempt);
 		if (leases !== undefined) {
 			this.#startedAt.set(attempt, ++this.#started);
+			this.#ranUnstored.delete(task.id);
 			attempt.begunAt = Date.now();
 			leases.renewing();
 			this.#loopMonitor?.start();
@@ -263,6 +286,8 @@ export class AttemptRunner<TItem, TOutput> {
 			else reporter.outcome(stored);
 			if (stored.kind === 'retrying' && stored.delayMs > 0) timers.at(stored.task.runAt);
 		} catch (error) {
+			// Not stored (closing, or refused for good): the task may still be held for us, its work done.
+			if (this.#leases !== undefined) this.#ranUnstored.add(attempt.task.id);
 			reporter.error(error, `finishing task ${attempt.task.id} failed`);
 		}
 		this.#release(attempt);

@@ -71,7 +71,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					lost: (id, mark) => this.#runner.lostSince(id, mark),
 					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
 					reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
-					unknown: (ids) => this.#handBackUnknown(ids),
+					unknown: (ids) => {
+						this.#runner.keepUnstored(ids);
+						this.#handBackUnknown(ids);
+					},
 					claims: () => this.#claims.claims(),
 					failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
 					ok: (calledAt) => core.containerHealth.ok(calledAt),
@@ -314,11 +317,11 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#handBackUnknown(ids: readonly string[]): void {
 		const { options, writer, reporter } = this.#core;
 		for (const id of ids) {
-			if (this.#runner.get(id) !== undefined) continue;
+			if (this.#runner.get(id) !== undefined || this.#runner.ranUnstored(id)) continue;
 			options.container
 				.get(id)
 				.then((task) => {
-					if (task === null || task.status !== 'running' || task.owner !== this.id || this.#runner.get(id) !== undefined) return null;
+					if (task === null || task.status !== 'running' || task.owner !== this.id || this.#runner.get(id) !== undefined || this.#runner.ranUnstored(id)) return null;
 					return writer.handBack(task);
 				})
 				.catch((error: unknown) => reporter.error(error, `handing back task ${id} (claimed, its reply lost) failed`));

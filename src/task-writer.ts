@@ -93,7 +93,7 @@ export class TaskWriter {
 
 	/** running → waiting, uncounted: a claimed task this owner never started (closing, or a lost claim reply). */
 	handBack(task: Pick<TaskRecord, 'id' | 'attempts'>, ref?: unknown): Promise<TaskRecord | null> {
-		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref));
+		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref), false);
 	}
 
 	/**
@@ -121,7 +121,11 @@ export class TaskWriter {
 		return this.#write(task, ref, outcome);
 	}
 
-	/** Store a success (from running, or from exporting once persisted); a write that keeps failing fails the attempt. */
+	/**
+	 * Store a success (from running, or from exporting once persisted). A success the container refuses for good
+	 * (`NonRetryableError`: an output it cannot store) fails the attempt; a storage error is retried until stored
+	 * (see `#move`), never turned into a failure: the work succeeded.
+	 */
 	async #succeed(task: TaskRecord, ref: unknown, output: unknown, from: ActiveStatus = 'running'): Promise<StoredOutcome> {
 		let failure: Error;
 		try {
@@ -129,6 +133,7 @@ export class TaskWriter {
 			return done ? { kind: 'succeeded', task: done, output } : { kind: 'lost', id: task.id, rejected: 'succeeded' };
 		} catch (error) {
 			failure = toError(error);
+			if (!(error instanceof NonRetryableError)) throw failure;
 		}
 		return this.#failOrRetry(task, ref, from, failure);
 	}
@@ -200,24 +205,34 @@ export class TaskWriter {
 	}
 
 	/**
-	 * A compare-and-set move of the caller's task, retrying a storage error a few times with backoff. A write that
-	 * failed may have been applied all the same (the reply was lost): when its retry finds the task moved, and moved
-	 * by this very write, that is the outcome, not a lost race, so its events still fire.
+	 * A compare-and-set move of the caller's task, retrying a storage error with backoff. A write that failed may
+	 * have been applied all the same (the reply was lost): when its retry finds the task moved, and moved by this
+	 * very write, that is the outcome, not a lost race, so its events still fire.
+	 *
+	 * An outcome (`untilStored`, the default) is retried for as long as the scheduler is open: the work ran, and
+	 * the task must not be left `running` for a renewal to find it unknown and hand it back uncounted. The
+	 * scheduler keeps renewing the task's lease meanwhile; if it is lost all the same (reclaimed elsewhere), the
+	 * next try finds the task moved and reports it lost. A hand-back gives up after 5 tries (its caller retries).
 	 */
-	#move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch): Promise<TaskRecord | null> {
-		return this.#parts.container.transition(id, from, to, patch, this.#parts.owner).catch((error: unknown) => this.#moveAgain(id, from, to, patch, error));
+	#move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, untilStored = true): Promise<TaskRecord | null> {
+		return this.#parts.container
+			.transition(id, from, to, patch, this.#parts.owner)
+			.catch((error: unknown) => this.#moveAgain(id, from, to, patch, error, untilStored));
 	}
 
-	/** The retries of a move whose first write failed: up to 4 more (1 while closing), 50 ms × 4ⁿ apart. */
-	async #moveAgain(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, firstError: unknown): Promise<TaskRecord | null> {
+	/**
+	 * The retries of a move whose first write failed, 50, 200, 800 ms, then every second: up to 4 more unless
+	 * `untilStored`; 1 more once the scheduler is closing.
+	 */
+	async #moveAgain(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, firstError: unknown, untilStored: boolean): Promise<TaskRecord | null> {
 		const { container, owner } = this.#parts;
 		let error = firstError;
 		for (let attempt = 1; ; attempt++) {
 			// A container that refuses the write itself (an output it cannot store) refuses it again: no retry.
 			if (error instanceof NonRetryableError) throw error;
-			if (attempt > 4 || (this.#parts.closing() && attempt > 1)) throw error;
+			if ((attempt > 4 && !untilStored) || (this.#parts.closing() && attempt > 1)) throw error;
 			this.#parts.writeFailed(`storing task ${id} (${from} -> ${to}, retried)`, error);
-			await new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
+			await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 4 ** (attempt - 1))));
 			try {
 				const moved = await container.transition(id, from, to, patch, owner);
 				if (moved !== null) return moved;

@@ -1,6 +1,8 @@
 /**
- * An attempt whose work ran keeps its task until its outcome is stored: the lease is renewed while the outcome
- * write is retried (a settled attempt still being stored is held, not dropped).
+ * An attempt whose work ran keeps its task until its outcome is stored: the write is retried while the scheduler
+ * is open and the lease renewed meanwhile (a settled attempt still being stored is held, not dropped), a storage
+ * blip never turns a success into a failure, and a task whose outcome could not be stored at all is never handed
+ * back uncounted as if it had never started (the reclaim counts the attempt).
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
@@ -55,6 +57,35 @@ describe('storing an outcome', () => {
 		await sleep(300);
 		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
 		expect(runs).toEqual({ x: 1 });
+		await scheduler.close();
+	});
+
+	it('a storage blip longer than the writer`s first retries does not turn a success into a failure', { timeout: 20_000 }, async () => {
+		const { scheduler, faults, runs, finished } = setUp(1_500);
+		faults.failTransitions = 6;
+		await scheduler.add({ id: 'x', item: 'x' });
+		await waitFor(() => finished.length > 0, 15_000);
+		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
+		expect(runs).toEqual({ x: 1 });
+		await scheduler.close();
+	});
+
+	it('never hands back uncounted a task whose work ran and whose outcome could not be stored', { timeout: 20_000 }, async () => {
+		const { scheduler, faults, runs, finished, release } = setUp(1_000);
+		await scheduler.add({ id: 'long', item: 'long' });
+		await waitFor(() => runs['long'] === 1, 2_000);
+		// The container refuses both the success and the failure of 'x' (the attempt ends without a stored outcome),
+		// but not a hand-back: renewals, kept going by 'long', then find 'x' held for a scheduler that no longer runs it.
+		faults.refuseTo = ['succeeded', 'failed'];
+		await scheduler.add({ id: 'x', item: 'x' });
+		await waitFor(() => runs['x'] === 1, 2_000);
+		await sleep(3_000);
+		delete faults.refuseTo;
+		release();
+		await waitFor(() => finished.some((t) => t.id === 'long'), 3_000);
+		expect(runs).toEqual({ long: 1, x: 1 });
+		// The lease lapsed and the reclaim counted the attempt: with maxAttempts 1 the task failed.
+		expect(await scheduler.get('x')).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'ERR_LEASE_EXPIRED' } });
 		await scheduler.close();
 	});
 });
