@@ -47,6 +47,7 @@ import { TransitionBatcher } from './sql/transitions.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
+export { SqlWorkflowStore, type SqlWorkflowStoreOptions } from './sql/workflow-store.js';
 export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
 
