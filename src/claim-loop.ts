@@ -22,6 +22,10 @@ export class ClaimLoop<TItem, TOutput> {
 	#claiming = false;
 	#refill = false;
 	#claimsStarted = 0;
+	/** Fences held (`fence()`): no claim starts while one is held. */
+	#fences = 0;
+	/** Fences waiting for the claim in flight to answer. */
+	#fenceWaiters: (() => void)[] = [];
 	/** Whether the container's wake-up channel works (an in-process container needs none). */
 	#channelUp: boolean;
 
@@ -34,6 +38,30 @@ export class ClaimLoop<TItem, TOutput> {
 	/** How many claims were made, and whether one is in flight (the lease keeper tells a lost claim reply by it). */
 	claims(): { readonly started: number; readonly inFlight: boolean } {
 		return { started: this.#claimsStarted, inFlight: this.#claiming && this.#core.options.container.sync === undefined };
+	}
+
+	/**
+	 * Hold claims off: resolves, once no claim of this scheduler is in flight, with the function that lets them
+	 * start again. Handing back a task a renewal found unknown reads it and moves it under a fence, so no claim of
+	 * ours can take that task again between the read and the move and then see it handed back from under it.
+	 */
+	fence(): Promise<() => void> {
+		this.#fences++;
+		let released = false;
+		const release = (): void => {
+			if (released) return;
+			released = true;
+			this.#fences--;
+			if (this.#fences === 0) this.fill();
+		};
+		if (!this.#claiming || this.#core.options.container.sync !== undefined) return Promise.resolve(release);
+		return new Promise((resolve) => this.#fenceWaiters.push(() => resolve(release)));
+	}
+
+	/** The claim in flight answered: fences waiting for it are held now. */
+	#claimEnded(): void {
+		this.#claiming = false;
+		if (this.#fenceWaiters.length > 0) for (const resolve of this.#fenceWaiters.splice(0)) resolve();
 	}
 
 	/** The wake-up channel broke or came back: poll while it is down. */
@@ -55,6 +83,8 @@ export class ClaimLoop<TItem, TOutput> {
 			this.#fillSync(container.sync);
 			return;
 		}
+		// A fence's release fills again.
+		if (this.#fences > 0) return;
 		const free = concurrency - this.#host.running();
 		if (free <= 0) return;
 		this.#claiming = true;
@@ -63,7 +93,7 @@ export class ClaimLoop<TItem, TOutput> {
 		const now = Date.now();
 		container.claim(free, core.id, leaseMs, now).then(
 			(claimed) => {
-				this.#claiming = false;
+				this.#claimEnded();
 				core.containerHealth.ok(now);
 				if (core.closed()) {
 					for (const task of claimed) this.#handBack(task);
@@ -78,7 +108,7 @@ export class ClaimLoop<TItem, TOutput> {
 				}
 			},
 			(error: unknown) => {
-				this.#claiming = false;
+				this.#claimEnded();
 				reportFailure(core as SchedulerCore, 'container', 'claiming tasks', error, now);
 				// The claim may have been applied with its reply lost: a renewal finds its tasks and hands them back.
 				core.leases?.claimFailed();

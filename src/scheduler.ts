@@ -22,6 +22,7 @@ import { Reporter } from './reporter.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import { copyTask, isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
 import { TaskWriter } from './task-writer.js';
+import { UnknownHandBack } from './unknown-hand-back.js';
 import { WakeTimers } from './wake-timers.js';
 
 /** What `Scheduler.close()` takes. */
@@ -44,6 +45,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	readonly #runner: AttemptRunner<TItem, TOutput>;
 	readonly #claims: ClaimLoop<TItem, TOutput>;
 	readonly #idle: IdleWatch;
+	readonly #unknown: UnknownHandBack;
 	readonly #calls = new CallsInFlight();
 	#paused: boolean;
 	#closed = false;
@@ -73,7 +75,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 					reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
 					unknown: (ids) => {
 						this.#runner.keepUnstored(ids);
-						this.#handBackUnknown(ids);
+						this.#unknown.found(ids);
 					},
 					claims: () => this.#claims.claims(),
 					failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
@@ -109,6 +111,22 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			running: () => this.#runner.size,
 			start: (task) => this.#runner.start(task),
 			checkIdle: () => this.#idle.check(),
+		});
+		this.#unknown = new UnknownHandBack({
+			container,
+			owner: this.id,
+			holds: (id) => this.#runner.get(id) !== undefined,
+			ranUnstored: (id) => this.#runner.ranUnstored(id),
+			fence: () => this.#claims.fence(),
+			handBack: (task) => core.writer.handBack(task),
+			renewing: () => leases?.renewing(),
+			idle: () => leases?.idle(),
+			recheck: () => leases?.recheck(),
+			failed: (id, error, final) => {
+				if (final) reporter.error(error, `handing back task ${id} (claimed, its reply lost) failed; a later renewal tries again`);
+				else reportFailure(core as SchedulerCore, 'container', 'handing back a task claimed with its reply lost', error);
+			},
+			closed: () => this.#closed,
 		});
 		this.#idle = new IdleWatch(core as SchedulerCore, () => this.#runner.size, () => this.listenerCount('idle') > 0);
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
@@ -308,24 +326,6 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			else this.#core.reporter.reclaimed(task);
 		}
 		if (wake) this.#claims.fill();
-	}
-
-	/**
-	 * The container holds these tasks for us, running, though we never started them: a claim applied whose reply
-	 * was lost. Hand each back uncounted (its attempts read first: the patch takes one off).
-	 */
-	#handBackUnknown(ids: readonly string[]): void {
-		const { options, writer, reporter } = this.#core;
-		for (const id of ids) {
-			if (this.#runner.get(id) !== undefined || this.#runner.ranUnstored(id)) continue;
-			options.container
-				.get(id)
-				.then((task) => {
-					if (task === null || task.status !== 'running' || task.owner !== this.id || this.#runner.get(id) !== undefined || this.#runner.ranUnstored(id)) return null;
-					return writer.handBack(task);
-				})
-				.catch((error: unknown) => reporter.error(error, `handing back task ${id} (claimed, its reply lost) failed`));
-		}
 	}
 
 	#onBlock(blockedMs: number): void {

@@ -1,0 +1,61 @@
+/**
+ * Handing back tasks a renewal reports `unknown` (held for this scheduler, which never started them: a claim whose
+ * reply was lost). How this went wrong through a connection-cutting proxy (issue 11 item 3):
+ * - a hand-back read the task and moved it after a later claim of this scheduler had taken it again (its reply
+ *   still on the way): that claim's attempt ran, and so did another scheduler's, the task ran twice;
+ */
+import { describe, expect, it } from 'vitest';
+import { Scheduler, type TaskRecord } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { sleep } from '../support/scheduler.js';
+import { sharedDouble } from './shared-double.js';
+
+async function waitFor(check: () => boolean, ms: number): Promise<void> {
+	const deadline = Date.now() + ms;
+	while (!check() && Date.now() < deadline) await sleep(20);
+}
+
+describe('handing back tasks a renewal found unknown', () => {
+	it('never hands back a task a later claim of its own took (nothing runs twice)', { timeout: 20_000 }, async () => {
+		const { container, faults } = sharedDouble();
+		let release: () => void = () => undefined;
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		const runs: Record<string, number> = {};
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 2,
+			leaseMs: 1_500,
+			pollIntervalMs: 50,
+			maxAttempts: 1,
+			actuator: new FunctionActuator(async (id: string) => {
+				runs[id] = (runs[id] ?? 0) + 1;
+				// 'long' keeps renewals going all along.
+				if (id === 'long') await gate;
+				return id;
+			}),
+		});
+		const errors: string[] = [];
+		scheduler.on('error', (error) => errors.push(error.message));
+		const finished: TaskRecord[] = [];
+		scheduler.on('task:succeeded', ({ task }) => finished.push(task));
+		scheduler.on('task:failed', ({ task }) => finished.push(task));
+		await scheduler.add({ id: 'long', item: 'long' });
+		await waitFor(() => runs['long'] === 1, 2_000);
+		// The claim of 'x' is applied with its reply lost; renewals (every 500 ms) find it unknown more than once
+		// while the hand-back's read lags 700 ms; the claim that takes 'x' again answers 800 ms late.
+		faults.lostClaimReplies = 1;
+		faults.getDelayMs = 700;
+		faults.takenReplyDelayMs = 800;
+		await scheduler.add({ id: 'x', item: 'x' });
+		await waitFor(() => finished.some((t) => t.id === 'x'), 8_000);
+		await sleep(2_000);
+		delete faults.getDelayMs;
+		delete faults.takenReplyDelayMs;
+		release();
+		await waitFor(() => finished.length >= 2, 5_000);
+		expect(runs).toEqual({ long: 1, x: 1 });
+		expect(await scheduler.get('x')).toMatchObject({ status: 'succeeded', attempts: 1 });
+		expect(errors.join('\n')).not.toMatch(/ERR_LEASE_EXPIRED|lease/i);
+		await scheduler.close();
+	});
+});
