@@ -68,7 +68,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		// The callbacks run later, once `core` and the parts exist.
 		const leases = shared
 			? new LeaseKeeper(container, this.id, leaseMs, {
-					heldIds: () => this.#runner.heldIds(),
+					heldIds: () => (this.#unknown.size === 0 ? this.#runner.heldIds() : [...new Set([...this.#runner.heldIds(), ...this.#unknown.ids()])]),
 					mark: () => this.#runner.startedCount(),
 					lost: (id, mark) => this.#runner.lostSince(id, mark),
 					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),

@@ -7,8 +7,8 @@
  * - The read and the move happen under a claim fence (`ClaimLoop.fence`): no claim of this scheduler is in flight
  *   between the read and the move, so a task read as held for us is one no reply of ours will bring: a later claim
  *   that took it again is either answered (its attempt is listed: left alone) or lost (handed back, rightly).
- * - A hand-back that fails gives up (the writer's own retries aside); renewals go on until one finds the task
- *   again (a new round begins) or finds it gone.
+ * - A hand-back that fails is retried (bounded, with backoff), and the task's lease is renewed meanwhile; when the
+ *   retries give up, renewals go on until one finds the task again (a new round begins) or finds it gone.
  */
 import type { TaskContainer } from './contracts.js';
 import type { TaskRecord } from './task.js';
@@ -36,7 +36,7 @@ export interface UnknownHandBackHost {
 }
 
 /** Rounds of read-and-move per task before leaving it to the next renewal that finds it. */
-const ROUNDS = 1;
+const ROUNDS = 6;
 /** Wait before round n + 1: 100 ms × 2ⁿ⁻¹, at most 2 s. */
 const delayMs = (round: number): number => Math.min(2_000, 100 * 2 ** (round - 1));
 

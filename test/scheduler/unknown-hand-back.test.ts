@@ -1,8 +1,10 @@
 /**
  * Handing back tasks a renewal reports `unknown` (held for this scheduler, which never started them: a claim whose
- * reply was lost). How this went wrong through a connection-cutting proxy (issue 11 item 3):
+ * reply was lost). Two ways this went wrong through a connection-cutting proxy (issue 11 item 3):
  * - a hand-back read the task and moved it after a later claim of this scheduler had taken it again (its reply
  *   still on the way): that claim's attempt ran, and so did another scheduler's, the task ran twice;
+ * - a hand-back whose write failed was not tried again, and nothing renewed the task meanwhile: its lease lapsed
+ *   and the reclaim counted an attempt of work that never ran.
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
@@ -56,6 +58,35 @@ describe('handing back tasks a renewal found unknown', () => {
 		expect(runs).toEqual({ long: 1, x: 1 });
 		expect(await scheduler.get('x')).toMatchObject({ status: 'succeeded', attempts: 1 });
 		expect(errors.join('\n')).not.toMatch(/ERR_LEASE_EXPIRED|lease/i);
+		await scheduler.close();
+	});
+
+	it('retries a hand-back whose write failed, renewing the task meanwhile (no attempt counted)', { timeout: 20_000 }, async () => {
+		const { container, faults } = sharedDouble();
+		faults.lostClaimReplies = 1;
+		// The hand-back's write fails 5 times in a row: the writer's own retries all fail.
+		faults.failTransitions = 5;
+		faults.failTransitionsTo = ['waiting'];
+		const runs: Record<string, number> = {};
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 2,
+			leaseMs: 1_500,
+			pollIntervalMs: 50,
+			maxAttempts: 1,
+			actuator: new FunctionActuator((id: string) => {
+				runs[id] = (runs[id] ?? 0) + 1;
+				return id;
+			}),
+		});
+		scheduler.on('error', () => undefined);
+		const finished: TaskRecord[] = [];
+		scheduler.on('task:succeeded', ({ task }) => finished.push(task));
+		scheduler.on('task:failed', ({ task }) => finished.push(task));
+		await scheduler.add({ id: 'x', item: 'x' });
+		await waitFor(() => finished.length > 0, 12_000);
+		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
+		expect(runs).toEqual({ x: 1 });
 		await scheduler.close();
 	});
 });
