@@ -113,7 +113,7 @@ describe('DockerActuator: the daemon fails under a running task', { timeout: 180
 		// Depending on how far the shutdown got: the wait broke off, or the daemon stopped the container (exit
 		// code 143) and then stopped answering, or a ping found it gone.
 		expect(running?.error?.message).toMatch(
-			new RegExp(`^Cannot reach the Docker daemon at unix://${env.socketPath} while (waiting for container [0-9a-f]{12} of task \`running\`|container [0-9a-f]{12} of task \`running\` ran \\(it ended with exit code 143\\)|checking on it while containers run): `),
+			new RegExp(`^Cannot reach the Docker daemon at unix://${env.socketPath} while (waiting for container [0-9a-f]{12} of task \`running\`|container [0-9a-f]{12} of task \`running\` ran \\(it ended with exit code (?:137|143)\\)|checking on it while containers run): `),
 		);
 		const next = ended.find((t) => t.id === 'next');
 		expect(next?.status).toBe('failed');
