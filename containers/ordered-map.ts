@@ -1,7 +1,7 @@
 /** `OrderedMapContainer`: tasks in memory by priority (higher first), FIFO within a priority. O(log n). */
-import { BinaryHeap } from '../src/binary-heap.js';
-import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from '../src/memory-container.js';
-import type { StoredTask } from '../src/stored-task.js';
+import { BinaryHeap } from './memory/binary-heap.js';
+import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from './memory/memory-container.js';
+import type { StoredTask } from './memory/stored-task.js';
 
 export type { MemoryContainerOptions };
 

@@ -1,7 +1,7 @@
 /** `QueueContainer`: tasks in memory, first in first out. O(1) add and claim. Ignores priority. */
 import { Deque } from '../src/deque.js';
-import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from '../src/memory-container.js';
-import type { StoredTask } from '../src/stored-task.js';
+import { MemoryContainer, type MemoryContainerOptions, type WaitingOrder } from './memory/memory-container.js';
+import type { StoredTask } from './memory/stored-task.js';
 
 export type { MemoryContainerOptions };
 

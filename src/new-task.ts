@@ -3,7 +3,6 @@ import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
-import { StoredTask } from './stored-task.js';
 import type { NewTask, TaskRecord } from './task.js';
 
 const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt']);
@@ -85,7 +84,30 @@ export function createTaskRecord<TItem>(
 	if (typeof runAt !== 'number' || !Number.isFinite(runAt) || runAt < 0) {
 		throw new InvalidTaskError(`${field}.runAt`, 'a time in milliseconds since the epoch', runAt);
 	}
-	return new StoredTask(id, item, priority, maxAttempts, timeoutMs ?? null, now, runAt);
+	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
+	// containers copy it into their storage class at add).
+	return {
+		id,
+		item,
+		priority,
+		status: 'waiting',
+		attempts: 0,
+		maxAttempts,
+		timeoutMs: timeoutMs ?? null,
+		seq: 0,
+		createdAt: now,
+		updatedAt: now,
+		startedAt: null,
+		finishedAt: null,
+		runAt,
+		error: null,
+		output: null,
+		progress: null,
+		ref: null,
+		owner: null,
+		leaseUntil: null,
+		stopRequested: false,
+	};
 }
 
 export { assertJsonItem } from './json-check.js';

@@ -6,7 +6,7 @@
  * container's own.
  */
 import { copyTask, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched/kit';
-import type { MemoryContainer } from '../../src/memory-container.js';
+import type { MemoryContainer } from '../../containers/memory/memory-container.js';
 
 export function viaSyncFace(container: MemoryContainer): TaskContainer {
 	const sync = container.sync;

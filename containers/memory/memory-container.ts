@@ -3,22 +3,30 @@
  * waiting tasks come out (`WaitingOrder`). Records handed out are copies (callers cannot change stored state),
  * except through the synchronous face, which the scheduler uses and documents.
  */
-import { BinaryHeap } from './binary-heap.js';
-import type { ContainerSignal, RenewResult, SyncContainerOperations, TaskContainer } from './contracts.js';
-import { Deque } from './deque.js';
-import { StoredTask } from './stored-task.js';
-import { describeValue, DuplicateTaskError, InvalidStateError, LeaseExpiredError, SchedulerClosedError, toTaskError } from './errors.js';
 import {
 	copyTask,
+	describeValue,
+	DuplicateTaskError,
 	emptyCounts,
+	InvalidStateError,
 	isFinalStatus,
+	LeaseExpiredError,
+	SchedulerClosedError,
+	toTaskError,
+	type ContainerSignal,
+	type RenewResult,
+	type SyncContainerOperations,
+	type TaskContainer,
 	type TaskCounts,
 	type TaskPage,
 	type TaskPatch,
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
-} from './task.js';
+} from 'lightsched/kit';
+import { Deque } from '../../src/deque.js';
+import { BinaryHeap } from './binary-heap.js';
+import { StoredTask } from './stored-task.js';
 
 /** The order due waiting tasks come out in. Entries may be stale; the container skips them. */
 export interface WaitingOrder {
@@ -130,10 +138,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		for (const task of tasks) {
 			const existing = only !== undefined ? replaced : this.#tasks.get(task.id);
 			if (existing !== undefined) this.#forget(existing);
-			// The records are handed over (see `TaskContainer.add`): the scheduler's are kept as they are.
-			const rec = StoredTask.store(task);
+			// The container's own copy, in its storage class; the caller's record gets the arrival number too.
+			const rec = new StoredTask(task);
 			rec.status = 'waiting';
-			rec.seq = ++this.#seq;
+			rec.seq = task.seq = ++this.#seq;
 			this.#tasks.set(rec.id, rec);
 			this.#counts.waiting++;
 			this.#enqueue(rec, now);
