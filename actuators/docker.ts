@@ -7,7 +7,7 @@
  */
 import Dockerode from 'dockerode';
 import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
-import { rejectUnknownOptions } from '../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 import { ContainerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';

@@ -1,7 +1,7 @@
 /** The options of `RedisContainer`, its events, and the checks of its names and options. */
 import type { Redis, RedisOptions } from 'ioredis';
 import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched/kit';
-import { rejectUnknownOptions } from '../../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 
 /** What `new RedisContainer(options)` takes. */
 export interface RedisContainerOptions {

@@ -14,7 +14,7 @@
  * this container claimed for after a reconnection or a failed claim or batch (so an owner with no work left, which
  * renews nothing, still gets its orphans handed back).
  */
-import { handBackPatch } from '../../src/task-moves.js';
+import { handBackPatch } from 'lightsched/kit';
 
 export interface OrphanHost {
 	/** The tasks the server holds for `owner`, with their attempts (the renew script with no ids). */

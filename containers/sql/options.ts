@@ -3,7 +3,7 @@
  * known one), and the knex configuration the container makes from them (bounded connect and acquire times).
  */
 import type { Knex } from 'knex';
-import { rejectUnknownOptions } from '../../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 import type { KnexSource, SqliteSettings } from './connection.js';
 
 /** A PostgreSQL connection for LISTEN: a `postgres://` URL or a `pg` connection object. */

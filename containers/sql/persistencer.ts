@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } from 'lightsched/kit';
-import { rejectUnknownOptions } from '../../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 import { openKnex, sqlitePragmas, type KnexSource } from './connection.js';
 import { describeDatabase, failureMessage } from './failures.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './schema.js';

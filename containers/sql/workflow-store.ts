@@ -8,7 +8,7 @@
  */
 import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
-import { rejectUnknownOptions } from '../../src/option-names.js';
+import { rejectUnknownOptions } from 'lightsched/kit';
 import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StoredDefinition, type WorkflowStore } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
