@@ -33,6 +33,7 @@ export default defineConfig({
 			'test/scheduler/unknown-hand-back.test.ts',
 			'test/scheduler/validation.test.ts',
 			'test/scheduler/writer-refusals.test.ts',
+			'test/errors/error-family.test.ts',
 			'test/containers/memory.test.ts',
 			'test/containers/redis-codec.test.ts',
 			'test/actuators/docker-units.test.ts',

@@ -259,7 +259,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 						// The engine reports a failed pull (unknown tag, denied) inside the stream, not as an HTTP error.
 						const reported = events.find((event) => typeof event?.error === 'string');
 						if (failure) reject(failure);
-						else if (reported) reject(new Error(String(reported.error)));
+						else if (reported) reject(new ActuatorError(String(reported.error)));
 						else resolve();
 					});
 				});

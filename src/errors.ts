@@ -23,7 +23,14 @@ export type SchedulerErrorCode =
 	| 'ERR_PROCESS_EXIT'
 	| 'ERR_PROCESS_SPAWN'
 	| 'ERR_CONTAINER_EXIT'
-	| 'ERR_CONTAINER_OOM';
+	| 'ERR_CONTAINER_OOM'
+	| 'ERR_INVALID_DEFINITION'
+	| 'ERR_RUN_NOT_FOUND'
+	| 'ERR_DUPLICATE_RUN'
+	| 'ERR_RUN_STATE'
+	| 'ERR_RUN_DEADLINE'
+	| 'ERR_TEMPLATE_MISSING_KEY'
+	| 'ERR_STEP_STALE';
 
 /** What a `SchedulerError` is made with. */
 export interface SchedulerErrorOptions {
@@ -210,8 +217,30 @@ export class CallbackError extends SchedulerError {
 export class LeaseExpiredError extends SchedulerError {
 	override name = 'LeaseExpiredError';
 
-	constructor(id: string) {
-		super(`The lease on task \`${id}\` expired: its scheduler stopped renewing it`, { code: 'ERR_LEASE_EXPIRED' });
+	/** `message` replaces the default one (e.g. the message stored on the task by the lease sweep). */
+	constructor(id: string, message?: string) {
+		super(message ?? `The lease on task \`${id}\` expired: its scheduler stopped renewing it`, { code: 'ERR_LEASE_EXPIRED' });
+	}
+}
+
+/**
+ * `cause` reported with `context` in front of its message, as the subclass its code belongs to (a persist failure
+ * stays a `PersistError`, a container failure a `ContainerError`, …; other codes a `SchedulerError` with that code).
+ */
+export function withContext(context: string, cause: Error, fallback: SchedulerErrorCode = 'ERR_CONTAINER'): SchedulerError {
+	const code = cause instanceof SchedulerError ? cause.code : fallback;
+	const message = `${context}: ${cause.message}`;
+	switch (code) {
+		case 'ERR_CONTAINER':
+			return new ContainerError(message, { cause });
+		case 'ERR_ACTUATOR':
+			return new ActuatorError(message, { cause });
+		case 'ERR_PERSIST':
+			return new PersistError(message, { cause });
+		case 'ERR_CALLBACK':
+			return new CallbackError(message, { cause });
+		default:
+			return new SchedulerError(message, { code, cause });
 	}
 }
 

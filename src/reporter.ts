@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import type { CallbackReceiver } from './contracts.js';
-import { CallbackError, SchedulerError, toError } from './errors.js';
+import { CallbackError, LeaseExpiredError, toError, withContext } from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import { FinishedStream } from './finished-stream.js';
 import type { StoredOutcome } from './task-writer.js';
@@ -44,8 +44,7 @@ export class Reporter<TItem, TOutput> {
 	/** Emit `error`, wrapped with `context` when given (keeping a `SchedulerError`'s code). */
 	error(error: unknown, context?: string): void {
 		const cause = toError(error);
-		const code = cause instanceof SchedulerError ? cause.code : 'ERR_CONTAINER';
-		const reported = context === undefined ? cause : new SchedulerError(`${context}: ${cause.message}`, { code, cause });
+		const reported = context === undefined ? cause : withContext(context, cause);
 		try {
 			this.#emitter.emit('error', reported);
 		} catch {
@@ -83,7 +82,7 @@ export class Reporter<TItem, TOutput> {
 	/** Tasks a lease sweep finished (failed with its attempts spent, or stopped as asked). */
 	reclaimed(task: TaskRecord<TItem, TOutput>): void {
 		if (task.status === 'failed') {
-			this.emit('task:failed', { task, error: new SchedulerError(task.error?.message ?? 'lease expired', { code: 'ERR_LEASE_EXPIRED' }) });
+			this.emit('task:failed', { task, error: new LeaseExpiredError(task.id, task.error?.message) });
 			this.final(task);
 		} else if (task.status === 'stopped') {
 			this.emit('task:stopped', { task });

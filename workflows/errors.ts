@@ -4,23 +4,18 @@
  */
 import { SchedulerError, type SchedulerErrorCode } from 'lightsched';
 
-/** The codes the workflow layer adds to `SchedulerErrorCode`. */
-export type WorkflowErrorCode =
-	| 'ERR_INVALID_DEFINITION'
-	| 'ERR_RUN_NOT_FOUND'
-	| 'ERR_DUPLICATE_RUN'
-	| 'ERR_RUN_STATE'
-	| 'ERR_RUN_DEADLINE'
-	| 'ERR_TEMPLATE_MISSING_KEY'
-	| 'ERR_STEP_STALE';
+/** The codes of `SchedulerErrorCode` the workflow layer uses. */
+export type WorkflowErrorCode = Extract<
+	SchedulerErrorCode,
+	'ERR_INVALID_DEFINITION' | 'ERR_RUN_NOT_FOUND' | 'ERR_DUPLICATE_RUN' | 'ERR_RUN_STATE' | 'ERR_RUN_DEADLINE' | 'ERR_TEMPLATE_MISSING_KEY' | 'ERR_STEP_STALE'
+>;
 
 /** The base of the workflow errors; `code` is one of `WorkflowErrorCode`. */
 export class WorkflowError extends SchedulerError {
 	override name = 'WorkflowError';
 
 	constructor(message: string, code: WorkflowErrorCode, options: { cause?: unknown } = {}) {
-		// The root union names the scheduler's codes; the workflow layer's are its own (WorkflowErrorCode).
-		super(message, { ...options, code: code as unknown as SchedulerErrorCode });
+		super(message, { ...options, code });
 	}
 }
 

@@ -4,6 +4,7 @@
  * so a second process on the same database (or a restart) applies nothing twice.
  */
 import type { Knex } from 'knex';
+import { ContainerError } from 'lightsched';
 
 /** The database families the container speaks. */
 export type SqlDialect = 'sqlite' | 'pg';
@@ -121,7 +122,7 @@ export async function migrate(knex: Knex, dialect: SqlDialect, tables: SqlTables
 		const row = resultRows(result)[0];
 		const current = Number(row?.['version'] ?? 0);
 		if (current > SCHEMA_VERSION) {
-			throw new Error(
+			throw new ContainerError(
 				`The tables with prefix \`${tables.prefix}\` are at schema version ${current}, newer than this lightsched knows (${SCHEMA_VERSION}): upgrade lightsched`,
 			);
 		}
