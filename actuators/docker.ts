@@ -8,7 +8,7 @@
 import Dockerode from 'dockerode';
 import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
-import { ContainerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
+import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
 import { LogTail } from './docker/logs.js';
@@ -25,7 +25,7 @@ import {
 	type OrphanReport,
 } from './docker/orphans.js';
 
-export { ContainerExitError, type DockerOutput } from './docker/errors.js';
+export { ContainerExitError, DockerExitError, type DockerOutput } from './docker/errors.js';
 export { DockerTimeoutError } from './docker/daemon.js';
 export type { DockerActuatorOptions } from './docker/options.js';
 export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
@@ -337,7 +337,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				// goes away within moments. Check on it a few times before blaming the container.
 				await this.#daemon.checkFor(`container ${short} of task \`${task.id}\` ran (it ended with exit code ${exitCode})`, SHUTDOWN_CHECKS, SHUTDOWN_CHECK_MS);
 			}
-			return { ok: false, error: new ContainerExitError(container.id, output, state.OOMKilled, memoryBytes) };
+			return { ok: false, error: new DockerExitError(container.id, output, state.OOMKilled, memoryBytes) };
 		} catch (error) {
 			if (run.disposing !== null) return undefined;
 			if (daemon.aborted) {

@@ -16,8 +16,9 @@ class PriorityOrder extends BinaryHeap<StoredTask> implements WaitingOrder {
 }
 
 /**
- * Tasks wait in memory ordered by `priority` (higher first), first in first out within a priority.
- * Add and claim are O(log n). Nothing survives the process.
+ * A priority queue in memory: despite the name, a binary heap (not an ordered map) keyed by `priority` (higher
+ * first) and arrival (first in first out within a priority). Add and claim are O(log n). Nothing survives the
+ * process. The name is kept so existing code compiles.
  */
 export class OrderedMapContainer extends MemoryContainer {
 	constructor(options: MemoryContainerOptions = {}) {

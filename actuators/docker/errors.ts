@@ -21,9 +21,9 @@ export interface DockerOutput {
  * The failure of a container that exited with a non-zero code (`code: 'ERR_CONTAINER_EXIT'`) or was killed
  * for exceeding its memory limit (`code: 'ERR_CONTAINER_OOM'`). Carries the exit code and the output tails.
  */
-export class ContainerExitError extends ActuatorError {
+export class DockerExitError extends ActuatorError {
 	/** The class name. */
-	override name = 'ContainerExitError';
+	override name = 'DockerExitError';
 	/** `ERR_CONTAINER_OOM` when the engine killed the container for its memory limit, else `ERR_CONTAINER_EXIT`. */
 	override readonly code: 'ERR_CONTAINER_EXIT' | 'ERR_CONTAINER_OOM';
 	/** The container's exit code. */
@@ -53,6 +53,14 @@ export class ContainerExitError extends ActuatorError {
 		this.containerId = containerId;
 	}
 }
+
+/**
+ * The former name of {@link DockerExitError} ("container" also names a task store here).
+ * @deprecated Use `DockerExitError`; this alias is kept so existing code compiles.
+ */
+export const ContainerExitError = DockerExitError;
+/** The former name of {@link DockerExitError}. @deprecated Use `DockerExitError`. */
+export type ContainerExitError = DockerExitError;
 
 /** The end of `text`, at most `max` characters, trimmed. */
 function lastLines(text: string, max: number): string {

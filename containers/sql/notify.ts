@@ -59,7 +59,7 @@ export interface PgWakeChannelOptions {
 }
 
 export class PgWakeChannel {
-	readonly #o: PgWakeChannelOptions;
+	readonly #options: PgWakeChannelOptions;
 	#client: PgClient | null = null;
 	#closed = false;
 	#retryMs = FIRST_RETRY_MS;
@@ -72,12 +72,12 @@ export class PgWakeChannel {
 	#probe: { id: string; arrived: () => void } | null = null;
 
 	constructor(options: PgWakeChannelOptions) {
-		this.#o = options;
+		this.#options = options;
 	}
 
 	/** Where the channel listens, for messages (`host:port/database`, never the password). */
 	get address(): string {
-		const connection = this.#o.listen ?? (this.#o.knex.client as KnexPgClient).config?.connection;
+		const connection = this.#options.listen ?? (this.#options.knex.client as KnexPgClient).config?.connection;
 		return describePgConnection(connection);
 	}
 
@@ -93,14 +93,14 @@ export class PgWakeChannel {
 	}
 
 	async #open(): Promise<PgClient> {
-		const client = this.#o.knex.client as KnexPgClient;
-		if (this.#o.listen !== null) {
+		const client = this.#options.knex.client as KnexPgClient;
+		if (this.#options.listen !== null) {
 			const Client = client.driver?.Client;
 			if (typeof Client !== 'function') throw new Error('this knex instance has no pg driver to open the `listen` connection with');
 			const config =
-				typeof this.#o.listen === 'string'
-					? { connectionString: this.#o.listen, connectionTimeoutMillis: this.#o.connectTimeoutMs, keepAlive: true }
-					: { connectionTimeoutMillis: this.#o.connectTimeoutMs, keepAlive: true, ...this.#o.listen };
+				typeof this.#options.listen === 'string'
+					? { connectionString: this.#options.listen, connectionTimeoutMillis: this.#options.connectTimeoutMs, keepAlive: true }
+					: { connectionTimeoutMillis: this.#options.connectTimeoutMs, keepAlive: true, ...this.#options.listen };
 			const connection = new Client(config);
 			connection.on('error', () => undefined); // until #connect installs its own
 			await connection.connect?.();
@@ -124,7 +124,7 @@ export class PgWakeChannel {
 		connection.on('end', () => this.#lost(connection, new Error('the LISTEN connection ended'), false));
 		this.#client = connection;
 		try {
-			await connection.query(`LISTEN "${this.#o.channel}"`);
+			await connection.query(`LISTEN "${this.#options.channel}"`);
 		} catch (error) {
 			this.#client = null;
 			connection.removeAllListeners('notification');
@@ -132,9 +132,9 @@ export class PgWakeChannel {
 			throw error;
 		}
 		// Anything added while we were not yet listening: let the schedulers look once.
-		this.#o.emit({ type: 'wake' });
+		this.#options.emit({ type: 'wake' });
 		clearInterval(this.#probeTimer);
-		this.#probeTimer = setInterval(() => void this.#check(connection), this.#o.probeIntervalMs);
+		this.#probeTimer = setInterval(() => void this.#check(connection), this.#options.probeIntervalMs);
 		this.#probeTimer.unref?.();
 		await this.#check(connection);
 	}
@@ -146,10 +146,10 @@ export class PgWakeChannel {
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		const arrived = new Promise<boolean>((resolve) => {
 			this.#probe = { id, arrived: () => resolve(true) };
-			timer = setTimeout(() => resolve(false), this.#o.probeTimeoutMs);
+			timer = setTimeout(() => resolve(false), this.#options.probeTimeoutMs);
 		});
 		let sendError: unknown = null;
-		await this.#o.notify(probePayload(id)).catch((error: unknown) => {
+		await this.#options.notify(probePayload(id)).catch((error: unknown) => {
 			sendError = error;
 		});
 		const ok = sendError === null && (await arrived);
@@ -160,8 +160,8 @@ export class PgWakeChannel {
 			this.#retryMs = FIRST_RETRY_MS;
 			if (this.#down) {
 				this.#down = false;
-				this.#o.emit({ type: 'channel', ok: true });
-				this.#o.emit({ type: 'wake' });
+				this.#options.emit({ type: 'channel', ok: true });
+				this.#options.emit({ type: 'wake' });
 			}
 			return;
 		}
@@ -173,7 +173,7 @@ export class PgWakeChannel {
 		this.#lost(
 			connection,
 			new Error(
-				`notifications do not arrive: a probe sent through the pool did not reach the LISTEN connection to ${this.address} within ${this.#o.probeTimeoutMs} ms. ` +
+				`notifications do not arrive: a probe sent through the pool did not reach the LISTEN connection to ${this.address} within ${this.#options.probeTimeoutMs} ms. ` +
 					'Behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`) LISTEN does not survive: give SqlContainer `listen: { connection }`, a direct connection to the server',
 			),
 			true,
@@ -181,7 +181,7 @@ export class PgWakeChannel {
 	}
 
 	#onNotification(message: PgNotification): void {
-		if (message.channel !== this.#o.channel || message.payload === undefined) return;
+		if (message.channel !== this.#options.channel || message.payload === undefined) return;
 		let signal: unknown;
 		try {
 			signal = JSON.parse(message.payload);
@@ -189,8 +189,8 @@ export class PgWakeChannel {
 			return;
 		}
 		const { type, id } = (signal ?? {}) as { type?: unknown; id?: unknown };
-		if (type === 'wake') this.#o.emit({ type: 'wake' });
-		else if (type === 'stop' && typeof id === 'string') this.#o.emit({ type: 'stop', id });
+		if (type === 'wake') this.#options.emit({ type: 'wake' });
+		else if (type === 'stop' && typeof id === 'string') this.#options.emit({ type: 'stop', id });
 		else if (type === 'probe' && this.#probe !== null && id === this.#probe.id) this.#probe.arrived();
 	}
 
@@ -211,7 +211,7 @@ export class PgWakeChannel {
 		const cause = error instanceof Error ? error : new Error(String(error));
 		if (!this.#down) {
 			this.#down = true;
-			this.#o.emit({
+			this.#options.emit({
 				type: 'channel',
 				ok: false,
 				error: new ContainerError(`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`, { cause }),
@@ -219,7 +219,7 @@ export class PgWakeChannel {
 		}
 		clearTimeout(this.#retryTimer);
 		// A connection that works but delivers nothing (a pooler) is not fixed by reconnecting at once.
-		const delay = silent ? this.#o.probeIntervalMs : this.#retryMs;
+		const delay = silent ? this.#options.probeIntervalMs : this.#retryMs;
 		this.#retryTimer = setTimeout(() => {
 			this.#retryTimer = undefined;
 			this.start(() => Promise.resolve());

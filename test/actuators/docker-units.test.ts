@@ -1,7 +1,7 @@
 /** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
 import { describe, expect, it } from 'vitest';
 import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched/kit';
-import { ContainerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
+import { ContainerExitError, DockerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
 import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
 import { judgeOrphan } from '../../actuators/docker/orphans.js';
@@ -83,14 +83,21 @@ describe('judgeOrphan', () => {
 	});
 });
 
-describe('ContainerExitError', () => {
+describe('DockerExitError', () => {
 	it('is an ActuatorError (a SchedulerError) with its own code, exit code and output', () => {
 		const output = { exitCode: 3, stdout: '', stderr: 'boom\n', stdoutTruncated: false, stderrTruncated: false };
-		const exit = new ContainerExitError('0123456789abcdef', output, false, undefined);
+		const exit = new DockerExitError('0123456789abcdef', output, false, undefined);
 		expect(exit).toBeInstanceOf(SchedulerError);
 		expect(exit).toBeInstanceOf(ActuatorError);
-		expect(exit).toMatchObject({ name: 'ContainerExitError', code: 'ERR_CONTAINER_EXIT', exitCode: 3, message: 'Container 0123456789ab exited with code 3: boom' });
-		const oom = new ContainerExitError('0123456789abcdef', { ...output, exitCode: 137 }, true, 8 * 1024 * 1024);
+		expect(exit).toMatchObject({ name: 'DockerExitError', code: 'ERR_CONTAINER_EXIT', exitCode: 3, message: 'Container 0123456789ab exited with code 3: boom' });
+		const oom = new DockerExitError('0123456789abcdef', { ...output, exitCode: 137 }, true, 8 * 1024 * 1024);
 		expect(oom).toMatchObject({ code: 'ERR_CONTAINER_OOM', oomKilled: true });
+	});
+
+	it('keeps ContainerExitError as a deprecated alias of the same class', () => {
+		const output = { exitCode: 1, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false };
+		const old: ContainerExitError = new ContainerExitError('0123456789abcdef', output, false, undefined);
+		expect(old).toBeInstanceOf(DockerExitError);
+		expect(ContainerExitError).toBe(DockerExitError);
 	});
 });
