@@ -6,7 +6,7 @@
  * from the task's `ref` when another process started it; `cleanupOrphans` removes what a dead scheduler left.
  */
 import Dockerode from 'dockerode';
-import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
+import { ActuatorError, NonRetryableError, type PartReporter, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
 import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
@@ -70,7 +70,10 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	readonly #keep: boolean;
 	readonly #logLimit: number;
 	readonly #orphans: OrphanPolicy;
-	readonly #onError: (error: Error) => void;
+	/** The `onError` option; unset, failures go to the attached scheduler, else to `process.emitWarning`. */
+	readonly #onError: ((error: Error) => void) | undefined;
+	/** The scheduler this actuator is attached to, if any. */
+	#reporter: PartReporter | undefined;
 	readonly #timeoutMs: number;
 	readonly #daemon: DaemonWatch;
 	readonly #runs = new Map<string, Run>();
@@ -111,7 +114,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		this.#keep = keepContainers;
 		this.#logLimit = logLimitBytes;
 		this.#orphans = orphans;
-		this.#onError = onError ?? ((error) => process.emitWarning(error));
+		this.#onError = onError;
 		this.#timeoutMs = requestTimeoutMs;
 		this.#daemon = new DaemonWatch(this.docker, requestTimeoutMs, pingIntervalMs);
 	}
@@ -151,7 +154,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			ctx.signal.throwIfAborted();
 		} catch (error) {
 			run.markStarted();
-			if (run.containerId !== undefined) await this.#dispose(run, true).catch((failure: unknown) => this.#onError(failure as Error));
+			if (run.containerId !== undefined) await this.#dispose(run, true).catch((failure: unknown) => this.#warn(failure as Error));
 			this.#forget(task.id, run);
 			if (ctx.signal.aborted) throw ctx.signal.reason;
 			throw dockerError(run.containerId === undefined ? `creating the container for task \`${task.id}\`` : `starting container ${run.containerId.slice(0, 12)} for task \`${task.id}\``, error, this.docker);
@@ -216,6 +219,21 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	}
 
 	/** Stops accepting work. Running containers are the scheduler's to stop (it calls `stop` before `close`). */
+	/** Send failures beside the work (no `onError` given) to a scheduler's `warning` event until detached. */
+	attach(reporter: PartReporter): () => void {
+		this.#reporter = reporter;
+		return () => {
+			if (this.#reporter === reporter) this.#reporter = undefined;
+		};
+	}
+
+	/** A failure beside the work: to `onError` if given, else the attached scheduler, else `process.emitWarning`. */
+	#warn(error: Error): void {
+		if (this.#onError !== undefined) this.#onError(error);
+		else if (this.#reporter !== undefined) this.#reporter.warning(error);
+		else process.emitWarning(error);
+	}
+
 	close(): void {
 		this.#closed = true;
 		this.#daemon.close();
@@ -354,7 +372,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			return await LogTail.read(stream as never, this.#logLimit);
 		} catch (error) {
 			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
-			if (!isConnectionError(error) && !daemon.aborted) this.#onError(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
+			if (!isConnectionError(error) && !daemon.aborted) this.#warn(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
 			return new LogTail(this.#logLimit);
 		}
 	}
@@ -363,7 +381,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #dispose(run: Run, kill: boolean): Promise<void> {
 		const id = run.containerId;
 		if (id === undefined) return;
-		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) => this.#onError(error as Error));
+		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) => this.#warn(error as Error));
 		await run.disposing;
 	}
 

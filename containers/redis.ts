@@ -19,6 +19,7 @@ import {
 	isTaskStatus,
 	type ContainerSignal,
 	type RenewResult,
+	type PartReporter,
 	type TaskContainer,
 	type TaskCounts,
 	type TaskPage,
@@ -70,6 +71,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #makeSubscriber: () => Redis;
 	readonly #globalConcurrency: number;
 	readonly #log: ((message: string) => void) | false;
+	/** Whether `#log` is the default console.warn (replaced by the scheduler's `warning` event when attached). */
+	readonly #logIsDefault: boolean;
+	/** The scheduler this container is attached to, if any. */
+	#reporter: PartReporter | undefined;
 	/** Which variant of each script runs: judged by the server's clock, or by the caller's `now`. */
 	readonly #serverClock: boolean;
 	/** Bounds every call (connection down, no reply) and settles them at close; see call-guard.ts. */
@@ -107,6 +112,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const checked = checkOptions(options);
 		this.#globalConcurrency = checked.globalConcurrency;
 		this.#log = checked.log;
+		this.#logIsDefault = options.log === undefined;
 		this.#serverClock = checked.serverClock;
 		this.keyPrefix = `${checked.prefix}:{${checked.name}}:`;
 		const connection = openConnection(options.redis);
@@ -375,7 +381,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	#warn(warning: RedisContainerWarning): void {
 		this.emit('warning', warning);
-		if (this.#log !== false) this.#log(warning.message);
+		// Attached to a scheduler, the warning goes to its `warning` event instead of the default console.warn.
+		if (this.#reporter !== undefined) this.#reporter.warning(new ContainerError(`${this.#guard.where}: ${warning.message}`));
+		if (this.#log !== false && !(this.#reporter !== undefined && this.#logIsDefault)) this.#log(warning.message);
+	}
+
+	/** Send warnings to a scheduler's `warning` event (instead of the default console.warn) until detached. */
+	attach(reporter: PartReporter): () => void {
+		this.#reporter = reporter;
+		return () => {
+			if (this.#reporter === reporter) this.#reporter = undefined;
+		};
 	}
 
 	/** One bounded call (see call-guard.ts); its failures are `ContainerError`s naming the container and the server. */

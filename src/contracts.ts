@@ -166,6 +166,18 @@ export interface TaskContainer {
 
 	/** Release connections and timers; afterwards `add` rejects with `SchedulerClosedError`. A second call does nothing. */
 	close(): Promise<void>;
+
+	/**
+	 * Optional: the scheduler attaches at construction so the container's side-channel warnings reach its `warning`
+	 * event. Returns a function that detaches (called at `close`).
+	 */
+	attach?(reporter: PartReporter): () => void;
+}
+
+/** Where a container or actuator reports what goes wrong beside a task's own work (see `attach`). */
+export interface PartReporter {
+	/** Something worth knowing that does not stop the part (emitted as the scheduler's `warning` event). */
+	warning(error: Error): void;
 }
 
 /** What an actuator's `status` reports for one task. */
@@ -239,6 +251,12 @@ export interface TaskActuator<TItem = unknown, TOutput = unknown> {
 	stop(task: TaskRecord<TItem, TOutput>): Promise<void> | void;
 	/** Release what the actuator holds (clients, worker threads). */
 	close?(): Promise<void> | void;
+
+	/**
+	 * Optional: the scheduler attaches at construction so the actuator's side-channel warnings reach its `warning`
+	 * event. Returns a function that detaches (called at `close`).
+	 */
+	attach?(reporter: PartReporter): () => void;
 }
 
 /** Where outputs go. A task becomes `succeeded` only after `persist` resolves; a throw fails the attempt. */

@@ -78,4 +78,14 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	 * (see `container:down`). The loop goes on.
 	 */
 	error: [error: Error];
+	/** A container or actuator attached to this scheduler reported a warning (e.g. Redis may evict task keys). */
+	warning: [event: PartWarningEvent];
+}
+
+/** What the `warning` event carries. */
+export interface PartWarningEvent {
+	/** Which part warned. */
+	readonly part: 'container' | 'actuator';
+	/** The warning. */
+	readonly error: Error;
 }

@@ -14,6 +14,7 @@ export type {
 	ActuatorStatus,
 	CallbackReceiver,
 	ContainerSignal,
+	PartReporter,
 	Persistencer,
 	RenewResult,
 	SyncContainerOperations,
@@ -40,7 +41,7 @@ export {
 	type SchedulerErrorCode,
 	type SchedulerErrorOptions,
 } from './errors.js';
-export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, SchedulerEvents, TaskEvent } from './events.js';
+export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, PartWarningEvent, SchedulerEvents, TaskEvent } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';

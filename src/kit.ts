@@ -23,6 +23,7 @@ export type {
 	ActuatorStatus,
 	CallbackReceiver,
 	ContainerSignal,
+	PartReporter,
 	Persistencer,
 	RenewResult,
 	SyncContainerOperations,

@@ -51,6 +51,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#closed = false;
 	#closing: Promise<void> | null = null;
 	#unwatch: (() => void) | undefined;
+	/** Detaches the container and actuator `attach`ed at construction. */
+	#detach: ((() => void) | undefined)[] = [];
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -131,6 +133,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#idle = new IdleWatch(core as SchedulerCore, () => this.#runner.size, () => this.listenerCount('idle') > 0);
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		if (shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
+		const warnFrom = (part: 'container' | 'actuator') => ({ warning: (error: Error) => reporter.emit('warning', { part, error }) });
+		this.#detach = [container.attach?.(warnFrom('container')), actuator.attach?.(warnFrom('actuator'))];
 		leases?.start();
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
 	}
@@ -295,6 +299,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		leases?.stop();
 		loopMonitor?.stop();
 		this.#unwatch?.();
+		for (const detach of this.#detach) detach?.();
 		reporter.endStreams();
 		const { actuator, persistencer, container } = this.#core.options;
 		for (const part of [() => actuator.close?.(), () => persistencer?.close?.(), () => container.close()]) {
