@@ -6,7 +6,16 @@
  * from the task's `ref` when another process started it; `cleanupOrphans` removes what a dead scheduler left.
  */
 import Dockerode from 'dockerode';
-import { ActuatorError, NonRetryableError, type PartReporter, type ActuatorContext, type ActuatorResult, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
+import {
+	ActuatorError,
+	NonRetryableError,
+	type PartReporter,
+	type ActuatorContext,
+	type ActuatorResult,
+	type ActuatorStart,
+	type TaskActuator,
+	type TaskRecord,
+} from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
 import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
@@ -29,7 +38,16 @@ export { ContainerExitError, DockerExitError, type DockerOutput } from './docker
 export { DockerTimeoutError } from './docker/daemon.js';
 export type { DockerActuatorOptions } from './docker/options.js';
 export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
-export { LABEL_ATTEMPT, LABEL_OWNER, LABEL_SCHEDULER, LABEL_TASK, type CleanupOrphansOptions, type OrphanContainer, type OrphanPolicy, type OrphanReport } from './docker/orphans.js';
+export {
+	LABEL_ATTEMPT,
+	LABEL_OWNER,
+	LABEL_SCHEDULER,
+	LABEL_TASK,
+	type CleanupOrphansOptions,
+	type OrphanContainer,
+	type OrphanPolicy,
+	type OrphanReport,
+} from './docker/orphans.js';
 
 /** What `new DockerActuator(options)` takes; every option is optional. */
 
@@ -50,7 +68,17 @@ class Run {
 	}
 }
 
-const OPTION_NAMES = ['docker', 'pull', 'keepContainers', 'logLimitBytes', 'orphans', 'schedulerId', 'requestTimeoutMs', 'pingIntervalMs', 'onError'] as const;
+const OPTION_NAMES = [
+	'docker',
+	'pull',
+	'keepContainers',
+	'logLimitBytes',
+	'orphans',
+	'schedulerId',
+	'requestTimeoutMs',
+	'pingIntervalMs',
+	'onError',
+] as const;
 /** After a container is killed by a signal, how often and how far apart the daemon is checked (it may be shutting down). */
 const SHUTDOWN_CHECKS = 4;
 const SHUTDOWN_CHECK_MS = 500;
@@ -58,7 +86,12 @@ const DEFAULT_LOG_LIMIT = 64 * 1024;
 const SCHEDULER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/;
 
 function isDockerode(value: unknown): value is Dockerode {
-	return typeof value === 'object' && value !== null && typeof (value as Dockerode).createContainer === 'function' && 'modem' in value;
+	return (
+		typeof value === 'object' &&
+		value !== null &&
+		typeof (value as Dockerode).createContainer === 'function' &&
+		'modem' in value
+	);
 }
 
 export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput> {
@@ -81,7 +114,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	#closed = false;
 
 	constructor(options: DockerActuatorOptions = {}) {
-		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the DockerActuator options to be an object');
+		if (typeof options !== 'object' || options === null)
+			throw new TypeError('Expected the DockerActuator options to be an object');
 		rejectUnknownOptions('DockerActuator', options, OPTION_NAMES);
 		const {
 			docker,
@@ -95,19 +129,31 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			onError,
 		} = options;
 		if (docker !== undefined && (typeof docker !== 'object' || docker === null)) {
-			throw new TypeError('Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`');
+			throw new TypeError(
+				'Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`',
+			);
 		}
-		if (pull !== 'missing' && pull !== 'never') throw new TypeError(`Expected \`pull\` to be 'missing' or 'never', got ${String(pull)}`);
+		if (pull !== 'missing' && pull !== 'never')
+			throw new TypeError(`Expected \`pull\` to be 'missing' or 'never', got ${String(pull)}`);
 		if (typeof keepContainers !== 'boolean') throw new TypeError('Expected `keepContainers` to be a boolean');
-		if (!Number.isSafeInteger(logLimitBytes) || logLimitBytes < 0) throw new TypeError(`Expected \`logLimitBytes\` to be an integer >= 0, got ${String(logLimitBytes)}`);
-		if (orphans !== 'reattach' && orphans !== 'kill') throw new TypeError(`Expected \`orphans\` to be 'reattach' or 'kill', got ${String(orphans)}`);
+		if (!Number.isSafeInteger(logLimitBytes) || logLimitBytes < 0)
+			throw new TypeError(`Expected \`logLimitBytes\` to be an integer >= 0, got ${String(logLimitBytes)}`);
+		if (orphans !== 'reattach' && orphans !== 'kill')
+			throw new TypeError(`Expected \`orphans\` to be 'reattach' or 'kill', got ${String(orphans)}`);
 		if (typeof schedulerId !== 'string' || !SCHEDULER_ID.test(schedulerId)) {
-			throw new TypeError(`Expected \`schedulerId\` to be 1-128 letters, digits, '_', '.', ':' or '-', got ${String(schedulerId)}`);
+			throw new TypeError(
+				`Expected \`schedulerId\` to be 1-128 letters, digits, '_', '.', ':' or '-', got ${String(schedulerId)}`,
+			);
 		}
-		for (const [name, value] of [['requestTimeoutMs', requestTimeoutMs], ['pingIntervalMs', pingIntervalMs]] as const) {
-			if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`Expected \`${name}\` to be an integer >= 1 (milliseconds), got ${String(value)}`);
+		for (const [name, value] of [
+			['requestTimeoutMs', requestTimeoutMs],
+			['pingIntervalMs', pingIntervalMs],
+		] as const) {
+			if (!Number.isSafeInteger(value) || value < 1)
+				throw new TypeError(`Expected \`${name}\` to be an integer >= 1 (milliseconds), got ${String(value)}`);
 		}
-		if (onError !== undefined && typeof onError !== 'function') throw new TypeError('Expected `onError` to be a function');
+		if (onError !== undefined && typeof onError !== 'function')
+			throw new TypeError('Expected `onError` to be a function');
 		this.docker = isDockerode(docker) ? docker : new Dockerode(docker);
 		this.schedulerId = schedulerId;
 		this.#pull = pull;
@@ -130,7 +176,10 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	}
 
 	/** Creates and starts the container (or reattaches to the one of an earlier attempt); returns its id as `ref`. */
-	async start(task: TaskRecord<DockerTaskItem, DockerOutput>, ctx: ActuatorContext<DockerOutput>): Promise<ActuatorStart> {
+	async start(
+		task: TaskRecord<DockerTaskItem, DockerOutput>,
+		ctx: ActuatorContext<DockerOutput>,
+	): Promise<ActuatorStart> {
 		if (this.#closed) throw new ActuatorError('The Docker actuator is closed');
 		let item: ResolvedDockerItem;
 		try {
@@ -142,22 +191,35 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		this.#runs.set(task.id, run);
 		let container: Dockerode.Container;
 		try {
-			const previous = (task.ref !== null && task.ref !== undefined) || task.attempts > 1 ? await this.#takeOver(task) : undefined;
+			const previous =
+				(task.ref !== null && task.ref !== undefined) || task.attempts > 1
+					? await this.#takeOver(task)
+					: undefined;
 			if (previous !== undefined) container = previous;
 			else {
 				container = await this.#create(task, ctx, item);
 				run.containerId = container.id;
 				ctx.signal.throwIfAborted();
-				await this.#call(`starting container ${container.id.slice(0, 12)} for task \`${task.id}\``, (abortSignal) => container.start({ abortSignal } as object));
+				await this.#call(
+					`starting container ${container.id.slice(0, 12)} for task \`${task.id}\``,
+					(abortSignal) => container.start({ abortSignal } as object),
+				);
 			}
 			run.containerId = container.id;
 			ctx.signal.throwIfAborted();
 		} catch (error) {
 			run.markStarted();
-			if (run.containerId !== undefined) await this.#dispose(run, true).catch((failure: unknown) => this.#warn(failure as Error));
+			if (run.containerId !== undefined)
+				await this.#dispose(run, true).catch((failure: unknown) => this.#warn(failure as Error));
 			this.#forget(task.id, run);
 			if (ctx.signal.aborted) throw ctx.signal.reason;
-			throw dockerError(run.containerId === undefined ? `creating the container for task \`${task.id}\`` : `starting container ${run.containerId.slice(0, 12)} for task \`${task.id}\``, error, this.docker);
+			throw dockerError(
+				run.containerId === undefined
+					? `creating the container for task \`${task.id}\``
+					: `starting container ${run.containerId.slice(0, 12)} for task \`${task.id}\``,
+				error,
+				this.docker,
+			);
 		}
 		run.markStarted();
 		void this.#watch(task, ctx, run, container, item.memoryBytes);
@@ -168,7 +230,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async stop(task: TaskRecord<DockerTaskItem, DockerOutput>): Promise<void> {
 		const run = this.#runs.get(task.id);
 		if (run !== undefined) {
-			run.disposing ??= run.started.then(() => (run.containerId === undefined ? undefined : this.#killAndRemove(run.containerId)));
+			run.disposing ??= run.started.then(() =>
+				run.containerId === undefined ? undefined : this.#killAndRemove(run.containerId),
+			);
 			await run.disposing;
 			return;
 		}
@@ -176,7 +240,10 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		if (typeof task.ref === 'string' && task.ref.length > 0) {
 			const labels = await this.#labelsOf(task.ref);
 			if (labels === null) return;
-			if (labels[LABEL_TASK] !== task.id) throw new ActuatorError(`Container ${task.ref.slice(0, 12)} does not belong to task \`${task.id}\`; not stopping it`);
+			if (labels[LABEL_TASK] !== task.id)
+				throw new ActuatorError(
+					`Container ${task.ref.slice(0, 12)} does not belong to task \`${task.id}\`; not stopping it`,
+				);
 			ids.push(task.ref);
 		} else {
 			ids.push(...(await this.#findByTask(task.id)).map((c) => c.Id));
@@ -191,11 +258,19 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	 * or killed (`'kill'`). Call it after a restart, once the scheduler is constructed.
 	 */
 	async cleanupOrphans(options: CleanupOrphansOptions): Promise<OrphanReport> {
-		if (typeof options === 'object' && options !== null) rejectUnknownOptions('DockerActuator.cleanupOrphans', options, ['getTask']);
-		if (typeof options?.getTask !== 'function') throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
+		if (typeof options === 'object' && options !== null)
+			rejectUnknownOptions('DockerActuator.cleanupOrphans', options, ['getTask']);
+		if (typeof options?.getTask !== 'function')
+			throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
 		let listed: Dockerode.ContainerInfo[];
 		try {
-			listed = await this.#call('listing containers', (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] }, abortSignal }));
+			listed = await this.#call('listing containers', (abortSignal) =>
+				this.docker.listContainers({
+					all: true,
+					filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] },
+					abortSignal,
+				}),
+			);
 		} catch (error) {
 			throw dockerError('listing containers to clean up orphans', error, this.docker);
 		}
@@ -206,10 +281,21 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			if (mine.has(info.Id)) continue;
 			const taskId = info.Labels[LABEL_TASK];
 			if (taskId === undefined) continue;
-			const found = { id: info.Id, taskId, owner: info.Labels[LABEL_OWNER] ?? '', running: info.State === 'running' };
+			const found = {
+				id: info.Id,
+				taskId,
+				owner: info.Labels[LABEL_OWNER] ?? '',
+				running: info.State === 'running',
+			};
 			const task = await options.getTask(taskId);
 			const { remove, reason } = judgeOrphan(found, task, this.#orphans);
-			const entry: OrphanContainer = { containerId: info.Id, taskId, owner: found.owner, running: found.running, reason };
+			const entry: OrphanContainer = {
+				containerId: info.Id,
+				taskId,
+				owner: found.owner,
+				running: found.running,
+				reason,
+			};
 			if (remove) {
 				await this.#killAndRemove(info.Id);
 				removed.push(entry);
@@ -241,21 +327,51 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	// ---- internals -----------------------------------------------------------------------------------------
 
-	#labels(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, own: Record<string, string> | undefined): Record<string, string> {
-		return { ...own, [LABEL_TASK]: task.id, [LABEL_OWNER]: ctx.owner, [LABEL_SCHEDULER]: this.schedulerId, [LABEL_ATTEMPT]: String(task.attempts) };
+	#labels(
+		task: TaskRecord,
+		ctx: ActuatorContext<DockerOutput>,
+		own: Record<string, string> | undefined,
+	): Record<string, string> {
+		return {
+			...own,
+			[LABEL_TASK]: task.id,
+			[LABEL_OWNER]: ctx.owner,
+			[LABEL_SCHEDULER]: this.schedulerId,
+			[LABEL_ATTEMPT]: String(task.attempts),
+		};
 	}
 
-	async #create(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, item: ResolvedDockerItem): Promise<Dockerode.Container> {
-		const body: Dockerode.ContainerCreateOptions = { ...item.create, Labels: this.#labels(task, ctx, item.create.Labels) };
+	async #create(
+		task: TaskRecord,
+		ctx: ActuatorContext<DockerOutput>,
+		item: ResolvedDockerItem,
+	): Promise<Dockerode.Container> {
+		const body: Dockerode.ContainerCreateOptions = {
+			...item.create,
+			Labels: this.#labels(task, ctx, item.create.Labels),
+		};
 		try {
-			return await this.#call(`creating the container for task \`${task.id}\``, (abortSignal) => this.docker.createContainer({ ...body, abortSignal }));
+			return await this.#call(`creating the container for task \`${task.id}\``, (abortSignal) =>
+				this.docker.createContainer({ ...body, abortSignal }),
+			);
 		} catch (error) {
-			if (statusOf(error) !== 404 || !/no such image/i.test(String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message))) throw error;
-			if (this.#pull === 'never') throw new ActuatorError(`Image \`${item.image}\` is not on the Docker engine and \`pull\` is 'never'`, { cause: error });
+			if (
+				statusOf(error) !== 404 ||
+				!/no such image/i.test(
+					String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message),
+				)
+			)
+				throw error;
+			if (this.#pull === 'never')
+				throw new ActuatorError(`Image \`${item.image}\` is not on the Docker engine and \`pull\` is 'never'`, {
+					cause: error,
+				});
 		}
 		await this.#pullImage(item.image);
 		ctx.signal.throwIfAborted();
-		return this.#call(`creating the container for task \`${task.id}\``, (abortSignal) => this.docker.createContainer({ ...body, abortSignal }));
+		return this.#call(`creating the container for task \`${task.id}\``, (abortSignal) =>
+			this.docker.createContainer({ ...body, abortSignal }),
+		);
 	}
 
 	/** One short call to the daemon, bounded by `requestTimeoutMs`. */
@@ -287,7 +403,10 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 					this.#pulls.delete(image);
 					if (isConnectionError(error)) throw error;
 					const reason = error instanceof Error ? error.message : String(error);
-					throw new ActuatorError(`Image \`${image}\` is not on the Docker engine and pulling it failed: ${reason.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim()}`, { cause: error });
+					throw new ActuatorError(
+						`Image \`${image}\` is not on the Docker engine and pulling it failed: ${reason.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim()}`,
+						{ cause: error },
+					);
 				},
 			);
 			this.#pulls.set(image, pulling);
@@ -301,13 +420,17 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		if (typeof task.ref === 'string' && task.ref.length > 0) {
 			try {
 				const ref = task.ref;
-				const info = await this.#call(`inspecting container ${ref.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(ref).inspect({ abortSignal }));
-				if (info.Config.Labels?.[LABEL_TASK] === task.id) candidates.push({ id: info.Id, running: info.State.Running });
+				const info = await this.#call(`inspecting container ${ref.slice(0, 12)}`, (abortSignal) =>
+					this.docker.getContainer(ref).inspect({ abortSignal }),
+				);
+				if (info.Config.Labels?.[LABEL_TASK] === task.id)
+					candidates.push({ id: info.Id, running: info.State.Running });
 			} catch (error) {
 				if (statusOf(error) !== 404) throw error;
 			}
 		} else {
-			for (const info of await this.#findByTask(task.id)) candidates.push({ id: info.Id, running: info.State === 'running' });
+			for (const info of await this.#findByTask(task.id))
+				candidates.push({ id: info.Id, running: info.State === 'running' });
 		}
 		let reattach: string | undefined;
 		for (const candidate of candidates) {
@@ -318,13 +441,20 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	}
 
 	/** Waits for the exit (push), reads the output tails, removes the container and reports the end. */
-	async #watch(task: TaskRecord, ctx: ActuatorContext<DockerOutput>, run: Run, container: Dockerode.Container, memoryBytes: number | undefined): Promise<void> {
+	async #watch(
+		task: TaskRecord,
+		ctx: ActuatorContext<DockerOutput>,
+		run: Run,
+		container: Dockerode.Container,
+		memoryBytes: number | undefined,
+	): Promise<void> {
 		let result: ActuatorResult<DockerOutput> | undefined;
 		const watch = this.#daemon.watch();
 		try {
 			result = await this.#outcome(task, run, container, memoryBytes, watch.signal);
 			// A daemon that stopped answering cannot remove the container: the next attempt reattaches to it, or cleanupOrphans removes it.
-			if (result !== undefined && run.disposing === null && run.lost === undefined) await this.#dispose(run, false);
+			if (result !== undefined && run.disposing === null && run.lost === undefined)
+				await this.#dispose(run, false);
 		} finally {
 			watch.release();
 			this.#forget(task.id, run);
@@ -333,11 +463,20 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	}
 
 	/** The attempt's result once the container exited; `undefined` when it was stopped meanwhile. */
-	async #outcome(task: TaskRecord, run: Run, container: Dockerode.Container, memoryBytes: number | undefined, daemon: AbortSignal): Promise<ActuatorResult<DockerOutput> | undefined> {
+	async #outcome(
+		task: TaskRecord,
+		run: Run,
+		container: Dockerode.Container,
+		memoryBytes: number | undefined,
+		daemon: AbortSignal,
+	): Promise<ActuatorResult<DockerOutput> | undefined> {
 		const short = container.id.slice(0, 12);
 		try {
 			const logs = this.#readLogs(container, daemon);
-			const waited = (await unlessAborted(container.wait({ condition: 'not-running', abortSignal: daemon }), daemon)) as { StatusCode: number };
+			const waited = (await unlessAborted(
+				container.wait({ condition: 'not-running', abortSignal: daemon }),
+				daemon,
+			)) as { StatusCode: number };
 			const tail = await unlessAborted(logs, daemon);
 			if (run.disposing !== null) return undefined;
 			const exitCode = waited.StatusCode;
@@ -349,30 +488,53 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				stderrTruncated: tail.stderr.truncated,
 			};
 			if (exitCode === 0) return { ok: true, output };
-			const state = (await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))).State;
+			const state = (
+				await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))
+			).State;
 			if (!state.OOMKilled && (exitCode === 137 || exitCode === 143)) {
 				// Killed by SIGKILL or SIGTERM, and not by us: a daemon shutting down stops its containers so, then
 				// goes away within moments. Check on it a few times before blaming the container.
-				await this.#daemon.checkFor(`container ${short} of task \`${task.id}\` ran (it ended with exit code ${exitCode})`, SHUTDOWN_CHECKS, SHUTDOWN_CHECK_MS);
+				await this.#daemon.checkFor(
+					`container ${short} of task \`${task.id}\` ran (it ended with exit code ${exitCode})`,
+					SHUTDOWN_CHECKS,
+					SHUTDOWN_CHECK_MS,
+				);
 			}
 			return { ok: false, error: new DockerExitError(container.id, output, state.OOMKilled, memoryBytes) };
 		} catch (error) {
 			if (run.disposing !== null) return undefined;
 			if (daemon.aborted) {
 				run.lost = daemon.reason as Error;
-				return { ok: false, error: new ActuatorError(`${(daemon.reason as Error).message}; container ${short} of task \`${task.id}\` was left to the next attempt or cleanupOrphans`, { cause: daemon.reason }) };
+				return {
+					ok: false,
+					error: new ActuatorError(
+						`${(daemon.reason as Error).message}; container ${short} of task \`${task.id}\` was left to the next attempt or cleanupOrphans`,
+						{ cause: daemon.reason },
+					),
+				};
 			}
-			return { ok: false, error: dockerError(`waiting for container ${short} of task \`${task.id}\``, error, this.docker) };
+			return {
+				ok: false,
+				error: dockerError(`waiting for container ${short} of task \`${task.id}\``, error, this.docker),
+			};
 		}
 	}
 
 	async #readLogs(container: Dockerode.Container, daemon: AbortSignal): Promise<LogTail> {
 		try {
-			const stream = (await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: daemon })) as unknown as NodeJS.ReadableStream;
+			const stream = (await container.logs({
+				follow: true,
+				stdout: true,
+				stderr: true,
+				abortSignal: daemon,
+			})) as unknown as NodeJS.ReadableStream;
 			return await LogTail.read(stream as never, this.#logLimit);
 		} catch (error) {
 			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
-			if (!isConnectionError(error) && !daemon.aborted) this.#warn(dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker));
+			if (!isConnectionError(error) && !daemon.aborted)
+				this.#warn(
+					dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker),
+				);
 			return new LogTail(this.#logLimit);
 		}
 	}
@@ -381,7 +543,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #dispose(run: Run, kill: boolean): Promise<void> {
 		const id = run.containerId;
 		if (id === undefined) return;
-		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) => this.#warn(error as Error));
+		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) =>
+			this.#warn(error as Error),
+		);
 		await run.disposing;
 	}
 
@@ -395,7 +559,8 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			await this.#call(`killing container ${id.slice(0, 12)}`, (abortSignal) => container.kill({ abortSignal }));
 		} catch (error) {
 			const status = statusOf(error);
-			if (status !== 404 && status !== 409) throw dockerError(`killing container ${id.slice(0, 12)}`, error, this.docker);
+			if (status !== 404 && status !== 409)
+				throw dockerError(`killing container ${id.slice(0, 12)}`, error, this.docker);
 			if (status === 404) return;
 		}
 		await this.#remove(id);
@@ -404,7 +569,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	async #remove(id: string): Promise<void> {
 		if (this.#keep) return;
 		try {
-			await this.#call(`removing container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
+			await this.#call(`removing container ${id.slice(0, 12)}`, (abortSignal) =>
+				this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }),
+			);
 		} catch (error) {
 			const status = statusOf(error);
 			if (status === 404) return;
@@ -422,7 +589,13 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	async #labelsOf(id: string): Promise<Record<string, string> | null> {
 		try {
-			return (await this.#call(`inspecting container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }))).Config.Labels ?? {};
+			return (
+				(
+					await this.#call(`inspecting container ${id.slice(0, 12)}`, (abortSignal) =>
+						this.docker.getContainer(id).inspect({ abortSignal }),
+					)
+				).Config.Labels ?? {}
+			);
 		} catch (error) {
 			if (statusOf(error) === 404) return null;
 			throw dockerError(`inspecting container ${id.slice(0, 12)}`, error, this.docker);
@@ -431,7 +604,11 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	async #findByTask(taskId: string): Promise<Dockerode.ContainerInfo[]> {
 		return this.#call(`listing the containers of task \`${taskId}\``, (abortSignal) =>
-			this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] }, abortSignal }),
+			this.docker.listContainers({
+				all: true,
+				filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] },
+				abortSignal,
+			}),
 		);
 	}
 }

@@ -87,9 +87,13 @@ type WorkerMessage =
 	| { readonly type: 'done'; readonly ok: true; readonly output: unknown }
 	| { readonly type: 'done'; readonly ok: false; readonly error: SerializedError };
 
-
 const WORKER_OPTION_NAMES = ['module', 'export', 'maxIdleWorkers', 'execArgv', 'resourceLimits'] as const;
-const RESOURCE_LIMIT_NAMES = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+const RESOURCE_LIMIT_NAMES = [
+	'maxYoungGenerationSizeMb',
+	'maxOldGenerationSizeMb',
+	'codeRangeSizeMb',
+	'stackSizeMb',
+] as const;
 
 function revive(error: SerializedError): Error {
 	const revived =
@@ -132,10 +136,12 @@ class CallContext<TItem> implements FunctionContext<TItem> {
 
 export class FunctionActuator<TItem = unknown, TOutput = unknown> implements TaskActuator<TItem, TOutput> {
 	readonly #fn: TaskFunction<TItem, TOutput> | undefined;
-	readonly #workerOptions: Required<Omit<WorkerFunctionOptions, 'resourceLimits' | 'module'>> & {
-		module: string;
-		resourceLimits: WorkerResourceLimits | undefined;
-	} | undefined;
+	readonly #workerOptions:
+		| (Required<Omit<WorkerFunctionOptions, 'resourceLimits' | 'module'>> & {
+				module: string;
+				resourceLimits: WorkerResourceLimits | undefined;
+		  })
+		| undefined;
 	readonly #busy = new Map<string, Worker>();
 	readonly #idle: Worker[] = [];
 	#closed = false;
@@ -151,11 +157,19 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 			throw new TypeError('Expected a function or `{ module, export? }` for FunctionActuator');
 		}
 		rejectUnknownOptions('FunctionActuator', fnOrOptions, WORKER_OPTION_NAMES);
-		const { module, export: exportName = 'default', maxIdleWorkers = 4, execArgv = [], resourceLimits } = fnOrOptions;
+		const {
+			module,
+			export: exportName = 'default',
+			maxIdleWorkers = 4,
+			execArgv = [],
+			resourceLimits,
+		} = fnOrOptions;
 		let url: string;
 		if (module instanceof URL) url = module.href;
 		else if (typeof module === 'string' && module.length > 0) {
-			url = module.startsWith('file:') ? module : pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
+			url = module.startsWith('file:')
+				? module
+				: pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
 		} else {
 			throw new TypeError(`Expected \`module\` to be a path or a file URL, got ${typeof module}`);
 		}
@@ -166,10 +180,11 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 			throw new TypeError(`Expected \`maxIdleWorkers\` to be an integer >= 0, got ${String(maxIdleWorkers)}`);
 		}
 		if (!Array.isArray(execArgv) || execArgv.some((arg) => typeof arg !== 'string')) {
-			throw new TypeError('Expected `execArgv` to be an array of strings, such as `[\'--import\', \'tsx\']`');
+			throw new TypeError("Expected `execArgv` to be an array of strings, such as `['--import', 'tsx']`");
 		}
 		if (resourceLimits !== undefined) {
-			if (typeof resourceLimits !== 'object' || resourceLimits === null) throw new TypeError('Expected `resourceLimits` to be an object');
+			if (typeof resourceLimits !== 'object' || resourceLimits === null)
+				throw new TypeError('Expected `resourceLimits` to be an object');
 			rejectUnknownOptions('FunctionActuator `resourceLimits`', resourceLimits, RESOURCE_LIMIT_NAMES);
 		}
 		this.#workerOptions = { module: url, export: exportName, maxIdleWorkers, execArgv, resourceLimits };
@@ -192,7 +207,11 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 			ctx.done({ ok: false, error });
 			return;
 		}
-		if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<TOutput>).then === 'function') {
+		if (
+			result !== null &&
+			typeof result === 'object' &&
+			typeof (result as PromiseLike<TOutput>).then === 'function'
+		) {
 			(result as PromiseLike<TOutput>).then(
 				(output) => ctx.done({ ok: true, output }),
 				(error: unknown) => ctx.done({ ok: false, error }),
@@ -261,7 +280,10 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 		const onExit = (code: number): void => {
 			if (finished) return;
 			finish();
-			ctx.done({ ok: false, error: new ActuatorError(`The worker thread exited with code ${code} before the function returned`) });
+			ctx.done({
+				ok: false,
+				error: new ActuatorError(`The worker thread exited with code ${code} before the function returned`),
+			});
 		};
 		const onAbort = (): void => {
 			const reason = ctx.signal.reason as unknown;

@@ -5,11 +5,41 @@
  * transport errors are retried with back-off, a non-2xx answer or an unexpected body fails clearly, and a
  * service that stays unreachable fails the task after `maxStatusFailures` polls instead of hanging.
  */
-import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorStart, type ActuatorStatus, type TaskActuator, type TaskRecord } from 'lightsched';
-import { HttpStatusError, HttpTransportError, requestJson, type JsonRequest, type RequestSettings, type RetryScope } from './http/request.js';
-import { describeValue, resolveHttpOptions, type HttpActuatorOptions, type HttpCall, type RefPath, type ResolvedHttpOptions } from './http/options.js';
+import {
+	ActuatorError,
+	NonRetryableError,
+	type ActuatorContext,
+	type ActuatorStart,
+	type ActuatorStatus,
+	type TaskActuator,
+	type TaskRecord,
+} from 'lightsched';
+import {
+	HttpStatusError,
+	HttpTransportError,
+	requestJson,
+	type JsonRequest,
+	type RequestSettings,
+	type RetryScope,
+} from './http/request.js';
+import {
+	describeValue,
+	resolveHttpOptions,
+	type HttpActuatorOptions,
+	type HttpCall,
+	type RefPath,
+	type ResolvedHttpOptions,
+} from './http/options.js';
 
-export type { HttpActuatorOptions, HttpCall, HttpOutputOptions, HttpStartOptions, HttpStatusOptions, HttpStopOptions, RefPath } from './http/options.js';
+export type {
+	HttpActuatorOptions,
+	HttpCall,
+	HttpOutputOptions,
+	HttpStartOptions,
+	HttpStatusOptions,
+	HttpStopOptions,
+	RefPath,
+} from './http/options.js';
 export { HttpStatusError, HttpTransportError } from './http/request.js';
 
 /** The default `startId`: the answer's `id` (a non-empty string, or a number). */
@@ -17,7 +47,9 @@ export function defaultStartId(body: unknown): string {
 	const id = (body as { id?: unknown } | null)?.id;
 	if (typeof id === 'string' && id.length > 0) return id;
 	if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-	throw new TypeError(`Expected the answer to have an \`id\` (a non-empty string), got ${body !== null && typeof body === 'object' ? `\`id\` = ${describeValue(id)}` : describeValue(body)}`);
+	throw new TypeError(
+		`Expected the answer to have an \`id\` (a non-empty string), got ${body !== null && typeof body === 'object' ? `\`id\` = ${describeValue(id)}` : describeValue(body)}`,
+	);
 }
 
 /**
@@ -28,11 +60,22 @@ export function defaultMapStatus<TOutput>(body: unknown): ActuatorStatus<TOutput
 	if (body === null || typeof body !== 'object' || Array.isArray(body)) {
 		throw new TypeError(`Expected the status answer to be a JSON object, got ${describeValue(body)}`);
 	}
-	const { status, progress, output, error } = body as { status?: unknown; progress?: unknown; output?: unknown; error?: unknown };
+	const { status, progress, output, error } = body as {
+		status?: unknown;
+		progress?: unknown;
+		output?: unknown;
+		error?: unknown;
+	};
 	if (status === 'running') return progress === undefined ? { state: 'running' } : { state: 'running', progress };
-	if (status === 'succeeded') return output === undefined ? { state: 'succeeded' } : { state: 'succeeded', output: output as TOutput };
+	if (status === 'succeeded')
+		return output === undefined ? { state: 'succeeded' } : { state: 'succeeded', output: output as TOutput };
 	if (status === 'failed') {
-		const message = typeof error === 'string' && error.length > 0 ? error : error === undefined || error === null ? 'no reason given' : JSON.stringify(error);
+		const message =
+			typeof error === 'string' && error.length > 0
+				? error
+				: error === undefined || error === null
+					? 'no reason given'
+					: JSON.stringify(error);
 		return { state: 'failed', error: new ActuatorError(`The remote job failed: ${message}`) };
 	}
 	throw new TypeError(`Expected \`status\` to be 'running', 'succeeded' or 'failed', got ${describeValue(status)}`);
@@ -61,15 +104,26 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const body = start.body ? start.body(task.item, task) : task.item;
 		const url = this.#url(path);
 		const retry: RetryScope = start.idempotent === true ? 'transport' : 'connect';
-		const answer = await this.#request('start', { method, url, body, json: true, retry, signals: [ctx.signal, this.#closing.signal] });
+		const answer = await this.#request('start', {
+			method,
+			url,
+			body,
+			json: true,
+			retry,
+			signals: [ctx.signal, this.#closing.signal],
+		});
 		let ref: string;
 		try {
 			ref = (this.#options.startId ?? defaultStartId)(answer);
 		} catch (error) {
-			throw new ActuatorError(`${method} ${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+			throw new ActuatorError(`${method} ${url}: ${error instanceof Error ? error.message : String(error)}`, {
+				cause: error,
+			});
 		}
 		if (typeof ref !== 'string' || ref.length === 0) {
-			throw new ActuatorError(`${method} ${url}: expected \`startId\` to return a non-empty string, got ${describeValue(ref)}`);
+			throw new ActuatorError(
+				`${method} ${url}: expected \`startId\` to return a non-empty string, got ${describeValue(ref)}`,
+			);
 		}
 		this.#unreachable.delete(task.id);
 		return { ref };
@@ -95,12 +149,21 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		const ref = this.#ref(task, 'output');
 		const method = (output.method ?? 'GET').toUpperCase();
 		const url = this.#url(this.#refPath(output.path, ref, task));
-		const body = await this.#request('output', { method, url, json: true, retry: 'transport', signals: [this.#closing.signal] });
+		const body = await this.#request('output', {
+			method,
+			url,
+			json: true,
+			retry: 'transport',
+			signals: [this.#closing.signal],
+		});
 		if (output.map === undefined) return body as TOutput;
 		try {
 			return output.map(body, task);
 		} catch (error) {
-			throw new ActuatorError(`${method} ${url}: unexpected output answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+			throw new ActuatorError(
+				`${method} ${url}: unexpected output answer: ${error instanceof Error ? error.message : String(error)}`,
+				{ cause: error },
+			);
 		}
 	}
 
@@ -126,24 +189,42 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
 			// Within one poll only a refused connection is retried: the next poll retries the rest, and a hanging
 			// service must not hold up the polling of every other task for several timeouts.
-			const body = await this.#request('status', { method, url, json: true, retry: 'connect', signals: [this.#closing.signal] });
+			const body = await this.#request('status', {
+				method,
+				url,
+				json: true,
+				retry: 'connect',
+				signals: [this.#closing.signal],
+			});
 			this.#unreachable.delete(task.id);
 			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
 			let status: ActuatorStatus<TOutput>;
 			try {
 				status = map(body, task);
 			} catch (error) {
-				throw new ActuatorError(`${method} ${url}: unexpected status answer: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+				throw new ActuatorError(
+					`${method} ${url}: unexpected status answer: ${error instanceof Error ? error.message : String(error)}`,
+					{ cause: error },
+				);
 			}
-			if (status === null || typeof status !== 'object' || !['running', 'succeeded', 'failed'].includes(status.state)) {
-				throw new ActuatorError(`${method} ${url}: expected \`mapStatus\` to return { state: 'running' | 'succeeded' | 'failed' }, got ${describeValue(status)}`);
+			if (
+				status === null ||
+				typeof status !== 'object' ||
+				!['running', 'succeeded', 'failed'].includes(status.state)
+			) {
+				throw new ActuatorError(
+					`${method} ${url}: expected \`mapStatus\` to return { state: 'running' | 'succeeded' | 'failed' }, got ${describeValue(status)}`,
+				);
 			}
 			if (status.state !== 'running') this.#unreachable.delete(task.id);
 			return status;
 		} catch (error) {
 			// A gateway's 502/503/504 (a proxy in front of a service that is down or restarting) is an outage, not
 			// the job's answer: counted like an unreachable service, not failing the task at once.
-			if (error instanceof HttpTransportError || (error instanceof HttpStatusError && GATEWAY_STATUSES.has(error.status))) {
+			if (
+				error instanceof HttpTransportError ||
+				(error instanceof HttpStatusError && GATEWAY_STATUSES.has(error.status))
+			) {
 				const failures = (this.#unreachable.get(task.id) ?? 0) + 1;
 				const max = this.#settings.maxStatusFailures;
 				if (failures < max) {
@@ -151,7 +232,13 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 					return { state: 'running' };
 				}
 				this.#unreachable.delete(task.id);
-				return { state: 'failed', error: new ActuatorError(`The service stayed unreachable for ${max} status polls in a row: ${error.message}`, { cause: error }) };
+				return {
+					state: 'failed',
+					error: new ActuatorError(
+						`The service stayed unreachable for ${max} status polls in a row: ${error.message}`,
+						{ cause: error },
+					),
+				};
 			}
 			this.#unreachable.delete(task.id);
 			return { state: 'failed', error: error instanceof Error ? error : new ActuatorError(String(error)) };
@@ -172,13 +259,17 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 
 	#ref(task: TaskRecord<TItem, TOutput>, call: string): string {
 		if (typeof task.ref !== 'string' || task.ref.length === 0) {
-			throw new ActuatorError(`Cannot ask for the ${call} of task \`${task.id}\`: it has no remote job id (\`ref\`)`);
+			throw new ActuatorError(
+				`Cannot ask for the ${call} of task \`${task.id}\`: it has no remote job id (\`ref\`)`,
+			);
 		}
 		return task.ref;
 	}
 
 	#refPath(path: RefPath<TItem>, ref: string, task: TaskRecord<TItem, TOutput>): string {
-		return typeof path === 'function' ? path(ref, task as TaskRecord<TItem>) : path.split('{ref}').join(encodeURIComponent(ref));
+		return typeof path === 'function'
+			? path(ref, task as TaskRecord<TItem>)
+			: path.split('{ref}').join(encodeURIComponent(ref));
 	}
 
 	#url(path: string): string {

@@ -6,14 +6,34 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { ActuatorError, NonRetryableError, type ActuatorContext, type ActuatorStart, type TaskActuator, type TaskRecord } from 'lightsched';
+import {
+	ActuatorError,
+	NonRetryableError,
+	type ActuatorContext,
+	type ActuatorStart,
+	type TaskActuator,
+	type TaskRecord,
+} from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
 import { describeCommand, ProcessExitError, ProcessSpawnError, type ProcessOutput } from './process/errors.js';
 import { identify, isSameProcess, signalGroup, waitGroupGone, type ProcessIdentity } from './process/group.js';
-import { isOutputLimit, MAX_OUTPUT_LIMIT, resolveProcessItem, type ProcessTaskItem, type ResolvedProcessItem } from './process/item.js';
+import {
+	isOutputLimit,
+	MAX_OUTPUT_LIMIT,
+	resolveProcessItem,
+	type ProcessTaskItem,
+	type ResolvedProcessItem,
+} from './process/item.js';
 import { ProgressLines, TailBuffer } from './process/output.js';
 
-export { describeCommand, ProcessExitError, ProcessSpawnError, type ProcessEnd, type ProcessOutput, type ProcessTails } from './process/errors.js';
+export {
+	describeCommand,
+	ProcessExitError,
+	ProcessSpawnError,
+	type ProcessEnd,
+	type ProcessOutput,
+	type ProcessTails,
+} from './process/errors.js';
 export { MAX_OUTPUT_LIMIT, type ProcessTaskItem } from './process/item.js';
 
 /** What `new ProcessActuator(options)` takes; every option is optional. */
@@ -58,7 +78,14 @@ export interface ProcessRef extends ProcessIdentity {
 	readonly pgid: number;
 }
 
-const OPTION_NAMES = ['maxOutputBytes', 'killGraceMs', 'progressPrefix', 'inheritEnv', 'env', 'allowedCommands'] as const;
+const OPTION_NAMES = [
+	'maxOutputBytes',
+	'killGraceMs',
+	'progressPrefix',
+	'inheritEnv',
+	'env',
+	'allowedCommands',
+] as const;
 const DEFAULT_OUTPUT_LIMIT = 64 * 1024;
 const DEFAULT_KILL_GRACE_MS = 5_000;
 /** After SIGKILL (which cannot be caught), how long to wait for the group to be gone before giving up. */
@@ -79,14 +106,22 @@ function within(promise: Promise<unknown>, ms: number): Promise<void> {
 
 function isProcessRef(value: unknown): value is ProcessRef {
 	const ref = value as Partial<ProcessRef> | null;
-	return typeof ref === 'object' && ref !== null && Number.isSafeInteger(ref.pid) && Number.isSafeInteger(ref.pgid) && (ref.pgid as number) > 1 && typeof ref.host === 'string';
+	return (
+		typeof ref === 'object' &&
+		ref !== null &&
+		Number.isSafeInteger(ref.pid) &&
+		Number.isSafeInteger(ref.pgid) &&
+		(ref.pgid as number) > 1 &&
+		typeof ref.host === 'string'
+	);
 }
 
 function checkEnv(name: string, value: unknown): Record<string, string> {
 	const expected = `Expected \`${name}\` to be an object of variable names to strings`;
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(expected);
 	for (const [key, entry] of Object.entries(value)) {
-		if (!/^[^=\0]+$/.test(key) || typeof entry !== 'string' || entry.includes('\0')) throw new TypeError(`${expected}; \`${name}.${key}\` is not`);
+		if (!/^[^=\0]+$/.test(key) || typeof entry !== 'string' || entry.includes('\0'))
+			throw new TypeError(`${expected}; \`${name}.${key}\` is not`);
 	}
 	return { ...(value as Record<string, string>) };
 }
@@ -126,20 +161,44 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 	#closed = false;
 
 	constructor(options: ProcessActuatorOptions = {}) {
-		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the ProcessActuator options to be an object');
+		if (typeof options !== 'object' || options === null)
+			throw new TypeError('Expected the ProcessActuator options to be an object');
 		rejectUnknownOptions('ProcessActuator', options, OPTION_NAMES);
-		const { maxOutputBytes = DEFAULT_OUTPUT_LIMIT, killGraceMs = DEFAULT_KILL_GRACE_MS, progressPrefix = '::progress ', inheritEnv = true, env = {}, allowedCommands } = options;
-		if (!isOutputLimit(maxOutputBytes)) throw new TypeError(`Expected \`maxOutputBytes\` to be an integer from 0 to ${MAX_OUTPUT_LIMIT}, got ${String(maxOutputBytes)}`);
+		const {
+			maxOutputBytes = DEFAULT_OUTPUT_LIMIT,
+			killGraceMs = DEFAULT_KILL_GRACE_MS,
+			progressPrefix = '::progress ',
+			inheritEnv = true,
+			env = {},
+			allowedCommands,
+		} = options;
+		if (!isOutputLimit(maxOutputBytes))
+			throw new TypeError(
+				`Expected \`maxOutputBytes\` to be an integer from 0 to ${MAX_OUTPUT_LIMIT}, got ${String(maxOutputBytes)}`,
+			);
 		if (!Number.isSafeInteger(killGraceMs) || killGraceMs < 0 || killGraceMs > 2_147_483_647) {
-			throw new TypeError(`Expected \`killGraceMs\` to be an integer from 0 to 2147483647, got ${String(killGraceMs)}`);
+			throw new TypeError(
+				`Expected \`killGraceMs\` to be an integer from 0 to 2147483647, got ${String(killGraceMs)}`,
+			);
 		}
-		if (progressPrefix !== null && (typeof progressPrefix !== 'string' || progressPrefix.length === 0 || /[\r\n]/.test(progressPrefix))) {
-			throw new TypeError(`Expected \`progressPrefix\` to be a non-empty string without line breaks, or null, got ${String(progressPrefix)}`);
+		if (
+			progressPrefix !== null &&
+			(typeof progressPrefix !== 'string' || progressPrefix.length === 0 || /[\r\n]/.test(progressPrefix))
+		) {
+			throw new TypeError(
+				`Expected \`progressPrefix\` to be a non-empty string without line breaks, or null, got ${String(progressPrefix)}`,
+			);
 		}
-		if (typeof inheritEnv !== 'boolean' && !(Array.isArray(inheritEnv) && inheritEnv.every((name) => typeof name === 'string'))) {
+		if (
+			typeof inheritEnv !== 'boolean' &&
+			!(Array.isArray(inheritEnv) && inheritEnv.every((name) => typeof name === 'string'))
+		) {
 			throw new TypeError('Expected `inheritEnv` to be true, false or an array of variable names');
 		}
-		if (allowedCommands !== undefined && !(Array.isArray(allowedCommands) && allowedCommands.every((c) => typeof c === 'string' && c.length > 0))) {
+		if (
+			allowedCommands !== undefined &&
+			!(Array.isArray(allowedCommands) && allowedCommands.every((c) => typeof c === 'string' && c.length > 0))
+		) {
 			throw new TypeError('Expected `allowedCommands` to be an array of command names or paths');
 		}
 		this.#outputLimit = maxOutputBytes;
@@ -166,7 +225,10 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 	 * with a `ProcessSpawnError`. When the task's `ref` names a process of an earlier attempt still running on
 	 * this machine (its scheduler died), that process group is terminated first.
 	 */
-	async start(task: TaskRecord<ProcessTaskItem, ProcessOutput>, ctx: ActuatorContext<ProcessOutput>): Promise<ActuatorStart | void> {
+	async start(
+		task: TaskRecord<ProcessTaskItem, ProcessOutput>,
+		ctx: ActuatorContext<ProcessOutput>,
+	): Promise<ActuatorStart | void> {
 		if (this.#closed) throw new ActuatorError('The process actuator is closed');
 		let item: ResolvedProcessItem;
 		try {
@@ -182,7 +244,10 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 		try {
 			if (isProcessRef(task.ref)) await this.#killEarlier(task.ref);
 			if (item.cwd !== undefined) await this.#checkCwd(item);
-			if (ctx.signal.aborted || run.stopRequested) throw ctx.signal.aborted ? ctx.signal.reason : new ActuatorError(`Task \`${task.id}\` was stopped while starting`);
+			if (ctx.signal.aborted || run.stopRequested)
+				throw ctx.signal.aborted
+					? ctx.signal.reason
+					: new ActuatorError(`Task \`${task.id}\` was stopped while starting`);
 			const { child, identity } = await this.#spawn(item);
 			run.child = child;
 			run.pgid = child.pid;
@@ -228,7 +293,8 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 		let base: NodeJS.ProcessEnv = {};
 		if (this.#inheritEnv === true) base = process.env;
 		else if (Array.isArray(this.#inheritEnv)) {
-			for (const name of this.#inheritEnv as readonly string[]) if (process.env[name] !== undefined) base[name] = process.env[name];
+			for (const name of this.#inheritEnv as readonly string[])
+				if (process.env[name] !== undefined) base[name] = process.env[name];
 		}
 		return { ...base, ...this.#env, ...item.env };
 	}
@@ -240,9 +306,17 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 			isDirectory = (await stat(cwd)).isDirectory();
 		} catch (error) {
 			const code = (error as { code?: string }).code;
-			throw new ProcessSpawnError(`The working directory \`${cwd}\` (item.cwd) of command \`${item.command}\` cannot be used: ${code === 'ENOENT' ? 'it does not exist' : (error as Error).message}`, code, error);
+			throw new ProcessSpawnError(
+				`The working directory \`${cwd}\` (item.cwd) of command \`${item.command}\` cannot be used: ${code === 'ENOENT' ? 'it does not exist' : (error as Error).message}`,
+				code,
+				error,
+			);
 		}
-		if (!isDirectory) throw new ProcessSpawnError(`The working directory \`${cwd}\` (item.cwd) of command \`${item.command}\` is not a directory`, 'ENOTDIR');
+		if (!isDirectory)
+			throw new ProcessSpawnError(
+				`The working directory \`${cwd}\` (item.cwd) of command \`${item.command}\` is not a directory`,
+				'ENOTDIR',
+			);
 	}
 
 	/** Spawns the command, leading its own process group; resolves once it runs, rejects when it cannot start. */
@@ -317,9 +391,22 @@ export class ProcessActuator implements TaskActuator<ProcessTaskItem, ProcessOut
 				await new Promise((resolve) => setImmediate(resolve));
 				if (run.stopRequested) return;
 				progress?.end();
-				const tails = { stdout: stdout.toString(), stderr: stderr.toString(), stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated };
+				const tails = {
+					stdout: stdout.toString(),
+					stderr: stderr.toString(),
+					stdoutTruncated: stdout.truncated,
+					stderrTruncated: stderr.truncated,
+				};
 				if (exitCode === 0) ctx.done({ ok: true, output: { exitCode, ...tails } });
-				else ctx.done({ ok: false, error: new ProcessExitError(describeCommand(item.command, item.args), { exitCode, signal, ...tails }) });
+				else
+					ctx.done({
+						ok: false,
+						error: new ProcessExitError(describeCommand(item.command, item.args), {
+							exitCode,
+							signal,
+							...tails,
+						}),
+					});
 			})();
 		});
 	}

@@ -32,7 +32,12 @@ try {
 		const size = Math.min(10_000, total - start);
 		await seed.add(
 			Array.from({ length: size }, (_, i) =>
-				createTaskRecord({ id: `t${start + i}`, item: { n: start + i }, priority: (start + i) % 3 }, 'task', { maxAttempts: 3 }, now),
+				createTaskRecord(
+					{ id: `t${start + i}`, item: { n: start + i }, priority: (start + i) % 3 },
+					'task',
+					{ maxAttempts: 3 },
+					now,
+				),
 			),
 		);
 	}

@@ -82,7 +82,9 @@ const rate = (ms: number): string => ((CONTAINERS / ms) * 1000).toFixed(2);
 
 try {
 	const version = await docker.version();
-	console.log(`# Docker throughput: ${CONTAINERS} containers \`${CMD.join(' ')}\`, median of ${ROUNDS} rounds (containers/s)`);
+	console.log(
+		`# Docker throughput: ${CONTAINERS} containers \`${CMD.join(' ')}\`, median of ${ROUNDS} rounds (containers/s)`,
+	);
 	console.log(`node ${process.version}, Docker ${version.Version}, ${new Date().toISOString()}`);
 	console.log('| concurrency | lightsched | bare dockerode | overhead (time ratio) |');
 	console.log('|---:|---:|---:|---:|');

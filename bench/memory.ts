@@ -36,7 +36,8 @@ const runners: Record<string, Runner> = {
 		scheduler.on('task:succeeded', () => succeeded++);
 		const started = performance.now();
 		if (MODE === 'bulk') {
-			for (let i = 0; i < TASKS; i += BATCH) void scheduler.add(Array.from({ length: Math.min(BATCH, TASKS - i) }, (_, j) => ({ item: i + j })));
+			for (let i = 0; i < TASKS; i += BATCH)
+				void scheduler.add(Array.from({ length: Math.min(BATCH, TASKS - i) }, (_, j) => ({ item: i + j })));
 		} else {
 			for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
 		}
@@ -52,7 +53,8 @@ const runners: Record<string, Runner> = {
 		queue.on('completed', () => done++);
 		const started = performance.now();
 		if (MODE === 'bulk') {
-			for (let i = 0; i < TASKS; i += BATCH) void queue.addAll(Array.from({ length: Math.min(BATCH, TASKS - i) }, () => noop));
+			for (let i = 0; i < TASKS; i += BATCH)
+				void queue.addAll(Array.from({ length: Math.min(BATCH, TASKS - i) }, () => noop));
 		} else {
 			for (let i = 0; i < TASKS; i++) void queue.add(noop);
 		}
@@ -98,7 +100,9 @@ for (const concurrency of CONCURRENCIES) {
 	const ours = rate(median(times.lightsched ?? []));
 	const pq = rate(median(times['p-queue'] ?? []));
 	const fq = rate(median(times['fastq (promise)'] ?? []));
-	console.log(`| ${concurrency} | ${ours.toLocaleString('en')} | ${pq.toLocaleString('en')} | ${fq.toLocaleString('en')} | ${(ours / pq).toFixed(2)} | ${(ours / fq).toFixed(2)} |`);
+	console.log(
+		`| ${concurrency} | ${ours.toLocaleString('en')} | ${pq.toLocaleString('en')} | ${fq.toLocaleString('en')} | ${(ours / pq).toFixed(2)} | ${(ours / fq).toFixed(2)} |`,
+	);
 }
 
 async function heapPerTask(name: string, fill: () => Promise<() => Promise<void>>): Promise<string> {
@@ -121,7 +125,11 @@ if (typeof global.gc !== 'function') {
 	console.log('|---|---:|');
 	console.log(
 		await heapPerTask('lightsched (QueueContainer, full task records)', async () => {
-			const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(noop), autoStart: false });
+			const scheduler = new Scheduler({
+				container: new QueueContainer(),
+				actuator: new FunctionActuator(noop),
+				autoStart: false,
+			});
 			const batch = 10_000;
 			for (let i = 0; i < QUEUED; i += batch) {
 				await scheduler.add(Array.from({ length: Math.min(batch, QUEUED - i) }, (_, j) => ({ item: i + j })));

@@ -43,15 +43,24 @@ async function warmUp(count: number): Promise<void> {
 	};
 	if (config.lib === 'lightsched') {
 		const container = new RedisContainer({ redis: { host: '127.0.0.1', port: config.port }, name, log: false });
-		const scheduler = new Scheduler({ container, concurrency: config.concurrency, autoStart: false, actuator: new FunctionActuator(async () => {}) });
+		const scheduler = new Scheduler({
+			container,
+			concurrency: config.concurrency,
+			autoStart: false,
+			actuator: new FunctionActuator(async () => {}),
+		});
 		scheduler.on('task:succeeded', count1);
-		for (let i = 0; i < count; i += 1000) await scheduler.add(ids.slice(i, i + 1000).map((id) => ({ id, item: null })));
+		for (let i = 0; i < count; i += 1000)
+			await scheduler.add(ids.slice(i, i + 1000).map((id) => ({ id, item: null })));
 		scheduler.resume();
 		await all;
 		await scheduler.close();
 	} else {
 		const queue = new Queue(name, { connection });
-		for (let i = 0; i < count; i += 1000) await queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'noop', data: null, opts: { jobId: id } })));
+		for (let i = 0; i < count; i += 1000)
+			await queue.addBulk(
+				ids.slice(i, i + 1000).map((id) => ({ name: 'noop', data: null, opts: { jobId: id } })),
+			);
 		const worker = new Worker(name, async () => {}, { connection, concurrency: config.concurrency });
 		worker.on('completed', count1);
 		await all;
@@ -66,7 +75,11 @@ let begin: () => void;
 let end: () => Promise<void>;
 
 if (config.lib === 'lightsched') {
-	const container = new RedisContainer({ redis: { host: '127.0.0.1', port: config.port }, name: config.name, log: false });
+	const container = new RedisContainer({
+		redis: { host: '127.0.0.1', port: config.port },
+		name: config.name,
+		log: false,
+	});
 	const scheduler = new Scheduler({
 		container,
 		concurrency: config.concurrency,

@@ -60,7 +60,14 @@ const server = await startRedis();
 const admin = new Redis({ host: '127.0.0.1', port: server.port });
 let runId = 0;
 
-function startWorker(lib: Lib, name: string, concurrency: number, autoStart: boolean, report: boolean, warmup = 0): Worker {
+function startWorker(
+	lib: Lib,
+	name: string,
+	concurrency: number,
+	autoStart: boolean,
+	report: boolean,
+	warmup = 0,
+): Worker {
 	const extra = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 	// lightsched from its build (dist/), as users run it and as BullMQ runs from its own: the TypeScript sources
 	// through tsx carry esbuild's helpers (a `__name` call per closure made), worth several µs per task.
@@ -148,7 +155,9 @@ async function redisCpu(): Promise<number> {
 async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 	await admin.flushall();
 	const name = `bench-${++runId}`;
-	const workers = Array.from({ length: c.processes }, () => startWorker(lib, name, c.concurrency, false, false, WARMUP));
+	const workers = Array.from({ length: c.processes }, () =>
+		startWorker(lib, name, c.concurrency, false, false, WARMUP),
+	);
 	const p = producer(lib, name);
 	try {
 		await Promise.all(workers.map((w) => w.ready));
@@ -207,7 +216,10 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function median(values: readonly number[]): number {
-	return quantile([...values].sort((a, b) => a - b), 0.5);
+	return quantile(
+		[...values].sort((a, b) => a - b),
+		0.5,
+	);
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -222,13 +234,27 @@ for (const tasks of [SMALL, LARGE]) {
 }
 const only = process.env.CASES?.split(',').map((spec) => spec.split(':').map(Number));
 const unique = cases
-	.filter((c, i) => cases.findIndex((d) => d.tasks === c.tasks && d.concurrency === c.concurrency && d.processes === c.processes) === i)
-	.filter((c) => only === undefined || only.some(([t, cc, p]) => t === c.tasks && cc === c.concurrency && p === c.processes));
+	.filter(
+		(c, i) =>
+			cases.findIndex(
+				(d) => d.tasks === c.tasks && d.concurrency === c.concurrency && d.processes === c.processes,
+			) === i,
+	)
+	.filter(
+		(c) =>
+			only === undefined || only.some(([t, cc, p]) => t === c.tasks && cc === c.concurrency && p === c.processes),
+	);
 
 const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?';
-console.log(`redis-server ${version} on 127.0.0.1:${server.port}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`);
-console.log(`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks; full sizes: LARGE=100000 SERIAL=10000); WARMUP=${WARMUP} tasks per worker process first\n`);
-console.log('| tasks | concurrency | processes | lightsched add/s | BullMQ add/s | ratio | lightsched done/s | BullMQ done/s | ratio | CPU µs/task: Redis, workers (lightsched; BullMQ) |');
+console.log(
+	`redis-server ${version} on 127.0.0.1:${server.port}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`,
+);
+console.log(
+	`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks; full sizes: LARGE=100000 SERIAL=10000); WARMUP=${WARMUP} tasks per worker process first\n`,
+);
+console.log(
+	'| tasks | concurrency | processes | lightsched add/s | BullMQ add/s | ratio | lightsched done/s | BullMQ done/s | ratio | CPU µs/task: Redis, workers (lightsched; BullMQ) |',
+);
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 const began = Date.now();
 for (const c of unique) {
@@ -237,21 +263,26 @@ for (const c of unique) {
 		for (const lib of LIBS) results[lib].push(await throughput(lib, c));
 	}
 	const m = (lib: Lib, key: keyof Throughput): number => median(results[lib].map((r) => r[key]));
-	const [la, ba, lp, bp] = [m('lightsched', 'addPerSec'), m('bullmq', 'addPerSec'), m('lightsched', 'processPerSec'), m('bullmq', 'processPerSec')];
+	const [la, ba, lp, bp] = [
+		m('lightsched', 'addPerSec'),
+		m('bullmq', 'addPerSec'),
+		m('lightsched', 'processPerSec'),
+		m('bullmq', 'processPerSec'),
+	];
 	const cpu = (lib: Lib): string => `${m(lib, 'redisUs').toFixed(0)}, ${m(lib, 'workerUs').toFixed(0)}`;
 	console.log(
 		`| ${fmt(c.tasks)} | ${c.concurrency} | ${c.processes} | ${fmt(la)} | ${fmt(ba)} | ${(la / ba).toFixed(2)}x | ${fmt(lp)} | ${fmt(bp)} | ${(lp / bp).toFixed(2)}x | ${cpu('lightsched')}; ${cpu('bullmq')} |`,
 	);
 }
 if (LATENCY_SAMPLES > 0) {
-console.log('\nadd-to-start latency, one task at a time into an idle worker process (ms):');
-console.log('| library | median | p99 |');
-console.log('|---|---:|---:|');
-for (const lib of LIBS) {
-	const runs = [];
-	for (let round = 0; round < ROUNDS; round++) runs.push(await latency(lib));
-	console.log(`| ${lib} | ${median(runs.map((r) => r.median))} | ${median(runs.map((r) => r.p99))} |`);
-}
+	console.log('\nadd-to-start latency, one task at a time into an idle worker process (ms):');
+	console.log('| library | median | p99 |');
+	console.log('|---|---:|---:|');
+	for (const lib of LIBS) {
+		const runs = [];
+		for (let round = 0; round < ROUNDS; round++) runs.push(await latency(lib));
+		console.log(`| ${lib} | ${median(runs.map((r) => r.median))} | ${median(runs.map((r) => r.p99))} |`);
+	}
 }
 console.log(`\ntotal ${((Date.now() - began) / 1000).toFixed(0)} s`);
 admin.disconnect();

@@ -41,7 +41,12 @@ const noop = async (): Promise<void> => {};
 
 /** One lightsched scheduler draining the container; resolves with nothing once `onDone` says all finished. */
 function lightschedWorker(container: SqlContainer, onSucceeded: () => void): Scheduler<unknown, void> {
-	const scheduler = new Scheduler({ container, actuator: new FunctionActuator(noop), concurrency: CONCURRENCY, autoStart: false });
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(noop),
+		concurrency: CONCURRENCY,
+		autoStart: false,
+	});
 	scheduler.on('task:succeeded', onSucceeded);
 	scheduler.on('error', (error) => console.error('scheduler error:', error.message));
 	return scheduler;
@@ -51,7 +56,9 @@ function lightschedWorker(container: SqlContainer, onSucceeded: () => void): Sch
 async function addAll(container: SqlContainer): Promise<void> {
 	const now = Date.now();
 	for (let i = 0; i < count; i += 1_000) {
-		const batch = Array.from({ length: Math.min(1_000, count - i) }, (_, j) => createTaskRecord({ item: i + j }, 'task', { maxAttempts: 1 }, now));
+		const batch = Array.from({ length: Math.min(1_000, count - i) }, (_, j) =>
+			createTaskRecord({ item: i + j }, 'task', { maxAttempts: 1 }, now),
+		);
 		await container.add(batch);
 	}
 }
@@ -83,7 +90,12 @@ async function addGraphileJobs(connectionString: string): Promise<void> {
 	const utils = await makeWorkerUtils({ connectionString, logger: quietLogger });
 	await utils.migrate();
 	for (let i = 0; i < count; i += 1_000) {
-		await utils.addJobs(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ identifier: 'noop', payload: { i: i + j } })));
+		await utils.addJobs(
+			Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({
+				identifier: 'noop',
+				payload: { i: i + j },
+			})),
+		);
 	}
 	await utils.release();
 }
@@ -112,7 +124,9 @@ async function processes(kind: Kind, connection: Connection): Promise<number> {
 		await container.close();
 	} else await addGraphileJobs(urlOf(connection));
 	const children = Array.from({ length: PROCESSES }, () =>
-		fork(fileURLToPath(import.meta.url), ['--worker', kind, JSON.stringify(connection)], { execArgv: process.execArgv }),
+		fork(fileURLToPath(import.meta.url), ['--worker', kind, JSON.stringify(connection)], {
+			execArgv: process.execArgv,
+		}),
 	);
 	let done = 0;
 	let ready = 0;
@@ -128,12 +142,18 @@ async function processes(kind: Kind, connection: Connection): Promise<number> {
 					started = performance.now();
 					for (const c of children) c.send('go');
 				}
-				if (message.done !== undefined && (done += message.done) === count) resolve(performance.now() - started);
+				if (message.done !== undefined && (done += message.done) === count)
+					resolve(performance.now() - started);
 			});
 		}
 	});
 	for (const child of children) child.send('stop');
-	await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)))));
+	await Promise.all(
+		children.map(
+			(child) =>
+				new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))),
+		),
+	);
 	return result;
 }
 
@@ -195,12 +215,19 @@ async function graphileWorker(connection: Connection): Promise<number> {
 
 /** pg-boss's own fetch/complete, CONCURRENCY loops of one job each (its `work()` sleeps ≥ 0.5 s between fetches). */
 async function pgBoss(connection: Connection): Promise<number> {
-	const boss = new PgBoss({ connectionString: urlOf(connection), max: CONCURRENCY + 2, supervise: false, schedule: false });
+	const boss = new PgBoss({
+		connectionString: urlOf(connection),
+		max: CONCURRENCY + 2,
+		supervise: false,
+		schedule: false,
+	});
 	boss.on('error', (error: Error) => console.error('pg-boss error:', error.message));
 	await boss.start();
 	await boss.createQueue('noop');
 	for (let i = 0; i < count; i += 1_000) {
-		await boss.insert(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })));
+		await boss.insert(
+			Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })),
+		);
 	}
 	let done = 0;
 	const started = performance.now();
@@ -225,7 +252,9 @@ async function pgBoss(connection: Connection): Promise<number> {
 const median = (values: number[]): number => {
 	const sorted = [...values].sort((a, b) => a - b);
 	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+	return sorted.length % 2 === 1
+		? (sorted[mid] as number)
+		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
 async function main(): Promise<void> {
@@ -233,12 +262,23 @@ async function main(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-sql-'));
 	const engines: Record<string, (round: number) => Promise<number>> = {
 		'lightsched SQLite, 1 process': (round) =>
-			lightsched({ client: 'sqlite3', connection: { filename: join(dir, `r${round}.db`) }, useNullAsDefault: true }),
+			lightsched({
+				client: 'sqlite3',
+				connection: { filename: join(dir, `r${round}.db`) },
+				useNullAsDefault: true,
+			}),
 		'lightsched PostgreSQL, 1 process': async (round) =>
-			lightsched({ client: 'pg', connection: await server.createDatabase(`ours_${round}`), pool: { min: 2, max: 10 } }),
-		[`lightsched PostgreSQL, ${PROCESSES} processes`]: async (round) => processes('lightsched', await server.createDatabase(`ours4_${round}`)),
-		'graphile-worker 0.17, 1 process': async (round) => graphileWorker(await server.createDatabase(`graphile_${round}`)),
-		[`graphile-worker 0.17, ${PROCESSES} processes`]: async (round) => processes('graphile', await server.createDatabase(`graphile4_${round}`)),
+			lightsched({
+				client: 'pg',
+				connection: await server.createDatabase(`ours_${round}`),
+				pool: { min: 2, max: 10 },
+			}),
+		[`lightsched PostgreSQL, ${PROCESSES} processes`]: async (round) =>
+			processes('lightsched', await server.createDatabase(`ours4_${round}`)),
+		'graphile-worker 0.17, 1 process': async (round) =>
+			graphileWorker(await server.createDatabase(`graphile_${round}`)),
+		[`graphile-worker 0.17, ${PROCESSES} processes`]: async (round) =>
+			processes('graphile', await server.createDatabase(`graphile4_${round}`)),
 		'pg-boss 10, 1 process': async (round) => pgBoss(await server.createDatabase(`pgboss_${round}`)),
 	};
 	const names = Object.keys(engines).filter((name) => name.includes(ONLY));
@@ -255,7 +295,11 @@ async function main(): Promise<void> {
 			for (const name of order) {
 				const ms = await (engines[name] as (round: number) => Promise<number>)(round);
 				(rates[name] ??= []).push((TASKS / ms) * 1000);
-				console.log(`  round ${round}  ${name.padEnd(36)} ${Math.round((TASKS / ms) * 1000).toString().padStart(7)} tasks/s  (${Math.round(ms)} ms)`);
+				console.log(
+					`  round ${round}  ${name.padEnd(36)} ${Math.round((TASKS / ms) * 1000)
+						.toString()
+						.padStart(7)} tasks/s  (${Math.round(ms)} ms)`,
+				);
 			}
 		}
 	} finally {
@@ -267,7 +311,8 @@ async function main(): Promise<void> {
 	const ratio = (ours: string, peer: string): string =>
 		median((rates[ours] ?? []).map((value, i) => value / (rates[peer]?.[i] ?? Number.NaN))).toFixed(2);
 	console.log(`\nMedians of ${ROUNDS} rounds (${Math.round((performance.now() - started) / 1000)} s in all):`);
-	for (const name of names) console.log(`  ${name.padEnd(36)} ${Math.round(rate(name)).toString().padStart(7)} tasks/s`);
+	for (const name of names)
+		console.log(`  ${name.padEnd(36)} ${Math.round(rate(name)).toString().padStart(7)} tasks/s`);
 	const pg1 = 'lightsched PostgreSQL, 1 process';
 	const pg4 = `lightsched PostgreSQL, ${PROCESSES} processes`;
 	const graphile = 'graphile-worker 0.17, 1 process';
@@ -275,10 +320,16 @@ async function main(): Promise<void> {
 	console.log('\nRatios, lightsched ÷ peer (median of the per-round ratios):');
 	console.log(`  PostgreSQL, 1 process  vs graphile-worker  ${ratio(pg1, graphile)}`);
 	console.log(`  PostgreSQL, 1 process  vs pg-boss          ${ratio(pg1, boss)}`);
-	console.log(`  PostgreSQL, ${PROCESSES} processes vs graphile-worker, ${PROCESSES} processes  ${ratio(pg4, `graphile-worker 0.17, ${PROCESSES} processes`)}`);
+	console.log(
+		`  PostgreSQL, ${PROCESSES} processes vs graphile-worker, ${PROCESSES} processes  ${ratio(pg4, `graphile-worker 0.17, ${PROCESSES} processes`)}`,
+	);
 	console.log(`  SQLite, 1 process      vs graphile-worker  ${ratio('lightsched SQLite, 1 process', graphile)}`);
 }
 
 const workerIndex = process.argv.indexOf('--worker');
-if (workerIndex >= 0) await worker(process.argv[workerIndex + 1] as Kind, JSON.parse(process.argv[workerIndex + 2] ?? '{}') as Connection);
+if (workerIndex >= 0)
+	await worker(
+		process.argv[workerIndex + 1] as Kind,
+		JSON.parse(process.argv[workerIndex + 2] ?? '{}') as Connection,
+	);
 else await main();

@@ -14,7 +14,13 @@ import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { SqlContainer } from 'lightsched/containers/sql';
-import { MemoryWorkflowStore, Workflows, workflowActions, type StepDefinition, type WorkflowStore } from 'lightsched/workflows';
+import {
+	MemoryWorkflowStore,
+	Workflows,
+	workflowActions,
+	type StepDefinition,
+	type WorkflowStore,
+} from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 
@@ -22,7 +28,11 @@ const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,pg').split(',');
 const CONCURRENCY = 32;
 
-const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, action: 'noop', ...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}) }));
+const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
+	id: `s${i}`,
+	action: 'noop',
+	...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
+}));
 const dag: StepDefinition[] = [
 	{ id: 'root', action: 'noop' },
 	...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
@@ -36,11 +46,18 @@ interface Setup {
 
 async function plainTasks(make: () => Promise<Setup>, tasks: number): Promise<number> {
 	const { container } = await make();
-	const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => null), concurrency: CONCURRENCY });
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(() => null),
+		concurrency: CONCURRENCY,
+	});
 	const started = performance.now();
 	let done = 0;
-	const finished = new Promise<void>((resolve) => scheduler.on('task:succeeded', () => ++done === tasks && resolve()));
-	for (let i = 0; i < tasks; i += 500) await scheduler.add(Array.from({ length: Math.min(500, tasks - i) }, () => ({ item: null })));
+	const finished = new Promise<void>((resolve) =>
+		scheduler.on('task:succeeded', () => ++done === tasks && resolve()),
+	);
+	for (let i = 0; i < tasks; i += 500)
+		await scheduler.add(Array.from({ length: Math.min(500, tasks - i) }, () => ({ item: null })));
 	await finished;
 	const ms = performance.now() - started;
 	await scheduler.close();
@@ -55,7 +72,12 @@ async function workflowRuns(make: () => Promise<Setup>, steps: StepDefinition[])
 	flows.define({ name: 'bench', steps });
 	const started = performance.now();
 	const ids: string[] = [];
-	for (let i = 0; i < RUNS; i += 100) ids.push(...(await Promise.all(Array.from({ length: Math.min(100, RUNS - i) }, () => flows.start('bench')))).map((r) => r.id));
+	for (let i = 0; i < RUNS; i += 100)
+		ids.push(
+			...(await Promise.all(Array.from({ length: Math.min(100, RUNS - i) }, () => flows.start('bench')))).map(
+				(r) => r.id,
+			),
+		);
 	for (const id of ids) await flows.wait(id);
 	const ms = performance.now() - started;
 	await flows.close();
@@ -73,7 +95,11 @@ const sql = (knex: () => Promise<Knex.Config>) => async (): Promise<Setup> => {
 };
 const makers: Record<string, () => Promise<Setup>> = {
 	memory: async () => ({ container: new QueueContainer(), store: new MemoryWorkflowStore() }),
-	sqlite: sql(async () => ({ client: 'sqlite3', connection: { filename: join(dir, `b${++n}.sqlite`) }, useNullAsDefault: true })),
+	sqlite: sql(async () => ({
+		client: 'sqlite3',
+		connection: { filename: join(dir, `b${++n}.sqlite`) },
+		useNullAsDefault: true,
+	})),
 	pg: sql(async () => {
 		pg ??= await startPostgres();
 		return { client: 'pg', connection: await pg.createDatabase(`wfbench${++n}`), pool: { min: 0, max: 8 } };
@@ -86,7 +112,10 @@ try {
 		if (make === undefined) throw new Error(`Unknown kind ${kind} (memory, sqlite, pg)`);
 		const plainMs = await plainTasks(make, RUNS * 10);
 		const plainPerStep = plainMs / (RUNS * 10);
-		for (const [shape, steps] of [['chain', chain], ['fan-out/join', dag]] as const) {
+		for (const [shape, steps] of [
+			['chain', chain],
+			['fan-out/join', dag],
+		] as const) {
 			const ms = await workflowRuns(make, [...steps]);
 			const perStep = ms / (RUNS * 10);
 			console.log(

@@ -73,13 +73,16 @@ export class CombinedContainer implements TaskContainer {
 	constructor(memory: TaskContainer, persistent: TaskContainer, options: CombinedContainerOptions = {}) {
 		checkContainer('memory', memory);
 		checkContainer('persistent', persistent);
-		if (memory === persistent) throw new TypeError('Expected `memory` and `persistent` to be two different containers');
+		if (memory === persistent)
+			throw new TypeError('Expected `memory` and `persistent` to be two different containers');
 		if (typeof options !== 'object' || options === null) {
 			throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
 		}
 		const pageSize = options.restorePageSize ?? DEFAULT_PAGE_SIZE;
 		if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
-			throw new TypeError(`Expected \`restorePageSize\` to be an integer from 1 to 100000, got ${describe(pageSize)}`);
+			throw new TypeError(
+				`Expected \`restorePageSize\` to be an integer from 1 to 100000, got ${describe(pageSize)}`,
+			);
 		}
 		this.#memory = memory;
 		this.#persistent = persistent;
@@ -114,7 +117,8 @@ export class CombinedContainer implements TaskContainer {
 		if (claimed.length === 0) return claimed;
 		const results = await Promise.allSettled(claimed.map((task) => this.#storeClaim(task)));
 		const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-		if (failure === undefined) return claimed.filter((_, i) => results[i]?.status === 'fulfilled' && results[i].value);
+		if (failure === undefined)
+			return claimed.filter((_, i) => results[i]?.status === 'fulfilled' && results[i].value);
 		// All or nothing: hand every task of this claim back, so none is left running without a worker.
 		await Promise.allSettled(
 			claimed.map(async (task, i) => {
@@ -122,7 +126,8 @@ export class CombinedContainer implements TaskContainer {
 				if (result?.status === 'fulfilled' && !result.value) return;
 				const back: TaskPatch = { attempts: task.attempts - 1, owner: null, leaseUntil: null, startedAt: null };
 				// If this write fails too, the store keeps a stale `running` claim; the next claim of the task takes it over.
-				if (result?.status === 'fulfilled') await this.#persistent.transition(task.id, 'running', 'waiting', back, owner).catch(() => null);
+				if (result?.status === 'fulfilled')
+					await this.#persistent.transition(task.id, 'running', 'waiting', back, owner).catch(() => null);
 				await this.#memory.transition(task.id, 'running', 'waiting', back, owner);
 			}),
 		);
@@ -261,25 +266,48 @@ export class CombinedContainer implements TaskContainer {
 		}
 		const owner = task.owner ?? undefined;
 		if (stored === null) {
-			await this.#memory.transition(task.id, 'running', 'stopped', { owner: null, leaseUntil: null, finishedAt: Date.now() }, owner);
+			await this.#memory.transition(
+				task.id,
+				'running',
+				'stopped',
+				{ owner: null, leaseUntil: null, finishedAt: Date.now() },
+				owner,
+			);
 			await this.#memory.remove(task.id);
 			return false;
 		}
 		if (stored.status === 'succeeded' || stored.status === 'failed' || stored.status === 'stopped') {
 			const { attempts, startedAt, finishedAt, error, output, progress, ref } = stored;
-			const aligned: TaskPatch = { attempts, startedAt, finishedAt, error, output, progress, ref, owner: null, leaseUntil: null };
+			const aligned: TaskPatch = {
+				attempts,
+				startedAt,
+				finishedAt,
+				error,
+				output,
+				progress,
+				ref,
+				owner: null,
+				leaseUntil: null,
+			};
 			await this.#memory.transition(task.id, 'running', stored.status, aligned, owner);
 			return false;
 		}
-		throw new InvalidStateError(`Task \`${task.id}\` is waiting in memory but ${stored.status} in the persistent container`);
+		throw new InvalidStateError(
+			`Task \`${task.id}\` is waiting in memory but ${stored.status} in the persistent container`,
+		);
 	}
 
 	async #restore(): Promise<RestoreResult> {
 		const started = Date.now();
 		const recovery = await this.#recover();
 		let restored = 0;
-		for (let offset = 0; ; ) {
-			const page = await this.#persistent.list({ status: 'waiting', offset, limit: this.#pageSize, order: 'asc' });
+		for (let offset = 0; ;) {
+			const page = await this.#persistent.list({
+				status: 'waiting',
+				offset,
+				limit: this.#pageSize,
+				order: 'asc',
+			});
 			offset += page.tasks.length;
 			const fresh: TaskRecord[] = [];
 			for (const task of page.tasks) if ((await this.#memory.get(task.id)) === null) fresh.push(task);
@@ -297,8 +325,13 @@ export class CombinedContainer implements TaskContainer {
 	 */
 	async #recover(): Promise<Pick<RestoreResult, 'recovered' | 'failed' | 'stopped'>> {
 		const counts = { recovered: 0, failed: 0, stopped: 0 };
-		for (let offset = 0; ; ) {
-			const page = await this.#persistent.list({ status: ['running', 'exporting'], offset, limit: this.#pageSize, order: 'asc' });
+		for (let offset = 0; ;) {
+			const page = await this.#persistent.list({
+				status: ['running', 'exporting'],
+				offset,
+				limit: this.#pageSize,
+				order: 'asc',
+			});
 			if (page.tasks.length === 0) break;
 			const now = Date.now();
 			const moved = await Promise.all(
@@ -333,9 +366,24 @@ function checkContainer(name: string, value: unknown): asserts value is TaskCont
 	if (typeof value !== 'object' || value === null) {
 		throw new TypeError(`Expected \`${name}\` to be a TaskContainer, got ${describe(value)}`);
 	}
-	for (const method of ['add', 'claim', 'transition', 'renew', 'reclaimExpired', 'requestStop', 'nextDueAt', 'get', 'list', 'counts', 'remove', 'close']) {
+	for (const method of [
+		'add',
+		'claim',
+		'transition',
+		'renew',
+		'reclaimExpired',
+		'requestStop',
+		'nextDueAt',
+		'get',
+		'list',
+		'counts',
+		'remove',
+		'close',
+	]) {
 		if (typeof (value as Record<string, unknown>)[method] !== 'function') {
-			throw new TypeError(`Expected \`${name}.${method}\` to be a function, got ${describe((value as Record<string, unknown>)[method])}`);
+			throw new TypeError(
+				`Expected \`${name}.${method}\` to be a function, got ${describe((value as Record<string, unknown>)[method])}`,
+			);
 		}
 	}
 }

@@ -32,15 +32,47 @@ import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { memoryPolicyWarning } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
-import { checkOptions, isWellFormed, type RedisContainerEvents, type RedisContainerOptions, type RedisContainerWarning } from './redis/options.js';
+import {
+	checkOptions,
+	isWellFormed,
+	type RedisContainerEvents,
+	type RedisContainerOptions,
+	type RedisContainerWarning,
+} from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
-import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './redis/known-records.js';
+import {
+	appliedTo,
+	KnownRecords,
+	recordAfter,
+	versionOf,
+	type Known,
+	type StoredValues,
+} from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
 import { OrphanWatch } from './redis/orphans.js';
-import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './redis/codec.js';
-import { ADD, CLAIM, COUNTS, LIST, NEXT_DUE, RECLAIM, RENEW, REMOVE, REQUEST_STOP, type ClockedScript } from './redis/scripts.js';
+import {
+	decodeRecord,
+	encodeBatch,
+	encodeForAdd,
+	encodePatch,
+	RECORD_FIELDS,
+	storedValues,
+	unpackClaimed,
+} from './redis/codec.js';
+import {
+	ADD,
+	CLAIM,
+	COUNTS,
+	LIST,
+	NEXT_DUE,
+	RECLAIM,
+	RENEW,
+	REMOVE,
+	REQUEST_STOP,
+	type ClockedScript,
+} from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 
 const RECLAIM_BATCH = 1000;
@@ -89,7 +121,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** The stored form of the tasks this container claimed and runs, so transitions need not send it back. */
 	readonly #known = new KnownRecords();
 	/** Transitions issued in the same tick, sent as one script call (see transition-batch.ts). */
-	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), { maxItems: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT });
+	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), {
+		maxItems: MAX_BATCH,
+		maxInFlight: MAX_IN_FLIGHT,
+	});
 	/** Claims sent and not yet answered (see orphans.ts). */
 	readonly #claims = new Set<Promise<unknown>>();
 	/** Tasks held for an owner whose claim never reached this container: handed back (see orphans.ts). */
@@ -98,13 +133,24 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			const reply = (await this.#run(RENEW, [owner, String(Date.now()), '0'])) as string[][];
 			return [reply[2] ?? [], reply[3] ?? []];
 		},
-		knows: (owner, id) => (this.#ahead.holds(owner, id) || this.#known.owns(owner, id) ? true : this.#known.evicted ? undefined : false),
+		knows: (owner, id) =>
+			this.#ahead.holds(owner, id) || this.#known.owns(owner, id)
+				? true
+				: this.#known.evicted
+					? undefined
+					: false,
 		inFlight: () => this.#inFlight(),
 		handBack: (id, owner, patch) => this.transition(id, 'running', 'waiting', patch, owner),
 		closed: () => this.#closed,
 	});
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
-		this.transition(task.id, 'running', 'waiting', { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() }, owner).catch(() => null),
+		this.transition(
+			task.id,
+			'running',
+			'waiting',
+			{ attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() },
+			owner,
+		).catch(() => null),
 	);
 
 	constructor(options: RedisContainerOptions) {
@@ -145,7 +191,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		const gaveUp = new Promise<never>((_resolve, reject) => {
 			timer = setTimeout(
-				() => reject(new ContainerError(`${this.#guard.where}: the wake-up channel was not subscribed within ${limit} ms`)),
+				() =>
+					reject(
+						new ContainerError(
+							`${this.#guard.where}: the wake-up channel was not subscribed within ${limit} ms`,
+						),
+					),
 				limit,
 			);
 		});
@@ -168,7 +219,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			seen.add(task.id);
 		});
 		args = args.concat(tasks.flatMap(encodeForAdd));
-		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [string, string?];
+		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [
+			string,
+			string?,
+		];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
 		// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
 		tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
@@ -176,7 +230,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
-		if (!isWellFormed(owner)) throw new TypeError(`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`);
+		if (!isWellFormed(owner))
+			throw new TypeError(
+				`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`,
+			);
 		const held = this.#ahead.take(owner, max);
 		if (held.length === max) return held;
 		this.#orphans.noteOwner(owner);
@@ -206,10 +263,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return Promise.all([this.#batch.answered(), ...[...this.#claims].map((call) => call.catch(() => null))]);
 	}
 
-	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
+	transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
 		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
 		const aheadMs =
-			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to) ? this.#ahead.leaseFor(owner) : undefined;
+			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to)
+				? this.#ahead.leaseFor(owner)
+				: undefined;
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
 		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
@@ -221,15 +286,34 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
 		let item: string[];
 		try {
-			item = encodePatch(patch, id, [id, from, to, String(flags), owner ?? '', String(++this.#calls), aheadLease, versionOf(known)]);
+			item = encodePatch(patch, id, [
+				id,
+				from,
+				to,
+				String(flags),
+				owner ?? '',
+				String(++this.#calls),
+				aheadLease,
+				versionOf(known),
+			]);
 		} catch (error) {
 			return Promise.reject(error);
 		}
 		// A plain promise chain, not an async function: this runs once per finished task.
-		return this.#batch.submit(item).then((reply) => this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null));
+		return this.#batch
+			.submit(item)
+			.then((reply) =>
+				this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null),
+			);
 	}
 
-	#transitioned(id: string, to: TaskStatus, item: readonly string[], known: Known | undefined, reply: [StoredValues | string | false[]] | null): TaskRecord | null | Promise<TaskRecord> {
+	#transitioned(
+		id: string,
+		to: TaskStatus,
+		item: readonly string[],
+		known: Known | undefined,
+		reply: [StoredValues | string | false[]] | null,
+	): TaskRecord | null | Promise<TaskRecord> {
 		if (reply === null) {
 			this.#known.forget(id);
 			return null;
@@ -302,15 +386,21 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (order !== 'asc' && order !== 'desc') {
 			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
 		}
-		const given = query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
+		const given =
+			query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
 		for (const status of given) {
 			if (!isTaskStatus(status)) {
-				throw new TypeError(`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValue(status)}`);
+				throw new TypeError(
+					`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValue(status)}`,
+				);
 			}
 		}
 		const statuses = [...new Set(given)];
 		if (query.status !== undefined && statuses.length === 0) return { tasks: [], total: 0 };
-		const reply = (await this.#run(LIST, [order, String(offset), String(limit), ...statuses])) as [number, (string | null)[][]];
+		const reply = (await this.#run(LIST, [order, String(offset), String(limit), ...statuses])) as [
+			number,
+			(string | null)[][],
+		];
 		return { total: Number(reply[0]), tasks: reply[1].map(decodeRecord) };
 	}
 
@@ -326,7 +416,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async remove(id: string): Promise<boolean> {
 		if (!isWellFormed(id)) return false;
 		const reply = (await this.#run(REMOVE, [id])) as number | string;
-		if (typeof reply === 'string') throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
+		if (typeof reply === 'string')
+			throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
 		return reply === 1;
 	}
 
@@ -368,7 +459,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async #checkMemoryPolicy(): Promise<void> {
 		let answered = false;
 		const read = async (): Promise<unknown> => {
-			const reply = await this.#call('config get maxmemory-policy', () => this.#redis.config('GET', 'maxmemory-policy'));
+			const reply = await this.#call('config get maxmemory-policy', () =>
+				this.#redis.config('GET', 'maxmemory-policy'),
+			);
 			answered = true;
 			return reply;
 		};
@@ -382,7 +475,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	#warn(warning: RedisContainerWarning): void {
 		this.emit('warning', warning);
 		// Attached to a scheduler, the warning goes to its `warning` event instead of the default console.warn.
-		if (this.#reporter !== undefined) this.#reporter.warning(new ContainerError(`${this.#guard.where}: ${warning.message}`));
+		if (this.#reporter !== undefined)
+			this.#reporter.warning(new ContainerError(`${this.#guard.where}: ${warning.message}`));
 		if (this.#log !== false && !(this.#reporter !== undefined && this.#logIsDefault)) this.#log(warning.message);
 	}
 
@@ -421,28 +515,38 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
 		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {
 			if (!Array.isArray(packed)) continue;
-			this.#ahead.hold(owner, packed.map((text: string) => this.#claimed(text, owner)), this.#ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS);
+			this.#ahead.hold(
+				owner,
+				packed.map((text: string) => this.#claimed(text, owner)),
+				this.#ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
+			);
 		}
 		return replies.map((entry) => {
 			if (entry === false) return null;
 			if (Array.isArray(entry)) return entry;
 			const message = String((entry as { err?: unknown }).err);
-			return new ContainerError(`${this.#guard.where}: transition failed: ${message}`, { cause: new Error(message) });
+			return new ContainerError(`${this.#guard.where}: transition failed: ${message}`, {
+				cause: new Error(message),
+			});
 		});
 	}
 
 	/** Run a script (the variant of the container's clock) by its SHA, loading it on NOSCRIPT (a new or restarted server). */
 	#run(clocked: ClockedScript, args: readonly string[], scale = 1): Promise<unknown> {
 		const script = this.#serverClock ? clocked.server : clocked.caller;
-		return this.#call(script.name, async () => {
-			// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
-			const tail = ['1', this.keyPrefix].concat(args);
-			try {
-				return await this.#redis.call('EVALSHA', [script.sha].concat(tail));
-			} catch (error) {
-				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-				return await this.#redis.call('EVAL', [script.source].concat(tail));
-			}
-		}, scale);
+		return this.#call(
+			script.name,
+			async () => {
+				// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
+				const tail = ['1', this.keyPrefix].concat(args);
+				try {
+					return await this.#redis.call('EVALSHA', [script.sha].concat(tail));
+				} catch (error) {
+					if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+					return await this.#redis.call('EVAL', [script.source].concat(tail));
+				}
+			},
+			scale,
+		);
 	}
 }

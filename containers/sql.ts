@@ -95,11 +95,21 @@ export class SqlContainer implements TaskContainer {
 		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
 		this.#bounds = {
 			connectTimeoutMs: o.connectTimeoutMs,
-			acquireTimeoutMs: Number((this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config?.acquireConnectionTimeout ?? 60_000),
+			acquireTimeoutMs: Number(
+				(this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config
+					?.acquireConnectionTimeout ?? 60_000,
+			),
 		};
 		this.database = describeDatabase(this.knex, this.dialect);
-		if (!connection.owned && isKnexInstance(options.knex) && this.dialect === 'pg' && (options.connectTimeoutMs !== undefined || options.acquireTimeoutMs !== undefined)) {
-			throw new TypeError('`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead');
+		if (
+			!connection.owned &&
+			isKnexInstance(options.knex) &&
+			this.dialect === 'pg' &&
+			(options.connectTimeoutMs !== undefined || options.acquireTimeoutMs !== undefined)
+		) {
+			throw new TypeError(
+				'`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead',
+			);
 		}
 		this.#sql = taskStatements(this.dialect, this.#tables, this.clock);
 		const notify = this.dialect === 'pg' && o.notify;
@@ -162,7 +172,11 @@ export class SqlContainer implements TaskContainer {
 		tasks.forEach((task, i) => {
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			if (task.id.includes('\u0000')) {
-				throw new InvalidTaskError(`tasks[${i}].id`, 'a string without NUL characters (PostgreSQL text cannot hold them)', task.id);
+				throw new InvalidTaskError(
+					`tasks[${i}].id`,
+					'a string without NUL characters (PostgreSQL text cannot hold them)',
+					task.id,
+				);
 			}
 			seen.add(task.id);
 			assertStorableTask(task, i);
@@ -175,19 +189,30 @@ export class SqlContainer implements TaskContainer {
 				await this.knex.transaction(async (trx) => {
 					// Writes first: on SQLite the transaction then holds the write lock from its first statement.
 					for (const part of chunks(ids)) {
-						await trx.raw(`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)})`, part);
+						await trx.raw(
+							`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)})`,
+							part,
+						);
 					}
 					for (const part of chunks(ids)) {
-						const rows = resultRows(await trx.raw(`SELECT id FROM ${t} WHERE id IN (${marks(part.length)}) LIMIT 1`, part));
+						const rows = resultRows(
+							await trx.raw(`SELECT id FROM ${t} WHERE id IN (${marks(part.length)}) LIMIT 1`, part),
+						);
 						if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
 					}
 					await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
-					if (this.#channel !== null) await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+					if (this.#channel !== null)
+						await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 				});
 			} catch (error) {
 				if (!isUniqueViolation(error)) throw error;
 				// Another process added one of these ids between our check and our insert.
-				const rows = resultRows(await this.knex.raw(`SELECT id FROM ${t} WHERE id IN (${marks(Math.min(ids.length, CHUNK))})`, ids.slice(0, CHUNK)));
+				const rows = resultRows(
+					await this.knex.raw(
+						`SELECT id FROM ${t} WHERE id IN (${marks(Math.min(ids.length, CHUNK))})`,
+						ids.slice(0, CHUNK),
+					),
+				);
 				throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
 			}
 		});
@@ -221,7 +246,13 @@ export class SqlContainer implements TaskContainer {
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
 
-	async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
+	async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
 		this.#assertOpen();
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		assertJsonOutput(patch.output);
@@ -244,7 +275,8 @@ export class SqlContainer implements TaskContainer {
 		await this.#run('renew', async () => {
 			for (const part of chunks(ids)) {
 				const { sql, bindings } = this.#sql.renew(owner, part, leaseMs, at);
-				for (const row of await this.#query(sql, bindings)) kept.set(String(row['id']), Boolean(row['stop_requested']));
+				for (const row of await this.#query(sql, bindings))
+					kept.set(String(row['id']), Boolean(row['stop_requested']));
 			}
 			const { sql, bindings } = this.#sql.held(owner);
 			for (const row of await this.#query(sql, bindings)) held.push(String(row['id']));
@@ -310,20 +342,25 @@ export class SqlContainer implements TaskContainer {
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		this.#assertOpen();
 		const { offset = 0, limit = 100, order = 'asc' } = query;
-		const statuses = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : [...query.status];
+		const statuses =
+			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : [...query.status];
 		const t = this.#tables.tasks;
-		const where = statuses === null ? '' : statuses.length === 0 ? 'WHERE 1 = 0' : `WHERE status IN (${marks(statuses.length)})`;
+		const where =
+			statuses === null
+				? ''
+				: statuses.length === 0
+					? 'WHERE 1 = 0'
+					: `WHERE status IN (${marks(statuses.length)})`;
 		const filter = statuses ?? [];
 		return this.#run('list', async () => {
 			const counted = resultRows(await this.knex.raw(`SELECT COUNT(*) AS n FROM ${t} ${where}`, filter));
 			const total = Number(counted[0]?.['n'] ?? 0);
 			if (limit <= 0 || offset >= total) return { tasks: [], total };
 			const rows = resultRows(
-				await this.knex.raw(`SELECT * FROM ${t} ${where} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`, [
-					...filter,
-					Math.floor(limit),
-					Math.floor(offset),
-				]),
+				await this.knex.raw(
+					`SELECT * FROM ${t} ${where} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`,
+					[...filter, Math.floor(limit), Math.floor(offset)],
+				),
 			);
 			return { tasks: rows.map(rowToRecord), total };
 		});
@@ -347,7 +384,9 @@ export class SqlContainer implements TaskContainer {
 		if (!isWellFormedText(id)) return false;
 		const t = this.#tables.tasks;
 		return this.#run('remove', async () => {
-			const deleted = resultRows(await this.knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING id`, [id]));
+			const deleted = resultRows(
+				await this.knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING id`, [id]),
+			);
 			if (deleted.length > 0) return true;
 			const rows = resultRows(await this.knex.raw(`SELECT status FROM ${t} WHERE id = ?`, [id]));
 			const status = rows[0]?.['status'];
@@ -374,8 +413,15 @@ export class SqlContainer implements TaskContainer {
 		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.
 		const grace = this.#bounds.acquireTimeoutMs;
 		await this.#pending.settle(grace);
-		await within(this.#ready?.catch(() => undefined), grace);
-		if (this.#owned) await within(this.knex.destroy().catch(() => undefined), grace);
+		await within(
+			this.#ready?.catch(() => undefined),
+			grace,
+		);
+		if (this.#owned)
+			await within(
+				this.knex.destroy().catch(() => undefined),
+				grace,
+			);
 	}
 
 	readonly #bool = (value: boolean): unknown => (this.dialect === 'pg' ? value : value ? 1 : 0);
@@ -409,7 +455,9 @@ export class SqlContainer implements TaskContainer {
 		} catch (error) {
 			if (error instanceof SchedulerError) throw error;
 			if (this.#closed) throw new SchedulerClosedError('container');
-			throw new ContainerError(`SqlContainer ${failureMessage(what, this.database, error, this.#bounds)}`, { cause: error });
+			throw new ContainerError(`SqlContainer ${failureMessage(what, this.database, error, this.#bounds)}`, {
+				cause: error,
+			});
 		}
 	}
 
@@ -423,4 +471,3 @@ export class SqlContainer implements TaskContainer {
 		}
 	}
 }
-

@@ -46,7 +46,8 @@ await scheduler.add(Array.from({ length: 10 }, (_, i) => ({ id: String(i), item:
 let count = 0;
 for await (const task of finished) {
 	const { a, b } = task.item as Sum;
-	if (task.status === 'succeeded') console.log(`task ${task.id}: ${a} + ${b} = ${String(task.output)} (attempts: ${task.attempts})`);
+	if (task.status === 'succeeded')
+		console.log(`task ${task.id}: ${a} + ${b} = ${String(task.output)} (attempts: ${task.attempts})`);
 	else console.log(`task ${task.id}: ${task.status} after ${task.attempts} attempts: ${task.error?.message ?? ''}`);
 	if (++count === 10) break;
 }

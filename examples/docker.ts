@@ -23,7 +23,10 @@ scheduler.on('task:failed', ({ task, error }) => {
 });
 
 await scheduler.add(
-	Array.from({ length: 10 }, (_, i) => ({ id: `hello-${i + 1}`, item: { image, cmd: ['sh', '-c', 'echo helloworld; sleep 1'] } })),
+	Array.from({ length: 10 }, (_, i) => ({
+		id: `hello-${i + 1}`,
+		item: { image, cmd: ['sh', '-c', 'echo helloworld; sleep 1'] },
+	})),
 );
 await scheduler.onIdle();
 await scheduler.close();

@@ -60,7 +60,8 @@ export class AttemptRunner<TItem, TOutput> {
 			attempts: () => this.#attempts.values(),
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
 			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
-			failed: (error, calledAt) => reportFailure(core as SchedulerCore, 'actuator', 'status poll', error, calledAt),
+			failed: (error, calledAt) =>
+				reportFailure(core as SchedulerCore, 'actuator', 'status poll', error, calledAt),
 			ok: (calledAt) => core.actuatorHealth.ok(calledAt),
 			report: (error, context) => core.reporter.error(error, context),
 		});
@@ -205,7 +206,8 @@ export class AttemptRunner<TItem, TOutput> {
 				const calledAt = Date.now();
 				core.writer.storeRef(attempt.task.id, ref).then(
 					() => core.containerHealth.ok(calledAt),
-					(error: unknown) => reportFailure(core as SchedulerCore, 'container', 'storing a ref', error, calledAt),
+					(error: unknown) =>
+						reportFailure(core as SchedulerCore, 'container', 'storing a ref', error, calledAt),
 				);
 			}
 		}
@@ -226,8 +228,11 @@ export class AttemptRunner<TItem, TOutput> {
 		if (attempt.settled || sameProgress(attempt.task.progress, progress)) return;
 		attempt.task.progress = progress;
 		const { reporter, writer } = this.#core;
-		if (reporter.listening('task:progress')) reporter.emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
-		writeProgress(attempt, writer, (error) => reportFailure(this.#core as SchedulerCore, 'container', 'storing progress', error));
+		if (reporter.listening('task:progress'))
+			reporter.emit('task:progress', { task: copyTask(attempt.task) as TaskRecord<TItem, TOutput>, progress });
+		writeProgress(attempt, writer, (error) =>
+			reportFailure(this.#core as SchedulerCore, 'container', 'storing progress', error),
+		);
 	}
 
 	/** Give an attempt its one outcome and store it; frees the slot once stored. */
@@ -243,7 +248,11 @@ export class AttemptRunner<TItem, TOutput> {
 					? outcome.error
 					: new TaskStoppedError(
 							attempt.task.id,
-							outcome.kind === 'handback' ? 'handed back (scheduler closing)' : outcome.kind === 'lost' ? 'taken over (lease lost)' : 'stopped',
+							outcome.kind === 'handback'
+								? 'handed back (scheduler closing)'
+								: outcome.kind === 'lost'
+									? 'taken over (lease lost)'
+									: 'stopped',
 						);
 			attempt.abort(reason);
 		}
@@ -261,7 +270,8 @@ export class AttemptRunner<TItem, TOutput> {
 		attempt.finishing = RESOLVED;
 		const reporter = this.#reporter;
 		// The stored record itself came back: copy it only when someone will hear of it.
-		if (stored !== null && reporter.hearsSuccess()) reporter.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
+		if (stored !== null && reporter.hearsSuccess())
+			reporter.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
 		this.#release(attempt);
 		return true;
 	}
@@ -297,6 +307,13 @@ export class AttemptRunner<TItem, TOutput> {
 	#leaseLost(attempt: Attempt, rejected: TaskStatus | null): void {
 		const { loopMonitor, options, reporter } = this.#core;
 		const block = loopMonitor?.longestSince(attempt.begunAt);
-		reporter.error(new LeaseLostError(attempt.task.id, rejected, block === undefined ? null : block.blockedMs, options.leaseMs));
+		reporter.error(
+			new LeaseLostError(
+				attempt.task.id,
+				rejected,
+				block === undefined ? null : block.blockedMs,
+				options.leaseMs,
+			),
+		);
 	}
 }

@@ -37,7 +37,10 @@ export class ClaimLoop<TItem, TOutput> {
 
 	/** How many claims were made, and whether one is in flight (the lease keeper tells a lost claim reply by it). */
 	claims(): { readonly started: number; readonly inFlight: boolean } {
-		return { started: this.#claimsStarted, inFlight: this.#claiming && this.#core.options.container.sync === undefined };
+		return {
+			started: this.#claimsStarted,
+			inFlight: this.#claiming && this.#core.options.container.sync === undefined,
+		};
 	}
 
 	/**
@@ -169,6 +172,8 @@ export class ClaimLoop<TItem, TOutput> {
 
 	/** A task claimed while closing: back to waiting, uncounted. */
 	#handBack(task: TaskRecord): void {
-		this.#core.writer.handBack(task).catch((error: unknown) => this.#core.reporter.error(error, `handing back task ${task.id} failed`));
+		this.#core.writer
+			.handBack(task)
+			.catch((error: unknown) => this.#core.reporter.error(error, `handing back task ${task.id} failed`));
 	}
 }

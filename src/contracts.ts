@@ -8,25 +8,25 @@ import type { TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus
 export type ContainerSignal =
 	/** A task became claimable (added, or put back to waiting by another scheduler). */
 	| {
-		/** A task became claimable. */
-		readonly type: 'wake';
-	}
+			/** A task became claimable. */
+			readonly type: 'wake';
+	  }
 	/** Someone asked to stop the running task `id`; its owner should stop the work. */
 	| {
-		/** A stop was requested. */
-		readonly type: 'stop';
-		/** The running task to stop. */
-		readonly id: string;
-	}
+			/** A stop was requested. */
+			readonly type: 'stop';
+			/** The running task to stop. */
+			readonly id: string;
+	  }
 	/** The wake-up channel broke (`ok: false`) or came back (`ok: true`); schedulers poll while it is down. */
 	| {
-		/** The channel's state changed. */
-		readonly type: 'channel';
-		/** Whether it works now. */
-		readonly ok: boolean;
-		/** Why it broke. */
-		readonly error?: Error;
-	};
+			/** The channel's state changed. */
+			readonly type: 'channel';
+			/** Whether it works now. */
+			readonly ok: boolean;
+			/** Why it broke. */
+			readonly error?: Error;
+	  };
 
 /** The outcome of renewing leases. */
 export interface RenewResult {
@@ -62,7 +62,13 @@ export interface SyncContainerOperations {
 	 * The compare-and-set of `transition`, given the record `claim` returned (which saves a look-up by id) or any
 	 * record with the task's id. Returns the stored record itself, not a copy: copy it before handing it out.
 	 */
-	transition(task: TaskRecord, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Readonly<TaskRecord> | null;
+	transition(
+		task: TaskRecord,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Readonly<TaskRecord> | null;
 }
 
 /**
@@ -183,38 +189,38 @@ export interface PartReporter {
 /** What an actuator's `status` reports for one task. */
 export type ActuatorStatus<TOutput = unknown> =
 	| {
-		/** Still running. */
-		readonly state: 'running';
-		/** The work's progress, if it reports any. */
-		readonly progress?: unknown;
-	}
+			/** Still running. */
+			readonly state: 'running';
+			/** The work's progress, if it reports any. */
+			readonly progress?: unknown;
+	  }
 	| {
-		/** Succeeded. */
-		readonly state: 'succeeded';
-		/** The result, when the status carries it (else `output()` fetches it). */
-		readonly output?: TOutput;
-	}
+			/** Succeeded. */
+			readonly state: 'succeeded';
+			/** The result, when the status carries it (else `output()` fetches it). */
+			readonly output?: TOutput;
+	  }
 	| {
-		/** Failed. */
-		readonly state: 'failed';
-		/** Why. */
-		readonly error: Error;
-	};
+			/** Failed. */
+			readonly state: 'failed';
+			/** Why. */
+			readonly error: Error;
+	  };
 
 /** How the work reports its end through the callback path. */
 export type ActuatorResult<TOutput = unknown> =
 	| {
-		/** The work succeeded. */
-		readonly ok: true;
-		/** Its result. */
-		readonly output?: TOutput;
-	}
+			/** The work succeeded. */
+			readonly ok: true;
+			/** Its result. */
+			readonly output?: TOutput;
+	  }
 	| {
-		/** The work failed. */
-		readonly ok: false;
-		/** Why (an `Error`, or any thrown value). */
-		readonly error: unknown;
-	};
+			/** The work failed. */
+			readonly ok: false;
+			/** Why (an `Error`, or any thrown value). */
+			readonly error: unknown;
+	  };
 
 /** Handed to `TaskActuator.start` for one attempt. */
 export interface ActuatorContext<TOutput = unknown> {
@@ -242,7 +248,10 @@ export interface TaskActuator<TItem = unknown, TOutput = unknown> {
 	/** Validate and prepare a task at `add`; a throw rejects the add with that error and stores nothing. */
 	init?(task: TaskRecord<TItem, TOutput>): void | Promise<void>;
 	/** Begin the work. A throw fails the attempt (and follows the retry policy). */
-	start(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): Promise<ActuatorStart | void> | ActuatorStart | void;
+	start(
+		task: TaskRecord<TItem, TOutput>,
+		ctx: ActuatorContext<TOutput>,
+	): Promise<ActuatorStart | void> | ActuatorStart | void;
 	/** Batch poll for actuators that cannot push; one status per task, same order. */
 	status?(tasks: readonly TaskRecord<TItem, TOutput>[]): Promise<ActuatorStatus<TOutput>[]>;
 	/** Fetch the result of a succeeded task when the end report did not carry it. */

@@ -219,7 +219,9 @@ export class LeaseExpiredError extends SchedulerError {
 
 	/** `message` replaces the default one (e.g. the message stored on the task by the lease sweep). */
 	constructor(id: string, message?: string) {
-		super(message ?? `The lease on task \`${id}\` expired: its scheduler stopped renewing it`, { code: 'ERR_LEASE_EXPIRED' });
+		super(message ?? `The lease on task \`${id}\` expired: its scheduler stopped renewing it`, {
+			code: 'ERR_LEASE_EXPIRED',
+		});
 	}
 }
 
@@ -227,7 +229,11 @@ export class LeaseExpiredError extends SchedulerError {
  * `cause` reported with `context` in front of its message, as the subclass its code belongs to (a persist failure
  * stays a `PersistError`, a container failure a `ContainerError`, …; other codes a `SchedulerError` with that code).
  */
-export function withContext(context: string, cause: Error, fallback: SchedulerErrorCode = 'ERR_CONTAINER'): SchedulerError {
+export function withContext(
+	context: string,
+	cause: Error,
+	fallback: SchedulerErrorCode = 'ERR_CONTAINER',
+): SchedulerError {
 	const code = cause instanceof SchedulerError ? cause.code : fallback;
 	const message = `${context}: ${cause.message}`;
 	switch (code) {
@@ -325,7 +331,8 @@ function describeObject(value: object): string {
 		if (value instanceof Map) return `a \`Map\` (${sizeOf(value, 'entr')})`;
 		if (value instanceof Set) return `a \`Set\` (${sizeOf(value, 'value')})`;
 		if (value instanceof RegExp) return `a \`RegExp\` (${shortText(RegExp.prototype.toString.call(value))})`;
-		if (value instanceof Error) return `${article(className(value) ?? 'Error')} (${JSON.stringify(shortText(String(value.message)))})`;
+		if (value instanceof Error)
+			return `${article(className(value) ?? 'Error')} (${JSON.stringify(shortText(String(value.message)))})`;
 		if (ArrayBuffer.isView(value)) return `${article(className(value) ?? tag)} (${value.byteLength} bytes)`;
 		if (value instanceof ArrayBuffer) return `an \`ArrayBuffer\` (${value.byteLength} bytes)`;
 		if (value instanceof Promise) return 'a `Promise` (await it first)';

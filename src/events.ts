@@ -34,27 +34,35 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	/** An attempt is starting: emitted just before the actuator's `start` is called (a listener that stops the task synchronously keeps the work from starting). */
 	'task:started': [event: TaskEvent<TItem, TOutput>];
 	/** The work reported progress. */
-	'task:progress': [event: TaskEvent<TItem, TOutput> & {
-		/** The value the work reported. */
-		readonly progress: unknown;
-	}];
+	'task:progress': [
+		event: TaskEvent<TItem, TOutput> & {
+			/** The value the work reported. */
+			readonly progress: unknown;
+		},
+	];
 	/** The task succeeded; `output` is what the work returned. */
-	'task:succeeded': [event: TaskEvent<TItem, TOutput> & {
-		/** What the work returned (after the persistencer, if any). */
-		readonly output: TOutput;
-	}];
+	'task:succeeded': [
+		event: TaskEvent<TItem, TOutput> & {
+			/** What the work returned (after the persistencer, if any). */
+			readonly output: TOutput;
+		},
+	];
 	/** An attempt failed and another follows after `delayMs`. */
-	'task:retrying': [event: TaskEvent<TItem, TOutput> & {
-		/** Why the attempt failed. */
-		readonly error: Error;
-		/** The wait before the next attempt. */
-		readonly delayMs: number;
-	}];
+	'task:retrying': [
+		event: TaskEvent<TItem, TOutput> & {
+			/** Why the attempt failed. */
+			readonly error: Error;
+			/** The wait before the next attempt. */
+			readonly delayMs: number;
+		},
+	];
 	/** The task failed for good (attempts spent, a `NonRetryableError`, or a lease expired with none left). */
-	'task:failed': [event: TaskEvent<TItem, TOutput> & {
-		/** The last failure. */
-		readonly error: Error;
-	}];
+	'task:failed': [
+		event: TaskEvent<TItem, TOutput> & {
+			/** The last failure. */
+			readonly error: Error;
+		},
+	];
 	/** The task was stopped (waiting or running). */
 	'task:stopped': [event: TaskEvent<TItem, TOutput>];
 	/** Nothing is waiting or running (as seen by this scheduler). */

@@ -41,17 +41,16 @@ export {
 	type SchedulerErrorCode,
 	type SchedulerErrorOptions,
 } from './errors.js';
-export type { LoopBlockedEvent, OutagePart, PartDownEvent, PartUpEvent, PartWarningEvent, SchedulerEvents, TaskEvent } from './events.js';
+export type {
+	LoopBlockedEvent,
+	OutagePart,
+	PartDownEvent,
+	PartUpEvent,
+	PartWarningEvent,
+	SchedulerEvents,
+	TaskEvent,
+} from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';
-export type {
-	NewTask,
-	TaskCounts,
-	TaskError,
-	TaskPage,
-	TaskPatch,
-	TaskQuery,
-	TaskRecord,
-	TaskStatus,
-} from './task.js';
+export type { NewTask, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';

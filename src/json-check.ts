@@ -12,7 +12,9 @@ const hasIsWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).
 
 /** Whether `text` is well-formed Unicode: no lone UTF-16 surrogate (`String.prototype.isWellFormed` where Node has it). */
 export function isWellFormedText(text: string): boolean {
-	return hasIsWellFormed ? (text as unknown as { isWellFormed(): boolean }).isWellFormed() : !LONE_SURROGATE.test(text);
+	return hasIsWellFormed
+		? (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+		: !LONE_SURROGATE.test(text);
 }
 
 /** What well-formed text is, for error messages. */
@@ -33,7 +35,10 @@ export function loneSurrogateHint(text: string): string | undefined {
 export function assertWellFormed(value: unknown, field: string): void {
 	if (typeof value !== 'string') return;
 	const hint = loneSurrogateHint(value);
-	if (hint !== undefined) throw new TypeError(`Expected \`${field}\` to be ${WELL_FORMED_EXPECTED}, got ${describeValue(value)}: ${hint}`);
+	if (hint !== undefined)
+		throw new TypeError(
+			`Expected \`${field}\` to be ${WELL_FORMED_EXPECTED}, got ${describeValue(value)}: ${hint}`,
+		);
 }
 
 /** What JSON carries unchanged, for error messages. */
@@ -73,7 +78,8 @@ function hintFor(value: unknown): string {
 	if (object instanceof Date) return 'JSON would store it as a string; store its toISOString() (or getTime())';
 	if (object instanceof Map) return 'JSON would store it as {}; store Object.fromEntries(map) or [...map]';
 	if (object instanceof Set) return 'JSON would store it as {}; store [...set]';
-	if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return 'store an array of numbers or a base64 string';
+	if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer)
+		return 'store an array of numbers or a base64 string';
 	if (object instanceof RegExp) return 'JSON would store it as {}; store its source text';
 	if (object instanceof Error) return 'JSON would store it as {}; store { message, code }';
 	if (object instanceof Promise) return 'await it before storing the result';
@@ -98,7 +104,9 @@ class Walk {
 	readonly onPath = new Set<object>();
 
 	problem(value: unknown, got?: string, hint = hintFor(value)): JsonProblem {
-		return got === undefined ? { path: formatPath(this.keys), value, hint } : { path: formatPath(this.keys), value, got, hint };
+		return got === undefined
+			? { path: formatPath(this.keys), value, hint }
+			: { path: formatPath(this.keys), value, got, hint };
 	}
 
 	check(value: unknown): JsonProblem | null {
@@ -117,7 +125,10 @@ class Walk {
 
 	object(value: object): JsonProblem | null {
 		if (this.onPath.has(value)) {
-			return { ...this.problem(value, 'a cycle', 'JSON cannot hold a cycle'), cycleTo: formatPath(this.keys, this.ancestors.indexOf(value)) };
+			return {
+				...this.problem(value, 'a cycle', 'JSON cannot hold a cycle'),
+				cycleTo: formatPath(this.keys, this.ancestors.indexOf(value)),
+			};
 		}
 		const isArray = Array.isArray(value);
 		if (!isArray) {
@@ -125,7 +136,11 @@ class Walk {
 			if (proto !== Object.prototype && proto !== null) return this.problem(value);
 			const symbols = Object.getOwnPropertySymbols(value);
 			if (symbols.length > 0) {
-				return this.problem(value, `an object with a symbol key (${String(symbols[0])})`, 'JSON drops symbol keys; use string keys');
+				return this.problem(
+					value,
+					`an object with a symbol key (${String(symbols[0])})`,
+					'JSON drops symbol keys; use string keys',
+				);
 			}
 		}
 		this.onPath.add(value);
@@ -139,7 +154,10 @@ class Walk {
 	array(value: readonly unknown[]): JsonProblem | null {
 		for (let i = 0; i < value.length; i++) {
 			this.keys.push(i);
-			const found = i in value ? this.check(value[i]) : this.problem(undefined, 'an empty slot (a sparse array)', 'JSON writes it as null; fill it');
+			const found =
+				i in value
+					? this.check(value[i])
+					: this.problem(undefined, 'an empty slot (a sparse array)', 'JSON writes it as null; fill it');
 			if (found !== null) return found;
 			this.keys.pop();
 		}
@@ -168,13 +186,17 @@ export function findJsonProblem(value: unknown): JsonProblem | null {
 	try {
 		return new Walk().check(value);
 	} catch (error) {
-		if (error instanceof RangeError) return { path: '', value, got: 'a value nested too deeply to walk', hint: 'flatten it' };
+		if (error instanceof RangeError)
+			return { path: '', value, got: 'a value nested too deeply to walk', hint: 'flatten it' };
 		throw error;
 	}
 }
 
 function invalidOptions(problem: JsonProblem, root: string): InvalidValueOptions {
-	const got = problem.cycleTo === undefined ? problem.got : `a cycle: this is the object at \`${root}${problem.cycleTo}\` again`;
+	const got =
+		problem.cycleTo === undefined
+			? problem.got
+			: `a cycle: this is the object at \`${root}${problem.cycleTo}\` again`;
 	return got === undefined ? { hint: problem.hint } : { got, hint: problem.hint };
 }
 
@@ -184,7 +206,13 @@ function invalidOptions(problem: JsonProblem, root: string): InvalidValueOptions
  */
 export function assertJsonItem(item: unknown, field: string): void {
 	const problem = findJsonProblem(item);
-	if (problem !== null) throw new InvalidTaskError(`${field}${problem.path}`, JSON_EXPECTED, problem.value, invalidOptions(problem, field));
+	if (problem !== null)
+		throw new InvalidTaskError(
+			`${field}${problem.path}`,
+			JSON_EXPECTED,
+			problem.value,
+			invalidOptions(problem, field),
+		);
 }
 
 /**
@@ -194,7 +222,13 @@ export function assertJsonItem(item: unknown, field: string): void {
 export function assertJsonOutput(output: unknown, field = 'output'): void {
 	if (output === undefined) return;
 	const problem = findJsonProblem(output);
-	if (problem !== null) throw new InvalidOutputError(`${field}${problem.path}`, JSON_EXPECTED, problem.value, invalidOptions(problem, field));
+	if (problem !== null)
+		throw new InvalidOutputError(
+			`${field}${problem.path}`,
+			JSON_EXPECTED,
+			problem.value,
+			invalidOptions(problem, field),
+		);
 }
 
 /** The error for an output JSON would change, or `null`: the same check as `assertJsonOutput`, without throwing. */

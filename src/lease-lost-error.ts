@@ -25,7 +25,9 @@ export class LeaseLostError extends SchedulerError {
 				? 'its lease lapsed (the renewals did not reach the container in time)'
 				: `the event loop was blocked for ${blockedMs} ms while it ran, longer than the lease allows (leaseMs ${leaseMs}): ` +
 					'run CPU-bound work in a worker thread (FunctionActuator worker form) or raise leaseMs';
-		super(`Lost the lease on task \`${taskId}\`: another scheduler may run it now${report}. Cause: ${why}`, { code: 'ERR_LEASE_EXPIRED' });
+		super(`Lost the lease on task \`${taskId}\`: another scheduler may run it now${report}. Cause: ${why}`, {
+			code: 'ERR_LEASE_EXPIRED',
+		});
 		this.taskId = taskId;
 		this.rejected = rejected;
 		this.blockedMs = blockedMs;

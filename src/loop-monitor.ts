@@ -68,7 +68,9 @@ export class LoopMonitor {
 	longestSince(since: number): LoopBlock | undefined {
 		this.check();
 		let longest: LoopBlock | undefined;
-		for (const block of this.#blocks) if (block.endedAt >= since && (longest === undefined || block.blockedMs > longest.blockedMs)) longest = block;
+		for (const block of this.#blocks)
+			if (block.endedAt >= since && (longest === undefined || block.blockedMs > longest.blockedMs))
+				longest = block;
 		return longest;
 	}
 

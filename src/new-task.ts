@@ -26,7 +26,8 @@ function generateId(): string {
 	let at = 0;
 	for (let i = 0; i < 16; i++) {
 		let byte = pool[poolOffset + i] as number;
-		if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+		if (i === 6)
+			byte = (byte & 0x0f) | 0x40; // version 4
 		else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
 		if (i === 4 || i === 6 || i === 8 || i === 10) text[at++] = 0x2d; // '-'
 		text[at++] = HEX[byte >> 4] as number;
@@ -50,7 +51,11 @@ export function createTaskRecord<TItem>(
 	now: number,
 ): TaskRecord<TItem> {
 	if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-		throw new InvalidTaskError(field, 'an object like { id?, item, priority?, maxAttempts?, timeoutMs?, runAt? }', input);
+		throw new InvalidTaskError(
+			field,
+			'an object like { id?, item, priority?, maxAttempts?, timeoutMs?, runAt? }',
+			input,
+		);
 	}
 	for (const key in input) {
 		if (!KNOWN_KEYS.has(key)) {
@@ -68,18 +73,28 @@ export function createTaskRecord<TItem>(
 	// Ids become keys, rows and log lines: one a UTF-8 store would change is refused on every container alike.
 	assertWellFormedId(id, `${field}.id`);
 	// Any value: the memory containers keep it as it is; persistent ones check that JSON carries it (`assertJsonItem`).
-	if (item === undefined) throw new InvalidTaskError(`${field}.item`, 'a value (the payload handed to the actuator)', item);
+	if (item === undefined)
+		throw new InvalidTaskError(`${field}.item`, 'a value (the payload handed to the actuator)', item);
 	if (typeof priority !== 'number' || !Number.isSafeInteger(priority)) {
 		throw new InvalidTaskError(`${field}.priority`, 'a safe integer', priority);
 	}
-	if (typeof maxAttempts !== 'number' || !Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000_000) {
+	if (
+		typeof maxAttempts !== 'number' ||
+		!Number.isInteger(maxAttempts) ||
+		maxAttempts < 1 ||
+		maxAttempts > 1_000_000
+	) {
 		throw new InvalidTaskError(`${field}.maxAttempts`, 'an integer from 1 to 1000000', maxAttempts);
 	}
 	if (
 		timeoutMs !== undefined &&
 		(typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMER_MS)
 	) {
-		throw new InvalidTaskError(`${field}.timeoutMs`, `an integer from 0 to ${MAX_TIMER_MS} (0 = no timeout)`, timeoutMs);
+		throw new InvalidTaskError(
+			`${field}.timeoutMs`,
+			`an integer from 0 to ${MAX_TIMER_MS} (0 = no timeout)`,
+			timeoutMs,
+		);
 	}
 	if (typeof runAt !== 'number' || !Number.isFinite(runAt) || runAt < 0) {
 		throw new InvalidTaskError(`${field}.runAt`, 'a time in milliseconds since the epoch', runAt);

@@ -42,7 +42,10 @@ export function rejectUnknownOptions(where: string, options: object, known: read
 	for (const name of Object.keys(options)) {
 		if (known.includes(name)) continue;
 		const near = closestName(name, known);
-		const hint = near === undefined ? `known options: ${known.map((k) => `\`${k}\``).join(', ')}` : `did you mean \`${near}\`?`;
+		const hint =
+			near === undefined
+				? `known options: ${known.map((k) => `\`${k}\``).join(', ')}`
+				: `did you mean \`${near}\`?`;
 		throw new TypeError(`Unknown option \`${name}\` of ${where}: ${hint}`);
 	}
 }

@@ -153,7 +153,9 @@ function hasMethods(name: string, value: unknown, methods: readonly string[]): v
 	}
 	for (const method of methods) {
 		if (typeof (value as Record<string, unknown>)[method] !== 'function') {
-			throw new TypeError(`Expected \`${name}.${method}\` to be a function, got ${describeValue((value as Record<string, unknown>)[method])}`);
+			throw new TypeError(
+				`Expected \`${name}.${method}\` to be a function, got ${describeValue((value as Record<string, unknown>)[method])}`,
+			);
 		}
 	}
 }
@@ -189,7 +191,9 @@ export function resolveOptions<TItem, TOutput>(
 	validateBackoff(backoff);
 	const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 	if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
-		throw new TypeError(`Expected \`id\` to be a non-empty string of at most 200 characters, got ${describeValue(id)}`);
+		throw new TypeError(
+			`Expected \`id\` to be a non-empty string of at most 200 characters, got ${describeValue(id)}`,
+		);
 	}
 	// The id is the owner name stored on every claimed task: a lone surrogate would not survive UTF-8 storage.
 	assertWellFormed(id, 'id');

@@ -33,11 +33,15 @@ export class Reporter<TItem, TOutput> {
 	}
 
 	/** Emit without letting a throwing listener break the loop. */
-	emit<E extends keyof Events<TItem, TOutput>>(event: E, ...args: EventEmitter.ArgumentMap<Events<TItem, TOutput>>[E]): void {
+	emit<E extends keyof Events<TItem, TOutput>>(
+		event: E,
+		...args: EventEmitter.ArgumentMap<Events<TItem, TOutput>>[E]
+	): void {
 		try {
 			(this.#emitter.emit as (event: E, ...rest: unknown[]) => boolean)(event, ...(args as unknown[]));
 		} catch (error) {
-			if (event !== 'error') this.error(new CallbackError(`a \`${String(event)}\` listener threw`, { cause: error }));
+			if (event !== 'error')
+				this.error(new CallbackError(`a \`${String(event)}\` listener threw`, { cause: error }));
 		}
 	}
 
@@ -97,7 +101,10 @@ export class Reporter<TItem, TOutput> {
 		if (callback === undefined) return;
 		try {
 			const result = callback(task);
-			if (result instanceof Promise) result.catch((error: unknown) => this.error(new CallbackError(`callback failed for task ${task.id}`, { cause: error })));
+			if (result instanceof Promise)
+				result.catch((error: unknown) =>
+					this.error(new CallbackError(`callback failed for task ${task.id}`, { cause: error })),
+				);
 		} catch (error) {
 			this.error(new CallbackError(`callback failed for task ${task.id}`, { cause: error }));
 		}

@@ -50,7 +50,9 @@ export function validateBackoff(backoff: unknown): asserts backoff is Backoff {
 		typeof jitter !== 'boolean' &&
 		(typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
 	) {
-		throw new TypeError(`Expected \`backoff.jitter\` to be a boolean or a number from 0 to 1, got ${describeValue(jitter)}`);
+		throw new TypeError(
+			`Expected \`backoff.jitter\` to be a boolean or a number from 0 to 1, got ${describeValue(jitter)}`,
+		);
 	}
 }
 
@@ -58,7 +60,12 @@ export function validateBackoff(backoff: unknown): asserts backoff is Backoff {
  * The delay before the next attempt, in whole milliseconds (never negative, never NaN).
  * @param attempt the attempt that just failed, 1 for the first
  */
-export function backoffDelay(backoff: Backoff, attempt: number, error: Error, random: () => number = Math.random): number {
+export function backoffDelay(
+	backoff: Backoff,
+	attempt: number,
+	error: Error,
+	random: () => number = Math.random,
+): number {
 	let delay: number;
 	if (typeof backoff === 'function') {
 		delay = backoff(attempt, error);

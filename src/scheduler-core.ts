@@ -33,8 +33,15 @@ export interface SchedulerCore<TItem = unknown, TOutput = unknown> {
  * Report a failed background call once per outage of its part: the first failure emits one `error` (and the
  * tracker's `<part>:down`); the rest are counted until a call succeeds. `calledAt`: when the failed call was made.
  */
-export function reportFailure(core: SchedulerCore, part: 'container' | 'actuator', operation: string, error: unknown, calledAt?: number): void {
+export function reportFailure(
+	core: SchedulerCore,
+	part: 'container' | 'actuator',
+	operation: string,
+	error: unknown,
+	calledAt?: number,
+): void {
 	const tracker = part === 'container' ? core.containerHealth : core.actuatorHealth;
 	const cause = toError(error);
-	if (tracker.failed(operation, cause, calledAt)) core.reporter.error(error, `${operation} failed (reported once until the ${part} recovers)`);
+	if (tracker.failed(operation, cause, calledAt))
+		core.reporter.error(error, `${operation} failed (reported once until the ${part} recovers)`);
 }

@@ -20,7 +20,15 @@ import { checkDuration, resolveOptions, type SchedulerOptions } from './options.
 import { OutageTracker } from './outage-tracker.js';
 import { Reporter } from './reporter.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
-import { copyTask, isFinalStatus, type NewTask, type TaskCounts, type TaskPage, type TaskQuery, type TaskRecord } from './task.js';
+import {
+	copyTask,
+	isFinalStatus,
+	type NewTask,
+	type TaskCounts,
+	type TaskPage,
+	type TaskQuery,
+	type TaskRecord,
+} from './task.js';
 import { TaskWriter } from './task-writer.js';
 import { UnknownHandBack } from './unknown-hand-back.js';
 import { WakeTimers } from './wake-timers.js';
@@ -70,7 +78,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		// The callbacks run later, once `core` and the parts exist.
 		const leases = shared
 			? new LeaseKeeper(container, this.id, leaseMs, {
-					heldIds: () => (this.#unknown.size === 0 ? this.#runner.heldIds() : [...new Set([...this.#runner.heldIds(), ...this.#unknown.ids()])]),
+					heldIds: () =>
+						this.#unknown.size === 0
+							? this.#runner.heldIds()
+							: [...new Set([...this.#runner.heldIds(), ...this.#unknown.ids()])],
 					mark: () => this.#runner.startedCount(),
 					lost: (id, mark) => this.#runner.lostSince(id, mark),
 					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
@@ -80,7 +91,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 						this.#unknown.found(ids);
 					},
 					claims: () => this.#claims.claims(),
-					failed: (operation, error, calledAt) => reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
+					failed: (operation, error, calledAt) =>
+						reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
 					ok: (calledAt) => core.containerHealth.ok(calledAt),
 				})
 			: undefined;
@@ -103,7 +115,11 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			actuatorHealth: health('actuator'),
 			leases,
 			// Blocks of a third of the lease are reported: a renewal was missed; two thirds can lose the lease.
-			loopMonitor: shared ? new LoopMonitor(Math.min(500, Math.floor(leaseMs / 10)), Math.floor(leaseMs / 3), (block) => this.#onBlock(block.blockedMs)) : undefined,
+			loopMonitor: shared
+				? new LoopMonitor(Math.min(500, Math.floor(leaseMs / 10)), Math.floor(leaseMs / 3), (block) =>
+						this.#onBlock(block.blockedMs),
+					)
+				: undefined,
 			closed: () => this.#closed,
 			paused: () => this.#paused,
 		};
@@ -125,15 +141,31 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			idle: () => leases?.idle(),
 			recheck: () => leases?.recheck(),
 			failed: (id, error, final) => {
-				if (final) reporter.error(error, `handing back task ${id} (claimed, its reply lost) failed; a later renewal tries again`);
-				else reportFailure(core as SchedulerCore, 'container', 'handing back a task claimed with its reply lost', error);
+				if (final)
+					reporter.error(
+						error,
+						`handing back task ${id} (claimed, its reply lost) failed; a later renewal tries again`,
+					);
+				else
+					reportFailure(
+						core as SchedulerCore,
+						'container',
+						'handing back a task claimed with its reply lost',
+						error,
+					);
 			},
 			closed: () => this.#closed,
 		});
-		this.#idle = new IdleWatch(core as SchedulerCore, () => this.#runner.size, () => this.listenerCount('idle') > 0);
+		this.#idle = new IdleWatch(
+			core as SchedulerCore,
+			() => this.#runner.size,
+			() => this.listenerCount('idle') > 0,
+		);
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		if (shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
-		const warnFrom = (part: 'container' | 'actuator') => ({ warning: (error: Error) => reporter.emit('warning', { part, error }) });
+		const warnFrom = (part: 'container' | 'actuator') => ({
+			warning: (error: Error) => reporter.emit('warning', { part, error }),
+		});
 		this.#detach = [container.attach?.(warnFrom('container')), actuator.attach?.(warnFrom('actuator'))];
 		leases?.start();
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
@@ -185,7 +217,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const storing = this.#core.writer.add(records as TaskRecord[]);
 		if (storing !== undefined) await this.#calls.track(storing);
 		const copies = records.map(copyTask);
-		if (this.#core.reporter.listening('task:added')) for (const task of copies) this.#core.reporter.emit('task:added', { task });
+		if (this.#core.reporter.listening('task:added'))
+			for (const task of copies) this.#core.reporter.emit('task:added', { task });
 		this.#claims.fill();
 		return single ? (copies[0] as TaskRecord<TItem, TOutput>) : copies;
 	}
@@ -291,7 +324,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			if (options.timeoutMs === undefined) await drained;
 			else {
 				let timer: ReturnType<typeof setTimeout> | undefined;
-				await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs)))]);
+				await Promise.race([
+					drained,
+					new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs))),
+				]);
 				clearTimeout(timer);
 			}
 		}

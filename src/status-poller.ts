@@ -56,14 +56,21 @@ export class StatusPoller {
 		let statuses: ActuatorStatus[];
 		const calledAt = Date.now();
 		try {
-			statuses = await status.call(this.#actuator, attempts.map((a) => a.task));
+			statuses = await status.call(
+				this.#actuator,
+				attempts.map((a) => a.task),
+			);
 		} catch (error) {
 			this.#host.failed(error, calledAt);
 			return;
 		}
 		this.#host.ok(calledAt);
 		if (!Array.isArray(statuses) || statuses.length !== attempts.length) {
-			this.#host.report(new ActuatorError(`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`));
+			this.#host.report(
+				new ActuatorError(
+					`status() returned ${String(statuses?.length)} statuses for ${attempts.length} tasks`,
+				),
+			);
 			return;
 		}
 		statuses.forEach((s, i) => {

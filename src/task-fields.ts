@@ -39,7 +39,9 @@ type KindOf<T> = [T] extends [TaskStatus]
 						: 'json';
 
 /** The shape the declaration must have: exactly the keys of `TaskRecord`, each with its field's kind. */
-type Declaration = { readonly [K in keyof TaskRecord]-?: { readonly kind: KindOf<TaskRecord[K]>; readonly patchable: boolean } };
+type Declaration = {
+	readonly [K in keyof TaskRecord]-?: { readonly kind: KindOf<TaskRecord[K]>; readonly patchable: boolean };
+};
 
 /** Every field, in the order of the `TaskRecord` interface. */
 const DECLARATION = {

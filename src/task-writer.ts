@@ -10,7 +10,15 @@ import type { AttemptOutcome } from './attempt.js';
 import type { Persistencer, TaskActuator, TaskContainer } from './contracts.js';
 import { NonRetryableError, PersistError, toError } from './errors.js';
 import { backoffDelay, type Backoff } from './retry.js';
-import { type ActiveStatus, exportPatch, failPatch, handBackPatch, retryPatch, stopPatch, successPatch } from './task-moves.js';
+import {
+	type ActiveStatus,
+	exportPatch,
+	failPatch,
+	handBackPatch,
+	retryPatch,
+	stopPatch,
+	successPatch,
+} from './task-moves.js';
 import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
 
 /**
@@ -101,7 +109,12 @@ export class TaskWriter {
 	 * the stored record (the container's own object), `null` when the compare-and-set lost, or `false` when the
 	 * general path must run instead (no synchronous face, a persistencer, an output to fetch, or a throw).
 	 */
-	succeedSync(task: TaskRecord, ref: unknown, hasOutput: boolean, output: unknown): Readonly<TaskRecord> | null | false {
+	succeedSync(
+		task: TaskRecord,
+		ref: unknown,
+		hasOutput: boolean,
+		output: unknown,
+	): Readonly<TaskRecord> | null | false {
 		const { container, persistencer, actuator, owner } = this.#parts;
 		const sync = container.sync;
 		if (sync === undefined || persistencer !== undefined || (!hasOutput && actuator.output)) return false;
@@ -115,7 +128,11 @@ export class TaskWriter {
 	/** Store an attempt's outcome. Never stores a report for a task that is no longer this owner's. */
 	write(task: TaskRecord, ref: unknown, outcome: AttemptOutcome): Promise<StoredOutcome> {
 		// The common case, kept to one small async frame: a success with its output in hand and nowhere to export it.
-		if (outcome.kind === 'succeeded' && this.#parts.persistencer === undefined && (outcome.hasOutput || !this.#parts.actuator.output)) {
+		if (
+			outcome.kind === 'succeeded' &&
+			this.#parts.persistencer === undefined &&
+			(outcome.hasOutput || !this.#parts.actuator.output)
+		) {
 			return this.#succeed(task, ref, outcome.output);
 		}
 		return this.#write(task, ref, outcome);
@@ -126,11 +143,18 @@ export class TaskWriter {
 	 * (`NonRetryableError`: an output it cannot store) fails the attempt; a storage error is retried until stored
 	 * (see `#move`), never turned into a failure: the work succeeded.
 	 */
-	async #succeed(task: TaskRecord, ref: unknown, output: unknown, from: ActiveStatus = 'running'): Promise<StoredOutcome> {
+	async #succeed(
+		task: TaskRecord,
+		ref: unknown,
+		output: unknown,
+		from: ActiveStatus = 'running',
+	): Promise<StoredOutcome> {
 		let failure: Error;
 		try {
 			const done = await this.#move(task.id, from, 'succeeded', successPatch(output, ref));
-			return done ? { kind: 'succeeded', task: done, output } : { kind: 'lost', id: task.id, rejected: 'succeeded' };
+			return done
+				? { kind: 'succeeded', task: done, output }
+				: { kind: 'lost', id: task.id, rejected: 'succeeded' };
 		} catch (error) {
 			failure = toError(error);
 			if (!(error instanceof NonRetryableError)) throw failure;
@@ -198,7 +222,9 @@ export class TaskWriter {
 		if (!isNonRetryable(failure) && task.attempts < task.maxAttempts) {
 			const delayMs = backoffDelay(this.#parts.backoff, task.attempts, failure);
 			const waiting = await this.#move(id, from, 'waiting', retryPatch(failure, now + delayMs, ref));
-			return waiting ? { kind: 'retrying', task: waiting, error: failure, delayMs } : { kind: 'lost', id, rejected: 'waiting' };
+			return waiting
+				? { kind: 'retrying', task: waiting, error: failure, delayMs }
+				: { kind: 'lost', id, rejected: 'waiting' };
 		}
 		const failed = await this.#move(id, from, 'failed', failPatch(failure, now, ref));
 		return failed ? { kind: 'failed', task: failed, error: failure } : { kind: 'lost', id, rejected: 'failed' };
@@ -214,7 +240,13 @@ export class TaskWriter {
 	 * scheduler keeps renewing the task's lease meanwhile; if it is lost all the same (reclaimed elsewhere), the
 	 * next try finds the task moved and reports it lost. A hand-back gives up after 5 tries (its caller retries).
 	 */
-	#move(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, untilStored = true): Promise<TaskRecord | null> {
+	#move(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		untilStored = true,
+	): Promise<TaskRecord | null> {
 		return this.#parts.container
 			.transition(id, from, to, patch, this.#parts.owner)
 			.catch((error: unknown) => this.#moveAgain(id, from, to, patch, error, untilStored));
@@ -224,7 +256,14 @@ export class TaskWriter {
 	 * The retries of a move whose first write failed, 50, 200, 800 ms, then every second: up to 4 more unless
 	 * `untilStored`; 1 more once the scheduler is closing.
 	 */
-	async #moveAgain(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, firstError: unknown, untilStored: boolean): Promise<TaskRecord | null> {
+	async #moveAgain(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		firstError: unknown,
+		untilStored: boolean,
+	): Promise<TaskRecord | null> {
 		const { container, owner } = this.#parts;
 		let error = firstError;
 		for (let attempt = 1; ; attempt++) {

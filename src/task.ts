@@ -7,7 +7,14 @@
 export type TaskStatus = 'waiting' | 'running' | 'exporting' | 'succeeded' | 'failed' | 'stopped';
 
 /** Every status, in life order. */
-export const TASK_STATUSES: readonly TaskStatus[] = ['waiting', 'running', 'exporting', 'succeeded', 'failed', 'stopped'];
+export const TASK_STATUSES: readonly TaskStatus[] = [
+	'waiting',
+	'running',
+	'exporting',
+	'succeeded',
+	'failed',
+	'stopped',
+];
 
 /** The statuses a task ends in. A task in a final status can be added again (a re-run). */
 export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'stopped'];

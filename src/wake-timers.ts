@@ -24,10 +24,13 @@ export class WakeTimers {
 		clearTimeout(this.#dueTimer);
 		this.#dueAt = at;
 		// A time beyond what a timer holds wakes at the limit, and the scheduler asks again.
-		this.#dueTimer = setTimeout(() => {
-			this.#dueAt = Number.POSITIVE_INFINITY;
-			this.#wake();
-		}, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+		this.#dueTimer = setTimeout(
+			() => {
+				this.#dueAt = Number.POSITIVE_INFINITY;
+				this.#wake();
+			},
+			Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
+		);
 	}
 
 	/** Wake once after the poll interval (however often asked before then). */

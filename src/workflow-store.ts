@@ -15,7 +15,15 @@ export type RunStatus = 'waiting' | 'running' | 'paused' | 'blocked' | 'succeede
 export type StepStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'blocked' | 'stopped';
 
 /** Every run status. */
-export const RUN_STATUSES: readonly RunStatus[] = ['waiting', 'running', 'paused', 'blocked', 'succeeded', 'failed', 'stopped'];
+export const RUN_STATUSES: readonly RunStatus[] = [
+	'waiting',
+	'running',
+	'paused',
+	'blocked',
+	'succeeded',
+	'failed',
+	'stopped',
+];
 
 /** Whether a run status is final (`succeeded`, `failed`, `stopped`). */
 export function isFinalRunStatus(status: RunStatus): boolean {

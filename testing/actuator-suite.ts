@@ -77,7 +77,8 @@ export interface ActuatorFixture<TItem, TOutput> {
 }
 
 /** Makes the fixture, once for the whole suite (start a test server or a daemon here). */
-export type ActuatorSetup<TItem, TOutput> = () => ActuatorFixture<TItem, TOutput> | Promise<ActuatorFixture<TItem, TOutput>>;
+export type ActuatorSetup<TItem, TOutput> = () =>
+	ActuatorFixture<TItem, TOutput> | Promise<ActuatorFixture<TItem, TOutput>>;
 
 const TASK_EVENTS = [
 	'task:added',
@@ -110,7 +111,11 @@ export interface ActuatorCapabilities {
  * @param name how the actuator is named in the test report
  * @param supports what the actuator offers beyond start and stop (decides which tests run)
  */
-export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSetup<TItem, TOutput>, supports: ActuatorCapabilities): void {
+export function actuatorContract<TItem, TOutput>(
+	name: string,
+	setup: ActuatorSetup<TItem, TOutput>,
+	supports: ActuatorCapabilities,
+): void {
 	describe(`${name}: actuator contract`, { timeout: 120_000 }, () => {
 		let fixture: ActuatorFixture<TItem, TOutput>;
 		beforeAll(async () => {
@@ -181,7 +186,10 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 			return work;
 		};
 
-		const expectWorkGone = async (work: LongWork<TItem>, task: TaskRecord<TItem, TOutput> | null): Promise<void> => {
+		const expectWorkGone = async (
+			work: LongWork<TItem>,
+			task: TaskRecord<TItem, TOutput> | null,
+		): Promise<void> => {
 			if (task === null) throw new Error('the task is missing');
 			if (work.workGone !== undefined) expect(await work.workGone(task), 'the work still runs').toBe(true);
 		};
@@ -198,7 +206,11 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 				expect(stored).toMatchObject({ status: 'succeeded', attempts: 1 });
 				expect(stored?.output).toEqual(fixture.succeeds.output);
 				expect(typeof stored?.finishedAt).toBe('number');
-				expect(log.filter((e) => e !== 'task:progress')).toEqual(['task:added', 'task:started', 'task:succeeded']);
+				expect(log.filter((e) => e !== 'task:progress')).toEqual([
+					'task:added',
+					'task:started',
+					'task:succeeded',
+				]);
 			});
 		});
 
@@ -268,7 +280,7 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 			});
 		}
 
-		it('stop ends only that task\'s work: another running task goes on, and the stopped id can run again', async () => {
+		it("stop ends only that task's work: another running task goes on, and the stopped id can run again", async () => {
 			await withScheduler({ concurrency: 2 }, async (scheduler, _container, errors) => {
 				const first = await startLong(scheduler, 'first');
 				const second = await startLong(scheduler, 'second');
@@ -276,7 +288,7 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 					const task = await scheduler.get('second');
 					expect(task?.status).toBe('running');
 					if (second.workGone !== undefined && task !== null) {
-						expect(await second.workGone(task), 'stopping one task ended the other one\'s work').toBe(false);
+						expect(await second.workGone(task), "stopping one task ended the other one's work").toBe(false);
 					}
 				};
 				await expectWorkGone(first, await scheduler.stop('first'));
@@ -311,7 +323,12 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 
 		it('close: closing the scheduler while the long task runs hands it back uncounted and ends the work', async () => {
 			const container = new QueueContainer();
-			const scheduler = new Scheduler<TItem, TOutput>({ container, actuator: fixture.actuator(), concurrency: 1, ...fixture.schedulerOptions });
+			const scheduler = new Scheduler<TItem, TOutput>({
+				container,
+				actuator: fixture.actuator(),
+				concurrency: 1,
+				...fixture.schedulerOptions,
+			});
 			const errors: Error[] = [];
 			scheduler.on('error', (error) => errors.push(error));
 			const log = eventLog(scheduler, 'long');
@@ -329,30 +346,32 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 			expect(errors).toEqual([]);
 		});
 
-		if (supports.progress) it('progress: task:progress is emitted and the last progress is stored on the task', async () => {
-			if (fixture.progress === undefined) throw new Error(`${name} supports progress: give the fixture a progress item`);
-			const progressItem = fixture.progress.item;
-			await withScheduler({}, async (scheduler) => {
-				const seen: unknown[] = [];
-				const onRecord: unknown[] = [];
-				scheduler.on('task:progress', ({ task, progress }) => {
-					if (task.id !== 'p') return;
-					seen.push(progress);
-					onRecord.push(task.progress);
+		if (supports.progress)
+			it('progress: task:progress is emitted and the last progress is stored on the task', async () => {
+				if (fixture.progress === undefined)
+					throw new Error(`${name} supports progress: give the fixture a progress item`);
+				const progressItem = fixture.progress.item;
+				await withScheduler({}, async (scheduler) => {
+					const seen: unknown[] = [];
+					const onRecord: unknown[] = [];
+					scheduler.on('task:progress', ({ task, progress }) => {
+						if (task.id !== 'p') return;
+						seen.push(progress);
+						onRecord.push(task.progress);
+					});
+					const log = eventLog(scheduler, 'p');
+					const task = await run(scheduler, 'p', progressItem);
+					expect(task.status).toBe('succeeded');
+					expect(seen.length).toBeGreaterThan(0);
+					// Each event's task record already carries the progress it reports.
+					expect(onRecord).toEqual(seen);
+					expect(task.progress).toEqual(seen.at(-1));
+					expect((await scheduler.get('p'))?.progress).toEqual(seen.at(-1));
+					expect(log.slice(0, 2)).toEqual(['task:added', 'task:started']);
+					expect(log.at(-1)).toBe('task:succeeded');
+					expect(log.slice(2, -1).every((e) => e === 'task:progress')).toBe(true);
 				});
-				const log = eventLog(scheduler, 'p');
-				const task = await run(scheduler, 'p', progressItem);
-				expect(task.status).toBe('succeeded');
-				expect(seen.length).toBeGreaterThan(0);
-				// Each event's task record already carries the progress it reports.
-				expect(onRecord).toEqual(seen);
-				expect(task.progress).toEqual(seen.at(-1));
-				expect((await scheduler.get('p'))?.progress).toEqual(seen.at(-1));
-				expect(log.slice(0, 2)).toEqual(['task:added', 'task:started']);
-				expect(log.at(-1)).toBe('task:succeeded');
-				expect(log.slice(2, -1).every((e) => e === 'task:progress')).toBe(true);
 			});
-		});
 
 		if (supports.init) {
 			it('bad item: init rejects a malformed item at add naming the field, and nothing is stored', async () => {
@@ -360,23 +379,38 @@ export function actuatorContract<TItem, TOutput>(name: string, setup: ActuatorSe
 				expect(typeof fixture.actuator().init).toBe('function');
 				const { item, field } = fixture.badItem;
 				await withScheduler({}, async (scheduler, container) => {
-					const alone = await scheduler.add({ id: 'bad', item: item as TItem }).catch((error: unknown) => error);
+					const alone = await scheduler
+						.add({ id: 'bad', item: item as TItem })
+						.catch((error: unknown) => error);
 					expect(alone).toBeInstanceOf(InvalidTaskError);
 					expect((alone as InvalidTaskError).field).toBe(field);
 					expect((alone as Error).message).toContain(`\`${field}\``);
 					// All or nothing: a good task in the same add is not stored either.
 					const batch = await scheduler
-						.add([{ id: 'good', item: fixture.succeeds.item }, { id: 'bad', item: item as TItem }])
+						.add([
+							{ id: 'good', item: fixture.succeeds.item },
+							{ id: 'bad', item: item as TItem },
+						])
 						.catch((error: unknown) => error);
 					expect(batch).toBeInstanceOf(InvalidTaskError);
 					expect(await container.get('bad')).toBeNull();
 					expect(await container.get('good')).toBeNull();
-					expect(await scheduler.counts()).toEqual({ waiting: 0, running: 0, exporting: 0, succeeded: 0, failed: 0, stopped: 0 });
+					expect(await scheduler.counts()).toEqual({
+						waiting: 0,
+						running: 0,
+						exporting: 0,
+						succeeded: 0,
+						failed: 0,
+						stopped: 0,
+					});
 				});
 			});
 		} else {
 			it('has no init: add accepts any item and the work decides', () => {
-				expect(fixture.actuator().init, `${name} has init: run the contract with \`init: true\` and a badItem`).toBeUndefined();
+				expect(
+					fixture.actuator().init,
+					`${name} has init: run the contract with \`init: true\` and a badItem`,
+				).toBeUndefined();
 			});
 		}
 	});

@@ -61,10 +61,22 @@ export function describeContainerContract(
 
 		it('stores added tasks as waiting, with arrival order', async () => {
 			const c = await make();
-			await c.add(records([{ id: 'a', item: { n: 1 } }, { id: 'b', item: 'two' }]));
+			await c.add(
+				records([
+					{ id: 'a', item: { n: 1 } },
+					{ id: 'b', item: 'two' },
+				]),
+			);
 			const a = await c.get('a');
 			const b = await c.get('b');
-			expect(a).toMatchObject({ id: 'a', item: { n: 1 }, status: 'waiting', attempts: 0, maxAttempts: 3, priority: 0 });
+			expect(a).toMatchObject({
+				id: 'a',
+				item: { n: 1 },
+				status: 'waiting',
+				attempts: 0,
+				maxAttempts: 3,
+				priority: 0,
+			});
 			expect(b?.item).toBe('two');
 			expect((b?.seq ?? 0) > (a?.seq ?? 0)).toBe(true);
 			expect(await c.get('missing')).toBeNull();
@@ -88,7 +100,13 @@ export function describeContainerContract(
 			const first = await c.claim(2, 'owner-1', LEASE, now);
 			expect(first.map((t) => t.id)).toEqual(['t0', 't1']);
 			for (const task of first) {
-				expect(task).toMatchObject({ status: 'running', owner: 'owner-1', attempts: 1, startedAt: now, leaseUntil: now + LEASE });
+				expect(task).toMatchObject({
+					status: 'running',
+					owner: 'owner-1',
+					attempts: 1,
+					startedAt: now,
+					leaseUntil: now + LEASE,
+				});
 			}
 			const rest = await c.claim(10, 'owner-1', LEASE, now);
 			expect(rest.map((t) => t.id)).toEqual(['t2', 't3', 't4']);
@@ -136,7 +154,15 @@ export function describeContainerContract(
 		it('does not claim a task before its runAt, and says when the next is due', async () => {
 			const c = await make();
 			const now = Date.now();
-			await c.add(records([{ id: 'later', item: 1, runAt: now + 60_000 }, { id: 'now', item: 2 }], now));
+			await c.add(
+				records(
+					[
+						{ id: 'later', item: 1, runAt: now + 60_000 },
+						{ id: 'now', item: 2 },
+					],
+					now,
+				),
+			);
 			expect((await c.claim(10, 'o', LEASE, now)).map((t) => t.id)).toEqual(['now']);
 			expect(await c.nextDueAt(now)).toBe(now + 60_000);
 			expect((await c.claim(10, 'o', LEASE, now + 60_001)).map((t) => t.id)).toEqual(['later']);
@@ -151,7 +177,13 @@ export function describeContainerContract(
 			expect(await c.transition('a', 'waiting', 'stopped', {})).toBeNull();
 			expect(await c.transition('a', 'running', 'succeeded', {}, 'owner-2')).toBeNull();
 			expect(await c.transition('missing', 'running', 'succeeded', {})).toBeNull();
-			const done = await c.transition('a', 'running', 'succeeded', { output: { sum: 3 }, finishedAt: 123, owner: null }, 'owner-1');
+			const done = await c.transition(
+				'a',
+				'running',
+				'succeeded',
+				{ output: { sum: 3 }, finishedAt: 123, owner: null },
+				'owner-1',
+			);
 			expect(done).toMatchObject({ status: 'succeeded', output: { sum: 3 }, finishedAt: 123, owner: null });
 			expect(await c.transition('a', 'running', 'failed', {}, 'owner-1')).toBeNull();
 			expect(await c.get('a')).toMatchObject({ status: 'succeeded', output: { sum: 3 } });
@@ -164,7 +196,11 @@ export function describeContainerContract(
 			await c.claim(1, 'o', LEASE, Date.now());
 			await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'o');
 			await c.transition('a', 'running', 'failed', { error: { message: 'boom', code: 'E_BOOM' } }, 'o');
-			expect(await c.get('a')).toMatchObject({ progress: { pct: 50 }, ref: 'job-7', error: { message: 'boom', code: 'E_BOOM' } });
+			expect(await c.get('a')).toMatchObject({
+				progress: { pct: 50 },
+				ref: 'job-7',
+				error: { message: 'boom', code: 'E_BOOM' },
+			});
 		});
 
 		it('makes a task claimable again when it goes back to waiting, after its runAt', async () => {
@@ -172,7 +208,13 @@ export function describeContainerContract(
 			await c.add(records([{ id: 'a', item: 1 }]));
 			const now = Date.now();
 			await c.claim(1, 'o', LEASE, now);
-			const back = await c.transition('a', 'running', 'waiting', { runAt: now + 5_000, owner: null, leaseUntil: null }, 'o');
+			const back = await c.transition(
+				'a',
+				'running',
+				'waiting',
+				{ runAt: now + 5_000, owner: null, leaseUntil: null },
+				'o',
+			);
 			expect(back).toMatchObject({ status: 'waiting', attempts: 1 });
 			expect(await c.claim(1, 'o', LEASE, now + 1_000)).toEqual([]);
 			expect(await c.nextDueAt(now + 1_000)).toBe(now + 5_000);
@@ -182,7 +224,13 @@ export function describeContainerContract(
 
 		it('renews leases of owned running tasks and reports lost and stop-requested ones', async () => {
 			const c = await make();
-			await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+			await c.add(
+				records([
+					{ id: 'a', item: 1 },
+					{ id: 'b', item: 2 },
+					{ id: 'c', item: 3 },
+				]),
+			);
 			const now = Date.now();
 			await c.claim(2, 'me', LEASE, now);
 			await c.claim(1, 'other', LEASE, now);
@@ -197,7 +245,14 @@ export function describeContainerContract(
 			const c = await make();
 			const now = Date.now();
 			await c.add([
-				...records([{ id: 'retry', item: 1 }, { id: 'stop', item: 3 }], now, 3),
+				...records(
+					[
+						{ id: 'retry', item: 1 },
+						{ id: 'stop', item: 3 },
+					],
+					now,
+					3,
+				),
 				...records([{ id: 'spent', item: 2 }], now, 1),
 			]);
 			await c.claim(3, 'dead', 1_000, now);
@@ -206,7 +261,11 @@ export function describeContainerContract(
 			const moved = await c.reclaimExpired(now + 1_001);
 			const byId = Object.fromEntries(moved.map((t) => [t.id, t.status]));
 			expect(byId).toEqual({ retry: 'waiting', spent: 'failed', stop: 'stopped' });
-			expect(await c.get('spent')).toMatchObject({ status: 'failed', error: { code: 'ERR_LEASE_EXPIRED' }, owner: null });
+			expect(await c.get('spent')).toMatchObject({
+				status: 'failed',
+				error: { code: 'ERR_LEASE_EXPIRED' },
+				owner: null,
+			});
 			expect(await c.transition('retry', 'running', 'succeeded', {}, 'dead')).toBeNull();
 			const again = await c.claim(5, 'alive', LEASE, now + 1_002);
 			expect(again.map((t) => [t.id, t.attempts])).toEqual([['retry', 2]]);
@@ -219,15 +278,35 @@ export function describeContainerContract(
 			 */
 			const setUp = async (c: TaskContainer, now: number): Promise<void> => {
 				await c.add([
-					...records([{ id: 'retry', item: 1 }, { id: 'stop', item: 2 }, { id: 'x-retry', item: 3 }, { id: 'x-stop', item: 4 }], now, 3),
-					...records([{ id: 'spent', item: 5 }, { id: 'x-spent', item: 6 }, { id: 'stop-spent', item: 7 }], now, 1),
+					...records(
+						[
+							{ id: 'retry', item: 1 },
+							{ id: 'stop', item: 2 },
+							{ id: 'x-retry', item: 3 },
+							{ id: 'x-stop', item: 4 },
+						],
+						now,
+						3,
+					),
+					...records(
+						[
+							{ id: 'spent', item: 5 },
+							{ id: 'x-spent', item: 6 },
+							{ id: 'stop-spent', item: 7 },
+						],
+						now,
+						1,
+					),
 				]);
 				expect(await c.claim(10, 'dead', 1_000, now)).toHaveLength(7);
 				for (const id of ['retry', 'stop', 'x-retry', 'x-stop', 'spent', 'x-spent', 'stop-spent']) {
 					const kept = { progress: { of: id }, ref: `ref-${id}`, output: { partial: id } };
-					expect(await c.transition(id, 'running', id.startsWith('x-') ? 'exporting' : 'running', kept, 'dead')).not.toBeNull();
+					expect(
+						await c.transition(id, 'running', id.startsWith('x-') ? 'exporting' : 'running', kept, 'dead'),
+					).not.toBeNull();
 				}
-				for (const id of ['stop', 'x-stop', 'stop-spent']) expect(await c.requestStop(id)).toMatchObject({ stopRequested: true });
+				for (const id of ['stop', 'x-stop', 'stop-spent'])
+					expect(await c.requestStop(id)).toMatchObject({ stopRequested: true });
 				await c.add(records([{ id: 'alive', item: 8 }], now, 3));
 				expect((await c.claim(1, 'live', LEASE, now)).map((t) => t.id)).toEqual(['alive']);
 			};
@@ -248,7 +327,9 @@ export function describeContainerContract(
 				// A lease expires *before* now: leaseUntil = now + 1000 still holds at now + 1000.
 				expect(await c.reclaimExpired(now + 1_000)).toEqual([]);
 				const after = (await c.list({ limit: 100 })).tasks;
-				expect(after.map(({ updatedAt: _u, ...rest }) => rest)).toEqual(before.map(({ updatedAt: _u, ...rest }) => rest));
+				expect(after.map(({ updatedAt: _u, ...rest }) => rest)).toEqual(
+					before.map(({ updatedAt: _u, ...rest }) => rest),
+				);
 			});
 
 			it('moves expired running and exporting tasks: stopped when asked, waiting while attempts remain, else failed', async () => {
@@ -258,25 +339,58 @@ export function describeContainerContract(
 				const at = now + 1_001;
 				const moved = await c.reclaimExpired(at);
 				const byId = Object.fromEntries(moved.map((t) => [t.id, t]));
-				expect(Object.keys(byId).sort()).toEqual(['retry', 'spent', 'stop', 'stop-spent', 'x-retry', 'x-spent', 'x-stop']);
+				expect(Object.keys(byId).sort()).toEqual([
+					'retry',
+					'spent',
+					'stop',
+					'stop-spent',
+					'x-retry',
+					'x-spent',
+					'x-stop',
+				]);
 				for (const id of ['retry', 'x-retry']) {
 					// Claimable at once; the attempt that ran stays counted; nothing finished.
-					const expected = { ...kept(id), status: 'waiting', runAt: at, startedAt: now, finishedAt: null, error: null, stopRequested: false };
+					const expected = {
+						...kept(id),
+						status: 'waiting',
+						runAt: at,
+						startedAt: now,
+						finishedAt: null,
+						error: null,
+						stopRequested: false,
+					};
 					expect(byId[id], id).toMatchObject(expected);
 					expect(await c.get(id), id).toMatchObject(expected);
 				}
 				for (const id of ['stop', 'x-stop', 'stop-spent']) {
 					// A stop request wins over both retrying and failing.
-					const expected = { ...kept(id), status: 'stopped', finishedAt: at, startedAt: now, error: null, stopRequested: true };
+					const expected = {
+						...kept(id),
+						status: 'stopped',
+						finishedAt: at,
+						startedAt: now,
+						error: null,
+						stopRequested: true,
+					};
 					expect(byId[id], id).toMatchObject(expected);
 					expect(await c.get(id), id).toMatchObject(expected);
 				}
 				for (const id of ['spent', 'x-spent']) {
-					const expected = { ...kept(id), status: 'failed', finishedAt: at, startedAt: now, error: { code: 'ERR_LEASE_EXPIRED' } };
+					const expected = {
+						...kept(id),
+						status: 'failed',
+						finishedAt: at,
+						startedAt: now,
+						error: { code: 'ERR_LEASE_EXPIRED' },
+					};
 					expect(byId[id], id).toMatchObject(expected);
 					expect(await c.get(id), id).toMatchObject(expected);
 				}
-				expect(await c.get('alive')).toMatchObject({ status: 'running', owner: 'live', leaseUntil: now + LEASE });
+				expect(await c.get('alive')).toMatchObject({
+					status: 'running',
+					owner: 'live',
+					leaseUntil: now + LEASE,
+				});
 				expect(await c.counts()).toMatchObject({ waiting: 2, running: 1, exporting: 0, failed: 2, stopped: 3 });
 				// The dead owner's late reports are refused; a second reclaim finds nothing; the retries run again.
 				expect(await c.transition('x-retry', 'exporting', 'succeeded', {}, 'dead')).toBeNull();
@@ -292,22 +406,45 @@ export function describeContainerContract(
 		it('rejects a duplicate id of an unfinished task, all or nothing; re-adds a finished one', async () => {
 			const c = await make();
 			await c.add(records([{ id: 'a', item: 1 }]));
-			await expect(c.add(records([{ id: 'new', item: 1 }, { id: 'a', item: 2 }]))).rejects.toBeInstanceOf(DuplicateTaskError);
+			await expect(
+				c.add(
+					records([
+						{ id: 'new', item: 1 },
+						{ id: 'a', item: 2 },
+					]),
+				),
+			).rejects.toBeInstanceOf(DuplicateTaskError);
 			expect(await c.get('new')).toBeNull();
 			expect((await c.get('a'))?.item).toBe(1);
-			await expect(c.add(records([{ id: 'x', item: 1 }, { id: 'x', item: 2 }]))).rejects.toBeInstanceOf(DuplicateTaskError);
+			await expect(
+				c.add(
+					records([
+						{ id: 'x', item: 1 },
+						{ id: 'x', item: 2 },
+					]),
+				),
+			).rejects.toBeInstanceOf(DuplicateTaskError);
 			expect(await c.get('x')).toBeNull();
 			await c.claim(1, 'o', LEASE, Date.now());
 			await c.transition('a', 'running', 'failed', { error: { message: 'no', code: 'E' }, finishedAt: 1 }, 'o');
 			await c.add(records([{ id: 'a', item: 'again' }]));
-			expect(await c.get('a')).toMatchObject({ status: 'waiting', item: 'again', attempts: 0, error: null, finishedAt: null });
+			expect(await c.get('a')).toMatchObject({
+				status: 'waiting',
+				item: 'again',
+				attempts: 0,
+				error: null,
+				finishedAt: null,
+			});
 			expect(await c.counts()).toMatchObject({ waiting: 1, failed: 0 });
 		});
 
 		if (options.json) {
 			it('rejects an item JSON cannot carry, naming the field, storing nothing', async () => {
 				const c = await make();
-				const bad = records([{ id: 'ok', item: 1 }, { id: 'bad', item: { when: new Date(0), f: () => 1 } }]);
+				const bad = records([
+					{ id: 'ok', item: 1 },
+					{ id: 'bad', item: { when: new Date(0), f: () => 1 } },
+				]);
 				await expect(c.add(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK' });
 				await expect(c.add(bad)).rejects.toThrow(/item/);
 				expect(await c.get('ok')).toBeNull();
@@ -335,7 +472,12 @@ export function describeContainerContract(
 
 		it('removes finished tasks only', async () => {
 			const c = await make();
-			await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+			await c.add(
+				records([
+					{ id: 'a', item: 1 },
+					{ id: 'b', item: 2 },
+				]),
+			);
 			await expect(c.remove('a')).rejects.toBeInstanceOf(InvalidStateError);
 			await c.transition('a', 'waiting', 'stopped', { finishedAt: Date.now() });
 			expect(await c.remove('a')).toBe(true);
@@ -346,7 +488,12 @@ export function describeContainerContract(
 
 		it('asks to stop running tasks only', async () => {
 			const c = await make();
-			await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+			await c.add(
+				records([
+					{ id: 'a', item: 1 },
+					{ id: 'b', item: 2 },
+				]),
+			);
 			expect(await c.requestStop('a')).toBeNull();
 			await c.claim(1, 'o', LEASE, Date.now());
 			expect(await c.requestStop('a')).toMatchObject({ stopRequested: true, status: 'running' });
@@ -356,7 +503,9 @@ export function describeContainerContract(
 		it('refuses adds once closed; a second close is harmless', async () => {
 			const c = await factory();
 			await c.close();
-			await expect(c.add(records([{ id: 'a', item: 1 }]))).rejects.toMatchObject({ code: 'ERR_SCHEDULER_CLOSED' });
+			await expect(c.add(records([{ id: 'a', item: 1 }]))).rejects.toMatchObject({
+				code: 'ERR_SCHEDULER_CLOSED',
+			});
 			await c.close();
 		});
 	});

@@ -68,35 +68,60 @@ export type WorkflowActions = TaskFunction<StepItem, unknown> & {
 export type ItemBuilders = Readonly<Record<string, (params: Record<string, unknown>, step: StepItem) => unknown>>;
 
 /** Change the step's record in the store with a compare-and-set, again on a conflict; stale steps are refused. */
-async function changeStep(store: WorkflowStore, ref: StepRef, change: (run: RunRecord, step: StepState) => void): Promise<void> {
+async function changeStep(
+	store: WorkflowStore,
+	ref: StepRef,
+	change: (run: RunRecord, step: StepState) => void,
+): Promise<void> {
 	for (let round = 0; round < 100; round++) {
 		const run = await store.get(ref.runId);
 		const step = run?.steps[ref.stepId];
 		if (run === null || step === undefined || step.generation !== ref.generation || step.status !== 'running') {
-			throw new NonRetryableError(`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`, { code: 'ERR_STEP_STALE' as never });
+			throw new NonRetryableError(
+				`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
+				{ code: 'ERR_STEP_STALE' as never },
+			);
 		}
 		change(run, step);
 		if ((await store.update(run)) !== null) return;
 	}
-	throw new WorkflowError(`Step \`${ref.stepId}\` of run \`${ref.runId}\`: its run kept changing; the write was not stored`, 'ERR_RUN_STATE');
+	throw new WorkflowError(
+		`Step \`${ref.stepId}\` of run \`${ref.runId}\`: its run kept changing; the write was not stored`,
+		'ERR_RUN_STATE',
+	);
 }
 
 /** The function for a `FunctionActuator` that runs step tasks by action name. */
 export function workflowActions(handlers: Readonly<Record<string, ActionHandler>>): WorkflowActions {
-	if (typeof handlers !== 'object' || handlers === null) throw new TypeError('Expected `handlers` of workflowActions to be an object of functions by action name');
+	if (typeof handlers !== 'object' || handlers === null)
+		throw new TypeError('Expected `handlers` of workflowActions to be an object of functions by action name');
 	for (const [name, handler] of Object.entries(handlers)) {
-		if (typeof handler !== 'function') throw new TypeError(`Expected \`handlers.${name}\` of workflowActions to be a function, got ${typeof handler}`);
+		if (typeof handler !== 'function')
+			throw new TypeError(
+				`Expected \`handlers.${name}\` of workflowActions to be a function, got ${typeof handler}`,
+			);
 	}
 	let store: WorkflowStore | undefined;
 	const run = async (item: StepItem, fctx: FunctionContext<StepItem>): Promise<unknown> => {
-		const handler = Object.prototype.hasOwnProperty.call(handlers, item?.action) ? handlers[item.action] : undefined;
-		if (handler === undefined) throw new NonRetryableError(`No handler for action \`${String(item?.action)}\` (known: ${Object.keys(handlers).join(', ')})`);
-		if (store === undefined) throw new NonRetryableError('These workflowActions are not attached to a store: pass them to `new Workflows({ actions })` first');
+		const handler = Object.prototype.hasOwnProperty.call(handlers, item?.action)
+			? handlers[item.action]
+			: undefined;
+		if (handler === undefined)
+			throw new NonRetryableError(
+				`No handler for action \`${String(item?.action)}\` (known: ${Object.keys(handlers).join(', ')})`,
+			);
+		if (store === undefined)
+			throw new NonRetryableError(
+				'These workflowActions are not attached to a store: pass them to `new Workflows({ actions })` first',
+			);
 		const ref = item.workflow;
 		const current = await store.get(ref.runId);
 		const step = current?.steps[ref.stepId];
 		if (current === null || step === undefined || step.generation !== ref.generation || step.status !== 'running') {
-			throw new NonRetryableError(`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`, { code: 'ERR_STEP_STALE' as never });
+			throw new NonRetryableError(
+				`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
+				{ code: 'ERR_STEP_STALE' as never },
+			);
 		}
 		const bound = store;
 		const ctx: StepContext = {
@@ -122,7 +147,9 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 			trace: (line) =>
 				changeStep(bound, ref, (_r, s) => {
 					const text = String(line);
-					s.trace.push(text.length > TRACE_LIMITS.lineLength ? `${text.slice(0, TRACE_LIMITS.lineLength)}…` : text);
+					s.trace.push(
+						text.length > TRACE_LIMITS.lineLength ? `${text.slice(0, TRACE_LIMITS.lineLength)}…` : text,
+					);
 					if (s.trace.length > TRACE_LIMITS.lines) s.trace.splice(0, s.trace.length - TRACE_LIMITS.lines);
 				}),
 		};
@@ -131,7 +158,10 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 	return Object.assign(run, {
 		actionNames: Object.keys(handlers),
 		attach(next: WorkflowStore): void {
-			if (store !== undefined && store !== next) throw new TypeError('These workflowActions are attached to another store already: make one set per store');
+			if (store !== undefined && store !== next)
+				throw new TypeError(
+					'These workflowActions are attached to another store already: make one set per store',
+				);
 			store = next;
 		},
 	});

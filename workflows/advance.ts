@@ -76,11 +76,29 @@ export function copyRun(run: RunRecord): RunRecord {
 
 /** A fresh step state. */
 export function newStepState(): StepState {
-	return { status: 'waiting', generation: 0, attempts: 0, output: null, error: null, checkpoint: null, trace: [], startedAt: null, finishedAt: null, continued: false, handBack: false };
+	return {
+		status: 'waiting',
+		generation: 0,
+		attempts: 0,
+		output: null,
+		error: null,
+		checkpoint: null,
+		trace: [],
+		startedAt: null,
+		finishedAt: null,
+		continued: false,
+		handBack: false,
+	};
 }
 
 /** Plan the next state of `stored`. `tasks` holds a view for every step the caller looked up (those `running`). */
-export function planAdvance(stored: RunRecord, definition: CheckedDefinition, tasks: ReadonlyMap<string, TaskView | null>, now: number, options: PlanOptions): Plan {
+export function planAdvance(
+	stored: RunRecord,
+	definition: CheckedDefinition,
+	tasks: ReadonlyMap<string, TaskView | null>,
+	now: number,
+	options: PlanOptions,
+): Plan {
 	const run = copyRun(stored);
 	const dispatch: Dispatch[] = [];
 	const stop: string[] = [];
@@ -93,7 +111,10 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 	// 1. The deadline: the run fails; its running steps are stopped below.
 	if (!isFinalRunStatus(run.status) && run.deadlineAt !== null && now >= run.deadlineAt) {
 		run.status = 'failed';
-		run.error = { code: 'ERR_RUN_DEADLINE', message: `Workflow run \`${run.id}\` passed its deadline (${new Date(run.deadlineAt).toISOString()})` };
+		run.error = {
+			code: 'ERR_RUN_DEADLINE',
+			message: `Workflow run \`${run.id}\` passed its deadline (${new Date(run.deadlineAt).toISOString()})`,
+		};
 		run.finishedAt = now;
 		mark();
 	}
@@ -115,18 +136,37 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 			} else if (step.startedAt === null || now - step.startedAt >= options.dispatchGraceMs) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
-				dispatch.push({ stepId, taskId, generation: step.generation, fresh: false, ...renderFor(run, definition, stepId) });
+				dispatch.push({
+					stepId,
+					taskId,
+					generation: step.generation,
+					fresh: false,
+					...renderFor(run, definition, stepId),
+				});
 				mark();
 			}
 			continue;
 		}
 		if (view.status === 'succeeded') {
-			Object.assign(step, { status: 'succeeded', output: view.output ?? null, error: null, attempts: view.attempts, finishedAt: now, handBack: false });
+			Object.assign(step, {
+				status: 'succeeded',
+				output: view.output ?? null,
+				error: null,
+				attempts: view.attempts,
+				finishedAt: now,
+				handBack: false,
+			});
 			events.push({ name: 'step:succeeded', stepId });
 			mark();
 		} else if (view.status === 'failed') {
 			const skip = definition.steps.get(stepId)?.skipOnFailed === true && !isFinalRunStatus(run.status);
-			Object.assign(step, { status: skip ? 'skipped' : 'failed', error: view.error, attempts: view.attempts, finishedAt: now, handBack: false });
+			Object.assign(step, {
+				status: skip ? 'skipped' : 'failed',
+				error: view.error,
+				attempts: view.attempts,
+				finishedAt: now,
+				handBack: false,
+			});
 			events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
 			mark();
 		} else if (view.status === 'stopped') {
@@ -151,7 +191,8 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 				if (step.status !== 'waiting') continue;
 				const def = definition.steps.get(stepId);
 				if (def === undefined) continue;
-				if (!(def.dependsOn ?? []).every((dep) => DONE_FOR_DEPENDENTS.has(run.steps[dep]?.status ?? ''))) continue;
+				if (!(def.dependsOn ?? []).every((dep) => DONE_FOR_DEPENDENTS.has(run.steps[dep]?.status ?? '')))
+					continue;
 				const gate = evaluateGates(def.preCheck ?? [], { vars: run.vars, shared: run.shared }, step.continued);
 				if (gate !== null) {
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
@@ -166,7 +207,11 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 					rendered = renderFor(run, definition, stepId);
 				} catch (error) {
 					const skip = def.skipOnFailed === true;
-					Object.assign(step, { status: skip ? 'skipped' : 'failed', error: toTaskError(error), finishedAt: now });
+					Object.assign(step, {
+						status: skip ? 'skipped' : 'failed',
+						error: toTaskError(error),
+						finishedAt: now,
+					});
 					events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
 					mark();
 					if (!skip) break;
@@ -174,8 +219,22 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 					continue;
 				}
 				step.generation += 1;
-				Object.assign(step, { status: 'running', attempts: 0, output: null, error: null, startedAt: now, finishedAt: null, handBack: false });
-				dispatch.push({ stepId, taskId: stepTaskId(run.id, stepId, step.generation), generation: step.generation, fresh: true, ...rendered });
+				Object.assign(step, {
+					status: 'running',
+					attempts: 0,
+					output: null,
+					error: null,
+					startedAt: now,
+					finishedAt: null,
+					handBack: false,
+				});
+				dispatch.push({
+					stepId,
+					taskId: stepTaskId(run.id, stepId, step.generation),
+					generation: step.generation,
+					fresh: true,
+					...rendered,
+				});
 				events.push({ name: 'step:started', stepId });
 				mark();
 			}
@@ -200,7 +259,10 @@ export function planAdvance(stored: RunRecord, definition: CheckedDefinition, ta
 				if (next === 'failed') {
 					const failedId = definition.order.find((id) => run.steps[id]?.status === 'failed') as string;
 					const error = run.steps[failedId]?.error;
-					run.error = { code: error?.code ?? 'ERR_TASK_FAILED', message: `Step \`${failedId}\` failed: ${error?.message ?? 'unknown error'}` };
+					run.error = {
+						code: error?.code ?? 'ERR_TASK_FAILED',
+						message: `Step \`${failedId}\` failed: ${error?.message ?? 'unknown error'}`,
+					};
 				}
 			}
 			mark();
@@ -225,9 +287,16 @@ function settleStopped(step: StepState, handBack: boolean, now: number): void {
 	else Object.assign(step, { status: 'stopped', finishedAt: now, handBack: false });
 }
 
-function renderFor(run: RunRecord, definition: CheckedDefinition, stepId: string): { params: Record<string, unknown>; inputs: Record<string, unknown> } {
+function renderFor(
+	run: RunRecord,
+	definition: CheckedDefinition,
+	stepId: string,
+): { params: Record<string, unknown>; inputs: Record<string, unknown> } {
 	const def = definition.steps.get(stepId);
-	const params = renderTemplates(def?.params ?? {}, { vars: run.vars, shared: run.shared }, stepId) as Record<string, unknown>;
+	const params = renderTemplates(def?.params ?? {}, { vars: run.vars, shared: run.shared }, stepId) as Record<
+		string,
+		unknown
+	>;
 	const inputs: Record<string, unknown> = {};
 	for (const dep of def?.dependsOn ?? []) inputs[dep] = run.steps[dep]?.output ?? null;
 	return { params, inputs };

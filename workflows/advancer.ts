@@ -3,7 +3,14 @@
  * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
  * absent, step tasks stopped, events, the definition's callback, the deadline timer.
  */
-import { DuplicateTaskError, InvalidTaskError, NonRetryableError, TaskNotFoundError, toTaskError, type NewTask } from 'lightsched/kit';
+import {
+	DuplicateTaskError,
+	InvalidTaskError,
+	NonRetryableError,
+	TaskNotFoundError,
+	toTaskError,
+	type NewTask,
+} from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
 import { planAdvance, type Dispatch, type TaskView } from './advance.js';
@@ -68,7 +75,10 @@ export class Advancer {
 	}
 
 	/** Apply a command with a compare-and-set (again on a conflict), then advance. Rejects with the command's error. */
-	async command(runId: string, change: (run: RunRecord, definition: CheckedDefinition) => CommandResult): Promise<RunRecord> {
+	async command(
+		runId: string,
+		change: (run: RunRecord, definition: CheckedDefinition) => CommandResult,
+	): Promise<RunRecord> {
 		const result = await this.#serial(runId, async () => {
 			const { store } = this.#parts;
 			for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -104,7 +114,8 @@ export class Advancer {
 		if (run.status === 'paused' && running.some(([, step]) => step.handBack)) return true;
 		for (const [stepId, step] of running) {
 			const task = await this.#parts.scheduler.get(stepTaskId(run.id, stepId, step.generation));
-			if (task === null || task.status === 'succeeded' || task.status === 'failed' || task.status === 'stopped') return true;
+			if (task === null || task.status === 'succeeded' || task.status === 'failed' || task.status === 'stopped')
+				return true;
 		}
 		return false;
 	}
@@ -147,19 +158,37 @@ export class Advancer {
 				await Promise.all(
 					running.map(async ([stepId, step]) => {
 						const task = await scheduler.get(stepTaskId(runId, stepId, step.generation));
-						views.set(stepId, task === null ? null : { status: task.status, output: task.output, error: task.error, attempts: task.attempts });
+						views.set(
+							stepId,
+							task === null
+								? null
+								: {
+										status: task.status,
+										output: task.output,
+										error: task.error,
+										attempts: task.attempts,
+									},
+						);
 					}),
 				);
 			}
 			const now = Date.now();
-			const plan = planAdvance(stored, definition, views, now, { dispatchGraceMs: this.#parts.dispatchGraceMs, hasCallback: definition.onFinished !== undefined });
+			const plan = planAdvance(stored, definition, views, now, {
+				dispatchGraceMs: this.#parts.dispatchGraceMs,
+				hasCallback: definition.onFinished !== undefined,
+			});
 			let current = stored;
 			if (plan.changed) {
 				const written = await store.update(plan.run);
 				if (written === null) continue;
 				current = written;
 				for (const { name, stepId } of plan.events) {
-					if (this.#parts.listening(name)) this.#parts.emit(name, { run: structuredClone(current), stepId, step: structuredClone(current.steps[stepId]!) });
+					if (this.#parts.listening(name))
+						this.#parts.emit(name, {
+							run: structuredClone(current),
+							stepId,
+							step: structuredClone(current.steps[stepId]!),
+						});
 				}
 				this.#statusEvents(stored.status, current);
 			}
@@ -177,7 +206,8 @@ export class Advancer {
 	#statusEvents(from: RunStatus, run: RunRecord): void {
 		if (from === run.status) return;
 		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: structuredClone(run), from });
-		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished')) this.#parts.emit('run:finished', { run: structuredClone(run) });
+		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished'))
+			this.#parts.emit('run:finished', { run: structuredClone(run) });
 	}
 
 	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
@@ -187,7 +217,13 @@ export class Advancer {
 		const def = definition.steps.get(dispatch.stepId);
 		if (def === undefined) return false;
 		const item: StepItem = {
-			workflow: { runId: run.id, stepId: dispatch.stepId, generation: dispatch.generation, definition: run.definition, version: run.version },
+			workflow: {
+				runId: run.id,
+				stepId: dispatch.stepId,
+				generation: dispatch.generation,
+				definition: run.definition,
+				version: run.version,
+			},
 			action: def.action,
 			params: dispatch.params,
 			inputs: dispatch.inputs,
@@ -208,7 +244,11 @@ export class Advancer {
 		} catch (error) {
 			if (error instanceof DuplicateTaskError) return false;
 			// A step whose item is refused fails now; anything else (an outage) is retried by the sweep.
-			if (error instanceof InvalidTaskError || error instanceof NonRetryableError || !(error instanceof Error && 'code' in error)) {
+			if (
+				error instanceof InvalidTaskError ||
+				error instanceof NonRetryableError ||
+				!(error instanceof Error && 'code' in error)
+			) {
 				await this.#failStep(run.id, dispatch.stepId, dispatch.generation, error);
 				return true;
 			}
@@ -221,13 +261,22 @@ export class Advancer {
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			const run = await store.get(runId);
 			const step = run?.steps[stepId];
-			if (run === null || step === undefined || step.status !== 'running' || step.generation !== generation) return;
+			if (run === null || step === undefined || step.status !== 'running' || step.generation !== generation)
+				return;
 			const definition = await this.#parts.definitionFor(run);
 			const skip = definition.steps.get(stepId)?.skipOnFailed === true;
-			Object.assign(step, { status: skip ? 'skipped' : 'failed', error: toTaskError(error), finishedAt: Date.now() });
+			Object.assign(step, {
+				status: skip ? 'skipped' : 'failed',
+				error: toTaskError(error),
+				finishedAt: Date.now(),
+			});
 			const written = await store.update(run);
 			if (written === null) continue;
-			this.#parts.emit(skip ? 'step:skipped' : 'step:failed', { run: structuredClone(written), stepId, step: structuredClone(written.steps[stepId]!) });
+			this.#parts.emit(skip ? 'step:skipped' : 'step:failed', {
+				run: structuredClone(written),
+				stepId,
+				step: structuredClone(written.steps[stepId]!),
+			});
 			return;
 		}
 	}
@@ -256,7 +305,14 @@ export class Advancer {
 		try {
 			await onFinished(structuredClone(run));
 		} catch (error) {
-			this.#parts.emit('error', new WorkflowError(`The onFinished callback of workflow \`${run.definition}\` threw for run \`${run.id}\``, 'ERR_RUN_STATE', { cause: error }));
+			this.#parts.emit(
+				'error',
+				new WorkflowError(
+					`The onFinished callback of workflow \`${run.definition}\` threw for run \`${run.id}\``,
+					'ERR_RUN_STATE',
+					{ cause: error },
+				),
+			);
 		}
 		let current: RunRecord | null = run;
 		for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
@@ -275,10 +331,13 @@ export class Advancer {
 		if (existing !== undefined) clearTimeout(existing);
 		this.#deadlines.delete(run.id);
 		if (isFinalRunStatus(run.status) || run.deadlineAt === null || this.#closed) return;
-		const timer = setTimeout(() => {
-			this.#deadlines.delete(run.id);
-			void this.kick(run.id);
-		}, Math.min(Math.max(0, run.deadlineAt - Date.now() + 5), 2_147_483_647));
+		const timer = setTimeout(
+			() => {
+				this.#deadlines.delete(run.id);
+				void this.kick(run.id);
+			},
+			Math.min(Math.max(0, run.deadlineAt - Date.now() + 5), 2_147_483_647),
+		);
 		timer.unref?.();
 		this.#deadlines.set(run.id, timer);
 	}

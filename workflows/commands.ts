@@ -22,14 +22,20 @@ export type CommandName = 'stop' | 'pause' | 'resume' | 'retry' | 'retryFrom' | 
 
 function need(run: RunRecord, command: string, allowed: readonly RunStatus[]): void {
 	if (!allowed.includes(run.status)) {
-		throw new RunStateError(run.id, `\`${command}\` needs a run that is ${allowed.join(', ')}; this one is ${run.status}`);
+		throw new RunStateError(
+			run.id,
+			`\`${command}\` needs a run that is ${allowed.join(', ')}; this one is ${run.status}`,
+		);
 	}
 }
 
 function stepOf(run: RunRecord, stepId: string, command: string): StepState {
 	const step = run.steps[stepId];
 	if (typeof stepId !== 'string' || step === undefined) {
-		throw new RunStateError(run.id, `\`${command}\` names an unknown step \`${String(stepId)}\` (steps: ${Object.keys(run.steps).join(', ')})`);
+		throw new RunStateError(
+			run.id,
+			`\`${command}\` names an unknown step \`${String(stepId)}\` (steps: ${Object.keys(run.steps).join(', ')})`,
+		);
 	}
 	return step;
 }
@@ -41,11 +47,21 @@ function reopen(run: RunRecord, definition: CheckedDefinition, now: number): voi
 	run.notified = null;
 	run.open = true;
 	const deadlineMs = definition.body.deadlineMs;
-	if (deadlineMs !== undefined && (run.deadlineAt === null || run.deadlineAt <= now)) run.deadlineAt = now + deadlineMs;
+	if (deadlineMs !== undefined && (run.deadlineAt === null || run.deadlineAt <= now))
+		run.deadlineAt = now + deadlineMs;
 }
 
 function fresh(step: StepState, keepCheckpoint: boolean): void {
-	Object.assign(step, { status: 'waiting', output: null, error: null, startedAt: null, finishedAt: null, continued: false, handBack: false, attempts: 0 });
+	Object.assign(step, {
+		status: 'waiting',
+		output: null,
+		error: null,
+		startedAt: null,
+		finishedAt: null,
+		continued: false,
+		handBack: false,
+		attempts: 0,
+	});
 	if (!keepCheckpoint) step.checkpoint = null;
 }
 
@@ -72,7 +88,8 @@ export function applyCommand(
 			run.finishedAt = now;
 			run.error = { code: 'ERR_TASK_STOPPED', message: `Workflow run \`${run.id}\` was stopped` };
 			for (const step of Object.values(run.steps)) {
-				if (step.status === 'waiting' || step.status === 'blocked') Object.assign(step, { status: 'stopped', finishedAt: now });
+				if (step.status === 'waiting' || step.status === 'blocked')
+					Object.assign(step, { status: 'stopped', finishedAt: now });
 				step.handBack = false;
 			}
 			stop = runningTasks(run);
@@ -115,7 +132,11 @@ export function applyCommand(
 			need(run, 'retryFrom', ['failed', 'stopped', 'succeeded', 'blocked', 'paused']);
 			const again = [stepId, ...downstreamOf(definition, stepId)];
 			const busy = again.filter((id) => run.steps[id]?.status === 'running');
-			if (busy.length > 0) throw new RunStateError(run.id, `\`retryFrom\` \`${stepId}\`: step${busy.length === 1 ? '' : 's'} ${busy.map((id) => `\`${id}\``).join(', ')} still running; stop or wait for them first`);
+			if (busy.length > 0)
+				throw new RunStateError(
+					run.id,
+					`\`retryFrom\` \`${stepId}\`: step${busy.length === 1 ? '' : 's'} ${busy.map((id) => `\`${id}\``).join(', ')} still running; stop or wait for them first`,
+				);
 			for (const id of again) fresh(run.steps[id] as StepState, false);
 			if (run.status === 'paused') break;
 			reopen(run, definition, now);
@@ -124,7 +145,11 @@ export function applyCommand(
 		case 'continue': {
 			const stepId = args.stepId as string;
 			const step = stepOf(run, stepId, 'continue');
-			if (step.status !== 'blocked') throw new RunStateError(run.id, `\`continue\` needs a blocked step; step \`${stepId}\` is ${step.status}`);
+			if (step.status !== 'blocked')
+				throw new RunStateError(
+					run.id,
+					`\`continue\` needs a blocked step; step \`${stepId}\` is ${step.status}`,
+				);
 			need(run, 'continue', ['running', 'blocked', 'paused']);
 			Object.assign(step, { status: 'waiting', continued: true });
 			if (run.status === 'blocked') run.status = 'running';
@@ -134,7 +159,10 @@ export function applyCommand(
 			const stepId = args.stepId as string;
 			const step = stepOf(run, stepId, 'skip');
 			if (!['waiting', 'blocked', 'failed', 'stopped'].includes(step.status)) {
-				throw new RunStateError(run.id, `\`skip\` needs a step that is waiting, blocked, failed or stopped; step \`${stepId}\` is ${step.status}`);
+				throw new RunStateError(
+					run.id,
+					`\`skip\` needs a step that is waiting, blocked, failed or stopped; step \`${stepId}\` is ${step.status}`,
+				);
 			}
 			need(run, 'skip', ['waiting', 'running', 'paused', 'blocked', 'failed', 'stopped']);
 			Object.assign(step, { status: 'skipped', finishedAt: now, handBack: false });

@@ -86,7 +86,17 @@ export type DefinitionBody = Omit<WorkflowDefinition, 'onFinished'> & { readonly
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const DEFINITION_KEYS = ['name', 'version', 'description', 'vars', 'deadlineMs', 'steps', 'onFinished'];
-const STEP_KEYS = ['id', 'action', 'params', 'dependsOn', 'maxAttempts', 'timeoutMs', 'priority', 'skipOnFailed', 'preCheck'];
+const STEP_KEYS = [
+	'id',
+	'action',
+	'params',
+	'dependsOn',
+	'maxAttempts',
+	'timeoutMs',
+	'priority',
+	'skipOnFailed',
+	'preCheck',
+];
 const CHECK_KEYS = ['name', 'act', 'when'];
 const CONDITION_KEYS = ['source', 'key', 'op', 'values'];
 const MAX_MS = 2_147_483_647;
@@ -106,44 +116,84 @@ function describe(value: unknown): string {
 }
 
 /** Check a definition against the known action names; returns its checked form or throws `WorkflowDefinitionError`. */
-export function checkDefinition(input: WorkflowDefinition, actionNames: ReadonlySet<string> | null, label = 'definition'): CheckedDefinition {
-	if (!isObject(input)) throw new WorkflowDefinitionError(label, undefined, label, `must be an object like { name, steps }, got ${describe(input)}`);
+export function checkDefinition(
+	input: WorkflowDefinition,
+	actionNames: ReadonlySet<string> | null,
+	label = 'definition',
+): CheckedDefinition {
+	if (!isObject(input))
+		throw new WorkflowDefinitionError(
+			label,
+			undefined,
+			label,
+			`must be an object like { name, steps }, got ${describe(input)}`,
+		);
 	const name = typeof input.name === 'string' && NAME.test(input.name) ? input.name : undefined;
 	const fail = (step: string | undefined, field: string, problem: string): never => {
 		throw new WorkflowDefinitionError(name ?? label, step, field, problem);
 	};
-	if (name === undefined) fail(undefined, 'name', `must be 1 to 100 letters, digits, _, - or ., got ${describe(input.name)}`);
-	for (const key of Object.keys(input)) if (!DEFINITION_KEYS.includes(key)) fail(undefined, key, `is not a definition field (known: ${DEFINITION_KEYS.join(', ')})`);
+	if (name === undefined)
+		fail(undefined, 'name', `must be 1 to 100 letters, digits, _, - or ., got ${describe(input.name)}`);
+	for (const key of Object.keys(input))
+		if (!DEFINITION_KEYS.includes(key))
+			fail(undefined, key, `is not a definition field (known: ${DEFINITION_KEYS.join(', ')})`);
 	const version = input.version ?? 1;
-	if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) fail(undefined, 'version', `must be a positive integer, got ${describe(input.version)}`);
-	if (input.description !== undefined && typeof input.description !== 'string') fail(undefined, 'description', `must be a string, got ${describe(input.description)}`);
-	if (input.deadlineMs !== undefined && (typeof input.deadlineMs !== 'number' || !Number.isInteger(input.deadlineMs) || input.deadlineMs < 1 || input.deadlineMs > MAX_MS)) {
-		fail(undefined, 'deadlineMs', `must be an integer from 1 to ${MAX_MS} (milliseconds), got ${describe(input.deadlineMs)}`);
+	if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1)
+		fail(undefined, 'version', `must be a positive integer, got ${describe(input.version)}`);
+	if (input.description !== undefined && typeof input.description !== 'string')
+		fail(undefined, 'description', `must be a string, got ${describe(input.description)}`);
+	if (
+		input.deadlineMs !== undefined &&
+		(typeof input.deadlineMs !== 'number' ||
+			!Number.isInteger(input.deadlineMs) ||
+			input.deadlineMs < 1 ||
+			input.deadlineMs > MAX_MS)
+	) {
+		fail(
+			undefined,
+			'deadlineMs',
+			`must be an integer from 1 to ${MAX_MS} (milliseconds), got ${describe(input.deadlineMs)}`,
+		);
 	}
-	if (input.onFinished !== undefined && typeof input.onFinished !== 'function') fail(undefined, 'onFinished', `must be a function, got ${describe(input.onFinished)}`);
+	if (input.onFinished !== undefined && typeof input.onFinished !== 'function')
+		fail(undefined, 'onFinished', `must be a function, got ${describe(input.onFinished)}`);
 	const vars = input.vars ?? {};
-	if (!isObject(vars)) fail(undefined, 'vars', `must be an object of { default?, description? }, got ${describe(input.vars)}`);
+	if (!isObject(vars))
+		fail(undefined, 'vars', `must be an object of { default?, description? }, got ${describe(input.vars)}`);
 	for (const [varName, spec] of Object.entries(vars)) {
-		if (!/^[A-Za-z0-9_-]+$/.test(varName)) fail(undefined, `vars.${varName}`, 'must be named with letters, digits, _ and -');
-		if (!isObject(spec)) fail(undefined, `vars.${varName}`, `must be an object like { default: 3 }, got ${describe(spec)}`);
-		for (const key of Object.keys(spec)) if (key !== 'default' && key !== 'description') fail(undefined, `vars.${varName}.${key}`, 'is not a var field (known: default, description)');
+		if (!/^[A-Za-z0-9_-]+$/.test(varName))
+			fail(undefined, `vars.${varName}`, 'must be named with letters, digits, _ and -');
+		if (!isObject(spec))
+			fail(undefined, `vars.${varName}`, `must be an object like { default: 3 }, got ${describe(spec)}`);
+		for (const key of Object.keys(spec))
+			if (key !== 'default' && key !== 'description')
+				fail(undefined, `vars.${varName}.${key}`, 'is not a var field (known: default, description)');
 		if (spec.default !== undefined) {
 			const problem = findJsonProblem(spec.default);
-			if (problem !== null) fail(undefined, `vars.${varName}.default${problem.path}`, `must be JSON: ${problem.hint}`);
+			if (problem !== null)
+				fail(undefined, `vars.${varName}.default${problem.path}`, `must be JSON: ${problem.hint}`);
 		}
 	}
-	if (!Array.isArray(input.steps) || input.steps.length === 0) fail(undefined, 'steps', `must be a non-empty array of steps, got ${describe(input.steps)}`);
+	if (!Array.isArray(input.steps) || input.steps.length === 0)
+		fail(undefined, 'steps', `must be a non-empty array of steps, got ${describe(input.steps)}`);
 	const steps = new Map<string, StepDefinition>();
 	input.steps.forEach((step, i) => {
 		const field = `steps[${i}]`;
 		if (!isObject(step)) fail(undefined, field, `must be an object like { id, action }, got ${describe(step)}`);
 		const id = step.id;
-		if (typeof id !== 'string' || !NAME.test(id)) fail(undefined, `${field}.id`, `must be 1 to 100 letters, digits, _, - or ., got ${describe(id)}`);
+		if (typeof id !== 'string' || !NAME.test(id))
+			fail(undefined, `${field}.id`, `must be 1 to 100 letters, digits, _, - or ., got ${describe(id)}`);
 		if (steps.has(id)) fail(id, `${field}.id`, 'is a duplicate step id');
-		for (const key of Object.keys(step)) if (!STEP_KEYS.includes(key)) fail(id, key, `is not a step field (known: ${STEP_KEYS.join(', ')})`);
-		if (typeof step.action !== 'string' || step.action === '') fail(id, 'action', `must be an action name, got ${describe(step.action)}`);
+		for (const key of Object.keys(step))
+			if (!STEP_KEYS.includes(key)) fail(id, key, `is not a step field (known: ${STEP_KEYS.join(', ')})`);
+		if (typeof step.action !== 'string' || step.action === '')
+			fail(id, 'action', `must be an action name, got ${describe(step.action)}`);
 		if (actionNames !== null && !actionNames.has(step.action)) {
-			fail(id, 'action', `names an unknown action \`${step.action}\` (known: ${[...actionNames].join(', ') || 'none'})`);
+			fail(
+				id,
+				'action',
+				`names an unknown action \`${step.action}\` (known: ${[...actionNames].join(', ') || 'none'})`,
+			);
 		}
 		if (step.params !== undefined) {
 			if (!isObject(step.params)) fail(id, 'params', `must be an object, got ${describe(step.params)}`);
@@ -162,18 +212,34 @@ export function checkDefinition(input: WorkflowDefinition, actionNames: Readonly
 				}
 			}
 		}
-		if (step.dependsOn !== undefined && (!Array.isArray(step.dependsOn) || step.dependsOn.some((d) => typeof d !== 'string'))) {
+		if (
+			step.dependsOn !== undefined &&
+			(!Array.isArray(step.dependsOn) || step.dependsOn.some((d) => typeof d !== 'string'))
+		) {
 			fail(id, 'dependsOn', `must be an array of step ids, got ${describe(step.dependsOn)}`);
 		}
-		if (step.maxAttempts !== undefined && (!Number.isInteger(step.maxAttempts) || step.maxAttempts < 1 || step.maxAttempts > 1_000_000)) {
+		if (
+			step.maxAttempts !== undefined &&
+			(!Number.isInteger(step.maxAttempts) || step.maxAttempts < 1 || step.maxAttempts > 1_000_000)
+		) {
 			fail(id, 'maxAttempts', `must be an integer from 1 to 1000000, got ${describe(step.maxAttempts)}`);
 		}
-		if (step.timeoutMs !== undefined && (!Number.isInteger(step.timeoutMs) || step.timeoutMs < 0 || step.timeoutMs > MAX_MS)) {
-			fail(id, 'timeoutMs', `must be an integer from 0 to ${MAX_MS} (0 = no timeout), got ${describe(step.timeoutMs)}`);
+		if (
+			step.timeoutMs !== undefined &&
+			(!Number.isInteger(step.timeoutMs) || step.timeoutMs < 0 || step.timeoutMs > MAX_MS)
+		) {
+			fail(
+				id,
+				'timeoutMs',
+				`must be an integer from 0 to ${MAX_MS} (0 = no timeout), got ${describe(step.timeoutMs)}`,
+			);
 		}
-		if (step.priority !== undefined && !Number.isSafeInteger(step.priority)) fail(id, 'priority', `must be a safe integer, got ${describe(step.priority)}`);
-		if (step.skipOnFailed !== undefined && typeof step.skipOnFailed !== 'boolean') fail(id, 'skipOnFailed', `must be a boolean, got ${describe(step.skipOnFailed)}`);
-		if (step.preCheck !== undefined) checkPreChecks(step.preCheck, vars, (where, problem) => fail(id, where, problem));
+		if (step.priority !== undefined && !Number.isSafeInteger(step.priority))
+			fail(id, 'priority', `must be a safe integer, got ${describe(step.priority)}`);
+		if (step.skipOnFailed !== undefined && typeof step.skipOnFailed !== 'boolean')
+			fail(id, 'skipOnFailed', `must be a boolean, got ${describe(step.skipOnFailed)}`);
+		if (step.preCheck !== undefined)
+			checkPreChecks(step.preCheck, vars, (where, problem) => fail(id, where, problem));
 		steps.set(id, step as StepDefinition);
 	});
 	const dependents = new Map<string, string[]>([...steps.keys()].map((id) => [id, []]));
@@ -187,31 +253,54 @@ export function checkDefinition(input: WorkflowDefinition, actionNames: Readonly
 			dependents.get(dep)?.push(id);
 		});
 	}
-	const order = topologicalOrder(steps, (cycle) => fail(cycle[0], 'dependsOn', `makes a cycle: ${cycle.join(' -> ')}`));
+	const order = topologicalOrder(steps, (cycle) =>
+		fail(cycle[0], 'dependsOn', `makes a cycle: ${cycle.join(' -> ')}`),
+	);
 	const { onFinished, ...rest } = input;
 	const body = JSON.parse(JSON.stringify({ ...rest, version })) as DefinitionBody;
 	return { name: name as string, version, body, order, steps, dependents, onFinished };
 }
 
-function checkPreChecks(checks: unknown, vars: Record<string, unknown>, fail: (field: string, problem: string) => never): void {
+function checkPreChecks(
+	checks: unknown,
+	vars: Record<string, unknown>,
+	fail: (field: string, problem: string) => never,
+): void {
 	if (!Array.isArray(checks)) fail('preCheck', `must be an array of { act, when }, got ${describe(checks)}`);
 	(checks as unknown[]).forEach((check, i) => {
 		const field = `preCheck[${i}]`;
-		if (!isObject(check)) fail(field, `must be an object like { act: 'skip', when: [...] }, got ${describe(check)}`);
-		for (const key of Object.keys(check)) if (!CHECK_KEYS.includes(key)) fail(`${field}.${key}`, `is not a pre-check field (known: ${CHECK_KEYS.join(', ')})`);
-		if (check.act !== 'skip' && check.act !== 'block') fail(`${field}.act`, `must be 'skip' or 'block', got ${describe(check.act)}`);
-		if (!Array.isArray(check.when) || check.when.length === 0) fail(`${field}.when`, `must be a non-empty array of conditions, got ${describe(check.when)}`);
+		if (!isObject(check))
+			fail(field, `must be an object like { act: 'skip', when: [...] }, got ${describe(check)}`);
+		for (const key of Object.keys(check))
+			if (!CHECK_KEYS.includes(key))
+				fail(`${field}.${key}`, `is not a pre-check field (known: ${CHECK_KEYS.join(', ')})`);
+		if (check.act !== 'skip' && check.act !== 'block')
+			fail(`${field}.act`, `must be 'skip' or 'block', got ${describe(check.act)}`);
+		if (!Array.isArray(check.when) || check.when.length === 0)
+			fail(`${field}.when`, `must be a non-empty array of conditions, got ${describe(check.when)}`);
 		(check.when as unknown[]).forEach((condition, j) => {
 			const where = `${field}.when[${j}]`;
-			if (!isObject(condition)) fail(where, `must be an object like { source, key, op, values }, got ${describe(condition)}`);
-			for (const key of Object.keys(condition)) if (!CONDITION_KEYS.includes(key)) fail(`${where}.${key}`, `is not a condition field (known: ${CONDITION_KEYS.join(', ')})`);
+			if (!isObject(condition))
+				fail(where, `must be an object like { source, key, op, values }, got ${describe(condition)}`);
+			for (const key of Object.keys(condition))
+				if (!CONDITION_KEYS.includes(key))
+					fail(`${where}.${key}`, `is not a condition field (known: ${CONDITION_KEYS.join(', ')})`);
 			const c = condition as Partial<GateCondition>;
-			if (c.source !== 'vars' && c.source !== 'shared') fail(`${where}.source`, `must be 'vars' or 'shared', got ${describe(c.source)}`);
-			if (typeof c.key !== 'string' || c.key === '') fail(`${where}.key`, `must be a key, got ${describe(c.key)}`);
-			if (c.source === 'vars' && !Object.prototype.hasOwnProperty.call(vars, c.key as string)) fail(`${where}.key`, `names the var \`${c.key}\`, which the definition's vars do not declare`);
-			if (c.op !== 'in' && c.op !== 'not-in' && c.op !== 'exists') fail(`${where}.op`, `must be 'in', 'not-in' or 'exists', got ${describe(c.op)}`);
+			if (c.source !== 'vars' && c.source !== 'shared')
+				fail(`${where}.source`, `must be 'vars' or 'shared', got ${describe(c.source)}`);
+			if (typeof c.key !== 'string' || c.key === '')
+				fail(`${where}.key`, `must be a key, got ${describe(c.key)}`);
+			if (c.source === 'vars' && !Object.prototype.hasOwnProperty.call(vars, c.key as string))
+				fail(`${where}.key`, `names the var \`${c.key}\`, which the definition's vars do not declare`);
+			if (c.op !== 'in' && c.op !== 'not-in' && c.op !== 'exists')
+				fail(`${where}.op`, `must be 'in', 'not-in' or 'exists', got ${describe(c.op)}`);
 			if (c.op === 'exists' ? c.values !== undefined : !Array.isArray(c.values)) {
-				fail(`${where}.values`, c.op === 'exists' ? "must be absent for 'exists'" : `must be an array of values for '${c.op}', got ${describe(c.values)}`);
+				fail(
+					`${where}.values`,
+					c.op === 'exists'
+						? "must be absent for 'exists'"
+						: `must be an array of values for '${c.op}', got ${describe(c.values)}`,
+				);
 			}
 		});
 	});

@@ -7,7 +7,13 @@ import { SchedulerError, type SchedulerErrorCode } from 'lightsched';
 /** The codes of `SchedulerErrorCode` the workflow layer uses. */
 export type WorkflowErrorCode = Extract<
 	SchedulerErrorCode,
-	'ERR_INVALID_DEFINITION' | 'ERR_RUN_NOT_FOUND' | 'ERR_DUPLICATE_RUN' | 'ERR_RUN_STATE' | 'ERR_RUN_DEADLINE' | 'ERR_TEMPLATE_MISSING_KEY' | 'ERR_STEP_STALE'
+	| 'ERR_INVALID_DEFINITION'
+	| 'ERR_RUN_NOT_FOUND'
+	| 'ERR_DUPLICATE_RUN'
+	| 'ERR_RUN_STATE'
+	| 'ERR_RUN_DEADLINE'
+	| 'ERR_TEMPLATE_MISSING_KEY'
+	| 'ERR_STEP_STALE'
 >;
 
 /** The base of the workflow errors; `code` is one of `WorkflowErrorCode`. */
@@ -33,7 +39,10 @@ export class WorkflowDefinitionError extends WorkflowError {
 	readonly field: string;
 
 	constructor(definition: string, step: string | undefined, field: string, problem: string) {
-		super(`Workflow \`${definition}\`${step === undefined ? '' : ` step \`${step}\``}: \`${field}\` ${problem}`, 'ERR_INVALID_DEFINITION');
+		super(
+			`Workflow \`${definition}\`${step === undefined ? '' : ` step \`${step}\``}: \`${field}\` ${problem}`,
+			'ERR_INVALID_DEFINITION',
+		);
 		this.definition = definition;
 		this.step = step;
 		this.field = field;
@@ -81,6 +90,9 @@ export class TemplateKeyError extends WorkflowError {
 	override name = 'TemplateKeyError';
 
 	constructor(step: string, field: string, path: string) {
-		super(`Step \`${step}\`: \`${field}\` names \`{{${path}}}\`, which the run does not hold`, 'ERR_TEMPLATE_MISSING_KEY');
+		super(
+			`Step \`${step}\`: \`${field}\` names \`{{${path}}}\`, which the run does not hold`,
+			'ERR_TEMPLATE_MISSING_KEY',
+		);
 	}
 }

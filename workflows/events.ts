@@ -50,4 +50,5 @@ export interface WorkflowEvents {
 }
 
 /** The names of the step events. */
-export type StepEventName = 'step:started' | 'step:succeeded' | 'step:failed' | 'step:skipped' | 'step:blocked' | 'step:stopped';
+export type StepEventName =
+	'step:started' | 'step:succeeded' | 'step:failed' | 'step:skipped' | 'step:blocked' | 'step:stopped';

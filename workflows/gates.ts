@@ -30,7 +30,10 @@ function same(a: unknown, b: unknown): boolean {
 	return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
-function holds(condition: GateCondition, data: { vars: Record<string, unknown>; shared: Record<string, unknown> }): boolean {
+function holds(
+	condition: GateCondition,
+	data: { vars: Record<string, unknown>; shared: Record<string, unknown> },
+): boolean {
 	const bag = data[condition.source];
 	if (!Object.prototype.hasOwnProperty.call(bag, condition.key) || bag[condition.key] === undefined) return false;
 	const value = bag[condition.key];

@@ -2,8 +2,22 @@
  * `lightsched/workflows`: step chains and DAGs whose steps are tasks in a scheduler's container, on any
  * actuator. See docs/workflows.md.
  */
-export { Workflows, type DefinedVersion, type StartOptions, type WaitOptions, type WorkflowsOptions } from './workflows.js';
-export { workflowActions, TRACE_LIMITS, type ActionHandler, type TraceLimits, type ItemBuilders, type StepContext, type WorkflowActions } from './actions.js';
+export {
+	Workflows,
+	type DefinedVersion,
+	type StartOptions,
+	type WaitOptions,
+	type WorkflowsOptions,
+} from './workflows.js';
+export {
+	workflowActions,
+	TRACE_LIMITS,
+	type ActionHandler,
+	type TraceLimits,
+	type ItemBuilders,
+	type StepContext,
+	type WorkflowActions,
+} from './actions.js';
 export type { StepDefinition, VarDefinition, WorkflowDefinition } from './definition.js';
 export type { GateCondition, PreCheck } from './gates.js';
 export { MemoryWorkflowStore } from './memory-store.js';

@@ -11,7 +11,10 @@ import type { WorkflowDefinition } from './definition.js';
 const GLOB = /[*?]/;
 
 function globToRegExp(pattern: string): RegExp {
-	const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+	const source = pattern
+		.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+		.replace(/\*/g, '[^/]*')
+		.replace(/\?/g, '[^/]');
 	return new RegExp(`^${source}$`);
 }
 
@@ -20,13 +23,17 @@ export async function expandPaths(patterns: string | readonly string[]): Promise
 	const list = typeof patterns === 'string' ? [patterns] : [...patterns];
 	const files: string[] = [];
 	for (const pattern of list) {
-		if (typeof pattern !== 'string' || pattern === '') throw new TypeError(`Expected a file path or pattern, got ${JSON.stringify(pattern)}`);
+		if (typeof pattern !== 'string' || pattern === '')
+			throw new TypeError(`Expected a file path or pattern, got ${JSON.stringify(pattern)}`);
 		if (!GLOB.test(pattern)) {
 			files.push(resolve(pattern));
 			continue;
 		}
 		const dir = dirname(pattern);
-		if (GLOB.test(dir)) throw new TypeError(`Pattern \`${pattern}\`: only the file name may hold * or ? (folders are named as they are)`);
+		if (GLOB.test(dir))
+			throw new TypeError(
+				`Pattern \`${pattern}\`: only the file name may hold * or ? (folders are named as they are)`,
+			);
 		const matcher = globToRegExp(basename(pattern));
 		const found = (await readdir(resolve(dir), { withFileTypes: true }))
 			.filter((entry) => entry.isFile() && matcher.test(entry.name))

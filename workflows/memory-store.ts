@@ -3,7 +3,14 @@
  * with a shared container, use a shared store so another process can finish a run this one began.
  */
 import { SchedulerClosedError } from 'lightsched';
-import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StoredDefinition, type WorkflowStore } from '../src/workflow-store.js';
+import {
+	isFinalRunStatus,
+	type RunPage,
+	type RunQuery,
+	type RunRecord,
+	type StoredDefinition,
+	type WorkflowStore,
+} from '../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from './errors.js';
 
 /** Whether the run holds its unique key (a unique-key run in a status that is not final). */
@@ -58,7 +65,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		if (this.#runs.has(run.id)) throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 		if (holdsKey(run)) {
 			const holder = this.#keys.get(run.key as string);
-			if (holder !== undefined) throw new DuplicateRunError(keyConflictMessage(run.key as string, holder), run.key as string);
+			if (holder !== undefined)
+				throw new DuplicateRunError(keyConflictMessage(run.key as string, holder), run.key as string);
 			this.#keys.set(run.key as string, run.id);
 		}
 		this.#runs.set(run.id, structuredClone(run));
@@ -77,7 +85,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		const key = run.key as string;
 		if (holdsKey(run)) {
 			const holder = this.#keys.get(key);
-			if (holder !== undefined && holder !== run.id) throw new DuplicateRunError(keyConflictMessage(key, holder), key);
+			if (holder !== undefined && holder !== run.id)
+				throw new DuplicateRunError(keyConflictMessage(key, holder), key);
 			this.#keys.set(key, run.id);
 		} else if (run.key !== null && this.#keys.get(key) === run.id) this.#keys.delete(key);
 		const next = structuredClone({ ...run, rev: run.rev + 1 });
@@ -92,7 +101,10 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		const matching = [...this.#runs.values()].filter((run) => matchesQuery(run, query));
 		matching.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 		if (query.order === 'desc') matching.reverse();
-		return { runs: matching.slice(offset, offset + limit).map((run) => structuredClone(run)), total: matching.length };
+		return {
+			runs: matching.slice(offset, offset + limit).map((run) => structuredClone(run)),
+			total: matching.length,
+		};
 	}
 
 	async open(limit: number): Promise<RunRecord[]> {
@@ -110,7 +122,11 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		this.#check();
 		const run = this.#runs.get(id);
 		if (run === undefined) return false;
-		if (run.open) throw new RunStateError(id, `\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`);
+		if (run.open)
+			throw new RunStateError(
+				id,
+				`\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`,
+			);
 		this.#runs.delete(id);
 		return true;
 	}

@@ -38,7 +38,8 @@ export function parseTemplate(text: string): (string | TemplateRef)[] {
 		if (close === -1) throw `has \`{{\` without \`}}\` at offset ${open}`;
 		const inner = text.slice(open + 2, close);
 		const match = REF.exec(inner);
-		if (match === null) throw `has a bad template \`{{${inner}}}\`: expected \`{{vars.name}}\` or \`{{shared.key}}\` (letters, digits, _ and -)`;
+		if (match === null)
+			throw `has a bad template \`{{${inner}}}\`: expected \`{{vars.name}}\` or \`{{shared.key}}\` (letters, digits, _ and -)`;
 		parts.push({ source: match[1] as TemplateSource, key: match[2] as string });
 		at = close + 2;
 	}
@@ -49,7 +50,11 @@ export function parseTemplate(text: string): (string | TemplateRef)[] {
  * Every template in a JSON-like value, with the field path of each (`params.region`, `params.list[1]`).
  * Throws `{ field, message }` for the first bad template.
  */
-export function findTemplates(value: unknown, field: string, found: { field: string; ref: TemplateRef }[] = []): { field: string; ref: TemplateRef }[] {
+export function findTemplates(
+	value: unknown,
+	field: string,
+	found: { field: string; ref: TemplateRef }[] = [],
+): { field: string; ref: TemplateRef }[] {
 	if (typeof value === 'string') {
 		let parts: (string | TemplateRef)[];
 		try {
@@ -101,7 +106,8 @@ export function renderTemplates(value: unknown, data: TemplateData, step: string
 	if (Array.isArray(value)) return value.map((item, i) => renderTemplates(item, data, step, `${field}[${i}]`));
 	if (typeof value === 'object' && value !== null) {
 		const out: Record<string, unknown> = {};
-		for (const [key, item] of Object.entries(value)) out[key] = renderTemplates(item, data, step, `${field}.${key}`);
+		for (const [key, item] of Object.entries(value))
+			out[key] = renderTemplates(item, data, step, `${field}.${key}`);
 		return out;
 	}
 	return value;

@@ -9,7 +9,14 @@ import { EventEmitter } from 'eventemitter3';
 import type { Scheduler, TaskEvent } from 'lightsched';
 import { findJsonProblem } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
-import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StepState, type WorkflowStore } from '../src/workflow-store.js';
+import {
+	isFinalRunStatus,
+	type RunPage,
+	type RunQuery,
+	type RunRecord,
+	type StepState,
+	type WorkflowStore,
+} from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
 import { newStepState } from './advance.js';
 import { Advancer } from './advancer.js';
@@ -82,7 +89,9 @@ const START_NAMES = ['vars', 'key', 'unique', 'version'];
 
 function checkMs(name: string, value: unknown, min: number): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2_147_483_647) {
-		throw new TypeError(`Expected \`${name}\` to be an integer from ${min} to 2147483647 (milliseconds), got ${String(value)}`);
+		throw new TypeError(
+			`Expected \`${name}\` to be an integer from ${min} to 2147483647 (milliseconds), got ${String(value)}`,
+		);
 	}
 	return value;
 }
@@ -106,19 +115,30 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 
 	constructor(options: WorkflowsOptions) {
 		super();
-		if (typeof options !== 'object' || options === null) throw new TypeError('Expected the options of Workflows to be an object like { scheduler, actions }');
+		if (typeof options !== 'object' || options === null)
+			throw new TypeError('Expected the options of Workflows to be an object like { scheduler, actions }');
 		rejectUnknownOptions('Workflows', options, OPTION_NAMES);
 		const { scheduler, actions } = options;
-		if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.add !== 'function') throw new TypeError('Expected `scheduler` of Workflows to be a Scheduler');
+		if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.add !== 'function')
+			throw new TypeError('Expected `scheduler` of Workflows to be a Scheduler');
 		if (isWorkflowActions(actions)) this.#actionNames = new Set(actions.actionNames);
-		else if (typeof actions === 'object' && actions !== null && Object.values(actions).every((b) => typeof b === 'function')) this.#actionNames = new Set(Object.keys(actions));
-		else throw new TypeError('Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name');
+		else if (
+			typeof actions === 'object' &&
+			actions !== null &&
+			Object.values(actions).every((b) => typeof b === 'function')
+		)
+			this.#actionNames = new Set(Object.keys(actions));
+		else
+			throw new TypeError(
+				'Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name',
+			);
 		this.#scheduler = scheduler;
 		this.#ownStore = options.store === undefined;
 		this.store = options.store ?? new MemoryWorkflowStore();
 		if (isWorkflowActions(actions)) actions.attach(this.store);
 		this.#sweepMs = options.sweepMs === undefined ? 2000 : checkMs('sweepMs', options.sweepMs, 10);
-		const dispatchGraceMs = options.dispatchGraceMs === undefined ? 10_000 : checkMs('dispatchGraceMs', options.dispatchGraceMs, 0);
+		const dispatchGraceMs =
+			options.dispatchGraceMs === undefined ? 10_000 : checkMs('dispatchGraceMs', options.dispatchGraceMs, 0);
 		this.#advancer = new Advancer({
 			store: this.store,
 			scheduler,
@@ -134,7 +154,10 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 				const ref = parseStepTaskId(event.task.id);
 				if (ref === null) return;
 				const { status, output, error, attempts } = event.task;
-				void this.#advancer.kick(ref.runId, new Map([[ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } }]]));
+				void this.#advancer.kick(
+					ref.runId,
+					new Map([[ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } }]]),
+				);
 			};
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
@@ -150,7 +173,12 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (versions === undefined) this.#definitions.set(checked.name, (versions = new Map()));
 		const existing = versions.get(checked.version);
 		if (existing !== undefined && canonicalJson(existing.body) !== canonicalJson(checked.body)) {
-			throw new WorkflowDefinitionError(checked.name, undefined, 'version', `${checked.version} is defined already with a different body: give the changed definition a new version`);
+			throw new WorkflowDefinitionError(
+				checked.name,
+				undefined,
+				'version',
+				`${checked.version} is defined already with a different body: give the changed definition a new version`,
+			);
 		}
 		versions.set(checked.version, checked);
 		return { name: checked.name, version: checked.version };
@@ -167,7 +195,12 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 				} catch (error) {
 					if (!(error instanceof WorkflowDefinitionError)) throw error;
 					const where = definitions.length === 1 ? file : `${file} [${i}]`;
-					throw new WorkflowDefinitionError(`${error.definition}\` in \`${where}`, error.step, error.field, error.message.replace(/^.*?: `[^`]*` /, ''));
+					throw new WorkflowDefinitionError(
+						`${error.definition}\` in \`${where}`,
+						error.step,
+						error.field,
+						error.message.replace(/^.*?: `[^`]*` /, ''),
+					);
 				}
 			});
 		}
@@ -180,25 +213,49 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		rejectUnknownOptions('start', options, START_NAMES);
 		const versions = this.#definitions.get(name);
 		if (versions === undefined) {
-			throw new WorkflowDefinitionError(String(name), undefined, 'name', `is not defined (defined: ${[...this.#definitions.keys()].join(', ') || 'none'})`);
+			throw new WorkflowDefinitionError(
+				String(name),
+				undefined,
+				'name',
+				`is not defined (defined: ${[...this.#definitions.keys()].join(', ') || 'none'})`,
+			);
 		}
 		const version = options.version ?? Math.max(...versions.keys());
 		const definition = versions.get(version);
-		if (definition === undefined) throw new WorkflowDefinitionError(name, undefined, 'version', `${version} is not defined (defined: ${[...versions.keys()].join(', ')})`);
+		if (definition === undefined)
+			throw new WorkflowDefinitionError(
+				name,
+				undefined,
+				'version',
+				`${version} is not defined (defined: ${[...versions.keys()].join(', ')})`,
+			);
 		const declared = definition.body.vars ?? {};
 		const vars: Record<string, unknown> = {};
-		for (const [varName, spec] of Object.entries(declared)) if (spec.default !== undefined) vars[varName] = spec.default;
+		for (const [varName, spec] of Object.entries(declared))
+			if (spec.default !== undefined) vars[varName] = spec.default;
 		for (const [varName, value] of Object.entries(options.vars ?? {})) {
-			if (!Object.prototype.hasOwnProperty.call(declared, varName)) throw new TypeError(`Workflow \`${name}\`: \`vars.${varName}\` is not declared (declared: ${Object.keys(declared).join(', ') || 'none'})`);
+			if (!Object.prototype.hasOwnProperty.call(declared, varName))
+				throw new TypeError(
+					`Workflow \`${name}\`: \`vars.${varName}\` is not declared (declared: ${Object.keys(declared).join(', ') || 'none'})`,
+				);
 			const problem = findJsonProblem(value);
-			if (problem !== null) throw new TypeError(`Workflow \`${name}\`: \`vars.${varName}${problem.path}\` must be JSON: ${problem.hint}`);
+			if (problem !== null)
+				throw new TypeError(
+					`Workflow \`${name}\`: \`vars.${varName}${problem.path}\` must be JSON: ${problem.hint}`,
+				);
 			if (value !== undefined) vars[varName] = value;
 		}
-		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
+		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
+			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
 		const stored = await this.store.putDefinition({ name, version, body: definition.body });
 		if (canonicalJson(stored.body) !== canonicalJson(definition.body)) {
-			throw new WorkflowDefinitionError(name, undefined, 'version', `${version} is stored with a different body (another process defined it): give the changed definition a new version`);
+			throw new WorkflowDefinitionError(
+				name,
+				undefined,
+				'version',
+				`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
+			);
 		}
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
@@ -244,10 +301,18 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			if (set === undefined) this.#waiters.set(runId, (set = new Set()));
 			set.add(done);
 			if (options.timeoutMs !== undefined) {
-				timer = setTimeout(() => {
-					this.#waiters.get(runId)?.delete(done);
-					reject(new WorkflowError(`Workflow run \`${runId}\` did not finish within ${options.timeoutMs} ms`, 'ERR_RUN_STATE'));
-				}, checkMs('timeoutMs', options.timeoutMs, 0));
+				timer = setTimeout(
+					() => {
+						this.#waiters.get(runId)?.delete(done);
+						reject(
+							new WorkflowError(
+								`Workflow run \`${runId}\` did not finish within ${options.timeoutMs} ms`,
+								'ERR_RUN_STATE',
+							),
+						);
+					},
+					checkMs('timeoutMs', options.timeoutMs, 0),
+				);
 			}
 		});
 	}
@@ -352,7 +417,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 
 	async #command(runId: string, command: CommandName, args: { stepId?: string; now?: boolean }): Promise<RunRecord> {
 		this.#checkOpen();
-		return this.#advancer.command(runId, (run, definition) => applyCommand(run, definition, command, args, Date.now()));
+		return this.#advancer.command(runId, (run, definition) =>
+			applyCommand(run, definition, command, args, Date.now()),
+		);
 	}
 
 	async #definitionFor(run: RunRecord): Promise<CheckedDefinition> {
@@ -363,9 +430,14 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		const cached = this.#fromStore.get(id);
 		if (cached !== undefined) return cached;
 		const stored = await this.store.getDefinition(run.definition, run.version);
-		if (stored === null) throw new WorkflowError(`Workflow run \`${run.id}\`: definition \`${run.definition}\` version ${run.version} is not stored`, 'ERR_INVALID_DEFINITION');
+		if (stored === null)
+			throw new WorkflowError(
+				`Workflow run \`${run.id}\`: definition \`${run.definition}\` version ${run.version} is not stored`,
+				'ERR_INVALID_DEFINITION',
+			);
 		const checked = checkDefinition(stored.body as WorkflowDefinition, null);
-		const callbackFrom = local === undefined ? undefined : [...local.values()].find((d) => d.onFinished !== undefined);
+		const callbackFrom =
+			local === undefined ? undefined : [...local.values()].find((d) => d.onFinished !== undefined);
 		const withCallback = { ...checked, onFinished: callbackFrom?.onFinished };
 		// Kept apart from the definitions made here: `start` never runs a version this process did not define.
 		this.#fromStore.set(id, withCallback);

@@ -19,7 +19,10 @@ export class DockerTimeoutError extends ActuatorError {
 	readonly timeoutMs: number;
 
 	constructor(endpoint: string, doing: string, timeoutMs: number, cause?: unknown) {
-		super(`The Docker daemon at ${endpoint} did not answer within ${timeoutMs} ms while ${doing} (is dockerd hung or overloaded?)`, cause === undefined ? {} : { cause });
+		super(
+			`The Docker daemon at ${endpoint} did not answer within ${timeoutMs} ms while ${doing} (is dockerd hung or overloaded?)`,
+			cause === undefined ? {} : { cause },
+		);
 		this.timeoutMs = timeoutMs;
 	}
 }
@@ -28,13 +31,23 @@ export class DockerTimeoutError extends ActuatorError {
  * Runs one daemon call under a timeout; a timeout becomes a `DockerTimeoutError`, other errors pass unchanged.
  * The call is also raced against the timeout, so a client that missed the abort cannot hold the caller.
  */
-export function bounded<T>(docker: Dockerode, timeoutMs: number, doing: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export function bounded<T>(
+	docker: Dockerode,
+	timeoutMs: number,
+	doing: string,
+	call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
 	const signal = AbortSignal.timeout(timeoutMs);
 	return new Promise<T>((resolve, reject) => {
-		const onAbort = (): void => reject(new DockerTimeoutError(describeEndpoint(docker), doing, timeoutMs, signal.reason));
+		const onAbort = (): void =>
+			reject(new DockerTimeoutError(describeEndpoint(docker), doing, timeoutMs, signal.reason));
 		signal.addEventListener('abort', onAbort, { once: true });
 		call(signal)
-			.then(resolve, (error: unknown) => reject(signal.aborted ? new DockerTimeoutError(describeEndpoint(docker), doing, timeoutMs, error) : error))
+			.then(resolve, (error: unknown) =>
+				reject(
+					signal.aborted ? new DockerTimeoutError(describeEndpoint(docker), doing, timeoutMs, error) : error,
+				),
+			)
 			.finally(() => signal.removeEventListener('abort', onAbort));
 	});
 }
@@ -67,7 +80,9 @@ export class DaemonWatch {
 	/** Pings the daemon once; rejects with an `ActuatorError` naming it when it does not answer. */
 	async check(doing: string): Promise<void> {
 		try {
-			await bounded(this.#docker, this.#timeoutMs, doing, (abortSignal) => (this.#docker.ping as (options: object) => Promise<unknown>).call(this.#docker, { abortSignal }));
+			await bounded(this.#docker, this.#timeoutMs, doing, (abortSignal) =>
+				(this.#docker.ping as (options: object) => Promise<unknown>).call(this.#docker, { abortSignal }),
+			);
 		} catch (error) {
 			throw dockerError(doing, error, this.#docker);
 		}

@@ -68,7 +68,20 @@ function lastLines(text: string, max: number): string {
 	return trimmed.length <= max ? trimmed : `…${trimmed.slice(trimmed.length - max)}`;
 }
 
-const CONNECTION_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENOTSOCK']);
+const CONNECTION_CODES = new Set([
+	'ENOENT',
+	'ECONNREFUSED',
+	'EACCES',
+	'EPERM',
+	'ECONNRESET',
+	'EPIPE',
+	'EHOSTUNREACH',
+	'ENETUNREACH',
+	'ETIMEDOUT',
+	'ENOTFOUND',
+	'EAI_AGAIN',
+	'ENOTSOCK',
+]);
 
 /** The HTTP status of an engine error (404, 409, …), if it is one. */
 export function statusOf(error: unknown): number | undefined {
@@ -126,9 +139,15 @@ export function dockerError(doing: string, error: unknown, docker: Dockerode): A
 	if (error instanceof ActuatorError) return error;
 	if (isConnectionError(error)) {
 		const code = (error as { code: string }).code;
-		return new ActuatorError(`Cannot reach the Docker daemon at ${describeEndpoint(docker)} while ${doing}: ${code}, ${connectionHint(code)}`, { cause: error });
+		return new ActuatorError(
+			`Cannot reach the Docker daemon at ${describeEndpoint(docker)} while ${doing}: ${code}, ${connectionHint(code)}`,
+			{ cause: error },
+		);
 	}
 	const status = statusOf(error);
 	const prefix = status === undefined ? '' : `(HTTP ${status}) `;
-	return new ActuatorError(`Docker failed ${doing}: ${prefix}${engineMessage(error)} (daemon at ${describeEndpoint(docker)})`, { cause: error });
+	return new ActuatorError(
+		`Docker failed ${doing}: ${prefix}${engineMessage(error)} (daemon at ${describeEndpoint(docker)})`,
+		{ cause: error },
+	);
 }

@@ -50,10 +50,33 @@ export interface ResolvedDockerItem {
 	readonly memoryBytes: number | undefined;
 }
 
-const FIELDS = new Set(['image', 'cmd', 'entrypoint', 'env', 'workingDir', 'binds', 'memory', 'cpus', 'pidsLimit', 'network', 'user', 'labels', 'name']);
+const FIELDS = new Set([
+	'image',
+	'cmd',
+	'entrypoint',
+	'env',
+	'workingDir',
+	'binds',
+	'memory',
+	'cpus',
+	'pidsLimit',
+	'network',
+	'user',
+	'labels',
+	'name',
+]);
 /** Docker refuses smaller memory limits. */
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
-const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+const UNITS: Readonly<Record<string, number>> = {
+	'': 1,
+	b: 1,
+	k: 1024,
+	kb: 1024,
+	m: 1024 ** 2,
+	mb: 1024 ** 2,
+	g: 1024 ** 3,
+	gb: 1024 ** 3,
+};
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const ENV_NAME = /^[^=\0]+$/;
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -100,7 +123,11 @@ export function parseMemory(value: unknown, field = 'item.memory'): number {
 
 /** `64 MiB`, `1.5 GiB`, `300000 bytes`: a byte count for messages. */
 export function formatBytes(bytes: number): string {
-	for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+	for (const [unit, size] of [
+		['GiB', 1024 ** 3],
+		['MiB', 1024 ** 2],
+		['KiB', 1024],
+	] as const) {
 		if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`;
 	}
 	return `${bytes} bytes`;
@@ -127,7 +154,8 @@ function resolveEnv(value: unknown): string[] {
 }
 
 function checkBind(field: string, source: string, target: string, mode: string | undefined): string {
-	if (!source.startsWith('/') && !VOLUME_NAME.test(source)) fail(field, 'an absolute host path or a volume name as the source', source);
+	if (!source.startsWith('/') && !VOLUME_NAME.test(source))
+		fail(field, 'an absolute host path or a volume name as the source', source);
 	if (!target.startsWith('/')) fail(field, 'an absolute container path as the target', target);
 	if (mode !== undefined && !/^[a-zA-Z]+(,[a-zA-Z]+)*$/.test(mode)) fail(field, "a mode such as 'ro' or 'rw'", mode);
 	return mode === undefined ? `${source}:${target}` : `${source}:${target}:${mode}`;
@@ -139,16 +167,24 @@ function resolveBinds(value: unknown): string[] {
 			const field = `binds[${index}]`;
 			if (typeof entry !== 'string') fail(field, "a '/host/path:/container/path[:ro]' string", entry);
 			const [source, target, mode, ...rest] = entry.split(':');
-			if (source === undefined || target === undefined || rest.length > 0) fail(field, "a '/host/path:/container/path[:ro]' string", entry);
+			if (source === undefined || target === undefined || rest.length > 0)
+				fail(field, "a '/host/path:/container/path[:ro]' string", entry);
 			return checkBind(field, source, target, mode);
 		});
 	}
-	if (!isPlainObject(value)) fail('binds', "an object of host paths to container paths or an array of '/host:/container[:ro]' strings", value);
+	if (!isPlainObject(value))
+		fail(
+			'binds',
+			"an object of host paths to container paths or an array of '/host:/container[:ro]' strings",
+			value,
+		);
 	return Object.entries(value).map(([source, targetAndMode]) => {
 		const field = `binds[${JSON.stringify(source)}]`;
-		if (typeof targetAndMode !== 'string') fail(field, "a container path such as '/data' or '/data:ro'", targetAndMode);
+		if (typeof targetAndMode !== 'string')
+			fail(field, "a container path such as '/data' or '/data:ro'", targetAndMode);
 		const [target, mode, ...rest] = targetAndMode.split(':');
-		if (target === undefined || rest.length > 0) fail(field, "a container path such as '/data' or '/data:ro'", targetAndMode);
+		if (target === undefined || rest.length > 0)
+			fail(field, "a container path such as '/data' or '/data:ro'", targetAndMode);
 		return checkBind(field, source, target, mode);
 	});
 }
@@ -157,7 +193,8 @@ function resolveLabels(value: unknown): Record<string, string> {
 	if (!isPlainObject(value)) fail('labels', 'an object of label names to string values', value);
 	const labels: Record<string, string> = {};
 	for (const [name, label] of Object.entries(value)) {
-		if (name.length === 0 || name.startsWith('lightsched.')) fail('labels', "label names that do not start with 'lightsched.' (reserved)", name);
+		if (name.length === 0 || name.startsWith('lightsched.'))
+			fail('labels', "label names that do not start with 'lightsched.' (reserved)", name);
 		if (typeof label !== 'string') fail(`labels.${name}`, 'a string', label);
 		labels[name] = label;
 	}
@@ -172,13 +209,23 @@ export function resolveDockerItem(item: unknown): ResolvedDockerItem {
 	if (!isPlainObject(item)) throw new InvalidTaskError('item', 'an object such as `{ image, cmd }`', item);
 	for (const key of Object.keys(item)) {
 		if (!FIELDS.has(key)) {
-			throw new InvalidTaskError(`item.${key}`, `absent (not a Docker item field; known fields: ${[...FIELDS].join(', ')})`, item[key]);
+			throw new InvalidTaskError(
+				`item.${key}`,
+				`absent (not a Docker item field; known fields: ${[...FIELDS].join(', ')})`,
+				item[key],
+			);
 		}
 	}
 	const image = nonEmptyString('image', item.image, "an image reference such as 'busybox' or 'repo/name:tag'");
 	if (/\s/.test(image)) fail('image', 'an image reference without spaces', image);
 	const host: Dockerode.HostConfig = { NetworkMode: 'none', Privileged: false };
-	const create: Dockerode.ContainerCreateOptions = { Image: image, Tty: false, OpenStdin: false, AttachStdin: false, HostConfig: host };
+	const create: Dockerode.ContainerCreateOptions = {
+		Image: image,
+		Tty: false,
+		OpenStdin: false,
+		AttachStdin: false,
+		HostConfig: host,
+	};
 	if (item.cmd !== undefined) create.Cmd = stringArray('cmd', item.cmd, false);
 	if (item.entrypoint !== undefined) {
 		const entrypoint = stringArray('entrypoint', item.entrypoint, true);
@@ -199,21 +246,26 @@ export function resolveDockerItem(item: unknown): ResolvedDockerItem {
 	}
 	if (item.cpus !== undefined) {
 		const cpus = item.cpus;
-		if (typeof cpus !== 'number' || !Number.isFinite(cpus) || cpus < 0.01 || cpus > 1024) fail('cpus', 'a number of CPUs between 0.01 and 1024, such as 0.5', cpus);
+		if (typeof cpus !== 'number' || !Number.isFinite(cpus) || cpus < 0.01 || cpus > 1024)
+			fail('cpus', 'a number of CPUs between 0.01 and 1024, such as 0.5', cpus);
 		host.NanoCpus = Math.round(cpus * 1e9);
 	}
 	if (item.pidsLimit !== undefined) {
 		const limit = item.pidsLimit;
-		if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) fail('pidsLimit', 'an integer >= 1', limit);
+		if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
+			fail('pidsLimit', 'an integer >= 1', limit);
 		host.PidsLimit = limit;
 	}
-	if (item.network !== undefined) host.NetworkMode = nonEmptyString('network', item.network, "a network name such as 'none', 'bridge' or 'host'");
+	if (item.network !== undefined)
+		host.NetworkMode = nonEmptyString('network', item.network, "a network name such as 'none', 'bridge' or 'host'");
 	if (host.NetworkMode === 'none') create.NetworkDisabled = true;
-	if (item.user !== undefined) create.User = nonEmptyString('user', item.user, "a user such as '1000', '1000:1000' or 'nobody'");
+	if (item.user !== undefined)
+		create.User = nonEmptyString('user', item.user, "a user such as '1000', '1000:1000' or 'nobody'");
 	if (item.labels !== undefined) create.Labels = resolveLabels(item.labels);
 	if (item.name !== undefined) {
 		const name = item.name;
-		if (typeof name !== 'string' || !NAME.test(name)) fail('name', 'a container name of letters, digits, `_`, `.` and `-`', name);
+		if (typeof name !== 'string' || !NAME.test(name))
+			fail('name', 'a container name of letters, digits, `_`, `.` and `-`', name);
 		create.name = name;
 	}
 	return { image, create, memoryBytes };

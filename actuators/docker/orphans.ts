@@ -41,12 +41,7 @@ export interface OrphanContainer {
 	readonly running: boolean;
 	/** Why it was removed or kept. */
 	readonly reason:
-		| 'task-missing'
-		| 'task-finished'
-		| 'superseded'
-		| 'killed-by-policy'
-		| 'live-attempt'
-		| 'awaiting-reattach';
+		'task-missing' | 'task-finished' | 'superseded' | 'killed-by-policy' | 'live-attempt' | 'awaiting-reattach';
 }
 
 /** What `DockerActuator.cleanupOrphans` did. */
@@ -66,11 +61,18 @@ export interface LabelledContainer {
 }
 
 /** Decides the fate of one labelled container given its task's record. */
-export function judgeOrphan(container: LabelledContainer, task: TaskRecord | null, policy: OrphanPolicy): { remove: boolean; reason: OrphanContainer['reason'] } {
+export function judgeOrphan(
+	container: LabelledContainer,
+	task: TaskRecord | null,
+	policy: OrphanPolicy,
+): { remove: boolean; reason: OrphanContainer['reason'] } {
 	if (task === null) return { remove: true, reason: 'task-missing' };
-	if (task.status === 'succeeded' || task.status === 'failed' || task.status === 'stopped') return { remove: true, reason: 'task-finished' };
+	if (task.status === 'succeeded' || task.status === 'failed' || task.status === 'stopped')
+		return { remove: true, reason: 'task-finished' };
 	if (task.status === 'running' || task.status === 'exporting') {
-		const current = task.ref === container.id || ((task.ref === null || task.ref === undefined) && task.owner === container.owner);
+		const current =
+			task.ref === container.id ||
+			((task.ref === null || task.ref === undefined) && task.owner === container.owner);
 		return current ? { remove: false, reason: 'live-attempt' } : { remove: true, reason: 'superseded' };
 	}
 	// Waiting: it runs again soon. A running container of its last attempt can be reattached to.

@@ -159,7 +159,9 @@ function checkPath(name: string, value: unknown): void {
 
 function checkMethod(name: string, value: unknown): void {
 	if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z]+$/.test(value))) {
-		throw new TypeError(`Expected \`${name}\` to be an HTTP method such as 'POST', got ${JSON.stringify(value) ?? String(value)}`);
+		throw new TypeError(
+			`Expected \`${name}\` to be an HTTP method such as 'POST', got ${JSON.stringify(value) ?? String(value)}`,
+		);
 	}
 }
 
@@ -176,35 +178,43 @@ export interface ResolvedHttpOptions {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): ResolvedHttpOptions {
-	if (options === null || typeof options !== 'object') throw new TypeError('Expected HttpActuator options to be an object');
+	if (options === null || typeof options !== 'object')
+		throw new TypeError('Expected HttpActuator options to be an object');
 	rejectUnknownOptions('HttpActuator', options, OPTION_NAMES);
 	let baseUrl: URL;
 	try {
 		baseUrl = new URL(String(options.baseUrl));
 	} catch {
-		throw new TypeError(`Expected \`baseUrl\` to be an absolute http(s) URL, got ${JSON.stringify(String(options.baseUrl))}`);
+		throw new TypeError(
+			`Expected \`baseUrl\` to be an absolute http(s) URL, got ${JSON.stringify(String(options.baseUrl))}`,
+		);
 	}
 	if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
 		throw new TypeError(`Expected \`baseUrl\` to be an http(s) URL, got ${JSON.stringify(baseUrl.href)}`);
 	}
 	for (const part of ['start', 'status', 'stop'] as const) {
-		if (options[part] === null || typeof options[part] !== 'object') throw new TypeError(`Expected \`${part}\` to be an object with a \`path\``);
+		if (options[part] === null || typeof options[part] !== 'object')
+			throw new TypeError(`Expected \`${part}\` to be an object with a \`path\``);
 		rejectUnknownOptions(`HttpActuator \`${part}\``, options[part], PART_OPTION_NAMES[part]);
 		checkPath(`${part}.path`, options[part].path);
 		checkMethod(`${part}.method`, options[part].method);
 	}
 	if (options.nonRetryableStatus !== undefined && typeof options.nonRetryableStatus !== 'function') {
-		throw new TypeError(`Expected \`nonRetryableStatus\` to be a function, got ${describeValue(options.nonRetryableStatus)}`);
+		throw new TypeError(
+			`Expected \`nonRetryableStatus\` to be a function, got ${describeValue(options.nonRetryableStatus)}`,
+		);
 	}
 	if (options.output !== undefined) {
-		if (options.output === null || typeof options.output !== 'object') throw new TypeError('Expected `output` to be an object with a `path`');
+		if (options.output === null || typeof options.output !== 'object')
+			throw new TypeError('Expected `output` to be an object with a `path`');
 		rejectUnknownOptions('HttpActuator `output`', options.output, PART_OPTION_NAMES.output);
 		checkPath('output.path', options.output.path);
 		checkMethod('output.method', options.output.method);
 	}
 	const headers = options.headers ?? {};
 	for (const [key, value] of Object.entries(headers)) {
-		if (typeof value !== 'string') throw new TypeError(`Expected \`headers.${key}\` to be a string, got ${typeof value}`);
+		if (typeof value !== 'string')
+			throw new TypeError(`Expected \`headers.${key}\` to be a string, got ${typeof value}`);
 	}
 	return {
 		baseUrl: baseUrl.href.replace(/\/+$/, ''),
@@ -221,7 +231,8 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 export function describeValue(value: unknown): string {
 	if (value === undefined) return 'undefined';
 	if (value === null) return 'null';
-	if (typeof value === 'string') return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
+	if (typeof value === 'string')
+		return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
 	if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;
 	if (Array.isArray(value)) return 'an array';
 	return typeof value === 'object' ? 'an object' : typeof value;

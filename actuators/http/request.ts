@@ -56,7 +56,12 @@ export class HttpStatusError extends ActuatorError {
 	readonly detail: string;
 
 	constructor(method: string, url: string, status: number, detail: string) {
-		const said = detail.length === 0 ? ' with an empty body' : detail.startsWith('an HTML page') ? ` with ${detail}` : `: ${JSON.stringify(detail)}`;
+		const said =
+			detail.length === 0
+				? ' with an empty body'
+				: detail.startsWith('an HTML page')
+					? ` with ${detail}`
+					: `: ${JSON.stringify(detail)}`;
 		super(`${method} ${url} answered HTTP ${status}${said}`);
 		this.method = method;
 		this.url = url;
@@ -65,7 +70,14 @@ export class HttpStatusError extends ActuatorError {
 	}
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_CODES = new Set([
+	'ECONNREFUSED',
+	'ENOTFOUND',
+	'EAI_AGAIN',
+	'EHOSTUNREACH',
+	'ENETUNREACH',
+	'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** The `code` of a fetch failure's cause chain (`ECONNREFUSED`, `UND_ERR_SOCKET`…), if any. */
 function causeCode(error: unknown): string | undefined {
@@ -90,7 +102,11 @@ function classify(error: unknown, request: JsonRequest, timeoutMs: number): Http
 	}
 	const code = causeCode(error);
 	const detail = code ?? (error instanceof Error ? error.message : String(error));
-	return new HttpTransportError(`${where} failed: ${detail} (the service could not be reached)`, code !== undefined && CONNECT_CODES.has(code), error);
+	return new HttpTransportError(
+		`${where} failed: ${detail} (the service could not be reached)`,
+		code !== undefined && CONNECT_CODES.has(code),
+		error,
+	);
 }
 
 function shorten(text: string): string {
@@ -103,7 +119,9 @@ function htmlPage(text: string): string | undefined {
 	if (!/^\s*(<!doctype html|<html|<head|<body)/i.test(text)) return undefined;
 	const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1] ?? /<h1[^>]*>([^<]*)<\/h1>/i.exec(text)?.[1];
 	const clean = title?.replace(/\s+/g, ' ').trim();
-	return clean === undefined || clean.length === 0 ? 'an HTML page' : `an HTML page titled ${JSON.stringify(shorten(clean))}`;
+	return clean === undefined || clean.length === 0
+		? 'an HTML page'
+		: `an HTML page titled ${JSON.stringify(shorten(clean))}`;
 }
 
 /** What the service answered in the `error` field of a JSON error body, the title of an HTML page, or the body itself, shortened. */
@@ -114,7 +132,11 @@ function errorDetail(text: string): string {
 		const parsed = JSON.parse(text) as unknown;
 		const message = (parsed as { error?: unknown } | null)?.error;
 		if (typeof message === 'string') return shorten(message);
-		if (message !== null && typeof message === 'object' && typeof (message as { message?: unknown }).message === 'string') {
+		if (
+			message !== null &&
+			typeof message === 'object' &&
+			typeof (message as { message?: unknown }).message === 'string'
+		) {
 			return shorten((message as { message: string }).message);
 		}
 	} catch {
@@ -184,9 +206,15 @@ async function send(request: JsonRequest, settings: RequestSettings, signal: Abo
 	} catch (error) {
 		const page = htmlPage(text);
 		if (page !== undefined) {
-			throw new ActuatorError(`${where} answered HTTP ${status} with ${page} instead of JSON (is \`baseUrl\` the job service, not a web page or a proxy's?)`, { cause: error });
+			throw new ActuatorError(
+				`${where} answered HTTP ${status} with ${page} instead of JSON (is \`baseUrl\` the job service, not a web page or a proxy's?)`,
+				{ cause: error },
+			);
 		}
-		throw new ActuatorError(`${where} answered HTTP ${status} with a body that is not JSON: ${text.length === 0 ? 'an empty body' : JSON.stringify(shorten(text))}`, { cause: error });
+		throw new ActuatorError(
+			`${where} answered HTTP ${status} with a body that is not JSON: ${text.length === 0 ? 'an empty body' : JSON.stringify(shorten(text))}`,
+			{ cause: error },
+		);
 	}
 }
 
@@ -198,10 +226,14 @@ function sleep(ms: number, sources: readonly AbortSignal[] | undefined): Promise
 			return;
 		}
 		const timer = setTimeout(resolve, ms);
-		signal.addEventListener('abort', () => {
-			clearTimeout(timer);
-			reject(signal.reason);
-		}, { once: true });
+		signal.addEventListener(
+			'abort',
+			() => {
+				clearTimeout(timer);
+				reject(signal.reason);
+			},
+			{ once: true },
+		);
 	}).finally(dispose);
 }
 
@@ -219,7 +251,11 @@ export async function requestJson(request: JsonRequest, settings: RequestSetting
 			const retryable = request.retry === 'transport' || error.beforeSend;
 			if (!retryable || attempt >= settings.retries) {
 				if (attempt === 0) throw error;
-				throw new HttpTransportError(`${error.message}; gave up after ${attempt + 1} tries`, error.beforeSend, error.cause);
+				throw new HttpTransportError(
+					`${error.message}; gave up after ${attempt + 1} tries`,
+					error.beforeSend,
+					error.cause,
+				);
 			}
 			await sleep(settings.retryDelayMs * 2 ** attempt, request.signals);
 		}

@@ -59,7 +59,10 @@ export class ProcessExitError extends ActuatorError {
 	readonly output: ProcessTails & ProcessEnd;
 
 	constructor(commandLine: string, output: ProcessTails & ProcessEnd) {
-		const how = output.signal !== null ? `was killed by signal ${output.signal}` : `exited with code ${String(output.exitCode)}`;
+		const how =
+			output.signal !== null
+				? `was killed by signal ${output.signal}`
+				: `exited with code ${String(output.exitCode)}`;
 		const stderr = tailOf(output.stderr, MESSAGE_STDERR_CHARS);
 		super(`Command \`${commandLine}\` ${how}${stderr.length > 0 ? `: ${stderr}` : ''}`);
 		this.exitCode = output.exitCode;
@@ -109,6 +112,10 @@ export class ProcessSpawnError extends ActuatorError {
 		// A working directory removed after it was checked fails the same way as a missing program.
 		const where = code === 'ENOENT' && cwd !== undefined ? ` (or its working directory \`${cwd}\` is gone)` : '';
 		const detail = code === undefined && error instanceof Error ? `: ${error.message}` : '';
-		return new ProcessSpawnError(`Command \`${command}\` ${spawnHint(code)}${where}${code === undefined ? '' : ` (${code})`}${detail}`, code, error);
+		return new ProcessSpawnError(
+			`Command \`${command}\` ${spawnHint(code)}${where}${code === undefined ? '' : ` (${code})`}${detail}`,
+			code,
+			error,
+		);
 	}
 }

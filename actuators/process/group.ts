@@ -116,7 +116,11 @@ export function identify(pid: number): ProcessIdentity {
 	} catch {
 		// No /proc, or no such process.
 	}
-	return { host: hostname(), ...(boot === null ? {} : { bootId: boot }), ...(stat === null ? {} : { startTime: stat.startTime }) };
+	return {
+		host: hostname(),
+		...(boot === null ? {} : { bootId: boot }),
+		...(stat === null ? {} : { startTime: stat.startTime }),
+	};
 }
 
 /**

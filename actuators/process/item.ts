@@ -70,7 +70,8 @@ export function isOutputLimit(value: unknown): value is number {
  * `allowed` is the actuator's `allowedCommands`, when it has one.
  */
 export function resolveProcessItem(item: unknown, allowed?: ReadonlySet<string>): ResolvedProcessItem {
-	if (!isPlainObject(item)) throw new InvalidTaskError('item', "an object such as `{ command: 'ls', args: ['-l'] }`", item);
+	if (!isPlainObject(item))
+		throw new InvalidTaskError('item', "an object such as `{ command: 'ls', args: ['-l'] }`", item);
 	for (const key of Object.keys(item)) {
 		if ((FIELDS as readonly string[]).includes(key)) continue;
 		const hint =
@@ -80,10 +81,16 @@ export function resolveProcessItem(item: unknown, allowed?: ReadonlySet<string>)
 		throw new InvalidTaskError(`item.${key}`, hint, item[key]);
 	}
 	const { command, args, cwd, env, stdin, maxOutputBytes } = item;
-	if (!isText(command) || command.trim().length === 0) fail('command', "a program name or path such as 'ffmpeg' or '/usr/bin/ffmpeg'", command);
-	if (command !== command.trim()) fail('command', 'a program name or path without leading or trailing spaces (arguments go in `args`)', command);
+	if (!isText(command) || command.trim().length === 0)
+		fail('command', "a program name or path such as 'ffmpeg' or '/usr/bin/ffmpeg'", command);
+	if (command !== command.trim())
+		fail('command', 'a program name or path without leading or trailing spaces (arguments go in `args`)', command);
 	if (allowed !== undefined && !allowed.has(command)) {
-		fail('command', `one of the actuator's \`allowedCommands\` (${[...allowed].map((c) => JSON.stringify(c)).join(', ')})`, command);
+		fail(
+			'command',
+			`one of the actuator's \`allowedCommands\` (${[...allowed].map((c) => JSON.stringify(c)).join(', ')})`,
+			command,
+		);
 	}
 	let argv: string[] = [];
 	if (args !== undefined) {
@@ -96,14 +103,17 @@ export function resolveProcessItem(item: unknown, allowed?: ReadonlySet<string>)
 	if (cwd !== undefined && (!isText(cwd) || cwd.length === 0)) fail('cwd', 'a path to an existing directory', cwd);
 	const vars: Record<string, string> = {};
 	if (env !== undefined) {
-		if (!isPlainObject(env)) fail('env', "an object of variable names to string values, such as `{ LANG: 'C.UTF-8' }`", env);
+		if (!isPlainObject(env))
+			fail('env', "an object of variable names to string values, such as `{ LANG: 'C.UTF-8' }`", env);
 		for (const [name, value] of Object.entries(env)) {
 			if (!ENV_NAME.test(name)) fail('env', "variable names without '=' or NUL characters", name);
 			if (!isText(value)) fail(`env.${name}`, 'a string without NUL characters', value);
 			vars[name] = value;
 		}
 	}
-	if (stdin !== undefined && typeof stdin !== 'string') fail('stdin', 'a string (written to the command as UTF-8)', stdin);
-	if (maxOutputBytes !== undefined && !isOutputLimit(maxOutputBytes)) fail('maxOutputBytes', `an integer from 0 to ${MAX_OUTPUT_LIMIT}`, maxOutputBytes);
+	if (stdin !== undefined && typeof stdin !== 'string')
+		fail('stdin', 'a string (written to the command as UTF-8)', stdin);
+	if (maxOutputBytes !== undefined && !isOutputLimit(maxOutputBytes))
+		fail('maxOutputBytes', `an integer from 0 to ${MAX_OUTPUT_LIMIT}`, maxOutputBytes);
 	return { command, args: argv, cwd, env: vars, stdin, maxOutputBytes };
 }

@@ -83,7 +83,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, false),
 		transition: (task, from, to, patch, owner) => {
 			// A stored record that is not final is the one stored under its id (re-runs replace only final ones).
-			const rec = task instanceof StoredTask && task.status === from && !isFinalStatus(from) ? task : this.#tasks.get(task.id);
+			const rec =
+				task instanceof StoredTask && task.status === from && !isFinalStatus(from)
+					? task
+					: this.#tasks.get(task.id);
 			return rec === undefined ? null : this.#move(rec, from, to, patch, owner);
 		},
 	};
@@ -92,7 +95,9 @@ export abstract class MemoryContainer implements TaskContainer {
 		this.#waiting = waiting;
 		const keep = options.keepFinished ?? DEFAULT_KEEP_FINISHED;
 		if (keep !== Number.POSITIVE_INFINITY && (!Number.isInteger(keep) || keep < 0)) {
-			throw new TypeError(`Expected \`keepFinished\` to be an integer >= 0 or Infinity, got ${describeValue(keep)}`);
+			throw new TypeError(
+				`Expected \`keepFinished\` to be an integer >= 0 or Infinity, got ${describeValue(keep)}`,
+			);
 		}
 		this.#keepFinished = keep;
 	}
@@ -171,7 +176,13 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	/** The compare-and-set on a stored record; returns the record itself. */
-	#move(rec: StoredTask, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner: string | undefined): StoredTask | null {
+	#move(
+		rec: StoredTask,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner: string | undefined,
+	): StoredTask | null {
 		if (rec.status !== from) return null;
 		if (owner !== undefined && rec.owner !== owner) return null;
 		const runAt = rec.runAt;
@@ -209,7 +220,12 @@ export abstract class MemoryContainer implements TaskContainer {
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
 		const expired: StoredTask[] = [];
 		for (const rec of this.#tasks.values()) {
-			if ((rec.status === 'running' || rec.status === 'exporting') && rec.leaseUntil !== null && rec.leaseUntil < now) expired.push(rec);
+			if (
+				(rec.status === 'running' || rec.status === 'exporting') &&
+				rec.leaseUntil !== null &&
+				rec.leaseUntil < now
+			)
+				expired.push(rec);
 		}
 		const moved: TaskRecord[] = [];
 		for (const rec of expired) {
@@ -259,7 +275,8 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		const { offset = 0, limit = 100, order = 'asc' } = query;
-		const statuses = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
+		const statuses =
+			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
 		const total =
 			statuses === null ? this.#tasks.size : statuses.reduce((sum, status) => sum + this.#counts[status], 0);
 		const tasks: TaskRecord[] = [];

@@ -145,9 +145,12 @@ export class CallGuard {
 	}
 
 	#down(what: string, limit: number): ContainerError {
-		return new ContainerError(`${this.where}: ${what} failed: no connection to the server within ${limit} ms (${this.#reason()}); nothing was sent`, {
-			cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`),
-		});
+		return new ContainerError(
+			`${this.where}: ${what} failed: no connection to the server within ${limit} ms (${this.#reason()}); nothing was sent`,
+			{
+				cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`),
+			},
+		);
 	}
 
 	#noReply(what: string, limit: number): ContainerError {

@@ -80,7 +80,9 @@ export class ClaimAheadBuffer {
 		clearTimeout(this.#timer);
 		this.#timer = undefined;
 		this.#hungry.clear();
-		const all = [...this.#held.entries()].flatMap(([owner, list]) => list.map((held) => this.#handBack(held.task, owner)));
+		const all = [...this.#held.entries()].flatMap(([owner, list]) =>
+			list.map((held) => this.#handBack(held.task, owner)),
+		);
 		this.#held.clear();
 		await Promise.all(all);
 	}
@@ -90,17 +92,20 @@ export class ClaimAheadBuffer {
 		let earliest = Number.POSITIVE_INFINITY;
 		for (const list of this.#held.values()) for (const held of list) earliest = Math.min(earliest, held.deadline);
 		if (earliest === Number.POSITIVE_INFINITY) return;
-		this.#timer = setTimeout(() => {
-			this.#timer = undefined;
-			const now = Date.now();
-			for (const [owner, list] of this.#held) {
-				const keep = list.filter((held) => held.deadline > now);
-				for (const held of list) if (held.deadline <= now) void this.#handBack(held.task, owner);
-				if (keep.length === 0) this.#held.delete(owner);
-				else this.#held.set(owner, keep);
-			}
-			this.#schedule();
-		}, Math.max(1, earliest - Date.now()));
+		this.#timer = setTimeout(
+			() => {
+				this.#timer = undefined;
+				const now = Date.now();
+				for (const [owner, list] of this.#held) {
+					const keep = list.filter((held) => held.deadline > now);
+					for (const held of list) if (held.deadline <= now) void this.#handBack(held.task, owner);
+					if (keep.length === 0) this.#held.delete(owner);
+					else this.#held.set(owner, keep);
+				}
+				this.#schedule();
+			},
+			Math.max(1, earliest - Date.now()),
+		);
 		this.#timer.unref?.();
 	}
 }

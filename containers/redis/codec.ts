@@ -57,7 +57,9 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 		at = end + 1;
 	}
 	if (!text.startsWith(owner, at) || text.charAt(at + owner.length) !== UNIT) {
-		throw new ContainerError(`A claimed task came back malformed (expected its owner \`${owner}\`): ${JSON.stringify(text.slice(0, 200))}`);
+		throw new ContainerError(
+			`A claimed task came back malformed (expected its owner \`${owner}\`): ${JSON.stringify(text.slice(0, 200))}`,
+		);
 	}
 	values[OWNER_AT] = owner;
 	values[ID_AT] = text.slice(at + owner.length + 1);
@@ -72,7 +74,10 @@ function encodeJson(value: unknown, field: string, id: string): string {
 	try {
 		text = JSON.stringify(value);
 	} catch (error) {
-		throw new ContainerError(`Could not store \`${field}\` of task \`${id}\` as JSON: ${(error as Error).message}`, { cause: error });
+		throw new ContainerError(
+			`Could not store \`${field}\` of task \`${id}\` as JSON: ${(error as Error).message}`,
+			{ cause: error },
+		);
 	}
 	return text ?? 'null';
 }
@@ -109,7 +114,9 @@ export function encodePatch(patch: TaskPatch, id: string, pairs: string[] = []):
 export function encodeBatch(batch: readonly (string | readonly string[])[]): string {
 	const json = JSON.stringify(batch);
 	if (!json.includes('\\ud')) return json;
-	return JSON.stringify(batch.map((entry) => (typeof entry === 'string' ? wellFormed(entry) : entry.map(wellFormed))));
+	return JSON.stringify(
+		batch.map((entry) => (typeof entry === 'string' ? wellFormed(entry) : entry.map(wellFormed))),
+	);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -120,7 +127,8 @@ function wellFormed(text: string): string {
 
 /** Stored values from a JSON reply, where cjson writes a missing field (Lua `false`) as `false`. */
 export function storedValues(values: readonly (string | false | null)[] | string): (string | null)[] {
-	if (typeof values === 'string') throw new ContainerError(`Expected a stored record, got ${JSON.stringify(values.slice(0, 200))}`);
+	if (typeof values === 'string')
+		throw new ContainerError(`Expected a stored record, got ${JSON.stringify(values.slice(0, 200))}`);
 	return values.map((value) => (typeof value === 'string' ? value : null));
 }
 
@@ -163,7 +171,8 @@ export function decodeField(field: string, text: string): unknown {
 export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 	const get = (field: StoredField): string | undefined => values[POSITION.get(field) as number] ?? undefined;
 	const status = get('status');
-	if (!isTaskStatus(status)) throw new ContainerError(`Stored task \`${String(get('id'))}\` has an unknown status ${String(status)}`);
+	if (!isTaskStatus(status))
+		throw new ContainerError(`Stored task \`${String(get('id'))}\` has an unknown status ${String(status)}`);
 	const owner = get('owner');
 	const record: TaskRecord = {
 		id: get('id') ?? '',
@@ -189,4 +198,3 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 	};
 	return record;
 }
-

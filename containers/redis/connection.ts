@@ -33,7 +33,9 @@ export function openConnection(redis: unknown): RedisConnection {
 		const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
 		connection = { redis: new Redis(legacy), owned: true, makeSubscriber: () => new Redis(legacy) };
 	} else {
-		throw new TypeError(`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`);
+		throw new TypeError(
+			`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`,
+		);
 	}
 	// Connection errors surface as rejected commands; without a listener ioredis would also print each one.
 	if (connection.owned) connection.redis.on('error', () => {});

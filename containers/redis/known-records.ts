@@ -77,7 +77,13 @@ export function versionOf(known: Known | undefined): string {
  * The stored values after a transition the script applied to the version this container knew: the known values,
  * then the new status, `updatedAt`, version and the patch pairs (stored form), as the script writes them.
  */
-export function appliedTo(known: StoredValues, to: string, now: string, pairs: readonly string[], start = 0): StoredValues {
+export function appliedTo(
+	known: StoredValues,
+	to: string,
+	now: string,
+	pairs: readonly string[],
+	start = 0,
+): StoredValues {
 	const values = known.slice();
 	values[STATUS] = to;
 	values[UPDATED_AT] = now;
@@ -95,7 +101,14 @@ export function appliedTo(known: StoredValues, to: string, now: string, pairs: r
  * from Redis: JSON round-tripped, `undefined` as null). A copy, unless `last` (the task is forgotten after this
  * transition, so its private record can be the result itself). The pairs start at `start`.
  */
-export function recordAfter(known: Known, to: TaskRecord['status'], now: string, pairs: readonly string[], start: number, last: boolean): TaskRecord {
+export function recordAfter(
+	known: Known,
+	to: TaskRecord['status'],
+	now: string,
+	pairs: readonly string[],
+	start: number,
+	last: boolean,
+): TaskRecord {
 	const record = (last ? known.record : copyTask(known.record)) as unknown as Record<string, unknown>;
 	record['status'] = to;
 	record['updatedAt'] = Number(now);

@@ -6,7 +6,11 @@ import type { RedisContainerWarning } from './options.js';
  * when it is `noeviction`. A policy that cannot be read (`CONFIG` not allowed) warns too; `closed` tells a failure
  * that does not (the container closed, the server unreachable: the container checks again once it is back).
  */
-export async function memoryPolicyWarning(read: () => Promise<unknown>, keyPrefix: string, closed: () => boolean): Promise<RedisContainerWarning | undefined> {
+export async function memoryPolicyWarning(
+	read: () => Promise<unknown>,
+	keyPrefix: string,
+	closed: () => boolean,
+): Promise<RedisContainerWarning | undefined> {
 	let policy: string | undefined;
 	try {
 		policy = ((await read()) as string[])[1];

@@ -55,7 +55,16 @@ export interface RedisContainerOptions {
 }
 
 /** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
-const OPTION_NAMES = ['redis', 'name', 'prefix', 'globalConcurrency', 'clock', 'connectTimeoutMs', 'commandTimeoutMs', 'log'] as const;
+const OPTION_NAMES = [
+	'redis',
+	'name',
+	'prefix',
+	'globalConcurrency',
+	'clock',
+	'connectTimeoutMs',
+	'commandTimeoutMs',
+	'log',
+] as const;
 
 /** What the `warning` event carries. */
 export interface RedisContainerWarning {
@@ -97,7 +106,9 @@ export function checkName(field: string, value: unknown): string {
 function checkMs(field: string, value: unknown, fallback: number): number {
 	if (value === undefined) return fallback;
 	if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-		throw new TypeError(`Expected \`${field}\` to be an integer number of milliseconds >= 1, got ${describeValue(value)}`);
+		throw new TypeError(
+			`Expected \`${field}\` to be an integer number of milliseconds >= 1, got ${describeValue(value)}`,
+		);
 	}
 	return value;
 }
@@ -123,7 +134,9 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 	const prefix = checkName('prefix', options.prefix ?? 'lightsched');
 	const { globalConcurrency, clock = 'server' } = options;
 	if (globalConcurrency !== undefined && (!Number.isSafeInteger(globalConcurrency) || globalConcurrency < 1)) {
-		throw new TypeError(`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValue(globalConcurrency)}`);
+		throw new TypeError(
+			`Expected \`globalConcurrency\` to be an integer >= 1, got ${describeValue(globalConcurrency)}`,
+		);
 	}
 	if (clock !== 'server' && clock !== 'caller') {
 		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${describeValue(clock)}`);

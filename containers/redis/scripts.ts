@@ -153,11 +153,37 @@ end
  * script's own fields are `status`, `v`, `seq`, `lastTransition` and `addToken`.
  */
 const HASH_ORDER = [
-	'status', 'v', 'owner', 'seq', 'lastTransition', 'leaseUntil', 'attempts', 'priority', 'runAt', 'stopRequested',
-	'updatedAt', 'startedAt', 'finishedAt', 'maxAttempts', 'timeoutMs', 'error', 'output', 'id', 'createdAt',
-	'progress', 'ref', 'item', 'addToken',
+	'status',
+	'v',
+	'owner',
+	'seq',
+	'lastTransition',
+	'leaseUntil',
+	'attempts',
+	'priority',
+	'runAt',
+	'stopRequested',
+	'updatedAt',
+	'startedAt',
+	'finishedAt',
+	'maxAttempts',
+	'timeoutMs',
+	'error',
+	'output',
+	'id',
+	'createdAt',
+	'progress',
+	'ref',
+	'item',
+	'addToken',
 ] as const;
-const SCRIPT_VALUES: Record<string, string> = { status: "'waiting'", v: "'0'", seq: 'seq', lastTransition: "''", addToken: 'token' };
+const SCRIPT_VALUES: Record<string, string> = {
+	status: "'waiting'",
+	v: "'0'",
+	seq: 'seq',
+	lastTransition: "''",
+	addToken: 'token',
+};
 for (const field of ADD_FIELDS) {
 	if (!(HASH_ORDER as readonly string[]).includes(field)) throw new Error(`HASH_ORDER misses the add field ${field}`);
 }

@@ -82,7 +82,9 @@ export class TransitionBatch {
 		const sent: Promise<void> = this.#send(batch.map((p) => p.args)).then(
 			(replies) => {
 				if (replies.length !== batch.length) {
-					const error = new Error(`The transition script answered ${replies.length} replies to ${batch.length} transitions`);
+					const error = new Error(
+						`The transition script answered ${replies.length} replies to ${batch.length} transitions`,
+					);
 					for (const p of batch) p.reject(error);
 					this.#done();
 					return;

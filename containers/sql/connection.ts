@@ -23,7 +23,9 @@ export interface SqlConnection {
 	readonly owned: boolean;
 }
 
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (config: Knex.Config) => Knex;
+const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
+	config: Knex.Config,
+) => Knex;
 
 /** Whether `value` is a Knex instance (a function with a `client`) rather than a configuration. */
 export function isKnexInstance(value: unknown): value is Knex {
@@ -31,7 +33,10 @@ export function isKnexInstance(value: unknown): value is Knex {
 }
 
 function dialectOf(client: unknown, field: string): SqlDialect {
-	const name = typeof client === 'string' ? client : (client as { prototype?: { dialect?: unknown } } | undefined)?.prototype?.dialect;
+	const name =
+		typeof client === 'string'
+			? client
+			: (client as { prototype?: { dialect?: unknown } } | undefined)?.prototype?.dialect;
 	if (name === 'sqlite3') return 'sqlite';
 	if (name === 'pg' || name === 'postgres' || name === 'postgresql') return 'pg';
 	throw new TypeError(
@@ -54,10 +59,18 @@ type AfterCreate = (connection: unknown, done: (error: Error | null, connection:
  * Open or adopt the knex instance described by `source`. A configuration gets `bounds` (connect and acquire
  * timeouts) where it sets none; an instance of the caller's is used as it is.
  */
-export function openKnex(source: KnexSource, sqlite: SqliteSettings, bounds: ConnectionBounds = { connectTimeoutMs: 5_000, acquireTimeoutMs: undefined }): SqlConnection {
+export function openKnex(
+	source: KnexSource,
+	sqlite: SqliteSettings,
+	bounds: ConnectionBounds = { connectTimeoutMs: 5_000, acquireTimeoutMs: undefined },
+): SqlConnection {
 	if (isKnexInstance(source)) {
 		const client = source.client as { config?: { client?: unknown }; dialect?: unknown };
-		return { knex: source, dialect: dialectOf(client.config?.client ?? client.dialect, 'knex.client'), owned: false };
+		return {
+			knex: source,
+			dialect: dialectOf(client.config?.client ?? client.dialect, 'knex.client'),
+			owned: false,
+		};
 	}
 	if (typeof source !== 'object' || source === null) {
 		throw new TypeError(

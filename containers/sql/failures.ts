@@ -10,7 +10,10 @@ import type { SqlDialect } from './schema.js';
 export function describeDatabase(knex: Knex, dialect: SqlDialect): string {
 	const connection = (knex.client as { config?: { connection?: unknown } }).config?.connection;
 	if (dialect === 'sqlite') {
-		const filename = typeof connection === 'object' && connection !== null ? (connection as { filename?: unknown }).filename : connection;
+		const filename =
+			typeof connection === 'object' && connection !== null
+				? (connection as { filename?: unknown }).filename
+				: connection;
 		return `SQLite file ${typeof filename === 'string' ? filename : '(unknown)'}`;
 	}
 	return `PostgreSQL at ${describePgConnection(connection)}`;
@@ -89,12 +92,18 @@ export function explain(error: unknown, bounds: { connectTimeoutMs: number; acqu
 	if (text === 'timeout expired' || /Connection terminated due to connection timeout/.test(text)) {
 		return `no answer within ${bounds.connectTimeoutMs} ms (connectTimeoutMs)`;
 	}
-	if (/Connection terminated|connection ended|Client has encountered a connection error/i.test(text)) return 'the connection was cut';
+	if (/Connection terminated|connection ended|Client has encountered a connection error/i.test(text))
+		return 'the connection was cut';
 	return null;
 }
 
 /** The message of a failed call: `<what> failed: <database>: <why> (<driver message>)`. */
-export function failureMessage(what: string, database: string, error: unknown, bounds: { connectTimeoutMs: number; acquireTimeoutMs: number }): string {
+export function failureMessage(
+	what: string,
+	database: string,
+	error: unknown,
+	bounds: { connectTimeoutMs: number; acquireTimeoutMs: number },
+): string {
 	const driver = error instanceof Error ? error.message : String(error);
 	const why = explain(error, bounds);
 	return why === null ? `${what} failed: ${database}: ${driver}` : `${what} failed: ${database}: ${why} (${driver})`;

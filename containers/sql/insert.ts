@@ -29,7 +29,11 @@ export async function insertTasks(
 	const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
 	for (const part of chunks(indexed)) {
 		const bindings = part.flatMap(({ task, item }) => values(task, item));
-		const inserted = await rowsOf(trx, `INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')} RETURNING id, seq`, bindings);
+		const inserted = await rowsOf(
+			trx,
+			`INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')} RETURNING id, seq`,
+			bindings,
+		);
 		// The records are handed over (see TaskContainer.add): they get the seq the database gave them.
 		const seqs = new Map(inserted.map((r) => [String(r['id']), Number(r['seq'])]));
 		for (const { task } of part) task.seq = seqs.get(task.id) ?? task.seq;

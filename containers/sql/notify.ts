@@ -96,11 +96,20 @@ export class PgWakeChannel {
 		const client = this.#options.knex.client as KnexPgClient;
 		if (this.#options.listen !== null) {
 			const Client = client.driver?.Client;
-			if (typeof Client !== 'function') throw new Error('this knex instance has no pg driver to open the `listen` connection with');
+			if (typeof Client !== 'function')
+				throw new Error('this knex instance has no pg driver to open the `listen` connection with');
 			const config =
 				typeof this.#options.listen === 'string'
-					? { connectionString: this.#options.listen, connectionTimeoutMillis: this.#options.connectTimeoutMs, keepAlive: true }
-					: { connectionTimeoutMillis: this.#options.connectTimeoutMs, keepAlive: true, ...this.#options.listen };
+					? {
+							connectionString: this.#options.listen,
+							connectionTimeoutMillis: this.#options.connectTimeoutMs,
+							keepAlive: true,
+						}
+					: {
+							connectionTimeoutMillis: this.#options.connectTimeoutMs,
+							keepAlive: true,
+							...this.#options.listen,
+						};
 			const connection = new Client(config);
 			connection.on('error', () => undefined); // until #connect installs its own
 			await connection.connect?.();
@@ -120,7 +129,9 @@ export class PgWakeChannel {
 		}
 		connection.removeAllListeners('error');
 		connection.on('notification', (message) => this.#onNotification(message));
-		connection.on('error', (error) => this.#lost(connection, error ?? new Error('the LISTEN connection failed'), false));
+		connection.on('error', (error) =>
+			this.#lost(connection, error ?? new Error('the LISTEN connection failed'), false),
+		);
 		connection.on('end', () => this.#lost(connection, new Error('the LISTEN connection ended'), false));
 		this.#client = connection;
 		try {
@@ -167,7 +178,11 @@ export class PgWakeChannel {
 		}
 		if (sendError !== null) {
 			const cause = sendError instanceof Error ? sendError : new Error(String(sendError));
-			this.#lost(connection, new Error(`a probe notification could not be sent: ${cause.message}`, { cause }), false);
+			this.#lost(
+				connection,
+				new Error(`a probe notification could not be sent: ${cause.message}`, { cause }),
+				false,
+			);
 			return;
 		}
 		this.#lost(
@@ -214,7 +229,10 @@ export class PgWakeChannel {
 			this.#options.emit({
 				type: 'channel',
 				ok: false,
-				error: new ContainerError(`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`, { cause }),
+				error: new ContainerError(
+					`PostgreSQL wake-up channel (${this.address}) down, schedulers poll: ${cause.message}`,
+					{ cause },
+				),
 			});
 		}
 		clearTimeout(this.#retryTimer);

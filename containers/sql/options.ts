@@ -123,7 +123,9 @@ export const PG_ACQUIRE_TIMEOUT_MS = 10_000;
 
 function integer(name: string, value: unknown, min: number): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-		throw new TypeError(`Expected \`${name}\` to be an integer ≥ ${min}, got ${typeof value === 'number' ? String(value) : typeof value}`);
+		throw new TypeError(
+			`Expected \`${name}\` to be an integer ≥ ${min}, got ${typeof value === 'number' ? String(value) : typeof value}`,
+		);
 	}
 	return value;
 }
@@ -131,13 +133,24 @@ function integer(name: string, value: unknown, min: number): number {
 /** Check the options (all but `knex`, which `openKnex` checks) and fill in the defaults. */
 export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOptions {
 	if (typeof options !== 'object' || options === null) {
-		throw new TypeError('Expected SqlContainer options to be an object like { knex: { client: \'sqlite3\', connection: { filename } } }');
+		throw new TypeError(
+			"Expected SqlContainer options to be an object like { knex: { client: 'sqlite3', connection: { filename } } }",
+		);
 	}
 	rejectUnknownOptions('SqlContainer', options, SQL_CONTAINER_OPTION_NAMES);
-	const { tablePrefix = 'lightsched_', synchronous = 'NORMAL', notify = true, listen, notifyProbe = {}, clock } = options;
+	const {
+		tablePrefix = 'lightsched_',
+		synchronous = 'NORMAL',
+		notify = true,
+		listen,
+		notifyProbe = {},
+		clock,
+	} = options;
 	const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
 	if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
-		throw new TypeError(`Expected \`synchronous\` to be 'OFF', 'NORMAL', 'FULL' or 'EXTRA', got ${JSON.stringify(synchronous)}`);
+		throw new TypeError(
+			`Expected \`synchronous\` to be 'OFF', 'NORMAL', 'FULL' or 'EXTRA', got ${JSON.stringify(synchronous)}`,
+		);
 	}
 	if (typeof notify !== 'boolean') throw new TypeError(`Expected \`notify\` to be a boolean, got ${typeof notify}`);
 	if (clock !== undefined && clock !== 'server' && clock !== 'caller') {
@@ -145,7 +158,8 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 	}
 	let listenConnection: PgConnectionConfig | null = null;
 	if (listen !== undefined) {
-		if (typeof listen !== 'object' || listen === null) throw new TypeError('Expected `listen` to be an object like { connection: \'postgres://…\' }');
+		if (typeof listen !== 'object' || listen === null)
+			throw new TypeError("Expected `listen` to be an object like { connection: 'postgres://…' }");
 		rejectUnknownOptions('SqlContainer `listen`', listen, ['connection']);
 		const { connection } = listen;
 		if (typeof connection !== 'string' && (typeof connection !== 'object' || connection === null)) {
@@ -166,7 +180,10 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		probeTimeoutMs: integer('notifyProbe.timeoutMs', notifyProbe.timeoutMs ?? 3_000, 10),
 		clock,
 		connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs ?? 5_000, 1),
-		acquireTimeoutMs: options.acquireTimeoutMs === undefined ? undefined : integer('acquireTimeoutMs', options.acquireTimeoutMs, 1),
+		acquireTimeoutMs:
+			options.acquireTimeoutMs === undefined
+				? undefined
+				: integer('acquireTimeoutMs', options.acquireTimeoutMs, 1),
 	};
 }
 
@@ -180,7 +197,8 @@ const REPORTED_WARNINGS = /^(Acquire connection error|Connection Error)/;
 export function boundedConfig(source: Knex.Config, pg: boolean, bounds: ConnectionBounds): Knex.Config {
 	const config: Knex.Config = { ...source };
 	const acquire = bounds.acquireTimeoutMs ?? (pg ? PG_ACQUIRE_TIMEOUT_MS : undefined);
-	if (acquire !== undefined && config.acquireConnectionTimeout === undefined) config.acquireConnectionTimeout = acquire;
+	if (acquire !== undefined && config.acquireConnectionTimeout === undefined)
+		config.acquireConnectionTimeout = acquire;
 	const log = source.log;
 	config.log = {
 		...log,
@@ -193,9 +211,17 @@ export function boundedConfig(source: Knex.Config, pg: boolean, bounds: Connecti
 	if (pg) {
 		const { connection } = source;
 		if (typeof connection === 'string') {
-			config.connection = { connectionString: connection, connectionTimeoutMillis: bounds.connectTimeoutMs, keepAlive: true };
+			config.connection = {
+				connectionString: connection,
+				connectionTimeoutMillis: bounds.connectTimeoutMs,
+				keepAlive: true,
+			};
 		} else if (typeof connection === 'object' && connection !== null) {
-			config.connection = { connectionTimeoutMillis: bounds.connectTimeoutMs, keepAlive: true, ...connection } as Knex.StaticConnectionConfig;
+			config.connection = {
+				connectionTimeoutMillis: bounds.connectTimeoutMs,
+				keepAlive: true,
+				...connection,
+			} as Knex.StaticConnectionConfig;
 		}
 	}
 	return config;

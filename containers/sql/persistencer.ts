@@ -60,7 +60,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		}
 		rejectUnknownOptions('SqlPersistencer', options, ['container', 'knex', 'tablePrefix', 'inTaskRow']);
 		const { container, inTaskRow = false } = options;
-		if (typeof inTaskRow !== 'boolean') throw new TypeError(`Expected \`inTaskRow\` to be a boolean, got ${typeof inTaskRow}`);
+		if (typeof inTaskRow !== 'boolean')
+			throw new TypeError(`Expected \`inTaskRow\` to be a boolean, got ${typeof inTaskRow}`);
 		this.inTaskRow = inTaskRow;
 		if (container !== undefined) {
 			if (typeof container !== 'object' || container === null || typeof container.migrate !== 'function') {
@@ -75,7 +76,9 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 			return;
 		}
 		if (options.knex === undefined) {
-			throw new TypeError('Expected `container` (a SqlContainer) or `knex` (a knex configuration or instance), got neither');
+			throw new TypeError(
+				'Expected `container` (a SqlContainer) or `knex` (a knex configuration or instance), got neither',
+			);
 		}
 		const settings = { busyTimeoutMs: 5_000, synchronous: 'NORMAL' } as const;
 		const connection = openKnex(options.knex, settings);
@@ -85,7 +88,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		this.#tables = sqlTables(options.tablePrefix ?? 'lightsched_');
 		this.#database = describeDatabase(this.knex, this.#dialect);
 		this.#migrate = async () => {
-			if (this.#dialect === 'sqlite' && !this.#owned) for (const pragma of sqlitePragmas(settings)) await this.knex.raw(pragma);
+			if (this.#dialect === 'sqlite' && !this.#owned)
+				for (const pragma of sqlitePragmas(settings)) await this.knex.raw(pragma);
 			await migrate(this.knex, this.#dialect, this.#tables);
 		};
 	}
@@ -97,13 +101,23 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		try {
 			assertJsonOutput(value);
 		} catch (error) {
-			throw new PersistError(`Cannot store the output of task \`${task.id}\`: ${(error as Error).message}`, { cause: error });
+			throw new PersistError(`Cannot store the output of task \`${task.id}\`: ${(error as Error).message}`, {
+				cause: error,
+			});
 		}
 		const json = JSON.stringify(value);
 		await this.#run('persist', async () => {
 			if (this.inTaskRow) {
-				const rows = resultRows(await this.knex.raw(`UPDATE ${this.#tables.tasks} SET output = ? WHERE id = ? RETURNING id`, [json, task.id]));
-				if (rows.length === 0) throw new PersistError(`Cannot store the output of task \`${task.id}\`: no such task row in ${this.#tables.tasks}`);
+				const rows = resultRows(
+					await this.knex.raw(`UPDATE ${this.#tables.tasks} SET output = ? WHERE id = ? RETURNING id`, [
+						json,
+						task.id,
+					]),
+				);
+				if (rows.length === 0)
+					throw new PersistError(
+						`Cannot store the output of task \`${task.id}\`: no such task row in ${this.#tables.tasks}`,
+					);
 				return;
 			}
 			await this.knex.raw(
@@ -117,7 +131,9 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 	async get(id: string): Promise<TOutput | null> {
 		this.#assertOpen();
 		const table = this.inTaskRow ? this.#tables.tasks : this.#tables.outputs;
-		const rows = await this.#run('get', async () => resultRows(await this.knex.raw(`SELECT output FROM ${table} WHERE id = ?`, [id])));
+		const rows = await this.#run('get', async () =>
+			resultRows(await this.knex.raw(`SELECT output FROM ${table} WHERE id = ?`, [id])),
+		);
 		const text = rows[0]?.['output'];
 		return text === null || text === undefined ? null : (JSON.parse(String(text)) as TOutput);
 	}
@@ -126,7 +142,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 	async delete(id: string): Promise<void> {
 		this.#assertOpen();
 		await this.#run('delete', async () => {
-			if (this.inTaskRow) await this.knex.raw(`UPDATE ${this.#tables.tasks} SET output = NULL WHERE id = ?`, [id]);
+			if (this.inTaskRow)
+				await this.knex.raw(`UPDATE ${this.#tables.tasks} SET output = NULL WHERE id = ?`, [id]);
 			else await this.knex.raw(`DELETE FROM ${this.#tables.outputs} WHERE id = ?`, [id]);
 		});
 	}
@@ -153,8 +170,16 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 			return await operation();
 		} catch (error) {
 			if (error instanceof PersistError) throw error;
-			const bounds = { connectTimeoutMs: 5_000, acquireTimeoutMs: Number((this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config?.acquireConnectionTimeout ?? 60_000) };
-			throw new PersistError(`SqlPersistencer ${failureMessage(what, this.#database, error, bounds)}`, { cause: error });
+			const bounds = {
+				connectTimeoutMs: 5_000,
+				acquireTimeoutMs: Number(
+					(this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config
+						?.acquireConnectionTimeout ?? 60_000,
+				),
+			};
+			throw new PersistError(`SqlPersistencer ${failureMessage(what, this.#database, error, bounds)}`, {
+				cause: error,
+			});
 		}
 	}
 }

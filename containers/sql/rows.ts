@@ -29,7 +29,10 @@ export const INSERT_COLUMNS = [
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
 export const PATCH_COLUMNS: Readonly<
-	Record<keyof TaskPatch, { readonly column: string; readonly kind: 'plain' | 'json' | 'bool'; readonly pgType: string }>
+	Record<
+		keyof TaskPatch,
+		{ readonly column: string; readonly kind: 'plain' | 'json' | 'bool'; readonly pgType: string }
+	>
 > = {
 	attempts: { column: 'attempts', kind: 'plain', pgType: 'integer' },
 	startedAt: { column: 'started_at', kind: 'plain', pgType: 'bigint' },
@@ -101,7 +104,12 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 }
 
 /** The insert values of a new waiting task, in `INSERT_COLUMNS` order. `itemJson` was checked by the caller. */
-export function recordToValues(task: TaskRecord, itemJson: string, now: number, bool: (v: boolean) => unknown): unknown[] {
+export function recordToValues(
+	task: TaskRecord,
+	itemJson: string,
+	now: number,
+	bool: (v: boolean) => unknown,
+): unknown[] {
 	return [
 		task.id,
 		'waiting',
@@ -126,7 +134,10 @@ export function recordToValues(task: TaskRecord, itemJson: string, now: number, 
 }
 
 /** `SET` assignments and their bindings for a patch; undefined fields are left alone. */
-export function patchAssignments(patch: TaskPatch, bool: (v: boolean) => unknown): { sql: string[]; bindings: unknown[] } {
+export function patchAssignments(
+	patch: TaskPatch,
+	bool: (v: boolean) => unknown,
+): { sql: string[]; bindings: unknown[] } {
 	const sql: string[] = [];
 	const bindings: unknown[] = [];
 	for (const [key, value] of Object.entries(patch) as [keyof TaskPatch, unknown][]) {

@@ -79,11 +79,15 @@ const MIGRATIONS: readonly Migration[] = [
 			await trx.raw(`CREATE UNIQUE INDEX "${p}tasks_id" ON ${t.tasks} (id)`);
 			// The claim path: due waiting tasks, highest priority first, FIFO within a priority. Partial (waiting rows
 			// only), so it stays small however many tasks have finished, and claims never wade through them.
-			await trx.raw(`CREATE INDEX "${p}tasks_claim" ON ${t.tasks} (priority DESC, seq, run_at) WHERE status = 'waiting'`);
+			await trx.raw(
+				`CREATE INDEX "${p}tasks_claim" ON ${t.tasks} (priority DESC, seq, run_at) WHERE status = 'waiting'`,
+			);
 			// nextDueAt: the earliest run_at of a waiting task.
 			await trx.raw(`CREATE INDEX "${p}tasks_due" ON ${t.tasks} (run_at) WHERE status = 'waiting'`);
 			// reclaimExpired: leases of running and exporting tasks.
-			await trx.raw(`CREATE INDEX "${p}tasks_lease" ON ${t.tasks} (lease_until) WHERE status IN ('running', 'exporting')`);
+			await trx.raw(
+				`CREATE INDEX "${p}tasks_lease" ON ${t.tasks} (lease_until) WHERE status IN ('running', 'exporting')`,
+			);
 			// list by status in arrival order, and counts per status.
 			await trx.raw(`CREATE INDEX "${p}tasks_status" ON ${t.tasks} (status, seq)`);
 			await trx.raw(`CREATE TABLE ${t.outputs} (

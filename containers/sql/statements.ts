@@ -35,7 +35,9 @@ export async function rowsOf(
 /** Whether a driver error is a unique-key violation (a concurrent add of the same id). */
 export function isUniqueViolation(error: unknown): boolean {
 	const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-	return code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'));
+	return (
+		code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'))
+	);
 }
 
 /** The stored lease-expired error, split around the task id so SQL can build it per row. */
@@ -87,7 +89,8 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	const serverClock = dialect === 'pg' && clock === 'server';
 	const nowSql = serverClock ? PG_NOW_MS : dialect === 'pg' ? '?::bigint' : '?';
 	/** The bindings of `count` uses of "now": none on the server's clock. */
-	const nows = (now: number, count: number): number[] => (serverClock ? [] : Array.from({ length: count }, () => now));
+	const nows = (now: number, count: number): number[] =>
+		serverClock ? [] : Array.from({ length: count }, () => now);
 	/**
 	 * SQLite: name the partial index a query must use. Without statistics SQLite's planner prefers the
 	 * (status, seq) index and then sorts every waiting row; PostgreSQL's planner picks right by itself.
@@ -119,14 +122,23 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	return {
 		serverClock,
 		nowSql,
-		claim: (owner, leaseMs, max, now) => ({ sql: claim, bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max] }),
+		claim: (owner, leaseMs, max, now) => ({
+			sql: claim,
+			bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],
+		}),
 		reclaim: (now) => ({
 			sql: reclaim,
 			bindings: [...nows(now, 2), LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, ...nows(now, 2)],
 		}),
 		nextDueAt: (now) => ({ sql: nextDueAt, bindings: nows(now, 2) }),
 		requestStop: `UPDATE ${t} SET stop_requested = ${dialect === 'pg' ? 'TRUE' : '1'} WHERE id = ? AND status IN ${ACTIVE_SQL} RETURNING *`,
-		renew: (owner, ids, leaseMs, now) => ({ sql: renewSql(ids.length), bindings: [...nows(now, 1), leaseMs, owner, ...ids] }),
-		held: (owner) => ({ sql: `SELECT id FROM ${t} WHERE owner = ? AND status IN ${ACTIVE_SQL}`, bindings: [owner] }),
+		renew: (owner, ids, leaseMs, now) => ({
+			sql: renewSql(ids.length),
+			bindings: [...nows(now, 1), leaseMs, owner, ...ids],
+		}),
+		held: (owner) => ({
+			sql: `SELECT id FROM ${t} WHERE owner = ? AND status IN ${ACTIVE_SQL}`,
+			bindings: [owner],
+		}),
 	};
 }

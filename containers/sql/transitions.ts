@@ -120,7 +120,11 @@ export class TransitionBatcher {
 		try {
 			const rows = batch.length === 1 ? await this.#single(batch[0] as Pending) : await this.#many(batch);
 			const byId = new Map(rows.map((row) => [String(row['id']), row]));
-			if (this.#wake !== null && rows.some((row) => row['status'] === 'waiting') && batch.some((p) => p.to === 'waiting')) {
+			if (
+				this.#wake !== null &&
+				rows.some((row) => row['status'] === 'waiting') &&
+				batch.some((p) => p.to === 'waiting')
+			) {
 				await this.#run(this.#wake.sql, this.#wake.bindings).catch(() => undefined);
 			}
 			for (const pending of batch) pending.resolve(byId.get(pending.id) ?? null);
@@ -159,7 +163,14 @@ export class TransitionBatcher {
 		const cast = (type: string): string => (pg ? `?::${type}` : '?');
 		const flagType = 'boolean';
 		// `c_` columns are the comparison and the new status, `f_` says whether the patch sets a field, `p_` its value.
-		const columns = ['c_id', 'c_from', 'c_to', 'c_owner', 'c_updated', ...keys.flatMap((key) => [`f_${key}`, `p_${key}`])];
+		const columns = [
+			'c_id',
+			'c_from',
+			'c_to',
+			'c_owner',
+			'c_updated',
+			...keys.flatMap((key) => [`f_${key}`, `p_${key}`]),
+		];
 		const rowSql = `(${[
 			cast('text'),
 			cast('text'),
@@ -173,7 +184,10 @@ export class TransitionBatcher {
 			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
 			for (const key of keys) {
 				const value = p.patch[key];
-				bindings.push(this.#bool(value !== undefined), value === undefined ? null : patchValue(key, value, this.#bool));
+				bindings.push(
+					this.#bool(value !== undefined),
+					value === undefined ? null : patchValue(key, value, this.#bool),
+				);
 			}
 		}
 		const sets = [

@@ -9,7 +9,14 @@
 import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
-import { isFinalRunStatus, type RunPage, type RunQuery, type RunRecord, type StoredDefinition, type WorkflowStore } from '../../src/workflow-store.js';
+import {
+	isFinalRunStatus,
+	type RunPage,
+	type RunQuery,
+	type RunRecord,
+	type StoredDefinition,
+	type WorkflowStore,
+} from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
@@ -56,24 +63,32 @@ export class SqlWorkflowStore implements WorkflowStore {
 	#closed = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
-		if (typeof options !== 'object' || options === null) throw new TypeError('Expected SqlWorkflowStore options to be an object like { container } or { knex }');
+		if (typeof options !== 'object' || options === null)
+			throw new TypeError('Expected SqlWorkflowStore options to be an object like { container } or { knex }');
 		rejectUnknownOptions('SqlWorkflowStore', options, ['container', 'knex', 'tablePrefix']);
 		let prefix: string;
 		if (options.container !== undefined) {
 			const { container } = options;
-			if (typeof container !== 'object' || container === null || typeof container.migrate !== 'function') throw new TypeError('Expected `container` to be a SqlContainer');
+			if (typeof container !== 'object' || container === null || typeof container.migrate !== 'function')
+				throw new TypeError('Expected `container` to be a SqlContainer');
 			this.knex = container.knex;
 			this.#dialect = container.dialect;
 			this.#owned = false;
 			prefix = container.tablePrefix;
 		} else {
-			if (options.knex === undefined) throw new TypeError('Expected `container` (a SqlContainer) or `knex` (a knex configuration or instance), got neither');
+			if (options.knex === undefined)
+				throw new TypeError(
+					'Expected `container` (a SqlContainer) or `knex` (a knex configuration or instance), got neither',
+				);
 			const connection = openKnex(options.knex, { busyTimeoutMs: 5_000, synchronous: 'NORMAL' });
 			this.knex = connection.knex;
 			this.#dialect = connection.dialect;
 			this.#owned = connection.owned;
 			prefix = options.tablePrefix ?? 'lightsched_';
-			if (typeof prefix !== 'string' || !/^[A-Za-z0-9_]{0,40}$/.test(prefix)) throw new TypeError(`Expected \`tablePrefix\` to be up to 40 letters, digits and underscores, got ${JSON.stringify(prefix)}`);
+			if (typeof prefix !== 'string' || !/^[A-Za-z0-9_]{0,40}$/.test(prefix))
+				throw new TypeError(
+					`Expected \`tablePrefix\` to be up to 40 letters, digits and underscores, got ${JSON.stringify(prefix)}`,
+				);
 		}
 		this.#runs = `${prefix}wf_runs`;
 		this.#definitions = `${prefix}wf_definitions`;
@@ -82,7 +97,10 @@ export class SqlWorkflowStore implements WorkflowStore {
 
 	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
 		return this.#call('putDefinition', async (knex) => {
-			await knex(this.#definitions).insert({ name: definition.name, version: definition.version, body: JSON.stringify(definition.body) }).onConflict(['name', 'version']).ignore();
+			await knex(this.#definitions)
+				.insert({ name: definition.name, version: definition.version, body: JSON.stringify(definition.body) })
+				.onConflict(['name', 'version'])
+				.ignore();
 			return (await this.#getDefinition(knex, definition.name, definition.version)) as StoredDefinition;
 		});
 	}
@@ -97,7 +115,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 				await knex(this.#runs).insert({ ...this.#columns(run), id: run.id, created_at: run.createdAt });
 			} catch (error) {
 				if (!isUniqueViolation(error)) throw error;
-				if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined) throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
+				if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined)
+					throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 				throw await this.#keyConflict(knex, run.key as string);
 			}
 		});
@@ -130,7 +149,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 				const q = knex(this.#runs);
 				if (query.definition !== undefined) q.where('definition', query.definition);
 				if (query.key !== undefined) q.where('run_key', query.key);
-				if (query.status !== undefined) q.whereIn('status', typeof query.status === 'string' ? [query.status] : [...query.status]);
+				if (query.status !== undefined)
+					q.whereIn('status', typeof query.status === 'string' ? [query.status] : [...query.status]);
 				if (query.from !== undefined) q.where('created_at', '>=', query.from);
 				if (query.to !== undefined) q.where('created_at', '<', query.to);
 				return q;
@@ -138,7 +158,10 @@ export class SqlWorkflowStore implements WorkflowStore {
 			const direction = query.order === 'desc' ? 'desc' : 'asc';
 			const rows = (await filtered()
 				.select('id', 'body', 'rev')
-				.orderBy([{ column: 'created_at', order: direction }, { column: 'id', order: direction }])
+				.orderBy([
+					{ column: 'created_at', order: direction },
+					{ column: 'id', order: direction },
+				])
 				.offset(query.offset ?? 0)
 				.limit(query.limit ?? 100)) as RunRow[];
 			const counted = (await filtered().count({ n: '*' }).first()) as { n: number | string } | undefined;
@@ -148,7 +171,11 @@ export class SqlWorkflowStore implements WorkflowStore {
 
 	async open(limit: number): Promise<RunRecord[]> {
 		return this.#call('open', async (knex) => {
-			const rows = (await knex(this.#runs).where('open', true).orderBy('created_at').limit(limit).select('id', 'body', 'rev')) as RunRow[];
+			const rows = (await knex(this.#runs)
+				.where('open', true)
+				.orderBy('created_at')
+				.limit(limit)
+				.select('id', 'body', 'rev')) as RunRow[];
 			return rows.map((row) => this.#fromRow(row));
 		});
 	}
@@ -160,7 +187,10 @@ export class SqlWorkflowStore implements WorkflowStore {
 			const row = (await knex(this.#runs).where({ id }).first('id', 'body', 'rev')) as RunRow | undefined;
 			if (row === undefined) return false;
 			const run = this.#fromRow(row);
-			throw new RunStateError(id, `\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`);
+			throw new RunStateError(
+				id,
+				`\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`,
+			);
 		});
 	}
 
@@ -244,7 +274,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 	}
 
 	async #getDefinition(knex: Knex, name: string, version: number): Promise<StoredDefinition | null> {
-		const row = (await knex(this.#definitions).where({ name, version }).first('body')) as { body: string } | undefined;
+		const row = (await knex(this.#definitions).where({ name, version }).first('body')) as
+			{ body: string } | undefined;
 		return row === undefined ? null : { name, version, body: JSON.parse(row.body) as unknown };
 	}
 
@@ -259,8 +290,16 @@ export class SqlWorkflowStore implements WorkflowStore {
 			await this.migrate();
 			return await work(this.knex);
 		} catch (error) {
-			if (error instanceof DuplicateRunError || error instanceof RunStateError || error instanceof SchedulerClosedError) throw error;
-			throw new ContainerError(`Workflow store ${what} failed: ${this.#database}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+			if (
+				error instanceof DuplicateRunError ||
+				error instanceof RunStateError ||
+				error instanceof SchedulerClosedError
+			)
+				throw error;
+			throw new ContainerError(
+				`Workflow store ${what} failed: ${this.#database}: ${(error as Error)?.message ?? String(error)}`,
+				{ cause: error },
+			);
 		}
 	}
 }

@@ -44,20 +44,26 @@ export class SleepActuator implements TaskActuator<SleepItem, number> {
 	constructor(options: SleepActuatorOptions = {}) {
 		rejectUnknownOptions('SleepActuator', options, ['maxMs']);
 		const { maxMs = 3_600_000 } = options;
-		if (!Number.isInteger(maxMs) || maxMs < 0) throw new TypeError(`Expected \`maxMs\` to be an integer >= 0, got ${describeValue(maxMs)}`);
+		if (!Number.isInteger(maxMs) || maxMs < 0)
+			throw new TypeError(`Expected \`maxMs\` to be an integer >= 0, got ${describeValue(maxMs)}`);
 		this.#maxMs = maxMs;
 	}
 
 	/** At `add`: a malformed item rejects the add, naming the field, and nothing is stored. */
 	init(task: TaskRecord<SleepItem, number>): void {
 		const item: unknown = task.item;
-		if (typeof item !== 'object' || item === null) throw new InvalidTaskError('item', 'an object like { ms, fail?, steps? }', item);
+		if (typeof item !== 'object' || item === null)
+			throw new InvalidTaskError('item', 'an object like { ms, fail?, steps? }', item);
 		const { ms, fail, steps } = item as Record<string, unknown>;
 		if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > this.#maxMs) {
 			throw new InvalidTaskError('item.ms', `an integer from 0 to ${this.#maxMs}`, ms);
 		}
-		if (fail !== undefined && typeof fail !== 'string') throw new InvalidTaskError('item.fail', 'a string or absent', fail);
-		if (steps !== undefined && (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0 || steps > 1000)) {
+		if (fail !== undefined && typeof fail !== 'string')
+			throw new InvalidTaskError('item.fail', 'a string or absent', fail);
+		if (
+			steps !== undefined &&
+			(typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0 || steps > 1000)
+		) {
 			throw new InvalidTaskError('item.steps', 'an integer from 0 to 1000 or absent', steps);
 		}
 	}
@@ -68,7 +74,9 @@ export class SleepActuator implements TaskActuator<SleepItem, number> {
 		const work: Work = { timers: [] };
 		this.#running.set(task.id, work);
 		for (let step = 1; step <= steps; step++) {
-			work.timers.push(setTimeout(() => ctx.progress({ step, of: steps }), Math.floor((ms * step) / (steps + 1))));
+			work.timers.push(
+				setTimeout(() => ctx.progress({ step, of: steps }), Math.floor((ms * step) / (steps + 1))),
+			);
 		}
 		work.timers.push(
 			setTimeout(() => {

@@ -76,13 +76,26 @@ export class JsonMapContainer implements TaskContainer {
 			.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
 			.slice(0, Math.max(0, max));
 		for (const task of due) {
-			Object.assign(task, { status: 'running', owner, leaseUntil: now + leaseMs, startedAt: now, updatedAt: now, attempts: task.attempts + 1 });
+			Object.assign(task, {
+				status: 'running',
+				owner,
+				leaseUntil: now + leaseMs,
+				startedAt: now,
+				updatedAt: now,
+				attempts: task.attempts + 1,
+			});
 			this.#write(task);
 		}
 		return due;
 	}
 
-	async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
+	async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
 		const task = this.#read(id);
 		if (task === null || task.status !== from || (owner !== undefined && task.owner !== owner)) return null;
 		// An output JSON would change fails the attempt (InvalidOutputError), before anything is stored.
@@ -118,7 +131,12 @@ export class JsonMapContainer implements TaskContainer {
 			Object.assign(task, { owner: null, leaseUntil: null, updatedAt: now });
 			if (task.stopRequested) Object.assign(task, { status: 'stopped', finishedAt: now });
 			else if (task.attempts < task.maxAttempts) Object.assign(task, { status: 'waiting', runAt: now });
-			else Object.assign(task, { status: 'failed', finishedAt: now, error: toTaskError(new LeaseExpiredError(task.id)) });
+			else
+				Object.assign(task, {
+					status: 'failed',
+					finishedAt: now,
+					error: toTaskError(new LeaseExpiredError(task.id)),
+				});
 			this.#write(task);
 			moved.push(task);
 		}
@@ -138,7 +156,8 @@ export class JsonMapContainer implements TaskContainer {
 	async nextDueAt(now: number): Promise<number | null> {
 		let next: number | null = null;
 		for (const task of this.#all()) {
-			if (task.status === 'waiting' && task.runAt > now && (next === null || task.runAt < next)) next = task.runAt;
+			if (task.status === 'waiting' && task.runAt > now && (next === null || task.runAt < next))
+				next = task.runAt;
 		}
 		return next;
 	}
@@ -149,7 +168,8 @@ export class JsonMapContainer implements TaskContainer {
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		const { offset = 0, limit = 100, order = 'asc' } = query;
-		const statuses: readonly TaskStatus[] | null = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
+		const statuses: readonly TaskStatus[] | null =
+			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
 		const matching = this.#all()
 			.filter((task) => statuses === null || statuses.includes(task.status))
 			.sort((a, b) => (order === 'asc' ? a.seq - b.seq : b.seq - a.seq));
@@ -165,7 +185,8 @@ export class JsonMapContainer implements TaskContainer {
 	async remove(id: string): Promise<boolean> {
 		const task = this.#read(id);
 		if (task === null) return false;
-		if (!isFinalStatus(task.status)) throw new InvalidStateError(`Task \`${id}\` is ${task.status}: stop it before removing it`);
+		if (!isFinalStatus(task.status))
+			throw new InvalidStateError(`Task \`${id}\` is ${task.status}: stop it before removing it`);
 		this.#rows.delete(id);
 		return true;
 	}

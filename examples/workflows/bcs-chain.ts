@@ -20,10 +20,11 @@ const actions = workflowActions({
 		return null;
 	},
 	installAddons: async (params, ctx) => {
-		if (slowMs > 0) await new Promise((resolve, reject) => {
-			setTimeout(resolve, slowMs);
-			ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
-		});
+		if (slowMs > 0)
+			await new Promise((resolve, reject) => {
+				setTimeout(resolve, slowMs);
+				ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+			});
 		return { cluster: params.cluster, addons: ['dns', 'metrics'] };
 	},
 	notify: () => {
@@ -35,7 +36,11 @@ const actions = workflowActions({
 		return `${String(params.cluster)} ready`;
 	},
 });
-const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(actions), backoff: { type: 'fixed', delayMs: 10 } });
+const scheduler = new Scheduler({
+	container: new QueueContainer(),
+	actuator: new FunctionActuator(actions),
+	backoff: { type: 'fixed', delayMs: 10 },
+});
 const flows = new Workflows({ scheduler, actions });
 
 flows.define({
@@ -44,7 +49,13 @@ flows.define({
 	deadlineMs: 2_000,
 	steps: [
 		{ id: 'create', action: 'createCluster', params: { name: '{{vars.name}}' }, maxAttempts: 3, timeoutMs: 10_000 },
-		{ id: 'addons', action: 'installAddons', dependsOn: ['create'], params: { cluster: '{{shared.clusterId}}' }, maxAttempts: 2 },
+		{
+			id: 'addons',
+			action: 'installAddons',
+			dependsOn: ['create'],
+			params: { cluster: '{{shared.clusterId}}' },
+			maxAttempts: 2,
+		},
 		{ id: 'notify', action: 'notify', dependsOn: ['addons'], maxAttempts: 2, skipOnFailed: true },
 		{ id: 'ready', action: 'markReady', dependsOn: ['notify'], params: { cluster: '{{shared.clusterId}}' } },
 	],
@@ -53,8 +64,13 @@ flows.define({
 
 const run = await flows.start('bcs-create-cluster', { vars: { name: 'c42' }, key: 'cluster-c42', unique: true });
 const done = await flows.wait(run.id);
-console.log(Object.entries(done.steps).map(([id, step]) => `${id}: ${step.status}`).join(', '));
-if (done.status === 'succeeded') console.log(`${String(done.steps.ready?.output)}; shared ${JSON.stringify(done.shared)}`);
+console.log(
+	Object.entries(done.steps)
+		.map(([id, step]) => `${id}: ${step.status}`)
+		.join(', '),
+);
+if (done.status === 'succeeded')
+	console.log(`${String(done.steps.ready?.output)}; shared ${JSON.stringify(done.shared)}`);
 
 await flows.close();
 await scheduler.close();

@@ -9,7 +9,9 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { Workflows, workflowActions } from 'lightsched/workflows';
 
-const { values } = parseArgs({ options: { a: { type: 'string', default: '10' }, b: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+	options: { a: { type: 'string', default: '10' }, b: { type: 'string', default: '20' } },
+});
 const failAttempts = Number(process.env.FAIL_ATTEMPTS ?? 0);
 
 const actions = workflowActions({
@@ -28,14 +30,17 @@ const flows = new Workflows({ scheduler, actions });
 flows.define({
 	name: 'hello',
 	vars: { a: {}, b: {} },
-	steps: [{ id: 'add', action: 'Add', params: { a: '{{vars.a}}', b: '{{vars.b}}' }, timeoutMs: 10_000, maxAttempts: 3 }],
+	steps: [
+		{ id: 'add', action: 'Add', params: { a: '{{vars.a}}', b: '{{vars.b}}' }, timeoutMs: 10_000, maxAttempts: 3 },
+	],
 	onFinished: (run) => console.log(`callback: run ${run.status}`),
 });
 
 const run = await flows.start('hello', { vars: { a: Number(values.a), b: Number(values.b) } });
 const done = await flows.wait(run.id);
 const add = done.steps.add;
-if (done.status === 'succeeded') console.log(`hello: ${values.a} + ${values.b} = ${String(add?.output)} (attempts: ${add?.attempts})`);
+if (done.status === 'succeeded')
+	console.log(`hello: ${values.a} + ${values.b} = ${String(add?.output)} (attempts: ${add?.attempts})`);
 else console.log(`hello: ${done.status}: ${done.error?.message}`);
 
 await flows.close();

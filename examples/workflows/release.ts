@@ -23,7 +23,11 @@ const actions = workflowActions({
 	package: (params, ctx) => ({ archive: params.name, files: Object.values(ctx.inputs).sort() }),
 	publish: (params) => `published on ${String(params.channel)}`,
 });
-const scheduler = new Scheduler({ container: new OrderedMapContainer(), actuator: new FunctionActuator(actions), concurrency: 4 });
+const scheduler = new Scheduler({
+	container: new OrderedMapContainer(),
+	actuator: new FunctionActuator(actions),
+	concurrency: 4,
+});
 const flows = new Workflows({ scheduler, actions });
 await flows.load(fileURLToPath(new URL('release.yaml', import.meta.url)));
 
@@ -32,7 +36,9 @@ for (const name of ['step:started', 'step:succeeded', 'step:skipped', 'step:bloc
 }
 
 const run = await flows.start('release', { vars: { version: '2.1.0', channel: 'stable' }, key: 'app-2.1.0' });
-await new Promise<void>((resolve) => flows.on('run:status', ({ run: changed }) => changed.id === run.id && changed.status === 'blocked' && resolve()));
+await new Promise<void>((resolve) =>
+	flows.on('run:status', ({ run: changed }) => changed.id === run.id && changed.status === 'blocked' && resolve()),
+);
 console.log('run blocked: an operator approves the release');
 await flows.continue(run.id, 'release');
 const done = await flows.wait(run.id);

@@ -24,19 +24,35 @@ let counter = 0;
 
 /** The engine's containers (any state) labelled with this token. */
 const containersOf = (token: string, running = false): Promise<{ Id: string; State: string }[]> =>
-	env.docker.listContainers({ all: !running, filters: { label: [`${TOKEN_LABEL}=${token}`], ...(running ? { status: ['running'] } : {}) } });
+	env.docker.listContainers({
+		all: !running,
+		filters: { label: [`${TOKEN_LABEL}=${token}`], ...(running ? { status: ['running'] } : {}) },
+	});
 
 const sh = (script: string): string[] => ['sh', '-c', script];
 
 actuatorContract<DockerTaskItem, DockerOutput>(
 	'DockerActuator',
 	() => ({
-		actuator: () => new DockerActuator({ docker: { socketPath: env.socketPath }, schedulerId: `contract-${process.pid}-${++counter}` }),
+		actuator: () =>
+			new DockerActuator({
+				docker: { socketPath: env.socketPath },
+				schedulerId: `contract-${process.pid}-${++counter}`,
+			}),
 		succeeds: {
 			item: { image: env.image, cmd: sh('echo hello; echo note >&2') },
-			output: { exitCode: 0, stdout: 'hello\n', stderr: 'note\n', stdoutTruncated: false, stderrTruncated: false },
+			output: {
+				exitCode: 0,
+				stdout: 'hello\n',
+				stderr: 'note\n',
+				stdoutTruncated: false,
+				stderrTruncated: false,
+			},
 		},
-		fails: { item: { image: env.image, cmd: sh('echo cannot open input >&2; exit 3') }, message: /exited with code 3: cannot open input/ },
+		fails: {
+			item: { image: env.image, cmd: sh('echo cannot open input >&2; exit 3') },
+			message: /exited with code 3: cannot open input/,
+		},
 		long: () => {
 			const token = `long-${process.pid}-${++counter}`;
 			return {

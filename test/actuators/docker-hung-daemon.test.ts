@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActuatorError, Scheduler, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { DockerActuator, DockerTimeoutError, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
+import {
+	DockerActuator,
+	DockerTimeoutError,
+	type DockerOutput,
+	type DockerTaskItem,
+} from 'lightsched/actuators/docker';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,7 +48,12 @@ describe('DockerActuator: a daemon that never answers', { timeout: 60_000 }, () 
 	it('fails the attempt after requestTimeoutMs naming the socket, retries by the policy, and keeps the task', async () => {
 		const daemon = await silentDaemon();
 		const actuator = new DockerActuator({ docker: { socketPath: daemon.socketPath }, requestTimeoutMs: 300 });
-		const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({ container: new QueueContainer(), actuator, maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
+		const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({
+			container: new QueueContainer(),
+			actuator,
+			maxAttempts: 2,
+			backoff: { type: 'fixed', delayMs: 10 },
+		});
 		scheduler.on('error', () => undefined);
 		cleanups.push(() => scheduler.close());
 		const finished = scheduler.finished();
@@ -51,7 +61,9 @@ describe('DockerActuator: a daemon that never answers', { timeout: 60_000 }, () 
 			{ id: 'hung', item: { image: 'busybox', cmd: ['true'] } },
 			{ id: 'queued', item: { image: 'busybox', cmd: ['true'] } },
 		]);
-		const firstAttempt = new Promise<string>((resolve) => scheduler.once('task:retrying', ({ error }) => resolve(error.message)));
+		const firstAttempt = new Promise<string>((resolve) =>
+			scheduler.once('task:retrying', ({ error }) => resolve(error.message)),
+		);
 		const seen: TaskRecord<DockerTaskItem, DockerOutput>[] = [];
 		for await (const task of finished) {
 			seen.push(task);
@@ -66,7 +78,11 @@ describe('DockerActuator: a daemon that never answers', { timeout: 60_000 }, () 
 				`The Docker daemon at unix://${daemon.socketPath} did not answer within 300 ms while listing the containers of task \`${task.id}\` (is dockerd hung or overloaded?)`,
 			);
 		}
-		expect(await firstAttempt).toMatch(new RegExp(`^The Docker daemon at unix://${daemon.socketPath} did not answer within 300 ms while creating the container for task \`(hung|queued)\``));
+		expect(await firstAttempt).toMatch(
+			new RegExp(
+				`^The Docker daemon at unix://${daemon.socketPath} did not answer within 300 ms while creating the container for task \`(hung|queued)\``,
+			),
+		);
 		expect(daemon.connections).toBeGreaterThanOrEqual(4);
 		expect((await scheduler.get('hung'))?.status).toBe('failed');
 		expect((await scheduler.get('queued'))?.status).toBe('failed');
@@ -78,8 +94,12 @@ describe('DockerActuator: a daemon that never answers', { timeout: 60_000 }, () 
 		const orphans = await actuator.cleanupOrphans({ getTask: () => null }).catch((error: unknown) => error);
 		expect(orphans).toBeInstanceOf(DockerTimeoutError);
 		expect(orphans).toBeInstanceOf(ActuatorError);
-		expect((orphans as Error).message).toBe(`The Docker daemon at unix://${daemon.socketPath} did not answer within 200 ms while listing containers (is dockerd hung or overloaded?)`);
-		const stop = await actuator.stop({ id: 't', ref: 'abcdef0123456789' } as TaskRecord<DockerTaskItem, DockerOutput>).catch((error: unknown) => error);
+		expect((orphans as Error).message).toBe(
+			`The Docker daemon at unix://${daemon.socketPath} did not answer within 200 ms while listing containers (is dockerd hung or overloaded?)`,
+		);
+		const stop = await actuator
+			.stop({ id: 't', ref: 'abcdef0123456789' } as TaskRecord<DockerTaskItem, DockerOutput>)
+			.catch((error: unknown) => error);
 		expect(stop).toBeInstanceOf(DockerTimeoutError);
 		expect((stop as Error).message).toContain('while inspecting container abcdef012345');
 	});

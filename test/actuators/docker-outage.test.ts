@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { DockerActuator, type DockerActuatorOptions, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
+import {
+	DockerActuator,
+	type DockerActuatorOptions,
+	type DockerOutput,
+	type DockerTaskItem,
+} from 'lightsched/actuators/docker';
 import { containerExists, startDocker, type TestDocker } from '../support/docker.js';
 
 let env: TestDocker;
@@ -31,10 +36,23 @@ afterAll(async () => {
 
 type Task = TaskRecord<DockerTaskItem, DockerOutput>;
 
-function setup(options: DockerActuatorOptions): { scheduler: Scheduler<DockerTaskItem, DockerOutput>; actuator: DockerActuator; warnings: Error[] } {
+function setup(options: DockerActuatorOptions): {
+	scheduler: Scheduler<DockerTaskItem, DockerOutput>;
+	actuator: DockerActuator;
+	warnings: Error[];
+} {
 	const warnings: Error[] = [];
-	const actuator = new DockerActuator({ docker: { socketPath: env.socketPath }, onError: (error) => warnings.push(error), ...options });
-	const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({ container: new QueueContainer(), actuator, concurrency: 1, backoff: { type: 'fixed', delayMs: 10 } });
+	const actuator = new DockerActuator({
+		docker: { socketPath: env.socketPath },
+		onError: (error) => warnings.push(error),
+		...options,
+	});
+	const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({
+		container: new QueueContainer(),
+		actuator,
+		concurrency: 1,
+		backoff: { type: 'fixed', delayMs: 10 },
+	});
 	scheduler.on('error', () => undefined);
 	return { scheduler, actuator, warnings };
 }
@@ -87,12 +105,14 @@ describe('DockerActuator: the daemon fails under a running task', { timeout: 180
 		);
 		// The next task tried to create its container on the hung daemon: bounded too.
 		expect(queued?.status).toBe('failed');
-		expect(queued?.error?.message).toBe(`The Docker daemon at unix://${env.socketPath} did not answer within 1000 ms while creating the container for task \`queued\` (is dockerd hung or overloaded?)`);
+		expect(queued?.error?.message).toBe(
+			`The Docker daemon at unix://${env.socketPath} did not answer within 1000 ms while creating the container for task \`queued\` (is dockerd hung or overloaded?)`,
+		);
 		expect((await scheduler.counts()).failed).toBe(2);
 		await scheduler.close();
 		// The daemon is back: the container left behind is an orphan of a finished task.
 		expect(await containerExists(env.docker, ref)).toBe(true);
-		const report = await actuator.cleanupOrphans({ getTask: (id) => (id === 'hung' ? hung ?? null : null) });
+		const report = await actuator.cleanupOrphans({ getTask: (id) => (id === 'hung' ? (hung ?? null) : null) });
 		expect(report.removed.map((c) => c.containerId)).toContain(ref);
 		expect(await containerExists(env.docker, ref)).toBe(false);
 	});
@@ -113,7 +133,9 @@ describe('DockerActuator: the daemon fails under a running task', { timeout: 180
 		// Depending on how far the shutdown got: the wait broke off, or the daemon stopped the container (exit
 		// code 143) and then stopped answering, or a ping found it gone.
 		expect(running?.error?.message).toMatch(
-			new RegExp(`^Cannot reach the Docker daemon at unix://${env.socketPath} while (waiting for container [0-9a-f]{12} of task \`running\`|container [0-9a-f]{12} of task \`running\` ran \\(it ended with exit code (?:137|143)\\)|checking on it while containers run): `),
+			new RegExp(
+				`^Cannot reach the Docker daemon at unix://${env.socketPath} while (waiting for container [0-9a-f]{12} of task \`running\`|container [0-9a-f]{12} of task \`running\` ran \\(it ended with exit code (?:137|143)\\)|checking on it while containers run): `,
+			),
 		);
 		const next = ended.find((t) => t.id === 'next');
 		expect(next?.status).toBe('failed');

@@ -58,8 +58,28 @@ describe('memory sizes', () => {
 
 describe('resolveDockerItem', () => {
 	it('turns an item into a create body with network none and no privileges', () => {
-		const { create, memoryBytes } = resolveDockerItem({ image: 'busybox', cmd: ['true'], env: ['A=1'], binds: ['/srv:/data:ro'], memory: '64m', entrypoint: [] });
-		expect(create).toMatchObject({ Image: 'busybox', Cmd: ['true'], Env: ['A=1'], Entrypoint: [''], NetworkDisabled: true, HostConfig: { NetworkMode: 'none', Privileged: false, Binds: ['/srv:/data:ro'], Memory: 67108864, MemorySwap: 67108864 } });
+		const { create, memoryBytes } = resolveDockerItem({
+			image: 'busybox',
+			cmd: ['true'],
+			env: ['A=1'],
+			binds: ['/srv:/data:ro'],
+			memory: '64m',
+			entrypoint: [],
+		});
+		expect(create).toMatchObject({
+			Image: 'busybox',
+			Cmd: ['true'],
+			Env: ['A=1'],
+			Entrypoint: [''],
+			NetworkDisabled: true,
+			HostConfig: {
+				NetworkMode: 'none',
+				Privileged: false,
+				Binds: ['/srv:/data:ro'],
+				Memory: 67108864,
+				MemorySwap: 67108864,
+			},
+		});
 		expect(memoryBytes).toBe(67108864);
 		expect(resolveDockerItem({ image: 'busybox', network: 'host' }).create.NetworkDisabled).toBeUndefined();
 	});
@@ -67,19 +87,43 @@ describe('resolveDockerItem', () => {
 
 describe('judgeOrphan', () => {
 	const container = { id: 'c1', taskId: 't', owner: 'dead', running: true };
-	const task = (patch: Partial<TaskRecord>): TaskRecord => ({ ...createTaskRecord({ id: 't', item: {} }, 'task', { maxAttempts: 3 }, 0), ...patch });
+	const task = (patch: Partial<TaskRecord>): TaskRecord => ({
+		...createTaskRecord({ id: 't', item: {} }, 'task', { maxAttempts: 3 }, 0),
+		...patch,
+	});
 
 	it('removes containers of missing, finished or superseded tasks and keeps live or reattachable ones', () => {
 		expect(judgeOrphan(container, null, 'reattach')).toEqual({ remove: true, reason: 'task-missing' });
 		for (const status of ['succeeded', 'failed', 'stopped'] as const) {
-			expect(judgeOrphan(container, task({ status }), 'reattach')).toEqual({ remove: true, reason: 'task-finished' });
+			expect(judgeOrphan(container, task({ status }), 'reattach')).toEqual({
+				remove: true,
+				reason: 'task-finished',
+			});
 		}
-		expect(judgeOrphan(container, task({ status: 'running', ref: 'c1', owner: 'other' }), 'kill')).toEqual({ remove: false, reason: 'live-attempt' });
-		expect(judgeOrphan(container, task({ status: 'running', ref: null, owner: 'dead' }), 'kill')).toEqual({ remove: false, reason: 'live-attempt' });
-		expect(judgeOrphan(container, task({ status: 'running', ref: 'c2', owner: 'new' }), 'reattach')).toEqual({ remove: true, reason: 'superseded' });
-		expect(judgeOrphan(container, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: false, reason: 'awaiting-reattach' });
-		expect(judgeOrphan(container, task({ status: 'waiting' }), 'kill')).toEqual({ remove: true, reason: 'killed-by-policy' });
-		expect(judgeOrphan({ ...container, running: false }, task({ status: 'waiting' }), 'reattach')).toEqual({ remove: true, reason: 'superseded' });
+		expect(judgeOrphan(container, task({ status: 'running', ref: 'c1', owner: 'other' }), 'kill')).toEqual({
+			remove: false,
+			reason: 'live-attempt',
+		});
+		expect(judgeOrphan(container, task({ status: 'running', ref: null, owner: 'dead' }), 'kill')).toEqual({
+			remove: false,
+			reason: 'live-attempt',
+		});
+		expect(judgeOrphan(container, task({ status: 'running', ref: 'c2', owner: 'new' }), 'reattach')).toEqual({
+			remove: true,
+			reason: 'superseded',
+		});
+		expect(judgeOrphan(container, task({ status: 'waiting' }), 'reattach')).toEqual({
+			remove: false,
+			reason: 'awaiting-reattach',
+		});
+		expect(judgeOrphan(container, task({ status: 'waiting' }), 'kill')).toEqual({
+			remove: true,
+			reason: 'killed-by-policy',
+		});
+		expect(judgeOrphan({ ...container, running: false }, task({ status: 'waiting' }), 'reattach')).toEqual({
+			remove: true,
+			reason: 'superseded',
+		});
 	});
 });
 
@@ -89,7 +133,12 @@ describe('DockerExitError', () => {
 		const exit = new DockerExitError('0123456789abcdef', output, false, undefined);
 		expect(exit).toBeInstanceOf(SchedulerError);
 		expect(exit).toBeInstanceOf(ActuatorError);
-		expect(exit).toMatchObject({ name: 'DockerExitError', code: 'ERR_CONTAINER_EXIT', exitCode: 3, message: 'Container 0123456789ab exited with code 3: boom' });
+		expect(exit).toMatchObject({
+			name: 'DockerExitError',
+			code: 'ERR_CONTAINER_EXIT',
+			exitCode: 3,
+			message: 'Container 0123456789ab exited with code 3: boom',
+		});
 		const oom = new DockerExitError('0123456789abcdef', { ...output, exitCode: 137 }, true, 8 * 1024 * 1024);
 		expect(oom).toMatchObject({ code: 'ERR_CONTAINER_OOM', oomKilled: true });
 	});

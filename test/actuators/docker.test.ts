@@ -10,7 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidTaskError, Scheduler, type SchedulerOptions, type TaskRecord } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { DockerActuator, type DockerActuatorOptions, type DockerOutput, type DockerTaskItem } from 'lightsched/actuators/docker';
+import {
+	DockerActuator,
+	type DockerActuatorOptions,
+	type DockerOutput,
+	type DockerTaskItem,
+} from 'lightsched/actuators/docker';
 import { containerExists, startDocker, type TestDocker } from '../support/docker.js';
 import { startRegistry } from '../support/registry.js';
 
@@ -34,18 +39,31 @@ afterAll(async () => {
 function setup(
 	actuatorOptions: DockerActuatorOptions = {},
 	schedulerOptions: Partial<SchedulerOptions<DockerTaskItem, DockerOutput>> = {},
-): { scheduler: Scheduler<DockerTaskItem, DockerOutput>; actuator: DockerActuator; container: QueueContainer; schedulerId: string } {
+): {
+	scheduler: Scheduler<DockerTaskItem, DockerOutput>;
+	actuator: DockerActuator;
+	container: QueueContainer;
+	schedulerId: string;
+} {
 	const schedulerId = `test-${process.pid}-${++counter}`;
 	const actuator = new DockerActuator({ docker: { socketPath: env.socketPath }, schedulerId, ...actuatorOptions });
 	const container = new QueueContainer();
-	const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({ container, actuator, concurrency: 2, ...schedulerOptions });
+	const scheduler = new Scheduler<DockerTaskItem, DockerOutput>({
+		container,
+		actuator,
+		concurrency: 2,
+		...schedulerOptions,
+	});
 	scheduler.on('error', () => undefined);
 	open.push(scheduler);
 	return { scheduler, actuator, container, schedulerId };
 }
 
 /** Resolves with the task once it reaches a final status. */
-async function finished(scheduler: Scheduler<DockerTaskItem, DockerOutput>, id: string): Promise<TaskRecord<DockerTaskItem, DockerOutput>> {
+async function finished(
+	scheduler: Scheduler<DockerTaskItem, DockerOutput>,
+	id: string,
+): Promise<TaskRecord<DockerTaskItem, DockerOutput>> {
 	const stream = scheduler.finished();
 	const now = await scheduler.get(id);
 	if (now !== null && ['succeeded', 'failed', 'stopped'].includes(now.status)) return now;
@@ -62,8 +80,12 @@ interface EngineEvent {
 }
 
 /** The engine's container events for one label, as they happen (a stream, not polling). */
-async function engineEvents(label: string): Promise<{ events: EngineEvent[]; next(action: string): Promise<EngineEvent>; close(): void }> {
-	const stream = (await env.docker.getEvents({ filters: { type: ['container'], label: [label] } })) as NodeJS.ReadableStream & { destroy(): void };
+async function engineEvents(
+	label: string,
+): Promise<{ events: EngineEvent[]; next(action: string): Promise<EngineEvent>; close(): void }> {
+	const stream = (await env.docker.getEvents({
+		filters: { type: ['container'], label: [label] },
+	})) as NodeJS.ReadableStream & { destroy(): void };
 	// Closing the stream (or the engine stopping) aborts the request: expected, not a failure.
 	stream.on('error', () => undefined);
 	const events: EngineEvent[] = [];
@@ -141,8 +163,21 @@ describe('DockerActuator: items', { timeout: 180_000 }, () => {
 		expect(done.output?.stdout).toBe('hello from /tmp\n1000\n');
 		const info = await env.docker.getContainer(done.ref as string).inspect();
 		expect(info.Name).toBe(`/lightsched-settings-${process.pid}`);
-		expect(info.Config.Labels).toMatchObject({ team: 'video', 'lightsched.task': 'settings', 'lightsched.owner': scheduler.id, 'lightsched.scheduler': schedulerId });
-		expect(info.HostConfig).toMatchObject({ NetworkMode: 'none', Privileged: false, Memory: 64 * 1024 * 1024, MemorySwap: 64 * 1024 * 1024, NanoCpus: 500_000_000, PidsLimit: 50, Binds: [`${env.dir}:/host:ro`] });
+		expect(info.Config.Labels).toMatchObject({
+			team: 'video',
+			'lightsched.task': 'settings',
+			'lightsched.owner': scheduler.id,
+			'lightsched.scheduler': schedulerId,
+		});
+		expect(info.HostConfig).toMatchObject({
+			NetworkMode: 'none',
+			Privileged: false,
+			Memory: 64 * 1024 * 1024,
+			MemorySwap: 64 * 1024 * 1024,
+			NanoCpus: 500_000_000,
+			PidsLimit: 50,
+			Binds: [`${env.dir}:/host:ro`],
+		});
 		expect(info.Config.User).toBe('1000:1000');
 		await env.docker.getContainer(info.Id).remove({ force: true });
 	});
@@ -154,14 +189,26 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 		await scheduler.add({ id: 'ok', item: { image: env.image, cmd: sh('echo hello; echo oops >&2; echo world') } });
 		const task = await finished(scheduler, 'ok');
 		expect(task.status).toBe('succeeded');
-		expect(task.output).toEqual({ exitCode: 0, stdout: 'hello\nworld\n', stderr: 'oops\n', stdoutTruncated: false, stderrTruncated: false });
+		expect(task.output).toEqual({
+			exitCode: 0,
+			stdout: 'hello\nworld\n',
+			stderr: 'oops\n',
+			stdoutTruncated: false,
+			stderrTruncated: false,
+		});
 		expect(task.ref).toMatch(/^[0-9a-f]{64}$/);
 		expect(await exists(task.ref as string)).toBe(false);
 	});
 
 	it('keeps only the last logLimitBytes of each stream', async () => {
 		const { scheduler } = setup({ logLimitBytes: 1000 });
-		await scheduler.add({ id: 'long', item: { image: env.image, cmd: sh('i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo END') } });
+		await scheduler.add({
+			id: 'long',
+			item: {
+				image: env.image,
+				cmd: sh('i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo END'),
+			},
+		});
 		const task = await finished(scheduler, 'long');
 		expect(task.output?.stdout.length).toBeLessThanOrEqual(1000);
 		expect(task.output?.stdout.endsWith('line 1999\nEND\n')).toBe(true);
@@ -173,7 +220,10 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 		const { scheduler } = setup({}, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
 		const retried: string[] = [];
 		scheduler.on('task:retrying', ({ error }) => retried.push(error.message));
-		await scheduler.add({ id: 'bad', item: { image: env.image, cmd: sh('echo half done; echo "cannot open input" >&2; exit 3') } });
+		await scheduler.add({
+			id: 'bad',
+			item: { image: env.image, cmd: sh('echo half done; echo "cannot open input" >&2; exit 3') },
+		});
 		const task = await finished(scheduler, 'bad');
 		expect(task.status).toBe('failed');
 		expect(task.attempts).toBe(2);
@@ -192,7 +242,9 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 		expect(task.error?.code).toBe('ERR_TASK_TIMEOUT');
 		const created = await events.next('create');
 		expect(await exists(created.id)).toBe(false);
-		expect(await env.docker.listContainers({ all: true, filters: { label: [`lightsched.scheduler=${schedulerId}`] } })).toEqual([]);
+		expect(
+			await env.docker.listContainers({ all: true, filters: { label: [`lightsched.scheduler=${schedulerId}`] } }),
+		).toEqual([]);
 		if (typeof task.ref === 'string') expect(task.ref).toBe(created.id);
 		events.close();
 	});
@@ -235,7 +287,12 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 				maxListed = Math.max(maxListed, list.length);
 			});
 		});
-		await scheduler.add(Array.from({ length: 6 }, (_, i) => ({ id: `c${i}`, item: { image: env.image, cmd: sh(`sleep 1; echo ${i}`) } })));
+		await scheduler.add(
+			Array.from({ length: 6 }, (_, i) => ({
+				id: `c${i}`,
+				item: { image: env.image, cmd: sh(`sleep 1; echo ${i}`) },
+			})),
+		);
 		await scheduler.onIdle();
 		const counts = await scheduler.counts();
 		expect(counts.succeeded).toBe(6);
@@ -254,10 +311,19 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 
 	it('enforces the memory limit: an over-allocating container is killed and the task says so', async () => {
 		if (!env.memoryLimit) {
-			throw new Error('cgroup memory limits are unavailable in this sandbox (docker info: MemoryLimit=false); the memory limit cannot be enforced here');
+			throw new Error(
+				'cgroup memory limits are unavailable in this sandbox (docker info: MemoryLimit=false); the memory limit cannot be enforced here',
+			);
 		}
 		const { scheduler } = setup();
-		await scheduler.add({ id: 'oom', item: { image: env.image, memory: '32m', cmd: sh('x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}') } });
+		await scheduler.add({
+			id: 'oom',
+			item: {
+				image: env.image,
+				memory: '32m',
+				cmd: sh('x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo ${#x}'),
+			},
+		});
 		const task = await finished(scheduler, 'oom');
 		expect(task.status).toBe('failed');
 		expect(task.error?.code).toBe('ERR_CONTAINER_OOM');
@@ -268,7 +334,10 @@ describe('DockerActuator: running', { timeout: 180_000 }, () => {
 describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 	it('says clearly when the daemon cannot be reached, and the task fails by the retry policy without being lost', async () => {
 		const badSocket = join(env.dir, 'missing.sock');
-		const { scheduler } = setup({ docker: { socketPath: badSocket } }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
+		const { scheduler } = setup(
+			{ docker: { socketPath: badSocket } },
+			{ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } },
+		);
 		await scheduler.add({ id: 'unreachable', item: { image: env.image, cmd: ['true'] } });
 		const task = await finished(scheduler, 'unreachable');
 		expect(task.status).toBe('failed');
@@ -283,19 +352,25 @@ describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 		await refused.scheduler.add({ id: 'refused', item: { image: env.image, cmd: ['true'] } });
 		const failed = await finished(refused.scheduler, 'refused');
 		expect(failed.status).toBe('failed');
-		expect(failed.error?.message).toBe(`Cannot reach the Docker daemon at unix://${notListening} while creating the container for task \`refused\`: ECONNREFUSED, nothing accepts connections there (is dockerd running?)`);
+		expect(failed.error?.message).toBe(
+			`Cannot reach the Docker daemon at unix://${notListening} while creating the container for task \`refused\`: ECONNREFUSED, nothing accepts connections there (is dockerd running?)`,
+		);
 	});
 
 	it('fails naming the image when it is missing and pull is never, or the pull fails', async () => {
 		const never = setup({ pull: 'never' });
 		await never.scheduler.add({ id: 'no-image', item: { image: 'lightsched/not-here:1.0', cmd: ['true'] } });
 		const a = await finished(never.scheduler, 'no-image');
-		expect(a.error?.message).toBe("Image `lightsched/not-here:1.0` is not on the Docker engine and `pull` is 'never'");
+		expect(a.error?.message).toBe(
+			"Image `lightsched/not-here:1.0` is not on the Docker engine and `pull` is 'never'",
+		);
 		const missing = setup({ pull: 'missing' });
 		await missing.scheduler.add({ id: 'no-pull', item: { image: 'lightsched/not-here:1.0', cmd: ['true'] } });
 		const b = await finished(missing.scheduler, 'no-pull');
 		expect(b.status).toBe('failed');
-		expect(b.error?.message).toMatch(/^Image `lightsched\/not-here:1\.0` is not on the Docker engine and pulling it failed: .+/);
+		expect(b.error?.message).toMatch(
+			/^Image `lightsched\/not-here:1\.0` is not on the Docker engine and pulling it failed: .+/,
+		);
 	});
 
 	it("pulls a missing image once from a reachable registry (pull: 'missing'), and names the image when the pull fails", async () => {
@@ -303,14 +378,23 @@ describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 		try {
 			const { scheduler } = setup({}, { concurrency: 3 });
 			const image = `${registry.host}/lightsched/pulled:1.0`;
-			await scheduler.add([1, 2, 3].map((i) => ({ id: `pull-${i}`, item: { image, cmd: ['echo', `pulled ${i}`] } })));
-			await scheduler.add({ id: 'pull-unknown', item: { image: `${registry.host}/lightsched/pulled:nope`, cmd: ['true'] } });
+			await scheduler.add(
+				[1, 2, 3].map((i) => ({ id: `pull-${i}`, item: { image, cmd: ['echo', `pulled ${i}`] } })),
+			);
+			await scheduler.add({
+				id: 'pull-unknown',
+				item: { image: `${registry.host}/lightsched/pulled:nope`, cmd: ['true'] },
+			});
 			await scheduler.onIdle();
 			for (const i of [1, 2, 3]) expect((await scheduler.get(`pull-${i}`))?.output?.stdout).toBe(`pulled ${i}\n`);
 			expect(registry.requests.filter((r) => r.endsWith('/manifests/1.0'))).toHaveLength(1);
 			const unknown = await scheduler.get('pull-unknown');
 			expect(unknown?.status).toBe('failed');
-			expect(unknown?.error?.message).toMatch(new RegExp(`^Image \`${registry.host}/lightsched/pulled:nope\` is not on the Docker engine and pulling it failed: .*manifest unknown`));
+			expect(unknown?.error?.message).toMatch(
+				new RegExp(
+					`^Image \`${registry.host}/lightsched/pulled:nope\` is not on the Docker engine and pulling it failed: .*manifest unknown`,
+				),
+			);
 		} finally {
 			await registry.close();
 		}
@@ -319,28 +403,62 @@ describe('DockerActuator: failures of the engine', { timeout: 180_000 }, () => {
 	it('reports a refused create or start with the engine reason', async () => {
 		const { scheduler } = setup();
 		const name = `lightsched-taken-${process.pid}`;
-		const holder = await env.docker.createContainer({ Image: env.image, Cmd: ['true'], name, HostConfig: { NetworkMode: 'none' } });
+		const holder = await env.docker.createContainer({
+			Image: env.image,
+			Cmd: ['true'],
+			name,
+			HostConfig: { NetworkMode: 'none' },
+		});
 		await scheduler.add({ id: 'taken-name', item: { image: env.image, cmd: ['true'], name } });
 		const taken = await finished(scheduler, 'taken-name');
 		expect(taken.status).toBe('failed');
 		expect(taken.error?.code).toBe('ERR_ACTUATOR');
-		expect(taken.error?.message).toMatch(new RegExp(`^Docker failed creating the container for task \`taken-name\`: \\(HTTP 409\\) .*${name}.* is already in use`));
+		expect(taken.error?.message).toMatch(
+			new RegExp(
+				`^Docker failed creating the container for task \`taken-name\`: \\(HTTP 409\\) .*${name}.* is already in use`,
+			),
+		);
 		await holder.remove({ force: true });
 
 		await scheduler.add({ id: 'bad-net', item: { image: env.image, cmd: ['true'], network: 'no-such-network' } });
 		const badNet = await finished(scheduler, 'bad-net');
 		expect(badNet.status).toBe('failed');
-		expect(badNet.error?.message).toMatch(/^Docker failed starting container [0-9a-f]{12} for task `bad-net`: \(HTTP 404\) network no-such-network not found/);
-		expect(await env.docker.listContainers({ all: true, filters: { label: ['lightsched.task=bad-net'] } })).toEqual([]);
+		expect(badNet.error?.message).toMatch(
+			/^Docker failed starting container [0-9a-f]{12} for task `bad-net`: \(HTTP 404\) network no-such-network not found/,
+		);
+		expect(await env.docker.listContainers({ all: true, filters: { label: ['lightsched.task=bad-net'] } })).toEqual(
+			[],
+		);
 	});
 });
 
 /** Runs the child scheduler until `count` containers started, then SIGKILLs it. */
-async function runAndKillChild(schedulerId: string, tasks: { id: string; item: DockerTaskItem }[], count: number): Promise<Map<string, string>> {
-	const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=lightsched:source', join(import.meta.dirname, '../fixtures/docker-scheduler.ts')], {
-		env: { ...process.env, LIGHTSCHED_DOCKER_CHILD: JSON.stringify({ socketPath: env.socketPath, schedulerId, concurrency: tasks.length, tasks }) },
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
+async function runAndKillChild(
+	schedulerId: string,
+	tasks: { id: string; item: DockerTaskItem }[],
+	count: number,
+): Promise<Map<string, string>> {
+	const child = spawn(
+		process.execPath,
+		[
+			'--import',
+			'tsx',
+			'--conditions=lightsched:source',
+			join(import.meta.dirname, '../fixtures/docker-scheduler.ts'),
+		],
+		{
+			env: {
+				...process.env,
+				LIGHTSCHED_DOCKER_CHILD: JSON.stringify({
+					socketPath: env.socketPath,
+					schedulerId,
+					concurrency: tasks.length,
+					tasks,
+				}),
+			},
+			stdio: ['ignore', 'pipe', 'pipe'],
+		},
+	);
 	let stderr = '';
 	child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 	const started = new Map<string, string>();
@@ -365,13 +483,20 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', { timeout: 18
 		const started = await runAndKillChild(schedulerId, tasks, 3);
 		const label = `lightsched.scheduler=${schedulerId}`;
 		expect(await env.docker.listContainers({ filters: { label: [label] } })).toHaveLength(3);
-		const foreign = await env.docker.createContainer({ Image: env.image, Cmd: ['sleep', '300'], Labels: { 'lightsched.scheduler': 'someone-else', 'lightsched.task': 'o1' }, HostConfig: { NetworkMode: 'none' } });
+		const foreign = await env.docker.createContainer({
+			Image: env.image,
+			Cmd: ['sleep', '300'],
+			Labels: { 'lightsched.scheduler': 'someone-else', 'lightsched.task': 'o1' },
+			HostConfig: { NetworkMode: 'none' },
+		});
 		await foreign.start();
 
 		const { scheduler, actuator } = setup({ schedulerId });
 		const report = await actuator.cleanupOrphans({ getTask: (id) => scheduler.get(id) });
 		expect(report.removed.map((o) => o.containerId).sort()).toEqual([...started.values()].sort());
-		expect(report.removed.every((o) => o.reason === 'task-missing' && o.running && o.owner.startsWith('child-'))).toBe(true);
+		expect(
+			report.removed.every((o) => o.reason === 'task-missing' && o.running && o.owner.startsWith('child-')),
+		).toBe(true);
 		expect(report.kept).toEqual([]);
 		expect(await env.docker.listContainers({ all: true, filters: { label: [label] } })).toHaveLength(0);
 		expect(await exists(foreign.id)).toBe(true);
@@ -379,7 +504,9 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', { timeout: 18
 	});
 
 	/** The dead child's container for task `t`, then a new scheduler whose queue holds `t` with that ref. */
-	async function takeOver(orphans: 'reattach' | 'kill'): Promise<{ task: TaskRecord<DockerTaskItem, DockerOutput>; oldId: string; creates: number }> {
+	async function takeOver(
+		orphans: 'reattach' | 'kill',
+	): Promise<{ task: TaskRecord<DockerTaskItem, DockerOutput>; oldId: string; creates: number }> {
 		const schedulerId = `takeover-${orphans}-${process.pid}`;
 		// Long enough to still run when the new scheduler looks, even on a loaded machine.
 		const item: DockerTaskItem = { image: env.image, cmd: sh('sleep 6; echo "ran in $HOSTNAME"') };
@@ -393,7 +520,9 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', { timeout: 18
 		const done = finished(scheduler, 't');
 		scheduler.resume();
 		const task = await done;
-		const creates = events.events.filter((e) => e.Action === 'create' && e.Actor.Attributes['lightsched.task'] === 't').length;
+		const creates = events.events.filter(
+			(e) => e.Action === 'create' && e.Actor.Attributes['lightsched.task'] === 't',
+		).length;
 		events.close();
 		return { task, oldId, creates };
 	}
@@ -419,10 +548,19 @@ describe('DockerActuator: orphans after a scheduler is SIGKILLed', { timeout: 18
 
 describe('examples/docker.ts', { timeout: 180_000 }, () => {
 	it('runs ten containers two at a time and prints their output', async () => {
-		const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=lightsched:source', join(import.meta.dirname, '../../examples/docker.ts')], {
-			env: { ...process.env, DOCKER_SOCKET: env.socketPath, DOCKER_IMAGE: env.image },
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
+		const child = spawn(
+			process.execPath,
+			[
+				'--import',
+				'tsx',
+				'--conditions=lightsched:source',
+				join(import.meta.dirname, '../../examples/docker.ts'),
+			],
+			{
+				env: { ...process.env, DOCKER_SOCKET: env.socketPath, DOCKER_IMAGE: env.image },
+				stdio: ['ignore', 'pipe', 'pipe'],
+			},
+		);
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -40,7 +40,10 @@ actuatorContract<Item, Output>(
 						case 'long':
 							state.set(item.token, 'running');
 							return new Promise<Output>((_resolve, reject) => {
-								const timer = setTimeout(() => reject(new Error('the long work was never stopped')), 600_000);
+								const timer = setTimeout(
+									() => reject(new Error('the long work was never stopped')),
+									600_000,
+								);
 								signal.addEventListener('abort', () => {
 									clearTimeout(timer);
 									state.set(item.token, 'ended');

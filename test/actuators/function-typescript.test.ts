@@ -20,7 +20,10 @@ afterEach(async () => {
 	await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function runOne(options: WorkerFunctionOptions, item: unknown): Promise<{ task: TaskRecord | null; progress: unknown[] }> {
+async function runOne(
+	options: WorkerFunctionOptions,
+	item: unknown,
+): Promise<{ task: TaskRecord | null; progress: unknown[] }> {
 	const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(options) });
 	open.push(scheduler);
 	const progress: unknown[] = [];
@@ -47,12 +50,17 @@ describe(`FunctionActuator: a TypeScript worker module (Node ${process.version})
 	it('loads a .ts module outside any "type": "module" package (compiled as CommonJS), by a named export', async () => {
 		const dir = await mkdtemp(join(tmpdir(), 'lightsched-ts-worker-'));
 		const file = join(dir, 'work.ts');
-		await writeFile(file, 'interface Item { readonly n: number }\nexport function triple(item: Item): number {\n\treturn item.n * 3;\n}\n');
+		await writeFile(
+			file,
+			'interface Item { readonly n: number }\nexport function triple(item: Item): number {\n\treturn item.n * 3;\n}\n',
+		);
 		const { task } = await runOne({ module: file, export: 'triple' }, { n: 5 });
 		expect(task?.error ?? null).toBeNull();
 		expect(task?.output).toBe(15);
 		const missing = await runOne({ module: file, export: 'quadruple' }, { n: 5 });
 		expect(missing.task?.status).toBe('failed');
-		expect(missing.task?.error?.message).toBe(`Expected export \`quadruple\` of ${new URL(`file://${file}`).href} to be a function, got undefined`);
+		expect(missing.task?.error?.message).toBe(
+			`Expected export \`quadruple\` of ${new URL(`file://${file}`).href} to be a function, got undefined`,
+		);
 	});
 });

@@ -16,7 +16,10 @@ describe('FunctionActuator (closure)', () => {
 				item.async ? Promise.resolve(item.n * 2) : item.n * 3,
 			),
 		});
-		await scheduler.add([{ id: 'sync', item: { n: 2, async: false } }, { id: 'async', item: { n: 2, async: true } }]);
+		await scheduler.add([
+			{ id: 'sync', item: { n: 2, async: false } },
+			{ id: 'async', item: { n: 2, async: true } },
+		]);
 		await scheduler.onIdle();
 		expect((await scheduler.get('sync'))?.output).toBe(6);
 		expect((await scheduler.get('async'))?.output).toBe(4);
@@ -65,7 +68,11 @@ describe('FunctionActuator (worker threads)', () => {
 		withProgress.on('task:progress', (e) => progress.push(e.progress));
 		await withProgress.add({ id: 'wp', item: 3 });
 		await withProgress.onIdle();
-		expect(progress).toEqual([{ step: 1, of: 3 }, { step: 2, of: 3 }, { step: 3, of: 3 }]);
+		expect(progress).toEqual([
+			{ step: 1, of: 3 },
+			{ step: 2, of: 3 },
+			{ step: 3, of: 3 },
+		]);
 		expect((await withProgress.get('wp'))?.output).toMatch(/^done in thread \d+$/);
 		await withProgress.close();
 	});
@@ -127,11 +134,17 @@ describe('FunctionActuator (worker threads)', () => {
 		await scheduler.onIdle();
 		expect((await scheduler.get('string'))?.error).toEqual({ message: 'a bare string', code: 'ERR_TASK_FAILED' });
 		expect((await scheduler.get('coded'))?.error).toEqual({ message: 'coded failure', code: 'E_CODED' });
-		expect((await scheduler.get('final'))?.error).toEqual({ message: 'no retry please', code: 'ERR_NON_RETRYABLE' });
+		expect((await scheduler.get('final'))?.error).toEqual({
+			message: 'no retry please',
+			code: 'ERR_NON_RETRYABLE',
+		});
 		expect(attempts.final).toBe(1);
 		await scheduler.close();
 
-		const bad = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator({ module: fixtures, export: 'notAFunction' }) });
+		const bad = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator({ module: fixtures, export: 'notAFunction' }),
+		});
 		const failed = nextEvent(bad, 'task:failed');
 		await bad.add({ item: 1 });
 		expect((await failed)[0].error.message).toContain('Expected export `notAFunction`');

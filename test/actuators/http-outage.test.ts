@@ -17,8 +17,10 @@ afterEach(async () => {
 	for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const NGINX_502 = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n';
-const LOGIN_PAGE = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in · Example Portal</title></head><body><form>…</form></body></html>';
+const NGINX_502 =
+	'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n';
+const LOGIN_PAGE =
+	'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in · Example Portal</title></head><body><form>…</form></body></html>';
 
 /** A server on a loopback port answering with `handler`; `requests` lists `METHOD /path`. */
 async function serve(handler: Handler): Promise<{ url: string; requests: string[]; server: Server }> {
@@ -41,11 +43,24 @@ const json = (res: ServerResponse, status: number, body: unknown): void => {
 };
 
 function options(url: string, extra: Partial<HttpActuatorOptions> = {}): HttpActuatorOptions {
-	return { baseUrl: url, start: { path: '/jobs' }, status: { path: '/jobs/{ref}' }, stop: { path: '/jobs/{ref}/stop' }, retryDelayMs: 20, timeoutMs: 1_000, ...extra };
+	return {
+		baseUrl: url,
+		start: { path: '/jobs' },
+		status: { path: '/jobs/{ref}' },
+		stop: { path: '/jobs/{ref}/stop' },
+		retryDelayMs: 20,
+		timeoutMs: 1_000,
+		...extra,
+	};
 }
 
 function scheduler(actuator: HttpActuator): Scheduler {
-	const made = new Scheduler({ container: new QueueContainer(), actuator, pollIntervalMs: 20, backoff: { type: 'fixed', delayMs: 10 } });
+	const made = new Scheduler({
+		container: new QueueContainer(),
+		actuator,
+		pollIntervalMs: 20,
+		backoff: { type: 'fixed', delayMs: 10 },
+	});
 	made.on('error', () => undefined);
 	cleanups.push(() => made.close());
 	return made;
@@ -66,7 +81,9 @@ describe('HttpActuator: a service that answers with HTML or not at all', { timeo
 		expect(task.status).toBe('failed');
 		expect(task.attempts).toBe(2);
 		expect(task.error?.code).toBe('ERR_ACTUATOR');
-		expect(task.error?.message).toBe(`POST ${svc.url}/jobs answered HTTP 502 with an HTML page titled "502 Bad Gateway"`);
+		expect(task.error?.message).toBe(
+			`POST ${svc.url}/jobs answered HTTP 502 with an HTML page titled "502 Bad Gateway"`,
+		);
 		expect((await s.get('proxied'))?.status).toBe('failed');
 	});
 
@@ -84,7 +101,12 @@ describe('HttpActuator: a service that answers with HTML or not at all', { timeo
 		const svc = await serve((req, res) => {
 			if (req.method === 'POST') return json(res, 202, { id: 'job-1' });
 			statusCalls++;
-			if (statusCalls <= 2) return html(res, 503, '<html><head><title>503 Service Temporarily Unavailable</title></head><body></body></html>');
+			if (statusCalls <= 2)
+				return html(
+					res,
+					503,
+					'<html><head><title>503 Service Temporarily Unavailable</title></head><body></body></html>',
+				);
 			return json(res, 200, { status: 'succeeded', output: 42 });
 		});
 		const s = scheduler(new HttpActuator(options(svc.url, { maxStatusFailures: 3 })));
@@ -96,16 +118,22 @@ describe('HttpActuator: a service that answers with HTML or not at all', { timeo
 	});
 
 	it('fails a running task after maxStatusFailures gateway errors in a row, naming the URL and the page', async () => {
-		const svc = await serve((req, res) => (req.method === 'POST' ? json(res, 202, { id: 'job-1' }) : html(res, 502, NGINX_502)));
+		const svc = await serve((req, res) =>
+			req.method === 'POST' ? json(res, 202, { id: 'job-1' }) : html(res, 502, NGINX_502),
+		);
 		const s = scheduler(new HttpActuator(options(svc.url, { maxStatusFailures: 3 })));
 		const task = await runOne(s, 'down');
 		expect(task.status).toBe('failed');
-		expect(task.error?.message).toBe(`The service stayed unreachable for 3 status polls in a row: GET ${svc.url}/jobs/job-1 answered HTTP 502 with an HTML page titled "502 Bad Gateway"`);
+		expect(task.error?.message).toBe(
+			`The service stayed unreachable for 3 status polls in a row: GET ${svc.url}/jobs/job-1 answered HTTP 502 with an HTML page titled "502 Bad Gateway"`,
+		);
 		expect(svc.requests.filter((r) => r === 'GET /jobs/job-1')).toHaveLength(3);
 	});
 
 	it('a 404 of the status call still fails at once (the job is gone), with the status exposed', async () => {
-		const svc = await serve((req, res) => (req.method === 'POST' ? json(res, 202, { id: 'job-1' }) : json(res, 404, { error: 'no such job' })));
+		const svc = await serve((req, res) =>
+			req.method === 'POST' ? json(res, 202, { id: 'job-1' }) : json(res, 404, { error: 'no such job' }),
+		);
 		const actuator = new HttpActuator(options(svc.url));
 		const [status] = await actuator.status([{ id: 't', ref: 'job-1', item: {} } as TaskRecord]);
 		expect(status?.state).toBe('failed');
@@ -124,6 +152,8 @@ describe('HttpActuator: a service that answers with HTML or not at all', { timeo
 		const refused = scheduler(new HttpActuator(options(svc.url, { retries: 2 })));
 		const task = await runOne(refused, 'refused');
 		expect(task.status).toBe('failed');
-		expect(task.error?.message).toBe(`POST ${svc.url}/jobs failed: ECONNREFUSED (the service could not be reached); gave up after 3 tries`);
+		expect(task.error?.message).toBe(
+			`POST ${svc.url}/jobs failed: ECONNREFUSED (the service could not be reached); gave up after 3 tries`,
+		);
 	});
 });

@@ -22,7 +22,10 @@ async function service(): Promise<JobService> {
 	return started;
 }
 
-function jobOptions(url: string, extra: Partial<HttpActuatorOptions<JobSpec, unknown>> = {}): HttpActuatorOptions<JobSpec, unknown> {
+function jobOptions(
+	url: string,
+	extra: Partial<HttpActuatorOptions<JobSpec, unknown>> = {},
+): HttpActuatorOptions<JobSpec, unknown> {
 	return {
 		baseUrl: url,
 		start: { path: '/jobs' },
@@ -34,8 +37,17 @@ function jobOptions(url: string, extra: Partial<HttpActuatorOptions<JobSpec, unk
 	};
 }
 
-function scheduler(actuator: HttpActuator<JobSpec, unknown>, extra: { timeoutMs?: number; maxAttempts?: number } = {}): Scheduler<JobSpec, unknown> {
-	const made = new Scheduler<JobSpec, unknown>({ container: new QueueContainer(), actuator, pollIntervalMs: 20, backoff: { type: 'fixed', delayMs: 10 }, ...extra });
+function scheduler(
+	actuator: HttpActuator<JobSpec, unknown>,
+	extra: { timeoutMs?: number; maxAttempts?: number } = {},
+): Scheduler<JobSpec, unknown> {
+	const made = new Scheduler<JobSpec, unknown>({
+		container: new QueueContainer(),
+		actuator,
+		pollIntervalMs: 20,
+		backoff: { type: 'fixed', delayMs: 10 },
+		...extra,
+	});
 	made.on('error', () => undefined);
 	schedulers.push(made);
 	return made;
@@ -73,7 +85,9 @@ describe('HttpActuator', () => {
 				start: { path: () => '/jobs', body: (item) => ({ ...item, durationMs: 50 }) },
 				mapStatus: (body) => {
 					const b = body as { status: string };
-					return b.status === 'succeeded' ? { state: 'succeeded', output: 'from-status' } : { state: 'running' };
+					return b.status === 'succeeded'
+						? { state: 'succeeded', output: 'from-status' }
+						: { state: 'running' };
 				},
 				headers: { Authorization: 'Bearer t0ken' },
 			}),
@@ -118,7 +132,9 @@ describe('HttpActuator', () => {
 
 	it('fails the task when status requests keep timing out', async () => {
 		const svc = await service();
-		const s = scheduler(new HttpActuator(jobOptions(svc.url, { timeoutMs: 400, retries: 0, maxStatusFailures: 3 })));
+		const s = scheduler(
+			new HttpActuator(jobOptions(svc.url, { timeoutMs: 400, retries: 0, maxStatusFailures: 3 })),
+		);
 		const finished = s.finished();
 		const polled = new Promise<void>((resolve) => s.once('task:progress', () => resolve()));
 		await s.add({ item: { durationMs: 60_000 } });
@@ -136,7 +152,9 @@ describe('HttpActuator', () => {
 		svc.behaviour = 'garbage';
 		const garbage = await run(s, {});
 		expect(garbage.status).toBe('failed');
-		expect(garbage.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 202 with a body that is not JSON: "\{\\"id\\": \\"job-"/);
+		expect(garbage.error?.message).toMatch(
+			/POST http:\/\/127\.0\.0\.1:\d+\/jobs answered HTTP 202 with a body that is not JSON: "\{\\"id\\": \\"job-"/,
+		);
 		svc.behaviour = 'no-id';
 		const noId = await run(s, {});
 		expect(noId.status).toBe('failed');
@@ -150,7 +168,9 @@ describe('HttpActuator', () => {
 		const { value: bad } = (await finished.next()) as { value: TaskRecord };
 		expect(bad.id).toBe(started.id);
 		expect(bad.status).toBe('failed');
-		expect(bad.error?.message).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1: unexpected status answer: Expected `status` to be 'running', 'succeeded' or 'failed', got undefined/);
+		expect(bad.error?.message).toMatch(
+			/GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1: unexpected status answer: Expected `status` to be 'running', 'succeeded' or 'failed', got undefined/,
+		);
 	});
 
 	it('fails at once on a 500 answer, naming the URL and the status, and does not retry it', async () => {
@@ -167,16 +187,31 @@ describe('HttpActuator', () => {
 		const svc = await service();
 		svc.behaviour = 'error500';
 		const actuator = new HttpActuator(jobOptions(svc.url));
-		const ctx = { signal: new AbortController().signal, owner: 't', progress: () => undefined, done: () => undefined };
-		const error: unknown = await actuator.start({ id: 'x', item: {} } as TaskRecord<JobSpec, unknown>, ctx).catch((e: unknown) => e);
+		const ctx = {
+			signal: new AbortController().signal,
+			owner: 't',
+			progress: () => undefined,
+			done: () => undefined,
+		};
+		const error: unknown = await actuator
+			.start({ id: 'x', item: {} } as TaskRecord<JobSpec, unknown>, ctx)
+			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(HttpStatusError);
 		expect(error).toBeInstanceOf(ActuatorError);
-		expect(error).toMatchObject({ status: 500, method: 'POST', url: `${svc.url}/jobs`, detail: 'disk full', code: 'ERR_ACTUATOR' });
+		expect(error).toMatchObject({
+			status: 500,
+			method: 'POST',
+			url: `${svc.url}/jobs`,
+			detail: 'disk full',
+			code: 'ERR_ACTUATOR',
+		});
 
 		const retried = scheduler(new HttpActuator(jobOptions(svc.url)), { maxAttempts: 3 });
 		expect((await run(retried, {})).attempts).toBe(3);
 		const final = scheduler(
-			new HttpActuator(jobOptions(svc.url, { nonRetryableStatus: (status, call) => call === 'start' && status >= 500 })),
+			new HttpActuator(
+				jobOptions(svc.url, { nonRetryableStatus: (status, call) => call === 'start' && status >= 500 }),
+			),
 			{ maxAttempts: 3 },
 		);
 		const task = await run(final, {});
@@ -196,7 +231,9 @@ describe('HttpActuator', () => {
 		await svc.kill();
 		const { value: task } = (await finished.next()) as { value: TaskRecord };
 		expect(task.status).toBe('failed');
-		expect(task.error?.message).toMatch(/unreachable for 3 status polls in a row: GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1 failed: ECONNREFUSED/);
+		expect(task.error?.message).toMatch(
+			/unreachable for 3 status polls in a row: GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1 failed: ECONNREFUSED/,
+		);
 	});
 
 	it('retries a start refused because the service is not up yet', async () => {
@@ -230,7 +267,9 @@ describe('HttpActuator', () => {
 	it('rejects bad options with a TypeError naming the option', () => {
 		const good = jobOptions('http://127.0.0.1:1');
 		expect(() => new HttpActuator({ ...good, baseUrl: 'not a url' })).toThrow(/`baseUrl`/);
-		expect(() => new HttpActuator({ ...good, timeoutMs: -1 })).toThrow(/`timeoutMs` to be an integer >= 1, got -1 \(number\)/);
+		expect(() => new HttpActuator({ ...good, timeoutMs: -1 })).toThrow(
+			/`timeoutMs` to be an integer >= 1, got -1 \(number\)/,
+		);
 		expect(() => new HttpActuator({ ...good, maxStatusFailures: 0 })).toThrow(/`maxStatusFailures`/);
 		expect(() => new HttpActuator({ ...good, stop: { path: '' } })).toThrow(/`stop.path`/);
 		expect(() => new HttpActuator({ ...good, start: { path: '/x', method: 'PO ST' } })).toThrow(/`start.method`/);
@@ -239,7 +278,12 @@ describe('HttpActuator', () => {
 	it('reports each task of a batch poll on its own', async () => {
 		const svc = await service();
 		const actuator = new HttpActuator(jobOptions(svc.url));
-		const ctx = { signal: new AbortController().signal, owner: 't', progress: () => undefined, done: () => undefined };
+		const ctx = {
+			signal: new AbortController().signal,
+			owner: 't',
+			progress: () => undefined,
+			done: () => undefined,
+		};
 		const base = { item: { durationMs: 10_000 } } as TaskRecord<JobSpec, unknown>;
 		const one = await actuator.start({ ...base, id: 'a' }, ctx);
 		const statuses = await actuator.status([
@@ -250,6 +294,8 @@ describe('HttpActuator', () => {
 		expect(statuses[1]?.state).toBe('failed');
 		const error = (statuses[1] as { error: Error }).error;
 		expect(error).toBeInstanceOf(ActuatorError);
-		expect(error.message).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-404 answered HTTP 404: "no job at \/jobs\/job-404"/);
+		expect(error.message).toMatch(
+			/GET http:\/\/127\.0\.0\.1:\d+\/jobs\/job-404 answered HTTP 404: "no job at \/jobs\/job-404"/,
+		);
 	});
 });

@@ -55,7 +55,8 @@ function statusOf(job: Job): Record<string, unknown> {
 	const duration = job.spec.durationMs ?? 100;
 	const elapsed = Date.now() - job.startedAt;
 	if (job.stopped) return { id: job.id, status: 'failed', error: 'stopped' };
-	if (elapsed < duration) return { id: job.id, status: 'running', progress: Math.round((elapsed / duration) * 100) / 100 };
+	if (elapsed < duration)
+		return { id: job.id, status: 'running', progress: Math.round((elapsed / duration) * 100) / 100 };
 	if (job.spec.fail !== undefined) return { id: job.id, status: 'failed', error: job.spec.fail };
 	return { id: job.id, status: 'succeeded', progress: 1 };
 }
@@ -64,7 +65,12 @@ function statusOf(job: Job): Record<string, unknown> {
 export async function startJobService(port = 0): Promise<JobService> {
 	const jobs = new Map<string, Job>();
 	let counter = 0;
-	const service: Partial<JobService> & { behaviour: Behaviour; requests: string[]; abandoned: number; lastHeaders: IncomingMessage['headers'] } = {
+	const service: Partial<JobService> & {
+		behaviour: Behaviour;
+		requests: string[];
+		abandoned: number;
+		lastHeaders: IncomingMessage['headers'];
+	} = {
 		behaviour: 'normal',
 		abandoned: 0,
 		requests: [],
@@ -102,7 +108,8 @@ export async function startJobService(port = 0): Promise<JobService> {
 				if (behaviour === 'status-garbage') return send(res, 200, { state: 'weird' });
 				return send(res, 200, statusOf(job));
 			}
-			if (req.method === 'GET' && match[2] === '/output') return send(res, 200, { id: job.id, output: job.spec.output });
+			if (req.method === 'GET' && match[2] === '/output')
+				return send(res, 200, { id: job.id, output: job.spec.output });
 			if (req.method === 'POST' && match[2] === '/stop') {
 				job.stopped = true;
 				return send(res, 200, { id: job.id, status: 'failed' });

@@ -25,7 +25,8 @@ function processesWithToken(token?: string): number[] {
 			const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
 			if (state === 'Z' || state === 'X') continue;
 			const environ = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
-			if (environ.some((entry) => (token === undefined ? entry.startsWith(wanted) : entry === wanted))) found.push(Number(name));
+			if (environ.some((entry) => (token === undefined ? entry.startsWith(wanted) : entry === wanted)))
+				found.push(Number(name));
 		} catch {
 			// The process ended while we looked.
 		}
@@ -52,7 +53,13 @@ actuatorContract<ProcessTaskItem, ProcessOutput>(
 		actuator: () => new ProcessActuator({ killGraceMs: 2_000 }),
 		succeeds: {
 			item: { command: 'sh', args: ['-c', 'echo hello; echo note >&2'] },
-			output: { exitCode: 0, stdout: 'hello\n', stderr: 'note\n', stdoutTruncated: false, stderrTruncated: false },
+			output: {
+				exitCode: 0,
+				stdout: 'hello\n',
+				stderr: 'note\n',
+				stdoutTruncated: false,
+				stderrTruncated: false,
+			},
 		},
 		fails: {
 			item: { command: 'sh', args: ['-c', 'echo cannot open input >&2; exit 3'] },
@@ -63,7 +70,12 @@ actuatorContract<ProcessTaskItem, ProcessOutput>(
 			return {
 				// A shell with two children: the whole group must go, not only the shell. The cwd makes the start
 				// asynchronous (it is checked first), so a stop can come while the start is in flight.
-				item: { command: 'sh', args: ['-c', 'sleep 600 & sleep 600; wait'], cwd: tmpdir(), env: { [TOKEN]: token } },
+				item: {
+					command: 'sh',
+					args: ['-c', 'sleep 600 & sleep 600; wait'],
+					cwd: tmpdir(),
+					env: { [TOKEN]: token },
+				},
 				running: async () => {
 					while (processesWithToken(token).length < 3) await sleep(20);
 				},
@@ -71,7 +83,12 @@ actuatorContract<ProcessTaskItem, ProcessOutput>(
 			};
 		},
 		timeoutMs: 1_500,
-		progress: { item: { command: 'sh', args: ['-c', 'echo "::progress 1"; sleep 0.05; echo \'::progress {"step":2}\'; echo done'] } },
+		progress: {
+			item: {
+				command: 'sh',
+				args: ['-c', 'echo "::progress 1"; sleep 0.05; echo \'::progress {"step":2}\'; echo done'],
+			},
+		},
 		badItem: { item: { command: 'ls', args: ['-l', 'x', 3] }, field: 'item.args[2]' },
 	}),
 	{ progress: true, init: true, stopWhileStarting: true },

@@ -8,7 +8,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { InvalidTaskError, NonRetryableError, Scheduler, type ActuatorContext, type ActuatorResult, type SchedulerOptions, type TaskRecord } from 'lightsched';
+import {
+	InvalidTaskError,
+	NonRetryableError,
+	Scheduler,
+	type ActuatorContext,
+	type ActuatorResult,
+	type SchedulerOptions,
+	type TaskRecord,
+} from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { SqlContainer } from 'lightsched/containers/sql';
 import {
@@ -112,21 +120,38 @@ async function startDirect(actuator: ProcessActuator, task: TaskRecord<ProcessTa
 	const progress: unknown[] = [];
 	let report!: (result: ActuatorResult<ProcessOutput>) => void;
 	const result = new Promise<ActuatorResult<ProcessOutput>>((resolve) => (report = resolve));
-	const ctx: ActuatorContext<ProcessOutput> = { signal: controller.signal, owner: 'test', progress: (p) => progress.push(p), done: (r) => report(r) };
+	const ctx: ActuatorContext<ProcessOutput> = {
+		signal: controller.signal,
+		owner: 'test',
+		progress: (p) => progress.push(p),
+		done: (r) => report(r),
+	};
 	const started = await actuator.start(task, ctx);
 	return { ref: (started as { ref: ProcessRef }).ref, result, progress, controller };
 }
 
-function setup(options: ProcessActuatorOptions = {}, schedulerOptions: Partial<SchedulerOptions<ProcessTaskItem, ProcessOutput>> = {}) {
+function setup(
+	options: ProcessActuatorOptions = {},
+	schedulerOptions: Partial<SchedulerOptions<ProcessTaskItem, ProcessOutput>> = {},
+) {
 	const actuator = new ProcessActuator(options);
-	const scheduler = new Scheduler<ProcessTaskItem, ProcessOutput>({ container: new QueueContainer(), actuator, concurrency: 2, ...schedulerOptions });
+	const scheduler = new Scheduler<ProcessTaskItem, ProcessOutput>({
+		container: new QueueContainer(),
+		actuator,
+		concurrency: 2,
+		...schedulerOptions,
+	});
 	scheduler.on('error', () => undefined);
 	open.push(scheduler);
 	return { scheduler, actuator };
 }
 
 /** Adds a task and resolves with it once final. */
-async function run(scheduler: Scheduler<ProcessTaskItem, ProcessOutput>, item: ProcessTaskItem, timeoutMs?: number): Promise<TaskRecord<ProcessTaskItem, ProcessOutput>> {
+async function run(
+	scheduler: Scheduler<ProcessTaskItem, ProcessOutput>,
+	item: ProcessTaskItem,
+	timeoutMs?: number,
+): Promise<TaskRecord<ProcessTaskItem, ProcessOutput>> {
 	const id = `run-${++ids}`;
 	const stream = scheduler.finished();
 	await scheduler.add(timeoutMs === undefined ? { id, item } : { id, item, timeoutMs });
@@ -136,12 +161,18 @@ async function run(scheduler: Scheduler<ProcessTaskItem, ProcessOutput>, item: P
 
 describe('ProcessActuator: options and items', () => {
 	it('rejects a misspelt option naming the closest known one, and bad option values', () => {
-		expect(() => new ProcessActuator({ killGraceMS: 10 } as ProcessActuatorOptions)).toThrow('Unknown option `killGraceMS` of ProcessActuator: did you mean `killGraceMs`?');
-		expect(() => new ProcessActuator({ maxOutputBytes: -1 })).toThrow(/`maxOutputBytes` to be an integer from 0 to 16777216/);
+		expect(() => new ProcessActuator({ killGraceMS: 10 } as ProcessActuatorOptions)).toThrow(
+			'Unknown option `killGraceMS` of ProcessActuator: did you mean `killGraceMs`?',
+		);
+		expect(() => new ProcessActuator({ maxOutputBytes: -1 })).toThrow(
+			/`maxOutputBytes` to be an integer from 0 to 16777216/,
+		);
 		expect(() => new ProcessActuator({ killGraceMs: 1.5 })).toThrow(/`killGraceMs`/);
 		expect(() => new ProcessActuator({ progressPrefix: '' })).toThrow(/`progressPrefix`/);
 		expect(() => new ProcessActuator({ inheritEnv: 'PATH' as unknown as boolean })).toThrow(/`inheritEnv`/);
-		expect(() => new ProcessActuator({ env: { A: 1 } as unknown as Record<string, string> })).toThrow(/`env.A` is not/);
+		expect(() => new ProcessActuator({ env: { A: 1 } as unknown as Record<string, string> })).toThrow(
+			/`env.A` is not/,
+		);
 		expect(() => new ProcessActuator({ allowedCommands: [''] })).toThrow(/`allowedCommands`/);
 	});
 
@@ -156,7 +187,12 @@ describe('ProcessActuator: options and items', () => {
 		['an env value not a string', { command: 'ls', env: { N: 1 } }, 'item.env.N', /a string/],
 		['an env name with =', { command: 'ls', env: { 'A=B': 'x' } }, 'item.env', /variable names without '='/],
 		['stdin not a string', { command: 'cat', stdin: 42 }, 'item.stdin', /a string/],
-		['maxOutputBytes too large', { command: 'ls', maxOutputBytes: 2 ** 30 }, 'item.maxOutputBytes', /an integer from 0 to 16777216/],
+		[
+			'maxOutputBytes too large',
+			{ command: 'ls', maxOutputBytes: 2 ** 30 },
+			'item.maxOutputBytes',
+			/an integer from 0 to 16777216/,
+		],
 		['timeoutMs in the item', { command: 'ls', timeoutMs: 5 }, 'item.timeoutMs', /the task's own `timeoutMs`/],
 		['an unknown field', { command: 'ls', shell: true }, 'item.shell', /not a process item field/],
 	])('init rejects %s naming `%s`', (_what, item, field, message) => {
@@ -175,12 +211,16 @@ describe('ProcessActuator: options and items', () => {
 
 	it('allowedCommands: other commands are rejected at add, and at start when an item skipped init', async () => {
 		const { scheduler, actuator } = setup({ allowedCommands: ['echo'] });
-		const added = await scheduler.add({ item: { command: 'rm', args: ['-rf', dir] } }).catch((error: unknown) => error);
+		const added = await scheduler
+			.add({ item: { command: 'rm', args: ['-rf', dir] } })
+			.catch((error: unknown) => error);
 		expect(added).toBeInstanceOf(InvalidTaskError);
 		expect((added as InvalidTaskError).field).toBe('item.command');
 		expect((added as Error).message).toContain('one of the actuator\'s `allowedCommands` ("echo")');
 		// An item stored by a process without this check: refused at start, without retries.
-		const direct = await startDirect(actuator, record({ command: 'rm', args: ['-rf', dir] })).catch((error: unknown) => error);
+		const direct = await startDirect(actuator, record({ command: 'rm', args: ['-rf', dir] })).catch(
+			(error: unknown) => error,
+		);
 		expect(direct).toBeInstanceOf(NonRetryableError);
 		expect(existsSync(dir)).toBe(true);
 		expect((await run(scheduler, { command: 'echo', args: ['allowed'] })).output?.stdout).toBe('allowed\n');
@@ -199,7 +239,13 @@ describe('ProcessActuator: running commands', () => {
 	it('succeeds with the exit code and both output tails, the ref naming the process group it led', async () => {
 		const { scheduler } = setup();
 		const task = await run(scheduler, { command: 'sh', args: ['-c', 'echo out; echo err >&2'] });
-		expect(task.output).toEqual({ exitCode: 0, stdout: 'out\n', stderr: 'err\n', stdoutTruncated: false, stderrTruncated: false });
+		expect(task.output).toEqual({
+			exitCode: 0,
+			stdout: 'out\n',
+			stderr: 'err\n',
+			stdoutTruncated: false,
+			stderrTruncated: false,
+		});
 		const ref = task.ref as ProcessRef;
 		expect(ref.pgid).toBe(ref.pid);
 		expect(ref.pid).toBeGreaterThan(1);
@@ -208,27 +254,50 @@ describe('ProcessActuator: running commands', () => {
 
 	it('fails with ProcessExitError on a non-zero exit: the command, the code and the end of stderr', async () => {
 		const { scheduler, actuator } = setup();
-		const task = await run(scheduler, { command: 'sh', args: ['-c', 'echo partial; echo "no such file: in.mp4" >&2; exit 7'] });
+		const task = await run(scheduler, {
+			command: 'sh',
+			args: ['-c', 'echo partial; echo "no such file: in.mp4" >&2; exit 7'],
+		});
 		expect(task.status).toBe('failed');
-		expect(task.error).toEqual({ code: 'ERR_PROCESS_EXIT', message: "Command `sh -c 'echo partial; echo \"no such file: in.mp4\" >&2; exit 7'` exited with code 7: no such file: in.mp4" });
-		const { result } = await startDirect(actuator, record({ command: 'sh', args: ['-c', 'echo partial; echo oops >&2; exit 7'] }));
+		expect(task.error).toEqual({
+			code: 'ERR_PROCESS_EXIT',
+			message:
+				'Command `sh -c \'echo partial; echo "no such file: in.mp4" >&2; exit 7\'` exited with code 7: no such file: in.mp4',
+		});
+		const { result } = await startDirect(
+			actuator,
+			record({ command: 'sh', args: ['-c', 'echo partial; echo oops >&2; exit 7'] }),
+		);
 		const failed = await result;
 		const error = (failed as { error: ProcessExitError }).error;
 		expect(error).toBeInstanceOf(ProcessExitError);
-		expect(error).toMatchObject({ code: 'ERR_PROCESS_EXIT', exitCode: 7, signal: null, output: { exitCode: 7, signal: null, stdout: 'partial\n', stderr: 'oops\n' } });
+		expect(error).toMatchObject({
+			code: 'ERR_PROCESS_EXIT',
+			exitCode: 7,
+			signal: null,
+			output: { exitCode: 7, signal: null, stdout: 'partial\n', stderr: 'oops\n' },
+		});
 	});
 
 	it('fails naming the signal when the command is killed by one it did not get from the actuator', async () => {
 		const { scheduler } = setup();
 		const task = await run(scheduler, { command: 'sh', args: ['-c', 'echo dying >&2; kill -SEGV $$'] });
-		expect(task.error).toEqual({ code: 'ERR_PROCESS_EXIT', message: "Command `sh -c 'echo dying >&2; kill -SEGV $$'` was killed by signal SIGSEGV: dying" });
+		expect(task.error).toEqual({
+			code: 'ERR_PROCESS_EXIT',
+			message: "Command `sh -c 'echo dying >&2; kill -SEGV $$'` was killed by signal SIGSEGV: dying",
+		});
 	});
 
 	it('a command that does not exist fails with ProcessSpawnError naming it; so does a missing cwd', async () => {
 		const { scheduler, actuator } = setup();
 		const missing = await run(scheduler, { command: 'lightsched-no-such-command', args: ['x'] });
-		expect(missing.error).toEqual({ code: 'ERR_PROCESS_SPAWN', message: expect.stringMatching(/^Command `lightsched-no-such-command` not found: .*\(ENOENT\)$/) as unknown });
-		const thrown = await startDirect(actuator, record({ command: 'lightsched-no-such-command' })).catch((error: unknown) => error);
+		expect(missing.error).toEqual({
+			code: 'ERR_PROCESS_SPAWN',
+			message: expect.stringMatching(/^Command `lightsched-no-such-command` not found: .*\(ENOENT\)$/) as unknown,
+		});
+		const thrown = await startDirect(actuator, record({ command: 'lightsched-no-such-command' })).catch(
+			(error: unknown) => error,
+		);
 		expect(thrown).toBeInstanceOf(ProcessSpawnError);
 		expect(thrown).toMatchObject({ errno: 'ENOENT', code: 'ERR_PROCESS_SPAWN' });
 		const notExecutable = join(dir, 'not-executable.sh');
@@ -236,7 +305,10 @@ describe('ProcessActuator: running commands', () => {
 		const denied = await run(scheduler, { command: notExecutable });
 		expect(denied.error?.message).toMatch(/cannot be executed: permission denied .*\(EACCES\)$/);
 		const noCwd = await run(scheduler, { command: 'ls', cwd: join(dir, 'gone') });
-		expect(noCwd.error).toEqual({ code: 'ERR_PROCESS_SPAWN', message: `The working directory \`${join(dir, 'gone')}\` (item.cwd) of command \`ls\` cannot be used: it does not exist` });
+		expect(noCwd.error).toEqual({
+			code: 'ERR_PROCESS_SPAWN',
+			message: `The working directory \`${join(dir, 'gone')}\` (item.cwd) of command \`ls\` cannot be used: it does not exist`,
+		});
 		expect(actuator.running).toBe(0);
 	});
 
@@ -249,22 +321,39 @@ describe('ProcessActuator: running commands', () => {
 
 	it('keeps the last maxOutputBytes of each stream, says it truncated, and never cuts a character in two', async () => {
 		const { scheduler } = setup({ maxOutputBytes: 8 });
-		const task = await run(scheduler, { command: 'sh', args: ['-c', 'printf "0123456789abcdef"; printf "ééééé" >&2'] });
-		expect(task.output).toEqual({ exitCode: 0, stdout: '89abcdef', stderr: 'éééé', stdoutTruncated: true, stderrTruncated: true });
+		const task = await run(scheduler, {
+			command: 'sh',
+			args: ['-c', 'printf "0123456789abcdef"; printf "ééééé" >&2'],
+		});
+		expect(task.output).toEqual({
+			exitCode: 0,
+			stdout: '89abcdef',
+			stderr: 'éééé',
+			stdoutTruncated: true,
+			stderrTruncated: true,
+		});
 		// The item's own limit wins; 0 keeps nothing.
 		const none = await run(scheduler, { command: 'echo', args: ['hello'], maxOutputBytes: 0 });
-		expect(none.output).toEqual({ exitCode: 0, stdout: '', stderr: '', stdoutTruncated: true, stderrTruncated: false });
+		expect(none.output).toEqual({
+			exitCode: 0,
+			stdout: '',
+			stderr: '',
+			stdoutTruncated: true,
+			stderrTruncated: false,
+		});
 	});
 
 	it('writes stdin and closes it; without stdin the command reads an empty input', async () => {
 		const { scheduler } = setup();
-		expect((await run(scheduler, { command: 'cat', stdin: 'line 1\nligne 2 é\n' })).output?.stdout).toBe('line 1\nligne 2 é\n');
+		expect((await run(scheduler, { command: 'cat', stdin: 'line 1\nligne 2 é\n' })).output?.stdout).toBe(
+			'line 1\nligne 2 é\n',
+		);
 		expect((await run(scheduler, { command: 'cat' })).output?.stdout).toBe('');
 		// A command that does not read its input is no failure.
 		expect((await run(scheduler, { command: 'true', stdin: 'x'.repeat(1 << 20) })).status).toBe('succeeded');
 	});
 
-	it('environment: inherited (all, none or named), the actuator\'s env, then the item\'s', async () => {
+	it("environment: inherited (all, none or named), the actuator's env, then the item's", async () => {
 		process.env.LIGHTSCHED_PROCESS_TEST = 'inherited';
 		try {
 			const all = setup({ env: { FROM_ACTUATOR: 'a', SHARED: 'actuator' } });
@@ -276,9 +365,13 @@ describe('ProcessActuator: running commands', () => {
 			expect(vars).toContain('SHARED=item');
 			const none = setup({ inheritEnv: false, env: { FROM_ACTUATOR: 'a' } });
 			// Without PATH the lookup uses the system's default path.
-			expect((await run(none.scheduler, { command: 'env', env: { FROM_ITEM: 'i' } })).output?.stdout).toBe('FROM_ACTUATOR=a\nFROM_ITEM=i\n');
+			expect((await run(none.scheduler, { command: 'env', env: { FROM_ITEM: 'i' } })).output?.stdout).toBe(
+				'FROM_ACTUATOR=a\nFROM_ITEM=i\n',
+			);
 			const named = setup({ inheritEnv: ['LIGHTSCHED_PROCESS_TEST', 'NOT_SET_ANYWHERE'] });
-			expect((await run(named.scheduler, { command: 'env' })).output?.stdout).toBe('LIGHTSCHED_PROCESS_TEST=inherited\n');
+			expect((await run(named.scheduler, { command: 'env' })).output?.stdout).toBe(
+				'LIGHTSCHED_PROCESS_TEST=inherited\n',
+			);
 		} finally {
 			delete process.env.LIGHTSCHED_PROCESS_TEST;
 		}
@@ -286,17 +379,24 @@ describe('ProcessActuator: running commands', () => {
 
 	it('reports `::progress <JSON>` lines of stdout as progress (text when not JSON), kept in stdout too', async () => {
 		const actuator = new ProcessActuator();
-		const script = 'echo "::progress 10"; echo "not ::progress 99"; echo \'::progress {"done":2,"of":4}\'; printf "::progress almost there\\r\\n"; printf "::progress 100"';
+		const script =
+			'echo "::progress 10"; echo "not ::progress 99"; echo \'::progress {"done":2,"of":4}\'; printf "::progress almost there\\r\\n"; printf "::progress 100"';
 		const { result, progress } = await startDirect(actuator, record({ command: 'sh', args: ['-c', script] }));
 		const done = await result;
 		expect(done.ok).toBe(true);
 		expect(progress).toEqual([10, { done: 2, of: 4 }, 'almost there', 100]);
 		expect((done as { output: ProcessOutput }).output.stdout).toContain('not ::progress 99');
 		// Another prefix, or none.
-		const custom = await startDirect(new ProcessActuator({ progressPrefix: 'PROGRESS:' }), record({ command: 'sh', args: ['-c', 'echo PROGRESS:0.5; echo "::progress 1"'] }));
+		const custom = await startDirect(
+			new ProcessActuator({ progressPrefix: 'PROGRESS:' }),
+			record({ command: 'sh', args: ['-c', 'echo PROGRESS:0.5; echo "::progress 1"'] }),
+		);
 		await custom.result;
 		expect(custom.progress).toEqual([0.5]);
-		const off = await startDirect(new ProcessActuator({ progressPrefix: null }), record({ command: 'sh', args: ['-c', 'echo "::progress 1"'] }));
+		const off = await startDirect(
+			new ProcessActuator({ progressPrefix: null }),
+			record({ command: 'sh', args: ['-c', 'echo "::progress 1"'] }),
+		);
 		await off.result;
 		expect(off.progress).toEqual([]);
 	});
@@ -304,7 +404,9 @@ describe('ProcessActuator: running commands', () => {
 	it('ProgressLines finds lines split anywhere across chunks and skips overlong ones', () => {
 		const seen: unknown[] = [];
 		const lines = new ProgressLines('::progress ', (p) => seen.push(p));
-		const text = Buffer.from(`noise\n::progress 1\n::progress ${'x'.repeat(5000)}\n::progr\n::progress {"a":[1,2]}\n::progress 3`);
+		const text = Buffer.from(
+			`noise\n::progress 1\n::progress ${'x'.repeat(5000)}\n::progr\n::progress {"a":[1,2]}\n::progress 3`,
+		);
 		for (let i = 0; i < text.length; i += 3) lines.write(text.subarray(i, i + 3));
 		lines.end();
 		expect(seen).toEqual([1, { a: [1, 2] }, 3]);
@@ -325,7 +427,10 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 	it('stop kills the command and the processes it started, and nothing of the group is left', async () => {
 		const { scheduler } = setup();
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'group', item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('group') } } });
+		await scheduler.add({
+			id: 'group',
+			item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('group') } },
+		});
 		await started;
 		let ref: ProcessRef | null = null;
 		while (ref === null) {
@@ -346,7 +451,10 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		const marker = join(dir, 'cleaned-up');
 		const script = `trap 'echo cleaned > "${marker}"; exit 0' TERM; sleep 100 & wait`;
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'graceful', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('graceful') } } });
+		await scheduler.add({
+			id: 'graceful',
+			item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('graceful') } },
+		});
 		await started;
 		await until('the shell and its sleep', () => withToken('graceful').length === 2);
 		await scheduler.stop('graceful');
@@ -359,7 +467,10 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		// Signals ignored by the shell stay ignored in what it starts: every process of the group ignores SIGTERM.
 		const script = `trap '' TERM; ${LONG}`;
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'stubborn', item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('stubborn') } } });
+		await scheduler.add({
+			id: 'stubborn',
+			item: { command: 'sh', args: ['-c', script], env: { PROCESS_TEST_TOKEN: token('stubborn') } },
+		});
 		await started;
 		await until('the shell and both sleeps', () => withToken('stubborn').length === 3);
 		const stopped = await scheduler.stop('stubborn');
@@ -369,14 +480,22 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 
 	it('a timeout kills the group and fails the task with ERR_TASK_TIMEOUT', async () => {
 		const { scheduler } = setup();
-		const task = await run(scheduler, { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('timeout') } }, 1_000);
+		const task = await run(
+			scheduler,
+			{ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('timeout') } },
+			1_000,
+		);
 		expect(task.error?.code).toBe('ERR_TASK_TIMEOUT');
 		expect(withToken('timeout')).toEqual([]);
 	});
 
 	it('what a command leaves running when it exits is ended too, and its output is complete', async () => {
 		const { scheduler } = setup();
-		const task = await run(scheduler, { command: 'sh', args: ['-c', 'sleep 100 & echo started'], env: { PROCESS_TEST_TOKEN: token('leftover') } });
+		const task = await run(scheduler, {
+			command: 'sh',
+			args: ['-c', 'sleep 100 & echo started'],
+			env: { PROCESS_TEST_TOKEN: token('leftover') },
+		});
 		expect(task.output).toMatchObject({ exitCode: 0, stdout: 'started\n' });
 		expect(withToken('leftover')).toEqual([]);
 	});
@@ -384,28 +503,50 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 	it('closing the scheduler hands the task back and kills its group; closing the actuator kills what it still runs', async () => {
 		const { scheduler } = setup();
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'closing', item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('closing') } } });
+		await scheduler.add({
+			id: 'closing',
+			item: { command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('closing') } },
+		});
 		await started;
 		await until('the shell and both sleeps', () => withToken('closing').length === 3);
 		await scheduler.close();
 		expect(withToken('closing')).toEqual([]);
 
 		const actuator = new ProcessActuator();
-		const direct = await startDirect(actuator, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('direct') } }));
+		const direct = await startDirect(
+			actuator,
+			record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('direct') } }),
+		);
 		await until('the shell and both sleeps', () => groupMembers(direct.ref.pgid).length === 3);
 		await actuator.close();
 		expect(groupMembers(direct.ref.pgid)).toEqual([]);
-		await expect(actuator.start(record({ command: 'true' }), { signal: new AbortController().signal, owner: 'x', progress: () => undefined, done: () => undefined })).rejects.toThrow('The process actuator is closed');
+		await expect(
+			actuator.start(record({ command: 'true' }), {
+				signal: new AbortController().signal,
+				owner: 'x',
+				progress: () => undefined,
+				done: () => undefined,
+			}),
+		).rejects.toThrow('The process actuator is closed');
 	});
 
 	it('a later attempt kills the group an earlier one left running (its scheduler died), found through the ref', async () => {
 		const before = new ProcessActuator();
-		const first = await startDirect(before, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('orphan') } }));
+		const first = await startDirect(
+			before,
+			record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('orphan') } }),
+		);
 		await until('the shell and both sleeps', () => withToken('orphan').length === 3);
 		// A new actuator (a restarted scheduler) starts the task's next attempt with the stored ref.
 		const after = new ProcessActuator({ killGraceMs: 1_000 });
 		open.push(after);
-		const second = await startDirect(after, record({ command: 'echo', args: ['again'] }, { attempts: 2, ref: JSON.parse(JSON.stringify(first.ref)) as ProcessRef }));
+		const second = await startDirect(
+			after,
+			record(
+				{ command: 'echo', args: ['again'] },
+				{ attempts: 2, ref: JSON.parse(JSON.stringify(first.ref)) as ProcessRef },
+			),
+		);
 		expect(withToken('orphan')).toEqual([]);
 		expect(await second.result).toMatchObject({ ok: true, output: { stdout: 'again\n' } });
 		await before.close();
@@ -415,7 +556,10 @@ describe('ProcessActuator: stopping ends the whole process group', () => {
 		const owner = new ProcessActuator();
 		open.push(owner);
 		const other = new ProcessActuator();
-		const target = await startDirect(owner, record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('by-ref') } }));
+		const target = await startDirect(
+			owner,
+			record({ command: 'sh', args: ['-c', LONG], env: { PROCESS_TEST_TOKEN: token('by-ref') } }),
+		);
 		await until('the shell and both sleeps', () => withToken('by-ref').length === 3);
 		// A ref whose start time does not match is another process that got the same pid: left alone.
 		await other.stop(record({ command: 'sh' }, { ref: { ...target.ref, startTime: '1' } }));
@@ -433,19 +577,51 @@ describe('ProcessActuator on a persistent container (SQLite)', () => {
 
 	it('items, outputs, errors and refs are stored and read back; a ref read back stops the work from another actuator', async () => {
 		const actuator = new ProcessActuator();
-		const scheduler = new Scheduler<ProcessTaskItem, ProcessOutput>({ container: new SqlContainer({ knex: await sqlite.freshDatabase() }), actuator, concurrency: 2 });
+		const scheduler = new Scheduler<ProcessTaskItem, ProcessOutput>({
+			container: new SqlContainer({ knex: await sqlite.freshDatabase() }),
+			actuator,
+			concurrency: 2,
+		});
 		scheduler.on('error', () => undefined);
 		open.push(scheduler);
-		const ok = await run(scheduler, { command: 'printf', args: ['%s', 'é & <ok>'], env: { A: 'b' }, stdin: 'in', maxOutputBytes: 100 });
+		const ok = await run(scheduler, {
+			command: 'printf',
+			args: ['%s', 'é & <ok>'],
+			env: { A: 'b' },
+			stdin: 'in',
+			maxOutputBytes: 100,
+		});
 		const stored = await scheduler.get(ok.id);
-		expect(stored?.item).toEqual({ command: 'printf', args: ['%s', 'é & <ok>'], env: { A: 'b' }, stdin: 'in', maxOutputBytes: 100 });
-		expect(stored?.output).toEqual({ exitCode: 0, stdout: 'é & <ok>', stderr: '', stdoutTruncated: false, stderrTruncated: false });
+		expect(stored?.item).toEqual({
+			command: 'printf',
+			args: ['%s', 'é & <ok>'],
+			env: { A: 'b' },
+			stdin: 'in',
+			maxOutputBytes: 100,
+		});
+		expect(stored?.output).toEqual({
+			exitCode: 0,
+			stdout: 'é & <ok>',
+			stderr: '',
+			stdoutTruncated: false,
+			stderrTruncated: false,
+		});
 		expect(stored?.ref).toEqual(ok.ref);
 		const bad = await run(scheduler, { command: 'sh', args: ['-c', 'exit 2'] });
-		expect((await scheduler.get(bad.id))?.error).toEqual({ code: 'ERR_PROCESS_EXIT', message: "Command `sh -c 'exit 2'` exited with code 2" });
+		expect((await scheduler.get(bad.id))?.error).toEqual({
+			code: 'ERR_PROCESS_EXIT',
+			message: "Command `sh -c 'exit 2'` exited with code 2",
+		});
 
 		const started = new Promise<void>((resolve) => scheduler.once('task:started', () => resolve()));
-		await scheduler.add({ id: 'stored-long', item: { command: 'sh', args: ['-c', 'sleep 100 & sleep 100; wait'], env: { PROCESS_TEST_TOKEN: token('stored') } } });
+		await scheduler.add({
+			id: 'stored-long',
+			item: {
+				command: 'sh',
+				args: ['-c', 'sleep 100 & sleep 100; wait'],
+				env: { PROCESS_TEST_TOKEN: token('stored') },
+			},
+		});
 		await started;
 		await until('the shell and both sleeps', () => withToken('stored').length === 3);
 		let long: TaskRecord<ProcessTaskItem, ProcessOutput> | null = null;

@@ -11,7 +11,8 @@ import { buildApiReports, reportDir, type ApiReport } from './api-report.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const update = process.env.UPDATE_API_REPORT === '1';
-const hint = 'the public types changed: if that is meant, run `UPDATE_API_REPORT=1 npx vitest run test/api/api-report.test.ts` and commit api/';
+const hint =
+	'the public types changed: if that is meant, run `UPDATE_API_REPORT=1 npx vitest run test/api/api-report.test.ts` and commit api/';
 
 describe('API report', () => {
 	let reports: ApiReport[];
@@ -24,10 +25,13 @@ describe('API report', () => {
 		if (update) {
 			await mkdir(dir, { recursive: true });
 			const wanted = new Set(reports.map((r) => r.file));
-			for (const name of await readdir(dir)) if (name.endsWith('.api.md') && !wanted.has(name)) await rm(join(dir, name));
+			for (const name of await readdir(dir))
+				if (name.endsWith('.api.md') && !wanted.has(name)) await rm(join(dir, name));
 			for (const report of reports) await writeFile(join(dir, report.file), report.text);
 		}
-		const committed = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.api.md')).sort();
+		const committed = (await readdir(dir).catch(() => [] as string[]))
+			.filter((name) => name.endsWith('.api.md'))
+			.sort();
 		expect(committed, hint).toEqual(reports.map((r) => r.file).sort());
 	});
 
@@ -42,6 +46,8 @@ describe('API report', () => {
 	it('would fail on a change: a report names every export of the root with its declaration', () => {
 		const main = reports.find((r) => r.subpath === 'lightsched');
 		expect(main?.text).toContain('### Scheduler\n');
-		expect(main?.text).toMatch(/### TaskRecord\n\n```ts\n\/\/ src\/task\ninterface TaskRecord<TItem = unknown, TOutput = unknown> \{/);
+		expect(main?.text).toMatch(
+			/### TaskRecord\n\n```ts\n\/\/ src\/task\ninterface TaskRecord<TItem = unknown, TOutput = unknown> \{/,
+		);
 	});
 });

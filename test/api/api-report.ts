@@ -28,7 +28,11 @@ interface Manifest {
 }
 
 function fail(diagnostics: readonly ts.Diagnostic[]): never {
-	const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => process.cwd(), getNewLine: () => '\n' };
+	const host: ts.FormatDiagnosticsHost = {
+		getCanonicalFileName: (f) => f,
+		getCurrentDirectory: () => process.cwd(),
+		getNewLine: () => '\n',
+	};
 	throw new Error(`Declarations did not build:\n${ts.formatDiagnostics(diagnostics, host)}`);
 }
 
@@ -38,13 +42,21 @@ function buildDeclarations(root: string): Map<string, string> {
 	const config = ts.readConfigFile(configPath, ts.sys.readFile);
 	if (config.error !== undefined) fail([config.error]);
 	const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, root, undefined, configPath);
-	const options: ts.CompilerOptions = { ...parsed.options, noEmit: false, declaration: true, emitDeclarationOnly: true, declarationMap: false };
+	const options: ts.CompilerOptions = {
+		...parsed.options,
+		noEmit: false,
+		declaration: true,
+		emitDeclarationOnly: true,
+		declarationMap: false,
+	};
 	const program = ts.createProgram(parsed.fileNames, options);
 	const out = new Map<string, string>();
 	const result = program.emit(undefined, (fileName, text) => {
 		if (fileName.endsWith('.d.ts')) out.set(resolve(fileName), text);
 	});
-	const errors = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].filter((d) => d.category === ts.DiagnosticCategory.Error);
+	const errors = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].filter(
+		(d) => d.category === ts.DiagnosticCategory.Error,
+	);
 	if (errors.length > 0) fail(errors);
 	return out;
 }
@@ -65,15 +77,21 @@ function declarationProgram(root: string, files: Map<string, string>, entries: r
 	const readFile = host.readFile.bind(host);
 	const fileExists = host.fileExists.bind(host);
 	host.readFile = (name) => files.get(resolve(name)) ?? readFile(name);
-	host.fileExists = (name) => files.has(resolve(name)) || (!resolve(name).startsWith(join(root, 'dist') + '/') && fileExists(name));
+	host.fileExists = (name) =>
+		files.has(resolve(name)) || (!resolve(name).startsWith(join(root, 'dist') + '/') && fileExists(name));
 	// The folders of the in-memory declarations exist (the checkout's own `dist/` may be stale or absent).
-	const folders = new Set([...files.keys()].flatMap((path) => path.split('/').map((_, i, parts) => parts.slice(0, i).join('/'))));
+	const folders = new Set(
+		[...files.keys()].flatMap((path) => path.split('/').map((_, i, parts) => parts.slice(0, i).join('/'))),
+	);
 	const directoryExists = host.directoryExists?.bind(host);
-	host.directoryExists = (name) => folders.has(resolve(name)) || (directoryExists?.(name) ?? ts.sys.directoryExists(name));
+	host.directoryExists = (name) =>
+		folders.has(resolve(name)) || (directoryExists?.(name) ?? ts.sys.directoryExists(name));
 	const getSourceFile = host.getSourceFile.bind(host);
 	host.getSourceFile = (name, language, onError, create) => {
 		const text = files.get(resolve(name));
-		return text === undefined ? getSourceFile(name, language, onError, create) : ts.createSourceFile(name, text, language, true);
+		return text === undefined
+			? getSourceFile(name, language, onError, create)
+			: ts.createSourceFile(name, text, language, true);
 	};
 	return ts.createProgram(entries, options, host);
 }
@@ -88,7 +106,11 @@ function printDeclaration(root: string, node: ts.Node): string {
 	const file = relative(join(root, 'dist'), node.getSourceFile().fileName).replace(/\.d\.ts$/, '');
 	let text = node.getText();
 	// A variable's declaration alone (`X: T`) does not say const or let: print its statement.
-	if (ts.isVariableDeclaration(node) && ts.isVariableDeclarationList(node.parent) && ts.isVariableStatement(node.parent.parent)) {
+	if (
+		ts.isVariableDeclaration(node) &&
+		ts.isVariableDeclarationList(node.parent) &&
+		ts.isVariableStatement(node.parent.parent)
+	) {
 		text = node.parent.parent.getText();
 	}
 	text = text.replace(/^export\s+/, '').replace(/^declare\s+/, '');
@@ -106,7 +128,8 @@ function referencedSymbols(root: string, checker: ts.TypeChecker, node: ts.Node)
 		if (name !== undefined) {
 			let symbol = checker.getSymbolAtLocation(ts.isQualifiedName(name) ? name.right : name);
 			if (symbol !== undefined && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
-			if (symbol?.declarations?.some((d) => isOwn(root, d) && !ts.isTypeParameterDeclaration(d))) found.push(symbol);
+			if (symbol?.declarations?.some((d) => isOwn(root, d) && !ts.isTypeParameterDeclaration(d)))
+				found.push(symbol);
 		}
 		ts.forEachChild(child, visit);
 	};
@@ -136,7 +159,9 @@ function reportOf(root: string, program: ts.Program, subpath: string, entry: str
 			sections.push(`### ${heading}\n\n\`\`\`ts\n// (declared outside the package)\n\`\`\``);
 			return;
 		}
-		sections.push(`### ${heading}\n\n\`\`\`ts\n${declarations.map((d) => printDeclaration(root, d)).join('\n\n')}\n\`\`\``);
+		sections.push(
+			`### ${heading}\n\n\`\`\`ts\n${declarations.map((d) => printDeclaration(root, d)).join('\n\n')}\n\`\`\``,
+		);
 		for (const d of declarations) pending.push(...referencedSymbols(root, checker, d));
 	};
 	const names = [...exported.entries()].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
@@ -147,13 +172,16 @@ function reportOf(root: string, program: ts.Program, subpath: string, entry: str
 		if (printed.has(symbol) || exported.has(symbol)) continue;
 		printed.add(symbol);
 		referenced.push(symbol);
-		for (const d of symbol.declarations ?? []) if (isOwn(root, d)) pending.push(...referencedSymbols(root, checker, d));
+		for (const d of symbol.declarations ?? [])
+			if (isOwn(root, d)) pending.push(...referencedSymbols(root, checker, d));
 	}
 	const exportSections = sections.splice(0);
 	referenced.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 	for (const symbol of referenced) {
 		const declarations = (symbol.declarations ?? []).filter((d) => isOwn(root, d));
-		sections.push(`### ${symbol.name}\n\n\`\`\`ts\n${declarations.map((d) => printDeclaration(root, d)).join('\n\n')}\n\`\`\``);
+		sections.push(
+			`### ${symbol.name}\n\n\`\`\`ts\n${declarations.map((d) => printDeclaration(root, d)).join('\n\n')}\n\`\`\``,
+		);
 	}
 	return [
 		`# API report: \`${subpath}\``,
@@ -186,10 +214,19 @@ export function buildApiReports(root: string): ApiReport[] {
 		entry: resolve(root, target.types),
 	}));
 	for (const { subpath, entry } of subpaths) {
-		if (!files.has(entry)) throw new Error(`${subpath}: its types (${relative(root, entry)}) were not built from the sources`);
+		if (!files.has(entry))
+			throw new Error(`${subpath}: its types (${relative(root, entry)}) were not built from the sources`);
 	}
-	const program = declarationProgram(root, files, subpaths.map((s) => s.entry));
-	return subpaths.map(({ subpath, entry }) => ({ subpath, file: reportFileName(subpath), text: reportOf(root, program, subpath, entry) }));
+	const program = declarationProgram(
+		root,
+		files,
+		subpaths.map((s) => s.entry),
+	);
+	return subpaths.map(({ subpath, entry }) => ({
+		subpath,
+		file: reportFileName(subpath),
+		text: reportOf(root, program, subpath, entry),
+	}));
 }
 
 /** The folder the reports are committed in. */

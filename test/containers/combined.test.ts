@@ -14,12 +14,17 @@ const dir = mkdtempSync(join(tmpdir(), 'lightsched-combined-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = (): string => join(dir, `tasks-${++files}.sqlite`);
-const openSqlite = (filename: string): SqlContainer => new SqlContainer({ knex: { client: 'sqlite3', connection: { filename } } });
+const openSqlite = (filename: string): SqlContainer =>
+	new SqlContainer({ knex: { client: 'sqlite3', connection: { filename } } });
 
-describeContainerContract('CombinedContainer(queue+sql)', () => new CombinedContainer(new QueueContainer(), openSqlite(newFile())), {
-	priority: false,
-	json: true,
-});
+describeContainerContract(
+	'CombinedContainer(queue+sql)',
+	() => new CombinedContainer(new QueueContainer(), openSqlite(newFile())),
+	{
+		priority: false,
+		json: true,
+	},
+);
 describeContainerContract(
 	'CombinedContainer(ordered-map+sql)',
 	() => new CombinedContainer(new OrderedMapContainer(), openSqlite(newFile())),
@@ -27,7 +32,11 @@ describeContainerContract(
 );
 
 /** A persistent container whose chosen methods throw while `failing` names them (or only the nth call). */
-function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method: string, nth?: number | number[]) => void; heal: () => void } {
+function flaky(inner: TaskContainer): {
+	container: TaskContainer;
+	fail: (method: string, nth?: number | number[]) => void;
+	heal: () => void;
+} {
 	const failing = new Map<string, { nth: number[] | undefined; calls: number }>();
 	const container = new Proxy(inner, {
 		get(target, prop, receiver) {
@@ -55,9 +64,15 @@ function flaky(inner: TaskContainer): { container: TaskContainer; fail: (method:
 describe('CombinedContainer', () => {
 	it('validates its arguments', () => {
 		const sql = openSqlite(newFile());
-		expect(() => new CombinedContainer(null as unknown as TaskContainer, sql)).toThrow(/`memory` to be a TaskContainer/);
-		expect(() => new CombinedContainer(new QueueContainer(), {} as TaskContainer)).toThrow(/`persistent.add` to be a function/);
-		expect(() => new CombinedContainer(new QueueContainer(), sql, { restorePageSize: 0 })).toThrow(/`restorePageSize`/);
+		expect(() => new CombinedContainer(null as unknown as TaskContainer, sql)).toThrow(
+			/`memory` to be a TaskContainer/,
+		);
+		expect(() => new CombinedContainer(new QueueContainer(), {} as TaskContainer)).toThrow(
+			/`persistent.add` to be a function/,
+		);
+		expect(() => new CombinedContainer(new QueueContainer(), sql, { restorePageSize: 0 })).toThrow(
+			/`restorePageSize`/,
+		);
 		const queue = new QueueContainer();
 		expect(() => new CombinedContainer(queue, queue)).toThrow(/two different containers/);
 		return sql.close();
@@ -69,7 +84,12 @@ describe('CombinedContainer', () => {
 		const seed = openSqlite(file);
 		const now = Date.now();
 		for (let start = 0; start < total; start += 10_000) {
-			await seed.add(records(Array.from({ length: 10_000 }, (_, i) => ({ id: `t${start + i}`, item: { n: start + i } })), now));
+			await seed.add(
+				records(
+					Array.from({ length: 10_000 }, (_, i) => ({ id: `t${start + i}`, item: { n: start + i } })),
+					now,
+				),
+			);
 		}
 		await seed.close();
 
@@ -79,7 +99,8 @@ describe('CombinedContainer', () => {
 		const counted = new Proxy(persistent, {
 			get(target, prop, receiver) {
 				const value = Reflect.get(target, prop, receiver) as unknown;
-				if (prop !== 'list' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+				if (prop !== 'list' || typeof value !== 'function')
+					return typeof value === 'function' ? value.bind(target) : value;
 				return async (query: { limit?: number }) => {
 					pages.push(query.limit ?? 100);
 					return (value as (q: unknown) => Promise<unknown>).call(target, query);
@@ -130,12 +151,28 @@ describe('CombinedContainer', () => {
 		const now = Date.now();
 		const dead = new CombinedContainer(new QueueContainer(), openSqlite(file));
 		await dead.add([
-			...records([{ id: 'r1', item: 1 }, { id: 'r2', item: 2 }, { id: 'exp', item: 3 }, { id: 'stop', item: 4 }, { id: 'w', item: 5 }], now, 3),
+			...records(
+				[
+					{ id: 'r1', item: 1 },
+					{ id: 'r2', item: 2 },
+					{ id: 'exp', item: 3 },
+					{ id: 'stop', item: 4 },
+					{ id: 'w', item: 5 },
+				],
+				now,
+				3,
+			),
 			...records([{ id: 'spent', item: 6 }], now, 1),
 		]);
 		const claimed = await dead.claim(5, 'dead-owner', 60_000, now);
 		expect(claimed.map((t) => t.id)).toEqual(['r1', 'r2', 'exp', 'stop', 'w']);
-		await dead.transition('w', 'running', 'waiting', { runAt: now + 60_000, owner: null, leaseUntil: null }, 'dead-owner');
+		await dead.transition(
+			'w',
+			'running',
+			'waiting',
+			{ runAt: now + 60_000, owner: null, leaseUntil: null },
+			'dead-owner',
+		);
 		await dead.transition('exp', 'running', 'exporting', {}, 'dead-owner');
 		await dead.requestStop('stop');
 		expect((await dead.claim(1, 'dead-owner', 60_000, now)).map((t) => t.id)).toEqual(['spent']);
@@ -148,7 +185,12 @@ describe('CombinedContainer', () => {
 		expect(result).toMatchObject({ recovered: 3, failed: 1, stopped: 1, restored: 4 });
 		for (const id of ['r1', 'r2', 'exp']) {
 			for (const where of [memory, persistent]) {
-				expect(await where.get(id)).toMatchObject({ status: 'waiting', attempts: 1, owner: null, leaseUntil: null });
+				expect(await where.get(id)).toMatchObject({
+					status: 'waiting',
+					attempts: 1,
+					owner: null,
+					leaseUntil: null,
+				});
 			}
 		}
 		expect(await persistent.get('spent')).toMatchObject({ status: 'failed', error: { code: 'ERR_LEASE_EXPIRED' } });
@@ -156,7 +198,11 @@ describe('CombinedContainer', () => {
 		expect(await alive.get('stop')).toMatchObject({ status: 'stopped' });
 		expect(await memory.get('w')).toMatchObject({ status: 'waiting', runAt: now + 60_000 });
 		const again = await alive.claim(10, 'alive', 10_000, Date.now());
-		expect(again.map((t) => [t.id, t.attempts])).toEqual([['r1', 2], ['r2', 2], ['exp', 2]]);
+		expect(again.map((t) => [t.id, t.attempts])).toEqual([
+			['r1', 2],
+			['r2', 2],
+			['exp', 2],
+		]);
 		expect(await persistent.get('r1')).toMatchObject({ status: 'running', owner: 'alive', attempts: 2 });
 		await alive.close();
 	});
@@ -170,7 +216,13 @@ describe('CombinedContainer', () => {
 		await expect(combined.add(records([{ id: 'a', item: 1 }]))).rejects.toThrow(/disk full/);
 		expect(await memory.get('a')).toBeNull();
 		heal();
-		await combined.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+		await combined.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+			]),
+		);
 
 		// A claim whose persistent write fails puts the task back in memory.
 		fail('transition');
@@ -190,10 +242,14 @@ describe('CombinedContainer', () => {
 		expect(claimed.map((t) => t.id).sort()).toEqual(['a', 'b', 'c']);
 
 		fail('transition');
-		await expect(combined.transition('a', 'running', 'succeeded', { finishedAt: 1 }, 'o')).rejects.toThrow(/disk full/);
+		await expect(combined.transition('a', 'running', 'succeeded', { finishedAt: 1 }, 'o')).rejects.toThrow(
+			/disk full/,
+		);
 		expect(await memory.get('a')).toMatchObject({ status: 'running', attempts: 1 });
 		heal();
-		expect(await combined.transition('a', 'running', 'succeeded', { finishedAt: 1 }, 'o')).toMatchObject({ status: 'succeeded' });
+		expect(await combined.transition('a', 'running', 'succeeded', { finishedAt: 1 }, 'o')).toMatchObject({
+			status: 'succeeded',
+		});
 		expect(await memory.get('a')).toMatchObject({ status: 'succeeded' });
 		expect(await persistent.get('a')).toMatchObject({ status: 'succeeded' });
 		await combined.close();
@@ -204,7 +260,14 @@ describe('CombinedContainer', () => {
 		const { container: persistent, fail, heal } = flaky(store);
 		const memory = new QueueContainer();
 		const combined = new CombinedContainer(memory, persistent);
-		await combined.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4 }]));
+		await combined.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+				{ id: 'd', item: 4 },
+			]),
+		);
 		// The claim of `a` is stored, storing `b` fails, and so does handing `a` back: the store keeps `a` running.
 		fail('transition', [2, 3]);
 		await expect(combined.claim(2, 'o', 10_000, Date.now())).rejects.toThrow(/disk full/);
@@ -217,7 +280,8 @@ describe('CombinedContainer', () => {
 		await store.remove('d');
 		const claimed = await combined.claim(10, 'o2', 10_000, Date.now());
 		expect(claimed.map((t) => t.id).sort()).toEqual(['a', 'b']);
-		for (const id of ['a', 'b']) expect(await store.get(id)).toMatchObject({ status: 'running', owner: 'o2', attempts: 1 });
+		for (const id of ['a', 'b'])
+			expect(await store.get(id)).toMatchObject({ status: 'running', owner: 'o2', attempts: 1 });
 		expect(await memory.get('c')).toMatchObject({ status: 'stopped', owner: null, finishedAt: 5 });
 		expect(await memory.get('d')).toBeNull();
 		expect(await combined.claim(10, 'o2', 10_000, Date.now())).toEqual([]);

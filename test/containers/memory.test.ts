@@ -14,7 +14,8 @@ describe('memory containers keep a bounded history of finished tasks', () => {
 		const container = make(3);
 		await container.add(records(Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, item: i }))));
 		const claimed = await container.claim(5, 'o', 10_000, Date.now());
-		for (const task of claimed) await container.transition(task.id, 'running', 'succeeded', { finishedAt: Date.now() }, 'o');
+		for (const task of claimed)
+			await container.transition(task.id, 'running', 'succeeded', { finishedAt: Date.now() }, 'o');
 		expect(await container.counts()).toMatchObject({ succeeded: 3, waiting: 1 });
 		expect(await container.get('t0')).toBeNull();
 		expect(await container.get('t1')).toBeNull();
@@ -24,7 +25,9 @@ describe('memory containers keep a bounded history of finished tasks', () => {
 	});
 
 	it('rejects a bad keepFinished clearly', () => {
-		expect(() => new QueueContainer({ keepFinished: -1 })).toThrow('Expected `keepFinished` to be an integer >= 0 or Infinity, got -1 (number)');
+		expect(() => new QueueContainer({ keepFinished: -1 })).toThrow(
+			'Expected `keepFinished` to be an integer >= 0 or Infinity, got -1 (number)',
+		);
 	});
 });
 
@@ -35,7 +38,12 @@ describe.each([
 	it('claim hands out the stored records; transition takes them, or any record with the id', async () => {
 		const container = make();
 		const sync = container.sync;
-		sync.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		sync.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+			]),
+		);
 		const [a, b] = sync.claim(2, 'o', 10_000, Date.now());
 		expect(a?.status).toBe('running');
 		// The stored record itself: what the scheduler sees is what get() copies.

@@ -6,7 +6,14 @@
  * codec, the SQL rows and schema, `StoredTask`, `copyTask`) fails here with the backend's and the field's name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTask, createTaskRecord, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched/kit';
+import {
+	copyTask,
+	createTaskRecord,
+	type TaskContainer,
+	type TaskPatch,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched/kit';
 import { PATCH_FIELD_NAMES, TASK_FIELD_NAMES, TASK_FIELDS } from '../../src/task-fields.js';
 import { recordDiffs } from '../model/record-diff.js';
 import { SETUP_NAMES, startSetups, type Setups } from '../model/setups.js';
@@ -64,7 +71,19 @@ describe('the declaration of the record fields', () => {
 	});
 
 	it('patchable fields are exactly those a transition patch may set', () => {
-		expect(PATCH_FIELD_NAMES).toEqual(['attempts', 'startedAt', 'finishedAt', 'runAt', 'error', 'output', 'progress', 'ref', 'owner', 'leaseUntil', 'stopRequested']);
+		expect(PATCH_FIELD_NAMES).toEqual([
+			'attempts',
+			'startedAt',
+			'finishedAt',
+			'runAt',
+			'error',
+			'output',
+			'progress',
+			'ref',
+			'owner',
+			'leaseUntil',
+			'stopRequested',
+		]);
 		expect(TASK_FIELDS.map((f) => `${f.name}:${f.kind}`)).toContain('timeoutMs:nullable-number');
 	});
 
@@ -83,8 +102,12 @@ describe('the declaration of the record fields', () => {
 		const rec = fullRecord('diff', 1_000_000);
 		const { ref: _ref, ...missing } = rec;
 		expect(recordDiffs('x', missing as TaskRecord, rec)).toEqual(['x: field `ref` is missing']);
-		expect(recordDiffs('x', { ...rec, timeoutMs: '5' as never }, rec)).toEqual(['x: field `timeoutMs` should be nullable-number, got "5"']);
-		expect(recordDiffs('x', { ...rec, progress: { pct: 41 } }, rec)).toEqual(['x: field `progress` expected {"pct":42}, got {"pct":41}']);
+		expect(recordDiffs('x', { ...rec, timeoutMs: '5' as never }, rec)).toEqual([
+			'x: field `timeoutMs` should be nullable-number, got "5"',
+		]);
+		expect(recordDiffs('x', { ...rec, progress: { pct: 41 } }, rec)).toEqual([
+			'x: field `progress` expected {"pct":42}, got {"pct":41}',
+		]);
 		expect(recordDiffs('x', { ...rec, more: 1 } as TaskRecord, rec)).toEqual(['x: undeclared field `more`']);
 	});
 });
@@ -105,7 +128,11 @@ describe.each(SETUP_NAMES.map((name) => [name]))('%s stores every declared field
 	it('through add, get, list, claim, transitions (every patchable field), requestStop and renew', async () => {
 		const c = await open();
 		const diffs: string[] = [];
-		const check = async (where: string, actual: TaskRecord | null | undefined, expected: TaskRecord): Promise<void> => {
+		const check = async (
+			where: string,
+			actual: TaskRecord | null | undefined,
+			expected: TaskRecord,
+		): Promise<void> => {
 			diffs.push(...recordDiffs(`${name} ${where}`, actual, expected));
 			diffs.push(...recordDiffs(`${name} get after ${where}`, await c.get(expected.id), expected));
 			const listed = (await c.list({ limit: 1000 })).tasks.find((task) => task.id === expected.id);
@@ -122,7 +149,14 @@ describe.each(SETUP_NAMES.map((name) => [name]))('%s stores every declared field
 			await check('add', got, expected);
 
 			const [claimed] = await c.claim(1, 'claimer', 20_000, t);
-			expected = { ...expected, status: 'running', owner: 'claimer', leaseUntil: t + 20_000, startedAt: t, attempts: added.attempts + 1 };
+			expected = {
+				...expected,
+				status: 'running',
+				owner: 'claimer',
+				leaseUntil: t + 20_000,
+				startedAt: t,
+				attempts: added.attempts + 1,
+			};
 			await check('claim', claimed, expected);
 
 			const first = fullPatch(1, t);

@@ -13,7 +13,11 @@ let server: RedisServer;
 let admin: Redis;
 let n = 0;
 const fresh = (): string => `b${process.pid}-${++n}`;
-const done = (): { finishedAt: number; owner: null; leaseUntil: null } => ({ finishedAt: Date.now(), owner: null, leaseUntil: null });
+const done = (): { finishedAt: number; owner: null; leaseUntil: null } => ({
+	finishedAt: Date.now(),
+	owner: null,
+	leaseUntil: null,
+});
 
 beforeAll(async () => {
 	server = await startRedis();
@@ -50,7 +54,14 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		const { client, scripts } = recordingClient();
 		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
 		const later = Date.now() + 60_000;
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4, runAt: later }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+				{ id: 'd', item: 4, runAt: later },
+			]),
+		);
 		expect((await c.claim(10, 'me', 10_000, Date.now())).map((t) => t.id)).toEqual(['a', 'b', 'c']);
 		expect(await c.transition('missing', 'running', 'succeeded', done())).toBeNull(); // loads the script
 		const before = scripts.length;
@@ -77,7 +88,10 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		const a = await c.claim(3, 'A', 10_000, Date.now());
 		const b = await c.claim(2, 'B', 10_000, Date.now());
 		const before = scripts.length;
-		const finished = await Promise.all([...a.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'A')), ...b.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'B'))]);
+		const finished = await Promise.all([
+			...a.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'A')),
+			...b.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'B')),
+		]);
 		expect(finished.map((r) => r?.status)).toEqual(Array(5).fill('succeeded'));
 		expect(scripts.length - before).toBe(1);
 		// The next claims are served from what that one call claimed ahead: no script call, the oldest tasks, per owner.
@@ -93,14 +107,18 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		client.disconnect();
 	});
 
-	it('claims 5,000 tasks in one call (the lease set and status set written in slices, past Lua\'s unpack limit)', async () => {
+	it("claims 5,000 tasks in one call (the lease set and status set written in slices, past Lua's unpack limit)", async () => {
 		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
 		const ids = Array.from({ length: 5000 }, (_, i) => `big-${i}`);
 		await c.add(records(ids.map((id) => ({ id, item: null }))));
 		const claimed = await c.claim(5000, 'me', 10_000, Date.now());
 		expect(claimed).toHaveLength(5000);
 		expect(await c.counts()).toMatchObject({ waiting: 0, running: 5000 });
-		expect((await c.list({ status: 'running', limit: 3 })).tasks.map((t) => t.id)).toEqual(['big-0', 'big-1', 'big-2']);
+		expect((await c.list({ status: 'running', limit: 3 })).tasks.map((t) => t.id)).toEqual([
+			'big-0',
+			'big-1',
+			'big-2',
+		]);
 		await Promise.all(claimed.map((t) => c.transition(t.id, 'running', 'succeeded', done(), 'me')));
 		expect(await c.counts()).toMatchObject({ running: 0, succeeded: 5000 });
 		await c.close();
@@ -109,7 +127,12 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 	it('fails only the transition that failed on the server; the others of its batch apply', async () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+			]),
+		);
 		await c.claim(2, 'me', 10_000, Date.now());
 		// A task key holding the wrong type makes that transition's HMGET fail inside the script.
 		await admin.set(`${c.keyPrefix}t:broken`, 'not a hash');
@@ -119,8 +142,14 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 			c.transition('b', 'running', 'failed', { ...done(), error: { message: 'boom', code: 'E' } }, 'me'),
 		]);
 		expect(a).toMatchObject({ status: 'fulfilled', value: { id: 'a', status: 'succeeded' } });
-		expect(broken).toMatchObject({ status: 'rejected', reason: { name: 'ContainerError', message: expect.stringMatching(/WRONGTYPE/) } });
-		expect(b).toMatchObject({ status: 'fulfilled', value: { id: 'b', status: 'failed', error: { message: 'boom' } } });
+		expect(broken).toMatchObject({
+			status: 'rejected',
+			reason: { name: 'ContainerError', message: expect.stringMatching(/WRONGTYPE/) },
+		});
+		expect(b).toMatchObject({
+			status: 'fulfilled',
+			value: { id: 'b', status: 'failed', error: { message: 'boom' } },
+		});
 		expect(await c.counts()).toMatchObject({ running: 0, succeeded: 1, failed: 1 });
 		await c.close();
 	});
@@ -132,7 +161,9 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		await c.add(records(ids.map((id, i) => ({ id, item: i }))));
 		expect(await c.claim(10, 'me', 10_000, Date.now())).toHaveLength(ids.length);
 		const output = { text: 'line\nbreak \\ "quoted" \u001f 😀 \\ud800', n: 1.5 };
-		const results = await Promise.all(ids.map((id) => c.transition(id, 'running', 'succeeded', { ...done(), output }, 'me')));
+		const results = await Promise.all(
+			ids.map((id) => c.transition(id, 'running', 'succeeded', { ...done(), output }, 'me')),
+		);
 		expect(results.map((r) => r?.id)).toEqual(ids);
 		for (const r of results) expect(r).toMatchObject({ status: 'succeeded', output });
 		expect(await c.get('esc\\ud800aped')).toMatchObject({ status: 'succeeded', output });
@@ -155,7 +186,13 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 		});
 		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
 		expect(await c.transition('missing', 'running', 'succeeded', done())).toBeNull(); // loads the script
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+			]),
+		);
 		await c.claim(3, 'me', 10_000, Date.now());
 		armed = true;
 		const results = await Promise.all([
@@ -175,9 +212,17 @@ describe('RedisContainer: transitions of the same tick in one script call', () =
 	it('sends the transitions still queued when close() is called', async () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+			]),
+		);
 		await c.claim(2, 'me', 10_000, Date.now());
-		const pending = [c.transition('a', 'running', 'succeeded', done(), 'me'), c.transition('b', 'running', 'succeeded', done(), 'me')];
+		const pending = [
+			c.transition('a', 'running', 'succeeded', done(), 'me'),
+			c.transition('b', 'running', 'succeeded', done(), 'me'),
+		];
 		await c.close();
 		expect((await Promise.all(pending)).map((r) => r?.status)).toEqual(['succeeded', 'succeeded']);
 		const reader = new RedisContainer({ redis: server.url, name, log: false });
@@ -190,16 +235,34 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 	it('get no record back when nothing else wrote the task, and rebuild it exactly as stored', async () => {
 		const { client, replies } = recordingClient();
 		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
-		await c.add(records([{ id: 'a', item: { n: 1 }, priority: 3 }, { id: 'b', item: 2, runAt: Date.now() + 60_000 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: { n: 1 }, priority: 3 },
+				{ id: 'b', item: 2, runAt: Date.now() + 60_000 },
+			]),
+		);
 		await c.claim(5, 'me', 10_000, Date.now());
 		const progressed = await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'me');
 		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
 		expect(progressed).toEqual(await c.get('a'));
-		expect(progressed).toMatchObject({ item: { n: 1 }, priority: 3, progress: { pct: 50 }, ref: 'job-7', owner: 'me', attempts: 1 });
+		expect(progressed).toMatchObject({
+			item: { n: 1 },
+			priority: 3,
+			progress: { pct: 50 },
+			ref: 'job-7',
+			owner: 'me',
+			attempts: 1,
+		});
 		const finished = await c.transition('a', 'running', 'succeeded', { ...done(), output: [1, 2] }, 'me');
 		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
 		expect(finished).toEqual(await c.get('a'));
-		expect(finished).toMatchObject({ status: 'succeeded', output: [1, 2], progress: { pct: 50 }, owner: null, leaseUntil: null });
+		expect(finished).toMatchObject({
+			status: 'succeeded',
+			output: [1, 2],
+			progress: { pct: 50 },
+			owner: null,
+			leaseUntil: null,
+		});
 		// Not claimed here: the whole record comes back.
 		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
 		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(Array)]], {}]);
@@ -212,7 +275,13 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		// The caller's clock: the renewal's lease is checked to the millisecond.
 		const c = new RedisContainer({ redis: server.url, name, log: false, clock: 'caller' });
 		const other = new RedisContainer({ redis: server.url, name, log: false, clock: 'caller' });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 'old' }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 'old' },
+			]),
+		);
 		await c.claim(5, 'me', 10_000, Date.now());
 		await other.requestStop('a');
 		const stopAsked = await c.transition('a', 'running', 'running', { progress: 1 }, 'me');
@@ -242,7 +311,9 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		await c.add(records(odd.map((id) => ({ id, item: { text: `${id}\u001f\u0000end` } }))));
 		const owner = 'own\u001fer';
 		const claimed = await c.claim(2, owner, 10_000, Date.now());
-		expect(claimed.map((t) => [t.id, t.item, t.owner])).toEqual(odd.slice(0, 2).map((id) => [id, { text: `${id}\u001f\u0000end` }, owner]));
+		expect(claimed.map((t) => [t.id, t.item, t.owner])).toEqual(
+			odd.slice(0, 2).map((id) => [id, { text: `${id}\u001f\u0000end` }, owner]),
+		);
 		for (const task of claimed) expect(task).toEqual(await c.get(task.id));
 		// Claimed ahead in a transition: packed the same way.
 		await c.transition(odd[0] as string, 'running', 'succeeded', done(), owner);

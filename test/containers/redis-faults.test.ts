@@ -56,7 +56,11 @@ function readLogs(dir: string): Outcome {
 }
 
 /** Wait (checking every 100 ms: finishes in other processes have no event here) until `done` says so. */
-async function waitFor(container: RedisContainer, done: (succeeded: number, pending: number) => boolean, limitMs: number): Promise<void> {
+async function waitFor(
+	container: RedisContainer,
+	done: (succeeded: number, pending: number) => boolean,
+	limitMs: number,
+): Promise<void> {
 	const deadline = Date.now() + limitMs;
 	for (;;) {
 		const c = await container.counts();
@@ -70,12 +74,18 @@ async function waitFor(container: RedisContainer, done: (succeeded: number, pend
 async function explainMissing(label: string, outcome: Outcome, container: RedisContainer, dir: string): Promise<void> {
 	const missing = Array.from({ length: TASKS }, (_, i) => `task-${i}`).filter((id) => outcome.done.get(id) !== 1);
 	if (missing.length === 0) return;
-	console.log(`[${label}] ${missing.length} tasks without exactly one reported success: ${missing.slice(0, 10).join(', ')}`);
+	console.log(
+		`[${label}] ${missing.length} tasks without exactly one reported success: ${missing.slice(0, 10).join(', ')}`,
+	);
 	for (const id of missing.slice(0, 5)) {
-		console.log(`[${label}] ${id}: ${String(outcome.starts.get(id) ?? 0)} starts, stored ${JSON.stringify(await container.get(id))}`);
+		console.log(
+			`[${label}] ${id}: ${String(outcome.starts.get(id) ?? 0)} starts, stored ${JSON.stringify(await container.get(id))}`,
+		);
 	}
 	for (const file of readdirSync(dir).filter((f) => f.endsWith('.err'))) {
-		console.log(`[${label}] ${file}:\n${readFileSync(join(dir, file), 'utf8').split('\n').slice(0, 20).join('\n')}`);
+		console.log(
+			`[${label}] ${file}:\n${readFileSync(join(dir, file), 'utf8').split('\n').slice(0, 20).join('\n')}`,
+		);
 	}
 }
 
@@ -83,17 +93,37 @@ async function explainMissing(label: string, outcome: Outcome, container: RedisC
  * Run TASKS tasks on PROCESSES schedulers; call `fault` once a quarter of them succeeded; wait for all to finish
  * and check that each ended exactly once, succeeded, none lost.
  */
-async function scenario(label: string, fault: (workers: WorkerProcess[], container: RedisContainer) => Promise<void>): Promise<Outcome> {
+async function scenario(
+	label: string,
+	fault: (workers: WorkerProcess[], container: RedisContainer) => Promise<void>,
+): Promise<Outcome> {
 	const name = `${label}-${process.pid}`;
 	const logDir = mkdtempSync(join(logs, `${label}-`));
-	const container = new RedisContainer({ redis: { port: server.port, host: '127.0.0.1', maxRetriesPerRequest: null }, name, log: false });
+	const container = new RedisContainer({
+		redis: { port: server.port, host: '127.0.0.1', maxRetriesPerRequest: null },
+		name,
+		log: false,
+	});
 	const workers = Array.from({ length: PROCESSES }, (_, i) =>
-		startWorker({ url: server.url, name, concurrency: 25, leaseMs: LEASE_MS, workMs: 2, log: join(logDir, `w${i}.log`) }),
+		startWorker({
+			url: server.url,
+			name,
+			concurrency: 25,
+			leaseMs: LEASE_MS,
+			workMs: 2,
+			log: join(logDir, `w${i}.log`),
+		}),
 	);
 	try {
 		await Promise.all(workers.map((w) => w.ready));
 		const started = Date.now();
-		await container.add(records(Array.from({ length: TASKS }, (_, i) => ({ id: `task-${i}`, item: i })), Date.now(), 1000));
+		await container.add(
+			records(
+				Array.from({ length: TASKS }, (_, i) => ({ id: `task-${i}`, item: i })),
+				Date.now(),
+				1000,
+			),
+		);
 		await waitFor(container, (succeeded) => succeeded >= TASKS / 4, 60_000);
 		await fault(workers, container);
 		await waitFor(container, (_succeeded, pending) => pending === 0, 60_000);
@@ -121,21 +151,27 @@ async function scenario(label: string, fault: (workers: WorkerProcess[], contain
 }
 
 describe('RedisContainer under faults (4 processes, 10,000 tasks)', () => {
-	it('a scheduler SIGKILLed mid-run: its tasks are taken over, every task ends exactly once, none lost', LIMIT, async () => {
-		await scenario('kill', async (workers, container) => {
-			const victim = workers[0] as WorkerProcess;
-			const pid = victim.child.pid;
-			await victim.kill();
-			const killedAt = Date.now();
-			// Taken over: no task left running under the dead scheduler's name (owner ids carry the pid).
-			for (;;) {
-				const { tasks } = await container.list({ status: 'running', limit: 1000 });
-				if (!tasks.some((t) => t.owner?.includes(`:${String(pid)}:`))) break;
-				await sleep(25);
-			}
-			console.log(`[kill] takeover of the dead scheduler's tasks: ${Date.now() - killedAt} ms (lease ${LEASE_MS} ms)`);
-		});
-	});
+	it(
+		'a scheduler SIGKILLed mid-run: its tasks are taken over, every task ends exactly once, none lost',
+		LIMIT,
+		async () => {
+			await scenario('kill', async (workers, container) => {
+				const victim = workers[0] as WorkerProcess;
+				const pid = victim.child.pid;
+				await victim.kill();
+				const killedAt = Date.now();
+				// Taken over: no task left running under the dead scheduler's name (owner ids carry the pid).
+				for (;;) {
+					const { tasks } = await container.list({ status: 'running', limit: 1000 });
+					if (!tasks.some((t) => t.owner?.includes(`:${String(pid)}:`))) break;
+					await sleep(25);
+				}
+				console.log(
+					`[kill] takeover of the dead scheduler's tasks: ${Date.now() - killedAt} ms (lease ${LEASE_MS} ms)`,
+				);
+			});
+		},
+	);
 
 	it('redis-server restarted mid-run (appendonly): schedulers reconnect and finish every task', LIMIT, async () => {
 		const outcome = await scenario('restart', async () => {

@@ -22,7 +22,11 @@ let server: RedisServer;
 let admin: Redis;
 let n = 0;
 const fresh = (): string => `h${process.pid}-${++n}`;
-const done = (): { finishedAt: number; owner: null; leaseUntil: null } => ({ finishedAt: Date.now(), owner: null, leaseUntil: null });
+const done = (): { finishedAt: number; owner: null; leaseUntil: null } => ({
+	finishedAt: Date.now(),
+	owner: null,
+	leaseUntil: null,
+});
 
 beforeAll(async () => {
 	server = await startRedis();
@@ -66,22 +70,37 @@ describe('RedisContainer options (item 8)', () => {
 		expect(() => new RedisContainer({ redis: server.url, name: 'x', globalConcurency: 2 } as never)).toThrow(
 			/Unknown option `globalConcurency` of RedisContainer: did you mean `globalConcurrency`\?/,
 		);
-		expect(() => new RedisContainer({ redis: server.url, name: 'x', prefx: 'p' } as never)).toThrow(/did you mean `prefix`/);
-		expect(() => new RedisContainer({ redis: server.url, name: 'x', commandTimeoutMS: 5 } as never)).toThrow(/did you mean `commandTimeoutMs`/);
+		expect(() => new RedisContainer({ redis: server.url, name: 'x', prefx: 'p' } as never)).toThrow(
+			/did you mean `prefix`/,
+		);
+		expect(() => new RedisContainer({ redis: server.url, name: 'x', commandTimeoutMS: 5 } as never)).toThrow(
+			/did you mean `commandTimeoutMs`/,
+		);
 		expect(() => new RedisContainer({ redis: server.url, name: 'x', clock: 'local' as never })).toThrow(/`clock`/);
-		expect(() => new RedisContainer({ redis: server.url, name: 'x', connectTimeoutMs: 0 })).toThrow(/`connectTimeoutMs`/);
-		expect(() => new RedisContainer({ redis: server.url, name: 'x', commandTimeoutMs: 1.5 })).toThrow(/`commandTimeoutMs`/);
+		expect(() => new RedisContainer({ redis: server.url, name: 'x', connectTimeoutMs: 0 })).toThrow(
+			/`connectTimeoutMs`/,
+		);
+		expect(() => new RedisContainer({ redis: server.url, name: 'x', commandTimeoutMs: 1.5 })).toThrow(
+			/`commandTimeoutMs`/,
+		);
 	});
 });
 
 describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 	it('rejects a call to a port nothing listens on within connectTimeoutMs, naming the server and why', async () => {
 		const port = await freePort();
-		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: false, connectTimeoutMs: 300 });
+		const c = new RedisContainer({
+			redis: `redis://127.0.0.1:${port}`,
+			name: fresh(),
+			log: false,
+			connectTimeoutMs: 300,
+		});
 		const { ms, error } = await timed(c.add(records([{ id: 'a', item: 1 }])));
 		expect(error).toBeInstanceOf(ContainerError);
 		expect((error as Error).message).toContain(`127.0.0.1:${port}`);
-		expect((error as Error).message).toMatch(/RedisContainer `lightsched:\{h\d+-\d+\}:`.*add failed: no connection to the server within 300 ms .*ECONNREFUSED/);
+		expect((error as Error).message).toMatch(
+			/RedisContainer `lightsched:\{h\d+-\d+\}:`.*add failed: no connection to the server within 300 ms .*ECONNREFUSED/,
+		);
 		expect((error as ContainerError).cause).toMatchObject({ code: 'ECONNREFUSED' });
 		expect(ms).toBeLessThan(3000);
 		// Every other call is bounded the same way.
@@ -90,7 +109,7 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 		await c.close();
 	});
 
-	it('bounds calls by default at a few seconds (5 s), not ioredis\'s ~73 s', { timeout: 30_000 }, async () => {
+	it("bounds calls by default at a few seconds (5 s), not ioredis's ~73 s", { timeout: 30_000 }, async () => {
 		const port = await freePort();
 		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: false });
 		const { ms, error } = await timed(c.get('a'));
@@ -103,7 +122,12 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 	it('bounds ready() too, and does not warn about the memory policy of a server it cannot reach', async () => {
 		const port = await freePort();
 		const warnings: string[] = [];
-		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: (m) => warnings.push(m), connectTimeoutMs: 300 });
+		const c = new RedisContainer({
+			redis: `redis://127.0.0.1:${port}`,
+			name: fresh(),
+			log: (m) => warnings.push(m),
+			connectTimeoutMs: 300,
+		});
 		c.watch(() => {});
 		const { ms, error } = await timed(c.ready());
 		expect(error).toBeInstanceOf(ContainerError);
@@ -115,7 +139,12 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 
 	it('settles an add pending at close (rejected with SchedulerClosedError), and close itself returns', async () => {
 		const port = await freePort();
-		const c = new RedisContainer({ redis: `redis://127.0.0.1:${port}`, name: fresh(), log: false, connectTimeoutMs: 60_000 });
+		const c = new RedisContainer({
+			redis: `redis://127.0.0.1:${port}`,
+			name: fresh(),
+			log: false,
+			connectTimeoutMs: 60_000,
+		});
 		const pending = timed(c.add(records([{ id: 'a', item: 1 }])));
 		await sleep(200);
 		const closing = timed(c.close());
@@ -145,34 +174,45 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 		client.disconnect();
 	});
 
-	it('rejects while the server is stopped, never half-stores an add, and works again once it is back', { timeout: 30_000 }, async () => {
-		const own = await startRedis({ args: ['--appendonly', 'yes'] });
-		const c = new RedisContainer({ redis: own.url, name: fresh(), log: false, connectTimeoutMs: 500 });
-		try {
-			await c.add(records([{ id: 'before', item: 1 }]));
-			await own.stop();
-			const { ms, error } = await timed(c.add(records([{ id: 'x1', item: 1 }, { id: 'x2', item: 2 }])));
-			expect(error).toBeInstanceOf(ContainerError);
-			expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
-			expect(ms).toBeLessThan(5000);
-			await own.restart();
-			// The connection comes back by itself (ioredis's reconnection delay grows to 2 s: an add may still be
-			// refused meanwhile); the rejected add was never sent, so nothing of it is stored.
-			for (let tries = 0; ; tries++) {
-				const { error: again } = await timed(c.add(records([{ id: 'after', item: 1 }])));
-				if (again === undefined) break;
-				expect(again).toBeInstanceOf(ContainerError);
-				expect(tries).toBeLessThan(20);
+	it(
+		'rejects while the server is stopped, never half-stores an add, and works again once it is back',
+		{ timeout: 30_000 },
+		async () => {
+			const own = await startRedis({ args: ['--appendonly', 'yes'] });
+			const c = new RedisContainer({ redis: own.url, name: fresh(), log: false, connectTimeoutMs: 500 });
+			try {
+				await c.add(records([{ id: 'before', item: 1 }]));
+				await own.stop();
+				const { ms, error } = await timed(
+					c.add(
+						records([
+							{ id: 'x1', item: 1 },
+							{ id: 'x2', item: 2 },
+						]),
+					),
+				);
+				expect(error).toBeInstanceOf(ContainerError);
+				expect((error as Error).message).toContain(`127.0.0.1:${own.port}`);
+				expect(ms).toBeLessThan(5000);
+				await own.restart();
+				// The connection comes back by itself (ioredis's reconnection delay grows to 2 s: an add may still be
+				// refused meanwhile); the rejected add was never sent, so nothing of it is stored.
+				for (let tries = 0; ; tries++) {
+					const { error: again } = await timed(c.add(records([{ id: 'after', item: 1 }])));
+					if (again === undefined) break;
+					expect(again).toBeInstanceOf(ContainerError);
+					expect(tries).toBeLessThan(20);
+				}
+				expect(await c.get('before')).toMatchObject({ status: 'waiting' });
+				expect(await c.get('x1')).toBeNull();
+				expect(await c.get('x2')).toBeNull();
+				expect(await c.counts()).toMatchObject({ waiting: 2 });
+			} finally {
+				await c.close();
+				await own.close();
 			}
-			expect(await c.get('before')).toMatchObject({ status: 'waiting' });
-			expect(await c.get('x1')).toBeNull();
-			expect(await c.get('x2')).toBeNull();
-			expect(await c.counts()).toMatchObject({ waiting: 2 });
-		} finally {
-			await c.close();
-			await own.close();
-		}
-	});
+		},
+	);
 
 	it('rejects a call a frozen server does not answer within commandTimeoutMs', { timeout: 30_000 }, async () => {
 		const own = await startRedis();
@@ -197,7 +237,14 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 describe('RedisContainer renew: tasks held for an owner that does not know them (item 3)', () => {
 	it('reports them as unknown without extending their leases, and stops once they are handed back', async () => {
 		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+				{ id: 'd', item: 4 },
+			]),
+		);
 		const claimed = await c.claim(3, 'me', 5_000, Date.now());
 		expect(claimed.map((t) => t.id)).toEqual(['a', 'b', 'c']);
 		await c.claim(1, 'other', 5_000, Date.now());
@@ -209,7 +256,13 @@ describe('RedisContainer renew: tasks held for an owner that does not know them 
 		expect((await c.get('b'))?.leaseUntil).toBe(leaseOfB);
 		expect((await c.get('a'))?.leaseUntil).toBeGreaterThan(Number(leaseOfB) + 50_000);
 		// Handed back (uncounted), finished or reclaimed: no longer held.
-		await c.transition('b', 'running', 'waiting', { attempts: 0, owner: null, leaseUntil: null, runAt: Date.now() }, 'me');
+		await c.transition(
+			'b',
+			'running',
+			'waiting',
+			{ attempts: 0, owner: null, leaseUntil: null, runAt: Date.now() },
+			'me',
+		);
 		await c.transition('c', 'running', 'exporting', {}, 'me');
 		expect((await c.renew('me', ['a'], 60_000, Date.now())).unknown).toEqual(['c']);
 		await c.transition('c', 'exporting', 'succeeded', done(), 'me');
@@ -222,7 +275,13 @@ describe('RedisContainer renew: tasks held for an owner that does not know them 
 	it('does not report a reclaimed task, nor one this container claimed ahead and holds for the owner', async () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+			]),
+		);
 		expect((await c.claim(1, 'busy', 1_000, Date.now())).map((t) => t.id)).toEqual(['a']);
 		// a finishes: b is claimed ahead in the same round trip and held here for `busy`.
 		await c.transition('a', 'running', 'succeeded', done(), 'busy');
@@ -285,7 +344,12 @@ describe('RedisContainer and claims whose reply was lost (item 3)', () => {
 	it('checks every owner it claims for after a reconnection, so an owner with no work left gets them back too', async () => {
 		const { client, arm } = lossyClient();
 		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+			]),
+		);
 		arm();
 		expect((await c.claim(1, 'idle', 60_000, Date.now())).map((t) => t.id)).toEqual(['b']);
 		await c.transition('b', 'running', 'succeeded', done(), 'idle');
@@ -349,7 +413,15 @@ describe("RedisContainer judges time by the server's clock (item 4)", () => {
 		await sleep(600);
 		expect((await behind.claim(10, 'b', 5_000, Date.now() - 10_000)).map((t) => t.id)).toEqual(['soon']);
 		// A retry the behind caller schedules in 300 ms (its clock) is due in about 300 ms, not 10 s later or earlier.
-		await skewed(-10_000, () => behind.transition('now', 'running', 'waiting', { runAt: Date.now() + 300, owner: null, leaseUntil: null }, 'b'));
+		await skewed(-10_000, () =>
+			behind.transition(
+				'now',
+				'running',
+				'waiting',
+				{ runAt: Date.now() + 300, owner: null, leaseUntil: null },
+				'b',
+			),
+		);
 		expect(await ahead.claim(10, 'a', 5_000, Date.now() + 10_000)).toEqual([]);
 		await sleep(400);
 		expect((await ahead.claim(10, 'a', 5_000, Date.now() + 10_000)).map((t) => t.id)).toEqual(['now']);
@@ -363,12 +435,19 @@ describe('RedisContainer and ids that are not well-formed Unicode (item 7)', () 
 		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
 		const lone = '😀'.slice(0, 1);
 		// Records built past the scheduler's own check at add (src/new-task.ts): the container refuses them too.
-		const withIds = (...ids: string[]): ReturnType<typeof records> => records(ids.map((_, i) => ({ id: `ok${i}`, item: i }))).map((task, i) => ({ ...task, id: ids[i] as string }));
+		const withIds = (...ids: string[]): ReturnType<typeof records> =>
+			records(ids.map((_, i) => ({ id: `ok${i}`, item: i }))).map((task, i) => ({
+				...task,
+				id: ids[i] as string,
+			}));
 		const add = c.add(withIds(`x${lone}`, 'x\ufffd'));
 		await expect(add).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[0].id' });
 		await expect(add).rejects.toThrow(/well-formed Unicode/);
 		expect(await c.counts()).toMatchObject({ waiting: 0 });
-		await expect(c.add(withIds('\udc00y'))).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: expect.stringMatching(/^tasks?(\[0\])?\.id$/) });
+		await expect(c.add(withIds('\udc00y'))).rejects.toMatchObject({
+			code: 'ERR_INVALID_TASK',
+			field: expect.stringMatching(/^tasks?(\[0\])?\.id$/),
+		});
 		// A task whose id holds U+FFFD itself is not reachable by the lone-surrogate id.
 		await c.add(records([{ id: 'x\ufffd', item: 2 }]));
 		expect(await c.get(`x${lone}`)).toBeNull();
@@ -379,7 +458,9 @@ describe('RedisContainer and ids that are not well-formed Unicode (item 7)', () 
 	});
 
 	it('rejects a name or prefix with a lone surrogate', () => {
-		expect(() => new RedisContainer({ redis: server.url, name: 'q\ud800' })).toThrow(/`name`.*lone (UTF-16 )?surrogate/);
+		expect(() => new RedisContainer({ redis: server.url, name: 'q\ud800' })).toThrow(
+			/`name`.*lone (UTF-16 )?surrogate/,
+		);
 		expect(() => new RedisContainer({ redis: server.url, name: 'q', prefix: '\udfff' })).toThrow(/`prefix`/);
 	});
 });

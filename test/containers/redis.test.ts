@@ -23,10 +23,14 @@ afterAll(async () => {
 });
 
 // The contract controls time through the `now` arguments: the caller's clock. The server's clock is tested below.
-describeContainerContract('RedisContainer', () => new RedisContainer({ redis: server.url, name: fresh(), log: false, clock: 'caller' }), {
-	priority: true,
-	json: true,
-});
+describeContainerContract(
+	'RedisContainer',
+	() => new RedisContainer({ redis: server.url, name: fresh(), log: false, clock: 'caller' }),
+	{
+		priority: true,
+		json: true,
+	},
+);
 
 /** Resolves with the first signal that matches. */
 function nextSignal(container: RedisContainer, match: (signal: ContainerSignal) => boolean): Promise<ContainerSignal> {
@@ -45,7 +49,12 @@ describe('RedisContainer', () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, prefix: 'myapp', log: false });
 		expect(c.keyPrefix).toBe(`myapp:{${name}}:`);
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2, runAt: Date.now() + 60_000 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2, runAt: Date.now() + 60_000 },
+			]),
+		);
 		await c.claim(1, 'o', 10_000, Date.now());
 		const keys = await admin.keys(`*${name}*`);
 		expect(keys.length).toBeGreaterThan(3);
@@ -56,13 +65,19 @@ describe('RedisContainer', () => {
 	it('rejects bad options naming the field', () => {
 		expect(() => new RedisContainer({ redis: server.url, name: 'a{b}' })).toThrow(/`name`/);
 		expect(() => new RedisContainer({ redis: server.url, name: 'x', prefix: '' })).toThrow(/`prefix`/);
-		expect(() => new RedisContainer({ redis: server.url, name: 'x', globalConcurrency: 0 })).toThrow(/`globalConcurrency`/);
+		expect(() => new RedisContainer({ redis: server.url, name: 'x', globalConcurrency: 0 })).toThrow(
+			/`globalConcurrency`/,
+		);
 		expect(() => new RedisContainer({ redis: 42 as never, name: 'x' })).toThrow(/`redis`/);
 	});
 
 	it('warns when Redis may evict task keys (maxmemory-policy is not noeviction)', async () => {
 		const quiet: RedisContainerWarning[] = [];
-		const ok = new RedisContainer({ redis: server.url, name: fresh(), log: (m) => quiet.push({ code: 'maxmemory-policy', message: m }) });
+		const ok = new RedisContainer({
+			redis: server.url,
+			name: fresh(),
+			log: (m) => quiet.push({ code: 'maxmemory-policy', message: m }),
+		});
 		ok.on('warning', (w) => quiet.push(w));
 		await ok.ready();
 		expect(quiet).toEqual([]);
@@ -128,7 +143,11 @@ describe('RedisContainer', () => {
 		const woke = nextSignal(c, (s) => s.type === 'wake');
 		await c.add(records([{ id: 'a', item: 1 }]));
 		await woke;
-		expect(seen.filter((s) => s.type === 'channel').map((s) => (s as { ok: boolean }).ok)).toEqual([true, false, true]);
+		expect(seen.filter((s) => s.type === 'channel').map((s) => (s as { ok: boolean }).ok)).toEqual([
+			true,
+			false,
+			true,
+		]);
 		await c.close();
 	});
 
@@ -140,8 +159,13 @@ describe('RedisContainer', () => {
 		await c.reclaimExpired(now + 1_001);
 		await c.claim(1, 'fast', 10_000, now + 1_002);
 		expect((await c.renew('slow', ['a'], 1_000, now + 1_003)).lost).toEqual(['a']);
-		expect(await c.transition('a', 'running', 'failed', { error: { message: 'late', code: 'E' } }, 'slow')).toBeNull();
-		expect(await c.transition('a', 'running', 'succeeded', { output: 'ok' }, 'fast')).toMatchObject({ status: 'succeeded', output: 'ok' });
+		expect(
+			await c.transition('a', 'running', 'failed', { error: { message: 'late', code: 'E' } }, 'slow'),
+		).toBeNull();
+		expect(await c.transition('a', 'running', 'succeeded', { output: 'ok' }, 'fast')).toMatchObject({
+			status: 'succeeded',
+			output: 'ok',
+		});
 		await c.close();
 	});
 
@@ -149,7 +173,15 @@ describe('RedisContainer', () => {
 		const name = fresh();
 		const c = new RedisContainer({ redis: server.url, name, log: false });
 		const other = new RedisContainer({ redis: server.url, name, log: false });
-		await c.add(records([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }, { id: 'd', item: 4 }, { id: 'e', item: 5 }]));
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+				{ id: 'd', item: 4 },
+				{ id: 'e', item: 5 },
+			]),
+		);
 		const done = { finishedAt: Date.now(), owner: null, leaseUntil: null };
 		expect((await c.claim(1, 'busy', 10_000, Date.now())).map((t) => t.id)).toEqual(['a']);
 		await c.transition('a', 'running', 'succeeded', done, 'busy');
@@ -265,7 +297,12 @@ describe('RedisContainer', () => {
 		const worker = startWorker({ url: server.url, name, concurrency: 2, leaseMs: 600, workMs: 60_000 });
 		await worker.ready;
 		const adder = new RedisContainer({ redis: server.url, name, log: false });
-		await adder.add(records([{ id: 'x', item: 1 }, { id: 'y', item: 2 }]));
+		await adder.add(
+			records([
+				{ id: 'x', item: 1 },
+				{ id: 'y', item: 2 },
+			]),
+		);
 		while ((await adder.counts()).running < 2) await sleep(20);
 		await worker.kill();
 		const killedAt = Date.now();

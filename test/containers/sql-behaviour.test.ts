@@ -11,7 +11,9 @@ import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (config: Knex.Config) => Knex;
+const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
+	config: Knex.Config,
+) => Knex;
 
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 	describe(`SqlContainer on ${kind}`, () => {
@@ -31,7 +33,12 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 
 		it('stores nothing when an add fails, even after rows of the batch were written', async () => {
 			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
-			await c.add(records([{ id: 'done', item: 1 }, { id: 'busy', item: 2 }]));
+			await c.add(
+				records([
+					{ id: 'done', item: 1 },
+					{ id: 'busy', item: 2 },
+				]),
+			);
 			await c.claim(1, 'o', 10_000, Date.now());
 			await c.transition('done', 'running', 'succeeded', { output: 'kept', finishedAt: 1, owner: null }, 'o');
 			// 1,200 new tasks (several insert statements), then a finished id (deleted for re-run), then a waiting one.
@@ -45,9 +52,18 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(await c.counts()).toMatchObject({ waiting: 1, succeeded: 1, running: 0 });
 			expect(await c.get('n0')).toBeNull();
 			expect(await c.get('done')).toMatchObject({ status: 'succeeded', output: 'kept', item: 1 });
-			const bad = records(Array.from({ length: 800 }, (_, i) => ({ id: `b${i}`, item: i === 700 ? { f: new Map() } : i })));
+			const bad = records(
+				Array.from({ length: 800 }, (_, i) => ({ id: `b${i}`, item: i === 700 ? { f: new Map() } : i })),
+			);
 			await expect(c.add(bad)).rejects.toThrow(/tasks\[700\]\.item\.f/);
-			await expect(c.add(records([{ id: 'ok', item: 1 }, { id: 'nul\u0000id', item: 1 }]))).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[1].id' });
+			await expect(
+				c.add(
+					records([
+						{ id: 'ok', item: 1 },
+						{ id: 'nul\u0000id', item: 1 },
+					]),
+				),
+			).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[1].id' });
 			expect((await c.list()).total).toBe(2);
 		});
 
@@ -61,28 +77,52 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			c.knex.on('query', (query: { sql: string }) => statements.push(query.sql));
 			const results = await Promise.all([
 				...Array.from({ length: 20 }, (_, i) =>
-					c.transition(`t${i}`, 'running', 'succeeded', { output: { i }, finishedAt: now + i, owner: null, leaseUntil: null }, 'me'),
+					c.transition(
+						`t${i}`,
+						'running',
+						'succeeded',
+						{ output: { i }, finishedAt: now + i, owner: null, leaseUntil: null },
+						'me',
+					),
 				),
 				// Owned by someone else: rejected.
-				...Array.from({ length: 10 }, (_, i) => c.transition(`t${20 + i}`, 'running', 'failed', { error: { message: 'x', code: 'E' } }, 'me')),
+				...Array.from({ length: 10 }, (_, i) =>
+					c.transition(`t${20 + i}`, 'running', 'failed', { error: { message: 'x', code: 'E' } }, 'me'),
+				),
 				// Wrong status: rejected.
 				c.transition('t30', 'waiting', 'stopped', {}),
 				// Two for one task, in order: the second sees the first.
 				c.transition('t31', 'running', 'running', { progress: 50, ref: { job: 7 } }, 'other'),
-				c.transition('t31', 'running', 'waiting', { runAt: now, owner: null, leaseUntil: null, stopRequested: false }, 'other'),
+				c.transition(
+					't31',
+					'running',
+					'waiting',
+					{ runAt: now, owner: null, leaseUntil: null, stopRequested: false },
+					'other',
+				),
 				c.transition('missing', 'running', 'succeeded', {}),
 			]);
-			expect(results.slice(0, 20).map((t) => [t?.id, t?.status, t?.output, t?.finishedAt, t?.owner, t?.leaseUntil, t?.error])).toEqual(
-				Array.from({ length: 20 }, (_, i) => [`t${i}`, 'succeeded', { i }, now + i, null, null, null]),
-			);
+			expect(
+				results
+					.slice(0, 20)
+					.map((t) => [t?.id, t?.status, t?.output, t?.finishedAt, t?.owner, t?.leaseUntil, t?.error]),
+			).toEqual(Array.from({ length: 20 }, (_, i) => [`t${i}`, 'succeeded', { i }, now + i, null, null, null]));
 			expect(results.slice(20, 31)).toEqual(Array.from({ length: 11 }, () => null));
-			expect(results[31]).toMatchObject({ id: 't31', status: 'running', progress: 50, ref: { job: 7 }, owner: 'other' });
+			expect(results[31]).toMatchObject({
+				id: 't31',
+				status: 'running',
+				progress: 50,
+				ref: { job: 7 },
+				owner: 'other',
+			});
 			expect(results[32]).toMatchObject({ id: 't31', status: 'waiting', progress: 50, owner: null, attempts: 1 });
 			expect(results[33]).toBeNull();
 			expect(await c.counts()).toMatchObject({ succeeded: 20, running: 19, waiting: 1 });
 			expect(await c.get('t25')).toMatchObject({ status: 'running', owner: 'other', error: null });
 			// 34 transitions took far fewer statements than that.
-			expect(statements.filter((sql) => sql.startsWith('UPDATE') || sql.startsWith('WITH')).length).toBeLessThan(10);
+			expect(statements.filter((sql) => sql.startsWith('UPDATE') || sql.startsWith('WITH')).length).toBeLessThan(
+				10,
+			);
 		});
 
 		it('adds large batches in order and claims them in priority, then arrival, order', async () => {
@@ -90,7 +130,11 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			await c.add(records(Array.from({ length: 1_500 }, (_, i) => ({ id: `t${i}`, item: i, priority: i % 3 }))));
 			const claimed = await c.claim(1_500, 'o', 10_000, Date.now());
 			expect(claimed).toHaveLength(1_500);
-			const expected = [2, 1, 0].flatMap((p) => Array.from({ length: 1_500 }, (_, i) => i).filter((i) => i % 3 === p).map((i) => `t${i}`));
+			const expected = [2, 1, 0].flatMap((p) =>
+				Array.from({ length: 1_500 }, (_, i) => i)
+					.filter((i) => i % 3 === p)
+					.map((i) => `t${i}`),
+			);
 			expect(claimed.map((t) => t.id)).toEqual(expected);
 		});
 
@@ -107,7 +151,17 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 							const batch = await c.claim(5, `owner-${n}-${k}`, 10_000, Date.now());
 							if (batch.length === 0) return;
 							// Finish each claimed task, interleaving writes of all connections.
-							await Promise.all(batch.map((task) => c.transition(task.id, 'running', 'succeeded', { finishedAt: Date.now() }, task.owner ?? '')));
+							await Promise.all(
+								batch.map((task) =>
+									c.transition(
+										task.id,
+										'running',
+										'succeeded',
+										{ finishedAt: Date.now() },
+										task.owner ?? '',
+									),
+								),
+							);
 							for (const task of batch) seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
 						}
 					}),
@@ -140,9 +194,14 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			const config = await backend.freshDatabase();
 			const first = track(new SqlContainer({ knex: config }));
 			await first.migrate();
-			await first.knex.raw(`INSERT INTO lightsched_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)`);
+			await first.knex.raw(
+				`INSERT INTO lightsched_migrations (version, name, applied_at) VALUES (99, 'from the future', 0)`,
+			);
 			const older = track(new SqlContainer({ knex: config }));
-			await expect(older.counts()).rejects.toMatchObject({ code: 'ERR_CONTAINER', message: /schema version 99.*upgrade lightsched/ });
+			await expect(older.counts()).rejects.toMatchObject({
+				code: 'ERR_CONTAINER',
+				message: /schema version 99.*upgrade lightsched/,
+			});
 		});
 
 		it('keeps containers with different table prefixes apart on one database', async () => {
@@ -152,12 +211,18 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				const one = track(new SqlContainer({ knex, tablePrefix: 'one_' }));
 				const two = track(new SqlContainer({ knex, tablePrefix: 'two_' }));
 				await one.add(records([{ id: 'same', item: 1 }]));
-				await two.add(records([{ id: 'same', item: 2 }, { id: 'other', item: 3 }]));
+				await two.add(
+					records([
+						{ id: 'same', item: 2 },
+						{ id: 'other', item: 3 },
+					]),
+				);
 				expect((await one.get('same'))?.item).toBe(1);
 				expect((await two.get('same'))?.item).toBe(2);
 				expect((await one.counts()).waiting).toBe(1);
 				expect((await two.counts()).waiting).toBe(2);
-				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'two_tasks']) expect(await knex.schema.hasTable(table)).toBe(true);
+				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'two_tasks'])
+					expect(await knex.schema.hasTable(table)).toBe(true);
 				expect(await knex.schema.hasTable('lightsched_tasks')).toBe(false);
 			} finally {
 				for (const part of opened.splice(0)) await part.close();
@@ -192,7 +257,10 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(await table.get('missing')).toBeNull();
 			await table.delete('a');
 			expect(await table.get('a')).toBeNull();
-			await expect(table.persist(task, { when: new Date() })).rejects.toMatchObject({ code: 'ERR_PERSIST', message: /output\.when/ });
+			await expect(table.persist(task, { when: new Date() })).rejects.toMatchObject({
+				code: 'ERR_PERSIST',
+				message: /output\.when/,
+			});
 
 			const row = new SqlPersistencer({ container: c, inTaskRow: true });
 			await row.persist(task, [3, 4]);
@@ -211,9 +279,12 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 
 		if (kind === 'SQLite') {
 			it('opens SQLite files in WAL mode with the busy timeout and synchronous level asked for', async () => {
-				const c = track(new SqlContainer({ knex: await backend.freshDatabase(), busyTimeoutMs: 1234, synchronous: 'FULL' }));
+				const c = track(
+					new SqlContainer({ knex: await backend.freshDatabase(), busyTimeoutMs: 1234, synchronous: 'FULL' }),
+				);
 				await c.migrate();
-				const value = async (pragma: string): Promise<unknown> => Object.values(((await c.knex.raw(`PRAGMA ${pragma}`)) as Record<string, unknown>[])[0] ?? {})[0];
+				const value = async (pragma: string): Promise<unknown> =>
+					Object.values(((await c.knex.raw(`PRAGMA ${pragma}`)) as Record<string, unknown>[])[0] ?? {})[0];
 				expect(await value('journal_mode')).toBe('wal');
 				expect(await value('busy_timeout')).toBe(1234);
 				expect(await value('synchronous')).toBe(2);
@@ -221,8 +292,16 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		}
 
 		it('rejects bad options with errors naming the field', () => {
-			expect(() => new SqlContainer({ knex: { client: 'sqlite3', connection: ':memory:' }, tablePrefix: 'bad-prefix' })).toThrow(/tablePrefix/);
-			expect(() => new SqlContainer({ knex: { client: 'mysql2', connection: {} } })).toThrow(/knex\.client.*'sqlite3' or 'pg'/);
+			expect(
+				() =>
+					new SqlContainer({
+						knex: { client: 'sqlite3', connection: ':memory:' },
+						tablePrefix: 'bad-prefix',
+					}),
+			).toThrow(/tablePrefix/);
+			expect(() => new SqlContainer({ knex: { client: 'mysql2', connection: {} } })).toThrow(
+				/knex\.client.*'sqlite3' or 'pg'/,
+			);
 			expect(() => new SqlContainer({ knex: undefined as never })).toThrow(/knex/);
 			expect(() => new SqlContainer({ knex: { client: 'sqlite3' }, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
 			expect(() => new SqlPersistencer({})).toThrow(/container.*knex/);
@@ -230,11 +309,21 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 
 		it('rejects misspelt option names, naming the closest known one', () => {
 			const knex = { client: 'sqlite3', connection: ':memory:' } as const;
-			expect(() => new SqlContainer({ knex, tablePrefx: 'x_' } as never)).toThrow('Unknown option `tablePrefx` of SqlContainer: did you mean `tablePrefix`?');
-			expect(() => new SqlContainer({ knex, busyTimeout: 10 } as never)).toThrow(/`busyTimeout` of SqlContainer: did you mean `busyTimeoutMs`/);
-			expect(() => new SqlContainer({ knex, notifyProbe: { intervalMS: 10 } } as never)).toThrow(/`intervalMS`.*did you mean `intervalMs`/);
-			expect(() => new SqlContainer({ knex, clock: 'local' as never })).toThrow(/Expected `clock` to be 'server' or 'caller', got "local"/);
-			expect(() => new SqlPersistencer({ knex, inTaskRows: true } as never)).toThrow('Unknown option `inTaskRows` of SqlPersistencer: did you mean `inTaskRow`?');
+			expect(() => new SqlContainer({ knex, tablePrefx: 'x_' } as never)).toThrow(
+				'Unknown option `tablePrefx` of SqlContainer: did you mean `tablePrefix`?',
+			);
+			expect(() => new SqlContainer({ knex, busyTimeout: 10 } as never)).toThrow(
+				/`busyTimeout` of SqlContainer: did you mean `busyTimeoutMs`/,
+			);
+			expect(() => new SqlContainer({ knex, notifyProbe: { intervalMS: 10 } } as never)).toThrow(
+				/`intervalMS`.*did you mean `intervalMs`/,
+			);
+			expect(() => new SqlContainer({ knex, clock: 'local' as never })).toThrow(
+				/Expected `clock` to be 'server' or 'caller', got "local"/,
+			);
+			expect(() => new SqlPersistencer({ knex, inTaskRows: true } as never)).toThrow(
+				'Unknown option `inTaskRows` of SqlPersistencer: did you mean `inTaskRow`?',
+			);
 		});
 
 		it('runs 200 tasks end to end through the scheduler, outputs readable from the persistencer', async () => {
@@ -247,11 +336,17 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				actuator: new FunctionActuator(async (n: number) => ({ double: n * 2 })),
 			});
 			try {
-				await scheduler.add(Array.from({ length: 200 }, (_, i) => ({ id: `job-${i}`, item: i, priority: i % 2 })));
+				await scheduler.add(
+					Array.from({ length: 200 }, (_, i) => ({ id: `job-${i}`, item: i, priority: i % 2 })),
+				);
 				await scheduler.onIdle();
 				expect(await scheduler.counts()).toMatchObject({ succeeded: 200, waiting: 0, running: 0, failed: 0 });
 				expect(await persistencer.get('job-21')).toEqual({ double: 42 });
-				expect(await scheduler.get('job-199')).toMatchObject({ status: 'succeeded', attempts: 1, output: { double: 398 } });
+				expect(await scheduler.get('job-199')).toMatchObject({
+					status: 'succeeded',
+					attempts: 1,
+					output: { double: 398 },
+				});
 			} finally {
 				await scheduler.close();
 			}

@@ -25,7 +25,15 @@ describe('SqlContainer on PostgreSQL judges time by the database clock', () => {
 		try {
 			expect(c.clock).toBe('server');
 			const real = Date.now();
-			await c.add(records([{ id: 'due', item: 1 }, { id: 'later', item: 2, runAt: real + 60_000 }], real));
+			await c.add(
+				records(
+					[
+						{ id: 'due', item: 1 },
+						{ id: 'later', item: 2, runAt: real + 60_000 },
+					],
+					real,
+				),
+			);
 			// A caller an hour behind still claims what is due on the server, and its lease is the server's.
 			const [task] = await c.claim(5, 'slow', LEASE, real - HOUR);
 			expect(task?.id).toBe('due');
@@ -42,7 +50,13 @@ describe('SqlContainer on PostgreSQL judges time by the database clock', () => {
 			await c.renew('slow', ['due'], LEASE, real + HOUR);
 			expect(Math.abs(((await c.get('due'))?.leaseUntil ?? 0) - (Date.now() + LEASE))).toBeLessThan(5_000);
 			// Times in a transition patch are stored as given; updatedAt is the server's.
-			const done = await c.transition('due', 'running', 'succeeded', { finishedAt: 123, owner: null, leaseUntil: null }, 'slow');
+			const done = await c.transition(
+				'due',
+				'running',
+				'succeeded',
+				{ finishedAt: 123, owner: null, leaseUntil: null },
+				'slow',
+			);
 			expect(done?.finishedAt).toBe(123);
 			expect(Math.abs((done?.updatedAt ?? 0) - Date.now())).toBeLessThan(5_000);
 		} finally {
@@ -90,7 +104,11 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				expect((await c.get('b'))?.leaseUntil).toBe(before?.leaseUntil);
 				expect((await c.get('a'))?.leaseUntil).toBeGreaterThan(before?.leaseUntil ?? 0);
 				// With nothing running, a renewal still finds them.
-				expect([...((await c.renew('me', [], LEASE, Date.now())).unknown ?? [])].sort()).toEqual(['a', 'b', 'c']);
+				expect([...((await c.renew('me', [], LEASE, Date.now())).unknown ?? [])].sort()).toEqual([
+					'a',
+					'b',
+					'c',
+				]);
 				expect((await c.renew('other', ['d'], LEASE, Date.now())).unknown).toEqual([]);
 			} finally {
 				await c.close();

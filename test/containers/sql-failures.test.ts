@@ -65,13 +65,20 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 
 	it('connection refused: rejects at once, naming host:port/database and never the password', async () => {
 		const port = await freePort();
-		const c = new SqlContainer({ knex: { client: 'pg', connection: { host: '127.0.0.1', port, user: 'postgres', password: 's3cret-pw', database: 'jobs' } } });
+		const c = new SqlContainer({
+			knex: {
+				client: 'pg',
+				connection: { host: '127.0.0.1', port, user: 'postgres', password: 's3cret-pw', database: 'jobs' },
+			},
+		});
 		const { error, ms } = await timed(c.add(records([{ id: 'a', item: 1 }])));
 		expectContainerError(error, `PostgreSQL at 127.0.0.1:${port}/jobs`, /add failed: .*connection refused/);
 		expect((error as Error).message).not.toContain('s3cret-pw');
 		expect(ms).toBeLessThan(10_000);
 		// The same through a URL with a password in it.
-		const url = new SqlContainer({ knex: { client: 'pg', connection: `postgres://postgres:s3cret-pw@127.0.0.1:${port}/jobs` } });
+		const url = new SqlContainer({
+			knex: { client: 'pg', connection: `postgres://postgres:s3cret-pw@127.0.0.1:${port}/jobs` },
+		});
 		const byUrl = await timed(url.counts());
 		expectContainerError(byUrl.error, `PostgreSQL at 127.0.0.1:${port}/jobs`, /connection refused/);
 		expect((byUrl.error as Error).message).not.toContain('s3cret-pw');
@@ -82,12 +89,27 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 	it('a server that accepts and never answers: rejects within connectTimeoutMs, and close() settles a call in flight', async () => {
 		const silent = await silentServer();
 		try {
-			const c = new SqlContainer({ knex: { client: 'pg', connection: { host: '127.0.0.1', port: silent.port, user: 'postgres', database: 'x' } }, connectTimeoutMs: 1_500 });
+			const c = new SqlContainer({
+				knex: {
+					client: 'pg',
+					connection: { host: '127.0.0.1', port: silent.port, user: 'postgres', database: 'x' },
+				},
+				connectTimeoutMs: 1_500,
+			});
 			const { error, ms } = await timed(c.counts());
-			expectContainerError(error, `PostgreSQL at 127.0.0.1:${silent.port}/x`, /no answer within 1500 ms \(connectTimeoutMs\)/);
+			expectContainerError(
+				error,
+				`PostgreSQL at 127.0.0.1:${silent.port}/x`,
+				/no answer within 1500 ms \(connectTimeoutMs\)/,
+			);
 			expect(ms).toBeLessThan(1_500 + 5_000);
 			// Defaults (no option): a few seconds, not knex's 60 s, and a close() while the add waits settles both.
-			const d = new SqlContainer({ knex: { client: 'pg', connection: { host: '127.0.0.1', port: silent.port, user: 'postgres', database: 'x' } } });
+			const d = new SqlContainer({
+				knex: {
+					client: 'pg',
+					connection: { host: '127.0.0.1', port: silent.port, user: 'postgres', database: 'x' },
+				},
+			});
 			const pending = timed(d.add(records([{ id: 'a', item: 1 }])));
 			await new Promise((resolve) => setTimeout(resolve, 200));
 			const closing = timed(d.close());
@@ -113,7 +135,9 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 		try {
 			await holder.query('BEGIN');
 			await holder.query(`SELECT * FROM lightsched_tasks WHERE id = 'a' FOR UPDATE`);
-			const stuck = timed(c.transition('a', 'running', 'succeeded', { finishedAt: 1, owner: null, leaseUntil: null }, 'o'));
+			const stuck = timed(
+				c.transition('a', 'running', 'succeeded', { finishedAt: 1, owner: null, leaseUntil: null }, 'o'),
+			);
 			await new Promise((resolve) => setTimeout(resolve, 300));
 			const close = await timed(c.close());
 			const call = await stuck;
@@ -127,7 +151,9 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 	}, 30_000);
 
 	it('database missing and wrong password: say so, naming the server', async () => {
-		const missing = new SqlContainer({ knex: { client: 'pg', connection: { ...pg.connection, database: 'no_such_db' } } });
+		const missing = new SqlContainer({
+			knex: { client: 'pg', connection: { ...pg.connection, database: 'no_such_db' } },
+		});
 		const a = await timed(missing.counts());
 		expectContainerError(a.error, `PostgreSQL at 127.0.0.1:${pg.port}/no_such_db`, /the database does not exist/);
 		await missing.close();
@@ -140,7 +166,9 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 		writeFileSync(hba, `host all pwuser 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
 		await admin.knex.raw('SELECT pg_reload_conf()');
 		await admin.close();
-		const wrong = new SqlContainer({ knex: { client: 'pg', connection: { ...pg.connection, user: 'pwuser', password: 'wrong-pw' } } });
+		const wrong = new SqlContainer({
+			knex: { client: 'pg', connection: { ...pg.connection, user: 'pwuser', password: 'wrong-pw' } },
+		});
 		const b = await timed(wrong.add(records([{ id: 'a', item: 1 }])));
 		expectContainerError(b.error, `PostgreSQL at 127.0.0.1:${pg.port}/postgres`, /password authentication failed/);
 		expect((b.error as Error).message).not.toContain('wrong-pw');
@@ -155,13 +183,26 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 		await persist.persist({ ...(await c.get('t0'))!, output: null }, { kept: true });
 		await pg.halt();
 		try {
-			for (const call of [c.add(records([{ id: 'down', item: 1 }])), c.counts(), c.claim(5, 'o', 10_000, Date.now()), c.get('t1')]) {
+			for (const call of [
+				c.add(records([{ id: 'down', item: 1 }])),
+				c.counts(),
+				c.claim(5, 'o', 10_000, Date.now()),
+				c.get('t1'),
+			]) {
 				const { error, ms } = await timed(call);
-				expectContainerError(error, `PostgreSQL at 127.0.0.1:${pg.port}/stopped`, /connection refused|shut the connection down|connection was cut|starting up or shutting down/);
+				expectContainerError(
+					error,
+					`PostgreSQL at 127.0.0.1:${pg.port}/stopped`,
+					/connection refused|shut the connection down|connection was cut|starting up or shutting down/,
+				);
 				expect(ms).toBeLessThan(15_000);
 			}
 			const p = await timed(persist.get('t0'));
-			expect((p.error as Error).message).toMatch(new RegExp(`SqlPersistencer get failed: PostgreSQL at 127.0.0.1:${pg.port}/stopped: connection refused`));
+			expect((p.error as Error).message).toMatch(
+				new RegExp(
+					`SqlPersistencer get failed: PostgreSQL at 127.0.0.1:${pg.port}/stopped: connection refused`,
+				),
+			);
 		} finally {
 			await pg.restart();
 		}
@@ -186,7 +227,8 @@ describe('SqlContainer on SQLite when the file cannot be written', () => {
 		for (const path of mounts.reverse()) execFileSync('umount', ['-l', path]);
 		rmSync(dir, { recursive: true, force: true });
 	});
-	const open = (filename: string): SqlContainer => new SqlContainer({ knex: { client: 'sqlite3', connection: { filename } } });
+	const open = (filename: string): SqlContainer =>
+		new SqlContainer({ knex: { client: 'sqlite3', connection: { filename } } });
 
 	it('folder missing: names the file and says why', async () => {
 		const filename = join(dir, 'no', 'such', 'folder', 'tasks.db');
@@ -227,7 +269,9 @@ describe('SqlContainer on SQLite when the file cannot be written', () => {
 		let failure: unknown = null;
 		let stored = 1;
 		for (let round = 0; round < 200 && failure === null; round++) {
-			const batch = records(Array.from({ length: 20 }, (_, i) => ({ id: `r${round}-${i}`, item: 'y'.repeat(2_000) })));
+			const batch = records(
+				Array.from({ length: 20 }, (_, i) => ({ id: `r${round}-${i}`, item: 'y'.repeat(2_000) })),
+			);
 			const { error } = await timed(c.add(batch));
 			if (error === null) stored += batch.length;
 			else failure = error;

@@ -28,7 +28,11 @@ afterAll(async () => {
 	await pg?.stop();
 });
 
-const pooled = (): { client: 'pg'; connection: ReturnType<PgBouncer['connection']>; pool: { min: number; max: number } } => ({
+const pooled = (): {
+	client: 'pg';
+	connection: ReturnType<PgBouncer['connection']>;
+	pool: { min: number; max: number };
+} => ({
 	client: 'pg',
 	connection: bouncer.connection('pooled'),
 	pool: { min: 0, max: 4 },
@@ -52,7 +56,11 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 		const signals: ContainerSignal[] = [];
 		const container = new SqlContainer({ knex: pooled(), tablePrefix: prefix, notifyProbe: { timeoutMs: 1_000 } });
 		container.watch?.((signal) => signals.push(signal));
-		const scheduler = new Scheduler({ container, pollIntervalMs: 300, actuator: new FunctionActuator(async (x: number) => x) });
+		const scheduler = new Scheduler({
+			container,
+			pollIntervalMs: 300,
+			actuator: new FunctionActuator(async (x: number) => x),
+		});
 		scheduler.on('error', () => undefined); // the channel-down report
 		const writer = new SqlContainer({ knex: pooled(), tablePrefix: prefix, notify: false });
 		try {
@@ -84,7 +92,11 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 		});
 		container.watch?.((signal) => signals.push(signal));
 		// A poll interval far beyond the test's bound: only a notification can bring the late task in time.
-		const scheduler = new Scheduler({ container, pollIntervalMs: 600_000, actuator: new FunctionActuator(async (x: number) => x) });
+		const scheduler = new Scheduler({
+			container,
+			pollIntervalMs: 600_000,
+			actuator: new FunctionActuator(async (x: number) => x),
+		});
 		const writer = new SqlContainer({ knex: pooled(), tablePrefix: prefix });
 		try {
 			await scheduler.add({ id: 'first', item: 1 });
@@ -102,8 +114,12 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 	}, 60_000);
 
 	it('rejects `listen` without notify, and a misspelt listen option', () => {
-		expect(() => new SqlContainer({ knex: pooled(), notify: false, listen: { connection: pg.url } })).toThrow(/`listen` needs PostgreSQL with `notify`/);
-		expect(() => new SqlContainer({ knex: pooled(), listen: { conection: pg.url } as never })).toThrow(/did you mean `connection`/);
+		expect(() => new SqlContainer({ knex: pooled(), notify: false, listen: { connection: pg.url } })).toThrow(
+			/`listen` needs PostgreSQL with `notify`/,
+		);
+		expect(() => new SqlContainer({ knex: pooled(), listen: { conection: pg.url } as never })).toThrow(
+			/did you mean `connection`/,
+		);
 	});
 });
 

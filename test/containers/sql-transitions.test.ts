@@ -34,13 +34,28 @@ describe('TransitionBatcher when a batch reply is lost', () => {
 				run: async (sql, bindings) => {
 					const rows = await rowsOf(c.knex, sql, bindings);
 					// The first multi-row statement commits, and then its connection breaks: the reply is lost.
-					if (sql.startsWith('WITH') && batches++ === 0) throw new Error('Connection terminated unexpectedly');
+					if (sql.startsWith('WITH') && batches++ === 0)
+						throw new Error('Connection terminated unexpectedly');
 					return rows;
 				},
 			});
-			const first = batcher.submit({ id: 'a', from: 'running', to: 'succeeded', patch: { finishedAt: 1, owner: null, leaseUntil: null }, owner: 'o', updatedAt: 1 });
+			const first = batcher.submit({
+				id: 'a',
+				from: 'running',
+				to: 'succeeded',
+				patch: { finishedAt: 1, owner: null, leaseUntil: null },
+				owner: 'o',
+				updatedAt: 1,
+			});
 			const rest = ['b', 'c'].map((id) =>
-				batcher.submit({ id, from: 'running', to: 'succeeded', patch: { finishedAt: 2, owner: null, leaseUntil: null }, owner: 'o', updatedAt: 2 }),
+				batcher.submit({
+					id,
+					from: 'running',
+					to: 'succeeded',
+					patch: { finishedAt: 2, owner: null, leaseUntil: null },
+					owner: 'o',
+					updatedAt: 2,
+				}),
 			);
 			expect(await first).toMatchObject({ id: 'a', status: 'succeeded' });
 			// b and c went in one statement, applied, reply lost: both callers hear of the failure.

@@ -8,10 +8,14 @@ import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.
 const sqlite = sqliteBackend();
 afterAll(() => sqlite.stop());
 
-describeContainerContract('SqlContainer (SQLite)', async () => new SqlContainer({ knex: await sqlite.freshDatabase() }), {
-	priority: true,
-	json: true,
-});
+describeContainerContract(
+	'SqlContainer (SQLite)',
+	async () => new SqlContainer({ knex: await sqlite.freshDatabase() }),
+	{
+		priority: true,
+		json: true,
+	},
+);
 
 describe('SqlContainer on PostgreSQL', () => {
 	let pg: SqlBackend;
@@ -26,16 +30,23 @@ describe('SqlContainer on PostgreSQL', () => {
 	// One database, a fresh table prefix per container: also shows that prefixes keep containers apart. The
 	// contract controls time through the `now` arguments, so it runs on the caller's clock; the server's clock
 	// (the default) is tested in sql-clock.test.ts.
-	describeContainerContract('SqlContainer (PostgreSQL)', () => new SqlContainer({ knex: shared, tablePrefix: `c${++n}_`, clock: 'caller' }), {
-		priority: true,
-		json: true,
-	});
+	describeContainerContract(
+		'SqlContainer (PostgreSQL)',
+		() => new SqlContainer({ knex: shared, tablePrefix: `c${++n}_`, clock: 'caller' }),
+		{
+			priority: true,
+			json: true,
+		},
+	);
 
 	describe('wake-up channel (LISTEN/NOTIFY)', () => {
 		/** Records signals; `next` resolves with the first recorded (or next arriving) one that matches. */
 		class Signals {
 			readonly seen: ContainerSignal[] = [];
-			readonly #waiters = new Set<{ match: (s: ContainerSignal) => boolean; resolve: (s: ContainerSignal) => void }>();
+			readonly #waiters = new Set<{
+				match: (s: ContainerSignal) => boolean;
+				resolve: (s: ContainerSignal) => void;
+			}>();
 			readonly push = (signal: ContainerSignal): void => {
 				this.seen.push(signal);
 				for (const waiter of this.#waiters) {

@@ -29,8 +29,11 @@ describe('API reference', () => {
 			output = `${result.stdout ?? ''}${result.stderr ?? ''}` || result.message;
 			failed = true;
 		}
-		// eslint-disable-next-line no-control-regex
-		const problems = output.replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((line) => /\[(warning|error)\]/.test(line));
+		const problems = output
+			// eslint-disable-next-line no-control-regex
+			.replace(/\u001b\[[0-9;]*m/g, '')
+			.split('\n')
+			.filter((line) => /\[(warning|error)\]/.test(line));
 		expect(problems.join('\n')).toBe('');
 		expect(failed).toBe(false);
 	}, 300_000);

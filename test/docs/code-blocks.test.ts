@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isFragment, markdownFiles, readText, typeCheckBlocks, typeScriptBlocks, type CodeBlock } from './code-blocks.js';
+import {
+	isFragment,
+	markdownFiles,
+	readText,
+	typeCheckBlocks,
+	typeScriptBlocks,
+	type CodeBlock,
+} from './code-blocks.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -40,7 +47,8 @@ describe('docs code blocks', () => {
 
 	it('every ```ts block of the README and docs/ type-checks; a bad block is named by file and line', async () => {
 		const blocks: CodeBlock[] = [];
-		for (const file of await markdownFiles(root)) blocks.push(...typeScriptBlocks(await readText(root, file), file));
+		for (const file of await markdownFiles(root))
+			blocks.push(...typeScriptBlocks(await readText(root, file), file));
 		const checked = blocks.filter((block) => !isFragment(block));
 		expect(checked.filter((block) => block.file === 'README.md').length).toBeGreaterThan(0);
 

@@ -86,7 +86,11 @@ const TSC_ERROR = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/;
  * `lightsched:source` condition of tsconfig.json). Returns the errors found in the blocks, placed in their
  * Markdown files; errors elsewhere (the sources themselves) are the typecheck's business and are left out.
  */
-export async function typeCheckBlocks(root: string, workDir: string, blocks: readonly CodeBlock[]): Promise<BlockError[]> {
+export async function typeCheckBlocks(
+	root: string,
+	workDir: string,
+	blocks: readonly CodeBlock[],
+): Promise<BlockError[]> {
 	await rm(workDir, { recursive: true, force: true });
 	await mkdir(workDir, { recursive: true });
 	const byFile = new Map<string, CodeBlock>();
@@ -106,14 +110,19 @@ export async function typeCheckBlocks(root: string, workDir: string, blocks: rea
 		const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
 		let output: string;
 		try {
-			({ stdout: output } = await run(process.execPath, [tsc, '-p', join(workDir, 'tsconfig.json'), '--pretty', 'false'], {
-				cwd: root,
-				maxBuffer: 64 * 1024 * 1024,
-			}));
+			({ stdout: output } = await run(
+				process.execPath,
+				[tsc, '-p', join(workDir, 'tsconfig.json'), '--pretty', 'false'],
+				{
+					cwd: root,
+					maxBuffer: 64 * 1024 * 1024,
+				},
+			));
 		} catch (error) {
 			const failed = error as { stdout?: string; stderr?: string; message: string };
 			output = failed.stdout ?? '';
-			if (!TSC_ERROR.test(output.split('\n')[0] ?? '')) throw new Error(`tsc did not run: ${failed.stderr ?? failed.message}`);
+			if (!TSC_ERROR.test(output.split('\n')[0] ?? ''))
+				throw new Error(`tsc did not run: ${failed.stderr ?? failed.message}`);
 		}
 		const errors: BlockError[] = [];
 		let last: BlockError[] | null = null;
@@ -123,13 +132,15 @@ export async function typeCheckBlocks(root: string, workDir: string, blocks: rea
 				// A continuation line of the previous message (tsc indents them).
 				if (last !== null && text.trim() !== '') {
 					const previous = last.pop();
-					if (previous !== undefined) last.push({ ...previous, message: `${previous.message} ${text.trim()}` });
+					if (previous !== undefined)
+						last.push({ ...previous, message: `${previous.message} ${text.trim()}` });
 				}
 				continue;
 			}
 			const [, path = '', lineText = '0', columnText = '0', code = '', message = ''] = match;
 			const file = resolve(root, path);
-			const block = dirname(file) === resolve(workDir) ? byFile.get(file.slice(dirname(file).length + 1)) : undefined;
+			const block =
+				dirname(file) === resolve(workDir) ? byFile.get(file.slice(dirname(file).length + 1)) : undefined;
 			if (block === undefined) {
 				last = null;
 				continue;

@@ -28,7 +28,9 @@ afterAll(async () => {
 
 async function seed(container: TaskContainer): Promise<void> {
 	const now = Date.now();
-	const all = Array.from({ length: TASKS }, (_, i) => createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 10 }, now));
+	const all = Array.from({ length: TASKS }, (_, i) =>
+		createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 10 }, now),
+	);
 	for (let i = 0; i < all.length; i += 500) await container.add(all.slice(i, i + 500));
 	await container.close();
 }
@@ -41,7 +43,13 @@ async function crashRun(name: string, config: Omit<WorkerConfig, 'logDir'>, open
 	const kills: { pid: number; at: number }[] = [];
 	for (let k = 0; k < KILLS; k++) {
 		const worker = startWorker(full);
-		const ended = await Promise.race([worker.started.then(() => false), worker.done.then(() => true, () => true)]);
+		const ended = await Promise.race([
+			worker.started.then(() => false),
+			worker.done.then(
+				() => true,
+				() => true,
+			),
+		]);
 		if (ended) break;
 		await sleep(150 + Math.floor(Math.random() * 600));
 		const at = Date.now();
@@ -62,7 +70,10 @@ async function crashRun(name: string, config: Omit<WorkerConfig, 'logDir'>, open
 	const { ranTwice, byId } = duplicates(executions);
 	// No task lost: every one of them ran to its end at least once.
 	for (let i = 0; i < TASKS; i++) {
-		expect(byId.get(`task-${i}`)?.some((e) => e.end !== null), `task-${i} never finished its work`).toBe(true);
+		expect(
+			byId.get(`task-${i}`)?.some((e) => e.end !== null),
+			`task-${i} never finished its work`,
+		).toBe(true);
 	}
 	// A final status is reported once at most (a kill between the stored transition and the callback loses the report).
 	for (const [id, list] of finals) expect(list.length, `${id} finished twice: ${list.join(',')}`).toBe(1);
@@ -70,7 +81,9 @@ async function crashRun(name: string, config: Omit<WorkerConfig, 'logDir'>, open
 	// Work that ended in a killed process but ran again: the kill fell between the work's end and the stored transition.
 	const ranLater = (e: Execution): boolean => (byId.get(e.id) ?? []).some((other) => other.start > e.start);
 	const interrupted = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end === null).length);
-	const endedThenRerun = kills.map(({ pid }) => executions.filter((e) => e.pid === pid && e.end !== null && ranLater(e)).length);
+	const endedThenRerun = kills.map(
+		({ pid }) => executions.filter((e) => e.pid === pid && e.end !== null && ranLater(e)).length,
+	);
 	console.log(
 		`${name}: ${TASKS} tasks, ${kills.length} kills, ${executions.length} executions, ${ranTwice} tasks ran more than once ` +
 			`(interrupted mid-work per kill: ${interrupted.join(', ')}; work done but not yet stored: ${endedThenRerun.join(', ')}), takeover ms: ${takeovers.map((t) => t ?? '-').join(', ')}, ` +
@@ -83,19 +96,31 @@ describe('crash and restart', () => {
 		const filename = join(dir, 'crash.sqlite');
 		const sql = { knex: { client: 'sqlite3', connection: { filename } } };
 		await seed(new SqlContainer(sql as never));
-		await crashRun('sqlite', { store: 'sql', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 }, () => new SqlContainer(sql as never));
+		await crashRun(
+			'sqlite',
+			{ store: 'sql', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 },
+			() => new SqlContainer(sql as never),
+		);
 	}, 120_000);
 
 	it('SqlContainer on PostgreSQL: every task succeeds exactly once through three SIGKILLs', async () => {
 		const sql = { knex: { client: 'pg', connection: postgres.url } };
 		await seed(new SqlContainer(sql as never));
-		await crashRun('postgres', { store: 'sql', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 }, () => new SqlContainer(sql as never));
+		await crashRun(
+			'postgres',
+			{ store: 'sql', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 },
+			() => new SqlContainer(sql as never),
+		);
 	}, 120_000);
 
 	it('CombinedContainer(queue, SQLite): restart restores and recovers, every task succeeds exactly once', async () => {
 		const filename = join(dir, 'combined.sqlite');
 		const sql = { knex: { client: 'sqlite3', connection: { filename } } };
 		await seed(new SqlContainer(sql as never));
-		await crashRun('combined', { store: 'combined', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 }, () => new SqlContainer(sql as never));
+		await crashRun(
+			'combined',
+			{ store: 'combined', sql, concurrency: 8, leaseMs: 1000, workMs: [1, 5], maxAttempts: 10 },
+			() => new SqlContainer(sql as never),
+		);
 	}, 120_000);
 });

@@ -132,7 +132,8 @@ export function takeoverMs(executions: readonly Execution[], pid: number, killed
 	const orphaned = new Set(executions.filter((e) => e.pid === pid).map((e) => e.id));
 	let first: number | null = null;
 	for (const e of executions) {
-		if (e.pid !== pid && orphaned.has(e.id) && e.start >= killedAt && (first === null || e.start < first)) first = e.start;
+		if (e.pid !== pid && orphaned.has(e.id) && e.start >= killedAt && (first === null || e.start < first))
+			first = e.start;
 	}
 	return first === null ? null : first - killedAt;
 }

@@ -30,7 +30,9 @@ describe('several scheduler processes on one PostgreSQL', () => {
 		const sql = { knex: { client: 'pg', connection: postgres.url } };
 		const seeder = new SqlContainer(sql as never);
 		const now = Date.now();
-		const all = Array.from({ length: TASKS }, (_, i) => createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 3 }, now));
+		const all = Array.from({ length: TASKS }, (_, i) =>
+			createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 3 }, now),
+		);
 		for (let i = 0; i < all.length; i += 1000) await seeder.add(all.slice(i, i + 1000));
 		await seeder.close();
 
@@ -38,7 +40,15 @@ describe('several scheduler processes on one PostgreSQL', () => {
 		mkdirSync(logDir);
 		const started = Date.now();
 		const workers = Array.from({ length: PROCESSES }, () =>
-			startWorker({ store: 'sql', sql, logDir, concurrency: CONCURRENCY, leaseMs: 5000, workMs: [1, 5], maxAttempts: 3 }),
+			startWorker({
+				store: 'sql',
+				sql,
+				logDir,
+				concurrency: CONCURRENCY,
+				leaseMs: 5000,
+				workMs: [1, 5],
+				maxAttempts: 3,
+			}),
 		);
 		const reports = await Promise.all(workers.map((w) => w.done));
 		const elapsed = Date.now() - started;
@@ -56,7 +66,10 @@ describe('several scheduler processes on one PostgreSQL', () => {
 				const before = list[i - 1];
 				const after = list[i];
 				expect(before?.end, `${id}: execution in ${before?.pid} never ended`).not.toBeNull();
-				expect(after && before && after.start >= (before.end ?? Infinity), `${id} ran in ${before?.pid} and ${after?.pid} at once`).toBe(true);
+				expect(
+					after && before && after.start >= (before.end ?? Infinity),
+					`${id} ran in ${before?.pid} and ${after?.pid} at once`,
+				).toBe(true);
 			}
 		}
 		expect(finals.size).toBe(TASKS);

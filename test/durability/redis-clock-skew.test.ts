@@ -40,7 +40,13 @@ describe('RedisContainer with schedulers whose clocks disagree (issue 11 item 4)
 		const container = new RedisContainer({ redis: server.url, name, log: false });
 		try {
 			await Promise.all(workers.map((w) => w.ready));
-			await container.add(records(Array.from({ length: TASKS }, (_, i) => ({ id: `s${i}`, item: i })), Date.now(), 3));
+			await container.add(
+				records(
+					Array.from({ length: TASKS }, (_, i) => ({ id: `s${i}`, item: i })),
+					Date.now(),
+					3,
+				),
+			);
 			const deadline = Date.now() + 90_000;
 			for (;;) {
 				const c = await container.counts();
@@ -58,8 +64,12 @@ describe('RedisContainer with schedulers whose clocks disagree (issue 11 item 4)
 			}
 			const twice = [...starts].filter(([, n]) => n > 1).map(([id]) => id);
 			const { tasks } = await container.list({ limit: TASKS });
-			const notOnce = tasks.filter((t) => t.status !== 'succeeded' || t.attempts !== 1).map((t) => `${t.id}: ${t.status}, ${t.attempts} attempts`);
-			console.log(`[skew] ran more than once: ${twice.length}; not succeeded at the first attempt: ${notOnce.length}`);
+			const notOnce = tasks
+				.filter((t) => t.status !== 'succeeded' || t.attempts !== 1)
+				.map((t) => `${t.id}: ${t.status}, ${t.attempts} attempts`);
+			console.log(
+				`[skew] ran more than once: ${twice.length}; not succeeded at the first attempt: ${notOnce.length}`,
+			);
 			expect(notOnce).toEqual([]);
 			expect(twice).toEqual([]);
 			expect(starts.size).toBe(TASKS);

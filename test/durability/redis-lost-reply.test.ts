@@ -34,57 +34,72 @@ afterAll(async () => {
 });
 
 describe('RedisContainer behind a proxy that cuts every connection every 400 ms (issue 11 item 3)', () => {
-	it('2 schedulers, 3,000 tasks, maxAttempts 1: every task succeeds once, no attempt counted for work never started', { timeout: 180_000 }, async () => {
-		const name = `cut-${process.pid}`;
-		const runs = new Map<string, number>();
-		const errors: string[] = [];
-		const make = (): Scheduler<unknown, string> => {
-			const scheduler = new Scheduler({
-				container: new RedisContainer({ redis: proxy.url, name, log: false }),
-				concurrency: 25,
-				leaseMs: 2000,
-				maxAttempts: 1,
-				actuator: new FunctionActuator((_item: unknown, { task }) => {
-					runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-					return task.id;
-				}),
-			});
-			scheduler.on('error', (error) => errors.push(String(error)));
-			return scheduler;
-		};
-		const schedulers = [make(), make()];
-		// The tasks are added and watched over a direct connection: only the schedulers' traffic is cut.
-		const direct = new RedisContainer({ redis: server.url, name, log: false });
-		try {
-			const started = Date.now();
-			for (let i = 0; i < TASKS; i += 500) {
-				await direct.add(records(Array.from({ length: 500 }, (_, k) => ({ id: `c${i + k}`, item: null })), Date.now(), 1));
-			}
-			const deadline = Date.now() + 150_000;
-			for (;;) {
-				const c = await direct.counts();
-				if (c.waiting + c.running + c.exporting === 0) break;
-				if (Date.now() > deadline) throw new Error(`gave up waiting: ${JSON.stringify(c)}`);
-				await sleep(200);
-			}
-			const kinds = [...new Set(errors.map((e) => e.replace(/c\d+/g, 'c#').slice(0, 300)))];
-			console.log(`[cut] ${TASKS} tasks in ${Date.now() - started} ms, ${proxy.cuts} cuts, ${errors.length} scheduler errors:\n${kinds.slice(0, 8).join('\n')}`);
-			const bad: string[] = [];
-			for (let offset = 0; offset < TASKS; offset += 1000) {
-				const { tasks } = await direct.list({ offset, limit: 1000 });
-				for (const t of tasks) {
-					if (t.status !== 'succeeded' || t.attempts !== 1) bad.push(`${t.id}: ${t.status}, ${t.attempts} attempts, ${t.error?.code ?? ''}`);
+	it(
+		'2 schedulers, 3,000 tasks, maxAttempts 1: every task succeeds once, no attempt counted for work never started',
+		{ timeout: 180_000 },
+		async () => {
+			const name = `cut-${process.pid}`;
+			const runs = new Map<string, number>();
+			const errors: string[] = [];
+			const make = (): Scheduler<unknown, string> => {
+				const scheduler = new Scheduler({
+					container: new RedisContainer({ redis: proxy.url, name, log: false }),
+					concurrency: 25,
+					leaseMs: 2000,
+					maxAttempts: 1,
+					actuator: new FunctionActuator((_item: unknown, { task }) => {
+						runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+						return task.id;
+					}),
+				});
+				scheduler.on('error', (error) => errors.push(String(error)));
+				return scheduler;
+			};
+			const schedulers = [make(), make()];
+			// The tasks are added and watched over a direct connection: only the schedulers' traffic is cut.
+			const direct = new RedisContainer({ redis: server.url, name, log: false });
+			try {
+				const started = Date.now();
+				for (let i = 0; i < TASKS; i += 500) {
+					await direct.add(
+						records(
+							Array.from({ length: 500 }, (_, k) => ({ id: `c${i + k}`, item: null })),
+							Date.now(),
+							1,
+						),
+					);
 				}
+				const deadline = Date.now() + 150_000;
+				for (;;) {
+					const c = await direct.counts();
+					if (c.waiting + c.running + c.exporting === 0) break;
+					if (Date.now() > deadline) throw new Error(`gave up waiting: ${JSON.stringify(c)}`);
+					await sleep(200);
+				}
+				const kinds = [...new Set(errors.map((e) => e.replace(/c\d+/g, 'c#').slice(0, 300)))];
+				console.log(
+					`[cut] ${TASKS} tasks in ${Date.now() - started} ms, ${proxy.cuts} cuts, ${errors.length} scheduler errors:\n${kinds.slice(0, 8).join('\n')}`,
+				);
+				const bad: string[] = [];
+				for (let offset = 0; offset < TASKS; offset += 1000) {
+					const { tasks } = await direct.list({ offset, limit: 1000 });
+					for (const t of tasks) {
+						if (t.status !== 'succeeded' || t.attempts !== 1)
+							bad.push(`${t.id}: ${t.status}, ${t.attempts} attempts, ${t.error?.code ?? ''}`);
+					}
+				}
+				const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
+				console.log(
+					`[cut] not succeeded at their first attempt: ${bad.length} (${bad.slice(0, 5).join('; ')}); ran twice: ${twice.length}`,
+				);
+				expect(bad).toEqual([]);
+				expect(twice).toEqual([]);
+				expect(runs.size).toBe(TASKS);
+				expect(await direct.counts()).toMatchObject({ succeeded: TASKS, failed: 0 });
+			} finally {
+				await Promise.all(schedulers.map((s) => s.close()));
+				await direct.close();
 			}
-			const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
-			console.log(`[cut] not succeeded at their first attempt: ${bad.length} (${bad.slice(0, 5).join('; ')}); ran twice: ${twice.length}`);
-			expect(bad).toEqual([]);
-			expect(twice).toEqual([]);
-			expect(runs.size).toBe(TASKS);
-			expect(await direct.counts()).toMatchObject({ succeeded: TASKS, failed: 0 });
-		} finally {
-			await Promise.all(schedulers.map((s) => s.close()));
-			await direct.close();
-		}
-	});
+		},
+	);
 });

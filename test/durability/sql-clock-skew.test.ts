@@ -32,15 +32,31 @@ afterAll(async () => {
 describe('SqlContainer (PostgreSQL) with schedulers whose clocks disagree (issue 11 item 4)', () => {
 	it('one process 10 s ahead, one 10 s behind: nothing runs twice, nothing fails', { timeout: 150_000 }, async () => {
 		const connection = await pg.createDatabase('skew');
-		const common = { connection, tablePrefix: 'skew_', concurrency: 10, leaseMs: 2000, workMs: 3000, maxAttempts: 3 };
+		const common = {
+			connection,
+			tablePrefix: 'skew_',
+			concurrency: 10,
+			leaseMs: 2000,
+			workMs: 3000,
+			maxAttempts: 3,
+		};
 		const files = [join(logs, 'ahead.log'), join(logs, 'behind.log')];
-		const workers = [startSqlWorker({ ...common, skewMs: 10_000, log: files[0]! }), startSqlWorker({ ...common, skewMs: -10_000, log: files[1]! })];
+		const workers = [
+			startSqlWorker({ ...common, skewMs: 10_000, log: files[0]! }),
+			startSqlWorker({ ...common, skewMs: -10_000, log: files[1]! }),
+		];
 		const container = new SqlContainer({ knex: { client: 'pg', connection }, tablePrefix: 'skew_' });
 		try {
 			await Promise.all(workers.map((w) => w.ready));
 			// Due for a while already, so that both processes take tasks from the start (a clock 10 s behind would not
 			// see a task due "now" as due yet), ten at a time each: every task runs beside the other process's.
-			await container.add(records(Array.from({ length: TASKS }, (_, i) => ({ id: `s${i}`, item: i })), Date.now() - 15_000, 3));
+			await container.add(
+				records(
+					Array.from({ length: TASKS }, (_, i) => ({ id: `s${i}`, item: i })),
+					Date.now() - 15_000,
+					3,
+				),
+			);
 			const deadline = Date.now() + 120_000;
 			for (;;) {
 				const c = await container.counts();
@@ -52,8 +68,12 @@ describe('SqlContainer (PostgreSQL) with schedulers whose clocks disagree (issue
 			const { starts } = readWorkerLogs(files);
 			const twice = [...starts].filter(([, n]) => n > 1).map(([id]) => id);
 			const { tasks } = await container.list({ limit: TASKS });
-			const notOnce = tasks.filter((t) => t.status !== 'succeeded' || t.attempts !== 1).map((t) => `${t.id}: ${t.status}, ${t.attempts} attempts`);
-			console.log(`[sql skew] ran more than once: ${twice.length}; not succeeded at the first attempt: ${notOnce.length}`);
+			const notOnce = tasks
+				.filter((t) => t.status !== 'succeeded' || t.attempts !== 1)
+				.map((t) => `${t.id}: ${t.status}, ${t.attempts} attempts`);
+			console.log(
+				`[sql skew] ran more than once: ${twice.length}; not succeeded at the first attempt: ${notOnce.length}`,
+			);
 			expect(notOnce).toEqual([]);
 			expect(twice).toEqual([]);
 			expect(starts.size).toBe(TASKS);

@@ -50,12 +50,24 @@ const median = (values: readonly number[]): number => {
 async function takeover(name: string, sql: Record<string, unknown>): Promise<void> {
 	const seeder = new SqlContainer(sql as never);
 	const now = Date.now();
-	await seeder.add(Array.from({ length: TASKS }, (_, i) => createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 3 }, now)));
+	await seeder.add(
+		Array.from({ length: TASKS }, (_, i) =>
+			createTaskRecord({ id: `task-${i}`, item: { n: i } }, `tasks[${i}]`, { maxAttempts: 3 }, now),
+		),
+	);
 
 	const logDir = join(dir, name);
 	mkdirSync(logDir);
 	// A: its work sleeps ten minutes, so its tasks only move on when its lease lapses.
-	const a = startWorker({ store: 'sql', sql, logDir, concurrency: A_CONCURRENCY, leaseMs: LEASE_MS, workMs: [600_000, 600_000], maxAttempts: 3 });
+	const a = startWorker({
+		store: 'sql',
+		sql,
+		logDir,
+		concurrency: A_CONCURRENCY,
+		leaseMs: LEASE_MS,
+		workMs: [600_000, 600_000],
+		maxAttempts: 3,
+	});
 	workers.push(a);
 	await Promise.race([a.started, a.done.then(() => Promise.reject(new Error('A exited before starting any task')))]);
 	// A claims its tasks in one statement before starting any, so they are all stored as running now.
@@ -128,7 +140,12 @@ async function takeover(name: string, sql: Record<string, unknown>): Promise<voi
 		finished,
 		new Promise<never>((_, reject) => {
 			timer = setTimeout(
-				() => reject(new Error(`after 30 s B had taken over ${takeovers.size}/${orphans.size} of A's tasks and finished ${succeeded.size}/${TASKS}; errors: ${errors.join('; ')}`)),
+				() =>
+					reject(
+						new Error(
+							`after 30 s B had taken over ${takeovers.size}/${orphans.size} of A's tasks and finished ${succeeded.size}/${TASKS}; errors: ${errors.join('; ')}`,
+						),
+					),
 				30_000,
 			);
 		}),
@@ -160,13 +177,15 @@ async function takeover(name: string, sql: Record<string, unknown>): Promise<voi
 	expect(worst).toBeLessThan(BOUND_MS);
 }
 
-describe('a crashed scheduler\'s running tasks are taken over by a live peer', () => {
+describe("a crashed scheduler's running tasks are taken over by a live peer", () => {
 	it(`SqlContainer on PostgreSQL: B restarts all of SIGKILLed A's tasks within 2 * leaseMs + ${MARGIN_MS} ms`, async () => {
 		const connection = await postgres.createDatabase('takeover');
 		await takeover('postgres', { knex: { client: 'pg', connection } });
 	}, 60_000);
 
 	it(`SqlContainer on SQLite: B restarts all of SIGKILLed A's tasks within 2 * leaseMs + ${MARGIN_MS} ms`, async () => {
-		await takeover('sqlite', { knex: { client: 'sqlite3', connection: { filename: join(dir, 'takeover.sqlite') }, useNullAsDefault: true } });
+		await takeover('sqlite', {
+			knex: { client: 'sqlite3', connection: { filename: join(dir, 'takeover.sqlite') }, useNullAsDefault: true },
+		});
 	}, 60_000);
 });

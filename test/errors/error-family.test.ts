@@ -1,6 +1,13 @@
 /** Every error the kit raises is a `SchedulerError` subclass with its code (issue 12 §4). */
 import { describe, expect, it } from 'vitest';
-import { ActuatorError, CallbackError, ContainerError, LeaseExpiredError, PersistError, SchedulerError } from 'lightsched';
+import {
+	ActuatorError,
+	CallbackError,
+	ContainerError,
+	LeaseExpiredError,
+	PersistError,
+	SchedulerError,
+} from 'lightsched';
 import { WorkflowError } from 'lightsched/workflows';
 import { withContext } from '../../src/errors.js';
 

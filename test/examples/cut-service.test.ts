@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { HttpActuator } from 'lightsched/actuators/http';
-import { createCutService, findFfmpeg, probeDuration, type CutService, type CutView } from '../../examples/video-cut/service/server.js';
+import {
+	createCutService,
+	findFfmpeg,
+	probeDuration,
+	type CutService,
+	type CutView,
+} from '../../examples/video-cut/service/server.js';
 import { ensureSampleVideo } from '../../examples/video-cut/service/sample.js';
 
 let mediaDir: string;
@@ -36,7 +42,12 @@ afterAll(async () => {
 	if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
 });
 
-async function call(service: CutService, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+	service: CutService,
+	method: string,
+	path: string,
+	body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
 	const init: RequestInit = { method };
 	if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
 	const response = await fetch(`${service.url ?? ''}${path}`, init);
@@ -217,7 +228,10 @@ describe('video-cut service', () => {
 				});
 				child.once('exit', (code) => reject(new Error(`main.ts exited with ${String(code)}: ${out}`)));
 			});
-			const answer = await fetch(`${url}/cuts`, { method: 'POST', body: JSON.stringify({ input: 'sample.mp4', start: 0, end: 1 }) });
+			const answer = await fetch(`${url}/cuts`, {
+				method: 'POST',
+				body: JSON.stringify({ input: 'sample.mp4', start: 0, end: 1 }),
+			});
 			expect(answer.status).toBe(202);
 			expect((await stat(join(dir, 'sample.mp4'))).size).toBeGreaterThan(0);
 		} finally {
@@ -228,7 +242,11 @@ describe('video-cut service', () => {
 	});
 
 	it('runs cuts as scheduler tasks through the HttpActuator', async () => {
-		interface Cut { input: string; start: number; end: number }
+		interface Cut {
+			input: string;
+			start: number;
+			end: number;
+		}
 		const scheduler = new Scheduler<Cut, string>({
 			container: new QueueContainer(),
 			actuator: new HttpActuator<Cut, string>({
@@ -258,6 +276,8 @@ describe('video-cut service', () => {
 		expect(byId.a?.output).toBe('outputs/sample_cut_0_2.mp4');
 		expect(byId.b?.output).toBe('outputs/sample_cut_2_4.mp4');
 		expect(byId.c?.status).toBe('failed');
-		expect(byId.c?.error?.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/cuts answered HTTP 400: "input: expected a file name inside the media folder, without `\.\.`/);
+		expect(byId.c?.error?.message).toMatch(
+			/POST http:\/\/127\.0\.0\.1:\d+\/cuts answered HTTP 400: "input: expected a file name inside the media folder, without `\.\.`/,
+		);
 	});
 });

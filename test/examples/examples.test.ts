@@ -22,7 +22,11 @@ describe('examples', () => {
 			env: { ...process.env, MAX_SLEEP_MS: '20' },
 		});
 		for (let i = 0; i < 10; i++) {
-			expect(stdout).toMatch(new RegExp(`task ${i}: (${i} \\+ ${i * 10} = ${i * 11} \\(attempts: [123]\\)|failed after 3 attempts: random failure)`));
+			expect(stdout).toMatch(
+				new RegExp(
+					`task ${i}: (${i} \\+ ${i * 10} = ${i * 11} \\(attempts: [123]\\)|failed after 3 attempts: random failure)`,
+				),
+			);
 		}
 		expect(stdout).toMatch(/counts: \{[^}]*waiting: 0/);
 	});

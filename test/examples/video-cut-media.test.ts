@@ -55,14 +55,33 @@ describe('the media folder', () => {
 	it('resolves names inside the folder and nothing else', async () => {
 		expect(await resolveMediaFile(media, 'a.mp4')).toMatch(/media\/a\.mp4$/);
 		expect(await resolveMediaFile(media, 'outputs/a_cut_0_1.mp4')).toMatch(/outputs\/a_cut_0_1\.mp4$/);
-		for (const name of ['../outside.mp4', '/etc/passwd', 'link.mp4', 'passwd.mp4', 'notes.txt', 'outputs', 'missing.mp4', 'a.mp4\0', '', 'outputs/../../outside.mp4', join(root, 'outside.mp4'), 42, null]) {
+		for (const name of [
+			'../outside.mp4',
+			'/etc/passwd',
+			'link.mp4',
+			'passwd.mp4',
+			'notes.txt',
+			'outputs',
+			'missing.mp4',
+			'a.mp4\0',
+			'',
+			'outputs/../../outside.mp4',
+			join(root, 'outside.mp4'),
+			42,
+			null,
+		]) {
 			expect(await resolveMediaFile(media, name), String(name)).toBeNull();
 		}
 	});
 
 	it('validates a create request field by field', () => {
 		const inputs = ['a.mp4'];
-		expect(parseCutRequest({ name: ' x ', input: 'a.mp4', start: 0, end: 1.5 }, inputs)).toEqual({ name: 'x', input: 'a.mp4', start: 0, end: 1.5 });
+		expect(parseCutRequest({ name: ' x ', input: 'a.mp4', start: 0, end: 1.5 }, inputs)).toEqual({
+			name: 'x',
+			input: 'a.mp4',
+			start: 0,
+			end: 1.5,
+		});
 		const fieldOf = (body: unknown): string | undefined => {
 			try {
 				parseCutRequest(body, inputs);

@@ -17,26 +17,58 @@ import { createCutService, type CutService } from '../../examples/video-cut/serv
 import { ensureSampleVideo } from '../../examples/video-cut/service/sample.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+	'--headless',
+	'--no-sandbox',
+	'--disable-gpu',
+	'--disable-background-networking',
+	'--disable-quic',
+	'--no-first-run',
+	'--disable-component-update',
+	'--disable-sync',
+];
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const XSS_NAME = '<script>alert(1)</script><img src=x onerror="alert(2)">';
 
 /** Chromium from Debian: installed by this setup when running as root, else a clear failure with the command. */
 function ensureChromium(): void {
 	if (existsSync(CHROMIUM)) return;
-	if (process.getuid?.() === 0) execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', timeout: 600_000 });
-	if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root)`);
+	if (process.getuid?.() === 0)
+		execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', timeout: 600_000 });
+	if (!existsSync(CHROMIUM))
+		throw new Error(
+			`Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (as root)`,
+		);
 }
 
 /** A raw GET, the path sent exactly as given (no URL normalisation), with optional headers. */
-function rawRequest(base: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawRequest(
+	base: string,
+	path: string,
+	options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
 	const url = new URL(base);
 	return new Promise((resolve, reject) => {
-		const req = request({ host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-			const chunks: Buffer[] = [];
-			res.on('data', (chunk: Buffer) => chunks.push(chunk));
-			res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-		});
+		const req = request(
+			{
+				host: url.hostname,
+				port: url.port,
+				path,
+				method: options.method ?? 'GET',
+				headers: options.headers ?? {},
+			},
+			(res) => {
+				const chunks: Buffer[] = [];
+				res.on('data', (chunk: Buffer) => chunks.push(chunk));
+				res.on('end', () =>
+					resolve({
+						status: res.statusCode ?? 0,
+						body: Buffer.concat(chunks).toString('utf8'),
+						headers: res.headers,
+					}),
+				);
+			},
+		);
 		req.on('error', reject);
 		req.end(options.body);
 	});
@@ -61,7 +93,9 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 		api<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 	const row = (name: string) => page.locator('#tasks tr', { has: page.locator('td.name', { hasText: name }) });
 	const waitForStatus = (name: string, status: string, timeout = 30_000) =>
-		page.locator(`#tasks tr[data-status="${status}"]`, { has: page.locator('td.name', { hasText: name }) }).waitFor({ timeout });
+		page
+			.locator(`#tasks tr[data-status="${status}"]`, { has: page.locator('td.name', { hasText: name }) })
+			.waitFor({ timeout });
 
 	async function createThroughForm(name: string, start: number, end: number): Promise<void> {
 		await page.selectOption('#input', 'sample.mp4');
@@ -137,7 +171,11 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 		expect(await page.getAttribute('#end', 'aria-invalid')).toBe('true');
 		const { body } = await api<{ total: number }>('/api/tasks');
 		expect(body.total).toBe(0);
-		const missing = await postJson<{ error: string; field: string }>('/api/tasks', { input: 'sample.mp4', start: 0, end: 1 });
+		const missing = await postJson<{ error: string; field: string }>('/api/tasks', {
+			input: 'sample.mp4',
+			start: 0,
+			end: 1,
+		});
 		expect(missing.status).toBe(400);
 		expect(missing.body.field).toBe('name');
 	});
@@ -158,17 +196,25 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 
 	it('plays the output beside the input, with seeking by HTTP Range', async () => {
 		await row('First cut').locator('button[data-action="view"]').click();
-		await page.waitForFunction(() => {
-			const video = document.getElementById('player-output') as HTMLVideoElement | null;
-			return video !== null && video.readyState >= 1 && video.duration > 0;
-		}, undefined, { timeout: 15_000 });
+		await page.waitForFunction(
+			() => {
+				const video = document.getElementById('player-output') as HTMLVideoElement | null;
+				return video !== null && video.readyState >= 1 && video.duration > 0;
+			},
+			undefined,
+			{ timeout: 15_000 },
+		);
 		const duration = await page.$eval('#player-output', (v) => (v as HTMLVideoElement).duration);
 		expect(duration).toBeGreaterThan(1);
 		expect(duration).toBeLessThan(3.5);
-		await page.waitForFunction(() => {
-			const video = document.getElementById('player-input') as HTMLVideoElement | null;
-			return video !== null && video.readyState >= 1 && video.duration > 25;
-		}, undefined, { timeout: 15_000 });
+		await page.waitForFunction(
+			() => {
+				const video = document.getElementById('player-input') as HTMLVideoElement | null;
+				return video !== null && video.readyState >= 1 && video.duration > 25;
+			},
+			undefined,
+			{ timeout: 15_000 },
+		);
 		await page.screenshot({ path: join(SCREENSHOTS, 'video-cut-player.png'), fullPage: true });
 		const id = await taskIdOf('First cut');
 		const ranged = await fetch(new URL(`/media/output/${id}`, app.url), { headers: { range: 'bytes=0-99' } });
@@ -183,10 +229,16 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 	it('shows the progress of a longer cut and stops it mid-run', async () => {
 		await createThroughForm('Long cut', 0, 25);
 		const id = await taskIdOf('Long cut');
-		await page.waitForFunction((taskId) => {
-			const bar = document.querySelector(`#tasks tr[data-id="${taskId}"] progress`) as HTMLProgressElement | null;
-			return bar !== null && bar.value > 0;
-		}, id, { timeout: 20_000 });
+		await page.waitForFunction(
+			(taskId) => {
+				const bar = document.querySelector(
+					`#tasks tr[data-id="${taskId}"] progress`,
+				) as HTMLProgressElement | null;
+				return bar !== null && bar.value > 0;
+			},
+			id,
+			{ timeout: 20_000 },
+		);
 		await page.screenshot({ path: join(SCREENSHOTS, 'video-cut-progress.png'), fullPage: true });
 		// A running task cannot be deleted.
 		const refused = await api<{ error: string }>(`/api/tasks/${id}`, { method: 'DELETE' });
@@ -197,7 +249,10 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 		expect(task?.status).toBe('stopped');
 		expect(task?.attempts).toBe(1);
 		// The service really stopped the ffmpeg job.
-		const remote = (await (await fetch(`${serviceUrl}/cuts/${String(task?.ref)}`)).json()) as { status: string; error?: string };
+		const remote = (await (await fetch(`${serviceUrl}/cuts/${String(task?.ref)}`)).json()) as {
+			status: string;
+			error?: string;
+		};
 		expect(remote.status).toBe('failed');
 		expect(remote.error).toBe('stopped');
 	});
@@ -205,7 +260,9 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 	it('shows the reason of a cut the service refuses', async () => {
 		await createThroughForm('Too long', 20, 40);
 		await waitForStatus('Too long', 'failed', 20_000);
-		expect(await row('Too long').locator('td.reason').textContent()).toBe('The cut service refused the cut (HTTP 400): end: expected an end within the video (30.02 s), got 40');
+		expect(await row('Too long').locator('td.reason').textContent()).toBe(
+			'The cut service refused the cut (HTTP 400): end: expected an end within the video (30.02 s), got 40',
+		);
 		// A refusal would only be refused again: no second attempt.
 		const task = await app.scheduler.get(await taskIdOf('Too long'));
 		expect(task?.attempts).toBe(1);
@@ -239,7 +296,14 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 			['First cut', 'succeeded'],
 		]);
 		// A cut still running when the app closes is handed back and runs again after the start.
-		const interrupted = (await postJson<{ task: TaskView }>('/api/tasks', { name: 'Interrupted cut', input: 'sample.mp4', start: 0, end: 20 })).body.task;
+		const interrupted = (
+			await postJson<{ task: TaskView }>('/api/tasks', {
+				name: 'Interrupted cut',
+				input: 'sample.mp4',
+				start: 0,
+				end: 20,
+			})
+		).body.task;
 		await waitForStatus('Interrupted cut', 'running', 10_000);
 		await app.close();
 		app = await createVideoCutApp({ dataDir, mediaDir, serviceUrl });
@@ -247,18 +311,30 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 		expect(after.filter((t) => t.id !== interrupted.id)).toEqual(before);
 		expect(after[0]?.id).toBe(interrupted.id);
 		await openPage();
-		await page.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="running"]`).waitFor({ timeout: 10_000 });
+		await page
+			.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="running"]`)
+			.waitFor({ timeout: 10_000 });
 		// The interrupted attempt is not counted: this is its first attempt again.
 		expect((await app.scheduler.get(interrupted.id))?.attempts).toBe(1);
 		await page.locator(`#tasks tr[data-id="${interrupted.id}"] button[data-action="stop"]`).click();
-		await page.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="stopped"]`).waitFor({ timeout: 10_000 });
+		await page
+			.locator(`#tasks tr[data-id="${interrupted.id}"][data-status="stopped"]`)
+			.waitFor({ timeout: 10_000 });
 		await waitForStatus('First cut', 'succeeded');
 		await row('First cut').locator('button[data-action="view"]').click();
-		await page.waitForFunction(() => {
-			const video = document.getElementById('player-output') as HTMLVideoElement | null;
-			return video !== null && video.readyState >= 1 && video.duration > 0;
-		}, undefined, { timeout: 15_000 });
-		await page.waitForFunction(() => (document.getElementById('player-input') as HTMLVideoElement | null)?.readyState === 4, undefined, { timeout: 15_000 });
+		await page.waitForFunction(
+			() => {
+				const video = document.getElementById('player-output') as HTMLVideoElement | null;
+				return video !== null && video.readyState >= 1 && video.duration > 0;
+			},
+			undefined,
+			{ timeout: 15_000 },
+		);
+		await page.waitForFunction(
+			() => (document.getElementById('player-input') as HTMLVideoElement | null)?.readyState === 4,
+			undefined,
+			{ timeout: 15_000 },
+		);
 		// Show a frame of each video for the screenshot.
 		await page.evaluate(() =>
 			Promise.all(
@@ -271,7 +347,14 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 				}),
 			),
 		);
-		await page.waitForFunction(() => ['player-input', 'player-output'].every((id) => (document.getElementById(id) as HTMLVideoElement).readyState >= 3), undefined, { timeout: 15_000 });
+		await page.waitForFunction(
+			() =>
+				['player-input', 'player-output'].every(
+					(id) => (document.getElementById(id) as HTMLVideoElement).readyState >= 3,
+				),
+			undefined,
+			{ timeout: 15_000 },
+		);
 		await page.screenshot({ path: join(SCREENSHOTS, 'video-cut-restarted.png'), fullPage: true });
 		await page.click('#player-close');
 		expect(dialogs).toEqual([]);
@@ -291,18 +374,31 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 
 	it('pages through a long list, ten at a time', async () => {
 		for (let i = 1; i <= 8; i++) {
-			const created = await postJson<{ task: TaskView }>('/api/tasks', { name: `Batch ${i}`, input: 'sample.mp4', start: 0, end: 0.5 });
+			const created = await postJson<{ task: TaskView }>('/api/tasks', {
+				name: `Batch ${i}`,
+				input: 'sample.mp4',
+				start: 0,
+				end: 0.5,
+			});
 			expect(created.status).toBe(201);
 		}
-		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').includes('13 tasks'), undefined, { timeout: 10_000 });
+		await page.waitForFunction(
+			() => (document.getElementById('page-info')?.textContent ?? '').includes('13 tasks'),
+			undefined,
+			{ timeout: 10_000 },
+		);
 		expect(await page.textContent('#page-info')).toBe('Page 1 of 2 · 13 tasks');
 		expect(await page.locator('#tasks tr').count()).toBe(10);
 		await page.click('#next');
-		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').startsWith('Page 2'));
+		await page.waitForFunction(() =>
+			(document.getElementById('page-info')?.textContent ?? '').startsWith('Page 2'),
+		);
 		expect(await page.locator('#tasks tr').count()).toBe(3);
 		expect(await page.locator('#tasks td.name').allTextContents()).toEqual([XSS_NAME, 'Too long', 'First cut']);
 		await page.click('#prev');
-		await page.waitForFunction(() => (document.getElementById('page-info')?.textContent ?? '').startsWith('Page 1'));
+		await page.waitForFunction(() =>
+			(document.getElementById('page-info')?.textContent ?? '').startsWith('Page 1'),
+		);
 		const page2 = await api<{ tasks: TaskView[]; total: number; offset: number }>('/api/tasks?offset=10&limit=10');
 		expect(page2.body.total).toBe(13);
 		// Newest first; a restarted task counts as new.
@@ -345,16 +441,29 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 		}
 		const inputs = await api<{ inputs: string[] }>('/api/inputs');
 		expect(inputs.body.inputs).toEqual(['sample.mp4']);
-		for (const input of ['../../../../etc/passwd', '/etc/passwd', 'leak.mp4', 'outputs/../../x.mp4', `outputs/sample_cut_0_2.mp4`]) {
+		for (const input of [
+			'../../../../etc/passwd',
+			'/etc/passwd',
+			'leak.mp4',
+			'outputs/../../x.mp4',
+			`outputs/sample_cut_0_2.mp4`,
+		]) {
 			const res = await postJson<{ field: string }>('/api/tasks', { name: 'sneaky', input, start: 0, end: 1 });
 			expect.soft(res.status, input).toBe(400);
 			expect.soft(res.body.field, input).toBe('input');
 		}
 		// A foreign page can neither reach the app under another host name nor change anything from another origin.
 		expect((await rawRequest(app.url, '/api/tasks', { headers: { host: 'evil.example' } })).status).toBe(421);
-		const crossSite = await rawRequest(app.url, `/api/tasks/${firstId}/restart`, { method: 'POST', headers: { origin: 'http://evil.example' } });
+		const crossSite = await rawRequest(app.url, `/api/tasks/${firstId}/restart`, {
+			method: 'POST',
+			headers: { origin: 'http://evil.example' },
+		});
 		expect(crossSite.status).toBe(403);
-		const notJson = await rawRequest(app.url, '/api/tasks', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+		const notJson = await rawRequest(app.url, '/api/tasks', {
+			method: 'POST',
+			headers: { 'content-type': 'text/plain' },
+			body: '{}',
+		});
 		expect(notJson.status).toBe(415);
 	});
 });

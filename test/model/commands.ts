@@ -58,7 +58,13 @@ export type Command =
 			readonly withRef: boolean;
 	  }
 	/** `ids`: the ids to renew, or `'held'`: the tasks the model says the owner holds (plus `extra`). */
-	| { readonly kind: 'renew'; readonly owner: Owner; readonly ids: readonly Id[] | 'held'; readonly extra: readonly Id[]; readonly leaseMs: number }
+	| {
+			readonly kind: 'renew';
+			readonly owner: Owner;
+			readonly ids: readonly Id[] | 'held';
+			readonly extra: readonly Id[];
+			readonly leaseMs: number;
+	  }
 	| { readonly kind: 'advance'; readonly ms: number }
 	| { readonly kind: 'reclaim' }
 	| { readonly kind: 'requestStop'; readonly id: IdChoice }
@@ -79,7 +85,8 @@ const owner = fc.constantFrom(...OWNERS);
 const lease = fc.constantFrom(...LEASES);
 const status = fc.constantFrom<TaskStatus>('waiting', 'running', 'exporting', 'succeeded', 'failed', 'stopped');
 
-const pick = (kind: 'active' | 'free' | 'finished'): fc.Arbitrary<IdChoice> => fc.record({ pick: fc.constant(kind), n: fc.nat(4) });
+const pick = (kind: 'active' | 'free' | 'finished'): fc.Arbitrary<IdChoice> =>
+	fc.record({ pick: fc.constant(kind), n: fc.nat(4) });
 /** Mostly a task of the given kind, sometimes any id of the pool. */
 const idChoice = (kind: 'active' | 'free' | 'finished', weight: number): fc.Arbitrary<IdChoice> =>
 	fc.oneof({ weight, arbitrary: pick(kind) }, { weight: 1, arbitrary: id });
@@ -88,22 +95,46 @@ const newTask: fc.Arbitrary<NewTaskSpec> = fc.record({
 	id: idChoice('free', 6),
 	priority: fc.integer({ min: -1, max: 1 }),
 	maxAttempts: fc.integer({ min: 1, max: 3 }),
-	runAtIn: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4_000 }) }),
+	runAtIn: fc.oneof(
+		{ weight: 3, arbitrary: fc.constant(0) },
+		{ weight: 1, arbitrary: fc.integer({ min: 1, max: 4_000 }) },
+	),
 	item: fc.integer({ min: 0, max: 99 }),
 });
 
 const anyMove = fc.record({ from: status, to: status });
 
 export const command: fc.Arbitrary<Command> = fc.oneof(
-	{ weight: 5, arbitrary: fc.record({ kind: fc.constant('add' as const), tasks: fc.array(newTask, { minLength: 1, maxLength: 3 }) }) },
-	{ weight: 5, arbitrary: fc.record({ kind: fc.constant('claim' as const), max: fc.integer({ min: 1, max: 3 }), owner, leaseMs: lease }) },
+	{
+		weight: 5,
+		arbitrary: fc.record({
+			kind: fc.constant('add' as const),
+			tasks: fc.array(newTask, { minLength: 1, maxLength: 3 }),
+		}),
+	},
+	{
+		weight: 5,
+		arbitrary: fc.record({
+			kind: fc.constant('claim' as const),
+			max: fc.integer({ min: 1, max: 3 }),
+			owner,
+			leaseMs: lease,
+		}),
+	},
 	{
 		weight: 6,
 		arbitrary: fc.record({
 			kind: fc.constant('move' as const),
 			id: idChoice('active', 5),
-			move: fc.oneof({ weight: 4, arbitrary: fc.record({ current: fc.nat(8) }) }, { weight: 1, arbitrary: anyMove }),
-			owner: fc.oneof({ weight: 4, arbitrary: fc.constant('current' as const) }, { weight: 1, arbitrary: owner }, { weight: 1, arbitrary: fc.constant(null) }),
+			move: fc.oneof(
+				{ weight: 4, arbitrary: fc.record({ current: fc.nat(8) }) },
+				{ weight: 1, arbitrary: anyMove },
+			),
+			owner: fc.oneof(
+				{ weight: 4, arbitrary: fc.constant('current' as const) },
+				{ weight: 1, arbitrary: owner },
+				{ weight: 1, arbitrary: fc.constant(null) },
+			),
 			counted: fc.boolean(),
 			delay: fc.constantFrom(0, 500, 3_000),
 			value: fc.integer({ min: 0, max: 99 }),
@@ -115,12 +146,21 @@ export const command: fc.Arbitrary<Command> = fc.oneof(
 		arbitrary: fc.record({
 			kind: fc.constant('renew' as const),
 			owner,
-			ids: fc.oneof({ weight: 3, arbitrary: fc.constant('held' as const) }, { weight: 1, arbitrary: fc.uniqueArray(id, { maxLength: 3 }) }),
+			ids: fc.oneof(
+				{ weight: 3, arbitrary: fc.constant('held' as const) },
+				{ weight: 1, arbitrary: fc.uniqueArray(id, { maxLength: 3 }) },
+			),
 			extra: fc.uniqueArray(id, { maxLength: 1 }),
 			leaseMs: lease,
 		}),
 	},
-	{ weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1, 500, 1_000, 2_500, 10_000, 40_000) }) },
+	{
+		weight: 3,
+		arbitrary: fc.record({
+			kind: fc.constant('advance' as const),
+			ms: fc.constantFrom(1, 500, 1_000, 2_500, 10_000, 40_000),
+		}),
+	},
 	{ weight: 3, arbitrary: fc.record({ kind: fc.constant('reclaim' as const) }) },
 	{ weight: 2, arbitrary: fc.record({ kind: fc.constant('requestStop' as const), id: idChoice('active', 3) }) },
 	{ weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), id: idChoice('finished', 2) }) },

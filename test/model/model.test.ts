@@ -35,8 +35,11 @@ const runsOverride = env['MODEL_RUNS'] === undefined ? undefined : Number(env['M
 const maxLength = Number(env['MODEL_LENGTH'] ?? 30);
 const seed = env['MODEL_SEED'] === undefined ? undefined : Number(env['MODEL_SEED']);
 const only = env['MODEL_CONTAINERS']?.split(',').map((name) => name.trim()) as SetupName[] | undefined;
-for (const name of only ?? []) if (!SETUP_NAMES.includes(name)) throw new Error(`MODEL_CONTAINERS: unknown set-up \`${name}\` (known: ${SETUP_NAMES.join(', ')})`);
-if (runsOverride !== undefined && !(Number.isInteger(runsOverride) && runsOverride > 0)) throw new Error('MODEL_RUNS: expected a positive integer');
+for (const name of only ?? [])
+	if (!SETUP_NAMES.includes(name))
+		throw new Error(`MODEL_CONTAINERS: unknown set-up \`${name}\` (known: ${SETUP_NAMES.join(', ')})`);
+if (runsOverride !== undefined && !(Number.isInteger(runsOverride) && runsOverride > 0))
+	throw new Error('MODEL_RUNS: expected a positive integer');
 
 const names = only ?? SETUP_NAMES;
 let setups: Setups;
@@ -51,20 +54,29 @@ const clockStart = (): number => Math.floor(Date.now() / 1_000) * 1_000 + 86_400
 describe('every container follows the reference model of the state machine', () => {
 	for (const name of names) {
 		const runs = runsOverride ?? DEFAULT_RUNS[name];
-		it(`${name} (${runs} sequences of up to ${maxLength} commands)`, { timeout: 120_000 + runs * 2_000 }, async () => {
-			const setup = setups.all.find((s) => s.name === name);
-			if (setup === undefined) throw new Error(`no set-up ${name}`);
-			await fc.assert(
-				fc.asyncProperty(fc.array(command, { maxLength, size: 'max' }), async (commands) => {
-					const container = await setup.make();
-					try {
-						await runAgainstModel(container, commands, { priority: setup.priority, start: clockStart(), renewAnyIds: env['MODEL_RENEW_ANY'] === '1', getEach: name.startsWith('combined') || !/sql|postgres|redis/.test(name) });
-					} finally {
-						await container.close();
-					}
-				}),
-				{ numRuns: runs, ...(seed === undefined ? {} : { seed }) },
-			);
-		});
+		it(
+			`${name} (${runs} sequences of up to ${maxLength} commands)`,
+			{ timeout: 120_000 + runs * 2_000 },
+			async () => {
+				const setup = setups.all.find((s) => s.name === name);
+				if (setup === undefined) throw new Error(`no set-up ${name}`);
+				await fc.assert(
+					fc.asyncProperty(fc.array(command, { maxLength, size: 'max' }), async (commands) => {
+						const container = await setup.make();
+						try {
+							await runAgainstModel(container, commands, {
+								priority: setup.priority,
+								start: clockStart(),
+								renewAnyIds: env['MODEL_RENEW_ANY'] === '1',
+								getEach: name.startsWith('combined') || !/sql|postgres|redis/.test(name),
+							});
+						} finally {
+							await container.close();
+						}
+					}),
+					{ numRuns: runs, ...(seed === undefined ? {} : { seed }) },
+				);
+			},
+		);
 	}
 });

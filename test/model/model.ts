@@ -6,7 +6,16 @@
  * It decides everything a container decides except two things it cannot know: `seq` values (only their order,
  * arrival order, is compared) and `updatedAt` (the container's clock).
  */
-import { LeaseExpiredError, toTaskError, type TaskCounts, type TaskPage, type TaskPatch, type TaskQuery, type TaskRecord, type TaskStatus } from 'lightsched/kit';
+import {
+	LeaseExpiredError,
+	toTaskError,
+	type TaskCounts,
+	type TaskPage,
+	type TaskPatch,
+	type TaskQuery,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched/kit';
 
 const FINAL: readonly TaskStatus[] = ['succeeded', 'failed', 'stopped'];
 const isFinal = (status: TaskStatus): boolean => FINAL.includes(status);
@@ -27,7 +36,8 @@ export class TaskModel {
 		const seen = new Set<string>();
 		for (const task of tasks) {
 			const existing = this.tasks.get(task.id);
-			if (seen.has(task.id) || (existing !== undefined && !isFinal(existing.status))) return { ok: false, code: 'ERR_DUPLICATE_TASK' };
+			if (seen.has(task.id) || (existing !== undefined && !isFinal(existing.status)))
+				return { ok: false, code: 'ERR_DUPLICATE_TASK' };
 			seen.add(task.id);
 		}
 		for (const task of tasks) {
@@ -47,7 +57,13 @@ export class TaskModel {
 	claim(ids: readonly string[], owner: string, leaseMs: number, now: number): TaskRecord[] {
 		return ids.map((id) => {
 			const task = this.tasks.get(id) as TaskRecord;
-			Object.assign(task, { status: 'running', owner, leaseUntil: now + leaseMs, startedAt: now, attempts: task.attempts + 1 });
+			Object.assign(task, {
+				status: 'running',
+				owner,
+				leaseUntil: now + leaseMs,
+				startedAt: now,
+				attempts: task.attempts + 1,
+			});
 			return { ...task };
 		});
 	}
@@ -55,12 +71,18 @@ export class TaskModel {
 	transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string): TaskRecord | null {
 		const task = this.tasks.get(id);
 		if (task === undefined || task.status !== from || (owner !== undefined && task.owner !== owner)) return null;
-		for (const [key, value] of Object.entries(patch)) if (value !== undefined) (task as unknown as Record<string, unknown>)[key] = value;
+		for (const [key, value] of Object.entries(patch))
+			if (value !== undefined) (task as unknown as Record<string, unknown>)[key] = value;
 		task.status = to;
 		return { ...task };
 	}
 
-	renew(owner: string, ids: readonly string[], leaseMs: number, now: number): { lost: string[]; stopRequested: string[]; unknown: string[] } {
+	renew(
+		owner: string,
+		ids: readonly string[],
+		leaseMs: number,
+		now: number,
+	): { lost: string[]; stopRequested: string[]; unknown: string[] } {
 		const lost: string[] = [];
 		const stopRequested: string[] = [];
 		for (const id of ids) {
@@ -72,7 +94,9 @@ export class TaskModel {
 			task.leaseUntil = now + leaseMs;
 			if (task.stopRequested) stopRequested.push(id);
 		}
-		const unknown = [...this.tasks.values()].filter((t) => t.owner === owner && isActive(t.status) && !ids.includes(t.id)).map((t) => t.id);
+		const unknown = [...this.tasks.values()]
+			.filter((t) => t.owner === owner && isActive(t.status) && !ids.includes(t.id))
+			.map((t) => t.id);
 		return { lost, stopRequested, unknown };
 	}
 
@@ -107,7 +131,9 @@ export class TaskModel {
 	}
 
 	nextDueAt(now: number): number | null {
-		const later = [...this.tasks.values()].filter((t) => t.status === 'waiting' && t.runAt > now).map((t) => t.runAt);
+		const later = [...this.tasks.values()]
+			.filter((t) => t.status === 'waiting' && t.runAt > now)
+			.map((t) => t.runAt);
 		return later.length === 0 ? null : Math.min(...later);
 	}
 
@@ -118,7 +144,8 @@ export class TaskModel {
 
 	list(query: TaskQuery = {}): TaskPage {
 		const { offset = 0, limit = 100, order = 'asc' } = query;
-		const statuses = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
+		const statuses =
+			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
 		const all = [...this.tasks.values()].filter((t) => statuses === null || statuses.includes(t.status));
 		if (order === 'desc') all.reverse();
 		return { tasks: all.slice(offset, offset + Math.max(0, limit)).map((t) => ({ ...t })), total: all.length };

@@ -8,7 +8,14 @@ import type { Command, NewTaskSpec } from './commands.js';
 import { ModelMismatch, runAgainstModel } from './runner.js';
 import { SETUP_NAMES, startSetups, type SetupName, type Setups } from './setups.js';
 
-const task = (id: NewTaskSpec['id'], more: Partial<NewTaskSpec> = {}): NewTaskSpec => ({ id, priority: 0, maxAttempts: 1, runAtIn: 0, item: 0, ...more });
+const task = (id: NewTaskSpec['id'], more: Partial<NewTaskSpec> = {}): NewTaskSpec => ({
+	id,
+	priority: 0,
+	maxAttempts: 1,
+	runAtIn: 0,
+	item: 0,
+	...more,
+});
 const retryInPlace = (id: NewTaskSpec['id'], delay: number): Command => ({
 	kind: 'move',
 	id,
@@ -25,7 +32,7 @@ const retryInPlace = (id: NewTaskSpec['id'], delay: number): Command => ({
  * fixes it, but test/scheduler/robustness.test.ts ("keeps one attempt") relies on the opposite: it reclaims at a
  * caller's time an hour ahead (so runAt = now + 1 h) and expects the scheduler to claim the task again at once.
  */
-const MEMORY_CLOCK = 'add and transition file a task as due by Date.now(), not by the claim\'s now (see MEMORY_CLOCK)';
+const MEMORY_CLOCK = "add and transition file a task as due by Date.now(), not by the claim's now (see MEMORY_CLOCK)";
 
 interface Regression {
 	readonly title: string;
@@ -78,7 +85,16 @@ const REGRESSIONS: readonly Regression[] = [
 			{ kind: 'add', tasks: [task('a', { maxAttempts: 3 })] },
 			{ kind: 'claim', max: 1, owner: 'o1', leaseMs: 1_000 },
 			{ kind: 'requestStop', id: 'a' },
-			{ kind: 'move', id: 'a', move: { from: 'running', to: 'waiting' }, owner: 'o1', counted: false, delay: 0, value: 1, withRef: true },
+			{
+				kind: 'move',
+				id: 'a',
+				move: { from: 'running', to: 'waiting' },
+				owner: 'o1',
+				counted: false,
+				delay: 0,
+				value: 1,
+				withRef: true,
+			},
 			{ kind: 'claim', max: 1, owner: 'o2', leaseMs: 1_000 },
 			{ kind: 'renew', owner: 'o2', ids: ['a'], extra: [], leaseMs: 1_000 },
 		],
@@ -117,7 +133,16 @@ const REGRESSIONS: readonly Regression[] = [
 		commands: [
 			{ kind: 'add', tasks: [task('a')] },
 			{ kind: 'claim', max: 1, owner: 'o1', leaseMs: 1_000 },
-			{ kind: 'move', id: 'a', move: { from: 'running', to: 'waiting' }, owner: 'o2', counted: false, delay: 0, value: 0, withRef: false },
+			{
+				kind: 'move',
+				id: 'a',
+				move: { from: 'running', to: 'waiting' },
+				owner: 'o2',
+				counted: false,
+				delay: 0,
+				value: 0,
+				withRef: false,
+			},
 			{ kind: 'renew', owner: 'o1', ids: [], extra: [], leaseMs: 1_000 },
 		],
 		knownDivergence: {
@@ -162,18 +187,34 @@ describe('redis with claim-ahead (its default): sequences the model test found',
 	it('KNOWN DIVERGENCE: a final transition claims another task ahead for its owner', async () => {
 		const url = setups.redisUrl;
 		if (url === undefined) throw new Error('no Redis server');
-		const container = new RedisContainer({ redis: url, name: `claim-ahead-${process.pid}-${Date.now()}`, log: false, clock: 'caller' });
+		const container = new RedisContainer({
+			redis: url,
+			name: `claim-ahead-${process.pid}-${Date.now()}`,
+			log: false,
+			clock: 'caller',
+		});
 		try {
 			const run = runAgainstModel(
 				container,
 				[
 					{ kind: 'add', tasks: [task('a'), task('c')] },
 					{ kind: 'claim', max: 1, owner: 'o1', leaseMs: 1_000 },
-					{ kind: 'move', id: 'a', move: { from: 'running', to: 'succeeded' }, owner: 'o1', counted: false, delay: 0, value: 0, withRef: false },
+					{
+						kind: 'move',
+						id: 'a',
+						move: { from: 'running', to: 'succeeded' },
+						owner: 'o1',
+						counted: false,
+						delay: 0,
+						value: 0,
+						withRef: false,
+					},
 				],
 				{ priority: true, start: Math.floor(Date.now() / 1_000) * 1_000 + 86_400_000 },
 			);
-			await expect(run, 'fixed? turn this into a plain regression').rejects.toThrow(/stored c: field `status` expected "waiting", got "running"/);
+			await expect(run, 'fixed? turn this into a plain regression').rejects.toThrow(
+				/stored c: field `status` expected "waiting", got "running"/,
+			);
 		} finally {
 			await container.close();
 		}

@@ -17,7 +17,15 @@ import {
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched/kit';
-import { exportPatch, failPatch, handBackPatch, OWNER_MOVES, retryPatch, stopPatch, successPatch } from '../../src/task-moves.js';
+import {
+	exportPatch,
+	failPatch,
+	handBackPatch,
+	OWNER_MOVES,
+	retryPatch,
+	stopPatch,
+	successPatch,
+} from '../../src/task-moves.js';
 import { recordDiffs } from './record-diff.js';
 import { formatCommand, IDS, type Command, type Id, type IdChoice } from './commands.js';
 import { TaskModel, type Outcome } from './model.js';
@@ -36,7 +44,10 @@ async function outcome<T>(call: () => Promise<T>): Promise<Outcome<T>> {
 		return { ok: true, value: await call() };
 	} catch (error) {
 		const code = (error as { code?: unknown }).code;
-		return { ok: false, code: typeof code === 'string' ? code : `${(error as Error).name}: ${(error as Error).message}` };
+		return {
+			ok: false,
+			code: typeof code === 'string' ? code : `${(error as Error).name}: ${(error as Error).message}`,
+		};
 	}
 }
 
@@ -46,15 +57,26 @@ const byId = (a: TaskRecord, b: TaskRecord): number => (a.id < b.id ? -1 : a.id 
 /** The differences between two lists of records, matched by id. */
 function listDiffs(where: string, actual: readonly TaskRecord[], expected: readonly TaskRecord[]): string[] {
 	const ids = (list: readonly TaskRecord[]): string[] => list.map((t) => t.id).sort();
-	if (!isDeepStrictEqual(ids(actual), ids(expected))) return [`${where}: tasks ${show(ids(actual))}, expected ${show(ids(expected))}`];
+	if (!isDeepStrictEqual(ids(actual), ids(expected)))
+		return [`${where}: tasks ${show(ids(actual))}, expected ${show(ids(expected))}`];
 	const want = [...expected].sort(byId);
-	return [...actual].sort(byId).flatMap((task, i) => recordDiffs(`${where} ${task.id}`, task, want[i] as TaskRecord, LOOSE));
+	return [...actual]
+		.sort(byId)
+		.flatMap((task, i) => recordDiffs(`${where} ${task.id}`, task, want[i] as TaskRecord, LOOSE));
 }
 
-function outcomeDiffs<T>(where: string, actual: Outcome<T>, expected: Outcome<T>, compare: (a: T, e: T) => string[]): string[] {
+function outcomeDiffs<T>(
+	where: string,
+	actual: Outcome<T>,
+	expected: Outcome<T>,
+	compare: (a: T, e: T) => string[],
+): string[] {
 	if (actual.ok && expected.ok) return compare(actual.value, expected.value);
-	if (!actual.ok && !expected.ok) return actual.code === expected.code ? [] : [`${where}: threw ${actual.code}, expected ${expected.code}`];
-	return [`${where}: ${actual.ok ? `returned ${show(actual.value)}` : `threw ${actual.code}`}, expected ${expected.ok ? `${show(expected.value)}` : `to throw ${expected.code}`}`];
+	if (!actual.ok && !expected.ok)
+		return actual.code === expected.code ? [] : [`${where}: threw ${actual.code}, expected ${expected.code}`];
+	return [
+		`${where}: ${actual.ok ? `returned ${show(actual.value)}` : `threw ${actual.code}`}, expected ${expected.ok ? `${show(expected.value)}` : `to throw ${expected.code}`}`,
+	];
 }
 
 const recordOrNull = (where: string, actual: TaskRecord | null, expected: TaskRecord | null): string[] =>
@@ -65,7 +87,13 @@ const recordOrNull = (where: string, actual: TaskRecord | null, expected: TaskRe
 		: recordDiffs(where, actual, expected, LOOSE);
 
 /** The patch a move writes, built as the scheduler builds it (src/task-moves.ts). */
-function patchFor(command: Extract<Command, { kind: 'move' }>, from: TaskStatus, to: TaskStatus, current: TaskRecord | null, now: number): TaskPatch {
+function patchFor(
+	command: Extract<Command, { kind: 'move' }>,
+	from: TaskStatus,
+	to: TaskStatus,
+	current: TaskRecord | null,
+	now: number,
+): TaskPatch {
 	const ref = command.withRef ? `ref-${command.value}` : undefined;
 	const error = Object.assign(new Error(`failure ${command.value}`), { code: `E_${command.value}` });
 	switch (to) {
@@ -153,7 +181,11 @@ export interface RunOptions {
 }
 
 /** Run `commands` on `container` and a fresh model; throws a `ModelMismatch` at the first difference. */
-export async function runAgainstModel(container: TaskContainer, commands: readonly Command[], options: RunOptions): Promise<void> {
+export async function runAgainstModel(
+	container: TaskContainer,
+	commands: readonly Command[],
+	options: RunOptions,
+): Promise<void> {
 	const model = new TaskModel(options.priority);
 	let now = options.start;
 	const log: string[] = [];
@@ -169,7 +201,18 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 		switch (command.kind) {
 			case 'add': {
 				const made = command.tasks.map((spec, i) =>
-					createTaskRecord({ id: literal(spec.id), item: { n: spec.item }, priority: spec.priority, maxAttempts: spec.maxAttempts, runAt: now + spec.runAtIn }, `tasks[${i}]`, { maxAttempts: 3 }, now),
+					createTaskRecord(
+						{
+							id: literal(spec.id),
+							item: { n: spec.item },
+							priority: spec.priority,
+							maxAttempts: spec.maxAttempts,
+							runAt: now + spec.runAtIn,
+						},
+						`tasks[${i}]`,
+						{ maxAttempts: 3 },
+						now,
+					),
 				);
 				const expected = model.add(made.map((task) => copyTask(task)));
 				const actual = await outcome(() => container.add(made));
@@ -188,14 +231,27 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				const count = Math.min(command.max, due.length);
 				let chosen = dueIds.slice(0, count);
 				if (options.priority) {
-					if (!isDeepStrictEqual([...got].sort(), [...chosen].sort())) diffs.push(`claim: claimed ${show(got)}, expected ${show(chosen)} (due in claim order: ${show(dueIds)})`);
-				} else if (got.length !== count || new Set(got).size !== got.length || got.some((id) => !dueIds.includes(id))) {
+					if (!isDeepStrictEqual([...got].sort(), [...chosen].sort()))
+						diffs.push(
+							`claim: claimed ${show(got)}, expected ${show(chosen)} (due in claim order: ${show(dueIds)})`,
+						);
+				} else if (
+					got.length !== count ||
+					new Set(got).size !== got.length ||
+					got.some((id) => !dueIds.includes(id))
+				) {
 					diffs.push(`claim: claimed ${show(got)}, expected ${count} of the due tasks ${show(dueIds)}`);
 				} else {
 					chosen = got;
 				}
 				line += ` → ${show(got)}`;
-				diffs.push(...listDiffs('claim result', actual.value, model.claim(chosen, command.owner, command.leaseMs, now)));
+				diffs.push(
+					...listDiffs(
+						'claim result',
+						actual.value,
+						model.claim(chosen, command.owner, command.leaseMs, now),
+					),
+				);
 				break;
 			}
 			case 'move': {
@@ -210,13 +266,16 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				} else {
 					({ from, to } = command.move);
 				}
-				const owner = command.owner === 'current' ? (current?.owner ?? undefined) : (command.owner ?? undefined);
+				const owner =
+					command.owner === 'current' ? (current?.owner ?? undefined) : (command.owner ?? undefined);
 				const patch = patchFor(command, from, to, current, now);
 				line = `[t0+${now - options.start}] transition ${id} ${from}→${to} owner ${owner ?? '(none)'} patch ${show(patch)}`;
 				const expected = model.transition(id, from, to, { ...patch }, owner);
 				const actual = await outcome(() => container.transition(id, from, to, { ...patch }, owner));
 				line += expected === null ? ' → null' : ' → moved';
-				diffs = outcomeDiffs('transition', actual, { ok: true, value: expected }, (a, e) => recordOrNull('transition result', a, e));
+				diffs = outcomeDiffs('transition', actual, { ok: true, value: expected }, (a, e) =>
+					recordOrNull('transition result', a, e),
+				);
 				break;
 			}
 			case 'renew': {
@@ -227,9 +286,12 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				diffs = outcomeDiffs('renew', actual, { ok: true, value: expected }, (a, e) => {
 					const out: string[] = [];
 					const sorted = (ids: readonly string[] | undefined): string[] => [...(ids ?? [])].sort();
-					if (!isDeepStrictEqual(sorted(a.lost), sorted(e.lost))) out.push(`renew: lost ${show(sorted(a.lost))}, expected ${show(sorted(e.lost))}`);
+					if (!isDeepStrictEqual(sorted(a.lost), sorted(e.lost)))
+						out.push(`renew: lost ${show(sorted(a.lost))}, expected ${show(sorted(e.lost))}`);
 					if (!isDeepStrictEqual(sorted(a.stopRequested), sorted(e.stopRequested))) {
-						out.push(`renew: stopRequested ${show(sorted(a.stopRequested))}, expected ${show(sorted(e.stopRequested))}`);
+						out.push(
+							`renew: stopRequested ${show(sorted(a.stopRequested))}, expected ${show(sorted(e.stopRequested))}`,
+						);
 					}
 					// `unknown` is optional for in-process containers; when given it must be right.
 					if (a.unknown !== undefined && !isDeepStrictEqual(sorted(a.unknown), sorted(e.unknown))) {
@@ -246,35 +308,53 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 				const expected = model.reclaimExpired(now);
 				const actual = await outcome(() => container.reclaimExpired(now));
 				line += ` → ${show(expected.map((t) => `${t.id}:${t.status}`))}`;
-				diffs = outcomeDiffs('reclaimExpired', actual, { ok: true, value: expected }, (a, e) => listDiffs('reclaimExpired result', a, e));
+				diffs = outcomeDiffs('reclaimExpired', actual, { ok: true, value: expected }, (a, e) =>
+					listDiffs('reclaimExpired result', a, e),
+				);
 				break;
 			}
 			case 'requestStop': {
 				const id = literal(command.id);
 				const expected = model.requestStop(id);
 				const actual = await outcome(() => container.requestStop(id));
-				diffs = outcomeDiffs('requestStop', actual, { ok: true, value: expected }, (a, e) => recordOrNull('requestStop result', a, e));
+				diffs = outcomeDiffs('requestStop', actual, { ok: true, value: expected }, (a, e) =>
+					recordOrNull('requestStop result', a, e),
+				);
 				break;
 			}
 			case 'remove': {
 				const id = literal(command.id);
 				const expected = model.remove(id);
 				const actual = await outcome(() => container.remove(id));
-				diffs = outcomeDiffs('remove', actual, expected, (a, e) => (a === e ? [] : [`remove: returned ${a}, expected ${e}`]));
+				diffs = outcomeDiffs('remove', actual, expected, (a, e) =>
+					a === e ? [] : [`remove: returned ${a}, expected ${e}`],
+				);
 				break;
 			}
 			case 'get': {
 				const actual = await outcome(() => container.get(command.id));
-				diffs = outcomeDiffs('get', actual, { ok: true, value: model.get(command.id) }, (a, e) => recordOrNull('get', a, e));
+				diffs = outcomeDiffs('get', actual, { ok: true, value: model.get(command.id) }, (a, e) =>
+					recordOrNull('get', a, e),
+				);
 				break;
 			}
 			case 'list': {
-				const query = { ...(command.status === null ? {} : { status: command.status }), offset: command.offset, limit: command.limit, order: command.order };
+				const query = {
+					...(command.status === null ? {} : { status: command.status }),
+					offset: command.offset,
+					limit: command.limit,
+					order: command.order,
+				};
 				const actual = await outcome(() => container.list(query));
 				diffs = outcomeDiffs('list', actual, { ok: true, value: model.list(query) }, (a, e) => {
 					const ids = (page: typeof a): string[] => page.tasks.map((t) => t.id);
-					if (a.total !== e.total || !isDeepStrictEqual(ids(a), ids(e))) return [`list ${show(query)}: ${show(ids(a))} of ${a.total}, expected ${show(ids(e))} of ${e.total}`];
-					return a.tasks.flatMap((task, i) => recordDiffs(`list ${task.id}`, task, e.tasks[i] as TaskRecord, LOOSE));
+					if (a.total !== e.total || !isDeepStrictEqual(ids(a), ids(e)))
+						return [
+							`list ${show(query)}: ${show(ids(a))} of ${a.total}, expected ${show(ids(e))} of ${e.total}`,
+						];
+					return a.tasks.flatMap((task, i) =>
+						recordDiffs(`list ${task.id}`, task, e.tasks[i] as TaskRecord, LOOSE),
+					);
 				});
 				break;
 			}
@@ -283,7 +363,9 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 			case 'nextDueAt': {
 				const actual = await outcome(() => container.nextDueAt(now));
 				const expected = model.nextDueAt(now);
-				diffs = outcomeDiffs('nextDueAt', actual, { ok: true, value: expected }, (a, e) => (a === e ? [] : [`nextDueAt: ${show(a)}, expected ${show(e)}`]));
+				diffs = outcomeDiffs('nextDueAt', actual, { ok: true, value: expected }, (a, e) =>
+					a === e ? [] : [`nextDueAt: ${show(a)}, expected ${show(e)}`],
+				);
 				break;
 			}
 		}
@@ -294,15 +376,26 @@ export async function runAgainstModel(container: TaskContainer, commands: readon
 		const expected = model.list({ limit: 1_000 });
 		const stateDiffs = outcomeDiffs('list (state)', stored, { ok: true, value: expected }, (a, e) => {
 			const ids = (page: typeof a): string[] => page.tasks.map((t) => t.id);
-			if (!isDeepStrictEqual(ids(a), ids(e))) return [`stored tasks ${show(ids(a))}, expected ${show(ids(e))} (arrival order)`];
-			return a.tasks.flatMap((task, i) => recordDiffs(`stored ${task.id}`, task, e.tasks[i] as TaskRecord, LOOSE));
+			if (!isDeepStrictEqual(ids(a), ids(e)))
+				return [`stored tasks ${show(ids(a))}, expected ${show(ids(e))} (arrival order)`];
+			return a.tasks.flatMap((task, i) =>
+				recordDiffs(`stored ${task.id}`, task, e.tasks[i] as TaskRecord, LOOSE),
+			);
 		});
 		const counts = await outcome(() => container.counts());
-		stateDiffs.push(...outcomeDiffs('counts', counts, { ok: true, value: model.counts() }, (a, e) => (isDeepStrictEqual(a, e) ? [] : [`counts ${show(a)}, expected ${show(e)}`])));
+		stateDiffs.push(
+			...outcomeDiffs('counts', counts, { ok: true, value: model.counts() }, (a, e) =>
+				isDeepStrictEqual(a, e) ? [] : [`counts ${show(a)}, expected ${show(e)}`],
+			),
+		);
 		if (options.getEach === true) {
 			for (const id of IDS) {
 				const got = await outcome(() => container.get(id));
-				stateDiffs.push(...outcomeDiffs(`get ${id} (state)`, got, { ok: true, value: model.get(id) }, (a, e) => recordOrNull(`get ${id} (state)`, a, e)));
+				stateDiffs.push(
+					...outcomeDiffs(`get ${id} (state)`, got, { ok: true, value: model.get(id) }, (a, e) =>
+						recordOrNull(`get ${id} (state)`, a, e),
+					),
+				);
 			}
 		}
 		if (stateDiffs.length > 0) fail(stateDiffs);

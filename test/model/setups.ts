@@ -71,7 +71,10 @@ export interface SetupOptions {
 }
 
 /** Start the servers the chosen set-ups need (all by default) and describe each set-up. */
-export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, options: SetupOptions = {}): Promise<Setups> {
+export async function startSetups(
+	names: readonly SetupName[] = SETUP_NAMES,
+	options: SetupOptions = {},
+): Promise<Setups> {
 	const wanted = new Set(names);
 	const stops: (() => Promise<void>)[] = [];
 	const sqlite: SqlBackend = sqliteBackend();
@@ -96,7 +99,8 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 		throw error;
 	}
 	let n = 0;
-	const sqliteContainer = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase(), ...CALLER_CLOCK });
+	const sqliteContainer = async (): Promise<SqlContainer> =>
+		new SqlContainer({ knex: await sqlite.freshDatabase(), ...CALLER_CLOCK });
 	const all: ContainerSetup[] = [];
 	const add = (name: SetupName, priority: boolean, make: () => Promise<TaskContainer>): void => {
 		if (wanted.has(name)) all.push({ name, priority, make });
@@ -104,9 +108,21 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 	add('queue', false, async () => new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }));
 	add('ordered-map', true, async () => new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }));
 	add('queue(sync)', false, async () => viaSyncFace(new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY })));
-	add('ordered-map(sync)', true, async () => viaSyncFace(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })));
+	add('ordered-map(sync)', true, async () =>
+		viaSyncFace(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })),
+	);
 	add('sqlite', true, sqliteContainer);
-	add('postgres', true, async () => new SqlContainer({ knex: pgShared as Knex.Config, tablePrefix: `m${++n}_`, notify: false, ...CALLER_CLOCK }));
+	add(
+		'postgres',
+		true,
+		async () =>
+			new SqlContainer({
+				knex: pgShared as Knex.Config,
+				tablePrefix: `m${++n}_`,
+				notify: false,
+				...CALLER_CLOCK,
+			}),
+	);
 	add('redis', true, async () => {
 		const redisOptions: RedisContainerOptions = {
 			redis: (redis as RedisServer).url,
@@ -117,11 +133,23 @@ export async function startSetups(names: readonly SetupName[] = SETUP_NAMES, opt
 		};
 		return new RedisContainer(redisOptions);
 	});
-	add('combined(queue+sqlite)', false, async () => new CombinedContainer(new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }), await sqliteContainer()));
+	add(
+		'combined(queue+sqlite)',
+		false,
+		async () =>
+			new CombinedContainer(
+				new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY }),
+				await sqliteContainer(),
+			),
+	);
 	add(
 		'combined(ordered-map+sqlite)',
 		true,
-		async () => new CombinedContainer(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }), await sqliteContainer()),
+		async () =>
+			new CombinedContainer(
+				new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY }),
+				await sqliteContainer(),
+			),
 	);
 	return {
 		all,

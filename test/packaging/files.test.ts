@@ -23,7 +23,12 @@ beforeAll(async () => {
 /** The files the tarball really holds, relative to its `package/` folder. */
 async function tarballFiles(): Promise<Set<string>> {
 	const { stdout } = await exec('tar', ['-tzf', packed.tarball]);
-	return new Set(stdout.split('\n').filter((line) => line.length > 0 && !line.endsWith('/')).map((line) => line.replace(/^package\//, '')));
+	return new Set(
+		stdout
+			.split('\n')
+			.filter((line) => line.length > 0 && !line.endsWith('/'))
+			.map((line) => line.replace(/^package\//, '')),
+	);
 }
 
 describe('the packed tarball', { timeout: 120_000 }, () => {
@@ -33,7 +38,10 @@ describe('the packed tarball', { timeout: 120_000 }, () => {
 		expect(files.has('README.md')).toBe(true);
 		const license = await readFile(join(extracted, 'package', 'LICENSE'), 'utf8');
 		expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 lightsched contributors\n/);
-		const manifest = JSON.parse(await readFile(join(extracted, 'package', 'package.json'), 'utf8')) as { license: string; exports: Record<string, { types: string; default: string }> };
+		const manifest = JSON.parse(await readFile(join(extracted, 'package', 'package.json'), 'utf8')) as {
+			license: string;
+			exports: Record<string, { types: string; default: string }>;
+		};
 		expect(manifest.license).toBe('MIT');
 		for (const [subpath, target] of Object.entries(manifest.exports)) {
 			expect({ subpath, types: files.has(normalize(target.types)) }).toEqual({ subpath, types: true });
@@ -46,7 +54,10 @@ describe('the packed tarball', { timeout: 120_000 }, () => {
 		const dangling: string[] = [];
 		for (const file of files) {
 			if (file.endsWith('.map')) {
-				const map = JSON.parse(await readFile(join(extracted, 'package', file), 'utf8')) as { sources?: string[]; sourceRoot?: string };
+				const map = JSON.parse(await readFile(join(extracted, 'package', file), 'utf8')) as {
+					sources?: string[];
+					sourceRoot?: string;
+				};
 				for (const source of map.sources ?? []) {
 					const target = normalize(join(dirname(file), map.sourceRoot ?? '', source));
 					if (!files.has(target)) dangling.push(`${file} -> ${target}`);

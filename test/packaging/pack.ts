@@ -23,7 +23,10 @@ const NOT_SOURCE = new Set(['node_modules', 'dist', 'test', 'test-output', 'benc
 /** The top-level folders the build may read: every folder but tests, benchmarks, examples, docs and output. */
 async function sourceDirs(): Promise<string[]> {
 	const entries = await readdir(ROOT, { withFileTypes: true });
-	return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_') && !NOT_SOURCE.has(e.name)).map((e) => e.name).sort();
+	return entries
+		.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_') && !NOT_SOURCE.has(e.name))
+		.map((e) => e.name)
+		.sort();
 }
 
 export interface PackedTarball {
@@ -56,7 +59,11 @@ async function hashOf(paths: readonly string[]): Promise<string> {
 
 async function npm(args: readonly string[], cwd: string): Promise<string> {
 	try {
-		const { stdout } = await exec('npm', [...args], { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } });
+		const { stdout } = await exec('npm', [...args], {
+			cwd,
+			maxBuffer: 64 * 1024 * 1024,
+			env: { ...process.env, npm_config_update_notifier: 'false' },
+		});
 		return stdout;
 	} catch (error) {
 		const { stderr, stdout } = error as { stderr?: string; stdout?: string };
@@ -77,9 +84,14 @@ async function publish(staging: string, final: string): Promise<void> {
 /** Copies the package's files from the working tree, or from the commit `ref` (`git archive`). */
 async function copySources(staging: string, ref: string | undefined, dirs: readonly string[]): Promise<void> {
 	if (ref !== undefined) {
-		const { stdout: listed } = await exec('git', ['ls-tree', '--name-only', ref, ...PACKAGE_FILES, ...dirs], { cwd: ROOT });
+		const { stdout: listed } = await exec('git', ['ls-tree', '--name-only', ref, ...PACKAGE_FILES, ...dirs], {
+			cwd: ROOT,
+		});
 		const paths = listed.split('\n').filter((line) => line.length > 0);
-		await exec('sh', ['-c', 'git archive --format=tar "$0" -- "$@" | tar -x -C "$STAGING"', ref, ...paths], { cwd: ROOT, env: { ...process.env, STAGING: staging } });
+		await exec('sh', ['-c', 'git archive --format=tar "$0" -- "$@" | tar -x -C "$STAGING"', ref, ...paths], {
+			cwd: ROOT,
+			env: { ...process.env, STAGING: staging },
+		});
 		return;
 	}
 	for (const file of PACKAGE_FILES) if (existsSync(join(ROOT, file))) await cp(join(ROOT, file), join(staging, file));
@@ -109,14 +121,26 @@ export async function packTarball(): Promise<PackedTarball> {
 			await copySources(staging, ref, dirs);
 			await symlink(join(ROOT, 'node_modules'), join(staging, 'node_modules'), 'dir');
 			try {
-				await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: staging, maxBuffer: 16 * 1024 * 1024 });
+				await exec(
+					process.execPath,
+					[join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+					{ cwd: staging, maxBuffer: 16 * 1024 * 1024 },
+				);
 			} catch (error) {
-				throw new Error(`The build (tsc -p tsconfig.build.json) failed:\n${(error as { stdout?: string }).stdout ?? ''}`, { cause: error });
+				throw new Error(
+					`The build (tsc -p tsconfig.build.json) failed:\n${(error as { stdout?: string }).stdout ?? ''}`,
+					{ cause: error },
+				);
 			}
-			const listing = JSON.parse(await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', staging], staging)) as { filename: string; files: { path: string }[] }[];
+			const listing = JSON.parse(
+				await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', staging], staging),
+			) as { filename: string; files: { path: string }[] }[];
 			const packed = listing[0];
 			if (packed === undefined) throw new Error('npm pack --json listed no package');
-			await writeFile(join(staging, 'pack.json'), JSON.stringify({ filename: packed.filename, files: packed.files.map((f) => f.path) }));
+			await writeFile(
+				join(staging, 'pack.json'),
+				JSON.stringify({ filename: packed.filename, files: packed.files.map((f) => f.path) }),
+			);
 			await writeFile(join(staging, 'done'), '');
 			await publish(staging, final);
 		} catch (error) {
@@ -124,7 +148,10 @@ export async function packTarball(): Promise<PackedTarball> {
 			throw error;
 		}
 	}
-	const { filename, files } = JSON.parse(await readFile(join(final, 'pack.json'), 'utf8')) as { filename: string; files: string[] };
+	const { filename, files } = JSON.parse(await readFile(join(final, 'pack.json'), 'utf8')) as {
+		filename: string;
+		files: string[];
+	};
 	return { tarball: join(final, filename), files, dir: final };
 }
 
@@ -150,14 +177,19 @@ export async function dependencyFolder(name: string, dependencies: Readonly<Reco
 export async function freshApp(parent: string, tarball: string): Promise<string> {
 	const app = await mkdtemp(join(parent, 'app-'));
 	await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-	await npm(['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock'], app);
+	await npm(
+		['install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock'],
+		app,
+	);
 	return app;
 }
 
 /** Runs a TypeScript compiler (`<folder>/node_modules/<alias>/bin/tsc`) on a project; resolves with its output and exit code. */
 export async function typeCheck(tscPackage: string, project: string): Promise<{ code: number; output: string }> {
 	try {
-		const { stdout } = await exec(process.execPath, [join(tscPackage, 'bin', 'tsc'), '-p', project], { maxBuffer: 16 * 1024 * 1024 });
+		const { stdout } = await exec(process.execPath, [join(tscPackage, 'bin', 'tsc'), '-p', project], {
+			maxBuffer: 16 * 1024 * 1024,
+		});
 		return { code: 0, output: stdout };
 	} catch (error) {
 		const { code, stdout, stderr } = error as { code?: number; stdout?: string; stderr?: string };

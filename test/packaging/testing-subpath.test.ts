@@ -57,7 +57,9 @@ let vitestFolder: string;
 
 beforeAll(async () => {
 	packed = await packTarball();
-	const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+	const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+		devDependencies: Record<string, string>;
+	};
 	vitestFolder = await dependencyFolder('vitest', { vitest: manifest.devDependencies.vitest ?? '*' });
 }, 300_000);
 
@@ -78,8 +80,8 @@ async function runVitest(app: string, file: string): Promise<{ code: number; out
 	}
 }
 
-describe('lightsched/testing from the packed tarball, run by the user\'s own vitest', { timeout: 300_000 }, () => {
-	it('the container and actuator contract suites pass on the package\'s QueueContainer and FunctionActuator', async () => {
+describe("lightsched/testing from the packed tarball, run by the user's own vitest", { timeout: 300_000 }, () => {
+	it("the container and actuator contract suites pass on the package's QueueContainer and FunctionActuator", async () => {
 		const app = await freshApp(vitestFolder, packed.tarball);
 		await writeFile(join(app, 'contracts.test.js'), CONTRACTS);
 		const { code, output } = await runVitest(app, 'contracts.test.js');

@@ -17,7 +17,14 @@ const COMPILERS = { ts5: 'npm:typescript@^5.9.3', ts7: 'npm:typescript@^7.0.2' }
 /** A user's strict config: what `tsc --init` writes for Node, with library checking on. */
 function tsconfig(extra: Record<string, unknown> = {}): string {
 	return JSON.stringify({
-		compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, ...extra },
+		compilerOptions: {
+			module: 'nodenext',
+			target: 'es2022',
+			strict: true,
+			noEmit: true,
+			skipLibCheck: false,
+			...extra,
+		},
 		files: ['index.ts'],
 	});
 }
@@ -54,10 +61,15 @@ describe('the published types (packed tarball, fresh folder)', { timeout: 240_00
 			knex: dev.knex ?? '*',
 		});
 		const app = await freshApp(deps, packed.tarball);
-		const subpaths = Object.keys(manifest.exports).map((key) => (key === '.' ? 'lightsched' : `lightsched/${key.slice(2)}`));
+		const subpaths = Object.keys(manifest.exports).map((key) =>
+			key === '.' ? 'lightsched' : `lightsched/${key.slice(2)}`,
+		);
 		expect(subpaths).toContain('lightsched/actuators/docker');
 		const source = subpaths.map((subpath, i) => `import * as m${i} from '${subpath}';`).join('\n');
-		await writeFile(join(app, 'index.ts'), `${source}\nexport const modules = [${subpaths.map((_, i) => `m${i}`).join(', ')}];\n`);
+		await writeFile(
+			join(app, 'index.ts'),
+			`${source}\nexport const modules = [${subpaths.map((_, i) => `m${i}`).join(', ')}];\n`,
+		);
 		await writeFile(join(app, 'tsconfig.json'), tsconfig({ types: ['node'] }));
 		for (const compiler of Object.keys(COMPILERS)) {
 			const result = await typeCheck(join(deps, 'node_modules', compiler), app);

@@ -29,12 +29,20 @@ const containers: [string, () => Promise<TaskContainer>][] = [
 	['OrderedMapContainer', async () => new OrderedMapContainer()],
 	['SqlContainer (SQLite)', async () => new SqlContainer({ knex: await sqlite.freshDatabase() })],
 	['RedisContainer', async () => new RedisContainer({ redis: redis.url, name: `seq${++names}`, log: false })],
-	['CombinedContainer', async () => new CombinedContainer(new QueueContainer(), new SqlContainer({ knex: await sqlite.freshDatabase() }))],
+	[
+		'CombinedContainer',
+		async () =>
+			new CombinedContainer(new QueueContainer(), new SqlContainer({ knex: await sqlite.freshDatabase() })),
+	],
 ];
 
 describe.each(containers)('%s', (_, make) => {
 	it('add() and task:added carry the stored seq, as get() shows it', async () => {
-		const scheduler = new Scheduler({ container: await make(), actuator: new FunctionActuator(() => 1), autoStart: false });
+		const scheduler = new Scheduler({
+			container: await make(),
+			actuator: new FunctionActuator(() => 1),
+			autoStart: false,
+		});
 		const added: TaskRecord[] = [];
 		scheduler.on('task:added', ({ task }) => added.push(task));
 		const one = await scheduler.add({ id: 'one', item: 1 });

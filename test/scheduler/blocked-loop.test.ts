@@ -43,7 +43,9 @@ async function run(tasks: number, leaseMs: number | undefined, maxAttempts = 1) 
 			...(leaseMs === undefined ? {} : { leaseMs }),
 		});
 		scheduler.on('loop:blocked', (event) => blocks.push(event));
-		scheduler.on('error', (error) => (error instanceof LeaseLostError ? lostLeases.push(error) : otherErrors.push(error)));
+		scheduler.on('error', (error) =>
+			error instanceof LeaseLostError ? lostLeases.push(error) : otherErrors.push(error),
+		);
 		const final = (task: TaskRecord): void => void finals.set(task.id, [...(finals.get(task.id) ?? []), task]);
 		scheduler.on('task:succeeded', ({ task }) => final(task));
 		scheduler.on('task:failed', ({ task }) => final(task));
@@ -78,7 +80,10 @@ describe('work that blocks the event loop', () => {
 			expect(block.message).toMatch(/blocked for \d+ ms while running `cpu\d+`.*leaseMs 2000.*worker thread/);
 		}
 		for (const id of ids) {
-			expect(blocks.some((b) => b.tasks.includes(id)), `a block names ${id}`).toBe(true);
+			expect(
+				blocks.some((b) => b.tasks.includes(id)),
+				`a block names ${id}`,
+			).toBe(true);
 			// A task that ran more than once, or failed for its lease, lost it loudly: an error naming it and the
 			// block that lost it.
 			const task = stored.find((t) => t?.id === id);

@@ -10,7 +10,9 @@ type Payload<E extends keyof SchedulerEvents<unknown, number>> = SchedulerEvents
 describe('event payload types', () => {
 	it('task:succeeded carries the output as the actuator types it, with a SqlPersistencer too', () => {
 		const make = (): void => {
-			const container = new SqlContainer({ knex: { client: 'sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true } });
+			const container = new SqlContainer({
+				knex: { client: 'sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true },
+			});
 			const scheduler = new Scheduler({
 				container,
 				actuator: new FunctionActuator((n: number) => ({ doubled: n * 2 })),

@@ -33,10 +33,16 @@ describe('finished()', () => {
 	});
 
 	it('serves several readers and ends after close', async () => {
-		const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator((n: number) => n) });
+		const scheduler = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator((n: number) => n),
+		});
 		const a = scheduler.finished();
 		const b = scheduler.finished();
-		await scheduler.add([{ id: 'x', item: 1 }, { id: 'y', item: 2 }]);
+		await scheduler.add([
+			{ id: 'x', item: 1 },
+			{ id: 'y', item: 2 },
+		]);
 		await scheduler.onIdle();
 		await scheduler.close();
 		const read = async (s: AsyncIterable<TaskRecord>) => {

@@ -28,14 +28,23 @@ function withTransition(inner: QueueContainer, transition: Transition): TaskCont
 function losingReplies(to: TaskStatus): { container: TaskContainer; lost: () => number } {
 	const inner = new QueueContainer();
 	let lost = 0;
-	const container = withTransition(inner, async (id: string, from: TaskStatus, next: TaskStatus, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> => {
-		const result = await inner.transition(id, from, next, patch, owner);
-		if (next === to && result !== null && lost === 0) {
-			lost++;
-			throw new Error('connection reset after the write');
-		}
-		return result;
-	});
+	const container = withTransition(
+		inner,
+		async (
+			id: string,
+			from: TaskStatus,
+			next: TaskStatus,
+			patch: TaskPatch,
+			owner?: string,
+		): Promise<TaskRecord | null> => {
+			const result = await inner.transition(id, from, next, patch, owner);
+			if (next === to && result !== null && lost === 0) {
+				lost++;
+				throw new Error('connection reset after the write');
+			}
+			return result;
+		},
+	);
 	return { container, lost: () => lost };
 }
 
@@ -43,7 +52,11 @@ describe('a container write applied but whose reply was lost', () => {
 	it('a success still fires task:succeeded, the callback and finished(), once', async () => {
 		const { container, lost } = losingReplies('succeeded');
 		const called: string[] = [];
-		const scheduler = new Scheduler({ container, actuator: new FunctionActuator((n: number) => n + 1), callback: (task) => void called.push(task.id) });
+		const scheduler = new Scheduler({
+			container,
+			actuator: new FunctionActuator((n: number) => n + 1),
+			callback: (task) => void called.push(task.id),
+		});
 		const succeeded: unknown[] = [];
 		scheduler.on('task:succeeded', ({ task, output }) => succeeded.push([task.id, output]));
 		scheduler.on('error', () => undefined);
@@ -82,7 +95,12 @@ describe('a container write applied but whose reply was lost', () => {
 
 	it('a final failure still fires task:failed', async () => {
 		const { container, lost } = losingReplies('failed');
-		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => { throw new Error('broken'); }) });
+		const scheduler = new Scheduler({
+			container,
+			actuator: new FunctionActuator(() => {
+				throw new Error('broken');
+			}),
+		});
 		const failed: string[] = [];
 		scheduler.on('task:failed', ({ error }) => failed.push(error.message));
 		scheduler.on('error', () => undefined);

@@ -13,7 +13,12 @@ import { sharedDouble } from './shared-double.js';
 describe('a container that goes down and comes back', () => {
 	it('is reported once per outage (one error, container:down), counted, then container:up; work resumes by itself', async () => {
 		const { container, faults } = sharedDouble();
-		const scheduler = new Scheduler({ container, actuator: new FunctionActuator((n: number) => n * 2), leaseMs: 200, pollIntervalMs: 50 });
+		const scheduler = new Scheduler({
+			container,
+			actuator: new FunctionActuator((n: number) => n * 2),
+			leaseMs: 200,
+			pollIntervalMs: 50,
+		});
 		const errors: Error[] = [];
 		const downs: PartDownEvent[] = [];
 		const ups: PartUpEvent[] = [];
@@ -31,7 +36,9 @@ describe('a container that goes down and comes back', () => {
 		expect(downs[0]).toMatchObject({ part: 'container', failures: 1 });
 		expect(downs[0]?.error.message).toContain('ECONNREFUSED');
 		expect(errors).toHaveLength(1);
-		expect(errors[0]?.message).toMatch(/failed \(reported once until the container recovers\): connect ECONNREFUSED/);
+		expect(errors[0]?.message).toMatch(
+			/failed \(reported once until the container recovers\): connect ECONNREFUSED/,
+		);
 		expect(ups).toHaveLength(0);
 		delete faults.downMs;
 		await sleep(400);
@@ -50,7 +57,12 @@ describe('a container that goes down and comes back', () => {
 
 	it('a second outage is reported again', async () => {
 		const { container, faults } = sharedDouble();
-		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 1), leaseMs: 200, pollIntervalMs: 50 });
+		const scheduler = new Scheduler({
+			container,
+			actuator: new FunctionActuator(() => 1),
+			leaseMs: 200,
+			pollIntervalMs: 50,
+		});
 		let downs = 0;
 		let ups = 0;
 		scheduler.on('error', () => undefined);
@@ -73,7 +85,12 @@ describe('close() with calls in flight', () => {
 		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 1), leaseMs: 200 });
 		scheduler.on('error', () => undefined);
 		faults.hang = true;
-		const pending = [scheduler.add({ id: 'a', item: 1 }), scheduler.get('a'), scheduler.stop('a'), scheduler.counts()];
+		const pending = [
+			scheduler.add({ id: 'a', item: 1 }),
+			scheduler.get('a'),
+			scheduler.stop('a'),
+			scheduler.counts(),
+		];
 		const settled = Promise.allSettled(pending);
 		await sleep(50);
 		await scheduler.close();

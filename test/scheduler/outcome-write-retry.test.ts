@@ -48,44 +48,60 @@ function setUp(leaseMs: number): {
 }
 
 describe('storing an outcome', () => {
-	it('keeps renewing the lease of a settled attempt while its outcome write is retried', { timeout: 15_000 }, async () => {
-		const { scheduler, faults, runs, finished } = setUp(600);
-		// Writes at +0, +50, +250 fail; the one at about +1,050 ms, past the 600 ms lease, is stored.
-		faults.failTransitions = 3;
-		await scheduler.add({ id: 'x', item: 'x' });
-		await waitFor(() => finished.length > 0, 8_000);
-		await sleep(300);
-		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
-		expect(runs).toEqual({ x: 1 });
-		await scheduler.close();
-	});
+	it(
+		'keeps renewing the lease of a settled attempt while its outcome write is retried',
+		{ timeout: 15_000 },
+		async () => {
+			const { scheduler, faults, runs, finished } = setUp(600);
+			// Writes at +0, +50, +250 fail; the one at about +1,050 ms, past the 600 ms lease, is stored.
+			faults.failTransitions = 3;
+			await scheduler.add({ id: 'x', item: 'x' });
+			await waitFor(() => finished.length > 0, 8_000);
+			await sleep(300);
+			expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
+			expect(runs).toEqual({ x: 1 });
+			await scheduler.close();
+		},
+	);
 
-	it('a storage blip longer than the writer`s first retries does not turn a success into a failure', { timeout: 20_000 }, async () => {
-		const { scheduler, faults, runs, finished } = setUp(1_500);
-		faults.failTransitions = 6;
-		await scheduler.add({ id: 'x', item: 'x' });
-		await waitFor(() => finished.length > 0, 15_000);
-		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
-		expect(runs).toEqual({ x: 1 });
-		await scheduler.close();
-	});
+	it(
+		'a storage blip longer than the writer`s first retries does not turn a success into a failure',
+		{ timeout: 20_000 },
+		async () => {
+			const { scheduler, faults, runs, finished } = setUp(1_500);
+			faults.failTransitions = 6;
+			await scheduler.add({ id: 'x', item: 'x' });
+			await waitFor(() => finished.length > 0, 15_000);
+			expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
+			expect(runs).toEqual({ x: 1 });
+			await scheduler.close();
+		},
+	);
 
-	it('never hands back uncounted a task whose work ran and whose outcome could not be stored', { timeout: 20_000 }, async () => {
-		const { scheduler, faults, runs, finished, release } = setUp(1_000);
-		await scheduler.add({ id: 'long', item: 'long' });
-		await waitFor(() => runs['long'] === 1, 2_000);
-		// The container refuses both the success and the failure of 'x' (the attempt ends without a stored outcome),
-		// but not a hand-back: renewals, kept going by 'long', then find 'x' held for a scheduler that no longer runs it.
-		faults.refuseTo = ['succeeded', 'failed'];
-		await scheduler.add({ id: 'x', item: 'x' });
-		await waitFor(() => runs['x'] === 1, 2_000);
-		await sleep(3_000);
-		delete faults.refuseTo;
-		release();
-		await waitFor(() => finished.some((t) => t.id === 'long'), 3_000);
-		expect(runs).toEqual({ long: 1, x: 1 });
-		// The lease lapsed and the reclaim counted the attempt: with maxAttempts 1 the task failed.
-		expect(await scheduler.get('x')).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'ERR_LEASE_EXPIRED' } });
-		await scheduler.close();
-	});
+	it(
+		'never hands back uncounted a task whose work ran and whose outcome could not be stored',
+		{ timeout: 20_000 },
+		async () => {
+			const { scheduler, faults, runs, finished, release } = setUp(1_000);
+			await scheduler.add({ id: 'long', item: 'long' });
+			await waitFor(() => runs['long'] === 1, 2_000);
+			// The container refuses both the success and the failure of 'x' (the attempt ends without a stored outcome),
+			// but not a hand-back: renewals, kept going by 'long', then find 'x' held for a scheduler that no longer runs it.
+			faults.refuseTo = ['succeeded', 'failed'];
+			await scheduler.add({ id: 'x', item: 'x' });
+			await waitFor(() => runs['x'] === 1, 2_000);
+			await sleep(3_000);
+			delete faults.refuseTo;
+			release();
+			await waitFor(() => finished.some((t) => t.id === 'long'), 3_000);
+			expect(runs).toEqual({ long: 1, x: 1 });
+			// The lease lapsed and the reclaim counted the attempt: with maxAttempts 1 the task failed.
+			expect(await scheduler.get('x')).toMatchObject({
+				status: 'failed',
+				attempts: 1,
+				error: { code: 'ERR_LEASE_EXPIRED' },
+			});
+			await scheduler.close();
+		},
+	);
 });

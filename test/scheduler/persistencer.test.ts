@@ -11,7 +11,11 @@ describe('persistencer', () => {
 		let succeededEvents = 0;
 		const persistencer: Persistencer<number> = {
 			async persist(task: TaskRecord<unknown, number>, output: number) {
-				seen.push({ output, statusDuring: (await container.get(task.id))?.status, eventsBefore: succeededEvents });
+				seen.push({
+					output,
+					statusDuring: (await container.get(task.id))?.status,
+					eventsBefore: succeededEvents,
+				});
 			},
 		};
 		const scheduler = new Scheduler({
@@ -53,7 +57,10 @@ describe('persistencer', () => {
 	});
 
 	it('keeps the output on the task record without a persistencer', async () => {
-		const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(() => ({ rows: 3 })) });
+		const scheduler = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator(() => ({ rows: 3 })),
+		});
 		await scheduler.add({ id: 'o', item: 1 });
 		await scheduler.onIdle();
 		expect((await scheduler.get('o'))?.output).toEqual({ rows: 3 });

@@ -22,7 +22,9 @@ describe('backoff policy', () => {
 	});
 
 	it('jitters exponential delays by default within [delay/2, delay]', () => {
-		const delays = Array.from({ length: 200 }, () => backoffDelay({ type: 'exponential', delayMs: 1000 }, 2, error));
+		const delays = Array.from({ length: 200 }, () =>
+			backoffDelay({ type: 'exponential', delayMs: 1000 }, 2, error),
+		);
 		expect(Math.min(...delays)).toBeGreaterThanOrEqual(1000);
 		expect(Math.max(...delays)).toBeLessThanOrEqual(2000);
 		expect(new Set(delays).size).toBeGreaterThan(10);
@@ -50,7 +52,9 @@ describe('retries', () => {
 			}),
 		});
 		const retries: { delayMs: number; message: string; status: string; attempts: number }[] = [];
-		scheduler.on('task:retrying', ({ task, error, delayMs }) => retries.push({ delayMs, message: error.message, status: task.status, attempts: task.attempts }));
+		scheduler.on('task:retrying', ({ task, error, delayMs }) =>
+			retries.push({ delayMs, message: error.message, status: task.status, attempts: task.attempts }),
+		);
 		const times: number[] = [];
 		scheduler.on('task:started', () => times.push(Date.now()));
 		await scheduler.add({ id: 'f', item: 1 });
@@ -59,7 +63,12 @@ describe('retries', () => {
 			{ delayMs: 25, message: 'flaky 1', status: 'waiting', attempts: 1 },
 			{ delayMs: 25, message: 'flaky 2', status: 'waiting', attempts: 2 },
 		]);
-		expect(await scheduler.get('f')).toMatchObject({ status: 'succeeded', attempts: 3, output: 'finally', error: null });
+		expect(await scheduler.get('f')).toMatchObject({
+			status: 'succeeded',
+			attempts: 3,
+			output: 'finally',
+			error: null,
+		});
 		// Each retry went back to waiting in the container and was claimed again after its delay.
 		const backToWaiting = spy.log.filter((c) => c.method === 'transition' && c.args[2] === 'waiting');
 		expect(backToWaiting).toHaveLength(2);
@@ -108,7 +117,10 @@ describe('retries', () => {
 		await scheduler.add({ id: 'n', item: 1 });
 		const [{ task }] = await failed;
 		expect(calls).toBe(1);
-		expect(task).toMatchObject({ attempts: 1, error: { code: 'ERR_NON_RETRYABLE', message: 'bad input, do not retry' } });
+		expect(task).toMatchObject({
+			attempts: 1,
+			error: { code: 'ERR_NON_RETRYABLE', message: 'bad input, do not retry' },
+		});
 		await scheduler.close();
 	});
 });

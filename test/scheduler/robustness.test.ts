@@ -43,7 +43,10 @@ describe('faults never kill the loop nor leave a task stuck', () => {
 		const errors: Error[] = [];
 		const scheduler = new Scheduler({ container: new QueueContainer(), actuator, timeoutMs: 20 });
 		scheduler.on('error', (error) => errors.push(error));
-		await scheduler.add([{ id: 'hang', item: 1 }, { id: 'ok', item: 2 }]);
+		await scheduler.add([
+			{ id: 'hang', item: 1 },
+			{ id: 'ok', item: 2 },
+		]);
 		await scheduler.onIdle();
 		expect(await scheduler.get('hang')).toMatchObject({ status: 'failed', error: { code: 'ERR_TASK_TIMEOUT' } });
 		expect(await scheduler.get('ok')).toMatchObject({ status: 'succeeded' });
@@ -94,7 +97,12 @@ describe('faults never kill the loop nor leave a task stuck', () => {
 
 	it('survives a claim that throws and claims again', async () => {
 		const spy = spyContainer(new QueueContainer());
-		const scheduler = new Scheduler({ container: spy.container, actuator: new FunctionActuator(() => 'ok'), pollIntervalMs: 20, autoStart: false });
+		const scheduler = new Scheduler({
+			container: spy.container,
+			actuator: new FunctionActuator(() => 'ok'),
+			pollIntervalMs: 20,
+			autoStart: false,
+		});
 		const error = nextEvent(scheduler, 'error');
 		await scheduler.add({ id: 'c', item: 1 });
 		spy.failNext('claim');

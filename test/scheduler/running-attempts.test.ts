@@ -4,7 +4,8 @@ import { RunningAttempts } from '../../src/running-attempts.js';
 import { createTaskRecord } from 'lightsched/kit';
 
 const host: AttemptHost = { owner: 'me', progress: () => undefined, done: () => undefined };
-const attempt = (id: string): Attempt => new Attempt(createTaskRecord({ id, item: null }, 'task', { maxAttempts: 1 }, 0), host);
+const attempt = (id: string): Attempt =>
+	new Attempt(createTaskRecord({ id, item: null }, 'task', { maxAttempts: 1 }, 0), host);
 
 describe.each([false, true])('RunningAttempts (indexed by id: %s)', (indexed) => {
 	it('adds, finds by id and deletes from any position; deleting twice or an unlisted attempt changes nothing', () => {
@@ -18,7 +19,12 @@ describe.each([false, true])('RunningAttempts (indexed by id: %s)', (indexed) =>
 		running.delete(d); // never added
 		expect(running.size).toBe(2);
 		expect(running.get('b')).toBeUndefined();
-		expect(running.values().map((x) => x.task.id).sort()).toEqual(['a', 'c']);
+		expect(
+			running
+				.values()
+				.map((x) => x.task.id)
+				.sort(),
+		).toEqual(['a', 'c']);
 		running.delete(c); // head
 		running.delete(a); // tail
 		expect(running.size).toBe(0);

@@ -27,7 +27,12 @@ export interface Faults {
 	refuseTo?: readonly TaskStatus[];
 }
 
-export function sharedDouble(): { container: TaskContainer; inner: QueueContainer; faults: Faults; calls: Record<string, number> } {
+export function sharedDouble(): {
+	container: TaskContainer;
+	inner: QueueContainer;
+	faults: Faults;
+	calls: Record<string, number>;
+} {
 	const inner = new QueueContainer();
 	const faults: Faults = {};
 	const calls: Record<string, number> = {};
@@ -36,7 +41,9 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 		if (faults.hang) return new Promise<T>(() => undefined);
 		if (faults.downMs !== undefined) {
 			const ms = faults.downMs;
-			return new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`connect ECONNREFUSED 127.0.0.1:1 (${name})`)), ms));
+			return new Promise<T>((_, reject) =>
+				setTimeout(() => reject(new Error(`connect ECONNREFUSED 127.0.0.1:1 (${name})`)), ms),
+			);
 		}
 		return run();
 	};
@@ -50,14 +57,20 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 					faults.lostClaimReplies = (faults.lostClaimReplies ?? 0) - 1;
 					throw new Error('connection reset (the claim was applied, its reply lost)');
 				}
-				if (faults.claimReplyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.claimReplyDelayMs));
-				if (claimed.length > 0 && faults.takenReplyDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.takenReplyDelayMs));
+				if (faults.claimReplyDelayMs !== undefined)
+					await new Promise((resolve) => setTimeout(resolve, faults.claimReplyDelayMs));
+				if (claimed.length > 0 && faults.takenReplyDelayMs !== undefined)
+					await new Promise((resolve) => setTimeout(resolve, faults.takenReplyDelayMs));
 				return claimed;
 			}),
 		transition: (id, from, to, patch, owner) =>
 			call('transition', async () => {
-				if (faults.refuseTo?.includes(to)) throw new NonRetryableError(`the container refuses this write (${id} -> ${to})`);
-				if ((faults.failTransitions ?? 0) > 0 && (faults.failTransitionsTo === undefined || faults.failTransitionsTo.includes(to))) {
+				if (faults.refuseTo?.includes(to))
+					throw new NonRetryableError(`the container refuses this write (${id} -> ${to})`);
+				if (
+					(faults.failTransitions ?? 0) > 0 &&
+					(faults.failTransitionsTo === undefined || faults.failTransitionsTo.includes(to))
+				) {
 					faults.failTransitions = (faults.failTransitions ?? 0) - 1;
 					throw new Error(`connection reset (${id} -> ${to} not applied)`);
 				}
@@ -67,7 +80,9 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 			call('renew', async (): Promise<RenewResult> => {
 				const result = await inner.renew(owner, ids, leaseMs, now);
 				const held = (await inner.list({ status: ['running', 'exporting'], limit: 10_000 })).tasks;
-				const unknown = held.filter((task: TaskRecord) => task.owner === owner && !ids.includes(task.id)).map((task) => task.id);
+				const unknown = held
+					.filter((task: TaskRecord) => task.owner === owner && !ids.includes(task.id))
+					.map((task) => task.id);
 				return { ...result, unknown };
 			}),
 		reclaimExpired: (now) => call('reclaimExpired', () => inner.reclaimExpired(now)),
@@ -75,7 +90,8 @@ export function sharedDouble(): { container: TaskContainer; inner: QueueContaine
 		nextDueAt: (now) => call('nextDueAt', () => inner.nextDueAt(now)),
 		get: (id) =>
 			call('get', async () => {
-				if (faults.getDelayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, faults.getDelayMs));
+				if (faults.getDelayMs !== undefined)
+					await new Promise((resolve) => setTimeout(resolve, faults.getDelayMs));
 				return inner.get(id);
 			}),
 		list: (query) => call('list', () => inner.list(query)),

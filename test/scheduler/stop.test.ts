@@ -28,7 +28,10 @@ describe('stop', () => {
 	it('stops a waiting task: it never runs', async () => {
 		const { scheduler, ran } = blockingScheduler();
 		const started = nextEvent(scheduler, 'task:started');
-		await scheduler.add([{ id: 'busy', item: 'busy' }, { id: 'queued', item: 'queued' }]);
+		await scheduler.add([
+			{ id: 'busy', item: 'busy' },
+			{ id: 'queued', item: 'queued' },
+		]);
 		await started;
 		const stoppedEvent = nextEvent(scheduler, 'task:stopped');
 		const stopped = await scheduler.stop('queued');
@@ -62,7 +65,10 @@ describe('stop', () => {
 	it('frees the slot of a stopped task for the next one', async () => {
 		const { scheduler, ran } = blockingScheduler();
 		const started = nextEvent(scheduler, 'task:started');
-		await scheduler.add([{ id: 'a', item: 'a' }, { id: 'b', item: 'b' }]);
+		await scheduler.add([
+			{ id: 'a', item: 'a' },
+			{ id: 'b', item: 'b' },
+		]);
 		await started;
 		const nextStart = nextEvent(scheduler, 'task:started');
 		await scheduler.stop('a');
@@ -112,7 +118,10 @@ describe('a stop that comes while the actuator is still starting', () => {
 		};
 		// A stored container (an in-process one holds the very record the scheduler gives the ref to).
 		const sqlite = sqliteBackend();
-		const scheduler = new Scheduler({ container: new SqlContainer({ knex: await sqlite.freshDatabase() }), actuator });
+		const scheduler = new Scheduler({
+			container: new SqlContainer({ knex: await sqlite.freshDatabase() }),
+			actuator,
+		});
 		const started = nextEvent(scheduler, 'task:started');
 		await scheduler.add({ id: 'early', item: null });
 		await started;

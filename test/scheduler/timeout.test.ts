@@ -53,13 +53,20 @@ describe('timeouts', () => {
 				return 'quick';
 			}),
 		});
-		await scheduler.add([{ id: 'stubborn', item: 'stubborn' }, { id: 'next', item: 'next' }]);
+		await scheduler.add([
+			{ id: 'stubborn', item: 'stubborn' },
+			{ id: 'next', item: 'next' },
+		]);
 		await nextEvent(scheduler, 'task:succeeded');
 		expect(started).toEqual(['stubborn', 'next']);
 		expect(lateFinished).toBe(0);
 		await sleep(350);
 		expect(lateFinished).toBe(1);
-		expect(await scheduler.get('stubborn')).toMatchObject({ status: 'failed', output: null, error: { code: 'ERR_TASK_TIMEOUT' } });
+		expect(await scheduler.get('stubborn')).toMatchObject({
+			status: 'failed',
+			output: null,
+			error: { code: 'ERR_TASK_TIMEOUT' },
+		});
 		await scheduler.close();
 	});
 

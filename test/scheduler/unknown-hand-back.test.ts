@@ -61,32 +61,36 @@ describe('handing back tasks a renewal found unknown', () => {
 		await scheduler.close();
 	});
 
-	it('retries a hand-back whose write failed, renewing the task meanwhile (no attempt counted)', { timeout: 20_000 }, async () => {
-		const { container, faults } = sharedDouble();
-		faults.lostClaimReplies = 1;
-		// The hand-back's write fails 5 times in a row: the writer's own retries all fail.
-		faults.failTransitions = 5;
-		faults.failTransitionsTo = ['waiting'];
-		const runs: Record<string, number> = {};
-		const scheduler = new Scheduler({
-			container,
-			concurrency: 2,
-			leaseMs: 1_500,
-			pollIntervalMs: 50,
-			maxAttempts: 1,
-			actuator: new FunctionActuator((id: string) => {
-				runs[id] = (runs[id] ?? 0) + 1;
-				return id;
-			}),
-		});
-		scheduler.on('error', () => undefined);
-		const finished: TaskRecord[] = [];
-		scheduler.on('task:succeeded', ({ task }) => finished.push(task));
-		scheduler.on('task:failed', ({ task }) => finished.push(task));
-		await scheduler.add({ id: 'x', item: 'x' });
-		await waitFor(() => finished.length > 0, 12_000);
-		expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
-		expect(runs).toEqual({ x: 1 });
-		await scheduler.close();
-	});
+	it(
+		'retries a hand-back whose write failed, renewing the task meanwhile (no attempt counted)',
+		{ timeout: 20_000 },
+		async () => {
+			const { container, faults } = sharedDouble();
+			faults.lostClaimReplies = 1;
+			// The hand-back's write fails 5 times in a row: the writer's own retries all fail.
+			faults.failTransitions = 5;
+			faults.failTransitionsTo = ['waiting'];
+			const runs: Record<string, number> = {};
+			const scheduler = new Scheduler({
+				container,
+				concurrency: 2,
+				leaseMs: 1_500,
+				pollIntervalMs: 50,
+				maxAttempts: 1,
+				actuator: new FunctionActuator((id: string) => {
+					runs[id] = (runs[id] ?? 0) + 1;
+					return id;
+				}),
+			});
+			scheduler.on('error', () => undefined);
+			const finished: TaskRecord[] = [];
+			scheduler.on('task:succeeded', ({ task }) => finished.push(task));
+			scheduler.on('task:failed', ({ task }) => finished.push(task));
+			await scheduler.add({ id: 'x', item: 'x' });
+			await waitFor(() => finished.length > 0, 12_000);
+			expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
+			expect(runs).toEqual({ x: 1 });
+			await scheduler.close();
+		},
+	);
 });

@@ -43,7 +43,11 @@ describe('task validation', () => {
 		[{ item: undefined }, InvalidTaskError, '`task.item`'],
 		[{ id: '', item: 1 }, InvalidTaskError, 'Expected `task.id` to be a non-empty string'],
 		[{ id: 7, item: 1 }, InvalidTaskError, '`task.id`'],
-		[{ item: 1, priority: Number.NaN }, InvalidTaskError, 'Expected `task.priority` to be a safe integer, got NaN (number)'],
+		[
+			{ item: 1, priority: Number.NaN },
+			InvalidTaskError,
+			'Expected `task.priority` to be a safe integer, got NaN (number)',
+		],
 		[{ item: 1, maxAttempts: 0 }, InvalidTaskError, '`task.maxAttempts`'],
 		[{ item: 1, timeoutMs: -5 }, InvalidTaskError, 'Expected `task.timeoutMs` to be an integer from 0'],
 		[{ item: 1, timeoutMs: Number.NaN }, InvalidTaskError, '`task.timeoutMs`'],
@@ -64,7 +68,12 @@ describe('task validation', () => {
 
 	it('rejects a whole batch when one task is bad, naming its index', async () => {
 		const scheduler = new Scheduler({ ...base(), autoStart: false });
-		await expect(scheduler.add([{ id: 'ok', item: 1 }, { id: 'bad', item: 1, timeoutMs: -1 }])).rejects.toThrow('`tasks[1].timeoutMs`');
+		await expect(
+			scheduler.add([
+				{ id: 'ok', item: 1 },
+				{ id: 'bad', item: 1, timeoutMs: -1 },
+			]),
+		).rejects.toThrow('`tasks[1].timeoutMs`');
 		expect(await scheduler.get('ok')).toBeNull();
 		await scheduler.close();
 	});
@@ -73,8 +82,15 @@ describe('task validation', () => {
 		const scheduler = new Scheduler({ ...base(), autoStart: false });
 		await scheduler.add({ id: 'a', item: 'first' });
 		await expect(scheduler.add({ id: 'a', item: 'second' })).rejects.toBeInstanceOf(DuplicateTaskError);
-		await expect(scheduler.add({ id: 'a', item: 'second' })).rejects.toThrow('A task with id `a` is already waiting or running');
-		await expect(scheduler.add([{ id: 'b', item: 1 }, { id: 'b', item: 2 }])).rejects.toThrow('appears twice');
+		await expect(scheduler.add({ id: 'a', item: 'second' })).rejects.toThrow(
+			'A task with id `a` is already waiting or running',
+		);
+		await expect(
+			scheduler.add([
+				{ id: 'b', item: 1 },
+				{ id: 'b', item: 2 },
+			]),
+		).rejects.toThrow('appears twice');
 		expect((await scheduler.get('a'))?.item).toBe('first');
 		expect(await scheduler.get('b')).toBeNull();
 		expect((await scheduler.counts()).waiting).toBe(1);
@@ -94,7 +110,12 @@ describe('task validation', () => {
 				stop() {},
 			},
 		});
-		await expect(scheduler.add([{ id: 'n', item: 1 }, { id: 's', item: 'x' }])).rejects.toThrow('Expected `task.item` to be a number');
+		await expect(
+			scheduler.add([
+				{ id: 'n', item: 1 },
+				{ id: 's', item: 'x' },
+			]),
+		).rejects.toThrow('Expected `task.item` to be a number');
 		expect(await scheduler.get('n')).toBeNull();
 		await scheduler.close();
 	});
@@ -112,7 +133,8 @@ describe('generated ids', () => {
 		const tasks = await scheduler.add(Array.from({ length: 2_000 }, (_, i) => ({ item: i })));
 		const ids = new Set(tasks.map((t) => t.id));
 		expect(ids.size).toBe(2_000);
-		for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+		for (const id of ids)
+			expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 		await scheduler.close();
 	});
 });

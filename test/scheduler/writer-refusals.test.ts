@@ -21,7 +21,7 @@ class DateRefusingQueue extends QueueContainer {
 }
 
 describe('writes the container refuses', () => {
-	it('fails the attempt at once with the container\'s InvalidOutputError, without retrying the write', async () => {
+	it("fails the attempt at once with the container's InvalidOutputError, without retrying the write", async () => {
 		const container = new DateRefusingQueue();
 		// Without the synchronous face the scheduler writes through `transition`, where the refusal happens.
 		Object.defineProperty(container, 'sync', { value: undefined });
@@ -46,7 +46,12 @@ describe('writes the container refuses', () => {
 
 	it('refuses a scheduler id that is not well-formed Unicode', () => {
 		expect(
-			() => new Scheduler({ id: 'worker-\ud800', container: new QueueContainer(), actuator: new FunctionActuator(() => 1) }),
+			() =>
+				new Scheduler({
+					id: 'worker-\ud800',
+					container: new QueueContainer(),
+					actuator: new FunctionActuator(() => 1),
+				}),
 		).toThrow(/`id`.*well-formed/);
 	});
 });

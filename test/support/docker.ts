@@ -69,7 +69,10 @@ async function ensureInstalled(): Promise<void> {
 			maxBuffer: 64 * 1024 * 1024,
 		});
 	} catch (error) {
-		throw new Error(`Installing docker.io and busybox-static failed; run: ${INSTALL}\n${(error as Error).message}`, { cause: error });
+		throw new Error(
+			`Installing docker.io and busybox-static failed; run: ${INSTALL}\n${(error as Error).message}`,
+			{ cause: error },
+		);
 	}
 	if (!(await isStaticBusybox())) throw new Error(`busybox-static is still missing; run: ${INSTALL}`);
 }
@@ -77,11 +80,18 @@ async function ensureInstalled(): Promise<void> {
 /** Starts dockerd and resolves once its API listens; rejects with the log's end when it exits first. */
 function startDaemon(dir: string, storageDriver: string | undefined): Promise<ChildProcess> {
 	const args = [
-		'--host', `unix://${join(dir, 'docker.sock')}`,
-		'--data-root', join(dir, 'data'),
-		'--exec-root', join(dir, 'exec'),
-		'--pidfile', join(dir, 'docker.pid'),
-		'--bridge=none', '--iptables=false', '--ip-forward=false', '--ip-masq=false',
+		'--host',
+		`unix://${join(dir, 'docker.sock')}`,
+		'--data-root',
+		join(dir, 'data'),
+		'--exec-root',
+		join(dir, 'exec'),
+		'--pidfile',
+		join(dir, 'docker.pid'),
+		'--bridge=none',
+		'--iptables=false',
+		'--ip-forward=false',
+		'--ip-masq=false',
 		...(storageDriver === undefined ? [] : ['--storage-driver', storageDriver]),
 	];
 	const child = spawn('dockerd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -102,7 +112,8 @@ function startDaemon(dir: string, storageDriver: string | undefined): Promise<Ch
 		child.once('error', reject);
 		child.once('exit', (code, signal) => {
 			log.end();
-			if (!ready) reject(new Error(`dockerd exited (${String(code ?? signal)}) before listening:\n${recent.join('\n')}`));
+			if (!ready)
+				reject(new Error(`dockerd exited (${String(code ?? signal)}) before listening:\n${recent.join('\n')}`));
 		});
 	});
 }
@@ -119,15 +130,24 @@ async function buildImage(docker: Dockerode, dir: string): Promise<void> {
 	await mkdir(join(rootfs, 'etc'), { recursive: true });
 	const tarPath = join(dir, 'rootfs.tar');
 	await run('tar', ['-C', rootfs, '-cf', tarPath, '.']);
-	const stream = (await docker.importImage(tarPath, { repo: TEST_IMAGE, tag: 'latest', changes: ['CMD ["sh"]', 'ENV PATH=/bin'] } as never)) as unknown as NodeJS.ReadableStream;
-	await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: unknown) => (error ? reject(error) : resolve())));
+	const stream = (await docker.importImage(tarPath, {
+		repo: TEST_IMAGE,
+		tag: 'latest',
+		changes: ['CMD ["sh"]', 'ENV PATH=/bin'],
+	} as never)) as unknown as NodeJS.ReadableStream;
+	await new Promise<void>((resolve, reject) =>
+		docker.modem.followProgress(stream, (error: unknown) => (error ? reject(error) : resolve())),
+	);
 }
 
 async function removeTree(dir: string): Promise<void> {
 	try {
 		await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 	} catch {
-		const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir));
+		const mounts = (await readFile('/proc/mounts', 'utf8'))
+			.split('\n')
+			.map((l) => l.split(' ')[1] ?? '')
+			.filter((m) => m.startsWith(dir));
 		for (const mount of mounts.reverse()) await run('umount', ['-l', mount]).catch(() => undefined);
 		await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 	}
@@ -168,7 +188,14 @@ export async function startDocker(): Promise<TestDocker> {
 	const stop = async (): Promise<void> => {
 		try {
 			const all = await docker.listContainers({ all: true });
-			await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+			await Promise.all(
+				all.map((c) =>
+					docker
+						.getContainer(c.Id)
+						.remove({ force: true })
+						.catch(() => undefined),
+				),
+			);
 		} catch {
 			// The daemon may be gone already.
 		}
@@ -179,7 +206,15 @@ export async function startDocker(): Promise<TestDocker> {
 		const info = (await docker.info()) as { Driver?: string; MemoryLimit?: boolean };
 		storageDriver = info.Driver ?? storageDriver;
 		await buildImage(docker, dir);
-		return { dir, socketPath, docker, image: TEST_IMAGE, storageDriver, memoryLimit: info.MemoryLimit === true, stop };
+		return {
+			dir,
+			socketPath,
+			docker,
+			image: TEST_IMAGE,
+			storageDriver,
+			memoryLimit: info.MemoryLimit === true,
+			stop,
+		};
 	} catch (error) {
 		await stop();
 		throw error;

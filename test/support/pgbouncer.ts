@@ -43,7 +43,8 @@ function runAs(): { uid: number; gid: number } | null {
 
 /** Start PgBouncer in front of `server`; resolves once it listens. */
 export async function startPgBouncer(server: PostgresServer, options: StartPgBouncerOptions = {}): Promise<PgBouncer> {
-	if (!existsSync(PGBOUNCER_BIN)) throw new Error(`No ${PGBOUNCER_BIN}: install Debian's pgbouncer package (apt-get install -y pgbouncer)`);
+	if (!existsSync(PGBOUNCER_BIN))
+		throw new Error(`No ${PGBOUNCER_BIN}: install Debian's pgbouncer package (apt-get install -y pgbouncer)`);
 	const user = runAs();
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-pgbouncer-'));
 	const port = await freePort();
@@ -70,7 +71,11 @@ export async function startPgBouncer(server: PostgresServer, options: StartPgBou
 		].join('\n'),
 	);
 	if (user !== null) for (const path of [dir, ini, users]) chownSync(path, user.uid, user.gid);
-	const child: ChildProcess = spawn(PGBOUNCER_BIN, [ini], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}) });
+	const child: ChildProcess = spawn(PGBOUNCER_BIN, [ini], {
+		cwd: dir,
+		stdio: ['ignore', 'pipe', 'pipe'],
+		...(user ?? {}),
+	});
 	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 	let log = '';
 	const kill = (): void => {

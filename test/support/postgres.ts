@@ -9,7 +9,20 @@
  * Usage: `const pg = await startPostgres(); … new SqlContainer({ knex: { client: 'pg', connection: pg.connection } }) … await pg.stop();`
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+	chmodSync,
+	chownSync,
+	cpSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	statSync,
+	symlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,7 +97,8 @@ function reachableCopy(native: string): string {
 		if ((statSync(dir).mode & 0o005) !== 0o005) reachable = false;
 	}
 	if (reachable) return native;
-	const version = (JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? 'x';
+	const version =
+		(JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? 'x';
 	const copy = join(tmpdir(), `lightsched-pg-native-${version}`);
 	if (!existsSync(join(copy, 'bin', 'postgres'))) {
 		const partial = `${copy}.${process.pid}`;
@@ -122,20 +136,33 @@ function serverUser(): { uid: number; gid: number } | null {
 	try {
 		return { uid: id('-u'), gid: id('-g') };
 	} catch {
-		execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+		execFileSync('useradd', [
+			'--system',
+			'--user-group',
+			'--no-create-home',
+			'--shell',
+			'/usr/sbin/nologin',
+			'postgres',
+		]);
 		return { uid: id('-u'), gid: id('-g') };
 	}
 }
 
-
 function run(bin: string, args: string[], user: { uid: number; gid: number } | null, cwd: string): Promise<void> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(bin, args, { cwd, env: { ...process.env, HOME: cwd, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}) });
+		const child = spawn(bin, args, {
+			cwd,
+			env: { ...process.env, HOME: cwd, LC_ALL: 'C' },
+			stdio: ['ignore', 'pipe', 'pipe'],
+			...(user ?? {}),
+		});
 		let output = '';
 		child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
 		child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
 		child.once('error', reject);
-		child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${bin} exited with ${String(code)}:\n${output}`))));
+		child.once('exit', (code) =>
+			code === 0 ? resolve() : reject(new Error(`${bin} exited with ${String(code)}:\n${output}`)),
+		);
 	});
 }
 
@@ -188,7 +215,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 		chownSync(data, user.uid, user.gid);
 	}
 	try {
-		await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], user, dir);
+		await run(
+			join(bin, 'initdb'),
+			['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+			user,
+			dir,
+		);
 	} catch (error) {
 		rmSync(dir, { recursive: true, force: true });
 		throw error;
@@ -237,7 +269,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 			});
 			child.once('exit', (code, signal) => {
 				clearTimeout(timer);
-				reject(new Error(`PostgreSQL exited (${String(code ?? signal)}) before accepting connections:\n${log}`));
+				reject(
+					new Error(`PostgreSQL exited (${String(code ?? signal)}) before accepting connections:\n${log}`),
+				);
 			});
 		}).catch((error: unknown) => {
 			watchdog?.kill('SIGKILL');
@@ -275,7 +309,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 		dir,
 		log: () => log,
 		async createDatabase(name: string) {
-			if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new TypeError(`Expected a database name of lowercase letters, digits and underscores, got ${name}`);
+			if (!/^[a-z_][a-z0-9_]*$/.test(name))
+				throw new TypeError(
+					`Expected a database name of lowercase letters, digits and underscores, got ${name}`,
+				);
 			const pg = await import('pg');
 			const client = new pg.default.Client(connection);
 			await client.connect();

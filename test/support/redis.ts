@@ -54,7 +54,6 @@ function findBinary(): string {
 	throw new Error(`redis-server is missing; install it with: sudo ${INSTALL}`);
 }
 
-
 function launch(binary: string, port: number, dir: string, args: readonly string[]): Promise<ChildProcess> {
 	return new Promise((resolve, reject) => {
 		const child = spawn(
@@ -77,7 +76,9 @@ function launch(binary: string, port: number, dir: string, args: readonly string
 		child.stderr?.on('data', (chunk: Buffer) => {
 			output += chunk.toString();
 		});
-		child.once('exit', (code) => reject(new Error(`redis-server exited with ${String(code)} before it was ready:\n${output}`)));
+		child.once('exit', (code) =>
+			reject(new Error(`redis-server exited with ${String(code)} before it was ready:\n${output}`)),
+		);
 		child.once('error', reject);
 	});
 }

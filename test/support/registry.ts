@@ -35,8 +35,18 @@ export async function startRegistry(tarPath: string, repository: string, tag: st
 		JSON.stringify({
 			schemaVersion: 2,
 			mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-			config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha256(config) },
-			layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha256(layer) }],
+			config: {
+				mediaType: 'application/vnd.docker.container.image.v1+json',
+				size: config.length,
+				digest: sha256(config),
+			},
+			layers: [
+				{
+					mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+					size: layer.length,
+					digest: sha256(layer),
+				},
+			],
 		}),
 	);
 	const blobs = new Map([
@@ -56,7 +66,15 @@ export async function startRegistry(tarPath: string, repository: string, tag: st
 			res.end(req.method === 'HEAD' ? undefined : body);
 		};
 		const notFound = (code: string): void =>
-			send(404, Buffer.from(JSON.stringify({ errors: [{ code, message: `${code.toLowerCase().replace('_', ' ')}`, detail: path }] })), 'application/json');
+			send(
+				404,
+				Buffer.from(
+					JSON.stringify({
+						errors: [{ code, message: `${code.toLowerCase().replace('_', ' ')}`, detail: path }],
+					}),
+				),
+				'application/json',
+			);
 		if (path === '/v2/' || path === '/v2') return send(200, Buffer.from('{}'), 'application/json');
 		const manifestMatch = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
 		if (manifestMatch) {
@@ -68,7 +86,8 @@ export async function startRegistry(tarPath: string, repository: string, tag: st
 		}
 		const blobMatch = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path);
 		const blob = blobMatch ? blobs.get(blobMatch[2] as string) : undefined;
-		if (blobMatch && blobMatch[1] === repository && blob) return send(200, blob, 'application/octet-stream', blobMatch[2]);
+		if (blobMatch && blobMatch[1] === repository && blob)
+			return send(200, blob, 'application/octet-stream', blobMatch[2]);
 		return notFound('BLOB_UNKNOWN');
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -21,7 +21,9 @@ export function nextEvent<E extends keyof SchedulerEvents>(
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Wraps a container and counts calls per method; `fail` makes the next calls of a method throw. */
-export function spyContainer<C extends TaskContainer>(container: C): {
+export function spyContainer<C extends TaskContainer>(
+	container: C,
+): {
 	container: C;
 	calls: Record<string, number>;
 	log: { method: string; args: unknown[] }[];

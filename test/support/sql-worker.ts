@@ -45,7 +45,11 @@ export function startSqlWorker(config: SqlWorkerConfig): SqlWorker {
 }
 
 /** Per task id: how many times its work started, over the logs given; and the errors the workers reported. */
-export function readWorkerLogs(logs: readonly string[]): { starts: Map<string, number>; successes: Map<string, number>; errors: string[] } {
+export function readWorkerLogs(logs: readonly string[]): {
+	starts: Map<string, number>;
+	successes: Map<string, number>;
+	errors: string[];
+} {
 	const starts = new Map<string, number>();
 	const successes = new Map<string, number>();
 	const errors: string[] = [];
@@ -57,7 +61,12 @@ export function readWorkerLogs(logs: readonly string[]): { starts: Map<string, n
 				else starts.set(line, (starts.get(line) ?? 0) + 1);
 			}
 		}
-		if (existsSync(`${log}.err`)) errors.push(...readFileSync(`${log}.err`, 'utf8').split('\n').filter((l) => l !== ''));
+		if (existsSync(`${log}.err`))
+			errors.push(
+				...readFileSync(`${log}.err`, 'utf8')
+					.split('\n')
+					.filter((l) => l !== ''),
+			);
 	}
 	return { starts, successes, errors };
 }

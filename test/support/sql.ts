@@ -23,7 +23,11 @@ export function sqliteBackend(): SqlBackend {
 	let n = 0;
 	return {
 		name: 'SQLite',
-		freshDatabase: async () => ({ client: 'sqlite3', connection: { filename: join(dir, `db${++n}.sqlite`) }, useNullAsDefault: true }),
+		freshDatabase: async () => ({
+			client: 'sqlite3',
+			connection: { filename: join(dir, `db${++n}.sqlite`) },
+			useNullAsDefault: true,
+		}),
 		stop: async () => rmSync(dir, { recursive: true, force: true }),
 	};
 }
@@ -34,7 +38,11 @@ export async function postgresBackend(): Promise<SqlBackend> {
 	return {
 		name: 'PostgreSQL',
 		server,
-		freshDatabase: async () => ({ client: 'pg', connection: await server.createDatabase(`db${++n}`), pool: { min: 0, max: 4 } }),
+		freshDatabase: async () => ({
+			client: 'pg',
+			connection: await server.createDatabase(`db${++n}`),
+			pool: { min: 0, max: 4 },
+		}),
 		stop: () => server.stop(),
 	};
 }

@@ -33,7 +33,10 @@ describe('describeValue', () => {
 		[Buffer.from('ab'), 'a `Buffer` (2 bytes)'],
 		[Promise.resolve(1), 'a `Promise` (await it first)'],
 		[new Job(), 'an instance of class `Job`'],
-		[Object.create({ x: 1 }) as object, 'an object whose prototype is not `Object.prototype` (made by `Object.create`?)'],
+		[
+			Object.create({ x: 1 }) as object,
+			'an object whose prototype is not `Object.prototype` (made by `Object.create`?)',
+		],
 		[new String('s'), 'a boxed string (`new String(…)`)'],
 	])('%o → %s', (value, text) => {
 		expect(describeValue(value)).toBe(text);
@@ -68,9 +71,19 @@ describe('well-formed text', () => {
 	});
 
 	it('container names and prefixes a user gives are checked in the constructors', () => {
-		expect(() => new RedisContainer({ redis: 'redis://127.0.0.1:1', name: `q${lone}`, log: false })).toThrow(/`name` to be well-formed Unicode text/);
-		expect(() => new RedisContainer({ redis: 'redis://127.0.0.1:1', name: 'q', prefix: `${lone}p`, log: false })).toThrow(/`prefix` to be well-formed Unicode/);
-		expect(() => new SqlContainer({ knex: { client: 'sqlite3', connection: { filename: ':memory:' } }, tablePrefix: `t${lone}` })).toThrow(/`tablePrefix`/);
+		expect(() => new RedisContainer({ redis: 'redis://127.0.0.1:1', name: `q${lone}`, log: false })).toThrow(
+			/`name` to be well-formed Unicode text/,
+		);
+		expect(
+			() => new RedisContainer({ redis: 'redis://127.0.0.1:1', name: 'q', prefix: `${lone}p`, log: false }),
+		).toThrow(/`prefix` to be well-formed Unicode/);
+		expect(
+			() =>
+				new SqlContainer({
+					knex: { client: 'sqlite3', connection: { filename: ':memory:' } },
+					tablePrefix: `t${lone}`,
+				}),
+		).toThrow(/`tablePrefix`/);
 	});
 });
 

@@ -14,7 +14,13 @@ import { CombinedContainer } from 'lightsched/containers/combined';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
-export type ContainerKind = 'QueueContainer' | 'OrderedMapContainer' | 'SqlContainer (SQLite)' | 'SqlContainer (PostgreSQL)' | 'RedisContainer' | 'CombinedContainer';
+export type ContainerKind =
+	| 'QueueContainer'
+	| 'OrderedMapContainer'
+	| 'SqlContainer (SQLite)'
+	| 'SqlContainer (PostgreSQL)'
+	| 'RedisContainer'
+	| 'CombinedContainer';
 
 export const MEMORY_KINDS: readonly ContainerKind[] = ['QueueContainer', 'OrderedMapContainer'];
 export const PERSISTENT_KINDS: readonly ContainerKind[] = [
@@ -64,7 +70,10 @@ export function everyContainer(): EveryContainer {
 				if (redis === undefined) throw new Error('redis-server not started');
 				return new RedisContainer({ redis: redis.url, name: `v${process.pid}-${++n}`, log: false });
 			case 'CombinedContainer':
-				return new CombinedContainer(new QueueContainer(), new SqlContainer({ knex: await sqlite.freshDatabase() }));
+				return new CombinedContainer(
+					new QueueContainer(),
+					new SqlContainer({ knex: await sqlite.freshDatabase() }),
+				);
 		}
 	};
 	return {

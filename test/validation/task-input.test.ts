@@ -30,7 +30,12 @@ async function rejection(adding: Promise<unknown>): Promise<InvalidTaskError> {
 describe.each(ALL_KINDS)('%s: ids must be well-formed Unicode', (kind) => {
 	it('rejects a lone surrogate in an id at add, naming the field, and stores nothing (batch and single add)', async () => {
 		const scheduler = paused(await containers.make(kind));
-		const batch = await rejection(scheduler.add([{ id: 'ok', item: 1 }, { id: `a${high}`, item: 2 }]));
+		const batch = await rejection(
+			scheduler.add([
+				{ id: 'ok', item: 1 },
+				{ id: `a${high}`, item: 2 },
+			]),
+		);
 		expect(batch.field).toBe('tasks[1].id');
 		expect(batch.code).toBe('ERR_INVALID_TASK');
 		expect(batch.message).toBe(
@@ -46,7 +51,12 @@ describe.each(ALL_KINDS)('%s: ids must be well-formed Unicode', (kind) => {
 
 	it('two ids that differ only in a lone surrogate versus U+FFFD: the add is refused, not merged into one task', async () => {
 		const scheduler = paused(await containers.make(kind));
-		const error = await rejection(scheduler.add([{ id: `x${high}`, item: 1 }, { id: 'x\uFFFD', item: 2 }]));
+		const error = await rejection(
+			scheduler.add([
+				{ id: `x${high}`, item: 1 },
+				{ id: 'x\uFFFD', item: 2 },
+			]),
+		);
 		expect(error.field).toBe('tasks[0].id');
 		expect((await scheduler.counts()).waiting).toBe(0);
 		await scheduler.close();
@@ -77,7 +87,10 @@ describe.each(PERSISTENT_KINDS)('%s: the container itself refuses a bad id (all 
 	it('container.add names tasks[i].id and stores none of the batch', async () => {
 		const container = await containers.make(kind);
 		const good = createTaskRecord({ id: 'good', item: 1 }, 'tasks[0]', { maxAttempts: 1 }, Date.now());
-		const bad: TaskRecord = { ...createTaskRecord({ id: 'placeholder', item: 2 }, 'tasks[1]', { maxAttempts: 1 }, Date.now()), id: `c${high}` };
+		const bad: TaskRecord = {
+			...createTaskRecord({ id: 'placeholder', item: 2 }, 'tasks[1]', { maxAttempts: 1 }, Date.now()),
+			id: `c${high}`,
+		};
 		const error = await rejection(container.add([good, bad]));
 		expect(error.field).toBe('tasks[1].id');
 		expect(await container.get('good')).toBeNull();
@@ -112,19 +125,28 @@ const BAD_ITEMS: readonly BadItem[] = [
 			return item;
 		},
 		field: 'tasks[1].item.a.b',
-		message: expected('tasks[1].item.a.b', 'a cycle: this is the object at `tasks[1].item` again: JSON cannot hold a cycle'),
+		message: expected(
+			'tasks[1].item.a.b',
+			'a cycle: this is the object at `tasks[1].item` again: JSON cannot hold a cycle',
+		),
 	},
 	{
 		name: 'a Date',
 		item: () => ({ when: new Date(0) }),
 		field: 'tasks[1].item.when',
-		message: expected('tasks[1].item.when', 'a `Date` (1970-01-01T00:00:00.000Z): JSON would store it as a string; store its toISOString() (or getTime())'),
+		message: expected(
+			'tasks[1].item.when',
+			'a `Date` (1970-01-01T00:00:00.000Z): JSON would store it as a string; store its toISOString() (or getTime())',
+		),
 	},
 	{
 		name: 'a Map',
 		item: () => ({ index: new Map([['k', 1]]) }),
 		field: 'tasks[1].item.index',
-		message: expected('tasks[1].item.index', 'a `Map` (1 entry): JSON would store it as {}; store Object.fromEntries(map) or [...map]'),
+		message: expected(
+			'tasks[1].item.index',
+			'a `Map` (1 entry): JSON would store it as {}; store Object.fromEntries(map) or [...map]',
+		),
 	},
 	{
 		name: 'a Set',
@@ -160,7 +182,10 @@ const BAD_ITEMS: readonly BadItem[] = [
 		name: 'a bigint',
 		item: () => ({ n: 10n }),
 		field: 'tasks[1].item.n',
-		message: expected('tasks[1].item.n', '10n (bigint): JSON cannot write a bigint; store its toString() (or a number when it is a safe integer)'),
+		message: expected(
+			'tasks[1].item.n',
+			'10n (bigint): JSON cannot write a bigint; store its toString() (or a number when it is a safe integer)',
+		),
 	},
 	{
 		name: 'undefined in an array',
@@ -200,28 +225,47 @@ const BAD_ITEMS: readonly BadItem[] = [
 		name: 'a symbol key',
 		item: () => ({ meta: { [Symbol('k')]: 1 } }),
 		field: 'tasks[1].item.meta',
-		message: expected('tasks[1].item.meta', 'an object with a symbol key (Symbol(k)): JSON drops symbol keys; use string keys'),
+		message: expected(
+			'tasks[1].item.meta',
+			'an object with a symbol key (Symbol(k)): JSON drops symbol keys; use string keys',
+		),
 	},
 ];
 
 describe.each(PERSISTENT_KINDS)('%s: items JSON would change are refused at add', (kind) => {
-	it.each(BAD_ITEMS)('$name: the same field path and message on every persistent container, nothing stored', async ({ item, field, message }) => {
-		const scheduler = paused(await containers.make(kind));
-		const error = await rejection(scheduler.add([{ id: 'ok', item: 1 }, { id: 'bad', item: item() }]));
-		expect(error.field).toBe(field);
-		expect(error.code).toBe('ERR_INVALID_TASK');
-		expect(error.message).toBe(message);
-		expect(await scheduler.get('ok')).toBeNull();
-		expect((await scheduler.counts()).waiting).toBe(0);
-		await scheduler.close();
-	});
+	it.each(BAD_ITEMS)(
+		'$name: the same field path and message on every persistent container, nothing stored',
+		async ({ item, field, message }) => {
+			const scheduler = paused(await containers.make(kind));
+			const error = await rejection(
+				scheduler.add([
+					{ id: 'ok', item: 1 },
+					{ id: 'bad', item: item() },
+				]),
+			);
+			expect(error.field).toBe(field);
+			expect(error.code).toBe('ERR_INVALID_TASK');
+			expect(error.message).toBe(message);
+			expect(await scheduler.get('ok')).toBeNull();
+			expect((await scheduler.counts()).waiting).toBe(0);
+			await scheduler.close();
+		},
+	);
 
 	it('a shared (not circular) object, fields set to undefined, null prototypes and lone surrogates inside items are kept', async () => {
 		const scheduler = paused(await containers.make(kind));
 		const shared = { n: 1 };
 		const bare = Object.assign(Object.create(null) as object, { k: 'v' });
-		await scheduler.add({ id: 'dag', item: { a: shared, b: [shared, shared], gone: undefined, bare, text: `x${high}y${low}` } });
-		expect((await scheduler.get('dag'))?.item).toEqual({ a: { n: 1 }, b: [{ n: 1 }, { n: 1 }], bare: { k: 'v' }, text: `x${high}y${low}` });
+		await scheduler.add({
+			id: 'dag',
+			item: { a: shared, b: [shared, shared], gone: undefined, bare, text: `x${high}y${low}` },
+		});
+		expect((await scheduler.get('dag'))?.item).toEqual({
+			a: { n: 1 },
+			b: [{ n: 1 }, { n: 1 }],
+			bare: { k: 'v' },
+			text: `x${high}y${low}`,
+		});
 		await scheduler.close();
 	});
 });
@@ -249,13 +293,19 @@ describe('a function or class instance item: kept by the memory containers, refu
 		await scheduler.close();
 	});
 
-	it.each(MEMORY_KINDS)('%s takes a function itself as the item (the README promised items need not be JSON)', async (kind) => {
-		const scheduler = new Scheduler({ container: await containers.make(kind), actuator: new FunctionActuator((fn: () => number) => fn()) });
-		await scheduler.add({ id: 'fn', item: () => 42 });
-		await scheduler.onIdle();
-		expect(await scheduler.get('fn')).toMatchObject({ status: 'succeeded', output: 42 });
-		await scheduler.close();
-	});
+	it.each(MEMORY_KINDS)(
+		'%s takes a function itself as the item (the README promised items need not be JSON)',
+		async (kind) => {
+			const scheduler = new Scheduler({
+				container: await containers.make(kind),
+				actuator: new FunctionActuator((fn: () => number) => fn()),
+			});
+			await scheduler.add({ id: 'fn', item: () => 42 });
+			await scheduler.onIdle();
+			expect(await scheduler.get('fn')).toMatchObject({ status: 'succeeded', output: 42 });
+			await scheduler.close();
+		},
+	);
 
 	it('every persistent container refuses a function item with the same message and path', async () => {
 		const messages = new Set<string>();
@@ -312,7 +362,10 @@ describe.each(ALL_KINDS)('%s: outputs', (kind) => {
 					output: null,
 					error: {
 						code: 'ERR_INVALID_OUTPUT',
-						message: expected('output.when', 'a `Date` (1970-01-01T00:00:00.000Z): JSON would store it as a string; store its toISOString() (or getTime())'),
+						message: expected(
+							'output.when',
+							'a `Date` (1970-01-01T00:00:00.000Z): JSON would store it as a string; store its toISOString() (or getTime())',
+						),
 					},
 				});
 				expect(failures[0]).toMatchObject({ name: 'InvalidOutputError', field: 'output.when' });
@@ -326,10 +379,17 @@ describe.each(ALL_KINDS)('%s: outputs', (kind) => {
 
 	it('an output holding lone surrogates is stored unchanged (JSON escapes them)', async () => {
 		const text = `x${high}y${low}`;
-		const scheduler = new Scheduler({ container: await containers.make(kind), actuator: new FunctionActuator(() => ({ text, [text]: 1 })) });
+		const scheduler = new Scheduler({
+			container: await containers.make(kind),
+			actuator: new FunctionActuator(() => ({ text, [text]: 1 })),
+		});
 		await scheduler.add({ id: 's', item: text });
 		await scheduler.onIdle();
-		expect(await scheduler.get('s')).toMatchObject({ status: 'succeeded', item: text, output: { text, [text]: 1 } });
+		expect(await scheduler.get('s')).toMatchObject({
+			status: 'succeeded',
+			item: text,
+			output: { text, [text]: 1 },
+		});
 		await scheduler.close();
 	});
 });

@@ -24,7 +24,13 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 			fast: (_p, ctx) => void calls.push(ctx.stepId),
 		});
 		const { flows, scheduler } = setup;
-		flows.define({ name: 'stoppable', steps: [{ id: 'slow', action: 'slow' }, { id: 'next', action: 'fast', dependsOn: ['slow'] }] });
+		flows.define({
+			name: 'stoppable',
+			steps: [
+				{ id: 'slow', action: 'slow' },
+				{ id: 'next', action: 'fast', dependsOn: ['slow'] },
+			],
+		});
 		const run = await flows.start('stoppable');
 		await until(() => calls.length === 1, 5000, 'the slow step to start');
 		const stopped = await flows.stop(run.id);
@@ -37,7 +43,9 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 		expect((await scheduler.get(`wf:${run.id}:slow:1`))?.status).toBe('stopped');
 		const error = await flows.stop(run.id).catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(RunStateError);
-		expect((error as Error).message).toBe(`Workflow run \`${run.id}\`: \`stop\` needs a run that is waiting, running, paused, blocked; this one is stopped`);
+		expect((error as Error).message).toBe(
+			`Workflow run \`${run.id}\`: \`stop\` needs a run that is waiting, running, paused, blocked; this one is stopped`,
+		);
 		await expect(flows.resume(run.id)).rejects.toThrow('`resume` needs a run that is paused; this one is stopped');
 		await expect(flows.stop('nope')).rejects.toThrow('No workflow run with id `nope`');
 	});
@@ -54,11 +62,19 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 			second: () => void ran.push('second'),
 		});
 		const { flows } = setup;
-		flows.define({ name: 'pausable', steps: [{ id: 'a', action: 'first' }, { id: 'b', action: 'second', dependsOn: ['a'] }] });
+		flows.define({
+			name: 'pausable',
+			steps: [
+				{ id: 'a', action: 'first' },
+				{ id: 'b', action: 'second', dependsOn: ['a'] },
+			],
+		});
 		const run = await flows.start('pausable');
 		await until(() => ran.length === 1);
 		expect((await flows.pause(run.id)).status).toBe('paused');
-		await expect(flows.pause(run.id)).rejects.toThrow('`pause` needs a run that is waiting, running, blocked; this one is paused');
+		await expect(flows.pause(run.id)).rejects.toThrow(
+			'`pause` needs a run that is waiting, running, blocked; this one is paused',
+		);
 		release.open();
 		await until(async () => (await flows.get(run.id))?.steps.a?.status === 'succeeded');
 		await flows.sweep();
@@ -88,7 +104,11 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 		const run = await flows.start('handback');
 		await until(async () => (await flows.get(run.id))?.steps.long?.checkpoint !== null);
 		await flows.pause(run.id, { now: true });
-		await until(async () => (await flows.get(run.id))?.steps.long?.status === 'waiting', 5000, 'the step handed back');
+		await until(
+			async () => (await flows.get(run.id))?.steps.long?.status === 'waiting',
+			5000,
+			'the step handed back',
+		);
 		const paused = (await flows.get(run.id)) as RunRecord;
 		expect(paused.status).toBe('paused');
 		await flows.resume(run.id);
@@ -126,13 +146,17 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 		const failed = await flows.wait(run.id);
 		expect(failed.status).toBe('failed');
 		expect(failed.steps.c?.status).toBe('waiting');
-		await expect(flows.retryFrom(run.id, 'zz')).rejects.toThrow('`retryFrom` names an unknown step `zz` (steps: a, b, c, d)');
+		await expect(flows.retryFrom(run.id, 'zz')).rejects.toThrow(
+			'`retryFrom` names an unknown step `zz` (steps: a, b, c, d)',
+		);
 		await flows.retry(run.id);
 		const retried = await flows.wait(run.id);
 		expect(retried.status).toBe('succeeded');
 		expect(count).toEqual({ a: 1, b: 2, c: 1, d: 1 });
 		expect(retried.steps.b?.generation).toBe(2);
-		await expect(flows.retry(run.id)).rejects.toThrow('`retry` needs a run that is failed, stopped; this one is succeeded');
+		await expect(flows.retry(run.id)).rejects.toThrow(
+			'`retry` needs a run that is failed, stopped; this one is succeeded',
+		);
 		await flows.retryFrom(run.id, 'b');
 		const again = await flows.wait(run.id);
 		expect(again.status).toBe('succeeded');
@@ -149,7 +173,13 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 			good: (_p, ctx) => void ran.push(ctx.stepId),
 		});
 		const { flows } = setup;
-		flows.define({ name: 'skippable', steps: [{ id: 'bad', action: 'bad' }, { id: 'good', action: 'good', dependsOn: ['bad'] }] });
+		flows.define({
+			name: 'skippable',
+			steps: [
+				{ id: 'bad', action: 'bad' },
+				{ id: 'good', action: 'good', dependsOn: ['bad'] },
+			],
+		});
 		const run = await flows.start('skippable');
 		expect((await flows.wait(run.id)).status).toBe('failed');
 		await expect(flows.skip(run.id, 'good')).resolves.toBeDefined();
@@ -157,7 +187,9 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 		// Skipping `good` alone leaves `bad` failed: the run fails again.
 		expect(done.status).toBe('failed');
 		await flows.skip(run.id, 'bad');
-		await expect(flows.skip(run.id, 'bad')).rejects.toThrow(/`skip` needs a step that is waiting, blocked, failed or stopped; step `bad` is skipped|needs a run/);
+		await expect(flows.skip(run.id, 'bad')).rejects.toThrow(
+			/`skip` needs a step that is waiting, blocked, failed or stopped; step `bad` is skipped|needs a run/,
+		);
 		const finished = await flows.wait(run.id);
 		expect(finished.status).toBe('succeeded');
 		expect(ran).toEqual([]);
@@ -194,7 +226,11 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 			},
 		});
 		const { flows } = setup;
-		flows.define({ name: 'called', steps: [{ id: 'w', action: 'work' }], onFinished: (run) => void calls.push(`${run.id}:${run.status}`) });
+		flows.define({
+			name: 'called',
+			steps: [{ id: 'w', action: 'work' }],
+			onFinished: (run) => void calls.push(`${run.id}:${run.status}`),
+		});
 		const run = await flows.start('called');
 		expect((await flows.wait(run.id)).notified).toBe('failed');
 		for (let i = 0; i < 3; i++) await flows.sweep();
@@ -212,7 +248,10 @@ describe.each(CONTAINER_KINDS)('Workflow commands on %s', (kind) => {
 		const { flows } = setup;
 		flows.define({ name: 'keyed', steps: [{ id: 'w', action: 'work' }] });
 		const first = await flows.start('keyed', { key: 'cluster-42', unique: true });
-		await expect(flows.start('keyed', { key: 'cluster-42', unique: true })).rejects.toMatchObject({ code: 'ERR_DUPLICATE_RUN', key: 'cluster-42' });
+		await expect(flows.start('keyed', { key: 'cluster-42', unique: true })).rejects.toMatchObject({
+			code: 'ERR_DUPLICATE_RUN',
+			key: 'cluster-42',
+		});
 		// Not unique: allowed beside it.
 		const plain = await flows.start('keyed', { key: 'cluster-42' });
 		release.open();

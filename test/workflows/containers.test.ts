@@ -24,7 +24,20 @@ afterAll(async () => {
 
 const containers: [string, () => TaskContainer][] = [
 	['RedisContainer', () => new RedisContainer({ redis: (redis as RedisServer).url, name: `wf${++n}`, log: false })],
-	['CombinedContainer', () => new CombinedContainer(new QueueContainer(), new SqlContainer({ knex: { client: 'sqlite3', connection: { filename: join(dir, `c${++n}.sqlite`) }, useNullAsDefault: true } }))],
+	[
+		'CombinedContainer',
+		() =>
+			new CombinedContainer(
+				new QueueContainer(),
+				new SqlContainer({
+					knex: {
+						client: 'sqlite3',
+						connection: { filename: join(dir, `c${++n}.sqlite`) },
+						useNullAsDefault: true,
+					},
+				}),
+			),
+	],
 ];
 
 describe.each(containers)('Workflows on %s', (_name, make) => {

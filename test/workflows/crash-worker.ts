@@ -12,7 +12,11 @@ import { Workflows, workflowActions } from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
 import { CRASH_DAG } from './crash-dag.js';
 
-const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as { knex: Knex.Config; log: string; leaseMs: number };
+const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as {
+	knex: Knex.Config;
+	log: string;
+	leaseMs: number;
+};
 const container = new SqlContainer({ knex: config.knex });
 const store = new SqlWorkflowStore({ container });
 const actions = workflowActions({
@@ -23,11 +27,20 @@ const actions = workflowActions({
 		return ctx.stepId;
 	},
 });
-const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 6, leaseMs: config.leaseMs, pollIntervalMs: 100 });
+const scheduler = new Scheduler({
+	container,
+	actuator: new FunctionActuator(actions),
+	concurrency: 6,
+	leaseMs: config.leaseMs,
+	pollIntervalMs: 100,
+});
 const flows = new Workflows({ scheduler, actions, store, sweepMs: 200, dispatchGraceMs: 1000 });
 flows.define(CRASH_DAG);
 flows.on('error', (error) => console.error(`worker ${process.pid}: ${error.message}`));
 console.log('ready');
 process.on('SIGTERM', () => {
-	void flows.close().then(() => scheduler.close()).then(() => process.exit(0));
+	void flows
+		.close()
+		.then(() => scheduler.close())
+		.then(() => process.exit(0));
 });

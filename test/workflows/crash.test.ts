@@ -36,17 +36,28 @@ afterAll(async () => {
 	await postgres?.stop();
 });
 
-function startWorker(knex: Knex.Config, name: string, n: number): { child: ChildProcess; log: string; ready: Promise<void> } {
+function startWorker(
+	knex: Knex.Config,
+	name: string,
+	n: number,
+): { child: ChildProcess; log: string; ready: Promise<void> } {
 	const log = join(dir, `${name}-worker-${n}.log`);
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', `${ROOT}test/workflows/crash-worker.ts`], {
-		cwd: ROOT,
-		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify({ knex, log, leaseMs: LEASE_MS }) },
-		stdio: ['ignore', 'pipe', 'inherit'],
-	});
+	const child = spawn(
+		process.execPath,
+		['--conditions=lightsched:source', '--import', 'tsx', `${ROOT}test/workflows/crash-worker.ts`],
+		{
+			cwd: ROOT,
+			env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify({ knex, log, leaseMs: LEASE_MS }) },
+			stdio: ['ignore', 'pipe', 'inherit'],
+		},
+	);
 	children.push(child);
 	const ready = new Promise<void>((resolve, reject) => {
 		child.once('exit', (code) => reject(new Error(`worker ${n} exited (${String(code)}) before it was ready`)));
-		createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => line === 'ready' && resolve());
+		createInterface({ input: child.stdout as NodeJS.ReadableStream }).on(
+			'line',
+			(line) => line === 'ready' && resolve(),
+		);
 	});
 	return { child, log, ready };
 }
@@ -72,12 +83,19 @@ function readLog(file: string): Line[] {
 describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (backend) => {
 	it(`${RUNS} runs of a 6-step DAG through three SIGKILLs: every run succeeds, no step lost, none re-run after it finished`, async () => {
 		const knex: Knex.Config =
-			backend === 'SQLite' ? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true } : await (postgres as SqlBackend).freshDatabase();
+			backend === 'SQLite'
+				? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true }
+				: await (postgres as SqlBackend).freshDatabase();
 		// The runs are started by a process that then steps aside (its scheduler claims nothing).
 		const container = new SqlContainer({ knex });
 		const actions = workflowActions({ work: () => null });
 		const starter = new Scheduler({ container, actuator: new FunctionActuator(actions), autoStart: false });
-		const starterFlows = new Workflows({ scheduler: starter, actions, store: new SqlWorkflowStore({ container }), sweepMs: 600_000 });
+		const starterFlows = new Workflows({
+			scheduler: starter,
+			actions,
+			store: new SqlWorkflowStore({ container }),
+			sweepMs: 600_000,
+		});
 		starterFlows.define(CRASH_DAG);
 		const ids: string[] = [];
 		for (let i = 0; i < RUNS; i++) ids.push((await starterFlows.start('crash-dag')).id);
@@ -90,12 +108,14 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (b
 		await Promise.all([survivor.ready, victim.ready]);
 		const logs = [survivor.log, victim.log];
 		const kills: { pid: number; at: number }[] = [];
-		const starts = (): number => logs.reduce((n, log) => n + readLog(log).filter((l) => l.kind === 'start').length, 0);
+		const starts = (): number =>
+			logs.reduce((n, log) => n + readLog(log).filter((l) => l.kind === 'start').length, 0);
 		for (let k = 0; k < 3; k++) {
 			// Kill after another stretch of work, at a random moment (inside or between steps).
 			const target = starts() + 25 + Math.floor(Math.random() * 25);
 			const deadline = Date.now() + 60_000;
-			while (starts() < target && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+			while (starts() < target && Date.now() < deadline)
+				await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
 			const pid = victim.child.pid as number;
 			victim.child.kill('SIGKILL');
 			await new Promise((resolve) => victim.child.once('exit', resolve));
@@ -108,7 +128,10 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (b
 		for (;;) {
 			const page = await store.list({ status: 'succeeded', limit: 1 });
 			if (page.total === RUNS) break;
-			if (Date.now() > end) throw new Error(`only ${page.total} of ${RUNS} runs succeeded in time: ${JSON.stringify((await store.list({ status: ['failed', 'stopped', 'blocked'] })).runs.map((r) => [r.id, r.status, r.error]))}`);
+			if (Date.now() > end)
+				throw new Error(
+					`only ${page.total} of ${RUNS} runs succeeded in time: ${JSON.stringify((await store.list({ status: ['failed', 'stopped', 'blocked'] })).runs.map((r) => [r.id, r.status, r.error]))}`,
+				);
 			await new Promise((resolve) => setTimeout(resolve, 200));
 		}
 		const lines = logs.flatMap(readLog).sort((a, b) => a.at - b.at);
@@ -124,18 +147,23 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (b
 			// or its success not stored yet).
 			for (let i = 1; i < startsOf.length; i++) {
 				const earlier = startsOf.slice(0, i);
-				const interrupted = earlier.some((l) => killed.has(l.pid) && (killed.get(l.pid) as number) <= (startsOf[i] as Line).at);
+				const interrupted = earlier.some(
+					(l) => killed.has(l.pid) && (killed.get(l.pid) as number) <= (startsOf[i] as Line).at,
+				);
 				if (!interrupted) rerunAfterFinish.push(key);
 				else {
 					const last = earlier.at(-1) as Line;
-					if (killed.has(last.pid)) takeovers.push((startsOf[i] as Line).at - (killed.get(last.pid) as number));
+					if (killed.has(last.pid))
+						takeovers.push((startsOf[i] as Line).at - (killed.get(last.pid) as number));
 				}
 			}
 		}
 		for (const id of ids) {
 			const run = await store.get(id);
 			expect(run?.status).toBe('succeeded');
-			expect(Object.values(run?.steps ?? {}).every((s) => s.status === 'succeeded' && s.generation === 1)).toBe(true);
+			expect(Object.values(run?.steps ?? {}).every((s) => s.status === 'succeeded' && s.generation === 1)).toBe(
+				true,
+			);
 		}
 		expect(rerunAfterFinish).toEqual([]);
 		console.log(

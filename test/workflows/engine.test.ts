@@ -59,7 +59,13 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 				seen.push(`${name}${stepId}${from}`);
 			});
 		}
-		flows.define({ name: 'evented', steps: [{ id: 'a', action: 'work' }, { id: 'b', action: 'work', dependsOn: ['a'] }] });
+		flows.define({
+			name: 'evented',
+			steps: [
+				{ id: 'a', action: 'work' },
+				{ id: 'b', action: 'work', dependsOn: ['a'] },
+			],
+		});
 		await flows.wait((await flows.start('evented')).id);
 		expect(seen).toEqual([
 			'run:created',
@@ -132,7 +138,11 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 		});
 		const skipped = await flows.wait((await flows.start('skippy')).id);
 		expect(skipped.status).toBe('succeeded');
-		expect(skipped.steps.dns).toMatchObject({ status: 'skipped', attempts: 2, error: { code: 'E_DNS', message: 'dns down' } });
+		expect(skipped.steps.dns).toMatchObject({
+			status: 'skipped',
+			attempts: 2,
+			error: { code: 'E_DNS', message: 'dns down' },
+		});
 		expect(skipped.steps.after?.status).toBe('succeeded');
 		expect(calls).toBe(2);
 		const failed = await flows.wait((await flows.start('strict')).id);
@@ -160,7 +170,16 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 			vars: { region: { default: 'eu' }, nodes: { default: 3 } },
 			steps: [
 				{ id: 'login', action: 'login' },
-				{ id: 'use', action: 'use', dependsOn: ['login'], params: { count: '{{vars.nodes}}', url: 'https://{{ vars.region }}.example/{{shared.token}}', list: ['{{shared.token}}', 1] } },
+				{
+					id: 'use',
+					action: 'use',
+					dependsOn: ['login'],
+					params: {
+						count: '{{vars.nodes}}',
+						url: 'https://{{ vars.region }}.example/{{shared.token}}',
+						list: ['{{shared.token}}', 1],
+					},
+				},
 			],
 		});
 		const done = await flows.wait((await flows.start('templated', { vars: { region: 'us' } })).id);
@@ -178,11 +197,22 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 			},
 		});
 		const { flows } = setup;
-		flows.define({ name: 'missing', vars: { region: {} }, steps: [{ id: 'use', action: 'use', params: { token: 'x-{{shared.token}}' } }] });
-		flows.define({ name: 'missing-var', vars: { region: {} }, steps: [{ id: 'use', action: 'use', params: { region: '{{vars.region}}' } }] });
+		flows.define({
+			name: 'missing',
+			vars: { region: {} },
+			steps: [{ id: 'use', action: 'use', params: { token: 'x-{{shared.token}}' } }],
+		});
+		flows.define({
+			name: 'missing-var',
+			vars: { region: {} },
+			steps: [{ id: 'use', action: 'use', params: { region: '{{vars.region}}' } }],
+		});
 		const done = await flows.wait((await flows.start('missing')).id);
 		expect(done.status).toBe('failed');
-		expect(done.steps.use?.error).toEqual({ code: 'ERR_TEMPLATE_MISSING_KEY', message: 'Step `use`: `params.token` names `{{shared.token}}`, which the run does not hold' });
+		expect(done.steps.use?.error).toEqual({
+			code: 'ERR_TEMPLATE_MISSING_KEY',
+			message: 'Step `use`: `params.token` names `{{shared.token}}`, which the run does not hold',
+		});
 		const noVar = await flows.wait((await flows.start('missing-var')).id);
 		expect(noVar.steps.use?.error?.code).toBe('ERR_TEMPLATE_MISSING_KEY');
 		expect(ran).toBe(0);
@@ -226,7 +256,13 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 					action: 'work',
 					dependsOn: ['optional'],
 					preCheck: [
-						{ act: 'block', when: [{ source: 'vars', key: 'tier', op: 'not-in', values: ['bronze'] }, { source: 'shared', key: 'nope', op: 'exists' }] },
+						{
+							act: 'block',
+							when: [
+								{ source: 'vars', key: 'tier', op: 'not-in', values: ['bronze'] },
+								{ source: 'shared', key: 'nope', op: 'exists' },
+							],
+						},
 						{ act: 'block', when: [{ source: 'vars', key: 'tier', op: 'in', values: ['gold'] }] },
 					],
 				},
@@ -239,7 +275,9 @@ describe.each(CONTAINER_KINDS)('Workflows on %s', (kind) => {
 		expect(blocked.steps.optional?.status).toBe('skipped');
 		expect(blocked.steps.approve?.status).toBe('blocked');
 		expect(ran).toEqual([]);
-		await expect(flows.continue(run.id, 'after')).rejects.toThrow('`continue` needs a blocked step; step `after` is waiting');
+		await expect(flows.continue(run.id, 'after')).rejects.toThrow(
+			'`continue` needs a blocked step; step `after` is waiting',
+		);
 		const continued = await flows.continue(run.id, 'approve');
 		expect(continued.status).toBe('running');
 		const done = await flows.wait(run.id);

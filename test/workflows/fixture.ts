@@ -3,7 +3,14 @@ import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { MemoryWorkflowStore, Workflows, workflowActions, type ActionHandler, type WorkflowStore, type WorkflowsOptions } from 'lightsched/workflows';
+import {
+	MemoryWorkflowStore,
+	Workflows,
+	workflowActions,
+	type ActionHandler,
+	type WorkflowStore,
+	type WorkflowsOptions,
+} from 'lightsched/workflows';
 
 export type ContainerKind = 'QueueContainer' | 'OrderedMapContainer';
 export const CONTAINER_KINDS: readonly ContainerKind[] = ['QueueContainer', 'OrderedMapContainer'];
@@ -23,9 +30,15 @@ export function makeFlows(
 	handlers: Record<string, ActionHandler>,
 	options: Partial<Omit<WorkflowsOptions, 'scheduler' | 'actions'>> = {},
 ): FlowSetup {
-	const container = typeof kind !== 'string' ? kind : kind === 'QueueContainer' ? new QueueContainer() : new OrderedMapContainer();
+	const container =
+		typeof kind !== 'string' ? kind : kind === 'QueueContainer' ? new QueueContainer() : new OrderedMapContainer();
 	const actions = workflowActions(handlers);
-	const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 8, backoff: { type: 'fixed', delayMs: 10 } }) as unknown as Scheduler;
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(actions),
+		concurrency: 8,
+		backoff: { type: 'fixed', delayMs: 10 },
+	}) as unknown as Scheduler;
 	const store = options.store ?? new MemoryWorkflowStore();
 	const flows = new Workflows({ scheduler, actions, store, sweepMs: 50, ...options });
 	const extra: Workflows[] = [];

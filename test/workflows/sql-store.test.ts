@@ -17,52 +17,63 @@ afterAll(async () => {
 	await postgres?.stop();
 });
 
-workflowStoreContract('SqlWorkflowStore on SQLite', async () => new SqlWorkflowStore({ knex: await sqlite.freshDatabase() }));
-workflowStoreContract('SqlWorkflowStore on PostgreSQL', async () => new SqlWorkflowStore({ knex: await (postgres as SqlBackend).freshDatabase() }));
+workflowStoreContract(
+	'SqlWorkflowStore on SQLite',
+	async () => new SqlWorkflowStore({ knex: await sqlite.freshDatabase() }),
+);
+workflowStoreContract(
+	'SqlWorkflowStore on PostgreSQL',
+	async () => new SqlWorkflowStore({ knex: await (postgres as SqlBackend).freshDatabase() }),
+);
 
-describe.each(['SQLite', 'PostgreSQL'] as const)('Workflows on a %s SqlContainer with a SqlWorkflowStore sharing its connection', (backend) => {
-	let setup: FlowSetup | undefined;
-	afterEach(async () => {
-		await setup?.close();
-		setup = undefined;
-	});
+describe.each(['SQLite', 'PostgreSQL'] as const)(
+	'Workflows on a %s SqlContainer with a SqlWorkflowStore sharing its connection',
+	(backend) => {
+		let setup: FlowSetup | undefined;
+		afterEach(async () => {
+			await setup?.close();
+			setup = undefined;
+		});
 
-	it('runs a fan-out/join DAG, a template from shared data, and a second instance takes over after the first dies', async () => {
-		const container = new SqlContainer({ knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase() });
-		const store = new SqlWorkflowStore({ container });
-		const count: Record<string, number> = {};
-		setup = makeFlows(
-			container,
-			{
-				work: async (params, ctx) => {
-					count[ctx.stepId] = (count[ctx.stepId] ?? 0) + 1;
-					if (ctx.stepId === 'root') await ctx.shared.set('who', 'sql');
-					return { ...params, inputs: Object.keys(ctx.inputs).sort() };
+		it('runs a fan-out/join DAG, a template from shared data, and a second instance takes over after the first dies', async () => {
+			const container = new SqlContainer({
+				knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+			});
+			const store = new SqlWorkflowStore({ container });
+			const count: Record<string, number> = {};
+			setup = makeFlows(
+				container,
+				{
+					work: async (params, ctx) => {
+						count[ctx.stepId] = (count[ctx.stepId] ?? 0) + 1;
+						if (ctx.stepId === 'root') await ctx.shared.set('who', 'sql');
+						return { ...params, inputs: Object.keys(ctx.inputs).sort() };
+					},
 				},
-			},
-			{ store, sweepMs: 60_000 },
-		);
-		const definition = {
-			name: 'dag',
-			steps: [
-				{ id: 'root', action: 'work' },
-				{ id: 'left', action: 'work', dependsOn: ['root'], params: { hi: '{{shared.who}}' } },
-				{ id: 'right', action: 'work', dependsOn: ['root'] },
-				{ id: 'join', action: 'work', dependsOn: ['left', 'right'] },
-			],
-		};
-		const { flows } = setup;
-		flows.define(definition);
-		const done = await flows.wait((await flows.start('dag')).id);
-		expect(done.status).toBe('succeeded');
-		expect(done.steps.left?.output).toEqual({ hi: 'sql', inputs: ['root'] });
-		expect(done.steps.join?.output).toEqual({ inputs: ['left', 'right'] });
-		// The first instance dies with a run started; another on the same database finishes it.
-		const run = await flows.start('dag');
-		await flows.close();
-		const other = setup.another({ sweepMs: 50 });
-		other.define(definition);
-		expect((await other.wait(run.id)).status).toBe('succeeded');
-		expect(count).toEqual({ root: 2, left: 2, right: 2, join: 2 });
-	});
-});
+				{ store, sweepMs: 60_000 },
+			);
+			const definition = {
+				name: 'dag',
+				steps: [
+					{ id: 'root', action: 'work' },
+					{ id: 'left', action: 'work', dependsOn: ['root'], params: { hi: '{{shared.who}}' } },
+					{ id: 'right', action: 'work', dependsOn: ['root'] },
+					{ id: 'join', action: 'work', dependsOn: ['left', 'right'] },
+				],
+			};
+			const { flows } = setup;
+			flows.define(definition);
+			const done = await flows.wait((await flows.start('dag')).id);
+			expect(done.status).toBe('succeeded');
+			expect(done.steps.left?.output).toEqual({ hi: 'sql', inputs: ['root'] });
+			expect(done.steps.join?.output).toEqual({ inputs: ['left', 'right'] });
+			// The first instance dies with a run started; another on the same database finishes it.
+			const run = await flows.start('dag');
+			await flows.close();
+			const other = setup.another({ sweepMs: 50 });
+			other.define(definition);
+			expect((await other.wait(run.id)).status).toBe('succeeded');
+			expect(count).toEqual({ root: 2, left: 2, right: 2, join: 2 });
+		});
+	},
+);

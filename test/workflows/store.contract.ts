@@ -21,7 +21,19 @@ export function sampleRun(patch: Partial<RunRecord> = {}): RunRecord {
 		status: 'running',
 		shared: {},
 		steps: {
-			a: { status: 'running', generation: 1, attempts: 0, output: null, error: null, checkpoint: null, trace: [], startedAt: 1, finishedAt: null, continued: false, handBack: false },
+			a: {
+				status: 'running',
+				generation: 1,
+				attempts: 0,
+				output: null,
+				error: null,
+				checkpoint: null,
+				trace: [],
+				startedAt: 1,
+				finishedAt: null,
+				continued: false,
+				handBack: false,
+			},
 		},
 		createdAt: 1_000 + n,
 		updatedAt: 1_000 + n,
@@ -83,7 +95,9 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			expect(await store.update({ ...sampleRun(), id: 'missing' })).toBeNull();
 			// Concurrent updates from one rev: exactly one wins.
 			const base = (await store.get(run.id)) as RunRecord;
-			const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.update({ ...structuredClone(base), shared: { i } })));
+			const results = await Promise.all(
+				[1, 2, 3, 4, 5].map((i) => store.update({ ...structuredClone(base), shared: { i } })),
+			);
 			expect(results.filter((r) => r !== null)).toHaveLength(1);
 			expect((await store.get(run.id))?.rev).toBe(2);
 		});
@@ -100,7 +114,9 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			await store.create(sampleRun({ key: 'cluster-1' }));
 			await store.create(sampleRun({ key: 'cluster-2', uniqueKey: true }));
 			// Concurrent creates with one key: exactly one wins.
-			const racing = await Promise.allSettled([1, 2, 3, 4].map(() => store.create(sampleRun({ key: 'race', uniqueKey: true }))));
+			const racing = await Promise.allSettled(
+				[1, 2, 3, 4].map(() => store.create(sampleRun({ key: 'race', uniqueKey: true }))),
+			);
 			expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
 			const held = (await store.get(first.id)) as RunRecord;
 			const finished = (await store.update({ ...held, status: 'failed', finishedAt: 5 })) as RunRecord;
@@ -116,11 +132,17 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			const runs: RunRecord[] = [];
 			const statuses: RunStatus[] = ['running', 'failed', 'succeeded', 'failed', 'blocked', 'failed'];
 			for (let i = 0; i < 6; i++) {
-				const run = sampleRun({ definition: i % 2 === 0 ? 'deploy' : 'backup', status: statuses[i] as RunStatus, key: i < 3 ? 'k1' : 'k2', createdAt: 10_000 + i * 10 });
+				const run = sampleRun({
+					definition: i % 2 === 0 ? 'deploy' : 'backup',
+					status: statuses[i] as RunStatus,
+					key: i < 3 ? 'k1' : 'k2',
+					createdAt: 10_000 + i * 10,
+				});
 				runs.push(run);
 				await store.create(run);
 			}
-			const ids = async (query: Parameters<WorkflowStore['list']>[0]): Promise<string[]> => (await store.list(query)).runs.map((r) => r.id);
+			const ids = async (query: Parameters<WorkflowStore['list']>[0]): Promise<string[]> =>
+				(await store.list(query)).runs.map((r) => r.id);
 			expect(await ids({})).toEqual(runs.map((r) => r.id));
 			expect(await ids({ order: 'desc' })).toEqual(runs.map((r) => r.id).reverse());
 			expect(await ids({ definition: 'backup' })).toEqual([runs[1]!.id, runs[3]!.id, runs[5]!.id]);

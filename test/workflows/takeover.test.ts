@@ -14,7 +14,14 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 		setup = undefined;
 	});
 
-	const definition = { name: 'chain', steps: [{ id: 'a', action: 'work' }, { id: 'b', action: 'work', dependsOn: ['a'] }, { id: 'c', action: 'work', dependsOn: ['b'] }] };
+	const definition = {
+		name: 'chain',
+		steps: [
+			{ id: 'a', action: 'work' },
+			{ id: 'b', action: 'work', dependsOn: ['a'] },
+			{ id: 'c', action: 'work', dependsOn: ['b'] },
+		],
+	};
 
 	it('a process dies between a step success and the next start: another finishes the run by its sweep, no step run twice', async () => {
 		const release = gate();
@@ -48,7 +55,11 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 
 	it('a process dies after storing a dispatch but before adding its task: another adds the same task after the grace', async () => {
 		const count: Record<string, number> = {};
-		setup = makeFlows(kind, { work: (_p, ctx) => void (count[ctx.stepId] = (count[ctx.stepId] ?? 0) + 1) }, { sweepMs: 60_000 });
+		setup = makeFlows(
+			kind,
+			{ work: (_p, ctx) => void (count[ctx.stepId] = (count[ctx.stepId] ?? 0) + 1) },
+			{ sweepMs: 60_000 },
+		);
 		const { flows, scheduler } = setup;
 		flows.define(definition);
 		const add = scheduler.add.bind(scheduler) as (task: NewTask) => Promise<unknown>;
@@ -80,12 +91,21 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 
 	it('two live instances advancing the same runs: every step runs once', async () => {
 		const count = new Map<string, number>();
-		setup = makeFlows(kind, { work: (_p, ctx) => void count.set(`${ctx.runId}:${ctx.stepId}`, (count.get(`${ctx.runId}:${ctx.stepId}`) ?? 0) + 1) }, { sweepMs: 20 });
+		setup = makeFlows(
+			kind,
+			{
+				work: (_p, ctx) =>
+					void count.set(`${ctx.runId}:${ctx.stepId}`, (count.get(`${ctx.runId}:${ctx.stepId}`) ?? 0) + 1),
+			},
+			{ sweepMs: 20 },
+		);
 		const { flows } = setup;
 		const other = setup.another({ sweepMs: 20 });
 		flows.define(definition);
 		other.define(definition);
-		const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? flows : other).start('chain')));
+		const runs = await Promise.all(
+			Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? flows : other).start('chain')),
+		);
 		for (const run of runs) expect((await flows.wait(run.id)).status).toBe('succeeded');
 		expect(count.size).toBe(60);
 		expect([...count.values()].every((n) => n === 1)).toBe(true);
@@ -101,7 +121,8 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 					await ctx.trace('first attempt');
 					throw new Error('try again');
 				}
-				for (let i = 0; i < TRACE_LIMITS.lines + 50; i++) await ctx.trace(i === TRACE_LIMITS.lines + 49 ? 'x'.repeat(3000) : `line ${i}`);
+				for (let i = 0; i < TRACE_LIMITS.lines + 50; i++)
+					await ctx.trace(i === TRACE_LIMITS.lines + 49 ? 'x'.repeat(3000) : `line ${i}`);
 				return 'ok';
 			},
 		});

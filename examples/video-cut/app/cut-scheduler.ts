@@ -40,7 +40,9 @@ export interface CutScheduler {
 function outputName(body: unknown): CutOutput {
 	const output = (body as { output?: unknown } | null)?.output;
 	if (typeof output !== 'string' || output.length === 0) {
-		throw new TypeError(`Expected the output answer to have \`output\` (a file name), got ${JSON.stringify(body)?.slice(0, 100)}`);
+		throw new TypeError(
+			`Expected the output answer to have \`output\` (a file name), got ${JSON.stringify(body)?.slice(0, 100)}`,
+		);
 	}
 	return output;
 }
@@ -60,14 +62,20 @@ export class CutActuator extends HttpActuator<CutItem, CutOutput> {
 		} catch (error) {
 			const refused = error instanceof ActuatorError ? REFUSED.exec(error.message) : null;
 			if (refused === null) throw error;
-			throw new NonRetryableError(`The cut service refused the cut (HTTP ${refused[1]}): ${refused[2]}`, { cause: error });
+			throw new NonRetryableError(`The cut service refused the cut (HTTP ${refused[1]}): ${refused[2]}`, {
+				cause: error,
+			});
 		}
 	}
 }
 
 export async function createCutScheduler(options: CutSchedulerOptions): Promise<CutScheduler> {
 	const sql = new SqlContainer({
-		knex: { client: 'sqlite3', connection: { filename: join(options.dataDir, DATABASE_FILE) }, useNullAsDefault: true },
+		knex: {
+			client: 'sqlite3',
+			connection: { filename: join(options.dataDir, DATABASE_FILE) },
+			useNullAsDefault: true,
+		},
 	});
 	const container = new CombinedContainer(new QueueContainer(), sql);
 	const persistencer = new SqlPersistencer<CutOutput>({ container: sql });

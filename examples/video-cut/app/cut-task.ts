@@ -35,27 +35,51 @@ function describe(value: unknown): string {
  */
 export function parseCutRequest(body: unknown, inputs: readonly string[]): CutItem {
 	if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-		throw new HttpError(400, `Expected the body to be an object like { name, input, start, end }, got ${describe(body)}`);
+		throw new HttpError(
+			400,
+			`Expected the body to be an object like { name, input, start, end }, got ${describe(body)}`,
+		);
 	}
 	const { name, input, start, end } = body as Record<string, unknown>;
 	for (const key of Object.keys(body)) {
 		if (!['name', 'input', 'start', 'end'].includes(key)) {
-			throw new HttpError(400, `Unknown field \`${key.slice(0, 40)}\` (expected name, input, start, end)`, key.slice(0, 40));
+			throw new HttpError(
+				400,
+				`Unknown field \`${key.slice(0, 40)}\` (expected name, input, start, end)`,
+				key.slice(0, 40),
+			);
 		}
 	}
 	const trimmed = typeof name === 'string' ? name.trim() : name;
 	if (typeof trimmed !== 'string' || trimmed.length === 0 || trimmed.length > MAX_NAME_LENGTH) {
-		throw new HttpError(400, `Expected \`name\` to be a non-empty string of at most ${MAX_NAME_LENGTH} characters, got ${describe(name)}`, 'name');
+		throw new HttpError(
+			400,
+			`Expected \`name\` to be a non-empty string of at most ${MAX_NAME_LENGTH} characters, got ${describe(name)}`,
+			'name',
+		);
 	}
 	if (typeof input !== 'string' || !inputs.includes(input)) {
-		const offered = inputs.length === 0 ? 'none is there' : `one of ${inputs.map((i) => JSON.stringify(i)).join(', ')}`;
-		throw new HttpError(400, `Expected \`input\` to name a video file in the media folder (${offered}), got ${describe(input)}`, 'input');
+		const offered =
+			inputs.length === 0 ? 'none is there' : `one of ${inputs.map((i) => JSON.stringify(i)).join(', ')}`;
+		throw new HttpError(
+			400,
+			`Expected \`input\` to name a video file in the media folder (${offered}), got ${describe(input)}`,
+			'input',
+		);
 	}
 	if (typeof start !== 'number' || !Number.isFinite(start) || start < 0 || start >= MAX_SECONDS) {
-		throw new HttpError(400, `Expected \`start\` to be a number of seconds from 0 to ${MAX_SECONDS}, got ${describe(start)}`, 'start');
+		throw new HttpError(
+			400,
+			`Expected \`start\` to be a number of seconds from 0 to ${MAX_SECONDS}, got ${describe(start)}`,
+			'start',
+		);
 	}
 	if (typeof end !== 'number' || !Number.isFinite(end) || end <= start || end > MAX_SECONDS) {
-		throw new HttpError(400, `Expected \`end\` to be a number of seconds greater than \`start\` (${start}) and at most ${MAX_SECONDS}, got ${describe(end)}`, 'end');
+		throw new HttpError(
+			400,
+			`Expected \`end\` to be a number of seconds greater than \`start\` (${start}) and at most ${MAX_SECONDS}, got ${describe(end)}`,
+			'end',
+		);
 	}
 	return { name: trimmed, input, start, end };
 }
@@ -84,7 +108,8 @@ export interface TaskView {
 /** A progress report as a fraction 0..1: a number, or an object with a numeric `progress`. */
 export function progressFraction(progress: unknown): number | null {
 	let value = progress;
-	if (typeof value === 'object' && value !== null && 'progress' in value) value = (value as { progress: unknown }).progress;
+	if (typeof value === 'object' && value !== null && 'progress' in value)
+		value = (value as { progress: unknown }).progress;
 	if (typeof value !== 'number' || !Number.isFinite(value)) return null;
 	return Math.min(1, Math.max(0, value));
 }
@@ -98,7 +123,12 @@ export function toTaskView(task: CutTask): TaskView {
 		start: typeof item.start === 'number' ? item.start : 0,
 		end: typeof item.end === 'number' ? item.end : 0,
 		status: task.status,
-		progress: task.status === 'running' || task.status === 'exporting' ? progressFraction(task.progress) : task.status === 'succeeded' ? 1 : null,
+		progress:
+			task.status === 'running' || task.status === 'exporting'
+				? progressFraction(task.progress)
+				: task.status === 'succeeded'
+					? 1
+					: null,
 		attempts: task.attempts,
 		maxAttempts: task.maxAttempts,
 		createdAt: task.createdAt,

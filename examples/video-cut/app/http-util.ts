@@ -37,11 +37,21 @@ export function sendError(res: ServerResponse, error: HttpError): void {
 		res.destroy();
 		return;
 	}
-	sendJson(res, error.status, error.field === undefined ? { error: error.message } : { error: error.message, field: error.field });
+	sendJson(
+		res,
+		error.status,
+		error.field === undefined ? { error: error.message } : { error: error.message, field: error.field },
+	);
 }
 
 /** Send a fixed text answer (a static page file). */
-export function sendText(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
+export function sendText(
+	res: ServerResponse,
+	status: number,
+	type: string,
+	body: string | Buffer,
+	extra: Record<string, string> = {},
+): void {
 	res.writeHead(status, {
 		...COMMON_HEADERS,
 		'content-type': type,
@@ -76,12 +86,22 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /** Parse an optional non-negative integer query parameter. */
-export function queryInteger(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+export function queryInteger(
+	params: URLSearchParams,
+	name: string,
+	fallback: number,
+	min: number,
+	max: number,
+): number {
 	const raw = params.get(name);
 	if (raw === null || raw === '') return fallback;
 	const value = Number(raw);
 	if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-		throw new HttpError(400, `Expected \`${name}\` to be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 40))}`, name);
+		throw new HttpError(
+			400,
+			`Expected \`${name}\` to be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 40))}`,
+			name,
+		);
 	}
 	return value;
 }

@@ -47,7 +47,9 @@ const counts = await app.scheduler.counts();
 const kept = Object.values(counts).reduce((sum, n) => sum + n, 0);
 if (kept > 0) {
 	const { restored, recovered } = app.restored;
-	console.log(`Tasks kept from earlier runs: ${kept} (${restored} waiting to run${recovered > 0 ? `, ${recovered} of them left running when the app last died` : ''})`);
+	console.log(
+		`Tasks kept from earlier runs: ${kept} (${restored} waiting to run${recovered > 0 ? `, ${recovered} of them left running when the app last died` : ''})`,
+	);
 }
 console.log(`\nVideo cuts page: ${app.url}\n(Ctrl+C to stop; the tasks are kept in ${join(dataDir, 'tasks.db')})`);
 

@@ -40,7 +40,8 @@ function isInside(root: string, path: string): boolean {
  * path of a video file, leaves the folder (by `..` or a symlink), or does not exist as a regular file.
  */
 export async function resolveMediaFile(mediaDir: string, name: unknown): Promise<string | null> {
-	if (typeof name !== 'string' || name.length === 0 || name.length > 1024 || name.includes('\0') || isAbsolute(name)) return null;
+	if (typeof name !== 'string' || name.length === 0 || name.length > 1024 || name.includes('\0') || isAbsolute(name))
+		return null;
 	if (!isVideoName(name)) return null;
 	let root: string;
 	try {
@@ -61,7 +62,10 @@ export async function resolveMediaFile(mediaDir: string, name: unknown): Promise
 }
 
 /** A byte range `[start, end]` (inclusive), `null` for the whole file, or `'unsatisfiable'`. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+export function parseRange(
+	header: string | undefined,
+	size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
 	if (header === undefined) return null;
 	const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
 	// Several ranges, or another unit: serve the whole file (a server may ignore Range).

@@ -22,7 +22,8 @@ const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = {
 };
 
 /** The page may load only its own script, style and media; no inline script runs. */
-const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const PAGE_POLICY =
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /** Task ids this app creates and accepts in URLs. */
 const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -68,7 +69,10 @@ export class Routes {
 		if (page !== undefined) {
 			allow(method, ['GET', 'HEAD']);
 			const body = await this.#staticFile(page.file);
-			sendText(res, 200, page.type, body, { 'content-security-policy': PAGE_POLICY, 'cache-control': 'no-cache' });
+			sendText(res, 200, page.type, body, {
+				'content-security-policy': PAGE_POLICY,
+				'cache-control': 'no-cache',
+			});
 			return;
 		}
 		if (parts[0] === 'media' && parts.length === 3 && (parts[1] === 'input' || parts[1] === 'output')) {
@@ -148,19 +152,28 @@ export class Routes {
 
 	async #stop(res: ServerResponse, id: string): Promise<void> {
 		const task = await this.#task(id);
-		if (isFinalStatus(task.status)) throw new HttpError(409, `Task ${JSON.stringify(id)} has already ${task.status === 'stopped' ? 'been stopped' : task.status}; nothing to stop`);
+		if (isFinalStatus(task.status))
+			throw new HttpError(
+				409,
+				`Task ${JSON.stringify(id)} has already ${task.status === 'stopped' ? 'been stopped' : task.status}; nothing to stop`,
+			);
 		const stopped = await this.#o.scheduler.stop(id);
 		sendJson(res, 200, { task: toTaskView(stopped) });
 	}
 
 	async #restart(res: ServerResponse, id: string): Promise<void> {
 		const task = await this.#task(id);
-		if (!isFinalStatus(task.status)) throw new HttpError(409, `Task ${JSON.stringify(id)} is ${task.status}; only a finished task can be restarted`);
+		if (!isFinalStatus(task.status))
+			throw new HttpError(
+				409,
+				`Task ${JSON.stringify(id)} is ${task.status}; only a finished task can be restarted`,
+			);
 		let added: CutTask;
 		try {
 			added = await this.#o.scheduler.add({ id, item: task.item });
 		} catch (error) {
-			if (error instanceof DuplicateTaskError) throw new HttpError(409, `Task ${JSON.stringify(id)} was restarted already`);
+			if (error instanceof DuplicateTaskError)
+				throw new HttpError(409, `Task ${JSON.stringify(id)} was restarted already`);
 			throw error;
 		}
 		sendJson(res, 200, { task: toTaskView(added) });
@@ -168,12 +181,14 @@ export class Routes {
 
 	async #remove(res: ServerResponse, id: string): Promise<void> {
 		const task = await this.#task(id);
-		if (!isFinalStatus(task.status)) throw new HttpError(409, `Task ${JSON.stringify(id)} is ${task.status}; stop it before deleting it`);
+		if (!isFinalStatus(task.status))
+			throw new HttpError(409, `Task ${JSON.stringify(id)} is ${task.status}; stop it before deleting it`);
 		let removed: boolean;
 		try {
 			removed = await this.#o.scheduler.remove(id);
 		} catch (error) {
-			if (error instanceof InvalidStateError) throw new HttpError(409, `Task ${JSON.stringify(id)} is running again; stop it before deleting it`);
+			if (error instanceof InvalidStateError)
+				throw new HttpError(409, `Task ${JSON.stringify(id)} is running again; stop it before deleting it`);
 			throw error;
 		}
 		if (!removed) throw new HttpError(404, `No task with id ${JSON.stringify(id)}`);
@@ -186,17 +201,20 @@ export class Routes {
 		let name: unknown;
 		if (kind === 'input') name = task.item.input;
 		else {
-			if (task.status !== 'succeeded') throw new HttpError(404, `Task ${JSON.stringify(id)} has no output (it is ${task.status})`);
+			if (task.status !== 'succeeded')
+				throw new HttpError(404, `Task ${JSON.stringify(id)} has no output (it is ${task.status})`);
 			name = task.output ?? (await this.#o.persistencer?.get?.(id));
 		}
 		const path = await resolveMediaFile(this.#o.mediaDir, name);
-		if (path === null) throw new HttpError(404, `The ${kind} video of task ${JSON.stringify(id)} is not in the media folder`);
+		if (path === null)
+			throw new HttpError(404, `The ${kind} video of task ${JSON.stringify(id)} is not in the media folder`);
 		await sendVideo(req, res, path);
 	}
 }
 
 function allow(method: string, methods: readonly string[]): void {
-	if (!methods.includes(method)) throw new HttpError(405, `Expected method ${methods.join(' or ')}, got ${method.slice(0, 20)}`);
+	if (!methods.includes(method))
+		throw new HttpError(405, `Expected method ${methods.join(' or ')}, got ${method.slice(0, 20)}`);
 }
 
 function taskId(raw: string | undefined): string {
@@ -206,6 +224,11 @@ function taskId(raw: string | undefined): string {
 	} catch {
 		throw new HttpError(400, 'Expected a task id (letters, digits, - and _)', 'id');
 	}
-	if (!TASK_ID.test(id)) throw new HttpError(400, `Expected a task id (letters, digits, - and _), got ${JSON.stringify(id.slice(0, 40))}`, 'id');
+	if (!TASK_ID.test(id))
+		throw new HttpError(
+			400,
+			`Expected a task id (letters, digits, - and _), got ${JSON.stringify(id.slice(0, 40))}`,
+			'id',
+		);
 	return id;
 }

@@ -75,7 +75,7 @@ function checkCaller(req: IncomingMessage, loopbackOnly: boolean): void {
 	if (method === 'GET' || method === 'HEAD') return;
 	const origin = req.headers.origin;
 	if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) {
-		throw new HttpError(403, 'Expected a request from the app\'s own page (the Origin header names another site)');
+		throw new HttpError(403, "Expected a request from the app's own page (the Origin header names another site)");
 	}
 }
 
@@ -97,17 +97,24 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 	const host = options.host ?? '127.0.0.1';
 	const onError = options.onError ?? ((error: Error) => console.error(`[video-cut] ${error.message}`));
 	const media = await stat(options.mediaDir).catch(() => null);
-	if (media === null || !media.isDirectory()) throw new TypeError(`Expected \`mediaDir\` to be an existing folder, got ${JSON.stringify(options.mediaDir)}`);
+	if (media === null || !media.isDirectory())
+		throw new TypeError(`Expected \`mediaDir\` to be an existing folder, got ${JSON.stringify(options.mediaDir)}`);
 	await mkdir(options.dataDir, { recursive: true });
 
-	const { scheduler, persistencer, restored } = await createCutScheduler({ dataDir: options.dataDir, serviceUrl: options.serviceUrl });
+	const { scheduler, persistencer, restored } = await createCutScheduler({
+		dataDir: options.dataDir,
+		serviceUrl: options.serviceUrl,
+	});
 	const events = new EventStream();
 	const lastProgress = new Map<string, number | null>();
-	const publish = (type: string) => ({ task }: { task: TaskRecord<CutItem, CutOutput> }) => {
-		if (type !== 'progress') lastProgress.delete(task.id);
-		events.publish('task', { type, task: toTaskView(task) });
-	};
-	for (const type of ['added', 'started', 'succeeded', 'retrying', 'failed', 'stopped'] as const) scheduler.on(`task:${type}`, publish(type));
+	const publish =
+		(type: string) =>
+		({ task }: { task: TaskRecord<CutItem, CutOutput> }) => {
+			if (type !== 'progress') lastProgress.delete(task.id);
+			events.publish('task', { type, task: toTaskView(task) });
+		};
+	for (const type of ['added', 'started', 'succeeded', 'retrying', 'failed', 'stopped'] as const)
+		scheduler.on(`task:${type}`, publish(type));
 	scheduler.on('task:progress', ({ task, progress }) => {
 		// The service is polled every 300 ms; tell the pages only when the figure moved.
 		const fraction = progressFraction(progress);

@@ -111,11 +111,22 @@ export class CutJob {
 		const partial = this.#partialPath;
 		const duration = s.end - s.start;
 		const args = [
-			'-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y',
+			'-hide_banner',
+			'-nostdin',
+			'-nostats',
+			'-loglevel',
+			'error',
+			'-y',
 			...(s.realtime ? ['-re'] : []),
-			'-ss', String(s.start), '-i', s.inputPath, '-t', String(duration),
+			'-ss',
+			String(s.start),
+			'-i',
+			s.inputPath,
+			'-t',
+			String(duration),
 			...s.encoderArgs,
-			'-progress', 'pipe:1',
+			'-progress',
+			'pipe:1',
 			partial,
 		];
 		const child = spawn(s.ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,10 +145,12 @@ export class CutJob {
 		child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
 			this.#stderr = (this.#stderr + chunk).slice(-STDERR_KEEP);
 		});
-		const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
-			child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-			child.once('close', (code, signal) => resolve({ code, signal }));
-		});
+		const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>(
+			(resolve) => {
+				child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+				child.once('close', (code, signal) => resolve({ code, signal }));
+			},
+		);
 		clearTimeout(this.#timer);
 		this.#child = undefined;
 		if (exit.code === 0 && this.#killReason === undefined) {
@@ -147,7 +160,8 @@ export class CutJob {
 		}
 		await rm(partial, { force: true });
 		if (this.#killReason !== undefined) return this.#finish('failed', this.#killReason);
-		if (exit.spawnError) return this.#finish('failed', `could not run ffmpeg (${s.ffmpegPath}): ${exit.spawnError.message}`);
+		if (exit.spawnError)
+			return this.#finish('failed', `could not run ffmpeg (${s.ffmpegPath}): ${exit.spawnError.message}`);
 		const lastWords = this.#stderr.trim().split('\n').slice(-3).join(' | ');
 		const how = exit.signal === null ? `exited with code ${String(exit.code)}` : `was killed by ${exit.signal}`;
 		return this.#finish('failed', `ffmpeg ${how}${lastWords.length > 0 ? `: ${lastWords}` : ''}`);

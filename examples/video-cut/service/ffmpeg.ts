@@ -38,19 +38,30 @@ export function findFfmpeg(): string {
 	} catch {
 		// Not installed: fall through to the error below.
 	}
-	throw new Error('No ffmpeg found: install it (`apt-get install -y ffmpeg`, or `npm install @ffmpeg-installer/ffmpeg`) or set FFMPEG_PATH');
+	throw new Error(
+		'No ffmpeg found: install it (`apt-get install -y ffmpeg`, or `npm install @ffmpeg-installer/ffmpeg`) or set FFMPEG_PATH',
+	);
 }
 
 /** Run ffmpeg with `args`; resolves with its exit code and stderr, whatever the code. */
-function runFfmpeg(ffmpegPath: string, args: readonly string[], timeoutMs: number): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function runFfmpeg(
+	ffmpegPath: string,
+	args: readonly string[],
+	timeoutMs: number,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
 	return new Promise((resolve, reject) => {
-		execFile(ffmpegPath, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-			if (error && typeof (error as { code?: unknown }).code === 'string') {
-				reject(new Error(`Could not run ${ffmpegPath}: ${error.message}`, { cause: error }));
-				return;
-			}
-			resolve({ code: error ? ((error as { code?: number | null }).code ?? null) : 0, stdout, stderr });
-		});
+		execFile(
+			ffmpegPath,
+			args,
+			{ timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' },
+			(error, stdout, stderr) => {
+				if (error && typeof (error as { code?: unknown }).code === 'string') {
+					reject(new Error(`Could not run ${ffmpegPath}: ${error.message}`, { cause: error }));
+					return;
+				}
+				resolve({ code: error ? ((error as { code?: number | null }).code ?? null) : 0, stdout, stderr });
+			},
+		);
 	});
 }
 
@@ -129,7 +140,8 @@ export class ProgressParser {
 		const key = line.slice(0, eq);
 		const value = line.slice(eq + 1);
 		// `out_time_ms` is in microseconds too (a long-standing ffmpeg quirk).
-		if ((key === 'out_time_us' || key === 'out_time_ms') && /^\d+$/.test(value)) this.#seconds = Number(value) / 1e6;
+		if ((key === 'out_time_us' || key === 'out_time_ms') && /^\d+$/.test(value))
+			this.#seconds = Number(value) / 1e6;
 		else if (key === 'out_time' && this.#seconds === null) this.#seconds = parseClock(value);
 		else if (key === 'progress') {
 			if (this.#seconds !== null) this.#onTime(this.#seconds);

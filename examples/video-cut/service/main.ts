@@ -17,9 +17,11 @@ const { values } = parseArgs({
 });
 
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`Expected --port to be a port number, got ${values.port}`);
+if (!Number.isInteger(port) || port < 0 || port > 65535)
+	throw new TypeError(`Expected --port to be a port number, got ${values.port}`);
 const timeoutMs = Number(values['timeout-ms']);
-if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new TypeError(`Expected --timeout-ms to be an integer >= 0, got ${values['timeout-ms']}`);
+if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+	throw new TypeError(`Expected --timeout-ms to be an integer >= 0, got ${values['timeout-ms']}`);
 
 const sample = await ensureSampleVideo(values.media);
 const service = createCutService({ mediaDir: values.media, timeoutMs, realtime: values.realtime });

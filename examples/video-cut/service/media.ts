@@ -33,25 +33,36 @@ function within(root: string, path: string): boolean {
  */
 export async function resolveMediaFile(mediaDir: string, name: unknown, field = 'input'): Promise<string> {
 	if (typeof name !== 'string' || name.trim().length === 0) {
-		throw new CutRequestError(field, `expected a file name relative to the media folder, got ${name === undefined ? 'nothing' : JSON.stringify(name)}`);
+		throw new CutRequestError(
+			field,
+			`expected a file name relative to the media folder, got ${name === undefined ? 'nothing' : JSON.stringify(name)}`,
+		);
 	}
 	if (name.includes('\0')) throw new CutRequestError(field, 'expected a file name without NUL characters');
 	if (isAbsolute(name) || /^[A-Za-z]:[\\/]/.test(name) || name.startsWith('\\')) {
-		throw new CutRequestError(field, `expected a file name relative to the media folder, not an absolute path (${JSON.stringify(name)})`);
+		throw new CutRequestError(
+			field,
+			`expected a file name relative to the media folder, not an absolute path (${JSON.stringify(name)})`,
+		);
 	}
 	if (name.split(/[\\/]/).includes('..')) {
-		throw new CutRequestError(field, `expected a file name inside the media folder, without \`..\` (${JSON.stringify(name)})`);
+		throw new CutRequestError(
+			field,
+			`expected a file name inside the media folder, without \`..\` (${JSON.stringify(name)})`,
+		);
 	}
 	const root = await realpath(mediaDir);
 	const joined = resolve(root, name);
-	if (!within(root, joined)) throw new CutRequestError(field, `expected a file name inside the media folder (${JSON.stringify(name)})`);
+	if (!within(root, joined))
+		throw new CutRequestError(field, `expected a file name inside the media folder (${JSON.stringify(name)})`);
 	let real: string;
 	try {
 		real = await realpath(joined);
 	} catch {
 		throw new CutRequestError(field, `no file ${JSON.stringify(name)} in the media folder`);
 	}
-	if (!within(root, real)) throw new CutRequestError(field, `${JSON.stringify(name)} is a link that leads outside the media folder`);
+	if (!within(root, real))
+		throw new CutRequestError(field, `${JSON.stringify(name)} is a link that leads outside the media folder`);
 	const info = await stat(real);
 	if (!info.isFile()) throw new CutRequestError(field, `${JSON.stringify(name)} is not a file`);
 	return real;
@@ -75,9 +86,15 @@ export function inMedia(mediaDir: string, name: string): string {
 
 /** The times of a cut, checked: numbers of seconds, `0 <= start < end <= duration`. */
 export function checkTimes(start: unknown, end: unknown, duration: number | null): { start: number; end: number } {
-	for (const [field, value] of [['start', start], ['end', end]] as const) {
+	for (const [field, value] of [
+		['start', start],
+		['end', end],
+	] as const) {
 		if (typeof value !== 'number' || !Number.isFinite(value)) {
-			throw new CutRequestError(field, `expected a number of seconds, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
+			throw new CutRequestError(
+				field,
+				`expected a number of seconds, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`,
+			);
 		}
 		if (value < 0) throw new CutRequestError(field, `expected a number of seconds >= 0, got ${value}`);
 	}
@@ -86,13 +103,19 @@ export function checkTimes(start: unknown, end: unknown, duration: number | null
 	if (e <= s) throw new CutRequestError('end', `expected the end (${e}) to be after the start (${s})`);
 	if (duration !== null) {
 		// ffmpeg rounds the printed duration to 1/100 s.
-		if (s >= duration) throw new CutRequestError('start', `expected a start before the end of the video (${duration} s), got ${s}`);
-		if (e > duration + 0.01) throw new CutRequestError('end', `expected an end within the video (${duration} s), got ${e}`);
+		if (s >= duration)
+			throw new CutRequestError(
+				'start',
+				`expected a start before the end of the video (${duration} s), got ${s}`,
+			);
+		if (e > duration + 0.01)
+			throw new CutRequestError('end', `expected an end within the video (${duration} s), got ${e}`);
 	}
 	return { start: s, end: e };
 }
 
 /** Make sure `name` (a media-relative path produced by the service) stays in the folder; used for outputs. */
 export function assertInside(mediaDir: string, path: string): void {
-	if (!within(resolve(mediaDir), resolve(path))) throw new Error(`refusing to touch ${path}: outside ${mediaDir}${sep}`);
+	if (!within(resolve(mediaDir), resolve(path)))
+		throw new Error(`refusing to touch ${path}: outside ${mediaDir}${sep}`);
 }

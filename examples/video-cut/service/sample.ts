@@ -41,17 +41,29 @@ async function exists(path: string): Promise<boolean> {
 export async function ensureSampleVideo(mediaDir: string, options: SampleVideoOptions = {}): Promise<string> {
 	const name = options.name ?? 'sample.mp4';
 	const durationS = options.durationS ?? 30;
-	if (!/^[\w.-]+\.mp4$/.test(name)) throw new TypeError(`Expected \`name\` to be a plain .mp4 file name, got ${JSON.stringify(name)}`);
-	if (!(Number.isFinite(durationS) && durationS > 0 && durationS <= 3600)) throw new TypeError(`Expected \`durationS\` to be a number of seconds in (0, 3600], got ${String(durationS)}`);
+	if (!/^[\w.-]+\.mp4$/.test(name))
+		throw new TypeError(`Expected \`name\` to be a plain .mp4 file name, got ${JSON.stringify(name)}`);
+	if (!(Number.isFinite(durationS) && durationS > 0 && durationS <= 3600))
+		throw new TypeError(`Expected \`durationS\` to be a number of seconds in (0, 3600], got ${String(durationS)}`);
 	const target = join(mediaDir, name);
 	if (await exists(target)) return name;
 	await mkdir(mediaDir, { recursive: true });
 	const ffmpegPath = options.ffmpegPath ?? findFfmpeg();
 	const partial = join(mediaDir, `.${name}.${randomBytes(4).toString('hex')}.partial.mp4`);
 	const args = [
-		'-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-		'-f', 'lavfi', '-i', `testsrc=duration=${durationS}:size=320x240:rate=25`,
-		'-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${durationS}`,
+		'-hide_banner',
+		'-nostdin',
+		'-loglevel',
+		'error',
+		'-y',
+		'-f',
+		'lavfi',
+		'-i',
+		`testsrc=duration=${durationS}:size=320x240:rate=25`,
+		'-f',
+		'lavfi',
+		'-i',
+		`sine=frequency=440:sample_rate=44100:duration=${durationS}`,
 		...(await encoderArgs(ffmpegPath)),
 		'-shortest',
 		partial,
@@ -59,7 +71,12 @@ export async function ensureSampleVideo(mediaDir: string, options: SampleVideoOp
 	try {
 		await new Promise<void>((resolve, reject) => {
 			execFile(ffmpegPath, args, { timeout: 120_000, killSignal: 'SIGKILL' }, (error, _stdout, stderr) => {
-				if (error) reject(new Error(`ffmpeg could not make the sample video: ${stderr.trim() || error.message}`, { cause: error }));
+				if (error)
+					reject(
+						new Error(`ffmpeg could not make the sample video: ${stderr.trim() || error.message}`, {
+							cause: error,
+						}),
+					);
 				else resolve();
 			});
 		});

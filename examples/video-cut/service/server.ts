@@ -70,7 +70,11 @@ const MAX_BODY = 64 * 1024;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
 	const text = JSON.stringify(body);
-	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+	res.writeHead(status, {
+		'content-type': 'application/json; charset=utf-8',
+		'content-length': Buffer.byteLength(text),
+		'cache-control': 'no-store',
+	});
 	res.end(text);
 }
 
@@ -92,7 +96,12 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 			try {
 				resolveBody(text.length === 0 ? undefined : (JSON.parse(text) as unknown));
 			} catch {
-				reject(new CutRequestError('body', 'expected a JSON object such as {"input": "sample.mp4", "start": 0, "end": 10}'));
+				reject(
+					new CutRequestError(
+						'body',
+						'expected a JSON object such as {"input": "sample.mp4", "start": 0, "end": 10}',
+					),
+				);
 			}
 		});
 		req.on('error', reject);
@@ -101,11 +110,17 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 
 /** Create the cut service (not listening yet: call `listen`). Throws when no ffmpeg can be found. */
 export function createCutService(options: CutServiceOptions): CutService {
-	if (options === null || typeof options !== 'object' || typeof options.mediaDir !== 'string' || options.mediaDir.length === 0) {
+	if (
+		options === null ||
+		typeof options !== 'object' ||
+		typeof options.mediaDir !== 'string' ||
+		options.mediaDir.length === 0
+	) {
 		throw new TypeError('Expected `mediaDir` to be the path of the media folder');
 	}
 	const timeoutMs = options.timeoutMs ?? 300_000;
-	if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new TypeError(`Expected \`timeoutMs\` to be an integer >= 0, got ${String(timeoutMs)}`);
+	if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+		throw new TypeError(`Expected \`timeoutMs\` to be an integer >= 0, got ${String(timeoutMs)}`);
 	const keepFinished = options.keepFinished ?? 1000;
 	const ffmpegPath = options.ffmpegPath ?? findFfmpeg();
 	const mediaDir = resolve(options.mediaDir);
@@ -127,14 +142,18 @@ export function createCutService(options: CutServiceOptions): CutService {
 
 	async function createCut(body: unknown): Promise<CutJob> {
 		if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-			throw new CutRequestError('body', 'expected a JSON object such as {"input": "sample.mp4", "start": 0, "end": 10}');
+			throw new CutRequestError(
+				'body',
+				'expected a JSON object such as {"input": "sample.mp4", "start": 0, "end": 10}',
+			);
 		}
 		const { input, start, end } = body as { input?: unknown; start?: unknown; end?: unknown };
 		await ready;
 		const inputPath = await resolveMediaFile(mediaDir, input, 'input');
 		checkTimes(start, end, null);
 		const duration = await probeDuration(ffmpegPath, inputPath);
-		if (duration === null) throw new CutRequestError('input', `${JSON.stringify(input)} is not a video ffmpeg can read`);
+		if (duration === null)
+			throw new CutRequestError('input', `${JSON.stringify(input)} is not a video ffmpeg can read`);
 		const times = checkTimes(start, end, duration);
 		const id = `cut-${randomBytes(6).toString('hex')}`;
 		const job = new CutJob({
@@ -183,12 +202,15 @@ export function createCutService(options: CutServiceOptions): CutService {
 			return send(res, 200, jobOr404(id).view());
 		}
 		if (action === '/output') {
-			if (method !== 'GET') throw new CutRequestError('method', `expected GET on /cuts/:id/output, got ${method}`, 405);
+			if (method !== 'GET')
+				throw new CutRequestError('method', `expected GET on /cuts/:id/output, got ${method}`, 405);
 			const job = jobOr404(id);
-			if (job.output === undefined) throw new CutRequestError('id', `cut ${JSON.stringify(id)} has no output: it is ${job.status}`, 409);
+			if (job.output === undefined)
+				throw new CutRequestError('id', `cut ${JSON.stringify(id)} has no output: it is ${job.status}`, 409);
 			return send(res, 200, { id, output: job.output });
 		}
-		if (method !== 'POST') throw new CutRequestError('method', `expected POST on /cuts/:id/stop, got ${method}`, 405);
+		if (method !== 'POST')
+			throw new CutRequestError('method', `expected POST on /cuts/:id/stop, got ${method}`, 405);
 		const job = jobOr404(id);
 		await job.stop();
 		return send(res, 200, { id, status: job.status });
@@ -200,7 +222,8 @@ export function createCutService(options: CutServiceOptions): CutService {
 				res.destroy();
 				return;
 			}
-			if (error instanceof CutRequestError) return send(res, error.status, { error: error.message, field: error.field });
+			if (error instanceof CutRequestError)
+				return send(res, error.status, { error: error.message, field: error.field });
 			send(res, 500, { error: error instanceof Error ? error.message : String(error) });
 		});
 	});

@@ -2,7 +2,16 @@
 const PAGE_SIZE = 10;
 const POLL_MS = 3000;
 
-const state = { offset: 0, total: 0, viewing: null, rows: new Map(), loadTimer: 0, pollTimer: 0, loading: null, again: false };
+const state = {
+	offset: 0,
+	total: 0,
+	viewing: null,
+	rows: new Map(),
+	loadTimer: 0,
+	pollTimer: 0,
+	loading: null,
+	again: false,
+};
 const $ = (id) => document.getElementById(id);
 
 /** A JSON request; a non-2xx answer throws an Error with the server's message and the field at fault. */
@@ -44,27 +53,57 @@ function time(ms) {
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'stopped']);
-const STATUS_LABELS = { waiting: 'waiting', running: 'running', exporting: 'saving', succeeded: 'succeeded', failed: 'failed', stopped: 'stopped' };
+const STATUS_LABELS = {
+	waiting: 'waiting',
+	running: 'running',
+	exporting: 'saving',
+	succeeded: 'succeeded',
+	failed: 'failed',
+	stopped: 'stopped',
+};
 
 function statusCell(task) {
 	const retrying = task.status === 'waiting' && task.attempts > 0;
-	const label = retrying ? `retry ${task.attempts + 1}/${task.maxAttempts}` : STATUS_LABELS[task.status] ?? task.status;
-	const cell = el('td', { class: 'status-cell' }, el('span', { class: `status status-${task.status}`, text: label, 'data-status': task.status }));
+	const label = retrying
+		? `retry ${task.attempts + 1}/${task.maxAttempts}`
+		: (STATUS_LABELS[task.status] ?? task.status);
+	const cell = el(
+		'td',
+		{ class: 'status-cell' },
+		el('span', { class: `status status-${task.status}`, text: label, 'data-status': task.status }),
+	);
 	if (task.status === 'running' || task.status === 'exporting') {
 		const value = typeof task.progress === 'number' ? task.progress : null;
 		const bar = el('progress', { max: 1, 'aria-label': `progress of ${task.name}` });
 		if (value !== null) bar.value = value;
-		cell.append(el('div', { class: 'progress' }, bar, el('span', { class: 'percent', text: value === null ? '…' : `${Math.round(value * 100)} %` })));
+		cell.append(
+			el(
+				'div',
+				{ class: 'progress' },
+				bar,
+				el('span', { class: 'percent', text: value === null ? '…' : `${Math.round(value * 100)} %` }),
+			),
+		);
 	}
 	return cell;
 }
 
 function actionButton(label, action, task, enabled = true) {
-	return el('button', { type: 'button', text: label, disabled: !enabled, 'data-action': action, 'data-id': task.id, title: `${label} ${task.name}` });
+	return el('button', {
+		type: 'button',
+		text: label,
+		disabled: !enabled,
+		'data-action': action,
+		'data-id': task.id,
+		title: `${label} ${task.name}`,
+	});
 }
 
 function row(task) {
-	const reason = task.status === 'succeeded' ? '' : task.error?.message ?? (task.status === 'stopped' ? 'stopped by request' : '');
+	const reason =
+		task.status === 'succeeded'
+			? ''
+			: (task.error?.message ?? (task.status === 'stopped' ? 'stopped by request' : ''));
 	const actions = el('td', { class: 'actions' });
 	if (!FINAL.has(task.status)) actions.append(actionButton('Stop', 'stop', task));
 	else actions.append(actionButton('Restart', 'restart', task), actionButton('Delete', 'delete', task));
@@ -195,7 +234,13 @@ function view(task) {
 	$('player-output-name').textContent = task.output ?? '';
 	const input = $('player-input');
 	input.src = `/media/input/${encodeURIComponent(task.id)}`;
-	input.addEventListener('loadedmetadata', () => { input.currentTime = task.start; }, { once: true });
+	input.addEventListener(
+		'loadedmetadata',
+		() => {
+			input.currentTime = task.start;
+		},
+		{ once: true },
+	);
 	$('player-output').src = `/media/output/${encodeURIComponent(task.id)}`;
 	for (const [id, tr] of state.rows) tr.classList.toggle('viewing', id === task.id);
 	$('player').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
