@@ -45,60 +45,77 @@ afterAll(async () => {
 const pending = process.env['LIGHTSCHED_PENDING'] === '1' ? it : it.skip;
 
 describe('SqlContainer (PostgreSQL) through a proxy that cuts every connection every 400 ms', () => {
-	pending('2 schedulers, 3,000 tasks, maxAttempts 1: every task succeeds once, no attempt counted for work never started', { timeout: 240_000 }, async () => {
-		const db = await pg.createDatabase('cut');
-		const runs = new Map<string, number>();
-		const errors: string[] = [];
-		const make = (name: string): Scheduler<number, number> => {
-			const scheduler = new Scheduler<number, number>({
-				id: name,
-				container: new SqlContainer({ knex: { client: 'pg', connection: { ...db, port: proxy.port }, pool: { min: 0, max: 4 } }, tablePrefix: 'cut_' }),
-				concurrency: 20,
-				pollIntervalMs: 200,
-				maxAttempts: 1,
-				actuator: new FunctionActuator(async (n: number, { task }) => {
-					runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-					return n;
-				}),
-			});
-			scheduler.on('error', (error) => errors.push(`${name}: ${error.message}`));
-			return scheduler;
-		};
-		// Tasks are added over a direct connection: this test is about claims and reports, not adds.
-		const direct = new SqlContainer({ knex: { client: 'pg', connection: db }, tablePrefix: 'cut_' });
-		await direct.migrate();
-		const schedulers = [make('a'), make('b')];
-		try {
-			for (let i = 0; i < TASKS; i += 500) {
-				await direct.add(records(Array.from({ length: 500 }, (_, k) => ({ id: `t${i + k}`, item: i + k })), Date.now(), 1));
+	pending(
+		'2 schedulers, 3,000 tasks, maxAttempts 1: every task succeeds once, no attempt counted for work never started',
+		{ timeout: 240_000 },
+		async () => {
+			const db = await pg.createDatabase('cut');
+			const runs = new Map<string, number>();
+			const errors: string[] = [];
+			const make = (name: string): Scheduler<number, number> => {
+				const scheduler = new Scheduler<number, number>({
+					id: name,
+					container: new SqlContainer({
+						knex: { client: 'pg', connection: { ...db, port: proxy.port }, pool: { min: 0, max: 4 } },
+						tablePrefix: 'cut_',
+					}),
+					concurrency: 20,
+					pollIntervalMs: 200,
+					maxAttempts: 1,
+					actuator: new FunctionActuator(async (n: number, { task }) => {
+						runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+						return n;
+					}),
+				});
+				scheduler.on('error', (error) => errors.push(`${name}: ${error.message}`));
+				return scheduler;
+			};
+			// Tasks are added over a direct connection: this test is about claims and reports, not adds.
+			const direct = new SqlContainer({ knex: { client: 'pg', connection: db }, tablePrefix: 'cut_' });
+			await direct.migrate();
+			const schedulers = [make('a'), make('b')];
+			try {
+				for (let i = 0; i < TASKS; i += 500) {
+					await direct.add(
+						records(
+							Array.from({ length: 500 }, (_, k) => ({ id: `t${i + k}`, item: i + k })),
+							Date.now(),
+							1,
+						),
+					);
+				}
+				const deadline = Date.now() + 200_000;
+				for (;;) {
+					const c = await direct.counts();
+					if (c.waiting + c.running + c.exporting === 0) break;
+					if (Date.now() > deadline) throw new Error(`gave up waiting: ${JSON.stringify(c)}`);
+					await new Promise((resolve) => setTimeout(resolve, 250));
+				}
+				const bad: string[] = [];
+				for (let offset = 0; offset < TASKS; offset += 1_000) {
+					const { tasks } = await direct.list({ offset, limit: 1_000 });
+					for (const t of tasks)
+						if (t.status !== 'succeeded' || t.attempts !== 1)
+							bad.push(`${t.id}: ${t.status} ${t.attempts} ${t.error?.code ?? ''}`);
+				}
+				const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
+				const kinds = new Map<string, number>();
+				for (const e of errors) {
+					const key = e.replace(/\d+/g, 'N').slice(0, 160);
+					kinds.set(key, (kinds.get(key) ?? 0) + 1);
+				}
+				console.log([...kinds].map(([k, n]) => `${n} × ${k}`).join('\n'));
+				console.log(
+					`[sql cut] cuts: ${proxy.cuts}; not succeeded at one attempt: ${bad.length}; ran twice: ${twice.length}; errors reported: ${errors.length}`,
+				);
+				expect(proxy.cuts).toBeGreaterThan(5);
+				expect(bad.slice(0, 20)).toEqual([]);
+				expect(twice).toEqual([]);
+				expect(runs.size).toBe(TASKS);
+			} finally {
+				await Promise.all(schedulers.map((s) => s.close()));
+				await direct.close();
 			}
-			const deadline = Date.now() + 200_000;
-			for (;;) {
-				const c = await direct.counts();
-				if (c.waiting + c.running + c.exporting === 0) break;
-				if (Date.now() > deadline) throw new Error(`gave up waiting: ${JSON.stringify(c)}`);
-				await new Promise((resolve) => setTimeout(resolve, 250));
-			}
-			const bad: string[] = [];
-			for (let offset = 0; offset < TASKS; offset += 1_000) {
-				const { tasks } = await direct.list({ offset, limit: 1_000 });
-				for (const t of tasks) if (t.status !== 'succeeded' || t.attempts !== 1) bad.push(`${t.id}: ${t.status} ${t.attempts} ${t.error?.code ?? ''}`);
-			}
-			const twice = [...runs].filter(([, n]) => n > 1).map(([id]) => id);
-			const kinds = new Map<string, number>();
-			for (const e of errors) {
-				const key = e.replace(/\d+/g, 'N').slice(0, 160);
-				kinds.set(key, (kinds.get(key) ?? 0) + 1);
-			}
-			console.log([...kinds].map(([k, n]) => `${n} × ${k}`).join('\n'));
-			console.log(`[sql cut] cuts: ${proxy.cuts}; not succeeded at one attempt: ${bad.length}; ran twice: ${twice.length}; errors reported: ${errors.length}`);
-			expect(proxy.cuts).toBeGreaterThan(5);
-			expect(bad.slice(0, 20)).toEqual([]);
-			expect(twice).toEqual([]);
-			expect(runs.size).toBe(TASKS);
-		} finally {
-			await Promise.all(schedulers.map((s) => s.close()));
-			await direct.close();
-		}
-	});
+		},
+	);
 });
