@@ -6,19 +6,11 @@
  * (each task ends with `attempts: 1`). The scheduler learns of such tasks from `renew`'s `unknown` list and
  * hands them back uncounted.
  *
- * PENDING (skipped unless LIGHTSCHED_PENDING=1): on 2026-12-02 with the core's unknown hand-back (c91ef96) and the
- * container's fixes (renew's unknown list; a batch whose reply is lost rejects instead of reporting its
- * transitions refused) a run still ends with ~2 tasks failed ERR_LEASE_EXPIRED and ~6 run twice, out of 3,000.
- * What the logs point at, all in the scheduler (src/), reported to the lead. Runs twice: a task listed unknown by
- * a renewal is read (`container.get`) and handed back after the renewal resolved, with no check that no claim of
- * this scheduler was in flight meanwhile; a later claim that took the same task (the first claim had failed before
- * its commit) and whose reply comes after that read gets its task handed back under it (trail: b started t1677
- * attempts=1, 400 ms later b's success was rejected, a started t1677 attempts=1). Also: attempts whose outcome
- * write is still being retried are not renewed (runningIds() leaves settled attempts out), so their leases lapse
- * under repeated cuts; a task whose outcome write gave up is later found unknown and handed back uncounted although
- * its work ran; a failed hand-back of unknown tasks is not retried once a renewal has cleared the claim in doubt
- * (the keeper goes idle, the lease lapses and the attempt is counted: failed ERR_LEASE_EXPIRED). Run it with `LIGHTSCHED_PENDING=1 npx vitest run
- * test/durability/sql-lost-replies.test.ts`.
+ * What made it fail before (~2 tasks failed ERR_LEASE_EXPIRED and ~6 ran twice out of 3,000), all in the scheduler:
+ * an unknown task read and handed back while a later claim of the same scheduler that took it again was in flight
+ * (test/scheduler/unknown-hand-back.test.ts); attempts whose outcome write was still being retried were not renewed,
+ * and a write that gave up turned a success into a failure or left the task to be handed back uncounted although its
+ * work ran (test/scheduler/outcome-write-retry.test.ts); a failed hand-back was not retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from 'lightsched';
@@ -42,10 +34,8 @@ afterAll(async () => {
 	await pg?.stop();
 });
 
-const pending = process.env['LIGHTSCHED_PENDING'] === '1' ? it : it.skip;
-
 describe('SqlContainer (PostgreSQL) through a proxy that cuts every connection every 400 ms', () => {
-	pending(
+	it(
 		'2 schedulers, 3,000 tasks, maxAttempts 1: every task succeeds once, no attempt counted for work never started',
 		{ timeout: 240_000 },
 		async () => {
