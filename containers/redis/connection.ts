@@ -23,15 +23,26 @@ function isRedisInstance(value: unknown): value is Redis {
 	);
 }
 
+/**
+ * The subscriber re-subscribes itself after a reconnection (channel.ts, on `ready`), handling a failure. ioredis's own
+ * re-subscription drops its command's promise: closed before the reply, it is an unhandled rejection in the user's
+ * process (test/containers/redis-resubscribe.test.ts).
+ */
+const SUBSCRIBER = { autoResubscribe: false } as const;
+
 export function openConnection(redis: unknown): RedisConnection {
 	let connection: RedisConnection;
 	if (isRedisInstance(redis)) {
-		connection = { redis, owned: false, makeSubscriber: () => redis.duplicate() };
+		connection = { redis, owned: false, makeSubscriber: () => redis.duplicate(SUBSCRIBER) };
 	} else if (typeof redis === 'string') {
-		connection = { redis: new Redis(redis), owned: true, makeSubscriber: () => new Redis(redis) };
+		connection = { redis: new Redis(redis), owned: true, makeSubscriber: () => new Redis(redis, SUBSCRIBER) };
 	} else if (typeof redis === 'object' && redis !== null) {
 		const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
-		connection = { redis: new Redis(legacy), owned: true, makeSubscriber: () => new Redis(legacy) };
+		connection = {
+			redis: new Redis(legacy),
+			owned: true,
+			makeSubscriber: () => new Redis({ ...legacy, ...SUBSCRIBER }),
+		};
 	} else {
 		throw new TypeError(
 			`Expected \`redis\` to be a redis:// URL, ioredis options or an ioredis instance, got ${describeValue(redis)}`,
