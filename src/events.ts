@@ -65,6 +65,12 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	];
 	/** The task was stopped (waiting or running). */
 	'task:stopped': [event: TaskEvent<TItem, TOutput>];
+	/**
+	 * A lease sweep of this scheduler found the task's lease expired (its scheduler died or stalled) and moved it
+	 * by the reclaim rule: back to `waiting` (taken over by whichever scheduler claims it next), or to `failed`
+	 * or `stopped` (then `task:failed` / `task:stopped` follow). Shared containers only.
+	 */
+	'task:lease-expired': [event: TaskEvent<TItem, TOutput>];
 	/** Nothing is waiting or running (as seen by this scheduler). */
 	idle: [];
 	/**

@@ -363,6 +363,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		if (this.#closed) return;
 		let wake = false;
 		for (const task of moved) {
+			this.#core.reporter.emit('task:lease-expired', { task });
 			if (task.status === 'waiting') wake = true;
 			else this.#core.reporter.reclaimed(task);
 		}
