@@ -1,0 +1,127 @@
+/**
+ * One worker process of `bench/latency.ts`: an idle consumer of one engine (lightsched on Redis, PostgreSQL or
+ * SQLite; BullMQ; graphile-worker; pg-boss) that prints `s <n> <ns>` when task number `n` starts, `<ns>` being
+ * `process.hrtime.bigint()` (CLOCK_MONOTONIC, the same clock in every process of the machine) read first thing in
+ * the handler. Configured by `LATENCY_WORKER` (JSON); prints `ready` once connected, exits when stdin closes.
+ */
+import { createInterface } from 'node:readline';
+import { Worker } from 'bullmq';
+import { Logger, run as runGraphile } from 'graphile-worker';
+import PgBoss from 'pg-boss';
+import { Scheduler } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { RedisContainer } from 'lightsched/containers/redis';
+import { SqlContainer } from 'lightsched/containers/sql';
+
+export type Engine =
+	| 'lightsched-redis'
+	| 'bullmq'
+	| 'lightsched-pg'
+	| 'graphile'
+	| 'pgboss'
+	| 'lightsched-sqlite'
+	| 'lightsched-sqlite-poll20';
+
+export interface LatencyWorkerConfig {
+	readonly engine: Engine;
+	readonly name: string;
+	readonly concurrency: number;
+	readonly redisPort: number;
+	/** postgres:// URL. */
+	readonly pgUrl: string;
+	readonly sqliteFile: string;
+	/** pg-boss's `work()` options (its documented, recommended way). */
+	readonly pgBoss: { readonly batchSize: number; readonly pollingIntervalSeconds: number };
+}
+
+const config = JSON.parse(process.env.LATENCY_WORKER ?? '{}') as LatencyWorkerConfig;
+const started = (n: unknown): void => {
+	const at = process.hrtime.bigint();
+	process.stdout.write(`s ${String(n)} ${at}\n`);
+};
+
+let stop: () => Promise<void>;
+
+switch (config.engine) {
+	case 'lightsched-redis':
+	case 'lightsched-pg':
+	case 'lightsched-sqlite':
+	case 'lightsched-sqlite-poll20': {
+		const container =
+			config.engine === 'lightsched-redis'
+				? new RedisContainer({
+						redis: { host: '127.0.0.1', port: config.redisPort },
+						name: config.name,
+						log: false,
+					})
+				: config.engine === 'lightsched-pg'
+					? new SqlContainer({ knex: { client: 'pg', connection: config.pgUrl, pool: { min: 2, max: 10 } } })
+					: new SqlContainer({
+							knex: {
+								client: 'sqlite3',
+								connection: { filename: config.sqliteFile },
+								useNullAsDefault: true,
+							},
+						});
+		const scheduler = new Scheduler<number, void>({
+			container,
+			concurrency: config.concurrency,
+			actuator: new FunctionActuator((n: number) => started(n)),
+			...(config.engine === 'lightsched-sqlite-poll20' ? { pollIntervalMs: 20 } : {}),
+		});
+		scheduler.on('error', (error) => console.error('scheduler error:', error.message));
+		if (container instanceof RedisContainer) await container.ready();
+		stop = () => scheduler.close();
+		break;
+	}
+	case 'bullmq': {
+		const worker = new Worker(
+			config.name,
+			async (job) => {
+				started((job.data as { n: number }).n);
+			},
+			{
+				connection: { host: '127.0.0.1', port: config.redisPort, maxRetriesPerRequest: null },
+				concurrency: config.concurrency,
+			},
+		);
+		worker.on('error', (error) => console.error('bullmq error:', error.message));
+		await worker.waitUntilReady();
+		stop = () => worker.close();
+		break;
+	}
+	case 'graphile': {
+		// Its defaults: LISTEN/NOTIFY for new jobs, pollInterval 2 s as the safety poll; no local queue.
+		const runner = await runGraphile({
+			connectionString: config.pgUrl,
+			logger: new Logger(() => () => undefined),
+			concurrency: config.concurrency,
+			maxPoolSize: config.concurrency + 2,
+			noHandleSignals: true,
+			taskList: {
+				noop: async (payload) => {
+					started((payload as { n: number }).n);
+				},
+			},
+		});
+		stop = () => runner.stop();
+		break;
+	}
+	case 'pgboss': {
+		const boss = new PgBoss({ connectionString: config.pgUrl, supervise: false, schedule: false });
+		boss.on('error', (error: Error) => console.error('pg-boss error:', error.message));
+		await boss.start(); // the queue was created by the bench process
+		await boss.work(config.name, { ...config.pgBoss }, async (jobs) => {
+			for (const job of jobs) started((job.data as { n: number }).n);
+		});
+		stop = () => boss.stop({ graceful: false, wait: true });
+		break;
+	}
+	default:
+		throw new Error(`unknown engine ${String(config.engine)}`);
+}
+
+process.stdout.write('ready\n');
+createInterface({ input: process.stdin }).on('close', () => {
+	void stop().finally(() => process.exit(0));
+});
