@@ -59,6 +59,7 @@ describe('the published types (packed tarball, fresh folder)', { timeout: 240_00
 			'@types/dockerode': dev['@types/dockerode'] ?? '*',
 			ioredis: dev.ioredis ?? '*',
 			knex: dev.knex ?? '*',
+			'prom-client': dev['prom-client'] ?? '*',
 		});
 		const app = await freshApp(deps, packed.tarball);
 		const subpaths = Object.keys(manifest.exports).map((key) =>
