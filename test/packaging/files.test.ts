@@ -49,6 +49,17 @@ describe('the packed tarball', { timeout: 120_000 }, () => {
 		}
 	});
 
+	it('ships the `lightsched` command: its bin is a built file run by node', async () => {
+		const files = await tarballFiles();
+		const manifest = JSON.parse(await readFile(join(extracted, 'package', 'package.json'), 'utf8')) as {
+			bin: Record<string, string>;
+		};
+		const bin = manifest.bin.lightsched ?? '(none)';
+		expect(files.has(normalize(bin)), bin).toBe(true);
+		const text = await readFile(join(extracted, 'package', bin), 'utf8');
+		expect(text.startsWith('#!/usr/bin/env node\n')).toBe(true);
+	});
+
 	it('has no source map, and no reference to one, naming a file it does not ship', async () => {
 		const files = await tarballFiles();
 		const dangling: string[] = [];

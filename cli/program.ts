@@ -1,0 +1,144 @@
+/**
+ * The `lightsched` command line: its commands and options (commander), run by `main.ts`.
+ *
+ *   lightsched --container sqlite:tasks.db counts
+ *   lightsched --container redis://127.0.0.1:6379 --name videos list --status failed
+ *   lightsched --container postgres://app@db/app add '{"a":10,"b":20}'
+ *   lightsched --container sqlite:tasks.db worker --module ./add.js --concurrency 8
+ *
+ * Exit codes (cli-error.ts): 0 done, 1 failed, 2 bad usage, 3 no such task, 4 the task's state refuses it.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, exitCodeOf } from './cli-error.js';
+import type { Io } from './output.js';
+import { withSession, type GlobalOptions } from './session.js';
+import {
+	addCommand,
+	cleanCommand,
+	countsCommand,
+	getCommand,
+	listCommand,
+	removeCommand,
+	retryCommand,
+	stopCommand,
+	type AddOptions,
+	type CleanOptions,
+	type ListOptions,
+} from './task-commands.js';
+import { workerCommand, type WorkerOptions } from './worker-command.js';
+
+/** Resolves with the name of the first SIGINT or SIGTERM. */
+function signals(): Promise<string> {
+	return new Promise((resolve) => {
+		const on = (name: string) => () => resolve(name);
+		process.once('SIGINT', on('SIGINT'));
+		process.once('SIGTERM', on('SIGTERM'));
+	});
+}
+
+/** Parse `argv` (without node and the script) and run the command; resolves with the exit code. */
+export async function run(
+	argv: readonly string[],
+	io: Io,
+	stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+): Promise<number> {
+	let code: number = EXIT.ok;
+	const program = new Command('lightsched')
+		.description('Look at and steer a lightsched container, and run workers.')
+		.addOption(
+			new Option('-c, --container <spec>', 'sqlite:<path>, postgres://… or redis://… (or LIGHTSCHED_CONTAINER)'),
+		)
+		.addOption(
+			new Option('-n, --name <name>', "the container's name: Redis name, SQL table prefix (or LIGHTSCHED_NAME)"),
+		)
+		.option('--json', 'print JSON instead of text')
+		.configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+		.exitOverride()
+		.showHelpAfterError('(run with --help for usage)');
+	const global = (): GlobalOptions => program.opts<GlobalOptions>();
+	const session = <T>(command: Parameters<typeof withSession<T>>[2]) => withSession(global(), io, command);
+
+	program
+		.command('counts')
+		.description('how many tasks are in each status')
+		.action(() => session(countsCommand));
+	program
+		.command('list')
+		.description('a page of tasks, newest first')
+		.option('-s, --status <statuses>', 'only these statuses, comma-separated')
+		.option('-l, --limit <n>', 'tasks per page', '20')
+		.option('-o, --offset <n>', 'skip this many')
+		.option('--order <order>', 'desc (newest first) or asc')
+		.action((options: ListOptions) => session((s) => listCommand(s, options)));
+	program
+		.command('get')
+		.description("a task's record: item, output, error, attempts, times")
+		.argument('<id>')
+		.action((id: string) => session((s) => getCommand(s, id)));
+	program
+		.command('add')
+		.description('add a task; the item as a JSON argument, `--field key=value`s, or JSON on stdin')
+		.argument('[item]', 'the item as JSON; `-` or nothing: read stdin')
+		.option('--id <id>', "the task's id (one is made up otherwise)")
+		.option(
+			'-f, --field <key=value>',
+			'an item field (repeatable); the value is JSON when it parses',
+			(v: string, all: string[] = []) => [...all, v],
+		)
+		.option('--priority <n>', 'higher runs first (priority containers)')
+		.option('--max-attempts <n>', 'attempts before it fails for good')
+		.option('--timeout <duration>', 'each attempt at most this long (e.g. 30s)')
+		.option('--delay <duration>', 'due after this long (e.g. 5m)')
+		.action((item: string | undefined, options: AddOptions) => session((s) => addCommand(s, item, options, stdin)));
+	program
+		.command('stop')
+		.description('stop tasks: a waiting one at once, a running one through its scheduler')
+		.argument('<ids...>')
+		.action((ids: string[]) => session((s) => stopCommand(s, ids)));
+	program
+		.command('retry')
+		.description('run finished tasks again (same id, item and settings)')
+		.argument('<ids...>')
+		.action((ids: string[]) => session((s) => retryCommand(s, ids)));
+	program
+		.command('remove')
+		.description('delete finished tasks (stop a running one first)')
+		.argument('<ids...>')
+		.action((ids: string[]) => session((s) => removeCommand(s, ids)));
+	program
+		.command('clean')
+		.description('remove finished tasks, oldest first')
+		.option('-s, --status <statuses>', 'which final statuses (default succeeded,failed,stopped)')
+		.option('--older-than <duration>', 'finished more than this long ago (e.g. 7d)')
+		.option('-l, --limit <n>', 'remove at most this many')
+		.option('--dry-run', 'count them, remove nothing')
+		.action((options: CleanOptions) => session((s) => cleanCommand(s, options)));
+	program
+		.command('worker')
+		.description("run the container's tasks until Ctrl+C, then hand the running ones back")
+		.option(
+			'-m, --module <file>',
+			'a module whose default export (or --export) is the task function, run in worker threads',
+		)
+		.option('--export <name>', 'the named export of --module')
+		.option('--docker', 'run each item as a Docker task (DockerActuator)')
+		.option('--http <file>', "a module whose default export is the HttpActuator's options")
+		.option('--actuator <file>', 'a module whose default export is a TaskActuator')
+		.option('--concurrency <n>', 'tasks at a time', '8')
+		.option('--max-attempts <n>', 'default attempts per task')
+		.option('--timeout <duration>', 'default time limit per attempt')
+		.option('--lease <duration>', 'lease length on a shared container (default 30s)')
+		.option('--drain', 'on Ctrl+C, let running tasks finish instead of handing them back')
+		.action(async (options: WorkerOptions) => {
+			code = await workerCommand(global(), options, io, signals());
+		});
+
+	try {
+		await program.parseAsync(argv, { from: 'user' });
+	} catch (error) {
+		if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+		io.err.write(`lightsched: ${error instanceof Error ? error.message : String(error)}\n`);
+		return exitCodeOf(error);
+	}
+	return code;
+}

@@ -1,0 +1,197 @@
+/**
+ * The commands on tasks: counts, list, get, add, stop, retry, remove, clean. Each calls the Scheduler's public
+ * API and prints human text, or JSON with `--json`.
+ */
+import { isFinalStatus, FINAL_STATUSES } from 'lightsched/kit';
+import type { NewTask, TaskRecord, TaskStatus } from 'lightsched';
+import { CliError, EXIT } from './cli-error.js';
+import { countsText, listText, printJson, StatusLine, taskText } from './output.js';
+import { parseCount, parseDuration, parseFields, parseInteger, parseItem, parseStatuses } from './parse-values.js';
+import type { Session } from './session.js';
+
+export async function countsCommand(s: Session): Promise<void> {
+	const counts = await s.scheduler.counts();
+	if (s.json) printJson(s.io, counts);
+	else s.io.out.write(`${countsText(counts)}\n`);
+}
+
+export interface ListOptions {
+	readonly status?: string;
+	readonly limit?: string;
+	readonly offset?: string;
+	readonly order?: string;
+}
+
+export async function listCommand(s: Session, options: ListOptions): Promise<void> {
+	const order = options.order ?? 'desc';
+	if (order !== 'asc' && order !== 'desc')
+		throw new CliError(`Expected \`--order\` to be asc or desc, got ${JSON.stringify(order)}`, EXIT.usage);
+	const offset = options.offset === undefined ? 0 : parseCount('--offset', options.offset);
+	const limit = options.limit === undefined ? 20 : parseCount('--limit', options.limit, 1);
+	const page = await s.scheduler.list({
+		...(options.status === undefined ? {} : { status: parseStatuses('--status', options.status) }),
+		offset,
+		limit,
+		order,
+	});
+	if (s.json) printJson(s.io, page);
+	else s.io.out.write(`${listText(page.tasks, page.total, offset)}\n`);
+}
+
+async function getOrThrow(s: Session, id: string): Promise<TaskRecord> {
+	const task = await s.scheduler.get(id);
+	if (task === null) throw new CliError(`No task \`${id}\``, EXIT.notFound);
+	return task;
+}
+
+export async function getCommand(s: Session, id: string): Promise<void> {
+	const task = await getOrThrow(s, id);
+	if (s.json) printJson(s.io, task);
+	else s.io.out.write(`${taskText(task)}\n`);
+}
+
+export interface AddOptions {
+	readonly id?: string;
+	readonly field?: string[];
+	readonly priority?: string;
+	readonly maxAttempts?: string;
+	readonly timeout?: string;
+	readonly delay?: string;
+}
+
+/** Read all of stdin (the item when no argument is given, or `-`). */
+async function readStdin(stdin: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<string> {
+	if (stdin.isTTY === true)
+		throw new CliError('Expected an item: a JSON argument, `--field key=value`, or JSON on stdin', EXIT.usage);
+	const chunks: Buffer[] = [];
+	for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+	return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function addCommand(
+	s: Session,
+	itemArg: string | undefined,
+	options: AddOptions,
+	stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+): Promise<void> {
+	const fields = options.field ?? [];
+	let item: unknown;
+	if (fields.length > 0) {
+		if (itemArg !== undefined) throw new CliError('Give the item as JSON or as `--field`s, not both', EXIT.usage);
+		item = parseFields(fields);
+	} else if (itemArg === undefined || itemArg === '-') item = parseItem('stdin', await readStdin(stdin));
+	else item = parseItem('the argument', itemArg);
+	const task: NewTask<unknown> = {
+		item,
+		...(options.id === undefined ? {} : { id: options.id }),
+		...(options.priority === undefined ? {} : { priority: parseInteger('--priority', options.priority) }),
+		...(options.maxAttempts === undefined
+			? {}
+			: { maxAttempts: parseCount('--max-attempts', options.maxAttempts, 1) }),
+		...(options.timeout === undefined ? {} : { timeoutMs: parseDuration('--timeout', options.timeout) }),
+		...(options.delay === undefined ? {} : { runAt: Date.now() + parseDuration('--delay', options.delay) }),
+	};
+	const [added] = await s.scheduler.add([task]);
+	if (added === undefined) throw new CliError('The container stored no task', EXIT.failed);
+	if (s.json) printJson(s.io, added);
+	else s.io.out.write(`added ${added.id}\n`);
+}
+
+export async function stopCommand(s: Session, ids: readonly string[]): Promise<void> {
+	const out: TaskRecord[] = [];
+	for (const id of ids) out.push(await s.scheduler.stop(id));
+	if (s.json) printJson(s.io, out);
+	else
+		for (const t of out)
+			s.io.out.write(
+				`${t.id}: ${t.status === 'running' && t.stopRequested ? 'stop requested (its scheduler stops it)' : t.status}\n`,
+			);
+}
+
+/** Run a finished task again: the same id, item and settings, as a new waiting task (its record is replaced). */
+export async function retryCommand(s: Session, ids: readonly string[]): Promise<void> {
+	const out: TaskRecord[] = [];
+	for (const id of ids) {
+		const task = await getOrThrow(s, id);
+		if (!isFinalStatus(task.status))
+			throw new CliError(
+				`Task \`${id}\` is ${task.status}: only a finished task (${FINAL_STATUSES.join(', ')}) can be retried`,
+				EXIT.conflict,
+			);
+		const [added] = await s.scheduler.add([
+			{
+				id,
+				item: task.item,
+				priority: task.priority,
+				maxAttempts: task.maxAttempts,
+				...(task.timeoutMs === null ? {} : { timeoutMs: task.timeoutMs }),
+			},
+		]);
+		if (added !== undefined) out.push(added);
+	}
+	if (s.json) printJson(s.io, out);
+	else for (const t of out) s.io.out.write(`${t.id}: waiting again\n`);
+}
+
+export async function removeCommand(s: Session, ids: readonly string[]): Promise<void> {
+	const missing: string[] = [];
+	for (const id of ids) if (!(await s.scheduler.remove(id))) missing.push(id);
+	if (s.json) printJson(s.io, { removed: ids.filter((id) => !missing.includes(id)), missing });
+	else for (const id of ids) s.io.out.write(`${id}: ${missing.includes(id) ? 'no such task' : 'removed'}\n`);
+	if (missing.length > 0) throw new CliError(`No task ${missing.map((id) => `\`${id}\``).join(', ')}`, EXIT.notFound);
+}
+
+export interface CleanOptions {
+	readonly status?: string;
+	readonly olderThan?: string;
+	readonly limit?: string;
+	readonly dryRun?: boolean;
+}
+
+/**
+ * Remove finished tasks, oldest first, in pages of 500: those in `--status` (default every final status) that
+ * finished more than `--older-than` ago, at most `--limit`.
+ */
+export async function cleanCommand(s: Session, options: CleanOptions): Promise<void> {
+	const statuses: TaskStatus[] =
+		options.status === undefined ? [...FINAL_STATUSES] : parseStatuses('--status', options.status);
+	for (const status of statuses)
+		if (!isFinalStatus(status))
+			throw new CliError(
+				`Expected \`--status\` to list final statuses (${FINAL_STATUSES.join(', ')}), got ${status}`,
+				EXIT.usage,
+			);
+	const olderThan = options.olderThan === undefined ? 0 : parseDuration('--older-than', options.olderThan);
+	const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : parseCount('--limit', options.limit, 1);
+	const before = Date.now() - olderThan;
+	let removed = 0;
+	let seen = 0;
+	let kept = 0;
+	const line = new StatusLine(
+		s.io,
+		() => `clean: ${removed} ${options.dryRun === true ? 'to remove' : 'removed'}, ${seen} looked at`,
+	);
+	try {
+		for (;;) {
+			const page = await s.scheduler.list({ status: statuses, offset: kept, limit: 500, order: 'asc' });
+			if (page.tasks.length === 0) break;
+			for (const task of page.tasks) {
+				seen++;
+				const due = removed < limit && (task.finishedAt ?? task.updatedAt) <= before;
+				if (due && options.dryRun !== true && (await s.scheduler.remove(task.id))) removed++;
+				else {
+					if (due) removed++;
+					kept++;
+				}
+			}
+			if (removed >= limit) break;
+		}
+	} finally {
+		line.done();
+	}
+	if (s.json) printJson(s.io, { removed, dryRun: options.dryRun === true });
+	else
+		s.io.out.write(
+			`${options.dryRun === true ? 'would remove' : 'removed'} ${removed} task${removed === 1 ? '' : 's'}\n`,
+		);
+}
