@@ -31,7 +31,7 @@ export interface LatencyWorkerConfig {
 	readonly pgUrl: string;
 	readonly sqliteFile: string;
 	/** pg-boss's `work()` options (its documented, recommended way). */
-	readonly pgBoss: { readonly batchSize: number; readonly pollingIntervalSeconds: number };
+	readonly pgBoss: { readonly workers: number; readonly batchSize: number; readonly pollingIntervalSeconds: number };
 }
 
 const config = JSON.parse(process.env.LATENCY_WORKER ?? '{}') as LatencyWorkerConfig;
@@ -111,9 +111,13 @@ switch (config.engine) {
 		const boss = new PgBoss({ connectionString: config.pgUrl, supervise: false, schedule: false });
 		boss.on('error', (error: Error) => console.error('pg-boss error:', error.message));
 		await boss.start(); // the queue was created by the bench process
-		await boss.work(config.name, { ...config.pgBoss }, async (jobs) => {
-			for (const job of jobs) started((job.data as { n: number }).n);
-		});
+		const { workers, batchSize, pollingIntervalSeconds } = config.pgBoss;
+		// Each work() call adds a worker polling on its own; started one after another, their polls spread out.
+		for (let i = 0; i < workers; i++) {
+			await boss.work(config.name, { batchSize, pollingIntervalSeconds }, async (jobs) => {
+				for (const job of jobs) started((job.data as { n: number }).n);
+			});
+		}
 		stop = () => boss.stop({ graceful: false, wait: true });
 		break;
 	}

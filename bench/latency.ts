@@ -4,8 +4,9 @@
  *
  * - Redis: lightsched's RedisContainer and BullMQ 6 (a `Worker`), on one redis-server started here.
  * - PostgreSQL: lightsched's SqlContainer (LISTEN/NOTIFY wake-up, its default), graphile-worker (its defaults:
- *   LISTEN/NOTIFY, 2 s safety poll) and pg-boss (`work()` with a batch size and the shortest polling interval its
- *   docs allow, 0.5 s; pg-boss has no push wake-up), on one PostgreSQL server started here (`fsync=off`).
+ *   LISTEN/NOTIFY, 2 s safety poll) and pg-boss (16 `work()` workers, batchSize 250, at the shortest polling
+ *   interval its docs allow, 0.5 s, as in bench:sql; pg-boss has no push wake-up), on one PostgreSQL server
+ *   started here (`fsync=off`).
  * - SQLite across processes: lightsched's SqlContainer on one WAL file, the task added by this process and run by
  *   another (at the default `pollIntervalMs`, 1 s, and at 20 ms).
  *
@@ -44,8 +45,8 @@ const WARMUP = Number(process.env.WARMUP ?? 100);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const ONLY = process.env.ONLY ?? '';
-/** pg-boss's `work()` options: its documented way, at the shortest polling interval it accepts. */
-const PG_BOSS_WORK = { batchSize: 100, pollingIntervalSeconds: 0.5 } as const;
+/** pg-boss's `work()` workers and options: its documented way, at the shortest polling interval it accepts (as in bench:sql). */
+const PG_BOSS_WORK = { workers: 16, batchSize: 250, pollingIntervalSeconds: 0.5 } as const;
 /** How long to wait for the last task to start after the last add. */
 const DRAIN_MS = 10_000;
 const WORKER = fileURLToPath(new URL('./latency-worker.ts', import.meta.url));
@@ -95,7 +96,7 @@ const SPECS: readonly EngineSpec[] = [
 		lightsched: false,
 	},
 	{
-		label: `pg-boss 10 work() batchSize ${PG_BOSS_WORK.batchSize}, polling ${PG_BOSS_WORK.pollingIntervalSeconds} s`,
+		label: `pg-boss 10, ${PG_BOSS_WORK.workers} work() × batchSize ${PG_BOSS_WORK.batchSize}, polling ${PG_BOSS_WORK.pollingIntervalSeconds} s`,
 		group: 'PostgreSQL',
 		engine: 'pgboss',
 		lightsched: false,

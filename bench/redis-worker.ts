@@ -15,7 +15,8 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 
 interface BenchWorkerConfig {
-	readonly lib: 'lightsched' | 'bullmq';
+	/** `bullmq-recommended`: BullMQ with `removeOnComplete: { count: 1000 }`, as its docs advise for production. */
+	readonly lib: 'lightsched' | 'bullmq' | 'bullmq-recommended';
 	readonly port: number;
 	readonly name: string;
 	readonly concurrency: number;
@@ -61,7 +62,11 @@ async function warmUp(count: number): Promise<void> {
 			await queue.addBulk(
 				ids.slice(i, i + 1000).map((id) => ({ name: 'noop', data: null, opts: { jobId: id } })),
 			);
-		const worker = new Worker(name, async () => {}, { connection, concurrency: config.concurrency });
+		const worker = new Worker(name, async () => {}, {
+			connection,
+			concurrency: config.concurrency,
+			...(config.lib === 'bullmq-recommended' ? { removeOnComplete: { count: 1000 } } : {}),
+		});
 		worker.on('completed', count1);
 		await all;
 		await worker.close();
@@ -102,6 +107,7 @@ if (config.lib === 'lightsched') {
 			connection,
 			concurrency: config.concurrency,
 			autorun: false,
+			...(config.lib === 'bullmq-recommended' ? { removeOnComplete: { count: 1000 } } : {}),
 		},
 	);
 	worker.on('error', (error) => console.error(error));
