@@ -9,6 +9,7 @@ import {
 	assertStorableTask,
 	ContainerError,
 	describeValue,
+	assertCleanQuery,
 	DuplicateTaskError,
 	InvalidStateError,
 	jsonOutputError,
@@ -17,6 +18,7 @@ import {
 	TASK_STATUSES,
 	isFinalStatus,
 	isTaskStatus,
+	type CleanQuery,
 	type ContainerSignal,
 	type RenewResult,
 	type PartReporter,
@@ -74,6 +76,7 @@ import {
 	type ClockedScript,
 } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
+import { CLEAN, SET_PAUSED } from './redis/operation-scripts.js';
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -419,6 +422,22 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (typeof reply === 'string')
 			throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
 		return reply === 1;
+	}
+
+	async setPaused(paused: boolean): Promise<void> {
+		await this.#run(SET_PAUSED, [paused ? '1' : '0']);
+	}
+
+	async isPaused(): Promise<boolean> {
+		return (await this.#call('isPaused', () => this.#redis.exists(`${this.keyPrefix}paused`))) === 1;
+	}
+
+	async clean(query: CleanQuery): Promise<string[]> {
+		assertCleanQuery(query);
+		const { status, limit, keep, finishedBefore } = query;
+		const args = [status, String(limit), keep === undefined ? '' : String(keep)];
+		args.push(finishedBefore === undefined ? '' : String(Math.floor(finishedBefore)));
+		return (await this.#run(CLEAN, args, Math.ceil(limit / 1000))) as string[];
 	}
 
 	/**

@@ -2,7 +2,7 @@
  * The contracts between the scheduler and its parts. Containers and actuators implement these and
  * import nothing else from each other.
  */
-import type { TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
+import type { CleanQuery, TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
 
 /** A signal a container gives its schedulers so they can sleep instead of polling. */
 export type ContainerSignal =
@@ -160,6 +160,23 @@ export interface TaskContainer {
 
 	/** Delete a task in a final status. Returns whether it existed. Throws `InvalidStateError` for an unfinished task. */
 	remove(id: string): Promise<boolean>;
+
+	/**
+	 * Optional, queue-wide pause (every container of the kit has it): hold claiming for every scheduler sharing the
+	 * container, or let it go on. While paused, `claim` (and any claim-ahead) takes nothing and `nextDueAt` returns
+	 * `null`; adds, transitions, renewals, stop requests and reclaims go on. The flag is stored with the tasks, so
+	 * it holds across restarts of every process until resumed. Resuming wakes the schedulers (a `wake` signal).
+	 */
+	setPaused?(paused: boolean): Promise<void>;
+	/** Optional, with `setPaused`: whether claiming is paused for every scheduler sharing the container. */
+	isPaused?(): Promise<boolean>;
+
+	/**
+	 * Optional, bulk retention (every container of the kit has it): delete up to `query.limit` finished tasks of
+	 * `query.status` that `query` selects (see `CleanQuery`), the oldest by arrival first, and return their ids.
+	 * One bounded batch per call, atomic per task: a task re-added under the same id meanwhile is not deleted.
+	 */
+	clean?(query: CleanQuery): Promise<string[]>;
 
 	/** Optional synchronous fast path (in-process containers only). */
 	readonly sync?: SyncContainerOperations;

@@ -53,4 +53,15 @@ export type {
 export { LeaseLostError } from './lease-lost-error.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';
-export type { NewTask, TaskCounts, TaskError, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
+export type {
+	CleanQuery,
+	FinalStatus,
+	NewTask,
+	TaskCounts,
+	TaskError,
+	TaskPage,
+	TaskPatch,
+	TaskQuery,
+	TaskRecord,
+	TaskStatus,
+} from './task.js';

@@ -69,6 +69,7 @@ export {
 	WELL_FORMED_EXPECTED,
 	type JsonProblem,
 } from './json-check.js';
+export { assertCleanQuery, cleanSelects } from './clean-rule.js';
 export { closestName, rejectUnknownOptions } from './option-names.js';
 export {
 	exportPatch,
@@ -95,6 +96,8 @@ export {
 	isFinalStatus,
 	isTaskStatus,
 	TASK_STATUSES,
+	type CleanQuery,
+	type FinalStatus,
 	type NewTask,
 	type TaskCounts,
 	type TaskError,

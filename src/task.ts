@@ -133,6 +133,25 @@ export interface TaskQuery {
 	readonly order?: 'asc' | 'desc';
 }
 
+/** A final status: what `clean` may delete. */
+export type FinalStatus = 'succeeded' | 'failed' | 'stopped';
+
+/**
+ * What a container's `clean` deletes: finished tasks of one status, the oldest first (by arrival), that are
+ * finished before `finishedBefore` or beyond the newest `keep` of that status (either rule selects a task; a
+ * query with neither selects every task of the status), at most `limit` of them.
+ */
+export interface CleanQuery {
+	/** The final status whose tasks are deleted. */
+	readonly status: FinalStatus;
+	/** Delete tasks whose `finishedAt` is before this time (milliseconds since the epoch). */
+	readonly finishedBefore?: number;
+	/** Delete tasks beyond the newest `keep` (by arrival) of the status. */
+	readonly keep?: number;
+	/** At most this many tasks per call (a bounded batch). */
+	readonly limit: number;
+}
+
 /** One page of `list`. */
 export interface TaskPage<TItem = unknown, TOutput = unknown> {
 	/** The tasks of this page, in the query's order. */

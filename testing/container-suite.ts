@@ -14,6 +14,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateTaskError, InvalidStateError, type NewTask, type TaskContainer, type TaskRecord } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
+import { describeOperations, type ContainerOperations } from './operations-suite.js';
 
 /** What the container offers beyond the contract's core; decides which tests run. */
 export interface ContainerContractOptions {
@@ -21,6 +22,12 @@ export interface ContainerContractOptions {
 	readonly priority: boolean;
 	/** The container persists items as JSON and must reject what JSON cannot carry. */
 	readonly json: boolean;
+	/**
+	 * The optional operations it offers (queue-wide pause, bulk clean); each offered one is tested, each other one
+	 * must be absent.
+	 * @default none
+	 */
+	readonly operations?: Partial<ContainerOperations>;
 }
 
 /** Makes a fresh, empty container (each test calls it once and closes what it made). */
@@ -508,5 +515,7 @@ export function describeContainerContract(
 			});
 			await c.close();
 		});
+
+		describeOperations(make, { pause: false, clean: false, ...options.operations });
 	});
 }

@@ -11,6 +11,7 @@ export {
 	type ContainerContractOptions,
 	type ContainerFactory,
 } from './container-suite.js';
+export type { ContainerOperations } from './operations-suite.js';
 export {
 	actuatorContract,
 	type ActuatorCapabilities,

@@ -4,6 +4,8 @@
  * except through the synchronous face, which the scheduler uses and documents.
  */
 import {
+	assertCleanQuery,
+	cleanSelects,
 	copyTask,
 	describeValue,
 	DuplicateTaskError,
@@ -13,6 +15,7 @@ import {
 	LeaseExpiredError,
 	SchedulerClosedError,
 	toTaskError,
+	type CleanQuery,
 	type ContainerSignal,
 	type RenewResult,
 	type SyncContainerOperations,
@@ -73,6 +76,8 @@ export abstract class MemoryContainer implements TaskContainer {
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	#seq = 0;
 	#closed = false;
+	/** Queue-wide pause (`setPaused`): no claim takes anything while set. */
+	#paused = false;
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
 	readonly #finishedOrder = new Deque<StoredTask>();
 	readonly #keepFinished: number;
@@ -155,7 +160,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	#claim(max: number, owner: string, leaseMs: number, now: number, copied = true): TaskRecord[] {
-		if (this.#closed) return [];
+		if (this.#closed || this.#paused) return [];
 		this.#promoteDue(now);
 		const claimed: TaskRecord[] = [];
 		while (claimed.length < max) {
@@ -259,6 +264,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
+		if (this.#paused) return null;
 		this.#promoteDue(now);
 		for (;;) {
 			const top = this.#delayed.peek();
@@ -307,6 +313,33 @@ export abstract class MemoryContainer implements TaskContainer {
 		}
 		this.#forget(rec);
 		return true;
+	}
+
+	async setPaused(paused: boolean): Promise<void> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		const resumed = this.#paused && !paused;
+		this.#paused = paused;
+		if (resumed) this.#signal({ type: 'wake' });
+	}
+
+	async isPaused(): Promise<boolean> {
+		return this.#paused;
+	}
+
+	async clean(query: CleanQuery): Promise<string[]> {
+		assertCleanQuery(query);
+		const total = this.#counts[query.status];
+		const removed: string[] = [];
+		let older = 0;
+		// The map keeps arrival order (a re-add deletes and sets again).
+		for (const rec of this.#tasks.values()) {
+			if (removed.length >= query.limit) break;
+			if (rec.status !== query.status) continue;
+			if (cleanSelects(rec, older, total, query)) removed.push(rec.id);
+			older++;
+		}
+		for (const id of removed) this.#forget(this.#tasks.get(id) as StoredTask);
+		return removed;
 	}
 
 	watch(listener: (signal: ContainerSignal) => void): () => void {

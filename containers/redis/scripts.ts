@@ -88,6 +88,12 @@ local function dequeue(id, seq)
 end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
+-- Delete a finished task (remove, clean): its hash and its index entries.
+local function dropFinished(id, st)
+	redis.call('DEL', tkey(id))
+	redis.call('ZREM', P .. 'all', id)
+	redis.call('ZREM', P .. 's:' .. st, id)
+end
 -- Active tasks have no s: set (they are the members of P running); exporting ones are counted in P n:exporting.
 local function restatus(id, seq, from, to)
 	if from ~= to then
@@ -120,6 +126,8 @@ local function sliced(command, key, list)
 end
 -- Pops up to max due tasks into running for owner; returns each packed in one string (codec.ts unpackClaimed).
 local function claimDue(max, owner, now, lease)
+	-- A queue-wide pause (setPaused) holds every claim, claim-ahead included.
+	if redis.call('EXISTS', P .. 'paused') == 1 then return {} end
 	local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
 	local out, leases, ids = {}, {}, {}
 	for i = 1, #popped, 2 do
@@ -368,6 +376,7 @@ export const NEXT_DUE = script(
 	'nextDueAt',
 	`
 local now, offset = clock(ARGV[1])
+if redis.call('EXISTS', P .. 'paused') == 1 then return false end
 local r = redis.call('ZRANGEBYSCORE', P .. 'delayed', '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if r[2] == nil then return false end
 return ms(tonumber(r[2]) - offset)
@@ -397,9 +406,7 @@ local k = tkey(id)
 local st = redis.call('HGET', k, 'status')
 if not st then return 0 end
 if not isFinal(st) then return st end
-redis.call('DEL', k)
-redis.call('ZREM', P .. 'all', id)
-redis.call('ZREM', P .. 's:' .. st, id)
+dropFinished(id, st)
 return 1
 `,
 );

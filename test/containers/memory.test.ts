@@ -3,8 +3,16 @@ import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { describe, expect, it } from 'vitest';
 import { describeContainerContract, records } from '../contracts/container.contract.js';
 
-describeContainerContract('QueueContainer', () => new QueueContainer(), { priority: false, json: false });
-describeContainerContract('OrderedMapContainer', () => new OrderedMapContainer(), { priority: true, json: false });
+describeContainerContract('QueueContainer', () => new QueueContainer(), {
+	priority: false,
+	json: false,
+	operations: { pause: true, clean: true },
+});
+describeContainerContract('OrderedMapContainer', () => new OrderedMapContainer(), {
+	priority: true,
+	json: false,
+	operations: { pause: true, clean: true },
+});
 
 describe('memory containers keep a bounded history of finished tasks', () => {
 	it.each([

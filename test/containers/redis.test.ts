@@ -29,6 +29,7 @@ describeContainerContract(
 	{
 		priority: true,
 		json: true,
+		operations: { pause: true, clean: true },
 	},
 );
 

@@ -1,0 +1,60 @@
+/**
+ * The Redis container's scripts for the optional operations: the queue-wide pause flag (`P paused`, which every
+ * claim checks, see `claimDue` in scripts.ts) and bulk clean of finished tasks. Same prelude as scripts.ts.
+ */
+import { script } from './scripts.js';
+
+/** ARGV: '1' to pause, '0' to resume. Resuming wakes every scheduler (once, when the flag was set). */
+export const SET_PAUSED = script(
+	'setPaused',
+	`
+if ARGV[1] == '1' then
+	redis.call('SET', P .. 'paused', '1')
+elseif redis.call('DEL', P .. 'paused') == 1 then
+	redis.call('PUBLISH', P .. 'events', 'wake')
+end
+return redis.call('EXISTS', P .. 'paused')
+`,
+);
+
+/**
+ * ARGV: status, limit, keep ('' for none), finishedBefore ('' for none). Deletes up to limit finished tasks of
+ * the status, the oldest by arrival first, selected by the rule of \`cleanSelects\` (src/clean-rule.ts): beyond
+ * the newest keep, or finished before finishedBefore, or every one when neither is given. Looks at a bounded
+ * number of the oldest entries (a task that arrived early but finished recently is passed over, and taken once
+ * it is old enough). Returns the ids deleted.
+ */
+export const CLEAN = script(
+	'clean',
+	`
+local st, limit = ARGV[1], tonumber(ARGV[2])
+local keep, before = tonumber(ARGV[3]), tonumber(ARGV[4])
+local key = P .. 's:' .. st
+local excess = 0
+if keep then excess = math.max(redis.call('ZCARD', key) - keep, 0) end
+local budget = math.max(limit * 4, 1000)
+local picked, pos = {}, 0
+while #picked < limit and pos < budget do
+	local ids = redis.call('ZRANGE', key, pos, pos + 199)
+	if #ids == 0 then break end
+	for _, id in ipairs(ids) do
+		local sel
+		if not keep and not before then sel = true
+		elseif pos < excess then sel = true
+		elseif before then
+			local f = tonumber(redis.call('HGET', tkey(id), 'finishedAt'))
+			sel = f ~= nil and f < before
+		else sel = false end
+		pos = pos + 1
+		if sel then
+			picked[#picked + 1] = id
+			if #picked >= limit then break end
+		end
+	end
+	-- Without an age rule nothing past the newest keep is selected.
+	if not before and keep and pos >= excess then break end
+end
+for _, id in ipairs(picked) do dropFinished(id, st) end
+return picked
+`,
+);

@@ -1,0 +1,46 @@
+/**
+ * The rule of `TaskContainer.clean`, stated once for in-process containers (the Redis and SQL containers state the
+ * same rule in their scripts and statements; the contract suite holds every container to it).
+ */
+import { describeValue } from './errors.js';
+import { FINAL_STATUSES, type CleanQuery, type TaskRecord } from './task.js';
+
+/**
+ * Whether `clean(query)` selects a finished task of `query.status`.
+ * @param olderCount how many tasks of the status arrived before it
+ * @param total how many tasks are in the status
+ */
+export function cleanSelects(
+	task: Pick<TaskRecord, 'finishedAt'>,
+	olderCount: number,
+	total: number,
+	query: CleanQuery,
+): boolean {
+	const { keep, finishedBefore } = query;
+	if (keep === undefined && finishedBefore === undefined) return true;
+	if (keep !== undefined && olderCount < total - keep) return true;
+	return finishedBefore !== undefined && task.finishedAt !== null && task.finishedAt < finishedBefore;
+}
+
+/** Check a `CleanQuery` (a container's `clean` calls it first): a clear error naming the field, else nothing. */
+export function assertCleanQuery(query: CleanQuery): void {
+	if (typeof query !== 'object' || query === null) {
+		throw new TypeError(`Expected the clean query to be an object, got ${describeValue(query)}`);
+	}
+	if (!(FINAL_STATUSES as readonly unknown[]).includes(query.status)) {
+		throw new TypeError(
+			`Expected \`status\` to be one of ${FINAL_STATUSES.join(', ')}, got ${describeValue(query.status)}`,
+		);
+	}
+	if (!Number.isInteger(query.limit) || query.limit < 1) {
+		throw new TypeError(`Expected \`limit\` to be an integer >= 1, got ${describeValue(query.limit)}`);
+	}
+	if (query.keep !== undefined && (!Number.isInteger(query.keep) || query.keep < 0)) {
+		throw new TypeError(`Expected \`keep\` to be an integer >= 0, got ${describeValue(query.keep)}`);
+	}
+	if (query.finishedBefore !== undefined && !Number.isFinite(query.finishedBefore)) {
+		throw new TypeError(
+			`Expected \`finishedBefore\` to be a time in milliseconds, got ${describeValue(query.finishedBefore)}`,
+		);
+	}
+}

@@ -1,0 +1,194 @@
+/**
+ * The contract of a container's optional operations (queue-wide pause, bulk clean), declared inside
+ * `describeContainerContract` for the operations a container says it offers (`ContainerContractOptions.operations`).
+ * A container that says it does not offer one must not have its methods either: an operation is either declared
+ * and tested, or absent (the scheduler then refuses it with a clear error).
+ */
+import { describe, expect, it } from 'vitest';
+import type { ContainerSignal, FinalStatus, NewTask, TaskContainer, TaskRecord } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
+
+/** The optional operations a container offers. */
+export interface ContainerOperations {
+	/** `setPaused` and `isPaused`: a queue-wide pause. */
+	readonly pause: boolean;
+	/** `clean`: bulk retention of finished tasks. */
+	readonly clean: boolean;
+}
+
+const LEASE = 10_000;
+
+function build(tasks: readonly NewTask[], now: number): TaskRecord[] {
+	return tasks.map((task, i) => createTaskRecord(task, `tasks[${i}]`, { maxAttempts: 3 }, now));
+}
+
+/** Wait (bounded: about 5 s) until `done()`; the caller's expectation then says whether it came. */
+async function until(done: () => boolean): Promise<void> {
+	for (let i = 0; i < 250 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Add `ids` (in this order), claim them and finish each in `status` at the given `finishedAt`. */
+async function finish(
+	c: TaskContainer,
+	status: FinalStatus,
+	finished: readonly (readonly [id: string, finishedAt: number])[],
+): Promise<void> {
+	const now = Date.now();
+	for (const [id] of finished) await c.add(build([{ id, item: id }], now));
+	const claimed = await c.claim(finished.length, 'cleaner', LEASE, now);
+	expect(claimed.map((t) => t.id).sort()).toEqual(finished.map(([id]) => id).sort());
+	for (const [id, finishedAt] of finished) {
+		const moved = await c.transition(
+			id,
+			'running',
+			status,
+			{ finishedAt, owner: null, leaseUntil: null },
+			'cleaner',
+		);
+		expect(moved?.status).toBe(status);
+	}
+}
+
+/** Declare the tests of the operations `offered` says `make`'s containers have. */
+export function describeOperations(make: () => Promise<TaskContainer>, offered: ContainerOperations): void {
+	describe('queue-wide pause', () => {
+		if (!offered.pause) {
+			it('offers no pause (declared so)', async () => {
+				const c = await make();
+				expect(c.setPaused).toBeUndefined();
+				expect(c.isPaused).toBeUndefined();
+			});
+			return;
+		}
+		it('claims nothing while paused, and everything again once resumed', async () => {
+			const c = await make();
+			const setPaused = c.setPaused?.bind(c);
+			const isPaused = c.isPaused?.bind(c);
+			if (setPaused === undefined || isPaused === undefined)
+				throw new Error('declared pause, has no setPaused/isPaused');
+			const now = Date.now();
+			await c.add(build([{ id: 'a', item: 1 }], now));
+			expect(await isPaused()).toBe(false);
+			await setPaused(true);
+			expect(await isPaused()).toBe(true);
+			// Adds and due times go on; nothing is claimable, and nothing is "due next" to wake a scheduler for.
+			await c.add(
+				build(
+					[
+						{ id: 'b', item: 2 },
+						{ id: 'later', item: 3, runAt: now + 60_000 },
+					],
+					now,
+				),
+			);
+			expect(await c.claim(10, 'o', LEASE, now)).toEqual([]);
+			expect(await c.nextDueAt(now)).toBeNull();
+			expect(await c.counts()).toMatchObject({ waiting: 3, running: 0 });
+			await setPaused(true); // pausing twice is harmless
+			const signals: ContainerSignal[] = [];
+			const unwatch = c.watch?.((signal) => signals.push(signal));
+			// A shared container's channel says when it is subscribed: resume only then, so the wake can be heard.
+			if (unwatch !== undefined && c.shared) await until(() => signals.some((s) => s.type === 'channel' && s.ok));
+			await setPaused(false);
+			expect(await isPaused()).toBe(false);
+			if (unwatch !== undefined) {
+				// Resuming wakes the schedulers (the signal may come over a channel: wait for it, bounded).
+				await until(() => signals.some((s) => s.type === 'wake'));
+				unwatch();
+				expect(signals.some((s) => s.type === 'wake')).toBe(true);
+			}
+			const claimed = await c.claim(10, 'o', LEASE, Date.now());
+			expect(claimed.map((t) => t.id)).toEqual(['a', 'b']);
+			expect(await c.nextDueAt(Date.now())).toBe(now + 60_000);
+		});
+
+		it('lets running tasks finish and be renewed while paused', async () => {
+			const c = await make();
+			const now = Date.now();
+			await c.add(build([{ id: 'a', item: 1 }], now));
+			const [task] = await c.claim(1, 'o', LEASE, now);
+			expect(task?.id).toBe('a');
+			await c.setPaused?.(true);
+			expect((await c.renew('o', ['a'], LEASE, now + 1_000)).lost).toEqual([]);
+			const done = await c.transition('a', 'running', 'succeeded', { finishedAt: now, owner: null }, 'o');
+			expect(done?.status).toBe('succeeded');
+			await c.setPaused?.(false);
+		});
+	});
+
+	describe('clean', () => {
+		if (!offered.clean) {
+			it('offers no clean (declared so)', async () => {
+				expect((await make()).clean).toBeUndefined();
+			});
+			return;
+		}
+		const clean = (c: TaskContainer): NonNullable<TaskContainer['clean']> => {
+			if (c.clean === undefined) throw new Error('declared clean, has no clean()');
+			return c.clean.bind(c);
+		};
+
+		it('deletes finished tasks of one status finished before a time, oldest first, in bounded batches', async () => {
+			const c = await make();
+			await finish(c, 'succeeded', [
+				['s1', 1_000],
+				['s2', 5_000],
+				['s3', 2_000],
+				['s4', 9_000],
+			]);
+			await finish(c, 'failed', [['f1', 1_000]]);
+			await c.add(build([{ id: 'w', item: 'waiting' }], Date.now()));
+			expect(await clean(c)({ status: 'succeeded', finishedBefore: 6_000, limit: 2 })).toEqual(['s1', 's2']);
+			expect(await clean(c)({ status: 'succeeded', finishedBefore: 6_000, limit: 2 })).toEqual(['s3']);
+			expect(await clean(c)({ status: 'succeeded', finishedBefore: 6_000, limit: 2 })).toEqual([]);
+			expect(await c.get('s1')).toBeNull();
+			expect(await c.get('s4')).toMatchObject({ status: 'succeeded' });
+			expect(await c.get('f1')).toMatchObject({ status: 'failed' });
+			expect(await c.get('w')).toMatchObject({ status: 'waiting' });
+			expect(await c.counts()).toMatchObject({ succeeded: 1, failed: 1, waiting: 1 });
+			expect((await c.list({ status: 'succeeded' })).tasks.map((t) => t.id)).toEqual(['s4']);
+		});
+
+		it('keeps the newest `keep` of a status; either rule selects; no rule selects all', async () => {
+			const c = await make();
+			await finish(c, 'failed', [
+				['f1', 9_000],
+				['f2', 1_000],
+				['f3', 9_000],
+				['f4', 1_000],
+				['f5', 9_000],
+			]);
+			// Beyond the newest 3 (f1, f2) or finished before 5,000 (f2, f4).
+			expect(await clean(c)({ status: 'failed', keep: 3, finishedBefore: 5_000, limit: 100 })).toEqual([
+				'f1',
+				'f2',
+				'f4',
+			]);
+			expect(await clean(c)({ status: 'failed', keep: 1, limit: 100 })).toEqual(['f3']);
+			await finish(c, 'stopped', [
+				['x1', 1],
+				['x2', 2],
+			]);
+			expect((await clean(c)({ status: 'stopped', limit: 100 })).sort()).toEqual(['x1', 'x2']);
+			expect(await c.counts()).toMatchObject({ failed: 1, stopped: 0 });
+			// A cleaned id can be added again.
+			await c.add(build([{ id: 'f1', item: 'again' }], Date.now()));
+			expect(await c.get('f1')).toMatchObject({ status: 'waiting', item: 'again' });
+		});
+
+		it('rejects a bad query, naming the field, deleting nothing', async () => {
+			const c = await make();
+			await finish(c, 'succeeded', [['s1', 1]]);
+			const bad = [
+				[{ status: 'waiting', limit: 10 }, /status/],
+				[{ status: 'succeeded', limit: 0 }, /limit/],
+				[{ status: 'succeeded', limit: 10, keep: -1 }, /keep/],
+				[{ status: 'succeeded', limit: 10, finishedBefore: Number.NaN }, /finishedBefore/],
+			] as const;
+			for (const [query, field] of bad) {
+				await expect(clean(c)(query as never)).rejects.toThrow(field);
+			}
+			expect(await c.get('s1')).toMatchObject({ status: 'succeeded' });
+		});
+	});
+}
