@@ -9,6 +9,7 @@ import {
 	LeaseExpiredError,
 	SchedulerClosedError,
 	toTaskError,
+	type CleanQuery,
 	type ContainerSignal,
 	type RenewResult,
 	type TaskContainer,
@@ -19,6 +20,7 @@ import {
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched/kit';
+import { cleanBoth, isPausedMemory, restorePaused, setPausedBoth } from './combined/operations.js';
 
 /** What `new CombinedContainer(memory, persistent, options)` takes. */
 export interface CombinedContainerOptions {
@@ -214,6 +216,21 @@ export class CombinedContainer implements TaskContainer {
 		return stored || dropped;
 	}
 
+	async setPaused(paused: boolean): Promise<void> {
+		await this.#ready();
+		await setPausedBoth(this.#memory, this.#persistent, paused);
+	}
+
+	async isPaused(): Promise<boolean> {
+		await this.#ready();
+		return isPausedMemory(this.#memory);
+	}
+
+	async clean(query: CleanQuery): Promise<string[]> {
+		await this.#ready();
+		return cleanBoth(this.#memory, this.#persistent, query);
+	}
+
 	watch(listener: (signal: ContainerSignal) => void): () => void {
 		if (typeof this.#memory.watch !== 'function') return () => undefined;
 		return this.#memory.watch(listener);
@@ -299,6 +316,7 @@ export class CombinedContainer implements TaskContainer {
 
 	async #restore(): Promise<RestoreResult> {
 		const started = Date.now();
+		await restorePaused(this.#memory, this.#persistent);
 		const recovery = await this.#recover();
 		let restored = 0;
 		for (let offset = 0; ;) {

@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import {
+	assertCleanQuery,
 	assertJsonOutput,
 	assertStorableTask,
 	isWellFormedText,
@@ -16,6 +17,7 @@ import {
 	InvalidTaskError,
 	SchedulerClosedError,
 	SchedulerError,
+	type CleanQuery,
 	type ContainerSignal,
 	type RenewResult,
 	type TaskContainer,
@@ -30,6 +32,7 @@ import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
+import { cleanStatement, isPausedStatement, setPausedStatement } from './sql/operations.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
 import { byClaimOrder, rowToRecord } from './sql/rows.js';
@@ -393,6 +396,32 @@ export class SqlContainer implements TaskContainer {
 			if (status === undefined) return false;
 			throw new InvalidStateError(`Task \`${id}\` is ${String(status)}: stop it before removing it`);
 		});
+	}
+
+	async setPaused(paused: boolean): Promise<void> {
+		this.#assertOpen();
+		const { sql, bindings } = setPausedStatement(this.dialect, this.#tables, paused);
+		await this.#run('setPaused', async () => {
+			const cleared = await this.#query(sql, bindings);
+			// Resumed: wake the schedulers that listen (the others poll).
+			if (!paused && cleared.length > 0 && this.#channel !== null) {
+				await this.#query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+			}
+		});
+	}
+
+	async isPaused(): Promise<boolean> {
+		this.#assertOpen();
+		const { sql, bindings } = isPausedStatement(this.#tables);
+		return (await this.#run('isPaused', () => this.#query(sql, bindings))).length > 0;
+	}
+
+	async clean(query: CleanQuery): Promise<string[]> {
+		this.#assertOpen();
+		assertCleanQuery(query);
+		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
+		const rows = await this.#run('clean', () => this.#query(sql, bindings));
+		return rows.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
 	}
 
 	/**

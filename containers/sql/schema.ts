@@ -18,6 +18,8 @@ export interface SqlTables {
 	readonly outputs: string;
 	/** `<prefix>migrations`, quoted for SQL. */
 	readonly migrations: string;
+	/** `<prefix>settings` (queue-wide flags such as the pause), quoted for SQL. */
+	readonly settings: string;
 	/** The PostgreSQL LISTEN/NOTIFY channel (unquoted). */
 	readonly channel: string;
 }
@@ -36,6 +38,7 @@ export function sqlTables(prefix: string): SqlTables {
 		tasks: `"${prefix}tasks"`,
 		outputs: `"${prefix}outputs"`,
 		migrations: `"${prefix}migrations"`,
+		settings: `"${prefix}settings"`,
 		channel: `${prefix}events`,
 	};
 }
@@ -95,6 +98,14 @@ const MIGRATIONS: readonly Migration[] = [
 				output TEXT,
 				updated_at BIGINT NOT NULL
 			)`);
+		},
+	},
+	{
+		version: 2,
+		name: 'settings',
+		async up(trx, _dialect, t) {
+			// Queue-wide flags every scheduler reads in its claim: a row `paused` holds every claim (setPaused).
+			await trx.raw(`CREATE TABLE ${t.settings} (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`);
 		},
 	},
 ];

@@ -98,7 +98,9 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	const indexedBy = (index: 'claim' | 'due' | 'lease'): string =>
 		dialect === 'sqlite' ? ` INDEXED BY "${tables.prefix}tasks_${index}"` : '';
 	const set = `status = 'running', owner = ?, lease_until = ${nowSql} + ?, started_at = ${nowSql}, updated_at = ${nowSql}, attempts = attempts + 1`;
-	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ${nowSql} ORDER BY priority DESC, seq LIMIT ?`;
+	// A queue-wide pause (setPaused) holds every claim: one primary-key probe of the settings table.
+	const notPaused = `NOT EXISTS (SELECT 1 FROM ${tables.settings} WHERE name = 'paused')`;
+	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ${nowSql} AND ${notPaused} ORDER BY priority DESC, seq LIMIT ?`;
 	const claim =
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
@@ -116,7 +118,7 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		owner = NULL, lease_until = NULL, updated_at = ${nowSql}
 		WHERE status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}
 		RETURNING *`;
-	const nextDueAt = `SELECT MIN(run_at) AS at, ${nowSql} AS clock_now FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql}`;
+	const nextDueAt = `SELECT MIN(run_at) AS at, ${nowSql} AS clock_now FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql} AND ${notPaused}`;
 	const renewSql = (n: number): string =>
 		`UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(n)}) RETURNING id, stop_requested`;
 	return {

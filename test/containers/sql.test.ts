@@ -14,6 +14,7 @@ describeContainerContract(
 	{
 		priority: true,
 		json: true,
+		operations: { pause: true, clean: true },
 	},
 );
 
@@ -36,6 +37,7 @@ describe('SqlContainer on PostgreSQL', () => {
 		{
 			priority: true,
 			json: true,
+			operations: { pause: true, clean: true },
 		},
 	);
 

@@ -18,7 +18,11 @@ import { describeContainerContract, actuatorContract } from 'lightsched/testing'
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 
-describeContainerContract('QueueContainer', () => new QueueContainer(), { priority: false, json: false });
+describeContainerContract('QueueContainer', () => new QueueContainer(), {
+	priority: false,
+	json: false,
+	operations: { pause: true, clean: true },
+});
 
 actuatorContract('FunctionActuator', () => ({
 	actuator: () =>
@@ -49,7 +53,11 @@ class LeakyContainer extends QueueContainer {
 	}
 }
 
-describeContainerContract('LeakyContainer', () => new LeakyContainer(), { priority: false, json: false });
+describeContainerContract('LeakyContainer', () => new LeakyContainer(), {
+	priority: false,
+	json: false,
+	operations: { pause: true, clean: true },
+});
 `;
 
 let packed: PackedTarball;
