@@ -183,7 +183,32 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				const later = track(new SqlContainer({ knex }));
 				expect((await later.claim(1, 'o', 1_000, Date.now())).map((t) => t.id)).toEqual(['x']);
 				const versions = await knex('lightsched_migrations').select('version');
-				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1]);
+				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1, 2]);
+			} finally {
+				for (const part of opened.splice(0)) await part.close();
+				await knex.destroy();
+			}
+		});
+
+		it('upgrades tables of schema version 1 (no settings table) keeping their tasks; the pause then works', async () => {
+			const config = await backend.freshDatabase();
+			const knex = createKnex(config);
+			try {
+				const old = track(new SqlContainer({ knex }));
+				await old.add(records([{ id: 'kept', item: 'from version 1' }]));
+				// Back to what lightsched 0.1 left: no settings table, version 1 only.
+				await knex.raw('DROP TABLE lightsched_settings');
+				await knex.raw('DELETE FROM lightsched_migrations WHERE version = 2');
+				const upgraded = track(new SqlContainer({ knex }));
+				await upgraded.setPaused(true);
+				expect(await upgraded.isPaused()).toBe(true);
+				expect(await upgraded.claim(1, 'o', 1_000, Date.now())).toEqual([]);
+				await upgraded.setPaused(false);
+				expect((await upgraded.claim(1, 'o', 1_000, Date.now())).map((t) => t.item)).toEqual([
+					'from version 1',
+				]);
+				const versions = await knex('lightsched_migrations').select('version').orderBy('version');
+				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1, 2]);
 			} finally {
 				for (const part of opened.splice(0)) await part.close();
 				await knex.destroy();
@@ -221,7 +246,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				expect((await two.get('same'))?.item).toBe(2);
 				expect((await one.counts()).waiting).toBe(1);
 				expect((await two.counts()).waiting).toBe(2);
-				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'two_tasks'])
+				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'one_settings', 'two_tasks'])
 					expect(await knex.schema.hasTable(table)).toBe(true);
 				expect(await knex.schema.hasTable('lightsched_tasks')).toBe(false);
 			} finally {
