@@ -3,7 +3,7 @@
  * without breaking listeners.
  */
 import type { PartDownEvent, PartUpEvent } from './outage-tracker.js';
-import type { TaskRecord } from './task.js';
+import type { FinalStatus, TaskRecord } from './task.js';
 
 export type { OutagePart, PartDownEvent, PartUpEvent } from './outage-tracker.js';
 
@@ -25,6 +25,16 @@ export interface LoopBlockedEvent {
 	readonly leaseExpired: boolean;
 	/** The same in words, with what to do about it. */
 	readonly message: string;
+}
+
+/** `tasks:cleaned`: one batch of finished tasks deleted by `clean()` or the `retention` option. */
+export interface TasksCleanedEvent {
+	/** The status they had. */
+	readonly status: FinalStatus;
+	/** The ids deleted. */
+	readonly ids: readonly string[];
+	/** Whether the `retention` option's background pass deleted them (else a `clean()` call). */
+	readonly background: boolean;
 }
 
 /** The scheduler's events and their payloads (`scheduler.on(name, listener)`). */
@@ -71,6 +81,8 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 	 * or `stopped` (then `task:failed` / `task:stopped` follow). Shared containers only.
 	 */
 	'task:lease-expired': [event: TaskEvent<TItem, TOutput>];
+	/** Finished tasks were deleted in bulk (`clean()` or the `retention` option), one batch per event. */
+	'tasks:cleaned': [event: TasksCleanedEvent];
 	/** Nothing is waiting or running (as seen by this scheduler). */
 	idle: [];
 	/**

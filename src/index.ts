@@ -49,9 +49,11 @@ export type {
 	PartWarningEvent,
 	SchedulerEvents,
 	TaskEvent,
+	TasksCleanedEvent,
 } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
+export type { CleanOptions, RetentionOptions, RetentionRule } from './retention.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';
 export type {
 	CleanQuery,

@@ -5,6 +5,7 @@ import type { CallbackReceiver, Persistencer, TaskActuator, TaskContainer } from
 import { describeValue } from './errors.js';
 import { assertWellFormed } from './json-check.js';
 import { rejectUnknownOptions } from './option-names.js';
+import { checkRetention, type RetentionOptions } from './retention.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
 
 /** What `new Scheduler(options)` takes. Every option is validated; a bad one throws a `TypeError` naming it. */
@@ -67,6 +68,12 @@ export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	 * @default true
 	 */
 	readonly autoStart?: boolean;
+	/**
+	 * Delete finished tasks in the background by age and/or count per status (with their persisted outputs), in
+	 * bounded batches through the container's `clean`. Every scheduler sharing the container runs the pass.
+	 * @default none: finished tasks are kept until removed (memory containers keep their own `keepFinished`)
+	 */
+	readonly retention?: RetentionOptions;
 }
 
 /** The options with their defaults applied, as the scheduler uses them (see `SchedulerOptions` for each). */
@@ -95,6 +102,8 @@ export interface ResolvedSchedulerOptions<TItem = unknown, TOutput = unknown> {
 	readonly id: string;
 	/** See `SchedulerOptions.autoStart`. */
 	readonly autoStart: boolean;
+	/** See `SchedulerOptions.retention`. */
+	readonly retention: RetentionOptions | undefined;
 }
 
 /** The defaults of the scheduler's options (see `SchedulerOptions` for each). */
@@ -129,6 +138,7 @@ const OPTION_NAMES: readonly (keyof SchedulerOptions)[] = [
 	'leaseMs',
 	'id',
 	'autoStart',
+	'retention',
 ];
 
 /** The largest delay a Node timer accepts; longer timeouts would fire at once. */
@@ -214,5 +224,6 @@ export function resolveOptions<TItem, TOutput>(
 		leaseMs: checkDuration('leaseMs', options.leaseMs ?? DEFAULTS.leaseMs, 100),
 		id,
 		autoStart,
+		retention: options.retention === undefined ? undefined : checkRetention(options.retention),
 	};
 }

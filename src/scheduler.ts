@@ -19,6 +19,8 @@ import { createTaskRecord } from './new-task.js';
 import { checkDuration, resolveOptions, type SchedulerOptions } from './options.js';
 import { OutageTracker } from './outage-tracker.js';
 import { Reporter } from './reporter.js';
+import { cleanInBackground, cleanTasks, pauseOperation } from './queue-operations.js';
+import { RetentionSweeper, type CleanOptions } from './retention.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import {
 	copyTask,
@@ -61,6 +63,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#unwatch: (() => void) | undefined;
 	/** Detaches the container and actuator `attach`ed at construction. */
 	#detach: ((() => void) | undefined)[] = [];
+	/** The `retention` option's background pass. */
+	#retention: RetentionSweeper | undefined;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -168,6 +172,12 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		});
 		this.#detach = [container.attach?.(warnFrom('container')), actuator.attach?.(warnFrom('actuator'))];
 		leases?.start();
+		if (resolved.retention !== undefined) {
+			this.#retention = new RetentionSweeper(resolved.retention, (clean) =>
+				cleanInBackground(core as SchedulerCore, clean),
+			);
+			this.#retention.start();
+		}
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
 	}
 
@@ -292,6 +302,34 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#claims.fill();
 	}
 
+	/**
+	 * Pause claiming for every scheduler sharing the container, in any process: running work goes on, nothing new
+	 * starts. Stored in the container, so it holds across restarts until `resumeQueue()`. (`pause()` holds this
+	 * scheduler only.)
+	 */
+	async pauseQueue(): Promise<void> {
+		await this.#calls.track(pauseOperation(this.#core as SchedulerCore, 'setPaused')(true));
+	}
+
+	/** Let every scheduler sharing the container claim again after `pauseQueue()`. */
+	async resumeQueue(): Promise<void> {
+		await this.#calls.track(pauseOperation(this.#core as SchedulerCore, 'setPaused')(false));
+		this.#claims.fill();
+	}
+
+	/** Whether the container is paused for every scheduler (`pauseQueue()`). */
+	isQueuePaused(): Promise<boolean> {
+		return this.#calls.track(pauseOperation(this.#core as SchedulerCore, 'isPaused')());
+	}
+
+	/**
+	 * Delete finished tasks in bulk, in batches, with their persisted outputs: of one status or several, finished
+	 * longer ago than `olderThanMs` and/or beyond the newest `keep`. Resolves with how many were deleted.
+	 */
+	clean(options: CleanOptions): Promise<number> {
+		return this.#calls.track(cleanTasks(this.#core as SchedulerCore, options, false));
+	}
+
 	/** Resolves once nothing is waiting or running in the container. */
 	onIdle(): Promise<void> {
 		return this.#idle.wait();
@@ -332,6 +370,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}
 		}
 		await this.#runner.handBackAll();
+		await this.#retention?.stop();
 		leases?.stop();
 		loopMonitor?.stop();
 		this.#unwatch?.();
