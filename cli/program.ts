@@ -15,6 +15,7 @@ import { withSession, type GlobalOptions } from './session.js';
 import {
 	addCommand,
 	cleanCommand,
+	pauseCommand,
 	countsCommand,
 	getCommand,
 	listCommand,
@@ -110,9 +111,18 @@ export async function run(
 		.description('remove finished tasks, oldest first')
 		.option('-s, --status <statuses>', 'which final statuses (default succeeded,failed,stopped)')
 		.option('--older-than <duration>', 'finished more than this long ago (e.g. 7d)')
+		.option('--keep <n>', 'keep the newest n of each status')
 		.option('-l, --limit <n>', 'remove at most this many')
 		.option('--dry-run', 'count them, remove nothing')
 		.action((options: CleanOptions) => session((s) => cleanCommand(s, options)));
+	program
+		.command('pause')
+		.description('pause claiming for every worker on the container (stored until `resume`)')
+		.action(() => session((s) => pauseCommand(s, true)));
+	program
+		.command('resume')
+		.description('let every worker on the container claim again')
+		.action(() => session((s) => pauseCommand(s, false)));
 	program
 		.command('worker')
 		.description("run the container's tasks until Ctrl+C, then hand the running ones back")

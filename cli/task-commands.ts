@@ -1,9 +1,9 @@
 /**
- * The commands on tasks: counts, list, get, add, stop, retry, remove, clean. Each calls the Scheduler's public
+ * The commands on tasks: counts, list, get, add, stop, retry, remove, clean, pause, resume. Each calls the Scheduler's public
  * API and prints human text, or JSON with `--json`.
  */
 import { isFinalStatus, FINAL_STATUSES } from 'lightsched/kit';
-import type { NewTask, TaskRecord, TaskStatus } from 'lightsched';
+import type { FinalStatus, NewTask, TaskRecord, TaskStatus } from 'lightsched';
 import { CliError, EXIT } from './cli-error.js';
 import { countsText, listText, printJson, StatusLine, taskText } from './output.js';
 import { parseCount, parseDuration, parseFields, parseInteger, parseItem, parseStatuses } from './parse-values.js';
@@ -144,13 +144,15 @@ export async function removeCommand(s: Session, ids: readonly string[]): Promise
 export interface CleanOptions {
 	readonly status?: string;
 	readonly olderThan?: string;
+	readonly keep?: string;
 	readonly limit?: string;
 	readonly dryRun?: boolean;
 }
 
 /**
- * Remove finished tasks, oldest first, in pages of 500: those in `--status` (default every final status) that
- * finished more than `--older-than` ago, at most `--limit`.
+ * Delete finished tasks in bulk (`Scheduler.clean`, batches of 1,000, oldest first): those in `--status` (default
+ * every final status) that finished more than `--older-than` ago and/or beyond the newest `--keep`, at most
+ * `--limit`. `--dry-run` counts what an age rule would delete and deletes nothing.
  */
 export async function cleanCommand(s: Session, options: CleanOptions): Promise<void> {
 	const statuses: TaskStatus[] =
@@ -161,37 +163,51 @@ export async function cleanCommand(s: Session, options: CleanOptions): Promise<v
 				`Expected \`--status\` to list final statuses (${FINAL_STATUSES.join(', ')}), got ${status}`,
 				EXIT.usage,
 			);
-	const olderThan = options.olderThan === undefined ? 0 : parseDuration('--older-than', options.olderThan);
-	const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : parseCount('--limit', options.limit, 1);
-	const before = Date.now() - olderThan;
-	let removed = 0;
-	let seen = 0;
-	let kept = 0;
-	const line = new StatusLine(
-		s.io,
-		() => `clean: ${removed} ${options.dryRun === true ? 'to remove' : 'removed'}, ${seen} looked at`,
-	);
-	try {
-		for (;;) {
-			const page = await s.scheduler.list({ status: statuses, offset: kept, limit: 500, order: 'asc' });
-			if (page.tasks.length === 0) break;
-			for (const task of page.tasks) {
-				seen++;
-				const due = removed < limit && (task.finishedAt ?? task.updatedAt) <= before;
-				if (due && options.dryRun !== true && (await s.scheduler.remove(task.id))) removed++;
-				else {
-					if (due) removed++;
-					kept++;
-				}
-			}
-			if (removed >= limit) break;
-		}
-	} finally {
-		line.done();
-	}
+	const olderThan = options.olderThan === undefined ? undefined : parseDuration('--older-than', options.olderThan);
+	const keep = options.keep === undefined ? undefined : parseCount('--keep', options.keep);
+	const limit = options.limit === undefined ? undefined : parseCount('--limit', options.limit, 1);
+	if (options.dryRun === true && keep !== undefined)
+		throw new CliError('`--dry-run` counts by age only: leave out `--keep`', EXIT.usage);
+	const removed =
+		options.dryRun === true
+			? await countOlder(s, statuses, olderThan ?? 0, limit ?? Number.POSITIVE_INFINITY)
+			: await s.scheduler.clean({
+					status: statuses as FinalStatus[],
+					...(olderThan === undefined ? {} : { olderThanMs: olderThan }),
+					...(keep === undefined ? {} : { keep }),
+					...(limit === undefined ? {} : { limit }),
+				});
 	if (s.json) printJson(s.io, { removed, dryRun: options.dryRun === true });
 	else
 		s.io.out.write(
 			`${options.dryRun === true ? 'would remove' : 'removed'} ${removed} task${removed === 1 ? '' : 's'}\n`,
 		);
+}
+
+/** How many tasks `clean --older-than` would delete: read in pages of 500, nothing deleted. */
+async function countOlder(s: Session, statuses: TaskStatus[], olderThan: number, limit: number): Promise<number> {
+	const before = Date.now() - olderThan;
+	let due = 0;
+	let seen = 0;
+	const line = new StatusLine(s.io, () => `clean: ${due} to remove, ${seen} looked at`);
+	try {
+		for (;;) {
+			const page = await s.scheduler.list({ status: statuses, offset: seen, limit: 500, order: 'asc' });
+			for (const task of page.tasks) {
+				seen++;
+				if ((task.finishedAt ?? task.updatedAt) < before) due++;
+			}
+			if (page.tasks.length === 0 || due >= limit) return Math.min(due, limit);
+		}
+	} finally {
+		line.done();
+	}
+}
+
+/** Pause or resume claiming for every worker on the container (stored: a restarted worker stays paused). */
+export async function pauseCommand(s: Session, paused: boolean): Promise<void> {
+	if (paused) await s.scheduler.pauseQueue();
+	else await s.scheduler.resumeQueue();
+	if (s.json) printJson(s.io, { paused });
+	else s.io.out.write(paused ? 'paused: no worker on this container claims tasks until `resume`\n' : 'resumed\n');
 }

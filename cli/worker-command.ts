@@ -142,6 +142,13 @@ export async function workerCommand(
 		io.err.write(
 			`worker ${scheduler.id} started (concurrency ${options.concurrency ?? 8}); Ctrl+C hands its tasks back and stops\n`,
 		);
+	// A queue paused from any process holds this worker too: say so, or it looks stuck.
+	scheduler.isQueuePaused().then(
+		(paused) => {
+			if (paused) io.err.write('the queue is paused: no task starts here until `lightsched resume`\n');
+		},
+		() => undefined,
+	);
 	const signal = await stop;
 	line.done();
 	if (!json)

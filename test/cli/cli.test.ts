@@ -192,6 +192,29 @@ describe.each([
 			expect(await json<Task>([...c, 'get', `long${i}`])).toMatchObject({ status: 'waiting', attempts: 0 });
 	}, 240_000);
 
+	it('pause holds every worker, across a worker restart, until resume from another process', async () => {
+		const c = where('pause');
+		expect((await cli([...c, 'pause'])).code).toBe(0);
+		const first = start([...c, 'worker', '--module', handler, '--concurrency', '4']);
+		for (let i = 0; i < 4; i++) await cli([...c, 'add', JSON.stringify({ a: i, b: 1 }), '--id', `p${i}`]);
+		// The worker is up and says the queue is paused; given time to claim, it ran nothing.
+		await until('the worker to say it is paused', () => first.errors().includes('the queue is paused'));
+		await new Promise((resolve) => setTimeout(resolve, 1_500));
+		expect(await json<Counts>([...c, 'counts'])).toMatchObject({ waiting: 4, running: 0, succeeded: 0 });
+		first.kill('SIGINT');
+		await new Promise((resolve) => first.on('exit', resolve));
+		// A new worker process still finds the queue paused (stored in the container).
+		const second = start([...c, 'worker', '--module', handler, '--concurrency', '4']);
+		await until('the second worker to say it is paused', () => second.errors().includes('the queue is paused'));
+		await new Promise((resolve) => setTimeout(resolve, 1_500));
+		expect(await json<Counts>([...c, 'counts'])).toMatchObject({ waiting: 4, succeeded: 0 });
+		expect(await json<{ paused: boolean }>([...c, 'resume'])).toEqual({ paused: false });
+		await until('every task to succeed', async () => (await json<Counts>([...c, 'counts'])).succeeded === 4);
+		second.kill('SIGINT');
+		await new Promise((resolve) => second.on('exit', resolve));
+		expect(await json<Task>([...c, 'get', 'p3'])).toMatchObject({ status: 'succeeded', output: 4 });
+	}, 120_000);
+
 	it('clean removes finished tasks older than asked, and --dry-run only counts them', async () => {
 		const c = where('clean');
 		for (let i = 0; i < 5; i++) await cli([...c, 'add', '{}', '--id', `c${i}`]);
@@ -204,6 +227,9 @@ describe.each([
 		expect(await json<Counts>([...c, 'counts'])).toMatchObject({ stopped: 3, waiting: 2 });
 		expect((await cli([...c, 'clean', '--limit', '2'])).out).toBe('removed 2 tasks\n');
 		expect(await json<Counts>([...c, 'counts'])).toMatchObject({ stopped: 1, waiting: 2 });
+		await cli([...c, 'stop', 'c3', 'c4']);
+		expect((await cli([...c, 'clean', '--keep', '1'])).out).toBe('removed 2 tasks\n');
+		expect(await json<Task>([...c, 'get', 'c4'])).toMatchObject({ status: 'stopped' });
 		const bad = await cli([...c, 'clean', '--status', 'waiting']);
 		expect(bad.code).toBe(2);
 		expect(bad.err).toContain('final statuses');
