@@ -20,6 +20,7 @@ import {
 	isTaskStatus,
 	type CleanQuery,
 	type ContainerSignal,
+	type RepeatRecord,
 	type RenewResult,
 	type PartReporter,
 	type TaskContainer,
@@ -77,6 +78,7 @@ import {
 } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { CLEAN, SET_PAUSED } from './redis/operation-scripts.js';
+import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -438,6 +440,40 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const args = [status, String(limit), keep === undefined ? '' : String(keep)];
 		args.push(finishedBefore === undefined ? '' : String(Math.floor(finishedBefore)));
 		return (await this.#run(CLEAN, args, Math.ceil(limit / 1000))) as string[];
+	}
+
+	async putRepeat(repeat: RepeatRecord): Promise<void> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		const { key, spec, nextRunAt, createdAt, updatedAt } = repeat;
+		const next = nextRunAt === null ? '' : String(nextRunAt);
+		await this.#run(PUT_REPEAT, [key, JSON.stringify(spec), next, String(createdAt), String(updatedAt)]);
+	}
+
+	async getRepeat(key: string): Promise<RepeatRecord | null> {
+		const values = await this.#call('getRepeat', () =>
+			this.#redis.hmget(`${this.keyPrefix}r:${key}`, 'spec', 'nextRunAt', 'createdAt', 'updatedAt'),
+		);
+		return values[0] === null ? null : decodeRepeat([key, ...values]);
+	}
+
+	async listRepeats(): Promise<RepeatRecord[]> {
+		return ((await this.#run(LIST_REPEATS, [])) as (string | null)[][]).map(decodeRepeat);
+	}
+
+	async removeRepeat(key: string): Promise<boolean> {
+		return (await this.#run(REMOVE_REPEAT, [key])) === 1;
+	}
+
+	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		const args = [key, String(expected), next === null ? '' : String(next), String(Date.now())];
+		if (task !== null) {
+			assertStorableTask(task, 0);
+			args.push(String(Date.now()), randomUUID(), ...encodeForAdd(task));
+		}
+		const reply = (await this.#run(ADVANCE_REPEAT, args)) as string[];
+		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+		return reply[0] === 'moved';
 	}
 
 	/**

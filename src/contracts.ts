@@ -2,6 +2,7 @@
  * The contracts between the scheduler and its parts. Containers and actuators implement these and
  * import nothing else from each other.
  */
+import type { RepeatRecord } from './repeat-record.js';
 import type { CleanQuery, TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
 
 /** A signal a container gives its schedulers so they can sleep instead of polling. */
@@ -177,6 +178,25 @@ export interface TaskContainer {
 	 * One bounded batch per call, atomic per task: a task re-added under the same id meanwhile is not deleted.
 	 */
 	clean?(query: CleanQuery): Promise<string[]>;
+
+	/**
+	 * Optional, repeating tasks (every container of the kit has them): store a repeat, replacing one with the same
+	 * key. The container keeps repeats apart from tasks and never interprets `spec`.
+	 */
+	putRepeat?(repeat: RepeatRecord): Promise<void>;
+	/** Optional, with `putRepeat`: the repeat stored under `key` (a copy), or `null`. */
+	getRepeat?(key: string): Promise<RepeatRecord | null>;
+	/** Optional, with `putRepeat`: every stored repeat (copies), by key. */
+	listRepeats?(): Promise<RepeatRecord[]>;
+	/** Optional, with `putRepeat`: delete a repeat (its tasks stay). Returns whether it existed. */
+	removeRepeat?(key: string): Promise<boolean>;
+	/**
+	 * Optional, with `putRepeat`: one tick, atomically. If repeat `key` exists with `nextRunAt === expected`, set its
+	 * `nextRunAt` to `next` and, when `task` is given, add it as `add` would, then return `true`; otherwise change
+	 * nothing and return `false` (another scheduler moved it first, or it was changed or removed). A task whose id
+	 * is waiting or running rejects the whole call with `DuplicateTaskError`, changing nothing.
+	 */
+	advanceRepeat?(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean>;
 
 	/** Optional synchronous fast path (in-process containers only). */
 	readonly sync?: SyncContainerOperations;

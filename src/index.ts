@@ -52,6 +52,7 @@ export type {
 	TasksCleanedEvent,
 } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
+export type { RepeatRecord } from './repeat-record.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
 export type { CleanOptions, RetentionOptions, RetentionRule } from './retention.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';

@@ -54,6 +54,7 @@ export {
 	type SchedulerErrorOptions,
 } from './errors.js';
 export { LeaseLostError } from './lease-lost-error.js';
+export type { RepeatRecord } from './repeat-record.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
 export {

@@ -516,6 +516,6 @@ export function describeContainerContract(
 			await c.close();
 		});
 
-		describeOperations(make, { pause: false, clean: false, ...options.operations });
+		describeOperations(make, { pause: false, clean: false, repeats: false, ...options.operations });
 	});
 }

@@ -5,7 +5,15 @@
  * and tested, or absent (the scheduler then refuses it with a clear error).
  */
 import { describe, expect, it } from 'vitest';
-import type { ContainerSignal, FinalStatus, NewTask, TaskContainer, TaskRecord } from 'lightsched';
+import {
+	DuplicateTaskError,
+	type ContainerSignal,
+	type FinalStatus,
+	type NewTask,
+	type RepeatRecord,
+	type TaskContainer,
+	type TaskRecord,
+} from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 
 /** The optional operations a container offers. */
@@ -14,6 +22,8 @@ export interface ContainerOperations {
 	readonly pause: boolean;
 	/** `clean`: bulk retention of finished tasks. */
 	readonly clean: boolean;
+	/** `putRepeat`, `getRepeat`, `listRepeats`, `removeRepeat`, `advanceRepeat`: repeating tasks. */
+	readonly repeats: boolean;
 }
 
 const LEASE = 10_000;
@@ -189,6 +199,99 @@ export function describeOperations(make: () => Promise<TaskContainer>, offered: 
 				await expect(clean(c)(query as never)).rejects.toThrow(field);
 			}
 			expect(await c.get('s1')).toMatchObject({ status: 'succeeded' });
+		});
+	});
+
+	describe('repeats', () => {
+		const REPEAT_METHODS = ['putRepeat', 'getRepeat', 'listRepeats', 'removeRepeat', 'advanceRepeat'] as const;
+		if (!offered.repeats) {
+			it('offers no repeats (declared so)', async () => {
+				const c = await make();
+				for (const name of REPEAT_METHODS) expect(c[name]).toBeUndefined();
+			});
+			return;
+		}
+		type Repeats = Required<Pick<TaskContainer, (typeof REPEAT_METHODS)[number]>>;
+		const repeats = (c: TaskContainer): Repeats => {
+			for (const name of REPEAT_METHODS) {
+				if (typeof c[name] !== 'function') throw new Error(`declared repeats, has no ${name}()`);
+			}
+			return c as TaskContainer & Repeats;
+		};
+		const repeat = (key: string, nextRunAt: number | null, spec: unknown = { every: 1000 }): RepeatRecord => ({
+			key,
+			spec,
+			nextRunAt,
+			createdAt: 1,
+			updatedAt: 1,
+		});
+
+		it('stores, replaces, lists by key and removes repeats, handing out copies', async () => {
+			const r = repeats(await make());
+			await r.putRepeat(repeat('b', 5_000, { cron: '* * * * *', item: { n: [1, 2] } }));
+			await r.putRepeat(repeat('a', null));
+			const got = await r.getRepeat('b');
+			expect(got).toEqual(repeat('b', 5_000, { cron: '* * * * *', item: { n: [1, 2] } }));
+			((got?.spec as { item: { n: number[] } }).item.n as number[]).push(3);
+			expect((await r.getRepeat('b'))?.spec).toEqual({ cron: '* * * * *', item: { n: [1, 2] } });
+			expect((await r.listRepeats()).map((x) => [x.key, x.nextRunAt])).toEqual([
+				['a', null],
+				['b', 5_000],
+			]);
+			await r.putRepeat(repeat('b', 9_000, { every: 5 }));
+			expect(await r.getRepeat('b')).toMatchObject({ nextRunAt: 9_000, spec: { every: 5 } });
+			expect(await r.removeRepeat('b')).toBe(true);
+			expect(await r.removeRepeat('b')).toBe(false);
+			expect(await r.getRepeat('b')).toBeNull();
+			expect((await r.listRepeats()).map((x) => x.key)).toEqual(['a']);
+		});
+
+		it('advances a tick by compare-and-set, adding its task in the same step', async () => {
+			const c = await make();
+			const r = repeats(c);
+			const now = Date.now();
+			await r.putRepeat(repeat('tick', 1_000));
+			const [task] = build([{ id: 'repeat:tick:1000', item: 'first' }], now);
+			expect(await r.advanceRepeat('tick', 1_000, 2_000, task ?? null)).toBe(true);
+			expect(await r.getRepeat('tick')).toMatchObject({ nextRunAt: 2_000 });
+			expect(await c.get('repeat:tick:1000')).toMatchObject({ status: 'waiting', item: 'first' });
+			// A second scheduler with the same stale view: nothing moves, nothing is added.
+			const [again] = build([{ id: 'repeat:tick:1000-b', item: 'again' }], now);
+			expect(await r.advanceRepeat('tick', 1_000, 2_000, again ?? null)).toBe(false);
+			expect(await c.get('repeat:tick:1000-b')).toBeNull();
+			// A tick that adds nothing (skipped), and the last tick (next: null).
+			expect(await r.advanceRepeat('tick', 2_000, 3_000, null)).toBe(true);
+			expect(await r.advanceRepeat('tick', 3_000, null, null)).toBe(true);
+			expect(await r.getRepeat('tick')).toMatchObject({ nextRunAt: null });
+			expect(await r.advanceRepeat('missing', 1_000, 2_000, null)).toBe(false);
+			expect(await c.counts()).toMatchObject({ waiting: 1 });
+		});
+
+		it('refuses a tick whose task id is waiting, changing nothing', async () => {
+			const c = await make();
+			const r = repeats(c);
+			const now = Date.now();
+			await c.add(build([{ id: 'taken', item: 'mine' }], now));
+			await r.putRepeat(repeat('dup', 1_000));
+			const [task] = build([{ id: 'taken', item: 'tick' }], now);
+			await expect(r.advanceRepeat('dup', 1_000, 2_000, task ?? null)).rejects.toBeInstanceOf(DuplicateTaskError);
+			expect(await r.getRepeat('dup')).toMatchObject({ nextRunAt: 1_000 });
+			expect(await c.get('taken')).toMatchObject({ item: 'mine' });
+		});
+
+		it('gives each tick to exactly one of many concurrent advancers', async () => {
+			const c = await make();
+			const r = repeats(c);
+			const now = Date.now();
+			await r.putRepeat(repeat('race', 1_000));
+			const results = await Promise.all(
+				Array.from({ length: 8 }, (_, i) => {
+					const [task] = build([{ id: `race-${i}`, item: i }], now);
+					return r.advanceRepeat('race', 1_000, 2_000, task ?? null);
+				}),
+			);
+			expect(results.filter(Boolean)).toHaveLength(1);
+			expect(await c.counts()).toMatchObject({ waiting: 1 });
 		});
 	});
 }

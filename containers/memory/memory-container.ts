@@ -17,6 +17,7 @@ import {
 	toTaskError,
 	type CleanQuery,
 	type ContainerSignal,
+	type RepeatRecord,
 	type RenewResult,
 	type SyncContainerOperations,
 	type TaskContainer,
@@ -29,6 +30,7 @@ import {
 } from 'lightsched/kit';
 import { Deque } from '../../src/deque.js';
 import { BinaryHeap } from './binary-heap.js';
+import { MemoryRepeats } from './memory-repeats.js';
 import { StoredTask } from './stored-task.js';
 
 /** The order due waiting tasks come out in. Entries may be stale; the container skips them. */
@@ -78,6 +80,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	#closed = false;
 	/** Queue-wide pause (`setPaused`): no claim takes anything while set. */
 	#paused = false;
+	readonly #repeats = new MemoryRepeats();
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
 	readonly #finishedOrder = new Deque<StoredTask>();
 	readonly #keepFinished: number;
@@ -340,6 +343,30 @@ export abstract class MemoryContainer implements TaskContainer {
 		}
 		for (const id of removed) this.#forget(this.#tasks.get(id) as StoredTask);
 		return removed;
+	}
+
+	async putRepeat(repeat: RepeatRecord): Promise<void> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		this.#repeats.put(repeat);
+	}
+
+	async getRepeat(key: string): Promise<RepeatRecord | null> {
+		return this.#repeats.get(key);
+	}
+
+	async listRepeats(): Promise<RepeatRecord[]> {
+		return this.#repeats.list();
+	}
+
+	async removeRepeat(key: string): Promise<boolean> {
+		return this.#repeats.remove(key);
+	}
+
+	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		return this.#repeats.advance(key, expected, next, () => {
+			if (task !== null) this.#add([task]);
+		});
 	}
 
 	watch(listener: (signal: ContainerSignal) => void): () => void {

@@ -197,35 +197,35 @@ for (const field of ADD_FIELDS) {
 }
 const hsetFields = HASH_ORDER.map((field) => {
 	const at = (ADD_FIELDS as readonly string[]).indexOf(field);
-	return `'${field}', ${at >= 0 ? `ARGV[b + ${at}]` : SCRIPT_VALUES[field]}`;
+	return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
 }).join(', ');
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
 
 /**
- * ARGV: now, token, then ${F} values per task (ADD_FIELDS order). All or nothing: returns {'dup', id} for an id
- * that is waiting, running or exporting, before any write. A task in a final status is replaced (a re-run).
- * `token` is unique per add call and stored on each task: when ioredis sends the call again after a reconnect
- * (its reply was lost, not its effect), the repeat finds its own token and succeeds without writing.
+ * The body of an add, on the argument list `A`: now, token, then ${F} values per task (ADD_FIELDS order). All or
+ * nothing: returns {'dup', id} for an id that is waiting, running or exporting, before any write. A task in a final
+ * status is replaced (a re-run). `token` is unique per add call and stored on each task: when ioredis sends the call
+ * again after a reconnect (its reply was lost, not its effect), the repeat finds its own token and succeeds without
+ * writing. ADD runs it on ARGV; a repeat's tick (repeat-scripts.ts) on the tail of its own arguments, in the same
+ * script as its compare-and-set.
  */
-export const ADD = script(
-	'add',
-	`
-local now, offset = clock(ARGV[1])
-local token = ARGV[2]
+export const ADD_BODY = `
+local now, offset = clock(A[1])
+local token = A[2]
 local F = ${F}
-local n = (#ARGV - 2) / F
+local n = (#A - 2) / F
 for i = 0, n - 1 do
-	local f = redis.call('HMGET', tkey(ARGV[3 + i * F]), 'status', 'addToken')
+	local f = redis.call('HMGET', tkey(A[3 + i * F]), 'status', 'addToken')
 	if f[2] == token then
 		local seqs = {'ok'}
-		for j = 0, n - 1 do seqs[#seqs + 1] = redis.call('HGET', tkey(ARGV[3 + j * F]), 'seq') or '0' end
+		for j = 0, n - 1 do seqs[#seqs + 1] = redis.call('HGET', tkey(A[3 + j * F]), 'seq') or '0' end
 		return seqs
 	end
 end
 for i = 0, n - 1 do
-	local id = ARGV[3 + i * F]
+	local id = A[3 + i * F]
 	local st = redis.call('HGET', tkey(id), 'status')
 	if st and not isFinal(st) then return {'dup', id} end
 end
@@ -233,7 +233,7 @@ end
 local seqs = {'ok'}
 for i = 0, n - 1 do
 	local b = 3 + i * F
-	local id = ARGV[b]
+	local id = A[b]
 	local k = tkey(id)
 	local old = redis.call('HGET', k, 'status')
 	if old then
@@ -245,12 +245,13 @@ for i = 0, n - 1 do
 	redis.call('HSET', k, ${hsetFields})
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
-	enqueue(id, seq, ARGV[b + ${PRIORITY}], tonumber(ARGV[b + ${RUN_AT}]) + offset, now)
+	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
 end
 if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
 return seqs
-`,
-);
+`;
+
+export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 
 /**
  * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
