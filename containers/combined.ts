@@ -11,6 +11,7 @@ import {
 	toTaskError,
 	type CleanQuery,
 	type ContainerSignal,
+	type RepeatRecord,
 	type RenewResult,
 	type TaskContainer,
 	type TaskCounts,
@@ -20,7 +21,14 @@ import {
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched/kit';
-import { cleanBoth, isPausedMemory, restorePaused, setPausedBoth } from './combined/operations.js';
+import {
+	advanceBoth,
+	cleanBoth,
+	isPausedMemory,
+	operation,
+	restorePaused,
+	setPausedBoth,
+} from './combined/operations.js';
 
 /** What `new CombinedContainer(memory, persistent, options)` takes. */
 export interface CombinedContainerOptions {
@@ -229,6 +237,31 @@ export class CombinedContainer implements TaskContainer {
 	async clean(query: CleanQuery): Promise<string[]> {
 		await this.#ready();
 		return cleanBoth(this.#memory, this.#persistent, query);
+	}
+
+	async putRepeat(repeat: RepeatRecord): Promise<void> {
+		await this.#ready();
+		await operation(this.#persistent, 'persistent', 'putRepeat')(repeat);
+	}
+
+	async getRepeat(key: string): Promise<RepeatRecord | null> {
+		await this.#ready();
+		return operation(this.#persistent, 'persistent', 'getRepeat')(key);
+	}
+
+	async listRepeats(): Promise<RepeatRecord[]> {
+		await this.#ready();
+		return operation(this.#persistent, 'persistent', 'listRepeats')();
+	}
+
+	async removeRepeat(key: string): Promise<boolean> {
+		await this.#ready();
+		return operation(this.#persistent, 'persistent', 'removeRepeat')(key);
+	}
+
+	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
+		await this.#ready();
+		return advanceBoth(this.#memory, this.#persistent, { key, expected, next, task });
 	}
 
 	watch(listener: (signal: ContainerSignal) => void): () => void {

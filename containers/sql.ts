@@ -19,6 +19,7 @@ import {
 	SchedulerError,
 	type CleanQuery,
 	type ContainerSignal,
+	type RepeatRecord,
 	type RenewResult,
 	type TaskContainer,
 	type TaskCounts,
@@ -33,6 +34,7 @@ import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanStatement, isPausedStatement, setPausedStatement } from './sql/operations.js';
+import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
 import { byClaimOrder, rowToRecord } from './sql/rows.js';
@@ -170,6 +172,13 @@ export class SqlContainer implements TaskContainer {
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		if (tasks.length === 0) return;
+		const items = this.#checkAdd(tasks);
+		await this.#run('add', () => this.#insert(tasks, items, null));
+		this.#noteGrowth(tasks.length);
+	}
+
+	/** Check an add's tasks (all or nothing); returns their items as JSON text. */
+	#checkAdd(tasks: readonly TaskRecord[]): string[] {
 		const seen = new Set<string>();
 		const items: string[] = [];
 		tasks.forEach((task, i) => {
@@ -185,41 +194,52 @@ export class SqlContainer implements TaskContainer {
 			assertStorableTask(task, i);
 			items.push(JSON.stringify(task.item));
 		});
+		return items;
+	}
+
+	/**
+	 * Insert tasks in one transaction, replacing finished ones with the same ids; `first`, when given, runs first in
+	 * the transaction and may call the insert off (returns `false`: nothing is written). Returns whether it inserted.
+	 */
+	async #insert(
+		tasks: readonly TaskRecord[],
+		items: readonly string[],
+		first: ((trx: Knex.Transaction) => Promise<boolean>) | null,
+	): Promise<boolean> {
 		const t = this.#tables.tasks;
-		const ids = [...seen];
-		await this.#run('add', async () => {
-			try {
-				await this.knex.transaction(async (trx) => {
-					// Writes first: on SQLite the transaction then holds the write lock from its first statement.
-					for (const part of chunks(ids)) {
-						await trx.raw(
-							`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)})`,
-							part,
-						);
-					}
-					for (const part of chunks(ids)) {
-						const rows = resultRows(
-							await trx.raw(`SELECT id FROM ${t} WHERE id IN (${marks(part.length)}) LIMIT 1`, part),
-						);
-						if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
-					}
-					await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
-					if (this.#channel !== null)
-						await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
-				});
-			} catch (error) {
-				if (!isUniqueViolation(error)) throw error;
-				// Another process added one of these ids between our check and our insert.
-				const rows = resultRows(
-					await this.knex.raw(
-						`SELECT id FROM ${t} WHERE id IN (${marks(Math.min(ids.length, CHUNK))})`,
-						ids.slice(0, CHUNK),
-					),
-				);
-				throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
-			}
-		});
-		this.#noteGrowth(tasks.length);
+		const ids = tasks.map((task) => task.id);
+		try {
+			return await this.knex.transaction(async (trx) => {
+				if (first !== null && !(await first(trx))) return false;
+				// Writes first: on SQLite the transaction then holds the write lock from its first statement.
+				for (const part of chunks(ids)) {
+					await trx.raw(
+						`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)})`,
+						part,
+					);
+				}
+				for (const part of chunks(ids)) {
+					const rows = resultRows(
+						await trx.raw(`SELECT id FROM ${t} WHERE id IN (${marks(part.length)}) LIMIT 1`, part),
+					);
+					if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
+				}
+				await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
+				if (this.#channel !== null)
+					await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+				return true;
+			});
+		} catch (error) {
+			if (!isUniqueViolation(error)) throw error;
+			// Another process added one of these ids between our check and our insert.
+			const rows = resultRows(
+				await this.knex.raw(
+					`SELECT id FROM ${t} WHERE id IN (${marks(Math.min(ids.length, CHUNK))})`,
+					ids.slice(0, CHUNK),
+				),
+			);
+			throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
+		}
 	}
 
 	/**
@@ -422,6 +442,37 @@ export class SqlContainer implements TaskContainer {
 		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
 		const rows = await this.#run('clean', () => this.#query(sql, bindings));
 		return rows.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
+	}
+
+	async putRepeat(repeat: RepeatRecord): Promise<void> {
+		this.#assertOpen();
+		await this.#run('putRepeat', () => putRepeat(this.knex, this.dialect, this.#tables, repeat));
+	}
+
+	async getRepeat(key: string): Promise<RepeatRecord | null> {
+		this.#assertOpen();
+		return this.#run('getRepeat', () => getRepeat(this.knex, this.#tables, key));
+	}
+
+	async listRepeats(): Promise<RepeatRecord[]> {
+		this.#assertOpen();
+		return this.#run('listRepeats', () => listRepeats(this.knex, this.#tables));
+	}
+
+	async removeRepeat(key: string): Promise<boolean> {
+		this.#assertOpen();
+		return this.#run('removeRepeat', () => removeRepeat(this.knex, this.#tables, key));
+	}
+
+	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
+		this.#assertOpen();
+		const tasks = task === null ? [] : [task];
+		const items = this.#checkAdd(tasks);
+		const moved = await this.#run('advanceRepeat', () =>
+			this.#insert(tasks, items, (trx) => moveTick(trx, this.#tables, key, expected, next)),
+		);
+		if (moved) this.#noteGrowth(tasks.length);
+		return moved;
 	}
 
 	/**

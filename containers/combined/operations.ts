@@ -2,12 +2,23 @@
  * The combined container's optional operations, over its two parts: the persistent part holds the truth (the
  * pause flag survives a restart there, and `clean` deletes there first), memory follows it.
  */
-import { ContainerError, InvalidStateError, type CleanQuery, type TaskContainer } from 'lightsched/kit';
+import {
+	ContainerError,
+	InvalidStateError,
+	type CleanQuery,
+	type TaskContainer,
+	type TaskRecord,
+} from 'lightsched/kit';
 
-type Operation = 'setPaused' | 'isPaused' | 'clean';
+type Operation =
+	'setPaused' | 'isPaused' | 'clean' | 'putRepeat' | 'getRepeat' | 'listRepeats' | 'removeRepeat' | 'advanceRepeat';
 
 /** The part's operation, or a clear error naming the part and what it lacks. */
-function operation<K extends Operation>(part: TaskContainer, role: string, name: K): NonNullable<TaskContainer[K]> {
+export function operation<K extends Operation>(
+	part: TaskContainer,
+	role: string,
+	name: K,
+): NonNullable<TaskContainer[K]> {
 	const method = part[name];
 	if (typeof method !== 'function') {
 		throw new ContainerError(
@@ -50,4 +61,17 @@ export async function cleanBoth(
 		}
 	}
 	return ids;
+}
+
+/** A tick: moved and added in the persistent container (atomically), then the task joins memory. */
+export async function advanceBoth(
+	memory: TaskContainer,
+	persistent: TaskContainer,
+	tick: { key: string; expected: number; next: number | null; task: TaskRecord | null },
+): Promise<boolean> {
+	const { key, expected, next, task } = tick;
+	const moved = await operation(persistent, 'persistent', 'advanceRepeat')(key, expected, next, task);
+	// As `add` does: the same records go to memory once stored.
+	if (moved && task !== null) await memory.add([task]);
+	return moved;
 }

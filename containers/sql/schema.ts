@@ -20,6 +20,8 @@ export interface SqlTables {
 	readonly migrations: string;
 	/** `<prefix>settings` (queue-wide flags such as the pause), quoted for SQL. */
 	readonly settings: string;
+	/** `<prefix>repeats` (repeating tasks), quoted for SQL. */
+	readonly repeats: string;
 	/** The PostgreSQL LISTEN/NOTIFY channel (unquoted). */
 	readonly channel: string;
 }
@@ -39,6 +41,7 @@ export function sqlTables(prefix: string): SqlTables {
 		outputs: `"${prefix}outputs"`,
 		migrations: `"${prefix}migrations"`,
 		settings: `"${prefix}settings"`,
+		repeats: `"${prefix}repeats"`,
 		channel: `${prefix}events`,
 	};
 }
@@ -102,10 +105,18 @@ const MIGRATIONS: readonly Migration[] = [
 	},
 	{
 		version: 2,
-		name: 'settings',
+		name: 'settings and repeats',
 		async up(trx, _dialect, t) {
 			// Queue-wide flags every scheduler reads in its claim: a row `paused` holds every claim (setPaused).
 			await trx.raw(`CREATE TABLE ${t.settings} (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`);
+			// Repeating tasks: a tick moves next_run_at by compare-and-set in the transaction that adds its task.
+			await trx.raw(`CREATE TABLE ${t.repeats} (
+				repeat_key VARCHAR(512) PRIMARY KEY,
+				spec TEXT NOT NULL,
+				next_run_at BIGINT,
+				created_at BIGINT NOT NULL,
+				updated_at BIGINT NOT NULL
+			)`);
 		},
 	},
 ];

@@ -198,6 +198,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				await old.add(records([{ id: 'kept', item: 'from version 1' }]));
 				// Back to what lightsched 0.1 left: no settings table, version 1 only.
 				await knex.raw('DROP TABLE lightsched_settings');
+				await knex.raw('DROP TABLE lightsched_repeats');
 				await knex.raw('DELETE FROM lightsched_migrations WHERE version = 2');
 				const upgraded = track(new SqlContainer({ knex }));
 				await upgraded.setPaused(true);
@@ -246,7 +247,14 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				expect((await two.get('same'))?.item).toBe(2);
 				expect((await one.counts()).waiting).toBe(1);
 				expect((await two.counts()).waiting).toBe(2);
-				for (const table of ['one_tasks', 'one_outputs', 'one_migrations', 'one_settings', 'two_tasks'])
+				for (const table of [
+					'one_tasks',
+					'one_outputs',
+					'one_migrations',
+					'one_settings',
+					'one_repeats',
+					'two_tasks',
+				])
 					expect(await knex.schema.hasTable(table)).toBe(true);
 				expect(await knex.schema.hasTable('lightsched_tasks')).toBe(false);
 			} finally {
