@@ -20,6 +20,9 @@ import { checkDuration, resolveOptions, type SchedulerOptions } from './options.
 import { OutageTracker } from './outage-tracker.js';
 import { Reporter } from './reporter.js';
 import { cleanInBackground, cleanTasks, pauseOperation } from './queue-operations.js';
+import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
+import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
+import { RepeatTicker } from './repeat-ticker.js';
 import { RetentionSweeper, type CleanOptions } from './retention.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import {
@@ -65,6 +68,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#detach: ((() => void) | undefined)[] = [];
 	/** The `retention` option's background pass. */
 	#retention: RetentionSweeper | undefined;
+	/** Ticks repeating tasks (containers that store repeats). */
+	#ticker: RepeatTicker | undefined;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -177,6 +182,21 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				cleanInBackground(core as SchedulerCore, clean),
 			);
 			this.#retention.start();
+		}
+		if (typeof container.listRepeats === 'function') {
+			this.#ticker = new RepeatTicker({
+				container,
+				maxAttempts: resolved.maxAttempts,
+				added: (task) => {
+					if (reporter.listening('task:added'))
+						reporter.emit('task:added', { task: copyTask(task) as TaskRecord<TItem, TOutput> });
+					this.#claims.fill();
+				},
+				failed: (operation, error, calledAt) =>
+					reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
+				ok: (calledAt) => core.containerHealth.ok(calledAt),
+			});
+			this.#ticker.refresh();
 		}
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
 	}
@@ -330,6 +350,30 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		return this.#calls.track(cleanTasks(this.#core as SchedulerCore, options, false));
 	}
 
+	/**
+	 * Store a repeating task: a task every `every` milliseconds or on a `cron` pattern (with `tz`), each tick adding
+	 * exactly one task (id `repeat:<key>:<tick time>`) however many schedulers share the container. The same
+	 * definition again keeps its schedule, so each process may declare its repeats at start; a changed one
+	 * replaces it. Resolves with the stored repeat and its next run time.
+	 */
+	async repeat(options: RepeatOptions<TItem>): Promise<RepeatInfo<TItem>> {
+		if (this.#closed) throw new SchedulerClosedError();
+		const { container, maxAttempts } = this.#core.options;
+		const info = await this.#calls.track(putRepeat(container, options, maxAttempts));
+		this.#ticker?.refresh();
+		return info;
+	}
+
+	/** Every stored repeat with its next run time, by key. */
+	repeats(): Promise<RepeatInfo<TItem>[]> {
+		return this.#calls.track(listRepeats<TItem>(this.#core.options.container));
+	}
+
+	/** Delete a repeat (the tasks it added stay). Resolves with whether it existed. */
+	removeRepeat(key: string): Promise<boolean> {
+		return this.#calls.track(repeatMethod(this.#core.options.container, 'removeRepeat')(key));
+	}
+
 	/** Resolves once nothing is waiting or running in the container. */
 	onIdle(): Promise<void> {
 		return this.#idle.wait();
@@ -371,6 +415,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		}
 		await this.#runner.handBackAll();
 		await this.#retention?.stop();
+		await this.#ticker?.stop();
 		leases?.stop();
 		loopMonitor?.stop();
 		this.#unwatch?.();
