@@ -10,6 +10,7 @@ import {
 	ContainerError,
 	describeValue,
 	assertCleanQuery,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	InvalidStateError,
 	jsonOutputError,
@@ -229,6 +230,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			string?,
 		];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+		if (reply[0] === 'dupkey') throw duplicateKey(reply);
 		// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
 		tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
 	}
@@ -473,6 +475,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 		const reply = (await this.#run(ADVANCE_REPEAT, args)) as string[];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+		if (reply[0] === 'dupkey') throw duplicateKey(reply);
 		return reply[0] === 'moved';
 	}
 
@@ -604,4 +607,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			scale,
 		);
 	}
+}
+
+/** The error of an add script's {'dupkey', key as stored (JSON text), holder id} reply. */
+function duplicateKey(reply: readonly unknown[]): DuplicateKeyError {
+	return new DuplicateKeyError(JSON.parse(String(reply[1])) as string, String(reply[2]));
 }

@@ -11,6 +11,7 @@ import {
 	assertStorableTask,
 	isWellFormedText,
 	ContainerError,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
 	InvalidStateError,
@@ -180,9 +181,15 @@ export class SqlContainer implements TaskContainer {
 	/** Check an add's tasks (all or nothing); returns their items as JSON text. */
 	#checkAdd(tasks: readonly TaskRecord[]): string[] {
 		const seen = new Set<string>();
+		const keys = new Map<string, string>();
 		const items: string[] = [];
 		tasks.forEach((task, i) => {
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+			if (task.key !== null) {
+				const other = keys.get(task.key);
+				if (other !== undefined) throw new DuplicateKeyError(task.key, other);
+				keys.set(task.key, task.id);
+			}
 			if (task.id.includes('\u0000')) {
 				throw new InvalidTaskError(
 					`tasks[${i}].id`,
@@ -224,6 +231,7 @@ export class SqlContainer implements TaskContainer {
 					);
 					if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
 				}
+				await this.#checkKeys(trx, tasks);
 				await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
 				if (this.#channel !== null)
 					await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
@@ -231,7 +239,9 @@ export class SqlContainer implements TaskContainer {
 			});
 		} catch (error) {
 			if (!isUniqueViolation(error)) throw error;
-			// Another process added one of these ids between our check and our insert.
+			// Another process took one of these keys between our check and our insert (the partial unique index).
+			await this.#checkKeys(this.knex, tasks);
+			// Or added one of these ids.
 			const rows = resultRows(
 				await this.knex.raw(
 					`SELECT id FROM ${t} WHERE id IN (${marks(Math.min(ids.length, CHUNK))})`,
@@ -442,6 +452,19 @@ export class SqlContainer implements TaskContainer {
 		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
 		const rows = await this.#run('clean', () => this.#query(sql, bindings));
 		return rows.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
+	}
+
+	/** Refuse deduplication keys a waiting or running task holds. */
+	async #checkKeys(db: Knex | Knex.Transaction, tasks: readonly TaskRecord[]): Promise<void> {
+		const keys = tasks.flatMap((task) => (task.key === null ? [] : [task.key]));
+		for (const part of chunks(keys)) {
+			const rows = await rowsOf(
+				db,
+				`SELECT id, dedup_key FROM ${this.#tables.tasks} WHERE dedup_key IN (${marks(part.length)}) AND status NOT IN ${FINAL_SQL} LIMIT 1`,
+				part,
+			);
+			if (rows[0] !== undefined) throw new DuplicateKeyError(String(rows[0]['dedup_key']), String(rows[0]['id']));
+		}
 	}
 
 	async putRepeat(repeat: RepeatRecord): Promise<void> {

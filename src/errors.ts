@@ -11,6 +11,7 @@ export type SchedulerErrorCode =
 	| 'ERR_TASK_STOPPED'
 	| 'ERR_TASK_NOT_FOUND'
 	| 'ERR_DUPLICATE_TASK'
+	| 'ERR_DUPLICATE_KEY'
 	| 'ERR_INVALID_TASK'
 	| 'ERR_INVALID_OUTPUT'
 	| 'ERR_INVALID_STATE'
@@ -104,6 +105,25 @@ export class DuplicateTaskError extends SchedulerError {
 	constructor(id: string, detail = 'is already waiting or running') {
 		super(`A task with id \`${id}\` ${detail}`, { code: 'ERR_DUPLICATE_TASK' });
 		this.id = id;
+	}
+}
+
+/**
+ * A task with this deduplication `key` is already waiting or running (`NewTask.key`). Nothing of the add was stored.
+ */
+export class DuplicateKeyError extends SchedulerError {
+	override name = 'DuplicateKeyError';
+	/** The key. */
+	readonly key: string;
+	/** The id of the task that holds the key (waiting or running), or of the other task of the same add that has it. */
+	readonly existingId: string;
+
+	constructor(key: string, existingId: string) {
+		super(`A task with key \`${key}\` is already waiting or running (task \`${existingId}\`)`, {
+			code: 'ERR_DUPLICATE_KEY',
+		});
+		this.key = key;
+		this.existingId = existingId;
 	}
 }
 

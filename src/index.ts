@@ -7,6 +7,7 @@
  * @module
  */
 export { Scheduler, type CloseOptions } from './scheduler.js';
+export type { AddOptions } from './add-existing.js';
 export type {
 	ActuatorContext,
 	ActuatorResult,
@@ -25,6 +26,7 @@ export {
 	ActuatorError,
 	CallbackError,
 	ContainerError,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	InvalidStateError,
 	InvalidOutputError,

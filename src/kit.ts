@@ -34,6 +34,7 @@ export {
 	ActuatorError,
 	CallbackError,
 	ContainerError,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	InvalidStateError,
 	InvalidOutputError,

@@ -5,7 +5,7 @@ import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { NewTask, TaskRecord } from './task.js';
 
-const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt']);
+const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key']);
 
 /** Random bytes drawn in bulk, 16 per id. */
 const pool = Buffer.alloc(4096);
@@ -61,12 +61,20 @@ export function createTaskRecord<TItem>(
 		if (!KNOWN_KEYS.has(key)) {
 			throw new InvalidTaskError(
 				`${field}.${key}`,
-				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt)',
+				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key)',
 				(input as unknown as Record<string, unknown>)[key],
 			);
 		}
 	}
-	const { id = generateId(), item, priority = 0, maxAttempts = defaults.maxAttempts, timeoutMs, runAt = now } = input;
+	const {
+		id = generateId(),
+		item,
+		priority = 0,
+		maxAttempts = defaults.maxAttempts,
+		timeoutMs,
+		runAt = now,
+		key = null,
+	} = input;
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
 	}
@@ -99,6 +107,16 @@ export function createTaskRecord<TItem>(
 	if (typeof runAt !== 'number' || !Number.isFinite(runAt) || runAt < 0) {
 		throw new InvalidTaskError(`${field}.runAt`, 'a time in milliseconds since the epoch', runAt);
 	}
+	if (key !== null) {
+		if (typeof key !== 'string' || key.length === 0 || key.length > MAX_ID_LENGTH) {
+			throw new InvalidTaskError(
+				`${field}.key`,
+				`a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+				key,
+			);
+		}
+		assertWellFormedId(key, `${field}.key`);
+	}
 	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
 	// containers copy it into their storage class at add).
 	return {
@@ -122,6 +140,7 @@ export function createTaskRecord<TItem>(
 		owner: null,
 		leaseUntil: null,
 		stopRequested: false,
+		key,
 	};
 }
 

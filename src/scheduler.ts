@@ -6,6 +6,7 @@
  * timeouts and leases; it polls only what cannot push.
  */
 import { EventEmitter } from 'eventemitter3';
+import { addOrExisting, checkAddOptions, type AddOptions, type AddOutcome } from './add-existing.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { CallsInFlight } from './calls-in-flight.js';
 import { ClaimLoop } from './claim-loop.js';
@@ -219,12 +220,15 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	/**
 	 * Add one task or several (all or nothing). Validates every task first and calls the actuator's `init`;
 	 * a bad task rejects the whole add with an error naming the field, and nothing is stored. Resolves with the
-	 * stored records (with the `seq` the container gave them).
+	 * stored records (with the `seq` the container gave them). A task whose `key` a waiting or running task holds
+	 * rejects the add with `DuplicateKeyError`, or, with `onDuplicateKey: 'existing'`, is left out and that task is
+	 * returned in its place.
 	 */
-	add(task: NewTask<TItem>): Promise<TaskRecord<TItem, TOutput>>;
-	add(tasks: readonly NewTask<TItem>[]): Promise<TaskRecord<TItem, TOutput>[]>;
+	add(task: NewTask<TItem>, options?: AddOptions): Promise<TaskRecord<TItem, TOutput>>;
+	add(tasks: readonly NewTask<TItem>[], options?: AddOptions): Promise<TaskRecord<TItem, TOutput>[]>;
 	async add(
 		input: NewTask<TItem> | readonly NewTask<TItem>[],
+		addOptions: AddOptions = {},
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
 		const now = Date.now();
@@ -241,16 +245,45 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				ids.add(record.id);
 			}
 		}
+		const onDuplicateKey = checkAddOptions(addOptions);
 		if (actuator.init) for (const record of records) await actuator.init(record);
 		// The container keeps the records it is given and sets their `seq`: the caller and listeners get copies
 		// made once it has stored them.
-		const storing = this.#core.writer.add(records as TaskRecord[]);
-		if (storing !== undefined) await this.#calls.track(storing);
-		const copies = records.map(copyTask);
-		if (this.#core.reporter.listening('task:added'))
-			for (const task of copies) this.#core.reporter.emit('task:added', { task });
+		const store = async (some: TaskRecord[]): Promise<void> => {
+			const storing = this.#core.writer.add(some);
+			if (storing !== undefined) await this.#calls.track(storing);
+		};
+		let outcomes: AddOutcome[] | null = null;
+		// Claims are held while an add that may take several calls runs, so `task:added` comes before any start.
+		const release = onDuplicateKey === 'existing' ? await this.#claims.fence() : undefined;
+		let copies: TaskRecord<TItem, TOutput>[];
+		try {
+			if (onDuplicateKey === 'existing')
+				outcomes = await addOrExisting(records as TaskRecord[], store, options.container);
+			else {
+				// No await on an in-process container's synchronous add: `task:added` comes before anything starts it.
+				const storing = this.#core.writer.add(records as TaskRecord[]);
+				if (storing !== undefined) await this.#calls.track(storing);
+			}
+			copies = records.map(copyTask);
+			const stored = outcomes === null ? copies : copies.filter((_, i) => outcomes?.[i]?.kind === 'stored');
+			if (this.#core.reporter.listening('task:added'))
+				for (const task of stored) this.#core.reporter.emit('task:added', { task });
+		} finally {
+			release?.();
+		}
 		this.#claims.fill();
-		return single ? (copies[0] as TaskRecord<TItem, TOutput>) : copies;
+		const result =
+			outcomes === null
+				? copies
+				: outcomes.map((outcome, i) =>
+						outcome.kind === 'stored'
+							? copies[i]
+							: outcome.kind === 'existing'
+								? (outcome.task as TaskRecord<TItem, TOutput>)
+								: copies[outcome.index],
+					);
+		return single ? (result[0] as TaskRecord<TItem, TOutput>) : (result as TaskRecord<TItem, TOutput>[]);
 	}
 
 	/**

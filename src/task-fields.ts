@@ -65,6 +65,7 @@ const DECLARATION = {
 	owner: { kind: 'nullable-string', patchable: true },
 	leaseUntil: { kind: 'nullable-number', patchable: true },
 	stopRequested: { kind: 'boolean', patchable: true },
+	key: { kind: 'nullable-string', patchable: false },
 } as const satisfies Declaration;
 
 /** The fields declared `patchable: true`. */

@@ -54,6 +54,12 @@ export interface NewTask<TItem = unknown> {
 	readonly timeoutMs?: number;
 	/** Do not start before this time (milliseconds since the epoch). */
 	readonly runAt?: number;
+	/**
+	 * A deduplication key: while a task with this key waits or runs, another add with it is refused
+	 * (`DuplicateKeyError`, or the existing task with `add`'s `onDuplicateKey: 'existing'`), atomically across
+	 * processes. Free again once that task finishes.
+	 */
+	readonly key?: string;
 }
 
 /** A task as stored: the record `get`, `list` and every event hand out. */
@@ -98,6 +104,8 @@ export interface TaskRecord<TItem = unknown, TOutput = unknown> {
 	leaseUntil: number | null;
 	/** Someone asked to stop this running task; its owner stops the work. */
 	stopRequested: boolean;
+	/** The deduplication key given at add, or `null`. */
+	readonly key: string | null;
 }
 
 /** The fields a transition may change besides the status. */
@@ -208,5 +216,6 @@ export function copyTask<TItem, TOutput>(rec: Readonly<TaskRecord<TItem, TOutput
 		owner: rec.owner,
 		leaseUntil: rec.leaseUntil,
 		stopRequested: rec.stopRequested,
+		key: rec.key,
 	};
 }

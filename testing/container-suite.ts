@@ -14,6 +14,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateTaskError, InvalidStateError, type NewTask, type TaskContainer, type TaskRecord } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
+import { describeKeys } from './key-suite.js';
 import { describeOperations, type ContainerOperations } from './operations-suite.js';
 
 /** What the container offers beyond the contract's core; decides which tests run. */
@@ -516,6 +517,7 @@ export function describeContainerContract(
 			await c.close();
 		});
 
+		describeKeys(make);
 		describeOperations(make, { pause: false, clean: false, repeats: false, ...options.operations });
 	});
 }

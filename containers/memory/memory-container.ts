@@ -8,6 +8,7 @@ import {
 	cleanSelects,
 	copyTask,
 	describeValue,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
 	InvalidStateError,
@@ -81,6 +82,8 @@ export abstract class MemoryContainer implements TaskContainer {
 	/** Queue-wide pause (`setPaused`): no claim takes anything while set. */
 	#paused = false;
 	readonly #repeats = new MemoryRepeats();
+	/** The task holding each deduplication key (a finished holder no longer holds it). */
+	readonly #keys = new Map<string, StoredTask>();
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
 	readonly #finishedOrder = new Deque<StoredTask>();
 	readonly #keepFinished: number;
@@ -138,13 +141,20 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (only !== undefined) {
 			replaced = this.#tasks.get(only.id);
 			if (replaced !== undefined && !isFinalStatus(replaced.status)) throw new DuplicateTaskError(only.id);
+			if (only.key !== null) this.#checkKey(only.key);
 		} else {
 			const seen = new Set<string>();
+			const keys = new Map<string, string>();
 			for (const task of tasks) {
 				if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 				const existing = this.#tasks.get(task.id);
 				if (existing !== undefined && !isFinalStatus(existing.status)) throw new DuplicateTaskError(task.id);
 				seen.add(task.id);
+				if (task.key === null) continue;
+				const other = keys.get(task.key);
+				if (other !== undefined) throw new DuplicateKeyError(task.key, other);
+				this.#checkKey(task.key);
+				keys.set(task.key, task.id);
 			}
 		}
 		const now = Date.now();
@@ -156,6 +166,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.status = 'waiting';
 			rec.seq = task.seq = ++this.#seq;
 			this.#tasks.set(rec.id, rec);
+			if (rec.key !== null) this.#keys.set(rec.key, rec);
 			this.#counts.waiting++;
 			this.#enqueue(rec, now);
 		}
@@ -422,8 +433,17 @@ export abstract class MemoryContainer implements TaskContainer {
 		}
 	}
 
+	/** Refuse a key that a waiting or running task holds. */
+	#checkKey(key: string): void {
+		const holder = this.#keys.get(key);
+		if (holder !== undefined && !isFinalStatus(holder.status) && StoredTask.placeOf(holder) !== 'gone') {
+			throw new DuplicateKeyError(key, holder.id);
+		}
+	}
+
 	/** Drop a record from the store; entries of it left in the queues are skipped when they come out. */
 	#forget(rec: StoredTask): void {
+		if (rec.key !== null && this.#keys.get(rec.key) === rec) this.#keys.delete(rec.key);
 		this.#counts[rec.status]--;
 		this.#tasks.delete(rec.id);
 		StoredTask.setPlace(rec, 'gone');

@@ -39,6 +39,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 	owner: string | null;
 	leaseUntil: number | null;
 	stopRequested: boolean;
+	readonly key: string | null;
 	#place: Place = 'none';
 
 	/** A stored copy of `record` (every field, written out: no two containers ever share a stored record). */
@@ -63,6 +64,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		this.owner = record.owner;
 		this.leaseUntil = record.leaseUntil;
 		this.stopRequested = record.stopRequested;
+		this.key = record.key;
 	}
 
 	/** Which queue of its container holds the record (read by the memory containers). */

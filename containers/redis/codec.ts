@@ -24,6 +24,7 @@ export const ADD_FIELDS = [
 	'owner',
 	'leaseUntil',
 	'stopRequested',
+	'key',
 ] as const;
 
 /**
@@ -67,7 +68,8 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 }
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
-const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref']);
+// `key` too: a free string, and JSON escapes U+001F, which a claimed task's packed string uses between fields.
+const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key']);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;
@@ -149,6 +151,7 @@ export function decodeField(field: string, text: string): unknown {
 		case 'output':
 		case 'progress':
 		case 'ref':
+		case 'key':
 			return parseJson(text);
 		case 'timeoutMs':
 		case 'startedAt':
@@ -195,6 +198,7 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 		owner: owner === undefined || owner === '' ? null : owner,
 		leaseUntil: nullableNumber(get('leaseUntil')),
 		stopRequested: get('stopRequested') === '1',
+		key: (parseJson(get('key')) as string | null) ?? null,
 	};
 	return record;
 }

@@ -43,7 +43,8 @@ return out
 
 /**
  * ARGV: key, expected nextRunAt, next nextRunAt ('' = null), updatedAt, then the add's arguments (now, token, the
- * task's fields; none for a tick that adds no task). Returns {'moved'}, {'stale'}, or {'dup', id} (nothing changed).
+ * task's fields; none for a tick that adds no task). Returns {'moved'}, {'stale'}, or {'dup', id} / {'dupkey', key,
+ * id} (nothing changed).
  */
 export const ADVANCE_REPEAT = script(
 	'advanceRepeat',
@@ -58,7 +59,7 @@ if #ARGV > 6 then
 ${ADD_BODY}
 	end
 	local added = addAll()
-	if added[1] == 'dup' then return added end
+	if added[1] == 'dup' or added[1] == 'dupkey' then return added end
 end
 redis.call('HSET', rkey, 'nextRunAt', ARGV[3], 'updatedAt', ARGV[4])
 return {'moved'}

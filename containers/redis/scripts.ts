@@ -88,8 +88,16 @@ local function dequeue(id, seq)
 end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
+-- A task that is deleted or replaced gives up its deduplication key (if the key still names it).
+local function releaseKey(id)
+	local key = redis.call('HGET', tkey(id), 'key')
+	if key and key ~= 'null' and key ~= '' and redis.call('HGET', P .. 'keys', key) == id then
+		redis.call('HDEL', P .. 'keys', key)
+	end
+end
 -- Delete a finished task (remove, clean): its hash and its index entries.
 local function dropFinished(id, st)
+	releaseKey(id)
 	redis.call('DEL', tkey(id))
 	redis.call('ZREM', P .. 'all', id)
 	redis.call('ZREM', P .. 's:' .. st, id)
@@ -183,6 +191,7 @@ const HASH_ORDER = [
 	'progress',
 	'ref',
 	'item',
+	'key',
 	'addToken',
 ] as const;
 const SCRIPT_VALUES: Record<string, string> = {
@@ -202,6 +211,7 @@ const hsetFields = HASH_ORDER.map((field) => {
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
+const KEY_AT = ADD_FIELDS.indexOf('key');
 
 /**
  * The body of an add, on the argument list `A`: now, token, then ${F} values per task (ADD_FIELDS order). All or
@@ -229,6 +239,22 @@ for i = 0, n - 1 do
 	local st = redis.call('HGET', tkey(id), 'status')
 	if st and not isFinal(st) then return {'dup', id} end
 end
+-- Deduplication keys (stored as JSON text; 'null' for none): P keys maps each to the task that last took it, which
+-- holds it while not finished.
+local KEY = ${KEY_AT}
+local taken = {}
+for i = 0, n - 1 do
+	local key = A[3 + i * F + KEY]
+	if key ~= 'null' then
+		if taken[key] then return {'dupkey', key, taken[key]} end
+		taken[key] = A[3 + i * F]
+		local holder = redis.call('HGET', P .. 'keys', key)
+		if holder then
+			local hs = redis.call('HGET', tkey(holder), 'status')
+			if hs and not isFinal(hs) then return {'dupkey', key, holder} end
+		end
+	end
+end
 -- The reply: 'ok' and each task's seq, which add() sets on the records it was handed.
 local seqs = {'ok'}
 for i = 0, n - 1 do
@@ -237,6 +263,7 @@ for i = 0, n - 1 do
 	local k = tkey(id)
 	local old = redis.call('HGET', k, 'status')
 	if old then
+		releaseKey(id)
 		redis.call('ZREM', P .. 's:' .. old, id)
 		redis.call('DEL', k)
 	end
@@ -245,6 +272,7 @@ for i = 0, n - 1 do
 	redis.call('HSET', k, ${hsetFields})
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
+	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
 	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
 end
 if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end

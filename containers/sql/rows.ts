@@ -25,6 +25,7 @@ export const INSERT_COLUMNS = [
 	'owner',
 	'lease_until',
 	'stop_requested',
+	'dedup_key',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -100,6 +101,7 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 		owner: row['owner'] === null || row['owner'] === undefined ? null : String(row['owner']),
 		leaseUntil: numOrNull(row['lease_until']),
 		stopRequested: Boolean(row['stop_requested']),
+		key: row['dedup_key'] === null || row['dedup_key'] === undefined ? null : String(row['dedup_key']),
 	};
 }
 
@@ -130,6 +132,7 @@ export function recordToValues(
 		task.owner,
 		task.leaseUntil,
 		bool(task.stopRequested),
+		task.key,
 	];
 }
 

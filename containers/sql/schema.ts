@@ -105,10 +105,15 @@ const MIGRATIONS: readonly Migration[] = [
 	},
 	{
 		version: 2,
-		name: 'settings and repeats',
+		name: 'settings, repeats and deduplication keys',
 		async up(trx, _dialect, t) {
 			// Queue-wide flags every scheduler reads in its claim: a row `paused` holds every claim (setPaused).
 			await trx.raw(`CREATE TABLE ${t.settings} (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`);
+			// Deduplication keys: one waiting or running task per key, enforced by the database (a partial unique index).
+			await trx.raw(`ALTER TABLE ${t.tasks} ADD COLUMN dedup_key VARCHAR(512)`);
+			await trx.raw(
+				`CREATE UNIQUE INDEX "${t.prefix}tasks_dedup" ON ${t.tasks} (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('waiting', 'running', 'exporting')`,
+			);
 			// Repeating tasks: a tick moves next_run_at by compare-and-set in the transaction that adds its task.
 			await trx.raw(`CREATE TABLE ${t.repeats} (
 				repeat_key VARCHAR(512) PRIMARY KEY,

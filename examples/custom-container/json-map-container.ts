@@ -10,6 +10,7 @@ import {
 	assertJsonOutput,
 	assertStorableTask,
 	copyTask,
+	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
 	InvalidStateError,
@@ -54,12 +55,20 @@ export class JsonMapContainer implements TaskContainer {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		// Every check before anything is stored: all or nothing.
 		const seen = new Set<string>();
+		const keys = new Map<string, string>();
 		tasks.forEach((task, index) => {
 			assertStorableTask(task, index);
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
 			const existing = this.#read(task.id);
 			if (existing !== null && !isFinalStatus(existing.status)) throw new DuplicateTaskError(task.id);
+			// A deduplication key is held by a waiting or running task (a scan here; an index in a real store).
+			if (task.key === null) return;
+			const other = keys.get(task.key);
+			if (other !== undefined) throw new DuplicateKeyError(task.key, other);
+			keys.set(task.key, task.id);
+			const holder = this.#all().find((t) => t.key === task.key && !isFinalStatus(t.status));
+			if (holder !== undefined) throw new DuplicateKeyError(task.key, holder.id);
 		});
 		for (const task of tasks) {
 			task.seq = ++this.#seq;

@@ -41,6 +41,7 @@ function fullRecord(id: string, t: number): TaskRecord {
 		owner: 'earlier-owner',
 		leaseUntil: t - 500,
 		stopRequested: true,
+		key: `key-of-${id}`,
 	};
 }
 

@@ -24,6 +24,7 @@ const stored: Record<(typeof RECORD_FIELDS)[number], string> = {
 	owner: 'scheduler-a',
 	leaseUntil: '1764633610000',
 	stopRequested: '1',
+	key: '"customer-9\\u001fx"',
 	status: 'running',
 	seq: '42',
 	v: '3',

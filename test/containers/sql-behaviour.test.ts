@@ -190,7 +190,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			}
 		});
 
-		it('upgrades tables of schema version 1 (no settings table) keeping their tasks; the pause then works', async () => {
+		it('upgrades tables of schema version 1 keeping their tasks; the pause and keys then work', async () => {
 			const config = await backend.freshDatabase();
 			const knex = createKnex(config);
 			try {
@@ -199,6 +199,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				// Back to what lightsched 0.1 left: no settings table, version 1 only.
 				await knex.raw('DROP TABLE lightsched_settings');
 				await knex.raw('DROP TABLE lightsched_repeats');
+				await knex.raw('DROP INDEX lightsched_tasks_dedup');
+				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN dedup_key');
 				await knex.raw('DELETE FROM lightsched_migrations WHERE version = 2');
 				const upgraded = track(new SqlContainer({ knex }));
 				await upgraded.setPaused(true);
