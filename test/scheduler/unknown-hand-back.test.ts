@@ -5,20 +5,18 @@
  *   still on the way): that claim's attempt ran, and so did another scheduler's, the task ran twice;
  * - a hand-back whose write failed was not tried again, and nothing renewed the task meanwhile: its lease lapsed
  *   and the reclaim counted an attempt of work that never ran.
+ *
+ * On a fake clock (test/support/fake-clock.ts): the container is an in-process double, every wait is a timer.
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { sleep } from '../support/scheduler.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { sharedDouble } from './shared-double.js';
-
-async function waitFor(check: () => boolean, ms: number): Promise<void> {
-	const deadline = Date.now() + ms;
-	while (!check() && Date.now() < deadline) await sleep(20);
-}
 
 describe('handing back tasks a renewal found unknown', () => {
 	it('never hands back a task a later claim of its own took (nothing runs twice)', { timeout: 20_000 }, async () => {
+		const clock = useFakeClock();
 		const { container, faults } = sharedDouble();
 		let release: () => void = () => undefined;
 		const gate = new Promise<void>((resolve) => (release = resolve));
@@ -42,29 +40,30 @@ describe('handing back tasks a renewal found unknown', () => {
 		scheduler.on('task:succeeded', ({ task }) => finished.push(task));
 		scheduler.on('task:failed', ({ task }) => finished.push(task));
 		await scheduler.add({ id: 'long', item: 'long' });
-		await waitFor(() => runs['long'] === 1, 2_000);
+		await clock.until('long starts', () => runs['long'] === 1, 2_000);
 		// The claim of 'x' is applied with its reply lost; renewals (every 500 ms) find it unknown more than once
 		// while the hand-back's read lags 700 ms; the claim that takes 'x' again answers 800 ms late.
 		faults.lostClaimReplies = 1;
 		faults.getDelayMs = 700;
 		faults.takenReplyDelayMs = 800;
 		await scheduler.add({ id: 'x', item: 'x' });
-		await waitFor(() => finished.some((t) => t.id === 'x'), 8_000);
-		await sleep(2_000);
+		await clock.until('x finishes', () => finished.some((t) => t.id === 'x'), 8_000);
+		await clock.advance(2_000);
 		delete faults.getDelayMs;
 		delete faults.takenReplyDelayMs;
 		release();
-		await waitFor(() => finished.length >= 2, 5_000);
+		await clock.until('long finishes', () => finished.length >= 2, 5_000);
 		expect(runs).toEqual({ long: 1, x: 1 });
 		expect(await scheduler.get('x')).toMatchObject({ status: 'succeeded', attempts: 1 });
 		expect(errors.join('\n')).not.toMatch(/ERR_LEASE_EXPIRED|lease/i);
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 
 	it(
 		'retries a hand-back whose write failed, renewing the task meanwhile (no attempt counted)',
 		{ timeout: 20_000 },
 		async () => {
+			const clock = useFakeClock();
 			const { container, faults } = sharedDouble();
 			faults.lostClaimReplies = 1;
 			// The hand-back's write fails 5 times in a row: the writer's own retries all fail.
@@ -87,10 +86,12 @@ describe('handing back tasks a renewal found unknown', () => {
 			scheduler.on('task:succeeded', ({ task }) => finished.push(task));
 			scheduler.on('task:failed', ({ task }) => finished.push(task));
 			await scheduler.add({ id: 'x', item: 'x' });
-			await waitFor(() => finished.length > 0, 12_000);
+			const took = await clock.until('x finishes', () => finished.length > 0, 12_000);
+			// The hand-back took longer than the lease: renewals kept the task meanwhile.
+			expect(took).toBeGreaterThan(1_500);
 			expect(finished.map((t) => [t.id, t.status, t.attempts])).toEqual([['x', 'succeeded', 1]]);
 			expect(runs).toEqual({ x: 1 });
-			await scheduler.close();
+			await clock.settle(scheduler.close());
 		},
 	);
 });
