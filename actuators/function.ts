@@ -1,5 +1,5 @@
 /**
- * `FunctionActuator`: runs a plain sync or async function, `fn(item, { signal, progress, task })`.
+ * `FunctionActuator`: runs a plain sync or async function, `fn(item, { signal, progress, log, task })`.
  *
  * Given a closure it runs in the scheduler's thread: a timeout or `stop` aborts `signal`, but a function
  * that ignores its signal keeps running (its slot is freed and its late result dropped). Given a module
@@ -26,6 +26,8 @@ export interface FunctionContext<TItem = unknown> {
 	readonly signal: AbortSignal;
 	/** Report progress (any JSON value). */
 	progress(progress: unknown): void;
+	/** Append a line to the task's log (stored where the container keeps logs, read back with `getLogs`). */
+	log(line: string): void;
 	/** The task record of this attempt (its `attempts` says which attempt this is). */
 	readonly task: TaskRecord<TItem>;
 }
@@ -84,6 +86,7 @@ interface SerializedError {
 
 type WorkerMessage =
 	| { readonly type: 'progress'; readonly progress: unknown }
+	| { readonly type: 'log'; readonly line: string }
 	| { readonly type: 'done'; readonly ok: true; readonly output: unknown }
 	| { readonly type: 'done'; readonly ok: false; readonly error: SerializedError };
 
@@ -114,6 +117,7 @@ class CallContext<TItem> implements FunctionContext<TItem> {
 	readonly #ctx: ActuatorContext<never>;
 	#task: TaskRecord<TItem> | undefined;
 	#progress: ((progress: unknown) => void) | undefined;
+	#log: ((line: string) => void) | undefined;
 
 	constructor(record: TaskRecord<TItem>, ctx: ActuatorContext<never>) {
 		this.#record = record;
@@ -131,6 +135,11 @@ class CallContext<TItem> implements FunctionContext<TItem> {
 	/** A bound function, so `({ progress }) => progress(x)` works. */
 	get progress(): (progress: unknown) => void {
 		return (this.#progress ??= (progress: unknown): void => this.#ctx.progress(progress));
+	}
+
+	/** A bound function, so `({ log }) => log('…')` works. */
+	get log(): (line: string) => void {
+		return (this.#log ??= (line: string): void => this.#ctx.log?.(line));
 	}
 }
 
@@ -261,6 +270,10 @@ export class FunctionActuator<TItem = unknown, TOutput = unknown> implements Tas
 		const onMessage = (message: WorkerMessage): void => {
 			if (message.type === 'progress') {
 				ctx.progress(message.progress);
+				return;
+			}
+			if (message.type === 'log') {
+				ctx.log?.(message.line);
 				return;
 			}
 			finish();

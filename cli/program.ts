@@ -15,6 +15,7 @@ import { withSession, type GlobalOptions } from './session.js';
 import {
 	addCommand,
 	cleanCommand,
+	logsCommand,
 	pauseCommand,
 	countsCommand,
 	getCommand,
@@ -25,6 +26,7 @@ import {
 	type AddOptions,
 	type CleanOptions,
 	type ListOptions,
+	type LogsOptions,
 } from './task-commands.js';
 import { workerCommand, type WorkerOptions } from './worker-command.js';
 
@@ -115,6 +117,13 @@ export async function run(
 		.option('-l, --limit <n>', 'remove at most this many')
 		.option('--dry-run', 'count them, remove nothing')
 		.action((options: CleanOptions) => session((s) => cleanCommand(s, options)));
+	program
+		.command('logs')
+		.description("a task's log lines (what its work logged), oldest first")
+		.argument('<id>')
+		.option('-o, --offset <n>', 'from line n; negative: the newest n (e.g. -20)')
+		.option('-l, --limit <n>', 'at most this many lines', '100')
+		.action((id: string, options: LogsOptions) => session((s) => logsCommand(s, id, options)));
 	program
 		.command('pause')
 		.description('pause claiming for every worker on the container (stored until `resume`)')

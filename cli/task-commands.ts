@@ -1,5 +1,5 @@
 /**
- * The commands on tasks: counts, list, get, add, stop, retry, remove, clean, pause, resume. Each calls the Scheduler's public
+ * The commands on tasks: counts, list, get, add, stop, retry, remove, clean, pause, resume, logs. Each calls the Scheduler's public
  * API and prints human text, or JSON with `--json`.
  */
 import { isFinalStatus, FINAL_STATUSES } from 'lightsched/kit';
@@ -210,4 +210,24 @@ export async function pauseCommand(s: Session, paused: boolean): Promise<void> {
 	else await s.scheduler.resumeQueue();
 	if (s.json) printJson(s.io, { paused });
 	else s.io.out.write(paused ? 'paused: no worker on this container claims tasks until `resume`\n' : 'resumed\n');
+}
+
+export interface LogsOptions {
+	readonly offset?: string;
+	readonly limit?: string;
+}
+
+/** A task's log lines (oldest first), numbered; `--offset -20` for the newest twenty. */
+export async function logsCommand(s: Session, id: string, options: LogsOptions): Promise<void> {
+	const offset = options.offset === undefined ? undefined : parseInteger('--offset', options.offset);
+	const limit = options.limit === undefined ? 100 : parseCount('--limit', options.limit);
+	if ((await s.scheduler.get(id)) === null) throw new CliError(`No task \`${id}\``, EXIT.notFound);
+	const page = await s.scheduler.getLogs(id, { ...(offset === undefined ? {} : { offset }), limit });
+	if (s.json) {
+		printJson(s.io, page);
+		return;
+	}
+	page.lines.forEach((line, i) => s.io.out.write(`${String(page.offset + i).padStart(5)}  ${line}\n`));
+	const dropped = page.dropped > 0 ? `, the oldest ${page.dropped} dropped` : '';
+	s.io.err.write(`lines ${page.offset}-${page.offset + page.lines.length - 1} of ${page.total}${dropped}\n`);
 }

@@ -12,6 +12,8 @@ import {
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type RenewResult,
 	type TaskContainer,
 	type TaskCounts,
@@ -237,6 +239,16 @@ export class CombinedContainer implements TaskContainer {
 	async clean(query: CleanQuery): Promise<string[]> {
 		await this.#ready();
 		return cleanBoth(this.#memory, this.#persistent, query);
+	}
+
+	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
+		await this.#ready();
+		await operation(this.#persistent, 'persistent', 'appendLogs')(id, lines, maxLines);
+	}
+
+	async getLogs(id: string, query?: TaskLogQuery): Promise<TaskLogPage> {
+		await this.#ready();
+		return operation(this.#persistent, 'persistent', 'getLogs')(id, query);
 	}
 
 	async putRepeat(repeat: RepeatRecord): Promise<void> {

@@ -14,6 +14,7 @@ import {
 	DuplicateTaskError,
 	InvalidStateError,
 	jsonOutputError,
+	logWindow,
 	LeaseExpiredError,
 	SchedulerClosedError,
 	TASK_STATUSES,
@@ -22,6 +23,8 @@ import {
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type RenewResult,
 	type PartReporter,
 	type TaskContainer,
@@ -78,6 +81,7 @@ import {
 	type ClockedScript,
 } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
+import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
 import { CLEAN, SET_PAUSED } from './redis/operation-scripts.js';
 import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
 
@@ -442,6 +446,27 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const args = [status, String(limit), keep === undefined ? '' : String(keep)];
 		args.push(finishedBefore === undefined ? '' : String(Math.floor(finishedBefore)));
 		return (await this.#run(CLEAN, args, Math.ceil(limit / 1000))) as string[];
+	}
+
+	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
+		if (!isWellFormed(id)) return;
+		for (let i = 0; i < lines.length; i += LOG_LINES_PER_CALL) {
+			const part = lines.slice(i, i + LOG_LINES_PER_CALL);
+			await this.#run(APPEND_LOGS, [id, String(maxLines), ...part]);
+		}
+	}
+
+	async getLogs(id: string, query: TaskLogQuery = {}): Promise<TaskLogPage> {
+		logWindow(0, 0, query); // the query's checks
+		if (!isWellFormed(id)) return { lines: [], offset: 0, total: 0, dropped: 0 };
+		const offset = query.offset === undefined ? '' : String(query.offset);
+		const reply = (await this.#run(GET_LOGS, [id, offset, String(query.limit ?? 100)])) as [
+			number,
+			number,
+			number,
+			string[],
+		];
+		return { offset: reply[0], total: reply[1], dropped: reply[2], lines: reply[3] };
 	}
 
 	async putRepeat(repeat: RepeatRecord): Promise<void> {

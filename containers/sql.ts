@@ -21,6 +21,8 @@ import {
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type RenewResult,
 	type TaskContainer,
 	type TaskCounts,
@@ -35,6 +37,7 @@ import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanStatement, isPausedStatement, setPausedStatement } from './sql/operations.js';
+import { appendLogs, dropLogs, getLogs } from './sql/logs.js';
 import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
@@ -220,10 +223,18 @@ export class SqlContainer implements TaskContainer {
 				if (first !== null && !(await first(trx))) return false;
 				// Writes first: on SQLite the transaction then holds the write lock from its first statement.
 				for (const part of chunks(ids)) {
-					await trx.raw(
-						`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)})`,
+					const replaced = await rowsOf(
+						trx,
+						`DELETE FROM ${t} WHERE status IN ${FINAL_SQL} AND id IN (${marks(part.length)}) RETURNING seq`,
 						part,
 					);
+					// A re-run starts with an empty log.
+					if (replaced.length > 0)
+						await dropLogs(
+							trx,
+							this.#tables,
+							replaced.map((row) => Number(row['seq'])),
+						);
 				}
 				for (const part of chunks(ids)) {
 					const rows = resultRows(
@@ -418,9 +429,16 @@ export class SqlContainer implements TaskContainer {
 		const t = this.#tables.tasks;
 		return this.#run('remove', async () => {
 			const deleted = resultRows(
-				await this.knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING id`, [id]),
+				await this.knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING seq`, [id]),
 			);
-			if (deleted.length > 0) return true;
+			if (deleted.length > 0) {
+				await dropLogs(
+					this.knex,
+					this.#tables,
+					deleted.map((row) => Number(row['seq'])),
+				);
+				return true;
+			}
 			const rows = resultRows(await this.knex.raw(`SELECT status FROM ${t} WHERE id = ?`, [id]));
 			const status = rows[0]?.['status'];
 			if (status === undefined) return false;
@@ -450,8 +468,28 @@ export class SqlContainer implements TaskContainer {
 		this.#assertOpen();
 		assertCleanQuery(query);
 		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
-		const rows = await this.#run('clean', () => this.#query(sql, bindings));
+		const rows = await this.#run('clean', async () => {
+			const deleted = await this.#query(sql, bindings);
+			await dropLogs(
+				this.knex,
+				this.#tables,
+				deleted.map((row) => Number(row['seq'])),
+			);
+			return deleted;
+		});
 		return rows.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
+	}
+
+	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
+		this.#assertOpen();
+		if (!isWellFormedText(id)) return;
+		await this.#run('appendLogs', () => appendLogs(this.knex, this.#tables, id, lines, maxLines));
+	}
+
+	async getLogs(id: string, query?: TaskLogQuery): Promise<TaskLogPage> {
+		this.#assertOpen();
+		if (!isWellFormedText(id)) return { lines: [], offset: 0, total: 0, dropped: 0 };
+		return this.#run('getLogs', () => getLogs(this.knex, this.#tables, id, query));
 	}
 
 	/** Refuse deduplication keys a waiting or running task holds. */

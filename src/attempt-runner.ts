@@ -8,6 +8,7 @@ import type { ActuatorContext, ActuatorResult, TaskActuator } from './contracts.
 import { TaskStoppedError, TaskTimeoutError, toError } from './errors.js';
 import { LeaseLostError } from './lease-lost-error.js';
 import { sameProgress, writeProgress } from './progress-writer.js';
+import { DEFAULT_MAX_LOG_LINES, flushLogs, logLine } from './task-logs.js';
 import { RunningAttempts } from './running-attempts.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import { StatusPoller } from './status-poller.js';
@@ -54,6 +55,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#host = {
 			owner: core.id,
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
+			log: (attempt, line) => logLine(core as SchedulerCore, attempt, line, DEFAULT_MAX_LOG_LINES),
 			done: (attempt, result) => this.#onDone(attempt, result as ActuatorResult<TOutput>),
 		};
 		this.#poller = new StatusPoller(options.actuator as TaskActuator, options.pollIntervalMs, {
@@ -242,6 +244,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#loopMonitor?.check();
 		attempt.outcome = outcome;
 		clearTimeout(attempt.timer);
+		if (attempt.logLines !== null) flushLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES);
 		if (outcome.kind !== 'succeeded') {
 			const reason =
 				outcome.kind === 'failed'

@@ -19,6 +19,7 @@ export type AttemptOutcome =
 export interface AttemptHost {
 	readonly owner: string;
 	progress(attempt: Attempt, progress: unknown): void;
+	log?(attempt: Attempt, line: string): void;
 	done(attempt: Attempt, result: ActuatorResult): void;
 }
 
@@ -47,6 +48,10 @@ export class Attempt implements ActuatorContext {
 	progressPending = false;
 	#abortReason: unknown = undefined;
 	#progress: ((progress: unknown) => void) | undefined;
+	#log: ((line: string) => void) | undefined;
+	/** Log lines not yet stored (see task-logs.ts), and whether a write of them is in flight. */
+	logLines: string[] | null = null;
+	logWriting = false;
 	#done: ((result: ActuatorResult) => void) | undefined;
 
 	constructor(task: TaskRecord, host: AttemptHost) {
@@ -83,6 +88,10 @@ export class Attempt implements ActuatorContext {
 	 */
 	get progress(): (progress: unknown) => void {
 		return (this.#progress ??= (progress: unknown): void => this.#host.progress(this, progress));
+	}
+
+	get log(): (line: string) => void {
+		return (this.#log ??= (line: string): void => this.#host.log?.(this, line));
 	}
 
 	get done(): (result: ActuatorResult) => void {

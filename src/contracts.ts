@@ -3,7 +3,17 @@
  * import nothing else from each other.
  */
 import type { RepeatRecord } from './repeat-record.js';
-import type { CleanQuery, TaskCounts, TaskPage, TaskPatch, TaskQuery, TaskRecord, TaskStatus } from './task.js';
+import type {
+	CleanQuery,
+	TaskCounts,
+	TaskPage,
+	TaskPatch,
+	TaskQuery,
+	TaskLogPage,
+	TaskLogQuery,
+	TaskRecord,
+	TaskStatus,
+} from './task.js';
 
 /** A signal a container gives its schedulers so they can sleep instead of polling. */
 export type ContainerSignal =
@@ -198,6 +208,15 @@ export interface TaskContainer {
 	 */
 	advanceRepeat?(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean>;
 
+	/**
+	 * Optional, task logs (every container of the kit has them): append lines to the log of task `id`, keeping at
+	 * most the newest `maxLines` (older ones are dropped and counted). Lines of a task that does not exist are
+	 * dropped. A task's log goes with it when it is deleted or replaced by a re-run.
+	 */
+	appendLogs?(id: string, lines: readonly string[], maxLines: number): Promise<void>;
+	/** Optional, with `appendLogs`: a page of task `id`'s log (empty for a task with no log or no task). */
+	getLogs?(id: string, query?: TaskLogQuery): Promise<TaskLogPage>;
+
 	/** Optional synchronous fast path (in-process containers only). */
 	readonly sync?: SyncContainerOperations;
 
@@ -267,6 +286,11 @@ export interface ActuatorContext<TOutput = unknown> {
 	readonly owner: string;
 	/** Report progress (any JSON value); the last one is stored on the task and emitted as `task:progress`. */
 	progress(progress: unknown): void;
+	/**
+	 * Append a line to the task's log: emitted as `task:log` and stored where the container keeps logs (bounded).
+	 * Optional for compatibility with contexts made by hand; the scheduler's contexts always have it.
+	 */
+	log?(line: string): void;
 	/** The callback path: report the end of the work. Only the first report of an attempt counts. */
 	done(result: ActuatorResult<TOutput>): void;
 }

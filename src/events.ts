@@ -73,6 +73,13 @@ export interface SchedulerEvents<TItem = unknown, TOutput = unknown> {
 			readonly error: Error;
 		},
 	];
+	/** The work logged a line (`ctx.log(line)`; Docker output lines; an HTTP job's log lines). */
+	'task:log': [
+		event: TaskEvent<TItem, TOutput> & {
+			/** The line (cut at 8,192 characters). */
+			readonly line: string;
+		},
+	];
 	/** The task was stopped (waiting or running). */
 	'task:stopped': [event: TaskEvent<TItem, TOutput>];
 	/**

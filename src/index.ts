@@ -64,6 +64,8 @@ export type {
 	FinalStatus,
 	NewTask,
 	TaskCounts,
+	TaskLogPage,
+	TaskLogQuery,
 	TaskError,
 	TaskPage,
 	TaskPatch,

@@ -72,6 +72,7 @@ export {
 	type JsonProblem,
 } from './json-check.js';
 export { assertCleanQuery, cleanSelects } from './clean-rule.js';
+export { logWindow, type LogWindow } from './log-window.js';
 export { closestName, rejectUnknownOptions } from './option-names.js';
 export {
 	exportPatch,
@@ -102,6 +103,8 @@ export {
 	type FinalStatus,
 	type NewTask,
 	type TaskCounts,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type TaskError,
 	type TaskPage,
 	type TaskPatch,

@@ -11,7 +11,13 @@ import { AttemptRunner } from './attempt-runner.js';
 import { CallsInFlight } from './calls-in-flight.js';
 import { ClaimLoop } from './claim-loop.js';
 import type { ContainerSignal, Persistencer, TaskActuator } from './contracts.js';
-import { DuplicateTaskError, InvalidStateError, SchedulerClosedError, TaskNotFoundError } from './errors.js';
+import {
+	ContainerError,
+	DuplicateTaskError,
+	InvalidStateError,
+	SchedulerClosedError,
+	TaskNotFoundError,
+} from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import { IdleWatch } from './idle-watch.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -31,6 +37,8 @@ import {
 	isFinalStatus,
 	type NewTask,
 	type TaskCounts,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type TaskPage,
 	type TaskQuery,
 	type TaskRecord,
@@ -405,6 +413,23 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	/** Delete a repeat (the tasks it added stay). Resolves with whether it existed. */
 	removeRepeat(key: string): Promise<boolean> {
 		return this.#calls.track(repeatMethod(this.#core.options.container, 'removeRepeat')(key));
+	}
+
+	/**
+	 * A page of a task's log (`ctx.log(line)` from its work), oldest first: from line number `offset` (negative counts
+	 * back from the newest), at most `limit` (100) lines, with how many it logged in all and how many old ones
+	 * were dropped by the bound (the newest 1,000 are kept). A re-run starts a new log.
+	 */
+	getLogs(id: string, query?: TaskLogQuery): Promise<TaskLogPage> {
+		const { container } = this.#core.options;
+		if (typeof container.getLogs !== 'function') {
+			return Promise.reject(
+				new ContainerError(
+					`This container (${container.constructor.name}) has no \`getLogs()\`: it keeps no task logs`,
+				),
+			);
+		}
+		return this.#calls.track(container.getLogs(id, query));
 	}
 
 	/** Resolves once nothing is waiting or running in the container. */

@@ -141,6 +141,26 @@ export interface TaskQuery {
 	readonly order?: 'asc' | 'desc';
 }
 
+/** One page of a task's log lines (`getLogs`). */
+export interface TaskLogPage {
+	/** The lines of this page, oldest first. */
+	readonly lines: string[];
+	/** The number of the first line of this page, counting every line the task ever logged from 0. */
+	readonly offset: number;
+	/** How many lines the task logged in all (the newest has number `total - 1`). */
+	readonly total: number;
+	/** How many of the oldest lines were dropped by the bound on lines kept (numbers `0` to `dropped - 1`). */
+	readonly dropped: number;
+}
+
+/** Which log lines `getLogs` reads: from line number `offset` (default: the oldest kept), at most `limit`. */
+export interface TaskLogQuery {
+	/** The number of the first line (see `TaskLogPage.offset`); negative counts back from the newest. */
+	readonly offset?: number;
+	/** @default 100 */
+	readonly limit?: number;
+}
+
 /** A final status: what `clean` may delete. */
 export type FinalStatus = 'succeeded' | 'failed' | 'stopped';
 

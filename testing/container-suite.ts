@@ -518,6 +518,6 @@ export function describeContainerContract(
 		});
 
 		describeKeys(make);
-		describeOperations(make, { pause: false, clean: false, repeats: false, ...options.operations });
+		describeOperations(make, { pause: false, clean: false, repeats: false, logs: false, ...options.operations });
 	});
 }

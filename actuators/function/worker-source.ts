@@ -61,6 +61,7 @@ parentPort.on('message', async (message) => {
 		const output = await fn(message.item, {
 			signal: controller.signal,
 			progress: (progress) => parentPort.postMessage({ type: 'progress', progress }),
+			log: (line) => parentPort.postMessage({ type: 'log', line: String(line) }),
 			task: message.task,
 		});
 		parentPort.postMessage({ type: 'done', ok: true, output });

@@ -11,7 +11,16 @@ import {
 } from 'lightsched/kit';
 
 type Operation =
-	'setPaused' | 'isPaused' | 'clean' | 'putRepeat' | 'getRepeat' | 'listRepeats' | 'removeRepeat' | 'advanceRepeat';
+	| 'setPaused'
+	| 'isPaused'
+	| 'clean'
+	| 'putRepeat'
+	| 'getRepeat'
+	| 'listRepeats'
+	| 'removeRepeat'
+	| 'advanceRepeat'
+	| 'appendLogs'
+	| 'getLogs';
 
 /** The part's operation, or a clear error naming the part and what it lacks. */
 export function operation<K extends Operation>(

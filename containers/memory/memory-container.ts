@@ -19,6 +19,8 @@ import {
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
+	type TaskLogPage,
+	type TaskLogQuery,
 	type RenewResult,
 	type SyncContainerOperations,
 	type TaskContainer,
@@ -31,6 +33,7 @@ import {
 } from 'lightsched/kit';
 import { Deque } from '../../src/deque.js';
 import { BinaryHeap } from './binary-heap.js';
+import { MemoryLogs } from './memory-logs.js';
 import { MemoryRepeats } from './memory-repeats.js';
 import { StoredTask } from './stored-task.js';
 
@@ -82,6 +85,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	/** Queue-wide pause (`setPaused`): no claim takes anything while set. */
 	#paused = false;
 	readonly #repeats = new MemoryRepeats();
+	readonly #logs = new MemoryLogs();
 	/** The task holding each deduplication key (a finished holder no longer holds it). */
 	readonly #keys = new Map<string, StoredTask>();
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
@@ -356,6 +360,14 @@ export abstract class MemoryContainer implements TaskContainer {
 		return removed;
 	}
 
+	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
+		if (this.#tasks.has(id)) this.#logs.append(id, lines, maxLines);
+	}
+
+	async getLogs(id: string, query?: TaskLogQuery): Promise<TaskLogPage> {
+		return this.#logs.page(id, query);
+	}
+
 	async putRepeat(repeat: RepeatRecord): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		this.#repeats.put(repeat);
@@ -444,6 +456,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	/** Drop a record from the store; entries of it left in the queues are skipped when they come out. */
 	#forget(rec: StoredTask): void {
 		if (rec.key !== null && this.#keys.get(rec.key) === rec) this.#keys.delete(rec.key);
+		this.#logs.delete(rec.id);
 		this.#counts[rec.status]--;
 		this.#tasks.delete(rec.id);
 		StoredTask.setPlace(rec, 'gone');

@@ -98,7 +98,7 @@ end
 -- Delete a finished task (remove, clean): its hash and its index entries.
 local function dropFinished(id, st)
 	releaseKey(id)
-	redis.call('DEL', tkey(id))
+	redis.call('DEL', tkey(id), P .. 'l:' .. id)
 	redis.call('ZREM', P .. 'all', id)
 	redis.call('ZREM', P .. 's:' .. st, id)
 end
@@ -265,7 +265,7 @@ for i = 0, n - 1 do
 	if old then
 		releaseKey(id)
 		redis.call('ZREM', P .. 's:' .. old, id)
-		redis.call('DEL', k)
+		redis.call('DEL', k, P .. 'l:' .. id)
 	end
 	local seq = redis.call('INCR', P .. 'seq')
 	seqs[#seqs + 1] = seq

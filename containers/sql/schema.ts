@@ -22,6 +22,8 @@ export interface SqlTables {
 	readonly settings: string;
 	/** `<prefix>repeats` (repeating tasks), quoted for SQL. */
 	readonly repeats: string;
+	/** `<prefix>logs` (task log lines), quoted for SQL. */
+	readonly logs: string;
 	/** The PostgreSQL LISTEN/NOTIFY channel (unquoted). */
 	readonly channel: string;
 }
@@ -42,6 +44,7 @@ export function sqlTables(prefix: string): SqlTables {
 		migrations: `"${prefix}migrations"`,
 		settings: `"${prefix}settings"`,
 		repeats: `"${prefix}repeats"`,
+		logs: `"${prefix}logs"`,
 		channel: `${prefix}events`,
 	};
 }
@@ -105,7 +108,7 @@ const MIGRATIONS: readonly Migration[] = [
 	},
 	{
 		version: 2,
-		name: 'settings, repeats and deduplication keys',
+		name: 'settings, repeats, deduplication keys and task logs',
 		async up(trx, _dialect, t) {
 			// Queue-wide flags every scheduler reads in its claim: a row `paused` holds every claim (setPaused).
 			await trx.raw(`CREATE TABLE ${t.settings} (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`);
@@ -114,6 +117,13 @@ const MIGRATIONS: readonly Migration[] = [
 			await trx.raw(
 				`CREATE UNIQUE INDEX "${t.prefix}tasks_dedup" ON ${t.tasks} (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('waiting', 'running', 'exporting')`,
 			);
+			// Task logs: line n (from 0) of the task row with this seq; the oldest lines are deleted past the bound.
+			await trx.raw(`CREATE TABLE ${t.logs} (
+				task_seq BIGINT NOT NULL,
+				n BIGINT NOT NULL,
+				line TEXT NOT NULL,
+				PRIMARY KEY (task_seq, n)
+			)`);
 			// Repeating tasks: a tick moves next_run_at by compare-and-set in the transaction that adds its task.
 			await trx.raw(`CREATE TABLE ${t.repeats} (
 				repeat_key VARCHAR(512) PRIMARY KEY,

@@ -20,7 +20,8 @@ const children = new Set<ChildProcess>();
 const handler = join(dir, 'add.mjs');
 writeFileSync(
 	handler,
-	`export default async ({ a, b, ms = 0, fail }) => {
+	`export default async ({ a, b, ms = 0, fail }, { log }) => {
+	log(\`adding \${a} and \${b}\`);
 	if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 	if (fail) throw new Error('asked to fail');
 	return a + b;
@@ -179,6 +180,10 @@ describe.each([
 		expect(events.at(-1)).toMatchObject({ event: 'closed', signal: 'SIGINT' });
 		for (let i = 0; i < items.length; i++)
 			expect(await json<Task>([...c, 'get', `w${i}`])).toMatchObject({ status: 'succeeded', output: i + 100 });
+		// What the work logged, stored by the worker process, read by another.
+		const logs = await cli([...c, 'logs', 'w3']);
+		expect(logs.out).toContain('adding 3 and 100');
+		expect((await cli([...c, 'logs', 'nope'])).code).toBe(3);
 
 		// SIGINT while tasks run: the worker exits 0 and the tasks wait again, their attempt not counted.
 		for (let i = 0; i < 3; i++)

@@ -14,7 +14,7 @@ describeContainerContract(
 	{
 		priority: true,
 		json: true,
-		operations: { pause: true, clean: true, repeats: true },
+		operations: { pause: true, clean: true, repeats: true, logs: true },
 	},
 );
 
@@ -37,7 +37,7 @@ describe('SqlContainer on PostgreSQL', () => {
 		{
 			priority: true,
 			json: true,
-			operations: { pause: true, clean: true, repeats: true },
+			operations: { pause: true, clean: true, repeats: true, logs: true },
 		},
 	);
 
