@@ -3,15 +3,18 @@
  * does not know it holds them. The next renewal (run soon after the failed claim, even with nothing running)
  * learns them as `unknown` and the scheduler hands them back uncounted; a renewal that overlapped a claim of its
  * own disregards `unknown` (that claim's reply may still come).
+ *
+ * On a fake clock (test/support/fake-clock.ts): the container is an in-process double, every wait is a timer.
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskRecord } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { sleep } from '../support/scheduler.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { sharedDouble } from './shared-double.js';
 
 describe('a claim whose reply was lost', () => {
 	it('costs no attempt: its tasks are handed back uncounted and run once', async () => {
+		const clock = useFakeClock();
 		const { container, faults, calls } = sharedDouble();
 		faults.lostClaimReplies = 1;
 		const runs: Record<string, number> = {};
@@ -34,8 +37,8 @@ describe('a claim whose reply was lost', () => {
 		scheduler.on('task:failed', ({ task }) => finished.push(task));
 		await scheduler.add(['a', 'b'].map((id) => ({ id, item: id })));
 		scheduler.resume();
-		const deadline = Date.now() + 2_500;
-		while (finished.length < 2 && Date.now() < deadline) await sleep(20);
+		// Well within the 3 s lease: only the renewal's hand-back, not a reclaim, can have given them back.
+		await clock.until('a and b finish', () => finished.length >= 2, 2_500);
 		expect(calls.renew ?? 0).toBeGreaterThanOrEqual(1);
 		expect(finished.map((t) => [t.id, t.status, t.attempts]).sort()).toEqual([
 			['a', 'succeeded', 1],
@@ -43,10 +46,11 @@ describe('a claim whose reply was lost', () => {
 		]);
 		expect(runs).toEqual({ a: 1, b: 1 });
 		expect(errors.join('\n')).not.toMatch(/ERR_LEASE_EXPIRED|Lost the lease/);
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 
 	it('a renewal that overlapped one of its own claims leaves that claim`s tasks alone', async () => {
+		const clock = useFakeClock();
 		const { container, faults, calls } = sharedDouble();
 		let release: () => void = () => undefined;
 		const gate = new Promise<void>((resolve) => (release = resolve));
@@ -68,18 +72,18 @@ describe('a claim whose reply was lost', () => {
 		};
 		scheduler.on('error', () => undefined);
 		await scheduler.add({ id: 'long', item: 'long' });
-		await sleep(100);
+		await clock.advance(100);
 		// Renewals run (every 500 ms) while 'long' runs; the next claim is applied at once but answers 1.2 s later
 		// (within its lease): the renewals meanwhile report 'late' as unknown.
 		faults.claimReplyDelayMs = 1_200;
 		await scheduler.add({ id: 'late', item: 'late' });
-		await sleep(1_500);
+		await clock.advance(1_500);
 		delete faults.claimReplyDelayMs;
 		release();
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle());
 		expect(calls.renew ?? 0).toBeGreaterThanOrEqual(3);
 		expect(handedBack).toEqual([]);
 		expect(await scheduler.get('late')).toMatchObject({ status: 'succeeded', attempts: 1 });
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 });

@@ -2,16 +2,21 @@
  * A container that is down: background failures (claims, renewals, sweeps, due-time look-ups) are reported once
  * per outage, with a count, and the recovery too; the scheduler keeps running and resumes by itself; close()
  * settles every call in flight.
+ *
+ * The outage tests run on a fake clock (test/support/fake-clock.ts): the container is an in-process double whose
+ * outage is a timer.
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler, SchedulerClosedError, type PartDownEvent, type PartUpEvent, type TaskActuator } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { useFakeClock } from '../support/fake-clock.js';
 import { sleep } from '../support/scheduler.js';
 import { sharedDouble } from './shared-double.js';
 
 describe('a container that goes down and comes back', () => {
 	it('is reported once per outage (one error, container:down), counted, then container:up; work resumes by itself', async () => {
+		const clock = useFakeClock();
 		const { container, faults } = sharedDouble();
 		const scheduler = new Scheduler({
 			container,
@@ -26,11 +31,11 @@ describe('a container that goes down and comes back', () => {
 		scheduler.on('container:down', (event) => downs.push(event));
 		scheduler.on('container:up', (event) => ups.push(event));
 		await scheduler.add({ id: 'before', item: 1 });
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle());
 		// Down: each call rejects only after 300 ms, longer than the sweep's period (100 ms), as a client that
 		// retries before giving up. Timers firing meanwhile must not pile up calls that then fail together.
 		faults.downMs = 300;
-		await sleep(1_500);
+		await clock.advance(1_500);
 		expect(errors.map((e) => e.message)).toHaveLength(1);
 		expect(downs).toHaveLength(1);
 		expect(downs[0]).toMatchObject({ part: 'container', failures: 1 });
@@ -41,7 +46,7 @@ describe('a container that goes down and comes back', () => {
 		);
 		expect(ups).toHaveLength(0);
 		delete faults.downMs;
-		await sleep(400);
+		await clock.advance(400);
 		expect(ups).toHaveLength(1);
 		expect(ups[0]?.failures).toBeGreaterThanOrEqual(2);
 		// One call per kind at a time, each taking 300 ms: no more than a few dozen in 1.5 s (piled up, hundreds).
@@ -50,12 +55,13 @@ describe('a container that goes down and comes back', () => {
 		expect(errors).toHaveLength(1);
 		const task = await scheduler.add({ id: 'after', item: 21 });
 		expect(task.status).toBe('waiting');
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle());
 		expect(await scheduler.get('after')).toMatchObject({ status: 'succeeded', output: 42 });
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 
 	it('a second outage is reported again', async () => {
+		const clock = useFakeClock();
 		const { container, faults } = sharedDouble();
 		const scheduler = new Scheduler({
 			container,
@@ -70,12 +76,12 @@ describe('a container that goes down and comes back', () => {
 		scheduler.on('container:up', () => ups++);
 		for (let round = 0; round < 2; round++) {
 			faults.downMs = 20;
-			await sleep(400);
+			await clock.advance(400);
 			delete faults.downMs;
-			await sleep(300);
+			await clock.advance(300);
 		}
 		expect([downs, ups]).toEqual([2, 2]);
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 });
 
