@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Scheduler, TaskTimeoutError } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { useFakeClock } from '../support/fake-clock.js';
 import { nextEvent, sleep } from '../support/scheduler.js';
+
+// On a fake clock (test/support/fake-clock.ts): the timeouts, the backoff and the functions' sleeps are timers.
 
 describe('timeouts', () => {
 	it('aborts the signal, fails the attempt with a timeout error, and retries per policy', async () => {
+		const clock = useFakeClock();
 		const reasons: unknown[] = [];
 		const scheduler = new Scheduler({
 			container: new QueueContainer(),
@@ -25,18 +29,21 @@ describe('timeouts', () => {
 		const retrying = nextEvent(scheduler, 'task:retrying');
 		const failed = nextEvent(scheduler, 'task:failed');
 		await scheduler.add({ id: 't', item: null });
-		const [retry] = await retrying;
+		const [retry] = await clock.settle(retrying);
+		// The first attempt ended at its 40 ms timeout, not before.
+		expect(clock.elapsed).toBeGreaterThanOrEqual(40);
 		expect(retry.error).toBeInstanceOf(TaskTimeoutError);
 		expect(retry.delayMs).toBe(10);
-		const [{ task, error }] = await failed;
+		const [{ task, error }] = await clock.settle(failed);
 		expect(error).toBeInstanceOf(TaskTimeoutError);
 		expect(task).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'ERR_TASK_TIMEOUT' } });
 		expect(reasons).toHaveLength(2);
 		expect(reasons[0]).toBeInstanceOf(TaskTimeoutError);
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 
 	it('frees the slot of a function that ignores its signal; its late result is dropped', async () => {
+		const clock = useFakeClock();
 		const started: string[] = [];
 		let lateFinished = 0;
 		const scheduler = new Scheduler({
@@ -57,20 +64,21 @@ describe('timeouts', () => {
 			{ id: 'stubborn', item: 'stubborn' },
 			{ id: 'next', item: 'next' },
 		]);
-		await nextEvent(scheduler, 'task:succeeded');
+		await clock.settle(nextEvent(scheduler, 'task:succeeded'));
 		expect(started).toEqual(['stubborn', 'next']);
 		expect(lateFinished).toBe(0);
-		await sleep(350);
+		await clock.advance(350);
 		expect(lateFinished).toBe(1);
 		expect(await scheduler.get('stubborn')).toMatchObject({
 			status: 'failed',
 			output: null,
 			error: { code: 'ERR_TASK_TIMEOUT' },
 		});
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 
 	it('uses the task timeout over the scheduler one; 0 means none', async () => {
+		const clock = useFakeClock();
 		const scheduler = new Scheduler({
 			container: new QueueContainer(),
 			concurrency: 2,
@@ -84,9 +92,9 @@ describe('timeouts', () => {
 			{ id: 'own-limit', item: 80, timeoutMs: 1_000 },
 			{ id: 'no-limit', item: 80, timeoutMs: 0 },
 		]);
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle());
 		expect((await scheduler.get('own-limit'))?.status).toBe('succeeded');
 		expect((await scheduler.get('no-limit'))?.status).toBe('succeeded');
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 });
