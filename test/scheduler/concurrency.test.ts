@@ -3,6 +3,7 @@ import { Scheduler } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { useFakeClock } from '../support/fake-clock.js';
 import { sleep, spyContainer } from '../support/scheduler.js';
 
 describe('concurrency', () => {
@@ -94,6 +95,8 @@ describe('event-driven loop', () => {
 	});
 
 	it('sleeps until a delayed task is due, then runs it', async () => {
+		// On a fake clock (test/support/fake-clock.ts): the wake-up is a timer, the due time a Date.now() reading.
+		const clock = useFakeClock();
 		const spy = spyContainer(new QueueContainer());
 		const scheduler = new Scheduler({
 			container: spy.container,
@@ -101,13 +104,15 @@ describe('event-driven loop', () => {
 		});
 		const runAt = Date.now() + 150;
 		await scheduler.add({ id: 'later', item: 1, runAt });
-		await sleep(50);
+		await clock.advance(50);
 		const claimsWhileWaiting = spy.calls.claim ?? 0;
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle());
 		const task = await scheduler.get('later');
 		expect(task?.status).toBe('succeeded');
 		expect(task?.output as number).toBeGreaterThanOrEqual(runAt);
+		// Woken at the due time by its timer, not by a later poll.
+		expect(task?.output as number).toBeLessThan(runAt + 20);
 		expect(claimsWhileWaiting).toBeLessThanOrEqual(3);
-		await scheduler.close();
+		await clock.settle(scheduler.close());
 	});
 });
