@@ -3,6 +3,7 @@ import { NonRetryableError, Scheduler } from 'lightsched';
 import { backoffDelay } from 'lightsched/kit';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { useFakeClock } from '../support/fake-clock.js';
 import { nextEvent, spyContainer } from '../support/scheduler.js';
 
 describe('backoff policy', () => {
@@ -39,6 +40,8 @@ describe('backoff policy', () => {
 
 describe('retries', () => {
 	it('retries a failing task through the container with fixed backoff, then succeeds', async () => {
+		// On a fake clock (test/support/fake-clock.ts): the backoff is a timer, so the gaps are exact.
+		const clock = useFakeClock();
 		const spy = spyContainer(new QueueContainer());
 		let calls = 0;
 		const scheduler = new Scheduler({
@@ -58,7 +61,7 @@ describe('retries', () => {
 		const times: number[] = [];
 		scheduler.on('task:started', () => times.push(Date.now()));
 		await scheduler.add({ id: 'f', item: 1 });
-		await scheduler.onIdle();
+		await clock.settle(scheduler.onIdle(), 5_000, 1);
 		expect(retries).toEqual([
 			{ delayMs: 25, message: 'flaky 1', status: 'waiting', attempts: 1 },
 			{ delayMs: 25, message: 'flaky 2', status: 'waiting', attempts: 2 },
@@ -72,12 +75,14 @@ describe('retries', () => {
 		// Each retry went back to waiting in the container and was claimed again after its delay.
 		const backToWaiting = spy.log.filter((c) => c.method === 'transition' && c.args[2] === 'waiting');
 		expect(backToWaiting).toHaveLength(2);
-		expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(20);
-		expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(20);
-		await scheduler.close();
+		expect(times).toHaveLength(3);
+		expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(25);
+		expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(25);
+		await clock.settle(scheduler.close());
 	});
 
 	it('retries with exponential jittered backoff and fails once attempts are spent', async () => {
+		const clock = useFakeClock();
 		const scheduler = new Scheduler({
 			container: new QueueContainer(),
 			maxAttempts: 4,
@@ -90,7 +95,7 @@ describe('retries', () => {
 		scheduler.on('task:retrying', ({ delayMs }) => delays.push(delayMs));
 		const failed = nextEvent(scheduler, 'task:failed');
 		await scheduler.add({ id: 'x', item: 1 });
-		const [{ task, error }] = await failed;
+		const [{ task, error }] = await clock.settle(failed, 5_000, 1);
 		expect(error.message).toBe('always');
 		expect(task).toMatchObject({ status: 'failed', attempts: 4, error: { message: 'always', code: 'E_ALWAYS' } });
 		expect(delays).toHaveLength(3);
@@ -99,7 +104,9 @@ describe('retries', () => {
 			expect(delay).toBeGreaterThanOrEqual(full / 2);
 			expect(delay).toBeLessThanOrEqual(full);
 		});
-		await scheduler.close();
+		// The retries waited their delays: the fake clock moved at least their sum.
+		expect(clock.elapsed).toBeGreaterThanOrEqual(delays.reduce((sum, delay) => sum + delay, 0));
+		await clock.settle(scheduler.close());
 	});
 
 	it('ends retries at once on a NonRetryableError', async () => {
