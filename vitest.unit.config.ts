@@ -2,7 +2,8 @@
  * The fast tier for the edit loop (`npm run test:unit`): tests that start no server (no redis-server, PostgreSQL,
  * pgbouncer, dockerd, ffmpeg or Chromium) and need no root. In-process SQLite is allowed (it is a file, not a
  * server); SQLite shared across processes is not. The model-based test runs on the memory containers only
- * (MODEL_CONTAINERS). `npm test` (vitest.config.ts) stays the full suite the README and CI run.
+ * (MODEL_CONTAINERS). `npm test` (vitest.config.ts) stays the full suite the README and CI run. A test whose waits
+ * are timers of its own process runs on the fake clock (test/support/fake-clock.ts; docs/testing.md, "Fake timers").
  */
 import { defineConfig } from 'vitest/config';
 
