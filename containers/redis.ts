@@ -638,3 +638,4 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 function duplicateKey(reply: readonly unknown[]): DuplicateKeyError {
 	return new DuplicateKeyError(JSON.parse(String(reply[1])) as string, String(reply[2]));
 }
+export { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './redis/workflow-store.js';

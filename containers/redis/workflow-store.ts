@@ -1,0 +1,287 @@
+/**
+ * `RedisWorkflowStore`: workflow runs in Redis, shared by every process on the server, so one process finishes the
+ * runs another began. Its keys live under the same prefix as a `RedisContainer` with the same `redis`, `name` and
+ * `prefix` (`lightsched:{name}:wf:…`, one Redis Cluster hash slot with the container's tasks). Every change is one
+ * Lua script (workflow-scripts.ts): `update` compares and sets `rev`, a unique key is taken in the same script as
+ * the write, and sorted-set indexes (by definition, status, key, open) serve `list` and `open` without a scan.
+ *
+ * Calls are bounded as the container's are (call-guard.ts): while the server cannot be reached a call waits for
+ * a connection at most `connectTimeoutMs` and then rejects with a `ContainerError` naming the server; a call sent
+ * waits for its reply at most `commandTimeoutMs`. Pass the ioredis instance the container was given to share
+ * its connection (the store then leaves it open at `close()`); a URL or ioredis options open one the store owns.
+ */
+import type { Redis, RedisOptions } from 'ioredis';
+import { SchedulerClosedError } from 'lightsched';
+import { describeValue, rejectUnknownOptions } from 'lightsched/kit';
+import {
+	isFinalRunStatus,
+	type RunPage,
+	type RunQuery,
+	type RunRecord,
+	type RunStatus,
+	type StoredDefinition,
+	type WorkflowStore,
+} from '../../src/workflow-store.js';
+import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
+import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { CallGuard } from './call-guard.js';
+import { closeOwned, openConnection } from './connection.js';
+import { checkName, isWellFormed } from './options.js';
+import {
+	CREATE_RUN,
+	LIST_RUNS,
+	OPEN_RUNS,
+	PUT_DEFINITION,
+	REMOVE_RUN,
+	UPDATE_RUN,
+	type WorkflowScript,
+} from './workflow-scripts.js';
+
+/** What `new RedisWorkflowStore(options)` takes: the same `redis`, `name` and `prefix` as the `RedisContainer`. */
+export interface RedisWorkflowStoreOptions {
+	/**
+	 * The Redis server: a `redis://` URL or ioredis options (the store opens and closes a connection of its own),
+	 * or an ioredis instance, such as the one given to the container (shared; left open at `close()`).
+	 */
+	readonly redis: string | RedisOptions | Redis;
+	/** The container's name: runs live under `<prefix>:{<name>}:wf:`. Processes that share runs use the same name. */
+	readonly name: string;
+	/**
+	 * The first part of every key, as the container's.
+	 * @default 'lightsched'
+	 */
+	readonly prefix?: string;
+	/**
+	 * How long a call waits for a connection that is down before it rejects with a `ContainerError`.
+	 * @default 5000
+	 */
+	readonly connectTimeoutMs?: number;
+	/**
+	 * How long a call sent waits for its reply before it rejects with a `ContainerError`.
+	 * @default 10000
+	 */
+	readonly commandTimeoutMs?: number;
+}
+
+const OPTION_NAMES = ['redis', 'name', 'prefix', 'connectTimeoutMs', 'commandTimeoutMs'] as const;
+
+function checkMs(field: string, value: unknown, fallback: number): number {
+	if (value === undefined) return fallback;
+	if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+		throw new TypeError(
+			`Expected \`${field}\` to be an integer number of milliseconds >= 1, got ${describeValue(value)}`,
+		);
+	return value;
+}
+
+function checkText(field: string, value: string): void {
+	// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two different texts would name one key.
+	if (!isWellFormed(value))
+		throw new TypeError(`Expected the run's \`${field}\` to be well-formed Unicode, got ${JSON.stringify(value)}`);
+}
+
+/** The run as the scripts take it (see workflow-scripts.ts). */
+function runArgs(run: RunRecord, rev: number): string[] {
+	return [
+		run.id,
+		String(rev),
+		run.definition,
+		run.status,
+		run.key === null ? '0' : '1',
+		run.key ?? '',
+		run.open ? '1' : '0',
+		String(run.createdAt),
+		holdsKey(run) ? '1' : '0',
+		JSON.stringify({ ...run, rev }),
+	];
+}
+
+function decodeRuns(flat: readonly (string | null)[]): RunRecord[] {
+	const runs: RunRecord[] = [];
+	for (let i = 0; i + 1 < flat.length; i += 2) {
+		const body = flat[i];
+		if (body === null || body === undefined) continue; // removed between index and read: cannot happen in one script
+		const run = JSON.parse(body) as RunRecord;
+		run.rev = Number(flat[i + 1]);
+		runs.push(run);
+	}
+	return runs;
+}
+
+/** Workflow runs in Redis, shared between processes. */
+export class RedisWorkflowStore implements WorkflowStore {
+	/** Shared: every process on the server (same `name` and `prefix`) sees the same runs. */
+	readonly shared = true;
+	/** The prefix of every key of the store, such as `lightsched:{video}:` (its own keys continue with `wf:`). */
+	readonly keyPrefix: string;
+	readonly #redis: Redis;
+	readonly #owned: boolean;
+	readonly #guard: CallGuard;
+	#closed = false;
+
+	constructor(options: RedisWorkflowStoreOptions) {
+		if (typeof options !== 'object' || options === null)
+			throw new TypeError(
+				`Expected RedisWorkflowStore options to be an object like { redis, name }, got ${describeValue(options)}`,
+			);
+		rejectUnknownOptions('RedisWorkflowStore', options, OPTION_NAMES);
+		const name = checkName('name', options.name);
+		const prefix = checkName('prefix', options.prefix ?? 'lightsched');
+		const connectTimeoutMs = checkMs('connectTimeoutMs', options.connectTimeoutMs, 5000);
+		const commandTimeoutMs = checkMs('commandTimeoutMs', options.commandTimeoutMs, 10_000);
+		this.keyPrefix = `${prefix}:{${name}}:`;
+		const connection = openConnection(options.redis);
+		this.#redis = connection.redis;
+		this.#owned = connection.owned;
+		this.#guard = new CallGuard(this.#redis, {
+			label: `RedisWorkflowStore \`${this.keyPrefix}\``,
+			connectTimeoutMs,
+			commandTimeoutMs,
+			owned: connection.owned,
+		});
+	}
+
+	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
+		const body = (await this.#run(PUT_DEFINITION, [
+			`${definition.version}:${definition.name}`,
+			JSON.stringify(definition.body),
+		])) as string;
+		return { name: definition.name, version: definition.version, body: JSON.parse(body) as unknown };
+	}
+
+	async getDefinition(name: string, version: number): Promise<StoredDefinition | null> {
+		this.#open();
+		const body = await this.#guard.run('workflow getDefinition', () =>
+			this.#redis.hget(`${this.keyPrefix}wf:defs`, `${version}:${name}`),
+		);
+		return body === null ? null : { name, version, body: JSON.parse(body) as unknown };
+	}
+
+	async create(run: RunRecord): Promise<void> {
+		this.#open();
+		checkText('id', run.id);
+		checkText('definition', run.definition);
+		if (run.key !== null) checkText('key', run.key);
+		const reply = (await this.#run(CREATE_RUN, runArgs(run, run.rev))) as string[];
+		if (reply[0] === 'dup') throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
+		if (reply[0] === 'dupkey')
+			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
+	}
+
+	async get(id: string): Promise<RunRecord | null> {
+		this.#open();
+		if (!isWellFormed(id)) return null;
+		const [body, rev] = await this.#guard.run('workflow get', () =>
+			this.#redis.hmget(`${this.keyPrefix}wf:r:${id}`, 'body', 'rev'),
+		);
+		return decodeRuns([body ?? null, rev ?? null])[0] ?? null;
+	}
+
+	async update(run: RunRecord): Promise<RunRecord | null> {
+		this.#open();
+		if (!isWellFormed(run.id)) return null;
+		checkText('definition', run.definition);
+		if (run.key !== null) checkText('key', run.key);
+		const args = runArgs(run, run.rev + 1);
+		const reply = (await this.#run(UPDATE_RUN, [String(run.rev), ...args])) as string[];
+		if (reply[0] === 'stale') return null;
+		if (reply[0] === 'dupkey')
+			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
+		return JSON.parse(args[args.length - 1] as string) as RunRecord;
+	}
+
+	async list(query: RunQuery = {}): Promise<RunPage> {
+		this.#open();
+		const { offset = 0, limit = 100, order = 'asc' } = query;
+		if (order !== 'asc' && order !== 'desc')
+			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
+		if (!Number.isSafeInteger(offset) || offset < 0)
+			throw new TypeError(`Expected \`offset\` to be an integer >= 0, got ${describeValue(offset)}`);
+		if (!Number.isSafeInteger(limit) || limit < 0)
+			throw new TypeError(`Expected \`limit\` to be an integer >= 0, got ${describeValue(limit)}`);
+		const statuses: RunStatus[] =
+			query.status === undefined
+				? []
+				: [...new Set(typeof query.status === 'string' ? [query.status] : query.status)];
+		if (query.status !== undefined && statuses.length === 0) return { runs: [], total: 0 };
+		// Texts no stored run can have (a lone surrogate) match nothing.
+		for (const text of [query.definition, query.key, ...statuses])
+			if (text !== undefined && !isWellFormed(text)) return { runs: [], total: 0 };
+		const bound = (field: string, value: number | undefined): void => {
+			if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value)))
+				throw new TypeError(
+					`Expected \`${field}\` to be a number of milliseconds, got ${describeValue(value)}`,
+				);
+		};
+		bound('from', query.from);
+		bound('to', query.to);
+		const reply = (await this.#run(LIST_RUNS, [
+			order,
+			String(offset),
+			String(limit),
+			query.from === undefined ? '-inf' : String(query.from),
+			query.to === undefined ? '+inf' : `(${String(query.to)}`,
+			query.definition === undefined ? '0' : '1',
+			query.definition ?? '',
+			query.key === undefined ? '0' : '1',
+			query.key ?? '',
+			...statuses,
+		])) as [number, ...(string | null)[]];
+		const [total, ...flat] = reply;
+		return { runs: decodeRuns(flat), total: Number(total) };
+	}
+
+	async open(limit: number): Promise<RunRecord[]> {
+		this.#open();
+		if (!(limit >= 1)) return [];
+		const count = Number.isFinite(limit) ? Math.floor(limit) : 1_000_000_000;
+		return decodeRuns((await this.#run(OPEN_RUNS, [String(count)])) as (string | null)[]);
+	}
+
+	async remove(id: string): Promise<boolean> {
+		this.#open();
+		if (!isWellFormed(id)) return false;
+		const reply = (await this.#run(REMOVE_RUN, [id])) as number | string;
+		if (typeof reply === 'string') {
+			const status = reply as RunStatus;
+			throw new RunStateError(
+				id,
+				`\`remove\` needs a finished run; this one is ${status}${isFinalRunStatus(status) ? ' with work still settling' : ''}`,
+			);
+		}
+		return reply === 1;
+	}
+
+	/**
+	 * Release the connection the store made (a given ioredis instance stays open). Calls waiting for a connection
+	 * reject with `SchedulerClosedError`; those sent get their reply or reject (bounded by `commandTimeoutMs`).
+	 */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#guard.closing();
+		try {
+			if (this.#owned) await closeOwned(this.#redis);
+		} finally {
+			this.#guard.closeAll();
+		}
+	}
+
+	#open(): void {
+		if (this.#closed) throw new SchedulerClosedError('workflow store');
+	}
+
+	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server); bounded by the guard. */
+	#run(script: WorkflowScript, args: readonly string[]): Promise<unknown> {
+		this.#open();
+		return this.#guard.run(script.name, async () => {
+			const tail = ['1', this.keyPrefix].concat(args);
+			try {
+				return await this.#redis.call('EVALSHA', [script.sha].concat(tail));
+			} catch (error) {
+				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+				return await this.#redis.call('EVAL', [script.source].concat(tail));
+			}
+		});
+	}
+}
