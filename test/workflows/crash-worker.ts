@@ -1,24 +1,38 @@
 /**
- * A worker process for the workflow crash test: a Scheduler on a SqlContainer (SQLite or PostgreSQL) and Workflows on a
- * SqlWorkflowStore sharing its connection. Every step appends `start` and `end` lines to this process's log.
- * Config in LIGHTSCHED_WF_WORKER: { knex, log, leaseMs }.
+ * A worker process for the workflow crash test: a Scheduler on a SqlContainer (SQLite or PostgreSQL) with a
+ * SqlWorkflowStore sharing its connection, or on a RedisContainer with a RedisWorkflowStore sharing its ioredis
+ * instance. Every step appends `start` and `end` lines to this process's log.
+ * Config in LIGHTSCHED_WF_WORKER: { sql?: knex config, redis?: { url, name }, log, leaseMs }.
  */
 import { appendFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { Scheduler } from 'lightsched';
+import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { SqlContainer } from 'lightsched/containers/sql';
-import { Workflows, workflowActions } from 'lightsched/workflows';
-import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
+import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
+import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
 import { CRASH_DAG } from './crash-dag.js';
 
-const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as {
-	knex: Knex.Config;
-	log: string;
-	leaseMs: number;
-};
-const container = new SqlContainer({ knex: config.knex });
-const store = new SqlWorkflowStore({ container });
+export interface CrashWorkerConfig {
+	readonly sql?: Knex.Config;
+	readonly redis?: { readonly url: string; readonly name: string };
+	readonly log: string;
+	readonly leaseMs: number;
+}
+
+const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as CrashWorkerConfig;
+let container: TaskContainer;
+let store: WorkflowStore;
+if (config.redis !== undefined) {
+	const client = new Redis(config.redis.url);
+	container = new RedisContainer({ redis: client, name: config.redis.name, log: false });
+	store = new RedisWorkflowStore({ redis: client, name: config.redis.name });
+} else {
+	const sql = new SqlContainer({ knex: config.sql as Knex.Config });
+	container = sql;
+	store = new SqlWorkflowStore({ container: sql });
+}
 const actions = workflowActions({
 	work: async (_params, ctx) => {
 		appendFileSync(config.log, `start ${ctx.runId} ${ctx.stepId} ${process.pid} ${Date.now()}\n`);

@@ -1,8 +1,13 @@
 /**
- * Workflow crash tests on SQLite and PostgreSQL (issue 13 item 11, in part): two worker processes share a SqlContainer and a
- * SqlWorkflowStore; one of them is SIGKILLed three times (a fresh one started each time) while 40 runs of a
- * 6-step fan-out/join DAG go through. Every run must succeed, every step run at least once, and a step run
- * again only when an earlier run of it was in a killed process. Prints the takeover time of interrupted steps.
+ * Workflow crash tests on SQLite, PostgreSQL and Redis (issue 13 item 11): two worker processes share a container
+ * and a workflow store (SqlContainer + SqlWorkflowStore, RedisContainer + RedisWorkflowStore); one of them is
+ * SIGKILLed three times (a fresh one started each time), at random moments spread over the work (inside or
+ * between steps), while LIGHTSCHED_WF_CRASH_RUNS runs (default 200, the issue's number) of a 6-step fan-out/join
+ * DAG go through. Every run must succeed with every step succeeded once (generation 1), every step's action must
+ * have run, and a step run again only when an earlier run of it was in a killed process (never after it finished).
+ * Prints the takeover time of interrupted steps and, for the issue's goal "after a kill, a run's next step starts
+ * within 2 lease periods", the time from each kill to the next step start of every run the killed process was
+ * working on (asserted only against a generous bound: the machine is shared).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,42 +17,50 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Scheduler } from 'lightsched';
+import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { SqlContainer } from 'lightsched/containers/sql';
-import { Workflows, workflowActions } from 'lightsched/workflows';
-import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
+import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
+import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
 import { postgresBackend, type SqlBackend } from '../support/sql.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
 import { CRASH_DAG } from './crash-dag.js';
+import type { CrashWorkerConfig } from './crash-worker.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUNS = 40;
+const RUNS = Number(process.env.LIGHTSCHED_WF_CRASH_RUNS ?? 200);
+const STEPS = CRASH_DAG.steps.length;
 const LEASE_MS = 1500;
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-wf-crash-'));
 const children: ChildProcess[] = [];
 let postgres: SqlBackend | undefined;
+let redis: RedisServer | undefined;
 
 beforeAll(async () => {
-	postgres = await postgresBackend();
+	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
 }, 120_000);
 afterAll(async () => {
 	for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 	rmSync(dir, { recursive: true, force: true });
 	await postgres?.stop();
+	await redis?.close();
 });
 
+type Backend = 'SQLite' | 'PostgreSQL' | 'Redis';
+
 function startWorker(
-	knex: Knex.Config,
+	config: Omit<CrashWorkerConfig, 'log' | 'leaseMs'>,
 	name: string,
 	n: number,
 ): { child: ChildProcess; log: string; ready: Promise<void> } {
 	const log = join(dir, `${name}-worker-${n}.log`);
+	const worker: CrashWorkerConfig = { ...config, log, leaseMs: LEASE_MS };
 	const child = spawn(
 		process.execPath,
 		['--conditions=lightsched:source', '--import', 'tsx', `${ROOT}test/workflows/crash-worker.ts`],
 		{
 			cwd: ROOT,
-			env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify({ knex, log, leaseMs: LEASE_MS }) },
+			env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify(worker) },
 			stdio: ['ignore', 'pipe', 'inherit'],
 		},
 	);
@@ -64,6 +77,8 @@ function startWorker(
 
 interface Line {
 	readonly kind: 'start' | 'end';
+	readonly run: string;
+	readonly step: string;
 	readonly key: string;
 	readonly pid: number;
 	readonly at: number;
@@ -75,56 +90,122 @@ function readLog(file: string): Line[] {
 		.split('\n')
 		.filter((line) => line.length > 0)
 		.map((line) => {
-			const [kind, runId, stepId, pid, at] = line.split(' ');
-			return { kind: kind as 'start' | 'end', key: `${runId}:${stepId}`, pid: Number(pid), at: Number(at) };
+			const [kind, run = '', step = '', pid, at] = line.split(' ');
+			return {
+				kind: kind as 'start' | 'end',
+				run,
+				step,
+				key: `${run}:${step}`,
+				pid: Number(pid),
+				at: Number(at),
+			};
 		});
 }
 
-describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (backend) => {
-	it(`${RUNS} runs of a 6-step DAG through three SIGKILLs: every run succeeds, no step lost, none re-run after it finished`, async () => {
-		const knex: Knex.Config =
-			backend === 'SQLite'
-				? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true }
-				: await (postgres as SqlBackend).freshDatabase();
+/**
+ * For each kill: the runs the killed process was working on (a step started there and not ended before the kill,
+ * or the run's latest line before the kill the end of a step there, not its last step), and how long after the
+ * kill each run's next step started (in any process).
+ */
+function nextStepAfterKills(lines: readonly Line[], kills: readonly { pid: number; at: number }[]): number[] {
+	const waits: number[] = [];
+	for (const kill of kills) {
+		const byRun = new Map<string, Line[]>();
+		for (const line of lines) byRun.set(line.run, [...(byRun.get(line.run) ?? []), line]);
+		for (const runLines of byRun.values()) {
+			const before = runLines.filter((l) => l.at <= kill.at);
+			const open = before.filter(
+				(l) =>
+					l.kind === 'start' &&
+					l.pid === kill.pid &&
+					!before.some((e) => e.kind === 'end' && e.key === l.key && e.pid === l.pid && e.at >= l.at),
+			);
+			const last = before.at(-1);
+			const owed = last !== undefined && last.kind === 'end' && last.pid === kill.pid && last.step !== 'tail';
+			if (open.length === 0 && !owed) continue;
+			const next = runLines.find((l) => l.kind === 'start' && l.at > kill.at);
+			if (next !== undefined) waits.push(next.at - kill.at);
+		}
+	}
+	return waits;
+}
+
+function summary(values: readonly number[]): string {
+	if (values.length === 0) return 'none';
+	const sorted = [...values].sort((a, b) => a - b);
+	const median = sorted[Math.floor(sorted.length / 2)] as number;
+	return `${values.length}, median ${median} ms, max ${sorted.at(-1) as number} ms`;
+}
+
+async function setUp(backend: Backend): Promise<{
+	worker: Omit<CrashWorkerConfig, 'log' | 'leaseMs'>;
+	container: TaskContainer;
+	starterStore: WorkflowStore;
+	store: () => WorkflowStore;
+}> {
+	if (backend === 'Redis') {
+		const target = { url: (redis as RedisServer).url, name: 'crash' };
+		return {
+			worker: { redis: target },
+			container: new RedisContainer({ redis: target.url, name: target.name, log: false }),
+			starterStore: new RedisWorkflowStore({ redis: target.url, name: target.name }),
+			store: () => new RedisWorkflowStore({ redis: target.url, name: target.name }),
+		};
+	}
+	const knex: Knex.Config =
+		backend === 'SQLite'
+			? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true }
+			: await (postgres as SqlBackend).freshDatabase();
+	const container = new SqlContainer({ knex });
+	return {
+		worker: { sql: knex },
+		container,
+		starterStore: new SqlWorkflowStore({ container }),
+		store: () => new SqlWorkflowStore({ knex }),
+	};
+}
+
+describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test on %s', (backend) => {
+	it(`${RUNS} runs of a ${STEPS}-step DAG through three SIGKILLs: every run succeeds, no step lost, none re-run after it finished`, async () => {
+		const began = Date.now();
+		const { worker, container, starterStore, store: makeStore } = await setUp(backend);
 		// The runs are started by a process that then steps aside (its scheduler claims nothing).
-		const container = new SqlContainer({ knex });
 		const actions = workflowActions({ work: () => null });
 		const starter = new Scheduler({ container, actuator: new FunctionActuator(actions), autoStart: false });
-		const starterFlows = new Workflows({
-			scheduler: starter,
-			actions,
-			store: new SqlWorkflowStore({ container }),
-			sweepMs: 600_000,
-		});
+		const starterFlows = new Workflows({ scheduler: starter, actions, store: starterStore, sweepMs: 600_000 });
 		starterFlows.define(CRASH_DAG);
 		const ids: string[] = [];
-		for (let i = 0; i < RUNS; i++) ids.push((await starterFlows.start('crash-dag')).id);
+		for (let i = 0; i < RUNS; i += 20) {
+			const batch = Array.from({ length: Math.min(20, RUNS - i) }, () => starterFlows.start('crash-dag'));
+			for (const run of await Promise.all(batch)) ids.push(run.id);
+		}
 		await starterFlows.close();
 		await starter.close();
+		await starterStore.close();
 
-		const store = new SqlWorkflowStore({ knex });
-		const survivor = startWorker(knex, backend, 0);
-		let victim = startWorker(knex, backend, 1);
+		const store = makeStore();
+		const survivor = startWorker(worker, backend, 0);
+		let victim = startWorker(worker, backend, 1);
 		await Promise.all([survivor.ready, victim.ready]);
 		const logs = [survivor.log, victim.log];
 		const kills: { pid: number; at: number }[] = [];
 		const starts = (): number =>
 			logs.reduce((n, log) => n + readLog(log).filter((l) => l.kind === 'start').length, 0);
 		for (let k = 0; k < 3; k++) {
-			// Kill after another stretch of work, at a random moment (inside or between steps).
-			const target = starts() + 25 + Math.floor(Math.random() * 25);
-			const deadline = Date.now() + 60_000;
+			// Kill at a random moment (inside or between steps) in each quarter of the work.
+			const target = Math.floor(RUNS * STEPS * ((k + 0.5 + Math.random() * 0.5) / 4));
+			const deadline = Date.now() + 120_000;
 			while (starts() < target && Date.now() < deadline)
 				await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
 			const pid = victim.child.pid as number;
 			victim.child.kill('SIGKILL');
 			await new Promise((resolve) => victim.child.once('exit', resolve));
 			kills.push({ pid, at: Date.now() });
-			victim = startWorker(knex, backend, k + 2);
+			victim = startWorker(worker, backend, k + 2);
 			logs.push(victim.log);
 			await victim.ready;
 		}
-		const end = Date.now() + 120_000;
+		const end = Date.now() + 180_000;
 		for (;;) {
 			const page = await store.list({ status: 'succeeded', limit: 1 });
 			if (page.total === RUNS) break;
@@ -138,7 +219,8 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (b
 		const killed = new Map(kills.map((k) => [k.pid, k.at]));
 		const byStep = new Map<string, Line[]>();
 		for (const line of lines) byStep.set(line.key, [...(byStep.get(line.key) ?? []), line]);
-		expect(byStep.size).toBe(RUNS * 6);
+		// Every step's action ran (at least once).
+		expect(byStep.size).toBe(RUNS * STEPS);
 		const rerunAfterFinish: string[] = [];
 		const takeovers: number[] = [];
 		for (const [key, list] of byStep) {
@@ -158,19 +240,27 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('workflow crash test on %s', (b
 				}
 			}
 		}
-		for (const id of ids) {
-			const run = await store.get(id);
-			expect(run?.status).toBe('succeeded');
-			expect(Object.values(run?.steps ?? {}).every((s) => s.status === 'succeeded' && s.generation === 1)).toBe(
-				true,
-			);
+		for (let i = 0; i < ids.length; i += 100) {
+			const runs = await Promise.all(ids.slice(i, i + 100).map((id) => store.get(id)));
+			for (const run of runs) {
+				expect(run?.status).toBe('succeeded');
+				expect(
+					Object.values(run?.steps ?? {}).every((s) => s.status === 'succeeded' && s.generation === 1),
+				).toBe(true);
+			}
 		}
 		expect(rerunAfterFinish).toEqual([]);
+		const nextStep = nextStepAfterKills(lines, kills);
 		console.log(
-			`workflow crash test (${backend}): ${RUNS} runs x 6 steps, ${kills.length} SIGKILLs, ${lines.filter((l) => l.kind === 'start').length} step starts, ` +
-				`${takeovers.length} interrupted steps taken over in ${takeovers.length === 0 ? '-' : `${Math.min(...takeovers)}..${Math.max(...takeovers)} ms`} (leaseMs ${LEASE_MS})`,
+			`workflow crash test (${backend}): ${RUNS} runs x ${STEPS} steps in ${((Date.now() - began) / 1000).toFixed(1)} s, ` +
+				`${kills.length} SIGKILLs, ${lines.filter((l) => l.kind === 'start').length} step starts; ` +
+				`interrupted steps taken over: ${summary(takeovers)}; ` +
+				`a run's next step after a kill (runs the killed process was working on): ${summary(nextStep)} ` +
+				`(leaseMs ${LEASE_MS}: goal within 2 lease periods, ${2 * LEASE_MS} ms)`,
 		);
+		// Generous: the goal is 2 lease periods; this shared 2-core machine may stall a process for seconds.
+		expect(Math.max(0, ...nextStep)).toBeLessThan(10 * LEASE_MS);
 		await store.close();
 		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-	}, 240_000);
+	}, 300_000);
 });
