@@ -48,6 +48,7 @@ import {
 } from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
+import { rateArgs } from './redis/rate-limit.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import {
 	appliedTo,
@@ -112,6 +113,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #ownsConnection: boolean;
 	readonly #makeSubscriber: () => Redis;
 	readonly #globalConcurrency: number;
+	/** The claim script's rate arguments (see redis/rate-limit.ts), and whether a limit is set (no claim-ahead). */
+	readonly #rateArgs: [string, string];
+	readonly #rateLimited: boolean;
+	/** When the window of the last claim the rate limit cut short reopens (this process's clock), or null. */
+	#rateWakeAt: number | null = null;
 	readonly #log: ((message: string) => void) | false;
 	/** Whether `#log` is the default console.warn (replaced by the scheduler's `warning` event when attached). */
 	readonly #logIsDefault: boolean;
@@ -167,6 +173,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		super();
 		const checked = checkOptions(options);
 		this.#globalConcurrency = checked.globalConcurrency;
+		this.#rateArgs = rateArgs(checked.rateLimit);
+		this.#rateLimited = checked.rateLimit !== null;
 		this.#log = checked.log;
 		this.#logIsDefault = options.log === undefined;
 		this.#serverClock = checked.serverClock;
@@ -248,10 +256,26 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const held = this.#ahead.take(owner, max);
 		if (held.length === max) return held;
 		this.#orphans.noteOwner(owner);
-		const args = [String(max - held.length), owner, String(now), String(leaseMs), String(this.#globalConcurrency)];
+		const args = [
+			String(max - held.length),
+			owner,
+			String(now),
+			String(leaseMs),
+			String(this.#globalConcurrency),
+			...this.#rateArgs,
+		];
 		const call = this.#run(CLAIM, args).then(
 			(reply) => {
-				const claimed = held.concat((reply as string[]).map((packed) => this.#claimed(packed, owner)));
+				let packed = reply as string[];
+				if (this.#rateLimited) {
+					const reopensInMs = Number(packed[0]);
+					// On this process's clock, late rather than early by the round trip (+1 ms of rounding).
+					this.#rateWakeAt = !(reopensInMs >= 0)
+						? null
+						: (this.#serverClock ? Date.now() : now) + reopensInMs + 1;
+					packed = packed.slice(1);
+				}
+				const claimed = held.concat(packed.map((one) => this.#claimed(one, owner)));
 				this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
 				return claimed;
 			},
@@ -283,7 +307,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	): Promise<TaskRecord | null> {
 		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
 		const aheadMs =
-			owner !== undefined && this.#globalConcurrency === 0 && !this.#closed && isFinalStatus(to)
+			owner !== undefined &&
+			this.#globalConcurrency === 0 &&
+			!this.#closed &&
+			isFinalStatus(to) &&
+			!this.#rateLimited
 				? this.#ahead.leaseFor(owner)
 				: undefined;
 		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
@@ -383,7 +411,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	async nextDueAt(now: number): Promise<number | null> {
 		const reply = (await this.#run(NEXT_DUE, [String(now)])) as string | null;
-		return reply === null ? null : Number(reply);
+		const due = reply === null ? null : Number(reply);
+		// A claim the rate limit cut short: wake when its window reopens (see redis/rate-limit.ts).
+		const open = this.#rateWakeAt;
+		return open === null ? due : due === null ? open : Math.min(due, open);
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {

@@ -41,6 +41,7 @@ import { appendLogs, dropLogs, getLogs } from './sql/logs.js';
 import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
+import { SqlClaimLimits } from './sql/rate-limit.js';
 import { byClaimOrder, rowToRecord } from './sql/rows.js';
 import {
 	CHUNK,
@@ -61,6 +62,9 @@ export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
 
 export type { PgConnectionConfig, SqlContainerOptions } from './sql/options.js';
+
+/** The least time between two of the container's own ANALYZEs (see `#noteGrowth`). */
+const ANALYZE_EVERY_MS = 15_000;
 
 export class SqlContainer implements TaskContainer {
 	readonly shared = true;
@@ -83,6 +87,10 @@ export class SqlContainer implements TaskContainer {
 	readonly #channel: PgWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
 	readonly #sql: TaskStatements;
+	/** `globalConcurrency` and `rateLimit` (see sql/rate-limit.ts). */
+	readonly #limits: SqlClaimLimits;
+	/** When the window of the last claim the rate limit cut short reopens (this process's clock), or null. */
+	#rateWakeAt: number | null = null;
 	readonly #bounds: { connectTimeoutMs: number; acquireTimeoutMs: number };
 	#ready: Promise<void> | null = null;
 	#closed = false;
@@ -91,6 +99,8 @@ export class SqlContainer implements TaskContainer {
 	/** Calls on their way, and who waits for them to settle (close). */
 	readonly #pending = new PendingCalls();
 	#analyzing = false;
+	/** When the last ANALYZE started (0: none yet, so a new queue gets its statistics at its first 1,000 rows). */
+	#analyzedAt = 0;
 
 	constructor(options: SqlContainerOptions) {
 		const o = resolveSqlOptions(options);
@@ -121,6 +131,7 @@ export class SqlContainer implements TaskContainer {
 			);
 		}
 		this.#sql = taskStatements(this.dialect, this.#tables, this.clock);
+		this.#limits = new SqlClaimLimits(this.dialect, this.#tables, this.#sql, o.limits);
 		const notify = this.dialect === 'pg' && o.notify;
 		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
@@ -273,6 +284,10 @@ export class SqlContainer implements TaskContainer {
 		if (this.dialect !== 'pg') return;
 		this.#addedSinceAnalyze += rows;
 		if (this.#addedSinceAnalyze < 1_000 || this.#analyzing || this.#closed) return;
+		// At most one every ANALYZE_EVERY_MS: an ANALYZE holds the lock autovacuum needs, and back to back (a busy
+		// queue) they kept autovacuum from ever running, so deleted rows were never reclaimed (the retention soak).
+		if (Date.now() - this.#analyzedAt < ANALYZE_EVERY_MS) return;
+		this.#analyzedAt = Date.now();
 		this.#addedSinceAnalyze = 0;
 		this.#analyzing = true;
 		this.knex
@@ -285,6 +300,17 @@ export class SqlContainer implements TaskContainer {
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
+		if (this.#limits.active) {
+			const limited = await this.#run('claim', () =>
+				this.#limits.claim(this.knex, owner, leaseMs, Math.floor(max), this.#now(now)),
+			);
+			// On this process's clock, late rather than early by the round trip (+1 ms of rounding).
+			this.#rateWakeAt =
+				limited.reopensInMs === null
+					? null
+					: (this.clock === 'caller' ? this.#now(now) : Date.now()) + limited.reopensInMs + 1;
+			return limited.rows.map(rowToRecord).sort(byClaimOrder);
+		}
 		const { sql, bindings } = this.#sql.claim(owner, leaseMs, Math.floor(max), this.#now(now));
 		const rows = await this.#run('claim', () => this.#query(sql, bindings));
 		return rows.map(rowToRecord).sort(byClaimOrder);
@@ -304,6 +330,7 @@ export class SqlContainer implements TaskContainer {
 		const row = await this.#run('transition', () =>
 			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);
+		if (row !== null && to !== 'running' && to !== 'exporting') this.#slotFreed();
 		return row === null ? null : rowToRecord(row);
 	}
 
@@ -338,6 +365,7 @@ export class SqlContainer implements TaskContainer {
 		const { sql, bindings } = this.#sql.reclaim(this.#now(now));
 		const moved = await this.#run('reclaimExpired', async () => {
 			const rows = (await this.#query(sql, bindings)).map(rowToRecord);
+			if (rows.length > 0) this.#slotFreed();
 			if (this.#channel !== null && rows.some((task) => task.status === 'waiting')) {
 				await this.#query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 			}
@@ -369,8 +397,15 @@ export class SqlContainer implements TaskContainer {
 		const { sql, bindings } = this.#sql.nextDueAt(this.#now(now));
 		const rows = await this.#run('nextDueAt', () => this.#query(sql, bindings));
 		const at = rows[0]?.['at'];
-		if (at === null || at === undefined) return null;
-		return this.#sql.serverClock ? now + (Number(at) - Number(rows[0]?.['clock_now'])) : Number(at);
+		const due =
+			at === null || at === undefined
+				? null
+				: this.#sql.serverClock
+					? now + (Number(at) - Number(rows[0]?.['clock_now']))
+					: Number(at);
+		// A claim the rate limit cut short: wake when its window reopens (see sql/rate-limit.ts).
+		const open = this.#rateWakeAt;
+		return open === null ? due : due === null ? open : Math.min(due, open);
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
@@ -570,6 +605,16 @@ export class SqlContainer implements TaskContainer {
 	/** Run one statement through the pool. */
 	#query(sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> {
 		return rowsOf(this.knex, sql, bindings);
+	}
+
+	/**
+	 * A task left running or exporting: with `globalConcurrency` on PostgreSQL's wake-up channel, wake the
+	 * schedulers a cut claim left waiting (only when one was: the `starved` row). In the background.
+	 */
+	#slotFreed(): void {
+		if (this.#limits.limits.globalConcurrency === 0 || this.#channel === null || this.#closed) return;
+		const { sql, bindings } = this.#limits.wakeStarved(this.#tables.channel, WAKE_PAYLOAD);
+		this.#query(sql, bindings).catch(() => undefined);
 	}
 
 	#assertOpen(): void {

@@ -2,6 +2,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched/kit';
 import { rejectUnknownOptions } from 'lightsched/kit';
+import { checkRateLimit, type RateLimitOption } from './rate-limit.js';
 
 /** What `new RedisContainer(options)` takes. */
 export interface RedisContainerOptions {
@@ -52,6 +53,13 @@ export interface RedisContainerOptions {
 	 * @default console.warn
 	 */
 	readonly log?: ((message: string) => void) | false;
+	/**
+	 * At most `max` claims (task starts, retries included) in each `intervalMs` window across every scheduler
+	 * sharing this container, enforced by the claim script on its clock. Windows are fixed, aligned to the epoch.
+	 * A task held back waits; schedulers sleep until the window reopens. Turns claim-ahead off.
+	 * @default no limit
+	 */
+	readonly rateLimit?: RateLimitOption;
 }
 
 /** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
@@ -64,6 +72,7 @@ const OPTION_NAMES = [
 	'connectTimeoutMs',
 	'commandTimeoutMs',
 	'log',
+	'rateLimit',
 ] as const;
 
 /** What the `warning` event carries. */
@@ -123,6 +132,7 @@ export interface CheckedOptions {
 	readonly connectTimeoutMs: number;
 	readonly commandTimeoutMs: number;
 	readonly log: ((message: string) => void) | false;
+	readonly rateLimit: RateLimitOption | null;
 }
 
 export function checkOptions(options: RedisContainerOptions): CheckedOptions {
@@ -153,5 +163,6 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 		connectTimeoutMs: checkMs('connectTimeoutMs', options.connectTimeoutMs, 5000),
 		commandTimeoutMs: checkMs('commandTimeoutMs', options.commandTimeoutMs, 10_000),
 		log,
+		rateLimit: checkRateLimit(options.rateLimit),
 	};
 }

@@ -18,6 +18,7 @@
  *                   no lease has score +inf), so they need no second set (list scans `P running`, small)
  * - `P n:exporting` string: how many tasks are exporting (running = ZCARD running - this)
  * - `P starved`     flag: a claim was cut short by the global concurrency limit (wake claimers when a slot frees)
+ * - `P rate`        hash: the rate limit's current window, `w` its start (aligned to the epoch), `n` its claims
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
  *
  * Time. Every script judges time by one clock, fixed when the script is built (`script()` makes both): the
@@ -282,7 +283,8 @@ return seqs
 export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 
 /**
- * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none). Promotes due delayed tasks, then pops up to `max`
+ * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none), rateMax and rateIntervalMs (0 = none; see
+ * rate-limit.ts; the reply then starts with the window's reopening). Promotes due delayed tasks, then pops up to `max`
  * waiting tasks (highest priority, then oldest) into running. Returns their records (RECORD_FIELDS values).
  */
 export const CLAIM = script(
@@ -303,9 +305,32 @@ if limit > 0 then
 	local free = limit - redis.call('ZCARD', P .. 'running')
 	if free < max then
 		redis.call('SET', P .. 'starved', '1')
-		if free <= 0 then return {} end
+		if free <= 0 then
+			if tonumber(ARGV[6]) > 0 then return { '-1' } end
+			return {}
+		end
 		max = free
 	end
+end
+-- With a rate limit the reply's first element says how long until the window reopens when it cut the claim
+-- short (ms on the script's clock), else -1; the claimed tasks follow.
+local rateMax = tonumber(ARGV[6])
+if rateMax > 0 then
+	local interval = tonumber(ARGV[7])
+	local w = math.floor(tonumber(now) / interval) * interval
+	local r = redis.call('HMGET', P .. 'rate', 'w', 'n')
+	local n = 0
+	if tonumber(r[1]) == w then n = tonumber(r[2]) or 0 end
+	local reopen = '-1'
+	if n + max > rateMax then
+		max = rateMax - n
+		reopen = ms(w + interval - tonumber(now))
+	end
+	if max <= 0 then return { reopen } end
+	local out = claimDue(max, owner, now, lease)
+	if #out > 0 then redis.call('HSET', P .. 'rate', 'w', ms(w), 'n', n + #out) end
+	table.insert(out, 1, reopen)
+	return out
 end
 return claimDue(max, owner, now, lease)
 `,

@@ -84,6 +84,45 @@ export interface SqlContainerOptions {
 	 * @default 10000 on PostgreSQL
 	 */
 	readonly acquireTimeoutMs?: number;
+	/**
+	 * The most tasks running (or exporting) at once across every scheduler sharing the tables, on top of each
+	 * scheduler's `concurrency`. Enforced inside the claim: the claim becomes a short transaction that locks one
+	 * settings row, so claims from every process are serialised (see docs/rate-limits.md for the cost).
+	 * @default no limit
+	 */
+	readonly globalConcurrency?: number;
+	/**
+	 * At most `max` claims (task starts, retries included) in each `intervalMs` window across every scheduler
+	 * sharing the tables. Windows are fixed, aligned to the epoch on the container's clock. A task held back waits;
+	 * schedulers sleep until the window reopens. Enforced inside the claim like `globalConcurrency`.
+	 * @default no limit
+	 */
+	readonly rateLimit?: RateLimitOption;
+}
+
+/** `rateLimit`: at most `max` starts per `intervalMs`. */
+export interface RateLimitOption {
+	/** The most starts in one window (an integer ≥ 1). */
+	readonly max: number;
+	/** The window's length in milliseconds (an integer ≥ 1). */
+	readonly intervalMs: number;
+}
+
+/** The claim limits, checked: 0 and null mean none. */
+export interface ResolvedClaimLimits {
+	readonly globalConcurrency: number;
+	readonly rateLimit: { readonly max: number; readonly intervalMs: number } | null;
+}
+
+/** Check a `rateLimit` option (`owner` and `what` name it in errors). */
+export function checkRateLimit(owner: string, what: string, value: unknown): ResolvedClaimLimits['rateLimit'] {
+	if (value === undefined) return null;
+	if (typeof value !== 'object' || value === null) {
+		throw new TypeError(`Expected \`${what}\` to be an object like { max: 10, intervalMs: 1000 }`);
+	}
+	rejectUnknownOptions(`${owner} \`${what}\``, value, ['max', 'intervalMs']);
+	const { max, intervalMs } = value as { max?: unknown; intervalMs?: unknown };
+	return { max: integer(`${what}.max`, max, 1), intervalMs: integer(`${what}.intervalMs`, intervalMs, 1) };
 }
 
 export const SQL_CONTAINER_OPTION_NAMES = [
@@ -97,6 +136,8 @@ export const SQL_CONTAINER_OPTION_NAMES = [
 	'clock',
 	'connectTimeoutMs',
 	'acquireTimeoutMs',
+	'globalConcurrency',
+	'rateLimit',
 ] as const;
 
 export interface ResolvedSqlOptions {
@@ -110,6 +151,7 @@ export interface ResolvedSqlOptions {
 	readonly connectTimeoutMs: number;
 	/** Set explicitly, or undefined (then 10 s on PostgreSQL, knex's own default on SQLite). */
 	readonly acquireTimeoutMs: number | undefined;
+	readonly limits: ResolvedClaimLimits;
 }
 
 /** The bounds the container applies to a knex instance it makes. */
@@ -184,6 +226,13 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 			options.acquireTimeoutMs === undefined
 				? undefined
 				: integer('acquireTimeoutMs', options.acquireTimeoutMs, 1),
+		limits: {
+			globalConcurrency:
+				options.globalConcurrency === undefined
+					? 0
+					: integer('globalConcurrency', options.globalConcurrency, 1),
+			rateLimit: checkRateLimit('SqlContainer', 'rateLimit', options.rateLimit),
+		},
 	};
 }
 
