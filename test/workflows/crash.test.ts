@@ -3,7 +3,8 @@
  * and a workflow store (SqlContainer + SqlWorkflowStore, RedisContainer + RedisWorkflowStore); one of them is
  * SIGKILLed three times (a fresh one started each time), at random moments spread over the work (inside or
  * between steps), while LIGHTSCHED_WF_CRASH_RUNS runs (default 200, the issue's number) of a 6-step fan-out/join
- * DAG go through. Every run must succeed with every step succeeded once (generation 1), every step's action must
+ * DAG go through (each replacement is started before the kill, so its start-up overlaps the work; the survivor is
+ * never killed). Every run must succeed with every step succeeded once (generation 1), every step's action must
  * have run, and a step run again only when an earlier run of it was in a killed process (never after it finished).
  * Prints the takeover time of interrupted steps and, for the issue's goal "after a kill, a run's next step starts
  * within 2 lease periods", the time from each kill to the next step start of every run the killed process was
@@ -130,6 +131,11 @@ function nextStepAfterKills(lines: readonly Line[], kills: readonly { pid: numbe
 	return waits;
 }
 
+/** Seconds since `since`, for the phases printed. */
+function seconds(since: number): string {
+	return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
 function summary(values: readonly number[]): string {
 	if (values.length === 0) return 'none';
 	const sorted = [...values].sort((a, b) => a - b);
@@ -175,23 +181,32 @@ describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test o
 		const starterFlows = new Workflows({ scheduler: starter, actions, store: starterStore, sweepMs: 600_000 });
 		starterFlows.define(CRASH_DAG);
 		const ids: string[] = [];
-		for (let i = 0; i < RUNS; i += 20) {
-			const batch = Array.from({ length: Math.min(20, RUNS - i) }, () => starterFlows.start('crash-dag'));
+		const startRuns = async (count: number): Promise<void> => {
+			const batch = Array.from({ length: count }, () => starterFlows.start('crash-dag'));
 			for (const run of await Promise.all(batch)) ids.push(run.id);
-		}
+		};
+		// The first runs make the tables; then the workers start (their start-up overlaps starting the rest).
+		await startRuns(Math.min(20, RUNS));
+		const survivor = startWorker(worker, backend, 0);
+		let victim = startWorker(worker, backend, 1);
+		while (ids.length < RUNS) await startRuns(Math.min(20, RUNS - ids.length));
 		await starterFlows.close();
 		await starter.close();
 		await starterStore.close();
+		const phases = [`runs started ${seconds(began)}`];
 
 		const store = makeStore();
-		const survivor = startWorker(worker, backend, 0);
-		let victim = startWorker(worker, backend, 1);
 		await Promise.all([survivor.ready, victim.ready]);
+		phases.push(`workers ready ${seconds(began)}`);
 		const logs = [survivor.log, victim.log];
 		const kills: { pid: number; at: number }[] = [];
 		const starts = (): number =>
 			logs.reduce((n, log) => n + readLog(log).filter((l) => l.kind === 'start').length, 0);
 		for (let k = 0; k < 3; k++) {
+			// The victim's replacement starts now: its start-up (seconds of Node and tsx on a loaded machine) overlaps
+			// the work instead of following the kill. Once ready it works too, and it is the next one killed.
+			const next = startWorker(worker, backend, k + 2);
+			logs.push(next.log);
 			// Kill at a random moment (inside or between steps) in each quarter of the work.
 			const target = Math.floor(RUNS * STEPS * ((k + 0.5 + Math.random() * 0.5) / 4));
 			const deadline = Date.now() + 120_000;
@@ -201,10 +216,10 @@ describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test o
 			victim.child.kill('SIGKILL');
 			await new Promise((resolve) => victim.child.once('exit', resolve));
 			kills.push({ pid, at: Date.now() });
-			victim = startWorker(worker, backend, k + 2);
-			logs.push(victim.log);
+			victim = next;
 			await victim.ready;
 		}
+		phases.push(`third kill ${seconds(began)}`);
 		const end = Date.now() + 180_000;
 		for (;;) {
 			const page = await store.list({ status: 'succeeded', limit: 1 });
@@ -215,6 +230,7 @@ describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test o
 				);
 			await new Promise((resolve) => setTimeout(resolve, 200));
 		}
+		phases.push(`all runs succeeded ${seconds(began)}`);
 		const lines = logs.flatMap(readLog).sort((a, b) => a.at - b.at);
 		const killed = new Map(kills.map((k) => [k.pid, k.at]));
 		const byStep = new Map<string, Line[]>();
@@ -252,7 +268,7 @@ describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test o
 		expect(rerunAfterFinish).toEqual([]);
 		const nextStep = nextStepAfterKills(lines, kills);
 		console.log(
-			`workflow crash test (${backend}): ${RUNS} runs x ${STEPS} steps in ${((Date.now() - began) / 1000).toFixed(1)} s, ` +
+			`workflow crash test (${backend}): ${RUNS} runs x ${STEPS} steps (${phases.join(', ')}), ` +
 				`${kills.length} SIGKILLs, ${lines.filter((l) => l.kind === 'start').length} step starts; ` +
 				`interrupted steps taken over: ${summary(takeovers)}; ` +
 				`a run's next step after a kill (runs the killed process was working on): ${summary(nextStep)} ` +
