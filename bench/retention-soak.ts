@@ -98,7 +98,18 @@ if (KINDS.includes('pg')) {
 		await client.connect();
 		try {
 			const rows = await client.query(
-				'SELECT count(*) AS n, pg_total_relation_size(\'"lightsched_tasks"\') AS bytes FROM "lightsched_tasks"',
+				`SELECT count(*) AS n, pg_total_relation_size('"lightsched_tasks"') AS bytes,
+					pg_relation_size('"lightsched_tasks"') AS heap FROM "lightsched_tasks"`,
+			);
+			// Why the size moves: dead rows, when autovacuum last ran, and the oldest snapshot a session holds.
+			const stat = await client.query(
+				`SELECT n_dead_tup, autovacuum_count, (SELECT max(age(backend_xmin)) FROM pg_stat_activity) AS xmin_age
+					FROM pg_stat_user_tables WHERE relname = 'lightsched_tasks'`,
+			);
+			const row = stat.rows[0] ?? {};
+			console.log(
+				`pg: heap ${(Number(rows.rows[0].heap) / 1_048_576).toFixed(1)} MiB, dead rows ${row.n_dead_tup}, ` +
+					`autovacuums ${row.autovacuum_count}, oldest snapshot age ${row.xmin_age ?? 'none'}`,
 			);
 			return { stored: Number(rows.rows[0].n), bytes: Number(rows.rows[0].bytes) };
 		} finally {
