@@ -69,9 +69,32 @@ export interface PlanOptions {
 
 const DONE_FOR_DEPENDENTS = new Set(['succeeded', 'skipped']);
 
+/**
+ * Deep copy of JSON data: plain objects, arrays and primitives copied by hand (several times faster than
+ * `structuredClone` for the small records runs are); anything else (a Date, a Map) falls back to `structuredClone`.
+ */
+export function cloneJson<T>(value: T): T {
+	if (typeof value !== 'object' || value === null) return value;
+	if (Array.isArray(value)) {
+		const copy = new Array<unknown>(value.length);
+		for (let i = 0; i < value.length; i++) copy[i] = cloneJson(value[i] as unknown);
+		return copy as T;
+	}
+	const proto = Object.getPrototypeOf(value) as unknown;
+	if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+	const copy: Record<string, unknown> = {};
+	for (const key in value) {
+		const item = cloneJson((value as Record<string, unknown>)[key]);
+		if (key === '__proto__')
+			Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+		else copy[key] = item;
+	}
+	return copy as T;
+}
+
 /** Deep copy of a run record (JSON data only). */
 export function copyRun(run: RunRecord): RunRecord {
-	return structuredClone(run);
+	return cloneJson(run);
 }
 
 /** A fresh step state. */

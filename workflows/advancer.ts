@@ -55,6 +55,11 @@ const MAX_ROUNDS = 50;
 export class Advancer {
 	readonly #parts: AdvancerParts;
 	readonly #chains = new Map<string, Promise<RunRecord | null>>();
+	/** Per run: an event-driven advance queued behind another and not yet begun, which later step ends join. */
+	readonly #queued = new Map<
+		string,
+		{ known: Map<string, KnownTask> | undefined; done: Promise<RunRecord | null> }
+	>();
 	readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
 	#closed = false;
 
@@ -68,10 +73,30 @@ export class Advancer {
 	 * advance then reads no other task. Without it, every running step's task is read.
 	 */
 	kick(runId: string, known?: ReadonlyMap<string, KnownTask>): Promise<RunRecord | null> {
-		return this.#serial(runId, () => this.#advance(runId, known)).catch((error: unknown) => {
+		// Step ends of one run that arrive together (a fan-in) share one advance: one read and one write for all.
+		const queued = this.#queued.get(runId);
+		if (queued !== undefined) {
+			if (known === undefined || queued.known === undefined) queued.known = undefined;
+			else
+				for (const [stepId, task] of known) {
+					const had = queued.known.get(stepId);
+					if (had === undefined || had.generation <= task.generation) queued.known.set(stepId, task);
+				}
+			return queued.done;
+		}
+		const entry = {
+			known: known === undefined ? undefined : new Map(known),
+			done: Promise.resolve(null) as Promise<RunRecord | null>,
+		};
+		entry.done = this.#serial(runId, () => {
+			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
+			return this.#advance(runId, entry.known);
+		}).catch((error: unknown) => {
 			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
 			return null;
 		});
+		this.#queued.set(runId, entry);
+		return entry.done;
 	}
 
 	/** Apply a command with a compare-and-set (again on a conflict), then advance. Rejects with the command's error. */

@@ -11,6 +11,7 @@ import {
 	type StoredDefinition,
 	type WorkflowStore,
 } from '../src/workflow-store.js';
+import { cloneJson } from './advance.js';
 import { DuplicateRunError, RunStateError } from './errors.js';
 
 /** Whether the run holds its unique key (a unique-key run in a status that is not final). */
@@ -49,15 +50,15 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		this.#check();
 		const id = `${definition.name}@${definition.version}`;
 		const stored = this.#definitions.get(id);
-		if (stored !== undefined) return structuredClone(stored);
-		this.#definitions.set(id, structuredClone(definition));
-		return structuredClone(definition);
+		if (stored !== undefined) return cloneJson(stored);
+		this.#definitions.set(id, cloneJson(definition));
+		return cloneJson(definition);
 	}
 
 	async getDefinition(name: string, version: number): Promise<StoredDefinition | null> {
 		this.#check();
 		const stored = this.#definitions.get(`${name}@${version}`);
-		return stored === undefined ? null : structuredClone(stored);
+		return stored === undefined ? null : cloneJson(stored);
 	}
 
 	async create(run: RunRecord): Promise<void> {
@@ -69,13 +70,13 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(run.key as string, holder), run.key as string);
 			this.#keys.set(run.key as string, run.id);
 		}
-		this.#runs.set(run.id, structuredClone(run));
+		this.#runs.set(run.id, cloneJson(run));
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
 		this.#check();
 		const run = this.#runs.get(id);
-		return run === undefined ? null : structuredClone(run);
+		return run === undefined ? null : cloneJson(run);
 	}
 
 	async update(run: RunRecord): Promise<RunRecord | null> {
@@ -89,9 +90,10 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(key, holder), key);
 			this.#keys.set(key, run.id);
 		} else if (run.key !== null && this.#keys.get(key) === run.id) this.#keys.delete(key);
-		const next = structuredClone({ ...run, rev: run.rev + 1 });
+		const next = cloneJson(run);
+		next.rev = run.rev + 1;
 		this.#runs.set(run.id, next);
-		return structuredClone(next);
+		return cloneJson(next);
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {
@@ -102,7 +104,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		matching.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 		if (query.order === 'desc') matching.reverse();
 		return {
-			runs: matching.slice(offset, offset + limit).map((run) => structuredClone(run)),
+			runs: matching.slice(offset, offset + limit).map((run) => cloneJson(run)),
 			total: matching.length,
 		};
 	}
@@ -112,7 +114,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		const open: RunRecord[] = [];
 		for (const run of this.#runs.values()) {
 			if (!run.open) continue;
-			open.push(structuredClone(run));
+			open.push(cloneJson(run));
 			if (open.length >= limit) break;
 		}
 		return open;

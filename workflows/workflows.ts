@@ -105,6 +105,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #actionNames: Set<string>;
 	readonly #definitions = new Map<string, Map<number, CheckedDefinition>>();
 	readonly #fromStore = new Map<string, CheckedDefinition>();
+	/** Definition versions this process stored (or found stored with the same body): not written again per start. */
+	readonly #stored = new Set<CheckedDefinition>();
 	readonly #advancer: Advancer;
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
@@ -248,14 +250,17 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
-		const stored = await this.store.putDefinition({ name, version, body: definition.body });
-		if (canonicalJson(stored.body) !== canonicalJson(definition.body)) {
-			throw new WorkflowDefinitionError(
-				name,
-				undefined,
-				'version',
-				`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
-			);
+		if (!this.#stored.has(definition)) {
+			const stored = await this.store.putDefinition({ name, version, body: definition.body });
+			if (canonicalJson(stored.body) !== canonicalJson(definition.body)) {
+				throw new WorkflowDefinitionError(
+					name,
+					undefined,
+					'version',
+					`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
+				);
+			}
+			this.#stored.add(definition);
 		}
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
