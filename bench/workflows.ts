@@ -2,9 +2,11 @@
  * Workflow throughput (issue 13 item 13, first part): RUNS runs of a 10-step chain and of a 10-step fan-out/join
  * DAG (1 -> 8 -> 1), no-op steps, in one process, against plain tasks on the same container (the overhead per
  * step). Containers: memory (QueueContainer + MemoryWorkflowStore), SQLite and PostgreSQL (SqlContainer +
- * SqlWorkflowStore sharing its connection). Not yet: Redis (no Redis run store), BullMQ FlowProducer and DBOS.
+ * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore), beside BullMQ flows on the
+ * same redis-server and DBOS Transact on the same PostgreSQL (bench/workflows-peers.ts), in the same run: ROUNDS
+ * rounds (default 3), medians.
  *
- *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg]
+ *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg,redis]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,11 +23,16 @@ import {
 	type StepDefinition,
 	type WorkflowStore,
 } from 'lightsched/workflows';
+import { RedisContainer } from 'lightsched/containers/redis';
+import { RedisWorkflowStore } from '../containers/redis/workflow-store.js';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
+import { startRedis, type RedisServer } from '../test/support/redis.js';
+import { bullmqFlows, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
-const KINDS = (process.argv[3] ?? 'memory,sqlite,pg').split(',');
+const KINDS = (process.argv[3] ?? 'memory,sqlite,pg,redis').split(',');
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = 32;
 
 const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
@@ -88,6 +95,7 @@ async function workflowRuns(make: () => Promise<Setup>, steps: StepDefinition[])
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-wf-'));
 let pg: PostgresServer | undefined;
+let redis: RedisServer | undefined;
 let n = 0;
 const sql = (knex: () => Promise<Knex.Config>) => async (): Promise<Setup> => {
 	const container = new SqlContainer({ knex: await knex() });
@@ -104,27 +112,82 @@ const makers: Record<string, () => Promise<Setup>> = {
 		pg ??= await startPostgres();
 		return { client: 'pg', connection: await pg.createDatabase(`wfbench${++n}`), pool: { min: 0, max: 8 } };
 	}),
+	redis: async () => {
+		redis ??= await startRedis();
+		const name = `wfbench${++n}`;
+		const connection = { host: '127.0.0.1', port: redis.port };
+		const container = new RedisContainer({ redis: connection, name, log: false });
+		await container.ready();
+		return { container, store: new RedisWorkflowStore({ redis: connection, name }) };
+	},
 };
 
+const SHAPES = [
+	['chain', chain],
+	['fan-out/join', dag],
+] as const;
+/** Steps per second by case, one value per round. */
+const rates = new Map<string, number[]>();
+const record = (name: string, ms: number): void => {
+	const list = rates.get(name) ?? [];
+	list.push((RUNS * 10_000) / ms);
+	rates.set(name, list);
+};
+const median = (values: readonly number[] | undefined): number => {
+	if (values === undefined || values.length === 0) return NaN;
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = sorted.length >> 1;
+	return sorted.length % 2 === 1
+		? (sorted[mid] as number)
+		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+const fmt = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFixed(0));
+
 try {
-	for (const kind of KINDS) {
-		const make = makers[kind];
-		if (make === undefined) throw new Error(`Unknown kind ${kind} (memory, sqlite, pg)`);
-		const plainMs = await plainTasks(make, RUNS * 10);
-		const plainPerStep = plainMs / (RUNS * 10);
-		for (const [shape, steps] of [
-			['chain', chain],
-			['fan-out/join', dag],
-		] as const) {
-			const ms = await workflowRuns(make, [...steps]);
-			const perStep = ms / (RUNS * 10);
+	for (const kind of KINDS)
+		if (makers[kind] === undefined) throw new Error(`Unknown kind ${kind} (memory, sqlite, pg, redis)`);
+	let dbosReady = false;
+	for (let round = 1; round <= ROUNDS; round++) {
+		for (const kind of KINDS) {
+			const make = makers[kind] as () => Promise<Setup>;
+			record(`${kind} plain`, await plainTasks(make, RUNS * 10));
+			for (const [shape, steps] of SHAPES) {
+				record(`${kind} ${shape}`, await workflowRuns(make, [...steps]));
+				if (kind === 'redis' && redis !== undefined)
+					record(`${kind} ${shape} peer`, await bullmqFlows(redis.port, shape, RUNS));
+				if (kind === 'pg' && pg !== undefined) {
+					if (!dbosReady) {
+						await pg.createDatabase('dbos_bench');
+						await launchDbos(`postgres://postgres@127.0.0.1:${pg.port}/dbos_bench`);
+						dbosReady = true;
+					}
+					record(`${kind} ${shape} peer`, await dbosWorkflows(shape, RUNS));
+				}
+			}
 			console.log(
-				`${kind.padEnd(6)} ${shape.padEnd(12)} ${RUNS} runs x 10 steps: ${((RUNS * 1000) / ms).toFixed(0)} runs/s, ${((RUNS * 10_000) / ms).toFixed(0)} steps/s; ` +
-					`plain tasks ${((RUNS * 10_000) / plainMs).toFixed(0)}/s; overhead ${(perStep / plainPerStep).toFixed(2)}x per step`,
+				`round ${round} ${kind}: ${SHAPES.map(([shape]) => `${shape} ${fmt(median(rates.get(`${kind} ${shape}`)?.slice(-1)))} steps/s`).join(', ')}`,
+			);
+		}
+	}
+	if (dbosReady) await shutdownDbos();
+	console.log(`\n${RUNS} runs x 10 no-op steps, concurrency ${CONCURRENCY}, medians of ${ROUNDS} rounds (steps/s)`);
+	console.log(
+		'| container | shape | lightsched | plain tasks | step cost vs a plain task | peer | peer steps/s | lightsched / peer |',
+	);
+	console.log('|---|---|---|---|---|---|---|---|');
+	for (const kind of KINDS) {
+		const plain = median(rates.get(`${kind} plain`));
+		for (const [shape] of SHAPES) {
+			const ours = median(rates.get(`${kind} ${shape}`));
+			const peer = median(rates.get(`${kind} ${shape} peer`));
+			const peerName = kind === 'redis' ? 'BullMQ flows' : kind === 'pg' ? 'DBOS Transact' : '-';
+			console.log(
+				`| ${kind} | ${shape} | ${fmt(ours)} | ${fmt(plain)} | ${(plain / ours).toFixed(2)}x | ${peerName} | ${fmt(peer)} | ${Number.isNaN(peer) ? '-' : `${(ours / peer).toFixed(2)}x`} |`,
 			);
 		}
 	}
 } finally {
+	await redis?.stop();
 	await pg?.stop();
 	rmSync(dir, { recursive: true, force: true });
 }
