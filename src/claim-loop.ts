@@ -4,6 +4,7 @@
  * container's wake-up channel call `fill()`; it never spins.
  */
 import type { SyncContainerOperations } from './contracts.js';
+import { RateLimiter } from './rate-limit.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import type { TaskRecord } from './task.js';
 
@@ -28,11 +29,27 @@ export class ClaimLoop<TItem, TOutput> {
 	#fenceWaiters: (() => void)[] = [];
 	/** Whether the container's wake-up channel works (an in-process container needs none). */
 	#channelUp: boolean;
+	/** The scheduler's own `rateLimit`, or null. */
+	readonly #rate: RateLimiter | null;
 
 	constructor(core: SchedulerCore<TItem, TOutput>, host: ClaimLoopHost<TItem, TOutput>) {
 		this.#core = core;
 		this.#host = host;
 		this.#channelUp = typeof core.options.container.watch === 'function';
+		const { rateLimit } = core.options;
+		this.#rate = rateLimit === undefined ? null : new RateLimiter(rateLimit);
+	}
+
+	/**
+	 * How many tasks to claim at `now`: the free slots, cut to what the rate limit allows. When the limit allows
+	 * none, the due timer wakes us when the window reopens (never sooner: no spin).
+	 */
+	#allowed(free: number, now: number): number {
+		const rate = this.#rate;
+		if (rate === null || free <= 0) return free;
+		const allowance = rate.allowance(now);
+		if (allowance <= 0) this.#core.timers.at(rate.reopensAt(now));
+		return Math.min(free, allowance);
 	}
 
 	/** How many claims were made, and whether one is in flight (the lease keeper tells a lost claim reply by it). */
@@ -88,15 +105,16 @@ export class ClaimLoop<TItem, TOutput> {
 		}
 		// A fence's release fills again.
 		if (this.#fences > 0) return;
-		const free = concurrency - this.#host.running();
+		const now = Date.now();
+		const free = this.#allowed(concurrency - this.#host.running(), now);
 		if (free <= 0) return;
 		this.#claiming = true;
 		this.#refill = false;
 		this.#claimsStarted++;
-		const now = Date.now();
 		container.claim(free, core.id, leaseMs, now).then(
 			(claimed) => {
 				this.#claimEnded();
+				this.#rate?.record(claimed.length, now);
 				core.containerHealth.ok(now);
 				if (core.closed()) {
 					for (const task of claimed) this.#handBack(task);
@@ -134,10 +152,11 @@ export class ClaimLoop<TItem, TOutput> {
 			for (;;) {
 				this.#refill = false;
 				if (core.closed() || core.paused()) return;
-				const free = concurrency - host.running();
-				if (free <= 0) return;
 				const now = Date.now();
+				const free = this.#allowed(concurrency - host.running(), now);
+				if (free <= 0) return;
 				const claimed = sync.claim(free, core.id, leaseMs, now);
+				this.#rate?.record(claimed.length, now);
 				for (let i = 0; i < claimed.length; i++) host.start(claimed[i] as TaskRecord<TItem, TOutput>);
 				if (claimed.length < free && !this.#refill) {
 					this.#planWake(now);

@@ -6,6 +6,7 @@ import { describeValue } from './errors.js';
 import { assertWellFormed } from './json-check.js';
 import { rejectUnknownOptions } from './option-names.js';
 import { checkRetention, type RetentionOptions } from './retention.js';
+import { checkRateLimit, type RateLimit } from './rate-limit.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
 
 /** What `new Scheduler(options)` takes. Every option is validated; a bad one throws a `TypeError` naming it. */
@@ -74,6 +75,13 @@ export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
 	 * @default none: finished tasks are kept until removed (memory containers keep their own `keepFinished`)
 	 */
 	readonly retention?: RetentionOptions;
+	/**
+	 * At most `max` task starts by this scheduler in any `intervalMs` (a sliding window), on top of `concurrency`.
+	 * Tasks held back stay waiting (other schedulers may take them); the scheduler sleeps until the window reopens.
+	 * For a limit across every process, see the containers' `rateLimit` option (docs/rate-limits.md).
+	 * @default none
+	 */
+	readonly rateLimit?: RateLimit;
 }
 
 /** The options with their defaults applied, as the scheduler uses them (see `SchedulerOptions` for each). */
@@ -104,6 +112,8 @@ export interface ResolvedSchedulerOptions<TItem = unknown, TOutput = unknown> {
 	readonly autoStart: boolean;
 	/** See `SchedulerOptions.retention`. */
 	readonly retention: RetentionOptions | undefined;
+	/** See `SchedulerOptions.rateLimit`. */
+	readonly rateLimit: RateLimit | undefined;
 }
 
 /** The defaults of the scheduler's options (see `SchedulerOptions` for each). */
@@ -139,6 +149,7 @@ const OPTION_NAMES: readonly (keyof SchedulerOptions)[] = [
 	'id',
 	'autoStart',
 	'retention',
+	'rateLimit',
 ];
 
 /** The largest delay a Node timer accepts; longer timeouts would fire at once. */
@@ -225,5 +236,6 @@ export function resolveOptions<TItem, TOutput>(
 		id,
 		autoStart,
 		retention: options.retention === undefined ? undefined : checkRetention(options.retention),
+		rateLimit: options.rateLimit === undefined ? undefined : checkRateLimit(options.rateLimit),
 	};
 }
