@@ -87,6 +87,12 @@ export class CombinedContainer implements TaskContainer {
 		checkContainer('persistent', persistent);
 		if (memory === persistent)
 			throw new TypeError('Expected `memory` and `persistent` to be two different containers');
+		// Claims come from memory: limits the persistent part would enforce in its own claim would not hold.
+		if ((persistent as { readonly claimLimited?: unknown }).claimLimited === true) {
+			throw new TypeError(
+				"Expected a `persistent` container without `globalConcurrency` or `rateLimit`: CombinedContainer claims from memory, where they would not hold (one process owns it: use the Scheduler's `concurrency` and `rateLimit`)",
+			);
+		}
 		if (typeof options !== 'object' || options === null) {
 			throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
 		}

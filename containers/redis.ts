@@ -48,6 +48,7 @@ import {
 } from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
+export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import {

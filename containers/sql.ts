@@ -61,7 +61,7 @@ export { SqlWorkflowStore, type SqlWorkflowStoreOptions } from './sql/workflow-s
 export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
 
-export type { PgConnectionConfig, SqlContainerOptions } from './sql/options.js';
+export type { PgConnectionConfig, RateLimitOption, SqlContainerOptions } from './sql/options.js';
 
 /** The least time between two of the container's own ANALYZEs (see `#noteGrowth`). */
 const ANALYZE_EVERY_MS = 15_000;
@@ -89,6 +89,14 @@ export class SqlContainer implements TaskContainer {
 	readonly #sql: TaskStatements;
 	/** `globalConcurrency` and `rateLimit` (see sql/rate-limit.ts). */
 	readonly #limits: SqlClaimLimits;
+
+	/**
+	 * Whether `globalConcurrency` or `rateLimit` is set: the claim enforces them. (`CombinedContainer` refuses such a
+	 * container as its persistent part: it claims from memory, where they would not hold.)
+	 */
+	get claimLimited(): boolean {
+		return this.#limits.active;
+	}
 	/** When the window of the last claim the rate limit cut short reopens (this process's clock), or null. */
 	#rateWakeAt: number | null = null;
 	readonly #bounds: { connectTimeoutMs: number; acquireTimeoutMs: number };

@@ -56,6 +56,7 @@ export type {
 export { LeaseLostError } from './lease-lost-error.js';
 export type { RepeatRecord } from './repeat-record.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
+export type { RateLimit } from './rate-limit.js';
 export type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
 export type { CleanOptions, RetentionOptions, RetentionRule } from './retention.js';
 export type { Backoff, BackoffFunction, BackoffOptions } from './retry.js';

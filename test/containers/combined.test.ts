@@ -79,6 +79,21 @@ describe('CombinedContainer', () => {
 		return sql.close();
 	});
 
+	it('refuses a persistent part with claim limits, which its claims from memory would not hold', async () => {
+		const knex = { client: 'sqlite3', connection: { filename: newFile() }, useNullAsDefault: true };
+		const limited = [
+			new SqlContainer({ knex, globalConcurrency: 2 }),
+			new SqlContainer({ knex, rateLimit: { max: 5, intervalMs: 1_000 } }),
+		];
+		for (const sql of limited) {
+			expect(sql.claimLimited).toBe(true);
+			expect(() => new CombinedContainer(new QueueContainer(), sql)).toThrow(
+				/without `globalConcurrency` or `rateLimit`/,
+			);
+			await sql.close();
+		}
+	});
+
 	it('restores 100,000 waiting tasks in bounded pages, in arrival order, all claimable', async () => {
 		const file = newFile();
 		const total = 100_000;
