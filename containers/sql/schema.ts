@@ -109,7 +109,16 @@ const MIGRATIONS: readonly Migration[] = [
 	{
 		version: 2,
 		name: 'settings, repeats, deduplication keys and task logs',
-		async up(trx, _dialect, t) {
+		async up(trx, dialect, t) {
+			if (dialect === 'pg') {
+				// A queue table churns (every task inserted, updated, and with retention deleted): autovacuum at its
+				// defaults (a fifth of the table dead, throttled) fell behind in the retention soak and the table grew
+				// without bound. Here it runs once 2% are dead, unthrottled; each run is short on a table this small.
+				await trx.raw(`ALTER TABLE ${t.tasks} SET (
+					autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+					autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0.05
+				)`);
+			}
 			// Queue-wide flags every scheduler reads in its claim: a row `paused` holds every claim (setPaused).
 			await trx.raw(`CREATE TABLE ${t.settings} (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`);
 			// Deduplication keys: one waiting or running task per key, enforced by the database (a partial unique index).
