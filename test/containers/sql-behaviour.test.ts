@@ -199,6 +199,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				// Back to what lightsched 0.1 left: no settings table, version 1 only.
 				await knex.raw('DROP TABLE lightsched_settings');
 				await knex.raw('DROP TABLE lightsched_repeats');
+				await knex.raw('DROP TABLE lightsched_logs');
 				await knex.raw('DROP INDEX lightsched_tasks_dedup');
 				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN dedup_key');
 				await knex.raw('DELETE FROM lightsched_migrations WHERE version = 2');
