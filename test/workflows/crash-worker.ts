@@ -1,7 +1,8 @@
 /**
  * A worker process for the workflow crash test: a Scheduler on a SqlContainer (SQLite or PostgreSQL) with a
  * SqlWorkflowStore sharing its connection, or on a RedisContainer with a RedisWorkflowStore sharing its ioredis
- * instance. Every step appends `start` and `end` lines to this process's log.
+ * instance. Every step appends `start` and `end` lines to this process's log, and a step task whose lease this
+ * process found expired (its owner died, or stalled past its lease on a loaded machine) a `lapsed` line.
  * Config in LIGHTSCHED_WF_WORKER: { sql?: knex config, redis?: { url, name }, log, leaseMs }.
  */
 import { appendFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
+import { parseStepTaskId, Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
 import { CRASH_DAG } from './crash-dag.js';
 
 export interface CrashWorkerConfig {
@@ -47,6 +48,10 @@ const scheduler = new Scheduler({
 	concurrency: 6,
 	leaseMs: config.leaseMs,
 	pollIntervalMs: 100,
+});
+scheduler.on('task:lease-expired', ({ task }) => {
+	const step = parseStepTaskId(task.id);
+	if (step !== null) appendFileSync(config.log, `lapsed ${step.runId} ${step.stepId} ${process.pid} ${Date.now()}\n`);
 });
 const flows = new Workflows({ scheduler, actions, store, sweepMs: 200, dispatchGraceMs: 1000 });
 flows.define(CRASH_DAG);
