@@ -44,7 +44,7 @@ export function findFfmpeg(): string {
 }
 
 /** Run ffmpeg with `args`; resolves with its exit code and stderr, whatever the code. */
-function runFfmpeg(
+export function runFfmpeg(
 	ffmpegPath: string,
 	args: readonly string[],
 	timeoutMs: number,
