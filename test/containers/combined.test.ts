@@ -40,8 +40,8 @@ function flaky(inner: TaskContainer): {
 } {
 	const failing = new Map<string, { nth: number[] | undefined; calls: number }>();
 	const container = new Proxy(inner, {
-		get(target, prop, receiver) {
-			const value = Reflect.get(target, prop, receiver) as unknown;
+		get(target, prop) {
+			const value = Reflect.get(target, prop) as unknown;
 			if (typeof value !== 'function' || typeof prop !== 'string') return value;
 			return (...args: unknown[]) => {
 				const rule = failing.get(prop);
@@ -113,8 +113,8 @@ describe('CombinedContainer', () => {
 		const persistent = openSqlite(file);
 		const pages: number[] = [];
 		const counted = new Proxy(persistent, {
-			get(target, prop, receiver) {
-				const value = Reflect.get(target, prop, receiver) as unknown;
+			get(target, prop) {
+				const value = Reflect.get(target, prop) as unknown;
 				if (prop !== 'list' || typeof value !== 'function')
 					return typeof value === 'function' ? value.bind(target) : value;
 				return async (query: { limit?: number }) => {
