@@ -43,12 +43,14 @@ export const MAX_ID_LENGTH = 512;
 /**
  * Validate one new task and build its waiting record.
  * @param field how to name the task in errors: `task` or `tasks[3]`
+ * @param trace the trace context of the span that adds it (`TaskRecord.trace`; see src/tracing.ts)
  */
 export function createTaskRecord<TItem>(
 	input: NewTask<TItem>,
 	field: string,
 	defaults: { readonly maxAttempts: number },
 	now: number,
+	trace: string | null = null,
 ): TaskRecord<TItem> {
 	if (typeof input !== 'object' || input === null || Array.isArray(input)) {
 		throw new InvalidTaskError(
@@ -141,6 +143,7 @@ export function createTaskRecord<TItem>(
 		leaseUntil: null,
 		stopRequested: false,
 		key,
+		trace,
 	};
 }
 

@@ -66,6 +66,7 @@ const DECLARATION = {
 	leaseUntil: { kind: 'nullable-number', patchable: true },
 	stopRequested: { kind: 'boolean', patchable: true },
 	key: { kind: 'nullable-string', patchable: false },
+	trace: { kind: 'nullable-string', patchable: false },
 } as const satisfies Declaration;
 
 /** The fields declared `patchable: true`. */

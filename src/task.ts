@@ -106,6 +106,12 @@ export interface TaskRecord<TItem = unknown, TOutput = unknown> {
 	stopRequested: boolean;
 	/** The deduplication key given at add, or `null`. */
 	readonly key: string | null;
+	/**
+	 * The trace context of the span that added the task (OpenTelemetry, see docs/tracing.md): the W3C
+	 * `traceparent`, then a space and the `tracestate` when there is one; `null` when no span was active (or no
+	 * OpenTelemetry SDK is installed). Each attempt's span is its child, in any process.
+	 */
+	readonly trace: string | null;
 }
 
 /** The fields a transition may change besides the status. */
@@ -237,5 +243,6 @@ export function copyTask<TItem, TOutput>(rec: Readonly<TaskRecord<TItem, TOutput
 		leaseUntil: rec.leaseUntil,
 		stopRequested: rec.stopRequested,
 		key: rec.key,
+		trace: rec.trace,
 	};
 }

@@ -40,6 +40,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 	leaseUntil: number | null;
 	stopRequested: boolean;
 	readonly key: string | null;
+	readonly trace: string | null;
 	#place: Place = 'none';
 
 	/** A stored copy of `record` (every field, written out: no two containers ever share a stored record). */
@@ -65,6 +66,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		this.leaseUntil = record.leaseUntil;
 		this.stopRequested = record.stopRequested;
 		this.key = record.key;
+		this.trace = record.trace;
 	}
 
 	/** Which queue of its container holds the record (read by the memory containers). */

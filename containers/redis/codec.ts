@@ -25,6 +25,7 @@ export const ADD_FIELDS = [
 	'leaseUntil',
 	'stopRequested',
 	'key',
+	'trace',
 ] as const;
 
 /**
@@ -68,8 +69,9 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 }
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
-// `key` too: a free string, and JSON escapes U+001F, which a claimed task's packed string uses between fields.
-const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key']);
+// `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
+// fields.
+const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace']);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;
@@ -152,6 +154,7 @@ export function decodeField(field: string, text: string): unknown {
 		case 'progress':
 		case 'ref':
 		case 'key':
+		case 'trace':
 			return parseJson(text);
 		case 'timeoutMs':
 		case 'startedAt':
@@ -199,6 +202,7 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 		leaseUntil: nullableNumber(get('leaseUntil')),
 		stopRequested: get('stopRequested') === '1',
 		key: (parseJson(get('key')) as string | null) ?? null,
+		trace: (parseJson(get('trace')) as string | null) ?? null,
 	};
 	return record;
 }

@@ -193,6 +193,7 @@ const HASH_ORDER = [
 	'ref',
 	'item',
 	'key',
+	'trace',
 	'addToken',
 ] as const;
 const SCRIPT_VALUES: Record<string, string> = {

@@ -26,6 +26,7 @@ export const INSERT_COLUMNS = [
 	'lease_until',
 	'stop_requested',
 	'dedup_key',
+	'trace',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -102,6 +103,7 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 		leaseUntil: numOrNull(row['lease_until']),
 		stopRequested: Boolean(row['stop_requested']),
 		key: row['dedup_key'] === null || row['dedup_key'] === undefined ? null : String(row['dedup_key']),
+		trace: row['trace'] === null || row['trace'] === undefined ? null : String(row['trace']),
 	};
 }
 
@@ -133,6 +135,7 @@ export function recordToValues(
 		task.leaseUntil,
 		bool(task.stopRequested),
 		task.key,
+		task.trace,
 	];
 }
 

@@ -143,6 +143,14 @@ const MIGRATIONS: readonly Migration[] = [
 			)`);
 		},
 	},
+	{
+		version: 3,
+		name: 'trace context of the adding span',
+		async up(trx, _dialect, t) {
+			// The W3C traceparent (and tracestate) of the span that added the task: see docs/tracing.md.
+			await trx.raw(`ALTER TABLE ${t.tasks} ADD COLUMN trace TEXT`);
+		},
+	},
 ];
 
 /** The newest schema version this code knows. */

@@ -42,6 +42,7 @@ function fullRecord(id: string, t: number): TaskRecord {
 		leaseUntil: t - 500,
 		stopRequested: true,
 		key: `key-of-${id}`,
+		trace: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 vendor=${id}`,
 	};
 }
 

@@ -8,8 +8,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DuplicateTaskError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
+import { SCHEMA_VERSION } from '../../containers/sql/schema.js';
 import { records } from '../contracts/container.contract.js';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+
+/** Every schema version, 1 to the newest. */
+const allVersions = (): number[] => Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1);
 
 const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
 	config: Knex.Config,
@@ -183,7 +187,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				const later = track(new SqlContainer({ knex }));
 				expect((await later.claim(1, 'o', 1_000, Date.now())).map((t) => t.id)).toEqual(['x']);
 				const versions = await knex('lightsched_migrations').select('version');
-				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1, 2]);
+				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual(allVersions());
 			} finally {
 				for (const part of opened.splice(0)) await part.close();
 				await knex.destroy();
@@ -202,7 +206,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				await knex.raw('DROP TABLE lightsched_logs');
 				await knex.raw('DROP INDEX lightsched_tasks_dedup');
 				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN dedup_key');
-				await knex.raw('DELETE FROM lightsched_migrations WHERE version = 2');
+				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN trace'); // schema 3
+				await knex.raw('DELETE FROM lightsched_migrations WHERE version >= 2');
 				const upgraded = track(new SqlContainer({ knex }));
 				await upgraded.setPaused(true);
 				expect(await upgraded.isPaused()).toBe(true);
@@ -212,7 +217,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 					'from version 1',
 				]);
 				const versions = await knex('lightsched_migrations').select('version').orderBy('version');
-				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual([1, 2]);
+				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual(allVersions());
 			} finally {
 				for (const part of opened.splice(0)) await part.close();
 				await knex.destroy();
