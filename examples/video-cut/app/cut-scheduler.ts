@@ -4,12 +4,19 @@
  * `HttpActuator`, output file names stored by the `SqlPersistencer`.
  */
 import { join } from 'node:path';
-import { ActuatorError, NonRetryableError, Scheduler, type ActuatorContext, type ActuatorStart } from 'lightsched';
+import {
+	ActuatorError,
+	NonRetryableError,
+	Scheduler,
+	type ActuatorContext,
+	type ActuatorStart,
+	type TaskRecord,
+} from 'lightsched';
 import { HttpActuator } from 'lightsched/actuators/http';
 import { CombinedContainer, type RestoreResult } from 'lightsched/containers/combined';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
-import type { CutItem, CutOutput, CutTask as CutTaskRecord } from './cut-task.js';
+import type { CutItem, CutOutput } from './cut-task.js';
 
 /** How many cuts run at once. */
 export const CUT_CONCURRENCY = 2;
@@ -37,7 +44,7 @@ export interface CutScheduler {
 	readonly restored: RestoreResult;
 }
 
-function outputName(body: unknown): CutOutput {
+export function outputName(body: unknown): CutOutput {
 	const output = (body as { output?: unknown } | null)?.output;
 	if (typeof output !== 'string' || output.length === 0) {
 		throw new TypeError(
@@ -55,16 +62,22 @@ const REFUSED = /^[A-Z]+ \S+ answered HTTP (4\d\d): "?(.*?)"?$/s;
  * an unreadable input) fails at once, since a second attempt would be refused the same way. Timeouts, an
  * unreachable service and ffmpeg failures still get their retry.
  */
-export class CutActuator extends HttpActuator<CutItem, CutOutput> {
-	override async start(task: CutTaskRecord, ctx: ActuatorContext<CutOutput>): Promise<ActuatorStart> {
+export class CutActuator<TItem = CutItem> extends HttpActuator<TItem, CutOutput> {
+	/** What the refusal message calls the job (`cut`; the workflow's actuator names thumbnails and previews). */
+	protected jobName(_item: TItem): string {
+		return 'cut';
+	}
+
+	override async start(task: TaskRecord<TItem, CutOutput>, ctx: ActuatorContext<CutOutput>): Promise<ActuatorStart> {
 		try {
 			return await super.start(task, ctx);
 		} catch (error) {
 			const refused = error instanceof ActuatorError ? REFUSED.exec(error.message) : null;
 			if (refused === null) throw error;
-			throw new NonRetryableError(`The cut service refused the cut (HTTP ${refused[1]}): ${refused[2]}`, {
-				cause: error,
-			});
+			throw new NonRetryableError(
+				`The cut service refused the ${this.jobName(task.item)} (HTTP ${refused[1]}): ${refused[2]}`,
+				{ cause: error },
+			);
 		}
 	}
 }

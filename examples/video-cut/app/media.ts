@@ -1,6 +1,7 @@
 /**
  * The media folder: which videos it offers, how a stored file name is resolved inside it (never outside, symlinks
- * included), and how a video is sent with HTTP Range support so a `<video>` element can seek.
+ * included), and how a file is sent with HTTP Range support so a `<video>` element can seek. Besides videos, the
+ * workflow's derived images (a `.jpg` thumbnail, a `.gif` preview) are served, by the same rules.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
@@ -17,8 +18,21 @@ export const VIDEO_TYPES: Readonly<Record<string, string>> = {
 	'.mkv': 'video/x-matroska',
 };
 
+/** The image types served (the workflow's thumbnail and preview), by file extension. */
+export const IMAGE_TYPES: Readonly<Record<string, string>> = {
+	'.jpg': 'image/jpeg',
+	'.gif': 'image/gif',
+};
+
+/** Every type served, by file extension. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = { ...VIDEO_TYPES, ...IMAGE_TYPES };
+
 export function isVideoName(name: string): boolean {
 	return Object.hasOwn(VIDEO_TYPES, extname(name).toLowerCase());
+}
+
+function hasType(name: string, types: Readonly<Record<string, string>>): boolean {
+	return Object.hasOwn(types, extname(name).toLowerCase());
 }
 
 /** The video files directly in `mediaDir` (not in sub-folders, no hidden files), sorted by name. */
@@ -36,13 +50,18 @@ function isInside(root: string, path: string): boolean {
 }
 
 /**
- * The real path of the video file `name` (relative to `mediaDir`), or `null` when the name is not a relative
- * path of a video file, leaves the folder (by `..` or a symlink), or does not exist as a regular file.
+ * The real path of the file `name` (relative to `mediaDir`), or `null` when the name is not a relative path of a
+ * file of one of `types` (by extension, checked on the name and on the real path: default the video types),
+ * leaves the folder (by `..` or a symlink), or does not exist as a regular file.
  */
-export async function resolveMediaFile(mediaDir: string, name: unknown): Promise<string | null> {
+export async function resolveMediaFile(
+	mediaDir: string,
+	name: unknown,
+	types: Readonly<Record<string, string>> = VIDEO_TYPES,
+): Promise<string | null> {
 	if (typeof name !== 'string' || name.length === 0 || name.length > 1024 || name.includes('\0') || isAbsolute(name))
 		return null;
-	if (!isVideoName(name)) return null;
+	if (!hasType(name, types)) return null;
 	let root: string;
 	try {
 		root = await realpath(mediaDir);
@@ -54,7 +73,7 @@ export async function resolveMediaFile(mediaDir: string, name: unknown): Promise
 	let real: string;
 	try {
 		real = await realpath(candidate);
-		if (!isInside(root, real) || !isVideoName(real) || !(await stat(real)).isFile()) return null;
+		if (!isInside(root, real) || !hasType(real, types) || !(await stat(real)).isFile()) return null;
 	} catch {
 		return null;
 	}
@@ -83,11 +102,11 @@ export function parseRange(
 	return { start, end };
 }
 
-/** Send a video file (GET or HEAD), honouring a single `Range`. */
+/** Send a media file (GET or HEAD), honouring a single `Range`; its type by extension (a video, a JPEG or a GIF). */
 export async function sendVideo(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
 	const info = await stat(path);
 	const size = info.size;
-	const type = VIDEO_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+	const type = MEDIA_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
 	const headers: Record<string, string | number> = {
 		'content-type': type,
 		'accept-ranges': 'bytes',

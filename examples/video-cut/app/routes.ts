@@ -12,6 +12,7 @@ import { parseCutRequest, toTaskView, type CutItem, type CutOutput, type CutTask
 import type { EventStream } from './event-stream.js';
 import { HttpError, queryInteger, readJsonBody, sendError, sendJson, sendText } from './http-util.js';
 import { listVideoFiles, resolveMediaFile, sendVideo } from './media.js';
+import type { RunRoutes } from './run-routes.js';
 
 /** The page's files, by URL path. Nothing else is served from disk but videos. */
 const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = {
@@ -37,6 +38,8 @@ export interface RoutesOptions {
 	readonly events: EventStream;
 	readonly mediaDir: string;
 	readonly publicDir: string;
+	/** The workflow runs' routes (`/api/runs…`, `/media/run/…`), when the app runs the workflow. */
+	readonly runs?: RunRoutes;
 }
 
 export class Routes {
@@ -75,6 +78,7 @@ export class Routes {
 			});
 			return;
 		}
+		if (this.#o.runs !== undefined && (await this.#o.runs.handle(req, res, url))) return;
 		if (parts[0] === 'media' && parts.length === 3 && (parts[1] === 'input' || parts[1] === 'output')) {
 			allow(method, ['GET', 'HEAD']);
 			await this.#media(req, res, parts[1], taskId(parts[2]));

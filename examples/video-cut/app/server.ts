@@ -10,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 import type { Scheduler, TaskRecord } from 'lightsched';
 import type { RestoreResult } from 'lightsched/containers/combined';
 import { createCutScheduler } from './cut-scheduler.js';
+import { createCutWorkflow, type CutWorkflow } from './cut-workflow.js';
 import { progressFraction, toTaskView, type CutItem, type CutOutput } from './cut-task.js';
 import { EventStream } from './event-stream.js';
 import { HttpError, sendError } from './http-util.js';
 import { Routes } from './routes.js';
+import { RunRoutes } from './run-routes.js';
+import { parseStepTaskId } from 'lightsched/workflows';
 
 export interface VideoCutAppOptions {
 	/** Where the app keeps its state (the SQLite file). Created when missing. */
@@ -47,6 +50,8 @@ export interface VideoCutApp {
 	readonly host: string;
 	readonly server: Server;
 	readonly scheduler: Scheduler<CutItem, CutOutput>;
+	/** The cut → thumbnail + preview workflow: its engine and the scheduler of its step tasks. */
+	readonly workflow: CutWorkflow;
 	/** What the start found in the database: waiting tasks restored, and cuts a dead process left running (recovered). */
 	readonly restored: RestoreResult;
 	/** Stop the server and the scheduler (running cuts are stopped and wait for the next start). */
@@ -105,6 +110,13 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 		dataDir: options.dataDir,
 		serviceUrl: options.serviceUrl,
 	});
+	let workflow: CutWorkflow;
+	try {
+		workflow = await createCutWorkflow({ dataDir: options.dataDir, serviceUrl: options.serviceUrl });
+	} catch (error) {
+		await scheduler.close();
+		throw error;
+	}
 	const events = new EventStream();
 	const lastProgress = new Map<string, number | null>();
 	const publish =
@@ -123,8 +135,38 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 		publish('progress')({ task });
 	});
 	scheduler.on('error', onError);
+	// Runs: the page reloads a run on any change of it, and moves a step's progress bar in place.
+	for (const type of [
+		'run:created',
+		'run:status',
+		'step:started',
+		'step:succeeded',
+		'step:failed',
+		'step:stopped',
+	] as const)
+		workflow.workflows.on(type, ({ run }) => events.publish('run', { type, runId: run.id }));
+	workflow.workflows.on('error', onError);
+	workflow.scheduler.on('error', onError);
+	const lastStepProgress = new Map<string, number | null>();
+	workflow.scheduler.on('task:progress', ({ task, progress }) => {
+		const ref = parseStepTaskId(task.id);
+		const fraction = progressFraction(progress);
+		if (ref === null || lastStepProgress.get(task.id) === fraction) return;
+		lastStepProgress.set(task.id, fraction);
+		events.publish('run', { type: 'progress', runId: ref.runId, stepId: ref.stepId, progress: fraction });
+	});
+	for (const type of ['succeeded', 'failed', 'stopped'] as const)
+		workflow.scheduler.on(`task:${type}`, ({ task }) => lastStepProgress.delete(task.id));
 
-	const routes = new Routes({ scheduler, persistencer, events, mediaDir: options.mediaDir, publicDir: PUBLIC_DIR });
+	const runs = new RunRoutes({ workflow, mediaDir: options.mediaDir });
+	const routes = new Routes({
+		scheduler,
+		persistencer,
+		events,
+		mediaDir: options.mediaDir,
+		publicDir: PUBLIC_DIR,
+		runs,
+	});
 	const loopbackOnly = LOOPBACK_HOSTS.has(host);
 	const server = createServer((req: IncomingMessage, res: ServerResponse) => {
 		try {
@@ -145,6 +187,7 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 		});
 	} catch (error) {
 		events.close();
+		await workflow.close();
 		await scheduler.close();
 		throw error;
 	}
@@ -157,12 +200,14 @@ export async function createVideoCutApp(options: VideoCutAppOptions): Promise<Vi
 		host,
 		server,
 		scheduler,
+		workflow,
 		restored,
 		close() {
 			closing ??= (async () => {
 				events.close();
 				const closed = new Promise<void>((resolve) => server.close(() => resolve()));
 				server.closeAllConnections();
+				await workflow.close();
 				await scheduler.close();
 				await closed;
 			})();

@@ -11,15 +11,30 @@ export interface DerivativeOptions {
 	readonly atSeconds?: number;
 	/** Kill ffmpeg after this long (default 60 s). */
 	readonly timeoutMs?: number;
+	/** Kill ffmpeg (and delete the partial file) when this aborts. */
+	readonly signal?: AbortSignal;
 }
 
-async function produce(ffmpegPath: string, args: readonly string[], output: string, timeoutMs: number): Promise<void> {
+async function produce(
+	ffmpegPath: string,
+	args: readonly string[],
+	output: string,
+	options: DerivativeOptions,
+): Promise<void> {
 	const partial = `${output}.part`;
-	const { code, stderr } = await runFfmpeg(
-		ffmpegPath,
-		[...args, '-f', output.endsWith('.gif') ? 'gif' : 'image2', partial],
-		timeoutMs,
-	);
+	let result: { code: number | null; stderr: string };
+	try {
+		result = await runFfmpeg(
+			ffmpegPath,
+			[...args, '-f', output.endsWith('.gif') ? 'gif' : 'image2', partial],
+			options.timeoutMs ?? 60_000,
+			options.signal,
+		);
+	} catch (error) {
+		await rm(partial, { force: true });
+		throw error;
+	}
+	const { code, stderr } = result;
 	if (code !== 0) {
 		await rm(partial, { force: true });
 		const last = stderr.trim().split('\n').slice(-3).join(' | ');
@@ -54,7 +69,7 @@ export async function makeThumbnail(
 			'4',
 		],
 		output,
-		options.timeoutMs ?? 60_000,
+		options,
 	);
 }
 
@@ -71,6 +86,6 @@ export async function makePreview(
 		ffmpegPath,
 		['-hide_banner', '-nostdin', '-y', '-ss', at, '-t', seconds, '-i', input, '-an', '-vf', 'fps=8,scale=160:-2'],
 		output,
-		options.timeoutMs ?? 60_000,
+		options,
 	);
 }

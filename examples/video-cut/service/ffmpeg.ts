@@ -43,18 +43,26 @@ export function findFfmpeg(): string {
 	);
 }
 
-/** Run ffmpeg with `args`; resolves with its exit code and stderr, whatever the code. */
+/**
+ * Run ffmpeg with `args`; resolves with its exit code and stderr, whatever the code. `signal` kills it
+ * (SIGKILL) and rejects with the signal's reason.
+ */
 export function runFfmpeg(
 	ffmpegPath: string,
 	args: readonly string[],
 	timeoutMs: number,
+	signal?: AbortSignal,
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
 	return new Promise((resolve, reject) => {
 		execFile(
 			ffmpegPath,
 			args,
-			{ timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' },
+			{ timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL', ...(signal ? { signal } : {}) },
 			(error, stdout, stderr) => {
+				if (signal?.aborted) {
+					reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+					return;
+				}
 				if (error && typeof (error as { code?: unknown }).code === 'string') {
 					reject(new Error(`Could not run ${ffmpegPath}: ${error.message}`, { cause: error }));
 					return;

@@ -7,6 +7,9 @@
  *   GET  /cuts/:id/output           → {id, output} (the output file, relative to the media folder); 409 until succeeded
  *   POST /cuts/:id/stop             → {id, status} (kills ffmpeg, deletes the partial output; a finished job is left as is)
  *
+ * and the same four operations on `/thumbnails` and `/previews` (a JPEG frame and a short GIF made from a video
+ * of the media folder: see `derivative-jobs.ts`).
+ *
  * Errors are `{error, field?}` with a 4xx status (`field` names the part of the request at fault).
  */
 import { randomBytes } from 'node:crypto';
@@ -15,12 +18,14 @@ import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CutJob, type CutView } from './cut-job.js';
+import { DERIVATIVE_PATHS, DerivativeJobs, type DerivativeKind } from './derivative-jobs.js';
 import { encoderArgs, findFfmpeg, probeDuration } from './ffmpeg.js';
 import { checkTimes, CutRequestError, OUTPUT_FOLDER, outputName, resolveMediaFile } from './media.js';
 
 export { findFfmpeg, probeDuration } from './ffmpeg.js';
 export { CutRequestError, OUTPUT_FOLDER, outputName, resolveMediaFile } from './media.js';
 export type { CutStatus, CutView } from './cut-job.js';
+export { derivativeName, type DerivativeKind, type DerivativeView } from './derivative-jobs.js';
 
 export interface CutServiceOptions {
 	/** The folder the inputs are read from; cuts go to its `outputs/` subfolder. Created when missing. */
@@ -126,6 +131,7 @@ export function createCutService(options: CutServiceOptions): CutService {
 	const mediaDir = resolve(options.mediaDir);
 	const ready = mkdir(resolve(mediaDir, OUTPUT_FOLDER), { recursive: true });
 	const jobs = new Map<string, CutJob>();
+	const derivatives = new DerivativeJobs({ mediaDir, ffmpegPath, timeoutMs, keepFinished });
 	let url: string | undefined;
 
 	function forgetOldFinished(): void {
@@ -179,9 +185,52 @@ export function createCutService(options: CutServiceOptions): CutService {
 		return job;
 	}
 
+	/** `/thumbnails…` and `/previews…`: the same four operations as the cuts. */
+	async function routeDerivative(
+		req: IncomingMessage,
+		res: ServerResponse,
+		kind: DerivativeKind,
+		base: string,
+		rest: string,
+	): Promise<void> {
+		const method = req.method ?? 'GET';
+		if (rest === '') {
+			if (method === 'POST') {
+				await ready;
+				const job = await derivatives.create(kind, await readJson(req));
+				return send(res, 202, { id: job.id });
+			}
+			if (method === 'GET') return send(res, 200, { [`${kind}s`]: derivatives.list(kind) });
+			throw new CutRequestError('method', `expected GET or POST on ${base}, got ${method}`, 405);
+		}
+		const match = /^\/([^/]+)(\/output|\/stop)?$/.exec(rest);
+		if (match === null) throw new CutRequestError('path', `no route ${method} ${base}${rest}`, 404);
+		const id = decodeURIComponent(match[1] ?? '');
+		const action = match[2] ?? '';
+		const expected = action === '/stop' ? 'POST' : 'GET';
+		if (method !== expected)
+			throw new CutRequestError('method', `expected ${expected} on ${base}/:id${action}, got ${method}`, 405);
+		const job = derivatives.get(kind, id);
+		if (action === '') return send(res, 200, job.view());
+		if (action === '/output') {
+			if (job.status !== 'succeeded')
+				throw new CutRequestError(
+					'id',
+					`${kind} ${JSON.stringify(id)} has no output: it is ${job.status}`,
+					409,
+				);
+			return send(res, 200, { id, output: job.output });
+		}
+		await job.stop();
+		return send(res, 200, { id, status: job.status });
+	}
+
 	async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
 		const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
 		const method = req.method ?? 'GET';
+		const base = /^\/[a-z]+/.exec(path)?.[0] ?? '';
+		const kind = Object.hasOwn(DERIVATIVE_PATHS, base) ? DERIVATIVE_PATHS[base] : undefined;
+		if (kind !== undefined) return routeDerivative(req, res, kind, base, path.slice(base.length));
 		if (path === '/cuts') {
 			if (method === 'POST') {
 				const job = await createCut(await readJson(req));
@@ -247,7 +296,10 @@ export function createCutService(options: CutServiceOptions): CutService {
 			});
 		},
 		async close() {
-			await Promise.all([...jobs.values()].map((job) => job.stop('the service is shutting down')));
+			await Promise.all([
+				...[...jobs.values()].map((job) => job.stop('the service is shutting down')),
+				derivatives.stopAll('the service is shutting down'),
+			]);
 			if (!server.listening) return;
 			server.closeAllConnections();
 			await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
