@@ -3,6 +3,7 @@
  * import nothing else from each other.
  */
 import type { RepeatRecord } from './repeat-record.js';
+import type { TaskChangePage, TaskChangeQuery } from './task-change.js';
 import type {
 	CleanQuery,
 	TaskCounts,
@@ -216,6 +217,18 @@ export interface TaskContainer {
 	appendLogs?(id: string, lines: readonly string[], maxLines: number): Promise<void>;
 	/** Optional, with `appendLogs`: a page of task `id`'s log (empty for a task with no log or no task). */
 	getLogs?(id: string, query?: TaskLogQuery): Promise<TaskLogPage>;
+
+	/**
+	 * Optional, task changes (every container of the kit has them): the changes of every task (`added`, `started`,
+	 * `progress`, `retrying`, `succeeded` with its output, `failed`, `stopped`), oldest first, after `query.after`.
+	 * They are recorded only while someone follows: each call registers its caller as a follower for
+	 * `FOLLOW_WINDOW_MS`, and a container records a change in the same atomic step as the change itself (the Redis
+	 * script, the SQL statement's trigger), so a follower never sees a change that was not made nor misses one made
+	 * while it follows. `after: null` starts from now; otherwise the page holds up to `limit` changes after the
+	 * cursor, waiting up to `waitMs` for the first when there is none. Changes are kept for `CHANGE_RETENTION_MS` at
+	 * least; a cursor older than what is kept, or a follower absent past the follow window, gets `gap: true`.
+	 */
+	readChanges?(query: TaskChangeQuery): Promise<TaskChangePage>;
 
 	/** Optional synchronous fast path (in-process containers only). */
 	readonly sync?: SyncContainerOperations;

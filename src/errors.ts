@@ -31,7 +31,8 @@ export type SchedulerErrorCode =
 	| 'ERR_RUN_STATE'
 	| 'ERR_RUN_DEADLINE'
 	| 'ERR_TEMPLATE_MISSING_KEY'
-	| 'ERR_STEP_STALE';
+	| 'ERR_STEP_STALE'
+	| 'ERR_WAIT_TIMEOUT';
 
 /** What a `SchedulerError` is made with. */
 export interface SchedulerErrorOptions {

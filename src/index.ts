@@ -54,6 +54,9 @@ export type {
 	TasksCleanedEvent,
 } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
+export { TaskEvents, type TaskChangeGap, type TaskEventsEvents, type TaskEventsOptions } from './task-events.js';
+export type { TaskChange, TaskChangePage, TaskChangeQuery, TaskChangeType } from './task-change.js';
+export { WaitTimeoutError, type WaitForOptions } from './wait-for.js';
 export type { RepeatRecord } from './repeat-record.js';
 export type { ResolvedSchedulerOptions, SchedulerOptions } from './options.js';
 export type { RateLimit } from './rate-limit.js';

@@ -112,3 +112,14 @@ export {
 	type TaskRecord,
 	type TaskStatus,
 } from './task.js';
+export {
+	CHANGE_RETENTION_MS,
+	changeTypeOf,
+	FOLLOW_WINDOW_MS,
+	isFinalChange,
+	TASK_CHANGE_TYPES,
+	type TaskChange,
+	type TaskChangePage,
+	type TaskChangeQuery,
+	type TaskChangeType,
+} from './task-change.js';

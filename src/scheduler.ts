@@ -46,6 +46,8 @@ import {
 import { TaskWriter } from './task-writer.js';
 import { UnknownHandBack } from './unknown-hand-back.js';
 import { WakeTimers } from './wake-timers.js';
+import type { WaitForOptions } from './wait-for.js';
+import { WaitForFeed } from './wait-for-feed.js';
 
 /** What `Scheduler.close()` takes. */
 export interface CloseOptions {
@@ -73,6 +75,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#closed = false;
 	#closing: Promise<void> | null = null;
 	#unwatch: (() => void) | undefined;
+	/** `waitFor`'s change follower, open while calls are pending. */
+	#waitFor: WaitForFeed | undefined;
 	/** Detaches the container and actuator `attach`ed at construction. */
 	#detach: ((() => void) | undefined)[] = [];
 	/** The `retention` option's background pass. */
@@ -432,6 +436,18 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		return this.#calls.track(container.getLogs(id, query));
 	}
 
+	/**
+	 * The final record of task `id` (`succeeded` with its output, `failed`, `stopped`), whichever process ran it: at
+	 * once when it is already final, else as soon as it becomes so (through the container's change log). Rejects
+	 * with `WaitTimeoutError` after `timeoutMs` (60 s) and with `SchedulerClosedError` at `close()`. See
+	 * `TaskEvents` to follow every change, or to wait from a process with no scheduler.
+	 */
+	waitFor(id: string, options?: WaitForOptions): Promise<TaskRecord<TItem, TOutput>> {
+		if (this.#closed) return Promise.reject(new SchedulerClosedError());
+		this.#waitFor ??= new WaitForFeed(this.#core.options.container);
+		return this.#waitFor.waitFor<TItem, TOutput>(id, options);
+	}
+
 	/** Resolves once nothing is waiting or running in the container. */
 	onIdle(): Promise<void> {
 		return this.#idle.wait();
@@ -459,6 +475,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#closed = true;
 		const { timers, leases, loopMonitor, reporter } = this.#core;
 		timers.stop();
+		await this.#waitFor?.close();
 		if (options.drain === true && this.#runner.size > 0) {
 			const drained = this.#runner.whenEmpty();
 			if (options.timeoutMs === undefined) await drained;

@@ -30,8 +30,12 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
+	changeTypeOf,
+	type TaskChangePage,
+	type TaskChangeQuery,
 } from 'lightsched/kit';
 import { Deque } from '../../src/deque.js';
+import { MemoryChangeLog } from './memory-events.js';
 import { BinaryHeap } from './binary-heap.js';
 import { MemoryLogs } from './memory-logs.js';
 import { MemoryRepeats } from './memory-repeats.js';
@@ -86,6 +90,8 @@ export abstract class MemoryContainer implements TaskContainer {
 	#paused = false;
 	readonly #repeats = new MemoryRepeats();
 	readonly #logs = new MemoryLogs();
+	/** Task changes, recorded while someone follows (`readChanges`). */
+	readonly #changes = new MemoryChangeLog();
 	/** The task holding each deduplication key (a finished holder no longer holds it). */
 	readonly #keys = new Map<string, StoredTask>();
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
@@ -173,6 +179,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			if (rec.key !== null) this.#keys.set(rec.key, rec);
 			this.#counts.waiting++;
 			this.#enqueue(rec, now);
+			this.#changes.record(rec, 'added');
 		}
 		if (tasks.length > 0) this.#signal({ type: 'wake' });
 	}
@@ -193,6 +200,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.startedAt = now;
 			rec.updatedAt = now;
 			rec.attempts++;
+			this.#changes.record(rec, 'started');
 			claimed.push(copied ? copyTask(rec) : rec);
 		}
 		return claimed;
@@ -218,6 +226,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			this.#enqueue(rec, rec.updatedAt);
 			this.#signal({ type: 'wake' });
 		}
+		this.#changes.record(rec, changeTypeOf(from, to, patch));
 		return rec;
 	}
 
@@ -267,6 +276,7 @@ export abstract class MemoryContainer implements TaskContainer {
 				rec.finishedAt = now;
 				this.#setStatus(rec, 'failed');
 			}
+			this.#changes.record(rec, rec.status === 'waiting' ? 'retrying' : (rec.status as 'failed' | 'stopped'));
 			moved.push(copyTask(rec));
 		}
 		if (moved.some((rec) => rec.status === 'waiting')) this.#signal({ type: 'wake' });
@@ -392,6 +402,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		});
 	}
 
+	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
+		return this.#changes.read(query);
+	}
+
 	watch(listener: (signal: ContainerSignal) => void): () => void {
 		this.#listeners.add(listener);
 		return () => this.#listeners.delete(listener);
@@ -399,6 +413,7 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	async close(): Promise<void> {
 		this.#closed = true;
+		this.#changes.close();
 	}
 
 	#enqueue(rec: StoredTask, now: number): void {

@@ -6,12 +6,12 @@ import { describeContainerContract, records } from '../contracts/container.contr
 describeContainerContract('QueueContainer', () => new QueueContainer(), {
 	priority: false,
 	json: false,
-	operations: { pause: true, clean: true, repeats: true, logs: true },
+	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 });
 describeContainerContract('OrderedMapContainer', () => new OrderedMapContainer(), {
 	priority: true,
 	json: false,
-	operations: { pause: true, clean: true, repeats: true, logs: true },
+	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 });
 
 describe('memory containers keep a bounded history of finished tasks', () => {
