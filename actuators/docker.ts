@@ -21,6 +21,7 @@ import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerO
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
 import { LogTail } from './docker/logs.js';
+import { LogLines } from './docker/log-lines.js';
 import type { DockerActuatorOptions } from './docker/options.js';
 import {
 	judgeOrphan,
@@ -37,6 +38,7 @@ import {
 export { ContainerExitError, DockerExitError, type DockerOutput } from './docker/errors.js';
 export { DockerTimeoutError } from './docker/daemon.js';
 export type { DockerActuatorOptions } from './docker/options.js';
+export { MAX_DOCKER_LOG_LINE, STDERR_PREFIX } from './docker/log-lines.js';
 export { formatBytes, parseMemory, type DockerTaskItem } from './docker/item.js';
 export {
 	LABEL_ATTEMPT,
@@ -73,6 +75,7 @@ const OPTION_NAMES = [
 	'pull',
 	'keepContainers',
 	'logLimitBytes',
+	'logs',
 	'orphans',
 	'schedulerId',
 	'requestTimeoutMs',
@@ -102,6 +105,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	readonly #pull: 'missing' | 'never';
 	readonly #keep: boolean;
 	readonly #logLimit: number;
+	readonly #logs: boolean;
 	readonly #orphans: OrphanPolicy;
 	/** The `onError` option; unset, failures go to the attached scheduler, else to `process.emitWarning`. */
 	readonly #onError: ((error: Error) => void) | undefined;
@@ -122,6 +126,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			pull = 'missing',
 			keepContainers = false,
 			logLimitBytes = DEFAULT_LOG_LIMIT,
+			logs = true,
 			orphans = 'reattach',
 			schedulerId = 'lightsched',
 			requestTimeoutMs = 30_000,
@@ -138,6 +143,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		if (typeof keepContainers !== 'boolean') throw new TypeError('Expected `keepContainers` to be a boolean');
 		if (!Number.isSafeInteger(logLimitBytes) || logLimitBytes < 0)
 			throw new TypeError(`Expected \`logLimitBytes\` to be an integer >= 0, got ${String(logLimitBytes)}`);
+		if (typeof logs !== 'boolean') throw new TypeError(`Expected \`logs\` to be a boolean, got ${String(logs)}`);
 		if (orphans !== 'reattach' && orphans !== 'kill')
 			throw new TypeError(`Expected \`orphans\` to be 'reattach' or 'kill', got ${String(orphans)}`);
 		if (typeof schedulerId !== 'string' || !SCHEDULER_ID.test(schedulerId)) {
@@ -159,6 +165,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		this.#pull = pull;
 		this.#keep = keepContainers;
 		this.#logLimit = logLimitBytes;
+		this.#logs = logs;
 		this.#orphans = orphans;
 		this.#onError = onError;
 		this.#timeoutMs = requestTimeoutMs;
@@ -190,13 +197,16 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		const run = new Run();
 		this.#runs.set(task.id, run);
 		let container: Dockerode.Container;
+		let reattached = false;
 		try {
 			const previous =
 				(task.ref !== null && task.ref !== undefined) || task.attempts > 1
 					? await this.#takeOver(task)
 					: undefined;
-			if (previous !== undefined) container = previous;
-			else {
+			if (previous !== undefined) {
+				container = previous;
+				reattached = true;
+			} else {
 				container = await this.#create(task, ctx, item);
 				run.containerId = container.id;
 				ctx.signal.throwIfAborted();
@@ -222,7 +232,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			);
 		}
 		run.markStarted();
-		void this.#watch(task, ctx, run, container, item.memoryBytes);
+		void this.#watch(task, ctx, run, container, item.memoryBytes, reattached);
 		return { ref: container.id };
 	}
 
@@ -440,18 +450,23 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		return reattach === undefined ? undefined : this.docker.getContainer(reattach);
 	}
 
-	/** Waits for the exit (push), reads the output tails, removes the container and reports the end. */
+	/**
+	 * Waits for the exit (push), reads the output tails (and streams the output to the task's log meanwhile),
+	 * removes the container and reports the end.
+	 */
 	async #watch(
 		task: TaskRecord,
 		ctx: ActuatorContext<DockerOutput>,
 		run: Run,
 		container: Dockerode.Container,
 		memoryBytes: number | undefined,
+		reattached: boolean,
 	): Promise<void> {
 		let result: ActuatorResult<DockerOutput> | undefined;
 		const watch = this.#daemon.watch();
+		const lines = this.#logs && typeof ctx.log === 'function' ? new LogLines((line) => ctx.log?.(line)) : undefined;
 		try {
-			result = await this.#outcome(task, run, container, memoryBytes, watch.signal);
+			result = await this.#outcome(task, run, container, memoryBytes, watch.signal, lines, reattached);
 			// A daemon that stopped answering cannot remove the container: the next attempt reattaches to it, or cleanupOrphans removes it.
 			if (result !== undefined && run.disposing === null && run.lost === undefined)
 				await this.#dispose(run, false);
@@ -469,10 +484,12 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		container: Dockerode.Container,
 		memoryBytes: number | undefined,
 		daemon: AbortSignal,
+		lines: LogLines | undefined,
+		reattached: boolean,
 	): Promise<ActuatorResult<DockerOutput> | undefined> {
 		const short = container.id.slice(0, 12);
 		try {
-			const logs = this.#readLogs(container, daemon);
+			const logs = this.#readLogs(container, daemon, lines, reattached);
 			const waited = (await unlessAborted(
 				container.wait({ condition: 'not-running', abortSignal: daemon }),
 				daemon,
@@ -520,15 +537,31 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		}
 	}
 
-	async #readLogs(container: Dockerode.Container, daemon: AbortSignal): Promise<LogTail> {
+	/**
+	 * The container's output tails, read from its start; its lines go to `lines` as they come. After a reattach
+	 * the lines are read apart, from the moment of the reattach on (`tail: 0`): the dead scheduler forwarded the
+	 * earlier ones.
+	 */
+	async #readLogs(
+		container: Dockerode.Container,
+		daemon: AbortSignal,
+		lines: LogLines | undefined,
+		reattached: boolean,
+	): Promise<LogTail> {
 		try {
-			const stream = (await container.logs({
-				follow: true,
-				stdout: true,
-				stderr: true,
-				abortSignal: daemon,
-			})) as unknown as NodeJS.ReadableStream;
-			return await LogTail.read(stream as never, this.#logLimit);
+			const follow = async (tail: 'all' | 0, into: LogLines | undefined, limit: number): Promise<LogTail> => {
+				const stream = (await container.logs({
+					follow: true,
+					stdout: true,
+					stderr: true,
+					tail,
+					abortSignal: daemon,
+				} as never)) as unknown as NodeJS.ReadableStream;
+				return LogTail.read(stream as never, limit, into);
+			};
+			if (!reattached || lines === undefined) return await follow('all', lines, this.#logLimit);
+			const [tail] = await Promise.all([follow('all', undefined, this.#logLimit), follow(0, lines, 0)]);
+			return tail;
 		} catch (error) {
 			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
 			if (!isConnectionError(error) && !daemon.aborted)

@@ -3,6 +3,7 @@
  * for containers without a TTY). `LogTail` demultiplexes it and keeps only the last `limit` bytes of each.
  */
 import type { Readable } from 'node:stream';
+import type { LogLines } from './log-lines.js';
 
 /** The last `limit` bytes written to it; older bytes are dropped as new ones arrive. */
 export class TailBuffer {
@@ -55,18 +56,23 @@ export class TailBuffer {
 	}
 }
 
-/** Splits the engine's multiplexed log stream into stdout and stderr tails. */
+/**
+ * Splits the engine's multiplexed log stream into stdout and stderr tails, and hands each stream's bytes to
+ * `lines` too when given (the task's log lines).
+ */
 export class LogTail {
 	readonly stdout: TailBuffer;
 	readonly stderr: TailBuffer;
+	readonly #lines: LogLines | undefined;
 	#pending: Buffer = Buffer.alloc(0);
 	/** Bytes left of the current frame, and which stream it belongs to. */
 	#left = 0;
 	#target: TailBuffer | null = null;
 
-	constructor(limit: number) {
+	constructor(limit: number, lines?: LogLines) {
 		this.stdout = new TailBuffer(limit);
 		this.stderr = new TailBuffer(limit);
+		this.#lines = lines;
 	}
 
 	write(chunk: Buffer): void {
@@ -76,6 +82,8 @@ export class LogTail {
 			if (this.#left > 0) {
 				const part = data.subarray(0, this.#left);
 				this.#target?.write(part);
+				if (this.#lines !== undefined && this.#target !== null)
+					(this.#target === this.stderr ? this.#lines.stderr : this.#lines.stdout).write(part);
 				this.#left -= part.length;
 				data = data.subarray(part.length);
 				continue;
@@ -91,10 +99,14 @@ export class LogTail {
 		}
 	}
 
-	/** Reads a whole multiplexed stream (one that ends, as `logs({ follow: true })` of an exited container). */
-	static async read(stream: Readable, limit: number): Promise<LogTail> {
-		const tail = new LogTail(limit);
+	/**
+	 * Reads a whole multiplexed stream (one that ends, as `logs({ follow: true })` of an exited container); the
+	 * partial last lines go to `lines` once it ended.
+	 */
+	static async read(stream: Readable, limit: number, lines?: LogLines): Promise<LogTail> {
+		const tail = new LogTail(limit, lines);
 		for await (const chunk of stream) tail.write(chunk as Buffer);
+		lines?.end();
 		return tail;
 	}
 }

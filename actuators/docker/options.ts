@@ -27,6 +27,13 @@ export interface DockerActuatorOptions {
 	 */
 	readonly logLimitBytes?: number;
 	/**
+	 * Stream the container's stdout and stderr to the task's log (`ctx.log`) while it runs, one line at a time:
+	 * stderr lines start with `[stderr] `, a line is cut at 8,192 characters. After a reattach, lines from the
+	 * moment of the reattach on. `false`: only the output tails.
+	 * @default true
+	 */
+	readonly logs?: boolean;
+	/**
 	 * A container of an earlier attempt still running when its task starts again (after a takeover):
 	 * `'reattach'` waits on it instead of starting another, `'kill'` kills it and starts afresh.
 	 * @default 'reattach'
