@@ -1,0 +1,131 @@
+/**
+ * The dashboard's workflow API: runs by status, definition or key; one run with its step graph (the steps and
+ * their `dependsOn`, from the stored definition the run started with); the run commands (with an engine only).
+ */
+import type { RunRecord, RunStatus, Workflows, WorkflowStore } from 'lightsched/workflows';
+import { HttpError, intParam, orderParam } from './http.js';
+
+const RUN_STATUSES: readonly RunStatus[] = [
+	'waiting',
+	'running',
+	'paused',
+	'blocked',
+	'succeeded',
+	'failed',
+	'stopped',
+];
+
+/** The store to read and, when given an engine, the engine for commands. */
+export interface RunsSource {
+	readonly store: WorkflowStore;
+	readonly engine: Workflows | null;
+}
+
+/** Tell an engine from a bare store. */
+export function runsSource(workflows: Workflows | WorkflowStore): RunsSource {
+	const engine = typeof (workflows as Workflows).retryFrom === 'function' ? (workflows as Workflows) : null;
+	return { store: engine === null ? (workflows as WorkflowStore) : engine.store, engine };
+}
+
+function runSummary(run: RunRecord): unknown {
+	const steps: Record<string, number> = {};
+	for (const step of Object.values(run.steps)) steps[step.status] = (steps[step.status] ?? 0) + 1;
+	return {
+		id: run.id,
+		definition: run.definition,
+		version: run.version,
+		key: run.key,
+		status: run.status,
+		createdAt: run.createdAt,
+		updatedAt: run.updatedAt,
+		finishedAt: run.finishedAt,
+		error: run.error?.message ?? null,
+		steps,
+	};
+}
+
+/** `GET api/runs`: a page of runs, newest first by default. */
+export async function listRuns(source: RunsSource, params: URLSearchParams): Promise<unknown> {
+	const rawStatus = params.get('status');
+	const status = rawStatus === null || rawStatus === '' ? undefined : rawStatus.split(',');
+	for (const s of status ?? [])
+		if (!(RUN_STATUSES as readonly string[]).includes(s))
+			throw new HttpError(400, `Expected \`status\` to list run statuses, got ${JSON.stringify(s)}`);
+	const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER);
+	const limit = Math.max(1, intParam(params, 'limit', 50, 500));
+	const definition = params.get('definition') || undefined;
+	const key = params.get('key') || undefined;
+	const page = await source.store.list({
+		...(status === undefined ? {} : { status: status as RunStatus[] }),
+		...(definition === undefined ? {} : { definition }),
+		...(key === undefined ? {} : { key }),
+		offset,
+		limit,
+		order: orderParam(params),
+	});
+	return { runs: page.runs.map(runSummary), total: page.total, offset, limit, commands: source.engine !== null };
+}
+
+/** One node of a run's graph. */
+interface GraphStep {
+	readonly id: string;
+	readonly action: string | null;
+	readonly dependsOn: readonly string[];
+}
+
+function definitionSteps(body: unknown): GraphStep[] | null {
+	const steps = (body as { steps?: unknown } | null)?.steps;
+	if (!Array.isArray(steps)) return null;
+	return steps.map((step: { id?: unknown; action?: unknown; dependsOn?: unknown }) => ({
+		id: String(step.id),
+		action: typeof step.action === 'string' ? step.action : null,
+		dependsOn: Array.isArray(step.dependsOn) ? step.dependsOn.map(String) : [],
+	}));
+}
+
+/** `GET api/runs/<id>`: the run (steps with outputs, errors, traces) and its graph. */
+export async function runDetail(source: RunsSource, id: string): Promise<unknown> {
+	const run = await source.store.get(id);
+	if (run === null) throw new HttpError(404, `No run \`${id}\``);
+	const stored = await source.store.getDefinition(run.definition, run.version);
+	const graph =
+		definitionSteps(stored?.body) ?? Object.keys(run.steps).map((s) => ({ id: s, action: null, dependsOn: [] }));
+	return { run, graph, commands: source.engine !== null };
+}
+
+const COMMANDS = ['stop', 'pause', 'resume', 'retry', 'retryFrom', 'continue', 'skip'] as const;
+
+/** `POST api/runs/<id>/<command>` with `{ step }` for retryFrom, continue and skip, `{ now }` for pause. */
+export async function runCommand(
+	source: RunsSource,
+	id: string,
+	command: string,
+	body: Record<string, unknown>,
+): Promise<unknown> {
+	const engine = source.engine;
+	if (engine === null)
+		throw new HttpError(405, 'The dashboard was given a workflow store, not an engine: no commands');
+	if (!(COMMANDS as readonly string[]).includes(command))
+		throw new HttpError(404, `No run command \`${command}\` (${COMMANDS.join(', ')})`);
+	const step = (): string => {
+		if (typeof body.step !== 'string' || body.step === '')
+			throw new HttpError(400, `Expected \`step\` (a step id) for \`${command}\``);
+		return body.step;
+	};
+	switch (command as (typeof COMMANDS)[number]) {
+		case 'stop':
+			return { run: await engine.stop(id) };
+		case 'pause':
+			return { run: await engine.pause(id, { now: body.now === true }) };
+		case 'resume':
+			return { run: await engine.resume(id) };
+		case 'retry':
+			return { run: await engine.retry(id) };
+		case 'retryFrom':
+			return { run: await engine.retryFrom(id, step()) };
+		case 'continue':
+			return { run: await engine.continue(id, step()) };
+		case 'skip':
+			return { run: await engine.skip(id, step()) };
+	}
+}
