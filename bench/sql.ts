@@ -7,8 +7,8 @@
  * - like-for-like: as lightsched runs here, 16 jobs in flight per process, each fetched and completed on its own
  *   (graphile-worker without its local queue or batched completions; pg-boss through 16 `fetch`/`complete` loops,
  *   stopped after 15 s and rated on what it finished by then);
- * - recommended: as the peer's docs advise for throughput (graphile-worker with `localQueue: { size: 500 }` and
- *   completions batched with delay 0, its performance page's and `perfTest`'s settings; pg-boss through `work()`
+ * - recommended: as the peer's docs advise for throughput (graphile-worker with its performance page's settings:
+ *   `concurrentJobs: 24, maxPoolSize: 25`, `localQueue: { size: 500 }`, completions batched with delay 0; pg-boss through `work()`
  *   with a batch size at the shortest polling interval it accepts, 0.5 s: 16 workers × 250 jobs, the best of the
  *   shapes tried, see docs/benchmarks.md).
  *
@@ -49,6 +49,8 @@ const ONLY = process.env.ONLY ?? '';
 /** pg-boss `work()` workers and their batch size (its documented, recommended way; see pgBossWork). */
 const PG_BOSS_WORKERS = Number(process.env.PG_BOSS_WORKERS ?? 16);
 const PG_BOSS_BATCH = Number(process.env.PG_BOSS_BATCH ?? 250);
+/** graphile-worker's performance page runs `concurrentJobs: 24, maxPoolSize: 25` with its batching options. */
+const GRAPHILE_RECOMMENDED_CONCURRENCY = 24;
 
 type Connection = Awaited<ReturnType<PostgresServer['createDatabase']>>;
 const urlOf = (c: Connection): string => `postgres://${c.user}@${c.host}:${c.port}/${c.database}`;
@@ -100,12 +102,12 @@ type Kind = 'lightsched' | 'graphile' | 'graphile-batched';
 const SQLITE = 'lightsched SQLite, 1 process';
 const PG1 = 'lightsched PostgreSQL, 1 process';
 const PG4 = `lightsched PostgreSQL, ${PROCESSES} processes`;
-const GRAPHILE1 = 'graphile-worker 0.17, 1 process, no batching';
-const GRAPHILE1_BATCHED = 'graphile-worker 0.17, 1 process, localQueue 500';
-const GRAPHILE4 = `graphile-worker 0.17, ${PROCESSES} processes, no batching`;
-const GRAPHILE4_BATCHED = `graphile-worker 0.17, ${PROCESSES} processes, localQueue 500`;
-const PG_BOSS_LOOPS = `pg-boss 10, ${CONCURRENCY} fetch/complete loops`;
-const PG_BOSS_WORK = `pg-boss 10, ${PG_BOSS_WORKERS} work() × batchSize ${PG_BOSS_BATCH}`;
+const GRAPHILE1 = `graphile-worker 0.17, 1 process, like-for-like (concurrency ${CONCURRENCY}, no batching)`;
+const GRAPHILE1_BATCHED = `graphile-worker 0.17, 1 process, recommended (concurrency ${GRAPHILE_RECOMMENDED_CONCURRENCY}, localQueue 500, batched completions)`;
+const GRAPHILE4 = `graphile-worker 0.17, ${PROCESSES} processes, like-for-like (concurrency ${CONCURRENCY} each, no batching)`;
+const GRAPHILE4_BATCHED = `graphile-worker 0.17, ${PROCESSES} processes, recommended (concurrency ${GRAPHILE_RECOMMENDED_CONCURRENCY} each, localQueue 500, batched completions)`;
+const PG_BOSS_LOOPS = `pg-boss 10, like-for-like (${CONCURRENCY} fetch/complete loops of one job)`;
+const PG_BOSS_WORK = `pg-boss 10, recommended (${PG_BOSS_WORKERS} work() × batchSize ${PG_BOSS_BATCH}, polling 0.5 s)`;
 
 const quietLogger = new Logger(() => () => undefined);
 
@@ -139,8 +141,8 @@ function startGraphile(
 	return runGraphile({
 		connectionString,
 		logger: quietLogger,
-		concurrency: CONCURRENCY,
-		maxPoolSize: CONCURRENCY + 2,
+		concurrency: batched ? GRAPHILE_RECOMMENDED_CONCURRENCY : CONCURRENCY,
+		maxPoolSize: batched ? GRAPHILE_RECOMMENDED_CONCURRENCY + 1 : CONCURRENCY + 2,
 		noHandleSignals: true,
 		pollInterval: 1_000,
 		taskList: { noop },
@@ -414,6 +416,39 @@ async function main(): Promise<void> {
 	line('PostgreSQL, 1 process ÷ pg-boss, like-for-like (fetch/complete loops)', PG1, PG_BOSS_LOOPS);
 	line('PostgreSQL, 1 process ÷ pg-boss, recommended (work() batches)', PG1, PG_BOSS_WORK);
 	line('SQLite, 1 process ÷ graphile-worker, like-for-like', SQLITE, GRAPHILE1);
+	const pairs: [string, string, string][] = [
+		['PostgreSQL, 1 process', PG1, GRAPHILE1],
+		['PostgreSQL, 1 process', PG1, GRAPHILE1_BATCHED],
+		[`PostgreSQL, ${PROCESSES} processes`, PG4, GRAPHILE4],
+		[`PostgreSQL, ${PROCESSES} processes`, PG4, GRAPHILE4_BATCHED],
+		['PostgreSQL, 1 process', PG1, PG_BOSS_LOOPS],
+		['PostgreSQL, 1 process', PG1, PG_BOSS_WORK],
+		['SQLite, 1 process', SQLITE, GRAPHILE1],
+	].filter(([, ours, peer]) => names.includes(ours as string) && names.includes(peer as string)) as [
+		string,
+		string,
+		string,
+	][];
+	console.log(`\n| engine | tasks/s (median of ${ROUNDS}) | rounds |`);
+	console.log('|---|---:|---|');
+	for (const name of names)
+		console.log(
+			`| ${name} | ${Math.round(rate(name)).toLocaleString('en-US')} | ${(rates[name] ?? []).map((r) => Math.round(r)).join(', ')} |`,
+		);
+	console.log('\n| lightsched | ÷ peer | ratio (median of the per-round ratios) |');
+	console.log('|---|---|---:|');
+	for (const [label, ours, peer] of pairs) console.log(`| ${label} | ${peer} | ${ratio(ours, peer)} |`);
+	console.log(
+		`RESULT ${JSON.stringify({
+			bench: 'sql',
+			tasks: TASKS,
+			concurrency: CONCURRENCY,
+			processes: PROCESSES,
+			rounds: ROUNDS,
+			rates: Object.fromEntries(names.map((name) => [name, { median: rate(name), rounds: rates[name] ?? [] }])),
+			ratios: pairs.map(([label, ours, peer]) => ({ ours, peer, label, ratio: Number(ratio(ours, peer)) })),
+		})}`,
+	);
 }
 
 const workerIndex = process.argv.indexOf('--worker');
