@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listVideoFiles, parseRange, resolveMediaFile } from '../../examples/video-cut/app/media.js';
+import { IMAGE_TYPES, listVideoFiles, parseRange, resolveMediaFile } from '../../examples/video-cut/app/media.js';
 import { parseCutRequest } from '../../examples/video-cut/app/cut-task.js';
 import { HttpError } from '../../examples/video-cut/app/http-util.js';
 
@@ -37,6 +37,10 @@ describe('the media folder', () => {
 		await mkdir(join(media, 'outputs'), { recursive: true });
 		await writeFile(join(media, 'a.mp4'), 'video');
 		await writeFile(join(media, 'outputs', 'a_cut_0_1.mp4'), 'video');
+		await writeFile(join(media, 'outputs', 'a_cut_0_1.thumb.jpg'), 'jpeg');
+		await writeFile(join(media, 'outputs', 'a_cut_0_1.preview.gif'), 'gif');
+		await symlink('/etc/passwd', join(media, 'outputs', 'passwd.gif'));
+		await symlink(join(media, 'notes.txt'), join(media, 'outputs', 'notes.jpg'));
 		await writeFile(join(media, 'notes.txt'), 'text');
 		await writeFile(join(media, '.hidden.mp4'), 'video');
 		await writeFile(join(root, 'outside.mp4'), 'secret');
@@ -71,6 +75,26 @@ describe('the media folder', () => {
 			null,
 		]) {
 			expect(await resolveMediaFile(media, name), String(name)).toBeNull();
+		}
+	});
+
+	it('serves the workflow’s images only when asked for image types, by the same rules', async () => {
+		// The default (videos) never resolves an image, nor an image table a video.
+		expect(await resolveMediaFile(media, 'outputs/a_cut_0_1.thumb.jpg')).toBeNull();
+		expect(await resolveMediaFile(media, 'a.mp4', IMAGE_TYPES)).toBeNull();
+		expect(await resolveMediaFile(media, 'outputs/a_cut_0_1.thumb.jpg', IMAGE_TYPES)).toMatch(/\.thumb\.jpg$/);
+		const gifOnly = { '.gif': 'image/gif' };
+		expect(await resolveMediaFile(media, 'outputs/a_cut_0_1.preview.gif', gifOnly)).toMatch(/\.preview\.gif$/);
+		expect(await resolveMediaFile(media, 'outputs/a_cut_0_1.thumb.jpg', gifOnly)).toBeNull();
+		for (const name of [
+			'outputs/passwd.gif',
+			// A link inside the folder to a file of another type: the real path's type counts too.
+			'outputs/notes.jpg',
+			'../outside.mp4',
+			'outputs/../../x.gif',
+			'/etc/passwd.gif',
+		]) {
+			expect(await resolveMediaFile(media, name, IMAGE_TYPES), name).toBeNull();
 		}
 	});
 

@@ -11,7 +11,9 @@ const state = {
 	pollTimer: 0,
 	loading: null,
 	again: false,
+	runs: { offset: 0, total: 0, loading: null, again: false, timer: 0 },
 };
+const RUN_PAGE_SIZE = 5;
 const $ = (id) => document.getElementById(id);
 
 /** A JSON request; a non-2xx answer throws an Error with the server's message and the field at fault. */
@@ -190,14 +192,15 @@ async function loadInputs() {
 		select.replaceChildren(...inputs.map((name) => el('option', { value: name, text: name })));
 		if (inputs.includes(chosen)) select.value = chosen;
 		$('create-button').disabled = inputs.length === 0;
+		$('run-button').disabled = inputs.length === 0;
 		if (inputs.length === 0) $('form-error').textContent = 'The media folder has no video files.';
 	} catch (error) {
 		$('form-error').textContent = `Could not list the input videos: ${error.message}`;
 	}
 }
 
-async function create(event) {
-	event.preventDefault();
+/** Submit the form as a plain cut task, or (`asRun`) as a workflow run: cut, then thumbnail + preview. */
+async function submitCut(asRun) {
 	const form = $('create-form');
 	for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
 	$('form-error').textContent = '';
@@ -208,11 +211,19 @@ async function create(event) {
 		end: $('end').value === '' ? null : Number($('end').value),
 	};
 	$('create-button').disabled = true;
+	$('run-button').disabled = true;
 	try {
-		await api('POST', '/api/tasks', body);
-		$('name').value = '';
-		state.offset = 0;
-		await load();
+		if (asRun) {
+			await api('POST', '/api/runs', body);
+			$('name').value = '';
+			state.runs.offset = 0;
+			await loadRuns();
+		} else {
+			await api('POST', '/api/tasks', body);
+			$('name').value = '';
+			state.offset = 0;
+			await load();
+		}
 	} catch (error) {
 		$('form-error').textContent = error.message;
 		const field = error.field && form.elements.namedItem(error.field);
@@ -222,7 +233,13 @@ async function create(event) {
 		}
 	} finally {
 		$('create-button').disabled = false;
+		$('run-button').disabled = false;
 	}
+}
+
+function create(event) {
+	event.preventDefault();
+	return submitCut(false);
 }
 
 function view(task) {
@@ -284,6 +301,154 @@ async function act(event) {
 	}
 }
 
+// Workflow runs: each run shows its three steps (cut → thumbnail + preview), their status, progress and error,
+// and once made, the thumbnail and the preview (served by run id and step id; no file name leaves the server).
+const STEP_LABELS = { cut: 'Cut', thumbnail: 'Thumbnail', preview: 'Preview' };
+
+function progressBar(label, value) {
+	const bar = el('progress', { max: 1, 'aria-label': label });
+	if (typeof value === 'number') bar.value = value;
+	return el(
+		'div',
+		{ class: 'progress' },
+		bar,
+		el('span', { class: 'percent', text: typeof value === 'number' ? `${Math.round(value * 100)} %` : '…' }),
+	);
+}
+
+function stepBox(run, step) {
+	const media = `/media/run/${encodeURIComponent(run.id)}/${encodeURIComponent(step.id)}`;
+	const box = el(
+		'div',
+		{ class: 'step', 'data-step': step.id, 'data-status': step.status },
+		el(
+			'div',
+			{ class: 'step-head' },
+			el('span', { class: 'step-name', text: STEP_LABELS[step.id] ?? step.id }),
+			el('span', { class: `status status-${step.status}`, text: step.status, 'data-status': step.status }),
+			step.attempts > 1 ? el('span', { class: 'muted', text: `attempt ${step.attempts}` }) : null,
+		),
+	);
+	if (step.status === 'running') box.append(progressBar(`progress of the ${step.id} of ${run.name}`, step.progress));
+	if (step.error && step.status !== 'succeeded') box.append(el('p', { class: 'step-error', text: step.error.message }));
+	if (step.status === 'succeeded') {
+		if (step.id === 'cut') box.append(el('a', { href: media, target: '_blank', rel: 'noopener', text: 'Open the cut' }));
+		else
+			box.append(
+				el('img', {
+					class: 'step-media',
+					src: media,
+					alt: `${STEP_LABELS[step.id]} of ${run.name}`,
+					title: step.output ?? '',
+				}),
+			);
+	}
+	return box;
+}
+
+function runItem(run) {
+	const steps = new Map(run.steps.map((step) => [step.id, step]));
+	const actions = el('div', { class: 'run-actions' });
+	if (!FINAL.has(run.status))
+		actions.append(el('button', { type: 'button', text: 'Stop', 'data-run-action': 'stop', 'data-id': run.id }));
+	if (run.status === 'failed' || run.status === 'stopped')
+		actions.append(el('button', { type: 'button', text: 'Retry', 'data-run-action': 'retry', 'data-id': run.id }));
+	const item = el(
+		'article',
+		{ class: 'run', 'data-id': run.id, 'data-status': run.status },
+		el(
+			'div',
+			{ class: 'run-head' },
+			el('span', { class: 'run-name', text: run.name }),
+			el('span', { class: `status status-${run.status}`, text: run.status, 'data-status': run.status }),
+			el('span', { class: 'run-meta', text: `${run.input} · ${seconds(run.start)}–${seconds(run.end)} s` }),
+			el('span', { class: 'run-meta' }, 'created ', time(run.createdAt)),
+			run.finishedAt ? el('span', { class: 'run-meta' }, 'finished ', time(run.finishedAt)) : null,
+		),
+		actions,
+		el(
+			'div',
+			{ class: 'steps' },
+			steps.has('cut') ? stepBox(run, steps.get('cut')) : null,
+			el('span', { class: 'arrow', text: '→', 'aria-hidden': 'true' }),
+			el(
+				'div',
+				{ class: 'branches' },
+				...['thumbnail', 'preview'].filter((id) => steps.has(id)).map((id) => stepBox(run, steps.get(id))),
+			),
+		),
+	);
+	if (run.error && run.status !== 'succeeded') item.append(el('p', { class: 'run-error', text: run.error.message }));
+	return item;
+}
+
+/** Load the current page of runs; calls made while one is loading fold into one more load. */
+async function loadRuns() {
+	const runs = state.runs;
+	if (runs.loading) {
+		runs.again = true;
+		return runs.loading;
+	}
+	runs.loading = (async () => {
+		try {
+			do {
+				runs.again = false;
+				const offset = runs.offset;
+				const page = await api('GET', `/api/runs?offset=${offset}&limit=${RUN_PAGE_SIZE}`);
+				if (offset !== runs.offset) {
+					runs.again = true;
+					continue;
+				}
+				runs.total = page.total;
+				$('runs').replaceChildren(...page.runs.map(runItem));
+				$('runs-empty').hidden = page.total > 0;
+				$('runs-info').textContent = `${page.total} run${page.total === 1 ? '' : 's'}`;
+				$('runs-prev').disabled = offset === 0;
+				$('runs-next').disabled = offset + RUN_PAGE_SIZE >= page.total;
+				$('runs-error').textContent = '';
+			} while (runs.again);
+		} catch (error) {
+			$('runs-error').textContent = `Could not load the runs: ${error.message}`;
+		} finally {
+			runs.loading = null;
+		}
+	})();
+	return runs.loading;
+}
+
+function scheduleLoadRuns() {
+	clearTimeout(state.runs.timer);
+	state.runs.timer = setTimeout(loadRuns, 100);
+}
+
+async function runAction(event) {
+	const button = event.target.closest('button[data-run-action]');
+	if (!button) return;
+	const { runAction: action, id } = button.dataset;
+	$('runs-error').textContent = '';
+	button.disabled = true;
+	try {
+		await api('POST', `/api/runs/${encodeURIComponent(id)}/${action === 'retry' ? 'retry' : 'stop'}`);
+		await loadRuns();
+	} catch (error) {
+		$('runs-error').textContent = error.message;
+		button.disabled = false;
+	}
+}
+
+/** A step's progress moved: update its bar in place (no reload). */
+function stepProgress(message) {
+	const box = document.querySelector(
+		`#runs article[data-id="${CSS.escape(String(message.runId))}"] .step[data-step="${CSS.escape(String(message.stepId))}"]`,
+	);
+	const bar = box?.querySelector('progress');
+	if (!bar || typeof message.progress !== 'number') return false;
+	bar.value = message.progress;
+	const percent = box.querySelector('.percent');
+	if (percent) percent.textContent = `${Math.round(message.progress * 100)} %`;
+	return true;
+}
+
 /** Live refresh: server-sent events; polling while they are unavailable. */
 function setLive(mode) {
 	const live = $('live');
@@ -291,7 +456,11 @@ function setLive(mode) {
 	live.textContent = mode === 'events' ? 'live' : 'refreshing every 3 s';
 	document.body.dataset.live = mode;
 	clearInterval(state.pollTimer);
-	if (mode === 'poll') state.pollTimer = setInterval(load, POLL_MS);
+	if (mode === 'poll')
+		state.pollTimer = setInterval(() => {
+			load();
+			loadRuns();
+		}, POLL_MS);
 }
 
 function listen() {
@@ -303,6 +472,17 @@ function listen() {
 	source.addEventListener('hello', () => {
 		setLive('events');
 		load();
+		loadRuns();
+	});
+	source.addEventListener('run', (event) => {
+		let message;
+		try {
+			message = JSON.parse(event.data);
+		} catch {
+			return;
+		}
+		if (message.type === 'progress' && stepProgress(message)) return;
+		scheduleLoadRuns();
 	});
 	source.addEventListener('task', (event) => {
 		let message;
@@ -335,6 +515,17 @@ $('next').addEventListener('click', () => {
 	load();
 });
 $('player-close').addEventListener('click', closePlayer);
+$('run-button').addEventListener('click', () => submitCut(true));
+$('runs').addEventListener('click', runAction);
+$('runs-prev').addEventListener('click', () => {
+	state.runs.offset = Math.max(0, state.runs.offset - RUN_PAGE_SIZE);
+	loadRuns();
+});
+$('runs-next').addEventListener('click', () => {
+	if (state.runs.offset + RUN_PAGE_SIZE < state.runs.total) state.runs.offset += RUN_PAGE_SIZE;
+	loadRuns();
+});
 loadInputs();
 load();
+loadRuns();
 listen();
