@@ -137,7 +137,7 @@ function cleanForm(ctx) {
 		h('h2', {}, 'Clean finished tasks'),
 		h('label', {}, 'Status ', status),
 		h('label', {}, ' finished more than ', older, ' minutes ago'),
-		h('label', {}, ' keeping the newest ', keep),
+		h('label', {}, ' or beyond the newest ', keep),
 		' ',
 		h('button', { type: 'submit', id: 'clean' }, 'Clean'),
 	);
