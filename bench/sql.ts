@@ -429,13 +429,15 @@ async function main(): Promise<void> {
 		string,
 		string,
 	][];
-	console.log(`\n| engine | tasks/s (median of ${ROUNDS}) | rounds |`);
+	console.log(`\nTasks per second, ${TASKS} no-op tasks, medians of ${ROUNDS} rounds:`);
+	console.log(`| engine | tasks/s (median of ${ROUNDS}) | rounds |`);
 	console.log('|---|---:|---|');
 	for (const name of names)
 		console.log(
 			`| ${name} | ${Math.round(rate(name)).toLocaleString('en-US')} | ${(rates[name] ?? []).map((r) => Math.round(r)).join(', ')} |`,
 		);
-	console.log('\n| lightsched | ÷ peer | ratio (median of the per-round ratios) |');
+	console.log('\nlightsched ÷ peer, same server, same run:');
+	console.log('| lightsched | ÷ peer | ratio (median of the per-round ratios) |');
 	console.log('|---|---|---:|');
 	for (const [label, ours, peer] of pairs) console.log(`| ${label} | ${peer} | ${ratio(ours, peer)} |`);
 	console.log(
