@@ -3,9 +3,12 @@
  * (pushed by the work, or polled), give each attempt its one outcome and store it through the writer, then free
  * its slot. Reports what each stored outcome led to.
  */
+import { context } from '@opentelemetry/api';
 import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
 import type { ActuatorContext, ActuatorResult, TaskActuator } from './contracts.js';
 import { TaskStoppedError, TaskTimeoutError, toError } from './errors.js';
+import { attemptSpanOutcome, storedSpanEnd } from './tracing-outcome.js';
+import { AttemptSpans, traceParts } from './tracing.js';
 import { LeaseLostError } from './lease-lost-error.js';
 import { sameProgress, writeProgress } from './progress-writer.js';
 import { DEFAULT_MAX_LOG_LINES, flushLogs, logLine } from './task-logs.js';
@@ -41,6 +44,8 @@ export class AttemptRunner<TItem, TOutput> {
 	/** Attempts started here so far, and when each started in that count (shared containers): see `lostSince`. */
 	#started = 0;
 	readonly #startedAt = new WeakMap<Attempt, number>();
+	/** Each attempt's OpenTelemetry span (none kept without an SDK): see tracing.ts. */
+	readonly #spans: AttemptSpans;
 
 	constructor(core: SchedulerCore<TItem, TOutput>, freed: () => void) {
 		this.#core = core;
@@ -52,6 +57,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#leases = core.leases;
 		this.#loopMonitor = core.loopMonitor;
 		this.#attempts = new RunningAttempts(options.container.shared);
+		this.#spans = new AttemptSpans(traceParts(options.container, options.actuator, core.id));
 		this.#host = {
 			owner: core.id,
 			progress: (attempt, progress) => this.#onProgress(attempt, progress),
@@ -162,6 +168,7 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		const attempt = new Attempt(task as TaskRecord, this.#host);
 		this.#attempts.add(attempt);
+		const traced = this.#spans.start(attempt, task);
 		if (leases !== undefined) {
 			this.#startedAt.set(attempt, ++this.#started);
 			this.#ranUnstored.delete(task.id);
@@ -185,7 +192,17 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		let started: unknown;
 		try {
-			started = options.actuator.start(task, attempt as ActuatorContext<TOutput>);
+			// The work runs in the attempt span's context (its own spans become children), when there is one.
+			started =
+				traced === undefined
+					? options.actuator.start(task, attempt as ActuatorContext<TOutput>)
+					: context.with(
+							traced,
+							options.actuator.start,
+							options.actuator,
+							task,
+							attempt as ActuatorContext<TOutput>,
+						);
 		} catch (error) {
 			this.settle(attempt, { kind: 'failed', error: toError(error), stopWork: false });
 			return;
@@ -271,6 +288,7 @@ export class AttemptRunner<TItem, TOutput> {
 		const stored = this.#writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output);
 		if (stored === false) return false;
 		attempt.finishing = RESOLVED;
+		if (this.#spans.size > 0) this.#spans.end(attempt, 'succeeded', 'succeeded');
 		const reporter = this.#reporter;
 		// The stored record itself came back: copy it only when someone will hear of it.
 		if (stored !== null && reporter.hearsSuccess())
@@ -298,10 +316,12 @@ export class AttemptRunner<TItem, TOutput> {
 			if (stored.kind === 'lost') this.#leaseLost(attempt, stored.rejected);
 			else reporter.outcome(stored);
 			if (stored.kind === 'retrying' && stored.delayMs > 0) timers.at(stored.task.runAt);
+			if (this.#spans.size > 0) storedSpanEnd(this.#spans, attempt, outcome, stored);
 		} catch (error) {
 			// Not stored (closing, or refused for good): the task may still be held for us, its work done.
 			if (this.#leases !== undefined) this.#ranUnstored.add(attempt.task.id);
 			reporter.error(error, `finishing task ${attempt.task.id} failed`);
+			if (this.#spans.size > 0) this.#spans.end(attempt, attemptSpanOutcome(outcome), null, error);
 		}
 		this.#release(attempt);
 	}

@@ -44,6 +44,7 @@ import {
 	type TaskRecord,
 } from './task.js';
 import { TaskWriter } from './task-writer.js';
+import { startAddSpan, traceAdd, traceParts, type TraceParts } from './tracing.js';
 import { UnknownHandBack } from './unknown-hand-back.js';
 import { WakeTimers } from './wake-timers.js';
 import type { WaitForOptions } from './wait-for.js';
@@ -83,6 +84,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#retention: RetentionSweeper | undefined;
 	/** Ticks repeating tasks (containers that store repeats). */
 	#ticker: RepeatTicker | undefined;
+	/** What the `lightsched.add` spans say of this scheduler's parts (tracing.ts). */
+	readonly #traceParts: TraceParts;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -90,6 +93,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const { container, actuator, leaseMs } = resolved;
 		this.id = resolved.id;
 		this.#paused = !resolved.autoStart;
+		this.#traceParts = traceParts(container, actuator, this.id);
 		const reporter = new Reporter<TItem, TOutput>(this, resolved.callback);
 		const health = (part: 'container' | 'actuator'): OutageTracker =>
 			new OutageTracker(part, {
@@ -238,9 +242,24 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	 */
 	add(task: NewTask<TItem>, options?: AddOptions): Promise<TaskRecord<TItem, TOutput>>;
 	add(tasks: readonly NewTask<TItem>[], options?: AddOptions): Promise<TaskRecord<TItem, TOutput>[]>;
-	async add(
+	add(
 		input: NewTask<TItem> | readonly NewTask<TItem>[],
 		addOptions: AddOptions = {},
+	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
+		// A `lightsched.add` span when an OpenTelemetry SDK records one; its context goes on the tasks (`trace`).
+		const span = startAddSpan(this.#traceParts, Array.isArray(input) ? input.length : 1);
+		if (span === null) return this.#add(input, addOptions, null);
+		return traceAdd(
+			span,
+			(trace) => this.#add(input, addOptions, trace),
+			(added) => (Array.isArray(added) ? added.map((task) => task.id) : [added.id]),
+		);
+	}
+
+	async #add(
+		input: NewTask<TItem> | readonly NewTask<TItem>[],
+		addOptions: AddOptions,
+		trace: string | null,
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
 		const now = Date.now();
@@ -248,7 +267,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const { actuator } = options;
 		const single = !Array.isArray(input);
 		const records = (single ? [input as NewTask<TItem>] : (input as readonly NewTask<TItem>[])).map((task, index) =>
-			createTaskRecord(task, single ? 'task' : `tasks[${index}]`, options, now),
+			createTaskRecord(task, single ? 'task' : `tasks[${index}]`, options, now, trace),
 		) as TaskRecord<TItem, TOutput>[];
 		if (!single) {
 			const ids = new Set<string>();
