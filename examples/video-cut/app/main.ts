@@ -1,6 +1,7 @@
 /**
  * The video-cut demo, `npm run demo`: makes a sample video on first run, starts the ffmpeg cut service on a
- * free loopback port, starts the web app and prints the page's address.
+ * free loopback port, starts the web app (plain cut tasks, and cut → thumbnail + preview workflow runs) and
+ * prints the page's address.
  *
  * Environment (all optional):
  * - `VIDEO_CUT_DATA_DIR`: where the tasks (SQLite) and the media folder live; default `.demo-data/` at the repo root.
@@ -51,7 +52,9 @@ if (kept > 0) {
 		`Tasks kept from earlier runs: ${kept} (${restored} waiting to run${recovered > 0 ? `, ${recovered} of them left running when the app last died` : ''})`,
 	);
 }
-console.log(`\nVideo cuts page: ${app.url}\n(Ctrl+C to stop; the tasks are kept in ${join(dataDir, 'tasks.db')})`);
+console.log(
+	`\nVideo cuts page: ${app.url}\n(Ctrl+C to stop; the tasks are kept in ${join(dataDir, 'tasks.db')}, the workflow runs in ${join(dataDir, 'workflows.db')})`,
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
