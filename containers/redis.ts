@@ -34,6 +34,8 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
+	type TaskChangePage,
+	type TaskChangeQuery,
 } from 'lightsched/kit';
 import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
@@ -85,6 +87,7 @@ import {
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
 import { CLEAN, SET_PAUSED } from './redis/operation-scripts.js';
+import { RedisChangeReader } from './redis/change-events.js';
 import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
 
 const RECLAIM_BATCH = 1000;
@@ -131,6 +134,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
 	#channel: WakeChannel | undefined;
+	/** `readChanges` (change-events.ts). */
+	readonly #changes: RedisChangeReader;
 	#closed = false;
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
@@ -191,6 +196,13 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			owned: connection.owned,
 		});
 		this.#connectTimeoutMs = checked.connectTimeoutMs;
+		this.#changes = new RedisChangeReader({
+			run: (script, args) => this.#run(script, args),
+			connect: connection.makeSubscriber,
+			key: `${this.keyPrefix}changes`,
+			where: this.#guard.where,
+			commandTimeoutMs: checked.commandTimeoutMs,
+		});
 		this.#checked = this.#checkMemoryPolicy();
 		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
 		let wasReady = this.#redis.status === 'ready';
@@ -557,10 +569,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * settles: those waiting for a connection reject with `SchedulerClosedError` at once, those sent get their
 	 * reply or reject (bounded by `commandTimeoutMs`). A second call does nothing.
 	 */
+	/** Task changes for followers in any process (see `TaskContainer.readChanges` and redis/change-events.ts). */
+	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
+		if (this.#closed) throw new SchedulerClosedError('container');
+		return this.#changes.read(query);
+	}
+
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#channel?.close();
+		this.#changes.close();
 		this.#guard.closing();
 		await this.#ahead.drain();
 		await this.#batch.flush();

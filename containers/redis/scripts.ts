@@ -20,6 +20,8 @@
  * - `P starved`     flag: a claim was cut short by the global concurrency limit (wake claimers when a slot frees)
  * - `P rate`        hash: the rate limit's current window, `w` its start (aligned to the epoch), `n` its claims
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
+ * - `P changes`     stream of task changes, written only while `P followers` exists (see change-event-scripts.ts)
+ * - `P followers`   string with a TTL: someone follows the changes (set by each follower's read)
  *
  * Time. Every script judges time by one clock, fixed when the script is built (`script()` makes both): the
  * server's (`TIME`, the default: schedulers whose clocks disagree never take over each other's live tasks) or the
@@ -29,6 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
+import { CHANGES_PRELUDE } from './change-event-scripts.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -89,6 +92,7 @@ local function dequeue(id, seq)
 end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
+${CHANGES_PRELUDE}
 -- A task that is deleted or replaced gives up its deduplication key (if the key still names it).
 local function releaseKey(id)
 	local key = redis.call('HGET', tkey(id), 'key')
@@ -148,6 +152,7 @@ local function claimDue(max, owner, now, lease)
 		local v = bump(r[CIDX.v])
 		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
 		r[CIDX.status], r[CIDX.leaseUntil], r[CIDX.startedAt], r[CIDX.updatedAt], r[CIDX.attempts], r[CIDX.v] = 'running', lease, now, now, attempts, v
+		recordChange(id, 'started', now, k)
 		for j = 1, ${CLAIMED_FIELDS.length} do
 			if not r[j] then r[j] = '' end
 		end
@@ -276,6 +281,7 @@ for i = 0, n - 1 do
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
 	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
+	recordChange(id, 'added', now, k)
 end
 if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
 return seqs
@@ -414,6 +420,7 @@ for _, id in ipairs(ids) do
 		redis.call('HSET', k, 'status', to)
 		redis.call('HINCRBY', k, 'v', 1)
 		restatus(id, f[5], f[1], to)
+		changeOf(id, f[1], to, now, k, false)
 		out[#out + 1] = record(k)
 	end
 end

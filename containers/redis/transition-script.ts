@@ -101,6 +101,7 @@ local function one(t)
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
 	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
+	if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
 	if ending then
 		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
 		leaving[#leaving + 1] = id

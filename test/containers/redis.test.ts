@@ -29,7 +29,7 @@ describeContainerContract(
 	{
 		priority: true,
 		json: true,
-		operations: { pause: true, clean: true, repeats: true, logs: true },
+		operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 	},
 );
 
