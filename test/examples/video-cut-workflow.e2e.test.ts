@@ -103,7 +103,7 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 		mediaDir = join(root, 'media');
 		dataDir = join(root, 'data');
 		await ensureSampleVideo(mediaDir);
-		// Real-time speed, as `npm run demo` runs it: a 3 s cut lasts about 3 s, so its progress can be seen.
+		// Real-time speed, as `npm run demo` runs it: a 2 s cut lasts about 2 s, so its progress can be seen.
 		service = createCutService({ mediaDir, realtime: true });
 		serviceUrl = await service.listen(0, '127.0.0.1');
 		app = await createVideoCutApp({ dataDir, mediaDir, serviceUrl });
@@ -130,7 +130,7 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 	});
 
 	it('runs cut → thumbnail + preview from the page: progress, three steps succeeded, a real JPEG and GIF', async () => {
-		const id = await startRun('Opening', 0, 3);
+		const id = await startRun('Opening', 0, 2);
 		// The cut runs first, alone, with its progress on the page; the derived steps wait for it.
 		await page.waitForFunction(
 			(runId) => {
@@ -175,9 +175,9 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 		// The API's view of the run: each step's output named by the service.
 		const { body } = await api<{ run: RunView }>(`/api/runs/${id}`);
 		expect(body.run.steps.map((s) => [s.id, s.status, s.output])).toEqual([
-			['cut', 'succeeded', 'outputs/sample_cut_0_3.mp4'],
-			['thumbnail', 'succeeded', 'outputs/sample_cut_0_3.thumb.jpg'],
-			['preview', 'succeeded', 'outputs/sample_cut_0_3.preview.gif'],
+			['cut', 'succeeded', 'outputs/sample_cut_0_2.mp4'],
+			['thumbnail', 'succeeded', 'outputs/sample_cut_0_2.thumb.jpg'],
+			['preview', 'succeeded', 'outputs/sample_cut_0_2.preview.gif'],
 		]);
 		// Step tasks are not cut tasks: the plain task list stays as it was.
 		expect((await api<{ total: number }>('/api/tasks')).body.total).toBe(0);
@@ -209,6 +209,13 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 		expect(await step(id, 'cut').getAttribute('data-status')).toBe('stopped');
 		expect(await runByName(XSS_NAME).locator('.run-name').textContent()).toBe(XSS_NAME);
 		expect(await page.locator('#runs .run-name img').count()).toBe(0);
+		// Retry runs the stopped step again (a new generation of its task); stop it once more.
+		await page.locator(`#runs article[data-id="${id}"] button[data-run-action="retry"]`).click();
+		await page.locator(`#runs article[data-id="${id}"][data-status="running"]`).waitFor({ timeout: 10_000 });
+		await step(id, 'cut').locator('progress').waitFor({ timeout: 10_000 });
+		expect((await app.workflow.workflows.get(id))?.steps.cut?.generation).toBe(2);
+		await page.locator(`#runs article[data-id="${id}"] button[data-run-action="stop"]`).click();
+		await page.locator(`#runs article[data-id="${id}"][data-status="stopped"]`).waitFor({ timeout: 15_000 });
 		expect(dialogs).toEqual([]);
 	});
 
@@ -241,5 +248,25 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 		await openPage();
 		expect(await page.locator('#runs article').count()).toBe(3);
 		expect(await page.locator('#runs article[data-status="succeeded"] .step img').count()).toBe(2);
+	});
+
+	it('goes on with a run whose cut was running when the app stopped', async () => {
+		const id = await startRun('Interrupted', 5, 7);
+		await step(id, 'cut').locator('progress').waitFor({ timeout: 10_000 });
+		await app.close();
+		app = await createVideoCutApp({ dataDir, mediaDir, serviceUrl });
+		// The cut's task was handed back: it runs again after the start, then the thumbnail and the preview.
+		expect(app.workflow.restored.restored).toBe(1);
+		await openPage();
+		await page.locator(`#runs article[data-id="${id}"][data-status="succeeded"]`).waitFor({ timeout: 30_000 });
+		const { body } = await api<{ run: RunView }>(`/api/runs/${id}`);
+		expect(body.run.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([
+			['cut', 'succeeded', 1],
+			['thumbnail', 'succeeded', 1],
+			['preview', 'succeeded', 1],
+		]);
+		expect((await fetchBytes(`/media/run/${id}/thumbnail`)).bytes.subarray(0, 3)).toEqual(
+			Buffer.from([0xff, 0xd8, 0xff]),
+		);
 	});
 });
