@@ -22,6 +22,7 @@ import {
 	type RequestSettings,
 	type RetryScope,
 } from './http/request.js';
+import { defaultJobLogs, JobLog, type HttpJobLogs, type JobLogsReader } from './http/job-logs.js';
 import {
 	describeValue,
 	resolveHttpOptions,
@@ -41,6 +42,7 @@ export type {
 	RefPath,
 } from './http/options.js';
 export { HttpStatusError, HttpTransportError } from './http/request.js';
+export { defaultJobLogs, LOGS_FROM_PARAM, type HttpJobLogs } from './http/job-logs.js';
 
 /** The default `startId`: the answer's `id` (a non-empty string, or a number). */
 export function defaultStartId(body: unknown): string {
@@ -91,10 +93,16 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 	readonly #unreachable = new Map<string, number>();
 	/** Aborts requests in flight when the actuator closes. */
 	readonly #closing = new AbortController();
+	/** How to read a job's log lines from a status answer; `undefined` when `status.logs` is `false`. */
+	readonly #readLogs: JobLogsReader<TItem, TOutput> | undefined;
+	/** The log reading of each running attempt this actuator started, by task id. */
+	readonly #jobLogs = new Map<string, JobLog>();
 
 	constructor(options: HttpActuatorOptions<TItem, TOutput>) {
 		this.#settings = resolveHttpOptions(options);
 		this.#options = options;
+		const logs = options.status.logs ?? true;
+		this.#readLogs = logs === false ? undefined : logs === true ? defaultJobLogs : logs;
 	}
 
 	async start(task: TaskRecord<TItem, TOutput>, ctx: ActuatorContext<TOutput>): Promise<ActuatorStart> {
@@ -126,6 +134,11 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			);
 		}
 		this.#unreachable.delete(task.id);
+		if (this.#readLogs !== undefined && typeof ctx.log === 'function' && !ctx.signal.aborted) {
+			const log = new JobLog(task.attempts, ctx as ActuatorContext<unknown>);
+			this.#jobLogs.set(task.id, log);
+			ctx.signal.addEventListener('abort', () => this.#forgetLog(task.id, log), { once: true });
+		}
 		return { ref };
 	}
 
@@ -169,6 +182,7 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 
 	async stop(task: TaskRecord<TItem, TOutput>): Promise<void> {
 		this.#unreachable.delete(task.id);
+		this.#jobLogs.delete(task.id);
 		if (typeof task.ref !== 'string' || task.ref.length === 0) return;
 		const { stop } = this.#options;
 		const method = (stop.method ?? 'POST').toUpperCase();
@@ -179,6 +193,17 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 	close(): void {
 		this.#closing.abort(new ActuatorError('The HttpActuator was closed'));
 		this.#unreachable.clear();
+		this.#jobLogs.clear();
+	}
+
+	#forgetLog(taskId: string, log: JobLog): void {
+		if (this.#jobLogs.get(taskId) === log) this.#jobLogs.delete(taskId);
+	}
+
+	/** The task's current attempt's log reading, if this actuator started it and logs are on. */
+	#logOf(task: TaskRecord<TItem, TOutput>): JobLog | undefined {
+		const log = this.#jobLogs.get(task.id);
+		return log !== undefined && log.attempt === task.attempts ? log : undefined;
 	}
 
 	async #statusOf(task: TaskRecord<TItem, TOutput>): Promise<ActuatorStatus<TOutput>> {
@@ -187,16 +212,20 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 		try {
 			const ref = this.#ref(task, 'status');
 			url = this.#url(this.#refPath(this.#options.status.path, ref, task));
+			const log = this.#logOf(task);
+			const asked = log?.next ?? 0;
 			// Within one poll only a refused connection is retried: the next poll retries the rest, and a hanging
 			// service must not hold up the polling of every other task for several timeouts.
 			const body = await this.#request('status', {
 				method,
 				url,
+				...(log === undefined ? {} : { query: log.query() }),
 				json: true,
 				retry: 'connect',
 				signals: [this.#closing.signal],
 			});
 			this.#unreachable.delete(task.id);
+			if (log !== undefined) this.#takeLogs(log, asked, body, task, method, url);
 			const map = this.#options.status.map ?? this.#options.mapStatus ?? defaultMapStatus<TOutput>;
 			let status: ActuatorStatus<TOutput>;
 			try {
@@ -216,7 +245,10 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 					`${method} ${url}: expected \`mapStatus\` to return { state: 'running' | 'succeeded' | 'failed' }, got ${describeValue(status)}`,
 				);
 			}
-			if (status.state !== 'running') this.#unreachable.delete(task.id);
+			if (status.state !== 'running') {
+				this.#unreachable.delete(task.id);
+				if (log !== undefined) this.#forgetLog(task.id, log);
+			}
 			return status;
 		} catch (error) {
 			// A gateway's 502/503/504 (a proxy in front of a service that is down or restarting) is an outage, not
@@ -243,6 +275,37 @@ export class HttpActuator<TItem = unknown, TOutput = unknown> implements TaskAct
 			this.#unreachable.delete(task.id);
 			return { state: 'failed', error: error instanceof Error ? error : new ActuatorError(String(error)) };
 		}
+	}
+
+	/** Forward the answer's new log lines; an answer whose logs are of the wrong shape fails the poll. */
+	#takeLogs(
+		log: JobLog,
+		asked: number,
+		body: unknown,
+		task: TaskRecord<TItem, TOutput>,
+		method: string,
+		url: string,
+	): void {
+		let logs: HttpJobLogs | undefined;
+		try {
+			logs = (this.#readLogs as JobLogsReader<TItem, TOutput>)(body, task);
+			if (logs !== undefined) {
+				if (logs === null || typeof logs !== 'object' || !Array.isArray(logs.lines))
+					throw new TypeError(
+						`Expected \`status.logs\` to return { lines, from? }, got ${describeValue(logs)}`,
+					);
+				if (logs.from !== undefined && (!Number.isSafeInteger(logs.from) || logs.from < 0))
+					throw new TypeError(
+						`Expected the logs' \`from\` to be an integer >= 0, got ${describeValue(logs.from)}`,
+					);
+			}
+		} catch (error) {
+			throw new ActuatorError(
+				`${method} ${url}: unexpected status answer: ${error instanceof Error ? error.message : String(error)}`,
+				{ cause: error },
+			);
+		}
+		log.take(logs, asked);
 	}
 
 	/** Send a request; a non-2xx answer that `nonRetryableStatus` picks becomes a `NonRetryableError`. */

@@ -1,6 +1,7 @@
 /** The `HttpActuator`'s options, their defaults and their validation. */
 import type { ActuatorStatus, TaskRecord } from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
+import type { HttpJobLogs } from './job-logs.js';
 
 /** A path below `baseUrl` for a call about one remote job: a function of its id, or a string with `{ref}` in it. */
 export type RefPath<TItem = unknown> = string | ((ref: string, task: TaskRecord<TItem>) => string);
@@ -37,6 +38,14 @@ export interface HttpStatusOptions<TItem = unknown, TOutput = unknown> {
 	readonly concurrency?: number;
 	/** Overrides the top-level `mapStatus` (either may be given). */
 	readonly map?: (body: unknown, task: TaskRecord<TItem, TOutput>) => ActuatorStatus<TOutput>;
+	/**
+	 * The job's log lines, forwarded to the task's log (`ctx.log`). Each status request asks for the lines not yet
+	 * received with `logsFrom=<n>` in its query; `true` reads the answer's `logs` (an array of strings) starting at
+	 * line `logsFrom` of the answer (default: the `n` asked for; lines already received are skipped). A function
+	 * reads another shape: `(body, task) => ({ lines, from? })` or `undefined`. `false`: no logs, no query parameter.
+	 * @default true
+	 */
+	readonly logs?: boolean | ((body: unknown, task: TaskRecord<TItem, TOutput>) => HttpJobLogs | undefined);
 }
 
 /** How to fetch a succeeded job's result: the `output` option. */
@@ -138,7 +147,7 @@ const OPTION_NAMES = [
 ] as const;
 const PART_OPTION_NAMES = {
 	start: ['path', 'method', 'body', 'idempotent'],
-	status: ['path', 'method', 'concurrency', 'map'],
+	status: ['path', 'method', 'concurrency', 'map', 'logs'],
 	output: ['path', 'method', 'map'],
 	stop: ['path', 'method'],
 } as const;
@@ -199,6 +208,9 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 		checkPath(`${part}.path`, options[part].path);
 		checkMethod(`${part}.method`, options[part].method);
 	}
+	const logs = (options.status as { logs?: unknown }).logs;
+	if (logs !== undefined && typeof logs !== 'boolean' && typeof logs !== 'function')
+		throw new TypeError(`Expected \`status.logs\` to be a boolean or a function, got ${describeValue(logs)}`);
 	if (options.nonRetryableStatus !== undefined && typeof options.nonRetryableStatus !== 'function') {
 		throw new TypeError(
 			`Expected \`nonRetryableStatus\` to be a function, got ${describeValue(options.nonRetryableStatus)}`,

@@ -23,6 +23,8 @@ export interface RequestSettings {
 export interface JsonRequest {
 	readonly method: string;
 	readonly url: string;
+	/** A query string (without `?`) added to `url` when the request is sent; messages name `url` without it. */
+	readonly query?: string;
 	readonly body?: unknown;
 	/** Parse the answer as JSON (otherwise the body is read and dropped). */
 	readonly json: boolean;
@@ -190,7 +192,11 @@ async function send(request: JsonRequest, settings: RequestSettings, signal: Abo
 	let status: number;
 	let text: string;
 	try {
-		const response = await fetch(request.url, init);
+		const url =
+			request.query === undefined
+				? request.url
+				: `${request.url}${request.url.includes('?') ? '&' : '?'}${request.query}`;
+		const response = await fetch(url, init);
 		status = response.status;
 		text = await response.text();
 	} catch (error) {

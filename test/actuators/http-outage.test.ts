@@ -22,11 +22,11 @@ const NGINX_502 =
 const LOGIN_PAGE =
 	'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in · Example Portal</title></head><body><form>…</form></body></html>';
 
-/** A server on a loopback port answering with `handler`; `requests` lists `METHOD /path`. */
+/** A server on a loopback port answering with `handler`; `requests` lists `METHOD /path` (the query left out). */
 async function serve(handler: Handler): Promise<{ url: string; requests: string[]; server: Server }> {
 	const requests: string[] = [];
 	const server = createServer((req, res) => {
-		requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+		requests.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
 		req.resume();
 		req.on('end', () => handler(req, res));
 	});

@@ -1,7 +1,8 @@
 /**
  * A real HTTP job service for the HttpActuator tests (node:http on 127.0.0.1, a random port). A job runs for
- * `durationMs`, reporting progress, then succeeds with `output` or fails with `fail`. `behaviour` makes the
- * service misbehave on purpose.
+ * `durationMs`, reporting progress, then succeeds with `output` or fails with `fail`. Its `logs` lines appear one
+ * by one over its run (all of them once it ended) and status answers carry them from the `logsFrom` asked for
+ * (`logsMode: 'all'`: every line each time, with `logsFrom: 0`). `behaviour` makes the service misbehave on purpose.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,10 @@ export interface JobSpec {
 	readonly durationMs?: number;
 	readonly output?: unknown;
 	readonly fail?: string;
+	/** Log lines, appearing one by one over `durationMs`. */
+	readonly logs?: readonly string[];
+	/** `'offset'` (default): the lines from the `logsFrom` asked for; `'all'`: every line each time, `logsFrom: 0`. */
+	readonly logsMode?: 'offset' | 'all';
 }
 
 interface Job {
@@ -27,6 +32,8 @@ export interface JobService {
 	behaviour: Behaviour;
 	/** Every request received, as `METHOD /path`. */
 	readonly requests: string[];
+	/** The `logsFrom` of every status request that had one, in order. */
+	readonly logsFromAsked: number[];
 	/** Requests whose client went away before an answer (an aborted fetch). */
 	abandoned: number;
 	/** The headers of the last request. */
@@ -51,9 +58,25 @@ function readBody(req: IncomingMessage): Promise<string> {
 	});
 }
 
-function statusOf(job: Job): Record<string, unknown> {
+function logsOf(job: Job, from: number | undefined, ended: boolean): Record<string, unknown> {
+	const all = job.spec.logs;
+	if (all === undefined || from === undefined) return {};
+	const duration = job.spec.durationMs ?? 100;
+	const visible = ended
+		? all.length
+		: Math.min(all.length, Math.floor(((Date.now() - job.startedAt) / duration) * all.length));
+	if (job.spec.logsMode === 'all') return { logs: all.slice(0, visible), logsFrom: 0 };
+	return { logs: all.slice(from, Math.max(from, visible)) };
+}
+
+function statusOf(job: Job, from?: number): Record<string, unknown> {
 	const duration = job.spec.durationMs ?? 100;
 	const elapsed = Date.now() - job.startedAt;
+	const ended = job.stopped || elapsed >= duration;
+	return { ...jobStatus(job, duration, elapsed), ...logsOf(job, from, ended) };
+}
+
+function jobStatus(job: Job, duration: number, elapsed: number): Record<string, unknown> {
 	if (job.stopped) return { id: job.id, status: 'failed', error: 'stopped' };
 	if (elapsed < duration)
 		return { id: job.id, status: 'running', progress: Math.round((elapsed / duration) * 100) / 100 };
@@ -68,12 +91,14 @@ export async function startJobService(port = 0): Promise<JobService> {
 	const service: Partial<JobService> & {
 		behaviour: Behaviour;
 		requests: string[];
+		logsFromAsked: number[];
 		abandoned: number;
 		lastHeaders: IncomingMessage['headers'];
 	} = {
 		behaviour: 'normal',
 		abandoned: 0,
 		requests: [],
+		logsFromAsked: [],
 		lastHeaders: {},
 	};
 	const server: Server = createServer((req, res) => {
@@ -106,7 +131,9 @@ export async function startJobService(port = 0): Promise<JobService> {
 			if (req.method === 'GET' && match[2] === undefined) {
 				if (behaviour === 'status-hang') return;
 				if (behaviour === 'status-garbage') return send(res, 200, { state: 'weird' });
-				return send(res, 200, statusOf(job));
+				const asked = new URL(req.url ?? '/', 'http://localhost').searchParams.get('logsFrom');
+				if (asked !== null) service.logsFromAsked.push(Number(asked));
+				return send(res, 200, statusOf(job, asked === null ? undefined : Number(asked)));
 			}
 			if (req.method === 'GET' && match[2] === '/output')
 				return send(res, 200, { id: job.id, output: job.spec.output });
