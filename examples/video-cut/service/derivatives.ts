@@ -3,6 +3,7 @@
  * a JPEG thumbnail, and a short low-resolution preview clip (GIF). Each writes to a temp name first and renames, so
  * a half-written file is never served.
  */
+import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { runFfmpeg } from './ffmpeg.js';
 
@@ -21,7 +22,8 @@ async function produce(
 	output: string,
 	options: DerivativeOptions,
 ): Promise<void> {
-	const partial = `${output}.part`;
+	// A name of its own per job: two jobs making the same output at once never write one file together.
+	const partial = `${output}.${randomBytes(4).toString('hex')}.part`;
 	let result: { code: number | null; stderr: string };
 	try {
 		result = await runFfmpeg(
