@@ -218,7 +218,7 @@ export function createHandler(options: DashboardOptions, resolved: ResolvedDashb
 			response.end(JSON.stringify({ error: { message: 'Not authorised', code: 'HTTP_401' } }));
 			return;
 		}
-		if (isMetrics) return metricsHandler(registry, path)(request, response);
+		if (isMetrics) return metricsHandler(registry, url.pathname)(request, response);
 		const apiParts = parts.slice(1).map(decodePart);
 		if (apiParts.length === 1 && apiParts[0] === 'events' && request.method === 'GET')
 			return stream(request, response);
