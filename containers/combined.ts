@@ -22,6 +22,8 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
+	type TaskChangePage,
+	type TaskChangeQuery,
 } from 'lightsched/kit';
 import {
 	advanceBoth,
@@ -280,6 +282,12 @@ export class CombinedContainer implements TaskContainer {
 	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
 		await this.#ready();
 		return advanceBoth(this.#memory, this.#persistent, { key, expected, next, task });
+	}
+
+	/** Task changes: its memory half's (every change goes through it; one process owns a combined container). */
+	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
+		await this.#ready();
+		return operation(this.#memory, 'memory', 'readChanges')(query);
 	}
 
 	watch(listener: (signal: ContainerSignal) => void): () => void {

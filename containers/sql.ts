@@ -31,7 +31,10 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 	type TaskStatus,
+	type TaskChangePage,
+	type TaskChangeQuery,
 } from 'lightsched/kit';
+import { changeTables, SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
@@ -86,6 +89,8 @@ export class SqlContainer implements TaskContainer {
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	readonly #channel: PgWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
+	/** `readChanges` (sql/change-events.ts). */
+	readonly #changes: SqlChangeReader;
 	readonly #sql: TaskStatements;
 	/** `globalConcurrency` and `rateLimit` (see sql/rate-limit.ts). */
 	readonly #limits: SqlClaimLimits;
@@ -103,6 +108,8 @@ export class SqlContainer implements TaskContainer {
 	#ready: Promise<void> | null = null;
 	#closed = false;
 	#closing: Promise<void> | null = null;
+	/** The LISTEN channel of `readChanges` (PostgreSQL), opened at its first read. */
+	#changesChannel: PgWakeChannel | null = null;
 	#addedSinceAnalyze = 0;
 	/** Calls on their way, and who waits for them to settle (close). */
 	readonly #pending = new PendingCalls();
@@ -174,6 +181,38 @@ export class SqlContainer implements TaskContainer {
 		} else if (o.listen !== null) {
 			throw new TypeError('`listen` needs PostgreSQL with `notify` on');
 		}
+		const changesChannel = changeTables(o.tablePrefix).channel;
+		this.#changes = new SqlChangeReader({
+			dialect: this.dialect,
+			prefix: o.tablePrefix,
+			query: (what, sql, bindings) => this.#run(what, () => this.#query(sql, bindings)),
+			listen: !notify
+				? null
+				: (wake) => {
+						let up = false;
+						const channel = new PgWakeChannel({
+							knex: this.knex,
+							channel: changesChannel,
+							emit: (signal) => {
+								if (signal.type === 'channel') up = signal.ok;
+								else if (signal.type === 'wake') {
+									up = true;
+									wake();
+								}
+							},
+							notify: async (payload) => {
+								await this.knex.raw('SELECT pg_notify(?, ?)', [changesChannel, payload]);
+							},
+							listen: o.listen,
+							probeIntervalMs: o.probeIntervalMs,
+							probeTimeoutMs: o.probeTimeoutMs,
+							connectTimeoutMs: o.connectTimeoutMs,
+						});
+						this.#changesChannel = channel;
+						if (!this.#closed) channel.start(() => this.migrate());
+						return () => up;
+					},
+		});
 	}
 
 	/** Create or upgrade the tables now (otherwise done on first use). Safe to call any number of times. */
@@ -536,6 +575,12 @@ export class SqlContainer implements TaskContainer {
 	}
 
 	/** Refuse deduplication keys a waiting or running task holds. */
+	/** Task changes for followers in any process (see `TaskContainer.readChanges` and sql/change-events.ts). */
+	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
+		this.#assertOpen();
+		return this.#changes.read(query);
+	}
+
 	async #checkKeys(db: Knex | Knex.Transaction, tasks: readonly TaskRecord[]): Promise<void> {
 		const keys = tasks.flatMap((task) => (task.key === null ? [] : [task.key]));
 		for (const part of chunks(keys)) {
@@ -591,7 +636,9 @@ export class SqlContainer implements TaskContainer {
 	async #close(): Promise<void> {
 		this.#closed = true;
 		this.#listeners.clear();
+		this.#changes.close();
 		await this.#channel?.close();
+		await this.#changesChannel?.close();
 		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.
 		// A call stuck past the bound (a statement waiting on a lock, a server that froze mid-statement) is rejected
 		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.

@@ -20,7 +20,8 @@ type Operation =
 	| 'removeRepeat'
 	| 'advanceRepeat'
 	| 'appendLogs'
-	| 'getLogs';
+	| 'getLogs'
+	| 'readChanges';
 
 /** The part's operation, or a clear error naming the part and what it lacks. */
 export function operation<K extends Operation>(

@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { ContainerError } from 'lightsched';
+import { createChangeTables } from './change-events.js';
 
 /** The database families the container speaks. */
 export type SqlDialect = 'sqlite' | 'pg';
@@ -149,6 +150,14 @@ const MIGRATIONS: readonly Migration[] = [
 		async up(trx, _dialect, t) {
 			// The W3C traceparent (and tracestate) of the span that added the task: see docs/tracing.md.
 			await trx.raw(`ALTER TABLE ${t.tasks} ADD COLUMN trace TEXT`);
+		},
+	},
+	{
+		version: 4,
+		name: 'task changes for followers',
+		async up(trx, dialect, t) {
+			// The change log `readChanges` reads, written by triggers while someone follows (see change-events.ts).
+			await createChangeTables(trx, dialect, t.prefix, t.tasks);
 		},
 	},
 ];

@@ -23,13 +23,13 @@ describeContainerContract(
 	{
 		priority: false,
 		json: true,
-		operations: { pause: true, clean: true, repeats: true, logs: true },
+		operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 	},
 );
 describeContainerContract(
 	'CombinedContainer(ordered-map+sql)',
 	() => new CombinedContainer(new OrderedMapContainer(), openSqlite(newFile())),
-	{ priority: true, json: true, operations: { pause: true, clean: true, repeats: true, logs: true } },
+	{ priority: true, json: true, operations: { pause: true, clean: true, repeats: true, logs: true, events: true } },
 );
 
 /** A persistent container whose chosen methods throw while `failing` names them (or only the nth call). */

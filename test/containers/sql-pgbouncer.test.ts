@@ -127,5 +127,5 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 describeContainerContract(
 	'SqlContainer (PostgreSQL through PgBouncer, transaction mode)',
 	() => new SqlContainer({ knex: pooled(), tablePrefix: `k${++n}_`, clock: 'caller' }),
-	{ priority: true, json: true, operations: { pause: true, clean: true, repeats: true, logs: true } },
+	{ priority: true, json: true, operations: { pause: true, clean: true, repeats: true, logs: true, events: true } },
 );

@@ -14,7 +14,7 @@ describeContainerContract(
 	{
 		priority: true,
 		json: true,
-		operations: { pause: true, clean: true, repeats: true, logs: true },
+		operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 	},
 );
 
@@ -37,7 +37,7 @@ describe('SqlContainer on PostgreSQL', () => {
 		{
 			priority: true,
 			json: true,
-			operations: { pause: true, clean: true, repeats: true, logs: true },
+			operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 		},
 	);
 

@@ -21,7 +21,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 describeContainerContract('QueueContainer', () => new QueueContainer(), {
 	priority: false,
 	json: false,
-	operations: { pause: true, clean: true, repeats: true, logs: true },
+	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 });
 
 actuatorContract('FunctionActuator', () => ({
@@ -56,7 +56,7 @@ class LeakyContainer extends QueueContainer {
 describeContainerContract('LeakyContainer', () => new LeakyContainer(), {
 	priority: false,
 	json: false,
-	operations: { pause: true, clean: true, repeats: true, logs: true },
+	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
 });
 `;
 
