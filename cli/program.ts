@@ -29,6 +29,8 @@ import {
 	type LogsOptions,
 } from './task-commands.js';
 import { workerCommand, type WorkerOptions } from './worker-command.js';
+import { sendCommand, type SendOptions } from './send-command.js';
+import { dashboardCommand, type DashboardOptions } from './dashboard-command.js';
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */
 function signals(): Promise<string> {
@@ -94,6 +96,21 @@ export async function run(
 		.option('--delay <duration>', 'due after this long (e.g. 5m)')
 		.action((item: string | undefined, options: AddOptions) => session((s) => addCommand(s, item, options, stdin)));
 	program
+		.command('send')
+		.description("add a task made of this command's `--key value` options (`send --a 10 --b 20`)")
+		.usage('[options] --<key> <value>...')
+		.allowUnknownOption()
+		.allowExcessArguments()
+		.option('--id <id>', "the task's id (one is made up otherwise)")
+		.option('--priority <n>', 'higher runs first (priority containers)')
+		.option('--max-attempts <n>', 'attempts before it fails for good')
+		.option('--timeout <duration>', 'each attempt at most this long (e.g. 30s)')
+		.option('--delay <duration>', 'due after this long (e.g. 5m)')
+		.option('--wait', 'wait for the end, print the output; exit 1 when the task failed or was stopped')
+		.action(async (options: SendOptions, command: Command) => {
+			code = await session((s) => sendCommand(s, command.args, options));
+		});
+	program
 		.command('stop')
 		.description('stop tasks: a waiting one at once, a running one through its scheduler')
 		.argument('<ids...>')
@@ -134,6 +151,7 @@ export async function run(
 		.action(() => session((s) => pauseCommand(s, false)));
 	program
 		.command('worker')
+		.alias('run')
 		.description("run the container's tasks until Ctrl+C, then hand the running ones back")
 		.option(
 			'-m, --module <file>',
@@ -150,6 +168,18 @@ export async function run(
 		.option('--drain', 'on Ctrl+C, let running tasks finish instead of handing them back')
 		.action(async (options: WorkerOptions) => {
 			code = await workerCommand(global(), options, io, signals());
+		});
+
+	program
+		.command('dashboard')
+		.description('serve the dashboard (a web page over the container) until Ctrl+C')
+		.option('-p, --port <n>', 'the port', '4555')
+		.option('--host <host>', 'the interface to listen on (default 127.0.0.1: this machine only)')
+		.option('--token <token>', 'require `Authorization: Bearer <token>` (or LIGHTSCHED_DASHBOARD_TOKEN)')
+		.option('--read-only', 'refuse every action (stop, retry, remove, clean, pause)')
+		.option('--title <title>', "the page's title")
+		.action(async (options: DashboardOptions) => {
+			code = await dashboardCommand(global(), options, io, signals());
 		});
 
 	try {

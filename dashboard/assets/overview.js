@@ -76,8 +76,8 @@ export async function renderOverview(target, ctx) {
 				: stats.at === null
 					? ''
 					: `Sampled ${new Date(stats.at).toLocaleTimeString()}`;
-		plots.seconds = draw(plots.seconds, secondsHost, stats.seconds);
-		plots.minutes = draw(plots.minutes, minutesHost, stats.minutes);
+		plots.seconds = draw(plots.seconds, secondsHost, stats.seconds, 300);
+		plots.minutes = draw(plots.minutes, minutesHost, stats.minutes, 3600);
 	});
 }
 
@@ -90,8 +90,8 @@ function series(points) {
 	];
 }
 
-/** Draw or update one chart (uPlot, loaded as a classic script); a table when uPlot is missing. */
-function draw(plot, host, points) {
+/** Draw or update one chart (uPlot, loaded as a classic script) over the last `span` seconds. */
+function draw(plot, host, points, span) {
 	const data = series(points);
 	host.dataset.points = String(points.length);
 	if (plot !== undefined) {
@@ -115,7 +115,13 @@ function draw(plot, host, points) {
 				{ label: 'stopped/s', stroke: '#6d6d6d', width: 1 },
 			],
 			axes: [{}, { size: 50 }],
-			scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+			scales: {
+				x: {
+					time: true,
+					range: (_u, _min, max) => [(max ?? Date.now() / 1000) - span, max ?? Date.now() / 1000],
+				},
+				y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+			},
 		},
 		data,
 		host,
