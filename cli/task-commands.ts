@@ -171,17 +171,39 @@ export async function cleanCommand(s: Session, options: CleanOptions): Promise<v
 	const removed =
 		options.dryRun === true
 			? await countOlder(s, statuses, olderThan ?? 0, limit ?? Number.POSITIVE_INFINITY)
-			: await s.scheduler.clean({
-					status: statuses as FinalStatus[],
-					...(olderThan === undefined ? {} : { olderThanMs: olderThan }),
-					...(keep === undefined ? {} : { keep }),
-					...(limit === undefined ? {} : { limit }),
-				});
+			: await cleanWithProgress(s, statuses as FinalStatus[], olderThan, keep, limit);
 	if (s.json) printJson(s.io, { removed, dryRun: options.dryRun === true });
 	else
 		s.io.out.write(
 			`${options.dryRun === true ? 'would remove' : 'removed'} ${removed} task${removed === 1 ? '' : 's'}\n`,
 		);
+}
+
+/** `Scheduler.clean`, with a live count of the batches deleted so far on a terminal (its `tasks:cleaned` events). */
+async function cleanWithProgress(
+	s: Session,
+	status: FinalStatus[],
+	olderThan: number | undefined,
+	keep: number | undefined,
+	limit: number | undefined,
+): Promise<number> {
+	let removed = 0;
+	const line = new StatusLine(s.io, () => `clean: ${removed} removed so far`);
+	const count = ({ ids, background }: { ids: readonly string[]; background: boolean }): void => {
+		if (!background) removed += ids.length;
+	};
+	s.scheduler.on('tasks:cleaned', count);
+	try {
+		return await s.scheduler.clean({
+			status,
+			...(olderThan === undefined ? {} : { olderThanMs: olderThan }),
+			...(keep === undefined ? {} : { keep }),
+			...(limit === undefined ? {} : { limit }),
+		});
+	} finally {
+		s.scheduler.off('tasks:cleaned', count);
+		line.done();
+	}
 }
 
 /** How many tasks `clean --older-than` would delete: read in pages of 500, nothing deleted. */

@@ -28,6 +28,12 @@ export interface WorkerOptions {
 	readonly drain?: boolean;
 }
 
+/** At most 60 characters on one line. */
+function short(text: string): string {
+	const flat = text.replace(/\s+/g, ' ');
+	return flat.length > 60 ? `${flat.slice(0, 59)}…` : flat;
+}
+
 async function defaultExport(path: string, option: string): Promise<unknown> {
 	const url = pathToFileURL(resolve(path)).href;
 	let module: { default?: unknown };
@@ -115,7 +121,12 @@ export async function workerCommand(
 				task.startedAt === null
 					? ''
 					: ` in ${relativeTime(task.startedAt, task.finishedAt ?? task.updatedAt).replace(' ago', '')}`;
-			const why = typeof extra.error === 'string' ? `: ${extra.error}` : '';
+			const why =
+				typeof extra.error === 'string'
+					? `: ${extra.error}`
+					: event === 'succeeded' && task.output !== null && task.output !== undefined
+						? `: ${short(JSON.stringify(task.output) ?? String(task.output))}`
+						: '';
 			io.out.write(`${io.out.isTTY === true ? '\r\u001b[2K' : ''}${event} ${task.id}${took}${why}\n`);
 		}
 	};

@@ -1,0 +1,205 @@
+/**
+ * More of the `lightsched` command line (issue 16 item 2), run as a child process (cli/main.ts) against SQLite
+ * files and a real redis-server: the bk-bscp pair `run` / `send --a 10 --b 20` exactly as docs/cli.md shows it,
+ * `send`'s fields, `--wait` and exit codes, `--help` for every command, and the live status line of `worker` and
+ * `clean` on a terminal (a pseudo-terminal from util-linux `script`, Ctrl+C typed into it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-tools-'));
+const CLI = [process.execPath, '--conditions=lightsched:source', '--import', 'tsx', 'cli/main.ts'];
+let redis: RedisServer;
+const children = new Set<ChildProcess>();
+
+// The handler of docs/cli.md's bk-bscp section, and one that fails on demand.
+const addModule = join(dir, 'add.mjs');
+writeFileSync(addModule, 'export default ({ a, b }) => a + b;\n');
+const failing = join(dir, 'failing.mjs');
+writeFileSync(
+	failing,
+	"export default ({ a, b, fail }) => { if (fail) throw new Error('asked to fail'); return a + b; };\n",
+);
+
+beforeAll(async () => {
+	redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+	for (const child of children) child.kill('SIGKILL');
+	await redis?.close();
+	rmSync(dir, { recursive: true, force: true });
+});
+
+type Child = ChildProcess & { output: () => string; errors: () => string; exited: Promise<number | null> };
+
+function launch(command: string, args: readonly string[]): Child {
+	const child = spawn(command, args, {
+		cwd: ROOT,
+		stdio: ['pipe', 'pipe', 'pipe'],
+		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
+	});
+	children.add(child);
+	let out = '';
+	let err = '';
+	child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+	child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+	const exited = new Promise<number | null>((resolve) =>
+		child.on('exit', (code) => {
+			children.delete(child);
+			resolve(code);
+		}),
+	);
+	return Object.assign(child, { output: () => out, errors: () => err, exited });
+}
+
+const start = (args: readonly string[]): Child => launch(CLI[0] as string, [...CLI.slice(1), ...args]);
+
+/** `lightsched <args>` under a pseudo-terminal: stdout is a TTY, and `\x03` written to stdin is Ctrl+C. */
+function startOnTerminal(args: readonly string[]): Child {
+	const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+	return launch('script', ['-qefc', `exec ${[...CLI, ...args].map(quote).join(' ')}`, '/dev/null']);
+}
+
+async function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
+	const child = start(args);
+	child.stdin?.end('');
+	const code = await child.exited;
+	return { code, out: child.output(), err: child.errors() };
+}
+
+/** Resolves once `check` holds; re-checked on each chunk of the child's output. */
+function when(child: Child, what: string, check: () => boolean): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const test = (): void => {
+			if (!check()) return;
+			child.stdout?.off('data', test);
+			child.stderr?.off('data', test);
+			resolve();
+		};
+		child.stdout?.on('data', test);
+		child.stderr?.on('data', test);
+		child.exited.then(() => reject(new Error(`exited before ${what}: ${child.output()} ${child.errors()}`)));
+		test();
+	});
+}
+
+/** The commands of docs/cli.md's bk-bscp section, as argument lists after the container option. */
+function documentedPair(): { run: string[]; send: string[]; output: string } {
+	const section = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8').split('## A worker and a sender')[1] ?? '';
+	const command = (name: string): string[] => {
+		const line = section.split('\n').find((l) => l.startsWith(`$ npx lightsched -c sqlite:tasks.db ${name} `));
+		if (line === undefined) throw new Error(`docs/cli.md has no \`${name}\` command in its bk-bscp section`);
+		return (line.split('#')[0] as string).trim().split(/\s+/).slice(5);
+	};
+	const send = command('send');
+	const after = section.split('\n');
+	const output = after[after.findIndex((l) => l.startsWith('$ npx lightsched -c sqlite:tasks.db send ')) + 1] ?? '';
+	return { run: command('run'), send, output };
+}
+
+describe.each([
+	['SQLite', (tag: string) => ['--container', `sqlite:${join(dir, `${tag}.sqlite`)}`]],
+	['Redis', (tag: string) => ['--container', redis.url, '--name', `${tag}${process.pid}`]],
+])('lightsched on %s', (_name, where) => {
+	it('the bk-bscp pair of docs/cli.md: `run --module ./add.mjs` in one shell, `send --a 10 --b 20 --wait` in another', async () => {
+		const c = where('pair');
+		const pair = documentedPair();
+		expect(pair.run).toEqual(['run', '--module', './add.mjs']);
+		expect(pair.send).toEqual(['send', '--a', '10', '--b', '20', '--wait']);
+		expect(pair.output).toBe('30');
+		const worker = start([...c, ...pair.run.map((arg) => (arg === './add.mjs' ? addModule : arg))]);
+		const sent = await cli([...c, ...pair.send]);
+		expect(sent).toMatchObject({ code: 0, out: `${pair.output}\n` });
+		expect(sent.err).toMatch(/^sent [0-9a-f-]{36}, waiting for a worker to run it\.\.\.\n$/);
+		await when(worker, 'the worker printed the result', () => /^succeeded \S+ in \S+: 30$/m.test(worker.output()));
+		worker.stdin?.end();
+		worker.kill('SIGINT');
+		expect(await worker.exited).toBe(0);
+	}, 120_000);
+
+	it('send: fields from options, --id, --json, and --wait exiting 1 for a failed task', async () => {
+		const c = where('send');
+		const plain = await cli([
+			...c,
+			'send',
+			'--id',
+			's1',
+			'--a',
+			'1',
+			'--b=2',
+			'--tags',
+			'["x"]',
+			'--dry',
+			'--s',
+			'hi',
+		]);
+		expect(plain).toEqual({ code: 0, out: 'sent s1\n', err: '' });
+		const got = JSON.parse((await cli([...c, 'get', 's1', '--json'])).out) as { item: unknown };
+		expect(got.item).toEqual({ a: 1, b: 2, tags: ['x'], dry: true, s: 'hi' });
+		const bad = await cli([...c, 'send', 'loose']);
+		expect(bad.code).toBe(2);
+		expect(bad.err).toContain('Expected the item\'s fields as `--key value` (or `--key=value`), got "loose"');
+		expect((await cli([...c, 'send', '--id', 's1', '--a', '1'])).code).toBe(4);
+
+		const worker = start([...c, 'run', '--module', failing, '--max-attempts', '1']);
+		const failed = await cli([...c, 'send', '--max-attempts', '1', '--a', '1', '--b', '2', '--fail', '--wait']);
+		expect(failed.code).toBe(1);
+		expect(failed.out).toBe('');
+		expect(failed.err).toMatch(/ failed: asked to fail\n$/);
+		const ok = await cli([...c, 'send', '--a', '1', '--b', '2', '--wait', '--json']);
+		expect(ok.code).toBe(0);
+		expect(JSON.parse(ok.out)).toMatchObject({ status: 'succeeded', output: 3, item: { a: 1, b: 2 } });
+		worker.kill('SIGINT');
+		expect(await worker.exited).toBe(0);
+	}, 120_000);
+});
+
+describe('lightsched --help and exit codes', () => {
+	it('every command has its --help (exit 0); an unknown option exits 2', async () => {
+		const commands = ['counts', 'list', 'get', 'add', 'send', 'stop', 'retry', 'remove', 'clean', 'logs'];
+		commands.push('pause', 'resume', 'worker', 'run');
+		const helps = await Promise.all(commands.map((command) => cli([command, '--help'])));
+		for (const [i, help] of helps.entries()) {
+			const command = commands[i] === 'run' || commands[i] === 'worker' ? 'worker|run' : (commands[i] as string);
+			expect(help.code, commands[i]).toBe(0);
+			expect(help.out, commands[i]).toMatch(new RegExp(`^Usage: lightsched ${command.replace('|', '\\|')} `));
+		}
+		expect(helps[4]?.out).toContain('--wait');
+		expect(helps[12]?.out).toContain('--docker');
+		expect(helps[12]?.out).toContain('--http <file>');
+		const unknown = await cli(['counts', '--frobnicate']);
+		expect(unknown.code).toBe(2);
+		expect(unknown.err).toContain("unknown option '--frobnicate'");
+	}, 120_000);
+});
+
+describe('lightsched on a terminal', () => {
+	it('worker keeps a live status line and stops on Ctrl+C; clean shows its count', async () => {
+		const c = ['--container', `sqlite:${join(dir, 'tty.sqlite')}`];
+		for (let i = 0; i < 3; i++)
+			expect((await cli([...c, 'send', '--id', `t${i}`, '--a', `${i}`, '--b', '1'])).code).toBe(0);
+		const worker = startOnTerminal([...c, 'worker', '--module', addModule]);
+		await when(worker, 'three tasks succeeded', () => (worker.output().match(/succeeded t\d/g) ?? []).length === 3);
+		worker.stdin?.write('\u0003');
+		await worker.exited;
+		// The escape character shown as <ESC>, to match it without a control character in a pattern.
+		const screen = worker.output().replaceAll('\u001b', '<ESC>');
+		expect(screen).toContain('SIGINT: handing running tasks back...');
+		// The status line is redrawn in place (carriage return, erase line), and its last state stays on screen.
+		expect(screen).toMatch(
+			/\r<ESC>\[2Kworker \S+: running 0 · succeeded 3 · failed 0 · retrying 0 · stopped 0\r?\n/,
+		);
+
+		const clean = startOnTerminal([...c, 'clean', '--status', 'succeeded']);
+		clean.stdin?.end();
+		expect(await clean.exited).toBe(0);
+		expect(clean.output().replaceAll('\u001b', '<ESC>')).toMatch(/\r<ESC>\[2Kclean: 3 removed so far\r?\n/);
+		expect(clean.output()).toContain('removed 3 tasks');
+	}, 120_000);
+});
