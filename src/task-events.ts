@@ -110,6 +110,8 @@ export class TaskEvents extends EventEmitter<TaskEventsEvents> implements AsyncI
 			let set = this.#waiters.get(id);
 			if (set === undefined) this.#waiters.set(id, (set = new Set()));
 			set.add(waiter);
+			// Slow re-reads at once, in case the follower cannot start (its reads fail); the full start once it follows.
+			waiter.start(false);
 			void this.#ready.then(() => waiter.start());
 		}
 		return waiter.promise as Promise<TaskRecord<TItem, TOutput>>;

@@ -70,17 +70,21 @@ export class Waiter {
 		return this.#settled;
 	}
 
-	/** The follower follows: read the record now, again shortly, then slowly until settled. */
-	start(): void {
+	/**
+	 * The follower follows: read the record now, again shortly, then slowly until settled. Called before the
+	 * follower is ready (`ready: false`, the container cannot be read yet) it only starts the slow re-reads.
+	 */
+	start(ready = true): void {
 		if (this.#settled) return;
-		void this.check(false);
+		clearTimeout(this.#recheck);
+		if (ready) void this.check(false);
 		const again = (ms: number): void => {
 			this.#recheck = setTimeout(() => {
 				void this.check(false);
 				if (!this.#settled) again(RECHECK_MS);
 			}, ms);
 		};
-		again(FIRST_RECHECK_MS);
+		again(ready ? FIRST_RECHECK_MS : RECHECK_MS);
 	}
 
 	/**
