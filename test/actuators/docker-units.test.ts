@@ -1,8 +1,12 @@
-/** The Docker actuator's pure parts: log demultiplexing with a bounded tail, memory sizes, item translation. */
+/**
+ * The Docker actuator's pure parts: log demultiplexing with a bounded tail, log lines, memory sizes, item
+ * translation.
+ */
 import { describe, expect, it } from 'vitest';
 import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched/kit';
 import { ContainerExitError, DockerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
 import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
+import { LogLines, MAX_DOCKER_LOG_LINE, STDERR_PREFIX } from '../../actuators/docker/log-lines.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
 import { judgeOrphan } from '../../actuators/docker/orphans.js';
 
@@ -13,6 +17,49 @@ function frame(stream: 1 | 2, text: string | Buffer): Buffer {
 	header.writeUInt32BE(body.length, 4);
 	return Buffer.concat([header, body]);
 }
+
+describe('LogLines', () => {
+	it('splits both streams into lines at any cut of the multiplexed stream, a character split across chunks kept whole', () => {
+		const all = Buffer.concat([
+			frame(1, 'é one\r\nout '),
+			frame(2, 'err one\n'),
+			frame(1, 'two\n'),
+			frame(2, 'no newline ✓'),
+		]);
+		for (let cut = 1; cut < all.length; cut++) {
+			const lines: string[] = [];
+			const tail = new LogTail(1000, new LogLines((line) => lines.push(line)));
+			tail.write(all.subarray(0, cut));
+			tail.write(all.subarray(cut));
+			// The partial last line of stderr waits for the end of the stream (LogTail.read ends it).
+			expect(lines).toEqual(['é one', `${STDERR_PREFIX}err one`, 'out two']);
+		}
+		const lines: string[] = [];
+		const splitter = new LogLines((line) => lines.push(line));
+		const text = Buffer.from('a€b\n');
+		for (const byte of text) splitter.stdout.write(Buffer.from([byte]));
+		splitter.stderr.write(Buffer.from('tail'));
+		splitter.end();
+		expect(lines).toEqual(['a€b', `${STDERR_PREFIX}tail`]);
+	});
+
+	it('cuts a long line at the bound, skips its rest up to the newline, and keeps memory bounded without one', () => {
+		const lines: string[] = [];
+		const splitter = new LogLines((line) => lines.push(line));
+		for (let i = 0; i < 10; i++) splitter.stdout.write(Buffer.from('x'.repeat(5_000)));
+		splitter.stdout.write(Buffer.from('yyy\nnext\n'));
+		splitter.stderr.write(Buffer.from(`${'e'.repeat(MAX_DOCKER_LOG_LINE)}\n`));
+		splitter.stdout.write(Buffer.from('z'.repeat(MAX_DOCKER_LOG_LINE)));
+		splitter.end();
+		expect(lines).toEqual([
+			`${'x'.repeat(MAX_DOCKER_LOG_LINE - 1)}…`,
+			'next',
+			`${STDERR_PREFIX}${'e'.repeat(MAX_DOCKER_LOG_LINE - STDERR_PREFIX.length - 1)}…`,
+			'z'.repeat(MAX_DOCKER_LOG_LINE),
+		]);
+		expect(lines.every((line) => line.length <= MAX_DOCKER_LOG_LINE)).toBe(true);
+	});
+});
 
 describe('LogTail', () => {
 	it('demultiplexes frames split at any byte', () => {
