@@ -163,7 +163,7 @@ describe.each([
 describe('lightsched --help and exit codes', () => {
 	it('every command has its --help (exit 0); an unknown option exits 2', async () => {
 		const commands = ['counts', 'list', 'get', 'add', 'send', 'stop', 'retry', 'remove', 'clean', 'logs'];
-		commands.push('pause', 'resume', 'worker', 'run');
+		commands.push('pause', 'resume', 'worker', 'run', 'dashboard');
 		const helps = await Promise.all(commands.map((command) => cli([command, '--help'])));
 		for (const [i, help] of helps.entries()) {
 			const command = commands[i] === 'run' || commands[i] === 'worker' ? 'worker|run' : (commands[i] as string);
