@@ -42,7 +42,7 @@ export interface DashboardOptions {
 	 * of the request (check your app's session cookie, a client certificate…). A refusal answers 401.
 	 * @default everyone may
 	 */
-	readonly auth?: string | DashboardAuth;
+	readonly auth?: string | DashboardAuth | undefined;
 	/**
 	 * The path the handler is mounted at when the server does not strip it (plain `node:http`), such as `/dash`.
 	 * Express's `app.use('/dash', handler)` strips it: leave this out there.

@@ -31,8 +31,11 @@ export interface RatePoint {
 export interface StatsSnapshot {
 	/** When the counts were read (ms since the epoch), `null` before the first sample. */
 	readonly at: number | null;
+	/** The last counts read, `null` before the first sample. */
 	readonly counts: TaskCounts | null;
+	/** Whether the queue is paused (`pauseQueue()`), `null` when unknown. */
 	readonly paused: boolean | null;
+	/** How long tasks wait, read every fifth sample; `null` before the first. */
 	readonly latency: QueueLatency | null;
 	/** The last error reading the container, if the last sample failed. */
 	readonly error: string | null;
