@@ -1,9 +1,10 @@
 /**
- * `DockerActuator`: runs each task in a Docker container through dockerode, with one client for the
- * actuator's life. Creates (labelled with the task id, the scheduler and the owner), starts, waits for the
- * exit through the engine's wait call (push, no polling), streams stdout and stderr to the task's log a line at a
- * time meanwhile, keeps the last bounded part of each and the exit code as the output, then removes the container. `stop` and timeouts kill and remove it, also
- * from the task's `ref` when another process started it; `cleanupOrphans` removes what a dead scheduler left.
+ * `DockerActuator`: runs each task in a Docker container through dockerode, with one client for the actuator's
+ * life. Creates (labelled with the task id, the scheduler and the owner), starts, waits for the exit through the
+ * engine's wait call (push, no polling), streams stdout and stderr to the task's log a line at a time meanwhile,
+ * keeps the last bounded part of each and the exit code as the output, then removes the container. `stop` and
+ * timeouts kill and remove it, also from the task's `ref` when another process started it; `cleanupOrphans`
+ * removes what a dead scheduler left.
  */
 import Dockerode from 'dockerode';
 import {
