@@ -1,7 +1,8 @@
 /**
  * `HttpActuator`: runs a task as a job behind an HTTP service. `start` posts the job and keeps the id the
  * service returns as the task's `ref`; the scheduler polls `status` (one request per task, in parallel,
- * bounded); `stop` calls the service's stop; `output` fetches the result. Every request has a timeout,
+ * bounded), each poll asking for the job's new log lines (`logsFrom`) and forwarding them to the task's log;
+ * `stop` calls the service's stop; `output` fetches the result. Every request has a timeout,
  * transport errors are retried with back-off, a non-2xx answer or an unexpected body fails clearly, and a
  * service that stays unreachable fails the task after `maxStatusFailures` polls instead of hanging.
  */
