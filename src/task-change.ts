@@ -2,7 +2,7 @@
  * Task changes: what a container records of each task's life while someone follows (`TaskContainer.readChanges`),
  * so any process — one with no actuator too — can follow every task and await a task's end.
  */
-import type { TaskError, TaskPatch, TaskStatus } from './task.js';
+import type { TaskError, TaskPatch, TaskRecord, TaskStatus } from './task.js';
 
 /** What happened to a task. */
 export type TaskChangeType = 'added' | 'started' | 'progress' | 'retrying' | 'succeeded' | 'failed' | 'stopped';
@@ -39,6 +39,11 @@ export interface TaskChange {
 	readonly error?: TaskError | null;
 	/** With `progress`: the progress reported. */
 	readonly progress?: unknown;
+	/**
+	 * With a final change, where the container records it (Redis, the in-memory containers): the task's whole final
+	 * record, so `waitFor` answers without reading it back.
+	 */
+	readonly record?: TaskRecord;
 }
 
 /** What `readChanges` takes. */

@@ -204,7 +204,7 @@ export class TaskEvents extends EventEmitter<TaskEventsEvents> implements AsyncI
 		this.#cursor = change.cursor;
 		if (isFinalChange(change.type)) {
 			const set = this.#waiters.get(change.id);
-			if (set !== undefined) for (const waiter of set) void waiter.check(true);
+			if (set !== undefined) for (const waiter of set) void waiter.check(true, change.record);
 		}
 		this.emit('change', change);
 		for (const push of this.#streams) push(change);

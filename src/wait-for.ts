@@ -91,8 +91,10 @@ export class Waiter {
 	 * Read the record; settle when it is final. `ended`: a final change of the task was seen, so a record that is
 	 * gone was deleted after it finished (rejects with `TaskNotFoundError`).
 	 */
-	async check(ended: boolean): Promise<void> {
+	async check(ended: boolean, final?: TaskRecord): Promise<void> {
 		if (this.#settled) return;
+		// The change carried the final record (Redis, memory): no read back.
+		if (final !== undefined && isFinalStatus(final.status)) return this.#finish({ ...final });
 		try {
 			const record = await this.#container.get(this.id);
 			if (record !== null && isFinalStatus(record.status)) this.#finish(record);

@@ -5,7 +5,9 @@
  */
 import {
 	CHANGE_RETENTION_MS,
+	copyTask,
 	FOLLOW_WINDOW_MS,
+	isFinalChange,
 	type TaskChange,
 	type TaskChangePage,
 	type TaskChangeQuery,
@@ -55,6 +57,7 @@ export class MemoryChangeLog {
 		if (type === 'succeeded') change.output = rec.output;
 		else if (type === 'failed' || type === 'retrying') change.error = rec.error;
 		else if (type === 'progress') change.progress = rec.progress;
+		if (isFinalChange(type)) change.record = copyTask(rec);
 		this.#entries.push({ seq, change });
 		this.#trim(now);
 		if (this.#waiters.size > 0) for (const wake of [...this.#waiters]) wake();

@@ -5,7 +5,8 @@
  * the follow window, so nobody following costs one EXISTS per script call and writes nothing.
  *
  * An entry's fields: `i` the task id, `t` the change type, `a` the time (the script's now, ms), `n` the attempts,
- * and `d` the stored JSON of the output (`succeeded`), the error (`failed`, `retrying`) or the progress. The stream
+ * and `d` the stored JSON of the output (`succeeded`), the error (`failed`, `retrying`) or the progress; a final change
+ * also `r`, the record's stored values (RECORD_FIELDS order) as one JSON array. The stream
  * is trimmed by age (`MINID ~`, the retention window) at every write, and expires a window after its last write.
  */
 import { CHANGE_RETENTION_MS } from 'lightsched/kit';
@@ -21,7 +22,10 @@ local function recordChange(id, typ, at, k, dataField)
 	local minid = string.format('%.0f', tonumber(t[1]) * 1000 - ${CHANGE_RETENTION_MS}) .. '-0'
 	local f = redis.call('HMGET', k, 'attempts', dataField or 'attempts')
 	local s = P .. 'changes'
-	if dataField then
+	if isFinal(typ) then
+		-- A final change carries the whole record (as JSON of the stored values), so waitFor need not read it back.
+		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '', 'r', cjson.encode(record(k)))
+	elseif dataField then
 		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '')
 	else
 		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0')

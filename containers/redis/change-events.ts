@@ -16,6 +16,7 @@ import {
 	type TaskChangeType,
 } from 'lightsched/kit';
 import { READ_CHANGES_BODY } from './change-event-scripts.js';
+import { decodeRecord, storedValues } from './codec.js';
 import { script, type ClockedScript } from './scripts.js';
 
 export const READ_CHANGES = script('readChanges', READ_CHANGES_BODY);
@@ -138,5 +139,7 @@ function decodeEntry([cursor, fields]: Entry): TaskChange {
 	if (type === 'succeeded') change.output = value;
 	else if (type === 'failed' || type === 'retrying') change.error = value as TaskChange['error'] & object;
 	else if (type === 'progress') change.progress = value;
+	const record = get('r');
+	if (record !== undefined) change.record = decodeRecord(storedValues(JSON.parse(record) as (string | false)[]));
 	return change;
 }
