@@ -66,7 +66,7 @@ describe('HttpActuator: task logs', () => {
 	it('forwards the job lines from the status answers, each once and in order, asking only for new ones', async () => {
 		const { svc, scheduler } = await setup();
 		const logs = numbered(20);
-		const task = await run(scheduler, { durationMs: 1500, logs });
+		const task = await run(scheduler, { durationMs: 2500, logs });
 		expect(task.status).toBe('succeeded');
 		const page = await scheduler.getLogs(task.id, { offset: 0, limit: 100 });
 		expect(page.lines).toEqual(logs);
