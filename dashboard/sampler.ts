@@ -17,8 +17,10 @@ export interface QueueLatency {
 
 /** Finished tasks per second in one interval (a rate: a sample interval or a minute). */
 export interface RatePoint {
-	/** The interval's end, in ms since the epoch. */
+	/** The interval's end (for a minute: its start), in ms since the epoch. */
 	readonly t: number;
+	/** The interval's length in ms (a minute's point: 60000). */
+	readonly ms: number;
 	/** Tasks that succeeded, per second. */
 	readonly succeeded: number;
 	/** Tasks that failed for good, per second. */
@@ -157,6 +159,7 @@ export class CountsSampler {
 			const delta = (key: 'succeeded' | 'failed' | 'stopped') => Math.max(0, counts[key] - prev.counts[key]);
 			const point: RatePoint = {
 				t: at,
+				ms: at - prev.at,
 				succeeded: delta('succeeded') * perSecond,
 				failed: delta('failed') * perSecond,
 				stopped: delta('stopped') * perSecond,
@@ -184,6 +187,7 @@ function addToMinute(
 			...minutes.slice(0, -1),
 			{
 				t,
+				ms: 60_000,
 				succeeded: last.succeeded + succeeded / 60,
 				failed: last.failed + failed / 60,
 				stopped: last.stopped + stopped / 60,
@@ -191,6 +195,6 @@ function addToMinute(
 		];
 	return [
 		...minutes.slice(-(KEEP_MINUTES - 1)),
-		{ t, succeeded: succeeded / 60, failed: failed / 60, stopped: stopped / 60 },
+		{ t, ms: 60_000, succeeded: succeeded / 60, failed: failed / 60, stopped: stopped / 60 },
 	];
 }

@@ -1,0 +1,125 @@
+/**
+ * The dashboard's HTTP surface without a browser: only the asset map is served (no path from the request becomes a
+ * file path), the safety headers, the CSRF header and cross-site refusal, bad parameters, option checks, and the
+ * sampler's rates (finished tasks per second from the difference of counts).
+ */
+import { request } from 'node:http';
+import { Scheduler } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { dashboardHandler, startDashboard, type RunningDashboard, type StatsSnapshot } from 'lightsched/dashboard';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** A request with the path sent exactly as given (fetch would normalise `..`). */
+function raw(base: string, path: string, method = 'GET', headers: Record<string, string> = {}) {
+	const url = new URL(base);
+	return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+		const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
+			let body = '';
+			res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+			res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+		});
+		req.on('error', reject);
+		req.end();
+	});
+}
+
+describe('the dashboard handler', () => {
+	let scheduler: Scheduler<number, number>;
+	let dashboard: RunningDashboard;
+
+	beforeAll(async () => {
+		scheduler = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator((n: number) => n),
+		});
+		dashboard = await startDashboard({ scheduler, port: 0, sampleMs: 100 });
+	});
+	afterAll(async () => {
+		await dashboard?.close();
+		await scheduler?.close();
+	});
+
+	it('serves only the files of its map, with the safety headers', async () => {
+		const page = await raw(dashboard.url, '/');
+		expect(page.status).toBe(200);
+		expect(page.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+		expect(page.headers['x-content-type-options']).toBe('nosniff');
+		expect(page.headers['x-frame-options']).toBe('DENY');
+		expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]/);
+		for (const path of [
+			'/assets/../../package.json',
+			'/assets/..%2F..%2Fpackage.json',
+			'/assets/%2e%2e/options.ts',
+			'/assets/handler.ts',
+			'/assets/__proto__',
+			'/assets/app.js/x',
+			'/package.json',
+		])
+			expect({ path, status: (await raw(dashboard.url, path)).status }).toEqual({ path, status: 404 });
+		const script = await raw(dashboard.url, '/assets/app.js');
+		expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+		const cached = await raw(dashboard.url, '/assets/app.js', 'GET', {
+			'if-none-match': String(script.headers.etag),
+		});
+		expect(cached.status).toBe(304);
+	});
+
+	it('refuses actions without the header, from another site, and by GET', async () => {
+		expect((await raw(dashboard.url, '/api/queue/pause', 'POST')).status).toBe(403);
+		const crossSite = await raw(dashboard.url, '/api/queue/pause', 'POST', {
+			'x-lightsched-dashboard': '1',
+			'sec-fetch-site': 'cross-site',
+		});
+		expect(crossSite.status).toBe(403);
+		expect((await raw(dashboard.url, '/api/queue/pause')).status).toBe(404);
+		expect((await raw(dashboard.url, '/api/tasks', 'DELETE')).status).toBe(405);
+		expect(await scheduler.isQueuePaused()).toBe(false);
+		const ok = await raw(dashboard.url, '/api/queue/pause', 'POST', { 'x-lightsched-dashboard': '1' });
+		expect(ok.status).toBe(200);
+		expect(await scheduler.isQueuePaused()).toBe(true);
+		await scheduler.resumeQueue();
+	});
+
+	it('answers bad parameters with 400, a missing task with 404 and a refused state with 409', async () => {
+		await scheduler.add({ id: 'a', item: 1, runAt: Date.now() + 60_000 });
+		expect((await raw(dashboard.url, '/api/tasks?status=nope')).status).toBe(400);
+		expect((await raw(dashboard.url, '/api/tasks?limit=-1')).status).toBe(400);
+		expect((await raw(dashboard.url, '/api/tasks?order=up')).status).toBe(400);
+		expect((await raw(dashboard.url, '/api/tasks/%E0%A4%A')).status).toBe(400);
+		expect((await raw(dashboard.url, '/api/tasks/missing')).status).toBe(404);
+		const retry = await raw(dashboard.url, '/api/tasks/a/retry', 'POST', { 'x-lightsched-dashboard': '1' });
+		expect(retry.status).toBe(409);
+		expect(JSON.parse(retry.body)).toMatchObject({
+			error: { message: expect.stringContaining('only a finished task') },
+		});
+		await scheduler.stop('a');
+	});
+
+	it('reports finished tasks per second from the difference of sampled counts', async () => {
+		const first = (await (await fetch(`${dashboard.url}api/stats`)).json()) as StatsSnapshot;
+		expect(first.counts).not.toBeNull();
+		await scheduler.add(Array.from({ length: 20 }, (_, i) => ({ item: i })));
+		await scheduler.onIdle();
+		await expect
+			.poll(
+				async () => {
+					const stats = (await (await fetch(`${dashboard.url}api/stats`)).json()) as StatsSnapshot;
+					// Each rate is per second over its interval: the sum of rate × interval counts the tasks.
+					const total = stats.seconds.reduce((sum, point) => sum + (point.succeeded * point.ms) / 1000, 0);
+					const minute = stats.minutes.reduce((sum, point) => sum + point.succeeded * 60, 0);
+					return [Math.round(total), Math.round(minute)];
+				},
+				{ timeout: 10_000, interval: 100 },
+			)
+			.toEqual([20, 20]);
+	});
+
+	it('checks its options', () => {
+		const container = new QueueContainer();
+		expect(() => dashboardHandler({} as never)).toThrow(/`container` or `scheduler`/);
+		expect(() => dashboardHandler({ container, auth: 'short' })).toThrow(/at least 8 characters/);
+		expect(() => dashboardHandler({ container, readOnyl: true } as never)).toThrow(/readOnly/);
+		expect(() => dashboardHandler({ container, sampleMs: 5 })).toThrow(/sampleMs/);
+	});
+});
