@@ -3,7 +3,9 @@
  * file path), the safety headers, the CSRF header and cross-site refusal, bad parameters, option checks, and the
  * sampler's rates (finished tasks per second from the difference of counts).
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryWorkflowStore } from 'lightsched/workflows';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
@@ -121,5 +123,45 @@ describe('the dashboard handler', () => {
 		expect(() => dashboardHandler({ container, auth: 'short' })).toThrow(/at least 8 characters/);
 		expect(() => dashboardHandler({ container, readOnyl: true } as never)).toThrow(/readOnly/);
 		expect(() => dashboardHandler({ container, sampleMs: 5 })).toThrow(/sampleMs/);
+	});
+
+	it('works behind a mount that strips its path (as Express does), and with a workflow store alone', async () => {
+		const handler = dashboardHandler({ scheduler, workflows: new MemoryWorkflowStore() });
+		// What Express's app.use('/ops', handler) does: the prefix moves from req.url to req.originalUrl.
+		const server = createServer((req, res) => {
+			const url = req.url ?? '/';
+			if (!url.startsWith('/ops')) return res.writeHead(418).end();
+			Object.assign(req, {
+				originalUrl: url,
+				url: url.slice(4) === '' || url.slice(4).startsWith('?') ? `/${url.slice(4)}` : url.slice(4),
+			});
+			handler(req, res, () => res.writeHead(404).end('app 404'));
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+		try {
+			const redirect = await raw(base, '/ops');
+			expect(redirect.status).toBe(301);
+			expect(redirect.headers.location).toBe('/ops/');
+			expect((await raw(base, '/ops/')).status).toBe(200);
+			expect((await raw(base, '/ops/assets/uplot.js')).status).toBe(200);
+			expect((await raw(base, '/ops/nothing')).body).toBe('app 404');
+			const info = JSON.parse((await raw(base, '/ops/api/info')).body) as {
+				workflows: boolean;
+				runCommands: boolean;
+			};
+			expect(info).toMatchObject({ workflows: true, runCommands: false });
+			expect(JSON.parse((await raw(base, '/ops/api/runs')).body)).toMatchObject({
+				runs: [],
+				total: 0,
+				commands: false,
+			});
+			const command = await raw(base, '/ops/api/runs/r1/retry', 'POST', { 'x-lightsched-dashboard': '1' });
+			expect(command.status).toBe(405);
+		} finally {
+			await handler.close();
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
 	});
 });
