@@ -140,6 +140,7 @@ export async function run(
 		.argument('<id>')
 		.option('-o, --offset <n>', 'from line n; negative: the newest n (e.g. -20)')
 		.option('-l, --limit <n>', 'at most this many lines', '100')
+		.option('-f, --follow', 'then print new lines as they come, until the task has finished')
 		.action((id: string, options: LogsOptions) => session((s) => logsCommand(s, id, options)));
 	program
 		.command('pause')

@@ -3,7 +3,7 @@
  * API and prints human text, or JSON with `--json`.
  */
 import { isFinalStatus, FINAL_STATUSES } from 'lightsched/kit';
-import type { FinalStatus, NewTask, TaskRecord, TaskStatus } from 'lightsched';
+import type { FinalStatus, NewTask, TaskLogPage, TaskRecord, TaskStatus } from 'lightsched';
 import { CliError, EXIT } from './cli-error.js';
 import { countsText, listText, printJson, StatusLine, taskText } from './output.js';
 import { parseCount, parseDuration, parseFields, parseInteger, parseItem, parseStatuses } from './parse-values.js';
@@ -237,14 +237,22 @@ export async function pauseCommand(s: Session, paused: boolean): Promise<void> {
 export interface LogsOptions {
 	readonly offset?: string;
 	readonly limit?: string;
+	readonly follow?: boolean;
 }
 
-/** A task's log lines (oldest first), numbered; `--offset -20` for the newest twenty. */
+/** How often `logs --follow` reads the task's new lines. */
+const FOLLOW_MS = 500;
+
+/** A task's log lines (oldest first), numbered; `--offset -20` for the newest twenty; `--follow` until it ends. */
 export async function logsCommand(s: Session, id: string, options: LogsOptions): Promise<void> {
 	const offset = options.offset === undefined ? undefined : parseInteger('--offset', options.offset);
 	const limit = options.limit === undefined ? 100 : parseCount('--limit', options.limit);
 	if ((await s.scheduler.get(id)) === null) throw new CliError(`No task \`${id}\``, EXIT.notFound);
 	const page = await s.scheduler.getLogs(id, { ...(offset === undefined ? {} : { offset }), limit });
+	if (options.follow === true) {
+		await followLogs(s, id, page);
+		return;
+	}
 	if (s.json) {
 		printJson(s.io, page);
 		return;
@@ -252,4 +260,37 @@ export async function logsCommand(s: Session, id: string, options: LogsOptions):
 	page.lines.forEach((line, i) => s.io.out.write(`${String(page.offset + i).padStart(5)}  ${line}\n`));
 	const dropped = page.dropped > 0 ? `, the oldest ${page.dropped} dropped` : '';
 	s.io.err.write(`lines ${page.offset}-${page.offset + page.lines.length - 1} of ${page.total}${dropped}\n`);
+}
+
+/**
+ * Print `first`, then the task's new lines as they are stored (read every 500 ms) until the task has finished and
+ * every line it logged was printed. `--json`: one JSON line per log line, `{ "n": 12, "line": "…" }`.
+ */
+async function followLogs(s: Session, id: string, first: TaskLogPage): Promise<void> {
+	let next = first.offset;
+	const print = (page: TaskLogPage): void => {
+		if (page.offset > next && next > 0)
+			s.io.err.write(`(lines ${next}-${page.offset - 1} were dropped before they could be read)\n`);
+		page.lines.forEach((line, i) => {
+			const n = page.offset + i;
+			s.io.out.write(s.json ? `${JSON.stringify({ n, line })}\n` : `${String(n).padStart(5)}  ${line}\n`);
+		});
+		next = Math.max(next, page.offset + page.lines.length);
+	};
+	print(first);
+	let ended = false;
+	for (;;) {
+		// The status first: lines stored before the task ended are read below, after it.
+		const task = await s.scheduler.get(id);
+		if (task === null) throw new CliError(`Task \`${id}\` was removed while following its log`, EXIT.notFound);
+		let page: TaskLogPage;
+		do {
+			page = await s.scheduler.getLogs(id, { offset: next, limit: 1_000 });
+			print(page);
+		} while (page.lines.length === 1_000);
+		// Once it ended, one more read a moment later: its last lines may still be on their way to the container.
+		if (ended) return;
+		ended = isFinalStatus(task.status);
+		await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS));
+	}
 }

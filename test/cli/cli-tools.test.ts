@@ -29,6 +29,19 @@ writeFileSync(
 	"export default ({ a, b, fail }) => { if (fail) throw new Error('asked to fail'); return a + b; };\n",
 );
 
+// Logs a line every 100 ms, `n` of them.
+const stepsModule = join(dir, 'steps.mjs');
+writeFileSync(
+	stepsModule,
+	`export default async ({ n }, { log }) => {
+	for (let i = 1; i <= n; i++) {
+		log(\`step \${i}\`);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	return n;
+};\n`,
+);
+
 beforeAll(async () => {
 	redis = await startRedis();
 }, 60_000);
@@ -177,6 +190,27 @@ async function inProcess(args: readonly string[]): Promise<{ code: number; out: 
 	const code = await run(args, io, Readable.from([]));
 	return { code, out, err };
 }
+
+describe('lightsched logs --follow', () => {
+	it("prints a running task's lines as they come, each once, and returns when the task has finished", async () => {
+		const c = ['--container', `sqlite:${join(dir, 'follow.sqlite')}`];
+		expect((await cli([...c, 'send', '--id', 'f1', '--n', '15'])).code).toBe(0);
+		const follow = start([...c, 'logs', 'f1', '--follow', '--json']);
+		follow.stdin?.end();
+		const worker = start([...c, 'worker', '--module', stepsModule]);
+		expect(await follow.exited).toBe(0);
+		const lines = follow
+			.output()
+			.trim()
+			.split('\n')
+			.map((l) => JSON.parse(l) as { n: number; line: string });
+		expect(lines).toEqual(Array.from({ length: 15 }, (_, i) => ({ n: i, line: `step ${i + 1}` })));
+		expect(JSON.parse((await cli([...c, 'get', 'f1', '--json'])).out)).toMatchObject({ status: 'succeeded' });
+		worker.kill('SIGINT');
+		expect(await worker.exited).toBe(0);
+		expect((await cli([...c, 'logs', 'nope', '--follow'])).code).toBe(3);
+	}, 120_000);
+});
 
 describe('lightsched --help and exit codes', () => {
 	it('every command has its --help (exit 0); an unknown option exits 2', async () => {
