@@ -29,6 +29,7 @@ import {
 	type TaskChangeQuery,
 	type TaskChangeType,
 } from 'lightsched/kit';
+import { rowToRecord } from './rows.js';
 import type { SqlDialect } from './schema.js';
 
 /** The names of the change tables and channel for a table prefix. */
@@ -75,6 +76,7 @@ export async function createChangeTables(
 			at BIGINT NOT NULL,
 			attempts INTEGER NOT NULL,
 			data TEXT,
+			record TEXT,
 			written_at BIGINT NOT NULL
 		)`);
 		await trx.raw(`CREATE INDEX IF NOT EXISTS "${prefix}changes_order" ON ${c.changes} (tx, pos)`);
@@ -100,8 +102,9 @@ export async function createChangeTables(
 		await trx.raw(`CREATE OR REPLACE FUNCTION "${prefix}record_changed"() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN
 				IF ${gate} THEN
-					INSERT INTO ${insertCols}
-					SELECT x.id, x.type, x.updated_at, x.attempts, ${dataSql('x.type', 'x')}, ${PG_CLOCK_MS}
+					INSERT INTO ${c.changes} (task_id, type, at, attempts, data, written_at, record)
+					SELECT x.id, x.type, x.updated_at, x.attempts, ${dataSql('x.type', 'x')}, ${PG_CLOCK_MS},
+						CASE WHEN x.type IN ('succeeded', 'failed', 'stopped') THEN row_to_json(x)::text END
 					FROM (SELECT n.*, ${typeSql('pg', 'o', 'n')} AS type
 						FROM new_rows n JOIN old_rows o ON o.seq = n.seq) x
 					WHERE x.type IS NOT NULL ORDER BY x.seq;
@@ -252,7 +255,7 @@ export class SqlChangeReader {
 		const cols = 'pos, task_id, type, at, attempts, data';
 		const rows = pg
 			? await this.#q(
-					`SELECT tx, ${cols} FROM ${this.#t.changes} WHERE (tx, pos) > (?, ?)
+					`SELECT tx, record, ${cols} FROM ${this.#t.changes} WHERE (tx, pos) > (?, ?)
 					AND tx < txid_snapshot_xmin(txid_current_snapshot()) ORDER BY tx, pos LIMIT ?`,
 					[after.tx, after.pos, limit],
 				)
@@ -342,5 +345,8 @@ function decodeRow(row: Record<string, unknown>, pg: boolean): TaskChange {
 	if (type === 'succeeded') change.output = value;
 	else if (type === 'failed' || type === 'retrying') change.error = value as TaskChange['error'] & object;
 	else if (type === 'progress') change.progress = value;
+	// PostgreSQL: a final change carries the task's row (as JSON), so waitFor need not read it back.
+	const record = row['record'];
+	if (typeof record === 'string') change.record = rowToRecord(JSON.parse(record) as Record<string, unknown>);
 	return change;
 }
