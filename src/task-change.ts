@@ -40,8 +40,8 @@ export interface TaskChange {
 	/** With `progress`: the progress reported. */
 	readonly progress?: unknown;
 	/**
-	 * With a final change, where the container records it (Redis, PostgreSQL, the in-memory containers): the whole final
-	 * record, so `waitFor` answers without reading it back.
+	 * With a final change, where the container records it (Redis, PostgreSQL, the in-memory containers): the task's
+	 * whole final record, so `waitFor` answers without reading it back.
 	 */
 	readonly record?: TaskRecord;
 }
