@@ -3,12 +3,12 @@
  * naming a file the tarball does not ship. Reads the packed .tgz itself (extracted to a temp folder).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packTarball, type PackedTarball } from './pack.js';
+import { packTarball, ROOT, type PackedTarball } from './pack.js';
 
 const exec = promisify(execFile);
 let packed: PackedTarball;
@@ -47,6 +47,37 @@ describe('the packed tarball', { timeout: 120_000 }, () => {
 			expect({ subpath, types: files.has(normalize(target.types)) }).toEqual({ subpath, types: true });
 			expect({ subpath, code: files.has(normalize(target.default)) }).toEqual({ subpath, code: true });
 		}
+	});
+
+	it("ships the dashboard's page, scripts and styles, and the installed dashboard serves them", async () => {
+		const files = await tarballFiles();
+		for (const asset of await readdir(join(ROOT, 'dashboard', 'assets'))) {
+			expect({ asset, shipped: files.has(`dist/dashboard/assets/${asset}`) }).toEqual({ asset, shipped: true });
+		}
+		// The installed package, run by plain node (no source condition), its dependencies beside it and no source
+		// tree above it to fall back on.
+		const pkg = join(extracted, 'package');
+		await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+		const script = `
+			import { startDashboard } from './dist/dashboard/index.js';
+			import { QueueContainer } from './dist/containers/queue.js';
+			const container = new QueueContainer();
+			const dashboard = await startDashboard({ container, port: 0 });
+			const page = await fetch(dashboard.url);
+			const html = await page.text();
+			const src = /<script type="module" src="([^"]+)"/.exec(html)?.[1] ?? '(none)';
+			const asset = await fetch(new URL(src, dashboard.url));
+			console.log(JSON.stringify({ page: page.status, src, asset: asset.status, type: asset.headers.get('content-type') }));
+			await dashboard.close();
+			await container.close();
+		`;
+		const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: pkg });
+		expect(JSON.parse(stdout)).toEqual({
+			page: 200,
+			src: 'assets/app.js',
+			asset: 200,
+			type: expect.stringMatching(/^text\/javascript/) as unknown,
+		});
 	});
 
 	it('ships the `lightsched` command: its bin is a built file run by node', async () => {

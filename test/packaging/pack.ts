@@ -126,9 +126,11 @@ export async function packTarball(): Promise<PackedTarball> {
 					[join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
 					{ cwd: staging, maxBuffer: 16 * 1024 * 1024 },
 				);
+				// The build script's second step (package.json `build`): the dashboard's assets beside its code.
+				await exec(process.execPath, ['scripts/copy-assets.mjs'], { cwd: staging });
 			} catch (error) {
 				throw new Error(
-					`The build (tsc -p tsconfig.build.json) failed:\n${(error as { stdout?: string }).stdout ?? ''}`,
+					`The build (tsc -p tsconfig.build.json, scripts/copy-assets.mjs) failed:\n${(error as { stdout?: string }).stdout ?? ''}`,
 					{ cause: error },
 				);
 			}
