@@ -18,6 +18,7 @@ import {
 	context,
 	createTraceState,
 	isSpanContextValid,
+	ProxyTracerProvider,
 	ROOT_CONTEXT,
 	SpanKind,
 	SpanStatusCode,
@@ -39,6 +40,18 @@ export const ADD_SPAN_NAME = 'lightsched.add';
 export const ATTEMPT_SPAN_NAME = 'lightsched.attempt';
 
 const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
+
+/** The API's no-op provider: what the global proxy delegates to until an SDK registers one. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether no SDK is installed (no tracer provider registered): then nothing is traced at all, at the cost of this
+ * check (a no-op span costs about ten times more to make and test).
+ */
+function noSdk(): boolean {
+	const provider = trace.getTracerProvider();
+	return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
+}
 
 /** `00-<trace id>-<span id>-<flags>`: 55 characters. */
 const TRACEPARENT_LENGTH = 55;
@@ -104,6 +117,7 @@ export function traceParts(container: object, actuator: object, scheduler: strin
  * a sampler that records nothing): the add then runs as if tracing did not exist, and its tasks get no trace.
  */
 export function startAddSpan(parts: TraceParts, count: number): Span | null {
+	if (noSdk()) return null;
 	const span = tracer.startSpan(ADD_SPAN_NAME, { kind: SpanKind.PRODUCER });
 	if (!span.isRecording()) {
 		// A sampled-out span still carries its trace (and the parent-based samplers' decision) to the attempts.
@@ -172,6 +186,7 @@ export class AttemptSpans {
 		attempt: object,
 		task: { readonly id: string; readonly attempts: number; readonly trace: string | null },
 	): Context | undefined {
+		if (noSdk()) return undefined;
 		const remote = task.trace === null ? null : parseTrace(task.trace);
 		const parent = remote === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
 		const span = tracer.startSpan(ATTEMPT_SPAN_NAME, { kind: SpanKind.CONSUMER, root: remote === null }, parent);

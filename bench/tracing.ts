@@ -1,0 +1,68 @@
+/**
+ * What the OpenTelemetry spans cost on the in-memory hot path (docs/tracing.md): 100,000 no-op tasks, each added by
+ * its own call, at concurrency 1, 100 and 1,000 (QueueContainer + FunctionActuator), median of ROUNDS rounds.
+ * `TRACING=off` (the default): no SDK installed, the API's no-op; `TRACING=sdk`: a BasicTracerProvider that
+ * records every span (always-on sampler, no exporter) and the AsyncLocalStorage context manager (`CONTEXT=hooks`:
+ * the async-hooks one), as an app with tracing on would run it. Compare `off` with the same script on a commit before the spans to see the no-SDK cost.
+ *
+ *   node --expose-gc --conditions=lightsched:source --import tsx bench/tracing.ts   (TRACING=sdk ROUNDS=7 TASKS=100000)
+ */
+import { Scheduler } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { FunctionActuator } from 'lightsched/actuators/function';
+
+const TASKS = Number(process.env.TASKS ?? 100_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const TRACING = process.env.TRACING === 'sdk' ? 'sdk' : 'off';
+const CONCURRENCIES = [1, 100, 1000];
+
+if (TRACING === 'sdk') {
+	const { context, trace } = await import('@opentelemetry/api');
+	const { AsyncHooksContextManager, AsyncLocalStorageContextManager } =
+		await import('@opentelemetry/context-async-hooks');
+	const { BasicTracerProvider } = await import('@opentelemetry/sdk-trace-base');
+	context.setGlobalContextManager(
+		process.env.CONTEXT === 'hooks'
+			? new AsyncHooksContextManager().enable()
+			: new AsyncLocalStorageContextManager().enable(),
+	);
+	trace.setGlobalTracerProvider(new BasicTracerProvider());
+}
+
+const noop = async (): Promise<void> => {};
+
+async function run(concurrency: number): Promise<number> {
+	const scheduler = new Scheduler({
+		container: new QueueContainer(),
+		actuator: new FunctionActuator(noop),
+		concurrency,
+	});
+	let succeeded = 0;
+	scheduler.on('task:succeeded', () => succeeded++);
+	const started = performance.now();
+	for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
+	await scheduler.onIdle();
+	const ms = performance.now() - started;
+	if (succeeded !== TASKS) throw new Error(`finished ${succeeded} of ${TASKS}`);
+	await scheduler.close();
+	return ms;
+}
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = sorted.length >> 1;
+	return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+console.log(
+	`# tracing ${TRACING}: ${TASKS} no-op tasks, median of ${ROUNDS} rounds (tasks/s), node ${process.version}`,
+);
+for (const concurrency of CONCURRENCIES) {
+	await run(concurrency); // warm-up
+	const times: number[] = [];
+	for (let round = 0; round < ROUNDS; round++) {
+		globalThis.gc?.();
+		times.push(await run(concurrency));
+	}
+	console.log(`concurrency ${concurrency}: ${Math.round((TASKS / median(times)) * 1000)} tasks/s`);
+}
