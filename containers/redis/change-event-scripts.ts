@@ -22,15 +22,18 @@ local function recordChange(id, typ, at, k, dataField)
 	local minid = string.format('%.0f', tonumber(t[1]) * 1000 - ${CHANGE_RETENTION_MS}) .. '-0'
 	local f = redis.call('HMGET', k, 'attempts', dataField or 'attempts')
 	local s = P .. 'changes'
+	-- Every entry is numbered (P changes:n): a reader tells a trimmed entry after its cursor by a missing number.
+	local num = redis.call('INCR', P .. 'changes:n')
 	if isFinal(typ) then
 		-- A final change carries the whole record (as JSON of the stored values), so waitFor need not read it back.
-		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '', 'r', cjson.encode(record(k)))
+		redis.call('XADD', s, 'MINID', '~', minid, '*', 'k', num, 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '', 'r', cjson.encode(record(k)))
 	elseif dataField then
-		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '')
+		redis.call('XADD', s, 'MINID', '~', minid, '*', 'k', num, 'i', id, 't', typ, 'a', at, 'n', f[1] or '0', 'd', f[2] or '')
 	else
-		redis.call('XADD', s, 'MINID', '~', minid, '*', 'i', id, 't', typ, 'a', at, 'n', f[1] or '0')
+		redis.call('XADD', s, 'MINID', '~', minid, '*', 'k', num, 'i', id, 't', typ, 'a', at, 'n', f[1] or '0')
 	end
 	redis.call('PEXPIRE', s, ${2 * CHANGE_RETENTION_MS})
+	redis.call('PEXPIRE', P .. 'changes:n', ${2 * CHANGE_RETENTION_MS})
 end
 -- The change a move records (src/task-change.ts changeTypeOf, stated again), if any.
 local function changeOf(id, from, to, at, k, progressed)
@@ -59,39 +62,43 @@ end
 `;
 
 /**
- * Register the caller as a follower and read. ARGV: after ('' for now), limit, the follow window (ms). Returns
- * {next, lapsed, gap, entries}: `lapsed` 1 when nobody followed (the key had expired: changes may not have been
- * recorded), `gap` 1 when the stream was trimmed past `after`; entries as XRANGE gives them, after `after`.
+ * Register the caller as a follower and read. ARGV: after ('' for now; else `<stream id>:<entry number>`), limit, the
+ * follow window (ms). Returns {now, lapsed, gap, entries}: `now` the cursor of the newest entry; `lapsed` 1 when
+ * nobody followed (the key had expired: changes may not have been recorded); `gap` 1 when entries after `after` were
+ * trimmed (the first one kept after it is not the next number) or the numbering started again (the stream expired,
+ * or a restart without data): the entries then start from the oldest kept; entries as XRANGE gives them.
  */
 export const READ_CHANGES_BODY = `
 local s = P .. 'changes'
 local old = redis.call('SET', P .. 'followers', '1', 'PX', ARGV[3], 'GET')
 local lapsed = 0
 if not old then lapsed = 1 end
-local last, deleted = '0-0', '0-0'
+local n = tonumber(redis.call('GET', P .. 'changes:n') or '0')
+local last = '0-0'
 if redis.call('EXISTS', s) == 1 then
 	local info = redis.call('XINFO', 'STREAM', s)
 	for i = 1, #info, 2 do
-		if info[i] == 'last-generated-id' then last = info[i + 1]
-		elseif info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+		if info[i] == 'last-generated-id' then last = info[i + 1] end
 	end
 end
-local after = ARGV[1]
-if after == '' then return { last, 0, 0, {} } end
-local function parts(id)
-	local dash = string.find(id, '-', 1, true)
-	if not dash then return tonumber(id) or 0, 0 end
-	return tonumber(string.sub(id, 1, dash - 1)) or 0, tonumber(string.sub(id, dash + 1)) or 0
+local now = last .. ':' .. n
+if ARGV[1] == '' then return { now, 0, 0, {} } end
+local after, kc = string.match(ARGV[1], '^([^:]+):(%d+)$')
+kc = tonumber(kc)
+local gap, from = 0, '(' .. after
+if kc > n then
+	gap, from = 1, '-'
 end
-local function newer(a, b)
-	local am, as = parts(a)
-	local bm, bs = parts(b)
-	return am > bm or (am == bm and as > bs)
-end
-local gap = 0
-if newer(deleted, after) or newer(after, last) then gap = 1 end
-local from = '(' .. after
-if newer(after, last) then from = '-' end
 local entries = redis.call('XRANGE', s, from, '+', 'COUNT', tonumber(ARGV[2]))
-return { last, lapsed, gap, entries }
+if gap == 0 then
+	if #entries > 0 then
+		local fields = entries[1][2]
+		for i = 1, #fields, 2 do
+			if fields[i] == 'k' and tonumber(fields[i + 1]) > kc + 1 then gap = 1 end
+		end
+	elseif n > kc then
+		gap = 1
+	end
+end
+return { now, lapsed, gap, entries }
 `;

@@ -37,6 +37,11 @@ export interface ChangeReaderParts {
 
 type Entry = [id: string, fields: string[]];
 
+/** A cursor: the entry's stream id and its number (`<ms>-<seq>:<n>`). */
+const CURSOR = /^\d+-\d+:\d+$/;
+const streamId = (cursor: string): string => cursor.slice(0, cursor.indexOf(':'));
+const entryNumber = (cursor: string): number => Number(cursor.slice(cursor.indexOf(':') + 1));
+
 export class RedisChangeReader {
 	readonly #parts: ChangeReaderParts;
 	/** Idle blocking connections, and those in use. */
@@ -50,7 +55,7 @@ export class RedisChangeReader {
 
 	async read(query: TaskChangeQuery): Promise<TaskChangePage> {
 		const after = query.after;
-		if (after !== null && !/^\d+-\d+$/.test(after)) {
+		if (after !== null && !CURSOR.test(after)) {
 			throw new TypeError(`Expected \`after\` to be a cursor this container handed out, got ${after}`);
 		}
 		const reply = (await this.#parts.run(READ_CHANGES, [
@@ -58,15 +63,19 @@ export class RedisChangeReader {
 			String(query.limit),
 			String(FOLLOW_WINDOW_MS),
 		])) as [string, number, number, Entry[]];
-		const [last, lapsed, trimmed, entries] = reply;
-		if (after === null) return { changes: [], next: last, gap: false };
-		const gap = lapsed === 1 || trimmed === 1;
+		const [now, lapsed, trimmed, entries] = reply;
+		if (after === null) return { changes: [], next: now, gap: false };
+		let gap = lapsed === 1 || trimmed === 1;
 		let changes = entries.map(decodeEntry);
 		if (changes.length === 0 && query.waitMs > 0 && query.signal?.aborted !== true && !this.#closed) {
 			// Resume after the newest entry when the cursor was past it (a gap), else after the cursor.
-			changes = (await this.#block(gap ? last : after, query)).map(decodeEntry);
+			const base = gap ? now : after;
+			changes = (await this.#block(streamId(base), query)).map(decodeEntry);
+			// Trimmed while waiting: the first entry is not the next number.
+			const first = changes[0];
+			if (first !== undefined && entryNumber(first.cursor) > entryNumber(base) + 1) gap = true;
 		}
-		return { changes, next: changes.at(-1)?.cursor ?? (gap ? last : after), gap };
+		return { changes, next: changes.at(-1)?.cursor ?? (gap ? now : after), gap };
 	}
 
 	/** Wait (bounded) for the entries after `after` on a connection of its own. */
@@ -128,7 +137,7 @@ function decodeEntry([cursor, fields]: Entry): TaskChange {
 	const type = get('t') as TaskChangeType;
 	if (!TASK_CHANGE_TYPES.includes(type)) throw new ContainerError(`Unknown task change type ${String(type)}`);
 	const change: { -readonly [K in keyof TaskChange]: TaskChange[K] } = {
-		cursor,
+		cursor: `${cursor}:${get('k') ?? '0'}`,
 		id: get('i') ?? '',
 		type,
 		at: Number(get('a')),

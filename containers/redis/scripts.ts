@@ -22,6 +22,7 @@
  * - `P events`      pub/sub channel: `wake`, `stop:<id>`
  * - `P changes`     stream of task changes, written only while `P followers` exists (see change-event-scripts.ts)
  * - `P followers`   string with a TTL: someone follows the changes (set by each follower's read)
+ * - `P changes:n`   string: the number of the last change entry (a reader tells a trimmed entry by a missing number)
  *
  * Time. Every script judges time by one clock, fixed when the script is built (`script()` makes both): the
  * server's (`TIME`, the default: schedulers whose clocks disagree never take over each other's live tasks) or the

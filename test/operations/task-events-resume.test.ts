@@ -4,15 +4,20 @@
  * restarts (with its AOF), must still see every task's `added`, `started` and `succeeded`, in order, once each, with
  * no gap. And nobody following writes nothing: the stream or table stays empty.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Scheduler, TaskEvents, type TaskContainer } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startCuttingProxy, startRedis, type RedisServer } from '../support/redis.js';
 
+const dir = mkdtempSync(join(tmpdir(), 'lightsched-gaps-'));
 let redis: RedisServer;
 let pg: PostgresServer;
 beforeAll(async () => {
@@ -20,6 +25,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
 	await Promise.all([redis?.close(), pg?.stop()]);
+	rmSync(dir, { recursive: true, force: true });
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -208,4 +214,73 @@ describe('nobody following writes no change', () => {
 			await run.close();
 		}
 	});
+});
+
+describe('a loss is reported as a gap, never skipped silently', () => {
+	const add = (c: TaskContainer, id: string): Promise<void> =>
+		c.add([createTaskRecord({ id, item: 1 }, 'task', { maxAttempts: 1 }, Date.now())]);
+	const page = (c: TaskContainer, after: string | null) =>
+		(c.readChanges as NonNullable<TaskContainer['readChanges']>).call(c, { after, limit: 100, waitMs: 0 });
+
+	it('on Redis: when nobody followed for a while (the key lapsed), and when the stream was trimmed past the cursor', async () => {
+		const name = 'gaps';
+		const c = new RedisContainer({ redis: redis.url, name, log: false });
+		const admin = new Redis(redis.url);
+		try {
+			const start = await page(c, null);
+			await add(c, 'g1');
+			const first = await page(c, start.next);
+			expect(first).toMatchObject({ gap: false, changes: [{ id: 'g1', type: 'added' }] });
+			await admin.del(`lightsched:{${name}}:followers`); // the follow window lapsed: g2 is not recorded
+			await add(c, 'g2');
+			const lapsed = await page(c, first.next);
+			expect(lapsed).toMatchObject({ gap: true, changes: [] });
+			await add(c, 'g3');
+			const after = await page(c, lapsed.next);
+			expect(after).toMatchObject({ gap: false, changes: [{ id: 'g3' }] });
+			await add(c, 'g4');
+			await admin.xtrim(`lightsched:{${name}}:changes`, 'MAXLEN', 0);
+			expect(await page(c, after.next)).toMatchObject({ gap: true });
+		} finally {
+			admin.disconnect();
+			await c.close();
+		}
+	});
+
+	it.each([['PostgreSQL'], ['SQLite']])(
+		'on %s: a lapsed follow window, and rows pruned past the cursor',
+		async (kind) => {
+			const knex =
+				kind === 'PostgreSQL'
+					? { client: 'pg', connection: pg.connection }
+					: { client: 'sqlite3', connection: { filename: join(dir, 'gaps.sqlite') }, useNullAsDefault: true };
+			const c = new SqlContainer({ knex, tablePrefix: 'gaps_' });
+			try {
+				const start = await page(c, null);
+				await add(c, 'g1');
+				const first = await page(c, start.next);
+				expect(first).toMatchObject({ gap: false, changes: [{ id: 'g1', type: 'added' }] });
+				// Another follower's view: a fresh container reads after the window lapsed (nothing was recorded meanwhile).
+				await c.knex('gaps_change_state').update({ follow_until: 0 });
+				await add(c, 'g2');
+				const other = new SqlContainer({ knex, tablePrefix: 'gaps_' });
+				try {
+					expect(await page(other, first.next)).toMatchObject({ gap: true, changes: [] });
+				} finally {
+					await other.close();
+				}
+				await add(c, 'g3');
+				const rows = await c.knex('gaps_changes').max({ pos: 'pos' });
+				// Pruned up to the newest row: a cursor before it has lost changes.
+				await c.knex('gaps_change_state').update({ pruned_tx: 0, pruned_pos: Number(rows[0]?.['pos']) });
+				if (kind === 'PostgreSQL') {
+					const tx = await c.knex('gaps_changes').max({ tx: 'tx' });
+					await c.knex('gaps_change_state').update({ pruned_tx: Number(tx[0]?.['tx']) });
+				}
+				expect(await page(c, first.next)).toMatchObject({ gap: true });
+			} finally {
+				await c.close();
+			}
+		},
+	);
 });
