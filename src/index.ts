@@ -77,3 +77,12 @@ export type {
 	TaskRecord,
 	TaskStatus,
 } from './task.js';
+export {
+	ADD_SPAN_NAME,
+	ATTEMPT_SPAN_NAME,
+	formatTrace,
+	parseTrace,
+	TRACER_NAME,
+	TRACER_VERSION,
+	type AttemptSpanOutcome,
+} from './tracing.js';
