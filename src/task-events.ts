@@ -42,7 +42,7 @@ export interface TaskEventsEvents {
 	error: [error: Error];
 }
 
-const MAX_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 2_000;
 
 /** Follows every task's changes on one container. */
 export class TaskEvents extends EventEmitter<TaskEventsEvents> implements AsyncIterable<TaskChange> {
