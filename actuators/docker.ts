@@ -21,7 +21,7 @@ import { rejectUnknownOptions } from 'lightsched/kit';
 import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
 import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
-import { LogTail } from './docker/logs.js';
+import { LogTail, missedFrames, RECENT_FRAMES } from './docker/logs.js';
 import { LogLines } from './docker/log-lines.js';
 import type { DockerActuatorOptions } from './docker/options.js';
 import {
@@ -495,8 +495,10 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				container.wait({ condition: 'not-running', abortSignal: daemon }),
 				daemon,
 			)) as { StatusCode: number };
-			const tail = await unlessAborted(logs, daemon);
+			const { tail, lineTail, complete } = await unlessAborted(logs, daemon);
 			if (run.disposing !== null) return undefined;
+			if (complete) await this.#catchUp(container, tail, lineTail);
+			lines?.end();
 			const exitCode = waited.StatusCode;
 			const output: DockerOutput = {
 				exitCode,
@@ -540,15 +542,15 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	/**
 	 * The container's output tails, read from its start; its lines go to `lines` as they come. After a reattach
-	 * the lines are read apart, from the moment of the reattach on (`tail: 0`): the dead scheduler forwarded the
-	 * earlier ones.
+	 * the lines are read apart (`lineTail`), from the moment of the reattach on (`tail: 0`): the dead scheduler
+	 * forwarded the earlier ones. `complete`: every stream ended without an error.
 	 */
 	async #readLogs(
 		container: Dockerode.Container,
 		daemon: AbortSignal,
 		lines: LogLines | undefined,
 		reattached: boolean,
-	): Promise<LogTail> {
+	): Promise<{ tail: LogTail; lineTail: LogTail | undefined; complete: boolean }> {
 		try {
 			const follow = async (tail: 'all' | 0, into: LogLines | undefined, limit: number): Promise<LogTail> => {
 				const stream = (await container.logs({
@@ -560,16 +562,46 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				} as never)) as unknown as NodeJS.ReadableStream;
 				return LogTail.read(stream as never, limit, into);
 			};
-			if (!reattached || lines === undefined) return await follow('all', lines, this.#logLimit);
-			const [tail] = await Promise.all([follow('all', undefined, this.#logLimit), follow(0, lines, 0)]);
-			return tail;
+			if (!reattached || lines === undefined)
+				return { tail: await follow('all', lines, this.#logLimit), lineTail: undefined, complete: true };
+			const [tail, lineTail] = await Promise.all([follow('all', undefined, this.#logLimit), follow(0, lines, 0)]);
+			return { tail, lineTail, complete: true };
 		} catch (error) {
 			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
 			if (!isConnectionError(error) && !daemon.aborted)
 				this.#warn(
 					dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker),
 				);
-			return new LogTail(this.#logLimit);
+			return { tail: new LogTail(this.#logLimit), lineTail: undefined, complete: false };
+		}
+	}
+
+	/**
+	 * After the exit: the engine may end a follow stream before it wrote the container's last message (a partial
+	 * last line is written when the output closes), so the log's last messages are read once more and those the
+	 * stream missed are added (to the tails and the lines). A failure here only leaves them out.
+	 */
+	async #catchUp(container: Dockerode.Container, tail: LogTail, lineTail: LogTail | undefined): Promise<void> {
+		let last: Buffer;
+		try {
+			last = (await this.#call(
+				`reading the end of the logs of container ${container.id.slice(0, 12)}`,
+				(abortSignal) =>
+					container.logs({
+						follow: false,
+						stdout: true,
+						stderr: true,
+						tail: RECENT_FRAMES,
+						abortSignal,
+					}) as Promise<unknown>,
+			)) as Buffer;
+		} catch {
+			return;
+		}
+		if (!Buffer.isBuffer(last)) return;
+		for (const frame of missedFrames(tail.recent, LogTail.frames(last))) {
+			tail.writeFrame(frame);
+			lineTail?.writeFrame(frame);
 		}
 	}
 

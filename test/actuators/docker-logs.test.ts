@@ -103,6 +103,7 @@ describe('DockerActuator: task logs', { timeout: 180_000 }, () => {
 		const task = await finished(scheduler, 'lines');
 		expect(task.status).toBe('succeeded');
 		const lines = await storedLines(scheduler, 'lines');
+		expect(task.output?.stdout.endsWith('no newline at the end')).toBe(true);
 		const long = `${'x'.repeat(MAX_DOCKER_LOG_LINE - 1)}…`;
 		expect(stdoutOf(lines)).toEqual(['one', 'partial', 'crlf', long, 'after-long', 'no newline at the end']);
 		expect(stderrOf(lines)).toEqual(['two', 'three  é']);

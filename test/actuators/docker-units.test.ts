@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched/kit';
 import { ContainerExitError, DockerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
-import { LogTail, TailBuffer } from '../../actuators/docker/logs.js';
+import { LogTail, missedFrames, TailBuffer, type LogFrame } from '../../actuators/docker/logs.js';
 import { LogLines, MAX_DOCKER_LOG_LINE, STDERR_PREFIX } from '../../actuators/docker/log-lines.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
 import { judgeOrphan } from '../../actuators/docker/orphans.js';
@@ -58,6 +58,44 @@ describe('LogLines', () => {
 			'z'.repeat(MAX_DOCKER_LOG_LINE),
 		]);
 		expect(lines.every((line) => line.length <= MAX_DOCKER_LOG_LINE)).toBe(true);
+	});
+});
+
+describe('missedFrames', () => {
+	const f = (text: string, stream: 'stdout' | 'stderr' = 'stdout'): LogFrame => ({ stream, data: Buffer.from(text) });
+	it('finds the frames a follow stream missed at its end, by the longest overlap', () => {
+		const seen = [f('a\n'), f('b\n', 'stderr'), f('c\n')];
+		expect(missedFrames(seen, [f('a\n'), f('b\n', 'stderr'), f('c\n')])).toEqual([]);
+		expect(missedFrames(seen, [f('b\n', 'stderr'), f('c\n'), f('tail')])).toEqual([f('tail')]);
+		expect(missedFrames([], [f('only')])).toEqual([f('only')]);
+		// The same line again: the one the stream missed is still found.
+		expect(missedFrames([f('y\n'), f('y\n')], [f('y\n'), f('y\n'), f('y\n')])).toEqual([f('y\n')]);
+		// Another stream's frame with the same bytes is another frame.
+		expect(missedFrames([f('x\n')], [f('x\n'), f('x\n', 'stderr')])).toEqual([f('x\n', 'stderr')]);
+		// Reads that do not line up add nothing rather than lines twice.
+		expect(
+			missedFrames(
+				[f('a\n')],
+				[1, 2, 3, 4, 5, 6].map((i) => f(`${i}\n`)),
+			),
+		).toEqual([]);
+	});
+
+	it('LogTail remembers the last frames of a stream cut anywhere, and writeFrame adds one to the tails and lines', () => {
+		const all = Buffer.concat([frame(1, 'one\n'), frame(2, 'two\n'), frame(1, 'thr'), frame(1, 'ee\n')]);
+		for (let cut = 1; cut < all.length; cut++) {
+			const lines: string[] = [];
+			const splitter = new LogLines((line) => lines.push(line));
+			const tail = new LogTail(1000, splitter);
+			tail.write(all.subarray(0, cut));
+			tail.write(all.subarray(cut));
+			expect(tail.recent).toEqual([f('one\n'), f('two\n', 'stderr'), f('thr'), f('ee\n')]);
+			expect(LogTail.frames(all)).toEqual(tail.recent);
+			tail.writeFrame(f('last'));
+			splitter.end();
+			expect(tail.stdout.toString()).toBe('one\nthree\nlast');
+			expect(lines).toEqual(['one', `${STDERR_PREFIX}two`, 'three', 'last']);
+		}
 	});
 });
 
