@@ -14,7 +14,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 const TASKS = Number(process.env.TASKS ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const TRACING = process.env.TRACING === 'sdk' ? 'sdk' : 'off';
-const CONCURRENCIES = [1, 100, 1000];
+const CONCURRENCIES = (process.env.CONCURRENCIES ?? '1,100,1000').split(',').map(Number);
 
 if (TRACING === 'sdk') {
 	const { context, trace } = await import('@opentelemetry/api');
@@ -31,7 +31,8 @@ if (TRACING === 'sdk') {
 
 const noop = async (): Promise<void> => {};
 
-async function run(concurrency: number): Promise<number> {
+/** One round: wall milliseconds and CPU microseconds (user + system, less swayed by other load) per task. */
+async function run(concurrency: number): Promise<{ ms: number; cpuUs: number }> {
 	const scheduler = new Scheduler({
 		container: new QueueContainer(),
 		actuator: new FunctionActuator(noop),
@@ -40,12 +41,14 @@ async function run(concurrency: number): Promise<number> {
 	let succeeded = 0;
 	scheduler.on('task:succeeded', () => succeeded++);
 	const started = performance.now();
+	const cpu = process.cpuUsage();
 	for (let i = 0; i < TASKS; i++) void scheduler.add({ item: i });
 	await scheduler.onIdle();
 	const ms = performance.now() - started;
+	const used = process.cpuUsage(cpu);
 	if (succeeded !== TASKS) throw new Error(`finished ${succeeded} of ${TASKS}`);
 	await scheduler.close();
-	return ms;
+	return { ms, cpuUs: (used.user + used.system) / TASKS };
 }
 
 function median(values: number[]): number {
@@ -55,14 +58,19 @@ function median(values: number[]): number {
 }
 
 console.log(
-	`# tracing ${TRACING}: ${TASKS} no-op tasks, median of ${ROUNDS} rounds (tasks/s), node ${process.version}`,
+	`# tracing ${TRACING === 'sdk' ? `sdk (${process.env.CONTEXT === 'hooks' ? 'async hooks' : 'AsyncLocalStorage'})` : 'off'}: ${TASKS} no-op tasks, median of ${ROUNDS} rounds, node ${process.version}`,
 );
 for (const concurrency of CONCURRENCIES) {
 	await run(concurrency); // warm-up
 	const times: number[] = [];
+	const cpus: number[] = [];
 	for (let round = 0; round < ROUNDS; round++) {
 		globalThis.gc?.();
-		times.push(await run(concurrency));
+		const { ms, cpuUs } = await run(concurrency);
+		times.push(ms);
+		cpus.push(cpuUs);
 	}
-	console.log(`concurrency ${concurrency}: ${Math.round((TASKS / median(times)) * 1000)} tasks/s`);
+	console.log(
+		`concurrency ${concurrency}: ${Math.round((TASKS / median(times)) * 1000)} tasks/s, ${median(cpus).toFixed(2)} us CPU per task`,
+	);
 }
