@@ -11,7 +11,7 @@ import { attemptSpanOutcome, storedSpanEnd } from './tracing-outcome.js';
 import { AttemptSpans, traceParts } from './tracing.js';
 import { LeaseLostError } from './lease-lost-error.js';
 import { sameProgress, writeProgress } from './progress-writer.js';
-import { DEFAULT_MAX_LOG_LINES, flushLogs, logLine } from './task-logs.js';
+import { DEFAULT_MAX_LOG_LINES, drainLogs, logLine, logsPending } from './task-logs.js';
 import { RunningAttempts } from './running-attempts.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import { StatusPoller } from './status-poller.js';
@@ -261,7 +261,6 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#loopMonitor?.check();
 		attempt.outcome = outcome;
 		clearTimeout(attempt.timer);
-		if (attempt.logLines !== null) flushLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES);
 		if (outcome.kind !== 'succeeded') {
 			const reason =
 				outcome.kind === 'failed'
@@ -275,6 +274,13 @@ export class AttemptRunner<TItem, TOutput> {
 									: 'stopped',
 						);
 			attempt.abort(reason);
+		}
+		if (logsPending(attempt)) {
+			// The outcome is stored once the log is: whoever sees the task finished reads its last lines too.
+			attempt.finishing = drainLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES).then(() =>
+				this.#finish(attempt, outcome),
+			);
+			return;
 		}
 		if (outcome.kind === 'succeeded' && this.#finishSync(attempt, outcome)) return;
 		attempt.finishing = this.#finish(attempt, outcome);

@@ -52,6 +52,8 @@ export class Attempt implements ActuatorContext {
 	/** Log lines not yet stored (see task-logs.ts), and whether a write of them is in flight. */
 	logLines: string[] | null = null;
 	logWriting = false;
+	/** Called once no log line is queued or being written (the attempt's outcome waits for them). */
+	logIdle: (() => void)[] | null = null;
 	#done: ((result: ActuatorResult) => void) | undefined;
 
 	constructor(task: TaskRecord, host: AttemptHost) {

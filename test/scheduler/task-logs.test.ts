@@ -90,3 +90,76 @@ it('logs from a function in a worker thread', async () => {
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	expect((await scheduler.getLogs('w')).lines).toEqual(['got hello']);
 });
+
+/** A QueueContainer whose log writes take `delayMs` each, recording every batch it is handed. */
+function slowLogs(delayMs: number): { container: TaskContainer; batches: string[][] } {
+	const inner = new QueueContainer();
+	const batches: string[][] = [];
+	const container = new Proxy(inner, {
+		get(target, prop) {
+			const value = Reflect.get(target, prop) as unknown;
+			if (prop === 'appendLogs') {
+				return async (id: string, lines: readonly string[], maxLines: number) => {
+					batches.push([...lines]);
+					await new Promise((resolve) => setTimeout(resolve, delayMs));
+					await target.appendLogs(id, lines, maxLines);
+				};
+			}
+			return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+		},
+	});
+	return { container, batches };
+}
+
+it('stores the last log lines before the outcome: whoever sees the task finished reads its whole log', async () => {
+	const { container } = slowLogs(50);
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(async (_: null, { log }) => {
+			log('first');
+			await new Promise((resolve) => setTimeout(resolve, 10));
+			log('second');
+			log('last');
+			return 'done';
+		}),
+	});
+	opened.push(scheduler);
+	const seen = new Promise<string[]>((resolve) => {
+		scheduler.on('task:succeeded', ({ task }) => {
+			void scheduler.getLogs(task.id).then((page) => resolve([...page.lines]));
+		});
+	});
+	await scheduler.add({ id: 'ordered', item: null });
+	expect(await seen).toEqual(['first', 'second', 'last']);
+	expect((await scheduler.get('ordered'))?.status).toBe('succeeded');
+});
+
+it('a flood of lines faster than the store queues at most 2,000: the oldest become a line counting them', async () => {
+	const { container, batches } = slowLogs(30);
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(async (n: number, { log }) => {
+			for (let i = 0; i < n; i++) log(`line ${i}`);
+			await new Promise((resolve) => setTimeout(resolve, 5));
+			for (let i = n; i < 2 * n; i++) log(`line ${i}`);
+			return n;
+		}),
+	});
+	opened.push(scheduler);
+	await scheduler.add({ id: 'flood', item: 5_000 });
+	await scheduler.onIdle();
+	expect((await scheduler.get('flood'))?.status).toBe('succeeded');
+	// No batch is larger than twice the lines a task keeps (1,000), and every line is either stored or counted.
+	expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(2_000);
+	let accounted = 0;
+	for (const batch of batches) {
+		for (const line of batch) {
+			const skipped = /^… (\d+) lines not stored$/.exec(line);
+			accounted += skipped === null ? 1 : Number(skipped[1]);
+		}
+	}
+	expect(accounted).toBe(10_000);
+	const last = await scheduler.getLogs('flood', { offset: -1 });
+	expect(last.lines).toEqual(['line 9999']);
+	expect(batches.flat().some((line) => /^… \d+ lines not stored$/.test(line))).toBe(true);
+});
