@@ -16,6 +16,11 @@
  * waits for that notification or a safety poll (1 s; 100 ms while LISTEN is down, as behind PgBouncer in
  * transaction mode). SQLite readers poll every 100 ms.
  *
+ * Starting. The first follower (the window had lapsed) opens the window, then waits until every transaction that
+ * was running has ended (at most 1 s): one whose trigger ran before the window opened recorded nothing, and a
+ * `waitFor` must then find its change in the task's record, which it reads right after following. On SQLite writes
+ * are serialised, so the window's update is ordered with every change.
+ *
  * Retention. Readers delete rows older than the retention window in bounded batches (at most once a minute per
  * reader), noting the newest position deleted so a cursor before it is told of its gap.
  */
@@ -169,6 +174,7 @@ const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
 const POLL_MS = 100;
 const SAFETY_POLL_MS = 1_000;
+const SETTLE_MS = 1_000;
 
 interface Cursor {
 	readonly tx: number;
@@ -200,7 +206,13 @@ export class SqlChangeReader {
 			});
 		}
 		const lapsed = await this.#follow();
-		if (query.after === null) return { changes: [], next: await this.#now(), gap: false };
+		if (query.after === null) {
+			// Nobody followed until now: a transaction whose trigger ran before the window opened recorded nothing.
+			// Wait (bounded) until every transaction running then has ended, so that a read made after this answers
+			// sees its change in the task's record (waitFor reads the record right after following).
+			if (lapsed && this.#parts.dialect === 'pg') await this.#settleOlder();
+			return { changes: [], next: await this.#now(), gap: false };
+		}
 		const after = parseCursor(query.after, pg);
 		const state = (await this.#q('SELECT pruned_tx, pruned_pos FROM ' + this.#t.state + ' WHERE id = 1'))[0];
 		const pruned = { tx: Number(state?.['pruned_tx'] ?? 0), pos: Number(state?.['pruned_pos'] ?? 0) };
@@ -239,6 +251,18 @@ export class SqlChangeReader {
 		await this.#q(`UPDATE ${this.#t.state} SET follow_until = ${now} + ${FOLLOW_WINDOW_MS} WHERE id = 1`);
 		this.#refreshedAt = Date.now();
 		return Number(rows[0]?.['lapsed'] ?? 1) === 1;
+	}
+
+	/** Wait until the transactions running now have ended (at most SETTLE_MS: a transaction left open elsewhere). */
+	async #settleOlder(): Promise<void> {
+		const rows = await this.#q('SELECT txid_snapshot_xmax(txid_current_snapshot()) AS xmax');
+		const xmax = Number(rows[0]?.['xmax']);
+		const deadline = Date.now() + SETTLE_MS;
+		for (let ms = 1; Date.now() < deadline; ms = Math.min(ms * 2, 50)) {
+			const now = await this.#q('SELECT txid_snapshot_xmin(txid_current_snapshot()) AS xmin');
+			if (Number(now[0]?.['xmin']) >= xmax) return;
+			await new Promise((resolve) => setTimeout(resolve, ms));
+		}
 	}
 
 	async #now(): Promise<string> {

@@ -2,7 +2,7 @@
  * Results across processes (issue 14 item 2), on Redis, PostgreSQL and SQLite: two worker processes run tasks that a
  * producer process — no scheduler, no actuator — adds straight to the container and awaits with
  * `TaskEvents.waitFor`. Every task's final record must reach the producer: the successes with the output the worker
- * returned, the failures (every fifth task fails both attempts) with their error.
+ * returned, the failures (every fifth task fails; one attempt each) with their error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
