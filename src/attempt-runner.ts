@@ -43,6 +43,8 @@ export class AttemptRunner<TItem, TOutput> {
 	readonly #ranUnstored = new Set<string>();
 	/** Attempts started here so far, and when each started in that count (shared containers): see `lostSince`. */
 	#started = 0;
+	/** Claims of tasks whose previous attempt here is still being stored, waiting to start (see `#startAfter`). */
+	readonly #deferred = new Set<Promise<void>>();
 	readonly #startedAt = new WeakMap<Attempt, number>();
 	/** Each attempt's OpenTelemetry span (none kept without an SDK): see tracing.ts. */
 	readonly #spans: AttemptSpans;
@@ -75,9 +77,9 @@ export class AttemptRunner<TItem, TOutput> {
 		});
 	}
 
-	/** Tasks running now. */
+	/** Tasks running now (and claims waiting for their task's previous attempt here to be released). */
 	get size(): number {
-		return this.#attempts.size;
+		return this.#attempts.size + this.#deferred.size;
 	}
 
 	get(id: string): Attempt | undefined {
@@ -148,8 +150,29 @@ export class AttemptRunner<TItem, TOutput> {
 	/** Hand every running attempt back (closing without drain) and wait until all are stored. */
 	async handBackAll(): Promise<void> {
 		for (const attempt of this.#attempts.values()) if (!attempt.settled) this.settle(attempt, { kind: 'handback' });
-		while (this.#attempts.size > 0) await Promise.all(this.#attempts.values().map((a) => a.finishing));
+		while (this.#attempts.size > 0 || this.#deferred.size > 0)
+			await Promise.all([...this.#attempts.values().map((a) => a.finishing), ...this.#deferred]);
 		this.#poller.stop();
+	}
+
+	/**
+	 * Start `task`'s new claim once `previous` (its settled attempt here) is released; a claim that comes due while
+	 * the scheduler closes is handed back uncounted instead. Counted in `size` meanwhile, so the slot stays taken.
+	 */
+	#startAfter(previous: Attempt, task: TaskRecord<TItem, TOutput>): void {
+		// `finishing` is set in the same call that settled it: read it a microtask later.
+		const deferred: Promise<void> = Promise.resolve().then(async () => {
+			await previous.finishing;
+			if (this.#core.closed()) {
+				await this.#writer
+					.handBack(task as TaskRecord)
+					.catch((error: unknown) => this.#reporter.error(error, `handing back task ${task.id} failed`));
+			}
+			this.#deferred.delete(deferred);
+			if (!this.#core.closed()) this.start(task);
+			else this.#freed();
+		});
+		this.#deferred.add(deferred);
 	}
 
 	start(task: TaskRecord<TItem, TOutput>): void {
@@ -159,6 +182,12 @@ export class AttemptRunner<TItem, TOutput> {
 		// A task we already run comes back only after its lease was reclaimed, so with at least its second claim
 		// (claims count attempts): a first attempt needs no look-up, which walks the list on in-process containers.
 		const running = task.attempts > 1 || options.container.shared ? this.#attempts.get(task.id) : undefined;
+		if (running?.settled === true) {
+			// Its outcome is stored or being stored (a retry due at once, say) and we claimed the task again before
+			// that attempt freed its slot: this claim is a new attempt, started once the old one is released.
+			this.#startAfter(running, task);
+			return;
+		}
 		if (running !== undefined) {
 			// Our lease lapsed (a stalled store), the task was reclaimed, and we claimed it again while its first
 			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers.
