@@ -99,13 +99,17 @@ export interface TraceParts {
 
 /** The parts' names for the spans of a scheduler. */
 export function traceParts(container: object, actuator: object, scheduler: string): TraceParts {
-	const containerName = container.constructor.name || 'container';
-	const actuatorName = actuator.constructor.name || 'actuator';
+	const className = (part: object, fallback: string): string => {
+		const name = (part as { constructor?: { name?: unknown } }).constructor?.name;
+		return typeof name === 'string' && name !== '' && name !== 'Object' ? name : fallback;
+	};
+	const containerName = className(container, 'container');
+	const actuatorName = className(actuator, 'actuator');
 	const kind = /^([A-Z][A-Za-z0-9]*)Actuator$/.exec(actuatorName)?.[1];
 	const prefix =
 		(container as { keyPrefix?: unknown }).keyPrefix ?? (container as { tablePrefix?: unknown }).tablePrefix;
 	return {
-		actuator: kind === undefined || actuatorName === 'Object' ? actuatorName : kind.toLowerCase(),
+		actuator: kind === undefined ? actuatorName : kind.toLowerCase(),
 		container: containerName,
 		destination: typeof prefix === 'string' ? prefix : containerName,
 		scheduler,

@@ -18,7 +18,14 @@ import { Scheduler, type TaskRecord } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { ADD_SPAN_NAME, ATTEMPT_SPAN_NAME, formatTrace, parseTrace, TRACER_VERSION } from '../../src/tracing.js';
+import {
+	ADD_SPAN_NAME,
+	ATTEMPT_SPAN_NAME,
+	formatTrace,
+	parseTrace,
+	traceParts,
+	TRACER_VERSION,
+} from '../../src/tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const tracer = (): ReturnType<typeof trace.getTracer> => trace.getTracer('test');
@@ -257,5 +264,22 @@ describe('the stored trace context', () => {
 			version: string;
 		};
 		expect(TRACER_VERSION).toBe(pkg.version);
+	});
+});
+
+describe('the parts named on the spans', () => {
+	it('names actuators by kind and survives parts with no usual constructor', () => {
+		expect(traceParts(new QueueContainer(), new FunctionActuator(() => 1), 's')).toEqual({
+			actuator: 'function',
+			container: 'QueueContainer',
+			destination: 'QueueContainer',
+			scheduler: 's',
+		});
+		expect(traceParts(Object.create(null) as object, {}, 's')).toEqual({
+			actuator: 'actuator',
+			container: 'container',
+			destination: 'container',
+			scheduler: 's',
+		});
 	});
 });
