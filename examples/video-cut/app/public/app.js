@@ -330,9 +330,11 @@ function stepBox(run, step) {
 		),
 	);
 	if (step.status === 'running') box.append(progressBar(`progress of the ${step.id} of ${run.name}`, step.progress));
-	if (step.error && step.status !== 'succeeded') box.append(el('p', { class: 'step-error', text: step.error.message }));
+	if (step.error && step.status !== 'succeeded')
+		box.append(el('p', { class: 'step-error', text: step.error.message }));
 	if (step.status === 'succeeded') {
-		if (step.id === 'cut') box.append(el('a', { href: media, target: '_blank', rel: 'noopener', text: 'Open the cut' }));
+		if (step.id === 'cut')
+			box.append(el('a', { href: media, target: '_blank', rel: 'noopener', text: 'Open the cut' }));
 		else
 			box.append(
 				el('img', {
