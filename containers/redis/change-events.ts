@@ -83,14 +83,21 @@ export class RedisChangeReader {
 		const connection = this.#idle.pop() ?? this.#connect();
 		this.#busy.add(connection);
 		let broken = false;
+		// ioredis may never settle a command queued while it reconnects, even once disconnected: the read ends
+		// on its own when aborted or overdue, whatever the connection does.
+		let cut: (error: Error) => void = () => {};
+		const ended = new Promise<never>((_, reject) => {
+			cut = reject;
+		});
 		const abort = (): void => {
 			broken = true;
 			connection.disconnect();
+			cut(new Error('the blocking read was cut (aborted, or unanswered in time)'));
 		};
 		const limit = setTimeout(abort, query.waitMs + this.#parts.commandTimeoutMs);
 		query.signal?.addEventListener('abort', abort, { once: true });
 		try {
-			const reply = (await connection.call(
+			const sent = connection.call(
 				'XREAD',
 				'COUNT',
 				String(query.limit),
@@ -99,7 +106,9 @@ export class RedisChangeReader {
 				'STREAMS',
 				this.#parts.key,
 				after,
-			)) as unknown[] | null;
+			);
+			sent.catch(() => {}); // settled after the cut, if ever
+			const reply = (await Promise.race([sent, ended])) as unknown[] | null;
 			// One stream read: [[key, entries]] (some servers answer [key, entries]).
 			if (reply === null || reply.length === 0) return [];
 			const stream = (typeof reply[0] === 'string' ? reply : reply[0]) as [string, Entry[]];
