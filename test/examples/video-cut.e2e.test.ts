@@ -260,8 +260,9 @@ describe('video-cut example (service + app + page in Chromium)', () => {
 	it('shows the reason of a cut the service refuses', async () => {
 		await createThroughForm('Too long', 20, 40);
 		await waitForStatus('Too long', 'failed', 20_000);
-		expect(await row('Too long').locator('td.reason').textContent()).toBe(
-			'The cut service refused the cut (HTTP 400): end: expected an end within the video (30.02 s), got 40',
+		// The sample lasts 30 s, or 30.02 s as some ffmpeg builds encode it.
+		expect(await row('Too long').locator('td.reason').textContent()).toMatch(
+			/^The cut service refused the cut \(HTTP 400\): end: expected an end within the video \(30(\.\d+)? s\), got 40$/,
 		);
 		// A refusal would only be refused again: no second attempt.
 		const task = await app.scheduler.get(await taskIdOf('Too long'));
