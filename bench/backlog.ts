@@ -124,8 +124,9 @@ function sqlSeed(dialect: 'sqlite' | 'pg', n: number, status: 'waiting' | 'succe
 	const started = status === 'succeeded' ? now : 'NULL';
 	const attempts = status === 'succeeded' ? 1 : 0;
 	const select = (x: string): string =>
-		`SELECT '${status}-' || ${x}, '${status}', 0, ${attempts}, 1, ${now}, ${now}, ${started}, ${finished}, ${runAt}, '0'`;
-	const columns = `(id, status, priority, attempts, max_attempts, created_at, updated_at, started_at, finished_at, run_at, item)`;
+		`SELECT '${status}-' || ${x}, '${status}', 0, ${attempts}, 1, ${now}, ${now}, ${started}, ${finished}, ${runAt}, '0', ${status === 'waiting' ? 1 : 0}`;
+	// `delayed` (schema 5): a waiting task not yet due, as `add` marks one.
+	const columns = `(id, status, priority, attempts, max_attempts, created_at, updated_at, started_at, finished_at, run_at, item, delayed)`;
 	return dialect === 'pg'
 		? `INSERT INTO ${TABLE} ${columns} ${select('g')} FROM generate_series(1, ${n}) AS g`
 		: `INSERT INTO ${TABLE} ${columns} WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) ${select('x')} FROM c`;

@@ -358,8 +358,15 @@ export class SqlContainer implements TaskContainer {
 					: (this.clock === 'caller' ? this.#now(now) : Date.now()) + limited.reopensInMs + 1;
 			return limited.rows.map(rowToRecord).sort(byClaimOrder);
 		}
-		const { sql, bindings } = this.#sql.claim(owner, leaseMs, Math.floor(max), this.#now(now));
-		const rows = await this.#run('claim', () => this.#query(sql, bindings));
+		const at = this.#now(now);
+		const promote = this.#sql.promote(at);
+		const { sql, bindings } = this.#sql.claim(owner, leaseMs, Math.floor(max), at);
+		// Two statements: the promotion of delayed tasks now due, then the claim (see statements.ts). Each is
+		// correct alone, so no transaction binds them.
+		const rows = await this.#run('claim', async () => {
+			await this.#query(promote.sql, promote.bindings);
+			return this.#query(sql, bindings);
+		});
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
 

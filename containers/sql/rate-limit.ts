@@ -9,7 +9,7 @@
  * 2. with `globalConcurrency`, a count of the running and exporting tasks: a new statement, so on PostgreSQL's READ
  *    COMMITTED it sees every claim committed before we got the lock (a claim in the same statement as the lock
  *    would judge by a snapshot taken before the wait, and two claimers could both see the last free slot);
- * 3. the ordinary claim statement with its limit cut to what is left;
+ * 3. the ordinary promotion of delayed tasks now due and claim statement, with its limit cut to what is left;
  * 4. with `rateLimit`, the window's new count written back to the row (only when something was claimed).
  *
  * Windows are fixed and aligned to the epoch on the statement clock (the database's on PostgreSQL with
@@ -107,6 +107,8 @@ export class SqlClaimLimits {
 			}
 			let rows: Record<string, unknown>[] = [];
 			if (allowed > 0) {
+				const promote = this.#sql.promote(now);
+				await rowsOf(trx, promote.sql, promote.bindings);
 				const { sql, bindings } = this.#sql.claim(owner, leaseMs, allowed, now);
 				rows = await rowsOf(trx, sql, bindings);
 				if (rateLimit !== null && rows.length > 0) {

@@ -27,6 +27,7 @@ export const INSERT_COLUMNS = [
 	'stop_requested',
 	'dedup_key',
 	'trace',
+	'delayed',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -107,7 +108,10 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 	};
 }
 
-/** The insert values of a new waiting task, in `INSERT_COLUMNS` order. `itemJson` was checked by the caller. */
+/**
+ * The insert values of a new waiting task, in `INSERT_COLUMNS` order. `itemJson` was checked by the caller; `now`
+ * is the `updated_at` and judges whether the task is `delayed`.
+ */
 export function recordToValues(
 	task: TaskRecord,
 	itemJson: string,
@@ -136,6 +140,8 @@ export function recordToValues(
 		bool(task.stopRequested),
 		task.key,
 		task.trace,
+		// Not yet due by the adding process's clock: out of the claim index until a claim promotes it (schema 5).
+		task.runAt > now ? 1 : 0,
 	];
 }
 

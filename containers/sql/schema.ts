@@ -160,6 +160,37 @@ const MIGRATIONS: readonly Migration[] = [
 			await createChangeTables(trx, dialect, t.prefix, t.tasks);
 		},
 	},
+	{
+		version: 5,
+		name: 'delayed tasks out of the claim index',
+		async up(trx, dialect, t) {
+			const p = t.prefix;
+			// `delayed` = 1: a waiting task that was not yet due when it was written (added, retried with a backoff,
+			// handed back with a runAt). The claim index leaves those out, so a claim no longer steps over every task
+			// that is not yet due (issue 15 item 6); each claim first promotes the ones now due (`delayed` = 0) through
+			// `tasks_delayed`, an index of only those, ordered by run_at. Existing rows are judged by this clock; a
+			// row judged wrongly is only slower to claim or promote, never claimed early (the claim keeps run_at <= now).
+			// Written to run again over its own result (as version 4 is): a column or index already there is kept.
+			const has =
+				dialect === 'sqlite' &&
+				resultRows(
+					await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'delayed'`, [`${p}tasks`]),
+				).length > 0;
+			if (!has) {
+				await trx.raw(
+					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}delayed SMALLINT NOT NULL DEFAULT 0`,
+				);
+			}
+			await trx.raw(`UPDATE ${t.tasks} SET delayed = 1 WHERE status = 'waiting' AND run_at > ?`, [Date.now()]);
+			await trx.raw(`DROP INDEX IF EXISTS "${p}tasks_claim"`);
+			await trx.raw(
+				`CREATE INDEX "${p}tasks_claim" ON ${t.tasks} (priority DESC, seq, run_at) WHERE status = 'waiting' AND delayed = 0`,
+			);
+			await trx.raw(
+				`CREATE INDEX IF NOT EXISTS "${p}tasks_delayed" ON ${t.tasks} (run_at) WHERE status = 'waiting' AND delayed = 1`,
+			);
+		},
+	},
 ];
 
 /** The newest schema version this code knows. */

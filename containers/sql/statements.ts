@@ -72,6 +72,11 @@ export interface TaskStatements {
 	readonly serverClock: boolean;
 	/** The SQL for "now" in a statement: PostgreSQL's clock, or a `?` bound to the caller's `now`. */
 	readonly nowSql: string;
+	/**
+	 * Mark the delayed waiting tasks that are now due as due (`delayed` = 0), so the claim index holds them. Run
+	 * before every claim: one probe of the `tasks_delayed` index when nothing is due.
+	 */
+	promote(now: number): Statement;
 	claim(owner: string, leaseMs: number, max: number, now: number): Statement;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
@@ -95,12 +100,21 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	 * SQLite: name the partial index a query must use. Without statistics SQLite's planner prefers the
 	 * (status, seq) index and then sorts every waiting row; PostgreSQL's planner picks right by itself.
 	 */
-	const indexedBy = (index: 'claim' | 'due' | 'lease'): string =>
+	const indexedBy = (index: 'claim' | 'due' | 'lease' | 'delayed'): string =>
 		dialect === 'sqlite' ? ` INDEXED BY "${tables.prefix}tasks_${index}"` : '';
 	const set = `status = 'running', owner = ?, lease_until = ${nowSql} + ?, started_at = ${nowSql}, updated_at = ${nowSql}, attempts = attempts + 1`;
 	// A queue-wide pause (setPaused) holds every claim: one primary-key probe of the settings table.
 	const notPaused = `NOT EXISTS (SELECT 1 FROM ${tables.settings} WHERE name = 'paused')`;
-	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND run_at <= ${nowSql} AND ${notPaused} ORDER BY priority DESC, seq LIMIT ?`;
+	// Only tasks marked due (`delayed` = 0, schema 5) are in the claim index; `run_at <= now` stays, since a task
+	// marked due by one clock may not be due yet by this claimer's.
+	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND delayed = 0 AND run_at <= ${nowSql} AND ${notPaused} ORDER BY priority DESC, seq LIMIT ?`;
+	// Promotion: the delayed tasks now due, through the index of only those. On PostgreSQL rows another claimer is
+	// promoting are skipped (its statement promotes them) rather than waited for.
+	const dueDelayed = `SELECT seq FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1 AND run_at <= ${nowSql}`;
+	const promote =
+		dialect === 'pg'
+			? `UPDATE ${t} SET delayed = 0 WHERE seq = ANY(ARRAY(${dueDelayed} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' AND delayed = 1`
+			: `UPDATE ${t} SET delayed = 0 WHERE seq IN (${dueDelayed})`;
 	const claim =
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
@@ -115,7 +129,7 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		run_at = CASE WHEN ${retry} THEN ${nowSql} ELSE run_at END,
 		finished_at = CASE WHEN ${retry} THEN finished_at ELSE ${nowSql} END,
 		error = CASE WHEN NOT stop_requested AND attempts >= max_attempts THEN ${errorJson} ELSE error END,
-		owner = NULL, lease_until = NULL, updated_at = ${nowSql}
+		owner = NULL, lease_until = NULL, updated_at = ${nowSql}, delayed = 0
 		WHERE status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}
 		RETURNING *`;
 	const nextDueAt = `SELECT MIN(run_at) AS at, ${nowSql} AS clock_now FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql} AND ${notPaused}`;
@@ -124,6 +138,7 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	return {
 		serverClock,
 		nowSql,
+		promote: (now) => ({ sql: promote, bindings: nows(now, 1) }),
 		claim: (owner, leaseMs, max, now) => ({
 			sql: claim,
 			bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],

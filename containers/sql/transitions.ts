@@ -141,6 +141,11 @@ export class TransitionBatcher {
 		}
 	}
 
+	/** A bound "now" in SQL. */
+	get #nowMark(): string {
+		return this.#dialect === 'pg' ? '?::bigint' : '?';
+	}
+
 	#single(p: Pending): Promise<Row[]> {
 		const sets = ['status = ?', `updated_at = ${this.#serverNow ?? '?'}`];
 		const bindings: unknown[] = this.#serverNow === null ? [p.to, p.updatedAt] : [p.to];
@@ -149,6 +154,13 @@ export class TransitionBatcher {
 			if (value === undefined) continue;
 			sets.push(`${PATCH_COLUMNS[key].column} = ?`);
 			bindings.push(patchValue(key, value, this.#bool));
+		}
+		if (p.to === 'waiting') {
+			// Back to waiting: delayed (out of the claim index) when its run_at is still ahead (schema 5).
+			const runAt = p.patch.runAt === undefined ? 'run_at' : this.#dialect === 'pg' ? '?::bigint' : '?';
+			if (p.patch.runAt !== undefined) bindings.push(p.patch.runAt);
+			sets.push(`delayed = CASE WHEN ${runAt} > ${this.#serverNow ?? this.#nowMark} THEN 1 ELSE 0 END`);
+			if (this.#serverNow === null) bindings.push(p.updatedAt);
 		}
 		bindings.push(p.id, p.from);
 		if (p.owner !== undefined) bindings.push(p.owner);
@@ -190,9 +202,12 @@ export class TransitionBatcher {
 				);
 			}
 		}
+		// A task put back to waiting is delayed (out of the claim index) when its new run_at is still ahead (schema 5).
+		const runAt = keys.includes('runAt') ? 'CASE WHEN v.f_runAt THEN v.p_runAt ELSE t.run_at END' : 't.run_at';
 		const sets = [
 			'status = v.c_to',
 			`updated_at = ${this.#serverNow ?? 'v.c_updated'}`,
+			`delayed = CASE WHEN v.c_to <> 'waiting' THEN t.delayed WHEN ${runAt} > ${this.#serverNow ?? 'v.c_updated'} THEN 1 ELSE 0 END`,
 			...keys.map((key) => {
 				const column = PATCH_COLUMNS[key].column;
 				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
