@@ -38,6 +38,7 @@ import { changeTables, SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
+import { PromotionClock } from './sql/promotion.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanStatement, isPausedStatement, setPausedStatement } from './sql/operations.js';
 import { appendLogs, dropLogs, getLogs } from './sql/logs.js';
@@ -94,6 +95,8 @@ export class SqlContainer implements TaskContainer {
 	readonly #sql: TaskStatements;
 	/** `globalConcurrency` and `rateLimit` (see sql/rate-limit.ts). */
 	readonly #limits: SqlClaimLimits;
+	/** When a claim promotes delayed tasks first (see sql/promotion.ts). */
+	readonly #promotion = new PromotionClock();
 
 	/**
 	 * Whether `globalConcurrency` or `rateLimit` is set: the claim enforces them. (`CombinedContainer` refuses such a
@@ -276,6 +279,9 @@ export class SqlContainer implements TaskContainer {
 	): Promise<boolean> {
 		const t = this.#tables.tasks;
 		const ids = tasks.map((task) => task.id);
+		// Before the insert, so no claim after it misses these (an insert that fails costs one idle promotion).
+		const now = Date.now();
+		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
 		try {
 			return await this.knex.transaction(async (trx) => {
 				if (first !== null && !(await first(trx))) return false;
@@ -359,15 +365,36 @@ export class SqlContainer implements TaskContainer {
 			return limited.rows.map(rowToRecord).sort(byClaimOrder);
 		}
 		const at = this.#now(now);
-		const promote = this.#sql.promote(at);
-		const { sql, bindings } = this.#sql.claim(owner, leaseMs, Math.floor(max), at);
-		// Two statements: the promotion of delayed tasks now due, then the claim (see statements.ts). Each is
-		// correct alone, so no transaction binds them.
+		const limit = Math.floor(max);
+		// The promotion of delayed tasks now due, when one may be, then the claim (see sql/promotion.ts). Each
+		// statement is correct alone, so no transaction binds them.
 		const rows = await this.#run('claim', async () => {
-			await this.#query(promote.sql, promote.bindings);
-			return this.#query(sql, bindings);
+			const promoted = this.#promotion.needed(at);
+			if (promoted) await this.#promote(at);
+			const { sql, bindings } = this.#sql.claim(owner, leaseMs, limit, at);
+			const first = await this.#query(sql, bindings);
+			if (promoted || first.length >= limit || (await this.#promote(at)) === 0) return first;
+			const again = this.#sql.claim(owner, leaseMs, limit - first.length, at);
+			return [...first, ...(await this.#query(again.sql, again.bindings))];
 		});
 		return rows.map(rowToRecord).sort(byClaimOrder);
+	}
+
+	/** Promote the delayed tasks due at `at`; returns how many. */
+	async #promote(at: number): Promise<number> {
+		const wall = this.#promotion.starting();
+		const { sql, bindings } = this.#sql.promote(at);
+		const rows = await this.#query(sql, bindings);
+		let n = rows.length;
+		let next: unknown = null;
+		if (this.dialect === 'pg') {
+			n = Number(rows[0]?.['n'] ?? 0);
+			next = rows[0]?.['next'];
+		} else {
+			next = (await this.#query(this.#sql.nextDelayed, []))[0]?.['next'];
+		}
+		this.#promotion.promoted(wall, next === null || next === undefined ? null : Number(next));
+		return n;
 	}
 
 	async transition(
@@ -381,6 +408,7 @@ export class SqlContainer implements TaskContainer {
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		assertJsonOutput(patch.output);
 		if (!isWellFormedText(id)) return null;
+		if (to === 'waiting' && patch.runAt !== undefined) this.#promotion.wrote(patch.runAt);
 		const row = await this.#run('transition', () =>
 			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);

@@ -73,10 +73,13 @@ export interface TaskStatements {
 	/** The SQL for "now" in a statement: PostgreSQL's clock, or a `?` bound to the caller's `now`. */
 	readonly nowSql: string;
 	/**
-	 * Mark the delayed waiting tasks that are now due as due (`delayed` = 0), so the claim index holds them. Run
-	 * before every claim: one probe of the `tasks_delayed` index when nothing is due.
+	 * Mark the delayed waiting tasks that are now due as due (`delayed` = 0), so the claim index holds them: one
+	 * probe of the `tasks_delayed` index when nothing is due. Rows: PostgreSQL one, `n` (how many were promoted) and
+	 * `next` (the earliest run_at still delayed); SQLite one per promoted task (see `nextDelayed`).
 	 */
 	promote(now: number): Statement;
+	/** SQLite, after `promote`: rows, one, `next` (the earliest run_at still delayed). */
+	readonly nextDelayed: string;
 	claim(owner: string, leaseMs: number, max: number, now: number): Statement;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
@@ -113,8 +116,10 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	const dueDelayed = `SELECT seq FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1 AND run_at <= ${nowSql}`;
 	const promote =
 		dialect === 'pg'
-			? `UPDATE ${t} SET delayed = 0 WHERE seq = ANY(ARRAY(${dueDelayed} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' AND delayed = 1`
-			: `UPDATE ${t} SET delayed = 0 WHERE seq IN (${dueDelayed})`;
+			? `WITH p AS (UPDATE ${t} SET delayed = 0 WHERE seq = ANY(ARRAY(${dueDelayed} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' AND delayed = 1 RETURNING 1)
+				SELECT (SELECT COUNT(*) FROM p) AS n, (SELECT MIN(run_at) FROM ${t} WHERE status = 'waiting' AND delayed = 1 AND run_at > ${nowSql}) AS next`
+			: `UPDATE ${t} SET delayed = 0 WHERE seq IN (${dueDelayed}) RETURNING seq`;
+	const nextDelayed = `SELECT MIN(run_at) AS next FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1`;
 	const claim =
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
@@ -138,7 +143,8 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	return {
 		serverClock,
 		nowSql,
-		promote: (now) => ({ sql: promote, bindings: nows(now, 1) }),
+		promote: (now) => ({ sql: promote, bindings: nows(now, dialect === 'pg' ? 2 : 1) }),
+		nextDelayed,
 		claim: (owner, leaseMs, max, now) => ({
 			sql: claim,
 			bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],

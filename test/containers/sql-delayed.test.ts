@@ -4,7 +4,8 @@
  * tests check what must hold whatever the flag says: due tasks in priority order while thousands of delayed ones
  * are stored, a delayed task claimable when due and not before (caller's and server's clock), retries with a
  * backoff and reclaims, a task promoted by a claimer whose clock runs ahead not claimed early by one behind, and a
- * version-4 database upgraded with its waiting rows judged. The flag itself is read to show the rows are kept
+ * version-4 database upgraded with its waiting rows judged, and delayed tasks another container wrote (the claim promotes
+ * only when a delayed task may be due: sql/promotion.ts). The flag itself is read to show the rows are kept
  * out of the claim index (speed is the bench's business: bench/backlog.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,6 +140,25 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(await c.claim(5, 'slow', LEASE, real)).toEqual([]);
 			expect(await c.nextDueAt(real)).toBe(real + 30 * 60_000);
 			expect((await c.claim(5, 'slow', LEASE, real + 30 * 60_000)).map((t) => t.id)).toEqual(['later']);
+		});
+
+		it('claims a delayed task another container wrote once due, though this one promoted just before', async () => {
+			const { c, knex } = await open();
+			const other = new SqlContainer({ knex, clock: 'caller' });
+			opened.push(other);
+			const now = Date.now();
+			await c.add(records([{ id: 'due', item: 0 }], now));
+			// `c` promotes (nothing delayed known), then `other` writes a delayed task `c` does not know of.
+			expect((await c.claim(5, 'w', LEASE, now)).map((t) => t.id)).toEqual(['due']);
+			await other.add(records([{ id: 'x', item: 1, priority: 3, runAt: now + 1_000 }], now));
+			expect(await c.claim(5, 'w', LEASE, now + 999)).toEqual([]);
+			expect((await c.claim(5, 'w', LEASE, now + 1_000)).map((t) => t.id)).toEqual(['x']);
+			// A hand-back with a runAt through `other`, then a claim through `c` once due.
+			expect(
+				(await other.transition('x', 'running', 'waiting', { runAt: now + 2_000, owner: null }, 'w'))?.status,
+			).toBe('waiting');
+			expect(await c.claim(5, 'w', LEASE, now + 1_999)).toEqual([]);
+			expect((await c.claim(5, 'w', LEASE, now + 2_000)).map((t) => t.id)).toEqual(['x']);
 		});
 
 		it('claims a delayed task within rate-limited claims once due', async () => {
