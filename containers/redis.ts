@@ -62,6 +62,7 @@ import {
 	type StoredValues,
 } from './redis/known-records.js';
 import { TransitionBatch } from './redis/transition-batch.js';
+import { ADD_STEP_TASKS, addInSteps } from './redis/stepped-add.js';
 import { OrphanWatch } from './redis/orphans.js';
 import {
 	decodeRecord,
@@ -98,8 +99,6 @@ const RECLAIM_BATCH = 1000;
  */
 const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
-/** An add waits `commandTimeoutMs` for its reply per this many tasks (a 10,000-task add took over 10 s on a loaded machine). */
-const ADD_TASKS_PER_TIMEOUT = 1000;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
@@ -238,23 +237,40 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 	}
 
+	/**
+	 * Store new tasks as `waiting` (see `TaskContainer.add`). Up to `ADD_STEP_TASKS` (500) tasks: one script, all or
+	 * nothing. More: in steps of short scripts, so Redis keeps answering every other client (one script for 100,000
+	 * tasks held it for seconds): first every id and key is checked and reserved against other adds, then the tasks
+	 * are written 500 per script, each step visible (claimable) once written. A refused id or key
+	 * (`DuplicateTaskError`, `DuplicateKeyError`) or a failure while reserving stores nothing. A failure while
+	 * writing (the connection lost, a step's reply overdue, `close()`) rejects with `PartialAddError`: its
+	 * `storedIds` are stored, its `unsureIds` (the step in flight) all or none, the rest not. See
+	 * containers/redis/stepped-add.ts.
+	 */
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		if (tasks.length === 0) return;
 		const seen = new Set<string>();
-		let args: string[] = [String(Date.now()), randomUUID()];
 		tasks.forEach((task, index) => {
 			// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two ids would name one task.
 			assertStorableTask(task, index);
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
 		});
-		args = args.concat(tasks.flatMap(encodeForAdd));
-		const reply = (await this.#run(ADD, args, Math.ceil(tasks.length / ADD_TASKS_PER_TIMEOUT))) as [
-			string,
-			string?,
-		];
-		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
+		const encoded = tasks.flatMap(encodeForAdd);
+		if (tasks.length > ADD_STEP_TASKS) {
+			const runner = { run: (script: ClockedScript, args: readonly string[]) => this.#run(script, args) };
+			const seqs = await addInSteps({ ...runner, where: this.#guard.where }, tasks, encoded, randomUUID());
+			tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
+			return;
+		}
+		const args = [String(Date.now()), randomUUID()].concat(encoded);
+		const reply = (await this.#run(ADD, args)) as [string, string?, string?];
+		if (reply[0] === 'dup')
+			throw new DuplicateTaskError(
+				reply[1] ?? '',
+				reply[2] === 'reserved' ? 'is being added by another add in progress' : undefined,
+			);
 		if (reply[0] === 'dupkey') throw duplicateKey(reply);
 		// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
 		tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
@@ -690,3 +706,4 @@ function duplicateKey(reply: readonly unknown[]): DuplicateKeyError {
 	return new DuplicateKeyError(JSON.parse(String(reply[1])) as string, String(reply[2]));
 }
 export { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './redis/workflow-store.js';
+export { PartialAddError } from './redis/stepped-add.js';

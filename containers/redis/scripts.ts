@@ -33,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
 import { CHANGES_PRELUDE } from './change-event-scripts.js';
+import { RESERVATION_PRELUDE } from './reservations.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -94,6 +95,7 @@ end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
 ${CHANGES_PRELUDE}
+${RESERVATION_PRELUDE}
 -- A task that is deleted or replaced gives up its deduplication key (if the key still names it).
 local function releaseKey(id)
 	local key = redis.call('HGET', tkey(id), 'key')
@@ -223,8 +225,9 @@ const KEY_AT = ADD_FIELDS.indexOf('key');
 
 /**
  * The body of an add, on the argument list `A`: now, token, then ${F} values per task (ADD_FIELDS order). All or
- * nothing: returns {'dup', id} for an id that is waiting, running or exporting, before any write. A task in a final
- * status is replaced (a re-run). `token` is unique per add call and stored on each task: when ioredis sends the call
+ * nothing: returns {'dup', id} for an id that is waiting, running or exporting, {'dupkey', key, holder} for a key
+ * such a task holds, before any write; likewise {'dup', id, 'reserved'} and {'dupkey', key, id, 'reserved'} for an
+ * id or key an add in steps in progress reserved (reservations.ts). A task in a final status is replaced (a re-run). `token` is unique per add call and stored on each task: when ioredis sends the call
  * again after a reconnect (its reply was lost, not its effect), the repeat finds its own token and succeeds without
  * writing. ADD runs it on ARGV; a repeat's tick (repeat-scripts.ts) on the tail of its own arguments, in the same
  * script as its compare-and-set.
@@ -242,10 +245,13 @@ for i = 0, n - 1 do
 		return seqs
 	end
 end
+-- Reservations of adds in steps in progress (reservations.ts): their ids and keys are taken.
+local reservations = anyReservation()
 for i = 0, n - 1 do
 	local id = A[3 + i * F]
 	local st = redis.call('HGET', tkey(id), 'status')
 	if st and not isFinal(st) then return {'dup', id} end
+	if reservations and idReserved(id, token) then return {'dup', id, 'reserved'} end
 end
 -- Deduplication keys (stored as JSON text; 'null' for none): P keys maps each to the task that last took it, which
 -- holds it while not finished.
@@ -260,6 +266,10 @@ for i = 0, n - 1 do
 		if holder then
 			local hs = redis.call('HGET', tkey(holder), 'status')
 			if hs and not isFinal(hs) then return {'dupkey', key, holder} end
+		end
+		if reservations then
+			local reserver = keyReserver(key, token)
+			if reserver then return {'dupkey', key, reserver, 'reserved'} end
 		end
 	end
 end
@@ -281,6 +291,11 @@ for i = 0, n - 1 do
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
+	-- What is left of a reservation of this id or key is this add's own or a dead add's.
+	if reservations then
+		redis.call('HDEL', P .. 'reserved', id)
+		if A[b + KEY] ~= 'null' then redis.call('HDEL', P .. 'reservedKeys', A[b + KEY]) end
+	end
 	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
 	recordChange(id, 'added', now, k)
 end
