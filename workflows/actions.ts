@@ -115,13 +115,31 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 				'These workflowActions are not attached to a store: pass them to `new Workflows({ actions })` first',
 			);
 		const ref = item.workflow;
-		const current = await store.get(ref.runId);
-		const step = current?.steps[ref.stepId];
-		if (current === null || step === undefined || step.generation !== ref.generation || step.status !== 'running') {
-			throw new NonRetryableError(
-				`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
-				{ code: 'ERR_STEP_STALE' as never },
-			);
+		const attempt = (fctx.task as TaskRecord).attempts;
+		let saved: unknown;
+		if (attempt <= 1 && Object.prototype.hasOwnProperty.call(item, 'saved')) {
+			// A first attempt: its item carries the checkpoint as it was when the step was dispatched, and nothing
+			// else writes this generation's checkpoint before it runs; no run read. (A first attempt is stale only
+			// if its adder stalled past `dispatchGraceMs`: its output is then never recorded, and its calls below
+			// are refused.)
+			saved = item.saved ?? undefined;
+		} else {
+			// A later attempt (a retry, a taken-over task): the checkpoint an earlier attempt saved, and the refusal
+			// of a step whose run moved on.
+			const current = await store.get(ref.runId);
+			const step = current?.steps[ref.stepId];
+			if (
+				current === null ||
+				step === undefined ||
+				step.generation !== ref.generation ||
+				step.status !== 'running'
+			) {
+				throw new NonRetryableError(
+					`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
+					{ code: 'ERR_STEP_STALE' as never },
+				);
+			}
+			saved = step.checkpoint ?? undefined;
 		}
 		const bound = store;
 		const ctx: StepContext = {
@@ -129,8 +147,8 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 			stepId: ref.stepId,
 			vars: item.vars,
 			inputs: item.inputs,
-			attempt: (fctx.task as TaskRecord).attempts,
-			saved: step.checkpoint ?? undefined,
+			attempt,
+			saved,
 			signal: fctx.signal,
 			progress: fctx.progress,
 			shared: {

@@ -38,6 +38,8 @@ export interface Dispatch {
 	readonly params: Record<string, unknown>;
 	/** The outputs of the steps it depends on. */
 	readonly inputs: Record<string, unknown>;
+	/** The step's checkpoint as this record holds it (`null` for none): its task's first attempt gets it. */
+	readonly saved: unknown;
 	/**
 	 * A new generation, which this write alone moved the step to: its task cannot exist yet, so it is added
 	 * without looking first. A re-dispatch (`false`) looks first, so a finished task is never added again.
@@ -150,13 +152,19 @@ export function planAdvance(
 		const view = tasks.get(stepId);
 		if (view === undefined) continue;
 		if (view === null) {
+			// The task may still be on its way: the process that stored the dispatch adds it just after. Only once
+			// the grace has passed is it taken to be lost (that process died), so a step task is never added after
+			// its step was settled without it: a first attempt needs no run read to know it is not stale.
+			const lost = step.startedAt === null || now - step.startedAt >= options.dispatchGraceMs;
 			if (isFinalRunStatus(run.status) || (run.status === 'paused' && step.handBack)) {
-				// Nothing to stop: the step ends stopped (or goes back to waiting for resume).
+				// Nothing to stop: the step ends stopped (or goes back to waiting for resume). Until the grace has
+				// passed it stays running: a task added meanwhile is stopped by a later advance (the sweep's).
+				if (!lost) continue;
 				const back = run.status === 'paused';
 				settleStopped(step, back, now);
 				if (!back) events.push({ name: 'step:stopped', stepId });
 				mark();
-			} else if (step.startedAt === null || now - step.startedAt >= options.dispatchGraceMs) {
+			} else if (lost) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
 				dispatch.push({
@@ -164,6 +172,7 @@ export function planAdvance(
 					taskId,
 					generation: step.generation,
 					fresh: false,
+					saved: step.checkpoint ?? null,
 					...renderFor(run, definition, stepId),
 				});
 				mark();
@@ -256,6 +265,7 @@ export function planAdvance(
 					taskId: stepTaskId(run.id, stepId, step.generation),
 					generation: step.generation,
 					fresh: true,
+					saved: step.checkpoint ?? null,
 					...rendered,
 				});
 				events.push({ name: 'step:started', stepId });

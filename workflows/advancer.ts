@@ -50,6 +50,15 @@ export interface KnownTask {
 }
 
 const MAX_ROUNDS = 50;
+/** The most step tasks one container add stores. */
+const MAX_BATCH = 500;
+
+/** A step task waiting for the next batched add. */
+interface PendingAdd {
+	readonly task: NewTask;
+	resolve(): void;
+	reject(error: unknown): void;
+}
 
 /** Serialised advances and commands per run, and their effects. */
 export class Advancer {
@@ -61,6 +70,9 @@ export class Advancer {
 		{ known: Map<string, KnownTask> | undefined; done: Promise<RunRecord | null> }
 	>();
 	readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
+	/** Step tasks waiting for the next batched add, and whether a batch is being added. */
+	readonly #adds: PendingAdd[] = [];
+	#adding = false;
 	#closed = false;
 
 	constructor(parts: AdvancerParts) {
@@ -72,7 +84,7 @@ export class Advancer {
 	 * events). `known`: the end of a step task this process just heard of (by step id, with its generation); the
 	 * advance then reads no other task. Without it, every running step's task is read.
 	 */
-	kick(runId: string, known?: ReadonlyMap<string, KnownTask>): Promise<RunRecord | null> {
+	kick(runId: string, known?: ReadonlyMap<string, KnownTask>, first?: RunRecord): Promise<RunRecord | null> {
 		// Step ends of one run that arrive together (a fan-in) share one advance: one read and one write for all.
 		const queued = this.#queued.get(runId);
 		if (queued !== undefined) {
@@ -90,7 +102,7 @@ export class Advancer {
 		};
 		entry.done = this.#serial(runId, () => {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
-			return this.#advance(runId, entry.known);
+			return this.#advance(runId, entry.known, first);
 		}).catch((error: unknown) => {
 			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
 			return null;
@@ -164,11 +176,19 @@ export class Advancer {
 		return next;
 	}
 
-	async #advance(runId: string, known?: ReadonlyMap<string, KnownTask>): Promise<RunRecord | null> {
+	/**
+	 * Read the run (or, in the first round, take `first`: the record just created, which the write's
+	 * compare-and-set proves current), plan, write, then apply the effects.
+	 */
+	async #advance(
+		runId: string,
+		known?: ReadonlyMap<string, KnownTask>,
+		first?: RunRecord,
+	): Promise<RunRecord | null> {
 		const { store, scheduler } = this.#parts;
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			if (this.#closed) return null;
-			const stored = await store.get(runId);
+			const stored = round === 0 && first !== undefined ? first : await store.get(runId);
 			if (stored === null) return null;
 			const definition = await this.#parts.definitionFor(stored);
 			const views = new Map<string, TaskView | null>();
@@ -253,6 +273,7 @@ export class Advancer {
 			params: dispatch.params,
 			inputs: dispatch.inputs,
 			vars: run.vars,
+			saved: dispatch.saved,
 		};
 		const task: { -readonly [K in keyof NewTask]: NewTask[K] } = { id: dispatch.taskId, item };
 		if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
@@ -264,7 +285,7 @@ export class Advancer {
 				if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
 				task.item = build(dispatch.params, item);
 			}
-			await scheduler.add(task);
+			await this.#add(task);
 			return false;
 		} catch (error) {
 			if (error instanceof DuplicateTaskError) return false;
@@ -278,6 +299,50 @@ export class Advancer {
 				return true;
 			}
 			throw error;
+		}
+	}
+
+	/**
+	 * Add one step task, in one container add with the others asked for meanwhile (a fan-out's steps, the steps
+	 * of other runs advancing at the same time): one transaction or round trip for many. A refused batch (all or
+	 * nothing: one duplicate or invalid task) is tried again task by task, so each gets its own outcome.
+	 */
+	#add(task: NewTask): Promise<void> {
+		return new Promise<void>((resolve, reject) => {
+			this.#adds.push({ task, resolve, reject });
+			if (this.#adding) return;
+			this.#adding = true;
+			queueMicrotask(() => void this.#flushAdds());
+		});
+	}
+
+	async #flushAdds(): Promise<void> {
+		const { scheduler } = this.#parts;
+		const alone = async (pending: PendingAdd): Promise<void> => {
+			try {
+				await scheduler.add(pending.task);
+				pending.resolve();
+			} catch (error) {
+				pending.reject(error);
+			}
+		};
+		try {
+			while (this.#adds.length > 0) {
+				const batch = this.#adds.splice(0, MAX_BATCH);
+				if (batch.length === 1) {
+					await alone(batch[0] as PendingAdd);
+					continue;
+				}
+				try {
+					await scheduler.add(batch.map((pending) => pending.task));
+				} catch {
+					await Promise.all(batch.map(alone));
+					continue;
+				}
+				for (const pending of batch) pending.resolve();
+			}
+		} finally {
+			this.#adding = false;
 		}
 	}
 

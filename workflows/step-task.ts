@@ -33,6 +33,12 @@ export interface StepItem {
 	readonly inputs: Record<string, unknown>;
 	/** The run's vars. */
 	readonly vars: Record<string, unknown>;
+	/**
+	 * The step's checkpoint when its task was added (`null` for none). A first attempt gets it as `ctx.saved`
+	 * without reading the run: nothing else can write the checkpoint of this generation before its task runs.
+	 * Absent in items added before it existed (their step function reads the run).
+	 */
+	readonly saved?: unknown;
 }
 
 const PREFIX = 'wf:';

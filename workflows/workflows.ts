@@ -287,7 +287,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		};
 		await this.store.create(run);
 		this.#emit('run:created', { run: structuredClone(run) });
-		return (await this.#advancer.kick(run.id)) ?? run;
+		// The first advance plans from the record just created (its write's compare-and-set proves it current).
+		return (await this.#advancer.kick(run.id, undefined, run)) ?? run;
 	}
 
 	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
