@@ -4,6 +4,7 @@
  * was stored (`PartialAddError`).
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -243,4 +244,47 @@ describe('RedisContainer: a large add', () => {
 		expect(stored.size).toBe(partial.storedIds.length + unsure.length);
 		expect(partial.message).toMatch(/stopped part-way: the first \d+ are stored/);
 	});
+
+	it(
+		'after its process is killed mid-add: the steps written stay, its reservations lapse with it',
+		{ timeout: 90_000 },
+		async () => {
+			const name = fresh();
+			const count = 200_000;
+			const child = spawn(
+				process.execPath,
+				['--conditions=lightsched:source', '--import', 'tsx', 'test/fixtures/redis-large-adder.ts'],
+				{
+					cwd: fileURLToPath(new URL('../..', import.meta.url)),
+					env: { ...process.env, REDIS_URL: server.url, NAME: name, PREFIX: 'k', COUNT: String(count) },
+					stdio: ['ignore', 'pipe', 'inherit'],
+				},
+			);
+			const exited = once(child, 'exit');
+			// Kill it once its writes have begun.
+			while ((await admin.zcard(`lightsched:{${name}}:all`)) === 0) await sleep(2);
+			child.kill('SIGKILL');
+			await exited;
+			const stored = await storedIds(name);
+			// Whole steps of 500, in the add's order.
+			expect(stored.length).toBeGreaterThan(0);
+			expect(stored.length).toBeLessThan(count);
+			expect(stored.length % 500).toBe(0);
+			expect(new Set(stored)).toEqual(new Set(Array.from({ length: stored.length }, (_, i) => `k${i}`)));
+			// A task of the dead add that was not written is still reserved until the add's marker lapses (30 s after
+			// its last step), then free.
+			const container = open(name);
+			const next = `k${stored.length}`;
+			await expect(container.add(records([{ id: next, item: 0 }]))).rejects.toThrow(/being added by another add/);
+			const prefix = `lightsched:{${name}}:`;
+			const [marker] = await admin.keys(`${prefix}adding:*`);
+			expect(marker).toBeDefined();
+			const ttl = await admin.pttl(marker as string);
+			expect(ttl).toBeGreaterThan(0);
+			await sleep(ttl + 50);
+			await container.add(records([{ id: next, item: 0 }]));
+			expect((await container.counts()).waiting).toBe(stored.length + 1);
+			await container.close();
+		},
+	);
 });
