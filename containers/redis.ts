@@ -259,8 +259,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		});
 		const encoded = tasks.flatMap(encodeForAdd);
 		if (tasks.length > ADD_STEP_TASKS) {
-			const runner = { run: (script: ClockedScript, args: readonly string[]) => this.#run(script, args) };
-			const seqs = await addInSteps({ ...runner, where: this.#guard.where }, tasks, encoded, randomUUID());
+			const runner = {
+				run: (script: ClockedScript, args: readonly string[]) => this.#run(script, args),
+				where: this.#guard.where,
+			};
+			const seqs = await addInSteps(runner, tasks, encoded, randomUUID());
 			tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
 			return;
 		}

@@ -14,19 +14,14 @@ export const RESERVE_IDS = script(
 	`
 local token = ARGV[1]
 touchAdd(token)
--- Every reply sets the TTL of the hashes again: this slice may have created them.
-local function done(reply)
-	keepReservations()
-	return reply
-end
 for i = 2, #ARGV do
 	local id = ARGV[i]
 	local st = redis.call('HGET', tkey(id), 'status')
-	if st and not isFinal(st) then return done({'dup', id}) end
-	if idReserved(id, token) then return done({'dup', id, 'reserved'}) end
+	if st and not isFinal(st) then return reservationReply({'dup', id}) end
+	if idReserved(id, token) then return reservationReply({'dup', id, 'reserved'}) end
 	redis.call('HSET', P .. 'reserved', id, token)
 end
-return done({'ok'})
+return reservationReply({'ok'})
 `,
 );
 
@@ -40,24 +35,19 @@ export const RESERVE_KEYS = script(
 	`
 local token = ARGV[1]
 touchAdd(token)
--- Every reply sets the TTL of the hashes again: this slice may have created them.
-local function done(reply)
-	keepReservations()
-	return reply
-end
 for i = 2, #ARGV, 2 do
 	local id, key = ARGV[i], ARGV[i + 1]
 	local tok, rid = keyReservation(key)
-	if tok == token and rid ~= id then return done({'dupkey', key, rid}) end
+	if tok == token and rid ~= id then return reservationReply({'dupkey', key, rid}) end
 	local holder = redis.call('HGET', P .. 'keys', key)
 	if holder then
 		local hs = redis.call('HGET', tkey(holder), 'status')
-		if hs and not isFinal(hs) then return done({'dupkey', key, holder}) end
+		if hs and not isFinal(hs) then return reservationReply({'dupkey', key, holder}) end
 	end
-	if tok and liveAdd(tok, token) then return done({'dupkey', key, rid, 'reserved'}) end
+	if tok and liveAdd(tok, token) then return reservationReply({'dupkey', key, rid, 'reserved'}) end
 	redis.call('HSET', P .. 'reservedKeys', key, token .. '|' .. id)
 end
-return done({'ok'})
+return reservationReply({'ok'})
 `,
 );
 

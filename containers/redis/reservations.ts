@@ -47,6 +47,11 @@ local function keepReservations()
 	redis.call('PEXPIRE', P .. 'reserved', RTTL)
 	redis.call('PEXPIRE', P .. 'reservedKeys', RTTL)
 end
+-- The reply of a reservation slice: the hashes' TTL set again first (this slice may have created them).
+local function reservationReply(reply)
+	keepReservations()
+	return reply
+end
 -- Marks the add tok in progress (again), for another TTL.
 local function touchAdd(tok)
 	redis.call('SET', P .. 'adding:' .. tok, '1', 'PX', RTTL)
