@@ -213,6 +213,7 @@ export class CombinedContainer implements TaskContainer {
 		return (await this.#memory.get(id)) ?? (await this.#persistent.get(id));
 	}
 
+	/** The persistent container's page, `exactTotal` and all (memory holds only the unfinished tasks). */
 	async list(query?: TaskQuery): Promise<TaskPage> {
 		await this.#ready();
 		return this.#persistent.list(query);

@@ -460,6 +460,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (order !== 'asc' && order !== 'desc') {
 			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
 		}
+		if (query.exactTotal !== undefined && typeof query.exactTotal !== 'boolean')
+			throw new TypeError(`Expected \`exactTotal\` to be a boolean, got ${describeValue(query.exactTotal)}`);
 		const given =
 			query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
 		for (const status of given) {
@@ -470,12 +472,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			}
 		}
 		const statuses = [...new Set(given)];
-		if (query.status !== undefined && statuses.length === 0) return { tasks: [], total: 0 };
+		if (query.status !== undefined && statuses.length === 0) return { tasks: [], total: 0, more: false };
+		// The total is a few ZCARDs in the same script as the page (cheap and consistent): exact even when
+		// `exactTotal` is false.
 		const reply = (await this.#run(LIST, [order, String(offset), String(limit), ...statuses])) as [
 			number,
 			(string | null)[][],
 		];
-		return { total: Number(reply[0]), tasks: reply[1].map(decodeRecord) };
+		const total = Number(reply[0]);
+		const tasks = reply[1].map(decodeRecord);
+		return { total, tasks, more: Math.max(0, Math.floor(offset)) + tasks.length < total };
 	}
 
 	async counts(): Promise<TaskCounts> {

@@ -167,7 +167,12 @@ export interface TaskContainer {
 
 	/** The task's record (a copy), or `null` when there is none. */
 	get(id: string): Promise<TaskRecord | null>;
-	/** One page of tasks, by status and arrival order. */
+	/**
+	 * One page of tasks, by status and arrival order, with `more` (whether a task matches past this page) and the
+	 * `total` that match. With `exactTotal: false` the container may skip the count and give a lower bound as the
+	 * total (`offset + tasks.length`, plus 1 when `more`; see `TaskPage.total`), except on a page without tasks,
+	 * whose total is always exact.
+	 */
 	list(query?: TaskQuery): Promise<TaskPage>;
 	/** How many tasks are in each status. */
 	counts(): Promise<TaskCounts>;

@@ -13,6 +13,7 @@ import { ClaimLoop } from './claim-loop.js';
 import type { ContainerSignal, Persistencer, TaskActuator } from './contracts.js';
 import {
 	ContainerError,
+	describeValue,
 	DuplicateTaskError,
 	InvalidStateError,
 	SchedulerClosedError,
@@ -354,10 +355,15 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		return (await this.#calls.track(this.#core.options.container.get(id))) as TaskRecord<TItem, TOutput> | null;
 	}
 
-	/** A page of tasks, with the total that match. */
+	/**
+	 * A page of tasks, with whether more follow and the total that match (a lower bound, not counted, with
+	 * `exactTotal: false`).
+	 */
 	async list(query: TaskQuery = {}): Promise<TaskPage<TItem, TOutput>> {
 		if (query.offset !== undefined) checkDuration('offset', query.offset, 0);
 		if (query.limit !== undefined) checkDuration('limit', query.limit, 0);
+		if (query.exactTotal !== undefined && typeof query.exactTotal !== 'boolean')
+			throw new TypeError(`Expected \`exactTotal\` to be a boolean, got ${describeValue(query.exactTotal)}`);
 		return (await this.#calls.track(this.#core.options.container.list(query))) as TaskPage<TItem, TOutput>;
 	}
 

@@ -145,6 +145,14 @@ export interface TaskQuery {
 	 * @default 'asc'
 	 */
 	readonly order?: 'asc' | 'desc';
+	/**
+	 * Whether the page's `total` must be the exact number of matching tasks. `false` lets a container skip counting
+	 * them (a `COUNT(*)` over every matching row in SQL, slow with a million tasks): `total` is then a lower bound
+	 * (see `TaskPage.total`) and `more` says whether another page follows. Containers whose count is free (memory,
+	 * Redis) keep giving the exact total.
+	 * @default true
+	 */
+	readonly exactTotal?: boolean;
 }
 
 /** One page of a task's log lines (`getLogs`). */
@@ -190,8 +198,17 @@ export interface CleanQuery {
 export interface TaskPage<TItem = unknown, TOutput = unknown> {
 	/** The tasks of this page, in the query's order. */
 	readonly tasks: TaskRecord<TItem, TOutput>[];
-	/** How many tasks match the query in all. */
+	/**
+	 * How many tasks match the query in all, when the query's `exactTotal` is true (the default). With
+	 * `exactTotal: false` it may be a lower bound instead: never more than the exact number, and at least
+	 * `offset + tasks.length`, plus 1 when `more`. A page without tasks always has the exact total.
+	 */
 	readonly total: number;
+	/**
+	 * Whether at least one more task matches after this page (at `offset + tasks.length` and beyond), as the
+	 * container read it: the next page is not empty. Exact in both modes of `exactTotal`.
+	 */
+	readonly more: boolean;
 }
 
 /** How many tasks are in each status. */

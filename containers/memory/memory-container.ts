@@ -314,7 +314,8 @@ export abstract class MemoryContainer implements TaskContainer {
 		const total =
 			statuses === null ? this.#tasks.size : statuses.reduce((sum, status) => sum + this.#counts[status], 0);
 		const tasks: TaskRecord[] = [];
-		if (limit <= 0 || offset >= total) return { tasks, total };
+		// The total is kept per status, so it stays exact whatever `exactTotal` says.
+		if (limit <= 0 || offset >= total) return { tasks, total, more: offset < total };
 		const all = order === 'asc' ? this.#tasks.values() : [...this.#tasks.values()].reverse();
 		let skipped = 0;
 		for (const rec of all) {
@@ -326,7 +327,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			tasks.push(copyTask(rec));
 			if (tasks.length >= limit) break;
 		}
-		return { tasks, total };
+		return { tasks, total, more: offset + tasks.length < total };
 	}
 
 	async counts(): Promise<TaskCounts> {

@@ -182,7 +182,9 @@ export class JsonMapContainer implements TaskContainer {
 		const matching = this.#all()
 			.filter((task) => statuses === null || statuses.includes(task.status))
 			.sort((a, b) => (order === 'asc' ? a.seq - b.seq : b.seq - a.seq));
-		return { tasks: matching.slice(offset, offset + Math.max(0, limit)), total: matching.length };
+		const tasks = matching.slice(offset, offset + Math.max(0, limit));
+		// Counting is free here, so `total` stays exact even when the query says `exactTotal: false`.
+		return { tasks, total: matching.length, more: offset + tasks.length < matching.length };
 	}
 
 	async counts(): Promise<TaskCounts> {

@@ -148,7 +148,8 @@ export class TaskModel {
 			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
 		const all = [...this.tasks.values()].filter((t) => statuses === null || statuses.includes(t.status));
 		if (order === 'desc') all.reverse();
-		return { tasks: all.slice(offset, offset + Math.max(0, limit)).map((t) => ({ ...t })), total: all.length };
+		const tasks = all.slice(offset, offset + Math.max(0, limit)).map((t) => ({ ...t }));
+		return { tasks, total: all.length, more: offset + tasks.length < all.length };
 	}
 
 	counts(): TaskCounts {

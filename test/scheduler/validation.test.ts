@@ -123,6 +123,9 @@ describe('task validation', () => {
 	it('lists with bad paging gets a clear error', async () => {
 		const scheduler = new Scheduler(base());
 		await expect(scheduler.list({ limit: -1 })).rejects.toThrow('`limit`');
+		await expect(scheduler.list({ exactTotal: 'no' as unknown as boolean })).rejects.toThrow(
+			new TypeError('Expected `exactTotal` to be a boolean, got "no" (string)'),
+		);
 		await scheduler.close();
 	});
 });
