@@ -129,7 +129,7 @@ export function createHandler(options: DashboardOptions, resolved: ResolvedDashb
 		if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not allowed here`);
 		if (head === 'info' && parts.length === 1) return info;
 		if (head === 'stats' && parts.length === 1) return sampler.poll();
-		if (head === 'tasks' && parts.length === 1) return listTasks(scheduler, params);
+		if (head === 'tasks' && parts.length === 1) return listTasks(scheduler, params, () => sampler.recentCounts());
 		if (head === 'tasks' && id !== undefined && parts.length === 2) return taskDetail(scheduler, id);
 		if (head === 'runs' && runs !== null && parts.length === 1) return listRuns(runs, params);
 		if (head === 'runs' && runs !== null && id !== undefined && parts.length === 2) return runDetail(runs, id);

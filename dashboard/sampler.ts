@@ -1,7 +1,11 @@
 /**
- * One sampler of the counts for every viewer: while someone watches (a live stream is open, or the stats were
- * polled in the last minute) it reads `counts()` every `sampleMs`, keeps the recent history (per second and per
- * minute) and hands each sample to the live streams. Queue latency and the pause flag are read every fifth sample.
+ * One sampler of the counts for every viewer: while someone watches (a live stream is open, or the stats or the task
+ * list were read in the last minute) it reads `counts()` every `sampleMs`, keeps the recent history (per second and
+ * per minute) and hands each sample to the live streams. Queue latency and the pause flag are read every fifth
+ * sample. A slow `counts()` (SQLite's `GROUP BY status` over a million rows takes tens of ms, more under load)
+ * spaces the samples out: the next one starts at least ten times the last one's duration after it, so the sampler
+ * keeps the container busy a tenth of the time at most. The task list takes its total from the last sample
+ * (`recentCounts`) instead of counting for each page.
  */
 import type { TaskCounts } from 'lightsched';
 
@@ -54,6 +58,8 @@ export interface SamplerSource {
 	paused(): Promise<boolean | null>;
 }
 
+/** The next sample waits at least this many times the last one's duration (see the module comment). */
+const SLOW_FACTOR = 10;
 const KEEP_SECONDS = 300;
 const KEEP_MINUTES = 60;
 const IDLE_AFTER_MS = 60_000;
@@ -78,10 +84,13 @@ export class CountsSampler {
 	};
 	#first: Promise<void> | null = null;
 	#closed = false;
+	/** The wait before the next sample: `sampleMs`, or longer after a slow sample. */
+	#delayMs: number;
 
 	constructor(source: SamplerSource, intervalMs: number) {
 		this.#source = source;
 		this.#intervalMs = intervalMs;
+		this.#delayMs = intervalMs;
 	}
 
 	/** The last snapshot; a poll counts as watching (the sampler runs for a minute after). */
@@ -89,6 +98,21 @@ export class CountsSampler {
 		this.#watched();
 		if (this.#first !== null) await this.#first;
 		return this.#snapshot;
+	}
+
+	/**
+	 * The last sampled counts and when they were read, for a request that shows them (the task list's total)
+	 * without reading the container itself: the cached sample while it is recent (younger than two sample waits),
+	 * else the next sample, shared with every other caller. `null` when the sample failed. Counts as watching.
+	 */
+	async recentCounts(): Promise<{ readonly at: number; readonly counts: TaskCounts } | null> {
+		this.#watched();
+		const { at, counts } = this.#snapshot;
+		if (at !== null && counts !== null && Date.now() - at <= 2 * this.#delayMs) return { at, counts };
+		const fresh = await this.poll();
+		return fresh.at === null || fresh.counts === null || fresh.error !== null
+			? null
+			: { at: fresh.at, counts: fresh.counts };
 	}
 
 	/** Hear every sample until the returned function is called. */
@@ -130,12 +154,13 @@ export class CountsSampler {
 				this.#first = null;
 				this.#schedule();
 			});
-		}, this.#intervalMs);
+		}, this.#delayMs);
 		this.#timer.unref?.();
 	}
 
 	async #sample(): Promise<void> {
 		const full = this.#tick++ % 5 === 0;
+		const started = performance.now();
 		try {
 			const [counts, latency, paused] = await Promise.all([
 				this.#source.counts(),
@@ -147,6 +172,7 @@ export class CountsSampler {
 		} catch (error) {
 			this.#snapshot = { ...this.#snapshot, error: error instanceof Error ? error.message : String(error) };
 		}
+		this.#delayMs = Math.max(this.#intervalMs, Math.ceil(SLOW_FACTOR * (performance.now() - started)));
 		for (const listener of this.#listeners) listener(this.#snapshot);
 	}
 

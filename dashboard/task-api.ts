@@ -1,10 +1,11 @@
 /**
  * The dashboard's task API: counts and latency for the sampler, the task list (status filter, offset paging,
  * order, search by id or key), a task's detail, and the actions (stop, retry, remove, clean, pause, resume), all
- * through a `Scheduler` so they behave as the application's own calls do.
+ * through a `Scheduler` so they behave as the application's own calls do. No read of the list counts the matching
+ * tasks (`exactTotal: false`): the list's total comes from the sampler's last counts.
  */
-import { FINAL_STATUSES, isFinalStatus, isTaskStatus } from 'lightsched/kit';
-import type { FinalStatus, Scheduler, TaskRecord, TaskStatus } from 'lightsched';
+import { FINAL_STATUSES, isFinalStatus, isTaskStatus, TASK_STATUSES } from 'lightsched/kit';
+import type { FinalStatus, Scheduler, TaskCounts, TaskRecord, TaskStatus } from 'lightsched';
 import { HttpError, intParam, orderParam } from './http.js';
 import type { QueueLatency } from './sampler.js';
 
@@ -60,8 +61,23 @@ function statusesParam(params: URLSearchParams, name = 'status'): TaskStatus[] |
 	return statuses as TaskStatus[];
 }
 
+/** The sampler's last counts (see `CountsSampler.recentCounts`); `null` when they could not be read. */
+export type RecentCounts = () => Promise<{ readonly at: number; readonly counts: TaskCounts } | null>;
+
+/**
+ * Where a list answer's `total` comes from: `page` — exact, read with the page (the last page, an empty one, a
+ * search); `sample` — the sampler's counts of the matching statuses (read at `sampledAt`, so tasks added or
+ * finished since are not in it), never less than what the page itself shows; `at-least` — no counts to hand (the
+ * sample failed): a lower bound, the tasks up to this page and one more.
+ */
+export type TotalSource = 'page' | 'sample' | 'at-least';
+
 /** `GET api/tasks`: a page of tasks; `q` finds a task by id, or the unfinished task holding key `q`. */
-export async function listTasks(scheduler: AnyScheduler, params: URLSearchParams): Promise<unknown> {
+export async function listTasks(
+	scheduler: AnyScheduler,
+	params: URLSearchParams,
+	recentCounts: RecentCounts,
+): Promise<unknown> {
 	const status = statusesParam(params);
 	const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER);
 	const limit = Math.max(1, intParam(params, 'limit', 50, MAX_LIMIT));
@@ -70,10 +86,37 @@ export async function listTasks(scheduler: AnyScheduler, params: URLSearchParams
 	if (q !== '') {
 		const found = await search(scheduler, q);
 		const matching = found.filter((t) => status === undefined || status.includes(t.status));
-		return { tasks: matching.map(summary), total: matching.length, offset: 0, limit, search: q };
+		return {
+			tasks: matching.map(summary),
+			total: matching.length,
+			more: false,
+			totalFrom: 'page',
+			sampledAt: null,
+			offset: 0,
+			limit,
+			search: q,
+		};
 	}
-	const page = await scheduler.list({ ...(status === undefined ? {} : { status }), offset, limit, order });
-	return { tasks: page.tasks.map(summary), total: page.total, offset, limit };
+	const [page, sampled] = await Promise.all([
+		scheduler.list({ ...(status === undefined ? {} : { status }), offset, limit, order, exactTotal: false }),
+		recentCounts(),
+	]);
+	const tasks = page.tasks.map(summary);
+	// Without more tasks the page's total is exact (the container counted an empty page; otherwise it is where the
+	// page ends).
+	if (!page.more) return { tasks, total: page.total, more: false, totalFrom: 'page', sampledAt: null, offset, limit };
+	if (sampled === null)
+		return { tasks, total: page.total, more: true, totalFrom: 'at-least', sampledAt: null, offset, limit };
+	const counted = [...new Set(status ?? TASK_STATUSES)].reduce((sum, s) => sum + sampled.counts[s], 0);
+	return {
+		tasks,
+		total: Math.max(counted, page.total),
+		more: true,
+		totalFrom: 'sample',
+		sampledAt: sampled.at,
+		offset,
+		limit,
+	};
 }
 
 async function search(scheduler: AnyScheduler, q: string): Promise<TaskRecord[]> {
@@ -82,10 +125,10 @@ async function search(scheduler: AnyScheduler, q: string): Promise<TaskRecord[]>
 	// A key is unique among unfinished tasks only; look through them, a bounded number.
 	const status: TaskStatus[] = ['waiting', 'running', 'exporting'];
 	for (let offset = 0; offset < KEY_SCAN; offset += 1000) {
-		const page = await scheduler.list({ status, offset, limit: 1000, order: 'desc' });
+		const page = await scheduler.list({ status, offset, limit: 1000, order: 'desc', exactTotal: false });
 		const hit = page.tasks.find((t) => t.key === q);
 		if (hit !== undefined) return [hit];
-		if (page.tasks.length < 1000) break;
+		if (!page.more) break;
 	}
 	return [];
 }
@@ -178,8 +221,8 @@ export async function cleanTasks(scheduler: AnyScheduler, body: Record<string, u
 /** How long tasks wait: the oldest waiting task by arrival, and the running tasks that arrived last. */
 export async function queueLatency(scheduler: AnyScheduler, now: number): Promise<QueueLatency> {
 	const [waiting, running] = await Promise.all([
-		scheduler.list({ status: 'waiting', order: 'asc', limit: 1 }),
-		scheduler.list({ status: 'running', order: 'desc', limit: 20 }),
+		scheduler.list({ status: 'waiting', order: 'asc', limit: 1, exactTotal: false }),
+		scheduler.list({ status: 'running', order: 'desc', limit: 20, exactTotal: false }),
 	]);
 	const oldest = waiting.tasks[0];
 	const waits = running.tasks

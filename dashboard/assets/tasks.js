@@ -93,14 +93,23 @@ export async function renderTasks(target, ctx, params) {
 	const last = page.offset + page.tasks.length;
 	const to = (o) =>
 		listHash(new URLSearchParams({ status, q, order, limit: String(limit), offset: String(Math.max(0, o)) }));
+	// The total is exact on the last page; on the others it comes from the sampled counts (no page counts the
+	// matching tasks: slow with millions in SQL), or is only known to be at least so many.
+	const range = `${first}–${last} of ${page.totalFrom === 'at-least' ? `at least ${page.total}` : page.total}`;
+	const rangeTitle =
+		page.totalFrom === 'sample'
+			? `The total is from the counts sampled ${when(page.sampledAt)}, not counted for this page`
+			: page.totalFrom === 'at-least'
+				? 'The counts could not be read: the total is only a lower bound'
+				: 'The total was read with this page';
 	const pager = h(
 		'p',
 		{ class: 'pager' },
-		h('span', { id: 'page-range' }, `${first}–${last} of ${page.total}`),
+		h('span', { id: 'page-range', title: rangeTitle, 'data-total-from': page.totalFrom }, range),
 		' ',
 		page.offset > 0 ? h('a', { href: to(page.offset - limit), id: 'prev' }, '← previous') : null,
 		' ',
-		last < page.total ? h('a', { href: to(page.offset + limit), id: 'next' }, 'next →') : null,
+		page.more ? h('a', { href: to(page.offset + limit), id: 'next' }, 'next →') : null,
 	);
 	target.append(h('h2', { class: 'page' }, 'Tasks'), form, table, pager);
 }

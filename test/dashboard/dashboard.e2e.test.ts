@@ -75,6 +75,8 @@ describe.each(['SQLite', 'Redis'] as const)('the dashboard on %s', (name) => {
 		const { succeeded } = await container.counts();
 		await page.goto(`${dashboard.url}#/tasks?status=succeeded&limit=5&order=asc`);
 		await expect(page.locator('#page-range').textContent()).resolves.toBe(`1–5 of ${succeeded}`);
+		// Not the last page: the total is the sampled count (no page counts the matching tasks).
+		expect(await page.locator('#page-range').getAttribute('data-total-from')).toBe('sample');
 		expect(await page.locator('#task-table tbody tr').count()).toBe(5);
 		expect(await page.locator('#task-table tbody .badge').allTextContents()).toEqual(Array(5).fill('succeeded'));
 		expect(await page.locator('#task-table tbody a').first().textContent()).toBe('ok-0');
@@ -83,6 +85,9 @@ describe.each(['SQLite', 'Redis'] as const)('the dashboard on %s', (name) => {
 		expect(await page.locator('#task-table tbody a').first().textContent()).toBe('ok-5');
 		await page.selectOption('#filter-status', 'failed');
 		await expect.poll(() => page.locator('#page-range').textContent(), POLL).toBe('1–5 of 5');
+		// The last page: its total is exact, and there is no next page.
+		expect(await page.locator('#page-range').getAttribute('data-total-from')).toBe('page');
+		expect(await page.locator('#next').count()).toBe(0);
 		if (name === 'SQLite') await screenshot(page, 'tasks');
 		await page.fill('#search', 'ok-3');
 		await page.selectOption('#filter-status', '');
