@@ -72,12 +72,28 @@ export type RecentCounts = () => Promise<{ readonly at: number; readonly counts:
  */
 export type TotalSource = 'page' | 'sample' | 'at-least';
 
+/** What `GET api/tasks` answers. */
+export interface TaskListAnswer {
+	readonly tasks: TaskSummary[];
+	/** How many tasks match; see `totalFrom`. */
+	readonly total: number;
+	/** Whether another page follows (the container read one row past the page). */
+	readonly more: boolean;
+	readonly totalFrom: TotalSource;
+	/** When the sampled counts were read (`totalFrom: 'sample'`), else `null`. */
+	readonly sampledAt: number | null;
+	readonly offset: number;
+	readonly limit: number;
+	/** The search, when the answer is one. */
+	readonly search?: string;
+}
+
 /** `GET api/tasks`: a page of tasks; `q` finds a task by id, or the unfinished task holding key `q`. */
 export async function listTasks(
 	scheduler: AnyScheduler,
 	params: URLSearchParams,
 	recentCounts: RecentCounts,
-): Promise<unknown> {
+): Promise<TaskListAnswer> {
 	const status = statusesParam(params);
 	const offset = intParam(params, 'offset', 0, Number.MAX_SAFE_INTEGER);
 	const limit = Math.max(1, intParam(params, 'limit', 50, MAX_LIMIT));
