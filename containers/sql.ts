@@ -38,6 +38,7 @@ import { changeTables, SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { insertTasks } from './sql/insert.js';
+import { listPage } from './sql/list-page.js';
 import { PromotionClock } from './sql/promotion.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanStatement, isPausedStatement, setPausedStatement } from './sql/operations.js';
@@ -502,47 +503,7 @@ export class SqlContainer implements TaskContainer {
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		this.#assertOpen();
-		const { order = 'asc', exactTotal = true } = query;
-		const offset = Math.floor(query.offset ?? 0);
-		const limit = Math.floor(query.limit ?? 100);
-		const statuses =
-			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : [...query.status];
-		const t = this.#tables.tasks;
-		const where =
-			statuses === null
-				? ''
-				: statuses.length === 0
-					? 'WHERE 1 = 0'
-					: `WHERE status IN (${marks(statuses.length)})`;
-		const filter = statuses ?? [];
-		const count = async () =>
-			Number(resultRows(await this.knex.raw(`SELECT COUNT(*) AS n FROM ${t} ${where}`, filter))[0]?.['n'] ?? 0);
-		return this.#run('list', async () => {
-			// The exact total costs a COUNT(*) over every matching row (tens of ms with a million): asked for, it
-			// comes first and spares the page's read when the offset is past the end.
-			const counted = exactTotal ? await count() : null;
-			if (counted !== null && (limit <= 0 || offset >= counted))
-				return { tasks: [], total: counted, more: counted > offset };
-			// One row past the page says whether another page follows.
-			const rows =
-				limit <= 0
-					? []
-					: resultRows(
-							await this.knex.raw(
-								`SELECT * FROM ${t} ${where} ORDER BY seq ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`,
-								[...filter, limit + 1, offset],
-							),
-						);
-			const more = rows.length > limit;
-			const tasks = (more ? rows.slice(0, limit) : rows).map(rowToRecord);
-			if (counted !== null) return { tasks, total: counted, more };
-			// Not counted: a lower bound, except on a page without tasks (offset past the end, or limit 0), whose
-			// total is exact (0 at offset 0 needs no count).
-			if (tasks.length > 0) return { tasks, total: offset + tasks.length + (more ? 1 : 0), more };
-			if (offset <= 0 && limit > 0) return { tasks, total: 0, more: false };
-			const total = await count();
-			return { tasks, total, more: total > offset };
-		});
+		return this.#run('list', () => listPage(this.knex, this.#tables.tasks, query));
 	}
 
 	async counts(): Promise<TaskCounts> {
