@@ -1,0 +1,123 @@
+/**
+ * Per-group rate limits (issue 14 item 4): the shared `describeGroupRateLimit` cases on Redis, SQLite and
+ * PostgreSQL (real servers, the caller's clock), and the option's checks.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidTaskError, Scheduler, type TaskContainer } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { CombinedContainer } from 'lightsched/containers/combined';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { RedisContainer } from 'lightsched/containers/redis';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { describeGroupRateLimit } from 'lightsched/testing';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lightsched-group-'));
+let redis: RedisServer;
+let pg: PostgresServer;
+let pgUrl: string;
+const open = new Set<TaskContainer>();
+let n = 0;
+
+beforeAll(async () => {
+	[redis, pg] = await Promise.all([startRedis(), startPostgres()]);
+	const db = `grp_${Date.now()}`;
+	await pg.createDatabase(db);
+	pgUrl = `${pg.url.replace(/\/postgres$/, '')}/${db}`;
+}, 120_000);
+afterAll(async () => {
+	await Promise.all([...open].map((c) => c.close()));
+	await Promise.all([redis?.stop(), pg?.stop()]);
+	rmSync(dir, { recursive: true, force: true });
+});
+
+function keep<T extends TaskContainer>(c: T): T {
+	open.add(c);
+	return c;
+}
+
+describe('groupRateLimit on Redis', () => {
+	describeGroupRateLimit(async (groupRateLimit) =>
+		keep(new RedisContainer({ redis: redis.url, name: `grp${n++}`, clock: 'caller', log: false, groupRateLimit })),
+	);
+});
+
+describe('groupRateLimit on SQLite', () => {
+	describeGroupRateLimit(async (groupRateLimit) => {
+		const knex = {
+			client: 'sqlite3',
+			connection: { filename: join(dir, `g${n++}.sqlite`) },
+			useNullAsDefault: true,
+		};
+		const c = keep(new SqlContainer({ knex, groupRateLimit }));
+		await c.migrate();
+		return c;
+	});
+});
+
+describe('groupRateLimit on PostgreSQL', () => {
+	describeGroupRateLimit(async (groupRateLimit) => {
+		const c = keep(
+			new SqlContainer({
+				knex: { client: 'pg', connection: pgUrl, pool: { min: 0, max: 4 } },
+				tablePrefix: `g${n++}_`,
+				clock: 'caller',
+				groupRateLimit,
+			}),
+		);
+		await c.migrate();
+		return c;
+	});
+});
+
+describe('groupRateLimit and group checks', () => {
+	it('refuses bad limits, and CombinedContainer refuses a limited SQL part', () => {
+		const knex = { client: 'sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true };
+		expect(() => new SqlContainer({ knex, groupRateLimit: { max: 0, intervalMs: 10 } })).toThrow(
+			/`groupRateLimit.max`/,
+		);
+		expect(() => new SqlContainer({ knex, groupRateLimit: 5 as never })).toThrow(TypeError);
+		expect(
+			() =>
+				new RedisContainer({
+					redis: 'redis://127.0.0.1:1',
+					name: 'x',
+					groupRateLimit: { max: 1, intervalMs: 1.5 },
+				}),
+		).toThrow(/`groupRateLimit.intervalMs`/);
+		expect(
+			() =>
+				new RedisContainer({
+					redis: 'redis://127.0.0.1:1',
+					name: 'x',
+					groupRateLimit: { max: 1, interval: 10 } as never,
+				}),
+		).toThrow(/did you mean `intervalMs`/);
+		const persistent = new SqlContainer({ knex, groupRateLimit: { max: 1, intervalMs: 10 } });
+		expect(() => new CombinedContainer(new QueueContainer(), persistent)).toThrow(/groupRateLimit/);
+	});
+
+	it('refuses a group that is not a non-empty string of at most 512 characters, naming it', async () => {
+		const scheduler = new Scheduler({
+			container: new QueueContainer(),
+			actuator: new FunctionActuator(() => null),
+		});
+		try {
+			for (const group of ['', 7, 'x'.repeat(513), {}]) {
+				const refused = await scheduler.add({ item: 1, group: group as never }).then(
+					() => null,
+					(error: unknown) => error,
+				);
+				expect(refused).toBeInstanceOf(InvalidTaskError);
+				expect((refused as Error).message).toMatch(/`task.group`/);
+			}
+			expect((await scheduler.add({ item: 1, group: 'x'.repeat(512) })).group).toBe('x'.repeat(512));
+		} finally {
+			await scheduler.close();
+		}
+	});
+});
