@@ -12,7 +12,7 @@ import { CombinedContainer } from 'lightsched/containers/combined';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
-import { describeGroupRateLimit } from 'lightsched/testing';
+import { describeGroupRateLimit, records } from 'lightsched/testing';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
@@ -72,6 +72,43 @@ describe('groupRateLimit on PostgreSQL', () => {
 		await c.migrate();
 		return c;
 	});
+});
+
+describe('schema 6 (task groups)', () => {
+	it.each(['SQLite', 'PostgreSQL'])(
+		'on %s, runs again over its own result and keeps the groups and parked tasks',
+		async (kind) => {
+			const prefix = `m${n++}_`;
+			const knex =
+				kind === 'SQLite'
+					? {
+							client: 'sqlite3',
+							connection: { filename: join(dir, `${prefix}.sqlite`) },
+							useNullAsDefault: true,
+						}
+					: { client: 'pg', connection: pgUrl, pool: { min: 0, max: 2 } };
+			const groupRateLimit = { max: 1, intervalMs: 1_000 };
+			const T = 1_800_000_000_000;
+			const first = keep(new SqlContainer({ knex, tablePrefix: prefix, clock: 'caller', groupRateLimit }));
+			await first.migrate();
+			await first.add(
+				records([
+					{ id: 'a', item: 1, group: 'g' },
+					{ id: 'b', item: 2, group: 'g' },
+				]),
+			);
+			expect((await first.claim(5, 'o', 60_000, T)).map((t) => t.id)).toEqual(['a']);
+			// Version 6 recorded as not applied: the next migrate runs it again over its own tables and indexes.
+			await first.knex.raw(`DELETE FROM "${prefix}migrations" WHERE version = 6`);
+			await first.close();
+			open.delete(first);
+			const again = keep(new SqlContainer({ knex, tablePrefix: prefix, clock: 'caller', groupRateLimit }));
+			await again.migrate();
+			expect(await again.get('b')).toMatchObject({ status: 'waiting', group: 'g' });
+			expect(await again.claim(5, 'o', 60_000, T + 1)).toEqual([]);
+			expect((await again.claim(5, 'o', 60_000, T + 1_000)).map((t) => t.id)).toEqual(['b']);
+		},
+	);
 });
 
 describe('groupRateLimit and group checks', () => {
