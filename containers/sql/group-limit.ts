@@ -14,7 +14,8 @@
  * tasks each, the first in claim order, back into the claim index, and `parked_until` moves on a window while more
  * are parked. So each task is moved at most once per window it cannot start in, and one claim reads at most
  * `SCAN_LIMIT` tasks; a claim that stops at that bound asks to be called again at once. `nextDueAt` answers the
- * earliest `parked_until`, so schedulers sleep until a group's window reopens.
+ * earliest `parked_until`, so schedulers sleep until a group's window reopens. At most once a minute a claim deletes
+ * the rows of groups whose window ended with nothing parked (an ended window counts as empty anyway).
  */
 import type { Knex } from 'knex';
 import type { SqlDialect, SqlTables } from './schema.js';
@@ -24,6 +25,8 @@ import { marks, rowsOf } from './statements.js';
 export const SCAN_LIMIT = 1000;
 /** The most groups one claim un-parks. */
 export const UNPARK_GROUPS = 100;
+/** How often (this process's clock) a claim deletes the rows of groups with no parked tasks whose window ended. */
+export const SWEEP_EVERY_MS = 60_000;
 
 /** What a group-limited claim did. */
 export interface GroupClaim {
@@ -44,6 +47,8 @@ export class SqlGroupLimit {
 	readonly intervalMs: number;
 	readonly #dialect: SqlDialect;
 	readonly #t: SqlTables;
+	/** When this process last deleted ended windows (`SWEEP_EVERY_MS`). */
+	#sweptAt = Date.now();
 
 	constructor(dialect: SqlDialect, tables: SqlTables, limit: { readonly max: number; readonly intervalMs: number }) {
 		this.#dialect = dialect;
@@ -128,6 +133,13 @@ export class SqlGroupLimit {
 			if (exhausted) break;
 		}
 		await this.#store(trx, windows, start, reopen);
+		if (Date.now() - this.#sweptAt >= SWEEP_EVERY_MS) {
+			this.#sweptAt = Date.now();
+			// A group's row is only its window: one that ended, with nothing parked, counts as an empty window.
+			await rowsOf(trx, `DELETE FROM ${t.groupLimits} WHERE parked_until IS NULL AND window_start < ${big}`, [
+				start,
+			]);
+		}
 		return { rows: claimed, short: !exhausted && scanned >= SCAN_LIMIT && claimed.length < max };
 	}
 

@@ -158,3 +158,13 @@ describe('groupRateLimit and group checks', () => {
 		}
 	});
 });
+
+describe('the in-memory containers', () => {
+	it('refuse groupRateLimit (and the other cross-process limits), naming it', () => {
+		for (const limit of ['groupRateLimit', 'rateLimit', 'globalConcurrency']) {
+			expect(() => new QueueContainer({ [limit]: { max: 1, intervalMs: 10 } } as never)).toThrow(
+				new RegExp(`Expected no \`${limit}\``),
+			);
+		}
+	});
+});
