@@ -109,6 +109,24 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 			expect((await c.claim(5, 'o', 60_000, T + 2_001)).map((task) => task.id)).toEqual(['r2']);
 		});
 
+		it("forgets a held-back task that leaves waiting, and starts the group's next one in the next window", async () => {
+			const c = await make({ max: 1, intervalMs: 1_000 });
+			await c.add(
+				build(
+					['x1', 'x2', 'x3'].map((id, i) => ({ id, item: i, group: 'g' })),
+					T,
+				),
+			);
+			expect((await c.claim(5, 'o', 60_000, T + 1)).map((task) => task.id)).toEqual(['x1']);
+			expect(await c.transition('x2', 'waiting', 'stopped', { finishedAt: T + 2 })).toMatchObject({
+				status: 'stopped',
+			});
+			expect((await c.claim(5, 'o', 60_000, T + 1_000)).map((task) => task.id)).toEqual(['x3']);
+			expect(await c.get('x2')).toMatchObject({ status: 'stopped', attempts: 0 });
+			expect(await c.claim(5, 'o', 60_000, T + 2_000)).toEqual([]);
+			expect((await c.counts()).waiting).toBe(0);
+		});
+
 		it('passes over a long backlog of a saturated group within a few claims', async () => {
 			const c = await make({ max: 1, intervalMs: 60_000 });
 			const backlog = Array.from({ length: 1_500 }, (_, i) => ({ id: `h${i}`, item: i, group: 'hot' }));
