@@ -168,3 +168,54 @@ describe('the in-memory containers', () => {
 		}
 	});
 });
+
+describe.each(['Redis', 'SQLite'])('a scheduler on %s with only held-back tasks due', (kind) => {
+	it('sleeps until the group window reopens instead of claiming again and again', async () => {
+		const groupRateLimit = { max: 1, intervalMs: 1_000 };
+		let container: RedisContainer | SqlContainer;
+		if (kind === 'Redis') {
+			container = keep(new RedisContainer({ redis: redis.url, name: `spin${n++}`, log: false, groupRateLimit }));
+		} else {
+			const knex = {
+				client: 'sqlite3',
+				connection: { filename: join(dir, `spin${n++}.sqlite`) },
+				useNullAsDefault: true,
+			};
+			container = keep(new SqlContainer({ knex, groupRateLimit }));
+			await container.migrate();
+		}
+		let claims = 0;
+		const claim = container.claim.bind(container);
+		container.claim = (...args) => {
+			claims++;
+			return claim(...args);
+		};
+		const started: number[] = [];
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 4,
+			// Polling far apart: only the reopening can wake it in time.
+			pollIntervalMs: 60_000,
+			actuator: new FunctionActuator(() => void started.push(Date.now())),
+		});
+		try {
+			await scheduler.add([1, 2, 3].map((i) => ({ item: i, group: 'g' })));
+			const deadline = Date.now() + 10_000;
+			while (started.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+			expect(started).toHaveLength(3);
+			// Three windows: a handful of claims each (the add's wake, the finished task's slot, the reopening),
+			// not one per loop turn.
+			expect(claims).toBeLessThan(30);
+			console.log(`${kind}: ${claims} claims for 3 tasks in 3 windows`);
+			// By the stored start times (the container's clock, the windows' own): one start per window.
+			const done = (await container.list()).tasks;
+			expect(done.every((task) => task.startedAt !== null)).toBe(true);
+			const windows = new Set(
+				done.map((task) => Math.floor((task.startedAt as number) / groupRateLimit.intervalMs)),
+			);
+			expect(windows.size).toBe(3);
+		} finally {
+			await scheduler.close();
+		}
+	}, 20_000);
+});
