@@ -127,6 +127,22 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 			expect((await c.counts()).waiting).toBe(0);
 		});
 
+		it('judges a claim made with an older clock by the newest window a claim used (a claimer that waited)', async () => {
+			const c = await make({ max: 1, intervalMs: 1_000 });
+			const add = (id: string): Promise<void> => c.add(build([{ id, item: id, group: 'g' }], T));
+			await add('k1');
+			expect((await c.claim(5, 'o', 60_000, T + 10)).map((task) => task.id)).toEqual(['k1']);
+			await add('k2');
+			expect((await c.claim(5, 'o', 60_000, T + 1_000)).map((task) => task.id)).toEqual(['k2']);
+			await add('k3');
+			// A clock behind the last claim's: not a second start in the first window, nor in the second.
+			expect(await c.claim(5, 'o', 60_000, T + 999)).toEqual([]);
+			const started = (await c.list()).tasks.filter((task) => task.startedAt !== null);
+			const windows = started.map((task) => Math.floor((task.startedAt as number) / 1_000));
+			expect(new Set(windows).size).toBe(windows.length);
+			expect((await c.claim(5, 'o', 60_000, T + 2_000)).map((task) => task.id)).toEqual(['k3']);
+		});
+
 		it('passes over a long backlog of a saturated group within a few claims', async () => {
 			const c = await make({ max: 1, intervalMs: 60_000 });
 			const backlog = Array.from({ length: 1_500 }, (_, i) => ({ id: `h${i}`, item: i, group: 'hot' }));

@@ -9,6 +9,8 @@
  *                   expires a second after its window ends on the server's clock (kept on the caller's clock)
  * - `P gp:<group>`  sorted set: the group's parked waiting tasks, scored and named as in `P waiting`
  * - `P gparked`     sorted set: the groups with parked tasks, scored by when their window reopens
+ * - `P gclock`      string: the time the last group claim judged by (a claim judges by the later of it and its own
+ *                   clock, so windows never go back when callers' clocks disagree)
  *
  * Parking, so that a saturated group blocks nobody and costs little. The claim pops waiting tasks in order; a
  * task whose group has no room left in its window is moved from `P waiting` to `P gp:<group>` (parked) and the
@@ -37,9 +39,16 @@ local function groupOf(id)
 	if not g or g == '' or g == 'null' then return nil end
 	return g
 end
+-- Whether any group has parked tasks: read once per script call (an add of many tasks checks one key once);
+-- the group claim, which changes P gparked, says so.
+local anyParked = nil
+local function groupsParked()
+	if anyParked == nil then anyParked = redis.call('EXISTS', P .. 'gparked') == 1 end
+	return anyParked
+end
 -- A due waiting task whose group has parked tasks joins them (see group-limit.ts); true when it did.
 local function parkWithGroup(id, score, m)
-	if redis.call('EXISTS', P .. 'gparked') == 0 then return false end
+	if not groupsParked() then return false end
 	local g = groupOf(id)
 	if g and redis.call('ZSCORE', P .. 'gparked', g) then
 		redis.call('ZADD', P .. 'gp:' .. g, score, m)
@@ -48,20 +57,25 @@ local function parkWithGroup(id, score, m)
 	return false
 end
 local function unparkOne(id, m)
-	if redis.call('EXISTS', P .. 'gparked') == 0 then return end
+	if not groupsParked() then return end
 	local g = groupOf(id)
 	if g then redis.call('ZREM', P .. 'gp:' .. g, m) end
 end
 `;
 
 /**
- * Lua for the claim script (after the prelude): `claimGrouped(max, owner, now, lease, gmax, ginterval)` returns
+ * Lua for the claim script (after the prelude): `claimGrouped(max, owner, now, leaseMs, gmax, ginterval)` returns
  * the packed claimed tasks and whether the scan bound stopped it short.
  */
 export const GROUP_CLAIM = `
-local function claimGrouped(max, owner, now, lease, gmax, ginterval)
+local function claimGrouped(max, owner, now, leaseMs, gmax, ginterval)
 	if redis.call('EXISTS', P .. 'paused') == 1 then return {}, false end
-	local nowN = tonumber(now)
+	-- Windows never go back: judged by the later of this claim's clock and the last group claim's (P gclock; the
+	-- server's clock only goes forward, a caller's may not).
+	local nowN = math.max(tonumber(now), tonumber(redis.call('GET', P .. 'gclock') or '0'))
+	now = ms(nowN)
+	redis.call('SET', P .. 'gclock', now)
+	local lease = ms(nowN + leaseMs)
 	local w = math.floor(nowN / ginterval) * ginterval
 	local reopen = ms(w + ginterval)
 	-- Groups whose window reopened: up to gmax of their parked tasks back into waiting, in their order.
@@ -73,6 +87,7 @@ local function claimGrouped(max, owner, now, lease, gmax, ginterval)
 			redis.call('ZADD', P .. 'gparked', reopen, g)
 		else
 			redis.call('ZREM', P .. 'gparked', g)
+			anyParked = nil
 		end
 	end
 	local counts, changed = {}, {}
@@ -100,6 +115,7 @@ local function claimGrouped(max, owner, now, lease, gmax, ginterval)
 				else
 					redis.call('ZADD', P .. 'gp:' .. g, score, m)
 					redis.call('ZADD', P .. 'gparked', reopen, g)
+					anyParked = true
 				end
 			end
 		end

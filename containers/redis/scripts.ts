@@ -373,7 +373,7 @@ if not limited then return claimDue(max, owner, now, lease) end
 local out
 if groupMax > 0 then
 	local short
-	out, short = claimGrouped(max, owner, now, lease, groupMax, tonumber(ARGV[9]))
+	out, short = claimGrouped(max, owner, now, tonumber(ARGV[4]), groupMax, tonumber(ARGV[9]))
 	if short then reopen = '0' end
 else
 	out = claimDue(max, owner, now, lease)

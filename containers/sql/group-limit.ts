@@ -1,6 +1,7 @@
 /**
  * The SQL container's `groupRateLimit`: at most `max` claims of each group's tasks (`task_group`, schema 6) in each
- * `intervalMs` window across every process. Tasks with no group are not limited by it. It runs inside the limited
+ * `intervalMs` window across every process. Tasks with no group are not limited by it. (Judged by a clock that never
+ * goes back from one claim to the next: see `claim`.) It runs inside the limited
  * claim's transaction (rate-limit.ts), after the `claim_limits` row lock serialised claimers and after
  * `globalConcurrency` and `rateLimit` cut the claim's size, on that transaction's clock.
  *
@@ -66,7 +67,16 @@ export class SqlGroupLimit {
 		return this.#dialect === 'sqlite' ? ` INDEXED BY "${this.#t.prefix}tasks_${index}"` : '';
 	}
 
-	/** Claim up to `max` due tasks for `owner` at `clockNow` (the transaction's clock), within the group windows. */
+	/**
+	 * Claim up to `max` due tasks for `owner` at `clockNow` (the transaction's clock), within the group windows.
+	 *
+	 * Windows never go back: `clockNow` was read before this claimer waited for the lock (PostgreSQL's `now()` is
+	 * the transaction's start; a caller's `now` is taken before the call), so a claimer that waited may judge by a
+	 * time older than one a claimer before it already used, and would count in a window that is over as if it were
+	 * empty. The claims are serialised, so each stores the time it judged by (the row of the empty group name,
+	 * which no task has) and the next judges by the later of its clock and that: windows, start times and leases
+	 * all follow the order claims took the lock.
+	 */
 	async claim(
 		trx: Knex.Transaction,
 		owner: string,
@@ -76,9 +86,11 @@ export class SqlGroupLimit {
 	): Promise<GroupClaim> {
 		const t = this.#t;
 		const big = this.#big();
-		const start = Math.floor(clockNow / this.intervalMs) * this.intervalMs;
+		const [mark] = await rowsOf(trx, `SELECT window_start FROM ${t.groupLimits} WHERE grp = ''`);
+		const at = Math.max(clockNow, Number(mark?.['window_start'] ?? 0));
+		const start = Math.floor(at / this.intervalMs) * this.intervalMs;
 		const reopen = start + this.intervalMs;
-		await this.#unpark(trx, clockNow, reopen);
+		await this.#unpark(trx, at, reopen);
 		const windows = new Map<string, Window>();
 		const claimed: Record<string, unknown>[] = [];
 		let scanned = 0;
@@ -119,7 +131,7 @@ export class SqlGroupLimit {
 					...(await rowsOf(
 						trx,
 						`UPDATE ${t.tasks} SET status = 'running', owner = ?, lease_until = ${big}, started_at = ${big}, updated_at = ${big}, attempts = attempts + 1 WHERE seq IN (${marks(take.length)}) AND status = 'waiting' RETURNING *`,
-						[owner, clockNow + leaseMs, clockNow, clockNow, ...take],
+						[owner, at + leaseMs, at, at, ...take],
 					)),
 				);
 			}
@@ -132,13 +144,15 @@ export class SqlGroupLimit {
 			}
 			if (exhausted) break;
 		}
-		await this.#store(trx, windows, start, reopen);
+		await this.#store(trx, windows, start, reopen, at);
 		if (Date.now() - this.#sweptAt >= SWEEP_EVERY_MS) {
 			this.#sweptAt = Date.now();
 			// A group's row is only its window: one that ended, with nothing parked, counts as an empty window.
-			await rowsOf(trx, `DELETE FROM ${t.groupLimits} WHERE parked_until IS NULL AND window_start < ${big}`, [
-				start,
-			]);
+			await rowsOf(
+				trx,
+				`DELETE FROM ${t.groupLimits} WHERE parked_until IS NULL AND window_start < ${big} AND grp <> ''`,
+				[start],
+			);
 		}
 		return { rows: claimed, short: !exhausted && scanned >= SCAN_LIMIT && claimed.length < max };
 	}
@@ -191,14 +205,25 @@ export class SqlGroupLimit {
 		}
 	}
 
-	/** Write back the windows that changed; a group that parked a task gets `parked_until` = its reopening. */
-	async #store(trx: Knex.Transaction, windows: Map<string, Window>, start: number, reopen: number): Promise<void> {
-		const changed = [...windows].filter(([, window]) => window.dirty);
-		if (changed.length === 0) return;
+	/**
+	 * Write back the windows that changed (a group that parked a task gets `parked_until` = its reopening) and the
+	 * time this claim judged by (`at`, in the row of the empty group name).
+	 */
+	async #store(
+		trx: Knex.Transaction,
+		windows: Map<string, Window>,
+		start: number,
+		reopen: number,
+		at: number,
+	): Promise<void> {
+		const changed: [string, Window][] = [['', { n: 0, dirty: true, parked: false }]];
+		for (const entry of windows) if (entry[1].dirty) changed.push(entry);
 		const t = this.#t.groupLimits;
 		const big = this.#big();
 		const values: unknown[] = [];
-		for (const [group, window] of changed) values.push(group, start, window.n, window.parked ? reopen : null);
+		for (const [group, window] of changed) {
+			values.push(group, group === '' ? at : start, window.n, window.parked ? reopen : null);
+		}
 		await rowsOf(
 			trx,
 			`INSERT INTO ${t} (grp, window_start, n, parked_until) VALUES ${changed.map(() => `(?, ${big}, ?, ${big})`).join(', ')}
