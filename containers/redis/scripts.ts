@@ -362,6 +362,8 @@ if rateMax > 0 then
 	local interval = tonumber(ARGV[7])
 	w = math.floor(tonumber(now) / interval) * interval
 	local r = redis.call('HMGET', P .. 'rate', 'w', 'n')
+	-- A later window already counted (a caller's clock behind another's): take nothing until ours reaches it.
+	if tonumber(r[1]) and tonumber(r[1]) > w then return { ms(tonumber(r[1]) - tonumber(now)) } end
 	if tonumber(r[1]) == w then n = tonumber(r[2]) or 0 end
 	if n + max > rateMax then
 		max = rateMax - n

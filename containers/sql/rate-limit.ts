@@ -107,7 +107,13 @@ export class SqlClaimLimits {
 				const stored = parseWindow(lock?.['value']);
 				window = { start, count: stored.start === start ? stored.count : 0 };
 				const left = Math.max(0, rateLimit.max - window.count);
-				if (left < allowed) {
+				if (stored.start > start) {
+					// A claim before ours (in lock order) already counted in a later window: our clock was read before we
+					// waited for the lock, or runs behind. Counting in our window would count in one that is over as if it
+					// were empty; take nothing, and claim again when our clock reaches that window.
+					allowed = 0;
+					reopensInMs = stored.start - clockNow;
+				} else if (left < allowed) {
 					allowed = left;
 					reopensInMs = start + rateLimit.intervalMs - clockNow;
 				}
