@@ -92,7 +92,7 @@ export class CombinedContainer implements TaskContainer {
 		// Claims come from memory: limits the persistent part would enforce in its own claim would not hold.
 		if ((persistent as { readonly claimLimited?: unknown }).claimLimited === true) {
 			throw new TypeError(
-				"Expected a `persistent` container without `globalConcurrency` or `rateLimit`: CombinedContainer claims from memory, where they would not hold (one process owns it: use the Scheduler's `concurrency` and `rateLimit`)",
+				"Expected a `persistent` container without `globalConcurrency`, `rateLimit` or `groupRateLimit`: CombinedContainer claims from memory, where they would not hold (one process owns it: use the Scheduler's `concurrency` and `rateLimit`)",
 			);
 		}
 		if (typeof options !== 'object' || options === null) {

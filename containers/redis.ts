@@ -116,10 +116,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #ownsConnection: boolean;
 	readonly #makeSubscriber: () => Redis;
 	readonly #globalConcurrency: number;
-	/** The claim script's rate arguments (see redis/rate-limit.ts), and whether a limit is set (no claim-ahead). */
-	readonly #rateArgs: [string, string];
+	/**
+	 * The claim script's rate and group arguments (see redis/rate-limit.ts and redis/group-limit.ts), and whether
+	 * either limit is set (no claim-ahead; the claim's reply starts with when to claim again).
+	 */
+	readonly #rateArgs: string[];
 	readonly #rateLimited: boolean;
-	/** When the window of the last claim the rate limit cut short reopens (this process's clock), or null. */
+	/**
+	 * When the window of the last claim the rate limit cut short reopens, or when to claim again after one the
+	 * group scan bound cut short (this process's clock), or null.
+	 */
 	#rateWakeAt: number | null = null;
 	readonly #log: ((message: string) => void) | false;
 	/** Whether `#log` is the default console.warn (replaced by the scheduler's `warning` event when attached). */
@@ -178,8 +184,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		super();
 		const checked = checkOptions(options);
 		this.#globalConcurrency = checked.globalConcurrency;
-		this.#rateArgs = rateArgs(checked.rateLimit);
-		this.#rateLimited = checked.rateLimit !== null;
+		this.#rateArgs = [...rateArgs(checked.rateLimit), ...rateArgs(checked.groupRateLimit)];
+		this.#rateLimited = checked.rateLimit !== null || checked.groupRateLimit !== null;
 		this.#log = checked.log;
 		this.#logIsDefault = options.log === undefined;
 		this.#serverClock = checked.serverClock;

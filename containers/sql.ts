@@ -487,7 +487,21 @@ export class SqlContainer implements TaskContainer {
 					? now + (Number(at) - Number(rows[0]?.['clock_now']))
 					: Number(at);
 		// A claim the rate limit cut short: wake when its window reopens (see sql/rate-limit.ts).
-		const open = this.#rateWakeAt;
+		let open = this.#rateWakeAt;
+		// A group with parked tasks: wake when its window reopens (see sql/group-limit.ts).
+		const group = this.#limits.group;
+		if (group !== null) {
+			const [reopening] = await this.#run('nextDueAt', () =>
+				this.#query(`SELECT (${group.nextReopening()}) AS at, ${this.#sql.nowSql} AS clock_now`, [
+					...(this.#sql.serverClock ? [] : [this.#now(now)]),
+				]),
+			);
+			const at = reopening?.['at'];
+			if (at !== null && at !== undefined) {
+				const when = this.#sql.serverClock ? now + (Number(at) - Number(reopening?.['clock_now'])) : Number(at);
+				open = open === null ? when : Math.min(open, when);
+			}
+		}
 		return open === null ? due : due === null ? open : Math.min(due, open);
 	}
 

@@ -122,6 +122,12 @@ export interface TaskContainer {
 	 * FIFO within a priority, setting `owner`, `leaseUntil = now + leaseMs`, `startedAt = now` and adding one to
 	 * `attempts`. Returns the claimed records.
 	 *
+	 * Limits a container enforces in its claim (`globalConcurrency`, `rateLimit`, `groupRateLimit` on Redis and
+	 * SQL) only make it take fewer: a task held back stays `waiting` with no attempt counted, and is claimed by a
+	 * later call. Under a per-group limit a group with no room left holds back only its own tasks: the claim takes
+	 * the next due tasks of other groups (and tasks with no `group`) in the same order, and `nextDueAt` answers
+	 * when the earliest held-back group may start again, so the scheduler sleeps until then.
+	 *
 	 * Claim-ahead (allowed, Redis does it): a `transition` by `owner` that ends one of its tasks may also claim
 	 * that owner's next due task by these same rules, holding it for the owner's next `claim`, which returns it
 	 * first. Readers see such a task `running`, leased to the owner, its attempt counted. A container that
@@ -162,7 +168,11 @@ export interface TaskContainer {
 	 */
 	requestStop(id: string): Promise<TaskRecord | null>;
 
-	/** The earliest `runAt` of a waiting task that is not yet due, or `null`; lets the scheduler sleep until then. */
+	/**
+	 * The earliest `runAt` of a waiting task that is not yet due, or `null`; lets the scheduler sleep until then. A
+	 * container whose claim limits held tasks back answers the earliest time one of them may start, if sooner (now
+	 * or earlier when it may start at once).
+	 */
 	nextDueAt(now: number): Promise<number | null>;
 
 	/** The task's record (a copy), or `null` when there is none. */

@@ -5,7 +5,7 @@ import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { NewTask, TaskRecord } from './task.js';
 
-const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key']);
+const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key', 'group']);
 
 /** Random bytes drawn in bulk, 16 per id. */
 const pool = Buffer.alloc(4096);
@@ -63,7 +63,7 @@ export function createTaskRecord<TItem>(
 		if (!KNOWN_KEYS.has(key)) {
 			throw new InvalidTaskError(
 				`${field}.${key}`,
-				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key)',
+				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key, group)',
 				(input as unknown as Record<string, unknown>)[key],
 			);
 		}
@@ -76,6 +76,7 @@ export function createTaskRecord<TItem>(
 		timeoutMs,
 		runAt = now,
 		key = null,
+		group = null,
 	} = input;
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
@@ -119,6 +120,16 @@ export function createTaskRecord<TItem>(
 		}
 		assertWellFormedId(key, `${field}.key`);
 	}
+	if (group !== null) {
+		if (typeof group !== 'string' || group.length === 0 || group.length > MAX_ID_LENGTH) {
+			throw new InvalidTaskError(
+				`${field}.group`,
+				`a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+				group,
+			);
+		}
+		assertWellFormedId(group, `${field}.group`);
+	}
 	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
 	// containers copy it into their storage class at add).
 	return {
@@ -144,6 +155,7 @@ export function createTaskRecord<TItem>(
 		stopRequested: false,
 		key,
 		trace,
+		group,
 	};
 }
 

@@ -60,6 +60,11 @@ export interface NewTask<TItem = unknown> {
 	 * processes. Free again once that task finishes.
 	 */
 	readonly key?: string;
+	/**
+	 * The group the task belongs to (a customer, an API key): a container's `groupRateLimit` bounds the starts of
+	 * each group on its own. A non-empty string of at most 512 characters; no group when absent.
+	 */
+	readonly group?: string;
 }
 
 /** A task as stored: the record `get`, `list` and every event hand out. */
@@ -112,6 +117,8 @@ export interface TaskRecord<TItem = unknown, TOutput = unknown> {
 	 * OpenTelemetry SDK is installed). Each attempt's span is its child, in any process.
 	 */
 	readonly trace: string | null;
+	/** The group given at add (`NewTask.group`), or `null`. */
+	readonly group: string | null;
 }
 
 /** The fields a transition may change besides the status. */
@@ -261,5 +268,6 @@ export function copyTask<TItem, TOutput>(rec: Readonly<TaskRecord<TItem, TOutput
 		stopRequested: rec.stopRequested,
 		key: rec.key,
 		trace: rec.trace,
+		group: rec.group,
 	};
 }

@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateTaskError, InvalidStateError, type NewTask, type TaskContainer, type TaskRecord } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { describeKeys } from './key-suite.js';
+import { describeGroups } from './group-suite.js';
 import { describeOperations, type ContainerOperations } from './operations-suite.js';
 
 /** What the container offers beyond the contract's core; decides which tests run. */
@@ -566,6 +567,7 @@ export function describeContainerContract(
 		});
 
 		describeKeys(make);
+		describeGroups(make);
 		describeOperations(make, { pause: false, clean: false, repeats: false, logs: false, ...options.operations });
 	});
 }

@@ -12,6 +12,7 @@ export {
 	type ContainerFactory,
 } from './container-suite.js';
 export type { ContainerOperations } from './operations-suite.js';
+export { describeGroupRateLimit, type GroupLimitedFactory } from './group-suite.js';
 export {
 	actuatorContract,
 	type ActuatorCapabilities,

@@ -114,6 +114,14 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	protected constructor(waiting: WaitingOrder, options: MemoryContainerOptions = {}) {
 		this.#waiting = waiting;
+		// The claim limits of the shared containers have no in-process form: one process owns this container.
+		for (const limit of ['groupRateLimit', 'rateLimit', 'globalConcurrency']) {
+			if (typeof options === 'object' && options !== null && Object.hasOwn(options, limit)) {
+				throw new TypeError(
+					`Expected no \`${limit}\`: it is a RedisContainer and SqlContainer option (limits across processes); an in-process container has one scheduler, whose \`concurrency\` and \`rateLimit\` are its limits (see docs/rate-limits.md)`,
+				);
+			}
+		}
 		const keep = options.keepFinished ?? DEFAULT_KEEP_FINISHED;
 		if (keep !== Number.POSITIVE_INFINITY && (!Number.isInteger(keep) || keep < 0)) {
 			throw new TypeError(

@@ -41,6 +41,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 	stopRequested: boolean;
 	readonly key: string | null;
 	readonly trace: string | null;
+	readonly group: string | null;
 	#place: Place = 'none';
 
 	/** A stored copy of `record` (every field, written out: no two containers ever share a stored record). */
@@ -67,6 +68,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		this.stopRequested = record.stopRequested;
 		this.key = record.key;
 		this.trace = record.trace;
+		this.group = record.group;
 	}
 
 	/** Which queue of its container holds the record (read by the memory containers). */

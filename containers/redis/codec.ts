@@ -26,6 +26,7 @@ export const ADD_FIELDS = [
 	'stopRequested',
 	'key',
 	'trace',
+	'group',
 ] as const;
 
 /**
@@ -71,7 +72,7 @@ const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field,
 
 // `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
 // fields.
-const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace']);
+const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace', 'group']);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;
@@ -155,6 +156,7 @@ export function decodeField(field: string, text: string): unknown {
 		case 'ref':
 		case 'key':
 		case 'trace':
+		case 'group':
 			return parseJson(text);
 		case 'timeoutMs':
 		case 'startedAt':
@@ -203,6 +205,7 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 		stopRequested: get('stopRequested') === '1',
 		key: (parseJson(get('key')) as string | null) ?? null,
 		trace: (parseJson(get('trace')) as string | null) ?? null,
+		group: (parseJson(get('group')) as string | null) ?? null,
 	};
 	return record;
 }

@@ -60,6 +60,16 @@ export interface RedisContainerOptions {
 	 * @default no limit
 	 */
 	readonly rateLimit?: RateLimitOption;
+	/**
+	 * At most `max` claims of each group's tasks (`NewTask.group`) in each `intervalMs` window across every
+	 * scheduler sharing this container, enforced by the claim script on its clock, on top of `rateLimit` and
+	 * `globalConcurrency`; tasks with no group are not limited by it. A task of a group with no room left waits
+	 * (parked) while the claim takes the next tasks of other groups; schedulers sleep until the earliest window
+	 * reopens. Windows are fixed, aligned to the epoch. Turns claim-ahead off. Every scheduler of the container
+	 * must be given the same value. See docs/rate-limits.md.
+	 * @default no limit
+	 */
+	readonly groupRateLimit?: RateLimitOption;
 }
 
 /** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
@@ -73,6 +83,7 @@ const OPTION_NAMES = [
 	'commandTimeoutMs',
 	'log',
 	'rateLimit',
+	'groupRateLimit',
 ] as const;
 
 /** What the `warning` event carries. */
@@ -133,6 +144,7 @@ export interface CheckedOptions {
 	readonly commandTimeoutMs: number;
 	readonly log: ((message: string) => void) | false;
 	readonly rateLimit: RateLimitOption | null;
+	readonly groupRateLimit: RateLimitOption | null;
 }
 
 export function checkOptions(options: RedisContainerOptions): CheckedOptions {
@@ -164,5 +176,6 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 		commandTimeoutMs: checkMs('commandTimeoutMs', options.commandTimeoutMs, 10_000),
 		log,
 		rateLimit: checkRateLimit(options.rateLimit),
+		groupRateLimit: checkRateLimit(options.groupRateLimit, 'groupRateLimit'),
 	};
 }

@@ -27,15 +27,15 @@ function integer(name: string, value: unknown): number {
 	return value;
 }
 
-/** Check `rateLimit`: null when absent. */
-export function checkRateLimit(value: unknown): RateLimitOption | null {
+/** Check `rateLimit` (or `groupRateLimit`, named by `option`): null when absent. */
+export function checkRateLimit(value: unknown, option = 'rateLimit'): RateLimitOption | null {
 	if (value === undefined) return null;
 	if (typeof value !== 'object' || value === null) {
-		throw new TypeError('Expected `rateLimit` to be an object like { max: 10, intervalMs: 1000 }');
+		throw new TypeError(`Expected \`${option}\` to be an object like { max: 10, intervalMs: 1000 }`);
 	}
-	rejectUnknownOptions('RedisContainer `rateLimit`', value, ['max', 'intervalMs']);
+	rejectUnknownOptions(`RedisContainer \`${option}\``, value, ['max', 'intervalMs']);
 	const { max, intervalMs } = value as { max?: unknown; intervalMs?: unknown };
-	return { max: integer('rateLimit.max', max), intervalMs: integer('rateLimit.intervalMs', intervalMs) };
+	return { max: integer(`${option}.max`, max), intervalMs: integer(`${option}.intervalMs`, intervalMs) };
 }
 
 /** The claim script's rate arguments: max and intervalMs, `0 0` when no limit is set. */

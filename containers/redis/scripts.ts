@@ -34,6 +34,7 @@ import { createHash } from 'node:crypto';
 import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
 import { CHANGES_PRELUDE } from './change-event-scripts.js';
 import { RESERVATION_PRELUDE } from './reservations.js';
+import { GROUP_CLAIM, GROUP_PRELUDE } from './group-limit.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -80,17 +81,24 @@ local function wscore(p)
 	if p == '0' then return '0' end
 	return '-' .. p
 end
+${GROUP_PRELUDE}
+-- A due waiting task into P waiting, or its group's parked set while the group has one (group-limit.ts).
+local function toWaiting(id, seq, prio)
+	local score, m = wscore(prio), member(seq, id)
+	if not parkWithGroup(id, score, m) then redis.call('ZADD', P .. 'waiting', score, m) end
+end
 -- due: when the task becomes claimable, on the script's clock (a number or a string).
 local function enqueue(id, seq, prio, due, now)
 	if tonumber(due) > tonumber(now) then
 		redis.call('ZADD', P .. 'delayed', ms(tonumber(due)), id)
 	else
-		redis.call('ZADD', P .. 'waiting', wscore(prio), member(seq, id))
+		toWaiting(id, seq, prio)
 	end
 end
 local function dequeue(id, seq)
 	redis.call('ZREM', P .. 'delayed', id)
 	redis.call('ZREM', P .. 'waiting', member(seq, id))
+	unparkOne(id, member(seq, id))
 end
 local function isFinal(s) return s == 'succeeded' or s == 'failed' or s == 'stopped' end
 local function isActive(s) return s == 'running' or s == 'exporting' end
@@ -140,11 +148,9 @@ local function sliced(command, key, list)
 	local step = 1000
 	for i = 1, #list, step do redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list))) end
 end
--- Pops up to max due tasks into running for owner; returns each packed in one string (codec.ts unpackClaimed).
-local function claimDue(max, owner, now, lease)
-	-- A queue-wide pause (setPaused) holds every claim, claim-ahead included.
-	if redis.call('EXISTS', P .. 'paused') == 1 then return {} end
-	local popped = redis.call('ZPOPMIN', P .. 'waiting', max)
+-- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
+-- (codec.ts unpackClaimed).
+local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
 	for i = 1, #popped, 2 do
 		local m = popped[i]
@@ -169,6 +175,12 @@ local function claimDue(max, owner, now, lease)
 	sliced('ZREM', P .. 's:waiting', ids)
 	sliced('SADD', okey(owner), ids)
 	return out
+end
+-- Pops up to max due tasks into running for owner.
+local function claimDue(max, owner, now, lease)
+	-- A queue-wide pause (setPaused) holds every claim, claim-ahead included.
+	if redis.call('EXISTS', P .. 'paused') == 1 then return {} end
+	return claimPopped(redis.call('ZPOPMIN', P .. 'waiting', max), owner, now, lease)
 end
 `;
 
@@ -202,6 +214,7 @@ const HASH_ORDER = [
 	'item',
 	'key',
 	'trace',
+	'group',
 	'addToken',
 ] as const;
 const SCRIPT_VALUES: Record<string, string> = {
@@ -307,55 +320,69 @@ export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 
 /**
  * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none), rateMax and rateIntervalMs (0 = none; see
- * rate-limit.ts; the reply then starts with the window's reopening). Promotes due delayed tasks, then pops up to `max`
- * waiting tasks (highest priority, then oldest) into running. Returns their records (RECORD_FIELDS values).
+ * rate-limit.ts), groupMax and groupIntervalMs (0 = none; see group-limit.ts); with either limit the reply starts
+ * with when to claim again. Promotes due delayed tasks, then pops up to `max` waiting tasks (highest priority, then
+ * oldest) into running. Returns their records (RECORD_FIELDS values).
  */
 export const CLAIM = script(
 	'claim',
 	`
+${GROUP_CLAIM}
 local max = tonumber(ARGV[1])
 local owner = ARGV[2]
 local now = clock(ARGV[3])
 local lease = ms(tonumber(now) + tonumber(ARGV[4]))
 local limit = tonumber(ARGV[5])
+local groupMax = tonumber(ARGV[8] or '0')
+local limited = tonumber(ARGV[6]) > 0 or groupMax > 0
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
 	redis.call('ZREM', P .. 'delayed', id)
 	local f = redis.call('HMGET', tkey(id), 'seq', 'priority', 'status')
-	if f[3] == 'waiting' then redis.call('ZADD', P .. 'waiting', wscore(f[2]), member(f[1], id)) end
+	if f[3] == 'waiting' then toWaiting(id, f[1], f[2]) end
 end
 if limit > 0 then
 	local free = limit - redis.call('ZCARD', P .. 'running')
 	if free < max then
 		redis.call('SET', P .. 'starved', '1')
 		if free <= 0 then
-			if tonumber(ARGV[6]) > 0 then return { '-1' } end
+			if limited then return { '-1' } end
 			return {}
 		end
 		max = free
 	end
 end
--- With a rate limit the reply's first element says how long until the window reopens when it cut the claim
--- short (ms on the script's clock), else -1; the claimed tasks follow.
+-- With a rate or group limit the reply's first element says how long until the claim should be made again, when
+-- the rate window cut it short (ms on the script's clock until it reopens) or the group scan bound did (0), else
+-- -1; the claimed tasks follow.
 local rateMax = tonumber(ARGV[6])
+local reopen = '-1'
+local w, n = 0, 0
 if rateMax > 0 then
 	local interval = tonumber(ARGV[7])
-	local w = math.floor(tonumber(now) / interval) * interval
+	w = math.floor(tonumber(now) / interval) * interval
 	local r = redis.call('HMGET', P .. 'rate', 'w', 'n')
-	local n = 0
+	-- A later window already counted (a caller's clock behind another's): take nothing until ours reaches it.
+	if tonumber(r[1]) and tonumber(r[1]) > w then return { ms(tonumber(r[1]) - tonumber(now)) } end
 	if tonumber(r[1]) == w then n = tonumber(r[2]) or 0 end
-	local reopen = '-1'
 	if n + max > rateMax then
 		max = rateMax - n
 		reopen = ms(w + interval - tonumber(now))
 	end
 	if max <= 0 then return { reopen } end
-	local out = claimDue(max, owner, now, lease)
-	if #out > 0 then redis.call('HSET', P .. 'rate', 'w', ms(w), 'n', n + #out) end
-	table.insert(out, 1, reopen)
-	return out
 end
-return claimDue(max, owner, now, lease)
+if not limited then return claimDue(max, owner, now, lease) end
+local out
+if groupMax > 0 then
+	local short
+	out, short = claimGrouped(max, owner, now, tonumber(ARGV[4]), groupMax, tonumber(ARGV[9]))
+	if short then reopen = '0' end
+else
+	out = claimDue(max, owner, now, lease)
+end
+if rateMax > 0 and #out > 0 then redis.call('HSET', P .. 'rate', 'w', ms(w), 'n', n + #out) end
+table.insert(out, 1, reopen)
+return out
 `,
 );
 
@@ -447,8 +474,9 @@ return out
 );
 
 /**
- * ARGV: now (the caller's). The earliest due time of a delayed task after now, on the caller's clock (the script's
- * clock minus the offset), or false.
+ * ARGV: now (the caller's). The earliest due time of a delayed task after now, or of a parked group's window
+ * reopening (group-limit.ts; now if one already reopened), on the caller's clock (the script's clock minus the
+ * offset), or false.
  */
 export const NEXT_DUE = script(
 	'nextDueAt',
@@ -456,8 +484,14 @@ export const NEXT_DUE = script(
 local now, offset = clock(ARGV[1])
 if redis.call('EXISTS', P .. 'paused') == 1 then return false end
 local r = redis.call('ZRANGEBYSCORE', P .. 'delayed', '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-if r[2] == nil then return false end
-return ms(tonumber(r[2]) - offset)
+local at = tonumber(r[2])
+local g = redis.call('ZRANGE', P .. 'gparked', 0, 0, 'WITHSCORES')
+if g[2] ~= nil then
+	local reopen = math.max(tonumber(g[2]), tonumber(now))
+	if at == nil or reopen < at then at = reopen end
+end
+if at == nil then return false end
+return ms(at - offset)
 `,
 );
 

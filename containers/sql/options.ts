@@ -98,6 +98,16 @@ export interface SqlContainerOptions {
 	 * @default no limit
 	 */
 	readonly rateLimit?: RateLimitOption;
+	/**
+	 * At most `max` claims of each group's tasks (`NewTask.group`) in each `intervalMs` window across every
+	 * scheduler sharing the tables, on top of `rateLimit` and `globalConcurrency`; tasks with no group are not
+	 * limited by it. A task of a group with no room left waits (parked) while the claim takes the next tasks of
+	 * other groups; schedulers sleep until the earliest window reopens. Windows are fixed, aligned to the epoch on
+	 * the container's clock. Enforced inside the claim like `globalConcurrency`. Every scheduler of the tables
+	 * must be given the same value. See docs/rate-limits.md.
+	 * @default no limit
+	 */
+	readonly groupRateLimit?: RateLimitOption;
 }
 
 /** `rateLimit`: at most `max` starts per `intervalMs`. */
@@ -112,6 +122,7 @@ export interface RateLimitOption {
 export interface ResolvedClaimLimits {
 	readonly globalConcurrency: number;
 	readonly rateLimit: { readonly max: number; readonly intervalMs: number } | null;
+	readonly groupRateLimit: { readonly max: number; readonly intervalMs: number } | null;
 }
 
 /** Check a `rateLimit` option (`owner` and `what` name it in errors). */
@@ -138,6 +149,7 @@ export const SQL_CONTAINER_OPTION_NAMES = [
 	'acquireTimeoutMs',
 	'globalConcurrency',
 	'rateLimit',
+	'groupRateLimit',
 ] as const;
 
 export interface ResolvedSqlOptions {
@@ -232,6 +244,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 					? 0
 					: integer('globalConcurrency', options.globalConcurrency, 1),
 			rateLimit: checkRateLimit('SqlContainer', 'rateLimit', options.rateLimit),
+			groupRateLimit: checkRateLimit('SqlContainer', 'groupRateLimit', options.groupRateLimit),
 		},
 	};
 }

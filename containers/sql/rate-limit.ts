@@ -26,6 +26,7 @@ import type { Knex } from 'knex';
 import type { ResolvedClaimLimits } from './options.js';
 import type { SqlDialect, SqlTables } from './schema.js';
 import { ACTIVE_SQL, rowsOf, type TaskStatements } from './statements.js';
+import { SqlGroupLimit } from './group-limit.js';
 
 /** The settings row the limits lock and count in. */
 const LIMITS_ROW = 'claim_limits';
@@ -42,7 +43,10 @@ export interface LimitedClaim {
 	readonly rows: Record<string, unknown>[];
 	/** Whether `globalConcurrency` cut the claim short. */
 	readonly starved: boolean;
-	/** When the rate limit cut the claim short: how long until its window reopens, in ms; else null. */
+	/**
+	 * When the rate limit cut the claim short: how long until its window reopens, in ms (0 when the group limit's
+	 * scan bound stopped it: claim again at once); else null.
+	 */
 	readonly reopensInMs: number | null;
 }
 
@@ -51,17 +55,20 @@ export class SqlClaimLimits {
 	readonly #tables: SqlTables;
 	readonly #sql: TaskStatements;
 	readonly #dialect: SqlDialect;
+	/** `groupRateLimit` (group-limit.ts), or null. */
+	readonly group: SqlGroupLimit | null;
 
 	constructor(dialect: SqlDialect, tables: SqlTables, statements: TaskStatements, limits: ResolvedClaimLimits) {
 		this.#dialect = dialect;
 		this.#tables = tables;
 		this.#sql = statements;
 		this.limits = limits;
+		this.group = limits.groupRateLimit === null ? null : new SqlGroupLimit(dialect, tables, limits.groupRateLimit);
 	}
 
 	/** Whether any limit is set (otherwise the container claims with its one statement). */
 	get active(): boolean {
-		return this.limits.globalConcurrency > 0 || this.limits.rateLimit !== null;
+		return this.limits.globalConcurrency > 0 || this.limits.rateLimit !== null || this.group !== null;
 	}
 
 	/** The statement clock's bindings for one use of "now". */
@@ -100,7 +107,13 @@ export class SqlClaimLimits {
 				const stored = parseWindow(lock?.['value']);
 				window = { start, count: stored.start === start ? stored.count : 0 };
 				const left = Math.max(0, rateLimit.max - window.count);
-				if (left < allowed) {
+				if (stored.start > start) {
+					// A claim before ours (in lock order) already counted in a later window: our clock was read before we
+					// waited for the lock, or runs behind. Counting in our window would count in one that is over as if it
+					// were empty; take nothing, and claim again when our clock reaches that window.
+					allowed = 0;
+					reopensInMs = stored.start - clockNow;
+				} else if (left < allowed) {
 					allowed = left;
 					reopensInMs = start + rateLimit.intervalMs - clockNow;
 				}
@@ -109,8 +122,15 @@ export class SqlClaimLimits {
 			if (allowed > 0) {
 				const promote = this.#sql.promote(now);
 				await rowsOf(trx, promote.sql, promote.bindings);
-				const { sql, bindings } = this.#sql.claim(owner, leaseMs, allowed, now);
-				rows = await rowsOf(trx, sql, bindings);
+				if (this.group === null) {
+					const { sql, bindings } = this.#sql.claim(owner, leaseMs, allowed, now);
+					rows = await rowsOf(trx, sql, bindings);
+				} else {
+					const grouped = await this.group.claim(trx, owner, leaseMs, allowed, clockNow);
+					rows = grouped.rows;
+					// Stopped at the scan bound with room left: claim again at once.
+					if (grouped.short) reopensInMs = 0;
+				}
 				if (rateLimit !== null && rows.length > 0) {
 					await rowsOf(trx, `UPDATE ${settings} SET value = ? WHERE name = ?`, [
 						`${window.start}:${window.count + rows.length}`,

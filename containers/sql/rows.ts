@@ -28,6 +28,7 @@ export const INSERT_COLUMNS = [
 	'dedup_key',
 	'trace',
 	'delayed',
+	'task_group',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -105,6 +106,7 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 		stopRequested: Boolean(row['stop_requested']),
 		key: row['dedup_key'] === null || row['dedup_key'] === undefined ? null : String(row['dedup_key']),
 		trace: row['trace'] === null || row['trace'] === undefined ? null : String(row['trace']),
+		group: row['task_group'] === null || row['task_group'] === undefined ? null : String(row['task_group']),
 	};
 }
 
@@ -142,6 +144,7 @@ export function recordToValues(
 		task.trace,
 		// Not yet due by the adding process's clock: out of the claim index until a claim promotes it (schema 5).
 		task.runAt > now ? 1 : 0,
+		task.group,
 	];
 }
 

@@ -25,6 +25,8 @@ export interface SqlTables {
 	readonly repeats: string;
 	/** `<prefix>logs` (task log lines), quoted for SQL. */
 	readonly logs: string;
+	/** `<prefix>group_limits` (each group's rate window, `groupRateLimit`), quoted for SQL. */
+	readonly groupLimits: string;
 	/** The PostgreSQL LISTEN/NOTIFY channel (unquoted). */
 	readonly channel: string;
 }
@@ -46,6 +48,7 @@ export function sqlTables(prefix: string): SqlTables {
 		settings: `"${prefix}settings"`,
 		repeats: `"${prefix}repeats"`,
 		logs: `"${prefix}logs"`,
+		groupLimits: `"${prefix}group_limits"`,
 		channel: `${prefix}events`,
 	};
 }
@@ -188,6 +191,41 @@ const MIGRATIONS: readonly Migration[] = [
 			);
 			await trx.raw(
 				`CREATE INDEX IF NOT EXISTS "${p}tasks_delayed" ON ${t.tasks} (run_at) WHERE status = 'waiting' AND delayed = 1`,
+			);
+		},
+	},
+	{
+		version: 6,
+		name: 'task groups and their rate windows',
+		async up(trx, dialect, t) {
+			const p = t.prefix;
+			// `task_group`: the task's group (NewTask.group), for `groupRateLimit` (see group-limit.ts). A waiting task
+			// of a group with no room left in its window is parked: `delayed` = 2, out of the claim index (delayed = 0)
+			// and the promotion index (delayed = 1); `tasks_parked` finds a group's parked tasks in claim order.
+			// `group_limits`: one row per group with its current window (start, claims) and, while it has parked
+			// tasks, when its window reopens (`parked_until`). Written to run again over its own result (as versions 4
+			// and 5 are): a column, table or index already there is kept.
+			const has =
+				dialect === 'sqlite' &&
+				resultRows(
+					await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'task_group'`, [`${p}tasks`]),
+				).length > 0;
+			if (!has) {
+				await trx.raw(
+					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}task_group VARCHAR(512)`,
+				);
+			}
+			await trx.raw(
+				`CREATE INDEX IF NOT EXISTS "${p}tasks_parked" ON ${t.tasks} (task_group, priority DESC, seq) WHERE status = 'waiting' AND delayed = 2`,
+			);
+			await trx.raw(`CREATE TABLE IF NOT EXISTS ${t.groupLimits} (
+				grp VARCHAR(512) PRIMARY KEY,
+				window_start BIGINT NOT NULL,
+				n INTEGER NOT NULL,
+				parked_until BIGINT
+			)`);
+			await trx.raw(
+				`CREATE INDEX IF NOT EXISTS "${p}group_limits_parked" ON ${t.groupLimits} (parked_until) WHERE parked_until IS NOT NULL`,
 			);
 		},
 	},

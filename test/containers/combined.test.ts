@@ -84,11 +84,12 @@ describe('CombinedContainer', () => {
 		const limited = [
 			new SqlContainer({ knex, globalConcurrency: 2 }),
 			new SqlContainer({ knex, rateLimit: { max: 5, intervalMs: 1_000 } }),
+			new SqlContainer({ knex, groupRateLimit: { max: 5, intervalMs: 1_000 } }),
 		];
 		for (const sql of limited) {
 			expect(sql.claimLimited).toBe(true);
 			expect(() => new CombinedContainer(new QueueContainer(), sql)).toThrow(
-				/without `globalConcurrency` or `rateLimit`/,
+				/without `globalConcurrency`, `rateLimit` or `groupRateLimit`/,
 			);
 			await sql.close();
 		}

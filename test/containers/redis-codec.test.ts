@@ -26,6 +26,7 @@ const stored: Record<(typeof RECORD_FIELDS)[number], string> = {
 	stopRequested: '1',
 	key: '"customer-9\\u001fx"',
 	trace: '"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 vendor=t61rcWkgMzE"',
+	group: '"customer-9"',
 	status: 'running',
 	seq: '42',
 	v: '3',

@@ -212,6 +212,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			// Back to version 4: the old claim index, no `delayed` column or index.
 			await knex.raw('DROP INDEX lightsched_tasks_delayed');
 			await knex.raw('DROP INDEX lightsched_tasks_claim');
+			// (and no later version's index on the column: schema 6's parked tasks)
+			await knex.raw('DROP INDEX IF EXISTS lightsched_tasks_parked');
 			await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN delayed');
 			await knex.raw(
 				`CREATE INDEX lightsched_tasks_claim ON lightsched_tasks (priority DESC, seq, run_at) WHERE status = 'waiting'`,
