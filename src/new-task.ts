@@ -3,9 +3,9 @@ import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
-import type { NewTask, TaskRecord } from './task.js';
+import type { NewTask, TaskRecord, TaskRetention } from './task.js';
 
-const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key']);
+const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key', 'retention']);
 
 /** Random bytes drawn in bulk, 16 per id. */
 const pool = Buffer.alloc(4096);
@@ -63,7 +63,7 @@ export function createTaskRecord<TItem>(
 		if (!KNOWN_KEYS.has(key)) {
 			throw new InvalidTaskError(
 				`${field}.${key}`,
-				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key)',
+				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key, retention)',
 				(input as unknown as Record<string, unknown>)[key],
 			);
 		}
@@ -76,6 +76,7 @@ export function createTaskRecord<TItem>(
 		timeoutMs,
 		runAt = now,
 		key = null,
+		retention,
 	} = input;
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
@@ -119,6 +120,7 @@ export function createTaskRecord<TItem>(
 		}
 		assertWellFormedId(key, `${field}.key`);
 	}
+	const ownRule = retention === undefined ? null : checkTaskRetention(retention, `${field}.retention`);
 	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
 	// containers copy it into their storage class at add).
 	return {
@@ -144,7 +146,41 @@ export function createTaskRecord<TItem>(
 		stopRequested: false,
 		key,
 		trace,
+		retention: ownRule,
 	};
+}
+
+const RETENTION_STATUSES = ['succeeded', 'failed', 'stopped'] as const;
+
+/**
+ * Check a task's own retention rule (`NewTask.retention`) and copy it: only the statuses given, each an integer
+ * number of milliseconds >= 0. An empty rule is no rule (`null`).
+ */
+function checkTaskRetention(retention: unknown, field: string): TaskRetention | null {
+	if (typeof retention !== 'object' || retention === null || Array.isArray(retention)) {
+		throw new InvalidTaskError(
+			field,
+			'an object like { succeeded?, failed?, stopped? } (milliseconds kept after finishing)',
+			retention,
+		);
+	}
+	const rule: { succeeded?: number; failed?: number; stopped?: number } = {};
+	for (const name in retention) {
+		const value = (retention as Record<string, unknown>)[name];
+		if (!(RETENTION_STATUSES as readonly string[]).includes(name)) {
+			throw new InvalidTaskError(`${field}.${name}`, 'absent (known fields: succeeded, failed, stopped)', value);
+		}
+		if (value === undefined) continue;
+		if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+			throw new InvalidTaskError(
+				`${field}.${name}`,
+				'an integer >= 0 (milliseconds kept after finishing; 0 = deleted at once)',
+				value,
+			);
+		}
+		rule[name as (typeof RETENTION_STATUSES)[number]] = value;
+	}
+	return Object.keys(rule).length === 0 ? null : rule;
 }
 
 export { assertJsonItem } from './json-check.js';

@@ -67,6 +67,7 @@ const DECLARATION = {
 	stopRequested: { kind: 'boolean', patchable: true },
 	key: { kind: 'nullable-string', patchable: false },
 	trace: { kind: 'nullable-string', patchable: false },
+	retention: { kind: 'json', patchable: false },
 } as const satisfies Declaration;
 
 /** The fields declared `patchable: true`. */

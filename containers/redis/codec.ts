@@ -26,6 +26,7 @@ export const ADD_FIELDS = [
 	'stopRequested',
 	'key',
 	'trace',
+	'retention',
 ] as const;
 
 /**
@@ -70,8 +71,8 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
 // `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
-// fields.
-const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace']);
+// fields. `retention` is an object or `null` (the scripts decode it to index a finished task's expiry).
+const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace', 'retention']);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;
@@ -155,6 +156,7 @@ export function decodeField(field: string, text: string): unknown {
 		case 'ref':
 		case 'key':
 		case 'trace':
+		case 'retention':
 			return parseJson(text);
 		case 'timeoutMs':
 		case 'startedAt':
@@ -203,6 +205,7 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 		stopRequested: get('stopRequested') === '1',
 		key: (parseJson(get('key')) as string | null) ?? null,
 		trace: (parseJson(get('trace')) as string | null) ?? null,
+		retention: (parseJson(get('retention')) as TaskRecord['retention']) ?? null,
 	};
 	return record;
 }

@@ -42,7 +42,10 @@ local leaving, joining, dropping = {}, {}, {}
 local function flushIndexes()
 	sliced('ZREM', P .. 'running', leaving)
 	leaving = {}
-	for status, members in pairs(joining) do sliced('ZADD', P .. 's:' .. status, members) end
+	for status, members in pairs(joining) do
+		sliced('ZADD', P .. 's:' .. status, members)
+		for j = 2, #members, 2 do indexExpiry(members[j], status) end
+	end
 	joining = {}
 	for o, ids in pairs(dropping) do sliced('SREM', okey(o), ids) end
 	dropping = {}

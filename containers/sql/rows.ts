@@ -28,6 +28,9 @@ export const INSERT_COLUMNS = [
 	'dedup_key',
 	'trace',
 	'delayed',
+	'retain_succeeded',
+	'retain_failed',
+	'retain_stopped',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -105,6 +108,23 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 		stopRequested: Boolean(row['stop_requested']),
 		key: row['dedup_key'] === null || row['dedup_key'] === undefined ? null : String(row['dedup_key']),
 		trace: row['trace'] === null || row['trace'] === undefined ? null : String(row['trace']),
+		retention: retentionOf(row),
+	};
+}
+
+/**
+ * The task's own retention rule from its three columns (schema 6: `retain_<status>`, milliseconds, NULL for a
+ * status without one), or `null` when it has none.
+ */
+function retentionOf(row: Record<string, unknown>): TaskRecord['retention'] {
+	const succeeded = numOrNull(row['retain_succeeded']);
+	const failed = numOrNull(row['retain_failed']);
+	const stopped = numOrNull(row['retain_stopped']);
+	if (succeeded === null && failed === null && stopped === null) return null;
+	return {
+		...(succeeded === null ? {} : { succeeded }),
+		...(failed === null ? {} : { failed }),
+		...(stopped === null ? {} : { stopped }),
 	};
 }
 
@@ -142,6 +162,9 @@ export function recordToValues(
 		task.trace,
 		// Not yet due by the adding process's clock: out of the claim index until a claim promotes it (schema 5).
 		task.runAt > now ? 1 : 0,
+		task.retention?.succeeded ?? null,
+		task.retention?.failed ?? null,
+		task.retention?.stopped ?? null,
 	];
 }
 
