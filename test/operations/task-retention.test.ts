@@ -196,6 +196,27 @@ describe.each(BACKENDS)('task retention on $name', (backend) => {
 		}
 	});
 
+	it("gives a repeat's ticks its rule: succeeded ticks kept 0 ms are gone, a bad rule is refused", async () => {
+		const make = await backend.store();
+		const s = scheduler(await make());
+		const ran: string[] = [];
+		s.on('task:succeeded', ({ task }) => ran.push(task.id));
+		try {
+			await expect(s.repeat({ key: 'bad', every: 50, item: 'a', retention: { succeeded: -1 } })).rejects.toThrow(
+				/`repeat.retention.succeeded`/,
+			);
+			await s.repeat({ key: 'beat', every: 50, item: 'tick', retention: { succeeded: 0 } });
+			await until(() => ran.length >= 2);
+			await s.removeRepeat('beat');
+			expect(ran.length).toBeGreaterThanOrEqual(2);
+			await until(async () => (await s.get(ran[0] ?? '')) === null && (await s.get(ran[1] ?? '')) === null);
+			expect(await s.get(ran[0] ?? '')).toBeNull();
+			expect(await s.get(ran[1] ?? '')).toBeNull();
+		} finally {
+			await closeAll();
+		}
+	});
+
 	it('refuses a bad rule naming the field, storing nothing', async () => {
 		const make = await backend.store();
 		const s = scheduler(await make());
