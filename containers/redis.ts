@@ -87,7 +87,7 @@ import {
 } from './redis/scripts.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
-import { CLEAN, SET_PAUSED } from './redis/operation-scripts.js';
+import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './redis/operation-scripts.js';
 import { RedisChangeReader } from './redis/change-events.js';
 import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
 
@@ -517,9 +517,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 
 	async clean(query: CleanQuery): Promise<string[]> {
 		assertCleanQuery(query);
-		const { status, limit, keep, finishedBefore } = query;
+		const { status, limit, keep, finishedBefore, expiredBy } = query;
+		if (expiredBy !== undefined) {
+			const ids = (query.ids ?? []).filter((id) => isWellFormed(id));
+			if (query.ids !== undefined && ids.length === 0) return [];
+			const args = [status, String(limit), String(Math.floor(expiredBy)), ...ids];
+			return (await this.#run(CLEAN_EXPIRED, args, Math.ceil(limit / 1000))) as string[];
+		}
 		const args = [status, String(limit), keep === undefined ? '' : String(keep)];
 		args.push(finishedBefore === undefined ? '' : String(Math.floor(finishedBefore)));
+		args.push(query.exceptOwnRule === true ? '1' : '');
 		return (await this.#run(CLEAN, args, Math.ceil(limit / 1000))) as string[];
 	}
 

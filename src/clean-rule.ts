@@ -3,19 +3,28 @@
  * same rule in their scripts and statements; the contract suite holds every container to it).
  */
 import { describeValue } from './errors.js';
-import { FINAL_STATUSES, type CleanQuery, type TaskRecord } from './task.js';
+import { FINAL_STATUSES, ownRetention, type CleanQuery, type TaskRecord } from './task.js';
+
+/** Whether `task`'s own retention rule for its status has lapsed by `time` (`finishedAt + rule <= time`). */
+export function ownRuleExpired(task: Pick<TaskRecord, 'status' | 'finishedAt' | 'retention'>, time: number): boolean {
+	const rule = ownRetention(task, task.status);
+	return rule !== undefined && task.finishedAt !== null && task.finishedAt + rule <= time;
+}
 
 /**
  * Whether `clean(query)` selects a finished task of `query.status`.
- * @param olderCount how many tasks of the status arrived before it
- * @param total how many tasks are in the status
+ * @param olderCount how many tasks of the status arrived before it (with `exceptOwnRule`: of those without their
+ *   own rule for the status)
+ * @param total how many tasks are in the status (with `exceptOwnRule`: without their own rule for it)
  */
 export function cleanSelects(
-	task: Pick<TaskRecord, 'finishedAt'>,
+	task: Pick<TaskRecord, 'status' | 'finishedAt' | 'retention'>,
 	olderCount: number,
 	total: number,
 	query: CleanQuery,
 ): boolean {
+	if (query.expiredBy !== undefined) return ownRuleExpired(task, query.expiredBy);
+	if (query.exceptOwnRule === true && ownRetention(task, query.status) !== undefined) return false;
 	const { keep, finishedBefore } = query;
 	if (keep === undefined && finishedBefore === undefined) return true;
 	if (keep !== undefined && olderCount < total - keep) return true;
@@ -42,5 +51,24 @@ export function assertCleanQuery(query: CleanQuery): void {
 		throw new TypeError(
 			`Expected \`finishedBefore\` to be a time in milliseconds, got ${describeValue(query.finishedBefore)}`,
 		);
+	}
+	if (query.exceptOwnRule !== undefined && typeof query.exceptOwnRule !== 'boolean') {
+		throw new TypeError(`Expected \`exceptOwnRule\` to be a boolean, got ${describeValue(query.exceptOwnRule)}`);
+	}
+	if (query.expiredBy !== undefined) {
+		if (!Number.isFinite(query.expiredBy)) {
+			throw new TypeError(
+				`Expected \`expiredBy\` to be a time in milliseconds, got ${describeValue(query.expiredBy)}`,
+			);
+		}
+		if (query.keep !== undefined || query.finishedBefore !== undefined || query.exceptOwnRule === true) {
+			throw new TypeError('Expected `keep`, `finishedBefore` and `exceptOwnRule` to be absent with `expiredBy`');
+		}
+	}
+	if (query.ids !== undefined) {
+		if (query.expiredBy === undefined) throw new TypeError('Expected `ids` only with `expiredBy`');
+		if (!Array.isArray(query.ids) || !query.ids.every((id) => typeof id === 'string')) {
+			throw new TypeError(`Expected \`ids\` to be a list of task ids, got ${describeValue(query.ids)}`);
+		}
 	}
 }

@@ -204,6 +204,18 @@ export interface TaskContainer {
 	 * Optional, bulk retention (every container of the kit has it): delete up to `query.limit` finished tasks of
 	 * `query.status` that `query` selects (see `CleanQuery`), the oldest by arrival first, and return their ids.
 	 * One bounded batch per call, atomic per task: a task re-added under the same id meanwhile is not deleted.
+	 *
+	 * Tasks' own retention rules (`TaskRecord.retention`, stored with the record like every field and handed back by
+	 * every read): a container with `clean` must answer two more selections cheaply, without a scan of every task.
+	 * `exceptOwnRule` leaves out the tasks with their own rule for the status (neither deleted nor counted for
+	 * `keep`: the scheduler's background `retention` pass). `expiredBy` selects only tasks whose own rule for the
+	 * status has lapsed (`finishedAt + rule <= expiredBy`), whatever moved them to it: a scheduler's transition, the
+	 * container's own `reclaimExpired`, a stop of a waiting task (the kit's containers derive a task's expiry from
+	 * its status, `finishedAt` and rule, which every move to a final status writes, and index only tasks with a
+	 * rule); with `ids`, only among those. A query with neither (an explicit `Scheduler.clean`) selects tasks with
+	 * their own rule as any other. A re-run (a finished id added again) is a new task with its own rule or none: the
+	 * old one's expiry never deletes it. A container without `clean` cannot store tasks with a rule (`add` of one is
+	 * refused by the scheduler).
 	 */
 	clean?(query: CleanQuery): Promise<string[]>;
 

@@ -75,6 +75,7 @@ export type {
 	TaskPatch,
 	TaskQuery,
 	TaskRecord,
+	TaskRetention,
 	TaskStatus,
 } from './task.js';
 export {

@@ -71,7 +71,7 @@ export {
 	WELL_FORMED_EXPECTED,
 	type JsonProblem,
 } from './json-check.js';
-export { assertCleanQuery, cleanSelects } from './clean-rule.js';
+export { assertCleanQuery, cleanSelects, ownRuleExpired } from './clean-rule.js';
 export { logWindow, type LogWindow } from './log-window.js';
 export { closestName, rejectUnknownOptions } from './option-names.js';
 export {
@@ -98,6 +98,7 @@ export {
 	FINAL_STATUSES,
 	isFinalStatus,
 	isTaskStatus,
+	ownRetention,
 	TASK_STATUSES,
 	type CleanQuery,
 	type FinalStatus,
@@ -110,6 +111,7 @@ export {
 	type TaskPatch,
 	type TaskQuery,
 	type TaskRecord,
+	type TaskRetention,
 	type TaskStatus,
 } from './task.js';
 export {

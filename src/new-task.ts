@@ -3,9 +3,19 @@ import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
-import type { NewTask, TaskRecord } from './task.js';
+import type { NewTask, TaskRecord, TaskRetention } from './task.js';
 
-const KNOWN_KEYS = new Set(['id', 'item', 'priority', 'maxAttempts', 'timeoutMs', 'runAt', 'key', 'group']);
+const KNOWN_KEYS = new Set([
+	'id',
+	'item',
+	'priority',
+	'maxAttempts',
+	'timeoutMs',
+	'runAt',
+	'key',
+	'group',
+	'retention',
+]);
 
 /** Random bytes drawn in bulk, 16 per id. */
 const pool = Buffer.alloc(4096);
@@ -63,7 +73,7 @@ export function createTaskRecord<TItem>(
 		if (!KNOWN_KEYS.has(key)) {
 			throw new InvalidTaskError(
 				`${field}.${key}`,
-				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key, group)',
+				'absent (known fields: id, item, priority, maxAttempts, timeoutMs, runAt, key, group, retention)',
 				(input as unknown as Record<string, unknown>)[key],
 			);
 		}
@@ -77,6 +87,7 @@ export function createTaskRecord<TItem>(
 		runAt = now,
 		key = null,
 		group = null,
+		retention,
 	} = input;
 	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
 		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
@@ -130,6 +141,7 @@ export function createTaskRecord<TItem>(
 		}
 		assertWellFormedId(group, `${field}.group`);
 	}
+	const ownRule = retention === undefined ? null : checkTaskRetention(retention, `${field}.retention`);
 	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
 	// containers copy it into their storage class at add).
 	return {
@@ -156,7 +168,41 @@ export function createTaskRecord<TItem>(
 		key,
 		trace,
 		group,
+		retention: ownRule,
 	};
+}
+
+const RETENTION_STATUSES = ['succeeded', 'failed', 'stopped'] as const;
+
+/**
+ * Check a task's own retention rule (`NewTask.retention`) and copy it: only the statuses given, each an integer
+ * number of milliseconds >= 0. An empty rule is no rule (`null`).
+ */
+function checkTaskRetention(retention: unknown, field: string): TaskRetention | null {
+	if (typeof retention !== 'object' || retention === null || Array.isArray(retention)) {
+		throw new InvalidTaskError(
+			field,
+			'an object like { succeeded?, failed?, stopped? } (milliseconds kept after finishing)',
+			retention,
+		);
+	}
+	const rule: { succeeded?: number; failed?: number; stopped?: number } = {};
+	for (const name in retention) {
+		const value = (retention as Record<string, unknown>)[name];
+		if (!(RETENTION_STATUSES as readonly string[]).includes(name)) {
+			throw new InvalidTaskError(`${field}.${name}`, 'absent (known fields: succeeded, failed, stopped)', value);
+		}
+		if (value === undefined) continue;
+		if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+			throw new InvalidTaskError(
+				`${field}.${name}`,
+				'an integer >= 0 (milliseconds kept after finishing; 0 = deleted at once)',
+				value,
+			);
+		}
+		rule[name as (typeof RETENTION_STATUSES)[number]] = value;
+	}
+	return Object.keys(rule).length === 0 ? null : rule;
 }
 
 export { assertJsonItem } from './json-check.js';

@@ -10,6 +10,7 @@ import { assertJsonItem, assertWellFormed } from './json-check.js';
 import { createTaskRecord } from './new-task.js';
 import { rejectUnknownOptions } from './option-names.js';
 import type { RepeatRecord } from './repeat-record.js';
+import type { TaskRetention } from './task.js';
 
 /** What `Scheduler.repeat` takes. Give `every` or `cron`. */
 export interface RepeatOptions<TItem = unknown> {
@@ -29,6 +30,8 @@ export interface RepeatOptions<TItem = unknown> {
 	readonly maxAttempts?: number;
 	/** Each tick's task's time limit per attempt. */
 	readonly timeoutMs?: number;
+	/** Each tick's task's own retention rule (`NewTask.retention`): e.g. `{ succeeded: 0 }` keeps no succeeded tick. */
+	readonly retention?: TaskRetention;
 	/** No tick before this time (milliseconds since the epoch). */
 	readonly startAt?: number;
 	/** No tick after this time; the repeat then stays listed with no next run. */
@@ -62,6 +65,7 @@ const NAMES = [
 	'priority',
 	'maxAttempts',
 	'timeoutMs',
+	'retention',
 	'startAt',
 	'endAt',
 	'missed',
@@ -164,6 +168,7 @@ export function tickTask<TItem>(spec: RepeatOptions<TItem>, at: number): Paramet
 		...(spec.priority === undefined ? {} : { priority: spec.priority }),
 		...(spec.maxAttempts === undefined ? {} : { maxAttempts: spec.maxAttempts }),
 		...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+		...(spec.retention === undefined ? {} : { retention: spec.retention }),
 	};
 }
 

@@ -17,9 +17,17 @@ export class Reporter<TItem, TOutput> {
 	readonly #callback: CallbackReceiver<TItem, TOutput> | undefined;
 	readonly #streams = new Set<FinishedStream<TaskRecord<TItem, TOutput>>>();
 
-	constructor(emitter: EventEmitter<Events<TItem, TOutput>>, callback: CallbackReceiver<TItem, TOutput> | undefined) {
+	readonly #afterFinal: ((task: TaskRecord<TItem, TOutput>) => void) | undefined;
+
+	/** @param afterFinal hears each final task once everyone else was told (the deletion of tasks kept 0 ms) */
+	constructor(
+		emitter: EventEmitter<Events<TItem, TOutput>>,
+		callback: CallbackReceiver<TItem, TOutput> | undefined,
+		afterFinal?: (task: TaskRecord<TItem, TOutput>) => void,
+	) {
 		this.#emitter = emitter;
 		this.#callback = callback;
+		this.#afterFinal = afterFinal;
 	}
 
 	/** Whether anyone listens to `event` (so the payload is worth making). */
@@ -97,6 +105,11 @@ export class Reporter<TItem, TOutput> {
 	/** A task reached a final status: the callback and the finished streams hear of it. */
 	final(task: TaskRecord<TItem, TOutput>): void {
 		for (const stream of this.#streams) stream.push(task);
+		this.#callBack(task);
+		this.#afterFinal?.(task);
+	}
+
+	#callBack(task: TaskRecord<TItem, TOutput>): void {
 		const callback = this.#callback;
 		if (callback === undefined) return;
 		try {

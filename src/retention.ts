@@ -1,7 +1,8 @@
 /**
- * Retention: deleting finished tasks in bulk (`Scheduler.clean`) and in the background by the `retention` option,
- * in bounded batches through the container's `clean`, with their persisted outputs. Every scheduler sharing a
- * container runs the background pass (deletes are idempotent), so whichever is alive keeps the store bounded.
+ * Retention: deleting finished tasks in bulk (`Scheduler.clean`) and in the background, by tasks' own rules
+ * (`NewTask.retention`) and the `retention` option, in bounded batches through the container's `clean`, with their
+ * persisted outputs. Every scheduler sharing a container runs the background pass (deletes are idempotent), so
+ * whichever is alive keeps the store bounded.
  */
 import type { Persistencer, TaskContainer } from './contracts.js';
 import { ContainerError, describeValue } from './errors.js';
@@ -101,6 +102,14 @@ function containerClean(container: TaskContainer): NonNullable<TaskContainer['cl
 }
 
 /**
+ * Which tasks a clean looks at, by their own retention rule (`TaskRecord.retention`): `all` (an explicit
+ * `Scheduler.clean`: every task the options select), `except-own-rule` (the `retention` option's background pass:
+ * tasks with their own rule for the status are neither deleted nor counted), `expired` (the expiry pass: only tasks
+ * whose own rule has lapsed; `olderThanMs` and `keep` do not apply).
+ */
+export type CleanScope = 'all' | 'except-own-rule' | 'expired';
+
+/**
  * Delete finished tasks by `options`, batch after batch, with their persisted outputs. Returns how many were
  * deleted. `onBatch` hears each batch's ids (for the `tasks:cleaned` event).
  */
@@ -109,6 +118,7 @@ export async function cleanFinished(
 	persistencer: Persistencer<unknown> | undefined,
 	options: CleanOptions,
 	onBatch?: (status: FinalStatus, ids: readonly string[]) => void,
+	scope: CleanScope = 'all',
 ): Promise<number> {
 	if (typeof options !== 'object' || options === null) {
 		throw new TypeError(`Expected the clean options to be an object, got ${describeValue(options)}`);
@@ -141,15 +151,22 @@ export async function cleanFinished(
 	nonNegativeInteger('batchSize', batchSize, 1);
 	const clean = containerClean(container);
 	const finishedBefore = options.olderThanMs === undefined ? undefined : Date.now() - options.olderThanMs;
+	const expiredBy = Date.now();
 	let deleted = 0;
 	for (const status of statuses as readonly FinalStatus[]) {
 		while (deleted < limit) {
-			const ids = await clean({
-				status,
-				limit: Math.min(batchSize, limit - deleted),
-				...(finishedBefore === undefined ? {} : { finishedBefore }),
-				...(options.keep === undefined ? {} : { keep: options.keep }),
-			});
+			const batch = Math.min(batchSize, limit - deleted);
+			const ids = await clean(
+				scope === 'expired'
+					? { status, limit: batch, expiredBy }
+					: {
+							status,
+							limit: batch,
+							...(finishedBefore === undefined ? {} : { finishedBefore }),
+							...(options.keep === undefined ? {} : { keep: options.keep }),
+							...(scope === 'except-own-rule' ? { exceptOwnRule: true } : {}),
+						},
+			);
 			deleted += ids.length;
 			if (persistencer?.delete) for (const id of ids) await persistencer.delete(id);
 			if (ids.length > 0) onBatch?.(status, ids);
@@ -159,7 +176,11 @@ export async function cleanFinished(
 	return deleted;
 }
 
-/** The background pass of the `retention` option: one timer, a pass at a time, stopped at close. */
+/**
+ * The background pass every scheduler runs on a container with `clean`: first the expiry of tasks' own rules
+ * (`NewTask.retention`, whether or not the `retention` option is given), then the `retention` option's rules, which
+ * leave out tasks with their own rule for the status. One timer, a pass at a time, stopped at close.
+ */
 export class RetentionSweeper {
 	readonly #pass: () => Promise<void>;
 	readonly #intervalMs: number;
@@ -167,21 +188,25 @@ export class RetentionSweeper {
 	#running: Promise<void> | undefined;
 	#stopped = false;
 
-	constructor(retention: RetentionOptions, clean: (options: CleanOptions) => Promise<unknown>) {
+	constructor(retention: RetentionOptions, clean: (options: CleanOptions, scope: CleanScope) => Promise<unknown>) {
 		this.#intervalMs = retention.intervalMs ?? 60_000;
 		const batchSize = retention.batchSize ?? 1000;
-		const passes: CleanOptions[] = [];
+		const passes: [CleanOptions, CleanScope][] = [];
+		// Each status's expired own rules, in bounded batches (idempotent: every scheduler may run them).
+		for (const status of FINAL_STATUSES as readonly FinalStatus[]) passes.push([{ status, batchSize }, 'expired']);
 		for (const status of FINAL_STATUSES as readonly FinalStatus[]) {
 			const rule = retention[status];
 			if (rule === undefined) continue;
 			// Two calls when both rules are given: the age rule, then the count rule (each deletes what it selects).
-			if (rule.maxAgeMs !== undefined) passes.push({ status, olderThanMs: rule.maxAgeMs, batchSize });
-			if (rule.maxCount !== undefined) passes.push({ status, keep: rule.maxCount, batchSize });
+			if (rule.maxAgeMs !== undefined)
+				passes.push([{ status, olderThanMs: rule.maxAgeMs, batchSize }, 'except-own-rule']);
+			if (rule.maxCount !== undefined)
+				passes.push([{ status, keep: rule.maxCount, batchSize }, 'except-own-rule']);
 		}
 		this.#pass = async () => {
-			for (const pass of passes) {
+			for (const [pass, scope] of passes) {
 				if (this.#stopped) return;
-				await clean(pass);
+				await clean(pass, scope);
 			}
 		};
 	}

@@ -27,7 +27,7 @@ import { createTaskRecord } from './new-task.js';
 import { checkDuration, resolveOptions, type SchedulerOptions } from './options.js';
 import { OutageTracker } from './outage-tracker.js';
 import { Reporter } from './reporter.js';
-import { cleanInBackground, cleanTasks, pauseOperation } from './queue-operations.js';
+import { cleanInBackground, cleanTasks, deleteExpired, pauseOperation } from './queue-operations.js';
 import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
 import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
 import { RepeatTicker } from './repeat-ticker.js';
@@ -50,6 +50,7 @@ import { UnknownHandBack } from './unknown-hand-back.js';
 import { WakeTimers } from './wake-timers.js';
 import type { WaitForOptions } from './wait-for.js';
 import { WaitForFeed } from './wait-for-feed.js';
+import { ZeroRetentionDeleter } from './zero-retention.js';
 
 /** What `Scheduler.close()` takes. */
 export interface CloseOptions {
@@ -83,6 +84,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#detach: ((() => void) | undefined)[] = [];
 	/** The `retention` option's background pass. */
 	#retention: RetentionSweeper | undefined;
+	/** Deletes the tasks this scheduler finished whose own rule keeps them 0 ms. */
+	readonly #zeroRetention: ZeroRetentionDeleter | undefined;
 	/** Ticks repeating tasks (containers that store repeats). */
 	#ticker: RepeatTicker | undefined;
 	/** What the `lightsched.add` spans say of this scheduler's parts (tracing.ts). */
@@ -95,7 +98,20 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.id = resolved.id;
 		this.#paused = !resolved.autoStart;
 		this.#traceParts = traceParts(container, actuator, this.id);
-		const reporter = new Reporter<TItem, TOutput>(this, resolved.callback);
+		// Tasks kept 0 ms after finishing are deleted by this scheduler once it has reported them (see zero-retention.ts).
+		const zero =
+			typeof container.clean === 'function'
+				? new ZeroRetentionDeleter(
+						(status, ids) => deleteExpired(core as SchedulerCore, status, ids),
+						(ids) => this.#waitFor?.settled(ids) ?? Promise.resolve(),
+					)
+				: undefined;
+		this.#zeroRetention = zero;
+		const reporter = new Reporter<TItem, TOutput>(
+			this,
+			resolved.callback,
+			zero === undefined ? undefined : (task) => zero.finished(task),
+		);
 		const health = (part: 'container' | 'actuator'): OutageTracker =>
 			new OutageTracker(part, {
 				down: (event) => reporter.emit(`${part}:down`, event),
@@ -195,9 +211,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		});
 		this.#detach = [container.attach?.(warnFrom('container')), actuator.attach?.(warnFrom('actuator'))];
 		leases?.start();
-		if (resolved.retention !== undefined) {
-			this.#retention = new RetentionSweeper(resolved.retention, (clean) =>
-				cleanInBackground(core as SchedulerCore, clean),
+		// Every scheduler on a container with `clean` expires tasks' own rules, with or without the `retention` option.
+		if (typeof container.clean === 'function') {
+			this.#retention = new RetentionSweeper(resolved.retention ?? {}, (clean, scope) =>
+				cleanInBackground(core as SchedulerCore, clean, scope),
 			);
 			this.#retention.start();
 		}
@@ -276,6 +293,11 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
 				ids.add(record.id);
 			}
+		}
+		if (typeof options.container.clean !== 'function' && records.some((record) => record.retention !== null)) {
+			throw new ContainerError(
+				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
+			);
 		}
 		const onDuplicateKey = checkAddOptions(addOptions);
 		if (actuator.init) for (const record of records) await actuator.init(record);
@@ -514,6 +536,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			}
 		}
 		await this.#runner.handBackAll();
+		await this.#zeroRetention?.drain();
 		await this.#retention?.stop();
 		await this.#ticker?.stop();
 		leases?.stop();

@@ -117,6 +117,14 @@ export class TaskEvents extends EventEmitter<TaskEventsEvents> implements AsyncI
 		return waiter.promise as Promise<TaskRecord<TItem, TOutput>>;
 	}
 
+	/** Resolves once every `waitFor` call pending now on one of `ids` has settled (at once when none is). */
+	settled(ids: readonly string[]): Promise<void> {
+		const pending: Promise<unknown>[] = [];
+		for (const id of ids) for (const waiter of this.#waiters.get(id) ?? []) pending.push(waiter.promise);
+		if (pending.length === 0) return Promise.resolve();
+		return Promise.allSettled(pending).then(() => undefined);
+	}
+
 	/** How many `waitFor` calls are pending. */
 	get waiting(): number {
 		let n = 0;

@@ -68,6 +68,7 @@ const DECLARATION = {
 	key: { kind: 'nullable-string', patchable: false },
 	trace: { kind: 'nullable-string', patchable: false },
 	group: { kind: 'nullable-string', patchable: false },
+	retention: { kind: 'json', patchable: false },
 } as const satisfies Declaration;
 
 /** The fields declared `patchable: true`. */

@@ -65,6 +65,36 @@ export interface NewTask<TItem = unknown> {
 	 * each group on its own. A non-empty string of at most 512 characters; no group when absent.
 	 */
 	readonly group?: string;
+	/**
+	 * This task's own retention rule: how long, in milliseconds after it finished, it is kept in each final status
+	 * before it is deleted (`0`: as soon as it finishes). A status not given falls back to the scheduler's
+	 * `retention` option. A task with its own rule for the status it finished in is not deleted nor counted by
+	 * that option's background pass (see docs/operations.md, Retention).
+	 */
+	readonly retention?: TaskRetention;
+}
+
+/** A task's own retention rule (`NewTask.retention`): milliseconds kept after finishing, per final status. */
+export interface TaskRetention {
+	/** Kept this long after it succeeded. */
+	readonly succeeded?: number;
+	/** Kept this long after it failed for good. */
+	readonly failed?: number;
+	/** Kept this long after it was stopped. */
+	readonly stopped?: number;
+}
+
+/** A task's own rule for `status`, in milliseconds, or `undefined` when it has none (the scheduler's rule applies). */
+export function ownRetention(task: Pick<TaskRecord, 'retention'>, status: TaskStatus): number | undefined {
+	const rule = task.retention;
+	if (rule === null) return undefined;
+	return status === 'succeeded'
+		? rule.succeeded
+		: status === 'failed'
+			? rule.failed
+			: status === 'stopped'
+				? rule.stopped
+				: undefined;
 }
 
 /** A task as stored: the record `get`, `list` and every event hand out. */
@@ -119,6 +149,8 @@ export interface TaskRecord<TItem = unknown, TOutput = unknown> {
 	readonly trace: string | null;
 	/** The group given at add (`NewTask.group`), or `null`. */
 	readonly group: string | null;
+	/** The task's own retention rule given at add (`NewTask.retention`), or `null`: the scheduler's rule applies. */
+	readonly retention: TaskRetention | null;
 }
 
 /** The fields a transition may change besides the status. */
@@ -188,7 +220,10 @@ export type FinalStatus = 'succeeded' | 'failed' | 'stopped';
 /**
  * What a container's `clean` deletes: finished tasks of one status, the oldest first (by arrival), that are
  * finished before `finishedBefore` or beyond the newest `keep` of that status (either rule selects a task; a
- * query with neither selects every task of the status), at most `limit` of them.
+ * query with neither selects every task of the status), at most `limit` of them. With `exceptOwnRule`, tasks
+ * with their own rule for the status (`TaskRecord.retention`) are left out: neither selected nor counted for
+ * `keep`. With `expiredBy`, the query selects by the tasks' own rules instead: only tasks of the status whose own
+ * rule for it has lapsed (`finishedAt + rule <= expiredBy`), optionally only among `ids`.
  */
 export interface CleanQuery {
 	/** The final status whose tasks are deleted. */
@@ -199,6 +234,18 @@ export interface CleanQuery {
 	readonly keep?: number;
 	/** At most this many tasks per call (a bounded batch). */
 	readonly limit: number;
+	/**
+	 * Leave out tasks with their own retention rule for `status`: neither selected nor counted for `keep` (the
+	 * scheduler's background `retention` pass; an explicit `Scheduler.clean` does not set it).
+	 */
+	readonly exceptOwnRule?: boolean;
+	/**
+	 * Select only tasks whose own rule for `status` has lapsed by this time (milliseconds since the epoch):
+	 * `finishedAt + rule <= expiredBy`. `keep`, `finishedBefore` and `exceptOwnRule` must then be absent.
+	 */
+	readonly expiredBy?: number;
+	/** With `expiredBy` only: look only at these ids (a finishing scheduler's deletion of tasks kept `0` ms). */
+	readonly ids?: readonly string[];
 }
 
 /** One page of `list`. */
@@ -269,5 +316,6 @@ export function copyTask<TItem, TOutput>(rec: Readonly<TaskRecord<TItem, TOutput
 		key: rec.key,
 		trace: rec.trace,
 		group: rec.group,
+		retention: rec.retention,
 	};
 }

@@ -46,6 +46,11 @@ export class WaitForFeed {
 		return waiting;
 	}
 
+	/** Resolves once every call pending now on one of `ids` has settled (at once when none is). */
+	settled(ids: readonly string[]): Promise<void> {
+		return this.#events?.settled(ids) ?? Promise.resolve();
+	}
+
 	/** Pending calls reject with `SchedulerClosedError`. */
 	async close(): Promise<void> {
 		this.#closed = true;

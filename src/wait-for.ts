@@ -16,10 +16,22 @@ export class WaitTimeoutError extends SchedulerError {
 	/** How long it waited, in milliseconds. */
 	readonly timeoutMs: number;
 
-	constructor(id: string, timeoutMs: number) {
-		super(`Task \`${id}\` did not finish within ${timeoutMs} ms`, { code: 'ERR_WAIT_TIMEOUT' });
+	/**
+	 * Whether a task with this id was ever read while waiting. `false`: none was — it was never added, or it was
+	 * deleted before the wait began (removed, cleaned, or expired by its retention rule: see `NewTask.retention`).
+	 */
+	readonly found: boolean;
+
+	constructor(id: string, timeoutMs: number, found = true) {
+		super(
+			found
+				? `Task \`${id}\` did not finish within ${timeoutMs} ms`
+				: `Task \`${id}\` did not finish within ${timeoutMs} ms: no task with this id was found while waiting (never added, or already deleted: removed, cleaned or expired by its retention rule)`,
+			{ code: 'ERR_WAIT_TIMEOUT' },
+		);
 		this.id = id;
 		this.timeoutMs = timeoutMs;
+		this.found = found;
 	}
 }
 
@@ -43,6 +55,8 @@ export class Waiter {
 	#resolve!: (record: TaskRecord) => void;
 	#reject!: (error: unknown) => void;
 	#settled = false;
+	/** A record of the task was read (or came with a change) while waiting. */
+	#found = false;
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	#recheck: ReturnType<typeof setTimeout> | undefined;
 	readonly #container: TaskContainer;
@@ -61,7 +75,7 @@ export class Waiter {
 			this.#resolve = resolve;
 			this.#reject = reject;
 		});
-		this.#timer = setTimeout(() => this.fail(new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+		this.#timer = setTimeout(() => this.fail(new WaitTimeoutError(id, timeoutMs, this.#found)), timeoutMs);
 		if (options.signal?.aborted === true) this.fail(options.signal.reason);
 		else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
 	}
@@ -95,8 +109,11 @@ export class Waiter {
 		if (this.#settled) return;
 		// The change carried the final record (Redis, memory): no read back.
 		if (final !== undefined && isFinalStatus(final.status)) return this.#finish({ ...final });
+		// A change of the task was seen: it exists (or existed) now.
+		if (ended || final !== undefined) this.#found = true;
 		try {
 			const record = await this.#container.get(this.id);
+			if (record !== null) this.#found = true;
 			if (record !== null && isFinalStatus(record.status)) this.#finish(record);
 			else if (record === null && ended) this.fail(new TaskNotFoundError(this.id));
 		} catch {

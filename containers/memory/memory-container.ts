@@ -6,6 +6,8 @@
 import {
 	assertCleanQuery,
 	cleanSelects,
+	ownRetention,
+	ownRuleExpired,
 	copyTask,
 	describeValue,
 	DuplicateKeyError,
@@ -96,6 +98,8 @@ export abstract class MemoryContainer implements TaskContainer {
 	readonly #keys = new Map<string, StoredTask>();
 	/** Finished tasks in the order they finished; the oldest are forgotten past `keepFinished`. */
 	readonly #finishedOrder = new Deque<StoredTask>();
+	/** Finished tasks with their own retention rule for their status (`TaskRecord.retention`), in finishing order. */
+	readonly #ownRules = new Set<StoredTask>();
 	readonly #keepFinished: number;
 
 	/** The same operations without promises; the scheduler's hot path uses them. */
@@ -365,13 +369,26 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	async clean(query: CleanQuery): Promise<string[]> {
 		assertCleanQuery(query);
-		const total = this.#counts[query.status];
+		const { status, expiredBy } = query;
 		const removed: string[] = [];
+		if (expiredBy !== undefined) {
+			const candidates = query.ids === undefined ? this.#ownRules : query.ids.map((id) => this.#tasks.get(id));
+			for (const rec of candidates) {
+				if (removed.length >= query.limit) break;
+				if (rec?.status === status && ownRuleExpired(rec, expiredBy)) removed.push(rec.id);
+			}
+			for (const id of removed) this.#forget(this.#tasks.get(id) as StoredTask);
+			return removed;
+		}
+		const except = query.exceptOwnRule === true;
+		let total = this.#counts[status];
+		if (except) for (const rec of this.#ownRules) if (rec.status === status) total--;
 		let older = 0;
 		// The map keeps arrival order (a re-add deletes and sets again).
 		for (const rec of this.#tasks.values()) {
 			if (removed.length >= query.limit) break;
-			if (rec.status !== query.status) continue;
+			if (rec.status !== status) continue;
+			if (except && this.#ownRules.has(rec)) continue;
 			if (cleanSelects(rec, older, total, query)) removed.push(rec.id);
 			older++;
 		}
@@ -452,6 +469,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		counts[rec.status]--;
 		counts[status]++;
 		rec.status = status;
+		if (rec.retention !== null) {
+			if (ownRetention(rec, status) !== undefined) this.#ownRules.add(rec);
+			else this.#ownRules.delete(rec);
+		}
 		if (status === 'succeeded' || status === 'failed' || status === 'stopped') {
 			this.#finishedOrder.push(rec);
 			this.#forgetOldFinished();
@@ -481,6 +502,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	#forget(rec: StoredTask): void {
 		if (rec.key !== null && this.#keys.get(rec.key) === rec) this.#keys.delete(rec.key);
 		this.#logs.delete(rec.id);
+		this.#ownRules.delete(rec);
 		this.#counts[rec.status]--;
 		this.#tasks.delete(rec.id);
 		StoredTask.setPlace(rec, 'gone');

@@ -10,7 +10,7 @@
  * The container makes one at `add` from the record it is handed (`new StoredTask(record)`): the core's task
  * factory (`createTaskRecord`) knows nothing of this class.
  */
-import type { TaskError, TaskRecord, TaskStatus } from 'lightsched/kit';
+import type { TaskError, TaskRecord, TaskRetention, TaskStatus } from 'lightsched/kit';
 
 /**
  * Where a record is: stored but in no queue, in the due queue, among the delayed, or no longer stored (replaced
@@ -42,6 +42,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 	readonly key: string | null;
 	readonly trace: string | null;
 	readonly group: string | null;
+	readonly retention: TaskRetention | null;
 	#place: Place = 'none';
 
 	/** A stored copy of `record` (every field, written out: no two containers ever share a stored record). */
@@ -69,6 +70,7 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		this.key = record.key;
 		this.trace = record.trace;
 		this.group = record.group;
+		this.retention = record.retention;
 	}
 
 	/** Which queue of its container holds the record (read by the memory containers). */

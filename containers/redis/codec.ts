@@ -27,6 +27,7 @@ export const ADD_FIELDS = [
 	'key',
 	'trace',
 	'group',
+	'retention',
 ] as const;
 
 /**
@@ -71,8 +72,18 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
 // `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
-// fields.
-const JSON_FIELDS = new Set<string>(['item', 'error', 'output', 'progress', 'ref', 'key', 'trace', 'group']);
+// fields. `retention` is an object or `null` (the scripts decode it to index a finished task's expiry).
+const JSON_FIELDS = new Set<string>([
+	'item',
+	'error',
+	'output',
+	'progress',
+	'ref',
+	'key',
+	'trace',
+	'group',
+	'retention',
+]);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;
@@ -157,6 +168,7 @@ export function decodeField(field: string, text: string): unknown {
 		case 'key':
 		case 'trace':
 		case 'group':
+		case 'retention':
 			return parseJson(text);
 		case 'timeoutMs':
 		case 'startedAt':
@@ -206,6 +218,7 @@ export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
 		key: (parseJson(get('key')) as string | null) ?? null,
 		trace: (parseJson(get('trace')) as string | null) ?? null,
 		group: (parseJson(get('group')) as string | null) ?? null,
+		retention: (parseJson(get('retention')) as TaskRecord['retention']) ?? null,
 	};
 	return record;
 }

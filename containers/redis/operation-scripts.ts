@@ -18,41 +18,75 @@ return redis.call('EXISTS', P .. 'paused')
 );
 
 /**
- * ARGV: status, limit, keep ('' for none), finishedBefore ('' for none). Deletes up to limit finished tasks of
- * the status, the oldest by arrival first, selected by the rule of \`cleanSelects\` (src/clean-rule.ts): beyond
- * the newest keep, or finished before finishedBefore, or every one when neither is given. Looks at a bounded
- * number of the oldest entries (a task that arrived early but finished recently is passed over, and taken once
- * it is old enough). Returns the ids deleted.
+ * ARGV: status, limit, keep ('' for none), finishedBefore ('' for none), exceptOwnRule ('1' or ''). Deletes up to
+ * limit finished tasks of the status, the oldest by arrival first, selected by the rule of \`cleanSelects\`
+ * (src/clean-rule.ts): beyond the newest keep, or finished before finishedBefore, or every one when neither is
+ * given; with exceptOwnRule, tasks in \`P x:<status>\` (their own rule for it) are neither selected nor counted.
+ * Looks at a bounded number of the oldest entries (a task that arrived early but finished recently is passed over,
+ * and taken once it is old enough). Returns the ids deleted.
  */
 export const CLEAN = script(
 	'clean',
 	`
 local st, limit = ARGV[1], tonumber(ARGV[2])
 local keep, before = tonumber(ARGV[3]), tonumber(ARGV[4])
+local except = ARGV[5] == '1'
 local key = P .. 's:' .. st
+local xkey = P .. 'x:' .. st
 local excess = 0
-if keep then excess = math.max(redis.call('ZCARD', key) - keep, 0) end
+if keep then
+	local total = redis.call('ZCARD', key)
+	if except then total = total - redis.call('ZCARD', xkey) end
+	excess = math.max(total - keep, 0)
+end
 local budget = math.max(limit * 4, 1000)
-local picked, pos = {}, 0
-while #picked < limit and pos < budget do
-	local ids = redis.call('ZRANGE', key, pos, pos + 199)
+local picked, pos, scanned = {}, 0, 0
+while #picked < limit and scanned < budget do
+	local ids = redis.call('ZRANGE', key, scanned, scanned + 199)
 	if #ids == 0 then break end
 	for _, id in ipairs(ids) do
-		local sel
-		if not keep and not before then sel = true
-		elseif pos < excess then sel = true
-		elseif before then
-			local f = tonumber(redis.call('HGET', tkey(id), 'finishedAt'))
-			sel = f ~= nil and f < before
-		else sel = false end
-		pos = pos + 1
-		if sel then
-			picked[#picked + 1] = id
-			if #picked >= limit then break end
+		scanned = scanned + 1
+		if not (except and redis.call('ZSCORE', xkey, id)) then
+			local sel
+			if not keep and not before then sel = true
+			elseif pos < excess then sel = true
+			elseif before then
+				local f = tonumber(redis.call('HGET', tkey(id), 'finishedAt'))
+				sel = f ~= nil and f < before
+			else sel = false end
+			pos = pos + 1
+			if sel then
+				picked[#picked + 1] = id
+				if #picked >= limit then break end
+			end
 		end
 	end
 	-- Without an age rule nothing past the newest keep is selected.
 	if not before and keep and pos >= excess then break end
+end
+for _, id in ipairs(picked) do dropFinished(id, st) end
+return picked
+`,
+);
+
+/**
+ * ARGV: status, limit, expiredBy, then ids (none: any). Deletes up to limit tasks of the status whose own retention
+ * rule for it has lapsed by expiredBy (their score in \`P x:<status>\`, finishedAt + rule, is <= expiredBy), the
+ * soonest lapsed first; with ids, only among those. Returns the ids deleted.
+ */
+export const CLEAN_EXPIRED = script(
+	'cleanExpired',
+	`
+local st, limit, by = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local xkey = P .. 'x:' .. st
+local picked = {}
+if #ARGV > 3 then
+	for i = 4, #ARGV do
+		local at = tonumber(redis.call('ZSCORE', xkey, ARGV[i]))
+		if at and at <= tonumber(by) and #picked < limit then picked[#picked + 1] = ARGV[i] end
+	end
+else
+	picked = redis.call('ZRANGEBYSCORE', xkey, '-inf', by, 'LIMIT', 0, limit)
 end
 for _, id in ipairs(picked) do dropFinished(id, st) end
 return picked

@@ -23,6 +23,9 @@
  * - `P changes`     stream of task changes, written only while `P followers` exists (see change-event-scripts.ts)
  * - `P followers`   string with a TTL: someone follows the changes (set by each follower's read)
  * - `P changes:n`   string: the number of the last change entry (a reader tells a trimmed entry by a missing number)
+ * - `P x:<status>`  sorted set per final status of the tasks in it with their own retention rule for it
+ *                   (`TaskRecord.retention`): score finishedAt + rule (when it lapses, on the caller's clock, as
+ *                   finishedAt is), for clean's `expiredBy`. Written wherever a task joins `P s:<status>`
  *
  * Time. Every script judges time by one clock, fixed when the script is built (`script()` makes both): the
  * server's (`TIME`, the default: schedulers whose clocks disagree never take over each other's live tasks) or the
@@ -111,12 +114,22 @@ local function releaseKey(id)
 		redis.call('HDEL', P .. 'keys', key)
 	end
 end
+-- A task that joined final status st after its hash was written: indexed in P x:st when it has its own rule for st
+-- (its retention field, JSON, 'null' for none), scored by when the rule lapses.
+local function indexExpiry(id, st)
+	local f = redis.call('HMGET', tkey(id), 'retention', 'finishedAt')
+	if not f[1] or f[1] == 'null' or f[1] == '' then return end
+	local rule = cjson.decode(f[1])[st]
+	if type(rule) ~= 'number' then return end
+	redis.call('ZADD', P .. 'x:' .. st, ms((tonumber(f[2]) or 0) + rule), id)
+end
 -- Delete a finished task (remove, clean): its hash and its index entries.
 local function dropFinished(id, st)
 	releaseKey(id)
 	redis.call('DEL', tkey(id), P .. 'l:' .. id)
 	redis.call('ZREM', P .. 'all', id)
 	redis.call('ZREM', P .. 's:' .. st, id)
+	redis.call('ZREM', P .. 'x:' .. st, id)
 end
 -- Active tasks have no s: set (they are the members of P running); exporting ones are counted in P n:exporting.
 local function restatus(id, seq, from, to)
@@ -125,11 +138,13 @@ local function restatus(id, seq, from, to)
 			if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
 		else
 			redis.call('ZREM', P .. 's:' .. from, id)
+			if isFinal(from) then redis.call('ZREM', P .. 'x:' .. from, id) end
 		end
 		if isActive(to) then
 			if to == 'exporting' then redis.call('INCR', P .. 'n:exporting') end
 		else
 			redis.call('ZADD', P .. 's:' .. to, seq, id)
+			if isFinal(to) then indexExpiry(id, to) end
 		end
 	end
 end
@@ -215,6 +230,7 @@ const HASH_ORDER = [
 	'key',
 	'trace',
 	'group',
+	'retention',
 	'addToken',
 ] as const;
 const SCRIPT_VALUES: Record<string, string> = {
@@ -296,6 +312,7 @@ for i = 0, n - 1 do
 	if old then
 		releaseKey(id)
 		redis.call('ZREM', P .. 's:' .. old, id)
+		if isFinal(old) then redis.call('ZREM', P .. 'x:' .. old, id) end
 		redis.call('DEL', k, P .. 'l:' .. id)
 	end
 	local seq = redis.call('INCR', P .. 'seq')

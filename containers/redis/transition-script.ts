@@ -38,12 +38,15 @@ local H = ${TRANSITION_HEAD}
 -- An active task reaching a final status (the common case) leaves P running and joins P s:<status>: those index
 -- writes are gathered and made once per batch (variadic ZREM and ZADDs) before any other kind of transition, so
 -- every transition still sees the indexes as the ones before it left them.
-local leaving, joining, dropping = {}, {}, {}
+local leaving, joining, dropping, expiring = {}, {}, {}, {}
 local function flushIndexes()
 	sliced('ZREM', P .. 'running', leaving)
 	leaving = {}
 	for status, members in pairs(joining) do sliced('ZADD', P .. 's:' .. status, members) end
 	joining = {}
+	-- Those with a retention rule of their own (read with the compare-and-set's fields) join P x:<status> too.
+	for i = 1, #expiring, 2 do indexExpiry(expiring[i], expiring[i + 1]) end
+	expiring = {}
 	for o, ids in pairs(dropping) do sliced('SREM', okey(o), ids) end
 	dropping = {}
 end
@@ -89,7 +92,7 @@ local function one(t)
 	local token = tprefix .. ':' .. t[6]
 	local checkOwner = flags % 2 == 1
 	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition')
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition', 'retention')
 	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
 		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
 		if f[8] == token then return {record(k)} end
@@ -111,6 +114,7 @@ local function one(t)
 			joining[to] = members
 		end
 		members[#members + 1], members[#members + 2] = seq, id
+		if f[9] and f[9] ~= 'null' and f[9] ~= '' then expiring[#expiring + 1], expiring[#expiring + 2] = id, to end
 		if f[2] and f[2] ~= '' then
 			local held = dropping[f[2]]
 			if held == nil then

@@ -4,8 +4,8 @@
  * (src/clean-rule.ts).
  */
 import type { CleanQuery } from 'lightsched';
-import type { SqlDialect, SqlTables } from './schema.js';
-import type { Statement } from './statements.js';
+import { RETAINED_SQL, type SqlDialect, type SqlTables } from './schema.js';
+import { marks, type Statement } from './statements.js';
 
 /** Set or clear the pause row (idempotent); `RETURNING` tells whether a resume cleared a set flag. */
 export function setPausedStatement(dialect: SqlDialect, tables: SqlTables, paused: boolean): Statement {
@@ -24,19 +24,32 @@ export function isPausedStatement(tables: SqlTables): Statement {
 
 /**
  * Delete up to `limit` tasks of the status, oldest by arrival first, that are beyond the newest `keep` of the
- * status or finished before `finishedBefore` (every one when neither is given). Rows: the ids deleted. One
- * statement, so a task re-added meanwhile under the same id (a new row) is not deleted; on PostgreSQL rows another
- * cleaner holds are skipped rather than waited for.
+ * status or finished before `finishedBefore` (every one when neither is given); with `exceptOwnRule`, tasks with
+ * their own rule for the status (`retain_<status>` set) are neither selected nor counted. With `expiredBy`, only
+ * tasks whose own rule has lapsed (`finished_at + retain_<status> <= expiredBy`, through `tasks_retained`),
+ * optionally among `ids`. Rows: the ids deleted. One statement, so a task re-added meanwhile under the same id (a
+ * new row) is not deleted; on PostgreSQL rows another cleaner holds are skipped rather than waited for.
  */
 export function cleanStatement(dialect: SqlDialect, tables: SqlTables, query: CleanQuery): Statement {
 	const t = tables.tasks;
+	// The status is one of three names (checked by assertCleanQuery), so its column name is safe to write out.
+	const own = `retain_${query.status}`;
 	const rules: string[] = [];
 	const bindings: unknown[] = [query.status];
+	let scope = '';
+	if (query.expiredBy !== undefined) {
+		scope = ` AND ${own} IS NOT NULL AND ${RETAINED_SQL} AND finished_at + ${own} <= ?`;
+		bindings.push(Math.floor(query.expiredBy));
+		if (query.ids !== undefined) {
+			scope += ` AND id IN (${marks(query.ids.length)})`;
+			bindings.push(...query.ids);
+		}
+	} else if (query.exceptOwnRule === true) scope = ` AND ${own} IS NULL`;
 	if (query.keep !== undefined) {
 		if (query.keep === 0) rules.push('TRUE');
 		else {
 			// Older than the keep-th newest of the status (none when there are fewer: the comparison is NULL).
-			rules.push(`seq < (SELECT seq FROM ${t} WHERE status = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
+			rules.push(`seq < (SELECT seq FROM ${t} WHERE status = ?${scope} ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
 			bindings.push(query.status, query.keep - 1);
 		}
 	}
@@ -46,7 +59,7 @@ export function cleanStatement(dialect: SqlDialect, tables: SqlTables, query: Cl
 	}
 	const rule = rules.length === 0 ? '' : ` AND (${rules.join(' OR ')})`;
 	const lock = dialect === 'pg' ? ' FOR UPDATE SKIP LOCKED' : '';
-	const pick = `SELECT seq FROM ${t} WHERE status = ?${rule} ORDER BY seq LIMIT ?${lock}`;
+	const pick = `SELECT seq FROM ${t} WHERE status = ?${scope}${rule} ORDER BY seq LIMIT ?${lock}`;
 	bindings.push(query.limit);
 	const where = dialect === 'pg' ? `seq = ANY(ARRAY(${pick}))` : `seq IN (${pick})`;
 	return { sql: `DELETE FROM ${t} WHERE ${where} RETURNING id, seq`, bindings };

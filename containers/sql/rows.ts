@@ -29,6 +29,9 @@ export const INSERT_COLUMNS = [
 	'trace',
 	'delayed',
 	'task_group',
+	'retain_succeeded',
+	'retain_failed',
+	'retain_stopped',
 ] as const;
 
 /** Patch fields, the column each one writes and its PostgreSQL type; `json` columns hold JSON text. */
@@ -107,6 +110,23 @@ export function rowToRecord(row: Record<string, unknown>): TaskRecord {
 		key: row['dedup_key'] === null || row['dedup_key'] === undefined ? null : String(row['dedup_key']),
 		trace: row['trace'] === null || row['trace'] === undefined ? null : String(row['trace']),
 		group: row['task_group'] === null || row['task_group'] === undefined ? null : String(row['task_group']),
+		retention: retentionOf(row),
+	};
+}
+
+/**
+ * The task's own retention rule from its three columns (schema 7: `retain_<status>`, milliseconds, NULL for a
+ * status without one), or `null` when it has none.
+ */
+function retentionOf(row: Record<string, unknown>): TaskRecord['retention'] {
+	const succeeded = numOrNull(row['retain_succeeded']);
+	const failed = numOrNull(row['retain_failed']);
+	const stopped = numOrNull(row['retain_stopped']);
+	if (succeeded === null && failed === null && stopped === null) return null;
+	return {
+		...(succeeded === null ? {} : { succeeded }),
+		...(failed === null ? {} : { failed }),
+		...(stopped === null ? {} : { stopped }),
 	};
 }
 
@@ -145,6 +165,9 @@ export function recordToValues(
 		// Not yet due by the adding process's clock: out of the claim index until a claim promotes it (schema 5).
 		task.runAt > now ? 1 : 0,
 		task.group,
+		task.retention?.succeeded ?? null,
+		task.retention?.failed ?? null,
+		task.retention?.stopped ?? null,
 	];
 }
 

@@ -229,7 +229,39 @@ const MIGRATIONS: readonly Migration[] = [
 			);
 		},
 	},
+	{
+		version: 7,
+		name: 'per-task retention rules',
+		async up(trx, dialect, t) {
+			const p = t.prefix;
+			// A task's own retention rule (NewTask.retention): milliseconds kept after finishing in each final status,
+			// NULL where the scheduler's rule applies. No expiry column is written by the moves: a task's expiry is
+			// finished_at + retain_<its status>, from fields every move to a final status already writes, so no path
+			// that finishes a task can forget it. `tasks_retained` indexes only tasks with a rule, for clean's
+			// `expiredBy`. Written to run again over its own result (as versions 4 to 6 are).
+			const existing =
+				dialect === 'sqlite'
+					? resultRows(
+							await trx.raw(`SELECT name FROM pragma_table_info(?) WHERE name LIKE 'retain_%'`, [
+								`${p}tasks`,
+							]),
+						).map((row) => String(row['name']))
+					: [];
+			for (const status of ['succeeded', 'failed', 'stopped']) {
+				if (existing.includes(`retain_${status}`)) continue;
+				await trx.raw(
+					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}retain_${status} BIGINT`,
+				);
+			}
+			await trx.raw(
+				`CREATE INDEX IF NOT EXISTS "${p}tasks_retained" ON ${t.tasks} (status, finished_at) WHERE ${RETAINED_SQL}`,
+			);
+		},
+	},
 ];
+
+/** The predicate of the `tasks_retained` index (schema 7): a task with its own retention rule. */
+export const RETAINED_SQL = '(retain_succeeded IS NOT NULL OR retain_failed IS NOT NULL OR retain_stopped IS NOT NULL)';
 
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

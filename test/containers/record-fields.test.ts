@@ -44,6 +44,7 @@ function fullRecord(id: string, t: number): TaskRecord {
 		key: `key-of-${id}`,
 		trace: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 vendor=${id}`,
 		group: `customer-of-${id}`,
+		retention: { succeeded: 86_400_000, failed: 0, stopped: 1_234 },
 	};
 }
 

@@ -27,6 +27,7 @@ const stored: Record<(typeof RECORD_FIELDS)[number], string> = {
 	key: '"customer-9\\u001fx"',
 	trace: '"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 vendor=t61rcWkgMzE"',
 	group: '"customer-9"',
+	retention: '{"succeeded":0,"failed":60000}',
 	status: 'running',
 	seq: '42',
 	v: '3',
@@ -55,6 +56,8 @@ describe('Redis codec', () => {
 			['owner', null],
 			['priority', -7],
 			['stopRequested', true],
+			['retention', { stopped: 5 }],
+			['retention', null],
 		];
 		for (const [field, value] of values) expect(decodeField(field, encodeField(field, value, 'id'))).toEqual(value);
 	});

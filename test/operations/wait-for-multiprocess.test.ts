@@ -2,7 +2,9 @@
  * Results across processes (issue 14 item 2), on Redis, PostgreSQL and SQLite: two worker processes run tasks that a
  * producer process — no scheduler, no actuator — adds straight to the container and awaits with
  * `TaskEvents.waitFor`. Every task's final record must reach the producer: the successes with the output the worker
- * returned, the failures (every fifth task fails; one attempt each) with their error.
+ * returned, the failures (every fifth task fails; one attempt each) with their error. Again with tasks kept 0 ms
+ * after finishing (`NewTask.retention`, Redis and PostgreSQL, whose change logs carry the final record): the records
+ * still reach the producer, and the workers delete every task.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -97,5 +99,27 @@ describe.each([
 				expect(pids.has(record.output?.pid)).toBe(true);
 			}
 		});
+	}, 60_000);
+});
+
+describe.each([
+	['Redis', 'redis' as const],
+	['PostgreSQL', 'pg' as const],
+])('waitFor across processes on tasks kept 0 ms after finishing (%s)', (_label, kind) => {
+	it('hands every final record to the producer, and the worker deletes every task', async () => {
+		const where = kind === 'redis' ? redis.url : { ...pg.connection };
+		const base = { kind, where, name: `wf0_${kind}_` };
+		const starting = [startWorker(base), startWorker(base)];
+		const lines = await run({ ...base, role: 'producer', count: 20, prefix: `${kind}0`, keepNone: true }).exited;
+		const workers = await Promise.all(starting);
+		for (const worker of workers) worker.stdin?.end();
+		const records = JSON.parse(lines.at(-2) ?? '[]') as { id: string; status: string; output: unknown }[];
+		expect(records).toHaveLength(20);
+		records.forEach((record, n) => {
+			expect(record.id).toBe(`${kind}0-${n}`);
+			if (n % 5 === 4) expect(record).toMatchObject({ status: 'failed' });
+			else expect(record).toMatchObject({ status: 'succeeded', output: { doubled: n * 2 } });
+		});
+		expect(JSON.parse(lines.at(-1) ?? '{}')).toEqual({ remaining: 0 });
 	}, 60_000);
 });
