@@ -52,7 +52,9 @@ interface Setup {
 }
 
 async function plainTasks(make: () => Promise<Setup>, tasks: number): Promise<number> {
-	const { container } = await make();
+	const { container, store } = await make();
+	// The store is not used here, but it may hold a connection of its own (Redis): an open one keeps the process alive.
+	await store.close();
 	const scheduler = new Scheduler({
 		container,
 		actuator: new FunctionActuator(() => null),

@@ -18,6 +18,7 @@ import type { CommandResult } from './commands.js';
 import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
+import { KnownRuns } from './known-runs.js';
 import { stepTaskId, type StepItem } from './step-task.js';
 import type { WorkflowsOptions } from './workflows.js';
 
@@ -73,6 +74,8 @@ export class Advancer {
 	/** Step tasks waiting for the next batched add, and whether a batch is being added. */
 	readonly #adds: PendingAdd[] = [];
 	#adding = false;
+	/** The record of each run this process last wrote: a step end's advance plans from it, unread (see known-runs.ts). */
+	readonly #written = new KnownRuns();
 	#closed = false;
 
 	constructor(parts: AdvancerParts) {
@@ -118,6 +121,7 @@ export class Advancer {
 	): Promise<RunRecord> {
 		const result = await this.#serial(runId, async () => {
 			const { store } = this.#parts;
+			this.#written.forget(runId);
 			for (let round = 0; round < MAX_ROUNDS; round++) {
 				const stored = await store.get(runId);
 				if (stored === null) throw new RunNotFoundError(runId);
@@ -162,6 +166,7 @@ export class Advancer {
 		this.#closed = true;
 		for (const timer of this.#deadlines.values()) clearTimeout(timer);
 		this.#deadlines.clear();
+		this.#written.clear();
 		await Promise.allSettled([...this.#chains.values()]);
 	}
 
@@ -177,8 +182,10 @@ export class Advancer {
 	}
 
 	/**
-	 * Read the run (or, in the first round, take `first`: the record just created, which the write's
-	 * compare-and-set proves current), plan, write, then apply the effects.
+	 * Read the run, plan, write, then apply the effects. In the first round the run is not read when its record is
+	 * at hand: `first` (the record just created), or, at a step's end (`known`), the record this process last wrote.
+	 * A plan from the latter is applied only through its compare-and-set write, which proves that record still
+	 * current; a plan that writes nothing, or a refused write, reads the run and plans again.
 	 */
 	async #advance(
 		runId: string,
@@ -186,9 +193,12 @@ export class Advancer {
 		first?: RunRecord,
 	): Promise<RunRecord | null> {
 		const { store, scheduler } = this.#parts;
+		let guess = known !== undefined && first === undefined ? this.#written.take(runId) : undefined;
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			if (this.#closed) return null;
-			const stored = round === 0 && first !== undefined ? first : await store.get(runId);
+			const guessed = guess !== undefined;
+			const stored = guess ?? (round === 0 && first !== undefined ? first : await store.get(runId));
+			guess = undefined;
 			if (stored === null) return null;
 			const definition = await this.#parts.definitionFor(stored);
 			const views = new Map<string, TaskView | null>();
@@ -222,6 +232,8 @@ export class Advancer {
 				dispatchGraceMs: this.#parts.dispatchGraceMs,
 				hasCallback: definition.onFinished !== undefined,
 			});
+			// Nothing to write proves a remembered record current: read the run and plan again.
+			if (guessed && !plan.changed) continue;
 			let current = stored;
 			if (plan.changed) {
 				const written = await store.update(plan.run);
@@ -242,6 +254,7 @@ export class Advancer {
 			if (failedAdds.some((failed) => failed)) continue;
 			current = await this.#notify(current, definition, plan.changed && !isFinalRunStatus(stored.status));
 			this.#deadline(current);
+			this.#written.remember(current);
 			this.#parts.settled(current);
 			return current;
 		}
@@ -362,6 +375,7 @@ export class Advancer {
 			});
 			const written = await store.update(run);
 			if (written === null) continue;
+			this.#written.forget(runId);
 			this.#parts.emit(skip ? 'step:skipped' : 'step:failed', {
 				run: structuredClone(written),
 				stepId,

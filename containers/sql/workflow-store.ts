@@ -22,7 +22,9 @@ import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { describeDatabase } from './failures.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
+import { RunWriteBatcher, type RunWriteValues } from './run-writes.js';
 import type { SqlDialect } from './schema.js';
+import { rowsOf } from './statements.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -59,6 +61,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 	readonly #runs: string;
 	readonly #definitions: string;
 	readonly #database: string;
+	/** The compare-and-set writes of `update`, coalesced into one statement while the database is busy. */
+	readonly #writes: RunWriteBatcher;
 	#ready: Promise<void> | null = null;
 	#closed = false;
 
@@ -93,6 +97,11 @@ export class SqlWorkflowStore implements WorkflowStore {
 		this.#runs = `${prefix}wf_runs`;
 		this.#definitions = `${prefix}wf_definitions`;
 		this.#database = describeDatabase(this.knex, this.#dialect);
+		this.#writes = new RunWriteBatcher({
+			dialect: this.#dialect,
+			table: this.#runs,
+			run: (sql, bindings) => rowsOf(this.knex, sql, bindings),
+		});
 	}
 
 	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
@@ -132,14 +141,14 @@ export class SqlWorkflowStore implements WorkflowStore {
 	async update(run: RunRecord): Promise<RunRecord | null> {
 		return this.#call('update', async (knex) => {
 			const next: RunRecord = { ...run, rev: run.rev + 1 };
-			let changed: number;
+			let written: boolean;
 			try {
-				changed = await knex(this.#runs).where({ id: run.id, rev: run.rev }).update(this.#columns(next));
+				written = await this.#writes.submit(run.id, run.rev, this.#columns(next));
 			} catch (error) {
 				if (!isUniqueViolation(error)) throw error;
 				throw await this.#keyConflict(knex, run.key as string);
 			}
-			return changed === 1 ? structuredClone(next) : null;
+			return written ? structuredClone(next) : null;
 		});
 	}
 
@@ -253,7 +262,7 @@ export class SqlWorkflowStore implements WorkflowStore {
 		}
 	}
 
-	#columns(run: RunRecord): Record<string, unknown> {
+	#columns(run: RunRecord): RunWriteValues {
 		return {
 			definition: run.definition,
 			version: run.version,

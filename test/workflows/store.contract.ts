@@ -127,6 +127,56 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			expect((await store.get(first.id))?.status).toBe('failed');
 		});
 
+		it('updates of many runs at once each keep their own compare-and-set: stale ones and a taken key fail alone', async () => {
+			const store = await fresh();
+			const runs = Array.from({ length: 12 }, () => sampleRun());
+			for (const run of runs) await store.create(run);
+			// Every update asked for in one go (SQL sends those that arrive while one is on its way as one statement).
+			const values = await Promise.all([
+				...runs.map((run, i) =>
+					// Even runs at their stored rev; odd ones at a rev that is not stored (stale).
+					store.update({ ...run, rev: i % 2 === 0 ? 0 : 7, shared: { i } }),
+				),
+				// A second write of one run from the same rev: one of the two wins.
+				store.update({ ...(runs[2] as RunRecord), rev: 0, shared: { twice: true } }),
+			]);
+			for (let i = 0; i < runs.length; i++) {
+				const stored = (await store.get((runs[i] as RunRecord).id)) as RunRecord;
+				if (i === 2) continue;
+				if (i % 2 === 0) {
+					expect(values[i]).toMatchObject({ id: runs[i]!.id, rev: 1, shared: { i } });
+					expect(stored).toMatchObject({ rev: 1, shared: { i } });
+				} else {
+					expect(values[i]).toBeNull();
+					expect(stored).toMatchObject({ rev: 0, shared: {} });
+				}
+			}
+			const twice = (await store.get(runs[2]!.id)) as RunRecord;
+			expect(twice.rev).toBe(1);
+			const winners = [values[2], values[runs.length]].filter((v) => v !== null);
+			expect(winners).toHaveLength(1);
+			expect(twice.shared).toEqual((winners[0] as RunRecord).shared);
+			// A unique-key run finished, and another run now holding its key: re-opening the first fails, the
+			// updates asked for with it are written.
+			const holder = sampleRun({ key: 'k', uniqueKey: true });
+			await store.create(holder);
+			const done = (await store.update({ ...holder, status: 'failed', finishedAt: 5 })) as RunRecord;
+			await store.create(sampleRun({ key: 'k', uniqueKey: true }));
+			const [, reopened, ...others] = await Promise.allSettled([
+				store.update({ ...(values[0] as RunRecord), shared: { again: 0 } }),
+				store.update({ ...done, status: 'running' }),
+				store.update({ ...(values[4] as RunRecord), shared: { again: 4 } }),
+				store.update({ ...(values[6] as RunRecord), shared: { again: 6 } }),
+			]);
+			expect(reopened.status === 'rejected' && reopened.reason).toBeInstanceOf(DuplicateRunError);
+			expect((await store.get(holder.id))?.status).toBe('failed');
+			expect(others.map((o) => o.status === 'fulfilled' && o.value?.shared)).toEqual([
+				{ again: 4 },
+				{ again: 6 },
+			]);
+			expect((await store.get(runs[4]!.id))?.shared).toEqual({ again: 4 });
+		});
+
 		it('lists by definition, status, key and creation time, paged, in both orders', async () => {
 			const store = await fresh();
 			const runs: RunRecord[] = [];
