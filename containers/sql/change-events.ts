@@ -34,7 +34,7 @@ import {
 	type TaskChangeQuery,
 	type TaskChangeType,
 } from 'lightsched/kit';
-import { rowToRecord } from './rows.js';
+import { INSERT_COLUMNS, rowToRecord } from './rows.js';
 import type { SqlDialect } from './schema.js';
 
 /** The names of the change tables and channel for a table prefix. */
@@ -156,6 +156,39 @@ export async function createChangeTables(
 		BEGIN
 			INSERT INTO ${c.changes} (task_id, type, at, attempts, data, written_at)
 			SELECT NEW.id, x.type, NEW.updated_at, NEW.attempts, ${dataSql('x.type', 'NEW')}, ${SQLITE_NOW_MS}
+			FROM (SELECT ${type} AS type) x;
+		END`);
+}
+
+/**
+ * Schema 8, SQLite: a final change carries the task's row as JSON (`record`), as PostgreSQL's always did, so a
+ * `waitFor` in another process needs no read back, and gets its record even when the task was deleted at once
+ * (`NewTask.retention` of 0). SQLite has no `row_to_json`: the trigger names every column of the tasks table
+ * (`seq` and `INSERT_COLUMNS`); a later schema that adds a column must run this again (a test compares the
+ * trigger with the table's columns). Written to run again over its own result.
+ */
+export async function addFinalRecords(
+	trx: Knex.Transaction,
+	dialect: SqlDialect,
+	prefix: string,
+	tasks: string,
+): Promise<void> {
+	if (dialect !== 'sqlite') return;
+	const c = changeTables(prefix);
+	const has = (await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'record'`, [
+		`${prefix}changes`,
+	])) as unknown[];
+	if (has.length === 0) await trx.raw(`ALTER TABLE ${c.changes} ADD COLUMN record TEXT`);
+	const gate = `EXISTS (SELECT 1 FROM ${c.state} WHERE id = 1 AND follow_until > ${SQLITE_NOW_MS})`;
+	const row = ['seq', ...INSERT_COLUMNS].map((column) => `'${column}', NEW.${column}`).join(', ');
+	const type = typeSql('sqlite', 'OLD', 'NEW');
+	await trx.raw(`DROP TRIGGER IF EXISTS "${prefix}changes_changed"`);
+	await trx.raw(`CREATE TRIGGER "${prefix}changes_changed" AFTER UPDATE OF status, progress ON ${tasks}
+		WHEN (${type}) IS NOT NULL AND ${gate}
+		BEGIN
+			INSERT INTO ${c.changes} (task_id, type, at, attempts, data, written_at, record)
+			SELECT NEW.id, x.type, NEW.updated_at, NEW.attempts, ${dataSql('x.type', 'NEW')}, ${SQLITE_NOW_MS},
+				CASE WHEN x.type IN ('succeeded', 'failed', 'stopped') THEN json_object(${row}) END
 			FROM (SELECT ${type} AS type) x;
 		END`);
 }
@@ -283,7 +316,7 @@ export class SqlChangeReader {
 					AND tx < txid_snapshot_xmin(txid_current_snapshot()) ORDER BY tx, pos LIMIT ?`,
 					[after.tx, after.pos, limit],
 				)
-			: await this.#q(`SELECT ${cols} FROM ${this.#t.changes} WHERE pos > ? ORDER BY pos LIMIT ?`, [
+			: await this.#q(`SELECT record, ${cols} FROM ${this.#t.changes} WHERE pos > ? ORDER BY pos LIMIT ?`, [
 					after.pos,
 					limit,
 				]);
@@ -369,7 +402,7 @@ function decodeRow(row: Record<string, unknown>, pg: boolean): TaskChange {
 	if (type === 'succeeded') change.output = value;
 	else if (type === 'failed' || type === 'retrying') change.error = value as TaskChange['error'] & object;
 	else if (type === 'progress') change.progress = value;
-	// PostgreSQL: a final change carries the task's row (as JSON), so waitFor need not read it back.
+	// A final change carries the task's row (as JSON; SQLite since schema 8), so waitFor need not read it back.
 	const record = row['record'];
 	if (typeof record === 'string') change.record = rowToRecord(JSON.parse(record) as Record<string, unknown>);
 	return change;

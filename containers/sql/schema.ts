@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { ContainerError } from 'lightsched';
-import { createChangeTables } from './change-events.js';
+import { addFinalRecords, createChangeTables } from './change-events.js';
 
 /** The database families the container speaks. */
 export type SqlDialect = 'sqlite' | 'pg';
@@ -256,6 +256,14 @@ const MIGRATIONS: readonly Migration[] = [
 			await trx.raw(
 				`CREATE INDEX IF NOT EXISTS "${p}tasks_retained" ON ${t.tasks} (status, finished_at) WHERE ${RETAINED_SQL}`,
 			);
+		},
+	},
+	{
+		version: 8,
+		name: 'final records in the SQLite change log',
+		async up(trx, dialect, t) {
+			// SQLite: a final change carries the task's row, as on PostgreSQL (see change-events.ts addFinalRecords).
+			await addFinalRecords(trx, dialect, t.prefix, t.tasks);
 		},
 	},
 ];

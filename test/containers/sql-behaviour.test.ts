@@ -204,6 +204,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				await knex.raw('DROP TABLE lightsched_settings');
 				await knex.raw('DROP TABLE lightsched_repeats');
 				await knex.raw('DROP TABLE lightsched_logs');
+				// SQLite's change trigger names every column (schema 8): it goes first, and the upgrade rebuilds it.
+				if (kind === 'SQLite') await knex.raw('DROP TRIGGER IF EXISTS lightsched_changes_changed');
 				await knex.raw('DROP INDEX lightsched_tasks_dedup');
 				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN dedup_key');
 				await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN trace'); // schema 3

@@ -214,6 +214,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			await knex.raw('DROP INDEX lightsched_tasks_claim');
 			// (and no later version's index on the column: schema 6's parked tasks)
 			await knex.raw('DROP INDEX IF EXISTS lightsched_tasks_parked');
+			// SQLite's change trigger names every column (schema 8): it goes first, and the upgrade rebuilds it.
+			if (kind === 'SQLite') await knex.raw('DROP TRIGGER IF EXISTS lightsched_changes_changed');
 			await knex.raw('ALTER TABLE lightsched_tasks DROP COLUMN delayed');
 			await knex.raw(
 				`CREATE INDEX lightsched_tasks_claim ON lightsched_tasks (priority DESC, seq, run_at) WHERE status = 'waiting'`,

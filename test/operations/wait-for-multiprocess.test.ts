@@ -3,8 +3,8 @@
  * producer process — no scheduler, no actuator — adds straight to the container and awaits with
  * `TaskEvents.waitFor`. Every task's final record must reach the producer: the successes with the output the worker
  * returned, the failures (every fifth task fails; one attempt each) with their error. Again with tasks kept 0 ms
- * after finishing (`NewTask.retention`, Redis and PostgreSQL, whose change logs carry the final record): the records
- * still reach the producer, and the workers delete every task.
+ * after finishing (`NewTask.retention`; every SQL change log carries the final record, SQLite's since schema 8): the
+ * records still reach the producer, and the workers delete every task.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -105,9 +105,11 @@ describe.each([
 describe.each([
 	['Redis', 'redis' as const],
 	['PostgreSQL', 'pg' as const],
+	['SQLite', 'sqlite' as const],
 ])('waitFor across processes on tasks kept 0 ms after finishing (%s)', (_label, kind) => {
 	it('hands every final record to the producer, and the worker deletes every task', async () => {
-		const where = kind === 'redis' ? redis.url : { ...pg.connection };
+		const where =
+			kind === 'redis' ? redis.url : kind === 'pg' ? { ...pg.connection } : join(dir, 'wait-for-kept-0.sqlite');
 		const base = { kind, where, name: `wf0_${kind}_` };
 		const starting = [startWorker(base), startWorker(base)];
 		const lines = await run({ ...base, role: 'producer', count: 20, prefix: `${kind}0`, keepNone: true }).exited;
