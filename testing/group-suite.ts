@@ -15,6 +15,7 @@ function build(tasks: readonly NewTask[], now: number): TaskRecord[] {
 	return tasks.map((task, i) => createTaskRecord(task, `tasks[${i}]`, { maxAttempts: 3 }, now));
 }
 
+/** The cases every container passes: the group given at add is stored and handed back, `null` when none. */
 export function describeGroups(make: () => Promise<TaskContainer>): void {
 	describe('task groups', () => {
 		it('stores the group given at add and hands it back (null when none)', async () => {
@@ -43,6 +44,11 @@ export function describeGroups(make: () => Promise<TaskContainer>): void {
 /** A container with `groupRateLimit: limit` on fresh storage, judged by the caller's clock. */
 export type GroupLimitedFactory = (limit: { max: number; intervalMs: number }) => Promise<TaskContainer>;
 
+/**
+ * The per-group rate limit cases, for a container with `groupRateLimit` (Redis, SQLite, PostgreSQL here; a third
+ * party's container that offers the option): `make` gives a container with the limit on fresh storage, judged by the
+ * caller's clock (the cases drive it). See the file's comment for what they hold.
+ */
 export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 	describe('groupRateLimit', () => {
 		// A window start (the windows are aligned to the epoch).
