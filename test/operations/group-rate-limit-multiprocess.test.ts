@@ -1,11 +1,12 @@
 /**
- * Per-group rate limits across processes (issue 14 item 4): three scheduler processes on one Redis and on one
- * PostgreSQL database, the container's `groupRateLimit` of 3 starts per 500 ms window. A `hot` group's backlog of 30
+ * Per-group rate limits across processes (issue 14 item 4): three scheduler processes on one Redis, one PostgreSQL
+ * database and one SQLite file, the container's `groupRateLimit` of 3 starts per 500 ms window. A `hot` group's backlog of 30
  * tasks is added first, then a `warm` group of 9, a `cold` group of 3 and 6 tasks with no group. Judged by each
  * task's stored `startedAt` (the container's clock, the one the windows are on): no group ever had more than 3
  * starts in a window; the cold group and the ungrouped tasks were not held behind the hot backlog (all started
  * while it still had windows to go); every task ran exactly once (the workers' logs) and none failed. The children
- * poll only once a minute, so the run finishing shows the schedulers wake when a group's window reopens.
+ * poll only once a minute on Redis and PostgreSQL, so the run finishing shows the schedulers wake when a group's
+ * window reopens (SQLite, with no wake-up channel, polls every 200 ms).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,6 +50,7 @@ function tasks(): NewTask[] {
 describe.each([
 	['Redis', 'redis' as const],
 	['PostgreSQL', 'pg' as const],
+	['SQLite', 'sqlite' as const],
 ])('groupRateLimit across three processes on %s', (_label, kind) => {
 	it('never starts more than max tasks of a group in a window, holds no group behind another, runs every task', async () => {
 		const name = `grpmp_${kind}_`;
@@ -57,6 +59,14 @@ describe.each([
 		if (kind === 'redis') {
 			where = redis.url;
 			container = new RedisContainer({ redis: where, name, log: false });
+		} else if (kind === 'sqlite') {
+			where = join(dir, 'groups.sqlite');
+			const sql = new SqlContainer({
+				knex: { client: 'sqlite3', connection: { filename: where }, useNullAsDefault: true },
+				tablePrefix: name,
+			});
+			await sql.migrate();
+			container = sql;
 		} else {
 			const db = `grpmp_${Date.now()}`;
 			await pg.createDatabase(db);
@@ -68,7 +78,18 @@ describe.each([
 		const logs = [0, 1, 2].map((i) => join(dir, `grp-${kind}-${i}.log`));
 		const workers = logs.map((log) =>
 			startLimitWorker(
-				{ kind, where, name, concurrency: 4, workMs: 20, log, groupRateLimit, pollIntervalMs: 60_000 },
+				{
+					kind,
+					where,
+					name,
+					concurrency: 4,
+					workMs: 20,
+					log,
+					groupRateLimit,
+					// SQLite has no wake-up channel: its schedulers poll (a new task is seen at the next poll); Redis and
+					// PostgreSQL poll once a minute, so finishing shows they wake when a group's window reopens.
+					pollIntervalMs: kind === 'sqlite' ? 200 : 60_000,
+				},
 				children,
 			),
 		);
