@@ -34,6 +34,7 @@ import {
 	type TaskChangeQuery,
 	type TaskChangeType,
 } from 'lightsched/kit';
+import { addColumnIfMissing } from './add-column.js';
 import { INSERT_COLUMNS, rowToRecord } from './rows.js';
 import type { SqlDialect } from './schema.js';
 
@@ -175,10 +176,7 @@ export async function addFinalRecords(
 ): Promise<void> {
 	if (dialect !== 'sqlite') return;
 	const c = changeTables(prefix);
-	const has = (await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'record'`, [
-		`${prefix}changes`,
-	])) as unknown[];
-	if (has.length === 0) await trx.raw(`ALTER TABLE ${c.changes} ADD COLUMN record TEXT`);
+	await addColumnIfMissing(trx, dialect, c.changes, `${prefix}changes`, 'record', 'TEXT');
 	const gate = `EXISTS (SELECT 1 FROM ${c.state} WHERE id = 1 AND follow_until > ${SQLITE_NOW_MS})`;
 	const row = ['seq', ...INSERT_COLUMNS].map((column) => `'${column}', NEW.${column}`).join(', ');
 	const type = typeSql('sqlite', 'OLD', 'NEW');

@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { ContainerError } from 'lightsched';
+import { addColumnIfMissing } from './add-column.js';
 import { addFinalRecords, createChangeTables } from './change-events.js';
 
 /** The database families the container speaks. */
@@ -174,16 +175,7 @@ const MIGRATIONS: readonly Migration[] = [
 			// `tasks_delayed`, an index of only those, ordered by run_at. Existing rows are judged by this clock; a
 			// row judged wrongly is only slower to claim or promote, never claimed early (the claim keeps run_at <= now).
 			// Written to run again over its own result (as version 4 is): a column or index already there is kept.
-			const has =
-				dialect === 'sqlite' &&
-				resultRows(
-					await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'delayed'`, [`${p}tasks`]),
-				).length > 0;
-			if (!has) {
-				await trx.raw(
-					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}delayed SMALLINT NOT NULL DEFAULT 0`,
-				);
-			}
+			await addColumnIfMissing(trx, dialect, t.tasks, `${p}tasks`, 'delayed', 'SMALLINT NOT NULL DEFAULT 0');
 			await trx.raw(`UPDATE ${t.tasks} SET delayed = 1 WHERE status = 'waiting' AND run_at > ?`, [Date.now()]);
 			await trx.raw(`DROP INDEX IF EXISTS "${p}tasks_claim"`);
 			await trx.raw(
@@ -205,16 +197,7 @@ const MIGRATIONS: readonly Migration[] = [
 			// `group_limits`: one row per group with its current window (start, claims) and, while it has parked
 			// tasks, when its window reopens (`parked_until`). Written to run again over its own result (as versions 4
 			// and 5 are): a column, table or index already there is kept.
-			const has =
-				dialect === 'sqlite' &&
-				resultRows(
-					await trx.raw(`SELECT 1 AS x FROM pragma_table_info(?) WHERE name = 'task_group'`, [`${p}tasks`]),
-				).length > 0;
-			if (!has) {
-				await trx.raw(
-					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}task_group VARCHAR(512)`,
-				);
-			}
+			await addColumnIfMissing(trx, dialect, t.tasks, `${p}tasks`, 'task_group', 'VARCHAR(512)');
 			await trx.raw(
 				`CREATE INDEX IF NOT EXISTS "${p}tasks_parked" ON ${t.tasks} (task_group, priority DESC, seq) WHERE status = 'waiting' AND delayed = 2`,
 			);
@@ -239,19 +222,8 @@ const MIGRATIONS: readonly Migration[] = [
 			// finished_at + retain_<its status>, from fields every move to a final status already writes, so no path
 			// that finishes a task can forget it. `tasks_retained` indexes only tasks with a rule, for clean's
 			// `expiredBy`. Written to run again over its own result (as versions 4 to 6 are).
-			const existing =
-				dialect === 'sqlite'
-					? resultRows(
-							await trx.raw(`SELECT name FROM pragma_table_info(?) WHERE name LIKE 'retain_%'`, [
-								`${p}tasks`,
-							]),
-						).map((row) => String(row['name']))
-					: [];
 			for (const status of ['succeeded', 'failed', 'stopped']) {
-				if (existing.includes(`retain_${status}`)) continue;
-				await trx.raw(
-					`ALTER TABLE ${t.tasks} ADD COLUMN ${dialect === 'pg' ? 'IF NOT EXISTS ' : ''}retain_${status} BIGINT`,
-				);
+				await addColumnIfMissing(trx, dialect, t.tasks, `${p}tasks`, `retain_${status}`, 'BIGINT');
 			}
 			await trx.raw(
 				`CREATE INDEX IF NOT EXISTS "${p}tasks_retained" ON ${t.tasks} (status, finished_at) WHERE ${RETAINED_SQL}`,
