@@ -14,7 +14,9 @@ export interface SqlContainerOptions {
 	/**
 	 * The database: a knex configuration (the container makes the instance and destroys it on `close`) or a
 	 * Knex instance you own (left open on `close`). SQLite: `{ client: 'sqlite3', connection: { filename:
-	 * 'tasks.db' }, useNullAsDefault: true }`; PostgreSQL: `{ client: 'pg', connection: 'postgres://…' }`.
+	 * 'tasks.db' }, useNullAsDefault: true }` (or `client: 'better-sqlite3'`, the synchronous driver: faster per
+	 * statement, but waiting for another process's write lock blocks the event loop); PostgreSQL: `{ client: 'pg',
+	 * connection: 'postgres://…' }`.
 	 */
 	readonly knex: KnexSource;
 	/**

@@ -343,7 +343,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 					}),
 			).toThrow(/tablePrefix/);
 			expect(() => new SqlContainer({ knex: { client: 'mysql2', connection: {} } })).toThrow(
-				/knex\.client.*'sqlite3' or 'pg'/,
+				/knex\.client.*'sqlite3', 'better-sqlite3' or 'pg'/,
 			);
 			expect(() => new SqlContainer({ knex: undefined as never })).toThrow(/knex/);
 			expect(() => new SqlContainer({ knex: { client: 'sqlite3' }, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);

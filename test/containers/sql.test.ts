@@ -6,11 +6,23 @@ import { describeContainerContract, records } from '../contracts/container.contr
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
 const sqlite = sqliteBackend();
-afterAll(() => sqlite.stop());
+const betterSqlite = sqliteBackend('better-sqlite3');
+afterAll(() => Promise.all([sqlite.stop(), betterSqlite.stop()]));
 
 describeContainerContract(
 	'SqlContainer (SQLite)',
 	async () => new SqlContainer({ knex: await sqlite.freshDatabase() }),
+	{
+		priority: true,
+		json: true,
+		operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
+	},
+);
+
+// The same files through the synchronous better-sqlite3 driver (prepared statements kept per connection).
+describeContainerContract(
+	'SqlContainer (SQLite through better-sqlite3)',
+	async () => new SqlContainer({ knex: await betterSqlite.freshDatabase() }),
 	{
 		priority: true,
 		json: true,

@@ -88,24 +88,28 @@ describe('SqlContainer globalConcurrency', () => {
 });
 
 describe.each([
-	['PostgreSQL', 'pg' as const],
-	['SQLite', 'sqlite' as const],
-])('globalConcurrency across three processes on %s', (_label, kind) => {
+	['PostgreSQL', 'pg' as const, 'sqlite3' as const],
+	['SQLite', 'sqlite' as const, 'sqlite3' as const],
+	// The synchronous driver: a process waiting for another's write lock waits on its event loop (busy_timeout).
+	['SQLite through better-sqlite3', 'sqlite' as const, 'better-sqlite3' as const],
+])('globalConcurrency across three processes on %s', (_label, kind, client) => {
 	it('never runs more than the limit at once, and runs every task once', async () => {
 		const name = `gcm_${kind}_`;
-		const where = kind === 'pg' ? `${pg.url.replace(/\/postgres$/, '')}/gcm_${Date.now()}` : join(dir, 'gc.sqlite');
+		const where =
+			kind === 'pg' ? `${pg.url.replace(/\/postgres$/, '')}/gcm_${Date.now()}` : join(dir, `gc-${client}.sqlite`);
 		if (kind === 'pg') await pg.createDatabase(where.split('/').pop() as string);
 		const knex =
 			kind === 'pg'
 				? { client: 'pg', connection: where }
-				: { client: 'sqlite3', connection: { filename: where }, useNullAsDefault: true };
+				: { client, connection: { filename: where }, useNullAsDefault: true };
 		const container = new SqlContainer({ knex, tablePrefix: name });
 		await container.migrate();
-		const logs = [0, 1, 2].map((i) => join(dir, `gc-${kind}-${i}.log`));
+		const logs = [0, 1, 2].map((i) => join(dir, `gc-${kind}-${client}-${i}.log`));
 		const workers = logs.map((log) =>
 			startLimitWorker(
 				{
 					kind,
+					client,
 					where,
 					name,
 					concurrency: 3,

@@ -18,13 +18,14 @@ export interface SqlBackend {
 	readonly server?: PostgresServer;
 }
 
-export function sqliteBackend(): SqlBackend {
+/** SQLite files through the `sqlite3` driver (the default) or `better-sqlite3`. */
+export function sqliteBackend(client: 'sqlite3' | 'better-sqlite3' = 'sqlite3'): SqlBackend {
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-sqlite-'));
 	let n = 0;
 	return {
 		name: 'SQLite',
 		freshDatabase: async () => ({
-			client: 'sqlite3',
+			client,
 			connection: { filename: join(dir, `db${++n}.sqlite`) },
 			useNullAsDefault: true,
 		}),
