@@ -100,6 +100,7 @@ async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
 
 type Kind = 'lightsched' | 'graphile' | 'graphile-batched';
 const SQLITE = 'lightsched SQLite, 1 process';
+const SQLITE_BETTER = 'lightsched SQLite (better-sqlite3), 1 process';
 const PG1 = 'lightsched PostgreSQL, 1 process';
 const PG4 = `lightsched PostgreSQL, ${PROCESSES} processes`;
 const GRAPHILE1 = `graphile-worker 0.17, 1 process, like-for-like (concurrency ${CONCURRENCY}, no batching)`;
@@ -354,6 +355,12 @@ async function main(): Promise<void> {
 				connection: { filename: join(dir, `r${round}.db`) },
 				useNullAsDefault: true,
 			}),
+		[SQLITE_BETTER]: (round) =>
+			lightsched({
+				client: 'better-sqlite3',
+				connection: { filename: join(dir, `b${round}.db`) },
+				useNullAsDefault: true,
+			}),
 		[PG1]: async (round) =>
 			lightsched({
 				client: 'pg',
@@ -416,6 +423,7 @@ async function main(): Promise<void> {
 	line('PostgreSQL, 1 process ÷ pg-boss, like-for-like (fetch/complete loops)', PG1, PG_BOSS_LOOPS);
 	line('PostgreSQL, 1 process ÷ pg-boss, recommended (work() batches)', PG1, PG_BOSS_WORK);
 	line('SQLite, 1 process ÷ graphile-worker, like-for-like', SQLITE, GRAPHILE1);
+	line('SQLite (better-sqlite3) ÷ SQLite (sqlite3), 1 process each', SQLITE_BETTER, SQLITE);
 	const pairs: [string, string, string][] = [
 		['PostgreSQL, 1 process', PG1, GRAPHILE1],
 		['PostgreSQL, 1 process', PG1, GRAPHILE1_BATCHED],
