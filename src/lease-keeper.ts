@@ -1,6 +1,7 @@
 /**
  * Leases on a shared container: renew this scheduler's running tasks every third of the lease while work runs,
- * and sweep expired leases (any scheduler's) every half lease, so a dead scheduler's tasks run again elsewhere.
+ * and sweep expired leases (any scheduler's) every half lease, so a dead scheduler's tasks run again elsewhere; a
+ * sweep first renews what this scheduler holds, and is skipped when that renewal fails.
  * No leader: every scheduler sweeps. One sweep in flight at a time: a container that answers slowly (or not at
  * all, until its client gives up) does not pile up sweeps that then all fail together. Renewals are not held back
  * by one in flight (a renewal stuck on a dead connection must not cost the leases); their failures, like every
@@ -72,7 +73,7 @@ export class LeaseKeeper {
 	/** Work runs: keep renewing until `idle()`. */
 	renewing(): void {
 		if (this.#stopped) return;
-		this.#renewTimer ??= setInterval(() => this.#renew(), this.renewIntervalMs);
+		this.#renewTimer ??= setInterval(() => void this.#renew(), this.renewIntervalMs);
 	}
 
 	/** Nothing may be held any more: stop renewing, unless a task is still held or a claim in doubt needs a check. */
@@ -87,7 +88,7 @@ export class LeaseKeeper {
 		if (this.#stopped) return;
 		this.#claimInDoubt = true;
 		this.renewing();
-		this.#renew();
+		void this.#renew();
 	}
 
 	/** Tasks may be held for us unknown (a hand-back gave up): keep renewing until a renewal has checked again. */
@@ -105,47 +106,63 @@ export class LeaseKeeper {
 		this.#sweepTimer = undefined;
 	}
 
-	#renew(): void {
-		if (this.#stopped) return;
+	/** Renew what this scheduler holds; resolves `false` when the renewal failed (reported), else `true`. */
+	#renew(): Promise<boolean> {
+		if (this.#stopped) return Promise.resolve(true);
 		const calledAt = Date.now();
 		const ids = this.#host.heldIds();
-		if (ids.length === 0 && !this.#claimInDoubt) return;
+		if (ids.length === 0 && !this.#claimInDoubt) return Promise.resolve(true);
 		const before = this.#host.claims();
 		const mark = this.#host.mark();
-		this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
+		return this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
 			({ lost, stopRequested, unknown }) => {
 				this.#host.ok(calledAt);
 				for (const id of lost) this.#host.lost(id, mark);
 				for (const id of stopRequested) this.#host.stopRequested(id);
 				const after = this.#host.claims();
 				// A claim in flight during this renewal may have taken tasks whose reply has not come yet.
-				if (before.inFlight || after.inFlight || after.started !== before.started || this.#stopped) return;
+				if (before.inFlight || after.inFlight || after.started !== before.started || this.#stopped) return true;
 				if (unknown !== undefined) this.#host.unknown(unknown);
 				if (this.#claimInDoubt) {
 					this.#claimInDoubt = false;
 					this.idle();
 				}
+				return true;
 			},
 			(error: unknown) => {
 				this.#host.failed('lease renewal', error, calledAt);
+				return false;
 			},
 		);
 	}
 
+	/**
+	 * Sweep expired leases, after renewing what this scheduler holds: a scheduler cut off from its container for
+	 * longer than its lease must not reclaim its own tasks when the container answers again (their work may have
+	 * finished, their outcome writes waiting to be retried). So a sweep runs only after a renewal of everything held
+	 * has succeeded; when it fails, this sweep is skipped (other schedulers still sweep).
+	 */
 	#sweep(): void {
 		if (this.#sweepInFlight || this.#stopped) return;
 		this.#sweepInFlight = true;
-		const calledAt = Date.now();
-		this.#container.reclaimExpired(calledAt).then(
-			(moved) => {
+		const renewed = this.#host.heldIds().length > 0 ? this.#renew() : Promise.resolve(true);
+		void renewed.then((ok) => {
+			if (!ok || this.#stopped) {
 				this.#sweepInFlight = false;
-				this.#host.ok(calledAt);
-				if (moved.length > 0) this.#host.reclaimed(moved);
-			},
-			(error: unknown) => {
-				this.#sweepInFlight = false;
-				this.#host.failed('reclaiming expired leases', error, calledAt);
-			},
-		);
+				return;
+			}
+			const calledAt = Date.now();
+			this.#container.reclaimExpired(calledAt).then(
+				(moved) => {
+					this.#sweepInFlight = false;
+					this.#host.ok(calledAt);
+					if (moved.length > 0) this.#host.reclaimed(moved);
+				},
+				(error: unknown) => {
+					this.#sweepInFlight = false;
+					this.#host.failed('reclaiming expired leases', error, calledAt);
+				},
+			);
+		});
 	}
 }
