@@ -37,6 +37,7 @@ import {
 import { changeTables, SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
+import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
 import { writeBatch } from './sql/add-batch.js';
 import { AddQueue } from './sql/add-queue.js';
 import { insertTasks, type InsertShape } from './sql/insert.js';
@@ -85,13 +86,19 @@ export class SqlContainer implements TaskContainer {
 	readonly clock: 'server' | 'caller';
 	/** Which database, for messages: `PostgreSQL at host:port/database` or `SQLite file <path>` (never a password). */
 	readonly database: string;
-	/** PostgreSQL with `notify`: the wake-up channel. Absent on SQLite (schedulers poll at `pollIntervalMs`). */
+	/**
+	 * With `notify`: the wake-up channel. PostgreSQL: LISTEN/NOTIFY. SQLite: a watch on the database file's folder
+	 * (commits of any process change its write-ahead log); absent for a database without a file (schedulers poll at
+	 * `pollIntervalMs`).
+	 */
 	readonly watch?: (listener: (signal: ContainerSignal) => void) => () => void;
 	readonly #tables: SqlTables;
 	readonly #owned: boolean;
 	readonly #sqlite: SqliteSettings;
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	readonly #channel: PgWakeChannel | null = null;
+	/** SQLite with `notify`: the wake-up channel (sql/file-watch.ts). */
+	#fileChannel: FileWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
 	/** `readChanges` (sql/change-events.ts). */
 	readonly #changes: SqlChangeReader;
@@ -201,6 +208,23 @@ export class SqlContainer implements TaskContainer {
 			};
 		} else if (o.listen !== null) {
 			throw new TypeError('`listen` needs PostgreSQL with `notify` on');
+		} else if (this.dialect === 'sqlite' && o.notify) {
+			const file = sqliteFileOf((this.knex.client as { config?: { connection?: unknown } }).config?.connection);
+			if (file !== null) {
+				const channel = new FileWakeChannel({
+					file,
+					emit: (signal) => this.#signal(signal),
+					safetyMs: o.safetyWakeMs,
+				});
+				this.#fileChannel = channel;
+				this.watch = (listener) => {
+					this.#listeners.add(listener);
+					if (!this.#closed) channel.start();
+					return () => {
+						this.#listeners.delete(listener);
+					};
+				};
+			}
 		}
 		const changesChannel = changeTables(o.tablePrefix).channel;
 		this.#changes = new SqlChangeReader({
@@ -697,6 +721,7 @@ export class SqlContainer implements TaskContainer {
 		this.#closed = true;
 		this.#listeners.clear();
 		this.#changes.close();
+		this.#fileChannel?.close();
 		await this.#channel?.close();
 		await this.#changesChannel?.close();
 		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.
