@@ -215,6 +215,8 @@ export class SqlContainer implements TaskContainer {
 					file,
 					emit: (signal) => this.#signal(signal),
 					safetyMs: o.safetyWakeMs,
+					version: async () =>
+						Number((await this.#query('PRAGMA data_version', []))[0]?.['data_version'] ?? Number.NaN),
 				});
 				this.#fileChannel = channel;
 				this.watch = (listener) => {

@@ -5,17 +5,20 @@
  * it survives the log being deleted and made again) and turns a change of the log into a `wake` signal: an idle
  * scheduler in another process claims a task added elsewhere at once instead of at its next poll.
  *
- * Changes come in bursts (one per commit of every process), so wakes are thinned: the first change wakes at once,
- * later ones at most every `MIN_GAP_MS` (one trailing wake covers those in between). A change seen by nobody (an
- * event the OS dropped) is covered by a slow safety wake every `safetyMs`. When the folder cannot be watched
- * (no inotify watches left, a file system without change events) the channel reports itself down once and
- * schedulers poll at `pollIntervalMs`, as they did before the channel existed.
+ * Not every change is news: the scheduler's own commits change the log too, and a wake for them would make it
+ * claim, and a claim that writes (a limited claim records its window) would wake it again, and so on. So on a
+ * change the channel reads `PRAGMA data_version` through the container's connection, which moves only when
+ * ANOTHER connection committed, and wakes only then. One read at a time; changes meanwhile are looked at once it
+ * answers, and wakes come at most every `MIN_GAP_MS`. A change seen by nobody (an event the OS dropped) is covered
+ * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
+ * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
+ * did before the channel existed.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { ContainerError, type ContainerSignal } from 'lightsched';
 
-/** The least time between two wakes of a burst of changes. */
+/** The least time between two wakes. */
 const MIN_GAP_MS = 5;
 
 export interface FileWakeChannelOptions {
@@ -24,6 +27,11 @@ export interface FileWakeChannelOptions {
 	readonly emit: (signal: ContainerSignal) => void;
 	/** The safety wake-up's interval. */
 	readonly safetyMs: number;
+	/**
+	 * `PRAGMA data_version` on the container's connection (it moves when another connection commits); a rejection
+	 * counts as a change.
+	 */
+	readonly version: () => Promise<number>;
 }
 
 /** The database file of a knex SQLite configuration, or null when there is none to watch (`:memory:`, ''). */
@@ -41,9 +49,11 @@ export class FileWakeChannel {
 	readonly #options: FileWakeChannelOptions;
 	#watcher: FSWatcher | null = null;
 	#safety: ReturnType<typeof setInterval> | undefined;
-	#gap: ReturnType<typeof setTimeout> | undefined;
-	/** A change came during the gap: wake once it ends. */
-	#trailing = false;
+	/** A `data_version` read on its way, and whether a change came meanwhile. */
+	#checking = false;
+	#again = false;
+	/** The last `data_version` seen (null: none yet). */
+	#seen: number | null = null;
 	#down = false;
 	#closed = false;
 
@@ -66,23 +76,39 @@ export class FileWakeChannel {
 			return;
 		}
 		this.#watcher.on('error', (error) => this.#broken(error));
+		// The version to compare the first change with.
+		this.#options.version().then(
+			(version) => {
+				this.#seen ??= version;
+			},
+			() => undefined,
+		);
 		this.#safety = setInterval(() => this.#options.emit({ type: 'wake' }), this.#options.safetyMs);
 		this.#safety.unref?.();
 	}
 
 	#changed(): void {
-		if (this.#gap !== undefined) {
-			this.#trailing = true;
+		if (this.#checking) {
+			this.#again = true;
 			return;
 		}
-		this.#options.emit({ type: 'wake' });
-		this.#gap = setTimeout(() => {
-			this.#gap = undefined;
-			if (!this.#trailing) return;
-			this.#trailing = false;
-			this.#changed();
-		}, MIN_GAP_MS);
-		this.#gap.unref?.();
+		this.#checking = true;
+		void this.#check().finally(() => {
+			this.#checking = false;
+		});
+	}
+
+	/** Read `data_version` until no change came during the read; wake when another connection committed. */
+	async #check(): Promise<void> {
+		do {
+			this.#again = false;
+			const version = await this.#options.version().catch(() => null);
+			if (this.#closed || this.#down) return;
+			if (version !== null && version === this.#seen) continue;
+			this.#seen = version;
+			this.#options.emit({ type: 'wake' });
+			await new Promise((resolve) => setTimeout(resolve, MIN_GAP_MS).unref?.());
+		} while (this.#again && !this.#closed);
 	}
 
 	#broken(error: unknown): void {
@@ -102,8 +128,6 @@ export class FileWakeChannel {
 
 	#stop(): void {
 		clearInterval(this.#safety);
-		clearTimeout(this.#gap);
-		this.#gap = undefined;
 		this.#watcher?.close();
 		this.#watcher = null;
 	}

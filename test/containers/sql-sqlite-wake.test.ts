@@ -1,7 +1,8 @@
 /**
  * SQLite's wake-up channel (containers/sql/file-watch.ts): a scheduler whose poll and safety wake-up are 10 minutes
  * apart still runs, at once, the tasks another process adds to the same file, because each commit changes the
- * write-ahead log the container watches; the safety wake-up comes on its own; `notify: false` offers no channel.
+ * write-ahead log the container watches; its own commits do not wake it; the safety wake-up comes on its own;
+ * `notify: false` offers no channel.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Scheduler, type ContainerSignal } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { records } from '../contracts/container.contract.js';
 import { sqliteBackend } from '../support/sql.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,6 +61,34 @@ describe('SqlContainer on SQLite: wake-up channel (file watch)', () => {
 			expect([...started].sort()).toEqual(ids.sort());
 		} finally {
 			await scheduler.close();
+			await container.close();
+		}
+	});
+
+	it("does not wake for its own commits (they would feed a claim loop), only for another process's", async () => {
+		const knex = await sqlite.freshDatabase();
+		const container = new SqlContainer({ knex, notifyProbe: { intervalMs: TEN_MINUTES } });
+		await container.migrate();
+		const wakes: number[] = [];
+		let woken: () => void = () => undefined;
+		const unwatch = container.watch?.((signal) => {
+			if (signal.type !== 'wake') return;
+			wakes.push(Date.now());
+			woken();
+		});
+		try {
+			// Its own writes change the log as well; give each change time to be looked at.
+			for (let i = 0; i < 5; i++) {
+				await container.add(records([{ id: `own-${i}`, item: i }]));
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			}
+			expect(wakes).toEqual([]);
+			const wake = new Promise<void>((resolve) => (woken = resolve));
+			await addFromAnotherProcess(fileOf(knex), 1, 0);
+			await wake;
+			expect(wakes.length).toBeGreaterThan(0);
+		} finally {
+			unwatch?.();
 			await container.close();
 		}
 	});
