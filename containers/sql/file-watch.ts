@@ -8,8 +8,8 @@
  * Not every change is news: the scheduler's own commits change the log too, and a wake for them would make it
  * claim, and a claim that writes (a limited claim records its window) would wake it again, and so on. So on a
  * change the channel reads `PRAGMA data_version` through the container's connection, which moves only when
- * ANOTHER connection committed, and wakes only then. One read at a time; changes meanwhile are looked at once it
- * answers, and wakes come at most every `MIN_GAP_MS`. A change seen by nobody (an event the OS dropped) is covered
+ * ANOTHER connection committed, and wakes only then. One read at most every `MIN_GAP_MS`; changes meanwhile are
+ * looked at together by the next one. A change seen by nobody (an event the OS dropped) is covered
  * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
  * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
  * did before the channel existed.
@@ -18,7 +18,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { ContainerError, type ContainerSignal } from 'lightsched';
 
-/** The least time between two wakes. */
+/** The least time between two `data_version` reads (and so between two wakes). */
 const MIN_GAP_MS = 5;
 
 export interface FileWakeChannelOptions {
@@ -104,9 +104,11 @@ export class FileWakeChannel {
 			this.#again = false;
 			const version = await this.#options.version().catch(() => null);
 			if (this.#closed || this.#down) return;
-			if (version !== null && version === this.#seen) continue;
-			this.#seen = version;
-			this.#options.emit({ type: 'wake' });
+			if (version === null || version !== this.#seen) {
+				this.#seen = version;
+				this.#options.emit({ type: 'wake' });
+			}
+			// At most one read every MIN_GAP_MS (a busy process's own commits would otherwise cost a read each).
 			await new Promise((resolve) => setTimeout(resolve, MIN_GAP_MS).unref?.());
 		} while (this.#again && !this.#closed);
 	}
