@@ -8,7 +8,8 @@
  *   interval its docs allow, 0.5 s, as in bench:sql; pg-boss has no push wake-up), on one PostgreSQL server
  *   started here (`fsync=off`).
  * - SQLite across processes: lightsched's SqlContainer on one WAL file, the task added by this process and run by
- *   another (at the default `pollIntervalMs`, 1 s, and at 20 ms).
+ *   another (the worker's scheduler at the default `pollIntervalMs`, 1 s, and at 20 ms; since 4 Dec 2026 the container
+ *   wakes it through its watch on the write-ahead log, so the interval only matters if that channel is down).
  *
  * Each engine's worker runs in a child process (`bench/latency-worker.ts`) at concurrency 16, idle; this process
  * adds one task per call at RATE tasks per second on a timer (no busy loop), reading `process.hrtime.bigint()`
@@ -102,14 +103,14 @@ const SPECS: readonly EngineSpec[] = [
 		lightsched: false,
 	},
 	{
-		label: 'lightsched SqlContainer, pollIntervalMs 1000 (default)',
+		label: 'lightsched SqlContainer, pollIntervalMs 1000 (default; file-watch wake-up)',
 		group: 'SQLite across processes',
 		engine: 'lightsched-sqlite',
 		lightsched: true,
 		goal: SQLITE_GOAL,
 	},
 	{
-		label: 'lightsched SqlContainer, pollIntervalMs 20',
+		label: 'lightsched SqlContainer, pollIntervalMs 20 (file-watch wake-up)',
 		group: 'SQLite across processes',
 		engine: 'lightsched-sqlite-poll20',
 		lightsched: true,

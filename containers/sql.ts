@@ -37,7 +37,10 @@ import {
 import { changeTables, SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
-import { insertTasks } from './sql/insert.js';
+import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
+import { writeBatch } from './sql/add-batch.js';
+import { AddQueue } from './sql/add-queue.js';
+import { insertTasks, type InsertShape } from './sql/insert.js';
 import { listPage } from './sql/list-page.js';
 import { PromotionClock } from './sql/promotion.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
@@ -83,13 +86,19 @@ export class SqlContainer implements TaskContainer {
 	readonly clock: 'server' | 'caller';
 	/** Which database, for messages: `PostgreSQL at host:port/database` or `SQLite file <path>` (never a password). */
 	readonly database: string;
-	/** PostgreSQL with `notify`: the wake-up channel. Absent on SQLite (schedulers poll at `pollIntervalMs`). */
+	/**
+	 * With `notify`: the wake-up channel. PostgreSQL: LISTEN/NOTIFY. SQLite: a watch on the database file's folder
+	 * (commits of any process change its write-ahead log); absent for a database without a file (schedulers poll at
+	 * `pollIntervalMs`).
+	 */
 	readonly watch?: (listener: (signal: ContainerSignal) => void) => () => void;
 	readonly #tables: SqlTables;
 	readonly #owned: boolean;
 	readonly #sqlite: SqliteSettings;
 	readonly #listeners = new Set<(signal: ContainerSignal) => void>();
 	readonly #channel: PgWakeChannel | null = null;
+	/** SQLite with `notify`: the wake-up channel (sql/file-watch.ts). */
+	#fileChannel: FileWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
 	/** `readChanges` (sql/change-events.ts). */
 	readonly #changes: SqlChangeReader;
@@ -98,6 +107,9 @@ export class SqlContainer implements TaskContainer {
 	readonly #limits: SqlClaimLimits;
 	/** When a claim promotes delayed tasks first (see sql/promotion.ts). */
 	readonly #promotion = new PromotionClock();
+	/** Adds of up to CHUNK tasks, written in batches while one is on its way (sql/add-queue.ts, sql/add-batch.ts). */
+	readonly #adds: AddQueue;
+	readonly #shape: InsertShape;
 
 	/**
 	 * Whether `globalConcurrency` or `rateLimit` is set: the claim enforces them. (`CombinedContainer` refuses such a
@@ -152,6 +164,18 @@ export class SqlContainer implements TaskContainer {
 		this.#sql = taskStatements(this.dialect, this.#tables, this.clock);
 		this.#limits = new SqlClaimLimits(this.dialect, this.#tables, this.#sql, o.limits);
 		const notify = this.dialect === 'pg' && o.notify;
+		this.#shape = { table: this.#tables.tasks, sql: this.#sql, bool: this.#bool };
+		const batchParts = {
+			knex: this.knex,
+			dialect: this.dialect,
+			tables: this.#tables,
+			shape: this.#shape,
+			wake: notify ? ([this.#tables.channel, WAKE_PAYLOAD] as const) : null,
+			alone: async (entry: { tasks: readonly TaskRecord[]; items: readonly string[] }) => {
+				await this.#insert(entry.tasks, entry.items, null);
+			},
+		};
+		this.#adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
 		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
 			dialect: this.dialect,
@@ -184,6 +208,25 @@ export class SqlContainer implements TaskContainer {
 			};
 		} else if (o.listen !== null) {
 			throw new TypeError('`listen` needs PostgreSQL with `notify` on');
+		} else if (this.dialect === 'sqlite' && o.notify) {
+			const file = sqliteFileOf((this.knex.client as { config?: { connection?: unknown } }).config?.connection);
+			if (file !== null) {
+				const channel = new FileWakeChannel({
+					file,
+					emit: (signal) => this.#signal(signal),
+					safetyMs: o.safetyWakeMs,
+					version: async () =>
+						Number((await this.#query('PRAGMA data_version', []))[0]?.['data_version'] ?? Number.NaN),
+				});
+				this.#fileChannel = channel;
+				this.watch = (listener) => {
+					this.#listeners.add(listener);
+					if (!this.#closed) channel.start();
+					return () => {
+						this.#listeners.delete(listener);
+					};
+				};
+			}
 		}
 		const changesChannel = changeTables(o.tablePrefix).channel;
 		this.#changes = new SqlChangeReader({
@@ -239,7 +282,12 @@ export class SqlContainer implements TaskContainer {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		if (tasks.length === 0) return;
 		const items = this.#checkAdd(tasks);
-		await this.#run('add', () => this.#insert(tasks, items, null));
+		// A large add alone in its own transaction; smaller ones are written together while one is on its way.
+		await this.#run('add', async () => {
+			if (tasks.length > CHUNK) return this.#insert(tasks, items, null);
+			this.#notePromotion(tasks);
+			return this.#adds.submit(tasks, items);
+		});
 		this.#noteGrowth(tasks.length);
 	}
 
@@ -255,12 +303,18 @@ export class SqlContainer implements TaskContainer {
 				if (other !== undefined) throw new DuplicateKeyError(task.key, other);
 				keys.set(task.key, task.id);
 			}
-			if (task.id.includes('\u0000')) {
-				throw new InvalidTaskError(
-					`tasks[${i}].id`,
-					'a string without NUL characters (PostgreSQL text cannot hold them)',
-					task.id,
-				);
+			// PostgreSQL text cannot hold NUL: refused here, before the add joins a batch of others (sql/add-queue.ts).
+			for (const [field, value] of [
+				['id', task.id],
+				['key', task.key],
+				['group', task.group],
+			] as const) {
+				if (value?.includes('\u0000') === true)
+					throw new InvalidTaskError(
+						`tasks[${i}].${field}`,
+						'a string without NUL characters (PostgreSQL text cannot hold them)',
+						value,
+					);
 			}
 			seen.add(task.id);
 			assertStorableTask(task, i);
@@ -280,9 +334,7 @@ export class SqlContainer implements TaskContainer {
 	): Promise<boolean> {
 		const t = this.#tables.tasks;
 		const ids = tasks.map((task) => task.id);
-		// Before the insert, so no claim after it misses these (an insert that fails costs one idle promotion).
-		const now = Date.now();
-		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
+		this.#notePromotion(tasks);
 		try {
 			return await this.knex.transaction(async (trx) => {
 				if (first !== null && !(await first(trx))) return false;
@@ -308,7 +360,7 @@ export class SqlContainer implements TaskContainer {
 					if (rows[0] !== undefined) throw new DuplicateTaskError(String(rows[0]['id']));
 				}
 				await this.#checkKeys(trx, tasks);
-				await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool);
+				await insertTasks(trx, this.#shape, tasks, items);
 				if (this.#channel !== null)
 					await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 				return true;
@@ -326,6 +378,12 @@ export class SqlContainer implements TaskContainer {
 			);
 			throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
 		}
+	}
+
+	/** Before an insert, so no claim after it misses these (an insert that fails costs one idle promotion). */
+	#notePromotion(tasks: readonly TaskRecord[]): void {
+		const now = Date.now();
+		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
 	}
 
 	/**
@@ -672,6 +730,7 @@ export class SqlContainer implements TaskContainer {
 		this.#closed = true;
 		this.#listeners.clear();
 		this.#changes.close();
+		this.#fileChannel?.close();
 		await this.#channel?.close();
 		await this.#changesChannel?.close();
 		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.

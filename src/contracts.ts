@@ -113,7 +113,10 @@ export interface TaskContainer {
 	 * say exactly what was stored (RedisContainer's `PartialAddError`, above 500 tasks): it documents where. A task whose id exists in a
 	 * final status is replaced (a re-run); one whose id is waiting, running or exporting rejects the whole batch
 	 * with a `DuplicateTaskError`. The records are handed over: an in-process container may keep the objects
-	 * themselves, so the caller must not use them afterwards.
+	 * themselves, so the caller must not use them afterwards. Concurrent calls are independent, whether or not the
+	 * container writes them together: each settles on its own, in the order of the calls when they share an id or a
+	 * key, and one call refused (a duplicate id, a held key) stores nothing of its own and takes nothing from the
+	 * others.
 	 */
 	add(tasks: readonly TaskRecord[]): Promise<void>;
 

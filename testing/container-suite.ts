@@ -447,6 +447,74 @@ export function describeContainerContract(
 			expect(await c.counts()).toMatchObject({ waiting: 1, failed: 0 });
 		});
 
+		it('settles concurrent adds each on its own: a refused one stores nothing, the others are all stored', async () => {
+			const c = await make();
+			await c.add(records([{ id: 'done', item: 'first run' }]));
+			await c.add(records([{ id: 'done-too', item: 'first run' }]));
+			await c.claim(2, 'o', LEASE, Date.now());
+			await c.transition('done', 'running', 'succeeded', { output: 1, finishedAt: 1 }, 'o');
+			await c.transition('done-too', 'running', 'succeeded', { output: 2, finishedAt: 2 }, 'o');
+			await c.add(records([{ id: 'held', item: 'kept', key: 'k-held' }]));
+			// 500 single adds at once, among them: an id a waiting task holds, a key it holds, the same new id
+			// twice, a re-run of a finished task, and a re-run of another one beside a held id (refused: the
+			// finished task stays as it was).
+			const calls: { id: string; tasks: TaskRecord[]; refusal?: string }[] = Array.from(
+				{ length: 500 },
+				(_, i) => ({
+					id: `n${i}`,
+					tasks: records([{ id: `n${i}`, item: i }]),
+				}),
+			);
+			calls[100] = { id: 'held', tasks: records([{ id: 'held', item: 'again' }]), refusal: 'ERR_DUPLICATE_TASK' };
+			calls[200] = {
+				id: 'keyed',
+				tasks: records([{ id: 'keyed', item: 1, key: 'k-held' }]),
+				refusal: 'ERR_DUPLICATE_KEY',
+			};
+			calls[300] = { id: 'twin', tasks: records([{ id: 'twin', item: 'first' }]) };
+			calls[301] = {
+				id: 'twin',
+				tasks: records([{ id: 'twin', item: 'second' }]),
+				refusal: 'ERR_DUPLICATE_TASK',
+			};
+			calls[400] = { id: 'done', tasks: records([{ id: 'done', item: 'second run' }]) };
+			calls[401] = {
+				id: 'done-too',
+				tasks: records([
+					{ id: 'done-too', item: 'second run' },
+					{ id: 'held', item: 'again' },
+				]),
+				refusal: 'ERR_DUPLICATE_TASK',
+			};
+			const settled = await Promise.allSettled(calls.map((call) => c.add(call.tasks)));
+			const outcomes = settled.map((s) =>
+				s.status === 'fulfilled' ? 'stored' : String((s.reason as { code?: unknown }).code),
+			);
+			expect(outcomes).toEqual(calls.map((call) => call.refusal ?? 'stored'));
+			const refused = settled.filter((s) => s.status === 'rejected').map((s) => s.reason as Error);
+			expect(refused[0]).toBeInstanceOf(DuplicateTaskError);
+			expect(refused[1]).toMatchObject({ key: 'k-held', existingId: 'held' });
+			for (let i = 0; i < 500; i++) {
+				if (calls[i]?.id !== `n${i}`) continue;
+				expect(await c.get(`n${i}`)).toMatchObject({ status: 'waiting', item: i });
+			}
+			expect(await c.get('held')).toMatchObject({ status: 'waiting', item: 'kept' });
+			expect(await c.get('keyed')).toBeNull();
+			expect(await c.get('twin')).toMatchObject({ status: 'waiting', item: 'first' });
+			expect(await c.get('done')).toMatchObject({ status: 'waiting', item: 'second run', output: null });
+			expect(await c.get('done-too')).toMatchObject({ status: 'succeeded', item: 'first run', output: 2 });
+			// Each stored task has its own arrival number, in the order of the calls.
+			const waiting = await c.list({ status: 'waiting', limit: 1_000 });
+			expect(waiting.total).toBe(1 + 494 + 2);
+			const seqs = waiting.tasks.map((task) => task.seq);
+			expect(new Set(seqs).size).toBe(seqs.length);
+			const order = waiting.tasks
+				.filter((task) => task.id.startsWith('n'))
+				.sort((a, b) => a.seq - b.seq)
+				.map((task) => Number(task.id.slice(1)));
+			expect(order).toEqual([...order].sort((a, b) => a - b));
+		});
+
 		if (options.json) {
 			it('rejects an item JSON cannot carry, naming the field, storing nothing', async () => {
 				const c = await make();

@@ -37,8 +37,12 @@ export interface SqlContainerOptions {
 	 */
 	readonly synchronous?: SqliteSettings['synchronous'];
 	/**
-	 * PostgreSQL: offer a wake-up channel (LISTEN/NOTIFY on one dedicated connection), so schedulers sleep
-	 * instead of polling and stop requests reach the owner at once. Without it schedulers poll.
+	 * Offer a wake-up channel, so schedulers sleep instead of polling and pick up a task added by another process
+	 * at once. PostgreSQL: LISTEN/NOTIFY on one dedicated connection (stop requests then reach the owner at once
+	 * too). SQLite: a watch (`fs.watch`) on the database file's folder, whose write-ahead log every commit of every
+	 * process changes, with a safety wake-up every `notifyProbe.intervalMs` (default 1 s) for a change the system
+	 * did not report; where the folder cannot be watched, schedulers poll. Without it schedulers poll at their
+	 * `pollIntervalMs`.
 	 * @default true
 	 */
 	readonly notify?: boolean;
@@ -53,7 +57,8 @@ export interface SqlContainerOptions {
 		readonly connection: PgConnectionConfig;
 	};
 	/**
-	 * PostgreSQL: how the wake-up channel is checked. Every `intervalMs` (and once it starts listening) the
+	 * PostgreSQL: how the wake-up channel is checked. (SQLite: `intervalMs` is the safety wake-up's interval,
+	 * default 1000; `timeoutMs` does not apply.) Every `intervalMs` (and once it starts listening) the
 	 * container sends itself a probe notification; when it does not arrive within `timeoutMs`, the channel is
 	 * reported down (`channel`, ok: false) and schedulers poll at `pollIntervalMs` until a probe arrives again.
 	 * @default { intervalMs: 30000, timeoutMs: 3000 }
@@ -161,6 +166,8 @@ export interface ResolvedSqlOptions {
 	readonly listen: PgConnectionConfig | null;
 	readonly probeIntervalMs: number;
 	readonly probeTimeoutMs: number;
+	/** SQLite: the wake-up channel's safety wake interval (`notifyProbe.intervalMs`, default 1 s). */
+	readonly safetyWakeMs: number;
 	readonly clock: 'server' | 'caller' | undefined;
 	readonly connectTimeoutMs: number;
 	/** Set explicitly, or undefined (then 10 s on PostgreSQL, knex's own default on SQLite). */
@@ -234,6 +241,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		listen: listenConnection,
 		probeIntervalMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 30_000, 100),
 		probeTimeoutMs: integer('notifyProbe.timeoutMs', notifyProbe.timeoutMs ?? 3_000, 10),
+		safetyWakeMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 1_000, 100),
 		clock,
 		connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs ?? 5_000, 1),
 		acquireTimeoutMs:
