@@ -63,7 +63,11 @@ export interface RenewResult {
  * names. The scheduler uses it on its hot path (claim, start, finish) to save promise round trips.
  */
 export interface SyncContainerOperations {
-	/** Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`). */
+	/**
+	 * Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`), setting `seq` on the records given.
+	 * Unlike the async `add`, it stores records of its own and keeps no reference to those given: the scheduler
+	 * hands them to whoever added the tasks, so a change made to them must never reach stored state.
+	 */
 	add(tasks: readonly TaskRecord[]): void;
 	/**
 	 * Returns the stored records themselves, not copies: the scheduler keeps each as its attempt's record and hands
