@@ -70,13 +70,15 @@ export interface SyncContainerOperations {
 	 */
 	add(tasks: readonly TaskRecord[]): void;
 	/**
-	 * Returns the stored records themselves, not copies: the scheduler keeps each as its attempt's record and hands
-	 * it to the actuator, which must not change it (an actuator that gives it to user code hands out a copy).
+	 * Returns plain-data records the container keeps no reference to (copies, which may remember the stored task
+	 * they came from for `transition`): the scheduler keeps each as its attempt's record and hands it to the
+	 * actuator, which must not change it (an actuator that gives it to user code hands out a copy).
 	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[];
 	/**
-	 * The compare-and-set of `transition`, given the record `claim` returned (which saves a look-up by id) or any
-	 * record with the task's id. Returns the stored record itself, not a copy: copy it before handing it out.
+	 * The compare-and-set of `transition`, given the record `claim` returned (which may save a look-up by id) or
+	 * any record with the task's id. Returns a plain-data record of the result that the container keeps no
+	 * reference to (it may be the record given, brought up to date), which the caller may hand out as it is.
 	 */
 	transition(
 		task: TaskRecord,
