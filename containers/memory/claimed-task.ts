@@ -35,8 +35,10 @@ export class ClaimedTask<TItem = unknown, TOutput = unknown> implements TaskReco
 	group: string | null;
 	retention: TaskRetention | null;
 	readonly #stored: StoredTask;
+	/** The container that claimed it: another container's transition ignores the link. */
+	readonly #by: object;
 
-	constructor(stored: StoredTask) {
+	constructor(stored: StoredTask, by: object) {
 		const rec = stored as unknown as StoredTask<TItem, TOutput>;
 		this.id = rec.id;
 		this.item = rec.item;
@@ -63,11 +65,15 @@ export class ClaimedTask<TItem = unknown, TOutput = unknown> implements TaskReco
 		this.group = rec.group;
 		this.retention = rec.retention;
 		this.#stored = stored;
+		this.#by = by;
 	}
 
-	/** The stored record `claimed` was copied from (maybe no longer stored: the container checks). */
-	static storedOf(claimed: ClaimedTask): StoredTask {
-		return claimed.#stored;
+	/**
+	 * The stored record `claimed` was copied from, when container `by` claimed it (maybe no longer stored: the
+	 * container checks); `undefined` for a record another container claimed.
+	 */
+	static storedOf(claimed: ClaimedTask, by: object): StoredTask | undefined {
+		return claimed.#by === by ? claimed.#stored : undefined;
 	}
 
 	/** Write the stored record's fields onto `claimed` again (every one: an actuator may have changed the copy). */

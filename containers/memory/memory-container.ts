@@ -109,7 +109,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, true),
 		transition: (task, from, to, patch, owner) => {
 			// A stored record that is not final is the one stored under its id (re-runs replace only final ones).
-			const held = task instanceof ClaimedTask ? ClaimedTask.storedOf(task) : undefined;
+			const held = task instanceof ClaimedTask ? ClaimedTask.storedOf(task, this) : undefined;
 			const rec =
 				held !== undefined && held.status === from && !isFinalStatus(from) ? held : this.#tasks.get(task.id);
 			if (rec === undefined) return null;
@@ -219,7 +219,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.updatedAt = now;
 			rec.attempts++;
 			this.#changes.record(rec, 'started');
-			claimed.push(linked ? new ClaimedTask(rec) : copyTask(rec));
+			claimed.push(linked ? new ClaimedTask(rec, this) : copyTask(rec));
 		}
 		return claimed;
 	}
