@@ -212,7 +212,7 @@ export class AttemptRunner<TItem, TOutput> {
 				this.settle(attempt, { kind: 'failed', error, stopWork: true });
 			}, timeoutMs);
 		}
-		// On an in-process container `task` is the stored record itself: listeners get a copy.
+		// `task` is the attempt's own record, which the actuator is handed too: listeners get a copy.
 		if (reporter.listening('task:started')) {
 			reporter.emit('task:started', { task: copyTask(task) });
 			// A listener stopped it (or closed the scheduler) synchronously: the work must not start at all, or an
@@ -325,9 +325,9 @@ export class AttemptRunner<TItem, TOutput> {
 		attempt.finishing = RESOLVED;
 		if (this.#spans.size > 0) this.#spans.end(attempt, 'succeeded', 'succeeded');
 		const reporter = this.#reporter;
-		// The stored record itself came back: copy it only when someone will hear of it.
+		// The synchronous face returns a record of its own making (the attempt's, brought up to date): handed out as is.
 		if (stored !== null && reporter.hearsSuccess())
-			reporter.succeeded(copyTask(stored) as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
+			reporter.succeeded(stored as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
 		this.#release(attempt);
 		return true;
 	}

@@ -63,16 +63,22 @@ export interface RenewResult {
  * names. The scheduler uses it on its hot path (claim, start, finish) to save promise round trips.
  */
 export interface SyncContainerOperations {
-	/** Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`). */
+	/**
+	 * Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`), setting `seq` on the records given.
+	 * Unlike the async `add`, it stores records of its own and keeps no reference to those given: the scheduler
+	 * hands them to whoever added the tasks, so a change made to them must never reach stored state.
+	 */
 	add(tasks: readonly TaskRecord[]): void;
 	/**
-	 * Returns the stored records themselves, not copies: the scheduler keeps each as its attempt's record and hands
-	 * it to the actuator, which must not change it (an actuator that gives it to user code hands out a copy).
+	 * Returns plain-data records the container keeps no reference to (copies, which may remember the stored task
+	 * they came from for `transition`): the scheduler keeps each as its attempt's record and hands it to the
+	 * actuator, which must not change it (an actuator that gives it to user code hands out a copy).
 	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): TaskRecord[];
 	/**
-	 * The compare-and-set of `transition`, given the record `claim` returned (which saves a look-up by id) or any
-	 * record with the task's id. Returns the stored record itself, not a copy: copy it before handing it out.
+	 * The compare-and-set of `transition`, given the record `claim` returned (which may save a look-up by id) or
+	 * any record with the task's id. Returns a plain-data record of the result that the container keeps no
+	 * reference to (it may be the record given, brought up to date), which the caller may hand out as it is.
 	 */
 	transition(
 		task: TaskRecord,

@@ -262,7 +262,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	add(tasks: readonly NewTask<TItem>[], options?: AddOptions): Promise<TaskRecord<TItem, TOutput>[]>;
 	add(
 		input: NewTask<TItem> | readonly NewTask<TItem>[],
-		addOptions: AddOptions = {},
+		addOptions?: AddOptions,
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		// A `lightsched.add` span when an OpenTelemetry SDK records one; its context goes on the tasks (`trace`).
 		const span = startAddSpan(this.#traceParts, Array.isArray(input) ? input.length : 1);
@@ -276,7 +276,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 
 	async #add(
 		input: NewTask<TItem> | readonly NewTask<TItem>[],
-		addOptions: AddOptions,
+		addOptions: AddOptions | undefined,
 		trace: string | null,
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
@@ -284,8 +284,12 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const { options } = this.#core;
 		const { actuator } = options;
 		const single = !Array.isArray(input);
-		const records = (single ? [input as NewTask<TItem>] : (input as readonly NewTask<TItem>[])).map((task, index) =>
-			createTaskRecord(task, single ? 'task' : `tasks[${index}]`, options, now, trace),
+		const records = (
+			single
+				? [createTaskRecord(input as NewTask<TItem>, 'task', options, now, trace)]
+				: (input as readonly NewTask<TItem>[]).map((task, index) =>
+						createTaskRecord(task, `tasks[${index}]`, options, now, trace),
+					)
 		) as TaskRecord<TItem, TOutput>[];
 		if (!single) {
 			const ids = new Set<string>();
@@ -299,27 +303,29 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
 			);
 		}
-		const onDuplicateKey = checkAddOptions(addOptions);
+		const onDuplicateKey = addOptions === undefined ? 'reject' : checkAddOptions(addOptions);
 		if (actuator.init) for (const record of records) await actuator.init(record);
-		// The container keeps the records it is given and sets their `seq`: the caller and listeners get copies
-		// made once it has stored them.
-		const store = async (some: TaskRecord[]): Promise<void> => {
-			const storing = this.#core.writer.add(some);
-			if (storing !== undefined) await this.#calls.track(storing);
-		};
+		// A container may keep the records it is given (it sets their `seq`): the caller and listeners get copies
+		// made once it has stored them. A synchronous face stores copies of its own, so there the records are
+		// nobody else's once stored and are handed out as they are (unless the actuator's `init` saw them).
 		let outcomes: AddOutcome[] | null = null;
 		// Claims are held while an add that may take several calls runs, so `task:added` comes before any start.
 		const release = onDuplicateKey === 'existing' ? await this.#claims.fence() : undefined;
 		let copies: TaskRecord<TItem, TOutput>[];
 		try {
-			if (onDuplicateKey === 'existing')
+			if (onDuplicateKey === 'existing') {
+				const store = async (some: TaskRecord[]): Promise<void> => {
+					const storing = this.#core.writer.add(some);
+					if (storing !== undefined) await this.#calls.track(storing);
+				};
 				outcomes = await addOrExisting(records as TaskRecord[], store, options.container);
-			else {
+				copies = records.map(copyTask);
+			} else {
 				// No await on an in-process container's synchronous add: `task:added` comes before anything starts it.
 				const storing = this.#core.writer.add(records as TaskRecord[]);
 				if (storing !== undefined) await this.#calls.track(storing);
+				copies = storing === undefined && actuator.init === undefined ? records : records.map(copyTask);
 			}
-			copies = records.map(copyTask);
 			const stored = outcomes === null ? copies : copies.filter((_, i) => outcomes?.[i]?.kind === 'stored');
 			if (this.#core.reporter.listening('task:added'))
 				for (const task of stored) this.#core.reporter.emit('task:added', { task });

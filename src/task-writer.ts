@@ -106,7 +106,7 @@ export class TaskWriter {
 
 	/**
 	 * The hot path: a success with its output in hand stored through the container's synchronous face. Returns
-	 * the stored record (the container's own object), `null` when the compare-and-set lost, or `false` when the
+	 * the stored task's record (one the container keeps no reference to), `null` when the compare-and-set lost, or `false` when the
 	 * general path must run instead (no synchronous face, a persistencer, an output to fetch, or a throw).
 	 */
 	succeedSync(

@@ -1,7 +1,7 @@
 /**
  * The in-memory state machine both memory containers share; they differ only in the order in which due
- * waiting tasks come out (`WaitingOrder`). Records handed out are copies (callers cannot change stored state),
- * except through the synchronous face, which the scheduler uses and documents.
+ * waiting tasks come out (`WaitingOrder`). Records handed out are copies (callers cannot change stored state):
+ * `copyTask` on the async methods, a `ClaimedTask` (a copy linked to its stored record) on the synchronous face.
  */
 import {
 	assertCleanQuery,
@@ -39,6 +39,7 @@ import {
 import { Deque } from '../../src/deque.js';
 import { MemoryChangeLog } from './memory-events.js';
 import { BinaryHeap } from './binary-heap.js';
+import { ClaimedTask } from './claimed-task.js';
 import { MemoryLogs } from './memory-logs.js';
 import { MemoryRepeats } from './memory-repeats.js';
 import { StoredTask } from './stored-task.js';
@@ -105,14 +106,19 @@ export abstract class MemoryContainer implements TaskContainer {
 	/** The same operations without promises; the scheduler's hot path uses them. */
 	readonly sync: SyncContainerOperations = {
 		add: (tasks) => this.#add(tasks),
-		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, false),
+		claim: (max, owner, leaseMs, now) => this.#claim(max, owner, leaseMs, now, true),
 		transition: (task, from, to, patch, owner) => {
 			// A stored record that is not final is the one stored under its id (re-runs replace only final ones).
+			const held = task instanceof ClaimedTask ? ClaimedTask.storedOf(task, this) : undefined;
 			const rec =
-				task instanceof StoredTask && task.status === from && !isFinalStatus(from)
-					? task
-					: this.#tasks.get(task.id);
-			return rec === undefined ? null : this.#move(rec, from, to, patch, owner);
+				held !== undefined && held.status === from && !isFinalStatus(from) ? held : this.#tasks.get(task.id);
+			if (rec === undefined) return null;
+			const moved = this.#move(rec, from, to, patch, owner);
+			if (moved === null) return null;
+			if (moved !== held) return copyTask(moved);
+			// The claimed copy of this very record: brought up to date, it is the caller's record of the result.
+			ClaimedTask.refresh(task as ClaimedTask, moved);
+			return task;
 		},
 	};
 
@@ -196,7 +202,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (tasks.length > 0) this.#signal({ type: 'wake' });
 	}
 
-	#claim(max: number, owner: string, leaseMs: number, now: number, copied = true): TaskRecord[] {
+	#claim(max: number, owner: string, leaseMs: number, now: number, linked = false): TaskRecord[] {
 		if (this.#closed || this.#paused) return [];
 		this.#promoteDue(now);
 		const claimed: TaskRecord[] = [];
@@ -213,7 +219,7 @@ export abstract class MemoryContainer implements TaskContainer {
 			rec.updatedAt = now;
 			rec.attempts++;
 			this.#changes.record(rec, 'started');
-			claimed.push(copied ? copyTask(rec) : rec);
+			claimed.push(linked ? new ClaimedTask(rec, this) : copyTask(rec));
 		}
 		return claimed;
 	}

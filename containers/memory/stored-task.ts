@@ -1,9 +1,13 @@
 /**
- * The record the memory containers store: a plain-data `TaskRecord` (every field an own enumerable property, in
- * the order of the interface; copy it with `copyTask`, which V8 runs far faster than a spread of an object with a
- * private field), plus one private field that says which of the container's structures holds it. Keeping that on
- * the record itself, not in a wrapper, saves an object and a look-up per task on the hot path; being private, it
- * is never copied nor serialised.
+ * The record the memory containers store: the fields of a `TaskRecord`, and one private field that says which of
+ * the container's structures holds it (its place). Keeping that on the record itself, not in a wrapper, saves an
+ * object and a look-up per task on the hot path; being private, it is never copied nor serialised.
+ *
+ * The four fields most tasks leave `null` (`key`, `trace`, `group`, `retention`) live in a side object, read
+ * through accessors, which holds the place too; a record whose four are all `null` holds just its place there.
+ * One pointer per waiting task instead of five (the bound on heap per waiting task, docs/benchmarks.md). So a
+ * stored record is not plain data (a spread or `JSON.stringify` would lose those four): it never leaves its
+ * container. Everything handed out is a copy, `copyTask` or `ClaimedTask`.
  *
  * A class, not an object literal, also for speed: V8 pretenures a literal whose objects are mostly kept (as task
  * records are) into the old generation, and every later write of a young value into one pays the write barrier.
@@ -17,6 +21,15 @@ import type { TaskError, TaskRecord, TaskRetention, TaskStatus } from 'lightsche
  * by a re-run, removed or forgotten).
  */
 export type Place = 'none' | 'queue' | 'delayed' | 'gone';
+
+/** The fields most tasks leave `null`, kept apart with the record's place (see above). */
+interface RareFields {
+	readonly key: string | null;
+	readonly trace: string | null;
+	readonly group: string | null;
+	readonly retention: TaskRetention | null;
+	place: Place;
+}
 
 export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecord<TItem, TOutput> {
 	readonly id: string;
@@ -39,11 +52,8 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 	owner: string | null;
 	leaseUntil: number | null;
 	stopRequested: boolean;
-	readonly key: string | null;
-	readonly trace: string | null;
-	readonly group: string | null;
-	readonly retention: TaskRetention | null;
-	#place: Place = 'none';
+	/** The place alone when `key`, `trace`, `group` and `retention` are all `null`; else those four and the place. */
+	#meta: Place | RareFields;
 
 	/** A stored copy of `record` (every field, written out: no two containers ever share a stored record). */
 	constructor(record: Readonly<TaskRecord<TItem, TOutput>>) {
@@ -67,19 +77,43 @@ export class StoredTask<TItem = unknown, TOutput = unknown> implements TaskRecor
 		this.owner = record.owner;
 		this.leaseUntil = record.leaseUntil;
 		this.stopRequested = record.stopRequested;
-		this.key = record.key;
-		this.trace = record.trace;
-		this.group = record.group;
-		this.retention = record.retention;
+		const { key, trace, group, retention } = record;
+		this.#meta =
+			key === null && trace === null && group === null && retention === null
+				? 'none'
+				: { key, trace, group, retention, place: 'none' };
+	}
+
+	get key(): string | null {
+		const meta = this.#meta;
+		return typeof meta === 'string' ? null : meta.key;
+	}
+
+	get trace(): string | null {
+		const meta = this.#meta;
+		return typeof meta === 'string' ? null : meta.trace;
+	}
+
+	get group(): string | null {
+		const meta = this.#meta;
+		return typeof meta === 'string' ? null : meta.group;
+	}
+
+	get retention(): TaskRetention | null {
+		const meta = this.#meta;
+		return typeof meta === 'string' ? null : meta.retention;
 	}
 
 	/** Which queue of its container holds the record (read by the memory containers). */
 	static placeOf(record: StoredTask): Place {
-		return record.#place;
+		const meta = record.#meta;
+		return typeof meta === 'string' ? meta : meta.place;
 	}
 
 	/** Record which queue of its container holds the record. */
 	static setPlace(record: StoredTask, place: Place): void {
-		record.#place = place;
+		const meta = record.#meta;
+		if (typeof meta === 'string') record.#meta = place;
+		else meta.place = place;
 	}
 }

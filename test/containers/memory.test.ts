@@ -67,6 +67,35 @@ describe.each([
 		expect(await container.counts()).toMatchObject({ waiting: 0, stopped: 1, succeeded: 0 });
 	});
 
+	it('add keeps records of its own: the records given stay the caller’s (the scheduler hands them out)', async () => {
+		const container = make();
+		const given = records([{ id: 'g', item: { n: 1 } }]);
+		container.sync.add(given);
+		const [record] = given;
+		expect(record?.seq).toBeGreaterThan(0);
+		record!.status = 'failed';
+		record!.attempts = 5;
+		record!.runAt = Date.now() + 60_000;
+		expect(await container.get('g')).toMatchObject({ status: 'waiting', attempts: 0, seq: record?.seq });
+		const [claimed] = container.sync.claim(1, 'o', 10_000, Date.now());
+		expect(claimed).toMatchObject({ id: 'g', status: 'running', attempts: 1 });
+		expect(claimed).not.toBe(record);
+	});
+
+	it('a record claimed from another container moves only this container’s task of that id', async () => {
+		const one = make();
+		const two = make();
+		one.sync.add(records([{ id: 'c', item: 1 }]));
+		two.sync.add(records([{ id: 'c', item: 2 }]));
+		const [fromOne] = one.sync.claim(1, 'o', 10_000, Date.now());
+		two.sync.claim(1, 'o', 10_000, Date.now());
+		const moved = two.sync.transition(fromOne!, 'running', 'succeeded', { finishedAt: 1 }, 'o');
+		expect(moved).toMatchObject({ id: 'c', item: 2, status: 'succeeded' });
+		expect(moved).not.toBe(fromOne);
+		expect((await one.get('c'))?.status).toBe('running');
+		expect(await two.get('c')).toMatchObject({ item: 2, status: 'succeeded' });
+	});
+
 	it('a re-run of a forgotten or finished id is a new record; the old one stays as it was', async () => {
 		const container = make();
 		const sync = container.sync;

@@ -1,7 +1,7 @@
 /**
  * A memory container driven through its synchronous face (`container.sync`) the way the scheduler drives it on its
  * hot path: `add`, `claim` and `transition` go through `sync`, and a transition is given the record object the
- * last claim of that task returned (the stored record itself), falling back to a plain `{ ...record }` with the
+ * last claim of that task returned (a copy linked to the stored record), falling back to a plain `{ ...record }` with the
  * id. Results are copied before they are handed out, as the scheduler copies them. Every other method is the
  * container's own.
  */
