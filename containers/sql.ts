@@ -14,6 +14,7 @@ import {
 	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
+	insertInTransaction,
 	InvalidStateError,
 	InvalidTaskError,
 	SchedulerClosedError,
@@ -281,8 +282,7 @@ export class SqlContainer implements TaskContainer {
 		const t = this.#tables.tasks;
 		const ids = tasks.map((task) => task.id);
 		// Before the insert, so no claim after it misses these (an insert that fails costs one idle promotion).
-		const now = Date.now();
-		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
+		this.#delayed(tasks);
 		try {
 			return await this.knex.transaction(async (trx) => {
 				if (first !== null && !(await first(trx))) return false;
@@ -326,6 +326,31 @@ export class SqlContainer implements TaskContainer {
 			);
 			throw new DuplicateTaskError(String(rows[0]?.['id'] ?? ids[0]));
 		}
+	}
+
+	/** Tasks about to be inserted: a claim after the insert promotes the delayed ones when due. */
+	#delayed(tasks: readonly TaskRecord[]): void {
+		const now = Date.now();
+		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
+	}
+
+	/**
+	 * `lightsched/kit` (see `TransactionalInsert`): inside the caller's transaction on this container's Knex instance
+	 * (after `migrate()`), insert the tasks whose ids are absent; a task stored under an id already, whatever its
+	 * status, is left as it is. Checked as `add` checks (throws before writing). Returns the records inserted.
+	 */
+	async [insertInTransaction](transaction: unknown, tasks: readonly TaskRecord[]): Promise<TaskRecord[]> {
+		this.#assertOpen();
+		if (tasks.length === 0) return [];
+		const items = this.#checkAdd(tasks);
+		const trx = transaction as Knex.Transaction;
+		this.#delayed(tasks);
+		await this.#checkKeys(trx, tasks);
+		const inserted = await insertTasks(trx, this.#tables.tasks, this.#sql, tasks, items, this.#bool, true);
+		if (inserted.length > 0 && this.#channel !== null)
+			await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+		this.#noteGrowth(inserted.length);
+		return inserted;
 	}
 
 	/**

@@ -32,6 +32,7 @@ import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
 import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
 import { RepeatTicker } from './repeat-ticker.js';
 import { RetentionSweeper, type CleanOptions } from './retention.js';
+import { taskRelease, type TaskRelease } from './task-release.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import {
 	copyTask,
@@ -280,27 +281,14 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		trace: string | null,
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
-		const now = Date.now();
 		const { options } = this.#core;
-		const { actuator } = options;
 		const single = !Array.isArray(input);
-		const records = (single ? [input as NewTask<TItem>] : (input as readonly NewTask<TItem>[])).map((task, index) =>
-			createTaskRecord(task, single ? 'task' : `tasks[${index}]`, options, now, trace),
-		) as TaskRecord<TItem, TOutput>[];
-		if (!single) {
-			const ids = new Set<string>();
-			for (const record of records) {
-				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
-				ids.add(record.id);
-			}
-		}
-		if (typeof options.container.clean !== 'function' && records.some((record) => record.retention !== null)) {
-			throw new ContainerError(
-				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
-			);
-		}
 		const onDuplicateKey = checkAddOptions(addOptions);
-		if (actuator.init) for (const record of records) await actuator.init(record);
+		const records = await this.#prepare(
+			single ? [input as NewTask<TItem>] : (input as readonly NewTask<TItem>[]),
+			single,
+			trace,
+		);
 		// The container keeps the records it is given and sets their `seq`: the caller and listeners get copies
 		// made once it has stored them.
 		const store = async (some: TaskRecord[]): Promise<void> => {
@@ -319,10 +307,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				const storing = this.#core.writer.add(records as TaskRecord[]);
 				if (storing !== undefined) await this.#calls.track(storing);
 			}
-			copies = records.map(copyTask);
-			const stored = outcomes === null ? copies : copies.filter((_, i) => outcomes?.[i]?.kind === 'stored');
-			if (this.#core.reporter.listening('task:added'))
-				for (const task of stored) this.#core.reporter.emit('task:added', { task });
+			copies = this.#announce(records, outcomes === null ? null : (i) => outcomes?.[i]?.kind === 'stored');
 		} finally {
 			release?.();
 		}
@@ -338,6 +323,69 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 								: copies[outcome.index],
 					);
 		return single ? (result[0] as TaskRecord<TItem, TOutput>) : (result as TaskRecord<TItem, TOutput>[]);
+	}
+
+	/**
+	 * The first half of an add: the records built from the new tasks (defaults, validation, one id once, the
+	 * retention check, the actuator's `init`), nothing stored. All or nothing: the first bad task throws.
+	 */
+	async #prepare(
+		tasks: readonly NewTask<TItem>[],
+		single: boolean,
+		trace: string | null,
+	): Promise<TaskRecord<TItem, TOutput>[]> {
+		if (this.#closed) throw new SchedulerClosedError();
+		const now = Date.now();
+		const { options } = this.#core;
+		const { actuator } = options;
+		const records = tasks.map((task, index) =>
+			createTaskRecord(task, single ? 'task' : `tasks[${index}]`, options, now, trace),
+		) as TaskRecord<TItem, TOutput>[];
+		if (!single) {
+			const ids = new Set<string>();
+			for (const record of records) {
+				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
+				ids.add(record.id);
+			}
+		}
+		if (typeof options.container.clean !== 'function' && records.some((record) => record.retention !== null)) {
+			throw new ContainerError(
+				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
+			);
+		}
+		if (actuator.init) for (const record of records) await actuator.init(record);
+		return records;
+	}
+
+	/**
+	 * The second half of an add, once the records are stored: copies of them, and `task:added` for each (of those
+	 * `stored` says were, when given). The caller wakes the claim loop.
+	 */
+	#announce(
+		records: readonly TaskRecord<TItem, TOutput>[],
+		stored: ((index: number) => boolean) | null,
+	): TaskRecord<TItem, TOutput>[] {
+		const copies = records.map(copyTask);
+		if (this.#core.reporter.listening('task:added'))
+			copies.forEach((task, i) => {
+				if (stored === null || stored(i)) this.#core.reporter.emit('task:added', { task });
+			});
+		return copies;
+	}
+
+	/**
+	 * `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own
+	 * (see `TaskRelease`).
+	 */
+	[taskRelease](): TaskRelease {
+		return {
+			container: this.#core.options.container,
+			prepare: (tasks) => this.#prepare(tasks as readonly NewTask<TItem>[], false, null) as Promise<TaskRecord[]>,
+			announce: (stored) => {
+				this.#announce(stored as readonly TaskRecord<TItem, TOutput>[], null);
+				if (!this.#closed) this.#claims.fill();
+			},
+		};
 	}
 
 	/**

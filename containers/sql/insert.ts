@@ -8,7 +8,11 @@ import type { TaskRecord } from 'lightsched';
 import { INSERT_COLUMNS, recordToValues } from './rows.js';
 import { chunks, rowsOf, type TaskStatements } from './statements.js';
 
-/** Insert `tasks` (whose items are already JSON text in `items`, same order) into `table`. */
+/**
+ * Insert `tasks` (whose items are already JSON text in `items`, same order) into `table`. With `ifAbsent`, a task
+ * whose id is stored already is skipped (`ON CONFLICT (id) DO NOTHING`) and left as it is. Returns the records
+ * inserted.
+ */
 export async function insertTasks(
 	trx: Knex.Transaction,
 	table: string,
@@ -16,7 +20,9 @@ export async function insertTasks(
 	tasks: readonly TaskRecord[],
 	items: readonly string[],
 	bool: (value: boolean) => unknown,
-): Promise<void> {
+	ifAbsent = false,
+): Promise<TaskRecord[]> {
+	const inserted: TaskRecord[] = [];
 	const now = Date.now();
 	const server = sql.serverClock;
 	const row = `(${INSERT_COLUMNS.map((column) => (server && column === 'updated_at' ? sql.nowSql : '?')).join(', ')})`;
@@ -29,13 +35,19 @@ export async function insertTasks(
 	const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
 	for (const part of chunks(indexed)) {
 		const bindings = part.flatMap(({ task, item }) => values(task, item));
-		const inserted = await rowsOf(
+		const rows = await rowsOf(
 			trx,
-			`INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')} RETURNING id, seq`,
+			`INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')}) VALUES ${part.map(() => row).join(', ')}${ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq`,
 			bindings,
 		);
 		// The records are handed over (see TaskContainer.add): they get the seq the database gave them.
-		const seqs = new Map(inserted.map((r) => [String(r['id']), Number(r['seq'])]));
-		for (const { task } of part) task.seq = seqs.get(task.id) ?? task.seq;
+		const seqs = new Map(rows.map((r) => [String(r['id']), Number(r['seq'])]));
+		for (const { task } of part) {
+			const seq = seqs.get(task.id);
+			if (seq === undefined) continue;
+			task.seq = seq;
+			inserted.push(task);
+		}
 	}
+	return inserted;
 }
