@@ -45,8 +45,6 @@ const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
-/** On PostgreSQL, the most batches on their way at once. */
-const MAX_IN_FLIGHT_PG = 3;
 
 /** Inside a transaction: insert the tasks whose ids are absent; returns those inserted (the container's insert). */
 export type InsertInTransaction = (trx: Knex.Transaction, tasks: readonly TaskRecord[]) => Promise<TaskRecord[]>;
@@ -67,21 +65,11 @@ export class RunWriteBatcher {
 	readonly #table: string;
 	readonly #knex: Knex;
 	readonly #insert: InsertInTransaction | null;
-	/** How many batches may be on their way at once (each on its own connection). */
-	readonly #maxInFlight: number;
 	#queue: Pending[] = [];
-	readonly #inFlight = new Set<Promise<void>>();
-	/** The runs with a write on its way. */
-	readonly #runsInFlight = new Set<string>();
+	#inFlight = false;
 
-	/**
-	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release).
-	 * PostgreSQL runs a few batches at once on the pool's connections: a releasing batch is a transaction of several
-	 * round trips (BEGIN, UPDATE, INSERT, the wake-up, COMMIT), which one at a time would make every step wait for
-	 * the batch before. SQLite has one connection: one batch at a time.
-	 */
+	/** `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release). */
 	constructor(options: { dialect: SqlDialect; table: string; knex: Knex; insert: InsertInTransaction | null }) {
-		this.#maxInFlight = options.dialect === 'pg' ? MAX_IN_FLIGHT_PG : 1;
 		this.#dialect = options.dialect;
 		this.#table = options.table;
 		this.#knex = options.knex;
@@ -109,28 +97,22 @@ export class RunWriteBatcher {
 	}
 
 	#pump(): void {
-		if (this.#inFlight.size >= this.#maxInFlight || this.#queue.length === 0) return;
-		// One write per run per statement, in call order: a second write of a run waits for a later statement, and
-		// a run with a write on its way waits for it.
+		if (this.#inFlight || this.#queue.length === 0) return;
+		// One write per run per statement, in call order: a second write of a run waits for a later statement.
 		const batch: Pending[] = [];
 		const rest: Pending[] = [];
 		const ids = new Set<string>();
 		for (const pending of this.#queue) {
-			if (batch.length < MAX_BATCH && !ids.has(pending.id) && !this.#runsInFlight.has(pending.id))
-				batch.push(pending);
+			if (batch.length < MAX_BATCH && !ids.has(pending.id)) batch.push(pending);
 			else rest.push(pending);
 			ids.add(pending.id);
 		}
 		this.#queue = rest;
-		if (batch.length === 0) return;
-		for (const pending of batch) this.#runsInFlight.add(pending.id);
-		const running = this.#runBatch(batch).finally(() => {
-			this.#inFlight.delete(running);
-			for (const pending of batch) this.#runsInFlight.delete(pending.id);
+		this.#inFlight = true;
+		void this.#runBatch(batch).finally(() => {
+			this.#inFlight = false;
 			this.#pump();
 		});
-		this.#inFlight.add(running);
-		this.#pump();
 	}
 
 	async #runBatch(batch: Pending[]): Promise<void> {
