@@ -1,7 +1,9 @@
 /**
  * The part of `Workflows` that moves runs: one advance at a time per run in this process (other processes are
  * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
- * absent, step tasks stopped, events, the definition's callback, the deadline timer.
+ * absent, step tasks stopped, events, the definition's callback, the deadline timer. With a store that shares a
+ * transaction with the scheduler's container (`withTaskRelease`: SQL), the step tasks a write starts are inserted
+ * in that write's transaction instead of added after it.
  */
 import {
 	ContainerError,

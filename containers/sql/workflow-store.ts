@@ -118,13 +118,17 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	}
 
 	/**
-	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the `SqlContainer` this store shares its connection with
-	 * (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases in one
-	 * transaction. `null` for any other container.
+	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the SQLite `SqlContainer` this store shares its
+	 * connection with (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases
+	 * in one transaction. `null` for any other container, and on PostgreSQL: there the transaction (BEGIN, UPDATE,
+	 * INSERT, the wake-up, COMMIT on one connection) made the 10-step chain bench slower than an autocommit UPDATE
+	 * followed by the container's own add (pairs after/before 0.81-1.11, median 0.85, 4 Dec 2026,
+	 * docs/benchmarks.md), so PostgreSQL keeps the write-then-add path and its `dispatchGraceMs` repair.
 	 */
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
 		const shared = this.#container;
 		if (shared === null || (container as unknown) !== shared || !canInsertInTransaction(shared)) return null;
+		if (this.#dialect !== 'sqlite') return null;
 		return (run, tasks) =>
 			this.#call('update', async (knex) => {
 				// The container's tables too: its insert runs inside this store's transaction.
