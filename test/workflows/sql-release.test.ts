@@ -1,9 +1,9 @@
 /**
- * On a SQLite SqlContainer with a SqlWorkflowStore sharing its connection, a step's release is one transaction: the run
- * write that starts a step and the insert of the step's task are both stored or neither. A database that refuses
- * the task (a trigger here, standing for a crash or an outage between the two writes) leaves the run as it was,
- * and the run finishes once the task can be stored; a step task already stored under its id does not lose the
- * run write; a step whose task is refused still fails with its error.
+ * On a SQLite SqlContainer with a SqlWorkflowStore sharing its connection, a step's release is one transaction:
+ * the run write that starts a step and the insert of the step's task are both stored or neither. A database that
+ * refuses the task (a trigger here, standing for a crash or an outage between the two writes) leaves the run as it
+ * was, and the run finishes once the task can be stored. On SQLite and PostgreSQL: a step task already stored under
+ * its id does not lose the run write; a step whose task is refused still fails with its error.
  */
 import type { Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
