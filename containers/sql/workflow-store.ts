@@ -121,8 +121,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the SQLite `SqlContainer` this store shares its
 	 * connection with (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases
 	 * in one transaction. `null` for any other container, and on PostgreSQL: there the transaction (BEGIN, UPDATE,
-	 * INSERT, the wake-up, COMMIT on one connection) made the 10-step chain bench slower than an autocommit UPDATE
-	 * followed by the container's own add (pairs after/before 0.81-1.11, median 0.85, 4 Dec 2026,
+	 * INSERT, the wake-up, COMMIT on one connection) gained nothing on the 10-step chain bench against an autocommit
+	 * UPDATE followed by the container's own add (14 pairs after/before, median 0.91; 4 Dec 2026,
 	 * docs/benchmarks.md), so PostgreSQL keeps the write-then-add path and its `dispatchGraceMs` repair.
 	 */
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
