@@ -14,6 +14,7 @@ import {
 	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
+	insertInTransaction,
 	InvalidStateError,
 	InvalidTaskError,
 	SchedulerClosedError,
@@ -384,6 +385,25 @@ export class SqlContainer implements TaskContainer {
 	#notePromotion(tasks: readonly TaskRecord[]): void {
 		const now = Date.now();
 		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
+	}
+
+	/**
+	 * `lightsched/kit` (see `TransactionalInsert`): inside the caller's transaction on this container's Knex instance
+	 * (after `migrate()`), insert the tasks whose ids are absent; a task stored under an id already, whatever its
+	 * status, is left as it is. Checked as `add` checks (throws before writing). Returns the records inserted.
+	 */
+	async [insertInTransaction](transaction: unknown, tasks: readonly TaskRecord[]): Promise<TaskRecord[]> {
+		this.#assertOpen();
+		if (tasks.length === 0) return [];
+		const items = this.#checkAdd(tasks);
+		const trx = transaction as Knex.Transaction;
+		this.#notePromotion(tasks);
+		await this.#checkKeys(trx, tasks);
+		const inserted = await insertTasks(trx, this.#shape, tasks, items, true);
+		if (inserted.length > 0 && this.#channel !== null)
+			await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+		this.#noteGrowth(inserted.length);
+		return inserted;
 	}
 
 	/**

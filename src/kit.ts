@@ -59,6 +59,14 @@ export type { RepeatRecord } from './repeat-record.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
 export {
+	canInsertInTransaction,
+	insertInTransaction,
+	taskRelease,
+	withTaskRelease,
+	type TaskRelease,
+	type TransactionalInsert,
+} from './task-release.js';
+export {
 	assertJsonItem,
 	assertJsonOutput,
 	assertStorableTask,

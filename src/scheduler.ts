@@ -32,6 +32,7 @@ import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
 import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
 import { RepeatTicker } from './repeat-ticker.js';
 import { RetentionSweeper, type CleanOptions } from './retention.js';
+import { taskRelease, type TaskRelease } from './task-release.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import {
 	copyTask,
@@ -280,6 +281,60 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		trace: string | null,
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
+		const { options } = this.#core;
+		const single = !Array.isArray(input);
+		const onDuplicateKey = addOptions === undefined ? 'reject' : checkAddOptions(addOptions);
+		const records = await this.#prepare(input, trace);
+		const { actuator } = options;
+		// A container may keep the records it is given (it sets their `seq`): the caller and listeners get copies
+		// made once it has stored them. A synchronous face stores copies of its own, so there the records are
+		// nobody else's once stored and are handed out as they are (unless the actuator's `init` saw them).
+		let outcomes: AddOutcome[] | null = null;
+		// Claims are held while an add that may take several calls runs, so `task:added` comes before any start.
+		const release = onDuplicateKey === 'existing' ? await this.#claims.fence() : undefined;
+		let copies: TaskRecord<TItem, TOutput>[];
+		try {
+			if (onDuplicateKey === 'existing') {
+				const store = async (some: TaskRecord[]): Promise<void> => {
+					const storing = this.#core.writer.add(some);
+					if (storing !== undefined) await this.#calls.track(storing);
+				};
+				outcomes = await addOrExisting(records as TaskRecord[], store, options.container);
+				copies = records.map(copyTask);
+			} else {
+				// No await on an in-process container's synchronous add: `task:added` comes before anything starts it.
+				const storing = this.#core.writer.add(records as TaskRecord[]);
+				if (storing !== undefined) await this.#calls.track(storing);
+				copies = storing === undefined && actuator.init === undefined ? records : records.map(copyTask);
+			}
+			this.#announce(copies, outcomes === null ? null : (i) => outcomes?.[i]?.kind === 'stored');
+		} finally {
+			release?.();
+		}
+		this.#claims.fill();
+		const result =
+			outcomes === null
+				? copies
+				: outcomes.map((outcome, i) =>
+						outcome.kind === 'stored'
+							? copies[i]
+							: outcome.kind === 'existing'
+								? (outcome.task as TaskRecord<TItem, TOutput>)
+								: copies[outcome.index],
+					);
+		return single ? (result[0] as TaskRecord<TItem, TOutput>) : (result as TaskRecord<TItem, TOutput>[]);
+	}
+
+	/**
+	 * The first half of an add: the records built from the new tasks (defaults, validation, one id once, the
+	 * retention check, the actuator's `init`), nothing stored. All or nothing: the first bad task throws. A single
+	 * task (not an array) is named `task` in errors, the tasks of an array `tasks[i]`.
+	 */
+	async #prepare(
+		input: NewTask<TItem> | readonly NewTask<TItem>[],
+		trace: string | null,
+	): Promise<TaskRecord<TItem, TOutput>[]> {
+		if (this.#closed) throw new SchedulerClosedError();
 		const now = Date.now();
 		const { options } = this.#core;
 		const { actuator } = options;
@@ -303,47 +358,34 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
 			);
 		}
-		const onDuplicateKey = addOptions === undefined ? 'reject' : checkAddOptions(addOptions);
 		if (actuator.init) for (const record of records) await actuator.init(record);
-		// A container may keep the records it is given (it sets their `seq`): the caller and listeners get copies
-		// made once it has stored them. A synchronous face stores copies of its own, so there the records are
-		// nobody else's once stored and are handed out as they are (unless the actuator's `init` saw them).
-		let outcomes: AddOutcome[] | null = null;
-		// Claims are held while an add that may take several calls runs, so `task:added` comes before any start.
-		const release = onDuplicateKey === 'existing' ? await this.#claims.fence() : undefined;
-		let copies: TaskRecord<TItem, TOutput>[];
-		try {
-			if (onDuplicateKey === 'existing') {
-				const store = async (some: TaskRecord[]): Promise<void> => {
-					const storing = this.#core.writer.add(some);
-					if (storing !== undefined) await this.#calls.track(storing);
-				};
-				outcomes = await addOrExisting(records as TaskRecord[], store, options.container);
-				copies = records.map(copyTask);
-			} else {
-				// No await on an in-process container's synchronous add: `task:added` comes before anything starts it.
-				const storing = this.#core.writer.add(records as TaskRecord[]);
-				if (storing !== undefined) await this.#calls.track(storing);
-				copies = storing === undefined && actuator.init === undefined ? records : records.map(copyTask);
-			}
-			const stored = outcomes === null ? copies : copies.filter((_, i) => outcomes?.[i]?.kind === 'stored');
-			if (this.#core.reporter.listening('task:added'))
-				for (const task of stored) this.#core.reporter.emit('task:added', { task });
-		} finally {
-			release?.();
-		}
-		this.#claims.fill();
-		const result =
-			outcomes === null
-				? copies
-				: outcomes.map((outcome, i) =>
-						outcome.kind === 'stored'
-							? copies[i]
-							: outcome.kind === 'existing'
-								? (outcome.task as TaskRecord<TItem, TOutput>)
-								: copies[outcome.index],
-					);
-		return single ? (result[0] as TaskRecord<TItem, TOutput>) : (result as TaskRecord<TItem, TOutput>[]);
+		return records;
+	}
+
+	/**
+	 * The second half of an add, once the records are stored: `task:added` for each of `copies` (the caller's copies
+	 * of the stored records; of those `stored` says were, when given). The caller wakes the claim loop.
+	 */
+	#announce(copies: readonly TaskRecord<TItem, TOutput>[], stored: ((index: number) => boolean) | null): void {
+		if (this.#core.reporter.listening('task:added'))
+			copies.forEach((task, i) => {
+				if (stored === null || stored(i)) this.#core.reporter.emit('task:added', { task });
+			});
+	}
+
+	/**
+	 * `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own
+	 * (see `TaskRelease`).
+	 */
+	[taskRelease](): TaskRelease {
+		return {
+			container: this.#core.options.container,
+			prepare: (tasks) => this.#prepare(tasks as readonly NewTask<TItem>[], null) as Promise<TaskRecord[]>,
+			announce: (stored) => {
+				this.#announce((stored as readonly TaskRecord<TItem, TOutput>[]).map(copyTask), null);
+				if (!this.#closed) this.#claims.fill();
+			},
+		};
 	}
 
 	/**

@@ -6,7 +6,9 @@
  * A store holds data only: the engine (`Workflows`) decides every move. A store shared between processes
  * (`shared: true`) lets any process finish a run another one began.
  */
-import type { TaskError } from './task.js';
+import type { TaskContainer } from './contracts.js';
+import { withTaskRelease } from './task-release.js';
+import type { TaskError, TaskRecord } from './task.js';
 
 /** Where a run is in its life. `succeeded`, `failed` and `stopped` are final. */
 export type RunStatus = 'waiting' | 'running' | 'paused' | 'blocked' | 'succeeded' | 'failed' | 'stopped';
@@ -177,4 +179,21 @@ export interface WorkflowStore {
 	remove(id: string): Promise<boolean>;
 	/** Release connections. */
 	close(): Promise<void>;
+}
+
+/**
+ * A run's compare-and-set write together with the insert of the step tasks it releases, in one transaction: both
+ * are stored or neither. Resolves with the stored run and the tasks inserted (a task whose id is already stored is
+ * left as it is, and not returned), or `null` when the compare-and-set lost (nothing was written). Rejects as
+ * `update` does, and with the container's error when the tasks are refused (the run write is then rolled back).
+ */
+export type ReleasingUpdate = (
+	run: RunRecord,
+	tasks: readonly TaskRecord[],
+) => Promise<{ readonly run: RunRecord; readonly added: readonly TaskRecord[] } | null>;
+
+/** A store that can write a run and insert step tasks into `container` in one transaction (see `withTaskRelease`). */
+export interface ReleasingWorkflowStore {
+	/** The releasing write into `container`, or `null` when this store cannot share a transaction with it. */
+	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null;
 }

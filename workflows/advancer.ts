@@ -1,17 +1,33 @@
 /**
  * The part of `Workflows` that moves runs: one advance at a time per run in this process (other processes are
  * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
- * absent, step tasks stopped, events, the definition's callback, the deadline timer.
+ * absent, step tasks stopped, events, the definition's callback, the deadline timer. With a store that shares a
+ * transaction with the scheduler's container (`withTaskRelease`: SQL), the step tasks a write starts are inserted
+ * in that write's transaction instead of added after it.
  */
 import {
+	ContainerError,
 	DuplicateTaskError,
 	InvalidTaskError,
 	NonRetryableError,
+	SchedulerClosedError,
+	SchedulerError,
 	TaskNotFoundError,
+	taskRelease,
 	toTaskError,
+	withTaskRelease,
 	type NewTask,
+	type TaskRecord,
+	type TaskRelease,
 } from 'lightsched/kit';
-import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
+import {
+	isFinalRunStatus,
+	type ReleasingUpdate,
+	type ReleasingWorkflowStore,
+	type RunRecord,
+	type RunStatus,
+	type WorkflowStore,
+} from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
 import { planAdvance, type Dispatch, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
@@ -76,10 +92,21 @@ export class Advancer {
 	#adding = false;
 	/** The record of each run this process last wrote: a step end's advance plans from it, unread (see known-runs.ts). */
 	readonly #written = new KnownRuns();
+	/**
+	 * With a store that shares a transaction with the scheduler's container (SQL): the scheduler's two halves of
+	 * `add` and the store's run write that inserts the released step tasks with it. `null`: a write, then an add.
+	 */
+	readonly #release: { readonly tasks: TaskRelease; readonly update: ReleasingUpdate } | null;
 	#closed = false;
 
 	constructor(parts: AdvancerParts) {
 		this.#parts = parts;
+		const tasks = (parts.scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.();
+		const update =
+			tasks === undefined
+				? null
+				: ((parts.store as Partial<ReleasingWorkflowStore>)[withTaskRelease]?.(tasks.container) ?? null);
+		this.#release = tasks === undefined || update === null ? null : { tasks, update };
 	}
 
 	/**
@@ -235,8 +262,16 @@ export class Advancer {
 			// Nothing to write proves a remembered record current: read the run and plan again.
 			if (guessed && !plan.changed) continue;
 			let current = stored;
+			/** The dispatched steps' tasks, stored with the run write (announced once the events are out). */
+			let released: readonly TaskRecord[] | null = null;
 			if (plan.changed) {
-				const written = await store.update(plan.run);
+				let written: RunRecord | null;
+				const together = await this.#writeReleasing(plan.run, definition, plan.dispatch);
+				if (together === undefined) written = await store.update(plan.run);
+				else {
+					written = together?.run ?? null;
+					released = together?.added ?? null;
+				}
 				if (written === null) continue;
 				current = written;
 				for (const { name, stepId } of plan.events) {
@@ -249,7 +284,11 @@ export class Advancer {
 				}
 				this.#statusEvents(stored.status, current);
 			}
-			const failedAdds = await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
+			if (released !== null) this.#release?.tasks.announce(released);
+			const failedAdds =
+				released !== null
+					? []
+					: await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
 			await this.#stopTasks(plan.stop);
 			if (failedAdds.some((failed) => failed)) continue;
 			current = await this.#notify(current, definition, plan.changed && !isFinalRunStatus(stored.status));
@@ -268,12 +307,43 @@ export class Advancer {
 			this.#parts.emit('run:finished', { run: structuredClone(run) });
 	}
 
-	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
-	async #addStep(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): Promise<boolean> {
-		const { scheduler, actions } = this.#parts;
-		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return false;
+	/**
+	 * With a store that shares a transaction with the container: write the run and insert its dispatched steps'
+	 * tasks together (ids already stored are left). `null`: the compare-and-set lost, nothing written. `undefined`:
+	 * not done that way, nothing written (no such store, nothing dispatched, or a step's task refused while being
+	 * built or inserted): the caller writes the run alone and adds the tasks after, which fails a refused step.
+	 */
+	async #writeReleasing(
+		run: RunRecord,
+		definition: CheckedDefinition,
+		dispatch: readonly Dispatch[],
+	): Promise<{ run: RunRecord; added: readonly TaskRecord[] } | null | undefined> {
+		const release = this.#release;
+		if (release === null || dispatch.length === 0) return undefined;
+		let records: TaskRecord[];
+		try {
+			records = await release.tasks.prepare(dispatch.map((d) => this.#stepTask(run, definition, d)));
+		} catch {
+			return undefined;
+		}
+		try {
+			return await release.update(run, records);
+		} catch (error) {
+			// A task the container refused (rolled back with the run write): the path that fails the step.
+			if (
+				error instanceof SchedulerError &&
+				!(error instanceof ContainerError) &&
+				!(error instanceof SchedulerClosedError)
+			)
+				return undefined;
+			throw error;
+		}
+	}
+
+	/** A dispatched step's task. Throws when its action's item builder refuses the params. */
+	#stepTask(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): NewTask {
 		const def = definition.steps.get(dispatch.stepId);
-		if (def === undefined) return false;
+		if (def === undefined) throw new NonRetryableError(`No step \`${dispatch.stepId}\` in the definition`);
 		const item: StepItem = {
 			workflow: {
 				runId: run.id,
@@ -292,13 +362,22 @@ export class Advancer {
 		if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
 		if (def.timeoutMs !== undefined) task.timeoutMs = def.timeoutMs;
 		if (def.priority !== undefined) task.priority = def.priority;
+		const { actions } = this.#parts;
+		if (!isWorkflowActions(actions)) {
+			const build = actions[def.action];
+			if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
+			task.item = build(dispatch.params, item);
+		}
+		return task;
+	}
+
+	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
+	async #addStep(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): Promise<boolean> {
+		const { scheduler } = this.#parts;
+		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return false;
+		if (!definition.steps.has(dispatch.stepId)) return false;
 		try {
-			if (!isWorkflowActions(actions)) {
-				const build = actions[def.action];
-				if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
-				task.item = build(dispatch.params, item);
-			}
-			await this.#add(task);
+			await this.#add(this.#stepTask(run, definition, dispatch));
 			return false;
 		} catch (error) {
 			if (error instanceof DuplicateTaskError) return false;

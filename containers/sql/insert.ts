@@ -17,13 +17,15 @@ export interface InsertShape {
 /**
  * One multi-row `INSERT … RETURNING id, seq` of `tasks` (items already JSON text in `items`, same order; at most
  * CHUNK rows). `firstStatus`, when given, is the SQL of the first row's status in place of a binding (see
- * add-batch.ts: it orders the insert after the statement's other parts).
+ * add-batch.ts: it orders the insert after the statement's other parts). With `ifAbsent`, a task whose id is stored
+ * already is skipped (`ON CONFLICT (id) DO NOTHING`) and left as it is: only the rows inserted come back.
  */
 export function insertStatement(
 	shape: InsertShape,
 	tasks: readonly TaskRecord[],
 	items: readonly string[],
 	firstStatus?: string,
+	ifAbsent = false,
 ): { sql: string; bindings: unknown[] } {
 	const now = Date.now();
 	const server = shape.sql.serverClock;
@@ -43,7 +45,7 @@ export function insertStatement(
 	});
 	const rows = tasks.map((_, i) => columns(i === 0 && firstStatus !== undefined)).join(', ');
 	return {
-		sql: `INSERT INTO ${shape.table} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows} RETURNING id, seq`,
+		sql: `INSERT INTO ${shape.table} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows}${ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq`,
 		bindings,
 	};
 }
@@ -54,13 +56,19 @@ export function takeSeqs(tasks: readonly TaskRecord[], rows: readonly Record<str
 	for (const task of tasks) task.seq = seqs.get(task.id) ?? task.seq;
 }
 
-/** Insert `tasks` (whose items are already JSON text in `items`, same order) inside the add's transaction. */
+/**
+ * Insert `tasks` (whose items are already JSON text in `items`, same order) inside the caller's transaction (an
+ * add's, or a workflow release's). With `ifAbsent`, a task whose id is stored already is skipped and left as it is.
+ * Returns the records inserted, each given its `seq`.
+ */
 export async function insertTasks(
 	trx: Knex.Transaction,
 	shape: InsertShape,
 	tasks: readonly TaskRecord[],
 	items: readonly string[],
-): Promise<void> {
+	ifAbsent = false,
+): Promise<TaskRecord[]> {
+	const inserted: TaskRecord[] = [];
 	const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
 	for (const part of chunks(indexed)) {
 		const some = part.map((p) => p.task);
@@ -68,7 +76,16 @@ export async function insertTasks(
 			shape,
 			some,
 			part.map((p) => p.item),
+			undefined,
+			ifAbsent,
 		);
-		takeSeqs(some, await rowsOf(trx, sql, bindings));
+		const seqs = new Map((await rowsOf(trx, sql, bindings)).map((r) => [String(r['id']), Number(r['seq'])]));
+		for (const task of some) {
+			const seq = seqs.get(task.id);
+			if (seq === undefined) continue;
+			task.seq = seq;
+			inserted.push(task);
+		}
 	}
+	return inserted;
 }

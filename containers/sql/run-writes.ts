@@ -4,9 +4,16 @@
  * which every row keeps its own compare-and-set (`id` and `rev`): one statement and one commit for the runs of many
  * step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
  * database is busy. (The same shape as the task transitions, sql/transitions.ts.)
+ *
+ * A write may carry the step tasks it releases (`withTaskRelease`): a batch with any runs as one transaction, the
+ * UPDATE then the insert of the tasks of the runs it wrote (ids already stored are skipped), so a run's write and
+ * its tasks commit together or not at all; still one statement of each kind and one commit for the batch.
  */
+import type { Knex } from 'knex';
+import { SchedulerError, type TaskRecord } from 'lightsched/kit';
 import type { SqlDialect } from './schema.js';
-import { refusedByDatabase, type RunSql } from './transitions.js';
+import { rowsOf } from './statements.js';
+import { refusedByDatabase } from './transitions.js';
 
 /** The columns of a run row a write sets, in this order. */
 export const RUN_WRITE_COLUMNS = [
@@ -39,34 +46,52 @@ const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
 
+/** Inside a transaction: insert the tasks whose ids are absent; returns those inserted (the container's insert). */
+export type InsertInTransaction = (trx: Knex.Transaction, tasks: readonly TaskRecord[]) => Promise<TaskRecord[]>;
+
 interface Pending {
 	readonly id: string;
 	readonly rev: number;
 	readonly values: RunWriteValues;
-	resolve(written: boolean): void;
+	/** The tasks the write releases (inserted in its transaction), or none. */
+	readonly tasks: readonly TaskRecord[];
+	/** `null`: not written (the compare-and-set lost); else the tasks inserted. */
+	resolve(added: TaskRecord[] | null): void;
 	reject(error: unknown): void;
 }
 
 export class RunWriteBatcher {
 	readonly #dialect: SqlDialect;
 	readonly #table: string;
-	readonly #run: RunSql;
+	readonly #knex: Knex;
+	readonly #insert: InsertInTransaction | null;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
-	constructor(options: { dialect: SqlDialect; table: string; run: RunSql }) {
+	/** `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release). */
+	constructor(options: { dialect: SqlDialect; table: string; knex: Knex; insert: InsertInTransaction | null }) {
 		this.#dialect = options.dialect;
 		this.#table = options.table;
-		this.#run = options.run;
+		this.#knex = options.knex;
+		this.#insert = options.insert;
 	}
 
 	/**
-	 * Queue the write of run `id` if its stored `rev` is `rev`; resolves with whether it was written. Rejects with
-	 * the database's error for this write alone (a refused batch is run again write by write).
+	 * Queue the write of run `id` if its stored `rev` is `rev`, with the insert of `tasks` (ids already stored
+	 * skipped) in the same transaction; resolves with `null` when not written, else the tasks inserted. Rejects with
+	 * the error of this write alone (a refused batch is run again write by write); a write rejected rolled back
+	 * its tasks too.
 	 */
-	submit(id: string, rev: number, values: RunWriteValues): Promise<boolean> {
+	submit(
+		id: string,
+		rev: number,
+		values: RunWriteValues,
+		tasks: readonly TaskRecord[] = [],
+	): Promise<TaskRecord[] | null> {
+		if (tasks.length > 0 && this.#insert === null)
+			return Promise.reject(new Error('This run store inserts no tasks: it shares no container'));
 		return new Promise((resolve, reject) => {
-			this.#queue.push({ id, rev, values, resolve, reject });
+			this.#queue.push({ id, rev, values, tasks, resolve, reject });
 			this.#pump();
 		});
 	}
@@ -92,13 +117,15 @@ export class RunWriteBatcher {
 
 	async #runBatch(batch: Pending[]): Promise<void> {
 		try {
-			const rows = await (batch.length === 1 ? this.#single(batch[0] as Pending) : this.#many(batch));
-			const written = new Set(rows.map((row) => String(row['id'])));
-			for (const pending of batch) pending.resolve(written.has(pending.id));
+			const releasing = batch.some((pending) => pending.tasks.length > 0);
+			const added = releasing
+				? await this.#knex.transaction((trx) => this.#write(trx, batch))
+				: await this.#write(this.#knex, batch);
+			batch.forEach((pending, i) => pending.resolve(added[i] ?? null));
 		} catch (error) {
-			// A refused statement was rolled back: one bad write (a unique key taken) must not fail the others. A
-			// broken connection may have committed it with the reply lost: every caller gets the error then.
-			if (batch.length === 1 || !refusedByDatabase(error)) {
+			// A refused statement was rolled back: one bad write (a unique key taken, a task refused) must not fail the
+			// others. A broken connection may have committed it with the reply lost: every caller gets the error then.
+			if (batch.length === 1 || !(refusedByDatabase(error) || error instanceof SchedulerError)) {
 				for (const pending of batch) pending.reject(error);
 				return;
 			}
@@ -106,16 +133,35 @@ export class RunWriteBatcher {
 		}
 	}
 
-	#single(p: Pending): Promise<Record<string, unknown>[]> {
+	/** The batch's UPDATE, then (in a transaction) the tasks of the runs it wrote. Per write: its tasks added, or `null`. */
+	async #write(db: Knex | Knex.Transaction, batch: Pending[]): Promise<(TaskRecord[] | null)[]> {
+		const rows = await (batch.length === 1 ? this.#single(db, batch[0] as Pending) : this.#many(db, batch));
+		const written = new Set(rows.map((row) => String(row['id'])));
+		const out = batch.map((pending) => (written.has(pending.id) ? ([] as TaskRecord[]) : null));
+		const releasing = batch.filter((pending) => written.has(pending.id) && pending.tasks.length > 0);
+		if (releasing.length === 0 || this.#insert === null) return out;
+		const inserted = new Set(
+			await this.#insert(
+				db as Knex.Transaction,
+				releasing.flatMap((pending) => pending.tasks),
+			),
+		);
+		batch.forEach((pending, i) => {
+			if (out[i] !== null) out[i] = pending.tasks.filter((task) => inserted.has(task));
+		});
+		return out;
+	}
+
+	#single(db: Knex | Knex.Transaction, p: Pending): Promise<Record<string, unknown>[]> {
 		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = ?`).join(', ');
-		return this.#run(`UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`, [
+		return rowsOf(db, `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`, [
 			...RUN_WRITE_COLUMNS.map((column) => p.values[column]),
 			p.id,
 			p.rev,
 		]);
 	}
 
-	#many(batch: Pending[]): Promise<Record<string, unknown>[]> {
+	#many(db: Knex | Knex.Transaction, batch: Pending[]): Promise<Record<string, unknown>[]> {
 		const pg = this.#dialect === 'pg';
 		const mark = (type: string): string => (pg ? `?::${type}` : '?');
 		// `c_` columns are the comparison, `n_` the new values.
@@ -127,7 +173,8 @@ export class RunWriteBatcher {
 			for (const column of RUN_WRITE_COLUMNS) bindings.push(p.values[column]);
 		}
 		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
-		return this.#run(
+		return rowsOf(
+			db,
 			`WITH v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})
 			UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`,
 			bindings,

@@ -8,9 +8,19 @@
  */
 import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
-import { rejectUnknownOptions } from 'lightsched/kit';
+import {
+	canInsertInTransaction,
+	insertInTransaction,
+	rejectUnknownOptions,
+	SchedulerError,
+	withTaskRelease,
+	type TaskContainer,
+	type TaskRecord,
+} from 'lightsched/kit';
 import {
 	isFinalRunStatus,
+	type ReleasingUpdate,
+	type ReleasingWorkflowStore,
 	type RunPage,
 	type RunQuery,
 	type RunRecord,
@@ -22,9 +32,8 @@ import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { describeDatabase } from './failures.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
-import { RunWriteBatcher, type RunWriteValues } from './run-writes.js';
+import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
 import type { SqlDialect } from './schema.js';
-import { rowsOf } from './statements.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -51,7 +60,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Workflow runs in SQL, shared between processes. */
-export class SqlWorkflowStore implements WorkflowStore {
+export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	/** Shared: every process on the database sees the same runs. */
 	readonly shared = true;
 	/** The Knex instance runs are written through. */
@@ -63,6 +72,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 	readonly #database: string;
 	/** The compare-and-set writes of `update`, coalesced into one statement while the database is busy. */
 	readonly #writes: RunWriteBatcher;
+	/** The container whose connection this store shares (`{ container }`), or `null`. */
+	readonly #container: SqlPersistencerContainer | null;
 	#ready: Promise<void> | null = null;
 	#closed = false;
 
@@ -71,6 +82,7 @@ export class SqlWorkflowStore implements WorkflowStore {
 			throw new TypeError('Expected SqlWorkflowStore options to be an object like { container } or { knex }');
 		rejectUnknownOptions('SqlWorkflowStore', options, ['container', 'knex', 'tablePrefix']);
 		let prefix: string;
+		this.#container = null;
 		if (options.container !== undefined) {
 			const { container } = options;
 			if (typeof container !== 'object' || container === null || typeof container.migrate !== 'function')
@@ -79,6 +91,7 @@ export class SqlWorkflowStore implements WorkflowStore {
 			this.#dialect = container.dialect;
 			this.#owned = false;
 			prefix = container.tablePrefix;
+			this.#container = container;
 		} else {
 			if (options.knex === undefined)
 				throw new TypeError(
@@ -97,11 +110,31 @@ export class SqlWorkflowStore implements WorkflowStore {
 		this.#runs = `${prefix}wf_runs`;
 		this.#definitions = `${prefix}wf_definitions`;
 		this.#database = describeDatabase(this.knex, this.#dialect);
-		this.#writes = new RunWriteBatcher({
-			dialect: this.#dialect,
-			table: this.#runs,
-			run: (sql, bindings) => rowsOf(this.knex, sql, bindings),
-		});
+		const shared = this.#container;
+		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
+			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
+			: null;
+		this.#writes = new RunWriteBatcher({ dialect: this.#dialect, table: this.#runs, knex: this.knex, insert });
+	}
+
+	/**
+	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the SQLite `SqlContainer` this store shares its
+	 * connection with (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases
+	 * in one transaction. `null` for any other container, and on PostgreSQL: there the transaction (BEGIN, UPDATE,
+	 * INSERT, the wake-up, COMMIT on one connection) gained nothing on the 10-step chain bench against an autocommit
+	 * UPDATE followed by the container's own add (14 pairs after/before, median 0.91; 4 Dec 2026,
+	 * docs/benchmarks.md), so PostgreSQL keeps the write-then-add path and its `dispatchGraceMs` repair.
+	 */
+	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
+		const shared = this.#container;
+		if (shared === null || (container as unknown) !== shared || !canInsertInTransaction(shared)) return null;
+		if (this.#dialect !== 'sqlite') return null;
+		return (run, tasks) =>
+			this.#call('update', async (knex) => {
+				// The container's tables too: its insert runs inside this store's transaction.
+				await shared.migrate();
+				return this.#update(knex, run, tasks);
+			});
 	}
 
 	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
@@ -139,17 +172,24 @@ export class SqlWorkflowStore implements WorkflowStore {
 	}
 
 	async update(run: RunRecord): Promise<RunRecord | null> {
-		return this.#call('update', async (knex) => {
-			const next: RunRecord = { ...run, rev: run.rev + 1 };
-			let written: boolean;
-			try {
-				written = await this.#writes.submit(run.id, run.rev, this.#columns(next));
-			} catch (error) {
-				if (!isUniqueViolation(error)) throw error;
-				throw await this.#keyConflict(knex, run.key as string);
-			}
-			return written ? structuredClone(next) : null;
-		});
+		return this.#call('update', async (knex) => (await this.#update(knex, run, []))?.run ?? null);
+	}
+
+	async #update(
+		knex: Knex,
+		run: RunRecord,
+		tasks: readonly TaskRecord[],
+	): Promise<{ run: RunRecord; added: TaskRecord[] } | null> {
+		const next: RunRecord = { ...run, rev: run.rev + 1 };
+		let added: TaskRecord[] | null;
+		try {
+			added = await this.#writes.submit(run.id, run.rev, this.#columns(next), tasks);
+		} catch (error) {
+			if (!isUniqueViolation(error) || error instanceof SchedulerError) throw error;
+			// Refused by a unique index: the run's key (a task's deduplication key is checked before its insert).
+			throw await this.#keyConflict(knex, run.key as string);
+		}
+		return added === null ? null : { run: structuredClone(next), added };
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {
@@ -299,11 +339,8 @@ export class SqlWorkflowStore implements WorkflowStore {
 			await this.migrate();
 			return await work(this.knex);
 		} catch (error) {
-			if (
-				error instanceof DuplicateRunError ||
-				error instanceof RunStateError ||
-				error instanceof SchedulerClosedError
-			)
+			// The store's own refusals, and a released task's (an invalid task, a deduplication key taken).
+			if (error instanceof DuplicateRunError || error instanceof RunStateError || error instanceof SchedulerError)
 				throw error;
 			throw new ContainerError(
 				`Workflow store ${what} failed: ${this.#database}: ${(error as Error)?.message ?? String(error)}`,

@@ -1,0 +1,204 @@
+/**
+ * On a SQLite SqlContainer with a SqlWorkflowStore sharing its connection, a step's release is one transaction:
+ * the run write that starts a step and the insert of the step's task are both stored or neither. A database that
+ * refuses the task (a trigger here, standing for a crash or an outage between the two writes) leaves the run as it
+ * was, and the run finishes once the task can be stored. On SQLite and PostgreSQL: a step task already stored under
+ * its id does not lose the run write; a step whose task is refused still fails with its error.
+ */
+import type { Knex } from 'knex';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NonRetryableError } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
+import { Scheduler } from 'lightsched';
+import { Workflows, type StepItem } from 'lightsched/workflows';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { makeFlows, until, type FlowSetup } from './fixture.js';
+
+const sqlite = sqliteBackend();
+let postgres: SqlBackend | undefined;
+
+beforeAll(async () => {
+	postgres = await postgresBackend();
+}, 120_000);
+afterAll(async () => {
+	await sqlite.stop();
+	await postgres?.stop();
+});
+
+/** Make the SQLite database refuse every insert of step `b`'s task, until the returned function is called. */
+async function refuseStepB(knex: Knex): Promise<() => Promise<void>> {
+	await knex.raw(
+		`CREATE TRIGGER refuse_b BEFORE INSERT ON lightsched_tasks WHEN NEW.id LIKE 'wf:%:b:%' BEGIN SELECT RAISE(ABORT, 'injected: no task for step b'); END`,
+	);
+	return async () => {
+		await knex.raw('DROP TRIGGER refuse_b');
+	};
+}
+
+// PostgreSQL keeps the write-then-add path (faster in the bench there): the release is one transaction on SQLite.
+describe('Step release in one transaction on SQLite', () => {
+	let setup: FlowSetup | undefined;
+	afterEach(async () => {
+		await setup?.close();
+		setup = undefined;
+	});
+	const fresh = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase() });
+
+	it('a refused step task leaves the run write undone; the run finishes once the task can be stored', async () => {
+		const container = await fresh();
+		await container.migrate();
+		const allow = await refuseStepB(container.knex);
+		const store = new SqlWorkflowStore({ container });
+		const ran: string[] = [];
+		setup = makeFlows(
+			container,
+			{
+				work: (_params, ctx) => {
+					ran.push(ctx.stepId);
+					return ctx.stepId;
+				},
+			},
+			// A long dispatch grace: a step task missing is not re-dispatched during the test.
+			{ store, sweepMs: 100, dispatchGraceMs: 600_000 },
+		);
+		const { flows, scheduler } = setup;
+		const errors: Error[] = [];
+		flows.on('error', (error) => errors.push(error));
+		flows.define({
+			name: 'chain',
+			steps: [
+				{ id: 'a', action: 'work' },
+				{ id: 'b', action: 'work', dependsOn: ['a'] },
+			],
+		});
+		const run = await flows.start('chain');
+		const taskA = `wf:${run.id}:a:1`;
+		const taskB = `wf:${run.id}:b:1`;
+		await until(async () => (await scheduler.get(taskA))?.status === 'succeeded', 10_000, 'step a to succeed');
+		// The release of b was tried at a's end, and again by sweeps, and refused.
+		await until(() => errors.length >= 1, 10_000, 'the release of b to be refused');
+		expect(String(errors[0]?.message)).toContain('injected: no task for step b');
+		for (const wait of [0, 300]) {
+			await new Promise((resolve) => setTimeout(resolve, wait));
+			// Both or neither: the run does not say b started, and b has no task.
+			const stored = await store.get(run.id);
+			expect(stored?.steps.a?.status).toBe('running');
+			expect(stored?.steps.b?.status).toBe('waiting');
+			expect(await scheduler.get(taskB)).toBeNull();
+		}
+		await allow();
+		const done = await flows.wait(run.id, { timeoutMs: 10_000 });
+		expect(done.status).toBe('succeeded');
+		expect(done.steps.b?.output).toBe('b');
+		expect(ran).toEqual(['a', 'b']);
+	});
+});
+
+describe.each(['SQLite', 'PostgreSQL'] as const)(
+	'Step release with a SqlWorkflowStore sharing a %s SqlContainer',
+	(backend) => {
+		let setup: FlowSetup | undefined;
+		afterEach(async () => {
+			await setup?.close();
+			setup = undefined;
+		});
+
+		const fresh = async (): Promise<SqlContainer> =>
+			new SqlContainer({
+				knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+			});
+
+		it('a step task already stored under its id keeps the run write; the run finishes with that task', async () => {
+			const container = await fresh();
+			const store = new SqlWorkflowStore({ container });
+			const ran: string[] = [];
+			const early: { scheduler?: Scheduler } = {};
+			setup = makeFlows(
+				container,
+				{
+					work: async (_params, ctx) => {
+						ran.push(ctx.stepId);
+						if (ctx.stepId === 'a') {
+							// Step b's task is stored (as by an earlier try) before a's end releases b.
+							const item: StepItem = {
+								workflow: {
+									runId: ctx.runId,
+									stepId: 'b',
+									generation: 1,
+									definition: 'chain',
+									version: 1,
+								},
+								action: 'work',
+								params: {},
+								inputs: { a: 'a' },
+								vars: {},
+								saved: null,
+							};
+							await (early.scheduler as Scheduler).add({ id: `wf:${ctx.runId}:b:1`, item });
+						}
+						return ctx.stepId;
+					},
+				},
+				{ store, sweepMs: 60_000 },
+			);
+			early.scheduler = setup.scheduler;
+			const { flows } = setup;
+			flows.define({
+				name: 'chain',
+				steps: [
+					{ id: 'a', action: 'work' },
+					{ id: 'b', action: 'work', dependsOn: ['a'] },
+				],
+			});
+			const run = await flows.start('chain');
+			const done = await flows.wait(run.id, { timeoutMs: 10_000 });
+			expect(done.status).toBe('succeeded');
+			expect(done.steps.b?.status).toBe('succeeded');
+			expect(ran).toEqual(['a', 'b']);
+		});
+
+		it('a step whose task is refused (its item builder throws, its item is not JSON) fails with that error', async () => {
+			const container = await fresh();
+			const store = new SqlWorkflowStore({ container });
+			const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok'), concurrency: 4 });
+			const flows = new Workflows({
+				scheduler: scheduler as unknown as Scheduler,
+				store,
+				sweepMs: 60_000,
+				actions: {
+					work: (_params, step) => ({ step: step.workflow.stepId }),
+					refuse: () => {
+						throw new NonRetryableError('this step has no item');
+					},
+					notJson: () => ({ when: () => 1 }),
+				},
+			});
+			try {
+				for (const [name, action, message] of [
+					['refused', 'refuse', 'this step has no item'],
+					['not-json', 'notJson', 'item'],
+				] as const) {
+					flows.define({
+						name,
+						steps: [
+							{ id: 'a', action: 'work' },
+							{ id: 'b', action, dependsOn: ['a'] },
+							{ id: 'c', action: 'work', dependsOn: ['a'] },
+						],
+					});
+					const done = await flows.wait((await flows.start(name)).id, { timeoutMs: 10_000 });
+					expect(done.status).toBe('failed');
+					expect(done.steps.b?.status).toBe('failed');
+					expect(done.steps.b?.error?.message).toContain(message);
+					// Its sibling, released by the same write, ran.
+					expect(done.steps.c?.status).toBe('succeeded');
+				}
+			} finally {
+				await flows.close();
+				await scheduler.close();
+				await store.close();
+			}
+		});
+	},
+);
