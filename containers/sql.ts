@@ -564,7 +564,14 @@ export class SqlContainer implements TaskContainer {
 		this.#assertOpen();
 		const { sql, bindings } = this.#sql.nextDueAt(this.#now(now));
 		const rows = await this.#run('nextDueAt', () => this.#query(sql, bindings));
-		const at = rows[0]?.['at'];
+		const later = rows[0]?.['at'];
+		const delayed = rows[0]?.['delayed_at'];
+		const at =
+			later === null || later === undefined
+				? delayed
+				: delayed === null || delayed === undefined
+					? later
+					: Math.min(Number(later), Number(delayed));
 		const due =
 			at === null || at === undefined
 				? null

@@ -137,7 +137,12 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		owner = NULL, lease_until = NULL, updated_at = ${nowSql}, delayed = 0
 		WHERE status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}
 		RETURNING *`;
-	const nextDueAt = `SELECT MIN(run_at) AS at, ${nowSql} AS clock_now FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql} AND ${notPaused}`;
+	// The earliest waiting task due after now, and the earliest delayed one (due or not): a delayed task that came due
+	// since the last promotion is in neither the claim index nor the first set, and a claim must be made to promote it
+	// (a claim then takes it). Each MIN is one seek of its partial index.
+	const nextDueAt = `SELECT (SELECT MIN(run_at) FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql} AND ${notPaused}) AS at,
+		(SELECT MIN(run_at) FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1 AND ${notPaused}) AS delayed_at,
+		${nowSql} AS clock_now`;
 	const renewSql = (n: number): string =>
 		`UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(n)}) RETURNING id, stop_requested`;
 	return {

@@ -56,6 +56,21 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			return { c, knex };
 		}
 
+		it('nextDueAt reports a delayed task that came due after the last claim, so the next claim promotes and takes it', async () => {
+			// A claim just before the task is due promotes nothing; the task is then due but still delayed (outside the
+			// claim index), and "the earliest task due after now" no longer includes it. nextDueAt answered null, and an
+			// idle scheduler slept past it (a workflow test saw a delayed step task never run on PostgreSQL).
+			const { c, knex } = await open();
+			// Written as delayed: not yet due by the adding process's clock.
+			const now = Date.now();
+			await c.add(records([{ id: 'later', item: 1, runAt: now + 1_000 }], now));
+			expect(await flags(knex, ['later'])).toEqual({ later: 1 });
+			expect(await c.claim(1, 'me', LEASE, now + 999)).toEqual([]);
+			expect(await c.nextDueAt(now + 1_001)).toBe(now + 1_000);
+			expect((await c.claim(1, 'me', LEASE, now + 1_001)).map((t) => t.id)).toEqual(['later']);
+			expect(await c.nextDueAt(now + 1_002)).toBeNull();
+		});
+
 		it('claims due tasks in priority order while thousands of delayed ones are stored, and delayed ones when due', async () => {
 			const { c, knex } = await open();
 			const now = Date.now();
