@@ -9,6 +9,7 @@ import {
 	ContainerError,
 	DuplicateTaskError,
 	InvalidTaskError,
+	isFinalStatus,
 	NonRetryableError,
 	SchedulerClosedError,
 	SchedulerError,
@@ -221,6 +222,7 @@ export class Advancer {
 	): Promise<RunRecord | null> {
 		const { store, scheduler } = this.#parts;
 		let guess = known !== undefined && first === undefined ? this.#written.take(runId) : undefined;
+		let ends = known;
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			if (this.#closed) return null;
 			const guessed = guess !== undefined;
@@ -230,10 +232,10 @@ export class Advancer {
 			const definition = await this.#parts.definitionFor(stored);
 			const views = new Map<string, TaskView | null>();
 			const running = Object.entries(stored.steps).filter(([, step]) => step.status === 'running');
-			if (known !== undefined) {
+			if (ends !== undefined) {
 				// Event-driven: the task that ended is known; the others are left as they are (the sweep reads them).
 				for (const [stepId, step] of running) {
-					const task = known.get(stepId);
+					const task = ends.get(stepId);
 					if (task !== undefined && task.generation === step.generation) views.set(stepId, task.view);
 				}
 			} else {
@@ -285,12 +287,20 @@ export class Advancer {
 				this.#statusEvents(stored.status, current);
 			}
 			if (released !== null) this.#release?.tasks.announce(released);
-			const failedAdds =
+			const adds =
 				released !== null
-					? []
+					? plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'))
 					: await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
 			await this.#stopTasks(plan.stop);
-			if (failedAdds.some((failed) => failed)) continue;
+			if (adds.includes('failed')) continue;
+			// A dispatched step whose task was stored already (an earlier try's) may have finished before this write
+			// made the step running: its end was then passed over, and nothing else would bring it back before the
+			// sweep. Plan again with those ends.
+			const ended = await this.#endedAlready(plan.dispatch.filter((_, i) => adds[i] === 'existing'));
+			if (ended.size > 0) {
+				ends = new Map([...(ends ?? []), ...ended]);
+				continue;
+			}
 			current = await this.#notify(current, definition, plan.changed && !isFinalRunStatus(stored.status));
 			this.#deadline(current);
 			this.#written.remember(current);
@@ -371,16 +381,35 @@ export class Advancer {
 		return task;
 	}
 
-	/** Add a step's task unless it exists. Returns whether the step was failed instead (its item refused). */
-	async #addStep(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): Promise<boolean> {
+	/** The final ends of the dispatched steps' tasks stored before their dispatch, by step id. */
+	async #endedAlready(existing: readonly Dispatch[]): Promise<Map<string, KnownTask>> {
+		const ended = new Map<string, KnownTask>();
+		for (const dispatch of existing) {
+			const task = await this.#parts.scheduler.get(dispatch.taskId);
+			if (task === null || !isFinalStatus(task.status)) continue;
+			const { status, output, error, attempts } = task;
+			ended.set(dispatch.stepId, { generation: dispatch.generation, view: { status, output, error, attempts } });
+		}
+		return ended;
+	}
+
+	/**
+	 * Add a step's task unless it exists: `added`, `existing` (stored already, by an earlier try), or `failed` (the
+	 * step was failed instead: its item refused).
+	 */
+	async #addStep(
+		run: RunRecord,
+		definition: CheckedDefinition,
+		dispatch: Dispatch,
+	): Promise<'added' | 'existing' | 'failed'> {
 		const { scheduler } = this.#parts;
-		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return false;
-		if (!definition.steps.has(dispatch.stepId)) return false;
+		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return 'existing';
+		if (!definition.steps.has(dispatch.stepId)) return 'added';
 		try {
 			await this.#add(this.#stepTask(run, definition, dispatch));
-			return false;
+			return 'added';
 		} catch (error) {
-			if (error instanceof DuplicateTaskError) return false;
+			if (error instanceof DuplicateTaskError) return 'existing';
 			// A step whose item is refused fails now; anything else (an outage) is retried by the sweep.
 			if (
 				error instanceof InvalidTaskError ||
@@ -388,7 +417,7 @@ export class Advancer {
 				!(error instanceof Error && 'code' in error)
 			) {
 				await this.#failStep(run.id, dispatch.stepId, dispatch.generation, error);
-				return true;
+				return 'failed';
 			}
 			throw error;
 		}

@@ -93,6 +93,60 @@ describe('Step release in one transaction on SQLite', () => {
 		expect(done.steps.b?.output).toBe('b');
 		expect(ran).toEqual(['a', 'b']);
 	});
+
+	it('a step task stored under its id that finished before its step was released ends the step at once', async () => {
+		// An earlier try stored b's task, and it ran to its end while b was still waiting in the run: its end was
+		// passed over then. a's end releases b, finds the task stored and ended, and finishes b with it (before,
+		// the run waited for the sweep: 60 s here).
+		const container = await fresh();
+		const store = new SqlWorkflowStore({ container });
+		const ran: string[] = [];
+		const early: { scheduler?: Scheduler } = {};
+		setup = makeFlows(
+			container,
+			{
+				work: async (_params, ctx) => {
+					ran.push(ctx.stepId);
+					if (ctx.stepId === 'a') {
+						const item: StepItem = {
+							workflow: {
+								runId: ctx.runId,
+								stepId: 'b',
+								generation: 1,
+								definition: 'chain',
+								version: 1,
+							},
+							action: 'work',
+							params: {},
+							inputs: { a: 'a' },
+							vars: {},
+							saved: null,
+						};
+						const scheduler = early.scheduler as Scheduler;
+						const id = `wf:${ctx.runId}:b:1`;
+						await scheduler.add({ id, item });
+						await until(async () => (await scheduler.get(id))?.status === 'succeeded', 10_000);
+					}
+					return ctx.stepId;
+				},
+			},
+			{ store, sweepMs: 60_000 },
+		);
+		early.scheduler = setup.scheduler;
+		const { flows } = setup;
+		flows.define({
+			name: 'chain',
+			steps: [
+				{ id: 'a', action: 'work' },
+				{ id: 'b', action: 'work', dependsOn: ['a'] },
+			],
+		});
+		const run = await flows.start('chain');
+		const done = await flows.wait(run.id, { timeoutMs: 10_000 });
+		expect(done.status).toBe('succeeded');
+		expect(done.steps.b).toMatchObject({ status: 'succeeded', output: 'b' });
+		expect(ran).toEqual(['a', 'b']);
+	});
 });
 
 describe.each(['SQLite', 'PostgreSQL'] as const)(
@@ -135,7 +189,13 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 								vars: {},
 								saved: null,
 							};
-							await (early.scheduler as Scheduler).add({ id: `wf:${ctx.runId}:b:1`, item });
+							// Due in 2 s, so it is still waiting when a's end releases b (on PostgreSQL the release adds the
+							// task after the run write, and an add replaces a finished task of the same id: a re-run).
+							await (early.scheduler as Scheduler).add({
+								id: `wf:${ctx.runId}:b:1`,
+								item,
+								runAt: Date.now() + 2_000,
+							});
 						}
 						return ctx.stepId;
 					},
