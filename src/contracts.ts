@@ -180,7 +180,9 @@ export interface TaskContainer {
 	/**
 	 * The earliest `runAt` of a waiting task that is not yet due, or `null`; lets the scheduler sleep until then. A
 	 * container whose claim limits held tasks back answers the earliest time one of them may start, if sooner (now
-	 * or earlier when it may start at once).
+	 * or earlier when it may start at once). A container may also answer now or earlier while a waiting task is due
+	 * (the scheduler then claims at once): one whose tasks become claimable by a step of its own (the SQL container
+	 * promotes delayed tasks in its claim) must, for a task that came due after its last claim.
 	 */
 	nextDueAt(now: number): Promise<number | null>;
 

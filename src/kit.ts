@@ -66,6 +66,7 @@ export {
 	type TaskRelease,
 	type TransactionalInsert,
 } from './task-release.js';
+export type { ReleasedRun, ReleasingUpdate, ReleasingWorkflowStore } from './workflow-store.js';
 export {
 	assertJsonItem,
 	assertJsonOutput,

@@ -187,10 +187,15 @@ export interface WorkflowStore {
  * left as it is, and not returned), or `null` when the compare-and-set lost (nothing was written). Rejects as
  * `update` does, and with the container's error when the tasks are refused (the run write is then rolled back).
  */
-export type ReleasingUpdate = (
-	run: RunRecord,
-	tasks: readonly TaskRecord[],
-) => Promise<{ readonly run: RunRecord; readonly added: readonly TaskRecord[] } | null>;
+export type ReleasingUpdate = (run: RunRecord, tasks: readonly TaskRecord[]) => Promise<ReleasedRun | null>;
+
+/** What a `ReleasingUpdate` wrote. */
+export interface ReleasedRun {
+	/** The run as stored. */
+	readonly run: RunRecord;
+	/** The step tasks inserted (those whose ids were stored already are not). */
+	readonly added: readonly TaskRecord[];
+}
 
 /** A store that can write a run and insert step tasks into `container` in one transaction (see `withTaskRelease`). */
 export interface ReleasingWorkflowStore {

@@ -130,6 +130,11 @@ export class TaskModel {
 		return { ...task };
 	}
 
+	/** Whether a waiting task is due at `now` (a claim would take it). */
+	dueNow(now: number): boolean {
+		return [...this.tasks.values()].some((t) => t.status === 'waiting' && t.runAt <= now);
+	}
+
 	nextDueAt(now: number): number | null {
 		const later = [...this.tasks.values()]
 			.filter((t) => t.status === 'waiting' && t.runAt > now)
