@@ -119,9 +119,11 @@ export class SqlClaimLimits {
 				}
 			}
 			let rows: Record<string, unknown>[] = [];
+			// Promoted even when the limits allow nothing now: a due task left delayed would make nextDueAt answer
+			// "claim at once" (it reports delayed tasks that came due) while the limits still hold, a spin.
+			const promote = this.#sql.promote(now);
+			await rowsOf(trx, promote.sql, promote.bindings);
 			if (allowed > 0) {
-				const promote = this.#sql.promote(now);
-				await rowsOf(trx, promote.sql, promote.bindings);
 				if (this.group === null) {
 					const { sql, bindings } = this.#sql.claim(owner, leaseMs, allowed, now);
 					rows = await rowsOf(trx, sql, bindings);

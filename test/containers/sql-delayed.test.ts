@@ -71,6 +71,24 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect(await c.nextDueAt(now + 1_002)).toBeNull();
 		});
 
+		it('a delayed task that came due while globalConcurrency allows nothing does not make nextDueAt answer "now"', async () => {
+			// The limited claim promotes it even when it can take nothing, so nextDueAt does not answer "claim at once"
+			// over and over while the limit holds (a spin of the idle scheduler).
+			const knex = createKnex(await backend.freshDatabase());
+			knexes.push(knex);
+			const c = new SqlContainer({ knex, clock: 'caller', globalConcurrency: 1 });
+			opened.push(c);
+			await c.migrate();
+			const now = Date.now();
+			await c.add(records([{ id: 'busy', item: 0 }], now));
+			expect((await c.claim(1, 'me', LEASE, now)).map((t) => t.id)).toEqual(['busy']);
+			await c.add(records([{ id: 'later', item: 1, runAt: now + 1_000 }], now));
+			expect(await flags(knex, ['later'])).toEqual({ later: 1 });
+			expect(await c.claim(1, 'me', LEASE, now + 1_001)).toEqual([]);
+			const next = await c.nextDueAt(now + 1_001);
+			expect(next === null || next > now + 1_001).toBe(true);
+		});
+
 		it('claims due tasks in priority order while thousands of delayed ones are stored, and delayed ones when due', async () => {
 			const { c, knex } = await open();
 			const now = Date.now();
