@@ -467,14 +467,16 @@ export class SqlContainer implements TaskContainer {
 			// SQLite takes two statements (no data-modifying CTE): the earliest delayed run_at first, and the update
 			// only when one is due, so the periodic promotion of an empty or not-yet-due delayed set costs one index
 			// probe, not two statements.
-			const before = asNumber((await this.#query(this.#sql.nextDelayed, []))[0]?.['next']);
+			const earliest = async (): Promise<number | null> =>
+				asNumber((await this.#query(this.#sql.nextDelayed, []))[0]?.['next']);
+			const before = await earliest();
 			if (before === null || before > at) {
 				this.#promotion.promoted(wall, before);
 				return 0;
 			}
 			const { sql, bindings } = this.#sql.promote(at);
 			const n = (await this.#query(sql, bindings)).length;
-			this.#promotion.promoted(wall, asNumber((await this.#query(this.#sql.nextDelayed, []))[0]?.['next']));
+			this.#promotion.promoted(wall, await earliest());
 			return n;
 		}
 		const { sql, bindings } = this.#sql.promote(at);

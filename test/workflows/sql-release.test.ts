@@ -37,6 +37,53 @@ async function refuseStepB(knex: Knex): Promise<() => Promise<void>> {
 }
 
 // PostgreSQL keeps the write-then-add path (faster in the bench there): the release is one transaction on SQLite.
+/**
+ * A chain a → b on `container`, with a SqlWorkflowStore sharing it, whose step a stores b's task itself (as an
+ * earlier try would have) through `storeB` before a's end releases b. `keep` gets the set-up at once (to close it
+ * after the test); resolves with the finished run and the steps run, in order.
+ */
+async function chainWithBStoredEarly(
+	container: SqlContainer,
+	keep: (setup: FlowSetup) => void,
+	storeB: (scheduler: Scheduler, id: string, item: StepItem) => Promise<void>,
+): Promise<{ done: Awaited<ReturnType<FlowSetup['flows']['wait']>>; ran: string[] }> {
+	const store = new SqlWorkflowStore({ container });
+	const ran: string[] = [];
+	const early: { scheduler?: Scheduler } = {};
+	const setup = makeFlows(
+		container,
+		{
+			work: async (_params, ctx) => {
+				ran.push(ctx.stepId);
+				if (ctx.stepId === 'a') {
+					const item: StepItem = {
+						workflow: { runId: ctx.runId, stepId: 'b', generation: 1, definition: 'chain', version: 1 },
+						action: 'work',
+						params: {},
+						inputs: { a: 'a' },
+						vars: {},
+						saved: null,
+					};
+					await storeB(early.scheduler as Scheduler, `wf:${ctx.runId}:b:1`, item);
+				}
+				return ctx.stepId;
+			},
+		},
+		{ store, sweepMs: 60_000 },
+	);
+	keep(setup);
+	early.scheduler = setup.scheduler;
+	setup.flows.define({
+		name: 'chain',
+		steps: [
+			{ id: 'a', action: 'work' },
+			{ id: 'b', action: 'work', dependsOn: ['a'] },
+		],
+	});
+	const run = await setup.flows.start('chain');
+	return { done: await setup.flows.wait(run.id, { timeoutMs: 10_000 }), ran };
+}
+
 describe('Step release in one transaction on SQLite', () => {
 	let setup: FlowSetup | undefined;
 	afterEach(async () => {
@@ -98,51 +145,14 @@ describe('Step release in one transaction on SQLite', () => {
 		// An earlier try stored b's task, and it ran to its end while b was still waiting in the run: its end was
 		// passed over then. a's end releases b, finds the task stored and ended, and finishes b with it (before,
 		// the run waited for the sweep: 60 s here).
-		const container = await fresh();
-		const store = new SqlWorkflowStore({ container });
-		const ran: string[] = [];
-		const early: { scheduler?: Scheduler } = {};
-		setup = makeFlows(
-			container,
-			{
-				work: async (_params, ctx) => {
-					ran.push(ctx.stepId);
-					if (ctx.stepId === 'a') {
-						const item: StepItem = {
-							workflow: {
-								runId: ctx.runId,
-								stepId: 'b',
-								generation: 1,
-								definition: 'chain',
-								version: 1,
-							},
-							action: 'work',
-							params: {},
-							inputs: { a: 'a' },
-							vars: {},
-							saved: null,
-						};
-						const scheduler = early.scheduler as Scheduler;
-						const id = `wf:${ctx.runId}:b:1`;
-						await scheduler.add({ id, item });
-						await until(async () => (await scheduler.get(id))?.status === 'succeeded', 10_000);
-					}
-					return ctx.stepId;
-				},
+		const { done, ran } = await chainWithBStoredEarly(
+			await fresh(),
+			(made) => (setup = made),
+			async (scheduler, id, item) => {
+				await scheduler.add({ id, item });
+				await until(async () => (await scheduler.get(id))?.status === 'succeeded', 10_000);
 			},
-			{ store, sweepMs: 60_000 },
 		);
-		early.scheduler = setup.scheduler;
-		const { flows } = setup;
-		flows.define({
-			name: 'chain',
-			steps: [
-				{ id: 'a', action: 'work' },
-				{ id: 'b', action: 'work', dependsOn: ['a'] },
-			],
-		});
-		const run = await flows.start('chain');
-		const done = await flows.wait(run.id, { timeoutMs: 10_000 });
 		expect(done.status).toBe('succeeded');
 		expect(done.steps.b).toMatchObject({ status: 'succeeded', output: 'b' });
 		expect(ran).toEqual(['a', 'b']);
@@ -164,55 +174,13 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 			});
 
 		it('a step task already stored under its id keeps the run write; the run finishes with that task', async () => {
-			const container = await fresh();
-			const store = new SqlWorkflowStore({ container });
-			const ran: string[] = [];
-			const early: { scheduler?: Scheduler } = {};
-			setup = makeFlows(
-				container,
-				{
-					work: async (_params, ctx) => {
-						ran.push(ctx.stepId);
-						if (ctx.stepId === 'a') {
-							// Step b's task is stored (as by an earlier try) before a's end releases b.
-							const item: StepItem = {
-								workflow: {
-									runId: ctx.runId,
-									stepId: 'b',
-									generation: 1,
-									definition: 'chain',
-									version: 1,
-								},
-								action: 'work',
-								params: {},
-								inputs: { a: 'a' },
-								vars: {},
-								saved: null,
-							};
-							// Due in 2 s, so it is still waiting when a's end releases b (on PostgreSQL the release adds the
-							// task after the run write, and an add replaces a finished task of the same id: a re-run).
-							await (early.scheduler as Scheduler).add({
-								id: `wf:${ctx.runId}:b:1`,
-								item,
-								runAt: Date.now() + 2_000,
-							});
-						}
-						return ctx.stepId;
-					},
-				},
-				{ store, sweepMs: 60_000 },
+			const { done, ran } = await chainWithBStoredEarly(
+				await fresh(),
+				(made) => (setup = made),
+				// Due in 2 s, so it is still waiting when a's end releases b (on PostgreSQL the release adds the task
+				// after the run write, and an add replaces a finished task of the same id: a re-run).
+				(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
 			);
-			early.scheduler = setup.scheduler;
-			const { flows } = setup;
-			flows.define({
-				name: 'chain',
-				steps: [
-					{ id: 'a', action: 'work' },
-					{ id: 'b', action: 'work', dependsOn: ['a'] },
-				],
-			});
-			const run = await flows.start('chain');
-			const done = await flows.wait(run.id, { timeoutMs: 10_000 });
 			expect(done.status).toBe('succeeded');
 			expect(done.steps.b?.status).toBe('succeeded');
 			expect(ran).toEqual(['a', 'b']);
