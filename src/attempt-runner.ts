@@ -109,7 +109,7 @@ export class AttemptRunner<TItem, TOutput> {
 	}
 
 	/**
-	 * A renewal no claim overlapped listed these tasks as held for us unknown: a task whose outcome could not be
+	 * A renewal listed these tasks as held for us unknown: a task whose outcome could not be
 	 * stored and that is not among them is held for us no more (reclaimed, or stored after all) and is forgotten.
 	 */
 	keepUnstored(unknown: readonly string[]): void {

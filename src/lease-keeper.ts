@@ -9,9 +9,14 @@
  *
  * Lost claim replies. A claim applied by the container whose reply never came leaves tasks leased to this
  * scheduler that it does not know of. Each renewal learns them (`RenewResult.unknown`) and the host hands them
- * back uncounted, unless a claim of this scheduler overlapped that renewal (its reply may still come). After a
- * claim that rejected, renewals run even when no work runs, until one has checked. Renewals go on while the host
- * holds any task (`heldIds`: work running, outcomes still being stored, hand-backs still being retried).
+ * back uncounted. A claim of this scheduler that overlapped the renewal may have taken some of them, its reply
+ * still to come: the hand-back sorts that out (it reads and moves each task under a claim fence, once no claim is
+ * in flight, and leaves alone what a claim's reply brought). Setting `unknown` aside whenever a claim overlapped
+ * was wrong: a busy scheduler always has one in flight, so a lost claim's tasks sat until their lease lapsed.
+ * After a claim that rejected, renewals run even when no work runs, until one that no claim overlapped has
+ * checked; and each sweep (every half lease) checks first, even with nothing held, for a claim the server applied
+ * after its caller saw it fail. Renewals go on while the host holds any task (`heldIds`: work running, outcomes
+ * still being stored, hand-backs still being retried).
  */
 import type { TaskContainer } from './contracts.js';
 import type { TaskRecord } from './task.js';
@@ -28,9 +33,9 @@ export interface LeaseKeeperHost {
 	/** The sweep moved these tasks (to waiting, failed or stopped). */
 	reclaimed(tasks: TaskRecord[]): void;
 	/**
-	 * The container holds these tasks for this scheduler, which does not hold them (a lost claim reply, or an
-	 * outcome that could not be stored). Called after every renewal no claim of this scheduler overlapped, with
-	 * `[]` when there are none.
+	 * The container holds these tasks for this scheduler, which does not hold them as of the renewal (a lost claim
+	 * reply, an outcome that could not be stored, or a claim of this scheduler still in flight whose reply will
+	 * bring them). Called after every renewal that succeeded, with `[]` when there are none.
 	 */
 	unknown(ids: string[]): void;
 	/** How many claims this scheduler has made so far, and whether one is in flight: tells a renewal that overlapped one. */
@@ -106,12 +111,16 @@ export class LeaseKeeper {
 		this.#sweepTimer = undefined;
 	}
 
-	/** Renew what this scheduler holds; resolves `false` when the renewal failed (reported), else `true`. */
-	#renew(): Promise<boolean> {
+	/**
+	 * Renew what this scheduler holds and learn what the container holds for it unknown; resolves `false` when the
+	 * renewal failed (reported), else `true`. With nothing held it is sent only while a claim is in doubt, or when
+	 * `check` (a sweep's).
+	 */
+	#renew(check = false): Promise<boolean> {
 		if (this.#stopped) return Promise.resolve(true);
 		const calledAt = Date.now();
 		const ids = this.#host.heldIds();
-		if (ids.length === 0 && !this.#claimInDoubt) return Promise.resolve(true);
+		if (ids.length === 0 && !this.#claimInDoubt && !check) return Promise.resolve(true);
 		const before = this.#host.claims();
 		const mark = this.#host.mark();
 		return this.#container.renew(this.#owner, ids, this.#leaseMs, calledAt).then(
@@ -119,10 +128,12 @@ export class LeaseKeeper {
 				this.#host.ok(calledAt);
 				for (const id of lost) this.#host.lost(id, mark);
 				for (const id of stopRequested) this.#host.stopRequested(id);
-				const after = this.#host.claims();
-				// A claim in flight during this renewal may have taken tasks whose reply has not come yet.
-				if (before.inFlight || after.inFlight || after.started !== before.started || this.#stopped) return true;
+				if (this.#stopped) return true;
 				if (unknown !== undefined) this.#host.unknown(unknown);
+				// A claim in flight during this renewal may have been applied after its read: only a renewal no claim
+				// overlapped settles the doubt a failed claim left.
+				const after = this.#host.claims();
+				if (before.inFlight || after.inFlight || after.started !== before.started) return true;
 				if (this.#claimInDoubt) {
 					this.#claimInDoubt = false;
 					this.idle();
@@ -140,12 +151,14 @@ export class LeaseKeeper {
 	 * Sweep expired leases, after renewing what this scheduler holds: a scheduler cut off from its container for
 	 * longer than its lease must not reclaim its own tasks when the container answers again (their work may have
 	 * finished, their outcome writes waiting to be retried). So a sweep runs only after a renewal of everything held
-	 * has succeeded; when it fails, this sweep is skipped (other schedulers still sweep).
+	 * has succeeded; when it fails, this sweep is skipped (other schedulers still sweep). That renewal is sent even
+	 * with nothing held: it finds, within half a lease, tasks a claim left leased to this scheduler unknown after
+	 * the renewals that followed it (a server that committed the claim after its caller saw the connection drop).
 	 */
 	#sweep(): void {
 		if (this.#sweepInFlight || this.#stopped) return;
 		this.#sweepInFlight = true;
-		const renewed = this.#host.heldIds().length > 0 ? this.#renew() : Promise.resolve(true);
+		const renewed = this.#renew(true);
 		void renewed.then((ok) => {
 			if (!ok || this.#stopped) {
 				this.#sweepInFlight = false;

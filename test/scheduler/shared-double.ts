@@ -16,6 +16,13 @@ export interface Faults {
 	lostClaimReplies?: number;
 	/** Claims are applied at once but answer this many ms later. */
 	claimReplyDelayMs?: number;
+	/**
+	 * The next claims reject at once and are applied this many ms later (a server that commits a statement after
+	 * the client saw its connection drop).
+	 */
+	lateClaims?: { count: number; applyAfterMs: number };
+	/** Renewals are applied at once but answer this many ms later. */
+	renewReplyDelayMs?: number;
 	/** Claims that took tasks are applied at once but answer this many ms later (empty claims answer at once). */
 	takenReplyDelayMs?: number;
 	/** `get` reads the task this many ms after it is called. */
@@ -52,6 +59,12 @@ export function sharedDouble(): {
 		add: (tasks) => call('add', () => inner.add(tasks)),
 		claim: (max, owner, leaseMs, now) =>
 			call('claim', async () => {
+				const late = faults.lateClaims;
+				if (late !== undefined && late.count > 0) {
+					late.count--;
+					setTimeout(() => void inner.claim(max, owner, leaseMs, now + late.applyAfterMs), late.applyAfterMs);
+					throw new Error('connection reset (the claim is applied after its caller saw it fail)');
+				}
 				const claimed = await inner.claim(max, owner, leaseMs, now);
 				if (claimed.length > 0 && (faults.lostClaimReplies ?? 0) > 0) {
 					faults.lostClaimReplies = (faults.lostClaimReplies ?? 0) - 1;
@@ -83,6 +96,8 @@ export function sharedDouble(): {
 				const unknown = held
 					.filter((task: TaskRecord) => task.owner === owner && !ids.includes(task.id))
 					.map((task) => task.id);
+				if (faults.renewReplyDelayMs !== undefined)
+					await new Promise((resolve) => setTimeout(resolve, faults.renewReplyDelayMs));
 				return { ...result, unknown };
 			}),
 		reclaimExpired: (now) => call('reclaimExpired', () => inner.reclaimExpired(now)),
