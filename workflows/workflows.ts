@@ -105,8 +105,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #actionNames: Set<string>;
 	readonly #definitions = new Map<string, Map<number, CheckedDefinition>>();
 	readonly #fromStore = new Map<string, CheckedDefinition>();
-	/** Definition versions this process stored (or found stored with the same body): not written again per start. */
-	readonly #stored = new Set<CheckedDefinition>();
+	/**
+	 * Definition versions this process stored or is storing (or found stored with the same body): written once, not
+	 * per start; concurrent starts share the one write, and a write that failed is tried again by the next start.
+	 */
+	readonly #stored = new Map<CheckedDefinition, Promise<void>>();
 	readonly #advancer: Advancer;
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
@@ -209,6 +212,27 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		return defined;
 	}
 
+	/** Store a definition version once (see `#stored`); refuses a version stored by another process with another body. */
+	#storeDefinition(definition: CheckedDefinition): Promise<void> {
+		let storing = this.#stored.get(definition);
+		if (storing === undefined) {
+			const { name, version, body } = definition;
+			storing = this.store.putDefinition({ name, version, body }).then((stored) => {
+				if (canonicalJson(stored.body) !== canonicalJson(body)) {
+					throw new WorkflowDefinitionError(
+						name,
+						undefined,
+						'version',
+						`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
+					);
+				}
+			});
+			storing.catch(() => this.#stored.delete(definition));
+			this.#stored.set(definition, storing);
+		}
+		return storing;
+	}
+
 	/** Start a run of a defined workflow. Resolves with the run once its first steps are dispatched. */
 	async start(name: string, options: StartOptions = {}): Promise<RunRecord> {
 		this.#checkOpen();
@@ -250,18 +274,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
-		if (!this.#stored.has(definition)) {
-			const stored = await this.store.putDefinition({ name, version, body: definition.body });
-			if (canonicalJson(stored.body) !== canonicalJson(definition.body)) {
-				throw new WorkflowDefinitionError(
-					name,
-					undefined,
-					'version',
-					`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
-				);
-			}
-			this.#stored.add(definition);
-		}
+		await this.#storeDefinition(definition);
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
 		for (const stepId of definition.order) steps[stepId] = newStepState();

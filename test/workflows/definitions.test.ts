@@ -145,6 +145,34 @@ describe('workflow definitions', () => {
 		expect(ran.sort()).toEqual(['one', 'one', 'three', 'two']);
 	});
 
+	it('concurrent starts store a definition version once; a failed write is tried again by the next start', async () => {
+		const store = new MemoryWorkflowStore();
+		const put = store.putDefinition.bind(store);
+		let puts = 0;
+		let failNext = true;
+		store.putDefinition = async (definition) => {
+			puts++;
+			await new Promise((resolve) => setTimeout(resolve, 5));
+			if (failNext) {
+				failNext = false;
+				throw new Error('store down');
+			}
+			return put(definition);
+		};
+		setup = makeFlows('QueueContainer', { work: () => null }, { store });
+		const { flows } = setup;
+		flows.define({ name: 'once', steps: [step('a')] });
+		// The first batch shares one failed write; the second shares one write that lands; later starts write nothing.
+		const first = await Promise.allSettled(Array.from({ length: 5 }, () => flows.start('once')));
+		expect(first.map((r) => r.status)).toEqual(Array(5).fill('rejected'));
+		expect(puts).toBe(1);
+		const runs = await Promise.all(Array.from({ length: 20 }, () => flows.start('once')));
+		await flows.start('once');
+		expect(puts).toBe(2);
+		expect(new Set(runs.map((r) => r.id)).size).toBe(20);
+		for (const run of runs) expect((await flows.wait(run.id)).status).toBe('succeeded');
+	});
+
 	it('Workflows refuses misspelt options, bad actions, and actions attached to another store', async () => {
 		setup = makeFlows('QueueContainer', { work: () => null });
 		const { scheduler, actions, store } = setup;
