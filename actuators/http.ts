@@ -15,6 +15,7 @@ import {
 	type TaskActuator,
 	type TaskRecord,
 } from 'lightsched';
+import { describeValue } from 'lightsched/kit';
 import {
 	HttpStatusError,
 	HttpTransportError,
@@ -25,7 +26,6 @@ import {
 } from './http/request.js';
 import { defaultJobLogs, JobLog, type HttpJobLogs, type JobLogsReader } from './http/job-logs.js';
 import {
-	describeValue,
 	resolveHttpOptions,
 	type HttpActuatorOptions,
 	type HttpCall,

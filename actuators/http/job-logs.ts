@@ -5,7 +5,7 @@
  * already received are skipped, so a service may also answer the whole list every time with `logsFrom: 0`.
  */
 import type { ActuatorContext, TaskRecord } from 'lightsched';
-import { describeValue } from './options.js';
+import { describeValue } from 'lightsched/kit';
 
 /** Some of a job's log lines, as `status.logs` reads them from a status answer. */
 export interface HttpJobLogs {

@@ -1,6 +1,6 @@
 /** The `HttpActuator`'s options, their defaults and their validation. */
 import type { ActuatorStatus, TaskRecord } from 'lightsched';
-import { rejectUnknownOptions } from 'lightsched/kit';
+import { describeValue, rejectUnknownOptions } from 'lightsched/kit';
 import type { HttpJobLogs } from './job-logs.js';
 
 /** A path below `baseUrl` for a call about one remote job: a function of its id, or a string with `{ref}` in it. */
@@ -237,15 +237,4 @@ export function resolveHttpOptions(options: HttpActuatorOptions<any, any>): Reso
 		statusConcurrency: checkInteger('status.concurrency', options.status.concurrency ?? 8, 1),
 		headers,
 	};
-}
-
-/** A short description of a value for error messages: `"x" (string)`, `3 (number)`, `undefined`, `an object`. */
-export function describeValue(value: unknown): string {
-	if (value === undefined) return 'undefined';
-	if (value === null) return 'null';
-	if (typeof value === 'string')
-		return `${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} (string)`;
-	if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;
-	if (Array.isArray(value)) return 'an array';
-	return typeof value === 'object' ? 'an object' : typeof value;
 }
