@@ -6,7 +6,7 @@
  * timeouts kill and remove it, also from the task's `ref` when another process started it; `cleanupOrphans`
  * removes what a dead scheduler left.
  */
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import {
 	ActuatorError,
 	NonRetryableError,
@@ -18,12 +18,13 @@ import {
 	type TaskRecord,
 } from 'lightsched';
 import { rejectUnknownOptions } from 'lightsched/kit';
-import { DockerExitError, dockerError, isConnectionError, statusOf, type DockerOutput } from './docker/errors.js';
-import { bounded, DaemonWatch, unlessAborted } from './docker/daemon.js';
+import { catchUpOutput, followOutput } from './docker/container-output.js';
+import { DaemonWatch, unlessAborted } from './docker/daemon.js';
+import { DockerEngine } from './docker/engine.js';
+import { DockerExitError, dockerError, statusOf, type DockerOutput } from './docker/errors.js';
 import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from './docker/item.js';
-import { LogTail, missedFrames, RECENT_FRAMES } from './docker/logs.js';
 import { LogLines } from './docker/log-lines.js';
-import type { DockerActuatorOptions } from './docker/options.js';
+import { resolveDockerOptions, type DockerActuatorOptions } from './docker/options.js';
 import {
 	judgeOrphan,
 	LABEL_ATTEMPT,
@@ -52,8 +53,6 @@ export {
 	type OrphanReport,
 } from './docker/orphans.js';
 
-/** What `new DockerActuator(options)` takes; every option is optional. */
-
 /** One attempt this actuator runs: the container once created, and its one disposal. */
 class Run {
 	containerId: string | undefined;
@@ -71,40 +70,15 @@ class Run {
 	}
 }
 
-const OPTION_NAMES = [
-	'docker',
-	'pull',
-	'keepContainers',
-	'logLimitBytes',
-	'logs',
-	'orphans',
-	'schedulerId',
-	'requestTimeoutMs',
-	'pingIntervalMs',
-	'onError',
-] as const;
 /** After a container is killed by a signal, how often and how far apart the daemon is checked (it may be shutting down). */
 const SHUTDOWN_CHECKS = 4;
 const SHUTDOWN_CHECK_MS = 500;
-const DEFAULT_LOG_LIMIT = 64 * 1024;
-const SCHEDULER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/;
-
-function isDockerode(value: unknown): value is Dockerode {
-	return (
-		typeof value === 'object' &&
-		value !== null &&
-		typeof (value as Dockerode).createContainer === 'function' &&
-		'modem' in value
-	);
-}
-
 export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput> {
 	/** The one client this actuator uses. */
 	readonly docker: Dockerode;
 	/** The `schedulerId` option: the `lightsched.scheduler` label of this actuator's containers. */
 	readonly schedulerId: string;
-	readonly #pull: 'missing' | 'never';
-	readonly #keep: boolean;
+	readonly #engine: DockerEngine;
 	readonly #logLimit: number;
 	readonly #logs: boolean;
 	readonly #orphans: OrphanPolicy;
@@ -112,65 +86,25 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	readonly #onError: ((error: Error) => void) | undefined;
 	/** The scheduler this actuator is attached to, if any. */
 	#reporter: PartReporter | undefined;
-	readonly #timeoutMs: number;
 	readonly #daemon: DaemonWatch;
 	readonly #runs = new Map<string, Run>();
-	readonly #pulls = new Map<string, Promise<void>>();
 	#closed = false;
 
 	constructor(options: DockerActuatorOptions = {}) {
-		if (typeof options !== 'object' || options === null)
-			throw new TypeError('Expected the DockerActuator options to be an object');
-		rejectUnknownOptions('DockerActuator', options, OPTION_NAMES);
-		const {
-			docker,
-			pull = 'missing',
-			keepContainers = false,
-			logLimitBytes = DEFAULT_LOG_LIMIT,
-			logs = true,
-			orphans = 'reattach',
-			schedulerId = 'lightsched',
-			requestTimeoutMs = 30_000,
-			pingIntervalMs = 10_000,
-			onError,
-		} = options;
-		if (docker !== undefined && (typeof docker !== 'object' || docker === null)) {
-			throw new TypeError(
-				'Expected `docker` to be a dockerode instance or connection options such as `{ socketPath }`',
-			);
-		}
-		if (pull !== 'missing' && pull !== 'never')
-			throw new TypeError(`Expected \`pull\` to be 'missing' or 'never', got ${String(pull)}`);
-		if (typeof keepContainers !== 'boolean') throw new TypeError('Expected `keepContainers` to be a boolean');
-		if (!Number.isSafeInteger(logLimitBytes) || logLimitBytes < 0)
-			throw new TypeError(`Expected \`logLimitBytes\` to be an integer >= 0, got ${String(logLimitBytes)}`);
-		if (typeof logs !== 'boolean') throw new TypeError(`Expected \`logs\` to be a boolean, got ${String(logs)}`);
-		if (orphans !== 'reattach' && orphans !== 'kill')
-			throw new TypeError(`Expected \`orphans\` to be 'reattach' or 'kill', got ${String(orphans)}`);
-		if (typeof schedulerId !== 'string' || !SCHEDULER_ID.test(schedulerId)) {
-			throw new TypeError(
-				`Expected \`schedulerId\` to be 1-128 letters, digits, '_', '.', ':' or '-', got ${String(schedulerId)}`,
-			);
-		}
-		for (const [name, value] of [
-			['requestTimeoutMs', requestTimeoutMs],
-			['pingIntervalMs', pingIntervalMs],
-		] as const) {
-			if (!Number.isSafeInteger(value) || value < 1)
-				throw new TypeError(`Expected \`${name}\` to be an integer >= 1 (milliseconds), got ${String(value)}`);
-		}
-		if (onError !== undefined && typeof onError !== 'function')
-			throw new TypeError('Expected `onError` to be a function');
-		this.docker = isDockerode(docker) ? docker : new Dockerode(docker);
-		this.schedulerId = schedulerId;
-		this.#pull = pull;
-		this.#keep = keepContainers;
-		this.#logLimit = logLimitBytes;
-		this.#logs = logs;
-		this.#orphans = orphans;
-		this.#onError = onError;
-		this.#timeoutMs = requestTimeoutMs;
-		this.#daemon = new DaemonWatch(this.docker, requestTimeoutMs, pingIntervalMs);
+		const resolved = resolveDockerOptions(options);
+		this.docker = resolved.docker;
+		this.schedulerId = resolved.schedulerId;
+		this.#engine = new DockerEngine(resolved.docker, {
+			timeoutMs: resolved.requestTimeoutMs,
+			pull: resolved.pull,
+			keep: resolved.keepContainers,
+			schedulerId: resolved.schedulerId,
+		});
+		this.#logLimit = resolved.logLimitBytes;
+		this.#logs = resolved.logs;
+		this.#orphans = resolved.orphans;
+		this.#onError = resolved.onError;
+		this.#daemon = new DaemonWatch(this.docker, resolved.requestTimeoutMs, resolved.pingIntervalMs);
 	}
 
 	/** Containers this actuator is running right now. */
@@ -208,10 +142,15 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				container = previous;
 				reattached = true;
 			} else {
-				container = await this.#create(task, ctx, item);
+				container = await this.#engine.create(
+					task.id,
+					{ ...item.create, Labels: this.#labels(task, ctx, item.create.Labels) },
+					item.image,
+					ctx.signal,
+				);
 				run.containerId = container.id;
 				ctx.signal.throwIfAborted();
-				await this.#call(
+				await this.#engine.call(
 					`starting container ${container.id.slice(0, 12)} for task \`${task.id}\``,
 					(abortSignal) => container.start({ abortSignal } as object),
 				);
@@ -242,14 +181,14 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		const run = this.#runs.get(task.id);
 		if (run !== undefined) {
 			run.disposing ??= run.started.then(() =>
-				run.containerId === undefined ? undefined : this.#killAndRemove(run.containerId),
+				run.containerId === undefined ? undefined : this.#engine.killAndRemove(run.containerId),
 			);
 			await run.disposing;
 			return;
 		}
 		const ids: string[] = [];
 		if (typeof task.ref === 'string' && task.ref.length > 0) {
-			const labels = await this.#labelsOf(task.ref);
+			const labels = await this.#engine.labelsOf(task.ref);
 			if (labels === null) return;
 			if (labels[LABEL_TASK] !== task.id)
 				throw new ActuatorError(
@@ -257,9 +196,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				);
 			ids.push(task.ref);
 		} else {
-			ids.push(...(await this.#findByTask(task.id)).map((c) => c.Id));
+			ids.push(...(await this.#engine.findByTask(task.id)).map((c) => c.Id));
 		}
-		await Promise.all(ids.map((id) => this.#killAndRemove(id)));
+		await Promise.all(ids.map((id) => this.#engine.killAndRemove(id)));
 	}
 
 	/**
@@ -275,13 +214,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			throw new TypeError('Expected `getTask` to be a function such as `(id) => scheduler.get(id)`');
 		let listed: Dockerode.ContainerInfo[];
 		try {
-			listed = await this.#call('listing containers', (abortSignal) =>
-				this.docker.listContainers({
-					all: true,
-					filters: { label: [`${LABEL_SCHEDULER}=${this.schedulerId}`] },
-					abortSignal,
-				}),
-			);
+			listed = await this.#engine.listMine();
 		} catch (error) {
 			throw dockerError('listing containers to clean up orphans', error, this.docker);
 		}
@@ -308,14 +241,13 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				reason,
 			};
 			if (remove) {
-				await this.#killAndRemove(info.Id);
+				await this.#engine.killAndRemove(info.Id);
 				removed.push(entry);
 			} else kept.push(entry);
 		}
 		return { removed, kept };
 	}
 
-	/** Stops accepting work. Running containers are the scheduler's to stop (it calls `stop` before `close`). */
 	/** Send failures beside the work (no `onError` given) to a scheduler's `warning` event until detached. */
 	attach(reporter: PartReporter): () => void {
 		this.#reporter = reporter;
@@ -331,6 +263,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		else process.emitWarning(error);
 	}
 
+	/** Stops accepting work. Running containers are the scheduler's to stop (it calls `stop` before `close`). */
 	close(): void {
 		this.#closed = true;
 		this.#daemon.close();
@@ -352,86 +285,13 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		};
 	}
 
-	async #create(
-		task: TaskRecord,
-		ctx: ActuatorContext<DockerOutput>,
-		item: ResolvedDockerItem,
-	): Promise<Dockerode.Container> {
-		const body: Dockerode.ContainerCreateOptions = {
-			...item.create,
-			Labels: this.#labels(task, ctx, item.create.Labels),
-		};
-		try {
-			return await this.#call(`creating the container for task \`${task.id}\``, (abortSignal) =>
-				this.docker.createContainer({ ...body, abortSignal }),
-			);
-		} catch (error) {
-			if (
-				statusOf(error) !== 404 ||
-				!/no such image/i.test(
-					String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message),
-				)
-			)
-				throw error;
-			if (this.#pull === 'never')
-				throw new ActuatorError(`Image \`${item.image}\` is not on the Docker engine and \`pull\` is 'never'`, {
-					cause: error,
-				});
-		}
-		await this.#pullImage(item.image);
-		ctx.signal.throwIfAborted();
-		return this.#call(`creating the container for task \`${task.id}\``, (abortSignal) =>
-			this.docker.createContainer({ ...body, abortSignal }),
-		);
-	}
-
-	/** One short call to the daemon, bounded by `requestTimeoutMs`. */
-	#call<T>(doing: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-		return bounded(this.docker, this.#timeoutMs, doing, call);
-	}
-
-	/** Pulls an image once even when several tasks need it at the same time. */
-	#pullImage(image: string): Promise<void> {
-		let pulling = this.#pulls.get(image);
-		if (pulling === undefined) {
-			pulling = new Promise<void>((resolve, reject) => {
-				this.docker.pull(image, {}, (error: unknown, stream?: NodeJS.ReadableStream) => {
-					if (error || stream === undefined) {
-						reject(error);
-						return;
-					}
-					this.docker.modem.followProgress(stream, (failure: unknown, events: { error?: unknown }[] = []) => {
-						// The engine reports a failed pull (unknown tag, denied) inside the stream, not as an HTTP error.
-						const reported = events.find((event) => typeof event?.error === 'string');
-						if (failure) reject(failure);
-						else if (reported) reject(new ActuatorError(String(reported.error)));
-						else resolve();
-					});
-				});
-			}).then(
-				() => void this.#pulls.delete(image),
-				(error: unknown) => {
-					this.#pulls.delete(image);
-					if (isConnectionError(error)) throw error;
-					const reason = error instanceof Error ? error.message : String(error);
-					throw new ActuatorError(
-						`Image \`${image}\` is not on the Docker engine and pulling it failed: ${reason.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim()}`,
-						{ cause: error },
-					);
-				},
-			);
-			this.#pulls.set(image, pulling);
-		}
-		return pulling;
-	}
-
 	/** The container of an earlier attempt of this task, when one still runs and the policy reattaches to it. */
 	async #takeOver(task: TaskRecord): Promise<Dockerode.Container | undefined> {
 		const candidates: { id: string; running: boolean }[] = [];
 		if (typeof task.ref === 'string' && task.ref.length > 0) {
 			try {
 				const ref = task.ref;
-				const info = await this.#call(`inspecting container ${ref.slice(0, 12)}`, (abortSignal) =>
+				const info = await this.#engine.call(`inspecting container ${ref.slice(0, 12)}`, (abortSignal) =>
 					this.docker.getContainer(ref).inspect({ abortSignal }),
 				);
 				if (info.Config.Labels?.[LABEL_TASK] === task.id)
@@ -440,13 +300,13 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 				if (statusOf(error) !== 404) throw error;
 			}
 		} else {
-			for (const info of await this.#findByTask(task.id))
+			for (const info of await this.#engine.findByTask(task.id))
 				candidates.push({ id: info.Id, running: info.State === 'running' });
 		}
 		let reattach: string | undefined;
 		for (const candidate of candidates) {
 			if (candidate.running && this.#orphans === 'reattach' && reattach === undefined) reattach = candidate.id;
-			else await this.#killAndRemove(candidate.id);
+			else await this.#engine.killAndRemove(candidate.id);
 		}
 		return reattach === undefined ? undefined : this.docker.getContainer(reattach);
 	}
@@ -490,14 +350,21 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 	): Promise<ActuatorResult<DockerOutput> | undefined> {
 		const short = container.id.slice(0, 12);
 		try {
-			const logs = this.#readLogs(container, daemon, lines, reattached);
+			const logs = followOutput(this.#engine, container, {
+				daemon,
+				lines,
+				reattached,
+				limit: this.#logLimit,
+				warn: (error) => this.#warn(error),
+			});
 			const waited = (await unlessAborted(
 				container.wait({ condition: 'not-running', abortSignal: daemon }),
 				daemon,
 			)) as { StatusCode: number };
-			const { tail, lineTail, complete } = await unlessAborted(logs, daemon);
+			const followed = await unlessAborted(logs, daemon);
 			if (run.disposing !== null) return undefined;
-			if (complete) await this.#catchUp(container, tail, lineTail);
+			if (followed.complete) await catchUpOutput(this.#engine, container, followed);
+			const { tail } = followed;
 			lines?.end();
 			const exitCode = waited.StatusCode;
 			const output: DockerOutput = {
@@ -509,7 +376,9 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			};
 			if (exitCode === 0) return { ok: true, output };
 			const state = (
-				await this.#call(`inspecting container ${short}`, (abortSignal) => container.inspect({ abortSignal }))
+				await this.#engine.call(`inspecting container ${short}`, (abortSignal) =>
+					container.inspect({ abortSignal }),
+				)
 			).State;
 			if (!state.OOMKilled && (exitCode === 137 || exitCode === 143)) {
 				// Killed by SIGKILL or SIGTERM, and not by us: a daemon shutting down stops its containers so, then
@@ -540,76 +409,11 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 		}
 	}
 
-	/**
-	 * The container's output tails, read from its start; its lines go to `lines` as they come. After a reattach
-	 * the lines are read apart (`lineTail`), from the moment of the reattach on (`tail: 0`): the dead scheduler
-	 * forwarded the earlier ones. `complete`: every stream ended without an error.
-	 */
-	async #readLogs(
-		container: Dockerode.Container,
-		daemon: AbortSignal,
-		lines: LogLines | undefined,
-		reattached: boolean,
-	): Promise<{ tail: LogTail; lineTail: LogTail | undefined; complete: boolean }> {
-		try {
-			const follow = async (tail: 'all' | 0, into: LogLines | undefined, limit: number): Promise<LogTail> => {
-				const stream = (await container.logs({
-					follow: true,
-					stdout: true,
-					stderr: true,
-					tail,
-					abortSignal: daemon,
-				} as never)) as unknown as NodeJS.ReadableStream;
-				return LogTail.read(stream as never, limit, into);
-			};
-			if (!reattached || lines === undefined)
-				return { tail: await follow('all', lines, this.#logLimit), lineTail: undefined, complete: true };
-			const [tail, lineTail] = await Promise.all([follow('all', undefined, this.#logLimit), follow(0, lines, 0)]);
-			return { tail, lineTail, complete: true };
-		} catch (error) {
-			// An unreachable daemon is reported by the wait call; anything else is worth a warning.
-			if (!isConnectionError(error) && !daemon.aborted)
-				this.#warn(
-					dockerError(`reading the logs of container ${container.id.slice(0, 12)}`, error, this.docker),
-				);
-			return { tail: new LogTail(this.#logLimit), lineTail: undefined, complete: false };
-		}
-	}
-
-	/**
-	 * After the exit: the engine may end a follow stream before it wrote the container's last message (a partial
-	 * last line is written when the output closes), so the log's last messages are read once more and those the
-	 * stream missed are added (to the tails and the lines). A failure here only leaves them out.
-	 */
-	async #catchUp(container: Dockerode.Container, tail: LogTail, lineTail: LogTail | undefined): Promise<void> {
-		let last: Buffer;
-		try {
-			last = (await this.#call(
-				`reading the end of the logs of container ${container.id.slice(0, 12)}`,
-				(abortSignal) =>
-					container.logs({
-						follow: false,
-						stdout: true,
-						stderr: true,
-						tail: RECENT_FRAMES,
-						abortSignal,
-					}) as Promise<unknown>,
-			)) as Buffer;
-		} catch {
-			return;
-		}
-		if (!Buffer.isBuffer(last)) return;
-		for (const frame of missedFrames(tail.recent, LogTail.frames(last))) {
-			tail.writeFrame(frame);
-			lineTail?.writeFrame(frame);
-		}
-	}
-
 	/** The run's one disposal: kill (when asked) and remove, errors reported rather than thrown. */
 	async #dispose(run: Run, kill: boolean): Promise<void> {
 		const id = run.containerId;
 		if (id === undefined) return;
-		run.disposing ??= (kill ? this.#killAndRemove(id) : this.#remove(id)).catch((error: unknown) =>
+		run.disposing ??= (kill ? this.#engine.killAndRemove(id) : this.#engine.remove(id)).catch((error: unknown) =>
 			this.#warn(error as Error),
 		);
 		await run.disposing;
@@ -617,64 +421,5 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 
 	#forget(taskId: string, run: Run): void {
 		if (this.#runs.get(taskId) === run) this.#runs.delete(taskId);
-	}
-
-	async #killAndRemove(id: string): Promise<void> {
-		const container = this.docker.getContainer(id);
-		try {
-			await this.#call(`killing container ${id.slice(0, 12)}`, (abortSignal) => container.kill({ abortSignal }));
-		} catch (error) {
-			const status = statusOf(error);
-			if (status !== 404 && status !== 409)
-				throw dockerError(`killing container ${id.slice(0, 12)}`, error, this.docker);
-			if (status === 404) return;
-		}
-		await this.#remove(id);
-	}
-
-	async #remove(id: string): Promise<void> {
-		if (this.#keep) return;
-		try {
-			await this.#call(`removing container ${id.slice(0, 12)}`, (abortSignal) =>
-				this.docker.getContainer(id).remove({ force: true, v: true, abortSignal }),
-			);
-		} catch (error) {
-			const status = statusOf(error);
-			if (status === 404) return;
-			if (status === 409 && /already in progress/i.test(String((error as Error).message))) {
-				// Someone else (the attempt's own clean-up) is removing it: wait until it is gone, pushed by the engine.
-				await this.docker
-					.getContainer(id)
-					.wait({ condition: 'removed' })
-					.catch(() => undefined);
-				return;
-			}
-			throw dockerError(`removing container ${id.slice(0, 12)}`, error, this.docker);
-		}
-	}
-
-	async #labelsOf(id: string): Promise<Record<string, string> | null> {
-		try {
-			return (
-				(
-					await this.#call(`inspecting container ${id.slice(0, 12)}`, (abortSignal) =>
-						this.docker.getContainer(id).inspect({ abortSignal }),
-					)
-				).Config.Labels ?? {}
-			);
-		} catch (error) {
-			if (statusOf(error) === 404) return null;
-			throw dockerError(`inspecting container ${id.slice(0, 12)}`, error, this.docker);
-		}
-	}
-
-	async #findByTask(taskId: string): Promise<Dockerode.ContainerInfo[]> {
-		return this.#call(`listing the containers of task \`${taskId}\``, (abortSignal) =>
-			this.docker.listContainers({
-				all: true,
-				filters: { label: [`${LABEL_TASK}=${taskId}`, `${LABEL_SCHEDULER}=${this.schedulerId}`] },
-				abortSignal,
-			}),
-		);
 	}
 }
