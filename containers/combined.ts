@@ -5,10 +5,9 @@
  * recovers the tasks that were running when the process died.
  */
 import {
+	describeValue,
 	InvalidStateError,
-	LeaseExpiredError,
 	SchedulerClosedError,
-	toTaskError,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -25,14 +24,10 @@ import {
 	type TaskChangePage,
 	type TaskChangeQuery,
 } from 'lightsched/kit';
-import {
-	advanceBoth,
-	cleanBoth,
-	isPausedMemory,
-	operation,
-	restorePaused,
-	setPausedBoth,
-} from './combined/operations.js';
+import { advanceBoth, cleanBoth, isPausedMemory, operation, setPausedBoth } from './combined/operations.js';
+import { restoreUnfinished, type RestoreResult } from './combined/restore.js';
+
+export type { RestoreResult } from './combined/restore.js';
 
 /** What `new CombinedContainer(memory, persistent, options)` takes. */
 export interface CombinedContainerOptions {
@@ -41,20 +36,6 @@ export interface CombinedContainerOptions {
 	 * @default 1000
 	 */
 	readonly restorePageSize?: number;
-}
-
-/** What a restore found and did. */
-export interface RestoreResult {
-	/** Waiting tasks loaded into memory (recovered ones included). */
-	readonly restored: number;
-	/** Tasks that were `running` or `exporting` when the last owner died and went back to `waiting`. */
-	readonly recovered: number;
-	/** Tasks that were `running` or `exporting` with their attempts spent: now `failed` (`ERR_LEASE_EXPIRED`). */
-	readonly failed: number;
-	/** Tasks that were `running` or `exporting` with a stop request: now `stopped`. */
-	readonly stopped: number;
-	/** How long the restore took, in milliseconds. */
-	readonly durationMs: number;
 }
 
 const DEFAULT_PAGE_SIZE = 1000;
@@ -96,12 +77,12 @@ export class CombinedContainer implements TaskContainer {
 			);
 		}
 		if (typeof options !== 'object' || options === null) {
-			throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+			throw new TypeError(`Expected \`options\` to be an object, got ${describeValue(options)}`);
 		}
 		const pageSize = options.restorePageSize ?? DEFAULT_PAGE_SIZE;
 		if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
 			throw new TypeError(
-				`Expected \`restorePageSize\` to be an integer from 1 to 100000, got ${describe(pageSize)}`,
+				`Expected \`restorePageSize\` to be an integer from 1 to 100000, got ${describeValue(pageSize)}`,
 			);
 		}
 		this.#memory = memory;
@@ -115,7 +96,7 @@ export class CombinedContainer implements TaskContainer {
 	 */
 	restore(): Promise<RestoreResult> {
 		if (this.#restoring === null) {
-			const restoring = this.#restore();
+			const restoring = restoreUnfinished(this.#memory, this.#persistent, this.#pageSize);
 			this.#restoring = restoring;
 			restoring.catch(() => {
 				if (this.#restoring === restoring) this.#restoring = null;
@@ -373,76 +354,11 @@ export class CombinedContainer implements TaskContainer {
 			`Task \`${task.id}\` is waiting in memory but ${stored.status} in the persistent container`,
 		);
 	}
-
-	async #restore(): Promise<RestoreResult> {
-		const started = Date.now();
-		await restorePaused(this.#memory, this.#persistent);
-		const recovery = await this.#recover();
-		let restored = 0;
-		for (let offset = 0; ;) {
-			const page = await this.#persistent.list({
-				status: 'waiting',
-				offset,
-				limit: this.#pageSize,
-				order: 'asc',
-			});
-			offset += page.tasks.length;
-			const fresh: TaskRecord[] = [];
-			for (const task of page.tasks) if ((await this.#memory.get(task.id)) === null) fresh.push(task);
-			if (fresh.length > 0) await this.#memory.add(fresh);
-			restored += fresh.length;
-			if (page.tasks.length < this.#pageSize) break;
-		}
-		return { restored, ...recovery, durationMs: Date.now() - started };
-	}
-
-	/**
-	 * Tasks left `running` or `exporting` by a dead process: back to `waiting` (the attempt stays counted), or
-	 * `failed` when their attempts are spent, or `stopped` when a stop was asked — the rule of `reclaimExpired`.
-	 * Pages always shrink or advance, so this ends.
-	 */
-	async #recover(): Promise<Pick<RestoreResult, 'recovered' | 'failed' | 'stopped'>> {
-		const counts = { recovered: 0, failed: 0, stopped: 0 };
-		for (let offset = 0; ;) {
-			const page = await this.#persistent.list({
-				status: ['running', 'exporting'],
-				offset,
-				limit: this.#pageSize,
-				order: 'asc',
-			});
-			if (page.tasks.length === 0) break;
-			const now = Date.now();
-			const moved = await Promise.all(
-				page.tasks.map(async (task) => {
-					const base: TaskPatch = { owner: null, leaseUntil: null };
-					let to: TaskStatus;
-					let patch: TaskPatch;
-					if (task.stopRequested) {
-						to = 'stopped';
-						patch = { ...base, finishedAt: now };
-					} else if (task.attempts < task.maxAttempts) {
-						to = 'waiting';
-						patch = { ...base, runAt: now };
-					} else {
-						to = 'failed';
-						patch = { ...base, finishedAt: now, error: toTaskError(new LeaseExpiredError(task.id)) };
-					}
-					const done = await this.#persistent.transition(task.id, task.status, to, patch);
-					if (done === null) return false;
-					counts[to === 'waiting' ? 'recovered' : to === 'failed' ? 'failed' : 'stopped']++;
-					return true;
-				}),
-			);
-			offset += moved.filter((ok) => !ok).length;
-			if (page.tasks.length < this.#pageSize && moved.every(Boolean)) break;
-		}
-		return counts;
-	}
 }
 
 function checkContainer(name: string, value: unknown): asserts value is TaskContainer {
 	if (typeof value !== 'object' || value === null) {
-		throw new TypeError(`Expected \`${name}\` to be a TaskContainer, got ${describe(value)}`);
+		throw new TypeError(`Expected \`${name}\` to be a TaskContainer, got ${describeValue(value)}`);
 	}
 	for (const method of [
 		'add',
@@ -460,16 +376,8 @@ function checkContainer(name: string, value: unknown): asserts value is TaskCont
 	]) {
 		if (typeof (value as Record<string, unknown>)[method] !== 'function') {
 			throw new TypeError(
-				`Expected \`${name}.${method}\` to be a function, got ${describe((value as Record<string, unknown>)[method])}`,
+				`Expected \`${name}.${method}\` to be a function, got ${describeValue((value as Record<string, unknown>)[method])}`,
 			);
 		}
 	}
-}
-
-/** A short description of a bad option value for error messages. */
-function describe(value: unknown): string {
-	if (value === null || value === undefined) return String(value);
-	if (typeof value === 'function') return 'a function';
-	if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-	return `${String(value)} (${typeof value})`;
 }

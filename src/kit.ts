@@ -4,7 +4,8 @@
  * - Record helpers: build a task record as the scheduler does (`createTaskRecord`), copy one (`copyTask`), the
  *   statuses (`TASK_STATUSES`, `FINAL_STATUSES`, `isFinalStatus`, `isTaskStatus`) and zero counts (`emptyCounts`).
  * - The state machine's moves: the patch of each legal move (`handBackPatch`, `retryPatch`, `failPatch`,
- *   `stopPatch`, `successPatch`, `exportPatch`), so a container writes the same fields as the scheduler.
+ *   `stopPatch`, `successPatch`, `exportPatch`), so a container writes the same fields as the scheduler, and the
+ *   reclaim rule (`reclaimMove`) for a container that reclaims in code.
  * - The record's fields, declared once (`TASK_FIELDS`): check a backend's encoding against it in a test.
  * - Validation with the kit's error messages: JSON items and outputs (`assertJsonItem`, `assertJsonOutput`,
  *   `assertStorableTask`), well-formed text (`assertWellFormed`), misspelt options (`rejectUnknownOptions`) and
@@ -88,10 +89,12 @@ export {
 	failPatch,
 	handBackPatch,
 	OWNER_MOVES,
+	reclaimMove,
 	retryPatch,
 	stopPatch,
 	successPatch,
 	type ActiveStatus,
+	type ReclaimMove,
 } from './task-moves.js';
 export {
 	PATCH_FIELD_NAMES,

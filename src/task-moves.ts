@@ -4,7 +4,7 @@
  * move clears or sets is decided here and nowhere else. The compare-and-set itself is the container's
  * `transition`; the moves a container makes on its own (claim, reclaim) are stated in `contracts.ts`.
  */
-import { toTaskError } from './errors.js';
+import { LeaseExpiredError, toTaskError } from './errors.js';
 import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
 
 /** The statuses an owner's attempt moves from: the work ran (`running`) or its output was being stored (`exporting`). */
@@ -42,6 +42,31 @@ export function stopPatch(now: number = Date.now(), ref?: unknown): TaskPatch {
 /** running | exporting → succeeded: the output (`null` for none), no error, finished now, no owner nor lease. */
 export function successPatch(output: unknown, ref?: unknown, now: number = Date.now()): TaskPatch {
 	return withRef({ output: output ?? null, error: null, finishedAt: now, owner: null, leaseUntil: null }, ref);
+}
+
+/** Where the reclaim rule moves a task, and the patch of that move. */
+export interface ReclaimMove {
+	/** `stopped` (a stop was asked), `waiting` (attempts left) or `failed` (`ERR_LEASE_EXPIRED`). */
+	readonly to: 'stopped' | 'waiting' | 'failed';
+	/** The fields the move writes. */
+	readonly patch: TaskPatch;
+}
+
+/**
+ * The reclaim rule, for a `running` or `exporting` task whose lease lapsed (`reclaimExpired`) or whose owner died
+ * (a restore): `stopped` when a stop was asked; else back to `waiting`, claimable at `now`, its interrupted attempt
+ * still counted, while attempts are left; else `failed` with `ERR_LEASE_EXPIRED`. No owner nor lease either way.
+ * (The SQL and Redis containers state the same rule in their statements and scripts.)
+ */
+export function reclaimMove(
+	task: Pick<TaskRecord, 'id' | 'stopRequested' | 'attempts' | 'maxAttempts'>,
+	now: number,
+): ReclaimMove {
+	if (task.stopRequested) return { to: 'stopped', patch: { owner: null, leaseUntil: null, finishedAt: now } };
+	if (task.attempts < task.maxAttempts)
+		return { to: 'waiting', patch: { owner: null, leaseUntil: null, runAt: now } };
+	const error = toTaskError(new LeaseExpiredError(task.id));
+	return { to: 'failed', patch: { owner: null, leaseUntil: null, finishedAt: now, error } };
 }
 
 /** running → exporting: the work succeeded and a persistencer stores its output before the task succeeds. */

@@ -15,9 +15,8 @@ import {
 	emptyCounts,
 	InvalidStateError,
 	isFinalStatus,
-	LeaseExpiredError,
+	reclaimMove,
 	SchedulerClosedError,
-	toTaskError,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -279,21 +278,11 @@ export abstract class MemoryContainer implements TaskContainer {
 		}
 		const moved: TaskRecord[] = [];
 		for (const rec of expired) {
-			rec.owner = null;
-			rec.leaseUntil = null;
+			const { to, patch } = reclaimMove(rec, now);
+			Object.assign(rec, patch);
 			rec.updatedAt = now;
-			if (rec.stopRequested) {
-				rec.finishedAt = now;
-				this.#setStatus(rec, 'stopped');
-			} else if (rec.attempts < rec.maxAttempts) {
-				rec.runAt = now;
-				this.#setStatus(rec, 'waiting');
-				this.#enqueue(rec, now);
-			} else {
-				rec.error = toTaskError(new LeaseExpiredError(rec.id));
-				rec.finishedAt = now;
-				this.#setStatus(rec, 'failed');
-			}
+			this.#setStatus(rec, to);
+			if (to === 'waiting') this.#enqueue(rec, now);
 			this.#changes.record(rec, rec.status === 'waiting' ? 'retrying' : (rec.status as 'failed' | 'stopped'));
 			moved.push(copyTask(rec));
 		}
