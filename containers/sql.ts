@@ -450,13 +450,42 @@ export class SqlContainer implements TaskContainer {
 		const rows = await this.#run('claim', async () => {
 			const promoted = this.#promotion.needed(at);
 			if (promoted) await this.#promote(at);
-			const { sql, bindings } = this.#sql.claim(owner, leaseMs, limit, at);
-			const first = await this.#query(sql, bindings);
-			if (promoted || first.length >= limit || (await this.#promote(at)) === 0) return first;
+			const { rows: first, settled } = promoted
+				? { rows: await this.#claimRows(owner, leaseMs, limit, at), settled: true }
+				: await this.#claimNoting(owner, leaseMs, limit, at);
+			if (settled || first.length >= limit || (await this.#promote(at)) === 0) return first;
 			const again = this.#sql.claim(owner, leaseMs, limit - first.length, at);
 			return [...first, ...(await this.#query(again.sql, again.bindings))];
 		});
 		return rows.map(rowToRecord).sort(byClaimOrder);
+	}
+
+	async #claimRows(owner: string, leaseMs: number, limit: number, at: number): Promise<Record<string, unknown>[]> {
+		const { sql, bindings } = this.#sql.claim(owner, leaseMs, limit, at);
+		return this.#query(sql, bindings);
+	}
+
+	/**
+	 * The claim without a promotion first. On PostgreSQL the same statement reads the earliest delayed run_at: when
+	 * no delayed task is due, that is what a promotion would have found (it would promote none), so it counts as one
+	 * (`settled`: a claim that took too few need not promote). SQLite: never settled.
+	 */
+	async #claimNoting(
+		owner: string,
+		leaseMs: number,
+		limit: number,
+		at: number,
+	): Promise<{ rows: Record<string, unknown>[]; settled: boolean }> {
+		if (this.#sql.claimNoting === null)
+			return { rows: await this.#claimRows(owner, leaseMs, limit, at), settled: false };
+		const wall = this.#promotion.starting();
+		const { sql, bindings } = this.#sql.claimNoting(owner, leaseMs, limit, at);
+		const rows = await this.#query(sql, bindings);
+		const claimed = rows.filter((row) => row['id'] !== null && row['id'] !== undefined);
+		if (rows[0]?.['delayed_due'] === true) return { rows: claimed, settled: false };
+		const next = rows[0]?.['delayed_next'];
+		this.#promotion.promoted(wall, next === null || next === undefined ? null : Number(next));
+		return { rows: claimed, settled: true };
 	}
 
 	/** Promote the delayed tasks due at `at`; returns how many. */

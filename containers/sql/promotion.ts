@@ -8,6 +8,8 @@
  *   it), or of one this process wrote since;
  * - at least every `STALE_MS` of this process's clock (delayed tasks other processes wrote, and clocks that differ);
  * - when a claim without promotion took fewer tasks than asked: it promotes and, if that promoted any, claims again.
+ *   On PostgreSQL the claim statement also reads the earliest delayed run_at (statements.ts `claimNoting`): when none
+ *   is due that counts as a promotion that found nothing (`promoted`), and no second statement is sent.
  *
  * So a delayed task this process wrote is promoted as soon as a claim's clock says it is due, and any claim that
  * finds too few due tasks promotes first; only while due tasks are plentiful can one another process wrote be passed

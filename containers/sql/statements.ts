@@ -81,6 +81,13 @@ export interface TaskStatements {
 	/** SQLite, after `promote`: rows, one, `next` (the earliest run_at still delayed). */
 	readonly nextDelayed: string;
 	claim(owner: string, leaseMs: number, max: number, now: number): Statement;
+	/**
+	 * PostgreSQL: the claim, each row also carrying `delayed_next` (the earliest run_at of a delayed task) and
+	 * `delayed_due` (whether that one is due now), read in the same statement; when it claims nothing, one row whose
+	 * task columns are NULL. So a claim that takes too few learns without a second round trip whether a promotion
+	 * could give it more. Null on SQLite.
+	 */
+	readonly claimNoting: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
 	nextDueAt(now: number): Statement;
@@ -124,6 +131,9 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
 			: `UPDATE ${t} SET ${set} WHERE seq IN (${pick}) RETURNING *`;
+	const claimNoting = `WITH c AS (${claim}), d AS (SELECT m.next AS delayed_next, m.next <= ${nowSql} AS delayed_due
+		FROM (SELECT MIN(run_at) AS next FROM ${t} WHERE status = 'waiting' AND delayed = 1) m)
+		SELECT c.*, d.delayed_next, d.delayed_due FROM d LEFT JOIN c ON TRUE`;
 	const errorJson =
 		dialect === 'pg'
 			? `json_build_object('message', ?::text || id || ?::text, 'code', ?::text)::text`
@@ -154,6 +164,13 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 			sql: claim,
 			bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],
 		}),
+		claimNoting:
+			dialect === 'pg'
+				? (owner, leaseMs, max, now) => ({
+						sql: claimNoting,
+						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max, ...nows(now, 1)],
+					})
+				: null,
 		reclaim: (now) => ({
 			sql: reclaim,
 			bindings: [...nows(now, 2), LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, ...nows(now, 2)],

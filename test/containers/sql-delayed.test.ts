@@ -194,6 +194,20 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			expect((await c.claim(5, 'w', LEASE, now + 2_000)).map((t) => t.id)).toEqual(['x']);
 		});
 
+		it('a claim that takes too few promotes and takes a delayed task another container wrote, due at its first look', async () => {
+			const { c, knex } = await open();
+			const other = new SqlContainer({ knex, clock: 'caller' });
+			opened.push(other);
+			const now = Date.now();
+			await c.add(records([{ id: 'due', item: 0 }], now));
+			// `c` promotes (nothing delayed known), then `other` writes a delayed task; `c`'s next claim is its first
+			// look at it, already due, within the 100 ms in which `c` would not promote first.
+			expect((await c.claim(5, 'w', LEASE, now)).map((t) => t.id)).toEqual(['due']);
+			await other.add(records([{ id: 'x', item: 1, runAt: now + 1_000 }], now));
+			expect(await flags(knex, ['x'])).toEqual({ x: 1 });
+			expect((await c.claim(5, 'w', LEASE, now + 1_000)).map((t) => t.id)).toEqual(['x']);
+		});
+
 		it('claims a delayed task within rate-limited claims once due', async () => {
 			const knex = createKnex(await backend.freshDatabase());
 			knexes.push(knex);
