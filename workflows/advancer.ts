@@ -37,7 +37,7 @@ import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
 import { stepTaskId, type StepItem } from './step-task.js';
-import type { WorkflowsOptions } from './workflows.js';
+import type { WorkflowsOptions } from './options.js';
 
 /** What the advancer needs from `Workflows`. */
 export interface AdvancerParts {

@@ -1,0 +1,73 @@
+/** What `Workflows` and its calls take, with the checks of their options. */
+import type { Scheduler } from 'lightsched';
+import type { ItemBuilders, WorkflowActions } from './actions.js';
+import type { WorkflowStore } from '../src/workflow-store.js';
+
+/** What `new Workflows()` takes. */
+export interface WorkflowsOptions {
+	/** The scheduler whose container holds the step tasks and whose actuator runs them. */
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	readonly scheduler: Scheduler<any, any>;
+	/**
+	 * The actions steps may name: `workflowActions({...})` (the function the scheduler's `FunctionActuator` runs),
+	 * or, for another actuator, an `ItemBuilders` record that builds its task item from a step's params.
+	 */
+	readonly actions: WorkflowActions | ItemBuilders;
+	/**
+	 * Where runs live. Use a shared store (SQL) with a shared container, so another process can finish a run.
+	 * @default a new MemoryWorkflowStore (closed by `close()`; a store you pass is yours to close)
+	 */
+	readonly store?: WorkflowStore;
+	/**
+	 * How often the open runs are swept (step ends heard from other processes, crashed advances, deadlines), in
+	 * milliseconds.
+	 * @default 2000
+	 */
+	readonly sweepMs?: number;
+	/**
+	 * How long a dispatched step's task may be missing before the step is dispatched again (the process that
+	 * dispatched it may have died before adding it), and how long a final run's callback may stay uncalled
+	 * before another process calls it, in milliseconds.
+	 * @default 10000
+	 */
+	readonly dispatchGraceMs?: number;
+}
+
+/** What `start` takes. */
+export interface StartOptions {
+	/** Values for the definition's vars (each must be declared; JSON). */
+	readonly vars?: Readonly<Record<string, unknown>>;
+	/** A business key to find the run by (`list({ key })`). */
+	readonly key?: string;
+	/** Refuse the start while another unfinished run with `unique` holds the same key. */
+	readonly unique?: boolean;
+	/** The definition version to run. @default the latest defined in this process */
+	readonly version?: number;
+}
+
+/** A definition version that `define` or `load` added. */
+export interface DefinedVersion {
+	/** The definition's name. */
+	readonly name: string;
+	/** Its version. */
+	readonly version: number;
+}
+
+/** What `wait` takes. */
+export interface WaitOptions {
+	/** Reject with `ERR_RUN_STATE` after this many milliseconds. No limit when absent. */
+	readonly timeoutMs?: number;
+}
+
+export const OPTION_NAMES = ['scheduler', 'actions', 'store', 'sweepMs', 'dispatchGraceMs'];
+export const START_NAMES = ['vars', 'key', 'unique', 'version'];
+
+/** An integer number of milliseconds (or a count) from `min`, else a `TypeError` naming `name`. */
+export function checkMs(name: string, value: unknown, min: number): number {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2_147_483_647) {
+		throw new TypeError(
+			`Expected \`${name}\` to be an integer from ${min} to 2147483647 (milliseconds), got ${String(value)}`,
+		);
+	}
+	return value;
+}
