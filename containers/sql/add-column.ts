@@ -3,7 +3,7 @@
  * says `ADD COLUMN IF NOT EXISTS`; SQLite has no such clause, so its table's columns are looked up first.
  */
 import type { Knex } from 'knex';
-import type { SqlDialect } from './schema.js';
+import type { SqlDialect } from './dialect.js';
 
 /**
  * Add `column` of `type` to `table` (the quoted name used in statements; `rawName` the unquoted one) unless it exists.

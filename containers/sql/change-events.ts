@@ -36,7 +36,7 @@ import {
 } from 'lightsched/kit';
 import { addColumnIfMissing } from './add-column.js';
 import { INSERT_COLUMNS, rowToRecord } from './rows.js';
-import type { SqlDialect } from './schema.js';
+import type { SqlDialect } from './dialect.js';
 
 /** The names of the change tables and channel for a table prefix. */
 export function changeTables(prefix: string): { changes: string; state: string; channel: string } {

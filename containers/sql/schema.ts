@@ -4,12 +4,12 @@
  * so a second process on the same database (or a restart) applies nothing twice.
  */
 import type { Knex } from 'knex';
+import type { SqlDialect } from './dialect.js';
 import { ContainerError } from 'lightsched';
 import { addColumnIfMissing } from './add-column.js';
 import { addFinalRecords, createChangeTables } from './change-events.js';
 
-/** The database families the container speaks. */
-export type SqlDialect = 'sqlite' | 'pg';
+export type { SqlDialect } from './dialect.js';
 
 /** The names of one container's tables, indexes and wake-up channel, all derived from the table prefix. */
 export interface SqlTables {

@@ -1,0 +1,2 @@
+/** The database families the SQL container speaks. */
+export type SqlDialect = 'sqlite' | 'pg';
