@@ -25,6 +25,8 @@ describe('SqlContainer through better-sqlite3, direct statements', () => {
 	it("waits for a knex transaction holding the connection instead of running inside it (a rollback keeps the claim's view)", async () => {
 		const c = await fresh();
 		await c.add(records([{ id: 'a', item: 1 }]));
+		// A statement of the container's first, so the connection is known to it before the transaction takes it.
+		expect(await c.isPaused()).toBe(false);
 		let claim: Promise<unknown> | undefined;
 		let claimSettledInside = false;
 		await c.knex
