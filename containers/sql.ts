@@ -63,6 +63,7 @@ import {
 	type TaskStatements,
 } from './sql/statements.js';
 import { TransitionBatcher } from './sql/transitions.js';
+import { directSqlite, type RunRows } from './sql/direct-sqlite.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
@@ -101,6 +102,8 @@ export class SqlContainer implements TaskContainer {
 	/** SQLite with `notify`: the wake-up channel (sql/file-watch.ts). */
 	#fileChannel: FileWakeChannel | null = null;
 	readonly #transitions: TransitionBatcher;
+	/** better-sqlite3: the container's statements straight to the connection (sql/direct-sqlite.ts); else null. */
+	readonly #direct: RunRows | null;
 	/** `readChanges` (sql/change-events.ts). */
 	readonly #changes: SqlChangeReader;
 	readonly #sql: TaskStatements;
@@ -141,6 +144,7 @@ export class SqlContainer implements TaskContainer {
 		this.#sqlite = o.sqlite;
 		const connection = openKnex(options.knex, this.#sqlite, o);
 		this.knex = connection.knex;
+		this.#direct = directSqlite(this.knex);
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
 		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
@@ -811,7 +815,7 @@ export class SqlContainer implements TaskContainer {
 
 	/** Run one statement through the pool. */
 	#query(sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> {
-		return rowsOf(this.knex, sql, bindings);
+		return this.#direct === null ? rowsOf(this.knex, sql, bindings) : this.#direct(sql, bindings);
 	}
 
 	/**

@@ -41,6 +41,9 @@ export function refusedByDatabase(error: unknown): boolean {
 /** The most transitions in one statement (each carries 2 × 11 patch values + 6). */
 const MAX_BATCH = 200;
 
+/** Batched statement shapes kept (see `#manySql`). */
+const MAX_SHAPES = 1_000;
+
 export class TransitionBatcher {
 	readonly #dialect: SqlDialect;
 	readonly #table: string;
@@ -52,6 +55,8 @@ export class TransitionBatcher {
 	/** The SQL for the database's clock when `updated_at` is the server's (PostgreSQL, clock 'server'), else null. */
 	readonly #serverNow: string | null;
 	#queue: Pending[] = [];
+	/** The batched statement's SQL by shape (patch keys and size). */
+	readonly #shapes = new Map<string, string>();
 	#inFlight = 0;
 	/** Tasks with a transition on its way. */
 	readonly #busy = new Set<string>();
@@ -171,6 +176,25 @@ export class TransitionBatcher {
 	#many(batch: Pending[]): Promise<Row[]> {
 		// Only the patch keys some transition in the batch sets; each gets a "set" flag and a value per row.
 		const keys = PATCH_KEYS.filter((key) => batch.some((p) => p.patch[key] !== undefined));
+		const bindings: unknown[] = [];
+		for (const p of batch) {
+			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
+			for (const key of keys) {
+				const value = p.patch[key];
+				bindings.push(
+					this.#bool(value !== undefined),
+					value === undefined ? null : patchValue(key, value, this.#bool),
+				);
+			}
+		}
+		return this.#run(this.#manySql(keys, batch.length), bindings);
+	}
+
+	/** The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then hits). */
+	#manySql(keys: readonly (typeof PATCH_KEYS)[number][], n: number): string {
+		const shape = `${keys.join(',')}|${n}`;
+		const known = this.#shapes.get(shape);
+		if (known !== undefined) return known;
 		const pg = this.#dialect === 'pg';
 		const cast = (type: string): string => (pg ? `?::${type}` : '?');
 		const flagType = 'boolean';
@@ -191,17 +215,6 @@ export class TransitionBatcher {
 			cast('bigint'),
 			...keys.flatMap((key) => [cast(flagType), cast(PATCH_COLUMNS[key].pgType)]),
 		].join(', ')})`;
-		const bindings: unknown[] = [];
-		for (const p of batch) {
-			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
-			for (const key of keys) {
-				const value = p.patch[key];
-				bindings.push(
-					this.#bool(value !== undefined),
-					value === undefined ? null : patchValue(key, value, this.#bool),
-				);
-			}
-		}
 		// A task put back to waiting is delayed (out of the claim index) when its new run_at is still ahead (schema 5).
 		const runAt = keys.includes('runAt') ? 'CASE WHEN v.f_runAt THEN v.p_runAt ELSE t.run_at END' : 't.run_at';
 		const sets = [
@@ -213,10 +226,14 @@ export class TransitionBatcher {
 				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
 			}),
 		];
-		const sql = `WITH v (${columns.join(', ')}) AS (VALUES ${batch.map(() => rowSql).join(', ')})
+		const sql = `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})
 			UPDATE ${this.#table} AS t SET ${sets.join(', ')}
 			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
 			RETURNING ${pg ? 't.*' : '*'}`;
-		return this.#run(sql, bindings);
+		// Shapes are few (the patch keys a scheduler's transitions set, times batch sizes up to MAX_BATCH); the cap
+		// only guards against a caller with ever-new combinations.
+		if (this.#shapes.size >= MAX_SHAPES) this.#shapes.clear();
+		this.#shapes.set(shape, sql);
+		return sql;
 	}
 }

@@ -1,0 +1,71 @@
+/**
+ * better-sqlite3's direct path (containers/sql/direct-sqlite.ts): the container's statements skip knex's query
+ * building but still take the one connection from knex's pool (so never run inside a knex transaction of someone
+ * else's) and still show in knex's query events.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { records } from '../contracts/container.contract.js';
+import { sqliteBackend } from '../support/sql.js';
+
+const backend = sqliteBackend('better-sqlite3');
+const open: SqlContainer[] = [];
+afterEach(async () => {
+	await Promise.all(open.splice(0).map((c) => c.close()));
+});
+afterAll(() => backend.stop());
+
+async function fresh(): Promise<SqlContainer> {
+	const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
+	open.push(c);
+	return c;
+}
+
+describe('SqlContainer through better-sqlite3, direct statements', () => {
+	it("waits for a knex transaction holding the connection instead of running inside it (a rollback keeps the claim's view)", async () => {
+		const c = await fresh();
+		await c.add(records([{ id: 'a', item: 1 }]));
+		// A statement of the container's first, so the connection is known to it before the transaction takes it.
+		expect(await c.isPaused()).toBe(false);
+		let claim: Promise<unknown> | undefined;
+		let claimSettledInside = false;
+		await c.knex
+			.transaction(async (trx) => {
+				await trx.raw(`UPDATE lightsched_tasks SET status = 'stopped' WHERE id = 'a'`);
+				claim = c.claim(1, 'me', 10_000, Date.now());
+				void claim.then(() => (claimSettledInside = true));
+				// Give a claim that ran inside this transaction every chance to finish first.
+				await new Promise((resolve) => setTimeout(resolve, 50));
+				expect(claimSettledInside).toBe(false);
+				throw new Error('roll back');
+			})
+			.catch((error: unknown) => expect((error as Error).message).toBe('roll back'));
+		const claimed = (await claim) as { id: string; status: string }[];
+		expect(claimed.map((t) => [t.id, t.status])).toEqual([['a', 'running']]);
+		expect((await c.get('a'))?.status).toBe('running');
+	});
+
+	it("shows the container's statements in knex's query events", async () => {
+		const c = await fresh();
+		await c.add(records([{ id: 'a', item: 1 }]));
+		const seen: string[] = [];
+		c.knex.on('query', (query: { sql: string }) => seen.push(query.sql));
+		const now = Date.now();
+		await c.claim(1, 'me', 10_000, now);
+		await c.transition('a', 'running', 'succeeded', { output: 1, finishedAt: now }, 'me');
+		expect(seen.some((sql) => sql.includes("SET status = 'running'"))).toBe(true);
+		expect(seen.some((sql) => sql.startsWith('UPDATE') && sql.includes('status = ?'))).toBe(true);
+	});
+
+	it('names the statement and keeps the driver error code when SQLite refuses one', async () => {
+		const c = await fresh();
+		await c.add(records([{ id: 'a', item: 1 }]));
+		await c.knex.raw('DROP TABLE lightsched_tasks');
+		const error = await c.claim(1, 'me', 10_000, Date.now()).then(
+			() => null,
+			(e: unknown) => e as Error & { cause?: { code?: unknown; message?: unknown } },
+		);
+		expect(error?.cause?.code).toMatch(/^SQLITE_/);
+		expect(String(error?.cause?.message)).toMatch(/^(SELECT|UPDATE) .* - no such table: lightsched_tasks/s);
+	});
+});
