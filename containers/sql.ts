@@ -41,7 +41,15 @@ import { describeDatabase, failureMessage } from './sql/failures.js';
 import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
 import { writeBatch } from './sql/add-batch.js';
 import { AddQueue } from './sql/add-queue.js';
-import { insertTasks, type InsertShape } from './sql/insert.js';
+import {
+	guardedInsertStatement,
+	guardedInserts,
+	insertTasks,
+	takeSeqs,
+	type GuardedInserts,
+	type InsertShape,
+	type SqlPart,
+} from './sql/insert.js';
 import { listPage } from './sql/list-page.js';
 import { PromotionClock } from './sql/promotion.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
@@ -177,6 +185,10 @@ export class SqlContainer implements TaskContainer {
 			},
 		};
 		this.#adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
+		if (this.dialect === 'pg') {
+			const wakeParts = notify ? ([this.#tables.channel, WAKE_PAYLOAD] as const) : null;
+			guardedInserts.set(this, (tasks, guards) => this.#guardedInserts(tasks, guards, wakeParts));
+		}
 		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
 			dialect: this.dialect,
@@ -404,6 +416,35 @@ export class SqlContainer implements TaskContainer {
 			await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 		this.#noteGrowth(inserted.length);
 		return inserted;
+	}
+
+	/**
+	 * PostgreSQL (see `PrepareGuardedInserts`, sql/insert.ts): a workflow release's inserts of `tasks` as parts of
+	 * the run write's statement, each under its guard; a task stored under an id already is left as it is. `null`
+	 * for tasks with a deduplication key (the checked `insertInTransaction` looks for their holders first).
+	 */
+	#guardedInserts(
+		tasks: readonly TaskRecord[],
+		guards: readonly SqlPart[],
+		wake: readonly [string, string] | null,
+	): GuardedInserts | null {
+		this.#assertOpen();
+		if (tasks.some((task) => task.key !== null)) return null;
+		const items = this.#checkAdd(tasks);
+		this.#notePromotion(tasks);
+		return {
+			statements: tasks.map((task, i) =>
+				guardedInsertStatement(this.#shape, task, items[i] as string, guards[i] as SqlPart),
+			),
+			wake,
+			settle: (rows) => {
+				takeSeqs(tasks, rows);
+				const ids = new Set(rows.map((row) => String(row['id'])));
+				const inserted = tasks.filter((task) => ids.has(task.id));
+				this.#noteGrowth(inserted.length);
+				return inserted;
+			},
+		};
 	}
 
 	/**

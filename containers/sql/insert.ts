@@ -14,6 +14,25 @@ export interface InsertShape {
 	readonly bool: (value: boolean) => unknown;
 }
 
+/** The SQL of one row's values in `INSERT_COLUMNS` order: `?` each, the server's clock for `updated_at`. */
+function rowSql(shape: InsertShape, firstStatus?: string): string {
+	const server = shape.sql.serverClock;
+	const updatedAt = INSERT_COLUMNS.indexOf('updated_at');
+	const statusAt = INSERT_COLUMNS.indexOf('status');
+	return INSERT_COLUMNS.map((_, i) =>
+		server && i === updatedAt ? shape.sql.nowSql : firstStatus !== undefined && i === statusAt ? firstStatus : '?',
+	).join(', ');
+}
+
+/** The bindings of one row of `rowSql` (without the values the SQL supplies itself). */
+function rowBindings(shape: InsertShape, task: TaskRecord, item: string, now: number, firstStatus?: string): unknown[] {
+	const all = recordToValues(task, item, now, shape.bool);
+	// Removed from the back first, so the front index stays right.
+	if (shape.sql.serverClock) all.splice(INSERT_COLUMNS.indexOf('updated_at'), 1);
+	if (firstStatus !== undefined) all.splice(INSERT_COLUMNS.indexOf('status'), 1);
+	return all;
+}
+
 /**
  * One multi-row `INSERT … RETURNING id, seq` of `tasks` (items already JSON text in `items`, same order; at most
  * CHUNK rows). `firstStatus`, when given, is the SQL of the first row's status in place of a binding (see
@@ -28,27 +47,61 @@ export function insertStatement(
 	ifAbsent = false,
 ): { sql: string; bindings: unknown[] } {
 	const now = Date.now();
-	const server = shape.sql.serverClock;
-	const updatedAt = INSERT_COLUMNS.indexOf('updated_at');
-	const statusAt = INSERT_COLUMNS.indexOf('status');
-	const columns = (first: boolean): string =>
-		`(${INSERT_COLUMNS.map((column, i) =>
-			server && i === updatedAt ? shape.sql.nowSql : first && i === statusAt ? firstStatus : '?',
-		).join(', ')})`;
 	const bindings: unknown[] = [];
 	tasks.forEach((task, i) => {
-		const all = recordToValues(task, items[i] as string, now, shape.bool);
-		// Removed from the back first, so the front index stays right.
-		if (server) all.splice(updatedAt, 1);
-		if (i === 0 && firstStatus !== undefined) all.splice(statusAt, 1);
-		bindings.push(...all);
+		bindings.push(...rowBindings(shape, task, items[i] as string, now, i === 0 ? firstStatus : undefined));
 	});
-	const rows = tasks.map((_, i) => columns(i === 0 && firstStatus !== undefined)).join(', ');
+	const rows = tasks.map((_, i) => `(${rowSql(shape, i === 0 ? firstStatus : undefined)})`).join(', ');
 	return {
 		sql: `INSERT INTO ${shape.table} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows}${ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq`,
 		bindings,
 	};
 }
+
+/** A piece of SQL and its bindings. */
+export interface SqlPart {
+	readonly sql: string;
+	readonly bindings: readonly unknown[];
+}
+
+/**
+ * PostgreSQL: the insert of ONE task only where `guard` (a condition, e.g. on an earlier part of the same statement)
+ * holds, for a data-modifying WITH: `INSERT … SELECT <values> WHERE <guard> ON CONFLICT (id) DO NOTHING RETURNING
+ * id, seq`. One row a statement: a parameter of `INSERT … SELECT` takes its column's type, where a multi-row VALUES
+ * under a SELECT would make every parameter text.
+ */
+export function guardedInsertStatement(shape: InsertShape, task: TaskRecord, item: string, guard: SqlPart): SqlPart {
+	return {
+		sql: `INSERT INTO ${shape.table} (${INSERT_COLUMNS.join(', ')}) SELECT ${rowSql(shape)} WHERE ${guard.sql} ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
+		bindings: [...rowBindings(shape, task, item, Date.now()), ...guard.bindings],
+	};
+}
+
+/**
+ * A step release's task inserts as parts of the run write's statement (PostgreSQL; containers/sql/run-writes.ts).
+ * Made by `SqlContainer` for its own tasks (`guardedInserts`).
+ */
+export interface GuardedInserts {
+	/** One insert a task (see `guardedInsertStatement`), in the order of the tasks given. */
+	readonly statements: readonly SqlPart[];
+	/** The wake-up notification's channel and payload (sent once, when any row was inserted), or `null`. */
+	readonly wake: readonly [channel: string, payload: string] | null;
+	/** Once the statement has run: the tasks inserted (those whose ids came back with a `seq`), given their `seq`. */
+	settle(rows: readonly Record<string, unknown>[]): TaskRecord[];
+}
+
+/**
+ * Build the guarded inserts of `tasks` (the container checks them as `add` does, and throws before anything is
+ * written), task `i` under `guards[i]`; `null` when these tasks need the checked transaction instead (a task with a
+ * deduplication key: the key is looked for before the insert, to refuse it with the holder's id).
+ */
+export type PrepareGuardedInserts = (tasks: readonly TaskRecord[], guards: readonly SqlPart[]) => GuardedInserts | null;
+
+/**
+ * Each `SqlContainer`'s `PrepareGuardedInserts`, for the `SqlWorkflowStore` that shares its connection (kept off
+ * the container's public surface).
+ */
+export const guardedInserts = new WeakMap<object, PrepareGuardedInserts>();
 
 /** The records are handed over (see TaskContainer.add): they get the seq the database gave them. */
 export function takeSeqs(tasks: readonly TaskRecord[], rows: readonly Record<string, unknown>[]): void {
