@@ -45,10 +45,10 @@ import {
 	guardedInsertStatement,
 	guardedInserts,
 	insertTasks,
+	MAX_GUARDED_ROWS,
 	takeSeqs,
 	type GuardedInserts,
 	type InsertShape,
-	type SqlPart,
 } from './sql/insert.js';
 import { listPage } from './sql/list-page.js';
 import { PromotionClock } from './sql/promotion.js';
@@ -187,7 +187,7 @@ export class SqlContainer implements TaskContainer {
 		this.#adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
 		if (this.dialect === 'pg') {
 			const wakeParts = notify ? ([this.#tables.channel, WAKE_PAYLOAD] as const) : null;
-			guardedInserts.set(this, (tasks, guards) => this.#guardedInserts(tasks, guards, wakeParts));
+			guardedInserts.set(this, (tasks, owners, among) => this.#guardedInserts(tasks, owners, among, wakeParts));
 		}
 		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
@@ -419,23 +419,23 @@ export class SqlContainer implements TaskContainer {
 	}
 
 	/**
-	 * PostgreSQL (see `PrepareGuardedInserts`, sql/insert.ts): a workflow release's inserts of `tasks` as parts of
-	 * the run write's statement, each under its guard; a task stored under an id already is left as it is. `null`
-	 * for tasks with a deduplication key (the checked `insertInTransaction` looks for their holders first).
+	 * PostgreSQL (see `PrepareGuardedInserts`, sql/insert.ts): a workflow release's insert of `tasks` as a part of
+	 * the run write's statement, each task only where its owner was written; a task stored under an id already is
+	 * left as it is. `null` for tasks with a deduplication key (the checked `insertInTransaction` looks for their
+	 * holders first) and for more than `MAX_GUARDED_ROWS` tasks.
 	 */
 	#guardedInserts(
 		tasks: readonly TaskRecord[],
-		guards: readonly SqlPart[],
+		owners: readonly string[],
+		among: string,
 		wake: readonly [string, string] | null,
 	): GuardedInserts | null {
 		this.#assertOpen();
-		if (tasks.some((task) => task.key !== null)) return null;
+		if (tasks.length > MAX_GUARDED_ROWS || tasks.some((task) => task.key !== null)) return null;
 		const items = this.#checkAdd(tasks);
 		this.#notePromotion(tasks);
 		return {
-			statements: tasks.map((task, i) =>
-				guardedInsertStatement(this.#shape, task, items[i] as string, guards[i] as SqlPart),
-			),
+			statement: guardedInsertStatement(this.#shape, tasks, items, owners, among),
 			wake,
 			settle: (rows) => {
 				takeSeqs(tasks, rows);

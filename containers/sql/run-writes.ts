@@ -7,14 +7,14 @@
  *
  * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
  * or not at all (ids already stored are skipped). On PostgreSQL such a batch is ONE statement, one round trip: the
- * UPDATE as a data-modifying WITH, then each task's insert guarded by its run's id among the rows the UPDATE
- * returned (a write the compare-and-set refused inserts nothing), and the wake-up notification when a task went in.
- * On SQLite (no data-modifying WITH), and for tasks with a deduplication key, it is one transaction: the UPDATE,
- * then one insert of the tasks of the runs it wrote.
+ * UPDATE as a data-modifying WITH, then one INSERT of the tasks, each row kept only where its run's id is among
+ * the rows the UPDATE returned (a write the compare-and-set refused inserts nothing), and the wake-up notification
+ * when a task went in. On SQLite (no data-modifying WITH), and for tasks with a deduplication key or more than 32
+ * in a batch (insert.ts, `MAX_GUARDED_ROWS`), it is one transaction: the UPDATE, then one insert of the tasks of the runs it wrote.
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';
-import type { PrepareGuardedInserts, SqlPart } from './insert.js';
+import type { PrepareGuardedInserts } from './insert.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
 import { refusedByDatabase } from './transitions.js';
@@ -49,9 +49,6 @@ const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
-
-/** The most task inserts in one release statement (PostgreSQL; one WITH part each); more go by transaction. */
-const MAX_GUARDED = 64;
 
 /** Inside a transaction: insert the tasks whose ids are absent; returns those inserted (the container's insert). */
 export type InsertInTransaction = (trx: Knex.Transaction, tasks: readonly TaskRecord[]) => Promise<TaskRecord[]>;
@@ -178,28 +175,19 @@ export class RunWriteBatcher {
 	async #release(batch: Pending[]): Promise<(TaskRecord[] | null)[] | null> {
 		if (this.#guarded === null) return null;
 		const tasks = batch.flatMap((pending) => pending.tasks);
-		const guards = batch.flatMap((pending) =>
-			pending.tasks.map((): SqlPart => ({
-				sql: 'EXISTS (SELECT 1 FROM w WHERE w.id = ?)',
-				bindings: [pending.id],
-			})),
-		);
-		// Beyond this many, one statement of that many inserts gains nothing over the transaction.
-		if (tasks.length > MAX_GUARDED) return null;
-		const inserts = this.#guarded(tasks, guards);
+		const owners = batch.flatMap((pending) => pending.tasks.map(() => pending.id));
+		const inserts = this.#guarded(tasks, owners, 'SELECT w.id FROM w');
 		if (inserts === null) return null;
 		const update = this.#update(batch);
-		const parts = inserts.statements.map((insert, i) => `i${i} AS (${insert.sql})`);
-		const added = parts.map((_, i) => `SELECT id, seq FROM i${i}`).join(' UNION ALL ');
 		const wake = inserts.wake === null ? '' : ', (SELECT pg_notify(?, ?)) IS NULL AS woke';
-		// The run rows first, then the task rows (their notification, sent at commit, evaluated once if any).
+		// The run rows, then the task rows (with the notification, sent at commit: evaluated once, if any row came).
 		const sql =
-			`WITH ${update.with === null ? '' : `${update.with}, `}w AS (${update.sql}), ${parts.join(', ')} ` +
+			`WITH ${update.with === null ? '' : `${update.with}, `}w AS (${update.sql}), i AS (${inserts.statement.sql}) ` +
 			`SELECT 'run' AS kind, id, NULL::bigint AS seq${inserts.wake === null ? '' : ', NULL::boolean AS woke'} FROM w ` +
-			`UNION ALL SELECT 'task' AS kind, a.id, a.seq${wake} FROM (${added}) AS a`;
+			`UNION ALL SELECT 'task' AS kind, id, seq${wake} FROM i`;
 		const rows = await rowsOf(this.#knex, sql, [
 			...update.bindings,
-			...inserts.statements.flatMap((insert) => insert.bindings),
+			...inserts.statement.bindings,
 			...(inserts.wake ?? []),
 		]);
 		const written = new Set(rows.filter((row) => row['kind'] === 'run').map((row) => String(row['id'])));

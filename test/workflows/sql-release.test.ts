@@ -189,6 +189,35 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 		}
 	});
 
+	it('a release whose tasks the database refuses leaves neither half, one task or more than one statement takes', async () => {
+		const container = await fresh();
+		await container.migrate();
+		const store = new SqlWorkflowStore({ container });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok') });
+		const allow = await refuseStepB(container);
+		try {
+			const release = store[withTaskRelease](container) as ReleasingUpdate;
+			const { prepare } = scheduler[taskRelease]();
+			// 40: more than PostgreSQL's release statement takes (it goes by transaction there).
+			for (const count of [1, 40]) {
+				const run = sampleRun();
+				await store.create(run);
+				// The first task can be stored; the last (a step b's) is refused by the database.
+				const ids = Array.from({ length: count }, (_, i) =>
+					i === count - 1 ? `wf:${run.id}:b:1` : `wf:${run.id}:x${i}:1`,
+				);
+				const tasks = await prepare(ids.map((id) => ({ id, item: {} })));
+				await expect(release(run, tasks)).rejects.toThrow('injected: no task for step b');
+				expect((await store.get(run.id))?.rev).toBe(0);
+				for (const id of ids) expect(await scheduler.get(id)).toBeNull();
+			}
+		} finally {
+			await allow();
+			await scheduler.close();
+			await store.close();
+		}
+	});
+
 	it('a step task stored under its id that finished before its step was released ends the step at once', async () => {
 		// An earlier try stored b's task, and it ran to its end while b was still waiting in the run: its end was
 		// passed over then. a's end releases b, finds the task stored and ended, and finishes b with it (before,
@@ -225,8 +254,7 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 			const { done, ran } = await chainWithBStoredEarly(
 				await fresh(),
 				(made) => (setup = made),
-				// Due in 2 s, so it is still waiting when a's end releases b (on PostgreSQL the release adds the task
-				// after the run write, and an add replaces a finished task of the same id: a re-run).
+				// Due in 2 s, so it is still waiting when a's end releases b (the case of a finished one is above).
 				(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
 			);
 			expect(done.status).toBe('succeeded');
