@@ -7,10 +7,11 @@
  *
  * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
  * or not at all (ids already stored are skipped). On PostgreSQL such a batch is ONE statement, one round trip: the
- * UPDATE as a data-modifying WITH, then one INSERT of the tasks, each row kept only where its run's id is among
- * the rows the UPDATE returned (a write the compare-and-set refused inserts nothing), and the wake-up notification
- * when a task went in. On SQLite (no data-modifying WITH), and for tasks with a deduplication key or more than 32
- * in a batch (insert.ts, `MAX_GUARDED_ROWS`), it is one transaction: the UPDATE, then one insert of the tasks of the runs it wrote.
+ * UPDATE as a data-modifying WITH, then one INSERT of the tasks (sent as one JSON parameter), each row kept only
+ * where its run's id is among the rows the UPDATE returned (a write the compare-and-set refused inserts nothing),
+ * and the wake-up notification when a task went in. On SQLite (no data-modifying WITH), and for tasks with a
+ * deduplication key or more than 500 in a batch, it is one transaction: the UPDATE, then one insert of the tasks
+ * of the runs it wrote.
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';

@@ -169,8 +169,15 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 			// The second run was written since (another process's advance): the copy at hand is stale.
 			expect(await store.update(runs[1] as RunRecord)).not.toBeNull();
 			const { prepare } = scheduler[taskRelease]();
+			const text = 'quote " backslash \\ nul \u0000 accent é clapper 🎬';
+			// Due later: not claimed during the test.
+			const runAt = Date.now() + 60_000;
 			const tasks = await Promise.all(
-				runs.map((run) => prepare([{ id: `${run.id}:next`, item: { run: run.id } }])),
+				runs.map((run) =>
+					prepare([
+						{ id: `${run.id}:next`, item: { run: run.id, text }, priority: 7, maxAttempts: 4, runAt },
+					]),
+				),
 			);
 			// Together: the first write goes alone, the two others in one batch (one statement or transaction).
 			const results = await Promise.all(runs.map((run, i) => release(run, tasks[i] as TaskRecord[])));
@@ -181,7 +188,14 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 				const run = runs[i] as RunRecord;
 				expect(results[i]?.run.rev).toBe(1);
 				expect(results[i]?.added.map((task) => task.id)).toEqual([`${run.id}:next`]);
-				expect(await scheduler.get(`${run.id}:next`)).toMatchObject({ item: { run: run.id } });
+				// Stored as given (PostgreSQL sends the rows as one JSON parameter).
+				expect(await scheduler.get(`${run.id}:next`)).toMatchObject({
+					status: 'waiting',
+					item: { run: run.id, text },
+					priority: 7,
+					maxAttempts: 4,
+					runAt,
+				});
 			}
 		} finally {
 			await scheduler.close();
@@ -198,8 +212,8 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 		try {
 			const release = store[withTaskRelease](container) as ReleasingUpdate;
 			const { prepare } = scheduler[taskRelease]();
-			// 40: more than PostgreSQL's release statement takes (it goes by transaction there).
-			for (const count of [1, 40]) {
+			// 501: more than PostgreSQL's release statement takes (it goes by transaction there).
+			for (const count of [1, 40, 501]) {
 				const run = sampleRun();
 				await store.create(run);
 				// The first task can be stored; the last (a step b's) is refused by the database.
