@@ -41,7 +41,15 @@ import { describeDatabase, failureMessage } from './sql/failures.js';
 import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
 import { writeBatch } from './sql/add-batch.js';
 import { AddQueue } from './sql/add-queue.js';
-import { insertTasks, type InsertShape } from './sql/insert.js';
+import {
+	guardedInsertStatement,
+	guardedInserts,
+	insertTasks,
+	MAX_GUARDED_ROWS,
+	takeSeqs,
+	type GuardedInserts,
+	type InsertShape,
+} from './sql/insert.js';
 import { listPage } from './sql/list-page.js';
 import { PromotionClock } from './sql/promotion.js';
 import { PgWakeChannel, stopPayload, WAKE_PAYLOAD } from './sql/notify.js';
@@ -181,6 +189,10 @@ export class SqlContainer implements TaskContainer {
 			},
 		};
 		this.#adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
+		if (this.dialect === 'pg') {
+			const wakeParts = notify ? ([this.#tables.channel, WAKE_PAYLOAD] as const) : null;
+			guardedInserts.set(this, (tasks, owners, among) => this.#guardedInserts(tasks, owners, among, wakeParts));
+		}
 		const wake = notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] } : null;
 		this.#transitions = new TransitionBatcher({
 			dialect: this.dialect,
@@ -408,6 +420,35 @@ export class SqlContainer implements TaskContainer {
 			await trx.raw('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 		this.#noteGrowth(inserted.length);
 		return inserted;
+	}
+
+	/**
+	 * PostgreSQL (see `PrepareGuardedInserts`, sql/insert.ts): a workflow release's insert of `tasks` as a part of
+	 * the run write's statement, each task only where its owner was written; a task stored under an id already is
+	 * left as it is. `null` for tasks with a deduplication key (the checked `insertInTransaction` looks for their
+	 * holders first) and for more than `MAX_GUARDED_ROWS` tasks.
+	 */
+	#guardedInserts(
+		tasks: readonly TaskRecord[],
+		owners: readonly string[],
+		among: string,
+		wake: readonly [string, string] | null,
+	): GuardedInserts | null {
+		this.#assertOpen();
+		if (tasks.length > MAX_GUARDED_ROWS || tasks.some((task) => task.key !== null)) return null;
+		const items = this.#checkAdd(tasks);
+		this.#notePromotion(tasks);
+		return {
+			statement: guardedInsertStatement(this.#shape, tasks, items, owners, among),
+			wake,
+			settle: (rows) => {
+				takeSeqs(tasks, rows);
+				const ids = new Set(rows.map((row) => String(row['id'])));
+				const inserted = tasks.filter((task) => ids.has(task.id));
+				this.#noteGrowth(inserted.length);
+				return inserted;
+			},
+		};
 	}
 
 	/**

@@ -5,12 +5,17 @@
  * step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
  * database is busy. (The same shape as the task transitions, sql/transitions.ts.)
  *
- * A write may carry the step tasks it releases (`withTaskRelease`): a batch with any runs as one transaction, the
- * UPDATE then the insert of the tasks of the runs it wrote (ids already stored are skipped), so a run's write and
- * its tasks commit together or not at all; still one statement of each kind and one commit for the batch.
+ * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
+ * or not at all (ids already stored are skipped). On PostgreSQL such a batch is ONE statement, one round trip: the
+ * UPDATE as a data-modifying WITH, then one INSERT of the tasks (sent as one JSON parameter), each row kept only
+ * where its run's id is among the rows the UPDATE returned (a write the compare-and-set refused inserts nothing),
+ * and the wake-up notification when a task went in. On SQLite (no data-modifying WITH), and for tasks with a
+ * deduplication key or more than 500 in a batch, it is one transaction: the UPDATE, then one insert of the tasks
+ * of the runs it wrote.
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';
+import type { PrepareGuardedInserts } from './insert.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
 import { refusedByDatabase } from './transitions.js';
@@ -65,15 +70,26 @@ export class RunWriteBatcher {
 	readonly #table: string;
 	readonly #knex: Knex;
 	readonly #insert: InsertInTransaction | null;
+	readonly #guarded: PrepareGuardedInserts | null;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
-	/** `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release). */
-	constructor(options: { dialect: SqlDialect; table: string; knex: Knex; insert: InsertInTransaction | null }) {
+	/**
+	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release);
+	 * `guarded`: on PostgreSQL, the container's inserts as parts of the run write's statement, or `null`.
+	 */
+	constructor(options: {
+		dialect: SqlDialect;
+		table: string;
+		knex: Knex;
+		insert: InsertInTransaction | null;
+		guarded?: PrepareGuardedInserts | null;
+	}) {
 		this.#dialect = options.dialect;
 		this.#table = options.table;
 		this.#knex = options.knex;
 		this.#insert = options.insert;
+		this.#guarded = options.guarded ?? null;
 	}
 
 	/**
@@ -118,9 +134,9 @@ export class RunWriteBatcher {
 	async #runBatch(batch: Pending[]): Promise<void> {
 		try {
 			const releasing = batch.some((pending) => pending.tasks.length > 0);
-			const added = releasing
-				? await this.#knex.transaction((trx) => this.#write(trx, batch))
-				: await this.#write(this.#knex, batch);
+			const added = !releasing
+				? await this.#write(this.#knex, batch)
+				: ((await this.#release(batch)) ?? (await this.#knex.transaction((trx) => this.#write(trx, batch))));
 			batch.forEach((pending, i) => pending.resolve(added[i] ?? null));
 		} catch (error) {
 			// A refused statement was rolled back: one bad write (a unique key taken, a task refused) must not fail the
@@ -152,16 +168,61 @@ export class RunWriteBatcher {
 		return out;
 	}
 
-	#single(db: Knex | Knex.Transaction, p: Pending): Promise<Record<string, unknown>[]> {
-		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = ?`).join(', ');
-		return rowsOf(db, `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`, [
-			...RUN_WRITE_COLUMNS.map((column) => p.values[column]),
-			p.id,
-			p.rev,
+	/**
+	 * PostgreSQL: the batch's run writes and the inserts of the tasks they release as ONE statement (see the file's
+	 * head); per write, its tasks inserted or `null` (not written). `null` when the container has no such inserts
+	 * for these tasks (the caller then uses the transaction).
+	 */
+	async #release(batch: Pending[]): Promise<(TaskRecord[] | null)[] | null> {
+		if (this.#guarded === null) return null;
+		const tasks = batch.flatMap((pending) => pending.tasks);
+		const owners = batch.flatMap((pending) => pending.tasks.map(() => pending.id));
+		const inserts = this.#guarded(tasks, owners, 'SELECT w.id FROM w');
+		if (inserts === null) return null;
+		const update = this.#update(batch);
+		const wake = inserts.wake === null ? '' : ', (SELECT pg_notify(?, ?)) IS NULL AS woke';
+		// The run rows, then the task rows (with the notification, sent at commit: evaluated once, if any row came).
+		const sql =
+			`WITH ${update.with === null ? '' : `${update.with}, `}w AS (${update.sql}), i AS (${inserts.statement.sql}) ` +
+			`SELECT 'run' AS kind, id, NULL::bigint AS seq${inserts.wake === null ? '' : ', NULL::boolean AS woke'} FROM w ` +
+			`UNION ALL SELECT 'task' AS kind, id, seq${wake} FROM i`;
+		const rows = await rowsOf(this.#knex, sql, [
+			...update.bindings,
+			...inserts.statement.bindings,
+			...(inserts.wake ?? []),
 		]);
+		const written = new Set(rows.filter((row) => row['kind'] === 'run').map((row) => String(row['id'])));
+		const inserted = new Set(inserts.settle(rows.filter((row) => row['kind'] === 'task')));
+		return batch.map((pending) =>
+			written.has(pending.id) ? pending.tasks.filter((task) => inserted.has(task)) : null,
+		);
+	}
+
+	#single(db: Knex | Knex.Transaction, p: Pending): Promise<Record<string, unknown>[]> {
+		const update = this.#update([p]);
+		return rowsOf(db, update.sql, update.bindings);
 	}
 
 	#many(db: Knex | Knex.Transaction, batch: Pending[]): Promise<Record<string, unknown>[]> {
+		const update = this.#update(batch);
+		return rowsOf(db, `WITH ${update.with} ${update.sql}`, update.bindings);
+	}
+
+	/**
+	 * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
+	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the `v (…) AS (VALUES …)` part
+	 * of the WITH that must come first.
+	 */
+	#update(batch: Pending[]): { with: string | null; sql: string; bindings: unknown[] } {
+		if (batch.length === 1) {
+			const p = batch[0] as Pending;
+			const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = ?`).join(', ');
+			return {
+				with: null,
+				sql: `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`,
+				bindings: [...RUN_WRITE_COLUMNS.map((column) => p.values[column]), p.id, p.rev],
+			};
+		}
 		const pg = this.#dialect === 'pg';
 		const mark = (type: string): string => (pg ? `?::${type}` : '?');
 		// `c_` columns are the comparison, `n_` the new values.
@@ -173,11 +234,10 @@ export class RunWriteBatcher {
 			for (const column of RUN_WRITE_COLUMNS) bindings.push(p.values[column]);
 		}
 		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
-		return rowsOf(
-			db,
-			`WITH v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})
-			UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`,
+		return {
+			with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`,
+			sql: `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`,
 			bindings,
-		);
+		};
 	}
 }

@@ -31,6 +31,7 @@ import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { describeDatabase } from './failures.js';
+import { guardedInserts } from './insert.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
 import type { SqlDialect } from './schema.js';
@@ -114,21 +115,25 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		this.#writes = new RunWriteBatcher({ dialect: this.#dialect, table: this.#runs, knex: this.knex, insert });
+		this.#writes = new RunWriteBatcher({
+			dialect: this.#dialect,
+			table: this.#runs,
+			knex: this.knex,
+			insert,
+			guarded: shared === null ? null : (guardedInserts.get(shared) ?? null),
+		});
 	}
 
 	/**
-	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the SQLite `SqlContainer` this store shares its
-	 * connection with (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases
-	 * in one transaction. `null` for any other container, and on PostgreSQL: there the transaction (BEGIN, UPDATE,
-	 * INSERT, the wake-up, COMMIT on one connection) gained nothing on the 10-step chain bench against an autocommit
-	 * UPDATE followed by the container's own add (14 pairs after/before, median 0.91; 4 Dec 2026,
-	 * docs/benchmarks.md), so PostgreSQL keeps the write-then-add path and its `dispatchGraceMs` repair.
+	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the `SqlContainer` this store shares its connection with
+	 * (`{ container }`), a run's compare-and-set write and the insert of the step tasks it releases are stored
+	 * together or not at all: on PostgreSQL in ONE statement (the UPDATE and guarded INSERTs as a data-modifying
+	 * WITH: one round trip, as the autocommit UPDATE alone was), on SQLite in one transaction (see run-writes.ts).
+	 * `null` for any other container.
 	 */
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
 		const shared = this.#container;
 		if (shared === null || (container as unknown) !== shared || !canInsertInTransaction(shared)) return null;
-		if (this.#dialect !== 'sqlite') return null;
 		return (run, tasks) =>
 			this.#call('update', async (knex) => {
 				// The container's tables too: its insert runs inside this store's transaction.

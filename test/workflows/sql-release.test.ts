@@ -1,19 +1,21 @@
 /**
- * On a SQLite SqlContainer with a SqlWorkflowStore sharing its connection, a step's release is one transaction:
- * the run write that starts a step and the insert of the step's task are both stored or neither. A database that
- * refuses the task (a trigger here, standing for a crash or an outage between the two writes) leaves the run as it
- * was, and the run finishes once the task can be stored. On SQLite and PostgreSQL: a step task already stored under
- * its id does not lose the run write; a step whose task is refused still fails with its error.
+ * On a SqlContainer with a SqlWorkflowStore sharing its connection, a step's release is atomic: the run write that
+ * starts a step and the insert of the step's task are both stored or neither (SQLite: one transaction; PostgreSQL:
+ * one statement). A database that refuses the task (a trigger here, standing for a crash or an outage between the
+ * two writes) leaves the run as it was, and the run finishes once the task can be stored; a run write the
+ * compare-and-set refuses stores no task. A step task already stored under its id does not lose the run write; a
+ * step whose task is refused still fails with its error.
  */
-import type { Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import { Scheduler } from 'lightsched';
-import { Workflows, type StepItem } from 'lightsched/workflows';
+import { taskRelease, withTaskRelease, type ReleasingUpdate, type TaskRecord } from 'lightsched/kit';
+import { Workflows, type RunRecord, type StepItem } from 'lightsched/workflows';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { makeFlows, until, type FlowSetup } from './fixture.js';
+import { sampleRun } from './store.contract.js';
 
 const sqlite = sqliteBackend();
 let postgres: SqlBackend | undefined;
@@ -26,17 +28,28 @@ afterAll(async () => {
 	await postgres?.stop();
 });
 
-/** Make the SQLite database refuse every insert of step `b`'s task, until the returned function is called. */
-async function refuseStepB(knex: Knex): Promise<() => Promise<void>> {
+/** Make the database refuse every insert of step `b`'s task, until the returned function is called. */
+async function refuseStepB(container: SqlContainer): Promise<() => Promise<void>> {
+	const { knex } = container;
+	if (container.dialect === 'sqlite') {
+		await knex.raw(
+			`CREATE TRIGGER refuse_b BEFORE INSERT ON lightsched_tasks WHEN NEW.id LIKE 'wf:%:b:%' BEGIN SELECT RAISE(ABORT, 'injected: no task for step b'); END`,
+		);
+		return async () => {
+			await knex.raw('DROP TRIGGER refuse_b');
+		};
+	}
 	await knex.raw(
-		`CREATE TRIGGER refuse_b BEFORE INSERT ON lightsched_tasks WHEN NEW.id LIKE 'wf:%:b:%' BEGIN SELECT RAISE(ABORT, 'injected: no task for step b'); END`,
+		`CREATE FUNCTION refuse_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id LIKE 'wf:%:b:%' THEN RAISE EXCEPTION 'injected: no task for step b'; END IF; RETURN NEW; END $$`,
+	);
+	await knex.raw(
+		'CREATE TRIGGER refuse_b BEFORE INSERT ON lightsched_tasks FOR EACH ROW EXECUTE FUNCTION refuse_b()',
 	);
 	return async () => {
-		await knex.raw('DROP TRIGGER refuse_b');
+		await knex.raw('DROP TRIGGER refuse_b ON lightsched_tasks');
 	};
 }
 
-// PostgreSQL keeps the write-then-add path (faster in the bench there): the release is one transaction on SQLite.
 /**
  * A chain a → b on `container`, with a SqlWorkflowStore sharing it, whose step a stores b's task itself (as an
  * earlier try would have) through `storeB` before a's end releases b. `keep` gets the set-up at once (to close it
@@ -84,18 +97,21 @@ async function chainWithBStoredEarly(
 	return { done: await setup.flows.wait(run.id, { timeoutMs: 10_000 }), ran };
 }
 
-describe('Step release in one transaction on SQLite', () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s', (backend) => {
 	let setup: FlowSetup | undefined;
 	afterEach(async () => {
 		await setup?.close();
 		setup = undefined;
 	});
-	const fresh = async (): Promise<SqlContainer> => new SqlContainer({ knex: await sqlite.freshDatabase() });
+	const fresh = async (): Promise<SqlContainer> =>
+		new SqlContainer({
+			knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+		});
 
 	it('a refused step task leaves the run write undone; the run finishes once the task can be stored', async () => {
 		const container = await fresh();
 		await container.migrate();
-		const allow = await refuseStepB(container.knex);
+		const allow = await refuseStepB(container);
 		const store = new SqlWorkflowStore({ container });
 		const ran: string[] = [];
 		setup = makeFlows(
@@ -141,6 +157,81 @@ describe('Step release in one transaction on SQLite', () => {
 		expect(ran).toEqual(['a', 'b']);
 	});
 
+	it('a run write the compare-and-set refuses stores none of its tasks, also beside other writes', async () => {
+		const container = await fresh();
+		const store = new SqlWorkflowStore({ container });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok') });
+		try {
+			const release = store[withTaskRelease](container) as ReleasingUpdate;
+			expect(release).not.toBeNull();
+			const runs = [sampleRun(), sampleRun(), sampleRun()];
+			for (const run of runs) await store.create(run);
+			// The second run was written since (another process's advance): the copy at hand is stale.
+			expect(await store.update(runs[1] as RunRecord)).not.toBeNull();
+			const { prepare } = scheduler[taskRelease]();
+			const text = 'quote " backslash \\ nul \u0000 accent é clapper 🎬';
+			// Due later: not claimed during the test.
+			const runAt = Date.now() + 60_000;
+			const tasks = await Promise.all(
+				runs.map((run) =>
+					prepare([
+						{ id: `${run.id}:next`, item: { run: run.id, text }, priority: 7, maxAttempts: 4, runAt },
+					]),
+				),
+			);
+			// Together: the first write goes alone, the two others in one batch (one statement or transaction).
+			const results = await Promise.all(runs.map((run, i) => release(run, tasks[i] as TaskRecord[])));
+			expect(results[1]).toBeNull();
+			expect(await scheduler.get(`${runs[1]?.id}:next`)).toBeNull();
+			expect((await store.get(runs[1]?.id as string))?.rev).toBe(1);
+			for (const i of [0, 2]) {
+				const run = runs[i] as RunRecord;
+				expect(results[i]?.run.rev).toBe(1);
+				expect(results[i]?.added.map((task) => task.id)).toEqual([`${run.id}:next`]);
+				// Stored as given (PostgreSQL sends the rows as one JSON parameter).
+				expect(await scheduler.get(`${run.id}:next`)).toMatchObject({
+					status: 'waiting',
+					item: { run: run.id, text },
+					priority: 7,
+					maxAttempts: 4,
+					runAt,
+				});
+			}
+		} finally {
+			await scheduler.close();
+			await store.close();
+		}
+	});
+
+	it('a release whose tasks the database refuses leaves neither half, one task or more than one statement takes', async () => {
+		const container = await fresh();
+		await container.migrate();
+		const store = new SqlWorkflowStore({ container });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok') });
+		const allow = await refuseStepB(container);
+		try {
+			const release = store[withTaskRelease](container) as ReleasingUpdate;
+			const { prepare } = scheduler[taskRelease]();
+			// 501: more than PostgreSQL's release statement takes (it goes by transaction there).
+			for (const count of [1, 40, 501]) {
+				const run = sampleRun();
+				await store.create(run);
+				// The first task can be stored; the last (a step b's) is refused by the database.
+				const ids = Array.from({ length: count }, (_, i) =>
+					i === count - 1 ? `wf:${run.id}:b:1` : `wf:${run.id}:x${i}:1`,
+				);
+				const tasks = await prepare(ids.map((id) => ({ id, item: {} })));
+				await expect(release(run, tasks)).rejects.toThrow('injected: no task for step b');
+				expect((await store.get(run.id))?.rev).toBe(0);
+				for (const id of ids) expect(await scheduler.get(id)).toBeNull();
+			}
+		} finally {
+			await allow();
+			await scheduler.close();
+			await store.close();
+		}
+	});
+
 	it('a step task stored under its id that finished before its step was released ends the step at once', async () => {
 		// An earlier try stored b's task, and it ran to its end while b was still waiting in the run: its end was
 		// passed over then. a's end releases b, finds the task stored and ended, and finishes b with it (before,
@@ -177,8 +268,7 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 			const { done, ran } = await chainWithBStoredEarly(
 				await fresh(),
 				(made) => (setup = made),
-				// Due in 2 s, so it is still waiting when a's end releases b (on PostgreSQL the release adds the task
-				// after the run write, and an add replaces a finished task of the same id: a re-run).
+				// Due in 2 s, so it is still waiting when a's end releases b (the case of a finished one is above).
 				(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
 			);
 			expect(done.status).toBe('succeeded');
