@@ -3,17 +3,10 @@
  * container needs (WAL, a busy timeout, one connection per process).
  */
 import knexModule, { type Knex } from 'knex';
-import { boundedConfig, type ConnectionBounds } from './options.js';
+import { boundedConfig, type ConnectionBounds, type KnexSource, type SqliteSettings } from './options.js';
+
+export type { KnexSource, SqliteSettings } from './options.js';
 import type { SqlDialect } from './schema.js';
-
-/** A knex configuration object or a ready Knex instance. */
-export type KnexSource = Knex.Config | Knex;
-
-/** The SQLite settings applied to every connection the container opens. */
-export interface SqliteSettings {
-	readonly busyTimeoutMs: number;
-	readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
-}
 
 /** What the container works with. */
 export interface SqlConnection {

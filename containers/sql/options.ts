@@ -4,7 +4,15 @@
  */
 import type { Knex } from 'knex';
 import { rejectUnknownOptions } from 'lightsched/kit';
-import type { KnexSource, SqliteSettings } from './connection.js';
+
+/** A knex configuration object or a ready Knex instance. */
+export type KnexSource = Knex.Config | Knex;
+
+/** The SQLite settings applied to every connection the container opens. */
+export interface SqliteSettings {
+	readonly busyTimeoutMs: number;
+	readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+}
 
 /** A PostgreSQL connection for LISTEN: a `postgres://` URL or a `pg` connection object. */
 export type PgConnectionConfig = string | Readonly<Record<string, unknown>>;
