@@ -59,7 +59,7 @@ import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
 import { SqlClaimLimits } from './sql/rate-limit.js';
-import { byClaimOrder, rowToRecord } from './sql/rows.js';
+import { byClaimOrder, numOrNull, rowToRecord } from './sql/rows.js';
 import {
 	CHUNK,
 	chunks,
@@ -499,8 +499,7 @@ export class SqlContainer implements TaskContainer {
 				? { rows: await this.#claimRows(owner, leaseMs, limit, at), settled: true }
 				: await this.#claimNoting(owner, leaseMs, limit, at);
 			if (settled || first.length >= limit || (await this.#promote(at)) === 0) return first;
-			const again = this.#sql.claim(owner, leaseMs, limit - first.length, at);
-			return [...first, ...(await this.#query(again.sql, again.bindings))];
+			return [...first, ...(await this.#claimRows(owner, leaseMs, limit - first.length, at))];
 		});
 		return rows.map(rowToRecord).sort(byClaimOrder);
 	}
@@ -528,21 +527,19 @@ export class SqlContainer implements TaskContainer {
 		const rows = await this.#query(sql, bindings);
 		const claimed = rows.filter((row) => row['id'] !== null && row['id'] !== undefined);
 		if (rows[0]?.['delayed_due'] === true) return { rows: claimed, settled: false };
-		const next = rows[0]?.['delayed_next'];
-		this.#promotion.promoted(wall, next === null || next === undefined ? null : Number(next));
+		this.#promotion.promoted(wall, numOrNull(rows[0]?.['delayed_next']));
 		return { rows: claimed, settled: true };
 	}
 
 	/** Promote the delayed tasks due at `at`; returns how many. */
 	async #promote(at: number): Promise<number> {
 		const wall = this.#promotion.starting();
-		const asNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 		if (this.dialect === 'sqlite') {
 			// SQLite takes two statements (no data-modifying CTE): the earliest delayed run_at first, and the update
 			// only when one is due, so the periodic promotion of an empty or not-yet-due delayed set costs one index
 			// probe, not two statements.
 			const earliest = async (): Promise<number | null> =>
-				asNumber((await this.#query(this.#sql.nextDelayed, []))[0]?.['next']);
+				numOrNull((await this.#query(this.#sql.nextDelayed, []))[0]?.['next']);
 			const before = await earliest();
 			if (before === null || before > at) {
 				this.#promotion.promoted(wall, before);
@@ -555,7 +552,7 @@ export class SqlContainer implements TaskContainer {
 		}
 		const { sql, bindings } = this.#sql.promote(at);
 		const rows = await this.#query(sql, bindings);
-		this.#promotion.promoted(wall, asNumber(rows[0]?.['next']));
+		this.#promotion.promoted(wall, numOrNull(rows[0]?.['next']));
 		return Number(rows[0]?.['n'] ?? 0);
 	}
 
@@ -640,20 +637,10 @@ export class SqlContainer implements TaskContainer {
 		this.#assertOpen();
 		const { sql, bindings } = this.#sql.nextDueAt(this.#now(now));
 		const rows = await this.#run('nextDueAt', () => this.#query(sql, bindings));
-		const later = rows[0]?.['at'];
-		const delayed = rows[0]?.['delayed_at'];
-		const at =
-			later === null || later === undefined
-				? delayed
-				: delayed === null || delayed === undefined
-					? later
-					: Math.min(Number(later), Number(delayed));
-		const due =
-			at === null || at === undefined
-				? null
-				: this.#sql.serverClock
-					? now + (Number(at) - Number(rows[0]?.['clock_now']))
-					: Number(at);
+		const later = numOrNull(rows[0]?.['at']);
+		const delayed = numOrNull(rows[0]?.['delayed_at']);
+		const at = later === null ? delayed : delayed === null ? later : Math.min(later, delayed);
+		const due = at === null ? null : this.#sql.serverClock ? now + (at - Number(rows[0]?.['clock_now'])) : at;
 		// A claim the rate limit cut short: wake when its window reopens (see sql/rate-limit.ts).
 		let open = this.#rateWakeAt;
 		// A group with parked tasks: wake when its window reopens (see sql/group-limit.ts).

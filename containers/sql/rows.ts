@@ -82,7 +82,9 @@ function fromJsonText(value: unknown): unknown {
 }
 
 const num = (value: unknown): number => Number(value);
-const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+/** A nullable number column's value: `null` for SQL NULL, else the number (PostgreSQL hands BIGINTs over as text). */
+export const numOrNull = (value: unknown): number | null =>
+	value === null || value === undefined ? null : Number(value);
 
 /** A row as the database returns it, to a task record. */
 export function rowToRecord(row: Record<string, unknown>): TaskRecord {
