@@ -54,7 +54,13 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 	it('runs a task another process adds after the scheduler went idle: the dead LISTEN is found out and the scheduler polls', async () => {
 		const prefix = `idle${++n}_`;
 		const signals: ContainerSignal[] = [];
-		const container = new SqlContainer({ knex: pooled(), tablePrefix: prefix, notifyProbe: { timeoutMs: 1_000 } });
+		// Probes every second: a probe can still arrive when PgBouncer happens to hand the LISTEN session's server
+		// connection back to it (CI saw one), so the channel is found dead by a later probe, not always the first.
+		const container = new SqlContainer({
+			knex: pooled(),
+			tablePrefix: prefix,
+			notifyProbe: { timeoutMs: 1_000, intervalMs: 1_000 },
+		});
 		container.watch?.((signal) => signals.push(signal));
 		const scheduler = new Scheduler({
 			container,
@@ -70,6 +76,9 @@ describe('SqlContainer behind PgBouncer in transaction mode', () => {
 			const done = succeeded(scheduler, 'late', 20_000);
 			await writer.add(records([{ id: 'late', item: 2 }], Date.now(), 1));
 			await done;
+			// The task may have run by the safety poll before a probe found the channel dead: wait for that report.
+			for (let waited = 0; waited < 15_000 && !signals.some((s) => s.type === 'channel' && !s.ok); waited += 100)
+				await new Promise((resolve) => setTimeout(resolve, 100));
 			expect(signals).toContainEqual(expect.objectContaining({ type: 'channel', ok: false }));
 			const down = signals.find((s) => s.type === 'channel' && !s.ok) as { error?: Error } | undefined;
 			expect(down?.error?.message).toMatch(/notifications do not arrive.*transaction.*listen: \{ connection \}/s);
