@@ -83,8 +83,10 @@ import {
 	RENEW,
 	REMOVE,
 	REQUEST_STOP,
+	UNREGISTER,
 	type ClockedScript,
 } from './redis/scripts.js';
+import { IDLE_TTL_MS, takenBy } from './redis/idle-push.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
 import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './redis/operation-scripts.js';
@@ -138,10 +140,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #guard: CallGuard;
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
+	readonly #commandTimeoutMs: number;
 	#channel: WakeChannel | undefined;
 	/** `readChanges` (change-events.ts). */
 	readonly #changes: RedisChangeReader;
 	#closed = false;
+	/**
+	 * The owners whose claims may register them as idle, with their lease: adds hand them tasks over the channel
+	 * (see idle-push.ts).
+	 */
+	readonly #pushOwners = new Map<string, number>();
+	/** A check of every owner for lost hand-offs after the channel went down, once registrations lapsed. */
+	#downCheck: ReturnType<typeof setTimeout> | undefined;
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
 	#calls = 0;
@@ -201,6 +211,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			owned: connection.owned,
 		});
 		this.#connectTimeoutMs = checked.connectTimeoutMs;
+		this.#commandTimeoutMs = checked.commandTimeoutMs;
 		this.#changes = new RedisChangeReader({
 			run: (script, args) => this.#run(script, args),
 			connect: connection.makeSubscriber,
@@ -291,9 +302,15 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			throw new TypeError(
 				`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`,
 			);
+		// Tasks an add handed to this owner (idle-push.ts) start now, without a claim's round trip: nothing else was
+		// waiting when they were handed over, and an add since then wakes us again.
+		const pushed = this.#ahead.hasPushed(owner);
 		const held = this.#ahead.take(owner, max);
-		if (held.length === max) return held;
+		if (held.length === max || (pushed && held.length > 0)) return held;
 		this.#orphans.noteOwner(owner);
+		// Only while the channel is up (a hand-off travels on it), and with no limit the claim script judges.
+		const register = this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
+		if (register) this.#pushOwners.set(owner, leaseMs);
 		const args = [
 			String(max - held.length),
 			owner,
@@ -301,6 +318,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			String(leaseMs),
 			String(this.#globalConcurrency),
 			...this.#rateArgs,
+			register ? '1' : '0',
 		];
 		const call = this.#run(CLAIM, args).then(
 			(reply) => {
@@ -330,10 +348,40 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return call;
 	}
 
-	/** Settles once every claim and transition batch in flight now was answered (and handled) or given up on. */
+	/**
+	 * Settles once every claim and transition batch in flight now was answered (and handled) or given up on, and
+	 * every task handed over (idle-push.ts) before now reached this process.
+	 */
 	#inFlight(): Promise<unknown> {
-		if (this.#claims.size === 0) return this.#batch.answered();
-		return Promise.all([this.#batch.answered(), ...[...this.#claims].map((call) => call.catch(() => null))]);
+		const fence = this.#pushOwners.size > 0 ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
+		if (this.#claims.size === 0 && fence === undefined) return this.#batch.answered();
+		return Promise.all([this.#batch.answered(), fence, ...[...this.#claims].map((call) => call.catch(() => null))]);
+	}
+
+	/** A task an add handed to one of this container's owners (idle-push.ts): held until its scheduler claims. */
+	#taken(body: string): boolean {
+		const found = takenBy(body, this.#pushOwners.keys());
+		if (found === undefined) return false;
+		const [owner, packed] = found;
+		let record: TaskRecord;
+		try {
+			record = this.#claimed(packed, owner);
+		} catch {
+			return false; // malformed: the orphan check hands it back
+		}
+		this.#ahead.hold(owner, [record], this.#pushOwners.get(owner) ?? DEFAULT_AHEAD_LEASE_MS, true);
+		return true;
+	}
+
+	/** The channel came back or went down: hand-offs sent meanwhile are lost, their tasks orphans (orphans.ts). */
+	#channelChanged(up: boolean): void {
+		if (this.#pushOwners.size === 0) return;
+		this.#orphans.check();
+		if (up || this.#closed) return;
+		// Adds may still hand tasks over until the registrations lapse: check again then.
+		clearTimeout(this.#downCheck);
+		this.#downCheck = setTimeout(() => this.#orphans.check(), IDLE_TTL_MS + 100);
+		this.#downCheck.unref?.();
 	}
 
 	transition(
@@ -597,7 +645,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			const subscriber = this.#makeSubscriber();
 			subscriber.on('error', () => {});
 			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`);
+			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`, {
+				take: (body) => this.#taken(body),
+				changed: (up) => this.#channelChanged(up),
+			});
 		}
 		return this.#channel.add(listener);
 	}
@@ -616,6 +667,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#downCheck);
+		await this.#unregister();
 		this.#channel?.close();
 		this.#changes.close();
 		this.#guard.closing();
@@ -625,6 +678,20 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
 			this.#guard.closeAll();
+		}
+	}
+
+	/**
+	 * Closing: adds stop handing tasks to this container's owners, and those handed over before reach it (a fence),
+	 * to be handed back with the tasks claimed ahead. With the server unreachable, they wait for their leases.
+	 */
+	async #unregister(): Promise<void> {
+		if (this.#pushOwners.size === 0 || this.#redis.status !== 'ready') return;
+		try {
+			await this.#run(UNREGISTER, [...this.#pushOwners.keys()]);
+			await this.#channel?.fence(this.#commandTimeoutMs);
+		} catch {
+			// Unreachable now: as above.
 		}
 	}
 
