@@ -70,6 +70,7 @@ import {
 	encodeForAdd,
 	encodePatch,
 	RECORD_FIELDS,
+	claimedOwnerAt,
 	storedValues,
 	unpackClaimed,
 } from './redis/codec.js';
@@ -103,6 +104,8 @@ const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
+/** How long a task the orphan check handed back refuses a late hand-off message (see #disowned). */
+const DISOWNED_MS = 10_000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
 /**
@@ -150,6 +153,18 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * (see idle-push.ts).
 	 */
 	readonly #pushOwners = new Map<string, number>();
+	/**
+	 * Tasks handed over that were seen once, by an add's reply or by the channel, keyed by their packed form (unique
+	 * per claim: it carries the version); the other sighting is then ignored, so each is held once.
+	 */
+	readonly #handedOver = new Map<string, 'reply' | 'message'>();
+	/**
+	 * Tasks the orphan check handed back, and when: a hand-off message for one that arrives after all (the fence
+	 * cannot cover a subscription being renewed) is dropped, not run (see #taken).
+	 */
+	readonly #disowned = new Map<string, number>();
+	/** Adds sent and not yet answered: only they can bring a task the channel brought too. */
+	#addsInFlight = 0;
 	/** A check of every owner for lost hand-offs after the channel went down, once registrations lapsed. */
 	#downCheck: ReturnType<typeof setTimeout> | undefined;
 	/** Makes each transition's token unique: this instance, then a counter. */
@@ -177,7 +192,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 					? undefined
 					: false,
 		inFlight: () => this.#inFlight(),
-		handBack: (id, owner, patch) => this.transition(id, 'running', 'waiting', patch, owner),
+		handBack: (id, owner, patch) => {
+			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
+			this.#disowned.set(id, Date.now());
+			return this.transition(id, 'running', 'waiting', patch, owner);
+		},
 		closed: () => this.#closed,
 	});
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
@@ -285,7 +304,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			return;
 		}
 		const args = [String(Date.now()), randomUUID()].concat(encoded);
-		const reply = (await this.#run(ADD, args)) as [string, string?, string?];
+		let reply: [string, string?, string?];
+		this.#addsInFlight++;
+		try {
+			reply = (await this.#run(ADD, args)) as [string, string?, string?];
+			// Tasks handed to idle claimers (idle-push.ts): held now if one is this container's.
+			let held = false;
+			for (let i = tasks.length + 1; i < reply.length; i++) held = this.#taken(String(reply[i]), 'reply') || held;
+			if (held) this.#channel?.wake();
+		} finally {
+			if (--this.#addsInFlight === 0) this.#forgetHandedOver('message');
+		}
 		if (reply[0] === 'dup')
 			throw new DuplicateTaskError(
 				reply[1] ?? '',
@@ -358,11 +387,33 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return Promise.all([this.#batch.answered(), fence, ...[...this.#claims].map((call) => call.catch(() => null))]);
 	}
 
-	/** A task an add handed to one of this container's owners (idle-push.ts): held until its scheduler claims. */
-	#taken(body: string): boolean {
+	/**
+	 * A task an add handed to one of this container's owners (idle-push.ts), from the add's reply or the channel:
+	 * held until its scheduler claims, unless the other way brought it already.
+	 */
+	#taken(body: string, via: 'reply' | 'message'): boolean {
 		const found = takenBy(body, this.#pushOwners.keys());
 		if (found === undefined) return false;
 		const [owner, packed] = found;
+		const id = packed.slice(claimedOwnerAt(packed) + owner.length + 1);
+		const now = Date.now();
+		for (const [old, at] of this.#disowned) {
+			if (now - at < DISOWNED_MS) break;
+			this.#disowned.delete(old);
+		}
+		if (this.#disowned.has(id)) {
+			// Handed back already, or to be checked again (the check hands it back if it is still held for us).
+			this.#orphans.check();
+			return false;
+		}
+		const seen = this.#handedOver.get(packed);
+		if (seen !== undefined && seen !== via) {
+			this.#handedOver.delete(packed);
+			return false;
+		}
+		// A reply's task comes by the channel too (unless it is down); a message's by a reply only if one of our adds
+		// is in flight.
+		if (via === 'reply' || this.#addsInFlight > 0) this.#handedOver.set(packed, via);
 		let record: TaskRecord;
 		try {
 			record = this.#claimed(packed, owner);
@@ -373,8 +424,14 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return true;
 	}
 
+	#forgetHandedOver(via: 'reply' | 'message'): void {
+		for (const [packed, seen] of this.#handedOver) if (seen === via) this.#handedOver.delete(packed);
+	}
+
 	/** The channel came back or went down: hand-offs sent meanwhile are lost, their tasks orphans (orphans.ts). */
 	#channelChanged(up: boolean): void {
+		// Messages of tasks an add's reply brought will not come now.
+		if (!up) this.#forgetHandedOver('reply');
 		if (this.#pushOwners.size === 0) return;
 		this.#orphans.check();
 		if (up || this.#closed) return;
@@ -646,7 +703,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			subscriber.on('error', () => {});
 			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
 			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`, {
-				take: (body) => this.#taken(body),
+				take: (body) => this.#taken(body, 'message'),
 				changed: (up) => this.#channelChanged(up),
 			});
 		}

@@ -80,6 +80,11 @@ export class WakeChannel {
 		}
 	}
 
+	/** Wake the listeners (a task was handed over through an add's reply). */
+	wake(): void {
+		this.#emit({ type: 'wake' });
+	}
+
 	close(): void {
 		this.#closed = true;
 		this.#listeners.clear();

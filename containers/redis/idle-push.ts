@@ -14,6 +14,9 @@
  *   publishes `take:<owner's byte length>:<packed task>` per task. Nothing is pushed while the queue is paused, a
  *   global limit starved a claim (`P starved`), or a rate or group limit is in use (`P rate`, `P gclock`); tasks
  *   left waiting get the usual `wake`.
+ * - The add's reply carries the same bodies after the seqs, so an add made through the owner's own container (a
+ *   scheduler adding to itself) holds the task before its next claim, whichever of reply and message comes first
+ *   (each task is held once: the container remembers the one it saw until the other arrives).
  * - The container of that owner holds the task with the tasks claimed ahead (claim-ahead.ts) and wakes its
  *   scheduler, whose next claim takes it without a round trip. Not taken within the hold time (a paused or closing
  *   scheduler), it is handed back to waiting, its attempt not counted, as a task claimed ahead is.
@@ -48,9 +51,9 @@ local function registerIdle(owner, free, leaseMs, now)
 		redis.call('HDEL', P .. 'idlen', owner)
 	end
 end
--- Claim due waiting tasks for registered idle owners and publish each (see idle-push.ts). Returns whether tasks are
--- left waiting (then the caller publishes a wake).
-local function pushIdle(now)
+-- Claim due waiting tasks for registered idle owners and publish each (see idle-push.ts), appending each message's
+-- body to out. Returns whether tasks are left waiting (then the caller publishes a wake).
+local function pushIdle(now, out)
 	if redis.call('EXISTS', P .. 'idle') == 0 then return true end
 	if redis.call('EXISTS', P .. 'paused', P .. 'starved', P .. 'rate', P .. 'gclock') > 0 then return true end
 	local lapsed = redis.call('ZRANGEBYSCORE', P .. 'idle', '-inf', now)
@@ -71,8 +74,11 @@ local function pushIdle(now)
 		local got = #popped / 2
 		if got > 0 then
 			local claimed = claimPopped(popped, o, now, ms(tonumber(now) + leaseMs))
-			local head = '${TAKE_PREFIX}' .. #o .. ':'
-			for _, packed in ipairs(claimed) do redis.call('PUBLISH', P .. 'events', head .. packed) end
+			for _, packed in ipairs(claimed) do
+				local body = #o .. ':' .. packed
+				redis.call('PUBLISH', P .. 'events', '${TAKE_PREFIX}' .. body)
+				out[#out + 1] = body
+			end
 		end
 		if got >= free then
 			redis.call('ZREM', P .. 'idle', o)

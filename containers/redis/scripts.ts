@@ -304,7 +304,8 @@ for i = 0, n - 1 do
 		end
 	end
 end
--- The reply: 'ok' and each task's seq, which add() sets on the records it was handed.
+-- The reply: 'ok' and each task's seq, which add() sets on the records it was handed (then the bodies of the tasks
+-- handed to idle claimers, see idle-push.ts).
 local seqs = {'ok'}
 for i = 0, n - 1 do
 	local b = 3 + i * F
@@ -331,8 +332,9 @@ for i = 0, n - 1 do
 	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
 	recordChange(id, 'added', now, k)
 end
--- Idle claimers get the due tasks handed to them (idle-push.ts); a wake for what is left waiting.
-if n > 0 and pushIdle(now) then redis.call('PUBLISH', P .. 'events', 'wake') end
+-- Idle claimers get the due tasks handed to them (idle-push.ts), their messages' bodies after the seqs; a wake for
+-- what is left waiting.
+if n > 0 and pushIdle(now, seqs) then redis.call('PUBLISH', P .. 'events', 'wake') end
 return seqs
 `;
 
