@@ -16,7 +16,9 @@
  *
  *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=20000 SERIAL=2000; the full sizes are
  *                            LARGE=100000 SERIAL=10000, which take about five times as long;
- *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases)
+ *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
+ *                            LIBS=lightsched,bullmq to run only some libraries; COMMANDSTATS=1 prints the
+ *                            Redis commands and script calls per processed task of each run)
  *
  * SERIAL caps the task count of the concurrency-1 cases (which are latency-bound and slow for both libraries).
  */
