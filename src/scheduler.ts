@@ -91,6 +91,12 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#ticker: RepeatTicker | undefined;
 	/** What the `lightsched.add` spans say of this scheduler's parts (tracing.ts). */
 	readonly #traceParts: TraceParts;
+	/** Whether an add stores in its own call (`#addNow`): a synchronous container face and no actuator `init`. */
+	readonly #storesNow: boolean;
+	/** Records `#addNow` stored that `task:added` has not told of yet. */
+	#added: TaskRecord<TItem, TOutput>[] = [];
+	#flushQueued = false;
+	readonly #flushAddedNow = (): void => this.#flushAdded();
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -99,6 +105,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.id = resolved.id;
 		this.#paused = !resolved.autoStart;
 		this.#traceParts = traceParts(container, actuator, this.id);
+		this.#storesNow = container.sync !== undefined && actuator.init === undefined;
 		// Tasks kept 0 ms after finishing are deleted by this scheduler once it has reported them (see zero-retention.ts).
 		const zero =
 			typeof container.clean === 'function'
@@ -170,6 +177,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#core = core;
 		this.#runner = new AttemptRunner(core, () => this.#claims.fill());
 		this.#claims = new ClaimLoop(core, {
+			beforeClaim: () => this.#announceAdded(),
 			running: () => this.#runner.size,
 			start: (task) => this.#runner.start(task),
 			checkIdle: () => this.#idle.check(),
@@ -267,7 +275,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		// A `lightsched.add` span when an OpenTelemetry SDK records one; its context goes on the tasks (`trace`).
 		const span = startAddSpan(this.#traceParts, Array.isArray(input) ? input.length : 1);
-		if (span === null) return this.#add(input, addOptions, null);
+		if (span === null) {
+			if (addOptions === undefined && this.#storesNow) return this.#addNow(input);
+			return this.#add(input, addOptions, null);
+		}
 		return traceAdd(
 			span,
 			(trace) => this.#add(input, addOptions, trace),
@@ -326,6 +337,51 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	}
 
 	/**
+	 * The hot path of `add` on an in-process container's synchronous face, with no actuator `init` and no options:
+	 * the records are built and stored in this call, with no promise awaited, so nothing of the add outlives it but
+	 * the stored records and the settled promise returned (an add of a task per call otherwise kept an async frame
+	 * and two promises per task alive until the microtasks ran, most of the garbage collector's work). The caller
+	 * gets its own records, as on the general path. `task:added` and the claim still come later, together, once per
+	 * tick (`#flushAdded`), so both still follow `add()`'s return and no task starts before it was announced.
+	 */
+	#addNow(
+		input: NewTask<TItem> | readonly NewTask<TItem>[],
+	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
+		try {
+			if (this.#closed) throw new SchedulerClosedError();
+			const records = this.#build(input, null);
+			this.#core.writer.add(records as TaskRecord[]);
+			if (!this.#flushQueued) {
+				this.#flushQueued = true;
+				queueMicrotask(this.#flushAddedNow);
+			}
+			if (this.#core.reporter.listening('task:added')) {
+				const pending = this.#added;
+				for (let i = 0; i < records.length; i++) pending.push(records[i] as TaskRecord<TItem, TOutput>);
+			}
+			return Promise.resolve(Array.isArray(input) ? records : (records[0] as TaskRecord<TItem, TOutput>));
+		} catch (error) {
+			return Promise.reject(error);
+		}
+	}
+
+	/** Announce the records `#addNow` stored (`task:added`, in the order stored), then look for work once. */
+	#flushAdded(): void {
+		this.#flushQueued = false;
+		this.#announceAdded();
+		this.#claims.fill();
+	}
+
+	/** `task:added` for the records `#addNow` stored, in the order stored; whether there were any. */
+	#announceAdded(): boolean {
+		const pending = this.#added;
+		if (pending.length === 0) return false;
+		this.#added = [];
+		this.#announce(pending, null);
+		return true;
+	}
+
+	/**
 	 * The first half of an add: the records built from the new tasks (defaults, validation, one id once, the
 	 * retention check, the actuator's `init`), nothing stored. All or nothing: the first bad task throws. A single
 	 * task (not an array) is named `task` in errors, the tasks of an array `tasks[i]`.
@@ -335,9 +391,16 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		trace: string | null,
 	): Promise<TaskRecord<TItem, TOutput>[]> {
 		if (this.#closed) throw new SchedulerClosedError();
+		const records = this.#build(input, trace);
+		const { actuator } = this.#core.options;
+		if (actuator.init) for (const record of records) await actuator.init(record);
+		return records;
+	}
+
+	/** `#prepare` up to the actuator's `init`: the records built and checked, synchronously. */
+	#build(input: NewTask<TItem> | readonly NewTask<TItem>[], trace: string | null): TaskRecord<TItem, TOutput>[] {
 		const now = Date.now();
 		const { options } = this.#core;
-		const { actuator } = options;
 		const single = !Array.isArray(input);
 		const records = (
 			single
@@ -358,7 +421,6 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
 			);
 		}
-		if (actuator.init) for (const record of records) await actuator.init(record);
 		return records;
 	}
 
