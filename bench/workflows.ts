@@ -2,7 +2,7 @@
  * Workflow throughput (issue 13 item 13, first part): RUNS runs of a 10-step chain and of a 10-step fan-out/join
  * DAG (1 -> 8 -> 1), no-op steps, in one process, against plain tasks on the same container (the overhead per
  * step). Containers: memory (QueueContainer + MemoryWorkflowStore), SQLite and PostgreSQL (SqlContainer +
- * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore), beside BullMQ flows on the
+ * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore on its connection), beside BullMQ flows on the
  * same redis-server and DBOS Transact on the same PostgreSQL (bench/workflows-peers.ts), in the same run: ROUNDS
  * rounds (default 3), medians.
  *
@@ -120,7 +120,8 @@ const makers: Record<string, () => Promise<Setup>> = {
 		const connection = { host: '127.0.0.1', port: redis.port };
 		const container = new RedisContainer({ redis: connection, name, log: false });
 		await container.ready();
-		return { container, store: new RedisWorkflowStore({ redis: connection, name }) };
+		// On the container's connection: a step end writes its run and adds the next step's task in one script.
+		return { container, store: new RedisWorkflowStore({ container }) };
 	},
 };
 

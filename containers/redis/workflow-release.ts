@@ -36,40 +36,60 @@ export function scriptPortOf(container: unknown): RedisScriptPort | null {
 
 const F = ADD_FIELDS.length;
 
+/** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
+export const RELEASE_HEAD = 14;
+
 /**
- * ARGV: the expected rev, the run (10 values, its rev the new one: see workflow-scripts.ts), then the add's
- * arguments (now, token, ${F} values per task in ADD_FIELDS order). Tasks whose ids are stored already (whatever
- * their status) are left as they are and not added. Returns {'ok', id1, seq1, …} (the tasks added), {'stale'},
- * {'dupkey', holder run id}, or {'task', …} with the add's refusal ({'dup', id[, 'reserved']} or {'dupkey', key,
- * holder[, 'reserved']}); nothing is written unless 'ok'.
+ * Several releases, each its own compare-and-set (one refused or failed leaves the others as they are). ARGV, per
+ * release: the expected rev, the run (10 values, its rev the new one: see workflow-scripts.ts), the add's now and
+ * token, the number of tasks, then ${F} values per task (ADD_FIELDS order). Tasks whose ids are stored already
+ * (whatever their status) are left as they are and not added. One reply per release: {'ok', id1, seq1, …} (the
+ * tasks added), {'stale'}, {'dupkey', holder run id}, {'task', …} with the add's refusal ({'dup', id[,
+ * 'reserved']} or {'dupkey', key, holder[, 'reserved']}), or an error reply (the server failed a command of it);
+ * nothing of a release is written unless 'ok'.
  */
-export const RELEASE_RUN = script(
+export const RELEASE_RUNS = script(
 	'workflow release',
 	`${WORKFLOW_PRELUDE}
-local run = fields(2)
-local cur, refused = checkUpdate(ARGV[1], run)
-if refused then return refused end
-local A = { ARGV[12], ARGV[13] }
-local ids = {}
-for b = 14, #ARGV, ${F} do
-	if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
-		for j = 0, ${F - 1} do A[#A + 1] = ARGV[b + j] end
-		ids[#ids + 1] = ARGV[b]
-	end
-end
-local out = {'ok'}
-if #ids > 0 then
-	local function addAll()
+local function addAll(A)
 ${ADD_BODY}
-	end
-	local added = addAll()
-	if added[1] ~= 'ok' then return {'task', added[1], added[2], added[3], added[4]} end
-	for i, id in ipairs(ids) do
-		out[#out + 1] = id
-		out[#out + 1] = added[i + 1]
-	end
 end
-applyUpdate(run, cur)
-return out
+-- One release from ARGV[i]; every refusal comes before its first write (a script is not rolled back).
+local function release(i, count)
+	local run = fields(i + 1)
+	local cur, refused = checkUpdate(ARGV[i], run)
+	if refused then return refused end
+	local A = { ARGV[i + 11], ARGV[i + 12] }
+	local ids = {}
+	for b = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + (count - 1) * ${F}, ${F} do
+		if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
+			for j = 0, ${F - 1} do A[#A + 1] = ARGV[b + j] end
+			ids[#ids + 1] = ARGV[b]
+		end
+	end
+	local out = {'ok'}
+	if #ids > 0 then
+		local added = addAll(A)
+		if added[1] ~= 'ok' then return {'task', added[1], added[2], added[3], added[4]} end
+		for k, id in ipairs(ids) do
+			out[#out + 1] = id
+			out[#out + 1] = added[k + 1]
+		end
+	end
+	applyUpdate(run, cur)
+	return out
+end
+local replies = {}
+local i = 1
+while i <= #ARGV do
+	local count = tonumber(ARGV[i + 13])
+	local ok, reply = pcall(release, i, count)
+	if not ok then
+		if type(reply) == 'table' and reply.err then reply = { err = reply.err } else reply = { err = tostring(reply) } end
+	end
+	replies[#replies + 1] = reply
+	i = i + ${RELEASE_HEAD} + count * ${F}
+end
+return replies
 `,
 );

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { SchedulerClosedError } from 'lightsched';
+import { ContainerError, SchedulerClosedError } from 'lightsched';
 import {
 	assertStorableTask,
 	describeValue,
@@ -40,7 +40,8 @@ import { CallGuard } from './call-guard.js';
 import { closeOwned, openConnection } from './connection.js';
 import { encodeForAdd } from './codec.js';
 import { checkName, isWellFormed } from './options.js';
-import { RELEASE_RUN, scriptPortOf, type RedisScriptPort } from './workflow-release.js';
+import { TransitionBatch } from './transition-batch.js';
+import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import {
 	CREATE_RUN,
 	LIST_RUNS,
@@ -89,6 +90,10 @@ export interface RedisWorkflowStoreOptions {
 	 */
 	readonly commandTimeoutMs?: number;
 }
+
+/** The most releases in one script call, and the most such calls awaiting their reply (as the container's transitions). */
+const MAX_RELEASES = 25;
+const MAX_RELEASES_IN_FLIGHT = 4;
 
 const OPTION_NAMES = ['container', 'redis', 'name', 'prefix', 'connectTimeoutMs', 'commandTimeoutMs'] as const;
 
@@ -246,11 +251,26 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
 		const port = scriptPortOf(container);
 		if (port === null || port.redis !== this.#redis || port.keyPrefix !== this.keyPrefix) return null;
-		return (run, tasks) => this.#release(port, run, tasks);
+		// Releases issued in the same tick (step ends of several runs) go as one script call, each its own
+		// compare-and-set and add (see transition-batch.ts): one round trip and one script run for a burst.
+		const batch = new TransitionBatch(
+			async (items) => {
+				const replies = (await port.run(RELEASE_RUNS, items.flat())) as unknown[];
+				return replies.map((entry) =>
+					Array.isArray(entry)
+						? entry
+						: new ContainerError(`${this.#guard.where}: workflow release failed: ${String(entry)}`, {
+								cause: entry,
+							}),
+				);
+			},
+			{ maxItems: MAX_RELEASES, maxInFlight: MAX_RELEASES_IN_FLIGHT },
+		);
+		return (run, tasks) => this.#release(batch, run, tasks);
 	}
 
 	async #release(
-		port: RedisScriptPort,
+		batch: TransitionBatch,
 		run: RunRecord,
 		tasks: readonly TaskRecord[],
 	): Promise<{ run: RunRecord; added: TaskRecord[] } | null> {
@@ -266,9 +286,10 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 			seen.add(task.id);
 		});
 		const args = runArgs(run, run.rev + 1);
-		const reply = (await port.run(
-			RELEASE_RUN,
-			[String(run.rev), ...args, String(Date.now()), randomUUID()].concat(tasks.flatMap(encodeForAdd)),
+		const reply = (await batch.submit(
+			[String(run.rev), ...args, String(Date.now()), randomUUID(), String(tasks.length)].concat(
+				tasks.flatMap(encodeForAdd),
+			),
 		)) as unknown[];
 		if (reply[0] === 'stale') return null;
 		if (reply[0] === 'dupkey')

@@ -219,6 +219,27 @@ describe('An atomic step release on Redis', () => {
 			);
 			expect((await store.get(other.id))?.rev).toBe(0);
 			expect(await scheduler.get(`${other.id}:x`)).toBeNull();
+			// In one script call, a release the server fails (its add's INCR of a text) is not written; the release
+			// beside it is.
+			const [failing, quiet] = [sampleRun(), sampleRun()];
+			await store.create(failing);
+			await store.create(quiet);
+			const admin = new Redis(url());
+			try {
+				await admin.set(`${container.keyPrefix}seq`, 'not a number');
+				const results = await Promise.allSettled([
+					release(failing, await prepare([{ id: `${failing.id}:x`, item: null }])),
+					release(quiet, []),
+				]);
+				expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'ERR_CONTAINER' } });
+				expect(String((results[0] as PromiseRejectedResult).reason)).toContain('not an integer');
+				expect(results[1]).toMatchObject({ status: 'fulfilled', value: { run: { rev: 1 }, added: [] } });
+				expect((await store.get(failing.id))?.rev).toBe(0);
+				expect((await store.get(quiet.id))?.rev).toBe(1);
+				expect(await scheduler.get(`${failing.id}:x`)).toBeNull();
+			} finally {
+				admin.disconnect();
+			}
 		} finally {
 			await close();
 		}
