@@ -36,6 +36,15 @@ export function scriptPortOf(container: unknown): RedisScriptPort | null {
 
 const F = ADD_FIELDS.length;
 
+/**
+ * The add's body with its wake-up deferred: an add publishes `wake` once it stored tasks; a call of several
+ * releases publishes it once, at its end (the prelude's `publishWake`), not once per release.
+ */
+const ADD_WAKE = "if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end";
+if (!ADD_BODY.includes(ADD_WAKE))
+	throw new Error('scripts.ts ADD_BODY no longer ends with the wake-up this file defers');
+const DEFERRED_ADD_BODY = ADD_BODY.replace(ADD_WAKE, 'if n > 0 then wake = true end');
+
 /** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
 export const RELEASE_HEAD = 14;
 
@@ -52,7 +61,7 @@ export const RELEASE_RUNS = script(
 	'workflow release',
 	`${WORKFLOW_PRELUDE}
 local function addAll(A)
-${ADD_BODY}
+${DEFERRED_ADD_BODY}
 end
 -- One release from ARGV[i]; every refusal comes before its first write (a script is not rolled back).
 local function release(i, count)
@@ -90,6 +99,7 @@ while i <= #ARGV do
 	replies[#replies + 1] = reply
 	i = i + ${RELEASE_HEAD} + count * ${F}
 end
+publishWake()
 return replies
 `,
 );
