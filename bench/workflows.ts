@@ -2,15 +2,17 @@
  * Workflow throughput (issue 13 item 13, first part): RUNS runs of a 10-step chain and of a 10-step fan-out/join
  * DAG (1 -> 8 -> 1), no-op steps, in one process, against plain tasks on the same container (the overhead per
  * step). Containers: memory (QueueContainer + MemoryWorkflowStore), SQLite and PostgreSQL (SqlContainer +
- * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore), beside BullMQ flows on the
+ * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore on its connection), beside BullMQ flows on the
  * same redis-server and DBOS Transact on the same PostgreSQL (bench/workflows-peers.ts), in the same run: ROUNDS
- * rounds (default 3), medians.
+ * rounds (default 3), medians. On Redis it also prints the CPU time each case cost per step, this process's and the
+ * redis-server's (INFO cpu), which a loaded machine disturbs far less than the wall-clock rates.
  *
  *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg,redis]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -120,7 +122,8 @@ const makers: Record<string, () => Promise<Setup>> = {
 		const connection = { host: '127.0.0.1', port: redis.port };
 		const container = new RedisContainer({ redis: connection, name, log: false });
 		await container.ready();
-		return { container, store: new RedisWorkflowStore({ redis: connection, name }) };
+		// On the container's connection: a step end writes its run and adds the next step's task in one script.
+		return { container, store: new RedisWorkflowStore({ container }) };
 	},
 };
 
@@ -144,19 +147,50 @@ const median = (values: readonly number[] | undefined): number => {
 		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 const fmt = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFixed(0));
+/** CPU microseconds per step by case and side (`node`: this process, `server`: redis-server), one value per round. */
+const cpu = new Map<string, number[]>();
+let admin: Redis | undefined;
+const serverCpuUs = async (): Promise<number> => {
+	const info = await (admin as Redis).info('cpu');
+	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+};
+/** Run one case (RUNS x 10 steps), recording its rate and, on Redis, its CPU per step. */
+async function measure(kind: string, name: string, run: () => Promise<number>): Promise<void> {
+	const onRedis = kind === 'redis' && redis !== undefined;
+	if (onRedis) admin ??= new Redis((redis as RedisServer).port);
+	const node = process.cpuUsage();
+	const server = onRedis ? await serverCpuUs() : 0;
+	record(name, await run());
+	if (!onRedis) return;
+	const used = process.cpuUsage(node);
+	const steps = RUNS * 10;
+	for (const [side, us] of [
+		['node', used.user + used.system],
+		['server', (await serverCpuUs()) - server],
+	] as const) {
+		const list = cpu.get(`${name} ${side}`) ?? [];
+		list.push(us / steps);
+		cpu.set(`${name} ${side}`, list);
+	}
+}
 
 try {
 	for (const kind of KINDS)
 		if (makers[kind] === undefined) throw new Error(`Unknown kind ${kind} (memory, sqlite, pg, redis)`);
 	let dbosReady = false;
+	// Up front, so the first case's CPU is measured too.
+	if (KINDS.includes('redis')) redis = await startRedis();
 	for (let round = 1; round <= ROUNDS; round++) {
 		for (const kind of KINDS) {
 			const make = makers[kind] as () => Promise<Setup>;
-			record(`${kind} plain`, await plainTasks(make, RUNS * 10));
+			await measure(kind, `${kind} plain`, () => plainTasks(make, RUNS * 10));
 			for (const [shape, steps] of SHAPES) {
-				record(`${kind} ${shape}`, await workflowRuns(make, [...steps]));
-				if (kind === 'redis' && redis !== undefined)
-					record(`${kind} ${shape} peer`, await bullmqFlows(redis.port, shape, RUNS));
+				await measure(kind, `${kind} ${shape}`, () => workflowRuns(make, [...steps]));
+				if (kind === 'redis' && redis !== undefined) {
+					const port = redis.port;
+					await measure(kind, `${kind} ${shape} peer`, () => bullmqFlows(port, shape, RUNS));
+				}
 				if (kind === 'pg' && pg !== undefined) {
 					if (!dbosReady) {
 						await pg.createDatabase('dbos_bench');
@@ -188,7 +222,23 @@ try {
 			);
 		}
 	}
+	if (cpu.size > 0) {
+		const us = (name: string): number => median(cpu.get(`${name} node`)) + median(cpu.get(`${name} server`));
+		console.log('\nCPU per step on Redis, medians (µs: this process + redis-server)');
+		console.log(
+			'| case | node | redis-server | total | vs a plain task | BullMQ flows total | lightsched / BullMQ |',
+		);
+		console.log('|---|---|---|---|---|---|---|');
+		for (const name of ['plain', ...SHAPES.map(([shape]) => shape)]) {
+			const key = `redis ${name}`;
+			const peer = name === 'plain' ? NaN : us(`${key} peer`);
+			console.log(
+				`| ${name} | ${fmt(median(cpu.get(`${key} node`)))} | ${fmt(median(cpu.get(`${key} server`)))} | ${fmt(us(key))} | ${(us(key) / us('redis plain')).toFixed(2)}x | ${fmt(peer)} | ${Number.isNaN(peer) ? '-' : `${(peer / us(key)).toFixed(2)}x less`} |`,
+			);
+		}
+	}
 } finally {
+	admin?.disconnect();
 	await redis?.stop();
 	await pg?.stop();
 	rmSync(dir, { recursive: true, force: true });

@@ -93,6 +93,7 @@ import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.j
 import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './redis/operation-scripts.js';
 import { RedisChangeReader } from './redis/change-events.js';
 import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
+import { redisScriptPort, type RedisScriptPort } from './redis/workflow-release.js';
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -825,6 +826,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				cause: new Error(message),
 			});
 		});
+	}
+
+	/** For a `RedisWorkflowStore` on this connection: a step release runs in this container's scripts (redis/workflow-release.ts). */
+	[redisScriptPort](): RedisScriptPort {
+		return { redis: this.#redis, keyPrefix: this.keyPrefix, run: (script, args) => this.#run(script, args) };
 	}
 
 	/** Run a script (the variant of the container's clock) by its SHA, loading it on NOSCRIPT (a new or restarted server). */

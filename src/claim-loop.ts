@@ -9,6 +9,8 @@ import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import type { TaskRecord } from './task.js';
 
 export interface ClaimLoopHost<TItem, TOutput> {
+	/** Called before each claim on the synchronous face: tasks stored but not yet announced are announced first. */
+	beforeClaim(): void;
 	/** Tasks running now. */
 	running(): number;
 	/** Start a claimed task. */
@@ -155,6 +157,7 @@ export class ClaimLoop<TItem, TOutput> {
 				const now = Date.now();
 				const free = this.#allowed(concurrency - host.running(), now);
 				if (free <= 0) return;
+				host.beforeClaim();
 				const claimed = sync.claim(free, core.id, leaseMs, now);
 				this.#rate?.record(claimed.length, now);
 				for (let i = 0; i < claimed.length; i++) host.start(claimed[i] as TaskRecord<TItem, TOutput>);

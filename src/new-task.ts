@@ -79,7 +79,7 @@ export function createTaskRecord<TItem>(
 		}
 	}
 	const {
-		id = generateId(),
+		id,
 		item,
 		priority = 0,
 		maxAttempts = defaults.maxAttempts,
@@ -89,11 +89,13 @@ export function createTaskRecord<TItem>(
 		group = null,
 		retention,
 	} = input;
-	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
-		throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
+	if (id !== undefined) {
+		if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+			throw new InvalidTaskError(`${field}.id`, `a non-empty string of at most ${MAX_ID_LENGTH} characters`, id);
+		}
+		// Ids become keys, rows and log lines: one a UTF-8 store would change is refused on every container alike.
+		assertWellFormedId(id, `${field}.id`);
 	}
-	// Ids become keys, rows and log lines: one a UTF-8 store would change is refused on every container alike.
-	assertWellFormedId(id, `${field}.id`);
 	// Any value: the memory containers keep it as it is; persistent ones check that JSON carries it (`assertJsonItem`).
 	if (item === undefined)
 		throw new InvalidTaskError(`${field}.item`, 'a value (the payload handed to the actuator)', item);
@@ -145,7 +147,8 @@ export function createTaskRecord<TItem>(
 	// A plain record, every field in the order of `TaskRecord`: each container stores it in its own form (the memory
 	// containers copy it into their storage class at add).
 	return {
-		id,
+		// A generated id is well-formed by construction: only given ones are checked.
+		id: id ?? generateId(),
 		item,
 		priority,
 		status: 'waiting',

@@ -6,24 +6,16 @@
  * timeouts and leases; it polls only what cannot push.
  */
 import { EventEmitter } from 'eventemitter3';
-import { addOrExisting, checkAddOptions, type AddOptions, type AddOutcome } from './add-existing.js';
+import type { AddOptions } from './add-existing.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { CallsInFlight } from './calls-in-flight.js';
 import { ClaimLoop } from './claim-loop.js';
 import type { ContainerSignal, Persistencer, TaskActuator } from './contracts.js';
-import {
-	ContainerError,
-	describeValue,
-	DuplicateTaskError,
-	InvalidStateError,
-	SchedulerClosedError,
-	TaskNotFoundError,
-} from './errors.js';
+import { ContainerError, describeValue, InvalidStateError, SchedulerClosedError, TaskNotFoundError } from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import { IdleWatch } from './idle-watch.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LoopMonitor } from './loop-monitor.js';
-import { createTaskRecord } from './new-task.js';
 import { checkDuration, resolveOptions, type SchedulerOptions } from './options.js';
 import { OutageTracker } from './outage-tracker.js';
 import { Reporter } from './reporter.js';
@@ -45,6 +37,7 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 } from './task.js';
+import { TaskAdder } from './task-adder.js';
 import { TaskWriter } from './task-writer.js';
 import { startAddSpan, traceAdd, traceParts, type TraceParts } from './tracing.js';
 import { UnknownHandBack } from './unknown-hand-back.js';
@@ -91,6 +84,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#ticker: RepeatTicker | undefined;
 	/** What the `lightsched.add` spans say of this scheduler's parts (tracing.ts). */
 	readonly #traceParts: TraceParts;
+	/** Builds, stores and tells of new tasks. */
+	readonly #adder: TaskAdder<TItem, TOutput>;
 
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
@@ -169,7 +164,13 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		};
 		this.#core = core;
 		this.#runner = new AttemptRunner(core, () => this.#claims.fill());
+		this.#adder = new TaskAdder(core, {
+			fill: () => this.#claims.fill(),
+			fence: () => this.#claims.fence(),
+			track: (promise) => this.#calls.track(promise),
+		});
 		this.#claims = new ClaimLoop(core, {
+			beforeClaim: () => this.#adder.announceAdded(),
 			running: () => this.#runner.size,
 			start: (task) => this.#runner.start(task),
 			checkIdle: () => this.#idle.check(),
@@ -267,125 +268,20 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		// A `lightsched.add` span when an OpenTelemetry SDK records one; its context goes on the tasks (`trace`).
 		const span = startAddSpan(this.#traceParts, Array.isArray(input) ? input.length : 1);
-		if (span === null) return this.#add(input, addOptions, null);
+		if (span === null) {
+			if (addOptions === undefined && this.#adder.storesNow) return this.#adder.addNow(input);
+			return this.#adder.add(input, addOptions, null);
+		}
 		return traceAdd(
 			span,
-			(trace) => this.#add(input, addOptions, trace),
+			(trace) => this.#adder.add(input, addOptions, trace),
 			(added) => (Array.isArray(added) ? added.map((task) => task.id) : [added.id]),
 		);
 	}
 
-	async #add(
-		input: NewTask<TItem> | readonly NewTask<TItem>[],
-		addOptions: AddOptions | undefined,
-		trace: string | null,
-	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
-		if (this.#closed) throw new SchedulerClosedError();
-		const { options } = this.#core;
-		const single = !Array.isArray(input);
-		const onDuplicateKey = addOptions === undefined ? 'reject' : checkAddOptions(addOptions);
-		const records = await this.#prepare(input, trace);
-		const { actuator } = options;
-		// A container may keep the records it is given (it sets their `seq`): the caller and listeners get copies
-		// made once it has stored them. A synchronous face stores copies of its own, so there the records are
-		// nobody else's once stored and are handed out as they are (unless the actuator's `init` saw them).
-		let outcomes: AddOutcome[] | null = null;
-		// Claims are held while an add that may take several calls runs, so `task:added` comes before any start.
-		const release = onDuplicateKey === 'existing' ? await this.#claims.fence() : undefined;
-		let copies: TaskRecord<TItem, TOutput>[];
-		try {
-			if (onDuplicateKey === 'existing') {
-				const store = async (some: TaskRecord[]): Promise<void> => {
-					const storing = this.#core.writer.add(some);
-					if (storing !== undefined) await this.#calls.track(storing);
-				};
-				outcomes = await addOrExisting(records as TaskRecord[], store, options.container);
-				copies = records.map(copyTask);
-			} else {
-				// No await on an in-process container's synchronous add: `task:added` comes before anything starts it.
-				const storing = this.#core.writer.add(records as TaskRecord[]);
-				if (storing !== undefined) await this.#calls.track(storing);
-				copies = storing === undefined && actuator.init === undefined ? records : records.map(copyTask);
-			}
-			this.#announce(copies, outcomes === null ? null : (i) => outcomes?.[i]?.kind === 'stored');
-		} finally {
-			release?.();
-		}
-		this.#claims.fill();
-		const result =
-			outcomes === null
-				? copies
-				: outcomes.map((outcome, i) =>
-						outcome.kind === 'stored'
-							? copies[i]
-							: outcome.kind === 'existing'
-								? (outcome.task as TaskRecord<TItem, TOutput>)
-								: copies[outcome.index],
-					);
-		return single ? (result[0] as TaskRecord<TItem, TOutput>) : (result as TaskRecord<TItem, TOutput>[]);
-	}
-
-	/**
-	 * The first half of an add: the records built from the new tasks (defaults, validation, one id once, the
-	 * retention check, the actuator's `init`), nothing stored. All or nothing: the first bad task throws. A single
-	 * task (not an array) is named `task` in errors, the tasks of an array `tasks[i]`.
-	 */
-	async #prepare(
-		input: NewTask<TItem> | readonly NewTask<TItem>[],
-		trace: string | null,
-	): Promise<TaskRecord<TItem, TOutput>[]> {
-		if (this.#closed) throw new SchedulerClosedError();
-		const now = Date.now();
-		const { options } = this.#core;
-		const { actuator } = options;
-		const single = !Array.isArray(input);
-		const records = (
-			single
-				? [createTaskRecord(input as NewTask<TItem>, 'task', options, now, trace)]
-				: (input as readonly NewTask<TItem>[]).map((task, index) =>
-						createTaskRecord(task, `tasks[${index}]`, options, now, trace),
-					)
-		) as TaskRecord<TItem, TOutput>[];
-		if (!single) {
-			const ids = new Set<string>();
-			for (const record of records) {
-				if (ids.has(record.id)) throw new DuplicateTaskError(record.id, 'appears twice in one add');
-				ids.add(record.id);
-			}
-		}
-		if (typeof options.container.clean !== 'function' && records.some((record) => record.retention !== null)) {
-			throw new ContainerError(
-				`This container (${options.container.constructor.name}) has no \`clean()\`: it cannot delete tasks by their own \`retention\` rule`,
-			);
-		}
-		if (actuator.init) for (const record of records) await actuator.init(record);
-		return records;
-	}
-
-	/**
-	 * The second half of an add, once the records are stored: `task:added` for each of `copies` (the caller's copies
-	 * of the stored records; of those `stored` says were, when given). The caller wakes the claim loop.
-	 */
-	#announce(copies: readonly TaskRecord<TItem, TOutput>[], stored: ((index: number) => boolean) | null): void {
-		if (this.#core.reporter.listening('task:added'))
-			copies.forEach((task, i) => {
-				if (stored === null || stored(i)) this.#core.reporter.emit('task:added', { task });
-			});
-	}
-
-	/**
-	 * `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own
-	 * (see `TaskRelease`).
-	 */
+	/** `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own (see `TaskRelease`). */
 	[taskRelease](): TaskRelease {
-		return {
-			container: this.#core.options.container,
-			prepare: (tasks) => this.#prepare(tasks as readonly NewTask<TItem>[], null) as Promise<TaskRecord[]>,
-			announce: (stored) => {
-				this.#announce((stored as readonly TaskRecord<TItem, TOutput>[]).map(copyTask), null);
-				if (!this.#closed) this.#claims.fill();
-			},
-		};
+		return this.#adder.release();
 	}
 
 	/**

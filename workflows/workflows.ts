@@ -110,7 +110,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
 		}
-		this.#sweepTimer = setInterval(() => void this.sweep(), this.#sweepMs);
+		this.#sweepTimer = setInterval(() => void this.#sweep(true), this.#sweepMs);
 		this.#sweepTimer.unref?.();
 	}
 
@@ -348,12 +348,26 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	}
 
 	/** Advance every open run once (the periodic sweep; also callable by hand). */
-	async sweep(): Promise<void> {
+	sweep(): Promise<void> {
+		return this.#sweep(false);
+	}
+
+	/**
+	 * `periodic`: the timer's sweep, which passes over a run written less than `sweepMs` ago whose deadline has
+	 * not passed: a run that moves is being advanced by whoever hears its step ends, and the listed record is then
+	 * stale by the time it is looked at (its step task ended, the run moved on), so looking costs reads for
+	 * nothing. A run that stops moving is looked at by the next sweep (its step ends lost: within 2 × `sweepMs`).
+	 */
+	async #sweep(periodic: boolean): Promise<void> {
 		if (this.#sweeping || this.#closed) return;
 		this.#sweeping = true;
 		try {
+			const now = Date.now();
 			for (const run of await this.store.open(1000)) {
 				if (this.#closed) return;
+				const age = now - run.updatedAt;
+				if (periodic && age >= 0 && age < this.#sweepMs && (run.deadlineAt === null || run.deadlineAt > now))
+					continue;
 				await this.#advancer.sweepOne(run);
 			}
 			for (const runId of [...this.#waiters.keys()]) {

@@ -497,7 +497,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	#forget(rec: StoredTask): void {
 		if (rec.key !== null && this.#keys.get(rec.key) === rec) this.#keys.delete(rec.key);
 		this.#logs.delete(rec.id);
-		this.#ownRules.delete(rec);
+		if (this.#ownRules.size > 0) this.#ownRules.delete(rec);
 		this.#counts[rec.status]--;
 		this.#tasks.delete(rec.id);
 		StoredTask.setPlace(rec, 'gone');

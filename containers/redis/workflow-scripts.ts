@@ -28,7 +28,8 @@ export interface WorkflowScript {
 	readonly sha: string;
 }
 
-const PRELUDE = `
+/** The store's Lua helpers (key names, the run in ARGV, indexes, the update's check and write). */
+export const WORKFLOW_PRELUDE = `
 local P = KEYS[1]
 local HELD = P .. 'wf:held'
 local function rkey(id) return P .. 'wf:r:' .. id end
@@ -74,10 +75,50 @@ local function write(run)
 		redis.call('HDEL', k, 'held')
 	end
 end
+-- An update's compare-and-set and unique-key check, writing nothing: the stored fields the write needs, or false
+-- and the refusal ({'stale'}: another rev or gone; {'dupkey', holder id}).
+local function checkUpdate(expected, run)
+	local cur = redis.call('HMGET', rkey(run.id), 'rev', 'def', 'status', 'key', 'open', 'created', 'held')
+	if cur[1] ~= expected then return false, {'stale'} end
+	if run.holds then
+		local holder = holderOf(run.key, run.id)
+		if holder then return false, {'dupkey', holder} end
+	end
+	return cur, false
+end
+-- The write of a checked update (cur: what checkUpdate returned): the record, its indexes, its unique key.
+local function applyUpdate(run, cur)
+	local oldHeld = cur[7]
+	if oldHeld and not (run.holds and oldHeld == run.key) and redis.call('HGET', HELD, oldHeld) == run.id then
+		redis.call('HDEL', HELD, oldHeld)
+	end
+	if cur[6] ~= run.created then
+		unindex(run.id, cur[2], cur[3], cur[4])
+		index(run.id, run.def, run.status, run.key, run.open, run.created)
+	else
+		if cur[2] ~= run.def then
+			redis.call('ZREM', dkey(cur[2]), run.id)
+			redis.call('ZADD', dkey(run.def), run.created, run.id)
+		end
+		if cur[3] ~= run.status then
+			redis.call('ZREM', skey(cur[3]), run.id)
+			redis.call('ZADD', skey(run.status), run.created, run.id)
+		end
+		if cur[4] ~= run.key then
+			if cur[4] then redis.call('ZREM', kkey(cur[4]), run.id) end
+			if run.key then redis.call('ZADD', kkey(run.key), run.created, run.id) end
+		end
+		if cur[5] ~= run.open then
+			if run.open == '1' then redis.call('ZADD', P .. 'wf:open', run.created, run.id)
+			else redis.call('ZREM', P .. 'wf:open', run.id) end
+		end
+	end
+	write(run)
+end
 `;
 
 function script(name: string, body: string): WorkflowScript {
-	const source = `${PRELUDE}\n${body}`;
+	const source = `${WORKFLOW_PRELUDE}\n${body}`;
 	return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
@@ -104,41 +145,10 @@ return {'ok'}
 export const UPDATE_RUN = script(
 	'workflow update',
 	`
-local expected = ARGV[1]
 local run = fields(2)
-local k = rkey(run.id)
-local cur = redis.call('HMGET', k, 'rev', 'def', 'status', 'key', 'open', 'created', 'held')
-if cur[1] ~= expected then return {'stale'} end
-if run.holds then
-	local holder = holderOf(run.key, run.id)
-	if holder then return {'dupkey', holder} end
-end
-local oldHeld = cur[7]
-if oldHeld and not (run.holds and oldHeld == run.key) and redis.call('HGET', HELD, oldHeld) == run.id then
-	redis.call('HDEL', HELD, oldHeld)
-end
-if cur[6] ~= run.created then
-	unindex(run.id, cur[2], cur[3], cur[4])
-	index(run.id, run.def, run.status, run.key, run.open, run.created)
-else
-	if cur[2] ~= run.def then
-		redis.call('ZREM', dkey(cur[2]), run.id)
-		redis.call('ZADD', dkey(run.def), run.created, run.id)
-	end
-	if cur[3] ~= run.status then
-		redis.call('ZREM', skey(cur[3]), run.id)
-		redis.call('ZADD', skey(run.status), run.created, run.id)
-	end
-	if cur[4] ~= run.key then
-		if cur[4] then redis.call('ZREM', kkey(cur[4]), run.id) end
-		if run.key then redis.call('ZADD', kkey(run.key), run.created, run.id) end
-	end
-	if cur[5] ~= run.open then
-		if run.open == '1' then redis.call('ZADD', P .. 'wf:open', run.created, run.id)
-		else redis.call('ZREM', P .. 'wf:open', run.id) end
-	end
-end
-write(run)
+local cur, refused = checkUpdate(ARGV[1], run)
+if refused then return refused end
+applyUpdate(run, cur)
 return {'ok'}
 `,
 );

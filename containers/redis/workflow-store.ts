@@ -10,11 +10,23 @@
  * waits for its reply at most `commandTimeoutMs`. Pass the ioredis instance the container was given to share
  * its connection (the store then leaves it open at `close()`); a URL or ioredis options open one the store owns.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { SchedulerClosedError } from 'lightsched';
-import { describeValue, rejectUnknownOptions } from 'lightsched/kit';
+import { ContainerError, SchedulerClosedError } from 'lightsched';
+import {
+	assertStorableTask,
+	describeValue,
+	DuplicateKeyError,
+	DuplicateTaskError,
+	rejectUnknownOptions,
+	withTaskRelease,
+	type TaskContainer,
+	type TaskRecord,
+} from 'lightsched/kit';
 import {
 	isFinalRunStatus,
+	type ReleasingUpdate,
+	type ReleasingWorkflowStore,
 	type RunPage,
 	type RunQuery,
 	type RunRecord,
@@ -26,7 +38,10 @@ import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { CallGuard } from './call-guard.js';
 import { closeOwned, openConnection } from './connection.js';
+import { encodeForAdd } from './codec.js';
 import { checkName, isWellFormed } from './options.js';
+import { TransitionBatch } from './transition-batch.js';
+import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import {
 	CREATE_RUN,
 	LIST_RUNS,
@@ -37,15 +52,28 @@ import {
 	type WorkflowScript,
 } from './workflow-scripts.js';
 
-/** What `new RedisWorkflowStore(options)` takes: the same `redis`, `name` and `prefix` as the `RedisContainer`. */
+/**
+ * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
+ * (`{ container }`), or the same `redis`, `name` and `prefix` as the container.
+ */
 export interface RedisWorkflowStoreOptions {
 	/**
-	 * The Redis server: a `redis://` URL or ioredis options (the store opens and closes a connection of its own),
-	 * or an ioredis instance, such as the one given to the container (shared; left open at `close()`).
+	 * The `RedisContainer` the runs' steps run in: the store uses its connection and key prefix (no `redis`, `name`
+	 * or `prefix` then). A step end then writes its run and adds the next steps' tasks in one script (see
+	 * `withTaskRelease` in `lightsched/kit`), as it does when `redis` is the ioredis instance the container was given.
 	 */
-	readonly redis: string | RedisOptions | Redis;
-	/** The container's name: runs live under `<prefix>:{<name>}:wf:`. Processes that share runs use the same name. */
-	readonly name: string;
+	readonly container?: TaskContainer;
+	/**
+	 * The Redis server: a `redis://` URL or ioredis options (the store opens and closes a connection of its own),
+	 * or an ioredis instance, such as the one given to the container (shared; left open at `close()`). Required
+	 * without `container`.
+	 */
+	readonly redis?: string | RedisOptions | Redis;
+	/**
+	 * The container's name: runs live under `<prefix>:{<name>}:wf:`. Processes that share runs use the same name.
+	 * Required without `container`.
+	 */
+	readonly name?: string;
 	/**
 	 * The first part of every key, as the container's.
 	 * @default 'lightsched'
@@ -63,7 +91,11 @@ export interface RedisWorkflowStoreOptions {
 	readonly commandTimeoutMs?: number;
 }
 
-const OPTION_NAMES = ['redis', 'name', 'prefix', 'connectTimeoutMs', 'commandTimeoutMs'] as const;
+/** The most releases in one script call, and the most such calls awaiting their reply (as the container's transitions). */
+const MAX_RELEASES = 25;
+const MAX_RELEASES_IN_FLIGHT = 4;
+
+const OPTION_NAMES = ['container', 'redis', 'name', 'prefix', 'connectTimeoutMs', 'commandTimeoutMs'] as const;
 
 function checkMs(field: string, value: unknown, fallback: number): number {
 	if (value === undefined) return fallback;
@@ -109,7 +141,7 @@ function decodeRuns(flat: readonly (string | null)[]): RunRecord[] {
 }
 
 /** Workflow runs in Redis, shared between processes. */
-export class RedisWorkflowStore implements WorkflowStore {
+export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	/** Shared: every process on the server (same `name` and `prefix`) sees the same runs. */
 	readonly shared = true;
 	/** The prefix of every key of the store, such as `lightsched:{video}:` (its own keys continue with `wf:`). */
@@ -125,12 +157,32 @@ export class RedisWorkflowStore implements WorkflowStore {
 				`Expected RedisWorkflowStore options to be an object like { redis, name }, got ${describeValue(options)}`,
 			);
 		rejectUnknownOptions('RedisWorkflowStore', options, OPTION_NAMES);
-		const name = checkName('name', options.name);
-		const prefix = checkName('prefix', options.prefix ?? 'lightsched');
 		const connectTimeoutMs = checkMs('connectTimeoutMs', options.connectTimeoutMs, 5000);
 		const commandTimeoutMs = checkMs('commandTimeoutMs', options.commandTimeoutMs, 10_000);
-		this.keyPrefix = `${prefix}:{${name}}:`;
-		const connection = openConnection(options.redis);
+		let connection: { redis: Redis; owned: boolean };
+		if (options.container !== undefined) {
+			const port = scriptPortOf(options.container);
+			if (port === null)
+				throw new TypeError(
+					`Expected \`container\` to be a RedisContainer, got ${describeValue(options.container)}`,
+				);
+			for (const field of ['redis', 'name', 'prefix'] as const)
+				if (options[field] !== undefined)
+					throw new TypeError(
+						`Expected \`${field}\` to be left out with \`container\` (the store uses the container's), got ${describeValue(options[field])}`,
+					);
+			this.keyPrefix = port.keyPrefix;
+			connection = { redis: port.redis, owned: false };
+		} else {
+			const name = checkName('name', options.name);
+			const prefix = checkName('prefix', options.prefix ?? 'lightsched');
+			this.keyPrefix = `${prefix}:{${name}}:`;
+			if (options.redis === undefined)
+				throw new TypeError(
+					'Expected `redis` (a URL, ioredis options or instance) or `container`, got neither',
+				);
+			connection = openConnection(options.redis);
+		}
 		this.#redis = connection.redis;
 		this.#owned = connection.owned;
 		this.#guard = new CallGuard(this.#redis, {
@@ -188,6 +240,74 @@ export class RedisWorkflowStore implements WorkflowStore {
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
 		return JSON.parse(args[args.length - 1] as string) as RunRecord;
+	}
+
+	/**
+	 * `lightsched/kit` (see `ReleasingWorkflowStore`): with the `RedisContainer` whose connection and key prefix
+	 * this store shares (`{ container }`, or its ioredis instance as `redis` and its `name`), a run's
+	 * compare-and-set write and the add of the step tasks it releases are one script (workflow-release.ts): both
+	 * stored or neither. `null` for any other container.
+	 */
+	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
+		const port = scriptPortOf(container);
+		if (port === null || port.redis !== this.#redis || port.keyPrefix !== this.keyPrefix) return null;
+		// Releases issued in the same tick (step ends of several runs) go as one script call, each its own
+		// compare-and-set and add (see transition-batch.ts): one round trip and one script run for a burst.
+		const batch = new TransitionBatch(
+			async (items) => {
+				const replies = (await port.run(RELEASE_RUNS, items.flat())) as unknown[];
+				return replies.map((entry) =>
+					Array.isArray(entry)
+						? entry
+						: new ContainerError(`${this.#guard.where}: workflow release failed: ${String(entry)}`, {
+								cause: entry,
+							}),
+				);
+			},
+			{ maxItems: MAX_RELEASES, maxInFlight: MAX_RELEASES_IN_FLIGHT },
+		);
+		return (run, tasks) => this.#release(batch, run, tasks);
+	}
+
+	async #release(
+		batch: TransitionBatch,
+		run: RunRecord,
+		tasks: readonly TaskRecord[],
+	): Promise<{ run: RunRecord; added: TaskRecord[] } | null> {
+		this.#open();
+		if (!isWellFormed(run.id)) return null;
+		checkText('definition', run.definition);
+		if (run.key !== null) checkText('key', run.key);
+		// Checked as the container's add checks them, before anything is sent.
+		const seen = new Set<string>();
+		tasks.forEach((task, index) => {
+			assertStorableTask(task, index);
+			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+			seen.add(task.id);
+		});
+		const args = runArgs(run, run.rev + 1);
+		const reply = (await batch.submit(
+			[String(run.rev), ...args, String(Date.now()), randomUUID(), String(tasks.length)].concat(
+				tasks.flatMap(encodeForAdd),
+			),
+		)) as unknown[];
+		if (reply[0] === 'stale') return null;
+		if (reply[0] === 'dupkey')
+			throw new DuplicateRunError(keyConflictMessage(run.key as string, String(reply[1])), run.key as string);
+		if (reply[0] === 'task') {
+			if (reply[1] === 'dupkey')
+				throw new DuplicateKeyError(JSON.parse(String(reply[2])) as string, String(reply[3]));
+			throw new DuplicateTaskError(
+				String(reply[2]),
+				reply[3] === 'reserved' ? 'is being added by another add in progress' : undefined,
+			);
+		}
+		// The records are handed over (as to `add`): those added get the seq the script gave them.
+		const seqs = new Map<string, number>();
+		for (let i = 1; i + 1 < reply.length; i += 2) seqs.set(String(reply[i]), Number(reply[i + 1]));
+		const added = tasks.filter((task) => seqs.has(task.id));
+		for (const task of added) task.seq = seqs.get(task.id) ?? task.seq;
+		return { run: JSON.parse(args[args.length - 1] as string) as RunRecord, added };
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {

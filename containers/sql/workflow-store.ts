@@ -33,6 +33,7 @@ import { openKnex, type KnexSource } from './connection.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
+import { RunCreateBatcher } from './run-creates.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
 import type { SqlDialect } from './schema.js';
 
@@ -73,6 +74,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #database: string;
 	/** The compare-and-set writes of `update`, coalesced into one statement while the database is busy. */
 	readonly #writes: RunWriteBatcher;
+	/** The inserts of `create`, coalesced into one statement while the database is busy. */
+	readonly #creates: RunCreateBatcher;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
 	#ready: Promise<void> | null = null;
@@ -115,6 +118,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
+		this.#creates = new RunCreateBatcher({ table: this.#runs, knex: this.knex });
 		this.#writes = new RunWriteBatcher({
 			dialect: this.#dialect,
 			table: this.#runs,
@@ -158,14 +162,11 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 
 	async create(run: RunRecord): Promise<void> {
 		await this.#call('create', async (knex) => {
-			try {
-				await knex(this.#runs).insert({ ...this.#columns(run), id: run.id, created_at: run.createdAt });
-			} catch (error) {
-				if (!isUniqueViolation(error)) throw error;
-				if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined)
-					throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
-				throw await this.#keyConflict(knex, run.key as string);
-			}
+			if (await this.#creates.submit(run.id, run.createdAt, this.#columns(run))) return;
+			// A unique index refused it: its id, or its key (held by an unfinished unique-key run).
+			if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined || run.key === null)
+				throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
+			throw await this.#keyConflict(knex, run.key);
 		});
 	}
 

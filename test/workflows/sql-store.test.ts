@@ -4,7 +4,8 @@ import { SqlContainer } from 'lightsched/containers/sql';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { makeFlows, type FlowSetup } from './fixture.js';
-import { workflowStoreContract } from './store.contract.js';
+import { sampleRun, workflowStoreContract } from './store.contract.js';
+import { DuplicateRunError } from 'lightsched/workflows';
 
 const sqlite = sqliteBackend();
 let postgres: SqlBackend | undefined;
@@ -77,3 +78,46 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 		});
 	},
 );
+
+describe.each(['SQLite', 'PostgreSQL'] as const)('SqlWorkflowStore on %s: concurrent creates', (backend) => {
+	it('go in shared statements where each create keeps its own outcome: a taken id, a taken key, a row refused', async () => {
+		const store = new SqlWorkflowStore({
+			knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+		});
+		try {
+			const existing = sampleRun();
+			await store.create(existing);
+			const fresh = Array.from({ length: 30 }, () => sampleRun());
+			const keyed = [1, 2, 3].map(() => sampleRun({ key: 'one', uniqueKey: true }));
+			// PostgreSQL refuses a definition name over its column's 100 characters (SQLite does not check lengths).
+			const tooLong = sampleRun({ definition: 'x'.repeat(101) });
+			const outcomes = await Promise.allSettled([
+				...fresh.map((run) => store.create(run)),
+				store.create(structuredClone(existing)),
+				...keyed.map((run) => store.create(run)),
+				store.create(tooLong),
+			]);
+			expect(outcomes.slice(0, 30).every((o) => o.status === 'fulfilled')).toBe(true);
+			for (const run of fresh) expect((await store.get(run.id))?.id).toBe(run.id);
+			const duplicate = outcomes[30];
+			expect(duplicate?.status === 'rejected' && duplicate.reason).toBeInstanceOf(DuplicateRunError);
+			expect(duplicate?.status === 'rejected' && String(duplicate.reason)).toContain(existing.id);
+			const keyedOutcomes = outcomes.slice(31, 34);
+			expect(keyedOutcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+			const winner = keyed[keyedOutcomes.findIndex((o) => o.status === 'fulfilled')] as (typeof keyed)[number];
+			for (const o of keyedOutcomes.filter((o) => o.status === 'rejected')) {
+				expect(o.reason).toBeInstanceOf(DuplicateRunError);
+				expect((o.reason as DuplicateRunError).key).toBe('one');
+				expect(String(o.reason)).toContain(winner.id);
+			}
+			const last = outcomes[34];
+			if (backend === 'PostgreSQL') {
+				expect(last?.status).toBe('rejected');
+				expect(await store.get(tooLong.id)).toBeNull();
+			} else expect(last?.status).toBe('fulfilled');
+			expect((await store.list({ limit: 1000 })).total).toBe(backend === 'PostgreSQL' ? 32 : 33);
+		} finally {
+			await store.close();
+		}
+	});
+});

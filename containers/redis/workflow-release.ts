@@ -1,0 +1,105 @@
+/**
+ * A step release on Redis (`withTaskRelease`, src/task-release.ts): a workflow run's compare-and-set write and the
+ * add of the step tasks it starts, in ONE script on the container's connection. The run store's keys and the
+ * container's share one prefix (one Redis Cluster hash slot, see workflow-scripts.ts), so one script can write
+ * both: both are stored or neither, and a step end costs one round trip fewer than a run write then an add.
+ *
+ * The script is the container's (scripts.ts `script`: its prelude and clock) with the store's helpers
+ * (workflow-scripts.ts) and the container's own add (`ADD_BODY`) inside, as a repeat's tick adds its task
+ * (repeat-scripts.ts). Redis does not roll a script back: every check that can refuse (the compare-and-set, the
+ * run's unique key, the add's ids and keys) runs before the first write.
+ */
+import type { Redis } from 'ioredis';
+import { ADD_FIELDS } from './codec.js';
+import { ADD_BODY, script, type ClockedScript } from './scripts.js';
+import { WORKFLOW_PRELUDE } from './workflow-scripts.js';
+
+/** The key of `RedisContainer[redisScriptPort]()`: what a `RedisWorkflowStore` on its connection needs of it. */
+export const redisScriptPort: unique symbol = Symbol.for('lightsched.redis.scriptPort') as never;
+
+/** A `RedisContainer`'s connection and script runner (its clock's variant, its call bounds). */
+export interface RedisScriptPort {
+	/** The container's ioredis instance. */
+	readonly redis: Redis;
+	/** The container's key prefix (`lightsched:{name}:`). */
+	readonly keyPrefix: string;
+	/** Run one of the container's scripts (KEYS[1] the prefix) with `args`. */
+	run(script: ClockedScript, args: readonly string[]): Promise<unknown>;
+}
+
+/** The port of a `RedisContainer`, or `null` for any other container. */
+export function scriptPortOf(container: unknown): RedisScriptPort | null {
+	if (typeof container !== 'object' || container === null) return null;
+	const port = (container as { [redisScriptPort]?: () => RedisScriptPort })[redisScriptPort];
+	return typeof port === 'function' ? port.call(container) : null;
+}
+
+const F = ADD_FIELDS.length;
+
+/**
+ * The add's body with its wake-up deferred: an add publishes `wake` once it stored tasks; a call of several
+ * releases publishes it once, at its end (the prelude's `publishWake`), not once per release.
+ */
+const ADD_WAKE = "if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end";
+if (!ADD_BODY.includes(ADD_WAKE))
+	throw new Error('scripts.ts ADD_BODY no longer ends with the wake-up this file defers');
+const DEFERRED_ADD_BODY = ADD_BODY.replace(ADD_WAKE, 'if n > 0 then wake = true end');
+
+/** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
+export const RELEASE_HEAD = 14;
+
+/**
+ * Several releases, each its own compare-and-set (one refused or failed leaves the others as they are). ARGV, per
+ * release: the expected rev, the run (10 values, its rev the new one: see workflow-scripts.ts), the add's now and
+ * token, the number of tasks, then ${F} values per task (ADD_FIELDS order). Tasks whose ids are stored already
+ * (whatever their status) are left as they are and not added. One reply per release: {'ok', id1, seq1, …} (the
+ * tasks added), {'stale'}, {'dupkey', holder run id}, {'task', …} with the add's refusal ({'dup', id[,
+ * 'reserved']} or {'dupkey', key, holder[, 'reserved']}), or an error reply (the server failed a command of it);
+ * nothing of a release is written unless 'ok'.
+ */
+export const RELEASE_RUNS = script(
+	'workflow release',
+	`${WORKFLOW_PRELUDE}
+local function addAll(A)
+${DEFERRED_ADD_BODY}
+end
+-- One release from ARGV[i]; every refusal comes before its first write (a script is not rolled back).
+local function release(i, count)
+	local run = fields(i + 1)
+	local cur, refused = checkUpdate(ARGV[i], run)
+	if refused then return refused end
+	local A = { ARGV[i + 11], ARGV[i + 12] }
+	local ids = {}
+	for b = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + (count - 1) * ${F}, ${F} do
+		if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
+			for j = 0, ${F - 1} do A[#A + 1] = ARGV[b + j] end
+			ids[#ids + 1] = ARGV[b]
+		end
+	end
+	local out = {'ok'}
+	if #ids > 0 then
+		local added = addAll(A)
+		if added[1] ~= 'ok' then return {'task', added[1], added[2], added[3], added[4]} end
+		for k, id in ipairs(ids) do
+			out[#out + 1] = id
+			out[#out + 1] = added[k + 1]
+		end
+	end
+	applyUpdate(run, cur)
+	return out
+end
+local replies = {}
+local i = 1
+while i <= #ARGV do
+	local count = tonumber(ARGV[i + 13])
+	local ok, reply = pcall(release, i, count)
+	if not ok then
+		if type(reply) == 'table' and reply.err then reply = { err = reply.err } else reply = { err = tostring(reply) } end
+	end
+	replies[#replies + 1] = reply
+	i = i + ${RELEASE_HEAD} + count * ${F}
+end
+publishWake()
+return replies
+`,
+);

@@ -1,0 +1,84 @@
+/**
+ * The inserts of `SqlWorkflowStore.create`, coalesced as the run writes are (run-writes.ts): a create asked for
+ * while another insert is on its way joins the next batch, and a batch is ONE `INSERT … VALUES (…), (…) ON
+ * CONFLICT DO NOTHING RETURNING id` (one statement and one commit for the runs of many concurrent starts instead
+ * of one each). A row a unique index refuses (its id, or the key of a unique-key run) is left out of the batch
+ * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
+ * for a timer: a lone create runs at once; batches form only while the database is busy.
+ */
+import type { Knex } from 'knex';
+import { RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
+import { rowsOf } from './statements.js';
+import { refusedByDatabase } from './transitions.js';
+
+/** The most runs in one statement (11 values each; run bodies are a few KB each). */
+const MAX_BATCH = 100;
+
+const COLUMNS = ['id', 'created_at', ...RUN_WRITE_COLUMNS] as const;
+
+interface Pending {
+	readonly id: string;
+	readonly createdAt: number;
+	readonly values: RunWriteValues;
+	/** `true`: inserted; `false`: a unique index refused it (its id or its key is taken). */
+	resolve(inserted: boolean): void;
+	reject(error: unknown): void;
+}
+
+export class RunCreateBatcher {
+	readonly #table: string;
+	readonly #knex: Knex;
+	#queue: Pending[] = [];
+	#inFlight = false;
+
+	constructor(options: { table: string; knex: Knex }) {
+		this.#table = options.table;
+		this.#knex = options.knex;
+	}
+
+	/** Queue the insert of run `id`; resolves `true` once stored, `false` when a unique index refused it. */
+	submit(id: string, createdAt: number, values: RunWriteValues): Promise<boolean> {
+		return new Promise((resolve, reject) => {
+			this.#queue.push({ id, createdAt, values, resolve, reject });
+			this.#pump();
+		});
+	}
+
+	#pump(): void {
+		if (this.#inFlight || this.#queue.length === 0) return;
+		const batch = this.#queue.slice(0, MAX_BATCH);
+		this.#queue = this.#queue.slice(MAX_BATCH);
+		this.#inFlight = true;
+		void this.#run(batch).finally(() => {
+			this.#inFlight = false;
+			this.#pump();
+		});
+	}
+
+	async #run(batch: Pending[]): Promise<void> {
+		try {
+			const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+			const bindings: unknown[] = [];
+			for (const p of batch) bindings.push(p.id, p.createdAt, ...RUN_WRITE_COLUMNS.map((c) => p.values[c]));
+			const rows = await rowsOf(
+				this.#knex,
+				`INSERT INTO ${this.#table} (${COLUMNS.join(', ')}) VALUES ${batch.map(() => row).join(', ')} ` +
+					'ON CONFLICT DO NOTHING RETURNING id',
+				bindings,
+			);
+			const inserted = new Set(rows.map((r) => String(r['id'])));
+			// Two creates of one id in a batch: the first inserted it, the second was refused.
+			const seen = new Set<string>();
+			for (const p of batch) {
+				const mine = inserted.has(p.id) && !seen.has(p.id);
+				seen.add(p.id);
+				p.resolve(mine);
+			}
+		} catch (error) {
+			// A refused statement was rolled back: one bad row must not fail the others (each is tried alone). A broken
+			// connection may have committed it with the reply lost: every caller gets the error then.
+			if (batch.length === 1 || !refusedByDatabase(error)) for (const p of batch) p.reject(error);
+			else for (const p of batch) await this.#run([p]);
+		}
+	}
+}
