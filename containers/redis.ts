@@ -128,6 +128,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	readonly #rateArgs: string[];
 	readonly #rateLimited: boolean;
+	/** The `handOff` option: short claims register their owner as idle, for adds to hand tasks to (idle-push.ts). */
+	readonly #handOff: boolean;
 	/**
 	 * When the window of the last claim the rate limit cut short reopens, or when to claim again after one the
 	 * group scan bound cut short (this process's clock), or null.
@@ -216,6 +218,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#globalConcurrency = checked.globalConcurrency;
 		this.#rateArgs = [...rateArgs(checked.rateLimit), ...rateArgs(checked.groupRateLimit)];
 		this.#rateLimited = checked.rateLimit !== null || checked.groupRateLimit !== null;
+		this.#handOff = checked.handOff;
 		this.#log = checked.log;
 		this.#logIsDefault = options.log === undefined;
 		this.#serverClock = checked.serverClock;
@@ -339,7 +342,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (held.length === max || (pushed && held.length > 0)) return held;
 		this.#orphans.noteOwner(owner);
 		// Only while the channel is up (a hand-off travels on it), and with no limit the claim script judges.
-		const register = this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
+		const register =
+			this.#handOff && this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
 		if (register) this.#pushOwners.set(owner, leaseMs);
 		const args = [
 			String(max - held.length),

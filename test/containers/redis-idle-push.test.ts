@@ -34,8 +34,8 @@ interface Worker {
 	readonly started: string[];
 }
 
-async function worker(name: string, concurrency = 4): Promise<Worker> {
-	const container = new RedisContainer({ redis: server.url, name, log: false });
+async function worker(name: string, concurrency = 4, handOff = true): Promise<Worker> {
+	const container = new RedisContainer({ redis: server.url, name, log: false, handOff });
 	const started: string[] = [];
 	const scheduler = new Scheduler<string, string>({
 		container,
@@ -77,6 +77,29 @@ async function warm(name: string, w: Worker): Promise<void> {
 }
 
 describe('RedisContainer hand-off to idle schedulers', () => {
+	it('is off by default: an idle scheduler is not registered, and a task added to it is claimed as before', async () => {
+		const name = fresh();
+		const w = await worker(name, 4, false);
+		try {
+			await w.scheduler.add({ id: 'warm', item: 'warm' });
+			await finished(w.container, 'warm', 5_000);
+			// Its claim after finishing came back short; with the option off it registers nothing.
+			await sleep(100);
+			expect(await admin.exists(`lightsched:{${name}}:idle`)).toBe(0);
+			await w.scheduler.add({ id: 'b', item: 'b' });
+			expect((await finished(w.container, 'b', 5_000)).attempts).toBe(1);
+			expect(await admin.exists(`lightsched:{${name}}:idle`)).toBe(0);
+		} finally {
+			await w.scheduler.close();
+		}
+	});
+
+	it('refuses a handOff that is not a boolean, naming the option', () => {
+		expect(
+			() => new RedisContainer({ redis: server.url, name: fresh(), handOff: 'yes' as unknown as boolean }),
+		).toThrow(/Expected `handOff` to be a boolean, got/);
+	});
+
 	it('runs a task added to an idle scheduler once, claimed for it by the add (running, its lease set)', async () => {
 		const name = fresh();
 		const w = await worker(name);
