@@ -279,7 +279,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		);
 	}
 
-	/** `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own (see `TaskRelease`). */
+	/**
+	 * `lightsched/kit`: this scheduler's two halves of `add`, for tasks a caller stores in a transaction of its own
+	 * (see `TaskRelease`).
+	 */
 	[taskRelease](): TaskRelease {
 		return this.#adder.release();
 	}
