@@ -832,7 +832,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		});
 	}
 
-	/** For a `RedisWorkflowStore` on this connection: a step release runs in this container's scripts (redis/workflow-release.ts). */
+	/**
+	 * For a `RedisWorkflowStore` on this connection: a step release runs in this container's scripts
+	 * (redis/workflow-release.ts). Not part of the public API.
+	 * @internal
+	 */
 	[redisScriptPort](): RedisScriptPort {
 		return { redis: this.#redis, keyPrefix: this.keyPrefix, run: (script, args) => this.#run(script, args) };
 	}
