@@ -15,6 +15,7 @@ import { SqlContainer } from 'lightsched/containers/sql';
 
 export type Engine =
 	| 'lightsched-redis'
+	| 'lightsched-redis-handoff'
 	| 'bullmq'
 	| 'lightsched-pg'
 	| 'graphile'
@@ -44,15 +45,17 @@ let stop: () => Promise<void>;
 
 switch (config.engine) {
 	case 'lightsched-redis':
+	case 'lightsched-redis-handoff':
 	case 'lightsched-pg':
 	case 'lightsched-sqlite':
 	case 'lightsched-sqlite-poll20': {
 		const container =
-			config.engine === 'lightsched-redis'
+			config.engine === 'lightsched-redis' || config.engine === 'lightsched-redis-handoff'
 				? new RedisContainer({
 						redis: { host: '127.0.0.1', port: config.redisPort },
 						name: config.name,
 						log: false,
+						handOff: config.engine === 'lightsched-redis-handoff',
 					})
 				: config.engine === 'lightsched-pg'
 					? new SqlContainer({ knex: { client: 'pg', connection: config.pgUrl, pool: { min: 2, max: 10 } } })

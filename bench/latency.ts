@@ -82,6 +82,13 @@ const SPECS: readonly EngineSpec[] = [
 		lightsched: true,
 		goal: REDIS_GOAL,
 	},
+	{
+		label: 'lightsched RedisContainer, handOff: true',
+		group: 'Redis',
+		engine: 'lightsched-redis-handoff',
+		lightsched: true,
+		goal: REDIS_GOAL,
+	},
 	{ label: 'BullMQ 6 Worker', group: 'Redis', engine: 'bullmq', lightsched: false },
 	{
 		label: 'lightsched SqlContainer (LISTEN/NOTIFY)',
@@ -135,11 +142,12 @@ let runId = 0;
 async function producer(spec: EngineSpec, name: string, target: Target): Promise<Producer> {
 	switch (spec.engine) {
 		case 'lightsched-redis':
+		case 'lightsched-redis-handoff':
 		case 'lightsched-pg':
 		case 'lightsched-sqlite':
 		case 'lightsched-sqlite-poll20': {
 			const container =
-				spec.engine === 'lightsched-redis'
+				spec.engine === 'lightsched-redis' || spec.engine === 'lightsched-redis-handoff'
 					? new RedisContainer({ redis: { host: '127.0.0.1', port: redis.port }, name, log: false })
 					: spec.engine === 'lightsched-pg'
 						? new SqlContainer({

@@ -16,7 +16,9 @@
  *
  *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=20000 SERIAL=2000; the full sizes are
  *                            LARGE=100000 SERIAL=10000, which take about five times as long;
- *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases)
+ *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
+ *                            LIBS=lightsched,bullmq to run only some libraries; COMMANDSTATS=1 prints the
+ *                            Redis commands and script calls per processed task of each run)
  *
  * SERIAL caps the task count of the concurrency-1 cases (which are latency-bound and slow for both libraries).
  */
@@ -40,8 +42,12 @@ const SERIAL = Number(process.env.SERIAL ?? 2_000);
 const WARMUP = Number(process.env.WARMUP ?? 0);
 const BATCH = 1000;
 const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url));
-const LIBS = ['lightsched', 'bullmq', 'bullmq-recommended'] as const;
-type Lib = (typeof LIBS)[number];
+const ALL_LIBS = ['lightsched', 'bullmq', 'bullmq-recommended'] as const;
+type Lib = (typeof ALL_LIBS)[number];
+// LIBS=lightsched (comma-separated) runs only those; the ratio columns then read NaN.
+const LIBS = ALL_LIBS.filter((lib) => process.env.LIBS === undefined || process.env.LIBS.split(',').includes(lib));
+// COMMANDSTATS=1 prints, per run, the Redis commands and script calls per processed task.
+const COMMANDSTATS = process.env.COMMANDSTATS === '1';
 
 interface Case {
 	readonly tasks: number;
@@ -162,6 +168,17 @@ async function redisCpu(): Promise<number> {
 	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
+/** Calls per processed task by command since the last RESETSTAT (the bench's own polls included). */
+async function commandsPerTask(tasks: number): Promise<string> {
+	const info = await admin.info('commandstats');
+	return [...info.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)]
+		.map(
+			([, name, calls, usec]) =>
+				`${name} ${(Number(calls) / tasks).toFixed(3)} (${(Number(usec) / tasks).toFixed(1)} µs)`,
+		)
+		.join(', ');
+}
+
 async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 	await admin.flushall();
 	const name = `bench-${++runId}`;
@@ -175,6 +192,7 @@ async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 		const addStart = performance.now();
 		for (let i = 0; i < ids.length; i += BATCH) await p.add(ids.slice(i, i + BATCH));
 		const addMs = performance.now() - addStart;
+		if (COMMANDSTATS) await admin.config('RESETSTAT');
 		const redisBefore = await redisCpu();
 		const start = performance.now();
 		for (const w of workers) w.go();
@@ -182,6 +200,7 @@ async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 		const ms = performance.now() - start;
 		const redisUs = (await redisCpu()) - redisBefore;
 		const workerUs = (await Promise.all(workers.map((w) => w.cpu()))).reduce((a, b) => a + b, 0);
+		if (COMMANDSTATS) console.log(`  ${lib}: ${await commandsPerTask(c.tasks)}`);
 		return {
 			addPerSec: (c.tasks / addMs) * 1000,
 			processPerSec: (c.tasks / ms) * 1000,

@@ -70,6 +70,7 @@ import {
 	encodeForAdd,
 	encodePatch,
 	RECORD_FIELDS,
+	claimedOwnerAt,
 	storedValues,
 	unpackClaimed,
 } from './redis/codec.js';
@@ -83,8 +84,10 @@ import {
 	RENEW,
 	REMOVE,
 	REQUEST_STOP,
+	UNREGISTER,
 	type ClockedScript,
 } from './redis/scripts.js';
+import { IDLE_TTL_MS, takenBy } from './redis/idle-push.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
 import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './redis/operation-scripts.js';
@@ -102,6 +105,8 @@ const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
+/** How long a task the orphan check handed back refuses a late hand-off message (see #disowned). */
+const DISOWNED_MS = 10_000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
 /**
@@ -123,6 +128,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	readonly #rateArgs: string[];
 	readonly #rateLimited: boolean;
+	/** The `handOff` option: short claims register their owner as idle, for adds to hand tasks to (idle-push.ts). */
+	readonly #handOff: boolean;
 	/**
 	 * When the window of the last claim the rate limit cut short reopens, or when to claim again after one the
 	 * group scan bound cut short (this process's clock), or null.
@@ -139,10 +146,30 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #guard: CallGuard;
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
+	readonly #commandTimeoutMs: number;
 	#channel: WakeChannel | undefined;
 	/** `readChanges` (change-events.ts). */
 	readonly #changes: RedisChangeReader;
 	#closed = false;
+	/**
+	 * The owners whose claims may register them as idle, with their lease: adds hand them tasks over the channel
+	 * (see idle-push.ts).
+	 */
+	readonly #pushOwners = new Map<string, number>();
+	/**
+	 * Tasks handed over that were seen once, by an add's reply or by the channel, keyed by their packed form (unique
+	 * per claim: it carries the version); the other sighting is then ignored, so each is held once.
+	 */
+	readonly #handedOver = new Map<string, 'reply' | 'message'>();
+	/**
+	 * Tasks the orphan check handed back, and when: a hand-off message for one that arrives after all (the fence
+	 * cannot cover a subscription being renewed) is dropped, not run (see #taken).
+	 */
+	readonly #disowned = new Map<string, number>();
+	/** Adds sent and not yet answered: only they can bring a task the channel brought too. */
+	#addsInFlight = 0;
+	/** A check of every owner for lost hand-offs after the channel went down, once registrations lapsed. */
+	#downCheck: ReturnType<typeof setTimeout> | undefined;
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
 	#calls = 0;
@@ -168,7 +195,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 					? undefined
 					: false,
 		inFlight: () => this.#inFlight(),
-		handBack: (id, owner, patch) => this.transition(id, 'running', 'waiting', patch, owner),
+		handBack: (id, owner, patch) => {
+			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
+			this.#disowned.set(id, Date.now());
+			return this.transition(id, 'running', 'waiting', patch, owner);
+		},
 		closed: () => this.#closed,
 	});
 	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
@@ -187,6 +218,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#globalConcurrency = checked.globalConcurrency;
 		this.#rateArgs = [...rateArgs(checked.rateLimit), ...rateArgs(checked.groupRateLimit)];
 		this.#rateLimited = checked.rateLimit !== null || checked.groupRateLimit !== null;
+		this.#handOff = checked.handOff;
 		this.#log = checked.log;
 		this.#logIsDefault = options.log === undefined;
 		this.#serverClock = checked.serverClock;
@@ -202,6 +234,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			owned: connection.owned,
 		});
 		this.#connectTimeoutMs = checked.connectTimeoutMs;
+		this.#commandTimeoutMs = checked.commandTimeoutMs;
 		this.#changes = new RedisChangeReader({
 			run: (script, args) => this.#run(script, args),
 			connect: connection.makeSubscriber,
@@ -275,7 +308,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			return;
 		}
 		const args = [String(Date.now()), randomUUID()].concat(encoded);
-		const reply = (await this.#run(ADD, args)) as [string, string?, string?];
+		let reply: [string, string?, string?];
+		this.#addsInFlight++;
+		try {
+			reply = (await this.#run(ADD, args)) as [string, string?, string?];
+			// Tasks handed to idle claimers (idle-push.ts): held now if one is this container's.
+			let held = false;
+			for (let i = tasks.length + 1; i < reply.length; i++) held = this.#taken(String(reply[i]), 'reply') || held;
+			if (held) this.#channel?.wake();
+		} finally {
+			if (--this.#addsInFlight === 0) this.#forgetHandedOver('message');
+		}
 		if (reply[0] === 'dup')
 			throw new DuplicateTaskError(
 				reply[1] ?? '',
@@ -292,9 +335,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			throw new TypeError(
 				`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`,
 			);
+		// Tasks an add handed to this owner (idle-push.ts) start now, without a claim's round trip: nothing else was
+		// waiting when they were handed over, and an add since then wakes us again.
+		const pushed = this.#ahead.hasPushed(owner);
 		const held = this.#ahead.take(owner, max);
-		if (held.length === max) return held;
+		if (held.length === max || (pushed && held.length > 0)) return held;
 		this.#orphans.noteOwner(owner);
+		// Only while the channel is up (a hand-off travels on it), and with no limit the claim script judges.
+		const register =
+			this.#handOff && this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
+		if (register) this.#pushOwners.set(owner, leaseMs);
 		const args = [
 			String(max - held.length),
 			owner,
@@ -302,6 +352,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			String(leaseMs),
 			String(this.#globalConcurrency),
 			...this.#rateArgs,
+			register ? '1' : '0',
 		];
 		const call = this.#run(CLAIM, args).then(
 			(reply) => {
@@ -331,10 +382,68 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return call;
 	}
 
-	/** Settles once every claim and transition batch in flight now was answered (and handled) or given up on. */
+	/**
+	 * Settles once every claim and transition batch in flight now was answered (and handled) or given up on, and
+	 * every task handed over (idle-push.ts) before now reached this process.
+	 */
 	#inFlight(): Promise<unknown> {
-		if (this.#claims.size === 0) return this.#batch.answered();
-		return Promise.all([this.#batch.answered(), ...[...this.#claims].map((call) => call.catch(() => null))]);
+		const fence = this.#pushOwners.size > 0 ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
+		if (this.#claims.size === 0 && fence === undefined) return this.#batch.answered();
+		return Promise.all([this.#batch.answered(), fence, ...[...this.#claims].map((call) => call.catch(() => null))]);
+	}
+
+	/**
+	 * A task an add handed to one of this container's owners (idle-push.ts), from the add's reply or the channel:
+	 * held until its scheduler claims, unless the other way brought it already.
+	 */
+	#taken(body: string, via: 'reply' | 'message'): boolean {
+		const found = takenBy(body, this.#pushOwners.keys());
+		if (found === undefined) return false;
+		const [owner, packed] = found;
+		const id = packed.slice(claimedOwnerAt(packed) + owner.length + 1);
+		const now = Date.now();
+		for (const [old, at] of this.#disowned) {
+			if (now - at < DISOWNED_MS) break;
+			this.#disowned.delete(old);
+		}
+		if (this.#disowned.has(id)) {
+			// Handed back already, or to be checked again (the check hands it back if it is still held for us).
+			this.#orphans.check();
+			return false;
+		}
+		const seen = this.#handedOver.get(packed);
+		if (seen !== undefined && seen !== via) {
+			this.#handedOver.delete(packed);
+			return false;
+		}
+		// A reply's task comes by the channel too (unless it is down); a message's by a reply only if one of our adds
+		// is in flight.
+		if (via === 'reply' || this.#addsInFlight > 0) this.#handedOver.set(packed, via);
+		let record: TaskRecord;
+		try {
+			record = this.#claimed(packed, owner);
+		} catch {
+			return false; // malformed: the orphan check hands it back
+		}
+		this.#ahead.hold(owner, [record], this.#pushOwners.get(owner) ?? DEFAULT_AHEAD_LEASE_MS, true);
+		return true;
+	}
+
+	#forgetHandedOver(via: 'reply' | 'message'): void {
+		for (const [packed, seen] of this.#handedOver) if (seen === via) this.#handedOver.delete(packed);
+	}
+
+	/** The channel came back or went down: hand-offs sent meanwhile are lost, their tasks orphans (orphans.ts). */
+	#channelChanged(up: boolean): void {
+		// Messages of tasks an add's reply brought will not come now.
+		if (!up) this.#forgetHandedOver('reply');
+		if (this.#pushOwners.size === 0) return;
+		this.#orphans.check();
+		if (up || this.#closed) return;
+		// Adds may still hand tasks over until the registrations lapse: check again then.
+		clearTimeout(this.#downCheck);
+		this.#downCheck = setTimeout(() => this.#orphans.check(), IDLE_TTL_MS + 100);
+		this.#downCheck.unref?.();
 	}
 
 	transition(
@@ -598,7 +707,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			const subscriber = this.#makeSubscriber();
 			subscriber.on('error', () => {});
 			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`);
+			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`, {
+				take: (body) => this.#taken(body, 'message'),
+				changed: (up) => this.#channelChanged(up),
+			});
 		}
 		return this.#channel.add(listener);
 	}
@@ -617,6 +729,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#downCheck);
+		await this.#unregister();
 		this.#channel?.close();
 		this.#changes.close();
 		this.#guard.closing();
@@ -626,6 +740,20 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
 			this.#guard.closeAll();
+		}
+	}
+
+	/**
+	 * Closing: adds stop handing tasks to this container's owners, and those handed over before reach it (a fence),
+	 * to be handed back with the tasks claimed ahead. With the server unreachable, they wait for their leases.
+	 */
+	async #unregister(): Promise<void> {
+		if (this.#pushOwners.size === 0 || this.#redis.status !== 'ready') return;
+		try {
+			await this.#run(UNREGISTER, [...this.#pushOwners.keys()]);
+			await this.#channel?.fence(this.#commandTimeoutMs);
+		} catch {
+			// Unreachable now: as above.
 		}
 	}
 

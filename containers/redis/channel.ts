@@ -4,6 +4,15 @@
  */
 import type { Redis } from 'ioredis';
 import type { ContainerSignal } from 'lightsched';
+import { TAKE_PREFIX } from './idle-push.js';
+
+/** What the container does with the channel beyond signals (see idle-push.ts). */
+export interface WakeChannelHooks {
+	/** A `take:` message (without its prefix): true when a task was held for one of this container's owners. */
+	take(body: string): boolean;
+	/** The subscription came up again after being down, or went down. */
+	changed(up: boolean): void;
+}
 
 export class WakeChannel {
 	readonly #subscriber: Redis;
@@ -13,10 +22,12 @@ export class WakeChannel {
 	#up = false;
 	#lastError: Error | undefined;
 	#closed = false;
+	readonly #hooks: WakeChannelHooks | undefined;
 
-	constructor(subscriber: Redis, channel: string) {
+	constructor(subscriber: Redis, channel: string, hooks?: WakeChannelHooks) {
 		this.#subscriber = subscriber;
 		this.#channel = channel;
+		this.#hooks = hooks;
 		subscriber.on('message', (from: string, message: string) => {
 			if (from === this.#channel) this.#onMessage(message);
 		});
@@ -51,6 +62,29 @@ export class WakeChannel {
 		});
 	}
 
+	/**
+	 * Resolves once every message published before now reached this process (a PING on the subscriber connection:
+	 * its reply comes after them), or at once when the subscription is down (such messages are lost), or after
+	 * `timeoutMs`.
+	 */
+	async fence(timeoutMs: number): Promise<void> {
+		if (!this.#up || this.#closed) return;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const late = new Promise<void>((resolve) => {
+			timer = setTimeout(resolve, timeoutMs);
+		});
+		try {
+			await Promise.race([this.#subscriber.ping().catch(() => undefined), late]);
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	/** Wake the listeners (a task was handed over through an add's reply). */
+	wake(): void {
+		this.#emit({ type: 'wake' });
+	}
+
 	close(): void {
 		this.#closed = true;
 		this.#listeners.clear();
@@ -68,6 +102,7 @@ export class WakeChannel {
 		this.#up = true;
 		this.#lastError = undefined;
 		this.#emit({ type: 'channel', ok: true });
+		this.#hooks?.changed(true);
 	}
 
 	#down(): void {
@@ -75,11 +110,14 @@ export class WakeChannel {
 		this.#up = false;
 		const error = this.#lastError ?? new Error(`The Redis subscriber connection for \`${this.#channel}\` closed`);
 		this.#emit({ type: 'channel', ok: false, error });
+		this.#hooks?.changed(false);
 	}
 
 	#onMessage(message: string): void {
 		if (message === 'wake') this.#emit({ type: 'wake' });
-		else if (message.startsWith('stop:')) this.#emit({ type: 'stop', id: message.slice(5) });
+		else if (message.startsWith(TAKE_PREFIX)) {
+			if (this.#hooks?.take(message.slice(TAKE_PREFIX.length))) this.#emit({ type: 'wake' });
+		} else if (message.startsWith('stop:')) this.#emit({ type: 'stop', id: message.slice(5) });
 	}
 
 	#emit(signal: ContainerSignal): void {

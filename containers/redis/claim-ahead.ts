@@ -13,6 +13,8 @@ import type { TaskRecord } from 'lightsched';
 interface Held {
 	readonly task: TaskRecord;
 	readonly deadline: number;
+	/** Handed over by an add (idle-push.ts), not claimed ahead by a transition. */
+	readonly pushed: boolean;
 }
 
 const MAX_HOLD_MS = 250;
@@ -44,14 +46,19 @@ export class ClaimAheadBuffer {
 		return this.#held.get(owner)?.some((held) => held.task.id === id) ?? false;
 	}
 
-	hold(owner: string, tasks: readonly TaskRecord[], leaseMs: number): void {
+	/** Whether any task held for `owner` was handed over by an add (idle-push.ts). */
+	hasPushed(owner: string): boolean {
+		return this.#held.get(owner)?.some((held) => held.pushed) ?? false;
+	}
+
+	hold(owner: string, tasks: readonly TaskRecord[], leaseMs: number, pushed = false): void {
 		const deadline = Date.now() + Math.min(MAX_HOLD_MS, Math.floor(leaseMs / 4));
 		let list = this.#held.get(owner);
 		if (list === undefined) {
 			list = [];
 			this.#held.set(owner, list);
 		}
-		for (const task of tasks) list.push({ task, deadline });
+		for (const task of tasks) list.push({ task, deadline, pushed });
 		this.#schedule();
 	}
 

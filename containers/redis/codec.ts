@@ -69,6 +69,16 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 	values[ID_AT] = text.slice(at + owner.length + 1);
 	return values;
 }
+/** Where the owner starts in a packed claimed task (after its fields), or -1 when it has too few fields. */
+export function claimedOwnerAt(text: string): number {
+	let at = 0;
+	for (let i = 0; i < CLAIMED_POSITIONS.length; i++) {
+		const end = text.indexOf(UNIT, at);
+		if (end < 0) return -1;
+		at = end + 1;
+	}
+	return at;
+}
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
 // `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between

@@ -70,6 +70,16 @@ export interface RedisContainerOptions {
 	 * @default no limit
 	 */
 	readonly groupRateLimit?: RateLimitOption;
+	/**
+	 * Hand due tasks to idle schedulers in the add's own script (see docs/containers/redis.md, "Hand-off to idle
+	 * schedulers"): a task added while a scheduler of this container waits idle starts without a claim's round trip
+	 * (add-to-start p50 about 1 ms instead of 1.3, p99 about 3.5 ms instead of 5 here). The cost: a scheduler that
+	 * dies stays registered as idle for up to a second, and the tasks added in that second (at most its free slots)
+	 * are claimed for it: they run after its lease lapses, with that attempt counted (a task with `maxAttempts: 1`
+	 * then fails `ERR_LEASE_EXPIRED` without running).
+	 * @default false
+	 */
+	readonly handOff?: boolean;
 }
 
 /** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
@@ -84,6 +94,7 @@ const OPTION_NAMES = [
 	'log',
 	'rateLimit',
 	'groupRateLimit',
+	'handOff',
 ] as const;
 
 /** What the `warning` event carries. */
@@ -145,6 +156,7 @@ export interface CheckedOptions {
 	readonly log: ((message: string) => void) | false;
 	readonly rateLimit: RateLimitOption | null;
 	readonly groupRateLimit: RateLimitOption | null;
+	readonly handOff: boolean;
 }
 
 export function checkOptions(options: RedisContainerOptions): CheckedOptions {
@@ -163,6 +175,9 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 	if (clock !== 'server' && clock !== 'caller') {
 		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${describeValue(clock)}`);
 	}
+	if (options.handOff !== undefined && typeof options.handOff !== 'boolean') {
+		throw new TypeError(`Expected \`handOff\` to be a boolean, got ${describeValue(options.handOff)}`);
+	}
 	const log = options.log ?? ((message: string) => console.warn(message));
 	if (log !== false && typeof log !== 'function') {
 		throw new TypeError(`Expected \`log\` to be a function or false, got ${describeValue(log)}`);
@@ -177,5 +192,6 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 		log,
 		rateLimit: checkRateLimit(options.rateLimit),
 		groupRateLimit: checkRateLimit(options.groupRateLimit, 'groupRateLimit'),
+		handOff: options.handOff === true,
 	};
 }

@@ -38,6 +38,7 @@ import { ADD_FIELDS, CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
 import { CHANGES_PRELUDE } from './change-event-scripts.js';
 import { RESERVATION_PRELUDE } from './reservations.js';
 import { GROUP_CLAIM, GROUP_PRELUDE } from './group-limit.js';
+import { IDLE_PUSH_PRELUDE, UNREGISTER_BODY } from './idle-push.js';
 
 /** A script with its SHA1, for EVALSHA with an EVAL fallback. */
 export interface LuaScript {
@@ -197,6 +198,7 @@ local function claimDue(max, owner, now, lease)
 	if redis.call('EXISTS', P .. 'paused') == 1 then return {} end
 	return claimPopped(redis.call('ZPOPMIN', P .. 'waiting', max), owner, now, lease)
 end
+${IDLE_PUSH_PRELUDE}
 `;
 
 /**
@@ -302,7 +304,8 @@ for i = 0, n - 1 do
 		end
 	end
 end
--- The reply: 'ok' and each task's seq, which add() sets on the records it was handed.
+-- The reply: 'ok' and each task's seq, which add() sets on the records it was handed (then the bodies of the tasks
+-- handed to idle claimers, see idle-push.ts).
 local seqs = {'ok'}
 for i = 0, n - 1 do
 	local b = 3 + i * F
@@ -329,7 +332,9 @@ for i = 0, n - 1 do
 	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
 	recordChange(id, 'added', now, k)
 end
-if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end
+-- Idle claimers get the due tasks handed to them (idle-push.ts), their messages' bodies after the seqs; a wake for
+-- what is left waiting.
+if n > 0 and pushIdle(now, seqs) then redis.call('PUBLISH', P .. 'events', 'wake') end
 return seqs
 `;
 
@@ -337,7 +342,8 @@ export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 
 /**
  * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none), rateMax and rateIntervalMs (0 = none; see
- * rate-limit.ts), groupMax and groupIntervalMs (0 = none; see group-limit.ts); with either limit the reply starts
+ * rate-limit.ts), groupMax and groupIntervalMs (0 = none; see group-limit.ts), and '1' when a short claim may
+ * register its owner as idle (idle-push.ts; never with a limit); with either limit the reply starts
  * with when to claim again. Promotes due delayed tasks, then pops up to `max` waiting tasks (highest priority, then
  * oldest) into running. Returns their records (RECORD_FIELDS values).
  */
@@ -388,7 +394,15 @@ if rateMax > 0 then
 	end
 	if max <= 0 then return { reopen } end
 end
-if not limited then return claimDue(max, owner, now, lease) end
+if not limited then
+	local out = claimDue(max, owner, now, lease)
+	-- A short claim with nothing left waiting registers its owner as idle (idle-push.ts); a full one, or one that
+	-- may not register (ARGV[10] ~= '1'), drops the registration.
+	local free = 0
+	if ARGV[10] == '1' and limit <= 0 and #out < max then free = max - #out end
+	registerIdle(owner, free, ARGV[4], now)
+	return out
+end
 local out
 if groupMax > 0 then
 	local short
@@ -511,6 +525,9 @@ if at == nil then return false end
 return ms(at - offset)
 `,
 );
+
+/** ARGV: owners. Drops their idle registrations (idle-push.ts). */
+export const UNREGISTER = script('unregisterIdle', UNREGISTER_BODY);
 
 /** ARGV: id. Sets stopRequested on a running task and tells its owner; returns the record or false. */
 export const REQUEST_STOP = script(

@@ -40,10 +40,10 @@ const F = ADD_FIELDS.length;
  * The add's body with its wake-up deferred: an add publishes `wake` once it stored tasks; a call of several
  * releases publishes it once, at its end (the prelude's `publishWake`), not once per release.
  */
-const ADD_WAKE = "if n > 0 then redis.call('PUBLISH', P .. 'events', 'wake') end";
+const ADD_WAKE = "if n > 0 and pushIdle(now, seqs) then redis.call('PUBLISH', P .. 'events', 'wake') end";
 if (!ADD_BODY.includes(ADD_WAKE))
 	throw new Error('scripts.ts ADD_BODY no longer ends with the wake-up this file defers');
-const DEFERRED_ADD_BODY = ADD_BODY.replace(ADD_WAKE, 'if n > 0 then wake = true end');
+const DEFERRED_ADD_BODY = ADD_BODY.replace(ADD_WAKE, 'if n > 0 and pushIdle(now, seqs) then wake = true end');
 
 /** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
 export const RELEASE_HEAD = 14;
