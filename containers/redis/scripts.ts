@@ -261,9 +261,11 @@ const KEY_AT = ADD_FIELDS.indexOf('key');
  * id or key an add in steps in progress reserved (reservations.ts). A task in a final status is replaced (a re-run). `token` is unique per add call and stored on each task: when ioredis sends the call
  * again after a reconnect (its reply was lost, not its effect), the repeat finds its own token and succeeds without
  * writing. ADD runs it on ARGV; a repeat's tick (repeat-scripts.ts) on the tail of its own arguments, in the same
- * script as its compare-and-set.
+ * script as its compare-and-set. `wake`: the Lua run when tasks are left waiting for a claim (`addBody`; a workflow
+ * release defers it to the end of its call, workflow-release.ts).
  */
-export const ADD_BODY = `
+export function addBody(wake: string): string {
+	return `
 local now, offset = clock(A[1])
 local token = A[2]
 local F = ${F}
@@ -334,9 +336,13 @@ for i = 0, n - 1 do
 end
 -- Idle claimers get the due tasks handed to them (idle-push.ts), their messages' bodies after the seqs; a wake for
 -- what is left waiting.
-if n > 0 and pushIdle(now, seqs) then redis.call('PUBLISH', P .. 'events', 'wake') end
+if n > 0 and pushIdle(now, seqs) then ${wake} end
 return seqs
 `;
+}
+
+/** The add's body (see `addBody`), publishing `wake` when tasks are left waiting. */
+export const ADD_BODY = addBody("redis.call('PUBLISH', P .. 'events', 'wake')");
 
 export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 

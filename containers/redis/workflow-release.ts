@@ -5,13 +5,13 @@
  * both: both are stored or neither, and a step end costs one round trip fewer than a run write then an add.
  *
  * The script is the container's (scripts.ts `script`: its prelude and clock) with the store's helpers
- * (workflow-scripts.ts) and the container's own add (`ADD_BODY`) inside, as a repeat's tick adds its task
+ * (workflow-scripts.ts) and the container's own add (`addBody`) inside, as a repeat's tick adds its task
  * (repeat-scripts.ts). Redis does not roll a script back: every check that can refuse (the compare-and-set, the
  * run's unique key, the add's ids and keys) runs before the first write.
  */
 import type { Redis } from 'ioredis';
 import { ADD_FIELDS } from './codec.js';
-import { ADD_BODY, script, type ClockedScript } from './scripts.js';
+import { addBody, script, type ClockedScript } from './scripts.js';
 import { WORKFLOW_PRELUDE } from './workflow-scripts.js';
 
 /** The key of `RedisContainer[redisScriptPort]()`: what a `RedisWorkflowStore` on its connection needs of it. */
@@ -40,10 +40,7 @@ const F = ADD_FIELDS.length;
  * The add's body with its wake-up deferred: an add publishes `wake` once it stored tasks; a call of several
  * releases publishes it once, at its end (the prelude's `publishWake`), not once per release.
  */
-const ADD_WAKE = "if n > 0 and pushIdle(now, seqs) then redis.call('PUBLISH', P .. 'events', 'wake') end";
-if (!ADD_BODY.includes(ADD_WAKE))
-	throw new Error('scripts.ts ADD_BODY no longer ends with the wake-up this file defers');
-const DEFERRED_ADD_BODY = ADD_BODY.replace(ADD_WAKE, 'if n > 0 and pushIdle(now, seqs) then wake = true end');
+const DEFERRED_ADD_BODY = addBody('wake = true');
 
 /** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
 export const RELEASE_HEAD = 14;
