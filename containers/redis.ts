@@ -196,8 +196,13 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 					: false,
 		inFlight: () => this.#inFlight(),
 		handBack: (id, owner, patch) => {
-			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
-			this.#disowned.set(id, Date.now());
+			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now. Only
+			// an owner registered for hand-offs can be sent one: with none, nothing is kept.
+			if (this.#pushOwners.size > 0) {
+				const now = Date.now();
+				this.#pruneDisowned(now);
+				this.#disowned.set(id, now);
+			}
 			return this.transition(id, 'running', 'waiting', patch, owner);
 		},
 		closed: () => this.#closed,
@@ -401,11 +406,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (found === undefined) return false;
 		const [owner, packed] = found;
 		const id = packed.slice(claimedOwnerAt(packed) + owner.length + 1);
-		const now = Date.now();
-		for (const [old, at] of this.#disowned) {
-			if (now - at < DISOWNED_MS) break;
-			this.#disowned.delete(old);
-		}
+		this.#pruneDisowned(Date.now());
 		if (this.#disowned.has(id)) {
 			// Handed back already, or to be checked again (the check hands it back if it is still held for us).
 			this.#orphans.check();
@@ -427,6 +428,14 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 		this.#ahead.hold(owner, [record], this.#pushOwners.get(owner) ?? DEFAULT_AHEAD_LEASE_MS, true);
 		return true;
+	}
+
+	/** Forget the hand-backs older than DISOWNED_MS (the map is in insertion order, so oldest first). */
+	#pruneDisowned(now: number): void {
+		for (const [old, at] of this.#disowned) {
+			if (now - at < DISOWNED_MS) break;
+			this.#disowned.delete(old);
+		}
 	}
 
 	#forgetHandedOver(via: 'reply' | 'message'): void {
