@@ -41,6 +41,7 @@ import { describeDatabase, failureMessage } from './sql/failures.js';
 import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
 import { writeBatch } from './sql/add-batch.js';
 import { AddQueue } from './sql/add-queue.js';
+import { addInSteps, type SteppedAddPort } from './sql/stepped-add.js';
 import {
 	guardedInsertStatement,
 	guardedInserts,
@@ -76,6 +77,7 @@ import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from 
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
 export { SqlWorkflowStore, type SqlWorkflowStoreOptions } from './sql/workflow-store.js';
+export { PartialAddError } from 'lightsched/kit';
 export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
 
@@ -301,11 +303,23 @@ export class SqlContainer implements TaskContainer {
 		const items = this.#checkAdd(tasks);
 		// A large add alone in its own transaction; smaller ones are written together while one is on its way.
 		await this.#run('add', async () => {
+			if (tasks.length > CHUNK && this.dialect === 'sqlite') return addInSteps(this.#stepPort(), tasks, items);
 			if (tasks.length > CHUNK) return this.#insert(tasks, items, null);
 			this.#notePromotion(tasks);
 			return this.#adds.submit(tasks, items);
 		});
 		this.#noteGrowth(tasks.length);
+	}
+
+	/** A large SQLite add's steps, each its own transaction (sql/stepped-add.ts). */
+	#stepPort(): SteppedAddPort {
+		return {
+			knex: this.knex,
+			tasks: this.#tables.tasks,
+			where: `SqlContainer (${this.database})`,
+			write: (part, items) => this.#call('add', () => this.#insert(part, items, null)),
+			closed: () => this.#closed,
+		};
 	}
 
 	/** Check an add's tasks (all or nothing); returns their items as JSON text. */
