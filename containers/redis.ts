@@ -29,7 +29,9 @@ import {
 	type TaskStatus,
 	type TaskChangePage,
 	type TaskChangeQuery,
+	defaultWorkflowStore,
 } from 'lightsched/kit';
+import type { WorkflowStore } from '../src/workflow-store.js';
 import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { memoryPolicyWarning } from './redis/memory-policy.js';
@@ -64,6 +66,7 @@ import { duplicateKey, RedisOperations } from './redis/operations.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
 import { RedisChangeReader } from './redis/change-events.js';
 import { redisScriptPort, type RedisScriptPort } from './redis/workflow-release.js';
+import { RedisWorkflowStore } from './redis/workflow-store.js';
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -666,6 +669,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		});
 	}
 
+	/** `lightsched/kit`: `new Workflows({ scheduler })` on this container keeps its runs here (see `WorkflowStoreSource`). */
+	[defaultWorkflowStore](): WorkflowStore {
+		return new RedisWorkflowStore({ container: this });
+	}
+
 	/**
 	 * For a `RedisWorkflowStore` on this connection: a step release runs in this container's scripts
 	 * (redis/workflow-release.ts). Not part of the public API.
@@ -695,5 +703,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 }
 
-export { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './redis/workflow-store.js';
+export { RedisWorkflowStore };
+export type { RedisWorkflowStoreOptions } from './redis/workflow-store.js';
 export { PartialAddError } from './redis/stepped-add.js';

@@ -15,6 +15,7 @@ import {
 	DuplicateTaskError,
 	emptyCounts,
 	insertInTransaction,
+	defaultWorkflowStore,
 	InvalidStateError,
 	InvalidTaskError,
 	SchedulerClosedError,
@@ -42,6 +43,8 @@ import { FileWakeChannel, sqliteFileOf } from './sql/file-watch.js';
 import { writeBatch } from './sql/add-batch.js';
 import { AddQueue } from './sql/add-queue.js';
 import { addInSteps, type SteppedAddPort } from './sql/stepped-add.js';
+import { SqlWorkflowStore } from './sql/workflow-store.js';
+import type { WorkflowStore } from '../src/workflow-store.js';
 import {
 	guardedInsertStatement,
 	guardedInserts,
@@ -76,7 +79,8 @@ import { directSqlite, type RunRows } from './sql/direct-sqlite.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
-export { SqlWorkflowStore, type SqlWorkflowStoreOptions } from './sql/workflow-store.js';
+export { SqlWorkflowStore };
+export type { SqlWorkflowStoreOptions } from './sql/workflow-store.js';
 export { PartialAddError } from 'lightsched/kit';
 export type { KnexSource } from './sql/connection.js';
 export type { SqlDialect } from './sql/schema.js';
@@ -415,6 +419,11 @@ export class SqlContainer implements TaskContainer {
 	#notePromotion(tasks: readonly TaskRecord[]): void {
 		const now = Date.now();
 		for (const task of tasks) if (task.runAt > now) this.#promotion.wrote(task.runAt);
+	}
+
+	/** `lightsched/kit`: `new Workflows({ scheduler })` on this container keeps its runs here (see `WorkflowStoreSource`). */
+	[defaultWorkflowStore](): WorkflowStore {
+		return new SqlWorkflowStore({ container: this });
 	}
 
 	/**

@@ -69,6 +69,7 @@ export {
 	type TransactionalInsert,
 } from './task-release.js';
 export type { ReleasedRun, ReleasingUpdate, ReleasingWorkflowStore } from './workflow-store.js';
+export { containerWorkflowStore, defaultWorkflowStore, type WorkflowStoreSource } from './workflow-store.js';
 export {
 	assertJsonItem,
 	assertJsonOutput,

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { TaskEvent } from 'lightsched';
-import { findJsonProblem } from 'lightsched/kit';
+import { containerWorkflowStore, findJsonProblem, taskRelease, type TaskRelease } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
 import {
 	isFinalRunStatus,
@@ -82,7 +82,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			);
 		this.#scheduler = scheduler;
 		this.#ownStore = options.store === undefined;
-		this.store = options.store ?? new MemoryWorkflowStore();
+		// The container's own store (Redis, SQL: shared by every process on it), else this process's memory.
+		this.store =
+			options.store ??
+			containerWorkflowStore((scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.().container) ??
+			new MemoryWorkflowStore();
 		if (isWorkflowActions(actions)) actions.attach(this.store);
 		this.#sweepMs = options.sweepMs === undefined ? 2000 : checkMs('sweepMs', options.sweepMs, 10);
 		const dispatchGraceMs =
