@@ -27,10 +27,10 @@ import {
 } from 'lightsched/kit';
 import { decodeRecord, encodeForAdd, RECORD_FIELDS } from './codec.js';
 import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './log-scripts.js';
-import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './operation-scripts.js';
+import { CLEAN, CLEAN_EXPIRED, COUNTS, LIST, REMOVE, REQUEST_STOP, SET_PAUSED } from './operation-scripts.js';
 import { isWellFormed } from './options.js';
 import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './repeat-scripts.js';
-import { COUNTS, LIST, REMOVE, REQUEST_STOP, type ClockedScript } from './scripts.js';
+import type { ClockedScript } from './scripts.js';
 
 /** What the operations need of their container. */
 export interface OperationsPort {
