@@ -29,14 +29,14 @@ import {
 	type TaskChangePage,
 	type TaskChangeQuery,
 } from 'lightsched/kit';
-import { SqlChangeReader } from './sql/change-events.js';
 import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
+import {
+	containerParts,
+	registerGuardedInserts,
+	type ContainerHost,
+	type ContainerParts,
+} from './sql/container-parts.js';
 import { describeDatabase, failureMessage } from './sql/failures.js';
-import { writeBatch } from './sql/add-batch.js';
-import { AddQueue } from './sql/add-queue.js';
-import { AutoAnalyze } from './sql/auto-analyze.js';
-import { claimAheadOff, ClaimAheadBuffer } from './sql/claim-ahead.js';
-import { guardedInserts } from './sql/insert.js';
 import { listPage } from './sql/list-page.js';
 import { WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanStatement, countTasks, isPausedStatement, removeTask, setPausedStatement } from './sql/operations.js';
@@ -44,16 +44,10 @@ import { appendLogs, dropLogs, getLogs } from './sql/logs.js';
 import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
-import { SqlClaimLimits } from './sql/rate-limit.js';
 import { rowToRecord } from './sql/rows.js';
-import { CHUNK, rowsOf, taskStatements, type TaskStatements } from './sql/statements.js';
-import { checkAdd, TaskAdds } from './sql/task-adds.js';
-import { TaskClaims } from './sql/task-claims.js';
-import { reclaimExpired, renewLeases, requestStop, type TaskLeasesParts } from './sql/task-leases.js';
-import { TransitionBatcher } from './sql/transitions.js';
-import { directSqlite, type RunRows } from './sql/direct-sqlite.js';
-import { directPg } from './sql/direct-pg.js';
-import { SqlWakeChannels } from './sql/wake-channels.js';
+import { CHUNK } from './sql/statements.js';
+import { checkAdd } from './sql/task-adds.js';
+import { reclaimExpired, renewLeases, requestStop } from './sql/task-leases.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
@@ -84,40 +78,15 @@ export class SqlContainer implements TaskContainer {
 	readonly #tables: SqlTables;
 	readonly #owned: boolean;
 	readonly #sqlite: SqliteSettings;
-	/** The wake-up channels (sql/wake-channels.ts). */
-	readonly #channels: SqlWakeChannels;
-	/** Whether statements send PostgreSQL wake-ups (`notify` on PostgreSQL). */
-	readonly #notify: boolean;
-	readonly #transitions: TransitionBatcher;
-	/**
-	 * better-sqlite3 and PostgreSQL: the container's statements straight to a pooled connection (sql/direct-sqlite.ts,
-	 * sql/direct-pg.ts); else null.
-	 */
-	readonly #direct: RunRows | null;
-	/** `readChanges` (sql/change-events.ts). */
-	readonly #changes: SqlChangeReader;
-	readonly #sql: TaskStatements;
-	/** `globalConcurrency` and `rateLimit` (see sql/rate-limit.ts). */
-	readonly #limits: SqlClaimLimits;
-	/** The claim path: promotion of delayed tasks, claims, limited claims (sql/task-claims.ts). */
-	readonly #claims: TaskClaims;
-	/** Adds of up to CHUNK tasks, written in batches while one is on its way (sql/add-queue.ts, sql/add-batch.ts). */
-	readonly #adds: AddQueue;
-	/** Large adds, repeat ticks, inserts in a caller's transaction (sql/task-adds.ts). */
-	readonly #inserts: TaskAdds;
-	/** PostgreSQL: tasks claimed ahead for their owners' next claims (sql/claim-ahead.ts). */
-	readonly #ahead = new ClaimAheadBuffer((task, owner) => this.#handBackHeld(task, owner));
-	/** What renewals, reclaims and stop requests need (sql/task-leases.ts). */
-	readonly #leases: TaskLeasesParts;
-	/** PostgreSQL: the container's own ANALYZE of a growing queue (sql/auto-analyze.ts); null on SQLite. */
-	readonly #analyze: AutoAnalyze | null;
+	/** The container's parts (sql/container-parts.ts). */
+	readonly #parts: ContainerParts;
 
 	/**
 	 * Whether `globalConcurrency` or `rateLimit` is set: the claim enforces them. (`CombinedContainer` refuses such a
 	 * container as its persistent part: it claims from memory, where they would not hold.)
 	 */
 	get claimLimited(): boolean {
-		return this.#limits.active;
+		return this.#parts.limits.active;
 	}
 	readonly #bounds: { connectTimeoutMs: number; acquireTimeoutMs: number };
 	#ready: Promise<void> | null = null;
@@ -133,7 +102,6 @@ export class SqlContainer implements TaskContainer {
 		this.#sqlite = o.sqlite;
 		const connection = openKnex(options.knex, this.#sqlite, o);
 		this.knex = connection.knex;
-		this.#direct = directSqlite(this.knex) ?? directPg(this.knex);
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
 		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
@@ -155,91 +123,23 @@ export class SqlContainer implements TaskContainer {
 				'`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead',
 			);
 		}
-		this.#sql = taskStatements(this.dialect, this.#tables, this.clock);
-		this.#limits = new SqlClaimLimits(this.dialect, this.#tables, this.#sql, o.limits);
-		const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
-			this.#query(sql, bindings);
-		this.#claims = new TaskClaims({
+		const host: ContainerHost = {
+			self: this,
 			knex: this.knex,
 			dialect: this.dialect,
-			sql: this.#sql,
-			limits: this.#limits,
+			tables: this.#tables,
 			clock: this.clock,
-			query,
-		});
-		this.#notify = this.dialect === 'pg' && o.notify;
-		const shape = { table: this.#tables.tasks, sql: this.#sql, bool: this.#bool };
-		this.#analyze =
-			this.dialect === 'pg' ? new AutoAnalyze(this.knex, this.#tables.tasks, () => !this.#closed) : null;
-		this.#inserts = new TaskAdds({
-			knex: this.knex,
-			tables: this.#tables,
-			shape,
-			notify: this.#notify,
-			adding: (tasks) => this.#claims.adding(tasks),
-			grew: (rows) => this.#analyze?.grew(rows),
-		});
-		const batchParts = {
-			knex: this.knex,
-			dialect: this.dialect,
-			tables: this.#tables,
-			shape,
-			wake: this.#notify ? ([this.#tables.channel, WAKE_PAYLOAD] as const) : null,
-			alone: async (entry: { tasks: readonly TaskRecord[]; items: readonly string[] }) => {
-				await this.#inserts.insert(entry.tasks, entry.items, null);
-			},
-		};
-		this.#adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
-		if (this.dialect === 'pg') {
-			guardedInserts.set(this, (tasks, owners, among) => {
-				this.#assertOpen();
-				return this.#inserts.guarded(tasks, owners, among);
-			});
-		}
-		const wake = this.#notify
-			? { sql: 'SELECT pg_notify(?, ?)', bindings: [this.#tables.channel, WAKE_PAYLOAD] }
-			: null;
-		this.#transitions = new TransitionBatcher({
-			dialect: this.dialect,
-			table: this.#tables.tasks,
-			bool: this.#bool,
-			run: query,
-			wake,
-			maxInFlight: 1,
-			serverNow: this.#sql.serverClock ? this.#sql.nowSql : null,
-			ahead:
-				this.#sql.claimAhead === null || this.#limits.active
-					? null
-					: this.#ahead.hook({
-							statement: this.#sql.claimAhead,
-							off: () => this.#closed || claimAheadOff.has(this),
-							promotionDue: (at) => this.#claims.promotionDue(this.#now(at)),
-						}),
-		});
-		this.#leases = {
-			sql: this.#sql,
-			query,
-			channel: this.#notify ? this.#tables.channel : null,
-			ahead: this.#ahead,
-			aheadSettled: () => this.#transitions.aheadSettled(),
+			closed: () => this.#closed,
+			assertOpen: () => this.#assertOpen(),
+			migrate: () => this.migrate(),
+			run: (what, operation) => this.#run(what, operation),
+			track: (promise) => this.#pending.track(promise),
+			now: (now) => this.#now(now),
 			slotFreed: () => this.#slotFreed(),
 		};
-		this.#channels = new SqlWakeChannels({
-			knex: this.knex,
-			dialect: this.dialect,
-			tables: this.#tables,
-			options: o,
-			migrate: () => this.migrate(),
-			query,
-			closed: () => this.#closed,
-		});
-		if (this.#channels.watch !== undefined) this.watch = this.#channels.watch;
-		this.#changes = new SqlChangeReader({
-			dialect: this.dialect,
-			prefix: o.tablePrefix,
-			query: (what, sql, bindings) => this.#run(what, () => this.#query(sql, bindings)),
-			listen: this.#channels.changesListen(),
-		});
+		this.#parts = containerParts(host, o);
+		registerGuardedInserts(host, this.#parts.inserts);
+		if (this.#parts.channels.watch !== undefined) this.watch = this.#parts.channels.watch;
 	}
 
 	/** Create or upgrade the tables now (otherwise done on first use). Safe to call any number of times. */
@@ -264,11 +164,11 @@ export class SqlContainer implements TaskContainer {
 		const items = checkAdd(tasks);
 		// A large add alone in its own transaction; smaller ones are written together while one is on its way.
 		await this.#run('add', async () => {
-			if (tasks.length > CHUNK) return this.#inserts.insert(tasks, items, null);
-			this.#claims.adding(tasks);
-			return this.#adds.submit(tasks, items);
+			if (tasks.length > CHUNK) return this.#parts.inserts.insert(tasks, items, null);
+			this.#parts.claims.adding(tasks);
+			return this.#parts.adds.submit(tasks, items);
 		});
-		this.#analyze?.grew(tasks.length);
+		this.#parts.analyze?.grew(tasks.length);
 	}
 
 	/**
@@ -278,23 +178,16 @@ export class SqlContainer implements TaskContainer {
 	 */
 	async [insertInTransaction](transaction: unknown, tasks: readonly TaskRecord[]): Promise<TaskRecord[]> {
 		this.#assertOpen();
-		return this.#inserts.inTransaction(transaction as Knex.Transaction, tasks);
+		return this.#parts.inserts.inTransaction(transaction as Knex.Transaction, tasks);
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
 		// Tasks claimed ahead for this owner first (sql/claim-ahead.ts); the database only for the rest.
-		return this.#ahead.claim(owner, Math.floor(max), leaseMs, async (n) => {
-			const rows = await this.#run('claim', () => this.#claims.claim(owner, leaseMs, n, this.#now(now)));
+		return this.#parts.ahead.claim(owner, Math.floor(max), leaseMs, async (n) => {
+			const rows = await this.#run('claim', () => this.#parts.claims.claim(owner, leaseMs, n, this.#now(now)));
 			return rows.map(rowToRecord);
 		});
-	}
-
-	/** A task claimed ahead that its owner did not take in time (or the container closes): back to waiting, uncounted. */
-	#handBackHeld(task: TaskRecord, owner: string): Promise<unknown> {
-		const patch = { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null };
-		const request = { id: task.id, from: 'running', to: 'waiting', patch, owner, updatedAt: Date.now() } as const;
-		return this.#pending.track(this.#transitions.submit(request)).catch(() => null);
 	}
 
 	async transition(
@@ -308,9 +201,9 @@ export class SqlContainer implements TaskContainer {
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		assertJsonOutput(patch.output);
 		if (!isWellFormedText(id)) return null;
-		if (to === 'waiting' && patch.runAt !== undefined) this.#claims.wrote(patch.runAt);
+		if (to === 'waiting' && patch.runAt !== undefined) this.#parts.claims.wrote(patch.runAt);
 		const row = await this.#run('transition', () =>
-			this.#transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
+			this.#parts.transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);
 		if (row !== null && to !== 'running' && to !== 'exporting') this.#slotFreed();
 		return row === null ? null : rowToRecord(row);
@@ -322,27 +215,28 @@ export class SqlContainer implements TaskContainer {
 	 */
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		this.#assertOpen();
-		return this.#run('renew', () => renewLeases(this.#leases, owner, ids, leaseMs, this.#now(now)));
+		return this.#run('renew', () => renewLeases(this.#parts.leases, owner, ids, leaseMs, this.#now(now)));
 	}
 
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
 		if (this.#closed) return [];
-		return this.#run('reclaimExpired', () => reclaimExpired(this.#leases, this.#now(now)));
+		return this.#run('reclaimExpired', () => reclaimExpired(this.#parts.leases, this.#now(now)));
 	}
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
 		if (!isWellFormedText(id)) return null;
-		return this.#run('requestStop', () => requestStop(this.#leases, id));
+		return this.#run('requestStop', () => requestStop(this.#parts.leases, id));
 	}
 
 	/**
 	 * On the server's clock the earliest due time is judged by the database and handed back on the caller's
-	 * clock, so a caller whose clock is off neither wakes early and spins nor sleeps past it (sql/task-claims.ts).
+	 * clock (the caller's `now` plus how long the database says it is until then), so a caller whose clock is
+	 * off neither wakes early and spins nor sleeps past it.
 	 */
 	async nextDueAt(now: number): Promise<number | null> {
 		this.#assertOpen();
-		return this.#run('nextDueAt', () => this.#claims.nextDueAt(now, this.#now(now)));
+		return this.#run('nextDueAt', () => this.#parts.claims.nextDueAt(now, this.#now(now)));
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
@@ -375,10 +269,10 @@ export class SqlContainer implements TaskContainer {
 		this.#assertOpen();
 		const { sql, bindings } = setPausedStatement(this.dialect, this.#tables, paused);
 		await this.#run('setPaused', async () => {
-			const cleared = await this.#query(sql, bindings);
+			const cleared = await this.#parts.query(sql, bindings);
 			// Resumed: wake the schedulers that listen (the others poll).
-			if (!paused && cleared.length > 0 && this.#notify) {
-				await this.#query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
+			if (!paused && cleared.length > 0 && this.#parts.notify) {
+				await this.#parts.query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
 			}
 		});
 	}
@@ -386,7 +280,7 @@ export class SqlContainer implements TaskContainer {
 	async isPaused(): Promise<boolean> {
 		this.#assertOpen();
 		const { sql, bindings } = isPausedStatement(this.#tables);
-		return (await this.#run('isPaused', () => this.#query(sql, bindings))).length > 0;
+		return (await this.#run('isPaused', () => this.#parts.query(sql, bindings))).length > 0;
 	}
 
 	async clean(query: CleanQuery): Promise<string[]> {
@@ -394,7 +288,7 @@ export class SqlContainer implements TaskContainer {
 		assertCleanQuery(query);
 		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
 		const rows = await this.#run('clean', async () => {
-			const deleted = await this.#query(sql, bindings);
+			const deleted = await this.#parts.query(sql, bindings);
 			await dropLogs(
 				this.knex,
 				this.#tables,
@@ -420,7 +314,7 @@ export class SqlContainer implements TaskContainer {
 	/** Task changes for followers in any process (see `TaskContainer.readChanges` and sql/change-events.ts). */
 	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
 		this.#assertOpen();
-		return this.#changes.read(query);
+		return this.#parts.changes.read(query);
 	}
 
 	async putRepeat(repeat: RepeatRecord): Promise<void> {
@@ -448,9 +342,9 @@ export class SqlContainer implements TaskContainer {
 		const tasks = task === null ? [] : [task];
 		const items = checkAdd(tasks);
 		const moved = await this.#run('advanceRepeat', () =>
-			this.#inserts.insert(tasks, items, (trx) => moveTick(trx, this.#tables, key, expected, next)),
+			this.#parts.inserts.insert(tasks, items, (trx) => moveTick(trx, this.#tables, key, expected, next)),
 		);
-		if (moved) this.#analyze?.grew(tasks.length);
+		if (moved) this.#parts.analyze?.grew(tasks.length);
 		return moved;
 	}
 
@@ -465,10 +359,10 @@ export class SqlContainer implements TaskContainer {
 
 	async #close(): Promise<void> {
 		this.#closed = true;
-		this.#changes.close();
-		await this.#channels.close();
+		this.#parts.changes.close();
+		await this.#parts.channels.close();
 		// Tasks claimed ahead go back to waiting, uncounted (their transitions run with the calls on their way).
-		const drained = this.#ahead.drain();
+		const drained = this.#parts.ahead.drain();
 		// Calls on their way settle first (each is bounded by the connect and acquire timeouts), then the pool goes.
 		// A call stuck past the bound (a statement waiting on a lock, a server that froze mid-statement) is rejected
 		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.
@@ -486,21 +380,14 @@ export class SqlContainer implements TaskContainer {
 			);
 	}
 
-	readonly #bool = (value: boolean): unknown => (this.dialect === 'pg' ? value : value ? 1 : 0);
-
-	/** Run one statement through the pool. */
-	#query(sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> {
-		return this.#direct === null ? rowsOf(this.knex, sql, bindings) : this.#direct(sql, bindings);
-	}
-
 	/**
 	 * A task left running or exporting: with `globalConcurrency` on PostgreSQL's wake-up channel, wake the
 	 * schedulers a cut claim left waiting (only when one was: the `starved` row). In the background.
 	 */
 	#slotFreed(): void {
-		if (this.#limits.limits.globalConcurrency === 0 || !this.#notify || this.#closed) return;
-		const { sql, bindings } = this.#limits.wakeStarved(this.#tables.channel, WAKE_PAYLOAD);
-		this.#query(sql, bindings).catch(() => undefined);
+		if (this.#parts.limits.limits.globalConcurrency === 0 || !this.#parts.notify || this.#closed) return;
+		const { sql, bindings } = this.#parts.limits.wakeStarved(this.#tables.channel, WAKE_PAYLOAD);
+		this.#parts.query(sql, bindings).catch(() => undefined);
 	}
 
 	#assertOpen(): void {

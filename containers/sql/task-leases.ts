@@ -11,6 +11,9 @@ import { chunks, type TaskStatements } from './statements.js';
 
 type Row = Record<string, unknown>;
 
+/** How long a renewal waits for claim-ahead statements on their way before it reports no `unknown` tasks. */
+const AHEAD_WAIT_MS = 1_000;
+
 export interface TaskLeasesParts {
 	readonly sql: TaskStatements;
 	readonly query: (sql: string, bindings: readonly unknown[]) => Promise<Row[]>;
@@ -43,14 +46,21 @@ export async function renewLeases(
 	const { sql, bindings } = parts.sql.held(owner);
 	for (const row of await parts.query(sql, bindings)) held.push(String(row['id']));
 	// A task claimed ahead is not unknown: held for the owner's next claim, or brought by a statement whose reply is
-	// on its way (so wait for those first: the read above may have seen what they claimed).
-	await parts.aheadSettled();
+	// on its way (so wait for those first: the read above may have seen what they claimed). One that does not answer
+	// in time (a dead connection) may still bring any of them: then none is reported (a later renewal will).
+	const settled = await new Promise<boolean>((resolve) => {
+		const timer = setTimeout(() => resolve(false), AHEAD_WAIT_MS);
+		void parts.aheadSettled().then(() => {
+			clearTimeout(timer);
+			resolve(true);
+		});
+	});
 	const asked = new Set(ids);
 	const ahead = parts.ahead.heldIds(owner);
 	return {
 		lost: ids.filter((id) => !kept.has(id)),
 		stopRequested: ids.filter((id) => kept.get(id) === true),
-		unknown: held.filter((id) => !asked.has(id) && !ahead.has(id)),
+		unknown: settled ? held.filter((id) => !asked.has(id) && !ahead.has(id)) : [],
 	};
 }
 
