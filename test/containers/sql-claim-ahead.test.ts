@@ -154,6 +154,30 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 		}
 	});
 
+	it('records both the finishes and the claims ahead of one statement in the change log', async () => {
+		const { c } = await setup(4);
+		try {
+			const start = await c.readChanges({ after: null, limit: 10, waitMs: 0 });
+			const first = await c.claim(2, 'o', 30_000, Date.now());
+			const busy = c.transition('none', 'waiting', 'stopped', { finishedAt: 1 });
+			const done = first.map((t) => c.transition(t.id, 'running', 'succeeded', DONE, 'o'));
+			await Promise.all([busy, ...done]);
+			expect((await c.list({ status: 'running' })).tasks.map((t) => t.id)).toEqual(['t2', 't3']);
+			const page = await c.readChanges({ after: start.next, limit: 100, waitMs: 0 });
+			const seen = page.changes.map((change) => `${change.type} ${change.id}`).sort();
+			expect(seen).toEqual([
+				'started t0',
+				'started t1',
+				'started t2',
+				'started t3',
+				'succeeded t0',
+				'succeeded t1',
+			]);
+		} finally {
+			await c.close();
+		}
+	});
+
 	it('is off for a container in claimAheadOff (the model test)', async () => {
 		const { c } = await setup(3);
 		claimAheadOff.add(c);
