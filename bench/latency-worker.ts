@@ -12,6 +12,8 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { Redis } from 'ioredis';
+import { FLOOR_POP } from './latency-floor.js';
 
 export type Engine =
 	| 'lightsched-redis'
@@ -21,7 +23,9 @@ export type Engine =
 	| 'graphile'
 	| 'pgboss'
 	| 'lightsched-sqlite'
-	| 'lightsched-sqlite-poll20';
+	| 'lightsched-sqlite-poll20'
+	| 'redis-floor-pubsub'
+	| 'redis-floor-blpop';
 
 export interface LatencyWorkerConfig {
 	readonly engine: Engine;
@@ -122,6 +126,43 @@ switch (config.engine) {
 			});
 		}
 		stop = () => boss.stop({ graceful: false, wait: true });
+		break;
+	}
+	case 'redis-floor-pubsub': {
+		// No scheduler: a subscriber woken by the push's PUBLISH pops with a script, the two hops every
+		// claim-on-wake design pays (lightsched without hand-off, BullMQ's marker wake-up).
+		const subscriber = new Redis({ host: '127.0.0.1', port: config.redisPort });
+		const client = new Redis({ host: '127.0.0.1', port: config.redisPort });
+		subscriber.on('message', () => {
+			void (async () => {
+				for (;;) {
+					const n = (await client.eval(FLOOR_POP, 1, `${config.name}:q`)) as string | null;
+					if (n === null) return;
+					started(n);
+				}
+			})();
+		});
+		await subscriber.subscribe(`${config.name}:ch`);
+		stop = async () => {
+			subscriber.disconnect();
+			client.disconnect();
+		};
+		break;
+	}
+	case 'redis-floor-blpop': {
+		// No scheduler: one blocking pop waiting on the list, one hop from the push to the handler.
+		const client = new Redis({ host: '127.0.0.1', port: config.redisPort });
+		let open = true;
+		void (async () => {
+			while (open) {
+				const got = await client.blpop(`${config.name}:q`, 1).catch(() => null);
+				if (got !== null) started(got[1]);
+			}
+		})();
+		stop = async () => {
+			open = false;
+			client.disconnect();
+		};
 		break;
 	}
 	default:

@@ -2,7 +2,10 @@
  * Add-to-start latency, in microseconds, at a steady rate into idle workers: lightsched on every shared container
  * beside its peers on the same server, in the same run.
  *
- * - Redis: lightsched's RedisContainer and BullMQ 6 (a `Worker`), on one redis-server started here.
+ * - Redis: lightsched's RedisContainer and BullMQ 6 (a `Worker`), on one redis-server started here; beside them two
+ *   floors, not peers: the same hops with raw ioredis and no scheduler (a script push + PUBLISH to a subscriber that
+ *   pops with a script, as every claim-on-wake design does; an LPUSH to a waiting BLPOP, one hop), which show what
+ *   this machine allows at all (an idle virtual CPU takes a while to wake for each hop).
  * - PostgreSQL: lightsched's SqlContainer (LISTEN/NOTIFY wake-up, its default), graphile-worker (its defaults:
  *   LISTEN/NOTIFY, 2 s safety poll) and pg-boss (16 `work()` workers, batchSize 250, at the shortest polling
  *   interval its docs allow, 0.5 s, as in bench:sql; pg-boss has no push wake-up), on one PostgreSQL server
@@ -38,6 +41,7 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { startPostgres } from '../test/support/postgres.js';
 import { startRedis } from '../test/support/redis.js';
+import { FLOOR_PUSH } from './latency-floor.js';
 import type { Engine, LatencyWorkerConfig } from './latency-worker.js';
 
 const RATE = Number(process.env.RATE ?? 200);
@@ -67,6 +71,8 @@ interface EngineSpec {
 	readonly group: 'Redis' | 'PostgreSQL' | 'SQLite across processes';
 	readonly engine: Engine;
 	readonly lightsched: boolean;
+	/** Not a peer: the same hops with raw ioredis and no scheduler, what this machine allows at all. */
+	readonly floor?: boolean;
 	readonly goal?: Goal;
 }
 
@@ -90,6 +96,20 @@ const SPECS: readonly EngineSpec[] = [
 		goal: REDIS_GOAL,
 	},
 	{ label: 'BullMQ 6 Worker', group: 'Redis', engine: 'bullmq', lightsched: false },
+	{
+		label: 'floor: raw script push + PUBLISH, subscriber pops',
+		group: 'Redis',
+		engine: 'redis-floor-pubsub',
+		lightsched: false,
+		floor: true,
+	},
+	{
+		label: 'floor: raw LPUSH to a waiting BLPOP',
+		group: 'Redis',
+		engine: 'redis-floor-blpop',
+		lightsched: false,
+		floor: true,
+	},
 	{
 		label: 'lightsched SqlContainer (LISTEN/NOTIFY)',
 		group: 'PostgreSQL',
@@ -167,6 +187,20 @@ async function producer(spec: EngineSpec, name: string, target: Target): Promise
 				autoStart: false,
 			});
 			return { add: (n) => scheduler.add({ item: n }), close: () => scheduler.close() };
+		}
+		case 'redis-floor-pubsub':
+		case 'redis-floor-blpop': {
+			const client = new Redis({ host: '127.0.0.1', port: redis.port });
+			const pubsub = spec.engine === 'redis-floor-pubsub';
+			return {
+				add: (n) =>
+					pubsub
+						? client.eval(FLOOR_PUSH, 2, `${name}:q`, `${name}:ch`, String(n))
+						: client.lpush(`${name}:q`, String(n)),
+				close: async () => {
+					client.disconnect();
+				},
+			};
 		}
 		case 'bullmq': {
 			const queue = new Queue(name, {
@@ -377,7 +411,7 @@ async function main(): Promise<void> {
 	console.log(
 		'\nPeer ÷ lightsched, same server, same run (median of the per-round ratios; above 1: lightsched is faster):',
 	);
-	for (const spec of specs.filter((s) => !s.lightsched)) {
+	for (const spec of specs.filter((s) => !s.lightsched && s.floor !== true)) {
 		const ours = specs.find((s) => s.lightsched && s.group === spec.group);
 		if (ours === undefined) continue;
 		const peer = results.get(spec) ?? [];
