@@ -14,11 +14,12 @@ import {
 	type TaskActuator,
 	type TaskRecord,
 } from 'lightsched';
+import { TailBuffer } from 'lightsched/kit';
 import { describeCommand, ProcessExitError, ProcessSpawnError, type ProcessOutput } from './process/errors.js';
 import { identify, isSameProcess, signalGroup, waitGroupGone, type ProcessIdentity } from './process/group.js';
 import { resolveProcessItem, type ProcessTaskItem, type ResolvedProcessItem } from './process/item.js';
 import { resolveProcessOptions, type ProcessActuatorOptions } from './process/options.js';
-import { ProgressLines, TailBuffer } from './process/output.js';
+import { ProgressLines } from './process/output.js';
 
 export {
 	describeCommand,

@@ -340,7 +340,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			},
 			(error: unknown) => {
 				// Given up on (or failed): it may still be applied, or have been; its tasks would be orphans.
-				for (const task of held) void this.#ahead.handBackNow(task, owner);
+				void this.#ahead.handBackNow(held, owner);
 				this.#orphans.check();
 				throw error;
 			},

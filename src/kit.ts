@@ -11,6 +11,8 @@
  *   `assertStorableTask`), well-formed text (`assertWellFormed`), misspelt options (`rejectUnknownOptions`) and
  *   `describeValue` for "expected …, got …" messages.
  * - The error family, `toError` and `toTaskError` (the stored form of a failure), and `backoffDelay`.
+ * - `HeldTasks`: tasks claimed ahead for an owner, held until its next claim and handed back when not taken in time;
+ *   `TailBuffer`: the last bytes of a stream within a limit (an actuator's captured output).
  *
  * The contracts themselves (`TaskContainer`, `TaskActuator`) and the task types are exported from `lightsched`
  * and again here, so a plug-in can take all it needs from one place. The contract suites that check a container
@@ -55,6 +57,8 @@ export {
 	type SchedulerErrorCode,
 	type SchedulerErrorOptions,
 } from './errors.js';
+export { HeldTasks, MAX_HOLD_MS } from './held-tasks.js';
+export { TailBuffer } from './tail-buffer.js';
 export { LeaseLostError } from './lease-lost-error.js';
 export { PartialAddError } from './partial-add-error.js';
 export type { RepeatRecord } from './repeat-record.js';

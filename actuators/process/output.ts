@@ -1,58 +1,7 @@
 /**
- * Reading a command's output: `TailBuffer` keeps the last bytes of a stream (the same rule as the Docker
- * actuator's log tail; actuators do not import each other), `ProgressLines` picks progress lines out of stdout.
+ * Reading a command's output: `ProgressLines` picks progress lines out of stdout (the core's `TailBuffer` keeps
+ * the last bytes of each stream, as it does for the Docker actuator's log tail).
  */
-
-/** The last `limit` bytes written to it; older bytes are dropped as new ones arrive. */
-export class TailBuffer {
-	readonly #limit: number;
-	#chunks: Buffer[] = [];
-	#size = 0;
-	/** Bytes written in all, kept or not. */
-	total = 0;
-
-	constructor(limit: number) {
-		this.#limit = limit;
-	}
-
-	write(chunk: Buffer): void {
-		this.total += chunk.length;
-		if (this.#limit === 0) return;
-		if (chunk.length >= this.#limit) {
-			this.#chunks = [chunk.subarray(chunk.length - this.#limit)];
-			this.#size = this.#limit;
-			return;
-		}
-		this.#chunks.push(chunk);
-		this.#size += chunk.length;
-		while (this.#size > this.#limit) {
-			const first = this.#chunks[0] as Buffer;
-			const excess = this.#size - this.#limit;
-			if (first.length <= excess) {
-				this.#chunks.shift();
-				this.#size -= first.length;
-			} else {
-				this.#chunks[0] = first.subarray(excess);
-				this.#size -= excess;
-			}
-		}
-	}
-
-	get truncated(): boolean {
-		return this.total > this.#size;
-	}
-
-	/** The kept bytes as UTF-8; a character cut by the limit at the start is dropped, not garbled. */
-	toString(): string {
-		let bytes = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#size);
-		if (this.truncated) {
-			let start = 0;
-			while (start < bytes.length && start < 4 && ((bytes[start] as number) & 0xc0) === 0x80) start++;
-			bytes = bytes.subarray(start);
-		}
-		return bytes.toString('utf8');
-	}
-}
 
 /** Lines longer than this are never progress lines (and are not buffered whole). */
 export const MAX_PROGRESS_LINE_BYTES = 4096;

@@ -15,23 +15,17 @@
  * whose reply was lost leaves its claimed-ahead tasks leased to an owner that never heard of them: its renewals
  * report them as `unknown`, and it hands them back, as after a claim whose reply was lost.
  *
- * The same design as the Redis container's (containers/redis/claim-ahead.ts), which containers may not share.
+ * The same design as the Redis container's (containers/redis/claim-ahead.ts); holding, the hold time and handing
+ * back are the core's rule for both (`HeldTasks`).
  */
 import type { TaskRecord } from 'lightsched';
+import { HeldTasks } from 'lightsched/kit';
 import { byClaimOrder, rowToRecord } from './rows.js';
 import type { Statement } from './statements.js';
 import type { AheadHook, TransitionRequest } from './transitions.js';
 
-interface Held {
-	readonly task: TaskRecord;
-	readonly deadline: number;
-}
-
 const FINAL = new Set(['succeeded', 'failed', 'stopped']);
 const ACTIVE = new Set(['running', 'exporting']);
-
-/** The longest a claimed-ahead task is held for its owner's next claim. */
-export const MAX_HOLD_MS = 250;
 
 /** Containers whose claim-ahead is off (tests that state the contract's moves only, see test/model). */
 export const claimAheadOff = new WeakSet<object>();
@@ -39,14 +33,12 @@ export const claimAheadOff = new WeakSet<object>();
 export class ClaimAheadBuffer {
 	/** Owners with a backlog, and their lease length. */
 	readonly #hungry = new Map<string, number>();
-	readonly #held = new Map<string, Held[]>();
+	readonly #held: HeldTasks;
 	/** Each owner's lease length as of its last claim. */
 	readonly #leases = new Map<string, number>();
-	readonly #handBack: (task: TaskRecord, owner: string) => Promise<unknown>;
-	#timer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
-		this.#handBack = handBack;
+		this.#held = new HeldTasks(handBack);
 	}
 
 	/**
@@ -140,74 +132,28 @@ export class ClaimAheadBuffer {
 
 	/** The ids held for `owner` (claimed ahead, not yet taken). */
 	heldIds(owner: string): Set<string> {
-		return new Set((this.#held.get(owner) ?? []).map((held) => held.task.id));
+		return this.#held.ids(owner);
 	}
 
-	/** Hold tasks claimed ahead for `owner`, for at most a quarter of its lease (and `MAX_HOLD_MS`). */
+	/** Hold tasks claimed ahead for `owner`, for at most a quarter of its lease (and the core's `MAX_HOLD_MS`). */
 	hold(owner: string, tasks: readonly TaskRecord[]): void {
-		if (tasks.length === 0) return;
-		const deadline = Date.now() + Math.min(MAX_HOLD_MS, Math.floor((this.#leases.get(owner) ?? 0) / 4));
-		let list = this.#held.get(owner);
-		if (list === undefined) {
-			list = [];
-			this.#held.set(owner, list);
-		}
-		for (const task of tasks) list.push({ task, deadline });
-		this.#schedule();
+		this.#held.hold(owner, tasks, this.#leases.get(owner) ?? 0);
 	}
 
 	/** Up to `max` held tasks of `owner` (oldest first); stale ones are handed back instead. */
 	take(owner: string, max: number): TaskRecord[] {
-		const list = this.#held.get(owner);
-		if (list === undefined || list.length === 0) return [];
-		const now = Date.now();
-		const out: TaskRecord[] = [];
-		while (list.length > 0 && out.length < max) {
-			const held = list.shift() as Held;
-			if (held.deadline > now) out.push(held.task);
-			else void this.#handBack(held.task, owner);
-		}
-		if (list.length === 0) this.#held.delete(owner);
-		return out;
+		return this.#held.take(owner, max);
 	}
 
 	/** Hand back tasks taken from here that their owner will not get after all (its claim failed). */
 	handBackNow(tasks: readonly TaskRecord[], owner: string): void {
-		for (const task of tasks) void this.#handBack(task, owner);
+		void this.#held.handBackNow(tasks, owner);
 	}
 
 	/** Hand back everything held, and claim ahead no more (on close). */
 	async drain(): Promise<void> {
-		clearTimeout(this.#timer);
-		this.#timer = undefined;
 		this.#hungry.clear();
 		this.#leases.clear();
-		const all = [...this.#held.entries()].flatMap(([owner, list]) =>
-			list.map((held) => this.#handBack(held.task, owner)),
-		);
-		this.#held.clear();
-		await Promise.all(all);
-	}
-
-	#schedule(): void {
-		if (this.#timer !== undefined) return;
-		let earliest = Number.POSITIVE_INFINITY;
-		for (const list of this.#held.values()) for (const held of list) earliest = Math.min(earliest, held.deadline);
-		if (earliest === Number.POSITIVE_INFINITY) return;
-		this.#timer = setTimeout(
-			() => {
-				this.#timer = undefined;
-				const now = Date.now();
-				for (const [owner, list] of this.#held) {
-					const keep = list.filter((held) => held.deadline > now);
-					for (const held of list) if (held.deadline <= now) void this.#handBack(held.task, owner);
-					if (keep.length === 0) this.#held.delete(owner);
-					else this.#held.set(owner, keep);
-				}
-				this.#schedule();
-			},
-			Math.max(1, earliest - Date.now()),
-		);
-		this.#timer.unref?.();
+		await this.#held.drain();
 	}
 }

@@ -3,9 +3,16 @@
  * translation.
  */
 import { describe, expect, it } from 'vitest';
-import { ActuatorError, createTaskRecord, InvalidTaskError, SchedulerError, type TaskRecord } from 'lightsched/kit';
+import {
+	ActuatorError,
+	createTaskRecord,
+	InvalidTaskError,
+	SchedulerError,
+	TailBuffer,
+	type TaskRecord,
+} from 'lightsched/kit';
 import { ContainerExitError, DockerExitError, formatBytes, parseMemory } from 'lightsched/actuators/docker';
-import { LogTail, missedFrames, TailBuffer, type LogFrame } from '../../actuators/docker/logs.js';
+import { LogTail, missedFrames, type LogFrame } from '../../actuators/docker/logs.js';
 import { LogLines, MAX_DOCKER_LOG_LINE, STDERR_PREFIX } from '../../actuators/docker/log-lines.js';
 import { resolveDockerItem } from '../../actuators/docker/item.js';
 import { judgeOrphan } from '../../actuators/docker/orphans.js';

@@ -28,7 +28,8 @@ import {
 	type ProcessRef,
 	type ProcessTaskItem,
 } from 'lightsched/actuators/process';
-import { ProgressLines, TailBuffer } from '../../actuators/process/output.js';
+import { TailBuffer } from 'lightsched/kit';
+import { ProgressLines } from '../../actuators/process/output.js';
 import { sleep } from '../support/scheduler.js';
 import { sqliteBackend } from '../support/sql.js';
 

@@ -1,0 +1,112 @@
+/**
+ * Tasks a container claimed for an owner before its scheduler asked (claim-ahead on a transition, a hand-off to an
+ * idle claimer), held until that owner's next `claim` takes them. A held task not taken within a quarter of its
+ * lease (at most `MAX_HOLD_MS`) is handed back to waiting by the container's `handBack` (its attempt not counted),
+ * so a paused or closing scheduler never sits on tasks; `drain` hands back all of them (on close). The rule is the
+ * same on every shared container, so it lives here once (the Redis and SQL containers' claim-ahead use it).
+ */
+import type { TaskRecord } from './task.js';
+
+/** The longest a task claimed ahead is held for its owner's next claim. */
+export const MAX_HOLD_MS = 250;
+
+interface Held {
+	readonly task: TaskRecord;
+	readonly deadline: number;
+	/** Handed over by an add (the Redis container's hand-off to idle claimers), not claimed ahead. */
+	readonly pushed: boolean;
+}
+
+/** Tasks claimed ahead per owner, each with the time by which its owner must take it (see the module's comment). */
+export class HeldTasks {
+	readonly #held = new Map<string, Held[]>();
+	readonly #handBack: (task: TaskRecord, owner: string) => Promise<unknown>;
+	#timer: ReturnType<typeof setTimeout> | undefined;
+
+	/** `handBack` returns a task to waiting, its attempt not counted. */
+	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
+		this.#handBack = handBack;
+	}
+
+	/** Hold `tasks` for `owner`, for a quarter of `leaseMs` at most (and `MAX_HOLD_MS`). */
+	hold(owner: string, tasks: readonly TaskRecord[], leaseMs: number, pushed = false): void {
+		if (tasks.length === 0) return;
+		const deadline = Date.now() + Math.min(MAX_HOLD_MS, Math.floor(leaseMs / 4));
+		let list = this.#held.get(owner);
+		if (list === undefined) {
+			list = [];
+			this.#held.set(owner, list);
+		}
+		for (const task of tasks) list.push({ task, deadline, pushed });
+		this.#schedule();
+	}
+
+	/** Up to `max` held tasks of `owner` (oldest first); stale ones are handed back instead. */
+	take(owner: string, max: number): TaskRecord[] {
+		const list = this.#held.get(owner);
+		if (list === undefined || list.length === 0) return [];
+		const now = Date.now();
+		const out: TaskRecord[] = [];
+		while (list.length > 0 && out.length < max) {
+			const held = list.shift() as Held;
+			if (held.deadline > now) out.push(held.task);
+			else void this.#handBack(held.task, owner);
+		}
+		if (list.length === 0) this.#held.delete(owner);
+		return out;
+	}
+
+	/** The ids held for `owner`. */
+	ids(owner: string): Set<string> {
+		return new Set((this.#held.get(owner) ?? []).map((held) => held.task.id));
+	}
+
+	/** Whether `id` is held for `owner`. */
+	holds(owner: string, id: string): boolean {
+		return this.#held.get(owner)?.some((held) => held.task.id === id) ?? false;
+	}
+
+	/** Whether any task held for `owner` was handed over by an add rather than claimed ahead. */
+	hasPushed(owner: string): boolean {
+		return this.#held.get(owner)?.some((held) => held.pushed) ?? false;
+	}
+
+	/** Hand back tasks taken from here that their owner will not get after all (its claim failed). */
+	handBackNow(tasks: readonly TaskRecord[], owner: string): Promise<unknown> {
+		return Promise.all(tasks.map((task) => this.#handBack(task, owner)));
+	}
+
+	/** Hand back everything held (on close). */
+	async drain(): Promise<void> {
+		clearTimeout(this.#timer);
+		this.#timer = undefined;
+		const all = [...this.#held.entries()].flatMap(([owner, list]) =>
+			list.map((held) => this.#handBack(held.task, owner)),
+		);
+		this.#held.clear();
+		await Promise.all(all);
+	}
+
+	/** A timer for the earliest deadline, handing back what lapsed (unref'd: it never keeps a process alive). */
+	#schedule(): void {
+		if (this.#timer !== undefined) return;
+		let earliest = Number.POSITIVE_INFINITY;
+		for (const list of this.#held.values()) for (const held of list) earliest = Math.min(earliest, held.deadline);
+		if (earliest === Number.POSITIVE_INFINITY) return;
+		this.#timer = setTimeout(
+			() => {
+				this.#timer = undefined;
+				const now = Date.now();
+				for (const [owner, list] of this.#held) {
+					const keep = list.filter((held) => held.deadline > now);
+					for (const held of list) if (held.deadline <= now) void this.#handBack(held.task, owner);
+					if (keep.length === 0) this.#held.delete(owner);
+					else this.#held.set(owner, keep);
+				}
+				this.#schedule();
+			},
+			Math.max(1, earliest - Date.now()),
+		);
+		this.#timer.unref?.();
+	}
+}
