@@ -17,7 +17,6 @@ import {
 	taskRelease,
 	toTaskError,
 	withTaskRelease,
-	type NewTask,
 	type TaskRecord,
 	type TaskRelease,
 } from 'lightsched/kit';
@@ -29,14 +28,15 @@ import {
 	type RunStatus,
 	type WorkflowStore,
 } from '../src/workflow-store.js';
-import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
+import type { ItemBuilders, WorkflowActions } from './actions.js';
 import { planAdvance, type Dispatch, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
 import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
-import { stepTaskId, type StepItem } from './step-task.js';
+import { StepAdds, stepTaskFor } from './step-dispatch.js';
+import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
 
 /** What the advancer needs from `Workflows`. */
@@ -68,16 +68,6 @@ export interface KnownTask {
 }
 
 const MAX_ROUNDS = 50;
-/** The most step tasks one container add stores. */
-const MAX_BATCH = 500;
-
-/** A step task waiting for the next batched add. */
-interface PendingAdd {
-	readonly task: NewTask;
-	resolve(): void;
-	reject(error: unknown): void;
-}
-
 /** Serialised advances and commands per run, and their effects. */
 export class Advancer {
 	readonly #parts: AdvancerParts;
@@ -88,9 +78,8 @@ export class Advancer {
 		{ known: Map<string, KnownTask> | undefined; done: Promise<RunRecord | null> }
 	>();
 	readonly #deadlines = new Map<string, ReturnType<typeof setTimeout>>();
-	/** Step tasks waiting for the next batched add, and whether a batch is being added. */
-	readonly #adds: PendingAdd[] = [];
-	#adding = false;
+	/** Step tasks added together (see step-dispatch.ts). */
+	readonly #adds: StepAdds;
 	/** The record of each run this process last wrote: a step end's advance plans from it, unread (see known-runs.ts). */
 	readonly #written = new KnownRuns();
 	/**
@@ -102,6 +91,7 @@ export class Advancer {
 
 	constructor(parts: AdvancerParts) {
 		this.#parts = parts;
+		this.#adds = new StepAdds(parts.scheduler);
 		const tasks = (parts.scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.();
 		const update =
 			tasks === undefined
@@ -332,7 +322,9 @@ export class Advancer {
 		if (release === null || dispatch.length === 0) return undefined;
 		let records: TaskRecord[];
 		try {
-			records = await release.tasks.prepare(dispatch.map((d) => this.#stepTask(run, definition, d)));
+			records = await release.tasks.prepare(
+				dispatch.map((d) => stepTaskFor(run, definition, d, this.#parts.actions)),
+			);
 		} catch {
 			return undefined;
 		}
@@ -351,36 +343,6 @@ export class Advancer {
 	}
 
 	/** A dispatched step's task. Throws when its action's item builder refuses the params. */
-	#stepTask(run: RunRecord, definition: CheckedDefinition, dispatch: Dispatch): NewTask {
-		const def = definition.steps.get(dispatch.stepId);
-		if (def === undefined) throw new NonRetryableError(`No step \`${dispatch.stepId}\` in the definition`);
-		const item: StepItem = {
-			workflow: {
-				runId: run.id,
-				stepId: dispatch.stepId,
-				generation: dispatch.generation,
-				definition: run.definition,
-				version: run.version,
-			},
-			action: def.action,
-			params: dispatch.params,
-			inputs: dispatch.inputs,
-			vars: run.vars,
-			saved: dispatch.saved,
-		};
-		const task: { -readonly [K in keyof NewTask]: NewTask[K] } = { id: dispatch.taskId, item };
-		if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
-		if (def.timeoutMs !== undefined) task.timeoutMs = def.timeoutMs;
-		if (def.priority !== undefined) task.priority = def.priority;
-		const { actions } = this.#parts;
-		if (!isWorkflowActions(actions)) {
-			const build = actions[def.action];
-			if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
-			task.item = build(dispatch.params, item);
-		}
-		return task;
-	}
-
 	/** The final ends of the dispatched steps' tasks stored before their dispatch, by step id. */
 	async #endedAlready(existing: readonly Dispatch[]): Promise<Map<string, KnownTask>> {
 		const ended = new Map<string, KnownTask>();
@@ -406,7 +368,7 @@ export class Advancer {
 		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return 'existing';
 		if (!definition.steps.has(dispatch.stepId)) return 'added';
 		try {
-			await this.#add(this.#stepTask(run, definition, dispatch));
+			await this.#adds.add(stepTaskFor(run, definition, dispatch, this.#parts.actions));
 			return 'added';
 		} catch (error) {
 			if (error instanceof DuplicateTaskError) return 'existing';
@@ -420,50 +382,6 @@ export class Advancer {
 				return 'failed';
 			}
 			throw error;
-		}
-	}
-
-	/**
-	 * Add one step task, in one container add with the others asked for meanwhile (a fan-out's steps, the steps
-	 * of other runs advancing at the same time): one transaction or round trip for many. A refused batch (all or
-	 * nothing: one duplicate or invalid task) is tried again task by task, so each gets its own outcome.
-	 */
-	#add(task: NewTask): Promise<void> {
-		return new Promise<void>((resolve, reject) => {
-			this.#adds.push({ task, resolve, reject });
-			if (this.#adding) return;
-			this.#adding = true;
-			queueMicrotask(() => void this.#flushAdds());
-		});
-	}
-
-	async #flushAdds(): Promise<void> {
-		const { scheduler } = this.#parts;
-		const alone = async (pending: PendingAdd): Promise<void> => {
-			try {
-				await scheduler.add(pending.task);
-				pending.resolve();
-			} catch (error) {
-				pending.reject(error);
-			}
-		};
-		try {
-			while (this.#adds.length > 0) {
-				const batch = this.#adds.splice(0, MAX_BATCH);
-				if (batch.length === 1) {
-					await alone(batch[0] as PendingAdd);
-					continue;
-				}
-				try {
-					await scheduler.add(batch.map((pending) => pending.task));
-				} catch {
-					await Promise.all(batch.map(alone));
-					continue;
-				}
-				for (const pending of batch) pending.resolve();
-			}
-		} finally {
-			this.#adding = false;
 		}
 	}
 
