@@ -79,7 +79,6 @@ export function claimedOwnerAt(text: string): number {
 	}
 	return at;
 }
-const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 
 // `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
 // fields. `retention` is an object or `null` (the scripts decode it to index a finished task's expiry).
@@ -158,13 +157,14 @@ export function storedValues(values: readonly (string | false | null)[] | string
 	return values.map((value) => (typeof value === 'string' ? value : null));
 }
 
-function parseJson(text: string | undefined): unknown {
-	if (text === undefined || text === '') return null;
+function parseJson(text: string | null | undefined): unknown {
+	// Most JSON fields of a record are null: skip the parser for them.
+	if (text === undefined || text === null || text === '' || text === 'null') return null;
 	return JSON.parse(text) as unknown;
 }
 
-function nullableNumber(text: string | undefined): number | null {
-	return text === undefined || text === '' ? null : Number(text);
+function nullableNumber(text: string | null | undefined): number | null {
+	return text === undefined || text === null || text === '' ? null : Number(text);
 }
 
 /** One field's value from its stored form, as `decodeRecord` decodes it (the patch fields a transition writes). */
@@ -197,38 +197,40 @@ export function decodeField(field: string, text: string): unknown {
 	}
 }
 
+/** Each field's position in `RECORD_FIELDS` (the values `decodeRecord` reads), looked up once. */
+const AT = Object.fromEntries(RECORD_FIELDS.map((field, i) => [field, i])) as Record<StoredField, number>;
+
 /** A record from the values of `RECORD_FIELDS`, in order (what the scripts and `get` return). */
 export function decodeRecord(values: readonly (string | null)[]): TaskRecord {
-	const get = (field: StoredField): string | undefined => values[POSITION.get(field) as number] ?? undefined;
-	const status = get('status');
+	const status = values[AT.status];
 	if (!isTaskStatus(status))
-		throw new ContainerError(`Stored task \`${String(get('id'))}\` has an unknown status ${String(status)}`);
-	const owner = get('owner');
+		throw new ContainerError(`Stored task \`${String(values[AT.id])}\` has an unknown status ${String(status)}`);
+	const owner = values[AT.owner];
 	const record: TaskRecord = {
-		id: get('id') ?? '',
-		item: parseJson(get('item')),
-		priority: Number(get('priority') ?? 0),
+		id: values[AT.id] ?? '',
+		item: parseJson(values[AT.item]),
+		priority: Number(values[AT.priority] ?? 0),
 		status,
-		attempts: Number(get('attempts') ?? 0),
-		maxAttempts: Number(get('maxAttempts') ?? 1),
-		timeoutMs: nullableNumber(get('timeoutMs')),
-		seq: Number(get('seq') ?? 0),
-		createdAt: Number(get('createdAt') ?? 0),
-		updatedAt: Number(get('updatedAt') ?? 0),
-		startedAt: nullableNumber(get('startedAt')),
-		finishedAt: nullableNumber(get('finishedAt')),
-		runAt: Number(get('runAt') ?? 0),
-		error: parseJson(get('error')) as TaskRecord['error'],
-		output: parseJson(get('output')),
-		progress: parseJson(get('progress')),
-		ref: parseJson(get('ref')),
-		owner: owner === undefined || owner === '' ? null : owner,
-		leaseUntil: nullableNumber(get('leaseUntil')),
-		stopRequested: get('stopRequested') === '1',
-		key: (parseJson(get('key')) as string | null) ?? null,
-		trace: (parseJson(get('trace')) as string | null) ?? null,
-		group: (parseJson(get('group')) as string | null) ?? null,
-		retention: (parseJson(get('retention')) as TaskRecord['retention']) ?? null,
+		attempts: Number(values[AT.attempts] ?? 0),
+		maxAttempts: Number(values[AT.maxAttempts] ?? 1),
+		timeoutMs: nullableNumber(values[AT.timeoutMs]),
+		seq: Number(values[AT.seq] ?? 0),
+		createdAt: Number(values[AT.createdAt] ?? 0),
+		updatedAt: Number(values[AT.updatedAt] ?? 0),
+		startedAt: nullableNumber(values[AT.startedAt]),
+		finishedAt: nullableNumber(values[AT.finishedAt]),
+		runAt: Number(values[AT.runAt] ?? 0),
+		error: parseJson(values[AT.error]) as TaskRecord['error'],
+		output: parseJson(values[AT.output]),
+		progress: parseJson(values[AT.progress]),
+		ref: parseJson(values[AT.ref]),
+		owner: owner === undefined || owner === null || owner === '' ? null : owner,
+		leaseUntil: nullableNumber(values[AT.leaseUntil]),
+		stopRequested: values[AT.stopRequested] === '1',
+		key: (parseJson(values[AT.key]) as string | null) ?? null,
+		trace: (parseJson(values[AT.trace]) as string | null) ?? null,
+		group: (parseJson(values[AT.group]) as string | null) ?? null,
+		retention: (parseJson(values[AT.retention]) as TaskRecord['retention']) ?? null,
 	};
 	return record;
 }

@@ -47,6 +47,17 @@ describe('Redis codec', () => {
 		expect(decodeField('stopRequested', '0')).toBe(false);
 	});
 
+	it('tells a stored JSON null from the JSON string "null" (the decoder skips the parser for the first)', () => {
+		const values = RECORD_FIELDS.map((field) =>
+			field === 'item' ? '"null"' : field === 'output' ? 'null' : field === 'key' ? '"null"' : stored[field],
+		);
+		const record = decodeRecord(values);
+		expect(record.item).toBe('null');
+		expect(record.output).toBeNull();
+		expect(record.key).toBe('null');
+		expect(decodeRecord(RECORD_FIELDS.map((field) => (field === 'item' ? 'null' : stored[field]))).item).toBeNull();
+	});
+
 	it('round-trips an encoded value through decodeField', () => {
 		const values: [string, unknown][] = [
 			['output', { a: [1, 'two', null], b: 'quote " and \\ backslash' }],
