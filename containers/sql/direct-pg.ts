@@ -2,23 +2,11 @@
  * PostgreSQL without knex's query path: the container's own statements (claims, transitions, renewals, the
  * promotion) go straight to a pooled pg connection. knex built each raw statement anew (bindings formatted, `?`
  * rewritten to `$n` by a regular expression, a runner and its promises per statement); here the `$n` form of each
- * statement is made once and kept.
- *
- * The connection still comes from knex's pool (the pool's acquire timeout applies, and a statement never joins a
- * transaction that holds a connection). knex's `query`, `query-response` and `query-error` events are emitted as
- * knex emits them, so query logging and the listeners of tests still see every statement.
+ * statement is made once and kept. The connection still comes from knex's pool, with knex's events
+ * (pooled-statement.ts).
  */
 import type { Knex } from 'knex';
-import type { RunRows } from './direct-sqlite.js';
-
-interface PooledClient {
-	readonly dialect?: unknown;
-	readonly config?: { postProcessResponse?: unknown; wrapIdentifier?: unknown };
-	acquireConnection(): Promise<unknown>;
-	releaseConnection(connection: unknown): Promise<unknown>;
-	emit(event: string, ...args: unknown[]): boolean;
-	listenerCount(event: string): number;
-}
+import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
 interface PgConnection {
 	query(config: { text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
@@ -49,21 +37,9 @@ export function directPg(knex: Knex): RunRows | null {
 			text = numbered(sql);
 			texts.set(sql, text);
 		}
-		const listened = client.listenerCount('query') > 0 || client.listenerCount('query-response') > 0;
-		const described = listened ? { method: 'raw', sql, bindings: [...bindings] } : null;
-		const connection = (await client.acquireConnection()) as PgConnection;
-		if (described !== null) client.emit('query', described);
-		try {
+		return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
 			const { rows } = await connection.query({ text, values: bindings as unknown[] });
-			if (described !== null) client.emit('query-response', rows, described);
 			return rows;
-		} catch (error) {
-			if (error instanceof Error) error.message = `${sql} - ${error.message}`;
-			if (client.listenerCount('query-error') > 0)
-				client.emit('query-error', error, { method: 'raw', sql, bindings: [...bindings] });
-			throw error;
-		} finally {
-			void client.releaseConnection(connection);
-		}
+		});
 	};
 }
