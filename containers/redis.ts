@@ -9,10 +9,8 @@ import {
 	assertStorableTask,
 	ContainerError,
 	DuplicateTaskError,
-	jsonOutputError,
 	LeaseExpiredError,
 	SchedulerClosedError,
-	isFinalStatus,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -48,37 +46,19 @@ export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning
 export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
 import { ClaimAheadBuffer } from './redis/claim-ahead.js';
-import {
-	appliedTo,
-	KnownRecords,
-	recordAfter,
-	versionOf,
-	type Known,
-	type StoredValues,
-} from './redis/known-records.js';
-import { TransitionBatch } from './redis/transition-batch.js';
 import { ADD_STEP_TASKS, addInSteps } from './redis/stepped-add.js';
 import { OrphanWatch } from './redis/orphans.js';
-import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, storedValues, unpackClaimed } from './redis/codec.js';
+import { decodeRecord, encodeForAdd } from './redis/codec.js';
 import { ADD, CLAIM, UNREGISTER, type ClockedScript } from './redis/scripts.js';
 import { NEXT_DUE, RECLAIM, RENEW } from './redis/lease-scripts.js';
 import { HandOffLedger } from './redis/hand-off-ledger.js';
 import { duplicateKey, RedisOperations } from './redis/operations.js';
-import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
+import { DEFAULT_AHEAD_LEASE_MS, RedisTransitions } from './redis/transitions.js';
 import { RedisChangeReader } from './redis/change-events.js';
 import { redisScriptPort, type RedisScriptPort } from './redis/workflow-release.js';
 import { RedisWorkflowStore } from './redis/workflow-store.js';
 
 const RECLAIM_BATCH = 1000;
-/**
- * The most transitions in one script call, and the most such calls awaiting their reply. Small batches several at
- * a time keep Redis busy while this process still finishes the rest of a burst (one batch of 100 would leave each
- * side idle while the other works); measured at concurrency 100: 25 and 4 beat 10 or 50, and 1 or 2 in flight.
- */
-const MAX_BATCH = 25;
-const MAX_IN_FLIGHT = 4;
-/** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
-const DEFAULT_AHEAD_LEASE_MS = 1000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
 /**
@@ -127,20 +107,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #ops: RedisOperations;
 	/** The hand-off to idle claimers (idle-push.ts): registered owners, tasks handed over, hand-backs. */
 	readonly #handOffs = new HandOffLedger({
-		decode: (packed, owner) => this.#claimed(packed, owner),
+		decode: (packed, owner) => this.#transitions.claimed(packed, owner),
 		hold: (owner, record, leaseMs) => this.#ahead.hold(owner, [record], leaseMs ?? DEFAULT_AHEAD_LEASE_MS, true),
 		checkOrphans: () => this.#orphans.check(),
 	});
-	/** Makes each transition's token unique: this instance, then a counter. */
-	readonly #instance = randomUUID();
-	#calls = 0;
-	/** The stored form of the tasks this container claimed and runs, so transitions need not send it back. */
-	readonly #known = new KnownRecords();
-	/** Transitions issued in the same tick, sent as one script call (see transition-batch.ts). */
-	readonly #batch = new TransitionBatch((items) => this.#sendTransitions(items), {
-		maxItems: MAX_BATCH,
-		maxInFlight: MAX_IN_FLIGHT,
-	});
+	/** Transitions, batched per tick, and the records they rebuild (transitions.ts). */
+	readonly #transitions: RedisTransitions;
 	/** Claims sent and not yet answered (see orphans.ts). */
 	readonly #claims = new Set<Promise<unknown>>();
 	/** Tasks held for an owner whose claim never reached this container: handed back (see orphans.ts). */
@@ -150,9 +122,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			return [reply[2] ?? [], reply[3] ?? []];
 		},
 		knows: (owner, id) =>
-			this.#ahead.holds(owner, id) || this.#known.owns(owner, id)
+			this.#ahead.holds(owner, id) || this.#transitions.known.owns(owner, id)
 				? true
-				: this.#known.evicted
+				: this.#transitions.known.evicted
 					? undefined
 					: false,
 		inFlight: () => this.#inFlight(),
@@ -210,6 +182,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			where: this.#guard.where,
 			commandTimeoutMs: checked.commandTimeoutMs,
 		});
+		this.#transitions = new RedisTransitions(
+			{
+				run: (script, args) => this.#run(script, args),
+				ahead: this.#ahead,
+				mayClaimAhead: () => this.#globalConcurrency === 0 && !this.#closed && !this.#rateLimited,
+				lostCall: () => this.#orphans.check(),
+				closed: () => this.#closed,
+				where: () => this.#guard.where,
+			},
+			randomUUID(),
+		);
 		this.#checked = this.#checkMemoryPolicy();
 		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
 		let wasReady = this.#redis.status === 'ready';
@@ -334,7 +317,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 						: (this.#serverClock ? Date.now() : now) + reopensInMs + 1;
 					packed = packed.slice(1);
 				}
-				const claimed = held.concat(packed.map((one) => this.#claimed(one, owner)));
+				const claimed = held.concat(packed.map((one) => this.#transitions.claimed(one, owner)));
 				this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
 				return claimed;
 			},
@@ -357,8 +340,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	#inFlight(): Promise<unknown> {
 		const fence = this.#handOffs.active ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
-		if (this.#claims.size === 0 && fence === undefined) return this.#batch.answered();
-		return Promise.all([this.#batch.answered(), fence, ...[...this.#claims].map((call) => call.catch(() => null))]);
+		if (this.#claims.size === 0 && fence === undefined) return this.#transitions.batch.answered();
+		return Promise.all([
+			this.#transitions.batch.answered(),
+			fence,
+			...[...this.#claims].map((call) => call.catch(() => null)),
+		]);
 	}
 
 	transition(
@@ -368,73 +355,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		patch: TaskPatch,
 		owner?: string,
 	): Promise<TaskRecord | null> {
-		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
-		const aheadMs =
-			owner !== undefined &&
-			this.#globalConcurrency === 0 &&
-			!this.#closed &&
-			isFinalStatus(to) &&
-			!this.#rateLimited
-				? this.#ahead.leaseFor(owner)
-				: undefined;
-		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
-		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
-		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
-		const invalid = patch.output === undefined ? null : jsonOutputError(patch.output);
-		if (invalid !== null) return Promise.reject(invalid);
-		// No stored task has such an id or owner (add and claim refuse them); sent, U+FFFD would name another.
-		if (!isWellFormed(id) || (owner !== undefined && !isWellFormed(owner))) return Promise.resolve(null);
-		const known = this.#known.get(id);
-		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
-		let item: string[];
-		try {
-			item = encodePatch(patch, id, [
-				id,
-				from,
-				to,
-				String(flags),
-				owner ?? '',
-				String(++this.#calls),
-				aheadLease,
-				versionOf(known),
-			]);
-		} catch (error) {
-			return Promise.reject(error);
-		}
-		// A plain promise chain, not an async function: this runs once per finished task.
-		return this.#batch
-			.submit(item)
-			.then((reply) =>
-				this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null),
-			);
-	}
-
-	#transitioned(
-		id: string,
-		to: TaskStatus,
-		item: readonly string[],
-		known: Known | undefined,
-		reply: [StoredValues | string | false[]] | null,
-	): TaskRecord | null | Promise<TaskRecord> {
-		if (reply === null) {
-			this.#known.forget(id);
-			return null;
-		}
-		const [stored] = reply;
-		const active = to === 'running' || to === 'exporting';
-		let record: TaskRecord;
-		if (typeof stored === 'string' && known !== undefined) {
-			// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
-			record = recordAfter(known, to, stored, item, TRANSITION_HEAD, !active);
-			if (active) this.#known.remember(appliedTo(known.values, to, stored, item, TRANSITION_HEAD), record);
-		} else {
-			const values = storedValues(stored);
-			record = decodeRecord(values);
-			if (active) this.#known.remember(values, record);
-		}
-		if (!active) this.#known.forget(id);
-		if (this.#closed) return this.#ahead.drain().then(() => record);
-		return record;
+		return this.#transitions.transition(id, from, to, patch, owner);
 	}
 
 	/**
@@ -451,7 +372,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		// connection, in order): once every one in flight now settled, the tasks they claimed are known here.
 		await this.#inFlight();
 		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
-		for (const id of lost) this.#known.forget(id);
+		for (const id of lost) this.#transitions.known.forget(id);
 		const unknown = this.#orphans.sort(owner, held, attempts).filter((id) => !this.#ahead.holds(owner, id));
 		return { lost, stopRequested, unknown };
 	}
@@ -573,7 +494,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#changes.close();
 		this.#guard.closing();
 		await this.#ahead.drain();
-		await this.#batch.flush();
+		await this.#transitions.batch.flush();
 		try {
 			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
@@ -630,44 +551,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** One bounded call (see call-guard.ts); its failures are `ContainerError`s naming the container and the server. */
 	#call<T>(what: string, command: () => Promise<T>, scale = 1): Promise<T> {
 		return this.#guard.run(what, command, scale);
-	}
-
-	/** A task a claim returned: decoded, and remembered (see known-records.ts). */
-	#claimed(packed: string, owner: string): TaskRecord {
-		const values = unpackClaimed(packed, owner);
-		const record = decodeRecord(values);
-		this.#known.remember(values, record);
-		return record;
-	}
-
-	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
-	async #sendTransitions(items: readonly string[][]): Promise<readonly unknown[]> {
-		let reply: unknown;
-		try {
-			reply = await this.#run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
-		} catch (error) {
-			// Given up on (or failed): applied or not, its claims ahead (if any) never reached this container.
-			this.#orphans.check();
-			throw error;
-		}
-		const [replies, claimed] = JSON.parse(reply as string) as [unknown[], [string, string[] | object][]];
-		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
-		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {
-			if (!Array.isArray(packed)) continue;
-			this.#ahead.hold(
-				owner,
-				packed.map((text: string) => this.#claimed(text, owner)),
-				this.#ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
-			);
-		}
-		return replies.map((entry) => {
-			if (entry === false) return null;
-			if (Array.isArray(entry)) return entry;
-			const message = String((entry as { err?: unknown }).err);
-			return new ContainerError(`${this.#guard.where}: transition failed: ${message}`, {
-				cause: new Error(message),
-			});
-		});
 	}
 
 	/** `lightsched/kit`: `new Workflows({ scheduler })` on this container keeps its runs here (see `WorkflowStoreSource`). */

@@ -1,0 +1,179 @@
+/**
+ * The Redis container's transitions: each a compare-and-set sent in a batch with the others of the same tick (one
+ * `transition` script call, see transition-batch.ts and transition-script.ts), answered with just the script's `now`
+ * when the stored version is the one this container knows (the record is rebuilt here, see known-records.ts), and
+ * carrying the tasks the script claimed ahead for busy owners (held for their next claim, see claim-ahead.ts).
+ */
+import {
+	ContainerError,
+	isFinalStatus,
+	jsonOutputError,
+	type TaskPatch,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched/kit';
+import type { ClaimAheadBuffer } from './claim-ahead.js';
+import { decodeRecord, encodeBatch, encodePatch, storedValues, unpackClaimed } from './codec.js';
+import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './known-records.js';
+import { isWellFormed } from './options.js';
+import type { ClockedScript } from './scripts.js';
+import { TransitionBatch } from './transition-batch.js';
+import { TRANSITION, TRANSITION_HEAD } from './transition-script.js';
+
+/**
+ * The most transitions in one script call, and the most such calls awaiting their reply. Small batches several at
+ * a time keep Redis busy while this process still finishes the rest of a burst (one batch of 100 would leave each
+ * side idle while the other works); measured at concurrency 100: 25 and 4 beat 10 or 50, and 1 or 2 in flight.
+ */
+const MAX_BATCH = 25;
+const MAX_IN_FLIGHT = 4;
+/** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
+export const DEFAULT_AHEAD_LEASE_MS = 1000;
+
+/** What the transitions need of their container. */
+export interface TransitionParts {
+	/** Runs a script (bounded, see call-guard.ts). */
+	run(script: ClockedScript, args: readonly string[]): Promise<unknown>;
+	/** The tasks claimed ahead, held for their owners. */
+	readonly ahead: ClaimAheadBuffer;
+	/** Whether a finished task may claim its owner's next one in the same call (no global or rate limit, open). */
+	mayClaimAhead(): boolean;
+	/** A call given up on: its claims ahead may have been applied and never reached this container. */
+	lostCall(): void;
+	/** Whether the container closed (a transition's result then waits for the held tasks to be handed back). */
+	closed(): boolean;
+	/** Names the container and server in error messages. */
+	where(): string;
+}
+
+export class RedisTransitions {
+	readonly #parts: TransitionParts;
+	/** Makes each transition's token unique: this instance, then a counter. */
+	readonly #instance: string;
+	#calls = 0;
+	/** The stored form of the tasks this container claimed and runs, so transitions need not send it back. */
+	readonly known = new KnownRecords();
+	/** Transitions issued in the same tick, sent as one script call. */
+	readonly batch: TransitionBatch;
+
+	constructor(parts: TransitionParts, instance: string) {
+		this.#parts = parts;
+		this.#instance = instance;
+		this.batch = new TransitionBatch((items) => this.#send(items), {
+			maxItems: MAX_BATCH,
+			maxInFlight: MAX_IN_FLIGHT,
+		});
+	}
+
+	/** See `TaskContainer.transition`. */
+	transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+	): Promise<TaskRecord | null> {
+		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
+		const aheadMs =
+			owner !== undefined && isFinalStatus(to) && this.#parts.mayClaimAhead()
+				? this.#parts.ahead.leaseFor(owner)
+				: undefined;
+		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
+		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
+		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
+		const invalid = patch.output === undefined ? null : jsonOutputError(patch.output);
+		if (invalid !== null) return Promise.reject(invalid);
+		// No stored task has such an id or owner (add and claim refuse them); sent, U+FFFD would name another.
+		if (!isWellFormed(id) || (owner !== undefined && !isWellFormed(owner))) return Promise.resolve(null);
+		const known = this.known.get(id);
+		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
+		let item: string[];
+		try {
+			item = encodePatch(patch, id, [
+				id,
+				from,
+				to,
+				String(flags),
+				owner ?? '',
+				String(++this.#calls),
+				aheadLease,
+				versionOf(known),
+			]);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		// A plain promise chain, not an async function: this runs once per finished task.
+		return this.batch
+			.submit(item)
+			.then((reply) =>
+				this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null),
+			);
+	}
+
+	/** A task a claim returned: decoded, and remembered. */
+	claimed(packed: string, owner: string): TaskRecord {
+		const values = unpackClaimed(packed, owner);
+		const record = decodeRecord(values);
+		this.known.remember(values, record);
+		return record;
+	}
+
+	#transitioned(
+		id: string,
+		to: TaskStatus,
+		item: readonly string[],
+		known: Known | undefined,
+		reply: [StoredValues | string | false[]] | null,
+	): TaskRecord | null | Promise<TaskRecord> {
+		if (reply === null) {
+			this.known.forget(id);
+			return null;
+		}
+		const [stored] = reply;
+		const active = to === 'running' || to === 'exporting';
+		let record: TaskRecord;
+		if (typeof stored === 'string' && known !== undefined) {
+			// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
+			record = recordAfter(known, to, stored, item, TRANSITION_HEAD, !active);
+			if (active) this.known.remember(appliedTo(known.values, to, stored, item, TRANSITION_HEAD), record);
+		} else {
+			const values = storedValues(stored);
+			record = decodeRecord(values);
+			if (active) this.known.remember(values, record);
+		}
+		if (!active) this.known.forget(id);
+		if (this.#parts.closed()) return this.#parts.ahead.drain().then(() => record);
+		return record;
+	}
+
+	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
+	async #send(items: readonly string[][]): Promise<readonly unknown[]> {
+		const { ahead } = this.#parts;
+		let reply: unknown;
+		try {
+			reply = await this.#parts.run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
+		} catch (error) {
+			// Given up on (or failed): applied or not, its claims ahead (if any) never reached this container.
+			this.#parts.lostCall();
+			throw error;
+		}
+		const [replies, claimed] = JSON.parse(reply as string) as [unknown[], [string, string[] | object][]];
+		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
+		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {
+			if (!Array.isArray(packed)) continue;
+			ahead.hold(
+				owner,
+				packed.map((text: string) => this.claimed(text, owner)),
+				ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
+			);
+		}
+		return replies.map((entry) => {
+			if (entry === false) return null;
+			if (Array.isArray(entry)) return entry;
+			const message = String((entry as { err?: unknown }).err);
+			return new ContainerError(`${this.#parts.where()}: transition failed: ${message}`, {
+				cause: new Error(message),
+			});
+		});
+	}
+}
