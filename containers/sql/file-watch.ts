@@ -12,8 +12,13 @@
  * during a read's gap are looked at together by the next read. The gap starts at `MIN_GAP_MS` and doubles (up to
  * `MAX_GAP_MS`) after each read that found only this process's own commits, so a busy process pays a read per
  * `MAX_GAP_MS` of writing rather than one per few commits; a read that finds another connection's commit, or a gap
- * with no change, sets it back. So another process's commit wakes this one at once when it is idle, and within
- * `MAX_GAP_MS` while its own commits keep the log changing. A change seen by nobody (an event the OS dropped) is covered
+ * with no change, sets it back. A change that comes while this process's connection has been idle for `SETTLE_MS`
+ * (connection-activity.ts; counted on a knex instance the container made) cannot be one of its own commits, whose
+ * change comes while it writes: it cuts the gap short and is read at once. So another process's commit wakes this
+ * one at once when it is idle, even between its own commits, and within `MAX_GAP_MS` when it comes while this
+ * process is using its connection (or on a knex instance of the caller's, whose use is not counted). Without the
+ * cut, a producer committing every few milliseconds could fall into step with the gaps, its commits each waiting
+ * out a gap that had grown to 10-50 ms. A change seen by nobody (an event the OS dropped) is covered
  * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
  * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
  * did before the channel existed.
@@ -26,6 +31,12 @@ import { ContainerError, type ContainerSignal } from 'lightsched';
 const MIN_GAP_MS = 5;
 /** The most: the gap after reads that found only this process's own commits (see the top of the file). */
 export const MAX_GAP_MS = 50;
+/**
+ * How long this process's connection must have been idle for a change of the log to be another process's: the
+ * change of an own commit comes while the connection is taken, or in the same turn of the event loop as its
+ * release (an asynchronous driver), or in the next turn (better-sqlite3).
+ */
+export const SETTLE_MS = 2;
 
 export interface FileWakeChannelOptions {
 	/** The SQLite database file. */
@@ -38,6 +49,11 @@ export interface FileWakeChannelOptions {
 	 * counts as a change.
 	 */
 	readonly version: () => Promise<number>;
+	/**
+	 * Milliseconds since this process last used its connection, 0 while it does (connection-activity.ts); absent
+	 * when not known (every change then waits for its gap).
+	 */
+	readonly quietMs?: () => number;
 }
 
 /** The database file of a knex SQLite configuration, or null when there is none to watch (`:memory:`, ''). */
@@ -58,6 +74,8 @@ export class FileWakeChannel {
 	/** A `data_version` read on its way, and whether a change came meanwhile. */
 	#checking = false;
 	#again = false;
+	/** Ends the gap after a read at once (while the channel waits it out), else null. */
+	#cut: (() => void) | null = null;
 	/** The last `data_version` seen (null: none yet). */
 	#seen: number | null = null;
 	#down = false;
@@ -96,6 +114,8 @@ export class FileWakeChannel {
 	#changed(): void {
 		if (this.#checking) {
 			this.#again = true;
+			// Not one of this process's commits: another process's, to be looked at now (see the top of the file).
+			if (this.#cut !== null && (this.#options.quietMs?.() ?? 0) >= SETTLE_MS) this.#cut();
 			return;
 		}
 		this.#checking = true;
@@ -119,8 +139,22 @@ export class FileWakeChannel {
 				this.#options.emit({ type: 'wake' });
 				gap = MIN_GAP_MS;
 			} else gap = Math.min(gap * 2, MAX_GAP_MS);
-			await new Promise((resolve) => setTimeout(resolve, gap).unref?.());
+			await this.#gap(gap);
 		} while (this.#again && !this.#closed);
+	}
+
+	/** Wait `ms`, or less when a change cuts the wait short (`#changed`). */
+	#gap(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const end = (): void => {
+				clearTimeout(timer);
+				this.#cut = null;
+				resolve();
+			};
+			const timer = setTimeout(end, ms);
+			timer.unref?.();
+			this.#cut = end;
+		});
 	}
 
 	#broken(error: unknown): void {
