@@ -1,7 +1,10 @@
 /**
- * Whether this process is using its SQLite connection now, and for how long it has not: the SQLite wake-up
- * channel (file-watch.ts) reads a change of the write-ahead log that comes while the connection has been idle a
- * moment as another process's commit, and looks at once, where a change while this process writes may be its own.
+ * Whether this process's SQLite connection is settled: not taken, and given back at least two turns of the event
+ * loop ago. The SQLite wake-up channel (file-watch.ts) reads a change of the write-ahead log that comes while the
+ * connection is settled as another process's commit, and looks at once, where a change while this process writes
+ * may be its own. An own commit's change comes before that: the log is written before the statement's reply,
+ * so with the asynchronous `sqlite3` driver its change is seen in the same turn as the reply (the connection given
+ * back), and with the synchronous `better-sqlite3`, which writes inside a turn, in the next one.
  *
  * Counted on the knex client of an instance the container made itself (never on the caller's instance): every
  * statement and transaction of knex, and the container's direct statements (direct-sqlite.ts), take their
@@ -10,14 +13,17 @@
 import type { Knex } from 'knex';
 
 export interface ConnectionActivity {
-	/** Milliseconds since the last connection was given back; 0 while one is taken. */
-	quietMs(): number;
+	/** Whether no connection is taken, and none was given back in this turn of the event loop or the one before. */
+	settled(): boolean;
 }
 
 interface PooledClient {
 	acquireConnection(...args: unknown[]): Promise<unknown>;
 	releaseConnection(...args: unknown[]): Promise<unknown>;
 }
+
+/** The turns of the event loop (check phases) after a connection is given back before it counts as settled. */
+const SETTLE_TURNS = 2;
 
 const tracked = new WeakMap<Knex, ConnectionActivity>();
 
@@ -28,7 +34,13 @@ export function trackConnectionActivity(knex: Knex): void {
 	const release = client.releaseConnection;
 	if (typeof acquire !== 'function' || typeof release !== 'function') return;
 	let taken = 0;
-	let givenBackAt = performance.now();
+	let turns = SETTLE_TURNS;
+	let counting = false;
+	const count = (): void => {
+		turns++;
+		if (turns < SETTLE_TURNS) setImmediate(count);
+		else counting = false;
+	};
 	client.acquireConnection = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
 		const connection = await acquire.apply(this, args);
 		taken++;
@@ -36,10 +48,14 @@ export function trackConnectionActivity(knex: Knex): void {
 	};
 	client.releaseConnection = function (this: unknown, ...args: unknown[]): Promise<unknown> {
 		taken = Math.max(0, taken - 1);
-		givenBackAt = performance.now();
+		turns = 0;
+		if (!counting) {
+			counting = true;
+			setImmediate(count);
+		}
 		return release.apply(this, args);
 	};
-	tracked.set(knex, { quietMs: () => (taken > 0 ? 0 : performance.now() - givenBackAt) });
+	tracked.set(knex, { settled: () => taken === 0 && turns >= SETTLE_TURNS });
 }
 
 /** The activity of `knex`'s connections, or null when they are not counted (an instance of the caller's). */

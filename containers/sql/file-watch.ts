@@ -12,9 +12,10 @@
  * during a read's gap are looked at together by the next read. The gap starts at `MIN_GAP_MS` and doubles (up to
  * `MAX_GAP_MS`) after each read that found only this process's own commits, so a busy process pays a read per
  * `MAX_GAP_MS` of writing rather than one per few commits; a read that finds another connection's commit, or a gap
- * with no change, sets it back. A change that comes while this process's connection has been idle for `SETTLE_MS`
- * (connection-activity.ts; counted on a knex instance the container made) cannot be one of its own commits, whose
- * change comes while it writes: it cuts the gap short and is read at once. So another process's commit wakes this
+ * with no change, sets it back. A change that comes while this process's connection is settled (not taken, and
+ * given back two turns of the event loop ago: connection-activity.ts; counted on a knex instance the container
+ * made) cannot be one of its own commits, whose change comes while it writes or right after: it cuts the gap short
+ * and is read at once. So another process's commit wakes this
  * one at once when it is idle, even between its own commits, and within `MAX_GAP_MS` when it comes while this
  * process is using its connection (or on a knex instance of the caller's, whose use is not counted). Without the
  * cut, a producer committing every few milliseconds could fall into step with the gaps, its commits each waiting
@@ -31,12 +32,6 @@ import { ContainerError, type ContainerSignal } from 'lightsched';
 const MIN_GAP_MS = 5;
 /** The most: the gap after reads that found only this process's own commits (see the top of the file). */
 export const MAX_GAP_MS = 50;
-/**
- * How long this process's connection must have been idle for a change of the log to be another process's: the
- * change of an own commit comes while the connection is taken, or in the same turn of the event loop as its
- * release (an asynchronous driver), or in the next turn (better-sqlite3).
- */
-export const SETTLE_MS = 2;
 
 export interface FileWakeChannelOptions {
 	/** The SQLite database file. */
@@ -50,10 +45,10 @@ export interface FileWakeChannelOptions {
 	 */
 	readonly version: () => Promise<number>;
 	/**
-	 * Milliseconds since this process last used its connection, 0 while it does (connection-activity.ts); absent
-	 * when not known (every change then waits for its gap).
+	 * Whether this process's connection is settled (connection-activity.ts): a change then is another process's
+	 * commit. Absent when not known (every change then waits for its gap).
 	 */
-	readonly quietMs?: () => number;
+	readonly settled?: () => boolean;
 }
 
 /** The database file of a knex SQLite configuration, or null when there is none to watch (`:memory:`, ''). */
@@ -115,7 +110,7 @@ export class FileWakeChannel {
 		if (this.#checking) {
 			this.#again = true;
 			// Not one of this process's commits: another process's, to be looked at now (see the top of the file).
-			if (this.#cut !== null && (this.#options.quietMs?.() ?? 0) >= SETTLE_MS) this.#cut();
+			if (this.#cut !== null && this.#options.settled?.() === true) this.#cut();
 			return;
 		}
 		this.#checking = true;

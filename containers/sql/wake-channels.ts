@@ -57,7 +57,7 @@ export class SqlWakeChannels {
 					safetyMs: o.safetyWakeMs,
 					version: async () =>
 						Number((await parts.query('PRAGMA data_version', []))[0]?.['data_version'] ?? Number.NaN),
-					...(activity === null ? {} : { quietMs: () => activity.quietMs() }),
+					...(activity === null ? {} : { settled: () => activity.settled() }),
 				});
 				this.#file = channel;
 				this.watch = this.#watchWith(() => channel.start());

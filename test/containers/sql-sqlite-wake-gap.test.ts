@@ -1,8 +1,8 @@
 /**
  * SQLite's wake-up channel (containers/sql/file-watch.ts) between its own commits: after a change of the
  * write-ahead log the channel waits a gap before looking again (its own commits would otherwise cost a read each),
- * but a change that comes while this process's connection has been idle is another process's commit, and is read
- * at once. The gap's timers are held still here (fake timers), so only the cut can let the read through.
+ * but a change that comes while this process's connection is settled (not taken, given back two turns of the event
+ * loop ago) is another process's commit, and is read at once. The gap's timers are held still here (fake timers), so only the cut can let the read through.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import knexModule from 'knex';
 import type { ContainerSignal } from 'lightsched';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { connectionActivity } from '../../containers/sql/connection-activity.js';
-import { FileWakeChannel, SETTLE_MS } from '../../containers/sql/file-watch.js';
+import { FileWakeChannel } from '../../containers/sql/file-watch.js';
 
 const realTimeout = globalThis.setTimeout;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => realTimeout(resolve, ms));
@@ -32,10 +32,10 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 		for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 	});
 
-	/** A channel on a file of a fresh folder, `data_version` and the connection's idleness given by the test. */
+	/** A channel on a file of a fresh folder, `data_version` and whether the connection is settled given by the test. */
 	function channel(): {
 		wal: string;
-		state: { version: number; quietMs: number; reads: number };
+		state: { version: number; settled: boolean; reads: number };
 		wakes: ContainerSignal[];
 		channel: FileWakeChannel;
 	} {
@@ -44,7 +44,7 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 		const file = join(dir, 'tasks.db');
 		const wal = `${file}-wal`;
 		writeFileSync(wal, '');
-		const state = { version: 0, quietMs: 0, reads: 0 };
+		const state = { version: 0, settled: false, reads: 0 };
 		const wakes: ContainerSignal[] = [];
 		const made = new FileWakeChannel({
 			file,
@@ -54,12 +54,12 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 				state.reads++;
 				return state.version;
 			},
-			quietMs: () => state.quietMs,
+			settled: () => state.settled,
 		});
 		return { wal, state, wakes, channel: made };
 	}
 
-	it('reads a change that comes while the connection is idle at once, without waiting out the gap', async () => {
+	it('reads a change that comes while the connection is settled at once, without waiting out the gap', async () => {
 		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
 		const { wal, state, wakes, channel: c } = channel();
 		c.start();
@@ -73,9 +73,9 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 			// The second own change waits for the gap (its timer held still).
 			expect(state.reads).toBe(2);
 			expect(wakes).toEqual([]);
-			// Another process commits while this one's connection is idle: read and woken without the gap's end.
+			// Another process commits while this one's connection is settled: read and woken without the gap's end.
 			state.version = 1;
-			state.quietMs = SETTLE_MS;
+			state.settled = true;
 			appendFileSync(wal, 'other');
 			await until(() => wakes.length > 0, 'the channel wakes');
 			expect(wakes).toEqual([{ type: 'wake' }]);
@@ -106,7 +106,7 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 		}
 	});
 
-	it('counts the connection of a knex instance the container made: taken in a transaction, idle after', async () => {
+	it('counts the connection of a knex instance the container made: taken in a transaction, settled after', async () => {
 		const dir = mkdtempSync(join(tmpdir(), 'lightsched-wake-gap-'));
 		dirs.push(dir);
 		const connection = { filename: join(dir, 'tasks.db') };
@@ -118,12 +118,16 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 			const activity = connectionActivity(container.knex);
 			expect(activity).not.toBeNull();
 			await container.knex.transaction(async (trx) => {
-				expect(activity?.quietMs()).toBe(0);
+				expect(activity?.settled()).toBe(false);
 				await trx.raw('SELECT 1');
-				expect(activity?.quietMs()).toBe(0);
+				expect(activity?.settled()).toBe(false);
 			});
-			await pause(SETTLE_MS + 5);
-			expect(activity?.quietMs()).toBeGreaterThanOrEqual(SETTLE_MS);
+			// Given back: settled two turns of the event loop later (an own commit's change comes before).
+			expect(activity?.settled()).toBe(false);
+			await new Promise((resolve) => setImmediate(resolve));
+			await new Promise((resolve) => setImmediate(resolve));
+			await new Promise((resolve) => setImmediate(resolve));
+			expect(activity?.settled()).toBe(true);
 			// The caller's own instance is left as it is: its use is not counted.
 			expect(connectionActivity(mine.knex)).toBeNull();
 		} finally {
