@@ -15,12 +15,11 @@
  * with no change, sets it back. A change that comes while this process's connection is settled (not taken, and
  * given back two turns of the event loop ago: connection-activity.ts; counted on a knex instance the container
  * made) cannot be one of its own commits, whose change comes while it writes or right after: it cuts the gap short
- * and is read at once. So another process's commit wakes this
- * one at once when it is idle, even between its own commits, and within `MAX_GAP_MS` when it comes while this
- * process is using its connection (or on a knex instance of the caller's, whose use is not counted). Without the
- * cut, a producer committing every few milliseconds could fall into step with the gaps, its commits each waiting
- * out a gap that had grown to 10-50 ms. A change seen by nobody (an event the OS dropped) is covered
- * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
+ * and is read at once. So another process's commit wakes this one at once when it is idle, even between its own
+ * commits, and within `MAX_GAP_MS` when it comes while this process is using its connection (or on a knex instance
+ * of the caller's, whose use is not counted). Without the cut, a producer committing every few milliseconds could
+ * fall into step with the gaps, its commits each waiting out a gap that had grown to 10-50 ms. A change seen by
+ * nobody (an event the OS dropped) is covered by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
  * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
  * did before the channel existed.
  */
