@@ -7,9 +7,10 @@
  * commit). A task whose id or key a waiting or running row holds makes the database refuse that statement (the
  * unique indexes), and then nothing of it was written. The batch then goes through the checked path: a
  * transaction that replaces finished rows, looks for held ids and keys, and, when it finds some, rolls back,
- * refuses those adds and writes the rest again. SQLite, where a write statement cannot carry other writes (no
- * data-modifying WITH), always takes the checked path; its first statement is a write, so the transaction holds
- * the write lock from its start.
+ * refuses those adds and writes the rest again. On SQLite, where a write statement cannot carry other writes (no
+ * data-modifying WITH), the one statement is a plain multi-row INSERT, refused as well when a stored row (even a
+ * finished one, which the checked path replaces) has one of its ids; the checked transaction's first statement is a
+ * write, so it holds the write lock from its start.
  */
 import type { Knex } from 'knex';
 import { DuplicateKeyError, DuplicateTaskError } from 'lightsched/kit';
@@ -44,6 +45,16 @@ export async function writeBatch(parts: AddBatchParts, batch: readonly AddEntry[
 		} catch (error) {
 			// No reply (a broken connection): whether it was written is unknown, and a retry could store it twice.
 			if (!refusedByDatabase(error)) return rejectAll(batch, error);
+		}
+	} else {
+		try {
+			await plainInsert(parts, batch);
+			for (const entry of batch) entry.resolve();
+			return;
+		} catch (error) {
+			// An id stored already (a finished task to replace, or a held one), a held key, or data it refused: the
+			// checked path sorts it out. Busy, locked and the like: the checked path would fail the same way.
+			if (!isUniqueViolation(error) && !blamesTheData(error)) return rejectAll(batch, error);
 		}
 	}
 	let live = batch;
@@ -107,6 +118,24 @@ async function oneStatement(parts: AddBatchParts, batch: readonly AddEntry[]): P
 		`SELECT id, seq${wake === null ? '' : ', (SELECT pg_notify(?, ?)) IS NULL AS woke'} FROM added`;
 	const rows = await rowsOf(parts.knex, sql, [...ids, ...insert.bindings, ...(wake ?? [])]);
 	takeSeqs(tasks, rows);
+}
+
+/**
+ * SQLite: the batch as ONE multi-row INSERT, committed on its own. Any stored row with one of its ids (a finished
+ * task the add would replace, or a held one) and any waiting or running task holding one of its keys makes the
+ * database refuse it (the unique indexes), and then nothing of it was written. One statement holds the write lock
+ * only while SQLite runs it, where the checked transaction holds it across five round trips to the driver's thread
+ * (BEGIN, DELETE, SELECT, INSERT, COMMIT), and a writer of another process that meets the lock waits in SQLite's
+ * busy handler, which sleeps 1, 2, 5, 10 ms and longer between tries.
+ */
+async function plainInsert(parts: AddBatchParts, batch: readonly AddEntry[]): Promise<void> {
+	const tasks = batch.flatMap((entry) => entry.tasks);
+	const insert = insertStatement(
+		parts.shape,
+		tasks,
+		batch.flatMap((entry) => entry.items),
+	);
+	takeSeqs(tasks, await rowsOf(parts.knex, insert.sql, insert.bindings));
 }
 
 /** Thrown inside the checked transaction to roll it back: the adds refused, with their errors. */

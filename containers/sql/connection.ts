@@ -3,6 +3,7 @@
  * container needs (WAL, a busy timeout, one connection per process).
  */
 import knexModule, { type Knex } from 'knex';
+import { trackConnectionActivity } from './connection-activity.js';
 import { boundedConfig, type ConnectionBounds, type KnexSource, type SqliteSettings } from './options.js';
 
 export type { KnexSource, SqliteSettings } from './options.js';
@@ -133,5 +134,7 @@ export function openKnex(
 		// transactions then never wait on each other inside the process.
 		pool: { min: 1, max: 1, ...source.pool, afterCreate },
 	};
-	return { knex: createKnex(boundedConfig(config, false, bounds)), dialect, owned: true };
+	const knex = createKnex(boundedConfig(config, false, bounds));
+	trackConnectionActivity(knex);
+	return { knex, dialect, owned: true };
 }

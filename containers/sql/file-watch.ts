@@ -12,9 +12,14 @@
  * during a read's gap are looked at together by the next read. The gap starts at `MIN_GAP_MS` and doubles (up to
  * `MAX_GAP_MS`) after each read that found only this process's own commits, so a busy process pays a read per
  * `MAX_GAP_MS` of writing rather than one per few commits; a read that finds another connection's commit, or a gap
- * with no change, sets it back. So another process's commit wakes this one at once when it is idle, and within
- * `MAX_GAP_MS` while its own commits keep the log changing. A change seen by nobody (an event the OS dropped) is covered
- * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
+ * with no change, sets it back. A change that comes while this process's connection is settled (not taken, and
+ * given back two turns of the event loop ago: connection-activity.ts; counted on a knex instance the container
+ * made) cannot be one of its own commits, whose change comes while it writes or right after: it cuts the gap short
+ * and is read at once. So another process's commit wakes this one at once when it is idle, even between its own
+ * commits, and within `MAX_GAP_MS` when it comes while this process is using its connection (or on a knex instance
+ * of the caller's, whose use is not counted). Without the cut, a producer committing every few milliseconds could
+ * fall into step with the gaps, its commits each waiting out a gap that had grown to 10-50 ms. A change seen by
+ * nobody (an event the OS dropped) is covered by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
  * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
  * did before the channel existed.
  */
@@ -38,6 +43,11 @@ export interface FileWakeChannelOptions {
 	 * counts as a change.
 	 */
 	readonly version: () => Promise<number>;
+	/**
+	 * Whether this process's connection is settled (connection-activity.ts): a change then is another process's
+	 * commit. Absent when not known (every change then waits for its gap).
+	 */
+	readonly settled?: () => boolean;
 }
 
 /** The database file of a knex SQLite configuration, or null when there is none to watch (`:memory:`, ''). */
@@ -58,6 +68,8 @@ export class FileWakeChannel {
 	/** A `data_version` read on its way, and whether a change came meanwhile. */
 	#checking = false;
 	#again = false;
+	/** Ends the gap after a read at once (while the channel waits it out), else null. */
+	#cut: (() => void) | null = null;
 	/** The last `data_version` seen (null: none yet). */
 	#seen: number | null = null;
 	#down = false;
@@ -96,6 +108,8 @@ export class FileWakeChannel {
 	#changed(): void {
 		if (this.#checking) {
 			this.#again = true;
+			// Not one of this process's commits: another process's, to be looked at now (see the top of the file).
+			if (this.#cut !== null && this.#options.settled?.() === true) this.#cut();
 			return;
 		}
 		this.#checking = true;
@@ -119,8 +133,22 @@ export class FileWakeChannel {
 				this.#options.emit({ type: 'wake' });
 				gap = MIN_GAP_MS;
 			} else gap = Math.min(gap * 2, MAX_GAP_MS);
-			await new Promise((resolve) => setTimeout(resolve, gap).unref?.());
+			await this.#gap(gap);
 		} while (this.#again && !this.#closed);
+	}
+
+	/** Wait `ms`, or less when a change cuts the wait short (`#changed`). */
+	#gap(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const end = (): void => {
+				clearTimeout(timer);
+				this.#cut = null;
+				resolve();
+			};
+			const timer = setTimeout(end, ms);
+			timer.unref?.();
+			this.#cut = end;
+		});
 	}
 
 	#broken(error: unknown): void {

@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import type { ContainerSignal } from 'lightsched/kit';
 import { changeTables } from './change-events.js';
+import { connectionActivity } from './connection-activity.js';
 import { FileWakeChannel, sqliteFileOf } from './file-watch.js';
 import { PgWakeChannel } from './notify.js';
 import type { ResolvedSqlOptions } from './options.js';
@@ -49,12 +50,14 @@ export class SqlWakeChannels {
 		} else if (dialect === 'sqlite' && o.notify) {
 			const file = sqliteFileOf((knex.client as { config?: { connection?: unknown } }).config?.connection);
 			if (file !== null) {
+				const activity = connectionActivity(knex);
 				const channel = new FileWakeChannel({
 					file,
 					emit: (signal) => this.#signal(signal),
 					safetyMs: o.safetyWakeMs,
 					version: async () =>
 						Number((await parts.query('PRAGMA data_version', []))[0]?.['data_version'] ?? Number.NaN),
+					...(activity === null ? {} : { settled: () => activity.settled() }),
 				});
 				this.#file = channel;
 				this.watch = this.#watchWith(() => channel.start());
