@@ -10,8 +10,6 @@
 import type { Knex } from 'knex';
 import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
-export type { RunRows };
-
 interface BetterStatement {
 	readonly reader: boolean;
 	all(bindings: readonly unknown[]): Record<string, unknown>[];
