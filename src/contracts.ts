@@ -67,8 +67,13 @@ export interface SyncContainerOperations {
 	 * Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`), setting `seq` on the records given.
 	 * Unlike the async `add`, it stores records of its own and keeps no reference to those given: the scheduler
 	 * hands them to whoever added the tasks, so a change made to them must never reach stored state.
+	 *
+	 * `fresh: true` says the caller generated every id of `tasks` for this very add (random UUIDs: the scheduler
+	 * does for a task given no `id`), so no task with one of them is stored and no two of them are the same: the
+	 * container may skip looking them up. Everything else is checked as ever (deduplication keys above all), and
+	 * the tasks are found by id afterwards like any other.
 	 */
-	add(tasks: readonly TaskRecord[]): void;
+	add(tasks: readonly TaskRecord[], fresh?: boolean): void;
 	/**
 	 * Returns plain-data records the container keeps no reference to (copies, which may remember the stored task
 	 * they came from for `transition`): the scheduler keeps each as its attempt's record and hands it to the

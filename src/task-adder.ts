@@ -102,7 +102,7 @@ export class TaskAdder<TItem, TOutput> {
 		try {
 			if (this.#core.closed()) throw new SchedulerClosedError();
 			const records = this.#build(input, null);
-			this.#core.writer.add(records as TaskRecord[]);
+			this.#core.writer.add(records as TaskRecord[], idsGenerated(input));
 			if (!this.#flushQueued) {
 				this.#flushQueued = true;
 				queueMicrotask(this.#flushAddedNow);
@@ -198,4 +198,11 @@ export class TaskAdder<TItem, TOutput> {
 			},
 		};
 	}
+}
+
+/** Whether no task of `input` was given an id: the scheduler generated each (a fresh random UUID). */
+function idsGenerated<TItem>(input: NewTask<TItem> | readonly NewTask<TItem>[]): boolean {
+	if (!Array.isArray(input)) return (input as NewTask<TItem>).id === undefined;
+	for (const task of input as readonly NewTask<TItem>[]) if (task.id !== undefined) return false;
+	return true;
 }
