@@ -26,13 +26,12 @@ import { resolveDockerItem, type DockerTaskItem, type ResolvedDockerItem } from 
 import { LogLines } from './docker/log-lines.js';
 import { resolveDockerOptions, type DockerActuatorOptions } from './docker/options.js';
 import {
-	judgeOrphan,
+	sweepOrphans,
 	LABEL_ATTEMPT,
 	LABEL_OWNER,
 	LABEL_SCHEDULER,
 	LABEL_TASK,
 	type CleanupOrphansOptions,
-	type OrphanContainer,
 	type OrphanPolicy,
 	type OrphanReport,
 } from './docker/orphans.js';
@@ -219,33 +218,7 @@ export class DockerActuator implements TaskActuator<DockerTaskItem, DockerOutput
 			throw dockerError('listing containers to clean up orphans', error, this.docker);
 		}
 		const mine = new Set([...this.#runs.values()].map((run) => run.containerId));
-		const removed: OrphanContainer[] = [];
-		const kept: OrphanContainer[] = [];
-		for (const info of listed) {
-			if (mine.has(info.Id)) continue;
-			const taskId = info.Labels[LABEL_TASK];
-			if (taskId === undefined) continue;
-			const found = {
-				id: info.Id,
-				taskId,
-				owner: info.Labels[LABEL_OWNER] ?? '',
-				running: info.State === 'running',
-			};
-			const task = await options.getTask(taskId);
-			const { remove, reason } = judgeOrphan(found, task, this.#orphans);
-			const entry: OrphanContainer = {
-				containerId: info.Id,
-				taskId,
-				owner: found.owner,
-				running: found.running,
-				reason,
-			};
-			if (remove) {
-				await this.#engine.killAndRemove(info.Id);
-				removed.push(entry);
-			} else kept.push(entry);
-		}
-		return { removed, kept };
+		return sweepOrphans(listed, mine, options.getTask, this.#orphans, (id) => this.#engine.killAndRemove(id));
 	}
 
 	/** Send failures beside the work (no `onError` given) to a scheduler's `warning` event until detached. */

@@ -16,7 +16,7 @@
  * back to back in an order rotated each round; the figures printed are medians of the rounds, and the ratios
  * medians of the per-round ratios.
  *
- *   npm run bench:sql   (ROUNDS=3 TASKS=10000 CONCURRENCY=16 PROCESSES=4 ONLY=<name part>
+ *   npm run bench:sql   (ROUNDS=3 TASKS=10000 CONCURRENCY=16 PROCESSES=4 ONLY=<name part>[|<name part>…]
  *                        PG_BOSS_WORKERS=16 PG_BOSS_BATCH=250 to change it)
  */
 import { fork } from 'node:child_process';
@@ -44,8 +44,11 @@ let count = TASKS;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const PROCESSES = Number(process.env.PROCESSES ?? 4);
-/** Run only the engines whose name contains this text (e.g. ONLY=PostgreSQL). */
-const ONLY = process.env.ONLY ?? '';
+/**
+ * Run only the engines whose name contains one of these texts, separated by `|` (e.g. ONLY=PostgreSQL, or
+ * ONLY='PostgreSQL, 1|graphile-worker 0.17, 1 process').
+ */
+const ONLY = (process.env.ONLY ?? '').split('|');
 /** pg-boss `work()` workers and their batch size (its documented, recommended way; see pgBossWork). */
 const PG_BOSS_WORKERS = Number(process.env.PG_BOSS_WORKERS ?? 16);
 const PG_BOSS_BATCH = Number(process.env.PG_BOSS_BATCH ?? 250);
@@ -376,7 +379,7 @@ async function main(): Promise<void> {
 		[PG_BOSS_LOOPS]: async (round) => pgBoss(await server.createDatabase(`pgboss_${round}`)),
 		[PG_BOSS_WORK]: async (round) => pgBossWork(await server.createDatabase(`pgbosswork_${round}`)),
 	};
-	const names = Object.keys(engines).filter((name) => name.includes(ONLY));
+	const names = Object.keys(engines).filter((name) => ONLY.some((part) => name.includes(part)));
 	const rates: Record<string, number[]> = {};
 	console.log(`${TASKS} no-op tasks, ${CONCURRENCY} at a time per process, ${ROUNDS} rounds (tasks per second)`);
 	const started = performance.now();

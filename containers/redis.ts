@@ -8,18 +8,11 @@ import type { Redis } from 'ioredis';
 import {
 	assertStorableTask,
 	ContainerError,
-	describeValue,
-	assertCleanQuery,
-	DuplicateKeyError,
 	DuplicateTaskError,
-	InvalidStateError,
 	jsonOutputError,
-	logWindow,
 	LeaseExpiredError,
 	SchedulerClosedError,
-	TASK_STATUSES,
 	isFinalStatus,
-	isTaskStatus,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -36,7 +29,9 @@ import {
 	type TaskStatus,
 	type TaskChangePage,
 	type TaskChangeQuery,
+	defaultWorkflowStore,
 } from 'lightsched/kit';
+import type { WorkflowStore } from '../src/workflow-store.js';
 import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { memoryPolicyWarning } from './redis/memory-policy.js';
@@ -64,36 +59,15 @@ import {
 import { TransitionBatch } from './redis/transition-batch.js';
 import { ADD_STEP_TASKS, addInSteps } from './redis/stepped-add.js';
 import { OrphanWatch } from './redis/orphans.js';
-import {
-	decodeRecord,
-	encodeBatch,
-	encodeForAdd,
-	encodePatch,
-	RECORD_FIELDS,
-	claimedOwnerAt,
-	storedValues,
-	unpackClaimed,
-} from './redis/codec.js';
-import {
-	ADD,
-	CLAIM,
-	COUNTS,
-	LIST,
-	NEXT_DUE,
-	RECLAIM,
-	RENEW,
-	REMOVE,
-	REQUEST_STOP,
-	UNREGISTER,
-	type ClockedScript,
-} from './redis/scripts.js';
-import { IDLE_TTL_MS, takenBy } from './redis/idle-push.js';
+import { decodeRecord, encodeBatch, encodeForAdd, encodePatch, storedValues, unpackClaimed } from './redis/codec.js';
+import { ADD, CLAIM, UNREGISTER, type ClockedScript } from './redis/scripts.js';
+import { NEXT_DUE, RECLAIM, RENEW } from './redis/lease-scripts.js';
+import { HandOffLedger } from './redis/hand-off-ledger.js';
+import { duplicateKey, RedisOperations } from './redis/operations.js';
 import { TRANSITION, TRANSITION_HEAD } from './redis/transition-script.js';
-import { APPEND_LOGS, GET_LOGS, LOG_LINES_PER_CALL } from './redis/log-scripts.js';
-import { CLEAN, CLEAN_EXPIRED, SET_PAUSED } from './redis/operation-scripts.js';
 import { RedisChangeReader } from './redis/change-events.js';
-import { ADVANCE_REPEAT, decodeRepeat, LIST_REPEATS, PUT_REPEAT, REMOVE_REPEAT } from './redis/repeat-scripts.js';
 import { redisScriptPort, type RedisScriptPort } from './redis/workflow-release.js';
+import { RedisWorkflowStore } from './redis/workflow-store.js';
 
 const RECLAIM_BATCH = 1000;
 /**
@@ -105,8 +79,6 @@ const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 const DEFAULT_AHEAD_LEASE_MS = 1000;
-/** How long a task the orphan check handed back refuses a late hand-off message (see #disowned). */
-const DISOWNED_MS = 10_000;
 const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
 /**
@@ -151,25 +123,14 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** `readChanges` (change-events.ts). */
 	readonly #changes: RedisChangeReader;
 	#closed = false;
-	/**
-	 * The owners whose claims may register them as idle, with their lease: adds hand them tasks over the channel
-	 * (see idle-push.ts).
-	 */
-	readonly #pushOwners = new Map<string, number>();
-	/**
-	 * Tasks handed over that were seen once, by an add's reply or by the channel, keyed by their packed form (unique
-	 * per claim: it carries the version); the other sighting is then ignored, so each is held once.
-	 */
-	readonly #handedOver = new Map<string, 'reply' | 'message'>();
-	/**
-	 * Tasks the orphan check handed back, and when: a hand-off message for one that arrives after all (the fence
-	 * cannot cover a subscription being renewed) is dropped, not run (see #taken).
-	 */
-	readonly #disowned = new Map<string, number>();
-	/** Adds sent and not yet answered: only they can bring a task the channel brought too. */
-	#addsInFlight = 0;
-	/** A check of every owner for lost hand-offs after the channel went down, once registrations lapsed. */
-	#downCheck: ReturnType<typeof setTimeout> | undefined;
+	/** Reads, operator calls, logs and repeats (operations.ts). */
+	readonly #ops: RedisOperations;
+	/** The hand-off to idle claimers (idle-push.ts): registered owners, tasks handed over, hand-backs. */
+	readonly #handOffs = new HandOffLedger({
+		decode: (packed, owner) => this.#claimed(packed, owner),
+		hold: (owner, record, leaseMs) => this.#ahead.hold(owner, [record], leaseMs ?? DEFAULT_AHEAD_LEASE_MS, true),
+		checkOrphans: () => this.#orphans.check(),
+	});
 	/** Makes each transition's token unique: this instance, then a counter. */
 	readonly #instance = randomUUID();
 	#calls = 0;
@@ -196,13 +157,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 					: false,
 		inFlight: () => this.#inFlight(),
 		handBack: (id, owner, patch) => {
-			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now. Only
-			// an owner registered for hand-offs can be sent one: with none, nothing is kept.
-			if (this.#pushOwners.size > 0) {
-				const now = Date.now();
-				this.#pruneDisowned(now);
-				this.#disowned.set(id, now);
-			}
+			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
+			this.#handOffs.disown(id);
 			return this.transition(id, 'running', 'waiting', patch, owner);
 		},
 		closed: () => this.#closed,
@@ -237,6 +193,13 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			connectTimeoutMs: checked.connectTimeoutMs,
 			commandTimeoutMs: checked.commandTimeoutMs,
 			owned: connection.owned,
+		});
+		this.#ops = new RedisOperations({
+			redis: this.#redis,
+			keyPrefix: this.keyPrefix,
+			run: (script, args, scale) => this.#run(script, args, scale),
+			call: (what, command) => this.#call(what, command),
+			closed: () => this.#closed,
 		});
 		this.#connectTimeoutMs = checked.connectTimeoutMs;
 		this.#commandTimeoutMs = checked.commandTimeoutMs;
@@ -314,15 +277,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 		const args = [String(Date.now()), randomUUID()].concat(encoded);
 		let reply: [string, string?, string?];
-		this.#addsInFlight++;
+		this.#handOffs.addSent();
 		try {
 			reply = (await this.#run(ADD, args)) as [string, string?, string?];
 			// Tasks handed to idle claimers (idle-push.ts): held now if one is this container's.
 			let held = false;
-			for (let i = tasks.length + 1; i < reply.length; i++) held = this.#taken(String(reply[i]), 'reply') || held;
+			for (let i = tasks.length + 1; i < reply.length; i++)
+				held = this.#handOffs.take(String(reply[i]), 'reply') || held;
 			if (held) this.#channel?.wake();
 		} finally {
-			if (--this.#addsInFlight === 0) this.#forgetHandedOver('message');
+			this.#handOffs.addAnswered();
 		}
 		if (reply[0] === 'dup')
 			throw new DuplicateTaskError(
@@ -349,7 +313,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		// Only while the channel is up (a hand-off travels on it), and with no limit the claim script judges.
 		const register =
 			this.#handOff && this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
-		if (register) this.#pushOwners.set(owner, leaseMs);
+		if (register) this.#handOffs.register(owner, leaseMs);
 		const args = [
 			String(max - held.length),
 			owner,
@@ -392,67 +356,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * every task handed over (idle-push.ts) before now reached this process.
 	 */
 	#inFlight(): Promise<unknown> {
-		const fence = this.#pushOwners.size > 0 ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
+		const fence = this.#handOffs.active ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
 		if (this.#claims.size === 0 && fence === undefined) return this.#batch.answered();
 		return Promise.all([this.#batch.answered(), fence, ...[...this.#claims].map((call) => call.catch(() => null))]);
-	}
-
-	/**
-	 * A task an add handed to one of this container's owners (idle-push.ts), from the add's reply or the channel:
-	 * held until its scheduler claims, unless the other way brought it already.
-	 */
-	#taken(body: string, via: 'reply' | 'message'): boolean {
-		const found = takenBy(body, this.#pushOwners.keys());
-		if (found === undefined) return false;
-		const [owner, packed] = found;
-		const id = packed.slice(claimedOwnerAt(packed) + owner.length + 1);
-		this.#pruneDisowned(Date.now());
-		if (this.#disowned.has(id)) {
-			// Handed back already, or to be checked again (the check hands it back if it is still held for us).
-			this.#orphans.check();
-			return false;
-		}
-		const seen = this.#handedOver.get(packed);
-		if (seen !== undefined && seen !== via) {
-			this.#handedOver.delete(packed);
-			return false;
-		}
-		// A reply's task comes by the channel too (unless it is down); a message's by a reply only if one of our adds
-		// is in flight.
-		if (via === 'reply' || this.#addsInFlight > 0) this.#handedOver.set(packed, via);
-		let record: TaskRecord;
-		try {
-			record = this.#claimed(packed, owner);
-		} catch {
-			return false; // malformed: the orphan check hands it back
-		}
-		this.#ahead.hold(owner, [record], this.#pushOwners.get(owner) ?? DEFAULT_AHEAD_LEASE_MS, true);
-		return true;
-	}
-
-	/** Forget the hand-backs older than DISOWNED_MS (the map is in insertion order, so oldest first). */
-	#pruneDisowned(now: number): void {
-		for (const [old, at] of this.#disowned) {
-			if (now - at < DISOWNED_MS) break;
-			this.#disowned.delete(old);
-		}
-	}
-
-	#forgetHandedOver(via: 'reply' | 'message'): void {
-		for (const [packed, seen] of this.#handedOver) if (seen === via) this.#handedOver.delete(packed);
-	}
-
-	/** The channel came back or went down: hand-offs sent meanwhile are lost, their tasks orphans (orphans.ts). */
-	#channelChanged(up: boolean): void {
-		// Messages of tasks an add's reply brought will not come now.
-		if (!up) this.#forgetHandedOver('reply');
-		if (this.#pushOwners.size === 0) return;
-		this.#orphans.check();
-		if (up || this.#closed) return;
-		// Adds may still hand tasks over until the registrations lapse: check again then.
-		clearTimeout(this.#downCheck);
-		this.#downCheck = setTimeout(() => this.#orphans.check(), IDLE_TTL_MS + 100);
-		this.#downCheck.unref?.();
 	}
 
 	transition(
@@ -560,10 +466,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 	}
 
-	async requestStop(id: string): Promise<TaskRecord | null> {
-		if (!isWellFormed(id)) return null;
-		const reply = (await this.#run(REQUEST_STOP, [id])) as (string | null)[] | null;
-		return reply === null ? null : decodeRecord(reply);
+	requestStop(id: string): Promise<TaskRecord | null> {
+		return this.#ops.requestStop(id);
 	}
 
 	async nextDueAt(now: number): Promise<number | null> {
@@ -574,135 +478,60 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return open === null ? due : due === null ? open : Math.min(due, open);
 	}
 
-	async get(id: string): Promise<TaskRecord | null> {
-		if (!isWellFormed(id)) return null;
-		const values = await this.#call('get', () => this.#redis.hmget(`${this.keyPrefix}t:${id}`, ...RECORD_FIELDS));
-		return values[RECORD_FIELDS.indexOf('status')] == null ? null : decodeRecord(values);
+	get(id: string): Promise<TaskRecord | null> {
+		return this.#ops.get(id);
 	}
 
-	async list(query: TaskQuery = {}): Promise<TaskPage> {
-		const { offset = 0, limit = 100, order = 'asc' } = query;
-		if (order !== 'asc' && order !== 'desc') {
-			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
-		}
-		if (query.exactTotal !== undefined && typeof query.exactTotal !== 'boolean')
-			throw new TypeError(`Expected \`exactTotal\` to be a boolean, got ${describeValue(query.exactTotal)}`);
-		const given =
-			query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : [...query.status];
-		for (const status of given) {
-			if (!isTaskStatus(status)) {
-				throw new TypeError(
-					`Expected \`status\` to be one of ${TASK_STATUSES.join(', ')}, got ${describeValue(status)}`,
-				);
-			}
-		}
-		const statuses = [...new Set(given)];
-		if (query.status !== undefined && statuses.length === 0) return { tasks: [], total: 0, more: false };
-		// The total is a few ZCARDs in the same script as the page (cheap and consistent): exact even when
-		// `exactTotal` is false.
-		const reply = (await this.#run(LIST, [order, String(offset), String(limit), ...statuses])) as [
-			number,
-			(string | null)[][],
-		];
-		const total = Number(reply[0]);
-		const tasks = reply[1].map(decodeRecord);
-		return { total, tasks, more: Math.max(0, Math.floor(offset)) + tasks.length < total };
+	list(query: TaskQuery = {}): Promise<TaskPage> {
+		return this.#ops.list(query);
 	}
 
-	async counts(): Promise<TaskCounts> {
-		const reply = (await this.#run(COUNTS, [])) as number[];
-		const counts = {} as TaskCounts;
-		TASK_STATUSES.forEach((status, i) => {
-			counts[status] = Number(reply[i] ?? 0);
-		});
-		return counts;
+	counts(): Promise<TaskCounts> {
+		return this.#ops.counts();
 	}
 
-	async remove(id: string): Promise<boolean> {
-		if (!isWellFormed(id)) return false;
-		const reply = (await this.#run(REMOVE, [id])) as number | string;
-		if (typeof reply === 'string')
-			throw new InvalidStateError(`Task \`${id}\` is ${reply}: stop it before removing it`);
-		return reply === 1;
+	remove(id: string): Promise<boolean> {
+		return this.#ops.remove(id);
 	}
 
-	async setPaused(paused: boolean): Promise<void> {
-		await this.#run(SET_PAUSED, [paused ? '1' : '0']);
+	setPaused(paused: boolean): Promise<void> {
+		return this.#ops.setPaused(paused);
 	}
 
-	async isPaused(): Promise<boolean> {
-		return (await this.#call('isPaused', () => this.#redis.exists(`${this.keyPrefix}paused`))) === 1;
+	isPaused(): Promise<boolean> {
+		return this.#ops.isPaused();
 	}
 
-	async clean(query: CleanQuery): Promise<string[]> {
-		assertCleanQuery(query);
-		const { status, limit, keep, finishedBefore, expiredBy } = query;
-		if (expiredBy !== undefined) {
-			const ids = (query.ids ?? []).filter((id) => isWellFormed(id));
-			if (query.ids !== undefined && ids.length === 0) return [];
-			const args = [status, String(limit), String(Math.floor(expiredBy)), ...ids];
-			return (await this.#run(CLEAN_EXPIRED, args, Math.ceil(limit / 1000))) as string[];
-		}
-		const args = [status, String(limit), keep === undefined ? '' : String(keep)];
-		args.push(finishedBefore === undefined ? '' : String(Math.floor(finishedBefore)));
-		args.push(query.exceptOwnRule === true ? '1' : '');
-		return (await this.#run(CLEAN, args, Math.ceil(limit / 1000))) as string[];
+	clean(query: CleanQuery): Promise<string[]> {
+		return this.#ops.clean(query);
 	}
 
-	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
-		if (!isWellFormed(id)) return;
-		for (let i = 0; i < lines.length; i += LOG_LINES_PER_CALL) {
-			const part = lines.slice(i, i + LOG_LINES_PER_CALL);
-			await this.#run(APPEND_LOGS, [id, String(maxLines), ...part]);
-		}
+	appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
+		return this.#ops.appendLogs(id, lines, maxLines);
 	}
 
-	async getLogs(id: string, query: TaskLogQuery = {}): Promise<TaskLogPage> {
-		logWindow(0, 0, query); // the query's checks
-		if (!isWellFormed(id)) return { lines: [], offset: 0, total: 0, dropped: 0 };
-		const offset = query.offset === undefined ? '' : String(query.offset);
-		const reply = (await this.#run(GET_LOGS, [id, offset, String(query.limit ?? 100)])) as [
-			number,
-			number,
-			number,
-			string[],
-		];
-		return { offset: reply[0], total: reply[1], dropped: reply[2], lines: reply[3] };
+	getLogs(id: string, query: TaskLogQuery = {}): Promise<TaskLogPage> {
+		return this.#ops.getLogs(id, query);
 	}
 
-	async putRepeat(repeat: RepeatRecord): Promise<void> {
-		if (this.#closed) throw new SchedulerClosedError('container');
-		const { key, spec, nextRunAt, createdAt, updatedAt } = repeat;
-		const next = nextRunAt === null ? '' : String(nextRunAt);
-		await this.#run(PUT_REPEAT, [key, JSON.stringify(spec), next, String(createdAt), String(updatedAt)]);
+	putRepeat(repeat: RepeatRecord): Promise<void> {
+		return this.#ops.putRepeat(repeat);
 	}
 
-	async getRepeat(key: string): Promise<RepeatRecord | null> {
-		const values = await this.#call('getRepeat', () =>
-			this.#redis.hmget(`${this.keyPrefix}r:${key}`, 'spec', 'nextRunAt', 'createdAt', 'updatedAt'),
-		);
-		return values[0] === null ? null : decodeRepeat([key, ...values]);
+	getRepeat(key: string): Promise<RepeatRecord | null> {
+		return this.#ops.getRepeat(key);
 	}
 
-	async listRepeats(): Promise<RepeatRecord[]> {
-		return ((await this.#run(LIST_REPEATS, [])) as (string | null)[][]).map(decodeRepeat);
+	listRepeats(): Promise<RepeatRecord[]> {
+		return this.#ops.listRepeats();
 	}
 
-	async removeRepeat(key: string): Promise<boolean> {
-		return (await this.#run(REMOVE_REPEAT, [key])) === 1;
+	removeRepeat(key: string): Promise<boolean> {
+		return this.#ops.removeRepeat(key);
 	}
 
-	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
-		if (this.#closed) throw new SchedulerClosedError('container');
-		const args = [key, String(expected), next === null ? '' : String(next), String(Date.now())];
-		if (task !== null) {
-			assertStorableTask(task, 0);
-			args.push(String(Date.now()), randomUUID(), ...encodeForAdd(task));
-		}
-		const reply = (await this.#run(ADVANCE_REPEAT, args)) as string[];
-		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');
-		if (reply[0] === 'dupkey') throw duplicateKey(reply);
-		return reply[0] === 'moved';
+	advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
+		return this.#ops.advanceRepeat(key, expected, next, task);
 	}
 
 	/**
@@ -717,8 +546,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			subscriber.on('error', () => {});
 			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
 			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`, {
-				take: (body) => this.#taken(body, 'message'),
-				changed: (up) => this.#channelChanged(up),
+				take: (body) => this.#handOffs.take(body, 'message'),
+				changed: (up) => this.#handOffs.channelChanged(up, this.#closed),
 			});
 		}
 		return this.#channel.add(listener);
@@ -738,7 +567,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		clearTimeout(this.#downCheck);
+		this.#handOffs.close();
 		await this.#unregister();
 		this.#channel?.close();
 		this.#changes.close();
@@ -757,9 +586,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * to be handed back with the tasks claimed ahead. With the server unreachable, they wait for their leases.
 	 */
 	async #unregister(): Promise<void> {
-		if (this.#pushOwners.size === 0 || this.#redis.status !== 'ready') return;
+		if (!this.#handOffs.active || this.#redis.status !== 'ready') return;
 		try {
-			await this.#run(UNREGISTER, [...this.#pushOwners.keys()]);
+			await this.#run(UNREGISTER, this.#handOffs.owners());
 			await this.#channel?.fence(this.#commandTimeoutMs);
 		} catch {
 			// Unreachable now: as above.
@@ -841,6 +670,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		});
 	}
 
+	/** `lightsched/kit`: `new Workflows({ scheduler })` on this container keeps its runs here (see `WorkflowStoreSource`). */
+	[defaultWorkflowStore](): WorkflowStore {
+		return new RedisWorkflowStore({ container: this });
+	}
+
 	/**
 	 * For a `RedisWorkflowStore` on this connection: a step release runs in this container's scripts
 	 * (redis/workflow-release.ts). Not part of the public API.
@@ -870,9 +704,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	}
 }
 
-/** The error of an add script's {'dupkey', key as stored (JSON text), holder id} reply. */
-function duplicateKey(reply: readonly unknown[]): DuplicateKeyError {
-	return new DuplicateKeyError(JSON.parse(String(reply[1])) as string, String(reply[2]));
-}
-export { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './redis/workflow-store.js';
+export { RedisWorkflowStore };
+export type { RedisWorkflowStoreOptions } from './redis/workflow-store.js';
 export { PartialAddError } from './redis/stepped-add.js';

@@ -121,7 +121,8 @@ export interface TaskContainer {
 	 * Store new tasks as `waiting`, all or nothing. The container assigns `seq` and sets it on the records it was
 	 * handed, so the caller hands out the stored arrival number. A refused id or key always stores nothing; a
 	 * container whose server must not be held for a whole large add may write it in steps and, when a step fails,
-	 * say exactly what was stored (RedisContainer's `PartialAddError`, above 500 tasks): it documents where. A task whose id exists in a
+	 * say exactly what was stored (`PartialAddError`: RedisContainer, and SqlContainer on SQLite, above 500 tasks): it
+	 * documents where. A task whose id exists in a
 	 * final status is replaced (a re-run); one whose id is waiting, running or exporting rejects the whole batch
 	 * with a `DuplicateTaskError`. The records are handed over: an in-process container may keep the objects
 	 * themselves, so the caller must not use them afterwards. Concurrent calls are independent, whether or not the

@@ -54,6 +54,7 @@ export type {
 	TasksCleanedEvent,
 } from './events.js';
 export { LeaseLostError } from './lease-lost-error.js';
+export { PartialAddError } from './partial-add-error.js';
 export { TaskEvents, type TaskChangeGap, type TaskEventsEvents, type TaskEventsOptions } from './task-events.js';
 export type { TaskChange, TaskChangePage, TaskChangeQuery, TaskChangeType } from './task-change.js';
 export { WaitTimeoutError, type WaitForOptions } from './wait-for.js';

@@ -56,6 +56,7 @@ export {
 	type SchedulerErrorOptions,
 } from './errors.js';
 export { LeaseLostError } from './lease-lost-error.js';
+export { PartialAddError } from './partial-add-error.js';
 export type { RepeatRecord } from './repeat-record.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
@@ -68,6 +69,7 @@ export {
 	type TransactionalInsert,
 } from './task-release.js';
 export type { ReleasedRun, ReleasingUpdate, ReleasingWorkflowStore } from './workflow-store.js';
+export { containerWorkflowStore, defaultWorkflowStore, type WorkflowStoreSource } from './workflow-store.js';
 export {
 	assertJsonItem,
 	assertJsonOutput,

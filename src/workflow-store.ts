@@ -202,3 +202,23 @@ export interface ReleasingWorkflowStore {
 	/** The releasing write into `container`, or `null` when this store cannot share a transaction with it. */
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null;
 }
+
+/** The key of `[defaultWorkflowStore]()` on a container that offers a workflow store of its own (see below). */
+export const defaultWorkflowStore: unique symbol = Symbol.for('lightsched.kit.defaultWorkflowStore') as never;
+
+/**
+ * A container whose runs belong beside its tasks: `new Workflows({ scheduler })` without a `store` then keeps its runs
+ * in the store this makes (on the container's connection and keys, sharing its transactions), so every process that
+ * shares the container shares the runs, instead of an in-memory store only this process sees.
+ */
+export interface WorkflowStoreSource {
+	/** A new store on this container (the caller closes it; closing it leaves the container open). */
+	[defaultWorkflowStore](): WorkflowStore;
+}
+
+/** The store `container` offers for its runs, or `undefined` (an in-process container: memory is the right place). */
+export function containerWorkflowStore(container: unknown): WorkflowStore | undefined {
+	if (typeof container !== 'object' || container === null) return undefined;
+	const make = (container as Partial<WorkflowStoreSource>)[defaultWorkflowStore];
+	return typeof make === 'function' ? make.call(container) : undefined;
+}

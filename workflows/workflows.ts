@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { TaskEvent } from 'lightsched';
-import { findJsonProblem } from 'lightsched/kit';
+import { containerWorkflowStore, taskRelease, type TaskRelease } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
 import {
 	isFinalRunStatus,
@@ -21,11 +21,11 @@ import { isWorkflowActions } from './actions.js';
 import { newStepState } from './advance.js';
 import { Advancer } from './advancer.js';
 import { applyCommand, type CommandName } from './commands.js';
-import { canonicalJson, checkDefinition, type CheckedDefinition, type WorkflowDefinition } from './definition.js';
-import { RunNotFoundError, RunStateError, WorkflowDefinitionError, WorkflowError } from './errors.js';
+import type { WorkflowDefinition } from './definition.js';
+import { RunNotFoundError, RunStateError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
-import { expandPaths, readDefinitions } from './load.js';
 import { MemoryWorkflowStore } from './memory-store.js';
+import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
 	checkMs,
 	OPTION_NAMES,
@@ -45,14 +45,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly store: WorkflowStore;
 	readonly #scheduler: WorkflowsOptions['scheduler'];
 	readonly #ownStore: boolean;
-	readonly #actionNames: Set<string>;
-	readonly #definitions = new Map<string, Map<number, CheckedDefinition>>();
-	readonly #fromStore = new Map<string, CheckedDefinition>();
-	/**
-	 * Definition versions this process stored or is storing (or found stored with the same body): written once, not
-	 * per start; concurrent starts share the one write, and a write that failed is tried again by the next start.
-	 */
-	readonly #stored = new Map<CheckedDefinition, Promise<void>>();
+	/** The definitions defined here, and those of runs other processes started (definition-registry.ts). */
+	readonly #registry: DefinitionRegistry;
 	readonly #advancer: Advancer;
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
@@ -69,20 +63,26 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		const { scheduler, actions } = options;
 		if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.add !== 'function')
 			throw new TypeError('Expected `scheduler` of Workflows to be a Scheduler');
-		if (isWorkflowActions(actions)) this.#actionNames = new Set(actions.actionNames);
+		let actionNames: Set<string>;
+		if (isWorkflowActions(actions)) actionNames = new Set(actions.actionNames);
 		else if (
 			typeof actions === 'object' &&
 			actions !== null &&
 			Object.values(actions).every((b) => typeof b === 'function')
 		)
-			this.#actionNames = new Set(Object.keys(actions));
+			actionNames = new Set(Object.keys(actions));
 		else
 			throw new TypeError(
 				'Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name',
 			);
 		this.#scheduler = scheduler;
 		this.#ownStore = options.store === undefined;
-		this.store = options.store ?? new MemoryWorkflowStore();
+		// The container's own store (Redis, SQL: shared by every process on it), else this process's memory.
+		this.store =
+			options.store ??
+			containerWorkflowStore((scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.().container) ??
+			new MemoryWorkflowStore();
+		this.#registry = new DefinitionRegistry(this.store, actionNames);
 		if (isWorkflowActions(actions)) actions.attach(this.store);
 		this.#sweepMs = options.sweepMs === undefined ? 2000 : checkMs('sweepMs', options.sweepMs, 10);
 		const dispatchGraceMs =
@@ -92,7 +92,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			scheduler,
 			actions,
 			dispatchGraceMs,
-			definitionFor: (run) => this.#definitionFor(run),
+			definitionFor: (run) => this.#registry.forRun(run),
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
@@ -116,108 +116,25 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 
 	/** Check and add a definition (a new version of a name, or the first). Throws `WorkflowDefinitionError`. */
 	define(definition: WorkflowDefinition): DefinedVersion {
-		const checked = checkDefinition(definition, this.#actionNames);
-		let versions = this.#definitions.get(checked.name);
-		if (versions === undefined) this.#definitions.set(checked.name, (versions = new Map()));
-		const existing = versions.get(checked.version);
-		if (existing !== undefined && canonicalJson(existing.body) !== canonicalJson(checked.body)) {
-			throw new WorkflowDefinitionError(
-				checked.name,
-				undefined,
-				'version',
-				`${checked.version} is defined already with a different body: give the changed definition a new version`,
-			);
-		}
-		versions.set(checked.version, checked);
-		return { name: checked.name, version: checked.version };
+		return this.#registry.define(definition);
 	}
 
 	/** Define every definition in YAML or JSON files (`'flows/*.yaml'`, or paths). Resolves with what it defined. */
-	async load(paths: string | readonly string[]): Promise<DefinedVersion[]> {
-		const defined: DefinedVersion[] = [];
-		for (const file of await expandPaths(paths)) {
-			const definitions = await readDefinitions(file);
-			definitions.forEach((definition, i) => {
-				try {
-					defined.push(this.define(definition));
-				} catch (error) {
-					if (!(error instanceof WorkflowDefinitionError)) throw error;
-					const where = definitions.length === 1 ? file : `${file} [${i}]`;
-					throw new WorkflowDefinitionError(
-						`${error.definition}\` in \`${where}`,
-						error.step,
-						error.field,
-						error.message.replace(/^.*?: `[^`]*` /, ''),
-					);
-				}
-			});
-		}
-		return defined;
-	}
-
-	/** Store a definition version once (see `#stored`); refuses a version stored by another process with another body. */
-	#storeDefinition(definition: CheckedDefinition): Promise<void> {
-		let storing = this.#stored.get(definition);
-		if (storing === undefined) {
-			const { name, version, body } = definition;
-			storing = this.store.putDefinition({ name, version, body }).then((stored) => {
-				if (canonicalJson(stored.body) !== canonicalJson(body)) {
-					throw new WorkflowDefinitionError(
-						name,
-						undefined,
-						'version',
-						`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
-					);
-				}
-			});
-			storing.catch(() => this.#stored.delete(definition));
-			this.#stored.set(definition, storing);
-		}
-		return storing;
+	load(paths: string | readonly string[]): Promise<DefinedVersion[]> {
+		return this.#registry.load(paths);
 	}
 
 	/** Start a run of a defined workflow. Resolves with the run once its first steps are dispatched. */
 	async start(name: string, options: StartOptions = {}): Promise<RunRecord> {
 		this.#checkOpen();
 		rejectUnknownOptions('start', options, START_NAMES);
-		const versions = this.#definitions.get(name);
-		if (versions === undefined) {
-			throw new WorkflowDefinitionError(
-				String(name),
-				undefined,
-				'name',
-				`is not defined (defined: ${[...this.#definitions.keys()].join(', ') || 'none'})`,
-			);
-		}
-		const version = options.version ?? Math.max(...versions.keys());
-		const definition = versions.get(version);
-		if (definition === undefined)
-			throw new WorkflowDefinitionError(
-				name,
-				undefined,
-				'version',
-				`${version} is not defined (defined: ${[...versions.keys()].join(', ')})`,
-			);
-		const declared = definition.body.vars ?? {};
-		const vars: Record<string, unknown> = {};
-		for (const [varName, spec] of Object.entries(declared))
-			if (spec.default !== undefined) vars[varName] = spec.default;
-		for (const [varName, value] of Object.entries(options.vars ?? {})) {
-			if (!Object.prototype.hasOwnProperty.call(declared, varName))
-				throw new TypeError(
-					`Workflow \`${name}\`: \`vars.${varName}\` is not declared (declared: ${Object.keys(declared).join(', ') || 'none'})`,
-				);
-			const problem = findJsonProblem(value);
-			if (problem !== null)
-				throw new TypeError(
-					`Workflow \`${name}\`: \`vars.${varName}${problem.path}\` must be JSON: ${problem.hint}`,
-				);
-			if (value !== undefined) vars[varName] = value;
-		}
+		const definition = this.#registry.pick(name, options.version);
+		const version = definition.version;
+		const vars = startVars(definition, options.vars ?? {});
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
-		await this.#storeDefinition(definition);
+		await this.#registry.store(definition);
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
 		for (const stepId of definition.order) steps[stepId] = newStepState();
@@ -396,28 +313,6 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		return this.#advancer.command(runId, (run, definition) =>
 			applyCommand(run, definition, command, args, Date.now()),
 		);
-	}
-
-	async #definitionFor(run: RunRecord): Promise<CheckedDefinition> {
-		const local = this.#definitions.get(run.definition);
-		const exact = local?.get(run.version);
-		if (exact !== undefined) return exact;
-		const id = `${run.definition}@${run.version}`;
-		const cached = this.#fromStore.get(id);
-		if (cached !== undefined) return cached;
-		const stored = await this.store.getDefinition(run.definition, run.version);
-		if (stored === null)
-			throw new WorkflowError(
-				`Workflow run \`${run.id}\`: definition \`${run.definition}\` version ${run.version} is not stored`,
-				'ERR_INVALID_DEFINITION',
-			);
-		const checked = checkDefinition(stored.body as WorkflowDefinition, null);
-		const callbackFrom =
-			local === undefined ? undefined : [...local.values()].find((d) => d.onFinished !== undefined);
-		const withCallback = { ...checked, onFinished: callbackFrom?.onFinished };
-		// Kept apart from the definitions made here: `start` never runs a version this process did not define.
-		this.#fromStore.set(id, withCallback);
-		return withCallback;
 	}
 
 	#settled(run: RunRecord): void {

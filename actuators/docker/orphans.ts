@@ -79,3 +79,37 @@ export function judgeOrphan(
 	if (container.running && policy === 'reattach') return { remove: false, reason: 'awaiting-reattach' };
 	return { remove: true, reason: container.running ? 'killed-by-policy' : 'superseded' };
 }
+
+/**
+ * `DockerActuator.cleanupOrphans` once the daemon listed the scheduler's containers: each one that no live attempt
+ * owns (`mine`: the containers of attempts running here) and whose task `judgeOrphan` gives up on is removed.
+ */
+export async function sweepOrphans(
+	listed: readonly { Id: string; State: string; Labels: Record<string, string> }[],
+	mine: ReadonlySet<string | undefined>,
+	getTask: CleanupOrphansOptions['getTask'],
+	policy: OrphanPolicy,
+	remove: (containerId: string) => Promise<void>,
+): Promise<OrphanReport> {
+	const removed: OrphanContainer[] = [];
+	const kept: OrphanContainer[] = [];
+	for (const info of listed) {
+		if (mine.has(info.Id)) continue;
+		const taskId = info.Labels[LABEL_TASK];
+		if (taskId === undefined) continue;
+		const found = { id: info.Id, taskId, owner: info.Labels[LABEL_OWNER] ?? '', running: info.State === 'running' };
+		const { remove: gone, reason } = judgeOrphan(found, await getTask(taskId), policy);
+		const entry: OrphanContainer = {
+			containerId: info.Id,
+			taskId,
+			owner: found.owner,
+			running: found.running,
+			reason,
+		};
+		if (gone) {
+			await remove(info.Id);
+			removed.push(entry);
+		} else kept.push(entry);
+	}
+	return { removed, kept };
+}

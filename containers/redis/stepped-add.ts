@@ -16,10 +16,18 @@
  * after a reconnect; its token makes that repeat harmless), the rest are not, and the add's reservations are
  * dropped. The same from a process killed mid-way, minus the error: its reservations lapse with it.
  */
-import { ContainerError, DuplicateKeyError, DuplicateTaskError, type TaskRecord } from 'lightsched/kit';
+import {
+	ContainerError,
+	DuplicateKeyError,
+	DuplicateTaskError,
+	PartialAddError,
+	type TaskRecord,
+} from 'lightsched/kit';
 import { ADD_STEP, RELEASE, RESERVE_IDS, RESERVE_KEYS } from './add-step-scripts.js';
 import { ADD_FIELDS } from './codec.js';
 import type { ClockedScript } from './scripts.js';
+
+export { PartialAddError };
 
 /**
  * The most tasks one script writes: larger adds go in steps. Measured on this machine (load 2): a script writing
@@ -30,37 +38,6 @@ export const ADD_STEP_TASKS = 500;
 const RESERVE_STEP = 2000;
 const F = ADD_FIELDS.length;
 const KEY_AT = ADD_FIELDS.indexOf('key');
-
-/**
- * A large `RedisContainer.add` that stopped part-way through writing (see stepped-add.ts): `storedIds` are stored
- * (each as a whole step: in order, a prefix of the add), `unsureIds` were in the step in flight and may or may not
- * be stored (all of them or none), and every other task of the add is not stored. `cause` is the failure.
- */
-export class PartialAddError extends ContainerError {
-	override name = 'PartialAddError';
-	/** The ids of the add's tasks that are stored, in the add's order. */
-	readonly storedIds: readonly string[];
-	/** The ids of the step in flight: all of them are stored or none. */
-	readonly unsureIds: readonly string[];
-
-	constructor(
-		where: string,
-		total: number,
-		storedIds: readonly string[],
-		unsureIds: readonly string[],
-		cause: unknown,
-	) {
-		const detail = cause instanceof Error ? cause.message : String(cause);
-		super(
-			`${where}: add of ${total} tasks stopped part-way: the first ${storedIds.length} are stored, the next ` +
-				`${unsureIds.length} may be (all or none), the other ${total - storedIds.length - unsureIds.length} ` +
-				`are not (${detail})`,
-			{ cause },
-		);
-		this.storedIds = storedIds;
-		this.unsureIds = unsureIds;
-	}
-}
 
 /** What an add in steps needs of its container. */
 export interface StepRunner {

@@ -8,8 +8,12 @@
  * Not every change is news: the scheduler's own commits change the log too, and a wake for them would make it
  * claim, and a claim that writes (a limited claim records its window) would wake it again, and so on. So on a
  * change the channel reads `PRAGMA data_version` through the container's connection, which moves only when
- * ANOTHER connection committed, and wakes only then. One read at most every `MIN_GAP_MS`; changes meanwhile are
- * looked at together by the next one. A change seen by nobody (an event the OS dropped) is covered
+ * ANOTHER connection committed, and wakes only then. The first change after a quiet spell is read at once; changes
+ * during a read's gap are looked at together by the next read. The gap starts at `MIN_GAP_MS` and doubles (up to
+ * `MAX_GAP_MS`) after each read that found only this process's own commits, so a busy process pays a read per
+ * `MAX_GAP_MS` of writing rather than one per few commits; a read that finds another connection's commit, or a gap
+ * with no change, sets it back. So another process's commit wakes this one at once when it is idle, and within
+ * `MAX_GAP_MS` while its own commits keep the log changing. A change seen by nobody (an event the OS dropped) is covered
  * by a slow safety wake every `safetyMs`. When the folder cannot be watched (no inotify watches left, a file system
  * without change events) the channel reports itself down once and schedulers poll at `pollIntervalMs`, as they
  * did before the channel existed.
@@ -20,6 +24,8 @@ import { ContainerError, type ContainerSignal } from 'lightsched';
 
 /** The least time between two `data_version` reads (and so between two wakes). */
 const MIN_GAP_MS = 5;
+/** The most: the gap after reads that found only this process's own commits (see the top of the file). */
+export const MAX_GAP_MS = 50;
 
 export interface FileWakeChannelOptions {
 	/** The SQLite database file. */
@@ -98,8 +104,12 @@ export class FileWakeChannel {
 		});
 	}
 
-	/** Read `data_version` until no change came during the read; wake when another connection committed. */
+	/**
+	 * Read `data_version` until no change came during the gap after a read; wake when another connection committed.
+	 * The gap grows while reads find only own commits, and starts over at the next quiet spell (see the top).
+	 */
 	async #check(): Promise<void> {
+		let gap = MIN_GAP_MS;
 		do {
 			this.#again = false;
 			const version = await this.#options.version().catch(() => null);
@@ -107,9 +117,9 @@ export class FileWakeChannel {
 			if (version === null || version !== this.#seen) {
 				this.#seen = version;
 				this.#options.emit({ type: 'wake' });
-			}
-			// At most one read every MIN_GAP_MS (a busy process's own commits would otherwise cost a read each).
-			await new Promise((resolve) => setTimeout(resolve, MIN_GAP_MS).unref?.());
+				gap = MIN_GAP_MS;
+			} else gap = Math.min(gap * 2, MAX_GAP_MS);
+			await new Promise((resolve) => setTimeout(resolve, gap).unref?.());
 		} while (this.#again && !this.#closed);
 	}
 

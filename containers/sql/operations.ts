@@ -1,11 +1,13 @@
 /**
  * The SQL container's optional operations as statements: the queue-wide pause flag (a row of the settings table,
  * which every claim probes, see statements.ts) and bulk clean of finished tasks by the rule of `cleanSelects`
- * (src/clean-rule.ts).
+ * (src/clean-rule.ts); counting tasks by status and removing a finished one.
  */
-import type { CleanQuery } from 'lightsched';
-import { RETAINED_SQL, type SqlDialect, type SqlTables } from './schema.js';
-import { marks, type Statement } from './statements.js';
+import type { Knex } from 'knex';
+import { emptyCounts, InvalidStateError, type CleanQuery, type TaskCounts } from 'lightsched/kit';
+import { dropLogs } from './logs.js';
+import { resultRows, RETAINED_SQL, type SqlDialect, type SqlTables } from './schema.js';
+import { FINAL_SQL, marks, type Statement } from './statements.js';
 
 /** Set or clear the pause row (idempotent); `RETURNING` tells whether a resume cleared a set flag. */
 export function setPausedStatement(dialect: SqlDialect, tables: SqlTables, paused: boolean): Statement {
@@ -63,4 +65,38 @@ export function cleanStatement(dialect: SqlDialect, tables: SqlTables, query: Cl
 	bindings.push(query.limit);
 	const where = dialect === 'pg' ? `seq = ANY(ARRAY(${pick}))` : `seq IN (${pick})`;
 	return { sql: `DELETE FROM ${t} WHERE ${where} RETURNING id, seq`, bindings };
+}
+
+/** The stored counts by status. */
+export async function countTasks(knex: Knex, tables: SqlTables): Promise<TaskCounts> {
+	const rows = resultRows(await knex.raw(`SELECT status, COUNT(*) AS n FROM ${tables.tasks} GROUP BY status`));
+	const counts = emptyCounts();
+	for (const row of rows) {
+		const status = row['status'] as keyof TaskCounts;
+		if (status in counts) counts[status] = Number(row['n']);
+	}
+	return counts;
+}
+
+/**
+ * Delete finished task `id` and its log; `false` when there is no such task; an `InvalidStateError` when it has not
+ * finished.
+ */
+export async function removeTask(knex: Knex, tables: SqlTables, id: string): Promise<boolean> {
+	const t = tables.tasks;
+	const deleted = resultRows(
+		await knex.raw(`DELETE FROM ${t} WHERE id = ? AND status IN ${FINAL_SQL} RETURNING seq`, [id]),
+	);
+	if (deleted.length > 0) {
+		await dropLogs(
+			knex,
+			tables,
+			deleted.map((row) => Number(row['seq'])),
+		);
+		return true;
+	}
+	const rows = resultRows(await knex.raw(`SELECT status FROM ${t} WHERE id = ?`, [id]));
+	const status = rows[0]?.['status'];
+	if (status === undefined) return false;
+	throw new InvalidStateError(`Task \`${id}\` is ${String(status)}: stop it before removing it`);
 }

@@ -88,6 +88,12 @@ export interface TaskStatements {
 	 * could give it more. Null on SQLite.
 	 */
 	readonly claimNoting: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
+	/**
+	 * PostgreSQL: the claim as a part of a transition statement (claim-ahead.ts): a `RETURNING *` UPDATE for a
+	 * data-modifying WITH whose pick leaves out the tasks of the statement's own update, the CTE `u` (a row may be
+	 * changed only once per statement). Null on SQLite.
+	 */
+	readonly claimAhead: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
 	nextDueAt(now: number): Statement;
@@ -117,7 +123,9 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	const notPaused = `NOT EXISTS (SELECT 1 FROM ${tables.settings} WHERE name = 'paused')`;
 	// Only tasks marked due (`delayed` = 0, schema 5) are in the claim index; `run_at <= now` stays, since a task
 	// marked due by one clock may not be due yet by this claimer's.
-	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE status = 'waiting' AND delayed = 0 AND run_at <= ${nowSql} AND ${notPaused} ORDER BY priority DESC, seq LIMIT ?`;
+	const pickWhere = `status = 'waiting' AND delayed = 0 AND run_at <= ${nowSql} AND ${notPaused}`;
+	const pickOrder = `ORDER BY priority DESC, seq LIMIT ?`;
+	const pick = `SELECT seq FROM ${t}${indexedBy('claim')} WHERE ${pickWhere} ${pickOrder}`;
 	// Promotion: the delayed tasks now due, through the index of only those. On PostgreSQL rows another claimer is
 	// promoting are skipped (its statement promotes them) rather than waited for.
 	const dueDelayed = `SELECT seq FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1 AND run_at <= ${nowSql}`;
@@ -131,6 +139,7 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		dialect === 'pg'
 			? `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(${pick} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`
 			: `UPDATE ${t} SET ${set} WHERE seq IN (${pick}) RETURNING *`;
+	const claimAhead = `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(SELECT seq FROM ${t} WHERE ${pickWhere} AND id NOT IN (SELECT id FROM u) ${pickOrder} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`;
 	const claimNoting = `WITH c AS (${claim}), d AS (SELECT m.next AS delayed_next, m.next <= ${nowSql} AS delayed_due
 		FROM (SELECT MIN(run_at) AS next FROM ${t} WHERE status = 'waiting' AND delayed = 1) m)
 		SELECT c.*, d.delayed_next, d.delayed_due FROM d LEFT JOIN c ON TRUE`;
@@ -169,6 +178,13 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 				? (owner, leaseMs, max, now) => ({
 						sql: claimNoting,
 						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max, ...nows(now, 1)],
+					})
+				: null,
+		claimAhead:
+			dialect === 'pg'
+				? (owner, leaseMs, max, now) => ({
+						sql: claimAhead,
+						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],
 					})
 				: null,
 		reclaim: (now) => ({

@@ -19,9 +19,29 @@ export interface TransitionRequest {
 
 type Row = Record<string, unknown>;
 
+/** One statement and its bindings. */
+interface Statement {
+	readonly sql: string;
+	readonly bindings: readonly unknown[];
+}
+
 interface Pending extends TransitionRequest {
 	resolve(row: Row | null): void;
 	reject(error: unknown): void;
+}
+
+/**
+ * Claim-ahead (claim-ahead.ts): a claim folded into a batch's statement. `plan` names the owner and gives the claim
+ * as a data-modifying WITH part (PostgreSQL; its pick leaves out the CTE `u`, the batch's own update), or null;
+ * `claimed` gets the rows it took before the batch's transitions resolve.
+ */
+export interface AheadHook {
+	plan(batch: readonly TransitionRequest[]): {
+		readonly owner: string;
+		readonly sql: string;
+		readonly bindings: readonly unknown[];
+	} | null;
+	claimed(owner: string, rows: Row[]): void;
 }
 
 /** Runs one SQL statement and returns its rows. */
@@ -56,8 +76,11 @@ export class TransitionBatcher {
 	readonly #serverNow: string | null;
 	#queue: Pending[] = [];
 	/** The batched statement's SQL by shape (patch keys and size). */
-	readonly #shapes = new Map<string, string>();
+	readonly #shapes = new Map<string, { head: string; update: string }>();
 	#inFlight = 0;
+	readonly #ahead: AheadHook | null;
+	/** Statements with a claim ahead in them on their way. */
+	readonly #aheadInFlight = new Set<Promise<unknown>>();
 	/** Tasks with a transition on its way. */
 	readonly #busy = new Set<string>();
 
@@ -74,7 +97,10 @@ export class TransitionBatcher {
 		maxInFlight: number;
 		/** The database's clock in SQL when `updated_at` is set by the server; null: the request's `updatedAt`. */
 		serverNow: string | null;
+		/** Claim-ahead, or null. */
+		ahead?: AheadHook | null;
 	}) {
+		this.#ahead = options.ahead ?? null;
 		this.#serverNow = options.serverNow;
 		this.#maxInFlight = options.maxInFlight;
 		this.#dialect = options.dialect;
@@ -121,9 +147,32 @@ export class TransitionBatcher {
 		}
 	}
 
+	/** Resolves once every statement with a claim ahead in it that is on its way now has settled. */
+	async aheadSettled(): Promise<void> {
+		await Promise.allSettled([...this.#aheadInFlight]);
+	}
+
 	async #runBatch(batch: Pending[]): Promise<void> {
 		try {
-			const rows = batch.length === 1 ? await this.#single(batch[0] as Pending) : await this.#many(batch);
+			const ahead = this.#ahead?.plan(batch) ?? null;
+			let rows: Row[];
+			if (ahead === null)
+				rows = batch.length === 1 ? await this.#single(batch[0] as Pending) : await this.#many(batch);
+			else {
+				const sent = batch.length === 1 ? this.#single(batch[0] as Pending, ahead) : this.#many(batch, ahead);
+				this.#aheadInFlight.add(sent);
+				try {
+					const all = await sent;
+					rows = all.filter((row) => row['ahead'] !== true);
+					// Held before the transitions resolve: the slots they freed are refilled from them.
+					this.#ahead?.claimed(
+						ahead.owner,
+						all.filter((row) => row['ahead'] === true),
+					);
+				} finally {
+					this.#aheadInFlight.delete(sent);
+				}
+			}
 			const byId = new Map(rows.map((row) => [String(row['id']), row]));
 			if (
 				this.#wake !== null &&
@@ -151,7 +200,14 @@ export class TransitionBatcher {
 		return this.#dialect === 'pg' ? '?::bigint' : '?';
 	}
 
-	#single(p: Pending): Promise<Row[]> {
+	/** The statement with the claim ahead folded in: the transitions as the CTE `u`, the claim as `a`. */
+	#withAhead(head: string, update: string, bindings: unknown[], ahead: Statement): Promise<Row[]> {
+		const sql = `${head} u AS (${update}), a AS (${ahead.sql})
+			SELECT FALSE AS ahead, u.* FROM u UNION ALL SELECT TRUE AS ahead, a.* FROM a`;
+		return this.#run(sql, [...bindings, ...ahead.bindings]);
+	}
+
+	#single(p: Pending, ahead: Statement | null = null): Promise<Row[]> {
 		const sets = ['status = ?', `updated_at = ${this.#serverNow ?? '?'}`];
 		const bindings: unknown[] = this.#serverNow === null ? [p.to, p.updatedAt] : [p.to];
 		for (const key of PATCH_KEYS) {
@@ -170,10 +226,10 @@ export class TransitionBatcher {
 		bindings.push(p.id, p.from);
 		if (p.owner !== undefined) bindings.push(p.owner);
 		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE id = ? AND status = ?${p.owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
-		return this.#run(sql, bindings);
+		return ahead === null ? this.#run(sql, bindings) : this.#withAhead('WITH', sql, bindings, ahead);
 	}
 
-	#many(batch: Pending[]): Promise<Row[]> {
+	#many(batch: Pending[], ahead: Statement | null = null): Promise<Row[]> {
 		// Only the patch keys some transition in the batch sets; each gets a "set" flag and a value per row.
 		const keys = PATCH_KEYS.filter((key) => batch.some((p) => p.patch[key] !== undefined));
 		const bindings: unknown[] = [];
@@ -187,11 +243,14 @@ export class TransitionBatcher {
 				);
 			}
 		}
-		return this.#run(this.#manySql(keys, batch.length), bindings);
+		const { head, update } = this.#manySql(keys, batch.length);
+		return ahead === null
+			? this.#run(`${head} ${update}`, bindings)
+			: this.#withAhead(`${head},`, update, bindings, ahead);
 	}
 
 	/** The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then hits). */
-	#manySql(keys: readonly (typeof PATCH_KEYS)[number][], n: number): string {
+	#manySql(keys: readonly (typeof PATCH_KEYS)[number][], n: number): { head: string; update: string } {
 		const shape = `${keys.join(',')}|${n}`;
 		const known = this.#shapes.get(shape);
 		if (known !== undefined) return known;
@@ -226,10 +285,12 @@ export class TransitionBatcher {
 				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
 			}),
 		];
-		const sql = `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})
-			UPDATE ${this.#table} AS t SET ${sets.join(', ')}
+		const sql = {
+			head: `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})`,
+			update: `UPDATE ${this.#table} AS t SET ${sets.join(', ')}
 			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
-			RETURNING ${pg ? 't.*' : '*'}`;
+			RETURNING ${pg ? 't.*' : '*'}`,
+		};
 		// Shapes are few (the patch keys a scheduler's transitions set, times batch sizes up to MAX_BATCH); the cap
 		// only guards against a caller with ever-new combinations.
 		if (this.#shapes.size >= MAX_SHAPES) this.#shapes.clear();

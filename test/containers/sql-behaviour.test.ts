@@ -9,6 +9,7 @@ import { DuplicateTaskError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
 import { SCHEMA_VERSION } from '../../containers/sql/schema.js';
+import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
 import { records } from '../contracts/container.contract.js';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
@@ -37,6 +38,8 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 
 		it('stores nothing when an add fails, even after rows of the batch were written', async () => {
 			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			// `busy` stays waiting: no claim-ahead when `done` finishes (its claim came back full).
+			claimAheadOff.add(c);
 			await c.add(
 				records([
 					{ id: 'done', item: 1 },

@@ -183,13 +183,16 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 		await persist.persist({ ...(await c.get('t0'))!, output: null }, { kept: true });
 		await pg.halt();
 		try {
-			for (const call of [
-				c.add(records([{ id: 'down', item: 1 }])),
-				c.counts(),
-				c.claim(5, 'o', 10_000, Date.now()),
-				c.get('t1'),
-			]) {
-				const { error, ms } = await timed(call);
+			// Each call timed from the start, all at once (a rejection is handled as soon as it comes).
+			const outcomes = await Promise.all(
+				[
+					c.add(records([{ id: 'down', item: 1 }])),
+					c.counts(),
+					c.claim(5, 'o', 10_000, Date.now()),
+					c.get('t1'),
+				].map(timed),
+			);
+			for (const { error, ms } of outcomes) {
 				expectContainerError(
 					error,
 					`PostgreSQL at 127.0.0.1:${pg.port}/stopped`,

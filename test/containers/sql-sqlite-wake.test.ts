@@ -93,6 +93,42 @@ describe('SqlContainer on SQLite: wake-up channel (file watch)', () => {
 		}
 	});
 
+	it("wakes for another connection's commit while its own commits keep the log changing", async () => {
+		const knex = await sqlite.freshDatabase();
+		const busy = new SqlContainer({ knex, notifyProbe: { intervalMs: TEN_MINUTES } });
+		// Another connection to the same file (its own pool), which offers no channel.
+		const other = new SqlContainer({ knex: { ...knex }, notify: false });
+		await busy.migrate();
+		await other.migrate();
+		let woken = false;
+		const unwatch = busy.watch?.((signal) => {
+			if (signal.type === 'wake') woken = true;
+		});
+		try {
+			// Own commits back to back: each changes the log, and the reads that follow find only own commits,
+			// so the channel spaces them out (up to MAX_GAP_MS).
+			let own = 0;
+			const started = Date.now();
+			const writing = (async () => {
+				while (!woken && Date.now() - started < 5000) {
+					await busy.add(records([{ id: `own-${own}`, item: own }]));
+					own++;
+				}
+			})();
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			expect(woken).toBe(false);
+			await other.add(records([{ id: 'from-other', item: 0 }]));
+			await writing;
+			// Woken by the other connection's commit while still writing, not by the (ten-minute) safety wake-up.
+			expect(woken).toBe(true);
+			expect(Date.now() - started).toBeLessThan(5000);
+		} finally {
+			unwatch?.();
+			await other.close();
+			await busy.close();
+		}
+	});
+
 	it('wakes on its own every notifyProbe.intervalMs, with no change, in case a change event was dropped', async () => {
 		const knex = await sqlite.freshDatabase();
 		const container = new SqlContainer({ knex, notifyProbe: { intervalMs: 100 } });

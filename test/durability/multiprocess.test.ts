@@ -79,7 +79,8 @@ describe('several scheduler processes on one PostgreSQL', () => {
 		expect(perProcess.reduce((a, b) => a + b, 0)).toBe(executions.length);
 		console.log(
 			`multi-process: ${PROCESSES}×${CONCURRENCY} on PostgreSQL, ${TASKS} tasks in ${elapsed} ms; executions per process ${perProcess.join(', ')}; ` +
-				`max in flight ${reports.map((r) => r.maxInFlight).join(', ')}; ran more than once: ${ranTwice}; errors: ${reports.flatMap((r) => r.errors).length}`,
+				`max in flight ${reports.map((r) => r.maxInFlight).join(', ')}; ran more than once: ${ranTwice}; errors: ${reports.flatMap((r) => r.errors).length}` +
+				reports.flatMap((r) => r.errors.map((e) => `\n  scheduler error: ${e}`)).join(''),
 		);
 	}, 120_000);
 });

@@ -8,8 +8,8 @@
  *   MODEL_RUNS=2000 npx vitest run test/model/model.test.ts
  * MODEL_RUNS (sequences per container), MODEL_LENGTH (most commands per sequence, default 30), MODEL_SEED (replay
  * a seed fast-check printed), MODEL_CONTAINERS (a comma-separated subset of the set-up names, e.g. `queue,redis`),
- * MODEL_REDIS_CLAIM_AHEAD=1 (leave Redis's claim-ahead on), MODEL_RENEW_ANY=1 (renews may leave out tasks their owner
- * holds, which must come back as `unknown`).
+ * MODEL_REDIS_CLAIM_AHEAD=1 (leave Redis's claim-ahead on), MODEL_SQL_CLAIM_AHEAD=1 (leave PostgreSQL's on),
+ * MODEL_RENEW_ANY=1 (renews may leave out tasks their owner holds, which must come back as `unknown`).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -44,7 +44,10 @@ if (runsOverride !== undefined && !(Number.isInteger(runsOverride) && runsOverri
 const names = only ?? SETUP_NAMES;
 let setups: Setups;
 beforeAll(async () => {
-	setups = await startSetups(names, { redisClaimAhead: env['MODEL_REDIS_CLAIM_AHEAD'] === '1' });
+	setups = await startSetups(names, {
+		redisClaimAhead: env['MODEL_REDIS_CLAIM_AHEAD'] === '1',
+		sqlClaimAhead: env['MODEL_SQL_CLAIM_AHEAD'] === '1',
+	});
 });
 afterAll(() => setups?.stop());
 

@@ -1,0 +1,213 @@
+/**
+ * Claim-ahead (PostgreSQL): when a busy scheduler's tasks reach a final status, the statement that stores those
+ * transitions also claims as many due tasks for the same owner (transitions.ts, statements.ts `claimAhead`), and the
+ * container holds them here until the scheduler's next `claim`, which follows at once (the finished tasks freed
+ * their slots) and is answered from here without a round trip. A slot is then refilled with one statement per
+ * batch of finished tasks instead of two (store, then claim). The claim is the same compare-and-set claim as
+ * `claim`'s (`FOR UPDATE SKIP LOCKED`, due tasks in priority order, the pause honoured), made on the database's
+ * clock and with the lease of the owner's last claim.
+ *
+ * Only for owners whose last claim came back full (a backlog), and not while a promotion of delayed tasks may be
+ * due (the scheduler's next claim then goes to the database and promotes first). A held task that is not taken
+ * within a quarter of its lease (at most 250 ms) is handed back to waiting, its attempt not counted, so a paused or
+ * closing scheduler never sits on tasks; `close` hands back all of them. A held task's lease is never renewed: it
+ * is taken or handed back long before it lapses. A renewal does not report held tasks as `unknown`. A statement
+ * whose reply was lost leaves its claimed-ahead tasks leased to an owner that never heard of them: its renewals
+ * report them as `unknown`, and it hands them back, as after a claim whose reply was lost.
+ *
+ * The same design as the Redis container's (containers/redis/claim-ahead.ts), which containers may not share.
+ */
+import type { TaskRecord } from 'lightsched';
+import { byClaimOrder, rowToRecord } from './rows.js';
+import type { Statement } from './statements.js';
+import type { AheadHook, TransitionRequest } from './transitions.js';
+
+interface Held {
+	readonly task: TaskRecord;
+	readonly deadline: number;
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'stopped']);
+const ACTIVE = new Set(['running', 'exporting']);
+
+/** The longest a claimed-ahead task is held for its owner's next claim. */
+export const MAX_HOLD_MS = 250;
+
+/** Containers whose claim-ahead is off (tests that state the contract's moves only, see test/model). */
+export const claimAheadOff = new WeakSet<object>();
+
+export class ClaimAheadBuffer {
+	/** Owners with a backlog, and their lease length. */
+	readonly #hungry = new Map<string, number>();
+	readonly #held = new Map<string, Held[]>();
+	/** Each owner's lease length as of its last claim. */
+	readonly #leases = new Map<string, number>();
+	readonly #handBack: (task: TaskRecord, owner: string) => Promise<unknown>;
+	#timer: ReturnType<typeof setTimeout> | undefined;
+
+	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
+		this.#handBack = handBack;
+	}
+
+	/**
+	 * A claim of up to `max` tasks for `owner`: the tasks held for it first, then `rest` (the claim statement) for
+	 * what they leave; notes whether the claim came back full. When `rest` fails, the held tasks taken are handed
+	 * back and the owner is not claimed ahead for until a claim comes back full again.
+	 */
+	async claim(
+		owner: string,
+		max: number,
+		leaseMs: number,
+		rest: (n: number) => Promise<TaskRecord[]>,
+	): Promise<TaskRecord[]> {
+		const held = this.take(owner, max);
+		if (held.length === max) return held.sort(byClaimOrder);
+		let claimed: TaskRecord[];
+		try {
+			claimed = await rest(max - held.length);
+		} catch (error) {
+			this.forget(owner);
+			this.handBackNow(held, owner);
+			throw error;
+		}
+		this.noteClaim(owner, leaseMs, max, held.length + claimed.length);
+		return held.concat(claimed).sort(byClaimOrder);
+	}
+
+	/**
+	 * The transition batcher's hook: a claim ahead for the owner `want` picks, unless `off` (closed, or claim-ahead
+	 * turned off) or a promotion of delayed tasks may be due (`promotionDue`: the owner's next claim then goes to the
+	 * database and promotes first). `statement` builds the claim at the time given (the caller's clock).
+	 */
+	hook(parts: {
+		readonly statement: (owner: string, leaseMs: number, max: number, now: number) => Statement;
+		readonly off: () => boolean;
+		readonly promotionDue: (now: number) => boolean;
+	}): AheadHook {
+		return {
+			plan: (batch) => {
+				if (parts.off()) return null;
+				const want = this.want(batch);
+				const now = Date.now();
+				if (want === null || parts.promotionDue(now)) return null;
+				return { owner: want.owner, ...parts.statement(want.owner, want.leaseMs, want.count, now) };
+			},
+			claimed: (owner, rows) => {
+				const tasks = rows.map(rowToRecord);
+				// Turned off (closed) meanwhile: nobody will take them.
+				if (parts.off()) this.handBackNow(tasks, owner);
+				else this.hold(owner, tasks);
+			},
+		};
+	}
+
+	/** The lease to claim ahead with for `owner`, or `undefined` when its last claim found no backlog. */
+	leaseFor(owner: string): number | undefined {
+		return this.#hungry.get(owner);
+	}
+
+	/**
+	 * The claim to fold into a statement of `batch`: for the owner with the most tasks moving from running or
+	 * exporting to a final status (each frees a slot its scheduler refills at once), when its last claim came back
+	 * full, as many tasks as that; or null.
+	 */
+	want(batch: readonly TransitionRequest[]): { owner: string; count: number; leaseMs: number } | null {
+		if (this.#hungry.size === 0) return null;
+		const freed = new Map<string, number>();
+		for (const t of batch) {
+			if (t.owner === undefined || !this.#hungry.has(t.owner) || !FINAL.has(t.to) || !ACTIVE.has(t.from))
+				continue;
+			freed.set(t.owner, (freed.get(t.owner) ?? 0) + 1);
+		}
+		let best: { owner: string; count: number; leaseMs: number } | null = null;
+		for (const [owner, count] of freed)
+			if (best === null || count > best.count)
+				best = { owner, count, leaseMs: this.#hungry.get(owner) as number };
+		return best;
+	}
+
+	/** Remember whether `owner`'s claim came back full (a backlog: claim ahead for it). */
+	noteClaim(owner: string, leaseMs: number, max: number, got: number): void {
+		this.#leases.set(owner, leaseMs);
+		if (got >= max) this.#hungry.set(owner, leaseMs);
+		else this.#hungry.delete(owner);
+	}
+
+	/** Stop claiming ahead for `owner` (its claims failed, or the container closes). */
+	forget(owner: string): void {
+		this.#hungry.delete(owner);
+	}
+
+	/** The ids held for `owner` (claimed ahead, not yet taken). */
+	heldIds(owner: string): Set<string> {
+		return new Set((this.#held.get(owner) ?? []).map((held) => held.task.id));
+	}
+
+	/** Hold tasks claimed ahead for `owner`, for at most a quarter of its lease (and `MAX_HOLD_MS`). */
+	hold(owner: string, tasks: readonly TaskRecord[]): void {
+		if (tasks.length === 0) return;
+		const deadline = Date.now() + Math.min(MAX_HOLD_MS, Math.floor((this.#leases.get(owner) ?? 0) / 4));
+		let list = this.#held.get(owner);
+		if (list === undefined) {
+			list = [];
+			this.#held.set(owner, list);
+		}
+		for (const task of tasks) list.push({ task, deadline });
+		this.#schedule();
+	}
+
+	/** Up to `max` held tasks of `owner` (oldest first); stale ones are handed back instead. */
+	take(owner: string, max: number): TaskRecord[] {
+		const list = this.#held.get(owner);
+		if (list === undefined || list.length === 0) return [];
+		const now = Date.now();
+		const out: TaskRecord[] = [];
+		while (list.length > 0 && out.length < max) {
+			const held = list.shift() as Held;
+			if (held.deadline > now) out.push(held.task);
+			else void this.#handBack(held.task, owner);
+		}
+		if (list.length === 0) this.#held.delete(owner);
+		return out;
+	}
+
+	/** Hand back tasks taken from here that their owner will not get after all (its claim failed). */
+	handBackNow(tasks: readonly TaskRecord[], owner: string): void {
+		for (const task of tasks) void this.#handBack(task, owner);
+	}
+
+	/** Hand back everything held, and claim ahead no more (on close). */
+	async drain(): Promise<void> {
+		clearTimeout(this.#timer);
+		this.#timer = undefined;
+		this.#hungry.clear();
+		this.#leases.clear();
+		const all = [...this.#held.entries()].flatMap(([owner, list]) =>
+			list.map((held) => this.#handBack(held.task, owner)),
+		);
+		this.#held.clear();
+		await Promise.all(all);
+	}
+
+	#schedule(): void {
+		if (this.#timer !== undefined) return;
+		let earliest = Number.POSITIVE_INFINITY;
+		for (const list of this.#held.values()) for (const held of list) earliest = Math.min(earliest, held.deadline);
+		if (earliest === Number.POSITIVE_INFINITY) return;
+		this.#timer = setTimeout(
+			() => {
+				this.#timer = undefined;
+				const now = Date.now();
+				for (const [owner, list] of this.#held) {
+					const keep = list.filter((held) => held.deadline > now);
+					for (const held of list) if (held.deadline <= now) void this.#handBack(held.task, owner);
+					if (keep.length === 0) this.#held.delete(owner);
+					else this.#held.set(owner, keep);
+				}
+				this.#schedule();
+			},
+			Math.max(1, earliest - Date.now()),
+		);
+		this.#timer.unref?.();
+	}
+}
