@@ -6,7 +6,7 @@
  */
 import { addOrExisting, checkAddOptions, type AddOptions, type AddOutcome } from './add-existing.js';
 import { ContainerError, DuplicateTaskError, SchedulerClosedError } from './errors.js';
-import { createTaskRecord } from './new-task.js';
+import { createTaskRecord, generatedIdCount } from './new-task.js';
 import type { SchedulerCore } from './scheduler-core.js';
 import { copyTask, type NewTask, type TaskRecord } from './task.js';
 import type { TaskRelease } from './task-release.js';
@@ -101,8 +101,10 @@ export class TaskAdder<TItem, TOutput> {
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		try {
 			if (this.#core.closed()) throw new SchedulerClosedError();
+			const generatedBefore = generatedIdCount();
 			const records = this.#build(input, null);
-			this.#core.writer.add(records as TaskRecord[], idsGenerated(input));
+			// Fresh: the scheduler generated every id of this add (none given), so none can be stored yet.
+			this.#core.writer.add(records as TaskRecord[], generatedIdCount() - generatedBefore === records.length);
 			if (!this.#flushQueued) {
 				this.#flushQueued = true;
 				queueMicrotask(this.#flushAddedNow);
@@ -198,11 +200,4 @@ export class TaskAdder<TItem, TOutput> {
 			},
 		};
 	}
-}
-
-/** Whether no task of `input` was given an id: the scheduler generated each (a fresh random UUID). */
-function idsGenerated<TItem>(input: NewTask<TItem> | readonly NewTask<TItem>[]): boolean {
-	if (!Array.isArray(input)) return (input as NewTask<TItem>).id === undefined;
-	for (const task of input as readonly NewTask<TItem>[]) if (task.id !== undefined) return false;
-	return true;
 }
