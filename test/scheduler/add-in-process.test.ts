@@ -114,6 +114,27 @@ describe.each(containers)('%s', (_, make) => {
 		await expect(closed).rejects.toBeInstanceOf(SchedulerClosedError);
 	});
 
+	it('a task added without an id waits for its runAt; one due when added starts at once', async () => {
+		// An add of generated ids reads no clock for a task due when made: one due later must still wait.
+		const started: number[] = [];
+		const scheduler = new Scheduler({
+			container: make(),
+			actuator: new FunctionActuator((n: number) => {
+				started.push(n);
+			}),
+		});
+		const at = Date.now();
+		const later = await scheduler.add({ item: 1, runAt: at + 300 });
+		await scheduler.add([{ item: 2 }, { item: 3, runAt: at - 1000 }]);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(started.sort()).toEqual([2, 3]);
+		expect((await scheduler.get(later.id))?.status).toBe('waiting');
+		await scheduler.onIdle();
+		expect(started).toEqual([2, 3, 1]);
+		expect((await scheduler.get(later.id))?.startedAt).toBeGreaterThanOrEqual(at + 300);
+		await scheduler.close();
+	});
+
 	it('refuses an id given that a waiting task holds, however the task object answers when read again', async () => {
 		// The container skips its look-up by id only for ids the scheduler generated: the task's own fields are read
 		// once, so an object whose \`id\` answers differently the second time (a getter, a proxy) is still refused.
