@@ -40,7 +40,7 @@ import { MemoryChangeLog } from './memory-events.js';
 import { ClaimedTask } from './claimed-task.js';
 import { MemoryLogs } from './memory-logs.js';
 import { MemoryRepeats } from './memory-repeats.js';
-import { StoredTask } from './stored-task.js';
+import { applyPatch, StoredTask } from './stored-task.js';
 import { TaskStore } from './task-store.js';
 import { WaitingTasks, type WaitingOrder } from './waiting-tasks.js';
 
@@ -230,7 +230,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (rec.status !== from) return null;
 		if (owner !== undefined && rec.owner !== owner) return null;
 		const runAt = rec.runAt;
-		Object.assign(rec, patch);
+		applyPatch(rec, patch);
 		rec.updatedAt = now;
 		if (to !== from) this.#setStatus(rec, to);
 		if (to === 'waiting' && (from !== 'waiting' || rec.runAt !== runAt)) {
@@ -274,7 +274,7 @@ export abstract class MemoryContainer implements TaskContainer {
 		const moved: TaskRecord[] = [];
 		for (const rec of expired) {
 			const { to, patch } = reclaimMove(rec, now);
-			Object.assign(rec, patch);
+			applyPatch(rec, patch);
 			rec.updatedAt = now;
 			this.#setStatus(rec, to);
 			if (to === 'waiting') this.#waiting.add(rec, now);
