@@ -85,7 +85,7 @@ export interface SyncContainerOperations {
 	 * The compare-and-set of `transition`, given the record `claim` returned (which may save a look-up by id) or
 	 * any record with the task's id. Returns a plain-data record of the result that the container keeps no
 	 * reference to (it may be the record given, brought up to date), which the caller may hand out as it is.
-	 * The record's `updatedAt` may be the patch's `finishedAt` (the caller's clock, read for this very move).
+	 * On a move to a final status the record's `updatedAt` may be the patch's `finishedAt` (the caller's clock).
 	 */
 	transition(
 		task: TaskRecord,

@@ -100,7 +100,7 @@ export abstract class MemoryContainer implements TaskContainer {
 				to,
 				patch,
 				owner,
-				typeof finishedAt === 'number' ? finishedAt : Date.now(),
+				typeof finishedAt === 'number' && isFinalStatus(to) ? finishedAt : Date.now(),
 			);
 			if (moved === null) return null;
 			if (moved !== held) return copyTask(moved);
