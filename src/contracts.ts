@@ -67,8 +67,14 @@ export interface SyncContainerOperations {
 	 * Store new tasks as `waiting`, all or nothing (as `TaskContainer.add`), setting `seq` on the records given.
 	 * Unlike the async `add`, it stores records of its own and keeps no reference to those given: the scheduler
 	 * hands them to whoever added the tasks, so a change made to them must never reach stored state.
+	 *
+	 * `fresh: true` says the caller generated every id of `tasks` for this very add (random UUIDs: the scheduler
+	 * does for a task given no `id`), so no task with one of them is stored and no two of them are the same: the
+	 * container may skip looking them up. Everything else is checked as ever (deduplication keys above all), and
+	 * the tasks are found by id afterwards like any other. The records were also made in this call, by the clock
+	 * the container reads (`Date.now()`): a task due when made (`runAt <= createdAt`) may be taken as due.
 	 */
-	add(tasks: readonly TaskRecord[]): void;
+	add(tasks: readonly TaskRecord[], fresh?: boolean): void;
 	/**
 	 * Returns plain-data records the container keeps no reference to (copies, which may remember the stored task
 	 * they came from for `transition`): the scheduler keeps each as its attempt's record and hands it to the
@@ -79,6 +85,7 @@ export interface SyncContainerOperations {
 	 * The compare-and-set of `transition`, given the record `claim` returned (which may save a look-up by id) or
 	 * any record with the task's id. Returns a plain-data record of the result that the container keeps no
 	 * reference to (it may be the record given, brought up to date), which the caller may hand out as it is.
+	 * On a move to a final status the record's `updatedAt` may be the patch's `finishedAt` (the caller's clock).
 	 */
 	transition(
 		task: TaskRecord,

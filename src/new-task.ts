@@ -22,6 +22,17 @@ const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
 const text = Buffer.alloc(36);
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** How many ids `generateId` has made in this process (see `generatedIdCount`). */
+let generated = 0;
+
+/**
+ * How many ids this module has generated so far. An add that builds n records and sees this grow by n knows that
+ * every id of it was generated (each record draws at most one), without reading the caller's objects a second
+ * time (a getter or a proxy may answer differently): what `SyncContainerOperations.add`'s `fresh` relies on.
+ */
+export function generatedIdCount(): number {
+	return generated;
+}
 
 /**
  * A UUID v4 for a task given no id, written as one flat string. (`crypto.randomUUID()` builds its string by
@@ -44,6 +55,7 @@ function generateId(): string {
 		text[at++] = HEX[byte & 0x0f] as number;
 	}
 	poolOffset += 16;
+	generated++;
 	return text.toString('latin1');
 }
 

@@ -6,7 +6,7 @@
  */
 import { addOrExisting, checkAddOptions, type AddOptions, type AddOutcome } from './add-existing.js';
 import { ContainerError, DuplicateTaskError, SchedulerClosedError } from './errors.js';
-import { createTaskRecord } from './new-task.js';
+import { createTaskRecord, generatedIdCount } from './new-task.js';
 import type { SchedulerCore } from './scheduler-core.js';
 import { copyTask, type NewTask, type TaskRecord } from './task.js';
 import type { TaskRelease } from './task-release.js';
@@ -101,8 +101,10 @@ export class TaskAdder<TItem, TOutput> {
 	): Promise<TaskRecord<TItem, TOutput> | TaskRecord<TItem, TOutput>[]> {
 		try {
 			if (this.#core.closed()) throw new SchedulerClosedError();
+			const generatedBefore = generatedIdCount();
 			const records = this.#build(input, null);
-			this.#core.writer.add(records as TaskRecord[]);
+			// Fresh: the scheduler generated every id of this add (none given), so none can be stored yet.
+			this.#core.writer.add(records as TaskRecord[], generatedIdCount() - generatedBefore === records.length);
 			if (!this.#flushQueued) {
 				this.#flushQueued = true;
 				queueMicrotask(this.#flushAddedNow);

@@ -64,11 +64,12 @@ export class TaskWriter {
 	/**
 	 * Store new records (all or nothing). On an in-process container with a synchronous face this returns
 	 * `undefined` once stored; otherwise a promise. The container assigns `seq` on the records themselves.
+	 * `fresh`: every id was generated for this add (see `SyncContainerOperations.add`).
 	 */
-	add(records: TaskRecord[]): Promise<void> | undefined {
+	add(records: TaskRecord[], fresh = false): Promise<void> | undefined {
 		const { container } = this.#parts;
 		if (container.sync) {
-			container.sync.add(records);
+			container.sync.add(records, fresh);
 			return undefined;
 		}
 		return container.add(records);

@@ -12,7 +12,14 @@
  * The factory makes a fresh, empty container for each test (closed after it). Needs `vitest` (a peer dependency).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DuplicateTaskError, InvalidStateError, type NewTask, type TaskContainer, type TaskRecord } from 'lightsched';
+import {
+	DuplicateKeyError,
+	DuplicateTaskError,
+	InvalidStateError,
+	type NewTask,
+	type TaskContainer,
+	type TaskRecord,
+} from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { describeKeys } from './key-suite.js';
 import { describeGroups } from './group-suite.js';
@@ -30,6 +37,11 @@ export interface ContainerContractOptions {
 	 * @default none
 	 */
 	readonly operations?: Partial<ContainerOperations>;
+	/**
+	 * The container has the synchronous face (`sync`, an in-process container's): its own clauses are tested too.
+	 * @default false
+	 */
+	readonly sync?: boolean;
 }
 
 /** Makes a fresh, empty container (each test calls it once and closes what it made). */
@@ -446,6 +458,33 @@ export function describeContainerContract(
 			});
 			expect(await c.counts()).toMatchObject({ waiting: 1, failed: 0 });
 		});
+
+		if (options.sync === true)
+			it('synchronous add of fresh ids: stored as any add, found by id, refused again while unfinished, re-run once finished', async () => {
+				const c = await make();
+				const sync = c.sync;
+				if (sync === undefined)
+					throw new Error('Expected the container to have `sync` (the `sync` option says so)');
+				const one = records([{ item: 1 }]);
+				const many = records([{ item: 2 }, { item: 3, key: 'k' }]);
+				sync.add(one, true);
+				sync.add(many, true);
+				const ids = [...one, ...many].map((task) => task.id);
+				expect((await c.list()).tasks.map((task) => [task.id, task.seq])).toEqual(
+					[...one, ...many].map((task) => [task.id, task.seq]),
+				);
+				for (const [i, id] of ids.entries()) expect((await c.get(id))?.item).toBe(i + 1);
+				// The clauses a fresh id skips no check of: an id given that a fresh one took, a key held.
+				expect(() => sync.add(records([{ id: ids[2] as string, item: 'again' }]))).toThrow(DuplicateTaskError);
+				expect(() => sync.add(records([{ item: 4, key: 'k' }]), true)).toThrow(DuplicateKeyError);
+				expect(await c.counts()).toMatchObject({ waiting: 3 });
+				const [first] = sync.claim(1, 'o', LEASE, Date.now());
+				expect(first?.id).toBe(ids[0]);
+				sync.transition(first as TaskRecord, 'running', 'succeeded', { finishedAt: Date.now() }, 'o');
+				sync.add(records([{ id: ids[0] as string, item: 'again' }]));
+				expect(await c.get(ids[0] as string)).toMatchObject({ status: 'waiting', item: 'again', attempts: 0 });
+				expect(await c.counts()).toMatchObject({ waiting: 3, succeeded: 0 });
+			});
 
 		it('settles concurrent adds each on its own: a refused one stores nothing, the others are all stored', async () => {
 			const c = await make();

@@ -7,11 +7,13 @@ describeContainerContract('QueueContainer', () => new QueueContainer(), {
 	priority: false,
 	json: false,
 	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
+	sync: true,
 });
 describeContainerContract('OrderedMapContainer', () => new OrderedMapContainer(), {
 	priority: true,
 	json: false,
 	operations: { pause: true, clean: true, repeats: true, logs: true, events: true },
+	sync: true,
 });
 
 describe('memory containers keep a bounded history of finished tasks', () => {
@@ -110,5 +112,47 @@ describe.each([
 		// The old record, final, moves nothing: the stored task is the re-run.
 		expect(sync.transition(first!, 'succeeded', 'waiting', {})).toBeNull();
 		expect((await container.get('x'))?.status).toBe('running');
+	});
+});
+
+describe.each([
+	['QueueContainer', () => new QueueContainer({ keepFinished: Number.POSITIVE_INFINITY })],
+	['OrderedMapContainer', () => new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })],
+])('%s: arrival order and look-ups by id, thousands of tasks', (_name, make) => {
+	it('adds of fresh ids, holes left by removes anywhere, re-runs: every task found by id, listed in arrival order', async () => {
+		const container = make();
+		const sync = container.sync;
+		const added = records(Array.from({ length: 5000 }, (_, i) => ({ item: i })));
+		// Half added before any look-up by id, half after one (the index then covers only the first half).
+		for (const task of added.slice(0, 2500)) sync.add([task], true);
+		expect((await container.get(added[1]!.id))?.item).toBe(1);
+		for (const task of added.slice(2500)) sync.add([task], true);
+		for (const task of sync.claim(5000, 'o', 10_000, Date.now()))
+			sync.transition(task, 'running', 'succeeded', { finishedAt: 1 }, 'o');
+		// Two thirds removed, newest first: holes everywhere but at the head, past the compaction threshold.
+		const removed = new Set<string>();
+		for (let i = added.length - 1; i >= 0; i--) {
+			if (i % 3 === 0) continue;
+			expect(await container.remove(added[i]!.id)).toBe(true);
+			removed.add(added[i]!.id);
+		}
+		const rerun = [added[0]!.id, added[2997]!.id];
+		sync.add(records(rerun.map((id) => ({ id, item: 'again' }))));
+		const late = records([{ item: 'late' }]);
+		sync.add(late, true);
+		const expected = added
+			.filter((task, i) => i % 3 === 0 && !rerun.includes(task.id))
+			.map((task) => task.id)
+			.concat(rerun, [late[0]!.id]);
+		expect((await container.list({ limit: 10_000 })).tasks.map((task) => task.id)).toEqual(expected);
+		expect((await container.list({ limit: 10_000, order: 'desc' })).tasks.map((task) => task.id)).toEqual(
+			[...expected].reverse(),
+		);
+		expect((await container.list({ offset: 1, limit: 2, status: 'waiting' })).tasks.map((task) => task.id)).toEqual(
+			[added[2997]!.id, late[0]!.id],
+		);
+		for (const task of added) expect((await container.get(task.id)) === null).toBe(removed.has(task.id));
+		expect((await container.get(late[0]!.id))?.item).toBe('late');
+		expect(await container.counts()).toMatchObject({ succeeded: expected.length - 3, waiting: 3 });
 	});
 });

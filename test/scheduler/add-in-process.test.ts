@@ -113,4 +113,54 @@ describe.each(containers)('%s', (_, make) => {
 		const closed = scheduler.add({ item: 3 });
 		await expect(closed).rejects.toBeInstanceOf(SchedulerClosedError);
 	});
+
+	it('a task added without an id waits for its runAt; one due when added starts at once', async () => {
+		// An add of generated ids reads no clock for a task due when made: one due later must still wait.
+		const started: number[] = [];
+		const scheduler = new Scheduler({
+			container: make(),
+			actuator: new FunctionActuator((n: number) => {
+				started.push(n);
+			}),
+		});
+		const at = Date.now();
+		const later = await scheduler.add({ item: 1, runAt: at + 300 });
+		await scheduler.add([{ item: 2 }, { item: 3, runAt: at - 1000 }]);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(started.sort()).toEqual([2, 3]);
+		expect((await scheduler.get(later.id))?.status).toBe('waiting');
+		await scheduler.onIdle();
+		expect(started).toEqual([2, 3, 1]);
+		expect((await scheduler.get(later.id))?.startedAt).toBeGreaterThanOrEqual(at + 300);
+		await scheduler.close();
+	});
+
+	it('refuses an id given that a waiting task holds, however the task object answers when read again', async () => {
+		// The container skips its look-up by id only for ids the scheduler generated: the task's own fields are read
+		// once, so an object whose \`id\` answers differently the second time (a getter, a proxy) is still refused.
+		const scheduler = new Scheduler({
+			container: make(),
+			actuator: new FunctionActuator(() => 1),
+			autoStart: false,
+		});
+		await scheduler.add({ id: 'x', item: 1 });
+		const reads = (ids: (string | undefined)[]) => ({
+			item: 2,
+			// Typed as an id, as a caller's object would be; the second read answers \`undefined\` all the same.
+			get id(): string {
+				return ids.shift() as string;
+			},
+		});
+		await expect(scheduler.add(reads(['x', undefined]))).rejects.toBeInstanceOf(DuplicateTaskError);
+		await expect(scheduler.add([{ item: 3 }, reads(['x', undefined])])).rejects.toBeInstanceOf(DuplicateTaskError);
+		expect(await scheduler.counts()).toMatchObject({ waiting: 1 });
+		expect(await scheduler.list()).toMatchObject({ total: 1, tasks: [{ id: 'x', item: 1 }] });
+		// Generated ids, one add or several: stored, listed in order, found by id.
+		const one = await scheduler.add({ item: 'a' });
+		const many = await scheduler.add([{ item: 'b' }, { item: 'c' }]);
+		const ids = ['x', one.id, ...many.map((task) => task.id)];
+		expect((await scheduler.list()).tasks.map((task) => task.id)).toEqual(ids);
+		for (const id of ids) expect((await scheduler.get(id))?.id).toBe(id);
+		await scheduler.close();
+	});
 });
