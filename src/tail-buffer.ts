@@ -6,7 +6,7 @@
 /** The last `limit` bytes written to it; older bytes are dropped as new ones arrive. */
 export class TailBuffer {
 	readonly #limit: number;
-	#chunks: Buffer[] = [];
+	#chunks: Uint8Array[] = [];
 	#size = 0;
 	/** Bytes written in all, kept or not. */
 	total = 0;
@@ -15,8 +15,11 @@ export class TailBuffer {
 		this.#limit = limit;
 	}
 
-	/** Add `chunk` to the end, dropping the oldest bytes beyond the limit. */
-	write(chunk: Buffer): void {
+	/**
+	 * Add `chunk` (a Buffer, or any byte array: typed without Node's `Buffer` so the published types need no
+	 * `@types/node`) to the end, dropping the oldest bytes beyond the limit.
+	 */
+	write(chunk: Uint8Array): void {
 		this.total += chunk.length;
 		if (this.#limit === 0) return;
 		if (chunk.length >= this.#limit) {
@@ -27,7 +30,7 @@ export class TailBuffer {
 		this.#chunks.push(chunk);
 		this.#size += chunk.length;
 		while (this.#size > this.#limit) {
-			const first = this.#chunks[0] as Buffer;
+			const first = this.#chunks[0] as Uint8Array;
 			const excess = this.#size - this.#limit;
 			if (first.length <= excess) {
 				this.#chunks.shift();
@@ -46,12 +49,14 @@ export class TailBuffer {
 
 	/** The kept bytes as UTF-8; a character cut by the limit at the start is dropped, not garbled. */
 	toString(): string {
-		let bytes = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#size);
-		if (this.truncated) {
-			let start = 0;
+		const first = this.#chunks[0];
+		const bytes =
+			this.#chunks.length === 1 && first !== undefined
+				? Buffer.from(first.buffer, first.byteOffset, first.byteLength)
+				: Buffer.concat(this.#chunks, this.#size);
+		let start = 0;
+		if (this.truncated)
 			while (start < bytes.length && start < 4 && ((bytes[start] as number) & 0xc0) === 0x80) start++;
-			bytes = bytes.subarray(start);
-		}
-		return bytes.toString('utf8');
+		return bytes.toString('utf8', start);
 	}
 }
