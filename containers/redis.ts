@@ -9,6 +9,7 @@ import {
 	assertStorableTask,
 	ContainerError,
 	DuplicateTaskError,
+	HeldTasks,
 	LeaseExpiredError,
 	SchedulerClosedError,
 	type CleanQuery,
@@ -45,7 +46,6 @@ import {
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
-import { ClaimAheadBuffer } from './redis/claim-ahead.js';
 import { ADD_STEP_TASKS, addInSteps } from './redis/stepped-add.js';
 import { OrphanWatch } from './redis/orphans.js';
 import { decodeRecord, encodeForAdd } from './redis/codec.js';
@@ -135,7 +135,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		},
 		closed: () => this.#closed,
 	});
-	readonly #ahead = new ClaimAheadBuffer((task, owner) =>
+	readonly #ahead = new HeldTasks((task, owner) =>
 		this.transition(
 			task.id,
 			'running',

@@ -2,8 +2,9 @@
  * Tasks a container claimed for an owner before its scheduler asked (claim-ahead on a transition, a hand-off to an
  * idle claimer), held until that owner's next `claim` takes them. A held task not taken within a quarter of its
  * lease (at most `MAX_HOLD_MS`) is handed back to waiting by the container's `handBack` (its attempt not counted),
- * so a paused or closing scheduler never sits on tasks; `drain` hands back all of them (on close). The rule is the
- * same on every shared container, so it lives here once (the Redis and SQL containers' claim-ahead use it).
+ * so a paused or closing scheduler never sits on tasks; `drain` hands back all of them (on close). It also keeps
+ * which owners to claim ahead for: those whose last claim came back full (a backlog), with their lease. The rules
+ * are the same on every shared container, so they live here once (the Redis and SQL containers' claim-ahead).
  */
 import type { TaskRecord } from './task.js';
 
@@ -20,12 +21,35 @@ interface Held {
 /** Tasks claimed ahead per owner, each with the time by which its owner must take it (see the module's comment). */
 export class HeldTasks {
 	readonly #held = new Map<string, Held[]>();
+	/** Owners with a backlog (their last claim came back full), and their lease length. */
+	readonly #hungry = new Map<string, number>();
 	readonly #handBack: (task: TaskRecord, owner: string) => Promise<unknown>;
 	#timer: ReturnType<typeof setTimeout> | undefined;
 
 	/** `handBack` returns a task to waiting, its attempt not counted. */
 	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
 		this.#handBack = handBack;
+	}
+
+	/** The lease to claim ahead with for `owner`, or `undefined` when its last claim found no backlog. */
+	leaseFor(owner: string): number | undefined {
+		return this.#hungry.get(owner);
+	}
+
+	/** Whether any owner has a backlog (is claimed ahead for). */
+	get backlogged(): boolean {
+		return this.#hungry.size > 0;
+	}
+
+	/** Remember whether `owner`'s claim of `max` came back full (`got`): a backlog, to claim ahead for. */
+	noteClaim(owner: string, leaseMs: number, max: number, got: number): void {
+		if (got >= max) this.#hungry.set(owner, leaseMs);
+		else this.#hungry.delete(owner);
+	}
+
+	/** Stop claiming ahead for `owner` (its claims failed) until a claim of its comes back full again. */
+	forget(owner: string): void {
+		this.#hungry.delete(owner);
 	}
 
 	/** Hold `tasks` for `owner`, for a quarter of `leaseMs` at most (and `MAX_HOLD_MS`). */
@@ -76,10 +100,11 @@ export class HeldTasks {
 		return Promise.all(tasks.map((task) => this.#handBack(task, owner)));
 	}
 
-	/** Hand back everything held (on close). */
+	/** Hand back everything held, and claim ahead for nobody (on close). */
 	async drain(): Promise<void> {
 		clearTimeout(this.#timer);
 		this.#timer = undefined;
+		this.#hungry.clear();
 		const all = [...this.#held.entries()].flatMap(([owner, list]) =>
 			list.map((held) => this.#handBack(held.task, owner)),
 		);

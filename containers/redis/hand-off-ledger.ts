@@ -23,7 +23,7 @@ export type HandOffVia = 'reply' | 'message';
 export interface HandOffHooks {
 	/** Decode a task claimed for `owner` (throws on a malformed one) and remember it as the container's. */
 	decode(packed: string, owner: string): TaskRecord;
-	/** Hold a handed-over task for `owner`'s next claim (claim-ahead.ts), judged by the lease it registered with. */
+	/** Hold a handed-over task for `owner`'s next claim (transitions.ts, claim-ahead), judged by the lease it registered with. */
 	hold(owner: string, record: TaskRecord, leaseMs: number | undefined): void;
 	/** Check every owner for tasks held for it that never reached this container (orphans.ts). */
 	checkOrphans(): void;

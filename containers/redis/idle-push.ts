@@ -17,7 +17,7 @@
  * - The add's reply carries the same bodies after the seqs, so an add made through the owner's own container (a
  *   scheduler adding to itself) holds the task before its next claim, whichever of reply and message comes first
  *   (each task is held once: the container remembers the one it saw until the other arrives).
- * - The container of that owner holds the task with the tasks claimed ahead (claim-ahead.ts) and wakes its
+ * - The container of that owner holds the task with the tasks claimed ahead (transitions.ts, claim-ahead) and wakes its
  *   scheduler, whose next claim takes it without a round trip. Not taken within the hold time (a paused or closing
  *   scheduler), it is handed back to waiting, its attempt not counted, as a task claimed ahead is.
  *

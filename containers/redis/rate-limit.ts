@@ -5,7 +5,7 @@
  * (`n`). A claim past the limit takes fewer tasks or none; they stay waiting. The script then tells how long until
  * the window reopens, the container remembers when that is on this process's clock (late rather than early by the
  * round trip) and `nextDueAt` answers it, so the scheduler sleeps until then; a claim the limit did not cut
- * forgets it, so nothing spins. Claim-ahead (see claim-ahead.ts) is off while a limit is set:
+ * forgets it, so nothing spins. Claim-ahead (see transitions.ts) is off while a limit is set:
  * every start goes through the claim script.
  */
 import { rejectUnknownOptions } from 'lightsched/kit';

@@ -2,17 +2,24 @@
  * The Redis container's transitions: each a compare-and-set sent in a batch with the others of the same tick (one
  * `transition` script call, see transition-batch.ts and transition-script.ts), answered with just the script's `now`
  * when the stored version is the one this container knows (the record is rebuilt here, see known-records.ts), and
- * carrying the tasks the script claimed ahead for busy owners (held for their next claim, see claim-ahead.ts).
+ * carrying the tasks the script claimed ahead for busy owners.
+ *
+ * Claim-ahead: when a busy scheduler's task reaches a final status, the transition script also claims the next due
+ * task for the same owner, in the same round trip, and the container holds it until the scheduler's next `claim`
+ * (which follows at once: the finished task freed a slot). This refills a slot with one round trip per task instead
+ * of two (finish, then claim). Only for owners whose last claim came back full (a backlog); holding, the hold time
+ * and handing back what is not taken in time are the core's rule (`HeldTasks`, shared with the SQL container);
+ * tasks handed over by an add to an idle claimer (idle-push.ts) are held the same way, marked `pushed`.
  */
 import {
 	ContainerError,
 	isFinalStatus,
 	jsonOutputError,
+	type HeldTasks,
 	type TaskPatch,
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched/kit';
-import type { ClaimAheadBuffer } from './claim-ahead.js';
 import { decodeRecord, encodeBatch, encodePatch, storedValues, unpackClaimed } from './codec.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './known-records.js';
 import { isWellFormed } from './options.js';
@@ -35,7 +42,7 @@ export interface TransitionParts {
 	/** Runs a script (bounded, see call-guard.ts). */
 	run(script: ClockedScript, args: readonly string[]): Promise<unknown>;
 	/** The tasks claimed ahead, held for their owners. */
-	readonly ahead: ClaimAheadBuffer;
+	readonly ahead: HeldTasks;
 	/** Whether a finished task may claim its owner's next one in the same call (no global or rate limit, open). */
 	mayClaimAhead(): boolean;
 	/** A call given up on: its claims ahead may have been applied and never reached this container. */
@@ -73,7 +80,7 @@ export class RedisTransitions {
 		patch: TaskPatch,
 		owner?: string,
 	): Promise<TaskRecord | null> {
-		// A busy owner's finished task: claim its next task in the same round trip (see claim-ahead.ts).
+		// A busy owner's finished task: claim its next task in the same round trip (see the top of this file).
 		const aheadMs =
 			owner !== undefined && isFinalStatus(to) && this.#parts.mayClaimAhead()
 				? this.#parts.ahead.leaseFor(owner)

@@ -37,25 +37,16 @@ const RACE_ROUNDS = 3;
 
 /** Store `batch` (at most CHUNK rows in all) and settle each of its adds. */
 export async function writeBatch(parts: AddBatchParts, batch: readonly AddEntry[]): Promise<void> {
-	if (parts.dialect === 'pg') {
-		try {
-			await oneStatement(parts, batch);
-			for (const entry of batch) entry.resolve();
-			return;
-		} catch (error) {
-			// No reply (a broken connection): whether it was written is unknown, and a retry could store it twice.
-			if (!refusedByDatabase(error)) return rejectAll(batch, error);
-		}
-	} else {
-		try {
-			await plainInsert(parts, batch);
-			for (const entry of batch) entry.resolve();
-			return;
-		} catch (error) {
-			// An id stored already (a finished task to replace, or a held one), a held key, or data it refused: the
-			// checked path sorts it out. Busy, locked and the like: the checked path would fail the same way.
-			if (!isUniqueViolation(error) && !blamesTheData(error)) return rejectAll(batch, error);
-		}
+	try {
+		await (parts.dialect === 'pg' ? oneStatement(parts, batch) : plainInsert(parts, batch));
+		for (const entry of batch) entry.resolve();
+		return;
+	} catch (error) {
+		// PostgreSQL: no reply (a broken connection) leaves unknown whether it was written, and a retry could store it
+		// twice. SQLite: busy, locked and the like would fail the checked path the same way. Anything else (an id
+		// stored already, a held key, data it refused): nothing was written, and the checked path sorts it out.
+		const checkedPath = parts.dialect === 'pg' ? refusedByDatabase(error) : blamesTheData(error);
+		if (!checkedPath) return rejectAll(batch, error);
 	}
 	let live = batch;
 	for (let round = 1; live.length > 0; round++) {

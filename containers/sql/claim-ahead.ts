@@ -15,7 +15,7 @@
  * whose reply was lost leaves its claimed-ahead tasks leased to an owner that never heard of them: its renewals
  * report them as `unknown`, and it hands them back, as after a claim whose reply was lost.
  *
- * The same design as the Redis container's (containers/redis/claim-ahead.ts); holding, the hold time and handing
+ * The same design as the Redis container's (containers/redis/transitions.ts); holding, the hold time and handing
  * back are the core's rule for both (`HeldTasks`).
  */
 import type { TaskRecord } from 'lightsched';
@@ -30,16 +30,9 @@ const ACTIVE = new Set(['running', 'exporting']);
 /** Containers whose claim-ahead is off (tests that state the contract's moves only, see test/model). */
 export const claimAheadOff = new WeakSet<object>();
 
-export class ClaimAheadBuffer {
-	/** Owners with a backlog, and their lease length. */
-	readonly #hungry = new Map<string, number>();
-	readonly #held: HeldTasks;
+export class ClaimAheadBuffer extends HeldTasks {
 	/** Each owner's lease length as of its last claim. */
 	readonly #leases = new Map<string, number>();
-
-	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
-		this.#held = new HeldTasks(handBack);
-	}
 
 	/**
 	 * A claim of up to `max` tasks for `owner`: the tasks held for it first, then `rest` (the claim statement) for
@@ -59,7 +52,7 @@ export class ClaimAheadBuffer {
 			claimed = await rest(max - held.length);
 		} catch (error) {
 			this.forget(owner);
-			this.handBackNow(held, owner);
+			void this.handBackNow(held, owner);
 			throw error;
 		}
 		this.noteClaim(owner, leaseMs, max, held.length + claimed.length);
@@ -87,15 +80,10 @@ export class ClaimAheadBuffer {
 			claimed: (owner, rows) => {
 				const tasks = rows.map(rowToRecord);
 				// Turned off (closed) meanwhile: nobody will take them.
-				if (parts.off()) this.handBackNow(tasks, owner);
-				else this.hold(owner, tasks);
+				if (parts.off()) void this.handBackNow(tasks, owner);
+				else this.hold(owner, tasks, this.#leases.get(owner) ?? 0);
 			},
 		};
-	}
-
-	/** The lease to claim ahead with for `owner`, or `undefined` when its last claim found no backlog. */
-	leaseFor(owner: string): number | undefined {
-		return this.#hungry.get(owner);
 	}
 
 	/**
@@ -104,56 +92,33 @@ export class ClaimAheadBuffer {
 	 * full, as many tasks as that; or null.
 	 */
 	want(batch: readonly TransitionRequest[]): { owner: string; count: number; leaseMs: number } | null {
-		if (this.#hungry.size === 0) return null;
+		if (!this.backlogged) return null;
 		const freed = new Map<string, number>();
 		for (const t of batch) {
-			if (t.owner === undefined || !this.#hungry.has(t.owner) || !FINAL.has(t.to) || !ACTIVE.has(t.from))
+			if (
+				t.owner === undefined ||
+				this.leaseFor(t.owner) === undefined ||
+				!FINAL.has(t.to) ||
+				!ACTIVE.has(t.from)
+			)
 				continue;
 			freed.set(t.owner, (freed.get(t.owner) ?? 0) + 1);
 		}
 		let best: { owner: string; count: number; leaseMs: number } | null = null;
 		for (const [owner, count] of freed)
-			if (best === null || count > best.count)
-				best = { owner, count, leaseMs: this.#hungry.get(owner) as number };
+			if (best === null || count > best.count) best = { owner, count, leaseMs: this.leaseFor(owner) as number };
 		return best;
 	}
 
-	/** Remember whether `owner`'s claim came back full (a backlog: claim ahead for it). */
-	noteClaim(owner: string, leaseMs: number, max: number, got: number): void {
+	/** As the core's, and remember `owner`'s lease (what tasks claimed ahead for it are held by). */
+	override noteClaim(owner: string, leaseMs: number, max: number, got: number): void {
 		this.#leases.set(owner, leaseMs);
-		if (got >= max) this.#hungry.set(owner, leaseMs);
-		else this.#hungry.delete(owner);
-	}
-
-	/** Stop claiming ahead for `owner` (its claims failed, or the container closes). */
-	forget(owner: string): void {
-		this.#hungry.delete(owner);
-	}
-
-	/** The ids held for `owner` (claimed ahead, not yet taken). */
-	heldIds(owner: string): Set<string> {
-		return this.#held.ids(owner);
-	}
-
-	/** Hold tasks claimed ahead for `owner`, for at most a quarter of its lease (and the core's `MAX_HOLD_MS`). */
-	hold(owner: string, tasks: readonly TaskRecord[]): void {
-		this.#held.hold(owner, tasks, this.#leases.get(owner) ?? 0);
-	}
-
-	/** Up to `max` held tasks of `owner` (oldest first); stale ones are handed back instead. */
-	take(owner: string, max: number): TaskRecord[] {
-		return this.#held.take(owner, max);
-	}
-
-	/** Hand back tasks taken from here that their owner will not get after all (its claim failed). */
-	handBackNow(tasks: readonly TaskRecord[], owner: string): void {
-		void this.#held.handBackNow(tasks, owner);
+		super.noteClaim(owner, leaseMs, max, got);
 	}
 
 	/** Hand back everything held, and claim ahead no more (on close). */
-	async drain(): Promise<void> {
-		this.#hungry.clear();
+	override async drain(): Promise<void> {
 		this.#leases.clear();
-		await this.#held.drain();
+		await super.drain();
 	}
 }

@@ -56,7 +56,7 @@ export async function renewLeases(
 		});
 	});
 	const asked = new Set(ids);
-	const ahead = parts.ahead.heldIds(owner);
+	const ahead = parts.ahead.ids(owner);
 	return {
 		lost: ids.filter((id) => !kept.has(id)),
 		stopRequested: ids.filter((id) => kept.get(id) === true),

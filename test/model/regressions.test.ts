@@ -182,7 +182,7 @@ describe.each(SETUP_NAMES.map((name) => [name]))('%s: sequences the model test f
 });
 
 describe('redis with claim-ahead (its default): sequences the model test found', () => {
-	// A busy owner's final transition also claims the owner's next due task (claim-ahead, containers/redis/claim-ahead.ts):
+	// A busy owner's final transition also claims the owner's next due task (claim-ahead, containers/redis/transitions.ts):
 	// a move the contract does not state, visible to every reader (get, list, counts) while the container holds it.
 	it('KNOWN DIVERGENCE: a final transition claims another task ahead for its owner', async () => {
 		const url = setups.redisUrl;
