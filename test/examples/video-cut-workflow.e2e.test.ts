@@ -208,6 +208,11 @@ describe('video-cut workflow (cut → thumbnail + preview) in Chromium', () => {
 		await step(id, 'cut').locator('progress').waitFor({ timeout: 10_000 });
 		await page.locator(`#runs article[data-id="${id}"] button[data-run-action="stop"]`).click();
 		await page.locator(`#runs article[data-id="${id}"][data-status="stopped"]`).waitFor({ timeout: 15_000 });
+		// The run is stopped by the command itself; its running step once its task has stopped (a later update of the
+		// page: reading it at once failed once in CI, the step still `running`).
+		await page
+			.locator(`#runs article[data-id="${id}"] .step[data-step="cut"][data-status="stopped"]`)
+			.waitFor({ timeout: 15_000 });
 		expect(await step(id, 'cut').getAttribute('data-status')).toBe('stopped');
 		expect(await runByName(XSS_NAME).locator('.run-name').textContent()).toBe(XSS_NAME);
 		expect(await page.locator('#runs .run-name img').count()).toBe(0);
