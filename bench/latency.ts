@@ -82,14 +82,14 @@ const SQLITE_GOAL: Goal = { p50: 20_000 };
 
 const SPECS: readonly EngineSpec[] = [
 	{
-		label: 'lightsched RedisContainer',
+		label: 'lightsched RedisContainer, handOff: false',
 		group: 'Redis',
 		engine: 'lightsched-redis',
 		lightsched: true,
 		goal: REDIS_GOAL,
 	},
 	{
-		label: 'lightsched RedisContainer, handOff: true',
+		label: 'lightsched RedisContainer (default: handOff)',
 		group: 'Redis',
 		engine: 'lightsched-redis-handoff',
 		lightsched: true,

@@ -305,6 +305,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			String(this.#globalConcurrency),
 			...this.#rateArgs,
 			register ? '1' : '0',
+			register ? (this.#channel?.live ?? '') : '',
 		];
 		const call = this.#run(CLAIM, args).then(
 			(reply) => {
@@ -466,9 +467,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			const subscriber = this.#makeSubscriber();
 			subscriber.on('error', () => {});
 			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-			this.#channel = new WakeChannel(subscriber, `${keyPrefix}${this.keyPrefix}events`, {
+			const channel = `${keyPrefix}${this.keyPrefix}events`;
+			this.#channel = new WakeChannel(subscriber, channel, {
 				take: (body) => this.#handOffs.take(body, 'message'),
 				changed: (up) => this.#handOffs.channelChanged(up, this.#closed),
+				// Adds hand tasks only to owners whose container still listens here (idle-push.ts).
+				live: this.#handOff ? `${channel}:live:${randomUUID()}` : undefined,
 			});
 		}
 		return this.#channel.add(listener);

@@ -12,6 +12,11 @@ export interface WakeChannelHooks {
 	take(body: string): boolean;
 	/** The subscription came up again after being down, or went down. */
 	changed(up: boolean): void;
+	/**
+	 * A second channel to subscribe to, on which nothing is published: while this connection lives, Redis counts
+	 * it as a subscriber there, which tells an add that the owners this container registered as idle are alive.
+	 */
+	readonly live?: string | undefined;
 }
 
 export class WakeChannel {
@@ -41,6 +46,11 @@ export class WakeChannel {
 
 	get up(): boolean {
 		return this.#up;
+	}
+
+	/** The channel that tells adds this container listens (see `WakeChannelHooks.live`), if any. */
+	get live(): string | undefined {
+		return this.#hooks?.live;
 	}
 
 	add(listener: (signal: ContainerSignal) => void): () => void {
@@ -93,7 +103,10 @@ export class WakeChannel {
 
 	async #subscribe(): Promise<void> {
 		try {
-			await this.#subscriber.subscribe(this.#channel);
+			const live = this.#hooks?.live;
+			await (live === undefined
+				? this.#subscriber.subscribe(this.#channel)
+				: this.#subscriber.subscribe(this.#channel, live));
 		} catch (error) {
 			this.#lastError = error as Error;
 			return;

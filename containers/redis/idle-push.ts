@@ -27,8 +27,11 @@
  * channel comes back or goes down (the container then checks every owner). A renewal tells such an orphan from a
  * push still on its way by a fence on the subscriber connection first (a PING: its reply follows every message
  * published before the renewal ran). Closing unregisters the container's owners, fences, then hands back what it
- * holds. A scheduler that dies stays registered until IDLE_TTL_MS lapses: adds in that window are claimed for it and
- * wait for their lease to lapse, as the tasks it had claimed do.
+ * holds. A scheduler that dies stays registered until IDLE_TTL_MS lapses, so a registration names its container's
+ * live channel (a second subscription of the wake-up connection, nothing published on it) and an add first asks
+ * Redis whether anyone still listens there (`listening`): a dead process's connections are closed, its
+ * subscriptions gone, and its registration is dropped instead of handed tasks. A registration without a live
+ * channel (an earlier version's) is trusted.
  */
 
 import { claimedOwnerAt } from './codec.js';
@@ -41,15 +44,24 @@ export const TAKE_PREFIX = 'take:';
 
 /** Lua for the scripts' prelude, after `claimPopped`. */
 export const IDLE_PUSH_PRELUDE = `
--- Register owner as idle with free slots (a short claim), or drop its registration (free = 0).
-local function registerIdle(owner, free, leaseMs, now)
+-- Register owner as idle with free slots (a short claim), or drop its registration (free = 0). live: the channel its
+-- container's subscriber connection listens on ('' for none), stored after the lease as '<free>:<leaseMs>:<live>'.
+local function registerIdle(owner, free, leaseMs, now, live)
 	if free > 0 then
 		redis.call('ZADD', P .. 'idle', ms(tonumber(now) + ${IDLE_TTL_MS}), owner)
-		redis.call('HSET', P .. 'idlen', owner, free .. ':' .. leaseMs)
+		local reg = free .. ':' .. leaseMs
+		if live ~= nil and live ~= '' then reg = reg .. ':' .. live end
+		redis.call('HSET', P .. 'idlen', owner, reg)
 	elseif redis.call('ZSCORE', P .. 'idle', owner) then
 		redis.call('ZREM', P .. 'idle', owner)
 		redis.call('HDEL', P .. 'idlen', owner)
 	end
+end
+-- Whether a registration's container still listens: its live channel has a subscriber (a process that died closed
+-- its connections, and Redis drops their subscriptions at once). A registration without one is trusted.
+local function listening(live)
+	if live == '' then return true end
+	return redis.call('PUBSUB', 'NUMSUB', live)[2] > 0
 end
 -- Claim due waiting tasks for registered idle owners and publish each (see idle-push.ts), appending each message's
 -- body to out. Returns whether tasks are left waiting (then the caller publishes a wake).
@@ -68,23 +80,31 @@ local function pushIdle(now, out)
 		local reg = redis.call('HGET', P .. 'idlen', o) or ''
 		local colon = string.find(reg, ':', 1, true)
 		local free = colon and tonumber(string.sub(reg, 1, colon - 1)) or 0
-		local leaseMs = colon and tonumber(string.sub(reg, colon + 1)) or 0
-		local popped = {}
-		if free > 0 and leaseMs > 0 then popped = redis.call('ZPOPMIN', P .. 'waiting', free) end
-		local got = #popped / 2
-		if got > 0 then
-			local claimed = claimPopped(popped, o, now, ms(tonumber(now) + leaseMs))
-			for _, packed in ipairs(claimed) do
-				local body = #o .. ':' .. packed
-				redis.call('PUBLISH', P .. 'events', '${TAKE_PREFIX}' .. body)
-				out[#out + 1] = body
+		local rest = colon and string.sub(reg, colon + 1) or ''
+		local second = string.find(rest, ':', 1, true)
+		local live = second and string.sub(rest, second + 1) or ''
+		local leaseMs = tonumber(second and string.sub(rest, 1, second - 1) or rest) or 0
+		local got = 0
+		if free > 0 and leaseMs > 0 and listening(live) then
+			local popped = redis.call('ZPOPMIN', P .. 'waiting', free)
+			got = #popped / 2
+			if got > 0 then
+				local claimed = claimPopped(popped, o, now, ms(tonumber(now) + leaseMs))
+				for _, packed in ipairs(claimed) do
+					local body = #o .. ':' .. packed
+					redis.call('PUBLISH', P .. 'events', '${TAKE_PREFIX}' .. body)
+					out[#out + 1] = body
+				end
 			end
+		else
+			-- Gone (or a registration this version cannot read): dropped, and the next registered owner is tried.
+			free = 0
 		end
 		if got >= free then
 			redis.call('ZREM', P .. 'idle', o)
 			redis.call('HDEL', P .. 'idlen', o)
 		else
-			redis.call('HSET', P .. 'idlen', o, (free - got) .. ':' .. leaseMs)
+			redis.call('HSET', P .. 'idlen', o, (free - got) .. ':' .. rest)
 		end
 		if free > 0 and got < free then return false end
 	end

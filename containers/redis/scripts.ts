@@ -349,7 +349,8 @@ export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
 /**
  * ARGV: max, owner, now (the caller's), leaseMs, globalLimit (0 = none), rateMax and rateIntervalMs (0 = none; see
  * rate-limit.ts), groupMax and groupIntervalMs (0 = none; see group-limit.ts), and '1' when a short claim may
- * register its owner as idle (idle-push.ts; never with a limit); with either limit the reply starts
+ * register its owner as idle (idle-push.ts; never with a limit), then the channel its container listens on for the
+ * liveness check ('' for none); with either limit the reply starts
  * with when to claim again. Promotes due delayed tasks, then pops up to `max` waiting tasks (highest priority, then
  * oldest) into running. Returns their records (RECORD_FIELDS values).
  */
@@ -406,7 +407,7 @@ if not limited then
 	-- may not register (ARGV[10] ~= '1'), drops the registration.
 	local free = 0
 	if ARGV[10] == '1' and limit <= 0 and #out < max then free = max - #out end
-	registerIdle(owner, free, ARGV[4], now)
+	registerIdle(owner, free, ARGV[4], now, ARGV[11] or '')
 	return out
 end
 local out

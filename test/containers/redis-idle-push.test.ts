@@ -10,7 +10,9 @@ import { Redis } from 'ioredis';
 import { Scheduler, type TaskRecord } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
+import { createTaskRecord } from 'lightsched/kit';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { startWorker } from '../support/redis-worker.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -34,8 +36,13 @@ interface Worker {
 	readonly started: string[];
 }
 
-async function worker(name: string, concurrency = 4, handOff = true): Promise<Worker> {
-	const container = new RedisContainer({ redis: server.url, name, log: false, handOff });
+async function worker(name: string, concurrency = 4, handOff?: boolean): Promise<Worker> {
+	const container = new RedisContainer({
+		redis: server.url,
+		name,
+		log: false,
+		...(handOff === undefined ? {} : { handOff }),
+	});
 	const started: string[] = [];
 	const scheduler = new Scheduler<string, string>({
 		container,
@@ -77,7 +84,15 @@ async function warm(name: string, w: Worker): Promise<void> {
 }
 
 describe('RedisContainer hand-off to idle schedulers', () => {
-	it('is off by default: an idle scheduler is not registered, and a task added to it is claimed as before', async () => {
+	it('is on by default, and can be turned off: then an idle scheduler is not registered, and a task added to it is claimed as before', async () => {
+		// On by default: an idle scheduler is registered (warm waits for it).
+		const defaultName = fresh();
+		const byDefault = await worker(defaultName);
+		try {
+			await warm(defaultName, byDefault);
+		} finally {
+			await byDefault.scheduler.close();
+		}
 		const name = fresh();
 		const w = await worker(name, 4, false);
 		try {
@@ -180,9 +195,14 @@ describe('RedisContainer hand-off to idle schedulers', () => {
 		});
 		try {
 			await warm(name, w);
-			// Drop every subscriber connection: the registration is still there, so the add below claims the task for
-			// the scheduler and publishes it to nobody.
+			// Drop every subscriber connection, and make the registration one without its liveness channel (as a
+			// container of an earlier version registers): the add below then claims the task for the scheduler and
+			// publishes it to nobody. (With the channel the add would see that nobody listens and hand nothing over:
+			// the next test.) A message can still be lost this way when the connection drops after the add ran.
 			await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+			const key = `lightsched:{${name}}:idlen`;
+			const reg = (await admin.hget(key, w.scheduler.id)) ?? '';
+			await admin.hset(key, w.scheduler.id, reg.split(':').slice(0, 2).join(':'));
 			const began = Date.now();
 			await producer.add({ id: 'lost', item: 'lost', maxAttempts: 1 });
 			const task = await finished(w.container, 'lost', 10_000);
@@ -193,6 +213,71 @@ describe('RedisContainer hand-off to idle schedulers', () => {
 		} finally {
 			await producer.close();
 			await w.scheduler.close();
+		}
+	});
+
+	it('a scheduler process that died while registered as idle is handed nothing: the task waits for a live claimer', async () => {
+		const name = fresh();
+		const child = startWorker({
+			url: server.url,
+			name,
+			concurrency: 4,
+			maxAttempts: 1,
+			leaseMs: LEASE_MS,
+			handOff: true,
+		});
+		const container = new RedisContainer({ redis: server.url, name, log: false });
+		try {
+			await child.ready;
+			await container.add([
+				createTaskRecord({ id: 'warm', item: 'warm' }, 'task', { maxAttempts: 1 }, Date.now()),
+			]);
+			await finished(container, 'warm', 5_000);
+			const idle = `lightsched:{${name}}:idle`;
+			let owner: string | undefined;
+			for (let i = 0; i < 200 && owner === undefined; i++) {
+				owner = (await admin.zrangebyscore(idle, '-inf', '+inf'))[0];
+				if (owner === undefined) await sleep(10);
+			}
+			if (owner === undefined) throw new Error('the worker never registered as idle');
+			const reg = (await admin.hget(`lightsched:{${name}}:idlen`, owner)) ?? '';
+			const live = reg.split(':').slice(2).join(':');
+			expect(live).toContain(':live:');
+			expect(await admin.call('PUBSUB', 'NUMSUB', live)).toEqual([live, 1]);
+
+			await child.kill();
+			// Redis drops a dead process's subscriptions once it sees its connection closed.
+			for (let i = 0; i < 200; i++) {
+				if (((await admin.call('PUBSUB', 'NUMSUB', live)) as [string, number])[1] === 0) break;
+				await sleep(10);
+			}
+			// The registration outlives the process by up to a second; keep it current so the add below must judge it.
+			await admin.zadd(idle, String(Date.now() + 3_600_000), owner);
+
+			await container.add([
+				createTaskRecord(
+					{ id: 'after', item: 'after', maxAttempts: 1 },
+					'task',
+					{ maxAttempts: 1 },
+					Date.now(),
+				),
+			]);
+			const stored = await container.get('after');
+			// Not claimed for the dead owner (it would be running, its only attempt spent, until its lease lapsed).
+			expect(stored?.status).toBe('waiting');
+			expect(stored?.attempts).toBe(0);
+			expect(await admin.zscore(idle, owner)).toBeNull();
+
+			const w = await worker(name);
+			try {
+				expect((await finished(container, 'after', 5_000)).attempts).toBe(1);
+				expect(w.started).toEqual(['after']);
+			} finally {
+				await w.scheduler.close();
+			}
+		} finally {
+			await child.kill();
+			await container.close();
 		}
 	});
 });
