@@ -10,11 +10,13 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 
 export interface WaitForBenchConfig {
-	readonly engine: 'lightsched-redis' | 'lightsched-pg' | 'bullmq';
+	readonly engine: 'lightsched-redis' | 'lightsched-pg' | 'lightsched-sqlite' | 'bullmq';
 	readonly name: string;
 	readonly redisUrl: string;
 	readonly redisPort: number;
 	readonly pgUrl: string;
+	/** The SQLite file both processes open (`lightsched-sqlite`). */
+	readonly sqliteFile: string;
 }
 
 const config = JSON.parse(process.env['WAIT_FOR_BENCH'] ?? '{}') as WaitForBenchConfig;
@@ -31,7 +33,16 @@ if (config.engine === 'bullmq') {
 	const container =
 		config.engine === 'lightsched-redis'
 			? new RedisContainer({ redis: config.redisUrl, name: config.name, log: false })
-			: new SqlContainer({ knex: { client: 'pg', connection: config.pgUrl }, tablePrefix: config.name });
+			: config.engine === 'lightsched-pg'
+				? new SqlContainer({ knex: { client: 'pg', connection: config.pgUrl }, tablePrefix: config.name })
+				: new SqlContainer({
+						knex: {
+							client: 'sqlite3',
+							connection: { filename: config.sqliteFile },
+							useNullAsDefault: true,
+						},
+						tablePrefix: config.name,
+					});
 	const scheduler = new Scheduler({
 		container,
 		concurrency: 8,

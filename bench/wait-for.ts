@@ -5,14 +5,16 @@
  * CLOCK_MONOTONIC, shared by the processes of the machine) to the producer's `waitFor` resolving, and `add→answer`,
  * the whole round trip (the claim's wake-up included). Engines, on one redis-server and one PostgreSQL (`fsync=off`)
  * started here, in the same run: lightsched's `TaskEvents.waitFor` on RedisContainer and on SqlContainer (PostgreSQL,
- * LISTEN/NOTIFY), and BullMQ's `job.waitUntilFinished(queueEvents)` on the same Redis. Each engine runs ROUNDS
- * rounds (a fresh worker and queue each); printed: p50 and p99, the medians over the rounds, and BullMQ's over
+ * LISTEN/NOTIFY) and over one SQLite file (the two processes share it; its file-watch wake-up), and BullMQ's
+ * `job.waitUntilFinished(queueEvents)` on the same Redis. Each engine runs ROUNDS rounds (a fresh worker and queue each); printed: p50 and p99, the medians over the rounds, and BullMQ's over
  * lightsched's on Redis.
  *
  *   npm run bench:wait-for    (SAMPLES=300 WARMUP=30 ROUNDS=3 ONLY=<part of a name>)
  */
 import { spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
@@ -36,6 +38,7 @@ const ENGINES: readonly [Engine, string][] = [
 	['lightsched-redis', 'lightsched RedisContainer, TaskEvents.waitFor'],
 	['bullmq', 'BullMQ 6 job.waitUntilFinished(queueEvents), same Redis'],
 	['lightsched-pg', 'lightsched SqlContainer (PostgreSQL), TaskEvents.waitFor'],
+	['lightsched-sqlite', 'lightsched SqlContainer (SQLite, two processes), TaskEvents.waitFor'],
 ];
 
 interface Waiting {
@@ -110,6 +113,13 @@ const median = (values: readonly number[]): number =>
 		0.5,
 	);
 
+const sqlite = (config: WaitForBenchConfig): SqlContainer =>
+	new SqlContainer({
+		knex: { client: 'sqlite3', connection: { filename: config.sqliteFile }, useNullAsDefault: true },
+		tablePrefix: config.name,
+	});
+
+const dir = mkdtempSync(join(tmpdir(), 'lightsched-wait-for-'));
 const redis = await startRedis();
 const pg = await startPostgres({ settings: { fsync: 'off' } });
 const results = new Map<Engine, { endP50: number[]; endP99: number[]; addP50: number[]; addP99: number[] }>();
@@ -124,7 +134,14 @@ try {
 				redisUrl: redis.url,
 				redisPort: redis.port,
 				pgUrl: pg.url,
+				sqliteFile: join(dir, `${name}.db`),
 			};
+			if (engine === 'lightsched-sqlite') {
+				// Created before the worker opens it, so the two processes do not race to make the tables.
+				const setup = sqlite(config);
+				await setup.migrate();
+				await setup.close();
+			}
 			const stopWorker = await startWorker(config);
 			const waiting =
 				engine === 'bullmq'
@@ -132,7 +149,12 @@ try {
 					: await lightsched(
 							engine === 'lightsched-redis'
 								? new RedisContainer({ redis: redis.url, name, log: false })
-								: new SqlContainer({ knex: { client: 'pg', connection: pg.url }, tablePrefix: name }),
+								: engine === 'lightsched-pg'
+									? new SqlContainer({
+											knex: { client: 'pg', connection: pg.url },
+											tablePrefix: name,
+										})
+									: sqlite(config),
 						);
 			const end: number[] = [];
 			const add: number[] = [];
@@ -158,6 +180,7 @@ try {
 	}
 } finally {
 	await Promise.all([redis.close(), pg.stop()]);
+	rmSync(dir, { recursive: true, force: true });
 }
 
 const fmt = (us: number): string => `${Math.round(us).toLocaleString('en-US')} µs`;

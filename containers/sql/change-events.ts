@@ -14,7 +14,10 @@
  *
  * Waking. On PostgreSQL the trigger notifies `<prefix>changes` (delivered at commit); a reader that finds nothing
  * waits for that notification or a safety poll (1 s; 100 ms while LISTEN is down, as behind PgBouncer in
- * transaction mode). SQLite readers poll every 100 ms.
+ * transaction mode). On a SQLite file every change of its write-ahead log (any process's commit, file-watch.ts)
+ * wakes a waiting reader, with the same safety poll (100 ms when the folder cannot be watched). A read woken that
+ * finds nothing looks again shortly (2 ms, doubling while wakes keep coming): the commit that woke it may not be
+ * readable yet (PostgreSQL: an older transaction still running; SQLite: the log written before the commit ends).
  *
  * Starting. The first follower (the window had lapsed) opens the window, then waits until every transaction that
  * was running has ended (at most 1 s): one whose trigger ran before the window opened recorded nothing, and a
@@ -230,7 +233,7 @@ export class SqlChangeReader {
 
 	async read(query: TaskChangeQuery): Promise<TaskChangePage> {
 		const pg = this.#parts.dialect === 'pg';
-		if (pg && this.#listening === null && this.#parts.listen !== null) {
+		if (this.#listening === null && this.#parts.listen !== null) {
 			this.#listening = this.#parts.listen(() => {
 				this.#notes++;
 				for (const wake of [...this.#waiters]) wake();
@@ -251,6 +254,8 @@ export class SqlChangeReader {
 		const from = gap && before(after, pruned) ? pruned : after;
 		const deadline = Date.now() + query.waitMs;
 		let quick = 2;
+		/** Whether a wake ended the wait before this read. */
+		let woken = false;
 		for (;;) {
 			const notes = this.#notes;
 			const changes = await this.#select(from, query.limit);
@@ -259,11 +264,14 @@ export class SqlChangeReader {
 				void this.#prune();
 				return { changes, next: last?.cursor ?? formatCursor(from, pg), gap };
 			}
-			// A notification came while reading (or its rows were not yet readable): look again soon.
+			// A wake came while reading, or woke this read and its rows were not yet readable: look again soon.
+			const noted: boolean = this.#notes !== notes || woken;
 			const up = this.#listening?.() === true;
-			const ms = this.#notes !== notes ? quick : !pg ? POLL_MS : up ? SAFETY_POLL_MS : POLL_MS;
-			quick = this.#notes !== notes ? Math.min(quick * 2, 64) : 2;
+			const ms = noted ? quick : up ? SAFETY_POLL_MS : POLL_MS;
+			quick = noted ? Math.min(quick * 2, 64) : 2;
+			const before = this.#notes;
 			await this.#wait(Math.min(ms, deadline - Date.now()), query.signal, notes);
+			woken = this.#notes !== before;
 		}
 	}
 

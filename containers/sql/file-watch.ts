@@ -74,9 +74,27 @@ export class FileWakeChannel {
 	#seen: number | null = null;
 	#down = false;
 	#closed = false;
+	/** Called on every change of the log, this process's commits included (`observe`). */
+	readonly #observers = new Set<() => void>();
 
 	constructor(options: FileWakeChannelOptions) {
 		this.#options = options;
+	}
+
+	/** Whether the folder is being watched (started, not broken, not closed). */
+	get up(): boolean {
+		return this.#watcher !== null && !this.#down && !this.#closed;
+	}
+
+	/**
+	 * Call `listener` on every change of the log, this process's own commits included, unfiltered (a change log
+	 * follower reads its table on each: any commit may have recorded a change). Starts watching. Returns the
+	 * unsubscribe.
+	 */
+	observe(listener: () => void): () => void {
+		this.#observers.add(listener);
+		this.start();
+		return () => this.#observers.delete(listener);
 	}
 
 	/** Start watching (idempotent). */
@@ -86,7 +104,9 @@ export class FileWakeChannel {
 		try {
 			this.#watcher = watch(dirname(this.#options.file), { persistent: false }, (_event, name) => {
 				// Some platforms do not say which file changed: wake then too.
-				if (name === null || String(name) === log) this.#changed();
+				if (name !== null && String(name) !== log) return;
+				for (const observer of this.#observers) observer();
+				this.#changed();
 			});
 		} catch (error) {
 			// Reported after `watch` returns, so the scheduler's listener is in place.
@@ -174,6 +194,7 @@ export class FileWakeChannel {
 
 	close(): void {
 		this.#closed = true;
+		this.#observers.clear();
 		this.#stop();
 	}
 }

@@ -66,10 +66,19 @@ export class SqlWakeChannels {
 	}
 
 	/**
-	 * For `SqlChangeReader`: on PostgreSQL with `notify`, a function that starts listening on the change log's
-	 * channel (calling `wake` on each notification) and returns whether that channel is up; else null.
+	 * For `SqlChangeReader`: a function that starts listening for changes (calling `wake` on each) and returns
+	 * whether that channel is up: on PostgreSQL with `notify` a LISTEN on the change log's channel; on a SQLite file
+	 * with `notify` every change of its write-ahead log (any commit, this process's too, may have recorded a
+	 * change); else null (the reader polls).
 	 */
 	changesListen(): ((wake: () => void) => () => boolean) | null {
+		const file = this.#file;
+		if (file !== null) {
+			return (wake) => {
+				if (!this.#parts.closed()) file.observe(wake);
+				return () => file.up;
+			};
+		}
 		if (this.pg === null) return null;
 		return (wake) => {
 			let up = false;

@@ -2,7 +2,7 @@
  * SQLite's wake-up channel (containers/sql/file-watch.ts): a scheduler whose poll and safety wake-up are 10 minutes
  * apart still runs, at once, the tasks another process adds to the same file, because each commit changes the
  * write-ahead log the container watches; its own commits do not wake it; the safety wake-up comes on its own;
- * `notify: false` offers no channel.
+ * `notify: false` offers no channel. A change follower is woken the same way, by any commit.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -158,5 +158,35 @@ describe('SqlContainer on SQLite: wake-up channel (file watch)', () => {
 		expect(memory.watch).toBeUndefined();
 		await off.close();
 		await memory.close();
+	});
+
+	it('wakes a change follower (readChanges) on any commit instead of polling the change log', async () => {
+		const knex = await sqlite.freshDatabase();
+		const container = new SqlContainer({ knex, notifyProbe: { intervalMs: TEN_MINUTES } });
+		await container.migrate();
+		let reads = 0;
+		container.knex.on('query', (query: { sql?: string }) => {
+			if (/SELECT record, pos/.test(query.sql ?? '')) reads++;
+		});
+		const read = container.readChanges?.bind(container);
+		if (read === undefined) throw new Error('SqlContainer has no readChanges');
+		try {
+			const start = await read({ after: null, limit: 100, waitMs: 0 });
+			// Nothing commits for 400 ms: a waiting reader reads the change log once, then sleeps (before, it read it
+			// every 100 ms).
+			const waiting = read({ after: start.next, limit: 100, waitMs: 20_000 });
+			await new Promise((resolve) => setTimeout(resolve, 400));
+			expect(reads).toBe(1);
+			// Another process's commit wakes it, with the change.
+			const [id] = await addFromAnotherProcess(fileOf(knex), 1, 0);
+			const page = await waiting;
+			expect(page.changes.map((change) => [change.id, change.type])).toEqual([[id, 'added']]);
+			// So does a commit of its own process.
+			const own = read({ after: page.next, limit: 100, waitMs: 20_000 });
+			await container.add(records([{ id: 'own', item: 1 }]));
+			expect((await own).changes.map((change) => change.id)).toEqual(['own']);
+		} finally {
+			await container.close();
+		}
 	});
 });
