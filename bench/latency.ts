@@ -82,16 +82,16 @@ const SQLITE_GOAL: Goal = { p50: 20_000 };
 
 const SPECS: readonly EngineSpec[] = [
 	{
-		label: 'lightsched RedisContainer, handOff: false',
+		label: 'lightsched RedisContainer (default: handOff)',
 		group: 'Redis',
-		engine: 'lightsched-redis',
+		engine: 'lightsched-redis-handoff',
 		lightsched: true,
 		goal: REDIS_GOAL,
 	},
 	{
-		label: 'lightsched RedisContainer (default: handOff)',
+		label: 'lightsched RedisContainer, handOff: false',
 		group: 'Redis',
-		engine: 'lightsched-redis-handoff',
+		engine: 'lightsched-redis',
 		lightsched: true,
 		goal: REDIS_GOAL,
 	},
