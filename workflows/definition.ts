@@ -183,6 +183,8 @@ export function checkDefinition(
 		const id = step.id;
 		if (typeof id !== 'string' || !NAME.test(id))
 			fail(undefined, `${field}.id`, `must be 1 to 100 letters, digits, _, - or ., got ${describe(id)}`);
+		if (id === '__proto__')
+			fail(undefined, `${field}.id`, 'must not be `__proto__` (a run keeps its steps by id in a JSON object)');
 		if (steps.has(id)) fail(id, `${field}.id`, 'is a duplicate step id');
 		for (const key of Object.keys(step))
 			if (!STEP_KEYS.includes(key)) fail(id, key, `is not a step field (known: ${STEP_KEYS.join(', ')})`);

@@ -50,6 +50,12 @@ describe('workflow definitions', () => {
 			'Workflow `d` step `a`: `steps[1].id` is a duplicate step id',
 		],
 		[
+			// A run keeps its steps in an object by id: `steps['__proto__'] = …` would set its prototype instead.
+			'a step id that names the prototype',
+			{ name: 'd', steps: [step('__proto__')] },
+			'Workflow `d`: `steps[0].id` must not be `__proto__` (a run keeps its steps by id in a JSON object)',
+		],
+		[
 			'an unknown action',
 			{ name: 'd', steps: [step('a', { action: 'wrok' })] },
 			'Workflow `d` step `a`: `action` names an unknown action `wrok` (known: work)',
