@@ -363,7 +363,6 @@ const median = (values: number[]): number => {
 		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
-
 /** Clock ticks (user + system) of process `pid`; with `children`, also its reaped children's. 0 when it is gone. */
 function ticks(pid: number | string, children: boolean): number {
 	try {
