@@ -65,6 +65,8 @@ const PG_BOSS_BATCH = Number(process.env.PG_BOSS_BATCH ?? 250);
  * per task (pg_stat_database): figures that depend less on the machine's load than the rate does.
  */
 const CPU = process.env.CPU === '1';
+/** PREPARED=1: lightsched on PostgreSQL with `preparedStatements: true` (a direct connection, no pooler). */
+const PREPARED = process.env.PREPARED === '1';
 /** graphile-worker's performance page runs `concurrentJobs: 24, maxPoolSize: 25` with its batching options. */
 const GRAPHILE_RECOMMENDED_CONCURRENCY = 24;
 
@@ -98,7 +100,8 @@ async function addAll(container: SqlContainer): Promise<void> {
 
 /** lightsched in this process: add all, then time the drain. Returns milliseconds. */
 async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
-	const container = new SqlContainer({ knex });
+	const pg = typeof knex === 'object' && (knex as { client?: unknown }).client === 'pg';
+	const container = new SqlContainer({ knex, preparedStatements: PREPARED && pg });
 	await addAll(container);
 	let done = 0;
 	let finish: () => void = () => undefined;
@@ -175,7 +178,7 @@ function startGraphile(
 /** `kind` in PROCESSES child processes sharing one PostgreSQL database; timed from "go" to the last success. */
 async function processes(kind: Kind, connection: Connection): Promise<number> {
 	if (kind === 'lightsched') {
-		const container = new SqlContainer({ knex: { client: 'pg', connection } });
+		const container = new SqlContainer({ knex: { client: 'pg', connection }, preparedStatements: PREPARED });
 		await addAll(container);
 		await container.close();
 	} else await addGraphileJobs(urlOf(connection));
@@ -235,7 +238,10 @@ async function worker(kind: Kind, connection: Connection): Promise<void> {
 	let stop: () => Promise<void>;
 	let go: () => void;
 	if (kind === 'lightsched') {
-		const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
+		const container = new SqlContainer({
+			knex: { client: 'pg', connection, pool: { min: 2, max: 10 } },
+			preparedStatements: PREPARED,
+		});
 		await container.migrate();
 		const scheduler = lightschedWorker(container, succeeded);
 		go = () => scheduler.resume();
