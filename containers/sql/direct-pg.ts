@@ -81,7 +81,12 @@ export function directPg(knex: Knex, prepared = false): RunRows | null {
 		return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
 			if (typeof entry.name !== 'string') return (await connection.query({ text: entry.text, values })).rows;
 			if (!generic.has(connection)) {
-				await connection.query({ text: 'SET plan_cache_mode = force_generic_plan', values: [] });
+				// PostgreSQL before 12 has no such setting: then the statements are only prepared.
+				await connection
+					.query({ text: 'SET plan_cache_mode = force_generic_plan', values: [] })
+					.catch((error: unknown) => {
+						if ((error as { code?: unknown } | null)?.code !== '42704') throw error;
+					});
 				generic.add(connection);
 			}
 			try {
