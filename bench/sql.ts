@@ -20,7 +20,7 @@
  *                        PG_BOSS_WORKERS=16 PG_BOSS_BATCH=250 to change it)
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,13 @@ const TASKS = Number(process.env.TASKS ?? 10_000);
 const WARMUP = 1_000;
 /** pg-boss is far slower; it stops after this long and its rate is what it finished in that time. */
 const PG_BOSS_LIMIT_MS = 15_000;
+/** Called when a run's clock starts and stops (the CPU figures, see CPU). */
+const clock = {
+	/** The child worker processes of the run, whose CPU counts with this process's (PROCESSES runs). */
+	children: [] as number[],
+	start: (): void => undefined,
+	stop: (): void => undefined,
+};
 /** Tasks in the current run (the warm-up uses fewer). */
 let count = TASKS;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -52,6 +59,14 @@ const ONLY = (process.env.ONLY ?? '').split('|');
 /** pg-boss `work()` workers and their batch size (its documented, recommended way; see pgBossWork). */
 const PG_BOSS_WORKERS = Number(process.env.PG_BOSS_WORKERS ?? 16);
 const PG_BOSS_BATCH = Number(process.env.PG_BOSS_BATCH ?? 250);
+/**
+ * CPU=1: also print, per timed run, the CPU time per task of the Node processes (this one and its child workers)
+ * and of the PostgreSQL server (its postmaster and every backend, read from /proc), and the server's transactions
+ * per task (pg_stat_database): figures that depend less on the machine's load than the rate does.
+ */
+const CPU = process.env.CPU === '1';
+/** PREPARED=1: lightsched on PostgreSQL with `preparedStatements: true` (a direct connection, no pooler). */
+const PREPARED = process.env.PREPARED === '1';
 /** graphile-worker's performance page runs `concurrentJobs: 24, maxPoolSize: 25` with its batching options. */
 const GRAPHILE_RECOMMENDED_CONCURRENCY = 24;
 
@@ -85,7 +100,8 @@ async function addAll(container: SqlContainer): Promise<void> {
 
 /** lightsched in this process: add all, then time the drain. Returns milliseconds. */
 async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
-	const container = new SqlContainer({ knex });
+	const pg = typeof knex === 'object' && (knex as { client?: unknown }).client === 'pg';
+	const container = new SqlContainer({ knex, preparedStatements: PREPARED && pg });
 	await addAll(container);
 	let done = 0;
 	let finish: () => void = () => undefined;
@@ -94,9 +110,11 @@ async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
 		if (++done === count) finish();
 	});
 	const started = performance.now();
+	clock.start();
 	scheduler.resume();
 	await finished;
 	const ms = performance.now() - started;
+	clock.stop();
 	await scheduler.close();
 	return ms;
 }
@@ -160,7 +178,7 @@ function startGraphile(
 /** `kind` in PROCESSES child processes sharing one PostgreSQL database; timed from "go" to the last success. */
 async function processes(kind: Kind, connection: Connection): Promise<number> {
 	if (kind === 'lightsched') {
-		const container = new SqlContainer({ knex: { client: 'pg', connection } });
+		const container = new SqlContainer({ knex: { client: 'pg', connection }, preparedStatements: PREPARED });
 		await addAll(container);
 		await container.close();
 	} else await addGraphileJobs(urlOf(connection));
@@ -181,10 +199,15 @@ async function processes(kind: Kind, connection: Connection): Promise<number> {
 			child.on('message', (message: { ready?: true; done?: number }) => {
 				if (message.ready && ++ready === PROCESSES) {
 					started = performance.now();
+					clock.children = children.map((c) => c.pid ?? 0);
+					clock.start();
 					for (const c of children) c.send('go');
 				}
-				if (message.done !== undefined && (done += message.done) === count)
+				if (message.done !== undefined && (done += message.done) === count) {
 					resolve(performance.now() - started);
+					clock.stop();
+					clock.children = [];
+				}
 			});
 		}
 	});
@@ -215,7 +238,10 @@ async function worker(kind: Kind, connection: Connection): Promise<void> {
 	let stop: () => Promise<void>;
 	let go: () => void;
 	if (kind === 'lightsched') {
-		const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
+		const container = new SqlContainer({
+			knex: { client: 'pg', connection, pool: { min: 2, max: 10 } },
+			preparedStatements: PREPARED,
+		});
 		await container.migrate();
 		const scheduler = lightschedWorker(container, succeeded);
 		go = () => scheduler.resume();
@@ -247,6 +273,7 @@ async function graphileWorker(connection: Connection, batched = false): Promise<
 	let finish: () => void = () => undefined;
 	const finished = new Promise<void>((resolve) => (finish = resolve));
 	const started = performance.now();
+	clock.start();
 	const runner = await startGraphile(
 		connectionString,
 		() => {
@@ -256,6 +283,7 @@ async function graphileWorker(connection: Connection, batched = false): Promise<
 	);
 	await finished;
 	const ms = performance.now() - started;
+	clock.stop();
 	await runner.stop();
 	return ms;
 }
@@ -348,6 +376,35 @@ const median = (values: number[]): number => {
 		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/** Clock ticks (user + system) of process `pid`; with `children`, also its reaped children's. 0 when it is gone. */
+function ticks(pid: number | string, children: boolean): number {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+		const own = Number(fields[11]) + Number(fields[12]);
+		return children ? own + Number(fields[13]) + Number(fields[14]) : own;
+	} catch {
+		return 0;
+	}
+}
+
+/** The PostgreSQL server's CPU in ticks: the postmaster with its reaped children, plus its live children. */
+function serverTicks(postmaster: number): number {
+	let total = ticks(postmaster, true);
+	for (const entry of readdirSync('/proc')) {
+		if (!/^[0-9]+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+			if (ppid === postmaster) total += ticks(entry, false);
+		} catch {
+			// gone meanwhile
+		}
+	}
+	return total;
+}
+
 async function main(): Promise<void> {
 	const server = await startPostgres({ settings: { max_connections: '300' } });
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-sql-'));
@@ -380,6 +437,30 @@ async function main(): Promise<void> {
 		[PG_BOSS_WORK]: async (round) => pgBossWork(await server.createDatabase(`pgbosswork_${round}`)),
 	};
 	const names = Object.keys(engines).filter((name) => ONLY.some((part) => name.includes(part)));
+	const postmaster = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+	let cpuAt = { node: 0, server: 0 };
+	let cpuUsed = { node: 0, server: 0 };
+	if (CPU) {
+		// This process and the run's live child workers (read before they exit).
+		const nodeTicks = (): number =>
+			clock.children.reduce((sum, pid) => sum + ticks(pid, false), ticks(process.pid, false));
+		clock.start = () => {
+			cpuAt = { node: nodeTicks(), server: serverTicks(postmaster) };
+		};
+		clock.stop = () => {
+			cpuUsed = { node: nodeTicks() - cpuAt.node, server: serverTicks(postmaster) - cpuAt.server };
+		};
+	}
+	const allCommits = async (): Promise<number> => {
+		const client = new pg.Client({ connectionString: server.url });
+		await client.connect();
+		try {
+			const { rows } = await client.query<{ n: string }>('SELECT SUM(xact_commit) AS n FROM pg_stat_database');
+			return Number(rows[0]?.n ?? 0);
+		} finally {
+			await client.end();
+		}
+	};
 	const rates: Record<string, number[]> = {};
 	console.log(`${TASKS} no-op tasks, ${CONCURRENCY} at a time per process, ${ROUNDS} rounds (tasks per second)`);
 	const started = performance.now();
@@ -391,6 +472,7 @@ async function main(): Promise<void> {
 			// Rotate the order each round so a machine getting busier or quieter does not favour one engine.
 			const order = names.map((_, i) => names[(i + round - 1) % names.length] as string);
 			for (const name of order) {
+				const before = CPU ? await allCommits() : 0;
 				const ms = await (engines[name] as (round: number) => Promise<number>)(round);
 				(rates[name] ??= []).push((TASKS / ms) * 1000);
 				console.log(
@@ -398,6 +480,15 @@ async function main(): Promise<void> {
 						.toString()
 						.padStart(7)} tasks/s  (${Math.round(ms)} ms)`,
 				);
+				if (CPU) {
+					// Backends flush their statistics when idle (at most once a second) or on exit.
+					await sleep(1_100);
+					const xacts = (await allCommits()) - before;
+					const us = (t: number): number => Math.round((t * 10_000) / TASKS);
+					console.log(
+						`           CPU µs/task: Node ${us(cpuUsed.node)}, PostgreSQL ${us(cpuUsed.server)}; transactions/task ${(xacts / TASKS).toFixed(3)} (incl. the adds)`,
+					);
+				}
 			}
 		}
 	} finally {

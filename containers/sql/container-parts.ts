@@ -72,7 +72,7 @@ export interface ContainerParts {
 export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): ContainerParts {
 	const { knex, dialect, tables } = host;
 	// better-sqlite3 and PostgreSQL: the container's statements straight to a pooled connection; else through knex.
-	const direct: RunRows | null = directSqlite(knex) ?? directPg(knex);
+	const direct: RunRows | null = directSqlite(knex) ?? directPg(knex, o.preparedStatements);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);

@@ -4,16 +4,47 @@
  * rewritten to `$n` by a regular expression, a runner and its promises per statement); here the `$n` form of each
  * statement is made once and kept. The connection still comes from knex's pool, with knex's events
  * (pooled-statement.ts).
+ *
+ * With `prepared` (the `preparedStatements` option, off by default: session state, not for a pooler in transaction
+ * mode) a text run often is prepared (a named statement, parsed once per connection), and each connection's first
+ * prepared statement is preceded by `SET plan_cache_mode = force_generic_plan`, so it is planned once: without
+ * that PostgreSQL plans a prepared statement anew for its values until a generic plan looks no dearer, and the
+ * batched transitions' never does. Planning was about a third of the statements' server time (pg_stat_statements,
+ * docs/benchmarks.md). Unprepared statements are planned for their values as always. A prepared statement whose
+ * result type changed under it (a column added by a newer lightsched in another process) is refused by the server
+ * before it runs; it then runs again unprepared, and that text is not prepared again.
  */
 import type { Knex } from 'knex';
 import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
 interface PgConnection {
-	query(config: { text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+	query(config: { text: string; values: unknown[]; name?: string }): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** The most statements whose `$n` form is kept (the container's shapes are few; this only bounds a runaway). */
 const MAX_KEPT = 2_000;
+/** A text is prepared once it has run this many times (rare shapes, e.g. a renewal of 7 ids, stay unprepared). */
+const PREPARE_AFTER = 3;
+/** The most texts one runner prepares (each costs its plan's memory in every pooled connection that ran it). */
+const MAX_PREPARED = 64;
+
+interface Kept {
+	readonly text: string;
+	runs: number;
+	/** Its prepared statement's name; undefined while unprepared; null: never prepare it. */
+	name: string | null | undefined;
+}
+
+/** Whether the server refused a prepared statement because its result's columns changed (it did not run). */
+function stalePlan(error: unknown): boolean {
+	const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+	return (
+		code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type')
+	);
+}
+
+/** Distinct names for prepared statements in this process (a name is never given to a second text). */
+let preparedSerial = 0;
 
 /** `?` placeholders to `$1`, `$2`, … (the container's SQL has no `?` of any other kind). */
 function numbered(sql: string): string {
@@ -25,21 +56,46 @@ function numbered(sql: string): string {
  * The direct runner for `knex` when it is a pg client whose results knex does not post-process; otherwise null
  * (use knex).
  */
-export function directPg(knex: Knex): RunRows | null {
+export function directPg(knex: Knex, prepared = false): RunRows | null {
 	const client = knex.client as unknown as PooledClient;
 	if (client.dialect !== 'postgresql' || client.config?.postProcessResponse !== undefined) return null;
-	const texts = new Map<string, string>();
+	const texts = new Map<string, Kept>();
+	let preparedCount = 0;
+	/** Connections whose plan cache mode was set. */
+	const generic = new WeakSet<object>();
 
 	return async (sql, bindings) => {
-		let text = texts.get(sql);
-		if (text === undefined) {
+		let kept = texts.get(sql);
+		if (kept === undefined) {
+			// Names already given stay unique (a cleared text gets a new one), so clearing is always safe.
 			if (texts.size >= MAX_KEPT) texts.clear();
-			text = numbered(sql);
-			texts.set(sql, text);
+			kept = { text: numbered(sql), runs: 0, name: undefined };
+			texts.set(sql, kept);
 		}
+		if (prepared && kept.name === undefined && ++kept.runs >= PREPARE_AFTER && preparedCount < MAX_PREPARED) {
+			preparedCount++;
+			kept.name = `lightsched_${++preparedSerial}`;
+		}
+		const entry = kept;
+		const values = bindings as unknown[];
 		return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
-			const { rows } = await connection.query({ text, values: bindings as unknown[] });
-			return rows;
+			if (typeof entry.name !== 'string') return (await connection.query({ text: entry.text, values })).rows;
+			if (!generic.has(connection)) {
+				// PostgreSQL before 12 has no such setting: then the statements are only prepared.
+				await connection
+					.query({ text: 'SET plan_cache_mode = force_generic_plan', values: [] })
+					.catch((error: unknown) => {
+						if ((error as { code?: unknown } | null)?.code !== '42704') throw error;
+					});
+				generic.add(connection);
+			}
+			try {
+				return (await connection.query({ name: entry.name, text: entry.text, values })).rows;
+			} catch (error) {
+				if (!stalePlan(error)) throw error;
+				entry.name = null;
+				return (await connection.query({ text: entry.text, values })).rows;
+			}
 		});
 	};
 }

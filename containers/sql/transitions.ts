@@ -78,6 +78,8 @@ export class TransitionBatcher {
 	/** The batched statement's SQL by shape (patch keys and size). */
 	readonly #shapes = new Map<string, { head: string; update: string }>();
 	#inFlight = 0;
+	/** A reply just came: transitions asked for wait for the next turn of the event loop (see `#gather`). */
+	#gathering = false;
 	readonly #ahead: AheadHook | null;
 	/** Statements with a claim ahead in them on their way. */
 	readonly #aheadInFlight = new Set<Promise<unknown>>();
@@ -114,7 +116,7 @@ export class TransitionBatcher {
 	submit(request: TransitionRequest): Promise<Row | null> {
 		return new Promise((resolve, reject) => {
 			this.#queue.push({ ...request, resolve, reject });
-			this.#pump();
+			if (!this.#gathering) this.#pump();
 		});
 	}
 
@@ -142,9 +144,29 @@ export class TransitionBatcher {
 			void this.#runBatch(batch).finally(() => {
 				this.#inFlight--;
 				for (const pending of batch) this.#busy.delete(pending.id);
-				this.#pump();
+				if (this.#ahead === null) this.#pump();
+				else this.#gather();
 			});
 		}
+	}
+
+	/**
+	 * After a statement's reply: the tasks whose transitions it stored free their slots, and their schedulers start
+	 * the next tasks at once (often from tasks claimed ahead, without a round trip); quick ones finish within the
+	 * same turn of the event loop. Transitions asked for until the next turn (`setImmediate`) therefore wait and go
+	 * together, instead of the first of them going alone and the rest after it: without this, at concurrency 16
+	 * the statements alternated between 15 transitions and 1 (measured), twice the statements for the same tasks.
+	 * A transition asked for while nothing is on its way and no reply just came still runs at once. With claim-ahead
+	 * only (PostgreSQL), where the freed slots are refilled without a round trip; SQLite is left as it was (no gain
+	 * measured there).
+	 */
+	#gather(): void {
+		if (this.#gathering) return;
+		this.#gathering = true;
+		setImmediate(() => {
+			this.#gathering = false;
+			this.#pump();
+		});
 	}
 
 	/** Resolves once every statement with a claim ahead in it that is on its way now has settled. */
