@@ -170,8 +170,8 @@ export interface WorkflowStore {
 	 * stored; else `null` (someone else changed it first, or it is gone). The record returned is a new object, but
 	 * may share its values (steps, vars, shared data) with `run` (a store that keeps records in memory returns a
 	 * copy; one that writes them out need not copy them again): change neither in place afterwards, or copy first.
-	 * Rejects with `DuplicateRunError` when the
-	 * write moves a unique-key run out of a final status while another unique-key run with its key is not final.
+	 * Rejects with `DuplicateRunError` when the write moves a unique-key run out of a final status while another
+	 * unique-key run with its key is not final.
 	 */
 	update(run: RunRecord): Promise<RunRecord | null>;
 	/** One page of runs. */
