@@ -9,6 +9,7 @@
  * this process's CPU time per step (on PostgreSQL the DBOS case is left out of it: it runs outside `measure`).
  *
  *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg,redis]
+ *   (env: ROUNDS, default 3; PEERS=0 leaves the peers out)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ import { startPostgres, type PostgresServer } from '../test/support/postgres.js'
 const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,pg,redis').split(',');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** `PEERS=0`: leave BullMQ and DBOS out (for a profile of lightsched alone). */
+const PEERS = process.env.PEERS !== '0';
 const CONCURRENCY = 32;
 
 const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
@@ -186,11 +189,11 @@ try {
 			await measure(kind, `${kind} plain`, () => plainTasks(make, RUNS * 10));
 			for (const [shape, steps] of SHAPES) {
 				await measure(kind, `${kind} ${shape}`, () => workflowRuns(make, [...steps]));
-				if (kind === 'redis' && redis !== undefined) {
+				if (PEERS && kind === 'redis' && redis !== undefined) {
 					const port = redis.port;
 					await measure(kind, `${kind} ${shape} peer`, () => bullmqFlows(port, shape, RUNS));
 				}
-				if (kind === 'pg' && pg !== undefined) {
+				if (PEERS && kind === 'pg' && pg !== undefined) {
 					if (!dbosReady) {
 						await pg.createDatabase('dbos_bench');
 						await launchDbos(`postgres://postgres@127.0.0.1:${pg.port}/dbos_bench`);
