@@ -112,12 +112,15 @@ function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): S
 			const step = run.steps[stepId] as StepState;
 			if (step !== stored.steps[stepId]) return step;
 			const copy = { ...step };
-			Object.defineProperty(run.steps, stepId, {
-				value: copy,
-				enumerable: true,
-				writable: true,
-				configurable: true,
-			});
+			// A step id `__proto__` (a valid name) would set the prototype when assigned.
+			if (stepId !== '__proto__') run.steps[stepId] = copy;
+			else
+				Object.defineProperty(run.steps, stepId, {
+					value: copy,
+					enumerable: true,
+					writable: true,
+					configurable: true,
+				});
 			return copy;
 		},
 	};
