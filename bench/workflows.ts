@@ -5,9 +5,11 @@
  * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore on its connection), beside BullMQ flows on the
  * same redis-server and DBOS Transact on the same PostgreSQL (bench/workflows-peers.ts), in the same run: ROUNDS
  * rounds (default 3), medians. On Redis it also prints the CPU time each case cost per step, this process's and the
- * redis-server's (INFO cpu), which a loaded machine disturbs far less than the wall-clock rates.
+ * redis-server's (INFO cpu), which a loaded machine disturbs far less than the wall-clock rates; on every container
+ * this process's CPU time per step (on PostgreSQL the DBOS case is left out of it: it runs outside `measure`).
  *
  *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg,redis]
+ *   (env: ROUNDS, default 3; PEERS=0 leaves the peers out)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,8 @@ import { startPostgres, type PostgresServer } from '../test/support/postgres.js'
 const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,pg,redis').split(',');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** `PEERS=0`: leave BullMQ and DBOS out (for a profile of lightsched alone). */
+const PEERS = process.env.PEERS !== '0';
 const CONCURRENCY = 32;
 
 const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
@@ -155,20 +159,18 @@ const serverCpuUs = async (): Promise<number> => {
 	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
 	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 };
-/** Run one case (RUNS x 10 steps), recording its rate and, on Redis, its CPU per step. */
+/** Run one case (RUNS x 10 steps), recording its rate, this process's CPU per step and, on Redis, the server's. */
 async function measure(kind: string, name: string, run: () => Promise<number>): Promise<void> {
 	const onRedis = kind === 'redis' && redis !== undefined;
 	if (onRedis) admin ??= new Redis((redis as RedisServer).port);
 	const node = process.cpuUsage();
 	const server = onRedis ? await serverCpuUs() : 0;
 	record(name, await run());
-	if (!onRedis) return;
 	const used = process.cpuUsage(node);
 	const steps = RUNS * 10;
-	for (const [side, us] of [
-		['node', used.user + used.system],
-		['server', (await serverCpuUs()) - server],
-	] as const) {
+	const sides: (readonly ['node' | 'server', number])[] = [['node', used.user + used.system]];
+	if (onRedis) sides.push(['server', (await serverCpuUs()) - server]);
+	for (const [side, us] of sides) {
 		const list = cpu.get(`${name} ${side}`) ?? [];
 		list.push(us / steps);
 		cpu.set(`${name} ${side}`, list);
@@ -187,11 +189,11 @@ try {
 			await measure(kind, `${kind} plain`, () => plainTasks(make, RUNS * 10));
 			for (const [shape, steps] of SHAPES) {
 				await measure(kind, `${kind} ${shape}`, () => workflowRuns(make, [...steps]));
-				if (kind === 'redis' && redis !== undefined) {
+				if (PEERS && kind === 'redis' && redis !== undefined) {
 					const port = redis.port;
 					await measure(kind, `${kind} ${shape} peer`, () => bullmqFlows(port, shape, RUNS));
 				}
-				if (kind === 'pg' && pg !== undefined) {
+				if (PEERS && kind === 'pg' && pg !== undefined) {
 					if (!dbosReady) {
 						await pg.createDatabase('dbos_bench');
 						await launchDbos(`postgres://postgres@127.0.0.1:${pg.port}/dbos_bench`);
@@ -222,7 +224,16 @@ try {
 			);
 		}
 	}
-	if (cpu.size > 0) {
+	console.log('\nCPU per step of this process, medians (µs; the peers in it only on Redis)');
+	console.log('| container | plain task | chain step | fan-out/join step | chain / plain | fan-out/join / plain |');
+	console.log('|---|---|---|---|---|---|');
+	for (const kind of KINDS) {
+		const of = (name: string): number => median(cpu.get(`${kind} ${name} node`));
+		console.log(
+			`| ${kind} | ${fmt(of('plain'))} | ${fmt(of('chain'))} | ${fmt(of('fan-out/join'))} | ${(of('chain') / of('plain')).toFixed(2)}x | ${(of('fan-out/join') / of('plain')).toFixed(2)}x |`,
+		);
+	}
+	if (cpu.has('redis plain server')) {
 		const us = (name: string): number => median(cpu.get(`${name} node`)) + median(cpu.get(`${name} server`));
 		console.log('\nCPU per step on Redis, medians (µs: this process + redis-server)');
 		console.log(

@@ -166,9 +166,12 @@ export interface WorkflowStore {
 	/** The run (a copy), or `null`. */
 	get(id: string): Promise<RunRecord | null>;
 	/**
-	 * Compare-and-set: if the stored run's `rev` equals `run.rev`, store `run` with `rev + 1` and return the stored
-	 * copy; else `null` (someone else changed it first, or it is gone). Rejects with `DuplicateRunError` when the
-	 * write moves a unique-key run out of a final status while another unique-key run with its key is not final.
+	 * Compare-and-set: if the stored run's `rev` equals `run.rev`, store `run` with `rev + 1` and return the record
+	 * stored; else `null` (someone else changed it first, or it is gone). The record returned is a new object, but
+	 * may share its values (steps, vars, shared data) with `run` (a store that keeps records in memory returns a
+	 * copy; one that writes them out need not copy them again): change neither in place afterwards, or copy first.
+	 * Rejects with `DuplicateRunError` when the write moves a unique-key run out of a final status while another
+	 * unique-key run with its key is not final.
 	 */
 	update(run: RunRecord): Promise<RunRecord | null>;
 	/** One page of runs. */

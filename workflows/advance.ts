@@ -99,6 +99,33 @@ export function copyRun(run: RunRecord): RunRecord {
 	return cloneJson(run);
 }
 
+/**
+ * A copy of `stored` to change by copy-on-write: its own top level and `steps` map, every step still `stored`'s
+ * until `own(stepId)` gives it a copy of its own (whose fields the caller then sets; their values, such as `trace`,
+ * are replaced, never changed in place). What is not changed stays shared with `stored`, which is not changed.
+ */
+function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): StepState } {
+	const run: RunRecord = { ...stored, steps: { ...stored.steps } };
+	return {
+		run,
+		own(stepId) {
+			const step = run.steps[stepId] as StepState;
+			if (step !== stored.steps[stepId]) return step;
+			const copy = { ...step };
+			// A step id `__proto__` (a valid name) would set the prototype when assigned.
+			if (stepId !== '__proto__') run.steps[stepId] = copy;
+			else
+				Object.defineProperty(run.steps, stepId, {
+					value: copy,
+					enumerable: true,
+					writable: true,
+					configurable: true,
+				});
+			return copy;
+		},
+	};
+}
+
 /** A fresh step state. */
 export function newStepState(): StepState {
 	return {
@@ -116,7 +143,12 @@ export function newStepState(): StepState {
 	};
 }
 
-/** Plan the next state of `stored`. `tasks` holds a view for every step the caller looked up (those `running`). */
+/**
+ * Plan the next state of `stored`. `tasks` holds a view for every step the caller looked up (those `running`). The
+ * next record shares what it does not change with `stored` (copy-on-write: no deep copy of the run per step), so
+ * neither may be changed in place afterwards; a task's output and error are copied in (the task's record is its
+ * caller's).
+ */
 export function planAdvance(
 	stored: RunRecord,
 	definition: CheckedDefinition,
@@ -124,7 +156,7 @@ export function planAdvance(
 	now: number,
 	options: PlanOptions,
 ): Plan {
-	const run = copyRun(stored);
+	const { run, own } = changeable(stored);
 	const dispatch: Dispatch[] = [];
 	const stop: string[] = [];
 	const events: Plan['events'] = [];
@@ -146,11 +178,11 @@ export function planAdvance(
 
 	// 2. The ends of step tasks.
 	for (const stepId of definition.order) {
-		const step = run.steps[stepId] as StepState;
-		if (step.status !== 'running') continue;
-		const taskId = stepTaskId(run.id, stepId, step.generation);
+		if ((run.steps[stepId] as StepState).status !== 'running') continue;
 		const view = tasks.get(stepId);
 		if (view === undefined) continue;
+		const step = own(stepId);
+		const taskId = stepTaskId(run.id, stepId, step.generation);
 		if (view === null) {
 			// The task may still be on its way: the process that stored the dispatch adds it just after. Only once
 			// the grace has passed is it taken to be lost (that process died), so a step task is never added after
@@ -182,7 +214,7 @@ export function planAdvance(
 		if (view.status === 'succeeded') {
 			Object.assign(step, {
 				status: 'succeeded',
-				output: view.output ?? null,
+				output: cloneJson(view.output ?? null),
 				error: null,
 				attempts: view.attempts,
 				finishedAt: now,
@@ -194,7 +226,7 @@ export function planAdvance(
 			const skip = definition.steps.get(stepId)?.skipOnFailed === true && !isFinalRunStatus(run.status);
 			Object.assign(step, {
 				status: skip ? 'skipped' : 'failed',
-				error: view.error,
+				error: cloneJson(view.error),
 				attempts: view.attempts,
 				finishedAt: now,
 				handBack: false,
@@ -219,13 +251,18 @@ export function planAdvance(
 		while (progressed) {
 			progressed = false;
 			for (const stepId of definition.order) {
-				const step = run.steps[stepId] as StepState;
-				if (step.status !== 'waiting') continue;
+				const waiting = run.steps[stepId] as StepState;
+				if (waiting.status !== 'waiting') continue;
 				const def = definition.steps.get(stepId);
 				if (def === undefined) continue;
 				if (!(def.dependsOn ?? []).every((dep) => DONE_FOR_DEPENDENTS.has(run.steps[dep]?.status ?? '')))
 					continue;
-				const gate = evaluateGates(def.preCheck ?? [], { vars: run.vars, shared: run.shared }, step.continued);
+				const gate = evaluateGates(
+					def.preCheck ?? [],
+					{ vars: run.vars, shared: run.shared },
+					waiting.continued,
+				);
+				const step = own(stepId);
 				if (gate !== null) {
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
 					if (gate.act === 'skip') step.finishedAt = now;

@@ -447,7 +447,8 @@ export class Advancer {
 		let current: RunRecord | null = run;
 		for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
 			if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
-			const next: RunRecord = { ...structuredClone(current), notified: current.status, updatedAt: Date.now() };
+			// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
+			const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
 			next.open = Object.values(next.steps).some((step) => step.status === 'running');
 			const written = await this.#parts.store.update(next);
 			if (written !== null) return written;

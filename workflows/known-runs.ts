@@ -6,12 +6,15 @@
  * data) fails the write, and the advance reads the run and plans again.
  */
 import type { RunRecord } from '../src/workflow-store.js';
-import { copyRun } from './advance.js';
 
 /** How many runs are remembered; the oldest is forgotten first (a run another process finished stays until then). */
 const MAX_RUNS = 10_000;
 
-/** Per run, the record this process last wrote or read, while a step of it runs (a step end is coming). */
+/**
+ * Per run, the record this process last wrote or read, while a step of it runs (a step end is coming). The record
+ * is kept as it is handed in, not copied: the engine changes no record once written (a plan copies on write, see
+ * planAdvance) and hands callers copies.
+ */
 export class KnownRuns {
 	readonly #runs = new Map<string, RunRecord>();
 
@@ -22,11 +25,11 @@ export class KnownRuns {
 		return run;
 	}
 
-	/** Remember a record just written or read (a copy), if a step of it still runs; else forget the run. */
+	/** Remember a record just written or read (no one may change it afterwards), if a step of it still runs; else forget the run. */
 	remember(run: RunRecord): void {
 		this.#runs.delete(run.id);
 		if (!Object.values(run.steps).some((step) => step.status === 'running')) return;
-		this.#runs.set(run.id, copyRun(run));
+		this.#runs.set(run.id, run);
 		if (this.#runs.size > MAX_RUNS) {
 			const oldest = this.#runs.keys().next();
 			if (oldest.done !== true) this.#runs.delete(oldest.value);

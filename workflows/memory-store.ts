@@ -93,7 +93,9 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		const next = cloneJson(run);
 		next.rev = run.rev + 1;
 		this.#runs.set(run.id, next);
-		return cloneJson(next);
+		// The store keeps its own copy; the caller gets its record back with the new `rev` (a new top level sharing its
+		// values with `run`, as the SQL and Redis stores return it): no second deep copy.
+		return { ...run, rev: next.rev };
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {

@@ -6,7 +6,7 @@
 import { NonRetryableError, type NewTask } from 'lightsched/kit';
 import type { RunRecord } from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
-import type { Dispatch } from './advance.js';
+import { cloneJson, type Dispatch } from './advance.js';
 import type { CheckedDefinition } from './definition.js';
 import type { WorkflowsOptions } from './options.js';
 import type { StepItem } from './step-task.js';
@@ -29,10 +29,12 @@ export function stepTaskFor(
 			version: run.version,
 		},
 		action: def.action,
-		params: dispatch.params,
-		inputs: dispatch.inputs,
-		vars: run.vars,
-		saved: dispatch.saved,
+		params: cloneJson(dispatch.params),
+		// Copies: the run record shares these with the engine's records (see planAdvance), and an actuator may be
+		// handed the item itself (an in-memory container).
+		inputs: cloneJson(dispatch.inputs),
+		vars: cloneJson(run.vars),
+		saved: cloneJson(dispatch.saved),
 	};
 	const task: { -readonly [K in keyof NewTask]: NewTask[K] } = { id: dispatch.taskId, item };
 	if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
@@ -41,7 +43,7 @@ export function stepTaskFor(
 	if (!isWorkflowActions(actions)) {
 		const build = actions[def.action];
 		if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
-		task.item = build(dispatch.params, item);
+		task.item = build(item.params, item);
 	}
 	return task;
 }

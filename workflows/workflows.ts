@@ -18,7 +18,7 @@ import {
 	type WorkflowStore,
 } from '../src/workflow-store.js';
 import { isWorkflowActions } from './actions.js';
-import { newStepState } from './advance.js';
+import { copyRun, newStepState } from './advance.js';
 import { Advancer } from './advancer.js';
 import { applyCommand, type CommandName } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
@@ -161,7 +161,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		await this.store.create(run);
 		this.#emit('run:created', { run: structuredClone(run) });
 		// The first advance plans from the record just created (its write's compare-and-set proves it current).
-		return (await this.#advancer.kick(run.id, undefined, run)) ?? run;
+		// A copy: the engine keeps the record it wrote (to plan the next step end from) and changes none in place.
+		const advanced = await this.#advancer.kick(run.id, undefined, run);
+		return copyRun(advanced ?? run);
 	}
 
 	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
@@ -310,8 +312,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 
 	async #command(runId: string, command: CommandName, args: { stepId?: string; now?: boolean }): Promise<RunRecord> {
 		this.#checkOpen();
-		return this.#advancer.command(runId, (run, definition) =>
-			applyCommand(run, definition, command, args, Date.now()),
+		// A copy, as for `start`.
+		return copyRun(
+			await this.#advancer.command(runId, (run, definition) =>
+				applyCommand(run, definition, command, args, Date.now()),
+			),
 		);
 	}
 

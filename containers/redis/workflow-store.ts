@@ -112,11 +112,11 @@ function checkText(field: string, value: string): void {
 		throw new TypeError(`Expected the run's \`${field}\` to be well-formed Unicode, got ${JSON.stringify(value)}`);
 }
 
-/** The run as the scripts take it (see workflow-scripts.ts). */
-function runArgs(run: RunRecord, rev: number): string[] {
+/** The run as the scripts take it (see workflow-scripts.ts), its `rev` the one to store. */
+function runArgs(run: RunRecord): string[] {
 	return [
 		run.id,
-		String(rev),
+		String(run.rev),
 		run.definition,
 		run.status,
 		run.key === null ? '0' : '1',
@@ -124,7 +124,7 @@ function runArgs(run: RunRecord, rev: number): string[] {
 		run.open ? '1' : '0',
 		String(run.createdAt),
 		holdsKey(run) ? '1' : '0',
-		JSON.stringify({ ...run, rev }),
+		JSON.stringify(run),
 	];
 }
 
@@ -214,7 +214,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		checkText('id', run.id);
 		checkText('definition', run.definition);
 		if (run.key !== null) checkText('key', run.key);
-		const reply = (await this.#run(CREATE_RUN, runArgs(run, run.rev))) as string[];
+		const reply = (await this.#run(CREATE_RUN, runArgs(run))) as string[];
 		if (reply[0] === 'dup') throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
@@ -234,12 +234,13 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		if (!isWellFormed(run.id)) return null;
 		checkText('definition', run.definition);
 		if (run.key !== null) checkText('key', run.key);
-		const args = runArgs(run, run.rev + 1);
-		const reply = (await this.#run(UPDATE_RUN, [String(run.rev), ...args])) as string[];
+		const next: RunRecord = { ...run, rev: run.rev + 1 };
+		const reply = (await this.#run(UPDATE_RUN, [String(run.rev), ...runArgs(next)])) as string[];
 		if (reply[0] === 'stale') return null;
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
-		return JSON.parse(args[args.length - 1] as string) as RunRecord;
+		// Not parsed back from what was sent: `next` shares its values with `run` (see `WorkflowStore.update`).
+		return next;
 	}
 
 	/**
@@ -285,9 +286,9 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 			seen.add(task.id);
 		});
-		const args = runArgs(run, run.rev + 1);
+		const next: RunRecord = { ...run, rev: run.rev + 1 };
 		const reply = (await batch.submit(
-			[String(run.rev), ...args, String(Date.now()), randomUUID(), String(tasks.length)].concat(
+			[String(run.rev), ...runArgs(next), String(Date.now()), randomUUID(), String(tasks.length)].concat(
 				tasks.flatMap(encodeForAdd),
 			),
 		)) as unknown[];
@@ -307,7 +308,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		for (let i = 1; i + 1 < reply.length; i += 2) seqs.set(String(reply[i]), Number(reply[i + 1]));
 		const added = tasks.filter((task) => seqs.has(task.id));
 		for (const task of added) task.seq = seqs.get(task.id) ?? task.seq;
-		return { run: JSON.parse(args[args.length - 1] as string) as RunRecord, added };
+		return { run: next, added };
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {

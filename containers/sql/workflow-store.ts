@@ -195,7 +195,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			// Refused by a unique index: the run's key (a task's deduplication key is checked before its insert).
 			throw await this.#keyConflict(knex, run.key as string);
 		}
-		return added === null ? null : { run: structuredClone(next), added };
+		// Not copied: `next` is a record of its own at the top, sharing its values with `run` (see `WorkflowStore.update`).
+		return added === null ? null : { run: next, added };
 	}
 
 	async list(query: RunQuery = {}): Promise<RunPage> {
