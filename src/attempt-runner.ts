@@ -19,6 +19,11 @@ import type { TaskStatus } from './task.js';
 import { copyTask, type TaskRecord } from './task.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * The outcome of every attempt that succeeded without an output (outcomes are read-only; not frozen, which would
+ * give it a shape of its own and make every read of an outcome's fields see two).
+ */
+const SUCCEEDED_WITHOUT_OUTPUT: AttemptOutcome = { kind: 'succeeded', hasOutput: false, output: undefined };
 
 export class AttemptRunner<TItem, TOutput> {
 	readonly #core: SchedulerCore<TItem, TOutput>;
@@ -266,7 +271,11 @@ export class AttemptRunner<TItem, TOutput> {
 		if (attempt.settled) return;
 		if (result.ok) {
 			const hasOutput = 'output' in result && result.output !== undefined;
-			this.settle(attempt, { kind: 'succeeded', hasOutput, output: hasOutput ? result.output : undefined });
+			// Work that returns nothing (most side-effect tasks) shares one outcome: no object made per task.
+			this.settle(
+				attempt,
+				hasOutput ? { kind: 'succeeded', hasOutput, output: result.output } : SUCCEEDED_WITHOUT_OUTPUT,
+			);
 		} else {
 			this.settle(attempt, { kind: 'failed', error: toError(result.error), stopWork: false });
 		}
