@@ -329,7 +329,8 @@ export class AttemptRunner<TItem, TOutput> {
 	 * reported without a promise. Returns false when the general path must run instead.
 	 */
 	#finishSync(attempt: Attempt, outcome: { readonly hasOutput: boolean; readonly output: unknown }): boolean {
-		// One clock read for the finish and the claim of the next task, which follows in this call.
+		// One clock read for the finish and the claim of the next task, which follows in this call, unless code of the
+		// user's ran in between (a listener may take any time: the next task's `startedAt` must not be early by it).
 		const now = Date.now();
 		const stored = this.#writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output, now);
 		if (stored === false) return false;
@@ -337,8 +338,9 @@ export class AttemptRunner<TItem, TOutput> {
 		if (this.#spans.size > 0) this.#spans.end(attempt, 'succeeded', 'succeeded');
 		const reporter = this.#reporter;
 		// The synchronous face returns a record of its own making (the attempt's, brought up to date): handed out as is.
-		if (stored !== null) reporter.succeeded(stored as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
-		this.#release(attempt, now);
+		const userCodeRan =
+			stored !== null && reporter.succeeded(stored as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
+		this.#release(attempt, userCodeRan ? undefined : now);
 		return true;
 	}
 

@@ -59,10 +59,15 @@ export class Reporter<TItem, TOutput> {
 		}
 	}
 
-	/** A success stored on the hot path: the same as `outcome` with a `succeeded` outcome, without making one. */
-	succeeded(task: TaskRecord<TItem, TOutput>, output: TOutput): void {
+	/**
+	 * A success stored on the hot path: the same as `outcome` with a `succeeded` outcome, without making one. Returns
+	 * whether code of the user's ran meanwhile (a `task:succeeded` listener or the callback), which may have taken
+	 * any time.
+	 */
+	succeeded(task: TaskRecord<TItem, TOutput>, output: TOutput): boolean {
 		const emitter = this.#emitter;
-		if (emitter.listenerCount('task:succeeded') > 0) {
+		const listened = emitter.listenerCount('task:succeeded') > 0;
+		if (listened) {
 			// `emit` by hand: one event a task, without the array of `emit`'s rest parameter.
 			try {
 				emitter.emit('task:succeeded', { task, output });
@@ -71,6 +76,7 @@ export class Reporter<TItem, TOutput> {
 			}
 		}
 		this.final(task);
+		return listened || this.#callback !== undefined;
 	}
 
 	/** Tell listeners, the callback and the finished streams what a stored outcome led to. */
