@@ -19,14 +19,19 @@ import type { TaskStatus } from './task.js';
 import { copyTask, type TaskRecord } from './task.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * The outcome of every attempt that succeeded without an output (outcomes are read-only; not frozen, which would
+ * give it a shape of its own and make every read of an outcome's fields see two).
+ */
+const SUCCEEDED_WITHOUT_OUTPUT: AttemptOutcome = { kind: 'succeeded', hasOutput: false, output: undefined };
 
 export class AttemptRunner<TItem, TOutput> {
 	readonly #core: SchedulerCore<TItem, TOutput>;
 	readonly #attempts: RunningAttempts;
 	readonly #host: AttemptHost;
 	readonly #poller: StatusPoller;
-	/** Called when a slot is freed: look for more work. */
-	readonly #freed: () => void;
+	/** Called when a slot is freed: look for more work (at `now`, when the caller has just read the clock). */
+	readonly #freed: (now?: number) => void;
 	// The parts the hot path (start, settle, finish) uses, held directly.
 	readonly #options: SchedulerCore<TItem, TOutput>['options'];
 	readonly #reporter: SchedulerCore<TItem, TOutput>['reporter'];
@@ -49,7 +54,7 @@ export class AttemptRunner<TItem, TOutput> {
 	/** Each attempt's OpenTelemetry span (none kept without an SDK): see tracing.ts. */
 	readonly #spans: AttemptSpans;
 
-	constructor(core: SchedulerCore<TItem, TOutput>, freed: () => void) {
+	constructor(core: SchedulerCore<TItem, TOutput>, freed: (now?: number) => void) {
 		this.#core = core;
 		this.#freed = freed;
 		const { options } = core;
@@ -266,7 +271,11 @@ export class AttemptRunner<TItem, TOutput> {
 		if (attempt.settled) return;
 		if (result.ok) {
 			const hasOutput = 'output' in result && result.output !== undefined;
-			this.settle(attempt, { kind: 'succeeded', hasOutput, output: hasOutput ? result.output : undefined });
+			// Work that returns nothing (most side-effect tasks) shares one outcome: no object made per task.
+			this.settle(
+				attempt,
+				hasOutput ? { kind: 'succeeded', hasOutput, output: result.output } : SUCCEEDED_WITHOUT_OUTPUT,
+			);
 		} else {
 			this.settle(attempt, { kind: 'failed', error: toError(result.error), stopWork: false });
 		}
@@ -289,7 +298,7 @@ export class AttemptRunner<TItem, TOutput> {
 		// Work that just returned may have blocked the loop: measured while its task is still listed as running.
 		this.#loopMonitor?.check();
 		attempt.outcome = outcome;
-		clearTimeout(attempt.timer);
+		if (attempt.timer !== undefined) clearTimeout(attempt.timer);
 		if (outcome.kind !== 'succeeded') {
 			const reason =
 				outcome.kind === 'failed'
@@ -320,27 +329,30 @@ export class AttemptRunner<TItem, TOutput> {
 	 * reported without a promise. Returns false when the general path must run instead.
 	 */
 	#finishSync(attempt: Attempt, outcome: { readonly hasOutput: boolean; readonly output: unknown }): boolean {
-		const stored = this.#writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output);
+		// One clock read for the finish and the claim of the next task, which follows in this call, unless code of the
+		// user's ran in between (a listener may take any time: the next task's `startedAt` must not be early by it).
+		const now = Date.now();
+		const stored = this.#writer.succeedSync(attempt.task, attempt.ref, outcome.hasOutput, outcome.output, now);
 		if (stored === false) return false;
 		attempt.finishing = RESOLVED;
 		if (this.#spans.size > 0) this.#spans.end(attempt, 'succeeded', 'succeeded');
 		const reporter = this.#reporter;
 		// The synchronous face returns a record of its own making (the attempt's, brought up to date): handed out as is.
-		if (stored !== null && reporter.hearsSuccess())
-			reporter.succeeded(stored as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
-		this.#release(attempt);
+		const userCodeRan =
+			stored !== null && reporter.succeeded(stored as TaskRecord<TItem, TOutput>, outcome.output as TOutput);
+		this.#release(attempt, userCodeRan ? undefined : now);
 		return true;
 	}
 
-	/** Free the attempt's slot and look for more work. */
-	#release(attempt: Attempt): void {
+	/** Free the attempt's slot and look for more work (`now`: the time just read, if the caller read it). */
+	#release(attempt: Attempt, now?: number): void {
 		this.#attempts.delete(attempt);
 		if (this.#attempts.size === 0) {
 			if (this.#emptyWaiters.length > 0) for (const resolve of this.#emptyWaiters.splice(0)) resolve();
 			this.#leases?.idle();
 			this.#loopMonitor?.stop();
 		}
-		this.#freed();
+		this.#freed(now);
 	}
 
 	/** Store the outcome, then free the slot. Never rejects. */

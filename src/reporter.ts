@@ -35,11 +35,6 @@ export class Reporter<TItem, TOutput> {
 		return this.#emitter.listenerCount(event) > 0;
 	}
 
-	/** Whether a succeeded task would reach anyone: a listener, the callback or a stream. */
-	hearsSuccess(): boolean {
-		return this.#streams.size > 0 || this.#callback !== undefined || this.listening('task:succeeded');
-	}
-
 	/** Emit without letting a throwing listener break the loop. */
 	emit<E extends keyof Events<TItem, TOutput>>(
 		event: E,
@@ -64,10 +59,24 @@ export class Reporter<TItem, TOutput> {
 		}
 	}
 
-	/** A success stored on the hot path: the same as `outcome` with a `succeeded` outcome, without making one. */
-	succeeded(task: TaskRecord<TItem, TOutput>, output: TOutput): void {
-		if (this.listening('task:succeeded')) this.emit('task:succeeded', { task, output });
+	/**
+	 * A success stored on the hot path: the same as `outcome` with a `succeeded` outcome, without making one. Returns
+	 * whether code of the user's ran meanwhile (a `task:succeeded` listener or the callback), which may have taken
+	 * any time.
+	 */
+	succeeded(task: TaskRecord<TItem, TOutput>, output: TOutput): boolean {
+		const emitter = this.#emitter;
+		const listened = emitter.listenerCount('task:succeeded') > 0;
+		if (listened) {
+			// `emit` by hand: one event a task, without the array of `emit`'s rest parameter.
+			try {
+				emitter.emit('task:succeeded', { task, output });
+			} catch (error) {
+				this.error(new CallbackError('a `task:succeeded` listener threw', { cause: error }));
+			}
+		}
 		this.final(task);
+		return listened || this.#callback !== undefined;
 	}
 
 	/** Tell listeners, the callback and the finished streams what a stored outcome led to. */
@@ -104,7 +113,7 @@ export class Reporter<TItem, TOutput> {
 
 	/** A task reached a final status: the callback and the finished streams hear of it. */
 	final(task: TaskRecord<TItem, TOutput>): void {
-		for (const stream of this.#streams) stream.push(task);
+		if (this.#streams.size > 0) for (const stream of this.#streams) stream.push(task);
 		this.#callBack(task);
 		this.#afterFinal?.(task);
 	}

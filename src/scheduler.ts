@@ -163,7 +163,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 			paused: () => this.#paused,
 		};
 		this.#core = core;
-		this.#runner = new AttemptRunner(core, () => this.#claims.fill());
+		this.#runner = new AttemptRunner(core, (now) => this.#claims.fill(now));
 		this.#adder = new TaskAdder(core, {
 			fill: () => this.#claims.fill(),
 			fence: () => this.#claims.fence(),

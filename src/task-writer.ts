@@ -115,12 +115,13 @@ export class TaskWriter {
 		ref: unknown,
 		hasOutput: boolean,
 		output: unknown,
+		now: number = Date.now(),
 	): Readonly<TaskRecord> | null | false {
 		const { container, persistencer, actuator, owner } = this.#parts;
 		const sync = container.sync;
 		if (sync === undefined || persistencer !== undefined || (!hasOutput && actuator.output)) return false;
 		try {
-			return sync.transition(task, 'running', 'succeeded', successPatch(output, ref), owner);
+			return sync.transition(task, 'running', 'succeeded', successPatch(output, ref, now), owner);
 		} catch {
 			return false;
 		}
