@@ -92,18 +92,22 @@ local function one(t)
 	local token = tprefix .. ':' .. t[6]
 	local checkOwner = flags % 2 == 1
 	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition', 'retention')
+	-- Only what every transition needs (each field is a look-up in the hash): the token on a lost compare, the
+	-- indexed fields when it is not the common end of an active task (reindex).
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'v', 'retention')
 	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
 		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[8] == token then return {record(k)} end
+		if f[1] and redis.call('HGET', k, 'lastTransition') == token then return {record(k)} end
 		return false
 	end
-	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
-	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
+	local seq = f[3]
+	local known = t[8] == (seq or '') .. ':' .. (f[4] or '')
 	local n = #t
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
+	local ix = nil
+	if not ending then ix = redis.call('HMGET', k, 'priority', 'runAt', 'leaseUntil') end
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, H + 1, n))
 	if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
 	if ending then
 		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
@@ -114,7 +118,7 @@ local function one(t)
 			joining[to] = members
 		end
 		members[#members + 1], members[#members + 2] = seq, id
-		if f[9] and f[9] ~= 'null' and f[9] ~= '' then expiring[#expiring + 1], expiring[#expiring + 2] = id, to end
+		if f[5] and f[5] ~= 'null' and f[5] ~= '' then expiring[#expiring + 1], expiring[#expiring + 2] = id, to end
 		if f[2] and f[2] ~= '' then
 			local held = dropping[f[2]]
 			if held == nil then
@@ -125,7 +129,7 @@ local function one(t)
 		end
 		freed()
 	else
-		reindex(id, seq, from, to, prio, runAt, lease, f[2], t, H + 1, n)
+		reindex(id, seq, from, to, ix[1], ix[2], ix[3], f[2], t, H + 1, n)
 	end
 	if flags >= 2 and checkOwner and isFinal(to) then
 		local a = ahead[owner]
