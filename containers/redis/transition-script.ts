@@ -14,11 +14,11 @@ export const TRANSITION_HEAD = 8;
  * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
- * [entries, claimed]: one entry per transition, in order: false (the compare-and-set lost), [record], or
+ * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost), [record], or
  * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
- * batch), `record` being just `now` when the stored version was the one the caller knows: it has the rest
- * (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an empty list may come
- * back as {}: cjson cannot tell an empty array from an empty object).
+ * batch), or true when the stored version was the one the caller knows: it has the rest and rebuilds the record
+ * with the script's now (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an
+ * empty list may come back as {}: cjson cannot tell an empty array from an empty object); then the script's now.
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (leased for the given length from the script's
@@ -140,18 +140,28 @@ local function one(t)
 		end
 		a.n = a.n + 1
 	end
-	if known then return {now} end
+	if known then return true end
 	return {record(k)}
 end
+-- One pcall for the run of transitions up to the first that fails (not one per transition); a failed one gets its
+-- error entry and the rest run on in a new pcall.
 local out = {}
-for i = 3, #batch do
-	local ok, res = pcall(one, batch[i])
-	if ok then
-		out[#out + 1] = res
-	elseif type(res) == 'table' and res.err then
-		out[#out + 1] = { err = res.err }
-	else
-		out[#out + 1] = { err = tostring(res) }
+local at = 3
+local function run()
+	for i = at, #batch do
+		out[#out + 1] = one(batch[i])
+		at = i + 1
+	end
+end
+while at <= #batch do
+	local ok, res = pcall(run)
+	if not ok then
+		if type(res) == 'table' and res.err then
+			out[#out + 1] = { err = res.err }
+		else
+			out[#out + 1] = { err = tostring(res) }
+		end
+		at = at + 1
 	end
 end
 flushIndexes()
@@ -161,6 +171,6 @@ for _, o in ipairs(owners) do
 	if ok and #got > 0 then claimed[#claimed + 1] = { o, got } end
 end
 publishWake()
-return cjson.encode({ out, claimed })
+return cjson.encode({ out, claimed, now })
 `,
 );
