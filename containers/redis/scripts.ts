@@ -62,6 +62,25 @@ export function script(name: string, body: string): ClockedScript {
 	return { server: build(true), caller: build(false) };
 }
 
+/**
+ * The fields a claim writes whatever they held (its HSET in claimPopped), with the Lua value each gets: the claim does
+ * not read them back. `attempts` and `v` are read, and written bumped.
+ */
+const CLAIM_WRITES: Readonly<Record<string, string>> = {
+	status: "'running'",
+	leaseUntil: 'lease',
+	startedAt: 'now',
+	updatedAt: 'now',
+	attempts: 'attempts',
+	v: 'v',
+};
+/** What claimPopped reads of a claimed task's hash: every packed field but those it overwrites (and owner, id). */
+const CLAIM_READS = CLAIMED_FIELDS.filter((field) => !(field in CLAIM_WRITES) || field === 'attempts' || field === 'v');
+/** The packed fields' Lua values, in CLAIMED_FIELDS order (a missing field packs as ''). */
+const CLAIMED_VALUES = CLAIMED_FIELDS.map((field) =>
+	field in CLAIM_WRITES ? CLAIM_WRITES[field] : `g[${CLAIM_READS.indexOf(field) + 1}] or ''`,
+).join(', ');
+
 const PRELUDE = `
 local P = KEYS[1]
 local function ms(x) return string.format('%.0f', x) end
@@ -152,39 +171,37 @@ end
 -- A slot was freed: claimers the global limit held back are woken, once per script call (see publishWake).
 local slotFreed = false
 local function freed() slotFreed = true end
+-- n + 1 for the small counts a hash holds (attempts, v): Lua's tostring of a number is a printf, the dearest step
+-- of a claim after its reads. Any other value is counted as before.
+local NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).join(', ')} }
+local function plusOne(n) return NEXT[n] or tostring(tonumber(n) + 1) end
 -- The version every write of a task hash bumps (see known-records.ts).
-local function bump(v) return tostring((tonumber(v) or 0) + 1) end
+local function bump(v) return NEXT[v] or tostring((tonumber(v) or 0) + 1) end
 local function publishWake()
 	if slotFreed and redis.call('DEL', P .. 'starved') == 1 then wake = true end
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end
 end
-local CIDX = { ${CLAIMED_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
 -- A variadic command over a long list, in slices (Lua's unpack stops at a few thousand values); step is even.
 local function sliced(command, key, list)
 	local step = 1000
 	for i = 1, #list, step do redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list))) end
 end
 -- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
--- (codec.ts unpackClaimed).
+-- (codec.ts unpackClaimed). Reads only the fields the claim does not overwrite (see CLAIM_READS).
 local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
 	for i = 1, #popped, 2 do
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
-		local r = redis.call('HMGET', k, ${CLAIMED_FIELDS.map((f) => `'${f}'`).join(', ')})
-		local attempts = tostring(tonumber(r[CIDX.attempts]) + 1)
-		local v = bump(r[CIDX.v])
+		local g = redis.call('HMGET', k, ${CLAIM_READS.map((f) => `'${f}'`).join(', ')})
+		local attempts = plusOne(g[${CLAIM_READS.indexOf('attempts') + 1}])
+		local v = bump(g[${CLAIM_READS.indexOf('v') + 1}])
 		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
-		r[CIDX.status], r[CIDX.leaseUntil], r[CIDX.startedAt], r[CIDX.updatedAt], r[CIDX.attempts], r[CIDX.v] = 'running', lease, now, now, attempts, v
 		recordChange(id, 'started', now, k)
-		for j = 1, ${CLAIMED_FIELDS.length} do
-			if not r[j] then r[j] = '' end
-		end
-		r[${CLAIMED_FIELDS.length + 1}], r[${CLAIMED_FIELDS.length + 2}] = owner, id
 		leases[#leases + 1], leases[#leases + 2] = lease, id
 		ids[#ids + 1] = id
-		out[#out + 1] = table.concat(r, '\\31')
+		out[#out + 1] = table.concat({ ${CLAIMED_VALUES}, owner, id }, '\\31')
 	end
 	-- One ZADD and one ZREM for the whole claim (variadic), not one of each per task.
 	sliced('ZADD', P .. 'running', leases)
@@ -212,6 +229,7 @@ const HASH_ORDER = [
 	'owner',
 	'seq',
 	'lastTransition',
+	'retention',
 	'leaseUntil',
 	'attempts',
 	'priority',
@@ -232,7 +250,6 @@ const HASH_ORDER = [
 	'key',
 	'trace',
 	'group',
-	'retention',
 	'addToken',
 ] as const;
 const SCRIPT_VALUES: Record<string, string> = {

@@ -14,11 +14,11 @@ export const TRANSITION_HEAD = 8;
  * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
- * [entries, claimed]: one entry per transition, in order: false (the compare-and-set lost), [record], or
+ * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost), [record], or
  * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
- * batch), `record` being just `now` when the stored version was the one the caller knows: it has the rest
- * (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an empty list may come
- * back as {}: cjson cannot tell an empty array from an empty object).
+ * batch), or true when the stored version was the one the caller knows: it has the rest and rebuilds the record
+ * with the script's now (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an
+ * empty list may come back as {}: cjson cannot tell an empty array from an empty object); then the script's now.
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (leased for the given length from the script's
@@ -92,18 +92,22 @@ local function one(t)
 	local token = tprefix .. ':' .. t[6]
 	local checkOwner = flags % 2 == 1
 	local k = tkey(id)
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'priority', 'runAt', 'leaseUntil', 'v', 'lastTransition', 'retention')
+	-- Only what every transition needs (each field is a look-up in the hash): the token on a lost compare, the
+	-- indexed fields when it is not the common end of an active task (reindex).
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'v', 'retention')
 	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
 		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[8] == token then return {record(k)} end
+		if f[1] and redis.call('HGET', k, 'lastTransition') == token then return {record(k)} end
 		return false
 	end
-	local seq, prio, runAt, lease = f[3], f[4], f[5], f[6]
-	local known = t[8] == (seq or '') .. ':' .. (f[7] or '')
+	local seq = f[3]
+	local known = t[8] == (seq or '') .. ':' .. (f[4] or '')
 	local n = #t
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[7]), unpack(t, H + 1, n))
+	local ix = nil
+	if not ending then ix = redis.call('HMGET', k, 'priority', 'runAt', 'leaseUntil') end
+	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, H + 1, n))
 	if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
 	if ending then
 		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
@@ -114,7 +118,7 @@ local function one(t)
 			joining[to] = members
 		end
 		members[#members + 1], members[#members + 2] = seq, id
-		if f[9] and f[9] ~= 'null' and f[9] ~= '' then expiring[#expiring + 1], expiring[#expiring + 2] = id, to end
+		if f[5] and f[5] ~= 'null' and f[5] ~= '' then expiring[#expiring + 1], expiring[#expiring + 2] = id, to end
 		if f[2] and f[2] ~= '' then
 			local held = dropping[f[2]]
 			if held == nil then
@@ -125,7 +129,7 @@ local function one(t)
 		end
 		freed()
 	else
-		reindex(id, seq, from, to, prio, runAt, lease, f[2], t, H + 1, n)
+		reindex(id, seq, from, to, ix[1], ix[2], ix[3], f[2], t, H + 1, n)
 	end
 	if flags >= 2 and checkOwner and isFinal(to) then
 		local a = ahead[owner]
@@ -136,18 +140,28 @@ local function one(t)
 		end
 		a.n = a.n + 1
 	end
-	if known then return {now} end
+	if known then return true end
 	return {record(k)}
 end
+-- One pcall for the run of transitions up to the first that fails (not one per transition); a failed one gets its
+-- error entry and the rest run on in a new pcall.
 local out = {}
-for i = 3, #batch do
-	local ok, res = pcall(one, batch[i])
-	if ok then
-		out[#out + 1] = res
-	elseif type(res) == 'table' and res.err then
-		out[#out + 1] = { err = res.err }
-	else
-		out[#out + 1] = { err = tostring(res) }
+local at = 3
+local function run()
+	for i = at, #batch do
+		out[#out + 1] = one(batch[i])
+		at = i + 1
+	end
+end
+while at <= #batch do
+	local ok, res = pcall(run)
+	if not ok then
+		if type(res) == 'table' and res.err then
+			out[#out + 1] = { err = res.err }
+		else
+			out[#out + 1] = { err = tostring(res) }
+		end
+		at = at + 1
 	end
 end
 flushIndexes()
@@ -157,6 +171,6 @@ for _, o in ipairs(owners) do
 	if ok and #got > 0 then claimed[#claimed + 1] = { o, got } end
 end
 publishWake()
-return cjson.encode({ out, claimed })
+return cjson.encode({ out, claimed, now })
 `,
 );

@@ -112,9 +112,7 @@ export class RedisTransitions {
 		// A plain promise chain, not an async function: this runs once per finished task.
 		return this.batch
 			.submit(item)
-			.then((reply) =>
-				this.#transitioned(id, to, item, known, reply as [StoredValues | string | false[]] | null),
-			);
+			.then((reply) => this.#transitioned(id, to, item, known, reply as StoredValues | string | false[] | null));
 	}
 
 	/** A task a claim returned: decoded, and remembered. */
@@ -130,13 +128,12 @@ export class RedisTransitions {
 		to: TaskStatus,
 		item: readonly string[],
 		known: Known | undefined,
-		reply: [StoredValues | string | false[]] | null,
+		stored: StoredValues | string | false[] | null,
 	): TaskRecord | null | Promise<TaskRecord> {
-		if (reply === null) {
+		if (stored === null) {
 			this.known.forget(id);
 			return null;
 		}
-		const [stored] = reply;
 		const active = to === 'running' || to === 'exporting';
 		let record: TaskRecord;
 		if (typeof stored === 'string' && known !== undefined) {
@@ -164,7 +161,11 @@ export class RedisTransitions {
 			this.#parts.lostCall();
 			throw error;
 		}
-		const [replies, claimed] = JSON.parse(reply as string) as [unknown[], [string, string[] | object][]];
+		const [replies, claimed, now] = JSON.parse(reply as string) as [
+			unknown[],
+			[string, string[] | object][],
+			string,
+		];
 		// The tasks claimed ahead are held before the transitions resolve: the slots they freed are refilled from them.
 		for (const [owner, packed] of Array.isArray(claimed) ? claimed : []) {
 			if (!Array.isArray(packed)) continue;
@@ -174,9 +175,11 @@ export class RedisTransitions {
 				ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
 			);
 		}
+		// Each transition's entry: null (lost), the script's now (the version we know), or the stored values.
 		return replies.map((entry) => {
 			if (entry === false) return null;
-			if (Array.isArray(entry)) return entry;
+			if (entry === true) return now;
+			if (Array.isArray(entry)) return entry[0] as unknown;
 			const message = String((entry as { err?: unknown }).err);
 			return new ContainerError(`${this.#parts.where()}: transition failed: ${message}`, {
 				cause: new Error(message),

@@ -243,7 +243,7 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		);
 		await c.claim(5, 'me', 10_000, Date.now());
 		const progressed = await c.transition('a', 'running', 'running', { progress: { pct: 50 }, ref: 'job-7' }, 'me');
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[true], {}, expect.any(String)]);
 		expect(progressed).toEqual(await c.get('a'));
 		expect(progressed).toMatchObject({
 			item: { n: 1 },
@@ -254,7 +254,7 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 			attempts: 1,
 		});
 		const finished = await c.transition('a', 'running', 'succeeded', { ...done(), output: [1, 2] }, 'me');
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(String)]], {}]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[true], {}, expect.any(String)]);
 		expect(finished).toEqual(await c.get('a'));
 		expect(finished).toMatchObject({
 			status: 'succeeded',
@@ -265,7 +265,7 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		});
 		// Not claimed here: the whole record comes back.
 		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
-		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(Array)]], {}]);
+		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(Array)]], {}, expect.any(String)]);
 		await c.close();
 		client.disconnect();
 	});
