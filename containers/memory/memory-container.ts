@@ -40,6 +40,7 @@ import { MemoryChangeLog } from './memory-events.js';
 import { ClaimedTask } from './claimed-task.js';
 import { MemoryLogs } from './memory-logs.js';
 import { MemoryRepeats } from './memory-repeats.js';
+import { countStatus } from './status-counts.js';
 import { applyPatch, StoredTask } from './stored-task.js';
 import { TaskStore } from './task-store.js';
 import { WaitingTasks, type WaitingOrder } from './waiting-tasks.js';
@@ -427,8 +428,8 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	#setStatus(rec: StoredTask, status: TaskStatus): void {
 		const counts = this.#counts;
-		count(counts, rec.status, -1);
-		count(counts, status, 1);
+		countStatus(counts, rec.status, -1);
+		countStatus(counts, status, 1);
 		rec.status = status;
 		if (rec.retention !== null) {
 			if (ownRetention(rec, status) !== undefined) this.#ownRules.add(rec);
@@ -464,40 +465,12 @@ export abstract class MemoryContainer implements TaskContainer {
 		if (rec.key !== null && this.#keys.get(rec.key) === rec) this.#keys.delete(rec.key);
 		this.#logs.delete(rec.id);
 		if (this.#ownRules.size > 0) this.#ownRules.delete(rec);
-		count(this.#counts, rec.status, -1);
+		countStatus(this.#counts, rec.status, -1);
 		this.#tasks.delete(rec);
 	}
 
 	#signal(signal: ContainerSignal): void {
 		if (this.#listeners.size === 0) return;
 		for (const listener of this.#listeners) listener(signal);
-	}
-}
-
-/**
- * Add `delta` to the count of `status`, by a named write per status: `counts[status]` with a different status
- * at each call goes through V8's megamorphic keyed path, about five times slower, and the hot path counts three
- * moves per task.
- */
-function count(counts: TaskCounts, status: TaskStatus, delta: number): void {
-	switch (status) {
-		case 'waiting':
-			counts.waiting += delta;
-			return;
-		case 'running':
-			counts.running += delta;
-			return;
-		case 'exporting':
-			counts.exporting += delta;
-			return;
-		case 'succeeded':
-			counts.succeeded += delta;
-			return;
-		case 'failed':
-			counts.failed += delta;
-			return;
-		case 'stopped':
-			counts.stopped += delta;
-			return;
 	}
 }

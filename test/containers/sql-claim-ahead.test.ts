@@ -11,15 +11,13 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
+import { DONE, postgresBackend, type SqlBackend } from '../support/sql.js';
 
 let pg: SqlBackend;
 beforeAll(async () => {
 	pg = await postgresBackend();
 }, 120_000);
 afterAll(() => pg.stop());
-
-const DONE = { finishedAt: 1, owner: null, leaseUntil: null, output: null, error: null };
 
 /** A fresh container with `n` waiting tasks t0…t(n-1), and the statements it sends from now on. */
 async function setup(n: number): Promise<{ c: SqlContainer; statements: string[]; knex: Knex.Config }> {

@@ -8,15 +8,13 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
+import { DONE, postgresBackend, type SqlBackend } from '../support/sql.js';
 
 let pg: SqlBackend;
 beforeAll(async () => {
 	pg = await postgresBackend();
 }, 120_000);
 afterAll(() => pg.stop());
-
-const DONE = { finishedAt: 1, owner: null, leaseUntil: null, output: null, error: null };
 
 describe('SqlContainer preparedStatements (PostgreSQL)', () => {
 	it('rejects a value that is not a boolean', () => {

@@ -7,15 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
+import { DONE, postgresBackend, type SqlBackend } from '../support/sql.js';
 
 let pg: SqlBackend;
 beforeAll(async () => {
 	pg = await postgresBackend();
 }, 120_000);
 afterAll(() => pg.stop());
-
-const DONE = { finishedAt: 1, owner: null, leaseUntil: null, output: null, error: null };
 
 /** The transition statements `c` sends from now on (batched, single, and either with a claim ahead in it). */
 function transitionStatements(c: SqlContainer): string[] {

@@ -47,3 +47,6 @@ export async function postgresBackend(): Promise<SqlBackend> {
 		stop: () => server.stop(),
 	};
 }
+
+/** A transition patch to a final status that clears the claim (owner, lease) and sets no output or error. */
+export const DONE = { finishedAt: 1, owner: null, leaseUntil: null, output: null, error: null };
