@@ -137,6 +137,8 @@ export interface CuttingProxy {
 	readonly url: string;
 	/** How many times connections were cut. */
 	readonly cuts: number;
+	/** Cut every connection through it now (as the timer does), whatever is in flight. */
+	cut(): void;
 	close(): Promise<void>;
 }
 
@@ -169,20 +171,22 @@ export async function startCuttingProxy(targetPort: number, everyMs: number): Pr
 			resolve(typeof address === 'object' && address !== null ? address.port : 0);
 		});
 	});
-	const timer = setInterval(() => {
+	const cut = (): void => {
 		if (pairs.size > 0) cuts++;
 		for (const [client, upstream] of [...pairs]) {
 			client.destroy();
 			upstream.destroy();
 		}
 		pairs.clear();
-	}, everyMs);
+	};
+	const timer = setInterval(cut, everyMs);
 	return {
 		port,
 		url: `redis://127.0.0.1:${port}`,
 		get cuts() {
 			return cuts;
 		},
+		cut,
 		async close() {
 			clearInterval(timer);
 			for (const [client, upstream] of pairs) {
