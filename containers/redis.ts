@@ -119,7 +119,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #orphans = new OrphanWatch({
 		held: async (owner) => {
 			const reply = (await this.#run(RENEW, [owner, String(Date.now()), '0'])) as string[][];
-			return [reply[2] ?? [], reply[3] ?? []];
+			return [reply[2] ?? [], reply[3] ?? [], reply[4] ?? []];
 		},
 		knows: (owner, id) =>
 			this.#ahead.holds(owner, id) || this.#transitions.known.owns(owner, id)
@@ -128,10 +128,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 					? undefined
 					: false,
 		inFlight: () => this.#inFlight(),
-		handBack: (id, owner, patch) => {
+		handBack: (id, owner, patch, version) => {
 			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
 			this.#handOffs.disown(id);
-			return this.transition(id, 'running', 'waiting', patch, owner);
+			return this.#transitions.transition(id, 'running', 'waiting', patch, owner, version);
 		},
 		closed: () => this.#closed,
 	});
@@ -368,13 +368,15 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		if (!isWellFormed(owner)) return { lost: [...ids], stopRequested: [], unknown: [] };
 		const sendable = ids.filter(isWellFormed);
 		const reply = (await this.#run(RENEW, [owner, String(now), String(leaseMs), ...sendable])) as string[][];
-		const [lost = [], stopRequested = [], held = [], attempts = []] = reply;
+		const [lost = [], stopRequested = [], held = [], attempts = [], versions = []] = reply;
 		// Claims and transition batches (which claim ahead) sent before this renew were answered before it (one
 		// connection, in order): once every one in flight now settled, the tasks they claimed are known here.
 		await this.#inFlight();
 		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
 		for (const id of lost) this.#transitions.known.forget(id);
-		const unknown = this.#orphans.sort(owner, held, attempts).filter((id) => !this.#ahead.holds(owner, id));
+		const unknown = this.#orphans
+			.sort(owner, held, attempts, versions)
+			.filter((id) => !this.#ahead.holds(owner, id));
 		return { lost, stopRequested, unknown };
 	}
 

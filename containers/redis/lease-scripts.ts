@@ -5,9 +5,9 @@
 import { script } from './scripts.js';
 
 /**
- * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown, attempts}: unknown are
- * the tasks the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost), attempts theirs;
- * their leases are not extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
+ * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown, attempts, versions}: unknown
+ * are the tasks the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost), attempts and
+ * versions (`<seq>:<v>`) theirs, so a hand-back moves only the claim read here; their leases are not extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
  */
 export const RENEW = script(
 	'renew',
@@ -29,20 +29,21 @@ for i = 4, #ARGV do
 		lost[#lost + 1] = id
 	end
 end
-local unknown, attempts = {}, {}
+local unknown, attempts, versions = {}, {}, {}
 local held = okey(owner)
 for _, id in ipairs(redis.call('SMEMBERS', held)) do
 	if not given[id] then
-		local f = redis.call('HMGET', tkey(id), 'status', 'owner', 'attempts')
+		local f = redis.call('HMGET', tkey(id), 'status', 'owner', 'attempts', 'seq', 'v')
 		if f[2] == owner and isActive(f[1]) then
 			unknown[#unknown + 1] = id
 			attempts[#attempts + 1] = f[3]
+			versions[#versions + 1] = (f[4] or '') .. ':' .. (f[5] or '')
 		else
 			redis.call('SREM', held, id)
 		end
 	end
 end
-return {lost, stop, unknown, attempts}
+return {lost, stop, unknown, attempts, versions}
 `,
 );
 

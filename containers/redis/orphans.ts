@@ -17,14 +17,14 @@
 import { handBackPatch } from 'lightsched/kit';
 
 export interface OrphanHost {
-	/** The tasks the server holds for `owner`, with their attempts (the renew script with no ids). */
-	held(owner: string): Promise<[string[], string[]]>;
+	/** The tasks the server holds for `owner`, with their attempts and versions (the renew script with no ids). */
+	held(owner: string): Promise<[string[], string[], string[]]>;
 	/** Whether this container handed out or holds `id` for `owner`; `undefined` when it cannot tell. */
 	knows(owner: string, id: string): boolean | undefined;
 	/** Settles once every claim and transition batch in flight now was answered (and handled) or given up on. */
 	inFlight(): Promise<unknown>;
-	/** Move `id` running -> waiting for `owner` with `patch` (a compare-and-set). */
-	handBack(id: string, owner: string, patch: ReturnType<typeof handBackPatch>): Promise<unknown>;
+	/** Move `id` running -> waiting for `owner` with `patch`, if still at `version` (a compare-and-set). */
+	handBack(id: string, owner: string, patch: ReturnType<typeof handBackPatch>, version: string): Promise<unknown>;
 	closed(): boolean;
 }
 
@@ -44,17 +44,19 @@ export class OrphanWatch {
 	}
 
 	/**
-	 * The tasks held for `owner` and not renewed by it (`ids`, `attempts`: the renew script's unknown list, once
-	 * `inFlight` settled after its reply): those this container never handed out are handed back here; returns the rest.
+	 * The tasks held for `owner` and not renewed by it (`ids`, `attempts`, `versions`: the renew script's unknown
+	 * list, once `inFlight` settled after its reply): those this container never handed out are handed back here;
+	 * returns the rest. A task read then may have ended since (so it is not known here now) and been claimed again
+	 * by the same owner: the hand-back moves only the version read, never that later claim.
 	 */
-	sort(owner: string, ids: readonly string[], attempts: readonly string[]): string[] {
+	sort(owner: string, ids: readonly string[], attempts: readonly string[], versions: readonly string[]): string[] {
 		// Only an owner that claims through this container: another instance may be claiming for it.
 		if (!this.#owners.has(owner)) return [...ids];
 		const rest: string[] = [];
 		ids.forEach((id, i) => {
 			if (this.#host.knows(owner, id) === false) {
 				const patch = handBackPatch({ attempts: Number(attempts[i] ?? 1) }, Date.now());
-				void this.#host.handBack(id, owner, patch).catch(() => null);
+				void this.#host.handBack(id, owner, patch, versions[i] ?? '').catch(() => null);
 			} else rest.push(id);
 		});
 		return rest;
@@ -81,9 +83,9 @@ export class OrphanWatch {
 		for (const owner of [...this.#owners]) {
 			if (this.#host.closed()) return;
 			try {
-				const [ids, attempts] = await this.#host.held(owner);
+				const [ids, attempts, versions] = await this.#host.held(owner);
 				await this.#host.inFlight();
-				this.sort(owner, ids, attempts);
+				this.sort(owner, ids, attempts, versions);
 			} catch {
 				// The server is down again: the next reconnection checks again.
 			}

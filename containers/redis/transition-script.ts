@@ -10,7 +10,7 @@ export const TRANSITION_HEAD = 8;
 /**
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
  * as one JSON array: now (the caller's), token prefix, then one array per transition: id, from, to, flags (1 = compare
- * the owner, 2 = claim ahead), owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then the
+ * the owner, 2 = claim ahead, 4 = compare the version too: the move applies only to the stored version given), owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then the
  * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
@@ -91,6 +91,8 @@ local function one(t)
 	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
 	local token = tprefix .. ':' .. t[6]
 	local checkOwner = flags % 2 == 1
+	local aheadWanted = math.floor(flags / 2) % 2 == 1
+	local exact = flags >= 4
 	local k = tkey(id)
 	-- Only what every transition needs (each field is a look-up in the hash): the token on a lost compare, the
 	-- indexed fields when it is not the common end of an active task (reindex).
@@ -102,6 +104,8 @@ local function one(t)
 	end
 	local seq = f[3]
 	local known = t[8] == (seq or '') .. ':' .. (f[4] or '')
+	-- A hand-back of the claim a renewal read (orphans.ts): a later claim of the task (a new version) is not its to move.
+	if exact and not known then return false end
 	local n = #t
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
@@ -131,7 +135,7 @@ local function one(t)
 	else
 		reindex(id, seq, from, to, ix[1], ix[2], ix[3], f[2], t, H + 1, n)
 	end
-	if flags >= 2 and checkOwner and isFinal(to) then
+	if aheadWanted and checkOwner and isFinal(to) then
 		local a = ahead[owner]
 		if a == nil then
 			a = { n = 0, lease = ms(tonumber(now) + tonumber(t[7])) }
@@ -140,7 +144,7 @@ local function one(t)
 		end
 		a.n = a.n + 1
 	end
-	if known then return true end
+	if known and not exact then return true end
 	return {record(k)}
 end
 -- One pcall for the run of transitions up to the first that fails (not one per transition); a failed one gets its

@@ -72,20 +72,24 @@ export class RedisTransitions {
 		});
 	}
 
-	/** See `TaskContainer.transition`. */
+	/**
+	 * See `TaskContainer.transition`. With `version` (`<seq>:<v>`, as a renewal read it) the move applies only to
+	 * that stored version: a hand-back of the claim read then, never of a later claim of the same task (orphans.ts).
+	 */
 	transition(
 		id: string,
 		from: TaskStatus,
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		version?: string,
 	): Promise<TaskRecord | null> {
 		// A busy owner's finished task: claim its next task in the same round trip (see the top of this file).
 		const aheadMs =
 			owner !== undefined && isFinalStatus(to) && this.#parts.mayClaimAhead()
 				? this.#parts.ahead.leaseFor(owner)
 				: undefined;
-		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2);
+		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2) | (version === undefined ? 0 : 4);
 		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		const invalid = patch.output === undefined ? null : jsonOutputError(patch.output);
@@ -104,7 +108,7 @@ export class RedisTransitions {
 				owner ?? '',
 				String(++this.#calls),
 				aheadLease,
-				versionOf(known),
+				version ?? versionOf(known),
 			]);
 		} catch (error) {
 			return Promise.reject(error);
