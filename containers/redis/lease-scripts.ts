@@ -93,16 +93,19 @@ return out
 );
 
 /**
- * ARGV: now (the caller's). The earliest due time of a delayed task after now, or of a parked group's window
- * reopening (group-limit.ts; now if one already reopened), on the caller's clock (the script's clock minus the
- * offset), or false.
+ * ARGV: now (the caller's). The earliest due time of a delayed task (now or past for one that came due since the
+ * last claim, which promotes it: the scheduler then claims at once), or of a parked group's window reopening
+ * (group-limit.ts; now if one already reopened), on the caller's clock (the script's clock minus the offset), or
+ * false.
  */
 export const NEXT_DUE = script(
 	'nextDueAt',
 	`
 local now, offset = clock(ARGV[1])
 if redis.call('EXISTS', P .. 'paused') == 1 then return false end
-local r = redis.call('ZRANGEBYSCORE', P .. 'delayed', '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+-- The earliest delayed task, due or not: one that came due since the last claim waits here until a claim promotes
+-- it, so its time (now or past) tells the scheduler to claim at once rather than sleep.
+local r = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
 local at = tonumber(r[2])
 local g = redis.call('ZRANGE', P .. 'gparked', 0, 0, 'WITHSCORES')
 if g[2] ~= nil then

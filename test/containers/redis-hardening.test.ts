@@ -428,6 +428,27 @@ describe("RedisContainer judges time by the server's clock (item 4)", () => {
 		await ahead.close();
 		await behind.close();
 	});
+
+	it('answers nextDueAt for a task that came due after the last claim (the claim promotes it)', async () => {
+		// The scheduler claims, finds nothing due, then asks when to claim again. On the server's clock the retry may
+		// come due between those two calls; it waits in the delayed set until a claim promotes it. Answering only
+		// the delayed tasks still ahead (null here) left an idle scheduler asleep with the task due: a retry with a
+		// 10 ms backoff sat waiting forever about once in thirty runs of test/scheduler/fast-retry.test.ts.
+		const c = new RedisContainer({ redis: server.url, name: fresh(), log: false });
+		try {
+			await c.add(records([{ id: 'retry', item: 1, runAt: Date.now() + 30 }]));
+			expect(await c.claim(10, 'o', 5_000, Date.now())).toEqual([]);
+			await sleep(80);
+			const now = Date.now();
+			const due = await c.nextDueAt(now);
+			expect(due).not.toBeNull();
+			expect(Number(due)).toBeLessThanOrEqual(now + 5);
+			expect((await c.claim(10, 'o', 5_000, Date.now())).map((t) => t.id)).toEqual(['retry']);
+			expect(await c.nextDueAt(Date.now())).toBeNull();
+		} finally {
+			await c.close();
+		}
+	});
 });
 
 describe('RedisContainer and ids that are not well-formed Unicode (item 7)', () => {
