@@ -7,7 +7,8 @@ import { script } from './scripts.js';
 /**
  * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown, attempts, versions}: unknown
  * are the tasks the owner holds (P o:<owner>) that are not among ids (a claim whose reply was lost), attempts and
- * versions (`<seq>:<v>`) theirs, so a hand-back moves only the claim read here; their leases are not extended. Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
+ * versions (`<seq>:<v>`) theirs, so a hand-back moves only the claim read here; their leases are not extended.
+ * Members of P o:<owner> that are no longer the owner's active tasks are dropped on the way.
  */
 export const RENEW = script(
 	'renew',
@@ -37,7 +38,7 @@ for _, id in ipairs(redis.call('SMEMBERS', held)) do
 		if f[2] == owner and isActive(f[1]) then
 			unknown[#unknown + 1] = id
 			attempts[#attempts + 1] = f[3]
-			versions[#versions + 1] = (f[4] or '') .. ':' .. (f[5] or '')
+			versions[#versions + 1] = versionTag(f[4], f[5])
 		else
 			redis.call('SREM', held, id)
 		end

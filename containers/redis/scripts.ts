@@ -177,6 +177,9 @@ local NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).j
 local function plusOne(n) return NEXT[n] or tostring(tonumber(n) + 1) end
 -- The version every write of a task hash bumps (see known-records.ts).
 local function bump(v) return NEXT[v] or tostring((tonumber(v) or 0) + 1) end
+-- A task's version as the container names it ('<seq>:<v>', seq telling a re-added task apart: versionOf in
+-- known-records.ts): what a transition compares with the version it was sent.
+local function versionTag(seq, v) return (seq or '') .. ':' .. (v or '') end
 local function publishWake()
 	if slotFreed and redis.call('DEL', P .. 'starved') == 1 then wake = true end
 	if wake then redis.call('PUBLISH', P .. 'events', 'wake') end

@@ -10,8 +10,9 @@ export const TRANSITION_HEAD = 8;
 /**
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
  * as one JSON array: now (the caller's), token prefix, then one array per transition: id, from, to, flags (1 = compare
- * the owner, 2 = claim ahead, 4 = compare the version too: the move applies only to the stored version given), owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then the
- * patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
+ * the owner, 2 = claim ahead, 4 = compare the version too: the move applies only to the stored version given),
+ * owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then
+ * the patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
  * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
  * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost), [record], or
@@ -103,7 +104,7 @@ local function one(t)
 		return false
 	end
 	local seq = f[3]
-	local known = t[8] == (seq or '') .. ':' .. (f[4] or '')
+	local known = t[8] == versionTag(seq, f[4])
 	-- A hand-back of the claim a renewal read (orphans.ts): a later claim of the task (a new version) is not its to move.
 	if exact and not known then return false end
 	local n = #t
