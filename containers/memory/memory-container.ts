@@ -5,11 +5,8 @@
  */
 import {
 	assertCleanQuery,
-	cleanSelects,
 	ownRetention,
-	ownRuleExpired,
 	copyTask,
-	describeValue,
 	DuplicateKeyError,
 	DuplicateTaskError,
 	emptyCounts,
@@ -44,21 +41,11 @@ import { countStatus } from './status-counts.js';
 import { applyPatch, StoredTask } from './stored-task.js';
 import { TaskStore } from './task-store.js';
 import { WaitingTasks, type WaitingOrder } from './waiting-tasks.js';
+import { cleanSelection, expiredLeases, listPage } from './memory-queries.js';
+import { DEFAULT_KEEP_FINISHED, keepFinishedOf, type MemoryContainerOptions } from './memory-options.js';
 
 export type { WaitingOrder };
-
-/** The default of `MemoryContainerOptions.keepFinished`. */
-export const DEFAULT_KEEP_FINISHED = 10_000;
-
-/** What the in-memory containers take. */
-export interface MemoryContainerOptions {
-	/**
-	 * How many finished tasks (succeeded, failed, stopped) stay readable with `get` and `list`; past that the
-	 * oldest finished are forgotten, so a long-running process does not grow without bound. `Infinity` keeps all.
-	 * @default 10000
-	 */
-	readonly keepFinished?: number;
-}
+export { DEFAULT_KEEP_FINISHED, type MemoryContainerOptions };
 
 export abstract class MemoryContainer implements TaskContainer {
 	readonly shared = false;
@@ -113,21 +100,7 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	protected constructor(waiting: WaitingOrder, options: MemoryContainerOptions = {}) {
 		this.#waiting = new WaitingTasks(waiting);
-		// The claim limits of the shared containers have no in-process form: one process owns this container.
-		for (const limit of ['groupRateLimit', 'rateLimit', 'globalConcurrency']) {
-			if (typeof options === 'object' && options !== null && Object.hasOwn(options, limit)) {
-				throw new TypeError(
-					`Expected no \`${limit}\`: it is a RedisContainer and SqlContainer option (limits across processes); an in-process container has one scheduler, whose \`concurrency\` and \`rateLimit\` are its limits (see docs/rate-limits.md)`,
-				);
-			}
-		}
-		const keep = options.keepFinished ?? DEFAULT_KEEP_FINISHED;
-		if (keep !== Number.POSITIVE_INFINITY && (!Number.isInteger(keep) || keep < 0)) {
-			throw new TypeError(
-				`Expected \`keepFinished\` to be an integer >= 0 or Infinity, got ${describeValue(keep)}`,
-			);
-		}
-		this.#keepFinished = keep;
+		this.#keepFinished = keepFinishedOf(options);
 	}
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
@@ -263,15 +236,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	 * nothing else can hold its leases), and not tracking running tasks apart keeps the hot path short.
 	 */
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
-		const expired: StoredTask[] = [];
-		for (const rec of this.#tasks.values()) {
-			if (
-				(rec.status === 'running' || rec.status === 'exporting') &&
-				rec.leaseUntil !== null &&
-				rec.leaseUntil < now
-			)
-				expired.push(rec);
-		}
+		const expired = expiredLeases(this.#tasks, now);
 		const moved: TaskRecord[] = [];
 		for (const rec of expired) {
 			const { to, patch } = reclaimMove(rec, now);
@@ -304,26 +269,7 @@ export abstract class MemoryContainer implements TaskContainer {
 	}
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
-		const { offset = 0, limit = 100, order = 'asc' } = query;
-		const statuses =
-			query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : query.status;
-		const total =
-			statuses === null ? this.#tasks.size : statuses.reduce((sum, status) => sum + this.#counts[status], 0);
-		const tasks: TaskRecord[] = [];
-		// The total is kept per status, so it stays exact whatever `exactTotal` says.
-		if (limit <= 0 || offset >= total) return { tasks, total, more: offset < total };
-		const all = order === 'asc' ? this.#tasks.values() : this.#tasks.newestFirst();
-		let skipped = 0;
-		for (const rec of all) {
-			if (statuses !== null && !statuses.includes(rec.status)) continue;
-			if (skipped < offset) {
-				skipped++;
-				continue;
-			}
-			tasks.push(copyTask(rec));
-			if (tasks.length >= limit) break;
-		}
-		return { tasks, total, more: offset + tasks.length < total };
+		return listPage(this.#tasks, this.#counts, query);
 	}
 
 	async counts(): Promise<TaskCounts> {
@@ -353,29 +299,7 @@ export abstract class MemoryContainer implements TaskContainer {
 
 	async clean(query: CleanQuery): Promise<string[]> {
 		assertCleanQuery(query);
-		const { status, expiredBy } = query;
-		const removed: string[] = [];
-		if (expiredBy !== undefined) {
-			const candidates = query.ids === undefined ? this.#ownRules : query.ids.map((id) => this.#tasks.get(id));
-			for (const rec of candidates) {
-				if (removed.length >= query.limit) break;
-				if (rec?.status === status && ownRuleExpired(rec, expiredBy)) removed.push(rec.id);
-			}
-			for (const id of removed) this.#forget(this.#tasks.get(id) as StoredTask);
-			return removed;
-		}
-		const except = query.exceptOwnRule === true;
-		let total = this.#counts[status];
-		if (except) for (const rec of this.#ownRules) if (rec.status === status) total--;
-		let older = 0;
-		// Arrival order (a re-add is a new arrival).
-		for (const rec of this.#tasks.values()) {
-			if (removed.length >= query.limit) break;
-			if (rec.status !== status) continue;
-			if (except && this.#ownRules.has(rec)) continue;
-			if (cleanSelects(rec, older, total, query)) removed.push(rec.id);
-			older++;
-		}
+		const removed = cleanSelection(this.#tasks, this.#counts, this.#ownRules, query);
 		for (const id of removed) this.#forget(this.#tasks.get(id) as StoredTask);
 		return removed;
 	}
