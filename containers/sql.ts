@@ -30,7 +30,7 @@ import {
 	type TaskChangePage,
 	type TaskChangeQuery,
 } from 'lightsched/kit';
-import { isKnexInstance, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
+import { callBounds, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { addInSteps, type SteppedAddPort } from './sql/stepped-add.js';
 import { SqlWorkflowStore } from './sql/workflow-store.js';
 import type { WorkflowStore } from '../src/workflow-store.js';
@@ -43,8 +43,8 @@ import {
 import { describeDatabase, failureMessage } from './sql/failures.js';
 import { listPage } from './sql/list-page.js';
 import { WAKE_PAYLOAD } from './sql/notify.js';
-import { cleanStatement, countTasks, isPausedStatement, removeTask, setPausedStatement } from './sql/operations.js';
-import { appendLogs, dropLogs, getLogs } from './sql/logs.js';
+import { cleanTasks, countTasks, isPausedStatement, removeTask, setPaused } from './sql/operations.js';
+import { appendLogs, getLogs } from './sql/logs.js';
 import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
 import { PendingCalls, within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
@@ -111,24 +111,8 @@ export class SqlContainer implements TaskContainer {
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
 		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
-		this.#bounds = {
-			connectTimeoutMs: o.connectTimeoutMs,
-			acquireTimeoutMs: Number(
-				(this.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config
-					?.acquireConnectionTimeout ?? 60_000,
-			),
-		};
+		this.#bounds = callBounds(connection, options, o.connectTimeoutMs);
 		this.database = describeDatabase(this.knex, this.dialect);
-		if (
-			!connection.owned &&
-			isKnexInstance(options.knex) &&
-			this.dialect === 'pg' &&
-			(options.connectTimeoutMs !== undefined || options.acquireTimeoutMs !== undefined)
-		) {
-			throw new TypeError(
-				'`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead',
-			);
-		}
 		const host: ContainerHost = {
 			self: this,
 			knex: this.knex,
@@ -290,14 +274,9 @@ export class SqlContainer implements TaskContainer {
 
 	async setPaused(paused: boolean): Promise<void> {
 		this.#assertOpen();
-		const { sql, bindings } = setPausedStatement(this.dialect, this.#tables, paused);
-		await this.#run('setPaused', async () => {
-			const cleared = await this.#parts.query(sql, bindings);
-			// Resumed: wake the schedulers that listen (the others poll).
-			if (!paused && cleared.length > 0 && this.#parts.notify) {
-				await this.#parts.query('SELECT pg_notify(?, ?)', [this.#tables.channel, WAKE_PAYLOAD]);
-			}
-		});
+		await this.#run('setPaused', () =>
+			setPaused(this.#parts.query, this.dialect, this.#tables, paused, this.#parts.notify),
+		);
 	}
 
 	async isPaused(): Promise<boolean> {
@@ -309,17 +288,7 @@ export class SqlContainer implements TaskContainer {
 	async clean(query: CleanQuery): Promise<string[]> {
 		this.#assertOpen();
 		assertCleanQuery(query);
-		const { sql, bindings } = cleanStatement(this.dialect, this.#tables, query);
-		const rows = await this.#run('clean', async () => {
-			const deleted = await this.#parts.query(sql, bindings);
-			await dropLogs(
-				this.knex,
-				this.#tables,
-				deleted.map((row) => Number(row['seq'])),
-			);
-			return deleted;
-		});
-		return rows.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
+		return this.#run('clean', () => cleanTasks(this.#parts.query, this.knex, this.dialect, this.#tables, query));
 	}
 
 	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {

@@ -4,7 +4,13 @@
  */
 import knexModule, { type Knex } from 'knex';
 import { trackConnectionActivity } from './connection-activity.js';
-import { boundedConfig, type ConnectionBounds, type KnexSource, type SqliteSettings } from './options.js';
+import {
+	boundedConfig,
+	type ConnectionBounds,
+	type KnexSource,
+	type SqlContainerOptions,
+	type SqliteSettings,
+} from './options.js';
 
 export type { KnexSource, SqliteSettings } from './options.js';
 import type { SqlDialect } from './schema.js';
@@ -137,4 +143,27 @@ export function openKnex(
 	const knex = createKnex(boundedConfig(config, false, bounds));
 	trackConnectionActivity(knex);
 	return { knex, dialect, owned: true };
+}
+
+/**
+ * How long a call waits for an answer and for a connection: what failure messages name. The acquire bound is the
+ * knex instance's own (60 s when it sets none). The timeouts apply only to a configuration the container opens:
+ * set on an adopted PostgreSQL instance, they are refused.
+ */
+export function callBounds(
+	connection: SqlConnection,
+	options: SqlContainerOptions,
+	connectTimeoutMs: number,
+): { connectTimeoutMs: number; acquireTimeoutMs: number } {
+	if (
+		!connection.owned &&
+		connection.dialect === 'pg' &&
+		(options.connectTimeoutMs !== undefined || options.acquireTimeoutMs !== undefined)
+	) {
+		throw new TypeError(
+			'`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens: set them on your own Knex instance instead',
+		);
+	}
+	const config = (connection.knex.client as { config?: { acquireConnectionTimeout?: unknown } }).config;
+	return { connectTimeoutMs, acquireTimeoutMs: Number(config?.acquireConnectionTimeout ?? 60_000) };
 }

@@ -7,7 +7,11 @@ import type { Knex } from 'knex';
 import { emptyCounts, InvalidStateError, type CleanQuery, type TaskCounts } from 'lightsched/kit';
 import { dropLogs } from './logs.js';
 import { resultRows, RETAINED_SQL, type SqlDialect, type SqlTables } from './schema.js';
+import { WAKE_PAYLOAD } from './notify.js';
 import { FINAL_SQL, marks, type Statement } from './statements.js';
+
+/** Runs one statement on the container's connection; rows come back as plain objects. */
+type Query = (sql: string, bindings: readonly unknown[]) => Promise<Record<string, unknown>[]>;
 
 /** Set or clear the pause row (idempotent); `RETURNING` tells whether a resume cleared a set flag. */
 export function setPausedStatement(dialect: SqlDialect, tables: SqlTables, paused: boolean): Statement {
@@ -17,6 +21,19 @@ export function setPausedStatement(dialect: SqlDialect, tables: SqlTables, pause
 		sql: dialect === 'pg' ? `${insert} ON CONFLICT (name) DO NOTHING` : `${insert} ON CONFLICT(name) DO NOTHING`,
 		bindings: [],
 	};
+}
+
+/** Set or clear the pause flag; a resume that cleared it wakes the schedulers that listen (the others poll). */
+export async function setPaused(
+	query: Query,
+	dialect: SqlDialect,
+	tables: SqlTables,
+	paused: boolean,
+	notify: boolean,
+): Promise<void> {
+	const { sql, bindings } = setPausedStatement(dialect, tables, paused);
+	const cleared = await query(sql, bindings);
+	if (!paused && cleared.length > 0 && notify) await query('SELECT pg_notify(?, ?)', [tables.channel, WAKE_PAYLOAD]);
 }
 
 /** Rows: one when paused. */
@@ -99,4 +116,22 @@ export async function removeTask(knex: Knex, tables: SqlTables, id: string): Pro
 	const status = rows[0]?.['status'];
 	if (status === undefined) return false;
 	throw new InvalidStateError(`Task \`${id}\` is ${String(status)}: stop it before removing it`);
+}
+
+/** `clean`: delete what `cleanStatement` selects and the logs of the deleted; their ids in arrival order. */
+export async function cleanTasks(
+	query: Query,
+	knex: Knex,
+	dialect: SqlDialect,
+	tables: SqlTables,
+	clean: CleanQuery,
+): Promise<string[]> {
+	const { sql, bindings } = cleanStatement(dialect, tables, clean);
+	const deleted = await query(sql, bindings);
+	await dropLogs(
+		knex,
+		tables,
+		deleted.map((row) => Number(row['seq'])),
+	);
+	return deleted.sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((row) => String(row['id']));
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import knex from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
@@ -119,6 +120,42 @@ describe('SqlContainer on PostgreSQL when the server fails', () => {
 			expect(close.error).toBeNull();
 			await c.close();
 		} finally {
+			await silent.close();
+		}
+	}, 30_000);
+
+	it('an adopted Knex instance: its own acquire bound names the failure; timeouts set beside it are refused', async () => {
+		const silent = await silentServer();
+		const adopted = knex({
+			client: 'pg',
+			// pg's own connect bound, so that the pool can be destroyed while the silent server holds the socket.
+			connection: {
+				host: '127.0.0.1',
+				port: silent.port,
+				user: 'postgres',
+				database: 'x',
+				connectionTimeoutMillis: 3_000,
+			},
+			acquireConnectionTimeout: 1_200,
+		});
+		try {
+			// The container's timeouts apply to a configuration it opens; on the caller's instance they would do nothing.
+			for (const option of [{ connectTimeoutMs: 1_000 }, { acquireTimeoutMs: 1_000 }]) {
+				expect(() => new SqlContainer({ knex: adopted, ...option })).toThrow(
+					/`connectTimeoutMs` and `acquireTimeoutMs` apply to a knex configuration the container opens/,
+				);
+			}
+			const c = new SqlContainer({ knex: adopted });
+			const { error, ms } = await timed(c.counts());
+			expectContainerError(
+				error,
+				`PostgreSQL at 127.0.0.1:${silent.port}/x`,
+				/no connection within 1200 ms \(acquireTimeoutMs\)/,
+			);
+			expect(ms).toBeLessThan(1_200 + 5_000);
+			await c.close();
+		} finally {
+			await adopted.destroy();
 			await silent.close();
 		}
 	}, 30_000);
