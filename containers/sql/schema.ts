@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { SqlDialect } from './dialect.js';
 import { ContainerError } from 'lightsched';
 import { addColumnIfMissing } from './add-column.js';
-import { addFinalRecords, createChangeTables } from './change-events.js';
+import { addFinalRecords, createChangeTables } from './change-tables.js';
 
 export type { SqlDialect } from './dialect.js';
 
@@ -234,7 +234,7 @@ const MIGRATIONS: readonly Migration[] = [
 		version: 8,
 		name: 'final records in the SQLite change log',
 		async up(trx, dialect, t) {
-			// SQLite: a final change carries the task's row, as on PostgreSQL (see change-events.ts addFinalRecords).
+			// SQLite: a final change carries the task's row, as on PostgreSQL (see change-tables.ts addFinalRecords).
 			await addFinalRecords(trx, dialect, t.prefix, t.tasks);
 		},
 	},

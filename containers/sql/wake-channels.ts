@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { ContainerSignal } from 'lightsched/kit';
-import { changeTables } from './change-events.js';
+import { changeTables } from './change-tables.js';
 import { connectionActivity } from './connection-activity.js';
 import { FileWakeChannel, sqliteFileOf } from './file-watch.js';
 import { PgWakeChannel } from './notify.js';
