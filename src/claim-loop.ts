@@ -104,13 +104,13 @@ export class ClaimLoop<TItem, TOutput> {
 			this.#refill = true;
 			return;
 		}
+		// A fence's release fills again.
+		if (this.#fences > 0) return;
 		const { container, concurrency, leaseMs } = core.options;
 		if (container.sync) {
 			this.#fillSync(container.sync, clock);
 			return;
 		}
-		// A fence's release fills again.
-		if (this.#fences > 0) return;
 		const now = Date.now();
 		const free = this.#allowed(concurrency - this.#host.running(), now);
 		if (free <= 0) return;

@@ -148,6 +148,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 				report: (error, context) => reporter.error(error, context),
 				writeFailed: (operation, error) => reportFailure(core as SchedulerCore, 'container', operation, error),
 				closing: () => this.#closed,
+				fence: () => this.#claims.fence(),
 			}),
 			timers: new WakeTimers(() => this.#claims.fill(), resolved.pollIntervalMs),
 			containerHealth: health('container'),

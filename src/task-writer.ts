@@ -46,7 +46,15 @@ export interface TaskWriterParts {
 	readonly writeFailed: (operation: string, error: unknown) => void;
 	/** Whether the scheduler is closing: storage blips are then retried once only. */
 	readonly closing: () => boolean;
+	/**
+	 * Hold this scheduler's claims off (resolves once none is in flight) until the returned function is called: a
+	 * retried move back to waiting reads the task and moves it with no claim of ours in between (see `#moveAgain`).
+	 */
+	readonly fence: () => Promise<() => void>;
 }
+
+/** Which claim of a task an attempt holds: its claims count and claim time (`Claim` in `#moveAgain`). */
+type Claim = Pick<TaskRecord, 'attempts' | 'startedAt'>;
 
 const NONE: StoredOutcome = { kind: 'none' };
 
@@ -101,8 +109,8 @@ export class TaskWriter {
 	}
 
 	/** running → waiting, uncounted: a claimed task this owner never started (closing, or a lost claim reply). */
-	handBack(task: Pick<TaskRecord, 'id' | 'attempts'>, ref?: unknown): Promise<TaskRecord | null> {
-		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref), false);
+	handBack(task: Pick<TaskRecord, 'id' | 'attempts' | 'startedAt'>, ref?: unknown): Promise<TaskRecord | null> {
+		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref), false, task);
 	}
 
 	/**
@@ -223,7 +231,7 @@ export class TaskWriter {
 		const now = Date.now();
 		if (!isNonRetryable(failure) && task.attempts < task.maxAttempts) {
 			const delayMs = backoffDelay(this.#parts.backoff, task.attempts, failure);
-			const waiting = await this.#move(id, from, 'waiting', retryPatch(failure, now + delayMs, ref));
+			const waiting = await this.#move(id, from, 'waiting', retryPatch(failure, now + delayMs, ref), true, task);
 			return waiting
 				? { kind: 'retrying', task: waiting, error: failure, delayMs }
 				: { kind: 'lost', id, rejected: 'waiting' };
@@ -241,6 +249,10 @@ export class TaskWriter {
 	 * the task must not be left `running` for a renewal to find it unknown and hand it back uncounted. The
 	 * scheduler keeps renewing the task's lease meanwhile; if it is lost all the same (reclaimed elsewhere), the
 	 * next try finds the task moved and reports it lost. A hand-back gives up after 5 tries (its caller retries).
+	 *
+	 * A move back to waiting names the attempt's `claim`: once such a write is applied the task can be claimed again,
+	 * by this very scheduler too, and a retry that compared only status and owner would move that new claim back
+	 * (its attempt then runs on a task that is waiting, and the task runs once more than its attempts allow).
 	 */
 	#move(
 		id: string,
@@ -248,10 +260,11 @@ export class TaskWriter {
 		to: TaskStatus,
 		patch: TaskPatch,
 		untilStored = true,
+		claim?: Claim,
 	): Promise<TaskRecord | null> {
 		return this.#parts.container
 			.transition(id, from, to, patch, this.#parts.owner)
-			.catch((error: unknown) => this.#moveAgain(id, from, to, patch, error, untilStored));
+			.catch((error: unknown) => this.#moveAgain(id, from, to, patch, error, untilStored, claim));
 	}
 
 	/**
@@ -265,6 +278,7 @@ export class TaskWriter {
 		patch: TaskPatch,
 		firstError: unknown,
 		untilStored: boolean,
+		claim: Claim | undefined,
 	): Promise<TaskRecord | null> {
 		const { container, owner } = this.#parts;
 		let error = firstError;
@@ -274,13 +288,24 @@ export class TaskWriter {
 			if ((attempt > 4 && !untilStored) || (this.#parts.closing() && attempt > 1)) throw error;
 			this.#parts.writeFailed(`storing task ${id} (${from} -> ${to}, retried)`, error);
 			await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 4 ** (attempt - 1))));
+			const release = claim === undefined ? undefined : await this.#parts.fence();
 			try {
+				if (claim !== undefined) {
+					// No claim of ours can start until `release`: a task still under this claim is moved by the write
+					// below; one claimed again since (by us or another scheduler) is never moved from under its claim.
+					const current = await container.get(id);
+					if (current === null) return null;
+					if (current.attempts !== claim.attempts || current.startedAt !== claim.startedAt)
+						return current.runAt === patch.runAt ? { ...current, status: to } : null;
+				}
 				const moved = await container.transition(id, from, to, patch, owner);
 				if (moved !== null) return moved;
 				const now = await container.get(id);
 				return now !== null && wasApplied(now, to, patch) ? now : null;
 			} catch (retryError) {
 				error = retryError;
+			} finally {
+				release?.();
 			}
 		}
 	}

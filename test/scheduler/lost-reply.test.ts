@@ -93,6 +93,34 @@ describe('a container write applied but whose reply was lost', () => {
 		await scheduler.close();
 	});
 
+	it('a retry whose reply was lost is never applied again to the claim that took the task since (concurrency 2)', async () => {
+		// The first write put the task back to waiting (its reply lost); while the writer waited to try again, a free
+		// slot claimed the task anew. The retried write used to find it running for this owner and move that new claim
+		// back to waiting: the work then ran a third time, with \`maxAttempts: 2\`.
+		const { container, lost } = losingReplies('waiting');
+		let runs = 0;
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 2,
+			maxAttempts: 2,
+			backoff: { type: 'fixed', delayMs: 1 },
+			actuator: new FunctionActuator(() => {
+				if (++runs === 1) throw new Error('first try fails');
+				return 'ok';
+			}),
+		});
+		const retrying: number[] = [];
+		scheduler.on('task:retrying', ({ delayMs }) => retrying.push(delayMs));
+		scheduler.on('error', () => undefined);
+		await scheduler.add({ id: 'r2', item: null });
+		await scheduler.onIdle();
+		expect(lost()).toBe(1);
+		expect(retrying).toEqual([1]);
+		expect(runs).toBe(2);
+		expect(await scheduler.get('r2')).toMatchObject({ status: 'succeeded', attempts: 2 });
+		await scheduler.close();
+	});
+
 	it('a final failure still fires task:failed', async () => {
 		const { container, lost } = losingReplies('failed');
 		const scheduler = new Scheduler({
