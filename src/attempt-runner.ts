@@ -48,6 +48,8 @@ export class AttemptRunner<TItem, TOutput> {
 	readonly #ranUnstored = new Set<string>();
 	/** Attempts started here so far, and when each started in that count (shared containers): see `lostSince`. */
 	#started = 0;
+	/** Attempts whose work ended and whose outcome is being stored in the background (`#finish`): see `taken`. */
+	#storing = 0;
 	/** Claims of tasks whose previous attempt here is still being stored, waiting to start (see `#startAfter`). */
 	readonly #deferred = new Set<Promise<void>>();
 	readonly #startedAt = new WeakMap<Attempt, number>();
@@ -82,9 +84,23 @@ export class AttemptRunner<TItem, TOutput> {
 		});
 	}
 
-	/** Tasks running now (and claims waiting for their task's previous attempt here to be released). */
+	/** Tasks held here: attempts running or being stored, and claims waiting for their task's previous attempt here. */
 	get size(): number {
 		return this.#attempts.size + this.#deferred.size;
+	}
+
+	/**
+	 * Slots taken, of `concurrency`. An attempt frees its slot when its work ends, not when its outcome is stored: the
+	 * store runs in the background while the next task starts. Outcomes being stored count only past `concurrency`
+	 * of them, so a container that stores slowly (or not at all, in an outage) stops the claims: tasks held here stay
+	 * at most twice `concurrency`, and works running at most `concurrency`.
+	 */
+	get taken(): number {
+		const storing = this.#storing;
+		const concurrency = this.#options.concurrency;
+		return (
+			this.#attempts.size - storing + this.#deferred.size + (storing > concurrency ? storing - concurrency : 0)
+		);
 	}
 
 	get(id: string): Attempt | undefined {
@@ -292,7 +308,7 @@ export class AttemptRunner<TItem, TOutput> {
 		);
 	}
 
-	/** Give an attempt its one outcome and store it; frees the slot once stored. */
+	/** Give an attempt its one outcome and store it; frees the slot now (see `taken`), and the attempt once stored. */
 	settle(attempt: Attempt, outcome: AttemptOutcome): void {
 		if (attempt.settled) return;
 		// Work that just returned may have blocked the loop: measured while its task is still listed as running.
@@ -315,13 +331,18 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		if (logsPending(attempt)) {
 			// The outcome is stored once the log is: whoever sees the task finished reads its last lines too.
+			this.#storing++;
 			attempt.finishing = drainLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES).then(() =>
 				this.#finish(attempt, outcome),
 			);
+			this.#freed();
 			return;
 		}
 		if (outcome.kind === 'succeeded' && this.#finishSync(attempt, outcome)) return;
+		this.#storing++;
 		attempt.finishing = this.#finish(attempt, outcome);
+		// Its work ended: the slot is free while the outcome is stored (see `taken`).
+		this.#freed();
 	}
 
 	/**
@@ -355,7 +376,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#freed(now);
 	}
 
-	/** Store the outcome, then free the slot. Never rejects. */
+	/** Store the outcome, then release the attempt (counted in `#storing` meanwhile). Never rejects. */
 	async #finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
 		const { writer, reporter, timers } = this.#core;
 		try {
@@ -370,6 +391,7 @@ export class AttemptRunner<TItem, TOutput> {
 			reporter.error(error, `finishing task ${attempt.task.id} failed`);
 			if (this.#spans.size > 0) this.#spans.end(attempt, attemptSpanOutcome(outcome), null, error);
 		}
+		this.#storing--;
 		this.#release(attempt);
 	}
 

@@ -11,8 +11,10 @@ import type { TaskRecord } from './task.js';
 export interface ClaimLoopHost<TItem, TOutput> {
 	/** Called before each claim on the synchronous face: tasks stored but not yet announced are announced first. */
 	beforeClaim(): void;
-	/** Tasks running now. */
+	/** Tasks held here now (running, being stored, waiting to start): none means this scheduler may be idle. */
 	running(): number;
+	/** Slots taken: `concurrency` minus this is how many tasks a claim may take (see `AttemptRunner.taken`). */
+	taken(): number;
 	/** Start a claimed task. */
 	start(task: TaskRecord<TItem, TOutput>): void;
 	/** Nothing was claimable and nothing runs: see whether the container is idle. */
@@ -112,7 +114,7 @@ export class ClaimLoop<TItem, TOutput> {
 			return;
 		}
 		const now = Date.now();
-		const free = this.#allowed(concurrency - this.#host.running(), now);
+		const free = this.#allowed(concurrency - this.#host.taken(), now);
 		if (free <= 0) return;
 		this.#claiming = true;
 		this.#refill = false;
@@ -161,7 +163,7 @@ export class ClaimLoop<TItem, TOutput> {
 				// No clock read when every slot is taken: the round after a claim that filled them ends here, and
 				// `Date.now()` costs 0.2 µs on some virtual machines (one per task: a tenth of the hot path there).
 				// Nor in the first round after a finish that has just read it (`clock`).
-				const slots = concurrency - host.running();
+				const slots = concurrency - host.taken();
 				if (slots <= 0) return;
 				const now = clock ?? Date.now();
 				clock = undefined;

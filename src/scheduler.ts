@@ -173,6 +173,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		this.#claims = new ClaimLoop(core, {
 			beforeClaim: () => this.#adder.announceAdded(),
 			running: () => this.#runner.size,
+			taken: () => this.#runner.taken,
 			start: (task) => this.#runner.start(task),
 			checkIdle: () => this.#idle.check(),
 		});
