@@ -1,12 +1,14 @@
 /**
- * Load-independent cost per task of lightsched on Redis at one concurrency, in one process: the worker's CPU time
- * per task (`process.cpuUsage()`), Redis's CPU time per task (`INFO cpu`, main thread) and its commands and
- * microseconds per task by command (`INFO commandstats`), for a run of `N` no-op tasks added first and then
- * processed (after a warm-up run of `WARMUP` tasks on a queue of its own). For A/B of per-task work; wall-clock
- * rates and ratios to BullMQ stay in `bench/redis.ts`.
+ * Cost per task of lightsched on Redis at one concurrency, in one process: the worker's CPU time per task
+ * (`process.cpuUsage()`), Redis's CPU time per task (`INFO cpu`, main thread), the bytes Redis read and wrote per
+ * task (`INFO stats`), and its calls and microseconds per task by command (`INFO commandstats`), for a run of `N`
+ * no-op tasks added first and then processed (after a warm-up run of `WARMUP` tasks on a queue of its own). For A/B
+ * of per-task work, alternating old/new runs: CPU time depends on load far less than a rate does, but still swings
+ * by about 15 % between runs on a busy machine; the byte and call counts do not. Wall-clock rates and ratios to
+ * BullMQ stay in `bench/redis.ts`.
  *
  * Usage (after `npm run build`): `PORT=6379 N=20000 CONCURRENCY=100 npx tsx bench/redis-cost.ts` against a
- * redis-server of its own (the stats are reset: not on a shared server).
+ * redis-server of its own (it resets the server's stats: not on a shared server).
  */
 import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
@@ -28,6 +30,13 @@ async function redisCpuUs(): Promise<number> {
 	return (main > 0 ? main : field('used_cpu_sys') + field('used_cpu_user')) * 1e6;
 }
 
+/** Bytes Redis has read from and written to its clients so far (`INFO stats`). */
+async function netBytes(): Promise<{ input: number; output: number }> {
+	const info = await admin.info('stats');
+	const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+	return { input: field('total_net_input_bytes'), output: field('total_net_output_bytes') };
+}
+
 async function commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
 	const stats = new Map<string, { calls: number; usec: number }>();
 	for (const line of (await admin.info('commandstats')).split('\n')) {
@@ -38,7 +47,7 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
 }
 
 /** Adds `n` no-op tasks, then processes them; returns the worker's and Redis's CPU µs during processing. */
-async function run(name: string, n: number): Promise<{ worker: number; redis: number }> {
+async function run(name: string, n: number): Promise<{ worker: number; redis: number; input: number; output: number }> {
 	const container = new RedisContainer({ redis: { host: '127.0.0.1', port }, name, log: false });
 	const scheduler = new Scheduler({
 		container,
@@ -56,21 +65,29 @@ async function run(name: string, n: number): Promise<{ worker: number; redis: nu
 		await scheduler.add(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ id: `t${i + j}`, item: null })));
 	await admin.config('RESETSTAT');
 	const redis0 = await redisCpuUs();
+	const net0 = await netBytes();
 	const cpu0 = process.cpuUsage();
 	scheduler.resume();
 	await all;
 	const cpu = process.cpuUsage(cpu0);
 	const redis = (await redisCpuUs()) - redis0;
+	const net = await netBytes();
 	await scheduler.close();
-	return { worker: cpu.user + cpu.system, redis };
+	return {
+		worker: cpu.user + cpu.system,
+		redis,
+		input: net.input - net0.input,
+		output: net.output - net0.output,
+	};
 }
 
 if (warmup > 0) await run(`cost-warmup-${process.pid}`, warmup);
-const { worker, redis } = await run(`cost-${process.pid}`, count);
+const { worker, redis, input, output } = await run(`cost-${process.pid}`, count);
 const stats = await commandStats();
 console.log(`tasks ${count} concurrency ${concurrency}`);
 console.log(`worker cpu µs/task ${(worker / count).toFixed(2)}`);
 console.log(`redis cpu µs/task ${(redis / count).toFixed(2)}`);
+console.log(`redis bytes/task in ${(input / count).toFixed(1)} out ${(output / count).toFixed(1)}`);
 for (const [command, { calls, usec }] of [...stats].sort((a, b) => b[1].usec - a[1].usec))
 	if (command !== 'info' && command !== 'config|resetstat')
 		console.log(
