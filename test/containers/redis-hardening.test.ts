@@ -179,7 +179,15 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 		{ timeout: 30_000 },
 		async () => {
 			const own = await startRedis({ args: ['--appendonly', 'yes'] });
-			const c = new RedisContainer({ redis: own.url, name: fresh(), log: false, connectTimeoutMs: 500 });
+			// An add sent before the client sees the server gone waits for the reconnection until `commandTimeoutMs`
+			// (default 10 s, seen in CI): both bounds are set, and the add must reject within them.
+			const c = new RedisContainer({
+				redis: own.url,
+				name: fresh(),
+				log: false,
+				connectTimeoutMs: 500,
+				commandTimeoutMs: 2_000,
+			});
 			try {
 				await c.add(records([{ id: 'before', item: 1 }]));
 				await own.stop();
