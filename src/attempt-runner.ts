@@ -331,18 +331,22 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		if (logsPending(attempt)) {
 			// The outcome is stored once the log is: whoever sees the task finished reads its last lines too.
-			this.#storing++;
-			attempt.finishing = drainLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES).then(() =>
-				this.#finish(attempt, outcome),
+			this.#storeInBackground(attempt, () =>
+				drainLogs(this.#core as SchedulerCore, attempt, DEFAULT_MAX_LOG_LINES).then(() =>
+					this.#finish(attempt, outcome),
+				),
 			);
-			this.#freed();
 			return;
 		}
 		if (outcome.kind === 'succeeded' && this.#finishSync(attempt, outcome)) return;
+		this.#storeInBackground(attempt, () => this.#finish(attempt, outcome));
+	}
+
+	/** Store the outcome in the background (`#finish` counts it out); the slot is free now unless past the bound (`taken`). */
+	#storeInBackground(attempt: Attempt, store: () => Promise<void>): void {
 		this.#storing++;
-		attempt.finishing = this.#finish(attempt, outcome);
-		// Its work ended: the slot is free while the outcome is stored (see `taken`).
-		this.#freed();
+		attempt.finishing = store();
+		if (this.#storing <= this.#options.concurrency) this.#freed();
 	}
 
 	/**

@@ -2,27 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
-
-type Transition = TaskContainer['transition'];
-
-/** `inner` with another `transition` and no synchronous face, so the scheduler takes the general path. */
-function withTransition(inner: QueueContainer, transition: Transition): TaskContainer {
-	return {
-		shared: false,
-		add: (tasks) => inner.add(tasks),
-		claim: (...args) => inner.claim(...args),
-		transition,
-		renew: (...args) => inner.renew(...args),
-		reclaimExpired: (now) => inner.reclaimExpired(now),
-		requestStop: (id) => inner.requestStop(id),
-		nextDueAt: (now) => inner.nextDueAt(now),
-		get: (id) => inner.get(id),
-		list: (query) => inner.list(query),
-		counts: () => inner.counts(),
-		remove: (id) => inner.remove(id),
-		close: () => inner.close(),
-	};
-}
+import { withTransition } from '../support/with-transition.js';
 
 /** A container whose `transition` to `to` is applied, and then its reply is lost once (the call rejects), as when a connection breaks after the store committed. */
 function losingReplies(to: TaskStatus): { container: TaskContainer; lost: () => number } {

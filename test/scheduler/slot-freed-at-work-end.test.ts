@@ -8,34 +8,21 @@ import { describe, expect, it, vi } from 'vitest';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { withTransition } from '../support/with-transition.js';
 
 /** `inner` without its synchronous face, whose moves to a final status wait until `open()` is called. */
 function gatedStores(inner: QueueContainer): { container: TaskContainer; open: () => void; waiting: () => number } {
 	let open: () => void = () => undefined;
 	const gate = new Promise<void>((resolve) => (open = resolve));
 	let waiting = 0;
-	const container: TaskContainer = {
-		shared: false,
-		add: (tasks) => inner.add(tasks),
-		claim: (...args) => inner.claim(...args),
-		transition: async (id, from, to, patch, owner) => {
-			if (to === 'succeeded' || to === 'failed') {
-				waiting++;
-				await gate;
-				waiting--;
-			}
-			return inner.transition(id, from, to, patch, owner);
-		},
-		renew: (...args) => inner.renew(...args),
-		reclaimExpired: (now) => inner.reclaimExpired(now),
-		requestStop: (id) => inner.requestStop(id),
-		nextDueAt: (now) => inner.nextDueAt(now),
-		get: (id) => inner.get(id),
-		list: (query) => inner.list(query),
-		counts: () => inner.counts(),
-		remove: (id) => inner.remove(id),
-		close: () => inner.close(),
-	};
+	const container = withTransition(inner, async (id, from, to, patch, owner) => {
+		if (to === 'succeeded' || to === 'failed') {
+			waiting++;
+			await gate;
+			waiting--;
+		}
+		return inner.transition(id, from, to, patch, owner);
+	});
 	return { container, open, waiting: () => waiting };
 }
 
