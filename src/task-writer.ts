@@ -297,6 +297,12 @@ export class TaskWriter {
 					if (current === null) return null;
 					if (current.attempts !== claim.attempts || current.startedAt !== claim.startedAt)
 						return current.runAt === patch.runAt ? { ...current, status: to } : null;
+					// Out of the attempt's status or owner: applied or lost, but never written again. The fence holds only
+					// this scheduler's claim loop; a claim made by the container itself (a claim ahead in another task's
+					// finish, a task an add hands to this idle owner) could take a waiting task between this read and a
+					// write, and the write, comparing status and owner only, would move that claim back.
+					if (current.status !== from || current.owner !== owner)
+						return wasApplied(current, to, patch) ? current : null;
 				}
 				const moved = await container.transition(id, from, to, patch, owner);
 				if (moved !== null) return moved;

@@ -101,6 +101,59 @@ describe('a container write applied but whose reply was lost', () => {
 		await scheduler.close();
 	});
 
+	it('a retry whose reply was lost is not written over a claim the container made between its read and its write', async () => {
+		// The write back to waiting was applied, its reply lost. The retry holds the scheduler's claim fence, but a
+		// container can claim for this owner by itself (a claim ahead in another task's finish, a task an add hands to
+		// an idle owner): here one does so right after the retry read the task. The retry used to write all the same
+		// (running -> waiting for this owner) and so moved that new claim back: the task then ran a third time, with
+		// \`maxAttempts: 2\`.
+		const inner = new QueueContainer();
+		let lost = 0;
+		let owner = '';
+		let claimAfterRead = false;
+		const container: TaskContainer = {
+			...withTransition(inner, async (id, from, to, patch, by) => {
+				owner = by ?? owner;
+				const result = await inner.transition(id, from, to, patch, by);
+				if (to === 'waiting' && result !== null && lost === 0) {
+					lost++;
+					claimAfterRead = true;
+					throw new Error('connection reset after the write');
+				}
+				return result;
+			}),
+			get: async (id) => {
+				const task = await inner.get(id);
+				if (claimAfterRead && task?.status === 'waiting') {
+					claimAfterRead = false;
+					// Claimed as at the retry's due time (the scheduler itself would claim it only then).
+					inner.claim(1, owner, 60_000, Date.now() + 1_000);
+				}
+				return task;
+			},
+		};
+		let runs = 0;
+		const scheduler = new Scheduler({
+			container,
+			maxAttempts: 2,
+			backoff: { type: 'fixed', delayMs: 300 },
+			actuator: new FunctionActuator(() => {
+				if (++runs === 1) throw new Error('first try fails');
+				return 'ok';
+			}),
+		});
+		scheduler.on('error', () => undefined);
+		await scheduler.add({ id: 'c', item: null });
+		// Past the retry's due time, when the scheduler would have claimed a task moved back to waiting.
+		// (Not onIdle: the container's own claim holds the task running, and nothing of this scheduler runs it.)
+		await new Promise((resolve) => setTimeout(resolve, 600));
+		expect(lost).toBe(1);
+		// The container's own claim keeps the task: the retry found its write applied and wrote nothing more.
+		expect(await inner.get('c')).toMatchObject({ status: 'running', attempts: 2, owner });
+		expect(runs).toBe(1);
+		await scheduler.close();
+	});
+
 	it('a final failure still fires task:failed', async () => {
 		const { container, lost } = losingReplies('failed');
 		const scheduler = new Scheduler({
