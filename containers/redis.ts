@@ -6,11 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { Redis } from 'ioredis';
 import {
-	assertStorableTask,
-	ContainerError,
-	DuplicateTaskError,
 	HeldTasks,
-	LeaseExpiredError,
 	SchedulerClosedError,
 	type CleanQuery,
 	type ContainerSignal,
@@ -33,33 +29,26 @@ import {
 import type { WorkflowStore } from '../src/workflow-store.js';
 import { WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
-import { memoryPolicyWarning } from './redis/memory-policy.js';
+import { checkMemoryPolicy } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
-import {
-	checkOptions,
-	isWellFormed,
-	type RedisContainerEvents,
-	type RedisContainerOptions,
-	type RedisContainerWarning,
-} from './redis/options.js';
+import { checkOptions, isWellFormed, type RedisContainerEvents, type RedisContainerOptions } from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
-import { ADD_STEP_TASKS, addInSteps } from './redis/stepped-add.js';
 import { OrphanWatch } from './redis/orphans.js';
-import { decodeRecord, encodeForAdd } from './redis/codec.js';
-import { ADD, CLAIM, UNREGISTER, type ClockedScript } from './redis/scripts.js';
-import { NEXT_DUE, RECLAIM, RENEW } from './redis/lease-scripts.js';
+import { UNREGISTER } from './redis/scripts.js';
+import { addTasks } from './redis/adds.js';
+import { RedisClaims } from './redis/claims.js';
+import { scriptRunner, type ScriptRun } from './redis/script-runner.js';
+import { RedisWarnings } from './redis/warnings.js';
+import { NEXT_DUE, reclaimExpired, RENEW } from './redis/lease-scripts.js';
 import { HandOffLedger } from './redis/hand-off-ledger.js';
-import { duplicateKey, RedisOperations } from './redis/operations.js';
+import { RedisOperations } from './redis/operations.js';
 import { DEFAULT_AHEAD_LEASE_MS, RedisTransitions } from './redis/transitions.js';
 import { RedisChangeReader } from './redis/change-events.js';
 import { redisScriptPort, type RedisScriptPort } from './redis/workflow-release.js';
 import { RedisWorkflowStore } from './redis/workflow-store.js';
-
-const RECLAIM_BATCH = 1000;
-const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
 
 /**
  * Tasks in Redis: waiting tasks in a sorted set by priority then arrival, delayed ones by `runAt`, running ones
@@ -74,28 +63,16 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #ownsConnection: boolean;
 	readonly #makeSubscriber: () => Redis;
 	readonly #globalConcurrency: number;
-	/**
-	 * The claim script's rate and group arguments (see redis/rate-limit.ts and redis/group-limit.ts), and whether
-	 * either limit is set (no claim-ahead; the claim's reply starts with when to claim again).
-	 */
-	readonly #rateArgs: string[];
-	readonly #rateLimited: boolean;
 	/** The `handOff` option: short claims register their owner as idle, for adds to hand tasks to (idle-push.ts). */
 	readonly #handOff: boolean;
-	/**
-	 * When the window of the last claim the rate limit cut short reopens, or when to claim again after one the
-	 * group scan bound cut short (this process's clock), or null.
-	 */
-	#rateWakeAt: number | null = null;
-	readonly #log: ((message: string) => void) | false;
-	/** Whether `#log` is the default console.warn (replaced by the scheduler's `warning` event when attached). */
-	readonly #logIsDefault: boolean;
-	/** The scheduler this container is attached to, if any. */
-	#reporter: PartReporter | undefined;
-	/** Which variant of each script runs: judged by the server's clock, or by the caller's `now`. */
-	readonly #serverClock: boolean;
 	/** Bounds every call (connection down, no reply) and settles them at close; see call-guard.ts. */
 	readonly #guard: CallGuard;
+	/** Runs a script, bounded (script-runner.ts). */
+	readonly #run: ScriptRun;
+	/** The container's warnings, to its event, its log, the scheduler it is attached to (warnings.ts). */
+	readonly #warnings: RedisWarnings;
+	/** Claims: held tasks first, then the claim script (claims.ts). */
+	readonly #claiming: RedisClaims;
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
 	readonly #commandTimeoutMs: number;
@@ -113,8 +90,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	});
 	/** Transitions, batched per tick, and the records they rebuild (transitions.ts). */
 	readonly #transitions: RedisTransitions;
-	/** Claims sent and not yet answered (see orphans.ts). */
-	readonly #claims = new Set<Promise<unknown>>();
 	/** Tasks held for an owner whose claim never reached this container: handed back (see orphans.ts). */
 	readonly #orphans = new OrphanWatch({
 		held: async (owner) => {
@@ -149,12 +124,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		super();
 		const checked = checkOptions(options);
 		this.#globalConcurrency = checked.globalConcurrency;
-		this.#rateArgs = [...rateArgs(checked.rateLimit), ...rateArgs(checked.groupRateLimit)];
-		this.#rateLimited = checked.rateLimit !== null || checked.groupRateLimit !== null;
+		const rateLimited = checked.rateLimit !== null || checked.groupRateLimit !== null;
 		this.#handOff = checked.handOff;
-		this.#log = checked.log;
-		this.#logIsDefault = options.log === undefined;
-		this.#serverClock = checked.serverClock;
 		this.keyPrefix = `${checked.prefix}:{${checked.name}}:`;
 		const connection = openConnection(options.redis);
 		this.#redis = connection.redis;
@@ -165,6 +136,13 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			connectTimeoutMs: checked.connectTimeoutMs,
 			commandTimeoutMs: checked.commandTimeoutMs,
 			owned: connection.owned,
+		});
+		this.#run = scriptRunner(this.#redis, this.#guard, this.keyPrefix, checked.serverClock);
+		this.#warnings = new RedisWarnings({
+			emit: (warning) => this.emit('warning', warning),
+			log: checked.log,
+			logIsDefault: options.log === undefined,
+			where: this.#guard.where,
 		});
 		this.#ops = new RedisOperations({
 			redis: this.#redis,
@@ -186,14 +164,34 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			{
 				run: (script, args) => this.#run(script, args),
 				ahead: this.#ahead,
-				mayClaimAhead: () => this.#globalConcurrency === 0 && !this.#closed && !this.#rateLimited,
+				mayClaimAhead: () => this.#globalConcurrency === 0 && !this.#closed && !rateLimited,
 				lostCall: () => this.#orphans.check(),
 				closed: () => this.#closed,
 				where: () => this.#guard.where,
 			},
 			randomUUID(),
 		);
-		this.#checked = this.#checkMemoryPolicy();
+		this.#claiming = new RedisClaims({
+			run: this.#run,
+			ahead: this.#ahead,
+			orphans: this.#orphans,
+			handOffs: this.#handOffs,
+			transitions: this.#transitions,
+			channel: () => this.#channel,
+			closed: () => this.#closed,
+			handOff: checked.handOff,
+			globalConcurrency: checked.globalConcurrency,
+			rateArgs: [...rateArgs(checked.rateLimit), ...rateArgs(checked.groupRateLimit)],
+			rateLimited,
+			serverClock: checked.serverClock,
+		});
+		this.#checked = checkMemoryPolicy(
+			this.#redis,
+			this.#guard,
+			this.keyPrefix,
+			() => this.#closed,
+			(warning) => this.#warnings.warn(warning),
+		);
 		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
 		let wasReady = this.#redis.status === 'ready';
 		this.#redis.on('ready', () => {
@@ -205,27 +203,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	/** Resolves once the server's `maxmemory-policy` was checked (and the wake-up channel, if watched, is subscribed). */
 	async ready(): Promise<void> {
 		await this.#checked;
-		const channel = this.#channel;
-		if (channel === undefined || channel.up) return;
-		// Bounded like every call: a server that cannot be reached rejects, it does not leave the caller waiting.
-		const limit = this.#connectTimeoutMs;
-		let timer: ReturnType<typeof setTimeout> | undefined;
-		const gaveUp = new Promise<never>((_resolve, reject) => {
-			timer = setTimeout(
-				() =>
-					reject(
-						new ContainerError(
-							`${this.#guard.where}: the wake-up channel was not subscribed within ${limit} ms`,
-						),
-					),
-				limit,
-			);
-		});
-		try {
-			await Promise.race([channel.ready(), gaveUp]);
-		} finally {
-			clearTimeout(timer);
-		}
+		await this.#channel?.ready(this.#connectTimeoutMs, this.#guard.where);
 	}
 
 	/**
@@ -240,99 +218,19 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
-		if (tasks.length === 0) return;
-		const seen = new Set<string>();
-		tasks.forEach((task, index) => {
-			// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two ids would name one task.
-			assertStorableTask(task, index);
-			if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
-			seen.add(task.id);
-		});
-		const encoded = tasks.flatMap(encodeForAdd);
-		if (tasks.length > ADD_STEP_TASKS) {
-			const runner = {
-				run: (script: ClockedScript, args: readonly string[]) => this.#run(script, args),
+		await addTasks(
+			{
+				run: this.#run,
+				handOffs: this.#handOffs,
 				where: this.#guard.where,
-			};
-			const seqs = await addInSteps(runner, tasks, encoded, randomUUID());
-			tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
-			return;
-		}
-		const args = [String(Date.now()), randomUUID()].concat(encoded);
-		let reply: [string, string?, string?];
-		this.#handOffs.addSent();
-		try {
-			reply = (await this.#run(ADD, args)) as [string, string?, string?];
-			// Tasks handed to idle claimers (idle-push.ts): held now if one is this container's.
-			let held = false;
-			for (let i = tasks.length + 1; i < reply.length; i++)
-				held = this.#handOffs.take(String(reply[i]), 'reply') || held;
-			if (held) this.#channel?.wake();
-		} finally {
-			this.#handOffs.addAnswered();
-		}
-		if (reply[0] === 'dup')
-			throw new DuplicateTaskError(
-				reply[1] ?? '',
-				reply[2] === 'reserved' ? 'is being added by another add in progress' : undefined,
-			);
-		if (reply[0] === 'dupkey') throw duplicateKey(reply);
-		// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
-		tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
+				wake: () => this.#channel?.wake(),
+			},
+			tasks,
+		);
 	}
 
-	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
-		if (this.#closed || max <= 0) return [];
-		if (!isWellFormed(owner))
-			throw new TypeError(
-				`Expected \`owner\` to be well-formed Unicode (no lone surrogate), got ${JSON.stringify(owner)}`,
-			);
-		// Tasks an add handed to this owner (idle-push.ts) start now, without a claim's round trip: nothing else was
-		// waiting when they were handed over, and an add since then wakes us again.
-		const pushed = this.#ahead.hasPushed(owner);
-		const held = this.#ahead.take(owner, max);
-		if (held.length === max || (pushed && held.length > 0)) return held;
-		this.#orphans.noteOwner(owner);
-		// Only while the channel is up (a hand-off travels on it), and with no limit the claim script judges.
-		const register =
-			this.#handOff && this.#globalConcurrency === 0 && !this.#rateLimited && this.#channel?.up === true;
-		if (register) this.#handOffs.register(owner, leaseMs);
-		const args = [
-			String(max - held.length),
-			owner,
-			String(now),
-			String(leaseMs),
-			String(this.#globalConcurrency),
-			...this.#rateArgs,
-			register ? '1' : '0',
-			register ? (this.#channel?.live ?? '') : '',
-		];
-		const call = this.#run(CLAIM, args).then(
-			(reply) => {
-				let packed = reply as string[];
-				if (this.#rateLimited) {
-					const reopensInMs = Number(packed[0]);
-					// On this process's clock, late rather than early by the round trip (+1 ms of rounding).
-					this.#rateWakeAt = !(reopensInMs >= 0)
-						? null
-						: (this.#serverClock ? Date.now() : now) + reopensInMs + 1;
-					packed = packed.slice(1);
-				}
-				const claimed = held.concat(packed.map((one) => this.#transitions.claimed(one, owner)));
-				this.#ahead.noteClaim(owner, leaseMs, max, claimed.length);
-				return claimed;
-			},
-			(error: unknown) => {
-				// Given up on (or failed): it may still be applied, or have been; its tasks would be orphans.
-				void this.#ahead.handBackNow(held, owner);
-				this.#orphans.check();
-				throw error;
-			},
-		);
-		this.#claims.add(call);
-		const forget = (): void => void this.#claims.delete(call);
-		call.then(forget, forget);
-		return call;
+	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
+		return this.#claiming.claim(max, owner, leaseMs, now);
 	}
 
 	/**
@@ -341,11 +239,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	#inFlight(): Promise<unknown> {
 		const fence = this.#handOffs.active ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
-		if (this.#claims.size === 0 && fence === undefined) return this.#transitions.batch.answered();
+		const claims = this.#claiming.calls;
+		if (claims.size === 0 && fence === undefined) return this.#transitions.batch.answered();
 		return Promise.all([
 			this.#transitions.batch.answered(),
 			fence,
-			...[...this.#claims].map((call) => call.catch(() => null)),
+			...[...claims].map((call) => call.catch(() => null)),
 		]);
 	}
 
@@ -380,14 +279,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return { lost, stopRequested, unknown };
 	}
 
-	async reclaimExpired(now: number): Promise<TaskRecord[]> {
-		const moved: TaskRecord[] = [];
-		for (;;) {
-			const args = [String(now), String(RECLAIM_BATCH), LEASE_MESSAGE_HEAD, LEASE_MESSAGE_TAIL];
-			const reply = (await this.#run(RECLAIM, args)) as (string | null)[][];
-			for (const flat of reply) moved.push(decodeRecord(flat));
-			if (reply.length < RECLAIM_BATCH) return moved;
-		}
+	reclaimExpired(now: number): Promise<TaskRecord[]> {
+		return reclaimExpired(this.#run, now);
 	}
 
 	requestStop(id: string): Promise<TaskRecord | null> {
@@ -398,7 +291,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		const reply = (await this.#run(NEXT_DUE, [String(now)])) as string | null;
 		const due = reply === null ? null : Number(reply);
 		// A claim the rate limit cut short: wake when its window reopens (see redis/rate-limit.ts).
-		const open = this.#rateWakeAt;
+		const open = this.#claiming.rateWakeAt;
 		return open === null ? due : due === null ? open : Math.min(due, open);
 	}
 
@@ -480,17 +373,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return this.#channel.add(listener);
 	}
 
-	/**
-	 * Close the connections the container made (a given ioredis instance stays open). Every call still in flight
-	 * settles: those waiting for a connection reject with `SchedulerClosedError` at once, those sent get their
-	 * reply or reject (bounded by `commandTimeoutMs`). A second call does nothing.
-	 */
 	/** Task changes for followers in any process (see `TaskContainer.readChanges` and redis/change-events.ts). */
 	async readChanges(query: TaskChangeQuery): Promise<TaskChangePage> {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		return this.#changes.read(query);
 	}
 
+	/**
+	 * Close the connections the container made (a given ioredis instance stays open). Every call still in flight
+	 * settles: those waiting for a connection reject with `SchedulerClosedError` at once, those sent get their
+	 * reply or reject (bounded by `commandTimeoutMs`). A second call does nothing.
+	 */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
@@ -522,36 +415,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		}
 	}
 
-	async #checkMemoryPolicy(): Promise<void> {
-		let answered = false;
-		const read = async (): Promise<unknown> => {
-			const reply = await this.#call('config get maxmemory-policy', () =>
-				this.#redis.config('GET', 'maxmemory-policy'),
-			);
-			answered = true;
-			return reply;
-		};
-		// No connection: checked once it comes (an unreachable server is not a policy problem, nor worth a warning).
-		const unreachable = (): boolean => this.#closed || this.#redis.status !== 'ready';
-		const warning = await memoryPolicyWarning(read, this.keyPrefix, unreachable);
-		if (warning !== undefined) this.#warn(warning);
-		else if (!answered && !this.#closed) this.#redis.once('ready', () => void this.#checkMemoryPolicy());
-	}
-
-	#warn(warning: RedisContainerWarning): void {
-		this.emit('warning', warning);
-		// Attached to a scheduler, the warning goes to its `warning` event instead of the default console.warn.
-		if (this.#reporter !== undefined)
-			this.#reporter.warning(new ContainerError(`${this.#guard.where}: ${warning.message}`));
-		if (this.#log !== false && !(this.#reporter !== undefined && this.#logIsDefault)) this.#log(warning.message);
-	}
-
 	/** Send warnings to a scheduler's `warning` event (instead of the default console.warn) until detached. */
 	attach(reporter: PartReporter): () => void {
-		this.#reporter = reporter;
-		return () => {
-			if (this.#reporter === reporter) this.#reporter = undefined;
-		};
+		return this.#warnings.attach(reporter);
 	}
 
 	/** One bounded call (see call-guard.ts); its failures are `ContainerError`s naming the container and the server. */
@@ -571,25 +437,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	[redisScriptPort](): RedisScriptPort {
 		return { redis: this.#redis, keyPrefix: this.keyPrefix, run: (script, args) => this.#run(script, args) };
-	}
-
-	/** Run a script (the variant of the container's clock) by its SHA, loading it on NOSCRIPT (a new or restarted server). */
-	#run(clocked: ClockedScript, args: readonly string[], scale = 1): Promise<unknown> {
-		const script = this.#serverClock ? clocked.server : clocked.caller;
-		return this.#call(
-			script.name,
-			async () => {
-				// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
-				const tail = ['1', this.keyPrefix].concat(args);
-				try {
-					return await this.#redis.call('EVALSHA', [script.sha].concat(tail));
-				} catch (error) {
-					if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-					return await this.#redis.call('EVAL', [script.source].concat(tail));
-				}
-			},
-			scale,
-		);
 	}
 }
 

@@ -3,7 +3,7 @@
  * `ContainerSignal`s and connection trouble into `channel` signals (schedulers poll while it is down).
  */
 import type { Redis } from 'ioredis';
-import type { ContainerSignal } from 'lightsched';
+import { ContainerError, type ContainerSignal } from 'lightsched';
 import { TAKE_PREFIX } from './idle-push.js';
 
 /** What the container does with the channel beyond signals (see idle-push.ts). */
@@ -58,18 +58,31 @@ export class WakeChannel {
 		return () => this.#listeners.delete(listener);
 	}
 
-	/** Resolves once subscribed (or rejects when the connection fails first). */
-	async ready(): Promise<void> {
+	/**
+	 * Resolves once subscribed. Bounded like every call: a server that cannot be reached rejects within `limitMs`
+	 * (a `ContainerError` that names `where`), it does not leave the caller waiting.
+	 */
+	async ready(limitMs: number, where: string): Promise<void> {
 		if (this.#up) return;
-		await new Promise<void>((resolve) => {
-			const check = (signal: ContainerSignal): void => {
-				if (signal.type === 'channel' && signal.ok) {
-					remove();
-					resolve();
-				}
-			};
-			const remove = this.add(check);
-		});
+		let remove: (() => void) | undefined;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		try {
+			await new Promise<void>((resolve, reject) => {
+				timer = setTimeout(
+					() =>
+						reject(
+							new ContainerError(`${where}: the wake-up channel was not subscribed within ${limitMs} ms`),
+						),
+					limitMs,
+				);
+				remove = this.add((signal) => {
+					if (signal.type === 'channel' && signal.ok) resolve();
+				});
+			});
+		} finally {
+			clearTimeout(timer);
+			remove?.();
+		}
 	}
 
 	/**

@@ -2,7 +2,26 @@
  * The Redis container's lease scripts: renewing an owner's leases (and finding the tasks it holds that it does not
  * know of), reclaiming expired leases, and the earliest due time of a delayed task. Same prelude as scripts.ts.
  */
+import { LeaseExpiredError, type TaskRecord } from 'lightsched/kit';
+import { decodeRecord } from './codec.js';
+import type { ScriptRun } from './script-runner.js';
 import { script } from './scripts.js';
+
+/** Tasks one reclaim script moves at most (it runs again while a call comes back full). */
+const RECLAIM_BATCH = 1000;
+/** The reclaim script writes the `LeaseExpiredError` message around the task's owner. */
+const [LEASE_MESSAGE_HEAD = '', LEASE_MESSAGE_TAIL = ''] = new LeaseExpiredError('\u0000').message.split('\u0000');
+
+/** See `TaskContainer.reclaimExpired`: RECLAIM in calls of `RECLAIM_BATCH` tasks until one comes back short. */
+export async function reclaimExpired(run: ScriptRun, now: number): Promise<TaskRecord[]> {
+	const moved: TaskRecord[] = [];
+	for (;;) {
+		const args = [String(now), String(RECLAIM_BATCH), LEASE_MESSAGE_HEAD, LEASE_MESSAGE_TAIL];
+		const reply = (await run(RECLAIM, args)) as (string | null)[][];
+		for (const flat of reply) moved.push(decodeRecord(flat));
+		if (reply.length < RECLAIM_BATCH) return moved;
+	}
+}
 
 /**
  * ARGV: owner, now (the caller's), leaseMs, ids... Returns {lost, stopRequested, unknown, attempts, versions}: unknown

@@ -1,0 +1,61 @@
+/**
+ * The Redis container's add: up to `ADD_STEP_TASKS` (500) tasks in one `add` script, all or nothing; more in steps
+ * of short scripts (stepped-add.ts). The reply may hand some tasks to an idle claimer of this container (idle-push.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { assertStorableTask, DuplicateTaskError, type TaskRecord } from 'lightsched/kit';
+import { encodeForAdd } from './codec.js';
+import type { HandOffLedger } from './hand-off-ledger.js';
+import { duplicateKey } from './operations.js';
+import type { ScriptRun } from './script-runner.js';
+import { ADD } from './scripts.js';
+import { ADD_STEP_TASKS, addInSteps } from './stepped-add.js';
+
+/** What an add needs of its container. */
+export interface AddParts {
+	readonly run: ScriptRun;
+	readonly handOffs: HandOffLedger;
+	/** Names the container and server in error messages. */
+	readonly where: string;
+	/** Wakes this container's schedulers (a task handed to one of them is held now). */
+	readonly wake: () => void;
+}
+
+/** See `RedisContainer.add`: sets each record's `seq` as stored. */
+export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): Promise<void> {
+	if (tasks.length === 0) return;
+	const seen = new Set<string>();
+	tasks.forEach((task, index) => {
+		// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two ids would name one task.
+		assertStorableTask(task, index);
+		if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
+		seen.add(task.id);
+	});
+	const encoded = tasks.flatMap(encodeForAdd);
+	if (tasks.length > ADD_STEP_TASKS) {
+		const seqs = await addInSteps({ run: parts.run, where: parts.where }, tasks, encoded, randomUUID());
+		tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
+		return;
+	}
+	const args = [String(Date.now()), randomUUID()].concat(encoded);
+	let reply: [string, string?, string?];
+	parts.handOffs.addSent();
+	try {
+		reply = (await parts.run(ADD, args)) as [string, string?, string?];
+		// Tasks handed to idle claimers (idle-push.ts): held now if one is this container's.
+		let held = false;
+		for (let i = tasks.length + 1; i < reply.length; i++)
+			held = parts.handOffs.take(String(reply[i]), 'reply') || held;
+		if (held) parts.wake();
+	} finally {
+		parts.handOffs.addAnswered();
+	}
+	if (reply[0] === 'dup')
+		throw new DuplicateTaskError(
+			reply[1] ?? '',
+			reply[2] === 'reserved' ? 'is being added by another add in progress' : undefined,
+		);
+	if (reply[0] === 'dupkey') throw duplicateKey(reply);
+	// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
+	tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
+}
