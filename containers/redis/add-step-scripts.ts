@@ -2,7 +2,8 @@
  * The scripts of an add in steps (stepped-add.ts; the reservations are described in reservations.ts). Each takes
  * a bounded slice of the add, so each runs for milliseconds whatever the size of the add.
  */
-import { ADD_BODY, script } from './scripts.js';
+import { ADD_BODY } from './add-script.js';
+import { script } from './scripts.js';
 
 /**
  * ARGV: token, then ids. Reserves each id for the add `token`, or returns {'dup', id} for one that is waiting,

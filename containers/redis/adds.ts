@@ -8,7 +8,7 @@ import { encodeForAdd } from './codec.js';
 import type { HandOffLedger } from './hand-off-ledger.js';
 import { duplicateKey } from './operations.js';
 import type { ScriptRun } from './script-runner.js';
-import { ADD } from './scripts.js';
+import { ADD } from './add-script.js';
 import { ADD_STEP_TASKS, addInSteps } from './stepped-add.js';
 
 /** What an add needs of its container. */

@@ -5,7 +5,8 @@
  * one task however many schedulers share the server.
  */
 import type { RepeatRecord } from 'lightsched/kit';
-import { ADD_BODY, script } from './scripts.js';
+import { ADD_BODY } from './add-script.js';
+import { script } from './scripts.js';
 
 /** ARGV: key, spec, nextRunAt ('' = null), createdAt, updatedAt. */
 export const PUT_REPEAT = script(

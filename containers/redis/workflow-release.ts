@@ -11,7 +11,8 @@
  */
 import type { Redis } from 'ioredis';
 import { ADD_FIELDS } from './codec.js';
-import { addBody, script, type ClockedScript } from './scripts.js';
+import { addBody } from './add-script.js';
+import { script, type ClockedScript } from './scripts.js';
 import { WORKFLOW_PRELUDE } from './workflow-scripts.js';
 
 /** The key of `RedisContainer[redisScriptPort]()`: what a `RedisWorkflowStore` on its connection needs of it. */

@@ -1,0 +1,151 @@
+/**
+ * The `add` script: the task hash in the order the claim and transition scripts read it, and the add's body, shared
+ * with the stepped add, a repeat's tick and a workflow step's release (same prelude as scripts.ts).
+ */
+import { ADD_FIELDS } from './codec.js';
+import { script } from './scripts.js';
+
+/**
+ * The order `add` writes a task hash in. A small hash is a listpack that every field look-up scans from its head,
+ * so the fields the claim and transition scripts read and write come first, the caller's payloads last; the
+ * script's own fields are `status`, `v`, `seq`, `lastTransition` and `addToken`.
+ */
+const HASH_ORDER = [
+	'status',
+	'v',
+	'owner',
+	'seq',
+	'lastTransition',
+	'retention',
+	'leaseUntil',
+	'attempts',
+	'priority',
+	'runAt',
+	'stopRequested',
+	'updatedAt',
+	'startedAt',
+	'finishedAt',
+	'maxAttempts',
+	'timeoutMs',
+	'error',
+	'output',
+	'id',
+	'createdAt',
+	'progress',
+	'ref',
+	'item',
+	'key',
+	'trace',
+	'group',
+	'addToken',
+] as const;
+const SCRIPT_VALUES: Record<string, string> = {
+	status: "'waiting'",
+	v: "'0'",
+	seq: 'seq',
+	lastTransition: "''",
+	addToken: 'token',
+};
+for (const field of ADD_FIELDS) {
+	if (!(HASH_ORDER as readonly string[]).includes(field)) throw new Error(`HASH_ORDER misses the add field ${field}`);
+}
+const hsetFields = HASH_ORDER.map((field) => {
+	const at = (ADD_FIELDS as readonly string[]).indexOf(field);
+	return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
+}).join(', ');
+const F = ADD_FIELDS.length;
+const PRIORITY = ADD_FIELDS.indexOf('priority');
+const RUN_AT = ADD_FIELDS.indexOf('runAt');
+const KEY_AT = ADD_FIELDS.indexOf('key');
+
+/**
+ * The body of an add, on the argument list `A`: now, token, then ${F} values per task (ADD_FIELDS order). All or
+ * nothing: returns {'dup', id} for an id that is waiting, running or exporting, {'dupkey', key, holder} for a key
+ * such a task holds, before any write; likewise {'dup', id, 'reserved'} and {'dupkey', key, id, 'reserved'} for an
+ * id or key an add in steps in progress reserved (reservations.ts). A task in a final status is replaced (a re-run). `token` is unique per add call and stored on each task: when ioredis sends the call
+ * again after a reconnect (its reply was lost, not its effect), the repeat finds its own token and succeeds without
+ * writing. ADD runs it on ARGV; a repeat's tick (repeat-scripts.ts) on the tail of its own arguments, in the same
+ * script as its compare-and-set. `wake`: the Lua run when tasks are left waiting for a claim (`addBody`; a workflow
+ * release defers it to the end of its call, workflow-release.ts).
+ */
+export function addBody(wake: string): string {
+	return `
+local now, offset = clock(A[1])
+local token = A[2]
+local F = ${F}
+local n = (#A - 2) / F
+for i = 0, n - 1 do
+	local f = redis.call('HMGET', tkey(A[3 + i * F]), 'status', 'addToken')
+	if f[2] == token then
+		local seqs = {'ok'}
+		for j = 0, n - 1 do seqs[#seqs + 1] = redis.call('HGET', tkey(A[3 + j * F]), 'seq') or '0' end
+		return seqs
+	end
+end
+-- Reservations of adds in steps in progress (reservations.ts): their ids and keys are taken.
+local reservations = anyReservation()
+for i = 0, n - 1 do
+	local id = A[3 + i * F]
+	local st = redis.call('HGET', tkey(id), 'status')
+	if st and not isFinal(st) then return {'dup', id} end
+	if reservations and idReserved(id, token) then return {'dup', id, 'reserved'} end
+end
+-- Deduplication keys (stored as JSON text; 'null' for none): P keys maps each to the task that last took it, which
+-- holds it while not finished.
+local KEY = ${KEY_AT}
+local taken = {}
+for i = 0, n - 1 do
+	local key = A[3 + i * F + KEY]
+	if key ~= 'null' then
+		if taken[key] then return {'dupkey', key, taken[key]} end
+		taken[key] = A[3 + i * F]
+		local holder = redis.call('HGET', P .. 'keys', key)
+		if holder then
+			local hs = redis.call('HGET', tkey(holder), 'status')
+			if hs and not isFinal(hs) then return {'dupkey', key, holder} end
+		end
+		if reservations then
+			local reserver = keyReserver(key, token)
+			if reserver then return {'dupkey', key, reserver, 'reserved'} end
+		end
+	end
+end
+-- The reply: 'ok' and each task's seq, which add() sets on the records it was handed (then the bodies of the tasks
+-- handed to idle claimers, see idle-push.ts).
+local seqs = {'ok'}
+for i = 0, n - 1 do
+	local b = 3 + i * F
+	local id = A[b]
+	local k = tkey(id)
+	local old = redis.call('HGET', k, 'status')
+	if old then
+		releaseKey(id)
+		redis.call('ZREM', P .. 's:' .. old, id)
+		if isFinal(old) then redis.call('ZREM', P .. 'x:' .. old, id) end
+		redis.call('DEL', k, P .. 'l:' .. id)
+	end
+	local seq = redis.call('INCR', P .. 'seq')
+	seqs[#seqs + 1] = seq
+	redis.call('HSET', k, ${hsetFields})
+	redis.call('ZADD', P .. 'all', seq, id)
+	redis.call('ZADD', P .. 's:waiting', seq, id)
+	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
+	-- What is left of a reservation of this id or key is this add's own or a dead add's.
+	if reservations then
+		redis.call('HDEL', P .. 'reserved', id)
+		if A[b + KEY] ~= 'null' then redis.call('HDEL', P .. 'reservedKeys', A[b + KEY]) end
+	end
+	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
+	recordChange(id, 'added', now, k)
+end
+-- Idle claimers get the due tasks handed to them (idle-push.ts), their messages' bodies after the seqs; a wake for
+-- what is left waiting.
+if n > 0 and pushIdle(now, seqs) then ${wake} end
+return seqs
+`;
+}
+
+/** The add's body (see `addBody`), publishing `wake` when tasks are left waiting. */
+export const ADD_BODY = addBody("redis.call('PUBLISH', P .. 'events', 'wake')");
+
+export const ADD = script('add', `local A = ARGV\n${ADD_BODY}`);
