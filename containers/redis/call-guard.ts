@@ -5,7 +5,10 @@
  * - while the connection is down (connecting, reconnecting) the call waits for it, at most `connectTimeoutMs`, and
  *   is never sent if it does not come back in time: it rejects with a `ContainerError` naming the server and the
  *   last connection error;
- * - a call sent waits for its reply at most `commandTimeoutMs` (the server may still apply it: a lost reply);
+ * - a call sent waits for its reply at most `commandTimeoutMs` (the server may still apply it: a lost reply), and
+ *   when the connection drops with the call on its way, at most `connectTimeoutMs` more for the connection to come
+ *   back (ioredis sends it again then): a server stopped in the middle of a call is reported as fast as one stopped
+ *   before it, not after the longer reply bound;
  * - `closing()` rejects the calls still waiting for a connection (and those made afterwards while it is down) with
  *   `SchedulerClosedError`; `closeAll()` settles whatever is left, so nothing awaits for ever after a close.
  * The guard only reads the ioredis instance's state and events: a caller's instance keeps its own options.
@@ -14,8 +17,11 @@ import type { Redis } from 'ioredis';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 
 interface Entry {
+	readonly what: string;
 	readonly fail: (error: Error) => void;
 	sent: boolean;
+	/** Sent, then the connection dropped: fails unless it is back within `connectTimeoutMs` (see `#dropped`). */
+	lostTimer?: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Statuses in which a command would sit in ioredis's offline queue until the connection is (maybe) back. */
@@ -56,7 +62,12 @@ export class CallGuard {
 		}
 		redis.on('ready', () => {
 			this.#lastError = undefined;
+			for (const entry of this.#pending) {
+				clearTimeout(entry.lostTimer);
+				entry.lostTimer = undefined;
+			}
 		});
+		redis.on('close', () => this.#dropped());
 	}
 
 	/** "RedisContainer `p` (redis 127.0.0.1:6379)": the container and the server, for messages. */
@@ -70,11 +81,13 @@ export class CallGuard {
 			let timer: ReturnType<typeof setTimeout> | undefined;
 			let settled = false;
 			const entry: Entry = {
+				what,
 				sent: false,
 				fail: (error) => {
 					if (settled) return;
 					settled = true;
 					clearTimeout(timer);
+					clearTimeout(entry.lostTimer);
 					this.#pending.delete(entry);
 					reject(error);
 				},
@@ -90,6 +103,7 @@ export class CallGuard {
 						if (settled) return;
 						settled = true;
 						clearTimeout(timer);
+						clearTimeout(entry.lostTimer);
 						this.#pending.delete(entry);
 						resolve(value);
 					},
@@ -121,6 +135,15 @@ export class CallGuard {
 	closeAll(): void {
 		this.#closing = true;
 		for (const entry of [...this.#pending]) entry.fail(new SchedulerClosedError('container'));
+	}
+
+	/** The connection dropped: every call on its way fails unless the connection is back within `connectTimeoutMs`. */
+	#dropped(): void {
+		const limit = this.#options.connectTimeoutMs;
+		for (const entry of this.#pending) {
+			if (!entry.sent || entry.lostTimer !== undefined) continue;
+			entry.lostTimer = setTimeout(() => entry.fail(this.#lost(entry.what, limit)), limit);
+		}
 	}
 
 	/** Resolves when the connection is ready again (or ended for good: a command then rejects at once). */
@@ -157,6 +180,13 @@ export class CallGuard {
 		return new ContainerError(
 			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#reason()}); the server may still apply it`,
 			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
+		);
+	}
+
+	#lost(what: string, limit: number): ContainerError {
+		return new ContainerError(
+			`${this.where}: ${what} failed: the connection dropped with the call on its way and did not come back within ${limit} ms (${this.#reason()}); the server may have applied it`,
+			{ cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`) },
 		);
 	}
 

@@ -37,7 +37,9 @@ export interface RedisContainerOptions {
 	readonly clock?: 'server' | 'caller';
 	/**
 	 * How long a call waits for a connection that is down (server not started, stopped, wrong port) before it
-	 * rejects with a `ContainerError` naming the server; such a call was never sent.
+	 * rejects with a `ContainerError` naming the server; such a call was never sent. A call already sent when the
+	 * connection drops waits this long for it to come back (ioredis sends it again then), not `commandTimeoutMs`;
+	 * the server may have applied it.
 	 * @default 5000
 	 */
 	readonly connectTimeoutMs?: number;

@@ -179,15 +179,9 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 		{ timeout: 30_000 },
 		async () => {
 			const own = await startRedis({ args: ['--appendonly', 'yes'] });
-			// An add sent before the client sees the server gone waits for the reconnection until `commandTimeoutMs`
-			// (default 10 s, seen in CI): both bounds are set, and the add must reject within them.
-			const c = new RedisContainer({
-				redis: own.url,
-				name: fresh(),
-				log: false,
-				connectTimeoutMs: 500,
-				commandTimeoutMs: 2_000,
-			});
+			// An add sent before the client sees the server gone is judged by connectTimeoutMs too (the connection
+			// dropped with it on its way), not by the default commandTimeoutMs of 10 s (it was, and failed in CI).
+			const c = new RedisContainer({ redis: own.url, name: fresh(), log: false, connectTimeoutMs: 500 });
 			try {
 				await c.add(records([{ id: 'before', item: 1 }]));
 				await own.stop();
@@ -215,6 +209,41 @@ describe('RedisContainer and a server that cannot be reached (item 1)', () => {
 				expect(await c.get('x1')).toBeNull();
 				expect(await c.get('x2')).toBeNull();
 				expect(await c.counts()).toMatchObject({ waiting: 2 });
+			} finally {
+				await c.close();
+				await own.close();
+			}
+		},
+	);
+
+	it(
+		'rejects a call on its way when the server dies within connectTimeoutMs, not the longer commandTimeoutMs',
+		{ timeout: 30_000 },
+		async () => {
+			// The default commandTimeoutMs (10 s) bounds a reply; a connection that drops with the call sent is judged by
+			// connectTimeoutMs: a server killed in the middle of a call is reported as fast as one down before it.
+			const own = await startRedis();
+			const c = new RedisContainer({ redis: own.url, name: fresh(), log: false, connectTimeoutMs: 500 });
+			try {
+				await c.add(records([{ id: 'a', item: 1 }]));
+				own.pause();
+				const call = timed(c.counts());
+				// The call is on its way (the server frozen, no reply); then the server dies and the connection drops.
+				await new Promise((resolve) => setTimeout(resolve, 200));
+				process.kill(own.pid ?? 0, 'SIGKILL');
+				const { ms, error } = await call;
+				expect(error).toBeInstanceOf(ContainerError);
+				expect((error as Error).message).toMatch(
+					/counts failed: the connection dropped with the call on its way/,
+				);
+				expect(ms).toBeLessThan(5000);
+				// Back by itself once the server is.
+				await own.restart();
+				for (let tries = 0; ; tries++) {
+					const { error: again } = await timed(c.counts());
+					if (again === undefined) break;
+					expect(tries).toBeLessThan(20);
+				}
 			} finally {
 				await c.close();
 				await own.close();
