@@ -3,7 +3,8 @@
  * (default 10,000) by one scheduler at CONCURRENCY (default 16), after an untimed first drain. Prints the rate, the
  * Node CPU per task, the statements' total calls, planning and execution time, and the 12 dearest statements.
  * GENERIC=1 runs the server with `plan_cache_mode = force_generic_plan`; NOTRIG=1 drops the change-log trigger;
- * DUMP=<file> writes the full text of the 3 dearest statements there. Wall-clock figures swing with the load; the
+ * DUMP=<file> writes the full text of the 3 dearest statements there; PROF=<file.cpuprofile> writes a CPU profile of
+ * the measured drain alone (for bench/workflows-profile-summary.ts). Wall-clock figures swing with the load; the
  * planning and execution times per call much less.
  *
  *   node --import tsx --conditions=lightsched:source bench/sql-statements.ts
@@ -12,8 +13,15 @@ import { Scheduler } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import pg from 'pg';
 import { startPostgres } from '../test/support/postgres.js';
+
+const post = (session: inspector.Session, method: string): Promise<unknown> =>
+	new Promise((resolve, reject) =>
+		session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+	);
 
 const N = Number(process.env.TASKS ?? 10000);
 const server = await startPostgres({
@@ -54,12 +62,23 @@ try {
 		s.on('task:succeeded', () => {
 			if (++done === N) finish();
 		});
+		const profiler = process.env.PROF !== undefined && round === 1 ? new inspector.Session() : null;
+		if (profiler !== null) {
+			profiler.connect();
+			await post(profiler, 'Profiler.enable');
+			await post(profiler, 'Profiler.start');
+		}
 		const t0 = performance.now();
 		const c0 = process.cpuUsage();
 		s.resume();
 		await finished;
 		const ms = performance.now() - t0;
 		const c = process.cpuUsage(c0);
+		if (profiler !== null) {
+			const { profile } = (await post(profiler, 'Profiler.stop')) as { profile: unknown };
+			writeFileSync(process.env.PROF as string, JSON.stringify(profile));
+			profiler.disconnect();
+		}
 		console.log(
 			`round ${round}: ${Math.round((N / ms) * 1000)}/s, node cpu ${Math.round((c.user + c.system) / N)} µs/task`,
 		);
@@ -77,10 +96,7 @@ try {
 				const top = await admin.query(
 					`SELECT query FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 3`,
 				);
-				(await import('node:fs')).writeFileSync(
-					process.env.DUMP,
-					top.rows.map((r) => r.query).join('\n;;;;\n'),
-				);
+				writeFileSync(process.env.DUMP, top.rows.map((r) => r.query).join('\n;;;;\n'));
 			}
 		}
 		await admin.query(`DELETE FROM lightsched_tasks`);
