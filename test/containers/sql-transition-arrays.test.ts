@@ -25,9 +25,16 @@ const awkward: unknown[] = [
 	null,
 ];
 
-describe('SqlContainer batched transitions on PostgreSQL (arrays per column)', () => {
+describe.each([
+	['straight to the connection', false],
+	// A `postProcessResponse` turns the direct path off (direct-pg.ts): the arrays then go through knex's `raw`.
+	["through knex's query path", true],
+])('SqlContainer batched transitions on PostgreSQL (arrays per column), %s', (_name, throughKnex) => {
 	it('stores every value of a batch as given, leaves unset fields alone, and refuses a failed comparison alone', async () => {
-		const c = new SqlContainer({ knex: await pg.freshDatabase() });
+		const config = await pg.freshDatabase();
+		const c = new SqlContainer({
+			knex: throughKnex ? { ...config, postProcessResponse: (result: unknown) => result } : config,
+		});
 		try {
 			const n = awkward.length + 2;
 			await c.add(records(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, item: i }))));
