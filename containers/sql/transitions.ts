@@ -1,7 +1,8 @@
 /**
  * Compare-and-set transitions, coalesced. A transition asked for while another statement is on its way joins
  * the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING` statement in which every row
- * keeps its own compare-and-set (`id`, `status`, and `owner` when given). Nothing waits for a timer: a lone
+ * keeps its own compare-and-set (`id`, `status`, and `owner` when given). On PostgreSQL the rows come as one array
+ * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (see `#manySql`). Nothing waits for a timer: a lone
  * transition runs at once; batches form only while the database is busy, which is when they pay off.
  */
 import type { TaskPatch, TaskStatus } from 'lightsched';
@@ -254,6 +255,15 @@ export class TransitionBatcher {
 	#many(batch: Pending[], ahead: Statement | null = null): Promise<Row[]> {
 		// Only the patch keys some transition in the batch sets; each gets a "set" flag and a value per row.
 		const keys = PATCH_KEYS.filter((key) => batch.some((p) => p.patch[key] !== undefined));
+		const { head, update } = this.#manySql(keys, batch.length);
+		const bindings = this.#dialect === 'pg' ? this.#columnBindings(batch, keys) : this.#rowBindings(batch, keys);
+		return ahead === null
+			? this.#run(`${head} ${update}`, bindings)
+			: this.#withAhead(`${head},`, update, bindings, ahead);
+	}
+
+	/** SQLite: the bindings row by row, as the `VALUES` list takes them. */
+	#rowBindings(batch: readonly Pending[], keys: readonly (typeof PATCH_KEYS)[number][]): unknown[] {
 		const bindings: unknown[] = [];
 		for (const p of batch) {
 			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
@@ -265,18 +275,37 @@ export class TransitionBatcher {
 				);
 			}
 		}
-		const { head, update } = this.#manySql(keys, batch.length);
-		return ahead === null
-			? this.#run(`${head} ${update}`, bindings)
-			: this.#withAhead(`${head},`, update, bindings, ahead);
+		return bindings;
+	}
+
+	/** PostgreSQL: one array per column, as `unnest` takes them (see `#manySql`). */
+	#columnBindings(batch: readonly Pending[], keys: readonly (typeof PATCH_KEYS)[number][]): unknown[][] {
+		const columns: unknown[][] = Array.from(
+			{ length: 5 + 2 * keys.length },
+			() => new Array<unknown>(batch.length),
+		);
+		batch.forEach((p, i) => {
+			(columns[0] as unknown[])[i] = p.id;
+			(columns[1] as unknown[])[i] = p.from;
+			(columns[2] as unknown[])[i] = p.to;
+			(columns[3] as unknown[])[i] = p.owner ?? null;
+			(columns[4] as unknown[])[i] = p.updatedAt;
+			keys.forEach((key, k) => {
+				const value = p.patch[key];
+				(columns[5 + 2 * k] as unknown[])[i] = value !== undefined;
+				(columns[6 + 2 * k] as unknown[])[i] = value === undefined ? null : patchValue(key, value, this.#bool);
+			});
+		});
+		return columns;
 	}
 
 	/** The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then hits). */
 	#manySql(keys: readonly (typeof PATCH_KEYS)[number][], n: number): { head: string; update: string } {
-		const shape = `${keys.join(',')}|${n}`;
+		const pg = this.#dialect === 'pg';
+		// PostgreSQL takes one array per column, so its text does not depend on the batch's size.
+		const shape = pg ? keys.join(',') : `${keys.join(',')}|${n}`;
 		const known = this.#shapes.get(shape);
 		if (known !== undefined) return known;
-		const pg = this.#dialect === 'pg';
 		const cast = (type: string): string => (pg ? `?::${type}` : '?');
 		const flagType = 'boolean';
 		// `c_` columns are the comparison and the new status, `f_` says whether the patch sets a field, `p_` its value.
@@ -288,14 +317,15 @@ export class TransitionBatcher {
 			'c_updated',
 			...keys.flatMap((key) => [`f_${key}`, `p_${key}`]),
 		];
-		const rowSql = `(${[
-			cast('text'),
-			cast('text'),
-			cast('text'),
-			cast('text'),
-			cast('bigint'),
-			...keys.flatMap((key) => [cast(flagType), cast(PATCH_COLUMNS[key].pgType)]),
-		].join(', ')})`;
+		const types = [
+			'text',
+			'text',
+			'text',
+			'text',
+			'bigint',
+			...keys.flatMap((key) => [flagType, PATCH_COLUMNS[key].pgType]),
+		];
+		const rowSql = `(${types.map(cast).join(', ')})`;
 		// A task put back to waiting is delayed (out of the claim index) when its new run_at is still ahead (schema 5).
 		const runAt = keys.includes('runAt') ? 'CASE WHEN v.f_runAt THEN v.p_runAt ELSE t.run_at END' : 't.run_at';
 		const sets = [
@@ -308,7 +338,9 @@ export class TransitionBatcher {
 			}),
 		];
 		const sql = {
-			head: `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})`,
+			head: pg
+				? `WITH v (${columns.join(', ')}) AS (SELECT * FROM unnest(${types.map((type) => `?::${type}[]`).join(', ')}))`
+				: `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})`,
 			update: `UPDATE ${this.#table} AS t SET ${sets.join(', ')}
 			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
 			RETURNING ${pg ? 't.*' : '*'}`,
