@@ -2,8 +2,9 @@
  * Compare-and-set transitions, coalesced. A transition asked for while another statement is on its way joins
  * the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING` statement in which every row
  * keeps its own compare-and-set (`id`, `status`, and `owner` when given). On PostgreSQL the rows come as one array
- * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (see `#manySql`). Nothing waits for a timer: a lone
- * transition runs at once; batches form only while the database is busy, which is when they pay off.
+ * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (see `#manySql`).
+ * Nothing waits for a timer: a lone transition runs at once; batches form only while the database is busy, which is
+ * when they pay off.
  */
 import type { TaskPatch, TaskStatus } from 'lightsched';
 import { PATCH_COLUMNS, PATCH_KEYS, patchValue } from './rows.js';
