@@ -7,25 +7,22 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { AddOptions } from './add-existing.js';
-import { AttemptRunner } from './attempt-runner.js';
+import type { AttemptRunner } from './attempt-runner.js';
 import { CallsInFlight } from './calls-in-flight.js';
-import { ClaimLoop } from './claim-loop.js';
-import type { ContainerSignal, Persistencer, TaskActuator } from './contracts.js';
+import type { ClaimLoop } from './claim-loop.js';
+import type { ContainerSignal } from './contracts.js';
 import { ContainerError, describeValue, InvalidStateError, SchedulerClosedError, TaskNotFoundError } from './errors.js';
 import type { SchedulerEvents } from './events.js';
-import { IdleWatch } from './idle-watch.js';
-import { LeaseKeeper } from './lease-keeper.js';
-import { LoopMonitor } from './loop-monitor.js';
+import type { IdleWatch } from './idle-watch.js';
 import { checkDuration, resolveOptions, type SchedulerOptions } from './options.js';
-import { OutageTracker } from './outage-tracker.js';
-import { Reporter } from './reporter.js';
-import { cleanInBackground, cleanTasks, deleteExpired, pauseOperation } from './queue-operations.js';
+import { cleanInBackground, cleanTasks, pauseOperation } from './queue-operations.js';
 import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
 import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
 import { RepeatTicker } from './repeat-ticker.js';
 import { RetentionSweeper, type CleanOptions } from './retention.js';
 import { taskRelease, type TaskRelease } from './task-release.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
+import { wireScheduler } from './scheduler-parts.js';
 import {
 	copyTask,
 	isFinalStatus,
@@ -37,14 +34,11 @@ import {
 	type TaskQuery,
 	type TaskRecord,
 } from './task.js';
-import { TaskAdder } from './task-adder.js';
-import { TaskWriter } from './task-writer.js';
+import type { TaskAdder } from './task-adder.js';
 import { startAddSpan, traceAdd, traceParts, type TraceParts } from './tracing.js';
-import { UnknownHandBack } from './unknown-hand-back.js';
-import { WakeTimers } from './wake-timers.js';
 import type { WaitForOptions } from './wait-for.js';
 import { WaitForFeed } from './wait-for-feed.js';
-import { ZeroRetentionDeleter } from './zero-retention.js';
+import type { ZeroRetentionDeleter } from './zero-retention.js';
 
 /** What `Scheduler.close()` takes. */
 export interface CloseOptions {
@@ -66,7 +60,6 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	readonly #runner: AttemptRunner<TItem, TOutput>;
 	readonly #claims: ClaimLoop<TItem, TOutput>;
 	readonly #idle: IdleWatch;
-	readonly #unknown: UnknownHandBack;
 	readonly #calls = new CallsInFlight();
 	#paused: boolean;
 	#closed = false;
@@ -90,124 +83,29 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	constructor(options: SchedulerOptions<TItem, TOutput>) {
 		super();
 		const resolved = resolveOptions(options);
-		const { container, actuator, leaseMs } = resolved;
+		const { container, actuator } = resolved;
 		this.id = resolved.id;
 		this.#paused = !resolved.autoStart;
 		this.#traceParts = traceParts(container, actuator, this.id);
-		// Tasks kept 0 ms after finishing are deleted by this scheduler once it has reported them (see zero-retention.ts).
-		const zero =
-			typeof container.clean === 'function'
-				? new ZeroRetentionDeleter(
-						(status, ids) => deleteExpired(core as SchedulerCore, status, ids),
-						(ids) => this.#waitFor?.settled(ids) ?? Promise.resolve(),
-					)
-				: undefined;
-		this.#zeroRetention = zero;
-		const reporter = new Reporter<TItem, TOutput>(
-			this,
-			resolved.callback,
-			zero === undefined ? undefined : (task) => zero.finished(task),
-		);
-		const health = (part: 'container' | 'actuator'): OutageTracker =>
-			new OutageTracker(part, {
-				down: (event) => reporter.emit(`${part}:down`, event),
-				up: (event) => reporter.emit(`${part}:up`, event),
-			});
-		const shared = container.shared;
-		// The callbacks run later, once `core` and the parts exist.
-		const leases = shared
-			? new LeaseKeeper(container, this.id, leaseMs, {
-					heldIds: () =>
-						this.#unknown.size === 0
-							? this.#runner.heldIds()
-							: [...new Set([...this.#runner.heldIds(), ...this.#unknown.ids()])],
-					mark: () => this.#runner.startedCount(),
-					lost: (id, mark) => this.#runner.lostSince(id, mark),
-					stopRequested: (id) => this.#runner.settleById(id, { kind: 'stopped' }),
-					reclaimed: (tasks) => this.#onReclaimed(tasks as TaskRecord<TItem, TOutput>[]),
-					unknown: (ids) => {
-						this.#runner.keepUnstored(ids);
-						this.#unknown.found(ids);
-					},
-					claims: () => this.#claims.claims(),
-					failed: (operation, error, calledAt) =>
-						reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
-					ok: (calledAt) => core.containerHealth.ok(calledAt),
-				})
-			: undefined;
-		const core: SchedulerCore<TItem, TOutput> = {
-			options: resolved,
-			id: this.id,
-			reporter,
-			writer: new TaskWriter({
-				container,
-				actuator: actuator as TaskActuator,
-				persistencer: resolved.persistencer as Persistencer | undefined,
-				backoff: resolved.backoff,
-				owner: this.id,
-				report: (error, context) => reporter.error(error, context),
-				writeFailed: (operation, error) => reportFailure(core as SchedulerCore, 'container', operation, error),
-				closing: () => this.#closed,
-				fence: () => this.#claims.fence(),
-			}),
-			timers: new WakeTimers(() => this.#claims.fill(), resolved.pollIntervalMs),
-			containerHealth: health('container'),
-			actuatorHealth: health('actuator'),
-			leases,
-			// Blocks of a third of the lease are reported: a renewal was missed; two thirds can lose the lease.
-			loopMonitor: shared
-				? new LoopMonitor(Math.min(500, Math.floor(leaseMs / 10)), Math.floor(leaseMs / 3), (block) =>
-						this.#onBlock(block.blockedMs),
-					)
-				: undefined,
+		const parts = wireScheduler(resolved, this.id, {
+			emitter: this,
 			closed: () => this.#closed,
 			paused: () => this.#paused,
-		};
-		this.#core = core;
-		this.#runner = new AttemptRunner(core, (now) => this.#claims.fill(now));
-		this.#adder = new TaskAdder(core, {
-			fill: () => this.#claims.fill(),
-			fence: () => this.#claims.fence(),
+			waitFor: () => this.#waitFor,
+			reclaimed: (tasks) => this.#onReclaimed(tasks),
+			blocked: (blockedMs) => this.#onBlock(blockedMs),
+			idleListened: () => this.listenerCount('idle') > 0,
 			track: (promise) => this.#calls.track(promise),
 		});
-		this.#claims = new ClaimLoop(core, {
-			beforeClaim: () => this.#adder.announceAdded(),
-			running: () => this.#runner.size,
-			taken: () => this.#runner.taken,
-			start: (task) => this.#runner.start(task),
-			checkIdle: () => this.#idle.check(),
-		});
-		this.#unknown = new UnknownHandBack({
-			container,
-			owner: this.id,
-			holds: (id) => this.#runner.get(id) !== undefined,
-			ranUnstored: (id) => this.#runner.ranUnstored(id),
-			fence: () => this.#claims.fence(),
-			handBack: (task) => core.writer.handBack(task),
-			renewing: () => leases?.renewing(),
-			idle: () => leases?.idle(),
-			recheck: () => leases?.recheck(),
-			failed: (id, error, final) => {
-				if (final)
-					reporter.error(
-						error,
-						`handing back task ${id} (claimed, its reply lost) failed; a later renewal tries again`,
-					);
-				else
-					reportFailure(
-						core as SchedulerCore,
-						'container',
-						'handing back a task claimed with its reply lost',
-						error,
-					);
-			},
-			closed: () => this.#closed,
-		});
-		this.#idle = new IdleWatch(
-			core as SchedulerCore,
-			() => this.#runner.size,
-			() => this.listenerCount('idle') > 0,
-		);
+		const { core, zeroRetention } = parts;
+		this.#core = core;
+		this.#runner = parts.runner;
+		this.#claims = parts.claims;
+		this.#adder = parts.adder;
+		this.#idle = parts.idle;
+		this.#zeroRetention = zeroRetention;
+		const { reporter, leases } = core;
+		const shared = container.shared;
 		// An in-process container is driven by this scheduler's own adds and finishes; only shared ones need a channel.
 		if (shared && container.watch) this.#unwatch = container.watch((signal) => this.#onSignal(signal));
 		const warnFrom = (part: 'container' | 'actuator') => ({
