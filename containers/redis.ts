@@ -38,7 +38,7 @@ export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
 import { OrphanWatch } from './redis/orphans.js';
 import { UNREGISTER } from './redis/scripts.js';
-import { addTasks } from './redis/adds.js';
+import { addTasks, type AddParts } from './redis/adds.js';
 import { RedisClaims } from './redis/claims.js';
 import { scriptRunner, type ScriptRun } from './redis/script-runner.js';
 import { RedisWarnings } from './redis/warnings.js';
@@ -73,6 +73,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #warnings: RedisWarnings;
 	/** Claims: held tasks first, then the claim script (claims.ts). */
 	readonly #claiming: RedisClaims;
+	/** What an add needs of this container (adds.ts), made once. */
+	readonly #addParts: AddParts;
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
 	readonly #commandTimeoutMs: number;
@@ -171,6 +173,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			},
 			randomUUID(),
 		);
+		this.#addParts = {
+			run: this.#run,
+			handOffs: this.#handOffs,
+			where: this.#guard.where,
+			wake: () => this.#channel?.wake(),
+		};
 		this.#claiming = new RedisClaims({
 			run: this.#run,
 			ahead: this.#ahead,
@@ -218,15 +226,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 */
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
-		await addTasks(
-			{
-				run: this.#run,
-				handOffs: this.#handOffs,
-				where: this.#guard.where,
-				wake: () => this.#channel?.wake(),
-			},
-			tasks,
-		);
+		await addTasks(this.#addParts, tasks);
 	}
 
 	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
