@@ -9,13 +9,10 @@ import {
 	ContainerError,
 	DuplicateTaskError,
 	InvalidTaskError,
-	isFinalStatus,
 	NonRetryableError,
 	SchedulerClosedError,
 	SchedulerError,
-	TaskNotFoundError,
 	taskRelease,
-	toTaskError,
 	withTaskRelease,
 	type TaskRecord,
 	type TaskRelease,
@@ -35,6 +32,7 @@ import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
+import { endedAlready, failStep, MAX_ROUNDS, notifyFinished, stopTasks } from './run-effects.js';
 import { StepAdds, stepTaskFor } from './step-dispatch.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
@@ -67,7 +65,6 @@ export interface KnownTask {
 	readonly view: TaskView;
 }
 
-const MAX_ROUNDS = 50;
 /** Serialised advances and commands per run, and their effects. */
 export class Advancer {
 	readonly #parts: AdvancerParts;
@@ -148,7 +145,7 @@ export class Advancer {
 				const written = await store.update(run);
 				if (written === null) continue;
 				this.#statusEvents(stored.status, written);
-				await this.#stopTasks(stop);
+				await stopTasks(this.#parts.scheduler, stop);
 				return (await this.#advance(runId)) ?? written;
 			}
 			throw new WorkflowError(`Workflow run \`${runId}\` kept changing; try the command again`, 'ERR_RUN_STATE');
@@ -281,17 +278,25 @@ export class Advancer {
 				released !== null
 					? plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'))
 					: await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
-			await this.#stopTasks(plan.stop);
+			await stopTasks(this.#parts.scheduler, plan.stop);
 			if (adds.includes('failed')) continue;
 			// A dispatched step whose task was stored already (an earlier try's) may have finished before this write
 			// made the step running: its end was then passed over, and nothing else would bring it back before the
 			// sweep. Plan again with those ends.
-			const ended = await this.#endedAlready(plan.dispatch.filter((_, i) => adds[i] === 'existing'));
+			const ended = await endedAlready(
+				this.#parts.scheduler,
+				plan.dispatch.filter((_, i) => adds[i] === 'existing'),
+			);
 			if (ended.size > 0) {
 				ends = new Map([...(ends ?? []), ...ended]);
 				continue;
 			}
-			current = await this.#notify(current, definition, plan.changed && !isFinalRunStatus(stored.status));
+			current = await notifyFinished(
+				this.#parts,
+				current,
+				definition,
+				plan.changed && !isFinalRunStatus(stored.status),
+			);
 			this.#deadline(current);
 			this.#written.remember(current);
 			this.#parts.settled(current);
@@ -342,19 +347,6 @@ export class Advancer {
 		}
 	}
 
-	/** A dispatched step's task. Throws when its action's item builder refuses the params. */
-	/** The final ends of the dispatched steps' tasks stored before their dispatch, by step id. */
-	async #endedAlready(existing: readonly Dispatch[]): Promise<Map<string, KnownTask>> {
-		const ended = new Map<string, KnownTask>();
-		for (const dispatch of existing) {
-			const task = await this.#parts.scheduler.get(dispatch.taskId);
-			if (task === null || !isFinalStatus(task.status)) continue;
-			const { status, output, error, attempts } = task;
-			ended.set(dispatch.stepId, { generation: dispatch.generation, view: { status, output, error, attempts } });
-		}
-		return ended;
-	}
-
 	/**
 	 * Add a step's task unless it exists: `added`, `existing` (stored already, by an earlier try), or `failed` (the
 	 * step was failed instead: its item refused).
@@ -378,83 +370,16 @@ export class Advancer {
 				error instanceof NonRetryableError ||
 				!(error instanceof Error && 'code' in error)
 			) {
-				await this.#failStep(run.id, dispatch.stepId, dispatch.generation, error);
+				await failStep(
+					this.#parts,
+					this.#written,
+					{ runId: run.id, stepId: dispatch.stepId, generation: dispatch.generation },
+					error,
+				);
 				return 'failed';
 			}
 			throw error;
 		}
-	}
-
-	async #failStep(runId: string, stepId: string, generation: number, error: unknown): Promise<void> {
-		const { store } = this.#parts;
-		for (let round = 0; round < MAX_ROUNDS; round++) {
-			const run = await store.get(runId);
-			const step = run?.steps[stepId];
-			if (run === null || step === undefined || step.status !== 'running' || step.generation !== generation)
-				return;
-			const definition = await this.#parts.definitionFor(run);
-			const skip = definition.steps.get(stepId)?.skipOnFailed === true;
-			Object.assign(step, {
-				status: skip ? 'skipped' : 'failed',
-				error: toTaskError(error),
-				finishedAt: Date.now(),
-			});
-			const written = await store.update(run);
-			if (written === null) continue;
-			this.#written.forget(runId);
-			this.#parts.emit(skip ? 'step:skipped' : 'step:failed', {
-				run: structuredClone(written),
-				stepId,
-				step: structuredClone(written.steps[stepId]!),
-			});
-			return;
-		}
-	}
-
-	async #stopTasks(ids: readonly string[]): Promise<void> {
-		await Promise.all(
-			ids.map(async (id) => {
-				try {
-					await this.#parts.scheduler.stop(id);
-				} catch (error) {
-					if (!(error instanceof TaskNotFoundError)) throw error;
-				}
-			}),
-		);
-	}
-
-	/**
-	 * Call the definition's callback for a final run not yet notified of its status: at once when this process made
-	 * the run final, else once the grace has passed (the process that made it final may have died before calling).
-	 * Then record the status as notified (a crash in between calls it again: at least once).
-	 */
-	async #notify(run: RunRecord, definition: CheckedDefinition, madeFinal: boolean): Promise<RunRecord> {
-		const { onFinished } = definition;
-		if (!isFinalRunStatus(run.status) || run.notified === run.status || onFinished === undefined) return run;
-		if (!madeFinal && Date.now() - run.updatedAt < this.#parts.dispatchGraceMs) return run;
-		try {
-			await onFinished(structuredClone(run));
-		} catch (error) {
-			this.#parts.emit(
-				'error',
-				new WorkflowError(
-					`The onFinished callback of workflow \`${run.definition}\` threw for run \`${run.id}\``,
-					'ERR_RUN_STATE',
-					{ cause: error },
-				),
-			);
-		}
-		let current: RunRecord | null = run;
-		for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
-			if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
-			// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
-			const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
-			next.open = Object.values(next.steps).some((step) => step.status === 'running');
-			const written = await this.#parts.store.update(next);
-			if (written !== null) return written;
-			current = await this.#parts.store.get(run.id);
-		}
-		return current ?? run;
 	}
 
 	#deadline(run: RunRecord): void {
