@@ -149,7 +149,10 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 			inputs: item.inputs,
 			attempt,
 			saved,
-			signal: fctx.signal,
+			// Read on demand: the function context makes its AbortController only when the work asks for it.
+			get signal() {
+				return fctx.signal;
+			},
 			progress: fctx.progress,
 			shared: {
 				get: async (key) => (await bound.get(ref.runId))?.shared[key],
