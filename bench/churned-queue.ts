@@ -1,0 +1,221 @@
+/**
+ * A busy PostgreSQL queue table (issue 15 item 6): does the claim's cost grow with the tasks that went THROUGH the
+ * queue before (not with tasks stored finished, as bench/backlog.ts seeds them)?
+ *
+ * Per run: a fresh database, one SqlContainer and one scheduler (concurrency CONCURRENCY, no-op tasks). CHURNED tasks
+ * (default 100,000) are first run through the queue (added 1,000 per `add`, drained 10,000 at a time), then TASKS
+ * (default 10,000) are added and timed from `resume()` until all have succeeded. Printed per run:
+ * - tasks/s (wall clock: swings with the machine's load) and Node CPU µs per task;
+ * - from pg_stat_statements over the timed drain: the statements that claim (their text has `SKIP LOCKED`) with
+ *   their calls, shared buffers per call and execution ms per call, and the shared buffers of all statements per
+ *   task (buffers do not depend on the load);
+ * - the claim index's size and the table's dead rows and (auto)vacuum counts before the timed drain, and an
+ *   `EXPLAIN (ANALYZE, BUFFERS)` of the claim's pick (in a transaction rolled back) at that point.
+ * VACUUM=1 runs `VACUUM` on the table after the churn (the probe's "after a vacuum"). RUNS=<n> repeats the run
+ * (a fresh database each time). SETTINGS='{"autovacuum_naptime":"10s"}' passes server settings.
+ * The last line is `RESULT {json}`.
+ *
+ *   npx tsx --conditions=lightsched:source bench/churned-queue.ts
+ *     (CHURNED=100000 TASKS=10000 CONCURRENCY=16 RUNS=1 VACUUM=0 EXPLAIN=1)
+ */
+import { loadavg } from 'node:os';
+import pg from 'pg';
+import { Scheduler } from 'lightsched';
+import { createTaskRecord } from 'lightsched/kit';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { startPostgres } from '../test/support/postgres.js';
+
+const CHURNED = Number(process.env.CHURNED ?? 100_000);
+const TASKS = Number(process.env.TASKS ?? 10_000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
+const RUNS = Number(process.env.RUNS ?? 1);
+const VACUUM = process.env.VACUUM === '1';
+const EXPLAIN = process.env.EXPLAIN !== '0';
+const SETTINGS = JSON.parse(process.env.SETTINGS ?? '{}') as Record<string, string>;
+const TABLE = 'lightsched_tasks';
+
+const load = (): string =>
+	loadavg()
+		.map((x) => x.toFixed(2))
+		.join(' ');
+
+const server = await startPostgres({
+	settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', ...SETTINGS },
+});
+
+interface TableState {
+	readonly claimIndexPages: number;
+	readonly deadRows: number;
+	readonly liveRows: number;
+	readonly autovacuums: number;
+	readonly vacuums: number;
+}
+
+async function tableState(admin: pg.Client): Promise<TableState> {
+	const { rows } = await admin.query(
+		`SELECT pg_relation_size('${TABLE}_claim') / current_setting('block_size')::int AS pages,
+			n_dead_tup, n_live_tup, autovacuum_count, vacuum_count FROM pg_stat_user_tables WHERE relname = '${TABLE}'`,
+	);
+	const r = rows[0] as Record<string, string>;
+	return {
+		claimIndexPages: Number(r['pages']),
+		deadRows: Number(r['n_dead_tup']),
+		liveRows: Number(r['n_live_tup']),
+		autovacuums: Number(r['autovacuum_count']),
+		vacuums: Number(r['vacuum_count']),
+	};
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of the claim's pick of 16, in a transaction rolled back: its buffers and plan. */
+async function explainPick(admin: pg.Client): Promise<{ buffers: number; ms: number; plan: string }> {
+	await admin.query('BEGIN');
+	try {
+		const { rows } = await admin.query(
+			`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT seq FROM ${TABLE} WHERE status = 'waiting' AND delayed = 0
+			AND run_at <= (FLOOR(EXTRACT(EPOCH FROM now()) * 1000))::bigint
+			AND NOT EXISTS (SELECT 1 FROM lightsched_settings WHERE name = 'paused')
+			ORDER BY priority DESC, seq LIMIT 16 FOR UPDATE SKIP LOCKED`,
+		);
+		const top = (rows[0] as { 'QUERY PLAN': Record<string, unknown>[] })['QUERY PLAN'][0] as Record<
+			string,
+			unknown
+		>;
+		const plan = top['Plan'] as Record<string, unknown>;
+		const nodes: string[] = [];
+		const walk = (node: Record<string, unknown>, depth: number): void => {
+			nodes.push(
+				`${'  '.repeat(depth)}${String(node['Node Type'])}${node['Index Name'] ? ` on ${String(node['Index Name'])}` : ''} rows ${String(node['Actual Rows'])} buffers ${Number(node['Shared Hit Blocks']) + Number(node['Shared Read Blocks'])}`,
+			);
+			for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child, depth + 1);
+		};
+		walk(plan, 0);
+		return {
+			buffers: Number(plan['Shared Hit Blocks']) + Number(plan['Shared Read Blocks']),
+			ms: Number(top['Execution Time']),
+			plan: nodes.join('\n'),
+		};
+	} finally {
+		await admin.query('ROLLBACK');
+	}
+}
+
+interface RunResult {
+	readonly rate: number;
+	readonly cpuUsPerTask: number;
+	readonly claimCalls: number;
+	readonly claimBuffersPerCall: number;
+	readonly claimMsPerCall: number;
+	readonly buffersPerTask: number;
+	readonly before: TableState;
+	readonly pick: { buffers: number; ms: number } | null;
+	readonly load: string;
+}
+
+async function run(index: number): Promise<RunResult> {
+	const connection = await server.createDatabase(`churned_${index}`);
+	const admin = new pg.Client(connection);
+	await admin.connect();
+	await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+	const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
+	let done = 0;
+	let target = 0;
+	let reached: () => void = () => undefined;
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(async () => undefined),
+		concurrency: CONCURRENCY,
+		autoStart: false,
+	});
+	scheduler.on('task:succeeded', () => {
+		if (++done === target) reached();
+	});
+	scheduler.on('error', (error) => console.error('scheduler error:', error.message));
+	const add = async (n: number): Promise<void> => {
+		const now = Date.now();
+		for (let i = 0; i < n; i += 1_000)
+			await container.add(
+				Array.from({ length: Math.min(1_000, n - i) }, (_, j) =>
+					createTaskRecord({ item: i + j }, 'task', { maxAttempts: 1 }, now),
+				),
+			);
+	};
+	const drain = async (n: number): Promise<number> => {
+		target = done + n;
+		const finished = new Promise<void>((resolve) => (reached = resolve));
+		const started = performance.now();
+		scheduler.resume();
+		await finished;
+		const ms = performance.now() - started;
+		scheduler.pause();
+		return ms;
+	};
+	try {
+		for (let i = 0; i < CHURNED; i += 10_000) {
+			const n = Math.min(10_000, CHURNED - i);
+			await add(n);
+			await drain(n);
+		}
+		if (VACUUM) await admin.query(`VACUUM ${TABLE}`);
+		await add(TASKS);
+		const before = await tableState(admin);
+		const pick = EXPLAIN ? await explainPick(admin) : null;
+		if (pick !== null) console.log(`  pick before the timed drain:\n${pick.plan.replace(/^/gm, '    ')}`);
+		await admin.query('SELECT pg_stat_statements_reset()');
+		const cpu = process.cpuUsage();
+		const ms = await drain(TASKS);
+		const used = process.cpuUsage(cpu);
+		const { rows } = await admin.query(
+			`SELECT sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_calls,
+				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_buffers,
+				sum(total_exec_time) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_ms,
+				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query NOT LIKE '%pg_stat_statements%') AS buffers
+			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+		);
+		const r = rows[0] as Record<string, string | null>;
+		const calls = Number(r['claim_calls'] ?? 0);
+		return {
+			rate: (TASKS / ms) * 1000,
+			cpuUsPerTask: (used.user + used.system) / TASKS,
+			claimCalls: calls,
+			claimBuffersPerCall: Number(r['claim_buffers'] ?? 0) / calls,
+			claimMsPerCall: Number(r['claim_ms'] ?? 0) / calls,
+			buffersPerTask: Number(r['buffers'] ?? 0) / TASKS,
+			before,
+			pick: pick === null ? null : { buffers: pick.buffers, ms: pick.ms },
+			load: load(),
+		};
+	} finally {
+		await scheduler.close();
+		await admin.end();
+	}
+}
+
+const fmt = (x: number, digits = 0): string =>
+	x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+async function main(): Promise<void> {
+	console.log(
+		`${new Date().toISOString()}  ${fmt(CHURNED)} tasks run through the queue first, then ${fmt(TASKS)} timed at concurrency ${CONCURRENCY}${VACUUM ? ', VACUUM after the churn' : ''}; load ${load()}`,
+	);
+	const results: RunResult[] = [];
+	for (let i = 0; i < RUNS; i++) {
+		const r = await run(i);
+		results.push(r);
+		console.log(
+			`  run ${i + 1}: ${fmt(r.rate)} tasks/s, Node CPU ${fmt(r.cpuUsPerTask)} µs/task; claims ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per claim; all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
+				`\n         before: claim index ${fmt(r.before.claimIndexPages)} pages, ${fmt(r.before.deadRows)} dead rows (${fmt(r.before.liveRows)} live), autovacuums ${r.before.autovacuums}, vacuums ${r.before.vacuums}` +
+				(r.pick === null ? '' : `; pick of 16: ${fmt(r.pick.buffers)} buffers, ${fmt(r.pick.ms, 2)} ms`) +
+				`; load ${r.load}`,
+		);
+	}
+	console.log(
+		`RESULT ${JSON.stringify({ bench: 'churned-queue', churned: CHURNED, tasks: TASKS, concurrency: CONCURRENCY, vacuum: VACUUM, settings: SETTINGS, results })}`,
+	);
+}
+
+try {
+	await main();
+} finally {
+	await server.stop();
+}
