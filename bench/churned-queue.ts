@@ -12,7 +12,9 @@
  * - the claim index's size and the table's dead rows and (auto)vacuum counts before the timed drain, and an
  *   `EXPLAIN (ANALYZE, BUFFERS)` of the claim's pick (in a transaction rolled back) at that point.
  * VACUUM=1 runs `VACUUM` on the table after the churn (the probe's "after a vacuum"). RUNS=<n> repeats the run
- * (a fresh database each time). SETTINGS='{"autovacuum_naptime":"10s"}' passes server settings.
+ * (a fresh database each time). SETTINGS='{"autovacuum_naptime":"10s"}' passes server settings. AB=1 alternates runs
+ * without and with the container's own VACUUM (containers/sql/auto-vacuum.ts, patched out in this process for the
+ * "off" runs), starting with "off": pairs of the same code but for that, under the same load.
  * The last line is `RESULT {json}`.
  *
  *   npx tsx --conditions=lightsched:source bench/churned-queue.ts
@@ -24,6 +26,7 @@ import { Scheduler } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { AutoVacuum } from '../containers/sql/auto-vacuum.js';
 import { startPostgres } from '../test/support/postgres.js';
 
 const CHURNED = Number(process.env.CHURNED ?? 100_000);
@@ -32,6 +35,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const RUNS = Number(process.env.RUNS ?? 1);
 const VACUUM = process.env.VACUUM === '1';
 const EXPLAIN = process.env.EXPLAIN !== '0';
+const AB = process.env.AB === '1';
 const SETTINGS = JSON.parse(process.env.SETTINGS ?? '{}') as Record<string, string>;
 const TABLE = 'lightsched_tasks';
 
@@ -100,19 +104,30 @@ async function explainPick(admin: pg.Client): Promise<{ buffers: number; ms: num
 	}
 }
 
+const ownVacuum = AutoVacuum.prototype.claimed;
+/** The container's own VACUUM on or off (for this process's containers made from now on, and those made before). */
+function setOwnVacuum(on: boolean): void {
+	AutoVacuum.prototype.claimed = on ? ownVacuum : () => undefined;
+}
+
 interface RunResult {
+	readonly ownVacuum: boolean;
 	readonly rate: number;
 	readonly cpuUsPerTask: number;
 	readonly claimCalls: number;
 	readonly claimBuffersPerCall: number;
 	readonly claimMsPerCall: number;
+	/** The claim statements alone (not the transition statements a claim ahead rides in). */
+	readonly claimAloneBuffersPerCall: number;
 	readonly buffersPerTask: number;
 	readonly before: TableState;
 	readonly pick: { buffers: number; ms: number } | null;
+	readonly after: TableState;
 	readonly load: string;
 }
 
-async function run(index: number): Promise<RunResult> {
+async function run(index: number, own: boolean): Promise<RunResult> {
+	setOwnVacuum(own);
 	const connection = await server.createDatabase(`churned_${index}`);
 	const admin = new pg.Client(connection);
 	await admin.connect();
@@ -169,20 +184,27 @@ async function run(index: number): Promise<RunResult> {
 			`SELECT sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_calls,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_buffers,
 				sum(total_exec_time) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_ms,
+				sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%' AND query NOT LIKE 'WITH v %') AS alone_calls,
+				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%' AND query NOT LIKE 'WITH v %') AS alone_buffers,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query NOT LIKE '%pg_stat_statements%') AS buffers
 			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		);
 		const r = rows[0] as Record<string, string | null>;
 		const calls = Number(r['claim_calls'] ?? 0);
+		// The statistics of the last statements reach pg_stat_user_tables within a second.
+		await new Promise((resolve) => setTimeout(resolve, 1_100));
 		return {
+			ownVacuum: own,
 			rate: (TASKS / ms) * 1000,
 			cpuUsPerTask: (used.user + used.system) / TASKS,
 			claimCalls: calls,
 			claimBuffersPerCall: Number(r['claim_buffers'] ?? 0) / calls,
 			claimMsPerCall: Number(r['claim_ms'] ?? 0) / calls,
+			claimAloneBuffersPerCall: Number(r['alone_buffers'] ?? 0) / Number(r['alone_calls'] ?? 1),
 			buffersPerTask: Number(r['buffers'] ?? 0) / TASKS,
 			before,
 			pick: pick === null ? null : { buffers: pick.buffers, ms: pick.ms },
+			after: await tableState(admin),
 			load: load(),
 		};
 	} finally {
@@ -200,13 +222,13 @@ async function main(): Promise<void> {
 	);
 	const results: RunResult[] = [];
 	for (let i = 0; i < RUNS; i++) {
-		const r = await run(i);
+		const r = await run(i, !AB || i % 2 === 1);
 		results.push(r);
 		console.log(
-			`  run ${i + 1}: ${fmt(r.rate)} tasks/s, Node CPU ${fmt(r.cpuUsPerTask)} µs/task; claims ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per claim; all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
+			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, Node CPU ${fmt(r.cpuUsPerTask)} µs/task; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
 				`\n         before: claim index ${fmt(r.before.claimIndexPages)} pages, ${fmt(r.before.deadRows)} dead rows (${fmt(r.before.liveRows)} live), autovacuums ${r.before.autovacuums}, vacuums ${r.before.vacuums}` +
 				(r.pick === null ? '' : `; pick of 16: ${fmt(r.pick.buffers)} buffers, ${fmt(r.pick.ms, 2)} ms`) +
-				`; load ${r.load}`,
+				`\n         after: claim index ${fmt(r.after.claimIndexPages)} pages, ${fmt(r.after.deadRows)} dead rows, autovacuums ${r.after.autovacuums}, vacuums ${r.after.vacuums}; load ${r.load}`,
 		);
 	}
 	console.log(
