@@ -11,6 +11,9 @@
  *   task (buffers do not depend on the load);
  * - the claim index's size and the table's dead rows and (auto)vacuum counts before the timed drain, and an
  *   `EXPLAIN (ANALYZE, BUFFERS)` of the claim's pick (in a transaction rolled back) at that point.
+ * STORED=<n> first stores n finished tasks (one `INSERT … SELECT generate_series`, then ANALYZE, as bench/backlog.ts
+ * seeds them): a large table, whose every VACUUM reads bigger indexes. At the end of a run, one more VACUUM as the
+ * container runs it, timed (`vacuum ms`: what each of the container's own VACUUMs costs on that table).
  * VACUUM=1 runs `VACUUM` on the table after the churn (the probe's "after a vacuum"). RUNS=<n> repeats the run
  * (a fresh database each time). SETTINGS='{"autovacuum_naptime":"10s"}' passes server settings. AB=1 alternates runs
  * without and with the container's own VACUUM (containers/sql/auto-vacuum.ts, patched out in this process for the
@@ -36,6 +39,7 @@ const RUNS = Number(process.env.RUNS ?? 1);
 const VACUUM = process.env.VACUUM === '1';
 const EXPLAIN = process.env.EXPLAIN !== '0';
 const AB = process.env.AB === '1';
+const STORED = Number(process.env.STORED ?? 0);
 const SETTINGS = JSON.parse(process.env.SETTINGS ?? '{}') as Record<string, string>;
 const TABLE = 'lightsched_tasks';
 
@@ -123,6 +127,8 @@ interface RunResult {
 	readonly before: TableState;
 	readonly pick: { buffers: number; ms: number } | null;
 	readonly after: TableState;
+	/** One VACUUM as the container runs it, at the end. */
+	readonly vacuumMs: number;
 	readonly load: string;
 }
 
@@ -166,6 +172,15 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 		return ms;
 	};
 	try {
+		if (STORED > 0) {
+			await container.migrate();
+			const now = Date.now();
+			await admin.query(
+				`INSERT INTO ${TABLE} (id, status, priority, attempts, max_attempts, created_at, updated_at, started_at, finished_at, run_at, item, delayed)
+				SELECT 'stored-' || g, 'succeeded', 0, 1, 1, ${now}, ${now}, ${now}, ${now}, 0, '0', 0 FROM generate_series(1, ${STORED}) AS g`,
+			);
+			await admin.query(`VACUUM ANALYZE ${TABLE}`);
+		}
 		for (let i = 0; i < CHURNED; i += 10_000) {
 			const n = Math.min(10_000, CHURNED - i);
 			await add(n);
@@ -193,6 +208,13 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 		const calls = Number(r['claim_calls'] ?? 0);
 		// The statistics of the last statements reach pg_stat_user_tables within a second.
 		await new Promise((resolve) => setTimeout(resolve, 1_100));
+		const after = await tableState(admin);
+		// A VACUUM of the container's may still run: let it end, then time one.
+		while (Number((await admin.query('SELECT count(*) AS n FROM pg_stat_progress_vacuum')).rows[0]?.n) > 0)
+			await new Promise((resolve) => setTimeout(resolve, 20));
+		const vacuumStarted = performance.now();
+		await admin.query(`VACUUM (INDEX_CLEANUP TRUE, TRUNCATE FALSE) ${TABLE}`);
+		const vacuumMs = performance.now() - vacuumStarted;
 		return {
 			ownVacuum: own,
 			rate: (TASKS / ms) * 1000,
@@ -204,7 +226,8 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 			buffersPerTask: Number(r['buffers'] ?? 0) / TASKS,
 			before,
 			pick: pick === null ? null : { buffers: pick.buffers, ms: pick.ms },
-			after: await tableState(admin),
+			after,
+			vacuumMs,
 			load: load(),
 		};
 	} finally {
@@ -218,7 +241,7 @@ const fmt = (x: number, digits = 0): string =>
 
 async function main(): Promise<void> {
 	console.log(
-		`${new Date().toISOString()}  ${fmt(CHURNED)} tasks run through the queue first, then ${fmt(TASKS)} timed at concurrency ${CONCURRENCY}${VACUUM ? ', VACUUM after the churn' : ''}; load ${load()}`,
+		`${new Date().toISOString()}  ${STORED > 0 ? `${fmt(STORED)} finished tasks stored, ` : ''}${fmt(CHURNED)} tasks run through the queue first, then ${fmt(TASKS)} timed at concurrency ${CONCURRENCY}${VACUUM ? ', VACUUM after the churn' : ''}; load ${load()}`,
 	);
 	const results: RunResult[] = [];
 	for (let i = 0; i < RUNS; i++) {
@@ -228,11 +251,11 @@ async function main(): Promise<void> {
 			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, Node CPU ${fmt(r.cpuUsPerTask)} µs/task; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
 				`\n         before: claim index ${fmt(r.before.claimIndexPages)} pages, ${fmt(r.before.deadRows)} dead rows (${fmt(r.before.liveRows)} live), autovacuums ${r.before.autovacuums}, vacuums ${r.before.vacuums}` +
 				(r.pick === null ? '' : `; pick of 16: ${fmt(r.pick.buffers)} buffers, ${fmt(r.pick.ms, 2)} ms`) +
-				`\n         after: claim index ${fmt(r.after.claimIndexPages)} pages, ${fmt(r.after.deadRows)} dead rows, autovacuums ${r.after.autovacuums}, vacuums ${r.after.vacuums}; load ${r.load}`,
+				`\n         after: claim index ${fmt(r.after.claimIndexPages)} pages, ${fmt(r.after.deadRows)} dead rows, autovacuums ${r.after.autovacuums}, vacuums ${r.after.vacuums}; one more VACUUM ${fmt(r.vacuumMs)} ms; load ${r.load}`,
 		);
 	}
 	console.log(
-		`RESULT ${JSON.stringify({ bench: 'churned-queue', churned: CHURNED, tasks: TASKS, concurrency: CONCURRENCY, vacuum: VACUUM, settings: SETTINGS, results })}`,
+		`RESULT ${JSON.stringify({ bench: 'churned-queue', churned: CHURNED, stored: STORED, tasks: TASKS, concurrency: CONCURRENCY, vacuum: VACUUM, settings: SETTINGS, results })}`,
 	);
 }
 
