@@ -5,7 +5,8 @@
  * Per run: a fresh database, one SqlContainer and one scheduler (concurrency CONCURRENCY, no-op tasks). CHURNED tasks
  * (default 100,000) are first run through the queue (added 1,000 per `add`, drained 10,000 at a time), then TASKS
  * (default 10,000) are added and timed from `resume()` until all have succeeded. Printed per run:
- * - tasks/s (wall clock: swings with the machine's load) and Node CPU µs per task;
+ * - tasks/s (wall clock: swings with the machine's load), Node CPU µs per task and the PostgreSQL server's CPU µs per
+ *   task (the postmaster and all its processes, from /proc: backends, autovacuum, the container's own VACUUMs);
  * - from pg_stat_statements over the timed drain: the statements that claim (their text has `SKIP LOCKED`) with
  *   their calls, shared buffers per call and execution ms per call, and the shared buffers of all statements per
  *   task (buffers do not depend on the load);
@@ -23,7 +24,9 @@
  *   npx tsx --conditions=lightsched:source bench/churned-queue.ts
  *     (CHURNED=100000 TASKS=10000 CONCURRENCY=16 RUNS=1 VACUUM=0 EXPLAIN=1)
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { Scheduler } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
@@ -51,6 +54,33 @@ const load = (): string =>
 const server = await startPostgres({
 	settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', ...SETTINGS },
 });
+
+const postmaster = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+const TICK_US = 10_000; // /proc reports CPU in clock ticks, 100 a second on Linux
+
+/** User + system CPU ticks of a /proc stat line's process; with `children`, also of its reaped children. */
+function statTicks(stat: string, children: boolean): number {
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+	const own = Number(fields[11]) + Number(fields[12]);
+	return children ? own + Number(fields[13]) + Number(fields[14]) : own;
+}
+
+/** The server's CPU ticks: the postmaster with its reaped children, plus its live children. */
+function serverTicks(): number {
+	let total = statTicks(readFileSync(`/proc/${postmaster}/stat`, 'utf8'), true);
+	for (const entry of readdirSync('/proc')) {
+		if (!/^[0-9]+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
+				total += statTicks(stat, false);
+		} catch {
+			// gone meanwhile
+		}
+	}
+	return total;
+}
 
 interface TableState {
 	readonly claimIndexPages: number;
@@ -118,6 +148,7 @@ interface RunResult {
 	readonly ownVacuum: boolean;
 	readonly rate: number;
 	readonly cpuUsPerTask: number;
+	readonly serverCpuUsPerTask: number;
 	readonly claimCalls: number;
 	readonly claimBuffersPerCall: number;
 	readonly claimMsPerCall: number;
@@ -193,8 +224,10 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 		if (pick !== null) console.log(`  pick before the timed drain:\n${pick.plan.replace(/^/gm, '    ')}`);
 		await admin.query('SELECT pg_stat_statements_reset()');
 		const cpu = process.cpuUsage();
+		const server0 = serverTicks();
 		const ms = await drain(TASKS);
 		const used = process.cpuUsage(cpu);
+		const serverUsed = serverTicks() - server0;
 		const { rows } = await admin.query(
 			`SELECT sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_calls,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_buffers,
@@ -219,6 +252,7 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 			ownVacuum: own,
 			rate: (TASKS / ms) * 1000,
 			cpuUsPerTask: (used.user + used.system) / TASKS,
+			serverCpuUsPerTask: (serverUsed * TICK_US) / TASKS,
 			claimCalls: calls,
 			claimBuffersPerCall: Number(r['claim_buffers'] ?? 0) / calls,
 			claimMsPerCall: Number(r['claim_ms'] ?? 0) / calls,
@@ -248,7 +282,7 @@ async function main(): Promise<void> {
 		const r = await run(i, !AB || i % 2 === 1);
 		results.push(r);
 		console.log(
-			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, Node CPU ${fmt(r.cpuUsPerTask)} µs/task; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
+			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, CPU µs/task Node ${fmt(r.cpuUsPerTask)}, PostgreSQL ${fmt(r.serverCpuUsPerTask)}; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
 				`\n         before: claim index ${fmt(r.before.claimIndexPages)} pages, ${fmt(r.before.deadRows)} dead rows (${fmt(r.before.liveRows)} live), autovacuums ${r.before.autovacuums}, vacuums ${r.before.vacuums}` +
 				(r.pick === null ? '' : `; pick of 16: ${fmt(r.pick.buffers)} buffers, ${fmt(r.pick.ms, 2)} ms`) +
 				`\n         after: claim index ${fmt(r.after.claimIndexPages)} pages, ${fmt(r.after.deadRows)} dead rows, autovacuums ${r.after.autovacuums}, vacuums ${r.after.vacuums}; one more VACUUM ${fmt(r.vacuumMs)} ms; load ${r.load}`,
