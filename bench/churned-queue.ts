@@ -155,6 +155,8 @@ interface RunResult {
 	/** The claim statements alone (not the transition statements a claim ahead rides in). */
 	readonly claimAloneBuffersPerCall: number;
 	readonly buffersPerTask: number;
+	/** The container's own VACUUMs during the timed drain: how many, their ms and buffers in all. */
+	readonly ownVacuums: { calls: number; ms: number; buffers: number };
 	readonly before: TableState;
 	readonly pick: { buffers: number; ms: number } | null;
 	readonly after: TableState;
@@ -234,6 +236,9 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 				sum(total_exec_time) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_ms,
 				sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%' AND query NOT LIKE 'WITH v %') AS alone_calls,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%' AND query NOT LIKE 'WITH v %') AS alone_buffers,
+				sum(calls) FILTER (WHERE query LIKE 'VACUUM%') AS vacuum_calls,
+				sum(total_exec_time) FILTER (WHERE query LIKE 'VACUUM%') AS vacuum_ms,
+				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE 'VACUUM%') AS vacuum_buffers,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query NOT LIKE '%pg_stat_statements%') AS buffers
 			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		);
@@ -258,6 +263,11 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 			claimMsPerCall: Number(r['claim_ms'] ?? 0) / calls,
 			claimAloneBuffersPerCall: Number(r['alone_buffers'] ?? 0) / Number(r['alone_calls'] ?? 1),
 			buffersPerTask: Number(r['buffers'] ?? 0) / TASKS,
+			ownVacuums: {
+				calls: Number(r['vacuum_calls'] ?? 0),
+				ms: Number(r['vacuum_ms'] ?? 0),
+				buffers: Number(r['vacuum_buffers'] ?? 0),
+			},
 			before,
 			pick: pick === null ? null : { buffers: pick.buffers, ms: pick.ms },
 			after,
@@ -282,7 +292,7 @@ async function main(): Promise<void> {
 		const r = await run(i, !AB || i % 2 === 1);
 		results.push(r);
 		console.log(
-			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, CPU µs/task Node ${fmt(r.cpuUsPerTask)}, PostgreSQL ${fmt(r.serverCpuUsPerTask)}; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task` +
+			`  run ${i + 1} (own VACUUM ${r.ownVacuum ? 'on' : 'off'}): ${fmt(r.rate)} tasks/s, CPU µs/task Node ${fmt(r.cpuUsPerTask)}, PostgreSQL ${fmt(r.serverCpuUsPerTask)}; statements with a claim ${fmt(r.claimCalls)}, ${fmt(r.claimBuffersPerCall, 1)} buffers and ${fmt(r.claimMsPerCall, 2)} ms per call (claims alone ${fmt(r.claimAloneBuffersPerCall, 1)} buffers per call); all statements ${fmt(r.buffersPerTask, 1)} buffers per task, of which the container's ${r.ownVacuums.calls} VACUUMs ${fmt(r.ownVacuums.buffers / TASKS, 1)} (${fmt(r.ownVacuums.ms)} ms in all)` +
 				`\n         before: claim index ${fmt(r.before.claimIndexPages)} pages, ${fmt(r.before.deadRows)} dead rows (${fmt(r.before.liveRows)} live), autovacuums ${r.before.autovacuums}, vacuums ${r.before.vacuums}` +
 				(r.pick === null ? '' : `; pick of 16: ${fmt(r.pick.buffers)} buffers, ${fmt(r.pick.ms, 2)} ms`) +
 				`\n         after: claim index ${fmt(r.after.claimIndexPages)} pages, ${fmt(r.after.deadRows)} dead rows, autovacuums ${r.after.autovacuums}, vacuums ${r.after.vacuums}; one more VACUUM ${fmt(r.vacuumMs)} ms; load ${r.load}`,
