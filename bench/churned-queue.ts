@@ -19,6 +19,7 @@
  * (a fresh database each time). SETTINGS='{"autovacuum_naptime":"10s"}' passes server settings. AB=1 alternates runs
  * without and with the container's own VACUUM (containers/sql/auto-vacuum.ts, patched out in this process for the
  * "off" runs), starting with "off": pairs of the same code but for that, under the same load.
+ * TOP=1 also prints the 8 statements with the most execution time in the timed drain.
  * The last line is `RESULT {json}`.
  *
  *   npx tsx --conditions=lightsched:source bench/churned-queue.ts
@@ -243,6 +244,17 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		);
 		const r = rows[0] as Record<string, string | null>;
+		if (process.env.TOP === '1') {
+			const top = await admin.query(
+				`SELECT calls, rows, round((total_exec_time / calls)::numeric, 3) AS ms, round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) AS buffers,
+					left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS q FROM pg_stat_statements
+				WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 8`,
+			);
+			for (const t of top.rows as Record<string, unknown>[])
+				console.log(
+					`    ${String(t['calls'])} calls, ${String(t['rows'])} rows, ${String(t['ms'])} ms, ${String(t['buffers'])} buffers per call: ${String(t['q'])}`,
+				);
+		}
 		const calls = Number(r['claim_calls'] ?? 0);
 		// The statistics of the last statements reach pg_stat_user_tables within a second.
 		await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -85,7 +85,7 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	const notify = dialect === 'pg' && o.notify;
 	const shape = { table: tables.tasks, sql, bool };
 	const analyze = dialect === 'pg' ? new AutoAnalyze(knex, tables.tasks, () => !host.closed()) : null;
-	const vacuum = dialect === 'pg' ? new AutoVacuum(knex, tables.tasks, () => !host.closed()) : null;
+	const vacuum = dialect === 'pg' && o.vacuum ? new AutoVacuum(knex, tables.tasks, () => !host.closed()) : null;
 	const inserts = new TaskAdds({
 		knex,
 		tables,

@@ -82,3 +82,31 @@ it(
 		}
 	},
 );
+
+it('runs no VACUUM of its own with `vacuum: false`, and refuses a value that is not a boolean', async () => {
+	expect(
+		() => new SqlContainer({ knex: { client: 'pg', connection: pg.connection }, vacuum: 'no' as never }),
+	).toThrow('Expected `vacuum` to be a boolean');
+	const connection = await pg.createDatabase('not_vacuumed');
+	const container = new SqlContainer({ knex: { client: 'pg', connection }, vacuum: false });
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(async () => undefined),
+		concurrency: 16,
+		autoStart: false,
+	});
+	try {
+		for (let batch = 0; batch < 6; batch++)
+			await container.add(records(Array.from({ length: 1_000 }, (_, i) => ({ id: `t${batch}-${i}`, item: i }))));
+		scheduler.resume();
+		await scheduler.onIdle();
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		const { rows } = (await container.knex.raw(
+			`SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'lightsched_tasks'`,
+		)) as Rows<{ n: number }>;
+		expect(rows[0]?.n).toBe(0);
+	} finally {
+		await scheduler.close();
+		await container.close();
+	}
+});
