@@ -191,10 +191,12 @@ export class SqlContainer implements TaskContainer {
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
 		// Tasks claimed ahead for this owner first (sql/claim-ahead.ts); the database only for the rest.
-		return this.#parts.ahead.claim(owner, Math.floor(max), leaseMs, async (n) => {
+		const tasks = await this.#parts.ahead.claim(owner, Math.floor(max), leaseMs, async (n) => {
 			const rows = await this.#run('claim', () => this.#parts.claims.claim(owner, leaseMs, n, this.#now(now)));
 			return rows.map(rowToRecord);
 		});
+		this.#parts.vacuum?.claimed(tasks.length);
+		return tasks;
 	}
 
 	async transition(

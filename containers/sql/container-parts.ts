@@ -9,6 +9,7 @@ import type { TaskRecord } from 'lightsched';
 import { writeBatch } from './add-batch.js';
 import { AddQueue } from './add-queue.js';
 import { AutoAnalyze } from './auto-analyze.js';
+import { AutoVacuum } from './auto-vacuum.js';
 import { SqlChangeReader } from './change-events.js';
 import { claimAheadOff, ClaimAheadBuffer } from './claim-ahead.js';
 import { directPg } from './direct-pg.js';
@@ -62,6 +63,8 @@ export interface ContainerParts {
 	readonly channels: SqlWakeChannels;
 	readonly changes: SqlChangeReader;
 	readonly analyze: AutoAnalyze | null;
+	/** PostgreSQL: the container's own VACUUM after every so many claimed tasks (auto-vacuum.ts). */
+	readonly vacuum: AutoVacuum | null;
 	/** Whether statements send PostgreSQL wake-ups (`notify` on PostgreSQL). */
 	readonly notify: boolean;
 	/** Run one statement through the pool. */
@@ -82,6 +85,7 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	const notify = dialect === 'pg' && o.notify;
 	const shape = { table: tables.tasks, sql, bool };
 	const analyze = dialect === 'pg' ? new AutoAnalyze(knex, tables.tasks, () => !host.closed()) : null;
+	const vacuum = dialect === 'pg' && o.vacuum ? new AutoVacuum(knex, tables.tasks, () => !host.closed()) : null;
 	const inserts = new TaskAdds({
 		knex,
 		tables,
@@ -157,6 +161,7 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 			listen: channels.changesListen(),
 		}),
 		analyze,
+		vacuum,
 		notify,
 		query,
 		bool,

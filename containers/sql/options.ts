@@ -75,6 +75,14 @@ export interface SqlContainerOptions {
 	 */
 	readonly preparedStatements?: boolean;
 	/**
+	 * PostgreSQL: after every 5,000 tasks it claimed, the container runs a plain `VACUUM` of the tasks table in the
+	 * background (skipped while another vacuum holds the table), so claims do not step over the index entries of
+	 * every task claimed since autovacuum's last pass (autovacuum looks at a table at most once per
+	 * `autovacuum_naptime`). `false`: leave vacuuming to autovacuum (or to your own schedule). Ignored on SQLite.
+	 * @default true
+	 */
+	readonly vacuum?: boolean;
+	/**
 	 * PostgreSQL: how the wake-up channel is checked. (SQLite: `intervalMs` is the safety wake-up's interval,
 	 * default 1000; `timeoutMs` does not apply.) Every `intervalMs` (and once it starts listening) the
 	 * container sends itself a probe notification; when it does not arrive within `timeoutMs`, the channel is
@@ -169,6 +177,7 @@ export const SQL_CONTAINER_OPTION_NAMES = [
 	'notify',
 	'listen',
 	'preparedStatements',
+	'vacuum',
 	'notifyProbe',
 	'clock',
 	'connectTimeoutMs',
@@ -185,6 +194,8 @@ export interface ResolvedSqlOptions {
 	readonly listen: PgConnectionConfig | null;
 	/** PostgreSQL: prepared statements with generic plans (`preparedStatements`). */
 	readonly preparedStatements: boolean;
+	/** PostgreSQL: the container's own VACUUM of the tasks table (`vacuum`). */
+	readonly vacuum: boolean;
 	readonly probeIntervalMs: number;
 	readonly probeTimeoutMs: number;
 	/** SQLite: the wake-up channel's safety wake interval (`notifyProbe.intervalMs`, default 1 s). */
@@ -230,6 +241,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		notifyProbe = {},
 		clock,
 		preparedStatements = false,
+		vacuum = true,
 	} = options;
 	const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
 	if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
@@ -240,6 +252,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 	if (typeof notify !== 'boolean') throw new TypeError(`Expected \`notify\` to be a boolean, got ${typeof notify}`);
 	if (typeof preparedStatements !== 'boolean')
 		throw new TypeError(`Expected \`preparedStatements\` to be a boolean, got ${typeof preparedStatements}`);
+	if (typeof vacuum !== 'boolean') throw new TypeError(`Expected \`vacuum\` to be a boolean, got ${typeof vacuum}`);
 	if (clock !== undefined && clock !== 'server' && clock !== 'caller') {
 		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${JSON.stringify(clock)}`);
 	}
@@ -264,6 +277,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		notify,
 		listen: listenConnection,
 		preparedStatements,
+		vacuum,
 		probeIntervalMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 30_000, 100),
 		probeTimeoutMs: integer('notifyProbe.timeoutMs', notifyProbe.timeoutMs ?? 3_000, 10),
 		safetyWakeMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 1_000, 100),
