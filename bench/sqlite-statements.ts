@@ -6,7 +6,8 @@
  * emits too), the commits per task (write statements outside a transaction, plus transactions: each is one commit
  * of the WAL) and the average transitions per batched UPDATE. DRIVER=sqlite3 for the asynchronous driver (default
  * better-sqlite3); PROF=<file.cpuprofile> writes a CPU profile of the measured drain alone (read it with
- * bench/workflows-profile-summary.ts <dir>); REPEAT=<n> runs n measured drains (fresh file each, one warm-up).
+ * bench/workflows-profile-summary.ts <dir>); REPEAT=<n> runs n measured drains (fresh file each, one warm-up);
+ * NOTRIG=1 drops the change log's update trigger first (an experiment: what the trigger costs when nobody follows).
  *
  *   node --import tsx --conditions=lightsched:source bench/sqlite-statements.ts
  */
@@ -57,6 +58,7 @@ try {
 					createTaskRecord({ item: i + j }, 'task', { maxAttempts: 1 }, now),
 				),
 			);
+		if (process.env.NOTRIG === '1') await container.knex.raw('DROP TRIGGER IF EXISTS lightsched_changes_changed');
 		const counts = new Map<string, number>();
 		let batchRows = 0;
 		let commits = 0;

@@ -69,3 +69,47 @@ describe('SqlContainer through better-sqlite3, direct statements', () => {
 		expect(String(error?.cause?.message)).toMatch(/^(SELECT|UPDATE) .* - no such table: lightsched_tasks/s);
 	});
 });
+
+describe('SqlContainer on SQLite, the claim prepared once', () => {
+	it('writes the claim size into the claim statement (a bound LIMIT made SQLite compile it again on every run) and claims exactly that many, in priority order', async () => {
+		const c = await fresh();
+		await c.add(
+			records(
+				Array.from({ length: 30 }, (_, i) => ({
+					id: `t${String(i).padStart(2, '0')}`,
+					item: i,
+					priority: i % 3,
+				})),
+			),
+		);
+		const claims: { sql: string; bindings: unknown[] }[] = [];
+		c.knex.on('query', (query: { sql: string; bindings: unknown[] }) => {
+			if (query.sql.includes("SET status = 'running'")) claims.push(query);
+		});
+		const got: string[][] = [];
+		for (const size of [1, 3, 16, 3]) {
+			const claimed = await c.claim(size, 'me', 10_000, Date.now());
+			got.push(claimed.map((t) => t.id));
+		}
+		expect(got.map((ids) => ids.length)).toEqual([1, 3, 16, 3]);
+		expect(new Set(got.flat()).size).toBe(23);
+		// Priority 2 first (t02, t05, …, ten of them), then priority 1, each in the order added.
+		expect(got.flat().slice(0, 11)).toEqual([
+			't02',
+			't05',
+			't08',
+			't11',
+			't14',
+			't17',
+			't20',
+			't23',
+			't26',
+			't29',
+			't01',
+		]);
+		expect(claims.map((q) => /LIMIT (\S+)\)/.exec(q.sql)?.[1])).toEqual(['1', '3', '16', '3']);
+		// The same text for the same size: one prepared statement per size.
+		expect(claims[1]?.sql).toBe(claims[3]?.sql);
+		expect(claims.every((q) => q.bindings.length === 6)).toBe(true);
+	});
+});
