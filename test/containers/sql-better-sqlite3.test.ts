@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { directSqlite, rowMaker } from '../../containers/sql/direct-sqlite.js';
 import { records } from '../contracts/container.contract.js';
 import { sqliteBackend } from '../support/sql.js';
 
@@ -111,5 +112,47 @@ describe('SqlContainer on SQLite, the claim prepared once', () => {
 		// The same text for the same size: one prepared statement per size.
 		expect(claims[1]?.sql).toBe(claims[3]?.sql);
 		expect(claims.every((q) => q.bindings.length === 6)).toBe(true);
+	});
+});
+
+describe('better-sqlite3 rows made from the driver raw values (direct-sqlite.ts)', () => {
+	it('names every value by its column, also after a schema change moved the columns (a statement prepared again)', async () => {
+		// A container's own knex keeps prepared statements by their text, shared by knex's queries and the direct path.
+		const c = new SqlContainer({
+			knex: { client: 'better-sqlite3', connection: { filename: ':memory:' } },
+			notify: false,
+		});
+		const knex = c.knex;
+		try {
+			await knex.raw('CREATE TABLE t (a INTEGER, b TEXT, c TEXT)');
+			await knex.raw(`INSERT INTO t VALUES (1, 'b1', 'c1'), (2, 'b2', 'c2')`);
+			const run = directSqlite(knex);
+			if (run === null) throw new Error('expected the direct path for better-sqlite3');
+			const sql = 'SELECT * FROM t ORDER BY a';
+			expect(await run(sql, [])).toEqual([
+				{ a: 1, b: 'b1', c: 'c1' },
+				{ a: 2, b: 'b2', c: 'c2' },
+			]);
+			await knex.raw('ALTER TABLE t DROP COLUMN b');
+			expect(await run(sql, [])).toEqual([
+				{ a: 1, c: 'c1' },
+				{ a: 2, c: 'c2' },
+			]);
+			// knex's own query of the same text still gets objects (the statement is raw only inside the direct path).
+			expect(await knex.raw(sql)).toEqual([
+				{ a: 1, c: 'c1' },
+				{ a: 2, c: 'c2' },
+			]);
+			expect(await run('UPDATE t SET c = ? WHERE a = ? RETURNING a, c AS a', ['x', 1])).toEqual([{ a: 'x' }]);
+		} finally {
+			await c.close();
+		}
+	});
+
+	it('makes own properties of any column name, `__proto__` included', () => {
+		const row = rowMaker(['x', '__proto__', 'constructor'])([1, 2, 3]);
+		expect(Object.keys(row)).toEqual(['x', '__proto__', 'constructor']);
+		expect(row['__proto__']).toBe(2);
+		expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
 	});
 });
