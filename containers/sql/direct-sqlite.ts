@@ -27,6 +27,7 @@ interface BetterStatement {
 
 interface BetterConnection {
 	prepare(sql: string): BetterStatement;
+	readonly inTransaction: boolean;
 }
 
 /** SQLite takes no booleans: 1 and 0, as knex's better-sqlite3 client binds them. */
@@ -96,18 +97,60 @@ function rowsOf(
 	return out;
 }
 
+/** One statement on `connection`: its rows (a reader), or none. */
+function runOn(
+	connection: BetterConnection,
+	sql: string,
+	bindings: readonly unknown[],
+	makers: Map<string, Maker>,
+): Row[] {
+	const statement = connection.prepare(sql);
+	const values = bindable(bindings);
+	return statement.reader ? rowsOf(statement, values, makers, sql) : (statement.run(values), []);
+}
+
+/** What `directSqlite` gives: one statement, or two in one transaction (both or neither). */
+export interface DirectSqlite {
+	readonly run: RunRows;
+	readonly pair: (
+		first: { readonly sql: string; readonly bindings: readonly unknown[] },
+		second: { readonly sql: string; readonly bindings: readonly unknown[] },
+	) => Promise<[Row[], Row[]]>;
+}
+
 /**
- * The direct runner for `knex` when it is a better-sqlite3 client whose results knex does not post-process
+ * The direct runners for `knex` when it is a better-sqlite3 client whose results knex does not post-process
  * (`postProcessResponse` would see rows the direct path hands back unchanged); otherwise null (use knex).
  */
-export function directSqlite(knex: Knex): RunRows | null {
+export function directSqlite(knex: Knex): DirectSqlite | null {
 	const client = knex.client as unknown as PooledClient;
 	if (client.driverName !== 'better-sqlite3' || client.config?.postProcessResponse !== undefined) return null;
 	const makers = new Map<string, Maker>();
-	return (sql, bindings) =>
-		runPooled<BetterConnection>(client, sql, bindings, (connection) => {
-			const statement = connection.prepare(sql);
-			const values = bindable(bindings);
-			return statement.reader ? rowsOf(statement, values, makers, sql) : (statement.run(values), []);
-		});
+	return {
+		run: (sql, bindings) =>
+			runPooled<BetterConnection>(client, sql, bindings, (connection) =>
+				runOn(connection, sql, bindings, makers),
+			),
+		// Both statements in one write transaction on the one connection, synchronously: nothing of this process
+		// comes between them, and another process's writer waits for the commit (or this one for its, busy_timeout).
+		// knex's events see them as one statement, their texts joined by `;`.
+		pair: (first, second) =>
+			runPooled<BetterConnection>(
+				client,
+				`${first.sql};\n${second.sql}`,
+				[...first.bindings, ...second.bindings],
+				(connection) => {
+					runOn(connection, 'BEGIN IMMEDIATE', [], makers);
+					try {
+						const rows = runOn(connection, first.sql, first.bindings, makers);
+						const claimed = runOn(connection, second.sql, second.bindings, makers);
+						runOn(connection, 'COMMIT', [], makers);
+						return [rows, claimed] as unknown as Row[];
+					} catch (error) {
+						if (connection.inTransaction) runOn(connection, 'ROLLBACK', [], makers);
+						throw error;
+					}
+				},
+			) as unknown as Promise<[Row[], Row[]]>,
+	};
 }

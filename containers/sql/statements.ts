@@ -89,9 +89,10 @@ export interface TaskStatements {
 	 */
 	readonly claimNoting: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
 	/**
-	 * PostgreSQL: the claim as a part of a transition statement (claim-ahead.ts): a `RETURNING *` UPDATE for a
-	 * data-modifying WITH whose pick leaves out the tasks of the statement's own update, the CTE `u` (a row may be
-	 * changed only once per statement). Null on SQLite.
+	 * The claim made with a batch of transitions (claim-ahead.ts). PostgreSQL: a part of the transitions' statement,
+	 * a `RETURNING *` UPDATE for a data-modifying WITH whose pick leaves out the tasks of the statement's own update,
+	 * the CTE `u` (a row may be changed only once per statement). SQLite: the claim itself, run after the
+	 * transitions' statement in the same transaction (transitions.ts `runPair`).
 	 */
 	readonly claimAhead: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
 	reclaim(now: number): Statement;
@@ -212,12 +213,15 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 					})
 				: null,
 		claimAhead:
-			dialect === 'pg'
+			sqliteClaim === null
 				? (owner, leaseMs, max, now) => ({
 						sql: claimAhead,
 						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3), max],
 					})
-				: null,
+				: (owner, leaseMs, max, now) => ({
+						sql: sqliteClaim(max),
+						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3)],
+					}),
 		reclaim: (now) => ({
 			sql: reclaim,
 			bindings: [...nows(now, 2), LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, ...nows(now, 2)],

@@ -126,7 +126,7 @@ describe('better-sqlite3 rows made from the driver raw values (direct-sqlite.ts)
 		try {
 			await knex.raw('CREATE TABLE t (a INTEGER, b TEXT, c TEXT)');
 			await knex.raw(`INSERT INTO t VALUES (1, 'b1', 'c1'), (2, 'b2', 'c2')`);
-			const run = directSqlite(knex);
+			const run = directSqlite(knex)?.run ?? null;
 			if (run === null) throw new Error('expected the direct path for better-sqlite3');
 			const sql = 'SELECT * FROM t ORDER BY a';
 			expect(await run(sql, [])).toEqual([
