@@ -13,6 +13,7 @@ import { SqlChangeReader } from './change-events.js';
 import { claimAheadOff, ClaimAheadBuffer } from './claim-ahead.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
+import { directSqlite3 } from './direct-sqlite3.js';
 import type { RunRows } from './pooled-statement.js';
 import { guardedInserts } from './insert.js';
 import { WAKE_PAYLOAD } from './notify.js';
@@ -71,9 +72,10 @@ export interface ContainerParts {
 
 export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): ContainerParts {
 	const { knex, dialect, tables } = host;
-	// better-sqlite3 and PostgreSQL: the container's statements straight to a pooled connection; else through knex.
+	// better-sqlite3, sqlite3 (kept statements) and PostgreSQL: the container's statements straight to a pooled
+	// connection; else through knex.
 	const sqlite = directSqlite(knex);
-	const direct: RunRows | null = sqlite?.run ?? directPg(knex, o.preparedStatements);
+	const direct: RunRows | null = sqlite?.run ?? directSqlite3(knex) ?? directPg(knex, o.preparedStatements);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);
