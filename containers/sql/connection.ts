@@ -4,6 +4,7 @@
  */
 import knexModule, { type Knex } from 'knex';
 import { trackConnectionActivity } from './connection-activity.js';
+import { keepSqlite3Statements } from './direct-sqlite3.js';
 import {
 	boundedConfig,
 	type ConnectionBounds,
@@ -142,6 +143,7 @@ export function openKnex(
 	};
 	const knex = createKnex(boundedConfig(config, false, bounds));
 	trackConnectionActivity(knex);
+	if (source.client === 'sqlite3') keepSqlite3Statements(knex);
 	return { knex, dialect, owned: true };
 }
 

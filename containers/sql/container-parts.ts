@@ -14,6 +14,7 @@ import { SqlChangeReader } from './change-events.js';
 import { claimAheadOff, ClaimAheadBuffer } from './claim-ahead.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
+import { directSqlite3 } from './direct-sqlite3.js';
 import type { RunRows } from './pooled-statement.js';
 import { guardedInserts } from './insert.js';
 import { WAKE_PAYLOAD } from './notify.js';
@@ -74,8 +75,10 @@ export interface ContainerParts {
 
 export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): ContainerParts {
 	const { knex, dialect, tables } = host;
-	// better-sqlite3 and PostgreSQL: the container's statements straight to a pooled connection; else through knex.
-	const direct: RunRows | null = directSqlite(knex) ?? directPg(knex, o.preparedStatements);
+	// better-sqlite3, sqlite3 (kept statements) and PostgreSQL: the container's statements straight to a pooled
+	// connection; else through knex.
+	const sqlite = directSqlite(knex);
+	const direct: RunRows | null = sqlite?.run ?? directSqlite3(knex) ?? directPg(knex, o.preparedStatements);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);
@@ -119,8 +122,10 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 		wake: notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [tables.channel, WAKE_PAYLOAD] } : null,
 		maxInFlight: 1,
 		serverNow: sql.serverClock ? sql.nowSql : null,
+		// SQLite's claim ahead runs in one transaction with the transitions: better-sqlite3's direct path only.
+		runPair: sqlite?.pair ?? null,
 		ahead:
-			sql.claimAhead === null || limits.active
+			sql.claimAhead === null || limits.active || (dialect === 'sqlite' && sqlite === null)
 				? null
 				: ahead.hook({
 						statement: sql.claimAhead,

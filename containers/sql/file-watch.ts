@@ -12,7 +12,8 @@
  * during a read's gap are looked at together by the next read. The gap starts at `MIN_GAP_MS` and doubles (up to
  * `MAX_GAP_MS`) after each read that found only this process's own commits, so a busy process pays a read per
  * `MAX_GAP_MS` of writing rather than one per few commits; a read that finds another connection's commit, or a gap
- * with no change, sets it back. A change that comes while this process's connection is settled (not taken, and
+ * with no change, sets it back. The last read after a change is made once more after a quiet gap, since a change of
+ * the log can come before its commit shows (see `#check`). A change that comes while this process's connection is settled (not taken, and
  * given back two turns of the event loop ago: connection-activity.ts; counted on a knex instance the container
  * made) cannot be one of its own commits, whose change comes while it writes or right after: it cuts the gap short
  * and is read at once. So another process's commit wakes this one at once when it is idle, even between its own
@@ -144,6 +145,12 @@ export class FileWakeChannel {
 	 */
 	async #check(): Promise<void> {
 		let gap = MIN_GAP_MS;
+		// Whether the read about to be made follows a change at once. The log's change can come before its commit
+		// shows: a commit writes its frames to the log, then marks itself committed in the shared index, and a read
+		// between the two finds nothing new. So a read that followed a change is made once more after a quiet gap
+		// (5 Dec 2026: a faster read missed another process's commit that way, and with it the wake).
+		let followsChange = true;
+		let more: boolean;
 		do {
 			this.#again = false;
 			const version = await this.#options.version().catch(() => null);
@@ -154,7 +161,9 @@ export class FileWakeChannel {
 				gap = MIN_GAP_MS;
 			} else gap = Math.min(gap * 2, MAX_GAP_MS);
 			await this.#gap(gap);
-		} while (this.#again && !this.#closed);
+			more = this.#again || followsChange;
+			followsChange = this.#again;
+		} while (more && !this.#closed);
 	}
 
 	/** Wait `ms`, or less when a change cuts the wait short (`#changed`). */

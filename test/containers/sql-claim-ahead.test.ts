@@ -1,8 +1,10 @@
 /**
- * SqlContainer's claim-ahead on PostgreSQL (containers/sql/claim-ahead.ts): when an owner whose last claim came back
- * full stores tasks reaching a final status, the same statement claims as many due tasks for it, held for its next
- * claim (answered without a statement), handed back to waiting uncounted when not taken in time or on close, never
- * reported as `unknown` by a renewal, and never made while the queue is paused or a promotion may be due.
+ * SqlContainer's claim-ahead (containers/sql/claim-ahead.ts), on PostgreSQL and on SQLite through better-sqlite3:
+ * when an owner whose last claim came back full stores tasks reaching a final status, the same statement (SQLite:
+ * the same transaction) claims as many due tasks for it, held for its next claim (answered without a statement),
+ * handed back to waiting uncounted when not taken in time or on close, never reported as `unknown` by a renewal, and
+ * never made while the queue is paused or a promotion may be due. Not on SQLite through `sqlite3` (no direct path
+ * to run the two statements in one transaction).
  */
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,17 +13,19 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
 import { records } from '../contracts/container.contract.js';
-import { DONE, postgresBackend, type SqlBackend } from '../support/sql.js';
+import { DONE, postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
-let pg: SqlBackend;
+const backends: Record<string, SqlBackend> = {};
 beforeAll(async () => {
-	pg = await postgresBackend();
+	backends['PostgreSQL'] = await postgresBackend();
+	backends['SQLite, better-sqlite3'] = sqliteBackend('better-sqlite3');
+	backends['SQLite, sqlite3'] = sqliteBackend('sqlite3');
 }, 120_000);
-afterAll(() => pg.stop());
+afterAll(() => Promise.all(Object.values(backends).map((backend) => backend.stop())));
 
 /** A fresh container with `n` waiting tasks t0…t(n-1), and the statements it sends from now on. */
-async function setup(n: number): Promise<{ c: SqlContainer; statements: string[]; knex: Knex.Config }> {
-	const knex = await pg.freshDatabase();
+async function setup(name: string, n: number): Promise<{ c: SqlContainer; statements: string[]; knex: Knex.Config }> {
+	const knex = await (backends[name] as SqlBackend).freshDatabase();
 	const c = new SqlContainer({ knex });
 	await c.add(records(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, item: i }))));
 	const statements: string[] = [];
@@ -29,9 +33,9 @@ async function setup(n: number): Promise<{ c: SqlContainer; statements: string[]
 	return { c, statements, knex };
 }
 
-describe('SqlContainer claim-ahead (PostgreSQL)', () => {
+describe.each(['PostgreSQL', 'SQLite, better-sqlite3'])('SqlContainer claim-ahead (%s)', (name) => {
 	it('claims as many tasks as finished for an owner with a backlog, and answers its next claim without a statement', async () => {
-		const { c, statements } = await setup(6);
+		const { c, statements } = await setup(name, 6);
 		try {
 			const first = await c.claim(2, 'o', 30_000, Date.now());
 			expect(first.map((t) => t.id)).toEqual(['t0', 't1']);
@@ -54,7 +58,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('claims ahead only for an owner whose last claim came back full, and only on a final transition', async () => {
-		const { c } = await setup(3);
+		const { c } = await setup(name, 3);
 		try {
 			const [a] = await c.claim(1, 'o', 30_000, Date.now());
 			const [b] = await c.claim(5, 'p', 30_000, Date.now()); // not full: p has no backlog
@@ -68,7 +72,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('hands a held task back to waiting, its attempt not counted, when its owner does not claim it in time', async () => {
-		const { c } = await setup(3);
+		const { c } = await setup(name, 3);
 		try {
 			const [a] = await c.claim(1, 'o', 400, Date.now()); // held for a quarter of the lease: 100 ms
 			await c.transition(a!.id, 'running', 'succeeded', DONE, 'o');
@@ -83,7 +87,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('hands held tasks back on close', async () => {
-		const { c, knex } = await setup(3);
+		const { c, knex } = await setup(name, 3);
 		const [a] = await c.claim(1, 'o', 30_000, Date.now());
 		await c.transition(a!.id, 'running', 'succeeded', DONE, 'o');
 		expect((await c.get('t1'))?.status).toBe('running');
@@ -97,7 +101,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('does not report held tasks as unknown to a renewal, and does report tasks of a lost reply', async () => {
-		const { c } = await setup(4);
+		const { c } = await setup(name, 4);
 		try {
 			const [a] = await c.claim(1, 'o', 30_000, Date.now());
 			await c.transition(a!.id, 'running', 'succeeded', DONE, 'o');
@@ -114,7 +118,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('claims nothing ahead while the queue is paused', async () => {
-		const { c } = await setup(3);
+		const { c } = await setup(name, 3);
 		try {
 			const [a] = await c.claim(1, 'o', 30_000, Date.now());
 			await c.setPaused(true);
@@ -126,7 +130,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('claims ahead in priority order, and leaves a task of its own batch alone', async () => {
-		const c = new SqlContainer({ knex: await pg.freshDatabase() });
+		const c = new SqlContainer({ knex: await (backends[name] as SqlBackend).freshDatabase() });
 		try {
 			await c.add(
 				records([
@@ -153,7 +157,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('records both the finishes and the claims ahead of one statement in the change log', async () => {
-		const { c } = await setup(4);
+		const { c } = await setup(name, 4);
 		try {
 			const start = await c.readChanges({ after: null, limit: 10, waitMs: 0 });
 			const first = await c.claim(2, 'o', 30_000, Date.now());
@@ -177,7 +181,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('is off for a container in claimAheadOff (the model test)', async () => {
-		const { c } = await setup(3);
+		const { c } = await setup(name, 3);
 		claimAheadOff.add(c);
 		try {
 			const [a] = await c.claim(1, 'o', 30_000, Date.now());
@@ -189,7 +193,7 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 	});
 
 	it('runs every task of a backlog once with schedulers in one process, each claiming ahead', async () => {
-		const c = new SqlContainer({ knex: await pg.freshDatabase() });
+		const c = new SqlContainer({ knex: await (backends[name] as SqlBackend).freshDatabase() });
 		const n = 600;
 		await c.add(records(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, item: i }))));
 		const runs = new Map<string, number>();
@@ -212,6 +216,19 @@ describe('SqlContainer claim-ahead (PostgreSQL)', () => {
 			expect(tasks.every((t) => t.attempts === 1)).toBe(true);
 		} finally {
 			for (const s of schedulers) await s.close();
+			await c.close();
+		}
+	});
+});
+
+describe('SqlContainer claim-ahead (SQLite, sqlite3)', () => {
+	it('claims nothing ahead: the next claim is a statement of its own', async () => {
+		const { c } = await setup('SQLite, sqlite3', 3);
+		try {
+			const [a] = await c.claim(1, 'o', 30_000, Date.now());
+			await c.transition(a!.id, 'running', 'succeeded', DONE, 'o');
+			expect((await c.counts()).running).toBe(0);
+		} finally {
 			await c.close();
 		}
 	});

@@ -106,6 +106,24 @@ describe('SQLite wake-up channel: the gap after own commits', () => {
 		}
 	});
 
+	it("wakes for a commit that shows only after its log's last change (read once more after a quiet gap)", async () => {
+		const { wal, state, wakes, channel: c } = channel();
+		c.start();
+		try {
+			await until(() => state.reads === 1, 'the first version is read');
+			// Another process writes its commit's frames (the log changes) but has not marked it committed yet: the
+			// read that follows finds nothing new; the commit shows a moment later, with no further change of the log.
+			appendFileSync(wal, 'frames');
+			await until(() => state.reads === 2, 'the change is read');
+			expect(wakes).toEqual([]);
+			state.version = 1;
+			await until(() => wakes.length > 0, 'the channel wakes');
+			expect(wakes).toEqual([{ type: 'wake' }]);
+		} finally {
+			c.close();
+		}
+	});
+
 	it('counts the connection of a knex instance the container made: taken in a transaction, settled after', async () => {
 		const dir = mkdtempSync(join(tmpdir(), 'lightsched-wake-gap-'));
 		dirs.push(dir);
