@@ -24,6 +24,7 @@ const DEFAULT_RUNS: Record<SetupName, number> = {
 	'queue(sync)': 150,
 	'ordered-map(sync)': 150,
 	sqlite: 20,
+	'sqlite(better-sqlite3)': 20,
 	postgres: 12,
 	redis: 30,
 	'combined(queue+sqlite)': 15,

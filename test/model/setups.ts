@@ -25,6 +25,7 @@ export type SetupName =
 	| 'queue(sync)'
 	| 'ordered-map(sync)'
 	| 'sqlite'
+	| 'sqlite(better-sqlite3)'
 	| 'postgres'
 	| 'redis'
 	| 'combined(queue+sqlite)'
@@ -36,6 +37,7 @@ export const SETUP_NAMES: readonly SetupName[] = [
 	'queue(sync)',
 	'ordered-map(sync)',
 	'sqlite',
+	'sqlite(better-sqlite3)',
 	'postgres',
 	'redis',
 	'combined(queue+sqlite)',
@@ -86,6 +88,9 @@ export async function startSetups(
 	const stops: (() => Promise<void>)[] = [];
 	const sqlite: SqlBackend = sqliteBackend();
 	stops.push(() => sqlite.stop());
+	// The better-sqlite3 driver takes the container's direct path (statements kept, rows read raw, claim-ahead).
+	const better: SqlBackend = sqliteBackend('better-sqlite3');
+	stops.push(() => better.stop());
 	let pg: SqlBackend | undefined;
 	let pgShared: Awaited<ReturnType<SqlBackend['freshDatabase']>> | undefined;
 	let redis: RedisServer | undefined;
@@ -119,6 +124,12 @@ export async function startSetups(
 		viaSyncFace(new OrderedMapContainer({ keepFinished: Number.POSITIVE_INFINITY })),
 	);
 	add('sqlite', true, sqliteContainer);
+	add('sqlite(better-sqlite3)', true, async () => {
+		const container = new SqlContainer({ knex: await better.freshDatabase(), ...CALLER_CLOCK });
+		// Claim-ahead off, as for PostgreSQL (see there).
+		if (options.sqlClaimAhead !== true) claimAheadOff.add(container);
+		return container;
+	});
 	add('postgres', true, async () => {
 		const container = new SqlContainer({
 			knex: pgShared as Knex.Config,
