@@ -33,7 +33,6 @@ import { Scheduler } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
-import { AutoVacuum } from '../containers/sql/auto-vacuum.js';
 import { startPostgres } from '../test/support/postgres.js';
 
 const CHURNED = Number(process.env.CHURNED ?? 100_000);
@@ -139,12 +138,6 @@ async function explainPick(admin: pg.Client): Promise<{ buffers: number; ms: num
 	}
 }
 
-const ownVacuum = AutoVacuum.prototype.claimed;
-/** The container's own VACUUM on or off (for this process's containers made from now on, and those made before). */
-function setOwnVacuum(on: boolean): void {
-	AutoVacuum.prototype.claimed = on ? ownVacuum : () => undefined;
-}
-
 interface RunResult {
 	readonly ownVacuum: boolean;
 	readonly rate: number;
@@ -167,12 +160,11 @@ interface RunResult {
 }
 
 async function run(index: number, own: boolean): Promise<RunResult> {
-	setOwnVacuum(own);
 	const connection = await server.createDatabase(`churned_${index}`);
 	const admin = new pg.Client(connection);
 	await admin.connect();
 	await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-	const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } } });
+	const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 2, max: 10 } }, vacuum: own });
 	let done = 0;
 	let target = 0;
 	let reached: () => void = () => undefined;

@@ -159,7 +159,7 @@ export class SqlContainer implements TaskContainer {
 			this.#parts.claims.adding(tasks);
 			return this.#parts.adds.submit(tasks, items);
 		});
-		this.#parts.analyze?.grew(tasks.length);
+		this.#parts.analyze?.count(tasks.length);
 	}
 
 	/** A large SQLite add's steps, each its own transaction (sql/stepped-add.ts). */
@@ -195,7 +195,7 @@ export class SqlContainer implements TaskContainer {
 			const rows = await this.#run('claim', () => this.#parts.claims.claim(owner, leaseMs, n, this.#now(now)));
 			return rows.map(rowToRecord);
 		});
-		this.#parts.vacuum?.claimed(tasks.length);
+		this.#parts.vacuum?.count(tasks.length);
 		return tasks;
 	}
 
@@ -338,7 +338,7 @@ export class SqlContainer implements TaskContainer {
 		const moved = await this.#run('advanceRepeat', () =>
 			this.#parts.inserts.insert(tasks, items, (trx) => moveTick(trx, this.#tables, key, expected, next)),
 		);
-		if (moved) this.#parts.analyze?.grew(tasks.length);
+		if (moved) this.#parts.analyze?.count(tasks.length);
 		return moved;
 	}
 

@@ -5,41 +5,22 @@
  * itself (`ANALYZE`, in the background, one at a time).
  */
 import type { Knex } from 'knex';
+import { BackgroundStatement } from './background-statement.js';
 
-/** The least time between two of the container's own ANALYZEs. */
+/**
+ * The least time between the starts of two of the container's own ANALYZEs: an ANALYZE holds the lock autovacuum
+ * needs, and back to back (a busy queue) they kept autovacuum from ever running, so deleted rows were never
+ * reclaimed (the retention soak).
+ */
 const ANALYZE_EVERY_MS = 15_000;
 
-export class AutoAnalyze {
-	readonly #knex: Knex;
-	readonly #table: string;
-	/** Whether the container can still run statements. */
-	readonly #open: () => boolean;
-	#added = 0;
-	#analyzing = false;
-	/** When the last ANALYZE started (0: none yet, so a new queue gets its statistics at its first 1,000 rows). */
-	#analyzedAt = 0;
-
-	constructor(knex: Knex, table: string, open: () => boolean) {
-		this.#knex = knex;
-		this.#table = table;
-		this.#open = open;
-	}
-
-	/** `rows` rows were added. */
-	grew(rows: number): void {
-		this.#added += rows;
-		if (this.#added < 1_000 || this.#analyzing || !this.#open()) return;
-		// At most one every ANALYZE_EVERY_MS: an ANALYZE holds the lock autovacuum needs, and back to back (a busy
-		// queue) they kept autovacuum from ever running, so deleted rows were never reclaimed (the retention soak).
-		if (Date.now() - this.#analyzedAt < ANALYZE_EVERY_MS) return;
-		this.#analyzedAt = Date.now();
-		this.#added = 0;
-		this.#analyzing = true;
-		this.#knex
-			.raw(`ANALYZE ${this.#table}`)
-			.catch(() => undefined)
-			.finally(() => {
-				this.#analyzing = false;
-			});
-	}
+/** The container's own ANALYZE of `table`, counted in added rows (the first one at a new queue's first 1,000). */
+export function autoAnalyze(knex: Knex, table: string, open: () => boolean): BackgroundStatement {
+	return new BackgroundStatement({
+		knex,
+		sql: `ANALYZE ${table}`,
+		every: 1_000,
+		nextAt: (started) => started + ANALYZE_EVERY_MS,
+		open,
+	});
 }

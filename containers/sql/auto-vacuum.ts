@@ -19,6 +19,7 @@
  * that does not own the table gets a warning from PostgreSQL and nothing is vacuumed; errors are ignored.
  */
 import type { Knex } from 'knex';
+import { BackgroundStatement } from './background-statement.js';
 
 /** Tasks this container claims between two of its VACUUMs. */
 export const VACUUM_EVERY_TASKS = 5_000;
@@ -26,37 +27,13 @@ export const VACUUM_EVERY_TASKS = 5_000;
 /** The least pause after a VACUUM, as a multiple of how long it took. */
 const PAUSE_FACTOR = 19;
 
-export class AutoVacuum {
-	readonly #knex: Knex;
-	readonly #sql: string;
-	/** Whether the container can still run statements. */
-	readonly #open: () => boolean;
-	#claimed = 0;
-	#running = false;
-	/** No VACUUM starts before this time (`performance.now()`). */
-	#notBefore = 0;
-
-	constructor(knex: Knex, table: string, open: () => boolean) {
-		this.#knex = knex;
-		this.#sql = `VACUUM (INDEX_CLEANUP TRUE, TRUNCATE FALSE, SKIP_LOCKED TRUE) ${table}`;
-		this.#open = open;
-	}
-
-	/** `tasks` tasks were claimed. */
-	claimed(tasks: number): void {
-		this.#claimed += tasks;
-		if (this.#claimed < VACUUM_EVERY_TASKS || this.#running || !this.#open()) return;
-		const started = performance.now();
-		if (started < this.#notBefore) return;
-		this.#claimed = 0;
-		this.#running = true;
-		this.#knex
-			.raw(this.#sql)
-			.catch(() => undefined)
-			.finally(() => {
-				const ended = performance.now();
-				this.#notBefore = ended + PAUSE_FACTOR * (ended - started);
-				this.#running = false;
-			});
-	}
+/** The container's own VACUUM of `table`, counted in claimed tasks. */
+export function autoVacuum(knex: Knex, table: string, open: () => boolean): BackgroundStatement {
+	return new BackgroundStatement({
+		knex,
+		sql: `VACUUM (INDEX_CLEANUP TRUE, TRUNCATE FALSE, SKIP_LOCKED TRUE) ${table}`,
+		every: VACUUM_EVERY_TASKS,
+		nextAt: (started, ended) => ended + PAUSE_FACTOR * (ended - started),
+		open,
+	});
 }

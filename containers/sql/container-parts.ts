@@ -8,8 +8,9 @@ import type { Knex } from 'knex';
 import type { TaskRecord } from 'lightsched';
 import { writeBatch } from './add-batch.js';
 import { AddQueue } from './add-queue.js';
-import { AutoAnalyze } from './auto-analyze.js';
-import { AutoVacuum } from './auto-vacuum.js';
+import { autoAnalyze } from './auto-analyze.js';
+import { autoVacuum } from './auto-vacuum.js';
+import type { BackgroundStatement } from './background-statement.js';
 import { SqlChangeReader } from './change-events.js';
 import { claimAheadOff, ClaimAheadBuffer } from './claim-ahead.js';
 import { directPg } from './direct-pg.js';
@@ -63,9 +64,9 @@ export interface ContainerParts {
 	readonly leases: TaskLeasesParts;
 	readonly channels: SqlWakeChannels;
 	readonly changes: SqlChangeReader;
-	readonly analyze: AutoAnalyze | null;
+	readonly analyze: BackgroundStatement | null;
 	/** PostgreSQL: the container's own VACUUM after every so many claimed tasks (auto-vacuum.ts). */
-	readonly vacuum: AutoVacuum | null;
+	readonly vacuum: BackgroundStatement | null;
 	/** Whether statements send PostgreSQL wake-ups (`notify` on PostgreSQL). */
 	readonly notify: boolean;
 	/** Run one statement through the pool. */
@@ -87,15 +88,15 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	const claims = new TaskClaims({ knex, dialect, sql, limits, clock: host.clock, query });
 	const notify = dialect === 'pg' && o.notify;
 	const shape = { table: tables.tasks, sql, bool };
-	const analyze = dialect === 'pg' ? new AutoAnalyze(knex, tables.tasks, () => !host.closed()) : null;
-	const vacuum = dialect === 'pg' && o.vacuum ? new AutoVacuum(knex, tables.tasks, () => !host.closed()) : null;
+	const analyze = dialect === 'pg' ? autoAnalyze(knex, tables.tasks, () => !host.closed()) : null;
+	const vacuum = dialect === 'pg' && o.vacuum ? autoVacuum(knex, tables.tasks, () => !host.closed()) : null;
 	const inserts = new TaskAdds({
 		knex,
 		tables,
 		shape,
 		notify,
 		adding: (tasks) => claims.adding(tasks),
-		grew: (rows) => analyze?.grew(rows),
+		grew: (rows) => analyze?.count(rows),
 	});
 	const batchParts = {
 		knex,
