@@ -180,13 +180,20 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 			? `json_build_object('message', ?::text || id || ?::text, 'code', ?::text)::text`
 			: `json_object('message', ? || id || ?, 'code', ?)`;
 	const retry = `NOT stop_requested AND attempts < max_attempts`;
+	// PostgreSQL: a reclaim and a renewal pass over rows another statement holds (SKIP LOCKED) instead of waiting for
+	// them. Locking several rows in their plan's order while the owner's batch of transitions locks them in its own
+	// order could deadlock (SQLSTATE 40P01 after a one-second stall). A held row is being moved by its owner: the
+	// next reclaim looks at it again, and a renewal counts it as held (`renewSql`).
+	const expired = `status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}`;
+	const expiredWhere =
+		dialect === 'pg' ? `seq = ANY(ARRAY(SELECT seq FROM ${t} WHERE ${expired} FOR UPDATE SKIP LOCKED))` : expired;
 	const reclaim = `UPDATE ${t}${indexedBy('lease')} SET
 		status = CASE WHEN stop_requested THEN 'stopped' WHEN attempts < max_attempts THEN 'waiting' ELSE 'failed' END,
 		run_at = CASE WHEN ${retry} THEN ${nowSql} ELSE run_at END,
 		finished_at = CASE WHEN ${retry} THEN finished_at ELSE ${nowSql} END,
 		error = CASE WHEN NOT stop_requested AND attempts >= max_attempts THEN ${errorJson} ELSE error END,
 		owner = NULL, lease_until = NULL, updated_at = ${nowSql}, delayed = 0
-		WHERE status IN ${ACTIVE_SQL} AND lease_until < ${nowSql}
+		WHERE ${expiredWhere}
 		RETURNING *`;
 	// The earliest waiting task due after now, and the earliest delayed one (due or not): a delayed task that came due
 	// since the last promotion is in neither the claim index nor the first set, and a claim must be made to promote it
@@ -194,8 +201,15 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 	const nextDueAt = `SELECT (SELECT MIN(run_at) FROM ${t}${indexedBy('due')} WHERE status = 'waiting' AND run_at > ${nowSql} AND ${notPaused}) AS at,
 		(SELECT MIN(run_at) FROM ${t}${indexedBy('delayed')} WHERE status = 'waiting' AND delayed = 1 AND ${notPaused}) AS delayed_at,
 		${nowSql} AS clock_now`;
+	const heldWhere = (n: number): string => `owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(n)})`;
+	// PostgreSQL: the rows it can lock at once are renewed; the rest of those the owner holds are read, unlocked, from
+	// the statement's snapshot, so a row held by another statement (the owner's own transitions) is neither waited for
+	// nor reported lost. Its lease is extended by the next renewal.
 	const renewSql = (n: number): string =>
-		`UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE owner = ? AND status IN ${ACTIVE_SQL} AND id IN (${marks(n)}) RETURNING id, stop_requested`;
+		dialect === 'pg'
+			? `WITH u AS (UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE id = ANY(ARRAY(SELECT id FROM ${t} WHERE ${heldWhere(n)} FOR UPDATE SKIP LOCKED)) RETURNING id, stop_requested)
+		SELECT id, stop_requested FROM u UNION ALL SELECT id, stop_requested FROM ${t} WHERE ${heldWhere(n)} AND id NOT IN (SELECT id FROM u)`
+			: `UPDATE ${t} SET lease_until = ${nowSql} + ? WHERE ${heldWhere(n)} RETURNING id, stop_requested`;
 	return {
 		serverClock,
 		nowSql,
@@ -230,7 +244,10 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 		requestStop: `UPDATE ${t} SET stop_requested = ${dialect === 'pg' ? 'TRUE' : '1'} WHERE id = ? AND status IN ${ACTIVE_SQL} RETURNING *`,
 		renew: (owner, ids, leaseMs, now) => ({
 			sql: renewSql(ids.length),
-			bindings: [...nows(now, 1), leaseMs, owner, ...ids],
+			bindings:
+				dialect === 'pg'
+					? [...nows(now, 1), leaseMs, owner, ...ids, owner, ...ids]
+					: [...nows(now, 1), leaseMs, owner, ...ids],
 		}),
 		held: (owner) => ({
 			sql: `SELECT id FROM ${t} WHERE owner = ? AND status IN ${ACTIVE_SQL}`,
