@@ -7,6 +7,8 @@
  * - like-for-like: as lightsched runs here, 16 jobs in flight per process, each fetched and completed on its own
  *   (graphile-worker without its local queue or batched completions; pg-boss through 16 `fetch`/`complete` loops,
  *   stopped after 15 s and rated on what it finished by then);
+ *   lightsched runs twice there: in its default (`preparedStatements: false`, safe behind a pooler in transaction
+ *   mode) and with `preparedStatements: true`, as graphile-worker runs by default (both on a direct connection);
  * - recommended: as the peer's docs advise for throughput (graphile-worker with its performance page's settings:
  *   `concurrentJobs: 24, maxPoolSize: 25`, `localQueue: { size: 500 }`, completions batched with delay 0; pg-boss through `work()`
  *   with a batch size at the shortest polling interval it accepts, 0.5 s: 16 workers × 250 jobs, the best of the
@@ -99,9 +101,9 @@ async function addAll(container: SqlContainer): Promise<void> {
 }
 
 /** lightsched in this process: add all, then time the drain. Returns milliseconds. */
-async function lightsched(knex: SqlContainerOptions['knex']): Promise<number> {
+async function lightsched(knex: SqlContainerOptions['knex'], prepared = PREPARED): Promise<number> {
 	const pg = typeof knex === 'object' && (knex as { client?: unknown }).client === 'pg';
-	const container = new SqlContainer({ knex, preparedStatements: PREPARED && pg });
+	const container = new SqlContainer({ knex, preparedStatements: prepared && pg });
 	await addAll(container);
 	let done = 0;
 	let finish: () => void = () => undefined;
@@ -123,8 +125,16 @@ type Kind = 'lightsched' | 'graphile' | 'graphile-batched';
 const SQLITE = 'lightsched SQLite, 1 process';
 const SQLITE_BETTER = 'lightsched SQLite (better-sqlite3), 1 process';
 const PG1 = 'lightsched PostgreSQL, 1 process';
+/**
+ * lightsched with `preparedStatements: true` on its direct connection, as graphile-worker runs by default (its
+ * `preparedStatements` option defaults to true): the like-for-like case for that comparison. PG1 is lightsched's own
+ * default (unprepared, safe behind a pooler in transaction mode).
+ */
+const PG1_PREPARED = 'lightsched PostgreSQL, prepared statements, 1 process';
 const PG4 = `lightsched PostgreSQL, ${PROCESSES} processes`;
 const GRAPHILE1 = `graphile-worker 0.17, 1 process, like-for-like (concurrency ${CONCURRENCY}, no batching)`;
+/** graphile-worker with `noPreparedStatements` (as behind a pooler in transaction mode): like-for-like with PG1. */
+const GRAPHILE1_UNPREPARED = `graphile-worker 0.17, 1 process, like-for-like, noPreparedStatements (concurrency ${CONCURRENCY}, no batching)`;
 const GRAPHILE1_BATCHED = `graphile-worker 0.17, 1 process, recommended (concurrency ${GRAPHILE_RECOMMENDED_CONCURRENCY}, localQueue 500, batched completions)`;
 const GRAPHILE4 = `graphile-worker 0.17, ${PROCESSES} processes, like-for-like (concurrency ${CONCURRENCY} each, no batching)`;
 const GRAPHILE4_BATCHED = `graphile-worker 0.17, ${PROCESSES} processes, recommended (concurrency ${GRAPHILE_RECOMMENDED_CONCURRENCY} each, localQueue 500, batched completions)`;
@@ -159,9 +169,11 @@ function startGraphile(
 	connectionString: string,
 	onSuccess: () => void,
 	batched = false,
+	unprepared = false,
 ): ReturnType<typeof runGraphile> {
 	return runGraphile({
 		connectionString,
+		...(unprepared ? { noPreparedStatements: true } : {}),
 		logger: quietLogger,
 		concurrency: batched ? GRAPHILE_RECOMMENDED_CONCURRENCY : CONCURRENCY,
 		maxPoolSize: batched ? GRAPHILE_RECOMMENDED_CONCURRENCY + 1 : CONCURRENCY + 2,
@@ -266,7 +278,7 @@ async function worker(kind: Kind, connection: Connection): Promise<void> {
 	process.send?.({ ready: true });
 }
 
-async function graphileWorker(connection: Connection, batched = false): Promise<number> {
+async function graphileWorker(connection: Connection, batched = false, unprepared = false): Promise<number> {
 	const connectionString = urlOf(connection);
 	await addGraphileJobs(connectionString);
 	let done = 0;
@@ -280,6 +292,7 @@ async function graphileWorker(connection: Connection, batched = false): Promise<
 			if (++done === count) finish();
 		},
 		batched,
+		unprepared,
 	);
 	await finished;
 	const ms = performance.now() - started;
@@ -427,8 +440,15 @@ async function main(): Promise<void> {
 				connection: await server.createDatabase(`ours_${round}`),
 				pool: { min: 2, max: 10 },
 			}),
+		[PG1_PREPARED]: async (round) =>
+			lightsched(
+				{ client: 'pg', connection: await server.createDatabase(`oursp_${round}`), pool: { min: 2, max: 10 } },
+				true,
+			),
 		[PG4]: async (round) => processes('lightsched', await server.createDatabase(`ours4_${round}`)),
 		[GRAPHILE1]: async (round) => graphileWorker(await server.createDatabase(`graphile_${round}`)),
+		[GRAPHILE1_UNPREPARED]: async (round) =>
+			graphileWorker(await server.createDatabase(`graphileu_${round}`), false, true),
 		[GRAPHILE1_BATCHED]: async (round) => graphileWorker(await server.createDatabase(`graphileb_${round}`), true),
 		[GRAPHILE4]: async (round) => processes('graphile', await server.createDatabase(`graphile4_${round}`)),
 		[GRAPHILE4_BATCHED]: async (round) =>
@@ -512,6 +532,8 @@ async function main(): Promise<void> {
 	};
 	line('PostgreSQL, 1 process ÷ graphile-worker, like-for-like', PG1, GRAPHILE1);
 	line('PostgreSQL, 1 process ÷ graphile-worker, recommended (batching)', PG1, GRAPHILE1_BATCHED);
+	line('PostgreSQL prepared, 1 process ÷ graphile-worker, like-for-like (both prepared)', PG1_PREPARED, GRAPHILE1);
+	line('PostgreSQL, 1 process ÷ graphile-worker, like-for-like (neither prepared)', PG1, GRAPHILE1_UNPREPARED);
 	line(`PostgreSQL, ${PROCESSES} processes ÷ graphile-worker, like-for-like`, PG4, GRAPHILE4);
 	line(`PostgreSQL, ${PROCESSES} processes ÷ graphile-worker, recommended (batching)`, PG4, GRAPHILE4_BATCHED);
 	line('PostgreSQL, 1 process ÷ pg-boss, like-for-like (fetch/complete loops)', PG1, PG_BOSS_LOOPS);
@@ -521,6 +543,8 @@ async function main(): Promise<void> {
 	const pairs: [string, string, string][] = [
 		['PostgreSQL, 1 process', PG1, GRAPHILE1],
 		['PostgreSQL, 1 process', PG1, GRAPHILE1_BATCHED],
+		['PostgreSQL, prepared statements (as graphile-worker by default), 1 process', PG1_PREPARED, GRAPHILE1],
+		['PostgreSQL, 1 process (neither prepared)', PG1, GRAPHILE1_UNPREPARED],
 		[`PostgreSQL, ${PROCESSES} processes`, PG4, GRAPHILE4],
 		[`PostgreSQL, ${PROCESSES} processes`, PG4, GRAPHILE4_BATCHED],
 		['PostgreSQL, 1 process', PG1, PG_BOSS_LOOPS],
