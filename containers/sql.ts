@@ -196,6 +196,7 @@ export class SqlContainer implements TaskContainer {
 			return rows.map(rowToRecord);
 		});
 		this.#parts.vacuum?.count(tasks.length);
+		this.#parts.analyze?.count(-tasks.length);
 		return tasks;
 	}
 
