@@ -188,6 +188,11 @@ export class SqlContainer implements TaskContainer {
 		return this.#parts.inserts.inTransaction(transaction as Knex.Transaction, tasks);
 	}
 
+	/** See `TaskContainer.gatherClaims`: SQLite without claim-ahead (sql/transitions.ts `gathersAlone`). */
+	get gatherClaims(): boolean {
+		return this.#parts.transitions.gathersAlone;
+	}
+
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
 		if (this.#closed || max <= 0) return [];
 		// Tasks claimed ahead for this owner first (sql/claim-ahead.ts); the database only for the rest.

@@ -27,6 +27,8 @@ export class ClaimLoop<TItem, TOutput> {
 	#claiming = false;
 	#refill = false;
 	#claimsStarted = 0;
+	/** A fill is due on the next turn of the event loop (`slotFreed`). */
+	#fillSoon = false;
 	/** Fences held (`fence()`): no claim starts while one is held. */
 	#fences = 0;
 	/** Fences waiting for the claim in flight to answer. */
@@ -93,6 +95,28 @@ export class ClaimLoop<TItem, TOutput> {
 		this.#channelUp = ok;
 		if (ok) this.fill();
 		else this.#core.timers.poll();
+	}
+
+	/**
+	 * A slot was freed: look for work, at once, or on the next turn of the event loop for a container that asks for
+	 * its claims gathered (`TaskContainer.gatherClaims`), so that the slots a burst of finishes frees go in one claim.
+	 */
+	slotFreed(clock?: number): void {
+		const container = this.#core.options.container;
+		if (container.gatherClaims !== true || container.sync !== undefined) {
+			this.fill(clock);
+			return;
+		}
+		if (this.#claiming) {
+			this.#refill = true;
+			return;
+		}
+		if (this.#fillSoon) return;
+		this.#fillSoon = true;
+		setImmediate(() => {
+			this.#fillSoon = false;
+			this.fill();
+		});
 	}
 
 	/**

@@ -290,6 +290,14 @@ export interface TaskContainer {
 	readonly sync?: SyncContainerOperations;
 
 	/**
+	 * Optional hint: `true` when each claim is a round trip of its own (no tasks claimed ahead and held for the
+	 * owner). The scheduler then claims the slots that free within one turn of the event loop together (one claim
+	 * after `setImmediate`) instead of claiming for the first freed slot at once, which would go out alone while the
+	 * rest of a burst of finishes waited for its reply. Ignored with `sync`.
+	 */
+	readonly gatherClaims?: boolean;
+
+	/**
 	 * Optional wake-up channel. A container shared between processes offers it so schedulers need not poll.
 	 * Returns a function that unsubscribes.
 	 */

@@ -129,7 +129,7 @@ export function wireScheduler<TItem, TOutput>(
 		closed: () => hooks.closed(),
 		paused: () => hooks.paused(),
 	};
-	const runner = new AttemptRunner(core, (now) => claims.fill(now));
+	const runner = new AttemptRunner(core, (now) => claims.slotFreed(now));
 	const adder = new TaskAdder(core, {
 		fill: () => claims.fill(),
 		fence: () => claims.fence(),

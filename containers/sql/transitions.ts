@@ -128,8 +128,25 @@ export class TransitionBatcher {
 	submit(request: TransitionRequest): Promise<Row | null> {
 		return new Promise((resolve, reject) => {
 			this.#queue.push({ ...request, resolve, reject });
-			if (!this.#gathering) this.#pump();
+			if (this.#gathering) return;
+			// SQLite without claim-ahead: a lone transition waits for the next turn too, so the finishes of the tasks
+			// one claim started go together (see `gathersAlone`).
+			if (this.gathersAlone && this.#inFlight === 0) this.#gather();
+			else this.#pump();
 		});
+	}
+
+	/**
+	 * Whether every claim is a statement of its own, so the container asks the scheduler to gather its claims
+	 * (`TaskContainer.gatherClaims`) and a lone transition waits for the next turn: SQLite without claim-ahead (the
+	 * `sqlite3` driver, or claim limits). Otherwise each claim of the few slots one statement's reply freed went out
+	 * alone, and the tasks it started then finished alone: on `sqlite3` at concurrency 16 the claims and the
+	 * transitions ran in statements of 1 and 15 tasks, twice the statements of 16 (bench/sqlite-statements.ts). Not
+	 * on PostgreSQL: deferring the claims there (with claim-ahead) measured more transactions per task; without
+	 * claim-ahead (claim limits) it was not measured.
+	 */
+	get gathersAlone(): boolean {
+		return this.#dialect === 'sqlite' && this.#ahead === null;
 	}
 
 	/** Start batches while fewer than `maxInFlight` statements are on their way. */
