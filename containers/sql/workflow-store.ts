@@ -30,6 +30,8 @@ import {
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
+import { directPg } from './direct-pg.js';
+import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
@@ -125,6 +127,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			knex: this.knex,
 			insert,
 			guarded: shared === null ? null : (guardedInserts.get(shared) ?? null),
+			direct: directPg(this.knex) ?? directSqlite3(this.knex),
+			directIn: (trx) => directSqlite3In(this.knex, trx),
 		});
 	}
 
