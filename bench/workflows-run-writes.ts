@@ -3,10 +3,10 @@
  * SQLite): ROUNDS rounds, each BATCH compare-and-set writes of 10-step chain runs (bodies of about 2.3 KB, as the
  * workflow bench's) submitted at once, so that they go in one statement. Variants run in turn, round by round, each
  * on a table of its own: `this` (this tree's RunWriteBatcher) and, given BASE=<another tree's run-writes.ts>, `base`;
- * FILLFACTOR=<n> adds `this` on a table with that fillfactor. Prints per variant the median ms a round, this
- * process's CPU µs a write, and (PostgreSQL) the statements' server time a write from pg_stat_statements (which,
- * on PostgreSQL 18, counts statements that differ only in their table as one: variants with the same statement text
- * share that figure; compare them by ms and CPU).
+ * FILLFACTOR=<n> adds `this` on a table with that fillfactor (NOTHIS=1 leaves the plain `this` out). Prints per
+ * variant the median ms a round, this process's CPU µs a write, and (PostgreSQL) the statements' server time a write
+ * from pg_stat_statements (which, on PostgreSQL 18, counts statements that differ only in their table as one:
+ * variants with the same statement text share that figure; compare them by ms and CPU, or run one a process).
  *
  *   npx tsx --conditions=lightsched:source bench/workflows-run-writes.ts [batch] [rounds]
  */
@@ -122,7 +122,7 @@ try {
 			}),
 		});
 	};
-	await add('this', 'a_', RunWriteBatcher as unknown as BatcherClass);
+	if (process.env.NOTHIS !== '1') await add('this', 'a_', RunWriteBatcher as unknown as BatcherClass);
 	if (process.env.BASE !== undefined) {
 		const base = (await import(process.env.BASE)) as { RunWriteBatcher: BatcherClass };
 		await add('base', 'b_', base.RunWriteBatcher);
