@@ -110,3 +110,16 @@ export function directSqlite3(knex: Knex): RunRows | null {
 	return (sql, bindings) =>
 		runPooled<Sqlite3Connection>(client, sql, bindings, (connection) => runOn(connection, sql, bindings));
 }
+
+/**
+ * The direct runner inside `trx`, a transaction on `knex` (a `sqlite3` client the container made): statements kept
+ * on the transaction's connection as on any of the pool's (the transaction's client hands out its connection, and
+ * knex's events reach `knex` through it); otherwise null (use `trx`). A task insert carries the change-log triggers'
+ * programs, which knex had the driver compile anew for every statement (a workflow release's transaction).
+ */
+export function directSqlite3In(knex: Knex, trx: Knex.Transaction): RunRows | null {
+	if (directSqlite3(knex) === null) return null;
+	const client = trx.client as unknown as PooledClient;
+	return (sql, bindings) =>
+		runPooled<Sqlite3Connection>(client, sql, bindings, (connection) => runOn(connection, sql, bindings));
+}

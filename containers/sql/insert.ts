@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { TaskRecord } from 'lightsched';
+import type { RunRows } from './pooled-statement.js';
 import { INSERT_COLUMNS, recordToValues } from './rows.js';
 import { chunks, rowsOf, type TaskStatements } from './statements.js';
 
@@ -147,7 +148,8 @@ export function takeSeqs(tasks: readonly TaskRecord[], rows: readonly Record<str
 /**
  * Insert `tasks` (whose items are already JSON text in `items`, same order) inside the caller's transaction (an
  * add's, or a workflow release's). With `ifAbsent`, a task whose id is stored already is skipped and left as it is.
- * Returns the records inserted, each given its `seq`.
+ * `run` runs a statement in `trx` (default: knex's `raw`; direct-sqlite3.ts `directSqlite3In`). Returns the records
+ * inserted, each given its `seq`.
  */
 export async function insertTasks(
 	trx: Knex.Transaction,
@@ -155,6 +157,7 @@ export async function insertTasks(
 	tasks: readonly TaskRecord[],
 	items: readonly string[],
 	ifAbsent = false,
+	run: RunRows = (sql, bindings) => rowsOf(trx, sql, bindings),
 ): Promise<TaskRecord[]> {
 	const inserted: TaskRecord[] = [];
 	const indexed = tasks.map((task, i) => ({ task, item: items[i] as string }));
@@ -167,7 +170,7 @@ export async function insertTasks(
 			undefined,
 			ifAbsent,
 		);
-		const seqs = new Map((await rowsOf(trx, sql, bindings)).map((r) => [String(r['id']), Number(r['seq'])]));
+		const seqs = new Map((await run(sql, bindings)).map((r) => [String(r['id']), Number(r['seq'])]));
 		for (const task of some) {
 			const seq = seqs.get(task.id);
 			if (seq === undefined) continue;

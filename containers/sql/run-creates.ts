@@ -6,9 +6,8 @@
  * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
  * for a timer: a lone create runs at once; batches form only while the database is busy.
  */
-import type { Knex } from 'knex';
 import { RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
-import { rowsOf } from './statements.js';
+import type { RunRows } from './pooled-statement.js';
 import { refusedByDatabase } from './transitions.js';
 
 /** The most runs in one statement (11 values each; run bodies are a few KB each). */
@@ -27,13 +26,14 @@ interface Pending {
 
 export class RunCreateBatcher {
 	readonly #table: string;
-	readonly #knex: Knex;
+	readonly #statement: RunRows;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
-	constructor(options: { table: string; knex: Knex }) {
+	/** `run`: runs one statement outside a transaction (knex's `raw`, or the container's direct runner). */
+	constructor(options: { table: string; run: RunRows }) {
 		this.#table = options.table;
-		this.#knex = options.knex;
+		this.#statement = options.run;
 	}
 
 	/** Queue the insert of run `id`; resolves `true` once stored, `false` when a unique index refused it. */
@@ -60,8 +60,7 @@ export class RunCreateBatcher {
 			const row = `(${COLUMNS.map(() => '?').join(', ')})`;
 			const bindings: unknown[] = [];
 			for (const p of batch) bindings.push(p.id, p.createdAt, ...RUN_WRITE_COLUMNS.map((c) => p.values[c]));
-			const rows = await rowsOf(
-				this.#knex,
+			const rows = await this.#statement(
 				`INSERT INTO ${this.#table} (${COLUMNS.join(', ')}) VALUES ${batch.map(() => row).join(', ')} ` +
 					'ON CONFLICT DO NOTHING RETURNING id',
 				bindings,

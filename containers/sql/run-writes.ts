@@ -12,10 +12,16 @@
  * and the wake-up notification when a task went in. On SQLite (no data-modifying WITH), and for tasks with a
  * deduplication key or more than 500 in a batch, it is one transaction: the UPDATE, then one insert of the tasks
  * of the runs it wrote.
+ *
+ * Statements skip knex's query path where the container's do (direct-pg.ts, direct-sqlite3.ts): on PostgreSQL the
+ * writes and releases outside a transaction; on SQLite (`sqlite3` driver, a knex instance the container made) also
+ * the UPDATE and the task insert inside the release transaction, as statements kept on the connection instead of
+ * prepared anew each time (the insert with the change-log triggers' programs).
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';
 import type { PrepareGuardedInserts } from './insert.js';
+import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
 import { refusedByDatabase } from './transitions.js';
@@ -71,12 +77,18 @@ export class RunWriteBatcher {
 	readonly #knex: Knex;
 	readonly #insert: InsertInTransaction | null;
 	readonly #guarded: PrepareGuardedInserts | null;
+	/** Statements outside a transaction: knex's `raw`, or the direct runner (direct-pg.ts, direct-sqlite3.ts). */
+	readonly #run: RunRows;
+	/** Statements inside a transaction: knex's `raw` on it, or the direct runner on its connection. */
+	readonly #runIn: (trx: Knex.Transaction) => RunRows;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
 	/**
 	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release);
-	 * `guarded`: on PostgreSQL, the container's inserts as parts of the run write's statement, or `null`.
+	 * `guarded`: on PostgreSQL, the container's inserts as parts of the run write's statement, or `null`; `direct`:
+	 * runs a statement outside a transaction without knex's query path (direct-pg.ts, direct-sqlite3.ts), or `null`
+	 * (knex's `raw`); `directIn`: the same inside a transaction on `knex`, or `null`.
 	 */
 	constructor(options: {
 		dialect: SqlDialect;
@@ -84,12 +96,18 @@ export class RunWriteBatcher {
 		knex: Knex;
 		insert: InsertInTransaction | null;
 		guarded?: PrepareGuardedInserts | null;
+		direct?: RunRows | null;
+		directIn?: ((trx: Knex.Transaction) => RunRows | null) | null;
 	}) {
 		this.#dialect = options.dialect;
 		this.#table = options.table;
 		this.#knex = options.knex;
 		this.#insert = options.insert;
 		this.#guarded = options.guarded ?? null;
+		const knex = options.knex;
+		this.#run = options.direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
+		const directIn = options.directIn ?? null;
+		this.#runIn = (trx) => directIn?.(trx) ?? ((sql, bindings) => rowsOf(trx, sql, bindings));
 	}
 
 	/**
@@ -135,7 +153,7 @@ export class RunWriteBatcher {
 		try {
 			const releasing = batch.some((pending) => pending.tasks.length > 0);
 			const added = !releasing
-				? await this.#write(this.#knex, batch)
+				? await this.#write(null, batch)
 				: ((await this.#release(batch)) ?? (await this.#knex.transaction((trx) => this.#write(trx, batch))));
 			batch.forEach((pending, i) => pending.resolve(added[i] ?? null));
 		} catch (error) {
@@ -149,16 +167,21 @@ export class RunWriteBatcher {
 		}
 	}
 
-	/** The batch's UPDATE, then (in a transaction) the tasks of the runs it wrote. Per write: its tasks added, or `null`. */
-	async #write(db: Knex | Knex.Transaction, batch: Pending[]): Promise<(TaskRecord[] | null)[]> {
-		const rows = await (batch.length === 1 ? this.#single(db, batch[0] as Pending) : this.#many(db, batch));
+	/**
+	 * The batch's UPDATE, then (in transaction `trx`) the tasks of the runs it wrote; `trx` null: no tasks, no
+	 * transaction. Per write: its tasks added, or `null`.
+	 */
+	async #write(trx: Knex.Transaction | null, batch: Pending[]): Promise<(TaskRecord[] | null)[]> {
+		const update = this.#update(batch);
+		const sql = update.with === null ? update.sql : `WITH ${update.with} ${update.sql}`;
+		const rows = await (trx === null ? this.#run : this.#runIn(trx))(sql, update.bindings);
 		const written = new Set(rows.map((row) => String(row['id'])));
 		const out = batch.map((pending) => (written.has(pending.id) ? ([] as TaskRecord[]) : null));
 		const releasing = batch.filter((pending) => written.has(pending.id) && pending.tasks.length > 0);
-		if (releasing.length === 0 || this.#insert === null) return out;
+		if (releasing.length === 0 || this.#insert === null || trx === null) return out;
 		const inserted = new Set(
 			await this.#insert(
-				db as Knex.Transaction,
+				trx,
 				releasing.flatMap((pending) => pending.tasks),
 			),
 		);
@@ -186,11 +209,7 @@ export class RunWriteBatcher {
 			`WITH ${update.with === null ? '' : `${update.with}, `}w AS (${update.sql}), i AS (${inserts.statement.sql}) ` +
 			`SELECT 'run' AS kind, id, NULL::bigint AS seq${inserts.wake === null ? '' : ', NULL::boolean AS woke'} FROM w ` +
 			`UNION ALL SELECT 'task' AS kind, id, seq${wake} FROM i`;
-		const rows = await rowsOf(this.#knex, sql, [
-			...update.bindings,
-			...inserts.statement.bindings,
-			...(inserts.wake ?? []),
-		]);
+		const rows = await this.#run(sql, [...update.bindings, ...inserts.statement.bindings, ...(inserts.wake ?? [])]);
 		const written = new Set(rows.filter((row) => row['kind'] === 'run').map((row) => String(row['id'])));
 		const inserted = new Set(inserts.settle(rows.filter((row) => row['kind'] === 'task')));
 		return batch.map((pending) =>
@@ -198,20 +217,10 @@ export class RunWriteBatcher {
 		);
 	}
 
-	#single(db: Knex | Knex.Transaction, p: Pending): Promise<Record<string, unknown>[]> {
-		const update = this.#update([p]);
-		return rowsOf(db, update.sql, update.bindings);
-	}
-
-	#many(db: Knex | Knex.Transaction, batch: Pending[]): Promise<Record<string, unknown>[]> {
-		const update = this.#update(batch);
-		return rowsOf(db, `WITH ${update.with} ${update.sql}`, update.bindings);
-	}
-
 	/**
 	 * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
-	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the `v (…) AS (VALUES …)` part
-	 * of the WITH that must come first.
+	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
+	 * come first: `v (…) AS (VALUES …)`.
 	 */
 	#update(batch: Pending[]): { with: string | null; sql: string; bindings: unknown[] } {
 		if (batch.length === 1) {
@@ -224,20 +233,17 @@ export class RunWriteBatcher {
 			};
 		}
 		const pg = this.#dialect === 'pg';
-		const mark = (type: string): string => (pg ? `?::${type}` : '?');
+		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
+		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`;
 		// `c_` columns are the comparison, `n_` the new values.
 		const columns = ['c_id', 'c_rev', ...RUN_WRITE_COLUMNS.map((column) => `n_${column}`)];
+		const mark = (type: string): string => (pg ? `?::${type}` : '?');
 		const row = `(${[mark('text'), mark('integer'), ...RUN_WRITE_COLUMNS.map((column) => mark(PG_TYPES[column]))].join(', ')})`;
 		const bindings: unknown[] = [];
 		for (const p of batch) {
 			bindings.push(p.id, p.rev);
 			for (const column of RUN_WRITE_COLUMNS) bindings.push(p.values[column]);
 		}
-		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
-		return {
-			with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`,
-			sql: `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`,
-			bindings,
-		};
+		return { with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`, sql, bindings };
 	}
 }

@@ -12,6 +12,7 @@ import {
 	InvalidTaskError,
 	type TaskRecord,
 } from 'lightsched/kit';
+import { directSqlite3In } from './direct-sqlite3.js';
 import { dropLogs } from './logs.js';
 import {
 	guardedInsertStatement,
@@ -155,7 +156,8 @@ export class TaskAdds {
 		const items = checkAdd(tasks);
 		this.#parts.adding(tasks);
 		await this.checkKeys(trx, tasks);
-		const inserted = await insertTasks(trx, this.#parts.shape, tasks, items, true);
+		const direct = directSqlite3In(this.#parts.knex, trx);
+		const inserted = await insertTasks(trx, this.#parts.shape, tasks, items, true, direct ?? undefined);
 		if (inserted.length > 0 && this.#parts.notify)
 			await trx.raw('SELECT pg_notify(?, ?)', [this.#parts.tables.channel, WAKE_PAYLOAD]);
 		this.#parts.grew(inserted.length);

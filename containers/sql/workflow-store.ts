@@ -30,12 +30,16 @@ import {
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
+import { directPg } from './direct-pg.js';
+import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
 import { RunCreateBatcher } from './run-creates.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
+import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
+import { rowsOf } from './statements.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -76,6 +80,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #writes: RunWriteBatcher;
 	/** The inserts of `create`, coalesced into one statement while the database is busy. */
 	readonly #creates: RunCreateBatcher;
+	/** A statement outside a transaction: the direct runner where the container has one (direct-pg.ts, direct-sqlite3.ts), else knex's `raw`. */
+	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
 	#ready: Promise<void> | null = null;
@@ -118,13 +124,18 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		this.#creates = new RunCreateBatcher({ table: this.#runs, knex: this.knex });
+		const direct = directPg(this.knex) ?? directSqlite3(this.knex);
+		const knex = this.knex;
+		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
+		this.#creates = new RunCreateBatcher({ table: this.#runs, run: this.#statement });
 		this.#writes = new RunWriteBatcher({
 			dialect: this.#dialect,
 			table: this.#runs,
 			knex: this.knex,
 			insert,
 			guarded: shared === null ? null : (guardedInserts.get(shared) ?? null),
+			direct,
+			directIn: (trx) => directSqlite3In(this.knex, trx),
 		});
 	}
 
@@ -171,8 +182,10 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
-		return this.#call('get', async (knex) => {
-			const row = (await knex(this.#runs).where({ id }).first('id', 'body', 'rev')) as RunRow | undefined;
+		return this.#call('get', async () => {
+			const [row] = (await this.#statement(`SELECT id, body, rev FROM ${this.#runs} WHERE id = ?`, [
+				id,
+			])) as unknown[] as RunRow[];
 			return row === undefined ? null : this.#fromRow(row);
 		});
 	}

@@ -1,0 +1,148 @@
+/**
+ * Where a workflow step's time goes on PostgreSQL (issue 13): pg_stat_statements over RUNS runs (default 200) of a
+ * 10-step chain (SHAPE=dag: the 1 -> 8 -> 1 fan-out/join) against RUNS x 10 plain tasks, each after an untimed
+ * warm-up, on one SqlContainer + SqlWorkflowStore sharing its connection. Prints per case the rate, this process's
+ * CPU per step, the statements' calls per step and their server time per step, and the dearest statements.
+ *
+ * PROF=<file.cpuprofile> writes a CPU profile of the measured workflow runs alone (bench/workflows-profile-summary.ts).
+ *
+ *   npx tsx --conditions=lightsched:source bench/workflows-pg-statements.ts [runs]
+ */
+import { Scheduler } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { SqlContainer } from 'lightsched/containers/sql';
+import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
+import { writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
+import pg from 'pg';
+import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
+import { startPostgres } from '../test/support/postgres.js';
+
+const post = (session: inspector.Session, method: string): Promise<unknown> =>
+	new Promise((resolve, reject) =>
+		session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+	);
+const RUNS = Number(process.argv[2] ?? 200);
+const CONCURRENCY = 32;
+const steps: StepDefinition[] =
+	process.env.SHAPE === 'dag'
+		? [
+				{ id: 'root', action: 'noop' },
+				...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
+				{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
+			]
+		: Array.from({ length: 10 }, (_, i) => ({
+				id: `s${i}`,
+				action: 'noop',
+				...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
+			}));
+
+const server = await startPostgres({
+	settings: {
+		shared_preload_libraries: 'pg_stat_statements',
+		'pg_stat_statements.track_planning': 'on',
+		'pg_stat_statements.track': 'all',
+	},
+});
+let db = 0;
+const admin = async (): Promise<pg.Client> => {
+	const conn = await server.createDatabase(`s${++db}`);
+	const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${server.port}/s${db}` });
+	await client.connect();
+	await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+	(client as unknown as { conn: unknown }).conn = conn;
+	return client;
+};
+
+async function plain(conn: unknown, n: number): Promise<number> {
+	const container = new SqlContainer({
+		knex: { client: 'pg', connection: conn as string, pool: { min: 0, max: 8 } },
+	});
+	const scheduler = new Scheduler({
+		container,
+		actuator: new FunctionActuator(() => null),
+		concurrency: CONCURRENCY,
+	});
+	const t0 = performance.now();
+	let done = 0;
+	const finished = new Promise<void>((resolve) => scheduler.on('task:succeeded', () => ++done === n && resolve()));
+	for (let i = 0; i < n; i += 500)
+		await scheduler.add(Array.from({ length: Math.min(500, n - i) }, () => ({ item: null })));
+	await finished;
+	const ms = performance.now() - t0;
+	await scheduler.close();
+	return ms;
+}
+
+async function runs(conn: unknown, n: number): Promise<number> {
+	const container = new SqlContainer({
+		knex: { client: 'pg', connection: conn as string, pool: { min: 0, max: 8 } },
+	});
+	const store = new SqlWorkflowStore({ container });
+	const actions = workflowActions({ noop: () => null });
+	const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: CONCURRENCY });
+	const flows = new Workflows({ scheduler, actions, store });
+	flows.define({ name: 'bench', steps });
+	const t0 = performance.now();
+	const ids: string[] = [];
+	for (let i = 0; i < n; i += 100)
+		ids.push(
+			...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => flows.start('bench')))).map(
+				(r) => r.id,
+			),
+		);
+	for (const id of ids) await flows.wait(id);
+	const ms = performance.now() - t0;
+	await flows.close();
+	await scheduler.close();
+	await store.close();
+	return ms;
+}
+
+try {
+	for (const [name, run] of [
+		['plain', plain],
+		['workflow', runs],
+	] as const) {
+		const client = await admin();
+		const conn = (client as unknown as { conn: unknown }).conn;
+		await run(conn, name === 'plain' ? 500 : 50);
+		await client.query('SELECT pg_stat_statements_reset()');
+		const profiler = process.env.PROF !== undefined && name === 'workflow' ? new inspector.Session() : null;
+		if (profiler !== null) {
+			profiler.connect();
+			await post(profiler, 'Profiler.enable');
+			await post(profiler, 'Profiler.start');
+		}
+		const c0 = process.cpuUsage();
+		const ms = await run(conn, name === 'plain' ? RUNS * 10 : RUNS);
+		const c = process.cpuUsage(c0);
+		if (profiler !== null) {
+			const { profile } = (await post(profiler, 'Profiler.stop')) as { profile: unknown };
+			writeFileSync(process.env.PROF as string, JSON.stringify(profile));
+			profiler.disconnect();
+		}
+		const n = RUNS * 10;
+		const { rows: total } = await client.query(
+			`SELECT sum(calls)::int c, sum(total_plan_time + total_exec_time) t FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'`,
+		);
+		console.log(
+			`${name}: ${Math.round((n / ms) * 1000)}/s, node cpu ${Math.round((c.user + c.system) / n)} µs a step (sys ${Math.round(c.system / n)}), ` +
+				`statements ${(Number(total[0].c) / n).toFixed(2)} a step, server ${((Number(total[0].t) * 1000) / n).toFixed(0)} µs a step`,
+		);
+		const { rows } = await client.query(
+			`SELECT sum(calls)::int AS calls, sum(rows)::int AS rows, round(sum(total_plan_time)::numeric, 1) AS plan, round(sum(total_exec_time)::numeric, 1) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS q FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' GROUP BY 5 ORDER BY 4 DESC LIMIT 14`,
+		);
+		for (const r of rows) console.log(`  ${r.calls}\t${r.rows}\tplan ${r.plan} exec ${r.ms} ms\t${r.q}`);
+		const { rows: tables } = await client.query(
+			`SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname LIKE 'lightsched_%' AND n_tup_upd + n_tup_ins > 0`,
+		);
+		for (const t of tables)
+			console.log(
+				`  table ${t.relname}: inserts ${t.n_tup_ins}, updates ${t.n_tup_upd}, of which HOT ${t.n_tup_hot_upd}`,
+			);
+		await client.end();
+	}
+} finally {
+	await server.stop();
+}
