@@ -107,7 +107,13 @@ describe('SqlContainer on PostgreSQL', () => {
 
 		it('reports a broken listener connection, reconnects, and reports it back', async () => {
 			const prefix = `b${++n}_`;
-			const watcher = new SqlContainer({ knex: shared, tablePrefix: prefix });
+			// A probe that misses its timeout on a loaded machine counts as a silent channel (a pooler), retried only
+			// after `intervalMs` (30 s by default): patient probes, retried soon, so only the cut connection is tested.
+			const watcher = new SqlContainer({
+				knex: shared,
+				tablePrefix: prefix,
+				notifyProbe: { timeoutMs: 10_000, intervalMs: 2_000 },
+			});
 			const signals = new Signals();
 			try {
 				watcher.watch?.(signals.push);
