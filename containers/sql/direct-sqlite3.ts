@@ -102,13 +102,21 @@ function runOn(connection: Sqlite3Connection, sql: string, bindings: readonly un
 	);
 }
 
+/** Whether `knex` is a `sqlite3` client the container made (its connections keep statements). */
+function keepsStatements(knex: Knex): boolean {
+	const client = knex.client as unknown as PooledClient;
+	return client.driverName === 'sqlite3' && client.config?.postProcessResponse === undefined && keeping.has(knex);
+}
+
+/** A runner of statements kept on the connections `client` hands out. */
+const runnerOn =
+	(client: PooledClient): RunRows =>
+	(sql, bindings) =>
+		runPooled<Sqlite3Connection>(client, sql, bindings, (connection) => runOn(connection, sql, bindings));
+
 /** The direct runner for `knex` when it is a `sqlite3` client the container made; otherwise null (use knex). */
 export function directSqlite3(knex: Knex): RunRows | null {
-	const client = knex.client as unknown as PooledClient;
-	if (client.driverName !== 'sqlite3' || client.config?.postProcessResponse !== undefined || !keeping.has(knex))
-		return null;
-	return (sql, bindings) =>
-		runPooled<Sqlite3Connection>(client, sql, bindings, (connection) => runOn(connection, sql, bindings));
+	return keepsStatements(knex) ? runnerOn(knex.client as unknown as PooledClient) : null;
 }
 
 /**
@@ -118,8 +126,5 @@ export function directSqlite3(knex: Knex): RunRows | null {
  * programs, which knex had the driver compile anew for every statement (a workflow release's transaction).
  */
 export function directSqlite3In(knex: Knex, trx: Knex.Transaction): RunRows | null {
-	if (directSqlite3(knex) === null) return null;
-	const client = trx.client as unknown as PooledClient;
-	return (sql, bindings) =>
-		runPooled<Sqlite3Connection>(client, sql, bindings, (connection) => runOn(connection, sql, bindings));
+	return keepsStatements(knex) ? runnerOn(trx.client as unknown as PooledClient) : null;
 }
