@@ -5,7 +5,7 @@
  * bench, and each bench's tables (medians of its rounds and its ratios to the peers, as the bench prints them) and,
  * where a bench prints one, its final `RESULT {json}` line.
  *
- *   npm run bench                   (BENCHES=memory,redis,sql,latency,backlog to run only some;
+ *   npm run bench                   (BENCHES=memory,redis,sql,latency,backlog,workflows to run only some;
  *                                    OVERRIDE='{"ROUNDS":"1"}' to change every bench's settings, for a quick try:
  *                                    the report's commands show it)
  *
@@ -28,6 +28,8 @@ const REPORTS = join(ROOT, 'bench', 'reports');
 interface Bench {
 	readonly name: string;
 	readonly file: string;
+	/** Arguments after the file (a bench that takes its sizes as arguments). */
+	readonly args?: readonly string[];
 	readonly about: string;
 	/** Node options: `--conditions=lightsched:source` runs lightsched from its sources; without, from `dist/`. */
 	readonly node: readonly string[];
@@ -75,6 +77,14 @@ const BENCHES: readonly Bench[] = [
 		about: 'throughput against a stored backlog (delayed, finished) on every container; stall during a large add()',
 		node: SOURCE,
 		env: { ROUNDS: '3', DELAYED: '0,100000', FINISHED: '100000', STALL: '100000' },
+	},
+	{
+		name: 'workflows',
+		file: 'bench/workflows.ts',
+		args: ['1000', 'memory,sqlite,pg,redis'],
+		about: 'workflows: 1,000 runs of a 10-step chain and of a 10-step fan-out/join, steps/s and cost per step against plain tasks, beside BullMQ flows and DBOS Transact',
+		node: SOURCE,
+		env: { ROUNDS: '3', PEERS: '1' },
 	},
 ];
 
@@ -145,10 +155,11 @@ function runBench(bench: Bench): Promise<BenchRun> {
 	const envText = Object.entries(env)
 		.map(([k, v]) => `${k}=${v}`)
 		.join(' ');
-	const command = `${envText} node ${bench.node.join(' ')} ${bench.file}`;
+	const args = bench.args ?? [];
+	const command = [envText, 'node', ...bench.node, bench.file, ...args].join(' ');
 	console.log(`\n== ${bench.name}: ${command}  (load ${loadAtStart.map((x) => x.toFixed(2)).join(' ')})`);
 	return new Promise((resolve) => {
-		const child = spawn(process.execPath, [...bench.node, bench.file], {
+		const child = spawn(process.execPath, [...bench.node, bench.file, ...args], {
 			cwd: ROOT,
 			env: { ...process.env, ...env },
 			stdio: ['ignore', 'pipe', 'inherit'],
