@@ -22,7 +22,7 @@ interface Connection {
 describe('SqlContainer through sqlite3, statements kept', () => {
 	it('prepares a statement once for its runs, and closes its connection cleanly', async () => {
 		const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
-		await c.add(records(Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, item: i }))));
+		await c.add(records(Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, item: i }))));
 		const client = c.knex.client as {
 			acquireConnection(): Promise<Connection>;
 			releaseConnection(c: Connection): Promise<unknown>;
