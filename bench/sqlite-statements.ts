@@ -7,11 +7,13 @@
  * of the WAL) and the average transitions per batched UPDATE. DRIVER=sqlite3 for the asynchronous driver (default
  * better-sqlite3); PROF=<file.cpuprofile> writes a CPU profile of the measured drain alone (read it with
  * bench/workflows-profile-summary.ts <dir>); REPEAT=<n> runs n measured drains (fresh file each, one warm-up);
- * NOTRIG=1 drops the change log's update trigger first (an experiment: what the trigger costs when nobody follows).
+ * NOTRIG=1 drops the change log's update trigger first (an experiment: what the trigger costs when nobody follows);
+ * PERF_CTL=<fifo> writes `enable` and `disable` to a `perf record --control fifo:<fifo> -D -1` around the measured
+ * drains, so a native profile sees the drains alone (not the adds).
  *
  *   node --import tsx --conditions=lightsched:source bench/sqlite-statements.ts
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,12 +99,14 @@ try {
 		}
 		const load = loadavg()[0] ?? 0;
 		counting = measured;
+		if (measured && process.env.PERF_CTL !== undefined) appendFileSync(process.env.PERF_CTL, 'enable\n');
 		const t0 = performance.now();
 		const c0 = process.cpuUsage();
 		s.resume();
 		await finished;
 		const ms = performance.now() - t0;
 		const c = process.cpuUsage(c0);
+		if (measured && process.env.PERF_CTL !== undefined) appendFileSync(process.env.PERF_CTL, 'disable\n');
 		counting = false;
 		if (profiler !== null) {
 			const { profile } = (await post(profiler, 'Profiler.stop')) as { profile: unknown };

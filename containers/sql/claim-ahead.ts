@@ -1,5 +1,6 @@
 /**
- * Claim-ahead (PostgreSQL): when a busy scheduler's tasks reach a final status, the statement that stores those
+ * Claim-ahead (PostgreSQL; SQLite in the same statement on `sqlite3`, statements.ts `claimAheadRows`, and in the same
+ * transaction on better-sqlite3): when a busy scheduler's tasks reach a final status, the statement that stores those
  * transitions also claims as many due tasks for the same owner (transitions.ts, statements.ts `claimAhead`), and the
  * container holds them here until the scheduler's next `claim`, which follows at once (the finished tasks freed
  * their slots) and is answered from here without a round trip. A slot is then refilled with one statement per

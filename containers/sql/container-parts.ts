@@ -123,13 +123,17 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 		wake: notify ? { sql: 'SELECT pg_notify(?, ?)', bindings: [tables.channel, WAKE_PAYLOAD] } : null,
 		maxInFlight: 1,
 		serverNow: sql.serverClock ? sql.nowSql : null,
-		// SQLite's claim ahead runs in one transaction with the transitions: better-sqlite3's direct path only.
+		// SQLite's claim ahead: in one transaction with the transitions' statement on better-sqlite3's direct path,
+		// else a part of that statement (statements.ts `claimAheadRows`).
 		runPair: sqlite?.pair ?? null,
 		ahead:
-			sql.claimAhead === null || limits.active || (dialect === 'sqlite' && sqlite === null)
+			sql.claimAhead === null || limits.active
 				? null
 				: ahead.hook({
-						statement: sql.claimAhead,
+						statement:
+							dialect === 'sqlite' && sqlite === null
+								? (sql.claimAheadRows ?? sql.claimAhead)
+								: sql.claimAhead,
 						off: () => host.closed() || claimAheadOff.has(host.self),
 						promotionDue: (at) => claims.promotionDue(host.now(at)),
 					}),

@@ -9,6 +9,7 @@
  * which needs a hook on the client that an instance of the caller's is not given.
  */
 import type { Knex } from 'knex';
+import { jsonReturning, jsonRows, returnsAll } from './json-returning.js';
 import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
 type Row = Record<string, unknown>;
@@ -32,6 +33,18 @@ const KEPT = 256;
 /** The kept statements of each connection, by SQL text. */
 const statements = new WeakMap<object, Map<string, Sqlite3Statement>>();
 
+/** A `RETURNING *` statement run with its rows as JSON (json-returning.ts): its text, and its rows' maker. */
+interface JsonPlan {
+	readonly sql: string;
+	readonly rows: (rows: readonly Row[]) => Row[];
+}
+
+/**
+ * Each connection's `RETURNING *` statements whose column names a row told (by the statement's own text): from then
+ * on run with their rows as JSON. Cleared past `KEPT` texts.
+ */
+const plans = new WeakMap<object, Map<string, JsonPlan>>();
+
 /** The knex instances whose connections keep statements (made by the container). */
 const keeping = new WeakSet<object>();
 
@@ -48,6 +61,7 @@ export function keepSqlite3Statements(knex: Knex): void {
 	if (typeof destroy !== 'function') return;
 	client.destroyRawConnection = async function (this: unknown, connection: unknown): Promise<unknown> {
 		const kept = statements.get(connection as object);
+		plans.delete(connection as object);
 		if (kept !== undefined) {
 			statements.delete(connection as object);
 			await Promise.all([...kept.values()].map(finalize));
@@ -82,8 +96,8 @@ function statementFor(connection: Sqlite3Connection, sql: string): Sqlite3Statem
 	return statement;
 }
 
-/** One statement on `connection`, its rows (none for a statement without any). */
-function runOn(connection: Sqlite3Connection, sql: string, bindings: readonly unknown[]): Promise<Row[]> {
+/** One statement on `connection` as it is written, its rows (none for a statement without any). */
+function runText(connection: Sqlite3Connection, sql: string, bindings: readonly unknown[]): Promise<Row[]> {
 	const statement = statementFor(connection, sql);
 	return new Promise((resolve, reject) =>
 		statement.all(bindable(bindings), (error, rows) => {
@@ -100,6 +114,35 @@ function runOn(connection: Sqlite3Connection, sql: string, bindings: readonly un
 			reject(error);
 		}),
 	);
+}
+
+/**
+ * One statement on `connection`, its rows. A `RETURNING *` statement runs as written until a row tells its column
+ * names, then with its rows as JSON (json-returning.ts); a failure forgets that, so the next run is as written.
+ */
+async function runOn(connection: Sqlite3Connection, sql: string, bindings: readonly unknown[]): Promise<Row[]> {
+	let known = plans.get(connection);
+	const plan = known?.get(sql);
+	if (plan !== undefined) {
+		try {
+			return plan.rows(await runText(connection, plan.sql, bindings));
+		} catch (error) {
+			known?.delete(sql);
+			throw error;
+		}
+	}
+	const rows = await runText(connection, sql, bindings);
+	const first = rows[0];
+	if (first !== undefined && returnsAll(sql)) {
+		if (known === undefined) {
+			known = new Map();
+			plans.set(connection, known);
+		}
+		if (known.size >= KEPT) known.clear();
+		const names = Object.keys(first);
+		known.set(sql, { sql: jsonReturning(sql, names), rows: jsonRows(names) });
+	}
+	return rows;
 }
 
 /** Whether `knex` is a `sqlite3` client the container made (its connections keep statements). */

@@ -95,6 +95,13 @@ export interface TaskStatements {
 	 * transitions' statement in the same transaction (transitions.ts `runPair`).
 	 */
 	readonly claimAhead: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
+	/**
+	 * SQLite, a claim ahead in the transitions' own statement (the `sqlite3` driver, transitions.ts): the tasks the
+	 * claim picks as rows shaped like the batch's transitions (the `VALUES` list `w`, whose tasks it leaves out:
+	 * a row may be changed only once per statement), `waiting` to `running` with the claim's patch, the
+	 * `CLAIM_PATCH_KEYS`. Null on PostgreSQL.
+	 */
+	readonly claimAheadRows: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
 	nextDueAt(now: number): Statement;
@@ -105,6 +112,9 @@ export interface TaskStatements {
 	/** The ids of every task `owner` holds as running or exporting. */
 	held(owner: string): Statement;
 }
+
+/** The patch fields a claim sets besides status and `updated_at` (`claimAheadRows` gives a flag and a value each). */
+export const CLAIM_PATCH_KEYS = ['attempts', 'startedAt', 'owner', 'leaseUntil'] as const;
 
 /** The most claim sizes whose SQLite statement `literalLimit` keeps (a scheduler claims up to its concurrency). */
 const LIMITS_KEPT = 256;
@@ -172,6 +182,14 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 			: `UPDATE ${t} SET ${set} WHERE seq IN (${pick}) RETURNING *`;
 	const sqliteClaim = dialect === 'sqlite' ? literalLimit(claim) : null;
 	const claimAhead = `UPDATE ${t} SET ${set} WHERE seq = ANY(ARRAY(SELECT seq FROM ${t} WHERE ${pickWhere} AND id NOT IN (SELECT id FROM u) ${pickOrder} FOR UPDATE SKIP LOCKED)) AND status = 'waiting' RETURNING *`;
+	// The claim's `set` as a transition's patch, for each task the pick takes (`CLAIM_PATCH_KEYS`).
+	const sqliteAheadRows =
+		dialect === 'sqlite'
+			? literalLimit(`SELECT id AS c_id, 'waiting' AS c_from, 'running' AS c_to, NULL AS c_owner, ? AS c_updated,
+				1 AS f_attempts, attempts + 1 AS p_attempts, 1 AS f_startedAt, ? AS p_startedAt,
+				1 AS f_owner, ? AS p_owner, 1 AS f_leaseUntil, ? + ? AS p_leaseUntil
+				FROM ${t}${indexedBy('claim')} WHERE ${pickWhere} AND id NOT IN (SELECT c_id FROM w) ${pickOrder}`)
+			: null;
 	const claimNoting = `WITH c AS (${claim}), d AS (SELECT m.next AS delayed_next, m.next <= ${nowSql} AS delayed_due
 		FROM (SELECT MIN(run_at) AS next FROM ${t} WHERE status = 'waiting' AND delayed = 1) m)
 		SELECT c.*, d.delayed_next, d.delayed_due FROM d LEFT JOIN c ON TRUE`;
@@ -235,6 +253,13 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 				: (owner, leaseMs, max, now) => ({
 						sql: sqliteClaim(max),
 						bindings: [owner, ...nows(now, 1), leaseMs, ...nows(now, 3)],
+					}),
+		claimAheadRows:
+			sqliteAheadRows === null
+				? null
+				: (owner, leaseMs, max, now) => ({
+						sql: sqliteAheadRows(max),
+						bindings: [now, now, owner, now, leaseMs, now],
 					}),
 		reclaim: (now) => ({
 			sql: reclaim,

@@ -22,7 +22,7 @@ afterAll(() => Promise.all(Object.values(backends).map((backend) => backend.stop
 function transitionStatements(c: SqlContainer): string[] {
 	const seen: string[] = [];
 	c.knex.on('query', (q: { sql: string }) => {
-		if (/^\s*(WITH v \(|WITH u AS \(UPDATE|UPDATE \S+ SET status = \?)/.test(q.sql)) seen.push(q.sql);
+		if (/^\s*(WITH [vw] \(|WITH u AS \(UPDATE|UPDATE \S+ SET status = \?)/.test(q.sql)) seen.push(q.sql);
 	});
 	return seen;
 }
