@@ -49,8 +49,7 @@ export const RELEASE_HEAD = 14;
 /**
  * Several releases, each its own compare-and-set (one refused or failed leaves the others as they are). ARGV, per
  * release: the expected rev, the run (10 values, its rev the new one: see workflow-scripts.ts), the add's now and
- * token, the number of tasks, then ${F} values per task (ADD_FIELDS order); or all these values joined by NUL, alone in ARGV[1] (see
- * `releaseArgs`). Tasks whose ids are stored already
+ * token, the number of tasks, then ${F} values per task (ADD_FIELDS order). Tasks whose ids are stored already
  * (whatever their status) are left as they are and not added. One reply per release: {'ok', id1, seq1, …} (the
  * tasks added), {'stale'}, {'dupkey', holder run id}, {'task', …} with the add's refusal ({'dup', id[,
  * 'reserved']} or {'dupkey', key, holder[, 'reserved']}), or an error reply (the server failed a command of it);
@@ -63,28 +62,16 @@ local function addAll(A)
 ${DEFERRED_ADD_BODY}
 end
 -- One release from ARGV[i]; every refusal comes before its first write (a script is not rolled back).
-local V = ARGV
-if #ARGV == 1 then
-	V = {}
-	local s, at = ARGV[1], 1
-	while true do
-		local nul = string.find(s, '\\0', at, true)
-		if not nul then break end
-		V[#V + 1] = string.sub(s, at, nul - 1)
-		at = nul + 1
-	end
-	V[#V + 1] = string.sub(s, at)
-end
 local function release(i, count)
-	local run = fields(i + 1, V)
-	local cur, refused = checkUpdate(V[i], run)
+	local run = fields(i + 1)
+	local cur, refused = checkUpdate(ARGV[i], run)
 	if refused then return refused end
-	local A = { V[i + 11], V[i + 12] }
+	local A = { ARGV[i + 11], ARGV[i + 12] }
 	local ids = {}
 	for b = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + (count - 1) * ${F}, ${F} do
-		if redis.call('EXISTS', tkey(V[b])) == 0 then
-			for j = 0, ${F - 1} do A[#A + 1] = V[b + j] end
-			ids[#ids + 1] = V[b]
+		if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
+			for j = 0, ${F - 1} do A[#A + 1] = ARGV[b + j] end
+			ids[#ids + 1] = ARGV[b]
 		end
 	end
 	local out = {'ok'}
@@ -101,8 +88,8 @@ local function release(i, count)
 end
 local replies = {}
 local i = 1
-while i <= #V do
-	local count = tonumber(V[i + 13])
+while i <= #ARGV do
+	local count = tonumber(ARGV[i + 13])
 	local ok, reply = pcall(release, i, count)
 	if not ok then
 		if type(reply) == 'table' and reply.err then reply = { err = reply.err } else reply = { err = tostring(reply) } end
@@ -114,14 +101,3 @@ publishWake()
 return replies
 `,
 );
-
-/**
- * The ARGV of a `RELEASE_RUNS` call for these releases' values: one argument, the values joined by NUL, which the
- * script splits (one RESP string to build and send instead of some forty per release, the most of the call's cost
- * in this process); the values as they are when one holds a NUL itself (JSON escapes it; an id, a key or a group may hold one).
- */
-export function releaseArgs(items: readonly (readonly string[])[]): string[] {
-	const values = items.flat();
-	for (const value of values) if (value.includes('\0')) return values;
-	return [values.join('\0')];
-}

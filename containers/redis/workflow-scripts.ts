@@ -36,12 +36,11 @@ local function rkey(id) return P .. 'wf:r:' .. id end
 local function dkey(def) return P .. 'wf:d:' .. def end
 local function skey(status) return P .. 'wf:s:' .. status end
 local function kkey(key) return P .. 'wf:k:' .. key end
--- The run in V (ARGV unless given) from position i (see the file's comment); key is false for none.
-local function fields(i, V)
-	V = V or ARGV
-	local run = { id = V[i], rev = V[i + 1], def = V[i + 2], status = V[i + 3], key = false,
-		open = V[i + 6], created = V[i + 7], holds = V[i + 8] == '1', body = V[i + 9] }
-	if V[i + 4] == '1' then run.key = V[i + 5] end
+-- The run in ARGV from position i (see the file's comment); key is false for none.
+local function fields(i)
+	local run = { id = ARGV[i], rev = ARGV[i + 1], def = ARGV[i + 2], status = ARGV[i + 3], key = false,
+		open = ARGV[i + 6], created = ARGV[i + 7], holds = ARGV[i + 8] == '1', body = ARGV[i + 9] }
+	if ARGV[i + 4] == '1' then run.key = ARGV[i + 5] end
 	return run
 end
 local function index(id, def, status, key, open, created)

@@ -41,7 +41,7 @@ import { closeOwned, openConnection } from './connection.js';
 import { encodeForAdd } from './codec.js';
 import { checkName, isWellFormed } from './options.js';
 import { TransitionBatch } from './transition-batch.js';
-import { RELEASE_RUNS, releaseArgs, scriptPortOf } from './workflow-release.js';
+import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import {
 	CREATE_RUN,
 	LIST_RUNS,
@@ -256,7 +256,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		// compare-and-set and add (see transition-batch.ts): one round trip and one script run for a burst.
 		const batch = new TransitionBatch(
 			async (items) => {
-				const replies = (await port.run(RELEASE_RUNS, releaseArgs(items))) as unknown[];
+				const replies = (await port.run(RELEASE_RUNS, items.flat())) as unknown[];
 				return replies.map((entry) =>
 					Array.isArray(entry)
 						? entry

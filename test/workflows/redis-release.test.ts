@@ -190,36 +190,6 @@ describe('An atomic step release on Redis', () => {
 		}
 	});
 
-	it('values holding a NUL (a run key, a task id) are stored as given beside releases in the same call', async () => {
-		const { store, container, scheduler, close } = parts();
-		try {
-			const release = store[withTaskRelease](container) as ReleasingUpdate;
-			const { prepare } = scheduler[taskRelease]();
-			// A call's values go joined by NUL unless one holds a NUL itself (workflow-release.ts `releaseArgs`).
-			const runs = [sampleRun({ key: 'k\u0000ey' }), sampleRun()];
-			for (const run of runs) await store.create(run);
-			const runAt = Date.now() + 60_000;
-			const tasks = await Promise.all(
-				runs.map((run) =>
-					prepare([{ id: `${run.id}:n\u0000ul`, item: 'i\u0000tem', group: 'g\u0000', runAt }]),
-				),
-			);
-			const results = await Promise.all(runs.map((run, i) => release(run, tasks[i] as TaskRecord[])));
-			for (const [i, run] of runs.entries()) {
-				expect(results[i]?.added.map((task) => task.id)).toEqual([`${run.id}:n\u0000ul`]);
-				expect(await store.get(run.id)).toMatchObject({ rev: 1, key: run.key });
-				expect(await scheduler.get(`${run.id}:n\u0000ul`)).toMatchObject({
-					status: 'waiting',
-					item: 'i\u0000tem',
-					group: 'g\u0000',
-				});
-			}
-			expect((await store.list({ key: 'k\u0000ey' })).runs.map((run) => run.id)).toEqual([runs[0]?.id]);
-		} finally {
-			await close();
-		}
-	});
-
 	it('a task the container refuses, or a unique key another run holds, leaves neither half', async () => {
 		const { store, container, scheduler, close } = parts();
 		try {
