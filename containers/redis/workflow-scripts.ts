@@ -122,35 +122,63 @@ function script(name: string, body: string): WorkflowScript {
 	return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-/** ARGV: the run. Returns {'ok'}, {'dup'} (the id exists) or {'dupkey', holder id}. */
-export const CREATE_RUN = script(
+/** How many values one run takes in ARGV (create), and one update (the expected rev, then the run). */
+export const RUN_VALUES = 10;
+export const UPDATE_VALUES = 11;
+
+/**
+ * Replies of a script that applies several changes each on its own: `one(i)` for the change at ARGV[i], in a pcall
+ * (a change the server fails gets its error entry, the others apply), one reply per change, in order.
+ */
+const EACH = (width: number): string => `
+local replies = {}
+for i = 1, #ARGV, ${width} do
+	local ok, reply = pcall(one, i)
+	if not ok then
+		if type(reply) == 'table' and reply.err then reply = { err = reply.err } else reply = { err = tostring(reply) } end
+	end
+	replies[#replies + 1] = reply
+end
+return replies
+`;
+
+/**
+ * Several creates (the store gathers those issued in the same tick, see workflow-store.ts), each on its own: ARGV
+ * is ${RUN_VALUES} values per run. One reply per run: {'ok'}, {'dup'} (the id exists) or {'dupkey', holder id}.
+ */
+export const CREATE_RUNS = script(
 	'workflow create',
 	`
-local run = fields(1)
-if redis.call('EXISTS', rkey(run.id)) == 1 then return {'dup'} end
-if run.holds then
-	local holder = holderOf(run.key, run.id)
-	if holder then return {'dupkey', holder} end
+local function one(i)
+	local run = fields(i)
+	if redis.call('EXISTS', rkey(run.id)) == 1 then return {'dup'} end
+	if run.holds then
+		local holder = holderOf(run.key, run.id)
+		if holder then return {'dupkey', holder} end
+	end
+	write(run)
+	index(run.id, run.def, run.status, run.key, run.open, run.created)
+	return {'ok'}
 end
-write(run)
-index(run.id, run.def, run.status, run.key, run.open, run.created)
-return {'ok'}
-`,
+${EACH(RUN_VALUES)}`,
 );
 
 /**
- * ARGV: the expected rev, then the run (its rev the new one). Returns {'ok'}, {'stale'} (another rev, or gone) or
- * {'dupkey', holder id}; nothing is written unless 'ok'.
+ * Several updates, gathered as creates are, each its own compare-and-set: ARGV is, per update, the expected rev
+ * then the run (its rev the new one). One reply per update: {'ok'}, {'stale'} (another rev, or gone) or {'dupkey',
+ * holder id}; nothing of an update is written unless 'ok'.
  */
-export const UPDATE_RUN = script(
+export const UPDATE_RUNS = script(
 	'workflow update',
 	`
-local run = fields(2)
-local cur, refused = checkUpdate(ARGV[1], run)
-if refused then return refused end
-applyUpdate(run, cur)
-return {'ok'}
-`,
+local function one(i)
+	local run = fields(i + 1)
+	local cur, refused = checkUpdate(ARGV[i], run)
+	if refused then return refused end
+	applyUpdate(run, cur)
+	return {'ok'}
+end
+${EACH(UPDATE_VALUES)}`,
 );
 
 /** ARGV: id. Returns 1 (deleted), 0 (no such run) or the status of an open run (not deleted). */

@@ -41,16 +41,9 @@ import { closeOwned, openConnection } from './connection.js';
 import { encodeForAdd } from './codec.js';
 import { checkName, isWellFormed } from './options.js';
 import { TransitionBatch } from './transition-batch.js';
+import { RunWrites } from './run-writes.js';
 import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
-import {
-	CREATE_RUN,
-	LIST_RUNS,
-	OPEN_RUNS,
-	PUT_DEFINITION,
-	REMOVE_RUN,
-	UPDATE_RUN,
-	type WorkflowScript,
-} from './workflow-scripts.js';
+import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
 
 /**
  * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
@@ -149,6 +142,8 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 	readonly #redis: Redis;
 	readonly #owned: boolean;
 	readonly #guard: CallGuard;
+	/** Creates and updates of the same tick, one script call each (run-writes.ts). */
+	readonly #writes: RunWrites;
 	#closed = false;
 
 	constructor(options: RedisWorkflowStoreOptions) {
@@ -191,6 +186,10 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 			commandTimeoutMs,
 			owned: connection.owned,
 		});
+		this.#writes = new RunWrites(
+			(script, args) => this.#call(script, args),
+			() => this.#guard.where,
+		);
 	}
 
 	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
@@ -214,7 +213,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		checkText('id', run.id);
 		checkText('definition', run.definition);
 		if (run.key !== null) checkText('key', run.key);
-		const reply = (await this.#run(CREATE_RUN, runArgs(run))) as string[];
+		const reply = await this.#writes.create(runArgs(run));
 		if (reply[0] === 'dup') throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
@@ -235,7 +234,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		checkText('definition', run.definition);
 		if (run.key !== null) checkText('key', run.key);
 		const next: RunRecord = { ...run, rev: run.rev + 1 };
-		const reply = (await this.#run(UPDATE_RUN, [String(run.rev), ...runArgs(next)])) as string[];
+		const reply = await this.#writes.update([String(run.rev), ...runArgs(next)]);
 		if (reply[0] === 'stale') return null;
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
@@ -395,6 +394,11 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 	/** Run a script by its SHA, loading it on NOSCRIPT (a new or restarted server); bounded by the guard. */
 	#run(script: WorkflowScript, args: readonly string[]): Promise<unknown> {
 		this.#open();
+		return this.#call(script, args);
+	}
+
+	/** `#run` without the closed check: a batch of changes accepted before `close()` is still sent. */
+	#call(script: WorkflowScript, args: readonly string[]): Promise<unknown> {
 		return this.#guard.run(script.name, async () => {
 			const tail = ['1', this.keyPrefix].concat(args);
 			try {

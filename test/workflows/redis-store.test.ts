@@ -165,6 +165,37 @@ describe('RedisWorkflowStore across connections', () => {
 		}
 	});
 
+	it('creates, and updates, issued in the same tick go as one script call each, each with its own outcome', async () => {
+		const client = new Redis(url());
+		const store = new RedisWorkflowStore({ redis: url(), name: `gather${++n}` });
+		const scriptCalls = async (): Promise<number> => {
+			const stats = await client.info('commandstats');
+			return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+		};
+		try {
+			// The scripts loaded first (a first call is answered NOSCRIPT and sent again whole).
+			const warm = sampleRun();
+			await store.create(warm);
+			await store.update(warm);
+			const runs = Array.from({ length: 10 }, () => sampleRun());
+			let before = await scriptCalls();
+			const created = await Promise.allSettled([...runs.map((run) => store.create(run)), store.create(runs[3]!)]);
+			expect(await scriptCalls()).toBe(before + 1);
+			expect(created.slice(0, 10).every((result) => result.status === 'fulfilled')).toBe(true);
+			expect(created[10]).toMatchObject({ status: 'rejected', reason: { name: 'DuplicateRunError' } });
+			before = await scriptCalls();
+			// Two updates of one run from the same rev: the first applies, the second finds the rev moved.
+			const updated = await Promise.all([...runs.map((run) => store.update(run)), store.update(runs[5]!)]);
+			expect(await scriptCalls()).toBe(before + 1);
+			expect(updated.slice(0, 10).map((run) => run?.rev)).toEqual(runs.map(() => 1));
+			expect(updated[10]).toBeNull();
+			for (const run of runs) expect((await store.get(run.id))?.rev).toBe(1);
+		} finally {
+			await store.close();
+			client.disconnect();
+		}
+	});
+
 	it('shares an ioredis instance it was given, and leaves it open at close', async () => {
 		const client = new Redis(url());
 		try {
