@@ -9,7 +9,7 @@
  * a generic one, planned once. The call itself is a short statement, cheap to plan.
  *
  * One function per statement text, made on the text's third run: its name is the container's table prefix, the
- * form's version and a hash of the text (`lightsched_tasks_f1_<hash>`), so a name always means the same statement
+ * form's version and a hash of the text (`lightsched_tasks_f1_<hash>`, at most 63 characters), so a name always means the same statement
  * and one lightsched version never replaces another's function (two versions may run side by side). Its parameter
  * types are the ones PostgreSQL infers for the statement (read from a PREPARE of it, in the same implicit
  * transaction, so behind a pooler too); it returns the statement's rows as one JSON array (`json_agg`), so a column
@@ -17,9 +17,9 @@
  * safe at any time: a call whose function is gone (SQLSTATE 42883, refused before anything ran) runs the statement
  * itself and the function is made again on a later run.
  *
- * When a function cannot be made because of the database (no CREATE privilege on the schema, a server before
- * PostgreSQL 12 without `plan_cache_mode`, a read-only server), the container warns once and runs its statements
- * as before.
+ * When a function cannot be made because of the database (no CREATE privilege on the schema, no PL/pgSQL, a server
+ * before PostgreSQL 12 without `plan_cache_mode`, a read-only server), the container warns once and runs its
+ * statements as before.
  */
 import { createHash } from 'node:crypto';
 
@@ -38,7 +38,7 @@ export interface PgQueryable {
 /** SQLSTATEs that say the database will not take a function at all: stop making them (warned once). */
 const NEVER = new Set([
 	'42501', // insufficient_privilege: no CREATE on the schema
-	'42704', // undefined_object: no plan_cache_mode (before PostgreSQL 12)
+	'42704', // undefined_object: no plan_cache_mode (before PostgreSQL 12), or no PL/pgSQL
 	'25006', // read_only_sql_transaction: a standby
 	'0A000', // feature_not_supported
 	'42P13', // invalid_function_definition
@@ -93,7 +93,7 @@ export function collectedSql(text: string): string | null {
 
 /** The function's name for `text`: the prefix, the form's version and a hash of the text (at most 63 characters). */
 export function functionName(prefix: string, text: string): string {
-	const hash = createHash('sha256').update(`${FORM}\n${text}`).digest('hex').slice(0, 16);
+	const hash = createHash('sha256').update(`${FORM}\n${text}`).digest('hex').slice(0, 14);
 	return `${prefix}tasks_${FORM}_${hash}`;
 }
 
@@ -158,7 +158,7 @@ DECLARE lsq_out json; BEGIN ${body}; RETURN lsq_out; END $lsq$`,
 				if (NEVER.has(code)) {
 					this.#enabled = false;
 					this.#warn(
-						`lightsched: PostgreSQL did not let the container create its statement functions (${code}: ${(error as Error).message}); its statements run unprepared instead, planned on every run. Grant CREATE on the schema to use them.`,
+						`lightsched: PostgreSQL refused the container's statement functions (${code}: ${(error as Error).message}); its statements run as plain statements instead, planned on every run`,
 					);
 				}
 				return null;
