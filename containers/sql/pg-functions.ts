@@ -21,7 +21,7 @@
  * before PostgreSQL 12 without `plan_cache_mode`, a read-only server), the container warns once and runs its
  * statements as before.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** The version of the functions' form (their body and result); part of every name. */
 const FORM = 'f1';
@@ -105,7 +105,6 @@ export class PgFunctions {
 	readonly #calls = new Map<string, Promise<string | null>>();
 	/** False once the database refused a function (warned once). */
 	#enabled = true;
-	#probes = 0;
 
 	constructor(prefix: string, warn: (message: string) => void) {
 		this.#prefix = prefix;
@@ -138,7 +137,8 @@ export class PgFunctions {
 		const body = collectedSql(text);
 		if (body === null) return null;
 		const name = functionName(this.#prefix, text);
-		const probe = `lsq_probe_${process.pid}_${++this.#probes}`;
+		// Unique across clients: behind a pooler a server session may still hold another client's probe.
+		const probe = `lsq_probe_${randomBytes(8).toString('hex')}`;
 		let types: string[] = [];
 		try {
 			// One simple query, one implicit transaction: one server connection behind a pooler too.
