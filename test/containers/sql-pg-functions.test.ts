@@ -66,6 +66,34 @@ describe('SqlContainer statement functions (PostgreSQL)', () => {
 		}
 	});
 
+	it('runs every task once with four containers making the same functions at the same time', async () => {
+		const config = await pg.freshDatabase();
+		const first = new SqlContainer({ knex: config });
+		const n = 400;
+		await first.add(records(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, item: i }))));
+		const containers = [first, ...[1, 2, 3].map(() => new SqlContainer({ knex: config }))];
+		const runs = new Map<number, number>();
+		const schedulers = containers.map(
+			(container) =>
+				new Scheduler({
+					container,
+					actuator: new FunctionActuator(async (item: number) => {
+						runs.set(item, (runs.get(item) ?? 0) + 1);
+					}),
+					concurrency: 4,
+				}),
+		);
+		try {
+			while ((await first.counts()).succeeded < n) await new Promise((resolve) => setTimeout(resolve, 50));
+			expect(runs.size).toBe(n);
+			expect([...runs.values()].every((v) => v === 1)).toBe(true);
+			expect((await functions(first.knex)).length).toBeGreaterThan(0);
+		} finally {
+			for (const s of schedulers) await s.close();
+			for (const c of containers) await c.close();
+		}
+	});
+
 	it('runs the statement itself when its function was dropped, and makes the function again', async () => {
 		const c = new SqlContainer({ knex: await pg.freshDatabase(), notify: false });
 		await c.add(records(Array.from({ length: 15 }, (_, i) => ({ id: `t${i}`, item: i }))));
