@@ -19,7 +19,7 @@
  * session state, so behind a pooler too.
  */
 import type { Knex } from 'knex';
-import { callRows, carriable, FUNCTION_AFTER, functionMissing, PgFunctions } from './pg-functions.js';
+import { carriable, FUNCTION_AFTER, functionUnfit, PgFunctions, type PgQueryable } from './pg-functions.js';
 import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
 interface PgConnection {
@@ -98,12 +98,13 @@ export function directPg(knex: Knex, prepared = false, functions: string | null 
 			entry.carried ??= carriable(sql);
 			if (entry.carried)
 				return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
-					const call = await carriers.callFor(connection, entry.text);
+					// A pg client: it takes pg's query configs and its submittables alike.
+					const call = await carriers.callFor(connection as unknown as PgQueryable, entry.text);
 					if (call !== null) {
 						try {
-							return callRows((await connection.query({ text: call, values })).rows);
+							return (await connection.query({ text: call, values })).rows;
 						} catch (error) {
-							if (!functionMissing(error)) throw error;
+							if (!functionUnfit(error)) throw error;
 							carriers.forget(entry.text);
 						}
 					}
