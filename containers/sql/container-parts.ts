@@ -79,7 +79,8 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	// better-sqlite3, sqlite3 (kept statements) and PostgreSQL: the container's statements straight to a pooled
 	// connection; else through knex.
 	const sqlite = directSqlite(knex);
-	const direct: RunRows | null = sqlite?.run ?? directSqlite3(knex) ?? directPg(knex, o.preparedStatements);
+	const direct: RunRows | null =
+		sqlite?.run ?? directSqlite3(knex) ?? directPg(knex, o.preparedStatements, tables.prefix);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);

@@ -13,12 +13,17 @@
  * docs/benchmarks.md). Unprepared statements are planned for their values as always. A prepared statement whose
  * result type changed under it (a column added by a newer lightsched in another process) is refused by the server
  * before it runs; it then runs again unprepared, and that text is not prepared again.
+ *
+ * Without `prepared` (the default), the container's frequent data-modifying statements run through server-side
+ * functions made for them (pg-functions.ts): planned once per server connection with a generic plan, without
+ * session state, so behind a pooler too.
  */
 import type { Knex } from 'knex';
+import { carriable, FUNCTION_AFTER, functionUnfit, PgFunctions, type PgQueryable } from './pg-functions.js';
 import { runPooled, type PooledClient, type RunRows } from './pooled-statement.js';
 
 interface PgConnection {
-	query(config: { text: string; values: unknown[]; name?: string }): Promise<{ rows: Record<string, unknown>[] }>;
+	query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** The most statements whose `$n` form is kept (the container's shapes are few; this only bounds a runaway). */
@@ -33,6 +38,8 @@ interface Kept {
 	runs: number;
 	/** Its prepared statement's name; undefined while unprepared; null: never prepare it. */
 	name: string | null | undefined;
+	/** Whether a function carries it (pg-functions.ts): undefined until decided. */
+	carried: boolean | undefined;
 }
 
 /** Whether the server refused a prepared statement because its result's columns changed (it did not run). */
@@ -54,22 +61,31 @@ function numbered(sql: string): string {
 
 /**
  * The direct runner for `knex` when it is a pg client whose results knex does not post-process; otherwise null
- * (use knex).
+ * (use knex). With `functions` (a table prefix) and not `prepared`, its frequent data-modifying statements run
+ * through server-side functions (pg-functions.ts).
  */
-export function directPg(knex: Knex, prepared = false): RunRows | null {
+export function directPg(knex: Knex, prepared = false, functions: string | null = null): RunRows | null {
 	const client = knex.client as unknown as PooledClient;
 	if (client.dialect !== 'postgresql' || client.config?.postProcessResponse !== undefined) return null;
 	const texts = new Map<string, Kept>();
 	let preparedCount = 0;
 	/** Connections whose plan cache mode was set. */
 	const generic = new WeakSet<object>();
+	const carriers =
+		functions === null || prepared
+			? null
+			: new PgFunctions(functions, (message) => {
+					const logger = (client as { logger?: { warn?: (m: string) => void } }).logger;
+					if (typeof logger?.warn === 'function') logger.warn(message);
+					else console.warn(message);
+				});
 
 	return async (sql, bindings) => {
 		let kept = texts.get(sql);
 		if (kept === undefined) {
 			// Names already given stay unique (a cleared text gets a new one), so clearing is always safe.
 			if (texts.size >= MAX_KEPT) texts.clear();
-			kept = { text: numbered(sql), runs: 0, name: undefined };
+			kept = { text: numbered(sql), runs: 0, name: undefined, carried: undefined };
 			texts.set(sql, kept);
 		}
 		if (prepared && kept.name === undefined && ++kept.runs >= PREPARE_AFTER && preparedCount < MAX_PREPARED) {
@@ -78,6 +94,23 @@ export function directPg(knex: Knex, prepared = false): RunRows | null {
 		}
 		const entry = kept;
 		const values = bindings as unknown[];
+		if (carriers !== null && entry.carried !== false && (entry.carried || ++entry.runs >= FUNCTION_AFTER)) {
+			entry.carried ??= carriable(sql);
+			if (entry.carried)
+				return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
+					// A pg client: it takes pg's query configs and its submittables alike.
+					const call = await carriers.callFor(connection as unknown as PgQueryable, entry.text);
+					if (call !== null) {
+						try {
+							return (await connection.query({ text: call, values })).rows;
+						} catch (error) {
+							if (!functionUnfit(error)) throw error;
+							carriers.forget(entry.text);
+						}
+					}
+					return (await connection.query({ text: entry.text, values })).rows;
+				});
+		}
 		return runPooled<PgConnection>(client, sql, bindings, async (connection) => {
 			if (typeof entry.name !== 'string') return (await connection.query({ text: entry.text, values })).rows;
 			if (!generic.has(connection)) {
