@@ -80,7 +80,9 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	// connection; else through knex.
 	const sqlite = directSqlite(knex);
 	const direct: RunRows | null =
-		sqlite?.run ?? directSqlite3(knex) ?? directPg(knex, o.preparedStatements, tables.prefix);
+		sqlite?.run ??
+		directSqlite3(knex) ??
+		directPg(knex, o.preparedStatements, o.statementFunctions ? tables.prefix : null);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);

@@ -75,6 +75,16 @@ export interface SqlContainerOptions {
 	 */
 	readonly preparedStatements?: boolean;
 	/**
+	 * PostgreSQL, without `preparedStatements`: run the container's frequent data-modifying statements through
+	 * server-side PL/pgSQL functions that it makes for them (named `<tablePrefix>tasks_f2_<hash>`, in the first
+	 * schema of the `search_path`), each planned once per server connection with a generic plan, without session
+	 * state, so safe behind a pooler in transaction mode. `false`: never create functions (for a role or a policy
+	 * that forbids DDL at run time); each statement is then planned anew on every run. A role without the CREATE
+	 * privilege gets one warning and plain statements either way. Ignored on SQLite.
+	 * @default true
+	 */
+	readonly statementFunctions?: boolean;
+	/**
 	 * PostgreSQL: after every 5,000 tasks it claimed, the container runs a plain `VACUUM` of the tasks table in the
 	 * background (skipped while another vacuum holds the table), so claims do not step over the index entries of
 	 * every task claimed since autovacuum's last pass (autovacuum looks at a table at most once per
@@ -177,6 +187,7 @@ export const SQL_CONTAINER_OPTION_NAMES = [
 	'notify',
 	'listen',
 	'preparedStatements',
+	'statementFunctions',
 	'vacuum',
 	'notifyProbe',
 	'clock',
@@ -194,6 +205,8 @@ export interface ResolvedSqlOptions {
 	readonly listen: PgConnectionConfig | null;
 	/** PostgreSQL: prepared statements with generic plans (`preparedStatements`). */
 	readonly preparedStatements: boolean;
+	/** PostgreSQL: frequent statements through server-side functions (`statementFunctions`). */
+	readonly statementFunctions: boolean;
 	/** PostgreSQL: the container's own VACUUM of the tasks table (`vacuum`). */
 	readonly vacuum: boolean;
 	readonly probeIntervalMs: number;
@@ -241,6 +254,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		notifyProbe = {},
 		clock,
 		preparedStatements = false,
+		statementFunctions = true,
 		vacuum = true,
 	} = options;
 	const busyTimeoutMs = integer('busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
@@ -252,6 +266,8 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 	if (typeof notify !== 'boolean') throw new TypeError(`Expected \`notify\` to be a boolean, got ${typeof notify}`);
 	if (typeof preparedStatements !== 'boolean')
 		throw new TypeError(`Expected \`preparedStatements\` to be a boolean, got ${typeof preparedStatements}`);
+	if (typeof statementFunctions !== 'boolean')
+		throw new TypeError(`Expected \`statementFunctions\` to be a boolean, got ${typeof statementFunctions}`);
 	if (typeof vacuum !== 'boolean') throw new TypeError(`Expected \`vacuum\` to be a boolean, got ${typeof vacuum}`);
 	if (clock !== undefined && clock !== 'server' && clock !== 'caller') {
 		throw new TypeError(`Expected \`clock\` to be 'server' or 'caller', got ${JSON.stringify(clock)}`);
@@ -277,6 +293,7 @@ export function resolveSqlOptions(options: SqlContainerOptions): ResolvedSqlOpti
 		notify,
 		listen: listenConnection,
 		preparedStatements,
+		statementFunctions,
 		vacuum,
 		probeIntervalMs: integer('notifyProbe.intervalMs', notifyProbe.intervalMs ?? 30_000, 100),
 		probeTimeoutMs: integer('notifyProbe.timeoutMs', notifyProbe.timeoutMs ?? 3_000, 10),

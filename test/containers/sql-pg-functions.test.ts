@@ -161,6 +161,24 @@ describe('SqlContainer statement functions (PostgreSQL)', () => {
 });
 
 describe('statement functions: the SQL', () => {
+	it('makes no function with `statementFunctions: false`, and still runs every task once', async () => {
+		const c = new SqlContainer({ knex: await pg.freshDatabase(), statementFunctions: false });
+		try {
+			await c.add(records(Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, item: i }))));
+			await claimAndFinish(c, 20);
+			expect((await c.counts()).succeeded).toBe(20);
+			expect(await functions(c.knex)).toEqual([]);
+		} finally {
+			await c.close();
+		}
+	});
+
+	it('refuses a `statementFunctions` that is not a boolean, naming the option', () => {
+		expect(
+			() => new SqlContainer({ knex: { client: 'pg' }, statementFunctions: 'no' as unknown as boolean }),
+		).toThrow('Expected `statementFunctions` to be a boolean, got string');
+	});
+
 	it('names a function by the table prefix, the form, the text and its result columns, within 63 characters', () => {
 		const prefix = 'p'.repeat(39) + '_';
 		const a = functionName(prefix, 'UPDATE t SET a = 1 RETURNING *');
