@@ -2,14 +2,15 @@
  * Compare-and-set transitions, coalesced. A transition asked for while another statement is on its way joins
  * the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING` statement in which every row
  * keeps its own compare-and-set (`id`, `status`, and `owner` when given). On PostgreSQL the rows come as one array
- * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (see `#manySql`).
+ * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (transition-statements.ts).
  * Nothing waits for a timer: a lone transition runs at once; batches form only while the database is busy, which is
  * when they pay off.
  */
 import type { TaskPatch, TaskStatus } from 'lightsched';
-import { PATCH_COLUMNS, PATCH_KEYS, patchValue } from './rows.js';
+import { PATCH_KEYS } from './rows.js';
 import type { SqlDialect } from './schema.js';
 import { CLAIM_PATCH_KEYS } from './statements.js';
+import { TransitionStatements, type Statement } from './transition-statements.js';
 
 export interface TransitionRequest {
 	readonly id: string;
@@ -21,12 +22,6 @@ export interface TransitionRequest {
 }
 
 type Row = Record<string, unknown>;
-
-/** One statement and its bindings. */
-interface Statement {
-	readonly sql: string;
-	readonly bindings: readonly unknown[];
-}
 
 interface Pending extends TransitionRequest {
 	resolve(row: Row | null): void;
@@ -67,22 +62,14 @@ export function refusedByDatabase(error: unknown): boolean {
 /** The most transitions in one statement (each carries 2 × 11 patch values + 6). */
 const MAX_BATCH = 200;
 
-/** Batched statement shapes kept (see `#manySql`). */
-const MAX_SHAPES = 1_000;
-
 export class TransitionBatcher {
 	readonly #dialect: SqlDialect;
-	readonly #table: string;
-	readonly #bool: (v: boolean) => unknown;
+	readonly #sql: TransitionStatements;
 	readonly #run: RunSql;
 	/** SQL to run after a batch that put tasks back to waiting (the PostgreSQL wake-up), or null. */
 	readonly #wake: { sql: string; bindings: readonly unknown[] } | null;
 	readonly #maxInFlight: number;
-	/** The SQL for the database's clock when `updated_at` is the server's (PostgreSQL, clock 'server'), else null. */
-	readonly #serverNow: string | null;
 	#queue: Pending[] = [];
-	/** The batched statement's SQL by shape (patch keys and size). */
-	readonly #shapes = new Map<string, { head: string; update: string }>();
 	#inFlight = 0;
 	/** A reply just came: transitions asked for wait for the next turn of the event loop (see `#gather`). */
 	#gathering = false;
@@ -120,11 +107,9 @@ export class TransitionBatcher {
 	}) {
 		this.#ahead = options.ahead ?? null;
 		this.#runPair = options.runPair ?? null;
-		this.#serverNow = options.serverNow;
 		this.#maxInFlight = options.maxInFlight;
 		this.#dialect = options.dialect;
-		this.#table = options.table;
-		this.#bool = options.bool;
+		this.#sql = new TransitionStatements(options);
 		this.#run = options.run;
 		this.#wake = options.wake;
 	}
@@ -265,18 +250,13 @@ export class TransitionBatcher {
 		return this.#dialect === 'sqlite' && this.#runPair === null;
 	}
 
-	/** A bound "now" in SQL. */
-	get #nowMark(): string {
-		return this.#dialect === 'pg' ? '?::bigint' : '?';
-	}
-
 	/**
 	 * The statement with the claim ahead folded in. PostgreSQL: the transitions as the CTE `u`, the claim as `a`.
 	 * SQLite (no data-modifying CTE): the transitions' statement, then the claim, in one transaction; the claim
 	 * sees the batch's changes, so a task the batch stopped or finished is not taken (one it put back to waiting
 	 * and due may be, as by a claim right after it).
 	 */
-	#withAhead(head: string | null, update: string, bindings: unknown[], ahead: Statement): Promise<Row[]> {
+	#withAhead(head: string | null, update: string, bindings: readonly unknown[], ahead: Statement): Promise<Row[]> {
 		if (this.#runPair !== null) {
 			const first = { sql: head === null ? update : `${head} ${update}`, bindings };
 			return this.#runPair(first, ahead).then(([rows, claimed]) => {
@@ -290,24 +270,7 @@ export class TransitionBatcher {
 	}
 
 	#single(p: Pending, ahead: Statement | null = null): Promise<Row[]> {
-		const sets = ['status = ?', `updated_at = ${this.#serverNow ?? '?'}`];
-		const bindings: unknown[] = this.#serverNow === null ? [p.to, p.updatedAt] : [p.to];
-		for (const key of PATCH_KEYS) {
-			const value = p.patch[key];
-			if (value === undefined) continue;
-			sets.push(`${PATCH_COLUMNS[key].column} = ?`);
-			bindings.push(patchValue(key, value, this.#bool));
-		}
-		if (p.to === 'waiting') {
-			// Back to waiting: delayed (out of the claim index) when its run_at is still ahead (schema 5).
-			const runAt = p.patch.runAt === undefined ? 'run_at' : this.#dialect === 'pg' ? '?::bigint' : '?';
-			if (p.patch.runAt !== undefined) bindings.push(p.patch.runAt);
-			sets.push(`delayed = CASE WHEN ${runAt} > ${this.#serverNow ?? this.#nowMark} THEN 1 ELSE 0 END`);
-			if (this.#serverNow === null) bindings.push(p.updatedAt);
-		}
-		bindings.push(p.id, p.from);
-		if (p.owner !== undefined) bindings.push(p.owner);
-		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE id = ? AND status = ?${p.owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
+		const { sql, bindings } = this.#sql.single(p);
 		return ahead === null ? this.#run(sql, bindings) : this.#withAhead(null, sql, bindings, ahead);
 	}
 
@@ -320,8 +283,8 @@ export class TransitionBatcher {
 				batch.some((p) => p.patch[key] !== undefined) ||
 				(inOne && (CLAIM_PATCH_KEYS as readonly string[]).includes(key)),
 		);
-		const { head, update } = this.#manySql(keys, batch.length);
-		const bindings = this.#dialect === 'pg' ? this.#columnBindings(batch, keys) : this.#rowBindings(batch, keys);
+		const { head, update } = this.#sql.batchSql(keys, batch.length);
+		const bindings = this.#sql.bindings(batch, keys);
 		if (ahead === null) return this.#run(`${head} ${update}`, bindings);
 		if (!inOne) return this.#withAhead(head, update, bindings, ahead);
 		// SQLite (no data-modifying CTE): the batch's rows as `w`, then the claim's picks as rows of the same shape
@@ -334,98 +297,5 @@ export class TransitionBatcher {
 		].join(', ');
 		const sql = `${head.replace(/^WITH v /, 'WITH w ')}, v AS (SELECT * FROM w UNION ALL SELECT ${picked} FROM (${ahead.sql}) AS a) ${update}`;
 		return this.#run(sql, [...bindings, ...ahead.bindings]);
-	}
-
-	/**
-	 * SQLite: the bindings row by row, as the `VALUES` list takes them. A flag is text, '1' or '0' (true and false
-	 * alike in the statement's `CASE WHEN`), and the value of a field not set is '' (never read): the `sqlite3`
-	 * driver binds a string at once, any other value only after an `instanceof` test of its own (most of its binding
-	 * time in a perf profile, 5 Dec 2026).
-	 */
-	#rowBindings(batch: readonly Pending[], keys: readonly (typeof PATCH_KEYS)[number][]): unknown[] {
-		const bindings: unknown[] = [];
-		for (const p of batch) {
-			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
-			for (const key of keys) {
-				const value = p.patch[key];
-				if (value === undefined) bindings.push('0', '');
-				else bindings.push('1', patchValue(key, value, this.#bool));
-			}
-		}
-		return bindings;
-	}
-
-	/** PostgreSQL: one array per column, as `unnest` takes them (see `#manySql`). */
-	#columnBindings(batch: readonly Pending[], keys: readonly (typeof PATCH_KEYS)[number][]): unknown[][] {
-		const columns: unknown[][] = Array.from(
-			{ length: 5 + 2 * keys.length },
-			() => new Array<unknown>(batch.length),
-		);
-		batch.forEach((p, i) => {
-			(columns[0] as unknown[])[i] = p.id;
-			(columns[1] as unknown[])[i] = p.from;
-			(columns[2] as unknown[])[i] = p.to;
-			(columns[3] as unknown[])[i] = p.owner ?? null;
-			(columns[4] as unknown[])[i] = p.updatedAt;
-			keys.forEach((key, k) => {
-				const value = p.patch[key];
-				(columns[5 + 2 * k] as unknown[])[i] = value !== undefined;
-				(columns[6 + 2 * k] as unknown[])[i] = value === undefined ? null : patchValue(key, value, this.#bool);
-			});
-		});
-		return columns;
-	}
-
-	/** The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then hits). */
-	#manySql(keys: readonly (typeof PATCH_KEYS)[number][], n: number): { head: string; update: string } {
-		const pg = this.#dialect === 'pg';
-		// PostgreSQL takes one array per column, so its text does not depend on the batch's size.
-		const shape = pg ? keys.join(',') : `${keys.join(',')}|${n}`;
-		const known = this.#shapes.get(shape);
-		if (known !== undefined) return known;
-		const cast = (type: string): string => (pg ? `?::${type}` : '?');
-		const flagType = 'boolean';
-		// `c_` columns are the comparison and the new status, `f_` says whether the patch sets a field, `p_` its value.
-		const columns = [
-			'c_id',
-			'c_from',
-			'c_to',
-			'c_owner',
-			'c_updated',
-			...keys.flatMap((key) => [`f_${key}`, `p_${key}`]),
-		];
-		const types = [
-			'text',
-			'text',
-			'text',
-			'text',
-			'bigint',
-			...keys.flatMap((key) => [flagType, PATCH_COLUMNS[key].pgType]),
-		];
-		const rowSql = `(${types.map(cast).join(', ')})`;
-		// A task put back to waiting is delayed (out of the claim index) when its new run_at is still ahead (schema 5).
-		const runAt = keys.includes('runAt') ? 'CASE WHEN v.f_runAt THEN v.p_runAt ELSE t.run_at END' : 't.run_at';
-		const sets = [
-			'status = v.c_to',
-			`updated_at = ${this.#serverNow ?? 'v.c_updated'}`,
-			`delayed = CASE WHEN v.c_to <> 'waiting' THEN t.delayed WHEN ${runAt} > ${this.#serverNow ?? 'v.c_updated'} THEN 1 ELSE 0 END`,
-			...keys.map((key) => {
-				const column = PATCH_COLUMNS[key].column;
-				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
-			}),
-		];
-		const sql = {
-			head: pg
-				? `WITH v (${columns.join(', ')}) AS (SELECT * FROM unnest(${types.map((type) => `?::${type}[]`).join(', ')}))`
-				: `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})`,
-			update: `UPDATE ${this.#table} AS t SET ${sets.join(', ')}
-			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
-			RETURNING ${pg ? 't.*' : '*'}`,
-		};
-		// Shapes are few (the patch keys a scheduler's transitions set, times batch sizes up to MAX_BATCH); the cap
-		// only guards against a caller with ever-new combinations.
-		if (this.#shapes.size >= MAX_SHAPES) this.#shapes.clear();
-		this.#shapes.set(shape, sql);
-		return sql;
 	}
 }
