@@ -4,83 +4,15 @@
  * "the server may have applied it". ioredis still sends it again once the connection is back, so it is stored after
  * its rejection; a retry with the same id is refused with `DuplicateTaskError` and the task is stored once.
  *
- * The connection runs through a small proxy here that can swallow what the client sends (the call "on its way") and
- * refuse connections (the server out of reach) while redis-server itself keeps running.
+ * The connection runs through a proxy that can swallow what the client sends (the call "on its way") and refuse
+ * connections (the server out of reach) while redis-server itself keeps running.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerError, DuplicateTaskError } from 'lightsched';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
-
-interface SwallowingProxy {
-	readonly url: string;
-	/** Drop what clients send instead of passing it on. */
-	swallow: boolean;
-	/** Close new connections at once (the server out of reach). */
-	refuse: boolean;
-	/** Close every open connection. */
-	cut(): void;
-	close(): Promise<void>;
-}
-
-async function startSwallowingProxy(targetPort: number): Promise<SwallowingProxy> {
-	const sockets = new Set<Socket>();
-	const state = { swallow: false, refuse: false };
-	const server: Server = createServer((client) => {
-		if (state.refuse) {
-			client.destroy();
-			return;
-		}
-		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-		sockets.add(client).add(upstream);
-		const end = (): void => {
-			sockets.delete(client);
-			sockets.delete(upstream);
-			client.destroy();
-			upstream.destroy();
-		};
-		client.on('error', end).on('close', end);
-		upstream.on('error', end).on('close', end);
-		client.on('data', (chunk: Buffer) => {
-			if (!state.swallow) upstream.write(chunk);
-		});
-		upstream.pipe(client);
-	});
-	const port = await new Promise<number>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : 0);
-		});
-	});
-	const cut = (): void => {
-		for (const socket of [...sockets]) socket.destroy();
-		sockets.clear();
-	};
-	return {
-		url: `redis://127.0.0.1:${port}`,
-		get swallow() {
-			return state.swallow;
-		},
-		set swallow(value: boolean) {
-			state.swallow = value;
-		},
-		get refuse() {
-			return state.refuse;
-		},
-		set refuse(value: boolean) {
-			state.refuse = value;
-		},
-		cut,
-		async close() {
-			cut();
-			await new Promise<void>((resolve) => server.close(() => resolve()));
-		},
-	};
-}
+import { startRedis, startSwallowingProxy, type RedisServer, type SwallowingProxy } from '../support/redis.js';
 
 let server: RedisServer;
 let proxy: SwallowingProxy;
