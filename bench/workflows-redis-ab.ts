@@ -1,0 +1,159 @@
+/**
+ * Two trees of lightsched compared in one process on Redis: this one and, given BASE=<another tree's root> (a
+ * checkout with its node_modules), that one, each whole (its Scheduler, RedisContainer, RedisWorkflowStore on the
+ * container's connection, Workflows), on one redis-server. Rounds of RUNS workflow runs (a 10-step chain, then a
+ * 1 -> 8 -> 1 fan-out/join, no-op steps, concurrency 32), the two trees in turn (which goes first alternates round
+ * by round), each on a container of its own. Per tree and shape: this process's CPU per step and the server's (INFO
+ * cpu), steps/s, medians of the rounds after the first two (warm-up), and the median of the per-round ratios
+ * this / base. On a loaded machine both trees share the load's moments, so their ratio is steadier than that of
+ * whole processes run in turn. Without BASE it measures this tree alone; ONLY=base the other tree alone (for a
+ * profile of it).
+ *
+ *   BASE=/path/to/other/tree node --expose-gc --import tsx --conditions=lightsched:source \
+ *     bench/workflows-redis-ab.ts [runs] [rounds]
+ */
+import { Redis } from 'ioredis';
+import * as thisFunction from 'lightsched/actuators/function';
+import * as thisCore from 'lightsched';
+import * as thisRedis from 'lightsched/containers/redis';
+import * as thisWorkflows from 'lightsched/workflows';
+import type { StepDefinition } from 'lightsched/workflows';
+import { startRedis } from '../test/support/redis.js';
+
+const RUNS = Number(process.argv[2] ?? 300);
+const ROUNDS = Number(process.argv[3] ?? 8);
+const WARM = 2;
+const CONCURRENCY = 32;
+
+/** What a round needs of a tree (its own classes: a tree's objects only meet its own). */
+interface Tree {
+	readonly core: typeof thisCore;
+	readonly fn: typeof thisFunction;
+	readonly redis: typeof thisRedis;
+	readonly workflows: typeof thisWorkflows;
+}
+const variants: [string, Tree][] = [];
+if (process.env.ONLY !== 'base')
+	variants.push(['this', { core: thisCore, fn: thisFunction, redis: thisRedis, workflows: thisWorkflows }]);
+if (process.env.BASE !== undefined) {
+	const root = process.env.BASE;
+	variants.push([
+		'base',
+		{
+			core: (await import(`${root}/src/index.ts`)) as typeof thisCore,
+			fn: (await import(`${root}/actuators/function.ts`)) as typeof thisFunction,
+			redis: (await import(`${root}/containers/redis.ts`)) as typeof thisRedis,
+			workflows: (await import(`${root}/workflows/index.ts`)) as typeof thisWorkflows,
+		},
+	]);
+}
+
+const shapes: [string, StepDefinition[]][] = [
+	[
+		'chain',
+		Array.from({ length: 10 }, (_, i) => ({
+			id: `s${i}`,
+			action: 'noop',
+			...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
+		})),
+	],
+	[
+		'fan-out/join',
+		[
+			{ id: 'root', action: 'noop' },
+			...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
+			{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
+		],
+	],
+];
+
+const server = await startRedis();
+const admin = new Redis(server.port);
+const serverCpuUs = async (): Promise<number> => {
+	const info = await admin.info('cpu');
+	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+};
+let n = 0;
+
+/** One round of one tree and shape: [this process's CPU µs a step, the server's, steps/s]. */
+async function round(tree: Tree, steps: StepDefinition[]): Promise<[number, number, number]> {
+	const container = new tree.redis.RedisContainer({
+		redis: { host: '127.0.0.1', port: server.port },
+		name: `wfab${++n}`,
+		log: false,
+	});
+	await container.ready();
+	const store = new tree.redis.RedisWorkflowStore({ container });
+	const actions = tree.workflows.workflowActions({ noop: () => null });
+	const scheduler = new tree.core.Scheduler({
+		container,
+		actuator: new tree.fn.FunctionActuator(actions),
+		concurrency: CONCURRENCY,
+	});
+	const flows = new tree.workflows.Workflows({ scheduler, actions, store });
+	flows.define({ name: 'bench', steps });
+	// The garbage of the round before is collected before this one is measured (with node --expose-gc).
+	(globalThis as { gc?: () => void }).gc?.();
+	const cpu = process.cpuUsage();
+	const serverBefore = await serverCpuUs();
+	const started = performance.now();
+	const ids: string[] = [];
+	for (let i = 0; i < RUNS; i += 100)
+		ids.push(
+			...(await Promise.all(Array.from({ length: Math.min(100, RUNS - i) }, () => flows.start('bench')))).map(
+				(r) => r.id,
+			),
+		);
+	for (const id of ids) await flows.wait(id);
+	const ms = performance.now() - started;
+	const used = process.cpuUsage(cpu);
+	const serverUs = (await serverCpuUs()) - serverBefore;
+	await flows.close();
+	await scheduler.close();
+	await store.close();
+	const total = RUNS * steps.length;
+	return [(used.user + used.system) / total, serverUs / total, (total * 1000) / ms];
+}
+
+const median = (values: readonly number[]): number => {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = sorted.length >> 1;
+	return sorted.length % 2 === 1
+		? (sorted[mid] as number)
+		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+const results = new Map<string, [number, number, number][]>();
+try {
+	for (let r = 0; r < ROUNDS; r++) {
+		const order = r % 2 === 0 ? variants : [...variants].reverse();
+		for (const [shape, steps] of shapes)
+			for (const [name, tree] of order) {
+				const figures = await round(tree, steps);
+				const key = `${shape} ${name}`;
+				results.set(key, [...(results.get(key) ?? []), figures]);
+				console.log(
+					`round ${r + 1} ${key}: node ${figures[0].toFixed(0)} µs, server ${figures[1].toFixed(0)} µs, ${figures[2].toFixed(0)} steps/s`,
+				);
+			}
+	}
+	console.log(`\n${RUNS} runs a round, medians of rounds ${WARM + 1}-${ROUNDS}`);
+	console.log('| shape | tree | node µs/step | server µs/step | steps/s | node this/base (per-round median) |');
+	console.log('|---|---|---|---|---|---|');
+	for (const [shape] of shapes)
+		for (const [name] of variants) {
+			const rows = (results.get(`${shape} ${name}`) ?? []).slice(WARM);
+			const base = (results.get(`${shape} base`) ?? []).slice(WARM);
+			const ratio =
+				name === 'this' && base.length === rows.length && base.length > 0
+					? median(rows.map((row, i) => row[0] / (base[i] as [number, number, number])[0])).toFixed(3)
+					: '';
+			console.log(
+				`| ${shape} | ${name} | ${median(rows.map((row) => row[0])).toFixed(0)} | ${median(rows.map((row) => row[1])).toFixed(0)} | ${median(rows.map((row) => row[2])).toFixed(0)} | ${ratio} |`,
+			);
+		}
+} finally {
+	admin.disconnect();
+	await server.stop();
+}
