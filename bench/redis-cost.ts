@@ -8,8 +8,13 @@
  * BullMQ stay in `bench/redis.ts`.
  *
  * Usage (after `npm run build`): `PORT=6379 N=20000 CONCURRENCY=100 npx tsx bench/redis-cost.ts` against a
- * redis-server of its own (it resets the server's stats: not on a shared server).
+ * redis-server of its own (it resets the server's stats: not on a shared server). With `MARK` set, that shell command
+ * runs with the argument `start` just before the measured run's processing and `end` just after: e.g. a script that
+ * zeroes and switches on, then switches off and dumps (`callgrind_control -z`, `-i on`, `-i off`, `-d`) a
+ * redis-server run under `valgrind --tool=callgrind --instr-atstart=no`, to count Redis's instructions per task over
+ * the processing only (a count that does not depend on the machine's load).
  */
+import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -19,6 +24,7 @@ const port = Number(process.env.PORT ?? 6379);
 const count = Number(process.env.N ?? 20000);
 const concurrency = Number(process.env.CONCURRENCY ?? 100);
 const warmup = Number(process.env.WARMUP ?? 5000);
+const mark = process.env.MARK;
 
 const admin = new Redis({ host: '127.0.0.1', port });
 
@@ -47,7 +53,11 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
 }
 
 /** Adds `n` no-op tasks, then processes them; returns the worker's and Redis's CPU µs during processing. */
-async function run(name: string, n: number): Promise<{ worker: number; redis: number; input: number; output: number }> {
+async function run(
+	name: string,
+	n: number,
+	measured = false,
+): Promise<{ worker: number; redis: number; input: number; output: number }> {
 	const container = new RedisContainer({ redis: { host: '127.0.0.1', port }, name, log: false });
 	const scheduler = new Scheduler({
 		container,
@@ -66,10 +76,12 @@ async function run(name: string, n: number): Promise<{ worker: number; redis: nu
 	await admin.config('RESETSTAT');
 	const redis0 = await redisCpuUs();
 	const net0 = await netBytes();
+	if (measured && mark !== undefined) execSync(`${mark} start`, { stdio: 'inherit' });
 	const cpu0 = process.cpuUsage();
 	scheduler.resume();
 	await all;
 	const cpu = process.cpuUsage(cpu0);
+	if (measured && mark !== undefined) execSync(`${mark} end`, { stdio: 'inherit' });
 	const redis = (await redisCpuUs()) - redis0;
 	const net = await netBytes();
 	await scheduler.close();
@@ -82,7 +94,7 @@ async function run(name: string, n: number): Promise<{ worker: number; redis: nu
 }
 
 if (warmup > 0) await run(`cost-warmup-${process.pid}`, warmup);
-const { worker, redis, input, output } = await run(`cost-${process.pid}`, count);
+const { worker, redis, input, output } = await run(`cost-${process.pid}`, count, true);
 const stats = await commandStats();
 console.log(`tasks ${count} concurrency ${concurrency}`);
 console.log(`worker cpu µs/task ${(worker / count).toFixed(2)}`);

@@ -10,11 +10,11 @@
  * A reply's error entry fails its transition only; a failed call (connection lost) fails all of its batch.
  */
 
-/** Sends one batch (the flattened items) and resolves with one entry per item, in order. */
-export type SendBatch = (items: readonly string[][]) => Promise<readonly unknown[]>;
+/** Sends one batch (its items, each a transition's arguments) and resolves with one entry per item, in order. */
+export type SendBatch<T = string[]> = (items: readonly T[]) => Promise<readonly unknown[]>;
 
-interface Pending {
-	readonly args: string[];
+interface Pending<T> {
+	readonly args: T;
 	readonly resolve: (reply: unknown) => void;
 	readonly reject: (error: unknown) => void;
 }
@@ -26,25 +26,25 @@ export interface TransitionBatchOptions {
 	readonly maxInFlight: number;
 }
 
-export class TransitionBatch {
-	readonly #send: SendBatch;
+export class TransitionBatch<T = string[]> {
+	readonly #send: SendBatch<T>;
 	readonly #maxItems: number;
 	readonly #maxInFlight: number;
-	#pending: Pending[] = [];
+	#pending: Pending<T>[] = [];
 	#scheduled = false;
 	#inFlight = 0;
 	/** The batches sent and not yet answered (settled once each was answered and its replies handed out). */
 	readonly #sent = new Set<Promise<void>>();
 	readonly #idleWaiters: (() => void)[] = [];
 
-	constructor(send: SendBatch, options: TransitionBatchOptions) {
+	constructor(send: SendBatch<T>, options: TransitionBatchOptions) {
 		this.#send = send;
 		this.#maxItems = options.maxItems;
 		this.#maxInFlight = options.maxInFlight;
 	}
 
 	/** Queue one transition's arguments; resolves with its entry of the batch reply (an error entry rejects). */
-	submit(args: string[]): Promise<unknown> {
+	submit(args: T): Promise<unknown> {
 		return new Promise((resolve, reject) => {
 			this.#pending.push({ args, resolve, reject });
 			if (this.#pending.length >= this.#maxItems && this.#inFlight < this.#maxInFlight) this.#sendOne();

@@ -6,14 +6,25 @@ import { script } from './scripts.js';
 
 /** How many values each transition's array has before its patch pairs (see TRANSITION). */
 export const TRANSITION_HEAD = 8;
+/** In a usual success's skips (see TRANSITION): the known version's error is null, or its output the same. */
+export const SUCCESS_SKIPS_ERROR = 1;
+export const SUCCESS_SKIPS_OUTPUT = 2;
+/** How many values a usual success's short form has (see TRANSITION). */
+const SUCCESS_LENGTH = 7;
 
 /**
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
- * as one JSON array: now (the caller's), token prefix, then one array per transition: id, from, to, flags (1 = compare
- * the owner, 2 = claim ahead, 4 = compare the version too: the move applies only to the stored version given),
- * owner, token number, the claim ahead's lease length in ms, the version the caller knows (`<seq>:<v>` or ''), then
- * the patch's field/value pairs. One JSON string each way instead of some twenty RESP strings per transition: Redis
- * decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
+ * as one JSON array: now (the caller's), token prefix, the usual owner and claim-ahead lease (see below), then one
+ * array per transition: id, from, to, flags (1 = compare the owner, 2 = claim ahead, 4 = compare the version too:
+ * the move applies only to the stored version given), owner, token number, the claim ahead's lease length in ms
+ * ('' for none), the version the caller knows (`<seq>:<v>` or ''), then the patch's field/value pairs. The usual end
+ * of a task, a running task's success for the usual owner and lease with the success patch (output, error null,
+ * finishedAt, no owner nor lease), comes in a short form of 7 values instead (SUCCESS_LENGTH): id, token number, the
+ * seq and v the caller knows ('' and '' for none), finishedAt, output (stored form), and skips: the fields the
+ * caller's version holds already (the sum of SUCCESS_SKIPS_ERROR, error null, and SUCCESS_SKIPS_OUTPUT, that
+ * output), not written again when the stored version is that one: fewer strings for Redis to decode and fewer hash
+ * writes per task, the same compare-and-set. One JSON string each way instead of some twenty RESP strings per
+ * transition: Redis decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
  * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost), [record], or
  * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
@@ -35,6 +46,7 @@ export const TRANSITION = script(
 local batch = cjson.decode(ARGV[1])
 local now, offset = clock(batch[1])
 local tprefix = batch[2]
+local usualOwner, usualLease = batch[3], batch[4]
 local H = ${TRANSITION_HEAD}
 -- An active task reaching a final status (the common case) leaves P running and joins P s:<status>: those index
 -- writes are gathered and made once per batch (variadic ZREM and ZADDs) before any other kind of transition, so
@@ -89,8 +101,18 @@ end
 -- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
 local ahead, owners = {}, {}
 local function one(t)
-	local id, from, to, flags, owner = t[1], t[2], t[3], tonumber(t[4]), t[5]
-	local token = tprefix .. ':' .. t[6]
+	local n = #t
+	local usual = n == ${SUCCESS_LENGTH}
+	local id, from, to, flags, owner, aheadMs
+	if usual then
+		id, from, to, owner, aheadMs = t[1], 'running', 'succeeded', usualOwner, usualLease
+		flags = 1
+		if aheadMs ~= '' then flags = 3 end
+	else
+		id, from, to, flags, owner, aheadMs = t[1], t[2], t[3], tonumber(t[4]), t[5], t[7]
+	end
+	local token
+	if usual then token = tprefix .. ':' .. t[2] else token = tprefix .. ':' .. t[6] end
 	local checkOwner = flags % 2 == 1
 	local aheadWanted = math.floor(flags / 2) % 2 == 1
 	local exact = flags >= 4
@@ -104,16 +126,32 @@ local function one(t)
 		return false
 	end
 	local seq = f[3]
-	local known = t[8] == versionTag(seq, f[4])
+	local known
+	if usual then known = t[3] == seq and t[4] == f[4] else known = t[8] == versionTag(seq, f[4]) end
 	-- A hand-back of the claim a renewal read (orphans.ts): a later claim of the task (a new version) is not its to move.
 	if exact and not known then return false end
-	local n = #t
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
 	local ix = nil
 	if not ending then ix = redis.call('HMGET', k, 'priority', 'runAt', 'leaseUntil') end
-	redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, H + 1, n))
-	if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
+	if usual then
+		-- The success patch, less what the known version holds already (skips).
+		local skips = t[7]
+		if not known then skips = '0' end
+		if skips == '${SUCCESS_SKIPS_ERROR | SUCCESS_SKIPS_OUTPUT}' then
+			redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), 'finishedAt', t[5], 'owner', '', 'leaseUntil', '')
+		elseif skips == '${SUCCESS_SKIPS_ERROR}' then
+			redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), 'finishedAt', t[5], 'owner', '', 'leaseUntil', '', 'output', t[6])
+		elseif skips == '${SUCCESS_SKIPS_OUTPUT}' then
+			redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), 'finishedAt', t[5], 'owner', '', 'leaseUntil', '', 'error', 'null')
+		else
+			redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), 'finishedAt', t[5], 'owner', '', 'leaseUntil', '', 'output', t[6], 'error', 'null')
+		end
+		if following ~= false then changeOf(id, from, to, now, k, false) end
+	else
+		redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, H + 1, n))
+		if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
+	end
 	if ending then
 		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
 		leaving[#leaving + 1] = id
@@ -139,7 +177,7 @@ local function one(t)
 	if aheadWanted and checkOwner and isFinal(to) then
 		local a = ahead[owner]
 		if a == nil then
-			a = { n = 0, lease = ms(tonumber(now) + tonumber(t[7])) }
+			a = { n = 0, lease = ms(tonumber(now) + tonumber(aheadMs)) }
 			ahead[owner] = a
 			owners[#owners + 1] = owner
 		end
@@ -151,7 +189,7 @@ end
 -- One pcall for the run of transitions up to the first that fails (not one per transition); a failed one gets its
 -- error entry and the rest run on in a new pcall.
 local out = {}
-local at = 3
+local at = 5
 local function run()
 	for i = at, #batch do
 		out[#out + 1] = one(batch[i])

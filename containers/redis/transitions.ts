@@ -20,12 +20,12 @@ import {
 	type TaskRecord,
 	type TaskStatus,
 } from 'lightsched/kit';
-import { decodeRecord, encodeBatch, encodePatch, storedValues, unpackClaimed } from './codec.js';
+import { decodeRecord, encodeBatch, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './codec.js';
 import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './known-records.js';
 import { isWellFormed } from './options.js';
 import type { ClockedScript } from './scripts.js';
 import { TransitionBatch } from './transition-batch.js';
-import { TRANSITION, TRANSITION_HEAD } from './transition-script.js';
+import { SUCCESS_SKIPS_ERROR, SUCCESS_SKIPS_OUTPUT, TRANSITION, TRANSITION_HEAD } from './transition-script.js';
 
 /**
  * The most transitions in one script call, and the most such calls awaiting their reply. Small batches several at
@@ -36,6 +36,21 @@ const MAX_BATCH = 25;
 const MAX_IN_FLIGHT = 4;
 /** The lease a held task is judged by when its owner's claims stopped coming back full meanwhile (see claim-ahead.ts). */
 export const DEFAULT_AHEAD_LEASE_MS = 1000;
+
+const SEQ = RECORD_FIELDS.indexOf('seq');
+const VERSION = RECORD_FIELDS.indexOf('v');
+const ERROR = RECORD_FIELDS.indexOf('error');
+const OUTPUT = RECORD_FIELDS.indexOf('output');
+
+/**
+ * One transition as queued for a batch: its arguments (TRANSITION_HEAD values, then the patch pairs), and, for the
+ * usual end of a task (running to succeeded with the success patch, see transition-script.ts), its short form, sent
+ * instead when the batch's head has the same owner and claim-ahead lease.
+ */
+interface Queued {
+	readonly item: string[];
+	readonly success?: readonly string[];
+}
 
 /** What the transitions need of their container. */
 export interface TransitionParts {
@@ -61,12 +76,12 @@ export class RedisTransitions {
 	/** The stored form of the tasks this container claimed and runs, so transitions need not send it back. */
 	readonly known = new KnownRecords();
 	/** Transitions issued in the same tick, sent as one script call. */
-	readonly batch: TransitionBatch;
+	readonly batch: TransitionBatch<Queued>;
 
 	constructor(parts: TransitionParts, instance: string) {
 		this.#parts = parts;
 		this.#instance = instance;
-		this.batch = new TransitionBatch((items) => this.#send(items), {
+		this.batch = new TransitionBatch<Queued>((items) => this.#send(items), {
 			maxItems: MAX_BATCH,
 			maxInFlight: MAX_IN_FLIGHT,
 		});
@@ -113,9 +128,14 @@ export class RedisTransitions {
 		} catch (error) {
 			return Promise.reject(error);
 		}
+		const success =
+			from === 'running' && to === 'succeeded' && version === undefined && owner !== undefined
+				? successForm(item, known)
+				: undefined;
+		const queued: Queued = success === undefined ? { item } : { item, success };
 		// A plain promise chain, not an async function: this runs once per finished task.
 		return this.batch
-			.submit(item)
+			.submit(queued)
 			.then((reply) => this.#transitioned(id, to, item, known, reply as StoredValues | string | false[] | null));
 	}
 
@@ -155,11 +175,20 @@ export class RedisTransitions {
 	}
 
 	/** One `transition` script call for a batch of transitions; per-transition failures come back as Error entries. */
-	async #send(items: readonly string[][]): Promise<readonly unknown[]> {
+	async #send(queued: readonly Queued[]): Promise<readonly unknown[]> {
 		const { ahead } = this.#parts;
+		// The head's owner and claim-ahead lease: those of the first usual success (see transition-script.ts).
+		const first = queued.find((q) => q.success !== undefined)?.item;
+		const owner = first?.[4] ?? '';
+		const lease = first?.[6] ?? '';
+		const items = queued.map((q) =>
+			q.success !== undefined && q.item[4] === owner && q.item[6] === lease ? q.success : q.item,
+		);
 		let reply: unknown;
 		try {
-			reply = await this.#parts.run(TRANSITION, [encodeBatch([String(Date.now()), this.#instance, ...items])]);
+			reply = await this.#parts.run(TRANSITION, [
+				encodeBatch([String(Date.now()), this.#instance, owner, lease, ...items]),
+			]);
 		} catch (error) {
 			// Given up on (or failed): applied or not, its claims ahead (if any) never reached this container.
 			this.#parts.lostCall();
@@ -190,4 +219,42 @@ export class RedisTransitions {
 			});
 		});
 	}
+}
+
+/**
+ * The short form of a running task's success (see transition-script.ts), or undefined when the patch is not the
+ * usual one (exactly output, error null, finishedAt, owner and leaseUntil null). Marks the fields the version this
+ * container knows already holds as written (error null, the same output): the script skips them when the stored
+ * version is that one.
+ */
+function successForm(item: readonly string[], known: Known | undefined): readonly string[] | undefined {
+	if (item.length !== TRANSITION_HEAD + 10) return undefined;
+	let output: string | undefined;
+	let finishedAt: string | undefined;
+	let usual = 0;
+	for (let i = TRANSITION_HEAD; i < item.length; i += 2) {
+		const field = item[i];
+		const value = item[i + 1] as string;
+		if (field === 'output') output = value;
+		else if (field === 'finishedAt') finishedAt = value;
+		else if (
+			(field === 'error' && value === 'null') ||
+			((field === 'owner' || field === 'leaseUntil') && value === '')
+		)
+			usual++;
+	}
+	if (output === undefined || finishedAt === undefined || finishedAt === '' || usual !== 3) return undefined;
+	const values = known?.values;
+	const skips =
+		(values?.[ERROR] === 'null' ? SUCCESS_SKIPS_ERROR : 0) |
+		(values?.[OUTPUT] === output ? SUCCESS_SKIPS_OUTPUT : 0);
+	return [
+		item[0] as string,
+		item[5] as string,
+		values?.[SEQ] ?? '',
+		values?.[VERSION] ?? '',
+		finishedAt,
+		output,
+		String(skips),
+	];
 }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisContainer } from 'lightsched/containers/redis';
+import { successPatch } from 'lightsched/kit';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
@@ -266,6 +267,41 @@ describe('RedisContainer: transitions of tasks this container claimed', () => {
 		// Not claimed here: the whole record comes back.
 		expect(await c.transition('b', 'waiting', 'stopped', done())).toEqual(await c.get('b'));
 		expect(JSON.parse(replies.at(-1) as string)).toEqual([[[expect.any(Array)]], {}, expect.any(String)]);
+		await c.close();
+		client.disconnect();
+	});
+
+	it("end with the scheduler's success patch in the short form: fields the known version holds are skipped only while it is the stored one", async () => {
+		const { client, scripts, replies } = recordingClient();
+		const c = new RedisContainer({ redis: client, name: fresh(), log: false });
+		await c.add(
+			records([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+			]),
+		);
+		await c.claim(3, 'me', 10_000, Date.now());
+		// Another process wrote `a` since the claim (a new version): an error and an output this container never saw.
+		const key = `${c.keyPrefix}t:a`;
+		await admin.hset(key, 'error', '{"message":"elsewhere"}', 'output', '"elsewhere"');
+		await admin.hincrby(key, 'v', 1);
+		const results = await Promise.all([
+			c.transition('a', 'running', 'succeeded', successPatch(null), 'me'),
+			c.transition('b', 'running', 'succeeded', successPatch(null), 'me'),
+			c.transition('c', 'running', 'succeeded', successPatch({ n: 3 }), 'me'),
+		]);
+		// Each went in its short form (7 values after the batch's head), in one call.
+		const batch = JSON.parse(scripts.at(-1)?.at(-1) ?? '[]') as unknown[];
+		expect(batch.slice(4).map((item) => (item as unknown[]).length)).toEqual([7, 7, 7]);
+		const [entries] = JSON.parse(replies.at(-1) as string) as [unknown[]];
+		expect(entries.map((entry) => entry === true)).toEqual([false, true, true]);
+		for (const [i, id] of ['a', 'b', 'c'].entries()) expect(results[i]).toEqual(await c.get(id));
+		expect(results.map((r) => [r?.status, r?.error, r?.output, r?.owner, r?.leaseUntil])).toEqual([
+			['succeeded', null, null, null, null],
+			['succeeded', null, null, null, null],
+			['succeeded', null, { n: 3 }, null, null],
+		]);
 		await c.close();
 		client.disconnect();
 	});
