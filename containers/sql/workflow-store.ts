@@ -124,10 +124,12 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		const direct = directPg(this.knex) ?? directSqlite3(this.knex);
+		// On PostgreSQL the frequent writes (the run writes, the releases, the creates) run through the statement
+		// functions, as the container's do (pg-functions.ts): planned once per server connection, not on every run.
+		const direct = directPg(this.knex, false, prefix) ?? directSqlite3(this.knex);
 		const knex = this.knex;
 		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
-		this.#creates = new RunCreateBatcher({ table: this.#runs, run: this.#statement });
+		this.#creates = new RunCreateBatcher({ table: this.#runs, dialect: this.#dialect, run: this.#statement });
 		this.#writes = new RunWriteBatcher({
 			dialect: this.#dialect,
 			table: this.#runs,
