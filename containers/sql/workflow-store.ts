@@ -60,9 +60,16 @@ interface RunRow {
 	rev: number | string;
 }
 
+/**
+ * Whether a driver error is a unique index's refusal: PostgreSQL's 23505; SQLite's constraint error naming UNIQUE
+ * (`SQLITE_CONSTRAINT` from sqlite3, the extended `SQLITE_CONSTRAINT_UNIQUE` from better-sqlite3).
+ */
 function isUniqueViolation(error: unknown): boolean {
 	const e = error as { code?: unknown; message?: unknown };
-	return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && String(e.message).includes('UNIQUE'));
+	return (
+		e?.code === '23505' ||
+		(typeof e?.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT') && String(e.message).includes('UNIQUE'))
+	);
 }
 
 /** Workflow runs in SQL, shared between processes. */
