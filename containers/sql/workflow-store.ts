@@ -31,6 +31,7 @@ import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { directPg } from './direct-pg.js';
+import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
@@ -87,7 +88,10 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #writes: RunWriteBatcher;
 	/** The inserts of `create`, coalesced into one statement while the database is busy. */
 	readonly #creates: RunCreateBatcher;
-	/** A statement outside a transaction: the direct runner where the container has one (direct-pg.ts, direct-sqlite3.ts), else knex's `raw`. */
+	/**
+	 * A statement outside a transaction: the direct runner where the container has one (direct-sqlite.ts,
+	 * direct-sqlite3.ts, direct-pg.ts), else knex's `raw`.
+	 */
 	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
@@ -131,9 +135,11 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		// On PostgreSQL the frequent writes (the run writes, the releases, the creates) run through the statement
-		// functions, as the container's do (pg-functions.ts): planned once per server connection, not on every run.
-		const direct = directPg(this.knex, false, prefix) ?? directSqlite3(this.knex);
+		// The container's direct runners, in its order (container-parts.ts): better-sqlite3, sqlite3 (statements kept
+		// on a knex instance the container made), PostgreSQL; there the frequent writes (the run writes, the releases,
+		// the creates) run through the statement functions, as the container's do (pg-functions.ts): planned once per
+		// server connection, not on every run.
+		const direct = directSqlite(this.knex)?.run ?? directSqlite3(this.knex) ?? directPg(this.knex, false, prefix);
 		const knex = this.knex;
 		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
 		this.#creates = new RunCreateBatcher({ table: this.#runs, dialect: this.#dialect, run: this.#statement });
