@@ -2,7 +2,10 @@
  * Where a workflow step's time goes on PostgreSQL (issue 13): pg_stat_statements over RUNS runs (default 200) of a
  * 10-step chain (SHAPE=dag: the 1 -> 8 -> 1 fan-out/join) against RUNS x 10 plain tasks, each after an untimed
  * warm-up, on one SqlContainer + SqlWorkflowStore sharing its connection. Prints per case the rate, this process's
- * CPU per step, the statements' calls per step and their server time per step, and the dearest statements.
+ * CPU per step, the statements' calls per step and their server time per step (top-level statements: a statement
+ * function's call includes the statements it runs), the server's CPU per step (the postmaster and its backends, from
+ * /proc: the statements' time without waiting for a processor), and the dearest statements (with those inside
+ * functions).
  *
  * PROF=<file.cpuprofile> writes a CPU profile of the measured workflow runs alone (bench/workflows-profile-summary.ts).
  *
@@ -12,7 +15,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import pg from 'pg';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
@@ -99,6 +102,49 @@ async function runs(conn: unknown, n: number): Promise<number> {
 	return ms;
 }
 
+/** Clock ticks a second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** Clock ticks (user + system) of process `pid`; with `children`, also its reaped children's. 0 when it is gone. */
+function ticks(pid: number | string, children: boolean): number {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+		const own = Number(fields[11]) + Number(fields[12]);
+		return children ? own + Number(fields[13]) + Number(fields[14]) : own;
+	} catch {
+		return 0;
+	}
+}
+
+/** The PostgreSQL server's CPU in ticks: the postmaster with its reaped children, plus its live children. */
+function serverTicks(postmaster: number): number {
+	let total = ticks(postmaster, true);
+	for (const entry of readdirSync('/proc')) {
+		if (!/^[0-9]+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
+				total += ticks(entry, false);
+		} catch {
+			// gone meanwhile
+		}
+	}
+	return total;
+}
+
+/** The postmaster: the parent of any backend. */
+const postmaster = await (async (): Promise<number> => {
+	const client = new pg.Client({ connectionString: server.url });
+	await client.connect();
+	const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+	// Read while the backend lives.
+	const stat = readFileSync(`/proc/${String(rows[0].pid)}/stat`, 'utf8');
+	await client.end();
+	return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+})();
+
 try {
 	for (const [name, run] of [
 		['plain', plain],
@@ -114,9 +160,11 @@ try {
 			await post(profiler, 'Profiler.enable');
 			await post(profiler, 'Profiler.start');
 		}
+		const s0 = serverTicks(postmaster);
 		const c0 = process.cpuUsage();
 		const ms = await run(conn, name === 'plain' ? RUNS * 10 : RUNS);
 		const c = process.cpuUsage(c0);
+		const serverCpu = ((serverTicks(postmaster) - s0) * (1e6 / TICKS_PER_SECOND)) / (RUNS * 10);
 		if (profiler !== null) {
 			const { profile } = (await post(profiler, 'Profiler.stop')) as { profile: unknown };
 			writeFileSync(process.env.PROF as string, JSON.stringify(profile));
@@ -124,11 +172,12 @@ try {
 		}
 		const n = RUNS * 10;
 		const { rows: total } = await client.query(
-			`SELECT sum(calls)::int c, sum(total_plan_time + total_exec_time) t FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'`,
+			`SELECT sum(calls)::int c, sum(total_plan_time + total_exec_time) t FROM pg_stat_statements WHERE toplevel AND query NOT LIKE '%pg_stat_statements%'`,
 		);
 		console.log(
 			`${name}: ${Math.round((n / ms) * 1000)}/s, node cpu ${Math.round((c.user + c.system) / n)} µs a step (sys ${Math.round(c.system / n)}), ` +
-				`statements ${(Number(total[0].c) / n).toFixed(2)} a step, server ${((Number(total[0].t) * 1000) / n).toFixed(0)} µs a step`,
+				`statements ${(Number(total[0].c) / n).toFixed(2)} a step, server ${((Number(total[0].t) * 1000) / n).toFixed(0)} µs a step ` +
+				`(statements' time), server cpu ${Math.round(serverCpu)} µs a step`,
 		);
 		const { rows } = await client.query(
 			`SELECT sum(calls)::int AS calls, sum(rows)::int AS rows, round(sum(total_plan_time)::numeric, 1) AS plan, round(sum(total_exec_time)::numeric, 1) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS q FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' GROUP BY 5 ORDER BY 4 DESC LIMIT 14`,

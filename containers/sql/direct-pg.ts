@@ -60,6 +60,28 @@ function numbered(sql: string): string {
 }
 
 /**
+ * The function registry of `client`'s runners for table prefix `prefix`: one per knex instance and prefix, so the
+ * container and a `SqlWorkflowStore` sharing its connection make each function once and a database that refuses
+ * them is warned about once.
+ */
+const registries = new WeakMap<object, Map<string, PgFunctions>>();
+
+function sharedFunctions(client: PooledClient, prefix: string): PgFunctions {
+	let byPrefix = registries.get(client);
+	if (byPrefix === undefined) registries.set(client, (byPrefix = new Map()));
+	let functions = byPrefix.get(prefix);
+	if (functions === undefined) {
+		functions = new PgFunctions(prefix, (message) => {
+			const logger = (client as { logger?: { warn?: (m: string) => void } }).logger;
+			if (typeof logger?.warn === 'function') logger.warn(message);
+			else console.warn(message);
+		});
+		byPrefix.set(prefix, functions);
+	}
+	return functions;
+}
+
+/**
  * The direct runner for `knex` when it is a pg client whose results knex does not post-process; otherwise null
  * (use knex). With `functions` (a table prefix) and not `prepared`, its frequent data-modifying statements run
  * through server-side functions (pg-functions.ts).
@@ -71,14 +93,7 @@ export function directPg(knex: Knex, prepared = false, functions: string | null 
 	let preparedCount = 0;
 	/** Connections whose plan cache mode was set. */
 	const generic = new WeakSet<object>();
-	const carriers =
-		functions === null || prepared
-			? null
-			: new PgFunctions(functions, (message) => {
-					const logger = (client as { logger?: { warn?: (m: string) => void } }).logger;
-					if (typeof logger?.warn === 'function') logger.warn(message);
-					else console.warn(message);
-				});
+	const carriers = functions === null || prepared ? null : sharedFunctions(client, functions);
 
 	return async (sql, bindings) => {
 		let kept = texts.get(sql);

@@ -1,19 +1,23 @@
 /**
  * The inserts of `SqlWorkflowStore.create`, coalesced as the run writes are (run-writes.ts): a create asked for
- * while another insert is on its way joins the next batch, and a batch is ONE `INSERT … VALUES (…), (…) ON
- * CONFLICT DO NOTHING RETURNING id` (one statement and one commit for the runs of many concurrent starts instead
+ * while another insert is on its way joins the next batch, and a batch is ONE `INSERT … ON CONFLICT DO NOTHING
+ * RETURNING id` of all its rows (one statement and one commit for the runs of many concurrent starts instead
  * of one each). A row a unique index refuses (its id, or the key of a unique-key run) is left out of the batch
  * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
  * for a timer: a lone create runs at once; batches form only while the database is busy.
  */
-import { RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
+import { PG_TYPES, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
+import type { SqlDialect } from './schema.js';
 import { refusedByDatabase } from './transitions.js';
 
 /** The most runs in one statement (11 values each; run bodies are a few KB each). */
 const MAX_BATCH = 100;
 
 const COLUMNS = ['id', 'created_at', ...RUN_WRITE_COLUMNS] as const;
+
+/** Each column's PostgreSQL type, for its array. */
+const PG_COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = { id: 'text', created_at: 'bigint', ...PG_TYPES };
 
 interface Pending {
 	readonly id: string;
@@ -26,13 +30,15 @@ interface Pending {
 
 export class RunCreateBatcher {
 	readonly #table: string;
+	readonly #dialect: SqlDialect;
 	readonly #statement: RunRows;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
 	/** `run`: runs one statement outside a transaction (knex's `raw`, or the container's direct runner). */
-	constructor(options: { table: string; run: RunRows }) {
+	constructor(options: { table: string; dialect: SqlDialect; run: RunRows }) {
 		this.#table = options.table;
+		this.#dialect = options.dialect;
 		this.#statement = options.run;
 	}
 
@@ -55,16 +61,37 @@ export class RunCreateBatcher {
 		});
 	}
 
+	/**
+	 * The batch's `INSERT … ON CONFLICT DO NOTHING RETURNING id`. On PostgreSQL the rows come as one array per column
+	 * (`WITH v AS (SELECT * FROM unnest(…)) INSERT … SELECT`): the same text for every batch size, so one statement
+	 * function carries them all (pg-functions.ts); on SQLite a multi-row VALUES.
+	 */
+	#insert(batch: Pending[]): [sql: string, bindings: unknown[]] {
+		const columns = COLUMNS.join(', ');
+		if (this.#dialect === 'pg') {
+			const arrays = COLUMNS.map((column) => `?::${PG_COLUMN_TYPES[column]}[]`).join(', ');
+			return [
+				`WITH v (${columns}) AS (SELECT * FROM unnest(${arrays})) ` +
+					`INSERT INTO ${this.#table} (${columns}) SELECT ${columns} FROM v ON CONFLICT DO NOTHING RETURNING id`,
+				[
+					batch.map((p) => p.id),
+					batch.map((p) => p.createdAt),
+					...RUN_WRITE_COLUMNS.map((column) => batch.map((p) => p.values[column])),
+				],
+			];
+		}
+		const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+		const bindings: unknown[] = [];
+		for (const p of batch) bindings.push(p.id, p.createdAt, ...RUN_WRITE_COLUMNS.map((c) => p.values[c]));
+		return [
+			`INSERT INTO ${this.#table} (${columns}) VALUES ${batch.map(() => row).join(', ')} ON CONFLICT DO NOTHING RETURNING id`,
+			bindings,
+		];
+	}
+
 	async #run(batch: Pending[]): Promise<void> {
 		try {
-			const row = `(${COLUMNS.map(() => '?').join(', ')})`;
-			const bindings: unknown[] = [];
-			for (const p of batch) bindings.push(p.id, p.createdAt, ...RUN_WRITE_COLUMNS.map((c) => p.values[c]));
-			const rows = await this.#statement(
-				`INSERT INTO ${this.#table} (${COLUMNS.join(', ')}) VALUES ${batch.map(() => row).join(', ')} ` +
-					'ON CONFLICT DO NOTHING RETURNING id',
-				bindings,
-			);
+			const rows = await this.#statement(...this.#insert(batch));
 			const inserted = new Set(rows.map((r) => String(r['id'])));
 			// Two creates of one id in a batch: the first inserted it, the second was refused.
 			const seen = new Set<string>();

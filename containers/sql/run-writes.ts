@@ -1,8 +1,9 @@
 /**
  * The compare-and-set writes of `SqlWorkflowStore.update`, coalesced. A write asked for while another statement is
- * on its way joins the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING id` statement in
- * which every row keeps its own compare-and-set (`id` and `rev`): one statement and one commit for the runs of many
- * step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
+ * on its way joins the next batch, and a batch runs as ONE `UPDATE … FROM v … RETURNING id` statement (`v` the
+ * new rows: on PostgreSQL one array per column, `unnest`ed, so the text is the same for every batch size and one
+ * statement function carries it; on SQLite a VALUES list) in which every row keeps its own compare-and-set (`id`
+ * and `rev`): one statement and one commit for the runs of many step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
  * database is busy. (The same shape as the task transitions, sql/transitions.ts.)
  *
  * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
@@ -42,7 +43,8 @@ export const RUN_WRITE_COLUMNS = [
 /** A run row's new values, by column. */
 export type RunWriteValues = Record<(typeof RUN_WRITE_COLUMNS)[number], unknown>;
 
-const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
+/** Each written column's PostgreSQL type (the batches' arrays). */
+export const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 	definition: 'text',
 	version: 'integer',
 	run_key: 'text',
@@ -220,7 +222,7 @@ export class RunWriteBatcher {
 	/**
 	 * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
 	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
-	 * come first: `v (…) AS (VALUES …)`.
+	 * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite.
 	 */
 	#update(batch: Pending[]): { with: string | null; sql: string; bindings: unknown[] } {
 		if (batch.length === 1) {
@@ -237,8 +239,18 @@ export class RunWriteBatcher {
 		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`;
 		// `c_` columns are the comparison, `n_` the new values.
 		const columns = ['c_id', 'c_rev', ...RUN_WRITE_COLUMNS.map((column) => `n_${column}`)];
-		const mark = (type: string): string => (pg ? `?::${type}` : '?');
-		const row = `(${[mark('text'), mark('integer'), ...RUN_WRITE_COLUMNS.map((column) => mark(PG_TYPES[column]))].join(', ')})`;
+		if (pg) {
+			// One array per column: the same text for every batch size, so one statement function carries them all.
+			const types = ['text', 'integer', ...RUN_WRITE_COLUMNS.map((column) => PG_TYPES[column])];
+			const bindings: unknown[] = [
+				batch.map((p) => p.id),
+				batch.map((p) => p.rev),
+				...RUN_WRITE_COLUMNS.map((column) => batch.map((p) => p.values[column])),
+			];
+			const arrays = types.map((type) => `?::${type}[]`).join(', ');
+			return { with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${arrays}))`, sql, bindings };
+		}
+		const row = `(${columns.map(() => '?').join(', ')})`;
 		const bindings: unknown[] = [];
 		for (const p of batch) {
 			bindings.push(p.id, p.rev);

@@ -31,6 +31,7 @@ import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { directPg } from './direct-pg.js';
+import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
@@ -60,9 +61,16 @@ interface RunRow {
 	rev: number | string;
 }
 
+/**
+ * Whether a driver error is a unique index's refusal: PostgreSQL's 23505; SQLite's constraint error naming UNIQUE
+ * (`SQLITE_CONSTRAINT` from sqlite3, the extended `SQLITE_CONSTRAINT_UNIQUE` from better-sqlite3).
+ */
 function isUniqueViolation(error: unknown): boolean {
 	const e = error as { code?: unknown; message?: unknown };
-	return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && String(e.message).includes('UNIQUE'));
+	return (
+		e?.code === '23505' ||
+		(typeof e?.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT') && String(e.message).includes('UNIQUE'))
+	);
 }
 
 /** Workflow runs in SQL, shared between processes. */
@@ -80,7 +88,10 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #writes: RunWriteBatcher;
 	/** The inserts of `create`, coalesced into one statement while the database is busy. */
 	readonly #creates: RunCreateBatcher;
-	/** A statement outside a transaction: the direct runner where the container has one (direct-pg.ts, direct-sqlite3.ts), else knex's `raw`. */
+	/**
+	 * A statement outside a transaction: the direct runner where the container has one (direct-sqlite.ts,
+	 * direct-sqlite3.ts, direct-pg.ts), else knex's `raw`.
+	 */
 	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
@@ -124,10 +135,14 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		const direct = directPg(this.knex) ?? directSqlite3(this.knex);
+		// The container's direct runners, in its order (container-parts.ts): better-sqlite3, sqlite3 (statements kept
+		// on a knex instance the container made), PostgreSQL; there the frequent writes (the run writes, the releases,
+		// the creates) run through the statement functions, as the container's do (pg-functions.ts): planned once per
+		// server connection, not on every run.
+		const direct = directSqlite(this.knex)?.run ?? directSqlite3(this.knex) ?? directPg(this.knex, false, prefix);
 		const knex = this.knex;
 		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
-		this.#creates = new RunCreateBatcher({ table: this.#runs, run: this.#statement });
+		this.#creates = new RunCreateBatcher({ table: this.#runs, dialect: this.#dialect, run: this.#statement });
 		this.#writes = new RunWriteBatcher({
 			dialect: this.#dialect,
 			table: this.#runs,
