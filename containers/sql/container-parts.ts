@@ -13,6 +13,7 @@ import { autoVacuum } from './auto-vacuum.js';
 import type { BackgroundStatement } from './background-statement.js';
 import { SqlChangeReader } from './change-events.js';
 import { claimAheadOff, ClaimAheadBuffer } from './claim-ahead.js';
+import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3 } from './direct-sqlite3.js';
@@ -83,6 +84,7 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 		sqlite?.run ??
 		directSqlite3(knex) ??
 		directPg(knex, o.preparedStatements, o.statementFunctions ? tables.prefix : null);
+	if (direct !== null) containerRunners.set(host.self, direct);
 	const query = (sql: string, bindings: readonly unknown[]): Promise<Record<string, unknown>[]> =>
 		direct === null ? rowsOf(knex, sql, bindings) : direct(sql, bindings);
 	const bool = (value: boolean): unknown => (dialect === 'pg' ? value : value ? 1 : 0);

@@ -32,11 +32,19 @@ export async function rowsOf(
 	return resultRows(await db.raw(sql, bindings as readonly Knex.RawBinding[]));
 }
 
-/** Whether a driver error is a unique-key violation (a concurrent add of the same id). */
+/**
+ * Whether a driver error is a unique index's refusal (a concurrent add of the same id or key): PostgreSQL's 23505;
+ * SQLite's constraint error naming UNIQUE (`SQLITE_CONSTRAINT` from sqlite3, the extended `SQLITE_CONSTRAINT_UNIQUE`
+ * from better-sqlite3).
+ */
 export function isUniqueViolation(error: unknown): boolean {
 	const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
 	return (
-		code === '23505' || (code === 'SQLITE_CONSTRAINT' && typeof message === 'string' && message.includes('UNIQUE'))
+		code === '23505' ||
+		(typeof code === 'string' &&
+			code.startsWith('SQLITE_CONSTRAINT') &&
+			typeof message === 'string' &&
+			message.includes('UNIQUE'))
 	);
 }
 

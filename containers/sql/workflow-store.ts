@@ -30,6 +30,7 @@ import {
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
 import { openKnex, type KnexSource } from './connection.js';
+import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
@@ -40,7 +41,7 @@ import { RunCreateBatcher } from './run-creates.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
-import { rowsOf } from './statements.js';
+import { isUniqueViolation, rowsOf } from './statements.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -59,18 +60,6 @@ interface RunRow {
 	id: string;
 	body: string;
 	rev: number | string;
-}
-
-/**
- * Whether a driver error is a unique index's refusal: PostgreSQL's 23505; SQLite's constraint error naming UNIQUE
- * (`SQLITE_CONSTRAINT` from sqlite3, the extended `SQLITE_CONSTRAINT_UNIQUE` from better-sqlite3).
- */
-function isUniqueViolation(error: unknown): boolean {
-	const e = error as { code?: unknown; message?: unknown };
-	return (
-		e?.code === '23505' ||
-		(typeof e?.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT') && String(e.message).includes('UNIQUE'))
-	);
 }
 
 /** Workflow runs in SQL, shared between processes. */
@@ -135,11 +124,16 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		const insert: InsertInTransaction | null = canInsertInTransaction(shared)
 			? (trx, tasks) => shared[insertInTransaction](trx, tasks)
 			: null;
-		// The container's direct runners, in its order (container-parts.ts): better-sqlite3, sqlite3 (statements kept
-		// on a knex instance the container made), PostgreSQL; there the frequent writes (the run writes, the releases,
-		// the creates) run through the statement functions, as the container's do (pg-functions.ts): planned once per
-		// server connection, not on every run.
-		const direct = directSqlite(this.knex)?.run ?? directSqlite3(this.knex) ?? directPg(this.knex, false, prefix);
+		// Sharing a container: its own direct runner (container-runners.ts), so its statement mode holds for the store's
+		// statements too. Else the container's choice for these options by default, in its order (container-parts.ts):
+		// better-sqlite3, sqlite3 (statements kept on a knex instance the container made), PostgreSQL; there the
+		// frequent writes (the run writes, the releases, the creates) run through the statement functions
+		// (pg-functions.ts): planned once per server connection, not on every run.
+		const direct =
+			(shared === null ? undefined : containerRunners.get(shared)) ??
+			directSqlite(this.knex)?.run ??
+			directSqlite3(this.knex) ??
+			directPg(this.knex, false, prefix);
 		const knex = this.knex;
 		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
 		this.#creates = new RunCreateBatcher({ table: this.#runs, dialect: this.#dialect, run: this.#statement });

@@ -34,8 +34,13 @@ const chain = Array.from({ length: 6 }, (_, i) => ({
  * On a new container on `config` with a store sharing it: `rounds` rounds of `per` concurrent starts of the chain,
  * each round waited for; every run must succeed. Closes the container.
  */
-async function runChains(config: Knex.Config, rounds: number, per: number): Promise<void> {
-	const container = new SqlContainer({ knex: config });
+async function runChains(
+	config: Knex.Config,
+	rounds: number,
+	per: number,
+	options: { statementFunctions?: boolean } = {},
+): Promise<void> {
+	const container = new SqlContainer({ knex: config, ...options });
 	const setup = makeFlows(container, { noop: () => null }, { store: new SqlWorkflowStore({ container }) });
 	try {
 		setup.flows.define({ name: 'chain', steps: chain });
@@ -120,6 +125,20 @@ describe('SqlWorkflowStore statement functions (PostgreSQL)', () => {
 			expect(ours[0]).toMatch(/42501.*no functions here.*plain statements/s);
 		} finally {
 			await admin.raw('DROP EVENT TRIGGER no_functions');
+			await admin.destroy();
+		}
+	});
+
+	it('makes no function for the store either on a container with `statementFunctions: false`', async () => {
+		const config = await pg.freshDatabase();
+		const admin = knexFactory(config);
+		try {
+			await runChains(config, 3, 16, { statementFunctions: false });
+			const { rows } = (await admin.raw(
+				`SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'lightsched_tasks_f2_%'`,
+			)) as { rows: { n: number }[] };
+			expect(rows[0]?.n).toBe(0);
+		} finally {
 			await admin.destroy();
 		}
 	});
