@@ -39,16 +39,18 @@ describe.each(['PostgreSQL', 'SQLite, better-sqlite3', 'SQLite, sqlite3'])('SqlC
 			const first = await c.claim(2, 'o', 30_000, Date.now());
 			expect(first.map((t) => t.id)).toEqual(['t0', 't1']);
 			await Promise.all(first.map((t) => c.transition(t.id, 'running', 'succeeded', DONE, 'o')));
-			// Claimed ahead in the transitions' statements: running for `o`, their attempt counted.
+			// Claimed ahead in the transitions' statements, and taken at once by the next claim, without a statement
+			// (before anything else is awaited: a held task goes back to waiting after at most 250 ms).
+			const before = statements.length;
+			const next = await c.claim(2, 'o', 30_000, Date.now());
+			expect(next.map((t) => t.id)).toEqual(['t2', 't3']);
+			expect(statements.length).toBe(before);
+			// Running for `o`, their attempt counted.
 			const held = (await c.list({ status: 'running' })).tasks;
 			expect(held.map((t) => [t.id, t.owner, t.attempts])).toEqual([
 				['t2', 'o', 1],
 				['t3', 'o', 1],
 			]);
-			const before = statements.length;
-			const next = await c.claim(2, 'o', 30_000, Date.now());
-			expect(next.map((t) => t.id)).toEqual(['t2', 't3']);
-			expect(statements.length).toBe(before);
 			// Another owner's claim takes what is left, in order.
 			expect((await c.claim(5, 'p', 30_000, Date.now())).map((t) => t.id)).toEqual(['t4', 't5']);
 		} finally {
@@ -156,13 +158,18 @@ describe.each(['PostgreSQL', 'SQLite, better-sqlite3', 'SQLite, sqlite3'])('SqlC
 	});
 
 	it('records both the finishes and the claims ahead of one statement in the change log', async () => {
-		const { c } = await setup(name, 4);
+		const { c, statements } = await setup(name, 4);
 		try {
 			const start = await c.readChanges({ after: null, limit: 10, waitMs: 0 });
 			const first = await c.claim(2, 'o', 30_000, Date.now());
 			const busy = c.transition('none', 'waiting', 'stopped', { finishedAt: 1 });
 			const done = first.map((t) => c.transition(t.id, 'running', 'succeeded', DONE, 'o'));
 			await Promise.all([busy, ...done]);
+			// Claimed ahead: taken without a statement, before anything else is awaited (a held task goes back to
+			// waiting after at most 250 ms).
+			const before = statements.length;
+			expect((await c.claim(2, 'o', 30_000, Date.now())).map((t) => t.id)).toEqual(['t2', 't3']);
+			expect(statements.length).toBe(before);
 			expect((await c.list({ status: 'running' })).tasks.map((t) => t.id)).toEqual(['t2', 't3']);
 			const page = await c.readChanges({ after: start.next, limit: 100, waitMs: 0 });
 			const seen = page.changes.map((change) => `${change.type} ${change.id}`).sort();
