@@ -22,7 +22,7 @@
  *                        PG_BOSS_WORKERS=16 PG_BOSS_BATCH=250 to change it)
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, type SqlContainerOptions } from 'lightsched/containers/sql';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
+import { serverTicks, ticks } from './process-ticks.js';
 
 const TASKS = Number(process.env.TASKS ?? 10_000);
 /** Tasks per engine in the untimed warm-up round (a fresh server and a cold process favour nobody). */
@@ -388,35 +389,6 @@ const median = (values: number[]): number => {
 		? (sorted[mid] as number)
 		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
-
-/** Clock ticks (user + system) of process `pid`; with `children`, also its reaped children's. 0 when it is gone. */
-function ticks(pid: number | string, children: boolean): number {
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-		const own = Number(fields[11]) + Number(fields[12]);
-		return children ? own + Number(fields[13]) + Number(fields[14]) : own;
-	} catch {
-		return 0;
-	}
-}
-
-/** The PostgreSQL server's CPU in ticks: the postmaster with its reaped children, plus its live children. */
-function serverTicks(postmaster: number): number {
-	let total = ticks(postmaster, true);
-	for (const entry of readdirSync('/proc')) {
-		if (!/^[0-9]+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-			if (ppid === postmaster) total += ticks(entry, false);
-		} catch {
-			// gone meanwhile
-		}
-	}
-	return total;
-}
 
 async function main(): Promise<void> {
 	const server = await startPostgres({ settings: { max_connections: '300' } });

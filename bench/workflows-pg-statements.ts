@@ -15,11 +15,12 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import pg from 'pg';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { serverTicks, TICKS_PER_SECOND } from './process-ticks.js';
 
 const post = (session: inspector.Session, method: string): Promise<unknown> =>
 	new Promise((resolve, reject) =>
@@ -100,38 +101,6 @@ async function runs(conn: unknown, n: number): Promise<number> {
 	await scheduler.close();
 	await store.close();
 	return ms;
-}
-
-/** Clock ticks a second of /proc's CPU times (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
-
-/** Clock ticks (user + system) of process `pid`; with `children`, also its reaped children's. 0 when it is gone. */
-function ticks(pid: number | string, children: boolean): number {
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-		const own = Number(fields[11]) + Number(fields[12]);
-		return children ? own + Number(fields[13]) + Number(fields[14]) : own;
-	} catch {
-		return 0;
-	}
-}
-
-/** The PostgreSQL server's CPU in ticks: the postmaster with its reaped children, plus its live children. */
-function serverTicks(postmaster: number): number {
-	let total = ticks(postmaster, true);
-	for (const entry of readdirSync('/proc')) {
-		if (!/^[0-9]+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
-				total += ticks(entry, false);
-		} catch {
-			// gone meanwhile
-		}
-	}
-	return total;
 }
 
 /** The postmaster: the parent of any backend. */
