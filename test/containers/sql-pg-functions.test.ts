@@ -11,7 +11,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { functionName } from '../../containers/sql/pg-functions.js';
 import { records } from '../contracts/container.contract.js';
-import { DONE, postgresBackend, type SqlBackend } from '../support/sql.js';
+import { DONE, postgresBackend, refuseFunctions, type SqlBackend } from '../support/sql.js';
 
 let pg: SqlBackend;
 beforeAll(async () => {
@@ -136,10 +136,7 @@ describe('SqlContainer statement functions (PostgreSQL)', () => {
 		// The schema is in place; from now on the database refuses every CREATE FUNCTION, as a managed server's
 		// policy may (an event trigger raising insufficient_privilege).
 		const admin = knexFactory(config);
-		await admin.raw(`CREATE FUNCTION no_functions() RETURNS event_trigger LANGUAGE plpgsql AS $$
-			BEGIN RAISE EXCEPTION 'no functions here' USING ERRCODE = '42501'; END $$`);
-		await admin.raw(`CREATE EVENT TRIGGER no_functions ON ddl_command_start WHEN TAG IN ('CREATE FUNCTION')
-			EXECUTE FUNCTION no_functions()`);
+		const allowFunctions = await refuseFunctions(admin);
 		const warnings: string[] = [];
 		const c = new SqlContainer({
 			knex: { ...config, log: { warn: (message: string) => warnings.push(message) } },
@@ -154,7 +151,7 @@ describe('SqlContainer statement functions (PostgreSQL)', () => {
 			expect(ours[0]).toMatch(/42501.*no functions here.*plain statements/s);
 		} finally {
 			await c.close();
-			await admin.raw('DROP EVENT TRIGGER no_functions');
+			await allowFunctions();
 			await admin.destroy();
 		}
 	});

@@ -50,3 +50,17 @@ export async function postgresBackend(): Promise<SqlBackend> {
 
 /** A transition patch to a final status that clears the claim (owner, lease) and sets no output or error. */
 export const DONE = { finishedAt: 1, owner: null, leaseUntil: null, output: null, error: null };
+
+/**
+ * From now on the database of `admin` refuses every `CREATE FUNCTION` with insufficient_privilege (42501, "no
+ * functions here"), as a managed server's policy may: an event trigger. Resolves with the undo.
+ */
+export async function refuseFunctions(admin: Knex): Promise<() => Promise<void>> {
+	await admin.raw(`CREATE FUNCTION no_functions() RETURNS event_trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'no functions here' USING ERRCODE = '42501'; END $$`);
+	await admin.raw(`CREATE EVENT TRIGGER no_functions ON ddl_command_start WHEN TAG IN ('CREATE FUNCTION')
+		EXECUTE FUNCTION no_functions()`);
+	return async () => {
+		await admin.raw('DROP EVENT TRIGGER no_functions');
+	};
+}

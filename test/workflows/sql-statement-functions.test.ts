@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import knexFactory, { type Knex } from 'knex';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
+import { postgresBackend, refuseFunctions, type SqlBackend } from '../support/sql.js';
 import { makeFlows } from './fixture.js';
 
 let pg: SqlBackend;
@@ -112,10 +112,7 @@ describe('SqlWorkflowStore statement functions (PostgreSQL)', () => {
 		// The schema is in place; from now on the database refuses every CREATE FUNCTION, as a managed server's
 		// policy may (an event trigger raising insufficient_privilege).
 		const admin = knexFactory(config);
-		await admin.raw(`CREATE FUNCTION no_functions() RETURNS event_trigger LANGUAGE plpgsql AS $$
-			BEGIN RAISE EXCEPTION 'no functions here' USING ERRCODE = '42501'; END $$`);
-		await admin.raw(`CREATE EVENT TRIGGER no_functions ON ddl_command_start WHEN TAG IN ('CREATE FUNCTION')
-			EXECUTE FUNCTION no_functions()`);
+		const allowFunctions = await refuseFunctions(admin);
 		const warnings: string[] = [];
 		try {
 			await runChains({ ...config, log: { warn: (message: string) => warnings.push(message) } }, 3, 16);
@@ -124,7 +121,7 @@ describe('SqlWorkflowStore statement functions (PostgreSQL)', () => {
 			expect(ours).toHaveLength(1);
 			expect(ours[0]).toMatch(/42501.*no functions here.*plain statements/s);
 		} finally {
-			await admin.raw('DROP EVENT TRIGGER no_functions');
+			await allowFunctions();
 			await admin.destroy();
 		}
 	});
