@@ -25,7 +25,7 @@
  *   npx tsx --conditions=lightsched:source bench/churned-queue.ts
  *     (CHURNED=100000 TASKS=10000 CONCURRENCY=16 RUNS=1 VACUUM=0 EXPLAIN=1)
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -34,6 +34,7 @@ import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { startPostgres } from '../test/support/postgres.js';
+import { serverTicks, TICKS_PER_SECOND } from './process-ticks.js';
 
 const CHURNED = Number(process.env.CHURNED ?? 100_000);
 const TASKS = Number(process.env.TASKS ?? 10_000);
@@ -56,31 +57,7 @@ const server = await startPostgres({
 });
 
 const postmaster = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-const TICK_US = 10_000; // /proc reports CPU in clock ticks, 100 a second on Linux
-
-/** User + system CPU ticks of a /proc stat line's process; with `children`, also of its reaped children. */
-function statTicks(stat: string, children: boolean): number {
-	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-	// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-	const own = Number(fields[11]) + Number(fields[12]);
-	return children ? own + Number(fields[13]) + Number(fields[14]) : own;
-}
-
-/** The server's CPU ticks: the postmaster with its reaped children, plus its live children. */
-function serverTicks(): number {
-	let total = statTicks(readFileSync(`/proc/${postmaster}/stat`, 'utf8'), true);
-	for (const entry of readdirSync('/proc')) {
-		if (!/^[0-9]+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
-				total += statTicks(stat, false);
-		} catch {
-			// gone meanwhile
-		}
-	}
-	return total;
-}
+const TICK_US = 1_000_000 / TICKS_PER_SECOND;
 
 interface TableState {
 	readonly claimIndexPages: number;
@@ -219,10 +196,10 @@ async function run(index: number, own: boolean): Promise<RunResult> {
 		if (pick !== null) console.log(`  pick before the timed drain:\n${pick.plan.replace(/^/gm, '    ')}`);
 		await admin.query('SELECT pg_stat_statements_reset()');
 		const cpu = process.cpuUsage();
-		const server0 = serverTicks();
+		const server0 = serverTicks(postmaster);
 		const ms = await drain(TASKS);
 		const used = process.cpuUsage(cpu);
-		const serverUsed = serverTicks() - server0;
+		const serverUsed = serverTicks(postmaster) - server0;
 		const { rows } = await admin.query(
 			`SELECT sum(calls) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_calls,
 				sum(shared_blks_hit + shared_blks_read) FILTER (WHERE query LIKE '%SKIP LOCKED%') AS claim_buffers,

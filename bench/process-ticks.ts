@@ -1,6 +1,6 @@
 /**
  * CPU time of processes from Linux's /proc, for the benches that weigh a server's CPU per task (bench/sql.ts,
- * bench/workflows-pg-statements.ts).
+ * bench/churned-queue.ts, bench/workflows-pg-statements.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
