@@ -1,4 +1,4 @@
-/** The error of a large add that a container writes in steps and that stopped part-way. */
+/** An add that may be stored in part: a large add written in steps that stopped part-way, or a call unanswered. */
 import { ContainerError } from './errors.js';
 
 /**
@@ -7,6 +7,12 @@ import { ContainerError } from './errors.js';
  * `unsureIds` were in the step in flight and are stored all or none, and every other task of the add is not stored.
  * `cause` is the failure (the connection lost, a step's reply overdue, the container closed, or an id or key that
  * another add took meanwhile). Add the tasks not stored again, by id, to finish the add.
+ *
+ * An add of one call (RedisContainer, up to 500 tasks) that was sent and left unanswered (no reply in time, or the
+ * connection dropped with it on its way) rejects with this error too: `storedIds` empty and every id unsure, since
+ * the server may still apply it. The ids include those the scheduler generated, which the caller would not know
+ * otherwise: look them up, or add the tasks again with these ids (an id already stored is refused with
+ * `DuplicateTaskError`, so nothing is stored twice).
  */
 export class PartialAddError extends ContainerError {
 	override name = 'PartialAddError';
@@ -23,10 +29,13 @@ export class PartialAddError extends ContainerError {
 		cause: unknown,
 	) {
 		const detail = cause instanceof Error ? cause.message : String(cause);
+		const tasks = `${total} task${total === 1 ? '' : 's'}`;
 		super(
-			`${where}: add of ${total} tasks stopped part-way: the first ${storedIds.length} are stored, the next ` +
-				`${unsureIds.length} may be (all or none), the other ${total - storedIds.length - unsureIds.length} ` +
-				`are not (${detail})`,
+			storedIds.length === 0 && unsureIds.length === total
+				? `${where}: add of ${tasks} unanswered: may be stored (all or none) (${detail})`
+				: `${where}: add of ${tasks} stopped part-way: the first ${storedIds.length} are stored, the next ` +
+						`${unsureIds.length} may be (all or none), the other ${total - storedIds.length - unsureIds.length} ` +
+						`are not (${detail})`,
 			{ cause },
 		);
 		this.storedIds = storedIds;

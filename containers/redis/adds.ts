@@ -1,9 +1,11 @@
 /**
  * The Redis container's add: up to `ADD_STEP_TASKS` (500) tasks in one `add` script, all or nothing; more in steps
  * of short scripts (stepped-add.ts). The reply may hand some tasks to an idle claimer of this container (idle-push.ts).
+ * An add sent and left unanswered rejects with `PartialAddError`, its ids all unsure: it may still be stored.
  */
 import { randomUUID } from 'node:crypto';
-import { assertStorableTask, DuplicateTaskError, type TaskRecord } from 'lightsched/kit';
+import { assertStorableTask, DuplicateTaskError, PartialAddError, type TaskRecord } from 'lightsched/kit';
+import { mayStillApply } from './call-guard.js';
 import { encodeForAdd } from './codec.js';
 import type { HandOffLedger } from './hand-off-ledger.js';
 import { duplicateKey } from './operations.js';
@@ -47,6 +49,11 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 		for (let i = tasks.length + 1; i < reply.length; i++)
 			held = parts.handOffs.take(String(reply[i]), 'reply') || held;
 		if (held) parts.wake();
+	} catch (error) {
+		// Sent, unanswered: the add may be stored later (ioredis sends it again once back). Its ids, which the caller
+		// may not know (generated ones), say what to look for or to add again (a stored id is refused).
+		const ids = tasks.map((task) => task.id);
+		throw mayStillApply(error) ? new PartialAddError(parts.where, tasks.length, [], ids, error) : error;
 	} finally {
 		parts.handOffs.addAnswered();
 	}

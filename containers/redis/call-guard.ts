@@ -24,6 +24,17 @@ interface Entry {
 	lostTimer?: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** The errors of calls that were sent and may still be applied: no reply in time, or lost on their way. */
+const unsure = new WeakSet<Error>();
+
+/**
+ * Whether `error` is a guarded call's failure after which the server may still apply the call (its reply overdue, or
+ * the connection dropped with it on its way and ioredis sending it again once back): an add may be stored later.
+ */
+export function mayStillApply(error: unknown): boolean {
+	return error instanceof Error && unsure.has(error);
+}
+
 /** Statuses in which a command would sit in ioredis's offline queue until the connection is (maybe) back. */
 const DOWN = new Set(['connecting', 'connect', 'reconnecting', 'close']);
 
@@ -177,17 +188,21 @@ export class CallGuard {
 	}
 
 	#noReply(what: string, limit: number): ContainerError {
-		return new ContainerError(
+		const error = new ContainerError(
 			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#reason()}); the server may still apply it`,
 			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
 		);
+		unsure.add(error);
+		return error;
 	}
 
 	#lost(what: string, limit: number): ContainerError {
-		return new ContainerError(
+		const error = new ContainerError(
 			`${this.where}: ${what} failed: the connection dropped with the call on its way and did not come back within ${limit} ms (${this.#reason()}); the server may have applied it`,
 			{ cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`) },
 		);
+		unsure.add(error);
+		return error;
 	}
 
 	#failed(what: string, error: unknown): Error {
