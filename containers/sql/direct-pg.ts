@@ -35,6 +35,11 @@ const MAX_PREPARED = 64;
 
 interface Kept {
 	readonly text: string;
+	/**
+	 * How often it ran: towards `PREPARE_AFTER` when this runner prepares, towards `FUNCTION_AFTER` when it makes
+	 * statement functions. One counter serves both since a runner does one or the other, never both (no functions
+	 * when `prepared`: see `carriers`).
+	 */
 	runs: number;
 	/** Its prepared statement's name; undefined while unprepared; null: never prepare it. */
 	name: string | null | undefined;
