@@ -6,9 +6,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { listenOnLoopback, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export interface RedisServerOptions {
 	/** Extra `redis-server` arguments, for example `['--appendonly', 'yes']`. */
@@ -192,80 +193,14 @@ export async function startCuttingProxy(targetPort: number, everyMs: number): Pr
 	};
 }
 
-/** Listen on a random loopback port; resolves with the port. */
-function listenOnLoopback(server: Server): Promise<number> {
-	return new Promise<number>((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const address = server.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : 0);
-		});
-	});
-}
-
-/** A TCP proxy in front of a redis-server whose traffic a test can swallow or refuse (see `startSwallowingProxy`). */
-export interface SwallowingProxy {
+/** A TCP proxy in front of a redis-server whose traffic a test can swallow or refuse (test/support/tcp-proxy.ts). */
+export interface SwallowingProxy extends TcpProxy {
+	/** `redis://` and the proxy's address. */
 	readonly url: string;
-	/** Drop what clients send instead of passing it on. */
-	swallow: boolean;
-	/** Close new connections at once (the server out of reach). */
-	refuse: boolean;
-	/** Close every open connection. */
-	cut(): void;
-	close(): Promise<void>;
 }
 
-/**
- * A TCP proxy on a random loopback port in front of `targetPort` that passes traffic on until told to `swallow` what
- * clients send (a call then leaves the client and never reaches the server: on its way) or to `refuse` new
- * connections (the server out of reach while it keeps running).
- */
+/** A proxy in front of the redis-server at `targetPort` (see `startTcpProxy`). */
 export async function startSwallowingProxy(targetPort: number): Promise<SwallowingProxy> {
-	const sockets = new Set<Socket>();
-	const state = { swallow: false, refuse: false };
-	const server = createServer((client) => {
-		if (state.refuse) {
-			client.destroy();
-			return;
-		}
-		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-		sockets.add(client).add(upstream);
-		const end = (): void => {
-			sockets.delete(client);
-			sockets.delete(upstream);
-			client.destroy();
-			upstream.destroy();
-		};
-		client.on('error', end).on('close', end);
-		upstream.on('error', end).on('close', end);
-		client.on('data', (chunk: Buffer) => {
-			if (!state.swallow) upstream.write(chunk);
-		});
-		upstream.pipe(client);
-	});
-	const port = await listenOnLoopback(server);
-	const cut = (): void => {
-		for (const socket of [...sockets]) socket.destroy();
-		sockets.clear();
-	};
-	return {
-		url: `redis://127.0.0.1:${port}`,
-		get swallow() {
-			return state.swallow;
-		},
-		set swallow(value: boolean) {
-			state.swallow = value;
-		},
-		get refuse() {
-			return state.refuse;
-		},
-		set refuse(value: boolean) {
-			state.refuse = value;
-		},
-		cut,
-		async close() {
-			cut();
-			await new Promise<void>((resolve) => server.close(() => resolve()));
-		},
-	};
+	const proxy = await startTcpProxy(targetPort);
+	return Object.assign(proxy, { url: `redis://127.0.0.1:${proxy.port}` });
 }
