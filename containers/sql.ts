@@ -40,7 +40,7 @@ import {
 	type ContainerHost,
 	type ContainerParts,
 } from './sql/container-parts.js';
-import { describeDatabase, failureMessage } from './sql/failures.js';
+import { addFailure, describeDatabase, failureMessage } from './sql/failures.js';
 import { listPage } from './sql/list-page.js';
 import { WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanTasks, countTasks, isPausedStatement, removeTask, setPaused } from './sql/operations.js';
@@ -158,6 +158,13 @@ export class SqlContainer implements TaskContainer {
 			if (tasks.length > CHUNK) return this.#parts.inserts.insert(tasks, items, null);
 			this.#parts.claims.adding(tasks);
 			return this.#parts.adds.submit(tasks, items);
+		}).catch((error: unknown) => {
+			throw addFailure(
+				error,
+				this.dialect,
+				`SqlContainer (${this.database})`,
+				tasks.map((task) => task.id),
+			);
 		});
 		this.#parts.analyze?.count(tasks.length);
 	}

@@ -4,6 +4,7 @@
  * file, missing folder, full disk), with the driver's error kept as `cause`.
  */
 import type { Knex } from 'knex';
+import { PartialAddError } from 'lightsched/kit';
 import type { SqlDialect } from './schema.js';
 
 /** `PostgreSQL at host:port/database` or `SQLite file <path>`, from a knex instance's configuration. */
@@ -107,4 +108,28 @@ export function failureMessage(
 	const driver = error instanceof Error ? error.message : String(error);
 	const why = explain(error, bounds);
 	return why === null ? `${what} failed: ${database}: ${driver}` : `${what} failed: ${database}: ${why} (${driver})`;
+}
+
+/**
+ * Whether a PostgreSQL call may have been applied although it failed: its connection was cut while it was on its
+ * way (the server may have committed it and lost only its reply). A call refused before it was sent (connection
+ * refused, no connection in time, a client no longer queryable) and an error the server answered with were not.
+ * A connection cut while it was being made looks the same to the driver (pg: "Connection terminated unexpectedly"),
+ * so it counts as maybe applied too: unsure, never wrongly "not stored".
+ */
+export function mayHaveApplied(error: unknown): boolean {
+	const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+	if (code === 'ECONNRESET' || code === 'EPIPE') return true;
+	return typeof message === 'string' && /Connection terminated unexpectedly|connection ended/i.test(message);
+}
+
+/**
+ * An add's failure as its caller should see it: on PostgreSQL, when the add may have been applied (see
+ * `mayHaveApplied`: the connection cut with it on its way), a `PartialAddError` whose `unsureIds` are all its ids
+ * (stored all or none: one statement), so the caller can look them up or add them again by id; else `error`.
+ */
+export function addFailure(error: unknown, dialect: SqlDialect, where: string, ids: readonly string[]): unknown {
+	if (dialect !== 'pg' || error instanceof PartialAddError) return error;
+	const cause = (error as { cause?: unknown } | null)?.cause ?? error;
+	return mayHaveApplied(cause) ? new PartialAddError(where, ids.length, [], ids, error) : error;
 }

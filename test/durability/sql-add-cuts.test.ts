@@ -4,10 +4,11 @@
  * way, and waves of 40 concurrent adds of 3 tasks each go through it until a cut has refused at least 10 of them
  * and 40 were stored. Every add settles; an add that resolved has all its tasks stored; an add that was refused
  * (its reply may be lost after the commit) has all of its tasks stored or none, never some: batching never splits
- * an add.
+ * an add. A refused add whose tasks were stored says so: a `PartialAddError` naming them unsure, never a plain
+ * `ContainerError` (which means nothing was sent).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerError } from 'lightsched';
+import { ContainerError, PartialAddError } from 'lightsched';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -41,6 +42,7 @@ describe('SqlContainer (PostgreSQL) adds through a proxy that cuts every connect
 			await direct.migrate();
 			let resolved = 0;
 			let refused = 0;
+			let storedRefused = 0;
 			try {
 				for (let wave = 0; wave < MAX_WAVES && (refused < 10 || resolved < 40); wave++) {
 					const adds = Array.from({ length: ADDS }, (_, i) =>
@@ -69,10 +71,21 @@ describe('SqlContainer (PostgreSQL) adds through a proxy that cuts every connect
 							refused++;
 							expect(outcome.reason).toBeInstanceOf(ContainerError);
 							expect([0, 3], `w${wave}-a${i} refused`).toContain(count);
+							if (outcome.reason instanceof PartialAddError)
+								expect(outcome.reason.unsureIds, `w${wave}-a${i} unsure`).toEqual(ids);
+							if (count === 3) {
+								storedRefused++;
+								expect(outcome.reason, `w${wave}-a${i} stored, refused`).toBeInstanceOf(
+									PartialAddError,
+								);
+							}
 						}
 					}
 				}
-				console.log(`[sql add cuts] ${resolved} adds stored, ${refused} refused by a cut; cuts: ${proxy.cuts}`);
+				console.log(
+					`[sql add cuts] ${resolved} adds stored, ${refused} refused by a cut (${storedRefused} of them ` +
+						`stored after all, each a PartialAddError); cuts: ${proxy.cuts}`,
+				);
 				expect(refused).toBeGreaterThanOrEqual(10);
 				expect(resolved).toBeGreaterThanOrEqual(40);
 			} finally {
