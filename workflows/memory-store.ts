@@ -13,6 +13,7 @@ import {
 } from '../src/workflow-store.js';
 import { cloneJson } from './advance.js';
 import { DuplicateRunError, RunStateError } from './errors.js';
+import { copyRunReusing } from './json-reuse.js';
 
 /** Whether the run holds its unique key (a unique-key run in a status that is not final). */
 export function holdsKey(run: Pick<RunRecord, 'key' | 'uniqueKey' | 'status'>): boolean {
@@ -90,7 +91,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(key, holder), key);
 			this.#keys.set(key, run.id);
 		} else if (run.key !== null && this.#keys.get(key) === run.id) this.#keys.delete(key);
-		const next = cloneJson(run);
+		// The store's own copy, sharing with the previous one what this write left as it was (json-reuse.ts).
+		const next = copyRunReusing(run, stored);
 		next.rev = run.rev + 1;
 		this.#runs.set(run.id, next);
 		// The store keeps its own copy; the caller gets its record back with the new `rev` (a new top level sharing its
