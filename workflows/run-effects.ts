@@ -82,6 +82,11 @@ export async function stopTasks(scheduler: AdvancerParts['scheduler'], ids: read
  * the run final, else once the grace has passed (the process that made it final may have died before calling).
  * Then record the status as notified (a crash in between calls it again: at least once).
  */
+/** Whether `notifyFinished` may have anything to do (a final run not notified of its status, with a callback). */
+export function mayNotify(run: RunRecord, definition: CheckedDefinition): boolean {
+	return isFinalRunStatus(run.status) && run.notified !== run.status && definition.onFinished !== undefined;
+}
+
 export async function notifyFinished(
 	parts: AdvancerParts,
 	run: RunRecord,
@@ -89,7 +94,7 @@ export async function notifyFinished(
 	madeFinal: boolean,
 ): Promise<RunRecord> {
 	const { onFinished } = definition;
-	if (!isFinalRunStatus(run.status) || run.notified === run.status || onFinished === undefined) return run;
+	if (!mayNotify(run, definition) || onFinished === undefined) return run;
 	if (!madeFinal && Date.now() - run.updatedAt < parts.dispatchGraceMs) return run;
 	try {
 		await onFinished(structuredClone(run));

@@ -93,6 +93,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			actions,
 			dispatchGraceMs,
 			definitionFor: (run) => this.#registry.forRun(run),
+			definitionAt: (run) => this.#registry.forRunAt(run),
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
