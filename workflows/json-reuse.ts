@@ -7,6 +7,7 @@
  */
 import type { RunRecord, StepState } from '../src/workflow-store.js';
 import { cloneJson } from './advance.js';
+import { isSealed } from './sealed.js';
 
 /** A plain object or `null`-prototype object, as `cloneJson` copies by hand. */
 function isPlain(value: object): boolean {
@@ -39,9 +40,9 @@ export function equalJson(a: unknown, b: unknown): boolean {
 	return keys === 0;
 }
 
-/** `value` when it equals `kept` (the store's own copy), else a deep copy of it. */
+/** `value` itself when sealed (see sealed.ts), `kept` (the store's own copy) when equal to it, else a deep copy. */
 function reuseOrCopy<T>(value: T, kept: unknown): T {
-	if (typeof value !== 'object' || value === null) return value;
+	if (typeof value !== 'object' || value === null || isSealed(value)) return value;
 	return kept !== undefined && equalJson(value, kept) ? (kept as T) : cloneJson(value);
 }
 
@@ -57,23 +58,24 @@ function own(of: object, key: string): unknown {
 }
 
 /**
- * A deep copy of `run` for a store to keep, sharing with `kept` (that store's copy of the run's previous record,
- * which no one else holds) each step, and each other field, that equals `kept`'s: the top level and the steps map
- * are always new. Equal to `cloneJson(run)` as JSON data.
+ * A copy of `run` for a store to keep, as deep as need be: a part the engine sealed is kept as it is (no one will
+ * change it), a part equal to `kept`'s (that store's copy of the run's previous record, which no one else holds) is
+ * `kept`'s, any other part is copied; the top level and the steps map are always new. Equal to `cloneJson(run)` as
+ * JSON data.
  */
-export function copyRunReusing(run: RunRecord, kept: RunRecord): RunRecord {
+export function copyRunReusing(run: RunRecord, kept: RunRecord | undefined): RunRecord {
 	const copy: Record<string, unknown> = {};
-	const keptFields = kept as unknown as Record<string, unknown>;
+	const keptFields = kept as unknown as Record<string, unknown> | undefined;
 	for (const key in run) {
 		const value = (run as unknown as Record<string, unknown>)[key];
 		if (key !== 'steps' || typeof value !== 'object' || value === null || Array.isArray(value) || !isPlain(value))
-			setOwn(copy, key, reuseOrCopy(value, own(keptFields, key)));
+			setOwn(copy, key, reuseOrCopy(value, keptFields === undefined ? undefined : own(keptFields, key)));
 		else {
 			const steps: Record<string, StepState> = {};
-			const keptSteps = kept.steps;
+			const keptSteps = kept?.steps;
 			for (const stepId in value) {
 				const step = (value as Record<string, StepState>)[stepId];
-				setOwn(steps, stepId, reuseOrCopy(step, own(keptSteps, stepId)));
+				setOwn(steps, stepId, reuseOrCopy(step, keptSteps === undefined ? undefined : own(keptSteps, stepId)));
 			}
 			copy[key] = steps;
 		}

@@ -71,7 +71,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(run.key as string, holder), run.key as string);
 			this.#keys.set(run.key as string, run.id);
 		}
-		this.#runs.set(run.id, cloneJson(run));
+		this.#runs.set(run.id, copyRunReusing(run, undefined));
 	}
 
 	async get(id: string): Promise<RunRecord | null> {

@@ -25,6 +25,7 @@ import type { WorkflowDefinition } from './definition.js';
 import { RunNotFoundError, RunStateError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { MemoryWorkflowStore } from './memory-store.js';
+import { seal } from './sealed.js';
 import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
 	checkMs,
@@ -144,11 +145,12 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			id: randomUUID(),
 			definition: name,
 			version,
-			vars: JSON.parse(JSON.stringify(vars)) as Record<string, unknown>,
+			// A copy of its own, and sealed with `shared` and the steps: the engine changes none of them (sealed.ts).
+			vars: seal(JSON.parse(JSON.stringify(vars)) as Record<string, unknown>),
 			key: options.key ?? null,
 			uniqueKey: options.unique === true,
 			status: 'waiting',
-			shared: {},
+			shared: seal({}),
 			steps,
 			createdAt: now,
 			updatedAt: now,

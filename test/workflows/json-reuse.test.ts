@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { copyRunReusing, equalJson } from '../../workflows/json-reuse.js';
 import { cloneJson } from '../../workflows/advance.js';
+import { seal } from '../../workflows/sealed.js';
 import { sampleRun } from './store.contract.js';
 
 describe('equalJson', () => {
@@ -40,6 +41,20 @@ describe('copyRunReusing', () => {
 		expect(copy.steps.a).not.toBe(next.steps.a);
 		expect(copy.shared).not.toBe(next.shared);
 		expect(copy.steps).not.toBe(kept.steps);
+	});
+
+	it('keeps what the engine sealed as it is, and copies the rest (a run created: no kept copy)', () => {
+		const run = sampleRun({
+			vars: seal({ a: 1 }),
+			steps: { a: seal(sampleRun().steps.a!), b: sampleRun().steps.a! },
+		});
+		const copy = copyRunReusing(run, undefined);
+		expect(copy).toEqual(run);
+		expect(copy.vars).toBe(run.vars);
+		expect(copy.steps.a).toBe(run.steps.a);
+		expect(copy.steps.b).not.toBe(run.steps.b);
+		expect(copy.steps).not.toBe(run.steps);
+		expect(copy).not.toBe(run);
 	});
 
 	it('keeps a step named __proto__ as an own step, never the prototype', () => {
