@@ -10,7 +10,6 @@ import { isFinalRunStatus, type RunRecord, type StepState, type StepStatus } fro
 import type { CheckedDefinition } from './definition.js';
 import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
-import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import { holdsTemplates, renderTemplates } from './template.js';
 import { toTaskError } from 'lightsched/kit';
@@ -158,8 +157,7 @@ function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): S
 		own(stepId) {
 			const step = run.steps[stepId] as StepState;
 			if (step !== stored.steps[stepId]) return step;
-			// Sealed: changed by this plan only (before it is written), never after (see sealed.ts).
-			const copy = seal({ ...step });
+			const copy = { ...step };
 			// A step id `__proto__` (a valid name) would set the prototype when assigned.
 			if (stepId !== '__proto__') run.steps[stepId] = copy;
 			else
@@ -174,9 +172,9 @@ function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): S
 	};
 }
 
-/** A fresh step state (sealed: see sealed.ts). */
+/** A fresh step state. */
 export function newStepState(): StepState {
-	return seal({
+	return {
 		status: 'waiting',
 		generation: 0,
 		attempts: 0,
@@ -188,7 +186,7 @@ export function newStepState(): StepState {
 		finishedAt: null,
 		continued: false,
 		handBack: false,
-	});
+	};
 }
 
 /**

@@ -34,6 +34,7 @@ import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
 import { endedAlready, failStep, MAX_ROUNDS, mayNotify, notifyFinished, stopTasks } from './run-effects.js';
 import { StepAdds, stepTaskFor } from './step-dispatch.js';
+import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
 
@@ -145,7 +146,7 @@ export class Advancer {
 				if (stored === null) throw new RunNotFoundError(runId);
 				const definition = await this.#parts.definitionFor(stored);
 				const { run, stop } = change(stored, definition);
-				const written = await store.update(run);
+				const written = await store.update(seal(run));
 				if (written === null) continue;
 				this.#statusEvents(stored.status, written);
 				await stopTasks(this.#parts.scheduler, stop);
@@ -264,7 +265,7 @@ export class Advancer {
 					this.#release === null || plan.dispatch.length === 0
 						? undefined
 						: await this.#writeReleasing(plan.run, definition, plan.dispatch);
-				if (together === undefined) written = await store.update(plan.run);
+				if (together === undefined) written = await store.update(seal(plan.run));
 				else {
 					written = together?.run ?? null;
 					released = together?.added ?? null;

@@ -7,7 +7,6 @@
  */
 import type { RunRecord, StepState } from '../src/workflow-store.js';
 import { cloneJson } from './advance.js';
-import { isSealed } from './sealed.js';
 
 /** A plain object or `null`-prototype object, as `cloneJson` copies by hand. */
 function isPlain(value: object): boolean {
@@ -40,9 +39,9 @@ export function equalJson(a: unknown, b: unknown): boolean {
 	return keys === 0;
 }
 
-/** `value` itself when sealed (see sealed.ts), `kept` (the store's own copy) when equal to it, else a deep copy. */
+/** `kept` (the store's own copy) when equal to `value`, else a deep copy of `value`. */
 function reuseOrCopy<T>(value: T, kept: unknown): T {
-	if (typeof value !== 'object' || value === null || isSealed(value)) return value;
+	if (typeof value !== 'object' || value === null) return value;
 	return kept !== undefined && equalJson(value, kept) ? (kept as T) : cloneJson(value);
 }
 
@@ -58,10 +57,9 @@ function own(of: object, key: string): unknown {
 }
 
 /**
- * A copy of `run` for a store to keep, as deep as need be: a part the engine sealed is kept as it is (no one will
- * change it), a part equal to `kept`'s (that store's copy of the run's previous record, which no one else holds) is
- * `kept`'s, any other part is copied; the top level and the steps map are always new. Equal to `cloneJson(run)` as
- * JSON data.
+ * A deep copy of `run` for a store to keep, sharing with `kept` (that store's copy of the run's previous record,
+ * which no one changes) each step, and each other field, that equals `kept`'s: the top level and the steps map are
+ * always new. Equal to `cloneJson(run)` as JSON data.
  */
 export function copyRunReusing(run: RunRecord, kept: RunRecord | undefined): RunRecord {
 	const copy: Record<string, unknown> = {};

@@ -10,6 +10,7 @@ import type { AdvancerParts, KnownTask } from './advancer.js';
 import type { CheckedDefinition } from './definition.js';
 import { WorkflowError } from './errors.js';
 import type { KnownRuns } from './known-runs.js';
+import { seal } from './sealed.js';
 
 /** How many compare-and-set rounds a write tries before it gives up (another process keeps winning). */
 export const MAX_ROUNDS = 50;
@@ -114,7 +115,7 @@ export async function notifyFinished(
 		// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
 		const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
 		next.open = Object.values(next.steps).some((step) => step.status === 'running');
-		const written = await parts.store.update(next);
+		const written = await parts.store.update(seal(next));
 		if (written !== null) return written;
 		current = await parts.store.get(run.id);
 	}

@@ -1,10 +1,12 @@
 /**
- * The parts of run records the engine made and will never change again: the steps a plan copied on write (see
- * `planAdvance`), and a new run's steps, vars and shared data. The engine hands out none of them (what it hands out
- * is a copy: `start`'s run, events, waiters, commands, step items), so no one else can change them either, and their
- * values are themselves such parts or copies the engine made (a task's output and error are copied in). A store in
- * this process may therefore keep a sealed part as it is instead of a copy of its own (`MemoryWorkflowStore`): a
- * write of a chain's step then copies no step at all. Not exported from the package.
+ * The run records the engine writes, sealed as it writes them: neither the record nor anything in it is changed
+ * again. The engine changes no record once written (a plan copies on write, see `planAdvance`; a command changes a
+ * copy), hands out only copies (`start`'s run, events, waiters, commands, step items), and builds its records of its
+ * own objects, copies or what it read (a task's output and error are copied in; no caller's object is put in one).
+ * So no one else can change a sealed record either, and a store in this process may keep it (its top level copied,
+ * for its `rev`) instead of a deep copy of its own (`MemoryWorkflowStore`): a step's write then copies no step. A
+ * record not sealed (a caller's, `workflowActions`' shared data and checkpoints) is copied as before. Not exported
+ * from the package.
  */
 
 const sealed = new WeakSet<object>();

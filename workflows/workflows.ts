@@ -145,12 +145,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			id: randomUUID(),
 			definition: name,
 			version,
-			// A copy of its own, and sealed with `shared` and the steps: the engine changes none of them (sealed.ts).
-			vars: seal(JSON.parse(JSON.stringify(vars)) as Record<string, unknown>),
+			vars: JSON.parse(JSON.stringify(vars)) as Record<string, unknown>,
 			key: options.key ?? null,
 			uniqueKey: options.unique === true,
 			status: 'waiting',
-			shared: seal({}),
+			shared: {},
 			steps,
 			createdAt: now,
 			updatedAt: now,
@@ -161,7 +160,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			notified: null,
 			rev: 0,
 		};
-		await this.store.create(run);
+		// Sealed: the engine never changes it (see sealed.ts).
+		await this.store.create(seal(run));
 		// The event's copy only for listeners (a copy of a 10-step run is about 20 µs).
 		if (this.listenerCount('run:created') > 0) this.#emit('run:created', { run: structuredClone(run) });
 		// The first advance plans from the record just created (its write's compare-and-set proves it current).

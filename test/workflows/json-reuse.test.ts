@@ -1,12 +1,13 @@
 /**
- * The memory store's copy of a run written reuses its previous copy's parts the write left equal (json-reuse.ts):
+ * The memory store keeps the engine's sealed records as they are (sealed.ts); its copy of any other run written reuses its previous copy's parts the write left equal (json-reuse.ts):
  * equal as JSON data only, and the copy is equal to a deep copy.
  */
 import { describe, expect, it } from 'vitest';
 import { copyRunReusing, equalJson } from '../../workflows/json-reuse.js';
 import { cloneJson } from '../../workflows/advance.js';
-import { seal } from '../../workflows/sealed.js';
 import { sampleRun } from './store.contract.js';
+import { MemoryWorkflowStore, type RunRecord } from 'lightsched/workflows';
+import { seal } from '../../workflows/sealed.js';
 
 describe('equalJson', () => {
 	it('compares JSON data: primitives by Object.is, arrays by item, objects by own keys in any order', () => {
@@ -43,18 +44,12 @@ describe('copyRunReusing', () => {
 		expect(copy.steps).not.toBe(kept.steps);
 	});
 
-	it('keeps what the engine sealed as it is, and copies the rest (a run created: no kept copy)', () => {
-		const run = sampleRun({
-			vars: seal({ a: 1 }),
-			steps: { a: seal(sampleRun().steps.a!), b: sampleRun().steps.a! },
-		});
+	it('copies everything for a run created (no kept copy)', () => {
+		const run = sampleRun({ vars: { a: 1 } });
 		const copy = copyRunReusing(run, undefined);
 		expect(copy).toEqual(run);
-		expect(copy.vars).toBe(run.vars);
-		expect(copy.steps.a).toBe(run.steps.a);
-		expect(copy.steps.b).not.toBe(run.steps.b);
-		expect(copy.steps).not.toBe(run.steps);
-		expect(copy).not.toBe(run);
+		expect(copy.vars).not.toBe(run.vars);
+		expect(copy.steps.a).not.toBe(run.steps.a);
 	});
 
 	it('keeps a step named __proto__ as an own step, never the prototype', () => {
@@ -74,3 +69,22 @@ describe('copyRunReusing', () => {
 });
 
 type RunSteps = ReturnType<typeof sampleRun>['steps'];
+
+describe('MemoryWorkflowStore and sealed records', () => {
+	it('keeps a sealed record as it is (its top level copied for the rev), and copies one not sealed', async () => {
+		const store = new MemoryWorkflowStore();
+		const run = sampleRun();
+		await store.create(seal(run));
+		const next = seal({ ...run, status: 'succeeded' as const });
+		const written = (await store.update(next)) as RunRecord;
+		expect(written.rev).toBe(1);
+		expect(written.steps).toBe(next.steps);
+		expect(next.rev).toBe(0);
+		const plain = { ...written, steps: { a: { ...written.steps.a!, attempts: 2 } } };
+		const again = (await store.update(plain)) as RunRecord;
+		plain.steps.a.attempts = 9;
+		expect((await store.get(run.id))?.steps.a?.attempts).toBe(2);
+		expect(again.rev).toBe(2);
+		await store.close();
+	});
+});
