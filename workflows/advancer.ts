@@ -283,12 +283,14 @@ export class Advancer {
 				this.#statusEvents(stored.status, current);
 			}
 			if (released !== null) this.#release?.tasks.announce(released);
-			const adds =
-				released !== null
-					? plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'))
-					: plan.dispatch.length === 0
-						? []
-						: await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
+			let adds: ('added' | 'existing' | 'failed')[];
+			if (released !== null)
+				adds = plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'));
+			else if (plan.dispatch.length === 0) adds = [];
+			// A chain's step: its one add awaited alone, no Promise.all.
+			else if (plan.dispatch.length === 1)
+				adds = [await this.#addStep(current, definition, plan.dispatch[0] as Dispatch)];
+			else adds = await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
 			if (plan.stop.length > 0) await stopTasks(this.#parts.scheduler, plan.stop);
 			if (adds.includes('failed')) continue;
 			// A dispatched step whose task was stored already (an earlier try's) may have finished before this write

@@ -19,7 +19,7 @@ import {
 } from '../src/workflow-store.js';
 import { isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
-import { Advancer } from './advancer.js';
+import { Advancer, type KnownTask } from './advancer.js';
 import { applyCommand, type CommandName } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
 import { RunNotFoundError, RunStateError, WorkflowError } from './errors.js';
@@ -104,10 +104,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 				const ref = parseStepTaskId(event.task.id);
 				if (ref === null) return;
 				const { status, output, error, attempts } = event.task;
-				void this.#advancer.kick(
-					ref.runId,
-					new Map([[ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } }]]),
-				);
+				const known = new Map<string, KnownTask>();
+				known.set(ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } });
+				void this.#advancer.kick(ref.runId, known);
 			};
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
