@@ -91,6 +91,111 @@ async function changeStep(
 	);
 }
 
+/**
+ * A later attempt (a retry, a taken-over task): the checkpoint an earlier attempt saved, and the refusal of a step
+ * whose run moved on.
+ */
+async function laterAttempt(
+	store: WorkflowStore,
+	handler: ActionHandler,
+	item: StepItem,
+	fctx: FunctionContext<StepItem>,
+	attempt: number,
+): Promise<unknown> {
+	const ref = item.workflow;
+	const current = await store.get(ref.runId);
+	const step = current?.steps[ref.stepId];
+	if (current === null || step === undefined || step.generation !== ref.generation || step.status !== 'running') {
+		throw new NonRetryableError(
+			`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
+			{ code: 'ERR_STEP_STALE' as never },
+		);
+	}
+	return await handler(item.params, new StepCall(store, item, fctx, attempt, step.checkpoint ?? undefined));
+}
+
+/**
+ * A handler's context. A class, not an object literal: the data are its own fields, and what calls the store or the
+ * function context (`signal`, `progress`, `shared`, `checkpoint`, `trace`) is made when first read, so a step that
+ * uses none of them costs no closure (a literal with a getter and five closures was most of what a no-op step's
+ * handler call allocated). Each is still a function of its own, so `const { checkpoint } = ctx` works.
+ */
+class StepCall implements StepContext {
+	readonly runId: string;
+	readonly stepId: string;
+	readonly vars: Readonly<Record<string, unknown>>;
+	readonly inputs: Readonly<Record<string, unknown>>;
+	readonly attempt: number;
+	readonly saved: unknown;
+	readonly #store: WorkflowStore;
+	readonly #ref: StepRef;
+	readonly #fctx: FunctionContext<StepItem>;
+	#shared: StepContext['shared'] | undefined;
+	#checkpoint: StepContext['checkpoint'] | undefined;
+	#trace: StepContext['trace'] | undefined;
+
+	constructor(
+		store: WorkflowStore,
+		item: StepItem,
+		fctx: FunctionContext<StepItem>,
+		attempt: number,
+		saved: unknown,
+	) {
+		this.runId = item.workflow.runId;
+		this.stepId = item.workflow.stepId;
+		this.vars = item.vars;
+		this.inputs = item.inputs;
+		this.attempt = attempt;
+		this.saved = saved;
+		this.#store = store;
+		this.#ref = item.workflow;
+		this.#fctx = fctx;
+	}
+
+	/** Read on demand: the function context makes its AbortController only when the work asks for it. */
+	get signal(): AbortSignal {
+		return this.#fctx.signal;
+	}
+
+	get progress(): (progress: unknown) => void {
+		return this.#fctx.progress;
+	}
+
+	get shared(): StepContext['shared'] {
+		const store = this.#store;
+		const ref = this.#ref;
+		return (this.#shared ??= {
+			get: async (key) => (await store.get(ref.runId))?.shared[key],
+			set: (key, value) =>
+				changeStep(store, ref, (r) => {
+					r.shared[key] = value;
+				}),
+		});
+	}
+
+	get checkpoint(): StepContext['checkpoint'] {
+		const store = this.#store;
+		const ref = this.#ref;
+		return (this.#checkpoint ??= (state) =>
+			changeStep(store, ref, (_r, s) => {
+				s.checkpoint = state ?? null;
+			}));
+	}
+
+	get trace(): StepContext['trace'] {
+		const store = this.#store;
+		const ref = this.#ref;
+		return (this.#trace ??= (line) =>
+			changeStep(store, ref, (_r, s) => {
+				const text = String(line);
+				s.trace.push(
+					text.length > TRACE_LIMITS.lineLength ? `${text.slice(0, TRACE_LIMITS.lineLength)}…` : text,
+				);
+				if (s.trace.length > TRACE_LIMITS.lines) s.trace.splice(0, s.trace.length - TRACE_LIMITS.lines);
+			}));
+	}
+}
+
 /** The function for a `FunctionActuator` that runs step tasks by action name. */
 export function workflowActions(handlers: Readonly<Record<string, ActionHandler>>): WorkflowActions {
 	if (typeof handlers !== 'object' || handlers === null)
@@ -102,7 +207,9 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 			);
 	}
 	let store: WorkflowStore | undefined;
-	const run = async (item: StepItem, fctx: FunctionContext<StepItem>): Promise<unknown> => {
+	// Not async: a first attempt reads nothing before its handler, so a handler that returns at once ends its task
+	// at once (the FunctionActuator takes a value or a promise); a throw fails the attempt either way.
+	const run = (item: StepItem, fctx: FunctionContext<StepItem>): unknown => {
 		const handler = Object.prototype.hasOwnProperty.call(handlers, item?.action)
 			? handlers[item.action]
 			: undefined;
@@ -114,67 +221,15 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 			throw new NonRetryableError(
 				'These workflowActions are not attached to a store: pass them to `new Workflows({ actions })` first',
 			);
-		const ref = item.workflow;
 		const attempt = (fctx.task as TaskRecord).attempts;
-		let saved: unknown;
 		if (attempt <= 1 && Object.prototype.hasOwnProperty.call(item, 'saved')) {
 			// A first attempt: its item carries the checkpoint as it was when the step was dispatched, and nothing
 			// else writes this generation's checkpoint before it runs; no run read. (A first attempt is stale only
 			// if its adder stalled past `dispatchGraceMs`: its output is then never recorded, and its calls below
 			// are refused.)
-			saved = item.saved ?? undefined;
-		} else {
-			// A later attempt (a retry, a taken-over task): the checkpoint an earlier attempt saved, and the refusal
-			// of a step whose run moved on.
-			const current = await store.get(ref.runId);
-			const step = current?.steps[ref.stepId];
-			if (
-				current === null ||
-				step === undefined ||
-				step.generation !== ref.generation ||
-				step.status !== 'running'
-			) {
-				throw new NonRetryableError(
-					`Step \`${ref.stepId}\` of run \`${ref.runId}\` (generation ${ref.generation}) is no longer running`,
-					{ code: 'ERR_STEP_STALE' as never },
-				);
-			}
-			saved = step.checkpoint ?? undefined;
+			return handler(item.params, new StepCall(store, item, fctx, attempt, item.saved ?? undefined));
 		}
-		const bound = store;
-		const ctx: StepContext = {
-			runId: ref.runId,
-			stepId: ref.stepId,
-			vars: item.vars,
-			inputs: item.inputs,
-			attempt,
-			saved,
-			// Read on demand: the function context makes its AbortController only when the work asks for it.
-			get signal() {
-				return fctx.signal;
-			},
-			progress: fctx.progress,
-			shared: {
-				get: async (key) => (await bound.get(ref.runId))?.shared[key],
-				set: (key, value) =>
-					changeStep(bound, ref, (r) => {
-						r.shared[key] = value;
-					}),
-			},
-			checkpoint: (state) =>
-				changeStep(bound, ref, (_r, s) => {
-					s.checkpoint = state ?? null;
-				}),
-			trace: (line) =>
-				changeStep(bound, ref, (_r, s) => {
-					const text = String(line);
-					s.trace.push(
-						text.length > TRACE_LIMITS.lineLength ? `${text.slice(0, TRACE_LIMITS.lineLength)}…` : text,
-					);
-					if (s.trace.length > TRACE_LIMITS.lines) s.trace.splice(0, s.trace.length - TRACE_LIMITS.lines);
-				}),
-		};
-		return await handler(item.params, ctx);
+		return laterAttempt(store, handler, item, fctx, attempt);
 	};
 	return Object.assign(run, {
 		actionNames: Object.keys(handlers),

@@ -6,12 +6,12 @@
  * run at any time, and a crash between the write and its effects is repaired by the next advance.
  */
 import type { TaskError, TaskStatus } from 'lightsched';
-import { isFinalRunStatus, type RunRecord, type StepState } from '../src/workflow-store.js';
+import { isFinalRunStatus, type RunRecord, type StepState, type StepStatus } from '../src/workflow-store.js';
 import type { CheckedDefinition } from './definition.js';
 import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
 import { stepTaskId } from './step-task.js';
-import { renderTemplates } from './template.js';
+import { holdsTemplates, renderTemplates } from './template.js';
 import { toTaskError } from 'lightsched/kit';
 
 /** What the engine read of a step's task: `null` when the task does not exist. */
@@ -69,7 +69,53 @@ export interface PlanOptions {
 	readonly hasCallback: boolean;
 }
 
-const DONE_FOR_DEPENDENTS = new Set(['succeeded', 'skipped']);
+/** Whether a step in this status lets the steps depending on it start (and counts as done for the run). */
+function doneForDependents(status: StepStatus | undefined): boolean {
+	return status === 'succeeded' || status === 'skipped';
+}
+
+/** Whether every step of `dependsOn` is done for its dependents (no array, closure or copy made per call). */
+function dependenciesDone(run: RunRecord, dependsOn: readonly string[] | undefined): boolean {
+	if (dependsOn === undefined) return true;
+	for (let i = 0; i < dependsOn.length; i++)
+		if (!doneForDependents(ownStep(run, dependsOn[i] as string)?.status)) return false;
+	return true;
+}
+
+/** The run's own step `stepId` (never an inherited property), or `undefined`. */
+function ownStep(run: RunRecord, stepId: string): StepState | undefined {
+	return Object.prototype.hasOwnProperty.call(run.steps, stepId) ? run.steps[stepId] : undefined;
+}
+
+/** Whether a step of the run is in `status` (or in `other`). */
+function anyStep(run: RunRecord, status: StepStatus, other?: StepStatus): boolean {
+	for (const stepId in run.steps) {
+		const stepStatus = (run.steps[stepId] as StepState).status;
+		if (stepStatus === status || stepStatus === other) return true;
+	}
+	return false;
+}
+
+/** One bit per step status, for the set of statuses a run's steps are in (`stepStatuses`). */
+const STATUS_BITS: Readonly<Record<StepStatus, number>> = {
+	waiting: 1,
+	running: 2,
+	succeeded: 4,
+	failed: 8,
+	skipped: 16,
+	blocked: 32,
+	stopped: 64,
+};
+const DONE_BITS = STATUS_BITS.succeeded | STATUS_BITS.skipped;
+/** A status no step should be in: never done. */
+const UNKNOWN_BIT = 128;
+
+/** The statuses the run's steps are in, as `STATUS_BITS` (a set made of nothing). */
+function stepStatuses(run: RunRecord): number {
+	let bits = 0;
+	for (const stepId in run.steps) bits |= STATUS_BITS[(run.steps[stepId] as StepState).status] ?? UNKNOWN_BIT;
+	return bits;
+}
 
 /**
  * Deep copy of JSON data: plain objects, arrays and primitives copied by hand (several times faster than
@@ -246,8 +292,7 @@ export function planAdvance(
 
 	// 3. Start what can start.
 	if (run.status === 'waiting' || run.status === 'running' || run.status === 'blocked') {
-		const halted = Object.values(run.steps).some((s) => s.status === 'failed' || s.status === 'stopped');
-		let progressed = !halted;
+		let progressed = !anyStep(run, 'failed', 'stopped');
 		while (progressed) {
 			progressed = false;
 			for (const stepId of definition.order) {
@@ -255,13 +300,11 @@ export function planAdvance(
 				if (waiting.status !== 'waiting') continue;
 				const def = definition.steps.get(stepId);
 				if (def === undefined) continue;
-				if (!(def.dependsOn ?? []).every((dep) => DONE_FOR_DEPENDENTS.has(run.steps[dep]?.status ?? '')))
-					continue;
-				const gate = evaluateGates(
-					def.preCheck ?? [],
-					{ vars: run.vars, shared: run.shared },
-					waiting.continued,
-				);
+				if (!dependenciesDone(run, def.dependsOn)) continue;
+				const gate =
+					def.preCheck === undefined || def.preCheck.length === 0
+						? null
+						: evaluateGates(def.preCheck, { vars: run.vars, shared: run.shared }, waiting.continued);
 				const step = own(stepId);
 				if (gate !== null) {
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
@@ -308,20 +351,20 @@ export function planAdvance(
 				events.push({ name: 'step:started', stepId });
 				mark();
 			}
-			if (Object.values(run.steps).some((s) => s.status === 'failed')) break;
+			if (anyStep(run, 'failed')) break;
 		}
 	}
 
 	// 4. The run's status.
-	const statuses = Object.values(run.steps).map((s) => s.status);
-	const anyRunning = statuses.includes('running');
+	const seen = stepStatuses(run);
+	const anyRunning = (seen & STATUS_BITS.running) !== 0;
 	if (!isFinalRunStatus(run.status) && run.status !== 'paused') {
 		let next = run.status;
 		if (anyRunning) next = 'running';
-		else if (statuses.every((s) => DONE_FOR_DEPENDENTS.has(s))) next = 'succeeded';
-		else if (statuses.includes('failed')) next = 'failed';
-		else if (statuses.includes('stopped')) next = 'stopped';
-		else if (statuses.includes('blocked')) next = 'blocked';
+		else if ((seen & ~DONE_BITS) === 0) next = 'succeeded';
+		else if ((seen & STATUS_BITS.failed) !== 0) next = 'failed';
+		else if ((seen & STATUS_BITS.stopped) !== 0) next = 'stopped';
+		else if ((seen & STATUS_BITS.blocked) !== 0) next = 'blocked';
 		if (next !== run.status) {
 			run.status = next;
 			if (isFinalRunStatus(next)) {
@@ -363,10 +406,16 @@ function renderFor(
 	stepId: string,
 ): { params: Record<string, unknown>; inputs: Record<string, unknown> } {
 	const def = definition.steps.get(stepId);
-	const params = renderTemplates(def?.params ?? {}, { vars: run.vars, shared: run.shared }, stepId) as Record<
-		string,
-		unknown
-	>;
+	// Params without a template are the definition's own (the step's item copies them: step-dispatch.ts).
+	const params =
+		def?.params === undefined
+			? {}
+			: holdsTemplates(def.params)
+				? (renderTemplates(def.params, { vars: run.vars, shared: run.shared }, stepId) as Record<
+						string,
+						unknown
+					>)
+				: (def.params as Record<string, unknown>);
 	const inputs: Record<string, unknown> = {};
 	for (const dep of def?.dependsOn ?? []) inputs[dep] = run.steps[dep]?.output ?? null;
 	return { params, inputs };

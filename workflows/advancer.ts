@@ -32,8 +32,9 @@ import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
-import { endedAlready, failStep, MAX_ROUNDS, notifyFinished, stopTasks } from './run-effects.js';
+import { endedAlready, failStep, MAX_ROUNDS, mayNotify, notifyFinished, stopTasks } from './run-effects.js';
 import { StepAdds, stepTaskFor } from './step-dispatch.js';
+import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
 
@@ -49,6 +50,8 @@ export interface AdvancerParts {
 	readonly dispatchGraceMs: number;
 	/** The checked definition a run started with. */
 	definitionFor(run: RunRecord): Promise<CheckedDefinition>;
+	/** The same when known without a read (defined here, or read before): the step's advance awaits nothing for it. */
+	definitionAt(run: RunRecord): CheckedDefinition | undefined;
 	/** Emit an event. */
 	emit<K extends keyof WorkflowEvents>(name: K, ...args: WorkflowEvents[K]): void;
 	/** Whether anyone listens to the event (payloads are copies: made only for listeners). */
@@ -100,9 +103,10 @@ export class Advancer {
 	/**
 	 * Advance the run once its earlier advances in this process are done. Never rejects (failures become `error`
 	 * events). `known`: the end of a step task this process just heard of (by step id, with its generation); the
-	 * advance then reads no other task. Without it, every running step's task is read.
+	 * advance then reads no other task. Without it, every running step's task is read. The map is taken over (the
+	 * ends heard of before the advance begins are added to it): the caller makes it for this call.
 	 */
-	kick(runId: string, known?: ReadonlyMap<string, KnownTask>, first?: RunRecord): Promise<RunRecord | null> {
+	kick(runId: string, known?: Map<string, KnownTask>, first?: RunRecord): Promise<RunRecord | null> {
 		// Step ends of one run that arrive together (a fan-in) share one advance: one read and one write for all.
 		const queued = this.#queued.get(runId);
 		if (queued !== undefined) {
@@ -115,7 +119,7 @@ export class Advancer {
 			return queued.done;
 		}
 		const entry = {
-			known: known === undefined ? undefined : new Map(known),
+			known,
 			done: Promise.resolve(null) as Promise<RunRecord | null>,
 		};
 		entry.done = this.#serial(runId, () => {
@@ -142,7 +146,7 @@ export class Advancer {
 				if (stored === null) throw new RunNotFoundError(runId);
 				const definition = await this.#parts.definitionFor(stored);
 				const { run, stop } = change(stored, definition);
-				const written = await store.update(run);
+				const written = await store.update(seal(run));
 				if (written === null) continue;
 				this.#statusEvents(stored.status, written);
 				await stopTasks(this.#parts.scheduler, stop);
@@ -216,16 +220,18 @@ export class Advancer {
 			const stored = guess ?? (round === 0 && first !== undefined ? first : await store.get(runId));
 			guess = undefined;
 			if (stored === null) return null;
-			const definition = await this.#parts.definitionFor(stored);
+			const definition = this.#parts.definitionAt(stored) ?? (await this.#parts.definitionFor(stored));
 			const views = new Map<string, TaskView | null>();
-			const running = Object.entries(stored.steps).filter(([, step]) => step.status === 'running');
 			if (ends !== undefined) {
 				// Event-driven: the task that ended is known; the others are left as they are (the sweep reads them).
-				for (const [stepId, step] of running) {
-					const task = ends.get(stepId);
-					if (task !== undefined && task.generation === step.generation) views.set(stepId, task.view);
+				for (const [stepId, task] of ends) {
+					const step = Object.prototype.hasOwnProperty.call(stored.steps, stepId)
+						? stored.steps[stepId]
+						: undefined;
+					if (step?.status === 'running' && task.generation === step.generation) views.set(stepId, task.view);
 				}
 			} else {
+				const running = Object.entries(stored.steps).filter(([, step]) => step.status === 'running');
 				await Promise.all(
 					running.map(async ([stepId, step]) => {
 						const task = await scheduler.get(stepTaskId(runId, stepId, step.generation));
@@ -255,8 +261,11 @@ export class Advancer {
 			let released: readonly TaskRecord[] | null = null;
 			if (plan.changed) {
 				let written: RunRecord | null;
-				const together = await this.#writeReleasing(plan.run, definition, plan.dispatch);
-				if (together === undefined) written = await store.update(plan.run);
+				const together =
+					this.#release === null || plan.dispatch.length === 0
+						? undefined
+						: await this.#writeReleasing(plan.run, definition, plan.dispatch);
+				if (together === undefined) written = await store.update(seal(plan.run));
 				else {
 					written = together?.run ?? null;
 					released = together?.added ?? null;
@@ -274,29 +283,36 @@ export class Advancer {
 				this.#statusEvents(stored.status, current);
 			}
 			if (released !== null) this.#release?.tasks.announce(released);
-			const adds =
-				released !== null
-					? plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'))
-					: await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
-			await stopTasks(this.#parts.scheduler, plan.stop);
+			let adds: ('added' | 'existing' | 'failed')[];
+			if (released !== null)
+				adds = plan.dispatch.map((d) => (released.some((t) => t.id === d.taskId) ? 'added' : 'existing'));
+			else if (plan.dispatch.length === 0) adds = [];
+			// A chain's step: its one add awaited alone, no Promise.all.
+			else if (plan.dispatch.length === 1)
+				adds = [await this.#addStep(current, definition, plan.dispatch[0] as Dispatch)];
+			else adds = await Promise.all(plan.dispatch.map((d) => this.#addStep(current, definition, d)));
+			if (plan.stop.length > 0) await stopTasks(this.#parts.scheduler, plan.stop);
 			if (adds.includes('failed')) continue;
 			// A dispatched step whose task was stored already (an earlier try's) may have finished before this write
 			// made the step running: its end was then passed over, and nothing else would bring it back before the
 			// sweep. Plan again with those ends.
-			const ended = await endedAlready(
-				this.#parts.scheduler,
-				plan.dispatch.filter((_, i) => adds[i] === 'existing'),
-			);
-			if (ended.size > 0) {
-				ends = new Map([...(ends ?? []), ...ended]);
-				continue;
+			if (adds.includes('existing')) {
+				const ended = await endedAlready(
+					this.#parts.scheduler,
+					plan.dispatch.filter((_, i) => adds[i] === 'existing'),
+				);
+				if (ended.size > 0) {
+					ends = new Map([...(ends ?? []), ...ended]);
+					continue;
+				}
 			}
-			current = await notifyFinished(
-				this.#parts,
-				current,
-				definition,
-				plan.changed && !isFinalRunStatus(stored.status),
-			);
+			if (mayNotify(current, definition))
+				current = await notifyFinished(
+					this.#parts,
+					current,
+					definition,
+					plan.changed && !isFinalRunStatus(stored.status),
+				);
 			this.#deadline(current);
 			this.#written.remember(current);
 			this.#parts.settled(current);

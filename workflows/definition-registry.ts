@@ -112,6 +112,14 @@ export class DefinitionRegistry {
 		return definition;
 	}
 
+	/** The definition a run was started from when known without a read (defined here, or read before), else `undefined`. */
+	forRunAt(run: RunRecord): CheckedDefinition | undefined {
+		return (
+			this.#definitions.get(run.definition)?.get(run.version) ??
+			this.#fromStore.get(`${run.definition}@${run.version}`)
+		);
+	}
+
 	/** The definition a run was started from: defined here, or read from the store (a run another process started). */
 	async forRun(run: RunRecord): Promise<CheckedDefinition> {
 		const local = this.#definitions.get(run.definition);

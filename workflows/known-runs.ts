@@ -10,6 +10,12 @@ import type { RunRecord } from '../src/workflow-store.js';
 /** How many runs are remembered; the oldest is forgotten first (a run another process finished stays until then). */
 const MAX_RUNS = 10_000;
 
+/** Whether a step of the run is running (a loop: no array of the steps made). */
+function anyRunning(run: RunRecord): boolean {
+	for (const stepId in run.steps) if (run.steps[stepId]?.status === 'running') return true;
+	return false;
+}
+
 /**
  * Per run, the record this process last wrote or read, while a step of it runs (a step end is coming). The record
  * is kept as it is handed in, not copied: the engine changes no record once written (a plan copies on write, see
@@ -28,7 +34,7 @@ export class KnownRuns {
 	/** Remember a record just written or read (no one may change it afterwards), if a step of it still runs; else forget the run. */
 	remember(run: RunRecord): void {
 		this.#runs.delete(run.id);
-		if (!Object.values(run.steps).some((step) => step.status === 'running')) return;
+		if (!anyRunning(run)) return;
 		this.#runs.set(run.id, run);
 		if (this.#runs.size > MAX_RUNS) {
 			const oldest = this.#runs.keys().next();

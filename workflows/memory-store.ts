@@ -13,6 +13,8 @@ import {
 } from '../src/workflow-store.js';
 import { cloneJson } from './advance.js';
 import { DuplicateRunError, RunStateError } from './errors.js';
+import { copyRunReusing } from './json-reuse.js';
+import { isSealed } from './sealed.js';
 
 /** Whether the run holds its unique key (a unique-key run in a status that is not final). */
 export function holdsKey(run: Pick<RunRecord, 'key' | 'uniqueKey' | 'status'>): boolean {
@@ -70,7 +72,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(run.key as string, holder), run.key as string);
 			this.#keys.set(run.key as string, run.id);
 		}
-		this.#runs.set(run.id, cloneJson(run));
+		// A sealed record (the engine's, see sealed.ts) is kept as it is; any other is copied.
+		this.#runs.set(run.id, isSealed(run) ? { ...run } : copyRunReusing(run, undefined));
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
@@ -90,7 +93,15 @@ export class MemoryWorkflowStore implements WorkflowStore {
 				throw new DuplicateRunError(keyConflictMessage(key, holder), key);
 			this.#keys.set(key, run.id);
 		} else if (run.key !== null && this.#keys.get(key) === run.id) this.#keys.delete(key);
-		const next = cloneJson(run);
+		if (isSealed(run)) {
+			// The engine's record, which no one changes (sealed.ts): kept as it is, its top level copied for the new
+			// `rev`, and handed back (the engine changes it no more than the store does).
+			const kept = { ...run, rev: run.rev + 1 };
+			this.#runs.set(run.id, kept);
+			return kept;
+		}
+		// The store's own copy, sharing with the previous one what this write left as it was (json-reuse.ts).
+		const next = copyRunReusing(run, stored);
 		next.rev = run.rev + 1;
 		this.#runs.set(run.id, next);
 		// The store keeps its own copy; the caller gets its record back with the new `rev` (a new top level sharing its

@@ -10,6 +10,7 @@ import type { AdvancerParts, KnownTask } from './advancer.js';
 import type { CheckedDefinition } from './definition.js';
 import { WorkflowError } from './errors.js';
 import type { KnownRuns } from './known-runs.js';
+import { seal } from './sealed.js';
 
 /** How many compare-and-set rounds a write tries before it gives up (another process keeps winning). */
 export const MAX_ROUNDS = 50;
@@ -82,6 +83,11 @@ export async function stopTasks(scheduler: AdvancerParts['scheduler'], ids: read
  * the run final, else once the grace has passed (the process that made it final may have died before calling).
  * Then record the status as notified (a crash in between calls it again: at least once).
  */
+/** Whether `notifyFinished` may have anything to do (a final run not notified of its status, with a callback). */
+export function mayNotify(run: RunRecord, definition: CheckedDefinition): boolean {
+	return isFinalRunStatus(run.status) && run.notified !== run.status && definition.onFinished !== undefined;
+}
+
 export async function notifyFinished(
 	parts: AdvancerParts,
 	run: RunRecord,
@@ -89,7 +95,7 @@ export async function notifyFinished(
 	madeFinal: boolean,
 ): Promise<RunRecord> {
 	const { onFinished } = definition;
-	if (!isFinalRunStatus(run.status) || run.notified === run.status || onFinished === undefined) return run;
+	if (!mayNotify(run, definition) || onFinished === undefined) return run;
 	if (!madeFinal && Date.now() - run.updatedAt < parts.dispatchGraceMs) return run;
 	try {
 		await onFinished(structuredClone(run));
@@ -109,7 +115,7 @@ export async function notifyFinished(
 		// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
 		const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
 		next.open = Object.values(next.steps).some((step) => step.status === 'running');
-		const written = await parts.store.update(next);
+		const written = await parts.store.update(seal(next));
 		if (written !== null) return written;
 		current = await parts.store.get(run.id);
 	}

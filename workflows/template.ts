@@ -100,6 +100,19 @@ function renderString(text: string, data: TemplateData, step: string, field: str
 		.join('');
 }
 
+/** Per params object of a definition: whether it holds a template (see `holdsTemplates`). */
+const templated = new WeakMap<object, boolean>();
+
+/**
+ * Whether `params` (a definition step's, checked when defined) holds a template anywhere; remembered per object, so
+ * a step without one is not walked at every start. Without one, rendering gives an equal copy.
+ */
+export function holdsTemplates(params: object): boolean {
+	let holds = templated.get(params);
+	if (holds === undefined) templated.set(params, (holds = findTemplates(params, 'params').length > 0));
+	return holds;
+}
+
 /** The value with every template replaced; throws `TemplateKeyError` for a key the run does not hold. */
 export function renderTemplates(value: unknown, data: TemplateData, step: string, field = 'params'): unknown {
 	if (typeof value === 'string') return renderString(value, data, step, field);

@@ -19,12 +19,13 @@ import {
 } from '../src/workflow-store.js';
 import { isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
-import { Advancer } from './advancer.js';
+import { Advancer, type KnownTask } from './advancer.js';
 import { applyCommand, type CommandName } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
 import { RunNotFoundError, RunStateError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { MemoryWorkflowStore } from './memory-store.js';
+import { seal } from './sealed.js';
 import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
 	checkMs,
@@ -93,6 +94,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			actions,
 			dispatchGraceMs,
 			definitionFor: (run) => this.#registry.forRun(run),
+			definitionAt: (run) => this.#registry.forRunAt(run),
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
@@ -102,10 +104,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 				const ref = parseStepTaskId(event.task.id);
 				if (ref === null) return;
 				const { status, output, error, attempts } = event.task;
-				void this.#advancer.kick(
-					ref.runId,
-					new Map([[ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } }]]),
-				);
+				const known = new Map<string, KnownTask>();
+				known.set(ref.stepId, { generation: ref.generation, view: { status, output, error, attempts } });
+				void this.#advancer.kick(ref.runId, known);
 			};
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
@@ -158,7 +159,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			notified: null,
 			rev: 0,
 		};
-		await this.store.create(run);
+		// Sealed: the engine never changes it (see sealed.ts).
+		await this.store.create(seal(run));
 		// The event's copy only for listeners (a copy of a 10-step run is about 20 µs).
 		if (this.listenerCount('run:created') > 0) this.#emit('run:created', { run: structuredClone(run) });
 		// The first advance plans from the record just created (its write's compare-and-set proves it current).

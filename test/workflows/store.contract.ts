@@ -72,6 +72,37 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			expect(await store.get('missing')).toBeNull();
 		});
 
+		it('an update stores a copy: what changed in a step is written, and changing records afterwards changes nothing stored', async () => {
+			const store = await fresh();
+			const base = sampleRun();
+			const run = sampleRun({
+				steps: { a: base.steps.a!, b: { ...base.steps.a!, status: 'succeeded', output: { list: [1] } } },
+			});
+			await store.create(run);
+			const first = (await store.get(run.id)) as RunRecord;
+			first.steps.a!.status = 'succeeded';
+			const written = (await store.update(first)) as RunRecord;
+			// Step b was left as it was by that write: changing it, in the record written or returned, changes nothing stored.
+			(first.steps.b!.output as { list: number[] }).list.push(9);
+			(written.steps.b!.output as { list: number[] }).list.push(8);
+			written.steps.b!.trace.push('late');
+			let stored = (await store.get(run.id)) as RunRecord;
+			expect(stored.steps.a?.status).toBe('succeeded');
+			expect(stored.steps.b?.output).toEqual({ list: [1] });
+			expect(stored.steps.b?.trace).toEqual([]);
+			// A change deep in a step otherwise unchanged is written.
+			(stored.steps.b!.output as { list: number[] }).list.push(2);
+			stored = (await store.update(stored)) as RunRecord;
+			expect((await store.get(run.id))?.steps.b?.output).toEqual({ list: [1, 2] });
+			stored.steps.b!.trace = ['x'];
+			stored.steps.b!.output = { list: [1, 2], more: null };
+			await store.update(stored);
+			expect((await store.get(run.id))?.steps.b).toMatchObject({
+				output: { list: [1, 2], more: null },
+				trace: ['x'],
+			});
+		});
+
 		it('refuses a second run with the same id', async () => {
 			const store = await fresh();
 			const run = sampleRun();
