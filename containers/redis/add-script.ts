@@ -59,14 +59,17 @@ const hsetFields = (withPacked: boolean): string =>
 			return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
 		})
 		.join(', ');
-/** The Lua values of the packed copy (codec.ts PACKED_FIELD): a JSON field's `null` as '', then seq. */
+/**
+ * The packed copy (codec.ts PACKED_FIELD) as one Lua concatenation (one string built, no table): a JSON field's
+ * `null` as '', then seq.
+ */
 const packedValues = [
 	...PACKED_FIELDS.map((field) => {
 		const value = `A[b + ${ADD_FIELDS.indexOf(field)}]`;
 		return isJsonField(field) ? `(${value} == 'null' and '' or ${value})` : value;
 	}),
 	'seq',
-].join(', ');
+].join(" .. '\\31' .. ");
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
@@ -140,7 +143,7 @@ for i = 0, n - 1 do
 	end
 	local seq = redis.call('INCR', P .. 'seq')
 	seqs[#seqs + 1] = seq
-	local packed = table.concat({ ${packedValues} }, '\\31')
+	local packed = ${packedValues}
 	if #packed <= ${PACKED_LIMIT} then
 		redis.call('HSET', k, ${hsetFields(true)})
 	else
