@@ -12,7 +12,8 @@
  * runs with the argument `start` just before the measured run's processing and `end` just after: e.g. a script that
  * zeroes and switches on, then switches off and dumps (`callgrind_control -z`, `-i on`, `-i off`, `-d`) a
  * redis-server run under `valgrind --tool=callgrind --instr-atstart=no`, to count Redis's instructions per task over
- * the processing only (a count that does not depend on the machine's load).
+ * the processing only (a count that does not depend on the machine's load). With `MARK_PHASE=add` the marks are
+ * around the measured run's adds instead (their cost per task).
  */
 import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -25,6 +26,7 @@ const count = Number(process.env.N ?? 20000);
 const concurrency = Number(process.env.CONCURRENCY ?? 100);
 const warmup = Number(process.env.WARMUP ?? 5000);
 const mark = process.env.MARK;
+const markAdds = process.env.MARK_PHASE === 'add';
 
 const admin = new Redis({ host: '127.0.0.1', port });
 
@@ -71,17 +73,20 @@ async function run(
 	scheduler.on('task:succeeded', () => {
 		if (++done === n) resolveAll();
 	});
+	const marking = measured && mark !== undefined;
+	if (marking && markAdds) execSync(`${mark} start`, { stdio: 'inherit' });
 	for (let i = 0; i < n; i += 1000)
 		await scheduler.add(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ id: `t${i + j}`, item: null })));
+	if (marking && markAdds) execSync(`${mark} end`, { stdio: 'inherit' });
 	await admin.config('RESETSTAT');
 	const redis0 = await redisCpuUs();
 	const net0 = await netBytes();
-	if (measured && mark !== undefined) execSync(`${mark} start`, { stdio: 'inherit' });
+	if (marking && !markAdds) execSync(`${mark} start`, { stdio: 'inherit' });
 	const cpu0 = process.cpuUsage();
 	scheduler.resume();
 	await all;
 	const cpu = process.cpuUsage(cpu0);
-	if (measured && mark !== undefined) execSync(`${mark} end`, { stdio: 'inherit' });
+	if (marking && !markAdds) execSync(`${mark} end`, { stdio: 'inherit' });
 	const redis = (await redisCpuUs()) - redis0;
 	const net = await netBytes();
 	await scheduler.close();

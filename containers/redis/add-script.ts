@@ -2,13 +2,14 @@
  * The `add` script: the task hash in the order the claim and transition scripts read it, and the add's body, shared
  * with the stepped add, a repeat's tick and a workflow step's release (same prelude as scripts.ts).
  */
-import { ADD_FIELDS } from './codec.js';
+import { ADD_FIELDS, isJsonField, PACKED_FIELD, PACKED_FIELDS, PACKED_LIMIT } from './codec.js';
 import { script } from './scripts.js';
 
 /**
  * The order `add` writes a task hash in. A small hash is a listpack that every field look-up scans from its head,
- * so the fields the claim and transition scripts read and write come first, the caller's payloads last; the
- * script's own fields are `status`, `v`, `seq`, `lastTransition` and `addToken`.
+ * so the fields the claim and transition scripts read and write come first, the caller's payloads last (but `item`,
+ * which a task's first claim reads with the packed copy); the script's own fields are `status`, `v`, `seq`,
+ * `lastTransition`, `addToken` and the packed copy (codec.ts PACKED_FIELD, left out when too long).
  */
 const HASH_ORDER = [
 	'status',
@@ -17,8 +18,10 @@ const HASH_ORDER = [
 	'seq',
 	'lastTransition',
 	'retention',
-	'leaseUntil',
 	'attempts',
+	PACKED_FIELD,
+	'item',
+	'leaseUntil',
 	'priority',
 	'runAt',
 	'stopRequested',
@@ -33,7 +36,6 @@ const HASH_ORDER = [
 	'createdAt',
 	'progress',
 	'ref',
-	'item',
 	'key',
 	'trace',
 	'group',
@@ -45,14 +47,29 @@ const SCRIPT_VALUES: Record<string, string> = {
 	seq: 'seq',
 	lastTransition: "''",
 	addToken: 'token',
+	[PACKED_FIELD]: 'packed',
 };
 for (const field of ADD_FIELDS) {
 	if (!(HASH_ORDER as readonly string[]).includes(field)) throw new Error(`HASH_ORDER misses the add field ${field}`);
 }
-const hsetFields = HASH_ORDER.map((field) => {
-	const at = (ADD_FIELDS as readonly string[]).indexOf(field);
-	return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
-}).join(', ');
+const hsetFields = (withPacked: boolean): string =>
+	HASH_ORDER.filter((field) => withPacked || field !== PACKED_FIELD)
+		.map((field) => {
+			const at = (ADD_FIELDS as readonly string[]).indexOf(field);
+			return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
+		})
+		.join(', ');
+/**
+ * The packed copy (codec.ts PACKED_FIELD) as one Lua concatenation (one string built, no table): a JSON field's
+ * `null` as '', then seq.
+ */
+const packedValues = [
+	...PACKED_FIELDS.map((field) => {
+		const value = `A[b + ${ADD_FIELDS.indexOf(field)}]`;
+		return isJsonField(field) ? `(${value} == 'null' and '' or ${value})` : value;
+	}),
+	'seq',
+].join(" .. '\\31' .. ");
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
 const RUN_AT = ADD_FIELDS.indexOf('runAt');
@@ -126,7 +143,12 @@ for i = 0, n - 1 do
 	end
 	local seq = redis.call('INCR', P .. 'seq')
 	seqs[#seqs + 1] = seq
-	redis.call('HSET', k, ${hsetFields})
+	local packed = ${packedValues}
+	if #packed <= ${PACKED_LIMIT} then
+		redis.call('HSET', k, ${hsetFields(true)})
+	else
+		redis.call('HSET', k, ${hsetFields(false)})
+	end
 	redis.call('ZADD', P .. 'all', seq, id)
 	redis.call('ZADD', P .. 's:waiting', seq, id)
 	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end

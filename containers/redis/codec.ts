@@ -38,6 +38,25 @@ export const RECORD_FIELDS = [...ADD_FIELDS, 'status', 'seq', 'v'] as const;
 
 type StoredField = (typeof RECORD_FIELDS)[number];
 
+// `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
+// fields. `retention` is an object or `null` (the scripts decode it to index a finished task's expiry).
+const JSON_FIELDS: ReadonlySet<string> = new Set<string>([
+	'item',
+	'error',
+	'output',
+	'progress',
+	'ref',
+	'key',
+	'trace',
+	'group',
+	'retention',
+]);
+
+/** Whether `field` is stored as JSON. */
+export function isJsonField(field: string): boolean {
+	return JSON_FIELDS.has(field);
+}
+
 /**
  * A claimed task travels as ONE string (decoding twenty-one strings per task cost this process more than the rest
  * of a claim): these fields' stored values joined by U+001F, then the owner, then the id. None of these fields
@@ -50,14 +69,67 @@ const ID_AT = RECORD_FIELDS.indexOf('id');
 const OWNER_AT = RECORD_FIELDS.indexOf('owner');
 const UNIT = '\u001f';
 
-/** The stored values (RECORD_FIELDS order) of a claimed task from its packed string. */
+/**
+ * The hash field `add` writes beside the task's own fields: a packed copy of the fields a claim reads that only the
+ * add sets (PACKED_FIELDS' stored values joined by U+001F, a JSON field's `null` as '', then seq), so that a task's
+ * first claim, while nothing has written its hash since the add (`v` still 0), reads four fields (`v`, `attempts`,
+ * this one, `item`) instead of nineteen: each field read becomes a Lua string, the dearest part of a claim. Written
+ * only while at most PACKED_LIMIT bytes long (Redis's default `hash-max-listpack-value`: a longer value would turn
+ * the hash out of its compact form); without it (a long one, or a task an older process added), or once the task
+ * was written (`v` above 0), the claim reads the nineteen fields. The claim that reads it empties it (of no more use
+ * once the task is written), so only a task waiting for its first claim pays its memory. The fields themselves are
+ * written as before, for every other reader and older processes. A version that changes the layout must use another
+ * field name.
+ */
+export const PACKED_FIELD = 'pk';
+export const PACKED_LIMIT = 64;
+/** The fields of PACKED_FIELD, in order (then seq, which the add script sets). */
+export const PACKED_FIELDS = [
+	'maxAttempts',
+	'timeoutMs',
+	'createdAt',
+	'runAt',
+	'priority',
+	'finishedAt',
+	'stopRequested',
+	'error',
+	'output',
+	'progress',
+	'ref',
+	'key',
+	'trace',
+	'group',
+	'retention',
+] as const satisfies readonly (typeof ADD_FIELDS)[number][];
+
+/**
+ * A claim from PACKED_FIELD comes back as U+001E then U+001F, the packed value, then these fields' values (item as
+ * stored, attempts and leaseUntil and startedAt as the claim wrote them), then the owner and the id; its status is
+ * `running`, its updatedAt its startedAt and its version 1 (the claim's write over the add's 0).
+ */
+const ADDED_POSITIONS = [...PACKED_FIELDS, 'seq', 'item', 'attempts', 'leaseUntil', 'startedAt'].map((field) =>
+	RECORD_FIELDS.indexOf(field as StoredField),
+);
+const ADDED_MARK = 0x1e;
+/** The positions (RECORD_FIELDS) where a PACKED_FIELD value '' stands for the stored JSON `null`. */
+const NULL_AS_EMPTY = new Set<number>(
+	PACKED_FIELDS.filter((field) => isJsonField(field)).map((field) => RECORD_FIELDS.indexOf(field)),
+);
+const STATUS_AT = RECORD_FIELDS.indexOf('status');
+const UPDATED_AT = RECORD_FIELDS.indexOf('updatedAt');
+const STARTED_AT = RECORD_FIELDS.indexOf('startedAt');
+const VERSION_AT = RECORD_FIELDS.indexOf('v');
+
+/** The stored values (RECORD_FIELDS order) of a claimed task from its packed string (either form). */
 export function unpackClaimed(text: string, owner: string): (string | null)[] {
 	const values: (string | null)[] = new Array<string | null>(RECORD_FIELDS.length);
-	let at = 0;
-	for (const position of CLAIMED_POSITIONS) {
+	const added = text.charCodeAt(0) === ADDED_MARK;
+	let at = added ? 2 : 0;
+	for (const position of added ? ADDED_POSITIONS : CLAIMED_POSITIONS) {
 		const end = text.indexOf(UNIT, at);
 		if (end < 0) break;
-		values[position] = text.slice(at, end);
+		const value = text.slice(at, end);
+		values[position] = added && value === '' && NULL_AS_EMPTY.has(position) ? 'null' : value;
 		at = end + 1;
 	}
 	if (!text.startsWith(owner, at) || text.charAt(at + owner.length) !== UNIT) {
@@ -67,32 +139,25 @@ export function unpackClaimed(text: string, owner: string): (string | null)[] {
 	}
 	values[OWNER_AT] = owner;
 	values[ID_AT] = text.slice(at + owner.length + 1);
+	if (added) {
+		values[STATUS_AT] = 'running';
+		values[UPDATED_AT] = values[STARTED_AT] ?? null;
+		values[VERSION_AT] = '1';
+	}
 	return values;
 }
 /** Where the owner starts in a packed claimed task (after its fields), or -1 when it has too few fields. */
 export function claimedOwnerAt(text: string): number {
-	let at = 0;
-	for (let i = 0; i < CLAIMED_POSITIONS.length; i++) {
+	const added = text.charCodeAt(0) === ADDED_MARK;
+	let at = added ? 2 : 0;
+	const count = added ? ADDED_POSITIONS.length : CLAIMED_POSITIONS.length;
+	for (let i = 0; i < count; i++) {
 		const end = text.indexOf(UNIT, at);
 		if (end < 0) return -1;
 		at = end + 1;
 	}
 	return at;
 }
-
-// `key` and `trace` too: free strings, and JSON escapes U+001F, which a claimed task's packed string uses between
-// fields. `retention` is an object or `null` (the scripts decode it to index a finished task's expiry).
-const JSON_FIELDS = new Set<string>([
-	'item',
-	'error',
-	'output',
-	'progress',
-	'ref',
-	'key',
-	'trace',
-	'group',
-	'retention',
-]);
 
 function encodeJson(value: unknown, field: string, id: string): string {
 	let text: string | undefined;

@@ -34,7 +34,7 @@
  * same distance from the script's now as it was from the caller's (`offset`).
  */
 import { createHash } from 'node:crypto';
-import { CLAIMED_FIELDS, RECORD_FIELDS } from './codec.js';
+import { CLAIMED_FIELDS, PACKED_FIELD, RECORD_FIELDS } from './codec.js';
 import { CHANGES_PRELUDE } from './change-event-scripts.js';
 import { RESERVATION_PRELUDE } from './reservations.js';
 import { GROUP_CLAIM, GROUP_PRELUDE } from './group-limit.js';
@@ -190,21 +190,30 @@ local function sliced(command, key, list)
 	for i = 1, #list, step do redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list))) end
 end
 -- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
--- (codec.ts unpackClaimed). Reads only the fields the claim does not overwrite (see CLAIM_READS).
+-- (codec.ts unpackClaimed). A task nothing wrote since its add (v 0) with the add's packed copy (codec.ts
+-- PACKED_FIELD) is read as four fields and sent in the packed form; any other reads the fields the claim does not
+-- overwrite (see CLAIM_READS).
 local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
 	for i = 1, #popped, 2 do
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
-		local g = redis.call('HMGET', k, ${CLAIM_READS.map((f) => `'${f}'`).join(', ')})
-		local attempts = plusOne(g[${CLAIM_READS.indexOf('attempts') + 1}])
-		local v = bump(g[${CLAIM_READS.indexOf('v') + 1}])
-		redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
+		local a = redis.call('HMGET', k, 'v', 'attempts', '${PACKED_FIELD}', 'item')
+		if a[1] == '0' and a[3] then
+			local attempts = plusOne(a[2])
+			redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', '1', '${PACKED_FIELD}', '')
+			out[#out + 1] = table.concat({ '\\30', a[3], a[4] or '', attempts, lease, now, owner, id }, '\\31')
+		else
+			local g = redis.call('HMGET', k, ${CLAIM_READS.map((f) => `'${f}'`).join(', ')})
+			local attempts = plusOne(g[${CLAIM_READS.indexOf('attempts') + 1}])
+			local v = bump(g[${CLAIM_READS.indexOf('v') + 1}])
+			redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
+			out[#out + 1] = table.concat({ ${CLAIMED_VALUES}, owner, id }, '\\31')
+		end
 		recordChange(id, 'started', now, k)
 		leases[#leases + 1], leases[#leases + 2] = lease, id
 		ids[#ids + 1] = id
-		out[#out + 1] = table.concat({ ${CLAIMED_VALUES}, owner, id }, '\\31')
 	end
 	-- One ZADD and one ZREM for the whole claim (variadic), not one of each per task.
 	sliced('ZADD', P .. 'running', leases)
