@@ -1,10 +1,11 @@
 /**
  * The compare-and-set writes of `SqlWorkflowStore.update`, coalesced. A write asked for while another statement is
  * on its way joins the next batch, and a batch runs as ONE `UPDATE … FROM v … RETURNING id` statement (`v` the
- * new rows: on PostgreSQL one array per column, `unnest`ed, so the text is the same for every batch size and one
- * statement function carries it; on SQLite a VALUES list) in which every row keeps its own compare-and-set (`id`
- * and `rev`): one statement and one commit for the runs of many step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
- * database is busy. (The same shape as the task transitions, sql/transitions.ts.)
+ * new rows: on PostgreSQL one array per column, `unnest`ed, the bodies as one text the server splits, so the text is
+ * the same for every batch size and one statement function carries it; on SQLite a VALUES list) in which every row
+ * keeps its own compare-and-set (`id` and `rev`): one statement and one commit for the runs of many step ends instead
+ * of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the database is busy.
+ * (The same shape as the task transitions, sql/transitions.ts.)
  *
  * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
  * or not at all (ids already stored are skipped). On PostgreSQL such a batch is ONE statement, one round trip: the
@@ -55,6 +56,23 @@ export const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 	rev: 'integer',
 	body: 'text',
 };
+
+/**
+ * A separator no run body holds: bodies are `JSON.stringify` output, which writes every control character inside a
+ * string as an escape (`\u0001`) and none outside one.
+ */
+const BODY_SEPARATOR = '\u0001';
+
+/**
+ * PostgreSQL: one column of a batch as an argument of its `unnest(…)`, its SQL and its binding. A column of values
+ * goes as an array (`?::type[]`); the `body` column as ONE text, the bodies joined by `BODY_SEPARATOR` and split by
+ * the server (`string_to_array`), where an array made the driver escape every quote of every body into an array
+ * literal (two replacements, a concatenation and its copy per body; the server then parsed the escapes back).
+ */
+export function pgColumnArgument(column: string, type: string, values: unknown[]): [sql: string, binding: unknown] {
+	if (column === 'body') return ['string_to_array(?::text, chr(1))', values.join(BODY_SEPARATOR)];
+	return [`?::${type}[]`, values];
+}
 
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
@@ -240,15 +258,23 @@ export class RunWriteBatcher {
 		// `c_` columns are the comparison, `n_` the new values.
 		const columns = ['c_id', 'c_rev', ...RUN_WRITE_COLUMNS.map((column) => `n_${column}`)];
 		if (pg) {
-			// One array per column: the same text for every batch size, so one statement function carries them all.
-			const types = ['text', 'integer', ...RUN_WRITE_COLUMNS.map((column) => PG_TYPES[column])];
-			const bindings: unknown[] = [
-				batch.map((p) => p.id),
-				batch.map((p) => p.rev),
-				...RUN_WRITE_COLUMNS.map((column) => batch.map((p) => p.values[column])),
+			// One argument per column: the same text for every batch size, so one statement function carries them all.
+			const args: [string, unknown][] = [
+				['?::text[]', batch.map((p) => p.id)],
+				['?::integer[]', batch.map((p) => p.rev)],
+				...RUN_WRITE_COLUMNS.map((column) =>
+					pgColumnArgument(
+						column,
+						PG_TYPES[column],
+						batch.map((p) => p.values[column]),
+					),
+				),
 			];
-			const arrays = types.map((type) => `?::${type}[]`).join(', ');
-			return { with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${arrays}))`, sql, bindings };
+			return {
+				with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${args.map(([arg]) => arg).join(', ')}))`,
+				sql,
+				bindings: args.map(([, binding]) => binding),
+			};
 		}
 		const row = `(${columns.map(() => '?').join(', ')})`;
 		const bindings: unknown[] = [];
