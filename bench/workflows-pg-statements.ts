@@ -15,17 +15,13 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
-import { readFileSync, writeFileSync } from 'node:fs';
-import inspector from 'node:inspector';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { startProfile } from './cpu-profile.js';
 import { serverTicks, TICKS_PER_SECOND } from './process-ticks.js';
 
-const post = (session: inspector.Session, method: string): Promise<unknown> =>
-	new Promise((resolve, reject) =>
-		session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
-	);
 const RUNS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = 32;
 const steps: StepDefinition[] =
@@ -123,22 +119,14 @@ try {
 		const conn = (client as unknown as { conn: unknown }).conn;
 		await run(conn, name === 'plain' ? 500 : 50);
 		await client.query('SELECT pg_stat_statements_reset()');
-		const profiler = process.env.PROF !== undefined && name === 'workflow' ? new inspector.Session() : null;
-		if (profiler !== null) {
-			profiler.connect();
-			await post(profiler, 'Profiler.enable');
-			await post(profiler, 'Profiler.start');
-		}
+		const stopProfile =
+			process.env.PROF !== undefined && name === 'workflow' ? await startProfile(process.env.PROF) : null;
 		const s0 = serverTicks(postmaster);
 		const c0 = process.cpuUsage();
 		const ms = await run(conn, name === 'plain' ? RUNS * 10 : RUNS);
 		const c = process.cpuUsage(c0);
 		const serverCpu = ((serverTicks(postmaster) - s0) * (1e6 / TICKS_PER_SECOND)) / (RUNS * 10);
-		if (profiler !== null) {
-			const { profile } = (await post(profiler, 'Profiler.stop')) as { profile: unknown };
-			writeFileSync(process.env.PROF as string, JSON.stringify(profile));
-			profiler.disconnect();
-		}
+		await stopProfile?.();
 		const n = RUNS * 10;
 		const { rows: total } = await client.query(
 			`SELECT sum(calls)::int c, sum(total_plan_time + total_exec_time) t FROM pg_stat_statements WHERE toplevel AND query NOT LIKE '%pg_stat_statements%'`,

@@ -3,7 +3,8 @@
  * SQLite): ROUNDS rounds, each BATCH compare-and-set writes of 10-step chain runs (bodies of about 2.3 KB, as the
  * workflow bench's) submitted at once, so that they go in one statement. Variants run in turn, round by round, each
  * on a table of its own: `this` (this tree's RunWriteBatcher) and, given BASE=<another tree's run-writes.ts>, `base`;
- * FILLFACTOR=<n> adds `this` on a table with that fillfactor (NOTHIS=1 leaves the plain `this` out). Prints per
+ * FILLFACTOR=<n> adds `this` on a table with that fillfactor, RELOPTS=<storage parameters> (e.g. `toast_tuple_target =
+ * 8160`) on a table with those (NOTHIS=1 leaves the plain `this` out). Prints per
  * variant the median ms a round, this process's CPU µs a write, and (PostgreSQL) the statements' server time a write
  * from pg_stat_statements (which, on PostgreSQL 18, counts statements that differ only in their table as one:
  * variants with the same statement text share that figure; compare them by ms and CPU, or run one a process).
@@ -98,11 +99,11 @@ try {
 	);
 	if (server !== null) await knex.raw('CREATE EXTENSION pg_stat_statements');
 	const variants: { name: string; table: string; batcher: Batcher }[] = [];
-	const add = async (name: string, prefix: string, Batcher: BatcherClass, fillfactor?: string): Promise<void> => {
+	const add = async (name: string, prefix: string, Batcher: BatcherClass, relopts?: string): Promise<void> => {
 		const store = new SqlWorkflowStore({ knex, tablePrefix: prefix });
 		await store.migrate();
 		const table = `${prefix}wf_runs`;
-		if (fillfactor !== undefined) await knex.raw(`ALTER TABLE ${table} SET (fillfactor = ${Number(fillfactor)})`);
+		if (relopts !== undefined) await knex.raw(`ALTER TABLE ${table} SET (${relopts})`);
 		const rows = Array.from({ length: BATCH }, (_, i) => ({
 			id: `run-${i}`,
 			created_at: i,
@@ -132,7 +133,14 @@ try {
 			`this, fillfactor ${process.env.FILLFACTOR}`,
 			'c_',
 			RunWriteBatcher as unknown as BatcherClass,
-			process.env.FILLFACTOR,
+			`fillfactor = ${Number(process.env.FILLFACTOR)}`,
+		);
+	if (process.env.RELOPTS !== undefined)
+		await add(
+			`this, ${process.env.RELOPTS}`,
+			'd_',
+			RunWriteBatcher as unknown as BatcherClass,
+			process.env.RELOPTS,
 		);
 	const ms = new Map<string, number[]>();
 	const cpu = new Map<string, number>();
@@ -163,6 +171,12 @@ try {
 			)) as { rows: { calls: number; plan: number; exec: number }[] };
 			const per = (x: number | undefined): string => (((x ?? 0) * 1000) / (ROUNDS * BATCH)).toFixed(1);
 			server_ = `, batched statements' server time ${per(rows[0]?.plan)} planning + ${per(rows[0]?.exec)} executing µs a write (${rows[0]?.calls} statements)`;
+			// How the bodies are stored: their size on disk, how many compressed (pglz/lz4 past the TOAST threshold).
+			const { rows: stored } = (await knex.raw(
+				`SELECT round(avg(pg_column_size(body))) AS size, count(pg_column_compression(body))::int AS compressed, pg_total_relation_size(?) AS total FROM ${v.table}`,
+				[v.table],
+			)) as { rows: { size: string; compressed: number; total: string }[] };
+			server_ += `; body ${stored[0]?.size} B stored, ${stored[0]?.compressed} of ${BATCH} compressed, table ${Math.round(Number(stored[0]?.total) / 1024)} KiB`;
 		}
 		console.log(
 			`${v.name}: ${median(ms.get(v.name) ?? []).toFixed(2)} ms a round of ${BATCH}, cpu ${((cpu.get(v.name) ?? 0) / (ROUNDS * BATCH)).toFixed(1)} µs a write${server_}`,

@@ -3,7 +3,9 @@
  * SqlWorkflowStore sharing its connection send (knex's `query` event, which the container's direct runners emit
  * too) over RUNS runs (default 200) of a 10-step chain (SHAPE=dag: the 1 -> 8 -> 1 fan-out/join) and over RUNS x
  * 10 plain tasks, each after an untimed warm-up; prints the rate, this process's CPU per step and the statements per
- * step by their first words. DRIVER=better-sqlite3 for that driver (default sqlite3).
+ * step by their first words. DRIVER=better-sqlite3 for that driver (default sqlite3). PROF=<file.cpuprofile> writes a
+ * CPU profile of the measured workflow runs alone, PROF_PLAIN=<file.cpuprofile> one of the measured plain tasks
+ * (bench/workflows-profile-summary.ts reads them).
  *
  *   npx tsx --conditions=lightsched:source bench/workflows-sqlite-statements.ts [runs]
  */
@@ -15,6 +17,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
+import { startProfile } from './cpu-profile.js';
 
 const RUNS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = 32;
@@ -118,9 +121,12 @@ try {
 		await run(name === 'plain' ? 500 : 50);
 		counts.clear();
 		busy.clear();
+		const profileTo = name === 'plain' ? process.env.PROF_PLAIN : process.env.PROF;
+		const stopProfile = profileTo === undefined ? null : await startProfile(profileTo);
 		const c0 = process.cpuUsage();
 		const ms = await run(name === 'plain' ? RUNS * 10 : RUNS);
 		const c = process.cpuUsage(c0);
+		await stopProfile?.();
 		const n = RUNS * 10;
 		const total = [...counts.values()].reduce((a, b) => a + b, 0);
 		const inFlight = [...busy.values()].reduce((a, b) => a + b, 0);

@@ -6,7 +6,7 @@
  * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
  * for a timer: a lone create runs at once; batches form only while the database is busy.
  */
-import { PG_TYPES, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
+import { PG_TYPES, pgColumnArgument, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { refusedByDatabase } from './transitions.js';
@@ -69,15 +69,19 @@ export class RunCreateBatcher {
 	#insert(batch: Pending[]): [sql: string, bindings: unknown[]] {
 		const columns = COLUMNS.join(', ');
 		if (this.#dialect === 'pg') {
-			const arrays = COLUMNS.map((column) => `?::${PG_COLUMN_TYPES[column]}[]`).join(', ');
+			const args = COLUMNS.map((column) =>
+				pgColumnArgument(
+					column,
+					PG_COLUMN_TYPES[column],
+					batch.map((p) =>
+						column === 'id' ? p.id : column === 'created_at' ? p.createdAt : p.values[column],
+					),
+				),
+			);
 			return [
-				`WITH v (${columns}) AS (SELECT * FROM unnest(${arrays})) ` +
+				`WITH v (${columns}) AS (SELECT * FROM unnest(${args.map(([arg]) => arg).join(', ')})) ` +
 					`INSERT INTO ${this.#table} (${columns}) SELECT ${columns} FROM v ON CONFLICT DO NOTHING RETURNING id`,
-				[
-					batch.map((p) => p.id),
-					batch.map((p) => p.createdAt),
-					...RUN_WRITE_COLUMNS.map((column) => batch.map((p) => p.values[column])),
-				],
+				args.map(([, binding]) => binding),
 			];
 		}
 		const row = `(${COLUMNS.map(() => '?').join(', ')})`;

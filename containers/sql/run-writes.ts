@@ -1,10 +1,12 @@
 /**
  * The compare-and-set writes of `SqlWorkflowStore.update`, coalesced. A write asked for while another statement is
  * on its way joins the next batch, and a batch runs as ONE `UPDATE … FROM v … RETURNING id` statement (`v` the
- * new rows: on PostgreSQL one array per column, `unnest`ed, so the text is the same for every batch size and one
- * statement function carries it; on SQLite a VALUES list) in which every row keeps its own compare-and-set (`id`
- * and `rev`): one statement and one commit for the runs of many step ends instead of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the
- * database is busy. (The same shape as the task transitions, sql/transitions.ts.)
+ * new rows: on PostgreSQL one array per column, `unnest`ed, the bodies as one text the server splits, so the text is
+ * the same for every batch size and one statement function carries it; on SQLite a VALUES list) in which every row
+ * keeps its own compare-and-set (`id` and `rev`): one statement and one commit for the runs of many step ends instead
+ * of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the database is busy.
+ * (The same shape as the task transitions, sql/transitions.ts.) An update sets neither the run's definition, version
+ * nor key: they never change, and SQLite rewrites the index entries of every column a SET names, changed or not.
  *
  * A write may carry the step tasks it releases (`withTaskRelease`), so a run's write and its tasks commit together
  * or not at all (ids already stored are skipped). On PostgreSQL such a batch is ONE statement, one round trip: the
@@ -27,7 +29,7 @@ import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
 import { refusedByDatabase } from './transitions.js';
 
-/** The columns of a run row a write sets, in this order. */
+/** The columns of a run row a create sets besides `id` and `created_at`, in this order (an update: `UPDATE_COLUMNS`). */
 export const RUN_WRITE_COLUMNS = [
 	'definition',
 	'version',
@@ -39,6 +41,12 @@ export const RUN_WRITE_COLUMNS = [
 	'rev',
 	'body',
 ] as const;
+
+/**
+ * The columns an update sets: not a run's definition, version and key, which its create wrote and which never change
+ * (each named in a SET would have SQLite rewrite its index entry, changed or not).
+ */
+const UPDATE_COLUMNS = ['active_key', 'status', 'open', 'updated_at', 'rev', 'body'] as const;
 
 /** A run row's new values, by column. */
 export type RunWriteValues = Record<(typeof RUN_WRITE_COLUMNS)[number], unknown>;
@@ -55,6 +63,23 @@ export const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
 	rev: 'integer',
 	body: 'text',
 };
+
+/**
+ * A separator no run body holds: bodies are `JSON.stringify` output, which writes every control character inside a
+ * string as an escape (`\u0001`) and none outside one.
+ */
+const BODY_SEPARATOR = '\u0001';
+
+/**
+ * PostgreSQL: one column of a batch as an argument of its `unnest(…)`, its SQL and its binding. A column of values
+ * goes as an array (`?::type[]`); the `body` column as ONE text, the bodies joined by `BODY_SEPARATOR` and split by
+ * the server (`string_to_array`), where an array made the driver escape every quote of every body into an array
+ * literal (two replacements, a concatenation and its copy per body; the server then parsed the escapes back).
+ */
+export function pgColumnArgument(column: string, type: string, values: unknown[]): [sql: string, binding: unknown] {
+	if (column === 'body') return ['string_to_array(?::text, chr(1))', values.join(BODY_SEPARATOR)];
+	return [`?::${type}[]`, values];
+}
 
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
@@ -227,34 +252,42 @@ export class RunWriteBatcher {
 	#update(batch: Pending[]): { with: string | null; sql: string; bindings: unknown[] } {
 		if (batch.length === 1) {
 			const p = batch[0] as Pending;
-			const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = ?`).join(', ');
+			const sets = UPDATE_COLUMNS.map((column) => `${column} = ?`).join(', ');
 			return {
 				with: null,
 				sql: `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`,
-				bindings: [...RUN_WRITE_COLUMNS.map((column) => p.values[column]), p.id, p.rev],
+				bindings: [...UPDATE_COLUMNS.map((column) => p.values[column]), p.id, p.rev],
 			};
 		}
 		const pg = this.#dialect === 'pg';
-		const sets = RUN_WRITE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
+		const sets = UPDATE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
 		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`;
 		// `c_` columns are the comparison, `n_` the new values.
-		const columns = ['c_id', 'c_rev', ...RUN_WRITE_COLUMNS.map((column) => `n_${column}`)];
+		const columns = ['c_id', 'c_rev', ...UPDATE_COLUMNS.map((column) => `n_${column}`)];
 		if (pg) {
-			// One array per column: the same text for every batch size, so one statement function carries them all.
-			const types = ['text', 'integer', ...RUN_WRITE_COLUMNS.map((column) => PG_TYPES[column])];
-			const bindings: unknown[] = [
-				batch.map((p) => p.id),
-				batch.map((p) => p.rev),
-				...RUN_WRITE_COLUMNS.map((column) => batch.map((p) => p.values[column])),
+			// One argument per column: the same text for every batch size, so one statement function carries them all.
+			const args: [string, unknown][] = [
+				['?::text[]', batch.map((p) => p.id)],
+				['?::integer[]', batch.map((p) => p.rev)],
+				...UPDATE_COLUMNS.map((column) =>
+					pgColumnArgument(
+						column,
+						PG_TYPES[column],
+						batch.map((p) => p.values[column]),
+					),
+				),
 			];
-			const arrays = types.map((type) => `?::${type}[]`).join(', ');
-			return { with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${arrays}))`, sql, bindings };
+			return {
+				with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${args.map(([arg]) => arg).join(', ')}))`,
+				sql,
+				bindings: args.map(([, binding]) => binding),
+			};
 		}
 		const row = `(${columns.map(() => '?').join(', ')})`;
 		const bindings: unknown[] = [];
 		for (const p of batch) {
 			bindings.push(p.id, p.rev);
-			for (const column of RUN_WRITE_COLUMNS) bindings.push(p.values[column]);
+			for (const column of UPDATE_COLUMNS) bindings.push(p.values[column]);
 		}
 		return { with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`, sql, bindings };
 	}

@@ -1,0 +1,62 @@
+/**
+ * SqlWorkflowStore: runs whose records hold awkward text (every control character, U+0001 included, quotes,
+ * backslashes, braces and commas, non-ASCII, the word NULL) come back as they were written when their creates and
+ * updates go in batches (on PostgreSQL the bodies of a batch travel as one text split by the server,
+ * run-writes.ts `pgColumnArgument`), on SQLite and PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/workflow-store.js';
+import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { sampleRun } from './store.contract.js';
+
+const sqlite = sqliteBackend();
+let postgres: SqlBackend | undefined;
+
+beforeAll(async () => {
+	postgres = await postgresBackend();
+}, 120_000);
+afterAll(async () => {
+	await sqlite.stop();
+	await postgres?.stop();
+});
+
+const controls = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('');
+const awkward = [
+	controls,
+	'\u0001',
+	'a\u0001b\u0001',
+	'"quoted" \\"escaped\\" \\\\ back\\slash',
+	'{braces}, {"a": [1, 2]}, (parens)',
+	'NULL',
+	'',
+	'naïve 日本語 🚀 \u2028\u2029',
+];
+
+describe.each(['SQLite', 'PostgreSQL'] as const)('SqlWorkflowStore on %s: batched run bodies', (backend) => {
+	it('keep awkward text as written, through batched creates and batched updates', async () => {
+		const store = new SqlWorkflowStore({
+			knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+		});
+		try {
+			const runs = awkward.map((text, i) => sampleRun({ vars: { text, i, list: awkward } }));
+			// Started together: all but the first go in one batch.
+			await Promise.all(runs.map((run) => store.create(run)));
+			for (const run of runs) expect(await store.get(run.id)).toEqual(run);
+			const updated = (await Promise.all(
+				runs.map((run, i) =>
+					store.update({ ...run, shared: { note: awkward[(i + 1) % awkward.length] as string, controls } }),
+				),
+			)) as (RunRecord | null)[];
+			expect(updated.every((run) => run !== null)).toBe(true);
+			for (const run of updated as RunRecord[]) expect(await store.get(run.id)).toEqual(run);
+			// Once more: each write compared against the rev the batch wrote.
+			const again = await Promise.all(
+				(updated as RunRecord[]).map((run) => store.update({ ...run, vars: { ...run.vars, again: controls } })),
+			);
+			for (const run of again) expect(await store.get((run as RunRecord).id)).toEqual(run);
+		} finally {
+			await store.close();
+		}
+	});
+});
