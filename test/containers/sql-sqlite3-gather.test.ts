@@ -84,8 +84,10 @@ describe('SQLite claims and transitions gathered', () => {
 				expect(container.gatherClaims).toBe(false);
 				const { claims, transitions, succeeded } = await drain(container);
 				// The next tasks come with the finished ones' transitions: few claims of their own, and one statement
-				// per 16 tasks at most (sqlite3 before: one claim and one batch of transitions per 16 tasks).
-				expect(claims).toBeLessThanOrEqual((TASKS / CONCURRENCY) * 0.2);
+				// per 16 tasks at most (sqlite3 before: one claim and one batch of transitions per 16 tasks, 100
+				// claims). Half that, not fewer: tasks claimed ahead are held at most 250 ms, and on a loaded machine
+				// some are handed back and claimed again (23 to 28 claims seen at load 6 to 12; a quiet run needs ~0).
+				expect(claims).toBeLessThanOrEqual((TASKS / CONCURRENCY) * 0.5);
 				expect(transitions).toBeLessThanOrEqual((TASKS / CONCURRENCY) * 1.2);
 				expect(succeeded).toBe(TASKS);
 			} finally {
