@@ -7,6 +7,7 @@
 import {
 	describeValue,
 	InvalidStateError,
+	PartialAddError,
 	SchedulerClosedError,
 	type CleanQuery,
 	type ContainerSignal,
@@ -46,7 +47,8 @@ const DEFAULT_PAGE_SIZE = 1000;
  * the same persistent store, since restore treats every running task it finds as orphaned.
  *
  * - Writes (`add`, `transition`, `requestStop`, `renew`, `reclaimExpired`, `remove`) go to the persistent
- *   container first; if that throws, memory is left untouched and the error propagates. A compare-and-set the
+ *   container first; if that throws, memory is left untouched and the error propagates, but for an add stored in
+ *   part (`PartialAddError`): the tasks it stored go to memory too, so they run. A compare-and-set the
  *   persistent container rejects returns `null` without touching memory.
  * - `claim` takes tasks from memory, then stores the same running state in the persistent container; a task
  *   whose persistent write fails goes back to waiting in memory (and any task of the same claim already
@@ -107,8 +109,26 @@ export class CombinedContainer implements TaskContainer {
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		await this.#ready();
-		await this.#persistent.add(tasks);
+		try {
+			await this.#persistent.add(tasks);
+		} catch (error) {
+			if (error instanceof PartialAddError) await this.#keepStored(tasks, error);
+			throw error;
+		}
 		await this.#memory.add(tasks);
+	}
+
+	/**
+	 * The tasks of an add the persistent container stored in part, put in memory too, so they run now and not
+	 * only after the next restore: its `storedIds`, and those of its `unsureIds` it holds when asked (best effort: a
+	 * server still out of reach leaves them to the restore).
+	 */
+	async #keepStored(tasks: readonly TaskRecord[], error: PartialAddError): Promise<void> {
+		const stored = new Set(error.storedIds);
+		const kept = tasks.filter((task) => stored.has(task.id));
+		const found = await Promise.all(error.unsureIds.map((id) => this.#persistent.get(id).catch(() => null)));
+		for (const task of found) if (task !== null && task.status === 'waiting') kept.push(task);
+		if (kept.length > 0) await this.#memory.add(kept).catch(() => undefined);
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {

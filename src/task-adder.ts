@@ -7,6 +7,7 @@
 import { addOrExisting, checkAddOptions, type AddOptions, type AddOutcome } from './add-existing.js';
 import { ContainerError, DuplicateTaskError, SchedulerClosedError } from './errors.js';
 import { createTaskRecord, generatedIdCount } from './new-task.js';
+import { PartialAddError } from './partial-add-error.js';
 import type { SchedulerCore } from './scheduler-core.js';
 import { copyTask, type NewTask, type TaskRecord } from './task.js';
 import type { TaskRelease } from './task-release.js';
@@ -71,6 +72,11 @@ export class TaskAdder<TItem, TOutput> {
 				copies = storing === undefined && actuator.init === undefined ? records : records.map(copyTask);
 			}
 			this.#announce(copies, outcomes === null ? null : (i) => outcomes?.[i]?.kind === 'stored');
+		} catch (error) {
+			// Some of its tasks may be stored (a large add stopped part-way, a call unanswered): look for work, or
+			// an in-process container's stored tasks would wait for the next add or finish to be claimed.
+			if (error instanceof PartialAddError) this.#host.fill();
+			throw error;
 		} finally {
 			release?.();
 		}
