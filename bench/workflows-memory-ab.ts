@@ -15,6 +15,7 @@ import * as thisCore from 'lightsched';
 import * as thisQueue from 'lightsched/containers/queue';
 import * as thisWorkflows from 'lightsched/workflows';
 import type { StepDefinition } from 'lightsched/workflows';
+import { CHAIN, FAN_OUT_JOIN, median } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const ROUNDS = Number(process.argv[3] ?? 8);
@@ -46,22 +47,8 @@ if (process.env.BASE !== undefined) {
 
 const cases: [string, StepDefinition[] | null][] = [
 	['plain', null],
-	[
-		'chain',
-		Array.from({ length: 10 }, (_, i) => ({
-			id: `s${i}`,
-			action: 'noop',
-			...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
-		})),
-	],
-	[
-		'fan-out/join',
-		[
-			{ id: 'root', action: 'noop' },
-			...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
-			{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
-		],
-	],
+	['chain', CHAIN],
+	['fan-out/join', FAN_OUT_JOIN],
 ];
 
 /** RUNS x 10 plain tasks (no workflow): the container's and scheduler's own cost of a task. */
@@ -117,14 +104,6 @@ async function round(tree: Tree, steps: StepDefinition[] | null): Promise<[numbe
 	const total = RUNS * 10;
 	return [(used.user + used.system) / total, (total * 1000) / ms];
 }
-
-const median = (values: readonly number[]): number => {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 const results = new Map<string, [number, number][]>();
 for (let r = 0; r < ROUNDS; r++) {

@@ -18,6 +18,7 @@ import * as thisCore from 'lightsched';
 import * as thisRedis from 'lightsched/containers/redis';
 import * as thisWorkflows from 'lightsched/workflows';
 import type { StepDefinition } from 'lightsched/workflows';
+import { CHAIN, FAN_OUT_JOIN, median } from './workflow-shapes.js';
 import { startRedis } from '../test/support/redis.js';
 
 const RUNS = Number(process.argv[2] ?? 300);
@@ -49,22 +50,8 @@ if (process.env.BASE !== undefined) {
 }
 
 const shapes: [string, StepDefinition[]][] = [
-	[
-		'chain',
-		Array.from({ length: 10 }, (_, i) => ({
-			id: `s${i}`,
-			action: 'noop',
-			...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
-		})),
-	],
-	[
-		'fan-out/join',
-		[
-			{ id: 'root', action: 'noop' },
-			...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
-			{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
-		],
-	],
+	['chain', CHAIN],
+	['fan-out/join', FAN_OUT_JOIN],
 ];
 
 const server = await startRedis();
@@ -115,14 +102,6 @@ async function round(tree: Tree, steps: StepDefinition[]): Promise<[number, numb
 	const total = RUNS * steps.length;
 	return [(used.user + used.system) / total, serverUs / total, (total * 1000) / ms];
 }
-
-const median = (values: readonly number[]): number => {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 const results = new Map<string, [number, number, number][]>();
 try {
