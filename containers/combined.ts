@@ -26,6 +26,7 @@ import {
 	type TaskChangeQuery,
 } from 'lightsched/kit';
 import { advanceBoth, cleanBoth, isPausedMemory, operation, setPausedBoth } from './combined/operations.js';
+import { keepStored } from './combined/partial-add.js';
 import { restoreUnfinished, type RestoreResult } from './combined/restore.js';
 
 export type { RestoreResult } from './combined/restore.js';
@@ -112,23 +113,10 @@ export class CombinedContainer implements TaskContainer {
 		try {
 			await this.#persistent.add(tasks);
 		} catch (error) {
-			if (error instanceof PartialAddError) await this.#keepStored(tasks, error);
+			if (error instanceof PartialAddError) await keepStored(this.#memory, this.#persistent, tasks, error);
 			throw error;
 		}
 		await this.#memory.add(tasks);
-	}
-
-	/**
-	 * The tasks of an add the persistent container stored in part, put in memory too, so they run now and not
-	 * only after the next restore: its `storedIds`, and those of its `unsureIds` it holds when asked (best effort: a
-	 * server still out of reach leaves them to the restore).
-	 */
-	async #keepStored(tasks: readonly TaskRecord[], error: PartialAddError): Promise<void> {
-		const stored = new Set(error.storedIds);
-		const kept = tasks.filter((task) => stored.has(task.id));
-		const found = await Promise.all(error.unsureIds.map((id) => this.#persistent.get(id).catch(() => null)));
-		for (const task of found) if (task !== null && task.status === 'waiting') kept.push(task);
-		if (kept.length > 0) await this.#memory.add(kept).catch(() => undefined);
 	}
 
 	async claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]> {
