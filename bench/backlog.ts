@@ -46,6 +46,7 @@ import { SqlContainer } from 'lightsched/containers/sql';
 import { ADD_FIELDS, encodeForAdd } from '../containers/redis/codec.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { startRedis } from '../test/support/redis.js';
+import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
@@ -414,13 +415,6 @@ async function stalls(): Promise<Record<string, Stall>> {
 	return out;
 }
 
-const median = (values: readonly number[]): number => {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 const caseName = (c: Case): string =>
 	c.finished > 0 ? `${fmt(c.finished)} finished` : c.delayed > 0 ? `${fmt(c.delayed)} delayed` : 'empty';

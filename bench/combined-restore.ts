@@ -13,17 +13,13 @@ import { CombinedContainer } from 'lightsched/containers/combined';
 import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { SqlContainer } from 'lightsched/containers/sql';
+import { median } from './stats.js';
 
 const total = Number(process.argv[2] ?? 100_000);
 const runs = Number(process.argv[3] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-combined-'));
 const filename = join(dir, 'tasks.sqlite');
 const open = (): SqlContainer => new SqlContainer({ knex: { client: 'sqlite3', connection: { filename } } });
-
-const median = (values: number[]): number => {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 
 try {
 	const seed = open();

@@ -31,17 +31,13 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { startDashboard } from 'lightsched/dashboard';
 import { startRedis } from '../test/support/redis.js';
+import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const BACKENDS = (process.env.BACKENDS ?? 'sqlite,redis').split(',');
 const FILL = process.env.FILL ?? 'insert';
 const BATCH = 10_000;
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 function load(): string {
 	return loadavg()

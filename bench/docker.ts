@@ -12,6 +12,7 @@ import { Scheduler } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { DockerActuator } from 'lightsched/actuators/docker';
 import { startDocker, type TestDocker } from '../test/support/docker.js';
+import { median } from './stats.js';
 
 const CONTAINERS = Number(process.env.CONTAINERS ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -71,12 +72,6 @@ const runners: Record<string, Runner> = {
 		return ms;
 	},
 };
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 const rate = (ms: number): string => ((CONTAINERS / ms) * 1000).toFixed(2);
 

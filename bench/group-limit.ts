@@ -27,6 +27,7 @@ import { SqlContainer } from 'lightsched/containers/sql';
 import { createTaskRecord } from 'lightsched/kit';
 import { startPostgres } from '../test/support/postgres.js';
 import { startRedis } from '../test/support/redis.js';
+import { median } from './stats.js';
 
 const list = (name: string, fallback: string): string[] => (process.env[name] ?? fallback).split(',');
 const HOT = list('HOT', '0,10000,100000').map(Number);
@@ -114,7 +115,6 @@ async function round(kind: string, hot: number): Promise<{ first: number; parked
 	return { first, parked };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const results: Record<string, Record<string, { first: number; parked: number }>> = {};
 console.log(`load at start: ${load()}`);
 for (const kind of ONLY) {

@@ -43,6 +43,7 @@ import { startPostgres } from '../test/support/postgres.js';
 import { startRedis } from '../test/support/redis.js';
 import { FLOOR_PUSH } from './latency-floor.js';
 import type { Engine, LatencyWorkerConfig } from './latency-worker.js';
+import { median, quantile } from './stats.js';
 
 const RATE = Number(process.env.RATE ?? 200);
 const SAMPLES = Number(process.env.SAMPLES ?? 1_000);
@@ -307,7 +308,7 @@ async function steady(p: Producer, w: WorkerProcess, first: number, count: numbe
 
 function quantiles(samples: readonly number[]): Quantiles {
 	const done = samples.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-	const q = (f: number): number => done[Math.min(done.length - 1, Math.floor(f * done.length))] ?? Number.NaN;
+	const q = (f: number): number => quantile(done, f);
 	return {
 		p50: q(0.5),
 		p90: q(0.9),
@@ -343,15 +344,6 @@ async function measure(spec: EngineSpec): Promise<Quantiles> {
 		await p.close();
 	}
 }
-
-const median = (values: readonly number[]): number => {
-	const sorted = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-	if (sorted.length === 0) return Number.NaN;
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 const us = (x: number): string => (Number.isNaN(x) ? '—' : Math.round(x).toLocaleString('en-US'));
 const goalText = (goal: Goal | undefined): string =>

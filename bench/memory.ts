@@ -23,6 +23,7 @@ import PQueue from 'p-queue';
 import { Scheduler } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -89,12 +90,6 @@ const runners: Record<string, Runner> = {
 		return performance.now() - started;
 	},
 };
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 const rate = (ms: number): number => Math.round((TASKS / ms) * 1000);
 

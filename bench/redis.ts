@@ -32,6 +32,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { startRedis } from '../test/support/redis.js';
+import { median } from './stats.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SMALL = Number(process.env.SMALL ?? 10_000);
@@ -211,17 +212,6 @@ async function throughput(lib: Lib, c: Case): Promise<Throughput> {
 		await p.close();
 		await Promise.all(workers.map((w) => w.close()));
 	}
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
-function median(values: readonly number[]): number {
-	return quantile(
-		[...values].sort((a, b) => a - b),
-		0.5,
-	);
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');

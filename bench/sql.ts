@@ -36,6 +36,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, type SqlContainerOptions } from 'lightsched/containers/sql';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 import { serverTicks, ticks } from './process-ticks.js';
+import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 10_000);
 /** Tasks per engine in the untimed warm-up round (a fresh server and a cold process favour nobody). */
@@ -381,14 +382,6 @@ async function pgBossWork(connection: Connection): Promise<number> {
 	await boss.stop({ graceful: false, wait: true });
 	return ms;
 }
-
-const median = (values: number[]): number => {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 async function main(): Promise<void> {
 	const server = await startPostgres({ settings: { max_connections: '300' } });

@@ -10,6 +10,7 @@
 import { Scheduler } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -49,12 +50,6 @@ async function run(concurrency: number): Promise<{ ms: number; cpuUs: number }> 
 	if (succeeded !== TASKS) throw new Error(`finished ${succeeded} of ${TASKS}`);
 	await scheduler.close();
 	return { ms, cpuUs: (used.user + used.system) / TASKS };
-}
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 console.log(

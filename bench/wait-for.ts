@@ -25,6 +25,7 @@ import { createTaskRecord } from 'lightsched/kit';
 import { startPostgres } from '../test/support/postgres.js';
 import { startRedis } from '../test/support/redis.js';
 import type { WaitForBenchConfig } from './wait-for-worker.js';
+import { median, quantile } from './stats.js';
 
 const SAMPLES = Number(process.env['SAMPLES'] ?? 300);
 const WARMUP = Number(process.env['WARMUP'] ?? 30);
@@ -103,15 +104,6 @@ async function bullmq(name: string, port: number): Promise<Waiting> {
 		},
 	};
 }
-
-function quantile(sorted: readonly number[], q: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-const median = (values: readonly number[]): number =>
-	quantile(
-		[...values].sort((a, b) => a - b),
-		0.5,
-	);
 
 const sqlite = (config: WaitForBenchConfig): SqlContainer =>
 	new SqlContainer({

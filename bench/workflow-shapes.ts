@@ -1,6 +1,6 @@
 /**
  * The two workflow shapes the workflow A/B benches run (bench/workflows-memory-ab.ts, bench/workflows-redis-ab.ts),
- * 10 no-op steps each, and the median they report.
+ * 10 no-op steps each.
  */
 import type { StepDefinition } from 'lightsched/workflows';
 
@@ -17,12 +17,3 @@ export const FAN_OUT_JOIN: StepDefinition[] = [
 	...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
 	{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
 ];
-
-/** The median of `values` (the mean of the middle two for an even count). */
-export function median(values: readonly number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}

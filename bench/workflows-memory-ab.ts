@@ -15,7 +15,8 @@ import * as thisCore from 'lightsched';
 import * as thisQueue from 'lightsched/containers/queue';
 import * as thisWorkflows from 'lightsched/workflows';
 import type { StepDefinition } from 'lightsched/workflows';
-import { CHAIN, FAN_OUT_JOIN, median } from './workflow-shapes.js';
+import { median } from './stats.js';
+import { CHAIN, FAN_OUT_JOIN } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const ROUNDS = Number(process.argv[3] ?? 8);

@@ -18,7 +18,8 @@ import * as thisCore from 'lightsched';
 import * as thisRedis from 'lightsched/containers/redis';
 import * as thisWorkflows from 'lightsched/workflows';
 import type { StepDefinition } from 'lightsched/workflows';
-import { CHAIN, FAN_OUT_JOIN, median } from './workflow-shapes.js';
+import { median } from './stats.js';
+import { CHAIN, FAN_OUT_JOIN } from './workflow-shapes.js';
 import { startRedis } from '../test/support/redis.js';
 
 const RUNS = Number(process.argv[2] ?? 300);

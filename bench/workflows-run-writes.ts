@@ -17,6 +17,7 @@ import { RunWriteBatcher, type RunWriteValues } from '../containers/sql/run-writ
 import { directPg } from '../containers/sql/direct-pg.js';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { median } from './stats.js';
 
 const BATCH = Number(process.argv[2] ?? 60);
 const ROUNDS = Number(process.argv[3] ?? 40);
@@ -161,7 +162,6 @@ try {
 		}
 		rev++;
 	}
-	const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
 	for (const v of variants) {
 		let server_ = '';
 		if (server !== null) {

@@ -33,6 +33,7 @@ import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { bullmqFlows, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
+import { median } from './stats.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,pg,redis').split(',');
@@ -141,14 +142,6 @@ const record = (name: string, ms: number): void => {
 	const list = rates.get(name) ?? [];
 	list.push((RUNS * 10_000) / ms);
 	rates.set(name, list);
-};
-const median = (values: readonly number[] | undefined): number => {
-	if (values === undefined || values.length === 0) return NaN;
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length >> 1;
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 const fmt = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFixed(0));
 /** CPU microseconds per step by case and side (`node`: this process, `server`: redis-server), one value per round. */
