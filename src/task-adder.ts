@@ -73,9 +73,13 @@ export class TaskAdder<TItem, TOutput> {
 			}
 			this.#announce(copies, outcomes === null ? null : (i) => outcomes?.[i]?.kind === 'stored');
 		} catch (error) {
-			// Some of its tasks may be stored (a large add stopped part-way, a call unanswered): look for work, or
-			// an in-process container's stored tasks would wait for the next add or finish to be claimed.
-			if (error instanceof PartialAddError) this.#host.fill();
+			// Some of its tasks may be stored (a large add stopped part-way, a call unanswered): announce those known
+			// stored, as any add's, and look for work, or an in-process container's stored tasks would wait for the
+			// next add or finish to be claimed. The unsure ones are not announced: whether they are stored is unknown.
+			if (error instanceof PartialAddError) {
+				this.#announceStored(records, error.storedIds);
+				this.#host.fill();
+			}
 			throw error;
 		} finally {
 			release?.();
@@ -193,6 +197,13 @@ export class TaskAdder<TItem, TOutput> {
 			copies.forEach((task, i) => {
 				if (stored === null || stored(i)) this.#core.reporter.emit('task:added', { task });
 			});
+	}
+
+	/** `task:added` (with copies) for the records of a partial add whose ids the container reported stored. */
+	#announceStored(records: readonly TaskRecord<TItem, TOutput>[], storedIds: readonly string[]): void {
+		if (storedIds.length === 0 || !this.#core.reporter.listening('task:added')) return;
+		const stored = new Set(storedIds);
+		this.#announce(records.filter((task) => stored.has(task.id)).map(copyTask), null);
 	}
 
 	/** The two halves of `add`, for tasks a caller stores in a transaction of its own (see `TaskRelease`). */
