@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../support/cli-binary.js';
 import { startDocker, type TestDocker } from '../support/docker.js';
 import { startJobService, type JobService } from '../actuators/job-service.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = await cliCommand();
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-actuators-'));
 let docker: TestDocker;
 let service: JobService;
@@ -31,15 +33,11 @@ afterAll(async () => {
 type Child = ChildProcess & { output: () => string; errors: () => string; exited: Promise<number | null> };
 
 function start(args: readonly string[], env: Record<string, string> = {}): Child {
-	const child = spawn(
-		process.execPath,
-		['--conditions=lightsched:source', '--import', 'tsx', 'cli/main.ts', ...args],
-		{
-			cwd: ROOT,
-			stdio: ['pipe', 'pipe', 'pipe'],
-			env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '', ...env },
-		},
-	);
+	const child = spawn(CLI[0], [CLI[1], ...args], {
+		cwd: ROOT,
+		stdio: ['pipe', 'pipe', 'pipe'],
+		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '', ...env },
+	});
 	children.add(child);
 	let out = '';
 	let err = '';

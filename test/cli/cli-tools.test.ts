@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program.js';
+import { cliCommand } from '../support/cli-binary.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-tools-'));
-const CLI = [process.execPath, '--conditions=lightsched:source', '--import', 'tsx', 'cli/main.ts'];
+const CLI = await cliCommand();
 let redis: RedisServer;
 const children = new Set<ChildProcess>();
 

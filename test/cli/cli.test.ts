@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../support/cli-binary.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = await cliCommand();
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-'));
 let redis: RedisServer;
 const children = new Set<ChildProcess>();
@@ -44,15 +46,11 @@ interface Result {
 }
 
 function start(args: readonly string[]): ChildProcess & { output: () => string; errors: () => string } {
-	const child = spawn(
-		process.execPath,
-		['--conditions=lightsched:source', '--import', 'tsx', 'cli/main.ts', ...args],
-		{
-			cwd: ROOT,
-			stdio: ['pipe', 'pipe', 'pipe'],
-			env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
-		},
-	);
+	const child = spawn(CLI[0], [CLI[1], ...args], {
+		cwd: ROOT,
+		stdio: ['pipe', 'pipe', 'pipe'],
+		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
+	});
 	children.add(child);
 	let out = '';
 	let err = '';

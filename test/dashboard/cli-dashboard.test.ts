@@ -11,9 +11,11 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../support/cli-binary.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-dashboard-cli-'));
+const CLI = await cliCommand();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('lightsched dashboard', () => {
@@ -32,21 +34,8 @@ describe('lightsched dashboard', () => {
 
 		const token = 'cli-token-1234';
 		const child = spawn(
-			process.execPath,
-			[
-				'--conditions=lightsched:source',
-				'--import',
-				'tsx',
-				'cli/main.ts',
-				'--container',
-				`sqlite:${filename}`,
-				'--json',
-				'dashboard',
-				'--port',
-				'0',
-				'--token',
-				token,
-			],
+			CLI[0],
+			[CLI[1], '--container', `sqlite:${filename}`, '--json', 'dashboard', '--port', '0', '--token', token],
 			{ cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LIGHTSCHED_CONTAINER: '' } },
 		);
 		const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
