@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program.js';
-import { cliCommand } from '../support/cli-binary.js';
+import { cliCommand } from '../support/bundled-command.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../support/cli-binary.js';
+import { cliCommand } from '../support/bundled-command.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -14,6 +14,9 @@ import { DuplicateKeyError, DuplicateTaskError, type NewTask } from 'lightsched'
 import { PartialAddError, RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
 import { startCuttingProxy, startRedis, type RedisServer } from '../support/redis.js';
+import { bundledCommand } from '../support/bundled-command.js';
+
+const ADDER = await bundledCommand('test/fixtures/redis-large-adder.ts');
 
 let server: RedisServer;
 let admin: Redis;
@@ -251,15 +254,11 @@ describe('RedisContainer: a large add', () => {
 		async () => {
 			const name = fresh();
 			const count = 200_000;
-			const child = spawn(
-				process.execPath,
-				['--conditions=lightsched:source', '--import', 'tsx', 'test/fixtures/redis-large-adder.ts'],
-				{
-					cwd: fileURLToPath(new URL('../..', import.meta.url)),
-					env: { ...process.env, REDIS_URL: server.url, NAME: name, PREFIX: 'k', COUNT: String(count) },
-					stdio: ['ignore', 'pipe', 'inherit'],
-				},
-			);
+			const child = spawn(process.execPath, [ADDER[1]], {
+				cwd: fileURLToPath(new URL('../..', import.meta.url)),
+				env: { ...process.env, REDIS_URL: server.url, NAME: name, PREFIX: 'k', COUNT: String(count) },
+				stdio: ['ignore', 'pipe', 'inherit'],
+			});
 			const exited = once(child, 'exit');
 			// Kill it once its writes have begun.
 			while ((await admin.zcard(`lightsched:{${name}}:all`)) === 0) await sleep(2);

@@ -13,9 +13,11 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
 import { sqliteBackend } from '../support/sql.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ADDER = `${ROOT}test/fixtures/sqlite-adder.ts`;
+const WORKER = await bundledCommand(ADDER);
 const TEN_MINUTES = 600_000;
 
 const sqlite = sqliteBackend();
@@ -23,11 +25,9 @@ afterAll(() => sqlite.stop());
 
 /** Another process adds `count` tasks to `file`, `gapMs` apart; resolves with their ids once it exits. */
 async function addFromAnotherProcess(file: string, count: number, gapMs: number): Promise<string[]> {
-	const { stdout } = await promisify(execFile)(
-		process.execPath,
-		['--conditions=lightsched:source', '--import', 'tsx', ADDER, file, String(count), String(gapMs)],
-		{ cwd: ROOT },
-	);
+	const { stdout } = await promisify(execFile)(process.execPath, [WORKER[1], file, String(count), String(gapMs)], {
+		cwd: ROOT,
+	});
 	return stdout
 		.split('\n')
 		.filter((line) => line.startsWith('added '))

@@ -11,7 +11,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../support/cli-binary.js';
+import { cliCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-dashboard-cli-'));

@@ -7,9 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerConfig } from '../fixtures/durable-worker.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = fileURLToPath(new URL('../fixtures/durable-worker.ts', import.meta.url));
+const WORKER = await bundledCommand(script);
 
 export interface WorkerReport {
 	readonly pid: number;
@@ -29,9 +31,9 @@ export interface Worker {
 	kill(): Promise<void>;
 }
 
-/** Start one scheduler process (`node --import tsx --conditions=lightsched:source`). */
+/** Start one scheduler process (the worker bundled, see test/support/bundled-command.ts). */
 export function startWorker(config: WorkerConfig): Worker {
-	const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=lightsched:source', script], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: root,
 		env: { ...process.env, LIGHTSCHED_WORKER: JSON.stringify(config) },
 		stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,9 +19,11 @@ import { SqlContainer } from 'lightsched/containers/sql';
 import type { RepeatWorkerConfig } from '../fixtures/repeat-scheduler.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/fixtures/repeat-scheduler.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 const EVERY = 250;
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-repeats-'));
 let redis: RedisServer;
@@ -38,7 +40,7 @@ afterAll(async () => {
 });
 
 function startWorker(config: RepeatWorkerConfig): { child: ChildProcess; ready: Promise<void> } {
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: ROOT,
 		env: { ...process.env, LIGHTSCHED_REPEAT: JSON.stringify(config) },
 		stdio: ['pipe', 'pipe', 'inherit'],

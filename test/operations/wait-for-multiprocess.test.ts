@@ -16,9 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WaitForProcessConfig } from '../fixtures/wait-for-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/fixtures/wait-for-process.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-wait-for-'));
 let redis: RedisServer;
 let pg: PostgresServer;
@@ -38,7 +40,7 @@ function run(
 	config: WaitForProcessConfig,
 	onLine?: (line: string) => void,
 ): { child: ChildProcess; exited: Promise<string[]> } {
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: ROOT,
 		env: { ...process.env, LIGHTSCHED_WAIT_FOR: JSON.stringify(config) },
 		stdio: ['pipe', 'pipe', 'inherit'],

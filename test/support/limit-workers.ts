@@ -8,16 +8,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TaskContainer } from 'lightsched';
 import type { LimitWorkerConfig } from '../fixtures/limit-scheduler.js';
+import { bundledCommand } from './bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/fixtures/limit-scheduler.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 
 /** Start a worker process; it joins `set` until it exits. */
 export function startLimitWorker(
 	config: LimitWorkerConfig,
 	set: Set<ChildProcess>,
 ): { child: ChildProcess; ready: Promise<void> } {
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: ROOT,
 		env: { ...process.env, LIGHTSCHED_LIMIT: JSON.stringify(config) },
 		stdio: ['pipe', 'pipe', 'inherit'],

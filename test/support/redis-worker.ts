@@ -3,9 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { WorkerConfig } from '../fixtures/redis-scheduler.js';
+import { bundledCommand } from './bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/fixtures/redis-scheduler.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 
 export interface WorkerProcess {
 	readonly child: ChildProcess;
@@ -23,7 +25,7 @@ export interface WorkerProcess {
 
 export function startWorker(config: WorkerConfig): WorkerProcess {
 	// `node --import tsx` (not the tsx CLI, which runs node in a second process that SIGKILL would not reach).
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: ROOT,
 		env: { ...process.env, LIGHTSCHED_WORKER: JSON.stringify(config) },
 		stdio: ['pipe', 'pipe', 'inherit'],

@@ -7,9 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SqlWorkerConfig } from '../fixtures/sql-scheduler.js';
+import { bundledCommand } from './bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/fixtures/sql-scheduler.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 
 export interface SqlWorker {
 	readonly child: ChildProcess;
@@ -21,7 +23,7 @@ export interface SqlWorker {
 
 export function startSqlWorker(config: SqlWorkerConfig): SqlWorker {
 	// `node --import tsx` (not the tsx CLI, which runs node in a second process that a kill would not reach).
-	const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+	const child = spawn(process.execPath, [WORKER[1]], {
 		cwd: ROOT,
 		env: { ...process.env, LIGHTSCHED_WORKER: JSON.stringify(config) },
 		stdio: ['pipe', 'pipe', 'inherit'],

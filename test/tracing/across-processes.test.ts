@@ -13,9 +13,11 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import type { ExportedSpan, TraceProcessConfig } from './trace-process.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = `${ROOT}test/tracing/trace-process.ts`;
+const WORKER = await bundledCommand(SCRIPT);
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-trace-'));
 let redis: RedisServer;
 
@@ -30,7 +32,7 @@ afterAll(async () => {
 /** Run one side to its end; its spans from the JSON line it prints last. */
 function run(config: TraceProcessConfig): Promise<ExportedSpan[]> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, ['--conditions=lightsched:source', '--import', 'tsx', SCRIPT], {
+		const child = spawn(process.execPath, [WORKER[1]], {
 			cwd: ROOT,
 			env: { ...process.env, LIGHTSCHED_TRACE: JSON.stringify(config) },
 			stdio: ['ignore', 'pipe', 'pipe'],

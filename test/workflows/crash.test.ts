@@ -27,8 +27,10 @@ import { postgresBackend, type SqlBackend } from '../support/sql.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { CRASH_DAG } from './crash-dag.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
+import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WORKER = await bundledCommand('test/workflows/crash-worker.ts');
 const RUNS = Number(process.env.LIGHTSCHED_WF_CRASH_RUNS ?? 200);
 const STEPS = CRASH_DAG.steps.length;
 const LEASE_MS = 1500;
@@ -56,15 +58,11 @@ function startWorker(
 ): { child: ChildProcess; log: string; ready: Promise<void> } {
 	const log = join(dir, `${name}-worker-${n}.log`);
 	const worker: CrashWorkerConfig = { ...config, log, leaseMs: LEASE_MS };
-	const child = spawn(
-		process.execPath,
-		['--conditions=lightsched:source', '--import', 'tsx', `${ROOT}test/workflows/crash-worker.ts`],
-		{
-			cwd: ROOT,
-			env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify(worker) },
-			stdio: ['ignore', 'pipe', 'inherit'],
-		},
-	);
+	const child = spawn(process.execPath, [WORKER[1]], {
+		cwd: ROOT,
+		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify(worker) },
+		stdio: ['ignore', 'pipe', 'inherit'],
+	});
 	children.push(child);
 	const ready = new Promise<void>((resolve, reject) => {
 		child.once('exit', (code) => reject(new Error(`worker ${n} exited (${String(code)}) before it was ready`)));
