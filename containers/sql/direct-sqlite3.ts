@@ -27,26 +27,6 @@ interface DestroyingClient {
 	destroyRawConnection(connection: unknown): Promise<unknown>;
 }
 
-interface RawConnectingClient {
-	acquireRawConnection(): Promise<unknown>;
-}
-
-type RowsCallback = (this: unknown, error: Error | null, rows?: Row[]) => void;
-
-/** knex's way into the driver for its own statements (`Database#all`; `_query` in knex's sqlite3 dialect). */
-interface KnexFacingConnection {
-	all(sql: string, ...rest: unknown[]): unknown;
-}
-
-/**
- * The transaction statements knex sends (knex/lib/execution/transaction.js): a transaction's begin and end, and a
- * nested one's savepoint. Without a kept statement the driver prepares each of them anew, and preparing is a trip to
- * libuv's pool of its own before the statement's: a workflow release's transaction (BEGIN, the run UPDATE, the task
- * INSERT, COMMIT) went to the pool six times instead of four.
- */
-const TRANSACTION_CONTROL =
-	/^(BEGIN;|COMMIT;|ROLLBACK|SAVEPOINT \w+;|RELEASE SAVEPOINT \w+;|ROLLBACK TO SAVEPOINT \w+)$/;
-
 /** Statements kept per connection (least recently used out past this). */
 const KEPT = 256;
 
@@ -73,21 +53,12 @@ const finalize = (statement: Sqlite3Statement): Promise<void> =>
 
 /**
  * Let the container keep `sqlite3` statements on the connections of `knex` (an instance it made): each connection's
- * kept statements are finalized before knex destroys it. knex's own transaction statements run on kept statements
- * too (`TRANSACTION_CONTROL`).
+ * kept statements are finalized before knex destroys it.
  */
 export function keepSqlite3Statements(knex: Knex): void {
-	const client = knex.client as unknown as Partial<DestroyingClient & RawConnectingClient>;
+	const client = knex.client as unknown as Partial<DestroyingClient>;
 	const destroy = client.destroyRawConnection;
-	const connect = client.acquireRawConnection;
-	if (typeof destroy !== 'function' || typeof connect !== 'function') return;
-	// On the connection, not the client: a transaction's client is a copy made from the client's class (knex's
-	// makeTxClient), without the instance's own functions.
-	client.acquireRawConnection = async function (this: unknown): Promise<unknown> {
-		const connection = await connect.call(this);
-		keepTransactionStatements(connection as Sqlite3Connection & KnexFacingConnection);
-		return connection;
-	};
+	if (typeof destroy !== 'function') return;
 	client.destroyRawConnection = async function (this: unknown, connection: unknown): Promise<unknown> {
 		const kept = statements.get(connection as object);
 		plans.delete(connection as object);
@@ -98,30 +69,6 @@ export function keepSqlite3Statements(knex: Knex): void {
 		return destroy.call(this, connection);
 	};
 	keeping.add(knex);
-}
-
-/**
- * knex's transaction statements on `connection` (`TRANSACTION_CONTROL`, sent without bindings through `all`) run on
- * statements kept like the container's own; the rest as before.
- */
-function keepTransactionStatements(connection: Sqlite3Connection & KnexFacingConnection): void {
-	const all = connection.all;
-	if (typeof all !== 'function' || typeof connection.prepare !== 'function') return;
-	connection.all = function (this: unknown, sql: string, ...rest: unknown[]): unknown {
-		const [bindings, callback] = rest;
-		if (
-			rest.length !== 2 ||
-			typeof callback !== 'function' ||
-			!TRANSACTION_CONTROL.test(sql) ||
-			(Array.isArray(bindings) ? bindings.length > 0 : bindings !== undefined)
-		)
-			return all.call(this, sql, ...rest);
-		runText(connection, sql, []).then(
-			(rows) => (callback as RowsCallback).call(undefined, null, rows),
-			(error: Error) => (callback as RowsCallback).call(undefined, error),
-		);
-		return this;
-	};
 }
 
 /** SQLite takes no booleans: 1 and 0. */

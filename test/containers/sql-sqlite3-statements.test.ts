@@ -102,54 +102,6 @@ describe('SqlContainer through sqlite3, statements kept', () => {
 		await c.close();
 	});
 
-	it("runs knex's transaction statements on kept statements, and its transactions still commit, roll back and nest", async () => {
-		const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
-		const client = c.knex.client as {
-			acquireConnection(): Promise<Connection>;
-			releaseConnection(c: Connection): Promise<unknown>;
-		};
-		const connection = await client.acquireConnection();
-		// The kept path prepares through the connection's `prepare`; knex's own has the driver prepare the text anew for
-		// every run (a trip to libuv's pool of its own), not through it.
-		const prepared: string[] = [];
-		const prepare = connection.prepare.bind(connection);
-		connection.prepare = (sql: string) => {
-			prepared.push(sql);
-			return prepare(sql);
-		};
-		await client.releaseConnection(connection);
-		await c.migrate();
-		await c.knex.raw('CREATE TABLE side (id TEXT PRIMARY KEY)');
-		for (let i = 0; i < 3; i++)
-			await c.knex.transaction((trx) => trx.raw('INSERT INTO side VALUES (?)', [`a${i}`]));
-		await expect(
-			c.knex.transaction(async (trx) => {
-				await trx.raw('INSERT INTO side VALUES (?)', ['gone']);
-				throw new Error('refused');
-			}),
-		).rejects.toThrow('refused');
-		await c.knex.transaction(async (trx) => {
-			await trx.raw('INSERT INTO side VALUES (?)', ['outer']);
-			await expect(
-				trx.transaction(async (inner) => {
-					await inner.raw('INSERT INTO side VALUES (?)', ['inner gone']);
-					throw new Error('inner refused');
-				}),
-			).rejects.toThrow('inner refused');
-			await trx.transaction((inner) => inner.raw('INSERT INTO side VALUES (?)', ['inner kept']));
-		});
-		const rows = (await c.knex.raw('SELECT id FROM side ORDER BY id')) as { id: string }[];
-		expect(rows.map((row) => row.id)).toEqual(['a0', 'a1', 'a2', 'inner kept', 'outer']);
-		const control = /^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)/;
-		// Each text prepared once: BEGIN, COMMIT, ROLLBACK and the savepoints' (knex names them by its counter).
-		const kept = prepared.filter((sql) => control.test(sql));
-		expect(kept.filter((sql) => sql === 'BEGIN;')).toHaveLength(1);
-		expect(kept.filter((sql) => sql === 'COMMIT;')).toHaveLength(1);
-		expect(kept.filter((sql) => sql === 'ROLLBACK')).toHaveLength(1);
-		expect(new Set(kept).size).toBe(kept.length);
-		await c.close();
-	});
-
 	it("keeps a claimed task's fractional run_at exact (a REAL, which SQLite's JSON writes with 15 digits)", async () => {
 		const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
 		const runAt = Date.now() - 60_000 + 0.123;
