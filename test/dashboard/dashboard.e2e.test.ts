@@ -6,7 +6,7 @@
  */
 import type { TaskContainer } from 'lightsched';
 import { startDashboard, type RunningDashboard } from 'lightsched/dashboard';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, screenshot, watchedPage, type WatchedPage } from './browser.js';
 import { fill, openBackend, worker, XSS_ID, XSS_ITEM, type Backend, type Item } from './fixture.js';
@@ -21,6 +21,16 @@ afterAll(async () => {
 });
 
 const POLL = { timeout: 15_000, interval: 100 };
+
+/**
+ * Open a task's page and wait until it shows that task. Going to another task's hash re-renders the view only once
+ * its record is fetched: a click before then lands on the previous task's buttons (seen under load: the remove of
+ * ok-11 clicked on fail-1's page).
+ */
+async function openTask(page: Page, url: string, id: string): Promise<void> {
+	await page.goto(`${url}#/task/${id}`);
+	await expect.poll(() => page.locator('#task-id').textContent(), POLL).toBe(id);
+}
 
 describe.each(['SQLite', 'Redis'] as const)('the dashboard on %s', (name) => {
 	let backend: Backend;
@@ -135,16 +145,16 @@ describe.each(['SQLite', 'Redis'] as const)('the dashboard on %s', (name) => {
 
 	it('stops, retries and removes tasks, pauses and resumes the queue, and cleans', async () => {
 		const { page } = view;
-		await page.goto(`${dashboard.url}#/task/slow-1`);
+		await openTask(page, dashboard.url, 'slow-1');
 		await page.click('#task-stop');
 		await expect.poll(async () => (await container.get('slow-1'))?.status, POLL).toBe('stopped');
 
 		const before = await container.get('fail-1');
-		await page.goto(`${dashboard.url}#/task/fail-1`);
+		await openTask(page, dashboard.url, 'fail-1');
 		await page.click('#task-retry');
 		await expect.poll(async () => (await container.get('fail-1'))?.seq, POLL).toBeGreaterThan(before?.seq ?? 0);
 
-		await page.goto(`${dashboard.url}#/task/ok-11`);
+		await openTask(page, dashboard.url, 'ok-11');
 		await page.click('#task-remove');
 		await expect.poll(() => container.get('ok-11'), POLL).toBeNull();
 		await expect.poll(() => page.evaluate(() => window.location.hash), POLL).toBe('#/tasks');
