@@ -194,7 +194,8 @@ BEGIN RETURN QUERY ${text}; END $lsq$`,
 		} catch (error) {
 			const code = sqlState(error);
 			if (code === undefined || code.startsWith('08') || code.startsWith('57P')) throw error;
-			if (NEVER.has(code)) {
+			// Several statements' functions may be on their way when the first refusal comes back: one warning.
+			if (NEVER.has(code) && this.#enabled) {
 				this.#enabled = false;
 				this.#warn(
 					`lightsched: PostgreSQL refused the container's statement functions (${code}: ${(error as Error).message}); its statements run as plain statements instead, planned on every run`,
