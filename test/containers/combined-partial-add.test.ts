@@ -13,23 +13,16 @@ import { PartialAddError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { CombinedContainer } from 'lightsched/containers/combined';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { SqlContainer } from 'lightsched/containers/sql';
-import { records } from '../contracts/container.contract.js';
+import { refuseLastStep, sqliteFile } from '../support/partial-sqlite-add.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-combined-partial-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const sqlite = (file: string): SqlContainer =>
-	new SqlContainer({
-		knex: { client: 'sqlite3', connection: { filename: file }, useNullAsDefault: true },
-		notify: false,
-	});
-
 describe('CombinedContainer: an add its persistent part stored in part', () => {
 	it('runs the tasks that were stored now, not after a restart', async () => {
 		const file = join(dir, 'partial.sqlite');
-		const persistent = sqlite(file);
-		const other = sqlite(file); // another connection to the file, as another process would have
+		const persistent = sqliteFile(file);
+		const other = sqliteFile(file); // another connection to the file, as another process would have
 		await persistent.migrate();
 		await other.migrate();
 		const combined = new CombinedContainer(new QueueContainer(), persistent);
@@ -41,17 +34,10 @@ describe('CombinedContainer: an add its persistent part stored in part', () => {
 		});
 		try {
 			const count = 5_000;
-			let done = false;
-			const adding = scheduler
-				.add(Array.from({ length: count }, (_, i) => ({ id: `p${i}`, item: i })))
-				.finally(() => (done = true));
-			// Once the first step is visible, the last step's first id is taken by the other connection.
-			while (!done && (await other.counts()).waiting === 0) await sleep(2);
-			expect(done).toBe(false);
-			await other.add(records([{ id: `p${count - 500}`, item: 'other' }]));
-			const error = await adding.then(
-				() => null,
-				(e: unknown) => e,
+			const error = await refuseLastStep(
+				scheduler.add(Array.from({ length: count }, (_, i) => ({ id: `p${i}`, item: i }))),
+				other,
+				count,
 			);
 			expect(error).toBeInstanceOf(PartialAddError);
 			const { storedIds } = error as PartialAddError;

@@ -8,27 +8,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartialAddError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { SqlContainer } from 'lightsched/containers/sql';
-import { records } from '../contracts/container.contract.js';
+import { refuseLastStep, sqliteFile } from '../support/partial-sqlite-add.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-partial-announced-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const sqlite = (file: string): SqlContainer =>
-	new SqlContainer({
-		knex: { client: 'sqlite3', connection: { filename: file }, useNullAsDefault: true },
-		notify: false,
-	});
-
 describe('Scheduler.add stored in part', () => {
 	it('emits task:added for every task the container stored, and for no other', async () => {
 		const file = join(dir, 'partial.sqlite');
-		const container = sqlite(file);
-		const other = sqlite(file); // another connection to the file, as another process would have
+		const container = sqliteFile(file);
+		const other = sqliteFile(file); // another connection to the file, as another process would have
 		await container.migrate();
 		await other.migrate();
 		const scheduler = new Scheduler({
@@ -40,17 +32,10 @@ describe('Scheduler.add stored in part', () => {
 		scheduler.on('task:added', ({ task }) => added.push(task.id));
 		try {
 			const count = 2_000;
-			let done = false;
-			const adding = scheduler
-				.add(Array.from({ length: count }, (_, i) => ({ id: `p${i}`, item: i })))
-				.finally(() => (done = true));
-			// Once the first step is visible, the last step's first id is taken by the other connection.
-			while (!done && (await other.counts()).waiting === 0) await sleep(2);
-			expect(done).toBe(false);
-			await other.add(records([{ id: `p${count - 500}`, item: 'other' }]));
-			const error = await adding.then(
-				() => null,
-				(e: unknown) => e,
+			const error = await refuseLastStep(
+				scheduler.add(Array.from({ length: count }, (_, i) => ({ id: `p${i}`, item: i }))),
+				other,
+				count,
 			);
 			expect(error).toBeInstanceOf(PartialAddError);
 			const { storedIds, unsureIds } = error as PartialAddError;
