@@ -8,7 +8,10 @@
  *
  * Every value comes back as the driver gave it: text and integers as JSON has them; a REAL (which SQLite's JSON
  * writes with 15 digits only) as `{"r": quote(x)}`, whose text holds every bit, and a BLOB (which JSON cannot hold) as
- * `{"b": hex(x)}`. Text is never an object (a column's value carries no JSON subtype), so the two are told apart.
+ * `{"b": hex(x)}`. Text is never an object, so the two are told apart: a text value is passed as `x || ''`, a copy
+ * without the JSON subtype a column set from a JSON function in the same statement still carries into RETURNING on
+ * SQLite 3.40 (Debian's, which `sqlite3` is built against here: the lease reclaim's `error = json_object(…)`), and
+ * which `json_array` would embed as JSON instead of its text (a CAST keeps the subtype; the concatenation does not).
  */
 import { rowMaker } from './direct-sqlite.js';
 
@@ -26,7 +29,7 @@ const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 export function jsonReturning(sql: string, names: readonly string[]): string {
 	const values = names.map((name) => {
 		const column = quoted(name);
-		return `CASE typeof(${column}) WHEN 'real' THEN json_object('r', quote(${column})) WHEN 'blob' THEN json_object('b', hex(${column})) ELSE ${column} END`;
+		return `CASE typeof(${column}) WHEN 'text' THEN ${column} || '' WHEN 'real' THEN json_object('r', quote(${column})) WHEN 'blob' THEN json_object('b', hex(${column})) ELSE ${column} END`;
 	});
 	return sql.replace(RETURNING_ALL, `RETURNING json_array(${values.join(', ')}) AS r`);
 }

@@ -56,14 +56,6 @@ const LEASE_MESSAGE = (() => {
 	return { before, after, code };
 })();
 
-/**
- * The stored lease-expired error of task `id`, as the reclaim's SQL builds it (the same text): for a reclaimed row
- * whose error came back from SQLite as a zero-length BLOB instead (see task-leases.ts `reclaimExpired`).
- */
-export function leaseExpiredErrorText(id: string): string {
-	return JSON.stringify({ message: `${LEASE_MESSAGE.before}${id}${LEASE_MESSAGE.after}`, code: LEASE_MESSAGE.code });
-}
-
 /** Whose clock the statements judge time by: PostgreSQL's own (`server`), or the `now` bound by the caller. */
 export type ClockMode = 'server' | 'caller';
 

@@ -7,7 +7,7 @@ import type { RenewResult, TaskRecord } from 'lightsched';
 import type { ClaimAheadBuffer } from './claim-ahead.js';
 import { stopPayload, WAKE_PAYLOAD } from './notify.js';
 import { rowToRecord } from './rows.js';
-import { chunks, leaseExpiredErrorText, type TaskStatements } from './statements.js';
+import { chunks, type TaskStatements } from './statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -67,16 +67,7 @@ export async function renewLeases(
 /** Move the tasks whose leases expired at `at` (see `TaskStatements.reclaim`); returns them in `seq` order. */
 export async function reclaimExpired(parts: TaskLeasesParts, at: number): Promise<TaskRecord[]> {
 	const { sql, bindings } = parts.sql.reclaim(at);
-	// SQLite 3.40 (Debian's, which `sqlite3` is built against here) has been seen to hand a reclaimed task's new `error`
-	// back through RETURNING as a zero-length BLOB while storing the right text (found by the model test). A row the
-	// reclaim failed got exactly the lease-expired error (the statement's CASE): it is rebuilt from the same rule.
-	const rows = (await parts.query(sql, bindings)).map((row) =>
-		rowToRecord(
-			row['status'] === 'failed' && row['error'] instanceof Uint8Array
-				? { ...row, error: leaseExpiredErrorText(String(row['id'])) }
-				: row,
-		),
-	);
+	const rows = (await parts.query(sql, bindings)).map(rowToRecord);
 	if (rows.length > 0) parts.slotFreed();
 	if (parts.channel !== null && rows.some((task) => task.status === 'waiting'))
 		await parts.query('SELECT pg_notify(?, ?)', [parts.channel, WAKE_PAYLOAD]);

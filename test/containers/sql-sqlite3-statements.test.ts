@@ -102,6 +102,23 @@ describe('SqlContainer through sqlite3, statements kept', () => {
 		await c.close();
 	});
 
+	it('returns as text a column the statement set from a JSON function (SQLite 3.40 hands RETURNING its JSON subtype)', async () => {
+		// Debian's SQLite 3.40.1, which `sqlite3` is built against here, lets RETURNING see the value the SET made,
+		// with json_object's JSON subtype: json_array() then embedded it as an object instead of its text, and the row
+		// came back with a zero-length Buffer for it (the lease reclaim's `error`; found by the model test).
+		const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
+		await c.migrate();
+		await c.knex.raw('CREATE TABLE side (id TEXT PRIMARY KEY, n INTEGER, e TEXT)');
+		await c.knex.raw("INSERT INTO side VALUES ('a', 0, NULL)");
+		const run = directSqlite3(c.knex);
+		const sql = "UPDATE side SET n = n + 1, e = json_object('n', n + 1, 'id', id) RETURNING *";
+		const seen: unknown[] = [];
+		// The first run learns the columns through the driver's rows; the next ones come back as JSON.
+		for (let i = 0; i < 3; i++) seen.push(((await run!(sql, [])) as Record<string, unknown>[])[0]?.['e']);
+		expect(seen).toEqual(['{"n":1,"id":"a"}', '{"n":2,"id":"a"}', '{"n":3,"id":"a"}']);
+		await c.close();
+	});
+
 	it("keeps a claimed task's fractional run_at exact (a REAL, which SQLite's JSON writes with 15 digits)", async () => {
 		const c = new SqlContainer({ knex: await backend.freshDatabase(), notify: false });
 		const runAt = Date.now() - 60_000 + 0.123;
