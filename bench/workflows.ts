@@ -1,14 +1,15 @@
 /**
  * Workflow throughput (issue 13 item 13, first part): RUNS runs of a 10-step chain and of a 10-step fan-out/join
  * DAG (1 -> 8 -> 1), no-op steps, in one process, against plain tasks on the same container (the overhead per
- * step). Containers: memory (QueueContainer + MemoryWorkflowStore), SQLite and PostgreSQL (SqlContainer +
+ * step). Containers: memory (QueueContainer + MemoryWorkflowStore), SQLite (`sqlite`: the sqlite3 driver;
+ * `sqlite-better`: better-sqlite3, the driver docs/containers/sql.md advises for throughput) and PostgreSQL (SqlContainer +
  * SqlWorkflowStore sharing its connection) and Redis (RedisContainer + RedisWorkflowStore on its connection), beside BullMQ flows on the
  * same redis-server and DBOS Transact on the same PostgreSQL (bench/workflows-peers.ts), in the same run: ROUNDS
  * rounds (default 3), medians. On Redis it also prints the CPU time each case cost per step, this process's and the
  * redis-server's (INFO cpu), which a loaded machine disturbs far less than the wall-clock rates; on every container
  * this process's CPU time per step (on PostgreSQL the DBOS case is left out of it: it runs outside `measure`).
  *
- *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,pg,redis]
+ *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,sqlite-better,pg,redis]
  *   (env: ROUNDS, default 3; WARMUP, default 1; PEERS=0 leaves the peers out)
  *
  * Every case, the peers' included, first runs WARMUP rounds that are not counted: the engine's code is only
@@ -40,7 +41,7 @@ import { startPostgres, type PostgresServer } from '../test/support/postgres.js'
 import { median } from './stats.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
-const KINDS = (process.argv[3] ?? 'memory,sqlite,pg,redis').split(',');
+const KINDS = (process.argv[3] ?? 'memory,sqlite,sqlite-better,pg,redis').split(',');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARMUP = Number(process.env.WARMUP ?? 1);
 /** `PEERS=0`: leave BullMQ and DBOS out (for a profile of lightsched alone). */
@@ -128,6 +129,12 @@ const makers: Record<string, () => Promise<Setup>> = {
 		connection: { filename: join(dir, `b${++n}.sqlite`) },
 		useNullAsDefault: true,
 	})),
+	// The driver docs/containers/sql.md advises for throughput (synchronous, no thread hops); `sqlite` is `sqlite3`'s.
+	'sqlite-better': sql(async () => ({
+		client: 'better-sqlite3',
+		connection: { filename: join(dir, `b${++n}.sqlite`) },
+		useNullAsDefault: true,
+	})),
 	pg: sql(async () => {
 		pg ??= await startPostgres();
 		return { client: 'pg', connection: await pg.createDatabase(`wfbench${++n}`), pool: { min: 0, max: 8 } };
@@ -187,7 +194,8 @@ async function measure(kind: string, name: string, run: () => Promise<number>): 
 
 try {
 	for (const kind of KINDS)
-		if (makers[kind] === undefined) throw new Error(`Unknown kind ${kind} (memory, sqlite, pg, redis)`);
+		if (makers[kind] === undefined)
+			throw new Error(`Unknown kind ${kind} (memory, sqlite, sqlite-better, pg, redis)`);
 	let dbosReady = false;
 	// Up front, so the first case's CPU is measured too.
 	if (KINDS.includes('redis')) redis = await startRedis();
