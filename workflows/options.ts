@@ -2,6 +2,7 @@
 import type { Scheduler } from 'lightsched';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
 import type { WorkflowStore } from '../src/workflow-store.js';
+import type { RunRetentionOptions } from './run-retention.js';
 
 /** What `new Workflows()` takes. */
 export interface WorkflowsOptions {
@@ -31,6 +32,12 @@ export interface WorkflowsOptions {
 	 * @default 10000
 	 */
 	readonly dispatchGraceMs?: number;
+	/**
+	 * Delete finished runs, and their step tasks, by age or count per final status, in a background pass of every
+	 * process (see `Workflows.clean` for one pass by hand).
+	 * @default none: finished runs are kept until removed
+	 */
+	readonly retention?: RunRetentionOptions;
 }
 
 /** What `start` takes. */
@@ -59,7 +66,7 @@ export interface WaitOptions {
 	readonly timeoutMs?: number;
 }
 
-export const OPTION_NAMES = ['scheduler', 'actions', 'store', 'sweepMs', 'dispatchGraceMs'];
+export const OPTION_NAMES = ['scheduler', 'actions', 'store', 'sweepMs', 'dispatchGraceMs', 'retention'];
 export const START_NAMES = ['vars', 'key', 'unique', 'version'];
 
 /** An integer number of milliseconds (or a count) from `min`, else a `TypeError` naming `name`. */

@@ -36,6 +36,14 @@ import {
 	type WaitOptions,
 	type WorkflowsOptions,
 } from './options.js';
+import {
+	checkCleanRuns,
+	checkRunRetention,
+	cleanRuns,
+	removeRun,
+	RunRetention,
+	type CleanRunsOptions,
+} from './run-retention.js';
 import { parseStepTaskId } from './step-task.js';
 
 export type { DefinedVersion, StartOptions, WaitOptions, WorkflowsOptions } from './options.js';
@@ -52,6 +60,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
 	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
+	readonly #retention: RunRetention;
 	#sweepTimer: ReturnType<typeof setInterval> | undefined;
 	#sweeping = false;
 	#closed = false;
@@ -111,6 +120,10 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			scheduler.on(name, listener);
 			this.#listeners.push([name, listener]);
 		}
+		const retention = checkRunRetention(options.retention ?? {});
+		this.#retention = new RunRetention({ store: this.store, scheduler }, retention, (error) =>
+			this.#emit('error', error),
+		);
 		this.#sweepTimer = setInterval(() => void this.#sweep(true), this.#sweepMs);
 		this.#sweepTimer.unref?.();
 	}
@@ -269,6 +282,25 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		return retried;
 	}
 
+	/**
+	 * Delete a finished run and its step tasks. Resolves `false` when there is no such run; rejects with
+	 * `RunStateError` when it has not finished.
+	 */
+	remove(runId: string): Promise<boolean> {
+		this.#checkOpen();
+		return removeRun({ store: this.store, scheduler: this.#scheduler }, runId);
+	}
+
+	/**
+	 * Delete the finished runs of one status (and definition) older than `maxAgeMs` or beyond the newest `maxCount`,
+	 * with their step tasks. Resolves with how many it deleted. The `retention` option does this in the background.
+	 */
+	clean(options: CleanRunsOptions): Promise<number> {
+		this.#checkOpen();
+		const checked = checkCleanRuns(options);
+		return cleanRuns({ store: this.store, scheduler: this.#scheduler }, checked, Date.now(), 500);
+	}
+
 	/** Advance every open run once (the periodic sweep; also callable by hand). */
 	sweep(): Promise<void> {
 		return this.#sweep(false);
@@ -308,6 +340,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#sweepTimer);
+		await this.#retention.close();
 		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
 		await this.#advancer.close();
 		if (this.#ownStore) await this.store.close();

@@ -1,0 +1,194 @@
+/**
+ * Run retention (workflows/run-retention.ts): `remove` and `clean` delete finished runs with their step tasks, and
+ * the `retention` option does it in the background; on the memory store, SQLite and PostgreSQL (a SqlWorkflowStore
+ * sharing the SqlContainer's connection) and Redis (a RedisWorkflowStore on the RedisContainer).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskContainer } from 'lightsched';
+import { QueueContainer } from 'lightsched/containers/queue';
+import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
+import {
+	MemoryWorkflowStore,
+	RunStateError,
+	stepTaskId,
+	type RunRecord,
+	type WorkflowStore,
+} from 'lightsched/workflows';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { makeFlows, until, type FlowSetup } from './fixture.js';
+
+const sqlite = sqliteBackend();
+let postgres: SqlBackend | undefined;
+let redis: RedisServer | undefined;
+let n = 0;
+beforeAll(async () => {
+	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
+}, 120_000);
+afterAll(async () => {
+	await sqlite.stop();
+	await postgres?.stop();
+	await redis?.stop();
+});
+
+const setups: [string, () => Promise<{ container: TaskContainer; store: WorkflowStore }>][] = [
+	['memory', async () => ({ container: new QueueContainer(), store: new MemoryWorkflowStore() })],
+	[
+		'SQLite',
+		async () => {
+			const container = new SqlContainer({ knex: await sqlite.freshDatabase() });
+			return { container, store: new SqlWorkflowStore({ container }) };
+		},
+	],
+	[
+		'PostgreSQL',
+		async () => {
+			const container = new SqlContainer({ knex: await (postgres as SqlBackend).freshDatabase() });
+			return { container, store: new SqlWorkflowStore({ container }) };
+		},
+	],
+	[
+		'Redis',
+		async () => {
+			const container = new RedisContainer({ redis: (redis as RedisServer).url, name: `ret${++n}`, log: false });
+			return { container, store: new RedisWorkflowStore({ container }) };
+		},
+	],
+];
+
+const steps = [
+	{ id: 'a', action: 'work' },
+	{ id: 'b', action: 'work', dependsOn: ['a'] },
+];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(setups)('run retention on %s', (_name, make) => {
+	let setup: FlowSetup | undefined;
+	afterEach(async () => {
+		await setup?.close();
+		setup = undefined;
+	});
+
+	/** Flows whose `work` fails when its params say so, and `hang` waits for its stop. */
+	async function flowsWith(retention?: object): Promise<FlowSetup> {
+		const { container, store } = await make();
+		setup = makeFlows(
+			container,
+			{
+				work: (params) => {
+					if (params['fail'] === true) throw new Error('asked to fail');
+					return 'done';
+				},
+				hang: (_params, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+			},
+			{ store, ...(retention === undefined ? {} : { retention }) },
+		);
+		setup.flows.define({
+			name: 'pair',
+			vars: { fail: { default: false } },
+			steps: steps.map((step) => ({ ...step, params: { fail: '{{vars.fail}}' }, maxAttempts: 1 })),
+		});
+		setup.flows.define({ name: 'other', steps });
+		setup.flows.define({ name: 'hanging', steps: [{ id: 'h', action: 'hang' }] });
+		return setup;
+	}
+
+	async function finished(s: FlowSetup, name: string, count: number, vars = {}): Promise<RunRecord[]> {
+		const runs = await Promise.all(Array.from({ length: count }, () => s.flows.start(name, { vars })));
+		return Promise.all(runs.map((run) => s.flows.wait(run.id, { timeoutMs: 20_000 })));
+	}
+
+	const taskIds = (run: RunRecord): string[] =>
+		Object.entries(run.steps)
+			.filter(([, step]) => step.generation > 0)
+			.map(([stepId, step]) => stepTaskId(run.id, stepId, step.generation));
+
+	it('remove deletes a finished run with its step tasks, refuses an unfinished one, and says false for none', async () => {
+		const s = await flowsWith();
+		const [done] = await finished(s, 'pair', 1);
+		const ids = taskIds(done as RunRecord);
+		expect(ids).toHaveLength(2);
+		for (const id of ids) expect(await s.scheduler.get(id)).not.toBeNull();
+		expect(await s.flows.remove((done as RunRecord).id)).toBe(true);
+		expect(await s.flows.get((done as RunRecord).id)).toBeNull();
+		for (const id of ids) expect(await s.scheduler.get(id)).toBeNull();
+		expect(await s.flows.remove((done as RunRecord).id)).toBe(false);
+
+		const hanging = await s.flows.start('hanging');
+		await until(async () => (await s.flows.get(hanging.id))?.steps['h']?.status === 'running');
+		await expect(s.flows.remove(hanging.id)).rejects.toBeInstanceOf(RunStateError);
+		expect((await s.flows.get(hanging.id))?.status).toBe('running');
+		await s.flows.stop(hanging.id);
+	}, 30_000);
+
+	it('clean deletes the runs of one status finished before maxAgeMs ago, and of one definition when asked', async () => {
+		const s = await flowsWith();
+		const oldOk = await finished(s, 'pair', 3);
+		const oldFailed = await finished(s, 'pair', 2, { fail: true });
+		const oldOther = await finished(s, 'other', 2);
+		expect(oldFailed.map((run) => run.status)).toEqual(['failed', 'failed']);
+		await sleep(120);
+		const cutoff = Date.now() - 60;
+		const newOk = await finished(s, 'pair', 2);
+		const age = () => Date.now() - cutoff;
+
+		expect(await s.flows.clean({ status: 'succeeded', definition: 'pair', maxAgeMs: age() })).toBe(3);
+		for (const run of oldOk) expect(await s.flows.get(run.id)).toBeNull();
+		for (const run of oldOk) for (const id of taskIds(run)) expect(await s.scheduler.get(id)).toBeNull();
+		for (const run of [...newOk, ...oldFailed, ...oldOther]) expect(await s.flows.get(run.id)).not.toBeNull();
+
+		expect(await s.flows.clean({ status: 'failed', maxAgeMs: age() })).toBe(2);
+		expect(await s.flows.clean({ status: 'succeeded', maxAgeMs: age() })).toBe(2);
+		for (const run of oldOther) expect(await s.flows.get(run.id)).toBeNull();
+		for (const run of newOk) expect(await s.flows.get(run.id)).not.toBeNull();
+	}, 60_000);
+
+	it('clean with maxCount keeps the newest runs of the status', async () => {
+		const s = await flowsWith();
+		const runs: RunRecord[] = [];
+		// One at a time, so their creation times are in order.
+		for (let i = 0; i < 5; i++) {
+			runs.push(...(await finished(s, 'pair', 1)));
+			await sleep(5);
+		}
+		expect(await s.flows.clean({ status: 'succeeded', maxCount: 2 })).toBe(3);
+		const left = (await s.flows.list({ status: 'succeeded' })).runs.map((run) => run.id).sort();
+		expect(left).toEqual(
+			runs
+				.slice(3)
+				.map((run) => run.id)
+				.sort(),
+		);
+	}, 60_000);
+
+	it('the retention option deletes by its rules in the background, and leaves statuses without a rule', async () => {
+		const s = await flowsWith({ failed: { maxAgeMs: 0 }, intervalMs: 20 });
+		const failed = await finished(s, 'pair', 2, { fail: true });
+		const ok = await finished(s, 'pair', 2);
+		await until(async () => (await s.flows.list({ status: 'failed' })).total === 0, 10_000);
+		for (const run of failed) for (const id of taskIds(run)) expect(await s.scheduler.get(id)).toBeNull();
+		for (const run of ok) expect(await s.flows.get(run.id)).not.toBeNull();
+	}, 60_000);
+});
+
+describe('run retention options', () => {
+	it('refuses bad rules with an error naming the field', async () => {
+		const base = { container: new QueueContainer(), store: new MemoryWorkflowStore() };
+		const tries: [object, RegExp][] = [
+			[{ failed: { maxAgeMs: -1 } }, /`retention\.failed\.maxAgeMs` to be an integer >= 0/],
+			[{ failed: {} }, /`retention\.failed` to set `maxAgeMs`, `maxCount` or both/],
+			[{ done: { maxAgeMs: 1 } }, /retention/],
+			[{ intervalMs: 1 }, /`retention\.intervalMs` to be an integer >= 10/],
+			[{ succeeded: { maxCount: 1.5 } }, /`retention\.succeeded\.maxCount`/],
+		];
+		for (const [retention, message] of tries)
+			expect(() => makeFlows(base.container, {}, { store: base.store, retention })).toThrow(message);
+		const s = makeFlows(base.container, { work: () => null }, { store: base.store });
+		expect(() => s.flows.clean({ status: 'waiting' as 'failed', maxAgeMs: 1 })).toThrow(
+			/`status` to be one of succeeded, failed, stopped/,
+		);
+		expect(() => s.flows.clean({ status: 'failed' })).toThrow(/`clean` to set `maxAgeMs`, `maxCount` or both/);
+		await s.close();
+	});
+});
