@@ -55,33 +55,40 @@ describe('RunOperator on the memory store', () => {
 		return { setup, heal: () => (healed = true), aborted: () => aborted };
 	}
 
-	it('retry writes the run open again; the sweep of a Workflows that never heard of it finishes it', async () => {
+	it('retry writes the run open again and dispatches nothing; the sweep of another Workflows finishes it', async () => {
 		const { setup, heal } = flows();
 		const failed = await setup.flows.wait((await setup.flows.start('flaky')).id);
 		expect(failed.status).toBe('failed');
 		heal();
+		await setup.flows.close();
 		const operator = new RunOperator({ store: setup.store, scheduler: setup.scheduler });
 		const written = await operator.retry(failed.id);
 		expect(written).toMatchObject({ status: 'running', open: true });
 		expect(written.steps.a).toMatchObject({ status: 'waiting', generation: 1 });
-		const done = await setup.flows.wait(failed.id, { timeoutMs: 5000 });
+		// The operator does not advance: no step task of a new generation until an engine sweeps.
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(await setup.scheduler.get(`wf:${failed.id}:a:2`)).toBeNull();
+		const done = await setup.another().wait(failed.id, { timeoutMs: 5000 });
 		expect(done.status).toBe('succeeded');
 		expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
 		expect(done.steps.b?.status).toBe('succeeded');
 	});
 
-	it('stop stops the running step task itself; the sweep ends the run stopped', async () => {
+	it('stop stops the running step task itself, with no Workflows running; a later one ends the run stopped', async () => {
 		const { setup, aborted } = flows();
 		const run = await setup.flows.start('stuck');
 		const taskId = `wf:${run.id}:hang:1`;
 		await until(async () => (await setup.scheduler.get(taskId))?.status === 'running', 5000, 'the step to run');
+		// No engine left: only the operator's own stop can end the task.
+		await setup.flows.close();
 		const operator = new RunOperator({ store: setup.store, scheduler: setup.scheduler });
 		expect((await operator.stop(run.id)).status).toBe('stopped');
-		const done = await setup.flows.wait(run.id, { timeoutMs: 5000 });
+		await until(async () => (await setup.scheduler.get(taskId))?.status === 'stopped', 5000, 'the task to stop');
+		expect(aborted()).toBe(true);
+		expect(await setup.store.get(run.id)).toMatchObject({ status: 'stopped', open: true });
+		const done = await setup.another().wait(run.id, { timeoutMs: 5000 });
 		expect(done).toMatchObject({ status: 'stopped', open: false });
 		expect(done.steps.hang?.status).toBe('stopped');
-		expect((await setup.scheduler.get(taskId))?.status).toBe('stopped');
-		expect(aborted()).toBe(true);
 	});
 
 	it('continue releases a blocked step from a definition it reads from the store', async () => {
