@@ -35,6 +35,11 @@ export class RunOperator {
 		this.#definitions = new DefinitionRegistry(parts.store, new Set());
 	}
 
+	/** The run store the commands write (not closed by this class). */
+	get store(): WorkflowStore {
+		return this.#parts.store;
+	}
+
 	/** See `Workflows.stop`: the run ends stopped; its running steps' tasks are stopped. */
 	stop(runId: string): Promise<RunRecord> {
 		return this.command(runId, 'stop', {});
