@@ -5,7 +5,7 @@
  * then moves on in the workers' `Workflows` (their sweep, every `sweepMs`), as this process runs no step.
  */
 import { containerWorkflowStore } from 'lightsched/kit';
-import type { WorkflowStore } from '../src/workflow-store.js';
+import { isFinalRunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import type { CommandName } from '../workflows/commands.js';
 import { CliError, EXIT } from './cli-error.js';
 import { printJson } from './output.js';
@@ -117,7 +117,7 @@ export interface RunCleanOptions {
 export async function runCleanCommand(s: Session, options: RunCleanOptions): Promise<void> {
 	const statuses = options.status === undefined ? [] : parseRunStatuses('--status', options.status);
 	const [status] = statuses;
-	if (statuses.length !== 1 || (status !== 'succeeded' && status !== 'failed' && status !== 'stopped'))
+	if (status === undefined || statuses.length !== 1 || !isFinalRunStatus(status))
 		throw new CliError('Expected `--status` to be one final status: succeeded, failed or stopped', EXIT.usage);
 	if (options.olderThan === undefined && options.keep === undefined)
 		throw new CliError('Expected `--older-than`, `--keep` or both', EXIT.usage);
