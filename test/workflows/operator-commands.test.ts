@@ -91,6 +91,32 @@ describe('RunOperator on the memory store', () => {
 		expect(done.steps.hang?.status).toBe('stopped');
 	});
 
+	it('pause --now stops the running step; the engine hands it back, and on resume runs it again', async () => {
+		const { setup } = flows();
+		const run = await setup.flows.start('stuck');
+		const first = `wf:${run.id}:hang:1`;
+		await until(async () => (await setup.scheduler.get(first))?.status === 'running', 5000, 'the step to run');
+		const operator = new RunOperator({ store: setup.store, scheduler: setup.scheduler });
+		const paused = await operator.pause(run.id, { now: true });
+		expect(paused.status).toBe('paused');
+		expect(paused.steps.hang).toMatchObject({ status: 'running', handBack: true });
+		await until(
+			async () => (await setup.store.get(run.id))?.steps.hang?.status === 'waiting',
+			5000,
+			'the step to be handed back',
+		);
+		expect((await setup.scheduler.get(first))?.status).toBe('stopped');
+		await operator.resume(run.id);
+		const second = `wf:${run.id}:hang:2`;
+		await until(
+			async () => (await setup.scheduler.get(second))?.status === 'running',
+			5000,
+			'the step to run again',
+		);
+		await operator.stop(run.id);
+		expect((await setup.flows.wait(run.id, { timeoutMs: 5000 })).status).toBe('stopped');
+	});
+
 	it('continue releases a blocked step from a definition it reads from the store', async () => {
 		const { setup } = flows();
 		const run = await setup.flows.start('gated');
