@@ -62,7 +62,7 @@ export async function runListCommand(s: Session, options: RunListOptions): Promi
 /** One run: its fields, vars and error, and its steps. */
 export async function runShowCommand(s: Session, id: string): Promise<void> {
 	const run = await withStore(s, (store) => store.get(id));
-	if (run === null) throw new CliError(`No workflow run \`${id}\``, EXIT.notFound);
+	if (run === null) throw new CliError(`No workflow run with id \`${id}\``, EXIT.notFound);
 	if (s.json) printJson(s.io, run);
 	else s.io.out.write(`${runText(run)}\n`);
 }

@@ -184,7 +184,9 @@ describe.each([
 		const missing = await cli([...c, 'runs', 'retry', 'nope']);
 		expect(missing.code).toBe(3);
 		expect(missing.err).toContain('No workflow run with id `nope`');
-		expect((await cli([...c, 'runs', 'show', 'nope'])).code).toBe(3);
+		const noRun = await cli([...c, 'runs', 'show', 'nope']);
+		expect(noRun.code).toBe(3);
+		expect(noRun.err).toBe('lightsched: No workflow run with id `nope`\n');
 		const badStatus = await cli([...c, 'runs', 'list', '--status', 'done']);
 		expect(badStatus.code).toBe(2);
 		expect(badStatus.err).toContain('`--status`');
