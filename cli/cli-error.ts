@@ -10,9 +10,12 @@ export const EXIT = {
 	failed: 1,
 	/** Bad arguments: an unknown command or option, a value that does not parse. */
 	usage: 2,
-	/** No task with that id. */
+	/** No task (or workflow run) with that id. */
 	notFound: 3,
-	/** The task is in a state that refuses the command (retry of a running task, add of an id still waiting...). */
+	/**
+	 * The task or run is in a state that refuses the command (retry of a running task, add of an id still waiting,
+	 * resume of a run that is not paused...).
+	 */
 	conflict: 4,
 } as const;
 
@@ -31,8 +34,8 @@ export class CliError extends Error {
 export function exitCodeOf(error: unknown): number {
 	if (error instanceof CliError) return error.exitCode;
 	const code = (error as { code?: unknown } | null)?.code;
-	if (code === 'ERR_TASK_NOT_FOUND') return EXIT.notFound;
-	if (code === 'ERR_DUPLICATE_TASK' || code === 'ERR_INVALID_STATE') return EXIT.conflict;
+	if (code === 'ERR_TASK_NOT_FOUND' || code === 'ERR_RUN_NOT_FOUND') return EXIT.notFound;
+	if (code === 'ERR_DUPLICATE_TASK' || code === 'ERR_INVALID_STATE' || code === 'ERR_RUN_STATE') return EXIT.conflict;
 	if (code === 'ERR_INVALID_TASK' || error instanceof TypeError || error instanceof RangeError) return EXIT.usage;
 	return EXIT.failed;
 }

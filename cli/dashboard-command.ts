@@ -1,13 +1,16 @@
 /**
  * `lightsched dashboard`: serve the dashboard (lightsched/dashboard) over the `--container` until Ctrl+C (SIGINT)
  * or SIGTERM. It listens on 127.0.0.1 unless `--host` says otherwise; `--token` (or LIGHTSCHED_DASHBOARD_TOKEN)
- * makes the API ask for `Authorization: Bearer <token>`, and `--read-only` refuses every action.
+ * makes the API ask for `Authorization: Bearer <token>`, and `--read-only` refuses every action. It shows the
+ * workflow runs of the container's run store too, and offers their commands (workflows/operator-commands.ts: written
+ * here, carried out by the workers' `Workflows` within their sweep).
  */
+import { containerWorkflowStore } from 'lightsched/kit';
 import { CliError, EXIT } from './cli-error.js';
 import { openContainer, parseContainerSpec } from './container-spec.js';
 import { printJson, type Io } from './output.js';
 import { parseCount } from './parse-values.js';
-import { containerOption, nameOption, type GlobalOptions } from './session.js';
+import { adminScheduler, containerOption, nameOption, type GlobalOptions } from './session.js';
 
 export interface DashboardOptions {
 	readonly port?: string;
@@ -34,10 +37,15 @@ export async function dashboardCommand(
 		);
 	const host = options.host ?? '127.0.0.1';
 	const container = await openContainer(parseContainerSpec(containerOption(global)), nameOption(global));
+	// The workflow runs beside the tasks, with their commands written for the workers' `Workflows` to carry out.
+	const scheduler = adminScheduler(container);
+	const store = containerWorkflowStore(container);
 	try {
 		const { startDashboard } = await import('lightsched/dashboard');
+		const { RunOperator } = await import('../workflows/operator-commands.js');
 		const dashboard = await startDashboard({
-			container,
+			scheduler,
+			...(store === undefined ? {} : { workflows: new RunOperator({ store, scheduler }) }),
 			port,
 			host,
 			readOnly: options.readOnly === true,
@@ -58,7 +66,8 @@ export async function dashboardCommand(
 		if (global.json !== true) io.err.write(`${signal}: stopping the dashboard\n`);
 		await dashboard.close();
 	} finally {
-		await container.close();
+		await store?.close();
+		await scheduler.close();
 	}
 	return EXIT.ok;
 }

@@ -94,18 +94,21 @@ export function taskText(t: TaskRecord): string {
 	return body === '' ? head : `${head}\n${body}`;
 }
 
-function iso(ms: number): string {
+/** A time as ISO 8601. */
+export function iso(ms: number): string {
 	return new Date(ms).toISOString();
 }
 
-function indent(text: string): string {
+/** Every line indented by two spaces. */
+export function indent(text: string): string {
 	return text
 		.split('\n')
 		.map((line) => `  ${line}`)
 		.join('\n');
 }
 
-function oneLine(text: string): string {
+/** On one line, at most 60 characters. */
+export function oneLine(text: string): string {
 	const flat = text.replace(/\s+/g, ' ');
 	return flat.length > 60 ? `${flat.slice(0, 59)}…` : flat;
 }

@@ -3,7 +3,8 @@
  * JSON items. A value that does not parse is a usage error naming the option and what it expects.
  */
 import type { TaskStatus } from 'lightsched';
-import { isTaskStatus, TASK_STATUSES } from 'lightsched/kit';
+import { TASK_STATUSES } from 'lightsched/kit';
+import { RUN_STATUSES, type RunStatus } from '../src/workflow-store.js';
 import { CliError, EXIT } from './cli-error.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -40,18 +41,28 @@ export function parseInteger(option: string, value: string): number {
 
 /** `succeeded,failed` → the statuses, each checked. */
 export function parseStatuses(option: string, value: string): TaskStatus[] {
+	return parseChoices(option, value, TASK_STATUSES);
+}
+
+/** `failed,stopped` → the run statuses, each checked. */
+export function parseRunStatuses(option: string, value: string): RunStatus[] {
+	return parseChoices(option, value, RUN_STATUSES);
+}
+
+/** A comma-separated list of at least one of `allowed`. */
+function parseChoices<T extends string>(option: string, value: string, allowed: readonly T[]): T[] {
 	const list = value
 		.split(',')
 		.map((s) => s.trim())
 		.filter((s) => s !== '');
 	for (const status of list)
-		if (!isTaskStatus(status))
+		if (!(allowed as readonly string[]).includes(status))
 			throw new CliError(
-				`Expected \`${option}\` to list statuses among ${TASK_STATUSES.join(', ')}, got ${JSON.stringify(status)}`,
+				`Expected \`${option}\` to list statuses among ${allowed.join(', ')}, got ${JSON.stringify(status)}`,
 				EXIT.usage,
 			);
 	if (list.length === 0) throw new CliError(`Expected \`${option}\` to list at least one status`, EXIT.usage);
-	return list as TaskStatus[];
+	return list as T[];
 }
 
 /** A task item from JSON text; `what` says where it came from (the argument, stdin). */

@@ -6,7 +6,9 @@
  *   lightsched --container postgres://app@db/app add '{"a":10,"b":20}'
  *   lightsched --container sqlite:tasks.db worker --module ./add.js --concurrency 8
  *
- * Exit codes (cli-error.ts): 0 done, 1 failed, 2 bad usage, 3 no such task, 4 the task's state refuses it.
+ *   lightsched --container sqlite:tasks.db runs retry-from <run id> deploy
+ *
+ * Exit codes (cli-error.ts): 0 done, 1 failed, 2 bad usage, 3 no such task or run, 4 its state refuses the command.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeOf } from './cli-error.js';
@@ -31,6 +33,15 @@ import {
 import { workerCommand, type WorkerOptions } from './worker-command.js';
 import { sendCommand, type SendOptions } from './send-command.js';
 import { dashboardCommand, type DashboardOptions } from './dashboard-command.js';
+import {
+	runCleanCommand,
+	runListCommand,
+	runOperatorCommand,
+	runRemoveCommand,
+	runShowCommand,
+	type RunCleanOptions,
+	type RunListOptions,
+} from './run-commands.js';
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */
 function signals(): Promise<string> {
@@ -182,6 +193,63 @@ export async function run(
 		.action(async (options: DashboardOptions) => {
 			code = await dashboardCommand(global(), options, io, signals());
 		});
+
+	const runs = program
+		.command('runs')
+		.description('workflow runs: list, show, steer (applied by the workers within their sweep), remove, clean');
+	runs.command('list')
+		.description('a page of runs, newest first')
+		.option('-s, --status <statuses>', 'only these statuses, comma-separated')
+		.option('-d, --definition <name>', 'only runs of this workflow')
+		.option('-k, --key <key>', 'only runs with this business key')
+		.option('-l, --limit <n>', 'runs per page', '20')
+		.option('-o, --offset <n>', 'skip this many')
+		.option('--order <order>', 'desc (newest first) or asc')
+		.action((options: RunListOptions) => session((s) => runListCommand(s, options)));
+	runs.command('show')
+		.description('a run: status, vars, key, times, error, and its steps')
+		.argument('<id>')
+		.action((id: string) => session((s) => runShowCommand(s, id)));
+	runs.command('stop')
+		.description('stop a run: no step starts, running steps are stopped')
+		.argument('<id>')
+		.action((id: string) => session((s) => runOperatorCommand(s, 'stop', id)));
+	runs.command('pause')
+		.description('start no new step until `runs resume`')
+		.argument('<id>')
+		.option('--now', 'also stop the running steps (they run again on resume)')
+		.action((id: string, options: { now?: boolean }) =>
+			session((s) => runOperatorCommand(s, 'pause', id, { now: options.now === true })),
+		);
+	runs.command('resume')
+		.description('resume a paused run')
+		.argument('<id>')
+		.action((id: string) => session((s) => runOperatorCommand(s, 'resume', id)));
+	runs.command('retry')
+		.description("run a failed or stopped run's failed and stopped steps again, and what depends on them")
+		.argument('<id>')
+		.action((id: string) => session((s) => runOperatorCommand(s, 'retry', id)));
+	for (const [name, command, description] of [
+		['retry-from', 'retryFrom', 'run the step and every step downstream of it again'],
+		['continue', 'continue', 'release a blocked step'],
+		['skip', 'skip', 'count a step that has not run (or failed, or was stopped) as skipped'],
+	] as const)
+		runs.command(name)
+			.description(description)
+			.argument('<id>')
+			.argument('<step>')
+			.action((id: string, stepId: string) => session((s) => runOperatorCommand(s, command, id, { stepId })));
+	runs.command('remove')
+		.description('delete finished runs and their step tasks')
+		.argument('<ids...>')
+		.action((ids: string[]) => session((s) => runRemoveCommand(s, ids)));
+	runs.command('clean')
+		.description("delete one final status's runs, and their step tasks, by age or count")
+		.requiredOption('-s, --status <status>', 'succeeded, failed or stopped')
+		.option('--older-than <duration>', 'finished more than this long ago (e.g. 7d)')
+		.option('--keep <n>', 'keep the newest n')
+		.option('-d, --definition <name>', 'only runs of this workflow')
+		.action((options: RunCleanOptions) => session((s) => runCleanCommand(s, options)));
 
 	try {
 		await program.parseAsync(argv, { from: 'user' });

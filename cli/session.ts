@@ -34,13 +34,8 @@ export interface Session {
 	readonly json: boolean;
 }
 
-/** Open the container, run `command`, close everything (also when it throws). */
-export async function withSession<T>(
-	options: GlobalOptions,
-	io: Io,
-	command: (session: Session) => Promise<T>,
-): Promise<T> {
-	const container = await openContainer(parseContainerSpec(containerOption(options)), nameOption(options));
+/** A scheduler on `container` that claims and runs nothing; closing it closes the container. */
+export function adminScheduler(container: TaskContainer): Scheduler<unknown, unknown> {
 	const scheduler = new Scheduler<unknown, unknown>({
 		container,
 		autoStart: false,
@@ -50,6 +45,17 @@ export async function withSession<T>(
 	});
 	// Background trouble (a sweep failing while the server is down) is the command's own error, reported once.
 	scheduler.on('error', () => {});
+	return scheduler;
+}
+
+/** Open the container, run `command`, close everything (also when it throws). */
+export async function withSession<T>(
+	options: GlobalOptions,
+	io: Io,
+	command: (session: Session) => Promise<T>,
+): Promise<T> {
+	const container = await openContainer(parseContainerSpec(containerOption(options)), nameOption(options));
+	const scheduler = adminScheduler(container);
 	try {
 		return await command({ scheduler, container, io, json: options.json === true });
 	} finally {

@@ -14,4 +14,5 @@
 export { dashboardHandler, ACTION_HEADER, type DashboardHandler } from './handler.js';
 export { startDashboard, type RunningDashboard, type StartDashboardOptions } from './server.js';
 export type { DashboardAuth, DashboardOptions } from './options.js';
+export type { RunEngine } from './runs-api.js';
 export type { QueueLatency, RatePoint, StatsSnapshot } from './sampler.js';

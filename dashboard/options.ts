@@ -6,7 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import { rejectUnknownOptions } from 'lightsched/kit';
 import type { Scheduler, TaskContainer } from 'lightsched';
-import type { Workflows, WorkflowStore } from 'lightsched/workflows';
+import type { WorkflowStore } from 'lightsched/workflows';
+import type { RunEngine } from './runs-api.js';
 
 /** Decides whether a request may use the dashboard's API: resolve `true` to let it through. */
 export type DashboardAuth = (request: IncomingMessage) => boolean | Promise<boolean>;
@@ -25,10 +26,10 @@ export interface DashboardOptions {
 	// eslint-disable-next-line @typescript-eslint/no-explicit-any
 	readonly scheduler?: Scheduler<any, any>;
 	/**
-	 * Workflow runs to show: a `Workflows` engine (runs, graphs and the run commands) or a `WorkflowStore` alone
-	 * (runs and graphs, no commands).
+	 * Workflow runs to show: a `Workflows` engine (runs, graphs and the run commands; or another `RunEngine`) or a
+	 * `WorkflowStore` alone (runs and graphs, no commands).
 	 */
-	readonly workflows?: Workflows | WorkflowStore;
+	readonly workflows?: RunEngine | WorkflowStore;
 	/** A prom-client registry to serve at `metrics` (Prometheus's text format), behind the same `auth`. */
 	readonly registry?: Registry;
 	/**

@@ -15,15 +15,34 @@ const RUN_STATUSES: readonly RunStatus[] = [
 	'stopped',
 ];
 
+/**
+ * What the run commands go through: a `Workflows` engine, or any object with its `store` and its run commands (such as
+ * the one `lightsched dashboard` makes, which writes a command for the workers' engines to carry out).
+ */
+export type RunEngine = Pick<
+	Workflows,
+	'store' | 'stop' | 'pause' | 'resume' | 'retry' | 'retryFrom' | 'continue' | 'skip'
+>;
+
+const COMMANDS = [
+	'stop',
+	'pause',
+	'resume',
+	'retry',
+	'retryFrom',
+	'continue',
+	'skip',
+] as const satisfies readonly Exclude<keyof RunEngine, 'store'>[];
+
 /** The store to read and, when given an engine, the engine for commands. */
 export interface RunsSource {
 	readonly store: WorkflowStore;
-	readonly engine: Workflows | null;
+	readonly engine: RunEngine | null;
 }
 
 /** Tell an engine from a bare store. */
-export function runsSource(workflows: Workflows | WorkflowStore): RunsSource {
-	const engine = typeof (workflows as Workflows).retryFrom === 'function' ? (workflows as Workflows) : null;
+export function runsSource(workflows: RunEngine | WorkflowStore): RunsSource {
+	const engine = typeof (workflows as RunEngine).retryFrom === 'function' ? (workflows as RunEngine) : null;
 	return { store: engine === null ? (workflows as WorkflowStore) : engine.store, engine };
 }
 
@@ -92,8 +111,6 @@ export async function runDetail(source: RunsSource, id: string): Promise<unknown
 		definitionSteps(stored?.body) ?? Object.keys(run.steps).map((s) => ({ id: s, action: null, dependsOn: [] }));
 	return { run, graph, commands: source.engine !== null };
 }
-
-const COMMANDS = ['stop', 'pause', 'resume', 'retry', 'retryFrom', 'continue', 'skip'] as const;
 
 /** `POST api/runs/<id>/<command>` with `{ step }` for retryFrom, continue and skip, `{ now }` for pause. */
 export async function runCommand(
