@@ -29,6 +29,7 @@ import { seal } from './sealed.js';
 import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
 	checkMs,
+	checkRunId,
 	OPTION_NAMES,
 	START_NAMES,
 	type DefinedVersion,
@@ -135,13 +136,14 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
+		const id = options.id === undefined ? randomUUID() : checkRunId(options.id);
 		await this.#registry.store(definition);
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
 		for (const stepId of definition.order) steps[stepId] = newStepState();
 		const deadlineMs = definition.body.deadlineMs;
 		const run: RunRecord = {
-			id: randomUUID(),
+			id,
 			definition: name,
 			version,
 			vars: JSON.parse(JSON.stringify(vars)) as Record<string, unknown>,
