@@ -37,9 +37,11 @@ import {
 	type WaitOptions,
 	type WorkflowsOptions,
 } from './options.js';
+import { Schedules, type ScheduleInfo, type ScheduleOptions } from './schedules.js';
 import { parseStepTaskId } from './step-task.js';
 
 export type { DefinedVersion, StartOptions, WaitOptions, WorkflowsOptions } from './options.js';
+export type { ScheduleInfo, ScheduleOptions } from './schedules.js';
 
 /** Workflows on a scheduler: define, load, start, wait, find, and the operator commands. */
 export class Workflows extends EventEmitter<WorkflowEvents> {
@@ -53,6 +55,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
 	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
+	readonly #schedules = new Schedules({
+		check: (name, options) => void startVars(this.#registry.pick(name, options.version), options.vars ?? {}),
+		start: (name, options) => this.start(name, options),
+		error: (error) => this.#emit('error', error),
+	});
 	#sweepTimer: ReturnType<typeof setInterval> | undefined;
 	#sweeping = false;
 	#closed = false;
@@ -169,6 +176,25 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		// A copy: the engine keeps the record it wrote (to plan the next step end from) and changes none in place.
 		const advanced = await this.#advancer.kick(run.id, undefined, run);
 		return copyRun(advanced ?? run);
+	}
+
+	/**
+	 * Start a run of `definition` at each tick of `cron` or `every`, from this process: each process declaring the
+	 * schedule keeps its own timer, and each tick makes one run (`schedule:<key>:<tick>`) whichever starts it.
+	 */
+	schedule(options: ScheduleOptions): ScheduleInfo {
+		this.#checkOpen();
+		return this.#schedules.declare(options);
+	}
+
+	/** Stop this process's schedule `key` (other processes declaring it go on). Returns whether it had one. */
+	unschedule(key: string): boolean {
+		return this.#schedules.remove(key);
+	}
+
+	/** This process's schedules, with their next tick. */
+	schedules(): ScheduleInfo[] {
+		return this.#schedules.list();
 	}
 
 	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
@@ -310,6 +336,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#sweepTimer);
+		await this.#schedules.close();
 		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
 		await this.#advancer.close();
 		if (this.#ownStore) await this.store.close();
