@@ -98,7 +98,7 @@ export class Schedules {
 		if (unique !== undefined && typeof unique !== 'boolean')
 			throw new TypeError(`Expected \`unique\` to be a boolean, got ${describeValue(unique)}`);
 		if (unique === true && runKey === undefined) throw new TypeError('`unique` needs a `runKey`');
-		this.#host.check(definition, startOptions(options, 'schedule:check:0'));
+		this.#host.check(definition, startOptions(options));
 		const kept: ScheduleOptions = JSON.parse(
 			JSON.stringify({ key, definition, every, cron, tz, vars, runKey, unique, version, missed }),
 		) as ScheduleOptions;
@@ -172,9 +172,10 @@ export class Schedules {
 	}
 }
 
-function startOptions(options: ScheduleOptions, id: string): StartOptions {
+/** What `start` takes for a tick's run (`id` given), or for the declare's check of the rest. */
+function startOptions(options: ScheduleOptions, id?: string): StartOptions {
 	return {
-		id,
+		...(id === undefined ? {} : { id }),
 		...(options.vars === undefined ? {} : { vars: options.vars }),
 		...(options.runKey === undefined ? {} : { key: options.runKey }),
 		...(options.unique === undefined ? {} : { unique: options.unique }),

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryWorkflowStore, type RunRecord, type Workflows } from 'lightsched/workflows';
+import { latestTick } from '../../workflows/schedules.js';
 import { makeFlows, until, type FlowSetup } from './fixture.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +54,9 @@ describe('flows.schedule', () => {
 		const info = flows.schedule(options);
 		other.schedule(options);
 		expect(info).toMatchObject({ key: 'nightly', definition: 'create-cluster', every: 200, missed: 'skip' });
-		expect(info.nextRunAt).toBe(Math.floor(declared / 200) * 200 + 200);
+		expect((info.nextRunAt as number) % 200).toBe(0);
+		expect(info.nextRunAt).toBeGreaterThan(declared);
+		expect(info.nextRunAt).toBeLessThanOrEqual(Date.now() + 200);
 		await until(async () => (await scheduled(flows, 'nightly')).length >= 4, 5000, 'four ticks');
 		flows.unschedule('nightly');
 		other.unschedule('nightly');
@@ -109,7 +112,11 @@ describe('flows.schedule', () => {
 		await until(async () => (await scheduled(flows, 'hourly')).length >= 1, 3000, 'the missed tick');
 		await sleep(100);
 		const runs = await scheduled(flows, 'hourly');
-		expect(runs.map((run) => tickOf(run, 'hourly'))).toEqual([Math.floor(now / minute) * minute]);
+		// The latest tick at the declare (a minute's start, unless a minute began between `now` and the declare).
+		expect(runs).toHaveLength(1);
+		expect(tickOf(runs[0] as RunRecord, 'hourly') % minute).toBe(0);
+		expect(tickOf(runs[0] as RunRecord, 'hourly')).toBeGreaterThanOrEqual(Math.floor(now / minute) * minute);
+		expect(tickOf(runs[0] as RunRecord, 'hourly')).toBeLessThanOrEqual(Date.now());
 		expect(await scheduled(flows, 'skipped')).toEqual([]);
 		// Declared again (a restart): the tick's run exists, so nothing new.
 		others[0]?.schedule({ key: 'hourly', definition: 'create-cluster', every: minute, missed: 'once' });
@@ -173,5 +180,16 @@ describe('flows.schedule', () => {
 		expect(() => flows.schedule({ ...base, item: 1 } as typeof base)).toThrow(/item/);
 		expect(() => flows.schedule({ ...base, version: 9 })).toThrow(/9/);
 		expect(flows.schedules()).toEqual([]);
+	});
+
+	it("finds the latest tick for missed: 'once' with the repeat rules, within a day", () => {
+		const noon = Date.parse('2026-12-06T12:00:00Z');
+		const paris = { key: 'k', cron: '0 3 * * *', tz: 'Europe/Paris', item: null };
+		expect(latestTick(paris, noon)).toBe(Date.parse('2026-12-06T02:00:00Z'));
+		expect(latestTick({ key: 'k', cron: '* * * * * *', item: null }, noon + 1500)).toBe(noon + 1000);
+		expect(latestTick({ key: 'k', every: 7000, item: null }, noon)).toBe(Math.floor(noon / 7000) * 7000);
+		// A tick on the hour exactly is the latest at that time; a weekly tick six days back is beyond the day.
+		expect(latestTick({ key: 'k', cron: '0 * * * *', item: null }, noon)).toBe(noon);
+		expect(latestTick({ key: 'k', cron: '0 12 * * 1', tz: 'UTC', item: null }, noon)).toBeNull();
 	});
 });
