@@ -5,6 +5,8 @@
 export {
 	Workflows,
 	type DefinedVersion,
+	type ScheduleInfo,
+	type ScheduleOptions,
 	type StartOptions,
 	type WaitOptions,
 	type WorkflowsOptions,

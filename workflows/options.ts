@@ -1,5 +1,7 @@
 /** What `Workflows` and its calls take, with the checks of their options. */
 import type { Scheduler } from 'lightsched';
+import { describeValue } from '../src/errors.js';
+import { isWellFormedText } from '../src/json-check.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
 import type { WorkflowStore } from '../src/workflow-store.js';
 import type { RunRetentionOptions } from './run-retention.js';
@@ -50,6 +52,11 @@ export interface StartOptions {
 	readonly unique?: boolean;
 	/** The definition version to run. @default the latest defined in this process */
 	readonly version?: number;
+	/**
+	 * The run's id (at most 256 characters): a second start with the same id is refused with `DuplicateRunError`,
+	 * so a start can be repeated safely (idempotent start). @default a random UUID
+	 */
+	readonly id?: string;
 }
 
 /** A definition version that `define` or `load` added. */
@@ -67,7 +74,23 @@ export interface WaitOptions {
 }
 
 export const OPTION_NAMES = ['scheduler', 'actions', 'store', 'sweepMs', 'dispatchGraceMs', 'retention'];
-export const START_NAMES = ['vars', 'key', 'unique', 'version'];
+export const START_NAMES = ['vars', 'key', 'unique', 'version', 'id'];
+
+/**
+ * The longest run id `start` takes: a step task's id is `wf:<runId>:<stepId>:<generation>` (step ids of at most
+ * 100 characters), within the 512 characters a task id and a stored run id may have.
+ */
+export const MAX_RUN_ID_LENGTH = 256;
+
+/** A caller's run id: a non-empty, well-formed string of at most `MAX_RUN_ID_LENGTH` characters. */
+export function checkRunId(id: unknown): string {
+	if (typeof id !== 'string' || id.length === 0 || id.length > MAX_RUN_ID_LENGTH || !isWellFormedText(id)) {
+		throw new TypeError(
+			`Expected \`id\` to be a non-empty string of at most ${MAX_RUN_ID_LENGTH} characters without lone surrogates, got ${describeValue(id)}`,
+		);
+	}
+	return id;
+}
 
 /** An integer number of milliseconds (or a count) from `min`, else a `TypeError` naming `name`. */
 export function checkMs(name: string, value: unknown, min: number): number {

@@ -48,12 +48,18 @@ export function stepTaskId(runId: string, stepId: string, generation: number): s
 	return `${PREFIX}${runId}:${stepId}:${generation}`;
 }
 
-/** The step a task id names, or `null` for a task that is not a step. Run ids never hold `:`; step ids never do. */
+/**
+ * The step a task id names, or `null` for a task that is not a step. Step ids never hold `:`; a run id may (a
+ * caller's id, a schedule's `schedule:<key>:<tick>`), so the step id and generation are read from the right.
+ */
 export function parseStepTaskId(taskId: string): StepRef | null {
 	if (!taskId.startsWith(PREFIX)) return null;
-	const parts = taskId.slice(PREFIX.length).split(':');
-	if (parts.length !== 3) return null;
-	const [runId, stepId, generation] = parts as [string, string, string];
+	const last = taskId.lastIndexOf(':');
+	const before = taskId.lastIndexOf(':', last - 1);
+	if (before < PREFIX.length) return null;
+	const runId = taskId.slice(PREFIX.length, before);
+	const stepId = taskId.slice(before + 1, last);
+	const generation = taskId.slice(last + 1);
 	const n = Number(generation);
 	if (runId === '' || stepId === '' || !Number.isSafeInteger(n) || n < 1) return null;
 	return { runId, stepId, generation: n };

@@ -29,6 +29,7 @@ import { seal } from './sealed.js';
 import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
 	checkMs,
+	checkRunId,
 	OPTION_NAMES,
 	START_NAMES,
 	type DefinedVersion,
@@ -44,9 +45,11 @@ import {
 	RunRetention,
 	type CleanRunsOptions,
 } from './run-retention.js';
+import { Schedules, type ScheduleInfo, type ScheduleOptions } from './schedules.js';
 import { parseStepTaskId } from './step-task.js';
 
 export type { DefinedVersion, StartOptions, WaitOptions, WorkflowsOptions } from './options.js';
+export type { ScheduleInfo, ScheduleOptions } from './schedules.js';
 
 /** Workflows on a scheduler: define, load, start, wait, find, and the operator commands. */
 export class Workflows extends EventEmitter<WorkflowEvents> {
@@ -61,6 +64,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
 	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
 	readonly #retention: RunRetention;
+	readonly #schedules = new Schedules({
+		check: (name, options) => void startVars(this.#registry.pick(name, options.version), options.vars ?? {}),
+		start: (name, options) => this.start(name, options),
+		error: (error) => this.#emit('error', error),
+	});
 	#sweepTimer: ReturnType<typeof setInterval> | undefined;
 	#sweeping = false;
 	#closed = false;
@@ -148,13 +156,14 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
+		const id = options.id === undefined ? randomUUID() : checkRunId(options.id);
 		await this.#registry.store(definition);
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};
 		for (const stepId of definition.order) steps[stepId] = newStepState();
 		const deadlineMs = definition.body.deadlineMs;
 		const run: RunRecord = {
-			id: randomUUID(),
+			id,
 			definition: name,
 			version,
 			vars: JSON.parse(JSON.stringify(vars)) as Record<string, unknown>,
@@ -180,6 +189,25 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		// A copy: the engine keeps the record it wrote (to plan the next step end from) and changes none in place.
 		const advanced = await this.#advancer.kick(run.id, undefined, run);
 		return copyRun(advanced ?? run);
+	}
+
+	/**
+	 * Start a run of `definition` at each tick of `cron` or `every`, from this process: each process declaring the
+	 * schedule keeps its own timer, and each tick makes one run (`schedule:<key>:<tick>`) whichever starts it.
+	 */
+	schedule(options: ScheduleOptions): ScheduleInfo {
+		this.#checkOpen();
+		return this.#schedules.declare(options);
+	}
+
+	/** Stop this process's schedule `key` (other processes declaring it go on). Returns whether it had one. */
+	unschedule(key: string): boolean {
+		return this.#schedules.remove(key);
+	}
+
+	/** This process's schedules, with their next tick. */
+	schedules(): ScheduleInfo[] {
+		return this.#schedules.list();
 	}
 
 	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
@@ -341,6 +369,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		this.#closed = true;
 		clearInterval(this.#sweepTimer);
 		await this.#retention.close();
+		await this.#schedules.close();
 		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
 		await this.#advancer.close();
 		if (this.#ownStore) await this.store.close();
