@@ -247,3 +247,17 @@ export function workflowActions(handlers: Readonly<Record<string, ActionHandler>
 export function isWorkflowActions(actions: unknown): actions is WorkflowActions {
 	return typeof actions === 'function' && Array.isArray((actions as Partial<WorkflowActions>).actionNames);
 }
+
+/** The action names `actions` offers (`Workflows`' `actions` option), or a `TypeError` saying what it takes. */
+export function actionNamesOf(actions: unknown): Set<string> {
+	if (isWorkflowActions(actions)) return new Set(actions.actionNames);
+	if (
+		typeof actions === 'object' &&
+		actions !== null &&
+		Object.values(actions).every((builder) => typeof builder === 'function')
+	)
+		return new Set(Object.keys(actions));
+	throw new TypeError(
+		'Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name',
+	);
+}

@@ -3,7 +3,14 @@
  * `RunStateError` saying what it found and what the command needs, or returns the next record and the step tasks
  * to stop. The engine stores the result with a compare-and-set and then advances the run.
  */
-import { isFinalRunStatus, type RunRecord, type RunStatus, type StepState } from '../src/workflow-store.js';
+import {
+	isFinalRunStatus,
+	type RunQuery,
+	type RunRecord,
+	type RunStatus,
+	type StepState,
+	type WorkflowStore,
+} from '../src/workflow-store.js';
 import { downstreamOf, type CheckedDefinition } from './definition.js';
 import { RunStateError } from './errors.js';
 import { copyRun } from './advance.js';
@@ -175,4 +182,32 @@ export function applyCommand(
 	run.open = true;
 	run.updatedAt = now;
 	return { run, stop };
+}
+
+/**
+ * `retry` every failed run of `store` matching `query` (by key, definition, time): the ids listed first, then
+ * retried one by one; a run whose state refuses it now (retried meanwhile) is passed over. Resolves with the ids
+ * retried.
+ */
+export async function retryFailedRuns(
+	store: WorkflowStore,
+	retry: (runId: string) => Promise<unknown>,
+	query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'>,
+): Promise<string[]> {
+	const ids: string[] = [];
+	for (let offset = 0; ; offset += 500) {
+		const page = await store.list({ ...query, status: 'failed', offset, limit: 500 });
+		ids.push(...page.runs.map((run) => run.id));
+		if (page.runs.length < 500) break;
+	}
+	const retried: string[] = [];
+	for (const id of ids) {
+		try {
+			await retry(id);
+			retried.push(id);
+		} catch (error) {
+			if (!(error instanceof RunStateError)) throw error;
+		}
+	}
+	return retried;
 }

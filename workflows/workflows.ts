@@ -17,12 +17,12 @@ import {
 	type StepState,
 	type WorkflowStore,
 } from '../src/workflow-store.js';
-import { isWorkflowActions } from './actions.js';
+import { actionNamesOf, isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
 import { Advancer, type KnownTask } from './advancer.js';
-import { applyCommand, type CommandName } from './commands.js';
+import { applyCommand, retryFailedRuns, type CommandName } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
-import { RunNotFoundError, RunStateError, WorkflowError } from './errors.js';
+import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { MemoryWorkflowStore } from './memory-store.js';
 import { seal } from './sealed.js';
@@ -81,18 +81,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		const { scheduler, actions } = options;
 		if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.add !== 'function')
 			throw new TypeError('Expected `scheduler` of Workflows to be a Scheduler');
-		let actionNames: Set<string>;
-		if (isWorkflowActions(actions)) actionNames = new Set(actions.actionNames);
-		else if (
-			typeof actions === 'object' &&
-			actions !== null &&
-			Object.values(actions).every((b) => typeof b === 'function')
-		)
-			actionNames = new Set(Object.keys(actions));
-		else
-			throw new TypeError(
-				'Expected `actions` of Workflows to be workflowActions({...}) or an object of item builders by action name',
-			);
+		const actionNames = actionNamesOf(actions);
 		this.#scheduler = scheduler;
 		this.#ownStore = options.store === undefined;
 		// The container's own store (Redis, SQL: shared by every process on it), else this process's memory.
@@ -291,23 +280,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	}
 
 	/** Retry every failed run matching `query` (by key, definition, time). Resolves with the ids retried. */
-	async retryFailed(query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'> = {}): Promise<string[]> {
-		const ids: string[] = [];
-		for (let offset = 0; ; offset += 500) {
-			const page = await this.store.list({ ...query, status: 'failed', offset, limit: 500 });
-			ids.push(...page.runs.map((run) => run.id));
-			if (page.runs.length < 500) break;
-		}
-		const retried: string[] = [];
-		for (const id of ids) {
-			try {
-				await this.retry(id);
-				retried.push(id);
-			} catch (error) {
-				if (!(error instanceof RunStateError)) throw error;
-			}
-		}
-		return retried;
+	retryFailed(query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'> = {}): Promise<string[]> {
+		return retryFailedRuns(this.store, (id) => this.retry(id), query);
 	}
 
 	/**
