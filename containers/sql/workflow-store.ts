@@ -288,8 +288,21 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	}
 
 	async #migrate(): Promise<void> {
-		// A schema builder runs every statement it was given: a fresh one per use.
-		const schema = (): Knex.SchemaBuilder => this.knex.schema;
+		// PostgreSQL: one process at a time (a transaction-scoped advisory lock, as the container's migrations take),
+		// each table whole or not at all (its DDL in the transaction). Two CREATE TABLEs of one name at once collide in
+		// the catalog (`pg_type_typname_nsp_index`), not with an "already exists" the check below could tolerate.
+		if (this.#dialect === 'pg') {
+			await this.knex.transaction(async (trx) => {
+				await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lightsched:${this.#runs}`]);
+				await this.#createTables(() => trx.schema);
+			});
+			return;
+		}
+		await this.#createTables(() => this.knex.schema);
+	}
+
+	/** Create the tables that are missing; `schema()` a fresh schema builder (it runs every statement it was given). */
+	async #createTables(schema: () => Knex.SchemaBuilder): Promise<void> {
 		const tolerate = async (make: () => Promise<unknown>): Promise<void> => {
 			try {
 				await make();
