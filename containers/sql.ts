@@ -30,7 +30,7 @@ import {
 	type TaskChangePage,
 	type TaskChangeQuery,
 } from 'lightsched/kit';
-import { callBounds, openKnex, sqlitePragmas, type SqliteSettings } from './sql/connection.js';
+import { callBounds, openKnex, applySqlitePragmas, type SqliteSettings } from './sql/connection.js';
 import { addInSteps, type SteppedAddPort } from './sql/stepped-add.js';
 import { SqlWorkflowStore } from './sql/workflow-store.js';
 import type { WorkflowStore } from '../src/workflow-store.js';
@@ -143,7 +143,7 @@ export class SqlContainer implements TaskContainer {
 
 	async #migrate(): Promise<void> {
 		if (this.dialect === 'sqlite' && !this.#owned) {
-			for (const pragma of sqlitePragmas(this.#sqlite)) await this.knex.raw(pragma);
+			await applySqlitePragmas((sql) => this.knex.raw(sql), this.#sqlite);
 		}
 		await migrate(this.knex, this.dialect, this.#tables);
 	}

@@ -72,13 +72,46 @@ function cachePrepared(connection: PreparingConnection): void {
 	};
 }
 
-/** The PRAGMAs for one SQLite connection. */
+/**
+ * The PRAGMAs for one SQLite connection, the busy timeout first: it then covers what follows. (`applySqlitePragmas`
+ * runs them, retrying the switch to WAL.)
+ */
 export function sqlitePragmas(settings: SqliteSettings): string[] {
 	return [
-		'PRAGMA journal_mode = WAL',
 		`PRAGMA busy_timeout = ${Math.floor(settings.busyTimeoutMs)}`,
+		'PRAGMA journal_mode = WAL',
 		`PRAGMA synchronous = ${settings.synchronous}`,
 	];
+}
+
+/** Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY` or one of its extended codes), from either driver. */
+function isBusy(error: unknown): boolean {
+	return String((error as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Run `sqlitePragmas(settings)` through `exec`. The switch to WAL takes a lock SQLite does not wait for with the busy
+ * timeout: on a new file opened by several connections at once (processes starting together) it failed at once with
+ * SQLITE_BUSY in about 1 connection in 200 here, and the connection was refused. It is retried (10, 20, … 100 ms
+ * apart) for up to `busyTimeoutMs`.
+ */
+export async function applySqlitePragmas(
+	exec: (sql: string) => Promise<unknown>,
+	settings: SqliteSettings,
+): Promise<void> {
+	const [timeout, wal, synchronous] = sqlitePragmas(settings) as [string, string, string];
+	await exec(timeout);
+	const until = Date.now() + settings.busyTimeoutMs;
+	for (let attempt = 1; ; attempt++) {
+		try {
+			await exec(wal);
+			break;
+		} catch (error) {
+			if (!isBusy(error) || Date.now() >= until) throw error;
+			await new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 100)));
+		}
+	}
+	await exec(synchronous);
 }
 
 type AfterCreate = (connection: unknown, done: (error: Error | null, connection: unknown) => void) => void;
@@ -108,32 +141,29 @@ export function openKnex(
 	const dialect = dialectOf(source.client, 'knex.client');
 	if (dialect === 'pg') return { knex: createKnex(boundedConfig(source, true, bounds)), dialect, owned: true };
 	const userAfterCreate = (source.pool as { afterCreate?: AfterCreate } | undefined)?.afterCreate;
-	const pragmas = sqlitePragmas(sqlite).join('; ');
 	const next = (connection: unknown, done: (error: Error | null, connection: unknown) => void): void => {
 		if (userAfterCreate) userAfterCreate(connection, done);
 		else done(null, connection);
 	};
-	const afterCreate: AfterCreate =
+	const exec =
 		source.client === 'better-sqlite3'
-			? (connection, done) => {
-					try {
-						(connection as { exec(sql: string): void }).exec(pragmas);
-						cachePrepared(connection as PreparingConnection);
-					} catch (error) {
-						done(error as Error, connection);
-						return;
-					}
-					next(connection, done);
-				}
-			: (connection, done) => {
-					(connection as { exec(sql: string, cb: (error: Error | null) => void): void }).exec(
-						pragmas,
-						(error) => {
-							if (error !== null) done(error, connection);
-							else next(connection, done);
-						},
+			? (connection: unknown) => async (sql: string) => (connection as { exec(sql: string): void }).exec(sql)
+			: (connection: unknown) => (sql: string) =>
+					new Promise<void>((resolve, reject) =>
+						(connection as { exec(sql: string, cb: (error: Error | null) => void): void }).exec(
+							sql,
+							(error) => (error === null ? resolve() : reject(error)),
+						),
 					);
-				};
+	const afterCreate: AfterCreate = (connection, done) => {
+		applySqlitePragmas(exec(connection), sqlite).then(
+			() => {
+				if (source.client === 'better-sqlite3') cachePrepared(connection as PreparingConnection);
+				next(connection, done);
+			},
+			(error: unknown) => done(error as Error, connection),
+		);
+	};
 	const config: Knex.Config = {
 		useNullAsDefault: true,
 		...source,

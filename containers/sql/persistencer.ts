@@ -5,7 +5,7 @@
 import type { Knex } from 'knex';
 import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } from 'lightsched/kit';
 import { rejectUnknownOptions } from 'lightsched/kit';
-import { openKnex, sqlitePragmas, type KnexSource } from './connection.js';
+import { openKnex, applySqlitePragmas, type KnexSource } from './connection.js';
 import { describeDatabase, failureMessage } from './failures.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './schema.js';
 
@@ -89,7 +89,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 		this.#database = describeDatabase(this.knex, this.#dialect);
 		this.#migrate = async () => {
 			if (this.#dialect === 'sqlite' && !this.#owned)
-				for (const pragma of sqlitePragmas(settings)) await this.knex.raw(pragma);
+				await applySqlitePragmas((sql) => this.knex.raw(sql), settings);
 			await migrate(this.knex, this.#dialect, this.#tables);
 		};
 	}

@@ -126,26 +126,24 @@ describe.each(['SQLite', 'PostgreSQL'] as const)(
 	'SqlWorkflowStore on %s: tables made by several at once',
 	(backend) => {
 		it('several processes starting together on a new database all get the tables, whole', async () => {
-			// Four stores, each with its own connection pool, as four processes starting at once on a database that
+			// Eight stores, each with its own connection pool, as eight processes starting at once on a database that
 			// has no tables yet. On PostgreSQL two concurrent CREATE TABLEs of one name collide inside the catalog
 			// (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`), which is not an "already
-			// exists" error: the losers failed to start.
+			// exists" error: the losers failed to start. On SQLite a new connection switched the file to WAL before it
+			// set its busy timeout, so one that met another's lock failed at once with SQLITE_BUSY.
 			const config = await (backend === 'PostgreSQL' ? (postgres as SqlBackend) : sqlite).freshDatabase();
 			const stores = Array.from(
-				{ length: 4 },
+				{ length: 8 },
 				() => new SqlWorkflowStore({ knex: { ...config, pool: { min: 0, max: 2 } } }),
 			);
 			try {
 				const outcomes = await Promise.allSettled(stores.map((store) => store.migrate()));
-				expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok'))).toEqual([
-					'ok',
-					'ok',
-					'ok',
-					'ok',
-				]);
+				expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok'))).toEqual(
+					stores.map(() => 'ok'),
+				);
 				const run = sampleRun();
 				await (stores[0] as SqlWorkflowStore).create(run);
-				expect((await (stores[3] as SqlWorkflowStore).get(run.id))?.id).toBe(run.id);
+				expect((await (stores[7] as SqlWorkflowStore).get(run.id))?.id).toBe(run.id);
 			} finally {
 				for (const store of stores) await store.close();
 			}
