@@ -27,22 +27,22 @@ import {
 	defaultWorkflowStore,
 } from 'lightsched/kit';
 import type { WorkflowStore } from '../src/workflow-store.js';
-import { WakeChannel } from './redis/channel.js';
+import { openWakeChannel, type WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { checkMemoryPolicy } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
-import { checkOptions, isWellFormed, type RedisContainerEvents, type RedisContainerOptions } from './redis/options.js';
+import { checkOptions, type RedisContainerEvents, type RedisContainerOptions } from './redis/options.js';
 
 export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
 export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
-import { OrphanWatch } from './redis/orphans.js';
 import { UNREGISTER } from './redis/scripts.js';
 import { addTasks, type AddParts } from './redis/adds.js';
 import { RedisClaims } from './redis/claims.js';
 import { scriptRunner, type ScriptRun } from './redis/script-runner.js';
 import { RedisWarnings } from './redis/warnings.js';
-import { NEXT_DUE, reclaimExpired, RENEW } from './redis/lease-scripts.js';
+import { NEXT_DUE, reclaimExpired } from './redis/lease-scripts.js';
+import { LeaseRenewal } from './redis/lease-renewal.js';
 import { HandOffLedger } from './redis/hand-off-ledger.js';
 import { RedisOperations } from './redis/operations.js';
 import { DEFAULT_AHEAD_LEASE_MS, RedisTransitions } from './redis/transitions.js';
@@ -73,6 +73,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #warnings: RedisWarnings;
 	/** Claims: held tasks first, then the claim script (claims.ts). */
 	readonly #claiming: RedisClaims;
+	/** Lease renewal, the fence behind it and the orphan watch (lease-renewal.ts). */
+	readonly #renewal: LeaseRenewal;
 	/** What an add needs of this container (adds.ts), made once. */
 	readonly #addParts: AddParts;
 	readonly #checked: Promise<void>;
@@ -88,30 +90,10 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #handOffs = new HandOffLedger({
 		decode: (packed, owner) => this.#transitions.claimed(packed, owner),
 		hold: (owner, record, leaseMs) => this.#ahead.hold(owner, [record], leaseMs ?? DEFAULT_AHEAD_LEASE_MS, true),
-		checkOrphans: () => this.#orphans.check(),
+		checkOrphans: () => this.#renewal.orphans.check(),
 	});
 	/** Transitions, batched per tick, and the records they rebuild (transitions.ts). */
 	readonly #transitions: RedisTransitions;
-	/** Tasks held for an owner whose claim never reached this container: handed back (see orphans.ts). */
-	readonly #orphans = new OrphanWatch({
-		held: async (owner) => {
-			const reply = (await this.#run(RENEW, [owner, String(Date.now()), '0'])) as string[][];
-			return [reply[2] ?? [], reply[3] ?? [], reply[4] ?? []];
-		},
-		knows: (owner, id) =>
-			this.#ahead.holds(owner, id) || this.#transitions.known.owns(owner, id)
-				? true
-				: this.#transitions.known.evicted
-					? undefined
-					: false,
-		inFlight: () => this.#inFlight(),
-		handBack: (id, owner, patch, version) => {
-			// A hand-off of this task still on its way (the subscription was being renewed) must not run it now.
-			this.#handOffs.disown(id);
-			return this.#transitions.transition(id, 'running', 'waiting', patch, owner, version);
-		},
-		closed: () => this.#closed,
-	});
 	readonly #ahead = new HeldTasks((task, owner) =>
 		this.transition(
 			task.id,
@@ -167,12 +149,22 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				run: (script, args) => this.#run(script, args),
 				ahead: this.#ahead,
 				mayClaimAhead: () => this.#globalConcurrency === 0 && !this.#closed && !rateLimited,
-				lostCall: () => this.#orphans.check(),
+				lostCall: () => this.#renewal.orphans.check(),
 				closed: () => this.#closed,
 				where: () => this.#guard.where,
 			},
 			randomUUID(),
 		);
+		this.#renewal = new LeaseRenewal({
+			run: this.#run,
+			ahead: this.#ahead,
+			transitions: this.#transitions,
+			claiming: () => this.#claiming,
+			handOffs: this.#handOffs,
+			channel: () => this.#channel,
+			commandTimeoutMs: checked.commandTimeoutMs,
+			closed: () => this.#closed,
+		});
 		this.#addParts = {
 			run: this.#run,
 			handOffs: this.#handOffs,
@@ -182,7 +174,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#claiming = new RedisClaims({
 			run: this.#run,
 			ahead: this.#ahead,
-			orphans: this.#orphans,
+			orphans: this.#renewal.orphans,
 			handOffs: this.#handOffs,
 			transitions: this.#transitions,
 			channel: () => this.#channel,
@@ -203,7 +195,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		// After a reconnection, calls whose reply was lost may have claimed tasks this container never saw.
 		let wasReady = this.#redis.status === 'ready';
 		this.#redis.on('ready', () => {
-			if (wasReady) this.#orphans.check();
+			if (wasReady) this.#renewal.orphans.check();
 			wasReady = true;
 		});
 	}
@@ -233,21 +225,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return this.#claiming.claim(max, owner, leaseMs, now);
 	}
 
-	/**
-	 * Settles once every claim and transition batch in flight now was answered (and handled) or given up on, and
-	 * every task handed over (idle-push.ts) before now reached this process.
-	 */
-	#inFlight(): Promise<unknown> {
-		const fence = this.#handOffs.active ? this.#channel?.fence(this.#commandTimeoutMs) : undefined;
-		const claims = this.#claiming.calls;
-		if (claims.size === 0 && fence === undefined) return this.#transitions.batch.answered();
-		return Promise.all([
-			this.#transitions.batch.answered(),
-			fence,
-			...[...claims].map((call) => call.catch(() => null)),
-		]);
-	}
-
 	transition(
 		id: string,
 		from: TaskStatus,
@@ -263,20 +240,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * this container handed out to it. Held tasks it never handed out (their claim's reply was lost) are handed back
 	 * here at once, uncounted (see orphans.ts), and so are not reported; nor are those claimed ahead and held here.
 	 */
-	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
-		if (!isWellFormed(owner)) return { lost: [...ids], stopRequested: [], unknown: [] };
-		const sendable = ids.filter(isWellFormed);
-		const reply = (await this.#run(RENEW, [owner, String(now), String(leaseMs), ...sendable])) as string[][];
-		const [lost = [], stopRequested = [], held = [], attempts = [], versions = []] = reply;
-		// Claims and transition batches (which claim ahead) sent before this renew were answered before it (one
-		// connection, in order): once every one in flight now settled, the tasks they claimed are known here.
-		await this.#inFlight();
-		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
-		for (const id of lost) this.#transitions.known.forget(id);
-		const unknown = this.#orphans
-			.sort(owner, held, attempts, versions)
-			.filter((id) => !this.#ahead.holds(owner, id));
-		return { lost, stopRequested, unknown };
+	renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
+		return this.#renewal.renew(owner, ids, leaseMs, now);
 	}
 
 	reclaimExpired(now: number): Promise<TaskRecord[]> {
@@ -359,15 +324,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	watch(listener: (signal: ContainerSignal) => void): () => void {
 		if (this.#closed) return () => {};
 		if (this.#channel === undefined) {
-			const subscriber = this.#makeSubscriber();
-			subscriber.on('error', () => {});
-			const keyPrefix = (this.#redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
-			const channel = `${keyPrefix}${this.keyPrefix}events`;
-			this.#channel = new WakeChannel(subscriber, channel, {
+			this.#channel = openWakeChannel(this.#redis, this.#makeSubscriber(), this.keyPrefix, {
 				take: (body) => this.#handOffs.take(body, 'message'),
 				changed: (up) => this.#handOffs.channelChanged(up, this.#closed),
 				// Adds hand tasks only to owners whose container still listens here (idle-push.ts).
-				live: this.#handOff ? `${channel}:live:${randomUUID()}` : undefined,
+				live: this.#handOff,
 			});
 		}
 		return this.#channel.add(listener);
@@ -387,8 +348,11 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.#handOffs.close();
-		await this.#unregister();
+		await this.#handOffs.close(
+			this.#redis.status === 'ready',
+			(owners) => this.#run(UNREGISTER, owners),
+			() => this.#channel?.fence(this.#commandTimeoutMs),
+		);
 		this.#channel?.close();
 		this.#changes.close();
 		this.#guard.closing();
@@ -398,20 +362,6 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
 			this.#guard.closeAll();
-		}
-	}
-
-	/**
-	 * Closing: adds stop handing tasks to this container's owners, and those handed over before reach it (a fence),
-	 * to be handed back with the tasks claimed ahead. With the server unreachable, they wait for their leases.
-	 */
-	async #unregister(): Promise<void> {
-		if (!this.#handOffs.active || this.#redis.status !== 'ready') return;
-		try {
-			await this.#run(UNREGISTER, this.#handOffs.owners());
-			await this.#channel?.fence(this.#commandTimeoutMs);
-		} catch {
-			// Unreachable now: as above.
 		}
 	}
 

@@ -9,11 +9,9 @@ import {
 	assertCleanQuery,
 	assertJsonOutput,
 	isWellFormedText,
-	ContainerError,
 	insertInTransaction,
 	defaultWorkflowStore,
 	SchedulerClosedError,
-	SchedulerError,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -30,8 +28,10 @@ import {
 	type TaskChangePage,
 	type TaskChangeQuery,
 } from 'lightsched/kit';
-import { callBounds, openKnex, applySqlitePragmas, type SqliteSettings } from './sql/connection.js';
-import { addInSteps, type SteppedAddPort } from './sql/stepped-add.js';
+import { callBounds, openKnex } from './sql/connection.js';
+import { ContainerCalls } from './sql/container-calls.js';
+import { routeAdd } from './sql/add-routes.js';
+import { checkAdd } from './sql/task-adds.js';
 import { SqlWorkflowStore } from './sql/workflow-store.js';
 import type { WorkflowStore } from '../src/workflow-store.js';
 import {
@@ -40,19 +40,17 @@ import {
 	type ContainerHost,
 	type ContainerParts,
 } from './sql/container-parts.js';
-import { addFailure, describeDatabase, failureMessage } from './sql/failures.js';
+import { describeDatabase } from './sql/failures.js';
 import { listPage } from './sql/list-page.js';
 import { WAKE_PAYLOAD } from './sql/notify.js';
 import { cleanTasks, countTasks, isPausedStatement, removeTask, setPaused } from './sql/operations.js';
 import { appendLogs, getLogs } from './sql/logs.js';
 import { getRepeat, listRepeats, moveTick, putRepeat, removeRepeat } from './sql/repeats.js';
-import { PendingCalls, within } from './sql/pending-calls.js';
+import { within } from './sql/pending-calls.js';
 import { resolveSqlOptions, type SqlContainerOptions } from './sql/options.js';
 import { rowToRecord } from './sql/rows.js';
-import { CHUNK } from './sql/statements.js';
-import { checkAdd } from './sql/task-adds.js';
 import { reclaimExpired, renewLeases, requestStop } from './sql/task-leases.js';
-import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
+import { resultRows, sqlTables, type SqlDialect, type SqlTables } from './sql/schema.js';
 
 export { SqlPersistencer, type SqlPersistencerContainer, type SqlPersistencerOptions } from './sql/persistencer.js';
 export { SqlWorkflowStore };
@@ -83,7 +81,6 @@ export class SqlContainer implements TaskContainer {
 	readonly watch?: (listener: (signal: ContainerSignal) => void) => () => void;
 	readonly #tables: SqlTables;
 	readonly #owned: boolean;
-	readonly #sqlite: SqliteSettings;
 	/** The container's parts (sql/container-parts.ts). */
 	readonly #parts: ContainerParts;
 
@@ -95,24 +92,32 @@ export class SqlContainer implements TaskContainer {
 		return this.#parts.limits.active;
 	}
 	readonly #bounds: { connectTimeoutMs: number; acquireTimeoutMs: number };
-	#ready: Promise<void> | null = null;
 	#closed = false;
 	#closing: Promise<void> | null = null;
-	/** Calls on their way, and who waits for them to settle (close). */
-	readonly #pending = new PendingCalls();
+	/** Every call: after the migration, tracked for close, errors worded (sql/container-calls.ts). */
+	readonly #calls: ContainerCalls;
 
 	constructor(options: SqlContainerOptions) {
 		const o = resolveSqlOptions(options);
 		this.#tables = sqlTables(o.tablePrefix);
 		this.tablePrefix = o.tablePrefix;
-		this.#sqlite = o.sqlite;
-		const connection = openKnex(options.knex, this.#sqlite, o);
+		const connection = openKnex(options.knex, o.sqlite, o);
 		this.knex = connection.knex;
 		this.dialect = connection.dialect;
 		this.#owned = connection.owned;
 		this.clock = o.clock ?? (this.dialect === 'pg' ? 'server' : 'caller');
 		this.#bounds = callBounds(connection, options, o.connectTimeoutMs);
 		this.database = describeDatabase(this.knex, this.dialect);
+		this.#calls = new ContainerCalls({
+			knex: this.knex,
+			dialect: this.dialect,
+			tables: this.#tables,
+			owned: this.#owned,
+			sqlite: o.sqlite,
+			database: this.database,
+			bounds: this.#bounds,
+			closed: () => this.#closed,
+		});
 		const host: ContainerHost = {
 			self: this,
 			knex: this.knex,
@@ -122,8 +127,8 @@ export class SqlContainer implements TaskContainer {
 			closed: () => this.#closed,
 			assertOpen: () => this.#assertOpen(),
 			migrate: () => this.migrate(),
-			run: (what, operation) => this.#run(what, operation),
-			track: (promise) => this.#pending.track(promise),
+			run: (what, operation) => this.#calls.run(what, operation),
+			track: (promise) => this.#calls.track(promise),
 			now: (now) => this.#now(now),
 			slotFreed: () => this.#slotFreed(),
 		};
@@ -134,50 +139,24 @@ export class SqlContainer implements TaskContainer {
 
 	/** Create or upgrade the tables now (otherwise done on first use). Safe to call any number of times. */
 	migrate(): Promise<void> {
-		this.#ready ??= this.#migrate().catch((error: unknown) => {
-			this.#ready = null;
-			throw error;
-		});
-		return this.#ready;
-	}
-
-	async #migrate(): Promise<void> {
-		if (this.dialect === 'sqlite' && !this.#owned) {
-			await applySqlitePragmas((sql) => this.knex.raw(sql), this.#sqlite);
-		}
-		await migrate(this.knex, this.dialect, this.#tables);
+		return this.#calls.migrate();
 	}
 
 	async add(tasks: readonly TaskRecord[]): Promise<void> {
 		if (this.#closed) throw new SchedulerClosedError('container');
 		if (tasks.length === 0) return;
-		const items = checkAdd(tasks);
-		// A large add alone in its own transaction; smaller ones are written together while one is on its way.
-		await this.#run('add', async () => {
-			if (tasks.length > CHUNK && this.dialect === 'sqlite') return addInSteps(this.#stepPort(), tasks, items);
-			if (tasks.length > CHUNK) return this.#parts.inserts.insert(tasks, items, null);
-			this.#parts.claims.adding(tasks);
-			return this.#parts.adds.submit(tasks, items);
-		}).catch((error: unknown) => {
-			throw addFailure(
-				error,
-				this.dialect,
-				`SqlContainer (${this.database})`,
-				tasks.map((task) => task.id),
-			);
-		});
-		this.#parts.analyze?.count(tasks.length);
-	}
-
-	/** A large SQLite add's steps, each its own transaction (sql/stepped-add.ts). */
-	#stepPort(): SteppedAddPort {
-		return {
-			knex: this.knex,
-			tasks: this.#tables.tasks,
-			where: `SqlContainer (${this.database})`,
-			write: (part, items) => this.#call('add', () => this.#parts.inserts.insert(part, items, null)),
-			closed: () => this.#closed,
-		};
+		await routeAdd(
+			{
+				knex: this.knex,
+				dialect: this.dialect,
+				tables: this.#tables,
+				database: this.database,
+				parts: this.#parts,
+				calls: this.#calls,
+				closed: () => this.#closed,
+			},
+			tasks,
+		);
 	}
 
 	/** `lightsched/kit`: `new Workflows({ scheduler })` on this container keeps its runs here (see `WorkflowStoreSource`). */
@@ -204,7 +183,9 @@ export class SqlContainer implements TaskContainer {
 		if (this.#closed || max <= 0) return [];
 		// Tasks claimed ahead for this owner first (sql/claim-ahead.ts); the database only for the rest.
 		const tasks = await this.#parts.ahead.claim(owner, Math.floor(max), leaseMs, async (n) => {
-			const rows = await this.#run('claim', () => this.#parts.claims.claim(owner, leaseMs, n, this.#now(now)));
+			const rows = await this.#calls.run('claim', () =>
+				this.#parts.claims.claim(owner, leaseMs, n, this.#now(now)),
+			);
 			return rows.map(rowToRecord);
 		});
 		this.#parts.vacuum?.count(tasks.length);
@@ -224,7 +205,7 @@ export class SqlContainer implements TaskContainer {
 		assertJsonOutput(patch.output);
 		if (!isWellFormedText(id)) return null;
 		if (to === 'waiting' && patch.runAt !== undefined) this.#parts.claims.wrote(patch.runAt);
-		const row = await this.#run('transition', () =>
+		const row = await this.#calls.run('transition', () =>
 			this.#parts.transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
 		);
 		if (row !== null && to !== 'running' && to !== 'exporting') this.#slotFreed();
@@ -237,18 +218,18 @@ export class SqlContainer implements TaskContainer {
 	 */
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {
 		this.#assertOpen();
-		return this.#run('renew', () => renewLeases(this.#parts.leases, owner, ids, leaseMs, this.#now(now)));
+		return this.#calls.run('renew', () => renewLeases(this.#parts.leases, owner, ids, leaseMs, this.#now(now)));
 	}
 
 	async reclaimExpired(now: number): Promise<TaskRecord[]> {
 		if (this.#closed) return [];
-		return this.#run('reclaimExpired', () => reclaimExpired(this.#parts.leases, this.#now(now)));
+		return this.#calls.run('reclaimExpired', () => reclaimExpired(this.#parts.leases, this.#now(now)));
 	}
 
 	async requestStop(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
 		if (!isWellFormedText(id)) return null;
-		return this.#run('requestStop', () => requestStop(this.#parts.leases, id));
+		return this.#calls.run('requestStop', () => requestStop(this.#parts.leases, id));
 	}
 
 	/**
@@ -258,14 +239,14 @@ export class SqlContainer implements TaskContainer {
 	 */
 	async nextDueAt(now: number): Promise<number | null> {
 		this.#assertOpen();
-		return this.#run('nextDueAt', () => this.#parts.claims.nextDueAt(now, this.#now(now)));
+		return this.#calls.run('nextDueAt', () => this.#parts.claims.nextDueAt(now, this.#now(now)));
 	}
 
 	async get(id: string): Promise<TaskRecord | null> {
 		this.#assertOpen();
 		// No stored id has a lone surrogate (add refuses them); sent, U+FFFD would name another task.
 		if (!isWellFormedText(id)) return null;
-		const rows = await this.#run('get', async () =>
+		const rows = await this.#calls.run('get', async () =>
 			resultRows(await this.knex.raw(`SELECT * FROM ${this.#tables.tasks} WHERE id = ?`, [id])),
 		);
 		return rows[0] === undefined ? null : rowToRecord(rows[0]);
@@ -273,23 +254,23 @@ export class SqlContainer implements TaskContainer {
 
 	async list(query: TaskQuery = {}): Promise<TaskPage> {
 		this.#assertOpen();
-		return this.#run('list', () => listPage(this.knex, this.#tables.tasks, query));
+		return this.#calls.run('list', () => listPage(this.knex, this.#tables.tasks, query));
 	}
 
 	async counts(): Promise<TaskCounts> {
 		this.#assertOpen();
-		return this.#run('counts', () => countTasks(this.knex, this.#tables));
+		return this.#calls.run('counts', () => countTasks(this.knex, this.#tables));
 	}
 
 	async remove(id: string): Promise<boolean> {
 		this.#assertOpen();
 		if (!isWellFormedText(id)) return false;
-		return this.#run('remove', () => removeTask(this.knex, this.#tables, id));
+		return this.#calls.run('remove', () => removeTask(this.knex, this.#tables, id));
 	}
 
 	async setPaused(paused: boolean): Promise<void> {
 		this.#assertOpen();
-		await this.#run('setPaused', () =>
+		await this.#calls.run('setPaused', () =>
 			setPaused(this.#parts.query, this.dialect, this.#tables, paused, this.#parts.notify),
 		);
 	}
@@ -297,25 +278,27 @@ export class SqlContainer implements TaskContainer {
 	async isPaused(): Promise<boolean> {
 		this.#assertOpen();
 		const { sql, bindings } = isPausedStatement(this.#tables);
-		return (await this.#run('isPaused', () => this.#parts.query(sql, bindings))).length > 0;
+		return (await this.#calls.run('isPaused', () => this.#parts.query(sql, bindings))).length > 0;
 	}
 
 	async clean(query: CleanQuery): Promise<string[]> {
 		this.#assertOpen();
 		assertCleanQuery(query);
-		return this.#run('clean', () => cleanTasks(this.#parts.query, this.knex, this.dialect, this.#tables, query));
+		return this.#calls.run('clean', () =>
+			cleanTasks(this.#parts.query, this.knex, this.dialect, this.#tables, query),
+		);
 	}
 
 	async appendLogs(id: string, lines: readonly string[], maxLines: number): Promise<void> {
 		this.#assertOpen();
 		if (!isWellFormedText(id)) return;
-		await this.#run('appendLogs', () => appendLogs(this.knex, this.#tables, id, lines, maxLines));
+		await this.#calls.run('appendLogs', () => appendLogs(this.knex, this.#tables, id, lines, maxLines));
 	}
 
 	async getLogs(id: string, query?: TaskLogQuery): Promise<TaskLogPage> {
 		this.#assertOpen();
 		if (!isWellFormedText(id)) return { lines: [], offset: 0, total: 0, dropped: 0 };
-		return this.#run('getLogs', () => getLogs(this.knex, this.#tables, id, query));
+		return this.#calls.run('getLogs', () => getLogs(this.knex, this.#tables, id, query));
 	}
 
 	/** Task changes for followers in any process (see `TaskContainer.readChanges` and sql/change-events.ts). */
@@ -326,29 +309,29 @@ export class SqlContainer implements TaskContainer {
 
 	async putRepeat(repeat: RepeatRecord): Promise<void> {
 		this.#assertOpen();
-		await this.#run('putRepeat', () => putRepeat(this.knex, this.dialect, this.#tables, repeat));
+		await this.#calls.run('putRepeat', () => putRepeat(this.knex, this.dialect, this.#tables, repeat));
 	}
 
 	async getRepeat(key: string): Promise<RepeatRecord | null> {
 		this.#assertOpen();
-		return this.#run('getRepeat', () => getRepeat(this.knex, this.#tables, key));
+		return this.#calls.run('getRepeat', () => getRepeat(this.knex, this.#tables, key));
 	}
 
 	async listRepeats(): Promise<RepeatRecord[]> {
 		this.#assertOpen();
-		return this.#run('listRepeats', () => listRepeats(this.knex, this.#tables));
+		return this.#calls.run('listRepeats', () => listRepeats(this.knex, this.#tables));
 	}
 
 	async removeRepeat(key: string): Promise<boolean> {
 		this.#assertOpen();
-		return this.#run('removeRepeat', () => removeRepeat(this.knex, this.#tables, key));
+		return this.#calls.run('removeRepeat', () => removeRepeat(this.knex, this.#tables, key));
 	}
 
 	async advanceRepeat(key: string, expected: number, next: number | null, task: TaskRecord | null): Promise<boolean> {
 		this.#assertOpen();
 		const tasks = task === null ? [] : [task];
 		const items = checkAdd(tasks);
-		const moved = await this.#run('advanceRepeat', () =>
+		const moved = await this.#calls.run('advanceRepeat', () =>
 			this.#parts.inserts.insert(tasks, items, (trx) => moveTick(trx, this.#tables, key, expected, next)),
 		);
 		if (moved) this.#parts.analyze?.count(tasks.length);
@@ -375,11 +358,7 @@ export class SqlContainer implements TaskContainer {
 		// with SchedulerClosedError rather than left pending; its connection goes when the pool is destroyed.
 		const grace = this.#bounds.acquireTimeoutMs;
 		await within(drained, grace);
-		await this.#pending.settle(grace);
-		await within(
-			this.#ready?.catch(() => undefined),
-			grace,
-		);
+		await this.#calls.settle(grace);
 		if (this.#owned)
 			await within(
 				this.knex.destroy().catch(() => undefined),
@@ -404,26 +383,5 @@ export class SqlContainer implements TaskContainer {
 	/** The `now` a statement binds: the caller's, or on the server's clock this machine's (SQLite's clock). */
 	#now(now: number): number {
 		return this.clock === 'caller' ? now : Date.now();
-	}
-
-	/**
-	 * Run one operation once the tables exist; storage errors come out as `ContainerError`s naming the database
-	 * and why (`cause`: the driver's error). Calls are bounded by the connect and acquire timeouts.
-	 */
-	#run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-		return this.#pending.track(this.#call(what, operation));
-	}
-
-	async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
-		try {
-			await this.migrate();
-			return await operation();
-		} catch (error) {
-			if (error instanceof SchedulerError) throw error;
-			if (this.#closed) throw new SchedulerClosedError('container');
-			throw new ContainerError(`SqlContainer ${failureMessage(what, this.database, error, this.#bounds)}`, {
-				cause: error,
-			});
-		}
 	}
 }

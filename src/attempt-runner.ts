@@ -4,18 +4,17 @@
  * its slot. Reports what each stored outcome led to.
  */
 import { context } from '@opentelemetry/api';
-import { Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
+import { abortReason, Attempt, type AttemptHost, type AttemptOutcome } from './attempt.js';
 import type { ActuatorContext, ActuatorResult, TaskActuator } from './contracts.js';
-import { TaskStoppedError, TaskTimeoutError, toError } from './errors.js';
+import { TaskTimeoutError, toError } from './errors.js';
 import { attemptSpanOutcome, storedSpanEnd } from './tracing-outcome.js';
 import { AttemptSpans, traceParts } from './tracing.js';
-import { LeaseLostError } from './lease-lost-error.js';
+import { leaseLostError } from './lease-lost-error.js';
 import { sameProgress, writeProgress } from './progress-writer.js';
 import { DEFAULT_MAX_LOG_LINES, drainLogs, logLine, logsPending } from './task-logs.js';
 import { RunningAttempts } from './running-attempts.js';
 import { reportFailure, type SchedulerCore } from './scheduler-core.js';
 import { StatusPoller } from './status-poller.js';
-import type { TaskStatus } from './task.js';
 import { copyTask, type TaskRecord } from './task.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -315,20 +314,7 @@ export class AttemptRunner<TItem, TOutput> {
 		this.#loopMonitor?.check();
 		attempt.outcome = outcome;
 		if (attempt.timer !== undefined) clearTimeout(attempt.timer);
-		if (outcome.kind !== 'succeeded') {
-			const reason =
-				outcome.kind === 'failed'
-					? outcome.error
-					: new TaskStoppedError(
-							attempt.task.id,
-							outcome.kind === 'handback'
-								? 'handed back (scheduler closing)'
-								: outcome.kind === 'lost'
-									? 'taken over (lease lost)'
-									: 'stopped',
-						);
-			attempt.abort(reason);
-		}
+		if (outcome.kind !== 'succeeded') attempt.abort(abortReason(attempt.task.id, outcome));
 		if (logsPending(attempt)) {
 			// The outcome is stored once the log is: whoever sees the task finished reads its last lines too.
 			this.#storeInBackground(attempt, () =>
@@ -385,7 +371,9 @@ export class AttemptRunner<TItem, TOutput> {
 		const { writer, reporter, timers } = this.#core;
 		try {
 			const stored = await writer.write(attempt.task, attempt.ref, outcome);
-			if (stored.kind === 'lost') this.#leaseLost(attempt, stored.rejected);
+			if (stored.kind === 'lost')
+				// The task is no longer ours: said loudly, with the block of the event loop that likely lost the lease.
+				reporter.error(leaseLostError(attempt, stored.rejected, this.#loopMonitor, this.#options.leaseMs));
 			else reporter.outcome(stored);
 			if (stored.kind === 'retrying' && stored.delayMs > 0) timers.at(stored.task.runAt);
 			if (this.#spans.size > 0) storedSpanEnd(this.#spans, attempt, outcome, stored);
@@ -397,19 +385,5 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		this.#storing--;
 		this.#release(attempt);
-	}
-
-	/** The task is no longer ours: say so loudly, with the block of the event loop that likely lost the lease. */
-	#leaseLost(attempt: Attempt, rejected: TaskStatus | null): void {
-		const { loopMonitor, options, reporter } = this.#core;
-		const block = loopMonitor?.longestSince(attempt.begunAt);
-		reporter.error(
-			new LeaseLostError(
-				attempt.task.id,
-				rejected,
-				block === undefined ? null : block.blockedMs,
-				options.leaseMs,
-			),
-		);
 	}
 }

@@ -1,5 +1,6 @@
 /** One attempt at running a task: the context handed to the actuator, its timeout timer and its one outcome. */
 import type { ActuatorContext, ActuatorResult } from './contracts.js';
+import { TaskStoppedError } from './errors.js';
 import type { TaskRecord } from './task.js';
 
 /** How an attempt ended. Only the first ending counts; later reports are dropped. */
@@ -14,6 +15,18 @@ export type AttemptOutcome =
 	| { readonly kind: 'handback' }
 	/** The lease was lost (the task was reclaimed elsewhere): stop the work, change nothing. */
 	| { readonly kind: 'lost' };
+
+/** The reason an attempt's signal aborts with when it ends otherwise than in success. */
+export function abortReason(taskId: string, outcome: Exclude<AttemptOutcome, { kind: 'succeeded' }>): Error {
+	if (outcome.kind === 'failed') return outcome.error;
+	const why =
+		outcome.kind === 'handback'
+			? 'handed back (scheduler closing)'
+			: outcome.kind === 'lost'
+				? 'taken over (lease lost)'
+				: 'stopped';
+	return new TaskStoppedError(taskId, why);
+}
 
 /** What an attempt reports to (the scheduler). */
 export interface AttemptHost {

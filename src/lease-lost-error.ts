@@ -1,5 +1,7 @@
-/** The error a scheduler reports when it lost the lease on a task it was running. */
+/** The error a scheduler reports when it lost the lease on a task it was running, and its making from the attempt. */
+import type { Attempt } from './attempt.js';
 import { SchedulerError } from './errors.js';
+import type { LoopMonitor } from './loop-monitor.js';
 import type { TaskStatus } from './task.js';
 
 /**
@@ -33,4 +35,18 @@ export class LeaseLostError extends SchedulerError {
 		this.blockedMs = blockedMs;
 		this.leaseMs = leaseMs;
 	}
+}
+
+/**
+ * The `LeaseLostError` of `attempt`, naming the longest block of the event loop since it began (the likely cause),
+ * when the loop monitor saw one.
+ */
+export function leaseLostError(
+	attempt: Attempt,
+	rejected: TaskStatus | null,
+	loopMonitor: LoopMonitor | undefined,
+	leaseMs: number,
+): LeaseLostError {
+	const block = loopMonitor?.longestSince(attempt.begunAt);
+	return new LeaseLostError(attempt.task.id, rejected, block === undefined ? null : block.blockedMs, leaseMs);
 }

@@ -3,9 +3,11 @@
  * fires late by the time the loop was busy. Synchronous work (a CPU-bound function run in closure mode, a huge
  * `JSON.parse`) blocks every timer of the process, the lease renewal's too, and a lease that is not renewed lapses
  * and lets another scheduler take the task over while it still runs here. The monitor reports blocks long enough
- * to put leases at risk, and remembers recent ones, so a lost lease can be reported with the block that lost it.
+ * to put leases at risk, and remembers recent ones, so a lost lease can be reported with the block that lost it;
+ * `loopBlockedEvent` words such a block as the scheduler's `loop:blocked` event.
  */
 import { performance } from 'node:perf_hooks';
+import type { LoopBlockedEvent } from './events.js';
 
 /** A block of the event loop: how long, and when it ended (ms since the epoch). */
 export interface LoopBlock {
@@ -82,4 +84,14 @@ export class LoopMonitor {
 		}, this.#intervalMs);
 		this.#timer.unref();
 	}
+}
+
+/** The `loop:blocked` event for a block of `blockedMs` while `tasks` ran, with what to do about it in words. */
+export function loopBlockedEvent(blockedMs: number, leaseMs: number, tasks: readonly string[]): LoopBlockedEvent {
+	const leaseExpired = blockedMs >= leaseMs;
+	const message =
+		`The event loop was blocked for ${blockedMs} ms while running ${tasks.map((id) => `\`${id}\``).join(', ') || 'no task'} ` +
+		`(leaseMs ${leaseMs}): ${leaseExpired ? 'their leases may have lapsed and other schedulers may run them too' : 'their leases were at risk'}. ` +
+		'Run CPU-bound work in a worker thread (the FunctionActuator worker form) or raise leaseMs.';
+	return { blockedMs, leaseMs, tasks, leaseExpired, message };
 }

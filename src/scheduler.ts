@@ -8,24 +8,24 @@
 import { EventEmitter } from 'eventemitter3';
 import type { AddOptions } from './add-existing.js';
 import type { AttemptRunner } from './attempt-runner.js';
+import { startBackgroundPasses, type BackgroundPasses } from './background-passes.js';
 import { CallsInFlight } from './calls-in-flight.js';
+import { closeParts } from './close-sequence.js';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ContainerSignal } from './contracts.js';
-import { ContainerError, describeValue, InvalidStateError, SchedulerClosedError, TaskNotFoundError } from './errors.js';
+import { ContainerError, describeValue, SchedulerClosedError } from './errors.js';
 import type { SchedulerEvents } from './events.js';
 import type { IdleWatch } from './idle-watch.js';
+import { loopBlockedEvent } from './loop-monitor.js';
 import { checkDuration, resolveOptions, type SchedulerOptions } from './options.js';
-import { cleanInBackground, cleanTasks, pauseOperation } from './queue-operations.js';
+import { cleanTasks, pauseOperation } from './queue-operations.js';
 import { listRepeats, putRepeat, repeatMethod } from './repeat-commands.js';
 import type { RepeatInfo, RepeatOptions } from './repeat-spec.js';
-import { RepeatTicker } from './repeat-ticker.js';
-import { RetentionSweeper, type CleanOptions } from './retention.js';
+import type { CleanOptions } from './retention.js';
 import { taskRelease, type TaskRelease } from './task-release.js';
-import { reportFailure, type SchedulerCore } from './scheduler-core.js';
+import type { SchedulerCore } from './scheduler-core.js';
 import { wireScheduler } from './scheduler-parts.js';
 import {
-	copyTask,
-	isFinalStatus,
 	type NewTask,
 	type TaskCounts,
 	type TaskLogPage,
@@ -35,6 +35,7 @@ import {
 	type TaskRecord,
 } from './task.js';
 import type { TaskAdder } from './task-adder.js';
+import { stopTask } from './task-stop.js';
 import { startAddSpan, traceAdd, traceParts, type TraceParts } from './tracing.js';
 import type { WaitForOptions } from './wait-for.js';
 import { WaitForFeed } from './wait-for-feed.js';
@@ -69,12 +70,10 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	#waitFor: WaitForFeed | undefined;
 	/** Detaches the container and actuator `attach`ed at construction. */
 	#detach: ((() => void) | undefined)[] = [];
-	/** The `retention` option's background pass. */
-	#retention: RetentionSweeper | undefined;
+	/** The retention sweep and the repeat ticker, where the container allows them. */
+	readonly #passes: BackgroundPasses;
 	/** Deletes the tasks this scheduler finished whose own rule keeps them 0 ms. */
 	readonly #zeroRetention: ZeroRetentionDeleter | undefined;
-	/** Ticks repeating tasks (containers that store repeats). */
-	#ticker: RepeatTicker | undefined;
 	/** What the `lightsched.add` spans say of this scheduler's parts (tracing.ts). */
 	readonly #traceParts: TraceParts;
 	/** Builds, stores and tells of new tasks. */
@@ -113,28 +112,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		});
 		this.#detach = [container.attach?.(warnFrom('container')), actuator.attach?.(warnFrom('actuator'))];
 		leases?.start();
-		// Every scheduler on a container with `clean` expires tasks' own rules, with or without the `retention` option.
-		if (typeof container.clean === 'function') {
-			this.#retention = new RetentionSweeper(resolved.retention ?? {}, (clean, scope) =>
-				cleanInBackground(core as SchedulerCore, clean, scope),
-			);
-			this.#retention.start();
-		}
-		if (typeof container.listRepeats === 'function') {
-			this.#ticker = new RepeatTicker({
-				container,
-				maxAttempts: resolved.maxAttempts,
-				added: (task) => {
-					if (reporter.listening('task:added'))
-						reporter.emit('task:added', { task: copyTask(task) as TaskRecord<TItem, TOutput> });
-					this.#claims.fill();
-				},
-				failed: (operation, error, calledAt) =>
-					reportFailure(core as SchedulerCore, 'container', operation, error, calledAt),
-				ok: (calledAt) => core.containerHealth.ok(calledAt),
-			});
-			this.#ticker.refresh();
-		}
+		this.#passes = startBackgroundPasses(core, () => this.#claims.fill());
 		if (!this.#paused) queueMicrotask(() => this.#claims.fill());
 	}
 
@@ -193,30 +171,8 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	 * asked to stop (its owner stops it); the returned record then still says `running`, with `stopRequested`.
 	 * A finished task is returned unchanged. An unknown id rejects with `TaskNotFoundError`.
 	 */
-	async stop(id: string): Promise<TaskRecord<TItem, TOutput>> {
-		const { writer, reporter } = this.#core;
-		for (let round = 0; round < 10; round++) {
-			const local = this.#runner.get(id);
-			if (local !== undefined) {
-				if (!local.settled) this.#runner.settle(local, { kind: 'stopped' });
-				await local.finishing;
-				if (local.outcome?.kind === 'stopped') return await this.#getOrThrow(id);
-				continue;
-			}
-			const task = await this.#getOrThrow(id);
-			if (isFinalStatus(task.status)) return task;
-			if (task.status === 'waiting') {
-				const stopped = (await this.#calls.track(writer.stopWaiting(id))) as TaskRecord<TItem, TOutput> | null;
-				if (stopped === null) continue;
-				reporter.emit('task:stopped', { task: stopped });
-				reporter.final(stopped);
-				return stopped;
-			}
-			if (task.owner === this.id && this.#runner.get(id) !== undefined) continue;
-			const requested = await this.#calls.track(writer.requestStop(id));
-			if (requested !== null) return requested as TaskRecord<TItem, TOutput>;
-		}
-		throw new InvalidStateError(`Task \`${id}\` kept changing state; stop it again`);
+	stop(id: string): Promise<TaskRecord<TItem, TOutput>> {
+		return stopTask(this.#core, this.#runner, this.#calls, id);
 	}
 
 	/** The task record, or `null` when no task has this id. */
@@ -299,7 +255,7 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		if (this.#closed) throw new SchedulerClosedError();
 		const { container, maxAttempts } = this.#core.options;
 		const info = await this.#calls.track(putRepeat(container, options, maxAttempts));
-		this.#ticker?.refresh();
+		this.#passes.ticker?.refresh();
 		return info;
 	}
 
@@ -367,40 +323,21 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 	async #close(options: CloseOptions): Promise<void> {
 		if (options.timeoutMs !== undefined) checkDuration('timeoutMs', options.timeoutMs, 0);
 		this.#closed = true;
-		const { timers, leases, loopMonitor, reporter } = this.#core;
-		timers.stop();
-		await this.#waitFor?.close();
-		if (options.drain === true && this.#runner.size > 0) {
-			const drained = this.#runner.whenEmpty();
-			if (options.timeoutMs === undefined) await drained;
-			else {
-				let timer: ReturnType<typeof setTimeout> | undefined;
-				await Promise.race([
-					drained,
-					new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs))),
-				]);
-				clearTimeout(timer);
-			}
-		}
-		await this.#runner.handBackAll();
-		await this.#zeroRetention?.drain();
-		await this.#retention?.stop();
-		await this.#ticker?.stop();
-		leases?.stop();
-		loopMonitor?.stop();
-		this.#unwatch?.();
-		for (const detach of this.#detach) detach?.();
-		reporter.endStreams();
-		const { actuator, persistencer, container } = this.#core.options;
-		for (const part of [() => actuator.close?.(), () => persistencer?.close?.(), () => container.close()]) {
-			try {
-				await part();
-			} catch (error) {
-				reporter.error(error);
-			}
-		}
-		this.#calls.closeAll();
-		this.#idle.close();
+		await closeParts(
+			{
+				core: this.#core,
+				runner: this.#runner,
+				calls: this.#calls,
+				idle: this.#idle,
+				waitFor: this.#waitFor,
+				zeroRetention: this.#zeroRetention,
+				...this.#passes,
+				unwatch: this.#unwatch,
+				detach: this.#detach,
+			},
+			options.drain === true,
+			options.timeoutMs,
+		);
 	}
 
 	#onSignal(signal: ContainerSignal): void {
@@ -429,17 +366,6 @@ export class Scheduler<TItem = unknown, TOutput = unknown> extends EventEmitter<
 		const tasks = this.#runner.runningIds();
 		// No lease held, none at risk.
 		if (tasks.length === 0) return;
-		const leaseExpired = blockedMs >= leaseMs;
-		const message =
-			`The event loop was blocked for ${blockedMs} ms while running ${tasks.map((id) => `\`${id}\``).join(', ') || 'no task'} ` +
-			`(leaseMs ${leaseMs}): ${leaseExpired ? 'their leases may have lapsed and other schedulers may run them too' : 'their leases were at risk'}. ` +
-			'Run CPU-bound work in a worker thread (the FunctionActuator worker form) or raise leaseMs.';
-		this.#core.reporter.emit('loop:blocked', { blockedMs, leaseMs, tasks, leaseExpired, message });
-	}
-
-	async #getOrThrow(id: string): Promise<TaskRecord<TItem, TOutput>> {
-		const task = await this.get(id);
-		if (task === null) throw new TaskNotFoundError(id);
-		return task;
+		this.#core.reporter.emit('loop:blocked', loopBlockedEvent(blockedMs, leaseMs, tasks));
 	}
 }

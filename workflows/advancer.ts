@@ -3,28 +3,10 @@
  * kept apart by the store's compare-and-set), then the effects of the stored change — step tasks added when
  * absent, step tasks stopped, events, the definition's callback, the deadline timer. With a store that shares a
  * transaction with the scheduler's container (`withTaskRelease`: SQL), the step tasks a write starts are inserted
- * in that write's transaction instead of added after it.
+ * in that write's transaction instead of added after it (released-write.ts).
  */
-import {
-	ContainerError,
-	DuplicateTaskError,
-	InvalidTaskError,
-	NonRetryableError,
-	SchedulerClosedError,
-	SchedulerError,
-	taskRelease,
-	withTaskRelease,
-	type TaskRecord,
-	type TaskRelease,
-} from 'lightsched/kit';
-import {
-	isFinalRunStatus,
-	type ReleasingUpdate,
-	type ReleasingWorkflowStore,
-	type RunRecord,
-	type RunStatus,
-	type WorkflowStore,
-} from '../src/workflow-store.js';
+import { DuplicateTaskError, InvalidTaskError, NonRetryableError, type TaskRecord } from 'lightsched/kit';
+import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
 import { planAdvance, type Dispatch, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
@@ -34,6 +16,7 @@ import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
 import { endedAlready, failStep, MAX_ROUNDS, mayNotify, notifyFinished, stopTasks } from './run-effects.js';
 import { StepAdds, stepTaskFor } from './step-dispatch.js';
+import { releasedWrite, writeReleasing, type ReleasedWrite } from './released-write.js';
 import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
@@ -86,18 +69,13 @@ export class Advancer {
 	 * With a store that shares a transaction with the scheduler's container (SQL): the scheduler's two halves of
 	 * `add` and the store's run write that inserts the released step tasks with it. `null`: a write, then an add.
 	 */
-	readonly #release: { readonly tasks: TaskRelease; readonly update: ReleasingUpdate } | null;
+	readonly #release: ReleasedWrite | null;
 	#closed = false;
 
 	constructor(parts: AdvancerParts) {
 		this.#parts = parts;
 		this.#adds = new StepAdds(parts.scheduler);
-		const tasks = (parts.scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.();
-		const update =
-			tasks === undefined
-				? null
-				: ((parts.store as Partial<ReleasingWorkflowStore>)[withTaskRelease]?.(tasks.container) ?? null);
-		this.#release = tasks === undefined || update === null ? null : { tasks, update };
+		this.#release = releasedWrite(parts.scheduler, parts.store);
 	}
 
 	/**
@@ -264,7 +242,7 @@ export class Advancer {
 				const together =
 					this.#release === null || plan.dispatch.length === 0
 						? undefined
-						: await this.#writeReleasing(plan.run, definition, plan.dispatch);
+						: await writeReleasing(this.#release, plan.run, definition, plan.dispatch, this.#parts.actions);
 				if (together === undefined) written = await store.update(seal(plan.run));
 				else {
 					written = together?.run ?? null;
@@ -326,41 +304,6 @@ export class Advancer {
 		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: structuredClone(run), from });
 		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished'))
 			this.#parts.emit('run:finished', { run: structuredClone(run) });
-	}
-
-	/**
-	 * With a store that shares a transaction with the container: write the run and insert its dispatched steps'
-	 * tasks together (ids already stored are left). `null`: the compare-and-set lost, nothing written. `undefined`:
-	 * not done that way, nothing written (no such store, nothing dispatched, or a step's task refused while being
-	 * built or inserted): the caller writes the run alone and adds the tasks after, which fails a refused step.
-	 */
-	async #writeReleasing(
-		run: RunRecord,
-		definition: CheckedDefinition,
-		dispatch: readonly Dispatch[],
-	): Promise<{ run: RunRecord; added: readonly TaskRecord[] } | null | undefined> {
-		const release = this.#release;
-		if (release === null || dispatch.length === 0) return undefined;
-		let records: TaskRecord[];
-		try {
-			records = await release.tasks.prepare(
-				dispatch.map((d) => stepTaskFor(run, definition, d, this.#parts.actions)),
-			);
-		} catch {
-			return undefined;
-		}
-		try {
-			return await release.update(run, records);
-		} catch (error) {
-			// A task the container refused (rolled back with the run write): the path that fails the step.
-			if (
-				error instanceof SchedulerError &&
-				!(error instanceof ContainerError) &&
-				!(error instanceof SchedulerClosedError)
-			)
-				return undefined;
-			throw error;
-		}
 	}
 
 	/**

@@ -2,6 +2,7 @@
  * The wake-up channel: one subscriber connection on the container's `events` channel, turning messages into
  * `ContainerSignal`s and connection trouble into `channel` signals (schedulers poll while it is down).
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContainerError, type ContainerSignal } from 'lightsched';
 import { TAKE_PREFIX } from './idle-push.js';
@@ -155,4 +156,25 @@ export class WakeChannel {
 			}
 		}
 	}
+}
+
+/**
+ * Open the wake-up channel of the container whose keys start with `keyPrefix`, on a new subscriber connection.
+ * The channel's name carries the connection's own ioredis `keyPrefix` too, as the scripts' `publish` does. With
+ * `live`, a second, per-container channel tells adds that this container's idle owners are alive (idle-push.ts).
+ */
+export function openWakeChannel(
+	redis: Redis,
+	subscriber: Redis,
+	keyPrefix: string,
+	hooks: Omit<WakeChannelHooks, 'live'> & { readonly live: boolean },
+): WakeChannel {
+	subscriber.on('error', () => {});
+	const clientPrefix = (redis.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
+	const channel = `${clientPrefix}${keyPrefix}events`;
+	return new WakeChannel(subscriber, channel, {
+		take: (body) => hooks.take(body),
+		changed: (up) => hooks.changed(up),
+		live: hooks.live ? `${channel}:live:${randomUUID()}` : undefined,
+	});
 }

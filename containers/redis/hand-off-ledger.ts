@@ -7,7 +7,8 @@
  * - a hand-off message for a task the orphan check already handed back (the fence cannot cover a subscription
  *   being renewed) dropped, not run: such hand-backs are remembered for DISOWNED_MS, only while an owner is
  *   registered (with none, no message can come);
- * - when the channel goes down, every owner checked for lost hand-offs now and again once registrations lapsed.
+ * - when the channel goes down, every owner checked for lost hand-offs now and again once registrations lapsed;
+ * - at close, its owners unregistered, so adds stop handing them tasks.
  */
 import type { TaskRecord } from 'lightsched/kit';
 import { claimedOwnerAt } from './codec.js';
@@ -124,8 +125,24 @@ export class HandOffLedger {
 		this.#downCheck.unref?.();
 	}
 
-	close(): void {
+	/**
+	 * Closing: adds stop handing tasks to this container's owners (`unregister` sends the registered ones), and those
+	 * handed over before reach it (`fence`), to be handed back with the tasks claimed ahead. With the server
+	 * unreachable (`reachable` false, or a call failing), they wait for their leases.
+	 */
+	async close(
+		reachable: boolean,
+		unregister: (owners: string[]) => Promise<unknown>,
+		fence: () => Promise<void> | undefined,
+	): Promise<void> {
 		clearTimeout(this.#downCheck);
+		if (!this.active || !reachable) return;
+		try {
+			await unregister(this.owners());
+			await fence();
+		} catch {
+			// Unreachable now: as above.
+		}
 	}
 
 	/** Forget the hand-backs older than DISOWNED_MS. */

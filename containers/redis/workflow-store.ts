@@ -35,7 +35,7 @@ import {
 	type WorkflowStore,
 } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
-import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { keyConflictMessage } from '../../workflows/memory-store.js';
 import { CallGuard } from './call-guard.js';
 import { closeOwned, openConnection } from './connection.js';
 import { encodeForAdd } from './codec.js';
@@ -44,6 +44,7 @@ import { TransitionBatch } from './transition-batch.js';
 import { RunWrites } from './run-writes.js';
 import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
+import { checkText, decodeRuns, runArgs } from './run-codec.js';
 
 /**
  * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
@@ -97,40 +98,6 @@ function checkMs(field: string, value: unknown, fallback: number): number {
 			`Expected \`${field}\` to be an integer number of milliseconds >= 1, got ${describeValue(value)}`,
 		);
 	return value;
-}
-
-function checkText(field: string, value: string): void {
-	// Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD, so two different texts would name one key.
-	if (!isWellFormed(value))
-		throw new TypeError(`Expected the run's \`${field}\` to be well-formed Unicode, got ${JSON.stringify(value)}`);
-}
-
-/** The run as the scripts take it (see workflow-scripts.ts), its `rev` the one to store. */
-function runArgs(run: RunRecord): string[] {
-	return [
-		run.id,
-		String(run.rev),
-		run.definition,
-		run.status,
-		run.key === null ? '0' : '1',
-		run.key ?? '',
-		run.open ? '1' : '0',
-		String(run.createdAt),
-		holdsKey(run) ? '1' : '0',
-		JSON.stringify(run),
-	];
-}
-
-function decodeRuns(flat: readonly (string | null)[]): RunRecord[] {
-	const runs: RunRecord[] = [];
-	for (let i = 0; i + 1 < flat.length; i += 2) {
-		const body = flat[i];
-		if (body === null || body === undefined) continue; // removed between index and read: cannot happen in one script
-		const run = JSON.parse(body) as RunRecord;
-		run.rev = Number(flat[i + 1]);
-		runs.push(run);
-	}
-	return runs;
 }
 
 /** Workflow runs in Redis, shared between processes. */
