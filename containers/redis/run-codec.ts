@@ -3,6 +3,7 @@
  * creation time, whether it holds its key, and its JSON body) and as they give it back (body and rev pairs), and the
  * check of the texts that name keys: Redis keys are UTF-8, so a text must be well-formed Unicode.
  */
+import { randomUUID } from 'node:crypto';
 import type { RunRecord } from '../../src/workflow-store.js';
 import { holdsKey } from '../../workflows/memory-store.js';
 import { isWellFormed } from './options.js';
@@ -14,7 +15,10 @@ export function checkText(field: string, value: string): void {
 		throw new TypeError(`Expected the run's \`${field}\` to be well-formed Unicode, got ${JSON.stringify(value)}`);
 }
 
-/** The run as the scripts take it (see workflow-scripts.ts), its `rev` the one to store. */
+/**
+ * The run as the scripts take it (see workflow-scripts.ts), its `rev` the one to store, and a token unique to this
+ * call: a call sent again after its reply was lost finds it stored and is answered as applied.
+ */
 export function runArgs(run: RunRecord): string[] {
 	return [
 		run.id,
@@ -27,6 +31,7 @@ export function runArgs(run: RunRecord): string[] {
 		String(run.createdAt),
 		holdsKey(run) ? '1' : '0',
 		JSON.stringify(run),
+		randomUUID(),
 	];
 }
 

@@ -44,14 +44,14 @@ const F = ADD_FIELDS.length;
 const DEFERRED_ADD_BODY = addBody('wake = true');
 
 /** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
-export const RELEASE_HEAD = 14;
+export const RELEASE_HEAD = 15;
 
 /**
  * Several releases, each its own compare-and-set (one refused or failed leaves the others as they are). ARGV, per
- * release: the expected rev, the run (10 values, its rev the new one: see workflow-scripts.ts), the add's now and
+ * release: the expected rev, the run (11 values, its rev the new one: see workflow-scripts.ts), the add's now and
  * token, the number of tasks, then ${F} values per task (ADD_FIELDS order). Tasks whose ids are stored already
  * (whatever their status) are left as they are and not added. One reply per release: {'ok', id1, seq1, …} (the
- * tasks added), {'stale'}, {'dupkey', holder run id}, {'task', …} with the add's refusal ({'dup', id[,
+ * tasks added; {'ok'} alone for this very release stored already, sent again after its reply was lost), {'stale'}, {'dupkey', holder run id}, {'task', …} with the add's refusal ({'dup', id[,
  * 'reserved']} or {'dupkey', key, holder[, 'reserved']}), or an error reply (the server failed a command of it);
  * nothing of a release is written unless 'ok'.
  */
@@ -66,7 +66,7 @@ local function release(i, count)
 	local run = fields(i + 1)
 	local cur, refused = checkUpdate(ARGV[i], run)
 	if refused then return refused end
-	local A = { ARGV[i + 11], ARGV[i + 12] }
+	local A = { ARGV[i + 12], ARGV[i + 13] }
 	local ids = {}
 	for b = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + (count - 1) * ${F}, ${F} do
 		if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
@@ -89,7 +89,7 @@ end
 local replies = {}
 local i = 1
 while i <= #ARGV do
-	local count = tonumber(ARGV[i + 13])
+	local count = tonumber(ARGV[i + 14])
 	local ok, reply = pcall(release, i, count)
 	if not ok then
 		if type(reply) == 'table' and reply.err then reply = { err = reply.err } else reply = { err = tostring(reply) } end

@@ -4,7 +4,8 @@
  * Cluster hash slot); every key a script touches starts with it. Each change is one script: atomic, one round trip.
  *
  * Keys under the prefix P (none collides with the container's, see scripts.ts):
- * - `P wf:r:<id>`      hash: the run. `body` (the record as JSON), `rev`, and what the indexes need: `def`, `status`,
+ * - `P wf:r:<id>`      hash: the run. `body` (the record as JSON), `rev`, `tok` (the token of the write that stored
+ *                      this rev), `ctok` (the create's), and what the indexes need: `def`, `status`,
  *                      `key` (absent for no key), `open` ('1' or '0'), `created` (createdAt), `held` (the unique key
  *                      the run holds, absent when it holds none)
  * - `P wf:all`         sorted set of every run: score createdAt, member id (equal scores sort by id)
@@ -17,7 +18,8 @@
  * - `P wf:tmp:u`, `P wf:tmp:i`: scratch sets of `list` (made and deleted inside one script call)
  *
  * A run's fields in ARGV (create and update): id, rev, def, status, hasKey ('1'/'0'), key, open ('1'/'0'),
- * created, holds ('1'/'0': a unique-key run in a status that is not final), body.
+ * created, holds ('1'/'0': a unique-key run in a status that is not final), body, token (unique per call: a call
+ * that ioredis sends again after its reply was lost finds its own token stored and replies as the first time did).
  */
 import { createHash } from 'node:crypto';
 
@@ -39,7 +41,7 @@ local function kkey(key) return P .. 'wf:k:' .. key end
 -- The run in ARGV from position i (see the file's comment); key is false for none.
 local function fields(i)
 	local run = { id = ARGV[i], rev = ARGV[i + 1], def = ARGV[i + 2], status = ARGV[i + 3], key = false,
-		open = ARGV[i + 6], created = ARGV[i + 7], holds = ARGV[i + 8] == '1', body = ARGV[i + 9] }
+		open = ARGV[i + 6], created = ARGV[i + 7], holds = ARGV[i + 8] == '1', body = ARGV[i + 9], tok = ARGV[i + 10] }
 	if ARGV[i + 4] == '1' then run.key = ARGV[i + 5] end
 	return run
 end
@@ -66,7 +68,7 @@ end
 local function write(run)
 	local k = rkey(run.id)
 	redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'def', run.def, 'status', run.status,
-		'open', run.open, 'created', run.created)
+		'open', run.open, 'created', run.created, 'tok', run.tok)
 	if run.key then redis.call('HSET', k, 'key', run.key) else redis.call('HDEL', k, 'key') end
 	if run.holds then
 		redis.call('HSET', k, 'held', run.key)
@@ -76,10 +78,14 @@ local function write(run)
 	end
 end
 -- An update's compare-and-set and unique-key check, writing nothing: the stored fields the write needs, or false
--- and the refusal ({'stale'}: another rev or gone; {'dupkey', holder id}).
+-- and the reply ({'stale'}: another rev or gone; {'dupkey', holder id}; {'ok'}: this very write is stored already,
+-- its rev and token, sent again by ioredis after its reply was lost).
 local function checkUpdate(expected, run)
-	local cur = redis.call('HMGET', rkey(run.id), 'rev', 'def', 'status', 'key', 'open', 'created', 'held')
-	if cur[1] ~= expected then return false, {'stale'} end
+	local cur = redis.call('HMGET', rkey(run.id), 'rev', 'def', 'status', 'key', 'open', 'created', 'held', 'tok')
+	if cur[1] ~= expected then
+		if cur[1] == run.rev and cur[8] == run.tok then return false, {'ok'} end
+		return false, {'stale'}
+	end
 	if run.holds then
 		local holder = holderOf(run.key, run.id)
 		if holder then return false, {'dupkey', holder} end
@@ -123,8 +129,8 @@ function script(name: string, body: string): WorkflowScript {
 }
 
 /** How many values one run takes in ARGV (create), and one update (the expected rev, then the run). */
-export const RUN_VALUES = 10;
-export const UPDATE_VALUES = 11;
+export const RUN_VALUES = 11;
+export const UPDATE_VALUES = 12;
 
 /**
  * Replies of a script that applies several changes each on its own: `one(i)` for the change at ARGV[i], in a pcall
@@ -144,19 +150,25 @@ return replies
 
 /**
  * Several creates (the store gathers those issued in the same tick, see workflow-store.ts), each on its own: ARGV
- * is ${RUN_VALUES} values per run. One reply per run: {'ok'}, {'dup'} (the id exists) or {'dupkey', holder id}.
+ * is ${RUN_VALUES} values per run. One reply per run: {'ok'} (also for this very create stored already, sent again
+ * after its reply was lost), {'dup'} (the id exists) or {'dupkey', holder id}.
  */
 export const CREATE_RUNS = script(
 	'workflow create',
 	`
 local function one(i)
 	local run = fields(i)
-	if redis.call('EXISTS', rkey(run.id)) == 1 then return {'dup'} end
+	if redis.call('EXISTS', rkey(run.id)) == 1 then
+		-- This very create, sent again after its reply was lost (its token is kept whatever writes came since).
+		if redis.call('HGET', rkey(run.id), 'ctok') == run.tok then return {'ok'} end
+		return {'dup'}
+	end
 	if run.holds then
 		local holder = holderOf(run.key, run.id)
 		if holder then return {'dupkey', holder} end
 	end
 	write(run)
+	redis.call('HSET', rkey(run.id), 'ctok', run.tok)
 	index(run.id, run.def, run.status, run.key, run.open, run.created)
 	return {'ok'}
 end
@@ -165,8 +177,9 @@ ${EACH(RUN_VALUES)}`,
 
 /**
  * Several updates, gathered as creates are, each its own compare-and-set: ARGV is, per update, the expected rev
- * then the run (its rev the new one). One reply per update: {'ok'}, {'stale'} (another rev, or gone) or {'dupkey',
- * holder id}; nothing of an update is written unless 'ok'.
+ * then the run (its rev the new one). One reply per update: {'ok'} (also for this very update stored already, sent
+ * again after its reply was lost), {'stale'} (another rev, or gone) or {'dupkey', holder id}; nothing of an update
+ * is written unless 'ok'.
  */
 export const UPDATE_RUNS = script(
 	'workflow update',

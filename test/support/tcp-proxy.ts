@@ -1,8 +1,9 @@
 /**
  * A TCP proxy on a random loopback port in front of a server, for tests of calls caught on their way: it passes
  * traffic on until told to `swallow` what clients send (a call leaves the client and never reaches the server),
- * to `swallowReplies` (the server does the work, the client never hears of it: a lost reply), or to `refuse` new
- * connections (the server out of reach while it keeps running); `cut()` closes every open connection.
+ * to `swallowReplies` (the server does the work, the client never hears of it: a lost reply; `swallowRepliesFrom`:
+ * from the call holding a text on), or to `refuse` new connections (the server out of reach while it keeps
+ * running); `cut()` closes every open connection.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -13,6 +14,11 @@ export interface TcpProxy {
 	swallow: boolean;
 	/** Drop what the server answers instead of passing it on. */
 	swallowReplies: boolean;
+	/**
+	 * Set `swallowReplies` once a client sends a chunk holding this text (then cleared): the replies to that call
+	 * and after it are lost, the calls before it answered.
+	 */
+	swallowRepliesFrom: string | null;
 	/** Close new connections at once (the server out of reach). */
 	refuse: boolean;
 	/** Close every open connection. */
@@ -43,6 +49,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
 		client.on('error', end).on('close', end);
 		upstream.on('error', end).on('close', end);
 		client.on('data', (chunk: Buffer) => {
+			if (proxy.swallowRepliesFrom !== null && chunk.includes(proxy.swallowRepliesFrom)) {
+				proxy.swallowRepliesFrom = null;
+				proxy.swallowReplies = true;
+			}
 			if (!proxy.swallow) upstream.write(chunk);
 		});
 		upstream.on('data', (chunk: Buffer) => {
@@ -53,6 +63,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
 		port: await listenOnLoopback(server),
 		swallow: false,
 		swallowReplies: false,
+		swallowRepliesFrom: null,
 		refuse: false,
 		cut,
 		async close() {
