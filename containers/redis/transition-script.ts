@@ -36,9 +36,11 @@ const SUCCESS_LENGTH = 7;
  * final status also claims the next due task for the same owner (leased for the given length from the script's
  * now): the slot the finished task frees is refilled in the same round trip, as a busy scheduler's next claim
  * would. These claims are made once the whole batch applied, one pop per owner for as many tasks as its
- * transitions freed. The token (prefix:number) is unique per call and remembered (`lastTransition`): when ioredis sends the same call again after a reconnect
- * (the reply was lost, not the effect), the repeat returns the record instead of false, so the scheduler still
- * reports the task's end. Any other call, even an identical one, is compared afresh.
+ * transitions freed. The token (prefix:number) is unique per call and remembered (`lastTransition`): when ioredis sends
+ * the same call again after a reconnect (the reply was lost, not the effect), the repeat returns the record and
+ * applies nothing (not false, so the scheduler still reports the task's end; not applied again, even when the
+ * compare-and-set would pass: the same owner may hold a later claim of the task by then). Any other call, even an
+ * identical one, is compared afresh.
  */
 export const TRANSITION = script(
 	'transition',
@@ -119,12 +121,12 @@ local function one(t)
 	local k = tkey(id)
 	-- Only what every transition needs (each field is a look-up in the hash): the token on a lost compare, the
 	-- indexed fields when it is not the common end of an active task (reindex).
-	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'v', 'retention')
-	if f[1] ~= from or (checkOwner and f[2] ~= owner) then
-		-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result.
-		if f[1] and redis.call('HGET', k, 'lastTransition') == token then return {record(k)} end
-		return false
-	end
+	local f = redis.call('HMGET', k, 'status', 'owner', 'seq', 'v', 'retention', 'lastTransition')
+	-- This very call, already applied: ioredis sent it again after a reconnect lost the reply. Report its result, and
+	-- apply nothing, even when the compare would pass again: the task may have been claimed again by the same owner
+	-- since (a hand-back applied twice would hand back that later claim while it runs).
+	if f[6] == token then return {record(k)} end
+	if f[1] ~= from or (checkOwner and f[2] ~= owner) then return false end
 	local seq = f[3]
 	local known
 	if usual then known = t[3] == seq and t[4] == f[4] else known = t[8] == versionTag(seq, f[4]) end

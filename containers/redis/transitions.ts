@@ -155,7 +155,10 @@ export class RedisTransitions {
 		stored: StoredValues | string | false[] | null,
 	): TaskRecord | null | Promise<TaskRecord> {
 		if (stored === null) {
-			this.known.forget(id);
+			// Refused: what this container knew when it sent the transition is stale. A record remembered since (the
+			// task claimed again, ahead of a transition or by a claim, while an orphan's hand-back was on its way) is
+			// the task handed out now: forgetting it would make the next orphan check hand back a running task.
+			if (this.known.get(id) === known) this.known.forget(id);
 			return null;
 		}
 		const active = to === 'running' || to === 'exporting';
@@ -169,7 +172,8 @@ export class RedisTransitions {
 			record = decodeRecord(values);
 			if (active) this.known.remember(values, record);
 		}
-		if (!active) this.known.forget(id);
+		// (Only the record this transition was sent with: see the refusal above.)
+		if (!active && this.known.get(id) === known) this.known.forget(id);
 		if (this.#parts.closed()) return this.#parts.ahead.drain().then(() => record);
 		return record;
 	}
