@@ -3,7 +3,8 @@
  * SqlWorkflowStore sharing its connection, or on a RedisContainer with a RedisWorkflowStore sharing its ioredis
  * instance. Every step appends `start` and `end` lines to this process's log, and a step task whose lease this
  * process found expired (its owner died, or stalled past its lease on a loaded machine) a `lapsed` line.
- * Config in LIGHTSCHED_WF_WORKER: { sql?: knex config, redis?: { url, name }, log, leaseMs }.
+ * Config in LIGHTSCHED_WF_WORKER: { sql?: knex config, redis?: { url, name }, log, leaseMs, skewMs? }; `skewMs` runs it
+ * on a clock off by that much (`Date.now` patched before anything runs), as on a machine whose clock is wrong.
  */
 import { appendFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -20,9 +21,16 @@ export interface CrashWorkerConfig {
 	readonly redis?: { readonly url: string; readonly name: string };
 	readonly log: string;
 	readonly leaseMs: number;
+	/** This process's clock runs this many ms ahead (negative: behind). */
+	readonly skewMs?: number;
 }
 
 const config = JSON.parse(process.env.LIGHTSCHED_WF_WORKER ?? '{}') as CrashWorkerConfig;
+if (config.skewMs !== undefined && config.skewMs !== 0) {
+	const realNow = Date.now.bind(Date);
+	const skew = config.skewMs;
+	Date.now = () => realNow() + skew;
+}
 let container: TaskContainer;
 let store: WorkflowStore;
 if (config.redis !== undefined) {

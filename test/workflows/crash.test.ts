@@ -10,11 +10,10 @@
  * within 2 lease periods", the time from each kill to the next step start of every run the killed process was
  * working on (asserted only against a generous bound: the machine is shared).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +26,7 @@ import { postgresBackend, type SqlBackend } from '../support/sql.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { CRASH_DAG } from './crash-dag.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
+import { readLog, startWorkerProcess, type Line, type WorkerProcess } from './worker-processes.js';
 import { bundledCommand } from '../support/bundled-command.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,54 +51,15 @@ afterAll(async () => {
 
 type Backend = 'SQLite' | 'PostgreSQL' | 'Redis';
 
-function startWorker(
-	config: Omit<CrashWorkerConfig, 'log' | 'leaseMs'>,
-	name: string,
-	n: number,
-): { child: ChildProcess; log: string; ready: Promise<void> } {
-	const log = join(dir, `${name}-worker-${n}.log`);
-	const worker: CrashWorkerConfig = { ...config, log, leaseMs: LEASE_MS };
-	const child = spawn(process.execPath, [WORKER[1]], {
-		cwd: ROOT,
-		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify(worker) },
-		stdio: ['ignore', 'pipe', 'inherit'],
-	});
-	children.push(child);
-	const ready = new Promise<void>((resolve, reject) => {
-		child.once('exit', (code) => reject(new Error(`worker ${n} exited (${String(code)}) before it was ready`)));
-		createInterface({ input: child.stdout as NodeJS.ReadableStream }).on(
-			'line',
-			(line) => line === 'ready' && resolve(),
-		);
-	});
-	return { child, log, ready };
-}
-
-interface Line {
-	readonly kind: 'start' | 'end' | 'lapsed';
-	readonly run: string;
-	readonly step: string;
-	readonly key: string;
-	readonly pid: number;
-	readonly at: number;
-}
-
-function readLog(file: string): Line[] {
-	if (!existsSync(file)) return [];
-	return readFileSync(file, 'utf8')
-		.split('\n')
-		.filter((line) => line.length > 0)
-		.map((line) => {
-			const [kind, run = '', step = '', pid, at] = line.split(' ');
-			return {
-				kind: kind as 'start' | 'end',
-				run,
-				step,
-				key: `${run}:${step}`,
-				pid: Number(pid),
-				at: Number(at),
-			};
-		});
+function startWorker(config: Omit<CrashWorkerConfig, 'log' | 'leaseMs'>, name: string, n: number): WorkerProcess {
+	const worker = startWorkerProcess(
+		WORKER[1],
+		ROOT,
+		{ ...config, log: join(dir, `${name}-worker-${n}.log`), leaseMs: LEASE_MS },
+		n,
+	);
+	children.push(worker.child);
+	return worker;
 }
 
 /**
