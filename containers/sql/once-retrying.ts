@@ -1,7 +1,8 @@
 /**
  * A call made once and kept, unless it fails: the first caller starts it, callers meanwhile share it, a success is
  * kept for every later caller, and a failure goes to the callers that shared it and is then forgotten, so that the
- * next caller tries again. The migrations of the SQL container and the SQL workflow store go this way.
+ * next caller tries again. The migrations of the SQL container, the SQL workflow store and the persistencer go this
+ * way.
  */
 
 /** The call of `onceRetrying`. */

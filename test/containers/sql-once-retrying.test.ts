@@ -1,5 +1,5 @@
 /**
- * `onceRetrying` (containers/sql/once-retrying.ts), the way the SQL container and the SQL workflow store migrate:
+ * `onceRetrying` (containers/sql/once-retrying.ts), the way the SQL container, workflow store and persistencer migrate:
  * callers at once share one call, a success is kept, a failure goes to the callers that shared it and the next caller
  * tries again; `settled` waits for the call on its way without its failure.
  */
