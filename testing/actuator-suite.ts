@@ -10,13 +10,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
 	InvalidTaskError,
-	Scheduler,
-	type SchedulerEvents,
+	type Scheduler,
 	type SchedulerOptions,
 	type TaskActuator,
 	type TaskRecord,
 } from 'lightsched';
-import { QueueContainer } from 'lightsched/containers/queue';
+import { eventLog, openScheduler, runTask, started, withScheduler, type SchedulerBase } from './scheduler-harness.js';
 
 /** Work that runs until it is stopped (minutes), with probes that show it really runs and really ended. */
 export interface LongWork<TItem> {
@@ -80,18 +79,6 @@ export interface ActuatorFixture<TItem, TOutput> {
 export type ActuatorSetup<TItem, TOutput> = () =>
 	ActuatorFixture<TItem, TOutput> | Promise<ActuatorFixture<TItem, TOutput>>;
 
-const TASK_EVENTS = [
-	'task:added',
-	'task:started',
-	'task:progress',
-	'task:succeeded',
-	'task:retrying',
-	'task:failed',
-	'task:stopped',
-] as const satisfies readonly (keyof SchedulerEvents)[];
-
-type TaskEventName = (typeof TASK_EVENTS)[number];
-
 /** What the actuator offers beyond start and stop; decides which tests run (as the container contract's options). */
 export interface ActuatorCapabilities {
 	/** The work reports progress (`ctx.progress`, or `status` answers with `progress`). */
@@ -122,65 +109,18 @@ export function actuatorContract<TItem, TOutput>(
 			fixture = await setup();
 		});
 
-		/** Every scheduler a test makes is closed at its end, failed or not. */
-		const withScheduler = async (
-			options: Partial<SchedulerOptions<TItem, TOutput>>,
-			body: (s: Scheduler<TItem, TOutput>, container: QueueContainer, errors: Error[]) => Promise<void>,
-		): Promise<void> => {
-			const container = new QueueContainer();
-			const scheduler = new Scheduler<TItem, TOutput>({
-				container,
-				actuator: fixture.actuator(),
-				concurrency: 1,
-				...fixture.schedulerOptions,
-				...options,
-			});
-			const errors: Error[] = [];
-			scheduler.on('error', (error) => errors.push(error));
-			try {
-				await body(scheduler, container, errors);
-			} finally {
-				await scheduler.close();
-			}
-		};
-
-		/** The task events of one task, in order. */
-		const eventLog = (scheduler: Scheduler<TItem, TOutput>, id: string): TaskEventName[] => {
-			const log: TaskEventName[] = [];
-			for (const event of TASK_EVENTS) {
-				(scheduler.on as (e: string, l: (payload: { task: TaskRecord }) => void) => void)(event, ({ task }) => {
-					if (task.id === id) log.push(event);
-				});
-			}
-			return log;
-		};
-
-		/** Add one task and resolve with its record once it reaches a final status. */
-		const run = async (
-			scheduler: Scheduler<TItem, TOutput>,
-			id: string,
-			item: TItem,
-			timeoutMs?: number,
-		): Promise<TaskRecord<TItem, TOutput>> => {
-			const stream = scheduler.finished();
-			await scheduler.add(timeoutMs === undefined ? { id, item } : { id, item, timeoutMs });
-			for await (const task of stream) if (task.id === id) return task;
-			throw new Error(`the scheduler closed before task ${id} finished`);
-		};
+		/** The actuator under test, with the scheduler options it needs (each test's schedulers are made of it). */
+		const base = (): SchedulerBase<TItem, TOutput> => ({
+			actuator: fixture.actuator(),
+			...fixture.schedulerOptions,
+		});
 
 		/** Add the long task, wait until its attempt started and the work really runs. */
 		const startLong = async (scheduler: Scheduler<TItem, TOutput>, id: string): Promise<LongWork<TItem>> => {
 			const work = fixture.long();
-			const started = new Promise<TaskRecord<TItem, TOutput>>((resolve) => {
-				const listener = ({ task }: { task: TaskRecord<TItem, TOutput> }): void => {
-					if (task.id !== id) return;
-					scheduler.off('task:started', listener);
-					resolve(task);
-				};
-				scheduler.on('task:started', listener);
-			});
+			const start = started(scheduler, id);
 			await scheduler.add({ id, item: work.item });
-			const task = await started;
+			const task = await start;
 			await work.running?.(task, () => scheduler.get(id) as Promise<TaskRecord<TItem> | null>);
 			expect((await scheduler.get(id))?.status).toBe('running');
 			return work;
@@ -195,9 +135,9 @@ export function actuatorContract<TItem, TOutput>(
 		};
 
 		it('success: the task ends succeeded with the output, attempts 1, started then succeeded once', async () => {
-			await withScheduler({}, async (scheduler) => {
+			await withScheduler(base(), {}, async (scheduler) => {
 				const log = eventLog(scheduler, 'ok');
-				const task = await run(scheduler, 'ok', fixture.succeeds.item);
+				const task = await runTask(scheduler, 'ok', fixture.succeeds.item);
 				expect(task.status).toBe('succeeded');
 				expect(task.attempts).toBe(1);
 				expect(task.error).toBeNull();
@@ -215,37 +155,41 @@ export function actuatorContract<TItem, TOutput>(
 		});
 
 		it('failure: the task ends failed with the message; with maxAttempts 2 it is tried twice', async () => {
-			await withScheduler({}, async (scheduler) => {
+			await withScheduler(base(), {}, async (scheduler) => {
 				const log = eventLog(scheduler, 'bad');
-				const task = await run(scheduler, 'bad', fixture.fails.item);
+				const task = await runTask(scheduler, 'bad', fixture.fails.item);
 				expect(task.status).toBe('failed');
 				expect(task.attempts).toBe(1);
 				expect(task.error?.message).toMatch(fixture.fails.message);
 				expect(log.filter((e) => e !== 'task:progress')).toEqual(['task:added', 'task:started', 'task:failed']);
 			});
-			await withScheduler({ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 5 } }, async (scheduler) => {
-				const log = eventLog(scheduler, 'twice');
-				const retries: Error[] = [];
-				scheduler.on('task:retrying', ({ task, error }) => {
-					if (task.id === 'twice') retries.push(error);
-				});
-				const task = await run(scheduler, 'twice', fixture.fails.item);
-				expect(task).toMatchObject({ status: 'failed', attempts: 2 });
-				expect(task.error?.message).toMatch(fixture.fails.message);
-				expect(retries).toHaveLength(1);
-				expect(retries[0]?.message).toMatch(fixture.fails.message);
-				expect(log.filter((e) => e !== 'task:progress')).toEqual([
-					'task:added',
-					'task:started',
-					'task:retrying',
-					'task:started',
-					'task:failed',
-				]);
-			});
+			await withScheduler(
+				base(),
+				{ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 5 } },
+				async (scheduler) => {
+					const log = eventLog(scheduler, 'twice');
+					const retries: Error[] = [];
+					scheduler.on('task:retrying', ({ task, error }) => {
+						if (task.id === 'twice') retries.push(error);
+					});
+					const task = await runTask(scheduler, 'twice', fixture.fails.item);
+					expect(task).toMatchObject({ status: 'failed', attempts: 2 });
+					expect(task.error?.message).toMatch(fixture.fails.message);
+					expect(retries).toHaveLength(1);
+					expect(retries[0]?.message).toMatch(fixture.fails.message);
+					expect(log.filter((e) => e !== 'task:progress')).toEqual([
+						'task:added',
+						'task:started',
+						'task:retrying',
+						'task:started',
+						'task:failed',
+					]);
+				},
+			);
 		});
 
 		it('stop: stopping the running long task resolves stopped, ends the work and frees the slot', async () => {
-			await withScheduler({}, async (scheduler, _container, errors) => {
+			await withScheduler(base(), {}, async (scheduler, _container, errors) => {
 				const log = eventLog(scheduler, 'long');
 				const work = await startLong(scheduler, 'long');
 				const stopped = await scheduler.stop('long');
@@ -253,7 +197,7 @@ export function actuatorContract<TItem, TOutput>(
 				await expectWorkGone(work, stopped);
 				expect((await scheduler.get('long'))?.status).toBe('stopped');
 				// concurrency 1: the next task runs only if the stopped one gave its slot back.
-				const next = await run(scheduler, 'next', fixture.succeeds.item);
+				const next = await runTask(scheduler, 'next', fixture.succeeds.item);
 				expect(next.status).toBe('succeeded');
 				expect(next.output).toEqual(fixture.succeeds.output);
 				expect(log).toEqual(['task:added', 'task:started', 'task:stopped']);
@@ -263,7 +207,7 @@ export function actuatorContract<TItem, TOutput>(
 
 		if (supports.stopWhileStarting) {
 			it('stop while starting: a stop right after task:started, before the work runs, still ends the work', async () => {
-				await withScheduler({}, async (scheduler, _container, errors) => {
+				await withScheduler(base(), {}, async (scheduler, _container, errors) => {
 					const work = fixture.long();
 					const started = new Promise<void>((resolve) => {
 						scheduler.once('task:started', () => resolve());
@@ -273,7 +217,7 @@ export function actuatorContract<TItem, TOutput>(
 					const stopped = await scheduler.stop('early');
 					expect(stopped).toMatchObject({ status: 'stopped', attempts: 1 });
 					await expectWorkGone(work, stopped);
-					const next = await run(scheduler, 'next', fixture.succeeds.item);
+					const next = await runTask(scheduler, 'next', fixture.succeeds.item);
 					expect(next.status).toBe('succeeded');
 					expect(errors).toEqual([]);
 				});
@@ -281,7 +225,7 @@ export function actuatorContract<TItem, TOutput>(
 		}
 
 		it("stop ends only that task's work: another running task goes on, and the stopped id can run again", async () => {
-			await withScheduler({ concurrency: 2 }, async (scheduler, _container, errors) => {
+			await withScheduler(base(), { concurrency: 2 }, async (scheduler, _container, errors) => {
 				const first = await startLong(scheduler, 'first');
 				const second = await startLong(scheduler, 'second');
 				const stillRuns = async (): Promise<void> => {
@@ -294,7 +238,7 @@ export function actuatorContract<TItem, TOutput>(
 				await expectWorkGone(first, await scheduler.stop('first'));
 				await stillRuns();
 				// A re-run of the stopped id: nothing of its first run (kept by task id) gets in the way.
-				const again = await run(scheduler, 'first', fixture.succeeds.item);
+				const again = await runTask(scheduler, 'first', fixture.succeeds.item);
 				expect(again).toMatchObject({ status: 'succeeded', attempts: 1 });
 				expect(again.output).toEqual(fixture.succeeds.output);
 				await stillRuns();
@@ -306,15 +250,15 @@ export function actuatorContract<TItem, TOutput>(
 		});
 
 		it('timeout: the long task fails with ERR_TASK_TIMEOUT, its work is ended and the slot freed', async () => {
-			await withScheduler({}, async (scheduler, _container, errors) => {
+			await withScheduler(base(), {}, async (scheduler, _container, errors) => {
 				const log = eventLog(scheduler, 'slow');
 				const work = fixture.long();
-				const task = await run(scheduler, 'slow', work.item, fixture.timeoutMs ?? 1_000);
+				const task = await runTask(scheduler, 'slow', work.item, fixture.timeoutMs ?? 1_000);
 				expect(task).toMatchObject({ status: 'failed', attempts: 1 });
 				expect(task.error?.code).toBe('ERR_TASK_TIMEOUT');
 				await expectWorkGone(work, task);
 				// The timeout was the task's own: the next task runs without one, in the freed slot.
-				const next = await run(scheduler, 'next', fixture.succeeds.item);
+				const next = await runTask(scheduler, 'next', fixture.succeeds.item);
 				expect(next.status).toBe('succeeded');
 				expect(log.filter((e) => e !== 'task:progress')).toEqual(['task:added', 'task:started', 'task:failed']);
 				expect(errors).toEqual([]);
@@ -322,15 +266,7 @@ export function actuatorContract<TItem, TOutput>(
 		});
 
 		it('close: closing the scheduler while the long task runs hands it back uncounted and ends the work', async () => {
-			const container = new QueueContainer();
-			const scheduler = new Scheduler<TItem, TOutput>({
-				container,
-				actuator: fixture.actuator(),
-				concurrency: 1,
-				...fixture.schedulerOptions,
-			});
-			const errors: Error[] = [];
-			scheduler.on('error', (error) => errors.push(error));
+			const { scheduler, container, errors } = openScheduler(base());
 			const log = eventLog(scheduler, 'long');
 			let work: LongWork<TItem>;
 			try {
@@ -351,7 +287,7 @@ export function actuatorContract<TItem, TOutput>(
 				if (fixture.progress === undefined)
 					throw new Error(`${name} supports progress: give the fixture a progress item`);
 				const progressItem = fixture.progress.item;
-				await withScheduler({}, async (scheduler) => {
+				await withScheduler(base(), {}, async (scheduler) => {
 					const seen: unknown[] = [];
 					const onRecord: unknown[] = [];
 					scheduler.on('task:progress', ({ task, progress }) => {
@@ -360,7 +296,7 @@ export function actuatorContract<TItem, TOutput>(
 						onRecord.push(task.progress);
 					});
 					const log = eventLog(scheduler, 'p');
-					const task = await run(scheduler, 'p', progressItem);
+					const task = await runTask(scheduler, 'p', progressItem);
 					expect(task.status).toBe('succeeded');
 					expect(seen.length).toBeGreaterThan(0);
 					// Each event's task record already carries the progress it reports.
@@ -378,7 +314,7 @@ export function actuatorContract<TItem, TOutput>(
 				if (fixture.badItem === undefined) throw new Error(`${name} has init: give the fixture a badItem`);
 				expect(typeof fixture.actuator().init).toBe('function');
 				const { item, field } = fixture.badItem;
-				await withScheduler({}, async (scheduler, container) => {
+				await withScheduler(base(), {}, async (scheduler, container) => {
 					const alone = await scheduler
 						.add({ id: 'bad', item: item as TItem })
 						.catch((error: unknown) => error);

@@ -8,12 +8,8 @@
  * answers the window's reopening when only held-back tasks are left; the next window starts the group's next ones.
  */
 import { describe, expect, it } from 'vitest';
-import type { NewTask, TaskContainer, TaskRecord } from 'lightsched';
-import { createTaskRecord } from 'lightsched/kit';
-
-function build(tasks: readonly NewTask[], now: number): TaskRecord[] {
-	return tasks.map((task, i) => createTaskRecord(task, `tasks[${i}]`, { maxAttempts: 3 }, now));
-}
+import type { TaskContainer } from 'lightsched';
+import { taskRecords } from './task-records.js';
 
 /** The cases every container passes: the group given at add is stored and handed back, `null` when none. */
 export function describeGroups(make: () => Promise<TaskContainer>): void {
@@ -22,7 +18,7 @@ export function describeGroups(make: () => Promise<TaskContainer>): void {
 			const c = await make();
 			const now = Date.now();
 			await c.add(
-				build(
+				taskRecords(
 					[
 						{ id: 'g1', item: 1, group: 'customer-7' },
 						{ id: 'g2', item: 2 },
@@ -57,7 +53,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 		it('holds back a saturated group only: the claim takes the next tasks of other groups, in order', async () => {
 			const c = await make({ max: 2, intervalMs: 1_000 });
 			await c.add(
-				build(
+				taskRecords(
 					[
 						...[1, 2, 3, 4, 5].map((i) => ({ id: `a${i}`, item: i, group: 'a' })),
 						{ id: 'b1', item: 6, group: 'b' },
@@ -82,7 +78,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 			expect(due as number).toBeGreaterThanOrEqual(T + 30);
 			expect(due as number).toBeLessThanOrEqual(T + 1_000);
 			// A task of another group added now is not held behind them.
-			await c.add(build([{ id: 'c1', item: 11, group: 'c' }], T + 40));
+			await c.add(taskRecords([{ id: 'c1', item: 11, group: 'c' }], T + 40));
 			expect((await c.claim(10, 'o', 60_000, T + 50)).map((task) => task.id)).toEqual(['c1']);
 			// The next window: each group's next tasks, in arrival order.
 			const second = await c.claim(10, 'o', 60_000, T + 1_000);
@@ -95,7 +91,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 		it('counts a retry as a start of its group, and keeps a finished attempt counted', async () => {
 			const c = await make({ max: 1, intervalMs: 1_000 });
 			await c.add(
-				build(
+				taskRecords(
 					[
 						{ id: 'r1', item: 1, group: 'g' },
 						{ id: 'r2', item: 2, group: 'g' },
@@ -118,7 +114,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 		it("forgets a held-back task that leaves waiting, and starts the group's next one in the next window", async () => {
 			const c = await make({ max: 1, intervalMs: 1_000 });
 			await c.add(
-				build(
+				taskRecords(
 					['x1', 'x2', 'x3'].map((id, i) => ({ id, item: i, group: 'g' })),
 					T,
 				),
@@ -135,7 +131,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 
 		it('judges a claim made with an older clock by the newest window a claim used (a claimer that waited)', async () => {
 			const c = await make({ max: 1, intervalMs: 1_000 });
-			const add = (id: string): Promise<void> => c.add(build([{ id, item: id, group: 'g' }], T));
+			const add = (id: string): Promise<void> => c.add(taskRecords([{ id, item: id, group: 'g' }], T));
 			await add('k1');
 			expect((await c.claim(5, 'o', 60_000, T + 10)).map((task) => task.id)).toEqual(['k1']);
 			await add('k2');
@@ -152,7 +148,7 @@ export function describeGroupRateLimit(make: GroupLimitedFactory): void {
 		it('passes over a long backlog of a saturated group within a few claims', async () => {
 			const c = await make({ max: 1, intervalMs: 60_000 });
 			const backlog = Array.from({ length: 1_500 }, (_, i) => ({ id: `h${i}`, item: i, group: 'hot' }));
-			await c.add(build([...backlog, { id: 'cold', item: -1, group: 'cold' }], T));
+			await c.add(taskRecords([...backlog, { id: 'cold', item: -1, group: 'cold' }], T));
 			const seen: string[] = [];
 			for (let i = 0; i < 4 && !seen.includes('cold'); i++) {
 				for (const task of await c.claim(5, 'o', 60_000, T + 10 + i)) seen.push(task.id);

@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError, SchedulerError } from 'lightsched/kit';
 import { applySqlitePragmas, type SqliteSettings } from './connection.js';
 import { failureMessage } from './failures.js';
+import { onceRetrying } from './once-retrying.js';
 import { PendingCalls, within } from './pending-calls.js';
 import { migrate, type SqlDialect, type SqlTables } from './schema.js';
 
@@ -27,7 +28,8 @@ export interface CallsHost {
 
 export class ContainerCalls {
 	readonly #host: CallsHost;
-	#ready: Promise<void> | null = null;
+	/** The migration: once, and again after a failure. */
+	readonly #migration = onceRetrying(() => this.#migrate());
 	/** Calls on their way, and who waits for them to settle (close). */
 	readonly #pending = new PendingCalls();
 
@@ -37,11 +39,7 @@ export class ContainerCalls {
 
 	/** Create or upgrade the tables, once (again after a failure). */
 	migrate(): Promise<void> {
-		this.#ready ??= this.#migrate().catch((error: unknown) => {
-			this.#ready = null;
-			throw error;
-		});
-		return this.#ready;
+		return this.#migration.run();
 	}
 
 	async #migrate(): Promise<void> {
@@ -83,9 +81,6 @@ export class ContainerCalls {
 	 */
 	async settle(grace: number): Promise<void> {
 		await this.#pending.settle(grace);
-		await within(
-			this.#ready?.catch(() => undefined),
-			grace,
-		);
+		await within(this.#migration.settled(), grace);
 	}
 }

@@ -7,6 +7,7 @@ import { assertJsonOutput, PersistError, type Persistencer, type TaskRecord } fr
 import { rejectUnknownOptions } from 'lightsched/kit';
 import { openKnex, applySqlitePragmas, type KnexSource } from './connection.js';
 import { describeDatabase, failureMessage } from './failures.js';
+import { onceRetrying } from './once-retrying.js';
 import { migrate, resultRows, sqlTables, type SqlDialect, type SqlTables } from './schema.js';
 
 /** What the persistencer needs from a `SqlContainer` (kept structural so this file does not import it). */
@@ -51,7 +52,8 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 	readonly #migrate: () => Promise<void>;
 	/** Which database, for messages (`PostgreSQL at host:port/database` or `SQLite file <path>`). */
 	readonly #database: string;
-	#ready: Promise<void> | null = null;
+	/** The migration: once, and again after a failure. */
+	readonly #migration = onceRetrying(() => this.#migrate());
 	#closed = false;
 
 	constructor(options: SqlPersistencerOptions) {
@@ -152,7 +154,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		await this.#ready?.catch(() => undefined);
+		await this.#migration.settled();
 		if (this.#owned) await this.knex.destroy();
 	}
 
@@ -162,11 +164,7 @@ export class SqlPersistencer<TOutput = unknown> implements Persistencer<TOutput>
 
 	async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
 		try {
-			this.#ready ??= this.#migrate().catch((error: unknown) => {
-				this.#ready = null;
-				throw error;
-			});
-			await this.#ready;
+			await this.#migration.run();
 			return await operation();
 		} catch (error) {
 			if (error instanceof PersistError) throw error;

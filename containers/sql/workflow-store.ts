@@ -36,6 +36,7 @@ import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
 import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
+import { onceRetrying } from './once-retrying.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
 import { RunCreateBatcher } from './run-creates.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
@@ -84,7 +85,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
-	#ready: Promise<void> | null = null;
+	/** The tables' creation: once, and again after a failure. */
+	readonly #migration = onceRetrying(() => this.#migrate());
 	#closed = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
@@ -280,11 +282,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 
 	/** Create the tables (once per store; safe when several processes race). */
 	migrate(): Promise<void> {
-		this.#ready ??= this.#migrate().catch((error: unknown) => {
-			this.#ready = null;
-			throw error;
-		});
-		return this.#ready;
+		return this.#migration.run();
 	}
 
 	async #migrate(): Promise<void> {

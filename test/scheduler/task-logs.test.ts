@@ -1,7 +1,7 @@
 /**
  * Task logs through the scheduler (issue 14 item 7): `ctx.log(line)` from a function, in process and in a worker
  * thread, becomes `task:log` events and stored lines read back with `getLogs`, bounded, on a memory container and
- * on SQLite; a re-run starts a new log. The container clauses are in the contract suite (testing/operations-suite.ts).
+ * on SQLite; a re-run starts a new log. The container clauses are in the contract suite (testing/log-suite.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,59 +3,14 @@
  * the `retention` option does it in the background; on the memory store, SQLite and PostgreSQL (a SqlWorkflowStore
  * sharing the SqlContainer's connection) and Redis (a RedisWorkflowStore on the RedisContainer).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskContainer } from 'lightsched';
+import { afterEach, describe, expect, it } from 'vitest';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import {
-	MemoryWorkflowStore,
-	RunStateError,
-	stepTaskId,
-	type RunRecord,
-	type WorkflowStore,
-} from 'lightsched/workflows';
-import { startRedis, type RedisServer } from '../support/redis.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { MemoryWorkflowStore, RunStateError, stepTaskId, type RunRecord } from 'lightsched/workflows';
 import { makeFlows, until, type FlowSetup } from './fixture.js';
+import { STORE_KINDS, storeServers } from './store-setups.js';
 
-const sqlite = sqliteBackend();
-let postgres: SqlBackend | undefined;
-let redis: RedisServer | undefined;
-let n = 0;
-beforeAll(async () => {
-	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
-}, 120_000);
-afterAll(async () => {
-	await sqlite.stop();
-	await postgres?.stop();
-	await redis?.stop();
-});
-
-const setups: [string, () => Promise<{ container: TaskContainer; store: WorkflowStore }>][] = [
-	['memory', async () => ({ container: new QueueContainer(), store: new MemoryWorkflowStore() })],
-	[
-		'SQLite',
-		async () => {
-			const container = new SqlContainer({ knex: await sqlite.freshDatabase() });
-			return { container, store: new SqlWorkflowStore({ container }) };
-		},
-	],
-	[
-		'PostgreSQL',
-		async () => {
-			const container = new SqlContainer({ knex: await (postgres as SqlBackend).freshDatabase() });
-			return { container, store: new SqlWorkflowStore({ container }) };
-		},
-	],
-	[
-		'Redis',
-		async () => {
-			const container = new RedisContainer({ redis: (redis as RedisServer).url, name: `ret${++n}`, log: false });
-			return { container, store: new RedisWorkflowStore({ container }) };
-		},
-	],
-];
+const servers = storeServers();
+const setups = STORE_KINDS.map((kind) => [kind, async () => (await servers.fresh(kind))()] as const);
 
 const steps = [
 	{ id: 'a', action: 'work' },

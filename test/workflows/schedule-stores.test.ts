@@ -3,86 +3,24 @@
  * connections) over one SQLite file, one PostgreSQL database or one Redis server, declare the same schedule: one
  * run per tick, `schedule:<key>:<tick>`, each created by one of them.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import type { TaskContainer } from 'lightsched';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { SqlContainer } from 'lightsched/containers/sql';
-import type { WorkflowStore } from 'lightsched/workflows';
-import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { makeFlows, until, type FlowSetup } from './fixture.js';
+import { STORE_KINDS, storeServers } from './store-setups.js';
 
-const sqlite = sqliteBackend();
-let postgres: SqlBackend | undefined;
-let redis: RedisServer | undefined;
-let n = 0;
-const clients: Redis[] = [];
+const servers = storeServers();
 
-beforeAll(async () => {
-	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
-}, 120_000);
-afterAll(async () => {
-	await sqlite.stop();
-	await postgres?.stop();
-	await redis?.stop();
-});
-
-type Pair = () => Promise<[() => { container: TaskContainer; store: WorkflowStore }, () => void]>;
-
-function sql(backend: () => SqlBackend): Pair {
-	return async () => {
-		const knex = await backend().freshDatabase();
-		return [
-			() => {
-				const container = new SqlContainer({ knex });
-				return { container, store: new SqlWorkflowStore({ container }) };
-			},
-			() => undefined,
-		];
-	};
-}
-
-const stores: [string, Pair][] = [
-	['SQLite', sql(() => sqlite)],
-	['PostgreSQL', sql(() => postgres as SqlBackend)],
-	[
-		'Redis',
-		async () => {
-			const name = `sched${++n}`;
-			return [
-				() => {
-					const client = new Redis((redis as RedisServer).url);
-					clients.push(client);
-					return {
-						container: new RedisContainer({ redis: client, name, log: false }),
-						store: new RedisWorkflowStore({ redis: client, name }),
-					};
-				},
-				() => {
-					for (const client of clients.splice(0)) client.disconnect();
-				},
-			];
-		},
-	],
-];
-
-describe.each(stores)('flows.schedule on %s', (_name, pair) => {
+describe.each(STORE_KINDS.filter((kind) => kind !== 'memory'))('flows.schedule on %s', (kind) => {
 	const setups: FlowSetup[] = [];
-	let done: () => void = () => undefined;
 	afterEach(async () => {
 		for (const setup of setups.splice(0)) await setup.close();
-		done();
 	});
 
 	it('two processes’ Workflows declaring the same schedule make one run per tick', async () => {
-		const [make, cleanup] = await pair();
-		done = cleanup;
+		const open = await servers.fresh(kind);
 		const created: string[] = [];
 		const errors: Error[] = [];
 		for (let i = 0; i < 2; i++) {
-			const { container, store } = make();
+			const { container, store } = open();
 			// The second store on a fresh PostgreSQL database once its tables exist: two stores creating them at
 			// once can collide (pg_type_typname_nsp_index), a set-up race outside this test's subject.
 			await store.list({ limit: 1 });
