@@ -21,7 +21,15 @@ import {
 	type TaskStatus,
 } from 'lightsched/kit';
 import { decodeRecord, encodeBatch, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './codec.js';
-import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './known-records.js';
+import {
+	appliedTo,
+	KnownRecords,
+	recordAfter,
+	versionOf,
+	type Holder,
+	type Known,
+	type StoredValues,
+} from './known-records.js';
 import { isWellFormed } from './options.js';
 import type { ClockedScript } from './scripts.js';
 import { TransitionBatch } from './transition-batch.js';
@@ -47,6 +55,14 @@ const OUTPUT = RECORD_FIELDS.indexOf('output');
  * usual end of a task (running to succeeded with the success patch, see transition-script.ts), its short form, sent
  * instead when the batch's head has the same owner and claim-ahead lease.
  */
+/** A transition's entry of the script's reply once read (see #send). */
+type Reply = StoredValues | string | Refused | null;
+
+/** A transition refused on a task still active: who holds it now (see `KnownRecords.refused`). */
+class Refused {
+	constructor(readonly holder: Holder) {}
+}
+
 interface Queued {
 	readonly item: string[];
 	readonly success?: readonly string[];
@@ -134,9 +150,7 @@ export class RedisTransitions {
 				: undefined;
 		const queued: Queued = success === undefined ? { item } : { item, success };
 		// A plain promise chain, not an async function: this runs once per finished task.
-		return this.batch
-			.submit(queued)
-			.then((reply) => this.#transitioned(id, to, item, known, reply as StoredValues | string | false[] | null));
+		return this.batch.submit(queued).then((reply) => this.#transitioned(id, to, item, known, reply as Reply));
 	}
 
 	/** A task a claim returned: decoded, and remembered. */
@@ -152,10 +166,10 @@ export class RedisTransitions {
 		to: TaskStatus,
 		item: readonly string[],
 		known: Known | undefined,
-		stored: StoredValues | string | false[] | null,
+		stored: Reply,
 	): TaskRecord | null | Promise<TaskRecord> {
-		if (stored === null) {
-			this.known.forget(id);
+		if (stored === null || stored instanceof Refused) {
+			this.known.refused(id, stored?.holder);
 			return null;
 		}
 		const active = to === 'running' || to === 'exporting';
@@ -208,11 +222,14 @@ export class RedisTransitions {
 				ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
 			);
 		}
-		// Each transition's entry: null (lost), the script's now (the version we know), or the stored values.
+		// Each transition's entry: null (lost), Refused (lost on a task still active), the script's now (the version
+		// we know), or the stored values.
 		return replies.map((entry) => {
 			if (entry === false) return null;
 			if (entry === true) return now;
 			if (Array.isArray(entry)) return entry[0] as unknown;
+			const { held, seq } = entry as { held?: unknown; seq?: unknown };
+			if (typeof held === 'string') return new Refused({ owner: held, seq: String(seq) });
 			const message = String((entry as { err?: unknown }).err);
 			return new ContainerError(`${this.#parts.where()}: transition failed: ${message}`, {
 				cause: new Error(message),
