@@ -34,6 +34,10 @@ const retryInPlace = (id: NewTaskSpec['id'], delay: number): Command => ({
  */
 const MEMORY_CLOCK = "add and transition file a task as due by Date.now(), not by the claim's now (see MEMORY_CLOCK)";
 
+/** The same on Redis with `clock: 'caller'` (docs/internals/state-machine.md). */
+const REDIS_CLOCK =
+	"clock 'caller': the add script files a task as due or delayed by the real clock (Date.now()), so claim takes it early";
+
 interface Regression {
 	readonly title: string;
 	readonly commands: readonly Command[];
@@ -129,7 +133,8 @@ const REGRESSIONS: readonly Regression[] = [
 			'ordered-map(sync)': MEMORY_CLOCK,
 			'combined(queue+sqlite)': MEMORY_CLOCK,
 			'combined(ordered-map+sqlite)': MEMORY_CLOCK,
-			redis: "clock 'caller': the add script files a task as due or delayed by the real clock (Date.now()), so claim takes it early",
+			redis: REDIS_CLOCK,
+			'redis(per-owner)': REDIS_CLOCK,
 		},
 		commands: [
 			{ kind: 'add', tasks: [task('a', { runAtIn: 4_000 })] },
