@@ -50,11 +50,6 @@ const VERSION = RECORD_FIELDS.indexOf('v');
 const ERROR = RECORD_FIELDS.indexOf('error');
 const OUTPUT = RECORD_FIELDS.indexOf('output');
 
-/**
- * One transition as queued for a batch: its arguments (TRANSITION_HEAD values, then the patch pairs), and, for the
- * usual end of a task (running to succeeded with the success patch, see transition-script.ts), its short form, sent
- * instead when the batch's head has the same owner and claim-ahead lease.
- */
 /** A transition's entry of the script's reply once read (see #send). */
 type Reply = StoredValues | string | Refused | null;
 
@@ -63,6 +58,11 @@ class Refused {
 	constructor(readonly holder: Holder) {}
 }
 
+/**
+ * One transition as queued for a batch: its arguments (TRANSITION_HEAD values, then the patch pairs), and, for the
+ * usual end of a task (running to succeeded with the success patch, see transition-script.ts), its short form, sent
+ * instead when the batch's head has the same owner and claim-ahead lease.
+ */
 interface Queued {
 	readonly item: string[];
 	readonly success?: readonly string[];
