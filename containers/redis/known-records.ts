@@ -21,6 +21,12 @@ export interface Known {
 	readonly record: TaskRecord;
 }
 
+/** Who the server holds an active task for, as a refused transition reports it: the stored owner and seq. */
+export interface Holder {
+	readonly owner: string;
+	readonly seq: string;
+}
+
 const POSITION = new Map<string, number>(RECORD_FIELDS.map((field, i) => [field, i]));
 const STATUS = RECORD_FIELDS.indexOf('status');
 const UPDATED_AT = RECORD_FIELDS.indexOf('updatedAt');
@@ -60,6 +66,27 @@ export class KnownRecords {
 
 	forget(id: string): void {
 		this.#known.delete(id);
+	}
+
+	/**
+	 * A renewal by `owner` found `id` no longer its: forget it, unless this container knows it as another owner's
+	 * (a renewal naming a task it does not hold says nothing of the claim this container handed out).
+	 */
+	lostBy(owner: string, id: string): void {
+		if (this.owns(owner, id)) this.#known.delete(id);
+	}
+
+	/**
+	 * A transition of `id` was refused (the compare-and-set lost): forget it, unless the server still holds the
+	 * claim this container knows (`holder`: the stored owner and seq of a task still active, from the script). The
+	 * refusal of a late report of another owner, or of a move from a status the task is not in, leaves that claim
+	 * standing: the task is still handed out, and a renewal of its owner that leaves it out reports it as `unknown`.
+	 */
+	refused(id: string, holder: Holder | undefined): void {
+		const known = this.#known.get(id);
+		if (known === undefined) return;
+		if (holder === undefined || holder.owner !== known.record.owner || holder.seq !== known.values[SEQ])
+			this.#known.delete(id);
 	}
 
 	/** What this container knows of `id` (the values to send the version of, and to rebuild the record from). */

@@ -65,7 +65,7 @@ export class LeaseRenewal {
 		// connection, in order): once every one in flight now settled, the tasks they claimed are known here.
 		await this.inFlight();
 		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
-		for (const id of lost) transitions.known.forget(id);
+		for (const id of lost) transitions.known.lostBy(owner, id);
 		const unknown = this.orphans.sort(owner, held, attempts, versions).filter((id) => !ahead.holds(owner, id));
 		return { lost, stopRequested, unknown };
 	}

@@ -26,11 +26,14 @@ const SUCCESS_LENGTH = 7;
  * writes per task, the same compare-and-set. One JSON string each way instead of some twenty RESP strings per
  * transition: Redis decodes and encodes it in C (cjson), and the client sends one argument and parses one reply natively, where
  * building and decoding RESP strings one by one was the largest part of its cost. Returns, as one JSON array,
- * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost), [record], or
- * {err = message} when that transition alone failed (the others still apply; a wake is published once for the
- * batch), or true when the stored version was the one the caller knows: it has the rest and rebuilds the record
- * with the script's now (known-records.ts); then the tasks claimed ahead, as [owner, [packed records]] per owner (an
- * empty list may come back as {}: cjson cannot tell an empty array from an empty object); then the script's now.
+ * [entries, claimed, now]: one entry per transition, in order: false (the compare-and-set lost on a task not
+ * active or gone), or {held = owner, seq = seq} (it lost on a task still running or exporting: its stored owner and
+ * seq, so the caller can tell whether a claim it handed out still stands; a late report of another owner, refused,
+ * says nothing of that claim), [record], or {err = message} when that transition alone failed (the others still
+ * apply; a wake is published once for the batch), or true when the stored version was the one the caller knows: it
+ * has the rest and rebuilds the record with the script's now (known-records.ts); then the tasks claimed ahead, as
+ * [owner, [packed records]] per owner (an empty list may come back as {}: cjson cannot tell an empty array from an
+ * empty object); then the script's now.
  *
  * Each transition is a compare-and-set on status (and owner, with flag 1). With flag 2 an owner's task reaching a
  * final status also claims the next due task for the same owner (leased for the given length from the script's
@@ -102,6 +105,11 @@ local function reindex(id, seq, from, to, prio, runAt, lease, oldOwner, t, p0, p
 end
 -- Claims ahead wanted per owner: made after the whole batch, one ZPOPMIN per owner instead of one per task.
 local ahead, owners = {}, {}
+-- A lost compare-and-set: false, or the holder of a task still active (see above).
+local function refused(f)
+	if isActive(f[1]) then return { held = f[2] or '', seq = f[3] or '' } end
+	return false
+end
 local function one(t)
 	local n = #t
 	local usual = n == ${SUCCESS_LENGTH}
@@ -126,12 +134,12 @@ local function one(t)
 	-- apply nothing, even when the compare would pass again: the task may have been claimed again by the same owner
 	-- since (a hand-back applied twice would hand back that later claim while it runs).
 	if f[6] == token then return {record(k)} end
-	if f[1] ~= from or (checkOwner and f[2] ~= owner) then return false end
+	if f[1] ~= from or (checkOwner and f[2] ~= owner) then return refused(f) end
 	local seq = f[3]
 	local known
 	if usual then known = t[3] == seq and t[4] == f[4] else known = t[8] == versionTag(seq, f[4]) end
 	-- A hand-back of the claim a renewal read (orphans.ts): a later claim of the task (a new version) is not its to move.
-	if exact and not known then return false end
+	if exact and not known then return refused(f) end
 	local ending = isActive(from) and isFinal(to)
 	if not ending then flushIndexes() end
 	local ix = nil

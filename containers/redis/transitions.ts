@@ -21,7 +21,15 @@ import {
 	type TaskStatus,
 } from 'lightsched/kit';
 import { decodeRecord, encodeBatch, encodePatch, RECORD_FIELDS, storedValues, unpackClaimed } from './codec.js';
-import { appliedTo, KnownRecords, recordAfter, versionOf, type Known, type StoredValues } from './known-records.js';
+import {
+	appliedTo,
+	KnownRecords,
+	recordAfter,
+	versionOf,
+	type Holder,
+	type Known,
+	type StoredValues,
+} from './known-records.js';
 import { isWellFormed } from './options.js';
 import type { ClockedScript } from './scripts.js';
 import { TransitionBatch } from './transition-batch.js';
@@ -41,6 +49,14 @@ const SEQ = RECORD_FIELDS.indexOf('seq');
 const VERSION = RECORD_FIELDS.indexOf('v');
 const ERROR = RECORD_FIELDS.indexOf('error');
 const OUTPUT = RECORD_FIELDS.indexOf('output');
+
+/** A transition's entry of the script's reply once read (see #send). */
+type Reply = StoredValues | string | Refused | null;
+
+/** A transition refused on a task still active: who holds it now (see `KnownRecords.refused`). */
+class Refused {
+	constructor(readonly holder: Holder) {}
+}
 
 /**
  * One transition as queued for a batch: its arguments (TRANSITION_HEAD values, then the patch pairs), and, for the
@@ -134,9 +150,7 @@ export class RedisTransitions {
 				: undefined;
 		const queued: Queued = success === undefined ? { item } : { item, success };
 		// A plain promise chain, not an async function: this runs once per finished task.
-		return this.batch
-			.submit(queued)
-			.then((reply) => this.#transitioned(id, to, item, known, reply as StoredValues | string | false[] | null));
+		return this.batch.submit(queued).then((reply) => this.#transitioned(id, to, item, known, reply as Reply));
 	}
 
 	/** A task a claim returned: decoded, and remembered. */
@@ -152,13 +166,13 @@ export class RedisTransitions {
 		to: TaskStatus,
 		item: readonly string[],
 		known: Known | undefined,
-		stored: StoredValues | string | false[] | null,
+		stored: Reply,
 	): TaskRecord | null | Promise<TaskRecord> {
-		if (stored === null) {
-			// Refused: what this container knew when it sent the transition is stale. A record remembered since (the
-			// task claimed again, ahead of a transition or by a claim, while an orphan's hand-back was on its way) is
-			// the task handed out now: forgetting it would make the next orphan check hand back a running task.
-			if (this.known.get(id) === known) this.known.forget(id);
+		if (stored === null || stored instanceof Refused) {
+			// Refused. A record remembered since this transition was sent (the task claimed again, ahead of a transition
+			// or by a claim, while an orphan's hand-back was on its way) is the task handed out now: it stays (forgotten,
+			// the next orphan check would hand back a running task). Else the refusal says whether the claim stands.
+			if (this.known.get(id) === known) this.known.refused(id, stored?.holder);
 			return null;
 		}
 		const active = to === 'running' || to === 'exporting';
@@ -212,11 +226,14 @@ export class RedisTransitions {
 				ahead.leaseFor(owner) ?? DEFAULT_AHEAD_LEASE_MS,
 			);
 		}
-		// Each transition's entry: null (lost), the script's now (the version we know), or the stored values.
+		// Each transition's entry: null (lost), Refused (lost on a task still active), the script's now (the version
+		// we know), or the stored values.
 		return replies.map((entry) => {
 			if (entry === false) return null;
 			if (entry === true) return now;
 			if (Array.isArray(entry)) return entry[0] as unknown;
+			const { held, seq } = entry as { held?: unknown; seq?: unknown };
+			if (typeof held === 'string') return new Refused({ owner: held, seq: String(seq) });
 			const message = String((entry as { err?: unknown }).err);
 			return new ContainerError(`${this.#parts.where()}: transition failed: ${message}`, {
 				cause: new Error(message),

@@ -27,6 +27,7 @@ const DEFAULT_RUNS: Record<SetupName, number> = {
 	'sqlite(better-sqlite3)': 20,
 	postgres: 12,
 	redis: 30,
+	'redis(per-owner)': 15,
 	'combined(queue+sqlite)': 15,
 	'combined(ordered-map+sqlite)': 15,
 };

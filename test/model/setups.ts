@@ -17,6 +17,7 @@ import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
 import { RedisContainer, type RedisContainerOptions } from 'lightsched/containers/redis';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { perOwner } from './per-owner.js';
 import { viaSyncFace } from './sync-face.js';
 
 export type SetupName =
@@ -28,6 +29,7 @@ export type SetupName =
 	| 'sqlite(better-sqlite3)'
 	| 'postgres'
 	| 'redis'
+	| 'redis(per-owner)'
 	| 'combined(queue+sqlite)'
 	| 'combined(ordered-map+sqlite)';
 
@@ -40,6 +42,7 @@ export const SETUP_NAMES: readonly SetupName[] = [
 	'sqlite(better-sqlite3)',
 	'postgres',
 	'redis',
+	'redis(per-owner)',
 	'combined(queue+sqlite)',
 	'combined(ordered-map+sqlite)',
 ];
@@ -101,7 +104,7 @@ export async function startSetups(
 			stops.push(() => started.stop());
 			pgShared = await pg.freshDatabase();
 		}
-		if (wanted.has('redis')) {
+		if (wanted.has('redis') || wanted.has('redis(per-owner)')) {
 			redis = await startRedis();
 			const started = redis;
 			stops.push(() => started.close());
@@ -141,15 +144,18 @@ export async function startSetups(
 		if (options.sqlClaimAhead !== true) claimAheadOff.add(container);
 		return container;
 	});
-	add('redis', true, async () => {
-		const redisOptions: RedisContainerOptions = {
-			redis: (redis as RedisServer).url,
-			name: `m${process.pid}-${++n}`,
-			log: false,
-			...CALLER_CLOCK,
-			...(options.redisClaimAhead === false ? { globalConcurrency: 1_000_000 } : {}),
-		};
-		return new RedisContainer(redisOptions);
+	const redisOptions = (): RedisContainerOptions => ({
+		redis: (redis as RedisServer).url,
+		name: `m${process.pid}-${++n}`,
+		log: false,
+		...CALLER_CLOCK,
+		...(options.redisClaimAhead === false ? { globalConcurrency: 1_000_000 } : {}),
+	});
+	add('redis', true, async () => new RedisContainer(redisOptions()));
+	// One instance per owner on the same queue, as one per scheduler process (per-owner.ts).
+	add('redis(per-owner)', true, async () => {
+		const shared = redisOptions();
+		return perOwner(() => new RedisContainer(shared));
 	});
 	add(
 		'combined(queue+sqlite)',
