@@ -264,8 +264,11 @@ describe.each([
 	it('retry --failed retries the failed runs of a key (or the oldest --limit) and no other; the worker finishes them', async () => {
 		const { container, args: c } = await make();
 		w = worker(container);
-		const failedRun = async (key: string): Promise<RunRecord> =>
-			(w as Worker).flows.wait((await (w as Worker).flows.start('flaky', { key })).id);
+		// One at a time, a few milliseconds apart, so their creation times are in order.
+		const failedRun = async (key: string): Promise<RunRecord> => {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			return (w as Worker).flows.wait((await (w as Worker).flows.start('flaky', { key })).id);
+		};
 		const k1 = [await failedRun('k1'), await failedRun('k1')];
 		const k2 = [await failedRun('k2'), await failedRun('k2')];
 		const gated = await w.flows.start('gated', { key: 'k1' });
@@ -307,7 +310,10 @@ describe.each([
 		const { container, args: c } = await make();
 		w = worker(container);
 		const ids: string[] = [];
-		for (let i = 0; i < 4; i++) ids.push((await w.flows.wait((await w.flows.start('flaky')).id)).id);
+		for (let i = 0; i < 4; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			ids.push((await w.flows.wait((await w.flows.start('flaky')).id)).id);
+		}
 		const rule = ['runs', 'clean', '--status', 'failed', '--keep', '1'];
 
 		const dry = await cli([...c, ...rule, '--dry-run']);

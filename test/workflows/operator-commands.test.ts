@@ -181,8 +181,11 @@ describe('RunOperator on the memory store', () => {
 
 	it('retryFailed retries the failed runs of a key, oldest first up to a limit, passing over one retried meanwhile', async () => {
 		const { setup, heal } = flows();
-		const failedRun = async (key: string) =>
-			(await setup.flows.wait((await setup.flows.start('flaky', { key })).id)).id;
+		// One at a time, a few milliseconds apart, so their creation times are in order.
+		const failedRun = async (key: string) => {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			return (await setup.flows.wait((await setup.flows.start('flaky', { key })).id)).id;
+		};
 		const k1: string[] = [];
 		for (let i = 0; i < 4; i++) k1.push(await failedRun('k1'));
 		const k2 = await failedRun('k2');

@@ -239,7 +239,7 @@ describe('clean({ batchSize })', () => {
 		s.flows.define({ name: 'one', steps: [{ id: 'a', action: 'work' }] });
 		for (let i = 0; i < 5; i++) await s.flows.wait((await s.flows.start('one')).id);
 		limits.length = 0;
-		expect(await s.flows.clean({ status: 'succeeded', maxAgeMs: 0, batchSize: 2 })).toBe(5);
+		expect(await s.flows.clean({ status: 'succeeded', maxCount: 0, batchSize: 2 })).toBe(5);
 		expect(limits).toEqual([2, 2, 2]);
 		for (let i = 0; i < 3; i++) await s.flows.wait((await s.flows.start('one')).id);
 		limits.length = 0;
