@@ -38,9 +38,11 @@ import {
 	runListCommand,
 	runOperatorCommand,
 	runRemoveCommand,
+	runRetryCommand,
 	runShowCommand,
 	type RunCleanOptions,
 	type RunListOptions,
+	type RunRetryOptions,
 } from './run-commands.js';
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */
@@ -227,8 +229,12 @@ export async function run(
 		.action((id: string) => session((s) => runOperatorCommand(s, 'resume', id)));
 	runs.command('retry')
 		.description("run a failed or stopped run's failed and stopped steps again, and what depends on them")
-		.argument('<id>')
-		.action((id: string) => session((s) => runOperatorCommand(s, 'retry', id)));
+		.argument('[id]')
+		.option('--failed', 'every failed run instead (of --key, of --definition)')
+		.option('-k, --key <key>', 'with --failed: only runs with this business key')
+		.option('-d, --definition <name>', 'with --failed: only runs of this workflow')
+		.option('-l, --limit <n>', 'with --failed: at most the oldest n')
+		.action((id: string | undefined, options: RunRetryOptions) => session((s) => runRetryCommand(s, id, options)));
 	for (const [name, command, description] of [
 		['retry-from', 'retryFrom', 'run the step and every step downstream of it again'],
 		['continue', 'continue', 'release a blocked step'],
@@ -249,6 +255,7 @@ export async function run(
 		.option('--older-than <duration>', 'finished more than this long ago (e.g. 7d)')
 		.option('--keep <n>', 'keep the newest n')
 		.option('-d, --definition <name>', 'only runs of this workflow')
+		.option('--dry-run', 'count them, remove nothing')
 		.action((options: RunCleanOptions) => session((s) => runCleanCommand(s, options)));
 
 	try {

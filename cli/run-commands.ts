@@ -1,8 +1,9 @@
 /**
  * `lightsched runs`: workflow runs from a shell, in the container's own run store (Redis and SQL containers keep one
  * beside their tasks): list, show, the operator commands (stop, pause, resume, retry, retry-from, continue, skip),
- * remove and clean. A command is written with a compare-and-set and the step tasks it names are stopped; the run
- * then moves on in the workers' `Workflows` (their sweep, every `sweepMs`), as this process runs no step.
+ * the retry of failed runs in bulk, remove and clean. A command is written with a compare-and-set and the step tasks
+ * it names are stopped; the run then moves on in the workers' `Workflows` (their sweep, every `sweepMs`), as this
+ * process runs no step.
  */
 import { containerWorkflowStore } from 'lightsched/kit';
 import { isFinalRunStatus, type WorkflowStore } from '../src/workflow-store.js';
@@ -93,6 +94,43 @@ export async function runOperatorCommand(
 	else s.io.out.write(`${run.id}: ${DONE[command]} (status ${run.status})\n`);
 }
 
+export interface RunRetryOptions {
+	readonly failed?: boolean;
+	readonly key?: string;
+	readonly definition?: string;
+	readonly limit?: string;
+}
+
+/**
+ * `runs retry <id>`, or `runs retry --failed`: every failed run (of `--key`, of `--definition`), or the oldest
+ * `--limit` of them, through `RunOperator.retryFailed`; a run retried meanwhile by another process is passed over.
+ */
+export async function runRetryCommand(s: Session, id: string | undefined, options: RunRetryOptions): Promise<void> {
+	if (options.failed !== true) {
+		const { key, definition, limit } = options;
+		const filter =
+			key !== undefined ? 'key' : definition !== undefined ? 'definition' : limit !== undefined ? 'limit' : '';
+		if (filter !== '') throw new CliError(`\`--${filter}\` selects failed runs: add \`--failed\``, EXIT.usage);
+		if (id === undefined) throw new CliError('Expected a run id, or `--failed` for every failed run', EXIT.usage);
+		return runOperatorCommand(s, 'retry', id);
+	}
+	if (id !== undefined)
+		throw new CliError('Expected a run id or `--failed`, not both (`--key` picks the runs of a key)', EXIT.usage);
+	const limit = options.limit === undefined ? undefined : parseCount('--limit', options.limit, 1);
+	const { RunOperator } = await import('../workflows/operator-commands.js');
+	const retried = await withStore(s, (store) =>
+		new RunOperator({ store, scheduler: s.scheduler }).retryFailed(
+			{
+				...(options.key === undefined ? {} : { key: options.key }),
+				...(options.definition === undefined ? {} : { definition: options.definition }),
+			},
+			limit === undefined ? {} : { limit },
+		),
+	);
+	if (s.json) printJson(s.io, { retried });
+	else s.io.out.write(`retried ${retried.length} failed run${retried.length === 1 ? '' : 's'}\n`);
+}
+
 /** Delete finished runs with their step tasks; exits 3 when one is missing, 4 when one has not finished. */
 export async function runRemoveCommand(s: Session, ids: readonly string[]): Promise<void> {
 	const { removeRun } = await import('../workflows/run-retention.js');
@@ -111,9 +149,13 @@ export interface RunCleanOptions {
 	readonly olderThan?: string;
 	readonly keep?: string;
 	readonly definition?: string;
+	readonly dryRun?: boolean;
 }
 
-/** Delete one final status's runs (of `--definition`) finished more than `--older-than` ago or beyond `--keep`. */
+/**
+ * Delete one final status's runs (of `--definition`) finished more than `--older-than` ago or beyond `--keep`;
+ * `--dry-run` counts them and deletes nothing.
+ */
 export async function runCleanCommand(s: Session, options: RunCleanOptions): Promise<void> {
 	const statuses = options.status === undefined ? [] : parseRunStatuses('--status', options.status);
 	const [status] = statuses;
@@ -127,10 +169,11 @@ export async function runCleanCommand(s: Session, options: RunCleanOptions): Pro
 		...(options.olderThan === undefined ? {} : { maxAgeMs: parseDuration('--older-than', options.olderThan) }),
 		...(options.keep === undefined ? {} : { maxCount: parseCount('--keep', options.keep) }),
 	};
-	const { checkCleanRuns, cleanRuns } = await import('../workflows/run-retention.js');
+	const dryRun = options.dryRun === true;
+	const { checkCleanRuns, cleanRuns, countCleanRuns } = await import('../workflows/run-retention.js');
 	const removed = await withStore(s, (store) =>
-		cleanRuns({ store, scheduler: s.scheduler }, checkCleanRuns(rule), Date.now(), 500),
+		(dryRun ? countCleanRuns : cleanRuns)({ store, scheduler: s.scheduler }, checkCleanRuns(rule), Date.now()),
 	);
-	if (s.json) printJson(s.io, { removed });
-	else s.io.out.write(`removed ${removed} run${removed === 1 ? '' : 's'}\n`);
+	if (s.json) printJson(s.io, { removed, dryRun });
+	else s.io.out.write(`${dryRun ? 'would remove' : 'removed'} ${removed} run${removed === 1 ? '' : 's'}\n`);
 }

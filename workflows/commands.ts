@@ -184,19 +184,29 @@ export function applyCommand(
 	return { run, stop };
 }
 
+/** What `retryFailed` selects: the failed runs of a definition, a key, a time span. */
+export type FailedRunQuery = Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'>;
+
 /**
- * `retry` every failed run of `store` matching `query` (by key, definition, time): the ids listed first, then
- * retried one by one; a run whose state refuses it now (retried meanwhile) is passed over. Resolves with the ids
- * retried.
+ * `retry` every failed run of `store` matching `query` (by key, definition, time), or the oldest `limit` of them: the
+ * ids listed first, then retried one by one; a run whose state refuses it now (retried meanwhile) is passed over.
+ * Resolves with the ids retried.
  */
 export async function retryFailedRuns(
 	store: WorkflowStore,
 	retry: (runId: string) => Promise<unknown>,
-	query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'>,
+	query: FailedRunQuery,
+	limit = Number.POSITIVE_INFINITY,
 ): Promise<string[]> {
 	const ids: string[] = [];
-	for (let offset = 0; ; offset += 500) {
-		const page = await store.list({ ...query, status: 'failed', offset, limit: 500 });
+	for (let offset = 0; ids.length < limit; offset += 500) {
+		const page = await store.list({
+			...query,
+			status: 'failed',
+			order: 'asc',
+			offset,
+			limit: Math.min(500, limit - ids.length),
+		});
 		ids.push(...page.runs.map((run) => run.id));
 		if (page.runs.length < 500) break;
 	}

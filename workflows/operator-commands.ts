@@ -1,22 +1,23 @@
 /**
- * The operator commands (stop, pause, resume, retry, retryFrom, continue, skip) for a process that has the store and
- * the scheduler but not the app's actions: a shell (`lightsched runs`), a dashboard. A command is the same
- * compare-and-set write of the run as `Workflows` makes (`applyCommand`, commands.ts), then the stop of the step tasks
- * it names; it does not advance the run. The advance (dispatching steps, ending a stopped run once its steps' tasks
+ * The operator commands (stop, pause, resume, retry, retryFrom, continue, skip, and retryFailed in bulk) for a
+ * process that has the store and the scheduler but not the app's actions: a shell (`lightsched runs`), a dashboard, an
+ * admin service (exported from `lightsched/workflows`). A command is the same compare-and-set write of the run as
+ * `Workflows` makes (`applyCommand`, commands.ts), then the stop of the step tasks it names; it does not advance the
+ * run. The advance (dispatching steps, ending a stopped run once its steps' tasks
  * have ended) is done by the `Workflows` of the processes that run the steps: on their next step event, or in their
  * periodic sweep (`sweepMs`), which looks at every open run.
  */
 import type { Scheduler } from 'lightsched';
 import type { RunRecord, WorkflowStore } from '../src/workflow-store.js';
-import { applyCommand, type CommandName } from './commands.js';
+import { applyCommand, retryFailedRuns, type CommandName, type FailedRunQuery } from './commands.js';
 import { copyRun } from './advance.js';
 import { DefinitionRegistry } from './definition-registry.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import { MAX_ROUNDS, stopTasks } from './run-effects.js';
 import { seal } from './sealed.js';
 
-/** What the commands need: the run store and a scheduler on the container of the step tasks. */
-export interface OperatorParts {
+/** What `RunOperator` needs: the run store and a scheduler on the container of the step tasks. */
+export interface RunOperatorOptions {
 	/** The run store the workers' `Workflows` use. */
 	readonly store: WorkflowStore;
 	/** A scheduler on the step tasks' container (it need not run anything: `autoStart: false`). */
@@ -24,15 +25,19 @@ export interface OperatorParts {
 	readonly scheduler: Scheduler<any, any>;
 }
 
-/** The operator commands without the engine: each resolves with the run as written (a copy). */
+/**
+ * The operator commands of `Workflows` without the engine, for a process that has the run store but not the app's
+ * actions (an admin service, a shell): each is the same compare-and-set write and resolves with the run as written
+ * (a copy); the workers' `Workflows` carry it on in their sweep.
+ */
 export class RunOperator {
-	readonly #parts: OperatorParts;
+	readonly #parts: RunOperatorOptions;
 	/** Stored definitions only (checked without action names), read once per version. */
 	readonly #definitions: DefinitionRegistry;
 
-	constructor(parts: OperatorParts) {
-		this.#parts = parts;
-		this.#definitions = new DefinitionRegistry(parts.store, new Set());
+	constructor(options: RunOperatorOptions) {
+		this.#parts = options;
+		this.#definitions = new DefinitionRegistry(options.store, new Set());
 	}
 
 	/** The run store the commands write (not closed by this class). */
@@ -73,6 +78,17 @@ export class RunOperator {
 	/** See `Workflows.skip`. */
 	skip(runId: string, stepId: string): Promise<RunRecord> {
 		return this.command(runId, 'skip', { stepId });
+	}
+
+	/**
+	 * See `Workflows.retryFailed`: `retry` on every failed run matching `query`, or on the oldest `limit` of them; a
+	 * run retried meanwhile (by another process) is passed over. Resolves with the ids retried.
+	 */
+	retryFailed(query: FailedRunQuery = {}, options: { readonly limit?: number } = {}): Promise<string[]> {
+		const { limit } = options;
+		if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
+			throw new TypeError(`Expected \`limit\` to be an integer >= 1, got ${String(limit)}`);
+		return retryFailedRuns(this.#parts.store, (id) => this.retry(id), query, limit);
 	}
 
 	/**

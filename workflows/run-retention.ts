@@ -49,7 +49,15 @@ export interface CleanRunsOptions extends RunRetentionRule {
 	readonly status: FinishedRunStatus;
 	/** Only runs of this definition. */
 	readonly definition?: string;
+	/**
+	 * How many runs one read of the store lists (as the `retention` option's `batchSize`).
+	 * @default 500
+	 */
+	readonly batchSize?: number;
 }
+
+/** The page size of a clean and of the `retention` pass when none is given. */
+export const RUN_BATCH_SIZE = 500;
 
 /** What removing runs needs. */
 export interface RunRemovalParts {
@@ -98,23 +106,29 @@ export function checkRunRetention(value: unknown): CheckedRetention {
 		options.intervalMs === undefined ? 60_000 : checkCount('retention.intervalMs', options.intervalMs, 10);
 	if (intervalMs > 2_147_483_647)
 		throw new TypeError(`Expected \`retention.intervalMs\` to be at most 2147483647, got ${intervalMs}`);
-	const batchSize = options.batchSize === undefined ? 500 : checkCount('retention.batchSize', options.batchSize, 1);
+	const batchSize =
+		options.batchSize === undefined ? RUN_BATCH_SIZE : checkCount('retention.batchSize', options.batchSize, 1);
 	return { rules, intervalMs, batchSize };
 }
 
-/** Check what `Workflows.clean` takes. */
+/** Check what `Workflows.clean` takes; the result has its `batchSize` (the default when none). */
 export function checkCleanRuns(options: unknown): CleanRunsOptions {
 	if (typeof options !== 'object' || options === null)
 		throw new TypeError(
 			`Expected the options of clean to be an object like { status, maxAgeMs }, got ${String(options)}`,
 		);
-	rejectUnknownOptions('clean', options, ['status', 'definition', 'maxAgeMs', 'maxCount']);
-	const { status, definition, ...rule } = options as CleanRunsOptions;
+	rejectUnknownOptions('clean', options, ['status', 'definition', 'maxAgeMs', 'maxCount', 'batchSize']);
+	const { status, definition, batchSize, ...rule } = options as CleanRunsOptions;
 	if (!FINISHED.includes(status))
 		throw new TypeError(`Expected \`status\` to be one of ${FINISHED.join(', ')}, got ${String(status)}`);
 	if (definition !== undefined && typeof definition !== 'string')
 		throw new TypeError(`Expected \`definition\` to be a string, got ${String(definition)}`);
-	return { status, ...(definition === undefined ? {} : { definition }), ...checkRule('clean', rule) };
+	return {
+		status,
+		...(definition === undefined ? {} : { definition }),
+		...checkRule('clean', rule),
+		batchSize: batchSize === undefined ? RUN_BATCH_SIZE : checkCount('batchSize', batchSize, 1),
+	};
 }
 
 /**
@@ -152,47 +166,104 @@ async function removeListed(parts: RunRemovalParts, run: RunRecord): Promise<boo
 	return true;
 }
 
-/**
- * Delete the runs of `options.status` (and `definition`) beyond its rule, at `now`, reading `batchSize` runs a page.
- * Resolves with how many it deleted. `stop()` says to end early (the instance is closing).
- */
-export async function cleanRuns(
+/** What a pass does with a run its rule selects. */
+interface Removal {
+	/** Delete the run (or, in a dry run, say whether it would be): `false` when the store refuses it (it is open). */
+	take(run: RunRecord): Promise<boolean>;
+	/** Whether a taken run leaves the listing: a delete; a dry run's runs stay listed. */
+	readonly leaves: boolean;
+}
+
+/** Whether `run` is past an age rule's `cutoff`: created before it (how it is listed) and finished by it. */
+function agedOut(run: RunRecord, cutoff: number): boolean {
+	return run.createdAt < cutoff && (run.finishedAt ?? run.updatedAt) <= cutoff;
+}
+
+/** The rule of `clean` and of the `retention` option, deleting or counting by `removal`. */
+async function applyRule(
 	parts: RunRemovalParts,
 	options: CleanRunsOptions,
 	now: number,
 	batchSize: number,
-	stop: () => boolean = () => false,
+	stop: () => boolean,
+	removal: Removal,
 ): Promise<number> {
 	const { status, definition, maxAgeMs, maxCount } = options;
 	const filter = { status, ...(definition === undefined ? {} : { definition }) };
-	let removed = 0;
-	if (maxAgeMs !== undefined) {
-		// A run is created before it finishes, so those created before the cutoff are the candidates; each is deleted
+	const cutoff = maxAgeMs === undefined ? undefined : now - maxAgeMs;
+	let taken = 0;
+	if (cutoff !== undefined) {
+		// A run is created before it finishes, so those created before the cutoff are the candidates; each is taken
 		// once it also finished before it. The ones kept (finished later, or moved again) stay in the listing.
-		const cutoff = now - maxAgeMs;
 		for (let offset = 0; !stop();) {
 			const { runs } = await parts.store.list({ ...filter, to: cutoff, order: 'asc', offset, limit: batchSize });
 			for (const run of runs) {
-				if (stop()) return removed;
-				if ((run.finishedAt ?? run.updatedAt) <= cutoff && (await removeListed(parts, run))) removed++;
-				else offset++;
+				if (stop()) return taken;
+				if (agedOut(run, cutoff) && (await removal.take(run))) {
+					taken++;
+					if (removal.leaves) continue;
+				}
+				offset++;
 			}
 			if (runs.length < batchSize) break;
 		}
 	}
 	if (maxCount !== undefined) {
-		// The newest `maxCount` are kept; every older one (and any the store refuses) is passed over.
-		for (let offset = maxCount; !stop();) {
+		// The newest `maxCount` left are kept; every older one (and any the store refuses) is taken. Deleted by age,
+		// a run has left the listing, so the pass starts past the kept ones; in a dry run the runs counted by age are
+		// still listed: the pass starts at the newest and passes over them.
+		const countedByAge = (run: RunRecord): boolean =>
+			!removal.leaves && cutoff !== undefined && agedOut(run, cutoff) && !run.open;
+		const fromNewest = !removal.leaves && cutoff !== undefined;
+		let keep = fromNewest ? maxCount : 0;
+		for (let offset = fromNewest ? 0 : maxCount; !stop();) {
 			const { runs } = await parts.store.list({ ...filter, order: 'desc', offset, limit: batchSize });
 			for (const run of runs) {
-				if (stop()) return removed;
-				if (await removeListed(parts, run)) removed++;
-				else offset++;
+				if (stop()) return taken;
+				if (countedByAge(run)) {
+					offset++;
+					continue;
+				}
+				if (keep > 0) keep--;
+				else if (await removal.take(run)) {
+					taken++;
+					if (removal.leaves) continue;
+				}
+				offset++;
 			}
 			if (runs.length < batchSize) break;
 		}
 	}
-	return removed;
+	return taken;
+}
+
+/**
+ * Delete the runs of `options.status` (and `definition`) beyond its rule, at `now`, reading `options.batchSize` runs
+ * a page (else `batchSize`: the `retention` option's). Resolves with how many it deleted. `stop()` says to end early
+ * (the instance is closing).
+ */
+export function cleanRuns(
+	parts: RunRemovalParts,
+	options: CleanRunsOptions,
+	now: number,
+	batchSize: number = RUN_BATCH_SIZE,
+	stop: () => boolean = () => false,
+): Promise<number> {
+	return applyRule(parts, options, now, options.batchSize ?? batchSize, stop, {
+		take: (run) => removeListed(parts, run),
+		leaves: true,
+	});
+}
+
+/**
+ * What `cleanRuns` would delete now, counted and not deleted (`lightsched runs clean --dry-run`): the runs its rule
+ * selects that the store would let go (not open), read as `cleanRuns` reads them.
+ */
+export function countCleanRuns(parts: RunRemovalParts, options: CleanRunsOptions, now: number): Promise<number> {
+	return applyRule(parts, options, now, options.batchSize ?? RUN_BATCH_SIZE, () => false, {
+		take: async (run) => !run.open,
+		leaves: false,
+	});
 }
 
 /** The background pass of the `retention` option: one timer a process, one pass at a time. */

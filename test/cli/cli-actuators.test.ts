@@ -3,61 +3,27 @@
  * private dockerd of test/support/docker.ts (found through DOCKER_HOST), the HTTP one against the real job service
  * of test/actuators/job-service.ts; each task's output and its log lines (`lightsched logs`) read back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../support/bundled-command.js';
 import { startDocker, type TestDocker } from '../support/docker.js';
 import { startJobService, type JobService } from '../actuators/job-service.js';
+import { cliProcesses } from './cli-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = await cliCommand();
+const { start, cli } = await cliProcesses();
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-actuators-'));
 let docker: TestDocker;
 let service: JobService;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
 	[docker, service] = await Promise.all([startDocker(), startJobService()]);
 }, 240_000);
 afterAll(async () => {
-	for (const child of children) child.kill('SIGKILL');
 	await service?.kill();
 	await docker?.stop();
 	rmSync(dir, { recursive: true, force: true });
 }, 60_000);
-
-type Child = ChildProcess & { output: () => string; errors: () => string; exited: Promise<number | null> };
-
-function start(args: readonly string[], env: Record<string, string> = {}): Child {
-	const child = spawn(CLI[0], [CLI[1], ...args], {
-		cwd: ROOT,
-		stdio: ['pipe', 'pipe', 'pipe'],
-		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '', ...env },
-	});
-	children.add(child);
-	let out = '';
-	let err = '';
-	child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-	child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-	const exited = new Promise<number | null>((resolve) =>
-		child.on('exit', (code) => {
-			children.delete(child);
-			resolve(code);
-		}),
-	);
-	return Object.assign(child, { output: () => out, errors: () => err, exited });
-}
-
-async function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
-	const child = start(args);
-	child.stdin?.end('');
-	const code = await child.exited;
-	return { code, out: child.output(), err: child.errors() };
-}
 
 interface Task {
 	readonly status: string;

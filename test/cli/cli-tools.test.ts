@@ -4,7 +4,6 @@
  * `send`'s fields, `--wait` and exit codes, `--help` for every command, and the live status line of `worker` and
  * `clean` on a terminal (a pseudo-terminal from util-linux `script`, Ctrl+C typed into it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/program.js';
-import { cliCommand } from '../support/bundled-command.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { cliProcesses, type CliChild } from './cli-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-tools-'));
-const CLI = await cliCommand();
+const { command: CLI, launch, start, cli } = await cliProcesses();
 let redis: RedisServer;
-const children = new Set<ChildProcess>();
 
 // The handler of docs/cli.md's bk-bscp section, and one that fails on demand.
 const addModule = join(dir, 'add.mjs');
@@ -47,50 +45,18 @@ beforeAll(async () => {
 	redis = await startRedis();
 }, 60_000);
 afterAll(async () => {
-	for (const child of children) child.kill('SIGKILL');
 	await redis?.close();
 	rmSync(dir, { recursive: true, force: true });
 });
 
-type Child = ChildProcess & { output: () => string; errors: () => string; exited: Promise<number | null> };
-
-function launch(command: string, args: readonly string[]): Child {
-	const child = spawn(command, args, {
-		cwd: ROOT,
-		stdio: ['pipe', 'pipe', 'pipe'],
-		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
-	});
-	children.add(child);
-	let out = '';
-	let err = '';
-	child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-	child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-	const exited = new Promise<number | null>((resolve) =>
-		child.on('exit', (code) => {
-			children.delete(child);
-			resolve(code);
-		}),
-	);
-	return Object.assign(child, { output: () => out, errors: () => err, exited });
-}
-
-const start = (args: readonly string[]): Child => launch(CLI[0] as string, [...CLI.slice(1), ...args]);
-
 /** `lightsched <args>` under a pseudo-terminal: stdout is a TTY, and `\x03` written to stdin is Ctrl+C. */
-function startOnTerminal(args: readonly string[]): Child {
+function startOnTerminal(args: readonly string[]): CliChild {
 	const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 	return launch('script', ['-qefc', `exec ${[...CLI, ...args].map(quote).join(' ')}`, '/dev/null']);
 }
 
-async function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
-	const child = start(args);
-	child.stdin?.end('');
-	const code = await child.exited;
-	return { code, out: child.output(), err: child.errors() };
-}
-
 /** Resolves once `check` holds; re-checked on each chunk of the child's output. */
-function when(child: Child, what: string, check: () => boolean): Promise<void> {
+function when(child: CliChild, what: string, check: () => boolean): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const test = (): void => {
 			if (!check()) return;

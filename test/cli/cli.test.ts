@@ -3,20 +3,16 @@
  * SQLite files and a real redis-server: the commands, their exit codes, `--json`, the item from stdin or fields,
  * and `worker` killed (SIGKILL) and restarted, and stopped with SIGINT (its running tasks handed back uncounted).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../support/bundled-command.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { cliProcesses, until } from './cli-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = await cliCommand();
+const { start, cli, json } = await cliProcesses();
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-'));
 let redis: RedisServer;
-const children = new Set<ChildProcess>();
 
 // The task function of the workers: a + b after `ms` (default 0); `fail` throws.
 const handler = join(dir, 'add.mjs');
@@ -34,54 +30,9 @@ beforeAll(async () => {
 	redis = await startRedis();
 }, 60_000);
 afterAll(async () => {
-	for (const child of children) child.kill('SIGKILL');
 	await redis?.close();
 	rmSync(dir, { recursive: true, force: true });
 });
-
-interface Result {
-	readonly code: number | null;
-	readonly out: string;
-	readonly err: string;
-}
-
-function start(args: readonly string[]): ChildProcess & { output: () => string; errors: () => string } {
-	const child = spawn(CLI[0], [CLI[1], ...args], {
-		cwd: ROOT,
-		stdio: ['pipe', 'pipe', 'pipe'],
-		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
-	});
-	children.add(child);
-	let out = '';
-	let err = '';
-	child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-	child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-	child.on('exit', () => children.delete(child));
-	return Object.assign(child, { output: () => out, errors: () => err });
-}
-
-/** Run `lightsched <args>` to its end (stdin: `input`, then closed). */
-async function cli(args: readonly string[], input?: string): Promise<Result> {
-	const child = start(args);
-	child.stdin?.end(input ?? '');
-	const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-	return { code, out: child.output(), err: child.errors() };
-}
-
-async function json<T>(args: readonly string[], input?: string): Promise<T> {
-	const result = await cli([...args, '--json'], input);
-	expect(result.err, result.err).toBe('');
-	expect(result.code).toBe(0);
-	return JSON.parse(result.out) as T;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 100));
-	}
-}
 
 interface Counts {
 	waiting: number;
@@ -160,7 +111,7 @@ describe.each([
 		const first = start([...c, 'worker', '--module', handler, '--concurrency', '4', '--lease', '1s']);
 		await until('the first worker to finish a task', () => first.output().includes('succeeded '));
 		first.kill('SIGKILL');
-		await new Promise((resolve) => first.on('exit', resolve));
+		await first.exited;
 		const second = start([...c, 'worker', '--module', handler, '--concurrency', '4', '--lease', '1s', '--json']);
 		await until(
 			'every task to succeed',
@@ -168,7 +119,7 @@ describe.each([
 			90_000,
 		);
 		second.kill('SIGINT');
-		const code = await new Promise((resolve) => second.on('exit', resolve));
+		const code = await second.exited;
 		expect(code).toBe(0);
 		const events = second
 			.output()
@@ -189,7 +140,7 @@ describe.each([
 		const third = start([...c, 'worker', '--module', handler, '--concurrency', '4']);
 		await until('the long tasks to run', async () => (await json<Counts>([...c, 'counts'])).running === 3);
 		third.kill('SIGINT');
-		expect(await new Promise((resolve) => third.on('exit', resolve))).toBe(0);
+		expect(await third.exited).toBe(0);
 		expect(third.errors()).toContain('handing running tasks back');
 		for (let i = 0; i < 3; i++)
 			expect(await json<Task>([...c, 'get', `long${i}`])).toMatchObject({ status: 'waiting', attempts: 0 });
@@ -205,7 +156,7 @@ describe.each([
 		await new Promise((resolve) => setTimeout(resolve, 1_500));
 		expect(await json<Counts>([...c, 'counts'])).toMatchObject({ waiting: 4, running: 0, succeeded: 0 });
 		first.kill('SIGINT');
-		await new Promise((resolve) => first.on('exit', resolve));
+		await first.exited;
 		// A new worker process still finds the queue paused (stored in the container).
 		const second = start([...c, 'worker', '--module', handler, '--concurrency', '4']);
 		await until('the second worker to say it is paused', () => second.errors().includes('the queue is paused'));
@@ -214,7 +165,7 @@ describe.each([
 		expect(await json<{ paused: boolean }>([...c, 'resume'])).toEqual({ paused: false });
 		await until('every task to succeed', async () => (await json<Counts>([...c, 'counts'])).succeeded === 4);
 		second.kill('SIGINT');
-		await new Promise((resolve) => second.on('exit', resolve));
+		await second.exited;
 		expect(await json<Task>([...c, 'get', 'p3'])).toMatchObject({ status: 'succeeded', output: 4 });
 	}, 120_000);
 

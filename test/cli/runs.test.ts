@@ -1,70 +1,38 @@
 /**
- * `lightsched runs` (cli/run-commands.ts), run as a child process against a SQLite file and a real redis-server,
- * beside an in-test `Workflows` that plays the workers (its sweep every 50 ms): the CLI lists and shows runs, writes
- * the operator commands (the worker's sweep carries them out), removes and cleans runs; exit codes 3 (no such run),
- * 4 (the run's state refuses the command) and 2 (bad usage); `--json` parses.
+ * `lightsched runs` (cli/run-commands.ts), run as a child process against a SQLite file, a real redis-server and a
+ * real PostgreSQL server, beside an in-test `Workflows` that plays the workers (its sweep every 50 ms): the CLI lists
+ * and shows runs, writes the operator commands (the worker's sweep carries them out), retries the failed runs of a
+ * key in bulk, removes and cleans runs (and counts them, `--dry-run`); exit codes 3 (no such run), 4 (the run's
+ * state refuses the command) and 2 (bad usage); `--json` parses.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type RunPage, type RunRecord } from 'lightsched/workflows';
-import { cliCommand } from '../support/bundled-command.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { cliProcesses, until as untilEvery } from './cli-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = await cliCommand();
+const { cli, json } = await cliProcesses();
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-cli-runs-'));
 let redis: RedisServer;
+let postgres: PostgresServer;
 
 beforeAll(async () => {
-	redis = await startRedis();
-}, 60_000);
+	[redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+}, 120_000);
 afterAll(async () => {
 	await redis?.close();
+	await postgres?.stop();
 	rmSync(dir, { recursive: true, force: true });
 });
 
-interface Result {
-	readonly code: number | null;
-	readonly out: string;
-	readonly err: string;
-}
-
-/** Run `lightsched <args>` to its end. */
-function cli(args: readonly string[]): Promise<Result> {
-	const child = spawn(CLI[0], [CLI[1], ...args], {
-		cwd: ROOT,
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, LIGHTSCHED_CONTAINER: '', LIGHTSCHED_NAME: '' },
-	});
-	let out = '';
-	let err = '';
-	child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-	child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-	return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
-
-async function json<T>(args: readonly string[]): Promise<T> {
-	const result = await cli([...args, '--json']);
-	expect(result.err, result.err).toBe('');
-	expect(result.code).toBe(0);
-	return JSON.parse(result.out) as T;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
+const until = (what: string, check: () => boolean | Promise<boolean>) => untilEvery(what, check, 30_000, 50);
 
 /** The workers: a scheduler running the step tasks and a `Workflows` on the container's own run store. */
 interface Worker {
@@ -151,7 +119,16 @@ describe.each([
 			return { container, args: ['--container', redis.url, '--name', name] };
 		},
 	],
-])('lightsched runs on %s', (_name, make) => {
+	[
+		'PostgreSQL',
+		async () => {
+			const connection = await postgres.createDatabase(`runs${++n}`);
+			const container = new SqlContainer({ knex: { client: 'pg', connection, pool: { min: 0, max: 4 } } });
+			const url = `postgres://${connection.user}@${connection.host}:${connection.port}/${connection.database}`;
+			return { container, args: ['--container', url] };
+		},
+	],
+] as const)('lightsched runs on %s', (_name, make) => {
 	let w: Worker | undefined;
 	afterEach(async () => {
 		await w?.close();
@@ -159,7 +136,7 @@ describe.each([
 	});
 
 	it('lists and shows a failed run; retry from the shell, and the worker finishes it', async () => {
-		const { container, args: c } = make();
+		const { container, args: c } = await make();
 		w = worker(container);
 		const failed = await w.flows.wait((await w.flows.start('flaky', { key: 'order-7' })).id);
 		expect(failed.status).toBe('failed');
@@ -204,7 +181,7 @@ describe.each([
 	}, 60_000);
 
 	it('stop ends a run whose step hangs, its step task stopped; continue releases a blocked step', async () => {
-		const { container, args: c } = make();
+		const { container, args: c } = await make();
 		w = worker(container);
 		const stuck = await w.flows.start('stuck');
 		const taskId = `wf:${stuck.id}:hang:1`;
@@ -230,7 +207,7 @@ describe.each([
 	}, 60_000);
 
 	it('pause, resume, retry-from and skip from the shell', async () => {
-		const { container, args: c } = make();
+		const { container, args: c } = await make();
 		w = worker(container);
 		const gated = await w.flows.start('gated');
 		await until('the run to block', async () => (await w?.flows.get(gated.id))?.status === 'blocked');
@@ -253,7 +230,7 @@ describe.each([
 	}, 60_000);
 
 	it('remove and clean delete finished runs and their step tasks; an open run is refused', async () => {
-		const { container, args: c } = make();
+		const { container, args: c } = await make();
 		w = worker(container);
 		const ids: string[] = [];
 		for (let i = 0; i < 4; i++) ids.push((await w.flows.wait((await w.flows.start('flaky')).id)).id);
@@ -276,11 +253,82 @@ describe.each([
 		expect((await cli([...c, 'runs', 'clean', '--status', 'running', '--keep', '1'])).code).toBe(2);
 		expect(
 			await json<{ removed: number }>([...c, 'runs', 'clean', '--status', 'failed', '--older-than', '1h']),
-		).toEqual({ removed: 0 });
+		).toEqual({ removed: 0, dryRun: false });
 		const clean = await cli([...c, 'runs', 'clean', '--status', 'failed', '--keep', '1']);
 		expect(clean).toMatchObject({ code: 0, out: 'removed 2 runs\n' });
 		const left = await json<RunPage>([...c, 'runs', 'list']);
 		expect(left.runs.map((run) => run.id)).toEqual([stuck.id, rest.at(-1)]);
 		await cli([...c, 'runs', 'stop', stuck.id]);
+	}, 60_000);
+
+	it('retry --failed retries the failed runs of a key (or the oldest --limit) and no other; the worker finishes them', async () => {
+		const { container, args: c } = await make();
+		w = worker(container);
+		// One at a time, a few milliseconds apart, so their creation times are in order.
+		const failedRun = async (key: string): Promise<RunRecord> => {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			return (w as Worker).flows.wait((await (w as Worker).flows.start('flaky', { key })).id);
+		};
+		const k1 = [await failedRun('k1'), await failedRun('k1')];
+		const k2 = [await failedRun('k2'), await failedRun('k2')];
+		const gated = await w.flows.start('gated', { key: 'k1' });
+		await until('the run to block', async () => (await w?.flows.get(gated.id))?.status === 'blocked');
+
+		for (const args of [
+			['--failed', 'k1'],
+			['--key', 'k1'],
+			['--limit', '1'],
+			['--failed', '--limit', '0'],
+		]) {
+			const usage = await cli([...c, 'runs', 'retry', ...args]);
+			expect(usage.code, `${args.join(' ')}: ${usage.err}`).toBe(2);
+		}
+		expect((await cli([...c, 'runs', 'retry'])).err).toContain('Expected a run id, or `--failed`');
+		for (const run of [...k1, ...k2]) expect((await w.flows.get(run.id))?.rev).toBe(run.rev);
+
+		w.heal();
+		const retried = await json<{ retried: string[] }>([...c, 'runs', 'retry', '--failed', '--key', 'k1']);
+		expect(retried).toEqual({ retried: k1.map((run) => run.id) });
+		for (const run of k1) {
+			const done = await w.flows.wait(run.id, { timeoutMs: 20_000 });
+			expect(done.status).toBe('succeeded');
+			expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
+		}
+		for (const run of k2) expect(await w.flows.get(run.id)).toMatchObject({ status: 'failed', rev: run.rev });
+		expect((await w.flows.get(gated.id))?.status).toBe('blocked');
+
+		const [older, newer] = k2 as [RunRecord, RunRecord];
+		const one = await cli([...c, 'runs', 'retry', '--failed', '--definition', 'flaky', '--limit', '1']);
+		expect(one).toMatchObject({ code: 0, out: 'retried 1 failed run\n' });
+		expect((await w.flows.wait(older.id, { timeoutMs: 20_000 })).status).toBe('succeeded');
+		expect(await w.flows.get(newer.id)).toMatchObject({ status: 'failed', rev: newer.rev });
+		expect((await cli([...c, 'runs', 'retry', '--failed', '--key', 'k1'])).out).toBe('retried 0 failed runs\n');
+		await cli([...c, 'runs', 'stop', gated.id]);
+	}, 90_000);
+
+	it('clean --dry-run deletes nothing and counts what the clean then deletes', async () => {
+		const { container, args: c } = await make();
+		w = worker(container);
+		const ids: string[] = [];
+		for (let i = 0; i < 4; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			ids.push((await w.flows.wait((await w.flows.start('flaky')).id)).id);
+		}
+		const rule = ['runs', 'clean', '--status', 'failed', '--keep', '1'];
+
+		const dry = await cli([...c, ...rule, '--dry-run']);
+		expect(dry).toMatchObject({ code: 0, out: 'would remove 3 runs\n' });
+		expect(await json<{ removed: number; dryRun: boolean }>([...c, ...rule, '--dry-run'])).toEqual({
+			removed: 3,
+			dryRun: true,
+		});
+		const both = ['runs', 'clean', '--status', 'failed', '--older-than', '1h', '--keep', '0', '--dry-run'];
+		expect(await json<{ removed: number }>([...c, ...both])).toMatchObject({ removed: 4 });
+		expect((await json<RunPage>([...c, 'runs', 'list'])).total).toBe(4);
+		for (const id of ids) expect(await w.scheduler.get(`wf:${id}:a:1`)).not.toBeNull();
+
+		expect(await cli([...c, ...rule])).toMatchObject({ code: 0, out: 'removed 3 runs\n' });
+		expect((await json<RunPage>([...c, 'runs', 'list'])).runs.map((run) => run.id)).toEqual([ids.at(-1)]);
+		expect(await cli([...c, ...rule, '--dry-run'])).toMatchObject({ code: 0, out: 'would remove 0 runs\n' });
 	}, 60_000);
 });

@@ -4,8 +4,14 @@
  * of the command (the workers') finishes the run in its sweep.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunNotFoundError, RunStateError, type RunRecord, type WorkflowStore } from 'lightsched/workflows';
-import { RunOperator } from '../../workflows/operator-commands.js';
+import {
+	RunNotFoundError,
+	RunOperator,
+	RunStateError,
+	type RunQuery,
+	type RunRecord,
+	type WorkflowStore,
+} from 'lightsched/workflows';
 import { makeFlows, until, untilAborted, type FlowSetup } from './fixture.js';
 
 describe('RunOperator on the memory store', () => {
@@ -171,5 +177,42 @@ describe('RunOperator on the memory store', () => {
 		await expect(operator.retry(failed.id)).rejects.toMatchObject({ code: 'ERR_RUN_STATE' });
 		expect(writes).toBe(50);
 		expect((await setup.store.get(failed.id))?.status).toBe('failed');
+	});
+
+	it('retryFailed retries the failed runs of a key, oldest first up to a limit, passing over one retried meanwhile', async () => {
+		const { setup, heal } = flows();
+		// One at a time, a few milliseconds apart, so their creation times are in order.
+		const failedRun = async (key: string) => {
+			await new Promise((resolve) => setTimeout(resolve, 3));
+			return (await setup.flows.wait((await setup.flows.start('flaky', { key })).id)).id;
+		};
+		const k1: string[] = [];
+		for (let i = 0; i < 4; i++) k1.push(await failedRun('k1'));
+		const k2 = await failedRun('k2');
+		heal();
+		await setup.flows.close();
+		const [first, second, third, fourth] = k1 as [string, string, string, string];
+		// Another process retries the second run of the key between the listing and its retry.
+		const racing: WorkflowStore = Object.assign(Object.create(setup.store) as WorkflowStore, {
+			get: (id: string) => setup.store.get(id),
+			getDefinition: (name: string, version: number) => setup.store.getDefinition(name, version),
+			update: (run: RunRecord) => setup.store.update(run),
+			list: async (query: RunQuery) => {
+				const page = await setup.store.list(query);
+				await new RunOperator({ store: setup.store, scheduler: setup.scheduler }).retry(second);
+				return page;
+			},
+		});
+		const operator = new RunOperator({ store: racing, scheduler: setup.scheduler });
+		expect(() => operator.retryFailed({ key: 'k1' }, { limit: 0 })).toThrow(/`limit` to be an integer >= 1, got 0/);
+		expect(await operator.retryFailed({ key: 'k1' }, { limit: 3 })).toEqual([first, third]);
+		expect((await setup.store.get(fourth))?.status).toBe('failed');
+		expect((await setup.store.get(k2))?.status).toBe('failed');
+		const plain = new RunOperator({ store: setup.store, scheduler: setup.scheduler });
+		expect(await plain.retryFailed({ key: 'k1' })).toEqual([fourth]);
+		expect((await setup.store.get(k2))?.status).toBe('failed');
+		const engine = setup.another();
+		for (const id of k1) expect((await engine.wait(id, { timeoutMs: 5000 })).status).toBe('succeeded');
+		expect((await setup.store.get(k2))?.status).toBe('failed');
 	});
 });

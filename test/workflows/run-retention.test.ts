@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { MemoryWorkflowStore, RunStateError, stepTaskId, type RunRecord } from 'lightsched/workflows';
+import { checkCleanRuns, countCleanRuns } from '../../workflows/run-retention.js';
 import { makeFlows, until, type FlowSetup } from './fixture.js';
 import { STORE_KINDS, storeServers } from './store-setups.js';
 
@@ -125,6 +126,38 @@ describe.each(setups)('run retention on %s', (_name, make) => {
 		for (const run of failed) for (const id of taskIds(run)) expect(await s.scheduler.get(id)).toBeNull();
 		for (const run of ok) expect(await s.flows.get(run.id)).not.toBeNull();
 	}, 60_000);
+
+	it('countCleanRuns (a dry run) deletes nothing and counts what clean then deletes, by age, count or both', async () => {
+		const s = await flowsWith();
+		const parts = { store: s.store, scheduler: s.scheduler };
+		const old: RunRecord[] = [];
+		// One at a time, so their creation times are in order.
+		for (let i = 0; i < 3; i++) old.push(...(await finished(s, 'pair', 1)));
+		await finished(s, 'pair', 1, { fail: true });
+		await sleep(120);
+		const cutoff = Date.now() - 60;
+		const young: RunRecord[] = [];
+		for (let i = 0; i < 3; i++) {
+			await sleep(5);
+			young.push(...(await finished(s, 'pair', 1)));
+		}
+		const total = async () => (await s.store.list({ limit: 1 })).total;
+		const both = { status: 'succeeded', maxAgeMs: Date.now() - cutoff, maxCount: 1 } as const;
+		for (const [rule, expected] of [
+			[{ status: 'succeeded', maxAgeMs: Date.now() - cutoff }, 3],
+			[{ status: 'succeeded', maxCount: 4 }, 2],
+			[{ status: 'succeeded', maxCount: 1, batchSize: 2 }, 5],
+			[{ ...both, batchSize: 2 }, 5], // 3 by age, then 2 of the 3 young ones by count
+			[{ ...both, maxCount: 2 }, 4],
+			[{ status: 'failed', maxCount: 0 }, 1],
+		] as const)
+			expect(await countCleanRuns(parts, checkCleanRuns(rule), Date.now()), JSON.stringify(rule)).toBe(expected);
+		expect(await total()).toBe(7);
+		expect(await countCleanRuns(parts, checkCleanRuns(both), Date.now())).toBe(5);
+		expect(await s.flows.clean(both)).toBe(5);
+		expect((await s.flows.list({ status: 'succeeded' })).runs.map((run) => run.id)).toEqual([young[2]?.id]);
+		for (const run of old) for (const id of taskIds(run)) expect(await s.scheduler.get(id)).toBeNull();
+	}, 60_000);
 });
 
 describe('run retention options', () => {
@@ -144,6 +177,32 @@ describe('run retention options', () => {
 			/`status` to be one of succeeded, failed, stopped/,
 		);
 		expect(() => s.flows.clean({ status: 'failed' })).toThrow(/`clean` to set `maxAgeMs`, `maxCount` or both/);
+		await s.close();
+	});
+});
+
+describe('clean({ batchSize })', () => {
+	it('reads the store batchSize runs a page (default 500), as the retention option does', async () => {
+		const store = new MemoryWorkflowStore();
+		const limits: (number | undefined)[] = [];
+		const list = store.list.bind(store);
+		store.list = (query) => {
+			limits.push(query?.limit);
+			return list(query);
+		};
+		const s = makeFlows(new QueueContainer(), { work: () => null }, { store });
+		s.flows.define({ name: 'one', steps: [{ id: 'a', action: 'work' }] });
+		for (let i = 0; i < 5; i++) await s.flows.wait((await s.flows.start('one')).id);
+		limits.length = 0;
+		expect(await s.flows.clean({ status: 'succeeded', maxCount: 0, batchSize: 2 })).toBe(5);
+		expect(limits).toEqual([2, 2, 2]);
+		for (let i = 0; i < 3; i++) await s.flows.wait((await s.flows.start('one')).id);
+		limits.length = 0;
+		expect(await s.flows.clean({ status: 'succeeded', maxCount: 0 })).toBe(3);
+		expect(limits).toEqual([500]);
+		expect(() => s.flows.clean({ status: 'succeeded', maxCount: 0, batchSize: 0 })).toThrow(
+			/`batchSize` to be an integer >= 1, got 0/,
+		);
 		await s.close();
 	});
 });
