@@ -300,7 +300,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	clean(options: CleanRunsOptions): Promise<number> {
 		this.#checkOpen();
 		const checked = checkCleanRuns(options);
-		return cleanRuns({ store: this.store, scheduler: this.#scheduler }, checked, Date.now(), 500);
+		return cleanRuns({ store: this.store, scheduler: this.#scheduler }, checked, Date.now());
 	}
 
 	/** Advance every open run once (the periodic sweep; also callable by hand). */
