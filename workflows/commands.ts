@@ -187,6 +187,21 @@ export function applyCommand(
 /** What `retryFailed` selects: the failed runs of a definition, a key, a time span. */
 export type FailedRunQuery = Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'>;
 
+/** `retryFailed`'s options: `limit`, the most runs to retry (the oldest first). */
+export interface RetryFailedOptions {
+	/** The most runs to retry, the oldest first (an integer >= 1); all the matching failed runs when left out. */
+	readonly limit?: number;
+}
+
+/** The limit of `retryFailed`'s options, checked (an integer >= 1), or no limit. */
+export function retryLimit(options: RetryFailedOptions): number {
+	const { limit } = options;
+	if (limit === undefined) return Number.POSITIVE_INFINITY;
+	if (!Number.isSafeInteger(limit) || limit < 1)
+		throw new TypeError(`Expected \`limit\` to be an integer >= 1, got ${String(limit)}`);
+	return limit;
+}
+
 /**
  * `retry` every failed run of `store` matching `query` (by key, definition, time), or the oldest `limit` of them: the
  * ids listed first, then retried one by one; a run whose state refuses it now (retried meanwhile) is passed over.

@@ -24,7 +24,7 @@ export type { StepDefinition, VarDefinition, WorkflowDefinition } from './defini
 export type { GateCondition, PreCheck } from './gates.js';
 export { MemoryWorkflowStore } from './memory-store.js';
 export { RunOperator, type RunOperatorOptions } from './operator-commands.js';
-export type { CommandName, FailedRunQuery } from './commands.js';
+export type { CommandName, FailedRunQuery, RetryFailedOptions } from './commands.js';
 export type { CleanRunsOptions, FinishedRunStatus, RunRetentionOptions, RunRetentionRule } from './run-retention.js';
 export { parseStepTaskId, stepTaskId, type StepItem, type StepRef } from './step-task.js';
 export type { RunEvent, RunStatusEvent, StepEvent, StepEventName, WorkflowEvents } from './events.js';

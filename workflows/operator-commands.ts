@@ -9,7 +9,14 @@
  */
 import type { Scheduler } from 'lightsched';
 import type { RunRecord, WorkflowStore } from '../src/workflow-store.js';
-import { applyCommand, retryFailedRuns, type CommandName, type FailedRunQuery } from './commands.js';
+import {
+	applyCommand,
+	retryFailedRuns,
+	retryLimit,
+	type CommandName,
+	type FailedRunQuery,
+	type RetryFailedOptions,
+} from './commands.js';
 import { copyRun } from './advance.js';
 import { DefinitionRegistry } from './definition-registry.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
@@ -84,10 +91,8 @@ export class RunOperator {
 	 * See `Workflows.retryFailed`: `retry` on every failed run matching `query`, or on the oldest `limit` of them; a
 	 * run retried meanwhile (by another process) is passed over. Resolves with the ids retried.
 	 */
-	retryFailed(query: FailedRunQuery = {}, options: { readonly limit?: number } = {}): Promise<string[]> {
-		const { limit } = options;
-		if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
-			throw new TypeError(`Expected \`limit\` to be an integer >= 1, got ${String(limit)}`);
+	retryFailed(query: FailedRunQuery = {}, options: RetryFailedOptions = {}): Promise<string[]> {
+		const limit = retryLimit(options);
 		return retryFailedRuns(this.#parts.store, (id) => this.retry(id), query, limit);
 	}
 

@@ -20,7 +20,14 @@ import {
 import { actionNamesOf, isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
 import { Advancer, type KnownTask } from './advancer.js';
-import { applyCommand, retryFailedRuns, type CommandName } from './commands.js';
+import {
+	applyCommand,
+	retryFailedRuns,
+	retryLimit,
+	type CommandName,
+	type FailedRunQuery,
+	type RetryFailedOptions,
+} from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
@@ -279,9 +286,13 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		return this.#command(runId, 'skip', { stepId });
 	}
 
-	/** Retry every failed run matching `query` (by key, definition, time). Resolves with the ids retried. */
-	retryFailed(query: Omit<RunQuery, 'status' | 'offset' | 'limit' | 'order'> = {}): Promise<string[]> {
-		return retryFailedRuns(this.store, (id) => this.retry(id), query);
+	/**
+	 * Retry every failed run matching `query` (by key, definition, time), or the oldest `limit` of them; a run
+	 * retried meanwhile (by another process) is passed over. Resolves with the ids retried.
+	 */
+	retryFailed(query: FailedRunQuery = {}, options: RetryFailedOptions = {}): Promise<string[]> {
+		const limit = retryLimit(options);
+		return retryFailedRuns(this.store, (id) => this.retry(id), query, limit);
 	}
 
 	/**

@@ -160,4 +160,29 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 		expect((await flows.get(other.id))?.status).toBe('failed');
 		expect((await flows.list({ key: 'batch-7', status: 'succeeded' })).total).toBe(3);
 	});
+
+	it('retryFailed with a limit retries the oldest failed runs of a key first, and refuses a limit below 1', async () => {
+		let failing = true;
+		setup = makeFlows(kind, {
+			work: () => {
+				if (failing) throw new Error('down');
+			},
+		});
+		const { flows } = setup;
+		flows.define({ name: 'bulk', steps: [{ id: 's', action: 'work' }] });
+		const runs = [];
+		for (let i = 0; i < 3; i++) {
+			runs.push(await flows.start('bulk', { key: 'batch-9' }));
+			await new Promise((resolve) => setTimeout(resolve, 3)); // created in distinct milliseconds: listed in order
+		}
+		for (const run of runs) await flows.wait(run.id);
+		failing = false;
+		expect(() => flows.retryFailed({ key: 'batch-9' }, { limit: 0 })).toThrow(
+			/`limit` to be an integer >= 1, got 0/,
+		);
+		const retried = await flows.retryFailed({ key: 'batch-9' }, { limit: 2 });
+		expect(retried).toEqual([runs[0]?.id, runs[1]?.id]);
+		for (const id of retried) expect((await flows.wait(id)).status).toBe('succeeded');
+		expect((await flows.get(runs[2]?.id as string))?.status).toBe('failed');
+	});
 });
