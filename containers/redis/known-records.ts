@@ -64,10 +64,6 @@ export class KnownRecords {
 		this.#known.set(id, { values, record: copyTask(record) });
 	}
 
-	forget(id: string): void {
-		this.#known.delete(id);
-	}
-
 	/**
 	 * A renewal by `owner` found `id` no longer its: forget it, unless this container knows it as another owner's
 	 * (a renewal naming a task it does not hold says nothing of the claim this container handed out).
@@ -81,12 +77,23 @@ export class KnownRecords {
 	 * claim this container knows (`holder`: the stored owner and seq of a task still active, from the script). The
 	 * refusal of a late report of another owner, or of a move from a status the task is not in, leaves that claim
 	 * standing: the task is still handed out, and a renewal of its owner that leaves it out reports it as `unknown`.
+	 * `sent`: what was known of `id` when the transition was sent (see `ended`).
 	 */
-	refused(id: string, holder: Holder | undefined): void {
+	refused(id: string, holder: Holder | undefined, sent: Known | undefined): void {
 		const known = this.#known.get(id);
-		if (known === undefined) return;
+		if (known === undefined || known !== sent) return;
 		if (holder === undefined || holder.owner !== known.record.owner || holder.seq !== known.values[SEQ])
 			this.#known.delete(id);
+	}
+
+	/**
+	 * A transition of `id` sent when `sent` was known moved it out of running: forget it, unless a record was
+	 * remembered since (the task claimed again, ahead of a transition or by a claim, while the transition, such as an
+	 * orphan's hand-back, was on its way): that is the task handed out now, and forgotten, the next orphan check would
+	 * hand it back while it runs. The same holds for a refusal (`refused`).
+	 */
+	ended(id: string, sent: Known | undefined): void {
+		if (this.#known.get(id) === sent) this.#known.delete(id);
 	}
 
 	/** What this container knows of `id` (the values to send the version of, and to rebuild the record from). */

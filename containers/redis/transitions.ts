@@ -169,10 +169,7 @@ export class RedisTransitions {
 		stored: Reply,
 	): TaskRecord | null | Promise<TaskRecord> {
 		if (stored === null || stored instanceof Refused) {
-			// Refused. A record remembered since this transition was sent (the task claimed again, ahead of a transition
-			// or by a claim, while an orphan's hand-back was on its way) is the task handed out now: it stays (forgotten,
-			// the next orphan check would hand back a running task). Else the refusal says whether the claim stands.
-			if (this.known.get(id) === known) this.known.refused(id, stored?.holder);
+			this.known.refused(id, stored?.holder, known);
 			return null;
 		}
 		const active = to === 'running' || to === 'exporting';
@@ -186,8 +183,7 @@ export class RedisTransitions {
 			record = decodeRecord(values);
 			if (active) this.known.remember(values, record);
 		}
-		// (Only the record this transition was sent with: see the refusal above.)
-		if (!active && this.known.get(id) === known) this.known.forget(id);
+		if (!active) this.known.ended(id, known);
 		if (this.#parts.closed()) return this.#parts.ahead.drain().then(() => record);
 		return record;
 	}

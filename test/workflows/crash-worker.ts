@@ -7,18 +7,13 @@
  * on a clock off by that much (`Date.now` patched before anything runs), as on a machine whose clock is wrong.
  */
 import { appendFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import type { Knex } from 'knex';
-import { Scheduler, type TaskContainer } from 'lightsched';
+import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import { parseStepTaskId, Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
+import { parseStepTaskId, Workflows, workflowActions } from 'lightsched/workflows';
+import { openWorkerStore, type WorkerBackend } from './worker-store.js';
 import { CRASH_DAG } from './crash-dag.js';
 
-export interface CrashWorkerConfig {
-	readonly sql?: Knex.Config;
-	readonly redis?: { readonly url: string; readonly name: string };
+export interface CrashWorkerConfig extends WorkerBackend {
 	readonly log: string;
 	readonly leaseMs: number;
 	/** This process's clock runs this many ms ahead (negative: behind). */
@@ -31,17 +26,7 @@ if (config.skewMs !== undefined && config.skewMs !== 0) {
 	const skew = config.skewMs;
 	Date.now = () => realNow() + skew;
 }
-let container: TaskContainer;
-let store: WorkflowStore;
-if (config.redis !== undefined) {
-	const client = new Redis(config.redis.url);
-	container = new RedisContainer({ redis: client, name: config.redis.name, log: false });
-	store = new RedisWorkflowStore({ redis: client, name: config.redis.name });
-} else {
-	const sql = new SqlContainer({ knex: config.sql as Knex.Config });
-	container = sql;
-	store = new SqlWorkflowStore({ container: sql });
-}
+const { container, store } = openWorkerStore(config);
 const actions = workflowActions({
 	work: async (_params, ctx) => {
 		appendFileSync(config.log, `start ${ctx.runId} ${ctx.stepId} ${process.pid} ${Date.now()}\n`);

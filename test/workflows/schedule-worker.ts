@@ -5,33 +5,18 @@
  * line of its log. Config in LIGHTSCHED_WF_SCHEDULE_WORKER: { sql?: knex config, redis?: { url, name }, log, every }.
  */
 import { appendFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import type { Knex } from 'knex';
-import { Scheduler, type TaskContainer } from 'lightsched';
+import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
+import { Workflows, workflowActions } from 'lightsched/workflows';
+import { openWorkerStore, type WorkerBackend } from './worker-store.js';
 
-export interface ScheduleWorkerConfig {
-	readonly sql?: Knex.Config;
-	readonly redis?: { readonly url: string; readonly name: string };
+export interface ScheduleWorkerConfig extends WorkerBackend {
 	readonly log: string;
 	readonly every: number;
 }
 
 const config = JSON.parse(process.env.LIGHTSCHED_WF_SCHEDULE_WORKER ?? '{}') as ScheduleWorkerConfig;
-let container: TaskContainer;
-let store: WorkflowStore;
-if (config.redis !== undefined) {
-	const client = new Redis(config.redis.url);
-	container = new RedisContainer({ redis: client, name: config.redis.name, log: false });
-	store = new RedisWorkflowStore({ redis: client, name: config.redis.name });
-} else {
-	const sql = new SqlContainer({ knex: config.sql as Knex.Config });
-	container = sql;
-	store = new SqlWorkflowStore({ container: sql });
-}
+const { container, store } = openWorkerStore(config);
 const actions = workflowActions({ echo: (params) => ({ got: params.region }) });
 const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), pollIntervalMs: 100 });
 const flows = new Workflows({ scheduler, actions, store, sweepMs: 200 });

@@ -141,19 +141,24 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 		expect(done.steps.s?.checkpoint).toEqual({ at: 3 });
 	});
 
-	it('retryFailed retries the failed runs of a key, and only those', async () => {
+	/** A `bulk` definition of one step that fails until `recover()` is called. */
+	function failingBulk(): { flows: FlowSetup['flows']; recover(): void } {
 		let failing = true;
 		setup = makeFlows(kind, {
 			work: () => {
 				if (failing) throw new Error('down');
 			},
 		});
-		const { flows } = setup;
-		flows.define({ name: 'bulk', steps: [{ id: 's', action: 'work' }] });
+		setup.flows.define({ name: 'bulk', steps: [{ id: 's', action: 'work' }] });
+		return { flows: setup.flows, recover: () => (failing = false) };
+	}
+
+	it('retryFailed retries the failed runs of a key, and only those', async () => {
+		const { flows, recover } = failingBulk();
 		const mine = await Promise.all([1, 2, 3].map(() => flows.start('bulk', { key: 'batch-7' })));
 		const other = await flows.start('bulk', { key: 'batch-8' });
 		for (const run of [...mine, other]) await flows.wait(run.id);
-		failing = false;
+		recover();
 		const retried = await flows.retryFailed({ key: 'batch-7' });
 		expect(retried.sort()).toEqual(mine.map((r) => r.id).sort());
 		for (const run of mine) expect((await flows.wait(run.id)).status).toBe('succeeded');
@@ -162,21 +167,14 @@ describe.each(CONTAINER_KINDS)('Workflow takeover on %s', (kind) => {
 	});
 
 	it('retryFailed with a limit retries the oldest failed runs of a key first, and refuses a limit below 1', async () => {
-		let failing = true;
-		setup = makeFlows(kind, {
-			work: () => {
-				if (failing) throw new Error('down');
-			},
-		});
-		const { flows } = setup;
-		flows.define({ name: 'bulk', steps: [{ id: 's', action: 'work' }] });
+		const { flows, recover } = failingBulk();
 		const runs = [];
 		for (let i = 0; i < 3; i++) {
 			runs.push(await flows.start('bulk', { key: 'batch-9' }));
 			await new Promise((resolve) => setTimeout(resolve, 3)); // created in distinct milliseconds: listed in order
 		}
 		for (const run of runs) await flows.wait(run.id);
-		failing = false;
+		recover();
 		expect(() => flows.retryFailed({ key: 'batch-9' }, { limit: 0 })).toThrow(
 			/`limit` to be an integer >= 1, got 0/,
 		);
