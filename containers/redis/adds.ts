@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { assertStorableTask, DuplicateTaskError, PartialAddError, type TaskRecord } from 'lightsched/kit';
 import { mayStillApply } from './call-guard.js';
-import { encodeForAdd } from './codec.js';
+import { encodeAllForAdd } from './codec.js';
 import type { HandOffLedger } from './hand-off-ledger.js';
 import { duplicateKey } from './operations.js';
 import type { ScriptRun } from './script-runner.js';
@@ -33,13 +33,13 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 		if (seen.has(task.id)) throw new DuplicateTaskError(task.id, 'appears twice in one add');
 		seen.add(task.id);
 	});
-	const encoded = tasks.flatMap(encodeForAdd);
 	if (tasks.length > ADD_STEP_TASKS) {
+		const encoded = encodeAllForAdd(tasks);
 		const seqs = await addInSteps({ run: parts.run, where: parts.where }, tasks, encoded, randomUUID());
 		tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
 		return;
 	}
-	const args = [String(Date.now()), randomUUID()].concat(encoded);
+	const args = encodeAllForAdd(tasks, [String(Date.now()), randomUUID()]);
 	let reply: [string, string?, string?];
 	parts.handOffs.addSent();
 	try {

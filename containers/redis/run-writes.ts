@@ -6,6 +6,7 @@
  * per run; a lone change goes at the end of its tick, alone.
  */
 import { ContainerError } from 'lightsched';
+import { flatten } from './codec.js';
 import { TransitionBatch } from './transition-batch.js';
 import { CREATE_RUNS, UPDATE_RUNS, type WorkflowScript } from './workflow-scripts.js';
 
@@ -25,7 +26,7 @@ export class RunWrites {
 		const send =
 			(script: WorkflowScript) =>
 			async (items: readonly string[][]): Promise<readonly unknown[]> => {
-				const replies = (await run(script, items.flat())) as unknown[];
+				const replies = (await run(script, flatten(items))) as unknown[];
 				// A change the server failed (a command of it) comes back as its error entry; the others applied.
 				return replies.map((entry) =>
 					Array.isArray(entry)

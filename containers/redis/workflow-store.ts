@@ -38,7 +38,7 @@ import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { keyConflictMessage } from '../../workflows/memory-store.js';
 import { CallGuard } from './call-guard.js';
 import { closeOwned, openConnection } from './connection.js';
-import { encodeForAdd } from './codec.js';
+import { encodeAllForAdd, flatten } from './codec.js';
 import { checkName, isWellFormed } from './options.js';
 import { TransitionBatch } from './transition-batch.js';
 import { RunWrites } from './run-writes.js';
@@ -222,7 +222,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		// compare-and-set and add (see transition-batch.ts): one round trip and one script run for a burst.
 		const batch = new TransitionBatch(
 			async (items) => {
-				const replies = (await port.run(RELEASE_RUNS, items.flat())) as unknown[];
+				const replies = (await port.run(RELEASE_RUNS, flatten(items))) as unknown[];
 				return replies.map((entry) =>
 					Array.isArray(entry)
 						? entry
@@ -254,9 +254,13 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		});
 		const next: RunRecord = { ...run, rev: run.rev + 1 };
 		const reply = (await batch.submit(
-			[String(run.rev), ...runArgs(next), String(Date.now()), randomUUID(), String(tasks.length)].concat(
-				tasks.flatMap(encodeForAdd),
-			),
+			encodeAllForAdd(tasks, [
+				String(run.rev),
+				...runArgs(next),
+				String(Date.now()),
+				randomUUID(),
+				String(tasks.length),
+			]),
 		)) as unknown[];
 		if (reply[0] === 'stale') return null;
 		if (reply[0] === 'dupkey')

@@ -3,7 +3,17 @@
  * exactly as the whole record does, and a transition batch travels as JSON that Redis's cjson accepts.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeField, decodeRecord, encodeBatch, encodeField, RECORD_FIELDS } from '../../containers/redis/codec.js';
+import {
+	ADD_FIELDS,
+	decodeField,
+	decodeRecord,
+	encodeAllForAdd,
+	encodeBatch,
+	encodeField,
+	encodeForAdd,
+	flatten,
+	RECORD_FIELDS,
+} from '../../containers/redis/codec.js';
 
 const stored: Record<(typeof RECORD_FIELDS)[number], string> = {
 	id: 'job-1',
@@ -78,5 +88,19 @@ describe('Redis codec', () => {
 		const lone = encodeBatch(['1', 'p', ['x\ud800', '\udc00y', 'ok😀']]);
 		expect(lone).not.toContain('\\ud');
 		expect(JSON.parse(lone)).toEqual(['1', 'p', ['x\ufffd', '\ufffdy', 'ok😀']]);
+	});
+	it('encodes several records for an add as one argument list, the fields of each record in ADD_FIELDS order', () => {
+		const one = decodeRecord(RECORD_FIELDS.map((field) => stored[field]));
+		const two = { ...one, id: 'job-2', item: { other: true }, key: null, priority: 7 };
+		const args = encodeAllForAdd([one, two], ['now', 'token']);
+		expect(args).toEqual(['now', 'token', ...encodeForAdd(one), ...encodeForAdd(two)]);
+		expect(args).toHaveLength(2 + 2 * ADD_FIELDS.length);
+		expect(args[2 + ADD_FIELDS.length]).toBe('job-2');
+		expect(encodeAllForAdd([])).toEqual([]);
+	});
+
+	it('flattens a batch of argument lists in order', () => {
+		expect(flatten([['a', 'b'], [], ['c']])).toEqual(['a', 'b', 'c']);
+		expect(flatten([])).toEqual([]);
 	});
 });
