@@ -153,10 +153,13 @@ export interface TaskContainer {
 	 * the next due tasks of other groups (and tasks with no `group`) in the same order, and `nextDueAt` answers
 	 * when the earliest held-back group may start again, so the scheduler sleeps until then.
 	 *
-	 * Claim-ahead (allowed, Redis does it): a `transition` by `owner` that ends one of its tasks may also claim
-	 * that owner's next due task by these same rules, holding it for the owner's next `claim`, which returns it
-	 * first. Readers see such a task `running`, leased to the owner, its attempt counted. A container that
-	 * claims ahead hands held tasks back (uncounted) when the owner closes or stops claiming.
+	 * Claim-ahead (allowed; Redis, and SQL on PostgreSQL and better-sqlite3, do it): a `transition` by `owner` that
+	 * ends one of its tasks may also claim that owner's next due task by these same rules, holding it for the owner's
+	 * next `claim`, which returns it first. Likewise an `add` may claim the tasks it adds for an owner that is idle
+	 * (its last claim came back short while it watches for wake-ups), by these same rules, held for that owner's next
+	 * `claim` (a hand-off: the owner does not wait for its wake-up's round trip). Readers see such a task `running`,
+	 * leased to the owner, its attempt counted. A container that claims ahead hands held tasks back (uncounted) when
+	 * the owner closes or stops claiming, and when the hold lapses.
 	 */
 	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]>;
 
