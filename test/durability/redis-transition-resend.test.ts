@@ -4,6 +4,8 @@
  * comes back, and then ioredis sends the transition again: the repeat found the task running for the same owner,
  * so its compare-and-set (status and owner) passed again and handed back the later claim while it ran, which then
  * ran twice. The script now knows its own call by its token (`lastTransition`) and applies nothing the second time.
+ * (The test once read the stored record after the repeat, and failed 1 run in 4 under load: see the comment at
+ * its end.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryPatch } from 'lightsched/kit';
@@ -51,12 +53,14 @@ describe('RedisContainer: a transition sent again after its reply was lost', () 
 			// The same owner claims it again (as its scheduler would, over another connection here).
 			const [again] = await direct.claim(1, owner, 60_000, Date.now());
 			expect(again?.id).toBe('task-a');
-			// The connection drops; ioredis sends the retry again on a new one.
+			// The connection drops; ioredis sends the retry again on a new one. The repeat applies nothing: it answers
+			// with the task as stored, the later claim's (applied again, it would have answered `waiting`). The stored
+			// record is not read after it: `cut`, which knows nothing of the claim made through `direct` for its
+			// owner (two containers sharing an owner, as no deployment does), finds the task an orphan of a lost claim
+			// once it reconnects and hands it back, sooner or later than a read here.
 			proxy.swallowReplies = false;
 			proxy.cut();
-			await retry;
-			const stored = await direct.get('task-a');
-			expect(stored).toMatchObject({ status: 'running', owner });
+			expect(await retry).toMatchObject({ status: 'running', owner, attempts: 2 });
 		} finally {
 			proxy.swallowRepliesFrom = null;
 			proxy.swallowReplies = false;
