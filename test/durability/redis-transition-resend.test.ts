@@ -5,23 +5,13 @@
  * so its compare-and-set (status and owner) passed again and handed back the later claim while it ran, which then
  * ran twice. The script now knows its own call by its token (`lastTransition`) and applies nothing the second time.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { retryPatch } from 'lightsched/kit';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
-import { startRedis, startSwallowingProxy, type RedisServer, type SwallowingProxy } from '../support/redis.js';
+import { redisBehindProxy } from '../support/redis-behind-proxy.js';
 
-let server: RedisServer;
-let proxy: SwallowingProxy;
-
-beforeAll(async () => {
-	server = await startRedis();
-	proxy = await startSwallowingProxy(server.port);
-});
-afterAll(async () => {
-	await proxy?.close();
-	await server?.close();
-});
+const { server, proxy } = await redisBehindProxy();
 
 describe('RedisContainer: a transition sent again after its reply was lost', () => {
 	it('does not move a later claim of the task by the same owner', { timeout: 30_000 }, async () => {
