@@ -142,7 +142,7 @@ function retryFailedPanel(ctx, filter, total) {
 	function run() {
 		confirm.hidden = true;
 		const post = limit.value === '' ? body : { ...body, limit: Number(limit.value) };
-		void ctx.act('Retry failed', async () => {
+		void ctx.act('Bulk retry', async () => {
 			const { retried } = await api('runs/retryFailed', { post });
 			return `Retried ${retried.length} failed run${retried.length === 1 ? '' : 's'}`;
 		});

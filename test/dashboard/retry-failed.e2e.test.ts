@@ -2,8 +2,8 @@
  * The retry of the failed runs of a key in bulk, on a shared container (SQLite, Redis): `POST api/runs/retryFailed`
  * through a `RunOperator` (as `lightsched dashboard` has it) retries the oldest `limit` failed runs of key A and none
  * of key B, refuses bad fields with 400 and a read-only dashboard with 403; the runs page's "Retry failed (N)"
- * button, once confirmed, retries the rest, says how many and refreshes the list; the workers' `Workflows` finishes
- * them.
+ * button, once confirmed, retries the rest (at most the limit given; a bad one is reported), says how many and
+ * refreshes the list; the workers' `Workflows` finishes them.
  */
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -150,6 +150,13 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 		await page.click('#retry-failed-confirm');
 		await expect.poll(() => page.locator('#notice').textContent(), POLL).toBe('Retried 2 failed runs');
 		await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (1)');
+		await page.fill('#retry-failed-limit', '0');
+		await page.click('#retry-failed');
+		await page.click('#retry-failed-confirm');
+		await expect
+			.poll(() => page.locator('#notice').textContent(), POLL)
+			.toBe('Bulk retry failed: Expected `limit` to be an integer >= 1, got 0');
+		await page.fill('#retry-failed-limit', '');
 		await page.click('#retry-failed');
 		await page.click('#retry-failed-confirm');
 		await expect.poll(() => page.locator('#notice').textContent(), POLL).toBe('Retried 1 failed run');
