@@ -12,7 +12,7 @@ import { InvalidStateError } from 'lightsched/kit';
 import { loadAsset } from './assets.js';
 import { HttpError, readJsonBody, safetyHeaders, sendError, sendJson } from './http.js';
 import { resolveOptions, type DashboardOptions, type ResolvedDashboardOptions } from './options.js';
-import { listRuns, runCommand, runDetail, runsSource, type RunsSource } from './runs-api.js';
+import { listRuns, retryFailed, runCommand, runDetail, runsSource, type RunsSource } from './runs-api.js';
 import { CountsSampler, type StatsSnapshot } from './sampler.js';
 import { cleanTasks, listTasks, queueLatency, taskAction, taskDetail } from './task-api.js';
 
@@ -122,6 +122,8 @@ export function createHandler(options: DashboardOptions, resolved: ResolvedDashb
 				else await scheduler.resumeQueue();
 				return { paused: id === 'pause' };
 			}
+			if (head === 'runs' && runs !== null && id === 'retryFailed' && parts.length === 2)
+				return retryFailed(runs, body);
 			if (head === 'runs' && runs !== null && id !== undefined && action !== undefined && parts.length === 3)
 				return runCommand(runs, id, action, body);
 			throw new HttpError(404, 'No such action');

@@ -1,6 +1,7 @@
 /**
  * The dashboard's workflow API: runs by status, definition or key; one run with its step graph (the steps and
- * their `dependsOn`, from the stored definition the run started with); the run commands (with an engine only).
+ * their `dependsOn`, from the stored definition the run started with); the run commands and the retry of the failed
+ * runs of a key or definition in bulk (with an engine only).
  */
 import type { RunRecord, RunStatus, Workflows, WorkflowStore } from 'lightsched/workflows';
 import { HttpError, intParam, orderParam } from './http.js';
@@ -21,7 +22,7 @@ const RUN_STATUSES: readonly RunStatus[] = [
  */
 export type RunEngine = Pick<
 	Workflows,
-	'store' | 'stop' | 'pause' | 'resume' | 'retry' | 'retryFrom' | 'continue' | 'skip'
+	'store' | 'stop' | 'pause' | 'resume' | 'retry' | 'retryFrom' | 'continue' | 'skip' | 'retryFailed'
 >;
 
 const COMMANDS = [
@@ -32,7 +33,12 @@ const COMMANDS = [
 	'retryFrom',
 	'continue',
 	'skip',
-] as const satisfies readonly Exclude<keyof RunEngine, 'store'>[];
+] as const satisfies readonly Exclude<keyof RunEngine, 'store' | 'retryFailed'>[];
+
+/** The fields `POST api/runs/retryFailed` takes. */
+const RETRY_FAILED_FIELDS = ['key', 'definition', 'limit'];
+
+const NO_ENGINE = 'The dashboard was given a workflow store, not an engine: no commands';
 
 /** The store to read and, when given an engine, the engine for commands. */
 export interface RunsSource {
@@ -120,8 +126,7 @@ export async function runCommand(
 	body: Record<string, unknown>,
 ): Promise<unknown> {
 	const engine = source.engine;
-	if (engine === null)
-		throw new HttpError(405, 'The dashboard was given a workflow store, not an engine: no commands');
+	if (engine === null) throw new HttpError(405, NO_ENGINE);
 	if (!(COMMANDS as readonly string[]).includes(command))
 		throw new HttpError(404, `No run command \`${command}\` (${COMMANDS.join(', ')})`);
 	const step = (): string => {
@@ -145,4 +150,27 @@ export async function runCommand(
 		case 'skip':
 			return { run: await engine.skip(id, step()) };
 	}
+}
+
+/**
+ * `POST api/runs/retryFailed` with `{ key?, definition?, limit? }`: the engine's `retryFailed` on the failed runs of
+ * that key and definition (the oldest `limit` of them when given; the engine checks it). Answers `{ retried }`, the
+ * ids retried.
+ */
+export async function retryFailed(source: RunsSource, body: Record<string, unknown>): Promise<unknown> {
+	const engine = source.engine;
+	if (engine === null) throw new HttpError(405, NO_ENGINE);
+	for (const field of Object.keys(body))
+		if (!RETRY_FAILED_FIELDS.includes(field))
+			throw new HttpError(400, `Unknown field \`${field}\` (${RETRY_FAILED_FIELDS.join(', ')})`);
+	const text = (field: 'key' | 'definition'): string | undefined => {
+		const value = body[field];
+		if (value === undefined || (typeof value === 'string' && value !== '')) return value;
+		throw new HttpError(400, `Expected \`${field}\` to be a non-empty string, got ${JSON.stringify(value)}`);
+	};
+	const key = text('key');
+	const definition = text('definition');
+	const query = { ...(key === undefined ? {} : { key }), ...(definition === undefined ? {} : { definition }) };
+	const options = body.limit === undefined ? {} : { limit: body.limit as number };
+	return { retried: await engine.retryFailed(query, options) };
 }

@@ -33,11 +33,11 @@ const ctx = {
 		notice.hidden = true;
 		notice.textContent = '';
 	},
-	/** Run an action; report its failure, else re-render. */
+	/** Run an action; report its failure, else its result (a text `run` resolves with, or "done") and re-render. */
 	async act(label, run) {
 		try {
-			await run();
-			ctx.notify(`${label}: done`, 'ok');
+			const result = await run();
+			ctx.notify(typeof result === 'string' ? result : `${label}: done`, 'ok');
 			await route();
 		} catch (error) {
 			if (error instanceof AuthError) return askToken();

@@ -1,8 +1,9 @@
 /* global URLSearchParams */
 /**
- * Workflow runs: the list (status, definition and key filters, paging) and a run's page: its steps as a graph,
- * the selected step's output, error and trace, and the run commands (retry, retryFrom, continue, skip, pause,
- * resume, stop) when the dashboard was given an engine.
+ * Workflow runs: the list (status, definition and key filters, paging; filtered to the failed runs of a key or
+ * definition, their retry in bulk) and a run's page: its steps as a graph, the selected step's output, error and
+ * trace, and the run commands (retry, retryFrom, continue, skip, pause, resume, stop) when the dashboard was given an
+ * engine.
  */
 import { ago, api, badge, h, jsonBlock, replace, seg, when } from './dom.js';
 import { drawGraph } from './graph.js';
@@ -70,9 +71,18 @@ export async function renderRuns(target, ctx, params) {
 		),
 	);
 	const last = page.offset + page.runs.length;
+	const bulk =
+		page.commands &&
+		!ctx.info.readOnly &&
+		status === 'failed' &&
+		(key !== '' || definition !== '') &&
+		page.total > 0
+			? retryFailedPanel(ctx, { key, definition }, page.total)
+			: null;
 	target.append(
 		h('h2', { class: 'page' }, 'Workflow runs'),
 		form,
+		bulk,
 		h(
 			'table',
 			{ class: 'tasks', id: 'run-table' },
@@ -95,6 +105,55 @@ export async function renderRuns(target, ctx, params) {
 			' ',
 			last < page.total ? h('a', { href: hash(page.offset + limit) }, 'next →') : null,
 		),
+	);
+}
+
+/**
+ * "Retry failed (N)" over the failed runs of the list's key and definition (`filter`, '' for none): asks to confirm
+ * in the page, then retries them (or the oldest `limit`) through `api/runs/retryFailed` and says how many.
+ */
+function retryFailedPanel(ctx, filter, total) {
+	const body = {};
+	if (filter.key !== '') body.key = filter.key;
+	if (filter.definition !== '') body.definition = filter.definition;
+	const scope = [
+		filter.key === '' ? null : `key ${filter.key}`,
+		filter.definition === '' ? null : `definition ${filter.definition}`,
+	]
+		.filter((s) => s !== null)
+		.join(', ');
+	const limit = h('input', { id: 'retry-failed-limit', type: 'number', min: '1', placeholder: 'all', size: '6' });
+	const confirm = h('span', { id: 'retry-failed-confirm-box', hidden: true });
+	const open = h('button', { type: 'button', id: 'retry-failed' }, `Retry failed (${total})`);
+	open.addEventListener('click', () => {
+		const count = limit.value === '' ? `the ${total}` : `the oldest ${limit.value} of the ${total}`;
+		replace(
+			confirm,
+			`Retry ${count} failed runs of ${scope}? `,
+			h('button', { type: 'button', id: 'retry-failed-confirm', onclick: run }, 'Retry them'),
+			h(
+				'button',
+				{ type: 'button', id: 'retry-failed-cancel', onclick: () => (confirm.hidden = true) },
+				'Cancel',
+			),
+		);
+		confirm.hidden = false;
+	});
+	function run() {
+		confirm.hidden = true;
+		const post = limit.value === '' ? body : { ...body, limit: Number(limit.value) };
+		void ctx.act('Bulk retry', async () => {
+			const { retried } = await api('runs/retryFailed', { post });
+			return `Retried ${retried.length} failed run${retried.length === 1 ? '' : 's'}`;
+		});
+	}
+	return h(
+		'p',
+		{ class: 'buttons action', id: 'retry-failed-panel' },
+		open,
+		h('label', {}, ' at most ', limit),
+		' ',
+		confirm,
 	);
 }
 

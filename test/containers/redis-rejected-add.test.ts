@@ -9,23 +9,14 @@
  * connections (the server out of reach) while redis-server itself keeps running.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ContainerError, DuplicateTaskError, PartialAddError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
-import { startRedis, startSwallowingProxy, type RedisServer, type SwallowingProxy } from '../support/redis.js';
+import { redisBehindProxy } from '../support/redis-behind-proxy.js';
 
-let server: RedisServer;
-let proxy: SwallowingProxy;
-beforeAll(async () => {
-	server = await startRedis();
-	proxy = await startSwallowingProxy(server.port);
-});
-afterAll(async () => {
-	await proxy?.close();
-	await server?.close();
-});
+const { server, proxy } = await redisBehindProxy();
 
 describe('RedisContainer: an add rejected on its way', () => {
 	it('is stored once the connection is back, and its retry with the same id is refused, not stored twice', async () => {

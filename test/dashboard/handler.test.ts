@@ -158,6 +158,9 @@ describe('the dashboard handler', () => {
 			});
 			const command = await raw(base, '/ops/api/runs/r1/retry', 'POST', { 'x-lightsched-dashboard': '1' });
 			expect(command.status).toBe(405);
+			const bulk = await raw(base, '/ops/api/runs/retryFailed', 'POST', { 'x-lightsched-dashboard': '1' });
+			expect(bulk.status).toBe(405);
+			expect(JSON.parse(bulk.body)).toEqual(JSON.parse(command.body));
 		} finally {
 			await handler.close();
 			server.closeAllConnections();

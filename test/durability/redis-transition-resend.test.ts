@@ -7,23 +7,13 @@
  * (The test once read the stored record after the repeat, and failed 1 run in 4 under load: see the comment at
  * its end.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { retryPatch } from 'lightsched/kit';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
-import { startRedis, startSwallowingProxy, type RedisServer, type SwallowingProxy } from '../support/redis.js';
+import { redisBehindProxy } from '../support/redis-behind-proxy.js';
 
-let server: RedisServer;
-let proxy: SwallowingProxy;
-
-beforeAll(async () => {
-	server = await startRedis();
-	proxy = await startSwallowingProxy(server.port);
-});
-afterAll(async () => {
-	await proxy?.close();
-	await server?.close();
-});
+const { server, proxy } = await redisBehindProxy();
 
 describe('RedisContainer: a transition sent again after its reply was lost', () => {
 	it('does not move a later claim of the task by the same owner', { timeout: 30_000 }, async () => {

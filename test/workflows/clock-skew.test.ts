@@ -7,45 +7,23 @@
  * every step's action ran, and a step ran again only when an earlier start of it was in the killed process or its
  * lease was found expired.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
-import { bundledCommand } from '../support/bundled-command.js';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
 import { CRASH_DAG } from './crash-dag.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
-import { readLog, startWorkerProcess } from './worker-processes.js';
+import { readLog, workerProcesses } from './worker-processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WORKER = await bundledCommand('test/workflows/crash-worker.ts');
 const RUNS = 100;
 const STEPS = CRASH_DAG.steps.length;
 const SKEW_MS = 10_000;
-const dir = mkdtempSync(join(tmpdir(), 'lightsched-wf-skew-'));
-const children: ChildProcess[] = [];
-let postgres: SqlBackend | undefined;
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
-}, 120_000);
-afterAll(async () => {
-	for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-	rmSync(dir, { recursive: true, force: true });
-	await postgres?.stop();
-	await redis?.close();
-});
+const workers = await workerProcesses('lightsched-wf-skew-');
 
 type Backend = 'PostgreSQL' | 'Redis';
 
@@ -55,11 +33,11 @@ async function setUp(backend: Backend): Promise<{
 	store: WorkflowStore;
 }> {
 	if (backend === 'Redis') {
-		const target = { url: (redis as RedisServer).url, name: 'skew' };
+		const target = { url: workers.redis().url, name: 'skew' };
 		const container = new RedisContainer({ redis: target.url, name: target.name, log: false });
 		return { worker: { redis: target }, container, store: new RedisWorkflowStore({ container }) };
 	}
-	const knex: Knex.Config = await (postgres as SqlBackend).freshDatabase();
+	const knex: Knex.Config = await workers.postgres().freshDatabase();
 	const container = new SqlContainer({ knex });
 	return { worker: { sql: knex }, container, store: new SqlWorkflowStore({ container }) };
 }
@@ -75,10 +53,8 @@ describe.each(['Redis', 'PostgreSQL'] as const)('Workflows on %s with clocks 20 
 		for (let i = 0; i < RUNS; i += 20)
 			await Promise.all(Array.from({ length: 20 }, (_, k) => flows.start('crash-dag', { id: `run-${i + k}` })));
 		const start = (skewMs: number, n: number) => {
-			const config = { ...worker, leaseMs: 1500, skewMs, log: join(dir, `${backend}-${n}.log`) };
-			const process = startWorkerProcess(WORKER[1], ROOT, config, n);
-			children.push(process.child);
-			return process;
+			const config = { ...worker, leaseMs: 1500, skewMs, log: join(workers.dir, `${backend}-${n}.log`) };
+			return workers.start(config, n);
 		};
 		const ahead = start(SKEW_MS, 1);
 		const behind = start(-SKEW_MS, 2);

@@ -10,56 +10,27 @@
  * within 2 lease periods", the time from each kill to the next step start of every run the killed process was
  * working on (asserted only against a generous bound: the machine is shared).
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type WorkflowStore } from 'lightsched/workflows';
-import { postgresBackend, type SqlBackend } from '../support/sql.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
 import { CRASH_DAG } from './crash-dag.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
-import { readLog, startWorkerProcess, type Line, type WorkerProcess } from './worker-processes.js';
-import { bundledCommand } from '../support/bundled-command.js';
+import { readLog, workerProcesses, type Line, type WorkerProcess } from './worker-processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WORKER = await bundledCommand('test/workflows/crash-worker.ts');
 const RUNS = Number(process.env.LIGHTSCHED_WF_CRASH_RUNS ?? 200);
 const STEPS = CRASH_DAG.steps.length;
 const LEASE_MS = 1500;
-const dir = mkdtempSync(join(tmpdir(), 'lightsched-wf-crash-'));
-const children: ChildProcess[] = [];
-let postgres: SqlBackend | undefined;
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-	[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
-}, 120_000);
-afterAll(async () => {
-	for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-	rmSync(dir, { recursive: true, force: true });
-	await postgres?.stop();
-	await redis?.close();
-});
+const workers = await workerProcesses('lightsched-wf-crash-');
 
 type Backend = 'SQLite' | 'PostgreSQL' | 'Redis';
 
 function startWorker(config: Omit<CrashWorkerConfig, 'log' | 'leaseMs'>, name: string, n: number): WorkerProcess {
-	const worker = startWorkerProcess(
-		WORKER[1],
-		ROOT,
-		{ ...config, log: join(dir, `${name}-worker-${n}.log`), leaseMs: LEASE_MS },
-		n,
-	);
-	children.push(worker.child);
-	return worker;
+	return workers.start({ ...config, log: join(workers.dir, `${name}-worker-${n}.log`), leaseMs: LEASE_MS }, n);
 }
 
 /**
@@ -109,7 +80,7 @@ async function setUp(backend: Backend): Promise<{
 	store: () => WorkflowStore;
 }> {
 	if (backend === 'Redis') {
-		const target = { url: (redis as RedisServer).url, name: 'crash' };
+		const target = { url: workers.redis().url, name: 'crash' };
 		return {
 			worker: { redis: target },
 			container: new RedisContainer({ redis: target.url, name: target.name, log: false }),
@@ -119,8 +90,8 @@ async function setUp(backend: Backend): Promise<{
 	}
 	const knex: Knex.Config =
 		backend === 'SQLite'
-			? { client: 'sqlite3', connection: { filename: join(dir, 'flows.sqlite') }, useNullAsDefault: true }
-			: await (postgres as SqlBackend).freshDatabase();
+			? { client: 'sqlite3', connection: { filename: join(workers.dir, 'flows.sqlite') }, useNullAsDefault: true }
+			: await workers.postgres().freshDatabase();
 	const container = new SqlContainer({ knex });
 	return {
 		worker: { sql: knex },
@@ -244,6 +215,6 @@ describe.each(['SQLite', 'PostgreSQL', 'Redis'] as const)('workflow crash test o
 		// Generous: the goal is 2 lease periods; this shared 2-core machine may stall a process for seconds.
 		expect(Math.max(0, ...nextStep)).toBeLessThan(10 * LEASE_MS);
 		await store.close();
-		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+		workers.signal('SIGTERM');
 	}, 300_000);
 });

@@ -7,24 +7,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { Workflows, workflowActions, type RunRecord } from 'lightsched/workflows';
-import { startRedis, startSwallowingProxy, type RedisServer, type SwallowingProxy } from '../support/redis.js';
+import { redisBehindProxy } from '../support/redis-behind-proxy.js';
 
-let server: RedisServer;
-let proxy: SwallowingProxy;
-
-beforeAll(async () => {
-	server = await startRedis();
-	proxy = await startSwallowingProxy(server.port);
-});
-afterAll(async () => {
-	await proxy?.close();
-	await server?.close();
-});
+const { server, proxy } = await redisBehindProxy();
 
 interface Setup {
 	readonly flows: Workflows;

@@ -1,12 +1,22 @@
 /**
  * The workflow worker processes of the crash and clock tests (crash-worker.ts, bundled): started with their config
  * in the environment, ready once they print `ready`; and their logs, one line per step start, end, or lease found
- * expired (`<kind> <run> <step> <pid> <ms on that process's clock>`).
+ * expired (`<kind> <run> <step> <pid> <ms on that process's clock>`). `workerProcesses` sets up a test file of them:
+ * the bundle, the servers (PostgreSQL, redis-server), a folder for the logs, and the clean-up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { bundledCommand } from '../support/bundled-command.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { postgresBackend, type SqlBackend } from '../support/sql.js';
 import type { CrashWorkerConfig } from './crash-worker.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface WorkerProcess {
 	readonly child: ChildProcess;
@@ -16,7 +26,7 @@ export interface WorkerProcess {
 }
 
 /** Start the bundled worker `script` (from `cwd`) with `config`; `n` names it in errors. */
-export function startWorkerProcess(script: string, cwd: string, config: CrashWorkerConfig, n: number): WorkerProcess {
+function startWorkerProcess(script: string, cwd: string, config: CrashWorkerConfig, n: number): WorkerProcess {
 	const child = spawn(process.execPath, [script], {
 		cwd,
 		env: { ...process.env, LIGHTSCHED_WF_WORKER: JSON.stringify(config) },
@@ -30,6 +40,60 @@ export function startWorkerProcess(script: string, cwd: string, config: CrashWor
 		);
 	});
 	return { child, log: config.log, ready };
+}
+
+/** What a test file of worker processes has (see `workerProcesses`). */
+export interface WorkerProcesses {
+	/** A temporary folder for the workers' logs (and SQLite files), removed after the file's tests. */
+	readonly dir: string;
+	/** The PostgreSQL server, started before the file's tests. */
+	postgres(): SqlBackend;
+	/** The redis-server, started before the file's tests. */
+	redis(): RedisServer;
+	/** Start a worker (crash-worker.ts) with `config`; `n` names it in errors. SIGKILLed after the tests if still up. */
+	start(config: CrashWorkerConfig, n: number): WorkerProcess;
+	/** Send `signal` to every worker started that is still running. */
+	signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Set up a test file of worker processes: bundle crash-worker.ts, make the logs' folder, start PostgreSQL and a
+ * redis-server before the file's tests; after them, SIGKILL the workers still running, remove the folder and stop
+ * the servers. Call it at the top level of the file (`const workers = await workerProcesses('lightsched-wf-crash-')`).
+ */
+export async function workerProcesses(prefix: string): Promise<WorkerProcesses> {
+	const program = await bundledCommand('test/workflows/crash-worker.ts');
+	const dir = mkdtempSync(join(tmpdir(), prefix));
+	const children: ChildProcess[] = [];
+	let postgres: SqlBackend | undefined;
+	let redis: RedisServer | undefined;
+	const signal = (name: NodeJS.Signals): void => {
+		for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(name);
+	};
+	beforeAll(async () => {
+		[postgres, redis] = await Promise.all([postgresBackend(), startRedis()]);
+	}, 120_000);
+	afterAll(async () => {
+		signal('SIGKILL');
+		rmSync(dir, { recursive: true, force: true });
+		await postgres?.stop();
+		await redis?.close();
+	});
+	const started = <T>(server: T | undefined, name: string): T => {
+		if (server === undefined) throw new Error(`${name} is not started (workerProcesses starts it in beforeAll)`);
+		return server;
+	};
+	return {
+		dir,
+		postgres: () => started(postgres, 'PostgreSQL'),
+		redis: () => started(redis, 'redis-server'),
+		start: (config, n) => {
+			const worker = startWorkerProcess(program[1], ROOT, config, n);
+			children.push(worker.child);
+			return worker;
+		},
+		signal,
+	};
 }
 
 export interface Line {

@@ -1,0 +1,173 @@
+/**
+ * The retry of the failed runs of a key in bulk, on a shared container (SQLite, Redis): `POST api/runs/retryFailed`
+ * through a `RunOperator` (as `lightsched dashboard` has it) retries the oldest `limit` failed runs of key A and none
+ * of key B, refuses bad fields with 400 and a read-only dashboard with 403; the runs page's "Retry failed (N)"
+ * button, once confirmed, retries the rest (at most the limit given; a bad one is reported), says how many and
+ * refreshes the list; the workers' `Workflows` finishes them.
+ */
+import { Scheduler, type TaskContainer } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+import { startDashboard, type RunningDashboard } from 'lightsched/dashboard';
+import { RunOperator, Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, screenshot, watchedPage, type WatchedPage } from './browser.js';
+import { openBackend, type Backend } from './fixture.js';
+
+const POLL = { timeout: 20_000, interval: 100 };
+
+let browser: Browser;
+beforeAll(async () => {
+	browser = await launchBrowser();
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key on %s', (name) => {
+	let backend: Backend;
+	let container: TaskContainer;
+	let scheduler: Scheduler<StepItem, unknown>;
+	let flows: Workflows;
+	let dashboard: RunningDashboard;
+	let view: WatchedPage;
+	let healed = false;
+	const runsOf: Record<'A' | 'B', RunRecord[]> = { A: [], B: [] };
+
+	const post = (base: string, body: unknown) =>
+		fetch(`${base}api/runs/retryFailed`, {
+			method: 'POST',
+			headers: { 'x-lightsched-dashboard': '1', 'content-type': 'application/json' },
+			body: JSON.stringify(body),
+		});
+	const statuses = async (key: 'A' | 'B') =>
+		Promise.all(runsOf[key].map(async (run) => (await flows.get(run.id))?.status));
+
+	beforeAll(async () => {
+		backend = await openBackend(name);
+		container = await backend.container();
+		const actions = workflowActions({
+			flaky: () => {
+				if (!healed) throw new Error('not yet');
+				return 'fixed';
+			},
+		});
+		scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions) });
+		flows = new Workflows({ scheduler, actions, sweepMs: 100 });
+		flows.define({ name: 'flaky', steps: [{ id: 'a', action: 'flaky', maxAttempts: 1 }] });
+		for (const key of ['A', 'A', 'A', 'A', 'B', 'B'] as const)
+			runsOf[key].push(await flows.start('flaky', { key }));
+		for (const run of [...runsOf.A, ...runsOf.B]) expect((await flows.wait(run.id)).status).toBe('failed');
+		// The operator's side, as `lightsched dashboard` has it: commands written for the workers to carry out.
+		dashboard = await startDashboard({
+			scheduler,
+			workflows: new RunOperator({ store: flows.store, scheduler }),
+			port: 0,
+		});
+		view = await watchedPage(browser);
+	});
+	afterAll(async () => {
+		await view?.page.context().close();
+		await dashboard?.close();
+		await flows?.close();
+		await scheduler?.close();
+		await backend?.stop();
+	});
+
+	it('refuses an unknown field and a limit that is not a positive integer with 400, naming the field', async () => {
+		for (const [body, field] of [
+			[{ key: 'A', status: 'failed' }, 'status'],
+			[{ key: 'A', limit: 0 }, 'limit'],
+			[{ key: 'A', limit: 1.5 }, 'limit'],
+			[{ key: 'A', limit: '2' }, 'limit'],
+			[{ key: 7 }, 'key'],
+			[{ definition: '' }, 'definition'],
+		] as const) {
+			const response = await post(dashboard.url, body);
+			const answer = (await response.json()) as { error: { message: string } };
+			expect({ body, status: response.status }).toEqual({ body, status: 400 });
+			expect(answer.error.message).toContain(`\`${field}\``);
+		}
+		expect(await statuses('A')).toEqual(['failed', 'failed', 'failed', 'failed']);
+	});
+
+	it('is refused by a read-only dashboard as the single retry is, and its page shows no button', async () => {
+		const readOnly = await startDashboard({
+			scheduler,
+			workflows: new RunOperator({ store: flows.store, scheduler }),
+			port: 0,
+			readOnly: true,
+		});
+		const { page } = await watchedPage(browser);
+		try {
+			const bulk = await post(readOnly.url, { key: 'A' });
+			const single = await fetch(`${readOnly.url}api/runs/${runsOf.A[0]?.id}/retry`, {
+				method: 'POST',
+				headers: { 'x-lightsched-dashboard': '1' },
+			});
+			expect(bulk.status).toBe(403);
+			expect(await bulk.json()).toEqual(await single.json());
+			// The writable dashboard's page shows the button on this list; the read-only one's does not.
+			await page.goto(`${dashboard.url}#/runs?status=failed&key=A`);
+			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (4)');
+			await page.goto(`${readOnly.url}#/runs?status=failed&key=A`);
+			await expect.poll(() => page.locator('#read-only').count(), POLL).toBe(1);
+			await expect.poll(() => page.locator('#run-table tbody a').count(), POLL).toBe(4);
+			expect(await page.locator('#retry-failed').count()).toBe(0);
+		} finally {
+			await page.context().close();
+			await readOnly.close();
+		}
+		expect(await statuses('A')).toEqual(['failed', 'failed', 'failed', 'failed']);
+	});
+
+	it('retries the oldest `limit` failed runs of key A through the API, none of key B', async () => {
+		healed = true;
+		const oldest = await flows.list({ status: 'failed', key: 'A', order: 'asc', limit: 1 });
+		const response = await post(dashboard.url, { key: 'A', definition: 'flaky', limit: 1 });
+		expect(response.status).toBe(200);
+		expect(await response.json()).toEqual({ retried: oldest.runs.map((run) => run.id) });
+		const done = await flows.wait(oldest.runs[0]?.id ?? '', { timeoutMs: 20_000 });
+		expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
+		expect((await statuses('A')).filter((s) => s === 'failed')).toHaveLength(3);
+		expect(await statuses('B')).toEqual(['failed', 'failed']);
+	});
+
+	it('retries the rest from the runs page once confirmed, says how many, and refreshes the list', async () => {
+		const { page, dialogs, errors } = view;
+		const failedB = await Promise.all(runsOf.B.map((run) => flows.get(run.id)));
+		await page.goto(`${dashboard.url}#/runs?status=failed&key=A`);
+		await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (3)');
+		await page.click('#retry-failed');
+		await page.click('#retry-failed-cancel');
+		expect(await page.locator('#retry-failed-confirm').isVisible()).toBe(false);
+		await page.fill('#retry-failed-limit', '2');
+		await page.click('#retry-failed');
+		expect(await page.locator('#retry-failed-confirm-box').textContent()).toContain(
+			'Retry the oldest 2 of the 3 failed runs of key A?',
+		);
+		if (name === 'SQLite') await screenshot(page, 'runs-retry-failed');
+		await page.click('#retry-failed-confirm');
+		await expect.poll(() => page.locator('#notice').textContent(), POLL).toBe('Retried 2 failed runs');
+		await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (1)');
+		await page.fill('#retry-failed-limit', '0');
+		await page.click('#retry-failed');
+		await page.click('#retry-failed-confirm');
+		await expect
+			.poll(() => page.locator('#notice').textContent(), POLL)
+			.toBe('Bulk retry failed: Expected `limit` to be an integer >= 1, got 0');
+		await page.fill('#retry-failed-limit', '');
+		await page.click('#retry-failed');
+		await page.click('#retry-failed-confirm');
+		await expect.poll(() => page.locator('#notice').textContent(), POLL).toBe('Retried 1 failed run');
+		await expect.poll(() => page.locator('#run-table tbody').textContent(), POLL).toBe('No runs.');
+		expect(await page.locator('#retry-failed').count()).toBe(0);
+		for (const run of runsOf.A) {
+			const done = await flows.wait(run.id, { timeoutMs: 20_000 });
+			expect({ id: run.id, status: done.status }).toEqual({ id: run.id, status: 'succeeded' });
+		}
+		expect(await Promise.all(runsOf.B.map((run) => flows.get(run.id)))).toEqual(failedB);
+		expect(dialogs).toEqual([]);
+		expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+	});
+});
