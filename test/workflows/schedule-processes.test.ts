@@ -135,57 +135,55 @@ describe.each(['SQLite', 'Redis'] as const)('flows.schedule across processes on 
 			client?.disconnect();
 		}
 	}, 90_000);
+});
 
+describe('flows.schedule across processes on Redis, a kill inside a create', () => {
 	// The kill inside a create, made to happen: the survivor is stopped (SIGSTOP) and the other process's replies
 	// are dropped (a proxy between it and Redis), so the runs it creates meanwhile are stored but never announced; it
 	// is killed once one is there, and the survivor continued (SIGCONT). The survivor's create of the tick it was
 	// waiting for may then be refused (one run per tick); either way it goes on.
-	it.runIf(backend === 'Redis')(
-		'a process killed after the store took its create, before it heard so, leaves that tick its only run',
-		async () => {
-			const name = 'schedule-processes-cut';
-			const client = new Redis((redis as RedisServer).url);
-			const store = new RedisWorkflowStore({ redis: client, name });
-			const proxy = await startTcpProxy((redis as RedisServer).port);
-			const logs = [join(dir, 'cut-a.log'), join(dir, 'cut-b.log')] as const;
-			const runs = async (): Promise<RunRecord[]> =>
-				(await store.list({ definition: 'create-cluster', limit: 1000 })).runs.filter((run) =>
-					run.id.startsWith('schedule:ticking:'),
-				);
-			try {
-				const b = await startWorker({ redis: { url: (redis as RedisServer).url, name } }, logs[1]);
-				const a = await startWorker({ redis: { url: `redis://127.0.0.1:${proxy.port}`, name } }, logs[0]);
-				await until(async () => (await runs()).length >= 3, 20_000, 'three ticks');
-				b.kill('SIGSTOP');
-				const stoppedAt = Date.now();
-				proxy.swallowRepliesFrom = 'schedule:ticking:';
-				// A tick after the stop: the stopped process sent no create for it, so its run is the other's.
-				await until(
-					async () => (await runs()).some((run) => tickOf(run) > stoppedAt),
-					20_000,
-					'a run the process to kill created after the stop',
-				);
-				const killSentAt = Date.now();
-				a.kill('SIGKILL');
-				await new Promise((resolve) => a.once('exit', resolve));
-				const killedAt = Date.now();
-				b.kill('SIGCONT');
-				await until(
-					async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
-					20_000,
-					'three ticks after the kill',
-				);
-				b.kill('SIGTERM');
-				await new Promise((resolve) => b.once('exit', resolve));
-				checkRuns(await runs(), logs, killSentAt, killedAt);
-				// The killed process's last run is there, announced by nobody.
-				expect(createdBy(logs[0]).length + createdBy(logs[1]).length).toBeLessThan((await runs()).length);
-			} finally {
-				await store.close();
-				client.disconnect();
-				await proxy.close();
-			}
-		},
-		90_000,
-	);
+	it('a process killed after the store took its create, before it heard so, leaves that tick its only run', async () => {
+		const name = 'schedule-processes-cut';
+		const client = new Redis((redis as RedisServer).url);
+		const store = new RedisWorkflowStore({ redis: client, name });
+		const proxy = await startTcpProxy((redis as RedisServer).port);
+		const logs = [join(dir, 'cut-a.log'), join(dir, 'cut-b.log')] as const;
+		const runs = async (): Promise<RunRecord[]> =>
+			(await store.list({ definition: 'create-cluster', limit: 1000 })).runs.filter((run) =>
+				run.id.startsWith('schedule:ticking:'),
+			);
+		try {
+			const b = await startWorker({ redis: { url: (redis as RedisServer).url, name } }, logs[1]);
+			const a = await startWorker({ redis: { url: `redis://127.0.0.1:${proxy.port}`, name } }, logs[0]);
+			await until(async () => (await runs()).length >= 3, 20_000, 'three ticks');
+			b.kill('SIGSTOP');
+			const stoppedAt = Date.now();
+			proxy.swallowRepliesFrom = 'schedule:ticking:';
+			// A tick after the stop: the stopped process sent no create for it, so its run is the other's.
+			await until(
+				async () => (await runs()).some((run) => tickOf(run) > stoppedAt),
+				20_000,
+				'a run the process to kill created after the stop',
+			);
+			const killSentAt = Date.now();
+			a.kill('SIGKILL');
+			await new Promise((resolve) => a.once('exit', resolve));
+			const killedAt = Date.now();
+			b.kill('SIGCONT');
+			await until(
+				async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
+				20_000,
+				'three ticks after the kill',
+			);
+			b.kill('SIGTERM');
+			await new Promise((resolve) => b.once('exit', resolve));
+			checkRuns(await runs(), logs, killSentAt, killedAt);
+			// The killed process's last run is there, announced by nobody.
+			expect(createdBy(logs[0]).length + createdBy(logs[1]).length).toBeLessThan((await runs()).length);
+		} finally {
+			await store.close();
+			client.disconnect();
+			await proxy.close();
+		}
+	}, 90_000);
 });
