@@ -68,8 +68,8 @@ export class PgWakeChannel {
 	/** Whether the channel was reported down (so its recovery is reported once). */
 	#down = false;
 	#connecting: Promise<void> | null = null;
-	/** The probe on its way: its id and what to call when it arrives. */
-	#probe: { id: string; arrived: () => void } | null = null;
+	/** The probe on its way: its id, the connection it checks, and what ends its wait (whether it arrived). */
+	#probe: { id: string; connection: PgClient; settle: (arrived: boolean) => void } | null = null;
 
 	constructor(options: PgWakeChannelOptions) {
 		this.#options = options;
@@ -147,7 +147,9 @@ export class PgWakeChannel {
 		clearInterval(this.#probeTimer);
 		this.#probeTimer = setInterval(() => void this.#check(connection), this.#options.probeIntervalMs);
 		this.#probeTimer.unref?.();
-		await this.#check(connection);
+		// Not awaited: the connect is over once we listen. A connection lost while its first probe is on its way is
+		// reconnected at once, not after that probe's timeout (a connect still in progress refuses a new one).
+		void this.#check(connection);
 	}
 
 	/** Send a probe through the pool and wait for it here; a probe that does not come breaks the connection. */
@@ -155,17 +157,20 @@ export class PgWakeChannel {
 		if (this.#closed || this.#client !== connection || this.#probe !== null) return;
 		const id = randomUUID();
 		let timer: ReturnType<typeof setTimeout> | undefined;
+		let settle: (arrived: boolean) => void = () => undefined;
 		const arrived = new Promise<boolean>((resolve) => {
-			this.#probe = { id, arrived: () => resolve(true) };
+			settle = resolve;
 			timer = setTimeout(() => resolve(false), this.#options.probeTimeoutMs);
 		});
+		const probe = { id, connection, settle };
+		this.#probe = probe;
 		let sendError: unknown = null;
 		await this.#options.notify(probePayload(id)).catch((error: unknown) => {
 			sendError = error;
 		});
 		const ok = sendError === null && (await arrived);
 		clearTimeout(timer);
-		this.#probe = null;
+		if (this.#probe === probe) this.#probe = null;
 		if (this.#closed || this.#client !== connection) return;
 		if (ok) {
 			this.#retryMs = FIRST_RETRY_MS;
@@ -206,7 +211,7 @@ export class PgWakeChannel {
 		const { type, id } = (signal ?? {}) as { type?: unknown; id?: unknown };
 		if (type === 'wake') this.#options.emit({ type: 'wake' });
 		else if (type === 'stop' && typeof id === 'string') this.#options.emit({ type: 'stop', id });
-		else if (type === 'probe' && this.#probe !== null && id === this.#probe.id) this.#probe.arrived();
+		else if (type === 'probe' && this.#probe !== null && id === this.#probe.id) this.#probe.settle(true);
 	}
 
 	/** The listening connection failed (`silent`: it works but nothing arrives): drop it, report, reconnect later. */
@@ -215,6 +220,11 @@ export class PgWakeChannel {
 		this.#client = null;
 		clearInterval(this.#probeTimer);
 		this.#probeTimer = undefined;
+		// Its probe will not come: end its wait now, and let the next connection probe at once (not behind it).
+		if (this.#probe?.connection === connection) {
+			this.#probe.settle(false);
+			this.#probe = null;
+		}
 		connection.removeAllListeners('notification');
 		connection.removeAllListeners('end');
 		connection.end().catch(() => undefined);
@@ -250,7 +260,7 @@ export class PgWakeChannel {
 		this.#closed = true;
 		clearTimeout(this.#retryTimer);
 		clearInterval(this.#probeTimer);
-		this.#probe?.arrived();
+		this.#probe?.settle(false);
 		await this.#connecting?.catch(() => undefined);
 		const client = this.#client;
 		this.#client = null;

@@ -132,6 +132,43 @@ describe('SqlContainer on PostgreSQL', () => {
 			}
 		});
 
+		// The cut above usually lands after the first probe arrived; on a loaded machine it can land while that probe
+		// is on its way. Here it does every time: the pool's only connection is held, so the probe cannot be sent
+		// until the LISTEN connection is gone. The reconnect used to be dropped (the first connect, still waiting for
+		// its probe, counted as a connect in progress) and the lost connection's probe blocked the next one's: the
+		// channel stayed down for good.
+		it('reconnects when the connection is cut while its first probe is on its way', async () => {
+			const prefix = `p${++n}_`;
+			const watcher = new SqlContainer({
+				knex: { ...shared, pool: { min: 0, max: 1 } },
+				tablePrefix: prefix,
+				notifyProbe: { timeoutMs: 1_000, intervalMs: 60_000 },
+			});
+			const writer = new SqlContainer({ knex: shared, tablePrefix: prefix });
+			const signals = new Signals();
+			try {
+				await watcher.migrate();
+				const held = await watcher.knex.transaction();
+				try {
+					watcher.watch?.(signals.push);
+					await signals.next((s) => s.type === 'wake'); // listening; its probe waits for the pool
+					await writer.knex.raw(
+						`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN "${prefix}events"'`,
+					);
+					await signals.next((s) => s.type === 'channel' && !s.ok);
+				} finally {
+					await held.commit();
+				}
+				await signals.next((s) => s.type === 'channel' && s.ok);
+				signals.clear();
+				await writer.add(records([{ id: 'after', item: 1 }]));
+				await signals.next((s) => s.type === 'wake');
+			} finally {
+				await watcher.close();
+				await writer.close();
+			}
+		}, 30_000);
+
 		// SQLite's channel (a watch on the file's folder) is tested in sql-sqlite-wake.test.ts.
 		it('has no wake-up channel with notify: false', async () => {
 			const quiet = new SqlContainer({ knex: shared, tablePrefix: `q${++n}_`, notify: false });

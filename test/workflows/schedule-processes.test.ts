@@ -1,7 +1,8 @@
 /**
  * Scheduled runs across processes: two worker processes on one SQLite file or one Redis server declare the same
- * schedule (every 300 ms). Each tick makes one run, created by one of them; after one is SIGKILLed between ticks,
- * the other keeps the schedule going.
+ * schedule (every 300 ms). Each tick makes one run, created by one of them; after one is SIGKILLed, the other keeps
+ * the schedule going. The kill can land inside a create (stored, not yet announced): on Redis that is also made to
+ * happen, through a proxy that drops the killed process's replies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { RunRecord, WorkflowStore } from 'lightsched/workflows';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
 import { bundledCommand } from '../support/bundled-command.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { until } from './fixture.js';
 import type { ScheduleWorkerConfig } from './schedule-worker.js';
 
@@ -61,6 +63,30 @@ function createdBy(log: string): string[] {
 
 const tickOf = (run: RunRecord): number => Number(run.id.slice('schedule:ticking:'.length));
 
+/**
+ * What the two processes made. Each tick has one run (ids are per tick). A run's `run:created` line comes from the
+ * process whose create the store took, and from no other; a process SIGKILLed inside a create (after the store
+ * took it, before its line was written) leaves that run without a line, and such runs can only be its latest
+ * ticks: later than any it announced and not later than the kill. After the kill the survivor made every run.
+ */
+function checkRuns(all: readonly RunRecord[], logs: readonly [string, string], killSentAt: number, killedAt: number) {
+	const [byKilled, bySurvivor] = [createdBy(logs[0]), createdBy(logs[1])];
+	const created = [...byKilled, ...bySurvivor];
+	const ids = new Set(all.map((run) => run.id));
+	expect(new Set(created).size).toBe(created.length);
+	expect(created.filter((id) => !ids.has(id))).toEqual([]);
+	const lastAnnounced = Math.max(0, ...all.filter((run) => byKilled.includes(run.id)).map(tickOf));
+	for (const run of all) {
+		expect(tickOf(run) % EVERY).toBe(0);
+		expect(run.vars).toEqual({ region: 'us' });
+		if (created.includes(run.id)) continue;
+		expect(tickOf(run)).toBeGreaterThan(lastAnnounced);
+		expect(tickOf(run)).toBeLessThanOrEqual(killSentAt);
+	}
+	const afterKill = all.filter((run) => tickOf(run) > killedAt).map((run) => run.id);
+	expect(bySurvivor).toEqual(expect.arrayContaining(afterKill));
+}
+
 describe.each(['SQLite', 'Redis'] as const)('flows.schedule across processes on %s', (backend) => {
 	it('two processes make one run per tick; after one is SIGKILLed the other keeps the schedule going', async () => {
 		let config: Omit<ScheduleWorkerConfig, 'log' | 'every'>;
@@ -91,6 +117,8 @@ describe.each(['SQLite', 'Redis'] as const)('flows.schedule across processes on 
 			await until(async () => (await runs()).length >= 1, 20_000, 'the first tick');
 			const b = await startWorker(config, logs[1]);
 			await until(async () => (await runs()).length >= 5, 20_000, 'five ticks');
+			// Wherever the kill lands: between ticks, or inside a create (then that run has no line, see checkRuns).
+			const killSentAt = Date.now();
 			a.kill('SIGKILL');
 			await new Promise((resolve) => a.once('exit', resolve));
 			const killedAt = Date.now();
@@ -101,20 +129,61 @@ describe.each(['SQLite', 'Redis'] as const)('flows.schedule across processes on 
 			);
 			b.kill('SIGTERM');
 			await new Promise((resolve) => b.once('exit', resolve));
-			const all = await runs();
-			const created = [...createdBy(logs[0]), ...createdBy(logs[1])];
-			// Every tick's run was created by exactly one of the two processes.
-			expect(created.sort()).toEqual(all.map((run) => run.id).sort());
-			for (const run of all) {
-				expect(tickOf(run) % EVERY).toBe(0);
-				expect(run.vars).toEqual({ region: 'us' });
-			}
-			// While both ran either could win a tick; after the kill the survivor made every run.
-			const afterKill = all.filter((run) => tickOf(run) > killedAt).map((run) => run.id);
-			expect(createdBy(logs[1])).toEqual(expect.arrayContaining(afterKill));
+			checkRuns(await runs(), logs, killSentAt, killedAt);
 		} finally {
 			await store.close();
 			client?.disconnect();
+		}
+	}, 90_000);
+});
+
+describe('flows.schedule across processes on Redis, a kill inside a create', () => {
+	// The kill inside a create, made to happen: the survivor is stopped (SIGSTOP) and the other process's replies
+	// are dropped (a proxy between it and Redis), so the runs it creates meanwhile are stored but never announced; it
+	// is killed once one is there, and the survivor continued (SIGCONT). The survivor's create of the tick it was
+	// waiting for may then be refused (one run per tick); either way it goes on.
+	it('a process killed after the store took its create, before it heard so, leaves that tick its only run', async () => {
+		const name = 'schedule-processes-cut';
+		const client = new Redis((redis as RedisServer).url);
+		const store = new RedisWorkflowStore({ redis: client, name });
+		const proxy = await startTcpProxy((redis as RedisServer).port);
+		const logs = [join(dir, 'cut-a.log'), join(dir, 'cut-b.log')] as const;
+		const runs = async (): Promise<RunRecord[]> =>
+			(await store.list({ definition: 'create-cluster', limit: 1000 })).runs.filter((run) =>
+				run.id.startsWith('schedule:ticking:'),
+			);
+		try {
+			const b = await startWorker({ redis: { url: (redis as RedisServer).url, name } }, logs[1]);
+			const a = await startWorker({ redis: { url: `redis://127.0.0.1:${proxy.port}`, name } }, logs[0]);
+			await until(async () => (await runs()).length >= 3, 20_000, 'three ticks');
+			b.kill('SIGSTOP');
+			const stoppedAt = Date.now();
+			proxy.swallowRepliesFrom = 'schedule:ticking:';
+			// A tick after the stop: the stopped process sent no create for it, so its run is the other's.
+			await until(
+				async () => (await runs()).some((run) => tickOf(run) > stoppedAt),
+				20_000,
+				'a run the process to kill created after the stop',
+			);
+			const killSentAt = Date.now();
+			a.kill('SIGKILL');
+			await new Promise((resolve) => a.once('exit', resolve));
+			const killedAt = Date.now();
+			b.kill('SIGCONT');
+			await until(
+				async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
+				20_000,
+				'three ticks after the kill',
+			);
+			b.kill('SIGTERM');
+			await new Promise((resolve) => b.once('exit', resolve));
+			checkRuns(await runs(), logs, killSentAt, killedAt);
+			// The killed process's last run is there, announced by nobody.
+			expect(createdBy(logs[0]).length + createdBy(logs[1]).length).toBeLessThan((await runs()).length);
+		} finally {
+			await store.close();
+			client.disconnect();
+			await proxy.close();
 		}
 	}, 90_000);
 });
