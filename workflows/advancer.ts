@@ -41,6 +41,8 @@ export interface AdvancerParts {
 	listening(name: keyof WorkflowEvents): boolean;
 	/** A run was written or read with nothing left to do: resolve its waiters. */
 	settled(run: RunRecord): void;
+	/** A run's advance failed (reported as an `error` event too): try it again soon if an outage (advance-retry.ts). */
+	failed(runId: string, error: Error): void;
 }
 
 /** A step task's end, as an event told it: which generation, and the task's view. */
@@ -104,7 +106,10 @@ export class Advancer {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
 			return this.#advance(runId, entry.known, first);
 		}).catch((error: unknown) => {
-			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
+			if (this.#closed) return null;
+			const failure = error instanceof Error ? error : new Error(String(error));
+			this.#parts.emit('error', failure);
+			this.#parts.failed(runId, failure);
 			return null;
 		});
 		this.#queued.set(runId, entry);

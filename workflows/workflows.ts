@@ -19,6 +19,7 @@ import {
 } from '../src/workflow-store.js';
 import { actionNamesOf, isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
+import { AdvanceRetry } from './advance-retry.js';
 import { Advancer, type KnownTask } from './advancer.js';
 import {
 	applyCommand,
@@ -67,6 +68,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	/** The definitions defined here, and those of runs other processes started (definition-registry.ts). */
 	readonly #registry: DefinitionRegistry;
 	readonly #advancer: Advancer;
+	/** The failed advances tried again before the sweep (advance-retry.ts). */
+	readonly #retries: AdvanceRetry;
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
 	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
@@ -111,7 +114,9 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
+			failed: (runId, error) => this.#retries.failed(runId, error),
 		});
+		this.#retries = new AdvanceRetry({ maxMs: this.#sweepMs, advance: (runId) => this.#advancer.kick(runId) });
 		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
 			const listener = (event: TaskEvent): void => {
 				const ref = parseStepTaskId(event.task.id);
@@ -353,6 +358,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#sweepTimer);
+		this.#retries.close();
 		await this.#retention.close();
 		await this.#schedules.close();
 		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
