@@ -4,7 +4,9 @@
  * (the sweep's period), each delay jittered down by up to half so that the runs of one outage do not come back
  * together. One timer per run: a run already waiting for its retry is not scheduled again, and a retry that
  * succeeds ends the run's series. Errors that would fail again (a refused write, a bad definition, a closed
- * scheduler) are left to the sweep. `close()` cancels every timer.
+ * scheduler) are left to the sweep. `close()` cancels every timer. Of a series, the first failure is reported (an
+ * `error` event), then only those of retries made at the longest delay: at most one per `maxMs` per run, as the
+ * sweep's were, not one per retry.
  */
 import { ContainerError } from 'lightsched';
 
@@ -21,10 +23,14 @@ export function isOutage(error: unknown): boolean {
 	return typeof code === 'string' && CONNECTION_CODES.has(code);
 }
 
+/** The delay before retry number `attempt` (0 for the first) of a series, at most `maxMs`, before its jitter. */
+function fullDelay(attempt: number, maxMs: number): number {
+	return Math.min(maxMs, FIRST_MS * 2 ** Math.min(attempt, 30));
+}
+
 /** The delay before retry number `attempt` (0 for the first) of a series, at most `maxMs`, jittered. */
 export function retryDelay(attempt: number, maxMs: number, random: () => number = Math.random): number {
-	const full = Math.min(maxMs, FIRST_MS * 2 ** Math.min(attempt, 30));
-	return Math.round(full * (0.5 + random() / 2));
+	return Math.round(fullDelay(attempt, maxMs) * (0.5 + random() / 2));
 }
 
 /** The retries of failed advances, per run (see the file's comment). */
@@ -43,10 +49,14 @@ export class AdvanceRetry {
 		this.#advance = options.advance;
 	}
 
-	/** The advance of `runId` failed with `error`: schedule a retry if it is an outage's and none is waiting. */
-	failed(runId: string, error: unknown): void {
-		if (this.#closed || this.#timers.has(runId) || !isOutage(error)) return;
-		const attempt = this.#attempts.get(runId) ?? 0;
+	/**
+	 * The advance of `runId` failed with `error`: schedule a retry if it is an outage's and none is waiting. Returns
+	 * whether to report the failure (see the file's comment).
+	 */
+	failed(runId: string, error: unknown): boolean {
+		if (this.#closed || this.#timers.has(runId) || !isOutage(error)) return true;
+		const retried = this.#attempts.get(runId);
+		const attempt = retried ?? 0;
 		this.#attempts.set(runId, attempt + 1);
 		const timer = setTimeout(
 			() => {
@@ -60,6 +70,7 @@ export class AdvanceRetry {
 		);
 		timer.unref?.();
 		this.#timers.set(runId, timer);
+		return retried === undefined || fullDelay(retried - 1, this.#maxMs) >= this.#maxMs;
 	}
 
 	/** How many runs wait for a retry. */

@@ -41,8 +41,11 @@ export interface AdvancerParts {
 	listening(name: keyof WorkflowEvents): boolean;
 	/** A run was written or read with nothing left to do: resolve its waiters. */
 	settled(run: RunRecord): void;
-	/** A run's advance failed (reported as an `error` event too): try it again soon if an outage (advance-retry.ts). */
-	failed(runId: string, error: Error): void;
+	/**
+	 * A run's advance failed: try it again soon if an outage (advance-retry.ts). Returns whether to report the failure
+	 * as an `error` event.
+	 */
+	failed(runId: string, error: Error): boolean;
 }
 
 /** A step task's end, as an event told it: which generation, and the task's view. */
@@ -108,8 +111,7 @@ export class Advancer {
 		}).catch((error: unknown) => {
 			if (this.#closed) return null;
 			const failure = error instanceof Error ? error : new Error(String(error));
-			this.#parts.emit('error', failure);
-			this.#parts.failed(runId, failure);
+			if (this.#parts.failed(runId, failure)) this.#parts.emit('error', failure);
 			return null;
 		});
 		this.#queued.set(runId, entry);
