@@ -41,11 +41,6 @@ export interface AdvancerParts {
 	listening(name: keyof WorkflowEvents): boolean;
 	/** A run was written or read with nothing left to do: resolve its waiters. */
 	settled(run: RunRecord): void;
-	/**
-	 * A run's advance failed: try it again soon if an outage (advance-retry.ts). Returns whether to report the failure
-	 * as an `error` event.
-	 */
-	failed(runId: string, error: Error): boolean;
 }
 
 /** A step task's end, as an event told it: which generation, and the task's view. */
@@ -109,9 +104,7 @@ export class Advancer {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
 			return this.#advance(runId, entry.known, first);
 		}).catch((error: unknown) => {
-			if (this.#closed) return null;
-			const failure = error instanceof Error ? error : new Error(String(error));
-			if (this.#parts.failed(runId, failure)) this.#parts.emit('error', failure);
+			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
 			return null;
 		});
 		this.#queued.set(runId, entry);

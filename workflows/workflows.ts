@@ -19,7 +19,6 @@ import {
 } from '../src/workflow-store.js';
 import { actionNamesOf, isWorkflowActions } from './actions.js';
 import { copyRun, newStepState } from './advance.js';
-import { AdvanceRetry } from './advance-retry.js';
 import { Advancer, type KnownTask } from './advancer.js';
 import {
 	applyCommand,
@@ -69,8 +68,6 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	/** The definitions defined here, and those of runs other processes started (definition-registry.ts). */
 	readonly #registry: DefinitionRegistry;
 	readonly #advancer: Advancer;
-	/** The failed advances tried again before the sweep (advance-retry.ts). */
-	readonly #retries: AdvanceRetry;
 	/** The records of the starts whose outcome is unknown, tried again by a start of the same run (unsure-starts.ts). */
 	readonly #unsure = new UnsureStarts();
 	readonly #sweepMs: number;
@@ -117,9 +114,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
 			settled: (run) => this.#settled(run),
-			failed: (runId, error) => this.#retries.failed(runId, error),
 		});
-		this.#retries = new AdvanceRetry({ maxMs: this.#sweepMs, advance: (runId) => this.#advancer.kick(runId) });
 		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
 			const listener = (event: TaskEvent): void => {
 				const ref = parseStepTaskId(event.task.id);
@@ -370,7 +365,6 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#sweepTimer);
-		this.#retries.close();
 		await this.#retention.close();
 		await this.#schedules.close();
 		for (const [name, listener] of this.#listeners) this.#scheduler.off(name as 'task:succeeded', listener);
