@@ -32,6 +32,7 @@ export type SchedulerErrorCode =
 	| 'ERR_RUN_DEADLINE'
 	| 'ERR_TEMPLATE_MISSING_KEY'
 	| 'ERR_STEP_STALE'
+	| 'ERR_RUN_OUTCOME_UNKNOWN'
 	| 'ERR_WAIT_TIMEOUT';
 
 /** What a `SchedulerError` is made with. */

@@ -14,6 +14,7 @@ export type WorkflowErrorCode = Extract<
 	| 'ERR_RUN_DEADLINE'
 	| 'ERR_TEMPLATE_MISSING_KEY'
 	| 'ERR_STEP_STALE'
+	| 'ERR_RUN_OUTCOME_UNKNOWN'
 >;
 
 /** The base of the workflow errors; `code` is one of `WorkflowErrorCode`. */
@@ -70,6 +71,29 @@ export class DuplicateRunError extends WorkflowError {
 	constructor(message: string, key?: string) {
 		super(message, 'ERR_DUPLICATE_RUN');
 		this.key = key;
+	}
+}
+
+/**
+ * `start` could not tell whether it stored its run: the connection was lost with the run's create on its way, and
+ * the read-back failed too (the server still out of reach). The run may be stored, and may be moved on by any
+ * process's sweep. Call `start` again with the same `id` (`runId`; a generated id too), definition, version, vars and
+ * key, from the same `Workflows`: it resolves with the run this call stored, or stores it now; a `DuplicateRunError`
+ * then means the id is another start's run. `cause` holds the read-back's failure.
+ */
+export class RunOutcomeUnknownError extends WorkflowError {
+	override name = 'RunOutcomeUnknownError';
+	/** The id of the run that may be stored. */
+	readonly runId: string;
+
+	constructor(runId: string, cause: unknown) {
+		super(
+			`Workflow run \`${runId}\`: the connection was lost while it was created and it could not be read back, so it ` +
+				`may be stored: start it again with the same id (${(cause as Error)?.message ?? String(cause)})`,
+			'ERR_RUN_OUTCOME_UNKNOWN',
+			{ cause },
+		);
+		this.runId = runId;
 	}
 }
 

@@ -31,6 +31,7 @@ export type { RunEvent, RunStatusEvent, StepEvent, StepEventName, WorkflowEvents
 export {
 	DuplicateRunError,
 	RunNotFoundError,
+	RunOutcomeUnknownError,
 	RunStateError,
 	TemplateKeyError,
 	WorkflowDefinitionError,

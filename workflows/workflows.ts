@@ -29,7 +29,7 @@ import {
 	type RetryFailedOptions,
 } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
-import { RunNotFoundError, WorkflowError } from './errors.js';
+import { DuplicateRunError, RunNotFoundError, RunOutcomeUnknownError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { MemoryWorkflowStore } from './memory-store.js';
 import { seal } from './sealed.js';
@@ -54,6 +54,7 @@ import {
 } from './run-retention.js';
 import { Schedules, type ScheduleInfo, type ScheduleOptions } from './schedules.js';
 import { parseStepTaskId } from './step-task.js';
+import { UnsureStarts } from './unsure-starts.js';
 
 export type { DefinedVersion, StartOptions, WaitOptions, WorkflowsOptions } from './options.js';
 export type { ScheduleInfo, ScheduleOptions } from './schedules.js';
@@ -67,6 +68,8 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	/** The definitions defined here, and those of runs other processes started (definition-registry.ts). */
 	readonly #registry: DefinitionRegistry;
 	readonly #advancer: Advancer;
+	/** The records of the starts whose outcome is unknown, tried again by a start of the same run (unsure-starts.ts). */
+	readonly #unsure = new UnsureStarts();
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
 	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
@@ -158,7 +161,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		const steps: Record<string, StepState> = {};
 		for (const stepId of definition.order) steps[stepId] = newStepState();
 		const deadlineMs = definition.body.deadlineMs;
-		const run: RunRecord = {
+		const built: RunRecord = {
 			id,
 			definition: name,
 			version,
@@ -177,8 +180,17 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			notified: null,
 			rev: 0,
 		};
-		// Sealed: the engine never changes it (see sealed.ts).
-		await this.store.create(seal(run));
+		// Sealed: the engine never changes it (see sealed.ts). An earlier start of this run whose outcome is unknown:
+		// its record again (the store knows it as the one it may have stored).
+		const run = this.#unsure.pick(seal(built));
+		try {
+			await this.store.create(run);
+		} catch (error) {
+			if (error instanceof RunOutcomeUnknownError) this.#unsure.remember(run);
+			else if (error instanceof DuplicateRunError) this.#unsure.settled(run);
+			throw error;
+		}
+		this.#unsure.settled(run);
 		// The event's copy only for listeners (a copy of a 10-step run is about 20 µs).
 		if (this.listenerCount('run:created') > 0) this.#emit('run:created', { run: structuredClone(run) });
 		// The first advance plans from the record just created (its write's compare-and-set proves it current).

@@ -4,24 +4,32 @@
  * RETURNING id` of all its rows (one statement and one commit for the runs of many concurrent starts instead
  * of one each). A row a unique index refuses (its id, or the key of a unique-key run) is left out of the batch
  * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
- * for a timer: a lone create runs at once; batches form only while the database is busy.
+ * for a timer: a lone create runs at once; batches form only while the database is busy. Each row carries its
+ * create's token (`create_token`), which no update changes (see `SqlWorkflowStore.create`).
  */
 import { PG_TYPES, pgColumnArgument, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { refusedByDatabase } from './transitions.js';
 
-/** The most runs in one statement (11 values each; run bodies are a few KB each). */
+/** The most runs in one statement (12 values each; run bodies are a few KB each). */
 const MAX_BATCH = 100;
 
-const COLUMNS = ['id', 'created_at', ...RUN_WRITE_COLUMNS] as const;
+/** `create_token`: the create call's own token (see `SqlWorkflowStore.create`), never updated. */
+const COLUMNS = ['id', 'created_at', 'create_token', ...RUN_WRITE_COLUMNS] as const;
 
 /** Each column's PostgreSQL type, for its array. */
-const PG_COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = { id: 'text', created_at: 'bigint', ...PG_TYPES };
+const PG_COLUMN_TYPES: Record<(typeof COLUMNS)[number], string> = {
+	id: 'text',
+	created_at: 'bigint',
+	create_token: 'text',
+	...PG_TYPES,
+};
 
 interface Pending {
 	readonly id: string;
 	readonly createdAt: number;
+	readonly token: string;
 	readonly values: RunWriteValues;
 	/** `true`: inserted; `false`: a unique index refused it (its id or its key is taken). */
 	resolve(inserted: boolean): void;
@@ -42,10 +50,13 @@ export class RunCreateBatcher {
 		this.#statement = options.run;
 	}
 
-	/** Queue the insert of run `id`; resolves `true` once stored, `false` when a unique index refused it. */
-	submit(id: string, createdAt: number, values: RunWriteValues): Promise<boolean> {
+	/**
+	 * Queue the insert of run `id` with its create's `token`; resolves `true` once stored, `false` when a unique index
+	 * refused it.
+	 */
+	submit(id: string, createdAt: number, token: string, values: RunWriteValues): Promise<boolean> {
 		return new Promise((resolve, reject) => {
-			this.#queue.push({ id, createdAt, values, resolve, reject });
+			this.#queue.push({ id, createdAt, token, values, resolve, reject });
 			this.#pump();
 		});
 	}
@@ -73,9 +84,7 @@ export class RunCreateBatcher {
 				pgColumnArgument(
 					column,
 					PG_COLUMN_TYPES[column],
-					batch.map((p) =>
-						column === 'id' ? p.id : column === 'created_at' ? p.createdAt : p.values[column],
-					),
+					batch.map((p) => pendingValue(p, column)),
 				),
 			);
 			return [
@@ -86,7 +95,7 @@ export class RunCreateBatcher {
 		}
 		const row = `(${COLUMNS.map(() => '?').join(', ')})`;
 		const bindings: unknown[] = [];
-		for (const p of batch) bindings.push(p.id, p.createdAt, ...RUN_WRITE_COLUMNS.map((c) => p.values[c]));
+		for (const p of batch) for (const column of COLUMNS) bindings.push(pendingValue(p, column));
 		return [
 			`INSERT INTO ${this.#table} (${columns}) VALUES ${batch.map(() => row).join(', ')} ON CONFLICT DO NOTHING RETURNING id`,
 			bindings,
@@ -110,5 +119,19 @@ export class RunCreateBatcher {
 			if (batch.length === 1 || !refusedByDatabase(error)) for (const p of batch) p.reject(error);
 			else for (const p of batch) await this.#run([p]);
 		}
+	}
+}
+
+/** A queued create's value of `column`. */
+function pendingValue(p: Pending, column: (typeof COLUMNS)[number]): unknown {
+	switch (column) {
+		case 'id':
+			return p.id;
+		case 'created_at':
+			return p.createdAt;
+		case 'create_token':
+			return p.token;
+		default:
+			return p.values[column];
 	}
 }

@@ -3,9 +3,12 @@
  * process finishes the runs another began. Two tables of its own (`<prefix>wf_runs`, `<prefix>wf_definitions`),
  * made on first use. A run is one row: the record as JSON plus the columns queries need; `update` is
  * `UPDATE … WHERE id = ? AND rev = ?` (the compare-and-set), and a unique index on `active_key` (the key of
- * an unfinished unique-key run, else NULL) refuses a second holder atomically. Shares a `SqlContainer`'s knex
+ * an unfinished unique-key run, else NULL) refuses a second holder atomically. `create_token` is the token of the
+ * create call that stored the run, so that a create that lost its reply knows its run (see `create`). Shares a `SqlContainer`'s knex
  * instance (`container`) or opens its own (`knex`), as `SqlPersistencer` does.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import {
@@ -27,14 +30,15 @@ import {
 	type StoredDefinition,
 	type WorkflowStore,
 } from '../../src/workflow-store.js';
-import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
+import { DuplicateRunError, RunOutcomeUnknownError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { addColumnIfMissing } from './add-column.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
-import { describeDatabase } from './failures.js';
+import { describeDatabase, mayHaveApplied } from './failures.js';
 import { guardedInserts } from './insert.js';
 import { onceRetrying } from './once-retrying.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
@@ -43,6 +47,12 @@ import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from '
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { isUniqueViolation, rowsOf } from './statements.js';
+
+/**
+ * The pauses before each read-back of a create whose connection was lost (see `#insertRun`): a few tries within
+ * a fraction of a second, then the outcome is reported unknown.
+ */
+const READ_BACK_PAUSES_MS = [0, 50, 250] as const;
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -85,6 +95,11 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
+	/**
+	 * The token of each run record whose create ended in `RunOutcomeUnknownError`: a create of the same record (a
+	 * `start` tried again, workflows/unsure-starts.ts) sends it again, and so knows the run if that one stored it.
+	 */
+	readonly #tokens = new WeakMap<RunRecord, string>();
 	/** The tables' creation: once, and again after a failure. */
 	readonly #migration = onceRetrying(() => this.#migrate());
 	#closed = false;
@@ -182,14 +197,56 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		return this.#call('getDefinition', (knex) => this.#getDefinition(knex, name, version));
 	}
 
+	/**
+	 * Insert the run with a token of this call's (`create_token`). A run of this id that carries the token is this
+	 * call's: stored by this insert's first try, whose reply was lost, or by an earlier create of the same record
+	 * that rejected with `RunOutcomeUnknownError`. Such a create resolves; any other holder of the id refuses it.
+	 */
 	async create(run: RunRecord): Promise<void> {
+		const token = this.#tokens.get(run) ?? randomUUID();
 		await this.#call('create', async (knex) => {
-			if (await this.#creates.submit(run.id, run.createdAt, this.#columns(run))) return;
+			if (await this.#insertRun(run, token)) return;
 			// A unique index refused it: its id, or its key (held by an unfinished unique-key run).
-			if ((await knex(this.#runs).where({ id: run.id }).first('id')) !== undefined || run.key === null)
+			const holder = (await knex(this.#runs).where({ id: run.id }).first('create_token')) as
+				{ create_token: string | null } | undefined;
+			if (holder?.create_token === token) return;
+			if (holder !== undefined || run.key === null)
 				throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 			throw await this.#keyConflict(knex, run.key);
 		});
+		this.#tokens.delete(run);
+	}
+
+	/**
+	 * The run's insert: `true` stored, `false` refused by a unique index. When the connection was lost with it on its
+	 * way (it may be stored), the same insert again, its token the same (after each of `READ_BACK_PAUSES_MS`: the
+	 * pool's other connections may be cut too): it stores the run, or is refused and finds it. When every try
+	 * fails, `RunOutcomeUnknownError` (the record's token kept for a create tried again).
+	 */
+	async #insertRun(run: RunRecord, token: string): Promise<boolean> {
+		const values = this.#columns(run);
+		let failure: unknown;
+		try {
+			return await this.#creates.submit(run.id, run.createdAt, token, values);
+		} catch (error) {
+			if (!mayHaveApplied((error as { cause?: unknown } | null)?.cause ?? error)) throw error;
+			failure = error;
+		}
+		for (const pause of READ_BACK_PAUSES_MS) {
+			await sleep(pause);
+			if (this.#closed) break;
+			try {
+				return await this.#creates.submit(run.id, run.createdAt, token, values);
+			} catch (error) {
+				failure = error;
+			}
+		}
+		this.#tokens.set(run, token);
+		const message = (failure as Error)?.message ?? String(failure);
+		throw new RunOutcomeUnknownError(
+			run.id,
+			new ContainerError(`Workflow store create failed: ${this.#database}: ${message}`, { cause: failure }),
+		);
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
@@ -293,10 +350,17 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			await this.knex.transaction(async (trx) => {
 				await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lightsched:${this.#runs}`]);
 				await this.#createTables(() => trx.schema);
+				await this.#addColumns(trx);
 			});
 			return;
 		}
 		await this.#createTables(() => this.knex.schema);
+		await this.knex.transaction((trx) => this.#addColumns(trx));
+	}
+
+	/** The columns added since the table was first made, on a table made before them. */
+	async #addColumns(trx: Knex.Transaction): Promise<void> {
+		await addColumnIfMissing(trx, this.#dialect, this.#runs, this.#runs, 'create_token', 'VARCHAR(64)');
 	}
 
 	/** Create the tables that are missing; `schema()` a fresh schema builder (it runs every statement it was given). */
@@ -317,6 +381,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 					t.integer('version').notNullable();
 					t.string('run_key', 512).nullable();
 					t.string('active_key', 512).nullable().unique();
+					t.string('create_token', 64).nullable();
 					t.string('status', 16).notNullable();
 					t.boolean('open').notNullable();
 					t.bigInteger('created_at').notNullable();
