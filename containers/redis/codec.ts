@@ -182,7 +182,7 @@ export function encodeField(field: string, value: unknown, id: string): string {
 
 /** The values of `ADD_FIELDS` for one record. */
 export function encodeForAdd(task: TaskRecord): string[] {
-	return ADD_FIELDS.map((field) => encodeField(field, task[field], task.id));
+	return encodeAllForAdd([task]);
 }
 
 /** The values of `ADD_FIELDS` for each record in turn, appended to `args` (a new array by default). */

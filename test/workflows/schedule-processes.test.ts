@@ -64,6 +64,32 @@ function createdBy(log: string): string[] {
 const tickOf = (run: RunRecord): number => Number(run.id.slice('schedule:ticking:'.length));
 
 /**
+ * SIGKILL `a`; let `b` (sent SIGCONT first when `resume`: it was stopped) make three runs after the kill; stop `b`
+ * and check every run against the two logs (`checkRuns`).
+ */
+async function killFirstAndCheck(
+	a: ChildProcess,
+	b: ChildProcess,
+	runs: () => Promise<RunRecord[]>,
+	logs: readonly [string, string],
+	{ resume = false } = {},
+): Promise<void> {
+	const killSentAt = Date.now();
+	a.kill('SIGKILL');
+	await new Promise((resolve) => a.once('exit', resolve));
+	const killedAt = Date.now();
+	if (resume) b.kill('SIGCONT');
+	await until(
+		async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
+		20_000,
+		'three ticks after the kill',
+	);
+	b.kill('SIGTERM');
+	await new Promise((resolve) => b.once('exit', resolve));
+	checkRuns(await runs(), logs, killSentAt, killedAt);
+}
+
+/**
  * What the two processes made. Each tick has one run (ids are per tick). A run's `run:created` line comes from the
  * process whose create the store took, and from no other; a process SIGKILLed inside a create (after the store
  * took it, before its line was written) leaves that run without a line, and such runs can only be its latest
@@ -118,18 +144,7 @@ describe.each(['SQLite', 'Redis'] as const)('flows.schedule across processes on 
 			const b = await startWorker(config, logs[1]);
 			await until(async () => (await runs()).length >= 5, 20_000, 'five ticks');
 			// Wherever the kill lands: between ticks, or inside a create (then that run has no line, see checkRuns).
-			const killSentAt = Date.now();
-			a.kill('SIGKILL');
-			await new Promise((resolve) => a.once('exit', resolve));
-			const killedAt = Date.now();
-			await until(
-				async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
-				20_000,
-				'three ticks after the kill',
-			);
-			b.kill('SIGTERM');
-			await new Promise((resolve) => b.once('exit', resolve));
-			checkRuns(await runs(), logs, killSentAt, killedAt);
+			await killFirstAndCheck(a, b, runs, logs);
 		} finally {
 			await store.close();
 			client?.disconnect();
@@ -165,19 +180,7 @@ describe('flows.schedule across processes on Redis, a kill inside a create', () 
 				20_000,
 				'a run the process to kill created after the stop',
 			);
-			const killSentAt = Date.now();
-			a.kill('SIGKILL');
-			await new Promise((resolve) => a.once('exit', resolve));
-			const killedAt = Date.now();
-			b.kill('SIGCONT');
-			await until(
-				async () => (await runs()).filter((run) => tickOf(run) > killedAt).length >= 3,
-				20_000,
-				'three ticks after the kill',
-			);
-			b.kill('SIGTERM');
-			await new Promise((resolve) => b.once('exit', resolve));
-			checkRuns(await runs(), logs, killSentAt, killedAt);
+			await killFirstAndCheck(a, b, runs, logs, { resume: true });
 			// The killed process's last run is there, announced by nobody.
 			expect(createdBy(logs[0]).length + createdBy(logs[1]).length).toBeLessThan((await runs()).length);
 		} finally {
