@@ -60,3 +60,55 @@ it('a renewal that read a task before it ended does not hand back its next claim
 		await container.close();
 	}
 });
+
+/*
+ * A transition batch that claims ahead for a busy owner can claim again a task another transition of the same batch
+ * handed back (the orphan hand-back, then the claim ahead, in one script call). The reply's claims ahead are held
+ * before the transitions resolve; the hand-back's result used to forget the task's record then, though it was the
+ * claim ahead's, so the container no longer knew it had handed the task out: the next orphan check handed back the
+ * running task (seen as steps run twice in test/workflows/faults.test.ts under connection cuts).
+ */
+it('a hand-back whose batch claimed the task ahead again leaves the container knowing the new claim', async () => {
+	const container = new RedisContainer({ redis: server.url, name: `orphan-ahead-${process.pid}`, log: false });
+	try {
+		await container.add(
+			records([
+				{ id: 'x', item: 1 },
+				{ id: 'y', item: 2 },
+			]),
+		);
+		// A full claim: `w` is busy, so its finished tasks claim ahead.
+		const first = await container.claim(2, 'w', 30_000, Date.now());
+		expect(first.map((task) => task.id)).toEqual(['x', 'y']);
+		// One tick, one batch: `x` handed back (due at once), then `y` succeeds and claims `x` ahead for `w`.
+		const handedBack = container.transition(
+			'x',
+			'running',
+			'waiting',
+			retryPatch(new Error('handed back'), Date.now()),
+			'w',
+		);
+		const succeeded = container.transition(
+			'y',
+			'running',
+			'succeeded',
+			{ output: null, error: null, finishedAt: Date.now(), owner: null, leaseUntil: null },
+			'w',
+		);
+		expect((await handedBack)?.status).toBe('waiting');
+		expect((await succeeded)?.status).toBe('succeeded');
+		// `w` takes the task claimed ahead, without a round trip.
+		const again = await container.claim(1, 'w', 30_000, Date.now());
+		expect(again.map((task) => [task.id, task.attempts])).toEqual([['x', 2]]);
+		// `w` renews nothing: `x` is held and not renewed. The container handed it out, so the renewal reports it to
+		// the owner (`unknown`) and the task stays running; it is not an orphan to hand back.
+		const { unknown } = await container.renew('w', [], 30_000, Date.now());
+		expect(unknown).toEqual(['x']);
+		await container.nextDueAt(Date.now());
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		const stored = await container.get('x');
+		expect([stored?.status, stored?.owner, stored?.attempts]).toEqual(['running', 'w', 2]);
+	} finally {
+		await container.close();
+	}
+});
