@@ -36,7 +36,10 @@ const COMMANDS = [
 ] as const satisfies readonly Exclude<keyof RunEngine, 'store' | 'retryFailed'>[];
 
 /** The fields `POST api/runs/retryFailed` takes. */
-const RETRY_FAILED_FIELDS = ['key', 'definition', 'limit'];
+const RETRY_FAILED_FIELDS = ['key', 'definition', 'from', 'to', 'limit'];
+
+/** The most ids `POST api/runs/retryFailed` answers with (the count says how many were retried in all). */
+const RETRIED_SHOWN = 100;
 
 const NO_ENGINE = 'The dashboard was given a workflow store, not an engine: no commands';
 
@@ -153,9 +156,10 @@ export async function runCommand(
 }
 
 /**
- * `POST api/runs/retryFailed` with `{ key?, definition?, limit? }`: the engine's `retryFailed` on the failed runs of
- * that key and definition (the oldest `limit` of them when given; the engine checks it). Answers `{ retried }`, the
- * ids retried.
+ * `POST api/runs/retryFailed` with `{ key?, definition?, from?, to?, limit? }`: the engine's `retryFailed` on the
+ * failed runs of that key and definition created in `[from, to)` (ms since the epoch, as `RunQuery` has them; the
+ * oldest `limit` of them when given, the engine checks it). Answers `{ count, retried, truncated }`: how many were
+ * retried, the first `RETRIED_SHOWN` of their ids (oldest first), and whether there were more.
  */
 export async function retryFailed(source: RunsSource, body: Record<string, unknown>): Promise<unknown> {
 	const engine = source.engine;
@@ -168,9 +172,35 @@ export async function retryFailed(source: RunsSource, body: Record<string, unkno
 		if (value === undefined || (typeof value === 'string' && value !== '')) return value;
 		throw new HttpError(400, `Expected \`${field}\` to be a non-empty string, got ${JSON.stringify(value)}`);
 	};
+	const time = (field: 'from' | 'to'): number | undefined => {
+		const value = body[field];
+		if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0))
+			return value as number | undefined;
+		throw new HttpError(
+			400,
+			`Expected \`${field}\` to be a time in milliseconds since the epoch (a whole number >= 0), got ${JSON.stringify(value)}`,
+		);
+	};
 	const key = text('key');
 	const definition = text('definition');
-	const query = { ...(key === undefined ? {} : { key }), ...(definition === undefined ? {} : { definition }) };
+	const from = time('from');
+	const to = time('to');
+	if (from !== undefined && to !== undefined && to <= from)
+		throw new HttpError(
+			400,
+			`Expected \`to\` (${to}) to be after \`from\` (${from}): runs are selected in [from, to)`,
+		);
+	const query = {
+		...(key === undefined ? {} : { key }),
+		...(definition === undefined ? {} : { definition }),
+		...(from === undefined ? {} : { from }),
+		...(to === undefined ? {} : { to }),
+	};
 	const options = body.limit === undefined ? {} : { limit: body.limit as number };
-	return { retried: await engine.retryFailed(query, options) };
+	const retried = await engine.retryFailed(query, options);
+	return {
+		count: retried.length,
+		retried: retried.slice(0, RETRIED_SHOWN),
+		truncated: retried.length > RETRIED_SHOWN,
+	};
 }

@@ -143,8 +143,9 @@ function retryFailedPanel(ctx, filter, total) {
 		confirm.hidden = true;
 		const post = limit.value === '' ? body : { ...body, limit: Number(limit.value) };
 		void ctx.act('Bulk retry', async () => {
-			const { retried } = await api('runs/retryFailed', { post });
-			return `Retried ${retried.length} failed run${retried.length === 1 ? '' : 's'}`;
+			// `retried` holds the first 100 ids only; `count` is how many were retried.
+			const { count } = await api('runs/retryFailed', { post });
+			return `Retried ${count} failed run${count === 1 ? '' : 's'}`;
 		});
 	}
 	return h(

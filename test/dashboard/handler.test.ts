@@ -1,11 +1,12 @@
 /**
  * The dashboard's HTTP surface without a browser: only the asset map is served (no path from the request becomes a
- * file path), the safety headers, the CSRF header and cross-site refusal, bad parameters, option checks, and the
- * sampler's rates (finished tasks per second from the difference of counts).
+ * file path), the safety headers, the CSRF header and cross-site refusal, bad parameters, option checks, the
+ * sampler's rates (finished tasks per second from the difference of counts), and the bounded answer of the bulk
+ * retry of failed runs (the count, the first 100 ids, `truncated`).
  */
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryWorkflowStore } from 'lightsched/workflows';
+import { MemoryWorkflowStore, Workflows, workflowActions } from 'lightsched/workflows';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
@@ -165,6 +166,54 @@ describe('the dashboard handler', () => {
 			await handler.close();
 			server.closeAllConnections();
 			await new Promise((resolve) => server.close(resolve));
+		}
+	});
+});
+
+describe('the bulk retry of failed runs', () => {
+	it('answers the count and the first 100 ids retried (oldest first), with `truncated` when there were more', async () => {
+		let healed = false;
+		const actions = workflowActions({
+			flaky: () => {
+				if (!healed) throw new Error('not yet');
+				return 'fixed';
+			},
+		});
+		const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(actions) });
+		const flows = new Workflows({ scheduler, actions, sweepMs: 100 });
+		const dashboard = await startDashboard({ scheduler, workflows: flows, port: 0 });
+		const post = async (body: unknown) => {
+			const response = await fetch(`${dashboard.url}api/runs/retryFailed`, {
+				method: 'POST',
+				headers: { 'x-lightsched-dashboard': '1', 'content-type': 'application/json' },
+				body: JSON.stringify(body),
+			});
+			expect(response.status).toBe(200);
+			return (await response.json()) as { count: number; retried: string[]; truncated: boolean };
+		};
+		try {
+			flows.define({ name: 'flaky', steps: [{ id: 'a', action: 'flaky', maxAttempts: 1 }] });
+			const ids = Array.from({ length: 230 }, (_, i) => `run-${String(i).padStart(3, '0')}`);
+			for (const id of ids) await flows.start('flaky', { id, key: 'K' });
+			for (const id of ids) expect((await flows.wait(id)).status).toBe('failed');
+			healed = true;
+			// The ids are the oldest first, as the engine retried them.
+			const failed = await flows.list({ status: 'failed', key: 'K', order: 'asc', limit: 230 });
+			const order = failed.runs.map((run) => run.id);
+			// 100 retried: every id, not truncated.
+			expect(await post({ key: 'K', limit: 100 })).toEqual({
+				count: 100,
+				retried: order.slice(0, 100),
+				truncated: false,
+			});
+			// The 130 left: their count, the first 100 ids, truncated.
+			expect(await post({ key: 'K' })).toEqual({ count: 130, retried: order.slice(100, 200), truncated: true });
+			for (const id of ids) expect((await flows.wait(id, { timeoutMs: 20_000 })).status).toBe('succeeded');
+			expect(await post({ key: 'K' })).toEqual({ count: 0, retried: [], truncated: false });
+		} finally {
+			await dashboard.close();
+			await flows.close();
+			await scheduler.close();
 		}
 	});
 });

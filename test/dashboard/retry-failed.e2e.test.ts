@@ -1,9 +1,11 @@
 /**
  * The retry of the failed runs of a key in bulk, on a shared container (SQLite, Redis): `POST api/runs/retryFailed`
- * through a `RunOperator` (as `lightsched dashboard` has it) retries the oldest `limit` failed runs of key A and none
- * of key B, refuses bad fields with 400 and a read-only dashboard with 403; the runs page's "Retry failed (N)"
- * button, once confirmed, retries the rest (at most the limit given; a bad one is reported), says how many and
- * refreshes the list; the workers' `Workflows` finishes them.
+ * through a `RunOperator` (as `lightsched dashboard` has it) retries the failed runs of key A created in a time range
+ * (`from` included, `to` not), then the oldest `limit` of them, and none of key B, answering `{ count, retried,
+ * truncated }`; it refuses bad fields (a time that is not epoch milliseconds, `to` not after `from`) with 400 and a
+ * read-only dashboard with 403; the runs page's "Retry failed (N)" button, once confirmed, retries the rest (at most
+ * the limit given; a bad one is reported), says how many and refreshes the list; the workers' `Workflows` finishes
+ * them.
  */
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -55,8 +57,12 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 		scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions) });
 		flows = new Workflows({ scheduler, actions, sweepMs: 100 });
 		flows.define({ name: 'flaky', steps: [{ id: 'a', action: 'flaky', maxAttempts: 1 }] });
-		for (const key of ['A', 'A', 'A', 'A', 'B', 'B'] as const)
-			runsOf[key].push(await flows.start('flaky', { key }));
+		for (const key of ['A', 'A', 'A', 'A', 'A', 'A', 'B', 'B'] as const) {
+			const run = await flows.start('flaky', { key });
+			runsOf[key].push(run);
+			// Each run created in a millisecond of its own, so that a time range can part them.
+			while (Date.now() <= run.createdAt) await new Promise((resolve) => setTimeout(resolve, 1));
+		}
 		for (const run of [...runsOf.A, ...runsOf.B]) expect((await flows.wait(run.id)).status).toBe('failed');
 		// The operator's side, as `lightsched dashboard` has it: commands written for the workers to carry out.
 		dashboard = await startDashboard({
@@ -74,21 +80,31 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 		await backend?.stop();
 	});
 
-	it('refuses an unknown field and a limit that is not a positive integer with 400, naming the field', async () => {
-		for (const [body, field] of [
-			[{ key: 'A', status: 'failed' }, 'status'],
-			[{ key: 'A', limit: 0 }, 'limit'],
-			[{ key: 'A', limit: 1.5 }, 'limit'],
-			[{ key: 'A', limit: '2' }, 'limit'],
-			[{ key: 7 }, 'key'],
-			[{ definition: '' }, 'definition'],
+	const allFailed = ['failed', 'failed', 'failed', 'failed', 'failed', 'failed'];
+
+	it('refuses an unknown field, a bad limit or time with 400, naming the field and what it expects', async () => {
+		const ms = 'a time in milliseconds since the epoch (a whole number >= 0)';
+		for (const [body, field, expected] of [
+			[{ key: 'A', status: 'failed' }, 'status', 'from, to, limit'],
+			[{ key: 'A', limit: 0 }, 'limit', 'an integer >= 1'],
+			[{ key: 'A', limit: 1.5 }, 'limit', 'an integer >= 1'],
+			[{ key: 'A', limit: '2' }, 'limit', 'an integer >= 1'],
+			[{ key: 7 }, 'key', 'a non-empty string'],
+			[{ definition: '' }, 'definition', 'a non-empty string'],
+			[{ key: 'A', from: '2026-12-06T22:00:00Z' }, 'from', ms],
+			[{ key: 'A', from: -1 }, 'from', ms],
+			[{ key: 'A', to: 1.5 }, 'to', ms],
+			[{ key: 'A', to: null }, 'to', ms],
+			[{ key: 'A', from: 2000, to: 2000 }, 'to', 'to be after `from`'],
+			[{ key: 'A', from: 2000, to: 1000 }, 'to', 'to be after `from`'],
 		] as const) {
 			const response = await post(dashboard.url, body);
 			const answer = (await response.json()) as { error: { message: string } };
 			expect({ body, status: response.status }).toEqual({ body, status: 400 });
 			expect(answer.error.message).toContain(`\`${field}\``);
+			expect(answer.error.message).toContain(expected);
 		}
-		expect(await statuses('A')).toEqual(['failed', 'failed', 'failed', 'failed']);
+		expect(await statuses('A')).toEqual(allFailed);
 	});
 
 	it('is refused by a read-only dashboard as the single retry is, and its page shows no button', async () => {
@@ -109,27 +125,36 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 			expect(await bulk.json()).toEqual(await single.json());
 			// The writable dashboard's page shows the button on this list; the read-only one's does not.
 			await page.goto(`${dashboard.url}#/runs?status=failed&key=A`);
-			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (4)');
+			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (6)');
 			await page.goto(`${readOnly.url}#/runs?status=failed&key=A`);
 			await expect.poll(() => page.locator('#read-only').count(), POLL).toBe(1);
-			await expect.poll(() => page.locator('#run-table tbody a').count(), POLL).toBe(4);
+			await expect.poll(() => page.locator('#run-table tbody a').count(), POLL).toBe(6);
 			expect(await page.locator('#retry-failed').count()).toBe(0);
 		} finally {
 			await page.context().close();
 			await readOnly.close();
 		}
-		expect(await statuses('A')).toEqual(['failed', 'failed', 'failed', 'failed']);
+		expect(await statuses('A')).toEqual(allFailed);
 	});
 
-	it('retries the oldest `limit` failed runs of key A through the API, none of key B', async () => {
+	it('retries the failed runs of key A in a time range, then the oldest `limit`, none of key B', async () => {
 		healed = true;
-		const oldest = await flows.list({ status: 'failed', key: 'A', order: 'asc', limit: 1 });
-		const response = await post(dashboard.url, { key: 'A', definition: 'flaky', limit: 1 });
-		expect(response.status).toBe(200);
-		expect(await response.json()).toEqual({ retried: oldest.runs.map((run) => run.id) });
-		const done = await flows.wait(oldest.runs[0]?.id ?? '', { timeoutMs: 20_000 });
-		expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
-		expect((await statuses('A')).filter((s) => s === 'failed')).toHaveLength(3);
+		const [a0, a1, a2] = runsOf.A.map((run) => run.id);
+		// [A1's creation, A3's): A1 and A2; not A0 (before), nor A3 (`to` is excluded), nor B's runs (another key).
+		const ranged = await post(dashboard.url, {
+			key: 'A',
+			from: runsOf.A[1]?.createdAt,
+			to: runsOf.A[3]?.createdAt,
+		});
+		expect(ranged.status).toBe(200);
+		expect(await ranged.json()).toEqual({ count: 2, retried: [a1, a2], truncated: false });
+		const limited = await post(dashboard.url, { key: 'A', definition: 'flaky', limit: 1 });
+		expect(await limited.json()).toEqual({ count: 1, retried: [a0], truncated: false });
+		for (const id of [a0, a1, a2]) {
+			const done = await flows.wait(id ?? '', { timeoutMs: 20_000 });
+			expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
+		}
+		expect(await statuses('A')).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed', 'failed']);
 		expect(await statuses('B')).toEqual(['failed', 'failed']);
 	});
 
