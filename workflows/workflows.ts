@@ -56,6 +56,9 @@ import { Schedules, type ScheduleInfo, type ScheduleOptions } from './schedules.
 import { parseStepTaskId } from './step-task.js';
 import { UnsureStarts } from './unsure-starts.js';
 
+/** The most open runs one sweep looks at. */
+const SWEEP_PAGE = 1000;
+
 export type { DefinedVersion, StartOptions, WaitOptions, WorkflowsOptions } from './options.js';
 export type { ScheduleInfo, ScheduleOptions } from './schedules.js';
 
@@ -342,14 +345,20 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		this.#sweeping = true;
 		try {
 			const now = Date.now();
-			for (const run of await this.store.open(1000)) {
+			const open = await this.store.open(SWEEP_PAGE);
+			for (const run of open) {
 				if (this.#closed) return;
 				const age = now - run.updatedAt;
 				if (periodic && age >= 0 && age < this.#sweepMs && (run.deadlineAt === null || run.deadlineAt > now))
 					continue;
 				await this.#advancer.sweepOne(run);
 			}
+			// The waiters' safety net (their runs' ends are heard as events): a run the open page holds was open
+			// then, and its end since is heard or seen by the next sweep; only the others are read, unless the page
+			// was full (then a waited run may be open beyond it).
+			const stillOpen = open.length < SWEEP_PAGE ? new Set(open.map((run) => run.id)) : new Set<string>();
 			for (const runId of [...this.#waiters.keys()]) {
+				if (stillOpen.has(runId)) continue;
 				const run = await this.store.get(runId);
 				if (run !== null && !run.open) this.#settled(run);
 			}
