@@ -1,7 +1,7 @@
 /**
  * `SqlWorkflowStore`: workflow runs in SQLite or PostgreSQL, shared by every process on the database, so one
  * process finishes the runs another began. Two tables of its own (`<prefix>wf_runs`, `<prefix>wf_definitions`),
- * made on first use. A run is one row: the record as JSON plus the columns queries need;
+ * made on first use (workflow-tables.ts). A run is one row: the record as JSON plus the columns queries need;
  * `update` is `UPDATE … WHERE id = ? AND rev = ?` (the compare-and-set), and a unique index on `active_key` (the
  * key of an unfinished unique-key run, else NULL) refuses a second holder atomically. `create_token` is the token of the
  * create call that stored the run, so that a create that lost its reply knows its run (run-create-resend.ts).
@@ -30,7 +30,6 @@ import {
 } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
-import { addColumnIfMissing } from './add-column.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
@@ -45,6 +44,7 @@ import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from '
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { isUniqueViolation, rowsOf } from './statements.js';
+import { migrateWorkflowTables } from './workflow-tables.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -88,7 +88,9 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
 	/** The tables' creation: once, and again after a failure. */
-	readonly #migration = onceRetrying(() => this.#migrate());
+	readonly #migration = onceRetrying(() =>
+		migrateWorkflowTables(this.knex, this.#dialect, { runs: this.#runs, definitions: this.#definitions }),
+	);
 	#closed = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
@@ -296,71 +298,6 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	/** Create the tables (once per store; safe when several processes race). */
 	migrate(): Promise<void> {
 		return this.#migration.run();
-	}
-
-	async #migrate(): Promise<void> {
-		// PostgreSQL: one process at a time (a transaction-scoped advisory lock, as the container's migrations take),
-		// each table whole or not at all (its DDL in the transaction). Two CREATE TABLEs of one name at once collide in
-		// the catalog (`pg_type_typname_nsp_index`), not with an "already exists" the check below could tolerate.
-		if (this.#dialect === 'pg') {
-			await this.knex.transaction(async (trx) => {
-				await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lightsched:${this.#runs}`]);
-				await this.#createTables(() => trx.schema);
-				await this.#addColumns(trx);
-			});
-			return;
-		}
-		await this.#createTables(() => this.knex.schema);
-		await this.knex.transaction((trx) => this.#addColumns(trx));
-	}
-
-	/** The columns added since the table was first made, on a table made before them. */
-	async #addColumns(trx: Knex.Transaction): Promise<void> {
-		await addColumnIfMissing(trx, this.#dialect, this.#runs, this.#runs, 'create_token', 'VARCHAR(64)');
-	}
-
-	/** Create the tables that are missing; `schema()` a fresh schema builder (it runs every statement it was given). */
-	async #createTables(schema: () => Knex.SchemaBuilder): Promise<void> {
-		const tolerate = async (make: () => Promise<unknown>): Promise<void> => {
-			try {
-				await make();
-			} catch (error) {
-				// Another process made it between our check and our create.
-				if (!/already exists/i.test(String((error as Error).message))) throw error;
-			}
-		};
-		if (!(await schema().hasTable(this.#runs))) {
-			await tolerate(() =>
-				schema().createTable(this.#runs, (t) => {
-					t.string('id', 64).primary();
-					t.string('definition', 100).notNullable();
-					t.integer('version').notNullable();
-					t.string('run_key', 512).nullable();
-					t.string('active_key', 512).nullable().unique();
-					t.string('create_token', 64).nullable();
-					t.string('status', 16).notNullable();
-					t.boolean('open').notNullable();
-					t.bigInteger('created_at').notNullable();
-					t.bigInteger('updated_at').notNullable();
-					t.integer('rev').notNullable();
-					t.text('body').notNullable();
-					t.index(['definition', 'created_at']);
-					t.index(['run_key', 'created_at']);
-					t.index(['status', 'created_at']);
-					t.index(['open', 'created_at']);
-				}),
-			);
-		}
-		if (!(await schema().hasTable(this.#definitions))) {
-			await tolerate(() =>
-				schema().createTable(this.#definitions, (t) => {
-					t.string('name', 100).notNullable();
-					t.integer('version').notNullable();
-					t.text('body').notNullable();
-					t.primary(['name', 'version']);
-				}),
-			);
-		}
 	}
 
 	#columns(run: RunRecord): RunWriteValues {
