@@ -5,7 +5,7 @@
  * of one each). A row a unique index refuses (its id, or the key of a unique-key run) is left out of the batch
  * without failing the others; its caller is answered `false` and finds out which index refused it. Nothing waits
  * for a timer: a lone create runs at once; batches form only while the database is busy. Each row carries its
- * create's token (`create_token`), which no update changes (see `SqlWorkflowStore.create`).
+ * create's token (`create_token`), which no update changes (see run-create-resend.ts).
  */
 import { PG_TYPES, pgColumnArgument, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
@@ -15,7 +15,7 @@ import { refusedByDatabase } from './transitions.js';
 /** The most runs in one statement (12 values each; run bodies are a few KB each). */
 const MAX_BATCH = 100;
 
-/** `create_token`: the create call's own token (see `SqlWorkflowStore.create`), never updated. */
+/** `create_token`: the create call's own token (see run-create-resend.ts), never updated. */
 const COLUMNS = ['id', 'created_at', 'create_token', ...RUN_WRITE_COLUMNS] as const;
 
 /** Each column's PostgreSQL type, for its array. */

@@ -1,14 +1,12 @@
 /**
  * `SqlWorkflowStore`: workflow runs in SQLite or PostgreSQL, shared by every process on the database, so one
  * process finishes the runs another began. Two tables of its own (`<prefix>wf_runs`, `<prefix>wf_definitions`),
- * made on first use. A run is one row: the record as JSON plus the columns queries need; `update` is
- * `UPDATE … WHERE id = ? AND rev = ?` (the compare-and-set), and a unique index on `active_key` (the key of
- * an unfinished unique-key run, else NULL) refuses a second holder atomically. `create_token` is the token of the
- * create call that stored the run, so that a create that lost its reply knows its run (see `create`). Shares a `SqlContainer`'s knex
- * instance (`container`) or opens its own (`knex`), as `SqlPersistencer` does.
+ * made on first use (workflow-tables.ts). A run is one row: the record as JSON plus the columns queries need;
+ * `update` is `UPDATE … WHERE id = ? AND rev = ?` (the compare-and-set), and a unique index on `active_key` (the
+ * key of an unfinished unique-key run, else NULL) refuses a second holder atomically. `create_token` is the token of the
+ * create call that stored the run, so that a create that lost its reply knows its run (run-create-resend.ts).
+ * Shares a `SqlContainer`'s knex instance (`container`) or opens its own (`knex`), as `SqlPersistencer` does.
  */
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import {
@@ -30,29 +28,23 @@ import {
 	type StoredDefinition,
 	type WorkflowStore,
 } from '../../src/workflow-store.js';
-import { DuplicateRunError, RunOutcomeUnknownError, RunStateError } from '../../workflows/errors.js';
+import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
-import { addColumnIfMissing } from './add-column.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
 import { directSqlite } from './direct-sqlite.js';
 import { directSqlite3, directSqlite3In } from './direct-sqlite3.js';
-import { describeDatabase, mayHaveApplied } from './failures.js';
+import { describeDatabase } from './failures.js';
 import { guardedInserts } from './insert.js';
 import { onceRetrying } from './once-retrying.js';
 import type { SqlPersistencerContainer } from './persistencer.js';
-import { RunCreateBatcher } from './run-creates.js';
+import { ResendingRunCreates } from './run-create-resend.js';
 import { RunWriteBatcher, type InsertInTransaction, type RunWriteValues } from './run-writes.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { isUniqueViolation, rowsOf } from './statements.js';
-
-/**
- * The pauses before each read-back of a create whose connection was lost (see `#insertRun`): a few tries within
- * a fraction of a second, then the outcome is reported unknown.
- */
-const READ_BACK_PAUSES_MS = [0, 50, 250] as const;
+import { migrateWorkflowTables } from './workflow-tables.js';
 
 /** What `new SqlWorkflowStore(options)` takes: a `container` to share, or a `knex` connection of its own. */
 export interface SqlWorkflowStoreOptions {
@@ -86,8 +78,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #database: string;
 	/** The compare-and-set writes of `update`, coalesced into one statement while the database is busy. */
 	readonly #writes: RunWriteBatcher;
-	/** The inserts of `create`, coalesced into one statement while the database is busy. */
-	readonly #creates: RunCreateBatcher;
+	/** The inserts of `create`, each with its call's token, sent again after a lost reply (run-create-resend.ts). */
+	readonly #creates: ResendingRunCreates;
 	/**
 	 * A statement outside a transaction: the direct runner where the container has one (direct-sqlite.ts,
 	 * direct-sqlite3.ts, direct-pg.ts), else knex's `raw`.
@@ -95,13 +87,10 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	readonly #statement: RunRows;
 	/** The container whose connection this store shares (`{ container }`), or `null`. */
 	readonly #container: SqlPersistencerContainer | null;
-	/**
-	 * The token of each run record whose create ended in `RunOutcomeUnknownError`: a create of the same record (a
-	 * `start` tried again, workflows/unsure-starts.ts) sends it again, and so knows the run if that one stored it.
-	 */
-	readonly #tokens = new WeakMap<RunRecord, string>();
 	/** The tables' creation: once, and again after a failure. */
-	readonly #migration = onceRetrying(() => this.#migrate());
+	readonly #migration = onceRetrying(() =>
+		migrateWorkflowTables(this.knex, this.#dialect, { runs: this.#runs, definitions: this.#definitions }),
+	);
 	#closed = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
@@ -153,7 +142,13 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			directPg(this.knex, false, prefix);
 		const knex = this.knex;
 		this.#statement = direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
-		this.#creates = new RunCreateBatcher({ table: this.#runs, dialect: this.#dialect, run: this.#statement });
+		this.#creates = new ResendingRunCreates({
+			table: this.#runs,
+			dialect: this.#dialect,
+			run: this.#statement,
+			database: this.#database,
+			closed: () => this.#closed,
+		});
 		this.#writes = new RunWriteBatcher({
 			dialect: this.#dialect,
 			table: this.#runs,
@@ -203,50 +198,13 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	 * that rejected with `RunOutcomeUnknownError`. Such a create resolves; any other holder of the id refuses it.
 	 */
 	async create(run: RunRecord): Promise<void> {
-		const token = this.#tokens.get(run) ?? randomUUID();
 		await this.#call('create', async (knex) => {
-			if (await this.#insertRun(run, token)) return;
-			// A unique index refused it: its id, or its key (held by an unfinished unique-key run).
-			const holder = (await knex(this.#runs).where({ id: run.id }).first('create_token')) as
-				{ create_token: string | null } | undefined;
-			if (holder?.create_token === token) return;
-			if (holder !== undefined || run.key === null)
+			const outcome = await this.#creates.create(knex, run, this.#columns(run));
+			if (outcome === 'stored') return;
+			if (outcome === 'id-taken' || run.key === null)
 				throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 			throw await this.#keyConflict(knex, run.key);
 		});
-		this.#tokens.delete(run);
-	}
-
-	/**
-	 * The run's insert: `true` stored, `false` refused by a unique index. When the connection was lost with it on its
-	 * way (it may be stored), the same insert again, its token the same (after each of `READ_BACK_PAUSES_MS`: the
-	 * pool's other connections may be cut too): it stores the run, or is refused and finds it. When every try
-	 * fails, `RunOutcomeUnknownError` (the record's token kept for a create tried again).
-	 */
-	async #insertRun(run: RunRecord, token: string): Promise<boolean> {
-		const values = this.#columns(run);
-		let failure: unknown;
-		try {
-			return await this.#creates.submit(run.id, run.createdAt, token, values);
-		} catch (error) {
-			if (!mayHaveApplied((error as { cause?: unknown } | null)?.cause ?? error)) throw error;
-			failure = error;
-		}
-		for (const pause of READ_BACK_PAUSES_MS) {
-			await sleep(pause);
-			if (this.#closed) break;
-			try {
-				return await this.#creates.submit(run.id, run.createdAt, token, values);
-			} catch (error) {
-				failure = error;
-			}
-		}
-		this.#tokens.set(run, token);
-		const message = (failure as Error)?.message ?? String(failure);
-		throw new RunOutcomeUnknownError(
-			run.id,
-			new ContainerError(`Workflow store create failed: ${this.#database}: ${message}`, { cause: failure }),
-		);
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
@@ -340,71 +298,6 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	/** Create the tables (once per store; safe when several processes race). */
 	migrate(): Promise<void> {
 		return this.#migration.run();
-	}
-
-	async #migrate(): Promise<void> {
-		// PostgreSQL: one process at a time (a transaction-scoped advisory lock, as the container's migrations take),
-		// each table whole or not at all (its DDL in the transaction). Two CREATE TABLEs of one name at once collide in
-		// the catalog (`pg_type_typname_nsp_index`), not with an "already exists" the check below could tolerate.
-		if (this.#dialect === 'pg') {
-			await this.knex.transaction(async (trx) => {
-				await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`lightsched:${this.#runs}`]);
-				await this.#createTables(() => trx.schema);
-				await this.#addColumns(trx);
-			});
-			return;
-		}
-		await this.#createTables(() => this.knex.schema);
-		await this.knex.transaction((trx) => this.#addColumns(trx));
-	}
-
-	/** The columns added since the table was first made, on a table made before them. */
-	async #addColumns(trx: Knex.Transaction): Promise<void> {
-		await addColumnIfMissing(trx, this.#dialect, this.#runs, this.#runs, 'create_token', 'VARCHAR(64)');
-	}
-
-	/** Create the tables that are missing; `schema()` a fresh schema builder (it runs every statement it was given). */
-	async #createTables(schema: () => Knex.SchemaBuilder): Promise<void> {
-		const tolerate = async (make: () => Promise<unknown>): Promise<void> => {
-			try {
-				await make();
-			} catch (error) {
-				// Another process made it between our check and our create.
-				if (!/already exists/i.test(String((error as Error).message))) throw error;
-			}
-		};
-		if (!(await schema().hasTable(this.#runs))) {
-			await tolerate(() =>
-				schema().createTable(this.#runs, (t) => {
-					t.string('id', 64).primary();
-					t.string('definition', 100).notNullable();
-					t.integer('version').notNullable();
-					t.string('run_key', 512).nullable();
-					t.string('active_key', 512).nullable().unique();
-					t.string('create_token', 64).nullable();
-					t.string('status', 16).notNullable();
-					t.boolean('open').notNullable();
-					t.bigInteger('created_at').notNullable();
-					t.bigInteger('updated_at').notNullable();
-					t.integer('rev').notNullable();
-					t.text('body').notNullable();
-					t.index(['definition', 'created_at']);
-					t.index(['run_key', 'created_at']);
-					t.index(['status', 'created_at']);
-					t.index(['open', 'created_at']);
-				}),
-			);
-		}
-		if (!(await schema().hasTable(this.#definitions))) {
-			await tolerate(() =>
-				schema().createTable(this.#definitions, (t) => {
-					t.string('name', 100).notNullable();
-					t.integer('version').notNullable();
-					t.text('body').notNullable();
-					t.primary(['name', 'version']);
-				}),
-			);
-		}
 	}
 
 	#columns(run: RunRecord): RunWriteValues {
