@@ -3,41 +3,24 @@
  * migrations that run once however many containers start, table prefixes, option errors, the persistencer,
  * and the scheduler end to end.
  */
-import knexModule, { type Knex } from 'knex';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DuplicateTaskError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, SqlPersistencer } from 'lightsched/containers/sql';
 import { SCHEMA_VERSION } from '../../containers/sql/schema.js';
 import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
+import { createKnex, sqlBackendPerSuite } from '../support/sql.js';
 
 /** Every schema version, 1 to the newest. */
 const allVersions = (): number[] => Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1);
 
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
-	config: Knex.Config,
-) => Knex;
-
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 	describe(`SqlContainer on ${kind}`, () => {
-		let backend: SqlBackend;
-		const opened: { close(): Promise<void> }[] = [];
-		const track = <T extends { close(): Promise<void> }>(part: T): T => {
-			opened.push(part);
-			return part;
-		};
-		beforeAll(async () => {
-			backend = kind === 'SQLite' ? sqliteBackend() : await postgresBackend();
-		});
-		afterEach(async () => {
-			for (const part of opened.splice(0).reverse()) await part.close();
-		});
-		afterAll(() => backend?.stop());
+		const { backend, track, closeTracked } = sqlBackendPerSuite(kind);
 
 		it('stores nothing when an add fails, even after rows of the batch were written', async () => {
-			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			const c = track(new SqlContainer({ knex: await backend().freshDatabase() }));
 			// `busy` stays waiting: no claim-ahead when `done` finishes (its claim came back full).
 			claimAheadOff.add(c);
 			await c.add(
@@ -75,7 +58,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('keeps every compare-and-set of concurrent transitions (coalesced into one statement) separate', async () => {
-			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			const c = track(new SqlContainer({ knex: await backend().freshDatabase() }));
 			await c.add(records(Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, item: i }))));
 			const now = Date.now();
 			await c.claim(20, 'me', 10_000, now);
@@ -133,7 +116,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('adds large batches in order and claims them in priority, then arrival, order', async () => {
-			const c = track(new SqlContainer({ knex: await backend.freshDatabase() }));
+			const c = track(new SqlContainer({ knex: await backend().freshDatabase() }));
 			await c.add(records(Array.from({ length: 1_500 }, (_, i) => ({ id: `t${i}`, item: i, priority: i % 3 }))));
 			const claimed = await c.claim(1_500, 'o', 10_000, Date.now());
 			expect(claimed).toHaveLength(1_500);
@@ -146,7 +129,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('gives each task to exactly one claimer across separate connections (processes) on one database', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const containers = [1, 2, 3].map(() => track(new SqlContainer({ knex: config })));
 			const [first] = containers;
 			await first?.add(records(Array.from({ length: 300 }, (_, i) => ({ id: `t${i}`, item: i }))));
@@ -180,7 +163,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('migrates once however many containers start on one database, and upgrades nothing twice', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const knex = createKnex(config);
 			try {
 				const [a, b, c] = [1, 2, 3].map(() => track(new SqlContainer({ knex })));
@@ -192,13 +175,13 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				const versions = await knex('lightsched_migrations').select('version');
 				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual(allVersions());
 			} finally {
-				for (const part of opened.splice(0)) await part.close();
+				await closeTracked();
 				await knex.destroy();
 			}
 		});
 
 		it('upgrades tables of schema version 1 keeping their tasks; the pause and keys then work', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const knex = createKnex(config);
 			try {
 				const old = track(new SqlContainer({ knex }));
@@ -224,13 +207,13 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 				const versions = await knex('lightsched_migrations').select('version').orderBy('version');
 				expect(versions.map((v: { version: unknown }) => Number(v.version))).toEqual(allVersions());
 			} finally {
-				for (const part of opened.splice(0)) await part.close();
+				await closeTracked();
 				await knex.destroy();
 			}
 		});
 
 		it('refuses tables of a newer schema version than it knows, saying so', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const first = track(new SqlContainer({ knex: config }));
 			await first.migrate();
 			await first.knex.raw(
@@ -244,7 +227,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('keeps containers with different table prefixes apart on one database', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const knex = createKnex(config);
 			try {
 				const one = track(new SqlContainer({ knex, tablePrefix: 'one_' }));
@@ -271,13 +254,13 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 					expect(await knex.schema.hasTable(table)).toBe(true);
 				expect(await knex.schema.hasTable('lightsched_tasks')).toBe(false);
 			} finally {
-				for (const part of opened.splice(0)) await part.close();
+				await closeTracked();
 				await knex.destroy();
 			}
 		});
 
 		it('leaves a Knex instance it was given open on close', async () => {
-			const knex = createKnex(await backend.freshDatabase());
+			const knex = createKnex(await backend().freshDatabase());
 			try {
 				const c = new SqlContainer({ knex });
 				await c.add(records([{ id: 'a', item: 1 }]));
@@ -290,7 +273,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('stores outputs with SqlPersistencer, in its own table or in the task row', async () => {
-			const config = await backend.freshDatabase();
+			const config = await backend().freshDatabase();
 			const c = track(new SqlContainer({ knex: config }));
 			await c.add(records([{ id: 'a', item: 1 }]));
 			const [task] = await c.claim(1, 'o', 10_000, Date.now());
@@ -326,7 +309,11 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		if (kind === 'SQLite') {
 			it('opens SQLite files in WAL mode with the busy timeout and synchronous level asked for', async () => {
 				const c = track(
-					new SqlContainer({ knex: await backend.freshDatabase(), busyTimeoutMs: 1234, synchronous: 'FULL' }),
+					new SqlContainer({
+						knex: await backend().freshDatabase(),
+						busyTimeoutMs: 1234,
+						synchronous: 'FULL',
+					}),
 				);
 				await c.migrate();
 				const value = async (pragma: string): Promise<unknown> =>
@@ -373,7 +360,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('runs 200 tasks end to end through the scheduler, outputs readable from the persistencer', async () => {
-			const container = new SqlContainer({ knex: await backend.freshDatabase() });
+			const container = new SqlContainer({ knex: await backend().freshDatabase() });
 			const persistencer = new SqlPersistencer<{ double: number }>({ container });
 			const scheduler = new Scheduler({
 				container,
@@ -400,7 +387,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 
 		if (kind === 'PostgreSQL') {
 			it('shares the work between two schedulers, each task run once', async () => {
-				const config = await backend.freshDatabase();
+				const config = await backend().freshDatabase();
 				const runs = new Map<number, number>();
 				const make = (): Scheduler<number, number> =>
 					new Scheduler<number, number>({

@@ -4,15 +4,11 @@
  * finished (`NewTask.retention` of 0). SQLite has no `row_to_json`: the trigger names each column, so this test
  * also holds it to the tasks table's columns (a later schema that adds a column must rebuild the trigger).
  */
-import knexModule, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { records } from '../contracts/container.contract.js';
-import { sqliteBackend, type SqlBackend } from '../support/sql.js';
-
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
-	config: Knex.Config,
-) => Knex;
+import { createKnex, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
 describe('SqlContainer on SQLite: final records in the change log (schema 8)', () => {
 	let backend: SqlBackend;

@@ -9,16 +9,12 @@
  * out of the claim index (speed is the bench's business: bench/backlog.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import knexModule, { type Knex } from 'knex';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import { describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { SCHEMA_VERSION } from '../../containers/sql/schema.js';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
-
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
-	config: Knex.Config,
-) => Knex;
+import { createKnex, sqlBackendPerSuite } from '../support/sql.js';
 
 const LEASE = 10_000;
 const HOUR = 3_600_000;
@@ -34,24 +30,13 @@ async function flags(knex: Knex, ids: readonly string[]): Promise<Record<string,
 
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 	describe(`SqlContainer on ${kind}: delayed tasks stay out of the claim path`, () => {
-		let backend: SqlBackend;
-		const opened: { close(): Promise<void> }[] = [];
-		const knexes: Knex[] = [];
-		beforeAll(async () => {
-			backend = kind === 'SQLite' ? sqliteBackend() : await postgresBackend();
-		}, 60_000);
-		afterEach(async () => {
-			for (const part of opened.splice(0)) await part.close();
-			for (const knex of knexes.splice(0)) await knex.destroy();
-		});
-		afterAll(() => backend?.stop());
+		const { backend, track } = sqlBackendPerSuite(kind);
 
 		/** A container on the caller's clock and a knex on the same database. */
 		async function open(clock: 'caller' | 'server' = 'caller'): Promise<{ c: SqlContainer; knex: Knex }> {
-			const knex = createKnex(await backend.freshDatabase());
-			knexes.push(knex);
+			const knex = track(createKnex(await backend().freshDatabase()));
 			const c = new SqlContainer({ knex, clock });
-			opened.push(c);
+			track(c);
 			await c.migrate();
 			return { c, knex };
 		}
@@ -74,10 +59,9 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		it('a delayed task that came due while globalConcurrency allows nothing does not make nextDueAt answer "now"', async () => {
 			// The limited claim promotes it even when it can take nothing, so nextDueAt does not answer "claim at once"
 			// over and over while the limit holds (a spin of the idle scheduler).
-			const knex = createKnex(await backend.freshDatabase());
-			knexes.push(knex);
+			const knex = track(createKnex(await backend().freshDatabase()));
 			const c = new SqlContainer({ knex, clock: 'caller', globalConcurrency: 1 });
-			opened.push(c);
+			track(c);
 			await c.migrate();
 			const now = Date.now();
 			await c.add(records([{ id: 'busy', item: 0 }], now));
@@ -178,7 +162,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		it('claims a delayed task another container wrote once due, though this one promoted just before', async () => {
 			const { c, knex } = await open();
 			const other = new SqlContainer({ knex, clock: 'caller' });
-			opened.push(other);
+			track(other);
 			const now = Date.now();
 			await c.add(records([{ id: 'due', item: 0 }], now));
 			// `c` promotes (nothing delayed known), then `other` writes a delayed task `c` does not know of.
@@ -197,7 +181,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		it('a claim that takes too few promotes and takes a delayed task another container wrote, due at its first look', async () => {
 			const { c, knex } = await open();
 			const other = new SqlContainer({ knex, clock: 'caller' });
-			opened.push(other);
+			track(other);
 			const now = Date.now();
 			await c.add(records([{ id: 'due', item: 0 }], now));
 			// `c` promotes (nothing delayed known), then `other` writes a delayed task; `c`'s next claim is its first
@@ -209,10 +193,9 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 		});
 
 		it('claims a delayed task within rate-limited claims once due', async () => {
-			const knex = createKnex(await backend.freshDatabase());
-			knexes.push(knex);
+			const knex = track(createKnex(await backend().freshDatabase()));
 			const c = new SqlContainer({ knex, clock: 'caller', rateLimit: { max: 100, intervalMs: 1_000 } });
-			opened.push(c);
+			track(c);
 			const now = Date.now();
 			await c.add(
 				records(
@@ -269,7 +252,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 			);
 			await knex.raw('DELETE FROM lightsched_migrations WHERE version >= 5');
 			const upgraded = new SqlContainer({ knex, clock: 'caller' });
-			opened.push(upgraded);
+			track(upgraded);
 			await upgraded.migrate();
 			const versions = (await knex('lightsched_migrations').max('version as v')) as { v: unknown }[];
 			expect(Number(versions[0]?.v)).toBe(SCHEMA_VERSION);

@@ -4,17 +4,13 @@
  * exactly the tasks that an offset walk in the query's order gives, with the exact total and `more`, in both orders,
  * with and without a status filter and with `exactTotal` true or false.
  */
-import knexModule, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
 import type { TaskQuery, TaskStatus } from 'lightsched';
 import { FAR_OFFSET } from '../../containers/sql/list-page.js';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
-
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
-	config: Knex.Config,
-) => Knex;
+import { createKnex, postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
 const TOTAL = FAR_OFFSET + 2_500;
 

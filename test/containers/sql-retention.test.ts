@@ -4,16 +4,12 @@
  * rule), the migration runs again over its own result (as versions 4 to 6 do), and the rules are stored and
  * selected by `clean` afterwards. The contract's clean cases run in sql.test.ts.
  */
-import knexModule, { type Knex } from 'knex';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import { describe, expect, it } from 'vitest';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { SCHEMA_VERSION } from '../../containers/sql/schema.js';
 import { records } from '../contracts/container.contract.js';
-import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
-
-const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
-	config: Knex.Config,
-) => Knex;
+import { createKnex, sqlBackendPerSuite } from '../support/sql.js';
 
 async function versions(knex: Knex): Promise<number[]> {
 	const rows = (await knex('lightsched_migrations').select('version').orderBy('version')) as { version: unknown }[];
@@ -22,23 +18,12 @@ async function versions(knex: Knex): Promise<number[]> {
 
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
 	describe(`SqlContainer on ${kind}: schema 7, per-task retention`, () => {
-		let backend: SqlBackend;
-		const opened: { close(): Promise<void> }[] = [];
-		const knexes: Knex[] = [];
-		beforeAll(async () => {
-			backend = kind === 'SQLite' ? sqliteBackend() : await postgresBackend();
-		}, 60_000);
-		afterEach(async () => {
-			for (const part of opened.splice(0)) await part.close();
-			for (const knex of knexes.splice(0)) await knex.destroy();
-		});
-		afterAll(() => backend?.stop());
+		const { backend, track } = sqlBackendPerSuite(kind);
 
 		async function open(knex?: Knex): Promise<{ c: SqlContainer; knex: Knex }> {
-			const k = knex ?? createKnex(await backend.freshDatabase());
-			if (knex === undefined) knexes.push(k);
+			const k = knex ?? track(createKnex(await backend().freshDatabase()));
 			const c = new SqlContainer({ knex: k, clock: 'caller' });
-			opened.push(c);
+			track(c);
 			await c.migrate();
 			return { c, knex: k };
 		}

@@ -5,8 +5,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Knex } from 'knex';
+import knexModule, { type Knex } from 'knex';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startPostgres, type PostgresServer } from './postgres.js';
+
+/** knex's factory, whether the module's default export is the function or holds it as `knex`. */
+export const createKnex = ((knexModule as unknown as { knex?: typeof knexModule }).knex ?? knexModule) as (
+	config: Knex.Config,
+) => Knex;
 
 export interface SqlBackend {
 	readonly name: 'SQLite' | 'PostgreSQL';
@@ -45,6 +51,50 @@ export async function postgresBackend(): Promise<SqlBackend> {
 			pool: { min: 0, max: 4 },
 		}),
 		stop: () => server.stop(),
+	};
+}
+
+/** The backend of `kind`, fresh: a temp folder of SQLite files, or a throw-away PostgreSQL server. */
+export async function sqlBackend(kind: 'SQLite' | 'PostgreSQL'): Promise<SqlBackend> {
+	return kind === 'SQLite' ? sqliteBackend() : await postgresBackend();
+}
+
+/** Something a test opens and must close: a container, a persistencer, a store (`close`) or a knex (`destroy`). */
+export type Closable = { close(): Promise<void> } | Knex;
+
+/**
+ * For a `describe` block on `kind`: its backend, started before the block's tests and stopped after them; `track`,
+ * to close a part (or destroy a knex) after the test that opened it, the last opened first; and `closeTracked`, to
+ * do so at once, inside a test.
+ */
+export function sqlBackendPerSuite(kind: 'SQLite' | 'PostgreSQL'): {
+	backend: () => SqlBackend;
+	track: <T extends Closable>(part: T) => T;
+	closeTracked: () => Promise<void>;
+} {
+	let backend: SqlBackend | undefined;
+	const opened: Closable[] = [];
+	const closeTracked = async (): Promise<void> => {
+		for (const part of opened.splice(0).reverse())
+			await ('destroy' in part && typeof part.destroy === 'function'
+				? part.destroy()
+				: (part as { close(): Promise<void> }).close());
+	};
+	beforeAll(async () => {
+		backend = await sqlBackend(kind);
+	}, 60_000);
+	afterEach(closeTracked);
+	afterAll(() => backend?.stop());
+	return {
+		backend: () => {
+			if (backend === undefined) throw new Error(`The ${kind} backend is not started yet (use it inside a test)`);
+			return backend;
+		},
+		track: (part) => {
+			opened.push(part);
+			return part;
+		},
+		closeTracked,
 	};
 }
 
