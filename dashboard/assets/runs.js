@@ -62,9 +62,9 @@ export async function renderRuns(target, ctx, params) {
 			key: keyInput.value,
 			from: epochOf(fromInput.value),
 			to: epochOf(toInput.value),
-			offset: String(o),
+			offset: o === 0 ? '' : String(o),
 		}))
-			if (v !== '' && v !== '0') p.set(k, v);
+			if (v !== '') p.set(k, v);
 		const text = p.toString();
 		return `#/runs${text === '' ? '' : `?${text}`}`;
 	};

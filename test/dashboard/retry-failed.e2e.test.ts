@@ -6,7 +6,7 @@
  * read-only dashboard with 403; the runs page's "Retry failed (N)" button, once confirmed, retries the rest (at most
  * the limit given; a bad one is reported), says how many and refreshes the list; filtered to a time range typed in
  * the page (local time, in a browser away from UTC), it shows and retries only the failed runs of key B in that
- * range; the workers' `Workflows` finishes them.
+ * range; a key "0" or a bound at the epoch stays in the page's address; the workers' `Workflows` finishes them.
  */
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -253,6 +253,21 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 			expect(await statuses('B')).toEqual(['failed', 'succeeded', 'succeeded', 'failed']);
 			expect(dialogs).toEqual([]);
 			expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+		} finally {
+			await page.context().close();
+		}
+	});
+
+	it('keeps a filter of 0 in the page\'s address: a key "0", a bound at the epoch', async () => {
+		const { page } = await watchedPage(browser, { timezoneId: 'Asia/Kolkata' });
+		try {
+			await page.goto(`${dashboard.url}#/runs`);
+			await expect.poll(() => page.locator('#run-table tbody a').count(), POLL).toBe(10);
+			await page.fill('#run-key', '0');
+			await page.fill('#run-to', kolkataInput(0));
+			await page.click('.filters button[type=submit]');
+			await expect.poll(() => page.evaluate(() => window.location.hash), POLL).toBe('#/runs?key=0&to=0');
+			await expect.poll(() => page.locator('#run-table tbody').textContent(), POLL).toBe('No runs.');
 		} finally {
 			await page.context().close();
 		}
