@@ -1,9 +1,9 @@
 /**
- * The dashboard's workflow API: runs by status, definition or key; one run with its step graph (the steps and
+ * The dashboard's workflow API: runs by status, definition, key or time of creation; one run with its step graph (the steps and
  * their `dependsOn`, from the stored definition the run started with); the run commands and the retry of the failed
  * runs of a key or definition in bulk (with an engine only).
  */
-import type { RunRecord, RunStatus, Workflows, WorkflowStore } from 'lightsched/workflows';
+import type { RunQuery, RunRecord, RunStatus, Workflows, WorkflowStore } from 'lightsched/workflows';
 import { HttpError, intParam, orderParam } from './http.js';
 
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -72,7 +72,38 @@ function runSummary(run: RunRecord): unknown {
 	};
 }
 
-/** `GET api/runs`: a page of runs, newest first by default. */
+/**
+ * The time range of runs, checked: created at or after `from` and before `to` (`[from, to)`, in milliseconds since the
+ * epoch, as `RunQuery` has them), each a whole number >= 0 when given, `to` after `from`. The one rule of
+ * `GET api/runs` (the query string's texts, through `queryTime`) and `POST api/runs/retryFailed` (the body's values).
+ */
+function timeRange(from: unknown, to: unknown): Pick<RunQuery, 'from' | 'to'> {
+	const time = (field: 'from' | 'to', value: unknown): number | undefined => {
+		if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0))
+			return value as number | undefined;
+		throw new HttpError(
+			400,
+			`Expected \`${field}\` to be a time in milliseconds since the epoch (a whole number >= 0), got ${JSON.stringify(value)}`,
+		);
+	};
+	const start = time('from', from);
+	const end = time('to', to);
+	if (start !== undefined && end !== undefined && end <= start)
+		throw new HttpError(
+			400,
+			`Expected \`to\` (${end}) to be after \`from\` (${start}): runs are selected in [from, to)`,
+		);
+	return { ...(start === undefined ? {} : { from: start }), ...(end === undefined ? {} : { to: end }) };
+}
+
+/** A time of the query string for `timeRange`: absent or '' is none, decimal digits a number, anything else the text. */
+function queryTime(params: URLSearchParams, name: 'from' | 'to'): unknown {
+	const raw = params.get(name);
+	if (raw === null || raw === '') return undefined;
+	return /^\d+$/.test(raw) && Number.isSafeInteger(Number(raw)) ? Number(raw) : raw;
+}
+
+/** `GET api/runs`: a page of runs (created in `[from, to)` when given), newest first by default. */
 export async function listRuns(source: RunsSource, params: URLSearchParams): Promise<unknown> {
 	const rawStatus = params.get('status');
 	const status = rawStatus === null || rawStatus === '' ? undefined : rawStatus.split(',');
@@ -83,10 +114,12 @@ export async function listRuns(source: RunsSource, params: URLSearchParams): Pro
 	const limit = Math.max(1, intParam(params, 'limit', 50, 500));
 	const definition = params.get('definition') || undefined;
 	const key = params.get('key') || undefined;
+	const range = timeRange(queryTime(params, 'from'), queryTime(params, 'to'));
 	const page = await source.store.list({
 		...(status === undefined ? {} : { status: status as RunStatus[] }),
 		...(definition === undefined ? {} : { definition }),
 		...(key === undefined ? {} : { key }),
+		...range,
 		offset,
 		limit,
 		order: orderParam(params),
@@ -172,29 +205,12 @@ export async function retryFailed(source: RunsSource, body: Record<string, unkno
 		if (value === undefined || (typeof value === 'string' && value !== '')) return value;
 		throw new HttpError(400, `Expected \`${field}\` to be a non-empty string, got ${JSON.stringify(value)}`);
 	};
-	const time = (field: 'from' | 'to'): number | undefined => {
-		const value = body[field];
-		if (value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0))
-			return value as number | undefined;
-		throw new HttpError(
-			400,
-			`Expected \`${field}\` to be a time in milliseconds since the epoch (a whole number >= 0), got ${JSON.stringify(value)}`,
-		);
-	};
 	const key = text('key');
 	const definition = text('definition');
-	const from = time('from');
-	const to = time('to');
-	if (from !== undefined && to !== undefined && to <= from)
-		throw new HttpError(
-			400,
-			`Expected \`to\` (${to}) to be after \`from\` (${from}): runs are selected in [from, to)`,
-		);
 	const query = {
 		...(key === undefined ? {} : { key }),
 		...(definition === undefined ? {} : { definition }),
-		...(from === undefined ? {} : { from }),
-		...(to === undefined ? {} : { to }),
+		...timeRange(body.from, body.to),
 	};
 	const options = body.limit === undefined ? {} : { limit: body.limit as number };
 	const retried = await engine.retryFailed(query, options);

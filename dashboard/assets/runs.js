@@ -1,7 +1,7 @@
 /* global URLSearchParams */
 /**
- * Workflow runs: the list (status, definition and key filters, paging; filtered to the failed runs of a key or
- * definition, their retry in bulk) and a run's page: its steps as a graph, the selected step's output, error and
+ * Workflow runs: the list (status, definition, key and time-of-creation filters, paging; filtered to the failed runs
+ * of a key or definition, their retry in bulk, in the list's time range) and a run's page: its steps as a graph, the selected step's output, error and
  * trace, and the run commands (retry, retryFrom, continue, skip, pause, resume, stop) when the dashboard was given an
  * engine.
  */
@@ -10,14 +10,38 @@ import { drawGraph } from './graph.js';
 
 const RUN_STATUSES = ['waiting', 'running', 'paused', 'blocked', 'succeeded', 'failed', 'stopped'];
 
-/** The runs list, its state in the hash (`#/runs?status=failed`). */
+/** A time as a `datetime-local` value (local time, to the millisecond), '' for none. */
+function localInputValue(ms) {
+	if (ms === '') return '';
+	const date = new Date(Number(ms));
+	if (Number.isNaN(date.getTime())) return '';
+	const pad = (n, width = 2) => String(n).padStart(width, '0');
+	return (
+		`${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T` +
+		`${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
+	);
+}
+
+/** A `datetime-local` value (local time) in milliseconds since the epoch, as text; '' for none. */
+function epochOf(value) {
+	if (value === '') return '';
+	const ms = new Date(value).getTime();
+	return Number.isNaN(ms) ? '' : String(ms);
+}
+
+/**
+ * The runs list, its state in the hash (`#/runs?status=failed&from=<ms>&to=<ms>`): the time range in milliseconds
+ * since the epoch (`from` included, `to` excluded), shown and typed in local time.
+ */
 export async function renderRuns(target, ctx, params) {
 	const status = params.get('status') ?? '';
 	const definition = params.get('definition') ?? '';
 	const key = params.get('key') ?? '';
+	const from = params.get('from') ?? '';
+	const to = params.get('to') ?? '';
 	const offset = Number(params.get('offset') ?? '0');
 	const limit = 50;
-	const page = await api('runs', { params: { status, definition, key, offset, limit, order: 'desc' } });
+	const page = await api('runs', { params: { status, definition, key, from, to, offset, limit, order: 'desc' } });
 	const statusSelect = h(
 		'select',
 		{ id: 'run-status', name: 'status' },
@@ -26,15 +50,21 @@ export async function renderRuns(target, ctx, params) {
 	);
 	const defInput = h('input', { id: 'run-definition', placeholder: 'definition', value: definition });
 	const keyInput = h('input', { id: 'run-key', placeholder: 'key', value: key });
+	const timeInput = (id, ms, title) =>
+		h('input', { id, type: 'datetime-local', step: '0.001', title, value: localInputValue(ms) });
+	const fromInput = timeInput('run-from', from, 'created at or after (local time)');
+	const toInput = timeInput('run-to', to, 'created before (local time)');
 	const hash = (o) => {
 		const p = new URLSearchParams();
 		for (const [k, v] of Object.entries({
 			status: statusSelect.value,
 			definition: defInput.value,
 			key: keyInput.value,
-			offset: String(o),
+			from: epochOf(fromInput.value),
+			to: epochOf(toInput.value),
+			offset: o === 0 ? '' : String(o),
 		}))
-			if (v !== '' && v !== '0') p.set(k, v);
+			if (v !== '') p.set(k, v);
 		const text = p.toString();
 		return `#/runs${text === '' ? '' : `?${text}`}`;
 	};
@@ -44,6 +74,8 @@ export async function renderRuns(target, ctx, params) {
 		statusSelect,
 		defInput,
 		keyInput,
+		h('label', {}, 'from ', fromInput),
+		h('label', {}, 'to ', toInput),
 		h('button', { type: 'submit' }, 'Show'),
 	);
 	form.addEventListener('submit', (event) => {
@@ -77,7 +109,7 @@ export async function renderRuns(target, ctx, params) {
 		status === 'failed' &&
 		(key !== '' || definition !== '') &&
 		page.total > 0
-			? retryFailedPanel(ctx, { key, definition }, page.total)
+			? retryFailedPanel(ctx, { key, definition, from, to }, page.total)
 			: null;
 	target.append(
 		h('h2', { class: 'page' }, 'Workflow runs'),
@@ -109,19 +141,30 @@ export async function renderRuns(target, ctx, params) {
 }
 
 /**
- * "Retry failed (N)" over the failed runs of the list's key and definition (`filter`, '' for none): asks to confirm
- * in the page, then retries them (or the oldest `limit`) through `api/runs/retryFailed` and says how many.
+ * "Retry failed (N)" over the failed runs the list shows: those of its key, definition and time range (`filter`, ''
+ * for none; the same `from` and `to` the list was read with). Asks to confirm in the page, then retries them (or the
+ * oldest `limit`) through `api/runs/retryFailed` and says how many.
  */
 function retryFailedPanel(ctx, filter, total) {
 	const body = {};
 	if (filter.key !== '') body.key = filter.key;
 	if (filter.definition !== '') body.definition = filter.definition;
-	const scope = [
-		filter.key === '' ? null : `key ${filter.key}`,
-		filter.definition === '' ? null : `definition ${filter.definition}`,
+	if (filter.from !== '') body.from = Number(filter.from);
+	if (filter.to !== '') body.to = Number(filter.to);
+	const shown = (ms) => localInputValue(ms).replace('T', ' ');
+	const range = [
+		filter.from === '' ? null : `from ${shown(filter.from)}`,
+		filter.to === '' ? null : `before ${shown(filter.to)}`,
 	]
 		.filter((s) => s !== null)
-		.join(', ');
+		.join(' and ');
+	const scope =
+		[
+			filter.key === '' ? null : `key ${filter.key}`,
+			filter.definition === '' ? null : `definition ${filter.definition}`,
+		]
+			.filter((s) => s !== null)
+			.join(', ') + (range === '' ? '' : ` created ${range}`);
 	const limit = h('input', { id: 'retry-failed-limit', type: 'number', min: '1', placeholder: 'all', size: '6' });
 	const confirm = h('span', { id: 'retry-failed-confirm-box', hidden: true });
 	const open = h('button', { type: 'button', id: 'retry-failed' }, `Retry failed (${total})`);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
@@ -38,9 +38,9 @@ export async function launchBrowser(): Promise<Browser> {
 	return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
 }
 
-/** A fresh page (its own context: no token or storage shared with other pages). */
-export async function watchedPage(browser: Browser): Promise<WatchedPage> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+/** A fresh page (its own context: no token or storage shared with other pages; `options` such as `timezoneId`). */
+export async function watchedPage(browser: Browser, options: BrowserContextOptions = {}): Promise<WatchedPage> {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options });
 	const page = await context.newPage();
 	const dialogs: string[] = [];
 	const errors: string[] = [];

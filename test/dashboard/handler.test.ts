@@ -1,8 +1,9 @@
 /**
  * The dashboard's HTTP surface without a browser: only the asset map is served (no path from the request becomes a
  * file path), the safety headers, the CSRF header and cross-site refusal, bad parameters, option checks, the
- * sampler's rates (finished tasks per second from the difference of counts), and the bounded answer of the bulk
- * retry of failed runs (the count, the first 100 ids, `truncated`).
+ * sampler's rates (finished tasks per second from the difference of counts), the bounded answer of the bulk
+ * retry of failed runs (the count, the first 100 ids, `truncated`), and the runs list by time range (`from`, `to`:
+ * checked by the bulk retry's rule, refused in its words).
  */
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -210,6 +211,77 @@ describe('the bulk retry of failed runs', () => {
 			expect(await post({ key: 'K' })).toEqual({ count: 130, retried: order.slice(100, 200), truncated: true });
 			for (const id of ids) expect((await flows.wait(id, { timeoutMs: 20_000 })).status).toBe('succeeded');
 			expect(await post({ key: 'K' })).toEqual({ count: 0, retried: [], truncated: false });
+		} finally {
+			await dashboard.close();
+			await flows.close();
+			await scheduler.close();
+		}
+	});
+});
+
+describe('the runs list by time range', () => {
+	it('lists the runs created in [from, to), and refuses a bad time as the bulk retry does, in the same words', async () => {
+		const actions = workflowActions({
+			fail: () => {
+				throw new Error('no');
+			},
+		});
+		const scheduler = new Scheduler({ container: new QueueContainer(), actuator: new FunctionActuator(actions) });
+		const flows = new Workflows({ scheduler, actions, sweepMs: 100 });
+		const dashboard = await startDashboard({ scheduler, workflows: flows, port: 0 });
+		const get = async (query: string) => {
+			const response = await fetch(`${dashboard.url}api/runs?${query}`);
+			return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+		};
+		const ids = async (query: string) => {
+			const { status, body } = await get(query);
+			expect({ query, status }).toEqual({ query, status: 200 });
+			return (body.runs as { id: string }[]).map((run) => run.id);
+		};
+		try {
+			flows.define({ name: 'fail', steps: [{ id: 'a', action: 'fail', maxAttempts: 1 }] });
+			const created: number[] = [];
+			for (const id of ['r0', 'r1', 'r2', 'r3']) {
+				const run = await flows.start('fail', { id, key: 'K' });
+				created.push(run.createdAt);
+				// Each run created in a millisecond of its own, so that a time range can part them.
+				while (Date.now() <= run.createdAt) await new Promise((resolve) => setTimeout(resolve, 1));
+			}
+			for (const id of ['r0', 'r1', 'r2', 'r3']) expect((await flows.wait(id)).status).toBe('failed');
+			const [t0, t1, , t3] = created as [number, number, number, number];
+			// `from` included, `to` excluded, newest first as without a range; with the other filters (AND).
+			expect(await ids(`from=${t1}&to=${t3}`)).toEqual(['r2', 'r1']);
+			expect(await ids(`status=failed&key=K&from=${t1}&to=${t3}&order=asc`)).toEqual(['r1', 'r2']);
+			expect(await ids(`from=${t3}`)).toEqual(['r3']);
+			expect(await ids(`to=${t1}`)).toEqual(['r0']);
+			expect(await ids(`from=${t0}&to=${t0 + 1}`)).toEqual(['r0']);
+			expect((await get(`from=${t1}&to=${t3}`)).body.total).toBe(2);
+			// Empty is no bound, as the page sends an empty input.
+			expect(await ids('from=&to=')).toEqual(['r3', 'r2', 'r1', 'r0']);
+			expect(await ids(`key=other&from=${t1}`)).toEqual([]);
+			for (const [query, body, field] of [
+				['from=abc', { from: 'abc' }, 'from'],
+				['to=-1', { to: '-1' }, 'to'],
+				['from=1.5', { from: '1.5' }, 'from'],
+				['to=1e3', { to: '1e3' }, 'to'],
+				['from=99999999999999999', { from: '99999999999999999' }, 'from'],
+				['from=2000&to=2000', { from: 2000, to: 2000 }, 'to'],
+				['from=2000&to=1000', { from: 2000, to: 1000 }, 'to'],
+			] as const) {
+				const listed = await get(query);
+				const retried = await fetch(`${dashboard.url}api/runs/retryFailed`, {
+					method: 'POST',
+					headers: { 'x-lightsched-dashboard': '1', 'content-type': 'application/json' },
+					body: JSON.stringify({ key: 'K', ...body }),
+				});
+				const refused = { status: retried.status, body: (await retried.json()) as Record<string, unknown> };
+				expect({ query, status: listed.status }).toEqual({ query, status: 400 });
+				expect(listed.body).toEqual(refused.body);
+				expect(refused.status).toBe(400);
+				expect((listed.body.error as { message: string }).message).toContain(`Expected \`${field}\``);
+			}
+			// Nothing was retried by the refused requests.
+			expect((await flows.list({ status: 'failed' })).total).toBe(4);
 		} finally {
 			await dashboard.close();
 			await flows.close();

@@ -4,8 +4,9 @@
  * (`from` included, `to` not), then the oldest `limit` of them, and none of key B, answering `{ count, retried,
  * truncated }`; it refuses bad fields (a time that is not epoch milliseconds, `to` not after `from`) with 400 and a
  * read-only dashboard with 403; the runs page's "Retry failed (N)" button, once confirmed, retries the rest (at most
- * the limit given; a bad one is reported), says how many and refreshes the list; the workers' `Workflows` finishes
- * them.
+ * the limit given; a bad one is reported), says how many and refreshes the list; filtered to a time range typed in
+ * the page (local time, in a browser away from UTC), it shows and retries only the failed runs of key B in that
+ * range; a key "0" or a bound at the epoch stays in the page's address; the workers' `Workflows` finishes them.
  */
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -17,6 +18,19 @@ import { launchBrowser, screenshot, watchedPage, type WatchedPage } from './brow
 import { openBackend, type Backend } from './fixture.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
+
+/** A time in Kolkata (UTC+5:30, no summer time) as "2026-12-07 04:00:15.123". */
+function kolkataText(ms: number): string {
+	return new Date(ms + 330 * 60_000).toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/** A time in Kolkata as a `datetime-local` input holds it (Chromium's form: no `:00` seconds, no trailing zeros). */
+function kolkataInput(ms: number): string {
+	return kolkataText(ms)
+		.replace(' ', 'T')
+		.replace(/\.?0+$/, '')
+		.replace(/:00$/, '');
+}
 
 let browser: Browser;
 beforeAll(async () => {
@@ -35,6 +49,7 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 	let view: WatchedPage;
 	let healed = false;
 	const runsOf: Record<'A' | 'B', RunRecord[]> = { A: [], B: [] };
+	const allFailedB = ['failed', 'failed', 'failed', 'failed'];
 
 	const post = (base: string, body: unknown) =>
 		fetch(`${base}api/runs/retryFailed`, {
@@ -57,7 +72,7 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 		scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions) });
 		flows = new Workflows({ scheduler, actions, sweepMs: 100 });
 		flows.define({ name: 'flaky', steps: [{ id: 'a', action: 'flaky', maxAttempts: 1 }] });
-		for (const key of ['A', 'A', 'A', 'A', 'A', 'A', 'B', 'B'] as const) {
+		for (const key of ['A', 'A', 'A', 'A', 'A', 'A', 'B', 'B', 'B', 'B'] as const) {
 			const run = await flows.start('flaky', { key });
 			runsOf[key].push(run);
 			// Each run created in a millisecond of its own, so that a time range can part them.
@@ -155,7 +170,7 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 			expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
 		}
 		expect(await statuses('A')).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed', 'failed']);
-		expect(await statuses('B')).toEqual(['failed', 'failed']);
+		expect(await statuses('B')).toEqual(allFailedB);
 	});
 
 	it('retries the rest from the runs page once confirmed, says how many, and refreshes the list', async () => {
@@ -194,5 +209,67 @@ describe.each(['SQLite', 'Redis'] as const)('retrying the failed runs of a key o
 		expect(await Promise.all(runsOf.B.map((run) => flows.get(run.id)))).toEqual(failedB);
 		expect(dialogs).toEqual([]);
 		expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+	});
+
+	it('retries only the failed runs the page shows in the time range typed in its filter', async () => {
+		// Kolkata is UTC+5:30: a page reading its inputs as UTC would be off by 5.5 hours.
+		const { page, dialogs, errors } = await watchedPage(browser, { timezoneId: 'Asia/Kolkata' });
+		const [, b1, b2] = runsOf.B.map((run) => run.id);
+		const from = runsOf.B[1]?.createdAt ?? 0;
+		const to = runsOf.B[3]?.createdAt ?? 0;
+		try {
+			await page.goto(`${dashboard.url}#/runs?status=failed&key=B`);
+			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (4)');
+			// [B1's creation, B3's), typed in Kolkata's time to the millisecond: B1 and B2; not B0 nor B3.
+			await page.fill('#run-from', kolkataInput(from));
+			await page.fill('#run-to', kolkataInput(to));
+			await page.click('.filters button[type=submit]');
+			await expect
+				.poll(() => page.evaluate(() => window.location.hash), POLL)
+				.toBe(`#/runs?status=failed&key=B&from=${from}&to=${to}`);
+			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (2)');
+			const shown = () =>
+				page
+					.locator('#run-table tbody tr')
+					.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-run')));
+			expect(await shown()).toEqual([b2, b1]);
+			// The range is kept in the page's address: opened from it, the page shows the same inputs and runs.
+			await page.reload();
+			await expect.poll(() => page.locator('#retry-failed').textContent(), POLL).toBe('Retry failed (2)');
+			expect(await page.inputValue('#run-from')).toBe(kolkataInput(from));
+			expect(await page.inputValue('#run-to')).toBe(kolkataInput(to));
+			expect(await shown()).toEqual([b2, b1]);
+			await page.click('#retry-failed');
+			expect(await page.locator('#retry-failed-confirm-box').textContent()).toContain(
+				`Retry the 2 failed runs of key B created from ${kolkataText(from)} and before ${kolkataText(to)}?`,
+			);
+			await page.click('#retry-failed-confirm');
+			await expect.poll(() => page.locator('#notice').textContent(), POLL).toBe('Retried 2 failed runs');
+			await expect.poll(() => page.locator('#run-table tbody').textContent(), POLL).toBe('No runs.');
+			for (const id of [b1, b2]) {
+				const done = await flows.wait(id ?? '', { timeoutMs: 20_000 });
+				expect(done.steps.a).toMatchObject({ status: 'succeeded', output: 'fixed', generation: 2 });
+			}
+			expect(await statuses('B')).toEqual(['failed', 'succeeded', 'succeeded', 'failed']);
+			expect(dialogs).toEqual([]);
+			expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+		} finally {
+			await page.context().close();
+		}
+	});
+
+	it('keeps a filter of 0 in the page\'s address: a key "0", a bound at the epoch', async () => {
+		const { page } = await watchedPage(browser, { timezoneId: 'Asia/Kolkata' });
+		try {
+			await page.goto(`${dashboard.url}#/runs`);
+			await expect.poll(() => page.locator('#run-table tbody a').count(), POLL).toBe(10);
+			await page.fill('#run-key', '0');
+			await page.fill('#run-to', kolkataInput(0));
+			await page.click('.filters button[type=submit]');
+			await expect.poll(() => page.evaluate(() => window.location.hash), POLL).toBe('#/runs?key=0&to=0');
+			await expect.poll(() => page.locator('#run-table tbody').textContent(), POLL).toBe('No runs.');
+		} finally {
+			await page.context().close();
+		}
 	});
 });
