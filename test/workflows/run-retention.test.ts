@@ -142,19 +142,26 @@ describe.each(setups)('run retention on %s', (_name, make) => {
 			young.push(...(await finished(s, 'pair', 1)));
 		}
 		const total = async () => (await s.store.list({ limit: 1 })).total;
-		const both = { status: 'succeeded', maxAgeMs: Date.now() - cutoff, maxCount: 1 } as const;
+		// The age that reaches back to `cutoff` from the moment it is asked for: built just before each call (a
+		// loaded machine takes tens of ms between calls, which would move the cut past the young runs).
+		const sinceCutoff = (): number => Date.now() - cutoff;
+		const both = () => ({ status: 'succeeded', maxAgeMs: sinceCutoff(), maxCount: 1 }) as const;
 		for (const [rule, expected] of [
-			[{ status: 'succeeded', maxAgeMs: Date.now() - cutoff }, 3],
-			[{ status: 'succeeded', maxCount: 4 }, 2],
-			[{ status: 'succeeded', maxCount: 1, batchSize: 2 }, 5],
-			[{ ...both, batchSize: 2 }, 5], // 3 by age, then 2 of the 3 young ones by count
-			[{ ...both, maxCount: 2 }, 4],
-			[{ status: 'failed', maxCount: 0 }, 1],
-		] as const)
-			expect(await countCleanRuns(parts, checkCleanRuns(rule), Date.now()), JSON.stringify(rule)).toBe(expected);
+			[() => ({ status: 'succeeded', maxAgeMs: sinceCutoff() }), 3],
+			[() => ({ status: 'succeeded', maxCount: 4 }), 2],
+			[() => ({ status: 'succeeded', maxCount: 1, batchSize: 2 }), 5],
+			[() => ({ ...both(), batchSize: 2 }), 5], // 3 by age, then 2 of the 3 young ones by count
+			[() => ({ ...both(), maxCount: 2 }), 4],
+			[() => ({ status: 'failed', maxCount: 0 }), 1],
+		] as const) {
+			const asked = rule();
+			expect(await countCleanRuns(parts, checkCleanRuns(asked), Date.now()), JSON.stringify(asked)).toBe(
+				expected,
+			);
+		}
 		expect(await total()).toBe(7);
-		expect(await countCleanRuns(parts, checkCleanRuns(both), Date.now())).toBe(5);
-		expect(await s.flows.clean(both)).toBe(5);
+		expect(await countCleanRuns(parts, checkCleanRuns(both()), Date.now())).toBe(5);
+		expect(await s.flows.clean(both())).toBe(5);
 		expect((await s.flows.list({ status: 'succeeded' })).runs.map((run) => run.id)).toEqual([young[2]?.id]);
 		for (const run of old) for (const id of taskIds(run)) expect(await s.scheduler.get(id)).toBeNull();
 	}, 60_000);
