@@ -34,11 +34,6 @@ export class AdvanceRecovery {
 		this.#kick = kick;
 	}
 
-	/** How many runs wait for the next round. */
-	get size(): number {
-		return this.#runs.size;
-	}
-
 	/** The run's advance failed on an outage: kick it again in the next round. */
 	add(runId: string): void {
 		if (this.#closed || this.#runs.size >= MAX_RUNS) return;
