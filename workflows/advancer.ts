@@ -14,6 +14,7 @@ import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { KnownRuns } from './known-runs.js';
+import { AdvanceRecovery, isOutage } from './advance-recovery.js';
 import { endedAlready, failStep, MAX_ROUNDS, mayNotify, notifyFinished, stopTasks } from './run-effects.js';
 import { StepAdds, stepTaskFor } from './step-dispatch.js';
 import { releasedWrite, writeReleasing, type ReleasedWrite } from './released-write.js';
@@ -70,6 +71,8 @@ export class Advancer {
 	 * `add` and the store's run write that inserts the released step tasks with it. `null`: a write, then an add.
 	 */
 	readonly #release: ReleasedWrite | null;
+	/** The runs whose advance failed on an outage, kicked again together soon (advance-recovery.ts). */
+	readonly #recovery = new AdvanceRecovery((runId) => this.#kick(runId, undefined, undefined, true));
 	#closed = false;
 
 	constructor(parts: AdvancerParts) {
@@ -80,11 +83,22 @@ export class Advancer {
 
 	/**
 	 * Advance the run once its earlier advances in this process are done. Never rejects (failures become `error`
-	 * events). `known`: the end of a step task this process just heard of (by step id, with its generation); the
-	 * advance then reads no other task. Without it, every running step's task is read. The map is taken over (the
-	 * ends heard of before the advance begins are added to it): the caller makes it for this call.
+	 * events; one on an outage is tried again soon, see advance-recovery.ts). `known`: the end of a step task this
+	 * process just heard of (by step id, with its generation); the advance then reads no other task. Without it,
+	 * every running step's task is read. The map is taken over (the ends heard of before the advance begins are
+	 * added to it): the caller makes it for this call.
 	 */
 	kick(runId: string, known?: Map<string, KnownTask>, first?: RunRecord): Promise<RunRecord | null> {
+		return this.#kick(runId, known, first, false);
+	}
+
+	/** `kick`; `retried`: the recovery's, whose outage was reported when it first failed (not again). */
+	#kick(
+		runId: string,
+		known: Map<string, KnownTask> | undefined,
+		first: RunRecord | undefined,
+		retried: boolean,
+	): Promise<RunRecord | null> {
 		// Step ends of one run that arrive together (a fan-in) share one advance: one read and one write for all.
 		const queued = this.#queued.get(runId);
 		if (queued !== undefined) {
@@ -104,7 +118,11 @@ export class Advancer {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
 			return this.#advance(runId, entry.known, first);
 		}).catch((error: unknown) => {
-			if (!this.#closed) this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
+			if (this.#closed) return null;
+			const outage = isOutage(error);
+			if (outage) this.#recovery.add(runId);
+			if (!retried || !outage)
+				this.#parts.emit('error', error instanceof Error ? error : new Error(String(error)));
 			return null;
 		});
 		this.#queued.set(runId, entry);
@@ -139,9 +157,19 @@ export class Advancer {
 	 * The sweep's look at one open run (as `open()` listed it): advance it only when something may have changed
 	 * that this process did not hear of — a step task that ended or is missing, a passed deadline, a callback
 	 * due, a run no step runs for. A quiet run with its steps still running costs one task read per running step.
+	 * A read failing on an outage hands the run to the recovery and resolves: the sweep goes on to the next runs.
 	 */
 	async sweepOne(run: RunRecord): Promise<void> {
-		if (await this.#mayMove(run)) await this.kick(run.id);
+		let move: boolean;
+		try {
+			move = await this.#mayMove(run);
+		} catch (error) {
+			if (!isOutage(error)) throw error;
+			this.#recovery.add(run.id);
+			if (!this.#closed) this.#parts.emit('error', error as Error);
+			return;
+		}
+		if (move) await this.kick(run.id);
 	}
 
 	async #mayMove(run: RunRecord): Promise<boolean> {
@@ -161,6 +189,7 @@ export class Advancer {
 	/** Stop the deadline timers and wait for the advances in flight. */
 	async close(): Promise<void> {
 		this.#closed = true;
+		this.#recovery.close();
 		for (const timer of this.#deadlines.values()) clearTimeout(timer);
 		this.#deadlines.clear();
 		this.#written.clear();
