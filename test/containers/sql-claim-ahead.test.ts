@@ -75,10 +75,13 @@ describe.each(['PostgreSQL', 'SQLite, better-sqlite3', 'SQLite, sqlite3'])('SqlC
 	it('hands a held task back to waiting, its attempt not counted, when its owner does not claim it in time', async () => {
 		const { c } = await setup(name, 3);
 		try {
-			const [a] = await c.claim(1, 'o', 400, Date.now()); // held for a quarter of the lease: 100 ms
+			const [a] = await c.claim(1, 'o', 4_000, Date.now()); // held for a quarter of the lease: 1 s
 			await c.transition(a!.id, 'running', 'succeeded', DONE, 'o');
 			expect((await c.get('t1'))?.status).toBe('running');
-			await new Promise((resolve) => setTimeout(resolve, 300));
+			// Handed back once the hold lapses (a loaded machine fires the timer late: waited for, up to 10 s).
+			const until = Date.now() + 10_000;
+			while ((await c.get('t1'))?.status === 'running' && Date.now() < until)
+				await new Promise((resolve) => setTimeout(resolve, 50));
 			expect(await c.get('t1')).toMatchObject({ status: 'waiting', attempts: 0, owner: null, leaseUntil: null });
 			// And it is claimed again in its place.
 			expect((await c.claim(1, 'p', 30_000, Date.now())).map((t) => t.id)).toEqual(['t1']);

@@ -101,8 +101,9 @@ it('while the store stays away the recovery rounds slow down and the failure is 
 	const run = await setup.flows.start('chain');
 	const done = await setup.flows.wait(run.id, { timeoutMs: 5000 });
 	expect(done.status).toBe('succeeded');
-	// The first try, then rounds after 100, 200, 400 ms (800 ms next: past the outage). Never a busy loop.
-	expect(during).toBeGreaterThanOrEqual(3);
+	// The first try, then rounds after 100, 200, 400 ms (800 ms next: past the outage). Never a busy loop; at least
+	// one round within the outage even when a loaded machine fires the timers late.
+	expect(during).toBeGreaterThanOrEqual(2);
 	expect(during).toBeLessThanOrEqual(5);
 	expect(errors).toHaveLength(1);
 });
