@@ -162,8 +162,15 @@ describe('a task reclaimed and claimed again by the scheduler that still runs it
 		expect((await container.reclaimExpired(Date.now() + 3_600_000)).map((t) => t.status)).toEqual(['waiting']);
 		// ...and the next fill claims it again while the first attempt still runs here.
 		await scheduler.add({ id: 'other', item: 'other' });
-		await new Promise((resolve) => setTimeout(resolve, 20));
+		// Waited for (a loaded machine takes longer than a few ms): `slow` claimed again, `other` run and done.
+		const until = Date.now() + 5_000;
+		while (
+			((await scheduler.get('slow'))?.attempts !== 2 || (await scheduler.get('other'))?.status !== 'succeeded') &&
+			Date.now() < until
+		)
+			await new Promise((resolve) => setTimeout(resolve, 5));
 		expect((await scheduler.get('slow'))?.attempts).toBe(2);
+		expect((await scheduler.get('other'))?.status).toBe('succeeded');
 		expect(scheduler.running).toBe(1);
 		const finished: string[] = [];
 		scheduler.on('task:succeeded', ({ task }) => finished.push(task.id));
