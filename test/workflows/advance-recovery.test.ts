@@ -55,6 +55,17 @@ function failingStore(fail: (run: RunRecord) => boolean): {
 	return { store, writes };
 }
 
+/** Run CHAIN once on `store` (sweep ten minutes away); its finished run and the `error` events on the way. */
+async function runChain(store: WorkflowStore, timeoutMs: number): Promise<{ done: RunRecord; errors: Error[] }> {
+	const setup = makeFlows('QueueContainer', { work: (_params, ctx) => ctx.stepId }, { store, sweepMs: SWEEP_MS });
+	setups.push(setup);
+	const errors: Error[] = [];
+	setup.flows.on('error', (error) => errors.push(error));
+	setup.flows.define(CHAIN);
+	const run = await setup.flows.start('chain');
+	return { done: await setup.flows.wait(run.id, { timeoutMs }), errors };
+}
+
 it('a step end whose run write fails on a cut connection is advanced again within the recovery delay, not at the sweep', async () => {
 	let failed = 0;
 	const { store, writes } = failingStore((run) => {
@@ -63,13 +74,7 @@ it('a step end whose run write fails on a cut connection is advanced again withi
 		failed++;
 		return true;
 	});
-	const setup = makeFlows('QueueContainer', { work: (_params, ctx) => ctx.stepId }, { store, sweepMs: SWEEP_MS });
-	setups.push(setup);
-	const errors: Error[] = [];
-	setup.flows.on('error', (error) => errors.push(error));
-	setup.flows.define(CHAIN);
-	const run = await setup.flows.start('chain');
-	const done = await setup.flows.wait(run.id, { timeoutMs: 3000 });
+	const { done, errors } = await runChain(store, 3000);
 	expect(done.status).toBe('succeeded');
 	expect(done.steps['b']?.output).toBe('b');
 	expect(failed).toBe(1);
@@ -93,13 +98,7 @@ it('while the store stays away the recovery rounds slow down and the failure is 
 		during++;
 		return true;
 	});
-	const setup = makeFlows('QueueContainer', { work: (_params, ctx) => ctx.stepId }, { store, sweepMs: SWEEP_MS });
-	setups.push(setup);
-	const errors: Error[] = [];
-	setup.flows.on('error', (error) => errors.push(error));
-	setup.flows.define(CHAIN);
-	const run = await setup.flows.start('chain');
-	const done = await setup.flows.wait(run.id, { timeoutMs: 5000 });
+	const { done, errors } = await runChain(store, 5000);
 	expect(done.status).toBe('succeeded');
 	// The first try, then rounds after 100, 200, 400 ms (800 ms next: past the outage). Never a busy loop; at least
 	// one round within the outage even when a loaded machine fires the timers late.
