@@ -4,8 +4,8 @@
  * container's connection, Workflows), on one redis-server. Rounds of RUNS workflow runs (a 10-step chain, then a
  * 1 -> 8 -> 1 fan-out/join, no-op steps, concurrency 32), the two trees in turn (which goes first alternates round
  * by round), each on a container of its own. Per tree and shape: this process's CPU per step and the server's (INFO
- * cpu), steps/s, medians of the rounds after the first two (warm-up), and the median of the per-round ratios
- * this / base. On a loaded machine both trees share the load's moments, so their ratio is steadier than that of
+ * cpu), steps/s, medians of the rounds after the first two (warm-up), and of each the median of the per-round
+ * ratios this / base with their spread (lowest-highest). On a loaded machine both trees share the load's moments, so their ratio is steadier than that of
  * whole processes run in turn. Without BASE it measures this tree alone; ONLY=base the other tree alone (for a
  * profile of it).
  *
@@ -119,18 +119,22 @@ try {
 			}
 	}
 	console.log(`\n${RUNS} runs a round, medians of rounds ${WARM + 1}-${ROUNDS}`);
-	console.log('| shape | tree | node µs/step | server µs/step | steps/s | node this/base (per-round median) |');
-	console.log('|---|---|---|---|---|---|');
+	console.log(
+		'| shape | tree | node µs/step | server µs/step | steps/s | this/base per round, median (min-max): node | server | steps/s |',
+	);
+	console.log('|---|---|---|---|---|---|---|---|');
 	for (const [shape] of shapes)
 		for (const [name] of variants) {
 			const rows = (results.get(`${shape} ${name}`) ?? []).slice(WARM);
 			const base = (results.get(`${shape} base`) ?? []).slice(WARM);
-			const ratio =
-				name === 'this' && base.length === rows.length && base.length > 0
-					? median(rows.map((row, i) => row[0] / (base[i] as [number, number, number])[0])).toFixed(3)
-					: '';
+			// Per-round ratios this / base of each figure: the median, and the spread over the rounds.
+			const ratio = (at: number): string => {
+				if (name !== 'this' || base.length !== rows.length || base.length === 0) return '';
+				const ratios = rows.map((row, i) => (row[at] as number) / ((base[i] as number[])[at] as number));
+				return `${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
+			};
 			console.log(
-				`| ${shape} | ${name} | ${median(rows.map((row) => row[0])).toFixed(0)} | ${median(rows.map((row) => row[1])).toFixed(0)} | ${median(rows.map((row) => row[2])).toFixed(0)} | ${ratio} |`,
+				`| ${shape} | ${name} | ${median(rows.map((row) => row[0])).toFixed(0)} | ${median(rows.map((row) => row[1])).toFixed(0)} | ${median(rows.map((row) => row[2])).toFixed(0)} | ${ratio(0)} | ${ratio(1)} | ${ratio(2)} |`,
 			);
 		}
 } finally {
