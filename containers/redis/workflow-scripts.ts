@@ -92,7 +92,8 @@ local function checkUpdate(expected, run)
 	end
 	return cur, false
 end
--- The write of a checked update (cur: what checkUpdate returned): the record, its indexes, its unique key.
+-- The write of a checked update (cur: what checkUpdate returned): the record, its indexes, its unique key. Only the
+-- hash fields whose value changed are written (a step's end changes body, rev and tok; the others stay as stored).
 local function applyUpdate(run, cur)
 	local oldHeld = cur[7]
 	if oldHeld and not (run.holds and oldHeld == run.key) and redis.call('HGET', HELD, oldHeld) == run.id then
@@ -101,25 +102,41 @@ local function applyUpdate(run, cur)
 	if cur[6] ~= run.created then
 		unindex(run.id, cur[2], cur[3], cur[4])
 		index(run.id, run.def, run.status, run.key, run.open, run.created)
-	else
-		if cur[2] ~= run.def then
-			redis.call('ZREM', dkey(cur[2]), run.id)
-			redis.call('ZADD', dkey(run.def), run.created, run.id)
-		end
-		if cur[3] ~= run.status then
-			redis.call('ZREM', skey(cur[3]), run.id)
-			redis.call('ZADD', skey(run.status), run.created, run.id)
-		end
-		if cur[4] ~= run.key then
-			if cur[4] then redis.call('ZREM', kkey(cur[4]), run.id) end
-			if run.key then redis.call('ZADD', kkey(run.key), run.created, run.id) end
-		end
-		if cur[5] ~= run.open then
-			if run.open == '1' then redis.call('ZADD', P .. 'wf:open', run.created, run.id)
-			else redis.call('ZREM', P .. 'wf:open', run.id) end
+		write(run)
+		return
+	end
+	local k = rkey(run.id)
+	redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'tok', run.tok)
+	if cur[2] ~= run.def then
+		redis.call('ZREM', dkey(cur[2]), run.id)
+		redis.call('ZADD', dkey(run.def), run.created, run.id)
+		redis.call('HSET', k, 'def', run.def)
+	end
+	if cur[3] ~= run.status then
+		redis.call('ZREM', skey(cur[3]), run.id)
+		redis.call('ZADD', skey(run.status), run.created, run.id)
+		redis.call('HSET', k, 'status', run.status)
+	end
+	if cur[4] ~= run.key then
+		if cur[4] then redis.call('ZREM', kkey(cur[4]), run.id) end
+		if run.key then
+			redis.call('ZADD', kkey(run.key), run.created, run.id)
+			redis.call('HSET', k, 'key', run.key)
+		else
+			redis.call('HDEL', k, 'key')
 		end
 	end
-	write(run)
+	if cur[5] ~= run.open then
+		if run.open == '1' then redis.call('ZADD', P .. 'wf:open', run.created, run.id)
+		else redis.call('ZREM', P .. 'wf:open', run.id) end
+		redis.call('HSET', k, 'open', run.open)
+	end
+	if run.holds then
+		if oldHeld ~= run.key then redis.call('HSET', k, 'held', run.key) end
+		redis.call('HSET', HELD, run.key, run.id)
+	elseif oldHeld then
+		redis.call('HDEL', k, 'held')
+	end
 end
 `;
 

@@ -1,0 +1,98 @@
+/**
+ * What a run write costs redis-server, this tree's `workflow update` script (containers/redis/workflow-scripts.ts)
+ * against another tree's, both on the same arguments (this tree's encoding of the run) and the same stored runs:
+ * RUNS runs of a 10-step chain half done, written ROUNDS × 2 times in calls of 25 updates, the two scripts in turn
+ * (which goes first alternates). Prints the server's CPU an update (INFO cpu) of each, medians, and the median of the
+ * per-round ratios this / base with their spread. The release script shares this write (`applyUpdate`).
+ *
+ *   BASE=/path/to/other/tree npx tsx --conditions=lightsched:source bench/workflow-update-script-ab.ts [runs] [rounds]
+ */
+import { Redis } from 'ioredis';
+import type { RunRecord, StepState } from 'lightsched/workflows';
+import { runArgs } from '../containers/redis/run-codec.js';
+import * as mine from '../containers/redis/workflow-scripts.js';
+import { median } from './stats.js';
+import { startRedis } from '../test/support/redis.js';
+
+const RUNS = Number(process.argv[2] ?? 1000);
+const ROUNDS = Number(process.argv[3] ?? 16);
+if (process.env.BASE === undefined) throw new Error('Set BASE to the root of the tree to compare with');
+const base = (await import(`${process.env.BASE}/containers/redis/workflow-scripts.ts`)) as typeof mine;
+
+const step = (i: number): StepState => ({
+	status: i < 4 ? 'succeeded' : i === 4 ? 'running' : 'waiting',
+	generation: i <= 4 ? 1 : 0,
+	attempts: i < 4 ? 1 : 0,
+	output: null,
+	error: null,
+	checkpoint: null,
+	trace: [],
+	startedAt: i <= 4 ? 1_796_607_638_032 : null,
+	finishedAt: i < 4 ? 1_796_607_638_034 : null,
+	continued: false,
+	handBack: false,
+});
+const runs: RunRecord[] = Array.from({ length: RUNS }, (_, r) => ({
+	id: `run-${r}`,
+	definition: 'bench',
+	version: 1,
+	vars: {},
+	key: null,
+	uniqueKey: false,
+	status: 'running',
+	shared: {},
+	steps: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`s${i}`, step(i)])),
+	createdAt: 1_796_607_638_031 + r,
+	updatedAt: 1_796_607_638_035,
+	finishedAt: null,
+	deadlineAt: null,
+	error: null,
+	open: true,
+	notified: null,
+	rev: 0,
+}));
+
+const server = await startRedis();
+const redis = new Redis(server.port);
+const P = 'lightsched:{bench}:';
+const serverCpuUs = async (): Promise<number> => {
+	const info = await redis.info('cpu');
+	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+};
+try {
+	for (let i = 0; i < RUNS; i += 25)
+		await redis.eval(mine.CREATE_RUNS.source, 1, P, ...runs.slice(i, i + 25).flatMap((run) => runArgs(run)));
+	for (const tree of [mine, base]) await redis.script('LOAD', tree.UPDATE_RUNS.source);
+	const perUpdate: Record<'this' | 'base', number[]> = { this: [], base: [] };
+	for (let round = 0; round < ROUNDS; round++) {
+		const order: ['this' | 'base', typeof mine][] = [
+			['this', mine],
+			['base', base],
+		];
+		for (const [name, tree] of round % 2 === 0 ? order : order.reverse()) {
+			const before = await serverCpuUs();
+			for (let rep = 0; rep < 2; rep++) {
+				const calls: Promise<unknown>[] = [];
+				for (let i = 0; i < RUNS; i += 25) {
+					const args: string[] = [];
+					for (const run of runs.slice(i, i + 25)) {
+						args.push(String(run.rev), ...runArgs({ ...run, rev: run.rev + 1 }));
+						run.rev++;
+					}
+					calls.push(redis.evalsha(tree.UPDATE_RUNS.sha, 1, P, ...args));
+				}
+				await Promise.all(calls);
+			}
+			perUpdate[name].push(((await serverCpuUs()) - before) / (2 * RUNS));
+		}
+	}
+	const ratios = perUpdate.this.map((value, i) => value / (perUpdate.base[i] as number));
+	console.log(
+		`server µs an update: this ${median(perUpdate.this).toFixed(2)}, base ${median(perUpdate.base).toFixed(2)}; ` +
+			`this/base per round ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}), ${ROUNDS} rounds`,
+	);
+} finally {
+	redis.disconnect();
+	await server.stop();
+}
