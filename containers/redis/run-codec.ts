@@ -1,12 +1,13 @@
 /**
  * A workflow run as the Redis scripts take it (workflow-scripts.ts: its id, rev, definition, status, key, open flag,
- * creation time, whether it holds its key, and its JSON body) and as they give it back (body and rev pairs), and the
+ * creation time, whether it holds its key, and its JSON body, run-body.ts) and as they give it back (body and rev pairs), and the
  * check of the texts that name keys: Redis keys are UTF-8, so a text must be well-formed Unicode.
  */
 import { randomUUID } from 'node:crypto';
 import type { RunRecord } from '../../src/workflow-store.js';
 import { holdsKey } from '../../workflows/memory-store.js';
 import { isWellFormed } from './options.js';
+import { decodeRunBody, encodeRunBody } from './run-body.js';
 
 /** Refuse a run text (id, definition, key) that is not well-formed Unicode. */
 export function checkText(field: string, value: string): void {
@@ -30,7 +31,7 @@ export function runArgs(run: RunRecord): string[] {
 		run.open ? '1' : '0',
 		String(run.createdAt),
 		holdsKey(run) ? '1' : '0',
-		JSON.stringify(run),
+		encodeRunBody(run),
 		randomUUID(),
 	];
 }
@@ -41,9 +42,7 @@ export function decodeRuns(flat: readonly (string | null)[]): RunRecord[] {
 	for (let i = 0; i + 1 < flat.length; i += 2) {
 		const body = flat[i];
 		if (body === null || body === undefined) continue; // removed between index and read: cannot happen in one script
-		const run = JSON.parse(body) as RunRecord;
-		run.rev = Number(flat[i + 1]);
-		runs.push(run);
+		runs.push(decodeRunBody(body, Number(flat[i + 1])));
 	}
 	return runs;
 }

@@ -4,10 +4,11 @@
  * Cluster hash slot); every key a script touches starts with it. Each change is one script: atomic, one round trip.
  *
  * Keys under the prefix P (none collides with the container's, see scripts.ts):
- * - `P wf:r:<id>`      hash: the run. `body` (the record as JSON), `rev`, `tok` (the token of the write that stored
- *                      this rev), `ctok` (the create's), and what the indexes need: `def`, `status`,
- *                      `key` (absent for no key), `open` ('1' or '0'), `created` (createdAt), `held` (the unique key
- *                      the run holds, absent when it holds none)
+ * - `P wf:r:<id>`      hash: the run. `body` (the record as JSON, its steps' fields at their defaults left out:
+ *                      run-body.ts), `rev`, `tok` (the token of the write that stored this rev), `ctok` (the
+ *                      create's), and what the indexes need: `def`, `status`, `key` (absent for no key), `open`
+ *                      ('1' or '0'), `created` (createdAt), `held` (the unique key the run holds, absent when it
+ *                      holds none)
  * - `P wf:all`         sorted set of every run: score createdAt, member id (equal scores sort by id)
  * - `P wf:d:<name>`    sorted set of the runs of a definition, same scores
  * - `P wf:s:<status>`  sorted set of the runs in a status, same scores

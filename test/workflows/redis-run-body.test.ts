@@ -1,6 +1,7 @@
 /**
- * How a RedisWorkflowStore stores a run: an update writes only the hash fields that changed (a step's end: body, rev
- * and token, nothing deleted).
+ * How a RedisWorkflowStore stores a run: its body leaves each step's fields at their defaults out (a fresh step is
+ * `{}`) and reading fills them back; a body stored whole (every field present, as before) reads the same; an update
+ * writes only the hash fields that changed (a step's end: body, rev and token, nothing deleted).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,76 @@ function fresh(): { store: RedisWorkflowStore; key: (id: string) => string } {
 }
 
 describe('RedisWorkflowStore run bodies', () => {
+	it("stores a step's fields at their defaults left out, and reads the run back whole", async () => {
+		const { store, key } = fresh();
+		try {
+			const run = sampleRun({
+				steps: {
+					done: step({ status: 'succeeded', generation: 1, attempts: 1, startedAt: 5, finishedAt: 6 }),
+					// Values that are not the defaults, though falsy or empty-looking, are kept.
+					odd: step({
+						status: 'failed',
+						output: 0,
+						checkpoint: false,
+						error: { name: 'Error', message: 'boom' },
+						trace: ['one'],
+						continued: true,
+						handBack: true,
+					}),
+					next: step(),
+					// A valid step id that would set the prototype if assigned.
+					['__proto__']: step({ status: 'running', generation: 2 }),
+				},
+			});
+			await store.create(run);
+			const body = JSON.parse((await redis().hget(key(run.id), 'body')) as string) as RunRecord;
+			expect(JSON.stringify(body.steps)).toBe(
+				JSON.stringify({
+					done: { status: 'succeeded', generation: 1, attempts: 1, startedAt: 5, finishedAt: 6 },
+					odd: {
+						status: 'failed',
+						output: 0,
+						error: { name: 'Error', message: 'boom' },
+						checkpoint: false,
+						trace: ['one'],
+						continued: true,
+						handBack: true,
+					},
+					next: {},
+					['__proto__']: { status: 'running', generation: 2 },
+				}),
+			);
+			expect(body).not.toHaveProperty('rev');
+			const read = (await store.get(run.id)) as RunRecord;
+			expect(read).toEqual(run);
+			expect(Object.getPrototypeOf(read.steps)).toBe(Object.prototype);
+			expect(Object.keys(read.steps)).toEqual(['done', 'odd', 'next', '__proto__']);
+			// Each step read back has a trace array of its own.
+			expect(read.steps.next?.trace).not.toBe(read.steps.done?.trace);
+			expect((await store.list({})).runs).toEqual([run]);
+			expect(await store.open(10)).toEqual([run]);
+		} finally {
+			await store.close();
+		}
+	});
+
+	it('reads a body stored whole, every field present (as bodies were stored before)', async () => {
+		const { store, key } = fresh();
+		try {
+			const run = sampleRun({
+				steps: { a: step({ status: 'running', generation: 1, startedAt: 3 }), b: step() },
+			});
+			await store.create(run);
+			await redis().hset(key(run.id), 'body', JSON.stringify(run));
+			expect(await store.get(run.id)).toEqual(run);
+			const next = await store.update({ ...run, steps: { ...run.steps, b: step({ status: 'running' }) } });
+			expect(next).not.toBeNull();
+			expect(await store.get(run.id)).toEqual(next);
+		} finally {
+			await store.close();
+		}
+	});
+
 	it('an update writes only the hash fields that changed: a step end sets body, rev and token, deletes none', async () => {
 		const { store, key } = fresh();
 		try {
