@@ -1,25 +1,11 @@
 /**
- * A run's stored body on Redis: the record as JSON with each step's fields at their defaults (a fresh step's, see
+ * A run's stored body on Redis: the record as JSON with each step's fields at their defaults (a fresh step's,
  * `newStepState`) left out, and filled back when read. A 10-step chain's body is about a third of the whole record
  * (2.2 KB), and it is serialised, sent and stored at every step end: `JSON.stringify`, the socket write and the
- * server's copy of the body all scale with it. Bodies stored whole (by an earlier version) read the same: a field
- * present is kept as it is.
+ * server's copy of the body all scale with it. A body stored whole (every field present) reads the same.
  */
 import type { RunRecord, StepState } from '../../src/workflow-store.js';
-
-/** A step field's default, `trace` (a fresh empty array each) aside; a field at its default is not stored. */
-const DEFAULTS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
-	['status', 'waiting'],
-	['generation', 0],
-	['attempts', 0],
-	['output', null],
-	['error', null],
-	['checkpoint', null],
-	['startedAt', null],
-	['finishedAt', null],
-	['continued', false],
-	['handBack', false],
-]);
+import { newStepState } from '../../workflows/advance.js';
 
 /** Set `key` as an own property (a step id `__proto__` would set the prototype when assigned). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -27,14 +13,23 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 	else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** `step` without its fields at their defaults (every other field kept, a future one too). */
+/**
+ * `step` without its fields at `newStepState`'s values. Each field tested by name: a loop over the step's keys took
+ * a third longer (a 10-step run, 5.0-5.5 against 3.6-4.4 µs), and a test holds this list to `StepState`'s fields.
+ */
 function compactStep(step: StepState): Record<string, unknown> {
 	const out: Record<string, unknown> = {};
-	for (const key in step) {
-		const value = (step as unknown as Record<string, unknown>)[key];
-		if (key === 'trace' ? Array.isArray(value) && value.length === 0 : DEFAULTS.get(key) === value) continue;
-		setOwn(out, key, value);
-	}
+	if (step.status !== 'waiting') out.status = step.status;
+	if (step.generation !== 0) out.generation = step.generation;
+	if (step.attempts !== 0) out.attempts = step.attempts;
+	if (step.output !== null) out.output = step.output;
+	if (step.error !== null) out.error = step.error;
+	if (step.checkpoint !== null) out.checkpoint = step.checkpoint;
+	if (step.trace.length !== 0) out.trace = step.trace;
+	if (step.startedAt !== null) out.startedAt = step.startedAt;
+	if (step.finishedAt !== null) out.finishedAt = step.finishedAt;
+	if (step.continued) out.continued = true;
+	if (step.handBack) out.handBack = true;
 	return out;
 }
 
@@ -50,8 +45,8 @@ export function decodeRunBody(body: string, rev: number): RunRecord {
 	const run = JSON.parse(body) as RunRecord;
 	for (const stepId in run.steps) {
 		const step = run.steps[stepId] as unknown as Record<string, unknown>;
-		for (const [key, value] of DEFAULTS) if (!(key in step)) step[key] = value;
-		if (!('trace' in step)) step.trace = [];
+		const fresh = newStepState() as unknown as Record<string, unknown>;
+		for (const key in fresh) if (!Object.prototype.hasOwnProperty.call(step, key)) step[key] = fresh[key];
 	}
 	run.rev = rev;
 	return run;

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisWorkflowStore } from 'lightsched/containers/redis';
 import type { RunRecord, StepState } from 'lightsched/workflows';
+import { newStepState } from '../../workflows/advance.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { sampleRun } from './store.contract.js';
 
@@ -62,7 +63,7 @@ describe('RedisWorkflowStore run bodies', () => {
 						status: 'failed',
 						output: 0,
 						checkpoint: false,
-						error: { name: 'Error', message: 'boom' },
+						error: { code: 'ERR_X', message: 'boom' },
 						trace: ['one'],
 						continued: true,
 						handBack: true,
@@ -80,7 +81,7 @@ describe('RedisWorkflowStore run bodies', () => {
 					odd: {
 						status: 'failed',
 						output: 0,
-						error: { name: 'Error', message: 'boom' },
+						error: { code: 'ERR_X', message: 'boom' },
 						checkpoint: false,
 						trace: ['one'],
 						continued: true,
@@ -99,6 +100,34 @@ describe('RedisWorkflowStore run bodies', () => {
 			expect(read.steps.next?.trace).not.toBe(read.steps.done?.trace);
 			expect((await store.list({})).runs).toEqual([run]);
 			expect(await store.open(10)).toEqual([run]);
+		} finally {
+			await store.close();
+		}
+	});
+
+	it("keeps every field of a step that is not at a fresh step's value (each of StepState's fields)", async () => {
+		const { store } = fresh();
+		try {
+			const changed: Record<string, unknown> = {
+				status: 'succeeded',
+				generation: 3,
+				attempts: 2,
+				output: { done: true },
+				error: { code: 'ERR_X', message: 'x' },
+				checkpoint: 'half',
+				trace: ['line'],
+				startedAt: 7,
+				finishedAt: 8,
+				continued: true,
+				handBack: true,
+			};
+			// A field StepState gains must be named here, and in run-body.ts's compactStep.
+			expect(Object.keys(newStepState()).sort()).toEqual(Object.keys(changed).sort());
+			for (const [field, value] of Object.entries(changed)) {
+				const run = sampleRun({ steps: { a: { ...step(), [field]: value } } });
+				await store.create(run);
+				expect(await store.get(run.id)).toEqual(run);
+			}
 		} finally {
 			await store.close();
 		}
