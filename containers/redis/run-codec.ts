@@ -1,7 +1,7 @@
 /**
  * A workflow run as the Redis scripts take it (workflow-scripts.ts: its id, rev, definition, status, key, open flag,
- * creation time, whether it holds its key, and its JSON body, run-body.ts) and as they give it back (body and rev pairs), and the
- * check of the texts that name keys: Redis keys are UTF-8, so a text must be well-formed Unicode.
+ * creation time, whether it holds its key, and its JSON body, see run-body.ts) and as they give it back (body and
+ * rev pairs), and the check of the texts that name keys: Redis keys are UTF-8, so a text must be well-formed Unicode.
  */
 import { randomUUID } from 'node:crypto';
 import type { RunRecord } from '../../src/workflow-store.js';
