@@ -190,6 +190,70 @@ describe('An atomic step release on Redis', () => {
 		}
 	});
 
+	it("stores each task as the container's add does, whether a field is sent or left at a fresh task's value", async () => {
+		const { store, container, scheduler, close } = parts();
+		const admin = new Redis(url());
+		try {
+			const release = store[withTaskRelease](container) as ReleasingUpdate;
+			const { prepare } = scheduler[taskRelease]();
+			const runAt = Date.now() + 60_000;
+			const [fresh, full] = await prepare([
+				{ id: 'fresh', item: null, runAt },
+				{
+					id: 'full',
+					item: { a: [1, '€'] },
+					priority: 4,
+					maxAttempts: 7,
+					timeoutMs: 900,
+					runAt,
+					key: 'k-full',
+				},
+			]);
+			// Every field a release may leave out, at a value it must send.
+			Object.assign(full as TaskRecord, {
+				attempts: 2,
+				startedAt: 5,
+				finishedAt: 6,
+				error: { message: 'no', code: 'ERR_X' },
+				output: 0,
+				progress: { done: 1 },
+				ref: 'r',
+				owner: 'someone',
+				leaseUntil: 9,
+				stopRequested: true,
+				trace: 'trace-1',
+				group: 'g',
+				retention: { succeeded: 1000 },
+			});
+			const tasks = [fresh, full] as TaskRecord[];
+			const copies = tasks.map((task) => ({ ...task, id: `added-${task.id}`, key: task.key && `${task.key}-2` }));
+			const run = sampleRun();
+			await store.create(run);
+			expect((await release(run, tasks))?.added.map((task) => task.id)).toEqual(['fresh', 'full']);
+			await container.add(copies);
+			const hash = async (id: string): Promise<Record<string, string>> => {
+				const {
+					seq: _seq,
+					addToken: _token,
+					pk: _pk,
+					...rest
+				} = await admin.hgetall(`${container.keyPrefix}t:${id}`);
+				return rest;
+			};
+			expect(await hash('fresh')).toEqual({ ...(await hash('added-fresh')), id: 'fresh' });
+			expect(await hash('full')).toEqual({ ...(await hash('added-full')), id: 'full', key: '"k-full"' });
+			expect(await scheduler.get('full')).toMatchObject({
+				attempts: 2,
+				output: 0,
+				stopRequested: true,
+				group: 'g',
+			});
+		} finally {
+			admin.disconnect();
+			await close();
+		}
+	});
+
 	it('a task the container refuses, or a unique key another run holds, leaves neither half', async () => {
 		const { store, container, scheduler, close } = parts();
 		try {
