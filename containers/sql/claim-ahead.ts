@@ -21,7 +21,7 @@
  */
 import type { TaskRecord } from 'lightsched';
 import { HeldTasks } from 'lightsched/kit';
-import { byClaimOrder, rowToRecord } from './rows.js';
+import { byClaimOrder, numOrNull, rowToRecord } from './rows.js';
 import type { Statement } from './statements.js';
 import type { AheadHook, TransitionRequest } from './transitions.js';
 
@@ -62,21 +62,35 @@ export class ClaimAheadBuffer extends HeldTasks {
 
 	/**
 	 * The transition batcher's hook: a claim ahead for the owner `want` picks, unless `off` (closed, or claim-ahead
-	 * turned off) or a promotion of delayed tasks may be due (`promotionDue`: the owner's next claim then goes to the
-	 * database and promotes first). `statement` builds the claim at the time given (the caller's clock).
+	 * turned off) or `promotion` says to wait for a promotion of delayed tasks (the owner's next claim then goes to the
+	 * database and promotes first). When it says `note`, the statement also reads the earliest delayed run_at
+	 * (`note`), handed to `noted` with the time the statement was planned (promotion.ts). `statement` and `note` build
+	 * their SQL at the time given (the caller's clock).
 	 */
 	hook(parts: {
 		readonly statement: (owner: string, leaseMs: number, max: number, now: number) => Statement;
 		readonly off: () => boolean;
-		readonly promotionDue: (now: number) => boolean;
+		readonly promotion: (now: number) => 'none' | 'note' | 'wait';
+		readonly note: ((now: number) => Statement) | null;
+		readonly noted: (wall: number, next: number | null, due: boolean) => void;
 	}): AheadHook {
 		return {
 			plan: (batch) => {
 				if (parts.off()) return null;
 				const want = this.want(batch);
 				const now = Date.now();
-				if (want === null || parts.promotionDue(now)) return null;
-				return { owner: want.owner, ...parts.statement(want.owner, want.leaseMs, want.count, now) };
+				if (want === null) return null;
+				const promotion = parts.promotion(now);
+				if (promotion === 'wait' || (promotion === 'note' && parts.note === null)) return null;
+				const statement = parts.statement(want.owner, want.leaseMs, want.count, now);
+				if (promotion === 'none' || parts.note === null) return { owner: want.owner, ...statement, note: null };
+				const read = (rows: readonly Record<string, unknown>[]): void => {
+					// Every row carries the look; none (nothing finished, nothing claimed): not made, looked at again.
+					const row = rows[0];
+					if (row !== undefined && 'delayed_due' in row)
+						parts.noted(now, numOrNull(row['delayed_next']), row['delayed_due'] === true);
+				};
+				return { owner: want.owner, ...statement, note: { ...parts.note(now), read } };
 			},
 			claimed: (owner, rows) => {
 				const tasks = rows.map(rowToRecord);

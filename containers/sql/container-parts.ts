@@ -140,7 +140,9 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 								? (sql.claimAheadRows ?? sql.claimAhead)
 								: sql.claimAhead,
 						off: () => host.closed() || claimAheadOff.has(host.self),
-						promotionDue: (at) => claims.promotionDue(host.now(at)),
+						promotion: (at) => claims.aheadPromotion(host.now(at)),
+						note: sql.delayedNote,
+						noted: (wall, next, due) => claims.noted(wall, next, due),
 					}),
 	});
 	const channels = new SqlWakeChannels({

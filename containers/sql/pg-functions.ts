@@ -22,6 +22,10 @@
  * When a function cannot be made because of the database (no CREATE privilege on the schema, no PL/pgSQL, a server
  * before PostgreSQL 12 without `plan_cache_mode`, a read-only server), the container warns once and runs its
  * statements as before.
+ *
+ * A statement with a parameter or a result column of a pseudo-type (`void`: the stop request's `pg_notify(…)`) gets
+ * no function and runs itself: PL/pgSQL takes no such type. Until 7 Dec 2026 its refusal (0A000, read as "this database
+ * takes no functions") turned every function of the process off from the third stop request on.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -165,17 +169,20 @@ export class PgFunctions {
 		try {
 			// One simple query, one implicit transaction: one server connection behind a pooler too.
 			const results = (await connection.query({
-				text: `PREPARE ${probe} AS ${text}; SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = '${probe}'; DEALLOCATE ${probe}`,
+				text: `PREPARE ${probe} AS ${text}; SELECT parameter_types::text[] AS types, EXISTS (SELECT 1 FROM unnest(parameter_types) AS u(t) JOIN pg_type p ON p.oid = u.t WHERE p.typtype = 'p') AS pseudo FROM pg_prepared_statements WHERE name = '${probe}'; DEALLOCATE ${probe}`,
 			})) as unknown as { rows: Record<string, unknown>[] }[];
-			types = (results[1]?.rows[0]?.['types'] ?? []) as string[];
+			const described = results[1]?.rows[0];
+			types = (described?.['types'] ?? []) as string[];
+			if (described?.['pseudo'] === true) return null;
 			const fields = await new Promise<Field[]>((resolve, reject) => {
 				connection.query(new Describe(text, resolve, reject));
 			});
 			if (fields.length === 0) return null;
 			const { rows } = await connection.query({
-				text: `SELECT format_type(t, CASE WHEN m < 0 THEN NULL ELSE m END) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS x(t, m, n) ORDER BY n`,
+				text: `SELECT format_type(t, CASE WHEN m < 0 THEN NULL ELSE m END) AS type, p.typtype = 'p' AS pseudo FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS x(t, m, n) LEFT JOIN pg_type p ON p.oid = x.t ORDER BY n`,
 				values: [fields.map((f) => f.dataTypeID), fields.map((f) => f.dataTypeModifier)],
 			});
+			if (rows.some((row) => row['pseudo'] === true)) return null;
 			const columns = fields
 				.map((f, i) => `"${f.name.replace(/"/g, '""')}" ${String(rows[i]?.['type'])}`)
 				.join(', ');

@@ -110,6 +110,12 @@ export interface TaskStatements {
 	 * `CLAIM_PATCH_KEYS`. Null on PostgreSQL.
 	 */
 	readonly claimAheadRows: ((owner: string, leaseMs: number, max: number, now: number) => Statement) | null;
+	/**
+	 * PostgreSQL: the earliest run_at of a delayed task (`delayed_next`) and whether it is due now (`delayed_due`), one
+	 * row, for a claim ahead to read in its statement (`WITH … d AS (…)`) what a promotion would find, as
+	 * `claimNoting` does for a claim (see promotion.ts). Null on SQLite.
+	 */
+	readonly delayedNote: ((now: number) => Statement) | null;
 	reclaim(now: number): Statement;
 	/** Rows: `at` (the earliest future run_at) and `clock_now` (the clock it was judged by). */
 	nextDueAt(now: number): Statement;
@@ -198,8 +204,9 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 				1 AS f_owner, ? AS p_owner, 1 AS f_leaseUntil, ? + ? AS p_leaseUntil
 				FROM ${t}${indexedBy('claim')} WHERE ${pickWhere} AND id NOT IN (SELECT c_id FROM w) ${pickOrder}`)
 			: null;
-	const claimNoting = `WITH c AS (${claim}), d AS (SELECT m.next AS delayed_next, m.next <= ${nowSql} AS delayed_due
-		FROM (SELECT MIN(run_at) AS next FROM ${t} WHERE status = 'waiting' AND delayed = 1) m)
+	const delayedNote = `SELECT m.next AS delayed_next, m.next <= ${nowSql} AS delayed_due
+		FROM (SELECT MIN(run_at) AS next FROM ${t} WHERE status = 'waiting' AND delayed = 1) m`;
+	const claimNoting = `WITH c AS (${claim}), d AS (${delayedNote})
 		SELECT c.*, d.delayed_next, d.delayed_due FROM d LEFT JOIN c ON TRUE`;
 	const errorJson =
 		dialect === 'pg'
@@ -269,6 +276,7 @@ export function taskStatements(dialect: SqlDialect, tables: SqlTables, clock: Cl
 						sql: sqliteAheadRows(max),
 						bindings: [now, now, owner, now, leaseMs, now],
 					}),
+		delayedNote: dialect === 'pg' ? (now) => ({ sql: delayedNote, bindings: nows(now, 1) }) : null,
 		reclaim: (now) => ({
 			sql: reclaim,
 			bindings: [...nows(now, 2), LEASE_MESSAGE.before, LEASE_MESSAGE.after, LEASE_MESSAGE.code, ...nows(now, 2)],

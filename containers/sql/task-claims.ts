@@ -45,9 +45,19 @@ export class TaskClaims {
 		this.#promotion.wrote(runAt);
 	}
 
-	/** Whether a claim at `at` would promote delayed tasks first (claim-ahead, which does not, waits for it). */
-	promotionDue(at: number): boolean {
-		return this.#promotion.needed(at);
+	/**
+	 * What a claim ahead judged at `at` does about delayed tasks (promotion.ts): `wait` (it is not made, and the owner's
+	 * next claim goes to the database and promotes first: a known delayed task is due, or on SQLite the periodic look
+	 * is), `note` (it is made, its statement reading the earliest delayed run_at too: then `noted`), or `none`.
+	 */
+	aheadPromotion(at: number): 'none' | 'note' | 'wait' {
+		if (!this.#promotion.needed(at)) return 'none';
+		return this.#promotion.knownDue(at) || this.#parts.sql.delayedNote === null ? 'wait' : 'note';
+	}
+
+	/** What a claim ahead's statement that started at `wall` read of the delayed tasks (see `aheadPromotion`). */
+	noted(wall: number, next: number | null, due: boolean): void {
+		this.#promotion.noted(wall, next, due);
 	}
 
 	/** Before an insert, so no claim after it misses these (an insert that fails costs one idle promotion). */

@@ -38,9 +38,17 @@ export interface AheadHook {
 		readonly owner: string;
 		readonly sql: string;
 		readonly bindings: readonly unknown[];
+		/**
+		 * PostgreSQL: a one-row query the statement also runs (the CTE `d`, its columns added to every row), and what
+		 * reads it from the statement's rows (claim-ahead.ts: the earliest delayed run_at); or null.
+		 */
+		readonly note: (Statement & { read(rows: readonly Row[]): void }) | null;
 	} | null;
 	claimed(owner: string, rows: Row[]): void;
 }
+
+/** A claim ahead to fold into a batch's statement (`AheadHook.plan`). */
+type AheadPlan = NonNullable<ReturnType<AheadHook['plan']>>;
 
 /** Runs one SQL statement and returns its rows. */
 export type RunSql = (sql: string, bindings: readonly unknown[]) => Promise<Row[]>;
@@ -208,6 +216,7 @@ export class TransitionBatcher {
 				this.#aheadInFlight.add(sent);
 				try {
 					const all = await sent;
+					ahead.note?.read(all);
 					if (this.#aheadInOne) {
 						// The claimed rows are those of tasks not in the batch (the claim's pick leaves them out).
 						const ids = new Set(batch.map((p) => p.id));
@@ -256,7 +265,7 @@ export class TransitionBatcher {
 	 * sees the batch's changes, so a task the batch stopped or finished is not taken (one it put back to waiting
 	 * and due may be, as by a claim right after it).
 	 */
-	#withAhead(head: string | null, update: string, bindings: readonly unknown[], ahead: Statement): Promise<Row[]> {
+	#withAhead(head: string | null, update: string, bindings: readonly unknown[], ahead: AheadPlan): Promise<Row[]> {
 		if (this.#runPair !== null) {
 			const first = { sql: head === null ? update : `${head} ${update}`, bindings };
 			return this.#runPair(first, ahead).then(([rows, claimed]) => {
@@ -264,17 +273,22 @@ export class TransitionBatcher {
 				return rows.concat(claimed);
 			});
 		}
-		const sql = `${head === null ? 'WITH' : `${head},`} u AS (${update}), a AS (${ahead.sql})
-			SELECT FALSE AS ahead, u.* FROM u UNION ALL SELECT TRUE AS ahead, a.* FROM a`;
-		return this.#run(sql, [...bindings, ...ahead.bindings]);
+		const { note } = ahead;
+		const sql =
+			note === null
+				? `${head === null ? 'WITH' : `${head},`} u AS (${update}), a AS (${ahead.sql})
+			SELECT FALSE AS ahead, u.* FROM u UNION ALL SELECT TRUE AS ahead, a.* FROM a`
+				: `${head === null ? 'WITH' : `${head},`} u AS (${update}), a AS (${ahead.sql}), d AS (${note.sql})
+			SELECT FALSE AS ahead, u.*, d.* FROM u CROSS JOIN d UNION ALL SELECT TRUE AS ahead, a.*, d.* FROM a CROSS JOIN d`;
+		return this.#run(sql, [...bindings, ...ahead.bindings, ...(note?.bindings ?? [])]);
 	}
 
-	#single(p: Pending, ahead: Statement | null = null): Promise<Row[]> {
+	#single(p: Pending, ahead: AheadPlan | null = null): Promise<Row[]> {
 		const { sql, bindings } = this.#sql.single(p);
 		return ahead === null ? this.#run(sql, bindings) : this.#withAhead(null, sql, bindings, ahead);
 	}
 
-	#many(batch: Pending[], ahead: Statement | null = null): Promise<Row[]> {
+	#many(batch: Pending[], ahead: AheadPlan | null = null): Promise<Row[]> {
 		const inOne = ahead !== null && this.#aheadInOne;
 		// Only the patch keys some transition in the batch sets (and the claim's, with a claim in the statement); each
 		// gets a "set" flag and a value per row.

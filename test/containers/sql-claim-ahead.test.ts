@@ -3,7 +3,8 @@
  * when an owner whose last claim came back full stores tasks reaching a final status, the same statement (SQLite on
  * better-sqlite3: the same transaction) claims as many due tasks for it, held for its next claim (answered without a
  * statement), handed back to waiting uncounted when not taken in time or on close, never reported as `unknown` by a
- * renewal, and never made while the queue is paused or a promotion may be due.
+ * renewal, and never made while the queue is paused or a known delayed task is due (on PostgreSQL it is made when
+ * only the periodic look for delayed tasks another process wrote is due: its statement makes that look).
  */
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { claimAheadOff } from '../../containers/sql/claim-ahead.js';
+import { STALE_MS } from '../../containers/sql/promotion.js';
 import { records } from '../contracts/container.contract.js';
 import { DONE, postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 
@@ -225,6 +227,61 @@ describe.each(['PostgreSQL', 'SQLite, better-sqlite3', 'SQLite, sqlite3'])('SqlC
 			expect(tasks.every((t) => t.attempts === 1)).toBe(true);
 		} finally {
 			for (const s of schedulers) await s.close();
+			await c.close();
+		}
+	});
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('SqlContainer claim-ahead and delayed tasks (PostgreSQL)', () => {
+	const promotions = (statements: readonly string[]): number =>
+		statements.filter((sql) => sql.includes('WITH p AS')).length;
+
+	it('claims ahead past the periodic look for delayed tasks, making that look in the same statement', async () => {
+		const { c, statements } = await setup('PostgreSQL', 6);
+		try {
+			const first = await c.claim(2, 'o', 30_000, Date.now()); // a new container's first claim promotes
+			const promoted = promotions(statements);
+			// The periodic look for delayed tasks other processes wrote is due: until now it stopped the claim ahead, and
+			// the next claim went to the database with a promotion first (three statements for two tasks, not one).
+			await sleep(STALE_MS + 20);
+			await Promise.all(first.map((t) => c.transition(t.id, 'running', 'succeeded', DONE, 'o')));
+			const before = statements.length;
+			const next = await c.claim(2, 'o', 30_000, Date.now());
+			expect(next.map((t) => t.id)).toEqual(['t2', 't3']);
+			expect(statements.length).toBe(before);
+			expect(
+				statements.filter((sql) => /\bd AS \(SELECT m\.next AS delayed_next/.test(sql)).length,
+			).toBeGreaterThan(0);
+			// The look counts: the claims right after do not promote.
+			await Promise.all(next.map((t) => c.transition(t.id, 'running', 'succeeded', DONE, 'o')));
+			expect((await c.claim(2, 'o', 30_000, Date.now())).map((t) => t.id)).toEqual(['t4', 't5']);
+			expect(promotions(statements)).toBe(promoted);
+		} finally {
+			await c.close();
+		}
+	});
+
+	it('takes a delayed task that look finds due at the next claim that goes to the database, promoting first', async () => {
+		const { c, statements, knex } = await setup('PostgreSQL', 8);
+		const other = new SqlContainer({ knex });
+		try {
+			const [first] = await c.claim(1, 'o', 30_000, Date.now());
+			const promoted = promotions(statements);
+			// Another process writes a delayed task of a higher priority, due in 20 ms: this one does not know of it.
+			const now = Date.now();
+			await other.add(records([{ id: 'late', item: 0, priority: 5, runAt: now + 20 }], now));
+			await sleep(STALE_MS + 40);
+			// This statement claims t1 ahead (`late` is not in the claim index yet) and finds `late` due ...
+			const before = statements.length;
+			await c.transition(first!.id, 'running', 'succeeded', DONE, 'o');
+			expect(statements.slice(before).some((sql) => sql.includes('AS delayed_next'))).toBe(true);
+			// ... so the next claim takes t1 from what is held and the rest from the database, promoting first.
+			expect((await c.claim(2, 'o', 30_000, Date.now())).map((t) => t.id)).toEqual(['late', 't1']);
+			expect(promotions(statements)).toBe(promoted + 1);
+		} finally {
+			await other.close();
 			await c.close();
 		}
 	});

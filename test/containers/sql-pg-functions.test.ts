@@ -2,6 +2,7 @@
  * SqlContainer on PostgreSQL by default (containers/sql/pg-functions.ts): its frequent data-modifying statements run
  * through server-side functions that carry `plan_cache_mode = force_generic_plan`, every task of a backlog runs once,
  * a function dropped under the container is made again with no task lost, a column added under them makes the call run the statement itself and new functions follow,
+ * a statement whose result has a pseudo-type runs itself without turning the others off,
  * and a database that refuses functions gets one warning and the plain statements.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +159,26 @@ describe('SqlContainer statement functions (PostgreSQL)', () => {
 });
 
 describe('statement functions: the SQL', () => {
+	it('keeps its functions when one statement cannot have one (a result of type void: the stop request notifying)', async () => {
+		const warnings: string[] = [];
+		const config = await pg.freshDatabase();
+		const c = new SqlContainer({ knex: { ...config, log: { warn: (message: string) => warnings.push(message) } } });
+		await c.add(records(Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, item: i }))));
+		try {
+			const claimed = await c.claim(4, 'o', 30_000, Date.now());
+			expect(claimed).toHaveLength(4);
+			// The third stop request's statement is the one a function is made for: its `pg_notify(…)` returns void.
+			for (const task of claimed) expect(await c.requestStop(task.id)).not.toBeNull();
+			expect(warnings.filter((w) => w.includes('statement functions'))).toEqual([]);
+			// Still made: dropped, they come back.
+			for (const f of await functions(c.knex)) await c.knex.raw(`DROP FUNCTION "${f.name}"`);
+			await claimAndFinish(c, 5);
+			expect((await functions(c.knex)).length).toBeGreaterThan(0);
+		} finally {
+			await c.close();
+		}
+	});
+
 	it('makes no function with `statementFunctions: false`, and still runs every task once', async () => {
 		const c = new SqlContainer({ knex: await pg.freshDatabase(), statementFunctions: false });
 		try {
