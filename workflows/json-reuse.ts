@@ -46,7 +46,7 @@ function reuseOrCopy<T>(value: T, kept: unknown): T {
 }
 
 /** Set `key` as an own property (a key `__proto__` would set the prototype when assigned). */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
 	if (key !== '__proto__') target[key] = value;
 	else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -6,12 +6,7 @@
  */
 import type { RunRecord, StepState } from '../../src/workflow-store.js';
 import { newStepState } from '../../workflows/advance.js';
-
-/** Set `key` as an own property (a step id `__proto__` would set the prototype when assigned). */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-	if (key !== '__proto__') target[key] = value;
-	else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
+import { setOwn } from '../../workflows/json-reuse.js';
 
 /**
  * `step` without its fields at `newStepState`'s values. Each field tested by name: a loop over the step's keys took
