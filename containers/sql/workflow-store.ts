@@ -30,6 +30,7 @@ import {
 } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { decodeRunBody, encodeRunBody } from '../../workflows/run-body.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
 import { directPg } from './direct-pg.js';
@@ -310,14 +311,12 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			open: run.open,
 			updated_at: run.updatedAt,
 			rev: run.rev,
-			body: JSON.stringify(run),
+			body: encodeRunBody(run),
 		};
 	}
 
 	#fromRow(row: RunRow): RunRecord {
-		const run = JSON.parse(row.body) as RunRecord;
-		run.rev = Number(row.rev);
-		return run;
+		return decodeRunBody(row.body, Number(row.rev));
 	}
 
 	async #getDefinition(knex: Knex, name: string, version: number): Promise<StoredDefinition | null> {

@@ -2,10 +2,13 @@
  * SqlWorkflowStore: runs whose records hold awkward text (every control character, U+0001 included, quotes,
  * backslashes, braces and commas, non-ASCII, the word NULL) come back as they were written when their creates and
  * updates go in batches (on PostgreSQL the bodies of a batch travel as one text split by the server,
- * run-writes.ts `pgColumnArgument`), on SQLite and PostgreSQL.
+ * run-writes.ts `pgColumnArgument`), on SQLite and PostgreSQL. A body leaves each step's fields at a fresh step's
+ * values out (workflows/run-body.ts) and reads back whole; a body stored whole (as stores wrote before) reads the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import knexFactory from 'knex';
 import type { RunRecord } from '../../src/workflow-store.js';
+import { newStepState } from '../../workflows/advance.js';
 import { SqlWorkflowStore } from '../../containers/sql/workflow-store.js';
 import { postgresBackend, sqliteBackend, type SqlBackend } from '../support/sql.js';
 import { sampleRun } from './store.contract.js';
@@ -56,6 +59,47 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('SqlWorkflowStore on %s: batche
 			);
 			for (const run of again) expect(await store.get((run as RunRecord).id)).toEqual(run);
 		} finally {
+			await store.close();
+		}
+	});
+
+	it("stores a step's fields at a fresh step's values left out, and reads a body stored whole the same", async () => {
+		const config = await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase();
+		const store = new SqlWorkflowStore({ knex: config });
+		const raw = knexFactory({ ...config, pool: { min: 0, max: 1 } });
+		try {
+			const waiting = newStepState();
+			const done = { ...newStepState(), status: 'succeeded' as const, generation: 1, attempts: 1, finishedAt: 9 };
+			const run = sampleRun({ steps: { done, next: waiting, later: { ...waiting, trace: [] } } });
+			await store.create(run);
+			const read = async (): Promise<Record<string, unknown>> => {
+				const row = (await raw('lightsched_wf_runs').where({ id: run.id }).first('body')) as { body: string };
+				return JSON.parse(row.body) as Record<string, unknown>;
+			};
+			// A waiting step's fields are all at their defaults: stored as {}; the succeeded one keeps what differs.
+			expect((await read()).steps).toEqual({
+				done: { status: 'succeeded', generation: 1, attempts: 1, finishedAt: 9 },
+				next: {},
+				later: {},
+			});
+			expect(await store.get(run.id)).toEqual(run);
+			const updated = (await store.update({ ...run, status: 'succeeded' })) as RunRecord;
+			expect((await read()).steps).toEqual({
+				done: { status: 'succeeded', generation: 1, attempts: 1, finishedAt: 9 },
+				next: {},
+				later: {},
+			});
+			expect(await store.get(run.id)).toEqual(updated);
+			// A body stored whole reads the same, and updates as any other.
+			await raw('lightsched_wf_runs')
+				.where({ id: run.id })
+				.update({ body: JSON.stringify({ ...updated, rev: undefined }) });
+			expect(await store.get(run.id)).toEqual(updated);
+			expect((await store.list({})).runs).toEqual([updated]);
+			const again = (await store.update({ ...updated, shared: { k: 1 } })) as RunRecord;
+			expect(await store.get(run.id)).toEqual(again);
+		} finally {
+			await raw.destroy();
 			await store.close();
 		}
 	});
