@@ -83,8 +83,9 @@ const BENCHES: readonly Bench[] = [
 		file: 'bench/workflows.ts',
 		args: ['1000', 'memory,sqlite,sqlite-better,pg,redis'],
 		about: 'workflows: 1,000 runs of a 10-step chain and of a 10-step fan-out/join, steps/s and cost per step against plain tasks, beside BullMQ flows and DBOS Transact',
-		node: SOURCE,
+		node: ['--import', 'tsx'],
 		env: { ROUNDS: '3', PEERS: '1' },
+		build: true,
 	},
 ];
 

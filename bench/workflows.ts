@@ -9,8 +9,13 @@
  * redis-server's (INFO cpu), which a loaded machine disturbs far less than the wall-clock rates; on every container
  * this process's CPU time per step (on PostgreSQL the DBOS case is left out of it: it runs outside `measure`).
  *
- *   npx tsx --conditions=lightsched:source bench/workflows.ts [runs] [memory,sqlite,sqlite-better,pg,redis]
+ *   npm run build && npx tsx bench/workflows.ts [runs] [memory,sqlite,sqlite-better,pg,redis]
  *   (env: ROUNDS, default 3; WARMUP, default 1; PEERS=0 leaves the peers out)
+ *
+ * `npm run bench:workflows` and the report (`npm run bench`) run lightsched from its build (`dist/`, what a user
+ * runs), as the Redis, memory and latency benches do. From its sources (`--conditions=lightsched:source`, for a
+ * profile) tsx's transform keeps every function's name by wrapping each closure made at run time (`__name`, an
+ * `Object.defineProperty` each): this process's CPU a step is then 5-15 % higher on Redis (7 Dec 2026).
  *
  * Every case, the peers' included, first runs WARMUP rounds that are not counted: the engine's code is only
  * compiled by V8 after some thousands of steps (a chain's first 10,000 steps on Redis cost 1.8-2.7x the CPU of
@@ -24,7 +29,7 @@ import type { Knex } from 'knex';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { QueueContainer } from 'lightsched/containers/queue';
-import { SqlContainer } from 'lightsched/containers/sql';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import {
 	MemoryWorkflowStore,
 	Workflows,
@@ -32,9 +37,7 @@ import {
 	type StepDefinition,
 	type WorkflowStore,
 } from 'lightsched/workflows';
-import { RedisContainer } from 'lightsched/containers/redis';
-import { RedisWorkflowStore } from '../containers/redis/workflow-store.js';
-import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
+import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { bullmqFlows, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
