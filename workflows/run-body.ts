@@ -1,9 +1,10 @@
 /**
- * A run's stored body, for the stores that keep a run as one JSON text (SQL): the record as JSON with each step's
- * fields at their defaults (a fresh step's, `newStepState`) left out, and filled back when read. A 10-step chain's
- * whole record is about 2.2 KB and its compact body a third of that, and a body is serialised, sent and stored at
- * every step end: `JSON.stringify`, the driver's copy and the database's write all scale with it (on PostgreSQL a
- * row over ~2 KB is also compressed out of line, TOAST, at every write). A body stored whole reads the same.
+ * A run's stored body, for the stores that keep a run as one JSON text (SQL; Redis, in its run hash's `body`): the
+ * record as JSON with each step's fields at their defaults (a fresh step's, `newStepState`) left out, and filled
+ * back when read. A 10-step chain's whole record is about 2.2 KB and its compact body a third of that, and a body
+ * is serialised, sent and stored at every step end: `JSON.stringify`, the driver's copy and the database's write
+ * all scale with it (on PostgreSQL a row over ~2 KB is also compressed out of line, TOAST, at every write). A body
+ * stored whole reads the same.
  */
 import type { RunRecord, StepState } from '../src/workflow-store.js';
 import { newStepState } from './advance.js';

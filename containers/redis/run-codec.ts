@@ -1,13 +1,14 @@
 /**
  * A workflow run as the Redis scripts take it (workflow-scripts.ts: its id, rev, definition, status, key, open flag,
- * creation time, whether it holds its key, and its JSON body, see run-body.ts) and as they give it back (body and
- * rev pairs), and the check of the texts that name keys: Redis keys are UTF-8, so a text must be well-formed Unicode.
+ * creation time, whether it holds its key, and its JSON body, see workflows/run-body.ts) and as they give it back
+ * (body and rev pairs), and the check of the texts that name keys: Redis keys are UTF-8, so a text must be
+ * well-formed Unicode.
  */
 import { randomUUID } from 'node:crypto';
 import type { RunRecord } from '../../src/workflow-store.js';
 import { holdsKey } from '../../workflows/memory-store.js';
 import { isWellFormed } from './options.js';
-import { decodeRunBody, encodeRunBody } from './run-body.js';
+import { decodeRunBody, encodeRunBody } from '../../workflows/run-body.js';
 
 /** Refuse a run text (id, definition, key) that is not well-formed Unicode. */
 export function checkText(field: string, value: string): void {

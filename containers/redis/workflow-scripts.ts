@@ -5,7 +5,7 @@
  *
  * Keys under the prefix P (none collides with the container's, see scripts.ts):
  * - `P wf:r:<id>`      hash: the run. `body` (the record as JSON, its steps' fields at their defaults left out:
- *                      run-body.ts), `rev`, `tok` (the token of the write that stored this rev), `ctok` (the
+ *                      workflows/run-body.ts), `rev`, `tok` (the token of the write that stored this rev), `ctok` (the
  *                      create's), and what the indexes need: `def`, `status`, `key` (absent for no key), `open`
  *                      ('1' or '0'), `created` (createdAt), `held` (the unique key the run holds, absent when it
  *                      holds none)

@@ -121,7 +121,7 @@ describe('RedisWorkflowStore run bodies', () => {
 				continued: true,
 				handBack: true,
 			};
-			// A field StepState gains must be named here, and in run-body.ts's compactStep.
+			// A field StepState gains must be named here, and in workflows/run-body.ts's compactStep.
 			expect(Object.keys(newStepState()).sort()).toEqual(Object.keys(changed).sort());
 			for (const [field, value] of Object.entries(changed)) {
 				const run = sampleRun({ steps: { a: { ...step(), [field]: value } } });
