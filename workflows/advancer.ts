@@ -8,7 +8,7 @@
 import { DuplicateTaskError, InvalidTaskError, NonRetryableError, type TaskRecord } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
-import { planAdvance, type Dispatch, type TaskView } from './advance.js';
+import { cloneJson, copyRun, planAdvance, type Dispatch, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
 import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
@@ -282,9 +282,9 @@ export class Advancer {
 				for (const { name, stepId } of plan.events) {
 					if (this.#parts.listening(name))
 						this.#parts.emit(name, {
-							run: structuredClone(current),
+							run: copyRun(current),
 							stepId,
-							step: structuredClone(current.steps[stepId]!),
+							step: cloneJson(current.steps[stepId]!),
 						});
 				}
 				this.#statusEvents(stored.status, current);
@@ -330,9 +330,9 @@ export class Advancer {
 
 	#statusEvents(from: RunStatus, run: RunRecord): void {
 		if (from === run.status) return;
-		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: structuredClone(run), from });
+		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: copyRun(run), from });
 		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished'))
-			this.#parts.emit('run:finished', { run: structuredClone(run) });
+			this.#parts.emit('run:finished', { run: copyRun(run) });
 	}
 
 	/**

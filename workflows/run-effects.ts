@@ -5,7 +5,7 @@
  */
 import { isFinalStatus, TaskNotFoundError, toTaskError } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord } from '../src/workflow-store.js';
-import type { Dispatch } from './advance.js';
+import { cloneJson, copyRun, type Dispatch } from './advance.js';
 import type { AdvancerParts, KnownTask } from './advancer.js';
 import type { CheckedDefinition } from './definition.js';
 import { WorkflowError } from './errors.js';
@@ -57,9 +57,9 @@ export async function failStep(
 		if (written === null) continue;
 		known.forget(runId);
 		parts.emit(skip ? 'step:skipped' : 'step:failed', {
-			run: structuredClone(written),
+			run: copyRun(written),
 			stepId,
-			step: structuredClone(written.steps[stepId]!),
+			step: cloneJson(written.steps[stepId]!),
 		});
 		return;
 	}
@@ -98,7 +98,7 @@ export async function notifyFinished(
 	if (!mayNotify(run, definition) || onFinished === undefined) return run;
 	if (!madeFinal && Date.now() - run.updatedAt < parts.dispatchGraceMs) return run;
 	try {
-		await onFinished(structuredClone(run));
+		await onFinished(copyRun(run));
 	} catch (error) {
 		parts.emit(
 			'error',
