@@ -49,7 +49,9 @@ describe('Event payloads', () => {
 				});
 			for (const name of ['step:started', 'step:succeeded'] as const)
 				flows.on(name, ({ run, stepId, step }) => {
-					seen.push(`${name} ${stepId} ${step.status} ${run.steps[stepId]?.status} ${JSON.stringify(run.vars)}`);
+					seen.push(
+						`${name} ${stepId} ${step.status} ${run.steps[stepId]?.status} ${JSON.stringify(run.vars)}`,
+					);
 					step.status = 'failed';
 					spoil(run);
 				});
