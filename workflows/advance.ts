@@ -11,6 +11,7 @@ import type { CheckedDefinition } from './definition.js';
 import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
 import { anyStep, dependenciesDone, DONE_BITS, STATUS_BITS, stepStatuses } from './step-statuses.js';
+import { runTop, stepTop } from './record-copy.js';
 import { stepTaskId } from './step-task.js';
 import { holdsTemplates, renderTemplates } from './template.js';
 import { toTaskError } from 'lightsched/kit';
@@ -104,13 +105,14 @@ export function copyRun(run: RunRecord): RunRecord {
  * are replaced, never changed in place). What is not changed stays shared with `stored`, which is not changed.
  */
 function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): StepState } {
-	const run: RunRecord = { ...stored, steps: { ...stored.steps } };
+	const run = runTop(stored);
+	run.steps = { ...stored.steps };
 	return {
 		run,
 		own(stepId) {
 			const step = run.steps[stepId] as StepState;
 			if (step !== stored.steps[stepId]) return step;
-			const copy = { ...step };
+			const copy = stepTop(step);
 			// A step id `__proto__` (a valid name) would set the prototype when assigned.
 			if (stepId !== '__proto__') run.steps[stepId] = copy;
 			else
@@ -160,9 +162,6 @@ export function planAdvance(
 	const stop: string[] = [];
 	const events: Plan['events'] = [];
 	let changed = false;
-	const mark = (): void => {
-		changed = true;
-	};
 
 	// 1. The deadline: the run fails; its running steps are stopped below.
 	if (!isFinalRunStatus(run.status) && run.deadlineAt !== null && now >= run.deadlineAt) {
@@ -172,7 +171,7 @@ export function planAdvance(
 			message: `Workflow run \`${run.id}\` passed its deadline (${new Date(run.deadlineAt).toISOString()})`,
 		};
 		run.finishedAt = now;
-		mark();
+		changed = true;
 	}
 
 	// 2. The ends of step tasks.
@@ -194,7 +193,7 @@ export function planAdvance(
 				const back = run.status === 'paused';
 				settleStopped(step, back, now);
 				if (!back) events.push({ name: 'step:stopped', stepId });
-				mark();
+				changed = true;
 			} else if (lost) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
@@ -206,21 +205,19 @@ export function planAdvance(
 					saved: step.checkpoint ?? null,
 					...renderFor(run, definition, stepId),
 				});
-				mark();
+				changed = true;
 			}
 			continue;
 		}
 		if (view.status === 'succeeded') {
-			Object.assign(step, {
-				status: 'succeeded',
-				output: cloneJson(view.output ?? null),
-				error: null,
-				attempts: view.attempts,
-				finishedAt: now,
-				handBack: false,
-			});
+			step.status = 'succeeded';
+			step.output = cloneJson(view.output ?? null);
+			step.error = null;
+			step.attempts = view.attempts;
+			step.finishedAt = now;
+			step.handBack = false;
 			events.push({ name: 'step:succeeded', stepId });
-			mark();
+			changed = true;
 		} else if (view.status === 'failed') {
 			const skip = definition.steps.get(stepId)?.skipOnFailed === true && !isFinalRunStatus(run.status);
 			Object.assign(step, {
@@ -231,13 +228,13 @@ export function planAdvance(
 				handBack: false,
 			});
 			events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
-			mark();
+			changed = true;
 		} else if (view.status === 'stopped') {
 			step.attempts = view.attempts;
 			const back = run.status === 'paused' && step.handBack;
 			settleStopped(step, back, now);
 			if (!back) events.push({ name: 'step:stopped', stepId });
-			mark();
+			changed = true;
 		} else if (isFinalRunStatus(run.status) || (run.status === 'paused' && step.handBack)) {
 			stop.push(taskId);
 		}
@@ -263,7 +260,7 @@ export function planAdvance(
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
 					if (gate.act === 'skip') step.finishedAt = now;
 					events.push({ name: gate.act === 'skip' ? 'step:skipped' : 'step:blocked', stepId });
-					mark();
+					changed = true;
 					if (gate.act === 'skip') progressed = true;
 					continue;
 				}
@@ -278,21 +275,19 @@ export function planAdvance(
 						finishedAt: now,
 					});
 					events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
-					mark();
+					changed = true;
 					if (!skip) break;
 					progressed = true;
 					continue;
 				}
 				step.generation += 1;
-				Object.assign(step, {
-					status: 'running',
-					attempts: 0,
-					output: null,
-					error: null,
-					startedAt: now,
-					finishedAt: null,
-					handBack: false,
-				});
+				step.status = 'running';
+				step.attempts = 0;
+				step.output = null;
+				step.error = null;
+				step.startedAt = now;
+				step.finishedAt = null;
+				step.handBack = false;
 				dispatch.push({
 					stepId,
 					taskId: stepTaskId(run.id, stepId, step.generation),
@@ -302,7 +297,7 @@ export function planAdvance(
 					...rendered,
 				});
 				events.push({ name: 'step:started', stepId });
-				mark();
+				changed = true;
 			}
 			if (anyStep(run, 'failed')) break;
 		}
@@ -331,18 +326,18 @@ export function planAdvance(
 					};
 				}
 			}
-			mark();
+			changed = true;
 		}
 	}
 	// Without a callback in this process there is nothing to notify: the final write says so itself.
 	if (isFinalRunStatus(run.status) && run.notified !== run.status && !options.hasCallback) {
 		run.notified = run.status;
-		mark();
+		changed = true;
 	}
 	const open = !isFinalRunStatus(run.status) || anyRunning || run.notified !== run.status;
 	if (open !== run.open) {
 		run.open = open;
-		mark();
+		changed = true;
 	}
 	if (changed) run.updatedAt = now;
 	return { run, changed, dispatch, stop, events };

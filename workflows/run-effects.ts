@@ -10,6 +10,7 @@ import type { AdvancerParts, KnownTask } from './advancer.js';
 import type { CheckedDefinition } from './definition.js';
 import { WorkflowError } from './errors.js';
 import type { KnownRuns } from './known-runs.js';
+import { runTop } from './record-copy.js';
 import { seal } from './sealed.js';
 
 /** How many compare-and-set rounds a write tries before it gives up (another process keeps winning). */
@@ -113,7 +114,9 @@ export async function notifyFinished(
 	for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
 		if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
 		// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
-		const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
+		const next = runTop(current);
+		next.notified = current.status;
+		next.updatedAt = Date.now();
 		next.open = Object.values(next.steps).some((step) => step.status === 'running');
 		const written = await parts.store.update(seal(next));
 		if (written !== null) return written;
