@@ -101,30 +101,30 @@ export function copyRun(run: RunRecord): RunRecord {
 
 /**
  * A copy of `stored` to change by copy-on-write: its own top level and `steps` map, every step still `stored`'s
- * until `own(stepId)` gives it a copy of its own (whose fields the caller then sets; their values, such as `trace`,
+ * until `ownStep` gives it a copy of its own (whose fields the caller then sets; their values, such as `trace`,
  * are replaced, never changed in place). What is not changed stays shared with `stored`, which is not changed.
  */
-function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): StepState } {
+function changeable(stored: RunRecord): RunRecord {
 	const run = runTop(stored);
 	run.steps = { ...stored.steps };
-	return {
-		run,
-		own(stepId) {
-			const step = run.steps[stepId] as StepState;
-			if (step !== stored.steps[stepId]) return step;
-			const copy = stepTop(step);
-			// A step id `__proto__` (a valid name) would set the prototype when assigned.
-			if (stepId !== '__proto__') run.steps[stepId] = copy;
-			else
-				Object.defineProperty(run.steps, stepId, {
-					value: copy,
-					enumerable: true,
-					writable: true,
-					configurable: true,
-				});
-			return copy;
-		},
-	};
+	return run;
+}
+
+/** The step `stepId` of `run` (a `changeable` copy of `stored`), copied first unless it is already `run`'s own. */
+function ownStep(run: RunRecord, stored: RunRecord, stepId: string): StepState {
+	const step = run.steps[stepId] as StepState;
+	if (step !== stored.steps[stepId]) return step;
+	const copy = stepTop(step);
+	// A step id `__proto__` (a valid name) would set the prototype when assigned.
+	if (stepId !== '__proto__') run.steps[stepId] = copy;
+	else
+		Object.defineProperty(run.steps, stepId, {
+			value: copy,
+			enumerable: true,
+			writable: true,
+			configurable: true,
+		});
+	return copy;
 }
 
 /** A fresh step state. */
@@ -157,7 +157,7 @@ export function planAdvance(
 	now: number,
 	options: PlanOptions,
 ): Plan {
-	const { run, own } = changeable(stored);
+	const run = changeable(stored);
 	const dispatch: Dispatch[] = [];
 	const stop: string[] = [];
 	const events: Plan['events'] = [];
@@ -179,7 +179,7 @@ export function planAdvance(
 		if ((run.steps[stepId] as StepState).status !== 'running') continue;
 		const view = tasks.get(stepId);
 		if (view === undefined) continue;
-		const step = own(stepId);
+		const step = ownStep(run, stored, stepId);
 		const taskId = stepTaskId(run.id, stepId, step.generation);
 		if (view === null) {
 			// The task may still be on its way: the process that stored the dispatch adds it just after. Only once
@@ -197,13 +197,15 @@ export function planAdvance(
 			} else if (lost) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
+				const rendered = renderFor(run, definition, stepId);
 				dispatch.push({
 					stepId,
 					taskId,
 					generation: step.generation,
-					fresh: false,
+					params: rendered.params,
+					inputs: rendered.inputs,
 					saved: step.checkpoint ?? null,
-					...renderFor(run, definition, stepId),
+					fresh: false,
 				});
 				changed = true;
 			}
@@ -255,7 +257,7 @@ export function planAdvance(
 					def.preCheck === undefined || def.preCheck.length === 0
 						? null
 						: evaluateGates(def.preCheck, { vars: run.vars, shared: run.shared }, waiting.continued);
-				const step = own(stepId);
+				const step = ownStep(run, stored, stepId);
 				if (gate !== null) {
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
 					if (gate.act === 'skip') step.finishedAt = now;
@@ -292,9 +294,10 @@ export function planAdvance(
 					stepId,
 					taskId: stepTaskId(run.id, stepId, step.generation),
 					generation: step.generation,
-					fresh: true,
+					params: rendered.params,
+					inputs: rendered.inputs,
 					saved: step.checkpoint ?? null,
-					...rendered,
+					fresh: true,
 				});
 				events.push({ name: 'step:started', stepId });
 				changed = true;

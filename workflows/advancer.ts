@@ -22,6 +22,9 @@ import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
 
+/** A settled promise: what an advance of a run with none before it in this process waits for. */
+const SETTLED: Promise<null> = Promise.resolve(null);
+
 /** What the advancer needs from `Workflows`. */
 export interface AdvancerParts {
 	/** The run store. */
@@ -197,8 +200,8 @@ export class Advancer {
 	}
 
 	#serial(runId: string, work: () => Promise<RunRecord | null>): Promise<RunRecord | null> {
-		const previous = this.#chains.get(runId) ?? Promise.resolve(null);
-		const next = previous.catch(() => null).then(work);
+		// Begun once the run's previous advance or command has settled, either way; never within this call.
+		const next = (this.#chains.get(runId) ?? SETTLED).then(work, work);
 		this.#chains.set(runId, next);
 		// Two arrows written inline, not one named: a named arrow made per call costs a `name` property under a
 		// transpiler that keeps names (tsx), about 0.4 µs.
