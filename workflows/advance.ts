@@ -11,7 +11,7 @@ import type { CheckedDefinition } from './definition.js';
 import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
 import { anyStep, dependenciesDone, DONE_BITS, STATUS_BITS, stepStatuses } from './step-statuses.js';
-import { runTop, stepTop } from './record-copy.js';
+import { cloneJson, runTop, stepTop } from './record-copy.js';
 import { stepTaskId } from './step-task.js';
 import { holdsTemplates, renderTemplates } from './template.js';
 import { toTaskError } from 'lightsched/kit';
@@ -71,33 +71,7 @@ export interface PlanOptions {
 	readonly hasCallback: boolean;
 }
 
-/**
- * Deep copy of JSON data: plain objects, arrays and primitives copied by hand (several times faster than
- * `structuredClone` for the small records runs are); anything else (a Date, a Map) falls back to `structuredClone`.
- */
-export function cloneJson<T>(value: T): T {
-	if (typeof value !== 'object' || value === null) return value;
-	if (Array.isArray(value)) {
-		const copy = new Array<unknown>(value.length);
-		for (let i = 0; i < value.length; i++) copy[i] = cloneJson(value[i] as unknown);
-		return copy as T;
-	}
-	const proto = Object.getPrototypeOf(value) as unknown;
-	if (proto !== Object.prototype && proto !== null) return structuredClone(value);
-	const copy: Record<string, unknown> = {};
-	for (const key in value) {
-		const item = cloneJson((value as Record<string, unknown>)[key]);
-		if (key === '__proto__')
-			Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
-		else copy[key] = item;
-	}
-	return copy as T;
-}
-
-/** Deep copy of a run record (JSON data only). */
-export function copyRun(run: RunRecord): RunRecord {
-	return cloneJson(run);
-}
+export { cloneJson, copyRun } from './record-copy.js';
 
 /**
  * A copy of `stored` to change by copy-on-write: its own top level and `steps` map, every step still `stored`'s

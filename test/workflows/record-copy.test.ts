@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord, StepState } from '../../src/workflow-store.js';
 import { newStepState } from '../../workflows/advance.js';
-import { runTop, stepTop } from '../../workflows/record-copy.js';
+import { cloneJson, copyRun, runTop, stepTop } from '../../workflows/record-copy.js';
 import { isSealed, seal } from '../../workflows/sealed.js';
 
 function run(): RunRecord {
@@ -63,6 +63,47 @@ describe('runTop and stepTop', () => {
 		expect(stepTop(step)).toEqual(step);
 		const { handBack: _handBack, ...shortStep } = newStepState();
 		expect('handBack' in stepTop(shortStep as StepState)).toBe(false);
+	});
+});
+
+describe('copyRun', () => {
+	it('makes what cloneJson makes: equal, same keys in the same order, nothing shared', () => {
+		const record = run();
+		const step = record.steps['s'] as StepState;
+		step.output = { list: [1, { deep: true }] };
+		step.trace = ['a'];
+		step.error = { message: 'm', code: 'ERR_X' } as StepState['error'];
+		Object.defineProperty(record.steps, '__proto__', {
+			value: newStepState(),
+			enumerable: true,
+			writable: true,
+			configurable: true,
+		});
+		const copy = copyRun(record);
+		expect(copy).toEqual(cloneJson(record));
+		expect(JSON.stringify(copy)).toBe(JSON.stringify(record));
+		expect(Object.keys(copy)).toEqual(Object.keys(record));
+		expect(Object.keys(copy.steps)).toEqual(['s', '__proto__']);
+		expect(Object.getPrototypeOf(copy.steps)).toBe(Object.prototype);
+		expect(copy.vars).not.toBe(record.vars);
+		expect(copy.steps['s']).not.toBe(step);
+		expect(copy.steps['s']?.output).not.toBe(step.output);
+		expect(copy.steps['s']?.trace).not.toBe(step.trace);
+		expect(copy.steps['s']?.error).not.toBe(step.error);
+	});
+
+	it('copies a record of other fields or order as cloneJson does', () => {
+		const extra = { ...run(), extra: { b: [2] } } as RunRecord;
+		expect(copyRun(extra)).toEqual(extra);
+		expect((copyRun(extra) as unknown as { extra: unknown }).extra).not.toBe(
+			(extra as unknown as { extra: unknown }).extra,
+		);
+		const { id, ...rest } = run();
+		const reordered = { ...rest, id } as RunRecord;
+		expect(Object.keys(copyRun(reordered))).toEqual(Object.keys(reordered));
+		const odd = run();
+		odd.steps['s'] = { ...newStepState(), extra: 1 } as StepState;
+		expect(copyRun(odd)).toEqual(odd);
 	});
 });
 
