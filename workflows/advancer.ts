@@ -8,7 +8,7 @@
 import { DuplicateTaskError, InvalidTaskError, NonRetryableError, type TaskRecord } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
-import { cloneJson, copyRun, planAdvance, type Dispatch, type TaskView } from './advance.js';
+import { cloneJson, copyRun, planAdvance, type Dispatch, type Plan, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
 import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
@@ -115,7 +115,7 @@ export class Advancer {
 		}
 		const entry = {
 			known,
-			done: Promise.resolve(null) as Promise<RunRecord | null>,
+			done: SETTLED as Promise<RunRecord | null>,
 		};
 		entry.done = this.#serial(runId, () => {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
@@ -289,7 +289,8 @@ export class Advancer {
 				}
 				if (written === null) continue;
 				current = written;
-				for (const { name, stepId } of plan.events) {
+				for (let i = 0; i < plan.events.length; i++) {
+					const { name, stepId } = plan.events[i] as Plan['events'][number];
 					if (this.#parts.listening(name))
 						this.#parts.emit(name, {
 							run: copyRun(current),
