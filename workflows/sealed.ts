@@ -21,7 +21,8 @@ class Stamped {
  * The mark: a private field added to the sealed object itself. A `WeakSet` of sealed records cost about 0.9 µs per
  * record on Node 20 (its entries are ephemerons the garbage collector tends on every scavenge), a run write per
  * step; the field costs a shape change. A private field is seen by nothing else: not by `for…in`, `Object.keys`,
- * spread (a copy of a sealed record is not sealed), JSON or `structuredClone`.
+ * spread (a copy of a sealed record is not sealed), JSON or `structuredClone`. The engine seals only records it has
+ * just made (never frozen ones, to which a later JavaScript may refuse a private field).
  */
 class Seal extends Stamped {
 	#sealed = true;
