@@ -11,6 +11,7 @@ import type { CheckedDefinition } from './definition.js';
 import type { StepEventName } from './events.js';
 import { evaluateGates } from './gates.js';
 import { anyStep, dependenciesDone, DONE_BITS, STATUS_BITS, stepStatuses } from './step-statuses.js';
+import { cloneJson, runTop, stepTop } from './record-copy.js';
 import { stepTaskId } from './step-task.js';
 import { holdsTemplates, renderTemplates } from './template.js';
 import { toTaskError } from 'lightsched/kit';
@@ -70,59 +71,34 @@ export interface PlanOptions {
 	readonly hasCallback: boolean;
 }
 
-/**
- * Deep copy of JSON data: plain objects, arrays and primitives copied by hand (several times faster than
- * `structuredClone` for the small records runs are); anything else (a Date, a Map) falls back to `structuredClone`.
- */
-export function cloneJson<T>(value: T): T {
-	if (typeof value !== 'object' || value === null) return value;
-	if (Array.isArray(value)) {
-		const copy = new Array<unknown>(value.length);
-		for (let i = 0; i < value.length; i++) copy[i] = cloneJson(value[i] as unknown);
-		return copy as T;
-	}
-	const proto = Object.getPrototypeOf(value) as unknown;
-	if (proto !== Object.prototype && proto !== null) return structuredClone(value);
-	const copy: Record<string, unknown> = {};
-	for (const key in value) {
-		const item = cloneJson((value as Record<string, unknown>)[key]);
-		if (key === '__proto__')
-			Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
-		else copy[key] = item;
-	}
-	return copy as T;
-}
-
-/** Deep copy of a run record (JSON data only). */
-export function copyRun(run: RunRecord): RunRecord {
-	return cloneJson(run);
-}
+export { cloneJson, copyRun } from './record-copy.js';
 
 /**
  * A copy of `stored` to change by copy-on-write: its own top level and `steps` map, every step still `stored`'s
- * until `own(stepId)` gives it a copy of its own (whose fields the caller then sets; their values, such as `trace`,
+ * until `ownStep` gives it a copy of its own (whose fields the caller then sets; their values, such as `trace`,
  * are replaced, never changed in place). What is not changed stays shared with `stored`, which is not changed.
  */
-function changeable(stored: RunRecord): { run: RunRecord; own(stepId: string): StepState } {
-	const run: RunRecord = { ...stored, steps: { ...stored.steps } };
-	return {
-		run,
-		own(stepId) {
-			const step = run.steps[stepId] as StepState;
-			if (step !== stored.steps[stepId]) return step;
-			const copy = { ...step };
-			// A step id `__proto__` (a valid name) would set the prototype when assigned.
-			if (stepId !== '__proto__') run.steps[stepId] = copy;
-			else
-				Object.defineProperty(run.steps, stepId, {
-					value: copy,
-					enumerable: true,
-					writable: true,
-					configurable: true,
-				});
-			return copy;
-		},
-	};
+function changeable(stored: RunRecord): RunRecord {
+	const run = runTop(stored);
+	run.steps = { ...stored.steps };
+	return run;
+}
+
+/** The step `stepId` of `run` (a `changeable` copy of `stored`), copied first unless it is already `run`'s own. */
+function ownStep(run: RunRecord, stored: RunRecord, stepId: string): StepState {
+	const step = run.steps[stepId] as StepState;
+	if (step !== stored.steps[stepId]) return step;
+	const copy = stepTop(step);
+	// A step id `__proto__` (a valid name) would set the prototype when assigned.
+	if (stepId !== '__proto__') run.steps[stepId] = copy;
+	else
+		Object.defineProperty(run.steps, stepId, {
+			value: copy,
+			enumerable: true,
+			writable: true,
+			configurable: true,
+		});
+	return copy;
 }
 
 /** A fresh step state. */
@@ -155,14 +131,11 @@ export function planAdvance(
 	now: number,
 	options: PlanOptions,
 ): Plan {
-	const { run, own } = changeable(stored);
+	const run = changeable(stored);
 	const dispatch: Dispatch[] = [];
 	const stop: string[] = [];
 	const events: Plan['events'] = [];
 	let changed = false;
-	const mark = (): void => {
-		changed = true;
-	};
 
 	// 1. The deadline: the run fails; its running steps are stopped below.
 	if (!isFinalRunStatus(run.status) && run.deadlineAt !== null && now >= run.deadlineAt) {
@@ -172,7 +145,7 @@ export function planAdvance(
 			message: `Workflow run \`${run.id}\` passed its deadline (${new Date(run.deadlineAt).toISOString()})`,
 		};
 		run.finishedAt = now;
-		mark();
+		changed = true;
 	}
 
 	// 2. The ends of step tasks.
@@ -180,7 +153,7 @@ export function planAdvance(
 		if ((run.steps[stepId] as StepState).status !== 'running') continue;
 		const view = tasks.get(stepId);
 		if (view === undefined) continue;
-		const step = own(stepId);
+		const step = ownStep(run, stored, stepId);
 		const taskId = stepTaskId(run.id, stepId, step.generation);
 		if (view === null) {
 			// The task may still be on its way: the process that stored the dispatch adds it just after. Only once
@@ -194,33 +167,33 @@ export function planAdvance(
 				const back = run.status === 'paused';
 				settleStopped(step, back, now);
 				if (!back) events.push({ name: 'step:stopped', stepId });
-				mark();
+				changed = true;
 			} else if (lost) {
 				// The process that stored the dispatch died before adding the task: dispatch it again (same task id).
 				step.startedAt = now;
+				const rendered = renderFor(run, definition, stepId);
 				dispatch.push({
 					stepId,
 					taskId,
 					generation: step.generation,
-					fresh: false,
+					params: rendered.params,
+					inputs: rendered.inputs,
 					saved: step.checkpoint ?? null,
-					...renderFor(run, definition, stepId),
+					fresh: false,
 				});
-				mark();
+				changed = true;
 			}
 			continue;
 		}
 		if (view.status === 'succeeded') {
-			Object.assign(step, {
-				status: 'succeeded',
-				output: cloneJson(view.output ?? null),
-				error: null,
-				attempts: view.attempts,
-				finishedAt: now,
-				handBack: false,
-			});
+			step.status = 'succeeded';
+			step.output = cloneJson(view.output ?? null);
+			step.error = null;
+			step.attempts = view.attempts;
+			step.finishedAt = now;
+			step.handBack = false;
 			events.push({ name: 'step:succeeded', stepId });
-			mark();
+			changed = true;
 		} else if (view.status === 'failed') {
 			const skip = definition.steps.get(stepId)?.skipOnFailed === true && !isFinalRunStatus(run.status);
 			Object.assign(step, {
@@ -231,13 +204,13 @@ export function planAdvance(
 				handBack: false,
 			});
 			events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
-			mark();
+			changed = true;
 		} else if (view.status === 'stopped') {
 			step.attempts = view.attempts;
 			const back = run.status === 'paused' && step.handBack;
 			settleStopped(step, back, now);
 			if (!back) events.push({ name: 'step:stopped', stepId });
-			mark();
+			changed = true;
 		} else if (isFinalRunStatus(run.status) || (run.status === 'paused' && step.handBack)) {
 			stop.push(taskId);
 		}
@@ -258,12 +231,12 @@ export function planAdvance(
 					def.preCheck === undefined || def.preCheck.length === 0
 						? null
 						: evaluateGates(def.preCheck, { vars: run.vars, shared: run.shared }, waiting.continued);
-				const step = own(stepId);
+				const step = ownStep(run, stored, stepId);
 				if (gate !== null) {
 					step.status = gate.act === 'skip' ? 'skipped' : 'blocked';
 					if (gate.act === 'skip') step.finishedAt = now;
 					events.push({ name: gate.act === 'skip' ? 'step:skipped' : 'step:blocked', stepId });
-					mark();
+					changed = true;
 					if (gate.act === 'skip') progressed = true;
 					continue;
 				}
@@ -278,31 +251,30 @@ export function planAdvance(
 						finishedAt: now,
 					});
 					events.push({ name: skip ? 'step:skipped' : 'step:failed', stepId });
-					mark();
+					changed = true;
 					if (!skip) break;
 					progressed = true;
 					continue;
 				}
 				step.generation += 1;
-				Object.assign(step, {
-					status: 'running',
-					attempts: 0,
-					output: null,
-					error: null,
-					startedAt: now,
-					finishedAt: null,
-					handBack: false,
-				});
+				step.status = 'running';
+				step.attempts = 0;
+				step.output = null;
+				step.error = null;
+				step.startedAt = now;
+				step.finishedAt = null;
+				step.handBack = false;
 				dispatch.push({
 					stepId,
 					taskId: stepTaskId(run.id, stepId, step.generation),
 					generation: step.generation,
-					fresh: true,
+					params: rendered.params,
+					inputs: rendered.inputs,
 					saved: step.checkpoint ?? null,
-					...rendered,
+					fresh: true,
 				});
 				events.push({ name: 'step:started', stepId });
-				mark();
+				changed = true;
 			}
 			if (anyStep(run, 'failed')) break;
 		}
@@ -331,18 +303,18 @@ export function planAdvance(
 					};
 				}
 			}
-			mark();
+			changed = true;
 		}
 	}
 	// Without a callback in this process there is nothing to notify: the final write says so itself.
 	if (isFinalRunStatus(run.status) && run.notified !== run.status && !options.hasCallback) {
 		run.notified = run.status;
-		mark();
+		changed = true;
 	}
 	const open = !isFinalRunStatus(run.status) || anyRunning || run.notified !== run.status;
 	if (open !== run.open) {
 		run.open = open;
-		mark();
+		changed = true;
 	}
 	if (changed) run.updatedAt = now;
 	return { run, changed, dispatch, stop, events };

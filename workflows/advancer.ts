@@ -8,7 +8,7 @@
 import { DuplicateTaskError, InvalidTaskError, NonRetryableError, type TaskRecord } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord, type RunStatus, type WorkflowStore } from '../src/workflow-store.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
-import { planAdvance, type Dispatch, type TaskView } from './advance.js';
+import { cloneJson, copyRun, planAdvance, type Dispatch, type Plan, type TaskView } from './advance.js';
 import type { CommandResult } from './commands.js';
 import type { CheckedDefinition } from './definition.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
@@ -21,6 +21,9 @@ import { releasedWrite, writeReleasing, type ReleasedWrite } from './released-wr
 import { seal } from './sealed.js';
 import { stepTaskId } from './step-task.js';
 import type { WorkflowsOptions } from './options.js';
+
+/** A settled promise: what an advance of a run with none before it in this process waits for. */
+const SETTLED: Promise<null> = Promise.resolve(null);
 
 /** What the advancer needs from `Workflows`. */
 export interface AdvancerParts {
@@ -112,7 +115,7 @@ export class Advancer {
 		}
 		const entry = {
 			known,
-			done: Promise.resolve(null) as Promise<RunRecord | null>,
+			done: SETTLED as Promise<RunRecord | null>,
 		};
 		entry.done = this.#serial(runId, () => {
 			if (this.#queued.get(runId) === entry) this.#queued.delete(runId);
@@ -197,14 +200,21 @@ export class Advancer {
 	}
 
 	#serial(runId: string, work: () => Promise<RunRecord | null>): Promise<RunRecord | null> {
-		const previous = this.#chains.get(runId) ?? Promise.resolve(null);
-		const next = previous.catch(() => null).then(work);
+		// Begun once the run's previous advance or command has settled, either way; never within this call.
+		const next = (this.#chains.get(runId) ?? SETTLED).then(work, work);
 		this.#chains.set(runId, next);
-		const clear = (): void => {
-			if (this.#chains.get(runId) === next) this.#chains.delete(runId);
-		};
-		next.then(clear, clear);
+		// Two arrows written inline, not one named: a named arrow made per call costs a `name` property under a
+		// transpiler that keeps names (tsx), about 0.4 µs.
+		next.then(
+			() => this.#unchain(runId, next),
+			() => this.#unchain(runId, next),
+		);
 		return next;
+	}
+
+	/** Forget the run's chain if `last` is still its end. */
+	#unchain(runId: string, last: Promise<RunRecord | null>): void {
+		if (this.#chains.get(runId) === last) this.#chains.delete(runId);
 	}
 
 	/**
@@ -279,12 +289,13 @@ export class Advancer {
 				}
 				if (written === null) continue;
 				current = written;
-				for (const { name, stepId } of plan.events) {
+				for (let i = 0; i < plan.events.length; i++) {
+					const { name, stepId } = plan.events[i] as Plan['events'][number];
 					if (this.#parts.listening(name))
 						this.#parts.emit(name, {
-							run: structuredClone(current),
+							run: copyRun(current),
 							stepId,
-							step: structuredClone(current.steps[stepId]!),
+							step: cloneJson(current.steps[stepId]!),
 						});
 				}
 				this.#statusEvents(stored.status, current);
@@ -330,9 +341,9 @@ export class Advancer {
 
 	#statusEvents(from: RunStatus, run: RunRecord): void {
 		if (from === run.status) return;
-		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: structuredClone(run), from });
+		if (this.#parts.listening('run:status')) this.#parts.emit('run:status', { run: copyRun(run), from });
 		if (isFinalRunStatus(run.status) && this.#parts.listening('run:finished'))
-			this.#parts.emit('run:finished', { run: structuredClone(run) });
+			this.#parts.emit('run:finished', { run: copyRun(run) });
 	}
 
 	/**

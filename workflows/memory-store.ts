@@ -14,6 +14,7 @@ import {
 import { cloneJson } from './advance.js';
 import { DuplicateRunError, RunStateError } from './errors.js';
 import { copyRunReusing } from './json-reuse.js';
+import { runTop } from './record-copy.js';
 import { isSealed } from './sealed.js';
 
 /** Whether the run holds its unique key (a unique-key run in a status that is not final). */
@@ -73,7 +74,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 			this.#keys.set(run.key as string, run.id);
 		}
 		// A sealed record (the engine's, see sealed.ts) is kept as it is; any other is copied.
-		this.#runs.set(run.id, isSealed(run) ? { ...run } : copyRunReusing(run, undefined));
+		this.#runs.set(run.id, isSealed(run) ? runTop(run) : copyRunReusing(run, undefined));
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
@@ -96,7 +97,8 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		if (isSealed(run)) {
 			// The engine's record, which no one changes (sealed.ts): kept as it is, its top level copied for the new
 			// `rev`, and handed back (the engine changes it no more than the store does).
-			const kept = { ...run, rev: run.rev + 1 };
+			const kept = runTop(run);
+			kept.rev = run.rev + 1;
 			this.#runs.set(run.id, kept);
 			return kept;
 		}

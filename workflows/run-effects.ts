@@ -5,11 +5,12 @@
  */
 import { isFinalStatus, TaskNotFoundError, toTaskError } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord } from '../src/workflow-store.js';
-import type { Dispatch } from './advance.js';
+import { cloneJson, copyRun, type Dispatch } from './advance.js';
 import type { AdvancerParts, KnownTask } from './advancer.js';
 import type { CheckedDefinition } from './definition.js';
 import { WorkflowError } from './errors.js';
 import type { KnownRuns } from './known-runs.js';
+import { runTop } from './record-copy.js';
 import { seal } from './sealed.js';
 
 /** How many compare-and-set rounds a write tries before it gives up (another process keeps winning). */
@@ -57,9 +58,9 @@ export async function failStep(
 		if (written === null) continue;
 		known.forget(runId);
 		parts.emit(skip ? 'step:skipped' : 'step:failed', {
-			run: structuredClone(written),
+			run: copyRun(written),
 			stepId,
-			step: structuredClone(written.steps[stepId]!),
+			step: cloneJson(written.steps[stepId]!),
 		});
 		return;
 	}
@@ -98,7 +99,7 @@ export async function notifyFinished(
 	if (!mayNotify(run, definition) || onFinished === undefined) return run;
 	if (!madeFinal && Date.now() - run.updatedAt < parts.dispatchGraceMs) return run;
 	try {
-		await onFinished(structuredClone(run));
+		await onFinished(copyRun(run));
 	} catch (error) {
 		parts.emit(
 			'error',
@@ -113,7 +114,9 @@ export async function notifyFinished(
 	for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
 		if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
 		// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
-		const next: RunRecord = { ...current, notified: current.status, updatedAt: Date.now() };
+		const next = runTop(current);
+		next.notified = current.status;
+		next.updatedAt = Date.now();
 		next.open = Object.values(next.steps).some((step) => step.status === 'running');
 		const written = await parts.store.update(seal(next));
 		if (written !== null) return written;

@@ -9,15 +9,40 @@
  * from the package.
  */
 
-const sealed = new WeakSet<object>();
+/** A base class whose constructor returns the object it is given, so a subclass's private field is added to it. */
+class Stamped {
+	constructor(value: object) {
+		// The point: `new Seal(value)` adds its private field to `value`, and makes no object of its own.
+		return value;
+	}
+}
+
+/**
+ * The mark: a private field added to the sealed object itself. A `WeakSet` of sealed records cost about 0.9 µs per
+ * record on Node 20 (its entries are ephemerons the garbage collector tends on every scavenge), a run write per
+ * step; the field costs a shape change. A private field is seen by nothing else: not by `for…in`, `Object.keys`,
+ * spread (a copy of a sealed record is not sealed), JSON or `structuredClone`. The engine seals only records it has
+ * just made (never frozen ones, to which a later JavaScript may refuse a private field).
+ */
+class Seal extends Stamped {
+	#sealed = true;
+
+	static mark(value: object): void {
+		if (!(#sealed in value)) new Seal(value);
+	}
+
+	static has(value: object): boolean {
+		return #sealed in value;
+	}
+}
 
 /** Mark `value` as never changed again (by the engine: nothing else holds it). */
 export function seal<T extends object>(value: T): T {
-	sealed.add(value);
+	Seal.mark(value);
 	return value;
 }
 
 /** Whether `value` was sealed. */
 export function isSealed(value: unknown): boolean {
-	return typeof value === 'object' && value !== null && sealed.has(value);
+	return typeof value === 'object' && value !== null && Seal.has(value);
 }

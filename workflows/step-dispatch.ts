@@ -83,31 +83,33 @@ export class StepAdds {
 
 	async #flush(): Promise<void> {
 		const scheduler = this.#scheduler;
-		const alone = async (pending: PendingAdd): Promise<void> => {
-			try {
-				await scheduler.add(pending.task);
-				pending.resolve();
-			} catch (error) {
-				pending.reject(error);
-			}
-		};
 		try {
 			while (this.#pending.length > 0) {
 				const batch = this.#pending.splice(0, MAX_BATCH);
 				if (batch.length === 1) {
-					await alone(batch[0] as PendingAdd);
+					await this.#alone(batch[0] as PendingAdd);
 					continue;
 				}
 				try {
 					await scheduler.add(batch.map((pending) => pending.task));
 				} catch {
-					await Promise.all(batch.map(alone));
+					await Promise.all(batch.map((pending) => this.#alone(pending)));
 					continue;
 				}
 				for (const pending of batch) pending.resolve();
 			}
 		} finally {
 			this.#adding = false;
+		}
+	}
+
+	/** Add one pending task by itself, settling its promise. */
+	async #alone(pending: PendingAdd): Promise<void> {
+		try {
+			await this.#scheduler.add(pending.task);
+			pending.resolve();
+		} catch (error) {
+			pending.reject(error);
 		}
 	}
 }
