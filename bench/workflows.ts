@@ -10,7 +10,7 @@
  * this process's CPU time per step (on PostgreSQL the DBOS case is left out of it: it runs outside `measure`).
  *
  *   npm run build && npx tsx bench/workflows.ts [runs] [memory,sqlite,sqlite-better,pg,redis]
- *   (env: ROUNDS, default 3; WARMUP, default 1; PEERS=0 leaves the peers out)
+ *   (env: ROUNDS, default 3; WARMUP, default 1; PEERS=0 leaves the peers out; SHAPES=chain or fan-out/join: one shape)
  *
  * `npm run bench:workflows` and the report (`npm run bench`) run lightsched from its build (`dist/`, what a user
  * runs), as the Redis, memory and latency benches do. From its sources (`--conditions=lightsched:source`, for a
@@ -190,10 +190,13 @@ const makers: Record<string, () => Promise<Setup>> = {
 	},
 };
 
-const SHAPES = [
-	['chain', chain],
-	['fan-out/join', dag],
-] as const;
+/** `SHAPES=chain` or `SHAPES=fan-out/join`: one shape only (for a profile of it). */
+const SHAPES = (
+	[
+		['chain', chain],
+		['fan-out/join', dag],
+	] as const
+).filter(([shape]) => (process.env.SHAPES ?? 'chain,fan-out/join').split(',').includes(shape));
 /** Steps per second by case, one value per round. */
 const rates = new Map<string, number[]>();
 const record = (name: string, ms: number): void => {
