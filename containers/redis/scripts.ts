@@ -105,7 +105,6 @@ local function okey(owner) return P .. 'o:' .. owner end
 local wake = false
 local function tkey(id) return P .. 't:' .. id end
 local function record(k) return redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}) end
-local IDX = { ${RECORD_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
 local function member(seq, id) return string.format('%016d', tonumber(seq)) .. id end
 local function wscore(p)
 	if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
@@ -181,10 +180,15 @@ local slotFreed = false
 local function freed() slotFreed = true end
 -- n + 1 for the small counts a hash holds (attempts, v): Lua's tostring of a number is a printf, the dearest step
 -- of a claim after its reads. Any other value is counted as before.
-local NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).join(', ')} }
-local function plusOne(n) return NEXT[n] or tostring(tonumber(n) + 1) end
+-- The table is made at its first use in a script call (the scripts that count nothing do not pay for it).
+local NEXT = nil
+local function nextOf(n)
+	if NEXT == nil then NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).join(', ')} } end
+	return NEXT[n]
+end
+local function plusOne(n) return nextOf(n) or tostring(tonumber(n) + 1) end
 -- The version every write of a task hash bumps (see known-records.ts).
-local function bump(v) return NEXT[v] or tostring((tonumber(v) or 0) + 1) end
+local function bump(v) return nextOf(v) or tostring((tonumber(v) or 0) + 1) end
 -- A task's version as the container names it ('<seq>:<v>', seq telling a re-added task apart: versionOf in
 -- known-records.ts): what a transition compares with the version it was sent.
 local function versionTag(seq, v) return (seq or '') .. ':' .. (v or '') end
