@@ -44,7 +44,7 @@ const HASH_ORDER = [
 const SCRIPT_VALUES: Record<string, string> = {
 	status: "'waiting'",
 	v: "'0'",
-	seq: 'seq',
+	seq: 'seqText',
 	lastTransition: "''",
 	addToken: 'token',
 	[PACKED_FIELD]: 'packed',
@@ -68,7 +68,7 @@ const packedValues = [
 		const value = `A[b + ${ADD_FIELDS.indexOf(field)}]`;
 		return isJsonField(field) ? `(${value} == 'null' and '' or ${value})` : value;
 	}),
-	'seq',
+	'seqText',
 ].join(" .. '\\31' .. ");
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
@@ -167,13 +167,15 @@ for i = 0, n - 1 do
 	end
 	local seq = seq0 + i + 1
 	seqs[i + 2] = seq
+	-- Its text made once (Lua makes a number's text anew at each use: a printf).
+	local seqText = tostring(seq)
 	local packed = ${packedValues}
 	if #packed <= ${PACKED_LIMIT} then
 		redis.call('HSET', k, ${hsetFields(true)})
 	else
 		redis.call('HSET', k, ${hsetFields(false)})
 	end
-	addPairs[nAddPairs + 1], addPairs[nAddPairs + 2] = seq, id
+	addPairs[nAddPairs + 1], addPairs[nAddPairs + 2] = seqText, id
 	nAddPairs = nAddPairs + 2
 	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
 	-- What is left of a reservation of this id or key is this add's own or a dead add's.
