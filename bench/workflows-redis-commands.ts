@@ -181,7 +181,8 @@ try {
 		const after = await stats();
 		const per = RUNS * 10;
 		console.log(`\n${name}: this process ${((used.user + used.system) / per).toFixed(0)} µs CPU a step`);
-		if (callgrind) console.log(`  redis-server: ${(dumpedInstructions() / per / 1000).toFixed(1)}k instructions a step`);
+		if (callgrind)
+			console.log(`  redis-server: ${(dumpedInstructions() / per / 1000).toFixed(1)}k instructions a step`);
 		console.log('  sent by this process, a step:');
 		for (const [key, { calls, args }] of [...sent].sort((a, b) => b[1].calls - a[1].calls))
 			console.log(

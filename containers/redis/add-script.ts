@@ -91,7 +91,10 @@ const KEY_AT = ADD_FIELDS.indexOf('key');
  * status refuse or be replaced. The index entries of the tasks are gathered (scripts.ts `flushAdded`) and made at
  * the end, or, with `flush` false, by the caller (a call of releases makes those of all its adds at its end).
  */
-export function addBody(wake: string, { fresh = false, flush = true }: { fresh?: boolean; flush?: boolean } = {}): string {
+export function addBody(
+	wake: string,
+	{ fresh = false, flush = true }: { fresh?: boolean; flush?: boolean } = {},
+): string {
 	return `
 local now, offset = clock(A[1])
 local token = A[2]
