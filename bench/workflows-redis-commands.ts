@@ -6,7 +6,15 @@
  * commandstats`: commands a script runs are counted too, and their time is inside the script's); this process's CPU.
  *
  *   npx tsx --conditions=lightsched:source bench/workflows-redis-commands.ts [runs] [plain,chain,fan-out/join]
+ *
+ * With `CALLGRIND=1` and a `redis-server` first in `PATH` that runs the real one under
+ * `valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=DIR/callgrind.out.%p` (a shell script that
+ * `exec`s it, so the server's pid is valgrind's; `CALLGRIND_DIR`, default /tmp/cg), each case also prints the
+ * server's instructions a step (callgrind's count over the case alone): independent of the machine's load, for A/B
+ * of the scripts' own work (valgrind slows the server some 50 times, so calls gather more tasks than live).
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -59,6 +67,23 @@ for (const module of [
 
 const server = await startRedis();
 const admin = new Redis(server.port);
+const callgrind = process.env.CALLGRIND === '1';
+const callgrindDir = process.env.CALLGRIND_DIR ?? '/tmp/cg';
+/** callgrind_control on the server (see the file's comment). */
+const control = (...args: string[]): void => {
+	execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
+};
+/** The instructions of the server's last callgrind dump. */
+const dumpedInstructions = (): number => {
+	const prefix = `callgrind.out.${server.pid}.`;
+	const last = readdirSync(callgrindDir)
+		.filter((name) => name.startsWith(prefix))
+		.sort((a, b) => Number(a.slice(prefix.length).split('-')[0]) - Number(b.slice(prefix.length).split('-')[0]))
+		.at(-1);
+	if (last === undefined) throw new Error(`No callgrind dump of ${server.pid} in ${callgrindDir}`);
+	const totals = /^totals: (\d+)/m.exec(readFileSync(`${callgrindDir}/${last}`, 'utf8'));
+	return Number(totals?.[1] ?? NaN);
+};
 /** The commands this process sent, by command or script name: calls and arguments. */
 const sent = new Map<string, { calls: number; args: number }>();
 /** An ioredis client that counts what it sends (the container's and the store's connection). */
@@ -142,12 +167,22 @@ try {
 		if (!ONLY.includes(name)) continue;
 		const before = await stats();
 		sent.clear();
+		if (callgrind) {
+			control('-z');
+			control('-i', 'on');
+		}
 		const cpu = process.cpuUsage();
 		await work();
 		const used = process.cpuUsage(cpu);
+		if (callgrind) {
+			control('-i', 'off');
+			control('-d');
+		}
 		const after = await stats();
 		const per = RUNS * 10;
 		console.log(`\n${name}: this process ${((used.user + used.system) / per).toFixed(0)} µs CPU a step`);
+		if (callgrind)
+			console.log(`  redis-server: ${(dumpedInstructions() / per / 1000).toFixed(1)}k instructions a step`);
 		console.log('  sent by this process, a step:');
 		for (const [key, { calls, args }] of [...sent].sort((a, b) => b[1].calls - a[1].calls))
 			console.log(

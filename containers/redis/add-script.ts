@@ -44,7 +44,7 @@ const HASH_ORDER = [
 const SCRIPT_VALUES: Record<string, string> = {
 	status: "'waiting'",
 	v: "'0'",
-	seq: 'seq',
+	seq: 'seqText',
 	lastTransition: "''",
 	addToken: 'token',
 	[PACKED_FIELD]: 'packed',
@@ -68,7 +68,7 @@ const packedValues = [
 		const value = `A[b + ${ADD_FIELDS.indexOf(field)}]`;
 		return isJsonField(field) ? `(${value} == 'null' and '' or ${value})` : value;
 	}),
-	'seq',
+	'seqText',
 ].join(" .. '\\31' .. ");
 const F = ADD_FIELDS.length;
 const PRIORITY = ADD_FIELDS.indexOf('priority');
@@ -84,13 +84,27 @@ const KEY_AT = ADD_FIELDS.indexOf('key');
  * writing. ADD runs it on ARGV; a repeat's tick (repeat-scripts.ts) on the tail of its own arguments, in the same
  * script as its compare-and-set. `wake`: the Lua run when tasks are left waiting for a claim (`addBody`; a workflow
  * release defers it to the end of its call, workflow-release.ts).
+ *
+ * Each task's hash is read once, before the checks (its status and token); the write replaces a stored task by
+ * that status, read again only for an id an earlier task of the same add wrote. `fresh`: the caller knows none of
+ * the ids is stored (a release checks each, workflow-release.ts), so nothing is read: no token can be stored, no
+ * status refuse or be replaced. The index entries of the tasks are gathered (scripts.ts `flushAdded`) and made at
+ * the end, or, with `flush` false, by the caller (a call of releases makes those of all its adds at its end).
  */
-export function addBody(wake: string): string {
+export function addBody(
+	wake: string,
+	{ fresh = false, flush = true }: { fresh?: boolean; flush?: boolean } = {},
+): string {
 	return `
 local now, offset = clock(A[1])
 local token = A[2]
 local F = ${F}
 local n = (#A - 2) / F
+${
+	fresh
+		? ''
+		: `-- Each stored status (false for none), by task, for the checks and the writes below.
+local olds = {}
 for i = 0, n - 1 do
 	local f = redis.call('HMGET', tkey(A[3 + i * F]), 'status', 'addToken')
 	if f[2] == token then
@@ -98,14 +112,20 @@ for i = 0, n - 1 do
 		for j = 0, n - 1 do seqs[#seqs + 1] = redis.call('HGET', tkey(A[3 + j * F]), 'seq') or '0' end
 		return seqs
 	end
-end
+	olds[i + 1] = f[1]
+end`
+}
 -- Reservations of adds in steps in progress (reservations.ts): their ids and keys are taken.
 local reservations = anyReservation()
 for i = 0, n - 1 do
 	local id = A[3 + i * F]
-	local st = redis.call('HGET', tkey(id), 'status')
+${
+	fresh
+		? ''
+		: `	local st = olds[i + 1]
 	if st and not isFinal(st) then return {'dup', id} end
-	if reservations and idReserved(id, token) then return {'dup', id, 'reserved'} end
+`
+}	if reservations and idReserved(id, token) then return {'dup', id, 'reserved'} end
 end
 -- Deduplication keys (stored as JSON text; 'null' for none): P keys maps each to the task that last took it, which
 -- holds it while not finished.
@@ -130,39 +150,59 @@ end
 -- The reply: 'ok' and each task's seq, which add() sets on the records it was handed (then the bodies of the tasks
 -- handed to idle claimers, see idle-push.ts).
 local seqs = {'ok'}
+-- The ids this add wrote so far: one given twice finds its first write stored.
+local written = {}
+-- The seqs of the add's tasks, in order (one INCRBY).
+local seq0 = 0
+if n > 0 then seq0 = redis.call('INCRBY', P .. 'seq', n) - n end
 for i = 0, n - 1 do
 	local b = 3 + i * F
 	local id = A[b]
 	local k = tkey(id)
-	local old = redis.call('HGET', k, 'status')
+	local old = ${fresh ? 'false' : 'olds[i + 1]'}
+	if written[id] then old = redis.call('HGET', k, 'status') end
+	written[id] = true
 	if old then
 		releaseKey(id)
 		redis.call('ZREM', P .. 's:' .. old, id)
 		if isFinal(old) then redis.call('ZREM', P .. 'x:' .. old, id) end
 		redis.call('DEL', k, P .. 'l:' .. id)
 	end
-	local seq = redis.call('INCR', P .. 'seq')
-	seqs[#seqs + 1] = seq
+	local seq = seq0 + i + 1
+	seqs[i + 2] = seq
+	-- Its text made once (Lua makes a number's text anew at each use: a printf).
+	local seqText = tostring(seq)
 	local packed = ${packedValues}
 	if #packed <= ${PACKED_LIMIT} then
 		redis.call('HSET', k, ${hsetFields(true)})
 	else
 		redis.call('HSET', k, ${hsetFields(false)})
 	end
-	redis.call('ZADD', P .. 'all', seq, id)
-	redis.call('ZADD', P .. 's:waiting', seq, id)
+	addPairs[nAddPairs + 1], addPairs[nAddPairs + 2] = seqText, id
+	nAddPairs = nAddPairs + 2
 	if A[b + KEY] ~= 'null' then redis.call('HSET', P .. 'keys', A[b + KEY], id) end
 	-- What is left of a reservation of this id or key is this add's own or a dead add's.
 	if reservations then
 		redis.call('HDEL', P .. 'reserved', id)
 		if A[b + KEY] ~= 'null' then redis.call('HDEL', P .. 'reservedKeys', A[b + KEY]) end
 	end
-	enqueue(id, seq, A[b + ${PRIORITY}], tonumber(A[b + ${RUN_AT}]) + offset, now)
+	-- enqueue (scripts.ts), its P waiting entry gathered with the others.
+	local due = tonumber(A[b + ${RUN_AT}]) + offset
+	if due > tonumber(now) then
+		redis.call('ZADD', P .. 'delayed', ms(due), id)
+	else
+		local score, m = wscore(A[b + ${PRIORITY}]), member(seq, id)
+		if not parkWithGroup(id, score, m) then
+			queuePairs[nQueuePairs + 1], queuePairs[nQueuePairs + 2] = score, m
+			nQueuePairs = nQueuePairs + 2
+		end
+	end
 	recordChange(id, 'added', now, k)
 end
 -- Idle claimers get the due tasks handed to them (idle-push.ts), their messages' bodies after the seqs; a wake for
 -- what is left waiting.
 if n > 0 and pushIdle(now, seqs) then ${wake} end
+${flush ? 'flushAdded()' : '-- (the caller makes the index entries)'}
 return seqs
 `;
 }

@@ -46,8 +46,10 @@ export const TAKE_PREFIX = 'take:';
 export const IDLE_PUSH_PRELUDE = `
 -- Register owner as idle with free slots (a short claim), or drop its registration (free = 0). live: the channel its
 -- container's subscriber connection listens on ('' for none), stored after the lease as '<free>:<leaseMs>:<live>'.
+local noIdle = false
 local function registerIdle(owner, free, leaseMs, now, live)
 	if free > 0 then
+		noIdle = false
 		redis.call('ZADD', P .. 'idle', ms(tonumber(now) + ${IDLE_TTL_MS}), owner)
 		local reg = free .. ':' .. leaseMs
 		if live ~= nil and live ~= '' then reg = reg .. ':' .. live end
@@ -65,9 +67,16 @@ local function listening(live)
 end
 -- Claim due waiting tasks for registered idle owners and publish each (see idle-push.ts), appending each message's
 -- body to out. Returns whether tasks are left waiting (then the caller publishes a wake).
+-- noIdle: no owner was registered when this script call last looked (the adds of a call of releases look once).
 local function pushIdle(now, out)
-	if redis.call('EXISTS', P .. 'idle') == 0 then return true end
+	if noIdle then return true end
+	if redis.call('EXISTS', P .. 'idle') == 0 then
+		noIdle = true
+		return true
+	end
 	if redis.call('EXISTS', P .. 'paused', P .. 'starved', P .. 'rate', P .. 'gclock') > 0 then return true end
+	-- The claims below read the waiting sets: the adds' entries made first.
+	flushAdded()
 	local lapsed = redis.call('ZRANGEBYSCORE', P .. 'idle', '-inf', now)
 	for _, o in ipairs(lapsed) do
 		redis.call('ZREM', P .. 'idle', o)

@@ -22,8 +22,13 @@ export const RESERVATION_PRELUDE = `
 local RTTL = ${RESERVATION_TTL_MS}
 -- Whether the add tok, not the caller's own, is in progress.
 local function liveAdd(tok, own) return tok ~= own and redis.call('EXISTS', P .. 'adding:' .. tok) == 1 end
--- Whether any add in steps holds reservations (one EXISTS for an add that meets none).
-local function anyReservation() return redis.call('EXISTS', P .. 'reserved') == 1 end
+-- Whether any add in steps holds reservations (one EXISTS a script call for adds that meet none: no script that adds
+-- makes reservations, and one that finds some and sees them dropped meanwhile only reads them again).
+local reservationsSeen = nil
+local function anyReservation()
+	if reservationsSeen == nil then reservationsSeen = redis.call('EXISTS', P .. 'reserved') == 1 end
+	return reservationsSeen
+end
 -- Whether another add in progress reserved id.
 local function idReserved(id, own)
 	local tok = redis.call('HGET', P .. 'reserved', id)

@@ -76,20 +76,28 @@ const CLAIM_WRITES: Readonly<Record<string, string>> = {
 };
 /** What claimPopped reads of a claimed task's hash: every packed field but those it overwrites (and owner, id). */
 const CLAIM_READS = CLAIMED_FIELDS.filter((field) => !(field in CLAIM_WRITES) || field === 'attempts' || field === 'v');
-/** The packed fields' Lua values, in CLAIMED_FIELDS order (a missing field packs as ''). */
+/**
+ * The packed fields' Lua values, in CLAIMED_FIELDS order (a missing field packs as ''), joined by U+001F: one Lua
+ * concatenation (one string built, no table).
+ */
 const CLAIMED_VALUES = CLAIMED_FIELDS.map((field) =>
-	field in CLAIM_WRITES ? CLAIM_WRITES[field] : `g[${CLAIM_READS.indexOf(field) + 1}] or ''`,
-).join(', ');
+	field in CLAIM_WRITES ? CLAIM_WRITES[field] : `(g[${CLAIM_READS.indexOf(field) + 1}] or '')`,
+).join(" .. '\\31' .. ");
 
 const PRELUDE = `
 local P = KEYS[1]
 local function ms(x) return string.format('%.0f', x) end
--- The script's now (a string) and the offset that turns a caller's time into the script's clock.
+-- The script's now (a string) and the offset that turns a caller's time into the script's clock. The server's clock
+-- is read once a script call (TIME is one of the dearest calls a script makes): the releases of one call share it.
+local serverNow, serverNowText = nil, nil
 local function clock(callerNow)
 	if SERVER_CLOCK then
-		local t = redis.call('TIME')
-		local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-		return ms(now), now - tonumber(callerNow)
+		if serverNow == nil then
+			local t = redis.call('TIME')
+			serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+			serverNowText = ms(serverNow)
+		end
+		return serverNowText, serverNow - tonumber(callerNow)
 	end
 	return callerNow, 0
 end
@@ -97,7 +105,6 @@ local function okey(owner) return P .. 'o:' .. owner end
 local wake = false
 local function tkey(id) return P .. 't:' .. id end
 local function record(k) return redis.call('HMGET', k, ${RECORD_FIELDS.map((f) => `'${f}'`).join(', ')}) end
-local IDX = { ${RECORD_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }
 local function member(seq, id) return string.format('%016d', tonumber(seq)) .. id end
 local function wscore(p)
 	if string.sub(p, 1, 1) == '-' then return string.sub(p, 2) end
@@ -173,10 +180,15 @@ local slotFreed = false
 local function freed() slotFreed = true end
 -- n + 1 for the small counts a hash holds (attempts, v): Lua's tostring of a number is a printf, the dearest step
 -- of a claim after its reads. Any other value is counted as before.
-local NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).join(', ')} }
-local function plusOne(n) return NEXT[n] or tostring(tonumber(n) + 1) end
+-- The table is made at its first use in a script call (the scripts that count nothing do not pay for it).
+local NEXT = nil
+local function nextOf(n)
+	if NEXT == nil then NEXT = { ${Array.from({ length: 20 }, (_, i) => `['${i}'] = '${i + 1}'`).join(', ')} } end
+	return NEXT[n]
+end
+local function plusOne(n) return nextOf(n) or tostring(tonumber(n) + 1) end
 -- The version every write of a task hash bumps (see known-records.ts).
-local function bump(v) return NEXT[v] or tostring((tonumber(v) or 0) + 1) end
+local function bump(v) return nextOf(v) or tostring((tonumber(v) or 0) + 1) end
 -- A task's version as the container names it ('<seq>:<v>', seq telling a re-added task apart: versionOf in
 -- known-records.ts): what a transition compares with the version it was sent.
 local function versionTag(seq, v) return (seq or '') .. ':' .. (v or '') end
@@ -189,13 +201,30 @@ local function sliced(command, key, list)
 	local step = 1000
 	for i = 1, #list, step do redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list))) end
 end
+-- The index entries of the tasks adds wrote (add-script.ts), made for all of them at once (variadic ZADDs): at the
+-- end of an add, or of a call of releases, and before anything reads these sets (pushIdle's claims). addPairs: seq, id
+-- pairs for P all and P s:waiting; queuePairs: score, member pairs for P waiting.
+local addPairs, queuePairs, nAddPairs, nQueuePairs = {}, {}, 0, 0
+local function flushAdded()
+	if nAddPairs > 0 then
+		sliced('ZADD', P .. 'all', addPairs)
+		sliced('ZADD', P .. 's:waiting', addPairs)
+		addPairs, nAddPairs = {}, 0
+	end
+	if nQueuePairs > 0 then
+		sliced('ZADD', P .. 'waiting', queuePairs)
+		queuePairs, nQueuePairs = {}, 0
+	end
+end
 -- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
 -- (codec.ts unpackClaimed). A task nothing wrote since its add (v 0) with the add's packed copy (codec.ts
 -- PACKED_FIELD) is read as four fields and sent in the packed form; any other reads the fields the claim does not
 -- overwrite (see CLAIM_READS).
 local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
+	local tail = '\\31' .. owner .. '\\31'
 	for i = 1, #popped, 2 do
+		local c = (i + 1) / 2
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
@@ -203,17 +232,17 @@ local function claimPopped(popped, owner, now, lease)
 		if a[1] == '0' and a[3] then
 			local attempts = plusOne(a[2])
 			redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', '1', '${PACKED_FIELD}', '')
-			out[#out + 1] = table.concat({ '\\30', a[3], a[4] or '', attempts, lease, now, owner, id }, '\\31')
+			out[c] = '\\30\\31' .. a[3] .. '\\31' .. (a[4] or '') .. '\\31' .. attempts .. '\\31' .. lease .. '\\31' .. now .. tail .. id
 		else
 			local g = redis.call('HMGET', k, ${CLAIM_READS.map((f) => `'${f}'`).join(', ')})
 			local attempts = plusOne(g[${CLAIM_READS.indexOf('attempts') + 1}])
 			local v = bump(g[${CLAIM_READS.indexOf('v') + 1}])
 			redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', v)
-			out[#out + 1] = table.concat({ ${CLAIMED_VALUES}, owner, id }, '\\31')
+			out[c] = ${CLAIMED_VALUES} .. tail .. id
 		end
 		recordChange(id, 'started', now, k)
-		leases[#leases + 1], leases[#leases + 2] = lease, id
-		ids[#ids + 1] = id
+		leases[i], leases[i + 1] = lease, id
+		ids[c] = id
 	end
 	-- One ZADD and one ZREM for the whole claim (variadic), not one of each per task.
 	sliced('ZADD', P .. 'running', leases)

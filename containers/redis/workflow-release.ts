@@ -39,9 +39,11 @@ const F = ADD_FIELDS.length;
 
 /**
  * The add's body with its wake-up deferred: an add publishes `wake` once it stored tasks; a call of several
- * releases publishes it once, at its end (the prelude's `publishWake`), not once per release.
+ * releases publishes it once, at its end (the prelude's `publishWake`), not once per release. The release hands it
+ * only tasks whose ids are not stored (`fresh`: their hashes are not read again), and makes the index entries of
+ * all its adds at its end.
  */
-const DEFERRED_ADD_BODY = addBody('wake = true');
+const DEFERRED_ADD_BODY = addBody('wake = true', { fresh: true, flush: false });
 
 /** How many values one release takes in `RELEASE_RUNS`'s ARGV before its tasks' values. */
 export const RELEASE_HEAD = 15;
@@ -66,21 +68,32 @@ local function release(i, count)
 	local run = fields(i + 1)
 	local cur, refused = checkUpdate(ARGV[i], run)
 	if refused then return refused end
-	local A = { ARGV[i + 12], ARGV[i + 13] }
-	local ids = {}
-	for b = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + (count - 1) * ${F}, ${F} do
+	local first, last = i + ${RELEASE_HEAD}, i + ${RELEASE_HEAD} + count * ${F} - 1
+	local ids, bases, kept = {}, {}, 0
+	for b = first, last, ${F} do
 		if redis.call('EXISTS', tkey(ARGV[b])) == 0 then
-			for j = 0, ${F - 1} do A[#A + 1] = ARGV[b + j] end
-			ids[#ids + 1] = ARGV[b]
+			kept = kept + 1
+			ids[kept], bases[kept] = ARGV[b], b
+		end
+	end
+	-- The add's arguments: now, token and the values of the tasks kept (as a rule all of them, in one copy while few
+	-- enough for unpack's stack).
+	local A
+	if kept == count and count <= 40 then
+		A = { ARGV[i + 12], ARGV[i + 13], unpack(ARGV, first, last) }
+	else
+		A = { ARGV[i + 12], ARGV[i + 13] }
+		for t = 1, kept do
+			local b, at = bases[t], 2 + (t - 1) * ${F}
+			for j = 1, ${F} do A[at + j] = ARGV[b + j - 1] end
 		end
 	end
 	local out = {'ok'}
-	if #ids > 0 then
+	if kept > 0 then
 		local added = addAll(A)
 		if added[1] ~= 'ok' then return {'task', added[1], added[2], added[3], added[4]} end
-		for k, id in ipairs(ids) do
-			out[#out + 1] = id
-			out[#out + 1] = added[k + 1]
+		for k = 1, kept do
+			out[2 * k], out[2 * k + 1] = ids[k], added[k + 1]
 		end
 	end
 	applyUpdate(run, cur)
@@ -97,6 +110,7 @@ while i <= #ARGV do
 	replies[#replies + 1] = reply
 	i = i + ${RELEASE_HEAD} + count * ${F}
 end
+flushAdded()
 publishWake()
 return replies
 `,

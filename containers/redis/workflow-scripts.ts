@@ -185,8 +185,19 @@ local function one(i)
 		local holder = holderOf(run.key, run.id)
 		if holder then return {'dupkey', holder} end
 	end
-	write(run)
-	redis.call('HSET', rkey(run.id), 'ctok', run.tok)
+	-- A new hash: its fields in one HSET (write's, then ctok), nothing to delete.
+	local k = rkey(run.id)
+	if not run.key then
+		redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'def', run.def, 'status', run.status,
+			'open', run.open, 'created', run.created, 'tok', run.tok, 'ctok', run.tok)
+	elseif run.holds then
+		redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'def', run.def, 'status', run.status,
+			'open', run.open, 'created', run.created, 'tok', run.tok, 'key', run.key, 'held', run.key, 'ctok', run.tok)
+		redis.call('HSET', HELD, run.key, run.id)
+	else
+		redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'def', run.def, 'status', run.status,
+			'open', run.open, 'created', run.created, 'tok', run.tok, 'key', run.key, 'ctok', run.tok)
+	end
 	index(run.id, run.def, run.status, run.key, run.open, run.created)
 	return {'ok'}
 end
