@@ -16,14 +16,19 @@
  * deduplication key or more than 500 in a batch, it is one transaction: the UPDATE, then one insert of the tasks
  * of the runs it wrote.
  *
- * Statements skip knex's query path where the container's do (direct-pg.ts, direct-sqlite3.ts): on PostgreSQL the
- * writes and releases outside a transaction; on SQLite (`sqlite3` driver, a knex instance the container made) also
- * the UPDATE and the task insert inside the release transaction, as statements kept on the connection instead of
- * prepared anew each time (the insert with the change-log triggers' programs).
+ * Statements skip knex's query path where the container's do (direct-pg.ts, direct-sqlite3.ts, direct-sqlite.ts): on
+ * PostgreSQL the writes and releases outside a transaction; on SQLite (`sqlite3` driver, a knex instance the container
+ * made) also the UPDATE and the task insert inside the release transaction, as statements kept on the connection
+ * instead of prepared anew each time (the insert with the change-log triggers' programs); on better-sqlite3 the whole
+ * release transaction, run synchronously on the connection with no knex transaction (`BEGIN IMMEDIATE`, the UPDATE,
+ * the container's insert of the written runs' tasks, `COMMIT`): a knex transaction object, its `BEGIN;` and
+ * `COMMIT;` through knex's query path and knex's formatting of the batch's statements cost more of this process's
+ * time than the statements' bindings.
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';
-import type { PrepareGuardedInserts } from './insert.js';
+import type { DirectSqlite } from './direct-sqlite.js';
+import type { GuardedInserts, PrepareGuardedInserts } from './insert.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
@@ -104,6 +109,8 @@ export class RunWriteBatcher {
 	readonly #knex: Knex;
 	readonly #insert: InsertInTransaction | null;
 	readonly #guarded: PrepareGuardedInserts | null;
+	/** better-sqlite3: a transaction whose statements run synchronously on the one connection, or `null`. */
+	readonly #transaction: DirectSqlite['transaction'] | null;
 	/** Statements outside a transaction: knex's `raw`, or the direct runner (direct-pg.ts, direct-sqlite3.ts). */
 	readonly #run: RunRows;
 	/** Statements inside a transaction: knex's `raw` on it, or the direct runner on its connection. */
@@ -113,7 +120,8 @@ export class RunWriteBatcher {
 
 	/**
 	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release);
-	 * `guarded`: on PostgreSQL, the container's inserts as parts of the run write's statement, or `null`; `direct`:
+	 * `guarded`: the container's inserts as parts of the run write's statement (PostgreSQL) or as statements of its
+	 * transaction (better-sqlite3, with `transaction`: direct-sqlite.ts), or `null`; `direct`:
 	 * runs a statement outside a transaction without knex's query path (direct-pg.ts, direct-sqlite3.ts), or `null`
 	 * (knex's `raw`); `directIn`: the same inside a transaction on `knex`, or `null`.
 	 */
@@ -125,12 +133,14 @@ export class RunWriteBatcher {
 		guarded?: PrepareGuardedInserts | null;
 		direct?: RunRows | null;
 		directIn?: ((trx: Knex.Transaction) => RunRows | null) | null;
+		transaction?: DirectSqlite['transaction'] | null;
 	}) {
 		this.#dialect = options.dialect;
 		this.#table = options.table;
 		this.#knex = options.knex;
 		this.#insert = options.insert;
 		this.#guarded = options.guarded ?? null;
+		this.#transaction = options.transaction ?? null;
 		const knex = options.knex;
 		this.#run = options.direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
 		const directIn = options.directIn ?? null;
@@ -225,6 +235,7 @@ export class RunWriteBatcher {
 	 */
 	async #release(batch: Pending[]): Promise<(TaskRecord[] | null)[] | null> {
 		if (this.#guarded === null) return null;
+		if (this.#dialect !== 'pg') return this.#releaseNow(batch, this.#guarded);
 		const tasks = batch.flatMap((pending) => pending.tasks);
 		const owners = batch.flatMap((pending) => pending.tasks.map(() => pending.id));
 		const inserts = this.#guarded(tasks, owners, 'SELECT w.id FROM w');
@@ -242,6 +253,45 @@ export class RunWriteBatcher {
 		return batch.map((pending) =>
 			written.has(pending.id) ? pending.tasks.filter((task) => inserted.has(task)) : null,
 		);
+	}
+
+	/**
+	 * better-sqlite3: the batch's release as one transaction run synchronously on the connection (direct-sqlite.ts),
+	 * without a knex transaction and knex's query path: the UPDATE, then one insert of the tasks of the runs it wrote.
+	 * `null` without such a transaction or when the container has no such insert for these tasks (the caller then
+	 * uses a knex transaction).
+	 */
+	async #releaseNow(batch: Pending[], guarded: PrepareGuardedInserts): Promise<(TaskRecord[] | null)[] | null> {
+		const transaction = this.#transaction;
+		if (transaction === null) return null;
+		const prepare = (of: readonly Pending[]): GuardedInserts | null =>
+			guarded(
+				of.flatMap((pending) => pending.tasks),
+				[],
+				null,
+			);
+		// Checked before anything is written: every task of the batch, as `add` checks them.
+		const all = prepare(batch);
+		if (all === null) return null;
+		const update = this.#update(batch);
+		const sql = update.with === null ? update.sql : `WITH ${update.with} ${update.sql}`;
+		return transaction(`${sql};\n${all.statement.sql}`, [...update.bindings, ...all.statement.bindings], (run) => {
+			const written = new Set(run(sql, update.bindings).map((row) => String(row['id'])));
+			const releasing = batch.filter((pending) => written.has(pending.id) && pending.tasks.length > 0);
+			// The tasks of the runs written: all of them, unless a compare-and-set lost.
+			const inserts =
+				releasing.length === 0
+					? null
+					: releasing.length === batch.filter((pending) => pending.tasks.length > 0).length
+						? all
+						: prepare(releasing);
+			const inserted = new Set(
+				inserts === null ? [] : inserts.settle(run(inserts.statement.sql, inserts.statement.bindings)),
+			);
+			return batch.map((pending) =>
+				written.has(pending.id) ? pending.tasks.filter((task) => inserted.has(task)) : null,
+			);
+		});
 	}
 
 	/**
