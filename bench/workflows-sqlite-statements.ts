@@ -21,9 +21,8 @@ import { join } from 'node:path';
 import { Scheduler } from 'lightsched';
 import sqlite3 from 'sqlite3';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { SqlContainer } from 'lightsched/containers/sql';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
-import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startProfile } from './cpu-profile.js';
 
 const RUNS = Number(process.argv[2] ?? 200);

@@ -185,9 +185,8 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	};
 }
 
-/** Register the container's guarded inserts for a `SqlWorkflowStore` sharing it (PostgreSQL; see insert.ts). */
+/** Register the container's guarded inserts for a `SqlWorkflowStore` sharing it (see insert.ts). */
 export function registerGuardedInserts(host: ContainerHost, inserts: TaskAdds): void {
-	if (host.dialect !== 'pg') return;
 	guardedInserts.set(host.self, (tasks, owners, among) => {
 		host.assertOpen();
 		return inserts.guarded(tasks, owners, among);

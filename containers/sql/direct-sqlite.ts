@@ -109,13 +109,22 @@ function runOn(
 	return statement.reader ? rowsOf(statement, values, makers, sql) : (statement.run(values), []);
 }
 
-/** What `directSqlite` gives: one statement, or two in one transaction (both or neither). */
+/** Runs one statement synchronously and returns its rows (inside `DirectSqlite.transaction`). */
+export type RunRowsNow = (sql: string, bindings: readonly unknown[]) => Row[];
+
+/** What `directSqlite` gives: one statement, two in one transaction, or any in one transaction (all or none). */
 export interface DirectSqlite {
 	readonly run: RunRows;
 	readonly pair: (
 		first: { readonly sql: string; readonly bindings: readonly unknown[] },
 		second: { readonly sql: string; readonly bindings: readonly unknown[] },
 	) => Promise<[Row[], Row[]]>;
+	/**
+	 * `work` in one write transaction (`BEGIN IMMEDIATE` … `COMMIT`; `ROLLBACK` when it throws), its statements run
+	 * synchronously by the `run` it is given, so nothing of this process comes between them and no knex transaction
+	 * is made. knex's events see it as one statement, `label` with `bindings` (the texts it runs, as far as known).
+	 */
+	readonly transaction: <T>(label: string, bindings: readonly unknown[], work: (run: RunRowsNow) => T) => Promise<T>;
 }
 
 /**
@@ -126,31 +135,31 @@ export function directSqlite(knex: Knex): DirectSqlite | null {
 	const client = knex.client as unknown as PooledClient;
 	if (client.driverName !== 'better-sqlite3' || client.config?.postProcessResponse !== undefined) return null;
 	const makers = new Map<string, Maker>();
+	// The statements in one write transaction on the one connection, synchronously: another process's writer waits
+	// for the commit (or this one for its, busy_timeout).
+	const transaction = <T>(label: string, bindings: readonly unknown[], work: (run: RunRowsNow) => T): Promise<T> =>
+		runPooled<BetterConnection>(client, label, bindings, (connection) => {
+			runOn(connection, 'BEGIN IMMEDIATE', [], makers);
+			try {
+				const out = work((sql, values) => runOn(connection, sql, values, makers));
+				runOn(connection, 'COMMIT', [], makers);
+				return out as unknown as Row[];
+			} catch (error) {
+				if (connection.inTransaction) runOn(connection, 'ROLLBACK', [], makers);
+				throw error;
+			}
+		}) as unknown as Promise<T>;
 	return {
 		run: (sql, bindings) =>
 			runPooled<BetterConnection>(client, sql, bindings, (connection) =>
 				runOn(connection, sql, bindings, makers),
 			),
-		// Both statements in one write transaction on the one connection, synchronously: nothing of this process
-		// comes between them, and another process's writer waits for the commit (or this one for its, busy_timeout).
 		// knex's events see them as one statement, their texts joined by `;`.
 		pair: (first, second) =>
-			runPooled<BetterConnection>(
-				client,
-				`${first.sql};\n${second.sql}`,
-				[...first.bindings, ...second.bindings],
-				(connection) => {
-					runOn(connection, 'BEGIN IMMEDIATE', [], makers);
-					try {
-						const rows = runOn(connection, first.sql, first.bindings, makers);
-						const claimed = runOn(connection, second.sql, second.bindings, makers);
-						runOn(connection, 'COMMIT', [], makers);
-						return [rows, claimed] as unknown as Row[];
-					} catch (error) {
-						if (connection.inTransaction) runOn(connection, 'ROLLBACK', [], makers);
-						throw error;
-					}
-				},
-			) as unknown as Promise<[Row[], Row[]]>,
+			transaction(`${first.sql};\n${second.sql}`, [...first.bindings, ...second.bindings], (run) => [
+				run(first.sql, first.bindings),
+				run(second.sql, second.bindings),
+			]) as Promise<[Row[], Row[]]>,
+		transaction,
 	};
 }

@@ -109,8 +109,9 @@ export function guardedInsertStatement(
 }
 
 /**
- * A step release's task inserts as a part of the run write's statement (PostgreSQL; containers/sql/run-writes.ts).
- * Made by `SqlContainer` for its own tasks (`guardedInserts`).
+ * A step release's task inserts as a part of the run write's statement (PostgreSQL), or as a statement of the run
+ * write's transaction after its UPDATE (SQLite on better-sqlite3); containers/sql/run-writes.ts. Made by
+ * `SqlContainer` for its own tasks (`guardedInserts`).
  */
 export interface GuardedInserts {
 	/** The insert (see `guardedInsertStatement`). */
@@ -123,14 +124,16 @@ export interface GuardedInserts {
 
 /**
  * Build the guarded insert of `tasks` (the container checks them as `add` does, and throws before anything is
- * written), task `i` stored only where `owners[i]` is among the ids the SQL `among` selects; `null` when these tasks
- * need the checked transaction instead (a task with a deduplication key: the key is looked for before the insert,
- * to refuse it with the holder's id; more than `MAX_GUARDED_ROWS` tasks).
+ * written), task `i` stored only where `owners[i]` is among the ids the SQL `among` selects (PostgreSQL); `among`
+ * null: every task, as one `INSERT … ON CONFLICT (id) DO NOTHING RETURNING id, seq` (SQLite: the caller runs it in
+ * the run write's transaction, for the tasks of the runs written). `null` when these tasks need the checked
+ * transaction instead (a task with a deduplication key: the key is looked for before the insert, to refuse it with
+ * the holder's id; more than `MAX_GUARDED_ROWS` tasks).
  */
 export type PrepareGuardedInserts = (
 	tasks: readonly TaskRecord[],
 	owners: readonly string[],
-	among: string,
+	among: string | null,
 ) => GuardedInserts | null;
 
 /**

@@ -16,17 +16,23 @@
  * deduplication key or more than 500 in a batch, it is one transaction: the UPDATE, then one insert of the tasks
  * of the runs it wrote.
  *
- * Statements skip knex's query path where the container's do (direct-pg.ts, direct-sqlite3.ts): on PostgreSQL the
- * writes and releases outside a transaction; on SQLite (`sqlite3` driver, a knex instance the container made) also
- * the UPDATE and the task insert inside the release transaction, as statements kept on the connection instead of
- * prepared anew each time (the insert with the change-log triggers' programs).
+ * Statements skip knex's query path where the container's do (direct-pg.ts, direct-sqlite3.ts, direct-sqlite.ts): on
+ * PostgreSQL the writes and releases outside a transaction; on SQLite (`sqlite3` driver, a knex instance the container
+ * made) also the UPDATE and the task insert inside the release transaction, as statements kept on the connection
+ * instead of prepared anew each time (the insert with the change-log triggers' programs); on better-sqlite3 the whole
+ * release transaction, run synchronously on the connection with no knex transaction (`BEGIN IMMEDIATE`, the UPDATE,
+ * the container's insert of the written runs' tasks, `COMMIT`): a knex transaction object, its `BEGIN;` and
+ * `COMMIT;` through knex's query path and knex's formatting of the batch's statements cost more of this process's
+ * time than the statements' bindings.
  */
 import type { Knex } from 'knex';
 import { SchedulerError, type TaskRecord } from 'lightsched/kit';
-import type { PrepareGuardedInserts } from './insert.js';
+import type { DirectSqlite } from './direct-sqlite.js';
+import type { GuardedInserts, PrepareGuardedInserts, SqlPart } from './insert.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
+import { IndexedValues, INDEXED_COLUMNS } from './run-index-values.js';
 import { refusedByDatabase } from './transitions.js';
 
 /** The columns of a run row a create sets besides `id` and `created_at`, in this order (an update: `UPDATE_COLUMNS`). */
@@ -47,6 +53,9 @@ export const RUN_WRITE_COLUMNS = [
  * (each named in a SET would have SQLite rewrite its index entry, changed or not).
  */
 const UPDATE_COLUMNS = ['active_key', 'status', 'open', 'updated_at', 'rev', 'body'] as const;
+
+/** SQLite: the columns an update that leaves the indexed ones alone sets (run-index-values.ts). */
+const UNINDEXED_COLUMNS = UPDATE_COLUMNS.filter((column) => !(INDEXED_COLUMNS as readonly string[]).includes(column));
 
 /** A run row's new values, by column. */
 export type RunWriteValues = Record<(typeof RUN_WRITE_COLUMNS)[number], unknown>;
@@ -104,16 +113,21 @@ export class RunWriteBatcher {
 	readonly #knex: Knex;
 	readonly #insert: InsertInTransaction | null;
 	readonly #guarded: PrepareGuardedInserts | null;
+	/** better-sqlite3: a transaction whose statements run synchronously on the one connection, or `null`. */
+	readonly #transaction: DirectSqlite['transaction'] | null;
 	/** Statements outside a transaction: knex's `raw`, or the direct runner (direct-pg.ts, direct-sqlite3.ts). */
 	readonly #run: RunRows;
 	/** Statements inside a transaction: knex's `raw` on it, or the direct runner on its connection. */
 	readonly #runIn: (trx: Knex.Transaction) => RunRows;
+	/** SQLite: the indexed values of the runs this process wrote (run-index-values.ts); `null` on PostgreSQL. */
+	readonly #indexed: IndexedValues | null;
 	#queue: Pending[] = [];
 	#inFlight = false;
 
 	/**
 	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release);
-	 * `guarded`: on PostgreSQL, the container's inserts as parts of the run write's statement, or `null`; `direct`:
+	 * `guarded`: the container's inserts as parts of the run write's statement (PostgreSQL) or as statements of its
+	 * transaction (better-sqlite3, with `transaction`: direct-sqlite.ts), or `null`; `direct`:
 	 * runs a statement outside a transaction without knex's query path (direct-pg.ts, direct-sqlite3.ts), or `null`
 	 * (knex's `raw`); `directIn`: the same inside a transaction on `knex`, or `null`.
 	 */
@@ -125,12 +139,15 @@ export class RunWriteBatcher {
 		guarded?: PrepareGuardedInserts | null;
 		direct?: RunRows | null;
 		directIn?: ((trx: Knex.Transaction) => RunRows | null) | null;
+		transaction?: DirectSqlite['transaction'] | null;
 	}) {
 		this.#dialect = options.dialect;
 		this.#table = options.table;
 		this.#knex = options.knex;
 		this.#insert = options.insert;
 		this.#guarded = options.guarded ?? null;
+		this.#transaction = options.transaction ?? null;
+		this.#indexed = options.dialect === 'pg' ? null : new IndexedValues();
 		const knex = options.knex;
 		this.#run = options.direct ?? ((sql, bindings) => rowsOf(knex, sql, bindings));
 		const directIn = options.directIn ?? null;
@@ -179,9 +196,12 @@ export class RunWriteBatcher {
 	async #runBatch(batch: Pending[]): Promise<void> {
 		try {
 			const releasing = batch.some((pending) => pending.tasks.length > 0);
-			const added = !releasing
-				? await this.#write(null, batch)
-				: ((await this.#release(batch)) ?? (await this.#knex.transaction((trx) => this.#write(trx, batch))));
+			const added =
+				(await this.#writeNow(batch)) ??
+				(!releasing
+					? await this.#write(null, batch)
+					: ((await this.#release(batch)) ??
+						(await this.#knex.transaction((trx) => this.#write(trx, batch)))));
 			batch.forEach((pending, i) => pending.resolve(added[i] ?? null));
 		} catch (error) {
 			// A refused statement was rolled back: one bad write (a unique key taken, a task refused) must not fail the
@@ -199,10 +219,13 @@ export class RunWriteBatcher {
 	 * transaction. Per write: its tasks added, or `null`.
 	 */
 	async #write(trx: Knex.Transaction | null, batch: Pending[]): Promise<(TaskRecord[] | null)[]> {
-		const update = this.#update(batch);
-		const sql = update.with === null ? update.sql : `WITH ${update.with} ${update.sql}`;
-		const rows = await (trx === null ? this.#run : this.#runIn(trx))(sql, update.bindings);
-		const written = new Set(rows.map((row) => String(row['id'])));
+		const run = trx === null ? this.#run : this.#runIn(trx);
+		// Outside a transaction one statement: a batch refused is run again write by write (`#runBatch`), which a
+		// first statement already committed would answer as lost.
+		const updates = this.#updates(batch, trx !== null);
+		let step = updates.next();
+		while (step.done !== true) step = updates.next(await run(step.value.sql, step.value.bindings));
+		const written = step.value;
 		const out = batch.map((pending) => (written.has(pending.id) ? ([] as TaskRecord[]) : null));
 		const releasing = batch.filter((pending) => written.has(pending.id) && pending.tasks.length > 0);
 		if (releasing.length === 0 || this.#insert === null || trx === null) return out;
@@ -224,7 +247,7 @@ export class RunWriteBatcher {
 	 * for these tasks (the caller then uses the transaction).
 	 */
 	async #release(batch: Pending[]): Promise<(TaskRecord[] | null)[] | null> {
-		if (this.#guarded === null) return null;
+		if (this.#guarded === null || this.#dialect !== 'pg') return null;
 		const tasks = batch.flatMap((pending) => pending.tasks);
 		const owners = batch.flatMap((pending) => pending.tasks.map(() => pending.id));
 		const inserts = this.#guarded(tasks, owners, 'SELECT w.id FROM w');
@@ -245,23 +268,112 @@ export class RunWriteBatcher {
 	}
 
 	/**
+	 * better-sqlite3: the batch as one transaction run synchronously on the connection (direct-sqlite.ts), without a
+	 * knex transaction and knex's query path: the UPDATEs, then one insert of the tasks of the runs they wrote. `null`
+	 * without such a transaction or, for a release, when the container has no such insert for its tasks (the caller
+	 * then uses a knex transaction).
+	 */
+	async #writeNow(batch: Pending[]): Promise<(TaskRecord[] | null)[] | null> {
+		const transaction = this.#transaction;
+		const guarded = this.#guarded;
+		if (transaction === null) return null;
+		const prepare = (of: readonly Pending[]): GuardedInserts | null =>
+			guarded === null
+				? null
+				: guarded(
+						of.flatMap((pending) => pending.tasks),
+						[],
+						null,
+					);
+		// Checked before anything is written: every task of the batch, as `add` checks them.
+		const all = batch.some((pending) => pending.tasks.length > 0) ? prepare(batch) : null;
+		if (all === null && batch.some((pending) => pending.tasks.length > 0)) return null;
+		// knex's events and an error's message see the transaction as its run UPDATE (named only) and its task insert.
+		const label = `UPDATE ${this.#table} …${all === null ? '' : `;\n${all.statement.sql}`}`;
+		return transaction(label, all?.statement.bindings ?? [], (run) => {
+			const updates = this.#updates(batch, true);
+			let step = updates.next();
+			while (step.done !== true) step = updates.next(run(step.value.sql, step.value.bindings));
+			const written = step.value;
+			const releasing = batch.filter((pending) => written.has(pending.id) && pending.tasks.length > 0);
+			// The tasks of the runs written: all of them, unless a compare-and-set lost.
+			const inserts =
+				releasing.length === 0 || all === null
+					? null
+					: releasing.length === batch.filter((pending) => pending.tasks.length > 0).length
+						? all
+						: prepare(releasing);
+			const inserted = new Set(
+				inserts === null ? [] : inserts.settle(run(inserts.statement.sql, inserts.statement.bindings)),
+			);
+			return batch.map((pending) =>
+				written.has(pending.id) ? pending.tasks.filter((task) => inserted.has(task)) : null,
+			);
+		});
+	}
+
+	/**
+	 * The batch's compare-and-set UPDATEs, one statement at a time (each yielded, its rows sent back); returns the
+	 * ids written. On SQLite in a transaction (`split`), first the writes that leave their runs' indexed columns as
+	 * stored (run-index-values.ts), setting the other columns only; then the rest, and those of the first that it did
+	 * not write, setting every column (a compare-and-set lost there loses here too). Else one statement.
+	 */
+	*#updates(batch: Pending[], split: boolean): Generator<SqlPart, Set<string>, Record<string, unknown>[]> {
+		const written = new Set<string>();
+		const indexed = this.#indexed;
+		const slim = indexed === null || !split ? [] : batch.filter((p) => indexed.unchanged(p.id, p.rev, p.values));
+		let rest = batch;
+		if (slim.length > 0) {
+			for (const row of yield this.#statement(slim, true)) written.add(String(row['id']));
+			rest = batch.filter((p) => !written.has(p.id));
+		}
+		if (rest.length > 0) for (const row of yield this.#statement(rest)) written.add(String(row['id']));
+		if (indexed !== null)
+			for (const p of batch) {
+				if (written.has(p.id)) indexed.wrote(p.id, p.rev + 1, p.values);
+				else indexed.forget(p.id);
+			}
+		return written;
+	}
+
+	/** `#update` as one statement. */
+	#statement(batch: Pending[], unindexed = false): SqlPart {
+		const update = this.#update(batch, unindexed);
+		return {
+			sql: update.with === null ? update.sql : `WITH ${update.with} ${update.sql}`,
+			bindings: update.bindings,
+		};
+	}
+
+	/**
 	 * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
 	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
-	 * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite.
+	 * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite. `unindexed`
+	 * (SQLite): the indexed columns compared in the WHERE instead of set (run-index-values.ts).
 	 */
-	#update(batch: Pending[]): { with: string | null; sql: string; bindings: unknown[] } {
+	#update(batch: Pending[], unindexed = false): { with: string | null; sql: string; bindings: unknown[] } {
+		const setting = unindexed ? UNINDEXED_COLUMNS : UPDATE_COLUMNS;
 		if (batch.length === 1) {
 			const p = batch[0] as Pending;
-			const sets = UPDATE_COLUMNS.map((column) => `${column} = ?`).join(', ');
+			const sets = setting.map((column) => `${column} = ?`).join(', ');
+			const same = unindexed ? ' AND active_key IS ? AND status = ? AND open = ?' : '';
 			return {
 				with: null,
-				sql: `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ? RETURNING id`,
-				bindings: [...UPDATE_COLUMNS.map((column) => p.values[column]), p.id, p.rev],
+				sql: `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ?${same} RETURNING id`,
+				bindings: [
+					...setting.map((column) => p.values[column]),
+					p.id,
+					p.rev,
+					...(unindexed ? INDEXED_COLUMNS.map((column) => p.values[column]) : []),
+				],
 			};
 		}
 		const pg = this.#dialect === 'pg';
-		const sets = UPDATE_COLUMNS.map((column) => `${column} = v.n_${column}`).join(', ');
-		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev RETURNING ${pg ? 't.id' : 'id'}`;
+		const sets = setting.map((column) => `${column} = v.n_${column}`).join(', ');
+		const same = unindexed
+			? ' AND t.active_key IS v.n_active_key AND t.status = v.n_status AND t.open = v.n_open'
+			: '';
+		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev${same} RETURNING ${pg ? 't.id' : 'id'}`;
 		// `c_` columns are the comparison, `n_` the new values.
 		const columns = ['c_id', 'c_rev', ...UPDATE_COLUMNS.map((column) => `n_${column}`)];
 		if (pg) {

@@ -16,6 +16,7 @@ import { directSqlite3In } from './direct-sqlite3.js';
 import { dropLogs } from './logs.js';
 import {
 	guardedInsertStatement,
+	insertStatement,
 	insertTasks,
 	MAX_GUARDED_ROWS,
 	takeSeqs,
@@ -165,17 +166,21 @@ export class TaskAdds {
 	}
 
 	/**
-	 * PostgreSQL (see `PrepareGuardedInserts`, insert.ts): a workflow release's insert of `tasks` as a part of the
-	 * run write's statement, each task only where its owner was written; a task stored under an id already is left
-	 * as it is. `null` for tasks with a deduplication key (the checked `inTransaction` looks for their holders
-	 * first) and for more than `MAX_GUARDED_ROWS` tasks.
+	 * See `PrepareGuardedInserts` (insert.ts): a workflow release's insert of `tasks` as a part of the run write's
+	 * statement, each task only where its owner was written (PostgreSQL, `among`), or as a statement of the run
+	 * write's transaction (SQLite, `among` null); a task stored under an id already is left as it is. `null` for
+	 * tasks with a deduplication key (the checked `inTransaction` looks for their holders first) and for more than
+	 * `MAX_GUARDED_ROWS` tasks.
 	 */
-	guarded(tasks: readonly TaskRecord[], owners: readonly string[], among: string): GuardedInserts | null {
+	guarded(tasks: readonly TaskRecord[], owners: readonly string[], among: string | null): GuardedInserts | null {
 		if (tasks.length > MAX_GUARDED_ROWS || tasks.some((task) => task.key !== null)) return null;
 		const items = checkAdd(tasks);
 		this.#parts.adding(tasks);
 		return {
-			statement: guardedInsertStatement(this.#parts.shape, tasks, items, owners, among),
+			statement:
+				among === null
+					? insertStatement(this.#parts.shape, tasks, items, undefined, true)
+					: guardedInsertStatement(this.#parts.shape, tasks, items, owners, among),
 			wake: this.#parts.notify ? ([this.#parts.tables.channel, WAKE_PAYLOAD] as const) : null,
 			settle: (rows) => {
 				takeSeqs(tasks, rows);

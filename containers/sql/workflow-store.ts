@@ -158,6 +158,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 			guarded: shared === null ? null : (guardedInserts.get(shared) ?? null),
 			direct,
 			directIn: (trx) => directSqlite3In(this.knex, trx),
+			transaction: directSqlite(this.knex)?.transaction ?? null,
 		});
 	}
 

@@ -18,6 +18,11 @@ import { makeFlows, until, type FlowSetup } from './fixture.js';
 import { sampleRun } from './store.contract.js';
 
 const sqlite = sqliteBackend();
+/** The better-sqlite3 driver: its release runs as one synchronous transaction on the connection (direct-sqlite.ts). */
+const betterSqlite = sqliteBackend('better-sqlite3');
+const BACKENDS = ['SQLite', 'SQLite (better-sqlite3)', 'PostgreSQL'] as const;
+const backendOf = (name: (typeof BACKENDS)[number]): SqlBackend =>
+	name === 'SQLite' ? sqlite : name === 'PostgreSQL' ? (postgres as SqlBackend) : betterSqlite;
 let postgres: SqlBackend | undefined;
 
 beforeAll(async () => {
@@ -25,6 +30,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
 	await sqlite.stop();
+	await betterSqlite.stop();
 	await postgres?.stop();
 });
 
@@ -97,7 +103,7 @@ async function chainWithBStoredEarly(
 	return { done: await setup.flows.wait(run.id, { timeoutMs: 10_000 }), ran };
 }
 
-describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s', (backend) => {
+describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 	let setup: FlowSetup | undefined;
 	afterEach(async () => {
 		await setup?.close();
@@ -105,7 +111,7 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 	});
 	const fresh = async (): Promise<SqlContainer> =>
 		new SqlContainer({
-			knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
+			knex: await backendOf(backend).freshDatabase(),
 		});
 
 	it('a refused step task leaves the run write undone; the run finishes once the task can be stored', async () => {
@@ -250,73 +256,70 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('An atomic step release on %s',
 	});
 });
 
-describe.each(['SQLite', 'PostgreSQL'] as const)(
-	'Step release with a SqlWorkflowStore sharing a %s SqlContainer',
-	(backend) => {
-		let setup: FlowSetup | undefined;
-		afterEach(async () => {
-			await setup?.close();
-			setup = undefined;
+describe.each(BACKENDS)('Step release with a SqlWorkflowStore sharing a %s SqlContainer', (backend) => {
+	let setup: FlowSetup | undefined;
+	afterEach(async () => {
+		await setup?.close();
+		setup = undefined;
+	});
+
+	const fresh = async (): Promise<SqlContainer> =>
+		new SqlContainer({
+			knex: await backendOf(backend).freshDatabase(),
 		});
 
-		const fresh = async (): Promise<SqlContainer> =>
-			new SqlContainer({
-				knex: await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase(),
-			});
+	it('a step task already stored under its id keeps the run write; the run finishes with that task', async () => {
+		const { done, ran } = await chainWithBStoredEarly(
+			await fresh(),
+			(made) => (setup = made),
+			// Due in 2 s, so it is still waiting when a's end releases b (the case of a finished one is above).
+			(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
+		);
+		expect(done.status).toBe('succeeded');
+		expect(done.steps.b?.status).toBe('succeeded');
+		expect(ran).toEqual(['a', 'b']);
+	});
 
-		it('a step task already stored under its id keeps the run write; the run finishes with that task', async () => {
-			const { done, ran } = await chainWithBStoredEarly(
-				await fresh(),
-				(made) => (setup = made),
-				// Due in 2 s, so it is still waiting when a's end releases b (the case of a finished one is above).
-				(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
-			);
-			expect(done.status).toBe('succeeded');
-			expect(done.steps.b?.status).toBe('succeeded');
-			expect(ran).toEqual(['a', 'b']);
-		});
-
-		it('a step whose task is refused (its item builder throws, its item is not JSON) fails with that error', async () => {
-			const container = await fresh();
-			const store = new SqlWorkflowStore({ container });
-			const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok'), concurrency: 4 });
-			const flows = new Workflows({
-				scheduler: scheduler as unknown as Scheduler,
-				store,
-				sweepMs: 60_000,
-				actions: {
-					work: (_params, step) => ({ step: step.workflow.stepId }),
-					refuse: () => {
-						throw new NonRetryableError('this step has no item');
-					},
-					notJson: () => ({ when: () => 1 }),
+	it('a step whose task is refused (its item builder throws, its item is not JSON) fails with that error', async () => {
+		const container = await fresh();
+		const store = new SqlWorkflowStore({ container });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok'), concurrency: 4 });
+		const flows = new Workflows({
+			scheduler: scheduler as unknown as Scheduler,
+			store,
+			sweepMs: 60_000,
+			actions: {
+				work: (_params, step) => ({ step: step.workflow.stepId }),
+				refuse: () => {
+					throw new NonRetryableError('this step has no item');
 				},
-			});
-			try {
-				for (const [name, action, message] of [
-					['refused', 'refuse', 'this step has no item'],
-					['not-json', 'notJson', 'item'],
-				] as const) {
-					flows.define({
-						name,
-						steps: [
-							{ id: 'a', action: 'work' },
-							{ id: 'b', action, dependsOn: ['a'] },
-							{ id: 'c', action: 'work', dependsOn: ['a'] },
-						],
-					});
-					const done = await flows.wait((await flows.start(name)).id, { timeoutMs: 10_000 });
-					expect(done.status).toBe('failed');
-					expect(done.steps.b?.status).toBe('failed');
-					expect(done.steps.b?.error?.message).toContain(message);
-					// Its sibling, released by the same write, ran.
-					expect(done.steps.c?.status).toBe('succeeded');
-				}
-			} finally {
-				await flows.close();
-				await scheduler.close();
-				await store.close();
-			}
+				notJson: () => ({ when: () => 1 }),
+			},
 		});
-	},
-);
+		try {
+			for (const [name, action, message] of [
+				['refused', 'refuse', 'this step has no item'],
+				['not-json', 'notJson', 'item'],
+			] as const) {
+				flows.define({
+					name,
+					steps: [
+						{ id: 'a', action: 'work' },
+						{ id: 'b', action, dependsOn: ['a'] },
+						{ id: 'c', action: 'work', dependsOn: ['a'] },
+					],
+				});
+				const done = await flows.wait((await flows.start(name)).id, { timeoutMs: 10_000 });
+				expect(done.status).toBe('failed');
+				expect(done.steps.b?.status).toBe('failed');
+				expect(done.steps.b?.error?.message).toContain(message);
+				// Its sibling, released by the same write, ran.
+				expect(done.steps.c?.status).toBe('succeeded');
+			}
+		} finally {
+			await flows.close();
+			await scheduler.close();
+			await store.close();
+		}
+	});
+});
