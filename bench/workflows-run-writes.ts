@@ -13,7 +13,8 @@
  */
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
-import { RunWriteBatcher, type RunWriteValues } from '../containers/sql/run-writes.js';
+import type { RunWriteValues } from '../containers/sql/run-update.js';
+import { RunWriteBatcher } from '../containers/sql/run-writes.js';
 import { directPg } from '../containers/sql/direct-pg.js';
 import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres } from '../test/support/postgres.js';

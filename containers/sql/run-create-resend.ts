@@ -14,7 +14,7 @@ import { RunOutcomeUnknownError } from '../../workflows/errors.js';
 import { mayHaveApplied } from './failures.js';
 import type { RunRows } from './pooled-statement.js';
 import { RunCreateBatcher } from './run-creates.js';
-import type { RunWriteValues } from './run-writes.js';
+import type { RunWriteValues } from './run-update.js';
 import type { SqlDialect } from './schema.js';
 
 /**

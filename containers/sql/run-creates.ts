@@ -7,7 +7,7 @@
  * for a timer: a lone create runs at once; batches form only while the database is busy. Each row carries its
  * create's token (`create_token`), which no update changes (see run-create-resend.ts).
  */
-import { PG_TYPES, pgColumnArgument, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-writes.js';
+import { PG_TYPES, pgColumnArgument, RUN_WRITE_COLUMNS, type RunWriteValues } from './run-update.js';
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { refusedByDatabase } from './transitions.js';

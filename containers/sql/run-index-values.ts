@@ -2,7 +2,7 @@
  * SQLite: a run write that leaves a run's indexed columns (`active_key`, `status`, `open`) as they are stored sets
  * only the others. SQLite rewrites the index entries of every column an UPDATE's SET names, changed or not (a
  * delete and an insert in each index, and their pages in the commit): in a transaction of 34 updates of 1,000
- * rows of the runs table, 25–35 µs a row with the three in the SET against 19–24 without (run-writes.ts). A chain's
+ * rows of the runs table, 25–35 µs a row with the three in the SET against 19–24 without (run-update.ts). A chain's
  * run changes them at its first and last writes only.
  *
  * Which writes those are: `IndexedValues` remembers, per run, the indexed values this process last wrote and the
@@ -11,7 +11,7 @@
  * `rev`) writes nothing there, and the write goes again with every column (run-writes.ts).
  */
 
-/** The columns of a run row in an index, of those an update sets, in the order `UPDATE_COLUMNS` has them. */
+/** The columns of a run row in an index, of those an update sets, in the order `UPDATE_COLUMNS` has them (run-update.ts). */
 export const INDEXED_COLUMNS = ['active_key', 'status', 'open'] as const;
 
 /** The most runs remembered (the oldest forgotten first): a forgotten run's next write sets every column. */

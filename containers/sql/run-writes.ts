@@ -32,63 +32,9 @@ import type { GuardedInserts, PrepareGuardedInserts, SqlPart } from './insert.js
 import type { RunRows } from './pooled-statement.js';
 import type { SqlDialect } from './schema.js';
 import { rowsOf } from './statements.js';
-import { IndexedValues, INDEXED_COLUMNS } from './run-index-values.js';
+import { IndexedValues } from './run-index-values.js';
+import { runUpdate, runUpdateParts, type RunWriteValues } from './run-update.js';
 import { refusedByDatabase } from './transitions.js';
-
-/** The columns of a run row a create sets besides `id` and `created_at`, in this order (an update: `UPDATE_COLUMNS`). */
-export const RUN_WRITE_COLUMNS = [
-	'definition',
-	'version',
-	'run_key',
-	'active_key',
-	'status',
-	'open',
-	'updated_at',
-	'rev',
-	'body',
-] as const;
-
-/**
- * The columns an update sets: not a run's definition, version and key, which its create wrote and which never change
- * (each named in a SET would have SQLite rewrite its index entry, changed or not).
- */
-const UPDATE_COLUMNS = ['active_key', 'status', 'open', 'updated_at', 'rev', 'body'] as const;
-
-/** SQLite: the columns an update that leaves the indexed ones alone sets (run-index-values.ts). */
-const UNINDEXED_COLUMNS = UPDATE_COLUMNS.filter((column) => !(INDEXED_COLUMNS as readonly string[]).includes(column));
-
-/** A run row's new values, by column. */
-export type RunWriteValues = Record<(typeof RUN_WRITE_COLUMNS)[number], unknown>;
-
-/** Each written column's PostgreSQL type (the batches' arrays). */
-export const PG_TYPES: Record<(typeof RUN_WRITE_COLUMNS)[number], string> = {
-	definition: 'text',
-	version: 'integer',
-	run_key: 'text',
-	active_key: 'text',
-	status: 'text',
-	open: 'boolean',
-	updated_at: 'bigint',
-	rev: 'integer',
-	body: 'text',
-};
-
-/**
- * A separator no run body holds: bodies are `JSON.stringify` output, which writes every control character inside a
- * string as an escape (`\u0001`) and none outside one.
- */
-const BODY_SEPARATOR = '\u0001';
-
-/**
- * PostgreSQL: one column of a batch as an argument of its `unnest(…)`, its SQL and its binding. A column of values
- * goes as an array (`?::type[]`); the `body` column as ONE text, the bodies joined by `BODY_SEPARATOR` and split by
- * the server (`string_to_array`), where an array made the driver escape every quote of every body into an array
- * literal (two replacements, a concatenation and its copy per body; the server then parsed the escapes back).
- */
-export function pgColumnArgument(column: string, type: string, values: unknown[]): [sql: string, binding: unknown] {
-	if (column === 'body') return ['string_to_array(?::text, chr(1))', values.join(BODY_SEPARATOR)];
-	return [`?::${type}[]`, values];
-}
 
 /** The most writes in one statement (each carries 11 values; run bodies are a few KB each). */
 const MAX_BATCH = 100;
@@ -252,7 +198,7 @@ export class RunWriteBatcher {
 		const owners = batch.flatMap((pending) => pending.tasks.map(() => pending.id));
 		const inserts = this.#guarded(tasks, owners, 'SELECT w.id FROM w');
 		if (inserts === null) return null;
-		const update = this.#update(batch);
+		const update = runUpdateParts(this.#dialect, this.#table, batch);
 		const wake = inserts.wake === null ? '' : ', (SELECT pg_notify(?, ?)) IS NULL AS woke';
 		// The run rows, then the task rows (with the notification, sent at commit: evaluated once, if any row came).
 		const sql =
@@ -324,83 +270,16 @@ export class RunWriteBatcher {
 		const slim = indexed === null || !split ? [] : batch.filter((p) => indexed.unchanged(p.id, p.rev, p.values));
 		let rest = batch;
 		if (slim.length > 0) {
-			for (const row of yield this.#statement(slim, true)) written.add(String(row['id']));
+			for (const row of yield runUpdate(this.#dialect, this.#table, slim, true)) written.add(String(row['id']));
 			rest = batch.filter((p) => !written.has(p.id));
 		}
-		if (rest.length > 0) for (const row of yield this.#statement(rest)) written.add(String(row['id']));
+		if (rest.length > 0)
+			for (const row of yield runUpdate(this.#dialect, this.#table, rest)) written.add(String(row['id']));
 		if (indexed !== null)
 			for (const p of batch) {
 				if (written.has(p.id)) indexed.wrote(p.id, p.rev + 1, p.values);
 				else indexed.forget(p.id);
 			}
 		return written;
-	}
-
-	/** `#update` as one statement. */
-	#statement(batch: Pending[], unindexed = false): SqlPart {
-		const update = this.#update(batch, unindexed);
-		return {
-			sql: update.with === null ? update.sql : `WITH ${update.with} ${update.sql}`,
-			bindings: update.bindings,
-		};
-	}
-
-	/**
-	 * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
-	 * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
-	 * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite. `unindexed`
-	 * (SQLite): the indexed columns compared in the WHERE instead of set (run-index-values.ts).
-	 */
-	#update(batch: Pending[], unindexed = false): { with: string | null; sql: string; bindings: unknown[] } {
-		const setting = unindexed ? UNINDEXED_COLUMNS : UPDATE_COLUMNS;
-		if (batch.length === 1) {
-			const p = batch[0] as Pending;
-			const sets = setting.map((column) => `${column} = ?`).join(', ');
-			const same = unindexed ? ' AND active_key IS ? AND status = ? AND open = ?' : '';
-			return {
-				with: null,
-				sql: `UPDATE ${this.#table} SET ${sets} WHERE id = ? AND rev = ?${same} RETURNING id`,
-				bindings: [
-					...setting.map((column) => p.values[column]),
-					p.id,
-					p.rev,
-					...(unindexed ? INDEXED_COLUMNS.map((column) => p.values[column]) : []),
-				],
-			};
-		}
-		const pg = this.#dialect === 'pg';
-		const sets = setting.map((column) => `${column} = v.n_${column}`).join(', ');
-		const same = unindexed
-			? ' AND t.active_key IS v.n_active_key AND t.status = v.n_status AND t.open = v.n_open'
-			: '';
-		const sql = `UPDATE ${this.#table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev${same} RETURNING ${pg ? 't.id' : 'id'}`;
-		// `c_` columns are the comparison, `n_` the new values.
-		const columns = ['c_id', 'c_rev', ...UPDATE_COLUMNS.map((column) => `n_${column}`)];
-		if (pg) {
-			// One argument per column: the same text for every batch size, so one statement function carries them all.
-			const args: [string, unknown][] = [
-				['?::text[]', batch.map((p) => p.id)],
-				['?::integer[]', batch.map((p) => p.rev)],
-				...UPDATE_COLUMNS.map((column) =>
-					pgColumnArgument(
-						column,
-						PG_TYPES[column],
-						batch.map((p) => p.values[column]),
-					),
-				),
-			];
-			return {
-				with: `v (${columns.join(', ')}) AS (SELECT * FROM unnest(${args.map(([arg]) => arg).join(', ')}))`,
-				sql,
-				bindings: args.map(([, binding]) => binding),
-			};
-		}
-		const row = `(${columns.map(() => '?').join(', ')})`;
-		const bindings: unknown[] = [];
-		for (const p of batch) {
-			bindings.push(p.id, p.rev);
-			for (const column of UPDATE_COLUMNS) bindings.push(p.values[column]);
-		}
-		return { with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`, sql, bindings };
 	}
 }
