@@ -33,6 +33,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { startRedis } from '../test/support/redis.js';
 import { median } from './stats.js';
+import { redisCpuUs } from './redis-cpu.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SMALL = Number(process.env.SMALL ?? 10_000);
@@ -163,11 +164,7 @@ interface Throughput {
 	readonly workerUs: number;
 }
 
-async function redisCpu(): Promise<number> {
-	const info = await admin.info('cpu');
-	const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
-	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-}
+const redisCpu = (): Promise<number> => redisCpuUs(admin);
 
 /** Calls per processed task by command since the last RESETSTAT (the bench's own polls included). */
 async function commandsPerTask(tasks: number): Promise<string> {

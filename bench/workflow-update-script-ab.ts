@@ -19,6 +19,7 @@ import * as mineRelease from '../containers/redis/workflow-release.js';
 import * as mine from '../containers/redis/workflow-scripts.js';
 import { median } from './stats.js';
 import { startRedis } from '../test/support/redis.js';
+import { redisCpuUs } from './redis-cpu.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const ROUNDS = Number(process.argv[3] ?? 16);
@@ -76,11 +77,7 @@ const runs: RunRecord[] = Array.from({ length: RUNS }, (_, r) => ({
 const server = await startRedis();
 const redis = new Redis(server.port);
 const P = 'lightsched:{bench}:';
-const serverCpuUs = async (): Promise<number> => {
-	const info = await redis.info('cpu');
-	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-};
+const serverCpuUs = (): Promise<number> => redisCpuUs(redis);
 try {
 	for (let i = 0; i < RUNS; i += 25)
 		await redis.eval(mine.CREATE_RUNS.source, 1, P, ...runs.slice(i, i + 25).flatMap((run) => runArgs(run)));

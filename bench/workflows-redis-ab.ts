@@ -21,6 +21,7 @@ import type { StepDefinition } from 'lightsched/workflows';
 import { median } from './stats.js';
 import { CHAIN, FAN_OUT_JOIN } from './workflow-shapes.js';
 import { startRedis } from '../test/support/redis.js';
+import { redisCpuUs } from './redis-cpu.js';
 
 const RUNS = Number(process.argv[2] ?? 300);
 const ROUNDS = Number(process.argv[3] ?? 8);
@@ -57,11 +58,7 @@ const shapes: [string, StepDefinition[]][] = [
 
 const server = await startRedis();
 const admin = new Redis(server.port);
-const serverCpuUs = async (): Promise<number> => {
-	const info = await admin.info('cpu');
-	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-};
+const serverCpuUs = (): Promise<number> => redisCpuUs(admin);
 let n = 0;
 
 /** One round of one tree and shape: [this process's CPU µs a step, the server's, steps/s]. */

@@ -14,6 +14,7 @@ import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
 import { startRedis } from '../test/support/redis.js';
+import { redisCpuUs } from './redis-cpu.js';
 const RUNS = Number(process.argv[2] ?? 300);
 const shape = process.argv[3] ?? 'chain';
 const ROUNDS = Number(process.argv[4] ?? 5);
@@ -31,11 +32,7 @@ const steps: StepDefinition[] =
 			];
 const redis = await startRedis();
 const admin = new Redis(redis.port);
-const scpu = async (): Promise<number> => {
-	const info = await admin.info('cpu');
-	const f = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-	return (f('used_cpu_user') + f('used_cpu_sys')) * 1e6;
-};
+const scpu = (): Promise<number> => redisCpuUs(admin);
 let n = 0;
 const res: Record<string, number[][]> = { release: [], separate: [] };
 for (let r = 0; r < ROUNDS; r++)

@@ -18,6 +18,8 @@ import type { RunRecord, StepState } from 'lightsched/workflows';
 import * as thisSealed from '../workflows/sealed.js';
 import { median } from './stats.js';
 import { startRedis } from '../test/support/redis.js';
+import { redisCpuUs } from './redis-cpu.js';
+import { newStepState } from '../workflows/advance.js';
 
 const RUNS = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 12);
@@ -38,25 +40,8 @@ if (process.env.BASE !== undefined) {
 
 const server = await startRedis();
 const admin = new Redis(server.port);
-const serverCpuUs = async (): Promise<number> => {
-	const info = await admin.info('cpu');
-	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-};
+const serverCpuUs = (): Promise<number> => redisCpuUs(admin);
 
-const fresh = (): StepState => ({
-	status: 'waiting',
-	generation: 0,
-	attempts: 0,
-	output: null,
-	error: null,
-	checkpoint: null,
-	trace: [],
-	startedAt: null,
-	finishedAt: null,
-	continued: false,
-	handBack: false,
-});
 let n = 0;
 
 /** One round of a tree: [this process's CPU µs an update, the server's]. */
@@ -68,8 +53,8 @@ async function round(tree: Tree): Promise<[number, number]> {
 	const now = Date.now();
 	let runs: RunRecord[] = Array.from({ length: RUNS }, (_, r) => {
 		const steps: Record<string, StepState> = {};
-		for (let i = 0; i < 10; i++) steps[`s${i}`] = fresh();
-		steps.s0 = { ...fresh(), status: 'running', generation: 1, startedAt: now };
+		for (let i = 0; i < 10; i++) steps[`s${i}`] = newStepState();
+		steps.s0 = { ...newStepState(), status: 'running', generation: 1, startedAt: now };
 		return tree.seal({
 			id: `run-${n}-${r}-${Math.random().toString(36).slice(2, 10)}`,
 			definition: 'bench',
@@ -106,7 +91,7 @@ async function round(tree: Tree): Promise<[number, number]> {
 						steps: {
 							...run.steps,
 							[`s${k - 1}`]: { ...done, status: 'succeeded', attempts: 1, finishedAt: t },
-							[`s${k}`]: { ...fresh(), status: 'running', generation: 1, startedAt: t },
+							[`s${k}`]: { ...newStepState(), status: 'running', generation: 1, startedAt: t },
 						},
 						updatedAt: t,
 					}),

@@ -42,6 +42,7 @@ import { startRedis, type RedisServer } from '../test/support/redis.js';
 import { bullmqFlows, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 import { median } from './stats.js';
+import { redisCpuUs } from './redis-cpu.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,sqlite-better,pg,redis').split(',');
@@ -67,15 +68,16 @@ interface Setup {
 	readonly store: WorkflowStore;
 }
 
-async function plainTasks(make: () => Promise<Setup>, tasks: number): Promise<number> {
+/** A scheduler of no-op plain tasks on a new setup's container (its store closed: plain tasks do not use it). */
+async function plainScheduler(make: () => Promise<Setup>): Promise<Scheduler<unknown, null>> {
 	const { container, store } = await make();
-	// The store is not used here, but it may hold a connection of its own (Redis): an open one keeps the process alive.
+	// The store may hold a connection of its own (Redis): an open one keeps the process alive.
 	await store.close();
-	const scheduler = new Scheduler({
-		container,
-		actuator: new FunctionActuator(() => null),
-		concurrency: CONCURRENCY,
-	});
+	return new Scheduler({ container, actuator: new FunctionActuator(() => null), concurrency: CONCURRENCY });
+}
+
+async function plainTasks(make: () => Promise<Setup>, tasks: number): Promise<number> {
+	const scheduler = await plainScheduler(make);
 	const started = performance.now();
 	let done = 0;
 	const finished = new Promise<void>((resolve) =>
@@ -97,13 +99,7 @@ async function plainTasks(make: () => Promise<Setup>, tasks: number): Promise<nu
  * the `plain` case adds 500 tasks a call: this is the like-for-like baseline of a chain step, `plain` the cheapest.
  */
 async function plainChains(make: () => Promise<Setup>, chains: number): Promise<number> {
-	const { container, store } = await make();
-	await store.close();
-	const scheduler = new Scheduler({
-		container,
-		actuator: new FunctionActuator(() => null),
-		concurrency: CONCURRENCY,
-	});
+	const scheduler = await plainScheduler(make);
 	const tasks = chains * 10;
 	let done = 0;
 	let failure: unknown;
@@ -208,11 +204,7 @@ const fmt = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFi
 /** CPU microseconds per step by case and side (`node`: this process, `server`: redis-server), one value per round. */
 const cpu = new Map<string, number[]>();
 let admin: Redis | undefined;
-const serverCpuUs = async (): Promise<number> => {
-	const info = await (admin as Redis).info('cpu');
-	const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-	return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-};
+const serverCpuUs = (): Promise<number> => redisCpuUs(admin as Redis);
 /** Run one case (RUNS x 10 steps), recording its rate, this process's CPU per step and, on Redis, the server's. */
 async function measure(kind: string, name: string, run: () => Promise<number>): Promise<void> {
 	const onRedis = kind === 'redis' && redis !== undefined;
