@@ -13,11 +13,10 @@
  */
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { SqlContainer } from 'lightsched/containers/sql';
+import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
 import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { SqlWorkflowStore } from '../containers/sql/workflow-store.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { startProfile } from './cpu-profile.js';
 import { serverTicks, TICKS_PER_SECOND } from './process-ticks.js';
