@@ -7,12 +7,14 @@
  *   ten nested parent/child jobs (the leaf first), and the fan-out/join is 8 children under a join under a root
  *   (10 jobs; BullMQ cannot express a diamond: a job has one parent, so the "root before the 8" of lightsched's
  *   1 -> 8 -> 1 becomes a final root after the join).
+ * - BullMQ plain jobs (`Queue.addBulk` 500 a call, the same `Worker`): BullMQ's own cost of a job without a flow,
+ *   so a flow step's cost against a plain job can be set beside lightsched's step against its plain task.
  * - DBOS Transact (`DBOS.registerWorkflow` + `DBOS.runStep`, its system database on the same PostgreSQL): a
  *   workflow of 10 steps, each checkpointed; the fan-out runs its 8 middle steps with `Promise.all`. 32 workflows
  *   in flight at a time.
  */
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { FlowProducer, Worker, type FlowJob } from 'bullmq';
+import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 
 export const PEER_CONCURRENCY = 32;
 
@@ -50,6 +52,31 @@ export async function bullmqFlows(port: number, shape: 'chain' | 'fan-out/join',
 	const ms = performance.now() - started;
 	await worker.close();
 	await producer.close();
+	return ms;
+}
+
+/** Milliseconds for `jobs` plain BullMQ jobs (no flow), added 500 a call, on the redis-server at `port`. */
+export async function bullmqJobs(port: number, jobs: number): Promise<number> {
+	const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+	const queueName = `wf-plain-${Date.now()}`;
+	const queue = new Queue(queueName, { connection });
+	let finished = 0;
+	let resolve!: () => void;
+	const done = new Promise<void>((r) => (resolve = r));
+	const worker = new Worker(queueName, async () => null, { connection, concurrency: PEER_CONCURRENCY });
+	worker.on('completed', () => {
+		if (++finished === jobs) resolve();
+	});
+	await worker.waitUntilReady();
+	const started = performance.now();
+	for (let i = 0; i < jobs; i += 500)
+		await queue.addBulk(
+			Array.from({ length: Math.min(500, jobs - i) }, (_, j) => ({ name: 'job', data: { i: i + j } })),
+		);
+	await done;
+	const ms = performance.now() - started;
+	await worker.close();
+	await queue.close();
 	return ms;
 }
 

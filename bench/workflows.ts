@@ -39,7 +39,7 @@ import {
 } from 'lightsched/workflows';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { startRedis, type RedisServer } from '../test/support/redis.js';
-import { bullmqFlows, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
+import { bullmqFlows, bullmqJobs, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 import { median } from './stats.js';
 import { redisCpuUs } from './redis-cpu.js';
@@ -244,6 +244,10 @@ try {
 			const make = makers[kind] as () => Promise<Setup>;
 			await measure(kind, `${kind} plain`, () => plainTasks(make, RUNS * 10));
 			await measure(kind, `${kind} plain chained`, () => plainChains(make, RUNS));
+			if (PEERS && kind === 'redis' && redis !== undefined) {
+				const port = redis.port;
+				await measure(kind, `${kind} plain peer`, () => bullmqJobs(port, RUNS * 10));
+			}
 			for (const [shape, steps] of SHAPES) {
 				await measure(kind, `${kind} ${shape}`, () => workflowRuns(make, [...steps]));
 				if (PEERS && kind === 'redis' && redis !== undefined) {
@@ -298,6 +302,21 @@ try {
 			);
 		}
 	}
+	if (rates.has('redis plain peer')) {
+		// The peer's own step against its own plain job: how much a flow adds to a job in BullMQ, beside the same for
+		// lightsched (a plain task added 500 a call in both).
+		const peerPlain = median(rates.get('redis plain peer'));
+		const plain = median(rates.get('redis plain'));
+		console.log(
+			`\nRedis, each engine's step against its own plain task/job (both added 500 a call): BullMQ jobs ${fmt(peerPlain)}/s, lightsched plain tasks ${fmt(plain)}/s (${(plain / peerPlain).toFixed(2)}x)`,
+		);
+		console.log('| shape | lightsched: a step ÷ a plain task | BullMQ: a flow step ÷ a plain job |');
+		console.log('|---|---|---|');
+		for (const [shape] of SHAPES)
+			console.log(
+				`| ${shape} | ${(plain / median(rates.get(`redis ${shape}`))).toFixed(2)}x | ${(peerPlain / median(rates.get(`redis ${shape} peer`))).toFixed(2)}x |`,
+			);
+	}
 	console.log('\nCPU per step of this process, medians (µs; the peers in it only on Redis)');
 	console.log(
 		'| container | plain task | plain task chained by hand | chain step | fan-out/join step | chain / plain | fan-out/join / plain | chain / chained by hand |',
@@ -313,12 +332,12 @@ try {
 		const us = (name: string): number => median(cpu.get(`${name} node`)) + median(cpu.get(`${name} server`));
 		console.log('\nCPU per step on Redis, medians (µs: this process + redis-server)');
 		console.log(
-			'| case | node | redis-server | total | vs a plain task | BullMQ flows total | lightsched / BullMQ |',
+			'| case | node | redis-server | total | vs a plain task | BullMQ total (plain: a job; else its flows) | lightsched / BullMQ |',
 		);
 		console.log('|---|---|---|---|---|---|---|');
 		for (const name of ['plain', 'plain chained', ...SHAPES.map(([shape]) => shape)]) {
 			const key = `redis ${name}`;
-			const peer = name.startsWith('plain') ? NaN : us(`${key} peer`);
+			const peer = name === 'plain chained' || !cpu.has(`${key} peer node`) ? NaN : us(`${key} peer`);
 			console.log(
 				`| ${name} | ${fmt(median(cpu.get(`${key} node`)))} | ${fmt(median(cpu.get(`${key} server`)))} | ${fmt(us(key))} | ${(us(key) / us('redis plain')).toFixed(2)}x | ${fmt(peer)} | ${Number.isNaN(peer) ? '-' : `${(peer / us(key)).toFixed(2)}x less`} |`,
 			);
