@@ -8,9 +8,10 @@ import { checkRateLimit, type RateLimitOption } from './rate-limit.js';
 export interface RedisContainerOptions {
 	/**
 	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
-	 * connections the container owns and closes; an instance stays open after `close()` (the container closes
-	 * only the subscriber connection it duplicated from it). The container bounds its own calls either way
-	 * (`connectTimeoutMs`, `commandTimeoutMs`) without changing the instance's options.
+	 * connections the container owns and closes; they find a server that is back within about 1.3 s (a
+	 * `retryStrategy` pausing at most 1.2 s, `maxLoadingRetryTime` 100 ms, unless the options set them). An instance
+	 * stays open after `close()` (the container closes only the subscriber connection it duplicated from it) and
+	 * keeps its own options. The container bounds its own calls either way (`connectTimeoutMs`, `commandTimeoutMs`).
 	 */
 	readonly redis: string | RedisOptions | Redis;
 	/**

@@ -58,9 +58,9 @@ export interface RedisWorkflowStoreOptions {
 	 */
 	readonly container?: TaskContainer;
 	/**
-	 * The Redis server: a `redis://` URL or ioredis options (the store opens and closes a connection of its own),
-	 * or an ioredis instance, such as the one given to the container (shared; left open at `close()`). Required
-	 * without `container`.
+	 * The Redis server: a `redis://` URL or ioredis options (the store opens and closes a connection of its own,
+	 * which finds a server that is back as the container's do), or an ioredis instance, such as the one given to
+	 * the container (shared; left open at `close()`). Required without `container`.
 	 */
 	readonly redis?: string | RedisOptions | Redis;
 	/**

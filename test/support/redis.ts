@@ -32,6 +32,11 @@ export interface RedisServer {
 	resume(): void;
 	/** Stop the server and delete its dir. */
 	close(): Promise<void>;
+	/**
+	 * The last lines the current server (the restarted one after `restart()`) wrote, and how it exited if it did:
+	 * for a failure's message when the server could not be reached.
+	 */
+	log(): string;
 }
 
 const INSTALL = 'apt-get install -y redis-server';
@@ -55,31 +60,63 @@ function findBinary(): string {
 	throw new Error(`redis-server is missing; install it with: sudo ${INSTALL}`);
 }
 
-function launch(binary: string, port: number, dir: string, args: readonly string[]): Promise<ChildProcess> {
+/** How many of a server's last output lines `RedisServer.log()` keeps. */
+const TAIL_LINES = 40;
+
+/**
+ * A server's output, its last `TAIL_LINES` lines, and how it exited: kept for as long as the server runs (not only
+ * until it is ready), so a test that finds it unreachable after a restart can say whether it exited and why.
+ */
+class OutputTail {
+	#lines: string[] = [];
+	#partial = '';
+	#exit = '';
+
+	add(chunk: Buffer): void {
+		const lines = (this.#partial + chunk.toString()).split('\n');
+		this.#partial = lines.pop() ?? '';
+		this.#lines.push(...lines);
+		if (this.#lines.length > TAIL_LINES) this.#lines.splice(0, this.#lines.length - TAIL_LINES);
+	}
+
+	exited(code: number | null, signal: NodeJS.Signals | null): void {
+		this.#exit = `[${new Date().toISOString()}] exited with ${signal ?? String(code)}`;
+	}
+
+	text(): string {
+		return [...this.#lines, this.#partial, this.#exit].filter((line) => line !== '').join('\n');
+	}
+}
+
+function launch(
+	binary: string,
+	port: number,
+	dir: string,
+	args: readonly string[],
+): Promise<{ child: ChildProcess; output: OutputTail }> {
 	return new Promise((resolve, reject) => {
 		const child = spawn(
 			binary,
 			['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no', '--dir', dir, ...args],
 			{ cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
 		);
-		let output = '';
-		const onData = (chunk: Buffer): void => {
-			output += chunk.toString();
-			if (output.includes('Ready to accept connections')) {
-				child.stdout?.off('data', onData);
-				child.stdout?.resume();
+		const output = new OutputTail();
+		let ready = false;
+		child.stdout?.on('data', (chunk: Buffer) => {
+			output.add(chunk);
+			if (!ready && output.text().includes('Ready to accept connections')) {
+				ready = true;
 				live.add(child);
-				child.once('exit', () => live.delete(child));
-				resolve(child);
+				resolve({ child, output });
 			}
-		};
-		child.stdout?.on('data', onData);
-		child.stderr?.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
 		});
-		child.once('exit', (code) =>
-			reject(new Error(`redis-server exited with ${String(code)} before it was ready:\n${output}`)),
-		);
+		child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+		child.once('exit', (code, signal) => {
+			live.delete(child);
+			output.exited(code, signal);
+			if (!ready)
+				reject(new Error(`redis-server exited with ${String(code)} before it was ready:\n${output.text()}`));
+		});
 		child.once('error', reject);
 	});
 }
@@ -90,16 +127,17 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-redis-'));
 	const args = options.args ?? [];
 	let port = 0;
-	let child: ChildProcess | undefined;
-	for (let tries = 0; child === undefined; tries++) {
+	let started: { child: ChildProcess; output: OutputTail } | undefined;
+	for (let tries = 0; started === undefined; tries++) {
 		port = await freePort();
 		try {
-			child = await launch(binary, port, dir, args);
+			started = await launch(binary, port, dir, args);
 		} catch (error) {
 			if (tries >= 4) throw error;
 		}
 	}
-	let current: ChildProcess = child;
+	let current: ChildProcess = started.child;
+	let output: OutputTail = started.output;
 	const stop = async (): Promise<void> => {
 		if (current.exitCode !== null || current.signalCode !== null) return;
 		const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
@@ -117,13 +155,16 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 		stop,
 		async restart() {
 			await stop();
-			current = await launch(binary, port, dir, args);
+			({ child: current, output } = await launch(binary, port, dir, args));
 		},
 		pause() {
 			current.kill('SIGSTOP');
 		},
 		resume() {
 			current.kill('SIGCONT');
+		},
+		log() {
+			return output.text();
 		},
 		async close() {
 			await stop();
