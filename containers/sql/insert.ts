@@ -70,6 +70,13 @@ export interface SqlPart {
  */
 export const MAX_GUARDED_ROWS = 500;
 
+/** `"<column>":` for each of `INSERT_COLUMNS`, the start of its member in a guarded insert's JSON object. */
+const MEMBER_KEYS = INSERT_COLUMNS.map((column) => `,${JSON.stringify(column)}:`);
+
+/** A value of `recordToValues` as JSON, as `JSON.stringify` writes it. */
+const jsonValue = (value: unknown): string =>
+	typeof value === 'boolean' ? (value ? 'true' : 'false') : (JSON.stringify(value) ?? 'null');
+
 /**
  * PostgreSQL: the insert of `tasks`, each only where its `owners[i]` is among the ids `among` (a SELECT, e.g. of an
  * earlier part of the same statement) returns, for a data-modifying WITH. The rows travel as ONE JSON array
@@ -78,6 +85,10 @@ export const MAX_GUARDED_ROWS = 500;
  * jsonb_array_elements(?) AS e (x), jsonb_populate_record(NULL::<table>, e.x) AS r WHERE e.x->>'release_owner' IN
  * (<among>) ON CONFLICT (id) DO NOTHING RETURNING id, seq`. (A multi-row VALUES under the SELECT would make every
  * parameter text, and measured 2.5 times slower with its first row typed: 32 tasks 23 ms against 10 ms, loaded.)
+ *
+ * The JSON is written member by member, not as an object per row given to `JSON.stringify` (a 27-property object a
+ * task and its serialisation: 6.8 µs a task against about 1.5, 7 Dec 2026), and a NULL column is left out, which
+ * `jsonb_populate_record` on a NULL record reads as NULL (a third less text for the server to parse).
  */
 export function guardedInsertStatement(
 	shape: InsertShape,
@@ -87,13 +98,18 @@ export function guardedInsertStatement(
 	among: string,
 ): SqlPart {
 	const now = Date.now();
-	const rows = tasks.map((task, i) => {
+	// The server's clock sets `updated_at` in the SELECT: the value is not sent.
+	const skipped = shape.sql.serverClock ? INSERT_COLUMNS.indexOf('updated_at') : -1;
+	let json = '[';
+	tasks.forEach((task, i) => {
 		const values = recordToValues(task, items[i] as string, now, shape.bool);
-		const row: Record<string, unknown> = { release_owner: owners[i] };
-		INSERT_COLUMNS.forEach((column, c) => {
-			row[column] = values[c];
-		});
-		return row;
+		json += `${i === 0 ? '' : ','}{"release_owner":${JSON.stringify(owners[i])}`;
+		for (let c = 0; c < values.length; c++) {
+			const value = values[c];
+			if (value !== null && value !== undefined && c !== skipped)
+				json += (MEMBER_KEYS[c] as string) + jsonValue(value);
+		}
+		json += '}';
 	});
 	const columns = INSERT_COLUMNS.join(', ');
 	const select = INSERT_COLUMNS.map((column) =>
@@ -104,7 +120,7 @@ export function guardedInsertStatement(
 			`INSERT INTO ${shape.table} (${columns}) SELECT ${select} FROM jsonb_array_elements(?::jsonb) AS e (x), ` +
 			`jsonb_populate_record(NULL::${shape.table}, e.x) AS r WHERE e.x->>'release_owner' IN (${among}) ` +
 			`ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
-		bindings: [JSON.stringify(rows)],
+		bindings: [`${json}]`],
 	};
 }
 
