@@ -30,6 +30,7 @@ import {
 } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { runTop } from '../../workflows/record-copy.js';
 import { decodeRunBody, encodeRunBody } from '../../workflows/run-body.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
@@ -228,7 +229,9 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		run: RunRecord,
 		tasks: readonly TaskRecord[],
 	): Promise<{ run: RunRecord; added: TaskRecord[] } | null> {
-		const next: RunRecord = { ...run, rev: run.rev + 1 };
+		// A literal copy of the top level (record-copy.ts: about a third of the time of a spread).
+		const next = runTop(run);
+		next.rev = run.rev + 1;
 		let added: TaskRecord[] | null;
 		try {
 			added = await this.#writes.submit(run.id, run.rev, this.#columns(next), tasks);
