@@ -73,9 +73,17 @@ export const MAX_GUARDED_ROWS = 500;
 /** `"<column>":` for each of `INSERT_COLUMNS`, the start of its member in a guarded insert's JSON object. */
 const MEMBER_KEYS = INSERT_COLUMNS.map((column) => `,${JSON.stringify(column)}:`);
 
-/** A value of `recordToValues` as JSON, as `JSON.stringify` writes it. */
+/** A value of `recordToValues` as JSON, as `JSON.stringify` writes it (a number as `String` does, or null). */
 const jsonValue = (value: unknown): string =>
-	typeof value === 'boolean' ? (value ? 'true' : 'false') : (JSON.stringify(value) ?? 'null');
+	typeof value === 'number'
+		? Number.isFinite(value)
+			? String(value)
+			: 'null'
+		: typeof value === 'boolean'
+			? value
+				? 'true'
+				: 'false'
+			: (JSON.stringify(value) ?? 'null');
 
 /**
  * PostgreSQL: the insert of `tasks`, each only where its `owners[i]` is among the ids `among` (a SELECT, e.g. of an
