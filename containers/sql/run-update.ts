@@ -4,6 +4,7 @@
  * and PostgreSQL's column arguments).
  */
 import type { SqlPart } from './insert.js';
+import { arrayLiteral } from './pg-array.js';
 import { INDEXED_COLUMNS } from './run-index-values.js';
 import type { SqlDialect } from './schema.js';
 
@@ -60,29 +61,6 @@ const BODY_SEPARATOR = '\u0001';
 export function pgColumnArgument(column: string, type: string, values: unknown[]): [sql: string, binding: unknown] {
 	if (column === 'body') return ['string_to_array(?::text, chr(1))', values.join(BODY_SEPARATOR)];
 	return [`?::${type}[]`, arrayLiteral(values)];
-}
-
-/** Whether a text needs backslashes in an array literal's quoted element. */
-const NEEDS_ESCAPE = /["\\]/;
-
-/**
- * `values` as a PostgreSQL array literal, as the driver writes an array (pg's `arrayString`: each element quoted,
- * `"` and `\` escaped, NULL for null), but with one test a text instead of two replacements, and numbers and
- * booleans unquoted: the run writes' small columns cost a third of what the driver's formatting did. Anything else
- * (an object, a nested array: no run column holds one) goes to the driver as the array itself.
- */
-export function arrayLiteral(values: readonly unknown[]): unknown {
-	let literal = '{';
-	for (let i = 0; i < values.length; i++) {
-		const value = values[i];
-		if (i > 0) literal += ',';
-		if (value === null || value === undefined) literal += 'NULL';
-		else if (typeof value === 'string')
-			literal += NEEDS_ESCAPE.test(value) ? `"${value.replace(/[\\"]/g, '\\$&')}"` : `"${value}"`;
-		else if (typeof value === 'number' || typeof value === 'boolean') literal += String(value);
-		else return values;
-	}
-	return `${literal}}`;
 }
 
 /** One run write of a batch: the run, the `rev` its compare-and-set expects, its new values. */
