@@ -4,6 +4,7 @@
  * and PostgreSQL's column arguments).
  */
 import type { SqlPart } from './insert.js';
+import { arrayLiteral } from './pg-array.js';
 import { INDEXED_COLUMNS } from './run-index-values.js';
 import type { SqlDialect } from './schema.js';
 
@@ -59,7 +60,7 @@ const BODY_SEPARATOR = '\u0001';
  */
 export function pgColumnArgument(column: string, type: string, values: unknown[]): [sql: string, binding: unknown] {
 	if (column === 'body') return ['string_to_array(?::text, chr(1))', values.join(BODY_SEPARATOR)];
-	return [`?::${type}[]`, values];
+	return [`?::${type}[]`, arrayLiteral(values)];
 }
 
 /** One run write of a batch: the run, the `rev` its compare-and-set expects, its new values. */

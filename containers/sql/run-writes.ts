@@ -200,14 +200,20 @@ export class RunWriteBatcher {
 		if (inserts === null) return null;
 		const update = runUpdateParts(this.#dialect, this.#table, batch);
 		const wake = inserts.wake === null ? '' : ', (SELECT pg_notify(?, ?)) IS NULL AS woke';
-		// The run rows, then the task rows (with the notification, sent at commit: evaluated once, if any row came).
+		// The run rows (`seq` NULL), then the task rows (`seq` set: the column is NOT NULL), with the notification,
+		// sent at commit: evaluated once, if any row came.
 		const sql =
 			`WITH ${update.with === null ? '' : `${update.with}, `}w AS (${update.sql}), i AS (${inserts.statement.sql}) ` +
-			`SELECT 'run' AS kind, id, NULL::bigint AS seq${inserts.wake === null ? '' : ', NULL::boolean AS woke'} FROM w ` +
-			`UNION ALL SELECT 'task' AS kind, id, seq${wake} FROM i`;
+			`SELECT id, NULL::bigint AS seq${inserts.wake === null ? '' : ', NULL::boolean AS woke'} FROM w ` +
+			`UNION ALL SELECT id, seq${wake} FROM i`;
 		const rows = await this.#run(sql, [...update.bindings, ...inserts.statement.bindings, ...(inserts.wake ?? [])]);
-		const written = new Set(rows.filter((row) => row['kind'] === 'run').map((row) => String(row['id'])));
-		const inserted = new Set(inserts.settle(rows.filter((row) => row['kind'] === 'task')));
+		const written = new Set<string>();
+		const taskRows: Record<string, unknown>[] = [];
+		for (const row of rows) {
+			if (row['seq'] === null) written.add(String(row['id']));
+			else taskRows.push(row);
+		}
+		const inserted = new Set(inserts.settle(taskRows));
 		return batch.map((pending) =>
 			written.has(pending.id) ? pending.tasks.filter((task) => inserted.has(task)) : null,
 		);

@@ -30,6 +30,7 @@ import {
 } from '../../src/workflow-store.js';
 import { DuplicateRunError, RunStateError } from '../../workflows/errors.js';
 import { holdsKey, keyConflictMessage } from '../../workflows/memory-store.js';
+import { runTop } from '../../workflows/record-copy.js';
 import { decodeRunBody, encodeRunBody } from '../../workflows/run-body.js';
 import { openKnex, type KnexSource } from './connection.js';
 import { containerRunners } from './container-runners.js';
@@ -94,6 +95,8 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		migrateWorkflowTables(this.knex, this.#dialect, { runs: this.#runs, definitions: this.#definitions }),
 	);
 	#closed = false;
+	/** Whether the tables were made (`#migration` succeeded). */
+	#migrated = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
 		if (typeof options !== 'object' || options === null)
@@ -173,10 +176,15 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	[withTaskRelease](container: TaskContainer): ReleasingUpdate | null {
 		const shared = this.#container;
 		if (shared === null || (container as unknown) !== shared || !canInsertInTransaction(shared)) return null;
+		// Kept once made, as the store's own (see `#call`).
+		let migrated = false;
 		return (run, tasks) =>
 			this.#call('update', async (knex) => {
 				// The container's tables too: its insert runs inside this store's transaction.
-				await shared.migrate();
+				if (!migrated) {
+					await shared.migrate();
+					migrated = true;
+				}
 				return this.#update(knex, run, tasks);
 			});
 	}
@@ -228,7 +236,9 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		run: RunRecord,
 		tasks: readonly TaskRecord[],
 	): Promise<{ run: RunRecord; added: TaskRecord[] } | null> {
-		const next: RunRecord = { ...run, rev: run.rev + 1 };
+		// A literal copy of the top level (record-copy.ts: about a third of the time of a spread).
+		const next = runTop(run);
+		next.rev = run.rev + 1;
 		let added: TaskRecord[] | null;
 		try {
 			added = await this.#writes.submit(run.id, run.rev, this.#columns(next), tasks);
@@ -335,7 +345,11 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 	async #call<T>(what: string, work: (knex: Knex) => Promise<T>): Promise<T> {
 		if (this.#closed) throw new SchedulerClosedError('workflow store');
 		try {
-			await this.migrate();
+			// A migration that succeeded is kept (`onceRetrying`): no wait for its promise on every call after it.
+			if (!this.#migrated) {
+				await this.migrate();
+				this.#migrated = true;
+			}
 			return await work(this.knex);
 		} catch (error) {
 			// The store's own refusals, and a released task's (an invalid task, a deduplication key taken).

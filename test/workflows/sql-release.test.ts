@@ -209,6 +209,57 @@ describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 		}
 	});
 
+	it('stores a released task with every optional column set, and one with none, as its record says', async () => {
+		// PostgreSQL sends each row as a JSON object whose NULL columns are left out (insert.ts guardedInsertStatement).
+		const container = await fresh();
+		const store = new SqlWorkflowStore({ container });
+		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ok') });
+		try {
+			const release = store[withTaskRelease](container) as ReleasingUpdate;
+			const runs = [sampleRun(), sampleRun()];
+			for (const run of runs) await store.create(run);
+			const { prepare } = scheduler[taskRelease]();
+			// Due later: not claimed during the test.
+			const runAt = Date.now() + 60_000;
+			const [full, bare] = await Promise.all([
+				prepare([
+					{
+						id: `${runs[0]?.id}:full`,
+						item: { nested: [1, null, 'two'], empty: '' },
+						priority: -3,
+						maxAttempts: 2,
+						timeoutMs: 1_500,
+						runAt,
+						group: 'g "1"',
+						retention: { succeeded: 1_000, failed: 0, stopped: 3_000 },
+					},
+				]),
+				prepare([{ id: `${runs[1]?.id}:bare`, item: null, runAt }]),
+			]);
+			const results = await Promise.all([
+				release(runs[0] as RunRecord, full as TaskRecord[]),
+				release(runs[1] as RunRecord, bare as TaskRecord[]),
+			]);
+			expect(results.map((result) => result?.added.length)).toEqual([1, 1]);
+			const { seq: _fullSeq, updatedAt: _fullAt, ...fullGiven } = (full as TaskRecord[])[0] as TaskRecord;
+			const { seq: _bareSeq, updatedAt: _bareAt, ...bareGiven } = (bare as TaskRecord[])[0] as TaskRecord;
+			expect(await scheduler.get(`${runs[0]?.id}:full`)).toMatchObject({ ...fullGiven, status: 'waiting' });
+			expect(await scheduler.get(`${runs[1]?.id}:bare`)).toMatchObject({
+				...bareGiven,
+				status: 'waiting',
+				timeoutMs: null,
+				group: null,
+				retention: null,
+				key: null,
+				trace: null,
+				item: null,
+			});
+		} finally {
+			await scheduler.close();
+			await store.close();
+		}
+	});
+
 	it('a release whose tasks the database refuses leaves neither half, one task or more than one statement takes', async () => {
 		const container = await fresh();
 		await container.migrate();
