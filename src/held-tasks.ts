@@ -126,9 +126,10 @@ export class HeldTasks {
 	 * Hand `task` back for `owner`, held (`holds`) until that settles, however it does. Until then the server may
 	 * hold it as running for the owner, so a renewal can read it there; reported as `unknown`, its owner would hand
 	 * it back as well, under its claim fence, reading it and moving it with the owner compared. A transition batch
-	 * (which claims ahead) is no claim of the owner's: once this hand-back applied, one may claim the task ahead for
-	 * the same owner again and hold it here, and the owner's hand-back would then move that claim back to waiting,
-	 * while its next claim takes it from here and runs it, and a claim of the waiting task runs it a second time.
+	 * that claims ahead, or an add that hands over, is no claim of the owner's: once this hand-back applied, one may
+	 * claim the task for the same owner again and hold it here, and the owner's hand-back would then move that claim
+	 * back to waiting, while its next claim takes it from here and runs it, and a claim of the waiting task runs it a
+	 * second time.
 	 */
 	#return(task: TaskRecord, owner: string): Promise<unknown> {
 		let ids = this.#returning.get(owner);
