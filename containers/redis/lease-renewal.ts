@@ -66,6 +66,7 @@ export class LeaseRenewal {
 		await this.inFlight();
 		for (const id of ids) if (!isWellFormed(id)) lost.push(id);
 		for (const id of lost) transitions.known.lostBy(owner, id);
+		// Not those held here for the owner, nor those being handed back from here (held-tasks.ts says why).
 		const unknown = this.orphans.sort(owner, held, attempts, versions).filter((id) => !ahead.holds(owner, id));
 		return { lost, stopRequested, unknown };
 	}

@@ -52,6 +52,30 @@ describe('HeldTasks', () => {
 		expect(handedBack).toEqual(['1']);
 	});
 
+	it('still holds a task whose hand-back is on its way, until it settled (applied or failed)', async () => {
+		vi.useFakeTimers();
+		const settle: Record<string, (ok: boolean) => void> = {};
+		const held = new HeldTasks(
+			(t) =>
+				new Promise(
+					(resolve, reject) => (settle[t.id] = (ok) => (ok ? resolve(t) : reject(new Error('down')))),
+				),
+		);
+		held.hold('a', [task('1'), task('2')], 400);
+		await vi.advanceTimersByTimeAsync(101);
+		// Both handed back, neither settled: a renewal reading them as running for `a` must not call them unknown.
+		expect(held.take('a', 5)).toEqual([]);
+		expect(held.holds('a', '1')).toBe(true);
+		expect(held.holds('b', '1')).toBe(false);
+		expect([...held.ids('a')].sort()).toEqual(['1', '2']);
+		settle['1']?.(true);
+		settle['2']?.(false);
+		await vi.advanceTimersByTimeAsync(0);
+		expect(held.holds('a', '1')).toBe(false);
+		expect(held.holds('a', '2')).toBe(false);
+		expect([...held.ids('a')]).toEqual([]);
+	});
+
 	it('tells pushed tasks from claimed-ahead ones, and drains everything on close', async () => {
 		const handedBack: string[] = [];
 		const held = new HeldTasks(async (t) => handedBack.push(t.id));
