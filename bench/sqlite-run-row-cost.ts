@@ -7,12 +7,25 @@
  *
  *   npx tsx bench/sqlite-run-row-cost.ts [bodies, default 200,900,2000] [rows a transaction, default 34]
  */
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './stats.js';
+
+/** What this bench uses of better-sqlite3 (an optional dependency without types here). */
+interface Statement {
+	run(...values: unknown[]): unknown;
+}
+interface Connection {
+	pragma(text: string): unknown;
+	exec(sql: string): unknown;
+	prepare(sql: string): Statement;
+	transaction(work: () => void): () => void;
+	close(): void;
+}
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (filename: string) => Connection;
 
 const bodies = (process.argv[2] ?? '200,900,2000').split(',').map(Number);
 const batches = (process.argv[3] ?? '34').split(',').map(Number);
