@@ -264,7 +264,7 @@ try {
 				}
 			}
 			console.log(
-				`${round < 1 ? 'warm-up round' : `round ${round}`} ${kind}: ${SHAPES.map(
+				`${round < 1 ? 'warm-up round' : `round ${round}`} ${kind}: plain ${fmt(median(rates.get(`${kind} plain`)?.slice(-1)))}/s, chained by hand ${fmt(median(rates.get(`${kind} plain chained`)?.slice(-1)))}/s, ${SHAPES.map(
 					([shape]) =>
 						`${shape} ${fmt(median(rates.get(`${kind} ${shape}`)?.slice(-1)))} steps/s (CPU µs a step: ${[
 							'node',
