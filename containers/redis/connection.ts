@@ -34,16 +34,19 @@ const SUBSCRIBER = { autoResubscribe: false } as const;
 /** The longest pause between two reconnection attempts of a connection the container opens, jitter aside. */
 export const RECONNECT_MAX_MS = 1000;
 
+/** The jitter added to each pause: 0 to `JITTER_MS - 1` ms, as ioredis's own. */
+const JITTER_MS = 200;
+
 /**
  * The pause before reconnection attempt `times` of a connection the container opens: 50 ms doubling up to
- * `RECONNECT_MAX_MS`, plus up to 199 ms of jitter (as ioredis's, so processes cut off together do not reconnect in
- * step). ioredis 6's default doubles up to 5 s: after an outage of 6.4 s or more a server back up was reached up to
+ * `RECONNECT_MAX_MS`, plus up to `JITTER_MS - 1` ms of jitter (as ioredis's, so processes cut off together do not
+ * reconnect in step). ioredis 6's default doubles up to 5 s: after an outage of 6.4 s or more a server back up was reached up to
  * 5.2 s later, and a call made meanwhile waited its whole `connectTimeoutMs` (5 s by default) and rejected with the
  * outage's last error though the server had been up all along (test/containers/redis-reconnect.test.ts). An
  * attempt a second to a server that is down costs it nothing worth saving.
  */
 function reconnectDelay(times: number): number {
-	return Math.min(50 * 2 ** Math.min(times - 1, 16), RECONNECT_MAX_MS) + Math.floor(Math.random() * 200);
+	return Math.min(50 * 2 ** Math.min(times - 1, 16), RECONNECT_MAX_MS) + Math.floor(Math.random() * JITTER_MS);
 }
 
 /**
@@ -61,7 +64,7 @@ export const LOADING_RECHECK_MS = 100;
  * How long after a server is ready again a connection the container opens is ready too, at most, on a machine that
  * keeps up: the longest pause between reconnections with its jitter, then one loading re-check.
  */
-export const BACK_WITHIN_MS = RECONNECT_MAX_MS + 199 + LOADING_RECHECK_MS;
+export const BACK_WITHIN_MS = RECONNECT_MAX_MS + JITTER_MS - 1 + LOADING_RECHECK_MS;
 
 /** Options of the connections the container opens; the caller's ioredis options win over them. */
 const OWNED = { retryStrategy: reconnectDelay, maxLoadingRetryTime: LOADING_RECHECK_MS } as const;

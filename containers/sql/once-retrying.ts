@@ -11,18 +11,30 @@ export interface OnceRetrying<T> {
 	run(): Promise<T>;
 	/** Resolves once the call on its way (or kept) settles, failed or not; at once when there is none. */
 	settled(): Promise<void>;
+	/** Whether the call succeeded and is kept: a caller may then skip waiting for `run()`. */
+	readonly done: boolean;
 }
 
 /** Make `fn` a call made once, shared while on its way, kept once it succeeds and made again after a failure. */
 export function onceRetrying<T>(fn: () => Promise<T>): OnceRetrying<T> {
 	let current: Promise<T> | null = null;
+	let done = false;
 	return {
 		run() {
-			current ??= fn().catch((error: unknown) => {
-				current = null;
-				throw error;
-			});
+			current ??= fn().then(
+				(value) => {
+					done = true;
+					return value;
+				},
+				(error: unknown) => {
+					current = null;
+					throw error;
+				},
+			);
 			return current;
+		},
+		get done() {
+			return done;
 		},
 		settled: async () => {
 			await current?.catch(() => undefined);

@@ -95,8 +95,6 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		migrateWorkflowTables(this.knex, this.#dialect, { runs: this.#runs, definitions: this.#definitions }),
 	);
 	#closed = false;
-	/** Whether the tables were made (`#migration` succeeded). */
-	#migrated = false;
 
 	constructor(options: SqlWorkflowStoreOptions) {
 		if (typeof options !== 'object' || options === null)
@@ -346,10 +344,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		if (this.#closed) throw new SchedulerClosedError('workflow store');
 		try {
 			// A migration that succeeded is kept (`onceRetrying`): no wait for its promise on every call after it.
-			if (!this.#migrated) {
-				await this.migrate();
-				this.#migrated = true;
-			}
+			if (!this.#migration.done) await this.migrate();
 			return await work(this.knex);
 		} catch (error) {
 			// The store's own refusals, and a released task's (an invalid task, a deduplication key taken).

@@ -70,4 +70,19 @@ describe('onceRetrying', () => {
 		await once.settled();
 		expect(call.calls()).toBe(1);
 	});
+
+	it('says it is done only once a call succeeded and is kept', async () => {
+		const call = scripted();
+		const once = onceRetrying(call.fn);
+		expect(once.done).toBe(false);
+		const failed = once.run();
+		call.settle(new Error('down'));
+		await expect(failed).rejects.toThrow('down');
+		expect(once.done).toBe(false);
+		const ok = once.run();
+		expect(once.done).toBe(false);
+		call.settle('done');
+		await ok;
+		expect(once.done).toBe(true);
+	});
 });
