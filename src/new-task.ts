@@ -1,9 +1,9 @@
 /** Turning what a caller gives `add` into a task record, with a clear error for anything malformed. */
-import { randomFillSync } from 'node:crypto';
 import { InvalidTaskError } from './errors.js';
 import { assertWellFormedId } from './json-check.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { NewTask, TaskRecord, TaskRetention } from './task.js';
+import { timeOrderedId } from './time-ordered-id.js';
 
 const KNOWN_KEYS = new Set([
 	'id',
@@ -17,13 +17,6 @@ const KNOWN_KEYS = new Set([
 	'retention',
 ]);
 
-/** Random bytes drawn in bulk, 16 per id. */
-const pool = Buffer.alloc(4096);
-let poolOffset = pool.length;
-/** The character code of each hex digit. */
-const HEX = new Uint8Array(16);
-for (let i = 0; i < 16; i++) HEX[i] = '0123456789abcdef'.charCodeAt(i);
-const DASH = 0x2d;
 /** How many ids `generateId` has made in this process (see `generatedIdCount`). */
 let generated = 0;
 
@@ -36,72 +29,10 @@ export function generatedIdCount(): number {
 	return generated;
 }
 
-/**
- * A UUID v4 for a task given no id (16 random bytes, the version and variant bits set as RFC 4122 says), made as
- * one flat string by a single `String.fromCharCode` of its 36 character codes. (`crypto.randomUUID()` builds its
- * string by concatenation, leaving a rope of some 36 pieces — about 1 KB — behind every id kept: with 100,000
- * tasks kept that doubled the heap and the garbage collector's work. Writing the hex into a buffer and decoding it
- * with `toString('latin1')` made a flat string too, at about twice the time: a call into C++ per id.)
- */
-function generateId(): string {
-	if (poolOffset + 16 > pool.length) {
-		randomFillSync(pool);
-		poolOffset = 0;
-	}
-	const p = pool;
-	const o = poolOffset;
-	poolOffset += 16;
+/** The id of a task given none, made at `now` (a UUID v7: see `time-ordered-id.ts`), counted. */
+function generateId(now: number): string {
 	generated++;
-	const b6 = ((p[o + 6] as number) & 0x0f) | 0x40; // version 4
-	const b8 = ((p[o + 8] as number) & 0x3f) | 0x80; // RFC 4122 variant
-	return String.fromCharCode(
-		hi(p, o),
-		lo(p, o),
-		hi(p, o + 1),
-		lo(p, o + 1),
-		hi(p, o + 2),
-		lo(p, o + 2),
-		hi(p, o + 3),
-		lo(p, o + 3),
-		DASH,
-		hi(p, o + 4),
-		lo(p, o + 4),
-		hi(p, o + 5),
-		lo(p, o + 5),
-		DASH,
-		HEX[b6 >> 4] as number,
-		HEX[b6 & 0x0f] as number,
-		hi(p, o + 7),
-		lo(p, o + 7),
-		DASH,
-		HEX[b8 >> 4] as number,
-		HEX[b8 & 0x0f] as number,
-		hi(p, o + 9),
-		lo(p, o + 9),
-		DASH,
-		hi(p, o + 10),
-		lo(p, o + 10),
-		hi(p, o + 11),
-		lo(p, o + 11),
-		hi(p, o + 12),
-		lo(p, o + 12),
-		hi(p, o + 13),
-		lo(p, o + 13),
-		hi(p, o + 14),
-		lo(p, o + 14),
-		hi(p, o + 15),
-		lo(p, o + 15),
-	);
-}
-
-/** The character code of the high hex digit of byte `at` of `bytes`. */
-function hi(bytes: Uint8Array, at: number): number {
-	return HEX[(bytes[at] as number) >> 4] as number;
-}
-
-/** The character code of the low hex digit of byte `at` of `bytes`. */
-function lo(bytes: Uint8Array, at: number): number {
-	return HEX[(bytes[at] as number) & 0x0f] as number;
+	return timeOrderedId(now);
 }
 
 /** The longest id accepted (the SQL container's column width). */
@@ -205,7 +136,7 @@ export function createTaskRecord<TItem>(
 	// containers copy it into their storage class at add).
 	return {
 		// A generated id is well-formed by construction: only given ones are checked.
-		id: id ?? generateId(),
+		id: id ?? generateId(now),
 		item,
 		priority,
 		status: 'waiting',

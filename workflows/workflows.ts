@@ -4,11 +4,11 @@
  * every step task's end this process hears of, on every command, and in a periodic sweep of the open runs, so
  * any process sharing the container and the store finishes what a dead one began.
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type { TaskEvent } from 'lightsched';
 import { containerWorkflowStore, taskRelease, type TaskRelease } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
+import { timeOrderedId } from '../src/time-ordered-id.js';
 import {
 	isFinalRunStatus,
 	type RunPage,
@@ -158,7 +158,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		if (options.key !== undefined && (typeof options.key !== 'string' || options.key === ''))
 			throw new TypeError(`Expected \`key\` to be a non-empty string, got ${String(options.key)}`);
 		if (options.unique === true && options.key === undefined) throw new TypeError('`unique` needs a `key`');
-		const id = options.id === undefined ? randomUUID() : checkRunId(options.id);
+		const id = options.id === undefined ? timeOrderedId() : checkRunId(options.id);
 		await this.#registry.store(definition);
 		const now = Date.now();
 		const steps: Record<string, StepState> = {};

@@ -131,13 +131,13 @@ describe('task validation', () => {
 });
 
 describe('generated ids', () => {
-	it('are distinct UUID v4 strings', async () => {
+	it('are distinct UUID v7 strings', async () => {
 		const scheduler = new Scheduler({ ...base(), autoStart: false });
 		const tasks = await scheduler.add(Array.from({ length: 2_000 }, (_, i) => ({ item: i })));
 		const ids = new Set(tasks.map((t) => t.id));
 		expect(ids.size).toBe(2_000);
 		for (const id of ids)
-			expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+			expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 		await scheduler.close();
 	});
 });
