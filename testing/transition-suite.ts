@@ -79,7 +79,13 @@ export function describeTransitions(make: () => Promise<TaskContainer>): void {
 
 	it('compares the claim of each of several transitions made at once', async () => {
 		const c = await make();
-		await c.add(taskRecords([{ id: 'a', item: 1 }, { id: 'b', item: 2 }, { id: 'c', item: 3 }]));
+		await c.add(
+			taskRecords([
+				{ id: 'a', item: 1 },
+				{ id: 'b', item: 2 },
+				{ id: 'c', item: 3 },
+			]),
+		);
 		const now = Date.now();
 		const claimed = await c.claim(3, 'o', LEASE, now);
 		const byId = new Map(claimed.map((task) => [task.id, task]));

@@ -148,7 +148,8 @@ export class RedisTransitions {
 			version ?? versionOf(known),
 		];
 		// A guarded move (flag 8): the claim's attempts and startedAt follow the head, before the patch pairs.
-		if (claim !== undefined) head.push(String(claim.attempts), claim.startedAt === null ? '' : String(claim.startedAt));
+		if (claim !== undefined)
+			head.push(String(claim.attempts), claim.startedAt === null ? '' : String(claim.startedAt));
 		try {
 			item = encodePatch(patch, id, head);
 		} catch (error) {

@@ -32,19 +32,17 @@ describe.each(['PostgreSQL', 'SQLite, better-sqlite3', 'SQLite, sqlite3'])('SqlC
 			const task = (id: string) => claimed.find((t) => t.id === id) as (typeof claimed)[number];
 			const now = Date.now();
 			// t0 alone first (nothing on its way); the rest are asked for in the turn its reply comes: one statement.
-			const [done, stale, named, plain] = await c
-				.transition('t0', 'running', 'succeeded', DONE, 'o')
-				.then(() =>
-					Promise.all([
-						c.transition('t1', 'running', 'succeeded', DONE, 'o'),
-						c.transition('t2', 'running', 'failed', DONE, 'o', {
-							attempts: task('t2').attempts,
-							startedAt: (task('t2').startedAt ?? 0) - 1,
-						}),
-						c.transition('t3', 'running', 'succeeded', DONE, 'o', task('t3')),
-						c.transition('t7', 'waiting', 'stopped', { finishedAt: now }),
-					]),
-				);
+			const [done, stale, named, plain] = await c.transition('t0', 'running', 'succeeded', DONE, 'o').then(() =>
+				Promise.all([
+					c.transition('t1', 'running', 'succeeded', DONE, 'o'),
+					c.transition('t2', 'running', 'failed', DONE, 'o', {
+						attempts: task('t2').attempts,
+						startedAt: (task('t2').startedAt ?? 0) - 1,
+					}),
+					c.transition('t3', 'running', 'succeeded', DONE, 'o', task('t3')),
+					c.transition('t7', 'waiting', 'stopped', { finishedAt: now }),
+				]),
+			);
 			expect(batchSql.mock.calls.some(([, n, guarded]) => n === 4 && guarded === true)).toBe(true);
 			expect(done).toMatchObject({ id: 't1', status: 'succeeded' });
 			expect(stale).toBeNull();
