@@ -14,6 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { Scheduler, type TaskPatch, type TaskRecord } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
+import { QueueContainer } from 'lightsched/containers/queue';
 import { handBackPatch } from 'lightsched/kit';
 import { useFakeClock } from '../support/fake-clock.js';
 import { sharedDouble } from './shared-double.js';
@@ -150,5 +151,45 @@ describe('a move back to waiting and a claim the container made since', () => {
 		// The retry found the claim it named gone: the claim made ahead stayed, and ran the second attempt.
 		expect(movedBack()).toBeNull();
 		await clock.settle(scheduler.close());
+	});
+
+	it('an attempt that took a new claim of its own task names that claim when it fails and is retried', async () => {
+		// Its lease lapsed (a stalled store), the task was reclaimed, and this scheduler claimed it again while the
+		// attempt still ran: the attempt keeps the new claim's numbers, startedAt too, or its retry's move, naming the
+		// claim, would be refused and the task left running with no attempt.
+		const container = new QueueContainer();
+		const runs: Record<string, number> = {};
+		let release: () => void = () => undefined;
+		const scheduler = new Scheduler({
+			container,
+			concurrency: 2,
+			maxAttempts: 3,
+			backoff: { type: 'fixed', delayMs: 1 },
+			actuator: new FunctionActuator(async (id: string) => {
+				runs[id] = (runs[id] ?? 0) + 1;
+				if (id !== 'slow' || runs[id] > 1) return id;
+				await new Promise<void>((resolve) => (release = resolve));
+				throw new Error('the first attempt fails');
+			}),
+		});
+		const finished: TaskRecord[] = [];
+		scheduler.on('task:succeeded', ({ task }) => finished.push(task));
+		await scheduler.add({ id: 'slow', item: 'slow' });
+		const until = (done: () => boolean | Promise<boolean>) =>
+			(async () => {
+				for (let i = 0; i < 1_000 && !(await done()); i++)
+					await new Promise((resolve) => setTimeout(resolve, 5));
+			})();
+		await until(() => runs['slow'] === 1);
+		// Claimed again a later millisecond than the first claim.
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect((await container.reclaimExpired(Date.now() + 3_600_000)).map((t) => t.status)).toEqual(['waiting']);
+		await scheduler.add({ id: 'other', item: 'other' });
+		await until(async () => (await scheduler.get('slow'))?.attempts === 2 && runs['other'] === 1);
+		release();
+		await until(() => finished.some((task) => task.id === 'slow'));
+		expect(runs).toEqual({ slow: 2, other: 1 });
+		expect(await scheduler.get('slow')).toMatchObject({ status: 'succeeded', attempts: 3 });
+		await scheduler.close();
 	});
 });
