@@ -9,6 +9,7 @@ import {
 	InvalidStateError,
 	PartialAddError,
 	SchedulerClosedError,
+	type ClaimGuard,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -149,11 +150,12 @@ export class CombinedContainer implements TaskContainer {
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		await this.#ready();
-		const stored = await this.#persistent.transition(id, from, to, patch, owner);
+		const stored = await this.#persistent.transition(id, from, to, patch, owner, claim);
 		if (stored === null) return null;
-		return (await this.#memory.transition(id, from, to, patch, owner)) ?? stored;
+		return (await this.#memory.transition(id, from, to, patch, owner, claim)) ?? stored;
 	}
 
 	async renew(owner: string, ids: readonly string[], leaseMs: number, now: number): Promise<RenewResult> {

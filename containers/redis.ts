@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import {
 	HeldTasks,
 	SchedulerClosedError,
+	type ClaimGuard,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -101,6 +102,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			'waiting',
 			{ attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: Date.now() },
 			owner,
+			task,
 		).catch(() => null),
 	);
 
@@ -231,8 +233,9 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
-		return this.#transitions.transition(id, from, to, patch, owner);
+		return this.#transitions.transition(id, from, to, patch, owner, undefined, claim);
 	}
 
 	/**

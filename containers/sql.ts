@@ -12,6 +12,7 @@ import {
 	insertInTransaction,
 	defaultWorkflowStore,
 	SchedulerClosedError,
+	type ClaimGuard,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -199,6 +200,7 @@ export class SqlContainer implements TaskContainer {
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		this.#assertOpen();
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
@@ -206,7 +208,7 @@ export class SqlContainer implements TaskContainer {
 		if (!isWellFormedText(id)) return null;
 		if (to === 'waiting' && patch.runAt !== undefined) this.#parts.claims.wrote(patch.runAt);
 		const row = await this.#calls.run('transition', () =>
-			this.#parts.transitions.submit({ id, from, to, patch, owner, updatedAt: Date.now() }),
+			this.#parts.transitions.submit({ id, from, to, patch, owner, claim, updatedAt: Date.now() }),
 		);
 		if (row !== null && to !== 'running' && to !== 'exporting') this.#slotFreed();
 		return row === null ? null : rowToRecord(row);

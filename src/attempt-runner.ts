@@ -210,8 +210,10 @@ export class AttemptRunner<TItem, TOutput> {
 		}
 		if (running !== undefined) {
 			// Our lease lapsed (a stalled store), the task was reclaimed, and we claimed it again while its first
-			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers.
+			// attempt still runs here. We own it either way: keep the one attempt, with the new claim's numbers (its
+			// moves back to waiting name this claim: `ClaimGuard`).
 			running.task.attempts = task.attempts;
+			running.task.startedAt = task.startedAt;
 			running.task.leaseUntil = task.leaseUntil;
 			return;
 		}

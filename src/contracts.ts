@@ -105,6 +105,19 @@ export interface SyncContainerOperations {
 }
 
 /**
+ * Which claim of a task a `transition` may move (its `claim` argument): the task's `attempts` and `startedAt` as a
+ * record of that claim holds them. The move then applies only while the stored task has both (`startedAt` compared
+ * as a value, `null` equal to `null`); a container must honour it, in the same compare-and-set as the status and
+ * owner. Every claim adds one to `attempts` and sets `startedAt` to its time, a hand-back takes the attempt off
+ * again and a reclaim keeps it: so a later claim of the task, even one for the same owner made by the container
+ * itself (a claim ahead, an add's hand-off) after a hand-back of the claim read, differs from it, unless it was
+ * made in the same millisecond (by the clock that stamped both). The scheduler names the claim on every move back
+ * to waiting: once such a write is applied, the task may be claimed again for the same owner, and a write that
+ * compared status and owner only (its retry, or a hand-back of a task read earlier) would move that new claim back.
+ */
+export type ClaimGuard = Pick<TaskRecord, 'attempts' | 'startedAt'>;
+
+/**
  * Where tasks live and which state they are in. Every state change is a compare-and-set, so a late or
  * duplicate report is rejected, never applied. All methods may be called concurrently.
  *
@@ -164,9 +177,10 @@ export interface TaskContainer {
 	claim(max: number, owner: string, leaseMs: number, now: number): Promise<TaskRecord[]>;
 
 	/**
-	 * Compare-and-set: if task `id` is in status `from` (and, when `owner` is given, owned by `owner`), move it to
-	 * `to` and apply `patch`. Returns the updated record, or `null` when the task is missing or the comparison
-	 * failed. Moving to `waiting` makes the task claimable again at `patch.runAt` (or at once).
+	 * Compare-and-set: if task `id` is in status `from` (and, when `owner` is given, owned by `owner`; and, when
+	 * `claim` is given, still under that claim: see `ClaimGuard`), move it to `to` and apply `patch`. Returns the
+	 * updated record, or `null` when the task is missing or the comparison failed. Moving to `waiting` makes the
+	 * task claimable again at `patch.runAt` (or at once).
 	 */
 	transition(
 		id: string,
@@ -174,6 +188,7 @@ export interface TaskContainer {
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null>;
 
 	/** Extend the leases of the caller's running tasks; see `RenewResult`. */

@@ -31,7 +31,7 @@ export class HeldTasks {
 	readonly #handBack: (task: TaskRecord, owner: string) => Promise<unknown>;
 	#timer: ReturnType<typeof setTimeout> | undefined;
 
-	/** `handBack` returns a task to waiting, its attempt not counted. */
+	/** `handBack` returns a task to waiting, its attempt not counted, only under the claim `task` holds (`ClaimGuard`). */
 	constructor(handBack: (task: TaskRecord, owner: string) => Promise<unknown>) {
 		this.#handBack = handBack;
 	}
@@ -125,11 +125,12 @@ export class HeldTasks {
 	/**
 	 * Hand `task` back for `owner`, held (`holds`) until that settles, however it does. Until then the server may
 	 * hold it as running for the owner, so a renewal can read it there; reported as `unknown`, its owner would hand
-	 * it back as well, under its claim fence, reading it and moving it with the owner compared. A transition batch
-	 * that claims ahead, or an add that hands over, is no claim of the owner's: once this hand-back applied, one may
-	 * claim the task for the same owner again and hold it here, and the owner's hand-back would then move that claim
-	 * back to waiting, while its next claim takes it from here and runs it, and a claim of the waiting task runs it a
-	 * second time.
+	 * it back as well, under its claim fence, reading it and moving it. A transition batch that claims ahead, or an
+	 * add that hands over, is no claim of the owner's: once this hand-back applied, one may claim the task for the
+	 * same owner again and hold it here, and the owner's hand-back, had it compared the owner only, would move that
+	 * claim back to waiting, while its next claim takes it from here and runs it, and a claim of the waiting task
+	 * runs it a second time. Both hand-backs name the claim they move (`ClaimGuard`), so the later claim stays; held
+	 * meanwhile, the task costs its owner no needless read and write either.
 	 */
 	#return(task: TaskRecord, owner: string): Promise<unknown> {
 		let ids = this.#returning.get(owner);

@@ -14,6 +14,7 @@ export type {
 	ActuatorStart,
 	ActuatorStatus,
 	CallbackReceiver,
+	ClaimGuard,
 	ContainerSignal,
 	PartReporter,
 	Persistencer,

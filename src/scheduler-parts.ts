@@ -114,7 +114,6 @@ export function wireScheduler<TItem, TOutput>(
 			report: (error, context) => reporter.error(error, context),
 			writeFailed: (operation, error) => reportFailure(core as SchedulerCore, 'container', operation, error),
 			closing: () => hooks.closed(),
-			fence: () => claims.fence(),
 		}),
 		timers: new WakeTimers(() => claims.fill(), resolved.pollIntervalMs),
 		containerHealth: health('container'),

@@ -4,6 +4,7 @@
  * move clears or sets is decided here and nowhere else. The compare-and-set itself is the container's
  * `transition`; the moves a container makes on its own (claim, reclaim) are stated in `contracts.ts`.
  */
+import type { ClaimGuard } from './contracts.js';
 import { LeaseExpiredError, toTaskError } from './errors.js';
 import type { TaskPatch, TaskRecord, TaskStatus } from './task.js';
 
@@ -22,6 +23,14 @@ function withRef(patch: TaskPatch, ref: unknown): TaskPatch {
  */
 export function handBackPatch(task: Pick<TaskRecord, 'attempts'>, now: number = Date.now(), ref?: unknown): TaskPatch {
 	return withRef({ attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null, runAt: now }, ref);
+}
+
+/**
+ * Whether `task` is still under the claim `claim` names (`ClaimGuard`): the same `attempts` and `startedAt`. The rule
+ * of a guarded `transition`, for containers that compare in JavaScript.
+ */
+export function isSameClaim(task: ClaimGuard, claim: ClaimGuard): boolean {
+	return task.attempts === claim.attempts && task.startedAt === claim.startedAt;
 }
 
 /** running | exporting → waiting, counted: a failed attempt with attempts left, claimable again at `runAt`. */

@@ -7,7 +7,7 @@
  * to report; writes nothing but the container and the persistencer.
  */
 import type { AttemptOutcome } from './attempt.js';
-import type { Persistencer, TaskActuator, TaskContainer } from './contracts.js';
+import type { ClaimGuard, Persistencer, TaskActuator, TaskContainer } from './contracts.js';
 import { NonRetryableError, PersistError, toError } from './errors.js';
 import { backoffDelay, type Backoff } from './retry.js';
 import {
@@ -15,6 +15,7 @@ import {
 	exportPatch,
 	failPatch,
 	handBackPatch,
+	isSameClaim,
 	retryPatch,
 	stopPatch,
 	successPatch,
@@ -46,15 +47,7 @@ export interface TaskWriterParts {
 	readonly writeFailed: (operation: string, error: unknown) => void;
 	/** Whether the scheduler is closing: storage blips are then retried once only. */
 	readonly closing: () => boolean;
-	/**
-	 * Hold this scheduler's claims off (resolves once none is in flight) until the returned function is called: a
-	 * retried move back to waiting reads the task and moves it with no claim of ours in between (see `#moveAgain`).
-	 */
-	readonly fence: () => Promise<() => void>;
 }
-
-/** Which claim of a task an attempt holds: its claims count and claim time (`Claim` in `#moveAgain`). */
-type Claim = Pick<TaskRecord, 'attempts' | 'startedAt'>;
 
 const NONE: StoredOutcome = { kind: 'none' };
 
@@ -108,7 +101,10 @@ export class TaskWriter {
 		return this.#parts.container.transition(id, 'running', 'running', { progress }, this.#parts.owner);
 	}
 
-	/** running → waiting, uncounted: a claimed task this owner never started (closing, or a lost claim reply). */
+	/**
+	 * running → waiting, uncounted: a claimed task this owner never started (closing, or a lost claim reply). Moves
+	 * only the claim `task` was read under (`ClaimGuard`): never a later claim of the task, even for this owner.
+	 */
 	handBack(task: Pick<TaskRecord, 'id' | 'attempts' | 'startedAt'>, ref?: unknown): Promise<TaskRecord | null> {
 		return this.#move(task.id, 'running', 'waiting', handBackPatch(task, Date.now(), ref), false, task);
 	}
@@ -250,9 +246,11 @@ export class TaskWriter {
 	 * scheduler keeps renewing the task's lease meanwhile; if it is lost all the same (reclaimed elsewhere), the
 	 * next try finds the task moved and reports it lost. A hand-back gives up after 5 tries (its caller retries).
 	 *
-	 * A move back to waiting names the attempt's `claim`: once such a write is applied the task can be claimed again,
-	 * by this very scheduler too, and a retry that compared only status and owner would move that new claim back
-	 * (its attempt then runs on a task that is waiting, and the task runs once more than its attempts allow).
+	 * A move back to waiting names the attempt's `claim` (`ClaimGuard`), its first write and every retry: once such a
+	 * write is applied the task can be claimed again for this very owner, by this scheduler or by the container itself
+	 * (a claim ahead, an add's hand-off), and a write that compared only status and owner (a retry, or a first write
+	 * given up on and applied late) would move that new claim back: its attempt then runs on a task that is waiting,
+	 * and the task runs once more than its attempts allow.
 	 */
 	#move(
 		id: string,
@@ -260,10 +258,10 @@ export class TaskWriter {
 		to: TaskStatus,
 		patch: TaskPatch,
 		untilStored = true,
-		claim?: Claim,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		return this.#parts.container
-			.transition(id, from, to, patch, this.#parts.owner)
+			.transition(id, from, to, patch, this.#parts.owner, claim)
 			.catch((error: unknown) => this.#moveAgain(id, from, to, patch, error, untilStored, claim));
 	}
 
@@ -278,7 +276,7 @@ export class TaskWriter {
 		patch: TaskPatch,
 		firstError: unknown,
 		untilStored: boolean,
-		claim: Claim | undefined,
+		claim: ClaimGuard | undefined,
 	): Promise<TaskRecord | null> {
 		const { container, owner } = this.#parts;
 		let error = firstError;
@@ -288,30 +286,18 @@ export class TaskWriter {
 			if ((attempt > 4 && !untilStored) || (this.#parts.closing() && attempt > 1)) throw error;
 			this.#parts.writeFailed(`storing task ${id} (${from} -> ${to}, retried)`, error);
 			await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 4 ** (attempt - 1))));
-			const release = claim === undefined ? undefined : await this.#parts.fence();
 			try {
-				if (claim !== undefined) {
-					// No claim of ours can start until `release`: a task still under this claim is moved by the write
-					// below; one claimed again since (by us or another scheduler) is never moved from under its claim.
-					const current = await container.get(id);
-					if (current === null) return null;
-					if (current.attempts !== claim.attempts || current.startedAt !== claim.startedAt)
-						return current.runAt === patch.runAt ? { ...current, status: to } : null;
-					// Out of the attempt's status or owner: applied or lost, but never written again. The fence holds only
-					// this scheduler's claim loop; a claim made by the container itself (a claim ahead in another task's
-					// finish, a task an add hands to this idle owner) could take a waiting task between this read and a
-					// write, and the write, comparing status and owner only, would move that claim back.
-					if (current.status !== from || current.owner !== owner)
-						return wasApplied(current, to, patch) ? current : null;
-				}
-				const moved = await container.transition(id, from, to, patch, owner);
+				const moved = await container.transition(id, from, to, patch, owner, claim);
 				if (moved !== null) return moved;
 				const now = await container.get(id);
-				return now !== null && wasApplied(now, to, patch) ? now : null;
+				if (now === null) return null;
+				// Claimed again since (a hand-back takes its attempt off): after this very write, if that claim kept the
+				// `runAt` this write set (a claim does not change it).
+				if (claim !== undefined && !isSameClaim(now, claim))
+					return now.runAt === patch.runAt ? { ...now, status: to } : null;
+				return wasApplied(now, to, patch) ? now : null;
 			} catch (retryError) {
 				error = retryError;
-			} finally {
-				release?.();
 			}
 		}
 	}

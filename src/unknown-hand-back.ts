@@ -7,6 +7,12 @@
  * - The read and the move happen under a claim fence (`ClaimLoop.fence`): no claim of this scheduler is in flight
  *   between the read and the move, so a task read as held for us is one no reply of ours will bring: a later claim
  *   that took it again is either answered (its attempt is listed: left alone) or lost (handed back, rightly).
+ * - The move names the claim read (`ClaimGuard`: its attempts and startedAt), so it moves that claim only. The fence
+ *   holds this scheduler's claims, not the container's own: between the read and the move, a hand-back of the
+ *   claim read (the container's, given up on in an outage and applied late) and a claim the container makes for
+ *   this owner (a claim ahead, an add's hand-off, held for its next `claim`) may land, and a move comparing status
+ *   and owner only would hand that new claim back while the container holds it: this scheduler would run it, and
+ *   another one the waiting task too.
  * - A hand-back that fails is retried (bounded, with backoff), and the task's lease is renewed meanwhile; when the
  *   retries give up, renewals go on until one finds the task again (a new round begins) or finds it gone.
  */
@@ -23,7 +29,7 @@ export interface UnknownHandBackHost {
 	ranUnstored(id: string): boolean;
 	/** Hold claims off until the returned function is called (resolves once no claim is in flight). */
 	fence(): Promise<() => void>;
-	/** running → waiting, uncounted (the writer's bounded retries included). */
+	/** running → waiting, uncounted, only under the claim `task` was read with (the writer's bounded retries included). */
 	handBack(task: TaskRecord): Promise<TaskRecord | null>;
 	/** Renew leases (now that tasks are held), and stop renewing once none are. */
 	renewing(): void;

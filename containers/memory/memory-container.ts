@@ -12,8 +12,10 @@ import {
 	emptyCounts,
 	InvalidStateError,
 	isFinalStatus,
+	isSameClaim,
 	reclaimMove,
 	SchedulerClosedError,
+	type ClaimGuard,
 	type CleanQuery,
 	type ContainerSignal,
 	type RepeatRecord,
@@ -117,9 +119,10 @@ export abstract class MemoryContainer implements TaskContainer {
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		const rec = this.#tasks.get(id);
-		if (rec === undefined) return null;
+		if (rec === undefined || (claim !== undefined && !isSameClaim(rec, claim))) return null;
 		const moved = this.#move(rec, from, to, patch, owner, Date.now());
 		return moved === null ? null : copyTask(moved);
 	}

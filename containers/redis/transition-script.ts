@@ -16,8 +16,9 @@ const SUCCESS_LENGTH = 7;
  * A batch of transitions in one call (the container coalesces those issued in the same tick). ARGV[1] is the batch
  * as one JSON array: now (the caller's), token prefix, the usual owner and claim-ahead lease (see below), then one
  * array per transition: id, from, to, flags (1 = compare the owner, 2 = claim ahead, 4 = compare the version too:
- * the move applies only to the stored version given), owner, token number, the claim ahead's lease length in ms
- * ('' for none), the version the caller knows (`<seq>:<v>` or ''), then the patch's field/value pairs. The usual end
+ * the move applies only to the stored version given, 8 = compare the claim too, `ClaimGuard`), owner, token number,
+ * the claim ahead's lease length in ms ('' for none), the version the caller knows (`<seq>:<v>` or ''), with flag 8
+ * the claim's attempts and startedAt ('' for null), then the patch's field/value pairs. The usual end
  * of a task, a running task's success for the usual owner and lease with the success patch (output, error null,
  * finishedAt, no owner nor lease), comes in a short form of 7 values instead (SUCCESS_LENGTH): id, token number, the
  * seq and v the caller knows ('' and '' for none), finishedAt, output (stored form), and skips: the fields the
@@ -125,7 +126,11 @@ local function one(t)
 	if usual then token = tprefix .. ':' .. t[2] else token = tprefix .. ':' .. t[6] end
 	local checkOwner = flags % 2 == 1
 	local aheadWanted = math.floor(flags / 2) % 2 == 1
-	local exact = flags >= 4
+	local exact = math.floor(flags / 4) % 2 == 1
+	local guarded = flags >= 8
+	-- Where the patch pairs start: after the head, and after the claim's two values when guarded.
+	local p0 = H + 1
+	if guarded then p0 = H + 3 end
 	local k = tkey(id)
 	-- Only what every transition needs (each field is a look-up in the hash): the token on a lost compare, the
 	-- indexed fields when it is not the common end of an active task (reindex).
@@ -135,6 +140,11 @@ local function one(t)
 	-- since (a hand-back applied twice would hand back that later claim while it runs).
 	if f[6] == token then return {record(k)} end
 	if f[1] ~= from or (checkOwner and f[2] ~= owner) then return refused(f) end
+	if guarded then
+		-- Only the claim named (attempts and startedAt, compared as numbers: '' and a missing field alike as none).
+		local c = redis.call('HMGET', k, 'attempts', 'startedAt')
+		if tonumber(c[1]) ~= tonumber(t[H + 1]) or tonumber(c[2]) ~= tonumber(t[H + 2]) then return refused(f) end
+	end
 	local seq = f[3]
 	local known
 	if usual then known = t[3] == seq and t[4] == f[4] else known = t[8] == versionTag(seq, f[4]) end
@@ -159,8 +169,8 @@ local function one(t)
 		end
 		if following ~= false then changeOf(id, from, to, now, k, false) end
 	else
-		redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, H + 1, n))
-		if following ~= false then changeOf(id, from, to, now, k, patches(t, H + 1, n, 'progress')) end
+		redis.call('HSET', k, 'status', to, 'updatedAt', now, 'lastTransition', token, 'v', bump(f[4]), unpack(t, p0, n))
+		if following ~= false then changeOf(id, from, to, now, k, patches(t, p0, n, 'progress')) end
 	end
 	if ending then
 		if from == 'exporting' then redis.call('DECR', P .. 'n:exporting') end
@@ -182,7 +192,7 @@ local function one(t)
 		end
 		freed()
 	else
-		reindex(id, seq, from, to, ix[1], ix[2], ix[3], f[2], t, H + 1, n)
+		reindex(id, seq, from, to, ix[1], ix[2], ix[3], f[2], t, p0, n)
 	end
 	if aheadWanted and checkOwner and isFinal(to) then
 		local a = ahead[owner]

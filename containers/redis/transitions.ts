@@ -12,6 +12,7 @@
  * tasks handed over by an add to an idle claimer (idle-push.ts) are held the same way, marked `pushed`.
  */
 import {
+	type ClaimGuard,
 	ContainerError,
 	isFinalStatus,
 	jsonOutputError,
@@ -104,8 +105,9 @@ export class RedisTransitions {
 	}
 
 	/**
-	 * See `TaskContainer.transition`. With `version` (`<seq>:<v>`, as a renewal read it) the move applies only to
-	 * that stored version: a hand-back of the claim read then, never of a later claim of the same task (orphans.ts).
+	 * See `TaskContainer.transition` (`claim`: see `ClaimGuard`). With `version` (`<seq>:<v>`, as a renewal read it)
+	 * the move applies only to that stored version: a hand-back of the claim read then, never of a later claim of the
+	 * same task (orphans.ts).
 	 */
 	transition(
 		id: string,
@@ -114,13 +116,18 @@ export class RedisTransitions {
 		patch: TaskPatch,
 		owner?: string,
 		version?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		// A busy owner's finished task: claim its next task in the same round trip (see the top of this file).
 		const aheadMs =
 			owner !== undefined && isFinalStatus(to) && this.#parts.mayClaimAhead()
 				? this.#parts.ahead.leaseFor(owner)
 				: undefined;
-		const flags = (owner === undefined ? 0 : 1) | (aheadMs === undefined ? 0 : 2) | (version === undefined ? 0 : 4);
+		const flags =
+			(owner === undefined ? 0 : 1) |
+			(aheadMs === undefined ? 0 : 2) |
+			(version === undefined ? 0 : 4) |
+			(claim === undefined ? 0 : 8);
 		const aheadLease = aheadMs === undefined ? '' : String(aheadMs);
 		// An output JSON would change fails the attempt (InvalidOutputError) instead of being stored changed.
 		const invalid = patch.output === undefined ? null : jsonOutputError(patch.output);
@@ -130,27 +137,38 @@ export class RedisTransitions {
 		const known = this.known.get(id);
 		// The transition's head (TRANSITION_HEAD values), then the patch pairs, in one array.
 		let item: string[];
+		const head = [
+			id,
+			from,
+			to,
+			String(flags),
+			owner ?? '',
+			String(++this.#calls),
+			aheadLease,
+			version ?? versionOf(known),
+		];
+		// A guarded move (flag 8): the claim's attempts and startedAt follow the head, before the patch pairs.
+		if (claim !== undefined)
+			head.push(String(claim.attempts), claim.startedAt === null ? '' : String(claim.startedAt));
 		try {
-			item = encodePatch(patch, id, [
-				id,
-				from,
-				to,
-				String(flags),
-				owner ?? '',
-				String(++this.#calls),
-				aheadLease,
-				version ?? versionOf(known),
-			]);
+			item = encodePatch(patch, id, head);
 		} catch (error) {
 			return Promise.reject(error);
 		}
 		const success =
-			from === 'running' && to === 'succeeded' && version === undefined && owner !== undefined
+			from === 'running' &&
+			to === 'succeeded' &&
+			version === undefined &&
+			claim === undefined &&
+			owner !== undefined
 				? successForm(item, known)
 				: undefined;
 		const queued: Queued = success === undefined ? { item } : { item, success };
+		const pairs = claim === undefined ? TRANSITION_HEAD : TRANSITION_HEAD + 2;
 		// A plain promise chain, not an async function: this runs once per finished task.
-		return this.batch.submit(queued).then((reply) => this.#transitioned(id, to, item, known, reply as Reply));
+		return this.batch
+			.submit(queued)
+			.then((reply) => this.#transitioned(id, to, item, pairs, known, reply as Reply));
 	}
 
 	/** A task a claim returned: decoded, and remembered. */
@@ -165,6 +183,7 @@ export class RedisTransitions {
 		id: string,
 		to: TaskStatus,
 		item: readonly string[],
+		pairs: number,
 		known: Known | undefined,
 		stored: Reply,
 	): TaskRecord | null | Promise<TaskRecord> {
@@ -176,8 +195,8 @@ export class RedisTransitions {
 		let record: TaskRecord;
 		if (typeof stored === 'string' && known !== undefined) {
 			// Just the script's `now`: the stored version was the one we know, so the record is ours to rebuild.
-			record = recordAfter(known, to, stored, item, TRANSITION_HEAD, !active);
-			if (active) this.known.remember(appliedTo(known.values, to, stored, item, TRANSITION_HEAD), record);
+			record = recordAfter(known, to, stored, item, pairs, !active);
+			if (active) this.known.remember(appliedTo(known.values, to, stored, item, pairs), record);
 		} else {
 			const values = storedValues(stored);
 			record = decodeRecord(values);

@@ -117,7 +117,16 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 	// A task claimed ahead that its owner did not take in time (or on close): back to waiting, uncounted.
 	const ahead = new ClaimAheadBuffer((task, owner) => {
 		const patch = { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null };
-		const request = { id: task.id, from: 'running', to: 'waiting', patch, owner, updatedAt: Date.now() } as const;
+		const request = {
+			id: task.id,
+			from: 'running',
+			to: 'waiting',
+			patch,
+			owner,
+			// Only the claim held, never a later claim of the task (see `ClaimGuard`).
+			claim: task,
+			updatedAt: Date.now(),
+		} as const;
 		return host.track(transitions.submit(request)).catch(() => null);
 	});
 	const transitions: TransitionBatcher = new TransitionBatcher({

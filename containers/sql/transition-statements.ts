@@ -1,7 +1,8 @@
 /**
  * The SQL of compare-and-set transitions (transitions.ts batches and runs them): one transition as a plain
  * `UPDATE … RETURNING`, a batch as ONE `UPDATE … FROM (rows) … RETURNING` in which every row keeps its own
- * compare-and-set (`id`, `status`, and `owner` when given). On PostgreSQL the rows come as one array per column
+ * compare-and-set (`id`, `status`, and `owner` when given, and the claim, `attempts` and `started_at`, when named:
+ * `ClaimGuard`). On PostgreSQL the rows come as one array per column
  * (`unnest`), so the statement's text and its planning time do not grow with the batch; on SQLite as a `VALUES`
  * list, one text per size.
  */
@@ -65,14 +66,32 @@ export class TransitionStatements {
 			if (this.#serverNow === null) bindings.push(p.updatedAt);
 		}
 		bindings.push(p.id, p.from);
-		if (p.owner !== undefined) bindings.push(p.owner);
-		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE id = ? AND status = ?${p.owner === undefined ? '' : ' AND owner = ?'} RETURNING *`;
+		let where = 'id = ? AND status = ?';
+		if (p.owner !== undefined) {
+			where += ' AND owner = ?';
+			bindings.push(p.owner);
+		}
+		if (p.claim !== undefined) {
+			where += ` AND attempts = ? AND ${this.#sameStart('started_at', this.#dialect === 'pg' ? '?::bigint' : '?')}`;
+			bindings.push(p.claim.attempts, p.claim.startedAt);
+		}
+		const sql = `UPDATE ${this.#table} SET ${sets.join(', ')} WHERE ${where} RETURNING *`;
 		return { sql, bindings };
 	}
 
-	/** The bindings of a batch setting `keys`: one array per column on PostgreSQL, row by row on SQLite. */
-	bindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[]): unknown[] {
-		return this.#dialect === 'pg' ? this.#columnBindings(batch, keys) : this.#rowBindings(batch, keys);
+	/** `column` equal to `value`, `NULL` to `NULL` too (a claim's `started_at`). */
+	#sameStart(column: string, value: string): string {
+		return this.#dialect === 'pg' ? `${column} IS NOT DISTINCT FROM ${value}` : `${column} IS ${value}`;
+	}
+
+	/**
+	 * The bindings of a batch setting `keys`: one array per column on PostgreSQL, row by row on SQLite. `guarded`:
+	 * with the claim's columns (see `batchSql`).
+	 */
+	bindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[], guarded = false): unknown[] {
+		return this.#dialect === 'pg'
+			? this.#columnBindings(batch, keys, guarded)
+			: this.#rowBindings(batch, keys, guarded);
 	}
 
 	/**
@@ -81,10 +100,11 @@ export class TransitionStatements {
 	 * driver binds a string at once, any other value only after an `instanceof` test of its own (most of its binding
 	 * time in a perf profile, 5 Dec 2026).
 	 */
-	#rowBindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[]): unknown[] {
+	#rowBindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[], guarded: boolean): unknown[] {
 		const bindings: unknown[] = [];
 		for (const p of batch) {
 			bindings.push(p.id, p.from, p.to, p.owner ?? null, p.updatedAt);
+			if (guarded) bindings.push(p.claim?.attempts ?? null, p.claim?.startedAt ?? null);
 			for (const key of keys) {
 				const value = p.patch[key];
 				if (value === undefined) bindings.push('0', '');
@@ -95,9 +115,10 @@ export class TransitionStatements {
 	}
 
 	/** PostgreSQL: one array per column, as `unnest` takes them (see `batchSql`). */
-	#columnBindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[]): unknown[][] {
+	#columnBindings(batch: readonly TransitionRequest[], keys: readonly PatchKey[], guarded: boolean): unknown[][] {
+		const first = guarded ? 7 : 5;
 		const columns: unknown[][] = Array.from(
-			{ length: 5 + 2 * keys.length },
+			{ length: first + 2 * keys.length },
 			() => new Array<unknown>(batch.length),
 		);
 		batch.forEach((p, i) => {
@@ -106,20 +127,29 @@ export class TransitionStatements {
 			(columns[2] as unknown[])[i] = p.to;
 			(columns[3] as unknown[])[i] = p.owner ?? null;
 			(columns[4] as unknown[])[i] = p.updatedAt;
+			if (guarded) {
+				(columns[5] as unknown[])[i] = p.claim?.attempts ?? null;
+				(columns[6] as unknown[])[i] = p.claim?.startedAt ?? null;
+			}
 			keys.forEach((key, k) => {
 				const value = p.patch[key];
-				(columns[5 + 2 * k] as unknown[])[i] = value !== undefined;
-				(columns[6 + 2 * k] as unknown[])[i] = value === undefined ? null : patchValue(key, value, this.#bool);
+				(columns[first + 2 * k] as unknown[])[i] = value !== undefined;
+				(columns[first + 1 + 2 * k] as unknown[])[i] =
+					value === undefined ? null : patchValue(key, value, this.#bool);
 			});
 		});
 		return columns;
 	}
 
-	/** The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then hits). */
-	batchSql(keys: readonly PatchKey[], n: number): { head: string; update: string } {
+	/**
+	 * The SQL of a batch of `n` transitions setting `keys`, built once per shape (the driver's statement cache then
+	 * hits). `guarded`: some transition names its claim (`ClaimGuard`); the rows then carry `c_attempts` and
+	 * `c_started` (null for a row that names none), and only such a batch pays for them.
+	 */
+	batchSql(keys: readonly PatchKey[], n: number, guarded = false): { head: string; update: string } {
 		const pg = this.#dialect === 'pg';
 		// PostgreSQL takes one array per column, so its text does not depend on the batch's size.
-		const shape = pg ? keys.join(',') : `${keys.join(',')}|${n}`;
+		const shape = `${pg ? keys.join(',') : `${keys.join(',')}|${n}`}${guarded ? '|claim' : ''}`;
 		const known = this.#shapes.get(shape);
 		if (known !== undefined) return known;
 		const cast = (type: string): string => (pg ? `?::${type}` : '?');
@@ -131,6 +161,7 @@ export class TransitionStatements {
 			'c_to',
 			'c_owner',
 			'c_updated',
+			...(guarded ? ['c_attempts', 'c_started'] : []),
 			...keys.flatMap((key) => [`f_${key}`, `p_${key}`]),
 		];
 		const types = [
@@ -139,6 +170,7 @@ export class TransitionStatements {
 			'text',
 			'text',
 			'bigint',
+			...(guarded ? [PATCH_COLUMNS.attempts.pgType, PATCH_COLUMNS.startedAt.pgType] : []),
 			...keys.flatMap((key) => [flagType, PATCH_COLUMNS[key].pgType]),
 		];
 		const rowSql = `(${types.map(cast).join(', ')})`;
@@ -153,12 +185,15 @@ export class TransitionStatements {
 				return `${column} = CASE WHEN v.f_${key} THEN v.p_${key} ELSE t.${column} END`;
 			}),
 		];
+		const claimed = guarded
+			? ` AND (v.c_attempts IS NULL OR (t.attempts = v.c_attempts AND ${this.#sameStart('t.started_at', 'v.c_started')}))`
+			: '';
 		const sql = {
 			head: pg
 				? `WITH v (${columns.join(', ')}) AS (SELECT * FROM unnest(${types.map((type) => `?::${type}[]`).join(', ')}))`
 				: `WITH v (${columns.join(', ')}) AS (VALUES ${Array.from({ length: n }, () => rowSql).join(', ')})`,
 			update: `UPDATE ${this.#table} AS t SET ${sets.join(', ')}
-			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)
+			FROM v WHERE t.id = v.c_id AND t.status = v.c_from AND (v.c_owner IS NULL OR t.owner = v.c_owner)${claimed}
 			RETURNING ${pg ? 't.*' : '*'}`,
 		};
 		// Shapes are few (the patch keys a scheduler's transitions set, times batch sizes up to MAX_BATCH); the cap

@@ -1,12 +1,12 @@
 /**
  * Compare-and-set transitions, coalesced. A transition asked for while another statement is on its way joins
  * the next batch, and a batch runs as ONE `UPDATE … FROM (VALUES …) … RETURNING` statement in which every row
- * keeps its own compare-and-set (`id`, `status`, and `owner` when given). On PostgreSQL the rows come as one array
+ * keeps its own compare-and-set (`id`, `status`, and `owner` and the claim when given). On PostgreSQL the rows come as one array
  * per column (`unnest`), so the statement's text and its planning time do not grow with the batch (transition-statements.ts).
  * Nothing waits for a timer: a lone transition runs at once; batches form only while the database is busy, which is
  * when they pay off.
  */
-import type { TaskPatch, TaskStatus } from 'lightsched';
+import type { ClaimGuard, TaskPatch, TaskStatus } from 'lightsched';
 import { PATCH_KEYS } from './rows.js';
 import type { SqlDialect } from './schema.js';
 import { CLAIM_PATCH_KEYS } from './statements.js';
@@ -18,6 +18,8 @@ export interface TransitionRequest {
 	readonly to: TaskStatus;
 	readonly patch: TaskPatch;
 	readonly owner: string | undefined;
+	/** Compare the claim too (`ClaimGuard`: attempts and started_at). */
+	readonly claim?: ClaimGuard | undefined;
 	readonly updatedAt: number;
 }
 
@@ -297,8 +299,10 @@ export class TransitionBatcher {
 				batch.some((p) => p.patch[key] !== undefined) ||
 				(inOne && (CLAIM_PATCH_KEYS as readonly string[]).includes(key)),
 		);
-		const { head, update } = this.#sql.batchSql(keys, batch.length);
-		const bindings = this.#sql.bindings(batch, keys);
+		// The claim's columns only in a batch with a guarded transition (a move back to waiting: rare).
+		const guarded = batch.some((p) => p.claim !== undefined);
+		const { head, update } = this.#sql.batchSql(keys, batch.length, guarded);
+		const bindings = this.#sql.bindings(batch, keys, guarded);
 		if (ahead === null) return this.#run(`${head} ${update}`, bindings);
 		if (!inOne) return this.#withAhead(head, update, bindings, ahead);
 		// SQLite (no data-modifying CTE): the batch's rows as `w`, then the claim's picks as rows of the same shape
@@ -306,7 +310,9 @@ export class TransitionBatcher {
 		// and one commit. Each row keeps its compare-and-set (a picked task: still waiting).
 		const claimed = new Set<string>(CLAIM_PATCH_KEYS);
 		const picked = [
-			'a.c_id, a.c_from, a.c_to, a.c_owner, a.c_updated',
+			guarded
+				? 'a.c_id, a.c_from, a.c_to, a.c_owner, a.c_updated, NULL, NULL'
+				: 'a.c_id, a.c_from, a.c_to, a.c_owner, a.c_updated',
 			...keys.map((key) => (claimed.has(key) ? `a.f_${key}, a.p_${key}` : '0, NULL')),
 		].join(', ');
 		const sql = `${head.replace(/^WITH v /, 'WITH w ')}, v AS (SELECT * FROM w UNION ALL SELECT ${picked} FROM (${ahead.sql}) AS a) ${update}`;

@@ -15,10 +15,12 @@ import {
 	emptyCounts,
 	InvalidStateError,
 	isFinalStatus,
+	isSameClaim,
 	LeaseExpiredError,
 	SchedulerClosedError,
 	TASK_FIELD_NAMES,
 	toTaskError,
+	type ClaimGuard,
 	type ContainerSignal,
 	type RenewResult,
 	type TaskContainer,
@@ -104,9 +106,12 @@ export class JsonMapContainer implements TaskContainer {
 		to: TaskStatus,
 		patch: TaskPatch,
 		owner?: string,
+		claim?: ClaimGuard,
 	): Promise<TaskRecord | null> {
 		const task = this.#read(id);
 		if (task === null || task.status !== from || (owner !== undefined && task.owner !== owner)) return null;
+		// Only the claim named, never a later claim of the task (a hand-back read before it was claimed again).
+		if (claim !== undefined && !isSameClaim(task, claim)) return null;
 		// An output JSON would change fails the attempt (InvalidOutputError), before anything is stored.
 		if (patch.output !== undefined) assertJsonOutput(patch.output, 'output');
 		Object.assign(task, patch, { status: to, updatedAt: Date.now() });

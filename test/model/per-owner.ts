@@ -23,7 +23,7 @@ export function perOwner(make: () => TaskContainer): TaskContainer {
 		shared: base.shared,
 		add: (tasks) => base.add(tasks),
 		claim: (max, owner, leaseMs, now) => of(owner).claim(max, owner, leaseMs, now),
-		transition: (id, from, to, patch, owner) => of(owner).transition(id, from, to, patch, owner),
+		transition: (id, from, to, patch, owner, claim) => of(owner).transition(id, from, to, patch, owner, claim),
 		renew: (owner, ids, leaseMs, now) => of(owner).renew(owner, ids, leaseMs, now),
 		reclaimExpired: (now) => base.reclaimExpired(now),
 		requestStop: (id) => base.requestStop(id),

@@ -68,9 +68,9 @@ describe('a claim whose reply was lost', () => {
 		});
 		const handedBack: string[] = [];
 		const inner = container.transition.bind(container);
-		container.transition = (id, from, to, patch, owner) => {
+		container.transition = (id, from, to, patch, owner, claim) => {
 			if (from === 'running' && to === 'waiting') handedBack.push(id);
-			return inner(id, from, to, patch, owner);
+			return inner(id, from, to, patch, owner, claim);
 		};
 		scheduler.on('error', () => undefined);
 		await scheduler.add({ id: 'long', item: 'long' });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type TaskContainer, type TaskPatch, type TaskRecord, type TaskStatus } from 'lightsched';
+import {
+	Scheduler,
+	type ClaimGuard,
+	type TaskContainer,
+	type TaskPatch,
+	type TaskRecord,
+	type TaskStatus,
+} from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { withTransition } from '../support/with-transition.js';
@@ -16,8 +23,9 @@ function losingReplies(to: TaskStatus): { container: TaskContainer; lost: () => 
 			next: TaskStatus,
 			patch: TaskPatch,
 			owner?: string,
+			claim?: ClaimGuard,
 		): Promise<TaskRecord | null> => {
-			const result = await inner.transition(id, from, next, patch, owner);
+			const result = await inner.transition(id, from, next, patch, owner, claim);
 			if (next === to && result !== null && lost === 0) {
 				lost++;
 				throw new Error('connection reset after the write');
@@ -164,14 +172,14 @@ describe('a container write applied but whose reply was lost', () => {
 	it('a task another scheduler moved meanwhile is not taken for this write', async () => {
 		const inner = new QueueContainer();
 		let stole = false;
-		const container = withTransition(inner, async (id, from, to, patch, owner) => {
+		const container = withTransition(inner, async (id, from, to, patch, owner, claim) => {
 			if (to === 'succeeded' && !stole) {
 				stole = true;
 				// Someone else finished it first (a different finish time), then our write fails.
 				await inner.transition(id, from, 'succeeded', { ...patch, finishedAt: 1, output: 'theirs' }, owner);
 				throw new Error('timeout');
 			}
-			return inner.transition(id, from, to, patch, owner);
+			return inner.transition(id, from, to, patch, owner, claim);
 		});
 		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(() => 'ours') });
 		const succeeded: unknown[] = [];

@@ -76,7 +76,7 @@ export function sharedDouble(): {
 					await new Promise((resolve) => setTimeout(resolve, faults.takenReplyDelayMs));
 				return claimed;
 			}),
-		transition: (id, from, to, patch, owner) =>
+		transition: (id, from, to, patch, owner, claim) =>
 			call('transition', async () => {
 				if (faults.refuseTo?.includes(to))
 					throw new NonRetryableError(`the container refuses this write (${id} -> ${to})`);
@@ -87,7 +87,7 @@ export function sharedDouble(): {
 					faults.failTransitions = (faults.failTransitions ?? 0) - 1;
 					throw new Error(`connection reset (${id} -> ${to} not applied)`);
 				}
-				return inner.transition(id, from, to, patch, owner);
+				return inner.transition(id, from, to, patch, owner, claim);
 			}),
 		renew: (owner, ids, leaseMs, now) =>
 			call('renew', async (): Promise<RenewResult> => {

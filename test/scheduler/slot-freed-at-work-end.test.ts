@@ -15,13 +15,13 @@ function gatedStores(inner: QueueContainer): { container: TaskContainer; open: (
 	let open: () => void = () => undefined;
 	const gate = new Promise<void>((resolve) => (open = resolve));
 	let waiting = 0;
-	const container = withTransition(inner, async (id, from, to, patch, owner) => {
+	const container = withTransition(inner, async (id, from, to, patch, owner, claim) => {
 		if (to === 'succeeded' || to === 'failed') {
 			waiting++;
 			await gate;
 			waiting--;
 		}
-		return inner.transition(id, from, to, patch, owner);
+		return inner.transition(id, from, to, patch, owner, claim);
 	});
 	return { container, open, waiting: () => waiting };
 }

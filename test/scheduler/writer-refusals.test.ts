@@ -3,20 +3,27 @@
  * and a scheduler id that storage would change is refused at construction.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidOutputError, Scheduler, type TaskPatch, type TaskStatus } from 'lightsched';
+import { InvalidOutputError, Scheduler, type ClaimGuard, type TaskPatch, type TaskStatus } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
 
 /** A queue that refuses, like a persistent container would, any output holding a Date. */
 class DateRefusingQueue extends QueueContainer {
 	transitions = 0;
-	override async transition(id: string, from: TaskStatus, to: TaskStatus, patch: TaskPatch, owner?: string) {
+	override async transition(
+		id: string,
+		from: TaskStatus,
+		to: TaskStatus,
+		patch: TaskPatch,
+		owner?: string,
+		claim?: ClaimGuard,
+	) {
 		this.transitions++;
 		const output = patch.output as { when?: unknown } | null | undefined;
 		if (output != null && output.when instanceof Date) {
 			throw new InvalidOutputError('output.when', 'JSON', output.when);
 		}
-		return super.transition(id, from, to, patch, owner);
+		return super.transition(id, from, to, patch, owner, claim);
 	}
 }
 
