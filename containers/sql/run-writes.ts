@@ -4,7 +4,8 @@
  * new rows: on PostgreSQL one array per column, `unnest`ed, the bodies as one text the server splits, so the text is
  * the same for every batch size and one statement function carries it; on SQLite a VALUES list) in which every row
  * keeps its own compare-and-set (`id` and `rev`): one statement and one commit for the runs of many step ends instead
- * of one each. Nothing waits for a timer: a lone write runs at once; batches form only while the database is busy.
+ * of one each. Nothing waits for a timer: a lone write runs at once (once its turn's microtasks ran, so the writes of
+ * one turn go together); batches form only while the database is busy.
  * (The same shape as the task transitions, sql/transitions.ts.) An update sets neither the run's definition, version
  * nor key: they never change, and SQLite rewrites the index entries of every column a SET names, changed or not.
  *
@@ -69,6 +70,8 @@ export class RunWriteBatcher {
 	readonly #indexed: IndexedValues | null;
 	#queue: Pending[] = [];
 	#inFlight = false;
+	/** A pump is due at the end of this microtask checkpoint (`submit`). */
+	#pumpQueued = false;
 
 	/**
 	 * `insert`: the tasks' insert inside a transaction on `knex` (the container's), or `null` (no task release);
@@ -116,7 +119,17 @@ export class RunWriteBatcher {
 			return Promise.reject(new Error('This run store inserts no tasks: it shares no container'));
 		return new Promise((resolve, reject) => {
 			this.#queue.push({ id, rev, values, tasks, resolve, reject });
-			this.#pump();
+			// The first write of a turn waits one microtask for the writes of the same turn: the step ends of one
+			// transition batch reach here in one run of the microtask queue, and on better-sqlite3 a batch runs
+			// synchronously, so without the wait the first went alone (a transaction and commit of its own, 8 pages
+			// written for one run) and the other 64 in the next batch.
+			if (!this.#inFlight && !this.#pumpQueued) {
+				this.#pumpQueued = true;
+				queueMicrotask(() => {
+					this.#pumpQueued = false;
+					this.#pump();
+				});
+			}
 		});
 	}
 

@@ -45,7 +45,7 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('Step releases in one batch on 
 			const other = sampleRun();
 			for (const run of [first, moving, finishing, stale, other]) await store.create(run);
 			expect(await store.update(stale)).not.toBeNull();
-			// The first goes alone; the four others in one batch (one transaction on SQLite, one statement on PostgreSQL).
+			// The five in one batch (one transaction on SQLite, one statement on PostgreSQL): asked for in one turn.
 			const [, movingOut, finishingOut, staleOut, otherOut] = await Promise.all([
 				release(first, await task(first, 'next')),
 				release({ ...moving, shared: { step: 2 } }, await task(moving, 'next')),
