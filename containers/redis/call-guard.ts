@@ -54,6 +54,38 @@ export function serverAddress(redis: Redis): string {
 	return `${options?.host ?? 'localhost'}:${String(options?.port ?? 6379)}`;
 }
 
+/**
+ * An ioredis status in words, with the connection's last error, for messages: they said "the connection is connect:
+ * connect ECONNREFUSED …" of a server that was back and loading its data. `connect` is the status between the TCP
+ * connection and the server's "ready": ioredis asks the server (INFO) whether it is still loading its data and waits
+ * while it is. The guard does not see the answer, so the words name both cases; a last error then is from before
+ * the server took the connection (the outage's) and is left out of the words (it stays the error's `cause`).
+ */
+function connectionState(status: string, lastError: Error | undefined): string {
+	const last = lastError === undefined ? '' : `, last error: ${lastError.message}`;
+	switch (status) {
+		case 'ready':
+			return 'the Redis connection is open';
+		case 'connect':
+			return 'the server took the connection but has not said it is ready: it is loading its data, or not answering';
+		case 'connecting':
+			return lastError === undefined
+				? 'the Redis connection is being made'
+				: `the Redis connection is reconnecting${last}`;
+		case 'reconnecting':
+			return `the Redis connection is reconnecting${last}`;
+		case 'close':
+		case 'end':
+			return `the Redis connection is closed${last}`;
+		default:
+			return `the Redis connection is in state ${status}${last}`;
+	}
+}
+
+function capitalized(text: string): string {
+	return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 export class CallGuard {
 	readonly #redis: Redis;
 	readonly #options: CallGuardOptions;
@@ -172,24 +204,21 @@ export class CallGuard {
 		return this.#up;
 	}
 
-	#reason(): string {
-		const status = this.#redis.status;
-		const last = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
-		return `the connection is ${status}${last}`;
+	/** The connection's state in words, for messages (see `connectionState`). */
+	#state(): string {
+		return connectionState(this.#redis.status, this.#lastError);
 	}
 
 	#down(what: string, limit: number): ContainerError {
 		return new ContainerError(
-			`${this.where}: ${what} failed: no connection to the server within ${limit} ms (${this.#reason()}); nothing was sent`,
-			{
-				cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`),
-			},
+			`${this.where}: ${what} failed: no connection to the server within ${limit} ms (${this.#state()}); nothing was sent`,
+			{ cause: this.#lastError ?? new Error(capitalized(this.#state())) },
 		);
 	}
 
 	#noReply(what: string, limit: number): ContainerError {
 		const error = new ContainerError(
-			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#reason()}); the server may still apply it`,
+			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#state()}); the server may still apply it`,
 			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
 		);
 		unsure.add(error);
@@ -198,8 +227,8 @@ export class CallGuard {
 
 	#lost(what: string, limit: number): ContainerError {
 		const error = new ContainerError(
-			`${this.where}: ${what} failed: the connection dropped with the call on its way and did not come back within ${limit} ms (${this.#reason()}); the server may have applied it`,
-			{ cause: this.#lastError ?? new Error(`The Redis connection is ${this.#redis.status}`) },
+			`${this.where}: ${what} failed: the connection dropped with the call on its way and did not come back within ${limit} ms (${this.#state()}); the server may have applied it`,
+			{ cause: this.#lastError ?? new Error(capitalized(this.#state())) },
 		);
 		unsure.add(error);
 		return error;

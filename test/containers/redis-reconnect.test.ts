@@ -9,12 +9,11 @@
  *   10 s) before it asks again, and redis-server's estimate can say 9 s for a load of 30 ms.
  * A `retryStrategy` given in ioredis options is kept.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { BACK_WITHIN_MS as BOUND_MS } from '../../containers/redis/connection.js';
-import { listenOnLoopback } from '../support/tcp-proxy.js';
+import { startInterceptingProxy } from '../support/tcp-proxy.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;
@@ -48,32 +47,15 @@ const READY_CHECK = '*1\r\n$4\r\ninfo\r\n';
  * counts whole elapsed seconds, so 1 s over the share loaded so far (9 s at 10 % for a load of 30 ms).
  */
 async function startLoadingProxy(targetPort: number, until: number): Promise<{ url: string; close(): Promise<void> }> {
-	const sockets = new Set<Socket>();
-	const server: Server = createServer((client) => {
-		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-		sockets.add(client).add(upstream);
-		const end = (): void => {
-			client.destroy();
-			upstream.destroy();
-		};
-		client.on('error', end).on('close', end);
-		upstream.on('error', end).on('close', end);
-		client.on('data', (chunk: Buffer) => {
+	const proxy = await startInterceptingProxy(targetPort, (connection) => ({
+		fromClient: (chunk) => {
 			if (Date.now() < until && chunk.toString().toLowerCase() === READY_CHECK) {
 				const info = '# Persistence\r\nloading:1\r\nloading_eta_seconds:9\r\n';
-				client.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
-			} else upstream.write(chunk);
-		});
-		upstream.on('data', (chunk: Buffer) => client.write(chunk));
-	});
-	const port = await listenOnLoopback(server);
-	return {
-		url: `redis://127.0.0.1:${port}`,
-		async close() {
-			for (const socket of sockets) socket.destroy();
-			await new Promise<void>((resolve) => server.close(() => resolve()));
+				connection.toClient(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+			} else connection.toServer(chunk);
 		},
-	};
+	}));
+	return { url: `redis://127.0.0.1:${proxy.port}`, close: () => proxy.close() };
 }
 
 /** The documented bound, and room for a loaded machine. */

@@ -7,11 +7,11 @@
  * A proxy forwards everything until a reconnected subscriber sends SUBSCRIBE; then it holds the server's replies,
  * and the test closes the container while that SUBSCRIBE is unanswered.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { startInterceptingProxy } from '../support/tcp-proxy.js';
 
 let server: RedisServer;
 
@@ -32,52 +32,35 @@ interface HoldingProxy {
 }
 
 async function startHoldingProxy(targetPort: number): Promise<HoldingProxy> {
-	const sockets = new Set<Socket>();
 	let generation = 0;
 	let onHeld: () => void = () => {};
 	const heldSubscribe = new Promise<void>((resolve) => {
 		onHeld = resolve;
 	});
-	const proxy: Server = createServer((client) => {
+	const proxy = await startInterceptingProxy(targetPort, (connection) => {
 		const reconnected = generation > 0;
-		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-		sockets.add(client).add(upstream);
 		let holding = false;
-		const end = (): void => {
-			client.destroy();
-			upstream.destroy();
+		return {
+			fromClient: (chunk) => {
+				if (reconnected && /subscribe/i.test(chunk.toString('latin1'))) {
+					holding = true;
+					onHeld();
+				}
+				connection.toServer(chunk);
+			},
+			fromServer: (chunk) => {
+				if (!holding) connection.toClient(chunk);
+			},
 		};
-		client.on('error', end).on('close', end);
-		upstream.on('error', end).on('close', end);
-		client.on('data', (chunk: Buffer) => {
-			if (reconnected && /subscribe/i.test(chunk.toString('latin1'))) {
-				holding = true;
-				onHeld();
-			}
-			upstream.write(chunk);
-		});
-		upstream.on('data', (chunk: Buffer) => {
-			if (!holding) client.write(chunk);
-		});
-	});
-	const port = await new Promise<number>((resolve) => {
-		proxy.listen(0, '127.0.0.1', () => {
-			const address = proxy.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : 0);
-		});
 	});
 	return {
-		url: `redis://127.0.0.1:${port}`,
+		url: `redis://127.0.0.1:${proxy.port}`,
 		heldSubscribe,
 		cut() {
 			generation++;
-			for (const socket of sockets) socket.destroy();
-			sockets.clear();
+			proxy.cut();
 		},
-		async close() {
-			for (const socket of sockets) socket.destroy();
-			await new Promise<void>((resolve) => proxy.close(() => resolve()));
-		},
+		close: () => proxy.close(),
 	};
 }
 

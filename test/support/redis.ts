@@ -6,10 +6,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { listenOnLoopback, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { startInterceptingProxy, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export interface RedisServerOptions {
 	/** Extra `redis-server` arguments, for example `['--appendonly', 'yes']`. */
@@ -190,46 +189,22 @@ export interface CuttingProxy {
  * applied by the server while its reply never reaches the client.
  */
 export async function startCuttingProxy(targetPort: number, everyMs: number): Promise<CuttingProxy> {
-	const pairs = new Set<[Socket, Socket]>();
+	const proxy = await startInterceptingProxy(targetPort, () => ({}));
 	let cuts = 0;
-	const server = createServer((client) => {
-		const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-		const pair: [Socket, Socket] = [client, upstream];
-		pairs.add(pair);
-		const end = (): void => {
-			pairs.delete(pair);
-			client.destroy();
-			upstream.destroy();
-		};
-		client.on('error', end).on('close', end);
-		upstream.on('error', end).on('close', end);
-		client.pipe(upstream);
-		upstream.pipe(client);
-	});
-	const port = await listenOnLoopback(server);
 	const cut = (): void => {
-		if (pairs.size > 0) cuts++;
-		for (const [client, upstream] of [...pairs]) {
-			client.destroy();
-			upstream.destroy();
-		}
-		pairs.clear();
+		if (proxy.cut() > 0) cuts++;
 	};
 	const timer = setInterval(cut, everyMs);
 	return {
-		port,
-		url: `redis://127.0.0.1:${port}`,
+		port: proxy.port,
+		url: `redis://127.0.0.1:${proxy.port}`,
 		get cuts() {
 			return cuts;
 		},
 		cut,
 		async close() {
 			clearInterval(timer);
-			for (const [client, upstream] of pairs) {
-				client.destroy();
-				upstream.destroy();
-			}
-			await new Promise<void>((resolve) => server.close(() => resolve()));
+			await proxy.close();
 		},
 	};
 }

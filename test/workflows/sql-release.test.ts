@@ -103,16 +103,27 @@ async function chainWithBStoredEarly(
 	return { done: await setup.flows.wait(run.id, { timeoutMs: 10_000 }), ran };
 }
 
-describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
-	let setup: FlowSetup | undefined;
+/**
+ * What the tests of a `describe.each(BACKENDS)` block share; call it in the block. `fresh()`: a container on a new
+ * database of `backend`; `keep(setup)`: returns the flow set-up, closed after the test.
+ */
+function perTest(backend: (typeof BACKENDS)[number]): {
+	fresh: () => Promise<SqlContainer>;
+	keep: (setup: FlowSetup) => FlowSetup;
+} {
+	let kept: FlowSetup | undefined;
 	afterEach(async () => {
-		await setup?.close();
-		setup = undefined;
+		await kept?.close();
+		kept = undefined;
 	});
-	const fresh = async (): Promise<SqlContainer> =>
-		new SqlContainer({
-			knex: await backendOf(backend).freshDatabase(),
-		});
+	return {
+		fresh: async () => new SqlContainer({ knex: await backendOf(backend).freshDatabase() }),
+		keep: (setup) => (kept = setup),
+	};
+}
+
+describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
+	const { fresh, keep } = perTest(backend);
 
 	it('a refused step task leaves the run write undone; the run finishes once the task can be stored', async () => {
 		const container = await fresh();
@@ -120,7 +131,7 @@ describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 		const allow = await refuseStepB(container);
 		const store = new SqlWorkflowStore({ container });
 		const ran: string[] = [];
-		setup = makeFlows(
+		const setup = makeFlows(
 			container,
 			{
 				work: (_params, ctx) => {
@@ -131,7 +142,7 @@ describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 			// A long dispatch grace: a step task missing is not re-dispatched during the test.
 			{ store, sweepMs: 100, dispatchGraceMs: 600_000 },
 		);
-		const { flows, scheduler } = setup;
+		const { flows, scheduler } = keep(setup);
 		const errors: Error[] = [];
 		flows.on('error', (error) => errors.push(error));
 		flows.define({
@@ -293,14 +304,10 @@ describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 		// An earlier try stored b's task, and it ran to its end while b was still waiting in the run: its end was
 		// passed over then. a's end releases b, finds the task stored and ended, and finishes b with it (before,
 		// the run waited for the sweep: 60 s here).
-		const { done, ran } = await chainWithBStoredEarly(
-			await fresh(),
-			(made) => (setup = made),
-			async (scheduler, id, item) => {
-				await scheduler.add({ id, item });
-				await until(async () => (await scheduler.get(id))?.status === 'succeeded', 10_000);
-			},
-		);
+		const { done, ran } = await chainWithBStoredEarly(await fresh(), keep, async (scheduler, id, item) => {
+			await scheduler.add({ id, item });
+			await until(async () => (await scheduler.get(id))?.status === 'succeeded', 10_000);
+		});
 		expect(done.status).toBe('succeeded');
 		expect(done.steps.b).toMatchObject({ status: 'succeeded', output: 'b' });
 		expect(ran).toEqual(['a', 'b']);
@@ -308,21 +315,12 @@ describe.each(BACKENDS)('An atomic step release on %s', (backend) => {
 });
 
 describe.each(BACKENDS)('Step release with a SqlWorkflowStore sharing a %s SqlContainer', (backend) => {
-	let setup: FlowSetup | undefined;
-	afterEach(async () => {
-		await setup?.close();
-		setup = undefined;
-	});
-
-	const fresh = async (): Promise<SqlContainer> =>
-		new SqlContainer({
-			knex: await backendOf(backend).freshDatabase(),
-		});
+	const { fresh, keep } = perTest(backend);
 
 	it('a step task already stored under its id keeps the run write; the run finishes with that task', async () => {
 		const { done, ran } = await chainWithBStoredEarly(
 			await fresh(),
-			(made) => (setup = made),
+			keep,
 			// Due in 2 s, so it is still waiting when a's end releases b (the case of a finished one is above).
 			(scheduler, id, item) => scheduler.add({ id, item, runAt: Date.now() + 2_000 }).then(() => undefined),
 		);
