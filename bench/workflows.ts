@@ -216,6 +216,17 @@ const fmt = (value: number): string => (Number.isNaN(value) ? 'n/a' : value.toFi
 const cpu = new Map<string, number[]>();
 let admin: Redis | undefined;
 const serverCpuUs = (): Promise<number> => redisCpuUs(admin as Redis);
+/** Bytes redis-server appended to its AOF per step, by case, one value per round (`NaN`: a rewrite came in between). */
+const aof = new Map<string, number[]>();
+/** The AOF's size and how many rewrites the server made, from `INFO persistence` (`NaN` without AOF). */
+async function aofState(): Promise<{ size: number; rewrites: string }> {
+	const info = await (admin as Redis).info('persistence');
+	const size = Number(/aof_current_size:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+	return {
+		size,
+		rewrites: `${/aof_rewrites:(\d+)/.exec(info)?.[1]}/${/aof_rewrite_in_progress:(\d)/.exec(info)?.[1]}`,
+	};
+}
 /** Run one case (RUNS x 10 steps), recording its rate, this process's CPU per step and, on Redis, the server's. */
 async function measure(kind: string, name: string, run: () => Promise<number>): Promise<void> {
 	const onRedis = kind === 'redis' && redis !== undefined;
@@ -224,11 +235,18 @@ async function measure(kind: string, name: string, run: () => Promise<number>): 
 	// the earlier cases left (28 MB a 1,000-run chain case) made every later case's scripts slower (server CPU per
 	// chain step 81 -> 123 µs over four rounds), whichever engine ran it.
 	if (onRedis) await (admin as Redis).flushall();
+	const appended = onRedis && DURABLE ? await aofState() : undefined;
 	const node = process.cpuUsage();
 	const server = onRedis ? await serverCpuUs() : 0;
 	record(name, await run());
 	const used = process.cpuUsage(node);
 	const steps = RUNS * 10;
+	if (appended !== undefined) {
+		const after = await aofState();
+		const list = aof.get(name) ?? [];
+		list.push(after.rewrites === appended.rewrites ? (after.size - appended.size) / steps : Number.NaN);
+		aof.set(name, list);
+	}
 	const sides: (readonly ['node' | 'server', number])[] = [['node', used.user + used.system]];
 	if (onRedis) sides.push(['server', (await serverCpuUs()) - server]);
 	for (const [side, us] of sides) {
@@ -343,14 +361,17 @@ try {
 		const us = (name: string): number => median(cpu.get(`${name} node`)) + median(cpu.get(`${name} server`));
 		console.log('\nCPU per step on Redis, medians (µs: this process + redis-server)');
 		console.log(
-			'| case | node | redis-server | total | vs a plain task | BullMQ total (plain: a job; else its flows) | lightsched / BullMQ |',
+			'| case | node | redis-server | total | vs a plain task | BullMQ total (plain: a job; else its flows) | lightsched / BullMQ | AOF bytes a step: lightsched; BullMQ |',
 		);
-		console.log('|---|---|---|---|---|---|---|');
+		console.log('|---|---|---|---|---|---|---|---|');
+		// n/a: an AOF rewrite (at every doubling past 64 MB, redis-server's default) came in every round of the case.
+		const bytes = (key: string): string =>
+			aof.has(key) ? fmt(median((aof.get(key) as number[]).filter((b) => !Number.isNaN(b)))) : 'n/a';
 		for (const name of ['plain', 'plain chained', ...SHAPES.map(([shape]) => shape)]) {
 			const key = `redis ${name}`;
 			const peer = name === 'plain chained' || !cpu.has(`${key} peer node`) ? NaN : us(`${key} peer`);
 			console.log(
-				`| ${name} | ${fmt(median(cpu.get(`${key} node`)))} | ${fmt(median(cpu.get(`${key} server`)))} | ${fmt(us(key))} | ${(us(key) / us('redis plain')).toFixed(2)}x | ${fmt(peer)} | ${Number.isNaN(peer) ? '-' : `${(peer / us(key)).toFixed(2)}x less`} |`,
+				`| ${name} | ${fmt(median(cpu.get(`${key} node`)))} | ${fmt(median(cpu.get(`${key} server`)))} | ${fmt(us(key))} | ${(us(key) / us('redis plain')).toFixed(2)}x | ${fmt(peer)} | ${Number.isNaN(peer) ? '-' : `${(peer / us(key)).toFixed(2)}x less`} | ${bytes(key)}; ${bytes(`${key} peer`)} |`,
 			);
 		}
 	}
