@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, SqlWorkflowStore } from 'lightsched/containers/sql';
-import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
+import { Workflows, workflowActions } from 'lightsched/workflows';
+import { CHAIN as chain, FAN_OUT_JOIN as dag } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const CASES = (process.argv[3] ?? 'plain,chain,dag').split(',');
@@ -94,17 +95,6 @@ for (const method of ['run', 'all', 'get']) {
 		return result;
 	};
 }
-
-const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
-	id: `s${i}`,
-	action: 'noop',
-	...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
-}));
-const dag: StepDefinition[] = [
-	{ id: 'root', action: 'noop' },
-	...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
-	{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
-];
 
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-step-pages-'));
 let files = 0;

@@ -1,6 +1,6 @@
 /**
- * The two workflow shapes the workflow A/B benches run (bench/workflows-memory-ab.ts, bench/workflows-redis-ab.ts),
- * 10 no-op steps each.
+ * The two workflow shapes every workflow bench runs (bench/workflows.ts, bench/workflows-redis-commands.ts,
+ * bench/sqlite-step-pages.ts and the A/B benches), 10 no-op steps each.
  */
 import type { StepDefinition } from 'lightsched/workflows';
 

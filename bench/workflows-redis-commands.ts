@@ -29,19 +29,10 @@ import * as transitionScript from '../containers/redis/transition-script.js';
 import * as releaseScript from '../containers/redis/workflow-release.js';
 import * as workflowScripts from '../containers/redis/workflow-scripts.js';
 import { startRedis } from '../test/support/redis.js';
+import { CHAIN as chain, FAN_OUT_JOIN as dag } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 300);
 const ONLY = (process.argv[3] ?? 'plain,chain,fan-out/join').split(',');
-const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
-	id: `s${i}`,
-	action: 'noop',
-	...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
-}));
-const dag: StepDefinition[] = [
-	{ id: 'root', action: 'noop' },
-	...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
-	{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
-];
 
 /** Script names by SHA1. */
 const scriptNames = new Map<string, string>();

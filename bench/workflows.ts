@@ -44,6 +44,7 @@ import { bullmqFlows, bullmqJobs, dbosWorkflows, launchDbos, shutdownDbos } from
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 import { median } from './stats.js';
 import { redisCpuUs } from './redis-cpu.js';
+import { CHAIN as chain, FAN_OUT_JOIN as dag } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 1000);
 const KINDS = (process.argv[3] ?? 'memory,sqlite,sqlite-better,pg,redis').split(',');
@@ -62,17 +63,6 @@ const DURABLE = process.env.DURABLE !== '0';
 const REDIS_ARGS = DURABLE ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : [];
 const PG_SETTINGS = DURABLE ? { fsync: 'on', full_page_writes: 'on' } : {};
 const CONCURRENCY = 32;
-
-const chain: StepDefinition[] = Array.from({ length: 10 }, (_, i) => ({
-	id: `s${i}`,
-	action: 'noop',
-	...(i > 0 ? { dependsOn: [`s${i - 1}`] } : {}),
-}));
-const dag: StepDefinition[] = [
-	{ id: 'root', action: 'noop' },
-	...Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, action: 'noop', dependsOn: ['root'] })),
-	{ id: 'join', action: 'noop', dependsOn: Array.from({ length: 8 }, (_, i) => `b${i}`) },
-];
 
 interface Setup {
 	readonly container: TaskContainer;
