@@ -12,6 +12,7 @@
  * `exec`s it, so the server's pid is valgrind's; `CALLGRIND_DIR`, default /tmp/cg), each case also prints the
  * server's instructions a step (callgrind's count over the case alone): independent of the machine's load, for A/B
  * of the scripts' own work (valgrind slows the server some 50 times, so calls gather more tasks than live).
+ * `AOF=1`: the server keeps an append-only file (everysec), so its instructions include feeding it.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -56,7 +57,10 @@ for (const module of [
 			scriptNames.set(plainScript.sha, plainScript.name);
 	}
 
-const server = await startRedis();
+// AOF=1: the server appends to its AOF, synced every second (BullMQ's production advice, bench/workflows.ts's default).
+const server = await startRedis(
+	process.env.AOF === '1' ? { args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] } : {},
+);
 const admin = new Redis(server.port);
 const callgrind = process.env.CALLGRIND === '1';
 const callgrindDir = process.env.CALLGRIND_DIR ?? '/tmp/cg';

@@ -52,10 +52,11 @@ function fresh(): { store: RedisWorkflowStore; key: (id: string) => string } {
 }
 
 describe('RedisWorkflowStore run bodies', () => {
-	it("stores a step's fields at their defaults left out, and reads the run back whole", async () => {
+	it("stores each step as an array (times after the run's creation, fields at their defaults left out from the end), and reads the run back whole", async () => {
 		const { store, key } = fresh();
 		try {
 			const run = sampleRun({
+				createdAt: 1,
 				steps: {
 					done: step({ status: 'succeeded', generation: 1, attempts: 1, startedAt: 5, finishedAt: 6 }),
 					// Values that are not the defaults, though falsy or empty-looking, are kept.
@@ -77,18 +78,10 @@ describe('RedisWorkflowStore run bodies', () => {
 			const body = JSON.parse((await redis().hget(key(run.id), 'body')) as string) as RunRecord;
 			expect(JSON.stringify(body.steps)).toBe(
 				JSON.stringify({
-					done: { status: 'succeeded', generation: 1, attempts: 1, startedAt: 5, finishedAt: 6 },
-					odd: {
-						status: 'failed',
-						output: 0,
-						error: { code: 'ERR_X', message: 'boom' },
-						checkpoint: false,
-						trace: ['one'],
-						continued: true,
-						handBack: true,
-					},
-					next: {},
-					['__proto__']: { status: 'running', generation: 2 },
+					done: [2, 1, 1, 4, 5],
+					odd: [3, 0, 0, null, null, 0, { code: 'ERR_X', message: 'boom' }, false, ['one'], true, true],
+					next: [],
+					['__proto__']: [1, 2],
 				}),
 			);
 			expect(body).not.toHaveProperty('rev');
@@ -121,7 +114,7 @@ describe('RedisWorkflowStore run bodies', () => {
 				continued: true,
 				handBack: true,
 			};
-			// A field StepState gains must be named here, and in workflows/run-body.ts's compactStep.
+			// A field StepState gains must be named here, and in workflows/run-body.ts's stepTuple.
 			expect(Object.keys(newStepState()).sort()).toEqual(Object.keys(changed).sort());
 			for (const [field, value] of Object.entries(changed)) {
 				const run = sampleRun({ steps: { a: { ...step(), [field]: value } } });
@@ -133,7 +126,76 @@ describe('RedisWorkflowStore run bodies', () => {
 		}
 	});
 
-	it('reads a body stored whole, every field present (as bodies were stored before)', async () => {
+	it("keeps every field of a run that is not at a new run's value (each of RunRecord's fields)", async () => {
+		const { store, key } = fresh();
+		try {
+			const changed: Partial<RunRecord> = {
+				vars: { region: 'us' },
+				key: 'cluster-1',
+				uniqueKey: true,
+				status: 'failed',
+				shared: { k: [1] },
+				createdAt: 5_000,
+				updatedAt: 4_990,
+				finishedAt: 5_007,
+				deadlineAt: 65_000,
+				error: { code: 'ERR_RUN_DEADLINE', message: 'late' },
+				open: false,
+				notified: 'failed',
+			};
+			// A field RunRecord gains must be named here, and in workflows/run-body.ts's encodeRunBody.
+			const always = ['id', 'definition', 'version', 'steps', 'rev'];
+			expect(Object.keys(sampleRun()).sort()).toEqual([...always, ...Object.keys(changed)].sort());
+			for (const [field, value] of Object.entries(changed)) {
+				const run = sampleRun({ [field]: value });
+				await store.create(run);
+				expect(await store.get(run.id)).toEqual(run);
+			}
+			const all = sampleRun(changed);
+			await store.create(all);
+			expect(await store.get(all.id)).toEqual(all);
+			// The times after createdAt: updatedAt before it (another process's clock) stays negative.
+			const body = JSON.parse((await redis().hget(key(all.id), 'body')) as string) as Record<string, unknown>;
+			expect([body.createdAt, body.updatedAt, body.finishedAt, body.deadlineAt]).toEqual([5_000, -10, 7, 60_000]);
+		} finally {
+			await store.close();
+		}
+	});
+
+	it('reads a body stored with each step an object, its default fields left out (as bodies were stored before arrays)', async () => {
+		const { store, key } = fresh();
+		try {
+			const run = sampleRun({
+				steps: {
+					a: step({ status: 'succeeded', generation: 1, attempts: 1, startedAt: 3, finishedAt: 4 }),
+					b: step({ status: 'failed', error: { code: 'ERR_X', message: 'x' }, trace: ['t'] }),
+					c: step(),
+				},
+			});
+			await store.create(run);
+			await redis().hset(
+				key(run.id),
+				'body',
+				JSON.stringify({
+					...run,
+					rev: undefined,
+					steps: {
+						a: { status: 'succeeded', generation: 1, attempts: 1, startedAt: 3, finishedAt: 4 },
+						b: { status: 'failed', error: { code: 'ERR_X', message: 'x' }, trace: ['t'] },
+						c: {},
+					},
+				}),
+			);
+			expect(await store.get(run.id)).toEqual(run);
+			const next = await store.update({ ...run, steps: { ...run.steps, c: step({ status: 'running' }) } });
+			expect(next).not.toBeNull();
+			expect(await store.get(run.id)).toEqual(next);
+		} finally {
+			await store.close();
+		}
+	});
+
+	it('reads a body stored whole, every field present (as bodies were stored first)', async () => {
 		const { store, key } = fresh();
 		try {
 			const run = sampleRun({

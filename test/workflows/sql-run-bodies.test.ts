@@ -2,8 +2,9 @@
  * SqlWorkflowStore: runs whose records hold awkward text (every control character, U+0001 included, quotes,
  * backslashes, braces and commas, non-ASCII, the word NULL) come back as they were written when their creates and
  * updates go in batches (on PostgreSQL the bodies of a batch travel as one text split by the server,
- * run-writes.ts `pgColumnArgument`), on SQLite and PostgreSQL. A body leaves each step's fields at a fresh step's
- * values out (workflows/run-body.ts) and reads back whole; a body stored whole (as stores wrote before) reads the same.
+ * run-writes.ts `pgColumnArgument`), on SQLite and PostgreSQL. A body stores each step as an array
+ * (workflows/run-body.ts) and reads back whole; a body stored whole, or with each step an object (as stores wrote
+ * before), reads the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import knexFactory from 'knex';
@@ -63,32 +64,25 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('SqlWorkflowStore on %s: batche
 		}
 	});
 
-	it("stores a step's fields at a fresh step's values left out, and reads a body stored whole the same", async () => {
+	it('stores each step as an array, and reads a body stored whole or with each step an object the same', async () => {
 		const config = await (backend === 'SQLite' ? sqlite : (postgres as SqlBackend)).freshDatabase();
 		const store = new SqlWorkflowStore({ knex: config });
 		const raw = knexFactory({ ...config, pool: { min: 0, max: 1 } });
 		try {
 			const waiting = newStepState();
 			const done = { ...newStepState(), status: 'succeeded' as const, generation: 1, attempts: 1, finishedAt: 9 };
-			const run = sampleRun({ steps: { done, next: waiting, later: { ...waiting, trace: [] } } });
+			const run = sampleRun({ createdAt: 2, steps: { done, next: waiting, later: { ...waiting, trace: [] } } });
 			await store.create(run);
 			const read = async (): Promise<Record<string, unknown>> => {
 				const row = (await raw('lightsched_wf_runs').where({ id: run.id }).first('body')) as { body: string };
 				return JSON.parse(row.body) as Record<string, unknown>;
 			};
-			// A waiting step's fields are all at their defaults: stored as {}; the succeeded one keeps what differs.
-			expect((await read()).steps).toEqual({
-				done: { status: 'succeeded', generation: 1, attempts: 1, finishedAt: 9 },
-				next: {},
-				later: {},
-			});
+			// A waiting step's fields are all at their defaults: stored as []; the succeeded one keeps its status code,
+			// generation, attempts, no start (null) and its end 7 ms after the run's creation.
+			expect((await read()).steps).toEqual({ done: [2, 1, 1, null, 7], next: [], later: [] });
 			expect(await store.get(run.id)).toEqual(run);
 			const updated = (await store.update({ ...run, status: 'succeeded' })) as RunRecord;
-			expect((await read()).steps).toEqual({
-				done: { status: 'succeeded', generation: 1, attempts: 1, finishedAt: 9 },
-				next: {},
-				later: {},
-			});
+			expect((await read()).steps).toEqual({ done: [2, 1, 1, null, 7], next: [], later: [] });
 			expect(await store.get(run.id)).toEqual(updated);
 			// A body stored whole reads the same, and updates as any other.
 			await raw('lightsched_wf_runs')
@@ -96,6 +90,21 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('SqlWorkflowStore on %s: batche
 				.update({ body: JSON.stringify({ ...updated, rev: undefined }) });
 			expect(await store.get(run.id)).toEqual(updated);
 			expect((await store.list({})).runs).toEqual([updated]);
+			// And so does one with each step an object, its default fields left out.
+			await raw('lightsched_wf_runs')
+				.where({ id: run.id })
+				.update({
+					body: JSON.stringify({
+						...updated,
+						rev: undefined,
+						steps: {
+							done: { status: 'succeeded', generation: 1, attempts: 1, finishedAt: 9 },
+							next: {},
+							later: {},
+						},
+					}),
+				});
+			expect(await store.get(run.id)).toEqual(updated);
 			const again = (await store.update({ ...updated, shared: { k: 1 } })) as RunRecord;
 			expect(await store.get(run.id)).toEqual(again);
 		} finally {
