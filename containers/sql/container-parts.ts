@@ -114,7 +114,9 @@ export function containerParts(host: ContainerHost, o: ResolvedSqlOptions): Cont
 		},
 	};
 	const adds = new AddQueue(CHUNK, (batch) => writeBatch(batchParts, batch));
-	// A task claimed ahead that its owner did not take in time (or on close): back to waiting, uncounted.
+	// A task claimed ahead that its owner did not take in time (or on close): back to waiting, uncounted. Its `runAt`
+	// is left as it was (`handBackPatch`, for an attempt its worker hands back, sets it to now): it was due when claimed
+	// and stays due, in its place (claims go by priority, then seq).
 	const ahead = new ClaimAheadBuffer((task, owner) => {
 		const patch = { attempts: Math.max(0, task.attempts - 1), owner: null, leaseUntil: null };
 		const request = {
