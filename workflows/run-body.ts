@@ -28,9 +28,7 @@ export const STEP_STATUS_CODES: readonly StepStatus[] = [
 	'blocked',
 	'stopped',
 ];
-const CODE_OF: Readonly<Record<StepStatus, number>> = Object.fromEntries(
-	STEP_STATUS_CODES.map((status, code) => [status, code]),
-) as Record<StepStatus, number>;
+const CODE_OF: ReadonlyMap<string, number> = new Map(STEP_STATUS_CODES.map((status, code) => [status, code]));
 
 /** A time stored relative to the run's creation (`null` kept). */
 const relative = (at: number | null, base: number): number | null => (at === null ? null : at - base);
@@ -40,8 +38,11 @@ const relative = (at: number | null, base: number): number | null => (at === nul
  * list to `StepState`'s fields.
  */
 export function stepTuple(step: StepState, base: number): unknown[] {
+	const code = CODE_OF.get(step.status);
+	// A status without a code would be stored as null and lost: refused (a new StepStatus needs its code above).
+	if (code === undefined) throw new TypeError(`Expected a step status, got ${JSON.stringify(step.status)}`);
 	const out: unknown[] = [
-		CODE_OF[step.status],
+		code,
 		step.generation,
 		step.attempts,
 		relative(step.startedAt, base),
