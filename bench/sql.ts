@@ -18,8 +18,13 @@
  * back to back in an order rotated each round; the figures printed are medians of the rounds, and the ratios
  * medians of the per-round ratios.
  *
+ * The PostgreSQL server is durable (`fsync` and `full_page_writes` on, as a peer's recommended set-up runs it in
+ * production; bench/durable-servers.ts), both the like-for-like and the recommended cases on it; `DURABLE=0` runs
+ * the test harness's server (`fsync=off`, `full_page_writes=off`), the setting of every report before 7 Dec 2026
+ * (afternoon). The SQLite cases run as the container sets the file (WAL, `synchronous = NORMAL`) either way.
+ *
  *   npm run bench:sql   (ROUNDS=3 TASKS=10000 CONCURRENCY=16 PROCESSES=4 ONLY=<name part>[|<name part>…]
- *                        PG_BOSS_WORKERS=16 PG_BOSS_BATCH=250 to change it)
+ *                        PG_BOSS_WORKERS=16 PG_BOSS_BATCH=250 DURABLE=0 to change it)
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,7 +39,8 @@ import { Scheduler } from 'lightsched';
 import { createTaskRecord } from 'lightsched/kit';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { SqlContainer, type SqlContainerOptions } from 'lightsched/containers/sql';
-import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
+import type { PostgresServer } from '../test/support/postgres.js';
+import { DURABLE, SERVERS, startBenchPostgres } from './durable-servers.js';
 import { serverTicks, ticks } from './process-ticks.js';
 import { median } from './stats.js';
 
@@ -384,7 +390,7 @@ async function pgBossWork(connection: Connection): Promise<number> {
 }
 
 async function main(): Promise<void> {
-	const server = await startPostgres({ settings: { max_connections: '300' } });
+	const server = await startBenchPostgres({ max_connections: '300' });
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-sql-'));
 	const engines: Record<string, (round: number) => Promise<number>> = {
 		[SQLITE]: (round) =>
@@ -447,7 +453,9 @@ async function main(): Promise<void> {
 		}
 	};
 	const rates: Record<string, number[]> = {};
-	console.log(`${TASKS} no-op tasks, ${CONCURRENCY} at a time per process, ${ROUNDS} rounds (tasks per second)`);
+	console.log(
+		`${TASKS} no-op tasks, ${CONCURRENCY} at a time per process, ${ROUNDS} rounds (tasks per second); servers ${SERVERS}`,
+	);
 	const started = performance.now();
 	try {
 		count = WARMUP;
@@ -520,7 +528,7 @@ async function main(): Promise<void> {
 		string,
 		string,
 	][];
-	console.log(`\nTasks per second, ${TASKS} no-op tasks, medians of ${ROUNDS} rounds:`);
+	console.log(`\nTasks per second, ${TASKS} no-op tasks, medians of ${ROUNDS} rounds; servers ${SERVERS}:`);
 	console.log(`| engine | tasks/s (median of ${ROUNDS}) | rounds |`);
 	console.log('|---|---:|---|');
 	for (const name of names)
@@ -538,6 +546,7 @@ async function main(): Promise<void> {
 			concurrency: CONCURRENCY,
 			processes: PROCESSES,
 			rounds: ROUNDS,
+			durable: DURABLE,
 			rates: Object.fromEntries(names.map((name) => [name, { median: rate(name), rounds: rates[name] ?? [] }])),
 			ratios: pairs.map(([label, ours, peer]) => ({ ours, peer, label, ratio: Number(ratio(ours, peer)) })),
 		})}`,
