@@ -327,6 +327,7 @@ async function pgBoss(connection: Connection): Promise<number> {
 	}
 	let done = 0;
 	const started = performance.now();
+	clock.start();
 	const loop = async (): Promise<void> => {
 		while (performance.now() - started < PG_BOSS_LIMIT_MS) {
 			const [job] = await boss.fetch('noop');
@@ -338,6 +339,7 @@ async function pgBoss(connection: Connection): Promise<number> {
 	};
 	await Promise.all(Array.from({ length: CONCURRENCY }, loop));
 	const elapsed = performance.now() - started;
+	clock.stop();
 	if (done !== count && elapsed < PG_BOSS_LIMIT_MS) throw new Error(`pg-boss finished ${done} of ${count}`);
 	// As if it had run all `count` tasks at the rate it showed.
 	const ms = (elapsed / done) * count;
@@ -368,6 +370,7 @@ async function pgBossWork(connection: Connection): Promise<number> {
 	let allHandled: () => void = () => undefined;
 	const handledAll = new Promise<void>((resolve) => (allHandled = resolve));
 	const started = performance.now();
+	clock.start();
 	for (let w = 0; w < PG_BOSS_WORKERS; w++) {
 		await boss.work('noop', { batchSize: PG_BOSS_BATCH, pollingIntervalSeconds: 0.5 }, async (jobs) => {
 			await Promise.all(jobs.map(noop));
@@ -384,6 +387,7 @@ async function pgBossWork(connection: Connection): Promise<number> {
 		).rows[0]?.n ?? 0;
 	while ((await completed()) < count) await sleep(5);
 	const ms = performance.now() - started;
+	clock.stop();
 	await client.end();
 	await boss.stop({ graceful: false, wait: true });
 	return ms;
