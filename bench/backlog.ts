@@ -21,11 +21,16 @@
  * Redis (PING on another connection), SQLite (a one-row UPDATE on another connection: a reader is never blocked in
  * WAL mode, a writer waits for the lock) and PostgreSQL (SELECT 1 on another connection), each issued every 1 ms.
  *
+ * The redis-server and the PostgreSQL server are durable (redis-server AOF `appendfsync everysec`, PostgreSQL `fsync`
+ * and `full_page_writes` on; bench/durable-servers.ts), as they run in production: a large `add()` then also writes
+ * the AOF, and the seeding of a backlog may set off an AOF rewrite. `DURABLE=0`: the test harness's servers (no fsync,
+ * no AOF), the setting of every report before 7 Dec 2026 (afternoon).
+ *
  * The last line is `RESULT {json}` for bench/run-all.ts.
  *
  *   npx tsx --conditions=lightsched:source bench/backlog.ts
  *     (TASKS=10000 CONCURRENCY=16 ROUNDS=3 DELAYED=0,100000,1000000 FINISHED=0,1000000 STALL=100000
- *      ONLY=queue,ordered-map,sqlite,pg,redis)
+ *      ONLY=queue,ordered-map,sqlite,pg,redis DURABLE=0)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,8 +49,7 @@ import { OrderedMapContainer } from 'lightsched/containers/ordered-map';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
 import { ADD_FIELDS, encodeForAdd } from '../containers/redis/codec.js';
-import { startPostgres } from '../test/support/postgres.js';
-import { startRedis } from '../test/support/redis.js';
+import { DURABLE, SERVERS, startBenchPostgres, startBenchRedis } from './durable-servers.js';
 import { median } from './stats.js';
 
 const TASKS = Number(process.env.TASKS ?? 10_000);
@@ -89,8 +93,8 @@ const load = (): string =>
 		.map((x) => x.toFixed(2))
 		.join(' ');
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-backlog-'));
-const redis = ONLY.includes('redis') ? await startRedis() : undefined;
-const postgres = ONLY.includes('pg') ? await startPostgres() : undefined;
+const redis = ONLY.includes('redis') ? await startBenchRedis() : undefined;
+const postgres = ONLY.includes('pg') ? await startBenchPostgres() : undefined;
 let storeId = 0;
 
 /** One store: the container, and how to seed its backlog in bulk. */
@@ -421,7 +425,7 @@ const caseName = (c: Case): string =>
 
 async function main(): Promise<void> {
 	console.log(
-		`${new Date().toISOString()}  ${TASKS} due no-op tasks at concurrency ${CONCURRENCY}, ${ROUNDS} rounds per case; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+		`${new Date().toISOString()}  ${TASKS} due no-op tasks at concurrency ${CONCURRENCY}, ${ROUNDS} rounds per case; servers ${SERVERS}; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
 	);
 	const rows: {
 		readonly container: string;
@@ -484,7 +488,7 @@ async function main(): Promise<void> {
 	}
 	console.log(`\nload average at the end ${load()}`);
 	console.log(
-		`RESULT ${JSON.stringify({ bench: 'backlog', tasks: TASKS, concurrency: CONCURRENCY, rounds: ROUNDS, loadAtStart, loadAtEnd: loadavg(), rows, stall: { tasks: STALL, ...stallResults } })}`,
+		`RESULT ${JSON.stringify({ bench: 'backlog', tasks: TASKS, concurrency: CONCURRENCY, rounds: ROUNDS, durable: DURABLE, loadAtStart, loadAtEnd: loadavg(), rows, stall: { tasks: STALL, ...stallResults } })}`,
 	);
 }
 

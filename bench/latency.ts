@@ -9,7 +9,7 @@
  * - PostgreSQL: lightsched's SqlContainer (LISTEN/NOTIFY wake-up, its default), graphile-worker (its defaults:
  *   LISTEN/NOTIFY, 2 s safety poll) and pg-boss (16 `work()` workers, batchSize 250, at the shortest polling
  *   interval its docs allow, 0.5 s, as in bench:sql; pg-boss has no push wake-up), on one PostgreSQL server
- *   started here (`fsync=off`).
+ *   started here.
  * - SQLite across processes: lightsched's SqlContainer on one WAL file, the task added by this process and run by
  *   another (the worker's scheduler at the default `pollIntervalMs`, 1 s, and at 20 ms; since 4 Dec 2026 the container
  *   wakes it through its watch on the write-ahead log, so the interval only matters if that channel is down).
@@ -21,7 +21,14 @@
  * file); WARMUP tasks run first and are not counted. Printed: p50/p90/p99/max in µs, the medians of ROUNDS rounds
  * (each quantile's median), beside the goal, and each peer's quantile over lightsched's on the same server.
  *
- *   npm run bench:latency    (RATE=200 SAMPLES=1000 WARMUP=100 ROUNDS=3 CONCURRENCY=16 ONLY=<part of a name>)
+ * Both servers are durable (PostgreSQL `fsync` and `full_page_writes` on, redis-server AOF `appendfsync everysec`, as
+ * the peers advise for production; bench/durable-servers.ts): a task's add and its claim then wait for a commit's
+ * fsync on PostgreSQL, and on Redis for the server's write of the AOF buffer before it replies (the fsync itself
+ * runs once a second on a thread of its own). `DURABLE=0`: the test harness's servers (no fsync, no AOF),
+ * the setting of every report before 7 Dec 2026 (afternoon).
+ *
+ *   npm run bench:latency    (RATE=200 SAMPLES=1000 WARMUP=100 ROUNDS=3 CONCURRENCY=16 ONLY=<part of a name>
+ *                             DURABLE=0)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,8 +46,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { SqlContainer } from 'lightsched/containers/sql';
-import { startPostgres } from '../test/support/postgres.js';
-import { startRedis } from '../test/support/redis.js';
+import { SERVERS, startBenchPostgres, startBenchRedis } from './durable-servers.js';
 import { FLOOR_PUSH } from './latency-floor.js';
 import type { Engine, LatencyWorkerConfig } from './latency-worker.js';
 import { median, quantile } from './stats.js';
@@ -155,8 +161,8 @@ interface Quantiles {
 }
 
 const loadAtStart = loadavg();
-const redis = await startRedis();
-const postgres = await startPostgres({ settings: { max_connections: '300' } });
+const redis = await startBenchRedis();
+const postgres = await startBenchPostgres({ max_connections: '300' });
 const dir = mkdtempSync(join(tmpdir(), 'lightsched-bench-latency-'));
 let runId = 0;
 
@@ -370,7 +376,7 @@ async function versions(): Promise<string> {
 async function main(): Promise<void> {
 	const specs = SPECS.filter((s) => s.label.includes(ONLY) || s.group.includes(ONLY));
 	console.log(
-		`${new Date().toISOString()}  Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${await versions()}; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+		`${new Date().toISOString()}  Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${await versions()}, ${SERVERS}; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
 	);
 	console.log(
 		`add-to-start latency (µs): ${SAMPLES} tasks at ${RATE}/s into an idle worker process (concurrency ${CONCURRENCY}), after ${WARMUP} uncounted; medians of ${ROUNDS} rounds\n`,

@@ -14,11 +14,16 @@
  * build (`npm run bench:redis` builds it first), BullMQ from its package. Add-to-start latency is measured by
  * `npm run bench:latency` (bench/latency.ts).
  *
+ * The redis-server is durable: its append-only file on, synced every second (`--appendonly yes --appendfsync
+ * everysec`), as BullMQ's "Going to production" advises (bench/durable-servers.ts); both BullMQ set-ups and
+ * lightsched run on it. `DURABLE=0`: the test harness's server (`--save ''`, no AOF: nothing on disk), the setting
+ * of every report before 7 Dec 2026 (afternoon).
+ *
  *   npm run bench:redis     (defaults ROUNDS=3 SMALL=10000 LARGE=20000 SERIAL=2000; the full sizes are
  *                            LARGE=100000 SERIAL=10000, which take about five times as long;
  *                            CASES=10000:100:4,... to run only some tasks:concurrency:processes cases;
  *                            LIBS=lightsched,bullmq to run only some libraries; COMMANDSTATS=1 prints the
- *                            Redis commands and script calls per processed task of each run)
+ *                            Redis commands and script calls per processed task of each run; DURABLE=0: no AOF)
  *
  * SERIAL caps the task count of the concurrency-1 cases (which are latency-bound and slow for both libraries).
  */
@@ -31,7 +36,7 @@ import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer } from 'lightsched/containers/redis';
-import { startRedis } from '../test/support/redis.js';
+import { DURABLE, SERVERS, startBenchRedis } from './durable-servers.js';
 import { median } from './stats.js';
 import { redisCpuUs } from './redis-cpu.js';
 
@@ -67,7 +72,7 @@ interface Worker {
 	close(): Promise<void>;
 }
 
-const server = await startRedis();
+const server = await startBenchRedis();
 const admin = new Redis({ host: '127.0.0.1', port: server.port });
 let runId = 0;
 
@@ -236,7 +241,7 @@ const unique = cases
 
 const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?';
 console.log(
-	`redis-server ${version} on 127.0.0.1:${server.port}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`,
+	`redis-server ${version} on 127.0.0.1:${server.port}, ${SERVERS}; ${ROUNDS} rounds per case, medians; no-op tasks, records kept`,
 );
 console.log(
 	`sizes: SMALL=${SMALL} LARGE=${LARGE} SERIAL=${SERIAL} (concurrency-1 cases capped at SERIAL tasks; full sizes: LARGE=100000 SERIAL=10000); WARMUP=${WARMUP} tasks per worker process first\n`,
@@ -261,5 +266,11 @@ for (const c of unique) {
 	);
 }
 console.log(`\ntotal ${((Date.now() - began) / 1000).toFixed(0)} s`);
+if (DURABLE) {
+	// A rewrite forks the server and writes the whole data set again (at each doubling of the file past 64 MB, the
+	// default): on two cores it slows whichever run it falls in.
+	const rewrites = /aof_rewrites:(\d+)/.exec(await admin.info('persistence'))?.[1] ?? '?';
+	console.log(`AOF rewrites during the run: ${rewrites}`);
+}
 admin.disconnect();
 await server.close();

@@ -7,7 +7,12 @@
  *
  *   npm run bench                   (BENCHES=memory,redis,sql,latency,backlog,workflows to run only some;
  *                                    OVERRIDE='{"ROUNDS":"1"}' to change every bench's settings, for a quick try:
- *                                    the report's commands show it)
+ *                                    the report's commands show it; DURABLE=0 for servers without fsync nor AOF)
+ *
+ * Every bench that compares on a server starts a durable one (PostgreSQL `fsync` and `full_page_writes` on,
+ * redis-server AOF `appendfsync everysec`, as the peers advise for production; bench/durable-servers.ts); with
+ * `DURABLE=0` they start the test harness's (no fsync, no AOF), as every report before 7 Dec 2026 (afternoon) did.
+ * The report says which, and `DURABLE=0` shows in each bench's command.
  *
  * The sizes are the benches' own defaults trimmed so the whole run stays near half an hour on two busy cores; each
  * bench's command and settings are in the report, so a figure can be reproduced on its own.
@@ -19,8 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startPostgres } from '../test/support/postgres.js';
-import { startRedis } from '../test/support/redis.js';
+import { DURABLE, SERVERS, startBenchPostgres, startBenchRedis } from './durable-servers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPORTS = join(ROOT, 'bench', 'reports');
@@ -149,7 +153,8 @@ function tablesOf(output: string): Table[] {
 const OVERRIDE = JSON.parse(process.env.OVERRIDE ?? '{}') as Record<string, string>;
 
 function runBench(bench: Bench): Promise<BenchRun> {
-	const env = { ...bench.env, ...OVERRIDE };
+	// The children inherit DURABLE from this process's environment; written out so the command reproduces the run.
+	const env = { ...bench.env, ...(DURABLE ? {} : { DURABLE: '0' }), ...OVERRIDE };
 	const loadAtStart = loadavg();
 	const startedAt = new Date().toISOString();
 	const began = performance.now();
@@ -202,8 +207,8 @@ function runBench(bench: Bench): Promise<BenchRun> {
 }
 
 async function serverVersions(): Promise<{ redis: string; postgres: string }> {
-	const redis = await startRedis();
-	const postgres = await startPostgres();
+	const redis = await startBenchRedis();
+	const postgres = await startBenchPostgres();
 	try {
 		const admin = new Redis({ host: '127.0.0.1', port: redis.port });
 		const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?';
@@ -242,7 +247,7 @@ async function main(): Promise<void> {
 	const commit = process.env.LIGHTSCHED_COMMIT ?? git('rev-parse', '--short', 'HEAD');
 	const dirty = process.env.LIGHTSCHED_COMMIT === undefined && git('status', '--porcelain', '--', '.') !== '';
 	console.log(
-		`${started.toISOString()}  ${machine.cpus} × ${machine.model}, Node ${process.version}, ${servers.redis}, ${servers.postgres}; commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; load average ${fmtLoad(loadAtStart)}`,
+		`${started.toISOString()}  ${machine.cpus} × ${machine.model}, Node ${process.version}, ${servers.redis}, ${servers.postgres}; commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}; servers ${SERVERS}; load average ${fmtLoad(loadAtStart)}`,
 	);
 	if (selected.some((b) => b.build)) {
 		console.log('\n== npm run build');
@@ -264,6 +269,7 @@ async function main(): Promise<void> {
 		machine,
 		node: process.version,
 		servers,
+		durable: DURABLE,
 		commit,
 		uncommittedChanges: dirty,
 		loadAtStart,
@@ -279,6 +285,7 @@ async function main(): Promise<void> {
 		'',
 		`- Machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, ${machine.os}`,
 		`- Node ${process.version}; ${servers.redis}; ${servers.postgres}`,
+		`- Servers: ${SERVERS}`,
 		`- Commit ${commit}${dirty ? ' (with uncommitted changes in the checkout)' : ''}`,
 		`- Load average (1, 5, 15 min) at the start: **${fmtLoad(loadAtStart)}**; at the end: ${fmtLoad(loadavg())}`,
 		'',

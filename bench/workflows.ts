@@ -11,7 +11,8 @@
  *
  *   npm run build && npx tsx bench/workflows.ts [runs] [memory,sqlite,sqlite-better,pg,redis]
  *   (env: ROUNDS, default 3; WARMUP, default 1; PEERS=0 leaves the peers out; SHAPES=chain or fan-out/join: one shape;
- *   DURABLE=0: servers without fsync nor AOF, as the test harness starts them)
+ *   DURABLE=0: servers without fsync nor AOF, as the test harness starts them; durable by default, see
+ *   bench/durable-servers.ts)
  *
  * `npm run bench:workflows` and the report (`npm run bench`) run lightsched from its build (`dist/`, what a user
  * runs), as the Redis, memory and latency benches do. From its sources (`--conditions=lightsched:source`, for a
@@ -39,9 +40,10 @@ import {
 	type WorkflowStore,
 } from 'lightsched/workflows';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { startRedis, type RedisServer } from '../test/support/redis.js';
+import type { RedisServer } from '../test/support/redis.js';
 import { bullmqFlows, bullmqJobs, dbosWorkflows, launchDbos, shutdownDbos } from './workflows-peers.js';
-import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
+import type { PostgresServer } from '../test/support/postgres.js';
+import { DURABLE, SERVERS, startBenchPostgres, startBenchRedis } from './durable-servers.js';
 import { median } from './stats.js';
 import { redisCpuUs } from './redis-cpu.js';
 import { CHAIN as chain, FAN_OUT_JOIN as dag } from './workflow-shapes.js';
@@ -52,16 +54,6 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARMUP = Number(process.env.WARMUP ?? 1);
 /** `PEERS=0`: leave BullMQ and DBOS out (for a profile of lightsched alone). */
 const PEERS = process.env.PEERS !== '0';
-/**
- * The servers durable, as issue 13's figures were measured ("fsync on") and as each peer's documentation advises for
- * production: PostgreSQL with `fsync` and `full_page_writes` on (its defaults; the test harness turns both off), and
- * redis-server with its append-only file synced every second (BullMQ's "Going to production": AOF, `appendfsync
- * everysec`). SQLite runs as the container sets it (WAL, `synchronous = NORMAL`). `DURABLE=0`: the test harness's
- * servers (no fsync, no AOF), the setting of every report before 7 Dec 2026 (fourth session).
- */
-const DURABLE = process.env.DURABLE !== '0';
-const REDIS_ARGS = DURABLE ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : [];
-const PG_SETTINGS = DURABLE ? { fsync: 'on', full_page_writes: 'on' } : {};
 const CONCURRENCY = 32;
 
 interface Setup {
@@ -173,11 +165,11 @@ const makers: Record<string, () => Promise<Setup>> = {
 		useNullAsDefault: true,
 	})),
 	pg: sql(async () => {
-		pg ??= await startPostgres({ settings: PG_SETTINGS });
+		pg ??= await startBenchPostgres();
 		return { client: 'pg', connection: await pg.createDatabase(`wfbench${++n}`), pool: { min: 0, max: 8 } };
 	}),
 	redis: async () => {
-		redis ??= await startRedis({ args: REDIS_ARGS });
+		redis ??= await startBenchRedis();
 		const name = `wfbench${++n}`;
 		const connection = { host: '127.0.0.1', port: redis.port };
 		const container = new RedisContainer({ redis: connection, name, log: false });
@@ -252,7 +244,7 @@ try {
 			throw new Error(`Unknown kind ${kind} (memory, sqlite, sqlite-better, pg, redis)`);
 	let dbosReady = false;
 	// Up front, so the first case's CPU is measured too.
-	if (KINDS.includes('redis')) redis = await startRedis({ args: REDIS_ARGS });
+	if (KINDS.includes('redis')) redis = await startBenchRedis();
 	for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
 		if (round === 1) {
 			// The warm-up rounds' figures are dropped (see the file's comment).
@@ -303,7 +295,7 @@ try {
 	}
 	if (dbosReady) await shutdownDbos();
 	console.log(
-		`\n${RUNS} runs x 10 no-op steps, concurrency ${CONCURRENCY}, medians of ${ROUNDS} rounds after ${WARMUP} warm-up round(s) (steps/s); servers ${DURABLE ? 'durable (PostgreSQL fsync and full_page_writes on, redis-server AOF everysec)' : 'not durable (DURABLE=0: no fsync, no AOF)'}`,
+		`\n${RUNS} runs x 10 no-op steps, concurrency ${CONCURRENCY}, medians of ${ROUNDS} rounds after ${WARMUP} warm-up round(s) (steps/s); servers ${SERVERS}`,
 	);
 	console.log(
 		'| container | shape | lightsched | plain tasks | step cost vs a plain task | plain tasks chained by hand | step cost vs one chained by hand | peer | peer steps/s | lightsched / peer |',
