@@ -130,6 +130,6 @@ for (const kind of ONLY) {
 		);
 	}
 }
-await Promise.all([redis?.stop(), postgres?.stop()]);
+await Promise.all([redis?.close(), postgres?.stop()]);
 rmSync(dir, { recursive: true, force: true });
 console.log(`RESULT ${JSON.stringify({ results, load: load() })}`);

@@ -83,4 +83,4 @@ for (const [m, rows] of Object.entries(res))
 		med(rows.map((x) => x[2] as number)).toFixed(0),
 	);
 admin.disconnect();
-await redis.stop();
+await redis.close();

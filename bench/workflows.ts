@@ -359,7 +359,7 @@ try {
 	}
 } finally {
 	admin?.disconnect();
-	await redis?.stop();
+	await redis?.close();
 	await pg?.stop();
 	rmSync(dir, { recursive: true, force: true });
 }
