@@ -18,8 +18,11 @@ import { startRedis, type RedisServer } from '../test/support/redis.js';
 /** `DURABLE=0` in the environment: the test harness's servers, without fsync nor AOF. */
 export const DURABLE = process.env.DURABLE !== '0';
 
+/** redis-server's append-only file synced every second (BullMQ's "Going to production"), whatever `DURABLE` says. */
+export const REDIS_AOF_ARGS: readonly string[] = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+
 /** The redis-server arguments of a durable server (none: the test harness's). */
-export const REDIS_ARGS: readonly string[] = DURABLE ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : [];
+export const REDIS_ARGS: readonly string[] = DURABLE ? REDIS_AOF_ARGS : [];
 
 /** The PostgreSQL settings of a durable server (none: the test harness's `fsync=off`, `full_page_writes=off`). */
 export const PG_SETTINGS: Readonly<Record<string, string>> = DURABLE ? { fsync: 'on', full_page_writes: 'on' } : {};

@@ -10,26 +10,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Scheduler } from 'lightsched';
-import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { Workflows, workflowActions } from 'lightsched/workflows';
 import { startRedis } from '../test/support/redis.js';
-import { CHAIN, FAN_OUT_JOIN } from './workflow-shapes.js';
+import { REDIS_AOF_ARGS } from './durable-servers.js';
+import { CHAIN, FAN_OUT_JOIN, noopWorkflows } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 50);
 const SHAPE = process.argv[3] === 'fan' ? FAN_OUT_JOIN : CHAIN;
 const STEPS = RUNS * SHAPE.length;
 
-const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const server = await startRedis({ args: REDIS_AOF_ARGS });
 const connection = { host: '127.0.0.1', port: server.port };
 const container = new RedisContainer({ redis: connection, name: 'aof', log: false });
 await container.ready();
 const store = new RedisWorkflowStore({ container });
-const actions = workflowActions({ noop: () => null });
-const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 32 });
-const flows = new Workflows({ scheduler, actions, store });
-flows.define({ name: 'bench', steps: SHAPE });
+const { scheduler, flows } = noopWorkflows(container, store, SHAPE);
 let finished = 0;
 let resolve!: () => void;
 const done = new Promise<void>((r) => (resolve = r));

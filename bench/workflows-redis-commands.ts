@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
+import type { StepDefinition } from 'lightsched/workflows';
 import * as addScripts from '../containers/redis/add-script.js';
 import * as addStepScripts from '../containers/redis/add-step-scripts.js';
 import * as leaseScripts from '../containers/redis/lease-scripts.js';
@@ -30,7 +30,8 @@ import * as transitionScript from '../containers/redis/transition-script.js';
 import * as releaseScript from '../containers/redis/workflow-release.js';
 import * as workflowScripts from '../containers/redis/workflow-scripts.js';
 import { startRedis } from '../test/support/redis.js';
-import { CHAIN as chain, FAN_OUT_JOIN as dag } from './workflow-shapes.js';
+import { REDIS_AOF_ARGS } from './durable-servers.js';
+import { CHAIN as chain, FAN_OUT_JOIN as dag, noopWorkflows } from './workflow-shapes.js';
 
 const RUNS = Number(process.argv[2] ?? 300);
 const ONLY = (process.argv[3] ?? 'plain,chain,fan-out/join').split(',');
@@ -58,9 +59,7 @@ for (const module of [
 	}
 
 // AOF=1: the server appends to its AOF, synced every second (BullMQ's production advice, bench/workflows.ts's default).
-const server = await startRedis(
-	process.env.AOF === '1' ? { args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] } : {},
-);
+const server = await startRedis(process.env.AOF === '1' ? { args: REDIS_AOF_ARGS } : {});
 const admin = new Redis(server.port);
 const callgrind = process.env.CALLGRIND === '1';
 const callgrindDir = process.env.CALLGRIND_DIR ?? '/tmp/cg';
@@ -135,10 +134,7 @@ async function plain(tasks: number): Promise<void> {
 
 async function runs(steps: StepDefinition[]): Promise<void> {
 	const { container, store } = await make();
-	const actions = workflowActions({ noop: () => null });
-	const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 32 });
-	const flows = new Workflows({ scheduler, actions, store });
-	flows.define({ name: 'bench', steps });
+	const { scheduler, flows } = noopWorkflows(container, store, steps);
 	const ids: string[] = [];
 	for (let i = 0; i < RUNS; i += 100)
 		ids.push(

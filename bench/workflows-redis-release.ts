@@ -9,12 +9,11 @@
  *   npx tsx --conditions=lightsched:source bench/workflows-redis-release.ts [runs] [chain|dag] [rounds]
  */
 import { Redis } from 'ioredis';
-import { Scheduler } from 'lightsched';
-import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { Workflows, workflowActions, type StepDefinition } from 'lightsched/workflows';
+import type { StepDefinition } from 'lightsched/workflows';
 import { startRedis } from '../test/support/redis.js';
 import { redisCpuUs } from './redis-cpu.js';
+import { noopWorkflows } from './workflow-shapes.js';
 const RUNS = Number(process.argv[2] ?? 300);
 const shape = process.argv[3] ?? 'chain';
 const ROUNDS = Number(process.argv[4] ?? 5);
@@ -43,10 +42,7 @@ for (let r = 0; r < ROUNDS; r++)
 		await container.ready();
 		const store =
 			mode === 'release' ? new RedisWorkflowStore({ container }) : new RedisWorkflowStore({ redis: conn, name });
-		const actions = workflowActions({ noop: () => null });
-		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 32 });
-		const flows = new Workflows({ scheduler, actions, store });
-		flows.define({ name: 'b', steps });
+		const { scheduler, flows } = noopWorkflows(container, store, steps, 'b');
 		const c0 = process.cpuUsage();
 		const s0 = await scpu();
 		const t0 = performance.now();
