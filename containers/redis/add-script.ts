@@ -2,21 +2,22 @@
  * The `add` script: the task hash in the order the claim and transition scripts read it, and the add's body, shared
  * with the stepped add, a repeat's tick and a workflow step's release (same prelude as scripts.ts).
  */
-import { ADD_FIELDS, isJsonField, PACKED_FIELD, PACKED_FIELDS, PACKED_LIMIT } from './codec.js';
+import { ADD_FIELDS, isJsonField, PACKED_FIELD, PACKED_FIELDS, PACKED_LIMIT, storedNone } from './codec.js';
 import { script } from './scripts.js';
 
 /**
  * The order `add` writes a task hash in. A small hash is a listpack that every field look-up scans from its head,
  * so the fields the claim and transition scripts read and write come first, the caller's payloads last (but `item`,
  * which a task's first claim reads with the packed copy); the script's own fields are `status`, `v`, `seq`,
- * `lastTransition`, `addToken` and the packed copy (codec.ts PACKED_FIELD, left out when too long).
+ * `addToken` and the packed copy (codec.ts PACKED_FIELD, left out when too long). `lastTransition` is written by
+ * the first transition (an add left it empty before; a missing field reads the same). Fields that hold none are
+ * left out (`NONE_AT_ADD`, `NONE_UNLESS_GIVEN`).
  */
 const HASH_ORDER = [
 	'status',
 	'v',
 	'owner',
 	'seq',
-	'lastTransition',
 	'retention',
 	'attempts',
 	PACKED_FIELD,
@@ -45,20 +46,64 @@ const SCRIPT_VALUES: Record<string, string> = {
 	status: "'waiting'",
 	v: "'0'",
 	seq: 'seqText',
-	lastTransition: "''",
 	addToken: 'token',
 	[PACKED_FIELD]: 'packed',
 };
 for (const field of ADD_FIELDS) {
 	if (!(HASH_ORDER as readonly string[]).includes(field)) throw new Error(`HASH_ORDER misses the add field ${field}`);
 }
-const hsetFields = (withPacked: boolean): string =>
-	HASH_ORDER.filter((field) => withPacked || field !== PACKED_FIELD)
+/**
+ * Fields a new task's hash leaves out while they hold their value for none, each with that stored value: those only
+ * a claim or an end sets (always none at an add, but for a record handed over whole), and the caller's optional
+ * ones (as a rule none). Every reader takes a missing field for none: the scripts (`or ''`, nil checks, `f ~=
+ * token`), codec.ts `decodeRecord` and `unpackClaimed`, and 0.1.0's decoder alike. A no-op task's hash is ~330
+ * bytes shorter, in memory and in the append-only file (docs/benchmarks.md).
+ */
+const NONE_AT_ADD: readonly (readonly [field: string, none: string])[] = [
+	'startedAt',
+	'finishedAt',
+	'error',
+	'output',
+	'progress',
+	'owner',
+	'leaseUntil',
+	'stopRequested',
+].map((field) => [field, storedNone(field)] as const);
+const NONE_UNLESS_GIVEN: readonly (readonly [field: string, none: string])[] = [
+	'timeoutMs',
+	'ref',
+	'key',
+	'trace',
+	'group',
+	'retention',
+].map((field) => [field, storedNone(field)] as const);
+/** The Lua test that each of `fields` holds its value for none. */
+const allNone = (fields: readonly (readonly [string, string])[]): string =>
+	fields
+		.map(([field, none]) => `A[b + ${(ADD_FIELDS as readonly string[]).indexOf(field)}] == '${none}'`)
+		.join(' and ');
+const hsetFields = (withPacked: boolean, leftOut: ReadonlySet<string>): string =>
+	HASH_ORDER.filter((field) => (withPacked || field !== PACKED_FIELD) && !leftOut.has(field))
 		.map((field) => {
 			const at = (ADD_FIELDS as readonly string[]).indexOf(field);
 			return `'${field}', ${at >= 0 ? `A[b + ${at}]` : SCRIPT_VALUES[field]}`;
 		})
 		.join(', ');
+/**
+ * The task hash's HSET: one of four static calls (no table built per task) by whether the fields of `NONE_AT_ADD`
+ * and of `NONE_UNLESS_GIVEN` all hold none.
+ */
+const hsetTask = (withPacked: boolean): string => {
+	const call = (atAdd: boolean, unlessGiven: boolean): string => {
+		const leftOut = new Set<string>();
+		if (atAdd) for (const [field] of NONE_AT_ADD) leftOut.add(field);
+		if (unlessGiven) for (const [field] of NONE_UNLESS_GIVEN) leftOut.add(field);
+		return `redis.call('HSET', k, ${hsetFields(withPacked, leftOut)})`;
+	};
+	return `if bare then
+			if plain then ${call(true, true)} else ${call(true, false)} end
+		elseif plain then ${call(false, true)} else ${call(false, false)} end`;
+};
 /**
  * The packed copy (codec.ts PACKED_FIELD) as one Lua concatenation (one string built, no table): a JSON field's
  * `null` as '', then seq.
@@ -173,10 +218,12 @@ for i = 0, n - 1 do
 	-- Its text made once (Lua makes a number's text anew at each use: a printf).
 	local seqText = tostring(seq)
 	local packed = ${packedValues}
+	local bare = ${allNone(NONE_AT_ADD)}
+	local plain = ${allNone(NONE_UNLESS_GIVEN)}
 	if #packed <= ${PACKED_LIMIT} then
-		redis.call('HSET', k, ${hsetFields(true)})
+		${hsetTask(true)}
 	else
-		redis.call('HSET', k, ${hsetFields(false)})
+		${hsetTask(false)}
 	end
 	addPairs[nAddPairs + 1], addPairs[nAddPairs + 2] = seqText, id
 	nAddPairs = nAddPairs + 2

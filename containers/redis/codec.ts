@@ -72,11 +72,13 @@ const UNIT = '\u001f';
 /**
  * The hash field `add` writes beside the task's own fields: a packed copy of the fields a claim reads that only the
  * add sets (PACKED_FIELDS' stored values joined by U+001F, a JSON field's `null` as '', then seq), so that a task's
- * first claim, while nothing has written its hash since the add (`v` still 0), reads four fields (`v`, `attempts`,
- * this one, `item`) instead of nineteen: each field read becomes a Lua string, the dearest part of a claim. Written
- * only while at most PACKED_LIMIT bytes long (Redis's default `hash-max-listpack-value`: a longer value would turn
- * the hash out of its compact form); without it (a long one, or a task an older process added), or once the task
- * was written (`v` above 0), the claim reads the nineteen fields. The claim that reads it empties it (of no more use
+ * first claim, while nothing has written its hash since the add (`v` still 0, `attempts` 0, no `lastTransition`),
+ * reads five fields (those three, this one, `item`) instead of nineteen: each field read becomes a Lua string, the
+ * dearest part of a claim. Written only while at most PACKED_LIMIT bytes long (Redis's default
+ * `hash-max-listpack-value`: a longer value would turn the hash out of its compact form); without it (a long one, or
+ * a task an older process added), or once the task was written, the claim reads the nineteen fields. A 0.1.0
+ * process writes neither `v` nor the copy: its claim counts an attempt and its transitions (a retry, a hand-back)
+ * set `lastTransition`, which is why those two are read too. The claim that reads it empties it (of no more use
  * once the task is written), so only a task waiting for its first claim pays its memory. The fields themselves are
  * written as before, for every other reader and older processes. A version that changes the layout must use another
  * field name.
@@ -178,6 +180,15 @@ export function encodeField(field: string, value: unknown, id: string): string {
 	if (field === 'stopRequested') return value === true ? '1' : '0';
 	if (value === null || value === undefined) return '';
 	return String(value);
+}
+
+/**
+ * A field's stored value for none (`null`, or `false` for `stopRequested`), as `encodeField` writes it. A field
+ * missing from a hash reads as this value (see `decodeRecord`): an add leaves such fields out (add-script.ts).
+ */
+export function storedNone(field: string): string {
+	if (JSON_FIELDS.has(field)) return 'null';
+	return field === 'stopRequested' ? '0' : '';
 }
 
 /** The values of `ADD_FIELDS` for one record. */

@@ -34,7 +34,7 @@
  * same distance from the script's now as it was from the caller's (`offset`).
  */
 import { createHash } from 'node:crypto';
-import { CLAIMED_FIELDS, PACKED_FIELD, RECORD_FIELDS } from './codec.js';
+import { CLAIMED_FIELDS, PACKED_FIELD, RECORD_FIELDS, storedNone } from './codec.js';
 import { CHANGES_PRELUDE } from './change-event-scripts.js';
 import { RESERVATION_PRELUDE } from './reservations.js';
 import { GROUP_CLAIM, GROUP_PRELUDE } from './group-limit.js';
@@ -77,11 +77,12 @@ const CLAIM_WRITES: Readonly<Record<string, string>> = {
 /** What claimPopped reads of a claimed task's hash: every packed field but those it overwrites (and owner, id). */
 const CLAIM_READS = CLAIMED_FIELDS.filter((field) => !(field in CLAIM_WRITES) || field === 'attempts' || field === 'v');
 /**
- * The packed fields' Lua values, in CLAIMED_FIELDS order (a missing field packs as ''), joined by U+001F: one Lua
- * concatenation (one string built, no table).
+ * The packed fields' Lua values, in CLAIMED_FIELDS order (a missing field packs as its stored value for none,
+ * codec.ts `storedNone`: an add leaves such fields out), joined by U+001F: one Lua concatenation (one string built,
+ * no table).
  */
 const CLAIMED_VALUES = CLAIMED_FIELDS.map((field) =>
-	field in CLAIM_WRITES ? CLAIM_WRITES[field] : `(g[${CLAIM_READS.indexOf(field) + 1}] or '')`,
+	field in CLAIM_WRITES ? CLAIM_WRITES[field] : `(g[${CLAIM_READS.indexOf(field) + 1}] or '${storedNone(field)}')`,
 ).join(" .. '\\31' .. ");
 
 const PRELUDE = `
@@ -217,8 +218,8 @@ local function flushAdded()
 	end
 end
 -- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
--- (codec.ts unpackClaimed). A task nothing wrote since its add (v 0) with the add's packed copy (codec.ts
--- PACKED_FIELD) is read as four fields and sent in the packed form; any other reads the fields the claim does not
+-- (codec.ts unpackClaimed). A task nothing wrote since its add (v 0, no attempt, no transition) with the add's packed
+-- copy (codec.ts PACKED_FIELD) is read as five fields and sent in the packed form; any other reads the fields the claim does not
 -- overwrite (see CLAIM_READS).
 local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
@@ -228,8 +229,10 @@ local function claimPopped(popped, owner, now, lease)
 		local m = popped[i]
 		local id = string.sub(m, 17)
 		local k = tkey(id)
-		local a = redis.call('HMGET', k, 'v', 'attempts', '${PACKED_FIELD}', 'item')
-		if a[1] == '0' and a[3] then
+		local a = redis.call('HMGET', k, 'v', 'attempts', '${PACKED_FIELD}', 'item', 'lastTransition')
+		-- The copy is the add's while nothing wrote the hash since: version 0, no attempt, no transition. 0.1.0 writes
+		-- neither the version nor the copy, but its claim counts an attempt and its transitions set lastTransition.
+		if a[1] == '0' and a[2] == '0' and a[3] and (not a[5] or a[5] == '') then
 			local attempts = plusOne(a[2])
 			redis.call('HSET', k, 'status', 'running', 'owner', owner, 'leaseUntil', lease, 'startedAt', now, 'updatedAt', now, 'attempts', attempts, 'v', '1', '${PACKED_FIELD}', '')
 			out[c] = '\\30\\31' .. a[3] .. '\\31' .. (a[4] or '') .. '\\31' .. attempts .. '\\31' .. lease .. '\\31' .. now .. tail .. id

@@ -9,7 +9,7 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import type { TaskRecord } from 'lightsched/kit';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
-import { PACKED_FIELD, RECORD_FIELDS, unpackClaimed } from '../../containers/redis/codec.js';
+import { PACKED_FIELD, RECORD_FIELDS, storedNone, unpackClaimed } from '../../containers/redis/codec.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -40,9 +40,13 @@ function recording(): { container: RedisContainer; claimed: string[] } {
 	return { container: new RedisContainer({ redis: client, name: fresh(), log: false }), claimed };
 }
 
-/** The task's stored values (RECORD_FIELDS order), a missing field as null. */
+/**
+ * The task's stored values (RECORD_FIELDS order), a field the add left out (it held none) as its stored value for
+ * none, which it reads as; `v` and `seq` are always stored.
+ */
 async function storedValues(c: RedisContainer, id: string): Promise<(string | null)[]> {
-	return (await admin.hmget(`${c.keyPrefix}t:${id}`, ...RECORD_FIELDS)).map((value) => value ?? null);
+	const values = await admin.hmget(`${c.keyPrefix}t:${id}`, ...RECORD_FIELDS);
+	return values.map((value, i) => value ?? storedNone(RECORD_FIELDS[i] as string));
 }
 
 /** Claims everything for `me` and checks each claimed task against a full read of its hash after the claim. */
@@ -139,6 +143,37 @@ describe('RedisContainer: the first claim from the add\u2019s packed copy', () =
 		const [task] = await claimAndCompare(c, claimed, 1);
 		expect(claimed[0]?.startsWith('\u001e')).toBe(false);
 		expect(task).toMatchObject({ id: 'again', attempts: 2, error, runAt, progress: { pct: 50 } });
+		await c.close();
+	});
+	it('reads a task a 0.1.0 process wrote (no version bump, the copy left stale) field by field', async () => {
+		// 0.1.0 neither bumps `v` nor empties the copy. Its claim then a retry leave the task waiting with an attempt
+		// counted, an error and a new runAt; its claim-ahead hand-back leaves attempts at 0 and a new runAt. Both set
+		// lastTransition (the transition's token). Written here as its scripts write them, the task left in waiting.
+		const { container: c, claimed } = recording();
+		await c.add(
+			records([
+				{ id: 'retried', item: 1 },
+				{ id: 'handed', item: 2 },
+			]),
+		);
+		const error = { message: 'boom', code: 'E_BOOM' };
+		const runAt = Date.now() - 5;
+		await admin.hset(`${c.keyPrefix}t:retried`, {
+			attempts: '1',
+			error: JSON.stringify(error),
+			runAt: String(runAt),
+			startedAt: String(runAt - 10),
+			lastTransition: 'old-instance:1',
+		});
+		await admin.hset(`${c.keyPrefix}t:handed`, {
+			runAt: String(runAt),
+			startedAt: String(runAt - 10),
+			lastTransition: 'old-instance:2',
+		});
+		const tasks = await claimAndCompare(c, claimed, 2);
+		expect(claimed.filter((one) => one.startsWith('\u001e'))).toHaveLength(0);
+		expect(tasks.find((t) => t.id === 'retried')).toMatchObject({ attempts: 2, error, runAt });
+		expect(tasks.find((t) => t.id === 'handed')).toMatchObject({ attempts: 1, error: null, runAt });
 		await c.close();
 	});
 });
