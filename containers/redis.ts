@@ -2,7 +2,7 @@
  * `RedisContainer`: tasks in Redis, shared by any number of schedulers in any number of processes. Every state
  * change is one Lua script (atomic, one round trip); a pub/sub channel wakes sleeping schedulers.
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './redis/call-token.js';
 import { EventEmitter } from 'eventemitter3';
 import type { Redis } from 'ioredis';
 import {
@@ -155,7 +155,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				closed: () => this.#closed,
 				where: () => this.#guard.where,
 			},
-			randomUUID(),
+			callToken(),
 		);
 		this.#renewal = new LeaseRenewal({
 			run: this.#run,

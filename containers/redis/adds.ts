@@ -3,7 +3,7 @@
  * of short scripts (stepped-add.ts). The reply may hand some tasks to an idle claimer of this container (idle-push.ts).
  * An add sent and left unanswered rejects with `PartialAddError`, its ids all unsure: it may still be stored.
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './call-token.js';
 import { assertStorableTask, DuplicateTaskError, PartialAddError, type TaskRecord } from 'lightsched/kit';
 import { mayStillApply } from './call-guard.js';
 import { encodeAllForAdd } from './codec.js';
@@ -35,11 +35,11 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 	});
 	if (tasks.length > ADD_STEP_TASKS) {
 		const encoded = encodeAllForAdd(tasks);
-		const seqs = await addInSteps({ run: parts.run, where: parts.where }, tasks, encoded, randomUUID());
+		const seqs = await addInSteps({ run: parts.run, where: parts.where }, tasks, encoded, callToken());
 		tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
 		return;
 	}
-	const args = encodeAllForAdd(tasks, [String(Date.now()), randomUUID()]);
+	const args = encodeAllForAdd(tasks, [String(Date.now()), callToken()]);
 	let reply: [string, string?, string?];
 	parts.handOffs.addSent();
 	try {

@@ -2,7 +2,7 @@
  * The wake-up channel: one subscriber connection on the container's `events` channel, turning messages into
  * `ContainerSignal`s and connection trouble into `channel` signals (schedulers poll while it is down).
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './call-token.js';
 import type { Redis } from 'ioredis';
 import { ContainerError, type ContainerSignal } from 'lightsched';
 import { TAKE_PREFIX } from './idle-push.js';
@@ -175,6 +175,6 @@ export function openWakeChannel(
 	return new WakeChannel(subscriber, channel, {
 		take: (body) => hooks.take(body),
 		changed: (up) => hooks.changed(up),
-		live: hooks.live ? `${channel}:live:${randomUUID()}` : undefined,
+		live: hooks.live ? `${channel}:live:${callToken()}` : undefined,
 	});
 }

@@ -3,7 +3,7 @@
  * operator's calls (`requestStop`, `remove`, pause, `clean`), task logs and repeat records. Each is one script or
  * command through the container's bounded call (call-guard.ts); the container delegates to this class.
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './call-token.js';
 import type { Redis } from 'ioredis';
 import {
 	assertCleanQuery,
@@ -183,7 +183,7 @@ export class RedisOperations {
 		const args = [key, String(expected), next === null ? '' : String(next), String(Date.now())];
 		if (task !== null) {
 			assertStorableTask(task, 0);
-			args.push(String(Date.now()), randomUUID(), ...encodeForAdd(task));
+			args.push(String(Date.now()), callToken(), ...encodeForAdd(task));
 		}
 		const reply = (await this.#port.run(ADVANCE_REPEAT, args)) as string[];
 		if (reply[0] === 'dup') throw new DuplicateTaskError(reply[1] ?? '');

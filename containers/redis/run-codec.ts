@@ -4,7 +4,7 @@
  * (body and rev pairs), and the check of the texts that name keys: Redis keys are UTF-8, so a text must be
  * well-formed Unicode.
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './call-token.js';
 import type { RunRecord } from '../../src/workflow-store.js';
 import { holdsKey } from '../../workflows/memory-store.js';
 import { isWellFormed } from './options.js';
@@ -33,7 +33,7 @@ export function runArgs(run: RunRecord): string[] {
 		String(run.createdAt),
 		holdsKey(run) ? '1' : '0',
 		encodeRunBody(run),
-		randomUUID(),
+		callToken(),
 	];
 }
 

@@ -10,7 +10,7 @@
  * waits for its reply at most `commandTimeoutMs`. Pass the ioredis instance the container was given to share
  * its connection (the store then leaves it open at `close()`); a URL or ioredis options open one the store owns.
  */
-import { randomUUID } from 'node:crypto';
+import { callToken } from './call-token.js';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import {
@@ -258,7 +258,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 				String(run.rev),
 				...runArgs(next),
 				String(Date.now()),
-				randomUUID(),
+				callToken(),
 				String(tasks.length),
 			]),
 		)) as unknown[];
