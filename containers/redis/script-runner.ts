@@ -1,10 +1,28 @@
 /** How the Redis container runs its scripts: every call bounded (call-guard.ts), each script by its SHA. */
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import type { CallGuard } from './call-guard.js';
 import type { ClockedScript } from './scripts.js';
 
 /** Runs one of the container's scripts with its arguments (`scale` widens the call's reply bound, see call-guard.ts). */
 export type ScriptRun = (script: ClockedScript, args: readonly string[], scale?: number) => Promise<unknown>;
+
+/**
+ * Send the command `name` with `args` (strings) as they are. ioredis's `call` copies its arguments through
+ * `Array.prototype.flat`, which V8 runs element by element: some 65 µs for a workflow release call's ~800 values,
+ * 0.9 ms for an add of 500 tasks (11,000 values), where the list needs no flattening. A connection with a
+ * `keyPrefix` or auto-pipelining goes through `call`, which applies them.
+ */
+export function sendArgs(redis: Redis, name: string, args: string[]): Promise<unknown> {
+	const { keyPrefix, enableAutoPipelining, showFriendlyErrorStack } = redis.options;
+	if (keyPrefix || enableAutoPipelining) return redis.call(name, args);
+	const command = new Command(
+		name,
+		[],
+		showFriendlyErrorStack ? { replyEncoding: 'utf8', errorStack: new Error() } : { replyEncoding: 'utf8' },
+	);
+	command.args = args;
+	return redis.sendCommand(command) as Promise<unknown>;
+}
 
 /**
  * A script runner for one container: the variant of its clock (the server's or the caller's), the key prefix as its
@@ -26,13 +44,13 @@ export function scriptRunner(redis: Redis, guard: CallGuard, keyPrefix: string, 
 				const tail = ['1', keyPrefix].concat(args);
 				if (!sent.has(script.sha)) {
 					sent.add(script.sha);
-					return await redis.call('EVAL', [script.source].concat(tail));
+					return await sendArgs(redis, 'EVAL', [script.source].concat(tail));
 				}
 				try {
-					return await redis.call('EVALSHA', [script.sha].concat(tail));
+					return await sendArgs(redis, 'EVALSHA', [script.sha].concat(tail));
 				} catch (error) {
 					if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-					return await redis.call('EVAL', [script.source].concat(tail));
+					return await sendArgs(redis, 'EVAL', [script.source].concat(tail));
 				}
 			},
 			scale,

@@ -45,6 +45,7 @@ import { RunWrites } from './run-writes.js';
 import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
 import { checkText, decodeRuns, runArgs } from './run-codec.js';
+import { sendArgs } from './script-runner.js';
 
 /**
  * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
@@ -373,10 +374,10 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		return this.#guard.run(script.name, async () => {
 			const tail = ['1', this.keyPrefix].concat(args);
 			try {
-				return await this.#redis.call('EVALSHA', [script.sha].concat(tail));
+				return await sendArgs(this.#redis, 'EVALSHA', [script.sha].concat(tail));
 			} catch (error) {
 				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-				return await this.#redis.call('EVAL', [script.source].concat(tail));
+				return await sendArgs(this.#redis, 'EVAL', [script.source].concat(tail));
 			}
 		});
 	}

@@ -9,6 +9,7 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import { successPatch } from 'lightsched/kit';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { aroundScriptCalls, type SendScript } from '../support/script-calls.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -29,10 +30,12 @@ afterAll(async () => {
 	await server?.close();
 });
 
-type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
+type Call = SendScript;
 
 /** An ioredis client whose script calls are recorded, and optionally changed by `around`. */
-function recordingClient(around?: (send: Call, command: string, args: (string | number)[]) => Promise<unknown>): {
+function recordingClient(
+	around?: (send: Call, command: string, args: readonly (string | number)[]) => Promise<unknown>,
+): {
 	client: Redis;
 	scripts: string[][];
 	replies: unknown[];
@@ -40,13 +43,12 @@ function recordingClient(around?: (send: Call, command: string, args: (string | 
 	const client = new Redis(server.url);
 	const scripts: string[][] = [];
 	const replies: unknown[] = [];
-	const send = client.call.bind(client) as unknown as Call;
-	(client as unknown as { call: Call }).call = async (command, args) => {
-		if (command === 'EVALSHA' || command === 'EVAL') scripts.push(args.map(String));
+	aroundScriptCalls(client, async (command, args, send) => {
+		scripts.push(args.map(String));
 		const reply = await (around === undefined ? send(command, args) : around(send, command, args));
 		replies.push(reply);
 		return reply;
-	};
+	});
 	return { client, scripts, replies };
 }
 

@@ -17,6 +17,7 @@ import { CLAIM } from '../../containers/redis/scripts.js';
 import { records } from '../contracts/container.contract.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { aroundScriptCalls } from '../support/script-calls.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -340,20 +341,18 @@ describe('RedisContainer renew: tasks held for an owner that does not know them 
 });
 
 describe('RedisContainer and claims whose reply was lost (item 3)', () => {
-	type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
 	/** A client whose next claim, once armed, is applied twice: its first reply is dropped, as when ioredis resends it. */
 	function lossyClient(): { client: Redis; arm: () => void } {
 		const client = new Redis(server.url);
 		let armed = false;
-		const send = client.call.bind(client) as unknown as Call;
-		(client as unknown as { call: Call }).call = async (command, args) => {
+		aroundScriptCalls(client, async (command, args, send) => {
 			const reply = await send(command, args);
 			if (armed && (args[0] === CLAIM.server.sha || args[0] === CLAIM.server.source)) {
 				armed = false;
 				return send(command, args);
 			}
 			return reply;
-		};
+		});
 		return { client, arm: () => (armed = true) };
 	}
 

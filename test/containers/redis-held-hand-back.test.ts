@@ -19,6 +19,7 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import { successPatch, type TaskRecord } from 'lightsched/kit';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { aroundScriptCalls } from '../support/script-calls.js';
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -46,17 +47,16 @@ function gate(matches: (args: readonly unknown[]) => boolean): Gate {
 /** An ioredis instance whose replies to calls a gate matches wait for the gate (the server applies them at once). */
 function gatedRedis(url: string, gates: Gate[]): Redis {
 	const redis = new Redis(url, { lazyConnect: false });
-	const call = redis.call.bind(redis) as (command: string, args: unknown[]) => Promise<unknown>;
-	(redis as unknown as { call: typeof call }).call = (command, args) => {
-		const reply = call(command, args);
-		const held = gates.find((g) => Array.isArray(args) && g.matches(args));
+	aroundScriptCalls(redis, (command, args, send) => {
+		const reply = send(command, args);
+		const held = gates.find((g) => g.matches(args));
 		if (held === undefined) return reply;
 		held.held++;
 		return reply.then(async (value) => {
 			await held.opened;
 			return value;
 		});
-	};
+	});
 	return redis;
 }
 

@@ -9,6 +9,7 @@ import { RedisContainer } from 'lightsched/containers/redis';
 import type { TaskRecord } from 'lightsched/kit';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { aroundScriptCalls } from '../support/script-calls.js';
 import { PACKED_FIELD, RECORD_FIELDS, storedNone, unpackClaimed } from '../../containers/redis/codec.js';
 
 let server: RedisServer;
@@ -29,14 +30,12 @@ afterAll(async () => {
 function recording(): { container: RedisContainer; claimed: string[] } {
 	const client = new Redis(server.url);
 	const claimed: string[] = [];
-	type Call = (command: string, args: (string | number)[]) => Promise<unknown>;
-	const send = client.call.bind(client) as unknown as Call;
-	(client as unknown as { call: Call }).call = async (command, args) => {
+	aroundScriptCalls(client, async (command, args, send) => {
 		const reply = await send(command, args);
-		if ((command === 'EVALSHA' || command === 'EVAL') && Array.isArray(reply))
+		if (Array.isArray(reply))
 			for (const one of reply) if (typeof one === 'string' && one.includes('\u001f')) claimed.push(one);
 		return reply;
-	};
+	});
 	return { container: new RedisContainer({ redis: client, name: fresh(), log: false }), claimed };
 }
 
