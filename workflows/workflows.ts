@@ -10,7 +10,6 @@ import { containerWorkflowStore, taskRelease, type TaskRelease } from 'lightsche
 import { rejectUnknownOptions } from '../src/option-names.js';
 import { timeOrderedId } from '../src/time-ordered-id.js';
 import {
-	isFinalRunStatus,
 	type RunPage,
 	type RunQuery,
 	type RunRecord,
@@ -29,9 +28,10 @@ import {
 	type RetryFailedOptions,
 } from './commands.js';
 import type { WorkflowDefinition } from './definition.js';
-import { DuplicateRunError, RunNotFoundError, RunOutcomeUnknownError, WorkflowError } from './errors.js';
+import { DuplicateRunError, RunOutcomeUnknownError, WorkflowError } from './errors.js';
 import type { WorkflowEvents } from './events.js';
 import { MemoryWorkflowStore } from './memory-store.js';
+import { RunWaiters } from './run-waiters.js';
 import { seal } from './sealed.js';
 import { DefinitionRegistry, startVars } from './definition-registry.js';
 import {
@@ -75,7 +75,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 	readonly #unsure = new UnsureStarts();
 	readonly #sweepMs: number;
 	readonly #listeners: [string, (event: TaskEvent) => void][] = [];
-	readonly #waiters = new Map<string, Set<(run: RunRecord) => void>>();
+	readonly #waiters = new RunWaiters((runId) => this.store.get(runId));
 	readonly #retention: RunRetention;
 	readonly #schedules = new Schedules({
 		check: (name, options) => void startVars(this.#registry.pick(name, options.version), options.vars ?? {}),
@@ -116,7 +116,7 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			definitionAt: (run) => this.#registry.forRunAt(run),
 			emit: (name, ...args) => this.#emit(name, ...args),
 			listening: (name) => this.listenerCount(name) > 0,
-			settled: (run) => this.#settled(run),
+			settled: (run) => this.#waiters.settled(run),
 		});
 		for (const name of ['task:succeeded', 'task:failed', 'task:stopped'] as const) {
 			const listener = (event: TaskEvent): void => {
@@ -221,36 +221,14 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 		return this.#schedules.list();
 	}
 
-	/** Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any process. */
+	/**
+	 * Resolves with the run once it is finished and settled (final, nothing running, its callback called), from any
+	 * process. Rejects with `RunNotFoundError` for a run that does not exist, or that was removed (`remove`, `clean`,
+	 * the `retention` option) before this process saw it finished.
+	 */
 	async wait(runId: string, options: WaitOptions = {}): Promise<RunRecord> {
-		const run = await this.store.get(runId);
-		if (run === null) throw new RunNotFoundError(runId);
-		if (!run.open) return run;
-		return await new Promise<RunRecord>((resolve, reject) => {
-			let timer: ReturnType<typeof setTimeout> | undefined;
-			const done = (finished: RunRecord): void => {
-				clearTimeout(timer);
-				this.#waiters.get(runId)?.delete(done);
-				resolve(finished);
-			};
-			let set = this.#waiters.get(runId);
-			if (set === undefined) this.#waiters.set(runId, (set = new Set()));
-			set.add(done);
-			if (options.timeoutMs !== undefined) {
-				timer = setTimeout(
-					() => {
-						this.#waiters.get(runId)?.delete(done);
-						reject(
-							new WorkflowError(
-								`Workflow run \`${runId}\` did not finish within ${options.timeoutMs} ms`,
-								'ERR_RUN_STATE',
-							),
-						);
-					},
-					checkMs('timeoutMs', options.timeoutMs, 0),
-				);
-			}
-		});
+		const timeoutMs = options.timeoutMs === undefined ? undefined : checkMs('timeoutMs', options.timeoutMs, 0);
+		return await this.#waiters.wait(runId, timeoutMs);
 	}
 
 	/** The run, or `null`. */
@@ -357,10 +335,11 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 			// then, and its end since is heard or seen by the next sweep; only the others are read, unless the page
 			// was full (then a waited run may be open beyond it).
 			const stillOpen = open.length < SWEEP_PAGE ? new Set(open.map((run) => run.id)) : new Set<string>();
-			for (const runId of [...this.#waiters.keys()]) {
+			for (const runId of this.#waiters.runIds()) {
 				if (stillOpen.has(runId)) continue;
 				const run = await this.store.get(runId);
-				if (run !== null && !run.open) this.#settled(run);
+				if (run === null) this.#waiters.gone(runId);
+				else this.#waiters.settled(run);
 			}
 		} catch (error) {
 			if (!this.#closed) this.#emit('error', error instanceof Error ? error : new Error(String(error)));
@@ -389,14 +368,6 @@ export class Workflows extends EventEmitter<WorkflowEvents> {
 				applyCommand(run, definition, command, args, Date.now()),
 			),
 		);
-	}
-
-	#settled(run: RunRecord): void {
-		if (run.open || !isFinalRunStatus(run.status)) return;
-		const waiters = this.#waiters.get(run.id);
-		if (waiters === undefined) return;
-		this.#waiters.delete(run.id);
-		for (const done of waiters) done(copyRun(run));
 	}
 
 	#emit<K extends keyof WorkflowEvents>(name: K, ...args: WorkflowEvents[K]): void {

@@ -8,7 +8,13 @@ import { afterEach, expect, it } from 'vitest';
 import { Scheduler, type TaskContainer } from 'lightsched';
 import { QueueContainer } from 'lightsched/containers/queue';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { MemoryWorkflowStore, Workflows, type RunRecord, type WorkflowStore } from 'lightsched/workflows';
+import {
+	MemoryWorkflowStore,
+	RunNotFoundError,
+	Workflows,
+	type RunRecord,
+	type WorkflowStore,
+} from 'lightsched/workflows';
 
 let closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -94,4 +100,85 @@ it('a sweep reads no waited run it saw open, and settles the waits once the runs
 	await waiter.sweep();
 	expect((await Promise.all(waits)).map((run) => run.status)).toEqual(ids.map(() => 'stopped'));
 	expect(errors).toEqual([]);
+});
+
+/** A one-step definition whose step is blocked until `continue`. */
+const blocked = {
+	name: 'blocked',
+	vars: { go: { default: 'no' } },
+	steps: [
+		{
+			id: 'a',
+			action: 'noop',
+			preCheck: [
+				{
+					act: 'block' as const,
+					when: [{ source: 'vars' as const, key: 'go', op: 'not-in' as const, values: ['yes'] }],
+				},
+			],
+		},
+	],
+};
+
+it('a wait on a run removed after it ended elsewhere is rejected by the next sweep, not left to its timeout', async () => {
+	const store = new MemoryWorkflowStore();
+	const runner = engine(store, { noop: () => 1 });
+	const waiter = engine(store, { noop: () => 1 });
+	runner.define(blocked);
+	waiter.define(blocked);
+	const { id } = await runner.start('blocked');
+	await runner.sweep();
+	const waited = waiter.wait(id);
+	let outcome: unknown = 'pending';
+	waited.then(
+		(run) => (outcome = run),
+		(error: unknown) => (outcome = error),
+	);
+	await new Promise((resolve) => setImmediate(resolve));
+	await runner.stop(id);
+	await runner.sweep();
+	expect((await store.get(id))?.open).toBe(false);
+	// Removed (by hand here; the retention option does the same) before the waiter's process looked.
+	await runner.remove(id);
+	expect(outcome).toBe('pending');
+	await waiter.sweep();
+	await new Promise((resolve) => setImmediate(resolve));
+	expect(outcome).toBeInstanceOf(RunNotFoundError);
+	expect((outcome as RunNotFoundError).runId).toBe(id);
+});
+
+it('a wait whose first read sees the run open while it settles in this process hears it settle', async () => {
+	const store = new MemoryWorkflowStore();
+	let hold: Promise<void> | undefined;
+	let release = (): void => {};
+	// The next get reads the store at once, then holds its reply (a read in flight while the run settles).
+	const held = new Proxy(store, {
+		get(target, name, receiver) {
+			if (name === 'get')
+				return async (id: string): Promise<RunRecord | null> => {
+					const run = await target.get(id);
+					if (hold !== undefined) {
+						const waiting = hold;
+						hold = undefined;
+						await waiting;
+					}
+					return run;
+				};
+			const value = Reflect.get(target, name, receiver) as unknown;
+			return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+		},
+	});
+	const runner = engine(held, { noop: () => 1 });
+	runner.define(blocked);
+	const { id } = await runner.start('blocked');
+	await runner.sweep();
+	hold = new Promise<void>((resolve) => (release = resolve));
+	const waited = runner.wait(id, { timeoutMs: 3000 });
+	await new Promise((resolve) => setImmediate(resolve));
+	await runner.stop(id);
+	for (let i = 0; i < 100 && (await store.get(id))?.open !== false; i++) await runner.sweep();
+	expect((await store.get(id))?.open).toBe(false);
+	release();
+	// Before, the wait listened only after its read: it missed the settle, and waited for a sweep (or its timeout).
+	await expect(waited).resolves.toMatchObject({ id, status: 'stopped', open: false });
 });
