@@ -219,8 +219,8 @@ local function flushAdded()
 end
 -- Moves popped waiting members (member, score pairs) into running for owner; returns each packed in one string
 -- (codec.ts unpackClaimed). A task nothing wrote since its add (v 0, no attempt, no transition) with the add's packed
--- copy (codec.ts PACKED_FIELD) is read as five fields and sent in the packed form; any other reads the fields the claim does not
--- overwrite (see CLAIM_READS).
+-- copy (codec.ts PACKED_FIELD) is read as five fields and sent in the packed form; any other reads the fields the
+-- claim does not overwrite (see CLAIM_READS).
 local function claimPopped(popped, owner, now, lease)
 	local out, leases, ids = {}, {}, {}
 	local tail = '\\31' .. owner .. '\\31'
