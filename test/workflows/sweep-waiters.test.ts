@@ -37,44 +37,50 @@ function engine(store: WorkflowStore, actions: Record<string, () => unknown>): W
 	return flows;
 }
 
-it('a sweep reads no waited run it saw open, and settles the waits once the runs end elsewhere', async () => {
-	const store = new MemoryWorkflowStore();
-	const gets: string[] = [];
-	const counted = new Proxy(store, {
+/** A one-step definition whose step is blocked until `continue`. */
+const blocked = {
+	name: 'blocked',
+	vars: { go: { default: 'no' } },
+	steps: [
+		{
+			id: 'a',
+			action: 'noop',
+			preCheck: [
+				{
+					act: 'block' as const,
+					when: [{ source: 'vars' as const, key: 'go', op: 'not-in' as const, values: ['yes'] }],
+				},
+			],
+		},
+	],
+};
+
+/** `store` with its `get` replaced (the other methods its own). */
+function withGet(store: WorkflowStore, get: (id: string) => Promise<RunRecord | null>): WorkflowStore {
+	return new Proxy(store, {
 		get(target, name, receiver) {
-			if (name === 'get')
-				return (id: string): Promise<RunRecord | null> => {
-					gets.push(id);
-					return target.get(id);
-				};
+			if (name === 'get') return get;
 			const value = Reflect.get(target, name, receiver) as unknown;
 			return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
 		},
 	});
-	const definition = {
-		name: 'held',
-		vars: { go: { default: 'no' } },
-		steps: [
-			{
-				id: 'a',
-				action: 'noop',
-				preCheck: [
-					{
-						act: 'block' as const,
-						when: [{ source: 'vars' as const, key: 'go', op: 'not-in' as const, values: ['yes'] }],
-					},
-				],
-			},
-		],
-	};
+}
+
+it('a sweep reads no waited run it saw open, and settles the waits once the runs end elsewhere', async () => {
+	const store = new MemoryWorkflowStore();
+	const gets: string[] = [];
+	const counted = withGet(store, (id) => {
+		gets.push(id);
+		return store.get(id);
+	});
 	const runner = engine(store, { noop: () => 1 });
 	const waiter = engine(counted, { noop: () => 1 });
 	const errors: unknown[] = [];
 	for (const flows of [runner, waiter]) flows.on('error', (error) => errors.push(error));
-	runner.define(definition);
-	waiter.define(definition);
+	runner.define(blocked);
+	waiter.define(blocked);
 	const ids: string[] = [];
-	for (let i = 0; i < 20; i++) ids.push((await runner.start('held')).id);
+	for (let i = 0; i < 20; i++) ids.push((await runner.start('blocked')).id);
 	await runner.sweep();
 	for (const id of ids) expect((await store.get(id))?.status).toBe('blocked');
 
@@ -101,24 +107,6 @@ it('a sweep reads no waited run it saw open, and settles the waits once the runs
 	expect((await Promise.all(waits)).map((run) => run.status)).toEqual(ids.map(() => 'stopped'));
 	expect(errors).toEqual([]);
 });
-
-/** A one-step definition whose step is blocked until `continue`. */
-const blocked = {
-	name: 'blocked',
-	vars: { go: { default: 'no' } },
-	steps: [
-		{
-			id: 'a',
-			action: 'noop',
-			preCheck: [
-				{
-					act: 'block' as const,
-					when: [{ source: 'vars' as const, key: 'go', op: 'not-in' as const, values: ['yes'] }],
-				},
-			],
-		},
-	],
-};
 
 it('a wait on a run removed after it ended elsewhere is rejected by the next sweep, not left to its timeout', async () => {
 	const store = new MemoryWorkflowStore();
@@ -152,21 +140,14 @@ it('a wait whose first read sees the run open while it settles in this process h
 	let hold: Promise<void> | undefined;
 	let release = (): void => {};
 	// The next get reads the store at once, then holds its reply (a read in flight while the run settles).
-	const held = new Proxy(store, {
-		get(target, name, receiver) {
-			if (name === 'get')
-				return async (id: string): Promise<RunRecord | null> => {
-					const run = await target.get(id);
-					if (hold !== undefined) {
-						const waiting = hold;
-						hold = undefined;
-						await waiting;
-					}
-					return run;
-				};
-			const value = Reflect.get(target, name, receiver) as unknown;
-			return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-		},
+	const held = withGet(store, async (id) => {
+		const run = await store.get(id);
+		if (hold !== undefined) {
+			const waiting = hold;
+			hold = undefined;
+			await waiting;
+		}
+		return run;
 	});
 	const runner = engine(held, { noop: () => 1 });
 	runner.define(blocked);
