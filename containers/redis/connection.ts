@@ -4,7 +4,7 @@
  * ioredis instance stays the caller's, options and all, and the subscriber the wake-up channel needs is duplicated
  * from it.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { describeValue } from 'lightsched/kit';
 
 export interface RedisConnection {
@@ -72,7 +72,15 @@ const OWNED = { retryStrategy: reconnectDelay, maxLoadingRetryTime: LOADING_RECH
 export function openConnection(redis: unknown): RedisConnection {
 	let connection: RedisConnection;
 	if (isRedisInstance(redis)) {
-		connection = { redis, owned: false, makeSubscriber: () => redis.duplicate(SUBSCRIBER) };
+		// A Cluster subscribes through its own subscriber connection (ioredis's ClusterSubscriber), which re-subscribes
+		// on its own: its duplicate keeps its options (its first argument is start-up nodes, not options).
+		const cluster = (redis as { isCluster?: boolean }).isCluster === true;
+		connection = {
+			redis,
+			owned: false,
+			makeSubscriber: () =>
+				cluster ? ((redis as unknown as Cluster).duplicate() as unknown as Redis) : redis.duplicate(SUBSCRIBER),
+		};
 	} else if (typeof redis === 'string') {
 		connection = {
 			redis: new Redis(redis, OWNED),

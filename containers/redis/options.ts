@@ -1,5 +1,5 @@
 /** The options of `RedisContainer`, its events, and the checks of its names and options. */
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched/kit';
 import { rejectUnknownOptions } from 'lightsched/kit';
 import { checkRateLimit, type RateLimitOption } from './rate-limit.js';
@@ -7,13 +7,14 @@ import { checkRateLimit, type RateLimitOption } from './rate-limit.js';
 /** What `new RedisContainer(options)` takes. */
 export interface RedisContainerOptions {
 	/**
-	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance. A URL or options make
+	 * The Redis server: a `redis://` URL, ioredis options, or an ioredis instance (a `Redis`, or a `Cluster` for a
+	 * Redis Cluster: the container's keys share one hash slot). A URL or options make
 	 * connections the container owns and closes; they find a server that is back within about 1.3 s (a
 	 * `retryStrategy` pausing at most 1.2 s, `maxLoadingRetryTime` 100 ms, unless the options set them). An instance
 	 * stays open after `close()` (the container closes only the subscriber connection it duplicated from it) and
 	 * keeps its own options. The container bounds its own calls either way (`connectTimeoutMs`, `commandTimeoutMs`).
 	 */
-	readonly redis: string | RedisOptions | Redis;
+	readonly redis: string | RedisOptions | Redis | Cluster;
 	/**
 	 * The container's name: its keys live under `<prefix>:{<name>}:`, so they share one Redis Cluster hash slot.
 	 * Schedulers that share tasks use the same name. No `{`, `}`, spaces or lone UTF-16 surrogates.
