@@ -66,11 +66,11 @@ async function same(id: string, step: string, returned?: TaskRecord | null): Pro
 }
 const end = { owner: null, leaseUntil: null };
 try {
-	for (const [adder, mover, label] of [
-		[after, before, 'added after, moved before'],
-		[before, after, 'added before, moved after'],
+	// Each pass: who adds, who moves, its label, and its task ids' first letter.
+	for (const [adder, mover, label, p] of [
+		[after, before, 'added after, moved before', 'a'],
+		[before, after, 'added before, moved after', 'b'],
 	] as const) {
-		const p = label.startsWith('added after') ? 'a' : 'b';
 		await adder.add(
 			records([
 				{ id: `${p}1`, item: { n: 1 } },
