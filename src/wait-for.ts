@@ -18,16 +18,21 @@ export class WaitTimeoutError extends SchedulerError {
 
 	/**
 	 * Whether a task with this id was ever read while waiting. `false`: none was — it was never added, or it was
-	 * deleted before the wait began (removed, cleaned, or expired by its retention rule: see `NewTask.retention`).
+	 * deleted before the wait began (removed, cleaned, or expired by its retention rule: see `NewTask.retention`),
+	 * or the container could not be read (then `cause` is the last read's error).
 	 */
 	readonly found: boolean;
 
-	constructor(id: string, timeoutMs: number, found = true) {
+	/** `readError`: the last failed read of the task, when no read succeeded (the container was unreachable). */
+	constructor(id: string, timeoutMs: number, found = true, readError?: unknown) {
+		const unread = !found && readError !== undefined;
 		super(
 			found
 				? `Task \`${id}\` did not finish within ${timeoutMs} ms`
-				: `Task \`${id}\` did not finish within ${timeoutMs} ms: no task with this id was found while waiting (never added, or already deleted: removed, cleaned or expired by its retention rule)`,
-			{ code: 'ERR_WAIT_TIMEOUT' },
+				: unread
+					? `Task \`${id}\` did not finish within ${timeoutMs} ms: the container could not be read while waiting (${readError instanceof Error ? readError.message : String(readError)})`
+					: `Task \`${id}\` did not finish within ${timeoutMs} ms: no task with this id was found while waiting (never added, or already deleted: removed, cleaned or expired by its retention rule)`,
+			unread ? { code: 'ERR_WAIT_TIMEOUT', cause: readError } : { code: 'ERR_WAIT_TIMEOUT' },
 		);
 		this.id = id;
 		this.timeoutMs = timeoutMs;
@@ -57,6 +62,8 @@ export class Waiter {
 	#settled = false;
 	/** A record of the task was read (or came with a change) while waiting. */
 	#found = false;
+	/** The error of the last read, while every read so far failed (the container is down). */
+	#readError: unknown;
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	#recheck: ReturnType<typeof setTimeout> | undefined;
 	readonly #container: TaskContainer;
@@ -75,7 +82,10 @@ export class Waiter {
 			this.#resolve = resolve;
 			this.#reject = reject;
 		});
-		this.#timer = setTimeout(() => this.fail(new WaitTimeoutError(id, timeoutMs, this.#found)), timeoutMs);
+		this.#timer = setTimeout(
+			() => this.fail(new WaitTimeoutError(id, timeoutMs, this.#found, this.#readError)),
+			timeoutMs,
+		);
 		if (options.signal?.aborted === true) this.fail(options.signal.reason);
 		else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
 	}
@@ -113,11 +123,13 @@ export class Waiter {
 		if (ended || final !== undefined) this.#found = true;
 		try {
 			const record = await this.#container.get(this.id);
+			this.#readError = undefined;
 			if (record !== null) this.#found = true;
 			if (record !== null && isFinalStatus(record.status)) this.#finish(record);
 			else if (record === null && ended) this.fail(new TaskNotFoundError(this.id));
-		} catch {
+		} catch (error) {
 			// The container is down: the follower reports it; the next change or re-read tries again.
+			this.#readError = error;
 		}
 	}
 

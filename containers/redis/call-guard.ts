@@ -217,12 +217,25 @@ export class CallGuard {
 	}
 
 	#noReply(what: string, limit: number): ContainerError {
+		this.#rereadSlots();
 		const error = new ContainerError(
 			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#state()}); the server may still apply it`,
 			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
 		);
 		unsure.add(error);
 		return error;
+	}
+
+	/**
+	 * On a Redis Cluster, a call without a reply may mean the node that holds the container's slot stopped answering
+	 * (a crash behind an open connection, a partition) and a replica took the slot over: ioredis learns that only
+	 * from a MOVED reply or a connection that closes, and its periodic refresh (`slotsRefreshInterval`) is off by
+	 * default, so every later call would go to the silent node for ever. Ask it to read the slots again (from the
+	 * nodes that answer; a refresh already on its way is not repeated): the calls after it go to the new master.
+	 */
+	#rereadSlots(): void {
+		const redis = this.#redis as unknown as { isCluster?: boolean; refreshSlotsCache?: () => void };
+		if (redis.isCluster === true) redis.refreshSlotsCache?.();
 	}
 
 	#lost(what: string, limit: number): ContainerError {

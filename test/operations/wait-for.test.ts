@@ -44,6 +44,24 @@ describe('waitFor', () => {
 		await expect(pending).rejects.toBeInstanceOf(SchedulerClosedError);
 		await expect(s.waitFor('held')).rejects.toBeInstanceOf(SchedulerClosedError);
 	});
+
+	it('a timeout while the container could not be read says so, with the read error as its cause', async () => {
+		// A container whose reads all fail (a server that stopped answering): the wait cannot tell whether the
+		// task exists, and used to time out saying that no task with this id was found.
+		const container = new QueueContainer();
+		const s = scheduler(container);
+		await s.pause();
+		await s.add({ id: 'held', item: { n: 1 } });
+		const down = new Error('no reply within 10000 ms');
+		container.get = () => Promise.reject(down);
+		const timedOut = await s.waitFor('held', { timeoutMs: 150 }).catch((error: unknown) => error);
+		expect(timedOut).toBeInstanceOf(WaitTimeoutError);
+		expect(timedOut).toMatchObject({ code: 'ERR_WAIT_TIMEOUT', found: false, cause: down });
+		expect((timedOut as Error).message).toBe(
+			'Task `held` did not finish within 150 ms: the container could not be read while waiting (no reply within 10000 ms)',
+		);
+		await s.close();
+	});
 });
 
 describe('TaskEvents', () => {
