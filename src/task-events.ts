@@ -219,13 +219,17 @@ export class TaskEvents extends EventEmitter<TaskEventsEvents> implements AsyncI
 	}
 
 	#sleep(ms: number): Promise<void> {
+		const signal = this.#abort.signal;
 		return new Promise((resolve) => {
 			const done = (): void => {
 				clearTimeout(timer);
+				// The signal lives as long as this follower: a listener left on it per pause grew without bound
+				// through an outage (Node warned past ten).
+				signal.removeEventListener('abort', done);
 				resolve();
 			};
 			const timer = setTimeout(done, ms);
-			this.#abort.signal.addEventListener('abort', done, { once: true });
+			signal.addEventListener('abort', done, { once: true });
 		});
 	}
 }

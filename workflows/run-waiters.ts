@@ -22,11 +22,14 @@ export class RunWaiters {
 	/**
 	 * The run once settled; rejects with `RunNotFoundError` when there is none or it is removed first, and with
 	 * `ERR_RUN_STATE` after `timeoutMs` (checked by the caller). The waiter listens before the first read: a run
-	 * that settles while it is read is heard, and one removed soon after it ended is not waited for in vain.
+	 * that settles while it is read is heard, and one removed soon after it ended is not waited for in vain. A first
+	 * read that fails (the store out of reach) does not end the wait: the sweeps read the run again, as `waitFor`
+	 * reads a task again; the timeout's error then names that read's failure (and has it as its `cause`).
 	 */
 	wait(runId: string, timeoutMs: number | undefined): Promise<RunRecord> {
 		return new Promise<RunRecord>((resolve, reject) => {
 			let timer: ReturnType<typeof setTimeout> | undefined;
+			let readError: unknown;
 			const waiter: Waiter = (run) => {
 				clearTimeout(timer);
 				this.#drop(runId, waiter);
@@ -39,10 +42,15 @@ export class RunWaiters {
 			if (timeoutMs !== undefined) {
 				timer = setTimeout(() => {
 					this.#drop(runId, waiter);
+					const unread =
+						readError === undefined
+							? ''
+							: `; its first read failed (${readError instanceof Error ? readError.message : String(readError)})`;
 					reject(
 						new WorkflowError(
-							`Workflow run \`${runId}\` did not finish within ${timeoutMs} ms`,
+							`Workflow run \`${runId}\` did not finish within ${timeoutMs} ms${unread}`,
 							'ERR_RUN_STATE',
+							readError === undefined ? undefined : { cause: readError },
 						),
 					);
 				}, timeoutMs);
@@ -52,9 +60,7 @@ export class RunWaiters {
 					if (run === null || !run.open) waiter(run);
 				},
 				(error: unknown) => {
-					clearTimeout(timer);
-					this.#drop(runId, waiter);
-					reject(error);
+					readError = error;
 				},
 			);
 		});

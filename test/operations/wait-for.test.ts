@@ -2,6 +2,7 @@
  * `Scheduler.waitFor` and `TaskEvents` over the in-memory containers (issue 14 item 2): the same API as across
  * processes (test/operations/wait-for-multiprocess.test.ts runs it on Redis, PostgreSQL and SQLite).
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Scheduler, SchedulerClosedError, TaskEvents, WaitTimeoutError, type TaskChange } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
@@ -112,5 +113,24 @@ describe('TaskEvents', () => {
 		expect(gaps).toHaveLength(1);
 		await stranger.close();
 		await s.close();
+	});
+
+	it('pauses between failed reads without piling listeners on its abort signal', async () => {
+		// Every read fails (the container is down): the follower pauses 100, 200, 400 ms… between reads. Each pause
+		// used to leave a listener on the follower's signal, so a long outage grew them without bound.
+		const container = new QueueContainer();
+		let signal: AbortSignal | undefined;
+		let reads = 0;
+		container.readChanges = (query) => {
+			signal = query.signal;
+			reads += 1;
+			return Promise.reject(new Error('down'));
+		};
+		const events = new TaskEvents(container);
+		events.on('error', () => undefined);
+		while (reads < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(signal).toBeDefined();
+		expect(getEventListeners(signal as AbortSignal, 'abort').length).toBeLessThanOrEqual(1);
+		await events.close();
 	});
 });

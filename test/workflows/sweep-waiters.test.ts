@@ -163,3 +163,38 @@ it('a wait whose first read sees the run open while it settles in this process h
 	// Before, the wait listened only after its read: it missed the settle, and waited for a sweep (or its timeout).
 	await expect(waited).resolves.toMatchObject({ id, status: 'stopped', open: false });
 });
+
+it('a wait whose first read fails keeps waiting for the sweeps, and its timeout names the failed read', async () => {
+	const store = new MemoryWorkflowStore();
+	const down = new Error('store out of reach');
+	let failing = 1;
+	const flaky = withGet(store, (id) => (failing-- > 0 ? Promise.reject(down) : store.get(id)));
+	const runner = engine(store, { noop: () => 1 });
+	const waiter = engine(flaky, { noop: () => 1 });
+	runner.define(blocked);
+	waiter.define(blocked);
+	const { id } = await runner.start('blocked');
+	await runner.sweep();
+	// Before, the failed first read rejected the wait at once.
+	let outcome: unknown = 'pending';
+	const waited = waiter.wait(id).then(
+		(run) => (outcome = run),
+		(error: unknown) => (outcome = error),
+	);
+	await new Promise((resolve) => setImmediate(resolve));
+	expect(outcome).toBe('pending');
+	await runner.stop(id);
+	await runner.sweep();
+	await waiter.sweep();
+	await waited;
+	expect(outcome).toMatchObject({ id, status: 'stopped', open: false });
+
+	// Out of reach for the whole wait: the timeout says why it could not tell.
+	failing = Number.POSITIVE_INFINITY;
+	const other = await runner.start('blocked');
+	const timedOut = await waiter.wait(other.id, { timeoutMs: 50 }).catch((error: unknown) => error);
+	expect(timedOut).toMatchObject({ code: 'ERR_RUN_STATE', cause: down });
+	expect((timedOut as Error).message).toBe(
+		`Workflow run \`${other.id}\` did not finish within 50 ms; its first read failed (store out of reach)`,
+	);
+});
