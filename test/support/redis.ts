@@ -40,10 +40,12 @@ export interface RedisServer {
 
 const INSTALL = 'apt-get install -y redis-server';
 
-/** Servers still running; killed if the test process exits without closing them. */
+/** Servers still running, and the dirs of servers not closed: killed and deleted if the process exits first. */
 const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 process.once('exit', () => {
 	for (const child of live) child.kill('SIGKILL');
+	for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function findBinary(): string {
@@ -124,6 +126,7 @@ function launch(
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
 	const binary = findBinary();
 	const dir = mkdtempSync(join(tmpdir(), 'lightsched-redis-'));
+	dirs.add(dir);
 	const args = options.args ?? [];
 	let port = 0;
 	let started: { child: ChildProcess; output: OutputTail } | undefined;
@@ -168,6 +171,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 		async close() {
 			await stop();
 			rmSync(dir, { recursive: true, force: true });
+			dirs.delete(dir);
 		},
 	};
 	return server;
