@@ -30,7 +30,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
 	await Promise.all(open.map((c) => c.close()));
-	await Promise.all([redis?.stop(), pg?.stop()]);
+	await Promise.all([redis?.close(), pg?.stop()]);
 	rmSync(dir, { recursive: true, force: true });
 });
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
 	for (const child of children) child.kill('SIGKILL');
-	await Promise.all([redis?.stop(), pg?.stop()]);
+	await Promise.all([redis?.close(), pg?.stop()]);
 	rmSync(dir, { recursive: true, force: true });
 });
 

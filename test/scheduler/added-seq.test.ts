@@ -20,7 +20,7 @@ beforeAll(async () => {
 	redis = await startRedis();
 });
 afterAll(async () => {
-	await redis.stop();
+	await redis.close();
 	await sqlite.stop();
 });
 

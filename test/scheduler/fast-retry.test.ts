@@ -21,7 +21,7 @@ beforeAll(async () => {
 	redis = await startRedis();
 });
 afterAll(async () => {
-	await redis.stop();
+	await redis.close();
 	rmSync(dir, { recursive: true, force: true });
 });
 

@@ -25,7 +25,7 @@ beforeAll(async () => {
 	redis = await startRedis();
 }, 120_000);
 afterAll(async () => {
-	await redis?.stop();
+	await redis?.close();
 	rmSync(dir, { recursive: true, force: true });
 });
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 	redis = await startRedis();
 }, 60_000);
 afterAll(async () => {
-	await redis?.stop();
+	await redis?.close();
 	rmSync(dir, { recursive: true, force: true });
 });
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
 	await sqlite?.stop();
-	await redis?.stop();
+	await redis?.close();
 });
 
 const stores: Record<string, () => Promise<WorkflowStore>> = {

@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 	rmSync(dir, { recursive: true, force: true });
-	await redis?.stop();
+	await redis?.close();
 });
 
 function startWorker(config: Omit<ScheduleWorkerConfig, 'log' | 'every'>, log: string): Promise<ChildProcess> {

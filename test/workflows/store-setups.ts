@@ -41,7 +41,7 @@ export function storeServers(): { fresh(kind: StoreKind): Promise<OpenStore> } {
 	afterAll(async () => {
 		await sqlite.stop();
 		await postgres?.stop();
-		await redis?.stop();
+		await redis?.close();
 	});
 	const sql = async (backend: SqlBackend | undefined): Promise<OpenStore> => {
 		if (backend === undefined) throw new Error('PostgreSQL is not started (storeServers starts it in beforeAll)');
