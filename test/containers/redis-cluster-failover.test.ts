@@ -11,7 +11,7 @@
  *   adds (a write and `WAIT` for the replica) so that none is lost, and prints how many ran again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator, type FunctionContext } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
@@ -21,20 +21,12 @@ import { startRedisCluster, untilNode, type RedisCluster } from '../support/redi
 const NODE_TIMEOUT_MS = 1000;
 
 let cluster: RedisCluster;
-const clients: Cluster[] = [];
-const connect = (): Cluster => {
-	const client = new Cluster([...cluster.nodes]);
-	clients.push(client);
-	return client;
-};
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
 	cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
 }, 60_000);
 afterAll(async () => {
-	for (const client of clients) client.disconnect();
-	for (const server of cluster?.servers ?? []) server.resume();
 	await cluster?.close();
 });
 
@@ -94,7 +86,7 @@ async function replicated(name: string, master: number): Promise<void> {
 function schedulers(name: string) {
 	const runs = new Map<string, number>();
 	const steps = new Map<string, number>();
-	const built = [connect(), connect()].map((client, index) => {
+	const built = [cluster.connect(), cluster.connect()].map((client, index) => {
 		const actions = workflowActions({
 			step: async (params, ctx) => {
 				const key = `${ctx.runId}/${ctx.stepId}`;

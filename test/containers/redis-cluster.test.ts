@@ -5,7 +5,7 @@
  * (the run and the container in one script) finish a chain.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
@@ -13,25 +13,19 @@ import { Workflows, workflowActions } from 'lightsched/workflows';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 
 let cluster: RedisCluster;
-const clients: Cluster[] = [];
-const connect = (): Cluster => {
-	const client = new Cluster([...cluster.nodes]);
-	clients.push(client);
-	return client;
-};
 
 beforeAll(async () => {
 	cluster = await startRedisCluster();
 }, 60_000);
 afterAll(async () => {
-	for (const client of clients) client.disconnect();
 	await cluster?.close();
 });
 
 describe('RedisContainer on a Redis Cluster', () => {
 	it('two schedulers share the tasks, each run once, and every key lives on one node', async () => {
 		const runs = new Map<number, number>();
-		const schedulers = [connect(), connect()].map(
+		const clients = [cluster.connect(), cluster.connect()];
+		const schedulers = clients.map(
 			(client) =>
 				new Scheduler<number>({
 					container: new RedisContainer({ redis: client, name: 'shared', log: false }),
@@ -61,7 +55,7 @@ describe('RedisContainer on a Redis Cluster', () => {
 	});
 
 	it('runs a workflow chain whose releases write the run and add the next step in one script', async () => {
-		const container = new RedisContainer({ redis: connect(), name: 'flows', log: false });
+		const container = new RedisContainer({ redis: cluster.connect(), name: 'flows', log: false });
 		const store = new RedisWorkflowStore({ container });
 		const actions = workflowActions({ add: (params) => Number(params['n']) + 1 });
 		const scheduler = new Scheduler({ container, actuator: new FunctionActuator(actions), concurrency: 4 });

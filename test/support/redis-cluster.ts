@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { startRedis, type RedisServer } from './redis.js';
 
 const run = promisify(execFile);
@@ -27,7 +27,9 @@ export interface RedisCluster {
 	readonly servers: readonly RedisServer[];
 	/** The server on `port`. */
 	server(port: number): RedisServer;
-	/** Stop every node and delete their dirs. */
+	/** A new ioredis `Cluster` on the masters, disconnected by `close()`. */
+	connect(): Cluster;
+	/** Disconnect the clients of `connect()`, stop every node (frozen ones too) and delete their dirs. */
 	close(): Promise<void>;
 }
 
@@ -56,7 +58,10 @@ export async function untilNode(
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
 	const replicas = options.replicas ?? 0;
 	const servers: RedisServer[] = [];
+	const clients: Cluster[] = [];
 	const close = async (): Promise<void> => {
+		for (const client of clients) client.disconnect();
+		for (const server of servers) server.resume();
 		await Promise.all(servers.map((server) => server.close()));
 	};
 	const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'];
@@ -102,6 +107,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 				const found = servers.find((server) => server.port === port);
 				if (found === undefined) throw new Error(`No node of this cluster on port ${port}`);
 				return found;
+			},
+			connect() {
+				const client = new Cluster([...masters]);
+				clients.push(client);
+				return client;
 			},
 			close,
 		};
