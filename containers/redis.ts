@@ -28,7 +28,7 @@ import {
 	defaultWorkflowStore,
 } from 'lightsched/kit';
 import type { WorkflowStore } from '../src/workflow-store.js';
-import { openWakeChannel, type WakeChannel } from './redis/channel.js';
+import { openWakeChannel, PROBE_EVERY_MS, type WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { checkMemoryPolicy } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
@@ -332,6 +332,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				changed: (up) => this.#handOffs.channelChanged(up, this.#closed),
 				// Adds hand tasks only to owners whose container still listens here (idle-push.ts).
 				live: this.#handOff,
+				// A silent subscriber (open, passing nothing) is found by a PING bounded as a call's reply is.
+				probeTimeoutMs: Math.min(this.#commandTimeoutMs, PROBE_EVERY_MS),
 			});
 		}
 		return this.#channel.add(listener);

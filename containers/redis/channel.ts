@@ -1,11 +1,21 @@
 /**
  * The wake-up channel: one subscriber connection on the container's `events` channel, turning messages into
  * `ContainerSignal`s and connection trouble into `channel` signals (schedulers poll while it is down).
+ *
+ * A connection can go silent without closing (a node that stopped answering, a half-open connection after a
+ * network fault): its messages are lost and nothing says so, and an idle scheduler would sleep until something
+ * else woke it. So the channel checks itself every `PROBE_EVERY_MS` while up: a PING on the subscriber connection
+ * (its reply follows every message published before it), bounded by the probe's `timeoutMs`. No reply in time:
+ * the channel is reported down (schedulers poll, hand-offs to this container are checked) and the connection is
+ * made again, which reports it up once subscribed.
  */
 import { callToken } from './call-token.js';
 import type { Redis } from 'ioredis';
 import { ContainerError, type ContainerSignal } from 'lightsched';
 import { TAKE_PREFIX } from './idle-push.js';
+
+/** How often a channel that is up checks that its subscriber connection still answers. */
+export const PROBE_EVERY_MS = 5000;
 
 /** What the container does with the channel beyond signals (see idle-push.ts). */
 export interface WakeChannelHooks {
@@ -18,6 +28,8 @@ export interface WakeChannelHooks {
 	 * it as a subscriber there, which tells an add that the owners this container registered as idle are alive.
 	 */
 	readonly live?: string | undefined;
+	/** How long the periodic PING may wait for its reply before the channel counts as silent. */
+	readonly probeTimeoutMs?: number | undefined;
 }
 
 export class WakeChannel {
@@ -29,11 +41,20 @@ export class WakeChannel {
 	#lastError: Error | undefined;
 	#closed = false;
 	readonly #hooks: WakeChannelHooks | undefined;
+	readonly #probe: ReturnType<typeof setInterval> | undefined;
+	#probing = false;
+	/** When the subscription now under way was sent (undefined: none is). */
+	#subscribingSince: number | undefined;
 
 	constructor(subscriber: Redis, channel: string, hooks?: WakeChannelHooks) {
 		this.#subscriber = subscriber;
 		this.#channel = channel;
 		this.#hooks = hooks;
+		const probeTimeoutMs = hooks?.probeTimeoutMs;
+		if (probeTimeoutMs !== undefined) {
+			this.#probe = setInterval(() => void this.#check(probeTimeoutMs), PROBE_EVERY_MS);
+			this.#probe.unref?.();
+		}
 		subscriber.on('message', (from: string, message: string) => {
 			if (from === this.#channel) this.#onMessage(message);
 		});
@@ -111,11 +132,14 @@ export class WakeChannel {
 
 	close(): void {
 		this.#closed = true;
+		clearInterval(this.#probe);
 		this.#listeners.clear();
 		this.#subscriber.disconnect();
 	}
 
 	async #subscribe(): Promise<void> {
+		const since = Date.now();
+		this.#subscribingSince = since;
 		try {
 			const live = this.#hooks?.live;
 			await (live === undefined
@@ -124,6 +148,8 @@ export class WakeChannel {
 		} catch (error) {
 			this.#lastError = error as Error;
 			return;
+		} finally {
+			if (this.#subscribingSince === since) this.#subscribingSince = undefined;
 		}
 		if (this.#closed || this.#up) return;
 		this.#up = true;
@@ -138,6 +164,43 @@ export class WakeChannel {
 		const error = this.#lastError ?? new Error(`The Redis subscriber connection for \`${this.#channel}\` closed`);
 		this.#emit({ type: 'channel', ok: false, error });
 		this.#hooks?.changed(false);
+	}
+
+	/** The periodic check (see the file's comment): a PING answered within `timeoutMs`, or the channel is silent. */
+	async #check(timeoutMs: number): Promise<void> {
+		if (this.#closed || this.#probing) return;
+		if (!this.#up) {
+			// Down, and a subscription sent on a connection as silent got no reply: connect again, and again.
+			const since = this.#subscribingSince;
+			if (since !== undefined && Date.now() - since > timeoutMs) {
+				this.#subscribingSince = undefined;
+				this.#subscriber.disconnect(true);
+			}
+			return;
+		}
+		this.#probing = true;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		try {
+			const answered = await Promise.race([
+				this.#subscriber.ping().then(
+					() => true,
+					() => true, // an error reply or a closed connection: the 'close' event reports that
+				),
+				new Promise<false>((resolve) => {
+					timer = setTimeout(() => resolve(false), timeoutMs);
+				}),
+			]);
+			if (answered || !this.#up || this.#closed) return;
+			this.#lastError = new Error(
+				`The Redis subscriber connection for \`${this.#channel}\` did not answer a PING within ${timeoutMs} ms: its messages may be lost; connecting it again`,
+			);
+			this.#down();
+			// The reply of a silent connection may never come: drop it and connect again (subscribed anew once ready).
+			this.#subscriber.disconnect(true);
+		} finally {
+			clearTimeout(timer);
+			this.#probing = false;
+		}
 	}
 
 	#onMessage(message: string): void {
@@ -176,5 +239,6 @@ export function openWakeChannel(
 		take: (body) => hooks.take(body),
 		changed: (up) => hooks.changed(up),
 		live: hooks.live ? `${channel}:live:${callToken()}` : undefined,
+		probeTimeoutMs: hooks.probeTimeoutMs,
 	});
 }
