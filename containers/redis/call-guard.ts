@@ -47,8 +47,13 @@ export interface CallGuardOptions {
 	readonly owned: boolean;
 }
 
-/** `host:port` (or the socket path) of an ioredis instance. */
+/** `host:port` (or the socket path) of an ioredis instance; a `Cluster`'s known masters, as `cluster host:port,…`. */
 export function serverAddress(redis: Redis): string {
+	const cluster = redis as unknown as { isCluster?: boolean; nodes?: (role: 'master') => Redis[] };
+	if (cluster.isCluster === true && typeof cluster.nodes === 'function') {
+		const masters = cluster.nodes('master').map(serverAddress);
+		return `cluster ${masters.length > 0 ? masters.join(',') : '(no node known yet)'}`;
+	}
 	const options = redis.options as { host?: string; port?: number; path?: string } | undefined;
 	if (options?.path) return options.path;
 	return `${options?.host ?? 'localhost'}:${String(options?.port ?? 6379)}`;

@@ -119,7 +119,12 @@ export class WakeChannel {
 			timer = setTimeout(resolve, timeoutMs);
 		});
 		try {
-			await Promise.race([this.#subscriber.ping().catch(() => undefined), late]);
+			await Promise.race([
+				this.#connection()
+					.ping()
+					.catch(() => undefined),
+				late,
+			]);
 		} finally {
 			clearTimeout(timer);
 		}
@@ -174,7 +179,11 @@ export class WakeChannel {
 			const since = this.#subscribingSince;
 			if (since !== undefined && Date.now() - since > timeoutMs) {
 				this.#subscribingSince = undefined;
-				this.#subscriber.disconnect(true);
+				this.#reconnect();
+			} else if (since === undefined && this.#subscriber.status === 'ready') {
+				// A Cluster that chose another node for its subscriber subscribes there itself, and says nothing:
+				// subscribe (again) to hear that it is up.
+				void this.#subscribe();
 			}
 			return;
 		}
@@ -182,10 +191,12 @@ export class WakeChannel {
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
 			const answered = await Promise.race([
-				this.#subscriber.ping().then(
-					() => true,
-					() => true, // an error reply or a closed connection: the 'close' event reports that
-				),
+				this.#connection()
+					.ping()
+					.then(
+						() => true,
+						() => true, // an error reply or a closed connection: the 'close' event reports that
+					),
 				new Promise<false>((resolve) => {
 					timer = setTimeout(() => resolve(false), timeoutMs);
 				}),
@@ -195,12 +206,36 @@ export class WakeChannel {
 				`The Redis subscriber connection for \`${this.#channel}\` did not answer a PING within ${timeoutMs} ms: its messages may be lost; connecting it again`,
 			);
 			this.#down();
-			// The reply of a silent connection may never come: drop it and connect again (subscribed anew once ready).
-			this.#subscriber.disconnect(true);
+			this.#reconnect();
 		} finally {
 			clearTimeout(timer);
 			this.#probing = false;
 		}
+	}
+
+	/**
+	 * The connection the subscription is on: the subscriber itself, or a `Cluster`'s own subscriber connection (on
+	 * a node it chose), where its other commands, a PING too, go to any node.
+	 */
+	#connection(): Redis {
+		const cluster = this.#subscriber as unknown as {
+			isCluster?: boolean;
+			subscriber?: { getInstance?(): unknown };
+		};
+		if (cluster.isCluster !== true) return this.#subscriber;
+		const instance = cluster.subscriber?.getInstance?.() as Redis | null | undefined;
+		return instance !== null && typeof instance?.ping === 'function' ? instance : this.#subscriber;
+	}
+
+	/**
+	 * Drop a silent subscription's connection (its replies may never come) and connect again: a connection of its own
+	 * reconnects and subscribes anew once ready; a Cluster's subscriber connection, dropped, is replaced by ioredis
+	 * on a node it picks, subscribed to the same channels (`#check` then hears it up).
+	 */
+	#reconnect(): void {
+		const connection = this.#connection();
+		if (connection === this.#subscriber) this.#subscriber.disconnect(true);
+		else connection.disconnect();
 	}
 
 	#onMessage(message: string): void {

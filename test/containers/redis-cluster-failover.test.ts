@@ -16,6 +16,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator, type FunctionContext } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
+import { records } from '../contracts/container.contract.js';
 import { startRedisCluster, untilNode, type RedisCluster } from '../support/redis-cluster.js';
 
 const NODE_TIMEOUT_MS = 1000;
@@ -30,11 +31,8 @@ afterAll(async () => {
 	await cluster?.close();
 });
 
-/** The master and replica ports that hold the hash slot of `{name}`, as the cluster now sees it (`CLUSTER NODES`). */
-async function slotHolders(
-	name: string,
-	ask = cluster.nodes[0]?.port ?? 0,
-): Promise<{ master: number; replica: number }> {
+/** The master that holds the hash slot of `{name}` and its replica (if one is up), as node `ask` sees them. */
+async function slotView(name: string, ask: number): Promise<{ master: number; replica: number | undefined }> {
 	const admin = new Redis(ask, '127.0.0.1', { maxRetriesPerRequest: 1 });
 	try {
 		const slot = Number(await admin.call('CLUSTER', 'KEYSLOT', `{${name}}`));
@@ -49,15 +47,25 @@ async function slotHolders(
 				fields[2]?.includes('master') &&
 				fields.slice(8).some((range) => {
 					const [from = -1, to = from] = range.split('-').map(Number);
-					return from !== undefined && from <= slot && slot <= to;
+					return from <= slot && slot <= to;
 				}),
 		);
-		const replica = nodes.find((fields) => fields[3] === master?.[0] && !fields[2]?.includes('fail'));
-		if (master === undefined || replica === undefined) throw new Error(`No master and replica for slot ${slot}`);
-		return { master: port(master), replica: port(replica) };
+		if (master === undefined) throw new Error(`No master for slot ${slot}`);
+		const replica = nodes.find((fields) => fields[3] === master[0] && !fields[2]?.includes('fail'));
+		return { master: port(master), replica: replica === undefined ? undefined : port(replica) };
 	} finally {
 		admin.disconnect();
 	}
+}
+
+/** The master and replica ports that hold the hash slot of `{name}`, as the cluster now sees it (`CLUSTER NODES`). */
+async function slotHolders(
+	name: string,
+	ask = cluster.nodes[0]?.port ?? 0,
+): Promise<{ master: number; replica: number }> {
+	const { master, replica } = await slotView(name, ask);
+	if (replica === undefined) throw new Error(`No replica of ${master} for {${name}}`);
+	return { master, replica };
 }
 
 /** Wait until the node on `port` is a master whose cluster is whole again. */
@@ -209,5 +217,63 @@ describe('RedisContainer through a Redis Cluster failover', () => {
 		);
 		cluster.server(master).resume();
 		await close();
+	}, 120_000);
+
+	it('an idle scheduler whose subscriber node stops answering still runs a task another process adds', async () => {
+		const ran: string[] = [];
+		// After the test above, the node it froze rejoins: ask a node that has been up all along.
+		const { master } = await slotView('silent', cluster.nodes[1]?.port ?? 0);
+		/** An idle scheduler, and the node its Cluster's subscriber connection chose (any node, a replica too). */
+		const idle = async () => {
+			const container = new RedisContainer({ redis: cluster.connect(), name: 'silent', log: false });
+			const scheduler = new Scheduler<string>({
+				container,
+				actuator: new FunctionActuator(async (item: string) => {
+					ran.push(item);
+					return item;
+				}),
+				concurrency: 4,
+			});
+			scheduler.on('error', () => undefined); // the channel-down report
+			const id = `first-${ran.length}`;
+			await scheduler.add({ id, item: id });
+			await scheduler.waitFor(id, { timeoutMs: 20_000 });
+			await scheduler.onIdle();
+			for (const server of cluster.servers) {
+				const client = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+				try {
+					const channels = await client.call('PUBSUB', 'CHANNELS', 'lightsched:{silent}:events');
+					if ((channels as string[]).length > 0) return { scheduler, node: server.port };
+				} catch {
+					// A node an earlier test froze.
+				} finally {
+					client.disconnect();
+				}
+			}
+			throw new Error('No node holds the subscription');
+		};
+		// A subscriber on the slot's own master is the failover above: take one on another node.
+		let chosen = await idle();
+		for (let tries = 0; chosen.node === master && tries < 20; tries++) {
+			await chosen.scheduler.close();
+			chosen = await idle();
+		}
+		const { scheduler, node } = chosen;
+		expect(node).not.toBe(master);
+		const writer = new RedisContainer({ redis: cluster.connect(), name: 'silent', log: false });
+		try {
+			await writer.get('none'); // connected before the freeze
+			cluster.server(node).pause();
+			const addedAt = Date.now();
+			await writer.add(records([{ id: 'late', item: 'late' }], addedAt, 1));
+			// Found silent within 5 + 5 s, then polled: about 11 s (without a check on its own node, up to the lease's 30 s).
+			for (let waited = 0; !ran.includes('late') && waited < 25_000; waited += 50) await sleep(50);
+			console.log(`subscriber's node ${node} frozen: the late task ran ${Date.now() - addedAt} ms after its add`);
+			expect(ran).toContain('late');
+		} finally {
+			cluster.server(node).resume();
+			await scheduler.close();
+			await writer.close();
+		}
 	}, 120_000);
 });

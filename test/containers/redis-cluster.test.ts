@@ -5,7 +5,8 @@
  * (the run and the container in one script) finish a chain.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { serverAddress } from '../../containers/redis/call-guard.js';
 import { Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
@@ -51,6 +52,10 @@ describe('RedisContainer on a Redis Cluster', () => {
 			if (keys.length > 0) holding.push(keys.length);
 		}
 		expect(holding).toHaveLength(1);
+		// Messages name the cluster's masters, not ioredis's default localhost:6379 (a Cluster has no host option).
+		expect(serverAddress(clients[0] as unknown as Redis)).toMatch(
+			/^cluster (127\.0\.0\.1:\d+,){2}127\.0\.0\.1:\d+$/,
+		);
 		for (const scheduler of schedulers) await scheduler.close();
 	});
 
