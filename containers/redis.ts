@@ -28,7 +28,7 @@ import {
 	defaultWorkflowStore,
 } from 'lightsched/kit';
 import type { WorkflowStore } from '../src/workflow-store.js';
-import { openWakeChannel, PROBE_EVERY_MS, type WakeChannel } from './redis/channel.js';
+import { openWakeChannel, type WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
 import { checkMemoryPolicy } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
@@ -128,7 +128,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			emit: (warning) => this.emit('warning', warning),
 			log: checked.log,
 			logIsDefault: options.log === undefined,
-			where: this.#guard.where,
+			where: () => this.#guard.where,
 		});
 		this.#ops = new RedisOperations({
 			redis: this.#redis,
@@ -143,7 +143,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			run: (script, args) => this.#run(script, args),
 			connect: connection.makeSubscriber,
 			key: `${this.keyPrefix}changes`,
-			where: this.#guard.where,
+			where: () => this.#guard.where,
 			commandTimeoutMs: checked.commandTimeoutMs,
 		});
 		this.#transitions = new RedisTransitions(
@@ -170,7 +170,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#addParts = {
 			run: this.#run,
 			handOffs: this.#handOffs,
-			where: this.#guard.where,
+			where: () => this.#guard.where,
 			wake: () => this.#channel?.wake(),
 		};
 		this.#claiming = new RedisClaims({
@@ -333,7 +333,7 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 				// Adds hand tasks only to owners whose container still listens here (idle-push.ts).
 				live: this.#handOff,
 				// A silent subscriber (open, passing nothing) is found by a PING bounded as a call's reply is.
-				probeTimeoutMs: Math.min(this.#commandTimeoutMs, PROBE_EVERY_MS),
+				replyTimeoutMs: this.#commandTimeoutMs,
 			});
 		}
 		return this.#channel.add(listener);

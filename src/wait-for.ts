@@ -4,7 +4,7 @@
  * after (and a slow one after that) covers a container whose recording starts a moment after its follower does.
  */
 import type { TaskContainer } from './contracts.js';
-import { SchedulerClosedError, SchedulerError, TaskNotFoundError } from './errors.js';
+import { SchedulerClosedError, SchedulerError, TaskNotFoundError, toError } from './errors.js';
 import { checkDuration } from './options.js';
 import { isFinalStatus, type TaskRecord } from './task.js';
 
@@ -30,7 +30,7 @@ export class WaitTimeoutError extends SchedulerError {
 			found
 				? `Task \`${id}\` did not finish within ${timeoutMs} ms`
 				: unread
-					? `Task \`${id}\` did not finish within ${timeoutMs} ms: the container could not be read while waiting (${readError instanceof Error ? readError.message : String(readError)})`
+					? `Task \`${id}\` did not finish within ${timeoutMs} ms: the container could not be read while waiting (${toError(readError).message})`
 					: `Task \`${id}\` did not finish within ${timeoutMs} ms: no task with this id was found while waiting (never added, or already deleted: removed, cleaned or expired by its retention rule)`,
 			unread ? { code: 'ERR_WAIT_TIMEOUT', cause: readError } : { code: 'ERR_WAIT_TIMEOUT' },
 		);

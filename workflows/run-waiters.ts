@@ -4,6 +4,7 @@
  * The process whose write settles a run tells its waiters at once; the engine's sweep tells the others (it reads the
  * waited runs that are no longer open).
  */
+import { toError } from 'lightsched/kit';
 import { isFinalRunStatus, type RunRecord } from '../src/workflow-store.js';
 import { RunNotFoundError, WorkflowError } from './errors.js';
 import { copyRun } from './advance.js';
@@ -43,9 +44,7 @@ export class RunWaiters {
 				timer = setTimeout(() => {
 					this.#drop(runId, waiter);
 					const unread =
-						readError === undefined
-							? ''
-							: `; its first read failed (${readError instanceof Error ? readError.message : String(readError)})`;
+						readError === undefined ? '' : `; its first read failed (${toError(readError).message})`;
 					reject(
 						new WorkflowError(
 							`Workflow run \`${runId}\` did not finish within ${timeoutMs} ms${unread}`,

@@ -17,8 +17,8 @@ import { ADD_STEP_TASKS, addInSteps } from './stepped-add.js';
 export interface AddParts {
 	readonly run: ScriptRun;
 	readonly handOffs: HandOffLedger;
-	/** Names the container and server in error messages. */
-	readonly where: string;
+	/** Names the container and server in error messages (read when one is made: a Cluster's masters change). */
+	readonly where: () => string;
 	/** Wakes this container's schedulers (a task handed to one of them is held now). */
 	readonly wake: () => void;
 }
@@ -53,7 +53,7 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 		// Sent, unanswered: the add may be stored later (ioredis sends it again once back). Its ids, which the caller
 		// may not know (generated ones), say what to look for or to add again (a stored id is refused).
 		const ids = tasks.map((task) => task.id);
-		throw mayStillApply(error) ? new PartialAddError(parts.where, tasks.length, [], ids, error) : error;
+		throw mayStillApply(error) ? new PartialAddError(parts.where(), tasks.length, [], ids, error) : error;
 	} finally {
 		parts.handOffs.addAnswered();
 	}

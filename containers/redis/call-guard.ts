@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
+import { asCluster } from './connection.js';
 
 interface Entry {
 	readonly what: string;
@@ -49,8 +50,8 @@ export interface CallGuardOptions {
 
 /** `host:port` (or the socket path) of an ioredis instance; a `Cluster`'s known masters, as `cluster host:port,…`. */
 export function serverAddress(redis: Redis): string {
-	const cluster = redis as unknown as { isCluster?: boolean; nodes?: (role: 'master') => Redis[] };
-	if (cluster.isCluster === true && typeof cluster.nodes === 'function') {
+	const cluster = asCluster(redis);
+	if (cluster !== undefined) {
 		const masters = cluster.nodes('master').map(serverAddress);
 		return `cluster ${masters.length > 0 ? masters.join(',') : '(no node known yet)'}`;
 	}
@@ -239,8 +240,7 @@ export class CallGuard {
 	 * nodes that answer; a refresh already on its way is not repeated): the calls after it go to the new master.
 	 */
 	#rereadSlots(): void {
-		const redis = this.#redis as unknown as { isCluster?: boolean; refreshSlotsCache?: () => void };
-		if (redis.isCluster === true) redis.refreshSlotsCache?.();
+		asCluster(this.#redis)?.refreshSlotsCache();
 	}
 
 	#lost(what: string, limit: number): ContainerError {

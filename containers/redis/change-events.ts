@@ -29,8 +29,8 @@ export interface ChangeReaderParts {
 	readonly connect: () => Redis;
 	/** The stream's key. */
 	readonly key: string;
-	/** Names the container in errors. */
-	readonly where: string;
+	/** Names the container in errors (read when one is made). */
+	readonly where: () => string;
 	/** How long a call may go unanswered beyond its block. */
 	readonly commandTimeoutMs: number;
 }
@@ -115,7 +115,7 @@ export class RedisChangeReader {
 			return Array.isArray(stream[1]) ? stream[1] : [];
 		} catch (error) {
 			if (query.signal?.aborted === true || this.#closed) return [];
-			throw new ContainerError(`${this.#parts.where}: reading task changes failed`, { cause: error });
+			throw new ContainerError(`${this.#parts.where()}: reading task changes failed`, { cause: error });
 		} finally {
 			clearTimeout(limit);
 			query.signal?.removeEventListener('abort', abort);

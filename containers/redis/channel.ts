@@ -12,10 +12,11 @@
 import { callToken } from './call-token.js';
 import type { Redis } from 'ioredis';
 import { ContainerError, type ContainerSignal } from 'lightsched';
+import { asCluster } from './connection.js';
 import { TAKE_PREFIX } from './idle-push.js';
 
-/** How often a channel that is up checks that its subscriber connection still answers. */
-export const PROBE_EVERY_MS = 5000;
+/** How often a channel that is up checks that its subscriber connection still answers (and the most it waits). */
+const PROBE_EVERY_MS = 5000;
 
 /** What the container does with the channel beyond signals (see idle-push.ts). */
 export interface WakeChannelHooks {
@@ -28,8 +29,11 @@ export interface WakeChannelHooks {
 	 * it as a subscriber there, which tells an add that the owners this container registered as idle are alive.
 	 */
 	readonly live?: string | undefined;
-	/** How long the periodic PING may wait for its reply before the channel counts as silent. */
-	readonly probeTimeoutMs?: number | undefined;
+	/**
+	 * How long a call waits for its reply (`commandTimeoutMs`): the periodic PING waits as long, at most
+	 * `PROBE_EVERY_MS`, before the channel counts as silent. Without it the channel does not check itself.
+	 */
+	readonly replyTimeoutMs?: number | undefined;
 }
 
 export class WakeChannel {
@@ -50,8 +54,9 @@ export class WakeChannel {
 		this.#subscriber = subscriber;
 		this.#channel = channel;
 		this.#hooks = hooks;
-		const probeTimeoutMs = hooks?.probeTimeoutMs;
-		if (probeTimeoutMs !== undefined) {
+		const replyTimeoutMs = hooks?.replyTimeoutMs;
+		if (replyTimeoutMs !== undefined) {
+			const probeTimeoutMs = Math.min(replyTimeoutMs, PROBE_EVERY_MS);
 			this.#probe = setInterval(() => void this.#check(probeTimeoutMs), PROBE_EVERY_MS);
 			this.#probe.unref?.();
 		}
@@ -218,12 +223,10 @@ export class WakeChannel {
 	 * a node it chose), where its other commands, a PING too, go to any node.
 	 */
 	#connection(): Redis {
-		const cluster = this.#subscriber as unknown as {
-			isCluster?: boolean;
-			subscriber?: { getInstance?(): unknown };
-		};
-		if (cluster.isCluster !== true) return this.#subscriber;
-		const instance = cluster.subscriber?.getInstance?.() as Redis | null | undefined;
+		if (asCluster(this.#subscriber) === undefined) return this.#subscriber;
+		// ioredis's ClusterSubscriber (private in its types): its instance, or the plain Cluster without it.
+		const internal = this.#subscriber as unknown as { subscriber?: { getInstance?(): unknown } };
+		const instance = internal.subscriber?.getInstance?.() as Redis | null | undefined;
 		return instance !== null && typeof instance?.ping === 'function' ? instance : this.#subscriber;
 	}
 
@@ -274,6 +277,6 @@ export function openWakeChannel(
 		take: (body) => hooks.take(body),
 		changed: (up) => hooks.changed(up),
 		live: hooks.live ? `${channel}:live:${callToken()}` : undefined,
-		probeTimeoutMs: hooks.probeTimeoutMs,
+		replyTimeoutMs: hooks.replyTimeoutMs,
 	});
 }

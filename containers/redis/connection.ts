@@ -7,6 +7,11 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { describeValue } from 'lightsched/kit';
 
+/** `redis` as an ioredis `Cluster` (its commands go to the node of their slot, or to any node), or `undefined`. */
+export function asCluster(redis: unknown): Cluster | undefined {
+	return (redis as { isCluster?: unknown } | null)?.isCluster === true ? (redis as Cluster) : undefined;
+}
+
 export interface RedisConnection {
 	readonly redis: Redis;
 	/** Whether the container made the connection, so closes it. */
@@ -74,12 +79,11 @@ export function openConnection(redis: unknown): RedisConnection {
 	if (isRedisInstance(redis)) {
 		// A Cluster subscribes through its own subscriber connection (ioredis's ClusterSubscriber), which re-subscribes
 		// on its own: its duplicate keeps its options (its first argument is start-up nodes, not options).
-		const cluster = (redis as { isCluster?: boolean }).isCluster === true;
+		const cluster = asCluster(redis);
 		connection = {
 			redis,
 			owned: false,
-			makeSubscriber: () =>
-				cluster ? ((redis as unknown as Cluster).duplicate() as unknown as Redis) : redis.duplicate(SUBSCRIBER),
+			makeSubscriber: () => (cluster ? (cluster.duplicate() as unknown as Redis) : redis.duplicate(SUBSCRIBER)),
 		};
 	} else if (typeof redis === 'string') {
 		connection = {

@@ -43,8 +43,8 @@ const KEY_AT = ADD_FIELDS.indexOf('key');
 export interface StepRunner {
 	/** Run a script with these arguments (one bounded call). */
 	run(script: ClockedScript, args: readonly string[]): Promise<unknown>;
-	/** Names the container and the server, for errors. */
-	readonly where: string;
+	/** Names the container and the server, for errors (read when one is made). */
+	readonly where: () => string;
 }
 
 /**
@@ -88,12 +88,12 @@ export async function addInSteps(
 			try {
 				reply = (await runner.run(ADD_STEP, args)) as unknown[];
 			} catch (error) {
-				throw new PartialAddError(runner.where, tasks.length, ids.slice(0, i), ids.slice(i, end), error);
+				throw new PartialAddError(runner.where(), tasks.length, ids.slice(0, i), ids.slice(i, end), error);
 			}
 			if (reply[0] !== 'ok') {
 				// Only an add that ignores reservations (an older version of this container) can get here.
-				const cause = new ContainerError(`${runner.where}: a step of the add was refused: ${String(reply)}`);
-				throw new PartialAddError(runner.where, tasks.length, ids.slice(0, i), [], cause);
+				const cause = new ContainerError(`${runner.where()}: a step of the add was refused: ${String(reply)}`);
+				throw new PartialAddError(runner.where(), tasks.length, ids.slice(0, i), [], cause);
 			}
 			for (let j = i; j < end; j++) seqs.push(Number(reply[j - i + 1]));
 		}

@@ -12,8 +12,8 @@ export interface WarningRoutes {
 	readonly log: ((message: string) => void) | false;
 	/** Whether `log` is the default console.warn (replaced by the scheduler's `warning` event when attached). */
 	readonly logIsDefault: boolean;
-	/** Names the container and server in the scheduler's warning. */
-	readonly where: string;
+	/** Names the container and server in the scheduler's warning (read when one is made). */
+	readonly where: () => string;
 }
 
 export class RedisWarnings {
@@ -28,7 +28,7 @@ export class RedisWarnings {
 	warn(warning: RedisContainerWarning): void {
 		const { emit, log, logIsDefault, where } = this.#routes;
 		emit(warning);
-		if (this.#reporter !== undefined) this.#reporter.warning(new ContainerError(`${where}: ${warning.message}`));
+		if (this.#reporter !== undefined) this.#reporter.warning(new ContainerError(`${where()}: ${warning.message}`));
 		if (log !== false && !(this.#reporter !== undefined && logIsDefault)) log(warning.message);
 	}
 
