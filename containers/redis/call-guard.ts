@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import { ContainerError, SchedulerClosedError } from 'lightsched';
 import { asCluster } from './connection.js';
+import { connectedAddress, followSentinelMaster, sentinelsOf } from './sentinel-master.js';
 
 interface Entry {
 	readonly what: string;
@@ -48,12 +49,20 @@ export interface CallGuardOptions {
 	readonly owned: boolean;
 }
 
-/** `host:port` (or the socket path) of an ioredis instance; a `Cluster`'s known masters, as `cluster host:port,…`. */
+/**
+ * `host:port` (or the socket path) of an ioredis instance; a `Cluster`'s known masters, as `cluster host:port,…`; a
+ * connection through Redis Sentinel, as `master <name> at host:port (sentinels host:port,…)`.
+ */
 export function serverAddress(redis: Redis): string {
 	const cluster = asCluster(redis);
 	if (cluster !== undefined) {
 		const masters = cluster.nodes('master').map(serverAddress);
 		return `cluster ${masters.length > 0 ? masters.join(',') : '(no node known yet)'}`;
+	}
+	const sentinel = sentinelsOf(redis);
+	if (sentinel !== undefined) {
+		const at = connectedAddress(redis);
+		return `master ${sentinel.name}${at === undefined ? '' : ` at ${at}`} (sentinels ${sentinel.sentinels.join(',')})`;
 	}
 	const options = redis.options as { host?: string; port?: number; path?: string } | undefined;
 	if (options?.path) return options.path;
@@ -223,7 +232,7 @@ export class CallGuard {
 	}
 
 	#noReply(what: string, limit: number): ContainerError {
-		this.#rereadSlots();
+		this.#findServerAgain();
 		const error = new ContainerError(
 			`${this.where}: ${what} failed: no reply within ${limit} ms (${this.#state()}); the server may still apply it`,
 			{ cause: this.#lastError ?? new Error(`No reply within ${limit} ms`) },
@@ -233,14 +242,17 @@ export class CallGuard {
 	}
 
 	/**
-	 * On a Redis Cluster, a call without a reply may mean the node that holds the container's slot stopped answering
-	 * (a crash behind an open connection, a partition) and a replica took the slot over: ioredis learns that only
-	 * from a MOVED reply or a connection that closes, and its periodic refresh (`slotsRefreshInterval`) is off by
-	 * default, so every later call would go to the silent node for ever. Ask it to read the slots again (from the
-	 * nodes that answer; a refresh already on its way is not repeated): the calls after it go to the new master.
+	 * A call without a reply may mean the master stopped answering (a crash behind an open connection, a partition)
+	 * and a replica took over. On a Redis Cluster, ioredis learns that only from a MOVED reply or a connection that
+	 * closes, and its periodic refresh (`slotsRefreshInterval`) is off by default, so every later call would go to
+	 * the silent node for ever: ask it to read the slots again (from the nodes that answer; a refresh already on its
+	 * way is not repeated). Through Redis Sentinel, ask the sentinels where the master is and reconnect when it moved
+	 * (sentinel-master.ts). The calls after it go to the new master.
 	 */
-	#rereadSlots(): void {
-		asCluster(this.#redis)?.refreshSlotsCache();
+	#findServerAgain(): void {
+		const cluster = asCluster(this.#redis);
+		if (cluster !== undefined) cluster.refreshSlotsCache();
+		else void followSentinelMaster(this.#redis);
 	}
 
 	#lost(what: string, limit: number): ContainerError {
