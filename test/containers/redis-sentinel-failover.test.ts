@@ -18,6 +18,7 @@ import { Scheduler } from 'lightsched';
 import { FunctionActuator, type FunctionContext } from 'lightsched/actuators/function';
 import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
 import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
+import { records } from '../contracts/container.contract.js';
 import { startRedisSentinel, type RedisSentinel } from '../support/redis-sentinel.js';
 
 let setup: RedisSentinel | undefined;
@@ -193,5 +194,46 @@ describe('RedisContainer through a Redis Sentinel failover', () => {
 				if (server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
 			},
 		);
+	}, 120_000);
+});
+
+describe('an idle scheduler through a Redis Sentinel failover', () => {
+	it('runs a task another process adds after its master stopped answering and was failed over', async () => {
+		setup = await startRedisSentinel();
+		const sentinel = setup;
+		const ran: string[] = [];
+		const container = new RedisContainer({ redis: sentinel.connect(), name: 'idle', log: false });
+		const scheduler = new Scheduler<string>({
+			container,
+			actuator: new FunctionActuator(async (item: string) => {
+				ran.push(item);
+				return item;
+			}),
+			concurrency: 4,
+		});
+		scheduler.on('error', () => undefined); // the channel-down report
+		// Another process, started after the failover, adds the task.
+		let writer: RedisContainer | undefined;
+		try {
+			await scheduler.add({ id: 'first', item: 'first' });
+			await scheduler.waitFor('first', { timeoutMs: 20_000 });
+			await scheduler.onIdle();
+			const master = await sentinel.master();
+			sentinel.server(master).pause();
+			await sentinel.untilFailedOver(master);
+			writer = new RedisContainer({ redis: sentinel.options(), name: 'idle', log: false });
+			const addedAt = Date.now();
+			await writer.add(records([{ id: 'late', item: 'late' }], addedAt, 1));
+			// Its subscriber (on the frozen master) is found silent within 5 + 5 s and made again through the sentinels.
+			for (let waited = 0; !ran.includes('late') && waited < 25_000; waited += 50) await sleep(50);
+			console.log(
+				`idle scheduler, master frozen and failed over: the late task ran ${Date.now() - addedAt} ms after its add`,
+			);
+			expect(ran).toContain('late');
+		} finally {
+			for (const server of sentinel.servers) server.resume();
+			await scheduler.close();
+			await writer?.close();
+		}
 	}, 120_000);
 });
