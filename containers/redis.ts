@@ -30,11 +30,17 @@ import {
 import type { WorkflowStore } from '../src/workflow-store.js';
 import { openWakeChannel, type WakeChannel } from './redis/channel.js';
 import { closeOwned, openConnection } from './redis/connection.js';
+import { openReplicatedAdds, type ReplicatedAdds } from './redis/replicated-adds.js';
 import { checkMemoryPolicy } from './redis/memory-policy.js';
 import { CallGuard } from './redis/call-guard.js';
 import { checkOptions, type RedisContainerEvents, type RedisContainerOptions } from './redis/options.js';
 
-export type { RedisContainerEvents, RedisContainerOptions, RedisContainerWarning } from './redis/options.js';
+export type {
+	RedisContainerEvents,
+	RedisContainerOptions,
+	RedisContainerWarning,
+	WaitForReplicasOption,
+} from './redis/options.js';
 export type { RateLimitOption } from './redis/rate-limit.js';
 import { rateArgs } from './redis/rate-limit.js';
 import { UNREGISTER } from './redis/scripts.js';
@@ -78,6 +84,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	readonly #renewal: LeaseRenewal;
 	/** What an add needs of this container (adds.ts), made once. */
 	readonly #addParts: AddParts;
+	/** `waitForReplicas`: the adds' own connection (replicated-adds.ts). */
+	readonly #replicatedAdds: ReplicatedAdds | undefined;
 	readonly #checked: Promise<void>;
 	readonly #connectTimeoutMs: number;
 	readonly #commandTimeoutMs: number;
@@ -167,11 +175,17 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 			commandTimeoutMs: checked.commandTimeoutMs,
 			closed: () => this.#closed,
 		});
+		const replicas = checked.waitForReplicas;
+		this.#replicatedAdds =
+			replicas === null
+				? undefined
+				: openReplicatedAdds(connection.makeDuplicate, replicas, checked, this.keyPrefix);
 		this.#addParts = {
-			run: this.#run,
+			run: this.#replicatedAdds?.run ?? this.#run,
 			handOffs: this.#handOffs,
 			where: () => this.#guard.where,
 			wake: () => this.#channel?.wake(),
+			confirm: this.#replicatedAdds?.confirm,
 		};
 		this.#claiming = new RedisClaims({
 			run: this.#run,
@@ -361,11 +375,14 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		this.#channel?.close();
 		this.#changes.close();
 		this.#guard.closing();
+		this.#replicatedAdds?.closing();
 		await this.#ahead.drain();
 		await this.#transitions.batch.flush();
 		try {
+			await this.#replicatedAdds?.close();
 			if (this.#ownsConnection) await closeOwned(this.#redis);
 		} finally {
+			this.#replicatedAdds?.closeAll();
 			this.#guard.closeAll();
 		}
 	}
@@ -398,3 +415,4 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 export { RedisWorkflowStore };
 export type { RedisWorkflowStoreOptions } from './redis/workflow-store.js';
 export { PartialAddError } from './redis/stepped-add.js';
+export { UnreplicatedAddError } from './redis/replicated-adds.js';

@@ -21,6 +21,8 @@ export interface AddParts {
 	readonly where: () => string;
 	/** Wakes this container's schedulers (a task handed to one of them is held now). */
 	readonly wake: () => void;
+	/** `waitForReplicas`: after an add is stored, wait for the replicas (replicated-adds.ts). */
+	readonly confirm?: ((ids: readonly string[]) => Promise<void>) | undefined;
 }
 
 /** See `RedisContainer.add`: sets each record's `seq` as stored. */
@@ -37,6 +39,7 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 		const encoded = encodeAllForAdd(tasks);
 		const seqs = await addInSteps({ run: parts.run, where: parts.where }, tasks, encoded, callToken());
 		tasks.forEach((task, i) => (task.seq = seqs[i] ?? task.seq));
+		await parts.confirm?.(tasks.map((task) => task.id));
 		return;
 	}
 	const args = encodeAllForAdd(tasks, [String(Date.now()), callToken()]);
@@ -65,4 +68,5 @@ export async function addTasks(parts: AddParts, tasks: readonly TaskRecord[]): P
 	if (reply[0] === 'dupkey') throw duplicateKey(reply);
 	// The records are handed over (see TaskContainer.add): they get the seq the script gave them.
 	tasks.forEach((task, i) => (task.seq = Number((reply as unknown[])[i + 1] ?? task.seq)));
+	await parts.confirm?.(tasks.map((task) => task.id));
 }

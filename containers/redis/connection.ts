@@ -18,6 +18,8 @@ export interface RedisConnection {
 	readonly owned: boolean;
 	/** A second connection to the same server, for the wake-up channel's SUBSCRIBE. */
 	readonly makeSubscriber: () => Redis;
+	/** Another command connection to the same server, with the same options, which the container owns. */
+	readonly makeDuplicate: () => Redis;
 }
 
 function isRedisInstance(value: unknown): value is Redis {
@@ -84,12 +86,14 @@ export function openConnection(redis: unknown): RedisConnection {
 			redis,
 			owned: false,
 			makeSubscriber: () => (cluster ? (cluster.duplicate() as unknown as Redis) : redis.duplicate(SUBSCRIBER)),
+			makeDuplicate: () => (cluster ? (cluster.duplicate() as unknown as Redis) : redis.duplicate()),
 		};
 	} else if (typeof redis === 'string') {
 		connection = {
 			redis: new Redis(redis, OWNED),
 			owned: true,
 			makeSubscriber: () => new Redis(redis, { ...OWNED, ...SUBSCRIBER }),
+			makeDuplicate: () => new Redis(redis, OWNED),
 		};
 	} else if (typeof redis === 'object' && redis !== null) {
 		const legacy = redis as RedisOptions & { replyMapping?: 'legacy' };
@@ -97,6 +101,7 @@ export function openConnection(redis: unknown): RedisConnection {
 			redis: new Redis({ ...OWNED, ...legacy }),
 			owned: true,
 			makeSubscriber: () => new Redis({ ...OWNED, ...legacy, ...SUBSCRIBER }),
+			makeDuplicate: () => new Redis({ ...OWNED, ...legacy }),
 		};
 	} else {
 		throw new TypeError(

@@ -2,6 +2,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { assertWellFormed, describeValue, isWellFormedText } from 'lightsched/kit';
 import { rejectUnknownOptions } from 'lightsched/kit';
+import { asCluster } from './connection.js';
 import { checkRateLimit, type RateLimitOption } from './rate-limit.js';
 
 /** What `new RedisContainer(options)` takes. */
@@ -85,6 +86,27 @@ export interface RedisContainerOptions {
 	 * @default true
 	 */
 	readonly handOff?: boolean;
+	/**
+	 * An add resolves only once `replicas` replicas of the master confirm they have its tasks (Redis `WAIT`, within
+	 * `timeoutMs`, default 1000): Redis replicates after it answers, so without it an add acknowledged in a master's
+	 * last moments is lost with it at a failover. Fewer confirmations in time reject the add with
+	 * `UnreplicatedAddError`: its tasks are stored on the master and may be lost if it fails now. Adds then go on a
+	 * connection of their own, so a replica that lags holds up the adds only. Not on a Redis Cluster. See
+	 * docs/containers/redis.md.
+	 * @default none: an add resolves once the master has stored it
+	 */
+	readonly waitForReplicas?: WaitForReplicasOption;
+}
+
+/** See `RedisContainerOptions.waitForReplicas`. */
+export interface WaitForReplicasOption {
+	/** How many replicas must confirm each add (an integer >= 1). */
+	readonly replicas: number;
+	/**
+	 * How long an add waits for them after the master stored it.
+	 * @default 1000
+	 */
+	readonly timeoutMs?: number;
 }
 
 /** Every option name of `RedisContainer`, for `rejectUnknownOptions`. */
@@ -100,6 +122,7 @@ const OPTION_NAMES = [
 	'rateLimit',
 	'groupRateLimit',
 	'handOff',
+	'waitForReplicas',
 ] as const;
 
 /** What the `warning` event carries. */
@@ -162,6 +185,32 @@ export interface CheckedOptions {
 	readonly rateLimit: RateLimitOption | null;
 	readonly groupRateLimit: RateLimitOption | null;
 	readonly handOff: boolean;
+	/** `null`: adds do not wait for replicas. */
+	readonly waitForReplicas: Required<WaitForReplicasOption> | null;
+}
+
+function checkWaitForReplicas(value: unknown, redis: unknown): Required<WaitForReplicasOption> | null {
+	if (value === undefined) return null;
+	if (asCluster(redis) !== undefined)
+		throw new TypeError(
+			"Expected no `waitForReplicas` with a Redis Cluster: WAIT must reach the node of the container's slot on the add's own connection, which ioredis's Cluster does not route",
+		);
+	const option = value as Partial<WaitForReplicasOption> | null;
+	if (typeof option !== 'object' || option === null || Array.isArray(option)) {
+		throw new TypeError(
+			`Expected \`waitForReplicas\` to be an object like { replicas: 1, timeoutMs: 1000 }, got ${describeValue(value)}`,
+		);
+	}
+	rejectUnknownOptions('waitForReplicas', option as object, ['replicas', 'timeoutMs']);
+	if (!Number.isSafeInteger(option.replicas) || (option.replicas as number) < 1) {
+		throw new TypeError(
+			`Expected \`waitForReplicas.replicas\` to be an integer >= 1, got ${describeValue(option.replicas)}`,
+		);
+	}
+	return {
+		replicas: option.replicas as number,
+		timeoutMs: checkMs('waitForReplicas.timeoutMs', option.timeoutMs, 1000),
+	};
 }
 
 export function checkOptions(options: RedisContainerOptions): CheckedOptions {
@@ -198,5 +247,6 @@ export function checkOptions(options: RedisContainerOptions): CheckedOptions {
 		rateLimit: checkRateLimit(options.rateLimit),
 		groupRateLimit: checkRateLimit(options.groupRateLimit, 'groupRateLimit'),
 		handOff: options.handOff !== false,
+		waitForReplicas: checkWaitForReplicas(options.waitForReplicas, options.redis),
 	};
 }

@@ -129,9 +129,11 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
 		await Promise.all(servers.map((server) => server.close()));
 	};
 	try {
-		const master = await startRedis();
+		// Replicas sync at once, not after the 5 s redis-server waits for more replicas by default (either may be master).
+		const args = ['--repl-diskless-sync-delay', '0'];
+		const master = await startRedis({ args });
 		servers.push(master);
-		servers.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+		servers.push(await startRedis({ args: [...args, '--replicaof', '127.0.0.1', String(master.port)] }));
 		for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, options.downAfterMs ?? 1000));
 		const deadline = Date.now() + (options.readyMs ?? 20_000);
 		for (const sentinel of sentinels) {
