@@ -408,7 +408,12 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 	 * @internal
 	 */
 	[redisScriptPort](): RedisScriptPort {
-		return { redis: this.#redis, keyPrefix: this.keyPrefix, run: (script, args) => this.#run(script, args) };
+		return {
+			redis: this.#redis,
+			keyPrefix: this.keyPrefix,
+			run: (script, args) => this.#run(script, args),
+			replicated: this.#replicatedAdds,
+		};
 	}
 }
 

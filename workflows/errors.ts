@@ -76,8 +76,9 @@ export class DuplicateRunError extends WorkflowError {
 
 /**
  * `start` could not tell whether it stored its run: the connection was lost with the run's create on its way, and
- * the read-back failed too (the server still out of reach). The run may be stored, and may be moved on by any
- * process's sweep. Call `start` again with the same `id` (`runId`; a generated id too), definition, version, vars and
+ * the read-back failed too (the server still out of reach); or, on a `RedisContainer` with `waitForReplicas`, the
+ * master stored it but too few replicas confirmed it in time, so a failover could lose it. The run may be stored,
+ * and may be moved on by any process's sweep. Call `start` again with the same `id` (`runId`; a generated id too), definition, version, vars and
  * key, from the same `Workflows`: it resolves with the run this call stored, or stores it now; a `DuplicateRunError`
  * then means the id is another start's run. `cause` holds the read-back's failure.
  */
@@ -86,10 +87,13 @@ export class RunOutcomeUnknownError extends WorkflowError {
 	/** The id of the run that may be stored. */
 	readonly runId: string;
 
-	constructor(runId: string, cause: unknown) {
+	constructor(
+		runId: string,
+		cause: unknown,
+		why = 'the connection was lost while it was created and it could not be read back, so it may be stored',
+	) {
 		super(
-			`Workflow run \`${runId}\`: the connection was lost while it was created and it could not be read back, so it ` +
-				`may be stored: start it again with the same id (${(cause as Error)?.message ?? String(cause)})`,
+			`Workflow run \`${runId}\`: ${why}: start it again with the same id (${(cause as Error)?.message ?? String(cause)})`,
 			'ERR_RUN_OUTCOME_UNKNOWN',
 			{ cause },
 		);

@@ -8,10 +8,16 @@
  */
 import type { Redis } from 'ioredis';
 import { PartialAddError } from 'lightsched/kit';
+import { RunOutcomeUnknownError } from '../../workflows/errors.js';
 import { CallGuard } from './call-guard.js';
 import { closeOwned } from './connection.js';
 import type { CheckedOptions, WaitForReplicasOption } from './options.js';
 import { scriptRunner, type ScriptRun } from './script-runner.js';
+
+/** "0 of the 1 replica asked for confirmed it within 300 ms (waitForReplicas)". */
+function shortfall(replicas: number, confirmed: number, timeoutMs: number): string {
+	return `${confirmed} of the ${replicas} replica${replicas === 1 ? '' : 's'} asked for confirmed it within ${timeoutMs} ms (waitForReplicas)`;
+}
 
 /**
  * An add stored on the master that fewer replicas than `waitForReplicas.replicas` confirmed within its
@@ -27,7 +33,7 @@ export class UnreplicatedAddError extends PartialAddError {
 	readonly confirmed: number;
 
 	constructor(where: string, ids: readonly string[], replicas: number, confirmed: number, timeoutMs: number) {
-		const reason = `stored on the master, but ${confirmed} of the ${replicas} replica${replicas === 1 ? '' : 's'} asked for confirmed it within ${timeoutMs} ms (waitForReplicas): a failover before it replicates would lose it`;
+		const reason = `stored on the master, but ${shortfall(replicas, confirmed, timeoutMs)}: a failover before it replicates would lose it`;
 		super(where, ids.length, [], ids, new Error(reason));
 		const tasks = `${ids.length} task${ids.length === 1 ? '' : 's'}`;
 		this.message = `${where}: add of ${tasks} ${reason}`;
@@ -36,7 +42,18 @@ export class UnreplicatedAddError extends PartialAddError {
 	}
 }
 
-export interface ReplicatedAdds {
+/** The adds' connection as a `RedisWorkflowStore` on the container uses it for its run creates. */
+export interface ReplicatedWrites {
+	/** Run `command` on the adds' connection, bounded as the container's calls are. */
+	call<T>(what: string, command: (redis: Redis) => Promise<T>): Promise<T>;
+	/**
+	 * After a write on it: wait for the replicas. Resolves with why too few confirmed (for a message), or `undefined`
+	 * when enough did; rejects with a `ContainerError` when the answer could not be had.
+	 */
+	unconfirmed(): Promise<string | undefined>;
+}
+
+export interface ReplicatedAdds extends ReplicatedWrites {
 	/** Runs the add scripts on the adds' connection. */
 	readonly run: ScriptRun;
 	/** After an add stored `ids`: wait for the replicas; rejects with `UnreplicatedAddError` if too few confirm. */
@@ -69,17 +86,25 @@ export function openReplicatedAdds(
 	const { replicas, timeoutMs } = option;
 	// WAIT takes up to its timeout on the server: the reply's bound is that plus the usual one.
 	const scale = 1 + timeoutMs / options.commandTimeoutMs;
+	/** How many replicas confirmed every write of the connection so far, within `timeoutMs`. */
+	const confirmed = async (): Promise<number> =>
+		Number(await guard.run('wait for replicas', () => redis.wait(replicas, timeoutMs), scale));
 	return {
 		run: scriptRunner(redis, guard, keyPrefix, options.serverClock),
+		call: (what, command) => guard.run(what, () => command(redis)),
+		async unconfirmed() {
+			const count = await confirmed();
+			return count >= replicas ? undefined : shortfall(replicas, count, timeoutMs);
+		},
 		async confirm(ids) {
-			let confirmed: number;
+			let count: number;
 			try {
-				confirmed = Number(await guard.run('wait for replicas', () => redis.wait(replicas, timeoutMs), scale));
+				count = await confirmed();
 			} catch (error) {
 				// The master stored the add; whether it keeps it is what could not be learnt.
 				throw new PartialAddError(guard.where, ids.length, [], ids, error);
 			}
-			if (confirmed < replicas) throw new UnreplicatedAddError(guard.where, ids, replicas, confirmed, timeoutMs);
+			if (count < replicas) throw new UnreplicatedAddError(guard.where, ids, replicas, count, timeoutMs);
 		},
 		async close() {
 			await closeOwned(redis);
@@ -87,4 +112,30 @@ export function openReplicatedAdds(
 		closeAll: () => guard.closeAll(),
 		closing: () => guard.closing(),
 	};
+}
+
+/**
+ * After a run's create on the adds' connection: `RunOutcomeUnknownError` when too few replicas confirmed it (or they
+ * could not be asked), saying so; `undefined` when enough did. `unconfirmed` is `ReplicatedWrites.unconfirmed`.
+ */
+export async function unconfirmedCreate(
+	runId: string,
+	unconfirmed: () => Promise<string | undefined>,
+): Promise<RunOutcomeUnknownError | undefined> {
+	let why: string | undefined;
+	let cause: unknown;
+	try {
+		why = await unconfirmed();
+		cause = why === undefined ? undefined : new Error(why);
+	} catch (error) {
+		why = 'the replicas could not be asked whether they have it';
+		cause = error;
+	}
+	return why === undefined
+		? undefined
+		: new RunOutcomeUnknownError(
+				runId,
+				cause,
+				`it is stored on the master, but ${why}: a failover before it replicates would lose it`,
+			);
 }

@@ -19,9 +19,9 @@ export function checkText(field: string, value: string): void {
 
 /**
  * The run as the scripts take it (see workflow-scripts.ts), its `rev` the one to store, and a token unique to this
- * call: a call sent again after its reply was lost finds it stored and is answered as applied.
+ * call (or `token`): a call sent again after its reply was lost finds it stored and is answered as applied.
  */
-export function runArgs(run: RunRecord): string[] {
+export function runArgs(run: RunRecord, token = callToken()): string[] {
 	return [
 		run.id,
 		String(run.rev),
@@ -33,7 +33,7 @@ export function runArgs(run: RunRecord): string[] {
 		String(run.createdAt),
 		holdsKey(run) ? '1' : '0',
 		encodeRunBody(run),
-		callToken(),
+		token,
 	];
 }
 

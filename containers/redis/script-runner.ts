@@ -57,3 +57,22 @@ export function scriptRunner(redis: Redis, guard: CallGuard, keyPrefix: string, 
 		);
 	};
 }
+
+/**
+ * Run a script that takes the key prefix as its one key on `redis` by its SHA, sending it whole on NOSCRIPT (a new or
+ * restarted server): the workflow store's scripts, which have no clock variants.
+ */
+export async function sendScript(
+	redis: Redis,
+	keyPrefix: string,
+	script: { readonly sha: string; readonly source: string },
+	args: readonly string[],
+): Promise<unknown> {
+	const tail = ['1', keyPrefix].concat(args);
+	try {
+		return await sendArgs(redis, 'EVALSHA', [script.sha].concat(tail));
+	} catch (error) {
+		if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+		return await sendArgs(redis, 'EVAL', [script.source].concat(tail));
+	}
+}

@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import { ADD_FIELDS } from './codec.js';
 import { addBody } from './add-script.js';
+import type { ReplicatedWrites } from './replicated-adds.js';
 import { script, type ClockedScript } from './scripts.js';
 import { WORKFLOW_PRELUDE } from './workflow-scripts.js';
 
@@ -26,6 +27,8 @@ export interface RedisScriptPort {
 	readonly keyPrefix: string;
 	/** Run one of the container's scripts (KEYS[1] the prefix) with `args`. */
 	run(script: ClockedScript, args: readonly string[]): Promise<unknown>;
+	/** With `waitForReplicas`: the adds' connection, on which the store creates runs and waits for the replicas. */
+	readonly replicated?: ReplicatedWrites | undefined;
 }
 
 /** The port of a `RedisContainer`, or `null` for any other container. */

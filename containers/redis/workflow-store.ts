@@ -45,7 +45,8 @@ import { RunWrites } from './run-writes.js';
 import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
 import { checkText, decodeRuns, runArgs } from './run-codec.js';
-import { sendArgs } from './script-runner.js';
+import { sendScript } from './script-runner.js';
+import { unconfirmedCreate } from './replicated-adds.js';
 
 /**
  * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
@@ -112,6 +113,13 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 	readonly #guard: CallGuard;
 	/** Creates and updates of the same tick, one script call each (run-writes.ts). */
 	readonly #writes: RunWrites;
+	/**
+	 * On a container with `waitForReplicas`: creates go on its adds' connection, each confirmed by the replicas
+	 * (replicated-adds.ts); `confirm` resolves with why too few did, if they did.
+	 */
+	readonly #replicated: { writes: RunWrites; confirm: () => Promise<string | undefined> } | undefined;
+	/** The token of each run record whose create rejected with `RunOutcomeUnknownError`, for the start sent again. */
+	readonly #createTokens = new WeakMap<RunRecord, string>();
 	#closed = false;
 
 	constructor(options: RedisWorkflowStoreOptions) {
@@ -158,6 +166,18 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 			(script, args) => this.#call(script, args),
 			() => this.#guard.where,
 		);
+		const replicated = options.container === undefined ? undefined : scriptPortOf(options.container)?.replicated;
+		if (replicated !== undefined) {
+			const { keyPrefix } = this;
+			this.#replicated = {
+				confirm: () => replicated.unconfirmed(),
+				writes: new RunWrites(
+					(script, args) =>
+						replicated.call(script.name, (redis) => sendScript(redis, keyPrefix, script, args)),
+					() => this.#guard.where,
+				),
+			};
+		}
 	}
 
 	async putDefinition(definition: StoredDefinition): Promise<StoredDefinition> {
@@ -181,10 +201,17 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		checkText('id', run.id);
 		checkText('definition', run.definition);
 		if (run.key !== null) checkText('key', run.key);
-		const reply = await this.#writes.create(runArgs(run));
+		// A start tried again after `RunOutcomeUnknownError` sends the same record with the same token: a run stored by
+		// that create is answered as created.
+		const token = this.#createTokens.get(run) ?? callToken();
+		const reply = await (this.#replicated?.writes ?? this.#writes).create(runArgs(run, token));
 		if (reply[0] === 'dup') throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
+		const unsure = this.#replicated && (await unconfirmedCreate(run.id, this.#replicated.confirm));
+		if (unsure === undefined) return;
+		this.#createTokens.set(run, token);
+		throw unsure;
 	}
 
 	async get(id: string): Promise<RunRecord | null> {
@@ -371,14 +398,6 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 
 	/** `#run` without the closed check: a batch of changes accepted before `close()` is still sent. */
 	#call(script: WorkflowScript, args: readonly string[]): Promise<unknown> {
-		return this.#guard.run(script.name, async () => {
-			const tail = ['1', this.keyPrefix].concat(args);
-			try {
-				return await sendArgs(this.#redis, 'EVALSHA', [script.sha].concat(tail));
-			} catch (error) {
-				if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-				return await sendArgs(this.#redis, 'EVAL', [script.source].concat(tail));
-			}
-		});
+		return this.#guard.run(script.name, () => sendScript(this.#redis, this.keyPrefix, script, args));
 	}
 }

@@ -10,7 +10,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { ContainerError, PartialAddError, Scheduler } from 'lightsched';
 import { FunctionActuator } from 'lightsched/actuators/function';
-import { RedisContainer, UnreplicatedAddError } from 'lightsched/containers/redis';
+import { RedisContainer, RedisWorkflowStore, UnreplicatedAddError } from 'lightsched/containers/redis';
+import {
+	DuplicateRunError,
+	RunOutcomeUnknownError,
+	Workflows,
+	workflowActions,
+	type StepItem,
+} from 'lightsched/workflows';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -141,6 +148,64 @@ describe('RedisContainer waitForReplicas', () => {
 		} finally {
 			await scheduler.close();
 			await plain.close();
+		}
+	}, 60_000);
+
+	it('a workflow start waits for the replicas too, and is started again with the same id', async () => {
+		const { master, replica, link } = await masterAndReplica();
+		const container = new RedisContainer({
+			redis: master.url,
+			name: 'runs',
+			log: false,
+			waitForReplicas: { replicas: 1, timeoutMs: 300 },
+		});
+		const actions = workflowActions({ add: (params) => Number(params['n']) + 1 });
+		const scheduler = new Scheduler<StepItem>({ container, actuator: new FunctionActuator(actions) });
+		const store = new RedisWorkflowStore({ container });
+		const flows = new Workflows({ scheduler, actions, store });
+		flows.define({
+			name: 'two',
+			steps: [
+				{ id: 'a', action: 'add', params: { n: 1 } },
+				{ id: 'b', action: 'add', params: { n: 2 }, dependsOn: ['a'] },
+			],
+		});
+		const runKey = (id: string) => `lightsched:{runs}:wf:r:${id}`;
+		const replicaClient = new Redis(replica.port, '127.0.0.1');
+		clients.push(replicaClient);
+		try {
+			const first = await flows.start('two', { id: 'r-1' });
+			expect(await replicaClient.exists(runKey(first.id))).toBe(1); // there when start resolved
+			expect((await flows.wait(first.id, { timeoutMs: 10_000 })).status).toBe('succeeded');
+
+			link.swallow = true;
+			link.swallowReplies = true;
+			const error = await flows.start('two', { id: 'r-2' }).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(RunOutcomeUnknownError);
+			expect((error as RunOutcomeUnknownError).code).toBe('ERR_RUN_OUTCOME_UNKNOWN');
+			expect((error as Error).message).toMatch(
+				/^Workflow run `r-2`: it is stored on the master, but 0 of the 1 replica asked for confirmed it within 300 ms \(waitForReplicas\): a failover before it replicates would lose it: start it again with the same id/,
+			);
+			expect(await store.get('r-2')).not.toBeNull(); // on the master
+
+			// The link is made again: the replica catches up from the master's backlog; the start is made again.
+			link.swallow = false;
+			link.swallowReplies = false;
+			link.cut();
+			const again = await flows.start('two', { id: 'r-2' });
+			expect(again.id).toBe('r-2');
+			expect(await replicaClient.exists(runKey('r-2'))).toBe(1);
+			const done = await flows.wait('r-2', { timeoutMs: 10_000 });
+			expect(done.status).toBe('succeeded');
+			expect(done.steps['b']?.output).toBe(3);
+			// Another start's id is still refused.
+			await expect(flows.start('two', { id: 'r-2', vars: {}, key: 'other' })).rejects.toBeInstanceOf(
+				DuplicateRunError,
+			);
+		} finally {
+			await flows.close();
+			await scheduler.close();
+			await store.close();
 		}
 	}, 60_000);
 
