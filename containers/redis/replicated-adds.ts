@@ -86,7 +86,7 @@ export function openReplicatedAdds(
 	const { replicas, timeoutMs } = option;
 	// WAIT takes up to its timeout on the server: the reply's bound is that plus the usual one.
 	const scale = 1 + timeoutMs / options.commandTimeoutMs;
-	/** How many replicas confirmed every write of the connection so far, within `timeoutMs`. */
+	/** How many replicas confirmed every write of the connection made before the call, within `timeoutMs`. */
 	const confirmed = async (): Promise<number> =>
 		Number(await guard.run('wait for replicas', () => redis.wait(replicas, timeoutMs), scale));
 	return {

@@ -18,6 +18,7 @@ import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis'
 import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
 import { records } from '../contracts/container.contract.js';
 import { startRedisCluster, untilNode, type RedisCluster } from '../support/redis-cluster.js';
+import { recordingScheduler } from '../support/scheduler.js';
 
 const NODE_TIMEOUT_MS = 1000;
 
@@ -226,15 +227,7 @@ describe('RedisContainer through a Redis Cluster failover', () => {
 		/** An idle scheduler, and the node its Cluster's subscriber connection chose (any node, a replica too). */
 		const idle = async () => {
 			const container = new RedisContainer({ redis: cluster.connect(), name: 'silent', log: false });
-			const scheduler = new Scheduler<string>({
-				container,
-				actuator: new FunctionActuator(async (item: string) => {
-					ran.push(item);
-					return item;
-				}),
-				concurrency: 4,
-			});
-			scheduler.on('error', () => undefined); // the channel-down report
+			const scheduler = recordingScheduler(container, ran); // its channel-down report ignored
 			const id = `first-${ran.length}`;
 			await scheduler.add({ id, item: id });
 			await scheduler.waitFor(id, { timeoutMs: 20_000 });

@@ -20,6 +20,7 @@ import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis'
 import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
 import { records } from '../contracts/container.contract.js';
 import { startRedisSentinel, type RedisSentinel } from '../support/redis-sentinel.js';
+import { recordingScheduler } from '../support/scheduler.js';
 
 let setup: RedisSentinel | undefined;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -203,15 +204,7 @@ describe('an idle scheduler through a Redis Sentinel failover', () => {
 		const sentinel = setup;
 		const ran: string[] = [];
 		const container = new RedisContainer({ redis: sentinel.connect(), name: 'idle', log: false });
-		const scheduler = new Scheduler<string>({
-			container,
-			actuator: new FunctionActuator(async (item: string) => {
-				ran.push(item);
-				return item;
-			}),
-			concurrency: 4,
-		});
-		scheduler.on('error', () => undefined); // the channel-down report
+		const scheduler = recordingScheduler(container, ran); // its channel-down report ignored
 		// Another process, started after the failover, adds the task.
 		let writer: RedisContainer | undefined;
 		try {

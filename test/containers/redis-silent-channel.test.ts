@@ -7,12 +7,12 @@
  * and connects it again.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Scheduler, type ContainerSignal } from 'lightsched';
-import { FunctionActuator } from 'lightsched/actuators/function';
+import type { ContainerSignal } from 'lightsched';
 import { RedisContainer } from 'lightsched/containers/redis';
 import { records } from '../contracts/container.contract.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startInterceptingProxy, type InterceptingProxy } from '../support/tcp-proxy.js';
+import { recordingScheduler } from '../support/scheduler.js';
 
 let server: RedisServer;
 let proxy: InterceptingProxy;
@@ -45,15 +45,7 @@ it('an idle scheduler whose subscriber went silent still runs a task another pro
 	const signals: ContainerSignal[] = [];
 	container.watch?.((signal) => signals.push(signal));
 	const ran: string[] = [];
-	const scheduler = new Scheduler<string>({
-		container,
-		actuator: new FunctionActuator(async (item: string) => {
-			ran.push(item);
-			return item;
-		}),
-		concurrency: 4,
-	});
-	scheduler.on('error', () => undefined); // the channel-down report
+	const scheduler = recordingScheduler(container, ran); // its channel-down report ignored
 	const writer = new RedisContainer({ redis: server.url, name: 'silent', log: false });
 	try {
 		await scheduler.add({ id: 'first', item: 'first' });

@@ -1,5 +1,23 @@
 /** Small helpers for scheduler tests. */
-import type { Scheduler, SchedulerEvents, TaskContainer } from 'lightsched';
+import { Scheduler, type SchedulerEvents, type TaskContainer } from 'lightsched';
+import { FunctionActuator } from 'lightsched/actuators/function';
+
+/**
+ * A scheduler on `container` (concurrency 4) whose work records each string item in `ran`; its `error` events (a
+ * wake-up channel's down report, in the tests that silence it) are ignored.
+ */
+export function recordingScheduler(container: TaskContainer, ran: string[]): Scheduler<string> {
+	const scheduler = new Scheduler<string>({
+		container,
+		actuator: new FunctionActuator(async (item: string) => {
+			ran.push(item);
+			return item;
+		}),
+		concurrency: 4,
+	});
+	scheduler.on('error', () => undefined);
+	return scheduler;
+}
 
 /** Resolves with the payload of the next `event` (optionally the next one matching `filter`). */
 export function nextEvent<E extends keyof SchedulerEvents>(
