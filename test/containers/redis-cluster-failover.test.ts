@@ -12,11 +12,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { Scheduler } from 'lightsched';
-import { FunctionActuator, type FunctionContext } from 'lightsched/actuators/function';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
+import { RedisContainer } from 'lightsched/containers/redis';
+import type { RunRecord } from 'lightsched/workflows';
 import { records } from '../contracts/container.contract.js';
+import { failoverSchedulers } from '../support/failover-schedulers.js';
 import { startRedisCluster, untilNode, type RedisCluster } from '../support/redis-cluster.js';
 import { recordingScheduler } from '../support/scheduler.js';
 
@@ -91,54 +90,13 @@ async function replicated(name: string, master: number): Promise<void> {
 	}
 }
 
-/** Two schedulers on their own Cluster connections sharing container `name`, and a workflow engine on the first. */
-function schedulers(name: string) {
-	const runs = new Map<string, number>();
-	const steps = new Map<string, number>();
-	const built = [cluster.connect(), cluster.connect()].map((client, index) => {
-		const actions = workflowActions({
-			step: async (params, ctx) => {
-				const key = `${ctx.runId}/${ctx.stepId}`;
-				steps.set(key, (steps.get(key) ?? 0) + 1);
-				await sleep(5);
-				return Number(params['n']) + 1;
-			},
-		});
-		const container = new RedisContainer({ redis: client, name, log: false });
-		const scheduler = new Scheduler<unknown>({
-			container,
-			// Step tasks (their item names the step) go to the workflow actions, the plain ones are counted here.
-			actuator: new FunctionActuator(async (item: unknown, ctx) => {
-				if (typeof item === 'object' && item !== null && 'workflow' in item)
-					return actions(item as StepItem, ctx as FunctionContext<StepItem>);
-				runs.set(String(item), (runs.get(String(item)) ?? 0) + 1);
-				await sleep(5);
-				return item;
-			}),
-			concurrency: 8,
-		});
-		const store = new RedisWorkflowStore({ container });
-		const flows = new Workflows({ scheduler, actions, store });
-		flows.define({
-			name: 'chain',
-			steps: [1, 2, 3, 4].map((n) => ({
-				id: `s${n}`,
-				action: 'step',
-				params: { n },
-				...(n > 1 ? { dependsOn: [`s${n - 1}`] } : {}),
-			})),
-		});
-		return { scheduler, store, flows, index };
-	});
-	const close = async (): Promise<void> => {
-		for (const { flows, scheduler, store } of built) {
-			await flows.close();
-			await scheduler.close();
-			await store.close();
-		}
-	};
-	return { built, runs, steps, close };
-}
+/** Two schedulers on their own Cluster connections sharing container `name`, a workflow engine on each. */
+const schedulers = (name: string) =>
+	failoverSchedulers(
+		name,
+		() => cluster.connect(),
+		() => sleep(5),
+	);
 
 describe('RedisContainer through a Redis Cluster failover', () => {
 	it('a planned failover loses nothing: every task and every step runs exactly once', async () => {

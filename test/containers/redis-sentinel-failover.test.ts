@@ -14,11 +14,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis, type RedisOptions } from 'ioredis';
-import { Scheduler } from 'lightsched';
-import { FunctionActuator, type FunctionContext } from 'lightsched/actuators/function';
-import { RedisContainer, RedisWorkflowStore } from 'lightsched/containers/redis';
-import { Workflows, workflowActions, type RunRecord, type StepItem } from 'lightsched/workflows';
+import { RedisContainer } from 'lightsched/containers/redis';
+import type { RunRecord } from 'lightsched/workflows';
 import { records } from '../contracts/container.contract.js';
+import { failoverSchedulers } from '../support/failover-schedulers.js';
 import { startRedisSentinel, type RedisSentinel } from '../support/redis-sentinel.js';
 import { recordingScheduler } from '../support/scheduler.js';
 
@@ -47,58 +46,13 @@ async function replicated(port: number): Promise<void> {
  * while they run.
  */
 function schedulers(redis: () => Redis | RedisOptions) {
-	const runs = new Map<string, number>();
-	const steps = new Map<string, number>();
 	let open = (): void => undefined;
 	const gate = new Promise<void>((resolve) => (open = resolve));
-	const held = async (): Promise<void> => {
+	const workers = failoverSchedulers('failover', redis, async () => {
 		await sleep(5);
-		if (runs.size >= 50) await gate;
-	};
-	const built = [redis(), redis()].map((client) => {
-		const actions = workflowActions({
-			step: async (params, ctx) => {
-				const key = `${ctx.runId}/${ctx.stepId}`;
-				steps.set(key, (steps.get(key) ?? 0) + 1);
-				await held();
-				return Number(params['n']) + 1;
-			},
-		});
-		const container = new RedisContainer({ redis: client, name: 'failover', log: false });
-		const scheduler = new Scheduler<unknown>({
-			container,
-			actuator: new FunctionActuator(async (item: unknown, ctx) => {
-				if (typeof item === 'object' && item !== null && 'workflow' in item)
-					return actions(item as StepItem, ctx as FunctionContext<StepItem>);
-				runs.set(String(item), (runs.get(String(item)) ?? 0) + 1);
-				await held();
-				return item;
-			}),
-			concurrency: 8,
-		});
-		scheduler.on('error', () => undefined); // the calls that fail while the master is away
-		const store = new RedisWorkflowStore({ container });
-		const flows = new Workflows({ scheduler, actions, store });
-		flows.on('error', () => undefined);
-		flows.define({
-			name: 'chain',
-			steps: [1, 2, 3, 4].map((n) => ({
-				id: `s${n}`,
-				action: 'step',
-				params: { n },
-				...(n > 1 ? { dependsOn: [`s${n - 1}`] } : {}),
-			})),
-		});
-		return { scheduler, store, flows };
+		if (workers.runs.size >= 50) await gate;
 	});
-	const close = async (): Promise<void> => {
-		for (const { flows, scheduler, store } of built) {
-			await flows.close();
-			await scheduler.close();
-			await store.close();
-		}
-	};
-	return { built, runs, steps, open: () => open(), close };
+	return { ...workers, open: () => open() };
 }
 
 /**
