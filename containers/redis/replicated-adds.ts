@@ -115,17 +115,17 @@ export function openReplicatedAdds(
 }
 
 /**
- * After a run's create on the adds' connection: `RunOutcomeUnknownError` when too few replicas confirmed it (or they
- * could not be asked), saying so; `undefined` when enough did. `unconfirmed` is `ReplicatedWrites.unconfirmed`.
+ * After a run's create on the adds' connection (`port`): `RunOutcomeUnknownError` when too few replicas confirmed it
+ * (or they could not be asked), saying so; `undefined` when enough did.
  */
 export async function unconfirmedCreate(
 	runId: string,
-	unconfirmed: () => Promise<string | undefined>,
+	port: ReplicatedWrites,
 ): Promise<RunOutcomeUnknownError | undefined> {
 	let why: string | undefined;
 	let cause: unknown;
 	try {
-		why = await unconfirmed();
+		why = await port.unconfirmed();
 		cause = why === undefined ? undefined : new Error(why);
 	} catch (error) {
 		why = 'the replicas could not be asked whether they have it';

@@ -40,18 +40,11 @@ export function scriptRunner(redis: Redis, guard: CallGuard, keyPrefix: string, 
 		return guard.run(
 			script.name,
 			async () => {
-				// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
-				const tail = ['1', keyPrefix].concat(args);
 				if (!sent.has(script.sha)) {
 					sent.add(script.sha);
-					return await sendArgs(redis, 'EVAL', [script.source].concat(tail));
+					return await sendArgs(redis, 'EVAL', [script.source, '1', keyPrefix].concat(args));
 				}
-				try {
-					return await sendArgs(redis, 'EVALSHA', [script.sha].concat(tail));
-				} catch (error) {
-					if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-					return await sendArgs(redis, 'EVAL', [script.source].concat(tail));
-				}
+				return await sendScript(redis, keyPrefix, script, args);
 			},
 			scale,
 		);
@@ -60,7 +53,7 @@ export function scriptRunner(redis: Redis, guard: CallGuard, keyPrefix: string, 
 
 /**
  * Run a script that takes the key prefix as its one key on `redis` by its SHA, sending it whole on NOSCRIPT (a new or
- * restarted server): the workflow store's scripts, which have no clock variants.
+ * restarted server): the runner's calls after a script's first, and the workflow store's scripts.
  */
 export async function sendScript(
 	redis: Redis,
@@ -68,6 +61,7 @@ export async function sendScript(
 	script: { readonly sha: string; readonly source: string },
 	args: readonly string[],
 ): Promise<unknown> {
+	// Arrays, not spread arguments: an add of 100,000 tasks has almost two million.
 	const tail = ['1', keyPrefix].concat(args);
 	try {
 		return await sendArgs(redis, 'EVALSHA', [script.sha].concat(tail));

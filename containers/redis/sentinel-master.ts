@@ -81,18 +81,16 @@ const asking = new WeakSet<Redis>();
 /**
  * When the sentinels name a master other than the one `redis` is connected to, reconnect it (ioredis asks the
  * sentinels again and sends the calls still waiting for a reply again on the new connection). A connection not made
- * with `sentinels`, or already asking, is left alone. Resolves with whether it reconnected; never rejects.
+ * with `sentinels`, or already asking, is left alone. Never rejects.
  */
-export async function followSentinelMaster(redis: Redis): Promise<boolean> {
-	if (sentinelsOf(redis) === undefined || asking.has(redis)) return false;
+export async function followSentinelMaster(redis: Redis): Promise<void> {
+	if (sentinelsOf(redis) === undefined || asking.has(redis)) return;
 	asking.add(redis);
 	try {
 		const master = await askSentinels(redis);
 		const connected = connectedAddress(redis);
-		if (master === undefined || connected === undefined || master === connected) return false;
-		if (redis.status === 'end') return false;
-		redis.disconnect(true);
-		return true;
+		if (master !== undefined && connected !== undefined && master !== connected && redis.status !== 'end')
+			redis.disconnect(true);
 	} finally {
 		asking.delete(redis);
 	}

@@ -46,7 +46,7 @@ import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
 import { checkText, decodeRuns, runArgs } from './run-codec.js';
 import { sendScript } from './script-runner.js';
-import { unconfirmedCreate } from './replicated-adds.js';
+import { unconfirmedCreate, type ReplicatedWrites } from './replicated-adds.js';
 
 /**
  * What `new RedisWorkflowStore(options)` takes: the `RedisContainer` whose connection and keys it shares
@@ -114,10 +114,10 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 	/** Creates and updates of the same tick, one script call each (run-writes.ts). */
 	readonly #writes: RunWrites;
 	/**
-	 * On a container with `waitForReplicas`: creates go on its adds' connection, each confirmed by the replicas
-	 * (replicated-adds.ts); `confirm` resolves with why too few did, if they did.
+	 * On a container with `waitForReplicas`: creates go on its adds' connection (`port`), each confirmed by the
+	 * replicas (replicated-adds.ts).
 	 */
-	readonly #replicated: { writes: RunWrites; confirm: () => Promise<string | undefined> } | undefined;
+	readonly #replicated: { writes: RunWrites; port: ReplicatedWrites } | undefined;
 	/** The token of each run record whose create rejected with `RunOutcomeUnknownError`, for the start sent again. */
 	readonly #createTokens = new WeakMap<RunRecord, string>();
 	#closed = false;
@@ -166,14 +166,13 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 			(script, args) => this.#call(script, args),
 			() => this.#guard.where,
 		);
-		const replicated = options.container === undefined ? undefined : scriptPortOf(options.container)?.replicated;
-		if (replicated !== undefined) {
+		const port = options.container === undefined ? undefined : scriptPortOf(options.container)?.replicated;
+		if (port !== undefined) {
 			const { keyPrefix } = this;
 			this.#replicated = {
-				confirm: () => replicated.unconfirmed(),
+				port,
 				writes: new RunWrites(
-					(script, args) =>
-						replicated.call(script.name, (redis) => sendScript(redis, keyPrefix, script, args)),
+					(script, args) => port.call(script.name, (redis) => sendScript(redis, keyPrefix, script, args)),
 					() => this.#guard.where,
 				),
 			};
@@ -208,7 +207,7 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		if (reply[0] === 'dup') throw new DuplicateRunError(`A workflow run with id \`${run.id}\` exists`);
 		if (reply[0] === 'dupkey')
 			throw new DuplicateRunError(keyConflictMessage(run.key as string, reply[1] ?? ''), run.key as string);
-		const unsure = this.#replicated && (await unconfirmedCreate(run.id, this.#replicated.confirm));
+		const unsure = this.#replicated && (await unconfirmedCreate(run.id, this.#replicated.port));
 		if (unsure === undefined) return;
 		this.#createTokens.set(run, token);
 		throw unsure;
