@@ -251,9 +251,9 @@ export class CombinedContainer implements TaskContainer {
 		return operation(this.#persistent, 'persistent', 'getLogs')(id, query);
 	}
 
-	async putRepeat(repeat: RepeatRecord): Promise<void> {
+	async putRepeat(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean> {
 		await this.#ready();
-		await operation(this.#persistent, 'persistent', 'putRepeat')(repeat);
+		return operation(this.#persistent, 'persistent', 'putRepeat')(repeat, expected);
 	}
 
 	async getRepeat(key: string): Promise<RepeatRecord | null> {

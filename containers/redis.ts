@@ -313,8 +313,8 @@ export class RedisContainer extends EventEmitter<RedisContainerEvents> implement
 		return this.#ops.getLogs(id, query);
 	}
 
-	putRepeat(repeat: RepeatRecord): Promise<void> {
-		return this.#ops.putRepeat(repeat);
+	putRepeat(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean> {
+		return this.#ops.putRepeat(repeat, expected);
 	}
 
 	getRepeat(key: string): Promise<RepeatRecord | null> {

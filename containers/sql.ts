@@ -309,9 +309,9 @@ export class SqlContainer implements TaskContainer {
 		return this.#parts.changes.read(query);
 	}
 
-	async putRepeat(repeat: RepeatRecord): Promise<void> {
+	async putRepeat(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean> {
 		this.#assertOpen();
-		await this.#calls.run('putRepeat', () => putRepeat(this.knex, this.dialect, this.#tables, repeat));
+		return this.#calls.run('putRepeat', () => putRepeat(this.knex, this.dialect, this.#tables, repeat, expected));
 	}
 
 	async getRepeat(key: string): Promise<RepeatRecord | null> {

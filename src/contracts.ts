@@ -265,10 +265,14 @@ export interface TaskContainer {
 	clean?(query: CleanQuery): Promise<string[]>;
 
 	/**
-	 * Optional, repeating tasks (every container of the kit has them): store a repeat, replacing one with the same
-	 * key. The container keeps repeats apart from tasks and never interprets `spec`.
+	 * Optional, repeating tasks (every container of the kit has them): store a repeat by compare-and-set, and return
+	 * whether it was stored. With `expected` `null`, only when no repeat has the key; otherwise only when the stored
+	 * one is still `expected` (the same `nextRunAt` and `updatedAt`), which it replaces (`createdAt` kept). So two
+	 * schedulers declaring one repeat at the same moment store it once, and a declaration never sets the next tick
+	 * back over a tick another scheduler added meanwhile (that tick would be added, and run, again). The container
+	 * keeps repeats apart from tasks and never interprets `spec`.
 	 */
-	putRepeat?(repeat: RepeatRecord): Promise<void>;
+	putRepeat?(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean>;
 	/** Optional, with `putRepeat`: the repeat stored under `key` (a copy), or `null`. */
 	getRepeat?(key: string): Promise<RepeatRecord | null>;
 	/** Optional, with `putRepeat`: every stored repeat (copies), by key. */

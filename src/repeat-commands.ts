@@ -17,9 +17,14 @@ export function repeatMethod<K extends RepeatMethod>(container: TaskContainer, n
 	return method.bind(container) as NonNullable<TaskContainer[K]>;
 }
 
+/** How many times in a row a declaration may find its repeat changed by others before it gives up. */
+const PUT_ROUNDS = 20;
+
 /**
  * Store a repeat. The same definition again keeps its next tick (so every process may declare its repeats at
- * start); a changed one replaces it and ticks next after now.
+ * start); a changed one replaces it and ticks next after now. The write is a compare-and-set over what was read:
+ * when another scheduler stored or ticked the repeat in between, it reads again (and usually finds its own
+ * definition, stored by the other).
  */
 export async function putRepeat<TItem>(
 	container: TaskContainer,
@@ -27,18 +32,24 @@ export async function putRepeat<TItem>(
 	maxAttempts: number,
 ): Promise<RepeatInfo<TItem>> {
 	const spec = checkRepeat(options, maxAttempts);
-	const stored = await repeatMethod(container, 'getRepeat')(spec.key);
-	if (stored !== null && sameSpec(stored.spec, spec)) return repeatInfo<TItem>(stored);
-	const now = Date.now();
-	const record: RepeatRecord = {
-		key: spec.key,
-		spec,
-		nextRunAt: tickAfter(spec, now),
-		createdAt: stored?.createdAt ?? now,
-		updatedAt: now,
-	};
-	await repeatMethod(container, 'putRepeat')(record);
-	return repeatInfo<TItem>(record);
+	const get = repeatMethod(container, 'getRepeat');
+	const put = repeatMethod(container, 'putRepeat');
+	for (let round = 0; round < PUT_ROUNDS; round++) {
+		const stored = await get(spec.key);
+		if (stored !== null && sameSpec(stored.spec, spec)) return repeatInfo<TItem>(stored);
+		const now = Date.now();
+		const record: RepeatRecord = {
+			key: spec.key,
+			spec,
+			nextRunAt: tickAfter(spec, now),
+			createdAt: stored?.createdAt ?? now,
+			updatedAt: now,
+		};
+		if (await put(record, stored)) return repeatInfo<TItem>(record);
+	}
+	throw new ContainerError(
+		`Repeat \`${spec.key}\` was changed by other schedulers ${PUT_ROUNDS} times while this one declared it; nothing stored`,
+	);
 }
 
 export async function listRepeats<TItem>(container: TaskContainer): Promise<RepeatInfo<TItem>[]> {

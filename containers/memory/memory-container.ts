@@ -315,9 +315,9 @@ export abstract class MemoryContainer implements TaskContainer {
 		return this.#logs.page(id, query);
 	}
 
-	async putRepeat(repeat: RepeatRecord): Promise<void> {
+	async putRepeat(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean> {
 		if (this.#closed) throw new SchedulerClosedError('container');
-		this.#repeats.put(repeat);
+		return this.#repeats.put(repeat, expected);
 	}
 
 	async getRepeat(key: string): Promise<RepeatRecord | null> {

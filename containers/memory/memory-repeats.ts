@@ -6,8 +6,18 @@ const copy = (repeat: RepeatRecord): RepeatRecord => ({ ...repeat, spec: structu
 export class MemoryRepeats {
 	readonly #repeats = new Map<string, RepeatRecord>();
 
-	put(repeat: RepeatRecord): void {
-		this.#repeats.set(repeat.key, copy(repeat));
+	/** Store `repeat` if the stored one is still `expected` (none when `null`); see `TaskContainer.putRepeat`. */
+	put(repeat: RepeatRecord, expected: RepeatRecord | null): boolean {
+		const stored = this.#repeats.get(repeat.key);
+		const current =
+			expected === null
+				? stored === undefined
+				: stored !== undefined &&
+					stored.nextRunAt === expected.nextRunAt &&
+					stored.updatedAt === expected.updatedAt;
+		if (!current) return false;
+		this.#repeats.set(repeat.key, { ...copy(repeat), createdAt: stored?.createdAt ?? repeat.createdAt });
+		return true;
 	}
 
 	get(key: string): RepeatRecord | null {

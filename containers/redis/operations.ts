@@ -156,11 +156,13 @@ export class RedisOperations {
 		return { offset: reply[0], total: reply[1], dropped: reply[2], lines: reply[3] };
 	}
 
-	async putRepeat(repeat: RepeatRecord): Promise<void> {
+	async putRepeat(repeat: RepeatRecord, expected: RepeatRecord | null): Promise<boolean> {
 		if (this.#port.closed()) throw new SchedulerClosedError('container');
 		const { key, spec, nextRunAt, createdAt, updatedAt } = repeat;
-		const next = nextRunAt === null ? '' : String(nextRunAt);
-		await this.#port.run(PUT_REPEAT, [key, JSON.stringify(spec), next, String(createdAt), String(updatedAt)]);
+		const time = (at: number | null): string => (at === null ? '' : String(at));
+		const args = [key, JSON.stringify(spec), time(nextRunAt), String(createdAt), String(updatedAt)];
+		args.push(...(expected === null ? ['0'] : ['1', time(expected.nextRunAt), String(expected.updatedAt)]));
+		return (await this.#port.run(PUT_REPEAT, args)) === 1;
 	}
 
 	async getRepeat(key: string): Promise<RepeatRecord | null> {

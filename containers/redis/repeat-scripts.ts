@@ -8,11 +8,23 @@ import type { RepeatRecord } from 'lightsched/kit';
 import { ADD_BODY } from './add-script.js';
 import { script } from './scripts.js';
 
-/** ARGV: key, spec, nextRunAt ('' = null), createdAt, updatedAt. */
+/**
+ * A compare-and-set (see `TaskContainer.putRepeat`). ARGV: key, spec, nextRunAt ('' = null), createdAt,
+ * updatedAt, then '0' (store only when none has the key) or '1' with the expected nextRunAt ('' = null) and
+ * updatedAt. Returns 1 when stored, 0 when not; a replacement keeps createdAt.
+ */
 export const PUT_REPEAT = script(
 	'putRepeat',
 	`
-redis.call('HSET', P .. 'r:' .. ARGV[1], 'spec', ARGV[2], 'nextRunAt', ARGV[3], 'createdAt', ARGV[4], 'updatedAt', ARGV[5])
+local rkey = P .. 'r:' .. ARGV[1]
+local cur = redis.call('HMGET', rkey, 'nextRunAt', 'updatedAt')
+if ARGV[6] == '0' then
+	if cur[2] then return 0 end
+	redis.call('HSET', rkey, 'createdAt', ARGV[4])
+elseif not cur[2] or cur[1] ~= ARGV[7] or tonumber(cur[2]) ~= tonumber(ARGV[8]) then
+	return 0
+end
+redis.call('HSET', rkey, 'spec', ARGV[2], 'nextRunAt', ARGV[3], 'updatedAt', ARGV[5])
 redis.call('SADD', P .. 'repeats', ARGV[1])
 return 1
 `,

@@ -22,13 +22,32 @@ function toRepeat(row: Record<string, unknown>): RepeatRecord {
 	};
 }
 
-/** Store a repeat, replacing the one with the same key. */
-export async function putRepeat(knex: Knex, dialect: SqlDialect, t: SqlTables, repeat: RepeatRecord): Promise<void> {
-	const values = [repeat.key, JSON.stringify(repeat.spec), repeat.nextRunAt, repeat.createdAt, repeat.updatedAt];
-	const update = 'spec = excluded.spec, next_run_at = excluded.next_run_at, updated_at = excluded.updated_at';
-	const conflict =
-		dialect === 'pg' ? 'ON CONFLICT (repeat_key) DO UPDATE SET' : 'ON CONFLICT(repeat_key) DO UPDATE SET';
-	await rowsOf(knex, `INSERT INTO ${t.repeats} (${COLUMNS}) VALUES (?, ?, ?, ?, ?) ${conflict} ${update}`, values);
+/**
+ * Store a repeat by compare-and-set (see `TaskContainer.putRepeat`): inserted when none has its key (`expected`
+ * null), else replacing the row only while its next tick and update time are still `expected`'s. Returns whether
+ * it was stored; a statement retried after a lost reply finds its own write and says false, and the caller reads
+ * again.
+ */
+export async function putRepeat(
+	knex: Knex,
+	dialect: SqlDialect,
+	t: SqlTables,
+	repeat: RepeatRecord,
+	expected: RepeatRecord | null,
+): Promise<boolean> {
+	const spec = JSON.stringify(repeat.spec);
+	if (expected === null) {
+		const values = [repeat.key, spec, repeat.nextRunAt, repeat.createdAt, repeat.updatedAt];
+		const sql = `INSERT INTO ${t.repeats} (${COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (repeat_key) DO NOTHING RETURNING repeat_key`;
+		return (await rowsOf(knex, sql, values)).length > 0;
+	}
+	const sameNext = dialect === 'pg' ? 'next_run_at IS NOT DISTINCT FROM ?' : 'next_run_at IS ?';
+	const rows = await rowsOf(
+		knex,
+		`UPDATE ${t.repeats} SET spec = ?, next_run_at = ?, updated_at = ? WHERE repeat_key = ? AND ${sameNext} AND updated_at = ? RETURNING repeat_key`,
+		[spec, repeat.nextRunAt, repeat.updatedAt, repeat.key, expected.nextRunAt, expected.updatedAt],
+	);
+	return rows.length > 0;
 }
 
 export async function getRepeat(knex: Knex, t: SqlTables, key: string): Promise<RepeatRecord | null> {

@@ -64,6 +64,52 @@ describe('Scheduler.repeat', () => {
 		]);
 	});
 
+	it('never adds a tick twice when two schedulers declare a new repeat at the same moment', async () => {
+		// Both schedulers find no repeat stored; B's write is held in flight until A has stored the repeat and its
+		// ticks have run. B's write must not set the next tick back over them (it did: each re-added tick ran again).
+		const container = new QueueContainer();
+		let releaseB!: () => void;
+		let bWrites = false;
+		const held = new Promise<void>((resolve) => (releaseB = resolve));
+		const slowWrites = new Proxy(container, {
+			get(target, name) {
+				if (name === 'putRepeat') {
+					return async (...args: Parameters<QueueContainer['putRepeat']>) => {
+						bWrites = true;
+						await held;
+						return target.putRepeat(...args);
+					};
+				}
+				const value: unknown = Reflect.get(target, name, target);
+				return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+			},
+		});
+		const ran: string[] = [];
+		const actuator = new FunctionActuator((item: string, { task }) => {
+			ran.push(task.id);
+			return item;
+		});
+		const a = new Scheduler<string, string>({ container, concurrency: 4, actuator });
+		const b = new Scheduler<string, string>({ container: slowWrites, concurrency: 4, actuator });
+		opened.push(a, b);
+		// Both ask for the same first tick (as two processes declaring at one moment do).
+		const beat = { key: 'beat', every: 40, startAt: Math.ceil((Date.now() + 100) / 40) * 40, item: 'tick' };
+		const declaredByB = b.repeat(beat);
+		await vi.waitFor(() => expect(bWrites).toBe(true));
+		await a.repeat(beat);
+		await vi.waitFor(() => expect(ran.length).toBeGreaterThanOrEqual(3), { timeout: 5_000, interval: 5 });
+		const lastTick = Math.max(...ran.map((id) => Number(id.split(':')[2])));
+		releaseB();
+		expect((await declaredByB).nextRunAt).toBeGreaterThan(lastTick);
+		const seen = ran.length;
+		await vi.waitFor(() => expect(ran.length).toBeGreaterThanOrEqual(seen + 3), { timeout: 5_000, interval: 5 });
+		await Promise.all([a.removeRepeat('beat'), a.onIdle(), b.onIdle()]);
+		expect(
+			ran.filter((id, i) => ran.indexOf(id) !== i),
+			'ticks that ran twice',
+		).toEqual([]);
+	});
+
 	it('rejects bad options, naming the field', async () => {
 		const { scheduler } = make();
 		const bad: [unknown, RegExp][] = [
