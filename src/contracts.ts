@@ -281,7 +281,9 @@ export interface TaskContainer {
 	removeRepeat?(key: string): Promise<boolean>;
 	/**
 	 * Optional, with `putRepeat`: one tick, atomically. If repeat `key` exists with `nextRunAt === expected`, set its
-	 * `nextRunAt` to `next` and, when `task` is given, add it as `add` would, then return `true`; otherwise change
+	 * `nextRunAt` to `next` and its `updatedAt` to the time now by the caller's clock (at or after the tick it adds,
+	 * which a changed definition's first tick must follow) and, when `task` is given, add it as `add` would, then
+	 * return `true`; otherwise change
 	 * nothing and return `false` (another scheduler moved it first, or it was changed or removed). A task whose id
 	 * is waiting or running rejects the whole call with `DuplicateTaskError`, changing nothing.
 	 */

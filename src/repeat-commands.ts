@@ -22,7 +22,8 @@ const PUT_ROUNDS = 20;
 
 /**
  * Store a repeat. The same definition again keeps its next tick (so every process may declare its repeats at
- * start); a changed one replaces it and ticks next after now. The write is a compare-and-set over what was read:
+ * start); a changed one replaces it and ticks next after now (or after the stored one's last tick, when this
+ * process's clock is behind the one that ticked it). The write is a compare-and-set over what was read:
  * when another scheduler stored or ticked the repeat in between, it reads again (and usually finds its own
  * definition, stored by the other).
  */
@@ -41,7 +42,10 @@ export async function putRepeat<TItem>(
 		const record: RepeatRecord = {
 			key: spec.key,
 			spec,
-			nextRunAt: tickAfter(spec, now),
+			// A changed definition ticks after the stored one's last write too: a tick's advance writes the time of
+			// the advancer's clock (at or after the tick it added), so a process whose clock is behind cannot start the
+			// new schedule at a tick the old one added already (same id: the finished task would be added and run again).
+			nextRunAt: tickAfter(spec, Math.max(now, stored?.updatedAt ?? now)),
 			createdAt: stored?.createdAt ?? now,
 			updatedAt: now,
 		};

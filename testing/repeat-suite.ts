@@ -103,6 +103,8 @@ export function describeRepeats(make: () => Promise<TaskContainer>, offered: boo
 			const [task] = taskRecords([{ id: 'repeat:tick:1000', item: 'first' }], now);
 			expect(await r.advanceRepeat('tick', 1_000, 2_000, task ?? null)).toBe(true);
 			expect(await r.getRepeat('tick')).toMatchObject({ nextRunAt: 2_000 });
+			// The move is dated by the caller's clock: a changed definition starts after it.
+			expect((await r.getRepeat('tick'))?.updatedAt).toBeGreaterThanOrEqual(now);
 			expect(await c.get('repeat:tick:1000')).toMatchObject({ status: 'waiting', item: 'first' });
 			// A second scheduler with the same stale view: nothing moves, nothing is added.
 			const [again] = taskRecords([{ id: 'repeat:tick:1000-b', item: 'again' }], now);

@@ -110,6 +110,46 @@ describe('Scheduler.repeat', () => {
 		).toEqual([]);
 	});
 
+	it('a changed repeat declared by a process whose clock is behind never adds again a tick that ran', async () => {
+		// A's clock is 1 s ahead: its ticks, up to 1 s past B's now, have run. B then changes the definition.
+		const container = new QueueContainer();
+		const ran: string[] = [];
+		const actuator = new FunctionActuator((item: string, { task }) => {
+			ran.push(task.id);
+			return item;
+		});
+		const realNow = Date.now.bind(Date);
+		const ahead = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 1_000);
+		const a = new Scheduler<string, string>({ container, concurrency: 4, actuator });
+		opened.push(a);
+		try {
+			await a.repeat({ key: 'beat', every: 40, item: 'old' });
+			await vi.waitFor(() => expect(ran.length).toBeGreaterThanOrEqual(3), { timeout: 5_000, interval: 5 });
+			await a.onIdle();
+		} finally {
+			ahead.mockRestore();
+		}
+		const lastTick = Math.max(...ran.map((id) => Number(id.split(':')[2])));
+		expect(lastTick).toBeGreaterThan(Date.now() + 500);
+		const b = new Scheduler<string, string>({ container, concurrency: 4, actuator });
+		opened.push(b);
+		const changed = await b.repeat({ key: 'beat', every: 40, item: 'new' });
+		expect(changed.nextRunAt).toBeGreaterThan(lastTick);
+		await vi.waitFor(
+			() => expect(ran.filter((id) => Number(id.split(':')[2]) > lastTick).length).toBeGreaterThan(1),
+			{
+				timeout: 5_000,
+				interval: 5,
+			},
+		);
+		await b.removeRepeat('beat');
+		await b.onIdle();
+		expect(
+			ran.filter((id, i) => ran.indexOf(id) !== i),
+			'ticks that ran twice',
+		).toEqual([]);
+	});
+
 	it('rejects bad options, naming the field', async () => {
 		const { scheduler } = make();
 		const bad: [unknown, RegExp][] = [
