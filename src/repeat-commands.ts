@@ -39,15 +39,17 @@ export async function putRepeat<TItem>(
 		const stored = await get(spec.key);
 		if (stored !== null && sameSpec(stored.spec, spec)) return repeatInfo<TItem>(stored);
 		const now = Date.now();
+		// A changed definition ticks after the stored one's last write too: a tick's advance writes the time of the
+		// advancer's clock (at or after the tick it added), so a process whose clock is behind cannot start the new
+		// schedule at a tick the old one added already (same id: the finished task would be added and run again).
+		// The write keeps that time when it is later than this clock's, for the next change to follow in turn.
+		const after = Math.max(now, stored?.updatedAt ?? now);
 		const record: RepeatRecord = {
 			key: spec.key,
 			spec,
-			// A changed definition ticks after the stored one's last write too: a tick's advance writes the time of
-			// the advancer's clock (at or after the tick it added), so a process whose clock is behind cannot start the
-			// new schedule at a tick the old one added already (same id: the finished task would be added and run again).
-			nextRunAt: tickAfter(spec, Math.max(now, stored?.updatedAt ?? now)),
+			nextRunAt: tickAfter(spec, after),
 			createdAt: stored?.createdAt ?? now,
-			updatedAt: now,
+			updatedAt: after,
 		};
 		if (await put(record, stored)) return repeatInfo<TItem>(record);
 	}

@@ -13,6 +13,9 @@ export interface RepeatRecord {
 	readonly nextRunAt: number | null;
 	/** When the repeat was first stored. */
 	readonly createdAt: number;
-	/** When it last changed. */
+	/**
+	 * When it last changed, by the clock of the process that changed it; a changed definition keeps the stored time
+	 * when that is later than its own clock, so its ticks follow every tick already added.
+	 */
 	readonly updatedAt: number;
 }

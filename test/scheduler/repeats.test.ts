@@ -135,6 +135,9 @@ describe('Scheduler.repeat', () => {
 		opened.push(b);
 		const changed = await b.repeat({ key: 'beat', every: 40, item: 'new' });
 		expect(changed.nextRunAt).toBeGreaterThan(lastTick);
+		// Changed again at once by the same process: still after the ticks that ran.
+		const again = await b.repeat({ key: 'beat', every: 40, item: 'newer' });
+		expect(again.nextRunAt).toBeGreaterThan(lastTick);
 		await vi.waitFor(
 			() => expect(ran.filter((id) => Number(id.split(':')[2]) > lastTick).length).toBeGreaterThan(1),
 			{
