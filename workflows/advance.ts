@@ -207,7 +207,10 @@ export function planAdvance(
 			changed = true;
 		} else if (view.status === 'stopped') {
 			step.attempts = view.attempts;
-			const back = run.status === 'paused' && step.handBack;
+			// A step handed back (by `pause({ now: true })`, or by a command that reopened its run while its stop was on
+			// its way) waits to run again unless the run has ended since: a `resume` or `retry` given before the stop
+			// landed wins over it.
+			const back = step.handBack && !isFinalRunStatus(run.status);
 			settleStopped(step, back, now);
 			if (!back) events.push({ name: 'step:stopped', stepId });
 			changed = true;

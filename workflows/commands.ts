@@ -48,6 +48,11 @@ function stepOf(run: RunRecord, stepId: string, command: string): StepState {
 }
 
 function reopen(run: RunRecord, definition: CheckedDefinition, now: number): void {
+	// The running steps of an ended run are being stopped (the stop lands when their owners hear it): each goes back
+	// to waiting when it does, and runs again in the reopened run, instead of ending it stopped once more.
+	if (isFinalRunStatus(run.status)) {
+		for (const step of Object.values(run.steps)) if (step.status === 'running') step.handBack = true;
+	}
 	run.status = 'running';
 	run.finishedAt = null;
 	run.error = null;
