@@ -79,16 +79,26 @@ export async function stopTasks(scheduler: AdvancerParts['scheduler'], ids: read
 	);
 }
 
-/**
- * Call the definition's callback for a final run not yet notified of its status: at once when this process made
- * the run final, else once the grace has passed (the process that made it final may have died before calling).
- * Then record the status as notified (a crash in between calls it again: at least once).
- */
 /** Whether `notifyFinished` may have anything to do (a final run not notified of its status, with a callback). */
 export function mayNotify(run: RunRecord, definition: CheckedDefinition): boolean {
 	return isFinalRunStatus(run.status) && run.notified !== run.status && definition.onFinished !== undefined;
 }
 
+/**
+ * Whether `current` is still the final status `called` was: the same status reached at the same time. A run
+ * retried and made final again meanwhile (another status, or the same one again) is not: its own call is to come,
+ * from the process that made it final or, after the grace, from any other.
+ */
+function sameFinal(current: RunRecord, called: RunRecord): boolean {
+	return current.status === called.status && current.finishedAt === called.finishedAt;
+}
+
+/**
+ * Call the definition's callback for a final run not yet notified of its status: at once when this process made
+ * the run final, else once the grace has passed (the process that made it final may have died before calling).
+ * Then record the status as notified (a crash in between calls it again: at least once), only while the stored
+ * run is still at the final status it was called with: a status it was not called with is never recorded.
+ */
 export async function notifyFinished(
 	parts: AdvancerParts,
 	run: RunRecord,
@@ -112,7 +122,7 @@ export async function notifyFinished(
 	}
 	let current: RunRecord | null = run;
 	for (let round = 0; round < MAX_ROUNDS && current !== null; round++) {
-		if (current.notified === current.status || !isFinalRunStatus(current.status)) return current;
+		if (current.notified === current.status || !sameFinal(current, run)) return current;
 		// Top-level fields only: the rest stays shared with `current` (records are not changed once written).
 		const next = runTop(current);
 		next.notified = current.status;
