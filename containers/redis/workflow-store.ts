@@ -45,6 +45,7 @@ import { RunWrites } from './run-writes.js';
 import { RELEASE_RUNS, scriptPortOf } from './workflow-release.js';
 import { LIST_RUNS, OPEN_RUNS, PUT_DEFINITION, REMOVE_RUN, type WorkflowScript } from './workflow-scripts.js';
 import { checkText, decodeRuns, runArgs } from './run-codec.js';
+import { listRunsArgs } from './run-query.js';
 import { sendScript } from './script-runner.js';
 import { unconfirmedCreate, type ReplicatedWrites } from './replicated-adds.js';
 
@@ -310,42 +311,9 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 
 	async list(query: RunQuery = {}): Promise<RunPage> {
 		this.#open();
-		const { offset = 0, limit = 100, order = 'asc' } = query;
-		if (order !== 'asc' && order !== 'desc')
-			throw new TypeError(`Expected \`order\` to be 'asc' or 'desc', got ${describeValue(order)}`);
-		if (!Number.isSafeInteger(offset) || offset < 0)
-			throw new TypeError(`Expected \`offset\` to be an integer >= 0, got ${describeValue(offset)}`);
-		if (!Number.isSafeInteger(limit) || limit < 0)
-			throw new TypeError(`Expected \`limit\` to be an integer >= 0, got ${describeValue(limit)}`);
-		const statuses: RunStatus[] =
-			query.status === undefined
-				? []
-				: [...new Set(typeof query.status === 'string' ? [query.status] : query.status)];
-		if (query.status !== undefined && statuses.length === 0) return { runs: [], total: 0 };
-		// Texts no stored run can have (a lone surrogate) match nothing.
-		for (const text of [query.definition, query.key, ...statuses])
-			if (text !== undefined && !isWellFormed(text)) return { runs: [], total: 0 };
-		const bound = (field: string, value: number | undefined): void => {
-			if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value)))
-				throw new TypeError(
-					`Expected \`${field}\` to be a number of milliseconds, got ${describeValue(value)}`,
-				);
-		};
-		bound('from', query.from);
-		bound('to', query.to);
-		const reply = (await this.#run(LIST_RUNS, [
-			order,
-			String(offset),
-			String(limit),
-			query.from === undefined ? '-inf' : String(query.from),
-			query.to === undefined ? '+inf' : `(${String(query.to)}`,
-			query.definition === undefined ? '0' : '1',
-			query.definition ?? '',
-			query.key === undefined ? '0' : '1',
-			query.key ?? '',
-			...statuses,
-		])) as [number, ...(string | null)[]];
-		const [total, ...flat] = reply;
+		const args = listRunsArgs(query);
+		if (args === null) return { runs: [], total: 0 };
+		const [total, ...flat] = (await this.#run(LIST_RUNS, args)) as [number, ...(string | null)[]];
 		return { runs: decodeRuns(flat), total: Number(total) };
 	}
 
