@@ -178,8 +178,14 @@ export interface WorkflowStore {
 	list(query?: RunQuery): Promise<RunPage>;
 	/** Up to `limit` open runs (`open: true`), oldest first: what the engine's sweep looks at. */
 	open(limit: number): Promise<RunRecord[]>;
-	/** Delete a run that is not open. Returns whether it existed; rejects for an open run. */
-	remove(id: string): Promise<boolean>;
+	/**
+	 * Delete a run that is not open. Returns whether it existed; rejects with `RunStateError` for an open run. With
+	 * `expected` (the run as the caller read it, such as a record `list` returned), a compare-and-set: it deletes the
+	 * run only while the stored one has `expected`'s `rev` and `createdAt`, else resolves `false` and deletes nothing
+	 * (the run changed since it was read, such as retried and finished again, or it is another run under the same
+	 * id); that check comes before the open one. Atomic.
+	 */
+	remove(id: string, expected?: Pick<RunRecord, 'rev' | 'createdAt'>): Promise<boolean>;
 	/** Release connections. */
 	close(): Promise<void>;
 }

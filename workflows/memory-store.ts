@@ -135,10 +135,11 @@ export class MemoryWorkflowStore implements WorkflowStore {
 		return open;
 	}
 
-	async remove(id: string): Promise<boolean> {
+	async remove(id: string, expected?: Pick<RunRecord, 'rev' | 'createdAt'>): Promise<boolean> {
 		this.#check();
 		const run = this.#runs.get(id);
 		if (run === undefined) return false;
+		if (expected !== undefined && (run.rev !== expected.rev || run.createdAt !== expected.createdAt)) return false;
 		if (run.open)
 			throw new RunStateError(
 				id,

@@ -2,8 +2,8 @@
  * Run retention: deleting finished runs, with their step tasks, by hand (`Workflows.remove`, `Workflows.clean`) and
  * in the background by the `retention` option's rules per final status, as the scheduler's `retention` does for
  * tasks (src/retention.ts). Every process sharing the store may run the background pass: a delete is idempotent,
- * and a run that moved again since it was listed (retried, or its stop still settling) is open, which the store's
- * `remove` refuses, so it is left alone.
+ * and it deletes a run only as it was listed (the store's `remove` compares its `rev` and `createdAt`), so a run that
+ * moved since (retried, even finished again meanwhile; its stop still settling) is left alone, as an open one is.
  */
 import { InvalidStateError, type Scheduler } from 'lightsched';
 import { rejectUnknownOptions } from '../src/option-names.js';
@@ -134,14 +134,19 @@ export function checkCleanRuns(options: unknown): CleanRunsOptions {
 /**
  * Delete the finished run `runId` and then its step tasks (every generation's). Resolves `false` when there is no
  * such run; rejects with `RunStateError` when the run is not finished (or its last moves are still settling). A step
- * task that is not finished (which a finished run does not have) is left alone.
+ * task that is not finished (which a finished run does not have) is left alone. The run is deleted as it was read
+ * (a compare-and-set), so the step tasks deleted are those of the run deleted: one that changed since it was read
+ * (retried and finished again) is read again.
  */
 export async function removeRun(parts: RunRemovalParts, runId: string): Promise<boolean> {
-	const run = await parts.store.get(runId);
-	if (run === null) return false;
-	if (!(await parts.store.remove(runId))) return false;
-	await removeStepTasks(parts, run);
-	return true;
+	for (;;) {
+		const run = await parts.store.get(runId);
+		if (run === null) return false;
+		if (await parts.store.remove(runId, run)) {
+			await removeStepTasks(parts, run);
+			return true;
+		}
+	}
 }
 
 async function removeStepTasks(parts: RunRemovalParts, run: RunRecord): Promise<void> {
@@ -154,10 +159,13 @@ async function removeStepTasks(parts: RunRemovalParts, run: RunRecord): Promise<
 			}
 }
 
-/** Remove `run` as listed; `false` when the store refuses it now (it moved again since it was listed). */
+/**
+ * Remove `run` as listed (a compare-and-set on its `rev` and `createdAt`); `false` when the store refuses it now: it
+ * is gone, or moved since it was listed (open again, or retried and finished again: not the run the rule selected).
+ */
 async function removeListed(parts: RunRemovalParts, run: RunRecord): Promise<boolean> {
 	try {
-		if (!(await parts.store.remove(run.id))) return false;
+		if (!(await parts.store.remove(run.id, run))) return false;
 	} catch (error) {
 		if (error instanceof RunStateError) return false;
 		throw error;

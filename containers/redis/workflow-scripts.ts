@@ -223,14 +223,18 @@ end
 ${EACH(UPDATE_VALUES)}`,
 );
 
-/** ARGV: id. Returns 1 (deleted), 0 (no such run) or the status of an open run (not deleted). */
+/**
+ * ARGV: id, then for a compare-and-set the rev and created the run must have. Returns 1 (deleted), 0 (no such run, or
+ * not the one expected) or the status of an open run (not deleted).
+ */
 export const REMOVE_RUN = script(
 	'workflow remove',
 	`
 local id = ARGV[1]
 local k = rkey(id)
-local cur = redis.call('HMGET', k, 'def', 'status', 'key', 'open', 'held')
+local cur = redis.call('HMGET', k, 'def', 'status', 'key', 'open', 'held', 'rev', 'created')
 if not cur[2] then return 0 end
+if ARGV[2] and (cur[6] ~= ARGV[2] or cur[7] ~= ARGV[3]) then return 0 end
 if cur[4] == '1' then return cur[2] end
 if cur[5] and redis.call('HGET', HELD, cur[5]) == id then redis.call('HDEL', HELD, cur[5]) end
 unindex(id, cur[1], cur[2], cur[3])

@@ -324,10 +324,11 @@ export class RedisWorkflowStore implements WorkflowStore, ReleasingWorkflowStore
 		return decodeRuns((await this.#run(OPEN_RUNS, [String(count)])) as (string | null)[]);
 	}
 
-	async remove(id: string): Promise<boolean> {
+	async remove(id: string, expected?: Pick<RunRecord, 'rev' | 'createdAt'>): Promise<boolean> {
 		this.#open();
 		if (!isWellFormed(id)) return false;
-		const reply = (await this.#run(REMOVE_RUN, [id])) as number | string;
+		const as = expected === undefined ? [] : [String(expected.rev), String(expected.createdAt)];
+		const reply = (await this.#run(REMOVE_RUN, [id, ...as])) as number | string;
 		if (typeof reply === 'string') {
 			const status = reply as RunStatus;
 			throw new RunStateError(

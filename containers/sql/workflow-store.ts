@@ -286,13 +286,18 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		});
 	}
 
-	async remove(id: string): Promise<boolean> {
+	async remove(id: string, expected?: Pick<RunRecord, 'rev' | 'createdAt'>): Promise<boolean> {
 		return this.#call('remove', async (knex) => {
-			const deleted = await knex(this.#runs).where({ id, open: false }).delete();
+			const as = expected === undefined ? {} : { rev: expected.rev, created_at: expected.createdAt };
+			const deleted = await knex(this.#runs)
+				.where({ id, open: false, ...as })
+				.delete();
 			if (deleted === 1) return true;
 			const row = (await knex(this.#runs).where({ id }).first('id', 'body', 'rev')) as RunRow | undefined;
 			if (row === undefined) return false;
 			const run = this.#fromRow(row);
+			if (expected !== undefined && (run.rev !== expected.rev || run.createdAt !== expected.createdAt))
+				return false;
 			throw new RunStateError(
 				id,
 				`\`remove\` needs a finished run; this one is ${run.status}${isFinalRunStatus(run.status) ? ' with work still settling' : ''}`,

@@ -261,6 +261,34 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			expect(await store.get(done.id)).toBeNull();
 		});
 
+		it('remove with the run as read deletes only that run: one changed since, or another under its id, stays', async () => {
+			const store = await fresh();
+			const first = sampleRun({ status: 'failed', open: false, notified: 'failed' });
+			await store.create(first);
+			const read = (await store.get(first.id)) as RunRecord;
+			// Retried and failed again since it was read: another rev, not open.
+			const retried = (await store.update({ ...read, status: 'running', open: true })) as RunRecord;
+			const again = (await store.update({ ...retried, status: 'failed', open: false })) as RunRecord;
+			expect(await store.remove(first.id, read)).toBe(false);
+			expect((await store.get(first.id))?.rev).toBe(again.rev);
+			// Open again, and read before: not this run (false, not a rejection); read as it is now: refused as open.
+			const reopened = (await store.update({ ...again, status: 'running', open: true })) as RunRecord;
+			expect(await store.remove(first.id, again)).toBe(false);
+			await expect(store.remove(first.id, reopened)).rejects.toThrow(/remove/);
+			const closed = (await store.update({ ...reopened, status: 'failed', open: false })) as RunRecord;
+			expect(await store.remove(first.id, closed)).toBe(true);
+			expect(await store.get(first.id)).toBeNull();
+			expect(await store.remove(first.id, closed)).toBe(false);
+			// Another run created under the id since, at the same rev: another createdAt.
+			const old = sampleRun({ status: 'succeeded', open: false, notified: 'succeeded' });
+			await store.create(old);
+			expect(await store.remove(old.id, old)).toBe(true);
+			await store.create({ ...old, createdAt: old.createdAt + 5 });
+			expect(await store.remove(old.id, old)).toBe(false);
+			expect((await store.get(old.id))?.createdAt).toBe(old.createdAt + 5);
+			expect(await store.remove(old.id, { rev: 0, createdAt: old.createdAt + 5 })).toBe(true);
+		});
+
 		it('keeps the first body stored under a definition version', async () => {
 			const store = await fresh();
 			const first = { name: 'deploy', version: 1, body: { name: 'deploy', steps: [{ id: 'a', action: 'x' }] } };
