@@ -56,6 +56,9 @@ export interface CleanRunsOptions extends RunRetentionRule {
 	readonly batchSize?: number;
 }
 
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_DELAY_MS = 2_147_483_647;
+
 /** The page size of a clean and of the `retention` pass when none is given. */
 export const RUN_BATCH_SIZE = 500;
 
@@ -104,8 +107,8 @@ export function checkRunRetention(value: unknown): CheckedRetention {
 	);
 	const intervalMs =
 		options.intervalMs === undefined ? 60_000 : checkCount('retention.intervalMs', options.intervalMs, 10);
-	if (intervalMs > 2_147_483_647)
-		throw new TypeError(`Expected \`retention.intervalMs\` to be at most 2147483647, got ${intervalMs}`);
+	if (intervalMs > MAX_DELAY_MS)
+		throw new TypeError(`Expected \`retention.intervalMs\` to be at most ${MAX_DELAY_MS}, got ${intervalMs}`);
 	const batchSize =
 		options.batchSize === undefined ? RUN_BATCH_SIZE : checkCount('retention.batchSize', options.batchSize, 1);
 	return { rules, intervalMs, batchSize };
@@ -328,7 +331,8 @@ export class RunRetention {
 					if (!this.#closed) this.#schedule();
 				});
 			},
-			Math.round(intervalMs * (1 + Math.random() * 0.2)),
+			// At most a timer's longest delay: a longer one fires at once (Node makes it 1 ms), a pass after another.
+			Math.min(MAX_DELAY_MS, Math.round(intervalMs * (1 + Math.random() * 0.2))),
 		);
 		this.#timer.unref?.();
 	}

@@ -188,6 +188,26 @@ describe('run retention options', () => {
 	});
 });
 
+describe('the retention pass timer', () => {
+	it('waits about intervalMs even at the longest one allowed (its jitter does not overflow the timer)', async () => {
+		const store = new MemoryWorkflowStore();
+		let lists = 0;
+		const list = store.list.bind(store);
+		store.list = (query) => {
+			lists++;
+			return list(query);
+		};
+		const s = makeFlows(
+			new QueueContainer(),
+			{},
+			{ store, retention: { failed: { maxAgeMs: 0 }, intervalMs: 2_147_483_647 } },
+		);
+		await sleep(200);
+		expect(lists).toBe(0);
+		await s.close();
+	});
+});
+
 describe('clean({ batchSize })', () => {
 	it('reads the store batchSize runs a page (default 500), as the retention option does', async () => {
 		const store = new MemoryWorkflowStore();
