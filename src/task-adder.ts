@@ -210,6 +210,7 @@ export class TaskAdder<TItem, TOutput> {
 	release(): TaskRelease {
 		return {
 			container: this.#core.options.container,
+			retention: this.#core.options.retention,
 			prepare: (tasks) => this.#prepare(tasks as readonly NewTask<TItem>[], null) as Promise<TaskRecord[]>,
 			announce: (stored) => {
 				this.#announce((stored as readonly TaskRecord<TItem, TOutput>[]).map(copyTask), null);

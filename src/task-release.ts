@@ -14,6 +14,7 @@
  * finds them (the announcement is only this process's prompt wake-up).
  */
 import type { TaskContainer } from './contracts.js';
+import type { RetentionOptions } from './retention.js';
 import type { NewTask, TaskRecord } from './task.js';
 
 /** The key of `Scheduler[taskRelease]()`. */
@@ -27,6 +28,8 @@ export const withTaskRelease: unique symbol = Symbol.for('lightsched.kit.withTas
 export interface TaskRelease {
 	/** The scheduler's container (the one the caller's transaction must insert into). */
 	readonly container: TaskContainer;
+	/** The scheduler's `retention` option, checked (`undefined`: none), for callers whose tasks need their own rule. */
+	readonly retention: RetentionOptions | undefined;
 	/**
 	 * Build the records as `add` would (all or nothing: an invalid task throws the error `add` would), storing
 	 * nothing. Rejects with `SchedulerClosedError` once the scheduler is closing.

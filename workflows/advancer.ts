@@ -359,7 +359,7 @@ export class Advancer {
 		if (!dispatch.fresh && (await scheduler.get(dispatch.taskId)) !== null) return 'existing';
 		if (!definition.steps.has(dispatch.stepId)) return 'added';
 		try {
-			await this.#adds.add(stepTaskFor(run, definition, dispatch, this.#parts.actions));
+			await this.#adds.add(stepTaskFor(run, definition, dispatch, this.#parts.actions, this.#adds.retention));
 			return 'added';
 		} catch (error) {
 			if (error instanceof DuplicateTaskError) return 'existing';

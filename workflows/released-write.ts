@@ -19,6 +19,7 @@ import type { Dispatch } from './advance.js';
 import type { CheckedDefinition } from './definition.js';
 import type { WorkflowsOptions } from './options.js';
 import { stepTaskFor } from './step-dispatch.js';
+import { stepTaskRetention } from './step-retention.js';
 
 /** The scheduler's two halves of `add` and the store's run write that inserts the released step tasks with it. */
 export interface ReleasedWrite {
@@ -52,7 +53,8 @@ export async function writeReleasing(
 	if (dispatch.length === 0) return undefined;
 	let records: TaskRecord[];
 	try {
-		records = await release.tasks.prepare(dispatch.map((d) => stepTaskFor(run, definition, d, actions)));
+		const retention = stepTaskRetention(release.tasks.retention);
+		records = await release.tasks.prepare(dispatch.map((d) => stepTaskFor(run, definition, d, actions, retention)));
 	} catch {
 		return undefined;
 	}

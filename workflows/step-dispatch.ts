@@ -3,20 +3,25 @@
  * attempts, timeout and priority), and `StepAdds` adds step tasks asked for in the same tick in one container add
  * (a fan-out's steps, the steps of other runs advancing at the same time): one transaction or round trip for many.
  */
-import { NonRetryableError, type NewTask } from 'lightsched/kit';
+import { NonRetryableError, taskRelease, type NewTask, type TaskRelease, type TaskRetention } from 'lightsched/kit';
 import type { RunRecord } from '../src/workflow-store.js';
 import { isWorkflowActions, type ItemBuilders, type WorkflowActions } from './actions.js';
 import { cloneJson, type Dispatch } from './advance.js';
 import type { CheckedDefinition } from './definition.js';
 import type { WorkflowsOptions } from './options.js';
+import { stepTaskRetention } from './step-retention.js';
 import type { StepItem } from './step-task.js';
 
-/** The task of a dispatched step: the step's item (or its action's item builder's), attempts, timeout, priority. */
+/**
+ * The task of a dispatched step: the step's item (or its action's item builder's), attempts, timeout, priority, and
+ * `retention`, the rule of step-retention.ts under the scheduler's option.
+ */
 export function stepTaskFor(
 	run: RunRecord,
 	definition: CheckedDefinition,
 	dispatch: Dispatch,
 	actions: WorkflowActions | ItemBuilders,
+	retention: TaskRetention | undefined,
 ): NewTask {
 	const def = definition.steps.get(dispatch.stepId);
 	if (def === undefined) throw new NonRetryableError(`No step \`${dispatch.stepId}\` in the definition`);
@@ -40,6 +45,7 @@ export function stepTaskFor(
 	if (def.maxAttempts !== undefined) task.maxAttempts = def.maxAttempts;
 	if (def.timeoutMs !== undefined) task.timeoutMs = def.timeoutMs;
 	if (def.priority !== undefined) task.priority = def.priority;
+	if (retention !== undefined) task.retention = retention;
 	if (!isWorkflowActions(actions)) {
 		const build = actions[def.action];
 		if (build === undefined) throw new NonRetryableError(`No item builder for action \`${def.action}\``);
@@ -63,9 +69,13 @@ export class StepAdds {
 	readonly #scheduler: WorkflowsOptions['scheduler'];
 	readonly #pending: PendingAdd[] = [];
 	#adding = false;
+	/** The own retention rule of the step tasks (see `stepTaskFor`). */
+	readonly retention: TaskRetention | undefined;
 
 	constructor(scheduler: WorkflowsOptions['scheduler']) {
 		this.#scheduler = scheduler;
+		const release = (scheduler as { [taskRelease]?: () => TaskRelease })[taskRelease]?.();
+		this.retention = stepTaskRetention(release?.retention);
 	}
 
 	/**
