@@ -21,6 +21,12 @@ export class DefinitionRegistry {
 	 * per start; concurrent starts share the one write, and a write that failed is tried again by the next start.
 	 */
 	readonly #stored = new Map<CheckedDefinition, Promise<void>>();
+	/**
+	 * Definitions made here whose body is the stored one of their version (stored here, or read and compared): only
+	 * those advance runs. A run of a version this process defined with another body (edited without a new version)
+	 * advances by the stored body, the one it started with.
+	 */
+	readonly #verified = new WeakSet<CheckedDefinition>();
 
 	constructor(store: WorkflowStore, actionNames: Set<string>) {
 		this.#store = store;
@@ -82,6 +88,7 @@ export class DefinitionRegistry {
 						`${version} is stored with a different body (another process defined it): give the changed definition a new version`,
 					);
 				}
+				this.#verified.add(definition);
 			});
 			storing.catch(() => this.#stored.delete(definition));
 			this.#stored.set(definition, storing);
@@ -114,21 +121,25 @@ export class DefinitionRegistry {
 
 	/** The definition a run was started from when known without a read (defined here, or read before), else `undefined`. */
 	forRunAt(run: RunRecord): CheckedDefinition | undefined {
-		return (
-			this.#definitions.get(run.definition)?.get(run.version) ??
-			this.#fromStore.get(`${run.definition}@${run.version}`)
-		);
+		const exact = this.#definitions.get(run.definition)?.get(run.version);
+		if (exact !== undefined && this.#verified.has(exact)) return exact;
+		return this.#fromStore.get(`${run.definition}@${run.version}`);
 	}
 
 	/** The definition a run was started from: defined here, or read from the store (a run another process started). */
 	async forRun(run: RunRecord): Promise<CheckedDefinition> {
 		const local = this.#definitions.get(run.definition);
 		const exact = local?.get(run.version);
-		if (exact !== undefined) return exact;
+		if (exact !== undefined && this.#verified.has(exact)) return exact;
 		const id = `${run.definition}@${run.version}`;
 		const cached = this.#fromStore.get(id);
 		if (cached !== undefined) return cached;
 		const stored = await this.#store.getDefinition(run.definition, run.version);
+		// Defined here with the stored body (once per version): this definition, with its callback.
+		if (exact !== undefined && (stored === null || canonicalJson(stored.body) === canonicalJson(exact.body))) {
+			if (stored !== null) this.#verified.add(exact);
+			return exact;
+		}
 		if (stored === null)
 			throw new WorkflowError(
 				`Workflow run \`${run.id}\`: definition \`${run.definition}\` version ${run.version} is not stored`,
