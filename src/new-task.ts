@@ -1,7 +1,7 @@
 /** Turning what a caller gives `add` into a task record, with a clear error for anything malformed. */
 import { InvalidTaskError } from './errors.js';
 import { assertWellFormedId } from './json-check.js';
-import { MAX_TIMER_MS } from './options.js';
+import { MAX_TIMER_MS } from './timer-limit.js';
 import type { NewTask, TaskRecord, TaskRetention } from './task.js';
 import { timeOrderedId } from './time-ordered-id.js';
 

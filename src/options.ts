@@ -8,6 +8,7 @@ import { rejectUnknownOptions } from './option-names.js';
 import { checkRetention, type RetentionOptions } from './retention.js';
 import { checkRateLimit, type RateLimit } from './rate-limit.js';
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from './retry.js';
+import { MAX_TIMER_MS } from './timer-limit.js';
 
 /** What `new Scheduler(options)` takes. Every option is validated; a bad one throws a `TypeError` naming it. */
 export interface SchedulerOptions<TItem = unknown, TOutput = unknown> {
@@ -151,9 +152,6 @@ const OPTION_NAMES: readonly (keyof SchedulerOptions)[] = [
 	'retention',
 	'rateLimit',
 ];
-
-/** The largest delay a Node timer accepts; longer timeouts would fire at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 function integerAtLeast(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
 	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -7,6 +7,7 @@
 import type { Persistencer, TaskContainer } from './contracts.js';
 import { ContainerError, describeValue } from './errors.js';
 import { rejectUnknownOptions } from './option-names.js';
+import { MAX_TIMER_MS } from './timer-limit.js';
 import { FINAL_STATUSES, type FinalStatus } from './task.js';
 
 /** How long finished tasks of one status are kept: either rule deletes a task. */
@@ -60,9 +61,10 @@ export interface CleanOptions {
 const RULE_NAMES = ['maxAgeMs', 'maxCount'] as const;
 const RETENTION_NAMES = [...FINAL_STATUSES, 'intervalMs', 'batchSize'] as const;
 
-function nonNegativeInteger(name: string, value: unknown, min = 0): void {
-	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-		throw new TypeError(`Expected \`${name}\` to be an integer >= ${min}, got ${describeValue(value)}`);
+function nonNegativeInteger(name: string, value: unknown, min = 0, max?: number): void {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+		const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+		throw new TypeError(`Expected \`${name}\` to be an integer ${range}, got ${describeValue(value)}`);
 	}
 }
 
@@ -86,7 +88,9 @@ export function checkRetention(retention: unknown): RetentionOptions {
 		if (rule.maxAgeMs !== undefined) nonNegativeInteger(`retention.${status}.maxAgeMs`, rule.maxAgeMs);
 		if (rule.maxCount !== undefined) nonNegativeInteger(`retention.${status}.maxCount`, rule.maxCount);
 	}
-	if (options.intervalMs !== undefined) nonNegativeInteger('retention.intervalMs', options.intervalMs, 10);
+	// Bounded by what a timer holds: a longer interval fired at once, and passes ran back to back.
+	if (options.intervalMs !== undefined)
+		nonNegativeInteger('retention.intervalMs', options.intervalMs, 10, MAX_TIMER_MS);
 	if (options.batchSize !== undefined) nonNegativeInteger('retention.batchSize', options.batchSize, 1);
 	return options;
 }

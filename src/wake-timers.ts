@@ -3,7 +3,7 @@
  * start), the other polls once after an interval (a shared container without a working wake-up channel, a failed
  * claim). Each runs at most once at a time; nothing spins.
  */
-import { MAX_TIMER_MS } from './options.js';
+import { MAX_TIMER_MS } from './timer-limit.js';
 
 export class WakeTimers {
 	readonly #wake: () => void;

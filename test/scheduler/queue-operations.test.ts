@@ -163,7 +163,15 @@ describe('the retention option', () => {
 			[{ succeeded: {} }, /`retention.succeeded` to give `maxAgeMs`, `maxCount` or both/],
 			[{ failed: { maxAgeMs: -5 } }, /`retention.failed.maxAgeMs` to be an integer >= 0/],
 			[{ succeded: { maxCount: 1 } }, /succeded.*succeeded/],
-			[{ succeeded: { maxCount: 1 }, intervalMs: 1 }, /`retention.intervalMs` to be an integer >= 10/],
+			[
+				{ succeeded: { maxCount: 1 }, intervalMs: 1 },
+				/`retention.intervalMs` to be an integer from 10 to 2147483647/,
+			],
+			// A month: beyond what a timer holds (it fired at once, and the passes ran back to back).
+			[
+				{ succeeded: { maxCount: 1 }, intervalMs: 30 * 24 * 3_600_000 },
+				/`retention.intervalMs` to be an integer from 10 to 2147483647, got 2592000000/,
+			],
 			['1h', /`retention` to be an object/],
 		];
 		for (const [retention, message] of bad) {
