@@ -166,8 +166,10 @@ export interface WorkflowStore {
 	/** The run (a copy), or `null`. */
 	get(id: string): Promise<RunRecord | null>;
 	/**
-	 * Compare-and-set: if the stored run's `rev` equals `run.rev`, store `run` with `rev + 1` and return the record
-	 * stored; else `null` (someone else changed it first, or it is gone). The record returned is a new object, but
+	 * Compare-and-set: if the stored run's `rev` equals `run.rev` and its `createdAt` equals `run.createdAt`, store
+	 * `run` with `rev + 1` and return the record stored; else `null` (someone else changed it first, or it is gone,
+	 * or it is another run under the same id: one removed and created again restarts its revs, so a record of the
+	 * old one may carry a rev the new one has reached). The record returned is a new object, but
 	 * may share its values (steps, vars, shared data) with `run` (a store that keeps records in memory returns a
 	 * copy; one that writes them out need not copy them again): change neither in place afterwards, or copy first.
 	 * Rejects with `DuplicateRunError` when the write moves a unique-key run out of a final status while another

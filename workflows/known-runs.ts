@@ -1,9 +1,10 @@
 /**
  * The last record of each run this process wrote (or read), so the advance at a step's end can plan without reading the run
  * first. Only a guess: an advance planned from it applies nothing unless its compare-and-set write succeeds, which
- * proves the stored run was still this record (same `rev`; every write adds one to it and run ids are never reused,
- * so a `rev` names one content). A record changed since (by another process, or by a step's checkpoint or shared
- * data) fails the write, and the advance reads the run and plans again.
+ * proves the stored run was still this record (same `rev` and `createdAt`: every write adds one to its rev, and a
+ * run removed and created again under its id, whose revs start again, is told apart by its creation time). A record
+ * changed since (by another process, or by a step's checkpoint or shared data) fails the write, and the advance
+ * reads the run and plans again.
  */
 import type { RunRecord } from '../src/workflow-store.js';
 

@@ -86,7 +86,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 	async update(run: RunRecord): Promise<RunRecord | null> {
 		this.#check();
 		const stored = this.#runs.get(run.id);
-		if (stored === undefined || stored.rev !== run.rev) return null;
+		if (stored === undefined || stored.rev !== run.rev || stored.createdAt !== run.createdAt) return null;
 		const key = run.key as string;
 		if (holdsKey(run)) {
 			const holder = this.#keys.get(key);

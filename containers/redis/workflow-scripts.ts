@@ -66,24 +66,13 @@ local function holderOf(key, id)
 	if holder and holder ~= id and redis.call('HGET', rkey(holder), 'held') == key then return holder end
 	return false
 end
-local function write(run)
-	local k = rkey(run.id)
-	redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'def', run.def, 'status', run.status,
-		'open', run.open, 'created', run.created, 'tok', run.tok)
-	if run.key then redis.call('HSET', k, 'key', run.key) else redis.call('HDEL', k, 'key') end
-	if run.holds then
-		redis.call('HSET', k, 'held', run.key)
-		redis.call('HSET', HELD, run.key, run.id)
-	else
-		redis.call('HDEL', k, 'held')
-	end
-end
--- An update's compare-and-set and unique-key check, writing nothing: the stored fields the write needs, or false
--- and the reply ({'stale'}: another rev or gone; {'dupkey', holder id}; {'ok'}: this very write is stored already,
+-- An update's compare-and-set (the rev, and the creation time: a run removed and created again under its id
+-- restarts its revs) and unique-key check, writing nothing: the stored fields the write needs, or false and the
+-- reply ({'stale'}: another rev, another run under the id, or gone; {'dupkey', holder id}; {'ok'}: this very write is stored already,
 -- its rev and token, sent again by ioredis after its reply was lost).
 local function checkUpdate(expected, run)
 	local cur = redis.call('HMGET', rkey(run.id), 'rev', 'def', 'status', 'key', 'open', 'created', 'held', 'tok')
-	if cur[1] ~= expected then
+	if cur[1] ~= expected or cur[6] ~= run.created then
 		if cur[1] == run.rev and cur[8] == run.tok then return false, {'ok'} end
 		return false, {'stale'}
 	end
@@ -100,12 +89,7 @@ local function applyUpdate(run, cur)
 	if oldHeld and not (run.holds and oldHeld == run.key) and redis.call('HGET', HELD, oldHeld) == run.id then
 		redis.call('HDEL', HELD, oldHeld)
 	end
-	if cur[6] ~= run.created then
-		unindex(run.id, cur[2], cur[3], cur[4])
-		index(run.id, run.def, run.status, run.key, run.open, run.created)
-		write(run)
-		return
-	end
+	-- (Its createdAt is the stored one: checkUpdate refuses another, so no index's score changes.)
 	local k = rkey(run.id)
 	redis.call('HSET', k, 'body', run.body, 'rev', run.rev, 'tok', run.tok)
 	if cur[2] ~= run.def then

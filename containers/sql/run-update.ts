@@ -63,16 +63,20 @@ export function pgColumnArgument(column: string, type: string, values: unknown[]
 	return [`?::${type}[]`, arrayLiteral(values)];
 }
 
-/** One run write of a batch: the run, the `rev` its compare-and-set expects, its new values. */
+/**
+ * One run write of a batch: the run, the `rev` and `createdAt` its compare-and-set expects (a run removed and created
+ * again under its id restarts its revs: its creation time tells it from the old one), its new values.
+ */
 export interface RunUpdate {
 	readonly id: string;
 	readonly rev: number;
+	readonly createdAt: number;
 	readonly values: RunWriteValues;
 }
 
 /**
  * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
- * = ? AND rev = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
+ * = ? AND rev = ? AND created_at = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
  * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite. `unindexed`
  * (SQLite): the indexed columns compared in the WHERE instead of set (run-index-values.ts).
  */
@@ -89,11 +93,12 @@ export function runUpdateParts(
 		const same = unindexed ? ' AND active_key IS ? AND status = ? AND open = ?' : '';
 		return {
 			with: null,
-			sql: `UPDATE ${table} SET ${sets} WHERE id = ? AND rev = ?${same} RETURNING id`,
+			sql: `UPDATE ${table} SET ${sets} WHERE id = ? AND rev = ? AND created_at = ?${same} RETURNING id`,
 			bindings: [
 				...setting.map((column) => p.values[column]),
 				p.id,
 				p.rev,
+				p.createdAt,
 				...(unindexed ? INDEXED_COLUMNS.map((column) => p.values[column]) : []),
 			],
 		};
@@ -101,14 +106,15 @@ export function runUpdateParts(
 	const pg = dialect === 'pg';
 	const sets = setting.map((column) => `${column} = v.n_${column}`).join(', ');
 	const same = unindexed ? ' AND t.active_key IS v.n_active_key AND t.status = v.n_status AND t.open = v.n_open' : '';
-	const sql = `UPDATE ${table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev${same} RETURNING ${pg ? 't.id' : 'id'}`;
+	const sql = `UPDATE ${table} AS t SET ${sets} FROM v WHERE t.id = v.c_id AND t.rev = v.c_rev AND t.created_at = v.c_created${same} RETURNING ${pg ? 't.id' : 'id'}`;
 	// `c_` columns are the comparison, `n_` the new values.
-	const columns = ['c_id', 'c_rev', ...UPDATE_COLUMNS.map((column) => `n_${column}`)];
+	const columns = ['c_id', 'c_rev', 'c_created', ...UPDATE_COLUMNS.map((column) => `n_${column}`)];
 	if (pg) {
 		// One argument per column: the same text for every batch size, so one statement function carries them all.
 		const args: [string, unknown][] = [
 			['?::text[]', batch.map((p) => p.id)],
 			['?::integer[]', batch.map((p) => p.rev)],
+			['?::bigint[]', batch.map((p) => p.createdAt)],
 			...UPDATE_COLUMNS.map((column) =>
 				pgColumnArgument(
 					column,
@@ -126,7 +132,7 @@ export function runUpdateParts(
 	const row = `(${columns.map(() => '?').join(', ')})`;
 	const bindings: unknown[] = [];
 	for (const p of batch) {
-		bindings.push(p.id, p.rev);
+		bindings.push(p.id, p.rev, p.createdAt);
 		for (const column of UPDATE_COLUMNS) bindings.push(p.values[column]);
 	}
 	return { with: `v (${columns.join(', ')}) AS (VALUES ${batch.map(() => row).join(', ')})`, sql, bindings };

@@ -46,6 +46,7 @@ export type InsertInTransaction = (trx: Knex.Transaction, tasks: readonly TaskRe
 interface Pending {
 	readonly id: string;
 	readonly rev: number;
+	readonly createdAt: number;
 	readonly values: RunWriteValues;
 	/** The tasks the write releases (inserted in its transaction), or none. */
 	readonly tasks: readonly TaskRecord[];
@@ -104,7 +105,7 @@ export class RunWriteBatcher {
 	}
 
 	/**
-	 * Queue the write of run `id` if its stored `rev` is `rev`, with the insert of `tasks` (ids already stored
+	 * Queue the write of run `id` if its stored `rev` and `createdAt` are these, with the insert of `tasks` (ids already stored
 	 * skipped) in the same transaction; resolves with `null` when not written, else the tasks inserted. Rejects with
 	 * the error of this write alone (a refused batch is run again write by write); a write rejected rolled back
 	 * its tasks too.
@@ -112,13 +113,14 @@ export class RunWriteBatcher {
 	submit(
 		id: string,
 		rev: number,
+		createdAt: number,
 		values: RunWriteValues,
 		tasks: readonly TaskRecord[] = [],
 	): Promise<TaskRecord[] | null> {
 		if (tasks.length > 0 && this.#insert === null)
 			return Promise.reject(new Error('This run store inserts no tasks: it shares no container'));
 		return new Promise((resolve, reject) => {
-			this.#queue.push({ id, rev, values, tasks, resolve, reject });
+			this.#queue.push({ id, rev, createdAt, values, tasks, resolve, reject });
 			// The first write of a turn waits one microtask for the writes of the same turn: the step ends of one
 			// transition batch reach here in one run of the microtask queue, and on better-sqlite3 a batch runs
 			// synchronously, so without the wait the first went alone (a transaction and commit of its own, 8 pages

@@ -239,7 +239,7 @@ export class SqlWorkflowStore implements WorkflowStore, ReleasingWorkflowStore {
 		next.rev = run.rev + 1;
 		let added: TaskRecord[] | null;
 		try {
-			added = await this.#writes.submit(run.id, run.rev, this.#columns(next), tasks);
+			added = await this.#writes.submit(run.id, run.rev, run.createdAt, this.#columns(next), tasks);
 		} catch (error) {
 			if (!isUniqueViolation(error) || error instanceof SchedulerError) throw error;
 			// Refused by a unique index: the run's key (a task's deduplication key is checked before its insert).

@@ -42,11 +42,16 @@ describe('Run writes of one turn', () => {
 				return Promise.resolve(result);
 			},
 		});
-		const outcomes = await Promise.all(['run-1', 'run-2', 'run-3'].map((id) => batcher.submit(id, 1, values(1))));
+		const outcomes = await Promise.all(
+			['run-1', 'run-2', 'run-3'].map((id) => batcher.submit(id, 1, 1, values(1))),
+		);
 		expect(outcomes).toEqual([[], [], []]);
 		expect(transactions).toEqual([3]);
 		// A write asked for while a batch is on its way still waits for it, then goes with the others of its turn.
-		const later = await Promise.all([batcher.submit('run-1', 2, values(2)), batcher.submit('run-2', 2, values(2))]);
+		const later = await Promise.all([
+			batcher.submit('run-1', 2, 1, values(2)),
+			batcher.submit('run-2', 2, 1, values(2)),
+		]);
 		expect(later).toEqual([[], []]);
 		expect(transactions).toEqual([3, 2]);
 	});

@@ -133,6 +133,30 @@ export function workflowStoreContract(name: string, makeStore: () => Promise<Wor
 			expect((await store.get(run.id))?.rev).toBe(2);
 		});
 
+		it('update refuses a record of a removed run to another run created under its id, at the same rev', async () => {
+			const store = await fresh();
+			const old = sampleRun({ status: 'running' });
+			await store.create(old);
+			const remembered = (await store.update(old)) as RunRecord; // rev 1, as a process remembers it
+			await store.update({ ...remembered, status: 'succeeded', open: false, finishedAt: 5 });
+			expect(await store.remove(old.id)).toBe(true);
+			// Created again under the id (a caller's id reused), and brought to the same rev.
+			await store.create({ ...old, createdAt: old.createdAt + 5, vars: { fresh: true } });
+			const now = (await store.update({ ...((await store.get(old.id)) as RunRecord) })) as RunRecord;
+			expect(now.rev).toBe(remembered.rev);
+			// The old record's write, planned from memory: refused, the new run as it was.
+			expect(await store.update({ ...remembered, shared: { stale: true } })).toBeNull();
+			const stored = (await store.get(old.id)) as RunRecord;
+			expect(stored).toMatchObject({
+				createdAt: old.createdAt + 5,
+				vars: { fresh: true },
+				shared: {},
+				rev: now.rev,
+			});
+			// Its own record is still written.
+			expect(await store.update({ ...stored, shared: { mine: true } })).toMatchObject({ rev: now.rev + 1 });
+		});
+
 		it('a unique key refuses a second unfinished run with it, and is free again once the holder is final', async () => {
 			const store = await fresh();
 			const first = sampleRun({ key: 'cluster-1', uniqueKey: true });
