@@ -269,10 +269,13 @@ describe('SqlContainer claim-ahead and delayed tasks (PostgreSQL)', () => {
 		try {
 			const [first] = await c.claim(1, 'o', 30_000, Date.now());
 			const promoted = promotions(statements);
-			// Another process writes a delayed task of a higher priority, due in 20 ms: this one does not know of it.
+			// Another process writes a delayed task of a higher priority, due in 50 ms: this one does not know of it.
+			// (Its container warmed first: a first call opens its pool, and an add that took longer than the delay
+			// stored the task as due already, no promotion needed: seen once at load.)
+			await other.counts();
 			const now = Date.now();
-			await other.add(records([{ id: 'late', item: 0, priority: 5, runAt: now + 20 }], now));
-			await sleep(STALE_MS + 40);
+			await other.add(records([{ id: 'late', item: 0, priority: 5, runAt: now + 50 }], now));
+			await sleep(STALE_MS + 70);
 			// This statement claims t1 ahead (`late` is not in the claim index yet) and finds `late` due ...
 			const before = statements.length;
 			await c.transition(first!.id, 'running', 'succeeded', DONE, 'o');
