@@ -65,6 +65,7 @@ export { PartialAddError } from './partial-add-error.js';
 export type { RepeatRecord } from './repeat-record.js';
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff, type BackoffFunction, type BackoffOptions } from './retry.js';
 export { createTaskRecord, MAX_ID_LENGTH } from './new-task.js';
+export { MAX_TIMER_MS } from './timer-limit.js';
 export {
 	canInsertInTransaction,
 	insertInTransaction,

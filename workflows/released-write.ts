@@ -12,6 +12,7 @@ import {
 	withTaskRelease,
 	type TaskRecord,
 	type TaskRelease,
+	type TaskRetention,
 } from 'lightsched/kit';
 import type { ReleasingUpdate, ReleasingWorkflowStore, RunRecord, WorkflowStore } from '../src/workflow-store.js';
 import type { ItemBuilders, WorkflowActions } from './actions.js';
@@ -25,6 +26,8 @@ import { stepTaskRetention } from './step-retention.js';
 export interface ReleasedWrite {
 	readonly tasks: TaskRelease;
 	readonly update: ReleasingUpdate;
+	/** The step tasks' own retention rule under the scheduler's option (step-retention.ts), made once. */
+	readonly retention: TaskRetention | undefined;
 }
 
 /** The released write of `scheduler` and `store`, or `null` when they share no transaction (a write, then an add). */
@@ -34,7 +37,9 @@ export function releasedWrite(scheduler: WorkflowsOptions['scheduler'], store: W
 		tasks === undefined
 			? null
 			: ((store as Partial<ReleasingWorkflowStore>)[withTaskRelease]?.(tasks.container) ?? null);
-	return tasks === undefined || update === null ? null : { tasks, update };
+	return tasks === undefined || update === null
+		? null
+		: { tasks, update, retention: stepTaskRetention(tasks.retention) };
 }
 
 /**
@@ -53,8 +58,9 @@ export async function writeReleasing(
 	if (dispatch.length === 0) return undefined;
 	let records: TaskRecord[];
 	try {
-		const retention = stepTaskRetention(release.tasks.retention);
-		records = await release.tasks.prepare(dispatch.map((d) => stepTaskFor(run, definition, d, actions, retention)));
+		records = await release.tasks.prepare(
+			dispatch.map((d) => stepTaskFor(run, definition, d, actions, release.retention)),
+		);
 	} catch {
 		return undefined;
 	}

@@ -6,6 +6,7 @@
  * moved since (retried, even finished again meanwhile; its stop still settling) is left alone, as an open one is.
  */
 import { InvalidStateError, type Scheduler } from 'lightsched';
+import { MAX_TIMER_MS } from 'lightsched/kit';
 import { rejectUnknownOptions } from '../src/option-names.js';
 import type { RunRecord, RunStatus, WorkflowStore } from '../src/workflow-store.js';
 import { RunStateError } from './errors.js';
@@ -56,9 +57,6 @@ export interface CleanRunsOptions extends RunRetentionRule {
 	readonly batchSize?: number;
 }
 
-/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days). */
-const MAX_DELAY_MS = 2_147_483_647;
-
 /** The page size of a clean and of the `retention` pass when none is given. */
 export const RUN_BATCH_SIZE = 500;
 
@@ -107,8 +105,8 @@ export function checkRunRetention(value: unknown): CheckedRetention {
 	);
 	const intervalMs =
 		options.intervalMs === undefined ? 60_000 : checkCount('retention.intervalMs', options.intervalMs, 10);
-	if (intervalMs > MAX_DELAY_MS)
-		throw new TypeError(`Expected \`retention.intervalMs\` to be at most ${MAX_DELAY_MS}, got ${intervalMs}`);
+	if (intervalMs > MAX_TIMER_MS)
+		throw new TypeError(`Expected \`retention.intervalMs\` to be at most ${MAX_TIMER_MS}, got ${intervalMs}`);
 	const batchSize =
 		options.batchSize === undefined ? RUN_BATCH_SIZE : checkCount('retention.batchSize', options.batchSize, 1);
 	return { rules, intervalMs, batchSize };
@@ -332,7 +330,7 @@ export class RunRetention {
 				});
 			},
 			// At most a timer's longest delay: a longer one fires at once (Node makes it 1 ms), a pass after another.
-			Math.min(MAX_DELAY_MS, Math.round(intervalMs * (1 + Math.random() * 0.2))),
+			Math.min(MAX_TIMER_MS, Math.round(intervalMs * (1 + Math.random() * 0.2))),
 		);
 		this.#timer.unref?.();
 	}

@@ -68,8 +68,8 @@ local function holderOf(key, id)
 end
 -- An update's compare-and-set (the rev, and the creation time: a run removed and created again under its id
 -- restarts its revs) and unique-key check, writing nothing: the stored fields the write needs, or false and the
--- reply ({'stale'}: another rev, another run under the id, or gone; {'dupkey', holder id}; {'ok'}: this very write is stored already,
--- its rev and token, sent again by ioredis after its reply was lost).
+-- reply ({'stale'}: another rev, another run under the id, or gone; {'dupkey', holder id}; {'ok'}: this very
+-- write is stored already, its rev and token, sent again by ioredis after its reply was lost).
 local function checkUpdate(expected, run)
 	local cur = redis.call('HMGET', rkey(run.id), 'rev', 'def', 'status', 'key', 'open', 'created', 'held', 'tok')
 	if cur[1] ~= expected or cur[6] ~= run.created then

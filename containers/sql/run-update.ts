@@ -76,9 +76,9 @@ export interface RunUpdate {
 
 /**
  * The compare-and-set UPDATE of `batch`, `RETURNING` the ids written: for one write a plain `UPDATE … WHERE id
- * = ? AND rev = ? AND created_at = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the WITH that must
- * come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite. `unindexed`
- * (SQLite): the indexed columns compared in the WHERE instead of set (run-index-values.ts).
+ * = ? AND rev = ? AND created_at = ?` (`with` null); for several, `UPDATE … FROM v` where `with` is the part of the
+ * WITH that must come first: `v (…) AS (SELECT * FROM unnest(…))` on PostgreSQL, `v (…) AS (VALUES …)` on SQLite.
+ * `unindexed` (SQLite): the indexed columns compared in the WHERE instead of set (run-index-values.ts).
  */
 export function runUpdateParts(
 	dialect: SqlDialect,

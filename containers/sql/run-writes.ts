@@ -105,8 +105,8 @@ export class RunWriteBatcher {
 	}
 
 	/**
-	 * Queue the write of run `id` if its stored `rev` and `createdAt` are these, with the insert of `tasks` (ids already stored
-	 * skipped) in the same transaction; resolves with `null` when not written, else the tasks inserted. Rejects with
+	 * Queue the write of run `id` if its stored `rev` and `createdAt` are these, with the insert of `tasks` (ids
+	 * already stored skipped) in the same transaction; resolves with `null` when not written, else the tasks inserted. Rejects with
 	 * the error of this write alone (a refused batch is run again write by write); a write rejected rolled back
 	 * its tasks too.
 	 */
